@@ -1,0 +1,58 @@
+#include <doctest/doctest.h>
+
+#include <weft/base/log.hh>
+#include <weft/base/result.hh>
+#include <weft/base/time.hh>
+
+using namespace weft;
+
+TEST_CASE("rfc3339 formats UTC with milliseconds and Z") {
+  utc_time t(std::chrono::nanoseconds(1'764'000'000'123'456'789LL));
+  CHECK(to_rfc3339(t) == "2025-11-24T16:00:00.123Z");
+  CHECK(to_rfc3339(utc_time{}) == "1970-01-01T00:00:00.000Z");
+  // Before the epoch rounds towards the past, not towards zero.
+  CHECK(to_rfc3339(utc_time(std::chrono::milliseconds(-1))) == "1969-12-31T23:59:59.999Z");
+}
+
+TEST_CASE("rfc3339 parses Z and offsets and round-trips") {
+  auto t = parse_rfc3339("2025-11-24T16:00:00.123Z");
+  REQUIRE(t);
+  CHECK(to_rfc3339(*t) == "2025-11-24T16:00:00.123Z");
+  auto o = parse_rfc3339("2025-11-24T18:00:00.123+02:00");
+  REQUIRE(o);
+  CHECK(*o == *t);
+  auto n = parse_rfc3339("2025-11-24T16:00:00.123456789Z");
+  REQUIRE(n);
+  CHECK(n->time_since_epoch().count() % 1'000'000'000 == 123'456'789);
+}
+
+TEST_CASE("rfc3339 rejects malformed text with a typed error") {
+  for (auto s : {"", "2025-11-24", "2025-11-24T16:00:00", "2025-13-24T16:00:00Z",
+                 "2025-11-24T16:00:00.Z", "2025-11-24T16:00:00Zjunk", "abcd-11-24T16:00:00Z"}) {
+    auto r = parse_rfc3339(s);
+    CHECK_FALSE(r);
+    if (!r) CHECK(r.err().code == errc::malformed);
+  }
+}
+
+TEST_CASE("result carries a value or a typed error") {
+  result<int> ok = 3;
+  CHECK(ok);
+  CHECK(*ok == 3);
+  result<int> bad = fail(errc::timeout, "no reply from '{}' within {} ms", "echo/1", 500);
+  CHECK_FALSE(bad);
+  CHECK(bad.err().to_string() == "weft.Timeout: no reply from 'echo/1' within 500 ms");
+  status s;
+  CHECK(s);
+}
+
+TEST_CASE("log levels configure per logger and reject bad specs") {
+  auto& a = log::get("test.alpha");
+  CHECK(log::configure("warning,test=debug"));
+  CHECK(a.threshold() == log::level::debug);
+  CHECK(log::get("other").threshold() == log::level::warning);
+  CHECK_FALSE(log::configure("loud"));
+  CHECK(a.threshold() == log::level::debug);  // unchanged by the rejected spec
+  CHECK(log::configure("info"));
+  CHECK(a.threshold() == log::level::info);
+}
