@@ -56,7 +56,7 @@ TEST_CASE("garbage, truncation, trailing bytes and huge counts are errors, not c
   }
   CHECK_FALSE(wire::decode<chat::message>(good + "x"));
   // An array header claiming 2^32-1 elements in 6 bytes must not allocate 4 G objects.
-  std::string huge = "\xdd\xff\xff\xff\xff\x00";
+  std::string huge("\xdd\xff\xff\xff\xff\x00", 6);
   auto r = wire::decode<chat::message>(huge);
   REQUIRE_FALSE(r);
   // Deep nesting is capped.
@@ -77,7 +77,7 @@ TEST_CASE("timestamps keep nanoseconds and accept all three msgpack forms") {
   REQUIRE(wire::read(doc->root(), "t", back));
   CHECK(back == t);
   // timestamp 32: fixext4, type -1, seconds
-  std::string ts32 = "\xd6\xff\x00\x00\x00\x3c";
+  std::string ts32("\xd6\xff\x00\x00\x00\x3c", 6);
   auto d32 = wire::parse(ts32);
   REQUIRE(d32);
   REQUIRE(wire::read(d32->root(), "t", back));
