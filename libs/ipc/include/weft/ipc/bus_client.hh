@@ -1,0 +1,141 @@
+#pragma once
+/// A service's connection to the bus: a DEALER socket that authenticates with Hello,
+/// sends requests, replies and events, and survives a bus restart by saying Hello again
+/// and resending the requests the new bus did not know about.
+
+#include <chrono>
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include <zmq.hpp>
+
+#include <weft/base/log.hh>
+#include <weft/ipc/message.hh>
+
+namespace weft::ipc {
+
+using namespace std::chrono_literals;
+
+struct client_options {
+  std::string endpoint;                         ///< e.g. ipc:///run/weft/bus
+  std::string address;                          ///< address to claim, e.g. echo/1
+  std::string token;                            ///< from weftd
+  std::chrono::milliseconds hello_timeout = 5s;  ///< first Hello must be answered within this
+  std::size_t max_outbox = 10000;               ///< messages held while the bus is away
+};
+
+/// Options of a blocking call().
+struct call_options {
+  std::chrono::milliseconds timeout = 5s;          ///< overall deadline
+  std::chrono::milliseconds attempt_timeout = 1s;  ///< resend when no answer within this
+  bool retry = true;  ///< retry transient errors (NoSuchAddress, QueueFull) until the deadline
+};
+
+class bus_client {
+ public:
+  /// Connects to the bus and completes Hello. AuthFailed when the bus refuses the token.
+  static result<std::unique_ptr<bus_client>> connect(zmq::context_t& ctx, client_options opts);
+
+  /// Credentials as weftd passes them to a child: $WEFT_BUS (endpoint), $WEFT_ADDRESS and
+  /// the token on the inherited fd named by $WEFT_TOKEN_FD.
+  static result<client_options> options_from_env();
+
+  ~bus_client();
+  bus_client(const bus_client&) = delete;
+  bus_client& operator=(const bus_client&) = delete;
+
+  const std::string& address() const { return _opts.address; }
+  bool registered() const { return _registered; }
+
+  /// Sends a request; the reply arrives through next() with env.id == the returned id.
+  result<std::uint64_t> send_request(std::string_view to, std::string_view type, std::string payload);
+  template <class T>
+  result<std::uint64_t> send_request(std::string_view to, const T& m) {
+    return send_request(to, T::type_name, wire::encode(m));
+  }
+
+  status reply(const message& req, std::string_view type, std::string payload);
+  template <class T>
+  status reply(const message& req, const T& m) {
+    return reply(req, T::type_name, wire::encode(m));
+  }
+  status reply_error(const message& req, const error& e);
+  status publish(std::string_view type, std::string payload);
+  template <class T>
+  status publish(const T& m) {
+    return publish(T::type_name, wire::encode(m));
+  }
+
+  /// Sends a request and waits for its reply, retrying transient failures until the
+  /// deadline. An error reply becomes the returned error. Other traffic that arrives
+  /// meanwhile is kept for next().
+  result<message> call(std::string_view to, std::string_view type, std::string payload, call_options o = {});
+  template <class T>
+  result<message> call(std::string_view to, const T& m, call_options o = {}) {
+    return call(to, T::type_name, wire::encode(m), o);
+  }
+
+  /// The next request, event, or reply to send_request(), waiting up to `timeout`.
+  std::optional<message> next(std::chrono::milliseconds timeout);
+
+  /// For other poll loops: poll these for ZMQ_POLLIN, then call process_input().
+  zmq::socket_t& socket() { return _sock; }
+  zmq::socket_t& monitor_socket() { return _mon; }
+  /// Handles whatever is readable without blocking; returns true if next() has something.
+  bool process_input();
+  bool has_input() const { return !_inbox.empty(); }
+
+  /// Stops reconnecting and drops anything unsent once `linger` has passed.
+  void close(std::chrono::milliseconds linger = 200ms);
+
+ private:
+  explicit bus_client(zmq::context_t& ctx, client_options opts);
+  status send_frames(const std::string& header, std::string_view payload);
+  status send_or_queue(std::string header, std::string payload, bool needs_registration);
+  void send_hello();
+  void handle_frames(zmq::message_t& header, zmq::message_t* payload);
+  void handle_monitor();
+  void poll_once(std::chrono::milliseconds timeout);
+
+  struct pending_request {
+    std::string to, type, payload;
+    bool resend = false;
+  };
+
+  zmq::context_t& _ctx;
+  client_options _opts;
+  zmq::socket_t _sock;
+  zmq::socket_t _mon;
+  log::logger& _log;
+  std::uint64_t _next_id = 1;
+  std::uint64_t _hello_id = 0;  // id of the Hello in flight, 0 if none
+  bool _registered = false;
+  bool _closed = false;
+  std::optional<error> _auth_error;
+  std::string _bus_instance;
+  std::deque<message> _inbox;
+  std::deque<std::pair<std::string, std::string>> _outbox;  // header, payload
+  std::map<std::uint64_t, pending_request> _pending;       // requests sent, not answered
+};
+
+/// Subscribes to the bus's event side (audit events, peer changes, traces).
+class event_subscriber {
+ public:
+  /// `prefixes` are topic prefixes: message types ("io.weft.Bus.v1.") or "trace:<address>\n".
+  static result<std::unique_ptr<event_subscriber>> connect(zmq::context_t& ctx, const std::string& endpoint,
+                                                           const std::vector<std::string>& prefixes);
+  /// The next event (topic is returned in env.to for traces, env.type otherwise).
+  std::optional<std::pair<std::string, message>> next(std::chrono::milliseconds timeout);
+  zmq::socket_t& socket() { return _sock; }
+
+ private:
+  explicit event_subscriber(zmq::context_t& ctx);
+  zmq::socket_t _sock;
+};
+
+}  // namespace weft::ipc

@@ -1,0 +1,21 @@
+#pragma once
+/// Where weft keeps its sockets and state, resolved the same way by every process.
+
+#include <string>
+
+namespace weft::service {
+
+/// Runtime directory (sockets): `configured` if set, else $WEFT_RUNTIME_DIR, else
+/// $RUNTIME_DIRECTORY (systemd's RuntimeDirectory=), else $XDG_RUNTIME_DIR/weft,
+/// else /tmp/weft-<uid>.
+std::string runtime_dir(const std::string& configured = {});
+
+/// State directory: `configured` if set, else $WEFT_HOME, else $STATE_DIRECTORY,
+/// else ~/.clawft.
+std::string home_dir(const std::string& configured = {});
+
+std::string bus_endpoint(const std::string& runtime);      ///< ipc://<runtime>/bus
+std::string events_endpoint(const std::string& runtime);   ///< ipc://<runtime>/events
+std::string control_endpoint(const std::string& runtime);  ///< ipc://<runtime>/control
+
+}  // namespace weft::service

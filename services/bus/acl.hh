@@ -1,0 +1,32 @@
+#pragma once
+/// Who may send what to whom. Rules from [[bus.acl]]; a matching deny wins over any
+/// allow; when no rule matches, [bus] default_policy decides.
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <weft/service/config.hh>
+
+namespace weft::bus {
+
+/// '*' matches any run of characters (including '/'); everything else literally.
+bool glob_match(std::string_view pattern, std::string_view text);
+
+struct acl_decision {
+  bool allowed;
+  std::string rule;  ///< "bus.acl[2] (clawft.toml:14:1)" or "default"
+};
+
+class acl {
+ public:
+  acl() = default;
+  acl(std::vector<service::acl_rule> rules, service::acl_action default_policy);
+  acl_decision check(std::string_view from, std::string_view to, std::string_view type) const;
+
+ private:
+  std::vector<service::acl_rule> _rules;
+  service::acl_action _default = service::acl_action::allow;
+};
+
+}  // namespace weft::bus

@@ -1,0 +1,81 @@
+#pragma once
+/// The broker's logic without sockets: authenticates peers, stamps senders, applies the
+/// ACL and limits, routes by address and decides what to publish. main.cc feeds it
+/// frames from the ROUTER socket and carries out what it asks through `transport`.
+
+#include <cstdint>
+#include <set>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+
+#include <weft/base/log.hh>
+#include <weft/ipc/message.hh>
+#include <weft/ipc/token.hh>
+#include <weft/service/config.hh>
+
+#include "acl.hh"
+
+namespace weft::bus {
+
+namespace proto = weft::proto::bus_v1;
+
+/// What the broker needs from the sockets.
+class transport {
+ public:
+  enum class send_result { ok, unreachable, full };
+  virtual ~transport() = default;
+  /// Sends [rid][header][payload] on the ROUTER without blocking.
+  virtual send_result send(std::string_view rid, std::string_view header, std::string_view payload) = 0;
+  /// Publishes [topic][header][payload] on the event side.
+  virtual void publish(std::string_view topic, std::string_view header, std::string_view payload) = 0;
+};
+
+class broker {
+ public:
+  broker(const service::bus_settings& settings, const ipc::secret& key, transport& t);
+
+  /// Applies new settings (reload): ACL and limits; connected peers stay.
+  void configure(const service::bus_settings& settings);
+
+  /// One message from the peer with routing id `rid`. `payload` may be empty.
+  void on_message(std::string_view rid, std::string_view header, std::string_view payload);
+
+  /// A subscription change on the event side ("trace:<address>\n" topics start tracing).
+  void on_subscription(std::string_view topic, bool subscribed);
+
+  const std::string& instance() const { return _instance; }
+  std::size_t peer_count() const { return _peers.size(); }
+  std::uint64_t forwarded() const { return _forwarded; }
+
+ private:
+  struct peer {
+    std::string address;
+    utc_time since;
+    std::uint64_t sent = 0;
+    std::uint64_t received = 0;
+  };
+
+  void handle_hello(std::string_view rid, const proto::envelope& env, std::string_view payload);
+  void handle_own(std::string_view rid, peer& p, const proto::envelope& env);
+  void reply(std::string_view rid, const proto::envelope& req, std::string_view type, const std::string& payload);
+  void reply_error(std::string_view rid, const proto::envelope& req, const error& e);
+  template <class T>
+  void event(const T& m);
+  void trace(const proto::envelope& env, std::string_view header, std::string_view payload);
+  void drop_peer(std::string_view rid);
+
+  service::bus_settings _settings;
+  acl _acl;
+  ipc::secret _key;
+  transport& _t;
+  std::string _instance;
+  std::unordered_map<std::string, peer> _peers;               // by routing id
+  std::unordered_map<std::string, std::string> _rid_of;       // address -> routing id
+  std::multiset<std::string> _traced;                         // "trace:<addr>\n" prefixes
+  std::uint64_t _forwarded = 0;
+  std::uint64_t _next_id = 1;
+  log::logger& _log;
+};
+
+}  // namespace weft::bus

@@ -1,0 +1,215 @@
+// The broker's logic, driven without sockets through a recording transport.
+#include <doctest/doctest.h>
+
+#include "broker.hh"
+
+using namespace weft;
+namespace bp = weft::proto::bus_v1;
+
+namespace {
+
+struct sent {
+  std::string rid, header, payload;
+  bp::envelope env() const { return *wire::decode<bp::envelope>(header); }
+};
+
+struct fake_transport : bus::transport {
+  std::vector<sent> out;
+  std::vector<sent> published;  // rid holds the topic
+  std::set<std::string> gone, full;
+  send_result send(std::string_view rid, std::string_view h, std::string_view p) override {
+    if (gone.count(std::string(rid))) return send_result::unreachable;
+    if (full.count(std::string(rid))) return send_result::full;
+    out.push_back({std::string(rid), std::string(h), std::string(p)});
+    return send_result::ok;
+  }
+  void publish(std::string_view topic, std::string_view h, std::string_view p) override {
+    published.push_back({std::string(topic), std::string(h), std::string(p)});
+  }
+  sent take() {
+    REQUIRE_FALSE(out.empty());
+    auto s = out.front();
+    out.erase(out.begin());
+    return s;
+  }
+  bool published_type(std::string_view t) const {
+    for (auto& p : published)
+      if (p.rid == t) return true;
+    return false;
+  }
+};
+
+struct fixture {
+  ipc::secret key = ipc::make_secret();
+  fake_transport t;
+  service::bus_settings settings;
+  std::unique_ptr<bus::broker> b;
+  std::uint64_t id = 1;
+
+  fixture() { b = std::make_unique<bus::broker>(settings, key, t); }
+  void reset(service::bus_settings s) { settings = s; b->configure(s); }
+
+  void send(std::string_view rid, bp::kind k, std::string_view type, std::string_view to,
+            const std::string& payload, std::string_view claimed_from = {}) {
+    b->on_message(rid, ipc::encode_header(k, type, id++, to, claimed_from), payload);
+  }
+  void hello(std::string_view rid, std::string_view address, std::string token = {}) {
+    if (token.empty()) token = ipc::make_token(key, address);
+    send(rid, bp::kind::request, bp::hello::type_name, "bus",
+         wire::encode(bp::hello{std::string(address), token, {}}));
+  }
+  error error_of(const sent& s) {
+    ipc::message m{s.env(), s.payload};
+    REQUIRE(m.is_error());
+    return m.to_error();
+  }
+};
+
+}  // namespace
+
+TEST_CASE("Hello with the right token is welcomed; a wrong token is refused and audited") {
+  fixture f;
+  f.hello("r1", "echo/1");
+  auto w = f.t.take();
+  CHECK(w.rid == "r1");
+  CHECK(w.env().type == bp::welcome::type_name);
+  CHECK(f.b->peer_count() == 1);
+
+  f.hello("r2", "weftd", ipc::make_token(f.key, "echo/2"));  // a token for another address
+  auto e = f.error_of(f.t.take());
+  CHECK(bp::is(e, bp::error_code::auth_failed));
+  CHECK(f.t.published_type(bp::auth_refused::type_name));
+  CHECK(f.b->peer_count() == 1);
+}
+
+TEST_CASE("the bus stamps the authenticated sender, whatever the sender claims") {
+  fixture f;
+  f.hello("r1", "echo/1");
+  f.hello("r2", "echo/2");
+  f.t.out.clear();
+  f.send("r1", bp::kind::request, "io.weft.test.Echo.v1.Echo", "echo/2", "\x80", /*claimed_from=*/"weftd");
+  auto fwd = f.t.take();
+  CHECK(fwd.rid == "r2");
+  CHECK(fwd.env().from == "echo/1");
+  CHECK(fwd.payload == "\x80");
+}
+
+TEST_CASE("messages from a connection that has not said Hello get NotAuthenticated") {
+  fixture f;
+  f.send("rX", bp::kind::request, "io.weft.test.Echo.v1.Echo", "echo/2", "\x80");
+  auto e = f.error_of(f.t.take());
+  CHECK(bp::is(e, bp::error_code::not_authenticated));
+}
+
+TEST_CASE("unknown destinations, full queues and departed peers give typed errors") {
+  fixture f;
+  f.hello("r1", "echo/1");
+  f.hello("r2", "echo/2");
+  f.t.out.clear();
+  f.send("r1", bp::kind::request, "x.T", "nobody/here", "\x80");
+  CHECK(bp::is(f.error_of(f.t.take()), bp::error_code::no_such_address));
+
+  f.t.full.insert("r2");
+  f.send("r1", bp::kind::request, "x.T", "echo/2", "\x80");
+  CHECK(bp::is(f.error_of(f.t.take()), bp::error_code::queue_full));
+  CHECK(f.t.published_type(bp::limit_exceeded::type_name));
+
+  f.t.full.clear();
+  f.t.gone.insert("r2");
+  f.send("r1", bp::kind::request, "x.T", "echo/2", "\x80");
+  CHECK(bp::is(f.error_of(f.t.take()), bp::error_code::no_such_address));
+  CHECK(f.b->peer_count() == 1);
+}
+
+TEST_CASE("a message over max_message_bytes gets TooLarge and the bus keeps serving") {
+  fixture f;
+  service::bus_settings s;
+  s.max_message_bytes = 1024;
+  f.reset(s);
+  f.hello("r1", "echo/1");
+  f.hello("r2", "echo/2");
+  f.t.out.clear();
+  f.send("r1", bp::kind::request, "x.T", "echo/2", std::string(2000, 'x'));
+  CHECK(bp::is(f.error_of(f.t.take()), bp::error_code::too_large));
+  f.send("r1", bp::kind::request, "x.T", "echo/2", "\x80");
+  CHECK(f.t.take().rid == "r2");
+}
+
+TEST_CASE("the ACL denies with a typed error and an audit event; deny wins over allow") {
+  fixture f;
+  service::bus_settings s;
+  service::acl_rule allow_all;
+  allow_all.from = "agent/*";
+  allow_all.to = "*";
+  allow_all.action = service::acl_action::allow;
+  service::acl_rule deny_exec;
+  deny_exec.from = "agent/a";
+  deny_exec.to = "tool/shell/*";
+  deny_exec.types = {"io.weft.Tool.v1.*"};
+  deny_exec.action = service::acl_action::deny;
+  s.acl = {allow_all, deny_exec};
+  s.default_policy = service::acl_action::deny;
+  f.reset(s);
+  f.hello("ra", "agent/a");
+  f.hello("rs", "tool/shell/a");
+  f.hello("rx", "echo/9");
+  f.t.out.clear();
+
+  f.send("ra", bp::kind::request, "io.weft.Tool.v1.Call", "tool/shell/a", "\x80");
+  auto e = f.error_of(f.t.take());
+  CHECK(bp::is(e, bp::error_code::denied));
+  CHECK(e.message.find("bus.acl[1]") != std::string::npos);
+  CHECK(f.t.published_type(bp::access_denied::type_name));
+
+  f.send("ra", bp::kind::request, "io.weft.Other.v1.X", "tool/shell/a", "\x80");
+  CHECK(f.t.take().rid == "rs");
+
+  // No rule for echo/9 → default deny.
+  f.send("rx", bp::kind::request, "x.T", "tool/shell/a", "\x80");
+  CHECK(bp::is(f.error_of(f.t.take()), bp::error_code::denied));
+}
+
+TEST_CASE("glob matching") {
+  CHECK(bus::glob_match("*", ""));
+  CHECK(bus::glob_match("agent/*", "agent/a/b"));
+  CHECK(bus::glob_match("a*c*e", "abcde"));
+  CHECK_FALSE(bus::glob_match("agent/*", "agents"));
+  CHECK_FALSE(bus::glob_match("a*c", "abcd"));
+  CHECK(bus::glob_match("io.weft.Tool.v1.*", "io.weft.Tool.v1.Call"));
+}
+
+TEST_CASE("events are published with the stamped sender; traces only when subscribed") {
+  fixture f;
+  f.hello("r1", "echo/1");
+  f.hello("r2", "echo/2");
+  f.t.published.clear();
+  f.send("r1", bp::kind::event, "io.weft.test.Thing", "", "\x80", "weftd");
+  REQUIRE(f.t.published.size() == 1);
+  CHECK(f.t.published[0].env().from == "echo/1");
+
+  f.t.published.clear();
+  f.send("r1", bp::kind::request, "x.T", "echo/2", "\x80");
+  CHECK(f.t.published.empty());
+  f.b->on_subscription("trace:echo/2\n", true);
+  f.send("r1", bp::kind::request, "x.T", "echo/2", "\x80");
+  REQUIRE(f.t.published.size() == 1);
+  CHECK(f.t.published[0].rid == "trace:echo/2\n");
+  f.b->on_subscription("trace:echo/2\n", false);
+  f.t.published.clear();
+  f.send("r1", bp::kind::request, "x.T", "echo/2", "\x80");
+  CHECK(f.t.published.empty());
+}
+
+TEST_CASE("a reconnecting peer replaces its old connection") {
+  fixture f;
+  f.hello("old", "echo/1");
+  f.hello("r2", "echo/2");
+  f.hello("new", "echo/1");
+  CHECK(f.b->peer_count() == 2);
+  f.t.out.clear();
+  f.send("r2", bp::kind::request, "x.T", "echo/1", "\x80");
+  CHECK(f.t.take().rid == "new");
+  // The old connection is no longer authenticated.
+  f.send("old", bp::kind::request, "x.T", "echo/2", "\x80");
+  CHECK(bp::is(f.error_of(f.t.take()), bp::error_code::not_authenticated));
+}

@@ -1,0 +1,110 @@
+#include "spawn.hh"
+
+#include <cerrno>
+#include <csignal>
+#include <cstdlib>
+#include <cstring>
+#include <fcntl.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <fmt/core.h>
+
+namespace weft::weftd {
+
+status check_executable(const std::string& exec) {
+  struct stat st;
+  if (::stat(exec.c_str(), &st) != 0)
+    return fail(errc::not_found, "Failed to start '{}': {}", exec, std::strerror(errno));
+  if (!S_ISREG(st.st_mode)) return fail(errc::invalid_argument, "Failed to start '{}': not a regular file", exec);
+  if (::access(exec.c_str(), X_OK) != 0)
+    return fail(errc::invalid_argument, "Failed to start '{}': {}", exec, std::strerror(errno));
+  return {};
+}
+
+std::map<std::string, std::string> base_environment() {
+  std::map<std::string, std::string> env;
+  for (const char* k : {"PATH", "HOME", "LANG", "LC_ALL", "TZ", "JOURNAL_STREAM", "WEFT_LOG", "USER", "LOGNAME"})
+    if (const char* v = std::getenv(k)) env[k] = v;
+  if (!env.count("PATH")) env["PATH"] = "/usr/local/bin:/usr/bin:/bin";
+  return env;
+}
+
+std::string describe_exit(int ws) {
+  if (WIFEXITED(ws)) return fmt::format("exited with status {}", WEXITSTATUS(ws));
+  if (WIFSIGNALED(ws)) return fmt::format("killed by signal {} ({})", WTERMSIG(ws), sigabbrev_np(WTERMSIG(ws)) ? sigabbrev_np(WTERMSIG(ws)) : "?");
+  return fmt::format("ended with wait status {}", ws);
+}
+
+result<spawned> spawn(const spawn_request& r) {
+  int sv[2];
+  if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0)
+    return fail(errc::io, "Failed to create a notify socket for '{}': {}", r.exec, std::strerror(errno));
+  int cred[2];
+  if (::pipe2(cred, O_CLOEXEC) != 0) {
+    int e = errno;
+    ::close(sv[0]);
+    ::close(sv[1]);
+    return fail(errc::io, "Failed to create a credential pipe for '{}': {}", r.exec, std::strerror(e));
+  }
+  // A credential is tiny; the pipe buffer takes it without blocking.
+  if (!r.credential.empty()) {
+    [[maybe_unused]] auto n = ::write(cred[1], r.credential.data(), r.credential.size());
+  }
+  ::close(cred[1]);
+
+  // Everything the child needs is prepared before fork: after fork only async-signal-safe calls.
+  std::vector<std::string> env_strings;
+  for (auto& [k, v] : r.env) env_strings.push_back(k + "=" + v);
+  std::vector<char*> envp, argv;
+  for (auto& s : env_strings) envp.push_back(s.data());
+  envp.push_back(nullptr);
+  std::string exec = r.exec;
+  argv.push_back(exec.data());
+  std::vector<std::string> args = r.args;
+  for (auto& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  pid_t parent = ::getpid();
+
+  pid_t pid = ::fork();
+  if (pid < 0) {
+    int e = errno;
+    ::close(sv[0]);
+    ::close(sv[1]);
+    ::close(cred[0]);
+    return fail(errc::io, "Failed to fork for '{}': {}", r.exec, std::strerror(e));
+  }
+  if (pid == 0) {
+    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (::getppid() != parent) ::_exit(127);  // weftd died between fork and prctl
+    ::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
+    struct rlimit no_core{0, 0};
+    ::setrlimit(RLIMIT_CORE, &no_core);
+    // Signals weftd blocked for its signalfd must be unblocked for the child.
+    sigset_t none;
+    sigemptyset(&none);
+    ::sigprocmask(SIG_SETMASK, &none, nullptr);
+    // dup2 onto fixed numbers; careful when the source already sits on a target number.
+    int n = ::fcntl(sv[1], F_DUPFD, 10);
+    int c = ::fcntl(cred[0], F_DUPFD, 10);
+    if (n < 0 || c < 0 || ::dup2(n, child_notify_fd) < 0 || ::dup2(c, child_credential_fd) < 0) ::_exit(127);
+    ::close_range(child_credential_fd + 1, ~0U, 0);
+    ::execve(argv[0], argv.data(), envp.data());
+    const char* msg = "weftd: Failed to exec child: ";
+    [[maybe_unused]] auto w1 = ::write(2, msg, std::strlen(msg));
+    const char* why = std::strerror(errno);
+    [[maybe_unused]] auto w2 = ::write(2, why, std::strlen(why));
+    [[maybe_unused]] auto w3 = ::write(2, "\n", 1);
+    ::_exit(127);
+  }
+  ::close(sv[1]);
+  ::close(cred[0]);
+  ::fcntl(sv[0], F_SETFL, ::fcntl(sv[0], F_GETFL) | O_NONBLOCK);
+  return spawned{pid, sv[0]};
+}
+
+}  // namespace weft::weftd

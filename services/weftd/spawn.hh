@@ -1,0 +1,43 @@
+#pragma once
+/// Starting a child the way weftd wants it: an explicit environment (nothing inherited
+/// but a short allow-list), its notify socket on fd 3, a credential on fd 4, no other
+/// fds, no_new_privs, no core dumps, and death when weftd dies.
+
+#include <sys/types.h>
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include <weft/base/result.hh>
+
+namespace weft::weftd {
+
+struct spawn_request {
+  std::string exec;
+  std::vector<std::string> args;
+  std::map<std::string, std::string> env;  ///< the complete environment of the child
+  std::string credential;                  ///< written to a pipe the child reads on fd 4
+};
+
+struct spawned {
+  pid_t pid;
+  int notify_fd;  ///< our end of the child's notify socket (SOCK_SEQPACKET)
+};
+
+inline constexpr int child_notify_fd = 3;
+inline constexpr int child_credential_fd = 4;
+
+/// Checks that `exec` is an executable file, with a message a person can act on.
+status check_executable(const std::string& exec);
+
+/// Forks and execs. Exec failures in the child show as exit status 127 and a line on stderr.
+result<spawned> spawn(const spawn_request& r);
+
+/// The variables of weftd's own environment that children inherit when set.
+std::map<std::string, std::string> base_environment();
+
+/// "exited with status 3", "killed by signal 9"
+std::string describe_exit(int wait_status);
+
+}  // namespace weft::weftd

@@ -1,0 +1,599 @@
+#include "supervisor.hh"
+
+#include <csignal>
+#include <filesystem>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <weft/service/paths.hh>
+
+#include "spawn.hh"
+
+namespace weft::weftd {
+
+namespace bus = weft::proto::bus_v1;
+using namespace std::chrono_literals;
+using std::chrono::duration_cast;
+using std::chrono::milliseconds;
+
+namespace {
+mono now() { return std::chrono::steady_clock::now(); }
+bool running(sv::state s) { return s == sv::state::starting || s == sv::state::ready || s == sv::state::stopping; }
+}  // namespace
+
+std::optional<milliseconds> restart_policy::on_crash(mono t, std::optional<mono> ready_since) {
+  // A service that ran well for a while starts its backoff afresh.
+  if (ready_since && t - *ready_since > 10s) _consecutive = 0;
+  _times.push_back(t);
+  while (!_times.empty() && t - _times.front() > std::chrono::seconds(_s.restart_window_s)) _times.pop_front();
+  if (_times.size() > _s.restart_intensity) return std::nullopt;
+  auto d = milliseconds(_s.restart_backoff_initial_ms);
+  for (unsigned i = 0; i < _consecutive && d < milliseconds(_s.restart_backoff_max_ms); ++i) d *= 2;
+  ++_consecutive;
+  return std::min(d, milliseconds(_s.restart_backoff_max_ms));
+}
+
+supervisor::supervisor(service::config cfg, std::string config_path, layout l, std::string runtime_dir)
+    : _cfg(std::move(cfg)),
+      _config_path(std::move(config_path)),
+      _layout(std::move(l)),
+      _runtime(std::move(runtime_dir)),
+      _secret(ipc::make_secret()),
+      _ctx(1),
+      _control(_ctx, zmq::socket_type::router),
+      _boot(now()),
+      _boot_utc(utc_now()),
+      _log(log::get("weftd")) {
+  _children.push_back(make_child(bus_spec(), true));
+  for (auto& s : _cfg.services) _children.push_back(make_child(s, false));
+}
+
+supervisor::~supervisor() {
+  for (auto& c : _children)
+    if (c->notify_fd >= 0) ::close(c->notify_fd);
+  if (_signal_fd >= 0) ::close(_signal_fd);
+}
+
+service::service_spec supervisor::bus_spec() const {
+  service::service_spec s;
+  s.name = "bus";
+  s.exec = _layout.bus_exec();
+  s.address = "";
+  s.after = {};
+  return s;
+}
+
+std::unique_ptr<supervisor::child> supervisor::make_child(const service::service_spec& spec, bool is_bus) {
+  auto c = std::make_unique<child>(_cfg.supervisor);
+  c->spec = spec;
+  c->is_bus = is_bus;
+  c->want_running = spec.enabled;
+  c->state = spec.enabled ? sv::state::waiting : sv::state::stopped;
+  return c;
+}
+
+supervisor::child* supervisor::find(std::string_view name) {
+  for (auto& c : _children)
+    if (c->spec.name == name) return c.get();
+  return nullptr;
+}
+
+bool supervisor::deps_ready(const child& c) const {
+  for (auto& d : c.spec.after)
+    for (auto& o : _children)
+      if (o->spec.name == d && o->state != sv::state::ready) return false;
+  return true;
+}
+
+bool supervisor::has_running_dependents(const child& c) const {
+  for (auto& o : _children) {
+    if (!running(o->state)) continue;
+    for (auto& d : o->spec.after)
+      if (d == c.spec.name) return true;
+  }
+  return false;
+}
+
+sv::service_info supervisor::info(const child& c) const {
+  sv::service_info i;
+  i.name = c.spec.name;
+  i.address = c.spec.address;
+  i.state = c.state;
+  i.pid = static_cast<std::uint32_t>(c.pid);
+  i.restarts = c.restarts;
+  i.since = c.since;
+  i.last_exit = c.last_exit;
+  i.status = c.status_line;
+  return i;
+}
+
+void supervisor::set_state(child& c, sv::state s) {
+  if (c.state == s) return;
+  c.state = s;
+  c.since = utc_now();
+  auto ev = wire::encode(sv::service_changed{info(c)});
+  for (auto& rid : _watchers) {
+    auto header = ipc::encode_header(bus::kind::event, sv::service_changed::type_name, 0, "", "weftd");
+    try {
+      if (!_control.send(zmq::buffer(rid), zmq::send_flags::sndmore | zmq::send_flags::dontwait)) continue;
+      _control.send(zmq::buffer(header), zmq::send_flags::sndmore);
+      _control.send(zmq::buffer(ev), zmq::send_flags::none);
+    } catch (const zmq::error_t&) {
+      // The watcher went away; it is pruned below.
+    }
+  }
+  answer_waiters();
+}
+
+void supervisor::start(child& c) {
+  if (auto s = check_executable(c.spec.exec); !s) {
+    _log.error("{}", s.err().message);
+    c.last_exit = s.err().message;
+    set_state(c, sv::state::failed);
+    return;
+  }
+  spawn_request r;
+  r.exec = c.spec.exec;
+  r.args = c.spec.args;
+  r.env = base_environment();
+  auto wd = std::to_string(std::uint64_t(_cfg.supervisor.heartbeat_interval_ms) * 2000);
+  r.env["WEFT_NOTIFY_FD"] = std::to_string(child_notify_fd);
+  r.env["WEFT_WATCHDOG_USEC"] = wd;
+  r.env["WEFT_RUNTIME_DIR"] = _runtime;
+  r.env["WEFT_HOME"] = service::home_dir(_cfg.home);
+  r.env["WEFT_BUS"] = service::bus_endpoint(_runtime);
+  r.env["WEFT_EVENTS"] = service::events_endpoint(_runtime);
+  r.env["WEFT_SERVICE"] = c.spec.name;
+  if (!_config_path.empty()) r.env["WEFT_CONFIG"] = _config_path;
+  if (c.is_bus) {
+    r.env["WEFT_SECRET_FD"] = std::to_string(child_credential_fd);
+    r.credential = ipc::secret_to_hex(_secret);
+  } else {
+    r.env["WEFT_ADDRESS"] = c.spec.address;
+    r.env["WEFT_TOKEN_FD"] = std::to_string(child_credential_fd);
+    r.credential = ipc::make_token(_secret, c.spec.address);
+  }
+  for (auto& [k, v] : c.spec.env) r.env[k] = v;
+  auto sp = spawn(r);
+  if (!sp) {
+    _log.error("{}", sp.err().message);
+    c.last_exit = sp.err().message;
+    set_state(c, sv::state::failed);
+    return;
+  }
+  c.pid = sp->pid;
+  c.notify_fd = sp->notify_fd;
+  c.started_at = now();
+  c.deadline = c.started_at + milliseconds(_cfg.supervisor.ready_timeout_ms);
+  c.ready_since.reset();
+  c.status_line.clear();
+  _log.info("Started '{}' (pid {})", c.spec.name, c.pid);
+  set_state(c, sv::state::starting);
+}
+
+void supervisor::on_notify(child& c) {
+  char buf[4096];
+  for (;;) {
+    auto n = ::recv(c.notify_fd, buf, sizeof buf, MSG_DONTWAIT);
+    if (n <= 0) return;
+    std::string_view msg(buf, static_cast<size_t>(n));
+    while (!msg.empty()) {
+      auto nl = msg.find('\n');
+      auto line = msg.substr(0, nl);
+      msg = nl == std::string_view::npos ? std::string_view{} : msg.substr(nl + 1);
+      if (line == "READY=1" && c.state == sv::state::starting) {
+        c.last_heartbeat = now();
+        c.ready_since = now();
+        _log.info("'{}' is ready ({} ms)", c.spec.name, duration_cast<milliseconds>(now() - c.started_at).count());
+        set_state(c, sv::state::ready);
+      } else if (line == "WATCHDOG=1") {
+        c.last_heartbeat = now();
+      } else if (line.substr(0, 7) == "STATUS=") {
+        c.status_line = std::string(line.substr(7, 200));
+      } else if (line == "STOPPING=1" && c.state == sv::state::ready) {
+        c.deadline = now() + milliseconds(_cfg.supervisor.stop_timeout_ms);
+        set_state(c, sv::state::stopping);
+      }
+    }
+  }
+}
+
+void supervisor::on_exit(child& c, int ws) {
+  c.pid = 0;
+  if (c.notify_fd >= 0) {
+    ::close(c.notify_fd);
+    c.notify_fd = -1;
+  }
+  c.last_exit = describe_exit(ws);
+  bool clean = WIFEXITED(ws) && WEXITSTATUS(ws) == 0;
+  if (!c.want_running || _shutting_down) {
+    _log.info("'{}' stopped ({})", c.spec.name, c.last_exit);
+    if (c.restart_after_stop && !_shutting_down) {
+      c.restart_after_stop = false;
+      c.want_running = true;
+      c.policy.reset();
+      set_state(c, sv::state::waiting);
+    } else {
+      set_state(c, sv::state::stopped);
+    }
+    return;
+  }
+  if (c.spec.restart == service::restart_policy::never ||
+      (c.spec.restart == service::restart_policy::on_failure && clean)) {
+    _log.info("'{}' {}; not restarting (restart = {})", c.spec.name, c.last_exit,
+              c.spec.restart == service::restart_policy::never ? "never" : "on-failure");
+    set_state(c, sv::state::stopped);
+    return;
+  }
+  auto delay = c.policy.on_crash(now(), c.ready_since);
+  if (!delay) {
+    _log.error("'{}' {}; it failed more than {} times in {} s, giving up (weftctl start {} to retry)", c.spec.name,
+               c.last_exit, _cfg.supervisor.restart_intensity, _cfg.supervisor.restart_window_s, c.spec.name);
+    set_state(c, sv::state::failed);
+    return;
+  }
+  ++c.restarts;
+  c.deadline = now() + *delay;
+  _log.warning("'{}' {}; restarting in {} ms", c.spec.name, c.last_exit, delay->count());
+  set_state(c, sv::state::backoff);
+}
+
+void supervisor::reap() {
+  for (;;) {
+    int ws = 0;
+    pid_t pid = ::waitpid(-1, &ws, WNOHANG);
+    if (pid <= 0) return;
+    for (auto& c : _children)
+      if (c->pid == pid) {
+        on_exit(*c, ws);
+        break;
+      }
+  }
+}
+
+void supervisor::tick() {
+  auto t = now();
+  for (auto& cp : _children) {
+    auto& c = *cp;
+    switch (c.state) {
+      case sv::state::waiting:
+        if (c.want_running && !_shutting_down && deps_ready(c)) start(c);
+        break;
+      case sv::state::starting:
+        if (t >= c.deadline) {
+          _log.error("'{}' did not become ready within {} ms; killing it", c.spec.name,
+                     _cfg.supervisor.ready_timeout_ms);
+          ::kill(c.pid, SIGKILL);
+          c.deadline = t + 1h;  // the exit arrives through SIGCHLD
+        }
+        break;
+      case sv::state::ready:
+        if (t - c.last_heartbeat > milliseconds(_cfg.supervisor.heartbeat_timeout_ms)) {
+          _log.error("'{}' sent no heartbeat for {} ms; killing it as hung", c.spec.name,
+                     _cfg.supervisor.heartbeat_timeout_ms);
+          ::kill(c.pid, SIGKILL);
+          c.last_heartbeat = t + 1h;
+        }
+        break;
+      case sv::state::backoff:
+        if (t >= c.deadline) set_state(c, sv::state::waiting);
+        if (c.state == sv::state::waiting && deps_ready(c)) start(c);
+        break;
+      case sv::state::stopping:
+        if (t >= c.deadline && c.pid > 0) {
+          _log.warning("'{}' did not stop within {} ms; killing it", c.spec.name, _cfg.supervisor.stop_timeout_ms);
+          ::kill(c.pid, SIGKILL);
+          c.deadline = t + 1h;
+        }
+        break;
+      default:
+        break;
+    }
+    // Stop what should not run, dependents first while shutting down.
+    if (!c.want_running && (c.state == sv::state::starting || c.state == sv::state::ready) &&
+        !(_shutting_down && has_running_dependents(c))) {
+      ::kill(c.pid, SIGTERM);
+      c.deadline = t + milliseconds(_cfg.supervisor.stop_timeout_ms);
+      set_state(c, sv::state::stopping);
+    }
+    if (!c.want_running && (c.state == sv::state::backoff || c.state == sv::state::waiting))
+      set_state(c, sv::state::stopped);
+  }
+  // Services removed by a reload go once they have stopped.
+  std::erase_if(_children, [](auto& c) { return c->remove_after_stop && !running(c->state) && c->pid == 0; });
+  check_ready_all();
+}
+
+void supervisor::check_ready_all() {
+  if (_announced_ready || _shutting_down) return;
+  // Start-up is over when every wanted service is ready or has failed for good.
+  size_t failed = 0;
+  for (auto& c : _children) {
+    if (c->want_running && c->state == sv::state::failed) ++failed;
+    else if (c->want_running && c->state != sv::state::ready) return;
+  }
+  _announced_ready = true;
+  auto ms = duration_cast<std::chrono::microseconds>(now() - _boot).count() / 1000.0;
+  if (failed)
+    _log.error("started with {} of {} services failed (see weftctl status)", failed, _children.size());
+  else
+    _log.info("ready: {} services in {:.1f} ms", _children.size(), ms);
+  (void)_notify.status_line(fmt::format("{} services running, {} failed", _children.size() - failed, failed));
+  (void)_notify.ready();
+}
+
+void supervisor::begin_shutdown() {
+  if (_shutting_down) return;
+  _log.info("stopping all services");
+  (void)_notify.stopping();
+  _shutting_down = true;
+  for (auto& c : _children) c->want_running = false;
+}
+
+status supervisor::reload(sv::reload_reply* out) {
+  auto cfg = _config_path.empty() ? result<service::config>(service::default_config())
+                                  : service::load_config(_config_path);
+  if (!cfg) return sv::make(sv::error_code::config_invalid, "{}", cfg.err().message);
+  for (auto& w : cfg->warnings) _log.warning("{}", w);
+  bool bus_changed = !(cfg->bus == _cfg.bus);
+  _cfg.supervisor = cfg->supervisor;
+  _cfg.bus = cfg->bus;
+  for (auto& c : _children) c->policy.set(cfg->supervisor);
+  // Removed or changed services.
+  for (auto& c : _children) {
+    if (c->is_bus) continue;
+    auto it = std::find_if(cfg->services.begin(), cfg->services.end(),
+                           [&](auto& s) { return s.name == c->spec.name; });
+    if (it == cfg->services.end()) {
+      c->want_running = false;
+      c->remove_after_stop = true;
+      out->stopped.push_back(c->spec.name);
+    } else if (!(*it == c->spec)) {
+      c->spec = *it;
+      if (running(c->state)) {
+        c->want_running = false;
+        c->restart_after_stop = it->enabled;
+      } else {
+        c->want_running = it->enabled;
+        if (c->want_running && c->state != sv::state::backoff) set_state(*c, sv::state::waiting);
+      }
+      out->restarted.push_back(c->spec.name);
+    }
+  }
+  for (auto& s : cfg->services)
+    if (!find(s.name)) {
+      _children.push_back(make_child(s, false));
+      out->started.push_back(s.name);
+    }
+  if (bus_changed) {
+    auto* b = find("bus");
+    if (running(b->state)) {
+      b->want_running = false;
+      b->restart_after_stop = true;
+    }
+    out->restarted.push_back("bus");
+  }
+  _cfg.services = cfg->services;
+  _log.info("reloaded '{}': {} started, {} stopped, {} restarted", _config_path.empty() ? "(built-in default)" : _config_path,
+            out->started.size(), out->stopped.size(), out->restarted.size());
+  return {};
+}
+
+void supervisor::control_reply(const std::string& rid, const ipc::bus::envelope& req, std::string_view type,
+                               const std::string& payload) {
+  auto header = ipc::encode_header(bus::kind::reply, type, req.id, req.from, "weftd");
+  try {
+    if (!_control.send(zmq::buffer(rid), zmq::send_flags::sndmore | zmq::send_flags::dontwait)) return;
+    _control.send(zmq::buffer(header), zmq::send_flags::sndmore);
+    _control.send(zmq::buffer(payload), zmq::send_flags::none);
+  } catch (const zmq::error_t& e) {
+    _log.debug("Failed to answer a control request: {}", e.what());
+  }
+}
+
+void supervisor::control_error(const std::string& rid, const ipc::bus::envelope& req, const error& e) {
+  auto header = ipc::encode_header(bus::kind::error, bus::error::type_name, req.id, req.from, "weftd");
+  auto payload = wire::encode(bus::error{e.domain, e.code, e.message});
+  try {
+    if (!_control.send(zmq::buffer(rid), zmq::send_flags::sndmore | zmq::send_flags::dontwait)) return;
+    _control.send(zmq::buffer(header), zmq::send_flags::sndmore);
+    _control.send(zmq::buffer(payload), zmq::send_flags::none);
+  } catch (const zmq::error_t&) {
+  }
+}
+
+void supervisor::answer_waiters() {
+  std::vector<waiter> keep;
+  for (auto& w : _waiters) {
+    auto* c = find(w.service);
+    bool reached = !c || std::find(w.until.begin(), w.until.end(), c->state) != w.until.end();
+    if (!reached) {
+      keep.push_back(std::move(w));
+      continue;
+    }
+    if (c && c->state == sv::state::failed && std::find(w.until.begin(), w.until.end(), sv::state::ready) != w.until.end())
+      control_error(w.rid, w.env, sv::make(sv::error_code::busy, "'{}' failed: {}", w.service, c->last_exit));
+    else
+      control_reply(w.rid, w.env, sv::done::type_name, wire::encode(sv::done{w.done_message}));
+  }
+  _waiters = std::move(keep);
+}
+
+void supervisor::handle_control(const std::string& rid, const ipc::message& m) {
+  auto& env = m.env;
+  if (m.is(sv::status::type_name)) {
+    sv::status_reply r;
+    for (auto& c : _children) r.services.push_back(info(*c));
+    r.config = _config_path.empty() ? "(built-in default)" : _config_path;
+    r.runtime_dir = _runtime;
+    r.started = _boot_utc;
+    control_reply(rid, env, sv::status_reply::type_name, wire::encode(r));
+  } else if (m.is(sv::control::type_name)) {
+    auto req = m.as<sv::control>();
+    if (!req) return control_error(rid, env, sv::make(sv::error_code::bad_request, "{}", req.err().message));
+    auto* c = find(req->service);
+    if (!c)
+      return control_error(rid, env, sv::make(sv::error_code::no_such_service, "no service named '{}'", req->service));
+    if (_shutting_down) return control_error(rid, env, sv::make(sv::error_code::busy, "weftd is shutting down"));
+    if (req->action == "start") {
+      c->want_running = true;
+      if (c->state == sv::state::stopped || c->state == sv::state::failed) {
+        c->policy.reset();
+        set_state(*c, sv::state::waiting);
+      }
+      _waiters.push_back({rid, env, c->spec.name, {sv::state::ready, sv::state::failed}, "started " + c->spec.name});
+    } else if (req->action == "stop") {
+      c->want_running = false;
+      _waiters.push_back({rid, env, c->spec.name, {sv::state::stopped, sv::state::failed}, "stopped " + c->spec.name});
+    } else if (req->action == "restart") {
+      if (running(c->state)) {
+        c->want_running = false;
+        c->restart_after_stop = true;
+      } else {
+        c->want_running = true;
+        c->policy.reset();
+        set_state(*c, sv::state::waiting);
+      }
+      _waiters.push_back({rid, env, c->spec.name, {sv::state::ready, sv::state::failed}, "restarted " + c->spec.name});
+    } else {
+      return control_error(rid, env, sv::make(sv::error_code::bad_request, "unknown action '{}'; expected start, stop or restart", req->action));
+    }
+    tick();
+  } else if (m.is(sv::reload::type_name)) {
+    sv::reload_reply r;
+    if (auto s = reload(&r); !s) return control_error(rid, env, s.err());
+    control_reply(rid, env, sv::reload_reply::type_name, wire::encode(r));
+    tick();
+  } else if (m.is(sv::issue_token::type_name)) {
+    auto req = m.as<sv::issue_token>();
+    if (!req) return control_error(rid, env, sv::make(sv::error_code::bad_request, "{}", req.err().message));
+    sv::token t;
+    t.address = fmt::format("ctl/{}", req->pid);
+    t.token = ipc::make_token(_secret, t.address);
+    t.bus = service::bus_endpoint(_runtime);
+    t.events = service::events_endpoint(_runtime);
+    control_reply(rid, env, sv::token::type_name, wire::encode(t));
+  } else if (m.is(sv::watch::type_name)) {
+    if (std::find(_watchers.begin(), _watchers.end(), rid) == _watchers.end()) _watchers.push_back(rid);
+    if (_watchers.size() > 64) _watchers.erase(_watchers.begin());  // bounded: oldest goes
+    sv::status_reply r;
+    for (auto& c : _children) r.services.push_back(info(*c));
+    r.config = _config_path.empty() ? "(built-in default)" : _config_path;
+    r.runtime_dir = _runtime;
+    r.started = _boot_utc;
+    control_reply(rid, env, sv::status_reply::type_name, wire::encode(r));
+  } else {
+    control_error(rid, env, sv::make(sv::error_code::bad_request, "weftd does not handle '{}'", env.type));
+  }
+}
+
+void supervisor::on_control() {
+  zmq::message_t rid, header, payload;
+  while (_control.recv(rid, zmq::recv_flags::dontwait)) {
+    bool h = rid.more() && _control.recv(header);
+    bool p = h && header.more() && _control.recv(payload);
+    while (p && payload.more()) (void)_control.recv(payload);
+    if (!h) continue;
+    auto env = wire::decode<bus::envelope>(header.to_string_view(), wire::limits{65536, 4});
+    if (!env) continue;
+    ipc::message m{std::move(*env), p ? payload.to_string() : std::string()};
+    if (m.env.kind != bus::kind::request) continue;
+    handle_control(rid.to_string(), m);
+  }
+}
+
+int supervisor::run() {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  fs::create_directories(_runtime, ec);
+  if (ec) {
+    _log.error("Failed to create runtime directory '{}': {}", _runtime, ec.message());
+    return 1;
+  }
+  ::chmod(_runtime.c_str(), 0700);
+  auto control_path = _runtime + "/control";
+  fs::remove(control_path, ec);
+  try {
+    _control.set(zmq::sockopt::linger, 0);
+    _control.set(zmq::sockopt::router_mandatory, 1);
+    _control.bind(service::control_endpoint(_runtime));
+  } catch (const zmq::error_t& e) {
+    _log.error("Failed to bind the control socket '{}': {}", control_path, e.what());
+    return 1;
+  }
+  ::chmod(control_path.c_str(), 0600);
+
+  sigset_t set;
+  sigemptyset(&set);
+  for (int s : {SIGCHLD, SIGTERM, SIGINT, SIGHUP}) sigaddset(&set, s);
+  sigprocmask(SIG_BLOCK, &set, nullptr);
+  _signal_fd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
+  ::signal(SIGPIPE, SIG_IGN);
+  _notify = service::notifier::from_env();
+  auto beat = _notify.heartbeat_interval();
+  auto next_beat = now() + beat;
+
+  _log.info("weftd starting with {} in {}", _config_path.empty() ? "the built-in default config" : "'" + _config_path + "'",
+            _runtime);
+  for (auto& w : _cfg.warnings) _log.warning("{}", w);
+  tick();
+  for (;;) {
+    if (_shutting_down &&
+        std::none_of(_children.begin(), _children.end(), [](auto& c) { return c->pid > 0; }))
+      break;
+    // Sleep until the earliest deadline; every state change comes as an fd event.
+    auto t = now();
+    auto wake = t + 1s;
+    for (auto& c : _children)
+      if (c->state == sv::state::starting || c->state == sv::state::backoff || c->state == sv::state::stopping)
+        wake = std::min(wake, c->deadline);
+      else if (c->state == sv::state::ready)
+        wake = std::min(wake, c->last_heartbeat + milliseconds(_cfg.supervisor.heartbeat_timeout_ms) + 1ms);
+    if (beat.count() > 0) wake = std::min(wake, next_beat);
+    auto timeout = std::max(0ms, duration_cast<milliseconds>(wake - t) + 1ms);
+
+    std::vector<zmq::pollitem_t> items;
+    items.push_back({_control.handle(), 0, ZMQ_POLLIN, 0});
+    items.push_back({nullptr, _signal_fd, ZMQ_POLLIN, 0});
+    std::vector<child*> polled;
+    for (auto& c : _children)
+      if (c->notify_fd >= 0) {
+        items.push_back({nullptr, c->notify_fd, ZMQ_POLLIN, 0});
+        polled.push_back(c.get());
+      }
+    zmq::poll(items.data(), items.size(), timeout);
+
+    // Notifications before exits: a child may say READY and die in one wake-up.
+    for (size_t i = 0; i < polled.size(); ++i)
+      if (items[i + 2].revents & ZMQ_POLLIN) on_notify(*polled[i]);
+    if (items[1].revents & ZMQ_POLLIN) {
+      signalfd_siginfo si;
+      bool chld = false;
+      while (::read(_signal_fd, &si, sizeof si) == static_cast<ssize_t>(sizeof si)) {
+        if (si.ssi_signo == SIGCHLD) chld = true;
+        if (si.ssi_signo == SIGTERM || si.ssi_signo == SIGINT) begin_shutdown();
+        if (si.ssi_signo == SIGHUP) {
+          sv::reload_reply r;
+          if (auto s = reload(&r); !s) _log.error("Failed to reload: {}", s.err().message);
+        }
+      }
+      if (chld) reap();
+    }
+    if (items[0].revents & ZMQ_POLLIN) on_control();
+    if (beat.count() > 0 && now() >= next_beat) {
+      (void)_notify.heartbeat();
+      next_beat = now() + beat;
+    }
+    tick();
+  }
+  _log.info("all services stopped");
+  _control.close();
+  std::error_code ignore;
+  fs::remove(control_path, ignore);
+  return 0;
+}
+
+}  // namespace weft::weftd

@@ -1,0 +1,252 @@
+// weft-bench — measures the foundation's budgets on real processes and prints figures.
+//
+//   weft-bench bus [--samples N]      round trip client → bus → echo → bus → client
+//                                     (p50/p99) and pipelined throughput
+//   weft-bench coldstart [--runs N]   weftd to READY=1 with bus + 3 echo services (median)
+//   weft-bench pss                    sum of PSS of weftd + bus + 3 echo services
+//   weft-bench all
+//
+// Not a test: it prints numbers and asserts nothing. Budgets (docs/benchmarks.md):
+// round trip p50 ≤ 50 µs, ≥ 300,000 msg/s, cold start ≤ 30 ms, PSS ≤ 20 MB.
+#include <algorithm>
+#include <csignal>
+#include <cstring>
+#include <fcntl.h>
+#include <filesystem>
+#include <fstream>
+#include <poll.h>
+#include <sstream>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <weft/ipc/bus_client.hh>
+#include <weft/service/control_client.hh>
+
+#include "tests/echo/echo_v1.hh"
+
+using namespace weft;
+using namespace std::chrono_literals;
+namespace fs = std::filesystem;
+namespace sv = weft::proto::supervisor_v1;
+namespace echo = weft::proto::echo_v1;
+using clk = std::chrono::steady_clock;
+
+namespace {
+
+std::string build_root() { return WEFT_BUILD_ROOT; }
+
+/// A private weftd with bus + n echo services, started and stopped by the bench.
+class stack {
+ public:
+  explicit stack(int echoes) {
+    char tmpl[] = "/tmp/weft-bench-XXXXXX";
+    _dir = ::mkdtemp(tmpl);
+    _runtime = _dir + "/run";
+    std::ofstream f(_dir + "/clawft.toml");
+    for (int i = 1; i <= echoes; ++i)
+      f << fmt::format("[services.echo-{}]\nexec = \"{}/tests/echo/weft-echo\"\naddress = \"echo/{}\"\n", i,
+                       build_root(), i);
+    f.close();
+    _notify = ::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    sockaddr_un sa{};
+    sa.sun_family = AF_UNIX;
+    std::snprintf(sa.sun_path, sizeof sa.sun_path, "%s/notify", _dir.c_str());
+    if (::bind(_notify, reinterpret_cast<sockaddr*>(&sa), sizeof sa) != 0) throw std::runtime_error("bind notify");
+  }
+  ~stack() {
+    stop();
+    ::close(_notify);
+    fs::remove_all(_dir);
+  }
+  /// Starts weftd; returns the time to READY=1.
+  std::chrono::nanoseconds start() {
+    auto weftd = build_root() + "/services/weftd/weftd";
+    auto cfg = _dir + "/clawft.toml";
+    auto notify = _dir + "/notify";
+    auto t0 = clk::now();
+    _pid = ::fork();
+    if (_pid == 0) {
+      ::setpgid(0, 0);
+      int null = ::open("/dev/null", O_WRONLY);
+      ::dup2(null, 2);
+      ::setenv("NOTIFY_SOCKET", notify.c_str(), 1);
+      ::setenv("WEFT_LOG", "warning", 1);
+      ::execl(weftd.c_str(), weftd.c_str(), "--config", cfg.c_str(), "--runtime-dir", _runtime.c_str(),
+              static_cast<char*>(nullptr));
+      ::_exit(127);
+    }
+    for (;;) {
+      pollfd p{_notify, POLLIN, 0};
+      if (::poll(&p, 1, 20000) <= 0) throw std::runtime_error("weftd did not become ready in 20 s");
+      char buf[512];
+      auto n = ::recv(_notify, buf, sizeof buf, 0);
+      if (n > 0 && std::string_view(buf, static_cast<size_t>(n)).find("READY=1") != std::string_view::npos) break;
+    }
+    return clk::now() - t0;
+  }
+  void stop() {
+    if (_pid <= 0) return;
+    ::kill(_pid, SIGTERM);
+    int ws;
+    ::waitpid(_pid, &ws, 0);
+    ::kill(-_pid, SIGKILL);
+    _pid = -1;
+  }
+  pid_t pid() const { return _pid; }
+  const std::string& runtime() const { return _runtime; }
+
+ private:
+  std::string _dir, _runtime;
+  int _notify = -1;
+  pid_t _pid = -1;
+};
+
+double pct(std::vector<double>& v, double p) {
+  std::sort(v.begin(), v.end());
+  return v[std::min(v.size() - 1, static_cast<size_t>(p * static_cast<double>(v.size())))];
+}
+
+std::unique_ptr<ipc::bus_client> join(zmq::context_t& ctx, const std::string& runtime) {
+  auto c = service::control_client::connect(ctx, runtime);
+  if (!c) throw std::runtime_error(c.err().message);
+  auto r = (*c)->request(sv::issue_token{static_cast<std::uint32_t>(::getpid())});
+  if (!r) throw std::runtime_error(r.err().message);
+  auto tok = r->as<sv::token>();
+  ipc::client_options o{tok->bus, tok->address, tok->token};
+  auto b = ipc::bus_client::connect(ctx, o);
+  if (!b) throw std::runtime_error(b.err().to_string());
+  return std::move(*b);
+}
+
+void bench_bus(int samples) {
+  stack s(1);
+  s.start();
+  zmq::context_t ctx(1);
+  auto b = join(ctx, s.runtime());
+  auto payload = wire::encode(echo::echo{std::string(100, 'x'), std::nullopt, false});
+  ipc::call_options o;
+  o.retry = false;
+  for (int i = 0; i < 2000; ++i) (void)b->call("echo/1", echo::echo::type_name, payload, o);  // warm-up
+  std::vector<double> us;
+  us.reserve(static_cast<size_t>(samples));
+  for (int i = 0; i < samples; ++i) {
+    auto t0 = clk::now();
+    auto r = b->call("echo/1", echo::echo::type_name, payload, o);
+    auto t1 = clk::now();
+    if (!r) throw std::runtime_error(r.err().to_string());
+    us.push_back(std::chrono::duration<double, std::micro>(t1 - t0).count());
+  }
+  auto p50 = pct(us, 0.50), p99 = pct(us, 0.99);
+  fmt::print("bus round trip (client -> bus -> echo -> bus -> client, {}-byte payload, {} samples):\n",
+             payload.size(), samples);
+  fmt::print("  p50 {:.1f} us   p90 {:.1f} us   p99 {:.1f} us   max {:.1f} us\n", p50, pct(us, 0.90), p99, us.back());
+
+  // Pipelined throughput: keep a window of requests in flight through the broker.
+  const int total = 200000, window = 1000;
+  auto app = wire::encode(echo::append{1});
+  int sent = 0, done = 0;
+  auto t0 = clk::now();
+  while (done < total) {
+    while (sent < total && sent - done < window) {
+      if (!b->send_request("echo/1", echo::append::type_name, app)) throw std::runtime_error("send");
+      ++sent;
+    }
+    while (auto m = b->next(done + window <= sent ? 100ms : 0ms)) {
+      if (m->is_error()) throw std::runtime_error(m->to_error().to_string());
+      ++done;
+    }
+  }
+  double secs = std::chrono::duration<double>(clk::now() - t0).count();
+  fmt::print("bus throughput (window {}, {} request/reply pairs): {:.0f} pairs/s = {:.0f} msg/s through the broker\n",
+             window, total, total / secs, 2 * total / secs);
+}
+
+void bench_coldstart(int runs) {
+  std::vector<double> ms;
+  for (int i = 0; i < runs; ++i) {
+    stack s(3);
+    ms.push_back(std::chrono::duration<double, std::milli>(s.start()).count());
+  }
+  auto sorted = ms;
+  std::sort(sorted.begin(), sorted.end());
+  fmt::print("cold start to READY=1 (weftd + bus + 3 echo services, {} runs):\n", runs);
+  fmt::print("  median {:.1f} ms   min {:.1f} ms   max {:.1f} ms\n", sorted[sorted.size() / 2], sorted.front(),
+             sorted.back());
+}
+
+long pss_kb(pid_t pid) {
+  std::ifstream f(fmt::format("/proc/{}/smaps_rollup", pid));
+  std::string line;
+  while (std::getline(f, line))
+    if (line.rfind("Pss:", 0) == 0) return std::atol(line.c_str() + 4);
+  return 0;
+}
+
+std::vector<pid_t> children_of(pid_t parent) {
+  std::vector<pid_t> out;
+  for (auto& e : fs::directory_iterator("/proc")) {
+    auto name = e.path().filename().string();
+    if (name.empty() || !std::isdigit(static_cast<unsigned char>(name[0]))) continue;
+    std::ifstream f(e.path() / "stat");
+    std::string stat;
+    std::getline(f, stat);
+    auto close = stat.rfind(')');
+    if (close == std::string::npos) continue;
+    std::istringstream rest(stat.substr(close + 2));
+    char state;
+    pid_t ppid;
+    rest >> state >> ppid;
+    if (ppid == parent) out.push_back(std::stoi(name));
+  }
+  return out;
+}
+
+std::string comm(pid_t pid) {
+  std::ifstream f(fmt::format("/proc/{}/comm", pid));
+  std::string s;
+  std::getline(f, s);
+  return s;
+}
+
+void bench_pss() {
+  stack s(3);
+  s.start();
+  // Let the services settle (first heartbeats, lazy page faults) before reading memory.
+  zmq::context_t ctx(1);
+  auto b = join(ctx, s.runtime());
+  for (int i = 1; i <= 3; ++i) (void)b->call(fmt::format("echo/{}", i), echo::echo{"x", std::nullopt, false});
+  long total = pss_kb(s.pid());
+  fmt::print("memory (sum of PSS from /proc/<pid>/smaps_rollup):\n  {:<10} {:>6} kB\n", "weftd", pss_kb(s.pid()));
+  for (auto c : children_of(s.pid())) {
+    auto k = pss_kb(c);
+    total += k;
+    fmt::print("  {:<10} {:>6} kB\n", comm(c), k);
+  }
+  fmt::print("  total      {:>6} kB = {:.1f} MB (weftd + bus + 3 echo)\n", total, total / 1024.0);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::string what = argc > 1 ? argv[1] : "all";
+  int samples = 50000, runs = 10;
+  for (int i = 2; i + 1 < argc; i += 2) {
+    if (std::strcmp(argv[i], "--samples") == 0) samples = std::atoi(argv[i + 1]);
+    if (std::strcmp(argv[i], "--runs") == 0) runs = std::atoi(argv[i + 1]);
+  }
+  try {
+    if (what == "bus" || what == "all") bench_bus(samples);
+    if (what == "coldstart" || what == "all") bench_coldstart(runs);
+    if (what == "pss" || what == "all") bench_pss();
+    if (what != "all" && what != "bus" && what != "coldstart" && what != "pss") {
+      fmt::print(stderr, "error: unknown benchmark '{}'\nTry: weft-bench bus|coldstart|pss|all\n", what);
+      return 2;
+    }
+  } catch (const std::exception& e) {
+    fmt::print(stderr, "Failed to run benchmark '{}': {}\n", what, e.what());
+    return 1;
+  }
+  return 0;
+}
