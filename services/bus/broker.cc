@@ -199,6 +199,10 @@ void broker::on_message(std::string_view rid, std::string_view header, std::stri
       if (env.kind == proto::kind::request)
         reply_error(rid, env, proto::make(proto::error_code::queue_full, "the queue of '{}' is full ({} messages)",
                                           env.to, _settings.queue_depth));
+      else
+        // The requester is not reading its answers; it will time out and may retry.
+        _log.warning("Dropped a {} from '{}' to '{}': its queue is full ({} messages)", proto::to_string(env.kind),
+                     env.from, env.to, _settings.queue_depth);
       event(proto::limit_exceeded{env.from, "queue_depth", _settings.queue_depth, _settings.queue_depth});
       break;
     case transport::send_result::unreachable:

@@ -139,6 +139,9 @@ void supervisor::start(child& c) {
   r.exec = c.spec.exec;
   r.args = c.spec.args;
   r.env = base_environment();
+  // The service's own env first: it may set WEFT_LOG and the like, but never override the
+  // protocol variables below.
+  for (auto& [k, v] : c.spec.env) r.env[k] = v;
   auto wd = std::to_string(std::uint64_t(_cfg.supervisor.heartbeat_interval_ms) * 2000);
   r.env["WEFT_NOTIFY_FD"] = std::to_string(child_notify_fd);
   r.env["WEFT_WATCHDOG_USEC"] = wd;
@@ -156,7 +159,6 @@ void supervisor::start(child& c) {
     r.env["WEFT_TOKEN_FD"] = std::to_string(child_credential_fd);
     r.credential = ipc::make_token(_secret, c.spec.address);
   }
-  for (auto& [k, v] : c.spec.env) r.env[k] = v;
   auto sp = spawn(r);
   if (!sp) {
     _log.error("{}", sp.err().message);
