@@ -1,6 +1,6 @@
 // weft-bench — measures the foundation's budgets on real processes and prints figures.
 //
-//   weft-bench bus [--samples N]      round trip client → bus → echo → bus → client
+//   weft-bench bus [--samples N]      raw zeromq baseline, bus ping, round trip client → bus → echo → bus → client
 //                                     (p50/p99) and pipelined throughput
 //   weft-bench coldstart [--runs N]   weftd to READY=1 with bus + 3 echo services (median)
 //   weft-bench pss                    sum of PSS of weftd + bus + 3 echo services
@@ -120,6 +120,46 @@ std::unique_ptr<ipc::bus_client> join(zmq::context_t& ctx, const std::string& ru
   return std::move(*b);
 }
 
+/// The platform's floor: a raw ZeroMQ DEALER<->ROUTER ping-pong between two processes over
+/// ipc, no weft code. The bus figures are only meaningful next to this one.
+void bench_baseline(int samples) {
+  char tmpl[] = "/tmp/weft-bench-raw-XXXXXX";
+  std::string dir = ::mkdtemp(tmpl);
+  auto ep = "ipc://" + dir + "/raw";
+  pid_t pid = ::fork();
+  if (pid == 0) {
+    zmq::context_t c(1);
+    zmq::socket_t r(c, zmq::socket_type::router);
+    r.bind(ep);
+    zmq::message_t id, m;
+    for (;;) {
+      if (!r.recv(id) || !r.recv(m)) continue;
+      r.send(id, zmq::send_flags::sndmore);
+      r.send(m, zmq::send_flags::none);
+    }
+  }
+  {
+    zmq::context_t c(1);
+    zmq::socket_t d(c, zmq::socket_type::dealer);
+    d.set(zmq::sockopt::linger, 0);
+    d.connect(ep);
+    std::string msg(114, 'x');
+    zmq::message_t m;
+    std::vector<double> us;
+    for (int i = 0; i < samples + 2000; ++i) {
+      auto t0 = clk::now();
+      d.send(zmq::buffer(msg), zmq::send_flags::none);
+      (void)d.recv(m);
+      if (i >= 2000) us.push_back(std::chrono::duration<double, std::micro>(clk::now() - t0).count());
+    }
+    fmt::print("raw zeromq round trip (2 processes, ipc, no broker, {} samples): p50 {:.1f} us   p99 {:.1f} us\n",
+               samples, pct(us, 0.5), pct(us, 0.99));
+  }
+  ::kill(pid, SIGKILL);
+  ::waitpid(pid, nullptr, 0);
+  fs::remove_all(dir);
+}
+
 void bench_bus(int samples) {
   stack s(1);
   s.start();
@@ -138,6 +178,15 @@ void bench_bus(int samples) {
     if (!r) throw std::runtime_error(r.err().to_string());
     us.push_back(std::chrono::duration<double, std::micro>(t1 - t0).count());
   }
+  std::vector<double> ping;
+  auto ping_payload = wire::encode(weft::proto::bus_v1::ping{});
+  for (int i = 0; i < samples; ++i) {
+    auto t0 = clk::now();
+    auto r = b->call("bus", weft::proto::bus_v1::ping::type_name, ping_payload, o);
+    if (!r) throw std::runtime_error(r.err().to_string());
+    ping.push_back(std::chrono::duration<double, std::micro>(clk::now() - t0).count());
+  }
+  fmt::print("bus ping (client -> bus -> client): p50 {:.1f} us   p99 {:.1f} us\n", pct(ping, 0.5), pct(ping, 0.99));
   auto p50 = pct(us, 0.50), p99 = pct(us, 0.99);
   fmt::print("bus round trip (client -> bus -> echo -> bus -> client, {}-byte payload, {} samples):\n",
              payload.size(), samples);
@@ -243,7 +292,10 @@ int main(int argc, char** argv) {
     if (std::strcmp(argv[i], "--runs") == 0) runs = std::atoi(argv[i + 1]);
   }
   try {
-    if (what == "bus" || what == "all") bench_bus(samples);
+    if (what == "bus" || what == "all") {
+      bench_baseline(samples);
+      bench_bus(samples);
+    }
     if (what == "coldstart" || what == "all") bench_coldstart(runs);
     if (what == "pss" || what == "all") bench_pss();
     if (what != "all" && what != "bus" && what != "coldstart" && what != "pss") {
