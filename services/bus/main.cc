@@ -222,5 +222,8 @@ int main(int argc, char** argv) {
   }
   (void)notify.stopping();
   lg.info("bus stopping after forwarding {} messages", b.forwarded());
+  std::error_code ec;
+  fs::remove(service::bus_endpoint(runtime).substr(6), ec);
+  fs::remove(service::events_endpoint(runtime).substr(6), ec);
   return 0;
 }

@@ -82,6 +82,9 @@ result<spawned> spawn(const spawn_request& r) {
     ::prctl(PR_SET_PDEATHSIG, SIGKILL);
     if (::getppid() != parent) ::_exit(127);  // weftd died between fork and prctl
     ::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
+    // Its own process group: a Ctrl-C at weftd's terminal reaches weftd only, which then
+    // stops the services in order.
+    ::setpgid(0, 0);
     struct rlimit no_core{0, 0};
     ::setrlimit(RLIMIT_CORE, &no_core);
     // Signals weftd blocked for its signalfd must be unblocked for the child.

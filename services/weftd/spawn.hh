@@ -1,7 +1,7 @@
 #pragma once
 /// Starting a child the way weftd wants it: an explicit environment (nothing inherited
 /// but a short allow-list), its notify socket on fd 3, a credential on fd 4, no other
-/// fds, no_new_privs, no core dumps, and death when weftd dies.
+/// fds, no_new_privs, no core dumps, its own process group, and death when weftd dies.
 
 #include <sys/types.h>
 

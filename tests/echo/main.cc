@@ -7,14 +7,20 @@
 //
 // Started by weftd with $WEFT_BUS, $WEFT_ADDRESS, $WEFT_TOKEN_FD and $WEFT_NOTIFY_FD.
 // Options:
-//   --hang-after N   stop sending heartbeats after N requests (tests hung detection)
+//   --actors   handle requests in CAF actors through ipc::actor_bridge (the CAF path)
 //   --help
 //
 // Example config:
 //   [services.echo-1]
 //   exec = "/path/to/build/tests/echo/weft-echo"
 //   address = "echo/1"
+#include <poll.h>
+#include <sys/signalfd.h>
 #include <unistd.h>
+
+#include <csignal>
+#include <functional>
+#include <mutex>
 
 #include <cstring>
 #include <set>
@@ -22,6 +28,7 @@
 #include <thread>
 
 #include <weft/base/log.hh>
+#include <weft/ipc/actor_bridge.hh>
 #include <weft/service/exit.hh>
 #include <weft/service/service_loop.hh>
 
@@ -30,14 +37,61 @@
 namespace echo = weft::proto::echo_v1;
 using namespace weft;
 
+namespace bus = weft::proto::bus_v1;
+
+namespace {
+
+/// Actor mode: the bus is served by ipc::actor_bridge on its own thread and each request
+/// is handled by a CAF actor; the main thread only sends heartbeats and waits for TERM.
+int run_with_actors(int sfd, std::unique_ptr<ipc::bus_client> client, service::notifier& notify,
+                    std::function<result<service::reply>(const ipc::message&)> handle) {
+  caf::actor_system_config cfg;
+  caf::actor_system sys{cfg};
+  ipc::actor_bridge bridge(std::move(client));
+  using drain_atom = caf::atom_constant<caf::atom("drain")>;
+  auto handler = sys.spawn([&bridge, handle](caf::event_based_actor* self) -> caf::behavior {
+    return {[&bridge, handle](ipc::bus_request_atom, const ipc::bus_message& m) {
+              if (m->env.kind != bus::kind::request) return;
+              auto r = handle(*m);
+              if (r) bridge.reply(*m, r->type, std::move(r->payload));
+              else bridge.reply_error(*m, r.err());
+            },
+            // Queued behind every request already delivered: quitting here drains.
+            [self](drain_atom) { self->quit(); }};
+  });
+  bridge.start(handler);
+  (void)notify.ready();
+  auto interval = notify.heartbeat_interval();
+  for (;;) {
+    pollfd p{sfd, POLLIN, 0};
+    if (::poll(&p, 1, interval.count() > 0 ? static_cast<int>(interval.count()) : -1) > 0) break;  // TERM/INT
+    (void)notify.heartbeat();
+  }
+  (void)notify.stopping();
+  bridge.refuse_new();
+  caf::anon_send(handler, drain_atom::value);
+  sys.await_all_actors_done();  // requests already delivered are answered
+  bridge.stop();                // then the replies are sent
+  return 0;
+}
+
+}  // namespace
+
 int main(int argc, char** argv) {
+  bool actors = false;
   for (int i = 1; i < argc; ++i) {
     if (std::strcmp(argv[i], "--help") == 0) {
-      fmt::print("usage: weft-echo\nA test-only echo service started by weftd.\n");
+      fmt::print("usage: weft-echo [--actors]\nA test-only echo service started by weftd.\n"
+                 "  --actors   handle requests in CAF actors through ipc::actor_bridge\n");
       return 0;
+    }
+    if (std::strcmp(argv[i], "--actors") == 0) {
+      actors = true;
+      continue;
     }
     return service::usage_error("weft-echo", fmt::format("unknown option '{}'", argv[i]));
   }
+  int signal_fd = service::block_stop_signals();  // before any thread exists
   log::configure_from_env();
   auto& lg = log::get("echo");
   auto opts = ipc::bus_client::options_from_env();
@@ -54,26 +108,47 @@ int main(int argc, char** argv) {
   }
   auto pid = static_cast<std::uint32_t>(::getpid());
   std::set<std::uint64_t> seen;
+  std::mutex seen_mu;  // actor mode may run handlers on several scheduler threads
+  auto self = (*bus)->address();
 
+  // One handler for both modes: decode by type, answer, or a typed error.
+  auto handle = [&](const ipc::message& m) -> result<service::reply> {
+    if (m.is(echo::echo::type_name)) {
+      auto r = m.as<echo::echo>();
+      if (!r) return r.take_error();
+      if (r->fail) return echo::make(echo::error_code::refused, "asked to fail");
+      return service::reply::of(echo::echo_reply{r->text, r->blob, m.env.from, self, pid});
+    }
+    if (m.is(echo::append::type_name)) {
+      auto r = m.as<echo::append>();
+      if (!r) return r.take_error();
+      std::lock_guard lock(seen_mu);
+      seen.insert(r->seq);
+      return service::reply::of(echo::appended{seen.size()});
+    }
+    if (m.is(echo::missing::type_name)) {
+      auto r = m.as<echo::missing>();
+      if (!r) return r.take_error();
+      echo::missing_reply out;
+      std::lock_guard lock(seen_mu);
+      for (auto s : r->seqs)
+        if (!seen.count(s)) out.missing.push_back(s);
+      return service::reply::of(out);
+    }
+    if (m.is(echo::sleep::type_name)) {
+      auto r = m.as<echo::sleep>();
+      if (!r) return r.take_error();
+      auto ms = std::min<std::uint32_t>(r->ms, 60000);
+      std::this_thread::sleep_for(std::chrono::milliseconds(ms));
+      return service::reply::of(echo::slept{ms});
+    }
+    if (m.is(bus::ping::type_name)) return service::reply::of(bus::pong{self});
+    return bus::make(bus::error_code::unknown_type, "'{}' does not handle '{}'", self, m.env.type);
+  };
+
+  if (actors) return run_with_actors(signal_fd, std::move(*bus), notify, handle);
+  ::close(signal_fd);  // the loop reads the same signals from its own signalfd
   service::service_loop loop(**bus, notify);
-  loop.on<echo::echo>([&](const echo::echo& r, const ipc::message& m) -> result<echo::echo_reply> {
-    if (r.fail) return echo::make(echo::error_code::refused, "asked to fail");
-    return echo::echo_reply{r.text, r.blob, m.env.from, (*bus)->address(), pid};
-  });
-  loop.on<echo::append>([&](const echo::append& r, const ipc::message&) -> result<echo::appended> {
-    seen.insert(r.seq);
-    return echo::appended{seen.size()};
-  });
-  loop.on<echo::missing>([&](const echo::missing& r, const ipc::message&) -> result<echo::missing_reply> {
-    echo::missing_reply out;
-    for (auto s : r.seqs)
-      if (!seen.count(s)) out.missing.push_back(s);
-    return out;
-  });
-  loop.on<echo::sleep>([&](const echo::sleep& r, const ipc::message&) -> result<echo::slept> {
-    auto ms = std::min<std::uint32_t>(r.ms, 60000);
-    std::this_thread::sleep_for(std::chrono::milliseconds(ms));
-    return echo::slept{ms};
-  });
+  for (auto t : echo::message_types()) loop.on(t, handle);
   return loop.run();
 }

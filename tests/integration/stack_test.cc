@@ -303,3 +303,38 @@ TEST_CASE("reload (SIGHUP and weftctl) starts, stops and restarts only what chan
   CHECK(s->service_pid("echo-1") != pid1);
   CHECK(s->service_pid("echo-3") == pid3);
 }
+
+TEST_CASE("CAF actors receive bus messages through the actor bridge, across a bus restart") {
+  auto s = test::stack::start(fast_restarts + "[services.actor-echo]\nexec = \"" + test::echo_exe() +
+                              "\"\nargs = [\"--actors\"]\naddress = \"echo/actors\"\n");
+  auto b = s->bus_client();
+  ipc::call_options patient;
+  patient.timeout = 20s;
+  patient.attempt_timeout = 500ms;
+  auto r = b->call("echo/actors", echo::echo{"to an actor", std::nullopt, false}, patient);
+  REQUIRE_MESSAGE(r, (r ? "" : r.err().to_string()));
+  CHECK(r->as<echo::echo_reply>()->sender.rfind("ctl/", 0) == 0);
+  // Many requests in flight at once are all answered.
+  std::set<std::uint64_t> ids;
+  for (std::uint64_t i = 0; i < 200; ++i) ids.insert(*b->send_request("echo/actors", echo::append{i}));
+  while (!ids.empty()) {
+    auto m = b->next(10s);
+    REQUIRE(m);
+    CHECK_FALSE(m->is_error());
+    ids.erase(m->env.id);
+  }
+  // The bridge's client reconnects to a restarted bus like any other.
+  auto bus_pid = s->service_pid("bus");
+  REQUIRE(::kill(bus_pid, SIGKILL) == 0);
+  auto again = b->call("echo/actors", echo::missing{{0, 1, 199}}, patient);
+  REQUIRE_MESSAGE(again, (again ? "" : again.err().to_string()));
+  CHECK(again->as<echo::missing_reply>()->missing.empty());
+  // Stop drains in actor mode too: the request in progress is answered.
+  auto id = b->send_request("echo/actors", echo::sleep{300});
+  REQUIRE(id);
+  CHECK(s->weftctl({"stop", "actor-echo"}).exit_code == 0);
+  auto m = b->next(10s);
+  REQUIRE(m);
+  CHECK(m->env.id == *id);
+  CHECK_FALSE(m->is_error());
+}

@@ -1,6 +1,7 @@
 #include <weft/service/service_loop.hh>
 
 #include <csignal>
+#include <pthread.h>
 #include <sys/signalfd.h>
 #include <unistd.h>
 
@@ -8,14 +9,17 @@ namespace weft::service {
 
 namespace bus = weft::proto::bus_v1;
 
-service_loop::service_loop(ipc::bus_client& b, notifier& n) : _bus(b), _notify(n), _log(log::get("service")) {
+int block_stop_signals() {
   sigset_t set;
   sigemptyset(&set);
   sigaddset(&set, SIGTERM);
   sigaddset(&set, SIGINT);
-  sigprocmask(SIG_BLOCK, &set, nullptr);
-  _signal_fd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+  return signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
 }
+
+service_loop::service_loop(ipc::bus_client& b, notifier& n)
+    : _bus(b), _notify(n), _signal_fd(block_stop_signals()), _log(log::get("service")) {}
 
 service_loop::~service_loop() {
   if (_signal_fd >= 0) ::close(_signal_fd);

@@ -23,6 +23,11 @@ struct reply {
   }
 };
 
+/// Blocks SIGTERM and SIGINT in the calling thread and every thread it creates later, so
+/// they can be read from a signalfd. Call first in main(), before any library starts
+/// threads (CAF does not mask signals in its own threads). Returns a signalfd for them.
+int block_stop_signals();
+
 class service_loop {
  public:
   using handler = std::function<result<reply>(const ipc::message&)>;
