@@ -3,6 +3,8 @@
 #include <doctest/doctest.h>
 
 #include <csignal>
+#include <fcntl.h>
+#include <sys/wait.h>
 #include <fstream>
 #include <set>
 
@@ -337,4 +339,65 @@ TEST_CASE("CAF actors receive bus messages through the actor bridge, across a bu
   REQUIRE(m);
   CHECK(m->env.id == *id);
   CHECK_FALSE(m->is_error());
+}
+
+TEST_CASE("weftctl trace prints decoded traffic; peers lists the bus's peers; restart restarts") {
+  auto s = test::stack::start(test::echo_services(2));
+  // trace runs as its own process; the bus only copies traffic once its subscription
+  // arrives, so keep calling until trace has printed what it was asked for.
+  auto out_path = s->dir() + "/trace.out";
+  pid_t tracer = ::fork();
+  if (tracer == 0) {
+    int fd = ::open(out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    ::dup2(fd, 1);
+    auto ctl = test::build_path("tools/weftctl/weftctl");
+    ::execl(ctl.c_str(), ctl.c_str(), "--runtime-dir", s->runtime().c_str(), "trace", "echo-1", "--count", "3",
+            "--json", "--timeout", "20000", static_cast<char*>(nullptr));
+    ::_exit(127);
+  }
+  auto b = s->bus_client();
+  int ws = 0;
+  bool exited = false;
+  for (int i = 0; i < 400 && !exited; ++i) {
+    REQUIRE(b->call("echo/1", echo::echo{"traced", std::nullopt, false}));
+    exited = ::waitpid(tracer, &ws, WNOHANG) == tracer;
+  }
+  if (!exited) {
+    ::kill(tracer, SIGKILL);
+    ::waitpid(tracer, &ws, 0);
+  }
+  REQUIRE(exited);
+  CHECK(WEXITSTATUS(ws) == 0);
+  std::ifstream f(out_path);
+  std::string line;
+  std::vector<nlohmann::json> lines;
+  while (std::getline(f, line)) lines.push_back(nlohmann::json::parse(line));
+  REQUIRE(lines.size() == 3);
+  // Tracing may begin between a request and its reply: among three lines there is a
+  // whole request and a whole reply, both decoded.
+  bool request = false, reply = false;
+  for (auto& l : lines) {
+    if (l["kind"] == "request" && l["to"] == "echo/1" && l["type"] == "io.weft.test.Echo.v1.Echo" &&
+        l["payload"]["text"] == "traced" && l["from"].get<std::string>().rfind("ctl/", 0) == 0)
+      request = true;
+    if (l["kind"] == "reply" && l["from"] == "echo/1" && l["payload"]["served_by"] == "echo/1") reply = true;
+  }
+  CHECK(request);
+  CHECK(reply);
+
+  auto p = s->weftctl({"peers", "--json"});
+  REQUIRE_MESSAGE(p.exit_code == 0, p.err);
+  std::set<std::string> addrs;
+  for (auto& peer : nlohmann::json::parse(p.out)) addrs.insert(peer["address"].get<std::string>());
+  CHECK(addrs.count("echo/1") == 1);
+  CHECK(addrs.count("echo/2") == 1);
+
+  auto before = s->service_pid("echo-2");
+  auto r = s->weftctl({"restart", "echo-2"});
+  CHECK_MESSAGE(r.exit_code == 0, r.err);
+  CHECK(r.out.find("restarted echo-2") != std::string::npos);
+  CHECK(s->service_pid("echo-2") != before);
+  auto unknown = s->weftctl({"restart", "nope"});
+  CHECK(unknown.exit_code == 1);
+  CHECK(unknown.err.find("no service named 'nope'") != std::string::npos);
 }
