@@ -70,3 +70,23 @@ TEST_CASE("runtime directory resolution order") {
   CHECK(service::runtime_dir() == fmt::format("/tmp/weft-{}", getuid()));
   CHECK(service::bus_endpoint("/r") == "ipc:///r/bus");
 }
+
+TEST_CASE("beat_if_due sends a heartbeat when due and says how long to wait") {
+  int sv[2];
+  REQUIRE(socketpair(AF_UNIX, SOCK_SEQPACKET, 0, sv) == 0);
+  setenv("WEFT_NOTIFY_FD", std::to_string(sv[1]).c_str(), 1);
+  setenv("WEFT_WATCHDOG_USEC", "60000000", 1);  // heartbeat every 30 s
+  auto n = service::notifier::from_env();
+  auto wait = n.beat_if_due();  // the first one is always due
+  CHECK(wait > std::chrono::seconds(29));
+  CHECK(wait <= std::chrono::seconds(30));
+  char buf[64];
+  auto r = recv(sv[0], buf, sizeof buf, MSG_DONTWAIT);
+  CHECK(std::string(buf, static_cast<size_t>(r)) == "WATCHDOG=1");
+  n.beat_if_due();  // not due again yet: nothing sent
+  CHECK(recv(sv[0], buf, sizeof buf, MSG_DONTWAIT) < 0);
+  close(sv[0]);
+  unsetenv("WEFT_NOTIFY_FD");
+  auto idle = service::notifier::from_env();
+  CHECK(idle.beat_if_due(std::chrono::milliseconds(123)) == std::chrono::milliseconds(123));
+}

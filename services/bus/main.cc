@@ -178,21 +178,9 @@ int main(int argc, char** argv) {
   auto notify = service::notifier::from_env();
   (void)notify.ready();
   lg.info("bus instance {} serving on {}", b.instance(), service::bus_endpoint(runtime));
-  auto interval = notify.heartbeat_interval();
-  auto next_beat = mono_clock::now() + interval;
-
   zmq::message_t rid, header, payload, extra;
   for (;;) {
-    auto wait = std::chrono::milliseconds(1000);
-    if (interval.count() > 0) {
-      auto now = mono_clock::now();
-      if (now >= next_beat) {
-        (void)notify.heartbeat();
-        next_beat = now + interval;
-      }
-      wait = std::max(std::chrono::milliseconds(0),
-                      std::chrono::duration_cast<std::chrono::milliseconds>(next_beat - now));
-    }
+    auto wait = notify.beat_if_due();
     zmq::pollitem_t items[] = {{router.handle(), 0, ZMQ_POLLIN, 0},
                                {pub.handle(), 0, ZMQ_POLLIN, 0},
                                {nullptr, sfd, ZMQ_POLLIN, 0}};

@@ -424,15 +424,19 @@ void supervisor::answer_waiters() {
   _waiters = std::move(keep);
 }
 
+sv::status_reply supervisor::snapshot() const {
+  sv::status_reply r;
+  for (auto& c : _children) r.services.push_back(info(*c));
+  r.config = _config_path.empty() ? "(built-in default)" : _config_path;
+  r.runtime_dir = _runtime;
+  r.started = _boot_utc;
+  return r;
+}
+
 void supervisor::handle_control(const std::string& rid, const ipc::message& m) {
   auto& env = m.env;
   if (m.is(sv::status::type_name)) {
-    sv::status_reply r;
-    for (auto& c : _children) r.services.push_back(info(*c));
-    r.config = _config_path.empty() ? "(built-in default)" : _config_path;
-    r.runtime_dir = _runtime;
-    r.started = _boot_utc;
-    control_reply(rid, env, sv::status_reply::type_name, wire::encode(r));
+    control_reply(rid, env, sv::status_reply::type_name, wire::encode(snapshot()));
   } else if (m.is(sv::control::type_name)) {
     auto req = m.as<sv::control>();
     if (!req) return control_error(rid, env, sv::make(sv::error_code::bad_request, "{}", req.err().message));
@@ -481,12 +485,7 @@ void supervisor::handle_control(const std::string& rid, const ipc::message& m) {
   } else if (m.is(sv::watch::type_name)) {
     if (std::find(_watchers.begin(), _watchers.end(), rid) == _watchers.end()) _watchers.push_back(rid);
     if (_watchers.size() > 64) _watchers.erase(_watchers.begin());  // bounded: oldest goes
-    sv::status_reply r;
-    for (auto& c : _children) r.services.push_back(info(*c));
-    r.config = _config_path.empty() ? "(built-in default)" : _config_path;
-    r.runtime_dir = _runtime;
-    r.started = _boot_utc;
-    control_reply(rid, env, sv::status_reply::type_name, wire::encode(r));
+    control_reply(rid, env, sv::status_reply::type_name, wire::encode(snapshot()));
   } else {
     control_error(rid, env, sv::make(sv::error_code::bad_request, "weftd does not handle '{}'", env.type));
   }
@@ -535,8 +534,6 @@ int supervisor::run() {
   _signal_fd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
   ::signal(SIGPIPE, SIG_IGN);
   _notify = service::notifier::from_env();
-  auto beat = _notify.heartbeat_interval();
-  auto next_beat = now() + beat;
 
   _log.info("weftd starting with {} in {}", _config_path.empty() ? "the built-in default config" : "'" + _config_path + "'",
             _runtime);
@@ -554,7 +551,7 @@ int supervisor::run() {
         wake = std::min(wake, c->deadline);
       else if (c->state == sv::state::ready)
         wake = std::min(wake, c->last_heartbeat + milliseconds(_cfg.supervisor.heartbeat_timeout_ms) + 1ms);
-    if (beat.count() > 0) wake = std::min(wake, next_beat);
+    wake = std::min(wake, t + _notify.beat_if_due());  // WATCHDOG=1 to systemd when asked
     auto timeout = std::max(0ms, duration_cast<milliseconds>(wake - t) + 1ms);
 
     std::vector<zmq::pollitem_t> items;
@@ -585,10 +582,6 @@ int supervisor::run() {
       if (chld) reap();
     }
     if (items[0].revents & ZMQ_POLLIN) on_control();
-    if (beat.count() > 0 && now() >= next_beat) {
-      (void)_notify.heartbeat();
-      next_beat = now() + beat;
-    }
     tick();
   }
   _log.info("all services stopped");

@@ -101,6 +101,7 @@ class supervisor {
   status reload(sv::reload_reply* out);
   void check_ready_all();
   sv::service_info info(const child& c) const;
+  sv::status_reply snapshot() const;
 
   // control socket
   void on_control();

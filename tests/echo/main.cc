@@ -61,11 +61,9 @@ int run_with_actors(int sfd, std::unique_ptr<ipc::bus_client> client, service::n
   });
   bridge.start(handler);
   (void)notify.ready();
-  auto interval = notify.heartbeat_interval();
   for (;;) {
     pollfd p{sfd, POLLIN, 0};
-    if (::poll(&p, 1, interval.count() > 0 ? static_cast<int>(interval.count()) : -1) > 0) break;  // TERM/INT
-    (void)notify.heartbeat();
+    if (::poll(&p, 1, static_cast<int>(notify.beat_if_due().count())) > 0) break;  // TERM/INT
   }
   (void)notify.stopping();
   bridge.refuse_new();

@@ -128,6 +128,7 @@ std::unique_ptr<stack> stack::start(const std::string& config, bool wait_ready) 
     ::dup2(l, 1);
     ::dup2(l, 2);
     ::setenv("NOTIFY_SOCKET", s->_notify_path.c_str(), 1);
+    ::setenv("WATCHDOG_USEC", "400000", 1);  // as systemd's WatchdogSec=: weftd beats every 200 ms
     ::setenv("WEFT_HOME", (s->_dir + "/home").c_str(), 1);
     ::unsetenv("WEFT_CONFIG");
     ::execl(weftd.c_str(), weftd.c_str(), "--config", s->config_path().c_str(), "--runtime-dir",

@@ -38,6 +38,8 @@ TEST_CASE("weftd starts the bus and 3 echo services; status --json lists them re
   }
   CHECK(names == std::set<std::string>{"bus", "echo-1", "echo-2", "echo-3"});
   CHECK(j["config"] == s->config_path());
+  // weftd itself keeps systemd's watchdog fed.
+  CHECK(s->wait_notify("WATCHDOG=1", 10s));
 
   // Each echo service answers through the bus.
   auto b = s->bus_client();

@@ -5,6 +5,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <unistd.h>
 
@@ -80,9 +81,15 @@ logger& get(std::string_view name) {
   return *r.loggers.emplace(std::string(name), std::move(l)).first->second;
 }
 
-bool configure(std::string_view spec) {
+namespace {
+
+struct parsed_spec {
   level def = level::info;
   std::map<std::string, level, std::less<>> overrides;
+};
+
+std::optional<parsed_spec> parse_spec(std::string_view spec) {
+  parsed_spec out;
   while (!spec.empty()) {
     auto comma = spec.find(',');
     auto item = spec.substr(0, comma);
@@ -91,17 +98,27 @@ bool configure(std::string_view spec) {
     auto eq = item.find('=');
     level l;
     if (eq == std::string_view::npos) {
-      if (!parse_level(item, l)) return false;
-      def = l;
+      if (!parse_level(item, l)) return std::nullopt;
+      out.def = l;
     } else {
-      if (!parse_level(item.substr(eq + 1), l) || eq == 0) return false;
-      overrides[std::string(item.substr(0, eq))] = l;
+      if (!parse_level(item.substr(eq + 1), l) || eq == 0) return std::nullopt;
+      out.overrides[std::string(item.substr(0, eq))] = l;
     }
   }
+  return out;
+}
+
+}  // namespace
+
+bool valid_spec(std::string_view spec) { return parse_spec(spec).has_value(); }
+
+bool configure(std::string_view spec) {
+  auto p = parse_spec(spec);
+  if (!p) return false;
   auto& r = reg();
   std::lock_guard lock(r.mu);
-  r.default_level = def;
-  r.overrides = std::move(overrides);
+  r.default_level = p->def;
+  r.overrides = std::move(p->overrides);
   for (auto& [name, lg] : r.loggers) lg->set_threshold(r.level_for(name));
   return true;
 }

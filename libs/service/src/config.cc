@@ -151,19 +151,6 @@ bool valid_env_name(std::string_view n) {
          std::all_of(n.begin(), n.end(), [](char c) { return alnum(c) || c == '_'; });
 }
 
-/// The grammar of log::configure ("info", "debug,bus=trace"), checked without applying it.
-bool valid_log_spec(std::string_view spec) {
-  while (!spec.empty()) {
-    auto comma = spec.find(',');
-    auto item = spec.substr(0, comma);
-    spec = comma == std::string_view::npos ? std::string_view{} : spec.substr(comma + 1);
-    if (item.empty()) continue;
-    auto eq = item.find('=');
-    log::level l;
-    if (eq == 0 || !log::parse_level(eq == std::string_view::npos ? item : item.substr(eq + 1), l)) return false;
-  }
-  return true;
-}
 
 /// Collects every problem with its position, so one run reports all of them, and reads
 /// typed values: each read_* returns the value of a key that is present and valid, and
@@ -345,7 +332,7 @@ void read_weft(checker& ck, const toml::table& t, config& c) {
   }
   if (auto spec = ck.read_string(t, "[weft]", "log")) {
     c.log = *spec;
-    if (!valid_log_spec(*spec))
+    if (!log::valid_spec(*spec))
       ck.error(t.get("log")->source(),
                fmt::format("[weft] log '{}' is not a level spec: use a level (trace, debug, info, warning, error, "
                            "off), optionally with per-logger levels, e.g. 'debug,bus=trace'",

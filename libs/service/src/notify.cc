@@ -29,7 +29,18 @@ notifier notifier::from_env() {
   return n;
 }
 
-notifier::notifier(notifier&& o) noexcept : _fd(o._fd), _path(std::move(o._path)), _interval(o._interval) {
+std::chrono::milliseconds notifier::beat_if_due(std::chrono::milliseconds idle) {
+  if (_interval.count() <= 0) return idle;
+  auto now = std::chrono::steady_clock::now();
+  if (now >= _next_beat) {
+    (void)heartbeat();
+    _next_beat = now + _interval;
+  }
+  return std::chrono::duration_cast<std::chrono::milliseconds>(_next_beat - now);
+}
+
+notifier::notifier(notifier&& o) noexcept
+    : _fd(o._fd), _path(std::move(o._path)), _interval(o._interval), _next_beat(o._next_beat) {
   o._fd = -1;
 }
 notifier& notifier::operator=(notifier&& o) noexcept {
@@ -38,6 +49,7 @@ notifier& notifier::operator=(notifier&& o) noexcept {
     _fd = o._fd;
     _path = std::move(o._path);
     _interval = o._interval;
+    _next_beat = o._next_beat;
     o._fd = -1;
   }
   return *this;

@@ -68,19 +68,8 @@ void service_loop::dispatch(const ipc::message& m) {
 
 int service_loop::run() {
   (void)_notify.ready();
-  auto interval = _notify.heartbeat_interval();
-  auto next_beat = mono_clock::now() + interval;
   while (!_stopping) {
-    auto wait = std::chrono::milliseconds(1000);
-    if (interval.count() > 0) {
-      auto now = mono_clock::now();
-      if (now >= next_beat) {
-        (void)_notify.heartbeat();
-        next_beat = now + interval;
-      }
-      wait = std::chrono::duration_cast<std::chrono::milliseconds>(next_beat - now);
-      if (wait.count() < 0) wait = std::chrono::milliseconds(0);
-    }
+    auto wait = _notify.beat_if_due();
     zmq::pollitem_t items[] = {{_bus.socket().handle(), 0, ZMQ_POLLIN, 0},
                                {_bus.monitor_socket().handle(), 0, ZMQ_POLLIN, 0},
                                {nullptr, _signal_fd, ZMQ_POLLIN, 0}};

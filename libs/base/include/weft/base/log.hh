@@ -55,6 +55,9 @@ logger& get(std::string_view name);
 /// present and future. Returns false (and changes nothing) when the spec is malformed.
 bool configure(std::string_view spec);
 
+/// Checks a spec without applying it (config validation).
+bool valid_spec(std::string_view spec);
+
 /// Reads $WEFT_LOG (same syntax as configure) once at start-up.
 void configure_from_env();
 

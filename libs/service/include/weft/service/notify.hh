@@ -34,10 +34,15 @@ class notifier {
   /// How often heartbeat() should be called; zero when no one watches.
   std::chrono::milliseconds heartbeat_interval() const { return _interval; }
 
+  /// For main loops: sends a heartbeat if one is due and returns how long the loop may
+  /// wait before calling again (`idle` when no one watches).
+  std::chrono::milliseconds beat_if_due(std::chrono::milliseconds idle = std::chrono::milliseconds(1000));
+
  private:
   int _fd = -1;
   std::string _path;  // for NOTIFY_SOCKET (unconnected datagram socket)
   std::chrono::milliseconds _interval{0};
+  std::chrono::steady_clock::time_point _next_beat{};
 };
 
 }  // namespace weft::service
