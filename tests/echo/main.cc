@@ -108,6 +108,7 @@ int main(int argc, char** argv) {
   std::set<std::uint64_t> seen;
   std::mutex seen_mu;  // actor mode may run handlers on several scheduler threads
   auto self = (*bus)->address();
+  ipc::bus_client* relay = actors ? nullptr : bus->get();  // loop mode: calls from a handler are fine
 
   // One handler for both modes: decode by type, answer, or a typed error.
   auto handle = [&](const ipc::message& m) -> result<service::reply> {
@@ -139,6 +140,18 @@ int main(int argc, char** argv) {
       auto ms = std::min<std::uint32_t>(r->ms, 60000);
       std::this_thread::sleep_for(std::chrono::milliseconds(ms));
       return service::reply::of(echo::slept{ms});
+    }
+    if (m.is(echo::relay::type_name)) {
+      auto r = m.as<echo::relay>();
+      if (!r) return r.take_error();
+      if (!relay) return bus::make(bus::error_code::unknown_type, "Relay needs the default (non-actor) mode");
+      ipc::call_options once;
+      once.retry = false;
+      auto answer = relay->call(r->to, echo::echo{r->text, std::nullopt, false}, once);
+      if (!answer) return answer.take_error();  // e.g. Denied by the bus: passed on as is
+      auto e = answer->as<echo::echo_reply>();
+      if (!e) return e.take_error();
+      return service::reply::of(*e);
     }
     if (m.is(bus::ping::type_name)) return service::reply::of(bus::pong{self});
     return bus::make(bus::error_code::unknown_type, "'{}' does not handle '{}'", self, m.env.type);

@@ -44,14 +44,6 @@ struct log_on_failure : doctest::IReporter {
 };
 REGISTER_LISTENER("weft-log", 1, log_on_failure);
 
-std::string read_all(int fd) {
-  std::string s;
-  char buf[4096];
-  ssize_t n;
-  while ((n = ::read(fd, buf, sizeof buf)) > 0) s.append(buf, static_cast<size_t>(n));
-  return s;
-}
-
 }  // namespace
 
 std::string build_path(const std::string& rel) { return std::string(WEFT_BUILD_ROOT) + "/" + rel; }

@@ -403,3 +403,46 @@ TEST_CASE("weftctl trace prints decoded traffic; peers lists the bus's peers; re
   CHECK(unknown.exit_code == 1);
   CHECK(unknown.err.find("no service named 'nope'") != std::string::npos);
 }
+
+TEST_CASE("the ACL from the config decides which service may call which, and audits denials") {
+  auto s = test::stack::start(
+      "[bus]\ndefault_policy = \"deny\"\n\n"
+      "[[bus.acl]]\nfrom = \"echo/1\"\nto = \"echo/2\"\naction = \"allow\"\n\n"
+      "[[bus.acl]]\nfrom = \"echo/*\"\nto = \"echo/3\"\ntypes = [\"io.weft.test.Echo.v1.Echo\"]\naction = \"deny\"\n\n" +
+      test::echo_services(3));
+  auto b = s->bus_client();  // ctl/* is an admin address: it may call every echo
+  auto tok = s->control()->request(sv::issue_token{919191})->as<sv::token>();
+  REQUIRE(tok);
+  auto events = ipc::event_subscriber::connect(s->ctx(), tok->events, {std::string(bus::access_denied::type_name)});
+  REQUIRE(events);
+
+  auto ok = b->call("echo/1", echo::relay{"echo/2", "allowed"});
+  REQUIRE_MESSAGE(ok, (ok ? "" : ok.err().to_string()));
+  auto e = ok->as<echo::echo_reply>();
+  REQUIRE(e);
+  CHECK(e->served_by == "echo/2");
+  CHECK(e->sender == "echo/1");
+
+  // echo/1 → echo/3 matches the deny rule; echo/2 → echo/1 matches no rule (default deny).
+  ipc::call_options once;
+  once.retry = false;
+  std::optional<std::pair<std::string, ipc::message>> audit;
+  for (int i = 0; i < 20 && !audit; ++i) {  // until the event subscription is in place
+    auto denied = b->call("echo/1", echo::relay{"echo/3", "forbidden"}, once);
+    REQUIRE_FALSE(denied);
+    CHECK(bus::is(denied.err(), bus::error_code::denied));
+    CHECK(denied.err().message.find("bus.acl[1]") != std::string::npos);
+    audit = (*events)->next(250ms);
+  }
+  REQUIRE(audit);
+  auto a = audit->second.as<bus::access_denied>();
+  REQUIRE(a);
+  CHECK(a->from == "echo/1");
+  CHECK(a->to == "echo/3");
+  CHECK(a->type == "io.weft.test.Echo.v1.Echo");
+
+  auto by_default = b->call("echo/2", echo::relay{"echo/1", "no rule"}, once);
+  REQUIRE_FALSE(by_default);
+  CHECK(bus::is(by_default.err(), bus::error_code::denied));
+  CHECK(by_default.err().message.find("default") != std::string::npos);
+}
