@@ -109,10 +109,19 @@ void broker::handle_hello(std::string_view rid, const proto::envelope& env, std:
   event(proto::peer_changed{hello->address, true});
 }
 
-void broker::handle_own(std::string_view rid, peer&, const proto::envelope& env) {
+void broker::handle_own(std::string_view rid, const proto::envelope& env, std::string_view payload) {
   if (env.kind != proto::kind::request) return;
   if (env.type == proto::ping::type_name) {
     reply(rid, env, proto::pong::type_name, wire::encode(proto::pong{"bus"}));
+  } else if (env.type == proto::set_log_level::type_name) {
+    if (!is_admin(env.from)) {
+      reply_error(rid, env, proto::make(proto::error_code::denied, "only weftd and ctl/* may change log levels"));
+    } else if (auto req = wire::decode<proto::set_log_level>(payload); !req || !log::configure(req->spec)) {
+      reply_error(rid, env, proto::make(proto::error_code::bad_request, "invalid log level spec"));
+    } else {
+      _log.info("log levels set to '{}' by '{}'", req->spec, env.from);
+      reply(rid, env, proto::log_level_set::type_name, wire::encode(proto::log_level_set{req->spec}));
+    }
   } else if (env.type == proto::list_peers::type_name) {
     proto::peers out;
     for (auto& [r, p] : _peers) out.peers.push_back({p.address, p.since, p.sent, p.received});
@@ -166,7 +175,7 @@ void broker::on_message(std::string_view rid, std::string_view header, std::stri
     return;
   }
   if (env.to == "bus") {
-    handle_own(rid, sender, env);
+    handle_own(rid, env, payload);
     return;
   }
   if (env.kind == proto::kind::request && !is_admin(env.from)) {

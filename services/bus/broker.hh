@@ -57,7 +57,7 @@ class broker {
   };
 
   void handle_hello(std::string_view rid, const proto::envelope& env, std::string_view payload);
-  void handle_own(std::string_view rid, peer& p, const proto::envelope& env);
+  void handle_own(std::string_view rid, const proto::envelope& env, std::string_view payload);
   void reply(std::string_view rid, const proto::envelope& req, std::string_view type, const std::string& payload);
   void reply_error(std::string_view rid, const proto::envelope& req, const error& e);
   template <class T>

@@ -399,6 +399,14 @@ TEST_CASE("weftctl trace prints decoded traffic; peers lists the bus's peers; re
   CHECK_MESSAGE(r.exit_code == 0, r.err);
   CHECK(r.out.find("restarted echo-2") != std::string::npos);
   CHECK(s->service_pid("echo-2") != before);
+  // Log levels change at run time, in a service and in the bus.
+  auto ll = s->weftctl({"log-level", "echo/1", "debug"});
+  CHECK_MESSAGE(ll.exit_code == 0, ll.err);
+  CHECK(s->weftctl({"log-level", "bus", "debug,bus=trace"}).exit_code == 0);
+  auto bad_ll = s->weftctl({"log-level", "echo/1", "loud"});
+  CHECK(bad_ll.exit_code == 1);
+  CHECK(bad_ll.err.find("BadRequest") != std::string::npos);
+  CHECK(s->log().find("log levels set to 'debug' by 'ctl/") != std::string::npos);
   auto unknown = s->weftctl({"restart", "nope"});
   CHECK(unknown.exit_code == 1);
   CHECK(unknown.err.find("no service named 'nope'") != std::string::npos);

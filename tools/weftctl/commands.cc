@@ -188,6 +188,16 @@ int cmd_peers(const options& o) {
   return 0;
 }
 
+int cmd_log_level(const options& o, const std::string& target, const std::string& spec) {
+  zmq::context_t ctx(1);
+  auto b = join_bus(ctx, o);
+  if (!b) return failure(fmt::format("Failed to join the bus: {}", b.err().message));
+  auto r = (*b)->call(target, bus::set_log_level{spec});
+  if (!r) return failure(fmt::format("Failed to set log levels of '{}': {}", target, r.err().to_string()));
+  if (!o.json) fmt::print("{}: log levels now '{}'\n", target, spec);
+  return 0;
+}
+
 namespace {
 volatile std::sig_atomic_t interrupted = 0;
 }

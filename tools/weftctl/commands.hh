@@ -19,5 +19,6 @@ int cmd_config_check(const options& o, const std::string& file);
 int cmd_call(const options& o, const std::string& address, const std::string& type, const std::string& json);
 int cmd_trace(const options& o, const std::string& target, long count);
 int cmd_peers(const options& o);
+int cmd_log_level(const options& o, const std::string& target, const std::string& spec);
 
 }  // namespace weft::ctl

@@ -31,6 +31,7 @@ constexpr const char* help_text =
     "                              e.g. weftctl call echo/1 io.weft.test.Echo.v1.Echo '{\"text\":\"hi\"}'\n"
     "  peers                       peers connected to the bus\n"
     "  trace SERVICE|ADDRESS       print decoded bus traffic to and from it\n"
+    "  log-level ADDRESS SPEC      change a service's log levels now, e.g. bus debug\n"
     "\n"
     "Options:\n"
     "  --json                      machine-readable output\n"
@@ -90,7 +91,8 @@ int main(int argc, char** argv) {
   if (cmd == "call" && (nargs == 2 || nargs == 3)) return ctl::cmd_call(o, args[1], args[2], nargs == 3 ? args[3] : "{}");
   if (cmd == "peers" && nargs == 0) return ctl::cmd_peers(o);
   if (cmd == "trace" && nargs == 1) return ctl::cmd_trace(o, args[1], count);
-  static const char* known[] = {"status", "start", "stop", "restart", "reload", "config", "call", "peers", "trace"};
+  if (cmd == "log-level" && nargs == 2) return ctl::cmd_log_level(o, args[1], args[2]);
+  static const char* known[] = {"status", "start", "stop", "restart", "reload", "config", "call", "peers", "trace", "log-level"};
   for (auto k : known)
     if (cmd == k) return service::usage_error("weftctl", fmt::format("wrong arguments for '{}'", cmd));
   return service::usage_error("weftctl", fmt::format("unknown command '{}'", cmd));
