@@ -164,6 +164,24 @@ bool stack::wait_notify(const std::string& what, std::chrono::milliseconds timeo
   }
 }
 
+std::uint64_t stack::delivered(ipc::bus_client& b, const std::string& address) {
+  auto r = b.call("bus", proto::bus_v1::list_peers{});
+  REQUIRE(r);
+  auto p = r->as<proto::bus_v1::peers>();
+  REQUIRE(p);
+  for (auto& peer : p->peers)
+    if (peer.address == address) return peer.received;
+  return 0;
+}
+
+bool stack::wait_delivered(ipc::bus_client& b, const std::string& address, std::uint64_t count,
+                           std::chrono::milliseconds timeout) {
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < deadline)
+    if (delivered(b, address) >= count) return true;
+  return false;
+}
+
 std::string stack::log() const {
   std::ifstream f(_dir + "/weftd.log");
   std::stringstream s;

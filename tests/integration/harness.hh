@@ -56,6 +56,12 @@ class stack {
   bool wait_state(service::control_client& c, const std::string& name, proto::supervisor_v1::state state,
                   std::uint32_t min_restarts, std::chrono::milliseconds timeout);
 
+  /// Blocks until the bus has delivered at least `count` messages to `address` (its
+  /// ListPeers counter) — how a test knows a request reached a service.
+  bool wait_delivered(ipc::bus_client& b, const std::string& address, std::uint64_t count,
+                      std::chrono::milliseconds timeout);
+  std::uint64_t delivered(ipc::bus_client& b, const std::string& address);
+
   std::string log() const;
 
  private:

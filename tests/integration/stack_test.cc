@@ -243,9 +243,11 @@ TEST_CASE("a hung service (no heartbeats) is killed and restarted") {
 TEST_CASE("stop drains: a request in progress is still answered") {
   auto s = test::stack::start(test::echo_services(1));
   auto b = s->bus_client();
+  auto before = s->delivered(*b, "echo/1");
   auto id = b->send_request("echo/1", echo::sleep{300});
   REQUIRE(id);
-  // Wait until the service has the request (its trace would show it; the bus counts it).
+  // The stop must come while the request is in the service's hands, not before it got there.
+  REQUIRE(s->wait_delivered(*b, "echo/1", before + 1, 10s));
   auto r = s->weftctl({"stop", "echo-1"});
   CHECK_MESSAGE(r.exit_code == 0, r.err);
   auto m = b->next(10s);
@@ -334,8 +336,10 @@ TEST_CASE("CAF actors receive bus messages through the actor bridge, across a bu
   REQUIRE_MESSAGE(again, (again ? "" : again.err().to_string()));
   CHECK(again->as<echo::missing_reply>()->missing.empty());
   // Stop drains in actor mode too: the request in progress is answered.
+  auto before = s->delivered(*b, "echo/actors");
   auto id = b->send_request("echo/actors", echo::sleep{300});
   REQUIRE(id);
+  REQUIRE(s->wait_delivered(*b, "echo/actors", before + 1, 10s));
   CHECK(s->weftctl({"stop", "actor-echo"}).exit_code == 0);
   auto m = b->next(10s);
   REQUIRE(m);

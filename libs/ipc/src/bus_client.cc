@@ -104,7 +104,7 @@ status bus_client::send_frames(const std::string& header, std::string_view paylo
   return {};
 }
 
-status bus_client::send_or_queue(std::string header, std::string payload, bool) {
+status bus_client::send_or_queue(std::string header, std::string payload) {
   if (_closed) return fail(errc::unavailable, "Failed to send: the bus connection is closed");
   if (_registered) return send_frames(header, payload);
   if (_outbox.size() >= _opts.max_outbox)
@@ -120,13 +120,13 @@ result<std::uint64_t> bus_client::send_request(std::string_view to, std::string_
                      _pending.size());
   auto id = _next_id++;
   auto header = encode_header(bus::kind::request, type, id, to);
-  if (auto s = send_or_queue(std::move(header), payload, true); !s) return s.take_error();
+  if (auto s = send_or_queue(std::move(header), payload); !s) return s.take_error();
   _pending.emplace(id, pending_request{std::string(to), std::string(type), std::move(payload)});
   return id;
 }
 
 status bus_client::reply(const message& req, std::string_view type, std::string payload) {
-  return send_or_queue(encode_header(bus::kind::reply, type, req.env.id, req.env.from), std::move(payload), true);
+  return send_or_queue(encode_header(bus::kind::reply, type, req.env.id, req.env.from), std::move(payload));
 }
 
 status bus_client::reply_error(const message& req, const error& e) {
@@ -135,11 +135,11 @@ status bus_client::reply_error(const message& req, const error& e) {
   p.code = e.code;
   p.message = e.message;
   return send_or_queue(encode_header(bus::kind::error, bus::error::type_name, req.env.id, req.env.from),
-                       wire::encode(p), true);
+                       wire::encode(p));
 }
 
 status bus_client::publish(std::string_view type, std::string payload) {
-  return send_or_queue(encode_header(bus::kind::event, type, _next_id++, ""), std::move(payload), true);
+  return send_or_queue(encode_header(bus::kind::event, type, _next_id++, ""), std::move(payload));
 }
 
 void bus_client::handle_monitor() {

@@ -96,7 +96,7 @@ class bus_client {
  private:
   explicit bus_client(zmq::context_t& ctx, client_options opts);
   status send_frames(const std::string& header, std::string_view payload);
-  status send_or_queue(std::string header, std::string payload, bool needs_registration);
+  status send_or_queue(std::string header, std::string payload);
   void send_hello();
   void handle_frames(zmq::message_t& header, zmq::message_t* payload);
   void handle_monitor();
