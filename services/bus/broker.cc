@@ -99,9 +99,23 @@ void broker::handle_hello(std::string_view rid, const proto::envelope& env, std:
     _peers.erase(old->second);
   if (auto same = _peers.find(std::string(rid)); same != _peers.end() && same->second.address != hello->address)
     _rid_of.erase(same->second.address);
+  // ROUTER sockets do not report disconnects, so short-lived admin tools (one ctl/<pid>
+  // per weftctl run) would pile up: keep at most max_admin_peers, dropping the oldest.
+  if (is_admin(hello->address) && hello->address != "weftd") {
+    _admin_order.push_back(hello->address);
+    while (_admin_order.size() > max_admin_peers) {
+      auto oldest = _admin_order.front();
+      _admin_order.pop_front();
+      if (auto r = _rid_of.find(oldest); r != _rid_of.end()) {
+        _peers.erase(r->second);
+        _rid_of.erase(r);
+      }
+    }
+  }
   _peers[std::string(rid)] = peer{hello->address, utc_now(), 0, 0};
   _rid_of[hello->address] = std::string(rid);
-  _log.info("Peer '{}' joined", hello->address);
+  if (is_admin(hello->address)) _log.debug("Peer '{}' joined", hello->address);  // every weftctl run
+  else _log.info("Peer '{}' joined", hello->address);
   auto e = env;
   e.from = hello->address;
   reply(rid, e, proto::welcome::type_name,

@@ -4,6 +4,7 @@
 /// frames from the ROUTER socket and carries out what it asks through `transport`.
 
 #include <cstdint>
+#include <deque>
 #include <set>
 #include <string>
 #include <string_view>
@@ -73,6 +74,8 @@ class broker {
   std::unordered_map<std::string, peer> _peers;               // by routing id
   std::unordered_map<std::string, std::string> _rid_of;       // address -> routing id
   std::multiset<std::string> _traced;                         // "trace:<addr>\n" prefixes
+  std::deque<std::string> _admin_order;                       // ctl/* peers, oldest first
+  static constexpr std::size_t max_admin_peers = 256;
   std::uint64_t _forwarded = 0;
   std::uint64_t _next_id = 1;
   log::logger& _log;

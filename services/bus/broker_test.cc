@@ -213,3 +213,16 @@ TEST_CASE("a reconnecting peer replaces its old connection") {
   f.send("old", bp::kind::request, "x.T", "echo/2", "\x80");
   CHECK(bp::is(f.error_of(f.t.take()), bp::error_code::not_authenticated));
 }
+
+TEST_CASE("short-lived admin peers do not pile up in the bus") {
+  fixture f;
+  f.hello("r-echo", "echo/1");
+  for (int i = 0; i < 1000; ++i) f.hello(fmt::format("r{}", i), fmt::format("ctl/{}", i));
+  CHECK(f.b->peer_count() == 257);  // echo/1 and the 256 newest ctl/* peers
+  f.t.out.clear();
+  // The newest admin is still known; the oldest is not.
+  f.send("r999", bp::kind::request, "x.T", "echo/1", "\x80");
+  CHECK(f.t.take().rid == "r-echo");
+  f.send("r0", bp::kind::request, "x.T", "echo/1", "\x80");
+  CHECK(bp::is(f.error_of(f.t.take()), bp::error_code::not_authenticated));
+}

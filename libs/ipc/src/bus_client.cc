@@ -115,13 +115,19 @@ status bus_client::send_or_queue(std::string header, std::string payload) {
 }
 
 result<std::uint64_t> bus_client::send_request(std::string_view to, std::string_view type, std::string payload) {
+  if (_pending.size() >= max_pending) {
+    // Requests unanswered for a minute will not be answered: forget them (a late reply is
+    // then dropped like any answer to a request given up on).
+    auto cutoff = mono_clock::now() - std::chrono::minutes(1);
+    std::erase_if(_pending, [&](auto& p) { return p.second.sent < cutoff; });
+  }
   if (_pending.size() >= max_pending)
     return bus::make(bus::error_code::queue_full, "Failed to send '{}': {} requests await replies", type,
                      _pending.size());
   auto id = _next_id++;
   auto header = encode_header(bus::kind::request, type, id, to);
   if (auto s = send_or_queue(std::move(header), payload); !s) return s.take_error();
-  _pending.emplace(id, pending_request{std::string(to), std::string(type), std::move(payload)});
+  _pending.emplace(id, pending_request{std::string(to), std::string(type), std::move(payload), false, mono_clock::now()});
   return id;
 }
 

@@ -105,6 +105,7 @@ class bus_client {
   struct pending_request {
     std::string to, type, payload;
     bool resend = false;
+    mono_clock::time_point sent;
   };
 
   zmq::context_t& _ctx;
