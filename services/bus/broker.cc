@@ -2,6 +2,8 @@
 
 #include <sodium.h>
 
+#include <weft/ipc/builtin.hh>
+
 namespace weft::bus {
 
 namespace {
@@ -17,8 +19,6 @@ std::string random_instance() {
   randombytes_buf(b, sizeof b);
   return hex_of(std::string_view(reinterpret_cast<char*>(b), sizeof b));
 }
-
-bool is_admin(std::string_view address) { return address == "weftd" || address.substr(0, 4) == "ctl/"; }
 
 }  // namespace
 
@@ -101,7 +101,7 @@ void broker::handle_hello(std::string_view rid, const proto::envelope& env, std:
     _rid_of.erase(same->second.address);
   // ROUTER sockets do not report disconnects, so short-lived admin tools (one ctl/<pid>
   // per weftctl run) would pile up: keep at most max_admin_peers, dropping the oldest.
-  if (is_admin(hello->address) && hello->address != "weftd") {
+  if (ipc::is_admin(hello->address) && hello->address != "weftd") {
     _admin_order.push_back(hello->address);
     while (_admin_order.size() > max_admin_peers) {
       auto oldest = _admin_order.front();
@@ -114,7 +114,7 @@ void broker::handle_hello(std::string_view rid, const proto::envelope& env, std:
   }
   _peers[std::string(rid)] = peer{hello->address, utc_now(), 0, 0};
   _rid_of[hello->address] = std::string(rid);
-  if (is_admin(hello->address)) _log.debug("Peer '{}' joined", hello->address);  // every weftctl run
+  if (ipc::is_admin(hello->address)) _log.debug("Peer '{}' joined", hello->address);  // every weftctl run
   else _log.info("Peer '{}' joined", hello->address);
   auto e = env;
   e.from = hello->address;
@@ -128,14 +128,9 @@ void broker::handle_own(std::string_view rid, const proto::envelope& env, std::s
   if (env.type == proto::ping::type_name) {
     reply(rid, env, proto::pong::type_name, wire::encode(proto::pong{"bus"}));
   } else if (env.type == proto::set_log_level::type_name) {
-    if (!is_admin(env.from)) {
-      reply_error(rid, env, proto::make(proto::error_code::denied, "only weftd and ctl/* may change log levels"));
-    } else if (auto req = wire::decode<proto::set_log_level>(payload); !req || !log::configure(req->spec)) {
-      reply_error(rid, env, proto::make(proto::error_code::bad_request, "invalid log level spec"));
-    } else {
-      _log.info("log levels set to '{}' by '{}'", req->spec, env.from);
-      reply(rid, env, proto::log_level_set::type_name, wire::encode(proto::log_level_set{req->spec}));
-    }
+    auto r = ipc::set_log_level(ipc::message{env, std::string(payload)});
+    if (r) reply(rid, env, proto::log_level_set::type_name, wire::encode(*r));
+    else reply_error(rid, env, r.err());
   } else if (env.type == proto::list_peers::type_name) {
     proto::peers out;
     for (auto& [r, p] : _peers) out.peers.push_back({p.address, p.since, p.sent, p.received});
@@ -192,7 +187,7 @@ void broker::on_message(std::string_view rid, std::string_view header, std::stri
     handle_own(rid, env, payload);
     return;
   }
-  if (env.kind == proto::kind::request && !is_admin(env.from)) {
+  if (env.kind == proto::kind::request && !ipc::is_admin(env.from)) {
     auto d = _acl.check(env.from, env.to, env.type);
     if (!d.allowed) {
       _log.info("Denied '{}' from '{}' to '{}' by {}", env.type, env.from, env.to, d.rule);

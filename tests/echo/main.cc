@@ -153,12 +153,6 @@ int main(int argc, char** argv) {
       if (!e) return e.take_error();
       return service::reply::of(*e);
     }
-    if (m.is(bus::ping::type_name)) return service::reply::of(bus::pong{self});
-    if (m.is(bus::set_log_level::type_name)) {
-      auto r = service::set_log_level(m);
-      if (!r) return r.take_error();
-      return service::reply::of(*r);
-    }
     return bus::make(bus::error_code::unknown_type, "'{}' does not handle '{}'", self, m.env.type);
   };
 

@@ -1,5 +1,7 @@
 #include <weft/ipc/actor_bridge.hh>
 
+#include <weft/ipc/builtin.hh>
+
 #include <sys/eventfd.h>
 #include <unistd.h>
 
@@ -96,7 +98,9 @@ void actor_bridge::run() {
     _client->process_input();
     while (auto m = _client->next(std::chrono::milliseconds(0))) {
       auto shared = std::make_shared<const message>(std::move(*m));
-      if (shared->env.kind == bus::kind::request && _refusing) {
+      if (answer_builtin(*_client, *shared)) {
+        // Ping and SetLogLevel need no actor.
+      } else if (shared->env.kind == bus::kind::request && _refusing) {
         (void)_client->reply_error(*shared, bus::make(bus::error_code::shutting_down, "'{}' is shutting down",
                                                       _client->address()));
       } else if (shared->env.kind == bus::kind::request || shared->env.kind == bus::kind::event) {

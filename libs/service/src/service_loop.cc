@@ -1,5 +1,7 @@
 #include <weft/service/service_loop.hh>
 
+#include <weft/ipc/builtin.hh>
+
 #include <csignal>
 #include <pthread.h>
 #include <sys/signalfd.h>
@@ -31,19 +33,6 @@ void service_loop::on_event(std::string_view type, std::function<void(const ipc:
   _event_handlers.insert_or_assign(std::string(type), std::move(h));
 }
 
-result<bus::log_level_set> set_log_level(const ipc::message& m) {
-  // The bus stamped the sender, so this check cannot be fooled by the payload.
-  if (m.env.from != "weftd" && m.env.from.rfind("ctl/", 0) != 0)
-    return bus::make(bus::error_code::denied, "only weftd and ctl/* may change log levels, not '{}'", m.env.from);
-  auto req = m.as<bus::set_log_level>();
-  if (!req) return req.take_error();
-  if (!log::configure(req->spec))
-    return bus::make(bus::error_code::bad_request, "invalid log level spec '{}'; expected e.g. 'debug' or 'info,bus=trace'",
-                     req->spec);
-  log::get("service").info("log levels set to '{}' by '{}'", req->spec, m.env.from);
-  return bus::log_level_set{req->spec};
-}
-
 void service_loop::dispatch(const ipc::message& m) {
   if (m.env.kind == bus::kind::event) {
     if (auto it = _event_handlers.find(m.env.type); it != _event_handlers.end()) it->second(m);
@@ -54,16 +43,7 @@ void service_loop::dispatch(const ipc::message& m) {
     (void)_bus.reply_error(m, bus::make(bus::error_code::shutting_down, "'{}' is shutting down", _bus.address()));
     return;
   }
-  if (m.is(bus::ping::type_name)) {
-    (void)_bus.reply(m, bus::pong{_bus.address()});
-    return;
-  }
-  if (m.is(bus::set_log_level::type_name)) {
-    auto r = set_log_level(m);
-    if (r) (void)_bus.reply(m, *r);
-    else (void)_bus.reply_error(m, r.err());
-    return;
-  }
+  if (ipc::answer_builtin(_bus, m)) return;
   auto it = _handlers.find(m.env.type);
   if (it == _handlers.end()) {
     (void)_bus.reply_error(m, bus::make(bus::error_code::unknown_type, "'{}' does not handle '{}'", _bus.address(),

@@ -28,9 +28,6 @@ struct reply {
 /// threads (CAF does not mask signals in its own threads). Returns a signalfd for them.
 int block_stop_signals();
 
-/// Handles io.weft.Bus.v1.SetLogLevel for any service: admin senders only.
-result<proto::bus_v1::log_level_set> set_log_level(const ipc::message& m);
-
 class service_loop {
  public:
   using handler = std::function<result<reply>(const ipc::message&)>;

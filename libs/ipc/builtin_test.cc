@@ -1,7 +1,7 @@
 #include <doctest/doctest.h>
 
 #include <weft/base/log.hh>
-#include <weft/service/service_loop.hh>
+#include <weft/ipc/builtin.hh>
 
 using namespace weft;
 namespace bus = weft::proto::bus_v1;
@@ -20,17 +20,17 @@ ipc::message set_level(std::string from, std::string spec) {
 TEST_CASE("SetLogLevel: admins change levels at run time; others are denied; bad specs refused") {
   auto& lg = log::get("sltest");
   REQUIRE(log::configure("info"));
-  auto ok = service::set_log_level(set_level("ctl/42", "warning,sltest=trace"));
+  auto ok = ipc::set_log_level(set_level("ctl/42", "warning,sltest=trace"));
   REQUIRE(ok);
   CHECK(ok->spec == "warning,sltest=trace");
   CHECK(lg.threshold() == log::level::trace);
 
-  auto denied = service::set_log_level(set_level("agent/main", "error"));
+  auto denied = ipc::set_log_level(set_level("agent/main", "error"));
   REQUIRE_FALSE(denied);
   CHECK(bus::is(denied.err(), bus::error_code::denied));
   CHECK(lg.threshold() == log::level::trace);
 
-  auto bad = service::set_log_level(set_level("weftd", "loud"));
+  auto bad = ipc::set_log_level(set_level("weftd", "loud"));
   REQUIRE_FALSE(bad);
   CHECK(bus::is(bad.err(), bus::error_code::bad_request));
   REQUIRE(log::configure("info"));
