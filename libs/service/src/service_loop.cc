@@ -39,10 +39,6 @@ void service_loop::dispatch(const ipc::message& m) {
     return;
   }
   if (m.env.kind != bus::kind::request) return;  // replies to our own requests: nobody waits here
-  if (_stopping) {
-    (void)_bus.reply_error(m, bus::make(bus::error_code::shutting_down, "'{}' is shutting down", _bus.address()));
-    return;
-  }
   if (ipc::answer_builtin(_bus, m)) return;
   auto it = _handlers.find(m.env.type);
   if (it == _handlers.end()) {
@@ -79,13 +75,8 @@ int service_loop::run() {
       if (_stopping) _log.info("'{}' stopping: draining", _bus.address());
     }
     _bus.process_input();
-    // Drain: what has already arrived is still served; ShuttingDown only after that.
-    while (auto m = _bus.next(std::chrono::milliseconds(0))) {
-      bool was = _stopping;
-      _stopping = false;
-      dispatch(*m);
-      _stopping = was;
-    }
+    // Drain: what has already arrived is served even after TERM; nothing is read after.
+    while (auto m = _bus.next(std::chrono::milliseconds(0))) dispatch(*m);
   }
   (void)_notify.stopping();
   _bus.close(std::chrono::milliseconds(500));
