@@ -135,8 +135,7 @@ int main(int argc, char** argv) {
     lg.error("Failed to read the bus secret: {}", key.err().message);
     return 1;
   }
-  auto cfg = config_path.empty() ? result<service::config>(service::default_config())
-                                 : service::load_config(config_path);
+  auto cfg = service::load_config_or_default(config_path);
   if (!cfg) {
     fmt::print(stderr, "{}\n", cfg.err().message);
     return service::to_int(service::exit_code::usage);

@@ -100,7 +100,7 @@ int main(int argc, char** argv) {
   }
   log::configure_from_env();
   auto path = service::find_config(config_arg);
-  auto cfg = path ? service::load_config(*path) : result<service::config>(service::default_config());
+  auto cfg = service::load_config_or_default(path.value_or(""));
   if (!cfg) {
     fmt::print(stderr, "{}\n", cfg.err().message);
     if (!check) fmt::print(stderr, "weftd: Failed to load config; nothing was started.\n");

@@ -336,8 +336,7 @@ void supervisor::begin_shutdown() {
 }
 
 status supervisor::reload(sv::reload_reply* out) {
-  auto cfg = _config_path.empty() ? result<service::config>(service::default_config())
-                                  : service::load_config(_config_path);
+  auto cfg = service::load_config_or_default(_config_path);
   if (!cfg) return sv::make(sv::error_code::config_invalid, "{}", cfg.err().message);
   for (auto& w : cfg->warnings) _log.warning("{}", w);
   bool bus_changed = !(cfg->bus == _cfg.bus);

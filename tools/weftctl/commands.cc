@@ -128,7 +128,7 @@ int cmd_reload(const options& o) {
 
 int cmd_config_check(const options& o, const std::string& file) {
   auto path = service::find_config(file);
-  auto cfg = path ? service::load_config(*path) : result<service::config>(service::default_config());
+  auto cfg = service::load_config_or_default(path.value_or(""));
   if (!cfg) {
     if (o.json)
       fmt::print("{}\n", json{{"valid", false}, {"file", path.value_or("")}, {"errors", cfg.err().message}}.dump(2));

@@ -570,6 +570,10 @@ std::vector<service_spec> read_services(checker& ck, const toml::table& t) {
 
 config default_config() { return config{}; }
 
+result<config> load_config_or_default(const std::string& path) {
+  return path.empty() ? result<config>(default_config()) : load_config(path);
+}
+
 result<config> parse_config(std::string_view text, std::string_view source_name) {
   checker ck(source_name);
   toml::table root;

@@ -96,6 +96,9 @@ result<config> load_config(const std::string& path);
 /// The configuration used when there is no file: the bus alone, default settings.
 config default_config();
 
+/// load_config(path), or default_config() when `path` is empty (no file was found).
+result<config> load_config_or_default(const std::string& path);
+
 /// Which config file to use, the same way in every tool: `explicit_path` if given, else
 /// $WEFT_CONFIG (both returned even when missing, so the caller reports it), else the first
 /// existing of $WEFT_HOME/clawft.toml, $HOME/.clawft/clawft.toml, /etc/weft/clawft.toml;
