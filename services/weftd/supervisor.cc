@@ -114,17 +114,9 @@ void supervisor::set_state(child& c, sv::state s) {
   if (c.state == s) return;
   c.state = s;
   c.since = utc_now();
+  auto header = ipc::encode_header(bus::kind::event, sv::service_changed::type_name, 0, "", "weftd");
   auto ev = wire::encode(sv::service_changed{info(c)});
-  for (auto& rid : _watchers) {
-    auto header = ipc::encode_header(bus::kind::event, sv::service_changed::type_name, 0, "", "weftd");
-    try {
-      if (!_control.send(zmq::buffer(rid), zmq::send_flags::sndmore | zmq::send_flags::dontwait)) continue;
-      _control.send(zmq::buffer(header), zmq::send_flags::sndmore);
-      _control.send(zmq::buffer(ev), zmq::send_flags::none);
-    } catch (const zmq::error_t&) {
-      // The watcher went away; it is pruned below.
-    }
-  }
+  for (auto& rid : _watchers) control_send(rid, header, ev);
   answer_waiters();
 }
 
@@ -383,27 +375,25 @@ status supervisor::reload(sv::reload_reply* out) {
   return {};
 }
 
-void supervisor::control_reply(const std::string& rid, const ipc::bus::envelope& req, std::string_view type,
-                               const std::string& payload) {
-  auto header = ipc::encode_header(bus::kind::reply, type, req.id, req.from, "weftd");
+void supervisor::control_send(const std::string& rid, const std::string& header, const std::string& payload) {
+  // Never block on a weftctl that stopped reading; a vanished peer is simply skipped.
   try {
     if (!_control.send(zmq::buffer(rid), zmq::send_flags::sndmore | zmq::send_flags::dontwait)) return;
     _control.send(zmq::buffer(header), zmq::send_flags::sndmore);
     _control.send(zmq::buffer(payload), zmq::send_flags::none);
   } catch (const zmq::error_t& e) {
-    _log.debug("Failed to answer a control request: {}", e.what());
+    _log.debug("Failed to answer a control peer: {}", e.what());
   }
 }
 
+void supervisor::control_reply(const std::string& rid, const ipc::bus::envelope& req, std::string_view type,
+                               const std::string& payload) {
+  control_send(rid, ipc::encode_header(bus::kind::reply, type, req.id, req.from, "weftd"), payload);
+}
+
 void supervisor::control_error(const std::string& rid, const ipc::bus::envelope& req, const error& e) {
-  auto header = ipc::encode_header(bus::kind::error, bus::error::type_name, req.id, req.from, "weftd");
-  auto payload = wire::encode(bus::error{e.domain, e.code, e.message});
-  try {
-    if (!_control.send(zmq::buffer(rid), zmq::send_flags::sndmore | zmq::send_flags::dontwait)) return;
-    _control.send(zmq::buffer(header), zmq::send_flags::sndmore);
-    _control.send(zmq::buffer(payload), zmq::send_flags::none);
-  } catch (const zmq::error_t&) {
-  }
+  control_send(rid, ipc::encode_header(bus::kind::error, bus::error::type_name, req.id, req.from, "weftd"),
+               wire::encode(bus::error{e.domain, e.code, e.message}));
 }
 
 void supervisor::answer_waiters() {

@@ -106,6 +106,7 @@ class supervisor {
   // control socket
   void on_control();
   void handle_control(const std::string& rid, const ipc::message& m);
+  void control_send(const std::string& rid, const std::string& header, const std::string& payload);
   void control_reply(const std::string& rid, const ipc::bus::envelope& req, std::string_view type,
                      const std::string& payload);
   void control_error(const std::string& rid, const ipc::bus::envelope& req, const error& e);

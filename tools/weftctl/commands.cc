@@ -44,15 +44,19 @@ result<std::unique_ptr<service::control_client>> control(zmq::context_t& ctx, co
   return service::control_client::connect(ctx, o.runtime_dir);
 }
 
-/// Bus credentials for this weftctl process (address ctl/<pid>), then a bus connection.
-result<std::unique_ptr<ipc::bus_client>> join_bus(zmq::context_t& ctx, const options& o, sv::token* tok_out = nullptr) {
+/// Bus credentials for this weftctl process (address ctl/<pid>) from weftd.
+result<sv::token> issue_token(service::control_client& c) {
+  auto r = c.request(sv::issue_token{static_cast<std::uint32_t>(::getpid())});
+  if (!r) return r.take_error();
+  return r->as<sv::token>();
+}
+
+/// A bus connection with those credentials.
+result<std::unique_ptr<ipc::bus_client>> join_bus(zmq::context_t& ctx, const options& o) {
   auto c = control(ctx, o);
   if (!c) return c.take_error();
-  auto r = (*c)->request(sv::issue_token{static_cast<std::uint32_t>(::getpid())});
-  if (!r) return r.take_error();
-  auto tok = r->as<sv::token>();
+  auto tok = issue_token(**c);
   if (!tok) return tok.take_error();
-  if (tok_out) *tok_out = *tok;
   ipc::client_options co;
   co.endpoint = tok->bus;
   co.address = tok->address;
@@ -218,9 +222,7 @@ int cmd_trace(const options& o, const std::string& target, long count) {
     if (it->address.empty()) return failure(fmt::format("Failed to trace '{}': it is not a bus peer", target));
     address = it->address;
   }
-  auto r = (*c)->request(sv::issue_token{static_cast<std::uint32_t>(::getpid())});
-  if (!r) return failure(r.err().message);
-  auto tok = r->as<sv::token>();
+  auto tok = issue_token(**c);
   if (!tok) return failure(tok.err().message);
   auto sub = ipc::event_subscriber::connect(ctx, tok->events, {"trace:" + address + "\n"});
   if (!sub) return failure(sub.err().message);
