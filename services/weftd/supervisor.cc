@@ -481,17 +481,12 @@ void supervisor::handle_control(const std::string& rid, const ipc::message& m) {
 }
 
 void supervisor::on_control() {
-  zmq::message_t rid, header, payload;
+  zmq::message_t rid, header;
   while (_control.recv(rid, zmq::recv_flags::dontwait)) {
-    bool h = rid.more() && _control.recv(header);
-    bool p = h && header.more() && _control.recv(payload);
-    while (p && payload.more()) (void)_control.recv(payload);
-    if (!h) continue;
-    auto env = wire::decode<bus::envelope>(header.to_string_view(), wire::limits{65536, 4});
-    if (!env) continue;
-    ipc::message m{std::move(*env), p ? payload.to_string() : std::string()};
-    if (m.env.kind != bus::kind::request) continue;
-    handle_control(rid.to_string(), m);
+    if (!rid.more() || !_control.recv(header)) continue;
+    auto m = ipc::read_rest(_control, header, wire::limits{65536, 4});
+    if (!m || m->env.kind != bus::kind::request) continue;
+    handle_control(rid.to_string(), *m);
   }
 }
 

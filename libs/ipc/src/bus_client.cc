@@ -166,14 +166,7 @@ void bus_client::handle_monitor() {
   }
 }
 
-void bus_client::handle_frames(zmq::message_t& header, zmq::message_t* payload) {
-  auto env = wire::decode<bus::envelope>(header.to_string_view());
-  if (!env) {
-    _log.warning("Failed to decode an envelope from the bus: {}, ignoring.", env.err().message);
-    return;
-  }
-  message m{std::move(*env), payload ? std::string(payload->to_string_view()) : std::string()};
-
+void bus_client::handle_message(message m) {
   if (_hello_id != 0 && m.env.id == _hello_id && m.env.kind != bus::kind::request) {
     _hello_id = 0;
     if (m.is_error()) {
@@ -222,15 +215,11 @@ void bus_client::handle_frames(zmq::message_t& header, zmq::message_t* payload) 
 bool bus_client::process_input() {
   if (_closed) return false;
   handle_monitor();
-  zmq::message_t header, payload;
+  zmq::message_t header;
   while (_sock.recv(header, zmq::recv_flags::dontwait)) {
-    bool has_payload = header.more() && _sock.recv(payload, zmq::recv_flags::none);
-    while (payload.more()) {  // extra frames are not part of the protocol: drain them
-      zmq::message_t extra;
-      (void)_sock.recv(extra);
-      if (!extra.more()) break;
-    }
-    handle_frames(header, has_payload ? &payload : nullptr);
+    auto m = read_rest(_sock, header);
+    if (m) handle_message(std::move(*m));
+    else _log.warning("Failed to decode an envelope from the bus: {}, ignoring.", m.err().message);
   }
   return !_inbox.empty();
 }
@@ -313,13 +302,12 @@ result<std::unique_ptr<event_subscriber>> event_subscriber::connect(zmq::context
 std::optional<std::pair<std::string, message>> event_subscriber::next(std::chrono::milliseconds timeout) {
   zmq::pollitem_t item{_sock.handle(), 0, ZMQ_POLLIN, 0};
   if (zmq::poll(&item, 1, timeout) <= 0) return std::nullopt;
-  zmq::message_t topic, header, payload;
+  zmq::message_t topic, header;
   if (!_sock.recv(topic, zmq::recv_flags::dontwait)) return std::nullopt;
   if (!topic.more() || !_sock.recv(header)) return std::nullopt;
-  if (header.more()) (void)_sock.recv(payload);
-  auto env = wire::decode<bus::envelope>(header.to_string_view());
-  if (!env) return std::nullopt;
-  return std::pair{topic.to_string(), message{std::move(*env), payload.to_string()}};
+  auto m = read_rest(_sock, header);
+  if (!m) return std::nullopt;
+  return std::pair{topic.to_string(), std::move(*m)};
 }
 
 }  // namespace weft::ipc

@@ -30,13 +30,11 @@ result<std::unique_ptr<control_client>> control_client::connect(zmq::context_t& 
 std::optional<ipc::message> control_client::receive(std::chrono::milliseconds timeout) {
   zmq::pollitem_t item{_sock.handle(), 0, ZMQ_POLLIN, 0};
   if (zmq::poll(&item, 1, timeout) <= 0) return std::nullopt;
-  zmq::message_t header, payload;
+  zmq::message_t header;
   if (!_sock.recv(header, zmq::recv_flags::dontwait)) return std::nullopt;
-  bool p = header.more() && _sock.recv(payload);
-  while (p && payload.more()) (void)_sock.recv(payload);
-  auto env = wire::decode<bus::envelope>(header.to_string_view());
-  if (!env) return std::nullopt;
-  return ipc::message{std::move(*env), p ? payload.to_string() : std::string()};
+  auto m = ipc::read_rest(_sock, header);
+  if (!m) return std::nullopt;
+  return std::move(*m);
 }
 
 result<ipc::message> control_client::request(std::string_view type, const std::string& payload,

@@ -98,7 +98,7 @@ class bus_client {
   status send_frames(const std::string& header, std::string_view payload);
   status send_or_queue(std::string header, std::string payload);
   void send_hello();
-  void handle_frames(zmq::message_t& header, zmq::message_t* payload);
+  void handle_message(message m);
   void handle_monitor();
   void poll_once(std::chrono::milliseconds timeout);
 

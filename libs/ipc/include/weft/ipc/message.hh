@@ -4,6 +4,8 @@
 
 #include <string>
 
+#include <zmq.hpp>
+
 #include <weft/wire/codec.hh>
 
 #include "proto/bus_v1.hh"
@@ -32,6 +34,11 @@ struct message {
   /// For error envelopes: the carried error (domain, code, message).
   error to_error() const;
 };
+
+/// Given the header frame of a message just received on `s` (after any routing or topic
+/// frames the caller read), reads its payload frame, drains frames beyond the protocol's
+/// two, and decodes the envelope within `lim`.
+result<message> read_rest(zmq::socket_t& s, zmq::message_t& header, const wire::limits& lim = {});
 
 /// Builds the header frame of an outgoing message.
 std::string encode_header(bus::kind k, std::string_view type, std::uint64_t id, std::string_view to,
