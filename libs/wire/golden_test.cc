@@ -7,6 +7,8 @@
 
 #include "proto/bus_v1.hh"
 #include "proto/chat_v1.hh"
+#include "proto/llm_v1.hh"
+#include "proto/tool_v1.hh"
 #include "proto/supervisor_v1.hh"
 
 namespace {
@@ -41,3 +43,5 @@ void check_cases(const std::vector<weft::wire::golden_case>& cases) {
 TEST_CASE("io.weft.Bus.v1 golden encodings") { check_cases(weft::proto::bus_v1::golden_cases()); }
 TEST_CASE("io.weft.Supervisor.v1 golden encodings") { check_cases(weft::proto::supervisor_v1::golden_cases()); }
 TEST_CASE("io.weft.Chat.v1 golden encodings") { check_cases(weft::proto::chat_v1::golden_cases()); }
+TEST_CASE("io.weft.Llm.v1 golden encodings") { check_cases(weft::proto::llm_v1::golden_cases()); }
+TEST_CASE("io.weft.Tool.v1 golden encodings") { check_cases(weft::proto::tool_v1::golden_cases()); }

@@ -21,7 +21,7 @@ namespace weft::service {
 
 bool service_spec::operator==(const service_spec& o) const {
   return name == o.name && exec == o.exec && args == o.args && address == o.address && after == o.after &&
-         env == o.env && restart == o.restart && enabled == o.enabled;
+         env == o.env && restart == o.restart && enabled == o.enabled && sandbox == o.sandbox;
 }
 
 namespace {

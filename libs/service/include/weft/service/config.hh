@@ -5,6 +5,7 @@
 /// The reference of every key is docs/config.md.
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
@@ -55,6 +56,20 @@ struct supervisor_settings {
   bool operator==(const supervisor_settings&) const = default;
 };
 
+/// What weftd confines a child to before exec (Landlock, seccomp, rlimits). Derived for
+/// per-agent tool processes; not settable in [services.*] yet.
+struct sandbox_spec {
+  bool enabled = false;
+  std::vector<std::string> read_write;  ///< paths with full access (the agent workspace)
+  std::vector<std::string> read_only;   ///< paths readable and executable (/usr, /etc, …)
+  bool deny_network = false;            ///< seccomp: no socket() except AF_UNIX
+  std::uint64_t max_address_space = 0;  ///< RLIMIT_AS bytes; 0: unchanged
+  std::uint64_t max_open_files = 0;     ///< RLIMIT_NOFILE; 0: unchanged
+  std::uint64_t max_processes = 0;      ///< RLIMIT_NPROC; 0: unchanged
+  std::uint64_t max_file_size = 0;      ///< RLIMIT_FSIZE bytes; 0: unchanged
+  bool operator==(const sandbox_spec&) const = default;
+};
+
 /// One [services.<name>] table: a process weftd starts, watches and restarts.
 struct service_spec {
   std::string name;
@@ -65,10 +80,143 @@ struct service_spec {
   std::map<std::string, std::string> env;
   restart_policy restart = restart_policy::always;
   bool enabled = true;
+  sandbox_spec sandbox;
   std::string where;  ///< "file:line:col" of the table
   /// Compares everything but `where`, so a table that only moved in the file is not a
   /// changed service on reload.
   bool operator==(const service_spec& o) const;
+};
+
+/// API style of a provider: how requests and streams are shaped on the wire.
+enum class api_style : std::uint8_t { openai = 0, anthropic = 1 };
+
+/// One [providers.<name>] table, merged over the built-in provider table (provider_table())
+/// so `[providers.openai]` with nothing in it is enough when $OPENAI_API_KEY is set.
+struct provider_settings {
+  std::string name;                ///< table key: openai, anthropic, …, or any custom name
+  api_style style = api_style::openai;
+  std::string base_url;            ///< e.g. https://api.openai.com/v1 (the /chat/completions etc. are appended)
+  std::string api_key_env;         ///< environment variable holding the key; empty: no key (local servers)
+  std::string api_key;             ///< resolved key (from api_key = "${VAR}" or api_key_env); never logged
+  std::string model;               ///< default model
+  std::string embedding_model;     ///< default embedding model; empty: provider has none
+  std::string api_version;         ///< Azure: api-version query parameter
+  std::map<std::string, std::string> headers;  ///< extra HTTP headers
+  bool enabled = true;             ///< false when the key is required but missing (a warning says so)
+  std::string where;
+  bool operator==(const provider_settings&) const = default;
+};
+
+/// One [[llm.tiers]] entry: tiered model routing by context size and cost.
+struct llm_tier {
+  std::string name;
+  std::string provider;            ///< a [providers.<name>] key
+  std::string model;               ///< empty: the provider's default model
+  std::uint32_t max_context_tokens = 128000;
+  double input_cost_per_mtok = 0;  ///< USD per million input tokens
+  double output_cost_per_mtok = 0; ///< USD per million output tokens
+  std::string where;
+  bool operator==(const llm_tier&) const = default;
+};
+
+/// [llm]: the llm service.
+struct llm_settings {
+  std::string default_provider;    ///< empty: the first enabled provider
+  std::string default_tier;        ///< empty: the first tier, or none
+  std::vector<llm_tier> tiers;
+  std::uint32_t timeout_ms = 120000;      ///< whole request, stream included
+  std::uint32_t connect_timeout_ms = 10000;
+  std::uint32_t retries = 3;              ///< after the first attempt, on 429/5xx/connect errors
+  std::uint32_t retry_min_wait_ms = 500;  ///< floor of the wait between attempts
+  std::uint32_t max_concurrent = 64;      ///< HTTP requests in flight
+  std::string embedding_provider;         ///< empty: default_provider
+  std::string embedding_model;            ///< empty: the provider's embedding_model
+  bool operator==(const llm_settings&) const = default;
+};
+
+/// [agents.<id>.tools]: which tools the agent may call; enforced by the bus (deny wins).
+struct tool_policy {
+  std::vector<std::string> allow = {"*"};  ///< tool-name globs
+  std::vector<std::string> deny;           ///< tool-name globs
+  std::vector<std::string> families = {"fs", "shell", "web"};  ///< tool processes the agent uses
+  std::string where;
+  bool operator==(const tool_policy&) const = default;
+};
+
+/// One [agents.<id>] table.
+struct agent_settings {
+  std::string id;                  ///< table key; letters, digits, '-' and '_'
+  std::string name;                ///< display name; empty: the id
+  std::string tier;                ///< [[llm.tiers]] name; empty: [llm] default_tier
+  std::string model;               ///< provider/model override; empty: from the tier
+  std::string workspace;           ///< empty: $WEFT_HOME/agents/<id>
+  std::uint32_t max_iterations = 10;      ///< model calls per turn (the turn budget)
+  std::uint32_t tool_timeout_ms = 30000;  ///< per tool call
+  std::uint32_t max_tokens = 0;           ///< output cap per model call; 0: provider default
+  double budget_usd = 0;                  ///< cost budget per day; 0: unlimited
+  tool_policy tools;
+  std::string where;
+  bool operator==(const agent_settings&) const = default;
+};
+
+/// [channels.telegram].
+struct telegram_settings {
+  bool enabled = true;
+  std::string token;               ///< bot token (use "${TELEGRAM_TOKEN}")
+  std::string api_base = "https://api.telegram.org";
+  std::string mode = "polling";    ///< polling | webhook
+  std::uint32_t poll_timeout_s = 30;
+  std::string webhook_listen = "127.0.0.1:8443";  ///< host:port the webhook receiver binds
+  std::string webhook_url;         ///< public URL given to setWebhook
+  std::string webhook_secret;      ///< X-Telegram-Bot-Api-Secret-Token
+  std::string where;
+  bool operator==(const telegram_settings&) const = default;
+};
+
+/// [channels.web].
+struct web_settings {
+  bool enabled = true;
+  std::string listen = "127.0.0.1:8780";  ///< port 0: any free port (printed and written to $WEFT_RUNTIME_DIR/web.port)
+  std::string auth_token;          ///< empty: no token (only allowed on loopback)
+  std::string where;
+  bool operator==(const web_settings&) const = default;
+};
+
+struct channels_settings {
+  std::optional<telegram_settings> telegram;
+  std::optional<web_settings> web;
+  bool operator==(const channels_settings&) const = default;
+};
+
+/// One [[agent_routes]] entry: messages from `channel` whose identifiers equal every
+/// key of `match` go to `agent`. The most specific route (most keys) wins; ties go to the
+/// first in the file.
+struct agent_route {
+  std::string channel;             ///< channel name, or "*"
+  std::map<std::string, std::string> match;  ///< user_id, phone, workspace_id, chat_id, guild_id, …
+  std::string agent;
+  std::string where;
+  bool operator==(const agent_route&) const = default;
+};
+
+/// [routing]: what the router does when no route matches.
+struct routing_settings {
+  std::string default_agent;       ///< empty: the only agent, or "main" if present; else NoRoute
+  bool operator==(const routing_settings&) const = default;
+};
+
+/// [delegation]: parsed and validated now; acted on by the delegation issue.
+struct delegation_rule {
+  std::string pattern;             ///< ECMAScript regex, validated at load
+  std::string target;              ///< flow | local | agent:<id>
+  std::string where;
+  bool operator==(const delegation_rule&) const = default;
+};
+struct delegation_settings {
+  bool claude_enabled = false;
+  bool claude_flow_enabled = false;
+  std::vector<delegation_rule> routing_rules;  ///< in file order
+  bool operator==(const delegation_settings&) const = default;
 };
 
 /// The whole validated configuration.
@@ -80,6 +228,13 @@ struct config {
   bus_settings bus;
   supervisor_settings supervisor;
   std::vector<service_spec> services;  ///< in file order; the bus is not one of them
+  std::map<std::string, provider_settings> providers;
+  llm_settings llm;
+  std::map<std::string, agent_settings> agents;  ///< by id
+  channels_settings channels;
+  std::vector<agent_route> agent_routes;  ///< in file order
+  routing_settings routing;
+  delegation_settings delegation;
   std::vector<std::string> warnings;   ///< "file:line:col: warning: …", in file order
   bool operator==(const config&) const = default;
 };
@@ -93,8 +248,25 @@ result<config> parse_config(std::string_view text, std::string_view source_name)
 /// "Failed to read config '<path>': <reason>".
 result<config> load_config(const std::string& path);
 
-/// The configuration used when there is no file: the bus alone, default settings.
+/// The configuration used when there is no file: one agent `main` with the core tools, the
+/// web chat on 127.0.0.1, the llm service with every built-in provider whose key is in the
+/// environment (none: weft still starts and answers how to configure one).
 config default_config();
+
+/// The built-in provider table: name, style, base URL, key variable, default model.
+const std::vector<provider_settings>& provider_table();
+
+/// Services derived from the config, started by weftd beside [services.*]: llm, router,
+/// agent-<id> (address agent/<id>), tool-fs-<id>/tool-shell-<id> (tool/fs/<id>,
+/// tool/shell/<id>), tool-web, chan-telegram, chan-web — each only when something needs
+/// it (no [agents]: none of them). `locate` maps a program name (weft-llm, weft-agent, …)
+/// to its path. A [services.<name>] of the same name replaces the derived one.
+std::vector<service_spec> derived_services(const config& c,
+                                           const std::function<std::string(std::string_view)>& locate);
+
+/// The agent id a per-agent address belongs to: "work" for agent/work, tool/fs/work and
+/// tool/fs/work/read_file; nullopt otherwise.
+std::optional<std::string> agent_of_address(std::string_view address);
 
 /// load_config(path), or default_config() when `path` is empty (no file was found).
 result<config> load_config_or_default(const std::string& path);
