@@ -1,6 +1,7 @@
 #include "acl.hh"
 
-#include <fmt/core.h>
+#include <fmt/format.h>
+#include <fmt/ranges.h>
 
 namespace weft::bus {
 
@@ -25,10 +26,56 @@ bool glob_match(std::string_view p, std::string_view t) {
   return pi == p.size();
 }
 
-acl::acl(std::vector<service::acl_rule> rules, service::acl_action default_policy)
-    : _rules(std::move(rules)), _default(default_policy) {}
+acl::acl(std::vector<service::acl_rule> rules, service::acl_action default_policy,
+         std::map<std::string, service::tool_policy> agent_tools)
+    : _rules(std::move(rules)), _default(default_policy), _agent_tools(std::move(agent_tools)) {}
+
+namespace {
+
+constexpr std::string_view tool_call_type = "io.weft.Tool.v1.Call";
+
+std::vector<std::string_view> segments(std::string_view a) {
+  std::vector<std::string_view> out;
+  for (std::size_t start = 0;;) {
+    auto slash = a.find('/', start);
+    out.push_back(a.substr(start, slash == std::string_view::npos ? std::string_view::npos : slash - start));
+    if (slash == std::string_view::npos) return out;
+    start = slash + 1;
+  }
+}
+
+bool any_match(const std::vector<std::string>& globs, std::string_view name) {
+  for (auto& g : globs)
+    if (glob_match(g, name)) return true;
+  return false;
+}
+
+}  // namespace
+
+std::optional<acl_decision> acl::check_tools(std::string_view from, std::string_view to, std::string_view type) const {
+  if (from.substr(0, 6) != "agent/" || to.substr(0, 5) != "tool/") return std::nullopt;
+  auto agent = from.substr(6);
+  auto seg = segments(to);
+  // A Call goes to <process>/<tool>; anything else to the process itself.
+  bool call = type == tool_call_type;
+  std::size_t process_len = call ? seg.size() - 1 : seg.size();
+  // tool/<family>/<owner> is a per-agent process: only its owner may use it.
+  if (process_len >= 3 && seg[2] != agent)
+    return acl_decision{false, fmt::format("tool process '{}' belongs to agent '{}'",
+                                           fmt::join(seg.begin(), seg.begin() + 3, "/"), seg[2])};
+  if (!call) return std::nullopt;
+  auto tool = seg.back();
+  auto it = _agent_tools.find(std::string(agent));
+  if (it == _agent_tools.end()) return std::nullopt;
+  auto& p = it->second;
+  auto where = p.where.empty() ? std::string() : " (" + p.where + ")";
+  if (any_match(p.deny, tool)) return acl_decision{false, fmt::format("agents.{}.tools.deny{}", agent, where)};
+  if (!any_match(p.allow, tool)) return acl_decision{false, fmt::format("agents.{}.tools.allow{}", agent, where)};
+  return std::nullopt;
+}
 
 acl_decision acl::check(std::string_view from, std::string_view to, std::string_view type) const {
+  if (auto d = check_tools(from, to, type)) return *d;
   int allow_rule = -1;
   for (size_t i = 0; i < _rules.size(); ++i) {
     auto& r = _rules[i];

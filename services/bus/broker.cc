@@ -29,7 +29,7 @@ broker::broker(const service::bus_settings& s, const ipc::secret& key, transport
 
 void broker::configure(const service::bus_settings& s) {
   _settings = s;
-  _acl = acl(s.acl, s.default_policy);
+  _acl = acl(s.acl, s.default_policy, s.agent_tools);
 }
 
 void broker::reply(std::string_view rid, const proto::envelope& req, std::string_view type, const std::string& payload) {
@@ -177,7 +177,7 @@ void broker::on_message(std::string_view rid, std::string_view header, std::stri
   ++sender.sent;
   env.from = sender.address;  // never trust a self-declared sender
 
-  if (env.kind == proto::kind::event) {
+  if (env.kind == proto::kind::event && env.to.empty()) {
     auto h = wire::encode(env);
     _t.publish(env.type, h, payload);
     trace(env, h, payload);
@@ -187,17 +187,22 @@ void broker::on_message(std::string_view rid, std::string_view header, std::stri
     handle_own(rid, env, payload);
     return;
   }
-  if (env.kind == proto::kind::request && !ipc::is_admin(env.from)) {
+  if (env.kind != proto::kind::reply && env.kind != proto::kind::error && !ipc::is_admin(env.from)) {
     auto d = _acl.check(env.from, env.to, env.type);
     if (!d.allowed) {
       _log.info("Denied '{}' from '{}' to '{}' by {}", env.type, env.from, env.to, d.rule);
-      reply_error(rid, env, proto::make(proto::error_code::denied, "'{}' may not send '{}' to '{}' ({})", env.from,
-                                        env.type, env.to, d.rule));
+      if (env.kind == proto::kind::request)
+        reply_error(rid, env, proto::make(proto::error_code::denied, "'{}' may not send '{}' to '{}' ({})", env.from,
+                                          env.type, env.to, d.rule));
       event(proto::access_denied{env.from, env.to, env.type, d.rule});
       return;
     }
   }
   auto dest = _rid_of.find(env.to);
+  if (dest == _rid_of.end()) {
+    // <process>/<name>: a request to one of a process's tools goes to the process.
+    if (auto slash = env.to.rfind('/'); slash != std::string::npos) dest = _rid_of.find(env.to.substr(0, slash));
+  }
   if (dest == _rid_of.end()) {
     if (env.kind == proto::kind::request)
       reply_error(rid, env, proto::make(proto::error_code::no_such_address, "no peer has the address '{}'", env.to));

@@ -169,6 +169,69 @@ TEST_CASE("the ACL denies with a typed error and an audit event; deny wins over 
   CHECK(bp::is(f.error_of(f.t.take()), bp::error_code::denied));
 }
 
+TEST_CASE("agents' tool policies: allow/deny per tool, per-agent processes only for their owner") {
+  fixture f;
+  service::bus_settings s;
+  service::tool_policy ro;
+  ro.allow = {"read_file"};
+  ro.where = "clawft.toml:9:1";
+  service::tool_policy no_shell;
+  no_shell.deny = {"exec", "web_*"};
+  s.agent_tools = {{"work", ro}, {"home", no_shell}};
+  f.reset(s);
+  f.hello("rw", "agent/work");
+  f.hello("rh", "agent/home");
+  f.hello("fw", "tool/fs/work");
+  f.hello("sw", "tool/shell/work");
+  f.hello("fh", "tool/fs/home");
+  f.hello("web", "tool/web");
+  f.t.out.clear();
+  auto call = [&](std::string_view rid, std::string_view to) { f.send(rid, bp::kind::request, "io.weft.Tool.v1.Call", to, "\x80"); };
+
+  // Allowed: routed to the process that serves <process>/<tool>.
+  call("rw", "tool/fs/work/read_file");
+  CHECK(f.t.take().rid == "fw");
+  // Not in allow: denied with the rule named, and audited.
+  f.t.published.clear();
+  call("rw", "tool/shell/work/exec");
+  auto e = f.error_of(f.t.take());
+  CHECK(bp::is(e, bp::error_code::denied));
+  CHECK(e.message.find("agents.work.tools.allow (clawft.toml:9:1)") != std::string::npos);
+  CHECK(f.t.published_type(bp::access_denied::type_name));
+  // Another agent's per-agent process: denied, whatever the tool or message type.
+  call("rw", "tool/fs/home/read_file");
+  CHECK(bp::is(f.error_of(f.t.take()), bp::error_code::denied));
+  f.send("rw", bp::kind::request, "io.weft.Tool.v1.ListTools", "tool/fs/home", "\x80");
+  CHECK(bp::is(f.error_of(f.t.take()), bp::error_code::denied));
+  // Its own process's tool list is fine.
+  f.send("rw", bp::kind::request, "io.weft.Tool.v1.ListTools", "tool/fs/work", "\x80");
+  CHECK(f.t.take().rid == "fw");
+  // Deny globs win; allow defaults to everything.
+  call("rh", "tool/web/web_fetch");
+  CHECK(bp::is(f.error_of(f.t.take()), bp::error_code::denied));
+  call("rh", "tool/fs/home/write_file");
+  CHECK(f.t.take().rid == "fh");
+  // A directed event is checked too, and a denied one is dropped silently.
+  f.send("rw", bp::kind::event, "io.weft.Tool.v1.Call", "tool/shell/work/exec", "\x80");
+  CHECK(f.t.out.empty());
+}
+
+TEST_CASE("directed events go to their address; plain events are published") {
+  fixture f;
+  f.hello("ra", "agent/a");
+  f.hello("rc", "chan/web");
+  f.t.out.clear();
+  f.t.published.clear();
+  f.send("ra", bp::kind::event, "io.weft.Chat.v1.Delta", "chan/web", "\x80");
+  auto got = f.t.take();
+  CHECK(got.rid == "rc");
+  CHECK(got.env().from == "agent/a");
+  CHECK(f.t.published.empty());
+  // Nobody there: dropped, no error reply.
+  f.send("ra", bp::kind::event, "io.weft.Chat.v1.Delta", "chan/gone", "\x80");
+  CHECK(f.t.out.empty());
+}
+
 TEST_CASE("glob matching") {
   CHECK(bus::glob_match("*", ""));
   CHECK(bus::glob_match("agent/*", "agent/a/b"));

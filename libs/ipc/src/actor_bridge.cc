@@ -64,6 +64,12 @@ void actor_bridge::publish(std::string type, std::string payload) {
   });
 }
 
+void actor_bridge::notify(std::string to, std::string type, std::string payload) {
+  post([to = std::move(to), type = std::move(type), payload = std::move(payload)](bus_client& c) mutable {
+    (void)c.notify(to, type, std::move(payload));
+  });
+}
+
 void actor_bridge::stop() {
   {
     std::lock_guard lock(_mu);

@@ -148,6 +148,10 @@ status bus_client::publish(std::string_view type, std::string payload) {
   return send_or_queue(encode_header(bus::kind::event, type, _next_id++, ""), std::move(payload));
 }
 
+status bus_client::notify(std::string_view to, std::string_view type, std::string payload) {
+  return send_or_queue(encode_header(bus::kind::event, type, _next_id++, to), std::move(payload));
+}
+
 void bus_client::handle_monitor() {
   zmq::message_t ev, addr;
   while (_mon.recv(ev, zmq::recv_flags::dontwait)) {

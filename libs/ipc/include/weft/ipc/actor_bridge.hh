@@ -47,6 +47,8 @@ class actor_bridge {
   /// Sends a request; its answer goes to `reply_to`.
   void request(std::string to, std::string type, std::string payload, caf::actor reply_to);
   void publish(std::string type, std::string payload);
+  /// A directed event to `to` (see bus_client::notify).
+  void notify(std::string to, std::string type, std::string payload);
 
   /// Drain, step 1: from now on new requests are answered ShuttingDown by the bridge.
   void refuse_new() { _refusing = true; }

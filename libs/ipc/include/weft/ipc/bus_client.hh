@@ -71,6 +71,14 @@ class bus_client {
     return publish(T::type_name, wire::encode(m));
   }
 
+  /// A directed event: routed to `to` like a request (ACL included) but never answered,
+  /// and dropped when `to` is not there (streaming pieces: Llm.v1.Delta, Chat.v1.Delta).
+  status notify(std::string_view to, std::string_view type, std::string payload);
+  template <class T>
+  status notify(std::string_view to, const T& m) {
+    return notify(to, T::type_name, wire::encode(m));
+  }
+
   /// Sends a request and waits for its reply, retrying transient failures until the
   /// deadline. An error reply becomes the returned error. Other traffic that arrives
   /// meanwhile is kept for next().

@@ -34,12 +34,24 @@ struct acl_rule {
   bool operator==(const acl_rule&) const = default;
 };
 
+/// [agents.<id>.tools]: which tools the agent may call; enforced by the bus (deny wins).
+struct tool_policy {
+  std::vector<std::string> allow = {"*"};  ///< tool-name globs
+  std::vector<std::string> deny;           ///< tool-name globs
+  std::vector<std::string> families = {"fs", "shell", "web"};  ///< tool processes the agent uses
+  std::string where;
+  bool operator==(const tool_policy&) const = default;
+};
+
 /// [bus]: the broker's limits and access control.
 struct bus_settings {
   std::uint64_t max_message_bytes = 1048576;
   std::uint32_t queue_depth = 1000;
   acl_action default_policy = acl_action::allow;
   std::vector<acl_rule> acl;  ///< in file order
+  /// Each agent's [agents.<id>.tools], by agent id: filled by the config loader from
+  /// [agents], enforced by the bus on requests from agent/<id> to tool/… addresses.
+  std::map<std::string, tool_policy> agent_tools;
   bool operator==(const bus_settings&) const = default;
 };
 
@@ -132,15 +144,6 @@ struct llm_settings {
   std::string embedding_provider;         ///< empty: default_provider
   std::string embedding_model;            ///< empty: the provider's embedding_model
   bool operator==(const llm_settings&) const = default;
-};
-
-/// [agents.<id>.tools]: which tools the agent may call; enforced by the bus (deny wins).
-struct tool_policy {
-  std::vector<std::string> allow = {"*"};  ///< tool-name globs
-  std::vector<std::string> deny;           ///< tool-name globs
-  std::vector<std::string> families = {"fs", "shell", "web"};  ///< tool processes the agent uses
-  std::string where;
-  bool operator==(const tool_policy&) const = default;
 };
 
 /// One [agents.<id>] table.
