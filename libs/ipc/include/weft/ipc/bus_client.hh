@@ -71,6 +71,11 @@ class bus_client {
     return publish(T::type_name, wire::encode(m));
   }
 
+  /// Gives up on a request sent with send_request: its late answer, if any, is dropped.
+  void forget(std::uint64_t id) { _pending.erase(id); }
+  /// Requests sent and not yet answered.
+  std::size_t pending() const { return _pending.size(); }
+
   /// A directed event: routed to `to` like a request (ACL included) but never answered,
   /// and dropped when `to` is not there (streaming pieces: Llm.v1.Delta, Chat.v1.Delta).
   status notify(std::string_view to, std::string_view type, std::string payload);

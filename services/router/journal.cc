@@ -1,0 +1,174 @@
+#include "journal.hh"
+
+#include <cerrno>
+#include <cstring>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <filesystem>
+
+#include <nlohmann/json.hpp>
+#include <sodium.h>
+
+namespace weft::router {
+
+namespace {
+
+constexpr std::string_view kinds[] = {"in", "reply", "done", "seen"};
+
+std::string b64(std::string_view bin) {
+  std::string out(sodium_base64_encoded_len(bin.size(), sodium_base64_VARIANT_ORIGINAL), '\0');
+  sodium_bin2base64(out.data(), out.size(), reinterpret_cast<const unsigned char*>(bin.data()), bin.size(),
+                    sodium_base64_VARIANT_ORIGINAL);
+  out.resize(std::strlen(out.c_str()));
+  return out;
+}
+
+std::optional<std::string> unb64(std::string_view text) {
+  std::string out(text.size(), '\0');
+  std::size_t len = 0;
+  if (sodium_base642bin(reinterpret_cast<unsigned char*>(out.data()), out.size(), text.data(), text.size(), nullptr,
+                        &len, nullptr, sodium_base64_VARIANT_ORIGINAL) != 0)
+    return std::nullopt;
+  out.resize(len);
+  return out;
+}
+
+status write_all(int fd, std::string_view data, const std::string& path) {
+  while (!data.empty()) {
+    auto n = ::write(fd, data.data(), data.size());
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return fail(errc::io, "Failed to write the router journal '{}': {}", path, std::strerror(errno));
+    data.remove_prefix(static_cast<std::size_t>(n));
+  }
+  return {};
+}
+
+}  // namespace
+
+std::string journal::encode(const record& r) {
+  nlohmann::json j;
+  j["t"] = kinds[static_cast<int>(r.k)];
+  j["id"] = r.id;
+  if (!r.agent.empty()) j["agent"] = r.agent;
+  if (!r.session.empty()) j["session"] = r.session;
+  if (!r.stream_to.empty()) j["stream_to"] = r.stream_to;
+  if (!r.message.empty()) j["msg"] = b64(r.message);
+  return j.dump() + "\n";
+}
+
+result<record> journal::decode(std::string_view line) {
+  auto j = nlohmann::json::parse(line, nullptr, false);
+  if (j.is_discarded() || !j.is_object()) return fail(errc::malformed, "not a JSON object");
+  record r;
+  auto t = j.value("t", std::string());
+  std::size_t k = 0;
+  while (k < std::size(kinds) && kinds[k] != t) ++k;
+  if (k == std::size(kinds)) return fail(errc::malformed, "unknown record type '{}'", t);
+  r.k = static_cast<record::kind>(k);
+  if (!j.contains("id") || !j["id"].is_string()) return fail(errc::malformed, "no id");
+  r.id = j["id"].get<std::string>();
+  r.agent = j.value("agent", std::string());
+  r.session = j.value("session", std::string());
+  r.stream_to = j.value("stream_to", std::string());
+  if (j.contains("msg")) {
+    if (!j["msg"].is_string()) return fail(errc::malformed, "msg is not a string");
+    auto m = unb64(j["msg"].get<std::string>());
+    if (!m) return fail(errc::malformed, "msg is not base64");
+    r.message = std::move(*m);
+  }
+  if ((r.k == record::kind::inbound || r.k == record::kind::reply) && r.message.empty())
+    return fail(errc::malformed, "record without its message");
+  return r;
+}
+
+journal::journal(std::string path, int fd, std::uint64_t size)
+    : _path(std::move(path)), _fd(fd), _size(size), _log(log::get("router")) {}
+
+journal::~journal() {
+  if (_fd >= 0) ::close(_fd);
+}
+
+result<std::unique_ptr<journal>> journal::open(const std::string& path, const std::function<void(record)>& replay) {
+  std::error_code ec;
+  std::filesystem::create_directories(std::filesystem::path(path).parent_path(), ec);
+  if (ec) return fail(errc::io, "Failed to create the directory of the router journal '{}': {}", path, ec.message());
+  int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  if (fd < 0) return fail(errc::io, "Failed to open the router journal '{}': {}", path, std::strerror(errno));
+  std::string text;
+  char buf[1 << 16];
+  for (;;) {
+    auto n = ::read(fd, buf, sizeof buf);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      int e = errno;
+      ::close(fd);
+      return fail(errc::io, "Failed to read the router journal '{}': {}", path, std::strerror(e));
+    }
+    if (n == 0) break;
+    text.append(buf, static_cast<std::size_t>(n));
+  }
+  auto& lg = log::get("router");
+  std::size_t pos = 0, line_no = 0, good_end = 0;
+  while (pos < text.size()) {
+    auto nl = text.find('\n', pos);
+    ++line_no;
+    if (nl == std::string::npos) {
+      lg.warning("{}:{}: an unfinished record at the end (interrupted write); dropping it", path, line_no);
+      break;
+    }
+    auto r = decode(std::string_view(text).substr(pos, nl - pos));
+    if (r) replay(std::move(*r));
+    else lg.warning("{}:{}: skipping a corrupt record: {}", path, line_no, r.err().message);
+    pos = nl + 1;
+    good_end = pos;
+  }
+  if (good_end < text.size() && ::ftruncate(fd, static_cast<off_t>(good_end)) != 0) {
+    int e = errno;
+    ::close(fd);
+    return fail(errc::io, "Failed to cut the torn end of the router journal '{}': {}", path, std::strerror(e));
+  }
+  ::lseek(fd, static_cast<off_t>(good_end), SEEK_SET);
+  return std::unique_ptr<journal>(new journal(path, fd, good_end));
+}
+
+void journal::append(const record& r) { _buffer += encode(r); }
+
+status journal::commit() {
+  if (_buffer.empty()) return {};
+  if (auto s = write_all(_fd, _buffer, _path); !s) return s;
+  if (::fdatasync(_fd) != 0)
+    return fail(errc::io, "Failed to sync the router journal '{}': {}", _path, std::strerror(errno));
+  _size += _buffer.size();
+  _buffer.clear();
+  return {};
+}
+
+status journal::rewrite(const std::vector<record>& live) {
+  auto tmp = _path + ".tmp";
+  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if (fd < 0) return fail(errc::io, "Failed to compact the router journal '{}': {}", tmp, std::strerror(errno));
+  std::string text;
+  for (auto& r : live) text += encode(r);
+  auto s = write_all(fd, text, tmp);
+  if (s && ::fsync(fd) != 0) s = fail(errc::io, "Failed to sync '{}': {}", tmp, std::strerror(errno));
+  ::close(fd);
+  if (!s) return s;
+  if (::rename(tmp.c_str(), _path.c_str()) != 0)
+    return fail(errc::io, "Failed to replace the router journal '{}': {}", _path, std::strerror(errno));
+  auto dir = std::filesystem::path(_path).parent_path().string();
+  if (int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC); dfd >= 0) {
+    ::fsync(dfd);
+    ::close(dfd);
+  }
+  int nfd = ::open(_path.c_str(), O_RDWR | O_APPEND | O_CLOEXEC);
+  if (nfd < 0) return fail(errc::io, "Failed to reopen the router journal '{}': {}", _path, std::strerror(errno));
+  ::close(_fd);
+  _fd = nfd;
+  _size = text.size();
+  _buffer.clear();
+  return {};
+}
+
+}  // namespace weft::router
