@@ -18,12 +18,12 @@ namespace sv = weft::proto::supervisor_v1;
 using json = nlohmann::json;
 using namespace std::chrono_literals;
 
-namespace {
-
 int failure(const std::string& msg) {
   fmt::print(stderr, "{}\n", msg);
   return 1;
 }
+
+namespace {
 
 std::string ago(utc_time since) {
   auto s = std::chrono::duration_cast<std::chrono::seconds>(utc_now() - since).count();
@@ -51,7 +51,8 @@ result<sv::token> issue_token(service::control_client& c) {
   return r->as<sv::token>();
 }
 
-/// A bus connection with those credentials.
+}  // namespace
+
 result<std::unique_ptr<ipc::bus_client>> join_bus(zmq::context_t& ctx, const options& o) {
   auto c = control(ctx, o);
   if (!c) return c.take_error();
@@ -64,8 +65,6 @@ result<std::unique_ptr<ipc::bus_client>> join_bus(zmq::context_t& ctx, const opt
   co.hello_timeout = std::chrono::milliseconds(o.timeout_ms);
   return ipc::bus_client::connect(ctx, co);
 }
-
-}  // namespace
 
 int cmd_status(const options& o) {
   zmq::context_t ctx(1);

@@ -4,6 +4,9 @@
 #include <string>
 #include <vector>
 
+#include <memory>
+#include <weft/ipc/bus_client.hh>
+
 namespace weft::ctl {
 
 struct options {
@@ -11,6 +14,11 @@ struct options {
   bool json = false;
   unsigned timeout_ms = 30000;
 };
+
+/// Prints `msg` to stderr; returns exit code 1.
+int failure(const std::string& msg);
+/// A bus connection as ctl/<pid>, with credentials weftd issues over the control socket.
+result<std::unique_ptr<ipc::bus_client>> join_bus(zmq::context_t& ctx, const options& o);
 
 int cmd_status(const options& o);
 int cmd_control(const options& o, const std::string& action, const std::vector<std::string>& services);
@@ -20,5 +28,7 @@ int cmd_call(const options& o, const std::string& address, const std::string& ty
 int cmd_trace(const options& o, const std::string& target, long count);
 int cmd_peers(const options& o);
 int cmd_log_level(const options& o, const std::string& target, const std::string& spec);
+/// route explain --channel C [--user-id X] [--<key> V]…: asks the router.
+int cmd_route_explain(const options& o, const std::vector<std::string>& args);
 
 }  // namespace weft::ctl

@@ -32,6 +32,8 @@ constexpr const char* help_text =
     "  peers                       peers connected to the bus\n"
     "  trace SERVICE|ADDRESS       print decoded bus traffic to and from it\n"
     "  log-level ADDRESS SPEC      change a service's log levels now, e.g. bus debug\n"
+    "  route explain --channel C [--user-id ID] [--chat-id ID] [--KEY VALUE]…\n"
+    "                              which agent a message with these identifiers goes to, and why\n"
     "\n"
     "Options:\n"
     "  --json                      machine-readable output\n"
@@ -72,6 +74,8 @@ int main(int argc, char** argv) {
       auto v = need("a number");
       if (!v || std::atol(v) <= 0) return service::usage_error("weftctl", "--count needs a positive number");
       count = std::atol(v);
+    } else if (!args.empty() && (args[0] == "route" || args[0] == "chat")) {
+      args.emplace_back(a);  // these commands parse their own options
     } else if (a.size() > 1 && a[0] == '-') {
       return service::usage_error("weftctl", fmt::format("unknown option '{}'", a));
     } else {
@@ -92,7 +96,9 @@ int main(int argc, char** argv) {
   if (cmd == "peers" && nargs == 0) return ctl::cmd_peers(o);
   if (cmd == "trace" && nargs == 1) return ctl::cmd_trace(o, args[1], count);
   if (cmd == "log-level" && nargs == 2) return ctl::cmd_log_level(o, args[1], args[2]);
-  static const char* known[] = {"status", "start", "stop", "restart", "reload", "config", "call", "peers", "trace", "log-level"};
+  if (cmd == "route" && nargs >= 1 && args[1] == "explain")
+    return ctl::cmd_route_explain(o, std::vector<std::string>(args.begin() + 2, args.end()));
+  static const char* known[] = {"status", "start", "stop", "restart", "reload", "config", "call", "peers", "trace", "log-level", "route"};
   for (auto k : known)
     if (cmd == k) return service::usage_error("weftctl", fmt::format("wrong arguments for '{}'", cmd));
   return service::usage_error("weftctl", fmt::format("unknown command '{}'", cmd));
