@@ -1,0 +1,84 @@
+#pragma once
+/// Confining a child process before exec, so a tool that runs model-chosen commands cannot
+/// reach beyond its workspace: lowered rlimits, Landlock filesystem rules, no_new_privs and
+/// a seccomp filter that refuses the syscalls a tool never needs (ptrace, mount, bpf, …).
+///
+/// Two ways to use it:
+///  - `prepare()` in the parent (it allocates, opens paths, builds the Landlock ruleset and
+///    the seccomp BPF program), then `prepared::apply_in_child()` in the forked child: only
+///    raw syscalls, no allocation, safe between fork and exec.
+///  - `apply()` in a single-threaded process that confines itself (tests, tools).
+///
+/// Landlock is best effort: on a kernel without it the rest still applies and the report
+/// says so (weftd logs one warning). seccomp and rlimits are not optional.
+
+#include <linux/filter.h>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include <weft/base/result.hh>
+#include <weft/service/config.hh>
+
+namespace weft::sandbox {
+
+/// The Landlock ABI version the kernel offers (1 … 7 at the time of writing); 0 when
+/// Landlock is not available (not built in, disabled at boot, or blocked).
+int landlock_abi();
+
+/// What was (or will be) applied, for logs and for $WEFT_SANDBOX.
+struct report {
+  int landlock_abi = 0;          ///< 0: no Landlock, filesystem rules not enforced
+  std::uint64_t handled_fs = 0;  ///< the LANDLOCK_ACCESS_FS_* rights the ruleset handles
+  bool scoped = false;           ///< ABI ≥ 6: signals and abstract UNIX sockets scoped
+  bool seccomp = false;
+  std::vector<std::string> warnings;  ///< "Failed to …, ignoring." lines: paths skipped, no Landlock
+  /// "landlock=7 seccomp=1 scoped=1", the form weftd puts in $WEFT_SANDBOX.
+  std::string summary() const;
+};
+
+/// Everything the child needs, prepared before fork. Move-only; closes its fds.
+class prepared {
+ public:
+  prepared() = default;
+  prepared(prepared&& o) noexcept;
+  prepared& operator=(prepared&& o) noexcept;
+  prepared(const prepared&) = delete;
+  prepared& operator=(const prepared&) = delete;
+  ~prepared();
+
+  const report& what() const { return _report; }
+
+  /// Moves the ruleset fd to a number ≥ `min_fd` (so a following dup2 onto low numbers
+  /// cannot clobber it). Async-signal-safe. Returns false on failure.
+  bool move_fds_above(int min_fd) noexcept;
+
+  /// In the child, just before exec: rlimits, no_new_privs, Landlock, seccomp, in that
+  /// order. Async-signal-safe: raw syscalls on data prepared in the parent. Returns
+  /// nullptr on success, else a static description of the step that failed (errno set).
+  const char* apply_in_child() noexcept;
+
+ private:
+  friend result<prepared> prepare(const service::sandbox_spec& spec);
+  struct limit {
+    int resource;
+    std::uint64_t value;
+  };
+  report _report;
+  int _ruleset_fd = -1;
+  limit _limits[4] = {};
+  int _limit_count = 0;
+  std::vector<sock_filter> _filter;
+};
+
+/// Builds the rules of `spec` in the calling process: opens read_write (created when
+/// missing) and read_only paths (a missing one is skipped with a warning), creates the
+/// Landlock ruleset for every right the kernel's ABI knows, and compiles the seccomp filter.
+result<prepared> prepare(const service::sandbox_spec& spec);
+
+/// prepare() + apply_in_child() for the calling process itself. Landlock missing is logged
+/// once as a warning and not an error.
+status apply(const service::sandbox_spec& spec);
+
+}  // namespace weft::sandbox

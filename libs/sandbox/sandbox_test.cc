@@ -1,0 +1,191 @@
+#include <weft/sandbox/sandbox.hh>
+
+#include <doctest/doctest.h>
+
+#include <fcntl.h>
+#include <sched.h>
+#include <sys/ptrace.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+
+using namespace weft;
+namespace fs = std::filesystem;
+
+namespace {
+
+/// Runs `fn` in a forked child (the sandbox is irreversible) and returns its exit status;
+/// -1 when it did not exit normally.
+int in_child(const std::function<int()>& fn) {
+  pid_t pid = ::fork();
+  REQUIRE(pid >= 0);
+  if (pid == 0) ::_exit(fn());
+  int ws = 0;
+  ::waitpid(pid, &ws, 0);
+  return WIFEXITED(ws) ? WEXITSTATUS(ws) : -1;
+}
+
+struct temp_dir {
+  fs::path path;
+  temp_dir() {
+    std::string tmpl = (fs::temp_directory_path() / "weft-sandbox-XXXXXX").string();
+    REQUIRE(::mkdtemp(tmpl.data()) != nullptr);
+    path = tmpl;
+  }
+  ~temp_dir() {
+    std::error_code ec;
+    fs::remove_all(path, ec);
+  }
+};
+
+void write_file(const fs::path& p, const std::string& text) { std::ofstream(p) << text; }
+
+/// 0 when open() succeeds, else errno.
+int open_errno(const fs::path& p, int flags = O_RDONLY) {
+  int fd = ::open(p.c_str(), flags | O_CLOEXEC, 0644);
+  if (fd < 0) return errno;
+  ::close(fd);
+  return 0;
+}
+
+}  // namespace
+
+TEST_CASE("landlock: only the allowed directory is reachable") {
+  if (sandbox::landlock_abi() == 0) {
+    MESSAGE("Landlock is not available in this kernel: skipped");
+    return;
+  }
+  temp_dir inside, outside;
+  write_file(inside.path / "in.txt", "in");
+  write_file(outside.path / "out.txt", "out");
+  service::sandbox_spec spec;
+  spec.enabled = true;
+  spec.read_write = {inside.path.string()};
+  int rc = in_child([&] {
+    if (!sandbox::apply(spec)) return 10;
+    if (open_errno(inside.path / "in.txt") != 0) return 11;
+    if (open_errno(inside.path / "new.txt", O_WRONLY | O_CREAT) != 0) return 12;
+    if (open_errno(outside.path / "out.txt") != EACCES) return 13;
+    if (open_errno(outside.path / "new.txt", O_WRONLY | O_CREAT) != EACCES) return 14;
+    if (open_errno("/etc/passwd") != EACCES) return 15;
+    return 0;
+  });
+  CHECK(rc == 0);
+  CHECK(fs::exists(inside.path / "new.txt"));
+  CHECK_FALSE(fs::exists(outside.path / "new.txt"));
+}
+
+TEST_CASE("landlock: read_only paths can be read but not written") {
+  if (sandbox::landlock_abi() == 0) return;
+  temp_dir rw, ro;
+  write_file(ro.path / "r.txt", "r");
+  service::sandbox_spec spec;
+  spec.enabled = true;
+  spec.read_write = {rw.path.string()};
+  spec.read_only = {ro.path.string(), "/nonexistent/weft-sandbox-test"};
+  auto p = sandbox::prepare(spec);
+  REQUIRE(p);
+  CHECK(p->what().landlock_abi == sandbox::landlock_abi());
+  REQUIRE(p->what().warnings.size() == 1);  // the missing read_only path
+  CHECK(p->what().warnings[0].find("/nonexistent/weft-sandbox-test") != std::string::npos);
+  int rc = in_child([&] {
+    if (p->apply_in_child() != nullptr) return 10;
+    if (open_errno(ro.path / "r.txt") != 0) return 11;
+    if (open_errno(ro.path / "r.txt", O_WRONLY) != EACCES) return 12;
+    if (open_errno(ro.path / "w.txt", O_WRONLY | O_CREAT) != EACCES) return 13;
+    return 0;
+  });
+  CHECK(rc == 0);
+}
+
+TEST_CASE("landlock: a missing read_write directory is created") {
+  temp_dir base;
+  service::sandbox_spec spec;
+  spec.enabled = true;
+  spec.read_write = {(base.path / "a/b").string()};
+  auto p = sandbox::prepare(spec);
+  REQUIRE(p);
+  CHECK((sandbox::landlock_abi() == 0 || fs::is_directory(base.path / "a/b")));
+}
+
+TEST_CASE("seccomp: ptrace, unshare and namespace clones are refused with EPERM") {
+  service::sandbox_spec spec;
+  spec.enabled = true;
+  spec.read_write = {fs::temp_directory_path().string()};
+  int rc = in_child([&] {
+    if (!sandbox::apply(spec)) return 10;
+    errno = 0;
+    if (::ptrace(PTRACE_TRACEME, 0, nullptr, nullptr) != -1 || errno != EPERM) return 11;
+    if (::unshare(CLONE_NEWUSER) != -1 || errno != EPERM) return 12;
+    if (::unshare(CLONE_NEWNS) != -1 || errno != EPERM) return 13;
+    // Network is allowed unless deny_network.
+    int s = ::socket(AF_INET, SOCK_STREAM, 0);
+    if (s < 0) return 14;
+    ::close(s);
+    // fork still works (clone without namespace flags).
+    pid_t c = ::fork();
+    if (c == 0) ::_exit(7);
+    int ws = 0;
+    if (c < 0 || ::waitpid(c, &ws, 0) != c || !WIFEXITED(ws) || WEXITSTATUS(ws) != 7) return 15;
+    return 0;
+  });
+  CHECK(rc == 0);
+}
+
+TEST_CASE("seccomp: deny_network refuses every socket family but AF_UNIX") {
+  service::sandbox_spec spec;
+  spec.enabled = true;
+  spec.deny_network = true;
+  int rc = in_child([&] {
+    if (!sandbox::apply(spec)) return 10;
+    errno = 0;
+    if (::socket(AF_INET, SOCK_STREAM, 0) != -1 || errno != EPERM) return 11;
+    if (::socket(AF_INET6, SOCK_DGRAM, 0) != -1 || errno != EPERM) return 12;
+    if (::socket(AF_NETLINK, SOCK_RAW, 0) != -1 || errno != EPERM) return 13;
+    int s = ::socket(AF_UNIX, SOCK_STREAM, 0);
+    if (s < 0) return 14;
+    ::close(s);
+    return 0;
+  });
+  CHECK(rc == 0);
+}
+
+TEST_CASE("rlimits are lowered, never raised") {
+  service::sandbox_spec spec;
+  spec.enabled = true;
+  spec.max_open_files = 17;
+  spec.max_file_size = 4096;
+  int rc = in_child([&] {
+    if (!sandbox::apply(spec)) return 10;
+    struct rlimit r;
+    ::getrlimit(RLIMIT_NOFILE, &r);
+    if (r.rlim_cur != 17 || r.rlim_max != 17) return 11;
+    ::getrlimit(RLIMIT_FSIZE, &r);
+    if (r.rlim_cur != 4096 || r.rlim_max != 4096) return 12;
+    // A second, larger limit does not raise it.
+    service::sandbox_spec bigger;
+    bigger.max_open_files = 1000;
+    if (!sandbox::apply(bigger)) return 13;
+    ::getrlimit(RLIMIT_NOFILE, &r);
+    if (r.rlim_cur != 17 || r.rlim_max != 17) return 14;
+    return 0;
+  });
+  CHECK(rc == 0);
+}
+
+TEST_CASE("report summary names what is applied") {
+  service::sandbox_spec spec;
+  spec.enabled = true;
+  auto p = sandbox::prepare(spec);
+  REQUIRE(p);
+  CHECK(p->what().seccomp);
+  CHECK(p->what().summary().find("seccomp=1") != std::string::npos);
+  CHECK(p->what().summary().find(fmt::format("landlock={}", sandbox::landlock_abi())) != std::string::npos);
+}

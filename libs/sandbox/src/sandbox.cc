@@ -1,0 +1,272 @@
+#include <weft/sandbox/sandbox.hh>
+
+#include <fcntl.h>
+#include <linux/landlock.h>
+#include <linux/seccomp.h>
+#include <sched.h>
+#include <seccomp.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <mutex>
+
+#include <weft/base/log.hh>
+
+namespace weft::sandbox {
+
+namespace {
+
+// Rights newer than the system's <linux/landlock.h> (Debian 12 ships ABI 2 headers); the
+// values are fixed kernel ABI.
+constexpr std::uint64_t fs_refer = 1ULL << 13;      // ABI 2
+constexpr std::uint64_t fs_truncate = 1ULL << 14;   // ABI 3
+constexpr std::uint64_t fs_ioctl_dev = 1ULL << 15;  // ABI 5
+constexpr std::uint64_t scope_abstract_unix = 1ULL << 0;  // ABI 6
+constexpr std::uint64_t scope_signal = 1ULL << 1;         // ABI 6
+
+constexpr std::uint64_t fs_read_execute =
+    LANDLOCK_ACCESS_FS_EXECUTE | LANDLOCK_ACCESS_FS_READ_FILE | LANDLOCK_ACCESS_FS_READ_DIR;
+// The rights that make sense on a rule for a file (not a directory); others are EINVAL.
+constexpr std::uint64_t fs_file_rights = LANDLOCK_ACCESS_FS_EXECUTE | LANDLOCK_ACCESS_FS_WRITE_FILE |
+                                         LANDLOCK_ACCESS_FS_READ_FILE | fs_truncate | fs_ioctl_dev;
+
+// The ruleset attribute as of ABI 6; older kernels get a prefix of it (see rules_size).
+struct ruleset_attr {
+  std::uint64_t handled_access_fs;
+  std::uint64_t handled_access_net;
+  std::uint64_t scoped;
+};
+
+/// Every filesystem right the kernel's ABI knows: the ruleset must handle all of them, or
+/// the unhandled ones stay allowed.
+std::uint64_t fs_rights_for(int abi) {
+  std::uint64_t r = (1ULL << 13) - 1;  // ABI 1: EXECUTE … MAKE_SYM
+  if (abi >= 2) r |= fs_refer;
+  if (abi >= 3) r |= fs_truncate;
+  if (abi >= 5) r |= fs_ioctl_dev;
+  return r;
+}
+
+/// Syscalls a tool never needs and that widen what a compromised one could do.
+constexpr const char* denied_syscalls[] = {
+    "ptrace", "process_vm_readv", "process_vm_writev",                       // other processes' memory
+    "mount", "umount2", "pivot_root", "fsopen", "fsconfig", "fsmount",       // the mount table
+    "fspick", "move_mount", "open_tree", "mount_setattr",
+    "kexec_load", "kexec_file_load", "reboot", "swapon", "swapoff",          // the machine
+    "init_module", "finit_module", "delete_module",                          // the kernel
+    "bpf", "perf_event_open", "userfaultfd",                                 // kernel attack surface
+    "keyctl", "add_key", "request_key",                                      // keyrings
+    "unshare", "setns",                                                      // namespaces
+    "open_by_handle_at", "name_to_handle_at",                                // bypasses path checks
+    "io_uring_setup", "io_uring_enter", "io_uring_register",                 // bypasses seccomp checks
+};
+
+struct fd_guard {
+  int fd = -1;
+  ~fd_guard() {
+    if (fd >= 0) ::close(fd);
+  }
+};
+
+result<std::vector<sock_filter>> build_filter(bool deny_network) {
+  scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_ALLOW);
+  if (!ctx) return fail(errc::io, "Failed to build the seccomp filter: seccomp_init failed");
+  struct ctx_guard {
+    scmp_filter_ctx c;
+    ~ctx_guard() { seccomp_release(c); }
+  } guard{ctx};
+  // no_new_privs is set explicitly in apply_in_child(); the filter is loaded by hand.
+  seccomp_attr_set(ctx, SCMP_FLTATR_CTL_NNP, 0);
+  auto add = [&](int nr, std::uint32_t action, unsigned count, const scmp_arg_cmp* args) -> status {
+    int rc = seccomp_rule_add_array(ctx, action, nr, count, args);
+    if (rc != 0)
+      return fail(errc::io, "Failed to build the seccomp filter: rule for syscall {}: {}", nr, std::strerror(-rc));
+    return {};
+  };
+  for (const char* name : denied_syscalls) {
+    int nr = seccomp_syscall_resolve_name(name);
+    if (nr == __NR_SCMP_ERROR) continue;  // not on this architecture
+    if (auto s = add(nr, SCMP_ACT_ERRNO(EPERM), 0, nullptr); !s) return s.take_error();
+  }
+  // clone() creating namespaces is unshare() by another name.
+  for (std::uint64_t flag : {CLONE_NEWUSER, CLONE_NEWNS, CLONE_NEWNET, CLONE_NEWPID, CLONE_NEWIPC, CLONE_NEWUTS,
+                             CLONE_NEWCGROUP}) {
+    scmp_arg_cmp c = SCMP_A0(SCMP_CMP_MASKED_EQ, flag, flag);
+    if (auto s = add(SCMP_SYS(clone), SCMP_ACT_ERRNO(EPERM), 1, &c); !s) return s.take_error();
+  }
+  // clone3 passes its flags in memory a filter cannot read: ENOSYS makes libc fall back to clone.
+  if (auto s = add(SCMP_SYS(clone3), SCMP_ACT_ERRNO(ENOSYS), 0, nullptr); !s) return s.take_error();
+  // Pushing characters into the controlling terminal's input.
+  {
+    scmp_arg_cmp c = SCMP_A1(SCMP_CMP_MASKED_EQ, 0xffffffffu, TIOCSTI);
+    if (auto s = add(SCMP_SYS(ioctl), SCMP_ACT_ERRNO(EPERM), 1, &c); !s) return s.take_error();
+  }
+  if (deny_network) {
+    scmp_arg_cmp c = SCMP_A0(SCMP_CMP_NE, AF_UNIX);
+    if (auto s = add(SCMP_SYS(socket), SCMP_ACT_ERRNO(EPERM), 1, &c); !s) return s.take_error();
+  }
+  // libseccomp 2.5 can only export to an fd; a memfd keeps it in memory.
+  fd_guard mem{::memfd_create("weft-seccomp", MFD_CLOEXEC)};
+  if (mem.fd < 0) return fail(errc::io, "Failed to build the seccomp filter: memfd_create: {}", std::strerror(errno));
+  if (int rc = seccomp_export_bpf(ctx, mem.fd); rc != 0)
+    return fail(errc::io, "Failed to build the seccomp filter: export: {}", std::strerror(-rc));
+  struct stat st;
+  if (::fstat(mem.fd, &st) != 0 || st.st_size <= 0 || st.st_size % sizeof(sock_filter) != 0)
+    return fail(errc::io, "Failed to build the seccomp filter: exported program has a bad size");
+  std::vector<sock_filter> prog(static_cast<std::size_t>(st.st_size) / sizeof(sock_filter));
+  if (::pread(mem.fd, prog.data(), static_cast<std::size_t>(st.st_size), 0) != st.st_size)
+    return fail(errc::io, "Failed to build the seccomp filter: reading the exported program: {}", std::strerror(errno));
+  return prog;
+}
+
+}  // namespace
+
+int landlock_abi() {
+  static const int abi = [] {
+    long v = ::syscall(SYS_landlock_create_ruleset, nullptr, 0, LANDLOCK_CREATE_RULESET_VERSION);
+    return v < 0 ? 0 : static_cast<int>(v);
+  }();
+  return abi;
+}
+
+std::string report::summary() const {
+  return fmt::format("landlock={} seccomp={} scoped={}", landlock_abi, seccomp ? 1 : 0, scoped ? 1 : 0);
+}
+
+prepared::prepared(prepared&& o) noexcept { *this = std::move(o); }
+
+prepared& prepared::operator=(prepared&& o) noexcept {
+  if (this == &o) return *this;
+  if (_ruleset_fd >= 0) ::close(_ruleset_fd);
+  _report = std::move(o._report);
+  _ruleset_fd = o._ruleset_fd;
+  o._ruleset_fd = -1;
+  std::memcpy(_limits, o._limits, sizeof _limits);
+  _limit_count = o._limit_count;
+  _filter = std::move(o._filter);
+  return *this;
+}
+
+prepared::~prepared() {
+  if (_ruleset_fd >= 0) ::close(_ruleset_fd);
+}
+
+bool prepared::move_fds_above(int min_fd) noexcept {
+  if (_ruleset_fd < 0 || _ruleset_fd >= min_fd) return true;
+  int n = ::fcntl(_ruleset_fd, F_DUPFD_CLOEXEC, min_fd);
+  if (n < 0) return false;
+  ::close(_ruleset_fd);
+  _ruleset_fd = n;
+  return true;
+}
+
+const char* prepared::apply_in_child() noexcept {
+  for (int i = 0; i < _limit_count; ++i) {
+    // Lower only: raising a hard limit needs CAP_SYS_RESOURCE and is never what we want.
+    struct rlimit cur;
+    if (::getrlimit(_limits[i].resource, &cur) != 0) return "getrlimit";
+    rlim_t v = static_cast<rlim_t>(_limits[i].value);
+    if (cur.rlim_max == RLIM_INFINITY || cur.rlim_max > v) cur.rlim_max = v;
+    if (cur.rlim_cur == RLIM_INFINITY || cur.rlim_cur > cur.rlim_max) cur.rlim_cur = cur.rlim_max;
+    if (::setrlimit(_limits[i].resource, &cur) != 0) return "setrlimit";
+  }
+  if (::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) return "prctl(PR_SET_NO_NEW_PRIVS)";
+  if (_ruleset_fd >= 0) {
+    if (::syscall(SYS_landlock_restrict_self, _ruleset_fd, 0) != 0) return "landlock_restrict_self";
+    ::close(_ruleset_fd);
+    _ruleset_fd = -1;
+  }
+  if (!_filter.empty()) {
+    sock_fprog prog{static_cast<unsigned short>(_filter.size()), _filter.data()};
+    if (::prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog) != 0) return "prctl(PR_SET_SECCOMP)";
+  }
+  return nullptr;
+}
+
+result<prepared> prepare(const service::sandbox_spec& spec) {
+  prepared p;
+  auto limit = [&](int resource, std::uint64_t v) {
+    if (v != 0) p._limits[p._limit_count++] = {resource, v};
+  };
+  limit(RLIMIT_AS, spec.max_address_space);
+  limit(RLIMIT_NOFILE, spec.max_open_files);
+  limit(RLIMIT_NPROC, spec.max_processes);
+  limit(RLIMIT_FSIZE, spec.max_file_size);
+
+  int abi = landlock_abi();
+  p._report.landlock_abi = abi;
+  if (abi == 0) {
+    p._report.warnings.push_back(
+        "Failed to confine the filesystem: Landlock is not available in this kernel, ignoring.");
+  } else {
+    std::uint64_t handled = fs_rights_for(abi);
+    ruleset_attr attr{handled, 0, 0};
+    std::size_t size = sizeof(std::uint64_t);  // ABI 1-3: handled_access_fs only
+    if (abi >= 4) size = 2 * sizeof(std::uint64_t);
+    if (abi >= 6) {
+      attr.scoped = scope_abstract_unix | scope_signal;
+      size = sizeof attr;
+      p._report.scoped = true;
+    }
+    long fd = ::syscall(SYS_landlock_create_ruleset, &attr, size, 0);
+    if (fd < 0) return fail(errc::io, "Failed to create a Landlock ruleset: {}", std::strerror(errno));
+    p._ruleset_fd = static_cast<int>(fd);
+    p._report.handled_fs = handled;
+    auto add_path = [&](const std::string& path, std::uint64_t rights, bool create) -> status {
+      if (create) {
+        std::error_code ec;
+        std::filesystem::create_directories(path, ec);
+        if (ec) return fail(errc::io, "Failed to create sandbox directory '{}': {}", path, ec.message());
+      }
+      fd_guard dir{::open(path.c_str(), O_PATH | O_CLOEXEC)};
+      if (dir.fd < 0) {
+        if (errno == ENOENT && !create) {
+          p._report.warnings.push_back(fmt::format("Failed to allow '{}' in the sandbox: it does not exist, ignoring.", path));
+          return {};
+        }
+        return fail(errc::io, "Failed to open sandbox path '{}': {}", path, std::strerror(errno));
+      }
+      struct stat st;
+      if (::fstat(dir.fd, &st) != 0) return fail(errc::io, "Failed to inspect sandbox path '{}': {}", path, std::strerror(errno));
+      if (!S_ISDIR(st.st_mode)) rights &= fs_file_rights;
+      landlock_path_beneath_attr rule{rights & handled, dir.fd};
+      if (::syscall(SYS_landlock_add_rule, p._ruleset_fd, LANDLOCK_RULE_PATH_BENEATH, &rule, 0) != 0)
+        return fail(errc::io, "Failed to add Landlock rule for '{}': {}", path, std::strerror(errno));
+      return {};
+    };
+    for (auto& path : spec.read_write)
+      if (auto s = add_path(path, handled, /*create=*/true); !s) return s.take_error();
+    for (auto& path : spec.read_only)
+      if (auto s = add_path(path, fs_read_execute, /*create=*/false); !s) return s.take_error();
+  }
+  auto filter = build_filter(spec.deny_network);
+  if (!filter) return filter.take_error();
+  p._filter = std::move(*filter);
+  p._report.seccomp = true;
+  return p;
+}
+
+status apply(const service::sandbox_spec& spec) {
+  auto p = prepare(spec);
+  if (!p) return p.take_error();
+  if (!p->what().warnings.empty()) {
+    static std::once_flag once;
+    std::call_once(once, [&] {
+      for (auto& w : p->what().warnings) log::get("sandbox").warning("{}", w);
+    });
+  }
+  if (const char* step = p->apply_in_child())
+    return fail(errc::io, "Failed to apply the sandbox: {}: {}", step, std::strerror(errno));
+  return {};
+}
+
+}  // namespace weft::sandbox
