@@ -25,6 +25,7 @@
 #include <weft/service/control_client.hh>
 
 #include "tests/echo/echo_v1.hh"
+#include "tools/bench/bench_stack.hh"
 
 using namespace weft;
 using namespace std::chrono_literals;
@@ -33,75 +34,10 @@ namespace sv = weft::proto::supervisor_v1;
 namespace echo = weft::proto::echo_v1;
 using clk = std::chrono::steady_clock;
 
+using namespace weft::bench;
+
 namespace {
 
-std::string build_root() { return WEFT_BUILD_ROOT; }
-
-/// A private weftd with bus + n echo services, started and stopped by the bench.
-class stack {
- public:
-  explicit stack(int echoes) {
-    char tmpl[] = "/tmp/weft-bench-XXXXXX";
-    _dir = ::mkdtemp(tmpl);
-    _runtime = _dir + "/run";
-    std::ofstream f(_dir + "/clawft.toml");
-    for (int i = 1; i <= echoes; ++i)
-      f << fmt::format("[services.echo-{}]\nexec = \"{}/tests/echo/weft-echo\"\naddress = \"echo/{}\"\n", i,
-                       build_root(), i);
-    f.close();
-    _notify = ::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-    sockaddr_un sa{};
-    sa.sun_family = AF_UNIX;
-    std::snprintf(sa.sun_path, sizeof sa.sun_path, "%s/notify", _dir.c_str());
-    if (::bind(_notify, reinterpret_cast<sockaddr*>(&sa), sizeof sa) != 0) throw std::runtime_error("bind notify");
-  }
-  ~stack() {
-    stop();
-    ::close(_notify);
-    fs::remove_all(_dir);
-  }
-  /// Starts weftd; returns the time to READY=1.
-  std::chrono::nanoseconds start() {
-    auto weftd = build_root() + "/services/weftd/weftd";
-    auto cfg = _dir + "/clawft.toml";
-    auto notify = _dir + "/notify";
-    auto t0 = clk::now();
-    _pid = ::fork();
-    if (_pid == 0) {
-      ::setpgid(0, 0);
-      int null = ::open("/dev/null", O_WRONLY);
-      ::dup2(null, 2);
-      ::setenv("NOTIFY_SOCKET", notify.c_str(), 1);
-      ::setenv("WEFT_LOG", "warning", 1);
-      ::execl(weftd.c_str(), weftd.c_str(), "--config", cfg.c_str(), "--runtime-dir", _runtime.c_str(),
-              static_cast<char*>(nullptr));
-      ::_exit(127);
-    }
-    for (;;) {
-      pollfd p{_notify, POLLIN, 0};
-      if (::poll(&p, 1, 20000) <= 0) throw std::runtime_error("weftd did not become ready in 20 s");
-      char buf[512];
-      auto n = ::recv(_notify, buf, sizeof buf, 0);
-      if (n > 0 && std::string_view(buf, static_cast<size_t>(n)).find("READY=1") != std::string_view::npos) break;
-    }
-    return clk::now() - t0;
-  }
-  void stop() {
-    if (_pid <= 0) return;
-    ::kill(_pid, SIGTERM);
-    int ws;
-    ::waitpid(_pid, &ws, 0);
-    ::kill(-_pid, SIGKILL);
-    _pid = -1;
-  }
-  pid_t pid() const { return _pid; }
-  const std::string& runtime() const { return _runtime; }
-
- private:
-  std::string _dir, _runtime;
-  int _notify = -1;
-  pid_t _pid = -1;
-};
 
 double pct(std::vector<double>& v, double p) {
   std::sort(v.begin(), v.end());
@@ -161,7 +97,7 @@ void bench_baseline(int samples) {
 }
 
 void bench_bus(int samples) {
-  stack s(1);
+  stack s(echo_config(1));
   s.start();
   zmq::context_t ctx(1);
   auto b = join(ctx, s.runtime());
@@ -220,7 +156,7 @@ void bench_bus(int samples) {
 void bench_coldstart(int runs) {
   std::vector<double> ms;
   for (int i = 0; i < runs; ++i) {
-    stack s(3);
+    stack s(echo_config(3));
     ms.push_back(std::chrono::duration<double, std::milli>(s.start()).count());
   }
   auto sorted = ms;
@@ -230,42 +166,8 @@ void bench_coldstart(int runs) {
              sorted.back());
 }
 
-long pss_kb(pid_t pid) {
-  std::ifstream f(fmt::format("/proc/{}/smaps_rollup", pid));
-  std::string line;
-  while (std::getline(f, line))
-    if (line.rfind("Pss:", 0) == 0) return std::atol(line.c_str() + 4);
-  return 0;
-}
-
-std::vector<pid_t> children_of(pid_t parent) {
-  std::vector<pid_t> out;
-  for (auto& e : fs::directory_iterator("/proc")) {
-    auto name = e.path().filename().string();
-    if (name.empty() || !std::isdigit(static_cast<unsigned char>(name[0]))) continue;
-    std::ifstream f(e.path() / "stat");
-    std::string stat;
-    std::getline(f, stat);
-    auto close = stat.rfind(')');
-    if (close == std::string::npos) continue;
-    std::istringstream rest(stat.substr(close + 2));
-    char state;
-    pid_t ppid;
-    rest >> state >> ppid;
-    if (ppid == parent) out.push_back(std::stoi(name));
-  }
-  return out;
-}
-
-std::string comm(pid_t pid) {
-  std::ifstream f(fmt::format("/proc/{}/comm", pid));
-  std::string s;
-  std::getline(f, s);
-  return s;
-}
-
 void bench_pss() {
-  stack s(3);
+  stack s(echo_config(3));
   s.start();
   // Let the services settle (first heartbeats, lazy page faults) before reading memory.
   zmq::context_t ctx(1);
