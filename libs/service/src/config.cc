@@ -17,6 +17,8 @@
 
 #include <weft/base/log.hh>
 
+#include "config_check.hh"
+
 namespace weft::service {
 
 bool service_spec::operator==(const service_spec& o) const {
@@ -26,6 +28,8 @@ bool service_spec::operator==(const service_spec& o) const {
 
 namespace {
 
+using namespace detail;
+
 /// A config file is written by a person; anything larger is a mistake (a log, a binary).
 constexpr std::size_t max_config_bytes = 4u << 20;
 /// sun_path holds 108 bytes with the NUL; the longest socket weft puts in the runtime
@@ -33,12 +37,10 @@ constexpr std::size_t max_config_bytes = 4u << 20;
 constexpr std::size_t max_runtime_dir_bytes = 107 - std::string_view("/control").size();
 constexpr std::uint64_t max_message_bytes_lo = 1024, max_message_bytes_hi = 64u << 20;
 constexpr std::uint32_t queue_depth_hi = 1000000;
-constexpr std::size_t max_name_chars = 64, max_address_chars = 128;
 
 constexpr std::array<std::string_view, 4> sections = {"weft", "bus", "supervisor", "services"};
 // Sections of later features: accepted so one file serves several builds, but not read.
-constexpr std::array<std::string_view, 10> reserved_sections = {
-    "agents", "agent_routes", "channels", "providers", "delegation", "tools", "memory", "security", "hub", "llm"};
+constexpr std::array<std::string_view, 4> reserved_sections = {"tools", "memory", "security", "hub"};
 
 constexpr std::array<std::pair<std::string_view, acl_action>, 2> acl_actions = {
     {{"allow", acl_action::allow}, {"deny", acl_action::deny}}};
@@ -59,259 +61,6 @@ constexpr std::array<u32_field, 8> supervisor_fields = {{
     {"restart_intensity", &supervisor_settings::restart_intensity},
     {"restart_window_s", &supervisor_settings::restart_window_s},
 }};
-
-std::string_view a_type(const toml::node& n) {
-  switch (n.type()) {
-    case toml::node_type::string: return "a string";
-    case toml::node_type::integer: return "an integer";
-    case toml::node_type::floating_point: return "a floating-point number";
-    case toml::node_type::boolean: return "a boolean";
-    case toml::node_type::table: return "a table";
-    case toml::node_type::array: return "an array";
-    case toml::node_type::date: return "a date";
-    case toml::node_type::time: return "a time";
-    case toml::node_type::date_time: return "a date-time";
-    default: return "nothing";
-  }
-}
-
-/// User text for a message: control characters escaped so every problem stays one line.
-std::string clean(std::string_view s) {
-  std::string out;
-  for (char c : s) {
-    if (auto u = static_cast<unsigned char>(c); u < 0x20 || u == 0x7f) out += fmt::format("\\x{:02x}", u);
-    else out += c;
-  }
-  return out;
-}
-
-/// Edit distance counting a swap of neighbours as one edit ("form" is 1 from "from").
-std::size_t distance(std::string_view a, std::string_view b) {
-  std::vector<std::vector<std::size_t>> d(a.size() + 1, std::vector<std::size_t>(b.size() + 1));
-  for (std::size_t i = 0; i <= a.size(); ++i) d[i][0] = i;
-  for (std::size_t j = 0; j <= b.size(); ++j) d[0][j] = j;
-  for (std::size_t i = 1; i <= a.size(); ++i)
-    for (std::size_t j = 1; j <= b.size(); ++j) {
-      d[i][j] = std::min({d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1)});
-      if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1])
-        d[i][j] = std::min(d[i][j], d[i - 2][j - 2] + 1);
-    }
-  return d[a.size()][b.size()];
-}
-
-/// "; did you mean 'x'?" when one of `words` is a likely typo of `word`: at most 3 edits
-/// and at most one per two characters, so "bar" does not suggest "bus".
-template <class Words>
-std::string suggestion(std::string_view word, const Words& words) {
-  if (word.size() > max_name_chars) return {};  // distance() is quadratic; no typo is that long
-  std::string_view best;
-  std::size_t best_d = 4;
-  for (std::string_view w : words)
-    if (auto d = distance(word, w); d < best_d && d * 2 <= word.size()) best = w, best_d = d;
-  return best.empty() ? std::string() : fmt::format("; did you mean '{}'?", best);
-}
-
-bool lower_alnum(char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'); }
-bool alnum(char c) { return lower_alnum(c) || (c >= 'A' && c <= 'Z'); }
-bool any_of_chars(char c, std::string_view set) { return set.find(c) != std::string_view::npos; }
-
-bool valid_service_name(std::string_view n) {
-  return !n.empty() && n.size() <= max_name_chars && lower_alnum(n[0]) &&
-         std::all_of(n.begin(), n.end(), [](char c) { return lower_alnum(c) || c == '-'; });
-}
-
-bool valid_address(std::string_view a) {
-  if (a.empty() || a.size() > max_address_chars) return false;
-  std::size_t start = 0;
-  for (;;) {
-    auto slash = a.find('/', start);
-    auto seg = a.substr(start, slash == std::string_view::npos ? std::string_view::npos : slash - start);
-    if (seg.empty() || !lower_alnum(seg[0]) ||
-        !std::all_of(seg.begin(), seg.end(), [](char c) { return lower_alnum(c) || any_of_chars(c, "_.-"); }))
-      return false;
-    if (slash == std::string_view::npos) return true;
-    start = slash + 1;
-  }
-}
-
-/// weftd and admin tools (ctl/*) bypass the bus ACL, so no service may take their addresses.
-bool reserved_address(std::string_view a) { return a == "bus" || a == "weftd" || a.substr(0, 4) == "ctl/"; }
-
-// A pattern with a character no address (or type) has can never match: a deny rule with
-// a typo would silently allow everything it was meant to stop.
-bool valid_address_glob(std::string_view p) {
-  return !p.empty() && std::all_of(p.begin(), p.end(), [](char c) { return lower_alnum(c) || any_of_chars(c, "_.-/*"); });
-}
-bool valid_type_glob(std::string_view p) {
-  return !p.empty() && std::all_of(p.begin(), p.end(), [](char c) { return alnum(c) || any_of_chars(c, "_.-*"); });
-}
-
-bool valid_env_name(std::string_view n) {
-  return !n.empty() && !(n[0] >= '0' && n[0] <= '9') &&
-         std::all_of(n.begin(), n.end(), [](char c) { return alnum(c) || c == '_'; });
-}
-
-
-/// Collects every problem with its position, so one run reports all of them, and reads
-/// typed values: each read_* returns the value of a key that is present and valid, and
-/// nullopt otherwise (having reported the problem if the key is present).
-class checker {
- public:
-  explicit checker(std::string_view source) : _source(source) {}
-
-  std::string where(const toml::source_region& r) const {
-    return fmt::format("{}:{}:{}", _source, r.begin.line, r.begin.column);
-  }
-  void error(const toml::source_region& r, std::string_view text) { add(_errors, r, "error", text); }
-  void warning(const toml::source_region& r, std::string_view text) { add(_warnings, r, "warning", text); }
-  bool failed() const { return !_errors.empty(); }
-  weft::error take_error() { return fail(errc::config, "{}", fmt::join(take(_errors), "\n")); }
-  std::vector<std::string> take_warnings() { return take(_warnings); }
-
-  void unknown_key(const toml::key& k, std::string_view in, const std::vector<std::string_view>& allowed) {
-    error(k.source(), fmt::format("unknown key '{}' {}; expected one of: {}{}", clean(k.str()), in,
-                                  fmt::join(allowed, ", "), suggestion(k.str(), allowed)));
-  }
-  void check_keys(const toml::table& t, std::string_view section, const std::vector<std::string_view>& allowed) {
-    for (auto& [k, v] : t)
-      if (std::find(allowed.begin(), allowed.end(), k.str()) == allowed.end())
-        unknown_key(k, fmt::format("in {}", section), allowed);
-  }
-
-  /// The string node `n` with `${NAME}`, `${NAME:-fallback}` (used when NAME is unset or
-  /// empty) and `$${` (a literal "${") replaced. Substituted text is not scanned again.
-  std::optional<std::string> expand(const toml::node& n, std::string_view used_in) {
-    std::string_view s = n.as_string()->get();
-    std::string out;
-    bool ok = true;
-    for (std::size_t i = 0; i < s.size();) {
-      if (s.substr(i, 3) == "$${") {
-        out += "${";
-        i += 3;
-        continue;
-      }
-      if (s.substr(i, 2) != "${") {
-        out += s[i++];
-        continue;
-      }
-      auto close = s.find('}', i + 2);
-      if (close == std::string_view::npos) {
-        error(n.source(), fmt::format("unterminated '${{' in {}; write '$${{' for a literal '${{'", used_in));
-        return std::nullopt;
-      }
-      auto expr = s.substr(i + 2, close - i - 2);
-      auto sep = expr.find(":-");
-      auto name = std::string(expr.substr(0, sep));
-      const char* value = valid_env_name(name) ? std::getenv(name.c_str()) : nullptr;
-      if (!valid_env_name(name)) {
-        error(n.source(), fmt::format("'${{{}}}' in {} is not a valid environment variable name", clean(expr), used_in));
-        ok = false;
-      } else if (sep != std::string_view::npos && (!value || !*value)) {
-        out += expr.substr(sep + 2);
-      } else if (!value) {
-        error(n.source(), fmt::format("environment variable '{}' is not set (used in {})", name, used_in));
-        ok = false;
-      } else {
-        out += value;
-      }
-      i = close + 1;
-    }
-    return ok ? std::optional<std::string>(std::move(out)) : std::nullopt;
-  }
-
-  std::optional<std::string> read_string(const toml::table& t, std::string_view section, std::string_view key) {
-    auto* n = t.get(key);
-    if (!n) return std::nullopt;
-    if (!n->is_string()) return wrong_type(*n, section, key, "a string");
-    return expand(*n, fmt::format("{} {}", section, key));
-  }
-
-  std::optional<bool> read_bool(const toml::table& t, std::string_view section, std::string_view key) {
-    auto* n = t.get(key);
-    if (!n) return std::nullopt;
-    if (!n->is_boolean()) return wrong_type(*n, section, key, "true or false");
-    return n->as_boolean()->get();
-  }
-
-  std::optional<std::vector<std::string>> read_strings(const toml::table& t, std::string_view section,
-                                                       std::string_view key) {
-    auto* n = t.get(key);
-    if (!n) return std::nullopt;
-    auto* a = n->as_array();
-    if (!a) return wrong_type(*n, section, key, "an array of strings");
-    std::vector<std::string> v;
-    bool ok = true;
-    for (auto& e : *a) {
-      if (!e.is_string()) {
-        error(e.source(), fmt::format("{} {} must contain only strings, not {}", section, key, a_type(e)));
-        ok = false;
-      } else if (auto s = expand(e, fmt::format("{} {}", section, key))) {
-        v.push_back(std::move(*s));
-      } else {
-        ok = false;
-      }
-    }
-    return ok ? std::optional(std::move(v)) : std::nullopt;
-  }
-
-  /// An integer in [lo, hi]; the range lies within T, so nothing is ever truncated.
-  template <class T>
-  std::optional<T> read_uint(const toml::table& t, std::string_view section, std::string_view key, T lo, T hi) {
-    static_assert(std::is_unsigned_v<T>);
-    auto* n = t.get(key);
-    if (!n) return std::nullopt;
-    if (!n->is_integer()) return wrong_type(*n, section, key, "an integer");
-    std::int64_t v = n->as_integer()->get();
-    if (v < 0 || static_cast<std::uint64_t>(v) < lo || static_cast<std::uint64_t>(v) > hi) {
-      error(n->source(), fmt::format("{} {} must be between {} and {}, not {}", section, key, lo, hi, v));
-      return std::nullopt;
-    }
-    return static_cast<T>(v);
-  }
-
-  template <class E, std::size_t N>
-  std::optional<E> read_enum(const toml::table& t, std::string_view section, std::string_view key,
-                             const std::array<std::pair<std::string_view, E>, N>& names) {
-    auto s = read_string(t, section, key);
-    if (!s) return std::nullopt;
-    std::vector<std::string> quoted;
-    for (auto& [name, value] : names) {
-      if (*s == name) return value;
-      quoted.push_back(fmt::format("'{}'", name));
-    }
-    error(t.get(key)->source(),
-          fmt::format("{} {} must be one of {}, not '{}'", section, key, fmt::join(quoted, ", "), clean(*s)));
-    return std::nullopt;
-  }
-
- private:
-  struct diagnostic {
-    toml::source_position pos;
-    std::string text;
-  };
-
-  void add(std::vector<diagnostic>& to, const toml::source_region& r, std::string_view kind, std::string_view text) {
-    to.push_back({r.begin, fmt::format("{}: {}: {}", where(r), kind, text)});
-  }
-  std::nullopt_t wrong_type(const toml::node& n, std::string_view section, std::string_view key,
-                            std::string_view expected) {
-    error(n.source(), fmt::format("{} {} must be {}, not {}", section, key, expected, a_type(n)));
-    return std::nullopt;
-  }
-  static std::vector<std::string> take(std::vector<diagnostic>& ds) {
-    std::stable_sort(ds.begin(), ds.end(), [](const diagnostic& a, const diagnostic& b) {
-      return std::tie(a.pos.line, a.pos.column) < std::tie(b.pos.line, b.pos.column);
-    });
-    std::vector<std::string> out;
-    for (auto& d : ds) out.push_back(std::move(d.text));
-    ds.clear();
-    return out;
-  }
-
-  std::string _source;
-  std::vector<diagnostic> _errors;
-  std::vector<diagnostic> _warnings;
-};
 
 void read_weft(checker& ck, const toml::table& t, config& c) {
   ck.check_keys(t, "[weft]", {"home", "runtime_dir", "log"});
@@ -432,11 +181,13 @@ supervisor_settings read_supervisor(checker& ck, const toml::table& t) {
 struct parsed_service {
   service_spec spec;
   const toml::array* after = nullptr;
+  const toml::node* table = nullptr;  ///< null for a derived service
 };
 
 parsed_service read_service(checker& ck, const std::string& name, const toml::table& st) {
   auto label = fmt::format("[services.{}]", clean(name));
   parsed_service parsed;
+  parsed.table = &st;
   auto& s = parsed.spec;
   s.name = name;
   s.address = name;
@@ -483,7 +234,8 @@ parsed_service read_service(checker& ck, const std::string& name, const toml::ta
   return parsed;
 }
 
-/// Every `after` names the bus or another service, and the start order has no cycle.
+/// Every `after` of a file's service names the bus or another service (from the file or
+/// derived from [agents] and [channels]), and the start order of all of them has no cycle.
 void check_order(checker& ck, const std::vector<parsed_service>& services) {
   std::map<std::string_view, std::size_t> index;
   std::vector<std::string_view> names = {"bus"};
@@ -495,15 +247,17 @@ void check_order(checker& ck, const std::vector<parsed_service>& services) {
   for (std::size_t i = 0; i < services.size(); ++i)
     for (std::size_t j = 0; j < services[i].spec.after.size(); ++j) {
       auto& dep = services[i].spec.after[j];
+      bool derived = services[i].table == nullptr;
       auto* node = services[i].after ? services[i].after->get(j) : nullptr;
-      if (dep == "bus" || !node) continue;
+      if (dep == "bus" || (!derived && !node)) continue;
       if (auto it = index.find(dep); it != index.end()) {
         edges[i].emplace_back(it->second, node);
         continue;
       }
-      ck.error(node->source(), fmt::format("[services.{}] after names '{}', which is neither 'bus' nor a configured "
-                                           "service{}",
-                                           services[i].spec.name, clean(dep), suggestion(dep, names)));
+      if (node)
+        ck.error(node->source(), fmt::format("[services.{}] after names '{}', which is neither 'bus' nor a "
+                                             "configured service{}",
+                                             services[i].spec.name, clean(dep), suggestion(dep, names)));
     }
   // Depth-first search; an edge back to a service on the current path closes a cycle.
   std::vector<int> state(services.size(), 0);  // 0 unseen, 1 on the path, 2 done
@@ -516,10 +270,16 @@ void check_order(checker& ck, const std::vector<parsed_service>& services) {
         self(self, v);
       } else if (state[v] == 1) {
         std::vector<std::string_view> cycle;
-        for (auto it = std::find(path.begin(), path.end(), v); it != path.end(); ++it)
+        const toml::node* at = node;
+        for (auto it = std::find(path.begin(), path.end(), v); it != path.end(); ++it) {
           cycle.push_back(services[*it].spec.name);
+          if (!at && services[*it].table) at = services[*it].table;
+        }
         cycle.push_back(services[v].spec.name);
-        ck.error(node->source(), fmt::format("[services.{}] after forms a cycle: {} (each waits for the next)",
+        // Derived services never wait for each other in a circle, so a cycle has a
+        // service from the file in it.
+        if (at)
+          ck.error(at->source(), fmt::format("[services.{}] after forms a cycle: {} (each waits for the next)",
                                              services[u].spec.name, fmt::join(cycle, " -> ")));
       }
     }
@@ -530,17 +290,10 @@ void check_order(checker& ck, const std::vector<parsed_service>& services) {
     if (state[i] == 0) visit(visit, i);
 }
 
-std::vector<service_spec> read_services(checker& ck, const toml::table& t) {
-  // toml++ keeps a table's keys sorted; weftd starts services in file order.
-  std::vector<std::pair<const toml::key*, const toml::node*>> items;
-  for (auto& [k, v] : t) items.emplace_back(&k, &v);
-  std::stable_sort(items.begin(), items.end(), [](auto& a, auto& b) {
-    auto &x = a.second->source().begin, &y = b.second->source().begin;
-    return std::tie(x.line, x.column) < std::tie(y.line, y.column);
-  });
+std::vector<parsed_service> read_services(checker& ck, const toml::table& t) {
   std::vector<parsed_service> parsed;
   std::map<std::string, std::string> address_owner;
-  for (auto [k, v] : items) {
+  for (auto [k, v] : in_file_order(t)) {
     std::string name(k->str());
     if (!valid_service_name(name))
       ck.error(k->source(), fmt::format("service name '{}' is invalid: use 1 to {} of a-z, 0-9 and '-', starting "
@@ -560,15 +313,30 @@ std::vector<service_spec> read_services(checker& ck, const toml::table& t) {
                fmt::format("[services.{}] address '{}' is already used by [services.{}]", clean(name),
                            clean(s.address), clean(it->second)));
   }
-  check_order(ck, parsed);
-  std::vector<service_spec> out;
-  for (auto& p : parsed) out.push_back(std::move(p.spec));
-  return out;
+  return parsed;
+}
+
+/// The file's services together with those derived from the config, which a file service
+/// of the same name replaces: no address may be taken twice, and the order is checked on
+/// the whole.
+void check_services(checker& ck, std::vector<parsed_service> parsed, const config& c) {
+  std::map<std::string, const parsed_service*> by_name;
+  for (auto& p : parsed) by_name.emplace(p.spec.name, &p);
+  std::vector<parsed_service> all = parsed;
+  for (auto& d : derived_services(c, [](std::string_view program) { return std::string(program); })) {
+    if (by_name.count(d.name)) continue;
+    for (auto& p : parsed)
+      if (p.spec.address == d.address)
+        ck.error((p.table->as_table()->contains("address") ? p.table->as_table()->get("address") : p.table)->source(),
+                 fmt::format("[services.{}] address '{}' is already used by the derived service '{}'; name the "
+                             "service '{}' to replace it",
+                             p.spec.name, clean(d.address), d.name, d.name));
+    all.push_back({std::move(d), nullptr, nullptr});
+  }
+  check_order(ck, all);
 }
 
 }  // namespace
-
-config default_config() { return config{}; }
 
 result<config> load_config_or_default(const std::string& path) {
   return path.empty() ? result<config>(default_config()) : load_config(path);
@@ -597,13 +365,16 @@ result<config> parse_config(std::string_view text, std::string_view source_name)
   config cfg;
   cfg.source = std::string(source_name);
   std::vector<std::string_view> known(sections.begin(), sections.end());
+  known.insert(known.end(), agent_sections.begin(), agent_sections.end());
   known.insert(known.end(), reserved_sections.begin(), reserved_sections.end());
+  std::vector<parsed_service> services;
   for (auto& [k, v] : root) {
     auto key = k.str();
     if (std::find(reserved_sections.begin(), reserved_sections.end(), key) != reserved_sections.end()) {
       ck.warning(v.source(), fmt::format("section '[{}]' is not supported by this build yet, ignoring.", key));
       continue;
     }
+    if (std::find(agent_sections.begin(), agent_sections.end(), key) != agent_sections.end()) continue;
     if (std::find(sections.begin(), sections.end(), key) == sections.end()) {
       ck.unknown_key(k, "at the top level", known);
       continue;
@@ -618,9 +389,12 @@ result<config> parse_config(std::string_view text, std::string_view source_name)
     } else if (key == "supervisor") {
       cfg.supervisor = read_supervisor(ck, *t);
     } else {
-      cfg.services = read_services(ck, *t);
+      services = read_services(ck, *t);
     }
   }
+  read_agent_sections(ck, root, cfg);
+  for (auto& p : services) cfg.services.push_back(p.spec);
+  check_services(ck, std::move(services), cfg);
   if (ck.failed()) return ck.take_error();
   cfg.warnings = ck.take_warnings();
   return cfg;
