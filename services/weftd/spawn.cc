@@ -12,7 +12,14 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <mutex>
+#include <optional>
+#include <set>
+
 #include <fmt/core.h>
+
+#include <weft/base/log.hh>
+#include <weft/sandbox/sandbox.hh>
 
 namespace weft::weftd {
 
@@ -57,9 +64,32 @@ result<spawned> spawn(const spawn_request& r) {
   }
   ::close(cred[1]);
 
-  // Everything the child needs is prepared before fork: after fork only async-signal-safe calls.
+  // Everything the child needs is prepared before fork: after fork only async-signal-safe
+  // calls. That includes the sandbox: paths opened, Landlock ruleset built, seccomp program
+  // compiled here; the child only hands them to the kernel.
+  std::optional<sandbox::prepared> sb;
+  auto env = r.env;
+  if (r.sandbox.enabled) {
+    auto spec = r.sandbox;
+    spec.read_only.push_back(r.exec);  // exec itself must be readable and executable
+    auto p = sandbox::prepare(spec);
+    if (!p) {
+      ::close(sv[0]);
+      ::close(sv[1]);
+      ::close(cred[0]);
+      return fail(errc::io, "Failed to sandbox '{}': {}", r.exec, p.err().message);
+    }
+    // Each distinct warning once per weftd (e.g. "Landlock is not available").
+    static std::mutex warned_mu;
+    static std::set<std::string> warned;
+    std::lock_guard lock(warned_mu);
+    for (auto& w : p->what().warnings)
+      if (warned.insert(w).second) log::get("weftd").warning("{}: {}", r.exec, w);
+    env["WEFT_SANDBOX"] = p->what().summary();
+    sb = std::move(*p);
+  }
   std::vector<std::string> env_strings;
-  for (auto& [k, v] : r.env) env_strings.push_back(k + "=" + v);
+  for (auto& [k, v] : env) env_strings.push_back(k + "=" + v);
   std::vector<char*> envp, argv;
   for (auto& s : env_strings) envp.push_back(s.data());
   envp.push_back(nullptr);
@@ -91,10 +121,21 @@ result<spawned> spawn(const spawn_request& r) {
     sigset_t none;
     sigemptyset(&none);
     ::sigprocmask(SIG_SETMASK, &none, nullptr);
+    // The ruleset fd may sit on 3 or 4: move it out of the way of the dup2s below.
+    if (sb && !sb->move_fds_above(10)) ::_exit(127);
     // dup2 onto fixed numbers; careful when the source already sits on a target number.
     int n = ::fcntl(sv[1], F_DUPFD, 10);
     int c = ::fcntl(cred[0], F_DUPFD, 10);
     if (n < 0 || c < 0 || ::dup2(n, child_notify_fd) < 0 || ::dup2(c, child_credential_fd) < 0) ::_exit(127);
+    if (sb) {
+      // Last before exec (it closes its ruleset fd itself; close_range below is still allowed).
+      if (const char* step = sb->apply_in_child()) {
+        int e = errno;
+        const char* parts[] = {"weftd: Failed to sandbox '", argv[0], "': ", step, ": ", std::strerror(e), "\n"};
+        for (const char* part : parts) [[maybe_unused]] auto w = ::write(2, part, std::strlen(part));
+        ::_exit(127);
+      }
+    }
     ::close_range(child_credential_fd + 1, ~0U, 0);
     ::execve(argv[0], argv.data(), envp.data());
     const char* msg = "weftd: Failed to exec child: ";

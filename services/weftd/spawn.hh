@@ -2,6 +2,7 @@
 /// Starting a child the way weftd wants it: an explicit environment (nothing inherited
 /// but a short allow-list), its notify socket on fd 3, a credential on fd 4, no other
 /// fds, no_new_privs, no core dumps, its own process group, and death when weftd dies.
+/// A sandboxed child is also confined (libs/sandbox) right before exec.
 
 #include <sys/types.h>
 
@@ -10,6 +11,7 @@
 #include <vector>
 
 #include <weft/base/result.hh>
+#include <weft/service/config.hh>
 
 namespace weft::weftd {
 
@@ -18,6 +20,10 @@ struct spawn_request {
   std::vector<std::string> args;
   std::map<std::string, std::string> env;  ///< the complete environment of the child
   std::string credential;                  ///< written to a pipe the child reads on fd 4
+  /// When enabled: rlimits, Landlock, seccomp applied in the child just before exec (the
+  /// executable itself is added to read_only). The child's $WEFT_SANDBOX then says what
+  /// applied ("landlock=7 seccomp=1 scoped=1"); Landlock missing is a warning, not a failure.
+  service::sandbox_spec sandbox;
 };
 
 struct spawned {

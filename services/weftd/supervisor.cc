@@ -130,6 +130,7 @@ void supervisor::start(child& c) {
   spawn_request r;
   r.exec = c.spec.exec;
   r.args = c.spec.args;
+  r.sandbox = c.spec.sandbox;
   r.env = base_environment();
   // The service's own env first: it may set WEFT_LOG and the like, but never override the
   // protocol variables below.

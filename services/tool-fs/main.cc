@@ -1,0 +1,90 @@
+// weft-tool-fs — file tools over one agent's workspace.
+//
+// Serves io.weft.Tool.v1 at $WEFT_ADDRESS (tool/fs/<agent>): ListTools there, Call at
+// tool/fs/<agent>/<tool> for read_file, write_file, edit_file, list_dir. Every path is
+// resolved beneath the workspace by the kernel (openat2 RESOLVE_BENEATH); anything outside
+// is the error Denied. weftd's Landlock sandbox (when the service is derived from
+// [agents.<id>]) is the second line of defence. See docs/tools.md.
+//
+// Environment (set by weftd):
+//   WEFT_WORKSPACE  the agent's workspace directory (created when missing); required
+//   WEFT_AGENT      the agent id, for messages; default: the last segment of WEFT_ADDRESS
+//   WEFT_BUS, WEFT_ADDRESS, WEFT_TOKEN_FD, WEFT_NOTIFY_FD, WEFT_LOG, WEFT_SANDBOX
+//
+// Example config (weftd derives this from [agents.work]):
+//   [services.tool-fs-work]
+//   exec = "/usr/libexec/weft/weft-tool-fs"
+//   address = "tool/fs/work"
+//   env = { WEFT_AGENT = "work", WEFT_WORKSPACE = "/var/lib/weft/agents/work" }
+#include <unistd.h>
+
+#include <cstdlib>
+#include <cstring>
+
+#include <weft/base/log.hh>
+#include <weft/service/exit.hh>
+#include <weft/service/service_loop.hh>
+
+#include "services/tool-fs/fs_tools.hh"
+
+using namespace weft;
+
+namespace {
+constexpr const char* help = R"(usage: weft-tool-fs [--help]
+File tools over one agent's workspace, served on the weft bus (io.weft.Tool.v1):
+  read_file{path, offset?, limit?}   text, cut at 256 KiB with a marker
+  write_file{path, content}          atomic (temp file + rename), parents created
+  edit_file{path, old_text, new_text, replace_all?}
+  list_dir{path?}                    sorted, type and size, at most 1000 entries
+Paths outside the workspace (.., absolute, symlinks out) are refused with Denied.
+
+Environment:
+  WEFT_WORKSPACE   the agent's workspace directory (required; created when missing)
+  WEFT_AGENT       agent id (default: last segment of WEFT_ADDRESS)
+  WEFT_BUS, WEFT_ADDRESS, WEFT_TOKEN_FD, WEFT_NOTIFY_FD   set by weftd
+  WEFT_LOG         log levels, e.g. "debug"
+)";
+}
+
+int main(int argc, char** argv) {
+  for (int i = 1; i < argc; ++i) {
+    if (std::strcmp(argv[i], "--help") == 0) {
+      fmt::print("{}", help);
+      return 0;
+    }
+    return service::usage_error("weft-tool-fs", fmt::format("unknown option '{}'", argv[i]));
+  }
+  int signal_fd = service::block_stop_signals();  // before any thread exists
+  log::configure_from_env();
+  auto& lg = log::get("tool-fs");
+  auto opts = ipc::bus_client::options_from_env();
+  if (!opts) {
+    lg.error("{}", opts.err().message);
+    return service::to_int(service::exit_code::usage);
+  }
+  const char* ws_env = std::getenv("WEFT_WORKSPACE");
+  std::string agent = std::getenv("WEFT_AGENT") ? std::getenv("WEFT_AGENT")
+                                                : opts->address.substr(opts->address.rfind('/') + 1);
+  if (!ws_env || !*ws_env) {
+    lg.error("Failed to start weft-tool-fs for agent '{}': WEFT_WORKSPACE is not set", agent);
+    return service::to_int(service::exit_code::usage);
+  }
+  auto ws = tools::workspace::open(ws_env, agent);
+  if (!ws) {
+    lg.error("{}", ws.err().message);
+    return service::to_int(service::exit_code::failure);
+  }
+  if (const char* sb = std::getenv("WEFT_SANDBOX")) lg.info("sandbox: {}", sb);
+  else lg.info("not sandboxed: only the tools' own path checks apply");
+  auto notify = service::notifier::from_env();
+  zmq::context_t ctx(1);
+  auto bus = ipc::bus_client::connect(ctx, *opts);
+  if (!bus) {
+    lg.error("Failed to join the bus as '{}': {}", opts->address, bus.err().to_string());
+    return service::to_int(service::exit_code::failure);
+  }
+  ::close(signal_fd);  // the server reads the same signals from its own signalfd
+  tools::tool_server server(**bus, notify, {.family = "fs", .workers = 4});
+  for (auto& t : tools::fs_tools(*ws)) server.add(std::move(t));
+  return server.run();
+}
