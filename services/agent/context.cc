@@ -1,0 +1,152 @@
+#include "context.hh"
+
+#include <set>
+
+namespace weft::agent {
+
+namespace llm = proto::llm_v1;
+
+namespace {
+
+constexpr std::size_t per_message = 4;
+
+std::size_t chars_of(const llm::turn& t) {
+  std::size_t n = t.text.size() + t.tool_call_id.size();
+  for (auto& c : t.tool_calls) n += c.id.size() + c.name.size() + c.arguments.size();
+  return n;
+}
+
+llm::turn to_turn(const entry& e) {
+  llm::turn t;
+  t.role = e.role;
+  t.text = e.content;
+  t.tool_calls = e.tool_calls;
+  t.tool_call_id = e.tool_call_id;
+  t.is_error = e.is_error;
+  return t;
+}
+
+struct group {
+  std::vector<llm::turn> msgs;
+  std::size_t tokens = 0;
+};
+
+/// True when every tool call has a result in the group and every result a call.
+bool consistent(const std::vector<llm::turn>& msgs) {
+  std::set<std::string> calls, results;
+  for (auto& m : msgs) {
+    for (auto& c : m.tool_calls) calls.insert(c.id);
+    if (m.role == llm::role::tool) results.insert(m.tool_call_id);
+  }
+  return calls == results;
+}
+
+/// Replaces a tool result's text by the stub; returns the tokens saved.
+std::size_t stub(llm::turn& t) {
+  if (t.role != llm::role::tool || t.text.size() <= dropped_result_stub.size()) return 0;
+  auto before = estimate_tokens(t);
+  t.text = std::string(dropped_result_stub);
+  return before - estimate_tokens(t);
+}
+
+/// The longest prefix of `s` of at most `n` bytes that does not split a UTF-8 sequence.
+std::string utf8_prefix(const std::string& s, std::size_t n) {
+  if (n >= s.size()) return s;
+  while (n > 0 && (static_cast<unsigned char>(s[n]) & 0xC0) == 0x80) --n;
+  return s.substr(0, n);
+}
+
+}  // namespace
+
+std::size_t estimate_tokens(const llm::turn& t) { return (chars_of(t) + 3) / 4 + per_message; }
+
+std::size_t estimate_tokens(std::string_view text) {
+  return text.empty() ? 0 : (text.size() + 3) / 4 + per_message;
+}
+
+context_output assemble_context(const context_input& in) {
+  context_output out;
+
+  // History → groups of one turn each (a turn_id; messages without one start a new group
+  // at every user message).
+  std::vector<group> groups;
+  if (in.history) {
+    const std::string* current_id = nullptr;
+    for (auto& e : *in.history) {
+      bool same = !groups.empty() && current_id &&
+                  (e.turn_id.empty() ? e.role != llm::role::user && current_id->empty() : e.turn_id == *current_id);
+      if (!same) {
+        groups.emplace_back();
+        current_id = &e.turn_id;
+      }
+      groups.back().msgs.push_back(to_turn(e));
+    }
+  }
+  std::vector<group> kept;
+  kept.reserve(groups.size());
+  for (auto& g : groups) {
+    if (!consistent(g.msgs)) {
+      ++out.skipped_turns;
+      continue;
+    }
+    for (auto& m : g.msgs) g.tokens += estimate_tokens(m);
+    kept.push_back(std::move(g));
+  }
+
+  llm::turn current;
+  current.role = llm::role::user;
+  current.text = in.current;
+  std::vector<llm::turn> steps = in.steps;
+
+  std::size_t total = in.fixed_tokens + estimate_tokens(in.system) + estimate_tokens(current);
+  for (auto& g : kept) total += g.tokens;
+  for (auto& s : steps) total += estimate_tokens(s);
+  auto over = [&] { return total > in.budget_tokens; };
+
+  // 1. History tool results, oldest first.
+  for (auto& g : kept) {
+    for (auto& m : g.msgs) {
+      if (!over()) break;
+      if (auto saved = stub(m)) {
+        total -= saved;
+        g.tokens -= saved;
+        ++out.stubbed_results;
+      }
+    }
+    if (!over()) break;
+  }
+  // 2. Whole history turns, oldest first.
+  std::size_t first = 0;
+  while (over() && first < kept.size()) {
+    total -= kept[first].tokens;
+    ++first;
+    ++out.dropped_turns;
+  }
+  // 3. This turn's tool results, oldest first.
+  for (auto& s : steps) {
+    if (!over()) break;
+    if (auto saved = stub(s)) {
+      total -= saved;
+      ++out.stubbed_results;
+    }
+  }
+  // 4. The current message itself.
+  if (over()) {
+    auto others = total - estimate_tokens(current);
+    auto room_tokens = in.budget_tokens > others + per_message ? in.budget_tokens - others - per_message : 0;
+    auto room_chars = room_tokens * 4;
+    auto keep = room_chars > truncated_marker.size() ? room_chars - truncated_marker.size() : 0;
+    current.text = utf8_prefix(current.text, keep) + std::string(truncated_marker);
+    total = others + estimate_tokens(current);
+    out.truncated = true;
+  }
+
+  for (std::size_t i = first; i < kept.size(); ++i)
+    for (auto& m : kept[i].msgs) out.messages.push_back(std::move(m));
+  out.messages.push_back(std::move(current));
+  for (auto& s : steps) out.messages.push_back(std::move(s));
+  out.tokens = total;
+  return out;
+}
+
+}  // namespace weft::agent

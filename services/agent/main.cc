@@ -1,0 +1,151 @@
+// weft-agent — one agent: answers io.weft.Chat.v1.Turn with TurnResult.
+//
+// Purpose: runs the tool loop of one agent (model → tools in parallel → model …) against
+// the llm service (address `llm`) and the agent's tool processes (tool/fs/<id>,
+// tool/shell/<id>, tool/web), keeps each conversation in <workspace>/sessions/*.jsonl and
+// answers a repeated Turn from there (the router's redelivery). See docs/agents.md.
+//
+// Started by weftd, one process per [agents.<id>], at bus address agent/<id>, with
+// $WEFT_BUS, $WEFT_ADDRESS, $WEFT_TOKEN_FD and $WEFT_NOTIFY_FD.
+//
+// Environment:
+//   WEFT_ADDRESS     agent/<id>; the id is its last segment (or $WEFT_AGENT)
+//   WEFT_CONFIG      config file (else $WEFT_HOME/clawft.toml, …; else the built-in default)
+//   WEFT_WORKSPACE   workspace (else [agents.<id>] workspace, else $WEFT_HOME/agents/<id>)
+//   WEFT_HOME        state directory (default ~/.clawft)
+//   WEFT_SKILLS_DIR  built-in skills directory (none when unset)
+//   WEFT_LOG         log levels, e.g. "debug" or "info,agent=debug"
+//
+// Serves: io.weft.Chat.v1.Turn. Calls: io.weft.Llm.v1.Complete (llm),
+// io.weft.Tool.v1.ListTools and Call (tool processes).
+//
+// Example config:
+//   [agents.main]
+//   max_iterations = 10
+//   tool_timeout_ms = 30000
+//   [agents.main.tools]
+//   allow = ["*"]
+//   deny = ["exec"]
+#include <cstdlib>
+#include <cstring>
+
+#include <weft/base/log.hh>
+#include <weft/service/exit.hh>
+#include <weft/service/paths.hh>
+#include <weft/service/service_loop.hh>
+
+#include "services/agent/agent.hh"
+#include "services/agent/workspace.hh"
+
+using namespace weft;
+
+namespace {
+
+constexpr std::string_view help = R"(usage: weft-agent [--help]
+
+Runs one weft agent: answers io.weft.Chat.v1.Turn requests at agent/<id> with the tool
+loop (model, then the tools it asks for in parallel, then the model again …), keeping
+each conversation in <workspace>/sessions/<session>.jsonl. Started by weftd.
+
+Environment:
+  WEFT_ADDRESS     bus address agent/<id>; the agent id is its last segment
+  WEFT_AGENT       agent id (when WEFT_ADDRESS has none)
+  WEFT_CONFIG      config file; else $WEFT_HOME/clawft.toml, ~/.clawft/clawft.toml,
+                   /etc/weft/clawft.toml; else the built-in default
+  WEFT_WORKSPACE   workspace directory; else [agents.<id>] workspace; else
+                   $WEFT_HOME/agents/<id>
+  WEFT_HOME        state directory (default ~/.clawft)
+  WEFT_SKILLS_DIR  directory of built-in skills (none when unset)
+  WEFT_BUS, WEFT_TOKEN_FD, WEFT_NOTIFY_FD   set by weftd
+  WEFT_LOG         log levels, e.g. "debug" or "info,agent=debug"
+
+Settings come from [agents.<id>] (max_iterations, tool_timeout_ms, max_tokens, tier,
+model, workspace, [agents.<id>.tools] allow/deny/families). See docs/agents.md.
+)";
+
+std::string env_or(const char* name, std::string fallback = {}) {
+  auto* v = std::getenv(name);
+  return v && *v ? std::string(v) : std::move(fallback);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  for (int i = 1; i < argc; ++i) {
+    if (std::strcmp(argv[i], "--help") == 0) {
+      fmt::print("{}", help);
+      return 0;
+    }
+    return service::usage_error("weft-agent", fmt::format("unknown option '{}'", argv[i]));
+  }
+  int signal_fd = service::block_stop_signals();  // before any thread exists
+  log::configure_from_env();
+  auto& lg = log::get("agent");
+  auto opts = ipc::bus_client::options_from_env();
+  if (!opts) {
+    lg.error("{}", opts.err().message);
+    return service::to_int(service::exit_code::usage);
+  }
+  auto id = env_or("WEFT_AGENT");
+  if (auto slash = opts->address.rfind('/'); id.empty() && slash != std::string::npos)
+    id = opts->address.substr(slash + 1);
+  if (id.empty()) id = opts->address;
+
+  auto cfg = service::load_config_or_default(service::find_config("").value_or(""));
+  if (!cfg) {
+    lg.error("{}", cfg.err().message);
+    return service::to_int(service::exit_code::usage);
+  }
+
+  agent::agent_options o;
+  o.id = id;
+  if (auto it = cfg->agents.find(id); it != cfg->agents.end()) {
+    o.settings = it->second;
+  } else {
+    o.settings.id = id;
+    lg.info("no [agents.{}] in '{}': using the defaults", id, cfg->source);
+  }
+  o.name = o.settings.name.empty() ? id : o.settings.name;
+  auto home = service::home_dir(cfg->home);
+  o.workspace = env_or("WEFT_WORKSPACE", o.settings.workspace.empty() ? home + "/agents/" + id : o.settings.workspace);
+
+  // Context budget: the tier's window minus the output reserve, and never more than the
+  // bus can carry (a request of N tokens is about 4N bytes).
+  std::string tier = o.settings.tier.empty() ? cfg->llm.default_tier : o.settings.tier;
+  std::size_t window = 128000;
+  for (auto& t : cfg->llm.tiers)
+    if (t.name == tier || (tier.empty() && &t == &cfg->llm.tiers.front())) {
+      window = t.max_context_tokens;
+      break;
+    }
+  std::size_t reserve = o.settings.max_tokens ? o.settings.max_tokens : 4096;
+  o.budget_tokens = window > reserve + 1024 ? window - reserve : 1024;
+  o.budget_tokens = std::min<std::size_t>(o.budget_tokens, cfg->bus.max_message_bytes * 3 / 4 / 4);
+
+  for (auto& f : o.settings.tools.families) {
+    if (f == "web") o.tool_processes.push_back("tool/web");
+    else o.tool_processes.push_back(fmt::format("tool/{}/{}", f, id));
+  }
+  o.skill_dirs = {{env_or("WEFT_SKILLS_DIR"), "built-in"}, {home + "/skills", "shared"},
+                  {o.workspace + "/skills", "workspace"}};
+  auto per_attempt = std::chrono::milliseconds(cfg->llm.timeout_ms) + std::chrono::milliseconds(cfg->llm.retry_min_wait_ms) * 4;
+  o.llm_deadline = per_attempt * (cfg->llm.retries + 1) + std::chrono::seconds(5);
+  o.stop_timeout = std::chrono::milliseconds(cfg->supervisor.stop_timeout_ms);
+
+  auto created = agent::bootstrap_workspace(o.workspace, id, o.name);
+  if (!created) {
+    lg.error("Failed to prepare the workspace of agent '{}': {}", id, created.err().message);
+    return service::to_int(service::exit_code::failure);
+  }
+  for (auto& p : *created) lg.info("created '{}'", p);
+
+  auto notify = service::notifier::from_env();
+  zmq::context_t ctx(1);
+  auto bus = ipc::bus_client::connect(ctx, *opts);
+  if (!bus) {
+    lg.error("Failed to join the bus as '{}': {}", opts->address, bus.err().to_string());
+    return service::to_int(service::exit_code::failure);
+  }
+  agent::agent a(**bus, notify, std::move(o));
+  return a.run(signal_fd);
+}

@@ -1,0 +1,71 @@
+#pragma once
+/// Skills: folders with a SKILL.md (YAML frontmatter + Markdown instructions). Only the
+/// name and description go into the system prompt; the body is read when the model calls
+/// the built-in `load_skill` tool (progressive disclosure).
+
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <weft/base/result.hh>
+
+namespace weft::agent {
+
+/// A frontmatter value: a scalar, a list, or a one-level map (e.g. `metadata:`).
+struct fm_value {
+  std::string scalar;
+  std::vector<std::string> list;
+  std::map<std::string, std::string> map;
+  enum class kind : std::uint8_t { scalar = 0, list = 1, map = 2 } k = kind::scalar;
+  bool operator==(const fm_value&) const = default;
+};
+
+struct frontmatter {
+  std::map<std::string, fm_value> fields;
+  std::string body;  ///< everything after the closing '---'
+};
+
+/// Parses the subset of YAML skills use: `key: value`, single- or double-quoted strings,
+/// `[a, b]` and indented `- item` lists, one-level indented maps, `|` and `>` block
+/// scalars, `#` comments. The text must start with a '---' line and the frontmatter end
+/// with one. Errors name the line.
+result<frontmatter> parse_frontmatter(std::string_view text);
+
+struct skill {
+  std::string name;
+  std::string description;
+  std::string path;    ///< SKILL.md
+  std::string origin;  ///< workspace, shared or built-in
+  std::string version, license, compatibility, argument_hint;
+  std::vector<std::string> allowed_tools;  ///< allowed-tools / allowed_tools
+  std::vector<std::string> variables;
+  bool user_invocable = true;
+  bool disable_model_invocation = false;
+  std::map<std::string, std::string> metadata;  ///< metadata: plus every other key
+};
+
+/// Checks the frontmatter of one SKILL.md and builds the skill (name and description
+/// required; name 1–64 of a-z, 0-9 and '-', no leading, trailing or double '-').
+result<skill> make_skill(const frontmatter& fm, std::string path, std::string origin);
+
+/// Skill directories in precedence order, lowest first: the later one wins by name.
+struct skill_dir {
+  std::string path;
+  std::string origin;
+};
+
+/// Finds <dir>/<folder>/SKILL.md in every dir; a later dir overrides an earlier one by
+/// name. Malformed skills are skipped with a warning in `warnings`.
+std::vector<skill> discover_skills(const std::vector<skill_dir>& dirs, std::vector<std::string>& warnings);
+
+/// The instructions of a skill (SKILL.md after the frontmatter), with {baseDir} replaced
+/// by the skill's folder. At most 50 KB is read.
+result<std::string> load_skill_body(const skill& s);
+
+/// The <available_skills> block of the system prompt (empty when there is none the model
+/// may invoke).
+std::string skills_prompt(const std::vector<skill>& skills);
+
+}  // namespace weft::agent
