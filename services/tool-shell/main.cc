@@ -1,0 +1,98 @@
+// weft-tool-shell — runs shell commands in one agent's workspace.
+//
+// Serves io.weft.Tool.v1 at $WEFT_ADDRESS (tool/shell/<agent>): ListTools there, Call at
+// tool/shell/<agent>/exec. Each command runs as `/bin/sh -c` in its own process group with
+// stdin from /dev/null, PATH/HOME/LANG only, output capped, killed at its time limit.
+// Commands run on worker threads (at most 8 at once, 64 waiting), so the bus loop keeps
+// answering while they run. weftd's Landlock sandbox (when derived from [agents.<id>])
+// confines the commands to the workspace as well: they inherit it. See docs/tools.md.
+//
+// Environment (set by weftd):
+//   WEFT_WORKSPACE  the agent's workspace directory (created when missing); required
+//   WEFT_AGENT      the agent id; default: the last segment of WEFT_ADDRESS
+//   PATH            passed on to commands (default /usr/local/bin:/usr/bin:/bin)
+//   WEFT_BUS, WEFT_ADDRESS, WEFT_TOKEN_FD, WEFT_NOTIFY_FD, WEFT_LOG, WEFT_SANDBOX
+//
+// Example config (weftd derives this from [agents.work]):
+//   [services.tool-shell-work]
+//   exec = "/usr/libexec/weft/weft-tool-shell"
+//   address = "tool/shell/work"
+//   env = { WEFT_AGENT = "work", WEFT_WORKSPACE = "/var/lib/weft/agents/work" }
+#include <unistd.h>
+
+#include <cstdlib>
+#include <cstring>
+
+#include <weft/base/log.hh>
+#include <weft/service/exit.hh>
+#include <weft/service/service_loop.hh>
+
+#include "services/tool-shell/shell.hh"
+
+using namespace weft;
+
+namespace {
+constexpr const char* help = R"(usage: weft-tool-shell [--help]
+Runs shell commands in one agent's workspace, served on the weft bus (io.weft.Tool.v1):
+  exec{command, timeout_ms?, cwd?}
+    /bin/sh -c COMMAND in the workspace (or cwd inside it), own process group,
+    stdin /dev/null, environment PATH, HOME=<workspace>, LANG=C.UTF-8;
+    stdout+stderr together, at most 64 KiB kept; exit status reported;
+    time limit: timeout_ms, else the Call's timeout_ms, else 30 s; at most 10 min;
+    at the limit the whole process group gets TERM, then KILL 2 s later.
+  At most 8 commands run at once; 64 more may wait.
+  On TERM: running commands get 5 s to finish, then are killed.
+
+Environment:
+  WEFT_WORKSPACE   the agent's workspace directory (required; created when missing)
+  WEFT_AGENT       agent id (default: last segment of WEFT_ADDRESS)
+  PATH             given to commands (default /usr/local/bin:/usr/bin:/bin)
+  WEFT_BUS, WEFT_ADDRESS, WEFT_TOKEN_FD, WEFT_NOTIFY_FD   set by weftd
+  WEFT_LOG         log levels, e.g. "debug"
+)";
+}
+
+int main(int argc, char** argv) {
+  for (int i = 1; i < argc; ++i) {
+    if (std::strcmp(argv[i], "--help") == 0) {
+      fmt::print("{}", help);
+      return 0;
+    }
+    return service::usage_error("weft-tool-shell", fmt::format("unknown option '{}'", argv[i]));
+  }
+  int signal_fd = service::block_stop_signals();  // before any thread exists
+  log::configure_from_env();
+  auto& lg = log::get("tool-shell");
+  auto opts = ipc::bus_client::options_from_env();
+  if (!opts) {
+    lg.error("{}", opts.err().message);
+    return service::to_int(service::exit_code::usage);
+  }
+  const char* ws_env = std::getenv("WEFT_WORKSPACE");
+  std::string agent = std::getenv("WEFT_AGENT") ? std::getenv("WEFT_AGENT")
+                                                : opts->address.substr(opts->address.rfind('/') + 1);
+  if (!ws_env || !*ws_env) {
+    lg.error("Failed to start weft-tool-shell for agent '{}': WEFT_WORKSPACE is not set", agent);
+    return service::to_int(service::exit_code::usage);
+  }
+  auto ws = tools::workspace::open(ws_env, agent);
+  if (!ws) {
+    lg.error("{}", ws.err().message);
+    return service::to_int(service::exit_code::failure);
+  }
+  tools::shell_limits lim;
+  if (const char* p = std::getenv("PATH"); p && *p) lim.path = p;
+  if (const char* sb = std::getenv("WEFT_SANDBOX")) lg.info("sandbox: {}", sb);
+  else lg.info("not sandboxed: commands can reach anything this user can");
+  auto notify = service::notifier::from_env();
+  zmq::context_t ctx(1);
+  auto bus = ipc::bus_client::connect(ctx, *opts);
+  if (!bus) {
+    lg.error("Failed to join the bus as '{}': {}", opts->address, bus.err().to_string());
+    return service::to_int(service::exit_code::failure);
+  }
+  ::close(signal_fd);  // the server reads the same signals from its own signalfd
+  tools::tool_server server(**bus, notify, {.family = "shell", .workers = 8, .max_queued = 64});
+  for (auto& t : tools::shell_tools(*ws, lim)) server.add(std::move(t));
+  return server.run();
+}

@@ -1,0 +1,192 @@
+#include "shell.hh"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+
+namespace weft::tools {
+
+namespace {
+
+using clock = std::chrono::steady_clock;
+using std::chrono::milliseconds;
+
+struct fd_closer {
+  int fd = -1;
+  ~fd_closer() {
+    if (fd >= 0) ::close(fd);
+  }
+};
+
+tool::result failed(std::string text) { return tool::result{std::move(text), true, false}; }
+
+}  // namespace
+
+result<tool::result> exec(const workspace& ws, const json& args, const call_context& ctx, const shell_limits& lim) {
+  auto command = string_arg(args, "command");
+  if (!command) return command.take_error();
+  auto timeout_arg = optional_uint_arg(args, "timeout_ms");
+  if (!timeout_arg) return timeout_arg.take_error();
+  auto cwd = optional_string_arg(args, "cwd");
+  if (!cwd) return cwd.take_error();
+  if (command->empty()) return tool::make(tool::error_code::bad_arguments, "command must not be empty");
+  if (command->find('\0') != std::string::npos)
+    return tool::make(tool::error_code::bad_arguments, "command must not contain NUL bytes");
+
+  milliseconds timeout = lim.default_timeout;
+  if (*timeout_arg) timeout = milliseconds(**timeout_arg);
+  else if (ctx.call.timeout_ms) timeout = milliseconds(ctx.call.timeout_ms);
+  timeout = std::clamp(timeout, milliseconds(1), lim.max_timeout);
+
+  // The working directory is opened beneath the workspace (Denied outside) and entered by
+  // fd in the child, so a symlink swapped in between cannot redirect it.
+  auto dir = ws.open_beneath(cwd->value_or("."), O_PATH | O_DIRECTORY, "run in");
+  if (!dir) {
+    if (dir.err().domain == tool::interface_name) return dir.take_error();
+    return failed(dir.err().message);
+  }
+  fd_closer dir_fd{*dir};
+
+  int out[2];
+  if (::pipe2(out, O_CLOEXEC) != 0) return failed(fmt::format("Failed to run command: pipe: {}", std::strerror(errno)));
+  fd_closer rd{out[0]}, wr{out[1]};
+
+  // posix_spawn (vfork-like, safe in this multi-threaded process) with every child setting
+  // as a file action or attribute: own process group, default signals, nothing inherited
+  // but stdin (/dev/null), stdout and stderr (the pipe).
+  posix_spawn_file_actions_t fa;
+  posix_spawn_file_actions_init(&fa);
+  posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+  posix_spawn_file_actions_adddup2(&fa, out[1], 1);
+  posix_spawn_file_actions_adddup2(&fa, out[1], 2);
+  posix_spawn_file_actions_addfchdir_np(&fa, dir_fd.fd);
+  posix_spawn_file_actions_addclosefrom_np(&fa, 3);
+  posix_spawnattr_t attr;
+  posix_spawnattr_init(&attr);
+  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+  posix_spawnattr_setpgroup(&attr, 0);
+  sigset_t none, defaults;
+  sigemptyset(&none);
+  posix_spawnattr_setsigmask(&attr, &none);
+  sigemptyset(&defaults);
+  for (int s : {SIGTERM, SIGINT, SIGPIPE, SIGHUP, SIGQUIT, SIGCHLD}) sigaddset(&defaults, s);
+  posix_spawnattr_setsigdefault(&attr, &defaults);
+
+  std::string env_path = "PATH=" + lim.path, env_home = "HOME=" + ws.root(), env_lang = "LANG=C.UTF-8";
+  char* envp[] = {env_path.data(), env_home.data(), env_lang.data(), nullptr};
+  std::string sh = "/bin/sh", dash_c = "-c";
+  char* argv[] = {sh.data(), dash_c.data(), command->data(), nullptr};
+  pid_t pid = -1;
+  int rc = ::posix_spawn(&pid, "/bin/sh", &fa, &attr, argv, envp);
+  posix_spawn_file_actions_destroy(&fa);
+  posix_spawnattr_destroy(&attr);
+  if (rc != 0) return failed(fmt::format("Failed to run command: {}", std::strerror(rc)));
+  ::close(wr.fd);
+  wr.fd = -1;
+
+  // One thread per running command (the tool server's worker): it polls the pipe, the
+  // child's pidfd and the server's cancel fd, so the bus loop never waits on a command.
+  fd_closer pidfd{static_cast<int>(::syscall(SYS_pidfd_open, pid, 0))};
+  std::string output;
+  bool truncated = false, timed_out = false, cancelled = false, exited = false;
+  int status = 0;
+  auto deadline = clock::now() + timeout;
+  std::optional<clock::time_point> kill_at;  // TERM sent: KILL at this time
+  clock::time_point exited_at;
+  auto reap = [&] {
+    if (!exited && ::waitpid(pid, &status, WNOHANG) == pid) {
+      exited = true;
+      exited_at = clock::now();
+      // Whatever the command left running in its group would keep the pipe open.
+      ::kill(-pid, SIGKILL);
+    }
+  };
+  auto terminate = [&] {
+    if (kill_at) return;
+    ::kill(-pid, SIGTERM);
+    kill_at = clock::now() + lim.kill_grace;
+  };
+  bool eof = false;
+  char buf[16384];
+  while (!eof || !exited) {
+    auto now = clock::now();
+    if (!exited && now >= deadline && !kill_at) {
+      timed_out = true;
+      terminate();
+    }
+    if (kill_at && now >= *kill_at) {
+      ::kill(-pid, SIGKILL);
+      kill_at = now + lim.kill_grace;  // keep retrying, group members may have been forking
+    }
+    auto next = kill_at ? *kill_at : deadline;
+    int wait_ms = static_cast<int>(std::max<long>(1, std::chrono::duration_cast<milliseconds>(next - now).count()));
+    if (exited && !eof) wait_ms = std::min(wait_ms, 1000);
+    pollfd p[3] = {{eof ? -1 : rd.fd, POLLIN, 0}, {exited ? -1 : pidfd.fd, POLLIN, 0},
+                   {cancelled ? -1 : ctx.cancel_fd, POLLIN, 0}};
+    int n = ::poll(p, 3, pidfd.fd < 0 && !exited ? std::min(wait_ms, 50) : wait_ms);
+    if (n < 0 && errno != EINTR) break;
+    if (p[2].revents & POLLIN && !cancelled) {
+      cancelled = true;
+      terminate();
+    }
+    if (p[0].revents & (POLLIN | POLLHUP)) {
+      auto r = ::read(rd.fd, buf, sizeof buf);
+      if (r <= 0) {
+        if (r == 0 || errno != EINTR) eof = true;
+      } else {
+        // Keep reading beyond the cap (so the command never blocks on a full pipe), keep nothing.
+        std::size_t room = lim.max_output - std::min(lim.max_output, output.size());
+        output.append(buf, std::min(room, static_cast<std::size_t>(r)));
+        if (static_cast<std::size_t>(r) > room) truncated = true;
+      }
+    }
+    reap();
+    // A process that left the group (setsid) may hold the pipe open: stop reading after a grace.
+    if (exited && !eof && clock::now() >= exited_at + lim.kill_grace) break;
+  }
+  if (!exited) {
+    ::kill(-pid, SIGKILL);
+    ::waitpid(pid, &status, 0);
+  }
+
+  std::string content = std::move(output);
+  if (truncated) content += fmt::format("\n[… output cut at {} bytes]", lim.max_output);
+  if (!content.empty() && content.back() != '\n') content += '\n';
+  bool is_error = true;
+  if (timed_out)
+    content += fmt::format("[timed out after {} ms: the command's process group was killed]", timeout.count());
+  else if (cancelled)
+    content += "[cancelled: the shell tool is stopping; the command's process group was killed]";
+  else if (WIFEXITED(status)) {
+    content += fmt::format("[exit status {}]", WEXITSTATUS(status));
+    is_error = WEXITSTATUS(status) != 0;
+  } else if (WIFSIGNALED(status))
+    content += fmt::format("[killed by signal {} ({})]", WTERMSIG(status),
+                           sigabbrev_np(WTERMSIG(status)) ? sigabbrev_np(WTERMSIG(status)) : "?");
+  return tool::result{std::move(content), is_error, truncated};
+}
+
+std::vector<tool_def> shell_tools(const workspace& ws, shell_limits lim) {
+  std::vector<tool_def> out;
+  out.push_back(
+      {{"exec",
+        fmt::format("Run a shell command (/bin/sh -c) in the workspace. stdin is empty; stdout and stderr are "
+                    "returned together (at most {} KiB) with the exit status. The command and everything it starts "
+                    "are killed at the time limit (default {} s, at most {} s).",
+                    lim.max_output / 1024, lim.default_timeout.count() / 1000, lim.max_timeout.count() / 1000),
+        fmt::format(
+            R"json({{"type":"object","properties":{{"command":{{"type":"string","minLength":1,"description":"Shell command line"}},"timeout_ms":{{"type":"integer","minimum":1,"maximum":{},"description":"Time limit in milliseconds"}},"cwd":{{"type":"string","description":"Working directory inside the workspace; default the workspace"}}}},"required":["command"],"additionalProperties":false}})json",
+            lim.max_timeout.count())},
+       [&ws, lim](const json& args, const call_context& ctx) { return exec(ws, args, ctx, lim); }});
+  return out;
+}
+
+}  // namespace weft::tools

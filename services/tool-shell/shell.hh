@@ -1,0 +1,29 @@
+#pragma once
+/// The shell tool family: `exec` runs `/bin/sh -c <command>` in the agent's workspace, in
+/// its own process group, with stdin from /dev/null, a minimal environment, merged
+/// stdout+stderr captured up to a cap, and the whole group killed (TERM, then KILL) at the
+/// time limit. Plain functions, tested without a bus.
+
+#include <chrono>
+#include <vector>
+
+#include "services/tool-fs/tool_server.hh"
+#include "services/tool-fs/workspace.hh"
+
+namespace weft::tools {
+
+struct shell_limits {
+  std::chrono::milliseconds default_timeout{30000};   ///< when neither argument nor Call sets one
+  std::chrono::milliseconds max_timeout{600000};      ///< 10 min
+  std::chrono::milliseconds kill_grace{2000};         ///< between TERM and KILL
+  std::size_t max_output = 64 * 1024;                 ///< bytes of output kept
+  std::string path = "/usr/local/bin:/usr/bin:/bin";  ///< PATH of the command
+};
+
+/// exec{command, timeout_ms?, cwd?}. Blocks the calling (worker) thread until the command
+/// ends, times out, or ctx is cancelled.
+result<tool::result> exec(const workspace& ws, const json& args, const call_context& ctx, const shell_limits& lim = {});
+
+std::vector<tool_def> shell_tools(const workspace& ws, shell_limits lim = {});
+
+}  // namespace weft::tools

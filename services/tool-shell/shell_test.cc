@@ -1,0 +1,138 @@
+#include "services/tool-shell/shell.hh"
+
+#include <doctest/doctest.h>
+
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+using namespace weft;
+using namespace weft::tools;
+namespace fs = std::filesystem;
+
+namespace {
+
+struct temp_dir {
+  fs::path path;
+  temp_dir() {
+    std::string tmpl = (fs::temp_directory_path() / "weft-shell-XXXXXX").string();
+    REQUIRE(::mkdtemp(tmpl.data()) != nullptr);
+    path = tmpl;
+  }
+  ~temp_dir() {
+    std::error_code ec;
+    fs::remove_all(path, ec);
+  }
+};
+
+struct runner {
+  tool::call call;
+  int cancel = ::eventfd(0, EFD_CLOEXEC);
+  std::atomic<bool> flag{false};
+  ~runner() { ::close(cancel); }
+  result<tool::result> operator()(const workspace& ws, const json& args, const shell_limits& lim = {}) {
+    return exec(ws, args, call_context{call, cancel, flag}, lim);
+  }
+};
+
+/// True when no process with this pid is alive (gone, or a zombie nobody reaped yet).
+bool dead(pid_t pid) {
+  std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+  if (!stat) return true;
+  std::string line;
+  std::getline(stat, line);
+  auto close = line.rfind(')');
+  return close != std::string::npos && close + 2 < line.size() && line[close + 2] == 'Z';
+}
+
+}  // namespace
+
+TEST_CASE("exec runs in the workspace with a minimal environment") {
+  temp_dir d;
+  fs::create_directories(d.path / "sub");
+  auto ws = workspace::open(d.path.string(), "a");
+  REQUIRE(ws);
+  runner run;
+  auto r = run(*ws, {{"command", "pwd; echo \"$HOME\"; env | sort | cut -d= -f1 | tr '\\n' ' '; read x || echo no-stdin"}});
+  REQUIRE(r);
+  CHECK_FALSE(r->is_error);
+  auto root = ws->root();
+  CHECK(r->content.find(root + "\n" + root + "\n") == 0);
+  CHECK(r->content.find("WEFT_") == std::string::npos);
+  CHECK(r->content.find("no-stdin") != std::string::npos);
+  CHECK(r->content.find("[exit status 0]") != std::string::npos);
+  r = run(*ws, {{"command", "pwd"}, {"cwd", "sub"}});
+  REQUIRE(r);
+  CHECK(r->content.find(root + "/sub\n") == 0);
+}
+
+TEST_CASE("exec reports the exit status and stderr") {
+  temp_dir d;
+  auto ws = workspace::open(d.path.string(), "a");
+  REQUIRE(ws);
+  runner run;
+  auto r = run(*ws, {{"command", "echo oops >&2; exit 3"}});
+  REQUIRE(r);
+  CHECK(r->is_error);
+  CHECK(r->content == "oops\n[exit status 3]");
+}
+
+TEST_CASE("exec refuses a cwd outside the workspace") {
+  temp_dir d;
+  auto ws = workspace::open((d.path / "ws").string(), "a");
+  REQUIRE(ws);
+  runner run;
+  for (std::string cwd : {"..", "/tmp", "/"}) {
+    auto r = run(*ws, {{"command", "pwd"}, {"cwd", cwd}});
+    CHECK((!r && tool::is(r.err(), tool::error_code::denied)));
+  }
+}
+
+TEST_CASE("exec kills the whole process group at the time limit") {
+  temp_dir d;
+  auto ws = workspace::open(d.path.string(), "a");
+  REQUIRE(ws);
+  runner run;
+  // A background child that ignores TERM: only the KILL after the grace period ends it.
+  auto r = run(*ws, {{"command", "sh -c 'trap \"\" TERM; sleep 60' & echo $! > bg.pid; sleep 60"}, {"timeout_ms", 300}},
+               shell_limits{.kill_grace = std::chrono::milliseconds(200)});
+  REQUIRE(r);
+  CHECK(r->is_error);
+  CHECK(r->content.find("[timed out after 300 ms") != std::string::npos);
+  std::ifstream f(d.path / "bg.pid");
+  pid_t bg = 0;
+  f >> bg;
+  REQUIRE(bg > 0);
+  CHECK(dead(bg));
+}
+
+TEST_CASE("exec caps output and keeps draining") {
+  temp_dir d;
+  auto ws = workspace::open(d.path.string(), "a");
+  REQUIRE(ws);
+  runner run;
+  auto r = run(*ws, {{"command", "head -c 1000000 /dev/zero | tr '\\0' x; echo done >&2"}},
+               shell_limits{.max_output = 1000});
+  REQUIRE(r);
+  CHECK(r->truncated);
+  CHECK_FALSE(r->is_error);  // the command finished: the pipe was drained beyond the cap
+  CHECK(r->content.substr(0, 1000) == std::string(1000, 'x'));
+  CHECK(r->content.find("[… output cut at 1000 bytes]") != std::string::npos);
+  CHECK(r->content.find("[exit status 0]") != std::string::npos);
+}
+
+TEST_CASE("a cancelled exec is killed") {
+  temp_dir d;
+  auto ws = workspace::open(d.path.string(), "a");
+  REQUIRE(ws);
+  runner run;
+  std::uint64_t one = 1;
+  REQUIRE(::write(run.cancel, &one, sizeof one) == sizeof one);
+  auto r = run(*ws, {{"command", "sleep 60"}});
+  REQUIRE(r);
+  CHECK(r->is_error);
+  CHECK(r->content.find("cancelled") != std::string::npos);
+}
