@@ -1,0 +1,322 @@
+#include "fetch.hh"
+
+#include <arpa/inet.h>
+#include <curl/curl.h>
+#include <netinet/in.h>
+
+#include <algorithm>
+#include <cctype>
+#include <cstring>
+#include <memory>
+
+namespace weft::tools {
+
+namespace {
+
+std::string v4_reason(std::uint32_t a) {  // host byte order
+  auto in = [&](std::uint32_t net, int bits) { return bits == 0 || (a >> (32 - bits)) == (net >> (32 - bits)); };
+  if (in(0x00000000, 8)) return "the 'this network' block 0.0.0.0/8";
+  if (in(0x7f000000, 8)) return "loopback";
+  if (in(0x0a000000, 8) || in(0xac100000, 12) || in(0xc0a80000, 16)) return "private (RFC 1918)";
+  if (in(0x64400000, 10)) return "shared address space (CGNAT, RFC 6598)";
+  if (in(0xa9fe0000, 16)) return "link-local";
+  if (in(0xc0000000, 24)) return "IETF protocol assignments (192.0.0.0/24)";
+  if (in(0xc6120000, 15)) return "benchmarking (198.18.0.0/15)";
+  if (in(0xe0000000, 4)) return "multicast";
+  if (in(0xf0000000, 4)) return "reserved (240.0.0.0/4, broadcast)";
+  return {};
+}
+
+struct fetch_state {
+  const call_context* ctx;
+  const web_limits* lim;
+  std::size_t max_bytes;
+  std::string body;
+  bool truncated = false;
+  std::string blocked;  // "127.0.0.1 (loopback)" when a connection was refused
+};
+
+curl_socket_t open_socket(void* clientp, curlsocktype, curl_sockaddr* a) {
+  auto* st = static_cast<fetch_state*>(clientp);
+  if (!st->lim->allow_private) {
+    auto why = forbidden_reason(&a->addr);
+    if (!why.empty()) {
+      st->blocked = fmt::format("{} is {}", address_text(&a->addr), why);
+      return CURL_SOCKET_BAD;
+    }
+  }
+  return ::socket(a->family, a->socktype | SOCK_CLOEXEC, a->protocol);
+}
+
+std::size_t on_body(char* data, std::size_t size, std::size_t n, void* userp) {
+  auto* st = static_cast<fetch_state*>(userp);
+  std::size_t len = size * n;
+  std::size_t room = st->max_bytes - std::min(st->max_bytes, st->body.size());
+  if (len > room) {
+    st->body.append(data, room);
+    st->truncated = true;
+    return 0;  // stops the transfer (CURLE_WRITE_ERROR), which is then not an error
+  }
+  st->body.append(data, len);
+  return len;
+}
+
+int on_progress(void* clientp, curl_off_t, curl_off_t, curl_off_t, curl_off_t) {
+  return static_cast<fetch_state*>(clientp)->ctx->cancelled() ? 1 : 0;
+}
+
+bool is_text_type(std::string_view ct) {
+  std::string t(ct.substr(0, ct.find(';')));
+  std::transform(t.begin(), t.end(), t.begin(), [](unsigned char c) { return std::tolower(c); });
+  return t.empty() || t.rfind("text/", 0) == 0 || t.find("json") != std::string::npos ||
+         t.find("xml") != std::string::npos || t.find("javascript") != std::string::npos ||
+         t == "application/x-www-form-urlencoded";
+}
+
+bool is_html(std::string_view ct) {
+  std::string t(ct);
+  std::transform(t.begin(), t.end(), t.begin(), [](unsigned char c) { return std::tolower(c); });
+  return t.find("html") != std::string::npos;
+}
+
+}  // namespace
+
+std::string address_text(const sockaddr* addr) {
+  char buf[INET6_ADDRSTRLEN] = "?";
+  if (addr->sa_family == AF_INET)
+    ::inet_ntop(AF_INET, &reinterpret_cast<const sockaddr_in*>(addr)->sin_addr, buf, sizeof buf);
+  else if (addr->sa_family == AF_INET6)
+    ::inet_ntop(AF_INET6, &reinterpret_cast<const sockaddr_in6*>(addr)->sin6_addr, buf, sizeof buf);
+  return buf;
+}
+
+std::string forbidden_reason(const sockaddr* addr) {
+  if (addr->sa_family == AF_INET)
+    return v4_reason(ntohl(reinterpret_cast<const sockaddr_in*>(addr)->sin_addr.s_addr));
+  if (addr->sa_family != AF_INET6) return "not an internet address";
+  const auto& a6 = reinterpret_cast<const sockaddr_in6*>(addr)->sin6_addr;
+  const std::uint8_t* b = a6.s6_addr;
+  auto v4_at = [&](int off) {
+    return (std::uint32_t(b[off]) << 24) | (std::uint32_t(b[off + 1]) << 16) | (std::uint32_t(b[off + 2]) << 8) | b[off + 3];
+  };
+  static const std::uint8_t zero[16] = {};
+  if (std::memcmp(b, zero, 15) == 0 && (b[15] == 0 || b[15] == 1)) return b[15] ? "loopback" : "unspecified (::)";
+  // IPv4-mapped (::ffff:a.b.c.d) and NAT64 (64:ff9b::a.b.c.d) carry an IPv4 address.
+  static const std::uint8_t mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+  static const std::uint8_t nat64[12] = {0, 0x64, 0xff, 0x9b, 0, 0, 0, 0, 0, 0, 0, 0};
+  if (std::memcmp(b, mapped, 12) == 0 || std::memcmp(b, nat64, 12) == 0) return v4_reason(v4_at(12));
+  if (std::memcmp(b, zero, 12) == 0) return "IPv4-compatible (deprecated)";
+  if ((b[0] & 0xfe) == 0xfc) return "unique-local (fc00::/7)";
+  if (b[0] == 0xfe && (b[1] & 0xc0) == 0x80) return "link-local";
+  if (b[0] == 0xfe && (b[1] & 0xc0) == 0xc0) return "site-local (deprecated)";
+  if (b[0] == 0xff) return "multicast";
+  return {};
+}
+
+std::string html_to_text(std::string_view html) {
+  std::string out;
+  out.reserve(html.size() / 2);
+  auto lower_starts = [&](std::size_t i, std::string_view what) {
+    if (i + what.size() > html.size()) return false;
+    for (std::size_t k = 0; k < what.size(); ++k)
+      if (std::tolower(static_cast<unsigned char>(html[i + k])) != what[k]) return false;
+    return true;
+  };
+  auto find_ci = [&](std::size_t from, std::string_view what) {
+    for (std::size_t i = from; i + what.size() <= html.size(); ++i)
+      if (lower_starts(i, what)) return i;
+    return std::string_view::npos;
+  };
+  static constexpr std::string_view blocks[] = {"p", "br", "div", "li", "ul", "ol", "tr", "h1", "h2", "h3", "h4",
+                                                "h5", "h6", "section", "article", "header", "footer", "pre", "table",
+                                                "blockquote", "title", "hr"};
+  std::size_t i = 0;
+  while (i < html.size()) {
+    char c = html[i];
+    if (c == '<') {
+      if (lower_starts(i, "<!--")) {
+        auto end = html.find("-->", i + 4);
+        i = end == std::string_view::npos ? html.size() : end + 3;
+        continue;
+      }
+      bool skipped = false;
+      for (std::string_view tag : {std::string_view("script"), std::string_view("style"), std::string_view("noscript")}) {
+        if (lower_starts(i + 1, tag)) {
+          auto close = find_ci(i, fmt::format("</{}", tag));
+          auto end = close == std::string_view::npos ? std::string_view::npos : html.find('>', close);
+          i = end == std::string_view::npos ? html.size() : end + 1;
+          skipped = true;
+          break;
+        }
+      }
+      if (skipped) continue;
+      auto end = html.find('>', i);
+      std::size_t name_at = i + 1 + (i + 1 < html.size() && html[i + 1] == '/' ? 1 : 0);
+      std::size_t name_end = name_at;
+      while (name_end < html.size() && std::isalnum(static_cast<unsigned char>(html[name_end]))) ++name_end;
+      std::string name(html.substr(name_at, name_end - name_at));
+      std::transform(name.begin(), name.end(), name.begin(), [](unsigned char ch) { return std::tolower(ch); });
+      bool block = std::find(std::begin(blocks), std::end(blocks), name) != std::end(blocks);
+      out += block ? '\n' : ' ';
+      i = end == std::string_view::npos ? html.size() : end + 1;
+      continue;
+    }
+    if (c == '&') {
+      auto semi = html.find(';', i);
+      if (semi != std::string_view::npos && semi - i <= 10) {
+        std::string_view ent = html.substr(i + 1, semi - i - 1);
+        std::string rep;
+        if (ent == "amp") rep = "&";
+        else if (ent == "lt") rep = "<";
+        else if (ent == "gt") rep = ">";
+        else if (ent == "quot") rep = "\"";
+        else if (ent == "apos" || ent == "#39") rep = "'";
+        else if (ent == "nbsp") rep = " ";
+        else if (ent.size() > 1 && ent[0] == '#') {
+          unsigned long cp = ent[1] == 'x' || ent[1] == 'X' ? std::strtoul(std::string(ent.substr(2)).c_str(), nullptr, 16)
+                                                            : std::strtoul(std::string(ent.substr(1)).c_str(), nullptr, 10);
+          if (cp > 0 && cp < 0x80) rep = static_cast<char>(cp);
+          else if (cp < 0x800) rep = {static_cast<char>(0xc0 | (cp >> 6)), static_cast<char>(0x80 | (cp & 0x3f))};
+          else if (cp < 0x10000)
+            rep = {static_cast<char>(0xe0 | (cp >> 12)), static_cast<char>(0x80 | ((cp >> 6) & 0x3f)),
+                   static_cast<char>(0x80 | (cp & 0x3f))};
+          else if (cp < 0x110000)
+            rep = {static_cast<char>(0xf0 | (cp >> 18)), static_cast<char>(0x80 | ((cp >> 12) & 0x3f)),
+                   static_cast<char>(0x80 | ((cp >> 6) & 0x3f)), static_cast<char>(0x80 | (cp & 0x3f))};
+        }
+        if (!rep.empty()) {
+          out += rep;
+          i = semi + 1;
+          continue;
+        }
+      }
+    }
+    out += c;
+    ++i;
+  }
+  // Collapse: runs of spaces/tabs to one space, trailing spaces dropped, at most one blank line.
+  std::string text;
+  text.reserve(out.size());
+  int newlines = 0;
+  bool space = false;
+  for (char ch : out) {
+    if (ch == '\r') continue;
+    if (ch == '\n') {
+      space = false;
+      if (!text.empty() && newlines < 2) text += '\n';
+      ++newlines;
+      continue;
+    }
+    if (ch == ' ' || ch == '\t' || ch == '\f' || ch == '\v') {
+      space = true;
+      continue;
+    }
+    if (space && newlines == 0 && !text.empty()) text += ' ';
+    space = false;
+    newlines = 0;
+    text += ch;
+  }
+  while (!text.empty() && (text.back() == '\n' || text.back() == ' ')) text.pop_back();
+  return text;
+}
+
+result<tool::result> web_fetch(const json& args, const call_context& ctx, const web_limits& lim) {
+  auto url = string_arg(args, "url");
+  if (!url) return url.take_error();
+  auto max_bytes = optional_uint_arg(args, "max_bytes");
+  if (!max_bytes) return max_bytes.take_error();
+  auto timeout_arg = optional_uint_arg(args, "timeout_ms");
+  if (!timeout_arg) return timeout_arg.take_error();
+
+  // The scheme is checked before curl sees the URL (and again by CURLOPT_PROTOCOLS_STR).
+  std::unique_ptr<CURLU, decltype(&curl_url_cleanup)> u(curl_url(), curl_url_cleanup);
+  if (!u || curl_url_set(u.get(), CURLUPART_URL, url->c_str(), 0) != CURLUE_OK)
+    return tool::make(tool::error_code::bad_arguments, "Failed to fetch '{}': not a valid absolute URL", *url);
+  char* scheme = nullptr;
+  curl_url_get(u.get(), CURLUPART_SCHEME, &scheme, 0);
+  std::string sch = scheme ? scheme : "";
+  curl_free(scheme);
+  if (sch != "http" && sch != "https")
+    return tool::make(tool::error_code::denied, "Failed to fetch '{}': only http and https URLs are allowed", *url);
+
+  std::chrono::milliseconds timeout = lim.default_timeout;
+  if (*timeout_arg) timeout = std::chrono::milliseconds(**timeout_arg);
+  else if (ctx.call.timeout_ms) timeout = std::chrono::milliseconds(ctx.call.timeout_ms);
+  timeout = std::clamp(timeout, std::chrono::milliseconds(1), lim.max_timeout);
+
+  fetch_state st{&ctx, &lim, std::clamp<std::size_t>(max_bytes->value_or(lim.default_max_bytes), 1, lim.max_max_bytes)};
+  std::unique_ptr<CURL, decltype(&curl_easy_cleanup)> h(curl_easy_init(), curl_easy_cleanup);
+  if (!h) return tool::make(tool::error_code::failed, "Failed to fetch '{}': curl_easy_init failed", *url);
+  CURL* c = h.get();
+  char errbuf[CURL_ERROR_SIZE] = "";
+  curl_easy_setopt(c, CURLOPT_URL, url->c_str());
+  curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
+  curl_easy_setopt(c, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+  curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 1L);
+  curl_easy_setopt(c, CURLOPT_MAXREDIRS, lim.max_redirects);
+  curl_easy_setopt(c, CURLOPT_PROXY, "");  // no proxy from the environment: we check the real target
+  curl_easy_setopt(c, CURLOPT_OPENSOCKETFUNCTION, open_socket);
+  curl_easy_setopt(c, CURLOPT_OPENSOCKETDATA, &st);
+  curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
+  curl_easy_setopt(c, CURLOPT_WRITEDATA, &st);
+  curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
+  curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, on_progress);
+  curl_easy_setopt(c, CURLOPT_XFERINFODATA, &st);
+  curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, static_cast<long>(timeout.count()));
+  curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, static_cast<long>(std::min<long>(timeout.count(), 10000)));
+  curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+  curl_easy_setopt(c, CURLOPT_ACCEPT_ENCODING, "");  // decoded bytes count against the cap
+  curl_easy_setopt(c, CURLOPT_USERAGENT, "weft-tool-web/0.1");
+  curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
+  CURLcode rc = curl_easy_perform(c);
+
+  if (!st.blocked.empty())
+    return tool::make(tool::error_code::denied,
+                      "Failed to fetch '{}': {}, which tools may not reach (set WEFT_WEB_ALLOW_PRIVATE=1 in "
+                      "tool-web's environment to allow it)",
+                      *url, st.blocked);
+  if (rc != CURLE_OK && !(rc == CURLE_WRITE_ERROR && st.truncated)) {
+    if (rc == CURLE_OPERATION_TIMEDOUT)
+      return tool::result{fmt::format("Failed to fetch '{}': timed out after {} ms", *url, timeout.count()), true, false};
+    if (rc == CURLE_ABORTED_BY_CALLBACK)
+      return tool::result{fmt::format("Failed to fetch '{}': cancelled, tool-web is stopping", *url), true, false};
+    return tool::result{fmt::format("Failed to fetch '{}': {}", *url, *errbuf ? errbuf : curl_easy_strerror(rc)), true,
+                        false};
+  }
+  long status = 0;
+  curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+  char* ct = nullptr;
+  curl_easy_getinfo(c, CURLINFO_CONTENT_TYPE, &ct);
+  std::string content_type = ct ? ct : "";
+  char* eff = nullptr;
+  curl_easy_getinfo(c, CURLINFO_EFFECTIVE_URL, &eff);
+
+  std::string text;
+  if (!is_text_type(content_type) || st.body.find('\0') != std::string::npos)
+    text = fmt::format("[{} bytes of {} not shown: not text]", st.body.size(), content_type.empty() ? "data" : content_type);
+  else if (is_html(content_type))
+    text = html_to_text(st.body);
+  else
+    text = std::move(st.body);
+  std::string out = fmt::format("Status: {}\nContent-Type: {}\nURL: {}\n\n{}", status, content_type,
+                                eff ? eff : url->c_str(), text);
+  if (st.truncated) out += fmt::format("\n[… body cut at {} bytes]", st.max_bytes);
+  return tool::result{std::move(out), status >= 400, st.truncated};
+}
+
+std::vector<tool_def> web_tools(web_limits lim) {
+  std::vector<tool_def> out;
+  out.push_back(
+      {{"web_fetch",
+        fmt::format("Fetch an http or https URL and return its status, content type and text (HTML is reduced to "
+                    "plain text). The body is cut at max_bytes (default {} KiB); the time limit is timeout_ms "
+                    "(default {} s). Private and loopback addresses are refused.",
+                    lim.default_max_bytes / 1024, lim.default_timeout.count() / 1000),
+        fmt::format(
+            R"json({{"type":"object","properties":{{"url":{{"type":"string","format":"uri","description":"http:// or https:// URL"}},"max_bytes":{{"type":"integer","minimum":1,"maximum":{},"description":"Body size cap in bytes"}},"timeout_ms":{{"type":"integer","minimum":1,"maximum":{},"description":"Time limit in milliseconds"}}}},"required":["url"],"additionalProperties":false}})json",
+            lim.max_max_bytes, lim.max_timeout.count())},
+       [lim](const json& args, const call_context& ctx) { return web_fetch(args, ctx, lim); }});
+  return out;
+}
+
+}  // namespace weft::tools

@@ -1,0 +1,43 @@
+#pragma once
+/// The web tool family: `web_fetch` gets one http(s) URL with libcurl and returns its
+/// status, content type and text. The target's address is checked on every connection
+/// curl opens (redirects included, after DNS), so a name that resolves to a private or
+/// loopback address — even one that changes between lookups — is refused.
+
+#include <sys/socket.h>
+
+#include <chrono>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "services/tool-fs/tool_server.hh"
+
+namespace weft::tools {
+
+struct web_limits {
+  std::size_t default_max_bytes = 1024 * 1024;
+  std::size_t max_max_bytes = 10 * 1024 * 1024;  ///< a caller's max_bytes is clamped to this
+  std::chrono::milliseconds default_timeout{20000};
+  std::chrono::milliseconds max_timeout{120000};
+  long max_redirects = 5;
+  bool allow_private = false;  ///< $WEFT_WEB_ALLOW_PRIVATE=1: loopback and private targets allowed
+};
+
+/// Why `addr` may not be fetched from ("loopback", "private (RFC 1918)", …), or empty when
+/// it is a public address.
+std::string forbidden_reason(const sockaddr* addr);
+
+/// "127.0.0.1", "::1"
+std::string address_text(const sockaddr* addr);
+
+/// Crude HTML to text: drops script/style/comments, turns block tags into line breaks and
+/// other tags into spaces, decodes the common entities, collapses whitespace.
+std::string html_to_text(std::string_view html);
+
+/// web_fetch{url, max_bytes?, timeout_ms?}. Blocks the calling (worker) thread.
+result<tool::result> web_fetch(const json& args, const call_context& ctx, const web_limits& lim = {});
+
+std::vector<tool_def> web_tools(web_limits lim = {});
+
+}  // namespace weft::tools

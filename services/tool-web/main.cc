@@ -1,0 +1,92 @@
+// weft-tool-web — fetches web pages for every agent (one shared process).
+//
+// Serves io.weft.Tool.v1 at $WEFT_ADDRESS (tool/web): ListTools there, Call at
+// tool/web/web_fetch. http and https only; redirects (at most 5) re-checked; body cut at
+// max_bytes (default 1 MiB); time limit timeout_ms (default 20 s). The address of every
+// connection is checked after DNS, so loopback, private, link-local, CGNAT, unique-local
+// and multicast targets are refused (DNS rebinding included) unless
+// WEFT_WEB_ALLOW_PRIVATE=1. Fetches run on 4 worker threads (64 more may wait), so the bus
+// loop keeps answering. See docs/tools.md.
+//
+// Environment:
+//   WEFT_WEB_ALLOW_PRIVATE  "1": allow loopback and private targets (tests, home labs)
+//   WEFT_BUS, WEFT_ADDRESS, WEFT_TOKEN_FD, WEFT_NOTIFY_FD, WEFT_LOG   set by weftd
+//
+// Example config (weftd derives this when an agent uses the web family):
+//   [services.tool-web]
+//   exec = "/usr/libexec/weft/weft-tool-web"
+//   address = "tool/web"
+#include <unistd.h>
+
+#include <cstdlib>
+#include <cstring>
+
+#include <curl/curl.h>
+
+#include <weft/base/log.hh>
+#include <weft/service/exit.hh>
+#include <weft/service/service_loop.hh>
+
+#include "services/tool-web/fetch.hh"
+
+using namespace weft;
+
+namespace {
+constexpr const char* help = R"(usage: weft-tool-web [--help]
+Fetches web pages for agents, served on the weft bus (io.weft.Tool.v1):
+  web_fetch{url, max_bytes?, timeout_ms?}
+    http/https only, at most 5 redirects (each re-checked);
+    body cut at max_bytes (default 1 MiB, at most 10 MiB);
+    time limit timeout_ms, else the Call's timeout_ms, else 20 s (at most 120 s);
+    returns status, content type, final URL and the body as text
+    (HTML reduced to plain text; binary bodies are not shown).
+  Loopback, private (RFC 1918), link-local, CGNAT, unique-local IPv6, 0.0.0.0/8 and
+  multicast targets are refused at connect time (after DNS).
+  At most 4 fetches run at once; 64 more may wait.
+
+Environment:
+  WEFT_WEB_ALLOW_PRIVATE   "1": allow loopback and private targets
+  WEFT_BUS, WEFT_ADDRESS, WEFT_TOKEN_FD, WEFT_NOTIFY_FD   set by weftd
+  WEFT_LOG                 log levels, e.g. "debug"
+)";
+}
+
+int main(int argc, char** argv) {
+  for (int i = 1; i < argc; ++i) {
+    if (std::strcmp(argv[i], "--help") == 0) {
+      fmt::print("{}", help);
+      return 0;
+    }
+    return service::usage_error("weft-tool-web", fmt::format("unknown option '{}'", argv[i]));
+  }
+  int signal_fd = service::block_stop_signals();  // before any thread exists
+  log::configure_from_env();
+  auto& lg = log::get("tool-web");
+  curl_global_init(CURL_GLOBAL_DEFAULT);  // before any worker thread
+  auto opts = ipc::bus_client::options_from_env();
+  if (!opts) {
+    lg.error("{}", opts.err().message);
+    return service::to_int(service::exit_code::usage);
+  }
+  tools::web_limits lim;
+  if (const char* p = std::getenv("WEFT_WEB_ALLOW_PRIVATE"); p && std::strcmp(p, "1") == 0) {
+    lim.allow_private = true;
+    lg.warning("WEFT_WEB_ALLOW_PRIVATE=1: loopback and private addresses may be fetched");
+  }
+  auto notify = service::notifier::from_env();
+  zmq::context_t ctx(1);
+  auto bus = ipc::bus_client::connect(ctx, *opts);
+  if (!bus) {
+    lg.error("Failed to join the bus as '{}': {}", opts->address, bus.err().to_string());
+    return service::to_int(service::exit_code::failure);
+  }
+  ::close(signal_fd);  // the server reads the same signals from its own signalfd
+  int rc;
+  {
+    tools::tool_server server(**bus, notify, {.family = "web", .workers = 4, .max_queued = 64});
+    for (auto& t : tools::web_tools(lim)) server.add(std::move(t));
+    rc = server.run();
+  }
+  curl_global_cleanup();
+  return rc;
+}
