@@ -67,7 +67,7 @@ weftd::layout find_layout() {
   auto self = fs::read_symlink("/proc/self/exe", ec);
   if (!ec) {
     auto build_bus = self.parent_path().parent_path() / "bus";
-    if (fs::exists(build_bus / "bus", ec)) return {build_bus.string()};
+    if (fs::exists(build_bus / "bus", ec)) return {build_bus.string(), true};
   }
   if (const char* d = std::getenv("WEFT_LIBEXEC_DIR"); d && *d) return {d};
   return {WEFT_LIBEXECDIR};
@@ -108,7 +108,8 @@ int main(int argc, char** argv) {
   }
   if (check) {
     for (auto& w : cfg->warnings) fmt::print(stderr, "{}\n", w);
-    fmt::print("{}: OK ({} services)\n", path ? *path : "(built-in default)", cfg->services.size() + 1);
+    fmt::print("{}: OK ({} services)\n", path ? *path : "(built-in default)",
+               weftd::all_services(*cfg, find_layout()).size() + 1);
     return 0;
   }
   if (!cfg->log.empty() && !std::getenv("WEFT_LOG")) log::configure(cfg->log);

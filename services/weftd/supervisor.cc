@@ -36,6 +36,23 @@ std::optional<milliseconds> restart_policy::on_crash(mono t, std::optional<mono>
   return std::min(d, milliseconds(_s.restart_backoff_max_ms));
 }
 
+std::string layout::exec(std::string_view program) const {
+  if (!build_tree) return libexec_dir + "/" + std::string(program);
+  auto dir = program.substr(0, 5) == "weft-" ? program.substr(5) : program;
+  return std::filesystem::path(libexec_dir).parent_path().string() + "/" + std::string(dir) + "/" +
+         std::string(program);
+}
+
+std::vector<service::service_spec> all_services(const service::config& cfg, const layout& l) {
+  auto out = service::derived_services(cfg, [&](std::string_view p) { return l.exec(p); });
+  for (auto& s : cfg.services) {
+    auto it = std::find_if(out.begin(), out.end(), [&](auto& d) { return d.name == s.name; });
+    if (it != out.end()) *it = s;
+    else out.push_back(s);
+  }
+  return out;
+}
+
 supervisor::supervisor(service::config cfg, std::string config_path, layout l, std::string runtime_dir)
     : _cfg(std::move(cfg)),
       _config_path(std::move(config_path)),
@@ -48,6 +65,7 @@ supervisor::supervisor(service::config cfg, std::string config_path, layout l, s
       _boot_utc(utc_now()),
       _log(log::get("weftd")) {
   _children.push_back(make_child(bus_spec(), true));
+  _cfg.services = all_services(_cfg, _layout);
   for (auto& s : _cfg.services) _children.push_back(make_child(s, false));
 }
 
@@ -330,6 +348,7 @@ void supervisor::begin_shutdown() {
 
 status supervisor::reload(sv::reload_reply* out) {
   auto cfg = service::load_config_or_default(_config_path);
+  if (cfg) cfg->services = all_services(*cfg, _layout);
   if (!cfg) return sv::make(sv::error_code::config_invalid, "{}", cfg.err().message);
   for (auto& w : cfg->warnings) _log.warning("{}", w);
   bool bus_changed = !(cfg->bus == _cfg.bus);

@@ -30,8 +30,16 @@ using mono = std::chrono::steady_clock::time_point;
 /// Where weftd finds its own service executables (bus, …).
 struct layout {
   std::string libexec_dir;  ///< directory holding `bus`
+  bool build_tree = false;  ///< programs live in <build>/services/<name>/ rather than libexec
   std::string bus_exec() const { return libexec_dir + "/bus"; }
+  /// Path of a service program (weft-llm, weft-agent, …).
+  std::string exec(std::string_view program) const;
 };
+
+/// The services weftd runs for `cfg`: those derived from [agents]/[channels] (see
+/// service::derived_services) followed by [services.*]; a [services.<name>] replaces the
+/// derived service of the same name.
+std::vector<service::service_spec> all_services(const service::config& cfg, const layout& l);
 
 /// Restart timing without processes: backoff doubling and the intensity limit.
 class restart_policy {
