@@ -2,8 +2,10 @@
 
 #include <cstdlib>
 #include <filesystem>
+#include <memory>
 #include <fstream>
 #include <optional>
+#include <regex>
 #include <string>
 #include <unistd.h>
 
@@ -51,6 +53,35 @@ class scoped_env {
   std::optional<std::string> _old;
 };
 
+std::vector<std::string> keys_of_providers(const config& c) {
+  std::vector<std::string> out;
+  for (auto& [k, v] : c.providers) out.push_back(k);
+  return out;
+}
+
+/// The standard library's own words for a bad pattern, which differ between libraries.
+std::string regex_error_text(const std::string& pattern) {
+  try {
+    std::regex re(pattern, std::regex::ECMAScript);
+  } catch (const std::regex_error& e) {
+    return e.what();
+  }
+  return "(valid)";
+}
+
+/// Unsets every built-in provider's key variable for one scope, so tests do not depend on
+/// the keys of whoever runs them.
+class no_provider_keys {
+ public:
+  no_provider_keys() {
+    for (auto& p : provider_table())
+      if (!p.api_key_env.empty()) _envs.push_back(std::make_unique<scoped_env>(p.api_key_env.c_str(), std::nullopt));
+  }
+
+ private:
+  std::vector<std::unique_ptr<scoped_env>> _envs;
+};
+
 /// A fresh directory under /tmp, removed with its contents at the end of the scope.
 class temp_dir {
  public:
@@ -77,6 +108,7 @@ class temp_dir {
 }  // namespace
 
 TEST_CASE("the built-in default") {
+  no_provider_keys keys;
   auto d = default_config();
   CHECK(d.source == "(built-in default)");
   CHECK(d.home == "");
@@ -97,10 +129,19 @@ TEST_CASE("the built-in default") {
   CHECK(d.services.empty());
   CHECK(d.warnings.empty());
 
-  // An empty file means the same, apart from where it came from.
+  // An empty file means the same, apart from where it came from and the agent turn, which
+  // only the built-in default switches on.
   auto empty = valid("# nothing here\n");
   CHECK(empty.source == "clawft.toml");
   empty.source = d.source;
+  CHECK(empty.agents.empty());
+  CHECK(empty.bus.agent_tools.empty());
+  CHECK_FALSE(empty.channels.web.has_value());
+  CHECK(empty.routing.default_agent == "");
+  empty.agents = d.agents;
+  empty.bus.agent_tools = d.bus.agent_tools;
+  empty.channels = d.channels;
+  empty.routing = d.routing;
   CHECK(empty == d);
 }
 
@@ -236,8 +277,9 @@ TEST_CASE("unknown keys are named with the keys that are allowed") {
         std::string::npos);
   CHECK(errors("[buss]\n") ==
         "clawft.toml:1:2: error: unknown key 'buss' at the top level; expected one of: weft, bus, supervisor, "
-        "services, agents, agent_routes, channels, providers, delegation, tools, memory, security, hub, llm; "
-        "did you mean 'bus'?");
+        "services, providers, llm, agents, channels, agent_routes, routing, delegation, tools, memory, security, "
+        "hub; did you mean 'bus'?");
+  CHECK(errors("[agent]\n").find("did you mean 'agents'?") != std::string::npos);
 }
 
 TEST_CASE("values of the wrong type") {
@@ -429,7 +471,7 @@ env = { A = "${WEFT_TEST_SET}${WEFT_TEST_SET}", B = "${WEFT_TEST_UNSET:-x:-y}" }
   CHECK(errors("[services.x]\nexec = \"/bin/x\"\naddress = \"${WEFT_TEST_ADDRESS}\"\n")
             .rfind("clawft.toml:3:11: error: [services.x] address 'Not/Valid' is invalid", 0) == 0);
   // Sections this build ignores are not substituted, so their secrets need not be set.
-  CHECK(valid("[channels.telegram]\ntoken = \"${WEFT_TEST_UNSET}\"\n").warnings.size() == 1);
+  CHECK(valid("[memory]\npath = \"${WEFT_TEST_UNSET}\"\n").warnings.size() == 1);
 }
 
 TEST_CASE("'after' must name the bus or a service, without cycles") {
@@ -474,22 +516,25 @@ after = ["a"]
 }
 
 TEST_CASE("sections of later features are accepted with one warning each") {
-  auto c = valid(R"([llm]
+  auto c = valid(R"([tools]
 provider = "x"
 [services.a]
 exec = "/bin/a"
-[[agent_routes]]
+[[memory]]
 match = "a"
-[[agent_routes]]
+[[memory]]
 match = "b"
-[agents.helper]
+[security.x]
 model = 3
+[hub]
 )");
   CHECK(c.warnings == std::vector<std::string>{
-                          "clawft.toml:1:1: warning: section '[llm]' is not supported by this build yet, ignoring.",
-                          "clawft.toml:5:1: warning: section '[agent_routes]' is not supported by this build yet, "
+                          "clawft.toml:1:1: warning: section '[tools]' is not supported by this build yet, ignoring.",
+                          "clawft.toml:5:1: warning: section '[memory]' is not supported by this build yet, "
                           "ignoring.",
-                          "clawft.toml:9:1: warning: section '[agents]' is not supported by this build yet, "
+                          "clawft.toml:9:1: warning: section '[security]' is not supported by this build yet, "
+                          "ignoring.",
+                          "clawft.toml:11:1: warning: section '[hub]' is not supported by this build yet, "
                           "ignoring.",
                       });
   CHECK(c.services.size() == 1);
@@ -551,4 +596,767 @@ TEST_CASE("find_config: explicit path, $WEFT_CONFIG, $WEFT_HOME, ~/.clawft, /etc
   fs::remove(user);
   fs::remove(state);
   CHECK(find_config("") == fallback);
+}
+
+// ---------------------------------------------------------------------------------------
+// The agent-turn sections.
+
+TEST_CASE("the built-in provider table") {
+  auto& t = provider_table();
+  std::vector<std::string> names;
+  for (auto& p : t) names.push_back(p.name);
+  CHECK(names == std::vector<std::string>{"openai", "anthropic", "openrouter", "gemini", "groq", "deepseek", "mistral",
+                                          "xai", "together", "azure", "ollama", "vllm", "llamacpp", "lmstudio"});
+  auto get = [&](std::string_view n) {
+    for (auto& p : t)
+      if (p.name == n) return p;
+    FAIL("no provider ", n);
+    return provider_settings{};
+  };
+  auto openai = get("openai");
+  CHECK(openai.style == api_style::openai);
+  CHECK(openai.base_url == "https://api.openai.com/v1");
+  CHECK(openai.api_key_env == "OPENAI_API_KEY");
+  CHECK(openai.model == "gpt-4o-mini");
+  CHECK(openai.embedding_model == "text-embedding-3-small");
+  auto anthropic = get("anthropic");
+  CHECK(anthropic.style == api_style::anthropic);
+  CHECK(anthropic.base_url == "https://api.anthropic.com/v1");
+  CHECK(anthropic.api_key_env == "ANTHROPIC_API_KEY");
+  CHECK(anthropic.model == "claude-sonnet-4-5");
+  CHECK(get("gemini").base_url == "https://generativelanguage.googleapis.com/v1beta/openai");
+  CHECK(get("groq").base_url == "https://api.groq.com/openai/v1");
+  CHECK(get("xai").api_key_env == "XAI_API_KEY");
+  auto azure = get("azure");
+  CHECK(azure.base_url.empty());
+  CHECK(azure.api_key_env == "AZURE_OPENAI_API_KEY");
+  CHECK(azure.api_version == "2024-10-21");
+  for (auto local : {"ollama", "vllm", "llamacpp", "lmstudio"}) {
+    INFO(local);
+    CHECK(get(local).api_key_env.empty());
+    CHECK(get(local).base_url.rfind("http://127.0.0.1:", 0) == 0);
+  }
+  CHECK(get("ollama").base_url == "http://127.0.0.1:11434/v1");
+  for (auto& p : t) {
+    INFO(p.name);
+    CHECK(p.enabled);
+    CHECK(p.api_key.empty());
+    CHECK(p.where.empty());
+    if (p.name != "azure") CHECK(p.base_url.rfind("http", 0) == 0);
+  }
+}
+
+TEST_CASE("[providers]: merged over the built-in table, keys from the environment") {
+  no_provider_keys keys;
+  scoped_env openai("OPENAI_API_KEY", "sk-openai");
+  scoped_env mine("WEFT_TEST_KEY", "sk-mine");
+  auto c = valid(R"([providers.openai]
+
+[providers.anthropic]
+api_key = "${WEFT_TEST_KEY}"
+model = "claude-opus-4-1"
+
+[providers.ollama]
+
+[providers.corp]
+base_url = "https://llm.corp.example/v1/"
+api_key_env = "WEFT_TEST_KEY"
+headers = { X-Team = "weft", "OpenAI-Organization" = "${WEFT_TEST_KEY}" }
+embedding_model = "e5"
+
+[providers.local-claude]
+style = "anthropic"
+base_url = "http://127.0.0.1:9999"
+
+[providers.azure]
+base_url = "https://r.openai.azure.com/openai/deployments/d"
+api_key = "literal"
+api_version = "2025-01-01"
+enabled = false
+)");
+  CHECK(c.warnings.empty());
+  REQUIRE(c.providers.size() == 6);
+  auto& o = c.providers.at("openai");
+  CHECK(o.name == "openai");
+  CHECK(o.base_url == "https://api.openai.com/v1");
+  CHECK(o.api_key == "sk-openai");
+  CHECK(o.model == "gpt-4o-mini");
+  CHECK(o.enabled);
+  CHECK(o.where == "clawft.toml:1:1");
+  auto& a = c.providers.at("anthropic");
+  CHECK(a.style == api_style::anthropic);
+  CHECK(a.api_key == "sk-mine");
+  CHECK(a.api_key_env == "ANTHROPIC_API_KEY");
+  CHECK(a.model == "claude-opus-4-1");
+  CHECK(a.enabled);
+  auto& l = c.providers.at("ollama");
+  CHECK(l.enabled);  // a local server needs no key
+  CHECK(l.api_key.empty());
+  CHECK(l.base_url == "http://127.0.0.1:11434/v1");
+  auto& corp = c.providers.at("corp");
+  CHECK(corp.style == api_style::openai);
+  CHECK(corp.base_url == "https://llm.corp.example/v1");  // the trailing '/' is dropped
+  CHECK(corp.api_key == "sk-mine");
+  CHECK(corp.headers == std::map<std::string, std::string>{{"X-Team", "weft"}, {"OpenAI-Organization", "sk-mine"}});
+  CHECK(corp.embedding_model == "e5");
+  CHECK(corp.model.empty());
+  CHECK(corp.enabled);
+  auto& lc = c.providers.at("local-claude");
+  CHECK(lc.style == api_style::anthropic);
+  CHECK(lc.api_key_env.empty());
+  CHECK(lc.enabled);
+  auto& az = c.providers.at("azure");
+  CHECK(az.api_key == "literal");
+  CHECK(az.api_version == "2025-01-01");
+  CHECK_FALSE(az.enabled);
+  // No [llm] default_provider: the llm service takes the first enabled one.
+  CHECK(c.llm.default_provider.empty());
+}
+
+TEST_CASE("[providers]: a missing key disables the provider with a warning, not an error") {
+  no_provider_keys keys;
+  scoped_env unset("WEFT_TEST_UNSET", std::nullopt);
+  auto c = valid(R"([providers.openai]
+[providers.groq]
+api_key = "${WEFT_TEST_UNSET}"
+[providers.mistral]
+api_key_env = "WEFT_TEST_UNSET"
+[providers.xai]
+api_key = ""
+[providers.deepseek]
+enabled = false
+)");
+  CHECK(c.warnings ==
+        std::vector<std::string>{
+            "clawft.toml:1:1: warning: [providers.openai] has no API key (environment variable 'OPENAI_API_KEY' is "
+            "not set); set it to use this provider, disabling it.",
+            "clawft.toml:3:11: warning: [providers.groq] has no API key (environment variable 'WEFT_TEST_UNSET' is "
+            "not set); set it to use this provider, disabling it.",
+            "clawft.toml:5:15: warning: [providers.mistral] has no API key (environment variable 'WEFT_TEST_UNSET' "
+            "is not set); set it to use this provider, disabling it.",
+            "clawft.toml:7:11: warning: [providers.xai] has no API key (api_key is empty); set it to use this "
+            "provider, disabling it.",
+        });
+  for (auto& [name, p] : c.providers) {
+    INFO(name);
+    CHECK_FALSE(p.enabled);
+    CHECK(p.api_key.empty());
+  }
+  CHECK(c.providers.size() == 5);
+}
+
+TEST_CASE("[providers]: errors") {
+  no_provider_keys keys;
+  CHECK(errors("[providers.corp]\nmodel = \"m\"\n") ==
+        "clawft.toml:1:1: error: [providers.corp] is missing required key 'base_url' (it is not a built-in "
+        "provider: openai, anthropic, openrouter, gemini, groq, deepseek, mistral, xai, together, azure, ollama, "
+        "vllm, llamacpp, lmstudio)");
+  CHECK(errors("[providers.azure]\napi_key = \"k\"\n") ==
+        "clawft.toml:1:1: error: [providers.azure] is missing required key 'base_url': "
+        "https://<resource>.openai.azure.com/openai/deployments/<deployment>");
+  CHECK(errors("[providers.ollama]\nbase_url = \"127.0.0.1:11434\"\n") ==
+        "clawft.toml:2:12: error: [providers.ollama] base_url '127.0.0.1:11434' is not an http:// or https:// URL");
+  CHECK(errors("[providers.ollama]\nstyle = \"gemini\"\n") ==
+        "clawft.toml:2:9: error: [providers.ollama] style must be one of 'openai', 'anthropic', not 'gemini'");
+  CHECK(errors("[providers.ollama]\nmodle = \"x\"\n") ==
+        "clawft.toml:2:1: error: unknown key 'modle' in [providers.ollama]; expected one of: style, base_url, "
+        "api_key, api_key_env, model, embedding_model, api_version, headers, enabled; did you mean 'model'?");
+  CHECK(errors("[providers.ollama]\napi_key_env = \"MY-KEY\"\n") ==
+        "clawft.toml:2:15: error: [providers.ollama] api_key_env 'MY-KEY' is not a valid environment variable name");
+  CHECK(errors("[providers.ollama]\napi_key = 5\n") ==
+        "clawft.toml:2:11: error: [providers.ollama] api_key must be a string, not an integer");
+  CHECK(errors("[providers.ollama]\nheaders = { \"a b\" = \"x\", c = 1 }\n") ==
+        "clawft.toml:2:13: error: [providers.ollama] headers key 'a b' is not an HTTP header name: use letters, "
+        "digits, '-' and '_'\n"
+        "clawft.toml:2:30: error: [providers.ollama] headers.c must be a string, not an integer");
+  CHECK(errors("[providers.ollama]\nheaders = { X = \"a\\r\\nInjected: 1\" }\n") ==
+        "clawft.toml:2:17: error: [providers.ollama] headers.X must not contain line breaks");
+  CHECK(errors("[providers.ollama]\nheaders = []\n") ==
+        "clawft.toml:2:11: error: [providers.ollama] headers must be a table of strings, not an array");
+  CHECK(errors("[providers.Big]\nbase_url = \"http://x\"\n") ==
+        "clawft.toml:1:12: error: provider name 'Big' is invalid: use 1 to 64 of a-z, 0-9, '-' and '_', starting "
+        "with a letter or digit");
+  CHECK(errors("[providers]\nopenai = 1\n") == "clawft.toml:2:10: error: [providers.openai] must be a table, not an integer");
+  CHECK(errors("providers = 1\n") == "clawft.toml:1:13: error: [providers] must be a table, not an integer");
+}
+
+TEST_CASE("no [providers]: every built-in provider whose key is set, as in the built-in default") {
+  no_provider_keys keys;
+  {
+    auto c = valid("[agents.main]\n");
+    CHECK(c.providers.empty());
+    CHECK(c.llm.default_provider.empty());
+    CHECK(c.warnings.empty());
+  }
+  scoped_env groq("GROQ_API_KEY", "gk");
+  scoped_env openai("OPENAI_API_KEY", "ok");
+  scoped_env empty("ANTHROPIC_API_KEY", "");  // empty counts as unset
+  auto c = valid("[agents.main]\n");
+  CHECK(keys_of_providers(c) == std::vector<std::string>{"groq", "openai"});
+  CHECK(c.providers.at("groq").api_key == "gk");
+  CHECK(c.providers.at("openai").api_key == "ok");
+  CHECK(c.llm.default_provider == "openai");  // before groq in the preference order
+  // A [providers] section, even an empty one, is the whole list.
+  CHECK(valid("[providers]\n").providers.empty());
+}
+
+TEST_CASE("default_config: agent main, web chat, providers with keys") {
+  no_provider_keys keys;
+  {
+    auto d = default_config();
+    REQUIRE(d.agents.size() == 1);
+    auto& m = d.agents.at("main");
+    CHECK(m.id == "main");
+    CHECK(m.tools == tool_policy{});
+    CHECK(m.tier.empty());
+    CHECK(m.max_iterations == 10);
+    CHECK(d.bus.agent_tools == std::map<std::string, tool_policy>{{"main", tool_policy{}}});
+    REQUIRE(d.channels.web.has_value());
+    CHECK(d.channels.web->listen == "127.0.0.1:8780");
+    CHECK(d.channels.web->enabled);
+    CHECK(d.channels.web->auth_token.empty());
+    CHECK_FALSE(d.channels.telegram.has_value());
+    CHECK(d.routing.default_agent == "main");
+    CHECK(d.providers.empty());
+    CHECK(d.llm.default_provider.empty());
+    CHECK(d.agent_routes.empty());
+    CHECK(d.delegation == delegation_settings{});
+  }
+  scoped_env together("TOGETHER_API_KEY", "t");
+  scoped_env deepseek("DEEPSEEK_API_KEY", "d");
+  scoped_env azure("AZURE_OPENAI_API_KEY", "az");  // needs a base_url: not in the default
+  auto d = default_config();
+  CHECK(keys_of_providers(d) == std::vector<std::string>{"deepseek", "together"});
+  CHECK(d.providers.at("deepseek").api_key == "d");
+  CHECK(d.providers.at("deepseek").base_url == "https://api.deepseek.com/v1");
+  CHECK(d.llm.default_provider == "deepseek");
+  scoped_env anthropic("ANTHROPIC_API_KEY", "a");
+  CHECK(default_config().llm.default_provider == "anthropic");
+}
+
+TEST_CASE("[llm] and [[llm.tiers]]") {
+  no_provider_keys keys;
+  auto c = valid(R"([providers.ollama]
+[providers.vllm]
+model = "qwen"
+
+[llm]
+default_provider = "ollama"
+default_tier = "big"
+timeout_ms = 60000
+connect_timeout_ms = 2000
+retries = 0
+retry_min_wait_ms = 0
+max_concurrent = 8
+embedding_provider = "vllm"
+embedding_model = "bge"
+
+[[llm.tiers]]
+name = "small"
+provider = "ollama"
+model = "llama3.2:1b"
+max_context_tokens = 1024
+input_cost_per_mtok = 0
+output_cost_per_mtok = 0.5
+
+[[llm.tiers]]
+name = "big"
+provider = "vllm"
+input_cost_per_mtok = 3
+)");
+  auto& l = c.llm;
+  CHECK(l.default_provider == "ollama");
+  CHECK(l.default_tier == "big");
+  CHECK(l.timeout_ms == 60000);
+  CHECK(l.connect_timeout_ms == 2000);
+  CHECK(l.retries == 0);
+  CHECK(l.retry_min_wait_ms == 0);
+  CHECK(l.max_concurrent == 8);
+  CHECK(l.embedding_provider == "vllm");
+  CHECK(l.embedding_model == "bge");
+  REQUIRE(l.tiers.size() == 2);
+  CHECK(l.tiers[0] == llm_tier{"small", "ollama", "llama3.2:1b", 1024, 0, 0.5, "clawft.toml:16:1"});
+  CHECK(l.tiers[1] == llm_tier{"big", "vllm", "", 128000, 3.0, 0, "clawft.toml:24:1"});
+  // The defaults.
+  auto d = valid("[llm]\n").llm;
+  CHECK(d == llm_settings{});
+  CHECK(d.timeout_ms == 120000);
+  CHECK(d.retries == 3);
+  CHECK(d.max_concurrent == 64);
+}
+
+TEST_CASE("[llm] errors") {
+  no_provider_keys keys;
+  const std::string p = "[providers.ollama]\n";
+  CHECK(errors(p + "[llm]\ndefault_provider = \"olama\"\n") ==
+        "clawft.toml:3:20: error: [llm] default_provider 'olama' is not a configured provider (ollama); did you "
+        "mean 'ollama'?");
+  CHECK(errors("[providers]\n[llm]\nembedding_provider = \"openai\"\n") ==
+        "clawft.toml:3:22: error: [llm] embedding_provider 'openai' is not a configured provider (there are none)");
+  CHECK(errors(p + "[llm]\ndefault_tier = \"fast\"\n") ==
+        "clawft.toml:3:16: error: [llm] default_tier 'fast' is not a tier in [[llm.tiers]] (there are none)");
+  CHECK(errors(p + "[llm]\nretries = 101\ntimeout_ms = 0\n") ==
+        "clawft.toml:3:11: error: [llm] retries must be between 0 and 100, not 101\n"
+        "clawft.toml:4:14: error: [llm] timeout_ms must be between 1 and 4294967295, not 0");
+  CHECK(errors(p + "[llm]\ntiers = 3\n") ==
+        "clawft.toml:3:9: error: [llm] tiers must be an array of tables ([[llm.tiers]]), not an integer");
+  CHECK(errors(p + "[[llm.tiers]]\nmodel = \"m\"\n") ==
+        "clawft.toml:2:1: error: llm.tiers[0] is missing required key 'name'\n"
+        "clawft.toml:2:1: error: llm.tiers[0] is missing required key 'provider'");
+  CHECK(errors(p + R"([[llm.tiers]]
+name = "a"
+provider = "openai"
+max_context_tokens = 1023
+input_cost_per_mtok = -1
+output_cost_per_mtok = "free"
+[[llm.tiers]]
+name = "a"
+provider = "ollama"
+cost = 1
+)") == "clawft.toml:4:12: error: llm.tiers[0] provider 'openai' is not a configured provider (ollama)\n"
+       "clawft.toml:5:22: error: llm.tiers[0] max_context_tokens must be between 1024 and 4294967295, not 1023\n"
+       "clawft.toml:6:23: error: llm.tiers[0] input_cost_per_mtok must be a finite number of at least 0, not -1\n"
+       "clawft.toml:7:24: error: llm.tiers[0] output_cost_per_mtok must be a number, not a string\n"
+       "clawft.toml:9:8: error: llm.tiers[1] name 'a' is already used by llm.tiers[0]\n"
+       "clawft.toml:11:1: error: unknown key 'cost' in llm.tiers[1]; expected one of: name, provider, model, "
+       "max_context_tokens, input_cost_per_mtok, output_cost_per_mtok");
+  CHECK(errors(p + "[[llm.tiers]]\nname = \"A b\"\nprovider = \"ollama\"\ninput_cost_per_mtok = inf\n") ==
+        "clawft.toml:3:8: error: llm.tiers[0] name 'A b' is invalid: use 1 to 64 of a-z, 0-9, '-' and '_', starting "
+        "with a letter or digit\n"
+        "clawft.toml:5:23: error: llm.tiers[0] input_cost_per_mtok must be a finite number of at least 0, not inf");
+}
+
+TEST_CASE("[agents]: every key, tools, and the bus's agent_tools") {
+  no_provider_keys keys;
+  auto c = valid(R"([providers.ollama]
+[[llm.tiers]]
+name = "fast"
+provider = "ollama"
+
+[agents.work]
+name = "Work"
+tier = "fast"
+model = "ollama/llama3.2"
+workspace = "/srv/work/"
+max_iterations = 20
+tool_timeout_ms = 5000
+max_tokens = 4096
+budget_usd = 2.5
+
+[agents.work.tools]
+allow = ["read_*", "web_fetch"]
+deny = ["write_file"]
+families = ["fs", "web"]
+
+[agents.home-2]
+budget_usd = 1
+)");
+  REQUIRE(c.agents.size() == 2);
+  auto& w = c.agents.at("work");
+  CHECK(w.id == "work");
+  CHECK(w.name == "Work");
+  CHECK(w.tier == "fast");
+  CHECK(w.model == "ollama/llama3.2");
+  CHECK(w.workspace == "/srv/work");
+  CHECK(w.max_iterations == 20);
+  CHECK(w.tool_timeout_ms == 5000);
+  CHECK(w.max_tokens == 4096);
+  CHECK(w.budget_usd == 2.5);
+  CHECK(w.where == "clawft.toml:6:1");
+  CHECK(w.tools == tool_policy{{"read_*", "web_fetch"}, {"write_file"}, {"fs", "web"}, "clawft.toml:16:1"});
+  auto& h = c.agents.at("home-2");
+  CHECK(h.budget_usd == 1.0);
+  CHECK(h.tools.allow == std::vector<std::string>{"*"});
+  CHECK(h.tools.families == std::vector<std::string>{"fs", "shell", "web"});
+  CHECK(h.tools.where == "clawft.toml:21:1");  // no tools table: the agent's
+  CHECK(c.bus.agent_tools == std::map<std::string, tool_policy>{{"work", w.tools}, {"home-2", h.tools}});
+  CHECK(valid("[agents.x.tools]\nfamilies = []\n").agents.at("x").tools.families.empty());
+}
+
+TEST_CASE("[agents] errors") {
+  no_provider_keys keys;
+  CHECK(errors("[agents.Work]\n") ==
+        "clawft.toml:1:9: error: agent id 'Work' is invalid: use 1 to 48 of a-z, 0-9 and '-', starting with a letter "
+        "or digit (it becomes the service agent-<id>)");
+  CHECK(errors("[agents.a_b]\n").find("agent id 'a_b' is invalid") != std::string::npos);
+  CHECK(errors("[agents." + std::string(49, 'a') + "]\n").find("is invalid") != std::string::npos);
+  CHECK(valid("[agents." + std::string(48, 'a') + "]\n").agents.size() == 1);
+  CHECK(errors("[agents.a]\ntier = \"fast\"\n") ==
+        "clawft.toml:2:8: error: [agents.a] tier 'fast' is not a tier in [[llm.tiers]] (there are none)");
+  CHECK(errors("[agents.a]\nworkspace = \"work\"\nmax_iterations = 0\nbudget_usd = -2\nmodle = \"x\"\n") ==
+        "clawft.toml:2:13: error: [agents.a] workspace must be an absolute path, not 'work'\n"
+        "clawft.toml:3:18: error: [agents.a] max_iterations must be between 1 and 1000, not 0\n"
+        "clawft.toml:4:14: error: [agents.a] budget_usd must be a finite number of at least 0, not -2\n"
+        "clawft.toml:5:1: error: unknown key 'modle' in [agents.a]; expected one of: name, tier, model, workspace, "
+        "max_iterations, tool_timeout_ms, max_tokens, budget_usd, tools; did you mean 'model'?");
+  CHECK(errors("[agents.a.tools]\nfamilies = [\"fs\", \"shel\", \"fs\"]\nallow = [\"read file\"]\ndeny = 1\n") ==
+        "clawft.toml:2:19: error: [agents.a.tools] families 'shel' is not a tool family; use fs, shell, web; did you "
+        "mean 'shell'?\n"
+        "clawft.toml:2:27: error: [agents.a.tools] families lists 'fs' twice\n"
+        "clawft.toml:3:10: error: [agents.a.tools] allow 'read file' can never match a tool name: use letters, "
+        "digits, '_', '.', '-' and the wildcard '*'\n"
+        "clawft.toml:4:8: error: [agents.a.tools] deny must be an array of strings, not an integer");
+  CHECK(errors("[agents.a]\ntools = [\"fs\"]\n") ==
+        "clawft.toml:2:9: error: [agents.a] tools must be a table ([agents.a.tools]), not an array");
+  CHECK(errors("[agents]\na = 1\n") == "clawft.toml:2:5: error: [agents.a] must be a table, not an integer");
+  CHECK(errors("[agents.a]\nworkspace = \"/w\"\n[agents.b]\nworkspace = \"/w/\"\n") ==
+        "clawft.toml:4:13: error: [agents.b] workspace '/w' is already the workspace of [agents.a]");
+}
+
+TEST_CASE("[channels]") {
+  no_provider_keys keys;
+  scoped_env token("WEFT_TEST_TG", "123:abc");
+  auto c = valid(R"([channels.telegram]
+token = "${WEFT_TEST_TG}"
+api_base = "http://127.0.0.1:9000/"
+mode = "webhook"
+poll_timeout_s = 0
+webhook_listen = "[::1]:0"
+webhook_url = "https://bot.example/tg"
+webhook_secret = "s3cr-et_"
+enabled = false
+
+[channels.web]
+listen = "0.0.0.0:65535"
+auth_token = "t"
+enabled = false
+
+[channels.slack]
+token = "${NOT_NEEDED_HERE}"
+)");
+  REQUIRE(c.channels.telegram.has_value());
+  CHECK(*c.channels.telegram == telegram_settings{false, "123:abc", "http://127.0.0.1:9000", "webhook", 0, "[::1]:0",
+                                                  "https://bot.example/tg", "s3cr-et_", "clawft.toml:1:1"});
+  REQUIRE(c.channels.web.has_value());
+  CHECK(*c.channels.web == web_settings{false, "0.0.0.0:65535", "t", "clawft.toml:11:1"});
+  CHECK(c.warnings == std::vector<std::string>{"clawft.toml:16:1: warning: channel '[channels.slack]' is not "
+                                               "supported by this build yet, ignoring."});
+  // Defaults.
+  auto d = valid("[channels.telegram]\ntoken = \"1:x\"\n[channels.web]\n");
+  CHECK(*d.channels.telegram == telegram_settings{true, "1:x", "https://api.telegram.org", "polling", 30,
+                                                  "127.0.0.1:8443", "", "", "clawft.toml:1:1"});
+  CHECK(*d.channels.web == web_settings{true, "127.0.0.1:8780", "", "clawft.toml:3:1"});
+  CHECK(valid("[channels.discord]\n[channels.whatsapp]\n").warnings.size() == 2);
+}
+
+TEST_CASE("[channels] errors") {
+  no_provider_keys keys;
+  CHECK(errors("[channels.telegram]\nmode = \"push\"\n") ==
+        "clawft.toml:1:1: error: [channels.telegram] is missing required key 'token'\n"
+        "clawft.toml:2:8: error: [channels.telegram] mode must be one of 'polling', 'webhook', not 'push'");
+  CHECK(errors("[channels.telegram]\ntoken = \"\"\n") ==
+        "clawft.toml:2:9: error: [channels.telegram] token must not be empty");
+  CHECK(errors("[channels.telegram]\ntoken = \"1:a/b\"\n") ==
+        "clawft.toml:2:9: error: [channels.telegram] token must not contain spaces, control characters, '/', '?', "
+        "'#' or '%'");
+  CHECK(errors("[channels.telegram]\ntoken = \"1:a\"\nmode = \"webhook\"\n") ==
+        "clawft.toml:3:8: error: [channels.telegram] mode 'webhook' needs webhook_url, the public URL Telegram posts "
+        "updates to");
+  CHECK(errors("[channels.telegram]\ntoken = \"1:a\"\nwebhook_listen = \"127.0.0.1:65536\"\npoll_timeout_s = 601\n") ==
+        "clawft.toml:3:18: error: [channels.telegram] webhook_listen '127.0.0.1:65536' is not host:port with a port "
+        "from 0 to 65535\n"
+        "clawft.toml:4:18: error: [channels.telegram] poll_timeout_s must be between 0 and 600, not 601");
+  CHECK(errors("[channels.telegram]\ntoken = \"1:a\"\nwebhook_secret = \"a b\"\nwebhook_url = \"bot.example\"\n") ==
+        "clawft.toml:3:18: error: [channels.telegram] webhook_secret must be at most 256 of A-Z, a-z, 0-9, '_' and "
+        "'-'\n"
+        "clawft.toml:4:15: error: [channels.telegram] webhook_url 'bot.example' is not an http:// or https:// URL");
+  for (auto bad : {"8780", ":8780", "localhost:", "localhost:x", "::1:80", "a b:1"}) {
+    INFO(bad);
+    CHECK(errors(std::string("[channels.web]\nlisten = \"") + bad + "\"\n").find("is not host:port") !=
+          std::string::npos);
+  }
+  CHECK(errors("[channels.web]\nlisten = \"0.0.0.0:8780\"\n") ==
+        "clawft.toml:2:10: error: [channels.web] needs a non-empty auth_token: listen '0.0.0.0:8780' is not a "
+        "loopback address, so anyone who reaches it could chat with your agents");
+  CHECK(errors("[channels.web]\nlisten = \"192.168.1.2:80\"\nauth_token = \"\"\n").rfind("clawft.toml:3:14: error: "
+                                                                                      "[channels.web] needs a "
+                                                                                      "non-empty auth_token",
+                                                                                      0) == 0);
+  CHECK(valid("[channels.web]\nlisten = \"localhost:0\"\n").channels.web->listen == "localhost:0");
+  CHECK(valid("[channels.web]\nlisten = \"[::1]:1\"\n").channels.web->listen == "[::1]:1");
+  CHECK(errors("[channels.telgram]\n") ==
+        "clawft.toml:1:11: error: unknown key 'telgram' in [channels]; expected one of: telegram, web, slack, "
+        "discord, whatsapp; did you mean 'telegram'?");
+  CHECK(errors("[channels]\nweb = true\n") == "clawft.toml:2:7: error: [channels.web] must be a table, not a boolean");
+}
+
+TEST_CASE("[[agent_routes]] and [routing]") {
+  no_provider_keys keys;
+  auto c = valid(R"([agents.work]
+[agents.home]
+
+[[agent_routes]]
+channel = "telegram"
+match = { chat_id = -1001234, user_id = "42" }
+agent = "work"
+
+[[agent_routes]]
+channel = "*"
+agent = "home"
+
+[[agent_routes]]
+channel = "slack"
+match.workspace_id = "T1"
+agent = "home"
+
+[routing]
+default_agent = "home"
+)");
+  REQUIRE(c.agent_routes.size() == 3);
+  CHECK(c.agent_routes[0] ==
+        agent_route{"telegram", {{"chat_id", "-1001234"}, {"user_id", "42"}}, "work", "clawft.toml:4:1"});
+  CHECK(c.agent_routes[1] == agent_route{"*", {}, "home", "clawft.toml:9:1"});
+  CHECK(c.agent_routes[2] == agent_route{"slack", {{"workspace_id", "T1"}}, "home", "clawft.toml:13:1"});
+  CHECK(c.routing.default_agent == "home");
+  CHECK(c.warnings.empty());
+
+  CHECK(errors("[agents.work]\n[[agent_routes]]\nchannel = \"telegarm\"\nmatch = { chat_id = 1.5 }\nagent = \"wrok\"\n") ==
+        "clawft.toml:3:11: error: agent_routes[0] channel 'telegarm' is not a channel; use one of: *, telegram, web, "
+        "slack, discord, whatsapp; did you mean 'telegram'?\n"
+        "clawft.toml:4:21: error: agent_routes[0] match.chat_id must be a string or an integer, not a floating-point "
+        "number\n"
+        "clawft.toml:5:9: error: agent_routes[0] agent 'wrok' is not an agent in [agents] (work); did you mean "
+        "'work'?");
+  CHECK(errors("[[agent_routes]]\nchannel = \"web\"\nmatch = \"x\"\n") ==
+        "clawft.toml:1:1: error: agent_routes[0] is missing required key 'agent'\n"
+        "clawft.toml:3:9: error: agent_routes[0] match must be a table of strings, e.g. { chat_id = \"123\" }, not a "
+        "string");
+  CHECK(errors("[[agent_routes]]\nagent = \"x\"\n") ==
+        "clawft.toml:1:1: error: agent_routes[0] is missing required key 'channel'\n"
+        "clawft.toml:2:9: error: agent_routes[0] agent 'x' is not an agent in [agents] (there are none)");
+  CHECK(errors("[agent_routes]\nchannel = \"web\"\n") ==
+        "clawft.toml:1:1: error: agent_routes must be an array of tables ([[agent_routes]]), not a table");
+  CHECK(errors("[agents.a]\n[routing]\ndefault_agent = \"main\"\ndefault = 1\n") ==
+        "clawft.toml:3:17: error: [routing] default_agent 'main' is not an agent in [agents] (a)\n"
+        "clawft.toml:4:1: error: unknown key 'default' in [routing]; expected one of: default_agent");
+  // A route that can never win is kept, with a warning.
+  auto dup = valid(R"([agents.a]
+[[agent_routes]]
+channel = "web"
+match = { user_id = 7 }
+agent = "a"
+[[agent_routes]]
+channel = "web"
+match = { user_id = "7" }
+agent = "a"
+)");
+  CHECK(dup.agent_routes.size() == 2);
+  CHECK(dup.warnings == std::vector<std::string>{"clawft.toml:6:1: warning: agent_routes[1] matches the same "
+                                                 "messages as agent_routes[0], which comes first and wins; it is "
+                                                 "never used, ignoring."});
+}
+
+TEST_CASE("[delegation]") {
+  no_provider_keys keys;
+  auto c = valid(R"toml([agents.coder]
+[delegation]
+claude_enabled = true
+claude_flow_enabled = true
+[delegation.routing_rules]
+"^deploy\\b" = "flow"
+"(?:refactor|rewrite)" = "agent:coder"
+"a" = "local"
+)toml");
+  CHECK(c.delegation.claude_enabled);
+  CHECK(c.delegation.claude_flow_enabled);
+  // File order, not toml++'s sorted order.
+  CHECK(c.delegation.routing_rules ==
+        std::vector<delegation_rule>{{"^deploy\\b", "flow", "clawft.toml:6:1"},
+                                     {"(?:refactor|rewrite)", "agent:coder", "clawft.toml:7:1"},
+                                     {"a", "local", "clawft.toml:8:1"}});
+  CHECK(valid("[delegation]\n").delegation == delegation_settings{});
+
+  CHECK(errors(R"([agents.coder]
+[delegation.routing_rules]
+"ok" = "local"
+"(unclosed" = "flow"
+"x" = "agent:codr"
+"y" = "remote"
+"z" = 1
+)") == "clawft.toml:4:1: error: [delegation.routing_rules] pattern '(unclosed' is not a valid ECMAScript regular "
+       "expression: " + regex_error_text("(unclosed") +
+           "\n"
+           "clawft.toml:5:7: error: [delegation.routing_rules] target 'agent:codr' names agent 'codr', which is not in "
+           "[agents]; did you mean 'coder'?\n"
+           "clawft.toml:6:7: error: [delegation.routing_rules] target 'remote' must be 'flow', 'local' or "
+           "'agent:<id>'\n"
+           "clawft.toml:7:7: error: [delegation.routing_rules] target of 'z' must be a string, not an integer");
+  CHECK(errors("[delegation]\nrouting_rules = [\"a\"]\nclaude = true\n") ==
+        "clawft.toml:2:17: error: [delegation] routing_rules must be a table of \"regex\" = \"target\" "
+        "([delegation.routing_rules]), not an array\n"
+        "clawft.toml:3:1: error: unknown key 'claude' in [delegation]; expected one of: claude_enabled, "
+        "claude_flow_enabled, routing_rules");
+  CHECK(errors("[delegation.routing_rules]\n\"" + std::string(1025, 'a') + "\" = \"local\"\n") ==
+        "clawft.toml:2:1: error: [delegation.routing_rules] pattern is 1025 characters long; at most 1024 are "
+        "allowed");
+}
+
+TEST_CASE("derived_services: the processes of the agent turn") {
+  no_provider_keys keys;
+  scoped_env home("WEFT_HOME", "/var/lib/weft");
+  auto locate = [](std::string_view program) { return "/opt/weft/bin/" + std::string(program); };
+  CHECK(derived_services(valid("[channels.web]\n"), locate).empty());  // no agents: nothing
+
+  auto c = valid(R"([agents.work]
+workspace = "/srv/work"
+[agents.work.tools]
+families = ["fs", "shell"]
+[agents.alpha]
+[agents.alpha.tools]
+families = ["web"]
+[channels.telegram]
+token = "1:a"
+enabled = false
+[channels.web]
+)");
+  auto d = derived_services(c, locate);
+  std::vector<std::string> names;
+  for (auto& s : d) names.push_back(s.name);
+  // Start order: everything a service waits for comes before it.
+  CHECK(names == std::vector<std::string>{"llm", "tool-fs-work", "tool-shell-work", "tool-web", "agent-alpha",
+                                          "agent-work", "router", "chan-telegram", "chan-web"});
+  auto get = [&](std::string_view n) {
+    for (auto& s : d)
+      if (s.name == n) return s;
+    FAIL("no service ", n);
+    return service_spec{};
+  };
+  auto llm = get("llm");
+  CHECK(llm.exec == "/opt/weft/bin/weft-llm");
+  CHECK(llm.address == "llm");
+  CHECK(llm.after == std::vector<std::string>{"bus"});
+  CHECK(llm.env.empty());
+  CHECK_FALSE(llm.sandbox.enabled);
+  CHECK(llm.enabled);
+  CHECK(llm.restart == restart_policy::always);
+
+  auto fs = get("tool-fs-work");
+  CHECK(fs.exec == "/opt/weft/bin/weft-tool-fs");
+  CHECK(fs.address == "tool/fs/work");
+  CHECK(fs.after == std::vector<std::string>{"bus"});
+  CHECK(fs.env == std::map<std::string, std::string>{{"WEFT_AGENT", "work"}, {"WEFT_WORKSPACE", "/srv/work"}});
+  sandbox_spec sb;
+  sb.enabled = true;
+  sb.read_write = {"/srv/work"};
+  sb.read_only = {"/usr",      "/lib",         "/lib64",     "/bin",          "/sbin", "/etc",
+                  "/dev/null", "/dev/urandom", "/proc/self", "/opt/weft/bin"};
+  sb.max_address_space = 4ull << 30;
+  sb.max_open_files = 256;
+  sb.max_processes = 256;
+  sb.max_file_size = 1ull << 30;
+  CHECK(fs.sandbox == sb);
+  auto shell = get("tool-shell-work");
+  CHECK(shell.exec == "/opt/weft/bin/weft-tool-shell");
+  CHECK(shell.address == "tool/shell/work");
+  CHECK(shell.env == fs.env);
+  CHECK(shell.sandbox == sb);
+
+  auto web = get("tool-web");
+  CHECK(web.address == "tool/web");
+  CHECK(web.exec == "/opt/weft/bin/weft-tool-web");
+  CHECK_FALSE(web.sandbox.enabled);
+  CHECK(web.env.empty());
+
+  auto work = get("agent-work");
+  CHECK(work.exec == "/opt/weft/bin/weft-agent");
+  CHECK(work.address == "agent/work");
+  CHECK(work.after == std::vector<std::string>{"llm", "tool-fs-work", "tool-shell-work"});
+  CHECK(work.env == fs.env);
+  auto alpha = get("agent-alpha");
+  CHECK(alpha.address == "agent/alpha");
+  CHECK(alpha.after == std::vector<std::string>{"llm", "tool-web"});
+  CHECK(alpha.env ==
+        std::map<std::string, std::string>{{"WEFT_AGENT", "alpha"}, {"WEFT_WORKSPACE", "/var/lib/weft/agents/alpha"}});
+  CHECK_FALSE(alpha.sandbox.enabled);
+
+  auto router = get("router");
+  CHECK(router.exec == "/opt/weft/bin/weft-router");
+  CHECK(router.address == "router");
+  CHECK(router.after == std::vector<std::string>{"agent-alpha", "agent-work"});
+  auto tg = get("chan-telegram");
+  CHECK(tg.address == "chan/telegram");
+  CHECK(tg.exec == "/opt/weft/bin/weft-chan-telegram");
+  CHECK(tg.after == std::vector<std::string>{"router"});
+  CHECK_FALSE(tg.enabled);  // configured but switched off: weftctl start can still start it
+  auto cw = get("chan-web");
+  CHECK(cw.address == "chan/web");
+  CHECK(cw.after == std::vector<std::string>{"router"});
+  CHECK(cw.enabled);
+
+  // Every `after` names the bus or a service before it.
+  for (std::size_t i = 0; i < d.size(); ++i)
+    for (auto& dep : d[i].after) {
+      INFO(d[i].name, " after ", dep);
+      bool earlier = dep == "bus";
+      for (std::size_t j = 0; j < i; ++j) earlier = earlier || d[j].name == dep;
+      CHECK(earlier);
+    }
+}
+
+TEST_CASE("derived_services: the built-in default, the config file in the sandbox, no web agent") {
+  no_provider_keys keys;
+  scoped_env home("WEFT_HOME", "/h");
+  auto d = derived_services(default_config(), [](std::string_view p) { return std::string(p); });
+  std::vector<std::string> names;
+  for (auto& s : d) names.push_back(s.name);
+  CHECK(names == std::vector<std::string>{"llm", "tool-fs-main", "tool-shell-main", "tool-web", "agent-main", "router",
+                                          "chan-web"});
+  // A program found on $PATH (no directory) adds nothing to the sandbox.
+  CHECK(d[1].sandbox.read_only.size() == 9);
+  CHECK(d[1].env.at("WEFT_WORKSPACE") == "/h/agents/main");
+
+  temp_dir dir;
+  auto path = dir.write("clawft.toml", "[agents.a.tools]\nfamilies = [\"fs\"]\n");
+  auto c = load_config(path);
+  REQUIRE(c.has_value());
+  auto e = derived_services(*c, [](std::string_view p) { return "/bin/" + std::string(p); });
+  names.clear();
+  for (auto& s : e) names.push_back(s.name);
+  CHECK(names == std::vector<std::string>{"llm", "tool-fs-a", "agent-a", "router"});
+  CHECK(e[1].sandbox.read_only.back() == path);  // the tool reads the config file
+}
+
+TEST_CASE("[services.<name>] replaces a derived service and may wait for one") {
+  no_provider_keys keys;
+  auto c = valid(R"([services.router]
+exec = "/opt/my-router"
+address = "router"
+after = ["agent-main"]
+[services.watcher]
+exec = "/bin/watch"
+after = ["chan-web", "llm"]
+[agents.main]
+[channels.web]
+)");
+  auto d = derived_services(c, [](std::string_view p) { return std::string(p); });
+  for (auto& s : d) CHECK(s.name != "router");
+  CHECK(d.back().name == "chan-web");
+  CHECK(d.back().after == std::vector<std::string>{"router"});
+
+  CHECK(errors("[services.x]\nexec = \"/bin/x\"\naddress = \"agent/main\"\n[agents.main]\n") ==
+        "clawft.toml:3:11: error: [services.x] address 'agent/main' is already used by the derived service "
+        "'agent-main'; name the service 'agent-main' to replace it");
+  // Waiting for a derived service that does not exist (no [agents]) is an error.
+  CHECK(errors("[services.x]\nexec = \"/bin/x\"\nafter = [\"llm\"]\n") ==
+        "clawft.toml:3:10: error: [services.x] after names 'llm', which is neither 'bus' nor a configured service");
+  // A cycle through derived services is found, at the `after` of the file's service.
+  CHECK(errors("[services.llm]\nexec = \"/bin/llm\"\nafter = [\"chan-web\"]\n[agents.main]\n[channels.web]\n") ==
+        "clawft.toml:3:9: error: [services.llm] after forms a cycle: llm -> chan-web -> router -> agent-main -> llm "
+        "(each waits for the next)");
+}
+
+TEST_CASE("agent_of_address") {
+  CHECK(agent_of_address("agent/work") == "work");
+  CHECK(agent_of_address("tool/fs/work") == "work");
+  CHECK(agent_of_address("tool/fs/work/read_file") == "work");
+  CHECK(agent_of_address("tool/shell/home-2/exec") == "home-2");
+  CHECK(agent_of_address("tool/web") == std::nullopt);
+  CHECK(agent_of_address("tool/web/web_fetch") == std::nullopt);  // shared by every agent
+  CHECK(agent_of_address("tool/fs") == std::nullopt);
+  CHECK(agent_of_address("tool/fs/a/b/c") == std::nullopt);
+  CHECK(agent_of_address("agent") == std::nullopt);
+  CHECK(agent_of_address("agent/") == std::nullopt);
+  CHECK(agent_of_address("router") == std::nullopt);
+  CHECK(agent_of_address("chan/telegram") == std::nullopt);
+  CHECK(agent_of_address("") == std::nullopt);
 }

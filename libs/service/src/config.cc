@@ -271,16 +271,17 @@ void check_order(checker& ck, const std::vector<parsed_service>& services) {
       } else if (state[v] == 1) {
         std::vector<std::string_view> cycle;
         const toml::node* at = node;
+        std::string_view who = services[u].spec.name;
         for (auto it = std::find(path.begin(), path.end(), v); it != path.end(); ++it) {
           cycle.push_back(services[*it].spec.name);
-          if (!at && services[*it].table) at = services[*it].table;
+          if (!at && services[*it].after) at = services[*it].after, who = services[*it].spec.name;
         }
         cycle.push_back(services[v].spec.name);
         // Derived services never wait for each other in a circle, so a cycle has a
-        // service from the file in it.
+        // service from the file in it, at whose `after` it is reported.
         if (at)
-          ck.error(at->source(), fmt::format("[services.{}] after forms a cycle: {} (each waits for the next)",
-                                             services[u].spec.name, fmt::join(cycle, " -> ")));
+          ck.error(at->source(), fmt::format("[services.{}] after forms a cycle: {} (each waits for the next)", who,
+                                             fmt::join(cycle, " -> ")));
       }
     }
     path.pop_back();

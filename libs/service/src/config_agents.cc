@@ -130,7 +130,7 @@ const provider_settings* find_builtin(std::string_view name) {
 /// first of default_provider_order among them.
 void providers_from_environment(config& c) {
   for (auto& p : provider_table())
-    if (auto* key = getenv_nonempty(p.api_key_env)) {
+    if (auto* key = getenv_nonempty(p.api_key_env); key && !p.base_url.empty()) {  // azure needs its URL
       auto q = p;
       q.api_key = key;
       c.providers.emplace(q.name, std::move(q));
