@@ -148,7 +148,7 @@ struct llm_settings {
 
 /// One [agents.<id>] table.
 struct agent_settings {
-  std::string id;                  ///< table key; letters, digits, '-' and '_'
+  std::string id;                  ///< table key; 1 to 48 of a-z, 0-9 and '-' (it becomes agent-<id>, agent/<id>)
   std::string name;                ///< display name; empty: the id
   std::string tier;                ///< [[llm.tiers]] name; empty: [llm] default_tier
   std::string model;               ///< provider/model override; empty: from the tier
@@ -263,7 +263,8 @@ const std::vector<provider_settings>& provider_table();
 /// agent-<id> (address agent/<id>), tool-fs-<id>/tool-shell-<id> (tool/fs/<id>,
 /// tool/shell/<id>), tool-web, chan-telegram, chan-web — each only when something needs
 /// it (no [agents]: none of them). `locate` maps a program name (weft-llm, weft-agent, …)
-/// to its path. A [services.<name>] of the same name replaces the derived one.
+/// to its path. A [services.<name>] of the same name replaces the derived one: it is left
+/// out of the result. The result is in a valid start order (each `after` comes earlier).
 std::vector<service_spec> derived_services(const config& c,
                                            const std::function<std::string(std::string_view)>& locate);
 
