@@ -100,7 +100,6 @@ struct agent::turn {
   std::vector<entry> entries;  // to append at the end
   std::uint32_t iterations = 0, tool_calls = 0;
   mono_clock::time_point llm_deadline{};
-  std::string llm_payload;  // for resending when the llm is not there yet
   struct call {
     llm::tool_call c;
     std::string process;
@@ -419,8 +418,8 @@ void agent::start_turn(turn& t) {
   call_llm(t);
 }
 
-void agent::call_llm(turn& t) {
-  ++t.iterations;
+void agent::call_llm(turn& t, bool retry) {
+  if (!retry) ++t.iterations;
   context_input in;
   in.system = _system;
   in.history = &t.s->history;
@@ -442,12 +441,7 @@ void agent::call_llm(turn& t) {
   c.max_tokens = _o.settings.max_tokens;
   c.stream = !t.t.stream_to.empty();
   c.stream_id = t.t.turn_id;
-  t.llm_payload = wire::encode(c);
-  send_llm(t);
-}
-
-void agent::send_llm(turn& t) {
-  auto id = _bus.send_request("llm", llm::complete::type_name, t.llm_payload);
+  auto id = _bus.send_request("llm", llm::complete::type_name, wire::encode(c));
   if (!id) {
     auto e = id.take_error();
     on_llm(t, nullptr, &e);
@@ -654,7 +648,7 @@ void agent::finish(turn& t, std::string text) {
   // twice what fits into the context, starting at a turn's first message.
   s.history.insert(s.history.end(), std::make_move_iterator(t.entries.begin()), std::make_move_iterator(t.entries.end()));
   t.entries.clear();
-  auto keep = std::max(min_history_chars, _o.budget_tokens * 8);
+  auto keep = std::max(min_history_chars, _o.budget_tokens * 5);
   std::size_t drop = 0;
   while (drop < s.history.size() && s.history_chars > keep) s.history_chars -= s.history[drop++].content.size();
   while (drop < s.history.size() && s.history[drop].role != llm::role::user) s.history_chars -= s.history[drop++].content.size();
@@ -758,7 +752,7 @@ int agent::run(int signal_fd) {
       std::vector<std::pair<mono_clock::time_point, std::uint64_t>> fire(due, _llm_retries.end());
       _llm_retries.erase(due, _llm_retries.end());
       for (auto& [when, seq] : fire)
-        if (auto t = _turns.find(seq); t != _turns.end()) send_llm(*t->second);
+        if (auto t = _turns.find(seq); t != _turns.end()) call_llm(*t->second, /*retry=*/true);
       check_deadlines();
     }
     if (_draining && (_turns.empty() || now >= drain_deadline)) {

@@ -43,7 +43,7 @@ struct agent_options {
   std::chrono::milliseconds llm_deadline{std::chrono::minutes(10)};
   std::chrono::milliseconds stop_timeout{10000};
   std::chrono::milliseconds prompt_refresh{2000};  ///< how long the system prompt is cached
-  std::size_t max_sessions = 1024;      ///< sessions kept in memory (idle ones are evicted)
+  std::size_t max_sessions = 256;       ///< sessions kept in memory (idle ones are evicted)
   std::size_t max_queued_per_session = 256;
   std::size_t max_turns = 10000;        ///< turns in hand at once
   unsigned writer_threads = 4;
@@ -87,8 +87,9 @@ class agent {
   void evict_sessions();
   void start_next(session& s);
   void start_turn(turn& t);
-  void call_llm(turn& t);
-  void send_llm(turn& t);
+  /// Assembles the context and sends Complete; `retry` re-sends the same step (the llm
+  /// was not on the bus) without counting another model call.
+  void call_llm(turn& t, bool retry = false);
   void on_llm(turn& t, const ipc::message* m, const error* local);
   void run_tools(turn& t);
   void on_tool(turn& t, std::size_t i, const ipc::message* m, const error* local);

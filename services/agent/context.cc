@@ -1,6 +1,6 @@
 #include "context.hh"
 
-#include <set>
+#include <algorithm>
 
 namespace weft::agent {
 
@@ -26,18 +26,30 @@ llm::turn to_turn(const entry& e) {
   return t;
 }
 
+/// One history turn: entries [begin, end) of the history.
 struct group {
-  std::vector<llm::turn> msgs;
+  std::size_t begin = 0, end = 0;
   std::size_t tokens = 0;
 };
 
+std::size_t chars_of(const entry& e) {
+  std::size_t n = e.content.size() + e.tool_call_id.size();
+  for (auto& c : e.tool_calls) n += c.id.size() + c.name.size() + c.arguments.size();
+  return n;
+}
+
+std::size_t tokens_of(const entry& e) { return (chars_of(e) + 3) / 4 + per_message; }
+
 /// True when every tool call has a result in the group and every result a call.
-bool consistent(const std::vector<llm::turn>& msgs) {
-  std::set<std::string> calls, results;
-  for (auto& m : msgs) {
-    for (auto& c : m.tool_calls) calls.insert(c.id);
-    if (m.role == llm::role::tool) results.insert(m.tool_call_id);
+bool consistent(const std::vector<entry>& h, const group& g) {
+  std::vector<std::string_view> calls, results;
+  for (auto i = g.begin; i < g.end; ++i) {
+    for (auto& c : h[i].tool_calls) calls.push_back(c.id);
+    if (h[i].role == llm::role::tool) results.push_back(h[i].tool_call_id);
   }
+  if (calls.size() != results.size()) return false;
+  std::sort(calls.begin(), calls.end());
+  std::sort(results.begin(), results.end());
   return calls == results;
 }
 
@@ -66,31 +78,29 @@ std::size_t estimate_tokens(std::string_view text) {
 
 context_output assemble_context(const context_input& in) {
   context_output out;
+  static const std::vector<entry> none;
+  const auto& h = in.history ? *in.history : none;
 
   // History → groups of one turn each (a turn_id; messages without one start a new group
-  // at every user message).
+  // at every user message). Nothing is copied until the end: decisions are made on
+  // indexes, so a long history costs one pass and one copy of what is kept.
   std::vector<group> groups;
-  if (in.history) {
-    const std::string* current_id = nullptr;
-    for (auto& e : *in.history) {
-      bool same = !groups.empty() && current_id &&
-                  (e.turn_id.empty() ? e.role != llm::role::user && current_id->empty() : e.turn_id == *current_id);
-      if (!same) {
-        groups.emplace_back();
-        current_id = &e.turn_id;
-      }
-      groups.back().msgs.push_back(to_turn(e));
+  for (std::size_t i = 0; i < h.size(); ++i) {
+    auto& e = h[i];
+    bool same = false;
+    if (!groups.empty()) {
+      auto& id = h[groups.back().begin].turn_id;
+      same = e.turn_id.empty() ? e.role != llm::role::user && id.empty() : e.turn_id == id;
     }
+    if (!same) groups.push_back({i, i, 0});
+    groups.back().end = i + 1;
+    groups.back().tokens += tokens_of(e);
   }
   std::vector<group> kept;
   kept.reserve(groups.size());
   for (auto& g : groups) {
-    if (!consistent(g.msgs)) {
-      ++out.skipped_turns;
-      continue;
-    }
-    for (auto& m : g.msgs) g.tokens += estimate_tokens(m);
-    kept.push_back(std::move(g));
+    if (consistent(h, g)) kept.push_back(g);
+    else ++out.skipped_turns;
   }
 
   llm::turn current;
@@ -103,15 +113,17 @@ context_output assemble_context(const context_input& in) {
   for (auto& s : steps) total += estimate_tokens(s);
   auto over = [&] { return total > in.budget_tokens; };
 
-  // 1. History tool results, oldest first.
+  // 1. History tool results, oldest first (remembered by index, applied when copying).
+  std::vector<bool> stubbed(h.size(), false);
   for (auto& g : kept) {
-    for (auto& m : g.msgs) {
-      if (!over()) break;
-      if (auto saved = stub(m)) {
-        total -= saved;
-        g.tokens -= saved;
-        ++out.stubbed_results;
-      }
+    for (auto i = g.begin; i < g.end && over(); ++i) {
+      auto& e = h[i];
+      if (e.role != llm::role::tool || e.content.size() <= dropped_result_stub.size()) continue;
+      auto saved = tokens_of(e) - ((dropped_result_stub.size() + e.tool_call_id.size() + 3) / 4 + per_message);
+      stubbed[i] = true;
+      total -= saved;
+      g.tokens -= saved;
+      ++out.stubbed_results;
     }
     if (!over()) break;
   }
@@ -141,8 +153,15 @@ context_output assemble_context(const context_input& in) {
     out.truncated = true;
   }
 
-  for (std::size_t i = first; i < kept.size(); ++i)
-    for (auto& m : kept[i].msgs) out.messages.push_back(std::move(m));
+  std::size_t count = 1 + steps.size();
+  for (auto k = first; k < kept.size(); ++k) count += kept[k].end - kept[k].begin;
+  out.messages.reserve(count);
+  for (auto k = first; k < kept.size(); ++k)
+    for (auto i = kept[k].begin; i < kept[k].end; ++i) {
+      auto t = to_turn(h[i]);
+      if (stubbed[i]) t.text = std::string(dropped_result_stub);
+      out.messages.push_back(std::move(t));
+    }
   out.messages.push_back(std::move(current));
   for (auto& s : steps) out.messages.push_back(std::move(s));
   out.tokens = total;
