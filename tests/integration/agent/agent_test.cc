@@ -3,6 +3,7 @@
 // executed with its result reaching the model; a tool outside the agent's policy denied by
 // the bus; a repeated Turn answered from the session without a new model request; the
 // session file's shape; streaming deltas; and "no provider" answered with one sentence.
+#include <csignal>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -241,4 +242,84 @@ TEST_CASE("agent: with no provider every turn is answered with how to configure 
   CHECK_FALSE(text.empty());
   CHECK(text.find("provider") != std::string::npos);
   CHECK(text.find("Sorry") == std::string::npos);  // the llm's sentence, not an apology
+}
+
+TEST_CASE("agent: skills, one turn asked twice while running, drain on TERM") {
+  auto missing = missing_programs();
+  if (!missing.empty()) {
+    MESSAGE("skipped: not built yet: " << missing);
+    return;
+  }
+  test::fake_peer llm("fake_llm.py");
+  temp_dir d;
+  auto ws = d.path + "/ws";
+  fs::create_directories(ws + "/skills/greeting");
+  std::ofstream(ws + "/skills/greeting/SKILL.md")
+      << "---\nname: greeting\ndescription: How to greet people politely\n---\nAlways greet with 'Good day'.\n";
+  fs::create_directories(ws + "/skills/broken");
+  std::ofstream(ws + "/skills/broken/SKILL.md") << "no frontmatter here\n";
+  auto st = test::stack::start(stack_config(ws, llm.url()));
+  auto b = st->bus_client();
+
+  // Skills: listed in the system prompt, load_skill offered and answered inside the agent.
+  REQUIRE(llm.post("/_script", R"([{"tool_calls":[{"name":"load_skill","arguments":{"name":"greeting"}}]},
+                                   {"text":"Good day"}])").status == 200);
+  auto r1 = ask(*b, make_turn("web:1", "greet me"));
+  CHECK(reply_text(r1) == "Good day");
+  auto reqs = requests(llm);
+  REQUIRE(reqs.size() == 2);
+  auto sys = reqs[0]["body"]["messages"][0]["content"].get<std::string>();
+  CHECK(sys.find("<name>greeting</name><description>How to greet people politely</description>") != std::string::npos);
+  CHECK(sys.find("broken") == std::string::npos);
+  CHECK(reqs[0]["body"]["tools"].dump().find("load_skill") != std::string::npos);
+  auto msgs = reqs[1]["body"]["messages"];
+  CHECK(msgs[msgs.size() - 1]["content"].get<std::string>().find("Always greet with 'Good day'.") != std::string::npos);
+
+  // The same turn id twice while it runs: one model request, both answered.
+  REQUIRE(llm.post("/_script", R"([{"text":"slow answer","delay_ms":700}])").status == 200);
+  auto t2 = make_turn("web:2", "take your time");
+  auto id_a = b->send_request("agent/main", t2);
+  auto id_b = b->send_request("agent/main", t2);
+  REQUIRE(id_a);
+  REQUIRE(id_b);
+  int answered = 0;
+  auto deadline = std::chrono::steady_clock::now() + 30s;
+  while (answered < 2 && std::chrono::steady_clock::now() < deadline) {
+    auto m = b->next(1s);
+    if (!m || (m->env.id != *id_a && m->env.id != *id_b)) continue;
+    REQUIRE_FALSE(m->is_error());
+    auto r = m->as<chat::turn_result>();
+    REQUIRE(r);
+    CHECK(reply_text(*r) == "slow answer");
+    ++answered;
+  }
+  CHECK(answered == 2);
+  CHECK(requests(llm).size() == 3);
+
+  // Drain: TERM while a turn waits for the model; the turn is still answered.
+  REQUIRE(llm.post("/_script", R"([{"text":"finished while stopping","delay_ms":1000}])").status == 200);
+  auto id = b->send_request("agent/main", make_turn("web:3", "one more"));
+  REQUIRE(id);
+  auto until = std::chrono::steady_clock::now() + 20s;
+  while (requests(llm).size() < 4 && std::chrono::steady_clock::now() < until) {
+  }
+  REQUIRE(requests(llm).size() == 4);  // the model has the request: the turn is in hand
+  auto pid = st->service_pid("agent-main");
+  REQUIRE(pid > 0);
+  REQUIRE(::kill(pid, SIGTERM) == 0);
+  std::optional<chat::turn_result> r3;
+  deadline = std::chrono::steady_clock::now() + 30s;
+  while (!r3 && std::chrono::steady_clock::now() < deadline) {
+    auto m = b->next(1s);
+    if (!m || m->env.id != *id) continue;
+    REQUIRE_MESSAGE(!m->is_error(), m->to_error().to_string());
+    r3 = m->as<chat::turn_result>().value();
+  }
+  REQUIRE(r3);
+  CHECK(reply_text(*r3) == "finished while stopping");
+  // And it was stored before the process exited.
+  auto lines = lines_of(ws + "/sessions/web%3As1.jsonl");
+  REQUIRE_FALSE(lines.empty());
+  CHECK(lines.back()["turn_id"] == "web:3");
+  CHECK(lines.back()["final"] == true);
 }
