@@ -138,8 +138,23 @@ void tool_server::flush_done() {
     ready.swap(_done);
   }
   for (auto& d : ready) {
-    if (d.out) (void)_bus.reply(d.request, *d.out);
-    else (void)_bus.reply_error(d.request, d.out.err());
+    // The bus refuses messages over its max_message_bytes (1 MiB by default) without telling
+    // the caller: no result may come near it, whatever a tool's own caps say.
+    if (d.out && d.out->content.size() > _opts.max_content) {
+      std::size_t n = _opts.max_content;
+      while (n > 0 && (static_cast<unsigned char>(d.out->content[n]) & 0xc0) == 0x80) --n;
+      d.out->content.resize(n);
+      d.out->content += fmt::format("\n[… result cut at {} bytes]", _opts.max_content);
+      d.out->truncated = true;
+    }
+    status sent = d.out ? _bus.reply(d.request, *d.out) : _bus.reply_error(d.request, d.out.err());
+    if (!sent) {
+      // E.g. larger than the bus allows: the caller must still get an answer.
+      _log.error("Failed to send the result of '{}' to '{}': {}", d.request.env.to, d.request.env.from,
+                 sent.err().to_string());
+      (void)_bus.reply_error(d.request, tool::make(tool::error_code::failed, "Failed to send the result of '{}': {}",
+                                                   d.request.env.to, sent.err().message));
+    }
   }
 }
 

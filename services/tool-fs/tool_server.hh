@@ -55,6 +55,7 @@ struct server_options {
   std::size_t workers = 4;                ///< tools running at once
   std::size_t max_queued = 64;            ///< calls waiting for a worker; more are refused
   std::chrono::milliseconds drain_timeout{5000};  ///< after TERM, then in-flight calls are cancelled
+  std::size_t max_content = 768 * 1024;           ///< Result.content beyond this is cut (bus message limit)
 };
 
 class tool_server {

@@ -298,10 +298,18 @@ result<tool::result> web_fetch(const json& args, const call_context& ctx, const 
     text = html_to_text(st.body);
   else
     text = std::move(st.body);
+  bool cut = false;
+  if (text.size() > lim.max_content) {
+    std::size_t n = lim.max_content;
+    while (n > 0 && (static_cast<unsigned char>(text[n]) & 0xc0) == 0x80) --n;  // not inside a UTF-8 character
+    text.resize(n);
+    cut = true;
+  }
   std::string out = fmt::format("Status: {}\nContent-Type: {}\nURL: {}\n\n{}", status, content_type,
                                 eff ? eff : url->c_str(), text);
   if (st.truncated) out += fmt::format("\n[… body cut at {} bytes]", st.max_bytes);
-  return tool::result{std::move(out), status >= 400, st.truncated};
+  if (cut) out += fmt::format("\n[… text cut at {} bytes]", lim.max_content);
+  return tool::result{std::move(out), status >= 400, st.truncated || cut};
 }
 
 std::vector<tool_def> web_tools(web_limits lim) {

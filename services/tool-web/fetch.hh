@@ -18,6 +18,9 @@ namespace weft::tools {
 struct web_limits {
   std::size_t default_max_bytes = 1024 * 1024;
   std::size_t max_max_bytes = 10 * 1024 * 1024;  ///< a caller's max_bytes is clamped to this
+  /// Text returned to the model (after HTML reduction); also keeps the reply well under
+  /// the bus's message limit (1 MiB by default).
+  std::size_t max_content = 256 * 1024;
   std::chrono::milliseconds default_timeout{20000};
   std::chrono::milliseconds max_timeout{120000};
   long max_redirects = 5;

@@ -1,0 +1,266 @@
+// Integration: the tool processes in a real stack (weftd, bus, weft-tool-fs, weft-tool-shell,
+// weft-tool-web), called over the bus like an agent would: ListTools with real schemas;
+// each tool works; paths that escape the workspace are Denied; exec's time limit kills the
+// process group; output caps; a running command does not block the process's bus loop;
+// web_fetch against a local site works with WEFT_WEB_ALLOW_PRIVATE=1 and is Denied without.
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include <doctest/doctest.h>
+#include <nlohmann/json.hpp>
+
+#include "proto/tool_v1.hh"
+#include "tests/integration/fake_peer.hh"
+#include "tests/integration/harness.hh"
+
+using namespace weft;
+using namespace std::chrono_literals;
+namespace tool = weft::proto::tool_v1;
+namespace fs = std::filesystem;
+using json = nlohmann::json;
+
+namespace {
+
+struct temp_dir {
+  std::string path;
+  temp_dir() {
+    char t[] = "/tmp/weft-tools-it-XXXXXX";
+    REQUIRE(::mkdtemp(t));
+    path = t;
+  }
+  ~temp_dir() {
+    std::error_code ec;
+    fs::remove_all(path, ec);
+  }
+};
+
+std::string tools_config(const std::string& ws) {
+  return fmt::format(
+      "[services.tool-fs-a]\nexec = \"{fs}\"\naddress = \"tool/fs/a\"\n"
+      "env = {{ WEFT_AGENT = \"a\", WEFT_WORKSPACE = \"{ws}\" }}\n\n"
+      "[services.tool-shell-a]\nexec = \"{shell}\"\naddress = \"tool/shell/a\"\n"
+      "env = {{ WEFT_AGENT = \"a\", WEFT_WORKSPACE = \"{ws}\" }}\n\n"
+      "[services.tool-web]\nexec = \"{web}\"\naddress = \"tool/web\"\n\n"
+      "[services.tool-web-open]\nexec = \"{web}\"\naddress = \"tool/webopen\"\n"
+      "env = {{ WEFT_WEB_ALLOW_PRIVATE = \"1\" }}\n",
+      fmt::arg("ws", ws), fmt::arg("fs", test::build_path("services/tool-fs/weft-tool-fs")),
+      fmt::arg("shell", test::build_path("services/tool-shell/weft-tool-shell")),
+      fmt::arg("web", test::build_path("services/tool-web/weft-tool-web")));
+}
+
+ipc::call_options once(std::chrono::milliseconds t = 20s) {
+  ipc::call_options o;
+  o.timeout = t;
+  o.attempt_timeout = t;
+  o.retry = false;
+  return o;
+}
+
+/// Calls <process>/<name> with JSON arguments; the Result or the error reply.
+result<tool::result> call(ipc::bus_client& b, const std::string& process, const std::string& name, const json& args) {
+  auto r = b.call(process + "/" + name, tool::call{name, args.dump(), "call-1", 0}, once());
+  if (!r) return r.take_error();
+  return r->as<tool::result>();
+}
+
+bool denied(const result<tool::result>& r) { return !r && tool::is(r.err(), tool::error_code::denied); }
+
+std::string slurp(const std::string& p) {
+  std::stringstream s;
+  s << std::ifstream(p).rdbuf();
+  return s.str();
+}
+
+bool dead(pid_t pid) {
+  std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+  if (!stat) return true;
+  std::string line;
+  std::getline(stat, line);
+  auto close = line.rfind(')');
+  return close != std::string::npos && close + 2 < line.size() && line[close + 2] == 'Z';
+}
+
+}  // namespace
+
+TEST_CASE("tools over the bus: fs, shell and web") {
+  temp_dir d;
+  auto ws = d.path + "/ws";
+  fs::create_directories(ws);
+  std::ofstream(d.path + "/secret.txt") << "secret";
+  fs::create_symlink(d.path + "/secret.txt", ws + "/out-link");
+
+  auto s = test::stack::start(tools_config(ws));
+  REQUIRE(s);
+  // weftd is READY only once every service reported READY, and a tool does so only once serving.
+  auto b = s->bus_client();
+
+  SUBCASE("ListTools answers real JSON Schemas") {
+    std::map<std::string, std::vector<std::string>> expect = {
+        {"tool/fs/a", {"edit_file", "list_dir", "read_file", "write_file"}},
+        {"tool/shell/a", {"exec"}},
+        {"tool/web", {"web_fetch"}}};
+    for (auto& [addr, names] : expect) {
+      auto r = b->call(addr, tool::list_tools{}, once());
+      REQUIRE_MESSAGE(bool(r), (r ? "" : r.err().to_string()));
+      auto t = r->as<tool::tools>();
+      REQUIRE(t);
+      std::vector<std::string> got;
+      for (auto& spec : t->tools) {
+        got.push_back(spec.name);
+        auto schema = json::parse(spec.input_schema);
+        CHECK(schema["type"] == "object");
+        CHECK(schema["properties"].is_object());
+        CHECK_FALSE(spec.description.empty());
+      }
+      CHECK(got == names);
+    }
+  }
+
+  SUBCASE("fs: write, read, edit, list") {
+    auto w = call(*b, "tool/fs/a", "write_file", {{"path", "notes/a.txt"}, {"content", "alpha beta\n"}});
+    REQUIRE_MESSAGE(bool(w), (w ? "" : w.err().to_string()));
+    CHECK_FALSE(w->is_error);
+    CHECK(slurp(ws + "/notes/a.txt") == "alpha beta\n");
+    auto e = call(*b, "tool/fs/a", "edit_file", {{"path", "notes/a.txt"}, {"old_text", "beta"}, {"new_text", "gamma"}});
+    REQUIRE(e);
+    CHECK_FALSE(e->is_error);
+    auto r = call(*b, "tool/fs/a", "read_file", {{"path", ws + "/notes/a.txt"}});
+    REQUIRE(r);
+    CHECK(r->content == "alpha gamma\n");
+    auto l = call(*b, "tool/fs/a", "list_dir", {{"path", "notes"}});
+    REQUIRE(l);
+    CHECK(l->content == "file  a.txt  (12 bytes)\n");
+    auto missing = call(*b, "tool/fs/a", "read_file", {{"path", "nope.txt"}});
+    REQUIRE(missing);
+    CHECK(missing->is_error);
+  }
+
+  SUBCASE("fs: escapes are Denied") {
+    for (std::string p : std::vector<std::string>{"../secret.txt", d.path + "/secret.txt", "out-link", "notes/../../secret.txt"}) {
+      CAPTURE(p);
+      auto r = call(*b, "tool/fs/a", "read_file", {{"path", p}});
+      REQUIRE(denied(r));
+      CHECK(r.err().message == fmt::format("Failed to read '{}': outside the workspace of agent 'a'", p));
+    }
+    CHECK(denied(call(*b, "tool/fs/a", "write_file", {{"path", "../evil.txt"}, {"content", "x"}})));
+    CHECK(denied(call(*b, "tool/fs/a", "list_dir", {{"path", "/"}})));
+    CHECK_FALSE(fs::exists(d.path + "/evil.txt"));
+  }
+
+  SUBCASE("protocol errors: wrong tool in the address, unknown tool, bad arguments") {
+    auto r = b->call("tool/fs/a/write_file", tool::call{"read_file", R"({"path":"x"})", "", 0}, once());
+    REQUIRE_FALSE(r);
+    CHECK(tool::is(r.err(), tool::error_code::bad_arguments));
+    r = b->call("tool/fs/a/delete_everything", tool::call{"delete_everything", "{}", "", 0}, once());
+    REQUIRE_FALSE(r);
+    CHECK(tool::is(r.err(), tool::error_code::no_such_tool));
+    r = b->call("tool/fs/a/read_file", tool::call{"read_file", "not json", "", 0}, once());
+    REQUIRE_FALSE(r);
+    CHECK(tool::is(r.err(), tool::error_code::bad_arguments));
+    auto m = call(*b, "tool/fs/a", "read_file", {{"offset", 3}});
+    REQUIRE_FALSE(m);
+    CHECK(tool::is(m.err(), tool::error_code::bad_arguments));
+    CHECK(m.err().message.find("'path'") != std::string::npos);
+  }
+
+  SUBCASE("shell: exec, exit status, cwd escape") {
+    auto r = call(*b, "tool/shell/a", "exec", {{"command", "echo hello; echo err >&2; exit 4"}});
+    REQUIRE_MESSAGE(bool(r), (r ? "" : r.err().to_string()));
+    CHECK(r->is_error);
+    CHECK(r->content == "hello\nerr\n[exit status 4]");
+    CHECK(denied(call(*b, "tool/shell/a", "exec", {{"command", "ls"}, {"cwd", "../"}})));
+    CHECK(denied(call(*b, "tool/shell/a", "exec", {{"command", "ls"}, {"cwd", "/etc"}})));
+  }
+
+  SUBCASE("shell: the time limit kills the whole process group") {
+    auto r = call(*b, "tool/shell/a", "exec",
+                  {{"command", "sh -c 'trap \"\" TERM; exec sleep 60' & echo $! > bg.pid; sleep 60"}, {"timeout_ms", 300}});
+    REQUIRE_MESSAGE(bool(r), (r ? "" : r.err().to_string()));
+    CHECK(r->is_error);
+    CHECK(r->content.find("[timed out after 300 ms") != std::string::npos);
+    pid_t bg = 0;
+    std::ifstream(ws + "/bg.pid") >> bg;
+    REQUIRE(bg > 0);
+    CHECK(dead(bg));
+  }
+
+  SUBCASE("shell: output is capped at 64 KiB") {
+    auto r = call(*b, "tool/shell/a", "exec", {{"command", "head -c 200000 /dev/zero | tr '\\0' y"}});
+    REQUIRE(r);
+    CHECK(r->truncated);
+    CHECK(r->content.substr(0, 65536) == std::string(65536, 'y'));
+    CHECK(r->content.find("[… output cut at 65536 bytes]") != std::string::npos);
+  }
+
+  SUBCASE("shell: a running command does not block the bus loop") {
+    REQUIRE(::mkfifo((ws + "/gate").c_str(), 0600) == 0);
+    auto slow = b->send_request("tool/shell/a/exec",
+                                tool::call{"exec", json{{"command", "read x < gate; echo got $x"}}.dump(), "slow", 0});
+    REQUIRE(slow);
+    // Answered while the first command is still waiting on the fifo.
+    auto quick = call(*b, "tool/shell/a", "exec", {{"command", "echo quick"}});
+    REQUIRE(quick);
+    CHECK(quick->content == "quick\n[exit status 0]");
+    auto ping = call(*b, "tool/fs/a", "list_dir", json::object());
+    REQUIRE(ping);
+    {
+      std::ofstream gate(ws + "/gate");  // blocks until the command opened its end
+      gate << "go\n";
+    }
+    std::optional<ipc::message> answer;
+    while (!answer) {
+      auto m = b->next(20s);
+      REQUIRE(m);
+      if (m->env.id == *slow) answer = std::move(m);
+    }
+    auto res = answer->as<tool::result>();
+    REQUIRE(res);
+    CHECK(res->content == "got go\n[exit status 0]");
+  }
+
+  SUBCASE("web: fetch from a local site with the override, Denied without") {
+    test::fake_peer site("../integration/tools/web_site.py");
+    auto url = site.url();
+    auto r = call(*b, "tool/webopen", "web_fetch", {{"url", url + "/page.html"}});
+    REQUIRE_MESSAGE(bool(r), (r ? "" : r.err().to_string()));
+    CHECK_FALSE(r->is_error);
+    CHECK(r->content.find("Status: 200\nContent-Type: text/html; charset=utf-8\n") == 0);
+    CHECK(r->content.find("Hello & welcome") != std::string::npos);
+    CHECK(r->content.find("Fetched through the bus.") != std::string::npos);
+    CHECK(r->content.find("alert") == std::string::npos);
+
+    r = call(*b, "tool/webopen", "web_fetch", {{"url", url + "/redirect"}});
+    REQUIRE_MESSAGE(bool(r), (r ? "" : r.err().to_string()));
+    CHECK(r->content.find("URL: " + url + "/page.html") != std::string::npos);
+
+    r = call(*b, "tool/webopen", "web_fetch", {{"url", url + "/big"}});
+    REQUIRE_MESSAGE(bool(r), (r ? "" : r.err().to_string()));
+    CHECK(r->truncated);
+    CHECK(r->content.find("[… body cut at 1048576 bytes]") != std::string::npos);
+    CHECK(r->content.find("[… text cut at 262144 bytes]") != std::string::npos);
+    r = call(*b, "tool/webopen", "web_fetch", {{"url", url + "/big"}, {"max_bytes", 100}});
+    REQUIRE(r);
+    CHECK(r->truncated);
+
+    r = call(*b, "tool/webopen", "web_fetch", {{"url", url + "/loop"}});
+    REQUIRE(r);
+    CHECK(r->is_error);
+    CHECK(r->content.find("redirect") != std::string::npos);
+
+    r = call(*b, "tool/webopen", "web_fetch", {{"url", url + "/missing"}});
+    REQUIRE(r);
+    CHECK(r->is_error);
+    CHECK(r->content.find("Status: 404") == 0);
+
+    auto no = call(*b, "tool/web", "web_fetch", {{"url", url + "/page.html"}});
+    REQUIRE(denied(no));
+    CHECK(no.err().message.find("127.0.0.1 is loopback") != std::string::npos);
+    CHECK(denied(call(*b, "tool/web", "web_fetch", {{"url", "http://localhost:" + std::to_string(site.port()) + "/"}})));
+    CHECK(denied(call(*b, "tool/webopen", "web_fetch", {{"url", "file:///etc/passwd"}})));
+  }
+}
