@@ -244,7 +244,7 @@ TEST_CASE("agent: with no provider every turn is answered with how to configure 
   CHECK(text.find("Sorry") == std::string::npos);  // the llm's sentence, not an apology
 }
 
-TEST_CASE("agent: skills, one turn asked twice while running, drain on TERM") {
+TEST_CASE("agent: skills, one turn asked twice while running, turn budget, llm failure, drain on TERM") {
   auto missing = missing_programs();
   if (!missing.empty()) {
     MESSAGE("skipped: not built yet: " << missing);
@@ -296,14 +296,31 @@ TEST_CASE("agent: skills, one turn asked twice while running, drain on TERM") {
   CHECK(answered == 2);
   CHECK(requests(llm).size() == 3);
 
+  // The turn budget: max_iterations = 4 model calls, each asking for another tool.
+  std::string loop = R"({"text":"still looking","tool_calls":[{"name":"read_file","arguments":{"path":"USER.md"}}]})";
+  REQUIRE(llm.post("/_script", "[" + loop + "," + loop + "," + loop + "," + loop + "]").status == 200);
+  auto r4 = ask(*b, make_turn("web:4", "loop forever"));
+  CHECK(r4.iterations == 4);
+  CHECK(r4.tool_calls == 3);  // the last step's call is not run
+  CHECK(reply_text(r4).find("still looking") == 0);
+  CHECK(reply_text(r4).find("max_iterations") != std::string::npos);
+  CHECK(requests(llm).size() == 7);
+
+  // A provider failure: the turn completes with a short apology naming the error.
+  REQUIRE(llm.post("/_script", R"([{"status":500}])").status == 200);
+  auto r5 = ask(*b, make_turn("web:5", "fail please"));
+  CHECK(reply_text(r5).find("Sorry") == 0);
+  CHECK(reply_text(r5).find("Upstream") != std::string::npos);
+  auto after_failure = requests(llm).size();
+
   // Drain: TERM while a turn waits for the model; the turn is still answered.
   REQUIRE(llm.post("/_script", R"([{"text":"finished while stopping","delay_ms":1000}])").status == 200);
   auto id = b->send_request("agent/main", make_turn("web:3", "one more"));
   REQUIRE(id);
   auto until = std::chrono::steady_clock::now() + 20s;
-  while (requests(llm).size() < 4 && std::chrono::steady_clock::now() < until) {
+  while (requests(llm).size() <= after_failure && std::chrono::steady_clock::now() < until) {
   }
-  REQUIRE(requests(llm).size() == 4);  // the model has the request: the turn is in hand
+  REQUIRE(requests(llm).size() == after_failure + 1);  // the model has the request: the turn is in hand
   auto pid = st->service_pid("agent-main");
   REQUIRE(pid > 0);
   REQUIRE(::kill(pid, SIGTERM) == 0);
