@@ -105,6 +105,23 @@ TEST_CASE("landlock: read_only paths can be read but not written") {
   CHECK(rc == 0);
 }
 
+TEST_CASE("landlock: /proc/self is the child's own, even when prepared in the parent") {
+  if (sandbox::landlock_abi() == 0) return;
+  service::sandbox_spec spec;
+  spec.enabled = true;
+  spec.read_only = {"/proc/self"};
+  auto p = sandbox::prepare(spec);  // in the parent, as weftd does
+  REQUIRE(p);
+  pid_t parent = ::getpid();
+  int rc = in_child([&] {
+    if (p->apply_in_child() != nullptr) return 10;
+    if (open_errno("/proc/self/status") != 0) return 11;
+    if (open_errno("/proc/" + std::to_string(parent) + "/status") != EACCES) return 12;
+    return 0;
+  });
+  CHECK(rc == 0);
+}
+
 TEST_CASE("landlock: a missing read_write directory is created") {
   temp_dir base;
   service::sandbox_spec spec;

@@ -153,6 +153,8 @@ prepared& prepared::operator=(prepared&& o) noexcept {
   std::memcpy(_limits, o._limits, sizeof _limits);
   _limit_count = o._limit_count;
   _filter = std::move(o._filter);
+  _deferred = std::move(o._deferred);
+  _handled = o._handled;
   return *this;
 }
 
@@ -181,6 +183,17 @@ const char* prepared::apply_in_child() noexcept {
   }
   if (::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) return "prctl(PR_SET_NO_NEW_PRIVS)";
   if (_ruleset_fd >= 0) {
+    for (auto& d : _deferred) {
+      int fd = ::open(d.path.c_str(), O_PATH | O_CLOEXEC);
+      if (fd < 0) continue;  // reported as missing in the parent already, if it was
+      struct stat st;
+      std::uint64_t rights = d.rights;
+      if (::fstat(fd, &st) == 0 && !S_ISDIR(st.st_mode)) rights &= fs_file_rights;
+      landlock_path_beneath_attr rule{rights & _handled, fd};
+      long rc = ::syscall(SYS_landlock_add_rule, _ruleset_fd, LANDLOCK_RULE_PATH_BENEATH, &rule, 0);
+      ::close(fd);
+      if (rc != 0) return "landlock_add_rule(/proc/self)";
+    }
     if (::syscall(SYS_landlock_restrict_self, _ruleset_fd, 0) != 0) return "landlock_restrict_self";
     ::close(_ruleset_fd);
     _ruleset_fd = -1;
@@ -221,7 +234,14 @@ result<prepared> prepare(const service::sandbox_spec& spec) {
     if (fd < 0) return fail(errc::io, "Failed to create a Landlock ruleset: {}", std::strerror(errno));
     p._ruleset_fd = static_cast<int>(fd);
     p._report.handled_fs = handled;
+    p._handled = handled;
     auto add_path = [&](const std::string& path, std::uint64_t rights, bool create) -> status {
+      // In weftd, /proc/self is weftd: the child opens these itself.
+      if (path == "/proc/self" || path.rfind("/proc/self/", 0) == 0 || path == "/proc/thread-self" ||
+          path.rfind("/proc/thread-self/", 0) == 0) {
+        p._deferred.push_back({path, rights});
+        return {};
+      }
       if (create) {
         std::error_code ec;
         std::filesystem::create_directories(path, ec);

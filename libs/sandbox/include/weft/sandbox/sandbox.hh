@@ -65,15 +65,23 @@ class prepared {
     int resource;
     std::uint64_t value;
   };
+  /// A path that names a different object in the child (/proc/self/…): opened there.
+  struct deferred_rule {
+    std::string path;
+    std::uint64_t rights;
+  };
   report _report;
   int _ruleset_fd = -1;
   limit _limits[4] = {};
   int _limit_count = 0;
   std::vector<sock_filter> _filter;
+  std::vector<deferred_rule> _deferred;
+  std::uint64_t _handled = 0;
 };
 
 /// Builds the rules of `spec` in the calling process: opens read_write (created when
-/// missing) and read_only paths (a missing one is skipped with a warning), creates the
+/// missing) and read_only paths (a missing one is skipped with a warning; /proc/self and
+/// /proc/thread-self paths are opened in the child, where they name the child), creates the
 /// Landlock ruleset for every right the kernel's ABI knows, and compiles the seccomp filter.
 result<prepared> prepare(const service::sandbox_spec& spec);
 
