@@ -46,7 +46,7 @@ struct agent_options {
   std::size_t max_sessions = 256;       ///< sessions kept in memory (idle ones are evicted)
   std::size_t max_queued_per_session = 256;
   std::size_t max_turns = 10000;        ///< turns in hand at once
-  unsigned writer_threads = 4;
+  unsigned writer_threads = 16;  ///< fdatasyncs in parallel (docs/agents.md)
 };
 
 /// The budget sentence appended when a turn runs out of model calls.
