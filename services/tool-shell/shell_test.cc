@@ -3,6 +3,8 @@
 #include <doctest/doctest.h>
 
 #include <sys/eventfd.h>
+#include <poll.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <filesystem>
@@ -38,14 +40,14 @@ struct runner {
   }
 };
 
-/// True when no process with this pid is alive (gone, or a zombie nobody reaped yet).
+/// Waits (on a pidfd, up to 10 s) until the process with this pid has ended; true if it has.
 bool dead(pid_t pid) {
-  std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
-  if (!stat) return true;
-  std::string line;
-  std::getline(stat, line);
-  auto close = line.rfind(')');
-  return close != std::string::npos && close + 2 < line.size() && line[close + 2] == 'Z';
+  int fd = static_cast<int>(::syscall(SYS_pidfd_open, pid, 0));
+  if (fd < 0) return errno == ESRCH;
+  pollfd p{fd, POLLIN, 0};
+  bool ended = ::poll(&p, 1, 10000) == 1;
+  ::close(fd);
+  return ended;
 }
 
 }  // namespace

@@ -5,6 +5,8 @@
 // web_fetch against a local site works with WEFT_WEB_ALLOW_PRIVATE=1 and is Denied without.
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <poll.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <filesystem>
@@ -13,6 +15,8 @@
 
 #include <doctest/doctest.h>
 #include <nlohmann/json.hpp>
+
+#include <weft/sandbox/sandbox.hh>
 
 #include "proto/tool_v1.hh"
 #include "tests/integration/fake_peer.hh"
@@ -76,13 +80,14 @@ std::string slurp(const std::string& p) {
   return s.str();
 }
 
+/// Waits (on a pidfd, up to 10 s) until the process with this pid has ended; true if it has.
 bool dead(pid_t pid) {
-  std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
-  if (!stat) return true;
-  std::string line;
-  std::getline(stat, line);
-  auto close = line.rfind(')');
-  return close != std::string::npos && close + 2 < line.size() && line[close + 2] == 'Z';
+  int fd = static_cast<int>(::syscall(SYS_pidfd_open, pid, 0));
+  if (fd < 0) return errno == ESRCH;
+  pollfd p{fd, POLLIN, 0};
+  bool ended = ::poll(&p, 1, 10000) == 1;
+  ::close(fd);
+  return ended;
 }
 
 }  // namespace
@@ -174,6 +179,10 @@ TEST_CASE("tools over the bus: fs, shell and web") {
     CHECK(r->is_error);
     CHECK(r->content == "hello\nerr\n[exit status 4]");
     CHECK(denied(call(*b, "tool/shell/a", "exec", {{"command", "ls"}, {"cwd", "../"}})));
+    // [services.*] cannot ask for a sandbox: this one is not confined (compare the [agents] case).
+    auto out = call(*b, "tool/shell/a", "exec", {{"command", "cat " + d.path + "/secret.txt"}});
+    REQUIRE(out);
+    CHECK(out->content == "secret\n[exit status 0]");
     CHECK(denied(call(*b, "tool/shell/a", "exec", {{"command", "ls"}, {"cwd", "/etc"}})));
   }
 
@@ -263,4 +272,46 @@ TEST_CASE("tools over the bus: fs, shell and web") {
     CHECK(denied(call(*b, "tool/web", "web_fetch", {{"url", "http://localhost:" + std::to_string(site.port()) + "/"}})));
     CHECK(denied(call(*b, "tool/webopen", "web_fetch", {{"url", "file:///etc/passwd"}})));
   }
+}
+
+TEST_CASE("tools derived from [agents.a] run sandboxed: exec cannot read outside the workspace") {
+  if (sandbox::landlock_abi() == 0) {
+    MESSAGE("Landlock is not available in this kernel: skipped");
+    return;
+  }
+  temp_dir d;
+  auto ws = d.path + "/ws";
+  fs::create_directories(ws);
+  fs::create_directories(d.path + "/other");
+  std::ofstream(ws + "/mine.txt") << "mine";
+  std::ofstream(d.path + "/other/theirs.txt") << "THEIR-SECRET";
+  // Only the agent's tool processes: the other derived services are replaced by disabled ones.
+  auto cfg = fmt::format(
+      "[agents.a]\nworkspace = \"{ws}\"\n[agents.a.tools]\nfamilies = [\"fs\", \"shell\"]\n\n"
+      "[services.llm]\nexec = \"/bin/true\"\nenabled = false\n\n"
+      "[services.agent-a]\nexec = \"/bin/true\"\naddress = \"agent/a\"\nenabled = false\n\n"
+      "[services.router]\nexec = \"/bin/true\"\nenabled = false\n",
+      fmt::arg("ws", ws));
+  auto s = test::stack::start(cfg);
+  REQUIRE(s);
+  auto b = s->bus_client();
+  auto mine = call(*b, "tool/shell/a", "exec", {{"command", "cat mine.txt"}});
+  REQUIRE_MESSAGE(bool(mine), (mine ? "" : mine.err().to_string()) << "\n" << s->log());
+  CHECK_MESSAGE(mine->content == "mine\n[exit status 0]", s->log());
+  auto theirs = call(*b, "tool/shell/a", "exec", {{"command", "cat " + d.path + "/other/theirs.txt"}});
+  REQUIRE(theirs);
+  CHECK(theirs->is_error);
+  CHECK(theirs->content.find("THEIR-SECRET") == std::string::npos);
+  CHECK(theirs->content.find("Permission denied") != std::string::npos);
+  // The tool's own check answers first for the fs tools.
+  CHECK(denied(call(*b, "tool/fs/a", "read_file", {{"path", d.path + "/other/theirs.txt"}})));
+  auto w = call(*b, "tool/fs/a", "write_file", {{"path", "new.txt"}, {"content", "ok"}});
+  REQUIRE(w);
+  CHECK_FALSE(w->is_error);
+  CHECK(slurp(ws + "/new.txt") == "ok");
+  // seccomp: no namespaces from inside.
+  auto ns = call(*b, "tool/shell/a", "exec", {{"command", "unshare -U true"}});
+  REQUIRE(ns);
+  CHECK(ns->is_error);
+  CHECK(ns->content.find("Operation not permitted") != std::string::npos);
 }
