@@ -155,6 +155,8 @@ class Handler(BaseHTTPRequestHandler):
                     if status == 429:
                         return self.send_json(*envelope_err(
                             429, "Too Many Requests: retry after %d" % after, {"retry_after": after}))
+                    if status == 400:
+                        return self.send_json(*envelope_err(400, "Bad Request: chat not found"))
                     return self.send_json(*envelope_err(status, "Internal Server Error"))
             fn = METHODS.get(method)
             if not fn:

@@ -30,5 +30,7 @@ int cmd_peers(const options& o);
 int cmd_log_level(const options& o, const std::string& target, const std::string& spec);
 /// route explain --channel C [--user-id X] [--<key> V]…: asks the router.
 int cmd_route_explain(const options& o, const std::vector<std::string>& args);
+/// chat [--agent ID] [-m TEXT]: Chat.v1.Turn straight to agent/<ID>, streamed (tools/weftctl/chat.cc).
+int cmd_chat(const options& o, const std::vector<std::string>& args);
 
 }  // namespace weft::ctl

@@ -34,6 +34,8 @@ constexpr const char* help_text =
     "  log-level ADDRESS SPEC      change a service's log levels now, e.g. bus debug\n"
     "  route explain --channel C [--user-id ID] [--chat-id ID] [--KEY VALUE]…\n"
     "                              which agent a message with these identifiers goes to, and why\n"
+    "  chat [--agent ID] [-m TEXT] talk to an agent (default main), replies streamed; without -m,\n"
+    "                              one turn per line read from stdin (prompt 'you> ')\n"
     "\n"
     "Options:\n"
     "  --json                      machine-readable output\n"
@@ -98,6 +100,7 @@ int main(int argc, char** argv) {
   if (cmd == "log-level" && nargs == 2) return ctl::cmd_log_level(o, args[1], args[2]);
   if (cmd == "route" && nargs >= 1 && args[1] == "explain")
     return ctl::cmd_route_explain(o, std::vector<std::string>(args.begin() + 2, args.end()));
+  if (cmd == "chat") return ctl::cmd_chat(o, std::vector<std::string>(args.begin() + 1, args.end()));
   static const char* known[] = {"status", "start", "stop", "restart", "reload", "config", "call", "peers", "trace", "log-level", "route"};
   for (auto k : known)
     if (cmd == k) return service::usage_error("weftctl", fmt::format("wrong arguments for '{}'", cmd));

@@ -1,0 +1,372 @@
+// The channels against the real stack: weftd, bus, router, agent, llm (with
+// tests/fakes/fake_llm.py) and weft-chan-telegram (with tests/fakes/fake_telegram.py) or
+// weft-chan-web. Replies are also sent straight to the channel (Chat.v1.Deliver from an
+// admin client) to check splitting, idempotency, 429 and 400 handling in isolation.
+#include <doctest/doctest.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <thread>
+
+#include <nlohmann/json.hpp>
+
+#include "proto/bus_v1.hh"
+#include "proto/chat_v1.hh"
+#include "tests/integration/fake_peer.hh"
+#include "tests/integration/harness.hh"
+
+using namespace weft;
+using namespace std::chrono_literals;
+using json = nlohmann::json;
+namespace chat = weft::proto::chat_v1;
+
+namespace {
+
+constexpr const char* bot_token = "4242:chan-test";
+
+std::string base_config(const test::fake_peer& llm, const std::string& channels) {
+  return fmt::format(R"([supervisor]
+restart_backoff_initial_ms = 50
+
+[providers.fake]
+style = "openai"
+base_url = "{}/v1"
+model = "fake-model"
+
+[llm]
+default_provider = "fake"
+
+[agents.main]
+[agents.main.tools]
+families = []
+
+{}
+)",
+                     llm.url(), channels);
+}
+
+std::string telegram_section(const test::fake_peer& tg, const std::string& extra = {}) {
+  return fmt::format("[channels.telegram]\ntoken = \"{}\"\napi_base = \"{}\"\npoll_timeout_s = 1\n{}\n", bot_token,
+                     tg.url(), extra);
+}
+
+json get_json(test::fake_peer& p, const std::string& path) {
+  auto r = p.get(path);
+  REQUIRE(r.status == 200);
+  return json::parse(r.body);
+}
+
+/// Messages the bot sent to `chat` (a number as the fake records it, or a string).
+json sent_to(test::fake_peer& tg, long chat) {
+  json out = json::array();
+  for (auto& m : get_json(tg, "/_sent"))
+    if (m.contains("chat_id") && (m["chat_id"] == chat || m["chat_id"] == std::to_string(chat))) out.push_back(m);
+  return out;
+}
+
+json wait_sent_to(test::fake_peer& tg, long chat, std::size_t n, std::chrono::seconds timeout = 60s) {
+  auto until = std::chrono::steady_clock::now() + timeout;
+  json s;
+  while (std::chrono::steady_clock::now() < until) {
+    s = sent_to(tg, chat);
+    if (s.size() >= n) return s;
+    std::this_thread::sleep_for(50ms);
+  }
+  return s;
+}
+
+chat::deliver text_reply(const std::string& outbox, long chat_id, const std::string& text) {
+  chat::deliver d;
+  d.outbox_id = outbox;
+  d.message.id = outbox;
+  d.message.channel = "telegram";
+  d.message.chat_id = std::to_string(chat_id);
+  d.message.sender = "main";
+  d.message.ts = utc_now();
+  chat::part p;
+  p.kind = chat::part_kind::text;
+  p.text = text;
+  d.message.parts.push_back(p);
+  return d;
+}
+
+result<ipc::message> deliver(ipc::bus_client& b, const std::string& to, const chat::deliver& d) {
+  ipc::call_options o;
+  o.timeout = 30s;
+  o.attempt_timeout = 30s;
+  o.retry = false;
+  return b.call(to, d, o);
+}
+
+std::uint16_t free_port() {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
+  socklen_t len = sizeof a;
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
+  ::close(fd);
+  return ntohs(a.sin_port);
+}
+
+std::string repeat(const std::string& s, int n) {
+  std::string o;
+  for (int i = 0; i < n; ++i) o += s;
+  return o;
+}
+
+/// An open SSE stream: a raw socket with a GET sent, read with a deadline.
+class sse_stream {
+ public:
+  sse_stream(std::uint16_t port, const std::string& path) {
+    _fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_port = htons(port);
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    REQUIRE(::connect(_fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
+    auto req = "GET " + path + " HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: text/event-stream\r\n\r\n";
+    REQUIRE(::write(_fd, req.data(), req.size()) == static_cast<ssize_t>(req.size()));
+  }
+  ~sse_stream() { ::close(_fd); }
+  /// Reads until `needle` appears in everything read so far (or the deadline passes).
+  bool read_until(const std::string& needle, std::chrono::seconds timeout = 60s) {
+    auto until = std::chrono::steady_clock::now() + timeout;
+    while (_data.find(needle) == std::string::npos) {
+      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(until - std::chrono::steady_clock::now());
+      if (left.count() <= 0) return false;
+      pollfd p{_fd, POLLIN, 0};
+      if (::poll(&p, 1, static_cast<int>(left.count())) <= 0) continue;
+      char buf[4096];
+      auto n = ::read(_fd, buf, sizeof buf);
+      if (n <= 0) return false;
+      _data.append(buf, static_cast<std::size_t>(n));
+    }
+    return true;
+  }
+  const std::string& data() const { return _data; }
+
+ private:
+  int _fd = -1;
+  std::string _data;
+};
+
+std::uint16_t web_port(test::stack& s) {
+  std::ifstream in(s.runtime() + "/web.port");
+  unsigned p = 0;
+  in >> p;
+  return static_cast<std::uint16_t>(p);
+}
+
+}  // namespace
+
+TEST_CASE("telegram, polling: a message gets its reply; long replies split; Deliver is idempotent; 429 and 400") {
+  test::fake_peer llm("fake_llm.py");
+  test::fake_peer tg("fake_telegram.py", {"--token", bot_token});
+  auto s = test::stack::start(base_config(llm, telegram_section(tg)));
+  REQUIRE(s);
+
+  // A message through the whole stack; the reply answers the original message.
+  auto r = tg.post("/_inject", json{{"user_id", 42}, {"chat_id", 42}, {"text", "hello there"}}.dump());
+  REQUIRE(r.status == 200);
+  auto injected = json::parse(r.body);
+  auto got = wait_sent_to(tg, 42, 1);
+  REQUIRE(got.size() >= 1);
+  CHECK(got[0]["text"].get<std::string>().find("hello there") != std::string::npos);
+  CHECK(got[0]["reply_to"] == injected["message_id"]);
+
+  auto b = s->bus_client();
+  // More than 4096 characters: two messages, in order, and nothing lost.
+  std::string long_text = repeat("word ", 700) + "\n\n" + repeat("é", 3000);
+  auto a1 = deliver(*b, "chan/telegram", text_reply("test:long", 77, long_text));
+  REQUIRE(a1);
+  auto d1 = a1->as<chat::delivered>();
+  REQUIRE(d1);
+  CHECK(d1->outbox_id == "test:long");
+  auto parts = sent_to(tg, 77);
+  REQUIRE(parts.size() == 2);
+  CHECK(parts[0]["text"] == repeat("word ", 700));
+  CHECK(parts[1]["text"] == repeat("é", 3000));
+  CHECK(d1->upstream_id == std::to_string(parts[1]["message_id"].get<long>()));
+
+  // The router resends a Deliver it has no answer to: answered, nothing sent again.
+  auto a2 = deliver(*b, "chan/telegram", text_reply("test:long", 77, long_text));
+  REQUIRE(a2);
+  CHECK(a2->as<chat::delivered>()->upstream_id == d1->upstream_id);
+  CHECK(sent_to(tg, 77).size() == 2);
+
+  // 429 with retry_after: the same request again after the wait, delivered once.
+  auto calls_before = get_json(tg, "/_calls").value("sendMessage", 0);
+  REQUIRE(tg.post("/_fail", R"({"method":"sendMessage","count":1,"status":429,"retry_after":1})").status == 200);
+  auto a3 = deliver(*b, "chan/telegram", text_reply("test:429", 78, "after the flood"));
+  REQUIRE(a3);
+  CHECK(get_json(tg, "/_calls").value("sendMessage", 0) == calls_before + 2);
+  REQUIRE(sent_to(tg, 78).size() == 1);
+  CHECK(sent_to(tg, 78)[0]["text"] == "after the flood");
+
+  // 500: retried with backoff.
+  REQUIRE(tg.post("/_fail", R"({"method":"sendMessage","count":2,"status":500})").status == 200);
+  REQUIRE(deliver(*b, "chan/telegram", text_reply("test:500", 79, "eventually")));
+  CHECK(sent_to(tg, 79).size() == 1);
+
+  // 400: given up at once with a typed error, so the router does not retry forever.
+  REQUIRE(tg.post("/_fail", R"({"method":"sendMessage","count":1,"status":400})").status == 200);
+  auto a4 = deliver(*b, "chan/telegram", text_reply("test:400", 80, "never"));
+  REQUIRE_FALSE(a4);
+  CHECK(a4.err().domain == "io.weft.Chat.v1");
+  CHECK(a4.err().code == "Unsupported");
+  CHECK(sent_to(tg, 80).empty());
+
+  // A blob part becomes a multipart upload.
+  auto photo = text_reply("test:photo", 81, "caption-less");
+  photo.message.parts.clear();
+  chat::part img;
+  img.kind = chat::part_kind::blob;
+  img.media_type = "image/png";
+  img.name = "dot.png";
+  img.data = wire::bytes{0x89, 'P', 'N', 'G', 0, 1, 2};
+  photo.message.parts.push_back(img);
+  REQUIRE(deliver(*b, "chan/telegram", photo));
+  auto ph = sent_to(tg, 81);
+  REQUIRE(ph.size() == 1);
+  CHECK(ph[0]["method"] == "sendPhoto");
+  CHECK(ph[0]["file_name"] == "dot.png");
+  CHECK(ph[0]["size"] == 7);
+
+  // An incoming photo is fetched with getFile and passed on; the agent answers.
+  REQUIRE(tg.post("/_inject", json{{"user_id", 43}, {"chat_id", 43}, {"photo", "iVBORw0KGgo="}, {"caption", "see"}}.dump())
+              .status == 200);
+  auto ph_reply = wait_sent_to(tg, 43, 1);
+  CHECK(ph_reply.size() == 1);
+  CHECK(get_json(tg, "/_calls").value("getFile", 0) >= 1);
+}
+
+TEST_CASE("telegram: the offset survives a restart of the channel; no update is handled twice") {
+  test::fake_peer llm("fake_llm.py");
+  test::fake_peer tg("fake_telegram.py", {"--token", bot_token});
+  auto s = test::stack::start(base_config(llm, telegram_section(tg)));
+  REQUIRE(s);
+  REQUIRE(tg.post("/_inject", json{{"user_id", 50}, {"text", "one"}}.dump()).status == 200);
+  REQUIRE(wait_sent_to(tg, 50, 1).size() == 1);
+  auto r = s->weftctl({"restart", "chan-telegram"});
+  REQUIRE(r.exit_code == 0);
+  REQUIRE(tg.post("/_inject", json{{"user_id", 50}, {"text", "two"}}.dump()).status == 200);
+  auto got = wait_sent_to(tg, 50, 2);
+  REQUIRE(got.size() == 2);
+  CHECK(got[1]["text"].get<std::string>().find("two") != std::string::npos);
+  std::ifstream off(s->dir() + "/home/channels/telegram/offset");
+  // Where $WEFT_HOME is depends on the harness; the file exists in one of the two places.
+  std::ifstream off2(s->dir() + "/channels/telegram/offset");
+  CHECK((off.good() || off2.good()));
+  std::this_thread::sleep_for(1500ms);  // a second long poll after the restart must bring nothing new
+  CHECK(wait_sent_to(tg, 50, 2, 1s).size() == 2);
+}
+
+TEST_CASE("telegram, webhook: updates are acknowledged only after the router accepted them; the secret is checked") {
+  test::fake_peer llm("fake_llm.py");
+  test::fake_peer tg("fake_telegram.py", {"--token", bot_token});
+  auto port = free_port();
+  auto s = test::stack::start(base_config(
+      llm, telegram_section(tg, fmt::format("mode = \"webhook\"\nwebhook_listen = \"127.0.0.1:{}\"\n"
+                                            "webhook_url = \"http://127.0.0.1:{}/tg\"\nwebhook_secret = \"s3cret\"\n",
+                                            port, port))));
+  REQUIRE(s);
+  // setWebhook is called once the channel runs.
+  auto until = std::chrono::steady_clock::now() + 30s;
+  bool hooked = false;
+  while (!hooked && std::chrono::steady_clock::now() < until) {
+    for (auto& m : get_json(tg, "/_sent")) hooked = hooked || m.value("method", "") == "setWebhook";
+    if (!hooked) std::this_thread::sleep_for(50ms);
+  }
+  REQUIRE(hooked);
+  auto wrong = test::http(port, "POST", "/tg", R"({"update_id":1,"message":{"chat":{"id":1},"text":"x"}})");
+  CHECK(wrong.status == 401);
+  REQUIRE(tg.post("/_inject", json{{"user_id", 60}, {"text", "via webhook"}}.dump()).status == 200);
+  auto got = wait_sent_to(tg, 60, 1);
+  REQUIRE(got.size() == 1);
+  CHECK(got[0]["text"].get<std::string>().find("via webhook") != std::string::npos);
+  bool acked = false;
+  for (auto& m : get_json(tg, "/_sent")) acked = acked || m.value("method", "") == "_webhook_ok";
+  CHECK(acked);
+}
+
+TEST_CASE("web: page, health, a message with a streamed reply over SSE, replies kept while no browser is there") {
+  test::fake_peer llm("fake_llm.py");
+  auto s = test::stack::start(base_config(llm, "[channels.web]\nlisten = \"127.0.0.1:0\"\n"));
+  REQUIRE(s);
+  auto until = std::chrono::steady_clock::now() + 30s;
+  while (web_port(*s) == 0 && std::chrono::steady_clock::now() < until) std::this_thread::sleep_for(20ms);
+  auto port = web_port(*s);
+  REQUIRE(port != 0);
+  auto page = test::http(port, "GET", "/");
+  CHECK(page.status == 200);
+  CHECK(page.body.find("<title>weft chat</title>") != std::string::npos);
+  CHECK(test::http(port, "GET", "/api/health").status == 200);
+  CHECK(test::http(port, "GET", "/nope").status == 404);
+  CHECK(test::http(port, "POST", "/api/messages", "not json").status == 400);
+  CHECK(test::http(port, "POST", "/api/messages", R"({"session":"bad session","text":"x"})").status == 400);
+  CHECK(test::http(port, "GET", "/api/stream").status == 400);
+
+  sse_stream st(port, "/api/stream?session=s1");
+  REQUIRE(st.read_until("retry:"));
+  auto posted = test::http(port, "POST", "/api/messages", R"({"session":"s1","text":"stream me please"})");
+  REQUIRE(posted.status == 202);
+  auto id = json::parse(posted.body)["id"].get<std::string>();
+  CHECK(id.rfind("web:", 0) == 0);
+  REQUIRE(st.read_until("event: message"));
+  auto at_delta = st.data().find("event: delta");
+  auto at_message = st.data().find("event: message");
+  CHECK(at_delta != std::string::npos);
+  CHECK(at_delta < at_message);
+  CHECK(st.data().find("stream me please", at_message) != std::string::npos);
+  CHECK(st.data().find(id, at_message) != std::string::npos);
+
+  // No browser for s2: the reply is kept and handed to the next stream.
+  auto b = s->bus_client();
+  auto d = text_reply("test:kept", 0, "kept for later");
+  d.message.channel = "web";
+  d.message.chat_id = "s2";
+  auto a = deliver(*b, "chan/web", d);
+  REQUIRE(a);
+  CHECK(a->as<chat::delivered>()->outbox_id == "test:kept");
+  REQUIRE(deliver(*b, "chan/web", d));  // repeated: answered, not kept twice
+  sse_stream later(port, "/api/stream?session=s2");
+  REQUIRE(later.read_until("kept for later"));
+  std::this_thread::sleep_for(200ms);
+  later.read_until("never-there", 1s);
+  auto first = later.data().find("kept for later");
+  CHECK(later.data().find("kept for later", first + 1) == std::string::npos);
+}
+
+TEST_CASE("web: auth_token is required for the API when set") {
+  test::fake_peer llm("fake_llm.py");
+  auto s = test::stack::start(base_config(llm, "[channels.web]\nlisten = \"127.0.0.1:0\"\nauth_token = \"tok\"\n"));
+  REQUIRE(s);
+  auto until = std::chrono::steady_clock::now() + 30s;
+  while (web_port(*s) == 0 && std::chrono::steady_clock::now() < until) std::this_thread::sleep_for(20ms);
+  auto port = web_port(*s);
+  REQUIRE(port != 0);
+  CHECK(test::http(port, "POST", "/api/messages", R"({"session":"s","text":"x"})").status == 401);
+  CHECK(test::http(port, "GET", "/api/stream?session=s&token=wrong").status == 401);
+  CHECK(test::http(port, "POST", "/api/messages?token=tok", R"({"session":"s","text":"x"})").status == 202);
+  CHECK(test::http(port, "GET", "/").status == 200);  // the page itself holds nothing secret
+}
+
+TEST_CASE("weftctl chat: one turn with streamed text; a missing agent is named") {
+  test::fake_peer llm("fake_llm.py");
+  auto s = test::stack::start(base_config(llm, ""));
+  REQUIRE(s);
+  auto r = s->weftctl({"chat", "-m", "ping from the cli"});
+  CHECK(r.exit_code == 0);
+  CHECK(r.out.find("ping from the cli") != std::string::npos);
+  auto missing = s->weftctl({"chat", "--agent", "ghost", "-m", "hi"});
+  CHECK(missing.exit_code == 1);
+  CHECK(missing.err.find("Failed to reach agent 'ghost': no such agent (is it configured in [agents]?)") !=
+        std::string::npos);
+}
