@@ -179,7 +179,14 @@ void bus_client::handle_message(message m) {
       _auth_error = e;
       return;
     }
-    if (auto w = m.as<bus::welcome>(); w) _bus_instance = w->bus_instance;
+    if (auto w = m.as<bus::welcome>(); w) {
+      // A new bus instance knows nothing of what the old one held: every request still
+      // unanswered may be lost with it, so all of them go again (same ids; a receiver that
+      // already got one may see it twice, and the second answer is dropped here).
+      if (!_bus_instance.empty() && w->bus_instance != _bus_instance)
+        for (auto& [id, p] : _pending) p.resend = true;
+      _bus_instance = w->bus_instance;
+    }
     _registered = true;
     // Requests the previous bus may have lost, then what queued while we were away.
     for (auto& [id, p] : _pending)

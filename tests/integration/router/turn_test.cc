@@ -1,0 +1,238 @@
+// A real agent turn end to end: fake Telegram (tests/fakes/fake_telegram.py) → chan-telegram
+// → router → agents → llm → fake LLM provider (tests/fakes/fake_llm.py) → tools → back to
+// Telegram. Every process is the real program under a real weftd.
+#include <doctest/doctest.h>
+
+#include <signal.h>
+
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <set>
+#include <thread>
+
+#include <nlohmann/json.hpp>
+
+#include <weft/service/paths.hh>
+
+#include "proto/bus_v1.hh"
+#include "proto/supervisor_v1.hh"
+#include "tests/integration/fake_peer.hh"
+#include "tests/integration/harness.hh"
+
+using namespace weft;
+using namespace std::chrono_literals;
+using json = nlohmann::json;
+namespace fs = std::filesystem;
+namespace sv = weft::proto::supervisor_v1;
+
+namespace {
+
+constexpr const char* bot_token = "4242:test-token";
+
+std::string config(const test::fake_peer& llm, const test::fake_peer& tg, const std::string& agents) {
+  return fmt::format(R"([supervisor]
+restart_backoff_initial_ms = 50
+restart_intensity = 50
+
+[providers.fake]
+style = "openai"
+base_url = "{}/v1"
+model = "fake-model"
+
+[llm]
+default_provider = "fake"
+
+[channels.telegram]
+token = "{}"
+api_base = "{}"
+poll_timeout_s = 1
+
+{}
+)",
+                     llm.url(), bot_token, tg.url(), agents);
+}
+
+void inject(test::fake_peer& tg, long user, const std::string& text) {
+  auto r = tg.post("/_inject", json{{"user_id", user}, {"chat_id", user}, {"text", text}}.dump());
+  REQUIRE(r.status == 200);
+}
+
+json sent(test::fake_peer& tg) {
+  auto r = tg.get("/_sent");
+  REQUIRE(r.status == 200);
+  return json::parse(r.body);
+}
+
+/// Waits until the bot sent at least `n` messages; returns them.
+json wait_sent(test::fake_peer& tg, std::size_t n, std::chrono::seconds timeout = 60s) {
+  auto until = std::chrono::steady_clock::now() + timeout;
+  json s;
+  while (std::chrono::steady_clock::now() < until) {
+    s = sent(tg);
+    if (s.size() >= n) return s;
+    std::this_thread::sleep_for(100ms);
+  }
+  return s;
+}
+
+std::string text_to(const json& s, long chat) {
+  std::string out;
+  for (auto& m : s)
+    if (m.value("chat_id", json()).dump() == std::to_string(chat) ||
+        m.value("chat_id", json()).dump() == "\"" + std::to_string(chat) + "\"")
+      out += m.value("text", "") + "\n";
+  return out;
+}
+
+std::string read_all(const fs::path& p) {
+  std::ifstream f(p);
+  return std::string(std::istreambuf_iterator<char>(f), {});
+}
+
+std::string sessions_text(const std::string& home, const std::string& agent) {
+  std::string out;
+  auto dir = fs::path(home) / "agents" / agent / "sessions";
+  if (!fs::exists(dir)) return out;
+  for (auto& e : fs::directory_iterator(dir)) out += read_all(e.path());
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("three agents on one gateway: users routed by Telegram id; sessions and workspaces isolated") {
+  test::fake_peer llm("fake_llm.py");
+  test::fake_peer tg("fake_telegram.py", {"--token", bot_token});
+  auto s = test::stack::start(config(llm, tg, R"(
+[agents.work-agent]
+[agents.personal-agent]
+[agents.main]
+
+[[agent_routes]]
+channel = "telegram"
+match = { user_id = 111 }
+agent = "work-agent"
+
+[[agent_routes]]
+channel = "telegram"
+match = { user_id = "222" }
+agent = "personal-agent"
+)"));
+  REQUIRE(s);
+  auto home = s->dir() + "/home";
+
+  inject(tg, 111, "hello from A");
+  inject(tg, 222, "hello from B");
+  auto out = wait_sent(tg, 2);
+  REQUIRE_MESSAGE(out.size() >= 2, s->log());
+  CHECK(text_to(out, 111).find("You said: hello from A") != std::string::npos);
+  CHECK(text_to(out, 222).find("You said: hello from B") != std::string::npos);
+  CHECK(text_to(out, 111).find("hello from B") == std::string::npos);
+
+  // Each agent has its own workspace and its own session files.
+  for (auto a : {"work-agent", "personal-agent", "main"})
+    for (auto f : {"SOUL.md", "IDENTITY.md", "AGENTS.md", "USER.md"}) CHECK_MESSAGE(fs::exists(fs::path(home) / "agents" / a / f), a, "/", f);
+  auto work = sessions_text(home, "work-agent"), personal = sessions_text(home, "personal-agent");
+  CHECK(work.find("hello from A") != std::string::npos);
+  CHECK(work.find("hello from B") == std::string::npos);
+  CHECK(personal.find("hello from B") != std::string::npos);
+  CHECK(personal.find("hello from A") == std::string::npos);
+  CHECK(sessions_text(home, "main").empty());
+
+  // weftctl route explain gives the same decision, and why.
+  auto ex = s->weftctl({"route", "explain", "--channel", "telegram", "--user-id", "111"});
+  CHECK(ex.exit_code == 0);
+  CHECK(ex.out.find("work-agent") != std::string::npos);
+  CHECK(ex.out.find("user_id = 111") != std::string::npos);
+  ex = s->weftctl({"route", "explain", "--channel", "telegram", "--user-id", "999"});
+  CHECK(ex.out.find("main") != std::string::npos);
+  CHECK(ex.out.find("default agent") != std::string::npos);
+
+  // A's agent tries to read B's agent's files: by path escape, by absolute path, by shell.
+  auto secret = fs::path(home) / "agents" / "personal-agent" / "SOUL.md";
+  { std::ofstream(secret) << "SECRET-OF-B\n"; }
+  auto before = sent(tg).size();
+  inject(tg, 111, R"(call_tool:read_file {"path":"../personal-agent/SOUL.md"})");
+  inject(tg, 111, "call_tool:read_file " + json{{"path", secret.string()}}.dump());
+  inject(tg, 111, "call_tool:exec " + json{{"command", "cat " + secret.string()}}.dump());
+  out = wait_sent(tg, before + 3);
+  REQUIRE_MESSAGE(out.size() >= before + 3, s->log());
+  std::string replies;
+  for (std::size_t i = before; i < out.size(); ++i) replies += out[i].value("text", "") + "\n";
+  MESSAGE("replies to the escape attempts:\n", replies);
+  CHECK(replies.find("SECRET-OF-B") == std::string::npos);
+  CHECK(replies.find("Tool said:") != std::string::npos);
+  // The llm saw the tools' refusals as error results.
+  auto reqs = llm.get("/_requests").body;
+  CHECK(reqs.find("outside the workspace") != std::string::npos);
+}
+
+TEST_CASE("tools.allow = [\"read_file\"]: the model asks for exec, the bus denies it and publishes an audit event") {
+  test::fake_peer llm("fake_llm.py");
+  test::fake_peer tg("fake_telegram.py", {"--token", bot_token});
+  auto s = test::stack::start(config(llm, tg, R"(
+[agents.main]
+[agents.main.tools]
+allow = ["read_file"]
+)"));
+  REQUIRE(s);
+  auto events = ipc::event_subscriber::connect(s->ctx(), service::events_endpoint(s->runtime()),
+                                               {std::string(proto::bus_v1::access_denied::type_name)});
+  REQUIRE(events);
+  inject(tg, 333, R"(call_tool:exec {"command":"echo pwned > owned.txt"})");
+  auto out = wait_sent(tg, 1);
+  REQUIRE_MESSAGE(out.size() >= 1, s->log());
+  auto reply = out[0].value("text", "");
+  MESSAGE("reply: ", reply);
+  CHECK(reply.find("agents.main.tools.allow") != std::string::npos);
+  CHECK_FALSE(fs::exists(fs::path(s->dir()) / "home" / "agents" / "main" / "owned.txt"));
+  bool audited = false;
+  for (int i = 0; i < 50 && !audited; ++i)
+    if (auto ev = (*events)->next(100ms)) {
+      auto d = ev->second.as<proto::bus_v1::access_denied>();
+      audited = d && d->from == "agent/main" && d->to == "tool/shell/main/exec";
+    }
+  CHECK(audited);
+  // read_file is allowed and works.
+  inject(tg, 333, R"(call_tool:read_file {"path":"SOUL.md"})");
+  out = wait_sent(tg, 2);
+  REQUIRE(out.size() >= 2);
+  CHECK(out[1].value("text", "").find("Tool said:") != std::string::npos);
+}
+
+TEST_CASE("kill -9 of router, agent, llm, chan-telegram and bus during 200 messages: exactly one reply each") {
+  test::fake_peer llm("fake_llm.py");
+  test::fake_peer tg("fake_telegram.py", {"--token", bot_token});
+  auto s = test::stack::start(config(llm, tg, "[agents.main]\n"));
+  REQUIRE(s);
+  auto c = s->control();
+  REQUIRE(c->request(sv::watch{}));
+  const int total = 200;
+  const char* victims[] = {"router", "agent-main", "llm", "chan-telegram", "bus"};
+  int next = 0;
+  for (int round = 0; round < 5; ++round) {
+    for (int i = 0; i < total / 5; ++i, ++next) inject(tg, 1000 + next % 7, fmt::format("m{}", next));
+    // Let some of the round be in flight, then kill.
+    std::this_thread::sleep_for(std::chrono::milliseconds(150));
+    auto pid = s->service_pid(victims[round]);
+    REQUIRE_MESSAGE(pid > 0, victims[round]);
+    REQUIRE(::kill(pid, SIGKILL) == 0);
+    REQUIRE_MESSAGE(s->wait_state(*c, victims[round], sv::state::ready, 1, 30s), victims[round], "\n", s->log());
+  }
+  auto out = wait_sent(tg, total, 120s);
+  std::this_thread::sleep_for(3s);  // room for a late duplicate to show up
+  out = sent(tg);
+  std::map<std::string, int> count;
+  for (auto& m : out) count[m.value("text", "")]++;
+  int missing = 0, duplicated = 0;
+  for (int i = 0; i < total; ++i) {
+    auto n = count[fmt::format("You said: m{}", i)];
+    if (n == 0) ++missing;
+    if (n > 1) ++duplicated;
+  }
+  MESSAGE("sent ", out.size(), " messages; missing ", missing, ", duplicated ", duplicated);
+  if (missing || duplicated) MESSAGE(s->log());
+  CHECK(missing == 0);
+  CHECK(duplicated == 0);
+  CHECK(out.size() == static_cast<std::size_t>(total));
+}
