@@ -117,7 +117,7 @@ model = "fake-claude"
 default_provider = "oai"
 retries = 3
 retry_min_wait_ms = 500
-timeout_ms = 20000
+timeout_ms = 4000
 max_concurrent = 8
 
 [[llm.tiers]]
@@ -408,6 +408,16 @@ TEST_CASE("a stream cut mid-way: Malformed once text went out, retried when noth
     CHECK(b.completion->attempts == 2);
     CHECK(joined(b.deltas) == "You said: one two");
   }
+}
+
+TEST_CASE("a provider slower than timeout_ms: Timeout, not retried") {
+  auto& e = E();
+  e.fake->reset();
+  e.fake->script(json::array({{{"delay_ms", 4500}}}));
+  auto a = complete(*e.bus, ask("oai/fake-gpt", "x"));
+  REQUIRE(a.err);
+  CHECK(lv::is(*a.err, lv::error_code::timeout));
+  CHECK(e.fake->requests().size() == 1);
 }
 
 TEST_CASE("32 concurrent requests are all answered, each with its own text") {
