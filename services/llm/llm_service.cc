@@ -310,7 +310,11 @@ int llm_service::run(service::notifier& n, int signal_fd) {
     if (extra[2].revents) {
       signalfd_siginfo si;
       while (::read(signal_fd, &si, sizeof si) == static_cast<ssize_t>(sizeof si)) stopping = true;
-      if (stopping) _log.info("llm stopping: finishing {} request(s) in flight", _jobs.size());
+      if (stopping) {
+        // Drain: requests that already arrived are still served; nothing is read after.
+        while (auto m = _bus.next(0ms)) dispatch(*m);
+        _log.info("llm stopping: finishing {} request(s) in flight", _jobs.size());
+      }
     }
     _http.perform();
     run_timers();

@@ -10,12 +10,13 @@ using json = nlohmann::json;
 
 namespace {
 service::provider_settings prov(service::api_style s) {
+  // Built by move-assignment: GCC 12 at -O3 warns falsely (-Wrestrict) on operator=(const char*).
   service::provider_settings p;
-  p.name = s == service::api_style::anthropic ? "anthropic" : "openai";
+  p.name = std::string(s == service::api_style::anthropic ? "anthropic" : "openai");
   p.style = s;
-  p.base_url = "http://127.0.0.1:1/v1/";
-  p.api_key = "sekrit";
-  p.model = "m";
+  p.base_url = std::string("http://127.0.0.1:1/v1/");
+  p.api_key = std::string("sekrit");
+  p.model = std::string("m");
   return p;
 }
 lv::complete tool_conversation() {
