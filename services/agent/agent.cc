@@ -674,17 +674,27 @@ void agent::finish(turn& t, std::string text) {
     s.created = true;
     s.needs_newline = false;
   }
-  // With no file (fd -1) the writer completes at once and the answer is still sent.
-  _writer.submit({t.seq, s.fd, dir_fd, std::move(bytes), s.path});
+  // The turn is written (page cache: it survives a crash of this process) and answered at
+  // once; the fdatasync runs on a writer thread. The router has the answer in its own
+  // synced journal, so a power loss can cost this log its last turn, never the reply.
+  status written = s.fd < 0 ? status{} : append(s.fd, bytes, s.path);
+  if (s.fd >= 0) {
+    if (int sync_fd = ::dup(s.fd); sync_fd >= 0) _writer.submit({0, sync_fd, dir_fd, {}, s.path, true});
+  }
+  finish_turn(t.seq, std::move(written));
 }
 
 void agent::on_writes_done() {
-  for (auto& d : _writer.take_done()) {
-    auto it = _turns.find(d.id);
-    if (it == _turns.end()) continue;
+  for (auto& d : _writer.take_done()) finish_turn(d.id, std::move(d.result));
+}
+
+void agent::finish_turn(std::uint64_t seq, status written) {
+  {
+    auto it = _turns.find(seq);
+    if (it == _turns.end()) return;
     auto& t = *it->second;
-    if (!d.result)
-      _log.error("{}; the answer to turn '{}' is sent but may not be stored", d.result.err().message, t.t.turn_id);
+    if (!written)
+      _log.error("{}; the answer to turn '{}' is sent but may not be stored", written.err().message, t.t.turn_id);
     chat::turn_result r;
     r.turn_id = t.t.turn_id;
     r.reply.id = t.t.turn_id + ":r";

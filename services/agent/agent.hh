@@ -82,6 +82,8 @@ class agent {
   void on_reply(const ipc::message& m);
   void check_deadlines();
   void on_writes_done();
+  /// Answers the turn `seq` once its session lines are written (`written` says how that went).
+  void finish_turn(std::uint64_t seq, status written);
 
   session* get_session(const std::string& key, error& err);
   void evict_sessions();

@@ -5,9 +5,17 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include <weft/base/log.hh>
+
 namespace weft::agent {
 
 status append_durably(int fd, std::string_view bytes, const std::string& path) {
+  if (auto s = append(fd, bytes, path); !s) return s;
+  if (::fdatasync(fd) != 0) return fail(errc::io, "Failed to sync session '{}': {}", path, std::strerror(errno));
+  return {};
+}
+
+status append(int fd, std::string_view bytes, const std::string& path) {
   std::size_t off = 0;
   while (off < bytes.size()) {
     auto n = ::write(fd, bytes.data() + off, bytes.size() - off);
@@ -17,7 +25,6 @@ status append_durably(int fd, std::string_view bytes, const std::string& path) {
     }
     off += static_cast<std::size_t>(n);
   }
-  if (::fdatasync(fd) != 0) return fail(errc::io, "Failed to sync session '{}': {}", path, std::strerror(errno));
   return {};
 }
 
@@ -64,6 +71,12 @@ void durable_writer::work() {
     status s = j.fd < 0 ? status{} : append_durably(j.fd, j.bytes, j.path);
     if (s && j.dir_fd >= 0 && ::fsync(j.dir_fd) != 0)
       s = fail(errc::io, "Failed to sync the directory of session '{}': {}", j.path, std::strerror(errno));
+    if (j.sync_only) {
+      // The bytes were written by the loop and the turn answered; only the sync was ours.
+      ::close(j.fd);
+      if (!s) log::get("agent").error("{}", s.err().message);
+      continue;
+    }
     {
       std::lock_guard l(_mu);
       _done.push_back({j.id, std::move(s)});

@@ -24,6 +24,7 @@ class durable_writer {
     int dir_fd = -1;      ///< >= 0: fsync this directory too (the file was just created)
     std::string bytes;
     std::string path;     ///< for messages
+    bool sync_only = false;  ///< bytes already written: fdatasync `fd` (a dup, closed after), report nothing
   };
   struct done {
     std::uint64_t id = 0;
@@ -54,5 +55,7 @@ class durable_writer {
 
 /// Writes all of `bytes` to `fd` (retrying short writes and EINTR), then fdatasync.
 status append_durably(int fd, std::string_view bytes, const std::string& path);
+/// Writes all of `bytes` to `fd` (retrying short writes and EINTR); no sync.
+status append(int fd, std::string_view bytes, const std::string& path);
 
 }  // namespace weft::agent

@@ -62,7 +62,7 @@ status notifier::send(std::string_view state) {
   if (_fd < 0) return {};
   ssize_t r;
   if (_path.empty()) {
-    r = ::send(_fd, state.data(), state.size(), MSG_NOSIGNAL);
+    r = ::send(_fd, state.data(), state.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
   } else {
     sockaddr_un sa{};
     sa.sun_family = AF_UNIX;
@@ -71,7 +71,7 @@ status notifier::send(std::string_view state) {
     std::memcpy(sa.sun_path, _path.data(), _path.size());
     if (sa.sun_path[0] == '@') sa.sun_path[0] = '\0';  // abstract namespace
     auto len = static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + _path.size());
-    r = ::sendto(_fd, state.data(), state.size(), MSG_NOSIGNAL, reinterpret_cast<sockaddr*>(&sa), len);
+    r = ::sendto(_fd, state.data(), state.size(), MSG_NOSIGNAL | MSG_DONTWAIT, reinterpret_cast<sockaddr*>(&sa), len);
   }
   if (r < 0) return fail(errc::io, "Failed to notify the supervisor: {}", std::strerror(errno));
   return {};
