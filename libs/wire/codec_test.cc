@@ -107,3 +107,13 @@ TEST_CASE("JSON converts to msgpack and back") {
   REQUIRE_FALSE(bad);
   CHECK(bad.err().code == wire::codec_errc::malformed);
 }
+
+TEST_CASE("f64 values are always encoded as float 64, integral ones too") {
+  weft::wire::writer w;
+  w.f64(0.0);
+  w.f64(3.0);
+  w.f64(-0.5);
+  CHECK(w.view() == std::string_view("\xcb\x00\x00\x00\x00\x00\x00\x00\x00"
+                                     "\xcb\x40\x08\x00\x00\x00\x00\x00\x00"
+                                     "\xcb\xbf\xe0\x00\x00\x00\x00\x00\x00", 27));
+}

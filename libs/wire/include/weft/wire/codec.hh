@@ -5,6 +5,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <map>
 #include <optional>
 #include <span>
@@ -59,7 +60,15 @@ class writer {
   void bin(std::span<const std::uint8_t> b) { _pk.pack_bin(static_cast<std::uint32_t>(b.size())); _pk.pack_bin_body(reinterpret_cast<const char*>(b.data()), static_cast<std::uint32_t>(b.size())); }
   void u64(std::uint64_t v) { _pk.pack_uint64(v); }
   void i64(std::int64_t v) { _pk.pack_int64(v); }
-  void f64(double v) { _pk.pack_double(v); }
+  /// Always the 9-byte float 64 form: msgpack-c's pack_double turns integral values into
+  /// integers, which would make f64 fields encode differently from their schema.
+  void f64(double v) {
+    std::uint64_t bits;
+    std::memcpy(&bits, &v, sizeof bits);
+    char b[9] = {static_cast<char>(0xcb)};
+    for (int i = 0; i < 8; ++i) b[1 + i] = static_cast<char>(bits >> (56 - 8 * i));
+    _buf.write(b, sizeof b);
+  }
   void boolean(bool v) { v ? _pk.pack_true() : _pk.pack_false(); }
   void nil() { _pk.pack_nil(); }
   void time(utc_time t);  ///< msgpack timestamp extension (type -1)
