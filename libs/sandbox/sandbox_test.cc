@@ -67,9 +67,10 @@ TEST_CASE("landlock: only the allowed directory is reachable") {
   write_file(outside.path / "out.txt", "out");
   service::sandbox_spec spec;
   spec.enabled = true;
-  spec.read_write = {inside.path.string()};
+  spec.read_write = {inside.path.string(), "/dev/null"};
   int rc = in_child([&] {
     if (!sandbox::apply(spec)) return 10;
+    if (open_errno("/dev/null", O_WRONLY) != 0) return 16;  // a file in read_write
     if (open_errno(inside.path / "in.txt") != 0) return 11;
     if (open_errno(inside.path / "new.txt", O_WRONLY | O_CREAT) != 0) return 12;
     if (open_errno(outside.path / "out.txt") != EACCES) return 13;

@@ -242,7 +242,7 @@ result<prepared> prepare(const service::sandbox_spec& spec) {
         p._deferred.push_back({path, rights});
         return {};
       }
-      if (create) {
+      if (create && ::access(path.c_str(), F_OK) != 0) {  // a file (e.g. /dev/null) is fine too
         std::error_code ec;
         std::filesystem::create_directories(path, ec);
         if (ec) return fail(errc::io, "Failed to create sandbox directory '{}': {}", path, ec.message());

@@ -12,6 +12,7 @@
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+#include <thread>
 
 #include <doctest/doctest.h>
 #include <nlohmann/json.hpp>
@@ -230,6 +231,37 @@ TEST_CASE("tools over the bus: fs, shell and web") {
     auto res = answer->as<tool::result>();
     REQUIRE(res);
     CHECK(res->content == "got go\n[exit status 0]");
+  }
+
+  SUBCASE("shell: TERM drains: a running command finishes and is answered") {
+    REQUIRE(::mkfifo((ws + "/gate").c_str(), 0600) == 0);
+    auto ctl = s->control();
+    REQUIRE(ctl->request(proto::supervisor_v1::watch{}));
+    auto slow = b->send_request("tool/shell/a/exec",
+                                tool::call{"exec", json{{"command", "read x < gate; echo got $x"}}.dump(), "slow", 0});
+    REQUIRE(slow);
+    REQUIRE(s->wait_delivered(*b, "tool/shell/a", 1, 10s));
+    std::thread stopper([&] { s->weftctl({"stop", "tool-shell-a"}); });
+    // Once the tool said STOPPING it takes nothing new, but the command in hand goes on.
+    bool stopping = s->wait_state(*ctl, "tool-shell-a", proto::supervisor_v1::state::stopping, 0, 10s);
+    // O_RDWR never blocks on a fifo and keeps the line buffered until the command reads it,
+    // whether or not it has opened its end yet; closed only once the answer is in.
+    int gate = ::open((ws + "/gate").c_str(), O_RDWR | O_CLOEXEC);
+    REQUIRE(gate >= 0);
+    CHECK(::write(gate, "late\n", 5) == 5);
+    std::optional<ipc::message> answer;
+    while (!answer) {
+      auto m = b->next(20s);
+      if (!m) break;
+      if (m->env.id == *slow) answer = std::move(m);
+    }
+    stopper.join();
+    ::close(gate);
+    CHECK(stopping);
+    REQUIRE(answer);
+    auto res = answer->as<tool::result>();
+    REQUIRE(res);
+    CHECK(res->content == "got late\n[exit status 0]");
   }
 
   SUBCASE("web: fetch from a local site with the override, Denied without") {
