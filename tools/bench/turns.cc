@@ -11,6 +11,8 @@
 //                                               its fs/shell tools, web tools, web chat) to READY=1
 //   weft-bench-turns all
 //
+// Each conversation is 20 turns long, then a new session starts (the model gets the whole
+// history every turn, so one endless session would measure prompt growth).
 // The stack is the default one (one agent `main`, core tools, web chat) with the provider
 // pointed at the instant fake and the web chat on a free port. Not a test: prints figures.
 // Budgets (docs/benchmarks.md): p99 ≤ 2 ms, ≥ 2,000 turns/s at concurrency 16 with zero
@@ -151,6 +153,10 @@ double pct(std::vector<double> v, double p) {
   return v[std::min(v.size() - 1, static_cast<std::size_t>(p * static_cast<double>(v.size())))];
 }
 
+/// Conversations of this many turns: each turn sends its session's history to the model,
+/// so one endless session would measure the growing prompt, not the gateway.
+constexpr int turns_per_session = 20;
+
 std::string message_body(const std::string& session, int i) {
   return fmt::format(R"({{"session":"{}","text":"turn {}"}})", session, i);
 }
@@ -160,15 +166,20 @@ void bench_latency(int turns) {
   stack s(stack_config(llm.port()));
   s.start();
   auto port = web_port(s);
-  session_stream stream(port, "lat");
   conn c(port);
   std::vector<double> us, accepted_us;
+  std::unique_ptr<session_stream> stream;
+  std::string session;
   for (int i = 0; i < turns + 50; ++i) {
+    if (i % turns_per_session == 0) {
+      session = fmt::format("lat-{}", i);
+      stream = std::make_unique<session_stream>(port, session);
+    }
     auto t0 = clk::now();
-    if (auto st = c.post("/api/messages", message_body("lat", i)); st / 100 != 2)
+    if (auto st = c.post("/api/messages", message_body(session, i)); st / 100 != 2)
       throw std::runtime_error(fmt::format("POST /api/messages answered {}", st));
     auto t1 = clk::now();
-    stream.next_message();
+    stream->next_message();
     if (i >= 50) {  // 50 warm-up turns
       us.push_back(std::chrono::duration<double, std::micro>(clk::now() - t0).count());
       accepted_us.push_back(std::chrono::duration<double, std::micro>(t1 - t0).count());
@@ -195,15 +206,19 @@ load_result run_load(std::uint16_t port, int turns, int concurrency) {
   for (int w = 0; w < concurrency; ++w)
     ts.emplace_back([&, w] {
       try {
-        auto session = fmt::format("load-{}-{}", w, ::getpid());
-        session_stream stream(port, session);
         conn c(port);
-        for (int i; (i = next++) < turns;) {
+        std::unique_ptr<session_stream> stream;
+        std::string session;
+        for (int i, k = 0; (i = next++) < turns; ++k) {
+          if (k % turns_per_session == 0) {
+            session = fmt::format("load-{}-{}-{}", w, k, std::chrono::steady_clock::now().time_since_epoch().count());
+            stream = std::make_unique<session_stream>(port, session);
+          }
           if (c.post("/api/messages", message_body(session, i)) / 100 != 2) {
             ++failures;
             continue;
           }
-          stream.next_message();
+          stream->next_message();
           ++replies;
         }
       } catch (const std::exception& e) {
