@@ -7,13 +7,12 @@
 
 #include <weft/service/config.hh>
 
+#include <weft/service/policy.hh>
+
 namespace weft::agent {
 
-/// Glob match where '*' matches any run of characters (the bus's rule).
-bool glob_match(std::string_view pattern, std::string_view text);
-
-/// True when `tool` matches no deny glob and at least one allow glob.
-bool tool_allowed(const service::tool_policy& p, std::string_view tool);
+using service::glob_match;    // the bus's rules (libs/service/policy.hh)
+using service::tool_allowed;
 
 /// True for names a tool can have on the bus: 1–64 of [A-Za-z0-9_-].
 bool valid_tool_name(std::string_view name);

@@ -1,30 +1,13 @@
 #include "acl.hh"
 
+#include <weft/service/policy.hh>
+
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
 namespace weft::bus {
 
-bool glob_match(std::string_view p, std::string_view t) {
-  // Iterative matcher with single-star backtracking: linear in practice, no recursion.
-  size_t pi = 0, ti = 0, star = std::string_view::npos, mark = 0;
-  while (ti < t.size()) {
-    if (pi < p.size() && p[pi] == '*') {
-      star = pi++;
-      mark = ti;
-    } else if (pi < p.size() && p[pi] == t[ti]) {
-      ++pi;
-      ++ti;
-    } else if (star != std::string_view::npos) {
-      pi = star + 1;
-      ti = ++mark;
-    } else {
-      return false;
-    }
-  }
-  while (pi < p.size() && p[pi] == '*') ++pi;
-  return pi == p.size();
-}
+using service::glob_match;
 
 acl::acl(std::vector<service::acl_rule> rules, service::acl_action default_policy,
          std::map<std::string, service::tool_policy> agent_tools)
@@ -42,12 +25,6 @@ std::vector<std::string_view> segments(std::string_view a) {
     if (slash == std::string_view::npos) return out;
     start = slash + 1;
   }
-}
-
-bool any_match(const std::vector<std::string>& globs, std::string_view name) {
-  for (auto& g : globs)
-    if (glob_match(g, name)) return true;
-  return false;
 }
 
 }  // namespace
@@ -69,9 +46,11 @@ std::optional<acl_decision> acl::check_tools(std::string_view from, std::string_
   if (it == _agent_tools.end()) return std::nullopt;
   auto& p = it->second;
   auto where = p.where.empty() ? std::string() : " (" + p.where + ")";
-  if (any_match(p.deny, tool)) return acl_decision{false, fmt::format("agents.{}.tools.deny{}", agent, where)};
-  if (!any_match(p.allow, tool)) return acl_decision{false, fmt::format("agents.{}.tools.allow{}", agent, where)};
-  return std::nullopt;
+  if (service::tool_allowed(p, tool)) return std::nullopt;
+  // Name the list that decided: a matching deny glob, else the allow list that lacks it.
+  service::tool_policy deny_only{{"*"}, p.deny, {}, {}};
+  auto list = service::tool_allowed(deny_only, tool) ? "allow" : "deny";
+  return acl_decision{false, fmt::format("agents.{}.tools.{}{}", agent, list, where)};
 }
 
 acl_decision acl::check(std::string_view from, std::string_view to, std::string_view type) const {

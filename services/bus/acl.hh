@@ -12,9 +12,6 @@
 
 namespace weft::bus {
 
-/// '*' matches any run of characters (including '/'); everything else literally.
-bool glob_match(std::string_view pattern, std::string_view text);
-
 struct acl_decision {
   bool allowed;
   std::string rule;  ///< "bus.acl[2] (clawft.toml:14:1)" or "default"

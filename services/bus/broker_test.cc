@@ -3,6 +3,8 @@
 
 #include "broker.hh"
 
+#include <weft/service/policy.hh>
+
 using namespace weft;
 namespace bp = weft::proto::bus_v1;
 
@@ -233,12 +235,12 @@ TEST_CASE("directed events go to their address; plain events are published") {
 }
 
 TEST_CASE("glob matching") {
-  CHECK(bus::glob_match("*", ""));
-  CHECK(bus::glob_match("agent/*", "agent/a/b"));
-  CHECK(bus::glob_match("a*c*e", "abcde"));
-  CHECK_FALSE(bus::glob_match("agent/*", "agents"));
-  CHECK_FALSE(bus::glob_match("a*c", "abcd"));
-  CHECK(bus::glob_match("io.weft.Tool.v1.*", "io.weft.Tool.v1.Call"));
+  CHECK(service::glob_match("*", ""));
+  CHECK(service::glob_match("agent/*", "agent/a/b"));
+  CHECK(service::glob_match("a*c*e", "abcde"));
+  CHECK_FALSE(service::glob_match("agent/*", "agents"));
+  CHECK_FALSE(service::glob_match("a*c", "abcd"));
+  CHECK(service::glob_match("io.weft.Tool.v1.*", "io.weft.Tool.v1.Call"));
 }
 
 TEST_CASE("events are published with the stamped sender; traces only when subscribed") {
