@@ -1237,12 +1237,12 @@ enabled = false
   CHECK(fs.env == std::map<std::string, std::string>{{"WEFT_AGENT", "work"}, {"WEFT_WORKSPACE", "/srv/work"}});
   sandbox_spec sb;
   sb.enabled = true;
-  sb.read_write = {"/srv/work"};
+  sb.read_write = {"/srv/work", "/dev/null"};
   sb.read_only = {"/usr",      "/lib",         "/lib64",     "/bin",          "/sbin", "/etc",
-                  "/dev/null", "/dev/urandom", "/proc/self", "/opt/weft/bin"};
-  sb.max_address_space = 4ull << 30;
+                  "/dev/zero", "/dev/urandom", "/proc/self", "/opt/weft/bin"};
+  sb.max_address_space = 0;
   sb.max_open_files = 256;
-  sb.max_processes = 256;
+  sb.max_processes = 4096;
   sb.max_file_size = 1ull << 30;
   CHECK(fs.sandbox == sb);
   auto shell = get("tool-shell-work");

@@ -36,7 +36,7 @@ constexpr const char* help = R"(usage: weft-tool-shell [--help]
 Runs shell commands in one agent's workspace, served on the weft bus (io.weft.Tool.v1):
   exec{command, timeout_ms?, cwd?}
     /bin/sh -c COMMAND in the workspace (or cwd inside it), own process group,
-    stdin /dev/null, environment PATH, HOME=<workspace>, LANG=C.UTF-8;
+    stdin /dev/null, environment PATH, HOME=<workspace>, LANG=C.UTF-8, TMPDIR=<workspace>/.tmp;
     stdout+stderr together, at most 64 KiB kept; exit status reported;
     time limit: timeout_ms, else the Call's timeout_ms, else 30 s; at most 10 min;
     at the limit the whole process group gets TERM, then KILL 2 s later.

@@ -6,6 +6,7 @@
 #include <spawn.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -80,8 +81,12 @@ result<tool::result> exec(const workspace& ws, const json& args, const call_cont
   for (int s : {SIGTERM, SIGINT, SIGPIPE, SIGHUP, SIGQUIT, SIGCHLD}) sigaddset(&defaults, s);
   posix_spawnattr_setsigdefault(&attr, &defaults);
 
-  std::string env_path = "PATH=" + lim.path, env_home = "HOME=" + ws.root(), env_lang = "LANG=C.UTF-8";
-  char* envp[] = {env_path.data(), env_home.data(), env_lang.data(), nullptr};
+  // Temporary files go to <workspace>/.tmp: the sandbox gives no access to the shared /tmp.
+  std::string tmp = ws.root() + "/.tmp";
+  ::mkdir(tmp.c_str(), 0700);
+  std::string env_path = "PATH=" + lim.path, env_home = "HOME=" + ws.root(), env_lang = "LANG=C.UTF-8",
+              env_tmp = "TMPDIR=" + tmp;
+  char* envp[] = {env_path.data(), env_home.data(), env_lang.data(), env_tmp.data(), nullptr};
   std::string sh = "/bin/sh", dash_c = "-c";
   char* argv[] = {sh.data(), dash_c.data(), command->data(), nullptr};
   pid_t pid = -1;

@@ -33,9 +33,13 @@ constexpr std::array<std::string_view, 2> per_agent_families = {"fs", "shell"};
 
 /// The GiB/MiB rlimits of a per-agent tool process.
 constexpr std::uint64_t gib = 1ull << 30;
-constexpr std::uint64_t tool_max_address_space = 4 * gib;
+/// No RLIMIT_AS: runtimes such as V8 reserve far more address space than they use, so a
+/// cap that stops a runaway process also breaks `node`; memory limits belong to cgroups.
+constexpr std::uint64_t tool_max_address_space = 0;
 constexpr std::uint64_t tool_max_open_files = 256;
-constexpr std::uint64_t tool_max_processes = 256;
+/// RLIMIT_NPROC counts every process of the user, not only the tool's: high enough for a
+/// desktop session running weft under the user's own account, low enough to stop a fork bomb.
+constexpr std::uint64_t tool_max_processes = 4096;
 constexpr std::uint64_t tool_max_file_size = 1 * gib;
 
 template <class Names>
@@ -773,8 +777,8 @@ std::vector<service_spec> derived_services(const config& c,
       s->env = {{"WEFT_AGENT", id}, {"WEFT_WORKSPACE", workspace}};
       auto& sb = s->sandbox;
       sb.enabled = true;
-      sb.read_write = {workspace};
-      sb.read_only = {"/usr", "/lib", "/lib64", "/bin", "/sbin", "/etc", "/dev/null", "/dev/urandom", "/proc/self"};
+      sb.read_write = {workspace, "/dev/null"};  // `cmd > /dev/null` must work
+      sb.read_only = {"/usr", "/lib", "/lib64", "/bin", "/sbin", "/etc", "/dev/zero", "/dev/urandom", "/proc/self"};
       // The program itself (exec needs it under Landlock) and the config file it reads.
       if (auto slash = s->exec.rfind('/'); slash != std::string::npos && slash > 0)
         sb.read_only.push_back(s->exec.substr(0, slash));
