@@ -29,7 +29,7 @@ constexpr std::string_view load_skill_name = "load_skill";
 constexpr auto list_timeout = 2s;
 constexpr auto llm_retry_wait = 200ms;
 constexpr auto tool_grace = 2s;  // beyond the tool's own limit, for the reply to travel
-constexpr std::size_t max_answered_per_session = 4096;
+constexpr std::size_t max_answered_per_session = 256;  // redeliveries are of recent turns
 constexpr std::size_t min_history_chars = 64 * 1024;
 
 llm::tool_spec load_skill_spec() {

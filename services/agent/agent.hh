@@ -43,7 +43,7 @@ struct agent_options {
   std::chrono::milliseconds llm_deadline{std::chrono::minutes(10)};
   std::chrono::milliseconds stop_timeout{10000};
   std::chrono::milliseconds prompt_refresh{2000};  ///< how long the system prompt is cached
-  std::size_t max_sessions = 256;       ///< sessions kept in memory (idle ones are evicted)
+  std::size_t max_sessions = 64;        ///< sessions kept in memory (idle ones are evicted, reloaded from disk)
   std::size_t max_queued_per_session = 256;
   std::size_t max_turns = 10000;        ///< turns in hand at once
   unsigned writer_threads = 16;  ///< fdatasyncs in parallel (docs/agents.md)

@@ -310,7 +310,8 @@ int web_channel::run(int signal_fd) {
                _o.settings.listen);
     return 2;
   }
-  auto dl = delivered_log::open(_o.state_dir + "/delivered");
+  // Redelivered outbox ids are recent ones: a short memory keeps the process small.
+  auto dl = delivered_log::open(_o.state_dir + "/delivered", 2000);
   if (!dl) {
     _log.error("{}", dl.err().message);
     return 1;

@@ -34,8 +34,8 @@ struct web_options {
   std::string state_dir;   ///< $WEFT_HOME/channels/web
   std::string port_file;   ///< $WEFT_RUNTIME_DIR/web.port
   std::string router = "router";
-  std::size_t max_kept_per_session = 50;
-  std::size_t max_sessions = 1000;
+  std::size_t max_kept_per_session = 20;
+  std::size_t max_sessions = 256;
   std::size_t max_text_bytes = 32 * 1024;
 };
 

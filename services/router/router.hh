@@ -26,7 +26,7 @@ struct timing {
   std::chrono::milliseconds deliver_resend{2000};  ///< resend a Deliver not answered within this
   std::chrono::milliseconds retry_min{100};        ///< after a transient error: backoff from …
   std::chrono::milliseconds retry_max{5000};       ///< … to this
-  std::size_t remembered_ids = 100000;             ///< delivered ids kept for deduplication
+  std::size_t remembered_ids = 5000;               ///< delivered ids kept for deduplication (redeliveries are recent)
   std::uint64_t compact_bytes = 64u << 20;         ///< compact the journal past this size
 };
 

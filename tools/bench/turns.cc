@@ -263,12 +263,12 @@ void bench_pss(int turns) {
   auto idle = stack_pss(s, true);
   fmt::print("  total {:.1f} MB\n", idle / 1024.0);
   std::vector<long> trend;
-  int steps = 5;
+  int steps = 10;
   for (int k = 0; k < steps; ++k) {
     run_load(port, turns / steps, 16);
     trend.push_back(stack_pss(s, false));
   }
-  fmt::print("after {} more turns (16 at a time), PSS after each fifth: ", turns);
+  fmt::print("after {} more turns (16 at a time), PSS after each tenth: ", turns);
   for (auto t : trend) fmt::print("{:.1f} ", t / 1024.0);
   fmt::print("MB\n");
   stack_pss(s, true);
