@@ -156,10 +156,14 @@ void llm_service::start_attempt(std::uint64_t id) {
       auto jt = _jobs.find(id);
       if (jt == _jobs.end()) return false;
       auto& jj = *jt->second;
-      auto s = jj.dec->feed(bytes, [&](std::string_view text) {
+      // The pieces decoded from one read go out as one Delta: as prompt for the reader,
+      // and one bus message instead of one per token when the provider is fast.
+      std::string text;
+      auto s = jj.dec->feed(bytes, [&](std::string_view piece) { text += piece; });
+      if (!text.empty()) {
         jj.streamed = true;
-        (void)_bus.notify(jj.req.env.from, lv::delta{jj.complete.stream_id, std::string(text)});
-      });
+        (void)_bus.notify(jj.req.env.from, lv::delta{jj.complete.stream_id, std::move(text)});
+      }
       return bool(s);
     };
   }
