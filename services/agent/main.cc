@@ -33,6 +33,7 @@
 #include <weft/service/exit.hh>
 #include <weft/service/paths.hh>
 #include <weft/service/service_loop.hh>
+#include <weft/service/startup.hh>
 
 #include "services/agent/agent.hh"
 #include "services/agent/workspace.hh"
@@ -82,20 +83,14 @@ int main(int argc, char** argv) {
   log::configure_from_env();
   auto& lg = log::get("agent");
   auto opts = ipc::bus_client::options_from_env();
-  if (!opts) {
-    lg.error("{}", opts.err().message);
-    return service::to_int(service::exit_code::usage);
-  }
+  if (!opts) return service::exit_with(lg, opts.err());
   auto id = env_or("WEFT_AGENT");
   if (auto slash = opts->address.rfind('/'); id.empty() && slash != std::string::npos)
     id = opts->address.substr(slash + 1);
   if (id.empty()) id = opts->address;
 
-  auto cfg = service::load_config_or_default(service::find_config("").value_or(""));
-  if (!cfg) {
-    lg.error("{}", cfg.err().message);
-    return service::to_int(service::exit_code::usage);
-  }
+  auto cfg = service::load_service_config();
+  if (!cfg) return service::exit_with(lg, cfg.err());
 
   agent::agent_options o;
   o.id = id;
@@ -141,11 +136,8 @@ int main(int argc, char** argv) {
 
   auto notify = service::notifier::from_env();
   zmq::context_t ctx(1);
-  auto bus = ipc::bus_client::connect(ctx, *opts);
-  if (!bus) {
-    lg.error("Failed to join the bus as '{}': {}", opts->address, bus.err().to_string());
-    return service::to_int(service::exit_code::failure);
-  }
+  auto bus = service::join_bus(ctx, *opts);
+  if (!bus) return service::exit_with(lg, bus.err());
   agent::agent a(**bus, notify, std::move(o));
   return a.run(signal_fd);
 }

@@ -24,6 +24,7 @@
 #include <weft/service/exit.hh>
 #include <weft/service/paths.hh>
 #include <weft/service/service_loop.hh>
+#include <weft/service/startup.hh>
 
 #include "channel.hh"
 
@@ -60,11 +61,8 @@ int main(int argc, char** argv) {
   int signal_fd = service::block_stop_signals();  // before any thread exists
   log::configure_from_env();
   auto& lg = log::get("chan-telegram");
-  auto cfg = service::load_config_or_default(service::find_config("").value_or(""));
-  if (!cfg) {
-    lg.error("{}", cfg.err().message);
-    return service::to_int(service::exit_code::usage);
-  }
+  auto cfg = service::load_service_config();
+  if (!cfg) return service::exit_with(lg, cfg.err());
   if (!cfg->channels.telegram || !cfg->channels.telegram->enabled) {
     lg.error("Failed to start the Telegram channel: [channels.telegram] is not configured in '{}'", cfg->source);
     return service::to_int(service::exit_code::usage);
@@ -89,18 +87,12 @@ int main(int argc, char** argv) {
   o.max_blob_bytes = std::min<std::uint64_t>(chan::telegram::max_download_bytes,
                                              cfg->bus.max_message_bytes > room ? cfg->bus.max_message_bytes - room : 0);
   auto opts = ipc::bus_client::options_from_env();
-  if (!opts) {
-    lg.error("{}", opts.err().message);
-    return service::to_int(service::exit_code::usage);
-  }
+  if (!opts) return service::exit_with(lg, opts.err());
   auto notify = service::notifier::from_env();
   chan::telegram::init_curl();
   zmq::context_t ctx(1);
-  auto bus = ipc::bus_client::connect(ctx, *opts);
-  if (!bus) {
-    lg.error("Failed to join the bus as '{}': {}", opts->address, bus.err().to_string());
-    return service::to_int(service::exit_code::failure);
-  }
+  auto bus = service::join_bus(ctx, *opts);
+  if (!bus) return service::exit_with(lg, bus.err());
   chan::telegram::channel ch(**bus, notify, std::move(o));
   return ch.run(signal_fd);
 }

@@ -25,6 +25,7 @@
 #include <weft/service/exit.hh>
 #include <weft/service/paths.hh>
 #include <weft/service/service_loop.hh>
+#include <weft/service/startup.hh>
 
 #include "web_channel.hh"
 
@@ -57,27 +58,18 @@ int main(int argc, char** argv) {
   int signal_fd = service::block_stop_signals();
   log::configure_from_env();
   auto& lg = log::get("chan-web");
-  auto cfg = service::load_config_or_default(service::find_config("").value_or(""));
-  if (!cfg) {
-    lg.error("{}", cfg.err().message);
-    return service::to_int(service::exit_code::usage);
-  }
+  auto cfg = service::load_service_config();
+  if (!cfg) return service::exit_with(lg, cfg.err());
   chan::web::web_options o;
   if (cfg->channels.web) o.settings = *cfg->channels.web;  // absent: the defaults (loopback)
   o.state_dir = service::home_dir(cfg->home) + "/channels/web";
   o.port_file = service::runtime_dir(cfg->runtime_dir) + "/web.port";
   auto opts = ipc::bus_client::options_from_env();
-  if (!opts) {
-    lg.error("{}", opts.err().message);
-    return service::to_int(service::exit_code::usage);
-  }
+  if (!opts) return service::exit_with(lg, opts.err());
   auto notify = service::notifier::from_env();
   zmq::context_t ctx(1);
-  auto bus = ipc::bus_client::connect(ctx, *opts);
-  if (!bus) {
-    lg.error("Failed to join the bus as '{}': {}", opts->address, bus.err().to_string());
-    return service::to_int(service::exit_code::failure);
-  }
+  auto bus = service::join_bus(ctx, *opts);
+  if (!bus) return service::exit_with(lg, bus.err());
   chan::web::web_channel ch(**bus, notify, std::move(o));
   return ch.run(signal_fd);
 }

@@ -34,6 +34,7 @@
 #include <weft/service/exit.hh>
 #include <weft/service/paths.hh>
 #include <weft/service/service_loop.hh>
+#include <weft/service/startup.hh>
 
 #include "services/llm/llm_service.hh"
 
@@ -62,23 +63,14 @@ int main(int argc, char** argv) {
   int signal_fd = service::block_stop_signals();
   log::configure_from_env();
   auto& lg = log::get("llm");
-  auto cfg = service::load_config_or_default(service::find_config("").value_or(""));
-  if (!cfg) {
-    lg.error("{}", cfg.err().message);
-    return service::to_int(service::exit_code::usage);
-  }
+  auto cfg = service::load_service_config();
+  if (!cfg) return service::exit_with(lg, cfg.err());
   auto opts = ipc::bus_client::options_from_env();
-  if (!opts) {
-    lg.error("{}", opts.err().message);
-    return service::to_int(service::exit_code::usage);
-  }
+  if (!opts) return service::exit_with(lg, opts.err());
   auto notify = service::notifier::from_env();
   zmq::context_t ctx(1);
-  auto bus = ipc::bus_client::connect(ctx, *opts);
-  if (!bus) {
-    lg.error("Failed to join the bus as '{}': {}", opts->address, bus.err().to_string());
-    return service::to_int(service::exit_code::failure);
-  }
+  auto bus = service::join_bus(ctx, *opts);
+  if (!bus) return service::exit_with(lg, bus.err());
   auto spend = service::home_dir(cfg->home) + "/llm/spend.json";
   llm::llm_service svc(**bus, std::move(*cfg), spend);
   int rc = svc.run(notify, signal_fd);

@@ -21,6 +21,7 @@
 #include <weft/service/notify.hh>
 #include <weft/service/paths.hh>
 #include <weft/service/service_loop.hh>
+#include <weft/service/startup.hh>
 
 #include "router.hh"
 
@@ -57,23 +58,14 @@ int main(int argc, char** argv) {
   int signal_fd = service::block_stop_signals();
   log::configure_from_env();
   auto& lg = log::get("router");
-  auto cfg = service::load_config_or_default(service::find_config("").value_or(""));
-  if (!cfg) {
-    fmt::print(stderr, "{}\n", cfg.err().message);
-    return service::to_int(service::exit_code::usage);
-  }
+  auto cfg = service::load_service_config();
+  if (!cfg) return service::exit_with(lg, cfg.err());
   auto opts = ipc::bus_client::options_from_env();
-  if (!opts) {
-    lg.error("{}", opts.err().message);
-    return service::to_int(service::exit_code::usage);
-  }
+  if (!opts) return service::exit_with(lg, opts.err());
   auto notify = service::notifier::from_env();
   zmq::context_t ctx(1);
-  auto bus = ipc::bus_client::connect(ctx, *opts);
-  if (!bus) {
-    lg.error("Failed to join the bus as '{}': {}", opts->address, bus.err().to_string());
-    return service::to_int(service::exit_code::failure);
-  }
+  auto bus = service::join_bus(ctx, *opts);
+  if (!bus) return service::exit_with(lg, bus.err());
   std::unique_ptr<ipc::event_subscriber> events;
   if (const char* ep = std::getenv("WEFT_EVENTS"); ep && *ep) {
     auto s = ipc::event_subscriber::connect(ctx, ep, {std::string(proto::bus_v1::peer_changed::type_name)});

@@ -24,6 +24,7 @@
 #include <weft/base/log.hh>
 #include <weft/service/exit.hh>
 #include <weft/service/service_loop.hh>
+#include <weft/service/startup.hh>
 
 #include "services/tool-fs/fs_tools.hh"
 
@@ -58,10 +59,7 @@ int main(int argc, char** argv) {
   log::configure_from_env();
   auto& lg = log::get("tool-fs");
   auto opts = ipc::bus_client::options_from_env();
-  if (!opts) {
-    lg.error("{}", opts.err().message);
-    return service::to_int(service::exit_code::usage);
-  }
+  if (!opts) return service::exit_with(lg, opts.err());
   const char* ws_env = std::getenv("WEFT_WORKSPACE");
   std::string agent = std::getenv("WEFT_AGENT") ? std::getenv("WEFT_AGENT")
                                                 : opts->address.substr(opts->address.rfind('/') + 1);
@@ -78,11 +76,8 @@ int main(int argc, char** argv) {
   else lg.info("not sandboxed: only the tools' own path checks apply");
   auto notify = service::notifier::from_env();
   zmq::context_t ctx(1);
-  auto bus = ipc::bus_client::connect(ctx, *opts);
-  if (!bus) {
-    lg.error("Failed to join the bus as '{}': {}", opts->address, bus.err().to_string());
-    return service::to_int(service::exit_code::failure);
-  }
+  auto bus = service::join_bus(ctx, *opts);
+  if (!bus) return service::exit_with(lg, bus.err());
   ::close(signal_fd);  // the server reads the same signals from its own signalfd
   tools::tool_server server(**bus, notify, {.family = "fs", .workers = 4});
   for (auto& t : tools::fs_tools(*ws)) server.add(std::move(t));

@@ -26,6 +26,7 @@
 #include <weft/base/log.hh>
 #include <weft/service/exit.hh>
 #include <weft/service/service_loop.hh>
+#include <weft/service/startup.hh>
 
 #include "services/tool-web/fetch.hh"
 
@@ -64,10 +65,7 @@ int main(int argc, char** argv) {
   auto& lg = log::get("tool-web");
   curl_global_init(CURL_GLOBAL_DEFAULT);  // before any worker thread
   auto opts = ipc::bus_client::options_from_env();
-  if (!opts) {
-    lg.error("{}", opts.err().message);
-    return service::to_int(service::exit_code::usage);
-  }
+  if (!opts) return service::exit_with(lg, opts.err());
   tools::web_limits lim;
   if (const char* p = std::getenv("WEFT_WEB_ALLOW_PRIVATE"); p && std::strcmp(p, "1") == 0) {
     lim.allow_private = true;
@@ -75,11 +73,8 @@ int main(int argc, char** argv) {
   }
   auto notify = service::notifier::from_env();
   zmq::context_t ctx(1);
-  auto bus = ipc::bus_client::connect(ctx, *opts);
-  if (!bus) {
-    lg.error("Failed to join the bus as '{}': {}", opts->address, bus.err().to_string());
-    return service::to_int(service::exit_code::failure);
-  }
+  auto bus = service::join_bus(ctx, *opts);
+  if (!bus) return service::exit_with(lg, bus.err());
   ::close(signal_fd);  // the server reads the same signals from its own signalfd
   int rc;
   {

@@ -31,6 +31,7 @@
 #include <weft/ipc/actor_bridge.hh>
 #include <weft/service/exit.hh>
 #include <weft/service/service_loop.hh>
+#include <weft/service/startup.hh>
 
 #include "tests/echo/echo_v1.hh"
 
@@ -93,17 +94,11 @@ int main(int argc, char** argv) {
   log::configure_from_env();
   auto& lg = log::get("echo");
   auto opts = ipc::bus_client::options_from_env();
-  if (!opts) {
-    lg.error("{}", opts.err().message);
-    return service::to_int(service::exit_code::usage);
-  }
+  if (!opts) return service::exit_with(lg, opts.err());
   auto notify = service::notifier::from_env();
   zmq::context_t ctx(1);
-  auto bus = ipc::bus_client::connect(ctx, *opts);
-  if (!bus) {
-    lg.error("Failed to join the bus as '{}': {}", opts->address, bus.err().to_string());
-    return service::to_int(service::exit_code::failure);
-  }
+  auto bus = service::join_bus(ctx, *opts);
+  if (!bus) return service::exit_with(lg, bus.err());
   auto pid = static_cast<std::uint32_t>(::getpid());
   std::set<std::uint64_t> seen;
   std::mutex seen_mu;  // actor mode may run handlers on several scheduler threads

@@ -1,0 +1,27 @@
+#pragma once
+/// The steps every bus service's main() takes before its own work, so each says the same
+/// thing the same way when they fail: read the config weftd started it with, join the bus
+/// with the credentials weftd passed, and turn a failure into a logged line and an exit code.
+
+#include <memory>
+
+#include <weft/base/log.hh>
+#include <weft/ipc/bus_client.hh>
+#include <weft/service/config.hh>
+
+namespace weft::service {
+
+/// The config of this process: $WEFT_CONFIG (weftd passes the file it read) or the usual
+/// places (find_config), else the built-in default.
+result<config> load_service_config();
+
+/// Joins the bus as `opts.address`; the error says so ("Failed to join the bus as 'x': …").
+result<std::unique_ptr<ipc::bus_client>> join_bus(zmq::context_t& ctx, const ipc::client_options& opts);
+/// The same with the credentials from the environment (ipc::bus_client::options_from_env).
+result<std::unique_ptr<ipc::bus_client>> join_bus(zmq::context_t& ctx);
+
+/// Logs `e` on `lg` and returns main()'s exit code for it: usage (2) for a bad config or
+/// missing credentials — something to fix before starting again — failure (1) otherwise.
+int exit_with(log::logger& lg, const error& e);
+
+}  // namespace weft::service

@@ -1,0 +1,28 @@
+#include <weft/service/startup.hh>
+
+#include <weft/service/exit.hh>
+
+namespace weft::service {
+
+result<config> load_service_config() { return load_config_or_default(find_config("").value_or("")); }
+
+result<std::unique_ptr<ipc::bus_client>> join_bus(zmq::context_t& ctx, const ipc::client_options& opts) {
+  auto bus = ipc::bus_client::connect(ctx, opts);
+  if (!bus) return fail(errc::unavailable, "Failed to join the bus as '{}': {}", opts.address, bus.err().to_string());
+  return bus;
+}
+
+result<std::unique_ptr<ipc::bus_client>> join_bus(zmq::context_t& ctx) {
+  auto opts = ipc::bus_client::options_from_env();
+  if (!opts) return opts.take_error();
+  return join_bus(ctx, *opts);
+}
+
+int exit_with(log::logger& lg, const error& e) {
+  lg.error("{}", e.message);
+  bool usage = e.domain == errc::domain && (e.code == errc::config || e.code == errc::invalid_argument ||
+                                            e.code == errc::io);
+  return to_int(usage ? exit_code::usage : exit_code::failure);
+}
+
+}  // namespace weft::service
