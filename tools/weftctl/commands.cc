@@ -139,13 +139,17 @@ int cmd_config_check(const options& o, const std::string& file) {
       fmt::print(stderr, "{}\n", cfg.err().message);
     return service::to_int(service::exit_code::usage);
   }
+  // What weftd would run: the services derived from [agents]/[channels] and [services.*].
+  auto services = service::derived_services(*cfg, [](std::string_view p) { return std::string(p); }).size() +
+                  cfg->services.size();
   if (o.json) {
     fmt::print("{}\n", json{{"valid", true}, {"file", path.value_or("(built-in default)")}, {"warnings", cfg->warnings},
-                            {"services", cfg->services.size()}}.dump(2));
+                            {"agents", cfg->agents.size()}, {"services", services}}.dump(2));
     return 0;
   }
   for (auto& w : cfg->warnings) fmt::print(stderr, "{}\n", w);
-  fmt::print("{}: OK ({} services besides the bus)\n", path.value_or("(built-in default)"), cfg->services.size());
+  fmt::print("{}: OK ({} agents, {} services besides the bus)\n", path.value_or("(built-in default)"),
+             cfg->agents.size(), services);
   return 0;
 }
 
