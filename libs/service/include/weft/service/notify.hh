@@ -25,6 +25,8 @@ class notifier {
   ~notifier();
 
   bool active() const { return _fd >= 0; }
+  /// Never blocks: when the supervisor stops reading and its queue is full, the datagram is
+  /// dropped and the error returned (a missed heartbeat is the supervisor's to judge).
   status send(std::string_view state);
   status ready() { return send("READY=1"); }
   status heartbeat() { return send("WATCHDOG=1"); }
