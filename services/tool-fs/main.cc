@@ -27,6 +27,7 @@
 #include <weft/service/startup.hh>
 
 #include "services/tool-fs/fs_tools.hh"
+#include "services/tool-fs/tool_main.hh"
 
 using namespace weft;
 
@@ -48,38 +49,7 @@ Environment:
 }
 
 int main(int argc, char** argv) {
-  for (int i = 1; i < argc; ++i) {
-    if (std::strcmp(argv[i], "--help") == 0) {
-      fmt::print("{}", help);
-      return 0;
-    }
-    return service::usage_error("weft-tool-fs", fmt::format("unknown option '{}'", argv[i]));
-  }
-  int signal_fd = service::block_stop_signals();  // before any thread exists
-  log::configure_from_env();
-  auto& lg = log::get("tool-fs");
-  auto opts = ipc::bus_client::options_from_env();
-  if (!opts) return service::exit_with(lg, opts.err());
-  const char* ws_env = std::getenv("WEFT_WORKSPACE");
-  std::string agent = std::getenv("WEFT_AGENT") ? std::getenv("WEFT_AGENT")
-                                                : opts->address.substr(opts->address.rfind('/') + 1);
-  if (!ws_env || !*ws_env) {
-    lg.error("Failed to start weft-tool-fs for agent '{}': WEFT_WORKSPACE is not set", agent);
-    return service::to_int(service::exit_code::usage);
-  }
-  auto ws = tools::workspace::open(ws_env, agent);
-  if (!ws) {
-    lg.error("{}", ws.err().message);
-    return service::to_int(service::exit_code::failure);
-  }
-  if (const char* sb = std::getenv("WEFT_SANDBOX")) lg.info("sandbox: {}", sb);
-  else lg.info("not sandboxed: only the tools' own path checks apply");
-  auto notify = service::notifier::from_env();
-  zmq::context_t ctx(1);
-  auto bus = service::join_bus(ctx, *opts);
-  if (!bus) return service::exit_with(lg, bus.err());
-  ::close(signal_fd);  // the server reads the same signals from its own signalfd
-  tools::tool_server server(**bus, notify, {.family = "fs", .workers = 4});
-  for (auto& t : tools::fs_tools(*ws)) server.add(std::move(t));
-  return server.run();
+  tools::tool_main_options o{"weft-tool-fs", "tool-fs", help, true, "only the tools' own path checks apply",
+                             {.family = "fs", .workers = 4}};
+  return tools::tool_main(argc, argv, o, [](const tools::workspace* ws, log::logger&) { return tools::fs_tools(*ws); });
 }

@@ -29,6 +29,7 @@
 #include <weft/service/startup.hh>
 
 #include "services/tool-shell/shell.hh"
+#include "services/tool-fs/tool_main.hh"
 
 using namespace weft;
 
@@ -54,40 +55,11 @@ Environment:
 }
 
 int main(int argc, char** argv) {
-  for (int i = 1; i < argc; ++i) {
-    if (std::strcmp(argv[i], "--help") == 0) {
-      fmt::print("{}", help);
-      return 0;
-    }
-    return service::usage_error("weft-tool-shell", fmt::format("unknown option '{}'", argv[i]));
-  }
-  int signal_fd = service::block_stop_signals();  // before any thread exists
-  log::configure_from_env();
-  auto& lg = log::get("tool-shell");
-  auto opts = ipc::bus_client::options_from_env();
-  if (!opts) return service::exit_with(lg, opts.err());
-  const char* ws_env = std::getenv("WEFT_WORKSPACE");
-  std::string agent = std::getenv("WEFT_AGENT") ? std::getenv("WEFT_AGENT")
-                                                : opts->address.substr(opts->address.rfind('/') + 1);
-  if (!ws_env || !*ws_env) {
-    lg.error("Failed to start weft-tool-shell for agent '{}': WEFT_WORKSPACE is not set", agent);
-    return service::to_int(service::exit_code::usage);
-  }
-  auto ws = tools::workspace::open(ws_env, agent);
-  if (!ws) {
-    lg.error("{}", ws.err().message);
-    return service::to_int(service::exit_code::failure);
-  }
-  tools::shell_limits lim;
-  if (const char* p = std::getenv("PATH"); p && *p) lim.path = p;
-  if (const char* sb = std::getenv("WEFT_SANDBOX")) lg.info("sandbox: {}", sb);
-  else lg.info("not sandboxed: commands can reach anything this user can");
-  auto notify = service::notifier::from_env();
-  zmq::context_t ctx(1);
-  auto bus = service::join_bus(ctx, *opts);
-  if (!bus) return service::exit_with(lg, bus.err());
-  ::close(signal_fd);  // the server reads the same signals from its own signalfd
-  tools::tool_server server(**bus, notify, {.family = "shell", .workers = 8, .max_queued = 64});
-  for (auto& t : tools::shell_tools(*ws, lim)) server.add(std::move(t));
-  return server.run();
+  tools::tool_main_options o{"weft-tool-shell", "tool-shell", help, true, "commands can reach anything this user can",
+                             {.family = "shell", .workers = 8, .max_queued = 64}};
+  return tools::tool_main(argc, argv, o, [](const tools::workspace* ws, log::logger&) {
+    tools::shell_limits lim;
+    if (const char* p = std::getenv("PATH"); p && *p) lim.path = p;
+    return tools::shell_tools(*ws, lim);
+  });
 }

@@ -29,6 +29,7 @@
 #include <weft/service/startup.hh>
 
 #include "services/tool-web/fetch.hh"
+#include "services/tool-fs/tool_main.hh"
 
 using namespace weft;
 
@@ -53,35 +54,17 @@ Environment:
 }
 
 int main(int argc, char** argv) {
-  for (int i = 1; i < argc; ++i) {
-    if (std::strcmp(argv[i], "--help") == 0) {
-      fmt::print("{}", help);
-      return 0;
+  curl_global_init(CURL_GLOBAL_DEFAULT);  // before any thread
+  tools::tool_main_options o{"weft-tool-web", "tool-web", help, false, "",
+                             {.family = "web", .workers = 4, .max_queued = 64}};
+  int rc = tools::tool_main(argc, argv, o, [](const tools::workspace*, log::logger& lg) {
+    tools::web_limits lim;
+    if (const char* p = std::getenv("WEFT_WEB_ALLOW_PRIVATE"); p && std::strcmp(p, "1") == 0) {
+      lim.allow_private = true;
+      lg.warning("WEFT_WEB_ALLOW_PRIVATE=1: loopback and private addresses may be fetched");
     }
-    return service::usage_error("weft-tool-web", fmt::format("unknown option '{}'", argv[i]));
-  }
-  int signal_fd = service::block_stop_signals();  // before any thread exists
-  log::configure_from_env();
-  auto& lg = log::get("tool-web");
-  curl_global_init(CURL_GLOBAL_DEFAULT);  // before any worker thread
-  auto opts = ipc::bus_client::options_from_env();
-  if (!opts) return service::exit_with(lg, opts.err());
-  tools::web_limits lim;
-  if (const char* p = std::getenv("WEFT_WEB_ALLOW_PRIVATE"); p && std::strcmp(p, "1") == 0) {
-    lim.allow_private = true;
-    lg.warning("WEFT_WEB_ALLOW_PRIVATE=1: loopback and private addresses may be fetched");
-  }
-  auto notify = service::notifier::from_env();
-  zmq::context_t ctx(1);
-  auto bus = service::join_bus(ctx, *opts);
-  if (!bus) return service::exit_with(lg, bus.err());
-  ::close(signal_fd);  // the server reads the same signals from its own signalfd
-  int rc;
-  {
-    tools::tool_server server(**bus, notify, {.family = "web", .workers = 4, .max_queued = 64});
-    for (auto& t : tools::web_tools(lim)) server.add(std::move(t));
-    rc = server.run();
-  }
+    return tools::web_tools(lim);
+  });
   curl_global_cleanup();
   return rc;
 }
