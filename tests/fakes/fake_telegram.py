@@ -13,7 +13,8 @@ Control endpoints (for the test, not part of the Bot API):
   POST /_inject {"user_id":42,"chat_id":42,"username":"ann","text":"hi"}
                 or {"photo":"<base64>","caption":...} or {"document":"<base64>","file_name":...,"mime_type":...}
                 -> {"update_id":N}; with a webhook set the update is POSTed to it (retried until 200)
-  GET  /_sent   everything the bot sent: [{"method","chat_id","text"?,"reply_to"?,"file_name"?,"size"?,...}]
+  GET  /_sent   everything the bot sent: [{"method","chat_id","t","text"?,"reply_to"?,"file_name"?,"size"?,...}]
+                t: when the request arrived, time.monotonic() (CLOCK_MONOTONIC, as C++ steady_clock)
   POST /_fail {"method":"sendMessage","count":2,"status":429,"retry_after":1}  (or status 500)
   GET  /_calls  method call counts
 Options: --port N (0: any free port) --port-file F --token T
@@ -247,7 +248,7 @@ def get_updates(s, p, files):
 def sent_message(s, chat, extra):
     mid = s.next_message
     s.next_message += 1
-    rec = {"message_id": mid, "chat_id": chat}
+    rec = {"message_id": mid, "chat_id": chat, "t": time.monotonic()}
     rec.update(extra)
     s.sent.append(rec)
     return {"message_id": mid, "chat": {"id": int(chat) if str(chat).lstrip("-").isdigit() else chat, "type": "private"},

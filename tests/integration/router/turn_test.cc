@@ -5,6 +5,7 @@
 
 #include <signal.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -209,6 +210,7 @@ TEST_CASE("kill -9 of router, agent, llm, chan-telegram and bus during 200 messa
   REQUIRE(c->request(sv::watch{}));
   const int total = 200;
   const char* victims[] = {"router", "agent-main", "llm", "chan-telegram", "bus"};
+  double channel_killed = 0;  // CLOCK_MONOTONIC seconds, the fake's clock too
   int next = 0;
   for (int round = 0; round < 5; ++round) {
     for (int i = 0; i < total / 5; ++i, ++next) inject(tg, 1000 + next % 7, fmt::format("m{}", next));
@@ -217,22 +219,33 @@ TEST_CASE("kill -9 of router, agent, llm, chan-telegram and bus during 200 messa
     auto pid = s->service_pid(victims[round]);
     REQUIRE_MESSAGE(pid > 0, victims[round]);
     REQUIRE(::kill(pid, SIGKILL) == 0);
+    if (std::string(victims[round]) == "chan-telegram")
+      channel_killed = std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
     REQUIRE_MESSAGE(s->wait_state(*c, victims[round], sv::state::ready, 1, 30s), victims[round], "\n", s->log());
   }
   auto out = wait_sent(tg, total, 120s);
   std::this_thread::sleep_for(3s);  // room for a late duplicate to show up
   out = sent(tg);
-  std::map<std::string, int> count;
-  for (auto& m : out) count[m.value("text", "")]++;
-  int missing = 0, duplicated = 0;
+  std::map<std::string, std::vector<double>> sends;  // reply text -> when the fake got each copy
+  for (auto& m : out) sends[m.value("text", "")].push_back(m.value("t", 0.0));
+  int missing = 0, duplicated = 0, in_doubt = 0;
   for (int i = 0; i < total; ++i) {
-    auto n = count[fmt::format("You said: m{}", i)];
-    if (n == 0) ++missing;
-    if (n > 1) ++duplicated;
+    auto& t = sends[fmt::format("You said: m{}", i)];
+    if (t.empty()) ++missing;
+    if (t.size() < 2) continue;
+    // The one case no channel can decide: Telegram has no idempotency key, so a sendMessage
+    // in flight when chan-telegram died (Telegram got it, the answer was lost with the
+    // process) is sent again after the restart. Only such a pair is excused — the first
+    // copy before the kill, the second after it — and at most one per channel worker.
+    std::sort(t.begin(), t.end());
+    if (t.size() == 2 && t[0] < channel_killed && t[1] > channel_killed) ++in_doubt;
+    else ++duplicated;
   }
-  MESSAGE("sent ", out.size(), " messages; missing ", missing, ", duplicated ", duplicated);
+  MESSAGE("sent ", out.size(), " messages; missing ", missing, ", duplicated ", duplicated,
+          ", resent after the channel's kill while in flight ", in_doubt);
   if (missing || duplicated) MESSAGE(s->log());
   CHECK(missing == 0);
   CHECK(duplicated == 0);
-  CHECK(out.size() == static_cast<std::size_t>(total));
+  CHECK(in_doubt <= 4);  // chan-telegram sends on 4 workers
+  CHECK(out.size() == static_cast<std::size_t>(total + in_doubt));
 }
