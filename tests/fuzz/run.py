@@ -2,7 +2,8 @@
 """Runs one libFuzzer target for a bounded time, seeded with the golden encodings.
 
 usage: run.py FUZZER SCHEMA.toml GOLDEN_DIR [SECONDS]
-SECONDS defaults to $WEFT_FUZZ_SECONDS or 20. Exit status is the fuzzer's (0 = no crash).
+SECONDS defaults to $WEFT_FUZZ_SECONDS or 20. Exit status 0 = no finding, 1 = a crash, leak or
+round-trip mismatch (the input is written next to the build as fuzz-crash-*).
 """
 import os
 import subprocess
@@ -23,9 +24,18 @@ def main():
                 data = bytes.fromhex(g.read().strip())
             with open(os.path.join(corpus, f'seed-{i}'), 'wb') as out:
                 out.write(bytes([i]) + data)
+        # Inputs that once found a bug stay in the corpus (tests/fuzz/regressions/<interface>/).
+        regressions = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'regressions', s['interface'])
+        if os.path.isdir(regressions):
+            for name in sorted(os.listdir(regressions)):
+                with open(os.path.join(regressions, name), 'rb') as r, \
+                        open(os.path.join(corpus, 'regression-' + name), 'wb') as out:
+                    out.write(r.read())
         artifacts = os.environ.get('MESON_BUILD_ROOT', tempfile.gettempdir())
         cmd = [fuzzer, corpus, f'-max_total_time={seconds}', '-rss_limit_mb=1024', '-max_len=65536',
-               '-timeout=10', '-print_final_stats=1', f'-artifact_prefix={artifacts}/fuzz-']
+               '-timeout=10', '-print_final_stats=1', f'-artifact_prefix={artifacts}/fuzz-',
+               # libFuzzer's own default is 77, which meson reports as a skip: a finding must fail.
+               '-error_exitcode=1']
         print(' '.join(cmd), flush=True)
         return subprocess.call(cmd)
 
