@@ -15,6 +15,7 @@
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include "tests/temp_dir.hh"
 
 using namespace weft;
 namespace fs = std::filesystem;
@@ -31,19 +32,6 @@ int in_child(const std::function<int()>& fn) {
   ::waitpid(pid, &ws, 0);
   return WIFEXITED(ws) ? WEXITSTATUS(ws) : -1;
 }
-
-struct temp_dir {
-  fs::path path;
-  temp_dir() {
-    std::string tmpl = (fs::temp_directory_path() / "weft-sandbox-XXXXXX").string();
-    REQUIRE(::mkdtemp(tmpl.data()) != nullptr);
-    path = tmpl;
-  }
-  ~temp_dir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-};
 
 void write_file(const fs::path& p, const std::string& text) { std::ofstream(p) << text; }
 
@@ -62,7 +50,7 @@ TEST_CASE("landlock: only the allowed directory is reachable") {
     MESSAGE("Landlock is not available in this kernel: skipped");
     return;
   }
-  temp_dir inside, outside;
+  weft::test::temp_dir inside{"weft-sandbox"}, outside{"weft-sandbox"};
   write_file(inside.path / "in.txt", "in");
   write_file(outside.path / "out.txt", "out");
   service::sandbox_spec spec;
@@ -85,7 +73,7 @@ TEST_CASE("landlock: only the allowed directory is reachable") {
 
 TEST_CASE("landlock: read_only paths can be read but not written") {
   if (sandbox::landlock_abi() == 0) return;
-  temp_dir rw, ro;
+  weft::test::temp_dir rw{"weft-sandbox"}, ro{"weft-sandbox"};
   write_file(ro.path / "r.txt", "r");
   service::sandbox_spec spec;
   spec.enabled = true;
@@ -124,7 +112,7 @@ TEST_CASE("landlock: /proc/self is the child's own, even when prepared in the pa
 }
 
 TEST_CASE("landlock: a missing read_write directory is created") {
-  temp_dir base;
+  weft::test::temp_dir base{"weft-sandbox"};
   service::sandbox_spec spec;
   spec.enabled = true;
   spec.read_write = {(base.path / "a/b").string()};

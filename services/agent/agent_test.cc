@@ -12,6 +12,7 @@
 #include "services/agent/session.hh"
 #include "services/agent/skills.hh"
 #include "services/agent/workspace.hh"
+#include "tests/temp_dir.hh"
 
 using namespace weft;
 using namespace weft::agent;
@@ -19,19 +20,6 @@ namespace llm = weft::proto::llm_v1;
 namespace fs = std::filesystem;
 
 namespace {
-
-struct temp_dir {
-  fs::path path;
-  temp_dir() {
-    char t[] = "/tmp/weft-agent-test-XXXXXX";
-    REQUIRE(::mkdtemp(t));
-    path = t;
-  }
-  ~temp_dir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-};
 
 void write(const fs::path& p, const std::string& text) {
   fs::create_directories(p.parent_path());
@@ -298,7 +286,7 @@ TEST_CASE("frontmatter: malformed input is an error naming the line") {
 }
 
 TEST_CASE("skills: workspace overrides shared overrides built-in; malformed skipped; body on demand") {
-  temp_dir d;
+  weft::test::temp_dir d{"weft-agent-test"};
   write(d.path / "builtin/a/SKILL.md", "---\nname: a\ndescription: builtin a\n---\nA builtin\n");
   write(d.path / "builtin/b/SKILL.md", "---\nname: b\ndescription: builtin b\n---\nB builtin\n");
   write(d.path / "shared/b/SKILL.md", "---\nname: b\ndescription: shared b\n---\nB shared in {baseDir}\n");
@@ -398,7 +386,7 @@ TEST_CASE("session: a missing file is an empty session") {
 }
 
 TEST_CASE("workspace: bootstrap creates defaults and never overwrites") {
-  temp_dir d;
+  weft::test::temp_dir d{"weft-agent-test"};
   auto ws = (d.path / "agents/main").string();
   write(fs::path(ws) / "USER.md", "mine");
   auto created = bootstrap_workspace(ws, "main", "Ada");
@@ -415,7 +403,7 @@ TEST_CASE("workspace: bootstrap creates defaults and never overwrites") {
 }
 
 TEST_CASE("identity: .clawft/ wins over the workspace file wins over the built-in; order is fixed") {
-  temp_dir d;
+  weft::test::temp_dir d{"weft-agent-test"};
   auto ws = d.path.string();
   auto sep = std::string("\n\n---\n\n");
   // Nothing: built-in soul and identity only.

@@ -6,19 +6,12 @@
 #include <fstream>
 
 #include <doctest/doctest.h>
+#include "tests/temp_dir.hh"
 
 using namespace weft::chan;
 namespace fs = std::filesystem;
 
 namespace {
-struct temp_dir {
-  fs::path p;
-  temp_dir() {
-    char tmpl[] = "/tmp/weft-dl-XXXXXX";
-    p = ::mkdtemp(tmpl);
-  }
-  ~temp_dir() { fs::remove_all(p); }
-};
 std::size_t lines(const fs::path& f) {
   std::ifstream in(f);
   std::size_t n = 0;
@@ -29,8 +22,8 @@ std::size_t lines(const fs::path& f) {
 }  // namespace
 
 TEST_CASE("delivered ids and progress survive a reopen") {
-  temp_dir d;
-  auto path = (d.p / "x" / "delivered").string();
+  weft::test::temp_dir d{"weft-dl"};
+  auto path = (d.path / "x" / "delivered").string();
   {
     auto log = delivered_log::open(path);
     REQUIRE(log);
@@ -46,8 +39,8 @@ TEST_CASE("delivered ids and progress survive a reopen") {
 }
 
 TEST_CASE("a torn last line is ignored and does not corrupt the next") {
-  temp_dir d;
-  auto path = (d.p / "delivered").string();
+  weft::test::temp_dir d{"weft-dl"};
+  auto path = (d.path / "delivered").string();
   {
     std::ofstream f(path);
     f << "D\tgood\t1\nD\ttorn\t2";
@@ -65,8 +58,8 @@ TEST_CASE("a torn last line is ignored and does not corrupt the next") {
 }
 
 TEST_CASE("the log is bounded and compacted") {
-  temp_dir d;
-  auto path = (d.p / "delivered").string();
+  weft::test::temp_dir d{"weft-dl"};
+  auto path = (d.path / "delivered").string();
   auto log = delivered_log::open(path, 10);
   REQUIRE(log);
   for (int i = 0; i < 100; ++i) REQUIRE((*log)->mark_delivered("id" + std::to_string(i), "u"));

@@ -10,6 +10,7 @@
 
 #include "journal.hh"
 #include "routes.hh"
+#include "tests/temp_dir.hh"
 
 using namespace weft;
 
@@ -23,12 +24,6 @@ service::config three_agents() {
   c.agent_routes.push_back({"telegram", {{"user_id", "111"}, {"chat_id", "-5"}}, "personal-agent", "t.toml:9:1"});
   c.agent_routes.push_back({"*", {{"user_id", "333"}}, "work-agent", "t.toml:13:1"});
   return c;
-}
-
-std::string temp_dir() {
-  char tmpl[] = "/tmp/weft-router-test-XXXXXX";
-  REQUIRE(::mkdtemp(tmpl) != nullptr);
-  return tmpl;
 }
 
 }  // namespace
@@ -70,8 +65,8 @@ TEST_CASE("routes: no match and no default agent is NoRoute with advice") {
 }
 
 TEST_CASE("journal: records survive a reopen; a torn tail is cut; corrupt lines are skipped") {
-  auto dir = temp_dir();
-  auto path = dir + "/journal";
+  weft::test::temp_dir dir{"weft-router-test"};
+  auto path = (dir.path / "journal").string();
   {
     auto j = router::journal::open(path, [](router::record) { FAIL("empty journal replayed a record"); });
     REQUIRE(j);
@@ -105,7 +100,6 @@ TEST_CASE("journal: records survive a reopen; a torn tail is cut; corrupt lines 
   got.clear();
   j = router::journal::open(path, [&](router::record r) { got.push_back(std::move(r)); });
   REQUIRE(got.size() == 1);
-  std::filesystem::remove_all(dir);
 }
 
 TEST_CASE("journal: decode refuses malformed records") {

@@ -7,25 +7,13 @@
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+#include "tests/temp_dir.hh"
 
 using namespace weft;
 using namespace weft::tools;
 namespace fs = std::filesystem;
 
 namespace {
-
-struct temp_dir {
-  fs::path path;
-  temp_dir() {
-    std::string tmpl = (fs::temp_directory_path() / "weft-fs-XXXXXX").string();
-    REQUIRE(::mkdtemp(tmpl.data()) != nullptr);
-    path = tmpl;
-  }
-  ~temp_dir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-};
 
 void put(const fs::path& p, const std::string& text) {
   fs::create_directories(p.parent_path());
@@ -42,7 +30,7 @@ bool is_denied(const result<tool::result>& r) { return !r && tool::is(r.err(), t
 }  // namespace
 
 TEST_CASE("read_file reads inside and refuses outside") {
-  temp_dir base;
+  weft::test::temp_dir base{"weft-fs"};
   auto root = base.path / "ws";
   put(root / "a.txt", "one\ntwo\nthree\n");
   put(base.path / "secret.txt", "secret");
@@ -80,7 +68,7 @@ TEST_CASE("read_file reads inside and refuses outside") {
 }
 
 TEST_CASE("read_file cuts at the cap and says so") {
-  temp_dir base;
+  weft::test::temp_dir base{"weft-fs"};
   put(base.path / "big.txt", std::string(5000, 'x'));
   auto ws = workspace::open(base.path.string(), "a");
   REQUIRE(ws);
@@ -94,7 +82,7 @@ TEST_CASE("read_file cuts at the cap and says so") {
 }
 
 TEST_CASE("write_file creates parents, replaces atomically and refuses outside") {
-  temp_dir base;
+  weft::test::temp_dir base{"weft-fs"};
   auto root = base.path / "ws";
   fs::create_directories(root);
   fs::create_symlink(base.path, root / "up");
@@ -119,7 +107,7 @@ TEST_CASE("write_file creates parents, replaces atomically and refuses outside")
 }
 
 TEST_CASE("edit_file: exact, unique unless replace_all") {
-  temp_dir base;
+  weft::test::temp_dir base{"weft-fs"};
   put(base.path / "f.txt", "a b a c\n");
   auto ws = workspace::open(base.path.string(), "a");
   REQUIRE(ws);
@@ -143,7 +131,7 @@ TEST_CASE("edit_file: exact, unique unless replace_all") {
 }
 
 TEST_CASE("list_dir: sorted, typed, capped") {
-  temp_dir base;
+  weft::test::temp_dir base{"weft-fs"};
   put(base.path / "b.txt", "12345");
   put(base.path / "a/x", "");
   fs::create_symlink("b.txt", base.path / "c");
@@ -162,7 +150,7 @@ TEST_CASE("list_dir: sorted, typed, capped") {
 }
 
 TEST_CASE("the tools have JSON Schemas") {
-  temp_dir base;
+  weft::test::temp_dir base{"weft-fs"};
   auto ws = workspace::open(base.path.string(), "a");
   REQUIRE(ws);
   auto defs = fs_tools(*ws);

@@ -10,25 +10,13 @@
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+#include "tests/temp_dir.hh"
 
 using namespace weft;
 using namespace weft::tools;
 namespace fs = std::filesystem;
 
 namespace {
-
-struct temp_dir {
-  fs::path path;
-  temp_dir() {
-    std::string tmpl = (fs::temp_directory_path() / "weft-shell-XXXXXX").string();
-    REQUIRE(::mkdtemp(tmpl.data()) != nullptr);
-    path = tmpl;
-  }
-  ~temp_dir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-};
 
 struct runner {
   tool::call call;
@@ -53,7 +41,7 @@ bool dead(pid_t pid) {
 }  // namespace
 
 TEST_CASE("exec runs in the workspace with a minimal environment") {
-  temp_dir d;
+  weft::test::temp_dir d{"weft-shell"};
   fs::create_directories(d.path / "sub");
   auto ws = workspace::open(d.path.string(), "a");
   REQUIRE(ws);
@@ -72,7 +60,7 @@ TEST_CASE("exec runs in the workspace with a minimal environment") {
 }
 
 TEST_CASE("exec reports the exit status and stderr") {
-  temp_dir d;
+  weft::test::temp_dir d{"weft-shell"};
   auto ws = workspace::open(d.path.string(), "a");
   REQUIRE(ws);
   runner run;
@@ -83,7 +71,7 @@ TEST_CASE("exec reports the exit status and stderr") {
 }
 
 TEST_CASE("exec refuses a cwd outside the workspace") {
-  temp_dir d;
+  weft::test::temp_dir d{"weft-shell"};
   auto ws = workspace::open((d.path / "ws").string(), "a");
   REQUIRE(ws);
   runner run;
@@ -94,7 +82,7 @@ TEST_CASE("exec refuses a cwd outside the workspace") {
 }
 
 TEST_CASE("exec kills the whole process group at the time limit") {
-  temp_dir d;
+  weft::test::temp_dir d{"weft-shell"};
   auto ws = workspace::open(d.path.string(), "a");
   REQUIRE(ws);
   runner run;
@@ -112,7 +100,7 @@ TEST_CASE("exec kills the whole process group at the time limit") {
 }
 
 TEST_CASE("exec caps output and keeps draining") {
-  temp_dir d;
+  weft::test::temp_dir d{"weft-shell"};
   auto ws = workspace::open(d.path.string(), "a");
   REQUIRE(ws);
   runner run;
@@ -127,7 +115,7 @@ TEST_CASE("exec caps output and keeps draining") {
 }
 
 TEST_CASE("a cancelled exec is killed") {
-  temp_dir d;
+  weft::test::temp_dir d{"weft-shell"};
   auto ws = workspace::open(d.path.string(), "a");
   REQUIRE(ws);
   runner run;

@@ -14,6 +14,7 @@
 #include "proto/chat_v1.hh"
 #include "tests/integration/fake_peer.hh"
 #include "tests/integration/harness.hh"
+#include "tests/temp_dir.hh"
 
 using namespace weft;
 using namespace std::chrono_literals;
@@ -31,19 +32,6 @@ std::string missing_programs() {
     if (!have(p)) out += std::string(out.empty() ? "" : ", ") + p;
   return out;
 }
-
-struct temp_dir {
-  std::string path;
-  temp_dir() {
-    char t[] = "/tmp/weft-agent-it-XXXXXX";
-    REQUIRE(::mkdtemp(t));
-    path = t;
-  }
-  ~temp_dir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-};
 
 /// The stack: llm (pointing at the fake provider, or at none), tool-fs and agent main.
 std::string stack_config(const std::string& workspace, const std::string& provider_url) {
@@ -120,8 +108,8 @@ TEST_CASE("agent: turns, tools, idempotent redelivery and the session file") {
     return;
   }
   test::fake_peer llm("fake_llm.py");
-  temp_dir d;
-  auto ws = d.path + "/ws";
+  weft::test::temp_dir d{"weft-agent-it"};
+  auto ws = d.path.string() + "/ws";
   auto st = test::stack::start(stack_config(ws, llm.url()));
   auto b = st->bus_client();
 
@@ -234,8 +222,8 @@ TEST_CASE("agent: with no provider every turn is answered with how to configure 
     MESSAGE("skipped: not built yet: " << missing);
     return;
   }
-  temp_dir d;
-  auto st = test::stack::start(stack_config(d.path + "/ws", ""));
+  weft::test::temp_dir d{"weft-agent-it"};
+  auto st = test::stack::start(stack_config(d.path.string() + "/ws", ""));
   auto b = st->bus_client();
   auto r = ask(*b, make_turn("web:1", "hello"));
   auto text = reply_text(r);
@@ -251,8 +239,8 @@ TEST_CASE("agent: skills, one turn asked twice while running, turn budget, llm f
     return;
   }
   test::fake_peer llm("fake_llm.py");
-  temp_dir d;
-  auto ws = d.path + "/ws";
+  weft::test::temp_dir d{"weft-agent-it"};
+  auto ws = d.path.string() + "/ws";
   fs::create_directories(ws + "/skills/greeting");
   std::ofstream(ws + "/skills/greeting/SKILL.md")
       << "---\nname: greeting\ndescription: How to greet people politely\n---\nAlways greet with 'Good day'.\n";

@@ -15,24 +15,12 @@
 #include <weft/sandbox/sandbox.hh>
 
 #include "services/weftd/spawn.hh"
+#include "tests/temp_dir.hh"
 
 using namespace weft;
 namespace fs = std::filesystem;
 
 namespace {
-
-struct temp_dir {
-  std::string path;
-  temp_dir() {
-    char t[] = "/tmp/weft-sbx-it-XXXXXX";
-    REQUIRE(::mkdtemp(t));
-    path = t;
-  }
-  ~temp_dir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-};
 
 std::string slurp(const std::string& p) {
   std::stringstream s;
@@ -70,33 +58,33 @@ TEST_CASE("a sandboxed child cannot read outside its workspace, even through a s
     MESSAGE("Landlock is not available in this kernel: skipped");
     return;
   }
-  temp_dir inside, outside;
-  std::ofstream(inside.path + "/mine.txt") << "mine";
-  std::ofstream(outside.path + "/theirs.txt") << "theirs";
+  weft::test::temp_dir inside{"weft-sbx-it"}, outside{"weft-sbx-it"};
+  std::ofstream(inside.path.string() + "/mine.txt") << "mine";
+  std::ofstream(outside.path.string() + "/theirs.txt") << "theirs";
   auto script = fmt::format(
       "cat {in}/mine.txt > {in}/copy; "
       "(cat {out}/theirs.txt) > {in}/leak 2> {in}/err; echo $? > {in}/rc; "
       "sh -c 'cat {out}/theirs.txt' >> {in}/leak 2>> {in}/err; "
       "echo \"$WEFT_SANDBOX\" > {in}/sandbox; "
       "unshare -U true 2>> {in}/unshare; echo $? > {in}/unshare_rc",
-      fmt::arg("in", inside.path), fmt::arg("out", outside.path));
+      fmt::arg("in", inside.path.string()), fmt::arg("out", outside.path.string()));
 
-  int ws = run_shell(script, confined_to(inside.path));
+  int ws = run_shell(script, confined_to(inside.path.string()));
   CHECK(WIFEXITED(ws));
-  CHECK(slurp(inside.path + "/copy") == "mine");
-  CHECK(slurp(inside.path + "/leak").empty());
-  CHECK(slurp(inside.path + "/rc") != "0\n");
-  CHECK(slurp(inside.path + "/err").find("Permission denied") != std::string::npos);
-  CHECK(slurp(inside.path + "/sandbox").rfind(fmt::format("landlock={} seccomp=1", sandbox::landlock_abi()), 0) == 0);
-  CHECK(slurp(inside.path + "/unshare_rc") != "0\n");
-  CHECK(slurp(inside.path + "/unshare").find("Operation not permitted") != std::string::npos);
+  CHECK(slurp(inside.path.string() + "/copy") == "mine");
+  CHECK(slurp(inside.path.string() + "/leak").empty());
+  CHECK(slurp(inside.path.string() + "/rc") != "0\n");
+  CHECK(slurp(inside.path.string() + "/err").find("Permission denied") != std::string::npos);
+  CHECK(slurp(inside.path.string() + "/sandbox").rfind(fmt::format("landlock={} seccomp=1", sandbox::landlock_abi()), 0) == 0);
+  CHECK(slurp(inside.path.string() + "/unshare_rc") != "0\n");
+  CHECK(slurp(inside.path.string() + "/unshare").find("Operation not permitted") != std::string::npos);
 
   // The same script unconfined reads the other directory: the check above can fail.
-  fs::remove(inside.path + "/leak");
+  fs::remove(inside.path.string() + "/leak");
   service::sandbox_spec none;
   ws = run_shell(script, none);
-  CHECK(slurp(inside.path + "/leak") == "theirstheirs");
-  CHECK(slurp(inside.path + "/rc") == "0\n");
+  CHECK(slurp(inside.path.string() + "/leak") == "theirstheirs");
+  CHECK(slurp(inside.path.string() + "/rc") == "0\n");
 }
 
 TEST_CASE("a sandbox that cannot be built is a spawn error") {
@@ -113,9 +101,9 @@ TEST_CASE("a sandbox that cannot be built is a spawn error") {
 }
 
 TEST_CASE("unsandboxed spawn is unchanged: no WEFT_SANDBOX") {
-  temp_dir d;
+  weft::test::temp_dir d{"weft-sbx-it"};
   service::sandbox_spec none;
-  int ws = run_shell(fmt::format("echo \"[$WEFT_SANDBOX]\" > {}/sb", d.path), none);
+  int ws = run_shell(fmt::format("echo \"[$WEFT_SANDBOX]\" > {}/sb", d.path.string()), none);
   CHECK(WIFEXITED(ws));
-  CHECK(slurp(d.path + "/sb") == "[]\n");
+  CHECK(slurp(d.path.string() + "/sb") == "[]\n");
 }

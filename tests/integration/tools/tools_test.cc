@@ -22,6 +22,7 @@
 #include "proto/tool_v1.hh"
 #include "tests/integration/fake_peer.hh"
 #include "tests/integration/harness.hh"
+#include "tests/temp_dir.hh"
 
 using namespace weft;
 using namespace std::chrono_literals;
@@ -30,19 +31,6 @@ namespace fs = std::filesystem;
 using json = nlohmann::json;
 
 namespace {
-
-struct temp_dir {
-  std::string path;
-  temp_dir() {
-    char t[] = "/tmp/weft-tools-it-XXXXXX";
-    REQUIRE(::mkdtemp(t));
-    path = t;
-  }
-  ~temp_dir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-};
 
 std::string tools_config(const std::string& ws) {
   return fmt::format(
@@ -94,11 +82,11 @@ bool dead(pid_t pid) {
 }  // namespace
 
 TEST_CASE("tools over the bus: fs, shell and web") {
-  temp_dir d;
-  auto ws = d.path + "/ws";
+  weft::test::temp_dir d{"weft-tools-it"};
+  auto ws = d.path.string() + "/ws";
   fs::create_directories(ws);
-  std::ofstream(d.path + "/secret.txt") << "secret";
-  fs::create_symlink(d.path + "/secret.txt", ws + "/out-link");
+  std::ofstream(d.path.string() + "/secret.txt") << "secret";
+  fs::create_symlink(d.path.string() + "/secret.txt", ws + "/out-link");
 
   auto s = test::stack::start(tools_config(ws));
   REQUIRE(s);
@@ -147,7 +135,7 @@ TEST_CASE("tools over the bus: fs, shell and web") {
   }
 
   SUBCASE("fs: escapes are Denied") {
-    for (std::string p : std::vector<std::string>{"../secret.txt", d.path + "/secret.txt", "out-link", "notes/../../secret.txt"}) {
+    for (std::string p : std::vector<std::string>{"../secret.txt", d.path.string() + "/secret.txt", "out-link", "notes/../../secret.txt"}) {
       CAPTURE(p);
       auto r = call(*b, "tool/fs/a", "read_file", {{"path", p}});
       REQUIRE(denied(r));
@@ -155,7 +143,7 @@ TEST_CASE("tools over the bus: fs, shell and web") {
     }
     CHECK(denied(call(*b, "tool/fs/a", "write_file", {{"path", "../evil.txt"}, {"content", "x"}})));
     CHECK(denied(call(*b, "tool/fs/a", "list_dir", {{"path", "/"}})));
-    CHECK_FALSE(fs::exists(d.path + "/evil.txt"));
+    CHECK_FALSE(fs::exists(d.path.string() + "/evil.txt"));
   }
 
   SUBCASE("protocol errors: wrong tool in the address, unknown tool, bad arguments") {
@@ -181,7 +169,7 @@ TEST_CASE("tools over the bus: fs, shell and web") {
     CHECK(r->content == "hello\nerr\n[exit status 4]");
     CHECK(denied(call(*b, "tool/shell/a", "exec", {{"command", "ls"}, {"cwd", "../"}})));
     // [services.*] cannot ask for a sandbox: this one is not confined (compare the [agents] case).
-    auto out = call(*b, "tool/shell/a", "exec", {{"command", "cat " + d.path + "/secret.txt"}});
+    auto out = call(*b, "tool/shell/a", "exec", {{"command", "cat " + d.path.string() + "/secret.txt"}});
     REQUIRE(out);
     CHECK(out->content == "secret\n[exit status 0]");
     CHECK(denied(call(*b, "tool/shell/a", "exec", {{"command", "ls"}, {"cwd", "/etc"}})));
@@ -311,12 +299,12 @@ TEST_CASE("tools derived from [agents.a] run sandboxed: exec cannot read outside
     MESSAGE("Landlock is not available in this kernel: skipped");
     return;
   }
-  temp_dir d;
-  auto ws = d.path + "/ws";
+  weft::test::temp_dir d{"weft-tools-it"};
+  auto ws = d.path.string() + "/ws";
   fs::create_directories(ws);
-  fs::create_directories(d.path + "/other");
+  fs::create_directories(d.path.string() + "/other");
   std::ofstream(ws + "/mine.txt") << "mine";
-  std::ofstream(d.path + "/other/theirs.txt") << "THEIR-SECRET";
+  std::ofstream(d.path.string() + "/other/theirs.txt") << "THEIR-SECRET";
   // Only the agent's tool processes: the other derived services are replaced by disabled ones.
   auto cfg = fmt::format(
       "[agents.a]\nworkspace = \"{ws}\"\n[agents.a.tools]\nfamilies = [\"fs\", \"shell\"]\n\n"
@@ -330,13 +318,13 @@ TEST_CASE("tools derived from [agents.a] run sandboxed: exec cannot read outside
   auto mine = call(*b, "tool/shell/a", "exec", {{"command", "cat mine.txt"}});
   REQUIRE_MESSAGE(bool(mine), (mine ? "" : mine.err().to_string()) << "\n" << s->log());
   CHECK_MESSAGE(mine->content == "mine\n[exit status 0]", s->log());
-  auto theirs = call(*b, "tool/shell/a", "exec", {{"command", "cat " + d.path + "/other/theirs.txt"}});
+  auto theirs = call(*b, "tool/shell/a", "exec", {{"command", "cat " + d.path.string() + "/other/theirs.txt"}});
   REQUIRE(theirs);
   CHECK(theirs->is_error);
   CHECK(theirs->content.find("THEIR-SECRET") == std::string::npos);
   CHECK(theirs->content.find("Permission denied") != std::string::npos);
   // The tool's own check answers first for the fs tools.
-  CHECK(denied(call(*b, "tool/fs/a", "read_file", {{"path", d.path + "/other/theirs.txt"}})));
+  CHECK(denied(call(*b, "tool/fs/a", "read_file", {{"path", d.path.string() + "/other/theirs.txt"}})));
   auto w = call(*b, "tool/fs/a", "write_file", {{"path", "new.txt"}, {"content", "ok"}});
   REQUIRE(w);
   CHECK_FALSE(w->is_error);
