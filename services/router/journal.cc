@@ -7,6 +7,9 @@
 #include <unistd.h>
 
 #include <filesystem>
+#include <limits>
+
+#include <weft/base/io.hh>
 
 #include <nlohmann/json.hpp>
 #include <sodium.h>
@@ -96,19 +99,12 @@ result<std::unique_ptr<journal>> journal::open(const std::string& path, const st
   if (ec) return fail(errc::io, "Failed to create the directory of the router journal '{}': {}", path, ec.message());
   int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
   if (fd < 0) return fail(errc::io, "Failed to open the router journal '{}': {}", path, std::strerror(errno));
-  std::string text;
-  char buf[1 << 16];
-  for (;;) {
-    auto n = ::read(fd, buf, sizeof buf);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) {
-      int e = errno;
-      ::close(fd);
-      return fail(errc::io, "Failed to read the router journal '{}': {}", path, std::strerror(e));
-    }
-    if (n == 0) break;
-    text.append(buf, static_cast<std::size_t>(n));
+  auto read = read_to_end(fd, std::numeric_limits<std::size_t>::max());
+  if (!read) {
+    ::close(fd);
+    return fail(errc::io, "Failed to read the router journal '{}': {}", path, read.err().message);
   }
+  const std::string& text = *read;
   auto& lg = log::get("router");
   std::size_t pos = 0, line_no = 0, good_end = 0;
   while (pos < text.size()) {

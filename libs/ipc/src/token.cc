@@ -1,5 +1,7 @@
 #include <weft/ipc/token.hh>
 
+#include <weft/base/io.hh>
+
 #include <cerrno>
 #include <cstring>
 #include <unistd.h>
@@ -58,23 +60,13 @@ result<secret> secret_from_hex(std::string_view hex) {
 }
 
 result<std::string> read_credential_fd(int fd) {
-  std::string out;
-  char buf[512];
-  for (;;) {
-    auto n = ::read(fd, buf, sizeof buf);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) {
-      int e = errno;
-      ::close(fd);
-      return fail(errc::io, "Failed to read credential from fd {}: {}", fd, std::strerror(e));
-    }
-    if (n == 0) break;
-    out.append(buf, static_cast<size_t>(n));
-    if (out.size() > 4096) {
-      ::close(fd);
-      return fail(errc::invalid_argument, "credential on fd {} is longer than 4096 bytes", fd);
-    }
+  auto text = read_to_end(fd, 4096);
+  if (!text) {
+    ::close(fd);
+    return make_error(text.err().domain, text.err().code, "Failed to read credential from fd {}: {}", fd,
+                      text.err().message);
   }
+  auto out = std::move(*text);
   ::close(fd);
   while (!out.empty() && (out.back() == '\n' || out.back() == '\r')) out.pop_back();
   return out;

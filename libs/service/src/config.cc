@@ -15,6 +15,7 @@
 #include <fmt/ranges.h>
 #include <toml++/toml.h>
 
+#include <weft/base/io.hh>
 #include <weft/base/log.hh>
 
 #include "config_check.hh"
@@ -407,24 +408,10 @@ result<config> load_config(const std::string& path) {
   };
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) return failed(std::strerror(errno));
-  std::string text;
-  char buf[64 * 1024];
-  for (;;) {
-    auto n = ::read(fd, buf, sizeof buf);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) {
-      int e = errno;
-      ::close(fd);
-      if (n < 0) return failed(std::strerror(e));
-      break;
-    }
-    text.append(buf, static_cast<std::size_t>(n));
-    if (text.size() > max_config_bytes) {
-      ::close(fd);
-      return failed(fmt::format("larger than {} bytes", max_config_bytes));
-    }
-  }
-  return parse_config(text, path);
+  auto text = read_to_end(fd, max_config_bytes);
+  ::close(fd);
+  if (!text) return failed(text.err().message);
+  return parse_config(*text, path);
 }
 
 std::optional<std::string> find_config(std::string_view explicit_path) {
