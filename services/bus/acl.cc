@@ -1,5 +1,7 @@
 #include "acl.hh"
 
+#include <algorithm>
+
 #include <weft/service/policy.hh>
 
 #include <fmt/format.h>
@@ -47,10 +49,9 @@ std::optional<acl_decision> acl::check_tools(std::string_view from, std::string_
   auto& p = it->second;
   auto where = p.where.empty() ? std::string() : " (" + p.where + ")";
   if (service::tool_allowed(p, tool)) return std::nullopt;
-  // Name the list that decided: a matching deny glob, else the allow list that lacks it.
-  service::tool_policy deny_only{{"*"}, p.deny, {}, {}};
-  auto list = service::tool_allowed(deny_only, tool) ? "allow" : "deny";
-  return acl_decision{false, fmt::format("agents.{}.tools.{}{}", agent, list, where)};
+  // Name the list that decided: a matching deny glob wins, else the allow list lacks it.
+  bool by_deny = std::any_of(p.deny.begin(), p.deny.end(), [&](auto& g) { return glob_match(g, tool); });
+  return acl_decision{false, fmt::format("agents.{}.tools.{}{}", agent, by_deny ? "deny" : "allow", where)};
 }
 
 acl_decision acl::check(std::string_view from, std::string_view to, std::string_view type) const {

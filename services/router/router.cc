@@ -223,22 +223,22 @@ void router::retry_later(entry& e, const std::string& why) {
 void router::on_peer_joined(const std::string& address) {
   for (auto& [id, e] : _live) {
     auto target = e.reply ? "chan/" + e.inbound.channel : "agent/" + e.agent;
-    if (target == address) e.due = clock::now(), e.backoff = {};
-    if (target == address && e.req) {
-      // Whatever was in flight died with the previous process.
-      _bus.forget(e.req);
-      _by_req.erase(e.req);
-      e.req = 0;
-    }
+    if (target != address) continue;
+    e.due = clock::now();
+    e.backoff = {};
+    drop_request(e);  // whatever was in flight died with the previous process
   }
 }
 
+void router::drop_request(entry& e) {
+  if (!e.req) return;
+  _bus.forget(e.req);
+  _by_req.erase(e.req);
+  e.req = 0;
+}
+
 void router::send(entry& e) {
-  if (e.req) {
-    _bus.forget(e.req);
-    _by_req.erase(e.req);
-    e.req = 0;
-  }
+  drop_request(e);
   result<std::uint64_t> id = 0;
   if (!e.reply) {
     chat::turn t{e.id, e.session, e.inbound, e.stream_to};

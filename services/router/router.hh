@@ -64,6 +64,8 @@ class router {
   void handle_answer(const ipc::message& m, const std::string& id);
   void store_reply(entry& e, chat::message reply);
   void send(entry& e);
+  /// Forgets the request in flight for `e`, if any (its late answer is then ignored).
+  void drop_request(entry& e);
   void retry_later(entry& e, const std::string& why);
   void finished(const std::string& id);
   void remember(const std::string& id);
