@@ -9,6 +9,7 @@
 #include "proto/chat_v1.hh"
 #include "proto/llm_v1.hh"
 #include "proto/tool_v1.hh"
+#include "proto/memory_v1.hh"
 #include "proto/supervisor_v1.hh"
 
 namespace {
@@ -45,3 +46,4 @@ TEST_CASE("io.weft.Supervisor.v1 golden encodings") { check_cases(weft::proto::s
 TEST_CASE("io.weft.Chat.v1 golden encodings") { check_cases(weft::proto::chat_v1::golden_cases()); }
 TEST_CASE("io.weft.Llm.v1 golden encodings") { check_cases(weft::proto::llm_v1::golden_cases()); }
 TEST_CASE("io.weft.Tool.v1 golden encodings") { check_cases(weft::proto::tool_v1::golden_cases()); }
+TEST_CASE("io.weft.Memory.v1 golden encodings") { check_cases(weft::proto::memory_v1::golden_cases()); }
