@@ -32,5 +32,11 @@ int cmd_log_level(const options& o, const std::string& target, const std::string
 int cmd_route_explain(const options& o, const std::vector<std::string>& args);
 /// chat [--agent ID] [-m TEXT]: Chat.v1.Turn straight to agent/<ID>, streamed (tools/weftctl/chat.cc).
 int cmd_chat(const options& o, const std::vector<std::string>& args);
+/// memory search|stats|export|import|forget|wipe … (tools/weftctl/memory.cc).
+int cmd_memory(const options& o, const std::vector<std::string>& args);
+/// audit verify [--dir DIR] [--key FILE] (tools/weftctl/audit.cc).
+int cmd_audit(const options& o, const std::vector<std::string>& args);
+/// llm policy [set --agent ID --tier T | clear --agent ID] (tools/weftctl/llm.cc).
+int cmd_llm(const options& o, const std::vector<std::string>& args);
 
 }  // namespace weft::ctl

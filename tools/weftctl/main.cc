@@ -36,6 +36,10 @@ constexpr const char* help_text =
     "                              which agent a message with these identifiers goes to, and why\n"
     "  chat [--agent ID] [-m TEXT] talk to an agent (default main), replies streamed; without -m,\n"
     "                              one turn per line read from stdin (prompt 'you> ')\n"
+    "  memory search|stats|export|import|forget|wipe …\n"
+    "                              an agent's memory (weftctl memory --help)\n"
+    "  audit verify [--dir DIR]    check the witness chain; report the first bad record\n"
+    "  llm policy [set|clear …]    runtime tier-routing policy of the llm service (persisted)\n"
     "\n"
     "Options:\n"
     "  --json                      machine-readable output\n"
@@ -76,7 +80,8 @@ int main(int argc, char** argv) {
       auto v = need("a number");
       if (!v || std::atol(v) <= 0) return service::usage_error("weftctl", "--count needs a positive number");
       count = std::atol(v);
-    } else if (!args.empty() && (args[0] == "route" || args[0] == "chat")) {
+    } else if (!args.empty() && (args[0] == "route" || args[0] == "chat" || args[0] == "memory" ||
+                                   args[0] == "audit" || args[0] == "llm")) {
       args.emplace_back(a);  // these commands parse their own options
     } else if (a.size() > 1 && a[0] == '-') {
       return service::usage_error("weftctl", fmt::format("unknown option '{}'", a));
@@ -101,6 +106,9 @@ int main(int argc, char** argv) {
   if (cmd == "route" && nargs >= 1 && args[1] == "explain")
     return ctl::cmd_route_explain(o, std::vector<std::string>(args.begin() + 2, args.end()));
   if (cmd == "chat") return ctl::cmd_chat(o, std::vector<std::string>(args.begin() + 1, args.end()));
+  if (cmd == "memory") return ctl::cmd_memory(o, std::vector<std::string>(args.begin() + 1, args.end()));
+  if (cmd == "audit") return ctl::cmd_audit(o, std::vector<std::string>(args.begin() + 1, args.end()));
+  if (cmd == "llm") return ctl::cmd_llm(o, std::vector<std::string>(args.begin() + 1, args.end()));
   static const char* known[] = {"status", "start", "stop", "restart", "reload", "config", "call", "peers", "trace", "log-level", "route"};
   for (auto k : known)
     if (cmd == k) return service::usage_error("weftctl", fmt::format("wrong arguments for '{}'", cmd));

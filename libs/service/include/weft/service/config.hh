@@ -222,6 +222,34 @@ struct delegation_settings {
   bool operator==(const delegation_settings&) const = default;
 };
 
+/// One [[memory.shares]] entry: `readers` may search (not change) `owner`'s memory.
+struct memory_share {
+  std::string owner;
+  std::vector<std::string> readers;
+  std::string where;
+  bool operator==(const memory_share&) const = default;
+};
+
+/// [memory]: the memory service (services/memory) and what agents do with it.
+struct memory_settings {
+  bool enabled = true;                     ///< run the memory service; agents index sessions
+  double keyword_weight = 0.4;             ///< hybrid search: weight of normalised BM25
+  double vector_weight = 0.6;              ///< hybrid search: weight of cosine similarity
+  double recency_weight = 0.1;             ///< added score for new entries (0: off)
+  double recency_half_life_days = 30;      ///< the recency bonus halves every this many days
+  double mmr_lambda = 0.7;                 ///< MMR: relevance vs diversity (1: relevance only)
+  std::uint32_t max_text_bytes = 65536;    ///< a longer Put is refused (TooLarge)
+  std::uint32_t segment_mb = 64;           ///< segment files are sealed at this size
+  std::uint32_t checkpoint_s = 300;        ///< vector index checkpoint interval
+  std::uint32_t summarise_after_messages = 80;  ///< a session longer than this is summarised (0: never)
+  std::uint32_t summary_keep_messages = 30;     ///< messages kept verbatim after a summary
+  std::uint32_t hot_days = 7;              ///< vectors untouched this long leave the hot tier
+  std::uint32_t warm_days = 30;            ///< and after this long become cold (binary codes)
+  std::uint32_t hot_min_hits = 3;          ///< an entry found this often in hot_days stays hot
+  std::vector<memory_share> shares;        ///< explicit read sharing between agents
+  bool operator==(const memory_settings&) const = default;
+};
+
 /// The whole validated configuration.
 struct config {
   std::string source = "(built-in default)";  ///< file path, or "(built-in default)"
@@ -238,6 +266,7 @@ struct config {
   std::vector<agent_route> agent_routes;  ///< in file order
   routing_settings routing;
   delegation_settings delegation;
+  memory_settings memory;
   std::vector<std::string> warnings;   ///< "file:line:col: warning: …", in file order
   bool operator==(const config&) const = default;
 };
