@@ -277,7 +277,7 @@ TEST_CASE("unknown keys are named with the keys that are allowed") {
         std::string::npos);
   CHECK(errors("[buss]\n") ==
         "clawft.toml:1:2: error: unknown key 'buss' at the top level; expected one of: weft, bus, supervisor, "
-        "services, providers, llm, agents, channels, agent_routes, routing, delegation, tools, memory, security, "
+        "services, providers, llm, agents, channels, agent_routes, routing, delegation, memory, tools, security, "
         "hub; did you mean 'bus'?");
   CHECK(errors("[agent]\n").find("did you mean 'agents'?") != std::string::npos);
 }
@@ -471,7 +471,7 @@ env = { A = "${WEFT_TEST_SET}${WEFT_TEST_SET}", B = "${WEFT_TEST_UNSET:-x:-y}" }
   CHECK(errors("[services.x]\nexec = \"/bin/x\"\naddress = \"${WEFT_TEST_ADDRESS}\"\n")
             .rfind("clawft.toml:3:11: error: [services.x] address 'Not/Valid' is invalid", 0) == 0);
   // Sections this build ignores are not substituted, so their secrets need not be set.
-  CHECK(valid("[memory]\npath = \"${WEFT_TEST_UNSET}\"\n").warnings.size() == 1);
+  CHECK(valid("[hub]\npath = \"${WEFT_TEST_UNSET}\"\n").warnings.size() == 1);
 }
 
 TEST_CASE("'after' must name the bus or a service, without cycles") {
@@ -520,21 +520,15 @@ TEST_CASE("sections of later features are accepted with one warning each") {
 provider = "x"
 [services.a]
 exec = "/bin/a"
-[[memory]]
-match = "a"
-[[memory]]
-match = "b"
 [security.x]
 model = 3
 [hub]
 )");
   CHECK(c.warnings == std::vector<std::string>{
                           "clawft.toml:1:1: warning: section '[tools]' is not supported by this build yet, ignoring.",
-                          "clawft.toml:5:1: warning: section '[memory]' is not supported by this build yet, "
+                          "clawft.toml:5:1: warning: section '[security]' is not supported by this build yet, "
                           "ignoring.",
-                          "clawft.toml:9:1: warning: section '[security]' is not supported by this build yet, "
-                          "ignoring.",
-                          "clawft.toml:11:1: warning: section '[hub]' is not supported by this build yet, "
+                          "clawft.toml:7:1: warning: section '[hub]' is not supported by this build yet, "
                           "ignoring.",
                       });
   CHECK(c.services.size() == 1);
@@ -1191,6 +1185,74 @@ claude_flow_enabled = true
         "allowed");
 }
 
+TEST_CASE("[memory]: every key") {
+  no_provider_keys keys;
+  auto c = valid(R"([agents.a]
+[agents.b]
+[agents.c]
+[memory]
+enabled = true
+keyword_weight = 0.5
+vector_weight = 1
+recency_weight = 0
+recency_half_life_days = 7.5
+mmr_lambda = 0.5
+max_text_bytes = 1024
+segment_mb = 8
+checkpoint_s = 60
+summarise_after_messages = 40
+summary_keep_messages = 10
+hot_days = 1
+warm_days = 2
+hot_min_hits = 5
+[[memory.shares]]
+owner = "a"
+readers = ["b", "c"]
+)");
+  auto& m = c.memory;
+  CHECK(m.enabled);
+  CHECK(m.keyword_weight == 0.5);
+  CHECK(m.vector_weight == 1.0);
+  CHECK(m.recency_weight == 0.0);
+  CHECK(m.recency_half_life_days == 7.5);
+  CHECK(m.mmr_lambda == 0.5);
+  CHECK(m.max_text_bytes == 1024);
+  CHECK(m.segment_mb == 8);
+  CHECK(m.checkpoint_s == 60);
+  CHECK(m.summarise_after_messages == 40);
+  CHECK(m.summary_keep_messages == 10);
+  CHECK(m.hot_days == 1);
+  CHECK(m.warm_days == 2);
+  CHECK(m.hot_min_hits == 5);
+  REQUIRE(m.shares.size() == 1);
+  CHECK(m.shares[0].owner == "a");
+  CHECK(m.shares[0].readers == std::vector<std::string>{"b", "c"});
+  CHECK(m.shares[0].where == "clawft.toml:19:1");
+  CHECK(valid("").memory == memory_settings{});
+}
+
+TEST_CASE("[memory] errors") {
+  no_provider_keys keys;
+  const std::string a = "[agents.a]\n[agents.b]\n";
+  CHECK(errors(a + "[memory]\nkeyword_weight = 0\nvector_weight = 0\nmmr_lambda = 2\nrecency_half_life_days = 0\n") ==
+        "clawft.toml:3:1: error: [memory] keyword_weight and vector_weight are both 0: search could rank nothing\n"
+        "clawft.toml:6:14: error: [memory] mmr_lambda must be between 0 and 1, not 2\n"
+        "clawft.toml:7:26: error: [memory] recency_half_life_days must be more than 0");
+  CHECK(errors(a + "[memory]\nsummarise_after_messages = 10\nsummary_keep_messages = 10\nhot_days = 9\nwarm_days = 3\n") ==
+        "clawft.toml:5:25: error: [memory] summary_keep_messages (10) must be less than summarise_after_messages (10), "
+        "or nothing would ever be summarised\n"
+        "clawft.toml:7:13: error: [memory] warm_days (3) must be at least hot_days (9)");
+  CHECK(errors(a + "[[memory.shares]]\nowner = \"x\"\nreaders = [\"bb\"]\n") ==
+        "clawft.toml:4:9: error: memory.shares[0] owner 'x' is not an agent in [agents] (a, b)\n"
+        "clawft.toml:5:11: error: memory.shares[0] readers names agent 'bb', which is not in [agents]; did you mean "
+        "'b'?");
+  CHECK(errors(a + "[memory]\nsegment_mb = 0\ncolour = 1\n") ==
+        "clawft.toml:4:14: error: [memory] segment_mb must be between 1 and 4096, not 0\n"
+        "clawft.toml:5:1: error: unknown key 'colour' in [memory]; expected one of: enabled, keyword_weight, "
+        "vector_weight, recency_weight, recency_half_life_days, mmr_lambda, max_text_bytes, segment_mb, checkpoint_s, "
+        "summarise_after_messages, summary_keep_messages, hot_days, warm_days, hot_min_hits, shares");
+}
+
 TEST_CASE("derived_services: the processes of the agent turn") {
   no_provider_keys keys;
   scoped_env home("WEFT_HOME", "/var/lib/weft");
@@ -1213,8 +1275,8 @@ enabled = false
   std::vector<std::string> names;
   for (auto& s : d) names.push_back(s.name);
   // Start order: everything a service waits for comes before it.
-  CHECK(names == std::vector<std::string>{"llm", "tool-fs-work", "tool-shell-work", "tool-web", "agent-alpha",
-                                          "agent-work", "router", "chan-telegram", "chan-web"});
+  CHECK(names == std::vector<std::string>{"llm", "memory", "tool-fs-work", "tool-shell-work", "tool-web",
+                                          "agent-alpha", "agent-work", "router", "chan-telegram", "chan-web"});
   auto get = [&](std::string_view n) {
     for (auto& s : d)
       if (s.name == n) return s;
@@ -1260,11 +1322,16 @@ enabled = false
   auto work = get("agent-work");
   CHECK(work.exec == "/opt/weft/bin/weft-agent");
   CHECK(work.address == "agent/work");
-  CHECK(work.after == std::vector<std::string>{"llm", "tool-fs-work", "tool-shell-work"});
+  CHECK(work.after == std::vector<std::string>{"llm", "memory", "tool-fs-work", "tool-shell-work"});
   CHECK(work.env == fs.env);
   auto alpha = get("agent-alpha");
   CHECK(alpha.address == "agent/alpha");
-  CHECK(alpha.after == std::vector<std::string>{"llm", "tool-web"});
+  CHECK(alpha.after == std::vector<std::string>{"llm", "memory", "tool-web"});
+  auto memory = get("memory");
+  CHECK(memory.exec == "/opt/weft/bin/weft-memory");
+  CHECK(memory.address == "memory");
+  CHECK(memory.after == std::vector<std::string>{"llm"});
+  CHECK_FALSE(memory.sandbox.enabled);
   CHECK(alpha.env ==
         std::map<std::string, std::string>{{"WEFT_AGENT", "alpha"}, {"WEFT_WORKSPACE", "/var/lib/weft/agents/alpha"}});
   CHECK_FALSE(alpha.sandbox.enabled);
@@ -1299,11 +1366,11 @@ TEST_CASE("derived_services: the built-in default, the config file in the sandbo
   auto d = derived_services(default_config(), [](std::string_view p) { return std::string(p); });
   std::vector<std::string> names;
   for (auto& s : d) names.push_back(s.name);
-  CHECK(names == std::vector<std::string>{"llm", "tool-fs-main", "tool-shell-main", "tool-web", "agent-main", "router",
-                                          "chan-web"});
+  CHECK(names == std::vector<std::string>{"llm", "memory", "tool-fs-main", "tool-shell-main", "tool-web", "agent-main",
+                                          "router", "chan-web"});
   // A program found on $PATH (no directory) adds nothing to the sandbox.
-  CHECK(d[1].sandbox.read_only.size() == 9);
-  CHECK(d[1].env.at("WEFT_WORKSPACE") == "/h/agents/main");
+  CHECK(d[2].sandbox.read_only.size() == 9);
+  CHECK(d[2].env.at("WEFT_WORKSPACE") == "/h/agents/main");
 
   temp_dir dir;
   auto path = dir.write("clawft.toml", "[agents.a.tools]\nfamilies = [\"fs\"]\n");
@@ -1312,8 +1379,13 @@ TEST_CASE("derived_services: the built-in default, the config file in the sandbo
   auto e = derived_services(*c, [](std::string_view p) { return "/bin/" + std::string(p); });
   names.clear();
   for (auto& s : e) names.push_back(s.name);
-  CHECK(names == std::vector<std::string>{"llm", "tool-fs-a", "agent-a", "router"});
-  CHECK(e[1].sandbox.read_only.back() == path);  // the tool reads the config file
+  CHECK(names == std::vector<std::string>{"llm", "memory", "tool-fs-a", "agent-a", "router"});
+  CHECK(e[2].sandbox.read_only.back() == path);  // the tool reads the config file
+  // [memory] enabled = false: no memory service, and agents do not wait for one.
+  auto off = valid("[agents.a]\n[memory]\nenabled = false\n");
+  names.clear();
+  for (auto& s : derived_services(off, [](std::string_view p) { return std::string(p); })) names.push_back(s.name);
+  CHECK(names == std::vector<std::string>{"llm", "tool-fs-a", "tool-shell-a", "tool-web", "agent-a", "router"});
 }
 
 TEST_CASE("[services.<name>] replaces a derived service and may wait for one") {
@@ -1342,7 +1414,9 @@ after = ["chan-web", "llm"]
   // A cycle through derived services is found, at the `after` of the file's service.
   CHECK(errors("[services.llm]\nexec = \"/bin/llm\"\nafter = [\"chan-web\"]\n[agents.main]\n[channels.web]\n") ==
         "clawft.toml:3:9: error: [services.llm] after forms a cycle: llm -> chan-web -> router -> agent-main -> llm "
-        "(each waits for the next)");
+        "(each waits for the next)\n"
+        "clawft.toml:3:9: error: [services.llm] after forms a cycle: llm -> chan-web -> router -> agent-main -> memory "
+        "-> llm (each waits for the next)");
 }
 
 TEST_CASE("agent_of_address") {

@@ -41,7 +41,7 @@ constexpr std::uint32_t queue_depth_hi = 1000000;
 
 constexpr std::array<std::string_view, 4> sections = {"weft", "bus", "supervisor", "services"};
 // Sections of later features: accepted so one file serves several builds, but not read.
-constexpr std::array<std::string_view, 4> reserved_sections = {"tools", "memory", "security", "hub"};
+constexpr std::array<std::string_view, 3> reserved_sections = {"tools", "security", "hub"};
 
 constexpr std::array<std::pair<std::string_view, acl_action>, 2> acl_actions = {
     {{"allow", acl_action::allow}, {"deny", acl_action::deny}}};

@@ -42,17 +42,6 @@ constexpr std::uint64_t tool_max_open_files = 256;
 constexpr std::uint64_t tool_max_processes = 4096;
 constexpr std::uint64_t tool_max_file_size = 1 * gib;
 
-template <class Names>
-bool contains(const Names& names, std::string_view n) {
-  return std::find(names.begin(), names.end(), n) != names.end();
-}
-
-template <class Map>
-std::vector<std::string_view> keys_of(const Map& m) {
-  std::vector<std::string_view> out;
-  for (auto& [k, v] : m) out.push_back(k);
-  return out;
-}
 
 /// Provider, tier and match-key names: a-z, 0-9, '-' and '_', starting with a letter or digit.
 bool valid_name(std::string_view n) {
@@ -261,18 +250,6 @@ void read_providers(checker& ck, const toml::table& t, config& c) {
 // ---------------------------------------------------------------------------------------
 // [llm]
 
-/// `key` of `t`, when present, names an entry of `names`; reports it otherwise.
-template <class Names>
-void check_reference(checker& ck, const toml::table& t, std::string_view label, std::string_view key,
-                     const std::string& value, const Names& names, std::string_view what) {
-  if (value.empty() || contains(names, value)) return;
-  std::vector<std::string_view> list(names.begin(), names.end());
-  ck.error(t.get(key)->source(),
-           fmt::format("{} {} '{}' is not {}{}{}", label, key, clean(value), what,
-                       list.empty() ? std::string(" (there are none)")
-                                    : fmt::format(" ({})", fmt::join(list, ", ")),
-                       suggestion(value, list)));
-}
 
 llm_tier read_tier(checker& ck, const toml::table& t, const std::string& label, const config& c) {
   llm_tier tier;
@@ -707,6 +684,7 @@ void read_agent_sections(checker& ck, const toml::table& root, config& c) {
   if (auto* n = root.get("agent_routes")) read_routes(ck, *n, c);
   if (auto* t = section("routing")) read_routing(ck, *t, c);
   if (auto* t = section("delegation")) read_delegation(ck, *t, c);
+  if (auto* t = section("memory")) read_memory(ck, *t, c);
   for (auto& [id, a] : c.agents) c.bus.agent_tools[id] = a.tools;
 }
 
@@ -766,6 +744,7 @@ std::vector<service_spec> derived_services(const config& c,
     return &out.back();
   };
   add("llm", "weft-llm", "llm", {"bus"});
+  if (c.memory.enabled) add("memory", "weft-memory", "memory", {"llm"});
 
   bool any_web = false;
   for (auto& [id, a] : c.agents) {
@@ -795,6 +774,7 @@ std::vector<service_spec> derived_services(const config& c,
   std::vector<std::string> agents;
   for (auto& [id, a] : c.agents) {
     std::vector<std::string> after = {"llm"};
+    if (c.memory.enabled) after.push_back("memory");
     for (auto family : per_agent_families)
       if (contains(a.tools.families, family)) after.push_back(fmt::format("tool-{}-{}", family, id));
     if (contains(a.tools.families, "web")) after.push_back("tool-web");

@@ -324,12 +324,40 @@ inline std::vector<std::pair<const toml::key*, const toml::node*>> in_file_order
   return items;
 }
 
+template <class Names>
+bool contains(const Names& names, std::string_view n) {
+  return std::find(names.begin(), names.end(), n) != names.end();
+}
+
+template <class Map>
+std::vector<std::string_view> keys_of(const Map& m) {
+  std::vector<std::string_view> out;
+  for (auto& [k, v] : m) out.push_back(k);
+  return out;
+}
+
+/// `key` of `t`, when present, names an entry of `names`; reports it otherwise.
+template <class Names>
+void check_reference(checker& ck, const toml::table& t, std::string_view label, std::string_view key,
+                     const std::string& value, const Names& names, std::string_view what) {
+  if (value.empty() || contains(names, value)) return;
+  std::vector<std::string_view> list(names.begin(), names.end());
+  ck.error(t.get(key)->source(),
+           fmt::format("{} {} '{}' is not {}{}{}", label, key, clean(value), what,
+                       list.empty() ? std::string(" (there are none)")
+                                    : fmt::format(" ({})", fmt::join(list, ", ")),
+                       suggestion(value, list)));
+}
+
 /// The top-level sections config_agents.cc reads.
-constexpr std::array<std::string_view, 7> agent_sections = {"providers", "llm",     "agents",    "channels",
-                                                            "agent_routes", "routing", "delegation"};
+constexpr std::array<std::string_view, 8> agent_sections = {"providers",    "llm",     "agents",     "channels",
+                                                            "agent_routes", "routing", "delegation", "memory"};
 
 /// Reads every section of agent_sections present in `root` into `c`, in dependency order
 /// (providers, llm, agents, then what refers to agents), and fills c.bus.agent_tools.
 void read_agent_sections(checker& ck, const toml::table& root, config& c);
+
+/// [memory] (config_memory.cc); after [agents], which its shares refer to.
+void read_memory(checker& ck, const toml::table& t, config& c);
 
 }  // namespace weft::service::detail
