@@ -12,6 +12,7 @@
 #include <weft/ipc/builtin.hh>
 
 #include "services/agent/context.hh"
+#include "services/agent/memory.hh"
 #include "services/agent/policy.hh"
 #include "services/agent/workspace.hh"
 
@@ -21,6 +22,7 @@ namespace chat = proto::chat_v1;
 namespace llm = proto::llm_v1;
 namespace tool = proto::tool_v1;
 namespace bus = proto::bus_v1;
+namespace mem = proto::memory_v1;
 using namespace std::chrono_literals;
 
 namespace {
@@ -31,6 +33,12 @@ constexpr auto llm_retry_wait = 200ms;
 constexpr auto tool_grace = 2s;  // beyond the tool's own limit, for the reply to travel
 constexpr std::size_t max_answered_per_session = 256;  // redeliveries are of recent turns
 constexpr std::size_t min_history_chars = 64 * 1024;
+constexpr auto put_timeout = 10s;
+constexpr auto max_put_backoff = 30s;
+constexpr std::uint64_t drop_warning_every = 100;
+// Writer job ids: turns use their seq; these bits mark the agent's other jobs.
+constexpr std::uint64_t sync_job_bit = 1ull << 63;     // a session sync, then Puts
+constexpr std::uint64_t summary_job_bit = 1ull << 62;  // a summary file
 
 llm::tool_spec load_skill_spec() {
   return {std::string(load_skill_name),
@@ -78,6 +86,9 @@ struct agent::session {
   bool created = false;  // the file exists (has a header)
   bool needs_newline = false;
   std::vector<entry> history;
+  std::uint64_t history_base = 0;  // ordinal of history[0] among the file's messages
+  std::vector<summary_record> summaries;
+  bool summarising = false;        // a summary is in flight (one per session)
   std::size_t history_chars = 0;
   struct answered {
     std::string text, ts;
@@ -109,6 +120,7 @@ struct agent::turn {
   };
   std::vector<call> calls;
   std::size_t calls_left = 0;
+  bool dispatching = false;
   std::string final_text;
   bool started = false;
 };
@@ -153,9 +165,17 @@ void agent::rebuild_tools() {
   // load_skill runs inside the agent (no tool process, no bus check): offered whenever
   // there is a skill to load.
   if (skills) _offered.push_back(load_skill_spec());
+  // The memory tools run inside the agent too (requests to `memory`); the agent applies
+  // [agents.<id>.tools] to them itself, as the bus would.
+  if (_o.memory.enabled) {
+    if (tool_allowed(_o.settings.tools, memory_search_name)) _offered.push_back(memory_search_spec());
+    if (tool_allowed(_o.settings.tools, memory_store_name)) _offered.push_back(memory_store_spec());
+  }
   for (std::size_t i = 0; i < _procs.size(); ++i)
     for (auto& t : _procs[i]->tools) {
-      if (t.name == load_skill_name || _tool_owner.count(t.name)) continue;  // first process wins
+      if (t.name == load_skill_name || t.name == memory_search_name || t.name == memory_store_name ||
+          _tool_owner.count(t.name))
+        continue;  // first process wins; the agent's own tools win over every process
       _tool_owner[t.name] = i;
       if (tool_allowed(_o.settings.tools, t.name)) _offered.push_back({t.name, t.description, t.input_schema});
     }
@@ -243,6 +263,7 @@ agent::session* agent::get_session(const std::string& key, error& err) {
     s->done_order.pop_front();
   }
   s->history = std::move(loaded->entries);
+  s->summaries = std::move(loaded->summaries);
   s->last_use = ++_use_tick;
   auto* raw = s.get();
   _sessions.emplace(key, std::move(s));
@@ -253,7 +274,7 @@ void agent::evict_sessions() {
   while (_sessions.size() >= _o.max_sessions) {
     session* victim = nullptr;
     for (auto& [k, s] : _sessions)
-      if (!s->busy && s->queue.empty() && (!victim || s->last_use < victim->last_use)) victim = s.get();
+      if (!s->busy && !s->summarising && s->queue.empty() && (!victim || s->last_use < victim->last_use)) victim = s.get();
     if (!victim) return;  // every session is working: allow more for now
     if (victim->fd >= 0) ::close(victim->fd);
     _sessions.erase(victim->key);
@@ -354,9 +375,12 @@ void agent::on_reply(const ipc::message& m) {
   auto p = it->second;
   _pending.erase(it);
   if (p.kind == wait_kind::list) return on_tools_listed(p.index, &m);
+  if (p.kind == wait_kind::mem_put) return on_put(m.env.id, &m, nullptr);
+  if (p.kind == wait_kind::summary) return on_summary(m.env.id, &m, nullptr);
   auto t = _turns.find(p.turn);
   if (t == _turns.end()) return;
   if (p.kind == wait_kind::llm) on_llm(*t->second, &m, nullptr);
+  else if (p.kind == wait_kind::mem_tool) on_memory_tool(*t->second, p.index, &m, nullptr);
   else on_tool(*t->second, p.index, &m, nullptr);
 }
 
@@ -367,13 +391,28 @@ void agent::check_deadlines() {
     if (p.deadline <= now) expired.emplace_back(id, p);
   for (auto& [id, p] : expired) {
     _pending.erase(id);
+    _bus.forget(id);
     if (p.kind == wait_kind::list) {
       on_tools_listed(p.index, nullptr);
       continue;
     }
+    if (p.kind == wait_kind::mem_put) {
+      auto e = bus::make(bus::error_code::timeout, "no answer from 'memory' within {} s", put_timeout.count());
+      on_put(id, nullptr, &e);
+      continue;
+    }
+    if (p.kind == wait_kind::summary) {
+      auto e = llm::make(llm::error_code::timeout, "no answer from the llm service within {} s",
+                         std::chrono::duration_cast<std::chrono::seconds>(_o.llm_deadline).count());
+      on_summary(id, nullptr, &e);
+      continue;
+    }
     auto t = _turns.find(p.turn);
     if (t == _turns.end()) continue;
-    if (p.kind == wait_kind::llm) {
+    if (p.kind == wait_kind::mem_tool) {
+      auto e = bus::make(bus::error_code::timeout, "no answer within {} ms", _o.settings.tool_timeout_ms);
+      on_memory_tool(*t->second, p.index, nullptr, &e);
+    } else if (p.kind == wait_kind::llm) {
       auto e = llm::make(llm::error_code::timeout, "no answer from the llm service within {} s",
                          std::chrono::duration_cast<std::chrono::seconds>(_o.llm_deadline).count());
       on_llm(*t->second, nullptr, &e);
@@ -423,6 +462,8 @@ void agent::call_llm(turn& t, bool retry) {
   context_input in;
   in.system = _system;
   in.history = &t.s->history;
+  in.history_base = t.s->history_base;
+  in.summaries = &t.s->summaries;
   in.current = t.user_text;
   in.steps = t.steps;
   in.budget_tokens = _o.budget_tokens;
@@ -435,7 +476,7 @@ void agent::call_llm(turn& t, bool retry) {
   c.agent = _o.id;
   c.tier = _o.settings.tier;
   c.model = _o.settings.model;
-  c.system = _system;
+  c.system = ctx.summary_note.empty() ? _system : _system + std::string(summary_separator) + ctx.summary_note;
   c.messages = std::move(ctx.messages);
   c.tools = _offered;
   c.max_tokens = _o.settings.max_tokens;
@@ -510,6 +551,7 @@ void agent::on_llm(turn& t, const ipc::message* m, const error* local) {
 
 void agent::run_tools(turn& t) {
   t.calls_left = t.calls.size();
+  t.dispatching = true;  // calls answered at once must not start the next step from inside this loop
   auto deadline = mono_clock::now() + std::chrono::milliseconds(_o.settings.tool_timeout_ms) + tool_grace;
   // All calls of the step at once; results are collected in the model's order.
   for (std::size_t i = 0; i < t.calls.size(); ++i) {
@@ -527,10 +569,12 @@ void agent::run_tools(turn& t) {
         auto e = tool::make(tool::error_code::failed, "{}", body.err().message);
         on_tool(t, i, nullptr, &e);
       } else {
-        c.content = std::move(*body);
-        c.done = true;
-        --t.calls_left;
+        complete_call(t, i, std::move(*body), false);
       }
+      continue;
+    }
+    if (c.c.name == memory_search_name || c.c.name == memory_store_name) {
+      run_memory_tool(t, i);
       continue;
     }
     if (!valid_tool_name(c.c.name)) {
@@ -553,6 +597,7 @@ void agent::run_tools(turn& t) {
     }
     _pending[*id] = pending{wait_kind::tool, t.seq, i, deadline};
   }
+  t.dispatching = false;
   if (t.calls_left == 0) after_tools(t);
 }
 
@@ -596,8 +641,20 @@ void agent::on_tool(turn& t, std::size_t i, const ipc::message* m, const error* 
       c.is_error = r->is_error;
     }
   }
+  complete_call(t, i, std::move(c.content), c.is_error);
+}
+
+void agent::complete_call(turn& t, std::size_t i, std::string content, bool is_error) {
+  if (i >= t.calls.size() || t.calls[i].done) return;
+  auto& c = t.calls[i];
+  c.content = std::move(content);
+  c.is_error = is_error;
   c.done = true;
-  if (--t.calls_left == 0) after_tools(t);
+  // The witness chain's record of the call (the bus stamps the sender).
+  auto where = c.process.empty() ? _bus.address() : c.process;
+  if (auto p = _bus.publish(mem::tool_called{where + "/" + c.c.name, c.c.id, !is_error, sha256_hex(c.c.arguments)}); !p)
+    _log.debug("Failed to publish ToolCalled for '{}': {}", c.c.name, p.err().message);
+  if (--t.calls_left == 0 && !t.dispatching) after_tools(t);
 }
 
 void agent::after_tools(turn& t) {
@@ -644,6 +701,23 @@ void agent::finish(turn& t, std::string text) {
     bytes += encode_entry(e);
     s.history_chars += e.content.size();
   }
+  // What memory indexes once the lines are synced: what the person and the model said
+  // (tool results are left out: large, and found again by running the tool).
+  std::vector<mem::put> puts;
+  if (_o.memory.enabled)
+    for (std::size_t n = 0; n < t.entries.size(); ++n) {
+      auto& e = t.entries[n];
+      if (e.role == llm::role::tool || e.content.find_first_not_of(" \t\r\n") == std::string::npos) continue;
+      mem::put p;
+      p.kind = mem::kind::message;
+      p.text = utf8_cut(e.content, _o.memory.max_text_bytes);
+      p.session = s.key;
+      p.role = e.role == llm::role::user ? "user" : "assistant";
+      p.key = fmt::format("{}#{}", e.turn_id, n);
+      auto ts = parse_rfc3339(e.ts);
+      p.created = ts ? *ts : now;
+      puts.push_back(std::move(p));
+    }
   // The in-memory history is what the next turn of this session sees; it keeps at least
   // twice what fits into the context, starting at a turn's first message.
   s.history.insert(s.history.end(), std::make_move_iterator(t.entries.begin()), std::make_move_iterator(t.entries.end()));
@@ -653,6 +727,7 @@ void agent::finish(turn& t, std::string text) {
   while (drop < s.history.size() && s.history_chars > keep) s.history_chars -= s.history[drop++].content.size();
   while (drop < s.history.size() && s.history[drop].role != llm::role::user) s.history_chars -= s.history[drop++].content.size();
   if (drop) s.history.erase(s.history.begin(), s.history.begin() + static_cast<std::ptrdiff_t>(drop));
+  s.history_base += drop;
 
   if (!s.done.count(f.turn_id)) s.done_order.push_back(f.turn_id);
   s.done[f.turn_id] = {t.final_text, f.ts, t.iterations, t.tool_calls};
@@ -662,30 +737,55 @@ void agent::finish(turn& t, std::string text) {
   }
 
   int dir_fd = -1;
-  if (s.fd < 0) {
-    s.fd = ::open(s.path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
-    if (s.fd < 0)
-      _log.error("Failed to open session '{}': {}; the answer to turn '{}' is sent but not stored", s.path,
-                 std::strerror(errno), t.t.turn_id);
-    else if (!s.created)
-      dir_fd = _sessions_dir_fd;
-  }
-  if (s.fd >= 0) {
-    s.created = true;
-    s.needs_newline = false;
-  }
+  if (!open_session_file(s, dir_fd))
+    _log.error("Failed to open session '{}': {}; the answer to turn '{}' is sent but not stored", s.path,
+               std::strerror(errno), t.t.turn_id);
   // The turn is written (page cache: it survives a crash of this process) and answered at
   // once; the fdatasync runs on a writer thread. The router has the answer in its own
   // synced journal, so a power loss can cost this log its last turn, never the reply.
   status written = s.fd < 0 ? status{} : append(s.fd, bytes, s.path);
   if (s.fd >= 0) {
-    if (int sync_fd = ::dup(s.fd); sync_fd >= 0) _writer.submit({0, sync_fd, dir_fd, {}, s.path, true});
+    std::uint64_t job = 0;
+    if (written && !puts.empty()) {
+      job = sync_job_bit | _next_job++;
+      _puts_after_sync.emplace(job, std::move(puts));
+    }
+    if (int sync_fd = ::dup(s.fd); sync_fd >= 0) {
+      _writer.submit({job, sync_fd, dir_fd, {}, s.path, true, {}});
+    } else if (job) {
+      queue_puts(std::move(_puts_after_sync[job]));  // written, not synced: index anyway
+      _puts_after_sync.erase(job);
+    }
   }
   finish_turn(t.seq, std::move(written));
 }
 
+bool agent::open_session_file(session& s, int& dir_fd) {
+  if (s.fd < 0) {
+    s.fd = ::open(s.path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+    if (s.fd < 0) return false;
+    if (!s.created) dir_fd = _sessions_dir_fd;
+  }
+  s.created = true;
+  s.needs_newline = false;
+  return true;
+}
+
 void agent::on_writes_done() {
-  for (auto& d : _writer.take_done()) finish_turn(d.id, std::move(d.result));
+  for (auto& d : _writer.take_done()) {
+    if (d.id & sync_job_bit) {
+      // The turn's lines are durable: now memory may index them.
+      if (auto it = _puts_after_sync.find(d.id); it != _puts_after_sync.end()) {
+        auto puts = std::move(it->second);
+        _puts_after_sync.erase(it);
+        queue_puts(std::move(puts));
+      }
+    } else if (d.id & summary_job_bit) {
+      on_summary_written(d.id, std::move(d.result));
+    } else {
+      finish_turn(d.id, std::move(d.result));
+    }
+  }
 }
 
 void agent::finish_turn(std::uint64_t seq, status written) {
@@ -714,7 +814,276 @@ void agent::finish_turn(std::uint64_t seq, status written) {
     _by_turn_id.erase(t.t.turn_id);
     _turns.erase(it);
     start_next(*s);
+    maybe_summarise(*s);  // after the reply went out; never delays it
   }
+}
+
+// ---- memory (docs/turn.md "Memory") --------------------------------------------------
+
+void agent::run_memory_tool(turn& t, std::size_t i) {
+  auto& c = t.calls[i];
+  c.process = _bus.address();
+  if (!_o.memory.enabled) {
+    auto e = tool::make(tool::error_code::no_such_tool, "memory is turned off ([memory] enabled = false)");
+    return on_memory_tool(t, i, nullptr, &e);
+  }
+  if (!tool_allowed(_o.settings.tools, c.c.name))
+    return complete_call(t, i,
+                         fmt::format("Permission denied: the tool '{}' may not be used by this agent "
+                                     "(agents.{}.tools).",
+                                     c.c.name, _o.id),
+                         true);
+  result<std::uint64_t> id = 0;
+  if (c.c.name == memory_search_name) {
+    auto q = parse_search_arguments(c.c.arguments);
+    if (!q) return complete_call(t, i, fmt::format("Bad arguments for '{}': {}", c.c.name, q.err().message), true);
+    id = _bus.send_request("memory", *q);
+  } else {
+    auto p = parse_store_arguments(c.c.arguments, _o.memory.max_text_bytes);
+    if (!p) return complete_call(t, i, fmt::format("Bad arguments for '{}': {}", c.c.name, p.err().message), true);
+    p->key = fmt::format("{}#{}", t.t.turn_id, c.c.id);
+    id = _bus.send_request("memory", *p);
+  }
+  if (!id) {
+    auto e = id.take_error();
+    return on_memory_tool(t, i, nullptr, &e);
+  }
+  _pending[*id] = pending{wait_kind::mem_tool, t.seq, i,
+                          mono_clock::now() + std::chrono::milliseconds(_o.settings.tool_timeout_ms) + tool_grace};
+}
+
+void agent::on_memory_tool(turn& t, std::size_t i, const ipc::message* m, const error* local) {
+  if (i >= t.calls.size() || t.calls[i].done) return;
+  auto& c = t.calls[i];
+  std::optional<error> err;
+  if (local) err = *local;
+  else if (m->is_error()) err = m->to_error();
+  if (err) {
+    std::string text;
+    if (bus::is(*err, bus::error_code::no_such_address))
+      text = fmt::format("Memory is not available right now: the memory service is not running ('{}' failed).",
+                         c.c.name);
+    else if (bus::is(*err, bus::error_code::timeout) || bus::is(*err, bus::error_code::queue_full))
+      text = fmt::format("Memory did not answer in time; '{}' failed ({}).", c.c.name, err->message);
+    else if (tool::is(*err, tool::error_code::no_such_tool))
+      text = fmt::format("There is no tool '{}' here: {}.", c.c.name, err->message);
+    else
+      text = fmt::format("The tool '{}' failed: memory answered {}: {}", c.c.name, err->code, err->message);
+    _log.debug("turn '{}': {}", t.t.turn_id, text);
+    return complete_call(t, i, std::move(text), true);
+  }
+  if (c.c.name == memory_search_name) {
+    auto r = m->as<mem::results>();
+    if (!r) return complete_call(t, i, fmt::format("Memory answered something unreadable: {}", r.err().message), true);
+    auto q = parse_search_arguments(c.c.arguments);
+    return complete_call(t, i, format_hits(*r, q ? q->query : std::string()), false);
+  }
+  auto r = m->as<mem::stored>();
+  if (!r) return complete_call(t, i, fmt::format("Memory answered something unreadable: {}", r.err().message), true);
+  complete_call(t, i, r->duplicate ? fmt::format("Already remembered (entry {}).", r->id)
+                                   : fmt::format("Remembered (entry {}).", r->id),
+                false);
+}
+
+void agent::queue_puts(std::vector<mem::put> puts) {
+  for (auto& p : puts) {
+    // Bounded: when memory is away for long, the oldest waiting Puts go first.
+    while (!_put_queue.empty() && _put_queue.size() + _puts_in_flight.size() >= _o.max_memory_queue) {
+      _put_queue.pop_front();
+      if (_puts_dropped++ % drop_warning_every == 0)
+        _log.warning("memory is not keeping up: dropped {} message(s) from its index so far (more than {} waiting); "
+                     "they stay in the session files",
+                     _puts_dropped, _o.max_memory_queue);
+    }
+    _put_queue.push_back(std::move(p));
+  }
+  pump_puts();
+}
+
+void agent::pump_puts() {
+  auto now = mono_clock::now();
+  if (_put_queue.empty() || now < _put_resume) return;
+  while (!_put_queue.empty() && _puts_in_flight.size() < _o.max_memory_in_flight) {
+    auto id = _bus.send_request("memory", _put_queue.front());
+    if (!id) {
+      auto e = id.take_error();
+      _log.debug("Failed to send a Put to 'memory': {}", e.to_string());
+      _put_resume = now + _put_backoff;
+      _put_backoff = std::min<std::chrono::milliseconds>(_put_backoff * 2, max_put_backoff);
+      return;
+    }
+    _puts_in_flight.emplace(*id, std::move(_put_queue.front()));
+    _put_queue.pop_front();
+    _pending[*id] = pending{wait_kind::mem_put, 0, 0, now + put_timeout};
+  }
+}
+
+void agent::on_put(std::uint64_t id, const ipc::message* m, const error* local) {
+  auto it = _puts_in_flight.find(id);
+  if (it == _puts_in_flight.end()) return;
+  auto p = std::move(it->second);
+  _puts_in_flight.erase(it);
+  std::optional<error> err;
+  if (local) err = *local;
+  else if (m->is_error()) err = m->to_error();
+  if (!err) {
+    if (_memory_away) _log.info("memory is back: indexing the session messages that waited");
+    _memory_away = false;
+    _put_backoff = 500ms;
+    _log.debug("indexed '{}' in memory", p.key);
+    return pump_puts();
+  }
+  bool transient = bus::is(*err, bus::error_code::no_such_address) || bus::is(*err, bus::error_code::queue_full) ||
+                   bus::is(*err, bus::error_code::timeout) || bus::is(*err, bus::error_code::shutting_down) ||
+                   mem::is(*err, mem::error_code::storage);
+  if (transient) {
+    if (!_memory_away)
+      _log.warning("Failed to index session messages in memory: {}; retrying (at most {} wait)", err->to_string(),
+                   _o.max_memory_queue);
+    _memory_away = true;
+    // Back at the front, unless newer ones filled the queue meanwhile.
+    if (_put_queue.size() + _puts_in_flight.size() < _o.max_memory_queue) _put_queue.push_front(std::move(p));
+    else if (_puts_dropped++ % drop_warning_every == 0)
+      _log.warning("memory is not keeping up: dropped {} message(s) from its index so far", _puts_dropped);
+    _put_resume = mono_clock::now() + _put_backoff;
+    _put_backoff = std::min<std::chrono::milliseconds>(_put_backoff * 2, max_put_backoff);
+    return;
+  }
+  // Refused for what it is (too large, bad request, denied): sending it again changes nothing.
+  if (_puts_dropped++ % drop_warning_every == 0)
+    _log.warning("memory refused to index '{}' of session '{}': {} ({} dropped so far)", p.key, p.session,
+                 err->to_string(), _puts_dropped);
+  pump_puts();
+}
+
+void agent::maybe_summarise(session& s) {
+  auto& m = _o.memory;
+  if (m.summarise_after_messages == 0 || s.summarising || _draining) return;
+  auto covered = covered_until(s.summaries);
+  auto total = s.history_base + s.history.size();
+  if (covered >= total || total - covered <= m.summarise_after_messages) return;
+  // The messages from `covered` on: in memory, or (a long-trimmed session) from the file.
+  const std::vector<entry>* msgs = &s.history;
+  std::uint64_t base = s.history_base;
+  loaded_session loaded;
+  if (covered < base) {
+    auto l = load_session(s.path);
+    if (!l) {
+      _log.warning("Failed to summarise session '{}': {}", s.key, l.err().message);
+      return;
+    }
+    loaded = std::move(*l);
+    msgs = &loaded.entries;
+    base = 0;
+  }
+  auto max_chars = std::max<std::size_t>(16 * 1024, _o.budget_tokens * 3);
+  auto plan = plan_summary(*msgs, base, covered, m.summarise_after_messages, m.summary_keep_messages, max_chars);
+  if (!plan) return;
+  auto b = static_cast<std::size_t>(plan->from - base), e = static_cast<std::size_t>(plan->to - base);
+  summary_job job;
+  job.session = s.key;
+  job.r.from = plan->from;
+  job.r.to = plan->to;
+  job.r.first_ts = (*msgs)[b].ts;
+  job.r.last_ts = (*msgs)[e - 1].ts;
+  llm::complete c;
+  c.agent = _o.id;
+  c.tier = _o.settings.tier;
+  c.model = _o.settings.model;
+  c.system = std::string(summary_instruction());
+  c.messages.push_back(llm::turn{llm::role::user, summary_transcript(*msgs, b, e), {}, {}, false});
+  c.max_tokens = 1024;
+  auto id = _bus.send_request("llm", c);
+  if (!id) {
+    _log.warning("Failed to ask the llm to summarise session '{}': {}", s.key, id.err().to_string());
+    return;
+  }
+  _log.info("summarising messages {}..{} of session '{}'", plan->from, plan->to - 1, s.key);
+  s.summarising = true;
+  _summaries.emplace(*id, std::move(job));
+  _pending[*id] = pending{wait_kind::summary, 0, 0, mono_clock::now() + _o.llm_deadline};
+}
+
+void agent::on_summary(std::uint64_t id, const ipc::message* m, const error* local) {
+  auto it = _summaries.find(id);
+  if (it == _summaries.end()) return;
+  auto job = std::move(it->second);
+  _summaries.erase(it);
+  auto si = _sessions.find(job.session);
+  if (si == _sessions.end()) return;
+  auto& s = *si->second;
+  std::optional<error> err;
+  if (local) err = *local;
+  else if (m->is_error()) err = m->to_error();
+  std::string text;
+  if (!err) {
+    auto c = m->as<llm::completion>();
+    if (!c) err = c.err();
+    else text = std::move(c->text);
+  }
+  if (!err && text.find_first_not_of(" \t\r\n") == std::string::npos)
+    err = llm::make(llm::error_code::upstream, "the model's summary was empty");
+  if (err) {
+    s.summarising = false;
+    _log.warning("Failed to summarise session '{}': {}; trying again after its next turn", s.key, err->to_string());
+    return;
+  }
+  job.r.text = std::move(text);
+  job.r.created = to_rfc3339(utc_now());
+  auto stem = session_file_name(s.key);
+  stem.resize(stem.size() - std::string_view(".jsonl").size());
+  job.r.file = summary_file_path(stem, s.summaries.size() + 1);
+  auto wid = summary_job_bit | _next_job++;
+  durable_writer::job w;
+  w.id = wid;
+  w.bytes = summary_markdown(s.key, _o.id, job.r);
+  w.path = job.r.file;
+  w.replace = _o.workspace + "/" + job.r.file;
+  _summaries.emplace(wid, std::move(job));
+  _writer.submit(std::move(w));
+}
+
+void agent::on_summary_written(std::uint64_t id, status written) {
+  auto it = _summaries.find(id);
+  if (it == _summaries.end()) return;
+  auto job = std::move(it->second);
+  _summaries.erase(it);
+  auto si = _sessions.find(job.session);
+  if (si == _sessions.end()) return;
+  auto& s = *si->second;
+  s.summarising = false;
+  if (!written) {
+    _log.error("Failed to write the summary of session '{}': {}; trying again after its next turn", s.key,
+               written.err().message);
+    return;
+  }
+  // The session records what the summary covers, so it is neither repeated nor lost on a restart.
+  int dir_fd = -1;
+  if (!open_session_file(s, dir_fd)) {
+    _log.error("Failed to open session '{}': {}; the summary '{}' is not recorded", s.path, std::strerror(errno),
+               job.r.file);
+    return;
+  }
+  std::string line = encode_summary(job.r);
+  if (auto a = append(s.fd, line, s.path); !a) {
+    _log.error("{}; the summary '{}' is not recorded", a.err().message, job.r.file);
+    return;
+  }
+  if (int sync_fd = ::dup(s.fd); sync_fd >= 0) _writer.submit({0, sync_fd, dir_fd, {}, s.path, true, {}});
+  _log.info("summarised messages {}..{} of session '{}' into '{}'", job.r.from, job.r.to - 1, s.key, job.r.file);
+  if (_o.memory.enabled) {
+    mem::put p;
+    p.kind = mem::kind::summary;
+    p.text = utf8_cut(job.r.text, _o.memory.max_text_bytes);
+    p.session = s.key;
+    p.tags = {"summary"};
+    p.key = fmt::format("{}#summary#{}-{}", s.key, job.r.from, job.r.to);
+    auto created = parse_rfc3339(job.r.created);
+    p.created = created ? *created : utc_now();
+    queue_puts({std::move(p)});
+  }
+  s.summaries.push_back(std::move(job.r));
+  maybe_summarise(s);  // a long backlog is summarised a piece at a time
 }
 
 // ---- the loop ------------------------------------------------------------------------
@@ -764,6 +1133,7 @@ int agent::run(int signal_fd) {
       for (auto& [when, seq] : fire)
         if (auto t = _turns.find(seq); t != _turns.end()) call_llm(*t->second, /*retry=*/true);
       check_deadlines();
+      pump_puts();
     }
     if (_draining && (_turns.empty() || now >= drain_deadline)) {
       if (!_turns.empty()) _log.warning("agent '{}' stopping with {} turn(s) unfinished", _o.id, _turns.size());

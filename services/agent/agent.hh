@@ -24,6 +24,7 @@
 
 #include "proto/chat_v1.hh"
 #include "proto/llm_v1.hh"
+#include "proto/memory_v1.hh"
 #include "proto/tool_v1.hh"
 #include "services/agent/durable_writer.hh"
 #include "services/agent/session.hh"
@@ -47,6 +48,9 @@ struct agent_options {
   std::size_t max_queued_per_session = 256;
   std::size_t max_turns = 10000;        ///< turns in hand at once
   unsigned writer_threads = 16;  ///< fdatasyncs in parallel (docs/agents.md)
+  service::memory_settings memory;      ///< [memory]: indexing, memory tools, summaries
+  std::size_t max_memory_queue = 1000;  ///< Puts waiting for the memory service (oldest dropped beyond)
+  std::size_t max_memory_in_flight = 16;
 };
 
 /// The budget sentence appended when a turn runs out of model calls.
@@ -68,7 +72,7 @@ class agent {
   struct session;
   struct turn;
   struct tool_process;
-  enum class wait_kind : std::uint8_t { llm, tool, list };
+  enum class wait_kind : std::uint8_t { llm, tool, list, mem_put, mem_tool, summary };
   struct pending {
     wait_kind kind;
     std::uint64_t turn = 0;  ///< turn seq
@@ -97,6 +101,19 @@ class agent {
   void on_tool(turn& t, std::size_t i, const ipc::message* m, const error* local);
   void after_tools(turn& t);
   void finish(turn& t, std::string text);
+  /// Marks call `i` done with its result; publishes the witness event (ToolCalled).
+  void complete_call(turn& t, std::size_t i, std::string content, bool is_error);
+  bool open_session_file(session& s, int& dir_fd);
+
+  // memory (docs/turn.md "Memory")
+  void run_memory_tool(turn& t, std::size_t i);
+  void on_memory_tool(turn& t, std::size_t i, const ipc::message* m, const error* local);
+  void queue_puts(std::vector<proto::memory_v1::put> puts);
+  void pump_puts();
+  void on_put(std::uint64_t id, const ipc::message* m, const error* local);
+  void maybe_summarise(session& s);
+  void on_summary(std::uint64_t id, const ipc::message* m, const error* local);
+  void on_summary_written(std::uint64_t id, status written);
   void answer(const ipc::message& req, const proto::chat_v1::turn_result& r);
   void fail_turn(turn& t, const error& e);
 
@@ -126,6 +143,21 @@ class agent {
   std::map<std::string, std::size_t> _tool_owner;  // tool name → process index
   std::vector<proto::llm_v1::tool_spec> _offered;
   std::size_t _offered_tokens = 0;
+
+  // memory: Puts waiting (oldest first) and sent; batches waiting for their session sync
+  std::deque<proto::memory_v1::put> _put_queue;
+  std::unordered_map<std::uint64_t, proto::memory_v1::put> _puts_in_flight;  // by bus request id
+  std::unordered_map<std::uint64_t, std::vector<proto::memory_v1::put>> _puts_after_sync;  // by writer job id
+  mono_clock::time_point _put_resume{};
+  std::chrono::milliseconds _put_backoff{500};
+  bool _memory_away = false;
+  std::uint64_t _puts_dropped = 0;
+  std::uint64_t _next_job = 1;
+  struct summary_job {
+    std::string session;
+    summary_record r;
+  };
+  std::unordered_map<std::uint64_t, summary_job> _summaries;  // by bus request id, then by writer job id
 
   std::vector<skill> _skills;
   std::string _system;

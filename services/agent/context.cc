@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "services/agent/memory.hh"
+
 namespace weft::agent {
 
 namespace llm = proto::llm_v1;
@@ -84,8 +86,24 @@ context_output assemble_context(const context_input& in) {
   // History → groups of one turn each (a turn_id; messages without one start a new group
   // at every user message). Nothing is copied until the end: decisions are made on
   // indexes, so a long history costs one pass and one copy of what is kept.
+  // Messages covered by a summary are replaced by it.
+  auto covered = in.summaries ? covered_until(*in.summaries) : 0;
+  std::size_t skip = covered > in.history_base ? static_cast<std::size_t>(std::min<std::uint64_t>(
+                                                     covered - in.history_base, h.size()))
+                                               : 0;
+  out.summarised_messages = skip;
+  std::vector<std::string> notes;
+  std::vector<std::size_t> note_tokens;
+  if (in.summaries && in.max_summaries) {
+    auto& all = *in.summaries;
+    auto from = all.size() > in.max_summaries ? all.size() - in.max_summaries : 0;
+    for (auto i = from; i < all.size(); ++i) {
+      notes.push_back(summary_note(all[i]));
+      note_tokens.push_back((summary_separator.size() + notes.back().size() + 3) / 4);
+    }
+  }
   std::vector<group> groups;
-  for (std::size_t i = 0; i < h.size(); ++i) {
+  for (std::size_t i = skip; i < h.size(); ++i) {
     auto& e = h[i];
     bool same = false;
     if (!groups.empty()) {
@@ -111,6 +129,8 @@ context_output assemble_context(const context_input& in) {
   std::size_t total = in.fixed_tokens + estimate_tokens(in.system) + estimate_tokens(current);
   for (auto& g : kept) total += g.tokens;
   for (auto& s : steps) total += estimate_tokens(s);
+  for (auto n : note_tokens) total += n;
+  std::size_t first_note = 0;
   auto over = [&] { return total > in.budget_tokens; };
 
   // 1. History tool results, oldest first (remembered by index, applied when copying).
@@ -127,14 +147,24 @@ context_output assemble_context(const context_input& in) {
     }
     if (!over()) break;
   }
-  // 2. Whole history turns, oldest first.
+  // 2. Summaries but the newest, oldest first.
+  while (over() && first_note + 1 < notes.size()) {
+    total -= note_tokens[first_note++];
+    ++out.dropped_summaries;
+  }
+  // 3. Whole history turns, oldest first.
   std::size_t first = 0;
   while (over() && first < kept.size()) {
     total -= kept[first].tokens;
     ++first;
     ++out.dropped_turns;
   }
-  // 3. This turn's tool results, oldest first.
+  // 4. The newest summary.
+  if (over() && first_note < notes.size()) {
+    total -= note_tokens[first_note++];
+    ++out.dropped_summaries;
+  }
+  // 5. This turn's tool results, oldest first.
   for (auto& s : steps) {
     if (!over()) break;
     if (auto saved = stub(s)) {
@@ -142,7 +172,7 @@ context_output assemble_context(const context_input& in) {
       ++out.stubbed_results;
     }
   }
-  // 4. The current message itself.
+  // 6. The current message itself.
   if (over()) {
     auto others = total - estimate_tokens(current);
     auto room_tokens = in.budget_tokens > others + per_message ? in.budget_tokens - others - per_message : 0;
@@ -153,6 +183,11 @@ context_output assemble_context(const context_input& in) {
     out.truncated = true;
   }
 
+  for (auto i = first_note; i < notes.size(); ++i) {
+    if (!out.summary_note.empty()) out.summary_note += summary_separator;
+    out.summary_note += notes[i];
+    ++out.summaries;
+  }
   std::size_t count = 1 + steps.size();
   for (auto k = first; k < kept.size(); ++k) count += kept[k].end - kept[k].begin;
   out.messages.reserve(count);

@@ -2,7 +2,9 @@
 
 #include <cerrno>
 #include <cstring>
+#include <fcntl.h>
 #include <sys/eventfd.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <weft/base/log.hh>
@@ -25,6 +27,32 @@ status append(int fd, std::string_view bytes, const std::string& path) {
     }
     off += static_cast<std::size_t>(n);
   }
+  return {};
+}
+
+status write_file_atomically(const std::string& path, std::string_view bytes) {
+  auto slash = path.rfind('/');
+  auto dir = slash == std::string::npos ? std::string(".") : path.substr(0, slash);
+  if (::mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST)
+    return fail(errc::io, "Failed to create directory '{}': {}", dir, std::strerror(errno));
+  auto tmp = path + ".tmp";
+  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if (fd < 0) return fail(errc::io, "Failed to create '{}': {}", tmp, std::strerror(errno));
+  auto s = append(fd, bytes, tmp);
+  if (s && ::fsync(fd) != 0) s = fail(errc::io, "Failed to sync '{}': {}", tmp, std::strerror(errno));
+  ::close(fd);
+  if (s && ::rename(tmp.c_str(), path.c_str()) != 0)
+    s = fail(errc::io, "Failed to rename '{}' to '{}': {}", tmp, path, std::strerror(errno));
+  if (!s) {
+    ::unlink(tmp.c_str());
+    return s;
+  }
+  int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dfd < 0) return fail(errc::io, "Failed to open directory '{}': {}", dir, std::strerror(errno));
+  int rc = ::fsync(dfd);
+  int err = errno;
+  ::close(dfd);
+  if (rc != 0) return fail(errc::io, "Failed to sync directory '{}': {}", dir, std::strerror(err));
   return {};
 }
 
@@ -68,14 +96,16 @@ void durable_writer::work() {
       j = std::move(_jobs.front());
       _jobs.pop_front();
     }
-    status s = j.fd < 0 ? status{} : append_durably(j.fd, j.bytes, j.path);
+    status s = !j.replace.empty() ? write_file_atomically(j.replace, j.bytes)
+               : j.fd < 0         ? status{}
+                                  : append_durably(j.fd, j.bytes, j.path);
     if (s && j.dir_fd >= 0 && ::fsync(j.dir_fd) != 0)
       s = fail(errc::io, "Failed to sync the directory of session '{}': {}", j.path, std::strerror(errno));
     if (j.sync_only) {
       // The bytes were written by the loop and the turn answered; only the sync was ours.
       ::close(j.fd);
       if (!s) log::get("agent").error("{}", s.err().message);
-      continue;
+      if (j.id == 0) continue;
     }
     {
       std::lock_guard l(_mu);

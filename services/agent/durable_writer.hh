@@ -24,7 +24,8 @@ class durable_writer {
     int dir_fd = -1;      ///< >= 0: fsync this directory too (the file was just created)
     std::string bytes;
     std::string path;     ///< for messages
-    bool sync_only = false;  ///< bytes already written: fdatasync `fd` (a dup, closed after), report nothing
+    bool sync_only = false;  ///< bytes already written: fdatasync `fd` (a dup, closed after); reported only when id != 0
+    std::string replace;     ///< non-empty (and fd < 0): write `bytes` as this whole file, atomically
   };
   struct done {
     std::uint64_t id = 0;
@@ -55,6 +56,10 @@ class durable_writer {
 
 /// Writes all of `bytes` to `fd` (retrying short writes and EINTR), then fdatasync.
 status append_durably(int fd, std::string_view bytes, const std::string& path);
+/// Replaces the file `path` by `bytes` atomically: a temporary file beside it, written and
+/// fsynced, renamed over `path`, and the directory fsynced. Creates the directory's last
+/// component when missing.
+status write_file_atomically(const std::string& path, std::string_view bytes);
 /// Writes all of `bytes` to `fd` (retrying short writes and EINTR); no sync.
 status append(int fd, std::string_view bytes, const std::string& path);
 

@@ -17,7 +17,9 @@
 //   WEFT_LOG         log levels, e.g. "debug" or "info,agent=debug"
 //
 // Serves: io.weft.Chat.v1.Turn. Calls: io.weft.Llm.v1.Complete (llm),
-// io.weft.Tool.v1.ListTools and Call (tool processes).
+// io.weft.Tool.v1.ListTools and Call (tool processes), io.weft.Memory.v1.Put and Search
+// (memory: session messages indexed, memory_search/memory_store tools, summaries).
+// Publishes io.weft.Memory.v1.ToolCalled after each tool call (the witness chain).
 //
 // Example config:
 //   [agents.main]
@@ -62,6 +64,14 @@ Environment:
 
 Settings come from [agents.<id>] (max_iterations, tool_timeout_ms, max_tokens, tier,
 model, workspace, [agents.<id>.tools] allow/deny/families). See docs/agents.md.
+
+Memory ([memory], docs/turn.md "Memory"): each message of a session is sent to the memory
+service (address 'memory') once its line is synced; the model is offered memory_search
+and memory_store (subject to [agents.<id>.tools]); a session longer than
+summarise_after_messages is summarised by the model into <workspace>/memory/summaries/
+and the summary replaces the old messages in the context. After each tool call the agent
+publishes io.weft.Memory.v1.ToolCalled for the witness chain. [memory] enabled = false
+turns indexing and the memory tools off.
 )";
 
 std::string env_or(const char* name, std::string fallback = {}) {
@@ -126,6 +136,7 @@ int main(int argc, char** argv) {
   auto per_attempt = std::chrono::milliseconds(cfg->llm.timeout_ms) + std::chrono::milliseconds(cfg->llm.retry_min_wait_ms) * 4;
   o.llm_deadline = per_attempt * (cfg->llm.retries + 1) + std::chrono::seconds(5);
   o.stop_timeout = std::chrono::milliseconds(cfg->supervisor.stop_timeout_ms);
+  o.memory = cfg->memory;
 
   auto created = agent::bootstrap_workspace(o.workspace, id, o.name);
   if (!created) {

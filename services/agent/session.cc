@@ -142,6 +142,12 @@ std::string encode_entry(const entry& e) {
   return dump(j) + "\n";
 }
 
+std::string encode_summary(const summary_record& r) {
+  json j = {{"type", "summary"}, {"from", r.from},         {"to", r.to},           {"first_ts", r.first_ts},
+            {"last_ts", r.last_ts}, {"file", r.file}, {"created", r.created}, {"text", r.text}};
+  return dump(j) + "\n";
+}
+
 loaded_session parse_session(std::string_view text, std::string_view file_name) {
   loaded_session out;
   std::size_t line_no = 0;
@@ -169,6 +175,24 @@ loaded_session parse_session(std::string_view text, std::string_view file_name) 
     auto type = str_field(j, "type");
     if (type == "session") {
       out.has_header = true;
+      continue;
+    }
+    if (type == "summary") {
+      summary_record r;
+      auto from = j.find("from"), to = j.find("to");
+      if (from == j.end() || to == j.end() || !from->is_number_unsigned() || !to->is_number_unsigned() ||
+          from->get<std::uint64_t>() > to->get<std::uint64_t>()) {
+        warn("a summary line needs 'from' <= 'to' (message ordinals)");
+        continue;
+      }
+      r.from = from->get<std::uint64_t>();
+      r.to = to->get<std::uint64_t>();
+      r.first_ts = str_field(j, "first_ts");
+      r.last_ts = str_field(j, "last_ts");
+      r.file = str_field(j, "file");
+      r.created = str_field(j, "created");
+      r.text = str_field(j, "text");
+      out.summaries.push_back(std::move(r));
       continue;
     }
     if (type != "message") {

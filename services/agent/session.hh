@@ -8,6 +8,10 @@
 ///   {"type":"message","role":"assistant","content":…,"tool_calls":[{"id","name","arguments"}],…}
 ///   {"type":"message","role":"tool","tool_call_id":…,"name":…,"content":…,"is_error":false,…}
 ///   {"type":"message","role":"assistant","content":…,"final":true,"iterations":N,"tool_call_count":M,…}
+/// and, after an auto-summary (docs/turn.md "Memory"), one metadata line naming the
+/// messages it covers by ordinal (the n-th message line of the file, from 0; end exclusive):
+///   {"type":"summary","from":0,"to":48,"first_ts":…,"last_ts":…,"file":"memory/summaries/….md",
+///    "created":…,"text":…}
 /// Lines of other types are kept for forward compatibility (ignored).
 
 #include <cstdint>
@@ -37,6 +41,16 @@ struct entry {
   bool operator==(const entry&) const = default;
 };
 
+/// A summary of messages [from, to) of a session (ordinals of its message lines).
+struct summary_record {
+  std::uint64_t from = 0, to = 0;
+  std::string first_ts, last_ts;  ///< times of the first and last message covered
+  std::string file;               ///< workspace-relative path of the markdown file
+  std::string created;
+  std::string text;
+  bool operator==(const summary_record&) const = default;
+};
+
 /// The file name of a session key: every byte but [A-Za-z0-9_-] percent-encoded (so
 /// "telegram:42" is "telegram%3A42.jsonl"); keys whose encoding would pass 200 bytes are
 /// cut and suffixed with a hash of the whole key. An empty key is "%00".
@@ -46,10 +60,13 @@ std::string session_file_name(std::string_view key);
 std::string encode_session_header(std::string_view key, std::string_view agent, std::string_view created);
 /// One message line (with '\n').
 std::string encode_entry(const entry& e);
+/// One summary line (with '\n').
+std::string encode_summary(const summary_record& r);
 
 /// What a session file held.
 struct loaded_session {
   std::vector<entry> entries;
+  std::vector<summary_record> summaries;  ///< in file order
   std::vector<std::string> warnings;  ///< "<file>:<line>: …", one per skipped line
   bool has_header = false;
   bool needs_newline = false;  ///< the file ends in a partial line: start the next append with '\n'
