@@ -5,7 +5,8 @@ Speaks the real wire protocols over HTTP/1.1 with keep-alive, on 127.0.0.1:
   POST /v1/chat/completions   OpenAI chat completions (JSON or SSE with stream:true)
   POST /v1/messages           Anthropic Messages (JSON or SSE with stream:true)
   POST /v1/embeddings         OpenAI-compatible embeddings (data returned in reverse order,
-                              so clients must match by index)
+                              so clients must match by index); model "fake-bow" gives a
+                              64-dim bag-of-words vector per text (same words, same direction)
 The /v1 prefix is optional. With --key K every API request must carry it (OpenAI:
 "Authorization: Bearer K" or "api-key: K"; Anthropic: "x-api-key: K"), else 401 in the
 provider's error shape.
@@ -360,14 +361,32 @@ class Handler(BaseHTTPRequestHandler):
         inputs = body.get("input", [])
         if isinstance(inputs, str):
             inputs = [inputs]
-        data = [{"object": "embedding", "index": i, "embedding": [float(len(t)), float(i), 0.5]}
-                for i, t in enumerate(inputs)]
+        if body.get("model") == "fake-bow":
+            data = [{"object": "embedding", "index": i, "embedding": bag_of_words(t)}
+                    for i, t in enumerate(inputs)]
+        else:
+            data = [{"object": "embedding", "index": i, "embedding": [float(len(t)), float(i), 0.5]}
+                    for i, t in enumerate(inputs)]
         data.reverse()
         obj = {"object": "list", "data": data, "model": body.get("model", "fake-embed"),
                "usage": {"prompt_tokens": 1, "total_tokens": 1}}
         if self.malformed_or_cut(step, json.dumps(obj).encode()):
             return
         self.send_json(200, obj)
+
+
+def bag_of_words(text, dims=64):
+    """Model "fake-bow": a deterministic 64-dim vector of the text's lower-case words, each
+    hashed (FNV-1a) to a dimension, so texts sharing words point the same way."""
+    v = [0.0] * dims
+    for word in "".join(c.lower() if c.isalnum() else " " for c in text).split():
+        h = 2166136261
+        for b in word.encode():
+            h = ((h ^ b) * 16777619) & 0xFFFFFFFF
+        v[h % dims] += 1.0
+    if not any(v):
+        v[0] = 1.0
+    return v
 
 
 def main():
