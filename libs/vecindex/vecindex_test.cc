@@ -351,3 +351,23 @@ TEST_CASE("tiered_index: entries move by age and use, cold ones are still found"
     CHECK(tiered_index::load(dir, dims, params).err().code == errc::malformed);
   }
 }
+
+TEST_CASE("tiered_index: add_batch places each entry by its history") {
+  const std::uint32_t dims = 32;
+  clustered_generator gen({.dims = dims, .latent = 8, .centres = 10, .seed = 13});
+  auto rows = gen.draw(1200);
+  std::vector<std::uint32_t> labels(1200);
+  std::vector<entry_times> times(1200);
+  for (std::uint32_t i = 0; i < 1200; ++i) {
+    labels[i] = i;
+    times[i].created = day(i % 3 == 0 ? 99 : i % 3 == 1 ? 80 : 0);  // hot, warm, cold at day 100
+  }
+  tiered_index index(dims);
+  REQUIRE(index.add_batch(labels, rows, times, day(100), 2));
+  auto st = index.stats();
+  CHECK(st.hot == 400);
+  CHECK(st.warm == 400);
+  CHECK(st.cold == 400);
+  CHECK(index.times(4) == times[4]);
+  for (std::uint32_t i : {0u, 1u, 2u, 601u, 1199u}) CHECK(index.search(row(rows, dims, i), 1).at(0).label == i);
+}

@@ -83,8 +83,8 @@ struct hnsw_index::impl {
 
   status ensure_capacity(std::size_t needed) {
     if (needed <= g->max_elements_) return {};
-    std::size_t cap = std::max<std::size_t>(g->max_elements_, 16);
-    while (cap < needed) cap *= 2;
+    // Doubling keeps single adds amortised O(1); a big batch gets exactly what it needs.
+    const std::size_t cap = std::max<std::size_t>({needed, g->max_elements_ * 2, 16});
     try {
       g->resizeIndex(cap);
     } catch (const std::exception& e) {

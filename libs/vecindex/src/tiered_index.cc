@@ -260,6 +260,58 @@ status tiered_index::add(std::uint32_t label, std::span<const float> vector, con
   return {};
 }
 
+status tiered_index::add_batch(std::span<const std::uint32_t> labels, std::span<const float> rows,
+                               std::span<const entry_times> times, utc_time now, unsigned threads,
+                               const std::function<void(std::size_t)>& progress) {
+  impl& s = *_impl;
+  const std::size_t n = labels.size();
+  if (rows.size() != n * s.dims || times.size() != n)
+    return fail(errc::invalid_argument, "Failed to add vectors: {} labels, {} floats and {} histories do not match",
+                n, rows.size(), times.size());
+  std::vector<std::uint32_t> hot_labels;
+  std::vector<float> hot_rows;
+  std::vector<std::size_t> hot_rows_at, other;  // row numbers going to the graph / elsewhere
+  for (std::size_t i = 0; i < n; ++i) {
+    if (auto it = s.entries.find(labels[i]); it != s.entries.end()) {
+      s.unplace(labels[i], it->second);
+      s.entries.erase(it);
+    }
+    if (s.target(times[i], now, s.params.policy) == tier::hot) {
+      hot_labels.push_back(labels[i]);
+      hot_rows_at.push_back(i);
+      hot_rows.insert(hot_rows.end(), rows.begin() + static_cast<std::ptrdiff_t>(i * s.dims),
+                      rows.begin() + static_cast<std::ptrdiff_t>((i + 1) * s.dims));
+    } else {
+      other.push_back(i);
+    }
+  }
+  if (auto st = s.hot.add_batch(hot_labels, hot_rows, threads, progress); !st) return st;
+  for (std::size_t i : hot_rows_at) {
+    entry_meta m;
+    m.times = times[i];
+    s.entries[labels[i]] = m;
+  }
+  if (!s.sq_trained) {
+    std::vector<std::vector<float>> sample;
+    for (std::size_t i : other) {
+      if (sample.size() >= sq_train_max) break;
+      if (s.target(times[i], now, s.params.policy) != tier::warm) continue;
+      std::vector<float> v(rows.begin() + static_cast<std::ptrdiff_t>(i * s.dims),
+                           rows.begin() + static_cast<std::ptrdiff_t>((i + 1) * s.dims));
+      if (normalise(v)) sample.push_back(std::move(v));
+    }
+    if (!sample.empty()) s.train_sq(sample);
+  }
+  for (std::size_t i : other) {
+    if (auto st = add(labels[i], rows.subspan(i * s.dims, s.dims), times[i], now); !st) return st;
+  }
+  s.warm_labels.shrink_to_fit();
+  s.warm_codes.shrink_to_fit();
+  s.cold_labels.shrink_to_fit();
+  s.cold_codes.shrink_to_fit();
+  return {};
+}
+
 status tiered_index::add(std::uint32_t label, std::span<const float> vector, utc_time now) {
   entry_times t;
   t.created = now;

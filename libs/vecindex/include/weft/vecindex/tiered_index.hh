@@ -93,6 +93,12 @@ class tiered_index {
   /// Refuses a wrong dimension, a zero vector or NaN/Inf (InvalidArgument).
   status add(std::uint32_t label, std::span<const float> vector, const entry_times& times,
              utc_time now);
+  /// Adds many entries at once (a service loading its store): `rows` holds the vectors
+  /// row after row, `times[i]` belongs to `labels[i]`; the hot ones are inserted into the
+  /// graph with `threads` threads (0: hardware concurrency). Stops at the first bad row.
+  status add_batch(std::span<const std::uint32_t> labels, std::span<const float> rows,
+                   std::span<const entry_times> times, utc_time now, unsigned threads = 0,
+                   const std::function<void(std::size_t done)>& progress = {});
   /// A new entry: created now, never accessed, hot.
   status add(std::uint32_t label, std::span<const float> vector, utc_time now);
 
