@@ -2,6 +2,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <filesystem>
 #include <fcntl.h>
 #include <sys/eventfd.h>
 #include <sys/stat.h>
@@ -33,8 +34,9 @@ status append(int fd, std::string_view bytes, const std::string& path) {
 status write_file_atomically(const std::string& path, std::string_view bytes) {
   auto slash = path.rfind('/');
   auto dir = slash == std::string::npos ? std::string(".") : path.substr(0, slash);
-  if (::mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST)
-    return fail(errc::io, "Failed to create directory '{}': {}", dir, std::strerror(errno));
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  if (ec) return fail(errc::io, "Failed to create directory '{}': {}", dir, ec.message());
   auto tmp = path + ".tmp";
   int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
   if (fd < 0) return fail(errc::io, "Failed to create '{}': {}", tmp, std::strerror(errno));

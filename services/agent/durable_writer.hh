@@ -57,8 +57,7 @@ class durable_writer {
 /// Writes all of `bytes` to `fd` (retrying short writes and EINTR), then fdatasync.
 status append_durably(int fd, std::string_view bytes, const std::string& path);
 /// Replaces the file `path` by `bytes` atomically: a temporary file beside it, written and
-/// fsynced, renamed over `path`, and the directory fsynced. Creates the directory's last
-/// component when missing.
+/// fsynced, renamed over `path`, and the directory fsynced. Creates missing directories.
 status write_file_atomically(const std::string& path, std::string_view bytes);
 /// Writes all of `bytes` to `fd` (retrying short writes and EINTR); no sync.
 status append(int fd, std::string_view bytes, const std::string& path);
