@@ -85,6 +85,7 @@ class segment {
   int _fd = -1;
   header _head;
   bool _sealed = false;
+  bool _failed = false;  ///< a failed write could not be cut back: no more appends
   std::uint32_t _max_record = 16u << 20;
   std::uint64_t _begin = 0, _end = 0, _file_bytes = 0, _records = 0, _dropped = 0;
   std::uint64_t _footer = 0;                  ///< sealed: footer offset

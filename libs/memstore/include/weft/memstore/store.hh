@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -55,7 +56,7 @@ class store {
     std::uint64_t bytes;               ///< size of all segment files
     std::uint64_t records;             ///< valid records
     std::uint64_t dropped_tail_bytes;  ///< torn tail cut off at open
-    std::uint64_t corrupt_records = 0; ///< records found corrupt at open (skipped, kept on disk)
+    std::uint64_t corrupt_records = 0; ///< corrupt records (skipped, kept on disk) seen at open or by the last replay
   };
   stats statistics() const;
 
@@ -70,7 +71,7 @@ class store {
  private:
   store() = default;
   result<location> write(std::string_view payload);
-  status roll();
+  status next_segment();
 
   std::filesystem::path _dir;
   std::string _ns;
@@ -78,9 +79,9 @@ class store {
   int _lock_fd = -1;
   std::vector<rvf::segment> _segments;  ///< by number order; back() is active
   std::vector<std::uint32_t> _numbers;  ///< segment numbers, parallel to _segments
-  bool _dirty = false;
-  error _broken;
-  bool _is_broken = false;
+  bool _dirty = false;                  ///< appended since the last sync
+  std::optional<error> _broken;         ///< a failed sync: writes refused until reopened
+  std::uint64_t _corrupt = 0;           ///< corrupt records seen at open / by the last replay
 };
 
 }  // namespace weft::memstore

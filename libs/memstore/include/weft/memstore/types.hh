@@ -39,15 +39,15 @@ class visitor {
  public:
   virtual ~visitor() = default;
   virtual void on_entry(const entry&, location) {}
-  virtual void on_vector(std::string_view id, std::span<const float> v, std::string_view model,
+  virtual void on_vector(std::string_view /*id*/, std::span<const float>, std::string_view /*model*/,
                          location) {}
-  virtual void on_tombstone(std::string_view id) {}
+  virtual void on_tombstone(std::string_view /*id*/) {}
   /// Everything before this record is deleted.
   virtual void on_wipe() {}
   /// A record failed its checksum or could not be decoded: it is skipped, never delivered.
-  /// `e.message` says which segment, which byte and why. Replay goes on with the next
+  /// The error's message says which segment, which byte and why. Replay goes on with the next
   /// valid record (see docs/memory-format.md, "Recovery").
-  virtual void on_corrupt(const error& e) {}
+  virtual void on_corrupt(const error&) {}
 };
 
 /// Error codes of this library (domain "weft.memstore").
