@@ -63,7 +63,11 @@ int main(int argc, char** argv) {
       (void)what;
       return argv[++i];
     };
-    if (a == "-h" || a == "--help") {
+    bool own_options = !args.empty() && (args[0] == "route" || args[0] == "chat" || args[0] == "memory" ||
+                                         args[0] == "audit" || args[0] == "llm");
+    // memory and audit have help of their own.
+    bool own_help = !args.empty() && (args[0] == "memory" || args[0] == "audit");
+    if ((a == "-h" || a == "--help") && !own_help) {
       fmt::print("{}", help_text);
       return 0;
     } else if (a == "--json") {
@@ -80,8 +84,7 @@ int main(int argc, char** argv) {
       auto v = need("a number");
       if (!v || std::atol(v) <= 0) return service::usage_error("weftctl", "--count needs a positive number");
       count = std::atol(v);
-    } else if (!args.empty() && (args[0] == "route" || args[0] == "chat" || args[0] == "memory" ||
-                                   args[0] == "audit" || args[0] == "llm")) {
+    } else if (own_options) {
       args.emplace_back(a);  // these commands parse their own options
     } else if (a.size() > 1 && a[0] == '-') {
       return service::usage_error("weftctl", fmt::format("unknown option '{}'", a));

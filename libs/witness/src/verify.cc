@@ -223,10 +223,10 @@ bool verifier::segment(std::uint64_t number, const fs::path& file, bool last) {
 
 result<report> verify(const fs::path& audit_dir, const fs::path& public_key_file) {
   if (sodium_init() < 0) return fail(errc::unavailable, "Failed to initialise libsodium");
-  auto pk = read_public_key(public_key_file);
-  if (!pk) return pk.take_error();
   auto segs = list_segments(audit_dir);
   if (!segs) return segs.take_error();
+  auto pk = read_public_key(public_key_file);
+  if (!pk) return pk.take_error();
   report rep;
   rep.key_id = to_hex(id_of(*pk));
   verifier v(*pk, rep);
