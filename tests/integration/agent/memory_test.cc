@@ -238,8 +238,8 @@ TEST_CASE("agent memory: indexing, memory tools, summaries replacing old message
     CHECK(ev.arguments_sha256 == sha256_hex(c["function"]["arguments"].get<std::string>()));
   }
 
-  // 3. The session now has 2 + 5 messages; this turn makes 9 > 8: after its reply the agent
-  // asks the model for a summary of the oldest 7 (up to the turn boundary before the kept 2).
+  // 3. The session now has 2 + 6 messages; this turn makes 10 > 8: after its reply the agent
+  // asks the model for a summary of the oldest 8 (up to the turn boundary before the kept 2).
   REQUIRE(llm.post("/_script", R"([{"text":"third answer"},
                                    {"text":"SUMMARY: the person's build broke on arm64; memory was searched."}])")
               .status == 200);
@@ -268,14 +268,14 @@ TEST_CASE("agent memory: indexing, memory tools, summaries replacing old message
   std::ifstream mdf(files[0]);
   std::string md((std::istreambuf_iterator<char>(mdf)), {});
   CHECK(md.find("# Summary of session web:s1") == 0);
-  CHECK(md.find("- messages: 0 to 6 (7 messages)") != std::string::npos);
+  CHECK(md.find("- messages: 0 to 7 (8 messages)") != std::string::npos);
   CHECK(md.find("SUMMARY: the person's build broke on arm64") != std::string::npos);
   json summary_put;
   for (auto& p : of_type(lines_of(log), "Put"))
     if (p["kind"] == "summary") summary_put = p;
   CHECK(summary_put["session"] == "web:s1");
   CHECK(summary_put["text"] == "SUMMARY: the person's build broke on arm64; memory was searched.");
-  CHECK(summary_put["key"] == "web:s1#summary#0-7");
+  CHECK(summary_put["key"] == "web:s1#summary#0-8");
   // The session records what it covers (so a restart neither repeats nor loses it).
   REQUIRE(eventually([&] {
     for (auto& l : lines_of(ws + "/sessions/web%3As1.jsonl"))
@@ -287,7 +287,7 @@ TEST_CASE("agent memory: indexing, memory tools, summaries replacing old message
     if (l.value("type", "") == "summary") {
       ++summary_lines;
       CHECK(l["from"] == 0);
-      CHECK(l["to"] == 7);
+      CHECK(l["to"] == 8);
       CHECK(l["file"] == "memory/summaries/web%3As1-001.md");
     }
   CHECK(summary_lines == 1);
@@ -301,7 +301,7 @@ TEST_CASE("agent memory: indexing, memory tools, summaries replacing old message
   REQUIRE(reqs.size() == 7);
   msgs = reqs[5]["body"]["messages"];
   auto system = msgs[0]["content"].get<std::string>();
-  CHECK(system.find("Summary of earlier conversation (7 messages") != std::string::npos);
+  CHECK(system.find("Summary of earlier conversation (8 messages") != std::string::npos);
   CHECK(system.find("SUMMARY: the person's build broke on arm64") != std::string::npos);
   CHECK(msgs.dump().find("hello there") == std::string::npos);
   REQUIRE(msgs.size() == 4);  // system, turn 3 (user, answer), the current message
@@ -318,7 +318,7 @@ TEST_CASE("agent memory: indexing, memory tools, summaries replacing old message
       failed_event = tc && tc->tool == "agent/main/memory_search" && !tc->ok;
     }
   CHECK(failed_event);
-  // 9 + 4 messages, 7 covered: no second summary.
+  // 10 + 4 messages, 8 covered: no second summary.
   files.clear();
   for (auto& e : fs::directory_iterator(summaries_dir)) files.push_back(e.path());
   CHECK(files.size() == 1);
