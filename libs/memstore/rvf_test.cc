@@ -3,6 +3,7 @@
 #include <doctest/doctest.h>
 
 #include <weft/memstore/rvf.hh>
+#include <weft/wire/codec.hh>
 
 #include "test_util.hh"
 #include "tests/temp_dir.hh"
@@ -12,6 +13,14 @@ using namespace weft::memstore::test;
 using weft::memstore::errc::corrupt;
 
 namespace {
+
+// Segment payloads are msgpack maps: {"x": s}.
+std::string map(const std::string& s) {
+  weft::wire::writer w;
+  w.map(1);
+  w.key("x"), w.str(s);
+  return w.str();
+}
 
 std::vector<std::pair<std::uint64_t, std::string>> all(const rvf::segment& s, std::vector<std::string>* bad = nullptr) {
   std::vector<std::pair<std::uint64_t, std::string>> out;
@@ -39,17 +48,18 @@ TEST_CASE("segment: append, read, seal, reopen through the footer") {
   REQUIRE(s);
   std::vector<std::uint64_t> offs;
   for (int i = 0; i < 10; ++i) {
-    auto off = s->append("record " + std::to_string(i));
+    auto off = s->append(map("record " + std::to_string(i)));
     REQUIRE(off);
     offs.push_back(*off);
   }
-  CHECK(s->append(std::string(1025, 'x')).err().code == weft::memstore::errc::too_large);
+  CHECK(s->append(map(std::string(1025, 'x'))).err().code == weft::memstore::errc::too_large);
   CHECK(s->append("").err().code == weft::memstore::errc::too_large);
-  CHECK(*s->read(offs[3]) == "record 3");
+  CHECK(s->append("not a map").err().code == weft::memstore::errc::invalid);
+  CHECK(*s->read(offs[3]) == map("record 3"));
   CHECK(s->read(offs[3] + 1).err().code == corrupt);
   REQUIRE(s->seal());
   CHECK(s->sealed());
-  CHECK(!s->append("more"));
+  CHECK(!s->append(map("more")));
 
   auto r = rvf::segment::open(file, {.max_record_bytes = 1024});
   REQUIRE(r);
@@ -58,7 +68,7 @@ TEST_CASE("segment: append, read, seal, reopen through the footer") {
   CHECK(r->records() == 10);
   auto recs = all(*r);
   REQUIRE(recs.size() == 10);
-  for (int i = 0; i < 10; ++i) CHECK(recs[i] == std::pair{offs[i], "record " + std::to_string(i)});
+  for (int i = 0; i < 10; ++i) CHECK(recs[i] == std::pair{offs[i], map("record " + std::to_string(i))});
 }
 
 TEST_CASE("segment: a flipped byte is refused, later records still served (sealed and unsealed)") {
@@ -70,7 +80,7 @@ TEST_CASE("segment: a flipped byte is refused, later records still served (seale
     {
       auto s = rvf::segment::create(file, {.ns = "main"}, 1 << 20);
       REQUIRE(s);
-      for (int i = 0; i < 5; ++i) offs.push_back(*s->append(std::string(50, static_cast<char>('a' + i))));
+      for (int i = 0; i < 5; ++i) offs.push_back(*s->append(map(std::string(50, static_cast<char>('a' + i)))));
       if (sealed) REQUIRE(s->seal());
     }
     flip(file, offs[2] + 20);  // inside record 2's payload
@@ -88,7 +98,7 @@ TEST_CASE("segment: a flipped byte is refused, later records still served (seale
     CHECK(one.err().code == corrupt);
     if (!sealed) {
       CHECK(r->dropped_tail_bytes() == 0);  // corruption inside the file is never cut off
-      CHECK(r->append("after"));
+      CHECK(r->append(map("after")));
     }
   }
 }
@@ -100,10 +110,10 @@ TEST_CASE("segment: a torn tail is cut back to the last whole record") {
   {
     auto s = rvf::segment::create(file, {.ns = "main"}, 1 << 20);
     REQUIRE(s);
-    REQUIRE(s->append("one"));
-    REQUIRE(s->append("two"));
+    REQUIRE(s->append(map("one")));
+    REQUIRE(s->append(map("two")));
     whole = s->end();
-    REQUIRE(s->append(std::string(100, 'z')));
+    REQUIRE(s->append(map(std::string(100, 'z'))));
   }
   std::filesystem::resize_file(file, whole + 50);
   auto r = rvf::segment::open(file, {.max_record_bytes = 1 << 20, .writable = true});
@@ -112,7 +122,7 @@ TEST_CASE("segment: a torn tail is cut back to the last whole record") {
   CHECK(r->end() == whole);
   CHECK(r->dropped_tail_bytes() == 50);
   CHECK(std::filesystem::file_size(file) == whole);
-  CHECK(*r->append("three") == whole);
+  CHECK(*r->append(map("three")) == whole);
 }
 
 TEST_CASE("segment: a huge length field is corruption, not an allocation") {
@@ -122,9 +132,9 @@ TEST_CASE("segment: a huge length field is corruption, not an allocation") {
   {
     auto s = rvf::segment::create(file, {.ns = "main"}, 1 << 20);
     REQUIRE(s);
-    REQUIRE(s->append("one"));
+    REQUIRE(s->append(map("one")));
     at = s->end();
-    REQUIRE(s->append("two"));
+    REQUIRE(s->append(map("two")));
   }
   auto d = slurp(file);
   d[at] = d[at + 1] = d[at + 2] = d[at + 3] = '\xff';  // length 4 GiB - 1

@@ -64,6 +64,16 @@ status fsync_fd(int fd, bool data_only) {
 
 bool cut(int fd, std::uint64_t at) { return ::ftruncate(fd, static_cast<off_t>(at)) == 0; }
 
+// A cheap filter before a checksum while looking for the next intact record: every payload
+// is a msgpack map (fixmap, map16 or map32), and its length fits in the file. It keeps the
+// search linear in practice even across megabytes of random bytes.
+bool starts_like_record(window& win, std::uint64_t off) {
+  auto v = win.view(off, frame_bytes + 1);
+  if (!v) return false;
+  auto first = static_cast<unsigned char>((*v)[frame_bytes]);
+  return (first >= 0x80 && first <= 0x8f) || first == 0xde || first == 0xdf;
+}
+
 std::string encode_header(const header& h) {
   wire::writer w;
   w.map(2);
@@ -225,7 +235,7 @@ status segment::scan(const open_options& o) {
     auto why = p.err().message;
     auto next = off + 1;
     for (; next + frame_bytes < _file_bytes; ++next)
-      if (check_frame(win, next, _file_bytes, _max_record)) break;
+      if (starts_like_record(win, next) && check_frame(win, next, _file_bytes, _max_record)) break;
     if (next + frame_bytes >= _file_bytes) break;
     _corrupt.emplace_back(off, why);
     off = next;
@@ -298,6 +308,9 @@ result<std::uint64_t> segment::append(std::string_view payload) {
   if (payload.empty() || payload.size() > _max_record)
     return fail(errc::too_large, "Failed to append to segment '{}': record of {} bytes (limit {})",
                 _path.string(), payload.size(), _max_record);
+  auto first = static_cast<unsigned char>(payload[0]);
+  if (!((first >= 0x80 && first <= 0x8f) || first == 0xde || first == 0xdf))
+    return fail(errc::invalid, "Failed to append to segment '{}': the payload is not a msgpack map", _path.string());
   auto f = frame(payload);
   auto off = _end;
   if (auto r = pwrite_all(_fd, off, f, payload); !r) {

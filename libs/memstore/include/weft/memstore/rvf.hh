@@ -67,8 +67,9 @@ class segment {
   status for_each(const std::function<status(std::uint64_t, std::string_view)>& fn,
                   const std::function<void(const error&)>& on_corrupt) const;
 
-  /// Appends one record (not yet durable); returns its offset. On a failed write the file
-  /// is cut back so no partial record stays.
+  /// Appends one record (not yet durable); returns its offset. The payload must be a
+  /// msgpack map (recovery relies on it to find the next record after a damaged one). On a
+  /// failed write the file is cut back so no partial record stays.
   result<std::uint64_t> append(std::string_view payload);
   /// fdatasync: everything appended so far is durable when this returns.
   status sync();
