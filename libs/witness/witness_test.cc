@@ -416,3 +416,48 @@ TEST_CASE("an empty directory verifies as an empty chain; a missing one is an er
   CHECK(r->records == 0);
   CHECK_FALSE(verify(d.path / "nowhere", d.path / "audit" / "witness.pub").has_value());
 }
+
+TEST_CASE("every single-bit flip anywhere in a sealed segment is detected in that segment") {
+  chain c;
+  auto o = small_options();
+  o.segment_records = 4;
+  o.checkpoint_records = 2;
+  c.write(6, o);  // witness-000001.seg sealed with 4 records, witness-000002.seg open
+  REQUIRE(c.check().ok());
+  auto original = slurp(c.seg(1));
+  for (std::size_t i = 0; i < original.size(); ++i) {
+    auto bytes = original;
+    bytes[i] ^= static_cast<char>(1u << (i % 8));
+    spit(c.seg(1), bytes);
+    auto r = c.check();
+    INFO("byte ", i, " of ", original.size(), ": ", r.to_string());
+    REQUIRE(r.first_problem.has_value());
+    CHECK(r.first_problem->segment == "witness-000001.seg");
+  }
+  spit(c.seg(1), original);
+  CHECK(c.check().ok());
+}
+
+TEST_CASE("every single-bit flip in the open segment is detected, except in its final frame (a torn write)") {
+  chain c;
+  auto o = small_options();
+  o.checkpoint_records = 3;
+  c.write(5, o);  // one open segment: a checkpoint after 3 and the closing one after 5
+  auto original = slurp(c.seg(1));
+  auto last = frames_of(original).back();
+  REQUIRE(last.type == 2);
+  for (std::size_t i = 0; i < original.size(); ++i) {
+    auto bytes = original;
+    bytes[i] ^= static_cast<char>(1u << (i % 8));
+    spit(c.seg(1), bytes);
+    auto r = c.check();
+    INFO("byte ", i, " of ", original.size(), ": ", r.to_string());
+    if (i < last.offset) {
+      REQUIRE(r.first_problem.has_value());
+    } else if (r.ok()) {
+      // Losing the closing signature only turns signed records back into the unsigned tail.
+      CHECK(r.unsigned_tail == 2);
+      CHECK(r.notes.size() == 1);
+    }
+  }
+}

@@ -223,6 +223,22 @@ result<mark> parse_mark_frame(std::uint8_t type, std::string_view body) {
   return m;
 }
 
+bool holds_signed_mark(std::string_view region, const digest& header_hash, const public_key& pk) {
+  constexpr std::size_t frame_size = 5 + mark_body_bytes;
+  for (std::size_t o = 0; o + frame_size <= region.size(); ++o) {
+    if (get_u32(region.data() + o) != 1 + mark_body_bytes) continue;
+    auto type = static_cast<std::uint8_t>(region[o + 4]);
+    if (type != frame_checkpoint && type != frame_seal) continue;
+    auto m = parse_mark_frame(type, region.substr(o + 5, mark_body_bytes));
+    if (!m) continue;
+    auto msg = mark_message(*m, header_hash);
+    if (crypto_sign_verify_detached(m->sig.data(), reinterpret_cast<const unsigned char*>(msg.data()), msg.size(),
+                                    pk.data()) == 0)
+      return true;
+  }
+  return false;
+}
+
 key_id id_of(const public_key& pk) {
   auto d = sha256({reinterpret_cast<const char*>(pk.data()), pk.size()});
   key_id id;

@@ -104,6 +104,11 @@ struct record_frame_view {
 result<record_frame_view> parse_record_frame(std::string_view body);
 result<mark> parse_mark_frame(std::uint8_t type, std::string_view body);
 
+/// Whether `region` (bytes after the last whole frame) holds a checkpoint or seal whose
+/// signature verifies: then it is damage, not a torn write, since a crash tears only the
+/// frame being written and nothing signed comes after it.
+bool holds_signed_mark(std::string_view region, const digest& header_hash, const public_key& pk);
+
 key_id id_of(const public_key& pk);
 std::string to_hex(std::span<const std::uint8_t> b);
 

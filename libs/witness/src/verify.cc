@@ -202,6 +202,10 @@ bool verifier::segment(std::uint64_t number, const fs::path& file, bool last) {
   if (scan.bad_offset) {
     if (!(last && scan.tail_torn && !_sealed))
       return problem_at(problem_kind::malformed, k + 1, 0, fmt::format("{} at byte {}", scan.bad_reason, *scan.bad_offset));
+    if (holds_signed_mark(std::string_view(*bytes).substr(*scan.bad_offset), header_hash, _pk))
+      return problem_at(problem_kind::malformed, k + 1, 0,
+                        fmt::format("{} at byte {}, and signed records follow: damage, not a torn write",
+                                    scan.bad_reason, *scan.bad_offset));
     _rep.notes.push_back(fmt::format("{}: torn tail of {} bytes after record {} (an interrupted write; the writer "
                                      "cuts it off when it next opens)", _name, bytes->size() - *scan.bad_offset, k));
   }

@@ -184,6 +184,11 @@ result<std::unique_ptr<writer>> writer::open(const fs::path& audit_dir, const fs
     sealed = m->seal;
     good_end = f.offset + f.size;
   }
+  if (scan.bad_offset && scan.tail_torn &&
+      holds_signed_mark(std::string_view(*bytes).substr(*scan.bad_offset), s.header_hash, s.key.pk))
+    return fail(errc::malformed,
+                "Failed to open witness segment '{}': {} at byte {}, and signed records follow (damage, not a torn "
+                "write); run 'weftctl audit verify'", name, scan.bad_reason, *scan.bad_offset);
   if (scan.bad_offset && !scan.tail_torn)
     return fail(errc::malformed, "Failed to open witness segment '{}': {} at byte {}; run 'weftctl audit verify'",
                 name, scan.bad_reason, *scan.bad_offset);
