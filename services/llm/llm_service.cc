@@ -3,6 +3,8 @@
 #include <sys/signalfd.h>
 #include <unistd.h>
 
+#include <fmt/ranges.h>
+
 #include <weft/ipc/builtin.hh>
 
 namespace weft::llm {
@@ -23,15 +25,22 @@ struct llm_service::job {
   std::unique_ptr<stream_decoder> dec;
 };
 
-llm_service::llm_service(ipc::bus_client& b, service::config cfg, std::string spend_path)
+llm_service::llm_service(ipc::bus_client& b, service::config cfg, std::string spend_path, std::string policy_path)
     : _bus(b),
       _cfg(std::move(cfg)),
       _ledger(std::move(spend_path)),
+      _policy(std::move(policy_path)),
       _http(http_options{static_cast<long>(_cfg.llm.timeout_ms), static_cast<long>(_cfg.llm.connect_timeout_ms),
                          max_response_bytes, static_cast<long>(std::max<std::uint32_t>(_cfg.llm.max_concurrent, 4))}),
       _log(log::get("llm")),
       _rng(std::random_device{}()) {
   if (auto s = _ledger.load(); !s) _log.warning("{}; starting with an empty ledger.", s.err().message);
+  _policy.load(_cfg);
+  for (auto& w : _policy.warnings()) _log.warning("{}", w);
+  for (auto& o : _policy.to_proto().overrides)
+    if (o.problem.empty())
+      _log.info("routing policy: agent '{}'{}{}", o.agent, o.tier.empty() ? "" : fmt::format(" → tier '{}'", o.tier),
+                o.disabled_tiers.empty() ? "" : fmt::format(", disabled tiers: {}", fmt::join(o.disabled_tiers, ", ")));
   if (!default_provider(_cfg)) {
     _log.warning("{}", not_configured_sentence);
   } else {
@@ -49,6 +58,8 @@ void llm_service::dispatch(const ipc::message& m) {
   try {
     if (m.is(lv::complete::type_name)) return on_complete(m);
     if (m.is(lv::embed::type_name)) return on_embed(m);
+    if (m.is(lv::set_policy::type_name)) return on_set_policy(m);
+    if (m.is(lv::get_policy::type_name)) return on_get_policy(m);
   } catch (const std::exception& e) {
     // A bug must not take the service, and every other request in flight, down with it.
     _log.error("Failed to handle '{}' from '{}': {}", m.env.type, m.env.from, e.what());
@@ -62,7 +73,7 @@ void llm_service::dispatch(const ipc::message& m) {
 void llm_service::on_complete(const ipc::message& m) {
   auto c = m.as<lv::complete>();
   if (!c) return (void)_bus.reply_error(m, c.err());
-  auto r = choose_route(_cfg, *c);
+  auto r = choose_route(_cfg, *c, _policy.applied(c->agent));
   if (!r) return (void)_bus.reply_error(m, r.err());
   double budget = 0;
   if (auto a = _cfg.agents.find(c->agent); a != _cfg.agents.end()) budget = a->second.budget_usd;
@@ -119,6 +130,36 @@ void llm_service::on_embed(const ipc::message& m) {
   j->r.model = model;
   j->http = std::move(*http);
   submit(std::move(j));
+}
+
+void llm_service::on_set_policy(const ipc::message& m) {
+  auto req = m.as<lv::set_policy>();
+  if (!req) return (void)_bus.reply_error(m, req.err());
+  // The envelope's sender is authenticated by the bus: agents cannot route themselves.
+  const auto& from = m.env.from;
+  if (from != "weftd" && from.rfind("ctl/", 0) != 0) {
+    _log.warning("Refused to change the routing policy for '{}': '{}' may not (only weftd and ctl/* may)", req->agent,
+                 from);
+    return (void)_bus.reply_error(
+        m, lv::make(lv::error_code::denied, "'{}' may not change the llm routing policy (only weftd and ctl/* may).",
+                    from));
+  }
+  if (auto s = _policy.set(*req, from, utc_now(), _cfg); !s) {
+    _log.warning("{}", s.err().message);
+    return (void)_bus.reply_error(m, s.err());
+  }
+  if (req->clear)
+    _log.info("routing policy: '{}' cleared the override of agent '{}'", from, req->agent);
+  else
+    _log.info("routing policy: '{}' set agent '{}'{}{}", from, req->agent,
+              req->tier.empty() ? "" : fmt::format(" → tier '{}'", req->tier),
+              req->disabled_tiers.empty() ? "" : fmt::format(", disabled tiers: {}", fmt::join(req->disabled_tiers, ", ")));
+  (void)_bus.reply(m, _policy.to_proto());
+}
+
+void llm_service::on_get_policy(const ipc::message& m) {
+  if (auto req = m.as<lv::get_policy>(); !req) return (void)_bus.reply_error(m, req.err());
+  (void)_bus.reply(m, _policy.to_proto());
 }
 
 void llm_service::submit(std::unique_ptr<job> j) {

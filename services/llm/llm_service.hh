@@ -14,6 +14,7 @@
 #include "services/llm/budget.hh"
 #include "services/llm/http.hh"
 #include "services/llm/policy.hh"
+#include "services/llm/runtime_policy.hh"
 #include "services/llm/stream.hh"
 
 namespace weft::llm {
@@ -24,7 +25,9 @@ inline constexpr std::size_t max_queued_requests = 4096;
 
 class llm_service {
  public:
-  llm_service(ipc::bus_client& bus, service::config cfg, std::string spend_path);
+  /// `policy_path`: the runtime routing policy file ($WEFT_HOME/llm/policy.json); empty:
+  /// in memory only.
+  llm_service(ipc::bus_client& bus, service::config cfg, std::string spend_path, std::string policy_path = {});
   ~llm_service();
 
   /// Serves until TERM/INT on `signal_fd` (then finishes what is in flight) — returns 0.
@@ -40,6 +43,8 @@ class llm_service {
   struct job;
   void on_complete(const ipc::message& m);
   void on_embed(const ipc::message& m);
+  void on_set_policy(const ipc::message& m);
+  void on_get_policy(const ipc::message& m);
   void submit(std::unique_ptr<job> j);
   void start_attempt(std::uint64_t id);
   void attempt_done(std::uint64_t id, http_response r);
@@ -52,6 +57,7 @@ class llm_service {
   ipc::bus_client& _bus;
   service::config _cfg;
   spend_ledger _ledger;
+  runtime_policy _policy;
   http_client _http;
   log::logger& _log;
   std::mt19937_64 _rng;

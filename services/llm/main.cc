@@ -13,6 +13,12 @@
 // (429/529/5xx/connection failures) honour Retry-After; tiers route by context size;
 // per-agent daily budgets are kept in $WEFT_HOME/llm/spend.json. See docs/llm.md.
 //
+// Also serves the runtime routing policy (per-agent tier overrides, `weftctl llm policy`):
+//   GetPolicy → Policy      anyone;
+//   SetPolicy → Policy      weftd and ctl/* only (Denied otherwise); durable before the answer.
+// Kept in $WEFT_HOME/llm/policy.json and loaded at start; a corrupt file or an override naming
+// a tier that is no longer configured is logged as a warning and ignored.
+//
 // Started by weftd with $WEFT_BUS, $WEFT_ADDRESS, $WEFT_TOKEN_FD, $WEFT_NOTIFY_FD,
 // $WEFT_HOME and $WEFT_CONFIG. Reads [providers.*], [llm] and [agents.*] of the config.
 //
@@ -52,7 +58,8 @@ int main(int argc, char** argv) {
           "  --help   show this help\n\n"
           "Environment:\n"
           "  WEFT_CONFIG       config file ([providers.*], [llm], [agents.*]); built-in default when unset\n"
-          "  WEFT_HOME         state directory; spend ledger in $WEFT_HOME/llm/spend.json\n"
+          "  WEFT_HOME         state directory; spend ledger in $WEFT_HOME/llm/spend.json, runtime routing\n"
+          "                    policy (weftctl llm policy) in $WEFT_HOME/llm/policy.json\n"
           "  WEFT_BUS, WEFT_ADDRESS, WEFT_TOKEN_FD, WEFT_NOTIFY_FD   set by weftd\n"
           "  ANTHROPIC_API_KEY, OPENAI_API_KEY, …   provider keys (see docs/llm.md); never logged\n"
           "  WEFT_LOG          log levels, e.g. 'debug' or 'info,llm=debug'\n");
@@ -72,7 +79,8 @@ int main(int argc, char** argv) {
   auto bus = service::join_bus(ctx, *opts);
   if (!bus) return service::exit_with(lg, bus.err());
   auto spend = service::home_dir(cfg->home) + "/llm/spend.json";
-  llm::llm_service svc(**bus, std::move(*cfg), spend);
+  auto policy = service::home_dir(cfg->home) + "/llm/policy.json";
+  llm::llm_service svc(**bus, std::move(*cfg), spend, policy);
   int rc = svc.run(notify, signal_fd);
   ::close(signal_fd);
   return rc;

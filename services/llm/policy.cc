@@ -89,13 +89,21 @@ result<route> explicit_model(const config& cfg, std::string_view spec) {
 
 }  // namespace
 
-result<route> choose_route(const config& cfg, const lv::complete& c) {
+result<route> choose_route(const config& cfg, const lv::complete& c, const lv::tier_override* ov) {
   if (!default_provider(cfg)) return not_configured();
   const service::agent_settings* agent = nullptr;
   if (auto it = cfg.agents.find(c.agent); it != cfg.agents.end()) agent = &it->second;
+  auto find_tier = [&](std::string_view name) {
+    return std::find_if(cfg.llm.tiers.begin(), cfg.llm.tiers.end(), [&](const llm_tier& t) { return t.name == name; });
+  };
+  auto disabled = [&](std::string_view name) {
+    return ov && std::find(ov->disabled_tiers.begin(), ov->disabled_tiers.end(), name) != ov->disabled_tiers.end();
+  };
 
   if (!c.model.empty()) return explicit_model(cfg, c.model);
   std::string tier_name = c.tier;
+  bool requested = !tier_name.empty();  // the request's own tier is honoured even if disabled
+  if (tier_name.empty() && ov && !ov->tier.empty() && find_tier(ov->tier) != cfg.llm.tiers.end()) tier_name = ov->tier;
   if (tier_name.empty() && agent) {
     if (!agent->model.empty()) return explicit_model(cfg, agent->model);
     tier_name = agent->tier;
@@ -109,15 +117,17 @@ result<route> choose_route(const config& cfg, const lv::complete& c) {
     r.model = r.provider->model;
     return r;
   }
-  auto chosen = std::find_if(cfg.llm.tiers.begin(), cfg.llm.tiers.end(), [&](const llm_tier& t) { return t.name == tier_name; });
+  auto chosen = find_tier(tier_name);
   if (chosen == cfg.llm.tiers.end())
     return lv::make(lv::error_code::not_configured, "Tier '{}' is not configured: add it as [[llm.tiers]] to clawft.toml.",
                     tier_name);
   auto need = estimate_tokens(c);
-  if (need > chosen->max_context_tokens) {
+  bool blocked = !requested && disabled(chosen->name);
+  if (need > chosen->max_context_tokens || blocked) {
     const llm_tier* best = nullptr;
     const llm_tier* largest = nullptr;
     for (auto& t : cfg.llm.tiers) {
+      if (disabled(t.name)) continue;
       auto p = cfg.providers.find(t.provider);
       if (p == cfg.providers.end() || !p->second.enabled) continue;
       if (!largest || t.max_context_tokens > largest->max_context_tokens) largest = &t;
@@ -128,6 +138,11 @@ result<route> choose_route(const config& cfg, const lv::complete& c) {
     }
     if (best) return route_to_tier(cfg, *best);
     if (largest) return route_to_tier(cfg, *largest);
+    if (blocked)
+      return lv::make(lv::error_code::not_configured,
+                      "The runtime routing policy disables every usable tier for agent '{}': change it with 'weftctl "
+                      "llm policy set --agent {} …' or clear it.",
+                      c.agent, c.agent);
   }
   return route_to_tier(cfg, *chosen);
 }

@@ -42,15 +42,21 @@ const service::provider_settings* default_provider(const service::config& cfg);
 std::uint64_t estimate_tokens(const lv::complete& c);
 
 /// Chooses provider and model:
-///  1. an explicit model (the request's, else the agent's): "provider/model", or a model of
-///     the default provider when the prefix is not a provider name;
-///  2. else a tier: the request's, else the agent's, else [llm] default_tier (else the first
-///     tier); when the prompt estimate exceeds that tier's max_context_tokens, the cheapest
-///     tier whose context fits (input price, then output price, then file order); when none
-///     fits, the tier with the largest context;
-///  3. no tiers: the default provider and its default model.
-/// NotConfigured (one sentence) when no provider is enabled or a name is unknown.
-result<route> choose_route(const service::config& cfg, const lv::complete& c);
+///  1. the request's explicit model: "provider/model", or a model of the default provider
+///     when the prefix is not a provider name;
+///  2. the request's tier;
+///  3. the runtime override's tier (`weftctl llm policy set`, see runtime_policy.hh), when
+///     `ov` is given and names a configured tier;
+///  4. the agent's configured model (as in 1), else the agent's tier;
+///  5. [llm] default_tier, else the first tier. When the prompt estimate exceeds the chosen
+///     tier's max_context_tokens, the cheapest tier whose context fits (input price, then
+///     output price, then file order); when none fits, the tier with the largest context;
+///  6. no tiers: the default provider and its default model.
+/// `ov`'s disabled_tiers are never chosen by 3–5 or the context fallback: a disabled tier
+/// chosen there is replaced by the fallback rule. A tier named in the request is honoured.
+/// NotConfigured (one sentence) when no provider is enabled or a name is unknown, or when the
+/// override disables every usable tier.
+result<route> choose_route(const service::config& cfg, const lv::complete& c, const lv::tier_override* ov = nullptr);
 
 /// USD for the tokens at the route's prices.
 double cost_usd(const route& r, std::uint64_t input_tokens, std::uint64_t output_tokens);
