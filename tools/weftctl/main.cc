@@ -65,8 +65,8 @@ int main(int argc, char** argv) {
     };
     bool own_options = !args.empty() && (args[0] == "route" || args[0] == "chat" || args[0] == "memory" ||
                                          args[0] == "audit" || args[0] == "llm");
-    // memory and audit have help of their own.
-    bool own_help = !args.empty() && (args[0] == "memory" || args[0] == "audit");
+    // memory, audit and llm have help of their own.
+    bool own_help = !args.empty() && (args[0] == "memory" || args[0] == "audit" || args[0] == "llm");
     if ((a == "-h" || a == "--help") && !own_help) {
       fmt::print("{}", help_text);
       return 0;
