@@ -415,12 +415,12 @@ std::vector<hit> tiered_index::search(std::span<const float> query, std::size_t 
     const double bits = s.dims;
     const std::uint8_t* code = s.cold_codes.data();
     for (std::size_t i = 0; i < s.cold_labels.size(); ++i, code += s.code_bytes) {
-      const std::uint32_t h = kern.hamming(qbits.data(), code, s.code_bytes);
-      const float score = static_cast<float>(std::cos(std::numbers::pi * h / bits));
+      // Rank by −hamming (cheap); the cosine estimate is computed for the survivors only.
+      const float score = -static_cast<float>(kern.hamming(qbits.data(), code, s.code_bytes));
       if (best.wants(score) && (!filter || filter(s.cold_labels[i]))) best.push(score, s.cold_labels[i]);
     }
-    auto c = best.take();
-    candidates.insert(candidates.end(), c.begin(), c.end());
+    for (auto [neg_h, label] : best.take())
+      candidates.emplace_back(static_cast<float>(std::cos(std::numbers::pi * -neg_h / bits)), label);
   }
   // Re-rank with full precision where the caller can supply it.
   for (auto [score, label] : candidates) {
