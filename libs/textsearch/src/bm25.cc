@@ -48,10 +48,12 @@ void bm25_index::add(std::uint32_t label, std::string_view text) {
   } else {
     slot = static_cast<std::uint32_t>(_docs.size());
     _docs.emplace_back();
+    _lengths.push_back(0);
   }
   auto& d = _docs[slot];
   d.label = label;
   d.length = static_cast<std::uint32_t>(tokens.size());
+  _lengths[slot] = d.length;
   d.live = true;
   d.terms.clear();
   d.terms.reserve(tf.size());
@@ -102,6 +104,7 @@ void bm25_index::remove_slot(std::uint32_t slot) {
   d.terms.clear();
   d.terms.shrink_to_fit();
   d.length = 0;
+  _lengths[slot] = 0;
   d.live = false;
   _free_slots.push_back(slot);
 }
@@ -130,28 +133,32 @@ std::vector<scored> bm25_index::search(std::string_view query, std::size_t k,
   std::size_t touched_total = 0;
   for (auto t : terms) touched_total += _postings[t].size();
   std::vector<std::pair<std::uint32_t, double>> candidates;
-  auto term_score = [&](std::uint32_t t, const posting& p) {
-    double n_t = static_cast<double>(_postings[t].size());
-    double idf = std::log(1.0 + (n_docs - n_t + 0.5) / (n_t + 0.5));
+  // Per term: idf·(k1+1); per posting only the tf and length part remains.
+  std::vector<double> weight(terms.size());
+  for (std::size_t i = 0; i < terms.size(); ++i) {
+    double n_t = static_cast<double>(_postings[terms[i]].size());
+    weight[i] = std::log(1.0 + (n_docs - n_t + 0.5) / (n_t + 0.5)) * (k1 + 1);
+  }
+  const double norm_a = k1 * (1 - b), norm_b = k1 * b / avgdl;
+  auto term_score = [&](std::size_t i, const posting& p) {
     double tf = p.tf;
-    double dl = _docs[p.slot].length;
-    return idf * tf * (k1 + 1) / (tf + k1 * (1 - b + b * dl / avgdl));
+    return weight[i] * tf / (tf + norm_a + norm_b * _lengths[p.slot]);
   };
   if (touched_total * 8 >= _docs.size()) {
     std::vector<double> acc(_docs.size(), 0.0);
     std::vector<std::uint32_t> touched;
-    for (auto t : terms)
-      for (auto& p : _postings[t]) {
+    for (std::size_t i = 0; i < terms.size(); ++i)
+      for (auto& p : _postings[terms[i]]) {
         if (acc[p.slot] == 0.0) touched.push_back(p.slot);
-        acc[p.slot] += term_score(t, p);
+        acc[p.slot] += term_score(i, p);
       }
     candidates.reserve(touched.size());
     for (auto s : touched) candidates.emplace_back(s, acc[s]);
   } else {
     std::unordered_map<std::uint32_t, double> acc;
     acc.reserve(touched_total);
-    for (auto t : terms)
-      for (auto& p : _postings[t]) acc[p.slot] += term_score(t, p);
+    for (std::size_t i = 0; i < terms.size(); ++i)
+      for (auto& p : _postings[terms[i]]) acc[p.slot] += term_score(i, p);
     candidates.assign(acc.begin(), acc.end());
   }
 
@@ -186,7 +193,7 @@ std::size_t bm25_index::memory_bytes() const {
   bytes += _free_terms.capacity() * sizeof(std::uint32_t);
   bytes += _docs.capacity() * sizeof(doc);
   for (auto& d : _docs) bytes += d.terms.capacity() * sizeof(doc_term);
-  bytes += _free_slots.capacity() * sizeof(std::uint32_t);
+  bytes += (_free_slots.capacity() + _lengths.capacity()) * sizeof(std::uint32_t);
   bytes += _label_to_slot.size() * (node + 2 * sizeof(std::uint32_t)) +
            _label_to_slot.bucket_count() * sizeof(void*);
   return bytes;

@@ -95,6 +95,7 @@ class bm25_index {
   std::vector<std::vector<posting>> _postings;     // by term id
   std::vector<std::uint32_t> _free_terms;          // term ids with empty postings
   std::vector<doc> _docs;                          // by slot
+  std::vector<std::uint32_t> _lengths;             // by slot, dense for the scoring loop
   std::vector<std::uint32_t> _free_slots;
   std::unordered_map<std::uint32_t, std::uint32_t> _label_to_slot;
   std::uint64_t _total_length = 0;
