@@ -55,7 +55,7 @@ int main(int argc, char** argv) {
   auto bus = service::join_bus(ctx, *opts);
   if (!bus) return service::exit_with(lg, bus.err());
   auto home = service::home_dir(cfg->home);
-  memory::memory_service svc(ctx, **bus, opts->endpoint, std::move(*cfg), home);
+  memory::memory_service svc(ctx, **bus, std::move(*cfg), home);
   int rc = svc.run(notify, signal_fd);
   ::close(signal_fd);
   return rc;

@@ -49,7 +49,8 @@ constexpr const char* memory_help =
     "\n"
     "Global options (before 'memory'): --json, --timeout MS, --runtime-dir DIR.\n";
 
-constexpr std::uint32_t chunk_bytes = 1u << 20;
+/// Chunk size of exports and imports: well under the bus's default message limit (1 MiB).
+constexpr std::uint32_t chunk_bytes = 512u << 10;
 
 struct parsed {
   std::string agent;

@@ -1,0 +1,99 @@
+#include "services/memory/witness_log.hh"
+
+#include <cstdlib>
+
+#include <weft/base/log.hh>
+#include <weft/ipc/bus_client.hh>
+#include <weft/witness/writer.hh>
+
+#include "proto/bus_v1.hh"
+#include "proto/chat_v1.hh"
+#include "proto/memory_v1.hh"
+
+namespace weft::memory {
+
+namespace fs = std::filesystem;
+
+struct witness_log::impl {
+  std::unique_ptr<witness::writer> w;
+  std::unique_ptr<ipc::event_subscriber> events;
+  log::logger& lg = log::get("memory");
+  bool dirty = false;
+  std::uint64_t failures = 0;
+};
+
+witness_log::witness_log(std::unique_ptr<impl> p) : _impl(std::move(p)) {}
+witness_log::~witness_log() {
+  if (_impl->w) (void)_impl->w->checkpoint();
+}
+
+result<std::unique_ptr<witness_log>> witness_log::open(zmq::context_t& ctx, const fs::path& home) {
+  auto p = std::make_unique<impl>();
+  auto w = witness::writer::open(home / "audit", home / "keys" / "witness.key");
+  if (!w) return fail(errc::io, "Failed to open the witness chain in '{}': {}", (home / "audit").string(),
+                      w.err().message);
+  p->w = std::move(*w);
+  auto& rec = p->w->recovery();
+  if (rec.key_generated) p->lg.info("Witness signing key generated: {}", (home / "keys" / "witness.key").string());
+  if (rec.torn_bytes)
+    p->lg.warning("Witness chain: cut {} bytes ({} records) of an interrupted write off the open segment",
+                  rec.torn_bytes, rec.torn_records);
+  if (const char* ep = std::getenv("WEFT_EVENTS"); ep && *ep) {
+    auto s = ipc::event_subscriber::connect(
+        ctx, ep,
+        {std::string(proto::chat_v1::explanation::type_name), std::string(proto::bus_v1::access_denied::type_name),
+         std::string(proto::memory_v1::tool_called::type_name)});
+    if (s) p->events = std::move(*s);
+    else p->lg.error("Failed to subscribe to bus events: {}; routing and tool calls are NOT being witnessed",
+                     s.err().message);
+  }
+  return std::unique_ptr<witness_log>(new witness_log(std::move(p)));
+}
+
+void witness_log::record(std::string_view actor, std::string_view kind, std::string_view subject,
+                         std::string detail) {
+  auto r = _impl->w->append(witness::entry{utc_now(), std::string(actor), std::string(kind), std::string(subject),
+                                           std::move(detail)});
+  if (!r) {
+    if (_impl->failures++ % 1000 == 0)
+      _impl->lg.error("Failed to append to the witness chain ({} failures): {}", _impl->failures, r.err().message);
+    return;
+  }
+  _impl->dirty = true;
+}
+
+void* witness_log::events_socket() { return _impl->events ? _impl->events->socket().handle() : nullptr; }
+
+void witness_log::drain_events() {
+  if (!_impl->events) return;
+  namespace chat = proto::chat_v1;
+  namespace bus = proto::bus_v1;
+  namespace mem = proto::memory_v1;
+  while (auto ev = _impl->events->next(std::chrono::milliseconds(0))) {
+    auto& m = ev->second;
+    if (m.is(chat::explanation::type_name)) {
+      if (auto e = m.as<chat::explanation>())
+        record(m.env.from, "route", "agent/" + e->agent,
+               fmt::format("message {} on {} (session {}): {} — {}", e->message_id, e->channel, e->session, e->rule,
+                           e->reason));
+    } else if (m.is(bus::access_denied::type_name)) {
+      if (m.env.from == "memory") continue;  // its own denials are recorded where they happen
+      if (auto e = m.as<bus::access_denied>())
+        record(e->from, "access_denied", e->to, fmt::format("{} refused by {} (reported by {})", e->type, e->rule,
+                                                            m.env.from));
+    } else if (m.is(mem::tool_called::type_name)) {
+      if (auto e = m.as<mem::tool_called>())
+        record(m.env.from, "tool_call", e->tool,
+               fmt::format("call {} {}{}", e->call_id, e->ok ? "ok" : "failed",
+                           e->arguments_sha256.empty() ? "" : ", arguments sha256 " + e->arguments_sha256));
+    }
+  }
+}
+
+void witness_log::sync() {
+  if (!_impl->dirty) return;
+  if (auto s = _impl->w->sync(); !s) _impl->lg.error("Failed to sync the witness chain: {}", s.err().message);
+  _impl->dirty = false;
+}
+
+}  // namespace weft::memory
