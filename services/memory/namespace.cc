@@ -467,23 +467,29 @@ result<memory_namespace::import_result> memory_namespace::import_from(const fs::
     explicit importer(memory_namespace& n) : ns(n) {}
     void on_entry(const memstore::entry& e, memstore::location) override {
       if (failed) return;
-      if (ns._by_id.count(e.id) || (!e.key.empty() && ns._by_key.count(e.key))) {
+      // The same entry (or the same idempotency key) is already here: skip it. Another
+      // entry under the same id (ids are per namespace): keep both, under a new id.
+      auto same = ns._by_id.find(e.id);
+      if ((same != ns._by_id.end() && ns._slots[same->second].e == e) ||
+          (!e.key.empty() && ns._by_key.count(e.key))) {
         ++out.skipped;
         return;
       }
-      auto at = ns._store->append(e);
+      auto copy = e;
+      if (same != ns._by_id.end()) copy.id = ns.next_id();
+      auto at = ns._store->append(copy);
       if (!at) {
         failed = at.err();
         return;
       }
       auto label = static_cast<std::uint32_t>(ns._slots.size());
-      ns._by_id[e.id] = label;
-      if (!e.key.empty()) ns._by_key[e.key] = label;
-      ns._next_seq = std::max(ns._next_seq, seq_of(e.id) + 1);
+      ns._by_id[copy.id] = label;
+      if (!copy.key.empty()) ns._by_key[copy.key] = label;
+      ns._next_seq = std::max(ns._next_seq, seq_of(copy.id) + 1);
       ++ns._live;
-      ns._slots.push_back(slot{e, *at, std::nullopt, true, false});
+      ns._slots.push_back(slot{std::move(copy), *at, std::nullopt, true, false});
       ns._applied_ops.push_back(op{op_kind::add, label, {}});
-      added[e.id] = label;
+      added[e.id] = label;  // the snapshot's id: its vector record names that one
       ++out.added;
     }
     void on_vector(std::string_view id, std::span<const float> v, std::string_view model,
