@@ -400,3 +400,62 @@ TEST_CASE("export, wipe, import: equal entry by entry; a flipped byte or a cut f
   REQUIRE_FALSE(hits->hits.empty());
   CHECK(hits->hits[0].entry.text.find("sourdough") != std::string::npos);
 }
+
+TEST_CASE("a real agent: its messages are indexed, memory_search finds them, its tool calls are witnessed") {
+  test::fake_peer llm("fake_llm.py");
+  auto s = test::stack::start(fmt::format(R"([supervisor]
+restart_backoff_initial_ms = 50
+
+[providers.fake]
+style = "openai"
+base_url = "{}/v1"
+model = "fake-model"
+embedding_model = "fake-bow"
+
+[llm]
+default_provider = "fake"
+
+[agents.main.tools]
+families = []
+)",
+                                          llm.url()));
+  REQUIRE(s);
+  auto ctl = s->bus_client();
+  auto said = s->weftctl({"chat", "--agent", "main", "-m", "note that the wifi password is hunter2"});
+  REQUIRE_MESSAGE(said.exit_code == 0, said.err);
+  // The agent indexes the user's message and its reply once they are on disk.
+  mem::statistics st;
+  auto until = std::chrono::steady_clock::now() + 30s;
+  do {
+    auto r = ask<mem::statistics>(*ctl, "memory", mem::stats{"main"});
+    REQUIRE(r);
+    st = *r;
+    if (st.entries >= 2 && st.vectors >= 2) break;
+    std::this_thread::sleep_for(100ms);
+  } while (std::chrono::steady_clock::now() < until);
+  CHECK(st.entries >= 2);
+  CHECK(st.vectors >= 2);
+
+  // The model calls memory_search (fake_llm: "call_tool:<name> <json>"); the tool result,
+  // which the fake echoes as "Tool said: …", holds the remembered message.
+  auto found = s->weftctl({"chat", "--agent", "main", "-m", R"(call_tool:memory_search {"query":"wifi password"})"});
+  REQUIRE_MESSAGE(found.exit_code == 0, found.err);
+  CHECK_MESSAGE(found.out.find("hunter2") != std::string::npos, found.out);
+
+  auto search = s->weftctl({"memory", "search", "--agent", "main", "wifi"});
+  CHECK(search.exit_code == 0);
+  CHECK(search.out.find("(user)") != std::string::npos);
+
+  // The tool call is in the witness chain, attributed to the agent by the bus.
+  bool witnessed = false;
+  until = std::chrono::steady_clock::now() + 10s;
+  while (!witnessed && std::chrono::steady_clock::now() < until) {
+    auto shown = s->weftctl({"audit", "show", "--dir", s->dir() + "/home/audit", "--last", "50"});
+    witnessed = shown.out.find("tool_call") != std::string::npos && shown.out.find("agent/main") != std::string::npos &&
+                shown.out.find("memory_search") != std::string::npos;
+    if (!witnessed) std::this_thread::sleep_for(200ms);
+  }
+  CHECK(witnessed);
+  auto verify = s->weftctl({"audit", "verify", "--dir", s->dir() + "/home/audit"});
+  CHECK_MESSAGE(verify.exit_code == 0, (verify.out + verify.err));
+}
