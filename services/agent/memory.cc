@@ -17,24 +17,6 @@ namespace {
 constexpr std::size_t transcript_message_bytes = 4000;
 constexpr std::size_t transcript_tool_bytes = 600;
 
-std::string_view role_name(llm::role r) {
-  switch (r) {
-    case llm::role::user: return "user";
-    case llm::role::assistant: return "assistant";
-    case llm::role::tool: return "tool";
-  }
-  return "user";
-}
-
-std::string_view kind_name(mem::kind k) {
-  switch (k) {
-    case mem::kind::note: return "note";
-    case mem::kind::message: return "message";
-    case mem::kind::summary: return "summary";
-  }
-  return "entry";
-}
-
 /// One line: newlines and tabs become spaces, runs of spaces one.
 std::string one_line(std::string_view s) {
   std::string out;
@@ -174,7 +156,7 @@ std::string format_hits(const mem::results& r, std::string_view query, std::size
       auto text = one_line(e.text);
       auto cut = utf8_cut(text, snippet_bytes);
       if (cut.size() < text.size()) cut += " …";
-      out += fmt::format("\n{}. [{}] {}", ++n, to_rfc3339(e.created), kind_name(e.kind));
+      out += fmt::format("\n{}. [{}] {}", ++n, to_rfc3339(e.created), mem::to_string(e.kind));
       if (!e.session.empty()) out += fmt::format(" session={}", e.session);
       if (!e.role.empty()) out += fmt::format(" role={}", e.role);
       if (!e.tags.empty()) out += fmt::format(" tags={}", fmt::join(e.tags, ","));
@@ -249,7 +231,7 @@ std::string summary_transcript(const std::vector<entry>& m, std::size_t begin, s
     auto limit = e.role == llm::role::tool ? transcript_tool_bytes : transcript_message_bytes;
     auto text = utf8_cut(e.content, limit);
     if (text.size() < e.content.size()) text += " […]";
-    out += fmt::format("\n[{}] {}", e.ts, e.role == llm::role::tool ? "tool result" : role_name(e.role));
+    out += fmt::format("\n[{}] {}", e.ts, e.role == llm::role::tool ? "tool result" : llm::to_string(e.role));
     if (e.role == llm::role::tool && !e.tool_name.empty()) out += fmt::format(" ({})", e.tool_name);
     out += ": " + text;
     for (auto& c : e.tool_calls) out += fmt::format("\n  (called {} {})", c.name, utf8_cut(c.arguments, 200));

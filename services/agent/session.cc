@@ -23,14 +23,6 @@ std::uint64_t fnv1a(std::string_view s) {
   return h;
 }
 
-std::string_view role_name(llm::role r) {
-  switch (r) {
-    case llm::role::user: return "user";
-    case llm::role::assistant: return "assistant";
-    case llm::role::tool: return "tool";
-  }
-  return "user";
-}
 
 bool parse_role(std::string_view s, llm::role& out) {
   if (s == "user") out = llm::role::user;
@@ -120,7 +112,7 @@ std::string encode_session_header(std::string_view key, std::string_view agent, 
 std::string encode_entry(const entry& e) {
   json j;
   j["type"] = "message";
-  j["role"] = role_name(e.role);
+  j["role"] = llm::to_string(e.role);
   j["content"] = e.content;
   if (!e.tool_calls.empty()) {
     json calls = json::array();

@@ -72,23 +72,7 @@ std::optional<mem::kind> kind_of(std::string_view s) {
   return std::nullopt;
 }
 
-std::string_view kind_name(mem::kind k) {
-  switch (k) {
-    case mem::kind::note: return "note";
-    case mem::kind::message: return "message";
-    case mem::kind::summary: return "summary";
-  }
-  return "?";
-}
 
-std::string_view mode_name(mem::mode m) {
-  switch (m) {
-    case mem::mode::hybrid: return "hybrid";
-    case mem::mode::keyword: return "keyword";
-    case mem::mode::vector: return "vector";
-  }
-  return "?";
-}
 
 /// Parses the options after the verb; an error is the usage message.
 result<parsed> parse(const std::vector<std::string>& args) {
@@ -169,7 +153,7 @@ result<Reply> ask(ipc::bus_client& b, const options& o, const Req& req) {
 }
 
 json entry_json(const mem::entry& e) {
-  return json{{"id", e.id},           {"kind", kind_name(e.kind)}, {"text", e.text},
+  return json{{"id", e.id},           {"kind", mem::to_string(e.kind)}, {"text", e.text},
               {"session", e.session}, {"role", e.role},           {"tags", e.tags},
               {"created", to_rfc3339(e.created)}};
 }
@@ -205,14 +189,14 @@ int do_search(ipc::bus_client& b, const options& o, const parsed& p) {
     json hits = json::array();
     for (auto& h : r->hits)
       hits.push_back({{"entry", entry_json(h.entry)}, {"score", h.score}, {"keyword", h.keyword}, {"vector", h.vector}});
-    fmt::print("{}\n", json{{"mode", mode_name(r->mode)}, {"note", r->note}, {"hits", hits}}.dump(2));
+    fmt::print("{}\n", json{{"mode", mem::to_string(r->mode)}, {"note", r->note}, {"hits", hits}}.dump(2));
     return 0;
   }
   if (!r->note.empty()) fmt::print(stderr, "note: {}\n", r->note);
   if (r->hits.empty()) fmt::print("no matches\n");
   for (auto& h : r->hits) {
     auto& e = h.entry;
-    fmt::print("{:.3f}  {}  {}  {}{}{}\n      {}\n", h.score, to_rfc3339(e.created), e.id, kind_name(e.kind),
+    fmt::print("{:.3f}  {}  {}  {}{}{}\n      {}\n", h.score, to_rfc3339(e.created), e.id, mem::to_string(e.kind),
                e.session.empty() ? "" : "  " + e.session, e.role.empty() ? "" : " (" + e.role + ")",
                one_line(e.text, 200));
   }

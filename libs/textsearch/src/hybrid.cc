@@ -84,17 +84,7 @@ merged_hits merge(const std::vector<scored>& keyword, const std::vector<candidat
       double s = similarity(hits[a].label, hits[b].label);
       return std::isfinite(s) ? std::clamp(s, 0.0, 1.0) : 0.0;
     }
-    auto& sa = sets[a];
-    auto& sb = sets[b];
-    if (sa.empty() && sb.empty()) return 0;
-    std::size_t common = 0;
-    for (std::size_t i = 0, j = 0; i < sa.size() && j < sb.size();) {
-      int c = sa[i].compare(sb[j]);
-      if (c == 0) ++common, ++i, ++j;
-      else if (c < 0) ++i;
-      else ++j;
-    }
-    return static_cast<double>(common) / static_cast<double>(sa.size() + sb.size() - common);
+    return jaccard(sets[a], sets[b]);
   };
 
   std::vector<double> max_sim(pool, 0.0);  // to anything selected so far

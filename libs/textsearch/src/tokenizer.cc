@@ -115,8 +115,9 @@ std::vector<std::string> token_set(std::string_view text, std::size_t max_tokens
   return t;
 }
 
-double jaccard(std::string_view a, std::string_view b) {
-  auto sa = token_set(a), sb = token_set(b);
+double jaccard(std::string_view a, std::string_view b) { return jaccard(token_set(a), token_set(b)); }
+
+double jaccard(const std::vector<std::string>& sa, const std::vector<std::string>& sb) {
   if (sa.empty() && sb.empty()) return 0;
   std::size_t common = 0;
   for (std::size_t i = 0, j = 0; i < sa.size() && j < sb.size();) {

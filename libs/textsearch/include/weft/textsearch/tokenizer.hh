@@ -40,5 +40,7 @@ std::vector<std::string> token_set(std::string_view text, std::size_t max_tokens
 /// Jaccard similarity |A∩B| / |A∪B| of the token sets of two texts, in [0, 1];
 /// 0 when both are empty. The MMR fallback when there are no vectors.
 double jaccard(std::string_view a, std::string_view b);
+/// The same for two token sets as token_set() gives them (sorted, distinct).
+double jaccard(const std::vector<std::string>& a, const std::vector<std::string>& b);
 
 }  // namespace weft::textsearch
