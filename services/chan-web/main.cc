@@ -64,12 +64,9 @@ int main(int argc, char** argv) {
   if (cfg->channels.web) o.settings = *cfg->channels.web;  // absent: the defaults (loopback)
   o.state_dir = service::home_dir(cfg->home) + "/channels/web";
   o.port_file = service::runtime_dir(cfg->runtime_dir) + "/web.port";
-  auto opts = ipc::bus_client::options_from_env();
-  if (!opts) return service::exit_with(lg, opts.err());
-  auto notify = service::notifier::from_env();
-  zmq::context_t ctx(1);
-  auto bus = service::join_bus(ctx, *opts);
-  if (!bus) return service::exit_with(lg, bus.err());
-  chan::web::web_channel ch(**bus, notify, std::move(o));
+  auto on = service::join_bus_from_env();
+  if (!on) return service::exit_with(lg, on.err());
+  auto& [notify, ctx, bus] = **on;
+  chan::web::web_channel ch(*bus, notify, std::move(o));
   return ch.run(signal_fd);
 }

@@ -48,15 +48,11 @@ int main(int argc, char** argv) {
   auto& lg = log::get("memory");
   auto cfg = service::load_service_config();
   if (!cfg) return service::exit_with(lg, cfg.err());
-  auto opts = ipc::bus_client::options_from_env();
-  if (!opts) return service::exit_with(lg, opts.err());
-  auto notify = service::notifier::from_env();
-  zmq::context_t ctx(1);
-  auto bus = service::join_bus(ctx, *opts);
-  if (!bus) return service::exit_with(lg, bus.err());
+  auto on = service::join_bus_from_env();
+  if (!on) return service::exit_with(lg, on.err());
   auto home = service::home_dir(cfg->home);
-  memory::memory_service svc(ctx, **bus, std::move(*cfg), home);
-  int rc = svc.run(notify, signal_fd);
+  memory::memory_service svc((*on)->ctx, *(*on)->bus, std::move(*cfg), home);
+  int rc = svc.run((*on)->notify, signal_fd);
   ::close(signal_fd);
   return rc;
 }

@@ -60,12 +60,9 @@ int main(int argc, char** argv) {
   auto& lg = log::get("router");
   auto cfg = service::load_service_config();
   if (!cfg) return service::exit_with(lg, cfg.err());
-  auto opts = ipc::bus_client::options_from_env();
-  if (!opts) return service::exit_with(lg, opts.err());
-  auto notify = service::notifier::from_env();
-  zmq::context_t ctx(1);
-  auto bus = service::join_bus(ctx, *opts);
-  if (!bus) return service::exit_with(lg, bus.err());
+  auto on = service::join_bus_from_env();
+  if (!on) return service::exit_with(lg, on.err());
+  auto& [notify, ctx, bus] = **on;
   std::unique_ptr<ipc::event_subscriber> events;
   if (const char* ep = std::getenv("WEFT_EVENTS"); ep && *ep) {
     auto s = ipc::event_subscriber::connect(ctx, ep, {std::string(proto::bus_v1::peer_changed::type_name)});
@@ -73,7 +70,7 @@ int main(int argc, char** argv) {
     else lg.warning("Failed to subscribe to bus events: {}; resends wait for their timers", s.err().message);
   }
   auto journal_path = service::home_dir(cfg->home) + "/router/journal";
-  auto r = router::router::open(*cfg, **bus, journal_path);
+  auto r = router::router::open(*cfg, *bus, journal_path);
   if (!r) {
     lg.error("{}", r.err().message);
     return service::to_int(service::exit_code::failure);
@@ -85,8 +82,8 @@ int main(int argc, char** argv) {
   auto wait = (*r)->flush();
   while (!stopping) {
     auto beat = notify.beat_if_due();
-    zmq::pollitem_t items[] = {{(*bus)->socket().handle(), 0, ZMQ_POLLIN, 0},
-                               {(*bus)->monitor_socket().handle(), 0, ZMQ_POLLIN, 0},
+    zmq::pollitem_t items[] = {{bus->socket().handle(), 0, ZMQ_POLLIN, 0},
+                               {bus->monitor_socket().handle(), 0, ZMQ_POLLIN, 0},
                                {nullptr, signal_fd, ZMQ_POLLIN, 0},
                                {events ? events->socket().handle() : nullptr, events ? 0 : -1, ZMQ_POLLIN, 0}};
     zmq::poll(items, events ? 4 : 3, std::min(wait, beat));
@@ -100,13 +97,13 @@ int main(int argc, char** argv) {
         if (pc && pc->joined) (*r)->on_peer_joined(pc->address);
       }
     }
-    (*bus)->process_input();
+    bus->process_input();
     // Everything that has arrived is handled before one commit (group commit).
-    while (auto m = (*bus)->next(std::chrono::milliseconds(0))) (*r)->on_message(*m);
+    while (auto m = bus->next(std::chrono::milliseconds(0))) (*r)->on_message(*m);
     wait = (*r)->flush();
   }
   lg.info("router stopping; {} turns in progress are kept in the journal", (*r)->live());
   (void)notify.stopping();
-  (*bus)->close(std::chrono::milliseconds(500));
+  bus->close(std::chrono::milliseconds(500));
   return 0;
 }

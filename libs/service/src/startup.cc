@@ -18,6 +18,18 @@ result<std::unique_ptr<ipc::bus_client>> join_bus(zmq::context_t& ctx) {
   return join_bus(ctx, *opts);
 }
 
+result<std::unique_ptr<on_bus>> join_bus_from_env(ipc::client_options* used) {
+  auto opts = ipc::bus_client::options_from_env();
+  if (!opts) return opts.take_error();
+  auto s = std::make_unique<on_bus>();
+  s->notify = notifier::from_env();
+  auto bus = join_bus(s->ctx, *opts);
+  if (!bus) return bus.take_error();
+  s->bus = std::move(*bus);
+  if (used) *used = std::move(*opts);
+  return s;
+}
+
 int exit_with(log::logger& lg, const error& e) {
   lg.error("{}", e.message);
   bool usage = e.domain == errc::domain && (e.code == errc::config || e.code == errc::invalid_argument ||

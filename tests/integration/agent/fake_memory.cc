@@ -66,17 +66,14 @@ int main(int argc, char** argv) {
   int signal_fd = service::block_stop_signals();
   log::configure_from_env();
   auto& lg = log::get("fake-memory");
-  auto opts = ipc::bus_client::options_from_env();
-  if (!opts) return service::exit_with(lg, opts.err());
-  auto notify = service::notifier::from_env();
-  zmq::context_t ctx(1);
-  auto bus = service::join_bus(ctx, *opts);
-  if (!bus) return service::exit_with(lg, bus.err());
+  auto on = service::join_bus_from_env();
+  if (!on) return service::exit_with(lg, on.err());
+  auto& [notify, ctx, bus] = **on;
   ::close(signal_fd);  // the loop reads the same signals from its own signalfd
 
   std::vector<mem::entry> entries;
   std::map<std::string, std::string> by_key;  // key → id
-  service::service_loop loop(**bus, notify);
+  service::service_loop loop(*bus, notify);
   loop.on<mem::put>([&](const mem::put& p, const ipc::message& m) -> result<mem::stored> {
     log_line({{"from", m.env.from}, {"type", "Put"}, {"agent", p.agent}, {"kind", kind_name(p.kind)},
               {"text", p.text}, {"session", p.session}, {"role", p.role}, {"key", p.key}, {"tags", p.tags},

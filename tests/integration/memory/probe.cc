@@ -22,13 +22,10 @@ int main(int argc, char** argv) {
   (void)signal_fd;
   log::configure_from_env();
   auto& lg = log::get("probe");
-  auto opts = ipc::bus_client::options_from_env();
-  if (!opts) return service::exit_with(lg, opts.err());
-  auto notify = service::notifier::from_env();
-  zmq::context_t ctx(1);
-  auto bus = service::join_bus(ctx, *opts);
-  if (!bus) return service::exit_with(lg, bus.err());
-  auto& b = **bus;
+  auto on = service::join_bus_from_env();
+  if (!on) return service::exit_with(lg, on.err());
+  auto& notify = (*on)->notify;
+  auto& b = *(*on)->bus;
   (void)notify.ready();
   for (;;) {
     (void)notify.beat_if_due();

@@ -8,6 +8,7 @@
 #include <weft/base/log.hh>
 #include <weft/ipc/bus_client.hh>
 #include <weft/service/config.hh>
+#include <weft/service/notify.hh>
 
 namespace weft::service {
 
@@ -19,6 +20,18 @@ result<config> load_service_config();
 result<std::unique_ptr<ipc::bus_client>> join_bus(zmq::context_t& ctx, const ipc::client_options& opts);
 /// The same with the credentials from the environment (ipc::bus_client::options_from_env).
 result<std::unique_ptr<ipc::bus_client>> join_bus(zmq::context_t& ctx);
+
+/// A service on the bus: its notifier to weftd, the ZeroMQ context and the bus connection
+/// (declared in construction order: the context outlives the connection).
+struct on_bus {
+  notifier notify;
+  zmq::context_t ctx{1};
+  std::unique_ptr<ipc::bus_client> bus;
+};
+/// Joins the bus with the credentials weftd passed ($WEFT_BUS, $WEFT_ADDRESS,
+/// $WEFT_TOKEN_FD) and takes the notifier from $WEFT_NOTIFY_FD — the opening every bus
+/// service's main() shares. `opts`, when given, receives the credentials used.
+result<std::unique_ptr<on_bus>> join_bus_from_env(ipc::client_options* opts = nullptr);
 
 /// Logs `e` on `lg` and returns main()'s exit code for it: usage (2) for a bad config or
 /// missing credentials — something to fix before starting again — failure (1) otherwise.
