@@ -25,6 +25,7 @@ constexpr std::size_t embed_batch = 64;          ///< texts per Embed request
 constexpr std::size_t embeds_in_flight = 2;      ///< Embed requests at once (all namespaces)
 constexpr auto search_embed_timeout = 10s;       ///< a search waits this long for its query vector
 constexpr auto embed_retry_after = 60s;          ///< after a failed Embed
+constexpr auto embed_retry_soon = 2s;            ///< after llm was not on the bus
 constexpr auto file_lifetime = 10min;            ///< unread exports and unfinished imports
 constexpr std::uint32_t max_chunk = 4u << 20;      ///< the protocol's limit; the bus's may be lower
 constexpr std::uint64_t max_import_bytes = 64ull << 30;
@@ -262,6 +263,11 @@ void memory_service::on_reply(const ipc::message& m) {
   if (m.is_error()) {
     auto e = m.to_error();
     (*ns)->requeue(job.labels);
+    if (ipc::bus::is(e, ipc::bus::error_code::no_such_address)) {
+      // llm is not up yet (memory starts first) or restarting: soon again, quietly.
+      _embed_retry = clock::now() + embed_retry_soon;
+      return;
+    }
     if (lv::is(e, lv::error_code::not_configured) || lv::is(e, lv::error_code::bad_request)) {
       if (_no_embedder != e.message) _log.warning("Embeddings unavailable, keyword search only: {}", e.message);
       _no_embedder = e.message;

@@ -744,7 +744,9 @@ std::vector<service_spec> derived_services(const config& c,
     return &out.back();
   };
   add("llm", "weft-llm", "llm", {"bus"});
-  if (c.memory.enabled) add("memory", "weft-memory", "memory", {"llm"});
+  // Memory needs llm only for embeddings, which it asks for in the background: it starts
+  // (and serves keyword search) without it.
+  if (c.memory.enabled) add("memory", "weft-memory", "memory", {"bus"});
 
   bool any_web = false;
   for (auto& [id, a] : c.agents) {
