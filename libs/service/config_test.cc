@@ -1205,6 +1205,7 @@ summary_keep_messages = 10
 hot_days = 1
 warm_days = 2
 hot_min_hits = 5
+ef_search = 128
 [[memory.shares]]
 owner = "a"
 readers = ["b", "c"]
@@ -1224,10 +1225,11 @@ readers = ["b", "c"]
   CHECK(m.hot_days == 1);
   CHECK(m.warm_days == 2);
   CHECK(m.hot_min_hits == 5);
+  CHECK(m.ef_search == 128);
   REQUIRE(m.shares.size() == 1);
   CHECK(m.shares[0].owner == "a");
   CHECK(m.shares[0].readers == std::vector<std::string>{"b", "c"});
-  CHECK(m.shares[0].where == "clawft.toml:19:1");
+  CHECK(m.shares[0].where == "clawft.toml:20:1");
   CHECK(valid("").memory == memory_settings{});
 }
 
@@ -1250,7 +1252,7 @@ TEST_CASE("[memory] errors") {
         "clawft.toml:4:14: error: [memory] segment_mb must be between 1 and 4096, not 0\n"
         "clawft.toml:5:1: error: unknown key 'colour' in [memory]; expected one of: enabled, keyword_weight, "
         "vector_weight, recency_weight, recency_half_life_days, mmr_lambda, max_text_bytes, segment_mb, checkpoint_s, "
-        "summarise_after_messages, summary_keep_messages, hot_days, warm_days, hot_min_hits, shares");
+        "summarise_after_messages, summary_keep_messages, hot_days, warm_days, hot_min_hits, ef_search, shares");
 }
 
 TEST_CASE("derived_services: the processes of the agent turn") {

@@ -165,6 +165,7 @@ vecindex::tiered_params memory_namespace::tier_params() const {
   p.policy.hot_days = _settings.hot_days;
   p.policy.warm_days = _settings.warm_days;
   p.policy.hot_min_hits = _settings.hot_min_hits;
+  p.hnsw.ef_search = _settings.ef_search;
   return p;
 }
 
@@ -213,6 +214,7 @@ status memory_namespace::load() {
     _live = 0;
     replayer full(*this, std::nullopt);
     if (auto s = _store->replay(full); !s) return storage_error(s.err());
+    cp.reset();
   }
   for (std::uint32_t l = 0; l < _slots.size(); ++l) {
     auto& s = _slots[l];

@@ -54,7 +54,7 @@ void read_memory(checker& ck, const toml::table& t, config& c) {
   ck.check_keys(t, label,
                 {"enabled", "keyword_weight", "vector_weight", "recency_weight", "recency_half_life_days", "mmr_lambda",
                  "max_text_bytes", "segment_mb", "checkpoint_s", "summarise_after_messages", "summary_keep_messages",
-                 "hot_days", "warm_days", "hot_min_hits", "shares"});
+                 "hot_days", "warm_days", "hot_min_hits", "ef_search", "shares"});
   m.enabled = ck.read_bool(t, label, "enabled").value_or(m.enabled);
   for (auto [key, field] : {std::pair{"keyword_weight", &m.keyword_weight}, {"vector_weight", &m.vector_weight},
                             {"recency_weight", &m.recency_weight}})
@@ -91,6 +91,7 @@ void read_memory(checker& ck, const toml::table& t, config& c) {
     ck.error((t.contains("warm_days") ? t.get("warm_days") : &t)->source(),
              fmt::format("{} warm_days ({}) must be at least hot_days ({})", label, m.warm_days, m.hot_days));
   m.hot_min_hits = ck.read_uint<std::uint32_t>(t, label, "hot_min_hits", 0, 1000000).value_or(m.hot_min_hits);
+  m.ef_search = ck.read_uint<std::uint32_t>(t, label, "ef_search", 10, 4096).value_or(m.ef_search);
   if (auto* n = t.get("shares")) read_shares(ck, *n, c);
 }
 

@@ -246,6 +246,7 @@ struct memory_settings {
   std::uint32_t hot_days = 7;              ///< vectors untouched this long leave the hot tier
   std::uint32_t warm_days = 30;            ///< and after this long become cold (binary codes)
   std::uint32_t hot_min_hits = 3;          ///< an entry found this often in hot_days stays hot
+  std::uint32_t ef_search = 64;            ///< HNSW search breadth: recall against time
   std::vector<memory_share> shares;        ///< explicit read sharing between agents
   bool operator==(const memory_settings&) const = default;
 };
