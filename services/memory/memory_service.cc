@@ -21,7 +21,9 @@ using namespace std::chrono_literals;
 
 namespace {
 
-constexpr std::size_t embed_batch = 64;          ///< texts per Embed request
+constexpr std::size_t embed_batch = 64;          ///< texts per Embed request, at most
+constexpr std::size_t embed_text_bytes = 8192;   ///< each text is cut to this for embedding
+constexpr auto embed_timeout = 150s;             ///< an Embed reply later than this is given up
 constexpr std::size_t embeds_in_flight = 2;      ///< Embed requests at once (all namespaces)
 constexpr auto search_embed_timeout = 10s;       ///< a search waits this long for its query vector
 constexpr auto embed_retry_after = 60s;          ///< after a failed Embed
@@ -30,8 +32,15 @@ constexpr auto file_lifetime = 10min;            ///< unread exports and unfinis
 constexpr std::uint32_t max_chunk = 4u << 20;      ///< the protocol's limit; the bus's may be lower
 constexpr std::uint64_t max_import_bytes = 64ull << 30;
 constexpr std::size_t max_transfers = 8;         ///< exports plus imports open at once
+constexpr std::size_t max_transfers_per_caller = 2;
+constexpr std::size_t max_messages_per_pass = 256;  ///< then commit, beat and come back
+constexpr std::size_t max_subject_bytes = 80;    ///< of a caller-supplied name in logs and audit
 
 bool is_admin(std::string_view from) { return from == "weftd" || from.substr(0, 4) == "ctl/"; }
+
+/// Exports and imports in progress. The leading dot keeps it apart from the namespaces:
+/// no agent id starts with one.
+fs::path transfer_dir(const fs::path& home) { return home / "memory" / ".transfer"; }
 
 std::vector<float> floats_of(const wire::bytes& b) {
   std::vector<float> v(b.size() / sizeof(float));
@@ -58,7 +67,7 @@ result<access> authorize(const service::config& cfg, std::string_view from, std:
       if (s.owner == requested && std::find(s.readers.begin(), s.readers.end(), own) != s.readers.end())
         return access{std::string(requested), false};
   return mem::make(mem::error_code::denied, "agent '{}' may not {} the memory of agent '{}'{}", own,
-                   write ? "change" : "read", requested,
+                   write ? "change" : "read", requested.substr(0, max_subject_bytes),
                    write ? "" : " (no [[memory.shares]] entry names it as a reader)");
 }
 
@@ -103,7 +112,9 @@ memory_service::~memory_service() = default;
 
 result<memory_namespace*> memory_service::space(const std::string& agent) {
   if (auto it = _spaces.find(agent); it != _spaces.end()) return it->second.get();
-  auto ns = memory_namespace::open(_home / "memory" / agent, agent, _cfg.memory);
+  auto ns = memory_namespace::open(_home / "memory" / agent, agent, _cfg.memory, [this] {
+    if (_notify) (void)_notify->beat_if_due();
+  });
   if (!ns) return mem::make(mem::error_code::storage, "Failed to open the memory of agent '{}': {}", agent,
                             ns.err().message);
   auto* p = ns->get();
@@ -125,7 +136,7 @@ void memory_service::witness(std::string_view actor, std::string_view kind, std:
 
 void memory_service::deny(const ipc::message& m, std::string_view target, const error& e) {
   _log.warning("Denied {} from '{}': {}", m.env.type, m.env.from, e.message);
-  auto subject = fmt::format("memory/{}", target.empty() ? "?" : target);
+  auto subject = fmt::format("memory/{}", target.empty() ? "?" : target.substr(0, max_subject_bytes));
   (void)_bus.publish(proto::bus_v1::access_denied{m.env.from, subject, m.env.type, "memory namespaces"});
   witness(m.env.from, "access_denied", subject, e.message);
   (void)_bus.reply_error(m, e);
@@ -167,12 +178,16 @@ void memory_service::handle_put(const ipc::message& m) {
   auto ns = space(a->agent);
   if (!ns) return (void)_bus.reply_error(m, ns.err());
   auto r = (*ns)->put(*p, utc_now());
-  if (!r) return (void)_bus.reply_error(m, r.err());
+  if (!r) {
+    if (mem::is(r.err(), mem::error_code::storage)) broke(a->agent);
+    return (void)_bus.reply_error(m, r.err());
+  }
+  std::optional<witnessed> w;
   if (!r->duplicate)
-    witness(m.env.from, "memory_write", fmt::format("memory/{}/{}", a->agent, r->id),
-            fmt::format("put {} ({} bytes{})", mem::to_string(p->kind), p->text.size(),
-                        p->session.empty() ? "" : ", session " + p->session));
-  reply_after_commit(m, a->agent, mem::stored{r->id, r->duplicate});
+    w = witnessed{m.env.from, "memory_write", fmt::format("memory/{}/{}", a->agent, r->id),
+                  fmt::format("put {} ({} bytes{})", mem::to_string(p->kind), p->text.size(),
+                              p->session.empty() ? "" : ", session " + p->session.substr(0, max_subject_bytes))};
+  reply_after_commit(m, a->agent, mem::stored{r->id, r->duplicate}, std::move(w));
 }
 
 void memory_service::handle_forget(const ipc::message& m, bool wipe) {
@@ -195,11 +210,15 @@ void memory_service::handle_forget(const ipc::message& m, bool wipe) {
   auto ns = space(a->agent);
   if (!ns) return (void)_bus.reply_error(m, ns.err());
   auto r = wipe ? (*ns)->wipe() : (*ns)->forget(f.ids);
-  if (!r) return (void)_bus.reply_error(m, r.err());
+  if (!r) {
+    if (mem::is(r.err(), mem::error_code::storage)) broke(a->agent);
+    return (void)_bus.reply_error(m, r.err());
+  }
+  std::optional<witnessed> w;
   if (*r)
-    witness(m.env.from, "memory_write", fmt::format("memory/{}", a->agent),
-            wipe ? fmt::format("wipe ({} entries)", *r) : fmt::format("forget {} of {} ids", *r, f.ids.size()));
-  reply_after_commit(m, a->agent, mem::forgotten{*r});
+    w = witnessed{m.env.from, "memory_write", fmt::format("memory/{}", a->agent),
+                  wipe ? fmt::format("wipe ({} entries)", *r) : fmt::format("forget {} of {} ids", *r, f.ids.size())};
+  reply_after_commit(m, a->agent, mem::forgotten{*r}, std::move(w));
 }
 
 void memory_service::handle_stats(const ipc::message& m) {
@@ -268,9 +287,23 @@ void memory_service::on_reply(const ipc::message& m) {
       _embed_retry = clock::now() + embed_retry_soon;
       return;
     }
-    if (lv::is(e, lv::error_code::not_configured) || lv::is(e, lv::error_code::bad_request)) {
+    if (lv::is(e, lv::error_code::not_configured)) {
       if (_no_embedder != e.message) _log.warning("Embeddings unavailable, keyword search only: {}", e.message);
       _no_embedder = e.message;
+    } else if (lv::is(e, lv::error_code::bad_request) || lv::is(e, lv::error_code::upstream) ||
+               ipc::bus::is(e, ipc::bus::error_code::too_large)) {
+      // The provider refused these texts. One at a time, so one bad text cannot hold up the
+      // rest; a single one refused stays keyword-only.
+      if (job.labels.size() == 1) {
+        (*ns)->unembeddable(job.labels[0]);
+        _log.warning("memory '{}': an entry could not be embedded ({}); it is found by keywords only", job.agent,
+                     e.message);
+        return;
+      }
+      (*ns)->embed_singly(job.labels.size());
+      _log.warning("Failed to embed {} entries of agent '{}': {}; trying them one by one", job.labels.size(),
+                   job.agent, e.message);
+      return;
     } else {
       _log.warning("Failed to embed {} entries of agent '{}': {}; retrying in {} s", job.labels.size(), job.agent,
                    e.message, embed_retry_after.count());
@@ -290,7 +323,7 @@ void memory_service::on_reply(const ipc::message& m) {
   for (std::size_t i = 0; i < job.labels.size(); ++i) {
     auto v = floats_of(e->vectors[i]);
     auto model = _embedder.empty() ? e->model : _embedder.substr(0, _embedder.find('/') + 1) + e->model;
-    if (auto s = (*ns)->add_vector(job.labels[i], std::move(v), model); !s)
+    if (auto s = (*ns)->add_vector(job.labels[i], std::move(v), model, job.ids[i]); !s)
       _log.error("memory '{}': {}", job.agent, s.err().message);
   }
 }
@@ -301,14 +334,15 @@ void memory_service::on_reply(const ipc::message& m) {
 void memory_service::handle_export(const ipc::message& m) {
   auto r = m.as<mem::export_begin>();
   if (!r) return (void)_bus.reply_error(m, r.err());
-  auto a = allow(m, r->agent, false);
+  // A whole namespace leaves only for its owner or an admin; a share is for searching.
+  auto a = allow(m, r->agent, true);
   if (!a) return;
-  if (_exports.size() + _imports.size() >= max_transfers)
-    return (void)_bus.reply_error(m, mem::make(mem::error_code::too_large, "{} exports and imports are open; try again later", max_transfers));
+  if (_exports.size() + _imports.size() >= max_transfers || transfers_of(m.env.from) >= max_transfers_per_caller)
+    return (void)_bus.reply_error(m, mem::make(mem::error_code::too_large, "too many exports and imports are open ({} in all, {} per caller); try again later", max_transfers, max_transfers_per_caller));
   auto ns = space(a->agent);
   if (!ns) return (void)_bus.reply_error(m, ns.err());
   auto id = fmt::format("exp-{}-{}", ::getpid(), _next_file++);
-  auto path = _home / "memory" / "transfer" / (id + ".wmem");
+  auto path = transfer_dir(_home) / (id + ".wmem");
   std::error_code ec;
   fs::create_directories(path.parent_path(), ec);
   auto meta = (*ns)->export_to(path);
@@ -358,10 +392,10 @@ void memory_service::handle_import_begin(const ipc::message& m) {
     return (void)_bus.reply_error(m, mem::make(mem::error_code::bad_request, "agent '{}' is not in [agents]", r->agent));
   if (r->bytes == 0 || r->bytes > max_import_bytes)
     return (void)_bus.reply_error(m, mem::make(mem::error_code::too_large, "a snapshot must be 1 byte to {} GiB", max_import_bytes >> 30));
-  if (_exports.size() + _imports.size() >= max_transfers)
-    return (void)_bus.reply_error(m, mem::make(mem::error_code::too_large, "{} exports and imports are open; try again later", max_transfers));
+  if (_exports.size() + _imports.size() >= max_transfers || transfers_of(m.env.from) >= max_transfers_per_caller)
+    return (void)_bus.reply_error(m, mem::make(mem::error_code::too_large, "too many exports and imports are open ({} in all, {} per caller); try again later", max_transfers, max_transfers_per_caller));
   auto id = fmt::format("imp-{}-{}", ::getpid(), _next_file++);
-  auto path = _home / "memory" / "transfer" / (id + ".part");
+  auto path = transfer_dir(_home) / (id + ".part");
   std::error_code ec;
   fs::create_directories(path.parent_path(), ec);
   int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
@@ -425,10 +459,10 @@ void memory_service::handle_import_commit(const ipc::message& m) {
     cleanup();
     return (void)_bus.reply_error(m, ns.err());
   }
-  auto done = (*ns)->import_from(f.path, r->replace);
+  auto done = (*ns)->import_from(f.path, *meta, r->replace);
   cleanup();
   if (!done) {
-    if (mem::is(done.err(), mem::error_code::storage)) _spaces.erase(agent);  // reopen from disk
+    if (mem::is(done.err(), mem::error_code::storage)) broke(agent);  // reopened from disk
     return (void)_bus.reply_error(m, done.err());
   }
   witness(m.env.from, "memory_write", fmt::format("memory/{}", agent),
@@ -438,13 +472,24 @@ void memory_service::handle_import_commit(const ipc::message& m) {
   (void)_bus.reply(m, mem::imported{agent, done->added, done->skipped});
 }
 
+std::size_t memory_service::transfers_of(const std::string& owner) const {
+  std::size_t n = 0;
+  for (auto& [id, f] : _exports) n += f.owner == owner;
+  for (auto& [id, f] : _imports) n += f.owner == owner;
+  return n;
+}
+
 // -------------------------------------------------------------------------------------
 // The loop
 
 void memory_service::commit_all() {
   std::map<std::string, error> failed;
+  for (auto& agent : _broken)
+    failed.emplace(agent, mem::make(mem::error_code::storage, "the memory store of agent '{}' failed a write; "
+                                                              "nothing since its last sync was kept",
+                                    agent));
   for (auto& [agent, ns] : _spaces) {
-    if (!ns->dirty()) continue;
+    if (!ns->dirty() || failed.count(agent)) continue;
     if (auto s = ns->commit(); !s) {
       _log.error("Failed to commit the memory of agent '{}': {}; its unacknowledged writes are refused and the "
                  "store is reopened",
@@ -452,40 +497,68 @@ void memory_service::commit_all() {
       failed.emplace(agent, s.err());
     }
   }
+  // Durable writes are witnessed, and the witness synced, before anyone hears of them.
+  for (auto& w : _waiting)
+    if (w.record && !failed.count(w.agent)) witness(w.record->actor, w.record->kind, w.record->subject, w.record->detail);
+  if (_witness) _witness->sync();
   for (auto& w : _waiting) {
     if (auto f = failed.find(w.agent); f != failed.end()) (void)_bus.reply_error(w.req, f->second);
     else (void)_bus.reply(w.req, w.type, std::move(w.payload));
   }
   _waiting.clear();
   for (auto& [agent, e] : failed) _spaces.erase(agent);
-  if (_witness) _witness->sync();
+  _broken.clear();
+}
+
+std::size_t memory_service::embed_batch_size() const {
+  // The reply carries every vector: keep it under half the bus's message limit. Until the
+  // dimensions are known, assume 4096 (the largest common embedding).
+  std::size_t dims = 4096;
+  for (auto& [agent, ns] : _spaces)
+    if (auto d = ns->statistics("").dims) dims = std::min<std::size_t>(dims, d);
+  auto fit = (_cfg.bus.max_message_bytes / 2) / (dims * sizeof(float) + 64);
+  return std::clamp<std::size_t>(fit, 1, embed_batch);
 }
 
 void memory_service::feed_embedder() {
   if (!_no_embedder.empty() && _embedder.empty()) return;  // nothing configured
   if (clock::now() < _embed_retry) return;
+  auto batch_size = embed_batch_size();
   for (auto& [agent, ns] : _spaces) {
     if (_embeds.size() >= embeds_in_flight) return;
-    auto batch = ns->take_unembedded(embed_batch);
+    auto batch = ns->take_unembedded(ns->single_embeds() ? 1 : batch_size);
     if (batch.empty()) continue;
     lv::embed e{agent, {}, ""};
     std::vector<std::uint32_t> labels;
+    std::vector<std::string> ids;
     for (auto& p : batch) {
+      if (p.text.size() > embed_text_bytes) p.text.resize(embed_text_bytes);  // the model's input limit
       e.inputs.push_back(std::move(p.text));
       labels.push_back(p.label);
+      ids.push_back(std::move(p.id));
     }
     auto id = _bus.send_request("llm", e);
     if (!id) {
       ns->requeue(labels);
-      _embed_retry = clock::now() + embed_retry_after;
+      _embed_retry = clock::now() + embed_retry_soon;
       return;
     }
-    _embeds.emplace(*id, embed_job{agent, std::move(labels)});
+    _embeds.emplace(*id, embed_job{agent, std::move(labels), std::move(ids), clock::now() + embed_timeout});
   }
 }
 
 void memory_service::run_timers(bool stopping) {
   auto now = clock::now();
+  for (auto it = _embeds.begin(); it != _embeds.end();) {
+    if (it->second.deadline > now) {
+      ++it;
+      continue;
+    }
+    // No answer (llm restarted, or the reply was lost): ask again later.
+    _bus.forget(it->first);
+    if (auto ns = _spaces.find(it->second.agent); ns != _spaces.end()) ns->second->requeue(it->second.labels);
+    it = _embeds.erase(it);
+  }
   for (auto it = _searches.begin(); it != _searches.end();) {
     if (it->second.deadline > now && !stopping) {
       ++it;
@@ -515,14 +588,15 @@ void memory_service::run_timers(bool stopping) {
 }
 
 int memory_service::run(service::notifier& n, int signal_fd) {
+  _notify = &n;
   // Leftovers of transfers interrupted by a restart.
   std::error_code ec;
-  fs::remove_all(_home / "memory" / "transfer", ec);
+  fs::remove_all(transfer_dir(_home), ec);
   // Open every configured agent's namespace now, so embeddings missing after a crash
   // are requested and the first search does not pay for the replay.
+  (void)n.ready();
   for (auto& [id, a] : _cfg.agents)
     if (auto ns = space(id); !ns) _log.error("{}", ns.err().message);
-  (void)n.ready();
   bool stopping = false;
   while (!stopping) {
     auto beat = n.beat_if_due();
@@ -538,8 +612,13 @@ int memory_service::run(service::notifier& n, int signal_fd) {
       while (::read(signal_fd, &si, sizeof si) == static_cast<ssize_t>(sizeof si)) stopping = true;
     }
     _bus.process_input();
-    while (auto m = _bus.next(0ms)) dispatch(*m);
-    if (_witness) _witness->drain_events();
+    // A bounded pass: a steady stream of requests must not hold back commits and heartbeats.
+    for (std::size_t n = 0; n < max_messages_per_pass; ++n) {
+      auto m = _bus.next(0ms);
+      if (!m) break;
+      dispatch(*m);
+    }
+    if (_witness) _witness->drain_events(max_messages_per_pass);
     commit_all();
     feed_embedder();
     run_timers(stopping);

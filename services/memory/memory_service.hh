@@ -11,6 +11,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -48,14 +49,20 @@ class memory_service {
 
  private:
   using clock = mono_clock;
+  struct witnessed {  ///< a witness record written once its write is durable
+    std::string actor, kind, subject, detail;
+  };
   struct waiting_reply {  ///< a write acknowledged after its namespace commits
     ipc::message req;
     std::string agent;
     std::string type, payload;
+    std::optional<witnessed> record;
   };
   struct embed_job {
     std::string agent;
     std::vector<std::uint32_t> labels;
+    std::vector<std::string> ids;  ///< the entries' ids, parallel to labels
+    clock::time_point deadline;
   };
   struct search_job {
     ipc::message req;
@@ -101,9 +108,15 @@ class memory_service {
   std::string search_mode(const memory_namespace& ns) const;
   void witness(std::string_view actor, std::string_view kind, std::string_view subject, std::string detail);
   template <class T>
-  void reply_after_commit(const ipc::message& m, const std::string& agent, const T& r) {
-    _waiting.push_back({m, agent, std::string(T::type_name), wire::encode(r)});
+  void reply_after_commit(const ipc::message& m, const std::string& agent, const T& r,
+                          std::optional<witnessed> record = std::nullopt) {
+    _waiting.push_back({m, agent, std::string(T::type_name), wire::encode(r), std::move(record)});
   }
+  /// Marks a namespace whose store failed: its waiting writes are refused at the next
+  /// commit_all and it is reopened from disk.
+  void broke(const std::string& agent) { _broken.insert(agent); }
+  std::size_t transfers_of(const std::string& owner) const;
+  std::size_t embed_batch_size() const;
 
   zmq::context_t& _ctx;
   ipc::bus_client& _bus;
@@ -122,6 +135,8 @@ class memory_service {
   clock::time_point _embed_retry{};  ///< after a failure, embeddings wait until then
   clock::time_point _next_checkpoint;
   std::unique_ptr<witness_log> _witness;
+  std::set<std::string> _broken;
+  service::notifier* _notify = nullptr;  ///< for heartbeats during long operations
 };
 
 }  // namespace weft::memory

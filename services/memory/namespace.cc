@@ -94,6 +94,7 @@ class memory_namespace::replayer : public memstore::visitor {
   replayer(memory_namespace& ns, std::optional<checkpoint_info> cp) : _ns(ns), _cp(std::move(cp)) {}
   void on_entry(const memstore::entry& e, memstore::location at) override {
     auto label = static_cast<std::uint32_t>(_ns._slots.size());
+    if (label % 4096 == 4095) _ns._tick();
     if (_cp && at < _cp->end) ++labels_before_checkpoint;
     if (_ns._by_id.count(e.id)) {  // a second record with a live id: keep the first
       _ns._slots.push_back(slot{e, at, std::nullopt, false, false});
@@ -113,7 +114,7 @@ class memory_namespace::replayer : public memstore::visitor {
     s.vector_at = at;
     if (_cp && at < _cp->end && _ns._vectors) return;  // the checkpoint's index has it
     if (_ns._dims == 0) _ns._dims = static_cast<std::uint32_t>(v.size()), _ns._model = std::string(model);
-    if (v.size() != _ns._dims) {
+    if (v.size() != _ns._dims || model != _ns._model) {
       s.vector_at.reset();  // embedded by another model: embedded again
       return;
     }
@@ -132,6 +133,13 @@ class memory_namespace::replayer : public memstore::visitor {
   void on_wipe() override {
     for (std::uint32_t l = 0; l < _ns._slots.size(); ++l)
       if (_ns._slots[l].live) kill(l);
+    // Nothing indexed survives (the wipe is after any checkpoint): the next vector may be
+    // of another model. A checkpoint taken after the wipe still holds later entries.
+    if (!_ns._vectors || _ns._vectors->size() == 0) {
+      _ns._vectors.reset();
+      _ns._dims = 0;
+      _ns._model.clear();
+    }
   }
   void on_corrupt(const error& e) override {
     ++corrupt;
@@ -170,8 +178,10 @@ vecindex::tiered_params memory_namespace::tier_params() const {
 }
 
 result<std::unique_ptr<memory_namespace>> memory_namespace::open(const fs::path& dir, const std::string& agent,
-                                                                 const service::memory_settings& settings) {
+                                                                 const service::memory_settings& settings,
+                                                                 std::function<void()> tick) {
   std::unique_ptr<memory_namespace> ns(new memory_namespace(dir, agent, settings));
+  if (tick) ns->_tick = std::move(tick);
   if (auto s = ns->load(); !s) return s.take_error();
   return ns;
 }
@@ -291,14 +301,17 @@ result<std::uint64_t> memory_namespace::wipe() {
   return n;
 }
 
-status memory_namespace::add_vector(std::uint32_t label, std::vector<float> v, const std::string& model) {
+status memory_namespace::add_vector(std::uint32_t label, std::vector<float> v, const std::string& model,
+                                    std::string_view id) {
   if (label >= _slots.size() || !_slots[label].live) return {};
+  if (!id.empty() && _slots[label].e.id != id) return {};
   if (_dims == 0) _dims = static_cast<std::uint32_t>(v.size()), _model = model;
-  if (v.size() != _dims) {
+  if (v.size() != _dims || model != _model) {
     if (!_dims_warned)
-      _log.error("memory '{}': the embedder '{}' gives {} dimensions, this namespace holds {} ({}); entries "
-                 "embedded so stay keyword-only. Export, wipe and import to re-embed with the new model.",
-                 _agent, model, v.size(), _dims, _model);
+      _log.error("memory '{}': the embedder '{}' gives {}-dimensional vectors, this namespace holds vectors of "
+                 "'{}' ({} dimensions), which cannot be compared; its new entries stay keyword-only. Re-embedding "
+                 "a namespace with another model is not built yet: switch the embedder back, or wipe the namespace.",
+                 _agent, model, v.size(), _model, _dims);
     _dims_warned = true;
     return {};
   }
@@ -313,7 +326,11 @@ status memory_namespace::commit() {
   if (_applied_ops.empty()) return {};
   if (auto s = _store->sync(); !s) return storage_error(s.err());
   auto now = utc_now();
-  for (auto& o : _applied_ops) apply(o, now);
+  std::size_t n = 0;
+  for (auto& o : _applied_ops) {
+    apply(o, now);
+    if (++n % 1024 == 0) _tick();
+  }
   _applied_ops.clear();
   return {};
 }
@@ -347,10 +364,19 @@ void memory_namespace::apply(const op& o, utc_time now) {
 }
 
 void memory_namespace::reset_indexes() {
+  // After a wipe the namespace may be embedded by another model: dimensions and model are
+  // set again by the next vector, and the old checkpoint goes.
   _bm25 = textsearch::bm25_index();
-  if (_vectors) _vectors.emplace(_dims, tier_params());
-  _vectors_changed = true;
+  _vectors.reset();
+  _dims = 0;
+  _model.clear();
+  _dims_warned = false;
+  _vectors_changed = false;
   _unembedded.clear();
+  std::error_code ec;
+  fs::remove(_dir / "checkpoint.json", ec);
+  for (auto it = fs::directory_iterator(_dir, ec); !ec && it != fs::directory_iterator(); it.increment(ec))
+    if (it->path().filename().string().rfind("vectors-", 0) == 0) fs::remove_all(it->path(), ec);
 }
 
 // -------------------------------------------------------------------------------------
@@ -358,15 +384,21 @@ void memory_namespace::reset_indexes() {
 
 std::vector<pending_text> memory_namespace::take_unembedded(std::size_t max) {
   std::vector<pending_text> out;
+  if (_single_embeds > 0) max = 1, --_single_embeds;
   while (!_unembedded.empty() && out.size() < max) {
     auto l = _unembedded.front();
     _unembedded.pop_front();
+    if (l >= _slots.size()) continue;
     auto& s = _slots[l];
-    if (!s.live || s.vector_at) continue;
-    out.push_back({l, s.e.text});
+    if (!s.live || s.vector_at || s.unembeddable) continue;
+    out.push_back({l, s.e.id, s.e.text});
   }
   _embedding += out.size();
   return out;
+}
+
+void memory_namespace::unembeddable(std::uint32_t label) {
+  if (label < _slots.size()) _slots[label].unembeddable = true;
 }
 
 void memory_namespace::embedded(std::size_t n) { _embedding -= std::min(_embedding, n); }
@@ -409,11 +441,12 @@ status memory_namespace::checkpoint(utc_time now) {
   std::uint64_t labels = _slots.size();
   json j{{"segment", end.segment}, {"offset", end.offset}, {"labels", labels},
          {"dims", _dims},          {"model", _model},       {"index", name}};
-  if (auto s = write_file_atomic(_dir / "checkpoint.json", j.dump()); !s) return storage_error(s.err());
+  auto text = j.dump(-1, ' ', false, json::error_handler_t::replace);  // a model name is not trusted UTF-8
+  if (auto s = write_file_atomic(_dir / "checkpoint.json", text); !s) return storage_error(s.err());
   std::error_code ec;
-  for (auto& d : fs::directory_iterator(_dir, ec)) {
-    auto n = d.path().filename().string();
-    if (n.rfind("vectors-", 0) == 0 && n != name) fs::remove_all(d.path(), ec);
+  for (auto it = fs::directory_iterator(_dir, ec); !ec && it != fs::directory_iterator(); it.increment(ec)) {
+    auto n = it->path().filename().string();
+    if (n.rfind("vectors-", 0) == 0 && n != name) fs::remove_all(it->path(), ec);
   }
   _vectors_changed = false;
   return {};
@@ -430,12 +463,15 @@ result<memstore::snapshot_meta> memory_namespace::export_to(const fs::path& path
   meta.embedder = _model;
   meta.dims = _dims;
   auto r = memstore::write_snapshot(path, meta, [&](memstore::snapshot_writer& w) -> status {
+    std::size_t n = 0;
     for (auto& s : _slots) {
       if (!s.live) continue;
       if (auto st = w.add(s.e); !st) return st;
+      if (++n % 4096 == 0) _tick();
     }
     for (auto& s : _slots) {
       if (!s.live || !s.vector_at) continue;
+      if (++n % 4096 == 0) _tick();
       auto v = _store->read_vector(*s.vector_at);
       if (!v) return v.take_error();
       if (auto st = w.add_vector(s.e.id, *v, _model); !st) return st;
@@ -446,9 +482,10 @@ result<memstore::snapshot_meta> memory_namespace::export_to(const fs::path& path
   return r;
 }
 
-result<memory_namespace::import_result> memory_namespace::import_from(const fs::path& path, bool replace) {
-  auto meta = memstore::verify_snapshot(path);
-  if (!meta) return mem::make(mem::error_code::corrupt, "{}; nothing was changed", meta.err().message);
+result<memory_namespace::import_result> memory_namespace::import_from(const fs::path& path,
+                                                                   const memstore::snapshot_meta& verified,
+                                                                   bool replace) {
+  const auto* meta = &verified;
   if (meta->dims && _dims && meta->dims != _dims && !replace)
     return mem::make(mem::error_code::bad_request,
                      "the snapshot's vectors have {} dimensions ({}), this namespace's have {} ({}); import with "
@@ -457,18 +494,17 @@ result<memory_namespace::import_result> memory_namespace::import_from(const fs::
   if (replace) {
     if (auto w = wipe(); !w) return w.take_error();
     if (auto s = commit(); !s) return s.take_error();
-    _vectors.reset();
-    _dims = 0;
-    _model.clear();
   }
   struct importer : memstore::visitor {
     memory_namespace& ns;
     import_result out;
     std::unordered_map<std::string, std::uint32_t> added;
     std::optional<error> failed;
+    std::uint64_t seen = 0;
     explicit importer(memory_namespace& n) : ns(n) {}
     void on_entry(const memstore::entry& e, memstore::location) override {
       if (failed) return;
+      if (++seen % 4096 == 0) ns._tick();
       // The same entry (or the same idempotency key) is already here: skip it. Another
       // entry under the same id (ids are per namespace): keep both, under a new id.
       auto same = ns._by_id.find(e.id);

@@ -8,6 +8,7 @@
 /// only after commit() made it durable, and only then is the write acknowledged.
 
 #include <deque>
+#include <functional>
 #include <filesystem>
 #include <memory>
 #include <optional>
@@ -43,6 +44,7 @@ struct search_request {
 /// One text waiting for its embedding.
 struct pending_text {
   std::uint32_t label;
+  std::string id;  ///< the entry's id, checked when its vector comes back
   std::string text;
 };
 
@@ -50,8 +52,11 @@ class memory_namespace {
  public:
   /// Opens (creating) the namespace of `agent` in `dir`: replays the store, loads the
   /// vector checkpoint when it matches, and re-queues entries that have no vector.
+  /// `tick` is called every few thousand records during long work (replay, import,
+  /// export, index updates), so the service can keep sending heartbeats.
   static result<std::unique_ptr<memory_namespace>> open(const std::filesystem::path& dir, const std::string& agent,
-                                                        const service::memory_settings& settings);
+                                                        const service::memory_settings& settings,
+                                                        std::function<void()> tick = {});
   ~memory_namespace();
 
   const std::string& agent() const { return _agent; }
@@ -61,8 +66,9 @@ class memory_namespace {
   result<std::uint64_t> forget(const std::vector<std::string>& ids);
   result<std::uint64_t> wipe();
   /// Stores a vector for an entry (from the llm's embeddings). Ignored when the entry is
-  /// gone or the dimension differs from the namespace's (reported once).
-  status add_vector(std::uint32_t label, std::vector<float> v, const std::string& model);
+  /// gone (or `id`, when given, is no longer the entry at `label`), or when the vector's
+  /// model or dimension differs from the namespace's (reported once).
+  status add_vector(std::uint32_t label, std::vector<float> v, const std::string& model, std::string_view id = {});
   /// Makes everything appended durable (one fdatasync), then applies it to the indexes.
   /// After a failure the namespace must be reopened: nothing since the last commit counts.
   status commit();
@@ -83,6 +89,11 @@ class memory_namespace {
   /// Puts labels whose embedding failed back at the front of the queue (counts as embedded).
   void requeue(const std::vector<std::uint32_t>& labels);
   std::size_t unembedded() const { return _unembedded.size() + _embedding; }
+  /// The provider refused a batch: hand out the next `n` texts one at a time.
+  void embed_singly(std::size_t n) { _single_embeds = std::max(_single_embeds, n); }
+  bool single_embeds() const { return _single_embeds > 0; }
+  /// The provider refused this entry's text on its own: it stays keyword-only.
+  void unembeddable(std::uint32_t label);
 
   // --- maintenance ---
   /// Saves the vector index and the store position it covers (atomic), and moves entries
@@ -91,12 +102,16 @@ class memory_namespace {
 
   /// Writes a snapshot of every live entry and vector to `path`.
   result<memstore::snapshot_meta> export_to(const std::filesystem::path& path);
-  /// Applies a verified snapshot: with `replace`, wipes first; entries whose id exists are
-  /// skipped. The snapshot is verified whole before anything is written.
+  /// Applies a snapshot that verify_snapshot accepted (`verified` is what it said): with
+  /// `replace`, wipes first; an entry already present (same id and content, or same key)
+  /// is skipped; one whose id is taken by another entry gets a new id. read_snapshot
+  /// checks the file again before delivering anything.
   struct import_result {
     std::uint64_t added = 0, skipped = 0;
   };
-  result<import_result> import_from(const std::filesystem::path& path, bool replace);
+  result<import_result> import_from(const std::filesystem::path& path, const memstore::snapshot_meta& verified,
+                                    bool replace);
+
 
  private:
   struct slot {
@@ -105,6 +120,7 @@ class memory_namespace {
     std::optional<memstore::location> vector_at;
     bool live = false;
     bool indexed = false;  ///< applied to BM25 (and maps) by commit
+    bool unembeddable = false;  ///< the provider refused its text
   };
   enum class op_kind : std::uint8_t { add, remove, wipe, vector };
   struct op {
@@ -135,11 +151,13 @@ class memory_namespace {
   std::string _model;
   std::deque<std::uint32_t> _unembedded;
   std::size_t _embedding = 0;  ///< handed out by take_unembedded, not back yet
+  std::size_t _single_embeds = 0;  ///< texts still to hand out one at a time
   std::vector<op> _applied_ops;  ///< appended, waiting for commit
   std::uint64_t _next_seq = 1;
   std::uint64_t _live = 0;
   bool _vectors_changed = false;
   bool _dims_warned = false;
+  std::function<void()> _tick = [] {};
 };
 
 }  // namespace weft::memory

@@ -64,24 +64,30 @@ void witness_log::record(std::string_view actor, std::string_view kind, std::str
 
 void* witness_log::events_socket() { return _impl->events ? _impl->events->socket().handle() : nullptr; }
 
-void witness_log::drain_events() {
+void witness_log::drain_events(std::size_t max) {
   if (!_impl->events) return;
   namespace chat = proto::chat_v1;
   namespace bus = proto::bus_v1;
   namespace mem = proto::memory_v1;
-  while (auto ev = _impl->events->next(std::chrono::milliseconds(0))) {
+  for (std::size_t n = 0; n < max; ++n) {
+    auto ev = _impl->events->next(std::chrono::milliseconds(0));
+    if (!ev) break;
     auto& m = ev->second;
+    // Any peer may publish any event type: record each kind only from the process that
+    // decides it (the sender is stamped by the bus), so nobody can put words in another's mouth.
     if (m.is(chat::explanation::type_name)) {
+      if (m.env.from != "router") continue;
       if (auto e = m.as<chat::explanation>())
         record(m.env.from, "route", "agent/" + e->agent,
                fmt::format("message {} on {} (session {}): {} — {}", e->message_id, e->channel, e->session, e->rule,
                            e->reason));
     } else if (m.is(bus::access_denied::type_name)) {
-      if (m.env.from == "memory") continue;  // its own denials are recorded where they happen
+      if (m.env.from != "bus") continue;  // memory records its own denials where they happen
       if (auto e = m.as<bus::access_denied>())
         record(e->from, "access_denied", e->to, fmt::format("{} refused by {} (reported by {})", e->type, e->rule,
                                                             m.env.from));
     } else if (m.is(mem::tool_called::type_name)) {
+      if (m.env.from.rfind("agent/", 0) != 0) continue;
       if (auto e = m.as<mem::tool_called>())
         record(m.env.from, "tool_call", e->tool,
                fmt::format("call {} {}{}", e->call_id, e->ok ? "ok" : "failed",

@@ -25,8 +25,8 @@ class witness_log {
   void record(std::string_view actor, std::string_view kind, std::string_view subject, std::string detail);
   /// The event socket to poll (nullptr when not subscribed).
   void* events_socket();
-  /// Appends every event that has arrived.
-  void drain_events();
+  /// Appends up to `max` events that have arrived (the rest wait for the next pass).
+  void drain_events(std::size_t max);
   /// Makes what was appended durable (and signs a checkpoint when due).
   void sync();
 

@@ -1,5 +1,7 @@
 // weftctl memory …: an agent's memory, through the memory service (io.weft.Memory.v1).
+#include <fcntl.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <cstdio>
 #include <fstream>
@@ -248,8 +250,13 @@ int do_export(ipc::bus_client& b, const options& o, const parsed& p) {
                                          ready.err().message));
   // Written beside the target and renamed at the end: a failed export leaves no half file.
   auto tmp = *p.output + ".part";
-  std::FILE* f = std::fopen(tmp.c_str(), "wb");
-  if (!f) return failure(fmt::format("Failed to create '{}': {}", tmp, std::strerror(errno)));
+  // 0600: a snapshot holds the agent's private memory.
+  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  std::FILE* f = fd < 0 ? nullptr : ::fdopen(fd, "wb");
+  if (!f) {
+    if (fd >= 0) ::close(fd);
+    return failure(fmt::format("Failed to create '{}': {}", tmp, std::strerror(errno)));
+  }
   std::uint64_t offset = 0;
   int last_pct = -1;
   for (;;) {

@@ -18,6 +18,9 @@
 #include <set>
 #include <thread>
 
+#include <fmt/ranges.h>
+#include <nlohmann/json.hpp>
+
 #include <weft/memstore/snapshot.hh>
 #include <weft/service/paths.hh>
 
@@ -158,6 +161,7 @@ readers = ["c"]
   REQUIRE(shared->hits.size() == 1);
   CHECK(shared->hits[0].entry.text.find("agent a") != std::string::npos);
   denied("c", mem::forget{"a", {ids["a"]}});
+  denied("c", mem::export_begin{"a"});  // a share is for searching, not for taking it all
 
   // Nothing was planted, deleted or wiped: every namespace still holds exactly its entry.
   for (std::string id : {"a", "b", "c"}) {
@@ -458,4 +462,63 @@ families = []
   CHECK(witnessed);
   auto verify = s->weftctl({"audit", "verify", "--dir", s->dir() + "/home/audit"});
   CHECK_MESSAGE(verify.exit_code == 0, (verify.out + verify.err));
+}
+
+TEST_CASE("texts the embedding provider refuses do not hold up the others") {
+  test::fake_peer llm("fake_llm.py");
+  auto s = test::stack::start(base_config(probes({"a"})) +
+                              fmt::format("[providers.fake]\nstyle = \"openai\"\nbase_url = \"{}/v1\"\nmodel = "
+                                          "\"fake-model\"\nembedding_model = \"fake-bow\"\n[llm]\ndefault_provider = "
+                                          "\"fake\"\nretries = 0\n",
+                                          llm.url()));
+  REQUIRE(s);
+  // The first Embed request is answered 400, as a provider does for an input over its
+  // token limit.
+  REQUIRE(llm.post("/_script", R"([{"status":400,"message":"input too long"}])").status == 200);
+  auto ctl = s->bus_client();
+  std::vector<std::uint64_t> sent;
+  for (int i = 0; i < 6; ++i) {
+    auto p = note(fmt::format("entry {} about gardening", i));
+    p.agent = "a";
+    auto id = ctl->send_request("memory", p);
+    REQUIRE(id);
+    sent.push_back(*id);
+  }
+  for (std::size_t got = 0; got < sent.size();) {
+    auto m = ctl->next(20s);
+    REQUIRE(m);
+    REQUIRE_FALSE(m->is_error());
+    ++got;
+  }
+  mem::statistics st;
+  auto until = std::chrono::steady_clock::now() + 30s;
+  do {
+    auto r = ask<mem::statistics>(*ctl, "memory", mem::stats{"a"});
+    REQUIRE(r);
+    st = *r;
+    if (st.pending_embeddings == 0 && st.vectors >= 5) break;
+    std::this_thread::sleep_for(100ms);
+  } while (std::chrono::steady_clock::now() < until);
+  CHECK(st.pending_embeddings == 0);
+  auto reqs = nlohmann::json::parse(llm.get("/_requests").body);
+  std::vector<std::size_t> batches;
+  for (auto& r : reqs)
+    if (r["path"].get<std::string>().find("embeddings") != std::string::npos) batches.push_back(r["body"]["input"].size());
+  REQUIRE_FALSE(batches.empty());
+  if (batches[0] == 1) {
+    // A text refused on its own stays keyword-only; the others are embedded.
+    CHECK(st.vectors == 5);
+  } else {
+    // A refused batch is retried one text at a time: all get their vectors.
+    CHECK(st.vectors == 6);
+    CHECK(std::count(batches.begin() + 1, batches.end(), 1u) >= 1);
+  }
+  // Every entry is found either way.
+  mem::search q;
+  q.agent = "a";
+  q.query = "gardening";
+  auto hits = ask<mem::results>(*ctl, "memory", q);
+  REQUIRE(hits);
+  CHECK(hits->hits.size() == 6);
+  MESSAGE("embedding batches: ", fmt::format("{}", fmt::join(batches, ",")));
 }
