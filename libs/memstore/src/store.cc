@@ -141,7 +141,12 @@ result<location> store::write(std::string_view payload) {
   if (!active.sealed() && active.records() > 0 &&
       active.end() + rvf::frame_bytes + payload.size() > _opt.segment_bytes) {
     // Sealing syncs: everything in the old segment is durable before the new one exists.
-    if (auto r = active.seal(); !r) return r.take_error();
+    if (auto r = active.seal(); !r) {
+      // The seal's sync failed: what was appended may not be on disk, and a later sync
+      // must not say otherwise.
+      _broken = r.err();
+      return r.take_error();
+    }
     _dirty = false;
   }
   if (_segments.back().sealed())
