@@ -57,6 +57,13 @@ restart_intensity = 100
                      extra);
 }
 
+/// The fake provider as default provider, embedding with "fake-bow" (64-d bag of words).
+std::string fake_embedder(const test::fake_peer& llm, const std::string& llm_extra = {}) {
+  return fmt::format("[providers.fake]\nstyle = \"openai\"\nbase_url = \"{}/v1\"\nmodel = \"fake-model\"\n"
+                     "embedding_model = \"fake-bow\"\n[llm]\ndefault_provider = \"fake\"\n{}",
+                     llm.url(), llm_extra);
+}
+
 ipc::call_options patient() {
   ipc::call_options co;
   co.timeout = 20s;
@@ -293,11 +300,7 @@ TEST_CASE("kill -9 of memory during 10,000 writes: every acknowledged write is t
 
 TEST_CASE("export, wipe, import: equal entry by entry; a flipped byte or a cut file is refused and changes nothing") {
   test::fake_peer llm("fake_llm.py");
-  auto s = test::stack::start(base_config(probes({"a"})) +
-                              fmt::format("[providers.fake]\nstyle = \"openai\"\nbase_url = \"{}/v1\"\nmodel = "
-                                          "\"fake-model\"\nembedding_model = \"fake-bow\"\n[llm]\ndefault_provider = "
-                                          "\"fake\"\n",
-                                          llm.url()));
+  auto s = test::stack::start(base_config(probes({"a"}) + fake_embedder(llm)));
   REQUIRE(s);
   auto ctl = s->bus_client();
   std::vector<std::string> topics = {"rust borrow checker lifetimes", "garden tomatoes watering schedule",
@@ -407,22 +410,7 @@ TEST_CASE("export, wipe, import: equal entry by entry; a flipped byte or a cut f
 
 TEST_CASE("a real agent: its messages are indexed, memory_search finds them, its tool calls are witnessed") {
   test::fake_peer llm("fake_llm.py");
-  auto s = test::stack::start(fmt::format(R"([supervisor]
-restart_backoff_initial_ms = 50
-
-[providers.fake]
-style = "openai"
-base_url = "{}/v1"
-model = "fake-model"
-embedding_model = "fake-bow"
-
-[llm]
-default_provider = "fake"
-
-[agents.main.tools]
-families = []
-)",
-                                          llm.url()));
+  auto s = test::stack::start(base_config("[agents.main.tools]\nfamilies = []\n" + fake_embedder(llm)));
   REQUIRE(s);
   auto ctl = s->bus_client();
   auto said = s->weftctl({"chat", "--agent", "main", "-m", "note that the wifi password is hunter2"});
@@ -466,11 +454,7 @@ families = []
 
 TEST_CASE("texts the embedding provider refuses do not hold up the others") {
   test::fake_peer llm("fake_llm.py");
-  auto s = test::stack::start(base_config(probes({"a"})) +
-                              fmt::format("[providers.fake]\nstyle = \"openai\"\nbase_url = \"{}/v1\"\nmodel = "
-                                          "\"fake-model\"\nembedding_model = \"fake-bow\"\n[llm]\ndefault_provider = "
-                                          "\"fake\"\nretries = 0\n",
-                                          llm.url()));
+  auto s = test::stack::start(base_config(probes({"a"}) + fake_embedder(llm, "retries = 0\n")));
   REQUIRE(s);
   // The first Embed request is answered 400, as a provider does for an input over its
   // token limit.
