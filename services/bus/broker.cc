@@ -157,9 +157,20 @@ void broker::on_message(std::string_view rid, std::string_view header, std::stri
     env.from = it == _peers.end() ? std::string() : it->second.address;
     _log.warning("Refused a message of {} bytes from '{}': over max_message_bytes {}", size, env.from,
                  _settings.max_message_bytes);
-    if (env.kind == proto::kind::request)
+    if (env.kind == proto::kind::request) {
       reply_error(rid, env, proto::make(proto::error_code::too_large, "message of {} bytes exceeds the limit of {}",
                                         size, _settings.max_message_bytes));
+    } else if (env.kind == proto::kind::reply || env.kind == proto::kind::error) {
+      // The one waiting for this answer is told, rather than left to time out.
+      if (auto dest = _rid_of.find(env.to); dest != _rid_of.end() && it != _peers.end()) {
+        proto::envelope waiting;
+        waiting.id = env.id;
+        waiting.from = env.to;
+        reply_error(dest->second, waiting,
+                    proto::make(proto::error_code::too_large, "the answer of '{}' ({} bytes) exceeds the bus's "
+                                "limit of {} bytes", env.from, size, _settings.max_message_bytes));
+      }
+    }
     event(proto::limit_exceeded{env.from, "max_message_bytes", size, _settings.max_message_bytes});
     return;
   }

@@ -135,6 +135,13 @@ TEST_CASE("a message over max_message_bytes gets TooLarge and the bus keeps serv
   CHECK(bp::is(f.error_of(f.t.take()), bp::error_code::too_large));
   f.send("r1", bp::kind::request, "x.T", "echo/2", "\x80");
   CHECK(f.t.take().rid == "r2");
+  // An answer over the limit: its requester gets TooLarge with the request's id.
+  f.b->on_message("r2", ipc::encode_header(bp::kind::reply, "x.R", 4242, "echo/1", ""), std::string(2000, 'x'));
+  auto told = f.t.take();
+  CHECK(told.rid == "r1");
+  CHECK(told.env().id == 4242);
+  CHECK(bp::is(f.error_of(told), bp::error_code::too_large));
+  CHECK(f.t.out.empty());
 }
 
 TEST_CASE("the ACL denies with a typed error and an audit event; deny wins over allow") {
