@@ -1,0 +1,129 @@
+#pragma once
+/// A legacy-era MCP client session, independent of the transport: it is handed a function
+/// that sends one serialised message and is fed each received line. No threads: the
+/// caller's event loop drives time through expire(now). Callbacks run inside the call that
+/// completes them (receive, expire, fail_all, or the request call itself on a local refusal).
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <weft/base/result.hh>
+#include <weft/mcp/jsonrpc.hh>
+
+namespace weft::mcp {
+
+/// What `initialize` learned about the server.
+struct server_hello {
+  std::string protocol_version;
+  json capabilities;  ///< the server's capabilities object
+  std::string name, title, version;
+  std::string instructions;
+};
+
+/// One entry of `tools/list`.
+struct tool {
+  std::string name, title, description;
+  json input_schema;   ///< always an object
+  json output_schema;  ///< null when absent
+  json annotations;    ///< null when absent
+};
+
+/// One content block of a tool result. `type` is text, image, audio, resource,
+/// resource_link or anything newer; `raw` keeps the whole block for what is not lifted out.
+struct content_block {
+  std::string type;
+  std::string text;       ///< text
+  std::string data;       ///< image, audio: base64
+  std::string mime_type;  ///< image, audio, resource_link
+  std::string uri;        ///< resource (resource.uri), resource_link
+  json raw;
+};
+
+/// The result of `tools/call`. A tool failure is `is_error`, not an error result.
+struct call_result {
+  std::vector<content_block> content;
+  json structured;  ///< structuredContent, null when absent
+  bool is_error = false;
+};
+
+/// Parses a tools/call result object (exposed for tests and for HTTP transports).
+result<call_result> parse_call_result(const json& r);
+/// Parses a tools/list result's `tools` entry.
+result<tool> parse_tool(const json& t);
+
+class client {
+ public:
+  using clock = std::chrono::steady_clock;
+  using sender = std::function<void(std::string)>;
+
+  struct options {
+    std::string name = "weft";
+    std::string version = "0.1";
+    json capabilities = json::object();
+    std::string protocol_version = "2025-11-25";
+    std::chrono::milliseconds timeout{30'000};  ///< per request (a whole tools/list listing shares one)
+    limits lim;
+    std::size_t max_pages = 1000;  ///< tools/list pages before giving up (a cursor loop)
+  };
+
+  client(options opt, sender send);
+
+  /// Sends `initialize`; on an acceptable answer sends `notifications/initialized` and the
+  /// session is ready. Other requests fail until then.
+  void initialize(clock::time_point now, std::function<void(result<server_hello>)> done);
+  /// All tools, following `nextCursor` until it is absent.
+  void list_tools(clock::time_point now, std::function<void(result<std::vector<tool>>)> done);
+  void call_tool(clock::time_point now, std::string name, json arguments,
+                 std::function<void(result<call_result>)> done);
+  void ping(clock::time_point now, std::function<void(status)> done);
+  /// Any request; `done` gets the raw result object.
+  void request(clock::time_point now, std::string method, json params, std::function<void(result<json>)> done);
+
+  /// Called on `notifications/tools/list_changed`.
+  void on_tools_changed(std::function<void()> cb) { _on_tools_changed = std::move(cb); }
+  /// Called for every other server notification.
+  void on_notification(std::function<void(const notification&)> cb) { _on_notification = std::move(cb); }
+
+  /// Handles one received line: completes a request, dispatches a notification, answers a
+  /// server request (`ping` with {}, anything else -32601). Returns an error for input that
+  /// is not a JSON-RPC message (the caller logs it; the session continues).
+  status receive(std::string_view line);
+  /// Fails every request whose deadline is before `now` with errc::timeout.
+  void expire(clock::time_point now);
+  /// Fails every pending request with `e` (the transport closed) and ends the session.
+  void fail_all(const error& e);
+
+  bool ready() const { return _state == state::ready; }
+  std::size_t pending() const { return _pending.size(); }
+  const server_hello& hello() const { return _hello; }
+
+ private:
+  enum class state : std::uint8_t { idle, initializing, ready, closed };
+  struct pending_request {
+    std::string method;
+    clock::time_point deadline;
+    std::function<void(result<json>)> done;
+  };
+
+  void send_request(clock::time_point deadline, std::string method, json params, std::function<void(result<json>)> done);
+  void list_page(clock::time_point deadline, std::string cursor, std::size_t page, std::shared_ptr<std::vector<tool>> acc,
+                 std::function<void(result<std::vector<tool>>)> done);
+  void complete(std::int64_t id, result<json> r);
+
+  options _opt;
+  sender _send;
+  state _state = state::idle;
+  std::int64_t _next_id = 1;
+  std::map<std::int64_t, pending_request> _pending;
+  server_hello _hello;
+  std::function<void()> _on_tools_changed;
+  std::function<void(const notification&)> _on_notification;
+};
+
+}  // namespace weft::mcp

@@ -1,0 +1,206 @@
+#include <weft/mcp/client.hh>
+
+#include <weft/mcp/version.hh>
+
+namespace weft::mcp {
+namespace {
+
+error malformed(std::string_view what, std::string_view why) {
+  return make_error(domain, "InvalidParams", "Failed to read {} result: {}", what, why);
+}
+
+std::string str(const json& o, const char* key) {
+  auto it = o.find(key);
+  return it != o.end() && it->is_string() ? it->get<std::string>() : std::string();
+}
+
+json member(const json& o, const char* key) {
+  auto it = o.find(key);
+  return it != o.end() ? *it : json();
+}
+
+}  // namespace
+
+result<tool> parse_tool(const json& t) {
+  if (!t.is_object() || !t.contains("name") || !t["name"].is_string())
+    return malformed("tools/list", "a tool without a string 'name'");
+  tool out{str(t, "name"), str(t, "title"), str(t, "description"), member(t, "inputSchema"),
+           member(t, "outputSchema"), member(t, "annotations")};
+  if (!out.input_schema.is_object())
+    return malformed("tools/list", fmt::format("tool '{}' has no object 'inputSchema'", out.name));
+  return out;
+}
+
+result<call_result> parse_call_result(const json& r) {
+  if (!r.is_object()) return malformed("tools/call", "not an object");
+  call_result out;
+  auto content = r.find("content");
+  if (content != r.end()) {
+    if (!content->is_array()) return malformed("tools/call", "'content' is not an array");
+    for (auto& b : *content) {
+      if (!b.is_object() || !b.contains("type") || !b["type"].is_string())
+        return malformed("tools/call", "a content block without a string 'type'");
+      content_block cb{str(b, "type"), str(b, "text"), str(b, "data"), str(b, "mimeType"), str(b, "uri"), b};
+      if (cb.type == "resource") {
+        auto res = member(b, "resource");
+        if (!res.is_object()) return malformed("tools/call", "a resource block without 'resource'");
+        cb.uri = str(res, "uri");
+        cb.mime_type = str(res, "mimeType");
+        cb.text = str(res, "text");
+        cb.data = str(res, "blob");
+      }
+      out.content.push_back(std::move(cb));
+    }
+  }
+  out.structured = member(r, "structuredContent");
+  if (auto e = r.find("isError"); e != r.end()) {
+    if (!e->is_boolean()) return malformed("tools/call", "'isError' is not a boolean");
+    out.is_error = e->get<bool>();
+  }
+  return out;
+}
+
+client::client(options opt, sender send) : _opt(std::move(opt)), _send(std::move(send)) {}
+
+void client::send_request(clock::time_point deadline, std::string method, json params,
+                          std::function<void(result<json>)> done) {
+  auto id = _next_id++;
+  auto text = serialize(mcp::request{id, method, std::move(params)});
+  _pending.emplace(id, pending_request{std::move(method), deadline, std::move(done)});
+  _send(std::move(text));
+}
+
+void client::request(clock::time_point now, std::string method, json params, std::function<void(result<json>)> done) {
+  if (_state != state::ready)
+    return done(make_error(domain, "InvalidRequest", "Failed to send '{}': the MCP session is not initialized", method));
+  send_request(now + _opt.timeout, std::move(method), std::move(params), std::move(done));
+}
+
+void client::initialize(clock::time_point now, std::function<void(result<server_hello>)> done) {
+  if (_state != state::idle)
+    return done(make_error(domain, "InvalidRequest", "Failed to initialize MCP session: already started"));
+  _state = state::initializing;
+  json params = {{"protocolVersion", _opt.protocol_version},
+                 {"capabilities", _opt.capabilities},
+                 {"clientInfo", {{"name", _opt.name}, {"version", _opt.version}}}};
+  send_request(now + _opt.timeout, "initialize", std::move(params), [this, done = std::move(done)](result<json> r) {
+    if (!r) {
+      _state = state::closed;
+      return done(r.take_error());
+    }
+    auto& j = *r;
+    if (!j.is_object() || !j.contains("protocolVersion") || !j["protocolVersion"].is_string()) {
+      _state = state::closed;
+      return done(malformed("initialize", "no string 'protocolVersion'"));
+    }
+    if (auto ok = check_server_version(j["protocolVersion"].get<std::string>()); !ok) {
+      _state = state::closed;
+      return done(ok.take_error());
+    }
+    auto info = member(j, "serverInfo");
+    _hello = server_hello{str(j, "protocolVersion"), member(j, "capabilities"), str(info, "name"),
+                          str(info, "title"),       str(info, "version"),       str(j, "instructions")};
+    if (!_hello.capabilities.is_object()) _hello.capabilities = json::object();
+    _state = state::ready;
+    _send(serialize(notification{"notifications/initialized", json()}));
+    done(_hello);
+  });
+}
+
+void client::list_page(clock::time_point deadline, std::string cursor, std::size_t page,
+                       std::shared_ptr<std::vector<tool>> acc, std::function<void(result<std::vector<tool>>)> done) {
+  json params = json::object();
+  if (!cursor.empty()) params["cursor"] = cursor;
+  send_request(deadline, "tools/list", std::move(params),
+               [this, deadline, page, acc, done = std::move(done)](result<json> r) mutable {
+                 if (!r) return done(r.take_error());
+                 auto tools = r->is_object() ? r->find("tools") : r->end();
+                 if (tools == r->end() || !tools->is_array()) return done(malformed("tools/list", "no array 'tools'"));
+                 for (auto& t : *tools) {
+                   auto parsed = parse_tool(t);
+                   if (!parsed) return done(parsed.take_error());
+                   acc->push_back(std::move(*parsed));
+                 }
+                 auto next = str(*r, "nextCursor");
+                 if (next.empty()) return done(std::move(*acc));
+                 if (page + 1 >= _opt.max_pages)
+                   return done(malformed("tools/list", fmt::format("more than {} pages", _opt.max_pages)));
+                 list_page(deadline, std::move(next), page + 1, std::move(acc), std::move(done));
+               });
+}
+
+void client::list_tools(clock::time_point now, std::function<void(result<std::vector<tool>>)> done) {
+  if (_state != state::ready)
+    return done(make_error(domain, "InvalidRequest", "Failed to send 'tools/list': the MCP session is not initialized"));
+  list_page(now + _opt.timeout, "", 0, std::make_shared<std::vector<tool>>(), std::move(done));
+}
+
+void client::call_tool(clock::time_point now, std::string name, json arguments,
+                       std::function<void(result<call_result>)> done) {
+  json params = {{"name", name}, {"arguments", arguments.is_null() ? json::object() : std::move(arguments)}};
+  request(now, "tools/call", std::move(params), [done = std::move(done)](result<json> r) {
+    if (!r) return done(r.take_error());
+    done(parse_call_result(*r));
+  });
+}
+
+void client::ping(clock::time_point now, std::function<void(status)> done) {
+  request(now, "ping", json(), [done = std::move(done)](result<json> r) {
+    if (!r) return done(r.take_error());
+    done(status{});
+  });
+}
+
+void client::complete(std::int64_t id, result<json> r) {
+  auto it = _pending.find(id);
+  if (it == _pending.end()) return;  // late answer to an expired request
+  auto done = std::move(it->second.done);
+  _pending.erase(it);
+  done(std::move(r));
+}
+
+status client::receive(std::string_view line) {
+  auto m = parse(line, _opt.lim);
+  if (!m) return m.take_error();
+  if (auto* r = std::get_if<response>(&*m)) {
+    if (auto* id = std::get_if<std::int64_t>(&r->id)) complete(*id, std::move(r->result));
+  } else if (auto* e = std::get_if<error_response>(&*m)) {
+    auto* id = e->id ? std::get_if<std::int64_t>(&*e->id) : nullptr;
+    if (!id) return from_error_object(e->error, "use MCP session");
+    auto it = _pending.find(*id);
+    if (it != _pending.end()) complete(*id, from_error_object(e->error, fmt::format("call '{}'", it->second.method)));
+  } else if (auto* n = std::get_if<notification>(&*m)) {
+    if (n->method == "notifications/tools/list_changed") {
+      if (_on_tools_changed) _on_tools_changed();
+    } else if (_on_notification) {
+      _on_notification(*n);
+    }
+  } else if (auto* q = std::get_if<mcp::request>(&*m)) {
+    if (q->method == "ping")
+      _send(serialize(response{q->id, json::object()}));
+    else
+      _send(serialize(error_response{q->id, {code::method_not_found, "Method not found: " + q->method, json()}}));
+  }
+  return {};
+}
+
+void client::expire(clock::time_point now) {
+  std::vector<std::int64_t> overdue;
+  for (auto& [id, p] : _pending)
+    if (p.deadline <= now) overdue.push_back(id);
+  for (auto id : overdue) {
+    auto it = _pending.find(id);  // an earlier callback may have failed it already
+    if (it == _pending.end()) continue;
+    auto e = fail(errc::timeout, "Failed to call '{}': no answer within {} ms", it->second.method, _opt.timeout.count());
+    complete(id, std::move(e));
+  }
+}
+
+void client::fail_all(const error& e) {
+  _state = state::closed;
+  auto pending = std::move(_pending);
+  _pending.clear();
+  for (auto& [id, p] : pending) p.done(e);
+}
+
+}  // namespace weft::mcp
