@@ -107,6 +107,17 @@ void client::initialize(clock::time_point now, std::function<void(result<server_
   });
 }
 
+void client::probe_era(clock::time_point now, std::function<void(mcp::era)> done) {
+  json params = {{"_meta",
+                  {{meta::protocol_version, modern_version},
+                   {meta::client_capabilities, _opt.capabilities},
+                   {meta::client_info, {{"name", _opt.name}, {"version", _opt.version}}}}}};
+  send_request(now + _opt.timeout, "server/discover", std::move(params), [done = std::move(done)](result<json> r) {
+    bool modern = r || r.err().code == code_name(code::unsupported_version);
+    done(modern ? era::modern : era::legacy);
+  });
+}
+
 void client::list_page(clock::time_point deadline, std::string cursor, std::size_t page,
                        std::shared_ptr<std::vector<tool>> acc, std::function<void(result<std::vector<tool>>)> done) {
   json params = json::object();

@@ -57,7 +57,7 @@ void server::send_error(const request_id& id, int code, std::string message, jso
 void server::dispatch(const request& q) {
   if (!q.params.is_null() && !q.params.is_object())
     return send_error(q.id, code::invalid_params, "Invalid params: 'params' must be an object");
-  const json params = q.params.is_null() ? json::object() : q.params;
+  json params = q.params.is_null() ? json::object() : q.params;
 
   if (!_era) {
     auto e = detect_era(q);
@@ -117,6 +117,9 @@ void server::dispatch(const request& q) {
     return send_error(q.id, code::invalid_params, "Invalid params: 'cursor' must be a string");
   if (auto a = params.find("arguments"); a != params.end() && !a->is_object())
     return send_error(q.id, code::invalid_params, "Invalid params: 'arguments' must be an object");
+
+  if ((q.method == "tools/call" || q.method == "prompts/get") && !params.contains("arguments"))
+    params["arguments"] = json::object();
 
   if (*_in_flight >= _opt.max_in_flight)
     return send_error(q.id, code::internal_error,

@@ -15,6 +15,7 @@
 
 #include <weft/base/result.hh>
 #include <weft/mcp/jsonrpc.hh>
+#include <weft/mcp/version.hh>
 
 namespace weft::mcp {
 
@@ -77,6 +78,12 @@ class client {
   /// Sends `initialize`; on an acceptable answer sends `notifications/initialized` and the
   /// session is ready. Other requests fail until then.
   void initialize(clock::time_point now, std::function<void(result<server_hello>)> done);
+  /// The era probe of protocols.md §1.9, allowed before initialize: `server/discover` with the
+  /// 2026-07-28 `_meta`. A result or a -32022 answer means the server is modern; any other
+  /// error or a timeout means legacy (legacy servers answer -32601 and keep going), after
+  /// which initialize() may follow on the same connection. Modern sessions themselves are
+  /// not implemented by this client (README.md).
+  void probe_era(clock::time_point now, std::function<void(mcp::era)> done);
   /// All tools, following `nextCursor` until it is absent.
   void list_tools(clock::time_point now, std::function<void(result<std::vector<tool>>)> done);
   void call_tool(clock::time_point now, std::string name, json arguments,

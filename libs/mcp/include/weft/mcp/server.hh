@@ -28,7 +28,9 @@
 
 namespace weft::mcp {
 
-/// A method handler: given the request's params (an object; {} when absent), it calls
+/// A method handler: given the request's params (an object, {} when absent; checked: the
+/// string `name` of tools/call and prompts/get, `uri` of resources/read, a string `cursor`
+/// of lists, an object `arguments`, {} when absent), it calls
 /// `reply` once, now or later, with the result object or an error. Errors in `domain` keep
 /// their code (e.g. InvalidParams → -32602); others become -32603. A tool's own failure
 /// belongs in the result (`isError: true`), not here.

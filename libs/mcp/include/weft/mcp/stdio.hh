@@ -47,7 +47,8 @@ class line_reader {
 /// produces one), since it would split the message in two on the wire.
 result<std::string> frame(std::string_view json_text);
 
-/// Writes all of `bytes` to `fd`, retrying EINTR and waiting (poll) on EAGAIN.
+/// Writes all of `bytes` to `fd`, retrying EINTR and waiting (poll) on EAGAIN. A peer that
+/// closed its end raises SIGPIPE unless the process ignores it, then EPIPE.
 status write_all(int fd, std::string_view bytes);
 
 }  // namespace weft::mcp
