@@ -79,6 +79,22 @@ TEST_CASE("jsonrpc: an oversized message is refused before parsing") {
   CHECK(parse(R"({"jsonrpc":"2.0","id":1,"method":"ping"})", lim));
 }
 
+TEST_CASE("jsonrpc: deep nesting is refused before parsing") {
+  auto nested = [](std::size_t n) {
+    return R"({"jsonrpc":"2.0","id":1,"method":"x","params":{"a":)" + std::string(n, '[') + std::string(n, ']') + "}}";
+  };
+  CHECK(parse(nested(126)));  // 126 arrays + params + the message object = 128
+  auto deep = parse(nested(127));
+  REQUIRE_FALSE(deep);
+  CHECK(deep.err().message.find("nested deeper than 128 levels") != std::string::npos);
+  auto huge = parse(nested(1'000'000));  // would overflow the stack when copied or printed
+  REQUIRE_FALSE(huge);
+  CHECK(huge.err().code == "InvalidRequest");
+  // Brackets inside strings (also after escaped quotes) do not count.
+  std::string in_string = R"({"jsonrpc":"2.0","id":1,"method":"x","params":{"s":"\"\\)" + std::string(500, '[') + "\"}}";
+  CHECK(parse(in_string));
+}
+
 TEST_CASE("jsonrpc: serialize round-trips and never emits a raw newline") {
   message msgs[] = {
       request{std::int64_t{3}, "tools/call", {{"name", "echo"}, {"arguments", {{"message", "a\nb\r\n\x01"}}}}},

@@ -1,5 +1,6 @@
 #include <weft/mcp/jsonrpc.hh>
 
+#include <algorithm>
 #include <array>
 #include <utility>
 
@@ -73,6 +74,27 @@ result<message> from_json(json& j) {
   return invalid("neither 'method', 'result' nor 'error' present");
 }
 
+// The deepest nesting of arrays and objects, counted outside strings, stopping past `limit`.
+std::size_t nesting(std::string_view text, std::size_t limit) {
+  std::size_t depth = 0, deepest = 0;
+  bool in_string = false, escaped = false;
+  for (char c : text) {
+    if (in_string) {
+      if (escaped) escaped = false;
+      else if (c == '\\') escaped = true;
+      else if (c == '"') in_string = false;
+    } else if (c == '"') {
+      in_string = true;
+    } else if (c == '[' || c == '{') {
+      deepest = std::max(deepest, ++depth);
+      if (deepest > limit) break;
+    } else if ((c == ']' || c == '}') && depth > 0) {
+      --depth;
+    }
+  }
+  return deepest;
+}
+
 }  // namespace
 
 std::string code_name(int number) {
@@ -105,6 +127,9 @@ result<message> parse(std::string_view text, const limits& lim) {
     return make_error(domain, "InvalidRequest",
                       "Failed to read JSON-RPC message: {} bytes exceed the limit of {} bytes",
                       text.size(), lim.max_message_bytes);
+  if (nesting(text, lim.max_depth) > lim.max_depth)
+    return make_error(domain, "InvalidRequest", "Failed to read JSON-RPC message: nested deeper than {} levels",
+                      lim.max_depth);
   json j = json::parse(text, nullptr, /*allow_exceptions=*/false);
   if (j.is_discarded())
     return make_error(domain, "ParseError", "Failed to parse JSON-RPC message: not valid JSON");

@@ -77,11 +77,14 @@ using message = std::variant<request, notification, response, error_response>;
 /// Limits on what a peer can make us allocate.
 struct limits {
   std::size_t max_message_bytes = 4 * 1024 * 1024;
+  /// Nesting of arrays and objects. Copying or printing a json value recurses, so a deeper
+  /// message (`[[[[…` within the size limit) could overflow the stack later.
+  std::size_t max_depth = 128;
 };
 
 /// Parses one message. Errors are in `domain` with code "ParseError" (not JSON),
-/// "InvalidRequest" (JSON but not a JSON-RPC 2.0 message, a batch, or too large: the size
-/// check happens before any parsing). Never throws.
+/// "InvalidRequest" (JSON but not a JSON-RPC 2.0 message, a batch, too large or too deeply
+/// nested: both limits are checked before any parsing). Never throws.
 result<message> parse(std::string_view text, const limits& lim = {});
 
 /// One line of JSON without a trailing newline. Control characters in strings are escaped
