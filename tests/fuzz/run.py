@@ -2,6 +2,7 @@
 """Runs one libFuzzer target for a bounded time, seeded with the golden encodings.
 
 usage: run.py FUZZER SCHEMA.toml GOLDEN_DIR [SECONDS]
+       run.py FUZZER --seeds DIR [SECONDS]      (a decoder without a schema: DIR's files seed it)
 SECONDS defaults to $WEFT_FUZZ_SECONDS or 20. Exit status 0 = no finding, 1 = a crash, leak or
 round-trip mismatch (the input is written next to the build as fuzz-crash-*).
 """
@@ -15,9 +16,16 @@ import tomllib
 def main():
     fuzzer, schema, golden = sys.argv[1:4]
     seconds = int(sys.argv[4]) if len(sys.argv) > 4 else int(os.environ.get('WEFT_FUZZ_SECONDS', '20'))
-    with open(schema, 'rb') as f:
-        s = tomllib.load(f)
+    if schema == '--seeds':
+        s = {'interface': os.path.basename(os.path.normpath(golden)), 'message': []}
+    else:
+        with open(schema, 'rb') as f:
+            s = tomllib.load(f)
     with tempfile.TemporaryDirectory(prefix='weft-fuzz-') as corpus:
+        if schema == '--seeds':
+            for name in sorted(os.listdir(golden)):
+                with open(os.path.join(golden, name), 'rb') as src, open(os.path.join(corpus, 'seed-' + name), 'wb') as out:
+                    out.write(src.read())
         for i, m in enumerate(s.get('message', [])):
             path = os.path.join(golden, f"{s['interface']}.{m['name']}.hex")
             with open(path) as g:
