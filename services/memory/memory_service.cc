@@ -468,6 +468,7 @@ void memory_service::handle_import_commit(const ipc::message& m) {
   witness(m.env.from, "memory_write", fmt::format("memory/{}", agent),
           fmt::format("import {} entries{} from a snapshot of agent '{}' (sha256 {})", done->added,
                       r->replace ? " replacing all" : "", meta->agent, meta->sha256));
+  if (_witness) _witness->sync();  // witnessed before the importer hears of it
   _log.info("Imported {} entries ({} skipped) into agent '{}'", done->added, done->skipped, agent);
   (void)_bus.reply(m, mem::imported{agent, done->added, done->skipped});
 }
