@@ -1,8 +1,14 @@
 #include <doctest/doctest.h>
 
+#include <filesystem>
+#include <fstream>
+
+#include <weft/base/io.hh>
 #include <weft/base/log.hh>
 #include <weft/base/result.hh>
 #include <weft/base/time.hh>
+
+#include "tests/temp_dir.hh"
 
 using namespace weft;
 
@@ -55,4 +61,22 @@ TEST_CASE("log levels configure per logger and reject bad specs") {
   CHECK(a.threshold() == log::level::debug);  // unchanged by the rejected spec
   CHECK(log::configure("info"));
   CHECK(a.threshold() == log::level::info);
+}
+
+TEST_CASE("write_file_atomic replaces a file whole, with the mode asked for; to_hex") {
+  weft::test::temp_dir d{"weft-base-io"};
+  auto file = d.path / "f.txt";
+  REQUIRE(weft::write_file_atomic(file, "one", 0640));
+  REQUIRE(weft::write_file_atomic(file, "two", 0640));
+  std::ifstream in(file);
+  std::string got((std::istreambuf_iterator<char>(in)), {});
+  CHECK(got == "two");
+  CHECK(!std::filesystem::exists(d.path / "f.txt.tmp"));
+  CHECK((std::filesystem::status(file).permissions() & std::filesystem::perms::all) ==
+        (std::filesystem::perms::owner_read | std::filesystem::perms::owner_write | std::filesystem::perms::group_read));
+  auto missing = weft::write_file_atomic(d.path / "no" / "such" / "f", "x");
+  REQUIRE_FALSE(missing);
+  CHECK(missing.err().message.find("Failed to create '") == 0);
+  CHECK(weft::to_hex(std::string_view("\x00\x7f\xff", 3)) == "007fff");
+  CHECK(weft::sync_dir(d.path / "absent").err().message.find("Failed to open directory") == 0);
 }

@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <weft/base/io.hh>
 #include <weft/base/log.hh>
 
 namespace weft::agent {
@@ -32,30 +33,11 @@ status append(int fd, std::string_view bytes, const std::string& path) {
 }
 
 status write_file_atomically(const std::string& path, std::string_view bytes) {
-  auto slash = path.rfind('/');
-  auto dir = slash == std::string::npos ? std::string(".") : path.substr(0, slash);
+  auto dir = std::filesystem::path(path).parent_path();
   std::error_code ec;
-  std::filesystem::create_directories(dir, ec);
-  if (ec) return fail(errc::io, "Failed to create directory '{}': {}", dir, ec.message());
-  auto tmp = path + ".tmp";
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-  if (fd < 0) return fail(errc::io, "Failed to create '{}': {}", tmp, std::strerror(errno));
-  auto s = append(fd, bytes, tmp);
-  if (s && ::fsync(fd) != 0) s = fail(errc::io, "Failed to sync '{}': {}", tmp, std::strerror(errno));
-  ::close(fd);
-  if (s && ::rename(tmp.c_str(), path.c_str()) != 0)
-    s = fail(errc::io, "Failed to rename '{}' to '{}': {}", tmp, path, std::strerror(errno));
-  if (!s) {
-    ::unlink(tmp.c_str());
-    return s;
-  }
-  int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dfd < 0) return fail(errc::io, "Failed to open directory '{}': {}", dir, std::strerror(errno));
-  int rc = ::fsync(dfd);
-  int err = errno;
-  ::close(dfd);
-  if (rc != 0) return fail(errc::io, "Failed to sync directory '{}': {}", dir, std::strerror(err));
-  return {};
+  if (!dir.empty()) std::filesystem::create_directories(dir, ec);
+  if (ec) return fail(errc::io, "Failed to create directory '{}': {}", dir.string(), ec.message());
+  return write_file_atomic(path, bytes, 0600);
 }
 
 durable_writer::durable_writer(unsigned threads) : _efd(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) {

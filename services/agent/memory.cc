@@ -6,6 +6,8 @@
 #include <nlohmann/json.hpp>
 #include <sodium.h>
 
+#include <weft/base/io.hh>
+
 namespace weft::agent {
 
 namespace llm = proto::llm_v1;
@@ -170,14 +172,7 @@ std::string format_hits(const mem::results& r, std::string_view query, std::size
 std::string sha256_hex(std::string_view text) {
   unsigned char h[crypto_hash_sha256_BYTES];
   crypto_hash_sha256(h, reinterpret_cast<const unsigned char*>(text.data()), text.size());
-  static constexpr char hex[] = "0123456789abcdef";
-  std::string out;
-  out.reserve(sizeof h * 2);
-  for (auto b : h) {
-    out += hex[b >> 4];
-    out += hex[b & 15];
-  }
-  return out;
+  return to_hex(std::string_view(reinterpret_cast<const char*>(h), sizeof h));
 }
 
 std::string utf8_cut(std::string_view s, std::size_t n) {

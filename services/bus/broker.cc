@@ -2,22 +2,18 @@
 
 #include <sodium.h>
 
+#include <weft/base/io.hh>
 #include <weft/ipc/builtin.hh>
 
 namespace weft::bus {
 
 namespace {
 
-std::string hex_of(std::string_view rid) {
-  std::string s;
-  for (unsigned char c : rid) s += fmt::format("{:02x}", c);
-  return s;
-}
 
 std::string random_instance() {
   unsigned char b[4];
   randombytes_buf(b, sizeof b);
-  return hex_of(std::string_view(reinterpret_cast<char*>(b), sizeof b));
+  return to_hex(std::string_view(reinterpret_cast<char*>(b), sizeof b));
 }
 
 }  // namespace
@@ -88,7 +84,7 @@ void broker::handle_hello(std::string_view rid, const proto::envelope& env, std:
   }
   if (!ipc::verify_token(_key, hello->address, hello->token)) {
     _log.warning("Refused Hello for '{}' from peer {}: token does not match the address", hello->address,
-                 hex_of(rid));
+                 to_hex(rid));
     reply_error(rid, env,
                 proto::make(proto::error_code::auth_failed, "token does not match the address '{}'", hello->address));
     event(proto::auth_refused{hello->address, "token does not match the address"});
@@ -144,7 +140,7 @@ void broker::handle_own(std::string_view rid, const proto::envelope& env, std::s
 void broker::on_message(std::string_view rid, std::string_view header, std::string_view payload) {
   auto decoded = wire::decode<proto::envelope>(header, wire::limits{64 * 1024, 4});
   if (!decoded) {
-    _log.warning("Failed to decode an envelope from peer {}: {}, ignoring.", hex_of(rid), decoded.err().message);
+    _log.warning("Failed to decode an envelope from peer {}: {}, ignoring.", to_hex(rid), decoded.err().message);
     proto::envelope none;
     reply_error(rid, none, proto::make(proto::error_code::malformed, "envelope does not decode: {}",
                                        decoded.err().message));

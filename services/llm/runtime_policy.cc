@@ -72,15 +72,6 @@ result<std::map<std::string, lv::tier_override>> parse_file(const std::string& t
   return out;
 }
 
-status sync_dir(const std::string& dir) {
-  int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0) return fail(errc::io, "{}", std::strerror(errno));
-  int rc = ::fsync(fd);
-  int err = errno;
-  ::close(fd);
-  if (rc != 0) return fail(errc::io, "{}", std::strerror(err));
-  return {};
-}
 
 }  // namespace
 
@@ -217,37 +208,8 @@ status runtime_policy::save(const std::map<std::string, lv::tier_override>& all)
       return storage("keep the corrupt file", errno);
     _keep_corrupt = false;
   }
-  auto tmp = _path + ".tmp";
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-  if (fd < 0) return storage("create temporary file", errno);
-  std::size_t done = 0;
-  while (done < text.size()) {
-    auto n = ::write(fd, text.data() + done, text.size() - done);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) {
-      int err = n < 0 ? errno : EIO;
-      ::close(fd);
-      ::unlink(tmp.c_str());
-      return storage("write", err);
-    }
-    done += static_cast<std::size_t>(n);
-  }
-  if (::fsync(fd) != 0) {
-    int err = errno;
-    ::close(fd);
-    ::unlink(tmp.c_str());
-    return storage("fsync", err);
-  }
-  ::close(fd);
-  if (::rename(tmp.c_str(), _path.c_str()) != 0) {
-    int err = errno;
-    ::unlink(tmp.c_str());
-    return storage("rename", err);
-  }
-  // The rename is durable only once the directory is synced.
-  if (auto s = sync_dir(dir.empty() ? "." : dir); !s)
-    return lv::make(lv::error_code::storage, "Failed to write routing policy '{}': fsync of directory: {}", _path,
-                    s.err().message);
+  if (auto s = write_file_atomic(_path, text, 0600); !s)
+    return lv::make(lv::error_code::storage, "Failed to write routing policy '{}': {}", _path, s.err().message);
   return {};
 }
 

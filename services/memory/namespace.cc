@@ -9,7 +9,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include <weft/memstore/rvf.hh>
+#include <weft/base/io.hh>
 
 namespace weft::memory {
 
@@ -52,22 +52,6 @@ result<checkpoint_info> read_checkpoint(const fs::path& file) {
   } catch (const json::exception& e) {  // the JSON boundary: a missing or mistyped field
     return fail(errc::malformed, "Failed to read checkpoint '{}': {}", file.string(), e.what());
   }
-}
-
-status write_file_atomic(const fs::path& file, std::string_view text) {
-  auto tmp = file;
-  tmp += ".tmp";
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-  if (fd < 0) return fail(errc::io, "Failed to write '{}': {}", tmp.string(), std::strerror(errno));
-  bool ok = ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size()) && ::fsync(fd) == 0;
-  int err = errno;
-  ::close(fd);
-  if (!ok || ::rename(tmp.c_str(), file.c_str()) != 0) {
-    if (ok) err = errno;
-    ::unlink(tmp.c_str());
-    return fail(errc::io, "Failed to write '{}': {}", file.string(), std::strerror(err));
-  }
-  return memstore::rvf::sync_dir(file.parent_path());
 }
 
 mem::entry to_proto(const memstore::entry& e) {
@@ -442,7 +426,7 @@ status memory_namespace::checkpoint(utc_time now) {
   json j{{"segment", end.segment}, {"offset", end.offset}, {"labels", labels},
          {"dims", _dims},          {"model", _model},       {"index", name}};
   auto text = j.dump(-1, ' ', false, json::error_handler_t::replace);  // a model name is not trusted UTF-8
-  if (auto s = write_file_atomic(_dir / "checkpoint.json", text); !s) return storage_error(s.err());
+  if (auto s = weft::write_file_atomic(_dir / "checkpoint.json", text); !s) return storage_error(s.err());
   std::error_code ec;
   for (auto it = fs::directory_iterator(_dir, ec); !ec && it != fs::directory_iterator(); it.increment(ec)) {
     auto n = it->path().filename().string();

@@ -1,8 +1,11 @@
 #include <weft/base/io.hh>
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <cerrno>
 #include <cstring>
-#include <unistd.h>
 
 namespace weft {
 
@@ -17,6 +20,54 @@ result<std::string> read_to_end(int fd, std::size_t max_bytes) {
     out.append(buf, static_cast<std::size_t>(n));
     if (out.size() > max_bytes) return fail(errc::invalid_argument, "larger than {} bytes", max_bytes);
   }
+}
+
+status sync_dir(const std::filesystem::path& dir) {
+  int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return fail(errc::io, "Failed to open directory '{}': {}", dir.string(), std::strerror(errno));
+  int rc = ::fsync(fd);
+  int e = errno;
+  ::close(fd);
+  if (rc != 0) return fail(errc::io, "Failed to sync directory '{}': {}", dir.string(), std::strerror(e));
+  return {};
+}
+
+status write_file_atomic(const std::filesystem::path& file, std::string_view data, unsigned mode) {
+  auto tmp = file;
+  tmp += ".tmp";
+  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
+  if (fd < 0) return fail(errc::io, "Failed to create '{}': {}", tmp.string(), std::strerror(errno));
+  auto failed = [&](std::string_view what, int e) {
+    ::close(fd);
+    ::unlink(tmp.c_str());
+    return fail(errc::io, "Failed to {} '{}': {}", what, tmp.string(), std::strerror(e));
+  };
+  if (::fchmod(fd, mode) != 0) return failed("set the mode of", errno);  // the umask may have taken bits
+  for (std::size_t done = 0; done < data.size();) {
+    auto n = ::write(fd, data.data() + done, data.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return failed("write", n < 0 ? errno : EIO);
+    done += static_cast<std::size_t>(n);
+  }
+  if (::fsync(fd) != 0) return failed("sync", errno);
+  ::close(fd);
+  if (::rename(tmp.c_str(), file.c_str()) != 0) {
+    int e = errno;
+    ::unlink(tmp.c_str());
+    return fail(errc::io, "Failed to rename '{}' to '{}': {}", tmp.string(), file.string(), std::strerror(e));
+  }
+  return sync_dir(file.parent_path().empty() ? std::filesystem::path(".") : file.parent_path());
+}
+
+std::string to_hex(std::string_view bytes) {
+  static constexpr char digits[] = "0123456789abcdef";
+  std::string out;
+  out.reserve(bytes.size() * 2);
+  for (unsigned char b : bytes) {
+    out += digits[b >> 4];
+    out += digits[b & 15];
+  }
+  return out;
 }
 
 }  // namespace weft

@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <weft/base/io.hh>
 #include <weft/wire/codec.hh>
 
 #include "file.hh"
@@ -98,15 +99,6 @@ std::uint32_t crc32c(std::string_view data, std::uint32_t crc) {
   return ~crc_soft(p, data.size(), ~crc);
 }
 
-status sync_dir(const std::filesystem::path& dir) {
-  int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0) return fail(errc::io, "Failed to open directory '{}': {}", dir.string(), sys_error(errno));
-  auto s = fsync_fd(fd, /*data_only=*/false);
-  ::close(fd);
-  if (!s) return fail(errc::io, "Failed to sync directory '{}': {}", dir.string(), s.err().message);
-  return {};
-}
-
 segment::segment(segment&& o) noexcept { *this = std::move(o); }
 segment& segment::operator=(segment&& o) noexcept {
   if (this != &o) {
@@ -142,7 +134,7 @@ result<segment> segment::create(const std::filesystem::path& file, const header&
   if (auto r = pwrite_all(s._fd, 0, bytes); !r) return failed(r.err().message);
   if (auto r = fsync_fd(s._fd, /*data_only=*/false); !r) return failed(r.err().message);
   if (::rename(tmp.c_str(), file.c_str()) < 0) return failed(sys_error(errno));
-  if (auto r = sync_dir(file.parent_path()); !r) return r.take_error();
+  if (auto r = weft::sync_dir(file.parent_path()); !r) return r.take_error();
   s._path = file, s._head = h, s._max_record = max_record_bytes;
   s._begin = s._end = s._file_bytes = bytes.size();
   return s;

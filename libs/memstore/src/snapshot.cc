@@ -7,6 +7,7 @@
 
 #include <sodium.h>
 
+#include <weft/base/io.hh>
 #include <weft/memstore/rvf.hh>
 #include <weft/wire/codec.hh>
 
@@ -51,9 +52,7 @@ std::string encode_header(const snapshot_meta& m) {
 }
 
 std::string hex(const unsigned char* p, std::size_t n) {
-  std::string s;
-  for (std::size_t i = 0; i < n; ++i) s += fmt::format("{:02x}", p[i]);
-  return s;
+  return weft::to_hex(std::string_view(reinterpret_cast<const char*>(p), n));
 }
 
 struct fd_guard {
@@ -247,7 +246,7 @@ result<snapshot_meta> snapshot_writer::finish() {
   if (::rename(_tmp.c_str(), _path.c_str()) < 0) return failed(sys_error(errno));
   _done = true;
   auto dir = _path.parent_path().empty() ? std::filesystem::path(".") : _path.parent_path();
-  if (auto r = rvf::sync_dir(dir); !r) return r.take_error();
+  if (auto r = weft::sync_dir(dir); !r) return r.take_error();
   unsigned char digest[crypto_hash_sha256_BYTES];
   crypto_hash_sha256_update(&whole, reinterpret_cast<const unsigned char*>(trailer.data()), trailer.size());
   crypto_hash_sha256_final(&whole, digest);

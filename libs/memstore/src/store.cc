@@ -7,6 +7,8 @@
 #include <unistd.h>
 #include <unordered_map>
 
+#include <weft/base/io.hh>
+
 #include "file.hh"
 #include "record.hh"
 
@@ -70,7 +72,7 @@ result<std::unique_ptr<store>> store::open(const std::filesystem::path& dir, std
   }
   if (ec) return failed(errc::io, ec.message());
   if (removed)
-    if (auto r = rvf::sync_dir(dir); !r) return r.take_error();
+    if (auto r = weft::sync_dir(dir); !r) return r.take_error();
   std::sort(numbers.begin(), numbers.end());
 
   for (std::size_t i = 0; i < numbers.size(); ++i) {
@@ -268,7 +270,7 @@ result<std::uint64_t> store::compact() {
     if (keep.empty()) {
       if (::unlink(path.c_str()) < 0)
         return fail(errc::io, "Failed to remove segment '{}': {}", path.string(), detail::sys_error(errno));
-      if (auto s = rvf::sync_dir(_dir); !s) return s.take_error();
+      if (auto s = weft::sync_dir(_dir); !s) return s.take_error();
       _segments.erase(_segments.begin() + static_cast<std::ptrdiff_t>(i));
       _numbers.erase(_numbers.begin() + static_cast<std::ptrdiff_t>(i));
       reclaimed += before;
@@ -287,7 +289,7 @@ result<std::uint64_t> store::compact() {
     if (auto s = out->seal(); !s) return s.take_error();
     if (::rename(tmp.c_str(), path.c_str()) < 0)
       return fail(errc::io, "Failed to replace segment '{}': {}", path.string(), detail::sys_error(errno));
-    if (auto s = rvf::sync_dir(_dir); !s) return s.take_error();
+    if (auto s = weft::sync_dir(_dir); !s) return s.take_error();
     auto now = rvf::segment::open(path, {.max_record_bytes = _opt.max_record_bytes});
     if (!now) return now.take_error();
     reclaimed += before - now->file_bytes();

@@ -247,14 +247,7 @@ key_id id_of(const public_key& pk) {
 }
 
 std::string to_hex(std::span<const std::uint8_t> b) {
-  static constexpr char digits[] = "0123456789abcdef";
-  std::string s;
-  s.reserve(b.size() * 2);
-  for (auto c : b) {
-    s.push_back(digits[c >> 4]);
-    s.push_back(digits[c & 15]);
-  }
-  return s;
+  return weft::to_hex(std::string_view(reinterpret_cast<const char*>(b.data()), b.size()));
 }
 
 static constexpr std::string_view pub_prefix = "weft-witness-ed25519 ";

@@ -1,5 +1,7 @@
 #include "key.hh"
 
+#include <weft/base/io.hh>
+
 #include <fcntl.h>
 #include <sodium.h>
 #include <sys/stat.h>
@@ -12,48 +14,6 @@ namespace weft::witness::detail {
 
 secret_key::~secret_key() { sodium_memzero(bytes.data(), bytes.size()); }
 
-status fsync_dir(const std::filesystem::path& dir) {
-  int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0) return fail(errc::io, "Failed to open directory '{}': {}", dir.string(), std::strerror(errno));
-  int rc = ::fsync(fd);
-  int e = errno;
-  ::close(fd);
-  if (rc != 0) return fail(errc::io, "Failed to sync directory '{}': {}", dir.string(), std::strerror(e));
-  return {};
-}
-
-status write_file_atomic(const std::filesystem::path& file, std::string_view data, unsigned mode) {
-  auto tmp = file;
-  tmp += ".tmp";
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
-  if (fd < 0) return fail(errc::io, "Failed to create '{}': {}", tmp.string(), std::strerror(errno));
-  ::fchmod(fd, mode);  // the umask may have taken bits the caller asked for
-  std::size_t done = 0;
-  while (done < data.size()) {
-    auto n = ::write(fd, data.data() + done, data.size() - done);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) {
-      int e = errno;
-      ::close(fd);
-      ::unlink(tmp.c_str());
-      return fail(errc::io, "Failed to write '{}': {}", tmp.string(), std::strerror(e));
-    }
-    done += static_cast<std::size_t>(n);
-  }
-  if (::fsync(fd) != 0) {
-    int e = errno;
-    ::close(fd);
-    ::unlink(tmp.c_str());
-    return fail(errc::io, "Failed to sync '{}': {}", tmp.string(), std::strerror(e));
-  }
-  ::close(fd);
-  if (::rename(tmp.c_str(), file.c_str()) != 0) {
-    int e = errno;
-    ::unlink(tmp.c_str());
-    return fail(errc::io, "Failed to rename '{}' to '{}': {}", tmp.string(), file.string(), std::strerror(e));
-  }
-  return fsync_dir(file.parent_path().empty() ? "." : file.parent_path());
-}
 
 static status make_dir(const std::filesystem::path& dir, unsigned mode) {
   std::error_code ec;

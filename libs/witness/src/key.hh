@@ -26,8 +26,6 @@ struct secret_key {
 status load_or_create_key(const std::filesystem::path& key_file, const std::filesystem::path& public_file,
                           secret_key& out, bool& generated);
 
-/// Writes `data` to `file` atomically (tmp, fsync, rename, fsync dir) with `mode`.
-status write_file_atomic(const std::filesystem::path& file, std::string_view data, unsigned mode);
-status fsync_dir(const std::filesystem::path& dir);
+// Files are written with weft::write_file_atomic (weft/base/io.hh).
 
 }  // namespace weft::witness::detail

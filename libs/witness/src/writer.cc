@@ -13,6 +13,8 @@
 #include "format.hh"
 #include "key.hh"
 
+#include <weft/base/io.hh>
+
 namespace weft::witness {
 
 using namespace detail;

@@ -2,7 +2,9 @@
 /// Small file-descriptor helpers shared by the tiers above.
 
 #include <cstddef>
+#include <filesystem>
 #include <string>
+#include <string_view>
 
 #include <weft/base/result.hh>
 
@@ -12,5 +14,18 @@ namespace weft {
 /// for the caller to put in its own "Failed to read …" message: errc::io with the system's
 /// text, or errc::invalid_argument "larger than N bytes" once more than `max_bytes` arrived.
 result<std::string> read_to_end(int fd, std::size_t max_bytes);
+
+/// fsync of a directory: makes a file created, renamed or removed in it durable.
+/// errc::io "Failed to sync directory '<dir>': <reason>" (or "Failed to open directory …").
+status sync_dir(const std::filesystem::path& dir);
+
+/// Replaces `file` with `data` so that it is either the old or the new content after a
+/// crash: writes `<file>.tmp` (created with `mode`, exactly, whatever the umask), fsyncs
+/// it, renames it over `file` and syncs the directory. The temporary file is removed on
+/// failure. errc::io "Failed to <create|write|sync|rename> '<path>': <reason>".
+status write_file_atomic(const std::filesystem::path& file, std::string_view data, unsigned mode = 0600);
+
+/// Lower-case hex of `bytes`, two digits per byte.
+std::string to_hex(std::string_view bytes);
 
 }  // namespace weft

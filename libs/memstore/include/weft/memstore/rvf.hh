@@ -97,7 +97,5 @@ class segment {
 /// CRC-32C (Castagnoli), hardware-accelerated where the CPU has it.
 std::uint32_t crc32c(std::string_view data, std::uint32_t crc = 0);
 
-/// fsync of a directory, after creating, renaming or removing a file in it.
-status sync_dir(const std::filesystem::path& dir);
 
 }  // namespace weft::memstore::rvf
