@@ -27,6 +27,14 @@ using namespace std::chrono_literals;
 
 namespace {
 
+/// What went wrong with an awaited answer: the local error (timeout, send failure) or the
+/// error the peer answered; none for a good answer.
+std::optional<error> failure_of(const ipc::message* m, const error* local) {
+  if (local) return *local;
+  if (m->is_error()) return m->to_error();
+  return std::nullopt;
+}
+
 constexpr std::string_view load_skill_name = "load_skill";
 constexpr auto list_timeout = 2s;
 constexpr auto llm_retry_wait = 200ms;
@@ -492,9 +500,7 @@ void agent::call_llm(turn& t, bool retry) {
 }
 
 void agent::on_llm(turn& t, const ipc::message* m, const error* local) {
-  std::optional<error> err;
-  if (local) err = *local;
-  else if (m->is_error()) err = m->to_error();
+  auto err = failure_of(m, local);
   if (err) {
     // The llm service not (yet) there: try again until the turn's deadline.
     bool transient = bus::is(*err, bus::error_code::no_such_address) || bus::is(*err, bus::error_code::queue_full);
@@ -604,9 +610,7 @@ void agent::run_tools(turn& t) {
 void agent::on_tool(turn& t, std::size_t i, const ipc::message* m, const error* local) {
   if (i >= t.calls.size() || t.calls[i].done) return;
   auto& c = t.calls[i];
-  std::optional<error> err;
-  if (local) err = *local;
-  else if (m->is_error()) err = m->to_error();
+  auto err = failure_of(m, local);
   if (err) {
     c.is_error = true;
     if (bus::is(*err, bus::error_code::denied)) {
@@ -855,9 +859,7 @@ void agent::run_memory_tool(turn& t, std::size_t i) {
 void agent::on_memory_tool(turn& t, std::size_t i, const ipc::message* m, const error* local) {
   if (i >= t.calls.size() || t.calls[i].done) return;
   auto& c = t.calls[i];
-  std::optional<error> err;
-  if (local) err = *local;
-  else if (m->is_error()) err = m->to_error();
+  auto err = failure_of(m, local);
   if (err) {
     std::string text;
     if (bus::is(*err, bus::error_code::no_such_address))
@@ -923,9 +925,7 @@ void agent::on_put(std::uint64_t id, const ipc::message* m, const error* local) 
   if (it == _puts_in_flight.end()) return;
   auto p = std::move(it->second);
   _puts_in_flight.erase(it);
-  std::optional<error> err;
-  if (local) err = *local;
-  else if (m->is_error()) err = m->to_error();
+  auto err = failure_of(m, local);
   if (!err) {
     if (_memory_away) _log.info("memory is back: indexing the session messages that waited");
     _memory_away = false;
@@ -1012,9 +1012,7 @@ void agent::on_summary(std::uint64_t id, const ipc::message* m, const error* loc
   auto si = _sessions.find(job.session);
   if (si == _sessions.end()) return;
   auto& s = *si->second;
-  std::optional<error> err;
-  if (local) err = *local;
-  else if (m->is_error()) err = m->to_error();
+  auto err = failure_of(m, local);
   std::string text;
   if (!err) {
     auto c = m->as<llm::completion>();
