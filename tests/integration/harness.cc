@@ -47,6 +47,13 @@ REGISTER_LISTENER("weft-log", 1, log_on_failure);
 }  // namespace
 
 std::string build_path(const std::string& rel) { return std::string(WEFT_BUILD_ROOT) + "/" + rel; }
+std::string missing_programs(std::initializer_list<const char*> rels) {
+  std::string out;
+  for (auto p : rels)
+    if (!std::filesystem::exists(build_path(p))) out += std::string(out.empty() ? "" : ", ") + p;
+  return out;
+}
+
 std::string echo_exe() { return build_path("tests/echo/weft-echo"); }
 
 std::string echo_services(int n, const std::string& extra) {

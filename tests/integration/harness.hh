@@ -7,6 +7,7 @@
 #include <sys/types.h>
 
 #include <chrono>
+#include <initializer_list>
 #include <memory>
 #include <string>
 #include <vector>
@@ -18,6 +19,8 @@ namespace weft::test {
 
 std::string build_path(const std::string& rel);  ///< WEFT_BUILD_ROOT + "/" + rel
 std::string echo_exe();
+/// The programs of `rels` (paths under the build root) that are not built, comma-separated.
+std::string missing_programs(std::initializer_list<const char*> rels);
 
 /// "[services.echo-N]" blocks for n echo services with addresses echo/1 … echo/n.
 std::string echo_services(int n, const std::string& extra = {});

@@ -24,13 +24,8 @@ using json = nlohmann::json;
 
 namespace {
 
-bool have(const std::string& rel) { return fs::exists(test::build_path(rel)); }
-
 std::string missing_programs() {
-  std::string out;
-  for (auto p : {"services/agent/weft-agent", "services/llm/weft-llm", "services/tool-fs/weft-tool-fs"})
-    if (!have(p)) out += std::string(out.empty() ? "" : ", ") + p;
-  return out;
+  return test::missing_programs({"services/agent/weft-agent", "services/llm/weft-llm", "services/tool-fs/weft-tool-fs"});
 }
 
 /// The stack: llm (pointing at the fake provider, or at none), tool-fs and agent main.

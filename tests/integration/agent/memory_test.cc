@@ -35,14 +35,9 @@ using json = nlohmann::json;
 
 namespace {
 
-bool have(const std::string& rel) { return fs::exists(test::build_path(rel)); }
-
 std::string missing_programs() {
-  std::string out;
-  for (auto p : {"services/agent/weft-agent", "services/llm/weft-llm", "services/tool-fs/weft-tool-fs",
-                 "tests/integration/agent/weft-fake-memory"})
-    if (!have(p)) out += std::string(out.empty() ? "" : ", ") + p;
-  return out;
+  return test::missing_programs({"services/agent/weft-agent", "services/llm/weft-llm", "services/tool-fs/weft-tool-fs",
+                                 "tests/integration/agent/weft-fake-memory"});
 }
 
 std::string config(const std::string& ws, const std::string& provider_url, const std::string& memory_log,

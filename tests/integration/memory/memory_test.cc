@@ -79,6 +79,22 @@ result<R> ask(ipc::bus_client& b, const std::string& to, const Req& req) {
   return r->template as<R>();
 }
 
+/// The statistics of `agent`'s memory once `done` holds for them, or after 30 s (the
+/// caller's checks then say what was missing).
+template <class Done>
+mem::statistics wait_stats(ipc::bus_client& ctl, const std::string& agent, Done done) {
+  mem::statistics st;
+  auto until = std::chrono::steady_clock::now() + 30s;
+  do {
+    auto r = ask<mem::statistics>(ctl, "memory", mem::stats{agent});
+    REQUIRE(r);
+    st = *r;
+    if (done(st)) break;
+    std::this_thread::sleep_for(100ms);
+  } while (std::chrono::steady_clock::now() < until);
+  return st;
+}
+
 mem::put note(std::string text, std::vector<std::string> tags = {}, std::string key = {}) {
   mem::put p;
   p.kind = mem::kind::note;
@@ -319,15 +335,7 @@ TEST_CASE("export, wipe, import: equal entry by entry; a flipped byte or a cut f
     REQUIRE_MESSAGE(r, (r ? "" : r.err().message));
   }
   // Embeddings arrive in the background; wait until every entry has its vector.
-  mem::statistics st;
-  auto until = std::chrono::steady_clock::now() + 30s;
-  do {
-    auto r = ask<mem::statistics>(*ctl, "memory", mem::stats{"a"});
-    REQUIRE(r);
-    st = *r;
-    if (st.vectors == 200) break;
-    std::this_thread::sleep_for(100ms);
-  } while (std::chrono::steady_clock::now() < until);
+  auto st = wait_stats(*ctl, "a", [](const mem::statistics& s) { return s.vectors == 200; });
   CHECK(st.vectors == 200);
   CHECK(st.dims == 64);
   CHECK(st.search.find("hybrid") != std::string::npos);
@@ -416,15 +424,7 @@ TEST_CASE("a real agent: its messages are indexed, memory_search finds them, its
   auto said = s->weftctl({"chat", "--agent", "main", "-m", "note that the wifi password is hunter2"});
   REQUIRE_MESSAGE(said.exit_code == 0, said.err);
   // The agent indexes the user's message and its reply once they are on disk.
-  mem::statistics st;
-  auto until = std::chrono::steady_clock::now() + 30s;
-  do {
-    auto r = ask<mem::statistics>(*ctl, "memory", mem::stats{"main"});
-    REQUIRE(r);
-    st = *r;
-    if (st.entries >= 2 && st.vectors >= 2) break;
-    std::this_thread::sleep_for(100ms);
-  } while (std::chrono::steady_clock::now() < until);
+  auto st = wait_stats(*ctl, "main", [](const mem::statistics& s) { return s.entries >= 2 && s.vectors >= 2; });
   CHECK(st.entries >= 2);
   CHECK(st.vectors >= 2);
 
@@ -440,7 +440,7 @@ TEST_CASE("a real agent: its messages are indexed, memory_search finds them, its
 
   // The tool call is in the witness chain, attributed to the agent by the bus.
   bool witnessed = false;
-  until = std::chrono::steady_clock::now() + 10s;
+  auto until = std::chrono::steady_clock::now() + 10s;
   while (!witnessed && std::chrono::steady_clock::now() < until) {
     auto shown = s->weftctl({"audit", "show", "--dir", s->dir() + "/home/audit", "--last", "50"});
     witnessed = shown.out.find("tool_call") != std::string::npos && shown.out.find("agent/main") != std::string::npos &&
@@ -474,15 +474,7 @@ TEST_CASE("texts the embedding provider refuses do not hold up the others") {
     REQUIRE_FALSE(m->is_error());
     ++got;
   }
-  mem::statistics st;
-  auto until = std::chrono::steady_clock::now() + 30s;
-  do {
-    auto r = ask<mem::statistics>(*ctl, "memory", mem::stats{"a"});
-    REQUIRE(r);
-    st = *r;
-    if (st.pending_embeddings == 0 && st.vectors >= 5) break;
-    std::this_thread::sleep_for(100ms);
-  } while (std::chrono::steady_clock::now() < until);
+  auto st = wait_stats(*ctl, "a", [](const mem::statistics& s) { return s.pending_embeddings == 0 && s.vectors >= 5; });
   CHECK(st.pending_embeddings == 0);
   auto reqs = nlohmann::json::parse(llm.get("/_requests").body);
   std::vector<std::size_t> batches;
