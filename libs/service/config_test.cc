@@ -142,6 +142,9 @@ TEST_CASE("the built-in default") {
   empty.bus.agent_tools = d.bus.agent_tools;
   empty.channels = d.channels;
   empty.routing = d.routing;
+  CHECK_FALSE(empty.mcp.has_value());
+  empty.mcp = d.mcp;
+  empty.secret_vars = d.secret_vars;
   CHECK(empty == d);
 }
 
@@ -277,8 +280,8 @@ TEST_CASE("unknown keys are named with the keys that are allowed") {
         std::string::npos);
   CHECK(errors("[buss]\n") ==
         "clawft.toml:1:2: error: unknown key 'buss' at the top level; expected one of: weft, bus, supervisor, "
-        "services, providers, llm, agents, channels, agent_routes, routing, delegation, memory, tools, security, "
-        "hub; did you mean 'bus'?");
+        "services, providers, llm, agents, channels, agent_routes, routing, delegation, memory, mcp, tools, "
+        "security, hub; did you mean 'bus'?");
   CHECK(errors("[agent]\n").find("did you mean 'agents'?") != std::string::npos);
 }
 
@@ -516,7 +519,7 @@ after = ["a"]
 }
 
 TEST_CASE("sections of later features are accepted with one warning each") {
-  auto c = valid(R"([tools]
+  auto c = valid(R"([security.y]
 provider = "x"
 [services.a]
 exec = "/bin/a"
@@ -525,8 +528,7 @@ model = 3
 [hub]
 )");
   CHECK(c.warnings == std::vector<std::string>{
-                          "clawft.toml:1:1: warning: section '[tools]' is not supported by this build yet, ignoring.",
-                          "clawft.toml:5:1: warning: section '[security]' is not supported by this build yet, "
+                          "clawft.toml:1:1: warning: section '[security]' is not supported by this build yet, "
                           "ignoring.",
                           "clawft.toml:7:1: warning: section '[hub]' is not supported by this build yet, "
                           "ignoring.",
@@ -804,7 +806,13 @@ TEST_CASE("default_config: agent main, web chat, providers with keys") {
     CHECK(m.tools == tool_policy{});
     CHECK(m.tier.empty());
     CHECK(m.max_iterations == 10);
-    CHECK(d.bus.agent_tools == std::map<std::string, tool_policy>{{"main", tool_policy{}}});
+    tool_policy as_mcp;
+    as_mcp.families.clear();
+    CHECK(d.bus.agent_tools == std::map<std::string, tool_policy>{{"main", tool_policy{}}, {"main/mcp", as_mcp}});
+    REQUIRE(d.mcp.has_value());
+    CHECK(d.mcp->agent == "main");
+    CHECK(d.mcp->listen == "127.0.0.1:8781");
+    CHECK(d.mcp->require_token);
     REQUIRE(d.channels.web.has_value());
     CHECK(d.channels.web->listen == "127.0.0.1:8780");
     CHECK(d.channels.web->enabled);
@@ -961,7 +969,7 @@ budget_usd = 1
   auto& h = c.agents.at("home-2");
   CHECK(h.budget_usd == 1.0);
   CHECK(h.tools.allow == std::vector<std::string>{"*"});
-  CHECK(h.tools.families == std::vector<std::string>{"fs", "shell", "web"});
+  CHECK(h.tools.families == std::vector<std::string>{"fs", "shell", "web", "mcp"});
   CHECK(h.tools.where == "clawft.toml:21:1");  // no tools table: the agent's
   CHECK(c.bus.agent_tools == std::map<std::string, tool_policy>{{"work", w.tools}, {"home-2", h.tools}});
   CHECK(valid("[agents.x.tools]\nfamilies = []\n").agents.at("x").tools.families.empty());
@@ -984,7 +992,7 @@ TEST_CASE("[agents] errors") {
         "clawft.toml:5:1: error: unknown key 'modle' in [agents.a]; expected one of: name, tier, model, workspace, "
         "max_iterations, tool_timeout_ms, max_tokens, budget_usd, tools; did you mean 'model'?");
   CHECK(errors("[agents.a.tools]\nfamilies = [\"fs\", \"shel\", \"fs\"]\nallow = [\"read file\"]\ndeny = 1\n") ==
-        "clawft.toml:2:19: error: [agents.a.tools] families 'shel' is not a tool family; use fs, shell, web; did you "
+        "clawft.toml:2:19: error: [agents.a.tools] families 'shel' is not a tool family; use fs, shell, web, mcp; did you "
         "mean 'shell'?\n"
         "clawft.toml:2:27: error: [agents.a.tools] families lists 'fs' twice\n"
         "clawft.toml:3:10: error: [agents.a.tools] allow 'read file' can never match a tool name: use letters, "
@@ -1369,7 +1377,8 @@ TEST_CASE("derived_services: the built-in default, the config file in the sandbo
   std::vector<std::string> names;
   for (auto& s : d) names.push_back(s.name);
   CHECK(names == std::vector<std::string>{"llm", "memory", "tool-fs-main", "tool-shell-main", "tool-web", "agent-main",
-                                          "router", "chan-web"});
+                                          "router", "chan-web", "mcp"});
+  CHECK(d.back().address == "agent/main/mcp");
   // A program found on $PATH (no directory) adds nothing to the sandbox.
   CHECK(d[2].sandbox.read_only.size() == 9);
   CHECK(d[2].env.at("WEFT_WORKSPACE") == "/h/agents/main");
@@ -1433,4 +1442,165 @@ TEST_CASE("agent_of_address") {
   CHECK(agent_of_address("router") == std::nullopt);
   CHECK(agent_of_address("chan/telegram") == std::nullopt);
   CHECK(agent_of_address("") == std::nullopt);
+}
+
+TEST_CASE("[mcp]: every key, the agent it acts as, and the bus policy of agent/<id>/mcp") {
+  auto c = valid(R"([agents.work]
+[agents.home]
+[routing]
+default_agent = "home"
+[mcp]
+agent = "work"
+listen = "127.0.0.1:0"
+allowed_origins = ["http://127.0.0.1:5173", "https://ide.example.com"]
+require_token = false
+allow = ["read_*", "everything__*"]
+deny = ["*exec*"]
+max_sessions = 4
+)");
+  REQUIRE(c.mcp.has_value());
+  CHECK(c.mcp->agent == "work");
+  CHECK(c.mcp->listen == "127.0.0.1:0");
+  CHECK(c.mcp->allowed_origins.size() == 2);
+  CHECK_FALSE(c.mcp->require_token);
+  CHECK(c.mcp->max_sessions == 4);
+  auto& p = c.bus.agent_tools.at("work/mcp");
+  CHECK(p.allow == std::vector<std::string>{"read_*", "everything__*"});
+  CHECK(p.deny == std::vector<std::string>{"*exec*"});
+  CHECK(p.families.empty());
+  auto d = derived_services(c, [](std::string_view p) { return std::string(p); });
+  auto it = std::find_if(d.begin(), d.end(), [](auto& s) { return s.name == "mcp"; });
+  REQUIRE(it != d.end());
+  CHECK(it->address == "agent/work/mcp");
+  CHECK(it->env.at("WEFT_AGENT") == "work");
+  // No agent named: the routing default, else main, else the first.
+  CHECK(valid("[agents.work]\n[agents.home]\n[routing]\ndefault_agent = \"home\"\n[mcp]\n").mcp->agent == "home");
+  CHECK(valid("[agents.a]\n[agents.main]\n[mcp]\n").mcp->agent == "main");
+  // Disabled, or absent from a file: no service.
+  auto off = valid("[agents.a]\n[mcp]\nenabled = false\n");
+  for (auto& s : derived_services(off, [](std::string_view p) { return std::string(p); })) CHECK(s.name != "mcp");
+  CHECK_FALSE(valid("[agents.a]\n").mcp.has_value());
+  // No agents at all: a warning, and nothing runs.
+  auto none = valid("[mcp]\n");
+  CHECK_FALSE(none.mcp->enabled);
+  CHECK(none.warnings.size() == 1);
+}
+
+TEST_CASE("[mcp] errors") {
+  CHECK(errors("[agents.a]\n[mcp]\nagent = \"b\"\nlisten = \"nope\"\nallow = [\"a b\"]\nmax_sessions = 0\n"
+               "allowed_origins = [\"http://x/y\"]\nwho = 1\n") ==
+        "clawft.toml:3:9: error: [mcp] agent 'b' is not an agent in [agents] (a)\n"
+        "clawft.toml:4:10: error: [mcp] listen 'nope' is not host:port with a port from 0 to 65535 (or \"\" for "
+        "stdio only)\n"
+        "clawft.toml:5:10: error: [mcp] allow 'a b' is not a tool-name glob: use letters, digits, '_', '.', '-' and "
+        "'*'\n"
+        "clawft.toml:6:16: error: [mcp] max_sessions must be between 1 and 1024, not 0\n"
+        "clawft.toml:7:20: error: [mcp] allowed_origins 'http://x/y' is not an origin like https://example.com or "
+        "http://127.0.0.1:5173 (scheme, host, optional port, no path)\n"
+        "clawft.toml:8:1: error: unknown key 'who' in [mcp]; expected one of: enabled, agent, listen, "
+        "allowed_origins, require_token, allow, deny, max_sessions");
+  CHECK(errors("[agents.a]\n[mcp]\nlisten = \"0.0.0.0:8781\"\nrequire_token = false\n") ==
+        "clawft.toml:4:17: error: [mcp] require_token = false with listen '0.0.0.0:8781', which is not a loopback "
+        "address: anyone who reaches it could run the tools of agent 'a'");
+}
+
+TEST_CASE("[tools.mcp_servers]: stdio and HTTP servers, the tool-mcp service and its secrets") {
+  no_provider_keys keys;
+  scoped_env token("WEFT_TEST_MCP_TOKEN", "gh-s3cret");
+  scoped_env other("WEFT_TEST_OTHER_SECRET", "not-for-mcp");
+  auto c = valid(R"([agents.a]
+[channels.telegram]
+token = "${WEFT_TEST_OTHER_SECRET}"
+[tools.mcp_servers.everything]
+command = "mcp-server-everything"
+args = ["stdio"]
+env = { GITHUB_TOKEN = "${WEFT_TEST_MCP_TOKEN}", MODE = "x" }
+cwd = "/srv/mcp"
+call_timeout_ms = 5000
+connect_timeout_ms = 2000
+[tools.mcp_servers.remote-1]
+url = "http://127.0.0.1:3001/mcp"
+headers = { Authorization = "Bearer ${WEFT_TEST_MCP_TOKEN}" }
+enabled = false
+)");
+  REQUIRE(c.tools.mcp_servers.size() == 2);
+  auto& e = c.tools.mcp_servers.at("everything");
+  CHECK(e.command == "mcp-server-everything");
+  CHECK(e.args == std::vector<std::string>{"stdio"});
+  CHECK(e.env == std::map<std::string, std::string>{{"GITHUB_TOKEN", "gh-s3cret"}, {"MODE", "x"}});
+  CHECK(e.cwd == "/srv/mcp");
+  CHECK(e.call_timeout_ms == 5000);
+  CHECK(e.connect_timeout_ms == 2000);
+  CHECK(e.where == "clawft.toml:4:1");
+  auto& r = c.tools.mcp_servers.at("remote-1");
+  CHECK(r.url == "http://127.0.0.1:3001/mcp");
+  CHECK(r.headers.at("Authorization") == "Bearer gh-s3cret");
+  CHECK_FALSE(r.enabled);
+  CHECK(c.secret_vars.at("tool-mcp") == std::vector<std::string>{"WEFT_TEST_MCP_TOKEN"});
+  CHECK(c.secret_vars.at("chan-telegram") == std::vector<std::string>{"WEFT_TEST_OTHER_SECRET"});
+
+  auto d = derived_services(c, [](std::string_view p) { return std::string(p); });
+  auto find = [&](std::string_view name) {
+    auto it = std::find_if(d.begin(), d.end(), [&](auto& s) { return s.name == name; });
+    REQUIRE(it != d.end());
+    return *it;
+  };
+  auto mcp = find("tool-mcp");
+  CHECK(mcp.address == "tool/mcp");
+  CHECK(mcp.reload_signal);
+  // Each secret goes to its own service only.
+  CHECK(mcp.env == std::map<std::string, std::string>{{"WEFT_TEST_MCP_TOKEN", "gh-s3cret"}});
+  CHECK(find("chan-telegram").env == std::map<std::string, std::string>{{"WEFT_TEST_OTHER_SECRET", "not-for-mcp"}});
+  CHECK(find("agent-a").env.count("WEFT_TEST_MCP_TOKEN") == 0);
+  CHECK(find("llm").env.empty());
+  // Without servers there is no client host.
+  for (auto& s : derived_services(valid("[agents.a]\n"), [](std::string_view p) { return std::string(p); }))
+    CHECK(s.name != "tool-mcp");
+}
+
+TEST_CASE("[tools.mcp_servers] errors") {
+  CHECK(errors("[tools.mcp_servers.Bad_Name]\ncommand = \"x\"\n") ==
+        "clawft.toml:1:20: error: MCP server name 'Bad_Name' is invalid: use 1 to 32 of a-z, 0-9 and '-', starting "
+        "with a letter or digit (its tools are named <name>__<tool>)");
+  CHECK(errors("[tools.mcp_servers.a]\nargs = [\"x\"]\n") ==
+        "clawft.toml:1:1: error: [tools.mcp_servers.a] needs exactly one of 'command' (a program speaking MCP on "
+        "stdio) and 'url' (a Streamable HTTP endpoint)");
+  CHECK(errors("[tools.mcp_servers.a]\ncommand = \"x\"\nurl = \"http://127.0.0.1:1/mcp\"\nheaders = {A = \"b\"}\n") ==
+        "clawft.toml:1:1: error: [tools.mcp_servers.a] needs exactly one of 'command' (a program speaking MCP on "
+        "stdio) and 'url' (a Streamable HTTP endpoint), not both\n"
+        "clawft.toml:4:11: error: [tools.mcp_servers.a] headers applies to a 'url' server, not to a 'command'");
+  CHECK(errors("[tools.mcp_servers.a]\nurl = \"ftp://x\"\ncwd = \"rel\"\nenv = { 1X = \"y\" }\ncall_timeout_ms = 5\n") ==
+        "clawft.toml:2:7: error: [tools.mcp_servers.a] url 'ftp://x' is not an http:// or https:// URL, e.g. "
+        "http://127.0.0.1:3001/mcp\n"
+        "clawft.toml:3:7: error: [tools.mcp_servers.a] cwd 'rel' must be an absolute path\n"
+        "clawft.toml:3:7: error: [tools.mcp_servers.a] cwd applies to a 'command' server, not to one at a 'url'\n"
+        "clawft.toml:4:7: error: [tools.mcp_servers.a] env applies to a 'command' server, not to one at a 'url'\n"
+        "clawft.toml:4:9: error: [tools.mcp_servers.a] env key '1X' is invalid: use letters, digits and '_', not "
+        "starting with a digit\n"
+        "clawft.toml:5:19: error: [tools.mcp_servers.a] call_timeout_ms must be between 100 and 3600000, not 5");
+  CHECK(errors("[tools]\nmcp_server = 1\n").find("unknown key 'mcp_server' in [tools]; expected one of: mcp_servers") !=
+        std::string::npos);
+  // An unset ${VAR} is an error for weftd, and left empty for a service re-reading the file.
+  std::string text = "[tools.mcp_servers.a]\ncommand = \"x\"\nenv = { T = \"${WEFT_TEST_SURELY_UNSET}\" }\n";
+  CHECK(errors(text).find("environment variable 'WEFT_TEST_SURELY_UNSET' is not set") != std::string::npos);
+  auto lenient = parse_config(text, "clawft.toml", true);
+  REQUIRE(lenient.has_value());
+  CHECK(lenient->tools.mcp_servers.at("a").env.at("T").empty());
+}
+
+TEST_CASE("provider keys reach the llm service and no other") {
+  no_provider_keys keys;
+  scoped_env key("OPENAI_API_KEY", "sk-test");
+  auto d = derived_services(default_config(), [](std::string_view p) { return std::string(p); });
+  for (auto& s : d) {
+    if (s.name == "llm") CHECK(s.env.at("OPENAI_API_KEY") == "sk-test");
+    else CHECK(s.env.count("OPENAI_API_KEY") == 0);
+  }
+  scoped_env custom("WEFT_TEST_CUSTOM_KEY", "k2");
+  auto c = valid("[providers.mine]\nbase_url = \"http://127.0.0.1:9/v1\"\napi_key = \"${WEFT_TEST_CUSTOM_KEY}\"\n"
+                 "[agents.a]\n");
+  for (auto& s : derived_services(c, [](std::string_view p) { return std::string(p); })) {
+    if (s.name == "llm") CHECK(s.env.at("WEFT_TEST_CUSTOM_KEY") == "k2");
+    else CHECK(s.env.count("WEFT_TEST_CUSTOM_KEY") == 0);
+  }
 }

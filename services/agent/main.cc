@@ -128,7 +128,7 @@ int main(int argc, char** argv) {
   o.budget_tokens = std::min<std::size_t>(o.budget_tokens, cfg->bus.max_message_bytes * 3 / 4 / 4);
 
   for (auto& f : o.settings.tools.families) {
-    if (f == "web") o.tool_processes.push_back("tool/web");
+    if (f == "web" || f == "mcp") o.tool_processes.push_back("tool/" + f);  // shared by every agent
     else o.tool_processes.push_back(fmt::format("tool/{}/{}", f, id));
   }
   o.skill_dirs = {{env_or("WEFT_SKILLS_DIR"), "built-in"}, {home + "/skills", "shared"},

@@ -33,7 +33,9 @@ std::vector<std::string_view> segments(std::string_view a) {
 
 std::optional<acl_decision> acl::check_tools(std::string_view from, std::string_view to, std::string_view type) const {
   if (from.substr(0, 6) != "agent/" || to.substr(0, 5) != "tool/") return std::nullopt;
-  auto agent = from.substr(6);
+  // agent/<id>, or a process acting as that agent: agent/<id>/mcp (weft's MCP server).
+  auto identity = from.substr(6);
+  auto agent = identity.substr(0, identity.find('/'));
   auto seg = segments(to);
   // A Call goes to <process>/<tool>; anything else to the process itself.
   bool call = type == tool_call_type;
@@ -44,14 +46,21 @@ std::optional<acl_decision> acl::check_tools(std::string_view from, std::string_
                                            fmt::join(seg.begin(), seg.begin() + 3, "/"), seg[2])};
   if (!call) return std::nullopt;
   auto tool = seg.back();
-  auto it = _agent_tools.find(std::string(agent));
-  if (it == _agent_tools.end()) return std::nullopt;
-  auto& p = it->second;
-  auto where = p.where.empty() ? std::string() : " (" + p.where + ")";
-  if (service::tool_allowed(p, tool)) return std::nullopt;
-  // Name the list that decided: a matching deny glob wins, else the allow list lacks it.
-  bool by_deny = std::any_of(p.deny.begin(), p.deny.end(), [&](auto& g) { return glob_match(g, tool); });
-  return acl_decision{false, fmt::format("agents.{}.tools.{}{}", agent, by_deny ? "deny" : "allow", where)};
+  // The agent's own policy, then the acting process's (both must allow; deny wins).
+  for (auto key : {agent, identity}) {
+    if (key == identity && identity == agent) break;
+    auto it = _agent_tools.find(std::string(key));
+    if (it == _agent_tools.end()) continue;
+    auto& p = it->second;
+    if (service::tool_allowed(p, tool)) continue;
+    auto where = p.where.empty() ? std::string() : " (" + p.where + ")";
+    // Name the list that decided: a matching deny glob wins, else the allow list lacks it.
+    bool by_deny = std::any_of(p.deny.begin(), p.deny.end(), [&](auto& g) { return glob_match(g, tool); });
+    auto list = by_deny ? "deny" : "allow";
+    if (key == agent) return acl_decision{false, fmt::format("agents.{}.tools.{}{}", agent, list, where)};
+    return acl_decision{false, fmt::format("mcp.{}{}", list, where)};
+  }
+  return std::nullopt;
 }
 
 acl_decision acl::check(std::string_view from, std::string_view to, std::string_view type) const {

@@ -225,6 +225,40 @@ TEST_CASE("agents' tool policies: allow/deny per tool, per-agent processes only 
   CHECK(f.t.out.empty());
 }
 
+TEST_CASE("a process acting as an agent (agent/<id>/mcp): the owner check by <id>, both policies apply") {
+  fixture f;
+  service::bus_settings s;
+  service::tool_policy work;
+  work.deny = {"exec"};
+  service::tool_policy as_mcp;
+  as_mcp.allow = {"read_*", "list_dir", "exec"};
+  as_mcp.where = "clawft.toml:20:1";
+  s.agent_tools = {{"work", work}, {"work/mcp", as_mcp}};
+  f.reset(s);
+  f.hello("m", "agent/work/mcp");
+  f.hello("fw", "tool/fs/work");
+  f.hello("sw", "tool/shell/work");
+  f.hello("fh", "tool/fs/home");
+  f.t.out.clear();
+  auto call = [&](std::string_view to) { f.send("m", bp::kind::request, "io.weft.Tool.v1.Call", to, "\x80"); };
+  call("tool/fs/work/read_file");
+  CHECK(f.t.take().rid == "fw");
+  f.send("m", bp::kind::request, "io.weft.Tool.v1.ListTools", "tool/fs/work", "\x80");
+  CHECK(f.t.take().rid == "fw");
+  // The MCP policy lacks write_file.
+  call("tool/fs/work/write_file");
+  auto e = f.error_of(f.t.take());
+  CHECK(bp::is(e, bp::error_code::denied));
+  CHECK(e.message.find("mcp.allow (clawft.toml:20:1)") != std::string::npos);
+  // The agent's own deny wins even though the MCP policy allows exec.
+  call("tool/shell/work/exec");
+  e = f.error_of(f.t.take());
+  CHECK(e.message.find("agents.work.tools.deny") != std::string::npos);
+  // Another agent's process stays out of reach.
+  call("tool/fs/home/read_file");
+  CHECK(f.error_of(f.t.take()).message.find("belongs to agent 'home'") != std::string::npos);
+}
+
 TEST_CASE("directed events go to their address; plain events are published") {
   fixture f;
   f.hello("ra", "agent/a");

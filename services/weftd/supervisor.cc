@@ -389,6 +389,11 @@ status supervisor::reload(sv::reload_reply* out) {
     }
     out->restarted.push_back("bus");
   }
+  // Services that re-read their part of the config in place hear of the reload.
+  for (auto& c : _children)
+    if (c->spec.reload_signal && c->want_running && c->pid > 0 && c->state == sv::state::ready &&
+        std::find(out->restarted.begin(), out->restarted.end(), c->spec.name) == out->restarted.end())
+      ::kill(c->pid, SIGHUP);
   _cfg.services = cfg->services;
   _log.info("reloaded '{}': {} started, {} stopped, {} restarted", _config_path.empty() ? "(built-in default)" : _config_path,
             out->started.size(), out->stopped.size(), out->restarted.size());

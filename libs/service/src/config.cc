@@ -24,7 +24,8 @@ namespace weft::service {
 
 bool service_spec::operator==(const service_spec& o) const {
   return name == o.name && exec == o.exec && args == o.args && address == o.address && after == o.after &&
-         env == o.env && restart == o.restart && enabled == o.enabled && sandbox == o.sandbox;
+         env == o.env && restart == o.restart && enabled == o.enabled && sandbox == o.sandbox &&
+         reload_signal == o.reload_signal;
 }
 
 namespace {
@@ -41,7 +42,7 @@ constexpr std::uint32_t queue_depth_hi = 1000000;
 
 constexpr std::array<std::string_view, 4> sections = {"weft", "bus", "supervisor", "services"};
 // Sections of later features: accepted so one file serves several builds, but not read.
-constexpr std::array<std::string_view, 3> reserved_sections = {"tools", "security", "hub"};
+constexpr std::array<std::string_view, 2> reserved_sections = {"security", "hub"};
 
 constexpr std::array<std::pair<std::string_view, acl_action>, 2> acl_actions = {
     {{"allow", acl_action::allow}, {"deny", acl_action::deny}}};
@@ -340,12 +341,12 @@ void check_services(checker& ck, std::vector<parsed_service> parsed, const confi
 
 }  // namespace
 
-result<config> load_config_or_default(const std::string& path) {
-  return path.empty() ? result<config>(default_config()) : load_config(path);
+result<config> load_config_or_default(const std::string& path, bool lenient_env) {
+  return path.empty() ? result<config>(default_config()) : load_config(path, lenient_env);
 }
 
-result<config> parse_config(std::string_view text, std::string_view source_name) {
-  checker ck(source_name);
+result<config> parse_config(std::string_view text, std::string_view source_name, bool lenient_env) {
+  checker ck(source_name, lenient_env);
   toml::table root;
 #if TOML_EXCEPTIONS
   // toml++ reports syntax errors by throwing (Debian builds it that way); this is the
@@ -402,7 +403,7 @@ result<config> parse_config(std::string_view text, std::string_view source_name)
   return cfg;
 }
 
-result<config> load_config(const std::string& path) {
+result<config> load_config(const std::string& path, bool lenient_env) {
   auto failed = [&](std::string_view reason) {
     return fail(errc::io, "Failed to read config '{}': {}", path, reason);
   };
@@ -411,7 +412,7 @@ result<config> load_config(const std::string& path) {
   auto text = read_to_end(fd, max_config_bytes);
   ::close(fd);
   if (!text) return failed(text.err().message);
-  return parse_config(*text, path);
+  return parse_config(*text, path, lenient_env);
 }
 
 std::optional<std::string> find_config(std::string_view explicit_path) {

@@ -22,7 +22,7 @@ constexpr std::size_t max_regex_chars = 1024;
 constexpr std::uint32_t u32_max = std::numeric_limits<std::uint32_t>::max();
 constexpr std::uint32_t min_context_tokens = 1024;
 
-constexpr std::array<std::string_view, 3> tool_families = {"fs", "shell", "web"};
+constexpr std::array<std::string_view, 4> tool_families = {"fs", "shell", "web", "mcp"};
 constexpr std::array<std::string_view, 2> channel_names = {"telegram", "web"};
 constexpr std::array<std::string_view, 3> unsupported_channels = {"slack", "discord", "whatsapp"};
 /// Which provider the built-in default talks to first, when its key is set.
@@ -56,38 +56,6 @@ bool valid_agent_id(std::string_view n) {
          std::all_of(n.begin(), n.end(), [](char c) { return lower_alnum(c) || c == '-'; });
 }
 
-bool http_url(std::string_view u) {
-  auto rest = u.substr(0, 8) == "https://" ? u.substr(8) : u.substr(0, 7) == "http://" ? u.substr(7) : "";
-  return !rest.empty() && rest[0] != '/' &&
-         std::none_of(u.begin(), u.end(), [](char c) { return static_cast<unsigned char>(c) <= 0x20 || c == 0x7f; });
-}
-
-/// host:port with a port from 0 to 65535; an IPv6 host is written in brackets.
-bool valid_listen(std::string_view s) {
-  auto colon = s.rfind(':');
-  if (colon == std::string_view::npos || colon == 0) return false;
-  auto host = s.substr(0, colon), port = s.substr(colon + 1);
-  if (port.empty() || port.size() > 5 || !std::all_of(port.begin(), port.end(), [](char c) { return c >= '0' && c <= '9'; }))
-    return false;
-  if (std::stoul(std::string(port)) > 65535) return false;
-  if (host.front() == '[') return host.size() > 2 && host.back() == ']';
-  return host.find(':') == std::string_view::npos &&
-         std::all_of(host.begin(), host.end(), [](char c) { return alnum(c) || c == '.' || c == '-'; });
-}
-
-bool loopback_host(std::string_view listen) {
-  auto host = listen.substr(0, listen.rfind(':'));
-  return host == "localhost" || host == "[::1]" || host.substr(0, 4) == "127.";
-}
-
-/// Tool-name globs: characters a tool name can have, and '*'.
-bool valid_tool_glob(std::string_view p) {
-  return !p.empty() && std::all_of(p.begin(), p.end(), [](char c) { return alnum(c) || any_of_chars(c, "_.-*"); });
-}
-
-bool valid_header_name(std::string_view n) {
-  return !n.empty() && std::all_of(n.begin(), n.end(), [](char c) { return alnum(c) || any_of_chars(c, "-_"); });
-}
 
 const char* getenv_nonempty(const std::string& name) {
   const char* v = name.empty() ? nullptr : std::getenv(name.c_str());
@@ -517,9 +485,13 @@ void read_channels(checker& ck, const toml::table& t, config& c) {
     if (!ct) {
       ck.error(v.source(), fmt::format("[channels.{}] must be a table, not {}", name, a_type(v)));
     } else if (name == "telegram") {
+      ck.track_env(&c.secret_vars["chan-telegram"]);
       c.channels.telegram = read_telegram(ck, *ct);
+      ck.track_env(nullptr);
     } else {
+      ck.track_env(&c.secret_vars["chan-web"]);
       c.channels.web = read_web(ck, *ct);
+      ck.track_env(nullptr);
     }
   }
 }
@@ -676,8 +648,11 @@ void read_agent_sections(checker& ck, const toml::table& root, config& c) {
   };
   // Later sections refer to earlier ones: tiers to providers, agents to tiers, routes and
   // rules to agents.
+  // Secrets reach only the service that owns their section (config::secret_vars).
+  ck.track_env(&c.secret_vars["llm"]);
   if (auto* t = section("providers")) read_providers(ck, *t, c);
   else if (!root.contains("providers")) providers_from_environment(c);
+  ck.track_env(nullptr);
   if (auto* t = section("llm")) read_llm(ck, *t, c);
   if (auto* t = section("agents")) read_agents(ck, *t, c);
   if (auto* t = section("channels")) read_channels(ck, *t, c);
@@ -686,6 +661,11 @@ void read_agent_sections(checker& ck, const toml::table& root, config& c) {
   if (auto* t = section("delegation")) read_delegation(ck, *t, c);
   if (auto* t = section("memory")) read_memory(ck, *t, c);
   for (auto& [id, a] : c.agents) c.bus.agent_tools[id] = a.tools;
+  if (auto* t = section("mcp")) read_mcp(ck, *t, c);
+  ck.track_env(&c.secret_vars["tool-mcp"]);
+  if (auto* t = section("tools")) read_tools(ck, *t, c);
+  ck.track_env(nullptr);
+  finish_secret_vars(c);
 }
 
 }  // namespace detail
@@ -726,6 +706,13 @@ config default_config() {
   c.channels.web = web_settings{};
   c.routing.default_agent = "main";
   providers_from_environment(c);
+  // weft's MCP server on 127.0.0.1:8781 as agent main (HTTP behind a token).
+  c.mcp = mcp_serve_settings{};
+  c.mcp->agent = "main";
+  tool_policy p;
+  p.families.clear();
+  c.bus.agent_tools["main/mcp"] = p;
+  detail::finish_secret_vars(c);
   return c;
 }
 
@@ -743,7 +730,14 @@ std::vector<service_spec> derived_services(const config& c,
     out.push_back(std::move(s));
     return &out.back();
   };
-  add("llm", "weft-llm", "llm", {"bus"});
+  // A service gets the environment variables of the sections it owns, and no others.
+  auto pass_secrets = [&](service_spec* s) {
+    if (auto it = c.secret_vars.find(s->name); it != c.secret_vars.end())
+      for (auto& v : it->second)
+        if (const char* value = std::getenv(v.c_str())) s->env[v] = value;
+    return s;
+  };
+  pass_secrets(add("llm", "weft-llm", "llm", {"bus"}));
   // Memory needs llm only for embeddings, which it asks for in the background: it starts
   // (and serves keyword search) without it.
   if (c.memory.enabled) add("memory", "weft-memory", "memory", {"bus"});
@@ -772,6 +766,9 @@ std::vector<service_spec> derived_services(const config& c,
     any_web = any_web || contains(a.tools.families, "web");
   }
   if (any_web) add("tool-web", "weft-tool-web", "tool/web", {"bus"});
+  // The MCP client host: one shared process for every [tools.mcp_servers] entry. It re-reads
+  // them on SIGHUP, so a reload adds or removes servers without touching the others.
+  if (!c.tools.mcp_servers.empty()) pass_secrets(add("tool-mcp", "weft-tool-mcp", "tool/mcp", {"bus"}))->reload_signal = true;
 
   std::vector<std::string> agents;
   for (auto& [id, a] : c.agents) {
@@ -786,8 +783,13 @@ std::vector<service_spec> derived_services(const config& c,
   }
   add("router", "weft-router", "router", agents);
   if (c.channels.telegram)
-    add("chan-telegram", "weft-chan-telegram", "chan/telegram", {"router"})->enabled = c.channels.telegram->enabled;
-  if (c.channels.web) add("chan-web", "weft-chan-web", "chan/web", {"router"})->enabled = c.channels.web->enabled;
+    pass_secrets(add("chan-telegram", "weft-chan-telegram", "chan/telegram", {"router"}))->enabled =
+        c.channels.telegram->enabled;
+  if (c.channels.web)
+    pass_secrets(add("chan-web", "weft-chan-web", "chan/web", {"router"}))->enabled = c.channels.web->enabled;
+  // weft as an MCP server, calling tools as agent/<agent>/mcp.
+  if (c.mcp && c.mcp->enabled && c.agents.count(c.mcp->agent))
+    add("mcp", "weft-mcp", fmt::format("agent/{}/mcp", c.mcp->agent), {"bus"})->env = {{"WEFT_AGENT", c.mcp->agent}};
 
   // A [services.<name>] of the same name replaces the derived one.
   std::erase_if(out, [&](const service_spec& d) {

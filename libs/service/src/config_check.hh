@@ -118,12 +118,50 @@ inline bool valid_env_name(std::string_view n) {
 }
 
 
+/// host:port with a port from 0 to 65535; an IPv6 host is written in brackets.
+inline bool valid_listen(std::string_view s) {
+  auto colon = s.rfind(':');
+  if (colon == std::string_view::npos || colon == 0) return false;
+  auto host = s.substr(0, colon), port = s.substr(colon + 1);
+  if (port.empty() || port.size() > 5 || !std::all_of(port.begin(), port.end(), [](char c) { return c >= '0' && c <= '9'; }))
+    return false;
+  if (std::stoul(std::string(port)) > 65535) return false;
+  if (host.front() == '[') return host.size() > 2 && host.back() == ']';
+  return host.find(':') == std::string_view::npos &&
+         std::all_of(host.begin(), host.end(), [](char c) { return alnum(c) || c == '.' || c == '-'; });
+}
+
+inline bool loopback_host(std::string_view listen) {
+  auto host = listen.substr(0, listen.rfind(':'));
+  return host == "localhost" || host == "[::1]" || host.substr(0, 4) == "127.";
+}
+
+/// Tool-name globs: characters a tool name can have, and '*'.
+inline bool valid_tool_glob(std::string_view p) {
+  return !p.empty() && std::all_of(p.begin(), p.end(), [](char c) { return alnum(c) || any_of_chars(c, "_.-*"); });
+}
+
+inline bool valid_header_name(std::string_view n) {
+  return !n.empty() && std::all_of(n.begin(), n.end(), [](char c) { return alnum(c) || any_of_chars(c, "-_"); });
+}
+
+/// http:// or https:// followed by a host, no spaces or control characters.
+inline bool http_url(std::string_view u) {
+  auto rest = u.substr(0, 8) == "https://" ? u.substr(8) : u.substr(0, 7) == "http://" ? u.substr(7) : "";
+  return !rest.empty() && rest[0] != '/' &&
+         std::none_of(u.begin(), u.end(), [](char c) { return static_cast<unsigned char>(c) <= 0x20 || c == 0x7f; });
+}
+
 /// Collects every problem with its position, so one run reports all of them, and reads
 /// typed values: each read_* returns the value of a key that is present and valid, and
 /// nullopt otherwise (having reported the problem if the key is present).
 class checker {
  public:
-  explicit checker(std::string_view source) : _source(source) {}
+  explicit checker(std::string_view source, bool lenient_env = false) : _source(source), _lenient(lenient_env) {}
+
+  /// Records the names of the environment variables substituted from now on into `to`
+  /// (nullptr: stop), so a section's secrets can be handed to the service that owns it.
+  void track_env(std::vector<std::string>* to) { _track = to; }
 
   std::string where(const toml::source_region& r) const {
     return fmt::format("{}:{}:{}", _source, r.begin.line, r.begin.column);
@@ -172,6 +210,8 @@ class checker {
       auto sep = expr.find(":-");
       auto name = std::string(expr.substr(0, sep));
       const char* value = valid_env_name(name) ? std::getenv(name.c_str()) : nullptr;
+      if (_track && valid_env_name(name) && std::find(_track->begin(), _track->end(), name) == _track->end())
+        _track->push_back(name);
       if (!valid_env_name(name)) {
         error(n.source(), fmt::format("'${{{}}}' in {} is not a valid environment variable name", clean(expr), used_in));
         ok = false;
@@ -179,6 +219,9 @@ class checker {
         out += expr.substr(sep + 2);
       } else if (!value && unset) {
         unset->push_back(name);
+      } else if (!value && _lenient) {
+        // A service re-reading the file weftd already checked: the variable belongs to
+        // another service's section and was not given to this one.
       } else if (!value) {
         error(n.source(), fmt::format("environment variable '{}' is not set (used in {})", name, used_in));
         ok = false;
@@ -309,6 +352,8 @@ class checker {
   }
 
   std::string _source;
+  bool _lenient = false;
+  std::vector<std::string>* _track = nullptr;
   std::vector<diagnostic> _errors;
   std::vector<diagnostic> _warnings;
 };
@@ -350,8 +395,9 @@ void check_reference(checker& ck, const toml::table& t, std::string_view label, 
 }
 
 /// The top-level sections config_agents.cc reads.
-constexpr std::array<std::string_view, 8> agent_sections = {"providers",    "llm",     "agents",     "channels",
-                                                            "agent_routes", "routing", "delegation", "memory"};
+constexpr std::array<std::string_view, 10> agent_sections = {"providers",    "llm",     "agents",     "channels",
+                                                             "agent_routes", "routing", "delegation", "memory",
+                                                             "mcp",          "tools"};
 
 /// Reads every section of agent_sections present in `root` into `c`, in dependency order
 /// (providers, llm, agents, then what refers to agents), and fills c.bus.agent_tools.
@@ -359,5 +405,12 @@ void read_agent_sections(checker& ck, const toml::table& root, config& c);
 
 /// [memory] (config_memory.cc); after [agents], which its shares refer to.
 void read_memory(checker& ck, const toml::table& t, config& c);
+
+/// [mcp] and [tools] (config_mcp.cc); after [agents] and [routing], which [mcp] agent refers to.
+void read_mcp(checker& ck, const toml::table& t, config& c);
+void read_tools(checker& ck, const toml::table& t, config& c);
+/// Completes config::secret_vars once every section is read: providers' key variables join
+/// llm's list, empty lists go.
+void finish_secret_vars(config& c);
 
 }  // namespace weft::service::detail

@@ -4,7 +4,11 @@
 
 namespace weft::service {
 
-result<config> load_service_config() { return load_config_or_default(find_config("").value_or("")); }
+result<config> load_service_config() {
+  // weftd checked the file with its whole environment; a service has only its own
+  // sections' variables (config::secret_vars), so the others' are left empty here.
+  return load_config_or_default(find_config("").value_or(""), true);
+}
 
 result<std::unique_ptr<ipc::bus_client>> join_bus(zmq::context_t& ctx, const ipc::client_options& opts) {
   auto bus = ipc::bus_client::connect(ctx, opts);

@@ -38,7 +38,7 @@ struct acl_rule {
 struct tool_policy {
   std::vector<std::string> allow = {"*"};  ///< tool-name globs
   std::vector<std::string> deny;           ///< tool-name globs
-  std::vector<std::string> families = {"fs", "shell", "web"};  ///< tool processes the agent uses
+  std::vector<std::string> families = {"fs", "shell", "web", "mcp"};  ///< tool processes the agent uses
   std::string where;
   bool operator==(const tool_policy&) const = default;
 };
@@ -93,6 +93,9 @@ struct service_spec {
   restart_policy restart = restart_policy::always;
   bool enabled = true;
   sandbox_spec sandbox;
+  /// weftd sends SIGHUP to the running service after every reload that keeps it, so it can
+  /// re-read its part of the config in place (tool-mcp: servers added or removed).
+  bool reload_signal = false;
   std::string where;  ///< "file:line:col" of the table
   /// Compares everything but `where`, so a table that only moved in the file is not a
   /// changed service on reload.
@@ -251,6 +254,44 @@ struct memory_settings {
   bool operator==(const memory_settings&) const = default;
 };
 
+/// [mcp]: weft as an MCP server (services/mcp, address agent/<agent>/mcp) for IDEs and
+/// Claude Code, over Streamable HTTP and, through `weftctl mcp serve`, stdio.
+struct mcp_serve_settings {
+  bool enabled = true;
+  std::string agent;                       ///< whose tools it offers; empty: routing.default_agent, else the first agent
+  std::string listen = "127.0.0.1:8781";   ///< Streamable HTTP host:port; empty: no HTTP (stdio only)
+  std::vector<std::string> allowed_origins;  ///< Origin values accepted besides http(s)://127.0.0.1|localhost[:port]
+  bool require_token = true;               ///< HTTP needs `Authorization: Bearer <$WEFT_HOME/mcp/http.token>`
+  std::vector<std::string> allow = {"*"};  ///< tool-name globs offered (on top of the agent's own policy)
+  std::vector<std::string> deny;           ///< tool-name globs never offered
+  std::uint32_t max_sessions = 32;         ///< open sessions (HTTP and stdio) at once
+  std::string where;
+  bool operator==(const mcp_serve_settings&) const = default;
+};
+
+/// One [tools.mcp_servers.<name>]: an MCP server the client host (tool-mcp) connects to.
+/// Exactly one of `command` (stdio) and `url` (Streamable HTTP) is set.
+struct mcp_server_entry {
+  std::string name;                           ///< table key: 1–32 of a-z, 0-9, '-'; tools are <name>__<tool>
+  std::string command;                        ///< stdio: program (looked up in the entry's PATH)
+  std::vector<std::string> args;
+  std::map<std::string, std::string> env;     ///< the child's whole environment besides PATH and HOME (never weft's own)
+  std::string cwd;                            ///< empty: $WEFT_HOME/mcp/<name>
+  std::string url;                            ///< http(s)://…: Streamable HTTP endpoint
+  std::map<std::string, std::string> headers; ///< extra HTTP headers (e.g. Authorization)
+  bool enabled = true;
+  std::uint32_t call_timeout_ms = 60000;      ///< a tools/call without its own limit
+  std::uint32_t connect_timeout_ms = 30000;   ///< start + initialize + tools/list must finish within this
+  std::string where;
+  bool operator==(const mcp_server_entry&) const = default;
+};
+
+/// [tools]: settings of tool processes that are not per agent.
+struct tools_settings {
+  std::map<std::string, mcp_server_entry> mcp_servers;  ///< by name
+  bool operator==(const tools_settings&) const = default;
+};
+
 /// The whole validated configuration.
 struct config {
   std::string source = "(built-in default)";  ///< file path, or "(built-in default)"
@@ -268,6 +309,13 @@ struct config {
   routing_settings routing;
   delegation_settings delegation;
   memory_settings memory;
+  std::optional<mcp_serve_settings> mcp;  ///< [mcp]; the built-in default config has one
+  tools_settings tools;
+  /// Environment variables each derived service needs from weftd's environment, by service
+  /// name: the `${VAR}`s of the sections it owns (llm: [providers] and key variables,
+  /// chan-telegram/chan-web: [channels], tool-mcp: [tools]). Every other service re-reads the
+  /// config without them (service::load_service_config is lenient about unset variables).
+  std::map<std::string, std::vector<std::string>> secret_vars;
   std::vector<std::string> warnings;   ///< "file:line:col: warning: …", in file order
   bool operator==(const config&) const = default;
 };
@@ -275,11 +323,14 @@ struct config {
 /// Parses and validates config text so a bad file is refused as a whole; `source_name`
 /// names it in messages. On failure the error (domain "weft", code "Config") lists every
 /// problem, one "file:line:col: error: …" per line, sorted by position.
-result<config> parse_config(std::string_view text, std::string_view source_name);
+/// `lenient_env`: an unset `${VAR}` without fallback is substituted as empty instead of being
+/// an error — for services re-reading the file weftd already checked, which are given only
+/// their own sections' variables (config::secret_vars).
+result<config> parse_config(std::string_view text, std::string_view source_name, bool lenient_env = false);
 
 /// Reads and parses a file. An unreadable file is the error (domain "weft", code "Io")
 /// "Failed to read config '<path>': <reason>".
-result<config> load_config(const std::string& path);
+result<config> load_config(const std::string& path, bool lenient_env = false);
 
 /// The configuration used when there is no file: one agent `main` with the core tools, the
 /// web chat on 127.0.0.1, the llm service with every built-in provider whose key is in the
@@ -303,7 +354,7 @@ std::vector<service_spec> derived_services(const config& c,
 std::optional<std::string> agent_of_address(std::string_view address);
 
 /// load_config(path), or default_config() when `path` is empty (no file was found).
-result<config> load_config_or_default(const std::string& path);
+result<config> load_config_or_default(const std::string& path, bool lenient_env = false);
 
 /// Which config file to use, the same way in every tool: `explicit_path` if given, else
 /// $WEFT_CONFIG (both returned even when missing, so the caller reports it), else the first

@@ -1,0 +1,201 @@
+// [mcp] (weft as an MCP server) and [tools] ([tools.mcp_servers.<name>], the MCP servers
+// the client host connects to): issue 5.
+#include "config_check.hh"
+
+namespace weft::service::detail {
+
+namespace {
+
+constexpr std::size_t max_server_name_chars = 32;
+
+/// MCP server names become the prefix of bus tool names (<name>__<tool>), so they keep to
+/// what every LLM provider accepts in a tool name and cannot contain the "__" separator.
+bool valid_server_name(std::string_view n) {
+  return !n.empty() && n.size() <= max_server_name_chars && lower_alnum(n[0]) &&
+         std::all_of(n.begin(), n.end(), [](char c) { return lower_alnum(c) || c == '-'; });
+}
+
+std::optional<std::vector<std::string>> read_globs(checker& ck, const toml::table& t, std::string_view label,
+                                                   std::string_view key) {
+  auto globs = ck.read_strings(t, label, key);
+  if (!globs) return globs;
+  auto& nodes = *t.get(key)->as_array();
+  for (std::size_t i = 0; i < globs->size(); ++i)
+    if (!valid_tool_glob((*globs)[i]))
+      ck.error(nodes[i].source(), fmt::format("{} {} '{}' is not a tool-name glob: use letters, digits, '_', '.', "
+                                              "'-' and '*'",
+                                              label, key, clean((*globs)[i])));
+  return globs;
+}
+
+/// A table of strings (env, headers), `${VAR}`-substituted, each key checked by `valid`.
+void read_string_table(checker& ck, const toml::table& t, std::string_view label, std::string_view key,
+                       bool (*valid)(std::string_view), std::string_view key_rule,
+                       std::map<std::string, std::string>& out) {
+  auto* n = t.get(key);
+  if (!n) return;
+  if (!n->is_table()) {
+    ck.error(n->source(), fmt::format("{} {} must be a table of strings, not {}", label, key, a_type(*n)));
+    return;
+  }
+  for (auto& [k, v] : *n->as_table()) {
+    std::string name(k.str());
+    if (!valid(name))
+      ck.error(k.source(), fmt::format("{} {} key '{}' is invalid: {}", label, key, clean(name), key_rule));
+    else if (!v.is_string())
+      ck.error(v.source(), fmt::format("{} {}.{} must be a string, not {}", label, key, name, a_type(v)));
+    else if (auto value = ck.expand(v, fmt::format("{} {}.{}", label, key, name)))
+      out[name] = std::move(*value);
+  }
+}
+
+mcp_server_entry read_server(checker& ck, const std::string& name, const toml::table& t) {
+  auto label = fmt::format("[tools.mcp_servers.{}]", name);
+  mcp_server_entry e;
+  e.name = name;
+  e.where = ck.where(t.source());
+  ck.check_keys(t, label,
+                {"command", "args", "env", "cwd", "url", "headers", "enabled", "call_timeout_ms", "connect_timeout_ms"});
+  if (auto command = ck.read_string(t, label, "command")) {
+    if (command->empty()) ck.error(t.get("command")->source(), fmt::format("{} command must not be empty", label));
+    e.command = *command;
+  }
+  e.args = ck.read_strings(t, label, "args").value_or(e.args);
+  read_string_table(ck, t, label, "env", valid_env_name, "use letters, digits and '_', not starting with a digit",
+                    e.env);
+  if (auto cwd = ck.read_string(t, label, "cwd")) {
+    if (cwd->empty() || cwd->front() != '/')
+      ck.error(t.get("cwd")->source(), fmt::format("{} cwd '{}' must be an absolute path", label, clean(*cwd)));
+    e.cwd = *cwd;
+  }
+  if (auto url = ck.read_string(t, label, "url")) {
+    if (!http_url(*url))
+      ck.error(t.get("url")->source(),
+               fmt::format("{} url '{}' is not an http:// or https:// URL, e.g. http://127.0.0.1:3001/mcp", label,
+                           clean(*url)));
+    e.url = *url;
+  }
+  read_string_table(ck, t, label, "headers", valid_header_name, "use letters, digits, '-' and '_'", e.headers);
+  e.enabled = ck.read_bool(t, label, "enabled").value_or(e.enabled);
+  e.call_timeout_ms = ck.read_uint<std::uint32_t>(t, label, "call_timeout_ms", 100, 3600000).value_or(e.call_timeout_ms);
+  e.connect_timeout_ms =
+      ck.read_uint<std::uint32_t>(t, label, "connect_timeout_ms", 100, 600000).value_or(e.connect_timeout_ms);
+
+  bool has_command = t.contains("command"), has_url = t.contains("url");
+  if (has_command == has_url)
+    ck.error(t.source(), fmt::format("{} needs exactly one of 'command' (a program speaking MCP on stdio) and 'url' "
+                                     "(a Streamable HTTP endpoint){}",
+                                     label, has_command ? ", not both" : ""));
+  if (has_url)
+    for (auto key : {"args", "env", "cwd"})
+      if (auto* n = t.get(key))
+        ck.error(n->source(), fmt::format("{} {} applies to a 'command' server, not to one at a 'url'", label, key));
+  if (has_command)
+    if (auto* n = t.get("headers"))
+      ck.error(n->source(), fmt::format("{} headers applies to a 'url' server, not to a 'command'", label));
+  return e;
+}
+
+}  // namespace
+
+void read_mcp(checker& ck, const toml::table& t, config& c) {
+  const std::string label = "[mcp]";
+  mcp_serve_settings m;
+  m.where = ck.where(t.source());
+  ck.check_keys(t, label,
+                {"enabled", "agent", "listen", "allowed_origins", "require_token", "allow", "deny", "max_sessions"});
+  m.enabled = ck.read_bool(t, label, "enabled").value_or(m.enabled);
+  if (auto agent = ck.read_string(t, label, "agent")) {
+    m.agent = *agent;
+    check_reference(ck, t, label, "agent", *agent, keys_of(c.agents), "an agent in [agents]");
+  } else if (!c.routing.default_agent.empty() && c.agents.count(c.routing.default_agent)) {
+    m.agent = c.routing.default_agent;
+  } else if (c.agents.count("main")) {
+    m.agent = "main";
+  } else if (!c.agents.empty()) {
+    m.agent = c.agents.begin()->first;
+  }
+  bool listen_ok = true;
+  if (auto listen = ck.read_string(t, label, "listen")) {
+    m.listen = *listen;
+    listen_ok = listen->empty() || valid_listen(*listen);
+    if (!listen_ok)
+      ck.error(t.get("listen")->source(),
+               fmt::format("{} listen '{}' is not host:port with a port from 0 to 65535 (or \"\" for stdio only)",
+                           label, clean(*listen)));
+  }
+  m.require_token = ck.read_bool(t, label, "require_token").value_or(m.require_token);
+  if (listen_ok && !m.listen.empty() && !loopback_host(m.listen) && !m.require_token)
+    ck.error(t.get("require_token")->source(),
+             fmt::format("{} require_token = false with listen '{}', which is not a loopback address: anyone who "
+                         "reaches it could run the tools of agent '{}'",
+                         label, clean(m.listen), m.agent));
+  if (auto origins = ck.read_strings(t, label, "allowed_origins")) {
+    auto& nodes = *t.get("allowed_origins")->as_array();
+    for (std::size_t i = 0; i < origins->size(); ++i) {
+      auto& o = (*origins)[i];
+      if (!http_url(o) || o.find('/', o.find("//") + 2) != std::string::npos)
+        ck.error(nodes[i].source(), fmt::format("{} allowed_origins '{}' is not an origin like https://example.com "
+                                                "or http://127.0.0.1:5173 (scheme, host, optional port, no path)",
+                                                label, clean(o)));
+    }
+    m.allowed_origins = std::move(*origins);
+  }
+  m.allow = read_globs(ck, t, label, "allow").value_or(m.allow);
+  m.deny = read_globs(ck, t, label, "deny").value_or(m.deny);
+  m.max_sessions = ck.read_uint<std::uint32_t>(t, label, "max_sessions", 1, 1024).value_or(m.max_sessions);
+  if (m.enabled && m.agent.empty()) {
+    ck.warning(t.source(), fmt::format("{} has no agent to act as (there is no [agents] table); weft's MCP server "
+                                       "will not run.",
+                                       label));
+    m.enabled = false;
+  }
+  // The bus checks calls from agent/<id>/mcp against the agent's own policy and this one.
+  if (!m.agent.empty()) {
+    tool_policy p;
+    p.allow = m.allow;
+    p.deny = m.deny;
+    p.families.clear();
+    p.where = m.where;
+    c.bus.agent_tools[m.agent + "/mcp"] = std::move(p);
+  }
+  c.mcp = std::move(m);
+}
+
+void read_tools(checker& ck, const toml::table& t, config& c) {
+  ck.check_keys(t, "[tools]", {"mcp_servers"});
+  auto* n = t.get("mcp_servers");
+  if (!n) return;
+  auto* servers = n->as_table();
+  if (!servers) {
+    ck.error(n->source(), fmt::format("[tools] mcp_servers must be a table of servers ([tools.mcp_servers.<name>]), "
+                                      "not {}",
+                                      a_type(*n)));
+    return;
+  }
+  for (auto [k, v] : in_file_order(*servers)) {
+    std::string name(k->str());
+    if (!valid_server_name(name)) {
+      ck.error(k->source(), fmt::format("MCP server name '{}' is invalid: use 1 to {} of a-z, 0-9 and '-', starting "
+                                        "with a letter or digit (its tools are named <name>__<tool>)",
+                                        clean(name), max_server_name_chars));
+      continue;
+    }
+    auto* st = v->as_table();
+    if (!st) {
+      ck.error(v->source(), fmt::format("[tools.mcp_servers.{}] must be a table, not {}", name, a_type(*v)));
+      continue;
+    }
+    c.tools.mcp_servers[name] = read_server(ck, name, *st);
+  }
+}
+
+void finish_secret_vars(config& c) {
+  auto& llm = c.secret_vars["llm"];
+  for (auto& [name, p] : c.providers)
+    if (!p.api_key_env.empty() && std::find(llm.begin(), llm.end(), p.api_key_env) == llm.end())
+      llm.push_back(p.api_key_env);
+  std::erase_if(c.secret_vars, [](auto& kv) { return kv.second.empty(); });
+}
+
+}  // namespace weft::service::detail
