@@ -47,8 +47,9 @@ std::optional<acl_decision> acl::check_tools(std::string_view from, std::string_
   if (!call) return std::nullopt;
   auto tool = seg.back();
   // The agent's own policy, then the acting process's (both must allow; deny wins).
-  for (auto key : {agent, identity}) {
-    if (key == identity && identity == agent) break;
+  std::vector<std::string_view> keys = {agent};
+  if (identity != agent) keys.push_back(identity);
+  for (auto key : keys) {
     auto it = _agent_tools.find(std::string(key));
     if (it == _agent_tools.end()) continue;
     auto& p = it->second;
