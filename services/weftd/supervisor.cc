@@ -347,9 +347,18 @@ void supervisor::begin_shutdown() {
 }
 
 status supervisor::reload(sv::reload_reply* out) {
-  auto cfg = service::load_config_or_default(_config_path);
+  // Running on the built-in default: a config file written since (say by `weftctl mcp add`)
+  // where weftd looks for one is adopted.
+  auto path = _config_path;
+  if (path.empty())
+    if (auto found = service::find_config(""); found && ::access(found->c_str(), R_OK) == 0) path = *found;
+  auto cfg = service::load_config_or_default(path);
   if (cfg) cfg->services = all_services(*cfg, _layout);
   if (!cfg) return sv::make(sv::error_code::config_invalid, "{}", cfg.err().message);
+  if (path != _config_path) {
+    _log.info("adopting the config file '{}' (was running on the built-in default)", path);
+    _config_path = path;
+  }
   for (auto& w : cfg->warnings) _log.warning("{}", w);
   bool bus_changed = !(cfg->bus == _cfg.bus);
   _cfg.supervisor = cfg->supervisor;

@@ -38,5 +38,11 @@ int cmd_memory(const options& o, const std::vector<std::string>& args);
 int cmd_audit(const options& o, const std::vector<std::string>& args);
 /// llm policy [set --agent ID --tier T | clear --agent ID] (tools/weftctl/llm.cc).
 int cmd_llm(const options& o, const std::vector<std::string>& args);
+/// mcp add|list|remove (tools/weftctl/mcp.cc) and serve|info (tools/weftctl/mcp_serve.cc).
+int cmd_mcp(const options& o, const std::vector<std::string>& args);
+/// mcp serve: weft's MCP server on stdio, relayed over the bus (tools/weftctl/mcp_serve.cc).
+int cmd_mcp_serve(const options& o, const std::vector<std::string>& args);
+/// mcp info: how to connect an IDE or Claude Code to weft (tools/weftctl/mcp_serve.cc).
+int cmd_mcp_info(const options& o, const std::vector<std::string>& args);
 
 }  // namespace weft::ctl

@@ -40,6 +40,9 @@ constexpr const char* help_text =
     "                              an agent's memory (weftctl memory --help)\n"
     "  audit verify [--dir DIR]    check the witness chain; report the first bad record\n"
     "  llm policy [set|clear …]    runtime tier-routing policy of the llm service (persisted)\n"
+    "  mcp add|list|remove|serve|info …\n"
+    "                              MCP servers for the agents, and weft as an MCP server\n"
+    "                              (weftctl mcp --help)\n"
     "\n"
     "Options:\n"
     "  --json                      machine-readable output\n"
@@ -64,9 +67,10 @@ int main(int argc, char** argv) {
       return argv[++i];
     };
     bool own_options = !args.empty() && (args[0] == "route" || args[0] == "chat" || args[0] == "memory" ||
-                                         args[0] == "audit" || args[0] == "llm");
-    // memory, audit and llm have help of their own.
-    bool own_help = !args.empty() && (args[0] == "memory" || args[0] == "audit" || args[0] == "llm");
+                                         args[0] == "audit" || args[0] == "llm" || args[0] == "mcp");
+    // memory, audit, llm and mcp have help of their own.
+    bool own_help =
+        !args.empty() && (args[0] == "memory" || args[0] == "audit" || args[0] == "llm" || args[0] == "mcp");
     if ((a == "-h" || a == "--help") && !own_help) {
       fmt::print("{}", help_text);
       return 0;
@@ -112,6 +116,7 @@ int main(int argc, char** argv) {
   if (cmd == "memory") return ctl::cmd_memory(o, std::vector<std::string>(args.begin() + 1, args.end()));
   if (cmd == "audit") return ctl::cmd_audit(o, std::vector<std::string>(args.begin() + 1, args.end()));
   if (cmd == "llm") return ctl::cmd_llm(o, std::vector<std::string>(args.begin() + 1, args.end()));
+  if (cmd == "mcp") return ctl::cmd_mcp(o, std::vector<std::string>(args.begin() + 1, args.end()));
   static const char* known[] = {"status", "start", "stop", "restart", "reload", "config", "call", "peers", "trace", "log-level", "route"};
   for (auto k : known)
     if (cmd == k) return service::usage_error("weftctl", fmt::format("wrong arguments for '{}'", cmd));

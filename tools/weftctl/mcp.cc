@@ -1,0 +1,519 @@
+// weftctl mcp add|list|remove: the MCP servers agents use ([tools.mcp_servers.<name>]),
+// changed at run time. add/remove edit the config file weftd runs on (the rest of the file
+// is kept byte for byte), check the result, ask weftd to reload — weftd then signals the
+// client host (tool-mcp), which connects or drops only that server — and wait until the
+// change shows in tool-mcp's ListServers. serve|info live in mcp_serve.cc.
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <filesystem>
+#include <thread>
+
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+#include <nlohmann/json.hpp>
+
+#include <weft/base/io.hh>
+#include <weft/service/config.hh>
+#include <weft/service/control_client.hh>
+#include <weft/service/exit.hh>
+#include <weft/service/paths.hh>
+
+#include "commands.hh"
+#include "proto/mcp_v1.hh"
+#include "proto/supervisor_v1.hh"
+
+namespace weft::ctl {
+
+namespace mv = weft::proto::mcp_v1;
+namespace sv = weft::proto::supervisor_v1;
+using json = nlohmann::json;
+using namespace std::chrono_literals;
+
+namespace {
+
+constexpr const char* mcp_help =
+    "usage: weftctl mcp COMMAND …\n"
+    "\n"
+    "MCP servers for your agents (weft connects to them; their tools appear as <name>__<tool>):\n"
+    "  add NAME [OPTIONS] [--] COMMAND [ARG]…   a server speaking MCP on stdio\n"
+    "  add NAME [OPTIONS] URL                   a Streamable HTTP server (http:// or https://)\n"
+    "      --env KEY=VALUE      the server's environment (repeatable); it gets nothing else of\n"
+    "                           weft's environment but PATH and HOME\n"
+    "      --cwd DIR            working directory (default $WEFT_HOME/mcp/NAME)\n"
+    "      --header KEY:VALUE   HTTP header for a URL server (repeatable), e.g. Authorization\n"
+    "      --disabled           write it to the config but do not connect\n"
+    "      --no-wait            do not wait for the server to connect\n"
+    "  list                                     every configured server: state, protocol, tools,\n"
+    "                                           restarts, last error\n"
+    "  remove NAME                              disconnect it and delete its table from the config\n"
+    "\n"
+    "weft as an MCP server (for VS Code, Claude Code and other MCP clients):\n"
+    "  serve                                    speak MCP on stdin/stdout (for `claude mcp add`)\n"
+    "  info                                     the HTTP address, token and ready-made client setups\n"
+    "\n"
+    "add and remove change the config file weftd runs on and reload it: nothing else restarts.\n"
+    "When weftd runs on its built-in default, add first writes that default to\n"
+    "$WEFT_HOME/clawft.toml (or ~/.clawft/clawft.toml) so there is a file to keep the server in.\n"
+    "Global options (before 'mcp'): --json, --timeout MS, --runtime-dir DIR.\n";
+
+constexpr std::string_view builtin_default_text =
+    "# weft configuration, written by `weftctl mcp add` from the built-in default: agent main\n"
+    "# with its tools, the web chat on 127.0.0.1:8780, weft's MCP server on 127.0.0.1:8781,\n"
+    "# providers from the environment. Reference: docs/config.md.\n"
+    "\n"
+    "[agents.main]\n"
+    "\n"
+    "[channels.web]\n"
+    "\n"
+    "[routing]\n"
+    "default_agent = \"main\"\n"
+    "\n"
+    "[mcp]\n";
+
+/// A TOML basic string holding `s` exactly: quotes, backslashes and control characters
+/// escaped, and "${" written "$${" so the loader does not substitute it.
+std::string toml_string(std::string_view s) {
+  std::string out = "\"";
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    auto c = static_cast<unsigned char>(s[i]);
+    if (c == '"') out += "\\\"";
+    else if (c == '\\') out += "\\\\";
+    else if (c == '\n') out += "\\n";
+    else if (c == '\t') out += "\\t";
+    else if (c < 0x20 || c == 0x7f) out += fmt::format("\\u{:04X}", c);
+    else if (c == '$' && s.substr(i + 1, 1) == "{") out += "$$";
+    else out += static_cast<char>(c);
+  }
+  return out + "\"";
+}
+
+/// A bare TOML key when it can be one, else a quoted one.
+std::string toml_key(std::string_view k) {
+  bool bare = !k.empty() && std::all_of(k.begin(), k.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '-';
+  });
+  return bare ? std::string(k) : toml_string(k);
+}
+
+std::string inline_table(const std::map<std::string, std::string>& m) {
+  std::vector<std::string> items;
+  for (auto& [k, v] : m) items.push_back(toml_key(k) + " = " + toml_string(v));
+  return "{ " + fmt::format("{}", fmt::join(items, ", ")) + " }";
+}
+
+bool is_url(std::string_view s) { return s.substr(0, 7) == "http://" || s.substr(0, 8) == "https://"; }
+
+struct weftd_view {
+  std::string config;  ///< the file weftd runs on; empty: its built-in default
+};
+
+result<weftd_view> ask_weftd(const options& o) {
+  zmq::context_t ctx(1);
+  auto c = service::control_client::connect(ctx, o.runtime_dir);
+  if (!c) return c.take_error();
+  auto r = (*c)->request(sv::status{}, std::chrono::milliseconds(o.timeout_ms));
+  if (!r) return r.take_error();
+  auto s = r->as<sv::status_reply>();
+  if (!s) return s.take_error();
+  weftd_view v;
+  if (s->config != "(built-in default)") v.config = s->config;
+  return v;
+}
+
+result<std::string> read_file(const std::string& path) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return fail(errc::io, "Failed to read '{}': {}", path, std::strerror(errno));
+  auto text = read_to_end(fd, 4u << 20);
+  ::close(fd);
+  if (!text) return fail(errc::io, "Failed to read '{}': {}", path, text.err().message);
+  return text;
+}
+
+unsigned file_mode(const std::string& path) {
+  struct stat st;
+  return ::stat(path.c_str(), &st) == 0 ? (st.st_mode & 07777) : 0600;
+}
+
+result<sv::reload_reply> reload(const options& o) {
+  zmq::context_t ctx(1);
+  auto c = service::control_client::connect(ctx, o.runtime_dir);
+  if (!c) return c.take_error();
+  auto r = (*c)->request(sv::reload{}, std::chrono::milliseconds(o.timeout_ms));
+  if (!r) return r.take_error();
+  return r->as<sv::reload_reply>();
+}
+
+result<mv::servers> list_servers(zmq::context_t& ctx, const options& o, std::unique_ptr<ipc::bus_client>& bus) {
+  if (!bus) {
+    auto b = join_bus(ctx, o);
+    if (!b) return b.take_error();
+    bus = std::move(*b);
+  }
+  ipc::call_options co;
+  co.timeout = std::chrono::milliseconds(std::min<unsigned>(o.timeout_ms, 5000));
+  auto r = bus->call("tool/mcp", mv::list_servers{}, co);
+  if (!r) return r.take_error();
+  return r->as<mv::servers>();
+}
+
+const mv::server_status* find_server(const mv::servers& s, std::string_view name) {
+  for (auto& x : s.servers)
+    if (x.name == name) return &x;
+  return nullptr;
+}
+
+/// Where `[tools.mcp_servers.<name>]` starts and ends in `text` (the header line up to the
+/// next table header), when it is written as a table of its own.
+std::optional<std::pair<std::size_t, std::size_t>> find_table(std::string_view text, std::string_view name) {
+  auto header_of = [](std::string_view line) {
+    auto a = line.find_first_not_of(" \t");
+    if (a == std::string_view::npos || line[a] != '[') return std::string();
+    auto b = line.find(']', a);
+    if (b == std::string_view::npos) return std::string();
+    std::string h;
+    for (char c : line.substr(a + 1, b - a - 1))
+      if (c != ' ' && c != '\t' && c != '"') h += c;
+    return h;
+  };
+  std::string want = fmt::format("tools.mcp_servers.{}", name);
+  std::optional<std::size_t> start;
+  for (std::size_t pos = 0; pos < text.size();) {
+    auto nl = text.find('\n', pos);
+    auto end = nl == std::string_view::npos ? text.size() : nl + 1;
+    auto line = text.substr(pos, end - pos);
+    auto h = header_of(line);
+    if (!h.empty()) {
+      if (start) return std::pair{*start, pos};
+      // A sub-table of the server ([tools.mcp_servers.<name>.x]) would make this unsafe.
+      if (h == want) start = pos;
+    }
+    pos = end;
+  }
+  if (start) return std::pair{*start, text.size()};
+  return std::nullopt;
+}
+
+int print_list(const options& o, const mv::servers& s, const std::string& config) {
+  if (o.json) {
+    json list = json::array();
+    for (auto& x : s.servers)
+      list.push_back({{"name", x.name},
+                      {"transport", x.transport},
+                      {"target", x.target},
+                      {"state", x.state},
+                      {"era", x.era},
+                      {"protocol_version", x.protocol_version},
+                      {"server_info", x.server_info},
+                      {"tool_count", x.tool_count},
+                      {"last_error", x.last_error},
+                      {"restarts", x.restarts},
+                      {"retry_in_ms", x.retry_in_ms}});
+    fmt::print("{}\n", json{{"config", config}, {"servers", list}}.dump(2));
+    return 0;
+  }
+  if (s.servers.empty()) {
+    fmt::print("no MCP servers configured\n");
+    return 0;
+  }
+  std::size_t wn = 4, ws = 5, wp = 8;
+  auto state_of = [](const mv::server_status& x) {
+    return x.state == "backoff" && x.retry_in_ms ? fmt::format("backoff ({:.1f}s)", x.retry_in_ms / 1000.0) : x.state;
+  };
+  auto proto_of = [](const mv::server_status& x) {
+    return x.protocol_version.empty() ? std::string("-") : fmt::format("{} {}", x.era, x.protocol_version);
+  };
+  for (auto& x : s.servers) {
+    wn = std::max(wn, x.name.size());
+    ws = std::max(ws, state_of(x).size());
+    wp = std::max(wp, proto_of(x).size());
+  }
+  fmt::print("{:<{}}  {:<{}}  {:>5}  {:<{}}  {:>8}  {}\n", "NAME", wn, "STATE", ws, "TOOLS", "PROTOCOL", wp, "RESTARTS",
+             "TARGET");
+  for (auto& x : s.servers) {
+    fmt::print("{:<{}}  {:<{}}  {:>5}  {:<{}}  {:>8}  {} ({})\n", x.name, wn, state_of(x), ws, x.tool_count,
+               proto_of(x), wp, x.restarts, x.target, x.transport);
+    if (!x.last_error.empty()) fmt::print("{:<{}}  last error: {}\n", "", wn, x.last_error);
+  }
+  return 0;
+}
+
+/// Waits until tool-mcp reports `name` ready (0), failing (1), or — for remove — gone (0).
+int wait_for(const options& o, const std::string& name, bool want_gone, unsigned limit_ms) {
+  zmq::context_t ctx(1);
+  std::unique_ptr<ipc::bus_client> bus;
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(limit_ms);
+  std::string last;
+  bool told = false;
+  for (;;) {
+    auto s = list_servers(ctx, o, bus);
+    if (s) {
+      auto* x = find_server(*s, name);
+      if (want_gone && !x) return 0;
+      if (!want_gone && x) {
+        if (x->state == "ready") {
+          if (!o.json)
+            fmt::print("'{}' is ready: {} tool(s) as {}__<tool>, {} {}{}\n", name, x->tool_count, name, x->era,
+                       x->protocol_version, x->server_info.empty() ? "" : ", server " + x->server_info);
+          return 0;
+        }
+        if (x->state == "disabled") return 0;
+        if (!x->last_error.empty() && (x->state == "backoff" || x->restarts > 0)) {
+          fmt::print(stderr,
+                     "Failed to connect to MCP server '{}': {}\n"
+                     "It stays in the config and weft keeps retrying with backoff; `weftctl mcp list` shows its "
+                     "state, `weftctl mcp remove {}` drops it.\n",
+                     name, x->last_error, name);
+          return 1;
+        }
+        last = x->state;
+      }
+    } else {
+      last = s.err().message;
+      bus.reset();  // tool-mcp may be starting: join again
+    }
+    if (std::chrono::steady_clock::now() >= deadline) {
+      fmt::print(stderr, "Failed to see MCP server '{}' {} within {} ms (last seen: {})\n", name,
+                 want_gone ? "go" : "connect", limit_ms, last.empty() ? "not yet listed" : last);
+      return 1;
+    }
+    if (!told && !o.json) {
+      fmt::print(stderr, "waiting for '{}' to {}…\n", name, want_gone ? "disconnect" : "connect");
+      told = true;
+    }
+    std::this_thread::sleep_for(200ms);
+  }
+}
+
+/// Writes `text` as the new config after checking it parses; reports what weftd did.
+int apply(const options& o, const std::string& path, const std::string& text, bool created) {
+  auto parsed = service::parse_config(text, path);
+  if (!parsed) return failure(fmt::format("Failed to change '{}': the result would not load:\n{}", path,
+                                          parsed.err().message));
+  auto dir = std::filesystem::path(path).parent_path();
+  std::error_code ec;
+  if (created) std::filesystem::create_directories(dir, ec);
+  if (auto w = write_file_atomic(path, text, created ? 0600 : file_mode(path)); !w)
+    return failure(w.err().message);
+  auto r = reload(o);
+  if (!r) return failure(fmt::format("Changed '{}', but failed to reload weftd: {} (run `weftctl reload`)", path,
+                                     r.err().message));
+  if (!o.json) {
+    std::vector<std::string> what;
+    if (!r->started.empty()) what.push_back(fmt::format("started {}", fmt::join(r->started, ", ")));
+    if (!r->stopped.empty()) what.push_back(fmt::format("stopped {}", fmt::join(r->stopped, ", ")));
+    if (!r->restarted.empty()) what.push_back(fmt::format("restarted {}", fmt::join(r->restarted, ", ")));
+    fmt::print("updated {}{}; weftd reloaded{}\n", path, created ? " (new file)" : "",
+               what.empty() ? "" : fmt::format(" ({})", fmt::join(what, "; ")));
+  }
+  return 0;
+}
+
+int cmd_add(const options& o, const std::vector<std::string>& args) {
+  if (args.empty()) return service::usage_error("weftctl", "mcp add needs a NAME and a COMMAND or URL");
+  const std::string& name = args[0];
+  service::mcp_server_entry e;
+  bool wait = true, after_dashes = false;
+  std::vector<std::string> rest;
+  for (std::size_t i = 1; i < args.size(); ++i) {
+    const auto& a = args[i];
+    auto value = [&]() -> const std::string* { return i + 1 < args.size() ? &args[++i] : nullptr; };
+    if (after_dashes || !rest.empty()) {
+      rest.push_back(a);  // everything after the command belongs to it
+    } else if (a == "--") {
+      after_dashes = true;
+    } else if (a == "--env") {
+      auto v = value();
+      auto eq = v ? v->find('=') : std::string::npos;
+      if (eq == std::string::npos || eq == 0) return service::usage_error("weftctl", "mcp add: --env needs KEY=VALUE");
+      e.env[v->substr(0, eq)] = v->substr(eq + 1);
+    } else if (a == "--header") {
+      auto v = value();
+      auto colon = v ? v->find(':') : std::string::npos;
+      if (colon == std::string::npos || colon == 0)
+        return service::usage_error("weftctl", "mcp add: --header needs KEY:VALUE");
+      auto val = v->substr(colon + 1);
+      val.erase(0, val.find_first_not_of(' '));
+      e.headers[v->substr(0, colon)] = val;
+    } else if (a == "--cwd") {
+      auto v = value();
+      if (!v) return service::usage_error("weftctl", "mcp add: --cwd needs a directory");
+      std::error_code ec;
+      auto abs = std::filesystem::absolute(*v, ec);
+      e.cwd = ec ? *v : abs.string();
+    } else if (a == "--disabled") {
+      e.enabled = false;
+    } else if (a == "--no-wait") {
+      wait = false;
+    } else if (a.size() > 1 && a[0] == '-') {
+      return service::usage_error("weftctl", fmt::format("mcp add: unknown option '{}' (put the server's command "
+                                                         "after --)",
+                                                         a));
+    } else {
+      rest.push_back(a);
+    }
+  }
+  if (rest.empty()) return service::usage_error("weftctl", "mcp add needs a COMMAND or URL after the NAME");
+  if (rest.size() == 1 && is_url(rest[0])) {
+    e.url = rest[0];
+    if (!e.env.empty() || !e.cwd.empty())
+      return service::usage_error("weftctl", "mcp add: --env and --cwd are for a command, not a URL");
+  } else {
+    e.command = rest[0];
+    e.args.assign(rest.begin() + 1, rest.end());
+    if (!e.headers.empty()) return service::usage_error("weftctl", "mcp add: --header is for a URL, not a command");
+  }
+
+  auto w = ask_weftd(o);
+  if (!w) return failure(fmt::format("Failed to add MCP server '{}': weftd is not reachable: {}", name, w.err().message));
+  bool created = false;
+  std::string path = w->config, text;
+  if (path.empty()) {
+    path = service::find_config("").value_or("");
+    if (path.empty()) {
+      const char* home = std::getenv("WEFT_HOME");
+      const char* user_home = std::getenv("HOME");
+      path = home && *home ? std::string(home) + "/clawft.toml"
+                           : std::string(user_home ? user_home : ".") + "/.clawft/clawft.toml";
+    }
+    if (std::filesystem::exists(path))
+      return failure(fmt::format("Failed to add MCP server '{}': weftd runs on its built-in default, but '{}' exists; "
+                                 "restart weftd with --config {} (or remove that file) and try again",
+                                 name, path, path));
+    text = builtin_default_text;
+    created = true;
+  } else {
+    auto t = read_file(path);
+    if (!t) return failure(t.err().message);
+    text = std::move(*t);
+  }
+  if (auto current = service::parse_config(text, path)) {
+    if (auto it = current->tools.mcp_servers.find(name); it != current->tools.mcp_servers.end())
+      return failure(fmt::format("Failed to add MCP server '{}': it is already configured at {}; `weftctl mcp remove "
+                                 "{}` first to replace it",
+                                 name, it->second.where, name));
+  } else {
+    return failure(fmt::format("Failed to add MCP server '{}': '{}' does not load now:\n{}", name, path,
+                               current.err().message));
+  }
+
+  std::string table = fmt::format("\n[tools.mcp_servers.{}]\n", name);
+  if (!e.url.empty()) {
+    table += "url = " + toml_string(e.url) + "\n";
+    if (!e.headers.empty()) table += "headers = " + inline_table(e.headers) + "\n";
+  } else {
+    table += "command = " + toml_string(e.command) + "\n";
+    if (!e.args.empty()) {
+      std::vector<std::string> quoted;
+      for (auto& a : e.args) quoted.push_back(toml_string(a));
+      table += fmt::format("args = [{}]\n", fmt::join(quoted, ", "));
+    }
+    if (!e.env.empty()) table += "env = " + inline_table(e.env) + "\n";
+    if (!e.cwd.empty()) table += "cwd = " + toml_string(e.cwd) + "\n";
+  }
+  if (!e.enabled) table += "enabled = false\n";
+  if (!text.empty() && text.back() != '\n') text += '\n';
+  text += table;
+  auto parsed = service::parse_config(text, path);
+  if (!parsed) return failure(fmt::format("Failed to add MCP server '{}':\n{}", name, parsed.err().message));
+  unsigned limit = parsed->tools.mcp_servers.at(name).connect_timeout_ms + 10000;
+  if (int rc = apply(o, path, text, created); rc != 0) return rc;
+  if (!wait || !e.enabled) return 0;
+  return wait_for(o, name, false, limit);
+}
+
+int cmd_remove(const options& o, const std::vector<std::string>& args) {
+  if (args.size() != 1) return service::usage_error("weftctl", "mcp remove needs exactly one NAME");
+  const std::string& name = args[0];
+  auto w = ask_weftd(o);
+  if (!w) return failure(fmt::format("Failed to remove MCP server '{}': weftd is not reachable: {}", name,
+                                     w.err().message));
+  if (w->config.empty())
+    return failure(fmt::format("Failed to remove MCP server '{}': weftd runs on its built-in default, which has no "
+                               "MCP servers",
+                               name));
+  auto text = read_file(w->config);
+  if (!text) return failure(text.err().message);
+  auto current = service::parse_config(*text, w->config);
+  if (!current) return failure(fmt::format("Failed to remove MCP server '{}': '{}' does not load now:\n{}", name,
+                                           w->config, current.err().message));
+  auto it = current->tools.mcp_servers.find(name);
+  if (it == current->tools.mcp_servers.end()) {
+    std::vector<std::string> names;
+    for (auto& [n, s] : current->tools.mcp_servers) names.push_back(n);
+    return failure(fmt::format("Failed to remove MCP server '{}': it is not in '{}' (configured: {})", name,
+                               w->config, names.empty() ? std::string("none") : fmt::format("{}", fmt::join(names, ", "))));
+  }
+  auto span = find_table(*text, name);
+  if (!span)
+    return failure(fmt::format("Failed to remove MCP server '{}': it is defined at {} in a form this command does not "
+                               "edit (not a [tools.mcp_servers.{}] table of its own); remove it there by hand and run "
+                               "`weftctl reload`",
+                               name, it->second.where, name));
+  std::string edited = text->substr(0, span->first) + text->substr(span->second);
+  // Drop the blank line `mcp add` put before the table.
+  if (span->first >= 2 && edited.substr(span->first - 2, 2) == "\n\n") edited.erase(span->first - 1, 1);
+  auto check = service::parse_config(edited, w->config);
+  if (!check || check->tools.mcp_servers.count(name))
+    return failure(fmt::format("Failed to remove MCP server '{}': its table at {} has parts this command cannot "
+                               "separate from the rest; remove it by hand and run `weftctl reload`",
+                               name, it->second.where));
+  if (int rc = apply(o, w->config, edited, false); rc != 0) return rc;
+  if (check->tools.mcp_servers.empty()) {
+    if (!o.json) fmt::print("'{}' removed; no MCP servers remain, so tool-mcp stops\n", name);
+    return 0;
+  }
+  int rc = wait_for(o, name, true, 15000);
+  if (rc == 0 && !o.json) fmt::print("'{}' removed\n", name);
+  return rc;
+}
+
+int cmd_list(const options& o) {
+  auto w = ask_weftd(o);
+  if (!w) return failure(fmt::format("Failed to list MCP servers: weftd is not reachable: {}", w.err().message));
+  std::string config = w->config.empty() ? "(built-in default)" : w->config;
+  service::config cfg;
+  if (!w->config.empty()) {
+    auto c = service::load_config(w->config);
+    if (!c) return failure(c.err().message);
+    cfg = std::move(*c);
+  }
+  if (cfg.tools.mcp_servers.empty()) {
+    if (o.json) return print_list(o, mv::servers{}, config);
+    fmt::print("no MCP servers configured in {} (add one: weftctl mcp add NAME -- COMMAND …)\n", config);
+    return 0;
+  }
+  zmq::context_t ctx(1);
+  std::unique_ptr<ipc::bus_client> bus;
+  auto s = list_servers(ctx, o, bus);
+  if (!s)
+    return failure(fmt::format("Failed to ask the MCP client host 'tool/mcp': {} (is it running? weftctl status "
+                               "tool-mcp)",
+                               s.err().message));
+  return print_list(o, *s, config);
+}
+
+}  // namespace
+
+int cmd_mcp(const options& o, const std::vector<std::string>& args) {
+  bool help_asked = std::find(args.begin(), args.end(), "--help") != args.end() && args[0] != "add";
+  if (args.empty() || args[0] == "-h" || args[0] == "--help" || help_asked) {
+    fmt::print("{}", mcp_help);
+    return args.empty() ? service::to_int(service::exit_code::usage) : 0;
+  }
+  std::vector<std::string> rest(args.begin() + 1, args.end());
+  if (args[0] == "add") return cmd_add(o, rest);
+  if (args[0] == "remove") return cmd_remove(o, rest);
+  if (args[0] == "list") {
+    if (!rest.empty()) return service::usage_error("weftctl", "mcp list takes no arguments");
+    return cmd_list(o);
+  }
+  if (args[0] == "serve") return cmd_mcp_serve(o, rest);
+  if (args[0] == "info") return cmd_mcp_info(o, rest);
+  return service::usage_error("weftctl", fmt::format("mcp: unknown command '{}' (weftctl mcp --help)", args[0]));
+}
+
+}  // namespace weft::ctl
