@@ -1,0 +1,297 @@
+// The Streamable HTTP server transport as a state machine: every status it answers, the
+// Origin and token checks, the session lifecycle, the protocol version header, SSE
+// notifications and answers that come later.
+#include <doctest/doctest.h>
+
+#include <map>
+#include <vector>
+
+#include <weft/mcp/http_server_transport.hh>
+
+using namespace weft::mcp;
+using namespace weft::mcp::http;
+
+namespace {
+
+using weft::mcp::http::request;
+using weft::mcp::http::response;
+
+const std::string init_body =
+    R"({"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"t","version":"1"}}})";
+
+struct fixture {
+  std::map<transport::conn_id, std::vector<response>> answers;
+  std::map<transport::conn_id, std::string> written;
+  std::vector<transport::conn_id> closed_streams;
+  std::vector<reply_fn> parked;
+  std::size_t external = 0;
+  transport t;
+  transport::conn_id next = 1;
+
+  explicit fixture(transport::options o = make_options()) : t(std::move(o)) {
+    t.respond = [this](transport::conn_id c, response r) { answers[c].push_back(std::move(r)); };
+    t.write = [this](transport::conn_id c, std::string s) { written[c] += s; };
+    t.close = [this](transport::conn_id c) { closed_streams.push_back(c); };
+    t.external_sessions = [this] { return external; };
+    t.make_handlers = [this](const std::string&) {
+      handlers h;
+      h.list_tools = [](const json&, reply_fn r) { r(json{{"tools", json::array()}}); };
+      h.call_tool = [this](const json& p, reply_fn r) {
+        if (p["name"] == "slow") return parked.push_back(std::move(r));
+        r(json{{"content", {{{"type", "text"}, {"text", "ok"}}}}});
+      };
+      return h;
+    };
+  }
+  static transport::options make_options() {
+    transport::options o;
+    o.token = "secret";
+    o.max_sessions = 2;
+    o.max_body_bytes = 1024;
+    return o;
+  }
+
+  static request req(std::string method, std::string body = {}, std::map<std::string, std::string> extra = {}) {
+    request r;
+    r.method = std::move(method);
+    r.path = "/mcp";
+    r.body = std::move(body);
+    r.headers = {{"authorization", "Bearer secret"},
+                 {"accept", "application/json, text/event-stream"},
+                 {"content-type", "application/json"}};
+    for (auto& [k, v] : extra) {
+      if (v.empty()) r.headers.erase(k);
+      else r.headers[k] = v;
+    }
+    return r;
+  }
+
+  /// Sends and returns the (single, immediate) answer.
+  response send(const request& r, transport::conn_id* conn = nullptr) {
+    auto c = next++;
+    if (conn) *conn = c;
+    t.handle(c, r);
+    REQUIRE(answers[c].size() == 1);
+    return answers[c][0];
+  }
+
+  std::string open_session() {
+    auto r = send(req("POST", init_body));
+    REQUIRE(r.status == 200);
+    std::string sid;
+    for (auto& [k, v] : r.headers)
+      if (k == "Mcp-Session-Id") sid = v;
+    REQUIRE(!sid.empty());
+    auto n = send(req("POST", R"({"jsonrpc":"2.0","method":"notifications/initialized"})", {{"mcp-session-id", sid}}));
+    REQUIRE(n.status == 202);
+    return sid;
+  }
+};
+
+int error_code(const response& r) {
+  auto j = json::parse(r.body);
+  return j["error"]["code"].get<int>();
+}
+
+}  // namespace
+
+TEST_CASE("origin: absent fine, loopback accepted, configured accepted, others refused") {
+  CHECK(origin_allowed("http://127.0.0.1", {}));
+  CHECK(origin_allowed("http://127.0.0.1:5173", {}));
+  CHECK(origin_allowed("https://localhost:8781", {}));
+  CHECK(origin_allowed("http://[::1]:3000", {}));
+  CHECK(origin_allowed("HTTP://LOCALHOST", {}));
+  CHECK_FALSE(origin_allowed("http://evil.example", {}));
+  CHECK_FALSE(origin_allowed("http://127.0.0.1.evil.example", {}));
+  CHECK_FALSE(origin_allowed("http://localhost:80/x", {}));
+  CHECK_FALSE(origin_allowed("http://localhost:", {}));
+  CHECK_FALSE(origin_allowed("null", {}));
+  CHECK_FALSE(origin_allowed("file://", {}));
+  CHECK(origin_allowed("https://ide.example.com", {"https://ide.example.com"}));
+
+  fixture f;
+  CHECK(f.send(fixture::req("POST", init_body, {{"origin", "http://evil.example"}})).status == 403);
+  CHECK(f.send(fixture::req("POST", init_body, {{"origin", "http://localhost:1234"}})).status == 200);
+  CHECK(f.send(fixture::req("POST", init_body)).status == 200);  // no Origin: a non-browser client
+}
+
+TEST_CASE("token: missing or wrong is 401 with a JSON-RPC error naming weftctl mcp info") {
+  fixture f;
+  auto r = f.send(fixture::req("POST", init_body, {{"authorization", ""}}));
+  CHECK(r.status == 401);
+  CHECK(r.body.find("weftctl mcp info") != std::string::npos);
+  CHECK(error_code(r) == code::server_error);
+  CHECK(f.send(fixture::req("POST", init_body, {{"authorization", "Bearer secreT"}})).status == 401);
+  CHECK(f.send(fixture::req("POST", init_body, {{"authorization", "Bearer secret2"}})).status == 401);
+  CHECK(f.send(fixture::req("POST", init_body, {{"authorization", "Basic secret"}})).status == 401);
+  CHECK(f.send(fixture::req("POST", init_body, {{"authorization", "bearer secret"}})).status == 200);
+
+  transport::options open;
+  fixture g(open);  // no token configured
+  CHECK(g.send(fixture::req("POST", init_body, {{"authorization", ""}})).status == 200);
+}
+
+TEST_CASE("POST statuses: 404 path, 405 method, 406 accept, 415 type, 413 size, 400 parse and invalid") {
+  fixture f;
+  auto wrong_path = fixture::req("POST", init_body);
+  wrong_path.path = "/other";
+  CHECK(f.send(wrong_path).status == 404);
+  auto put = f.send(fixture::req("PUT", init_body));
+  CHECK(put.status == 405);
+  CHECK(f.send(fixture::req("POST", init_body, {{"accept", "application/json"}})).status == 406);
+  CHECK(f.send(fixture::req("POST", init_body, {{"accept", "text/event-stream"}})).status == 406);
+  CHECK(f.send(fixture::req("POST", init_body, {{"accept", ""}})).status == 406);
+  CHECK(f.send(fixture::req("POST", init_body, {{"accept", "*/*"}})).status == 200);
+  CHECK(f.send(fixture::req("POST", init_body, {{"content-type", "text/plain"}})).status == 415);
+  auto big = f.send(fixture::req("POST", std::string(2000, ' ')));
+  CHECK(big.status == 413);
+  auto bad = f.send(fixture::req("POST", "{not json"));
+  CHECK(bad.status == 400);
+  CHECK(error_code(bad) == code::parse_error);
+  auto inv = f.send(fixture::req("POST", R"({"jsonrpc":"1.0","id":1,"method":"ping"})"));
+  CHECK(inv.status == 400);
+  CHECK(error_code(inv) == code::invalid_request);
+  CHECK(f.t.sessions() == 1);  // only the */* initialize opened one
+}
+
+TEST_CASE("session lifecycle: initialize names it; missing 400, unknown 404, DELETE ends it") {
+  fixture f;
+  auto sid = f.open_session();
+  CHECK(sid.find_first_not_of("0123456789abcdef") == std::string::npos);
+  CHECK(f.t.session_version(sid) == "2025-11-25");
+
+  auto list = f.send(fixture::req("POST", R"({"jsonrpc":"2.0","id":2,"method":"tools/list"})", {{"mcp-session-id", sid}}));
+  CHECK(list.status == 200);
+  CHECK(list.content_type == "application/json");
+  CHECK(json::parse(list.body)["id"] == 2);
+
+  auto missing = f.send(fixture::req("POST", R"({"jsonrpc":"2.0","id":3,"method":"tools/list"})"));
+  CHECK(missing.status == 400);
+  auto unknown =
+      f.send(fixture::req("POST", R"({"jsonrpc":"2.0","id":3,"method":"tools/list"})", {{"mcp-session-id", "nope"}}));
+  CHECK(unknown.status == 404);
+  CHECK(error_code(unknown) == -32001);
+
+  auto unknown_method =
+      f.send(fixture::req("POST", R"({"jsonrpc":"2.0","id":4,"method":"nope/nope"})", {{"mcp-session-id", sid}}));
+  CHECK(unknown_method.status == 200);  // a JSON-RPC error is still an HTTP 200 answer
+  CHECK(error_code(unknown_method) == code::method_not_found);
+
+  CHECK(f.send(fixture::req("DELETE", "", {{"mcp-session-id", sid}})).status == 200);
+  CHECK(f.t.sessions() == 0);
+  auto after =
+      f.send(fixture::req("POST", R"({"jsonrpc":"2.0","id":5,"method":"ping"})", {{"mcp-session-id", sid}}));
+  CHECK(after.status == 404);
+  CHECK(f.send(fixture::req("DELETE", "", {{"mcp-session-id", sid}})).status == 404);
+}
+
+TEST_CASE("a failed initialize opens no session") {
+  fixture f;
+  auto r = f.send(fixture::req("POST", R"({"jsonrpc":"2.0","id":1,"method":"initialize","params":{}})"));
+  CHECK(r.status == 200);
+  CHECK(error_code(r) == code::invalid_params);
+  for (auto& [k, v] : r.headers) CHECK(k != "Mcp-Session-Id");
+  CHECK(f.t.sessions() == 0);
+}
+
+TEST_CASE("MCP-Protocol-Version: supported accepted, missing means 2025-03-26, unsupported 400") {
+  fixture f;
+  auto sid = f.open_session();
+  auto ping = [&](std::string v) {
+    return f.send(fixture::req("POST", R"({"jsonrpc":"2.0","id":7,"method":"ping"})",
+                               {{"mcp-session-id", sid}, {"mcp-protocol-version", v}}));
+  };
+  CHECK(ping("2025-11-25").status == 200);
+  CHECK(ping("2025-06-18").status == 200);
+  CHECK(ping("").status == 200);
+  auto bad = ping("1999-01-01");
+  CHECK(bad.status == 400);
+  CHECK(bad.body.find("1999-01-01") != std::string::npos);
+  CHECK(error_code(bad) == code::server_error);
+  CHECK(ping("2025-11-25").status == 200);  // and the session still works
+}
+
+TEST_CASE("notifications and responses are 202; requests answered later reach their POST") {
+  fixture f;
+  auto sid = f.open_session();
+  CHECK(f.send(fixture::req("POST", R"({"jsonrpc":"2.0","id":99,"result":{}})", {{"mcp-session-id", sid}})).status ==
+        202);
+  transport::conn_id c = f.next++;
+  f.t.handle(c, fixture::req("POST", R"({"jsonrpc":"2.0","id":"a","method":"tools/call","params":{"name":"slow"}})",
+                             {{"mcp-session-id", sid}}));
+  CHECK(f.answers[c].empty());
+  // Another request in the meantime is answered at once.
+  CHECK(f.send(fixture::req("POST", R"({"jsonrpc":"2.0","id":"b","method":"ping"})", {{"mcp-session-id", sid}}))
+            .status == 200);
+  REQUIRE(f.parked.size() == 1);
+  f.parked[0](json{{"content", {{{"type", "text"}, {"text", "late"}}}}});
+  REQUIRE(f.answers[c].size() == 1);
+  CHECK(json::parse(f.answers[c][0].body)["id"] == "a");
+  CHECK(f.answers[c][0].body.find("late") != std::string::npos);
+
+  // A connection that went away: its late answer is dropped.
+  transport::conn_id gone = f.next++;
+  f.t.handle(gone, fixture::req("POST", R"({"jsonrpc":"2.0","id":3,"method":"tools/call","params":{"name":"slow"}})",
+                                {{"mcp-session-id", sid}}));
+  f.t.closed(gone);
+  f.parked[1](json{{"content", json::array()}});
+  CHECK(f.answers[gone].empty());
+}
+
+TEST_CASE("GET opens the session's SSE stream; list_changed goes there; DELETE closes it") {
+  fixture f;
+  auto sid = f.open_session();
+  CHECK(f.send(fixture::req("GET", "", {{"accept", "application/json"}, {"mcp-session-id", sid}})).status == 406);
+  CHECK(f.send(fixture::req("GET", "", {{"accept", "text/event-stream"}})).status == 400);
+  transport::conn_id s = 0;
+  auto r = f.send(fixture::req("GET", "", {{"accept", "text/event-stream"}, {"mcp-session-id", sid}}), &s);
+  CHECK(r.status == 200);
+  CHECK(r.stream);
+  CHECK(f.send(fixture::req("GET", "", {{"accept", "text/event-stream"}, {"mcp-session-id", sid}})).status == 409);
+  CHECK(f.t.notify_tools_changed() == 1);
+  CHECK(f.written[s].find("notifications/tools/list_changed") != std::string::npos);
+  CHECK(f.written[s].find("event: message\n") != std::string::npos);
+  CHECK(f.send(fixture::req("DELETE", "", {{"mcp-session-id", sid}})).status == 200);
+  CHECK(f.closed_streams == std::vector<transport::conn_id>{s});
+  CHECK(f.t.notify_tools_changed() == 0);
+}
+
+TEST_CASE("a closed stream can be reopened") {
+  fixture f;
+  auto sid = f.open_session();
+  transport::conn_id s = 0;
+  f.send(fixture::req("GET", "", {{"accept", "text/event-stream"}, {"mcp-session-id", sid}}), &s);
+  f.t.closed(s);
+  CHECK(f.send(fixture::req("GET", "", {{"accept", "text/event-stream"}, {"mcp-session-id", sid}})).status == 200);
+}
+
+TEST_CASE("the session limit: idle sessions make room, busy ones do not; stdio sessions count") {
+  fixture f;  // max 2
+  auto a = f.open_session();
+  auto b = f.open_session();
+  auto c = f.open_session();  // a was the least recently used: ended
+  CHECK_FALSE(f.t.has_session(a));
+  CHECK(f.t.has_session(b));
+  CHECK(f.t.has_session(c));
+  // Both remaining sessions busy (a stream each): no room.
+  f.send(fixture::req("GET", "", {{"accept", "text/event-stream"}, {"mcp-session-id", b}}));
+  f.send(fixture::req("GET", "", {{"accept", "text/event-stream"}, {"mcp-session-id", c}}));
+  auto full = f.send(fixture::req("POST", init_body));
+  CHECK(full.status == 503);
+  CHECK(f.t.sessions() == 2);
+
+  fixture g;
+  g.external = 2;  // two stdio sessions: HTTP has no room at all
+  CHECK(g.send(fixture::req("POST", init_body)).status == 503);
+}
+
+TEST_CASE("a stateless 2026-07-28 request is served without a session") {
+  fixture f;
+  auto r = f.send(fixture::req(
+      "POST", R"({"jsonrpc":"2.0","id":1,"method":"server/discover","params":{"_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28"}}})",
+      {{"mcp-protocol-version", "2026-07-28"}}));
+  CHECK(r.status == 200);
+  auto j = json::parse(r.body);
+  CHECK(j["result"]["supportedVersions"][0] == "2026-07-28");
+  CHECK(f.t.sessions() == 0);
+}
