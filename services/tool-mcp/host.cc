@@ -1,0 +1,606 @@
+#include "services/tool-mcp/host.hh"
+
+#include <signal.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+
+#include <weft/ipc/builtin.hh>
+
+namespace weft::mcp_host {
+
+namespace bus = weft::proto::bus_v1;
+using std::chrono::milliseconds;
+using namespace std::chrono_literals;
+
+struct host::server {
+  service::mcp_server_entry entry;
+  std::string state = "connecting";  // connecting, ready, backoff, disabled
+  std::unique_ptr<transport> tr;
+  std::unique_ptr<mcp::client> cl;
+  std::uint64_t gen = 0;
+  std::optional<std::string> failure;  // teardown at the next tick
+  bool hello_done = false;
+  bool listing = false, relist_again = false;
+  bool ping_in_flight = false;
+  bool healthy_reset = false;
+  clock::time_point connect_deadline{}, retry_at{}, ready_since{}, last_rx{}, ping_deadline{};
+  backoff bo;
+  std::uint32_t restarts = 0;
+  bool started_once = false;
+  std::string last_error, protocol_version, server_info, era;
+  std::vector<tool::tool_spec> specs;           // published while ready
+  std::map<std::string, std::string> names;     // bus name → MCP name (kept while reconnecting)
+
+  std::string transport_name() const { return entry.url.empty() ? "stdio" : "http"; }
+  std::string target() const {
+    if (!entry.url.empty()) return entry.url;
+    std::string t = entry.command;
+    for (auto& a : entry.args) t += " " + a;
+    return t;
+  }
+};
+
+struct host::call {
+  ipc::message request;
+  std::string server, tool;
+  clock::time_point deadline;
+  milliseconds timeout;
+};
+
+host::host(ipc::bus_client& b, service::notifier& n, host_options o)
+    : _bus(b), _notify(n), _o(std::move(o)), _log(log::get("tool-mcp")), _rng(std::random_device{}()) {}
+
+host::~host() { stop_all(); }
+
+namespace {
+
+service::mcp_server_entry comparable(service::mcp_server_entry e) {
+  e.where.clear();
+  return e;
+}
+
+status make_dir(const std::string& path) {
+  if (::mkdir(path.c_str(), 0700) == 0 || errno == EEXIST) return {};
+  return fail(errc::io, "Failed to create '{}': {}", path, std::strerror(errno));
+}
+
+}  // namespace
+
+void host::configure(const std::map<std::string, service::mcp_server_entry>& entries) {
+  auto now = clock::now();
+  std::vector<std::string> added, removed, changed;
+  for (auto it = _servers.begin(); it != _servers.end();) {
+    if (!entries.count(it->first)) {
+      removed.push_back(it->first);
+      teardown(*it->second, "removed from the config", now, /*graceful=*/true);
+      it = _servers.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  for (auto& [name, e] : entries) {
+    auto it = _servers.find(name);
+    if (it != _servers.end()) {
+      auto& s = *it->second;
+      if (comparable(s.entry) == comparable(e)) {
+        s.entry.where = e.where;
+        continue;
+      }
+      changed.push_back(name);
+      if (s.tr || s.cl) teardown(s, "its config changed", now, /*graceful=*/true);
+      s.entry = e;
+      s.bo.reset();
+      s.names.clear();
+      s.last_error.clear();
+      if (e.enabled) connect(s, now);
+      else s.state = "disabled";
+      continue;
+    }
+    added.push_back(name);
+    auto s = std::make_unique<server>();
+    s->entry = e;
+    auto& ref = *s;
+    _servers.emplace(name, std::move(s));
+    if (e.enabled) connect(ref, now);
+    else ref.state = "disabled";
+  }
+  auto join = [](const std::vector<std::string>& v) {
+    std::string out;
+    for (auto& x : v) out += (out.empty() ? "" : ", ") + x;
+    return out.empty() ? std::string("none") : out;
+  };
+  _log.info("MCP servers: {} configured; added: {}; removed: {}; changed: {}", entries.size(), join(added),
+            join(removed), join(changed));
+  publish_if_changed();
+}
+
+void host::connect(server& s, clock::time_point now) {
+  if (s.started_once) ++s.restarts;
+  s.started_once = true;
+  ++s.gen;
+  s.state = "connecting";
+  s.failure.reset();
+  s.hello_done = s.listing = s.relist_again = s.ping_in_flight = s.healthy_reset = false;
+  s.connect_deadline = now + milliseconds(s.entry.connect_timeout_ms);
+  s.last_rx = now;
+  auto gen = s.gen;
+  auto* sp = &s;
+  transport_events ev;
+  ev.line = [this, sp, gen](std::string line) {
+    if (sp->gen != gen || !sp->cl) return;
+    sp->last_rx = clock::now();
+    if (auto r = sp->cl->receive(line); !r)
+      _log.debug("MCP server '{}' sent something that is not JSON-RPC: {}", sp->entry.name, r.err().message);
+  };
+  ev.closed = [sp, gen](std::string reason) {
+    if (sp->gen == gen && !sp->failure) sp->failure = std::move(reason);
+  };
+  result<std::unique_ptr<transport>> t = [&]() -> result<std::unique_ptr<transport>> {
+    if (!s.entry.url.empty()) return start_http(s.entry, std::move(ev));
+    std::string cwd = s.entry.cwd;
+    if (cwd.empty()) {
+      auto base = _o.home + "/mcp";
+      if (auto d = make_dir(_o.home); !d) return d.take_error();
+      if (auto d = make_dir(base); !d) return d.take_error();
+      cwd = base + "/" + s.entry.name;
+      if (auto d = make_dir(cwd); !d) return d.take_error();
+    }
+    return start_stdio(s.entry, cwd, std::move(ev));
+  }();
+  if (!t) {
+    s.failure = t.err().message;
+    return;
+  }
+  s.tr = std::move(*t);
+  mcp::client::options co;
+  co.name = "weft";
+  co.version = "0.1";
+  co.timeout = 3600s;  // the host keeps its own deadlines (connect, ping, each call)
+  s.cl = std::make_unique<mcp::client>(co, [sp](std::string line) {
+    if (sp->tr) sp->tr->send(std::move(line));
+  });
+  s.cl->on_tools_changed([this, sp, gen] {
+    if (sp->gen != gen) return;
+    _log.info("MCP server '{}' says its tools changed", sp->entry.name);
+    if (sp->state == "ready") relist(*sp, clock::now());
+  });
+  s.cl->on_notification([this, sp](const mcp::notification& n) {
+    _log.debug("MCP server '{}' notification {}", sp->entry.name, n.method);
+  });
+  s.cl->initialize(now, [this, sp, gen](result<mcp::server_hello> h) {
+    if (sp->gen != gen) return;
+    if (!h) {
+      if (!sp->failure) sp->failure = fmt::format("initialize failed: {}", h.err().message);
+      return;
+    }
+    sp->hello_done = true;
+    sp->era = "legacy";  // this client speaks the legacy era (libs/mcp README)
+    sp->protocol_version = h->protocol_version;
+    sp->server_info = h->version.empty() ? h->name : h->name + " " + h->version;
+    sp->listing = true;
+    sp->cl->list_tools(clock::now(), [this, sp, gen](result<std::vector<mcp::tool>> tools) {
+      if (sp->gen != gen) return;
+      sp->listing = false;
+      if (!tools) {
+        if (!sp->failure) sp->failure = fmt::format("tools/list failed: {}", tools.err().message);
+        return;
+      }
+      set_tools(*sp, std::move(*tools));
+      sp->state = "ready";
+      sp->ready_since = clock::now();
+      sp->last_error.clear();
+      _log.info("MCP server '{}' ready: {} ({}), {} tool(s)", sp->entry.name, sp->server_info, sp->protocol_version,
+                sp->specs.size());
+      if (sp->relist_again) relist(*sp, clock::now());
+      publish_if_changed();
+    });
+  });
+}
+
+void host::relist(server& s, clock::time_point now) {
+  if (s.listing) {
+    s.relist_again = true;
+    return;
+  }
+  s.listing = true;
+  s.relist_again = false;
+  auto gen = s.gen;
+  auto* sp = &s;
+  s.cl->list_tools(now, [this, sp, gen](result<std::vector<mcp::tool>> tools) {
+    if (sp->gen != gen) return;
+    sp->listing = false;
+    if (!tools) {
+      _log.warning("MCP server '{}': re-listing its tools failed: {}; keeping the previous {}", sp->entry.name,
+                   tools.err().message, sp->specs.size());
+    } else {
+      set_tools(*sp, std::move(*tools));
+      _log.info("MCP server '{}' re-listed: {} tool(s)", sp->entry.name, sp->specs.size());
+    }
+    if (sp->relist_again) relist(*sp, clock::now());
+    publish_if_changed();
+  });
+}
+
+void host::set_tools(server& s, std::vector<mcp::tool> tools) {
+  std::set<std::string> taken;
+  s.specs.clear();
+  s.names.clear();
+  std::sort(tools.begin(), tools.end(), [](auto& a, auto& b) { return a.name < b.name; });
+  for (auto& t : tools) {
+    auto name = bus_tool_name(s.entry.name, t.name, taken);
+    taken.insert(name);
+    tool::tool_spec spec;
+    spec.name = name;
+    std::string desc = t.description.empty() ? t.title : t.description;
+    spec.description = fmt::format("[{}] {}", s.entry.name, desc);
+    spec.input_schema = t.input_schema.dump(-1, ' ', false, json::error_handler_t::replace);
+    if (!t.output_schema.is_null())
+      spec.output_schema = t.output_schema.dump(-1, ' ', false, json::error_handler_t::replace);
+    s.names[name] = t.name;
+    s.specs.push_back(std::move(spec));
+  }
+}
+
+void host::teardown(server& s, std::string reason, clock::time_point now, bool graceful) {
+  bool was_ready = s.state == "ready";
+  ++s.gen;  // callbacks of this session are stale from here on
+  s.failure.reset();
+  if (!graceful) {
+    s.last_error = reason;
+    _log.warning("MCP server '{}' ({}): {}", s.entry.name, s.target(), reason);
+  } else {
+    _log.info("MCP server '{}' disconnecting: {}", s.entry.name, reason);
+  }
+  if (s.tr) {
+    s.tr->shutdown(now, /*hard=*/!graceful);
+    _retiring.push_back(std::move(s.tr));
+  }
+  s.specs.clear();
+  s.listing = s.ping_in_flight = false;
+  s.state = graceful ? "stopping" : "backoff";
+  if (auto cl = std::move(s.cl)) {
+    auto why = graceful ? fmt::format("was disconnected: {}", reason) : reason;
+    cl->fail_all(error{std::string(errc::domain), std::string(errc::unavailable), why});
+  }
+  s.state = "backoff";
+  s.retry_at = now + s.bo.next(_rng);
+  (void)was_ready;
+  publish_if_changed();
+}
+
+std::string host::state_text(const server& s) const {
+  if (s.state == "backoff")
+    return fmt::format("MCP server '{}' is reconnecting (last error: {})", s.entry.name,
+                       s.last_error.empty() ? "none" : s.last_error);
+  if (s.state == "connecting")
+    return fmt::format("MCP server '{}' is connecting{}", s.entry.name,
+                       s.last_error.empty() ? "" : fmt::format(" (last error: {})", s.last_error));
+  if (s.state == "disabled") return fmt::format("MCP server '{}' is disabled in the config", s.entry.name);
+  return fmt::format("MCP server '{}' is {}", s.entry.name, s.state);
+}
+
+tool::tools host::list_tools() const {
+  tool::tools out;
+  out.family = "mcp";
+  for (auto& [name, s] : _servers)
+    if (s->state == "ready")
+      for (auto& t : s->specs) out.tools.push_back(t);
+  return out;
+}
+
+mv::servers host::list_servers() const {
+  mv::servers out;
+  auto now = clock::now();
+  for (auto& [name, s] : _servers) {
+    mv::server_status x;
+    x.name = name;
+    x.transport = s->transport_name();
+    x.target = s->target();
+    x.state = s->state;
+    x.era = s->era;
+    x.protocol_version = s->protocol_version;
+    x.server_info = s->server_info;
+    x.tool_count = s->state == "ready" ? static_cast<std::uint32_t>(s->specs.size()) : 0;
+    x.last_error = s->last_error;
+    x.restarts = s->restarts;
+    if (s->state == "backoff")
+      x.retry_in_ms = static_cast<std::uint32_t>(
+          std::max<std::int64_t>(0, std::chrono::duration_cast<milliseconds>(s->retry_at - now).count()));
+    out.servers.push_back(std::move(x));
+  }
+  return out;
+}
+
+void host::publish_if_changed() {
+  if (_stopping) return;
+  std::string sig;
+  std::uint32_t count = 0;
+  for (auto& [name, s] : _servers)
+    if (s->state == "ready")
+      for (auto& t : s->specs) {
+        sig += t.name + '\0' + t.description + '\0' + t.input_schema + '\0' + t.output_schema + '\n';
+        ++count;
+      }
+  if (_published_once && sig == _published_sig) return;
+  bool first = !_published_once;
+  _published_once = true;
+  _published_sig = std::move(sig);
+  if (first && count == 0) return;  // nothing to announce yet
+  tool::tools_changed ev;
+  ev.count = count;
+  if (auto p = _bus.publish(ev); !p) _log.warning("Failed to publish ToolsChanged: {}", p.err().message);
+  else _log.info("tool set changed: {} tool(s)", count);
+}
+
+void host::handle(const ipc::message& m) {
+  if (m.env.kind != bus::kind::request) return;
+  if (ipc::answer_builtin(_bus, m)) return;
+  if (m.is(tool::list_tools::type_name)) {
+    (void)_bus.reply(m, list_tools());
+    return;
+  }
+  if (m.is(mv::list_servers::type_name)) {
+    // Status only, but it shows command lines and URLs: for weftd and weftctl.
+    if (!ipc::is_admin(m.env.from)) {
+      (void)_bus.reply_error(m, mv::make(mv::error_code::denied, "only weftd and ctl/* may list MCP servers, not '{}'",
+                                         m.env.from));
+      return;
+    }
+    (void)_bus.reply(m, list_servers());
+    return;
+  }
+  if (m.is(tool::call::type_name)) return on_call(m);
+  (void)_bus.reply_error(m, bus::make(bus::error_code::unknown_type, "'{}' does not handle '{}'", _bus.address(),
+                                      m.env.type));
+}
+
+void host::on_call(const ipc::message& m) {
+  auto c = m.as<tool::call>();
+  if (!c) {
+    (void)_bus.reply_error(m, c.err());
+    return;
+  }
+  std::string_view to = m.env.to;
+  auto& self = _bus.address();
+  std::string_view addressed = to.size() > self.size() && to.substr(0, self.size()) == self && to[self.size()] == '/'
+                                   ? to.substr(self.size() + 1)
+                                   : std::string_view{};
+  if (addressed != c->name) {
+    (void)_bus.reply_error(m, tool::make(tool::error_code::bad_arguments,
+                                         "Call names tool '{}' but was sent to '{}'; send it to '{}/{}'", c->name,
+                                         m.env.to, self, c->name));
+    return;
+  }
+  server* sp = nullptr;
+  std::string real;
+  for (auto& [name, s] : _servers) {
+    if (!c->name.starts_with(name + "__")) continue;
+    if (auto it = s->names.find(c->name); it != s->names.end()) {
+      sp = s.get();
+      real = it->second;
+    } else if (s->state != "ready") {
+      sp = s.get();  // tools not known yet: say why
+    }
+    break;
+  }
+  if (!sp) {
+    (void)_bus.reply_error(m, tool::make(tool::error_code::no_such_tool, "'{}' has no tool '{}'", self, c->name));
+    return;
+  }
+  if (sp->state != "ready" || !sp->cl) {
+    tool::result r;
+    r.is_error = true;
+    r.content = state_text(*sp);
+    (void)_bus.reply(m, r);
+    return;
+  }
+  json args = json::parse(c->arguments.empty() ? std::string_view("{}") : std::string_view(c->arguments), nullptr,
+                          /*allow_exceptions=*/false);
+  if (args.is_discarded() || !args.is_object()) {
+    (void)_bus.reply_error(m, tool::make(tool::error_code::bad_arguments,
+                                         "Failed to call '{}': arguments are not a JSON object", c->name));
+    return;
+  }
+  if (sp->cl->pending() >= _o.max_in_flight) {
+    (void)_bus.reply_error(m, tool::make(tool::error_code::failed,
+                                         "Failed to call '{}': MCP server '{}' already has {} requests in flight; try "
+                                         "again later",
+                                         c->name, sp->entry.name, sp->cl->pending()));
+    return;
+  }
+  auto now = clock::now();
+  auto timeout = milliseconds(c->timeout_ms ? c->timeout_ms : sp->entry.call_timeout_ms);
+  auto seq = _next_call++;
+  _calls.emplace(seq, call{m, sp->entry.name, c->name, now + timeout, timeout});
+  _log.debug("call '{}' ({}) from '{}' → '{}' tools/call '{}'", c->name, c->call_id, m.env.from, sp->entry.name, real);
+  sp->cl->call_tool(now, real, std::move(args), [this, seq](result<mcp::call_result> r) { finish_call(seq, std::move(r)); });
+}
+
+void host::finish_call(std::uint64_t seq, result<mcp::call_result> r) {
+  auto it = _calls.find(seq);
+  if (it == _calls.end()) return;  // answered already (timed out)
+  auto c = std::move(it->second);
+  _calls.erase(it);
+  tool::result out;
+  if (r) {
+    out = to_tool_result(*r, _o.max_result);
+  } else if (r.err().domain == mcp::domain) {
+    out.is_error = true;
+    out.content = rpc_error_text(r.err());
+  } else {
+    out.is_error = true;
+    auto s = _servers.find(c.server);
+    if (s != _servers.end() && s->second->state == "backoff")
+      out.content = fmt::format("{}; '{}' got no answer", state_text(*s->second), c.tool);
+    else
+      out.content = fmt::format("MCP server '{}' {}", c.server, r.err().message);
+  }
+  if (auto sent = _bus.reply(c.request, out); !sent) {
+    _log.error("Failed to send the result of '{}': {}", c.tool, sent.err().to_string());
+    (void)_bus.reply_error(c.request, tool::make(tool::error_code::failed, "Failed to send the result of '{}': {}",
+                                                 c.tool, sent.err().message));
+  }
+}
+
+void host::tick(clock::time_point now) {
+  for (auto& [name, sp] : _servers) {
+    auto& s = *sp;
+    if (s.failure) {
+      auto reason = *s.failure;
+      teardown(s, reason, now);
+      continue;
+    }
+    if (s.state == "backoff" && now >= s.retry_at && s.entry.enabled) {
+      connect(s, now);
+      if (s.failure) teardown(s, *s.failure, now);
+      continue;
+    }
+    if (s.state == "connecting" && now >= s.connect_deadline) {
+      teardown(s,
+               s.hello_done ? fmt::format("did not finish tools/list within {} ms", s.entry.connect_timeout_ms)
+                            : fmt::format("did not answer initialize within {} ms", s.entry.connect_timeout_ms),
+               now);
+      continue;
+    }
+    if (s.state == "ready") {
+      if (!s.healthy_reset && now - s.ready_since >= _o.healthy_after) {
+        s.healthy_reset = true;
+        s.bo.reset();
+      }
+      if (s.ping_in_flight && now >= s.ping_deadline) {
+        teardown(s, fmt::format("did not answer ping within {} ms", _o.ping_timeout.count()), now);
+        continue;
+      }
+      if (!s.ping_in_flight && now - s.last_rx >= _o.ping_interval) {
+        s.ping_in_flight = true;
+        s.ping_deadline = now + _o.ping_timeout;
+        auto gen = s.gen;
+        auto* p = &s;
+        s.last_rx = now;  // next ping one interval after this one at the earliest
+        s.cl->ping(now, [p, gen](status st) {
+          if (p->gen != gen) return;
+          p->ping_in_flight = false;
+          if (!st && !p->failure && st.err().domain != mcp::domain)
+            p->failure = fmt::format("ping failed: {}", st.err().message);
+        });
+      }
+    }
+    if (s.cl) s.cl->expire(now);
+  }
+  // Calls past their own time limit are answered now; a late result is dropped.
+  std::vector<std::uint64_t> late;
+  for (auto& [seq, c] : _calls)
+    if (now >= c.deadline) late.push_back(seq);
+  for (auto seq : late) {
+    auto c = std::move(_calls[seq]);
+    _calls.erase(seq);
+    (void)_bus.reply_error(c.request, tool::make(tool::error_code::timeout,
+                                                 "MCP server '{}' did not answer tools/call '{}' within {} ms",
+                                                 c.server, c.tool, c.timeout.count()));
+  }
+  std::erase_if(_retiring, [](auto& t) { return t->finished(); });
+}
+
+clock::time_point host::next_wake(clock::time_point now) const {
+  auto t = now + 1s;
+  auto at = [&](clock::time_point x) { t = std::min(t, x); };
+  for (auto& [name, s] : _servers) {
+    if (s->failure) at(now);
+    if (s->state == "backoff") at(s->retry_at);
+    if (s->state == "connecting") at(s->connect_deadline);
+    if (s->state == "ready") {
+      at(s->ping_in_flight ? s->ping_deadline : s->last_rx + _o.ping_interval);
+      if (!s->healthy_reset) at(s->ready_since + _o.healthy_after);
+    }
+    if (s->tr)
+      if (auto w = s->tr->wake_at()) at(*w);
+  }
+  for (auto& [seq, c] : _calls) at(c.deadline);
+  for (auto& tr : _retiring)
+    if (auto w = tr->wake_at()) at(*w);
+  return std::max(t, now);
+}
+
+int host::run(int signal_fd, const std::function<void()>& reload) {
+  (void)_notify.ready();
+  _log.info("'{}' serving {} MCP server(s)", _bus.address(), _servers.size());
+  bool stopping = false;
+  std::vector<pollfd> fds;
+  std::vector<zmq::pollitem_t> items;
+  while (!stopping) {
+    auto now = clock::now();
+    tick(now);
+    auto beat = _notify.beat_if_due();
+    auto wake = std::chrono::duration_cast<milliseconds>(next_wake(clock::now()) - clock::now());
+    auto wait = std::clamp(std::min(beat, wake), 0ms, 1000ms);
+    fds.clear();
+    for (auto& [name, s] : _servers)
+      if (s->tr) s->tr->fds(fds);
+    for (auto& t : _retiring) t->fds(fds);
+    items.clear();
+    items.push_back({_bus.socket().handle(), 0, ZMQ_POLLIN, 0});
+    items.push_back({_bus.monitor_socket().handle(), 0, ZMQ_POLLIN, 0});
+    items.push_back({nullptr, signal_fd, ZMQ_POLLIN, 0});
+    for (auto& p : fds)
+      items.push_back({nullptr, p.fd, static_cast<short>((p.events & POLLIN ? ZMQ_POLLIN : 0) |
+                                                         (p.events & POLLOUT ? ZMQ_POLLOUT : 0)),
+                       0});
+    zmq::poll(items.data(), items.size(), _bus.has_input() ? 0ms : wait);
+    if (items[2].revents & ZMQ_POLLIN) {
+      signalfd_siginfo si;
+      while (::read(signal_fd, &si, sizeof si) == static_cast<ssize_t>(sizeof si)) {
+        if (si.ssi_signo == SIGHUP) reload();
+        else stopping = true;
+      }
+    }
+    now = clock::now();
+    for (auto& [name, s] : _servers)
+      if (s->tr) s->tr->on_io(now);
+    for (auto& t : _retiring) t->on_io(now);
+    _bus.process_input();
+    while (auto m = _bus.next(0ms)) {
+      try {
+        handle(*m);
+      } catch (const std::exception& e) {
+        _log.error("Failed to handle '{}' from '{}': {}", m->env.type, m->env.from, e.what());
+      }
+    }
+  }
+  (void)_notify.stopping();
+  _log.info("'{}' stopping: {} call(s) in flight are answered as failed", _bus.address(), _calls.size());
+  stop_all();
+  _bus.close(500ms);
+  return 0;
+}
+
+void host::stop_all() {
+  _stopping = true;
+  auto now = clock::now();
+  for (auto& [name, s] : _servers)
+    if (s->tr || s->cl) teardown(*s, "weft-tool-mcp is stopping", now, /*graceful=*/true);
+  _servers.clear();
+  // Answer what is left (teardown failed the sessions' calls already).
+  for (auto& [seq, c] : _calls)
+    (void)_bus.reply_error(c.request, tool::make(tool::error_code::failed, "Failed to call '{}': weft-tool-mcp is stopping",
+                                                 c.tool));
+  _calls.clear();
+  // Children get stdin closed, then TERM, then KILL: at most ~3 s in all.
+  auto deadline = clock::now() + 4s;
+  std::vector<pollfd> fds;
+  while (!_retiring.empty() && clock::now() < deadline) {
+    fds.clear();
+    for (auto& t : _retiring) t->fds(fds);
+    ::poll(fds.data(), fds.size(), 50);
+    now = clock::now();
+    for (auto& t : _retiring) t->on_io(now);
+    std::erase_if(_retiring, [](auto& t) { return t->finished(); });
+  }
+  _retiring.clear();  // the destructors KILL whatever is left
+}
+
+}  // namespace weft::mcp_host

@@ -1,0 +1,89 @@
+#pragma once
+/// The MCP client host: one connection per [tools.mcp_servers.<name>] entry (a transport
+/// plus a libs/mcp client session), the bus side (ListTools, Call, Mcp.v1.ListServers,
+/// the ToolsChanged event) and reloads. Single-threaded: everything runs on the poll loop
+/// in run(); transports never block it.
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <random>
+#include <set>
+#include <string>
+#include <vector>
+
+#include <weft/ipc/bus_client.hh>
+#include <weft/mcp/client.hh>
+#include <weft/service/config.hh>
+#include <weft/service/notify.hh>
+
+#include "proto/mcp_v1.hh"
+#include "proto/tool_v1.hh"
+#include "services/tool-mcp/mapping.hh"
+#include "services/tool-mcp/transport.hh"
+
+namespace weft::mcp_host {
+
+namespace mv = weft::proto::mcp_v1;
+
+struct host_options {
+  std::string home;  ///< $WEFT_HOME: stdio servers without cwd run in <home>/mcp/<name>
+  std::chrono::milliseconds ping_interval{15000};   ///< idle time before a ping
+  std::chrono::milliseconds ping_timeout{5000};     ///< no answer → the server is restarted
+  std::chrono::milliseconds healthy_after{60000};   ///< ready this long → backoff starts over
+  std::size_t max_in_flight = 64;                    ///< tools/call per server at once
+  std::size_t max_result = max_result_bytes;
+};
+
+class host {
+ public:
+  host(ipc::bus_client& bus, service::notifier& n, host_options o);
+  ~host();
+  host(const host&) = delete;
+  host& operator=(const host&) = delete;
+
+  /// Takes the [tools.mcp_servers] of a (re)loaded config: connects new servers,
+  /// disconnects removed ones, reconnects changed ones, leaves the rest alone.
+  void configure(const std::map<std::string, service::mcp_server_entry>& entries);
+
+  /// Serves until TERM/INT (0). `signal_fd` reads TERM, INT and HUP; on HUP `reload` is
+  /// called (it re-reads the config and calls configure()).
+  int run(int signal_fd, const std::function<void()>& reload);
+
+  mv::servers list_servers() const;
+  tool::tools list_tools() const;
+
+ private:
+  struct server;
+  struct call;
+
+  void handle(const ipc::message& m);
+  void on_call(const ipc::message& m);
+  void connect(server& s, clock::time_point now);
+  void teardown(server& s, std::string reason, clock::time_point now, bool graceful = false);
+  void relist(server& s, clock::time_point now);
+  void set_tools(server& s, std::vector<mcp::tool> tools);
+  void finish_call(std::uint64_t seq, result<mcp::call_result> r);
+  void tick(clock::time_point now);
+  clock::time_point next_wake(clock::time_point now) const;
+  void publish_if_changed();
+  std::string state_text(const server& s) const;
+  void stop_all();
+
+  ipc::bus_client& _bus;
+  service::notifier& _notify;
+  host_options _o;
+  log::logger& _log;
+  std::map<std::string, std::unique_ptr<server>> _servers;
+  std::vector<std::unique_ptr<transport>> _retiring;
+  std::map<std::uint64_t, call> _calls;
+  std::uint64_t _next_call = 1;
+  std::mt19937_64 _rng;
+  std::string _published_sig;
+  bool _published_once = false;
+  bool _stopping = false;
+};
+
+}  // namespace weft::mcp_host

@@ -1,0 +1,99 @@
+// weft-tool-mcp — the MCP client host: connects to the MCP servers of the config's
+// [tools.mcp_servers.<name>] tables and serves their tools on the weft bus.
+//
+// Serves io.weft.Tool.v1 at $WEFT_ADDRESS (tool/mcp): ListTools there (every ready server's
+// tools as <server>__<tool>), Call at tool/mcp/<server>__<tool>; io.weft.Mcp.v1.ListServers
+// (weftd and ctl/* only); publishes io.weft.Tool.v1.ToolsChanged when its tool set changes.
+// weftd derives the service when [tools.mcp_servers] has entries and sends SIGHUP after
+// every reload: the servers are diffed by name (new → connect, removed → disconnect,
+// changed → reconnect, unchanged → untouched). See docs/guides/mcp.md.
+#include <signal.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <cstring>
+
+#include <weft/base/log.hh>
+#include <weft/service/exit.hh>
+#include <weft/service/paths.hh>
+#include <weft/service/startup.hh>
+
+#include "services/tool-mcp/host.hh"
+
+using namespace weft;
+
+namespace {
+constexpr const char* help = R"(usage: weft-tool-mcp [--help]
+The MCP client host: connects to every enabled [tools.mcp_servers.<name>] of the weft config
+and serves their tools on the weft bus (io.weft.Tool.v1 at tool/mcp) as <name>__<tool>.
+
+  stdio servers (command, args, env, cwd): started with posix_spawn in their own process
+    group, in cwd or $WEFT_HOME/mcp/<name> (created 0700), with exactly the entry's env
+    plus PATH (default /usr/local/bin:/usr/bin:/bin) and HOME (= the working directory)
+    unless env sets them - never weft's own environment. The command is looked up in
+    that PATH. stderr is logged at debug; its last line explains an exit.
+    Stopping one: stdin closed, 1 s, TERM to its group, 2 s, KILL.
+  http servers (url, headers): MCP Streamable HTTP (POST, JSON or SSE answers,
+    Mcp-Session-Id, MCP-Protocol-Version), one worker thread per server (libcurl).
+
+  Each connection: initialize (2025-11-25, down to 2024-11-05), tools/list (all pages),
+  ready. notifications/tools/list_changed → listed again. Idle 15 s → ping; no answer in
+  5 s, exit or closed pipe → killed and reconnected. Connecting must finish within
+  connect_timeout_ms. Reconnects back off exponentially with full jitter (0.5 s doubling
+  to 30 s, reset after 60 s of health). A server that never starts stays in backoff with
+  its error and never slows the others.
+
+  Call → tools/call with Call.timeout_ms (else call_timeout_ms); results keep text
+  (other blocks as placeholders, the blocks themselves in Result.blocks), isError and
+  structuredContent; at most 64 calls in flight per server; results cut at 768 KiB.
+  SIGHUP: the config is read again and the servers diffed by name.
+
+Environment (set by weftd):
+  WEFT_CONFIG      the config file (read with its [tools] secrets)
+  WEFT_HOME        state directory (default working directories under mcp/)
+  WEFT_BUS, WEFT_ADDRESS, WEFT_TOKEN_FD, WEFT_NOTIFY_FD
+  WEFT_LOG         log levels, e.g. "debug" (server stderr is logged at debug)
+)";
+}  // namespace
+
+int main(int argc, char** argv) {
+  for (int i = 1; i < argc; ++i) {
+    if (std::strcmp(argv[i], "--help") == 0) {
+      fmt::print("{}", help);
+      return 0;
+    }
+    return service::usage_error("weft-tool-mcp", fmt::format("unknown option '{}'", argv[i]));
+  }
+  // Before any thread exists: TERM/INT (stop) and HUP (reload) come through a signalfd.
+  sigset_t set;
+  sigemptyset(&set);
+  for (int s : {SIGTERM, SIGINT, SIGHUP}) sigaddset(&set, s);
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+  int signal_fd = ::signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
+  ::signal(SIGPIPE, SIG_IGN);  // a server that closed stdin is an EPIPE, not our death
+  log::configure_from_env();
+  auto& lg = log::get("tool-mcp");
+  if (signal_fd < 0) {
+    lg.error("Failed to start weft-tool-mcp: signalfd: {}", std::strerror(errno));
+    return service::to_int(service::exit_code::failure);
+  }
+  auto cfg = service::load_service_config();
+  if (!cfg) return service::exit_with(lg, cfg.err());
+  auto on = service::join_bus_from_env();
+  if (!on) return service::exit_with(lg, on.err());
+  auto& [notify, ctx, bus] = **on;
+  mcp_host::host_options o;
+  o.home = service::home_dir(cfg->home);
+  mcp_host::host h(*bus, notify, o);
+  h.configure(cfg->tools.mcp_servers);
+  return h.run(signal_fd, [&] {
+    auto again = service::load_service_config();
+    if (!again) {
+      lg.error("Failed to reload the MCP servers: {}; keeping the current ones", again.err().message);
+      return;
+    }
+    lg.info("reloading the MCP servers from '{}'", again->source);
+    h.configure(again->tools.mcp_servers);
+  });
+}

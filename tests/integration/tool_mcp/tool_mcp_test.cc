@@ -1,0 +1,314 @@
+// Integration (issue 5, item 3): weft-tool-mcp, the MCP client host, on a real stack with
+// the three npm reference servers (tools/dev peers) plus one that never starts, driven over
+// the bus directly: ListTools, Call (text, image, structured, isError, JSON-RPC errors),
+// ListServers, env isolation, kill -9 of a server (reconnect, the others unaffected), and a
+// config edit + reload (one server added, one removed, the rest untouched).
+#include <signal.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <sstream>
+#include <thread>
+
+#include <doctest/doctest.h>
+#include <nlohmann/json.hpp>
+
+#include <weft/service/paths.hh>
+
+#include "proto/mcp_v1.hh"
+#include "proto/tool_v1.hh"
+#include "tests/integration/harness.hh"
+#include "tests/temp_dir.hh"
+
+using namespace weft;
+using namespace std::chrono_literals;
+namespace fs = std::filesystem;
+namespace mv = weft::proto::mcp_v1;
+namespace tool = weft::proto::tool_v1;
+using json = nlohmann::json;
+
+namespace {
+
+std::string peers_bin(const std::string& program) {
+  const char* peers = std::getenv("WEFT_MCP_PEERS");
+  return std::string(peers ? peers : "") + "/node_modules/.bin/" + program;
+}
+
+std::string server_table(const std::string& name, const std::string& command, const std::vector<std::string>& args,
+                         const std::string& env = {}) {
+  std::string a;
+  for (auto& x : args) a += (a.empty() ? "\"" : ", \"") + x + "\"";
+  return fmt::format("[tools.mcp_servers.{}]\ncommand = \"{}\"\nargs = [{}]\n{}\n", name, command, a,
+                     env.empty() ? "" : "env = { " + env + " }\n");
+}
+
+mv::servers servers(ipc::bus_client& b) {
+  auto r = b.call("tool/mcp", mv::list_servers{}, {.timeout = 10s, .attempt_timeout = 2s});
+  REQUIRE_MESSAGE(r, (r ? "" : r.err().to_string()));
+  auto s = r->as<mv::servers>();
+  REQUIRE(s);
+  return *s;
+}
+
+std::optional<mv::server_status> server_of(const mv::servers& l, const std::string& name) {
+  for (auto& s : l.servers)
+    if (s.name == name) return s;
+  return std::nullopt;
+}
+
+std::string describe(const mv::servers& l) {
+  std::string out;
+  for (auto& s : l.servers)
+    out += fmt::format("{}: {} tools={} restarts={} error='{}'\n", s.name, s.state, s.tool_count, s.restarts,
+                       s.last_error);
+  return out;
+}
+
+/// Polls ListServers until `ok` (the status is what the test checks; there is no event for
+/// each transition). The limit is a safety net, not a measurement.
+bool wait_servers(ipc::bus_client& b, const std::function<bool(const mv::servers&)>& ok, mv::servers* last,
+                  std::chrono::seconds limit = 60s) {
+  auto deadline = std::chrono::steady_clock::now() + limit;
+  for (;;) {
+    auto l = servers(b);
+    if (last) *last = l;
+    if (ok(l)) return true;
+    if (std::chrono::steady_clock::now() > deadline) return false;
+    std::this_thread::sleep_for(100ms);
+  }
+}
+
+bool ready(const mv::servers& l, const std::string& name) {
+  auto s = server_of(l, name);
+  return s && s->state == "ready";
+}
+
+std::vector<std::string> tool_names(ipc::bus_client& b) {
+  auto r = b.call("tool/mcp", tool::list_tools{}, {.timeout = 10s, .attempt_timeout = 2s});
+  REQUIRE_MESSAGE(r, (r ? "" : r.err().to_string()));
+  auto t = r->as<tool::tools>();
+  REQUIRE(t);
+  CHECK(t->family == "mcp");
+  std::vector<std::string> out;
+  for (auto& x : t->tools) out.push_back(x.name);
+  return out;
+}
+
+bool has(const std::vector<std::string>& v, const std::string& x) { return std::find(v.begin(), v.end(), x) != v.end(); }
+
+result<tool::result> call(ipc::bus_client& b, const std::string& name, const json& args) {
+  tool::call c;
+  c.name = name;
+  c.arguments = args.dump();
+  c.timeout_ms = 20000;
+  auto r = b.call("tool/mcp/" + name, c, {.timeout = 30s, .attempt_timeout = 30s, .retry = false});
+  if (!r) return r.take_error();
+  return r->as<tool::result>();
+}
+
+tool::result ok_call(ipc::bus_client& b, const std::string& name, const json& args) {
+  auto r = call(b, name, args);
+  REQUIRE_MESSAGE(r, name << ": " << (r ? "" : r.err().to_string()));
+  return *r;
+}
+
+/// Children of `parent` whose command line contains `needle`.
+std::vector<pid_t> children_with(pid_t parent, const std::string& needle) {
+  std::vector<pid_t> out;
+  for (auto& e : fs::directory_iterator("/proc")) {
+    auto name = e.path().filename().string();
+    if (name.empty() || !std::all_of(name.begin(), name.end(), ::isdigit)) continue;
+    std::ifstream stat(e.path() / "stat");
+    std::string line((std::istreambuf_iterator<char>(stat)), {});
+    auto close = line.rfind(')');
+    if (close == std::string::npos) continue;
+    std::istringstream rest(line.substr(close + 2));
+    std::string state;
+    pid_t ppid = 0;
+    rest >> state >> ppid;
+    if (ppid != parent || state == "Z") continue;
+    std::ifstream f(e.path() / "cmdline");
+    std::string cmd((std::istreambuf_iterator<char>(f)), {});
+    std::replace(cmd.begin(), cmd.end(), '\0', ' ');
+    if (cmd.find(needle) != std::string::npos) out.push_back(static_cast<pid_t>(std::stoi(name)));
+  }
+  return out;
+}
+
+pid_t child_with(pid_t parent, const std::string& needle) {
+  auto v = children_with(parent, needle);
+  return v.size() == 1 ? v[0] : -1;
+}
+
+}  // namespace
+
+TEST_CASE("tool-mcp: three real MCP servers, one that never starts, kill -9, reload") {
+  auto missing = test::missing_programs({"services/tool-mcp/weft-tool-mcp", "services/llm/weft-llm",
+                                         "services/router/weft-router", "services/agent/weft-agent"});
+  REQUIRE_MESSAGE(missing.empty(), "not built: " << missing);
+  REQUIRE_MESSAGE(fs::exists(peers_bin("mcp-server-everything")),
+                  "the MCP test peers are not installed at $WEFT_MCP_PEERS: run tools/dev setup");
+  weft::test::temp_dir d{"weft-tool-mcp-it"};
+  auto files = d.path.string() + "/files", graph = d.path.string() + "/graph.jsonl";
+  fs::create_directories(files);
+  // weftd derives services (tool-mcp among them) only for a config with an agent.
+  auto head = fmt::format("[memory]\nenabled = false\n\n[agents.main]\nworkspace = \"{}/ws\"\n"
+                          "[agents.main.tools]\nfamilies = [\"mcp\"]\n\n",
+                          d.path.string());
+  auto everything = server_table("everything", peers_bin("mcp-server-everything"), {"stdio"},
+                                 "WEFT_PROBE = \"only-this\"");
+  auto filesystem = server_table("filesystem", peers_bin("mcp-server-filesystem"), {files});
+  auto memory = server_table("memory", peers_bin("mcp-server-memory"), {}, fmt::format("MEMORY_FILE_PATH = \"{}\"", graph));
+  auto broken = server_table("broken", "/nonexistent/mcp-server", {});
+  ::setenv("WEFT_SECRET_PROBE", "must-not-leak", 1);  // weftd's (and so the host's) environment
+  auto st = test::stack::start(head + everything + filesystem + memory + broken);
+  auto b = st->bus_client();
+
+  // 1. All three connect; the one that cannot start stays in backoff with its error.
+  mv::servers list;
+  bool up = wait_servers(*b, [](const mv::servers& l) {
+    auto br = server_of(l, "broken");
+    return ready(l, "everything") && ready(l, "filesystem") && ready(l, "memory") && br && !br->last_error.empty();
+  }, &list);
+  REQUIRE_MESSAGE(up, describe(list) << st->log());
+  CHECK(list.servers.size() == 4);
+  auto br = *server_of(list, "broken");
+  CHECK(br.state == "backoff");
+  CHECK(br.last_error == "Failed to start '/nonexistent/mcp-server': No such file or directory");
+  CHECK(br.transport == "stdio");
+  for (auto name : {"everything", "filesystem", "memory"}) {
+    auto s = *server_of(list, name);
+    CHECK(s.era == "legacy");
+    CHECK(s.protocol_version == "2025-11-25");
+    CHECK(s.tool_count > 0);
+    CHECK(s.last_error == "");
+  }
+  CHECK(server_of(list, "everything")->server_info.find("everything") != std::string::npos);
+
+  // 2. The tools, named <server>__<tool>.
+  auto names = tool_names(*b);
+  for (auto t : {"everything__echo", "everything__get-sum", "everything__get-tiny-image", "filesystem__read_text_file",
+                 "filesystem__write_file", "memory__create_entities", "memory__read_graph"})
+    CHECK_MESSAGE(has(names, t), t);
+  CHECK(std::none_of(names.begin(), names.end(), [](auto& n) { return n.starts_with("broken__"); }));
+
+  // 3. Calls: text, the child's environment, image, structured content, tool errors.
+  auto echo = ok_call(*b, "everything__echo", {{"message", "hi"}});
+  CHECK(echo.content == "Echo: hi");
+  CHECK_FALSE(echo.is_error);
+  CHECK(echo.blocks == "");
+  auto env = ok_call(*b, "everything__get-env", json::object());
+  CHECK(env.content.find("only-this") != std::string::npos);         // the entry's env
+  CHECK(env.content.find("\"PATH\"") != std::string::npos);          // PATH and HOME are added
+  CHECK(env.content.find("must-not-leak") == std::string::npos);     // weftd's own: never
+  CHECK(env.content.find("WEFT_TOKEN_FD") == std::string::npos);
+  auto image = ok_call(*b, "everything__get-tiny-image", json::object());
+  CHECK(image.content.find("[image image/png, ") != std::string::npos);
+  auto blocks = json::parse(image.blocks, nullptr, false);
+  REQUIRE(blocks.is_array());
+  CHECK(std::any_of(blocks.begin(), blocks.end(), [](auto& x) { return x["type"] == "image"; }));
+
+  auto note = files + "/note.txt";
+  auto wrote = ok_call(*b, "filesystem__write_file", {{"path", note}, {"content", "hello from weft"}});
+  CHECK_FALSE(wrote.is_error);
+  auto read = ok_call(*b, "filesystem__read_text_file", {{"path", note}});
+  CHECK(read.content.find("hello from weft") != std::string::npos);
+  auto structured = json::parse(read.structured, nullptr, false);
+  REQUIRE(structured.is_object());
+  CHECK(structured["content"] == "hello from weft");
+  auto outside = ok_call(*b, "filesystem__read_text_file", {{"path", "/etc/hostname"}});
+  CHECK(outside.is_error);
+  CHECK(outside.content.find("denied") != std::string::npos);
+
+  auto created = ok_call(*b, "memory__create_entities",
+                         {{"entities", json::array({{{"name", "weft"}, {"entityType", "project"},
+                                                     {"observations", json::array({"C++ gateway"})}}})}});
+  CHECK_FALSE(created.is_error);
+  auto graph_read = ok_call(*b, "memory__read_graph", json::object());
+  CHECK(graph_read.content.find("C++ gateway") != std::string::npos);
+
+  auto unknown = call(*b, "everything__no-such-tool", json::object());
+  REQUIRE_FALSE(unknown);
+  CHECK(unknown.err().code == "NoSuchTool");
+  auto nobody = call(*b, "nobody__echo", json::object());
+  REQUIRE_FALSE(nobody);
+  CHECK(nobody.err().code == "NoSuchTool");
+  auto down = ok_call(*b, "broken__anything", json::object());
+  CHECK(down.is_error);
+  CHECK(down.content.find("MCP server 'broken' is reconnecting (last error: Failed to start") != std::string::npos);
+
+  // 4. kill -9 the memory server: reconnect, its tools come back, the others unaffected.
+  auto host_pid = st->service_pid("tool-mcp");
+  REQUIRE(host_pid > 0);
+  auto victim = child_with(host_pid, "mcp-server-memory");
+  auto everything_pid = child_with(host_pid, "mcp-server-everything");
+  REQUIRE(victim > 0);
+  REQUIRE(everything_pid > 0);
+  auto restarts = server_of(servers(*b), "memory")->restarts;
+  REQUIRE(::kill(victim, SIGKILL) == 0);
+  // During the outage (or after it, the test cannot tell): another server answers.
+  CHECK(ok_call(*b, "everything__echo", {{"message", "during"}}).content == "Echo: during");
+  up = wait_servers(*b, [&](const mv::servers& l) {
+    auto s = server_of(l, "memory");
+    return s && s->state == "ready" && s->restarts > restarts;
+  }, &list);
+  REQUIRE_MESSAGE(up, describe(list) << st->log());
+  CHECK(server_of(list, "memory")->last_error == "");
+  CHECK(ready(list, "everything"));
+  CHECK(ready(list, "filesystem"));
+  CHECK(server_of(list, "everything")->restarts == 0);
+  CHECK(child_with(host_pid, "mcp-server-everything") == everything_pid);
+  auto after = child_with(host_pid, "mcp-server-memory");
+  CHECK(after > 0);
+  CHECK(after != victim);
+  CHECK(has(tool_names(*b), "memory__read_graph"));
+  CHECK(ok_call(*b, "memory__read_graph", json::object()).content.find("C++ gateway") != std::string::npos);
+
+  // 5. Edit the config (filesystem removed, extra added) and reload: only those two change.
+  auto events = ipc::event_subscriber::connect(st->ctx(), service::events_endpoint(st->runtime()),
+                                               {std::string(tool::tools_changed::type_name)});
+  REQUIRE(events);
+  auto filesystem_pid = child_with(host_pid, "mcp-server-filesystem");
+  CHECK(filesystem_pid > 0);
+  auto memory_pid = after;
+  auto extra = server_table("extra", peers_bin("mcp-server-everything"), {"stdio"});
+  {
+    std::ofstream f(st->config_path(), std::ios::trunc);
+    f << head << everything << memory << broken << extra;
+  }
+  auto reload = st->weftctl({"reload"});
+  REQUIRE_MESSAGE(reload.exit_code == 0, reload.out << reload.err);
+  up = wait_servers(*b, [](const mv::servers& l) { return ready(l, "extra") && !server_of(l, "filesystem"); }, &list);
+  REQUIRE_MESSAGE(up, describe(list) << st->log());
+  names = tool_names(*b);
+  CHECK(has(names, "extra__echo"));
+  CHECK(has(names, "everything__echo"));
+  CHECK(std::none_of(names.begin(), names.end(), [](auto& n) { return n.starts_with("filesystem__"); }));
+  CHECK(ok_call(*b, "extra__echo", {{"message", "new"}}).content == "Echo: new");
+  auto gone = call(*b, "filesystem__read_text_file", {{"path", note}});
+  REQUIRE_FALSE(gone);
+  CHECK(gone.err().code == "NoSuchTool");
+  CHECK(st->service_pid("tool-mcp") == host_pid);
+  CHECK(children_with(host_pid, "mcp-server-everything").size() == 2);
+  auto still = children_with(host_pid, "mcp-server-everything");
+  CHECK(std::find(still.begin(), still.end(), everything_pid) != still.end());  // not restarted
+  CHECK(child_with(host_pid, "mcp-server-memory") == memory_pid);
+  CHECK(server_of(list, "everything")->restarts == 0);
+  // The removed server's process is stopped (stdin closed, TERM, KILL at the latest).
+  bool stopped = false;
+  for (int i = 0; i < 100 && !stopped; ++i) {
+    stopped = ::kill(filesystem_pid, 0) != 0 || children_with(host_pid, "mcp-server-filesystem").empty();
+    if (!stopped) std::this_thread::sleep_for(100ms);
+  }
+  CHECK(stopped);
+  // ToolsChanged was published by tool/mcp (the bus stamps the sender).
+  bool seen = false;
+  for (int i = 0; i < 50 && !seen; ++i)
+    if (auto ev = (*events)->next(100ms)) {
+      auto tc = ev->second.as<tool::tools_changed>();
+      seen = tc && ev->second.env.from == "tool/mcp" && tc->count == names.size();
+    }
+  CHECK(seen);
+}
