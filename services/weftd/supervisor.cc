@@ -45,7 +45,8 @@ std::string layout::exec(std::string_view program) const {
 
 std::vector<service::service_spec> all_services(const service::config& cfg, const layout& l) {
   auto out = service::derived_services(cfg, [&](std::string_view p) { return l.exec(p); });
-  for (auto& s : cfg.services) {
+  for (auto s : cfg.services) {
+    service::add_secret_env(cfg, s);  // a [services.llm] of one's own still gets the provider keys
     auto it = std::find_if(out.begin(), out.end(), [&](auto& d) { return d.name == s.name; });
     if (it != out.end()) *it = s;
     else out.push_back(s);

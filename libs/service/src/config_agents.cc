@@ -732,9 +732,7 @@ std::vector<service_spec> derived_services(const config& c,
   };
   // A service gets the environment variables of the sections it owns, and no others.
   auto pass_secrets = [&](service_spec* s) {
-    if (auto it = c.secret_vars.find(s->name); it != c.secret_vars.end())
-      for (auto& v : it->second)
-        if (const char* value = std::getenv(v.c_str())) s->env[v] = value;
+    add_secret_env(c, *s);
     return s;
   };
   pass_secrets(add("llm", "weft-llm", "llm", {"bus"}));
@@ -796,6 +794,12 @@ std::vector<service_spec> derived_services(const config& c,
     return std::any_of(c.services.begin(), c.services.end(), [&](const service_spec& s) { return s.name == d.name; });
   });
   return out;
+}
+
+void add_secret_env(const config& c, service_spec& s) {
+  if (auto it = c.secret_vars.find(s.name); it != c.secret_vars.end())
+    for (auto& v : it->second)
+      if (const char* value = std::getenv(v.c_str())) s.env.emplace(v, value);
 }
 
 std::optional<std::string> agent_of_address(std::string_view address) {

@@ -97,7 +97,7 @@ std::string config_for(int port) {
 [providers.oai]
 style = "openai"
 base_url = "{0}"
-api_key = "test-key"
+api_key = "${{WEFT_TEST_LLM_KEY}}"
 model = "fake-gpt"
 embedding_model = "fake-embed"
 
@@ -152,6 +152,8 @@ env& E() {
   if (!g_env) {
     auto x = std::make_unique<env>();
     x->fake = std::make_unique<fake_llm>("test-key");
+    // The key reaches llm from weftd's environment (and only llm: config::secret_vars).
+    ::setenv("WEFT_TEST_LLM_KEY", "test-key", 1);
     x->stack = test::stack::start(config_for(x->fake->port));  // weftd is READY once llm is
     x->bus = x->stack->bus_client();
     g_env = std::move(x);

@@ -349,6 +349,11 @@ const std::vector<provider_settings>& provider_table();
 std::vector<service_spec> derived_services(const config& c,
                                            const std::function<std::string(std::string_view)>& locate);
 
+/// Adds to `s.env` the variables of config::secret_vars[s.name] that are set in this
+/// process's environment (weftd's): a service gets the secrets of its own sections only.
+/// derived_services does it for what it derives; weftd does it for [services.<name>] too.
+void add_secret_env(const config& c, service_spec& s);
+
 /// The agent id a per-agent address belongs to: "work" for agent/work, tool/fs/work and
 /// tool/fs/work/read_file; nullopt otherwise.
 std::optional<std::string> agent_of_address(std::string_view address);
