@@ -1,0 +1,119 @@
+// weft-mcp — weft as an MCP server for IDEs and Claude Code (issue 5, item 2).
+//
+// Purpose: offers one agent's tools (the union of its tool processes' ListTools, filtered by
+// [agents.<id>.tools] and [mcp] allow/deny — the bus enforces both on every call) and its
+// skills (as MCP resources weft://skills/<name> and prompts) to MCP clients:
+//   - Streamable HTTP at http://<[mcp] listen>/mcp (default 127.0.0.1:8781), behind a Bearer
+//     token kept in $WEFT_HOME/mcp/http.token and an Origin check;
+//   - stdio, through `weftctl mcp serve`, which relays lines over the bus as
+//     io.weft.Mcp.v1 Open/Frame/Close.
+// Calls tools as agent/<id>/mcp with io.weft.Tool.v1.Call. See docs/guides/mcp.md.
+//
+// Started by weftd when [mcp] is present and enabled (the built-in default config has it),
+// at bus address agent/<id>/mcp with WEFT_AGENT=<id>.
+//
+// Example config:
+//   [mcp]
+//   agent = "main"
+//   listen = "127.0.0.1:8781"
+//   deny = ["exec"]
+#include <cstdlib>
+#include <cstring>
+
+#include <weft/base/log.hh>
+#include <weft/service/exit.hh>
+#include <weft/service/paths.hh>
+#include <weft/service/service_loop.hh>
+#include <weft/service/startup.hh>
+
+#include "services/mcp/mcp_service.hh"
+
+using namespace weft;
+
+namespace {
+
+constexpr std::string_view help = R"(usage: weft-mcp [--help]
+
+weft as an MCP server: offers one agent's tools and skills to MCP clients (VS Code,
+Claude Code, …) over Streamable HTTP and, through `weftctl mcp serve`, over stdio.
+Started by weftd when [mcp] is enabled, at bus address agent/<agent>/mcp.
+
+What it serves: tools/list (the agent's tools allowed by [agents.<id>.tools] and [mcp]
+allow/deny, sorted by name, with their JSON schemas), tools/call, ping,
+notifications/tools/list_changed when tool processes come, go or change, resources
+(weft://skills/<name>, the SKILL.md files) and prompts (one per skill).
+
+Config ([mcp] in the file named by $WEFT_CONFIG; docs/config.md):
+  agent            whose tools (default: routing.default_agent, else main, else the first)
+  listen           HTTP host:port (default 127.0.0.1:8781; port 0: any free port, written
+                   to $WEFT_RUNTIME_DIR/mcp.port; "": stdio only)
+  require_token    HTTP needs Authorization: Bearer <token> (default true); the token is
+                   $WEFT_HOME/mcp/http.token, created at first start (weftctl mcp info)
+  allowed_origins  Origins accepted besides http(s)://127.0.0.1|localhost|[::1][:port]
+  allow, deny      tool-name globs offered / never offered
+  max_sessions     open sessions, HTTP and stdio together (default 32)
+
+Environment:
+  WEFT_AGENT       agent id (else the middle of WEFT_ADDRESS agent/<id>/mcp)
+  WEFT_CONFIG, WEFT_HOME, WEFT_RUNTIME_DIR, WEFT_SKILLS_DIR (built-in skills)
+  WEFT_BUS, WEFT_ADDRESS, WEFT_TOKEN_FD, WEFT_NOTIFY_FD, WEFT_EVENTS   set by weftd
+  WEFT_LOG         log levels, e.g. "debug" or "info,mcp=debug"
+)";
+
+std::string env_or(const char* name, std::string fallback = {}) {
+  auto* v = std::getenv(name);
+  return v && *v ? std::string(v) : std::move(fallback);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  for (int i = 1; i < argc; ++i) {
+    if (std::strcmp(argv[i], "--help") == 0 || std::strcmp(argv[i], "-h") == 0) {
+      fmt::print("{}", help);
+      return 0;
+    }
+    return service::usage_error("weft-mcp", fmt::format("unknown option '{}'", argv[i]));
+  }
+  int signal_fd = service::block_stop_signals();
+  log::configure_from_env();
+  auto& lg = log::get("mcp");
+  auto cfg = service::load_service_config();
+  if (!cfg) return service::exit_with(lg, cfg.err());
+  ipc::client_options creds;
+  auto on = service::join_bus_from_env(&creds);
+  if (!on) return service::exit_with(lg, on.err());
+  auto& [notify, ctx, bus] = **on;
+
+  mcpsrv::mcp_options o;
+  o.agent = env_or("WEFT_AGENT");
+  if (o.agent.empty()) {
+    if (auto a = service::agent_of_address(creds.address)) o.agent = *a;
+  }
+  if (o.agent.empty() && cfg->mcp) o.agent = cfg->mcp->agent;
+  if (o.agent.empty()) o.agent = "main";
+  if (cfg->mcp) o.settings = *cfg->mcp;
+  o.settings.agent = o.agent;
+  service::agent_settings as;
+  as.id = o.agent;
+  if (auto it = cfg->agents.find(o.agent); it != cfg->agents.end()) as = it->second;
+  else lg.warning("no [agents.{}] in '{}': offering the default tool families", o.agent, cfg->source);
+  o.agent_policy = as.tools;
+  for (auto& f : as.tools.families) {
+    if (f == "web" || f == "mcp") o.tool_processes.push_back("tool/" + f);  // shared by every agent
+    else o.tool_processes.push_back(fmt::format("tool/{}/{}", f, o.agent));
+  }
+  auto home = service::home_dir(cfg->home);
+  auto workspace = env_or("WEFT_WORKSPACE", as.workspace.empty() ? home + "/agents/" + o.agent : as.workspace);
+  o.skill_dirs = {{env_or("WEFT_SKILLS_DIR"), "built-in"}, {home + "/skills", "shared"},
+                  {workspace + "/skills", "workspace"}};
+  o.token_file = home + "/mcp/http.token";
+  o.port_file = service::runtime_dir(cfg->runtime_dir) + "/mcp.port";
+  o.events_endpoint = env_or("WEFT_EVENTS", service::events_endpoint(service::runtime_dir(cfg->runtime_dir)));
+  auto limit = cfg->bus.max_message_bytes;
+  o.max_frame_bytes = limit > 32 * 1024 ? limit - 16 * 1024 : limit / 2;
+  if (cfg->mcp && !cfg->mcp->enabled) lg.warning("[mcp] enabled = false, but weft-mcp was started: serving anyway");
+
+  mcpsrv::mcp_service s(*bus, notify, ctx, std::move(o));
+  return s.run(signal_fd);
+}
