@@ -83,6 +83,7 @@ struct agent::tool_process {
   std::string address;
   bool known = false;    // answered ListTools at least once
   bool listing = false;  // a ListTools is in flight
+  bool stale = false;    // ToolsChanged arrived while listing: list again
   mono_clock::time_point next_try{};
   std::chrono::milliseconds backoff{500};
   std::vector<tool::tool_spec> tools;
@@ -222,7 +223,7 @@ void agent::on_tools_listed(std::size_t i, const ipc::message* m) {
       err = tools.err();
     } else {
       p.tools = std::move(tools->tools);
-      p.known = true;
+      p.known = !std::exchange(p.stale, false);
       p.backoff = 500ms;
       _log.info("'{}' serves {} tool(s)", p.address, p.tools.size());
       rebuild_tools();
@@ -238,6 +239,21 @@ void agent::on_tools_listed(std::size_t i, const ipc::message* m) {
     for (auto seq : waiting)
       if (auto it = _turns.find(seq); it != _turns.end()) start_turn(*it->second);
   }
+}
+
+bool agent::on_tools_changed(const std::string& from) {
+  bool mine = false;
+  for (auto& p : _procs)
+    if (p->address == from) {
+      mine = true;
+      if (p->listing) p->stale = true;
+      p->known = false;
+      p->next_try = {};
+    }
+  if (!mine) return false;
+  _log.info("'{}' changed its tools: listing them again", from);
+  discover(/*all=*/false);
+  return true;
 }
 
 // ---- sessions ------------------------------------------------------------------------
@@ -1099,8 +1115,12 @@ int agent::run(int signal_fd) {
     zmq::pollitem_t items[] = {{_bus.socket().handle(), 0, ZMQ_POLLIN, 0},
                                {_bus.monitor_socket().handle(), 0, ZMQ_POLLIN, 0},
                                {nullptr, signal_fd, ZMQ_POLLIN, 0},
-                               {nullptr, _writer.event_fd(), ZMQ_POLLIN, 0}};
-    zmq::poll(items, 4, _bus.has_input() ? 0ms : wait);
+                               {nullptr, _writer.event_fd(), ZMQ_POLLIN, 0},
+                               {_events ? _events->socket().handle() : nullptr, _events ? 0 : -1, ZMQ_POLLIN, 0}};
+    zmq::poll(items, _events ? 5 : 4, _bus.has_input() ? 0ms : wait);
+    if (_events)
+      while (auto ev = _events->next(0ms))
+        if (ev->second.is(tool::tools_changed::type_name)) on_tools_changed(ev->second.env.from);
     if (items[2].revents & ZMQ_POLLIN) {
       signalfd_siginfo si;
       while (::read(signal_fd, &si, sizeof si) == static_cast<ssize_t>(sizeof si)) {

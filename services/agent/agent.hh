@@ -68,6 +68,13 @@ class agent {
   /// stop timeout). Returns the exit code.
   int run(int signal_fd);
 
+  /// The bus's event side, subscribed to io.weft.Tool.v1.ToolsChanged: a tool process of
+  /// this agent that announces a new tool set is listed again before the next turn.
+  void subscribe(std::unique_ptr<ipc::event_subscriber> events) { _events = std::move(events); }
+  /// A ToolsChanged from `from` (the sender the bus stamped): re-list it if it is one of
+  /// this agent's tool processes. Returns whether it was.
+  bool on_tools_changed(const std::string& from);
+
  private:
   struct session;
   struct turn;
@@ -164,6 +171,7 @@ class agent {
   mono_clock::time_point _prompt_at{};
 
   bool _draining = false;
+  std::unique_ptr<ipc::event_subscriber> _events;
 };
 
 }  // namespace weft::agent

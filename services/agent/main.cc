@@ -150,5 +150,12 @@ int main(int argc, char** argv) {
   auto bus = service::join_bus(ctx, *opts);
   if (!bus) return service::exit_with(lg, bus.err());
   agent::agent a(**bus, notify, std::move(o));
+  // Tool processes announce a changed tool set (tool-mcp when an MCP server comes or goes).
+  if (const char* ep = std::getenv("WEFT_EVENTS"); ep && *ep) {
+    auto ev = ipc::event_subscriber::connect(ctx, ep, {std::string(proto::tool_v1::tools_changed::type_name)});
+    if (ev) a.subscribe(std::move(*ev));
+    else lg.warning("Failed to subscribe to tool changes: {}; new tools show after a tool process restarts",
+                    ev.err().message);
+  }
   return a.run(signal_fd);
 }

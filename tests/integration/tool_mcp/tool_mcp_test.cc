@@ -311,4 +311,11 @@ TEST_CASE("tool-mcp: three real MCP servers, one that never starts, kill -9, rel
       seen = tc && ev->second.env.from == "tool/mcp" && tc->count == names.size();
     }
   CHECK(seen);
+  // The agent (family mcp) hears it and lists tool/mcp again before its next turn.
+  bool relisted = false;
+  for (int i = 0; i < 50 && !relisted; ++i) {
+    relisted = st->log().find("'tool/mcp' changed its tools: listing them again") != std::string::npos;
+    if (!relisted) std::this_thread::sleep_for(100ms);
+  }
+  CHECK(relisted);
 }
