@@ -3,7 +3,13 @@
 // the bus directly: ListTools, Call (text, image, structured, isError, JSON-RPC errors),
 // ListServers, env isolation, kill -9 of a server (reconnect, the others unaffected), and a
 // config edit + reload (one server added, one removed, the rest untouched).
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
 #include <signal.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <filesystem>
@@ -141,6 +147,61 @@ pid_t child_with(pid_t parent, const std::string& needle) {
   auto v = children_with(parent, needle);
   return v.size() == 1 ? v[0] : -1;
 }
+
+/// A free port on 127.0.0.1 (bound and released; the server binds it right after).
+int free_port() {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  REQUIRE(::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
+  socklen_t len = sizeof a;
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
+  ::close(fd);
+  return ntohs(a.sin_port);
+}
+
+bool listening(int port) {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(static_cast<std::uint16_t>(port));
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  bool ok = ::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0;
+  ::close(fd);
+  return ok;
+}
+
+/// server-everything in streamableHttp mode on 127.0.0.1:<port> (tests/mcp/loopback.cjs).
+struct http_peer {
+  pid_t pid = -1;
+  explicit http_peer(int port) {
+    auto script = peers_bin("mcp-server-everything");
+    auto preload = std::string(WEFT_SOURCE_ROOT) + "/tests/mcp/loopback.cjs";
+    auto port_env = fmt::format("PORT={}", port);
+    pid = ::fork();
+    if (pid == 0) {
+      ::setpgid(0, 0);
+      int null = ::open("/dev/null", O_WRONLY);
+      ::dup2(null, 1);
+      ::dup2(null, 2);
+      const char* argv[] = {"/usr/bin/node", "--require", preload.c_str(), script.c_str(), "streamableHttp", nullptr};
+      const char* envp[] = {port_env.c_str(), "PATH=/usr/bin:/bin", nullptr};
+      ::execve(argv[0], const_cast<char* const*>(argv), const_cast<char* const*>(envp));
+      ::_exit(127);
+    }
+    for (int i = 0; i < 300 && !listening(port); ++i) std::this_thread::sleep_for(50ms);
+    REQUIRE_MESSAGE(listening(port), "server-everything streamableHttp did not listen on " << port);
+  }
+  void kill() {
+    if (pid > 0) {
+      ::kill(-pid, SIGKILL);
+      ::waitpid(pid, nullptr, 0);
+    }
+    pid = -1;
+  }
+  ~http_peer() { kill(); }
+};
 
 }  // namespace
 
@@ -318,4 +379,50 @@ TEST_CASE("tool-mcp: three real MCP servers, one that never starts, kill -9, rel
     if (!relisted) std::this_thread::sleep_for(100ms);
   }
   CHECK(relisted);
+}
+
+TEST_CASE("tool-mcp: a Streamable HTTP server; it goes away and comes back") {
+  auto missing = test::missing_programs({"services/tool-mcp/weft-tool-mcp", "services/llm/weft-llm",
+                                         "services/router/weft-router", "services/agent/weft-agent"});
+  REQUIRE_MESSAGE(missing.empty(), "not built: " << missing);
+  REQUIRE_MESSAGE(fs::exists(peers_bin("mcp-server-everything")),
+                  "the MCP test peers are not installed at $WEFT_MCP_PEERS: run tools/dev setup");
+  weft::test::temp_dir d{"weft-tool-mcp-http-it"};
+  int port = free_port();
+  auto peer = std::make_unique<http_peer>(port);
+  auto config = fmt::format(
+      "[memory]\nenabled = false\n\n[agents.main]\nworkspace = \"{}/ws\"\n[agents.main.tools]\nfamilies = "
+      "[\"mcp\"]\n\n[tools.mcp_servers.web]\nurl = \"http://127.0.0.1:{}/mcp\"\nheaders = {{ X-Trace = \"1\" }}\n",
+      d.path.string(), port);
+  auto st = test::stack::start(config);
+  auto b = st->bus_client();
+  mv::servers list;
+  REQUIRE_MESSAGE(wait_servers(*b, [](const mv::servers& l) { return ready(l, "web"); }, &list),
+                  describe(list) << st->log());
+  auto s = *server_of(list, "web");
+  CHECK(s.transport == "http");
+  CHECK(s.target == fmt::format("http://127.0.0.1:{}/mcp", port));
+  CHECK(s.protocol_version == "2025-11-25");
+  CHECK(s.tool_count > 0);
+  CHECK(ok_call(*b, "web__echo", {{"message", "over http"}}).content == "Echo: over http");
+  auto sum = ok_call(*b, "web__get-sum", {{"a", 2}, {"b", 3}});
+  CHECK(sum.content.find("5") != std::string::npos);
+  auto image = ok_call(*b, "web__get-tiny-image", json::object());
+  CHECK(image.content.find("[image image/png, ") != std::string::npos);
+
+  // The server goes away: calls say so, the status shows the error; it comes back: ready.
+  auto restarts = s.restarts;
+  peer->kill();
+  auto down = ok_call(*b, "web__echo", {{"message", "x"}});  // the POST that finds it gone
+  CHECK(down.is_error);
+  CHECK_MESSAGE(down.content.find("MCP server 'web' is reconnecting (last error: Failed to reach") != std::string::npos,
+                down.content);
+  list = servers(*b);
+  CHECK(server_of(list, "web")->last_error.find("Failed to reach 'http://127.0.0.1:") != std::string::npos);
+  peer = std::make_unique<http_peer>(port);
+  REQUIRE_MESSAGE(wait_servers(*b, [&](const mv::servers& l) {
+    auto w = server_of(l, "web");
+    return w && w->state == "ready" && w->restarts > restarts;
+  }, &list), describe(list) << st->log());
+  CHECK(ok_call(*b, "web__echo", {{"message", "again"}}).content == "Echo: again");
 }
