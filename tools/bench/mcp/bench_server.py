@@ -3,7 +3,7 @@
 
     bench_server.py [--tools N] [--page P]
 
-Serves N tools (default 1): `echo` (arguments {"message": string} → "Echo: <message>", like
+Serves N tools (default 1; 0: none): `echo` (arguments {"message": string} → "Echo: <message>", like
 server-everything) and N-1 more, `tool_001`…, each with a realistic input schema of three properties, so
 tools/list can be measured with many tools. tools/list is paginated, P tools per page
 (nextCursor). Legacy era only: initialize, notifications/initialized, ping, tools/list,
@@ -16,6 +16,8 @@ VERSIONS = ("2025-11-25", "2025-06-18", "2025-03-26", "2024-11-05")
 
 
 def make_tools(n):
+    if n <= 0:
+        return []
     tools = [{
         "name": "echo",
         "description": "Echoes back the input.",

@@ -35,6 +35,7 @@
 #include <weft/mcp/stdio.hh>
 #include <weft/service/control_client.hh>
 
+#include "proto/bus_v1.hh"
 #include "proto/mcp_v1.hh"
 #include "proto/supervisor_v1.hh"
 #include "proto/tool_v1.hh"
@@ -141,16 +142,19 @@ cpu_snapshot cpu_now(const std::vector<pid_t>& roots) {
   return s;
 }
 
-/// Prints CPU µs per call of every process that used any between two snapshots.
-void cpu_report(const cpu_snapshot& a, const cpu_snapshot& b, int calls) {
+/// Adds the CPU µs each process (by name) and this client used between two snapshots.
+void cpu_add(std::map<std::string, double>& acc, const cpu_snapshot& a, const cpu_snapshot& b) {
   static const double tick_us = 1e6 / static_cast<double>(::sysconf(_SC_CLK_TCK));
-  std::map<std::string, double> by_name;
   for (auto& [pid, v] : b.procs) {
     auto it = a.procs.find(pid);
     auto before = it == a.procs.end() ? 0 : it->second.second;
-    if (v.second > before) by_name[v.first] += static_cast<double>(v.second - before) * tick_us;
+    if (v.second > before) acc[v.first] += static_cast<double>(v.second - before) * tick_us;
   }
-  by_name["(this client)"] = b.self_us - a.self_us;
+  acc["(this client)"] += b.self_us - a.self_us;
+}
+
+/// Prints CPU µs per call of every process that used any.
+void cpu_report(const std::map<std::string, double>& by_name, std::size_t calls) {
   std::vector<std::pair<double, std::string>> sorted;
   double total = 0;
   for (auto& [n, us] : by_name) {
@@ -158,10 +162,11 @@ void cpu_report(const cpu_snapshot& a, const cpu_snapshot& b, int calls) {
     total += us;
   }
   std::sort(sorted.rbegin(), sorted.rend());
+  auto per = [&](double us) { return us / static_cast<double>(calls); };
   fmt::print("      CPU per call ({} ms ticks): ", 1000 / ::sysconf(_SC_CLK_TCK));
   for (auto& [us, n] : sorted)
-    if (us > 0) fmt::print("{} {:.0f} µs, ", n, us / calls);
-  fmt::print("total {:.0f} µs\n", total / calls);
+    if (per(us) >= 1) fmt::print("{} {:.0f} µs, ", n, per(us));
+  fmt::print("total {:.0f} µs\n", per(total));
 }
 
 void machine() {
@@ -199,6 +204,10 @@ std::string base_config(const std::string& families, const std::string& extra) {
       "{}",
       families, extra);
 }
+
+/// After a stack is up: its services finish starting (connections, first heartbeats)
+/// before anything is timed.
+constexpr auto settle = 1s;
 
 constexpr std::string_view mcp_http = "[mcp]\nagent = \"main\"\nlisten = \"127.0.0.1:0\"\n";
 
@@ -298,8 +307,13 @@ void wait_ready(weft::ipc::bus_client& b, const std::vector<std::string>& names,
 
 class stdio_peer {
  public:
-  /// Starts argv[0] (PATH lookup) with pipes; `env` entries are added to this process's.
+  /// Starts argv[0] (PATH lookup) with pipes and an environment of PATH, HOME and `env`
+  /// (as tool-mcp starts its servers).
   stdio_peer(const std::vector<std::string>& argv, const std::map<std::string, std::string>& env = {}) {
+    std::vector<std::string> envs;
+    for (auto k : {"PATH", "HOME"})
+      if (const char* v = std::getenv(k)) envs.push_back(fmt::format("{}={}", k, v));
+    for (auto& [k, v] : env) envs.push_back(k + "=" + v);
     int in[2], out[2];
     if (::pipe2(in, O_CLOEXEC) != 0 || ::pipe2(out, O_CLOEXEC) != 0) throw std::runtime_error("pipe2 failed");
     _pid = ::fork();
@@ -308,11 +322,12 @@ class stdio_peer {
       ::dup2(out[1], 1);
       int null = ::open("/dev/null", O_WRONLY);
       ::dup2(null, 2);
-      for (auto& [k, v] : env) ::setenv(k.c_str(), v.c_str(), 1);
-      std::vector<char*> a;
+      std::vector<char*> a, e;
       for (auto& s : argv) a.push_back(const_cast<char*>(s.c_str()));
       a.push_back(nullptr);
-      ::execvp(a[0], a.data());
+      for (auto& s : envs) e.push_back(const_cast<char*>(s.c_str()));
+      e.push_back(nullptr);
+      ::execvpe(a[0], a.data(), e.data());
       ::_exit(127);
     }
     ::close(in[0]);
@@ -535,17 +550,42 @@ std::vector<double> timed(int warmup, int n, const std::function<void()>& f) {
   return us;
 }
 
-/// Same, with the stack's CPU use per call printed after the row.
-void timed_row(const settings& cfg, std::string_view what, const std::vector<pid_t>& roots,
-               const std::function<void()>& f, int n = 0, int warmup = -1) {
+/// One path measured: a label, the processes whose CPU time counts, the call.
+struct path {
+  std::string label;
+  std::vector<pid_t> roots;
+  std::function<void()> call;
+  std::vector<double> us;
+  std::map<std::string, double> cpu;
+};
+
+/// Warms every path up, then times `n` calls of each in `rounds` interleaved rounds (path A
+/// 1/rounds of its calls, then B, …, then A again), so that load from elsewhere on a shared
+/// machine falls on all of them alike; prints one row (and the CPU per call) per path.
+void run_paths(const settings& cfg, std::vector<path>& paths, int n = 0, int warmup = -1, int rounds = 4) {
   if (n == 0) n = cfg.calls;
   if (warmup < 0) warmup = cfg.warmup;
-  for (int i = 0; i < warmup; ++i) f();
-  auto a = cpu_now(roots);
-  auto us = timed(0, n, f);
-  auto b = cpu_now(roots);
-  row(what, stats_of(us));
-  cpu_report(a, b, n);
+  for (auto& p : paths)
+    for (int i = 0; i < warmup; ++i) p.call();
+  for (int r = 0; r < rounds; ++r)
+    for (auto& p : paths) {
+      int k = n / rounds + (r < n % rounds ? 1 : 0);
+      auto a = cpu_now(p.roots);
+      auto us = timed(0, k, p.call);
+      auto b = cpu_now(p.roots);
+      cpu_add(p.cpu, a, b);
+      p.us.insert(p.us.end(), us.begin(), us.end());
+    }
+  for (auto& p : paths) {
+    row(p.label, stats_of(p.us));
+    cpu_report(p.cpu, p.us.size());
+  }
+}
+
+void timed_row(const settings& cfg, std::string label, std::vector<pid_t> roots, std::function<void()> f, int n = 0,
+               int warmup = -1) {
+  std::vector<path> one_path{{std::move(label), std::move(roots), std::move(f), {}, {}}};
+  run_paths(cfg, one_path, n, warmup, 1);
 }
 
 /// Runs one part; a failure is printed as "not measured" and the next part goes on, so a
@@ -585,112 +625,131 @@ void bench_server(const settings& cfg) {
   fs::create_directories(ws);
   std::ofstream(ws + "/bench.txt") << "The quick brown fox jumps over the lazy dog.\n";
   s.start();
+  std::this_thread::sleep_for(settle);
   zmq::context_t ctx(1);
   auto b = join(ctx, s.runtime());
   const std::string args = R"({"path":"bench.txt"})";
+  const json arguments = {{"path", "bench.txt"}};
 
-  header(fmt::format("MCP server: tools/call read_file (tool-fs, a 45-byte file) — {} calls one at a time after {} warm-up",
+  header(fmt::format("MCP server: tools/call read_file (tool-fs, a 45-byte file) — {} calls one at a time after {} "
+                     "warm-up, paths interleaved in 4 rounds",
                      cfg.calls, cfg.warmup));
-  std::vector<pid_t> roots{s.pid()};
-  timed_row(cfg, "floor: bus Call tool/fs/main/read_file (no MCP)", roots,
-            [&] { call_tool_on_bus(*b, "tool/fs/main/read_file", "read_file", args); });
+  std::vector<path> paths;
+  const auto ping = weft::wire::encode(weft::proto::bus_v1::ping{});
+  paths.push_back({"floor: bus Ping (client → bus → client)", {s.pid()}, [&] {
+                     weft::ipc::call_options o;
+                     o.retry = false;
+                     if (auto r = b->call("bus", weft::proto::bus_v1::ping::type_name, ping, o); !r)
+                       throw std::runtime_error("bus Ping: " + r.err().to_string());
+                   }, {}, {}});
+  paths.push_back({"floor: bus Call tool/fs/main/read_file (no MCP)", {s.pid()},
+                   [&] { call_tool_on_bus(*b, "tool/fs/main/read_file", "read_file", args); }, {}, {}});
 
   // (a) stdio through weftctl mcp serve
+  std::unique_ptr<stdio_peer> p;
   attempt("stdio: weftctl mcp serve", [&] {
     auto t0 = clk::now();
-    stdio_peer p({weft::bench::build_root() + "/tools/weftctl/weftctl", "--runtime-dir", s.runtime(), "mcp", "serve"},
-                 {{"WEFT_HOME", s.dir() + "/home"}, {"WEFT_LOG", "warning"}});
-    auto hello = p.initialize();
+    p = std::make_unique<stdio_peer>(
+        std::vector<std::string>{weft::bench::build_root() + "/tools/weftctl/weftctl", "--runtime-dir", s.runtime(), "mcp",
+                                 "serve"},
+        std::map<std::string, std::string>{{"WEFT_HOME", s.dir() + "/home"}, {"WEFT_LOG", "warning"}});
+    auto hello = p->initialize();
     auto init_us = us_since(t0);
     t0 = clk::now();
-    auto tools = p.list_tools();
+    auto tools = p->list_tools();
     auto list_us = us_since(t0);
     json names = json::array();
-    for (auto& t : tools) names.push_back({{"name", t.name}});
+    std::string listed;
+    for (auto& t : tools) {
+      names.push_back({{"name", t.name}});
+      listed += (listed.empty() ? "" : " ") + t.name;
+    }
     auto name = find_tool(names, "read_file");
     one(fmt::format("stdio: spawn weftctl mcp serve + initialize ({})", hello.protocol_version), init_us);
     one(fmt::format("stdio: tools/list ({} tools)", tools.size()), list_us);
-    auto r = roots;
-    r.push_back(p.pid());
-    timed_row(cfg, fmt::format("stdio: tools/call {} (weftctl mcp serve)", name), r,
-              [&] { p.call(name, json{{"path", "bench.txt"}}); });
+    fmt::print("      (tools: {})\n", listed);
+    paths.push_back({fmt::format("stdio: tools/call {} (weftctl mcp serve)", name), {s.pid(), p->pid()},
+                     [&, name] { p->call(name, arguments); }, {}, {}});
   });
   // (b) Streamable HTTP
+  std::unique_ptr<http_session> h;
   attempt("http: Streamable HTTP", [&] {
     auto port = static_cast<std::uint16_t>(std::stoi(wait_file(s.runtime() + "/mcp.port", 20s, "weft-mcp")));
     auto token = read_text(s.dir() + "/home/mcp/http.token");
     auto t0 = clk::now();
-    http_session h(port, token);
-    auto init = h.request("initialize", {{"protocolVersion", "2025-11-25"},
-                                         {"capabilities", json::object()},
-                                         {"clientInfo", {{"name", "weft-bench-mcp"}, {"version", "0.1"}}}});
-    h.notify("notifications/initialized");
+    h = std::make_unique<http_session>(port, token);
+    auto init = h->request("initialize", {{"protocolVersion", "2025-11-25"},
+                                          {"capabilities", json::object()},
+                                          {"clientInfo", {{"name", "weft-bench-mcp"}, {"version", "0.1"}}}});
+    h->notify("notifications/initialized");
     auto init_us = us_since(t0);
     t0 = clk::now();
-    auto list = h.request("tools/list");
+    auto list = h->request("tools/list");
     auto list_us = us_since(t0);
     auto name = find_tool(list["tools"], "read_file");
     one(fmt::format("http: initialize + notifications/initialized ({})", init.value("protocolVersion", "?")), init_us);
     one(fmt::format("http: tools/list ({} tools)", list["tools"].size()), list_us);
-    timed_row(cfg, fmt::format("http: tools/call {} (keep-alive, session, bearer token)", name), roots, [&] {
-      auto r = h.request("tools/call", {{"name", name}, {"arguments", {{"path", "bench.txt"}}}});
-      if (r.value("isError", false)) throw std::runtime_error("read_file failed: " + r.dump());
-    });
+    paths.push_back({fmt::format("http: tools/call {} (keep-alive, session, bearer token)", name), {s.pid()},
+                     [&, name] {
+                       auto r = h->request("tools/call", {{"name", name}, {"arguments", arguments}});
+                       if (r.value("isError", false)) throw std::runtime_error("read_file failed: " + r.dump());
+                     },
+                     {}, {}});
   });
+  attempt("tools/call round trips", [&] { run_paths(cfg, paths); });
 }
 
 void bench_host(const settings& cfg) {
   auto everything = cfg.peers + "/node_modules/.bin/mcp-server-everything";
-  bool have_peers = fs::exists(everything);
-  auto servers = server_entry("instant", python(), {bench_server()});
-  if (have_peers) servers += server_entry("everything", everything, {"stdio"});
-  header(fmt::format("MCP client host: tools/call echo of an external stdio server — {} calls one at a time after {} warm-up",
+  header(fmt::format("MCP client host: tools/call echo of an external stdio server — {} calls one at a time after {} "
+                     "warm-up, the two paths of a server interleaved in 4 rounds",
                      cfg.calls, cfg.warmup));
-  stack s(base_config("\"mcp\"", servers));
-  s.start();
-  zmq::context_t ctx(1);
-  auto b = join(ctx, s.runtime());
-  const std::vector<pid_t> roots{s.pid()};
   const std::string args = R"({"message":"hello"})";
-  auto through_weft = [&](const std::string& server, const std::string& label) {
-    attempt(label + ": bus Call tool/mcp/" + server + "__echo", [&] {
+  // Each server is the only [tools.mcp_servers] entry of a stack of its own (so another
+  // server's background work is not in its figures), called on the bus as a ctl client;
+  // beside it the same server started by this process and driven directly over stdio.
+  auto measure = [&](const std::string& server, const std::vector<std::string>& argv, const std::string& label) {
+    auto address = "tool/mcp/" + server + "__echo";
+    attempt(label, [&] {
+      std::vector<std::string> rest(argv.begin() + 1, argv.end());
+      stack s(base_config("\"mcp\"", server_entry(server, argv[0], rest)));
+      s.start();
+      zmq::context_t ctx(1);
+      auto b = join(ctx, s.runtime());
       wait_ready(*b, {server}, 60s);
-      auto address = "tool/mcp/" + server + "__echo";
-      timed_row(cfg, label + ": bus Call " + address, roots,
-                [&] { call_tool_on_bus(*b, address, server + "__echo", args); });
-    });
-  };
-  auto direct = [&](const std::vector<std::string>& argv, const std::string& label) {
-    attempt(label + ": direct stdio, no weft", [&] {
       stdio_peer p(argv);
       p.initialize();
-      auto r = roots;
-      r.push_back(p.pid());
-      timed_row(cfg, label + ": direct stdio, no weft", r, [&] { p.call("echo", json{{"message", "hello"}}); });
+      std::this_thread::sleep_for(settle);
+      std::vector<path> paths;
+      paths.push_back({label + ": direct stdio, no weft", {p.pid()}, [&] { p.call("echo", json{{"message", "hello"}}); },
+                       {}, {}});
+      paths.push_back({label + ": bus Call " + address, {s.pid()},
+                       [&] { call_tool_on_bus(*b, address, server + "__echo", args); }, {}, {}});
+      run_paths(cfg, paths);
     });
   };
-  through_weft("instant", "instant (bench_server.py)");
-  direct({python(), bench_server()}, "instant (bench_server.py)");
-  if (!have_peers) {
+  measure("instant", {python(), bench_server()}, "instant (bench_server.py)");
+  if (!fs::exists(everything)) {
     fmt::print("  {:<62} not measured: {} is missing: install the npm MCP peers with WEFT_BUILD_DIR={} tools/dev peers "
                "(or give --peers DIR)\n",
                "server-everything", everything, weft::bench::build_root());
     return;
   }
-  through_weft("everything", "server-everything (node)");
-  direct({everything, "stdio"}, "server-everything (node)");
+  measure("everything", {everything, "stdio"}, "server-everything (node)");
 }
 
 void bench_list(const settings& cfg) {
   header("500 tools (a server with 500 tools of 3-property schemas, 100 per tools/list page)");
-  std::vector<double> direct_us;
+  std::vector<double> direct_us, direct_list_us;
   for (int run = 0; run < cfg.runs; ++run) {
     auto t0 = clk::now();
     stdio_peer p({python(), bench_server(), "--tools", "500", "--page", "100"});
     p.initialize();
+    auto t1 = clk::now();
     auto tools = p.list_tools();
     if (tools.size() != 500) throw std::runtime_error(fmt::format("direct tools/list: {} tools", tools.size()));
     direct_us.push_back(us_since(t0));
+    direct_list_us.push_back(us_since(t1));
   }
   auto print_runs = [&](std::string_view what, const std::vector<double>& us) {
     auto st = stats_of(us);
@@ -698,6 +757,7 @@ void bench_list(const settings& cfg) {
                *std::min_element(us.begin(), us.end()) / 1e3, st.max / 1e3, us.size());
   };
   print_runs("floor: spawn + initialize + 5 pages tools/list, direct, no weft", direct_us);
+  print_runs("  of which the 5 pages of tools/list", direct_list_us);
 
   // `keep` (no tools) keeps tool-mcp running while `many` is added and removed.
   auto keep = server_entry("keep", python(), {bench_server(), "--tools", "0"});
@@ -719,6 +779,7 @@ void bench_list(const settings& cfg) {
   bool listed = false;
   attempt("connect-to-ready in tool-mcp", [&] {
     wait_ready(*b, {"keep"}, 60s);
+    std::this_thread::sleep_for(settle);
     std::vector<double> ready_us;
     for (int run = 0; run < cfg.runs; ++run) {
       write_text(config, without + many);
