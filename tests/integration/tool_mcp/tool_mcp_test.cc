@@ -223,6 +223,9 @@ TEST_CASE("tool-mcp: three real MCP servers, one that never starts, kill -9, rel
   auto filesystem = server_table("filesystem", peers_bin("mcp-server-filesystem"), {files});
   auto memory = server_table("memory", peers_bin("mcp-server-memory"), {}, fmt::format("MEMORY_FILE_PATH = \"{}\"", graph));
   auto broken = server_table("broken", "/nonexistent/mcp-server", {});
+  // Two more that never get ready: one exits at once, one never answers initialize.
+  broken += server_table("crash", "sh", {"-c", "echo boom >&2; exit 3"});
+  broken += server_table("mute", "sleep", {"3600"}) + "connect_timeout_ms = 500\n\n";
   ::setenv("WEFT_SECRET_PROBE", "must-not-leak", 1);  // weftd's (and so the host's) environment
   auto st = test::stack::start(head + everything + filesystem + memory + broken);
   auto b = st->bus_client();
@@ -230,11 +233,17 @@ TEST_CASE("tool-mcp: three real MCP servers, one that never starts, kill -9, rel
   // 1. All three connect; the one that cannot start stays in backoff with its error.
   mv::servers list;
   bool up = wait_servers(*b, [](const mv::servers& l) {
-    auto br = server_of(l, "broken");
-    return ready(l, "everything") && ready(l, "filesystem") && ready(l, "memory") && br && !br->last_error.empty();
+    for (auto name : {"broken", "crash", "mute"}) {
+      auto s = server_of(l, name);
+      if (!s || s->last_error.empty()) return false;
+    }
+    return ready(l, "everything") && ready(l, "filesystem") && ready(l, "memory");
   }, &list);
   REQUIRE_MESSAGE(up, describe(list) << st->log());
-  CHECK(list.servers.size() == 4);
+  CHECK(list.servers.size() == 6);
+  CHECK(server_of(list, "crash")->last_error == "exited with status 3: boom");
+  CHECK(server_of(list, "mute")->last_error == "did not answer initialize within 500 ms");
+  for (auto name : {"crash", "mute"}) CHECK(server_of(list, name)->state != "ready");
   auto br = *server_of(list, "broken");
   CHECK(br.state == "backoff");
   CHECK(br.last_error == "Failed to start '/nonexistent/mcp-server': No such file or directory");
