@@ -336,7 +336,26 @@ TEST_CASE("tool-mcp: three real MCP servers, one that never starts, kill -9, rel
   CHECK(has(tool_names(*b), "memory__read_graph"));
   CHECK(ok_call(*b, "memory__read_graph", json::object()).content.find("C++ gateway") != std::string::npos);
 
-  // 5. Edit the config (filesystem removed, extra added) and reload: only those two change.
+  // 5. A config that does not load (SIGHUP straight to tool-mcp; weftd would refuse it):
+  // everything is kept.
+  {
+    std::ofstream f(st->config_path(), std::ios::trunc);
+    f << "[tools.mcp_servers.x\n";
+  }
+  REQUIRE(::kill(host_pid, SIGHUP) == 0);
+  bool logged = false;
+  for (int i = 0; i < 100 && !logged; ++i) {
+    logged = st->log().find("Failed to reload the MCP servers") != std::string::npos;
+    if (!logged) std::this_thread::sleep_for(50ms);
+  }
+  CHECK(logged);
+  list = servers(*b);
+  CHECK(list.servers.size() == 6);
+  CHECK(ready(list, "everything"));
+  CHECK(ok_call(*b, "memory__read_graph", json::object()).content.find("C++ gateway") != std::string::npos);
+
+  // 6. Edit the config (filesystem removed, extra added, memory changed) and reload: only
+  // those three change.
   auto events = ipc::event_subscriber::connect(st->ctx(), service::events_endpoint(st->runtime()),
                                                {std::string(tool::tools_changed::type_name)});
   REQUIRE(events);
@@ -346,7 +365,7 @@ TEST_CASE("tool-mcp: three real MCP servers, one that never starts, kill -9, rel
   auto extra = server_table("extra", peers_bin("mcp-server-everything"), {"stdio"});
   {
     std::ofstream f(st->config_path(), std::ios::trunc);
-    f << head << everything << memory << broken << extra;
+    f << head << everything << memory << "call_timeout_ms = 30000\n\n" << broken << extra;
   }
   auto reload = st->weftctl({"reload"});
   REQUIRE_MESSAGE(reload.exit_code == 0, reload.out << reload.err);
@@ -364,7 +383,16 @@ TEST_CASE("tool-mcp: three real MCP servers, one that never starts, kill -9, rel
   CHECK(children_with(host_pid, "mcp-server-everything").size() == 2);
   auto still = children_with(host_pid, "mcp-server-everything");
   CHECK(std::find(still.begin(), still.end(), everything_pid) != still.end());  // not restarted
-  CHECK(child_with(host_pid, "mcp-server-memory") == memory_pid);
+  // memory's entry changed: it was reconnected (a new process), and it is ready again.
+  REQUIRE_MESSAGE(wait_servers(*b, [](const mv::servers& l) { return ready(l, "memory"); }, &list), describe(list));
+  pid_t memory_now = -1;
+  for (int i = 0; i < 100 && memory_now <= 0; ++i) {  // the old process may still be stopping
+    memory_now = child_with(host_pid, "mcp-server-memory");
+    if (memory_now <= 0) std::this_thread::sleep_for(100ms);
+  }
+  CHECK(memory_now > 0);
+  CHECK(memory_now != memory_pid);
+  CHECK(ok_call(*b, "memory__read_graph", json::object()).content.find("C++ gateway") != std::string::npos);
   CHECK(server_of(list, "everything")->restarts == 0);
   // The removed server's process is stopped (stdin closed, TERM, KILL at the latest).
   bool stopped = false;
