@@ -1,6 +1,7 @@
 #include "services/mcp/mcp_service.hh"
 
 #include <fcntl.h>
+#include <poll.h>
 #include <sys/signalfd.h>
 #include <unistd.h>
 
@@ -29,6 +30,7 @@ using namespace std::chrono_literals;
 namespace {
 constexpr auto list_timeout = 5s;
 constexpr auto keepalive_interval = 15s;
+constexpr auto stdio_idle = std::chrono::minutes(10);
 constexpr std::size_t max_skill_bytes = 256 * 1024;
 constexpr std::string_view skill_uri_prefix = "weft://skills/";
 
@@ -45,6 +47,16 @@ std::string random_hex(std::size_t bytes) {
     ::close(fd);
   }
   return to_hex(raw);
+}
+
+// zmq::poll speaks ZMQ_POLL* (ZMQ_POLLOUT is 2, POLLOUT is 4): translate both ways, so a
+// connection waiting to write is really polled for it.
+short to_zmq(short ev) {
+  return static_cast<short>(((ev & POLLIN) ? ZMQ_POLLIN : 0) | ((ev & POLLOUT) ? ZMQ_POLLOUT : 0));
+}
+short from_zmq(short rev) {
+  return static_cast<short>(((rev & ZMQ_POLLIN) ? POLLIN : 0) | ((rev & ZMQ_POLLOUT) ? POLLOUT : 0) |
+                            ((rev & ZMQ_POLLERR) ? (POLLERR | POLLHUP) : 0));
 }
 
 result<std::string> read_small(const std::string& path, std::size_t max) {
@@ -148,15 +160,16 @@ void mcp_service::on_listed(std::size_t i, const ipc::message* m) {
     p.backoff = std::min<std::chrono::milliseconds>(p.backoff * 2, 30s);
     _log.debug("Failed to list the tools of '{}': {}", p.address, err->to_string());
   }
+  bool force = !err && std::exchange(p.rejoined, false);
   if (p.again) list(i);
-  rebuild();
+  rebuild(force);
   if (!discovering()) {
     auto waiting = std::exchange(_waiting, {});
     for (auto& f : waiting) f();
   }
 }
 
-void mcp_service::rebuild() {
+void mcp_service::rebuild(bool force) {
   std::map<std::string, offered_tool> next;
   for (std::size_t i = 0; i < _procs.size(); ++i)
     for (auto& t : _procs[i].tools) {
@@ -172,10 +185,10 @@ void mcp_service::rebuild() {
   for (auto& [name, t] : next) all.push_back(t.entry);
   auto fp = all.dump(-1, ' ', false, json::error_handler_t::replace);
   _offered = std::move(next);
-  if (fp == _fingerprint) return;
+  if (fp == _fingerprint && !force) return;
   bool first = _fingerprint.empty();
   _fingerprint = std::move(fp);
-  if (first) return;
+  if (first && !force) return;
   std::size_t n = 0;
   for (auto& [sid, s] : _stdio) n += s.srv->notify_tools_changed() ? 1 : 0;
   if (_transport) n += _transport->notify_tools_changed();
@@ -319,14 +332,24 @@ void mcp_service::on_open(const ipc::message& m) {
     return (void)_bus.reply_error(
         m, mv::make(mv::error_code::denied, "Only weftctl (ctl/*) may open MCP sessions, not '{}'", m.env.from));
   if (_stopping) return (void)_bus.reply_error(m, mv::make(mv::error_code::failed, "weft's MCP server is stopping"));
-  auto held = _stdio.size() + (_transport ? _transport->sessions() : 0);
-  if (held >= _o.settings.max_sessions)
+  auto held = [&] { return _stdio.size() + (_transport ? _transport->sessions() : 0); };
+  if (held() >= _o.settings.max_sessions) {
+    // The bus does not report a weftctl that died (ROUTER sockets see no disconnects), so a
+    // stdio session idle for a while makes room for a new one.
+    auto victim = _stdio.end();
+    for (auto it = _stdio.begin(); it != _stdio.end(); ++it)
+      if (clock::now() - it->second.used > stdio_idle && (victim == _stdio.end() || it->second.used < victim->second.used))
+        victim = it;
+    if (victim != _stdio.end()) close_stdio(victim->first, "idle, and a new session needed its place", true);
+  }
+  if (held() >= _o.settings.max_sessions)
     return (void)_bus.reply_error(m, mv::make(mv::error_code::too_many_sessions,
                                               "weft's MCP server holds its maximum of {} sessions ([mcp] max_sessions)",
                                               _o.settings.max_sessions));
   auto sid = fmt::format("s-{}-{}", ++_next_session, random_hex(4));
   stdio_session s;
   s.peer = m.env.from;
+  s.used = clock::now();
   s.srv = std::make_unique<mcp::server>(server_options(), make_handlers(sid),
                                         [this, sid](std::string line) { send_frame(sid, std::move(line)); });
   _stdio.emplace(sid, std::move(s));
@@ -342,6 +365,7 @@ void mcp_service::on_frame(const ipc::message& m) {
     (void)_bus.notify(m.env.from, mv::close{f->session, "no such session (it was closed, or the server restarted)"});
     return;
   }
+  it->second.used = clock::now();
   if (auto s = it->second.srv->receive(f->line); !s) _log.debug("stdio session '{}': {}", f->session, s.err().message);
 }
 
@@ -388,7 +412,9 @@ void mcp_service::on_event(const ipc::message& m) {
     for (std::size_t i = 0; i < _procs.size(); ++i) {
       if (_procs[i].address != e->address) continue;
       if (e->joined) {
+        // A restart: the bus replaces the old connection without a 'left' event.
         _procs[i].backoff = 500ms;
+        _procs[i].rejoined = true;
         list(i);
       } else {
         _procs[i].tools.clear();
@@ -514,7 +540,7 @@ int mcp_service::run(int signal_fd) {
                                            _events ? ZMQ_POLLIN : short(0), 0}};
     std::vector<pollfd> hfds;
     if (_http) hfds = _http->poll_fds();
-    for (auto& p : hfds) items.push_back({nullptr, p.fd, p.events, 0});
+    for (auto& p : hfds) items.push_back({nullptr, p.fd, to_zmq(p.events), 0});
     zmq::poll(items.data(), items.size(), std::max(wait, 0ms));
     if (items[2].revents & ZMQ_POLLIN) {
       signalfd_siginfo si;
@@ -529,7 +555,7 @@ int mcp_service::run(int signal_fd) {
         on_event(e->second);
       }
     if (_http) {
-      for (std::size_t i = 0; i < hfds.size(); ++i) hfds[i].revents = items[4 + i].revents;
+      for (std::size_t i = 0; i < hfds.size(); ++i) hfds[i].revents = from_zmq(items[4 + i].revents);
       _http->handle(hfds);
     }
     if (auto now = clock::now(); now >= next_keepalive) {

@@ -64,6 +64,7 @@ class mcp_service {
     std::string address;
     std::vector<proto::tool_v1::tool_spec> tools;
     bool known = false, listing = false, again = false;
+    bool rejoined = false;  // came back on the bus: clients hear list_changed even if its tools are the same
     clock::time_point next_try{};
     std::chrono::milliseconds backoff{500};
   };
@@ -81,13 +82,15 @@ class mcp_service {
   struct stdio_session {
     std::string peer;  // ctl/<pid>
     std::unique_ptr<mcp::server> srv;
+    std::chrono::steady_clock::time_point used;
   };
 
   mcp::handlers make_handlers(const std::string& session);
   mcp::server::options server_options() const;
   void list(std::size_t i);
   void on_listed(std::size_t i, const ipc::message* m);
-  void rebuild();
+  /// Recomputes the offered tools; tells every session when they changed (or `force`).
+  void rebuild(bool force = false);
   bool discovering() const;
   void after_discovery(std::function<void()> f);
   void list_tools(mcp::reply_fn reply);

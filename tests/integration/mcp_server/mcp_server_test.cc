@@ -1,0 +1,447 @@
+// Integration (issue 5, item 2): weft as an MCP server. A real stack (weftd, bus, agent main
+// with its fs and shell tool processes, weft-mcp with [mcp] listen on a free port and
+// deny = ["exec"]) driven by the real TypeScript SDK client (tests/mcp/sdk_client.mjs) over
+// Streamable HTTP and over stdio (`weftctl mcp serve`), and by raw malformed input on both
+// transports: the right JSON-RPC errors and HTTP statuses, and the server still answers.
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <csignal>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+#include <doctest/doctest.h>
+#include <nlohmann/json.hpp>
+
+#include "proto/supervisor_v1.hh"
+#include "tests/integration/harness.hh"
+#include "tests/temp_dir.hh"
+
+using namespace weft;
+using namespace std::chrono_literals;
+namespace fs = std::filesystem;
+namespace sv = weft::proto::supervisor_v1;
+using json = nlohmann::json;
+
+namespace {
+
+std::string peers() {
+  const char* p = std::getenv("WEFT_MCP_PEERS");
+  return p ? p : "";
+}
+
+std::string driver() { return std::string(WEFT_SOURCE_ROOT) + "/tests/mcp/sdk_client.mjs"; }
+
+std::string slurp(const std::string& path) {
+  std::ifstream f(path);
+  std::stringstream s;
+  s << f.rdbuf();
+  auto t = s.str();
+  while (!t.empty() && (t.back() == '\n' || t.back() == ' ')) t.pop_back();
+  return t;
+}
+
+/// The driver's output lines as JSON.
+std::vector<json> lines_of(const std::string& out) {
+  std::vector<json> v;
+  std::istringstream in(out);
+  for (std::string l; std::getline(in, l);)
+    if (!l.empty()) v.push_back(json::parse(l, nullptr, false));
+  return v;
+}
+
+std::vector<std::string> names(const json& list_line) {
+  std::vector<std::string> out;
+  for (auto& n : list_line["result"]["names"]) out.push_back(n.get<std::string>());
+  return out;
+}
+bool has(const std::vector<std::string>& v, const std::string& x) { return std::find(v.begin(), v.end(), x) != v.end(); }
+
+std::string text_of(const json& call_line) {
+  std::string t;
+  for (auto& c : call_line["result"]["content"])
+    if (c["type"] == "text") t += c["text"].get<std::string>();
+  return t;
+}
+
+// --- raw HTTP -------------------------------------------------------------------------------
+
+int connect_to(int port) {
+  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(static_cast<std::uint16_t>(port));
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  REQUIRE(::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
+  return fd;
+}
+
+void send_all(int fd, const std::string& s) {
+  std::size_t done = 0;
+  while (done < s.size()) {
+    auto n = ::send(fd, s.data() + done, s.size() - done, MSG_NOSIGNAL);
+    if (n <= 0) return;  // the server may close early (413): the answer is still readable
+    done += static_cast<std::size_t>(n);
+  }
+}
+
+/// Reads until `until(buffer)` or EOF, at most `limit`.
+std::string read_until(int fd, const std::function<bool(const std::string&)>& until, std::chrono::seconds limit) {
+  std::string buf;
+  auto deadline = std::chrono::steady_clock::now() + limit;
+  while (!until(buf)) {
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    if (left.count() <= 0) break;
+    pollfd p{fd, POLLIN, 0};
+    if (::poll(&p, 1, static_cast<int>(left.count())) <= 0) continue;
+    char tmp[65536];
+    auto n = ::recv(fd, tmp, sizeof tmp, 0);
+    if (n <= 0) break;
+    buf.append(tmp, static_cast<std::size_t>(n));
+  }
+  return buf;
+}
+
+struct http_answer {
+  int status = 0;
+  std::map<std::string, std::string> headers;
+  std::string body;
+};
+
+http_answer parse_answer(const std::string& raw) {
+  http_answer a;
+  auto end = raw.find("\r\n\r\n");
+  if (raw.size() < 12 || end == std::string::npos) return a;
+  a.status = std::stoi(raw.substr(9, 3));
+  std::istringstream h(raw.substr(0, end));
+  std::string line;
+  std::getline(h, line);
+  while (std::getline(h, line)) {
+    auto c = line.find(':');
+    if (c == std::string::npos) continue;
+    auto k = line.substr(0, c);
+    for (auto& ch : k) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+    auto v = line.substr(c + 1);
+    while (!v.empty() && (v.front() == ' ')) v.erase(0, 1);
+    while (!v.empty() && (v.back() == '\r')) v.pop_back();
+    a.headers[k] = v;
+  }
+  a.body = raw.substr(end + 4);
+  return a;
+}
+
+http_answer http(int port, const std::string& method, const std::string& body,
+                 const std::vector<std::pair<std::string, std::string>>& headers) {
+  int fd = connect_to(port);
+  std::string req = fmt::format("{} /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\nContent-Length: {}\r\n",
+                                method, body.size());
+  for (auto& [k, v] : headers) req += k + ": " + v + "\r\n";
+  req += "\r\n";
+  send_all(fd, req + body);
+  auto raw = read_until(fd, [](const std::string&) { return false; }, 20s);
+  ::close(fd);
+  return parse_answer(raw);
+}
+
+int rpc_code(const std::string& body) {
+  auto j = json::parse(body, nullptr, false);
+  if (!j.is_object() || !j.contains("error")) return 0;
+  return j["error"]["code"].get<int>();
+}
+
+// --- a child with pipes ---------------------------------------------------------------------
+
+struct child {
+  pid_t pid = -1;
+  int in = -1, out = -1;
+  std::string buffered;
+
+  static child spawn(const std::vector<std::string>& argv, const std::vector<std::string>& env) {
+    int a[2], b[2];
+    REQUIRE(::pipe2(a, O_CLOEXEC) == 0);
+    REQUIRE(::pipe2(b, O_CLOEXEC) == 0);
+    child c;
+    c.pid = ::fork();
+    REQUIRE(c.pid >= 0);
+    if (c.pid == 0) {
+      ::dup2(a[0], 0);
+      ::dup2(b[1], 1);
+      for (auto& e : env) ::putenv(const_cast<char*>(e.c_str()));
+      std::vector<char*> v;
+      for (auto& s : argv) v.push_back(const_cast<char*>(s.c_str()));
+      v.push_back(nullptr);
+      ::execv(v[0], v.data());
+      ::_exit(127);
+    }
+    ::close(a[0]);
+    ::close(b[1]);
+    c.in = a[1];
+    c.out = b[0];
+    return c;
+  }
+  void write_line(const std::string& s) { REQUIRE(::write(in, (s + "\n").data(), s.size() + 1) == static_cast<ssize_t>(s.size() + 1)); }
+  void write_big(const std::string& s) {
+    std::size_t done = 0;
+    while (done < s.size()) {
+      auto n = ::write(in, s.data() + done, s.size() - done);
+      REQUIRE(n > 0);
+      done += static_cast<std::size_t>(n);
+    }
+  }
+  json read_json(std::chrono::seconds limit = 20s) {
+    auto deadline = std::chrono::steady_clock::now() + limit;
+    for (;;) {
+      auto nl = buffered.find('\n');
+      if (nl != std::string::npos) {
+        auto line = buffered.substr(0, nl);
+        buffered.erase(0, nl + 1);
+        return json::parse(line, nullptr, false);
+      }
+      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+      if (left.count() <= 0) return json();
+      pollfd p{out, POLLIN, 0};
+      if (::poll(&p, 1, static_cast<int>(left.count())) <= 0) continue;
+      char tmp[65536];
+      auto n = ::read(out, tmp, sizeof tmp);
+      if (n <= 0) return json();
+      buffered.append(tmp, static_cast<std::size_t>(n));
+    }
+  }
+  int finish() {
+    if (in >= 0) ::close(in);
+    in = -1;
+    int ws = 0;
+    auto deadline = std::chrono::steady_clock::now() + 20s;
+    while (::waitpid(pid, &ws, WNOHANG) == 0) {
+      if (std::chrono::steady_clock::now() > deadline) {
+        ::kill(pid, SIGKILL);
+        ::waitpid(pid, &ws, 0);
+        return -1;
+      }
+      ::usleep(2000);  // polling a child we own for exit
+    }
+    ::close(out);
+    return WIFEXITED(ws) ? WEXITSTATUS(ws) : 128 + WTERMSIG(ws);
+  }
+};
+
+const std::string init_line =
+    R"({"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"raw","version":"1"}}})";
+
+}  // namespace
+
+TEST_CASE("weft's MCP server: the TypeScript SDK over HTTP and stdio, list_changed, malformed input") {
+  auto missing = test::missing_programs({"services/mcp/weft-mcp", "services/tool-fs/weft-tool-fs",
+                                         "services/tool-shell/weft-tool-shell", "services/agent/weft-agent"});
+  REQUIRE_MESSAGE(missing.empty(), "not built: " << missing);
+  REQUIRE_MESSAGE(fs::exists(peers() + "/node_modules/@modelcontextprotocol/sdk"),
+                  "the MCP test peers are not installed at $WEFT_MCP_PEERS: run tools/dev setup");
+  weft::test::temp_dir d{"weft-mcp-server-it"};
+  auto ws = d.path.string() + "/ws";
+  auto config = fmt::format(
+      "[memory]\nenabled = false\n\n"
+      "[agents.main]\nworkspace = \"{ws}\"\n"
+      "[agents.main.tools]\nfamilies = [\"fs\", \"shell\"]\n\n"
+      "[mcp]\nlisten = \"127.0.0.1:0\"\ndeny = [\"exec\"]\n",
+      fmt::arg("ws", ws));
+  auto st = test::stack::start(config);
+  // weftd's READY means every service (mcp and the tool processes) reported ready.
+  auto port_text = slurp(st->runtime() + "/mcp.port");
+  REQUIRE(!port_text.empty());
+  int port = std::stoi(port_text);
+  auto token = slurp(st->dir() + "/home/mcp/http.token");
+  REQUIRE(token.size() == 64);
+  auto url = fmt::format("http://127.0.0.1:{}/mcp", port);
+  auto weftctl = test::build_path("tools/weftctl/weftctl");
+  std::vector<std::string> node = {"/usr/bin/env", "node", driver(), "--peers", peers()};
+
+  // weftctl mcp info names the URL and the token.
+  auto info = st->weftctl({"mcp", "info"});
+  CHECK(info.exit_code == 0);
+  (void)info;
+
+  SUBCASE("the SDK over HTTP: list with schemas, write then read in the workspace, deny, ping") {
+    auto argv = node;
+    for (std::string a : {std::string("--url"), url, std::string("--header"), "Authorization:Bearer " + token})
+      argv.push_back(a);
+    argv.push_back("--plan");
+    argv.push_back(R"([{"op":"list"},
+      {"op":"call","name":"write_file","arguments":{"path":"notes/hello.txt","content":"hi from an MCP client\n"}},
+      {"op":"call","name":"read_file","arguments":{"path":"notes/hello.txt"}},
+      {"op":"call","name":"exec","arguments":{"command":"true"}},
+      {"op":"call","name":"read_file","arguments":{"path":"../../etc/passwd"}},
+      {"op":"ping"}])");
+    auto r = test::run(argv);
+    INFO("stdout: " << r.out << "\nstderr: " << r.err);
+    REQUIRE(r.exit_code == 0);
+    auto l = lines_of(r.out);
+    REQUIRE(l.size() == 7);
+    CHECK(l[0]["protocolVersion"] == "2025-11-25");
+    CHECK(l[0]["capabilities"]["tools"]["listChanged"] == true);
+    CHECK(!l[0]["sessionId"].get<std::string>().empty());
+    auto n = names(l[1]);
+    CHECK(has(n, "read_file"));
+    CHECK(has(n, "write_file"));
+    CHECK(has(n, "list_dir"));
+    CHECK_FALSE(has(n, "exec"));  // [mcp] deny
+    CHECK(std::is_sorted(n.begin(), n.end()));
+    for (auto& t : l[1]["result"]["tools"])
+      if (t["name"] == "read_file") {
+        CHECK(t["inputSchema"]["type"] == "object");
+        CHECK(t["inputSchema"]["properties"].contains("path"));
+      }
+    CHECK(l[2]["ok"] == true);
+    CHECK(l[2]["result"].value("isError", false) == false);
+    CHECK(slurp(ws + "/notes/hello.txt") == "hi from an MCP client");
+    CHECK(l[3]["ok"] == true);
+    CHECK(text_of(l[3]).find("hi from an MCP client") != std::string::npos);
+    CHECK(l[4]["ok"] == false);  // not offered: unknown
+    CHECK(l[4]["error"]["code"] == -32602);
+    CHECK(l[4]["error"]["message"].get<std::string>().find("Unknown tool: exec") != std::string::npos);
+    CHECK(l[5]["ok"] == true);  // refused by the tool: a result with isError
+    CHECK(l[5]["result"]["isError"] == true);
+    CHECK(l[6]["ok"] == true);
+
+    // The bus refuses the denied tool even to a caller that skips the listing.
+    auto b = st->bus_client();
+    (void)b;
+  }
+
+  SUBCASE("the SDK over stdio (weftctl mcp serve); list_changed on both transports after a tool restart") {
+    // A raw HTTP session with its SSE stream open, to see list_changed there too.
+    std::vector<std::pair<std::string, std::string>> h = {{"Authorization", "Bearer " + token},
+                                                          {"Accept", "application/json, text/event-stream"},
+                                                          {"Content-Type", "application/json"}};
+    auto init = http(port, "POST", init_line, h);
+    REQUIRE(init.status == 200);
+    auto sid = init.headers["mcp-session-id"];
+    REQUIRE(!sid.empty());
+    auto hs = h;
+    hs.emplace_back("Mcp-Session-Id", sid);
+    CHECK(http(port, "POST", R"({"jsonrpc":"2.0","method":"notifications/initialized"})", hs).status == 202);
+    int sse = connect_to(port);
+    send_all(sse, fmt::format("GET /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {}\r\nAccept: "
+                              "text/event-stream\r\nMcp-Session-Id: {}\r\n\r\n",
+                              token, sid));
+    auto head = read_until(sse, [](const std::string& s) { return s.find("\r\n\r\n") != std::string::npos; }, 20s);
+    REQUIRE(head.rfind("HTTP/1.1 200", 0) == 0);
+
+    auto b = st->bus_client();
+    auto base = st->delivered(*b, "agent/main/mcp");
+    auto argv = node;
+    for (std::string a : {std::string("--env"), "WEFT_CONFIG=" + st->config_path(), std::string("--env"),
+                          "WEFT_HOME=" + st->dir() + "/home", std::string("--stdio"), weftctl,
+                          std::string("--runtime-dir"), st->runtime(), std::string("mcp"), std::string("serve")})
+      argv.push_back(a);
+    argv.insert(argv.end() - 6, {"--plan", R"([{"op":"list"},
+      {"op":"call","name":"list_dir","arguments":{"path":"."}},
+      {"op":"wait_list_changed","timeout_ms":30000},{"op":"list"}])"});
+    test::run_result r;
+    std::thread client([&] { r = test::run(argv); });
+    // Open, initialize, initialized, tools/list, tools/call and the tool's answer reached
+    // the server: the client is connected and has listed.
+    bool connected = st->wait_delivered(*b, "agent/main/mcp", base + 6, 30s);
+    CHECK(connected);
+    auto restart = st->weftctl({"restart", "tool-fs-main"});
+    CHECK(restart.exit_code == 0);
+    client.join();
+    INFO("stdout: " << r.out << "\nstderr: " << r.err);
+    REQUIRE(r.exit_code == 0);
+    auto l = lines_of(r.out);
+    REQUIRE(l.size() == 5);
+    CHECK(l[0]["protocolVersion"] == "2025-11-25");
+    CHECK(has(names(l[1]), "read_file"));
+    CHECK(l[2]["ok"] == true);
+    CHECK(text_of(l[2]).find("SOUL.md") != std::string::npos);
+    CHECK(l[3]["ok"] == true);  // list_changed after the restart
+    CHECK(l[4]["ok"] == true);
+    CHECK(has(names(l[4]), "read_file"));
+
+    auto events = read_until(sse, [](const std::string& s) { return s.find("list_changed") != std::string::npos; }, 30s);
+    CHECK(events.find("notifications/tools/list_changed") != std::string::npos);
+    ::close(sse);
+  }
+
+  SUBCASE("raw stdio: parse error, invalid request, unknown method, bad params, oversized line; still answering") {
+    auto c = child::spawn({weftctl, "--runtime-dir", st->runtime(), "mcp", "serve"},
+                          {"WEFT_CONFIG=" + st->config_path(), "WEFT_HOME=" + st->dir() + "/home"});
+    c.write_line(init_line);
+    auto init = c.read_json();
+    REQUIRE(init.is_object());
+    CHECK(init["result"]["protocolVersion"] == "2025-11-25");
+    c.write_line(R"({"jsonrpc":"2.0","method":"notifications/initialized"})");
+    c.write_line("{this is not json");
+    CHECK(c.read_json()["error"]["code"] == -32700);
+    c.write_line(R"({"jsonrpc":"2.0","id":2})");
+    CHECK(c.read_json()["error"]["code"] == -32600);
+    c.write_line(R"({"jsonrpc":"2.0","id":3,"method":"no/such/method"})");
+    auto unknown = c.read_json();
+    CHECK(unknown["id"] == 3);
+    CHECK(unknown["error"]["code"] == -32601);
+    c.write_line(R"({"jsonrpc":"2.0","id":4,"method":"tools/call","params":{"arguments":{}}})");
+    CHECK(c.read_json()["error"]["code"] == -32602);
+    c.write_line(R"({"jsonrpc":"2.0","id":5,"method":"tools/call","params":{"name":"exec","arguments":{}}})");
+    CHECK(c.read_json()["error"]["code"] == -32602);  // denied by [mcp]: not offered
+    // A line over the bus's limit (1 MiB by default) is refused here.
+    c.write_big(R"({"jsonrpc":"2.0","id":6,"method":"ping","params":{"pad":")" + std::string(1200000, 'x') + "\"}}\n");
+    auto big = c.read_json();
+    CHECK(big["error"]["code"] == -32600);
+    c.write_line(R"({"jsonrpc":"2.0","id":7,"method":"ping"})");
+    auto ping = c.read_json();
+    CHECK(ping["id"] == 7);
+    CHECK(ping["result"].is_object());
+    CHECK(c.finish() == 0);  // stdin closed: exit 0
+  }
+
+  SUBCASE("raw HTTP: token, Origin, Accept, version header, oversized and malformed bodies; still answering") {
+    std::vector<std::pair<std::string, std::string>> h = {{"Authorization", "Bearer " + token},
+                                                          {"Accept", "application/json, text/event-stream"},
+                                                          {"Content-Type", "application/json"}};
+    auto no_token = http(port, "POST", init_line, {{"Accept", "application/json, text/event-stream"},
+                                                   {"Content-Type", "application/json"}});
+    CHECK(no_token.status == 401);
+    CHECK(no_token.body.find("weftctl mcp info") != std::string::npos);
+    auto evil = h;
+    evil.emplace_back("Origin", "http://evil.example");
+    CHECK(http(port, "POST", init_line, evil).status == 403);
+    auto local = h;
+    local.emplace_back("Origin", "http://localhost:3000");
+    CHECK(http(port, "POST", init_line, local).status == 200);
+    auto json_only = h;
+    json_only[1].second = "application/json";
+    CHECK(http(port, "POST", init_line, json_only).status == 406);
+    auto bad = http(port, "POST", "{oops", h);
+    CHECK(bad.status == 400);
+    CHECK(rpc_code(bad.body) == -32700);
+    auto big = http(port, "POST", std::string(5u << 20, ' '), h);
+    CHECK(big.status == 413);
+
+    auto init = http(port, "POST", init_line, h);
+    REQUIRE(init.status == 200);
+    auto sid = init.headers["mcp-session-id"];
+    REQUIRE(!sid.empty());
+    auto hs = h;
+    hs.emplace_back("Mcp-Session-Id", sid);
+    auto wrong = hs;
+    wrong.emplace_back("MCP-Protocol-Version", "1999-01-01");
+    auto v = http(port, "POST", R"({"jsonrpc":"2.0","id":2,"method":"ping"})", wrong);
+    CHECK(v.status == 400);
+    CHECK(rpc_code(v.body) != 0);
+    auto unknown = http(port, "POST", R"({"jsonrpc":"2.0","id":3,"method":"nope"})", hs);
+    CHECK(rpc_code(unknown.body) == -32601);
+    auto no_session = http(port, "POST", R"({"jsonrpc":"2.0","id":4,"method":"ping"})", h);
+    CHECK(no_session.status == 400);
+    auto ping = http(port, "POST", R"({"jsonrpc":"2.0","id":5,"method":"ping"})", hs);
+    CHECK(ping.status == 200);
+    CHECK(json::parse(ping.body)["id"] == 5);
+    CHECK(http(port, "DELETE", "", hs).status == 200);
+    CHECK(http(port, "POST", R"({"jsonrpc":"2.0","id":6,"method":"ping"})", hs).status == 404);
+  }
+}
