@@ -582,7 +582,7 @@ int channel::run(int signal_fd) {
     std::vector<pollfd> hfds;
     if (_http) {
       hfds = _http->poll_fds();
-      for (auto& p : hfds) items.push_back({nullptr, p.fd, p.events, 0});
+      for (auto& p : hfds) items.push_back({nullptr, p.fd, zmq_events(p.events), 0});
     }
     zmq::poll(items.data(), items.size(), wait);
     if (items[2].revents & ZMQ_POLLIN) {
@@ -601,7 +601,7 @@ int channel::run(int signal_fd) {
     _bus.process_input();
     while (auto m = _bus.next(0ms)) dispatch(*m);
     if (_http) {
-      for (std::size_t i = 0; i < hfds.size(); ++i) hfds[i].revents = items[4 + i].revents;
+      for (std::size_t i = 0; i < hfds.size(); ++i) hfds[i].revents = posix_events(items[4 + i].revents);
       _http->handle(hfds);
     }
     auto now = clock::now();

@@ -10,6 +10,7 @@
 /// idle_timeout. Connections waiting for an answer or streaming have no timeout here.
 
 #include <poll.h>
+#include <zmq.h>
 
 #include <chrono>
 #include <cstdint>
@@ -42,6 +43,17 @@ struct listen_address {
 result<listen_address> parse_listen(std::string_view text);
 /// True for 127.0.0.0/8, ::1 and localhost.
 bool is_loopback(std::string_view host);
+
+/// zmq::poll speaks ZMQ_POLL* (ZMQ_POLLOUT is 2, ZMQ_POLLERR is 4 — POLLOUT's value), so the
+/// events of poll_fds() are translated on the way into a zmq::pollitem_t and back: without it
+/// a connection waiting to write is never polled for writing.
+inline short zmq_events(short posix) {
+  return static_cast<short>(((posix & POLLIN) ? ZMQ_POLLIN : 0) | ((posix & POLLOUT) ? ZMQ_POLLOUT : 0));
+}
+inline short posix_events(short zmq_revents) {
+  return static_cast<short>(((zmq_revents & ZMQ_POLLIN) ? POLLIN : 0) | ((zmq_revents & ZMQ_POLLOUT) ? POLLOUT : 0) |
+                            ((zmq_revents & ZMQ_POLLERR) ? (POLLERR | POLLHUP) : 0));
+}
 
 class http_server {
  public:

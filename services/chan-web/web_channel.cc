@@ -351,7 +351,7 @@ int web_channel::run(int signal_fd) {
                                           {_bus.monitor_socket().handle(), 0, ZMQ_POLLIN, 0},
                                           {nullptr, signal_fd, ZMQ_POLLIN, 0}};
     auto hfds = _http->poll_fds();
-    for (auto& p : hfds) items.push_back({nullptr, p.fd, p.events, 0});
+    for (auto& p : hfds) items.push_back({nullptr, p.fd, zmq_events(p.events), 0});
     zmq::poll(items.data(), items.size(), wait);
     if (items[2].revents & ZMQ_POLLIN) {
       signalfd_siginfo si;
@@ -359,7 +359,7 @@ int web_channel::run(int signal_fd) {
     }
     _bus.process_input();
     while (auto m = _bus.next(0ms)) dispatch(*m);
-    for (std::size_t i = 0; i < hfds.size(); ++i) hfds[i].revents = items[3 + i].revents;
+    for (std::size_t i = 0; i < hfds.size(); ++i) hfds[i].revents = posix_events(items[3 + i].revents);
     _http->handle(hfds);
     auto now = clock::now();
     for (auto it = _inbound.begin(); it != _inbound.end();) {

@@ -49,16 +49,6 @@ std::string random_hex(std::size_t bytes) {
   return to_hex(raw);
 }
 
-// zmq::poll speaks ZMQ_POLL* (ZMQ_POLLOUT is 2, POLLOUT is 4): translate both ways, so a
-// connection waiting to write is really polled for it.
-short to_zmq(short ev) {
-  return static_cast<short>(((ev & POLLIN) ? ZMQ_POLLIN : 0) | ((ev & POLLOUT) ? ZMQ_POLLOUT : 0));
-}
-short from_zmq(short rev) {
-  return static_cast<short>(((rev & ZMQ_POLLIN) ? POLLIN : 0) | ((rev & ZMQ_POLLOUT) ? POLLOUT : 0) |
-                            ((rev & ZMQ_POLLERR) ? (POLLERR | POLLHUP) : 0));
-}
-
 result<std::string> read_small(const std::string& path, std::size_t max) {
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) return fail(errc::io, "Failed to open '{}': {}", path, std::strerror(errno));
@@ -540,7 +530,7 @@ int mcp_service::run(int signal_fd) {
                                            _events ? ZMQ_POLLIN : short(0), 0}};
     std::vector<pollfd> hfds;
     if (_http) hfds = _http->poll_fds();
-    for (auto& p : hfds) items.push_back({nullptr, p.fd, to_zmq(p.events), 0});
+    for (auto& p : hfds) items.push_back({nullptr, p.fd, chan::zmq_events(p.events), 0});
     zmq::poll(items.data(), items.size(), std::max(wait, 0ms));
     if (items[2].revents & ZMQ_POLLIN) {
       signalfd_siginfo si;
@@ -555,7 +545,7 @@ int mcp_service::run(int signal_fd) {
         on_event(e->second);
       }
     if (_http) {
-      for (std::size_t i = 0; i < hfds.size(); ++i) hfds[i].revents = from_zmq(items[4 + i].revents);
+      for (std::size_t i = 0; i < hfds.size(); ++i) hfds[i].revents = chan::posix_events(items[4 + i].revents);
       _http->handle(hfds);
     }
     if (auto now = clock::now(); now >= next_keepalive) {
