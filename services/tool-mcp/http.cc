@@ -2,7 +2,9 @@
 // endpoint; the answer is JSON, a text/event-stream carrying messages, or 202 (for
 // notifications and responses). After initialize, every POST carries Mcp-Session-Id and
 // MCP-Protocol-Version. 404 (or the SDK's 400 "No valid session") means the session is gone:
-// the transport closes and the host reconnects with a new initialize.
+// the transport closes and the host reconnects with a new initialize. Once the session
+// exists, a standalone GET stream carries what the server sends outside any request
+// (list_changed, logging); 405 means it has none.
 //
 // One worker thread per server runs a libcurl multi handle, so POSTs run concurrently (a
 // long tools/call never holds up a ping) and the host's poll loop never waits on the
@@ -10,6 +12,7 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <condition_variable>
 #include <deque>
@@ -121,6 +124,7 @@ class http_transport final : public transport {
     std::string request;
     std::optional<mcp::request_id> id;  // the JSON-RPC request's id, when it is one
     bool is_initialize = false;
+    bool is_get = false;  // the standalone stream for server-initiated messages
     std::string content_type, body;
     bool sse_mode = false, decided = false, too_big = false;
     sse_parser sse;
@@ -215,6 +219,57 @@ class http_transport final : public transport {
     _xfers.push_back(std::move(x));
   }
 
+  /// The standalone GET stream (server notifications and requests outside any POST),
+  /// opened once the session exists; 405 means the server has none.
+  void start_get() {
+    _get_active = true;
+    auto x = std::make_unique<xfer>();
+    x->self = this;
+    x->is_get = true;
+    CURL* e = curl_easy_init();
+    x->easy = e;
+    x->headers = curl_slist_append(x->headers, "Accept: text/event-stream");
+    x->headers = curl_slist_append(x->headers, ("Mcp-Session-Id: " + _session).c_str());
+    x->headers = curl_slist_append(x->headers, ("MCP-Protocol-Version: " + _version).c_str());
+    if (!_last_event_id.empty())
+      x->headers = curl_slist_append(x->headers, ("Last-Event-ID: " + _last_event_id).c_str());
+    for (auto& [k, v] : _e.headers) x->headers = curl_slist_append(x->headers, (k + ": " + v).c_str());
+    curl_easy_setopt(e, CURLOPT_URL, _e.url.c_str());
+    curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(e, CURLOPT_HTTPGET, 1L);
+    curl_easy_setopt(e, CURLOPT_HTTPHEADER, x->headers);
+    curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, 10000L);
+    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, &on_body);
+    curl_easy_setopt(e, CURLOPT_WRITEDATA, x.get());
+    curl_easy_setopt(e, CURLOPT_PRIVATE, x.get());
+    curl_easy_setopt(e, CURLOPT_USERAGENT, "weft-tool-mcp");
+    curl_multi_add_handle(_multi, e);
+    _xfers.push_back(std::move(x));
+  }
+
+  void finish_get(xfer& x, CURLcode rc) {
+    _get_active = false;
+    long status = 0;
+    curl_easy_getinfo(x.easy, CURLINFO_RESPONSE_CODE, &status);
+    if (!x.sse.last_event_id().empty()) _last_event_id = x.sse.last_event_id();
+    if (status == 404) {
+      push(true, "the server ended the session (HTTP 404 on its event stream)");
+      return;
+    }
+    if (status == 405 || (status >= 400 && status != 409 && status < 500) ||
+        (rc == CURLE_OK && status >= 200 && status < 300 && !x.sse_mode)) {
+      _get_supported = false;  // no standalone stream: notifications come on POST answers only
+      _log.debug("MCP server '{}' has no event stream (HTTP {})", _e.name, status);
+      return;
+    }
+    // Ended or broke: open it again after the server's retry hint (default 1 s).
+    auto wait = std::chrono::milliseconds(1000);
+    if (auto r = x.sse.retry_ms()) wait = std::chrono::milliseconds(std::min<std::uint32_t>(*r, 30000));
+    if (rc != CURLE_OK && status == 0) wait = std::chrono::milliseconds(5000);
+    _get_retry_at = clock::now() + wait;
+  }
+
   /// An answer to a request that cannot come from the server (HTTP error): a JSON-RPC error
   /// for the waiting request, so its caller hears why.
   void answer_error(const xfer& x, int code, std::string message) {
@@ -299,6 +354,8 @@ class http_transport final : public transport {
       }
       if (stop) break;
       for (auto& line : out) start_post(std::move(line));
+      if (_get_supported && !_get_active && !_session.empty() && !_version.empty() && clock::now() >= _get_retry_at)
+        start_get();
       int running = 0;
       curl_multi_perform(_multi, &running);
       int left = 0;
@@ -306,7 +363,8 @@ class http_transport final : public transport {
         if (m->msg != CURLMSG_DONE) continue;
         xfer* x = nullptr;
         curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, &x);
-        if (x) finish(*x, m->data.result);
+        if (x && x->is_get) finish_get(*x, m->data.result);
+        else if (x) finish(*x, m->data.result);
         remove(m->easy_handle);
       }
       curl_multi_poll(_multi, nullptr, 0, 1000, nullptr);
@@ -330,6 +388,9 @@ class http_transport final : public transport {
   bool _shut = false, _reported = false;           // main thread only
   std::vector<std::unique_ptr<xfer>> _xfers;       // worker only
   std::string _session, _version;                  // worker only
+  bool _get_supported = true, _get_active = false;  // worker only
+  clock::time_point _get_retry_at{};
+  std::string _last_event_id;
 };
 
 }  // namespace

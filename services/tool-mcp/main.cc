@@ -35,7 +35,8 @@ and serves their tools on the weft bus (io.weft.Tool.v1 at tool/mcp) as <name>__
     that PATH. stderr is logged at debug; its last line explains an exit.
     Stopping one: stdin closed, 1 s, TERM to its group, 2 s, KILL.
   http servers (url, headers): MCP Streamable HTTP (POST, JSON or SSE answers,
-    Mcp-Session-Id, MCP-Protocol-Version), one worker thread per server (libcurl).
+    Mcp-Session-Id, MCP-Protocol-Version, the GET event stream, DELETE at the end),
+    one worker thread per server (libcurl).
 
   Each connection: initialize (2025-11-25, down to 2024-11-05), tools/list (all pages),
   ready. notifications/tools/list_changed → listed again. Idle 15 s → ping; no answer in

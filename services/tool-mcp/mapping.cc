@@ -181,7 +181,7 @@ void sse_parser::line(std::string_view l) {
   } else if (field == "retry") {
     if (!value.empty() && std::all_of(value.begin(), value.end(), [](char c) { return c >= '0' && c <= '9'; }) &&
         value.size() < 10)
-      _cur.retry_ms = static_cast<std::uint32_t>(std::stoul(std::string(value)));
+      _retry = _cur.retry_ms = static_cast<std::uint32_t>(std::stoul(std::string(value)));
   }
 }
 

@@ -84,6 +84,8 @@ class sse_parser {
   std::optional<sse_event> next();
   bool failed() const { return _failed; }
   const std::string& last_event_id() const { return _last_id; }
+  /// The last `retry:` the stream gave, if any.
+  std::optional<std::uint32_t> retry_ms() const { return _retry; }
 
  private:
   void line(std::string_view l);
@@ -94,6 +96,7 @@ class sse_parser {
   sse_event _cur;
   bool _has_data = false;
   std::string _last_id;
+  std::optional<std::uint32_t> _retry;
   std::vector<sse_event> _ready;
   std::size_t _taken = 0;
 };

@@ -431,7 +431,9 @@ TEST_CASE("tool-mcp: a Streamable HTTP server; it goes away and comes back") {
       "[memory]\nenabled = false\n\n[agents.main]\nworkspace = \"{}/ws\"\n[agents.main.tools]\nfamilies = "
       "[\"mcp\"]\n\n[tools.mcp_servers.web]\nurl = \"http://127.0.0.1:{}/mcp\"\nheaders = {{ X-Trace = \"1\" }}\n",
       d.path.string(), port);
+  ::setenv("WEFT_LOG", "info,tool-mcp=debug", 1);  // weftd passes it on to its services
   auto st = test::stack::start(config);
+  ::unsetenv("WEFT_LOG");
   auto b = st->bus_client();
   mv::servers list;
   REQUIRE_MESSAGE(wait_servers(*b, [](const mv::servers& l) { return ready(l, "web"); }, &list),
@@ -446,6 +448,15 @@ TEST_CASE("tool-mcp: a Streamable HTTP server; it goes away and comes back") {
   CHECK(sum.content.find("5") != std::string::npos);
   auto image = ok_call(*b, "web__get-tiny-image", json::object());
   CHECK(image.content.find("[image image/png, ") != std::string::npos);
+  // Server-initiated messages outside any request come on the standalone GET stream.
+  CHECK_FALSE(ok_call(*b, "web__toggle-simulated-logging", json::object()).is_error);
+  bool notified = false;
+  for (int i = 0; i < 200 && !notified; ++i) {
+    notified = st->log().find("MCP server 'web' notification notifications/message") != std::string::npos;
+    if (!notified) std::this_thread::sleep_for(50ms);
+  }
+  CHECK_MESSAGE(notified, st->log());
+  CHECK_FALSE(ok_call(*b, "web__toggle-simulated-logging", json::object()).is_error);  // off again
 
   // The server goes away: calls say so, the status shows the error; it comes back: ready.
   auto restarts = s.restarts;
