@@ -58,6 +58,8 @@ Environment:
   WEFT_CONFIG, WEFT_HOME, WEFT_RUNTIME_DIR, WEFT_SKILLS_DIR (built-in skills)
   WEFT_BUS, WEFT_ADDRESS, WEFT_TOKEN_FD, WEFT_NOTIFY_FD, WEFT_EVENTS   set by weftd
   WEFT_LOG         log levels, e.g. "debug" or "info,mcp=debug"
+  WEFT_MCP_STDIO_PING_MS  a stdio session quiet this long has its weftctl pinged, and is
+                   closed when that weftctl is gone (default 30000)
 )";
 
 std::string env_or(const char* name, std::string fallback = {}) {
@@ -93,6 +95,7 @@ int main(int argc, char** argv) {
   if (o.agent.empty() && cfg->mcp) o.agent = cfg->mcp->agent;
   if (o.agent.empty()) o.agent = "main";
   if (cfg->mcp) o.settings = *cfg->mcp;
+  if (auto ms = std::atol(env_or("WEFT_MCP_STDIO_PING_MS").c_str()); ms > 0) o.stdio_ping_after = std::chrono::milliseconds(ms);
   o.settings.agent = o.agent;
   service::agent_settings as;
   as.id = o.agent;

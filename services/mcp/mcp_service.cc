@@ -31,6 +31,7 @@ namespace {
 constexpr auto list_timeout = 5s;
 constexpr auto keepalive_interval = 15s;
 constexpr auto stdio_idle = std::chrono::minutes(10);
+constexpr auto stdio_ping_timeout = 10s;
 constexpr std::size_t max_skill_bytes = 256 * 1024;
 constexpr std::string_view skill_uri_prefix = "weft://skills/";
 
@@ -315,6 +316,23 @@ void mcp_service::close_stdio(const std::string& sid, const std::string& reason,
   _stdio.erase(it);
 }
 
+void mcp_service::check_stdio_peers() {
+  auto now = clock::now();
+  for (auto& [sid, s] : _stdio) {
+    if (s.pinging || now - s.used < _o.stdio_ping_after) continue;
+    auto id = _bus.send_request(s.peer, bus::ping{});
+    if (!id) {
+      _log.debug("Failed to ping '{}': {}", s.peer, id.err().message);
+      continue;
+    }
+    s.pinging = true;
+    pending p;
+    p.ping_session = sid;
+    p.deadline = now + stdio_ping_timeout;
+    _pending.emplace(*id, std::move(p));
+  }
+}
+
 void mcp_service::on_open(const ipc::message& m) {
   auto o = m.as<mv::open>();
   if (!o) return (void)_bus.reply_error(m, o.err());
@@ -375,6 +393,14 @@ void mcp_service::dispatch(const ipc::message& m) {
     if (it == _pending.end()) return;
     auto p = std::move(it->second);
     _pending.erase(it);
+    if (!p.ping_session.empty()) {
+      if (m.is_error()) return close_stdio(p.ping_session, "its weftctl is gone: " + m.to_error().message, false);
+      if (auto st = _stdio.find(p.ping_session); st != _stdio.end()) {
+        st->second.pinging = false;
+        st->second.used = clock::now();
+      }
+      return;
+    }
     if (p.list) return on_listed(p.proc, &m);
     if (m.is_error()) return p.reply(call_failure(p.tool, m.to_error()));
     auto r = m.as<tool::result>();
@@ -491,7 +517,8 @@ std::chrono::milliseconds mcp_service::tick() {
     auto p = std::move(_pending[id]);
     _pending.erase(id);
     _bus.forget(id);
-    if (p.list) on_listed(p.proc, nullptr);
+    if (!p.ping_session.empty()) close_stdio(p.ping_session, "its weftctl did not answer a ping", false);
+    else if (p.list) on_listed(p.proc, nullptr);
     else p.reply(call_failure(p.tool, bus::make(bus::error_code::timeout, "no answer from the tool process")));
   }
   // Tool processes not known yet: ask again after their backoff.
@@ -552,6 +579,7 @@ int mcp_service::run(int signal_fd) {
       next_keepalive = now + keepalive_interval;
       if (_transport) _transport->keep_alive();
     }
+    check_stdio_peers();
   }
   _log.info("Stopping");
   (void)_notify.stopping();

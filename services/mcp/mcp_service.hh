@@ -44,6 +44,7 @@ struct mcp_options {
   std::string events_endpoint;                ///< $WEFT_EVENTS (PeerChanged, ToolsChanged)
   std::size_t max_frame_bytes = 1u << 20;     ///< a Frame's line must fit the bus's message limit
   std::chrono::milliseconds call_timeout{60000};  ///< a tools/call without _meta["io.weft/timeoutMs"]
+  std::chrono::milliseconds stdio_ping_after{30000};  ///< a stdio session this quiet has its weftctl pinged
   std::string version = "0.1";
 };
 
@@ -78,11 +79,13 @@ class mcp_service {
     mcp::reply_fn reply;
     std::string tool;
     clock::time_point deadline;
+    std::string ping_session;  // a liveness Ping to this stdio session's weftctl
   };
   struct stdio_session {
     std::string peer;  // ctl/<pid>
     std::unique_ptr<mcp::server> srv;
     std::chrono::steady_clock::time_point used;
+    bool pinging = false;
   };
 
   mcp::handlers make_handlers(const std::string& session);
@@ -102,6 +105,9 @@ class mcp_service {
   void on_close_event(const ipc::message& m);
   void send_frame(const std::string& sid, std::string line);
   void close_stdio(const std::string& sid, const std::string& reason, bool tell_peer);
+  /// Pings the weftctl of every stdio session quiet for a while: the bus reports no
+  /// disconnects, so a killed `weftctl mcp serve` is found this way and its session closed.
+  void check_stdio_peers();
   result<bool> start_http();
   std::chrono::milliseconds tick();
 

@@ -20,6 +20,8 @@
 #include <weft/service/config.hh>
 #include <weft/service/paths.hh>
 
+#include <weft/ipc/builtin.hh>
+
 #include "commands.hh"
 #include "proto/bus_v1.hh"
 #include "proto/mcp_v1.hh"
@@ -116,6 +118,8 @@ int cmd_mcp_serve(const options& o, const std::vector<std::string>& args) {
     zmq::poll(items.data(), items.size(), 1000ms);
     busc.process_input();
     while (auto m = busc.next(0ms)) {
+      // weft-mcp pings a quiet session's weftctl to learn whether it is still there.
+      if (ipc::answer_builtin(busc, *m)) continue;
       if (m->env.kind != bus::kind::event) continue;
       if (m->is(mv::frame::type_name)) {
         auto f = m->as<mv::frame>();

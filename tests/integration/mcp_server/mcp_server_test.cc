@@ -445,3 +445,43 @@ TEST_CASE("weft's MCP server: the TypeScript SDK over HTTP and stdio, list_chang
     CHECK(http(port, "POST", R"({"jsonrpc":"2.0","id":6,"method":"ping"})", hs).status == 404);
   }
 }
+
+TEST_CASE("weft's MCP server: the session of a killed `weftctl mcp serve` is found and closed") {
+  auto missing = test::missing_programs({"services/mcp/weft-mcp", "services/tool-fs/weft-tool-fs"});
+  REQUIRE_MESSAGE(missing.empty(), "not built: " << missing);
+  weft::test::temp_dir d{"weft-mcp-stdio-gone-it"};
+  // One session at most, stdio only; weftctl is pinged after 300 ms of quiet (30 s by default).
+  auto config = fmt::format(
+      "[memory]\nenabled = false\n\n"
+      "[agents.main]\nworkspace = \"{ws}\"\n[agents.main.tools]\nfamilies = [\"fs\"]\n\n"
+      "[mcp]\nlisten = \"\"\nmax_sessions = 1\n\n"
+      "[services.mcp]\nexec = \"{exe}\"\naddress = \"agent/main/mcp\"\n"
+      "env = {{ WEFT_AGENT = \"main\", WEFT_MCP_STDIO_PING_MS = \"300\" }}\n",
+      fmt::arg("ws", d.path.string() + "/ws"), fmt::arg("exe", test::build_path("services/mcp/weft-mcp")));
+  auto st = test::stack::start(config);
+  auto weftctl = test::build_path("tools/weftctl/weftctl");
+  std::vector<std::string> env = {"WEFT_CONFIG=" + st->config_path(), "WEFT_HOME=" + st->dir() + "/home"};
+  auto serve = [&] { return child::spawn({weftctl, "--runtime-dir", st->runtime(), "mcp", "serve"}, env); };
+
+  auto first = serve();
+  first.write_line(init_line);
+  REQUIRE(first.read_json()["result"]["protocolVersion"] == "2025-11-25");
+  // While it lives (answering the pings) the only slot stays taken.
+  std::this_thread::sleep_for(1s);  // several ping periods: a live weftctl keeps its session
+  auto second = serve();
+  second.write_line(init_line);
+  CHECK(second.finish() == 1);
+  ::kill(first.pid, SIGKILL);
+  ::waitpid(first.pid, nullptr, 0);
+  // The dead one's session is closed after an unanswered ping; a new client gets the slot.
+  bool served = false;
+  auto deadline = std::chrono::steady_clock::now() + 30s;
+  while (!served && std::chrono::steady_clock::now() < deadline) {
+    auto again = serve();
+    again.write_line(init_line);
+    served = again.read_json(5s)["result"]["protocolVersion"] == "2025-11-25";
+    again.finish();
+    if (!served) std::this_thread::sleep_for(200ms);
+  }
+  CHECK(served);
+}
