@@ -55,6 +55,8 @@ Environment (set by weftd):
   WEFT_HOME        state directory (default working directories under mcp/)
   WEFT_BUS, WEFT_ADDRESS, WEFT_TOKEN_FD, WEFT_NOTIFY_FD
   WEFT_LOG         log levels, e.g. "debug" (server stderr is logged at debug)
+  WEFT_MCP_PING_MS idle time before a ping (default 15000; for tests); the answer
+                   is awaited min(5000, 2 x this) ms
 )";
 }  // namespace
 
@@ -86,6 +88,13 @@ int main(int argc, char** argv) {
   auto& [notify, ctx, bus] = **on;
   mcp_host::host_options o;
   o.home = service::home_dir(cfg->home);
+  if (const char* p = std::getenv("WEFT_MCP_PING_MS"); p && *p) {
+    auto ms = std::strtoul(p, nullptr, 10);
+    if (ms >= 100 && ms <= 3600000) {
+      o.ping_interval = std::chrono::milliseconds(ms);
+      o.ping_timeout = std::min(o.ping_timeout, std::chrono::milliseconds(2 * ms));
+    }
+  }
   mcp_host::host h(*bus, notify, o);
   h.configure(cfg->tools.mcp_servers);
   return h.run(signal_fd, [&] {

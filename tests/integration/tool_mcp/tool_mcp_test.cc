@@ -429,8 +429,12 @@ TEST_CASE("tool-mcp: a Streamable HTTP server; it goes away and comes back") {
   auto peer = std::make_unique<http_peer>(port);
   auto config = fmt::format(
       "[memory]\nenabled = false\n\n[agents.main]\nworkspace = \"{}/ws\"\n[agents.main.tools]\nfamilies = "
-      "[\"mcp\"]\n\n[tools.mcp_servers.web]\nurl = \"http://127.0.0.1:{}/mcp\"\nheaders = {{ X-Trace = \"1\" }}\n",
-      d.path.string(), port);
+      "[\"mcp\"]\n\n[tools.mcp_servers.web]\nurl = \"http://127.0.0.1:{}/mcp\"\nheaders = {{ X-Trace = \"1\" }}\n\n"
+      "[tools.mcp_servers.hang]\ncommand = \"python3\"\nargs = [\"{}/tests/integration/tool_mcp/hang_server.py\"]\n\n"
+      // The derived tool-mcp replaced by the same program with a 1 s ping interval (weftd
+      // passes services only a few variables of its own environment).
+      "[services.tool-mcp]\nexec = \"{}\"\naddress = \"tool/mcp\"\nenv = {{ WEFT_MCP_PING_MS = \"1000\" }}\n",
+      d.path.string(), port, WEFT_SOURCE_ROOT, test::build_path("services/tool-mcp/weft-tool-mcp"));
   ::setenv("WEFT_LOG", "info,tool-mcp=debug", 1);  // weftd passes it on to its services
   auto st = test::stack::start(config);
   ::unsetenv("WEFT_LOG");
@@ -473,4 +477,13 @@ TEST_CASE("tool-mcp: a Streamable HTTP server; it goes away and comes back") {
     return w && w->state == "ready" && w->restarts > restarts;
   }, &list), describe(list) << st->log());
   CHECK(ok_call(*b, "web__echo", {{"message", "again"}}).content == "Echo: again");
+
+  // A server that stops answering (pings included) is restarted by the health check.
+  REQUIRE_MESSAGE(wait_servers(*b, [](const mv::servers& l) {
+    auto h = server_of(l, "hang");
+    return h && h->restarts >= 1;
+  }, &list), describe(list) << st->log());
+  CHECK(st->log().find("MCP server 'hang' (python3 ") != std::string::npos);
+  CHECK(st->log().find("hang_server.py): did not answer ping within 2000 ms") != std::string::npos);
+  CHECK(ready(servers(*b), "web"));  // answered every ping
 }
