@@ -1428,6 +1428,14 @@ after = ["chan-web", "llm"]
         "(each waits for the next)");
 }
 
+TEST_CASE("tool_process_addresses: per-agent and shared families") {
+  tool_policy p;
+  CHECK(tool_process_addresses(p, "work") ==
+        std::vector<std::string>{"tool/fs/work", "tool/shell/work", "tool/web", "tool/mcp"});
+  p.families = {"mcp", "fs"};
+  CHECK(tool_process_addresses(p, "a") == std::vector<std::string>{"tool/mcp", "tool/fs/a"});
+}
+
 TEST_CASE("agent_of_address") {
   CHECK(agent_of_address("agent/work") == "work");
   CHECK(agent_of_address("tool/fs/work") == "work");

@@ -127,12 +127,8 @@ int main(int argc, char** argv) {
   o.budget_tokens = window > reserve + 1024 ? window - reserve : 1024;
   o.budget_tokens = std::min<std::size_t>(o.budget_tokens, cfg->bus.max_message_bytes * 3 / 4 / 4);
 
-  for (auto& f : o.settings.tools.families) {
-    if (f == "web" || f == "mcp") o.tool_processes.push_back("tool/" + f);  // shared by every agent
-    else o.tool_processes.push_back(fmt::format("tool/{}/{}", f, id));
-  }
-  o.skill_dirs = {{env_or("WEFT_SKILLS_DIR"), "built-in"}, {home + "/skills", "shared"},
-                  {o.workspace + "/skills", "workspace"}};
+  o.tool_processes = service::tool_process_addresses(o.settings.tools, id);
+  o.skill_dirs = agent::skill_dirs_of(home, o.workspace);
   auto per_attempt = std::chrono::milliseconds(cfg->llm.timeout_ms) + std::chrono::milliseconds(cfg->llm.retry_min_wait_ms) * 4;
   o.llm_deadline = per_attempt * (cfg->llm.retries + 1) + std::chrono::seconds(5);
   o.stop_timeout = std::chrono::milliseconds(cfg->supervisor.stop_timeout_ms);

@@ -344,4 +344,9 @@ std::string skills_prompt(const std::vector<skill>& skills) {
          items + "</available_skills>";
 }
 
+std::vector<skill_dir> skill_dirs_of(const std::string& home, const std::string& workspace) {
+  const char* builtin = std::getenv("WEFT_SKILLS_DIR");
+  return {{builtin ? builtin : "", "built-in"}, {home + "/skills", "shared"}, {workspace + "/skills", "workspace"}};
+}
+
 }  // namespace weft::agent

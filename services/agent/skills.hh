@@ -60,6 +60,10 @@ struct skill_dir {
 /// name. Malformed skills are skipped with a warning in `warnings`.
 std::vector<skill> discover_skills(const std::vector<skill_dir>& dirs, std::vector<std::string>& warnings);
 
+/// Where an agent's skills come from, lowest precedence first: $WEFT_SKILLS_DIR (built-in),
+/// <home>/skills (shared), <workspace>/skills (the agent's own).
+std::vector<skill_dir> skill_dirs_of(const std::string& home, const std::string& workspace);
+
 /// The instructions of a skill (SKILL.md after the frontmatter), with {baseDir} replaced
 /// by the skill's folder. At most 50 KB is read.
 result<std::string> load_skill_body(const skill& s);

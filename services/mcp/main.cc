@@ -102,14 +102,10 @@ int main(int argc, char** argv) {
   if (auto it = cfg->agents.find(o.agent); it != cfg->agents.end()) as = it->second;
   else lg.warning("no [agents.{}] in '{}': offering the default tool families", o.agent, cfg->source);
   o.agent_policy = as.tools;
-  for (auto& f : as.tools.families) {
-    if (f == "web" || f == "mcp") o.tool_processes.push_back("tool/" + f);  // shared by every agent
-    else o.tool_processes.push_back(fmt::format("tool/{}/{}", f, o.agent));
-  }
+  o.tool_processes = service::tool_process_addresses(as.tools, o.agent);
   auto home = service::home_dir(cfg->home);
   auto workspace = env_or("WEFT_WORKSPACE", as.workspace.empty() ? home + "/agents/" + o.agent : as.workspace);
-  o.skill_dirs = {{env_or("WEFT_SKILLS_DIR"), "built-in"}, {home + "/skills", "shared"},
-                  {workspace + "/skills", "workspace"}};
+  o.skill_dirs = weft::agent::skill_dirs_of(home, workspace);
   o.token_file = home + "/mcp/http.token";
   o.port_file = service::runtime_dir(cfg->runtime_dir) + "/mcp.port";
   o.events_endpoint = env_or("WEFT_EVENTS", service::events_endpoint(service::runtime_dir(cfg->runtime_dir)));

@@ -796,6 +796,13 @@ std::vector<service_spec> derived_services(const config& c,
   return out;
 }
 
+std::vector<std::string> tool_process_addresses(const tool_policy& p, std::string_view id) {
+  std::vector<std::string> out;
+  for (auto& f : p.families)
+    out.push_back(contains(per_agent_families, f) ? fmt::format("tool/{}/{}", f, id) : "tool/" + f);
+  return out;
+}
+
 void add_secret_env(const config& c, service_spec& s) {
   if (auto it = c.secret_vars.find(s.name); it != c.secret_vars.end())
     for (auto& v : it->second)

@@ -349,6 +349,10 @@ const std::vector<provider_settings>& provider_table();
 std::vector<service_spec> derived_services(const config& c,
                                            const std::function<std::string(std::string_view)>& locate);
 
+/// The bus addresses of the tool processes agent `id` uses, in `p.families` order: tool/<f>
+/// for the shared families (web, mcp), tool/<f>/<id> for the per-agent ones (fs, shell).
+std::vector<std::string> tool_process_addresses(const tool_policy& p, std::string_view id);
+
 /// Adds to `s.env` the variables of config::secret_vars[s.name] that are set in this
 /// process's environment (weftd's): a service gets the secrets of its own sections only.
 /// derived_services does it for what it derives; weftd does it for [services.<name>] too.
