@@ -490,3 +490,44 @@ TEST_CASE("client: era probe against a legacy, a modern and a silent server") {
   REQUIRE(c.receive(R"({"jsonrpc":"2.0","id":5,"result":{"protocolVersion":"2025-11-25"}})"));
   REQUIRE(*hello);
 }
+
+TEST_CASE("client: cancel drops a request and tells the peer; expiry does too; list_tools' own deadline") {
+  std::vector<std::string> sent;
+  client c{client::options{.timeout = 1h}, [&](std::string s) { sent.push_back(std::move(s)); }};
+  c.initialize(t0, [](auto) {});
+  REQUIRE(c.receive(R"({"jsonrpc":"2.0","id":1,"result":{"protocolVersion":"2025-06-18","capabilities":{}}})"));
+  sent.clear();
+  int done = 0;
+  auto id = c.call_tool(t0, "slow", json::object(), [&](auto) { ++done; });
+  CHECK(id == 2);
+  CHECK(c.pending() == 1);
+  CHECK(c.cancel(id, "timed out"));
+  CHECK(c.pending() == 0);  // the slot is free again
+  CHECK(done == 0);
+  REQUIRE(sent.size() == 2);
+  CHECK(json::parse(sent[1]) == json::parse(R"({"jsonrpc":"2.0","method":"notifications/cancelled",
+                                                 "params":{"requestId":2,"reason":"timed out"}})"));
+  CHECK_FALSE(c.cancel(id, "again"));  // not pending any more
+  CHECK(c.receive(R"({"jsonrpc":"2.0","id":2,"result":{"content":[]}})"));  // late answer: ignored
+  CHECK(done == 0);
+  // A locally refused request has id 0.
+  client idle{client::options{}, [](std::string) {}};
+  CHECK(idle.call_tool(t0, "x", json::object(), [&](auto) { ++done; }) == 0);
+  CHECK(done == 1);
+
+  // tools/list with its own deadline (not the 1 h of the options); expiry cancels on the wire.
+  sent.clear();
+  std::optional<result<std::vector<tool>>> tools;
+  c.list_tools(t0, [&](auto r) { tools = std::move(r); }, 100ms);
+  c.expire(t0 + 99ms);
+  CHECK_FALSE(tools);
+  c.expire(t0 + 100ms);
+  REQUIRE(tools);
+  REQUIRE_FALSE(*tools);
+  CHECK(tools->err().code == "Timeout");
+  CHECK(tools->err().message.find("within 100 ms") != std::string::npos);
+  REQUIRE(sent.size() == 2);
+  auto n = json::parse(sent[1]);
+  CHECK(n["method"] == "notifications/cancelled");
+  CHECK(n["params"]["requestId"] == json::parse(sent[0])["id"]);
+}

@@ -62,18 +62,38 @@ result<call_result> parse_call_result(const json& r) {
 
 client::client(options opt, sender send) : _opt(std::move(opt)), _send(std::move(send)) {}
 
-void client::send_request(clock::time_point deadline, std::string method, json params,
-                          std::function<void(result<json>)> done) {
+std::int64_t client::send_request(clock::time_point deadline, std::chrono::milliseconds timeout, std::string method,
+                                  json params, std::function<void(result<json>)> done) {
   auto id = _next_id++;
   auto text = serialize(mcp::request{id, method, std::move(params)});
-  _pending.emplace(id, pending_request{std::move(method), deadline, std::move(done)});
+  _pending.emplace(id, pending_request{std::move(method), deadline, timeout, std::move(done)});
   _send(std::move(text));
+  return id;
 }
 
-void client::request(clock::time_point now, std::string method, json params, std::function<void(result<json>)> done) {
-  if (_state != state::ready)
-    return done(make_error(domain, "InvalidRequest", "Failed to send '{}': the MCP session is not initialized", method));
-  send_request(now + _opt.timeout, std::move(method), std::move(params), std::move(done));
+std::int64_t client::request(clock::time_point now, std::string method, json params,
+                             std::function<void(result<json>)> done) {
+  if (_state != state::ready) {
+    done(make_error(domain, "InvalidRequest", "Failed to send '{}': the MCP session is not initialized", method));
+    return 0;
+  }
+  return send_request(now + _opt.timeout, _opt.timeout, std::move(method), std::move(params), std::move(done));
+}
+
+void client::send_cancelled(std::int64_t id, std::string_view reason) {
+  if (_state == state::closed) return;
+  json params = {{"requestId", id}};
+  if (!reason.empty()) params["reason"] = std::string(reason);
+  _send(serialize(notification{"notifications/cancelled", std::move(params)}));
+}
+
+bool client::cancel(std::int64_t id, std::string_view reason) {
+  auto it = _pending.find(id);
+  if (it == _pending.end()) return false;
+  bool wire = it->second.method != "initialize";  // MCP: initialize MUST NOT be cancelled
+  _pending.erase(it);
+  if (wire) send_cancelled(id, reason);
+  return true;
 }
 
 void client::initialize(clock::time_point now, std::function<void(result<server_hello>)> done) {
@@ -83,7 +103,8 @@ void client::initialize(clock::time_point now, std::function<void(result<server_
   json params = {{"protocolVersion", _opt.protocol_version},
                  {"capabilities", _opt.capabilities},
                  {"clientInfo", {{"name", _opt.name}, {"version", _opt.version}}}};
-  send_request(now + _opt.timeout, "initialize", std::move(params), [this, done = std::move(done)](result<json> r) {
+  send_request(now + _opt.timeout, _opt.timeout, "initialize", std::move(params),
+               [this, done = std::move(done)](result<json> r) {
     if (!r) {
       _state = state::closed;
       return done(r.take_error());
@@ -112,18 +133,19 @@ void client::probe_era(clock::time_point now, std::function<void(mcp::era)> done
                   {{meta::protocol_version, modern_version},
                    {meta::client_capabilities, _opt.capabilities},
                    {meta::client_info, {{"name", _opt.name}, {"version", _opt.version}}}}}};
-  send_request(now + _opt.timeout, "server/discover", std::move(params), [done = std::move(done)](result<json> r) {
+  send_request(now + _opt.timeout, _opt.timeout, "server/discover", std::move(params),
+               [done = std::move(done)](result<json> r) {
     bool modern = r || r.err().code == code_name(code::unsupported_version);
     done(modern ? era::modern : era::legacy);
   });
 }
 
-void client::list_page(clock::time_point deadline, std::string cursor, std::size_t page,
-                       std::shared_ptr<std::vector<tool>> acc, std::function<void(result<std::vector<tool>>)> done) {
+void client::list_page(clock::time_point deadline, std::chrono::milliseconds timeout, std::string cursor,
+                       std::size_t page, std::shared_ptr<std::vector<tool>> acc, std::function<void(result<std::vector<tool>>)> done) {
   json params = json::object();
   if (!cursor.empty()) params["cursor"] = cursor;
-  send_request(deadline, "tools/list", std::move(params),
-               [this, deadline, page, acc, done = std::move(done)](result<json> r) mutable {
+  send_request(deadline, timeout, "tools/list", std::move(params),
+               [this, deadline, timeout, page, acc, done = std::move(done)](result<json> r) mutable {
                  if (!r) return done(r.take_error());
                  auto tools = r->is_object() ? r->find("tools") : r->end();
                  if (tools == r->end() || !tools->is_array()) return done(malformed("tools/list", "no array 'tools'"));
@@ -136,20 +158,22 @@ void client::list_page(clock::time_point deadline, std::string cursor, std::size
                  if (next.empty()) return done(std::move(*acc));
                  if (page + 1 >= _opt.max_pages)
                    return done(malformed("tools/list", fmt::format("more than {} pages", _opt.max_pages)));
-                 list_page(deadline, std::move(next), page + 1, std::move(acc), std::move(done));
+                 list_page(deadline, timeout, std::move(next), page + 1, std::move(acc), std::move(done));
                });
 }
 
-void client::list_tools(clock::time_point now, std::function<void(result<std::vector<tool>>)> done) {
+void client::list_tools(clock::time_point now, std::function<void(result<std::vector<tool>>)> done,
+                        std::chrono::milliseconds timeout) {
   if (_state != state::ready)
     return done(make_error(domain, "InvalidRequest", "Failed to send 'tools/list': the MCP session is not initialized"));
-  list_page(now + _opt.timeout, "", 0, std::make_shared<std::vector<tool>>(), std::move(done));
+  if (timeout.count() <= 0) timeout = _opt.timeout;
+  list_page(now + timeout, timeout, "", 0, std::make_shared<std::vector<tool>>(), std::move(done));
 }
 
-void client::call_tool(clock::time_point now, std::string name, json arguments,
-                       std::function<void(result<call_result>)> done) {
+std::int64_t client::call_tool(clock::time_point now, std::string name, json arguments,
+                               std::function<void(result<call_result>)> done) {
   json params = {{"name", name}, {"arguments", arguments.is_null() ? json::object() : std::move(arguments)}};
-  request(now, "tools/call", std::move(params), [done = std::move(done)](result<json> r) {
+  return request(now, "tools/call", std::move(params), [done = std::move(done)](result<json> r) {
     if (!r) return done(r.take_error());
     done(parse_call_result(*r));
   });
@@ -202,7 +226,9 @@ void client::expire(clock::time_point now) {
   for (auto id : overdue) {
     auto it = _pending.find(id);  // an earlier callback may have failed it already
     if (it == _pending.end()) continue;
-    auto e = fail(errc::timeout, "Failed to call '{}': no answer within {} ms", it->second.method, _opt.timeout.count());
+    auto e = fail(errc::timeout, "Failed to call '{}': no answer within {} ms", it->second.method,
+                  it->second.timeout.count());
+    if (it->second.method != "initialize") send_cancelled(id, "no answer in time");
     complete(id, std::move(e));
   }
 }

@@ -74,7 +74,8 @@ result<message> from_json(json& j) {
   return invalid("neither 'method', 'result' nor 'error' present");
 }
 
-// The deepest nesting of arrays and objects, counted outside strings, stopping past `limit`.
+}  // namespace
+
 std::size_t nesting(std::string_view text, std::size_t limit) {
   std::size_t depth = 0, deepest = 0;
   bool in_string = false, escaped = false;
@@ -94,8 +95,6 @@ std::size_t nesting(std::string_view text, std::size_t limit) {
   }
   return deepest;
 }
-
-}  // namespace
 
 std::string code_name(int number) {
   for (auto& [n, name] : names)

@@ -84,13 +84,21 @@ class client {
   /// which initialize() may follow on the same connection. Modern sessions themselves are
   /// not implemented by this client (README.md).
   void probe_era(clock::time_point now, std::function<void(mcp::era)> done);
-  /// All tools, following `nextCursor` until it is absent.
-  void list_tools(clock::time_point now, std::function<void(result<std::vector<tool>>)> done);
-  void call_tool(clock::time_point now, std::string name, json arguments,
-                 std::function<void(result<call_result>)> done);
+  /// All tools, following `nextCursor` until it is absent. The whole listing must finish
+  /// within `timeout` (zero: options::timeout).
+  void list_tools(clock::time_point now, std::function<void(result<std::vector<tool>>)> done,
+                  std::chrono::milliseconds timeout = {});
+  /// Returns the request id (for cancel), 0 when it was refused locally (done ran already).
+  std::int64_t call_tool(clock::time_point now, std::string name, json arguments,
+                         std::function<void(result<call_result>)> done);
   void ping(clock::time_point now, std::function<void(status)> done);
-  /// Any request; `done` gets the raw result object.
-  void request(clock::time_point now, std::string method, json params, std::function<void(result<json>)> done);
+  /// Any request; `done` gets the raw result object. Returns the id as call_tool does.
+  std::int64_t request(clock::time_point now, std::string method, json params, std::function<void(result<json>)> done);
+
+  /// Stops waiting for request `id`: its entry is dropped (`done` is not called, a late
+  /// answer is ignored) and the peer gets `notifications/cancelled {requestId, reason}`.
+  /// False when `id` is not pending. initialize is never cancelled on the wire (MCP).
+  bool cancel(std::int64_t id, std::string_view reason);
 
   /// Called on `notifications/tools/list_changed`.
   void on_tools_changed(std::function<void()> cb) { _on_tools_changed = std::move(cb); }
@@ -101,7 +109,8 @@ class client {
   /// server request (`ping` with {}, anything else -32601). Returns an error for input that
   /// is not a JSON-RPC message (the caller logs it; the session continues).
   status receive(std::string_view line);
-  /// Fails every request whose deadline is before `now` with errc::timeout.
+  /// Fails every request whose deadline is before `now` with errc::timeout and tells the
+  /// peer with `notifications/cancelled` (except initialize).
   void expire(clock::time_point now);
   /// Fails every pending request with `e` (the transport closed) and ends the session.
   void fail_all(const error& e);
@@ -115,11 +124,14 @@ class client {
   struct pending_request {
     std::string method;
     clock::time_point deadline;
+    std::chrono::milliseconds timeout;
     std::function<void(result<json>)> done;
   };
 
-  void send_request(clock::time_point deadline, std::string method, json params, std::function<void(result<json>)> done);
-  void list_page(clock::time_point deadline, std::string cursor, std::size_t page, std::shared_ptr<std::vector<tool>> acc,
+  std::int64_t send_request(clock::time_point deadline, std::chrono::milliseconds timeout, std::string method,
+                            json params, std::function<void(result<json>)> done);
+  void send_cancelled(std::int64_t id, std::string_view reason);
+  void list_page(clock::time_point deadline, std::chrono::milliseconds timeout, std::string cursor, std::size_t page, std::shared_ptr<std::vector<tool>> acc,
                  std::function<void(result<std::vector<tool>>)> done);
   void complete(std::int64_t id, result<json> r);
 

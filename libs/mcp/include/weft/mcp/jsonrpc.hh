@@ -82,6 +82,10 @@ struct limits {
   std::size_t max_depth = 128;
 };
 
+/// The deepest nesting of arrays and objects in JSON `text`, counted outside strings; the
+/// count stops just past `limit`. For JSON parsed outside parse() (e.g. tool arguments).
+std::size_t nesting(std::string_view text, std::size_t limit);
+
 /// Parses one message. Errors are in `domain` with code "ParseError" (not JSON),
 /// "InvalidRequest" (JSON but not a JSON-RPC 2.0 message, a batch, too large or too deeply
 /// nested: both limits are checked before any parsing). Never throws.
