@@ -1612,3 +1612,21 @@ TEST_CASE("provider keys reach the llm service and no other") {
     else CHECK(s.env.count("WEFT_TEST_CUSTOM_KEY") == 0);
   }
 }
+
+TEST_CASE("variables of sections without secrets reach every service; [services] ones only their own") {
+  no_provider_keys keys;
+  scoped_env ws("WEFT_TEST_WS_ROOT", "/srv/ws");
+  scoped_env own("WEFT_TEST_SVC_ONLY", "mine");
+  auto c = valid("[agents.a]\nworkspace = \"${WEFT_TEST_WS_ROOT}/a\"\n"
+                 "[services.x]\nexec = \"/bin/x\"\nenv = { T = \"${WEFT_TEST_SVC_ONLY}\" }\n");
+  CHECK(c.secret_vars.at("*") == std::vector<std::string>{"WEFT_TEST_WS_ROOT"});
+  for (auto& s : derived_services(c, [](std::string_view p) { return std::string(p); })) {
+    CHECK_MESSAGE(s.env.at("WEFT_TEST_WS_ROOT") == "/srv/ws", s.name);
+    CHECK(s.env.count("WEFT_TEST_SVC_ONLY") == 0);
+  }
+  // A service re-reading the file with the variable unset would see another workspace:
+  // that is why it is passed. Without it, lenient parsing leaves it empty.
+  auto lenient = parse_config("[agents.a]\nworkspace = \"${WEFT_TEST_SURELY_UNSET}/a\"\n", "clawft.toml", true);
+  REQUIRE(lenient.has_value());
+  CHECK(lenient->agents.at("a").workspace == "/a");
+}

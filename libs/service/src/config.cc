@@ -367,6 +367,8 @@ result<config> parse_config(std::string_view text, std::string_view source_name,
 #endif
   config cfg;
   cfg.source = std::string(source_name);
+  // Variables outside the sections that own secrets go to every service (see secret_vars).
+  ck.share_env(&cfg.secret_vars["*"]);
   std::vector<std::string_view> known(sections.begin(), sections.end());
   known.insert(known.end(), agent_sections.begin(), agent_sections.end());
   known.insert(known.end(), reserved_sections.begin(), reserved_sections.end());
@@ -392,7 +394,12 @@ result<config> parse_config(std::string_view text, std::string_view source_name,
     } else if (key == "supervisor") {
       cfg.supervisor = read_supervisor(ck, *t);
     } else {
+      // [services.<name>] values reach their service as its spec (exec, args, env) from
+      // weftd; no other service needs their variables.
+      std::vector<std::string> own;
+      ck.track_env(&own);
       services = read_services(ck, *t);
+      ck.track_env(nullptr);
     }
   }
   read_agent_sections(ck, root, cfg);

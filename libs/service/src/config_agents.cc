@@ -730,12 +730,7 @@ std::vector<service_spec> derived_services(const config& c,
     out.push_back(std::move(s));
     return &out.back();
   };
-  // A service gets the environment variables of the sections it owns, and no others.
-  auto pass_secrets = [&](service_spec* s) {
-    add_secret_env(c, *s);
-    return s;
-  };
-  pass_secrets(add("llm", "weft-llm", "llm", {"bus"}));
+  add("llm", "weft-llm", "llm", {"bus"});
   // Memory needs llm only for embeddings, which it asks for in the background: it starts
   // (and serves keyword search) without it.
   if (c.memory.enabled) add("memory", "weft-memory", "memory", {"bus"});
@@ -766,7 +761,7 @@ std::vector<service_spec> derived_services(const config& c,
   if (any_web) add("tool-web", "weft-tool-web", "tool/web", {"bus"});
   // The MCP client host: one shared process for every [tools.mcp_servers] entry. It re-reads
   // them on SIGHUP, so a reload adds or removes servers without touching the others.
-  if (!c.tools.mcp_servers.empty()) pass_secrets(add("tool-mcp", "weft-tool-mcp", "tool/mcp", {"bus"}))->reload_signal = true;
+  if (!c.tools.mcp_servers.empty()) add("tool-mcp", "weft-tool-mcp", "tool/mcp", {"bus"})->reload_signal = true;
 
   std::vector<std::string> agents;
   for (auto& [id, a] : c.agents) {
@@ -781,13 +776,16 @@ std::vector<service_spec> derived_services(const config& c,
   }
   add("router", "weft-router", "router", agents);
   if (c.channels.telegram)
-    pass_secrets(add("chan-telegram", "weft-chan-telegram", "chan/telegram", {"router"}))->enabled =
-        c.channels.telegram->enabled;
+    add("chan-telegram", "weft-chan-telegram", "chan/telegram", {"router"})->enabled = c.channels.telegram->enabled;
   if (c.channels.web)
-    pass_secrets(add("chan-web", "weft-chan-web", "chan/web", {"router"}))->enabled = c.channels.web->enabled;
+    add("chan-web", "weft-chan-web", "chan/web", {"router"})->enabled = c.channels.web->enabled;
   // weft as an MCP server, calling tools as agent/<agent>/mcp.
   if (c.mcp && c.mcp->enabled && c.agents.count(c.mcp->agent))
     add("mcp", "weft-mcp", fmt::format("agent/{}/mcp", c.mcp->agent), {"bus"})->env = {{"WEFT_AGENT", c.mcp->agent}};
+
+  // A service gets the environment variables of the sections it owns, those every service
+  // gets, and no others.
+  for (auto& s : out) add_secret_env(c, s);
 
   // A [services.<name>] of the same name replaces the derived one.
   std::erase_if(out, [&](const service_spec& d) {
@@ -804,9 +802,10 @@ std::vector<std::string> tool_process_addresses(const tool_policy& p, std::strin
 }
 
 void add_secret_env(const config& c, service_spec& s) {
-  if (auto it = c.secret_vars.find(s.name); it != c.secret_vars.end())
-    for (auto& v : it->second)
-      if (const char* value = std::getenv(v.c_str())) s.env.emplace(v, value);
+  for (auto key : {std::string("*"), s.name})
+    if (auto it = c.secret_vars.find(key); it != c.secret_vars.end())
+      for (auto& v : it->second)
+        if (const char* value = std::getenv(v.c_str())) s.env.emplace(v, value);
 }
 
 std::optional<std::string> agent_of_address(std::string_view address) {

@@ -159,9 +159,11 @@ class checker {
  public:
   explicit checker(std::string_view source, bool lenient_env = false) : _source(source), _lenient(lenient_env) {}
 
-  /// Records the names of the environment variables substituted from now on into `to`
-  /// (nullptr: stop), so a section's secrets can be handed to the service that owns it.
-  void track_env(std::vector<std::string>* to) { _track = to; }
+  /// Records the names of the environment variables substituted from now on into `to`, so
+  /// a section's secrets can be handed to the service that owns it; nullptr: back into the
+  /// list set by share_env (variables every service gets).
+  void track_env(std::vector<std::string>* to) { _track = to ? to : _shared; }
+  void share_env(std::vector<std::string>* to) { _track = _shared = to; }
 
   std::string where(const toml::source_region& r) const {
     return fmt::format("{}:{}:{}", _source, r.begin.line, r.begin.column);
@@ -354,6 +356,7 @@ class checker {
   std::string _source;
   bool _lenient = false;
   std::vector<std::string>* _track = nullptr;
+  std::vector<std::string>* _shared = nullptr;
   std::vector<diagnostic> _errors;
   std::vector<diagnostic> _warnings;
 };

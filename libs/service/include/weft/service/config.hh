@@ -311,10 +311,12 @@ struct config {
   memory_settings memory;
   std::optional<mcp_serve_settings> mcp;  ///< [mcp]; the built-in default config has one
   tools_settings tools;
-  /// Environment variables each derived service needs from weftd's environment, by service
-  /// name: the `${VAR}`s of the sections it owns (llm: [providers] and key variables,
-  /// chan-telegram/chan-web: [channels], tool-mcp: [tools]). Every other service re-reads the
-  /// config without them (service::load_service_config is lenient about unset variables).
+  /// Environment variables services need from weftd's environment, by service name: the
+  /// `${VAR}`s of the sections a service owns (llm: [providers] and key variables,
+  /// chan-telegram/chan-web: [channels], tool-mcp: [tools]), and under "*" those of every
+  /// other section but [services], which every service gets. A service re-reads the config
+  /// without the others' secrets (service::load_service_config is lenient about unset
+  /// variables).
   std::map<std::string, std::vector<std::string>> secret_vars;
   std::vector<std::string> warnings;   ///< "file:line:col: warning: …", in file order
   bool operator==(const config&) const = default;
