@@ -203,6 +203,8 @@ void supervisor::on_notify(child& c) {
         c.ready_since = now();
         _log.info("'{}' is ready ({} ms)", c.spec.name, duration_cast<milliseconds>(now() - c.started_at).count());
         set_state(c, sv::state::ready);
+        // It may have read the config before a reload that came while it started.
+        if (std::exchange(c.hup_when_ready, false)) ::kill(c.pid, SIGHUP);
       } else if (line == "WATCHDOG=1") {
         c.last_heartbeat = now();
       } else if (line.substr(0, 7) == "STATUS=") {
@@ -400,10 +402,13 @@ status supervisor::reload(sv::reload_reply* out) {
     out->restarted.push_back("bus");
   }
   // Services that re-read their part of the config in place hear of the reload.
-  for (auto& c : _children)
-    if (c->spec.reload_signal && c->want_running && c->pid > 0 && c->state == sv::state::ready &&
-        std::find(out->restarted.begin(), out->restarted.end(), c->spec.name) == out->restarted.end())
-      ::kill(c->pid, SIGHUP);
+  for (auto& c : _children) {
+    if (!c->spec.reload_signal || !c->want_running || c->pid <= 0 ||
+        std::find(out->restarted.begin(), out->restarted.end(), c->spec.name) != out->restarted.end())
+      continue;
+    if (c->state == sv::state::ready) ::kill(c->pid, SIGHUP);
+    else if (c->state == sv::state::starting) c->hup_when_ready = true;  // no handler yet: SIGHUP would kill it
+  }
   _cfg.services = cfg->services;
   _log.info("reloaded '{}': {} started, {} stopped, {} restarted", _config_path.empty() ? "(built-in default)" : _config_path,
             out->started.size(), out->stopped.size(), out->restarted.size());

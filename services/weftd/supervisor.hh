@@ -82,6 +82,7 @@ class supervisor {
     bool want_running = true;
     bool remove_after_stop = false;
     bool restart_after_stop = false;
+    bool hup_when_ready = false;  ///< a reload came while it was starting (reload_signal)
     restart_policy policy;
     explicit child(const service::supervisor_settings& s) : policy(s) {}
   };
