@@ -105,6 +105,12 @@ std::string inline_table(const std::map<std::string, std::string>& m) {
   return "{ " + fmt::format("{}", fmt::join(items, ", ")) + " }";
 }
 
+/// The rule of [tools.mcp_servers.<name>] keys (libs/service config_mcp.cc).
+bool valid_server_name(std::string_view n) {
+  auto ok = [](char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'); };
+  return !n.empty() && n.size() <= 32 && ok(n[0]) && std::all_of(n.begin(), n.end(), [&](char c) { return ok(c) || c == '-'; });
+}
+
 bool is_url(std::string_view s) { return s.substr(0, 7) == "http://" || s.substr(0, 8) == "https://"; }
 
 struct weftd_view {
@@ -166,6 +172,23 @@ const mv::server_status* find_server(const mv::servers& s, std::string_view name
   return nullptr;
 }
 
+/// Where the comment and blank lines right before the table header at `header` begin (they
+/// belong to that table), not before `floor`.
+std::size_t lead_in_start(std::string_view text, std::size_t floor, std::size_t header) {
+  auto begin = header;
+  while (begin > floor) {
+    auto prev_end = begin - 1;  // the '\n' ending the previous line
+    auto prev_start = text.rfind('\n', prev_end == 0 ? 0 : prev_end - 1);
+    prev_start = prev_start == std::string_view::npos ? 0 : prev_start + 1;
+    if (prev_start < floor) break;
+    auto line = text.substr(prev_start, prev_end - prev_start);
+    auto a = line.find_first_not_of(" \t\r");
+    if (a != std::string_view::npos && line[a] != '#') break;
+    begin = prev_start;
+  }
+  return begin;
+}
+
 /// Where `[tools.mcp_servers.<name>]` starts and ends in `text` (the header line up to the
 /// next table header), when it is written as a table of its own.
 std::optional<std::pair<std::size_t, std::size_t>> find_table(std::string_view text, std::string_view name) {
@@ -187,7 +210,7 @@ std::optional<std::pair<std::size_t, std::size_t>> find_table(std::string_view t
     auto line = text.substr(pos, end - pos);
     auto h = header_of(line);
     if (!h.empty()) {
-      if (start) return std::pair{*start, pos};
+      if (start) return std::pair{*start, lead_in_start(text, *start, pos)};
       // A sub-table of the server ([tools.mcp_servers.<name>.x]) would make this unsafe.
       if (h == want) start = pos;
     }
@@ -289,18 +312,28 @@ int wait_for(const options& o, const std::string& name, bool want_gone, unsigned
 }
 
 /// Writes `text` as the new config after checking it parses; reports what weftd did.
-int apply(const options& o, const std::string& path, const std::string& text, bool created) {
-  auto parsed = service::parse_config(text, path);
+int apply(const options& o, const std::string& given, const std::string& text, bool created) {
+  // A symlinked config is edited where it points, not replaced by a file of its own.
+  std::error_code ec;
+  auto resolved = created ? std::filesystem::path(given) : std::filesystem::canonical(given, ec);
+  const std::string path = ec ? given : resolved.string();
+  auto parsed = service::parse_config(text, path, /*lenient_env=*/true);
   if (!parsed) return failure(fmt::format("Failed to change '{}': the result would not load:\n{}", path,
                                           parsed.err().message));
   auto dir = std::filesystem::path(path).parent_path();
-  std::error_code ec;
   if (created) std::filesystem::create_directories(dir, ec);
   if (auto w = write_file_atomic(path, text, created ? 0600 : file_mode(path)); !w)
     return failure(w.err().message);
   auto r = reload(o);
   if (!r) return failure(fmt::format("Changed '{}', but failed to reload weftd: {} (run `weftctl reload`)", path,
                                      r.err().message));
+  if (created) {
+    auto w = ask_weftd(o);
+    if (w && w->config.empty())
+      return failure(fmt::format("Wrote '{}', but weftd did not take it up (it looks for its config with its own "
+                                 "$WEFT_HOME and $HOME); restart weftd with --config {}",
+                                 path, path));
+  }
   if (!o.json) {
     std::vector<std::string> what;
     if (!r->started.empty()) what.push_back(fmt::format("started {}", fmt::join(r->started, ", ")));
@@ -315,6 +348,11 @@ int apply(const options& o, const std::string& path, const std::string& text, bo
 int cmd_add(const options& o, const std::vector<std::string>& args) {
   if (args.empty()) return service::usage_error("weftctl", "mcp add needs a NAME and a COMMAND or URL");
   const std::string& name = args[0];
+  if (!valid_server_name(name))
+    return service::usage_error("weftctl", fmt::format("mcp add: '{}' is not a server name: use 1 to 32 of a-z, 0-9 "
+                                                       "and '-', starting with a letter or digit (its tools become "
+                                                       "<name>__<tool>)",
+                                                       name));
   service::mcp_server_entry e;
   bool wait = true, after_dashes = false;
   std::vector<std::string> rest;
@@ -390,7 +428,7 @@ int cmd_add(const options& o, const std::vector<std::string>& args) {
     if (!t) return failure(t.err().message);
     text = std::move(*t);
   }
-  if (auto current = service::parse_config(text, path)) {
+  if (auto current = service::parse_config(text, path, /*lenient_env=*/true)) {
     if (auto it = current->tools.mcp_servers.find(name); it != current->tools.mcp_servers.end())
       return failure(fmt::format("Failed to add MCP server '{}': it is already configured at {}; `weftctl mcp remove "
                                  "{}` first to replace it",
@@ -417,7 +455,7 @@ int cmd_add(const options& o, const std::vector<std::string>& args) {
   if (!e.enabled) table += "enabled = false\n";
   if (!text.empty() && text.back() != '\n') text += '\n';
   text += table;
-  auto parsed = service::parse_config(text, path);
+  auto parsed = service::parse_config(text, path, /*lenient_env=*/true);
   if (!parsed) return failure(fmt::format("Failed to add MCP server '{}':\n{}", name, parsed.err().message));
   unsigned limit = parsed->tools.mcp_servers.at(name).connect_timeout_ms + 10000;
   if (int rc = apply(o, path, text, created); rc != 0) return rc;
@@ -437,7 +475,7 @@ int cmd_remove(const options& o, const std::vector<std::string>& args) {
                                name));
   auto text = read_file(w->config);
   if (!text) return failure(text.err().message);
-  auto current = service::parse_config(*text, w->config);
+  auto current = service::parse_config(*text, w->config, /*lenient_env=*/true);
   if (!current) return failure(fmt::format("Failed to remove MCP server '{}': '{}' does not load now:\n{}", name,
                                            w->config, current.err().message));
   auto it = current->tools.mcp_servers.find(name);
@@ -456,7 +494,7 @@ int cmd_remove(const options& o, const std::vector<std::string>& args) {
   std::string edited = text->substr(0, span->first) + text->substr(span->second);
   // Drop the blank line `mcp add` put before the table.
   if (span->first >= 2 && edited.substr(span->first - 2, 2) == "\n\n") edited.erase(span->first - 1, 1);
-  auto check = service::parse_config(edited, w->config);
+  auto check = service::parse_config(edited, w->config, /*lenient_env=*/true);
   if (!check || check->tools.mcp_servers.count(name))
     return failure(fmt::format("Failed to remove MCP server '{}': its table at {} has parts this command cannot "
                                "separate from the rest; remove it by hand and run `weftctl reload`",
@@ -477,7 +515,7 @@ int cmd_list(const options& o) {
   std::string config = w->config.empty() ? "(built-in default)" : w->config;
   service::config cfg;
   if (!w->config.empty()) {
-    auto c = service::load_config(w->config);
+    auto c = service::load_config(w->config, /*lenient_env=*/true);
     if (!c) return failure(c.err().message);
     cfg = std::move(*c);
   }
