@@ -230,6 +230,7 @@ void agent::on_tools_listed(std::size_t i, const ipc::message* m) {
     }
   }
   if (err) {
+    p.stale = false;  // it is listed again anyway, after the backoff
     p.next_try = mono_clock::now() + p.backoff;
     p.backoff = std::min<std::chrono::milliseconds>(p.backoff * 2, 30s);
     _log.debug("Failed to list the tools of '{}': {}; retrying when a turn needs it", p.address, err->to_string());
