@@ -1630,3 +1630,27 @@ TEST_CASE("variables of sections without secrets reach every service; [services]
   REQUIRE(lenient.has_value());
   CHECK(lenient->agents.at("a").workspace == "/a");
 }
+
+TEST_CASE("services other than llm learn which providers are usable, never their keys") {
+  no_provider_keys keys;
+  {
+    scoped_env key("OPENAI_API_KEY", "sk-test");
+    for (auto& s : derived_services(default_config(), [](std::string_view p) { return std::string(p); })) {
+      CHECK_MESSAGE(s.env.at("WEFT_PROVIDERS_READY") == "openai", s.name);
+      if (s.name != "llm") CHECK(s.env.count("OPENAI_API_KEY") == 0);
+    }
+  }
+  // In memory's environment: no key, but weftd said openai is usable.
+  scoped_env ready("WEFT_PROVIDERS_READY", "openai,mine");
+  auto d = default_config();
+  REQUIRE(d.providers.count("openai"));
+  CHECK(d.providers.at("openai").enabled);
+  CHECK(d.providers.at("openai").api_key.empty());
+  auto c = parse_config("[providers.mine]\nbase_url = \"http://127.0.0.1:9/v1\"\napi_key = \"${WEFT_TEST_SURELY_UNSET}\"\n"
+                        "embedding_model = \"e\"\n[providers.other]\nbase_url = \"http://127.0.0.1:9/v1\"\n"
+                        "api_key = \"${WEFT_TEST_SURELY_UNSET}\"\n",
+                        "clawft.toml", true);
+  REQUIRE(c.has_value());
+  CHECK(c->providers.at("mine").enabled);
+  CHECK_FALSE(c->providers.at("other").enabled);
+}

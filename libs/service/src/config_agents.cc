@@ -87,15 +87,29 @@ const provider_settings* find_builtin(std::string_view name) {
   return nullptr;
 }
 
-/// Every built-in provider whose key variable is set, with the key resolved, and the
-/// first of default_provider_order among them.
+/// In a service weftd started: whether weftd found provider `name` usable
+/// ($WEFT_PROVIDERS_READY, a comma-separated list), its key being held by llm alone.
+bool ready_in_weftd(std::string_view name) {
+  const char* list = std::getenv("WEFT_PROVIDERS_READY");
+  for (std::string_view rest = list ? list : ""; !rest.empty();) {
+    auto comma = rest.find(',');
+    if (rest.substr(0, comma) == name) return true;
+    rest = comma == std::string_view::npos ? std::string_view{} : rest.substr(comma + 1);
+  }
+  return false;
+}
+
+/// Every built-in provider whose key variable is set (or, in a service, that weftd found
+/// usable), with the key resolved when it is here, and the first of default_provider_order.
 void providers_from_environment(config& c) {
-  for (auto& p : provider_table())
-    if (auto* key = getenv_nonempty(p.api_key_env); key && !p.base_url.empty()) {  // azure needs its URL
+  for (auto& p : provider_table()) {
+    auto* key = getenv_nonempty(p.api_key_env);
+    if ((key || ready_in_weftd(p.name)) && !p.base_url.empty()) {  // azure needs its URL
       auto q = p;
-      q.api_key = key;
+      q.api_key = key ? key : "";
       c.providers.emplace(q.name, std::move(q));
     }
+  }
   if (c.llm.default_provider.empty())
     for (auto name : default_provider_order)
       if (c.providers.count(std::string(name))) {
@@ -192,6 +206,8 @@ provider_settings read_provider(checker& ck, const std::string& name, const toml
     else missing = fmt::format("environment variable '{}' is not set", p.api_key_env);
     if (auto* e = t.get("api_key_env")) at = e;
   }
+  // A service other than llm has no keys; weftd tells it which providers are usable.
+  if (!missing.empty() && ready_in_weftd(name)) missing.clear();
   if (!missing.empty() && enabled)
     ck.warning(at->source(), fmt::format("{} has no API key ({}); set it to use this provider, disabling it.",
                                          label, missing));
@@ -802,6 +818,11 @@ std::vector<std::string> tool_process_addresses(const tool_policy& p, std::strin
 }
 
 void add_secret_env(const config& c, service_spec& s) {
+  // Which providers are usable is no secret; the keys stay with llm.
+  std::vector<std::string> ready;
+  for (auto& [name, p] : c.providers)
+    if (p.enabled) ready.push_back(name);
+  if (!ready.empty()) s.env.emplace("WEFT_PROVIDERS_READY", fmt::format("{}", fmt::join(ready, ",")));
   for (auto key : {std::string("*"), s.name})
     if (auto it = c.secret_vars.find(key); it != c.secret_vars.end())
       for (auto& v : it->second)
