@@ -66,7 +66,7 @@ class http_transport final : public transport {
   status start() {
     _efd = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
     _multi = curl_multi_init();
-    if (_efd < 0 || !_multi) return fail(errc::io, "Failed to connect to '{}': cannot create the HTTP client", _e.url);
+    if (_efd < 0 || !_multi) return fail(errc::io, "Failed to connect to '{}': cannot create the HTTP client", redact_url(_e.url));
     _thread = std::thread([this] { worker(); });
     return {};
   }
@@ -127,6 +127,7 @@ class http_transport final : public transport {
     bool is_get = false;  // the standalone stream for server-initiated messages
     std::string content_type, body;
     bool sse_mode = false, decided = false, too_big = false;
+    bool answered = false;  // the stream carried the answer to `id`
     sse_parser sse;
   };
 
@@ -175,7 +176,10 @@ class http_transport final : public transport {
     if (x->sse_mode) {
       x->sse.feed(chunk);
       while (auto ev = x->sse.next())
-        if (ev->event == "message") x->self->received(std::move(ev->data));
+        if (ev->event == "message") {
+          if (x->id && !x->answered) x->answered = answers(ev->data, *x->id);
+          x->self->received(std::move(ev->data));
+        }
       return x->sse.failed() ? 0 : chunk.size();
     }
     if (x->body.size() + chunk.size() > max_body) {
@@ -186,15 +190,45 @@ class http_transport final : public transport {
     return chunk.size();
   }
 
+  /// Whether message `text` is the response (or error) to request `id`.
+  static bool answers(const std::string& text, const mcp::request_id& id) {
+    auto m = mcp::parse(text);
+    if (!m) return false;
+    if (auto* r = std::get_if<mcp::response>(&*m)) return r->id == id;
+    if (auto* e = std::get_if<mcp::error_response>(&*m)) return e->id && *e->id == id;
+    return false;
+  }
+
+  /// The host stopped waiting for request `id` (notifications/cancelled): its POST is
+  /// dropped, so a server that never answers does not keep a connection open.
+  void abort_post(const mcp::request_id& id) {
+    auto it = std::find_if(_xfers.begin(), _xfers.end(), [&](auto& x) { return !x->is_get && x->id && *x->id == id; });
+    if (it != _xfers.end()) remove((*it)->easy);
+  }
+
+  /// No low-speed limit: a long tools/call (a POST) and the GET stream may both be silent
+  /// for long and legitimately (the host's call deadline aborts a POST through
+  /// notifications/cancelled). TCP keepalive finds a peer that vanished without a FIN.
+  static void keepalive(CURL* e) {
+    curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
+    curl_easy_setopt(e, CURLOPT_TCP_KEEPIDLE, 30L);
+    curl_easy_setopt(e, CURLOPT_TCP_KEEPINTVL, 10L);
+  }
+
   void start_post(std::string line) {
     auto x = std::make_unique<xfer>();
     x->self = this;
     x->request = std::move(line);
-    if (auto m = mcp::parse(x->request); m)
+    if (auto m = mcp::parse(x->request); m) {
       if (auto* q = std::get_if<mcp::request>(&*m)) {
         x->id = q->id;
         x->is_initialize = q->method == "initialize";
+      } else if (auto* n = std::get_if<mcp::notification>(&*m); n && n->method == "notifications/cancelled") {
+        auto rid = n->params.is_object() ? n->params.find("requestId") : n->params.end();
+        if (rid != n->params.end() && rid->is_number_integer()) abort_post(rid->get<std::int64_t>());
+        else if (rid != n->params.end() && rid->is_string()) abort_post(rid->get<std::string>());
       }
+    }
     CURL* e = curl_easy_init();
     x->easy = e;
     x->headers = curl_slist_append(x->headers, "Content-Type: application/json");
@@ -209,6 +243,7 @@ class http_transport final : public transport {
     curl_easy_setopt(e, CURLOPT_POSTFIELDS, x->request.c_str());
     curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE, static_cast<long>(x->request.size()));
     curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, 10000L);
+    keepalive(e);
     curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, &on_header);
     curl_easy_setopt(e, CURLOPT_HEADERDATA, x.get());
     curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, &on_body);
@@ -240,6 +275,7 @@ class http_transport final : public transport {
     curl_easy_setopt(e, CURLOPT_HTTPGET, 1L);
     curl_easy_setopt(e, CURLOPT_HTTPHEADER, x->headers);
     curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, 10000L);
+    keepalive(e);
     curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, &on_body);
     curl_easy_setopt(e, CURLOPT_WRITEDATA, x.get());
     curl_easy_setopt(e, CURLOPT_PRIVATE, x.get());
@@ -282,25 +318,31 @@ class http_transport final : public transport {
     curl_easy_getinfo(x.easy, CURLINFO_RESPONSE_CODE, &status);
     if (rc != CURLE_OK && !(rc == CURLE_WRITE_ERROR && (x.too_big || x.sse.failed()))) {
       if (status == 0) {
-        push(true, fmt::format("Failed to reach '{}': {}", _e.url, curl_easy_strerror(rc)));
+        push(true, fmt::format("Failed to reach '{}': {}", redact_url(_e.url), curl_easy_strerror(rc)));
         return;
       }
       // The stream broke after the headers: the request has no answer.
-      if (!x.sse_mode || x.id) answer_error(x, mcp::code::internal_error,
-                                            fmt::format("the HTTP response broke off: {}", curl_easy_strerror(rc)));
+      if (!x.answered)
+        answer_error(x, mcp::code::internal_error, fmt::format("the HTTP response broke off: {}", curl_easy_strerror(rc)));
       return;
     }
     if (x.too_big || x.sse.failed()) {
-      answer_error(x, mcp::code::internal_error, fmt::format("the HTTP response is larger than {} bytes", max_body));
+      answer_error(x, mcp::code::internal_error,
+                   fmt::format("the HTTP response (or one of its events) is larger than {} bytes", max_body));
       return;
     }
     if (status == 404 || (status == 400 && x.body.find("No valid session") != std::string::npos)) {
       push(true, fmt::format("the server ended the session (HTTP {})", status));
       return;
     }
-    if (status == 202 || status == 204) return;
     if (status >= 200 && status < 300) {
-      if (!x.sse_mode && !trim(x.body).empty()) received(trim(x.body));
+      if (!x.sse_mode && !trim(x.body).empty()) {
+        received(trim(x.body));
+      } else if (x.sse_mode && !x.answered) {
+        answer_error(x, mcp::code::internal_error, "the server's event stream ended without an answer");
+      } else if (!x.sse_mode) {
+        answer_error(x, mcp::code::internal_error, fmt::format("the server answered HTTP {} without a body", status));
+      }
       return;
     }
     // An error status: its JSON-RPC body if there is one, else the text.

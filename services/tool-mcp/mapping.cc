@@ -118,6 +118,17 @@ std::string rpc_error_text(const error& e) {
   return fmt::format("MCP error {}: {}", number, msg);
 }
 
+std::string redact_url(std::string_view url) {
+  if (auto cut = url.find_first_of("?#"); cut != std::string_view::npos) url = url.substr(0, cut);
+  auto scheme = url.find("://");
+  std::size_t start = scheme == std::string_view::npos ? 0 : scheme + 3;
+  auto slash = url.find('/', start);
+  auto authority = url.substr(start, (slash == std::string_view::npos ? url.size() : slash) - start);
+  auto at = authority.rfind('@');
+  if (at == std::string_view::npos) return std::string(url);
+  return std::string(url.substr(0, start)) + std::string(url.substr(start + at + 1));
+}
+
 std::chrono::milliseconds backoff::ceiling() const {
   auto c = base;
   for (std::uint32_t i = 0; i < attempt && c < cap; ++i) c *= 2;
@@ -142,6 +153,7 @@ void sse_parser::feed(std::string_view bytes) {
       _skip_lf = ch == '\r';
       line(_buf);
       _buf.clear();
+      if (_failed) return;
       continue;
     }
     if (_buf.size() >= _max) {
@@ -171,6 +183,10 @@ void sse_parser::line(std::string_view l) {
     if (!value.empty() && value.front() == ' ') value.remove_prefix(1);
   }
   if (field == "data") {
+    if (_cur.data.size() + value.size() + 1 > _max) {  // an event that never ends
+      _failed = true;
+      return;
+    }
     _cur.data.append(value);
     _cur.data += '\n';
     _has_data = true;

@@ -52,6 +52,9 @@ tool::result to_tool_result(const mcp::call_result& r, std::size_t limit = max_r
 /// The model's text for a JSON-RPC error answered to tools/call: "MCP error <code>: <message>".
 std::string rpc_error_text(const error& e);
 
+/// `url` for logs and errors: without user:password@, query and fragment (tokens).
+std::string redact_url(std::string_view url);
+
 /// Exponential backoff with full jitter: attempt n (0-based) waits uniformly in
 /// [0, min(cap, base·2^n)].
 struct backoff {
@@ -76,7 +79,8 @@ struct sse_event {
 
 /// An incremental text/event-stream parser: feed chunks, take events. Comments (':'),
 /// unknown fields and events with empty data (the SDK's priming event) are skipped. A line
-/// longer than `max_line` bytes makes the stream fail (error()).
+/// longer than `max_line` bytes, or an event whose data lines together pass it, makes the
+/// stream fail (failed()).
 class sse_parser {
  public:
   explicit sse_parser(std::size_t max_line = 4 * 1024 * 1024) : _max(max_line) {}

@@ -336,6 +336,11 @@ result<std::unique_ptr<transport>> start_stdio(const service::mcp_server_entry& 
   std::string path = path_it != e.env.end() ? path_it->second : default_path;
   auto program = find_program(e.command, path);
   if (program.empty()) return fail(errc::not_found, "Failed to start '{}': No such file or directory", e.command);
+  // posix_spawn reports a bad working directory as ENOENT, like a missing program: say which.
+  if (struct stat st{}; ::stat(cwd.c_str(), &st) != 0)
+    return fail(errc::not_found, "Failed to start '{}': working directory '{}': {}", e.command, cwd, std::strerror(errno));
+  else if (!S_ISDIR(st.st_mode))
+    return fail(errc::invalid_argument, "Failed to start '{}': working directory '{}': not a directory", e.command, cwd);
   auto t = std::make_unique<stdio_transport>(e.name, e.command, std::move(ev));
   if (auto s = t->spawn(program, e.args, child_environment(e, cwd), cwd); !s) return s.take_error();
   return std::unique_ptr<transport>(std::move(t));

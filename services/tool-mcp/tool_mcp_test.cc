@@ -2,10 +2,17 @@
 // SSE parsing, the child environment and the PATH lookup.
 #include <doctest/doctest.h>
 
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <fstream>
 #include <set>
+#include <thread>
 
 #include "services/tool-mcp/mapping.hh"
 #include "services/tool-mcp/transport.hh"
+#include "tests/temp_dir.hh"
 
 using namespace weft;
 using namespace weft::mcp_host;
@@ -188,4 +195,35 @@ TEST_CASE("stdio child environment: the entry's env plus PATH and HOME only") {
   CHECK(find_program("no-such-program-weft", "/bin:/usr/bin") == "");
   CHECK(find_program("/abs/path", "") == "/abs/path");
   CHECK(find_program("sh", "/nonexistent") == "");
+}
+
+TEST_CASE("SSE: an event whose data lines never end fails the stream at the limit") {
+  sse_parser p(64);
+  for (int i = 0; i < 1000 && !p.failed(); ++i) p.feed("data: xxxxxxxxxx\n");  // no blank line, ever
+  CHECK(p.failed());
+  CHECK_FALSE(p.next());
+  // Within the limit, many data lines make one event.
+  sse_parser ok(64);
+  for (int i = 0; i < 4; ++i) ok.feed("data: xxxxxxxxxx\n");
+  ok.feed("\n");
+  CHECK_FALSE(ok.failed());
+  auto e = ok.next();
+  REQUIRE(e);
+  CHECK(e->data.size() == 4 * 10 + 3);
+}
+
+TEST_CASE("URLs in logs: no userinfo, query or fragment") {
+  CHECK(redact_url("https://user:secret@mcp.example.com:8443/mcp?token=abc#x") == "https://mcp.example.com:8443/mcp");
+  CHECK(redact_url("http://127.0.0.1:3001/mcp") == "http://127.0.0.1:3001/mcp");
+  CHECK(redact_url("http://h/p@q?k=v") == "http://h/p@q");  // '@' in the path is not userinfo
+  CHECK(redact_url("http://a@h") == "http://h");
+}
+
+TEST_CASE("stdio: a missing working directory is named as such") {
+  service::mcp_server_entry e;
+  e.name = "x";
+  e.command = "sh";
+  auto t = start_stdio(e, "/nonexistent/weft-cwd", {});
+  REQUIRE_FALSE(t);
+  CHECK(t.err().message == "Failed to start 'sh': working directory '/nonexistent/weft-cwd': No such file or directory");
 }
