@@ -28,6 +28,8 @@ struct host::server {
   bool listing = false, relist_again = false;
   bool ping_in_flight = false;
   bool healthy_reset = false;
+  bool over_budget = false;  // its tools do not fit its share of ListTools: not offered
+  std::size_t spec_bytes = 0;
   clock::time_point connect_deadline{}, retry_at{}, ready_since{}, last_rx{}, ping_deadline{};
   backoff bo;
   std::uint32_t restarts = 0;
@@ -43,6 +45,9 @@ struct host::server {
     for (auto& a : entry.args) t += " " + a;
     return t;
   }
+  /// For logs: the program without its arguments (they may hold keys), or the URL without
+  /// userinfo, query and fragment.
+  std::string log_target() const { return entry.url.empty() ? entry.command : redact_url(entry.url); }
 };
 
 struct host::call {
@@ -50,10 +55,35 @@ struct host::call {
   std::string server, tool;
   clock::time_point deadline;
   milliseconds timeout;
+  std::uint64_t gen = 0;     // the server's session the request went to
+  std::int64_t rpc_id = 0;   // its JSON-RPC id there (for cancel)
 };
 
 host::host(ipc::bus_client& b, service::notifier& n, host_options o)
-    : _bus(b), _notify(n), _o(std::move(o)), _log(log::get("tool-mcp")), _rng(std::random_device{}()) {}
+    : _bus(b), _notify(n), _o(std::move(o)), _log(log::get("tool-mcp")), _rng(std::random_device{}()) {
+  if (!_o.pids_file.empty())
+    if (auto n = kill_leftover_groups(_o.pids_file))
+      _log.warning("killed {} MCP server process group(s) left behind by a previous weft-tool-mcp (from '{}')", n,
+                   _o.pids_file);
+}
+
+void host::record_groups() {
+  if (_o.pids_file.empty()) return;
+  std::vector<group_record> now;
+  auto add = [&](const transport& t) {
+    if (t.pid() <= 0) return;
+    for (auto& r : _recorded)
+      if (r.pgid == t.pid()) return now.push_back(r);
+    if (auto st = process_start_time(t.pid())) now.push_back({t.pid(), *st});
+  };
+  for (auto& [name, s] : _servers)
+    if (s->tr) add(*s->tr);
+  for (auto& t : _retiring) add(*t);
+  std::sort(now.begin(), now.end(), [](auto& a, auto& b) { return a.pgid < b.pgid; });
+  if (now == _recorded) return;
+  if (auto w = write_groups(_o.pids_file, now); !w) _log.warning("{}", w.err().message);
+  _recorded = std::move(now);
+}
 
 host::~host() { stop_all(); }
 
@@ -116,6 +146,7 @@ void host::configure(const std::map<std::string, service::mcp_server_entry>& ent
   };
   _log.info("MCP servers: {} configured; added: {}; removed: {}; changed: {}", entries.size(), join(added),
             join(removed), join(changed));
+  apply_budget();  // the share per server depends on how many there are
   publish_if_changed();
 }
 
@@ -167,7 +198,8 @@ void host::connect(server& s, clock::time_point now) {
   s.cl->on_tools_changed([this, sp, gen] {
     if (sp->gen != gen) return;
     _log.info("MCP server '{}' says its tools changed", sp->entry.name);
-    if (sp->state == "ready") relist(*sp, clock::now());
+    if (sp->listing) sp->relist_again = true;  // the listing in flight may predate the change
+    else if (sp->state == "ready") relist(*sp, clock::now());
   });
   s.cl->on_notification([this, sp](const mcp::notification& n) {
     _log.debug("MCP server '{}' notification {}", sp->entry.name, n.method);
@@ -190,15 +222,15 @@ void host::connect(server& s, clock::time_point now) {
         if (!sp->failure) sp->failure = fmt::format("tools/list failed: {}", tools.err().message);
         return;
       }
+      sp->last_error.clear();
       set_tools(*sp, std::move(*tools));
       sp->state = "ready";
       sp->ready_since = clock::now();
-      sp->last_error.clear();
       _log.info("MCP server '{}' ready: {} ({}), {} tool(s)", sp->entry.name, sp->server_info, sp->protocol_version,
                 sp->specs.size());
       if (sp->relist_again) relist(*sp, clock::now());
       publish_if_changed();
-    });
+    }, milliseconds(sp->entry.connect_timeout_ms));
   });
 }
 
@@ -223,7 +255,7 @@ void host::relist(server& s, clock::time_point now) {
     }
     if (sp->relist_again) relist(*sp, clock::now());
     publish_if_changed();
-  });
+  }, milliseconds(s.entry.connect_timeout_ms));  // a server that never answers does not block later relists
 }
 
 void host::set_tools(server& s, std::vector<mcp::tool> tools) {
@@ -244,6 +276,39 @@ void host::set_tools(server& s, std::vector<mcp::tool> tools) {
     s.names[name] = t.name;
     s.specs.push_back(std::move(spec));
   }
+  s.spec_bytes = 0;
+  for (auto& t : s.specs)
+    s.spec_bytes += t.name.size() + t.description.size() + t.input_schema.size() + t.output_schema.size() + 64;
+  apply_budget();
+}
+
+std::size_t host::tools_share() const {
+  // ListTools answers every server's tools in one bus message: each enabled server gets an
+  // equal share of the bus limit, less a margin for the envelope and the encoding.
+  std::size_t enabled = 0;
+  for (auto& [name, s] : _servers)
+    if (s->entry.enabled) ++enabled;
+  auto limit = static_cast<std::size_t>(_o.max_message_bytes);
+  auto total = limit - std::min(limit, std::max<std::size_t>(64 * 1024, limit / 8));
+  return total / std::max<std::size_t>(1, enabled);
+}
+
+void host::apply_budget() {
+  auto share = tools_share();
+  for (auto& [name, sp] : _servers) {
+    auto& s = *sp;
+    bool over = !s.specs.empty() && s.spec_bytes > share;
+    if (over && !s.over_budget) {
+      s.last_error = fmt::format(
+          "its {} tools take {} bytes, more than its share of {} bytes of one bus message ([bus] max_message_bytes = "
+          "{}, shared by every enabled MCP server); none of its tools are offered",
+          s.specs.size(), s.spec_bytes, share, _o.max_message_bytes);
+      _log.warning("MCP server '{}': {}", s.entry.name, s.last_error);
+    } else if (!over && s.over_budget) {
+      s.last_error.clear();
+    }
+    s.over_budget = over;
+  }
 }
 
 void host::teardown(server& s, std::string reason, clock::time_point now, bool graceful) {
@@ -252,7 +317,7 @@ void host::teardown(server& s, std::string reason, clock::time_point now, bool g
   s.failure.reset();
   if (!graceful) {
     s.last_error = reason;
-    _log.warning("MCP server '{}' ({}): {}", s.entry.name, s.target(), reason);
+    _log.warning("MCP server '{}' ({}): {}", s.entry.name, s.log_target(), reason);
   } else {
     _log.info("MCP server '{}' disconnecting: {}", s.entry.name, reason);
   }
@@ -261,6 +326,8 @@ void host::teardown(server& s, std::string reason, clock::time_point now, bool g
     _retiring.push_back(std::move(s.tr));
   }
   s.specs.clear();
+  s.spec_bytes = 0;
+  s.over_budget = false;
   s.listing = s.ping_in_flight = false;
   s.state = graceful ? "stopping" : "backoff";
   if (auto cl = std::move(s.cl)) {
@@ -281,6 +348,7 @@ std::string host::state_text(const server& s) const {
     return fmt::format("MCP server '{}' is connecting{}", s.entry.name,
                        s.last_error.empty() ? "" : fmt::format(" (last error: {})", s.last_error));
   if (s.state == "disabled") return fmt::format("MCP server '{}' is disabled in the config", s.entry.name);
+  if (s.over_budget) return fmt::format("MCP server '{}' is connected but {}", s.entry.name, s.last_error);
   return fmt::format("MCP server '{}' is {}", s.entry.name, s.state);
 }
 
@@ -288,7 +356,7 @@ tool::tools host::list_tools() const {
   tool::tools out;
   out.family = "mcp";
   for (auto& [name, s] : _servers)
-    if (s->state == "ready")
+    if (s->state == "ready" && !s->over_budget)
       for (auto& t : s->specs) out.tools.push_back(t);
   return out;
 }
@@ -305,7 +373,7 @@ mv::servers host::list_servers() const {
     x.era = s->era;
     x.protocol_version = s->protocol_version;
     x.server_info = s->server_info;
-    x.tool_count = s->state == "ready" ? static_cast<std::uint32_t>(s->specs.size()) : 0;
+    x.tool_count = s->state == "ready" && !s->over_budget ? static_cast<std::uint32_t>(s->specs.size()) : 0;
     x.last_error = s->last_error;
     x.restarts = s->restarts;
     if (s->state == "backoff")
@@ -321,7 +389,7 @@ void host::publish_if_changed() {
   std::string sig;
   std::uint32_t count = 0;
   for (auto& [name, s] : _servers)
-    if (s->state == "ready")
+    if (s->state == "ready" && !s->over_budget)
       for (auto& t : s->specs) {
         sig += t.name + '\0' + t.description + '\0' + t.input_schema + '\0' + t.output_schema + '\n';
         ++count;
@@ -392,11 +460,19 @@ void host::on_call(const ipc::message& m) {
     (void)_bus.reply_error(m, tool::make(tool::error_code::no_such_tool, "'{}' has no tool '{}'", self, c->name));
     return;
   }
-  if (sp->state != "ready" || !sp->cl) {
+  if (sp->state != "ready" || !sp->cl || sp->over_budget) {
     tool::result r;
     r.is_error = true;
     r.content = state_text(*sp);
     (void)_bus.reply(m, r);
+    return;
+  }
+  // Copying or printing a json value recurses: refuse deep nesting before parsing (like
+  // libs/mcp does for every received message).
+  if (auto depth = mcp::limits{}.max_depth; mcp::nesting(c->arguments, depth) > depth) {
+    (void)_bus.reply_error(m, tool::make(tool::error_code::bad_arguments,
+                                         "Failed to call '{}': arguments are nested deeper than {} levels", c->name,
+                                         depth));
     return;
   }
   json args = json::parse(c->arguments.empty() ? std::string_view("{}") : std::string_view(c->arguments), nullptr,
@@ -406,19 +482,28 @@ void host::on_call(const ipc::message& m) {
                                          "Failed to call '{}': arguments are not a JSON object", c->name));
     return;
   }
-  if (sp->cl->pending() >= _o.max_in_flight) {
+  if (auto n = calls_in_flight(*sp); n >= _o.max_in_flight) {
     (void)_bus.reply_error(m, tool::make(tool::error_code::failed,
                                          "Failed to call '{}': MCP server '{}' already has {} requests in flight; try "
                                          "again later",
-                                         c->name, sp->entry.name, sp->cl->pending()));
+                                         c->name, sp->entry.name, n));
     return;
   }
   auto now = clock::now();
   auto timeout = milliseconds(c->timeout_ms ? c->timeout_ms : sp->entry.call_timeout_ms);
   auto seq = _next_call++;
-  _calls.emplace(seq, call{m, sp->entry.name, c->name, now + timeout, timeout});
+  _calls.emplace(seq, call{m, sp->entry.name, c->name, now + timeout, timeout, sp->gen});
   _log.debug("call '{}' ({}) from '{}' → '{}' tools/call '{}'", c->name, c->call_id, m.env.from, sp->entry.name, real);
-  sp->cl->call_tool(now, real, std::move(args), [this, seq](result<mcp::call_result> r) { finish_call(seq, std::move(r)); });
+  auto id = sp->cl->call_tool(now, real, std::move(args),
+                              [this, seq](result<mcp::call_result> r) { finish_call(seq, std::move(r)); });
+  if (auto it = _calls.find(seq); it != _calls.end()) it->second.rpc_id = id;
+}
+
+std::size_t host::calls_in_flight(const server& s) const {
+  std::size_t n = 0;
+  for (auto& [seq, c] : _calls)
+    if (c.server == s.entry.name && c.gen == s.gen) ++n;
+  return n;
 }
 
 void host::finish_call(std::uint64_t seq, result<mcp::call_result> r) {
@@ -472,11 +557,19 @@ void host::tick(clock::time_point now) {
         s.healthy_reset = true;
         s.bo.reset();
       }
+      // A server busy with calls may answer nothing else until they finish (a single-threaded
+      // server queues the ping behind a long call): its silence is not a hang. Each call has
+      // its own deadline, and an exit or a closed pipe is noticed by the transport.
+      bool busy = calls_in_flight(s) > 0;
       if (s.ping_in_flight && now >= s.ping_deadline) {
-        teardown(s, fmt::format("did not answer ping within {} ms", _o.ping_timeout.count()), now);
-        continue;
+        if (busy) {
+          s.ping_deadline = now + _o.ping_timeout;
+        } else {
+          teardown(s, fmt::format("did not answer ping within {} ms", _o.ping_timeout.count()), now);
+          continue;
+        }
       }
-      if (!s.ping_in_flight && now - s.last_rx >= _o.ping_interval) {
+      if (!s.ping_in_flight && !busy && now - s.last_rx >= _o.ping_interval) {
         s.ping_in_flight = true;
         s.ping_deadline = now + _o.ping_timeout;
         auto gen = s.gen;
@@ -499,6 +592,9 @@ void host::tick(clock::time_point now) {
   for (auto seq : late) {
     auto c = std::move(_calls[seq]);
     _calls.erase(seq);
+    // The server's slot is freed and it is told to stop (an HTTP POST is aborted).
+    if (auto s = _servers.find(c.server); s != _servers.end() && s->second->gen == c.gen && s->second->cl && c.rpc_id)
+      s->second->cl->cancel(c.rpc_id, fmt::format("weft stopped waiting after {} ms", c.timeout.count()));
     (void)_bus.reply_error(c.request, tool::make(tool::error_code::timeout,
                                                  "MCP server '{}' did not answer tools/call '{}' within {} ms",
                                                  c.server, c.tool, c.timeout.count()));
@@ -514,7 +610,8 @@ clock::time_point host::next_wake(clock::time_point now) const {
     if (s->state == "backoff") at(s->retry_at);
     if (s->state == "connecting") at(s->connect_deadline);
     if (s->state == "ready") {
-      at(s->ping_in_flight ? s->ping_deadline : s->last_rx + _o.ping_interval);
+      if (s->ping_in_flight) at(s->ping_deadline);
+      else if (calls_in_flight(*s) == 0) at(s->last_rx + _o.ping_interval);  // busy: no ping (tick)
       if (!s->healthy_reset) at(s->ready_since + _o.healthy_after);
     }
     if (s->tr)
@@ -535,6 +632,7 @@ int host::run(int signal_fd, const std::function<void()>& reload) {
   while (!stopping) {
     auto now = clock::now();
     tick(now);
+    record_groups();
     auto beat = _notify.beat_if_due();
     auto wake = std::chrono::duration_cast<milliseconds>(next_wake(clock::now()) - clock::now());
     auto wait = std::clamp(std::min(beat, wake), 0ms, 1000ms);
@@ -601,6 +699,7 @@ void host::stop_all() {
     std::erase_if(_retiring, [](auto& t) { return t->finished(); });
   }
   _retiring.clear();  // the destructors KILL whatever is left
+  if (!_o.pids_file.empty()) ::unlink(_o.pids_file.c_str());
 }
 
 }  // namespace weft::mcp_host

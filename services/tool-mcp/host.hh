@@ -22,6 +22,7 @@
 #include "proto/mcp_v1.hh"
 #include "proto/tool_v1.hh"
 #include "services/tool-mcp/mapping.hh"
+#include "services/tool-mcp/pidfile.hh"
 #include "services/tool-mcp/transport.hh"
 
 namespace weft::mcp_host {
@@ -35,6 +36,10 @@ struct host_options {
   std::chrono::milliseconds healthy_after{60000};   ///< ready this long → backoff starts over
   std::size_t max_in_flight = 64;                    ///< tools/call per server at once
   std::size_t max_result = max_result_bytes;
+  std::uint64_t max_message_bytes = 1048576;
+  /// Where the stdio servers' process groups are recorded (pidfile.hh); empty: nowhere.
+  /// Leftovers of a previous weft-tool-mcp recorded there are killed by the constructor.
+  std::string pids_file;  ///< the bus's ([bus] max_message_bytes): ListTools fits in one
 };
 
 class host {
@@ -66,11 +71,15 @@ class host {
   void relist(server& s, clock::time_point now);
   void set_tools(server& s, std::vector<mcp::tool> tools);
   void finish_call(std::uint64_t seq, result<mcp::call_result> r);
+  std::size_t calls_in_flight(const server& s) const;
+  std::size_t tools_share() const;  ///< bytes of tool specs each enabled server may offer
+  void apply_budget();  ///< tools/call of its current session
   void tick(clock::time_point now);
   clock::time_point next_wake(clock::time_point now) const;
   void publish_if_changed();
   std::string state_text(const server& s) const;
   void stop_all();
+  void record_groups();
 
   ipc::bus_client& _bus;
   service::notifier& _notify;
@@ -84,6 +93,7 @@ class host {
   std::string _published_sig;
   bool _published_once = false;
   bool _stopping = false;
+  std::vector<group_record> _recorded;
 };
 
 }  // namespace weft::mcp_host

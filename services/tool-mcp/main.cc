@@ -33,26 +33,36 @@ and serves their tools on the weft bus (io.weft.Tool.v1 at tool/mcp) as <name>__
     plus PATH (default /usr/local/bin:/usr/bin:/bin) and HOME (= the working directory)
     unless env sets them - never weft's own environment. The command is looked up in
     that PATH. stderr is logged at debug; its last line explains an exit.
-    Stopping one: stdin closed, 1 s, TERM to its group, 2 s, KILL.
+    Stopping one: stdin closed, 1 s, TERM to its group, 2 s, KILL. Their process groups
+    are recorded in $WEFT_RUNTIME_DIR/tool-mcp.pids; a weft-tool-mcp that starts kills the
+    groups a killed predecessor left behind.
   http servers (url, headers): MCP Streamable HTTP (POST, JSON or SSE answers,
     Mcp-Session-Id, MCP-Protocol-Version, the GET event stream, DELETE at the end),
     one worker thread per server (libcurl).
 
   Each connection: initialize (2025-11-25, down to 2024-11-05), tools/list (all pages),
-  ready. notifications/tools/list_changed → listed again. Idle 15 s → ping; no answer in
-  5 s, exit or closed pipe → killed and reconnected. Connecting must finish within
-  connect_timeout_ms. Reconnects back off exponentially with full jitter (0.5 s doubling
+  ready. notifications/tools/list_changed → listed again (within connect_timeout_ms, else
+  the old list is kept). Idle 15 s → ping; no answer in 5 s, exit or closed pipe → killed
+  and reconnected. No ping while tools/call requests are in flight (a single-threaded
+  server answers nothing else meanwhile; each call has its own deadline). Connecting
+  must finish within connect_timeout_ms. Reconnects back off exponentially with full jitter (0.5 s doubling
   to 30 s, reset after 60 s of health). A server that never starts stays in backoff with
   its error and never slows the others.
 
   Call → tools/call with Call.timeout_ms (else call_timeout_ms); results keep text
   (other blocks as placeholders, the blocks themselves in Result.blocks), isError and
-  structuredContent; at most 64 calls in flight per server; results cut at 768 KiB.
+  structuredContent; at most 64 calls in flight per server; results cut at 768 KiB. A
+  call past its deadline is answered Timeout and cancelled (notifications/cancelled; over
+  HTTP its POST is dropped). Arguments nested deeper than 128 levels are refused.
+  ListTools answers in one bus message: each enabled server may offer tool specs up to an
+  equal share of [bus] max_message_bytes less 1/8 (at least 64 KiB); a server over its
+  share stays connected, offers no tools, and its last_error says why.
   SIGHUP: the config is read again and the servers diffed by name.
 
 Environment (set by weftd):
   WEFT_CONFIG      the config file (read with its [tools] secrets)
   WEFT_HOME        state directory (default working directories under mcp/)
+  WEFT_RUNTIME_DIR runtime directory (tool-mcp.pids)
   WEFT_BUS, WEFT_ADDRESS, WEFT_TOKEN_FD, WEFT_NOTIFY_FD
   WEFT_LOG         log levels, e.g. "debug" (server stderr is logged at debug)
   WEFT_MCP_PING_MS idle time before a ping (default 15000; for tests); the answer
@@ -88,6 +98,9 @@ int main(int argc, char** argv) {
   auto& [notify, ctx, bus] = **on;
   mcp_host::host_options o;
   o.home = service::home_dir(cfg->home);
+  o.max_message_bytes = cfg->bus.max_message_bytes;
+  const char* rt = std::getenv("WEFT_RUNTIME_DIR");  // weftd's, authoritative
+  o.pids_file = (rt && *rt ? std::string(rt) : service::runtime_dir(cfg->runtime_dir)) + "/tool-mcp.pids";
   if (const char* p = std::getenv("WEFT_MCP_PING_MS"); p && *p) {
     auto ms = std::strtoul(p, nullptr, 10);
     if (ms >= 100 && ms <= 3600000) {

@@ -11,6 +11,7 @@
 #include <thread>
 
 #include "services/tool-mcp/mapping.hh"
+#include "services/tool-mcp/pidfile.hh"
 #include "services/tool-mcp/transport.hh"
 #include "tests/temp_dir.hh"
 
@@ -226,4 +227,41 @@ TEST_CASE("stdio: a missing working directory is named as such") {
   auto t = start_stdio(e, "/nonexistent/weft-cwd", {});
   REQUIRE_FALSE(t);
   CHECK(t.err().message == "Failed to start 'sh': working directory '/nonexistent/weft-cwd': No such file or directory");
+}
+
+TEST_CASE("pid file: leftover groups are killed, a reused pid is not") {
+  weft::test::temp_dir d{"weft-tool-mcp-pids"};
+  auto path = d.path.string() + "/tool-mcp.pids";
+  auto spawn = [] {
+    pid_t p = ::fork();
+    if (p == 0) {
+      ::setpgid(0, 0);
+      ::execl("/bin/sleep", "sleep", "30", static_cast<char*>(nullptr));
+      ::_exit(127);
+    }
+    ::setpgid(p, p);
+    return p;
+  };
+  pid_t ours = spawn(), other = spawn();
+  auto st_ours = process_start_time(ours), st_other = process_start_time(other);
+  REQUIRE(st_ours);
+  REQUIRE(st_other);
+  CHECK_FALSE(process_start_time(-5));
+  // `other` is recorded with a different start time: its number was "reused".
+  REQUIRE(write_groups(path, {{ours, *st_ours}, {other, *st_other + 1}}));
+  {
+    std::ifstream f(path);
+    std::string text((std::istreambuf_iterator<char>(f)), {});
+    CHECK(text == fmt::format("{} {}\n{} {}\n", ours, *st_ours, other, *st_other + 1));
+  }
+  CHECK(kill_leftover_groups(path) == 1);
+  int status = 0;
+  REQUIRE(::waitpid(ours, &status, 0) == ours);
+  CHECK(WIFSIGNALED(status));
+  CHECK(WTERMSIG(status) == SIGKILL);
+  CHECK(::waitpid(other, &status, WNOHANG) == 0);  // still running
+  CHECK_FALSE(std::ifstream(path));                // the file is gone
+  CHECK(kill_leftover_groups(path) == 0);          // no file: nothing to do
+  ::kill(other, SIGKILL);
+  ::waitpid(other, nullptr, 0);
 }

@@ -483,7 +483,119 @@ TEST_CASE("tool-mcp: a Streamable HTTP server; it goes away and comes back") {
     auto h = server_of(l, "hang");
     return h && h->restarts >= 1;
   }, &list), describe(list) << st->log());
-  CHECK(st->log().find("MCP server 'hang' (python3 ") != std::string::npos);
-  CHECK(st->log().find("hang_server.py): did not answer ping within 2000 ms") != std::string::npos);
+  // Logged with the program only: arguments (and URLs' userinfo and query) may hold secrets.
+  CHECK(st->log().find("MCP server 'hang' (python3): did not answer ping within 2000 ms") != std::string::npos);
   CHECK(ready(servers(*b), "web"));  // answered every ping
+}
+
+namespace {
+
+/// Gone, or a zombie nobody reaped yet.
+bool process_gone(pid_t pid) {
+  std::ifstream f(fmt::format("/proc/{}/stat", pid));
+  if (!f) return true;
+  std::string line((std::istreambuf_iterator<char>(f)), {});
+  auto close = line.rfind(')');
+  return close != std::string::npos && line.size() > close + 2 && line[close + 2] == 'Z';
+}
+
+}  // namespace
+
+TEST_CASE("tool-mcp: a busy server is not pinged to death; timeouts cancel; limits; leftovers after kill -9") {
+  auto missing = test::missing_programs({"services/tool-mcp/weft-tool-mcp", "services/llm/weft-llm",
+                                         "services/router/weft-router", "services/agent/weft-agent"});
+  REQUIRE_MESSAGE(missing.empty(), "not built: " << missing);
+  weft::test::temp_dir d{"weft-tool-mcp-limits-it"};
+  auto script = std::string(WEFT_SOURCE_ROOT) + "/tests/integration/tool_mcp/test_server.py";
+  auto config = fmt::format(
+      "[memory]\nenabled = false\n\n[agents.main]\nworkspace = \"{0}/ws\"\n[agents.main.tools]\nfamilies = "
+      "[\"mcp\"]\n\n"
+      "[tools.mcp_servers.slow]\ncommand = \"python3\"\nargs = [\"{1}\", \"stubborn\"]\n\n"
+      "[tools.mcp_servers.big]\ncommand = \"python3\"\nargs = [\"{1}\", \"big\"]\n\n"
+      "[tools.mcp_servers.nowhere]\ncommand = \"python3\"\nargs = [\"{1}\"]\ncwd = \"/nonexistent/weft-cwd\"\n\n"
+      // Pings after 500 ms of silence, answered within 1000 ms (else: restart).
+      "[services.tool-mcp]\nexec = \"{2}\"\naddress = \"tool/mcp\"\nenv = {{ WEFT_MCP_PING_MS = \"500\" }}\n",
+      d.path.string(), script, test::build_path("services/tool-mcp/weft-tool-mcp"));
+  auto st = test::stack::start(config);
+  auto b = st->bus_client();
+  mv::servers list;
+  REQUIRE_MESSAGE(wait_servers(*b, [](const mv::servers& l) {
+    auto big = server_of(l, "big"), nowhere = server_of(l, "nowhere");
+    return ready(l, "slow") && big && big->state == "ready" && !big->last_error.empty() && nowhere &&
+           !nowhere->last_error.empty();
+  }, &list), describe(list) << st->log());
+
+  // A missing working directory is named as such.
+  CHECK(server_of(list, "nowhere")->last_error ==
+        "Failed to start 'python3': working directory '/nonexistent/weft-cwd': No such file or directory");
+  // A server whose tools would not fit one ListTools answer: connected, none offered, why.
+  auto big = *server_of(list, "big");
+  CHECK(big.tool_count == 0);
+  CHECK_MESSAGE(big.last_error.find("none of its tools are offered") != std::string::npos, big.last_error);
+  CHECK(big.last_error.find("max_message_bytes = 1048576") != std::string::npos);
+  auto names = tool_names(*b);
+  CHECK(has(names, "slow__nap"));
+  CHECK(std::none_of(names.begin(), names.end(), [](auto& n) { return n.starts_with("big__"); }));
+  auto refused = ok_call(*b, "big__echo", json::object());
+  CHECK(refused.is_error);
+  CHECK(refused.content.find("none of its tools are offered") != std::string::npos);
+
+  // A call longer than ping interval + ping timeout on a single-threaded server: the ping it
+  // cannot answer meanwhile does not kill it.
+  auto nap = ok_call(*b, "slow__nap", {{"seconds", 2.5}});
+  CHECK_MESSAGE(nap.content == "slept", nap.content);
+  CHECK_FALSE(nap.is_error);
+  CHECK(server_of(servers(*b), "slow")->restarts == 0);
+
+  // Deeply nested arguments are refused before parsing (they used to crash tool-mcp).
+  auto host_pid = st->service_pid("tool-mcp");
+  {
+    tool::call c;
+    c.name = "slow__echo";
+    // Valid JSON, an object: it parses, but copying it would recurse 100000 levels deep.
+    c.arguments = "{\"a\":" + std::string(100000, '[') + std::string(100000, ']') + "}";
+    auto r = b->call("tool/mcp/slow__echo", c, {.timeout = 10s, .attempt_timeout = 10s, .retry = false});
+    REQUIRE_FALSE(r);
+    CHECK(r.err().code == "BadArguments");
+    CHECK(r.err().message.find("nested deeper than 128 levels") != std::string::npos);
+  }
+  CHECK(ok_call(*b, "slow__echo", {{"a", {{"b", 1}}}}).content == R"({"a": {"b": 1}})");
+  CHECK(st->service_pid("tool-mcp") == host_pid);
+
+  // A call that times out is cancelled on the wire (its slot is freed).
+  {
+    tool::call c;
+    c.name = "slow__nap";
+    c.arguments = R"({"seconds": 0.6})";
+    c.timeout_ms = 200;
+    auto r = b->call("tool/mcp/slow__nap", c, {.timeout = 10s, .attempt_timeout = 10s, .retry = false});
+    REQUIRE_FALSE(r);
+    CHECK(r.err().code == "Timeout");
+  }
+  auto cancelled = json::parse(ok_call(*b, "slow__cancelled", json::object()).content, nullptr, false);
+  REQUIRE(cancelled.is_array());
+  CHECK(cancelled.size() == 1);
+  CHECK(server_of(servers(*b), "slow")->restarts == 0);
+
+  // kill -9 of tool-mcp: its stdio servers do not outlive it (this one ignores stdin's end);
+  // the next tool-mcp kills the groups its predecessor recorded.
+  auto old_server = child_with(host_pid, "test_server.py stubborn");
+  REQUIRE(old_server > 0);
+  REQUIRE(::kill(host_pid, SIGKILL) == 0);
+  pid_t new_host = -1;
+  for (int i = 0; i < 300; ++i) {
+    new_host = st->service_pid("tool-mcp");
+    if (new_host > 0 && new_host != host_pid) break;
+    std::this_thread::sleep_for(100ms);
+  }
+  REQUIRE(new_host > 0);
+  REQUIRE(new_host != host_pid);
+  bool gone = false;
+  for (int i = 0; i < 300 && !gone; ++i) {
+    gone = process_gone(old_server);
+    if (!gone) std::this_thread::sleep_for(100ms);
+  }
+  CHECK_MESSAGE(gone, st->log());
+  REQUIRE_MESSAGE(wait_servers(*b, [](const mv::servers& l) { return ready(l, "slow"); }, &list), describe(list));
+  CHECK(st->log().find("left behind by a previous weft-tool-mcp") != std::string::npos);
 }
