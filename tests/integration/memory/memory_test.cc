@@ -58,8 +58,12 @@ restart_intensity = 100
 }
 
 /// The fake provider as default provider, embedding with "fake-bow" (64-d bag of words).
+/// Its key comes from weftd's environment, as in a real deployment: only llm holds it, and
+/// memory learns from weftd that the provider is usable (WEFT_PROVIDERS_READY).
 std::string fake_embedder(const test::fake_peer& llm, const std::string& llm_extra = {}) {
+  ::setenv("WEFT_TEST_MEMORY_KEY", "mem-key", 1);
   return fmt::format("[providers.fake]\nstyle = \"openai\"\nbase_url = \"{}/v1\"\nmodel = \"fake-model\"\n"
+                     "api_key = \"${{WEFT_TEST_MEMORY_KEY}}\"\n"
                      "embedding_model = \"fake-bow\"\n[llm]\ndefault_provider = \"fake\"\n{}",
                      llm.url(), llm_extra);
 }
@@ -315,7 +319,7 @@ TEST_CASE("kill -9 of memory during 10,000 writes: every acknowledged write is t
 }
 
 TEST_CASE("export, wipe, import: equal entry by entry; a flipped byte or a cut file is refused and changes nothing") {
-  test::fake_peer llm("fake_llm.py");
+  test::fake_peer llm("fake_llm.py", {"--key", "mem-key"});
   auto s = test::stack::start(base_config(probes({"a"}) + fake_embedder(llm)));
   REQUIRE(s);
   auto ctl = s->bus_client();
@@ -417,7 +421,7 @@ TEST_CASE("export, wipe, import: equal entry by entry; a flipped byte or a cut f
 }
 
 TEST_CASE("a real agent: its messages are indexed, memory_search finds them, its tool calls are witnessed") {
-  test::fake_peer llm("fake_llm.py");
+  test::fake_peer llm("fake_llm.py", {"--key", "mem-key"});
   auto s = test::stack::start(base_config("[agents.main.tools]\nfamilies = []\n" + fake_embedder(llm)));
   REQUIRE(s);
   auto ctl = s->bus_client();
@@ -453,7 +457,7 @@ TEST_CASE("a real agent: its messages are indexed, memory_search finds them, its
 }
 
 TEST_CASE("texts the embedding provider refuses do not hold up the others") {
-  test::fake_peer llm("fake_llm.py");
+  test::fake_peer llm("fake_llm.py", {"--key", "mem-key"});
   auto s = test::stack::start(base_config(probes({"a"}) + fake_embedder(llm, "retries = 0\n")));
   REQUIRE(s);
   // The first Embed request is answered 400, as a provider does for an input over its
