@@ -507,22 +507,44 @@ TEST_CASE("tool-mcp: a busy server is not pinged to death; timeouts cancel; limi
   REQUIRE_MESSAGE(missing.empty(), "not built: " << missing);
   weft::test::temp_dir d{"weft-tool-mcp-limits-it"};
   auto script = std::string(WEFT_SOURCE_ROOT) + "/tests/integration/tool_mcp/test_server.py";
+  // An HTTP server whose tools/call stream ends without the response.
+  int port = free_port();
+  auto http_script = std::string(WEFT_SOURCE_ROOT) + "/tests/integration/tool_mcp/http_server.py";
+  auto port_text = std::to_string(port);
+  pid_t http_pid = ::fork();
+  if (http_pid == 0) {
+    int null = ::open("/dev/null", O_WRONLY);
+    ::dup2(null, 1);
+    ::dup2(null, 2);
+    ::execlp("python3", "python3", http_script.c_str(), port_text.c_str(), static_cast<char*>(nullptr));
+    ::_exit(127);
+  }
+  struct reaper {
+    pid_t pid;
+    ~reaper() {
+      ::kill(pid, SIGKILL);
+      ::waitpid(pid, nullptr, 0);
+    }
+  } reap_http{http_pid};
+  for (int i = 0; i < 300 && !listening(port); ++i) std::this_thread::sleep_for(50ms);
+  REQUIRE(listening(port));
   auto config = fmt::format(
       "[memory]\nenabled = false\n\n[agents.main]\nworkspace = \"{0}/ws\"\n[agents.main.tools]\nfamilies = "
       "[\"mcp\"]\n\n"
       "[tools.mcp_servers.slow]\ncommand = \"python3\"\nargs = [\"{1}\", \"stubborn\"]\n\n"
       "[tools.mcp_servers.big]\ncommand = \"python3\"\nargs = [\"{1}\", \"big\"]\n\n"
       "[tools.mcp_servers.nowhere]\ncommand = \"python3\"\nargs = [\"{1}\"]\ncwd = \"/nonexistent/weft-cwd\"\n\n"
+      "[tools.mcp_servers.cut]\nurl = \"http://127.0.0.1:{3}/mcp\"\n\n"
       // Pings after 500 ms of silence, answered within 1000 ms (else: restart).
       "[services.tool-mcp]\nexec = \"{2}\"\naddress = \"tool/mcp\"\nenv = {{ WEFT_MCP_PING_MS = \"500\" }}\n",
-      d.path.string(), script, test::build_path("services/tool-mcp/weft-tool-mcp"));
+      d.path.string(), script, test::build_path("services/tool-mcp/weft-tool-mcp"), port);
   auto st = test::stack::start(config);
   auto b = st->bus_client();
   mv::servers list;
   REQUIRE_MESSAGE(wait_servers(*b, [](const mv::servers& l) {
     auto big = server_of(l, "big"), nowhere = server_of(l, "nowhere");
-    return ready(l, "slow") && big && big->state == "ready" && !big->last_error.empty() && nowhere &&
-           !nowhere->last_error.empty();
+    return ready(l, "slow") && ready(l, "cut") && big && big->state == "ready" && !big->last_error.empty() &&
+           nowhere && !nowhere->last_error.empty();
   }, &list), describe(list) << st->log());
 
   // A missing working directory is named as such.
@@ -539,6 +561,12 @@ TEST_CASE("tool-mcp: a busy server is not pinged to death; timeouts cancel; limi
   auto refused = ok_call(*b, "big__echo", json::object());
   CHECK(refused.is_error);
   CHECK(refused.content.find("none of its tools are offered") != std::string::npos);
+
+  // HTTP: a tools/call whose event stream ends without the response is answered at once
+  // (it used to wait for the call's deadline).
+  auto cut = ok_call(*b, "cut__cut", json::object());
+  CHECK(cut.is_error);
+  CHECK_MESSAGE(cut.content.find("the server's event stream ended without an answer") != std::string::npos, cut.content);
 
   // A call longer than ping interval + ping timeout on a single-threaded server: the ping it
   // cannot answer meanwhile does not kill it.
