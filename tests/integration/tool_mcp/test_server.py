@@ -6,6 +6,8 @@ like many real servers).
                         cancelled (the requestIds of the notifications/cancelled received)
   test_server.py big    the same plus 300 tools with 4 KiB descriptions (~1.3 MB of tools)
   test_server.py stubborn   does not exit when its stdin closes (sleeps an hour)
+  test_server.py changing   sends notifications/tools/list_changed just before its first
+                            tools/list answer; later listings add the tool 'extra'
 """
 import json
 import sys
@@ -13,6 +15,8 @@ import time
 
 big = "big" in sys.argv[1:]
 stubborn = "stubborn" in sys.argv[1:]
+changing = "changing" in sys.argv[1:]
+listings = 0
 cancelled = []
 obj = {"type": "object"}
 tools = [{"name": "nap", "description": "Sleeps.", "inputSchema": obj},
@@ -41,7 +45,12 @@ for line in sys.stdin:
         result = {"protocolVersion": params["protocolVersion"], "capabilities": {"tools": {}},
                   "serverInfo": {"name": "test", "version": "1"}}
     elif method == "tools/list":
+        listings += 1
         result = {"tools": tools}
+        if changing and listings == 1:
+            sys.stdout.write(json.dumps({"jsonrpc": "2.0", "method": "notifications/tools/list_changed"}) + "\n")
+        elif changing:
+            result = {"tools": tools + [{"name": "extra", "description": "Added.", "inputSchema": obj}]}
     elif method == "ping":
         result = {}
     elif method == "tools/call":

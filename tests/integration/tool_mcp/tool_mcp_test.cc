@@ -535,6 +535,7 @@ TEST_CASE("tool-mcp: a busy server is not pinged to death; timeouts cancel; limi
       "[tools.mcp_servers.big]\ncommand = \"python3\"\nargs = [\"{1}\", \"big\"]\n\n"
       "[tools.mcp_servers.nowhere]\ncommand = \"python3\"\nargs = [\"{1}\"]\ncwd = \"/nonexistent/weft-cwd\"\n\n"
       "[tools.mcp_servers.cut]\nurl = \"http://127.0.0.1:{3}/mcp\"\n\n"
+      "[tools.mcp_servers.changing]\ncommand = \"python3\"\nargs = [\"{1}\", \"changing\"]\n\n"
       // Pings after 500 ms of silence, answered within 1000 ms (else: restart).
       "[services.tool-mcp]\nexec = \"{2}\"\naddress = \"tool/mcp\"\nenv = {{ WEFT_MCP_PING_MS = \"500\" }}\n",
       d.path.string(), script, test::build_path("services/tool-mcp/weft-tool-mcp"), port);
@@ -561,6 +562,14 @@ TEST_CASE("tool-mcp: a busy server is not pinged to death; timeouts cancel; limi
   auto refused = ok_call(*b, "big__echo", json::object());
   CHECK(refused.is_error);
   CHECK(refused.content.find("none of its tools are offered") != std::string::npos);
+
+  // list_changed during the first tools/list: listed again once that one is done.
+  bool extra = false;
+  for (int i = 0; i < 100 && !extra; ++i) {
+    extra = has(tool_names(*b), "changing__extra");
+    if (!extra) std::this_thread::sleep_for(100ms);
+  }
+  CHECK_MESSAGE(extra, st->log());
 
   // HTTP: a tools/call whose event stream ends without the response is answered at once
   // (it used to wait for the call's deadline).
