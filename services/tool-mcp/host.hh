@@ -52,6 +52,8 @@ class host {
   /// Takes the [tools.mcp_servers] of a (re)loaded config: connects new servers,
   /// disconnects removed ones, reconnects changed ones, leaves the rest alone.
   void configure(const std::map<std::string, service::mcp_server_entry>& entries);
+  /// The bus's message limit of a reloaded config (applied by the next configure()).
+  void set_max_message_bytes(std::uint64_t n) { _o.max_message_bytes = n; }
 
   /// Serves until TERM/INT (0). `signal_fd` reads TERM, INT and HUP; on HUP `reload` is
   /// called (it re-reads the config and calls configure()).

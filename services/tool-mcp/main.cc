@@ -117,6 +117,7 @@ int main(int argc, char** argv) {
       return;
     }
     lg.info("reloading the MCP servers from '{}'", again->source);
+    h.set_max_message_bytes(again->bus.max_message_bytes);
     h.configure(again->tools.mcp_servers);
   });
 }
