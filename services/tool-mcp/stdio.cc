@@ -11,6 +11,7 @@
 #include <cstring>
 #include <deque>
 
+#include <weft/base/io.hh>
 #include <weft/base/log.hh>
 #include <weft/mcp/stdio.hh>
 
@@ -69,15 +70,7 @@ class stdio_transport final : public transport {
     posix_spawn_file_actions_addchdir_np(&fa, cwd.c_str());
     posix_spawn_file_actions_addclosefrom_np(&fa, 3);
     posix_spawnattr_t attr;
-    posix_spawnattr_init(&attr);
-    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
-    posix_spawnattr_setpgroup(&attr, 0);
-    sigset_t none, defaults;
-    sigemptyset(&none);
-    posix_spawnattr_setsigmask(&attr, &none);
-    sigemptyset(&defaults);
-    for (int s : {SIGTERM, SIGINT, SIGPIPE, SIGHUP, SIGQUIT, SIGCHLD}) sigaddset(&defaults, s);
-    posix_spawnattr_setsigdefault(&attr, &defaults);
+    init_child_spawnattr(attr);
     std::vector<std::string> argv_s;
     argv_s.push_back(_command);
     for (auto& a : args) argv_s.push_back(a);

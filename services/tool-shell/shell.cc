@@ -13,6 +13,8 @@
 #include <cerrno>
 #include <cstring>
 
+#include <weft/base/io.hh>
+
 namespace weft::tools {
 
 namespace {
@@ -71,15 +73,7 @@ result<tool::result> exec(const workspace& ws, const json& args, const call_cont
   posix_spawn_file_actions_addfchdir_np(&fa, dir_fd.fd);
   posix_spawn_file_actions_addclosefrom_np(&fa, 3);
   posix_spawnattr_t attr;
-  posix_spawnattr_init(&attr);
-  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
-  posix_spawnattr_setpgroup(&attr, 0);
-  sigset_t none, defaults;
-  sigemptyset(&none);
-  posix_spawnattr_setsigmask(&attr, &none);
-  sigemptyset(&defaults);
-  for (int s : {SIGTERM, SIGINT, SIGPIPE, SIGHUP, SIGQUIT, SIGCHLD}) sigaddset(&defaults, s);
-  posix_spawnattr_setsigdefault(&attr, &defaults);
+  init_child_spawnattr(attr);
 
   // Temporary files go to <workspace>/.tmp: the sandbox gives no access to the shared /tmp.
   std::string tmp = ws.root() + "/.tmp";

@@ -1,4 +1,5 @@
 #pragma once
+#include <spawn.h>
 /// Small file-descriptor helpers shared by the tiers above.
 
 #include <cstddef>
@@ -24,6 +25,12 @@ status sync_dir(const std::filesystem::path& dir);
 /// it, renames it over `file` and syncs the directory. The temporary file is removed on
 /// failure. errc::io "Failed to <create|write|sync|rename> '<path>': <reason>".
 status write_file_atomic(const std::filesystem::path& file, std::string_view data, unsigned mode = 0600);
+
+/// posix_spawn attributes for a child that is a process group of its own (so it and what
+/// it starts can be signalled together), with no blocked signals and the default action
+/// for the ones a service catches (TERM, INT, PIPE, HUP, QUIT, CHLD). Destroy with
+/// posix_spawnattr_destroy.
+void init_child_spawnattr(posix_spawnattr_t& attr);
 
 /// Lower-case hex of `bytes`, two digits per byte.
 std::string to_hex(std::string_view bytes);
