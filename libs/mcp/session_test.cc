@@ -531,3 +531,129 @@ TEST_CASE("client: cancel drops a request and tells the peer; expiry does too; l
   CHECK(n["method"] == "notifications/cancelled");
   CHECK(n["params"]["requestId"] == json::parse(sent[0])["id"]);
 }
+
+TEST_CASE("client: connect finds a 2026-07-28 server — no handshake, _meta on every request, ping is discover") {
+  wire_pair l;
+  l.catalogue.push_back(tool{"echo", "", "", {{"type", "object"}}, nullptr, nullptr});
+  std::optional<result<server_hello>> hello;
+  l.cli.connect(t0, client::mode::automatic, 1s, [&](auto r) { hello = std::move(r); });
+  l.pump();
+  REQUIRE(hello);
+  REQUIRE(*hello);
+  CHECK((*hello)->era == era::modern);
+  CHECK((*hello)->protocol_version == "2026-07-28");
+  CHECK((*hello)->name == "weft-test");
+  CHECK((*hello)->version == "9.9");
+  CHECK((*hello)->instructions == "be nice");
+  CHECK((*hello)->capabilities["tools"]["listChanged"] == true);
+  CHECK(l.cli.modern());
+  CHECK(l.srv.era() == era::modern);
+  REQUIRE(l.client_sent.size() == 1);  // the probe was the whole opening: no initialize
+  CHECK(json::parse(l.client_sent[0])["method"] == "server/discover");
+
+  std::optional<result<std::vector<tool>>> tools;
+  l.cli.list_tools(t0, [&](auto r) { tools = std::move(r); });
+  l.pump();
+  REQUIRE(*tools);  // the server refuses requests without the _meta version (-32022)
+  CHECK((*tools)->at(0).name == "echo");
+  auto sent = json::parse(l.client_sent.back());
+  CHECK(sent["params"]["_meta"]["io.modelcontextprotocol/protocolVersion"] == "2026-07-28");
+  CHECK(sent["params"]["_meta"]["io.modelcontextprotocol/clientInfo"]["name"] == "weft");
+  CHECK(sent["params"]["_meta"]["io.modelcontextprotocol/clientCapabilities"] == json::object());
+
+  std::optional<result<call_result>> call;
+  l.cli.call_tool(t0, "echo", {{"message", "m"}}, [&](auto r) { call = std::move(r); });
+  l.pump();
+  REQUIRE(*call);
+  CHECK((*call)->content[0].text == "Echo: m");
+  CHECK(json::parse(l.client_sent.back())["params"]["arguments"] == json{{"message", "m"}});
+
+  std::optional<status> pong;
+  l.cli.ping(t0, [&](status s) { pong = s; });
+  l.pump();
+  REQUIRE(pong);
+  CHECK(*pong);
+  CHECK(json::parse(l.client_sent.back())["method"] == "server/discover");
+}
+
+TEST_CASE("client: connect falls back to initialize on a legacy server, after an error or a silent probe") {
+  for (bool silent : {false, true}) {
+    CAPTURE(silent);
+    std::vector<std::string> sent;
+    client c{client::options{.timeout = 1h}, [&](std::string s) { sent.push_back(std::move(s)); }};
+    std::optional<result<server_hello>> hello;
+    c.connect(t0, client::mode::automatic, 500ms, [&](auto r) { hello = std::move(r); });
+    REQUIRE(sent.size() == 1);
+    if (silent) {
+      c.expire(t0 + 499ms);
+      CHECK(sent.size() == 1);
+      c.expire(t0 + 500ms);  // the probe's own short deadline, not the hour of the options
+      REQUIRE(sent.size() == 3);
+      CHECK(json::parse(sent[1])["method"] == "notifications/cancelled");
+    } else {
+      REQUIRE(c.receive(R"({"jsonrpc":"2.0","id":1,"error":{"code":-32601,"message":"Method not found"}})"));
+      REQUIRE(sent.size() == 2);
+    }
+    auto init = json::parse(sent.back());
+    CHECK(init["method"] == "initialize");
+    CHECK_FALSE(init["params"].contains("_meta"));
+    CHECK_FALSE(hello);
+    REQUIRE(c.receive(fmt::format(R"({{"jsonrpc":"2.0","id":{},"result":{{"protocolVersion":"2025-11-25","serverInfo":{{"name":"old"}}}}}})",
+                                  init["id"].get<int>())));
+    REQUIRE(hello);
+    REQUIRE(*hello);
+    CHECK((*hello)->era == era::legacy);
+    CHECK((*hello)->name == "old");
+    CHECK_FALSE(c.modern());
+    c.ping(t0, [](status) {});
+    CHECK(json::parse(sent.back())["method"] == "ping");
+    CHECK_FALSE(json::parse(sent.back()).contains("params"));
+  }
+}
+
+TEST_CASE("client: a modern server without our version, forced eras, input_required") {
+  // -32022: initialize is tried on the same connection; its failure says what discover said.
+  std::vector<std::string> sent;
+  client c{client::options{}, [&](std::string s) { sent.push_back(std::move(s)); }};
+  std::optional<result<server_hello>> hello;
+  c.connect(t0, client::mode::automatic, 1s, [&](auto r) { hello = std::move(r); });
+  REQUIRE(c.receive(R"({"jsonrpc":"2.0","id":1,"error":{"code":-32022,"message":"Unsupported protocol version: 2026-07-28","data":{"supported":["2027-01-01"]}}})"));
+  REQUIRE(json::parse(sent.back())["method"] == "initialize");
+  REQUIRE(c.receive(R"({"jsonrpc":"2.0","id":2,"error":{"code":-32600,"message":"no initialize here"}})"));
+  REQUIRE(hello);
+  REQUIRE_FALSE(*hello);
+  CHECK(hello->err().message.find("Unsupported protocol version: 2026-07-28") != std::string::npos);
+  CHECK(hello->err().message.find("initialize failed too") != std::string::npos);
+  CHECK(hello->err().message.find("no initialize here") != std::string::npos);
+
+  // A discover result that does not offer 2026-07-28, with the era forced to modern: an error.
+  sent.clear();
+  client m{client::options{}, [&](std::string s) { sent.push_back(std::move(s)); }};
+  hello.reset();
+  m.connect(t0, client::mode::modern, 1s, [&](auto r) { hello = std::move(r); });
+  REQUIRE(m.receive(R"({"jsonrpc":"2.0","id":1,"result":{"supportedVersions":["2027-01-01"],"capabilities":{}}})"));
+  REQUIRE(hello);
+  REQUIRE_FALSE(*hello);
+  CHECK(hello->err().message ==
+        "Failed to start an MCP session: the server offers protocol version(s) 2027-01-01 through server/discover, not 2026-07-28");
+  CHECK(sent.size() == 1);
+
+  // Forced legacy: no probe at all.
+  sent.clear();
+  client g{client::options{}, [&](std::string s) { sent.push_back(std::move(s)); }};
+  g.connect(t0, client::mode::legacy, 1s, [](auto) {});
+  CHECK(json::parse(sent.at(0))["method"] == "initialize");
+
+  // MRTR: weft declares no client capabilities, so input_required is an error it can act on.
+  sent.clear();
+  client x{client::options{}, [&](std::string s) { sent.push_back(std::move(s)); }};
+  x.connect(t0, client::mode::automatic, 1s, [](auto) {});
+  REQUIRE(x.receive(R"({"jsonrpc":"2.0","id":1,"result":{"supportedVersions":["2026-07-28"],"capabilities":{"tools":{}},"resultType":"complete"}})"));
+  REQUIRE(x.modern());
+  std::optional<result<call_result>> call;
+  x.call_tool(t0, "ask", json::object(), [&](auto r) { call = std::move(r); });
+  REQUIRE(x.receive(R"({"jsonrpc":"2.0","id":2,"result":{"resultType":"input_required","inputRequests":{"q":{"method":"elicitation/create"}}}})"));
+  REQUIRE(call);
+  REQUIRE_FALSE(*call);
+  CHECK(call->err().message.find("input_required") != std::string::npos);
+}

@@ -2,6 +2,10 @@
 
 #include <weft/mcp/version.hh>
 
+#include <algorithm>
+
+#include <fmt/ranges.h>
+
 namespace weft::mcp {
 namespace {
 
@@ -64,6 +68,19 @@ client::client(options opt, sender send) : _opt(std::move(opt)), _send(std::move
 
 std::int64_t client::send_request(clock::time_point deadline, std::chrono::milliseconds timeout, std::string method,
                                   json params, std::function<void(result<json>)> done) {
+  if (modern()) {
+    params = with_meta(std::move(params));
+    // MRTR: a server that needs input from the client answers "input_required"; weft
+    // declares no client capabilities, so there is nothing it could send back.
+    done = [method, done = std::move(done)](result<json> r) {
+      if (r && r->is_object() && str(*r, "resultType") == "input_required")
+        return done(make_error(domain, "InvalidRequest",
+                               "Failed to call '{}': the server asks the client for input (resultType "
+                               "\"input_required\"), which weft cannot give",
+                               method));
+      done(std::move(r));
+    };
+  }
   auto id = _next_id++;
   auto text = serialize(mcp::request{id, method, std::move(params)});
   _pending.emplace(id, pending_request{std::move(method), deadline, timeout, std::move(done)});
@@ -71,8 +88,19 @@ std::int64_t client::send_request(clock::time_point deadline, std::chrono::milli
   return id;
 }
 
+json client::with_meta(json params) const {
+  if (!params.is_object()) params = json::object();
+  auto& m = params["_meta"];
+  if (!m.is_object()) m = json::object();
+  m[std::string(meta::protocol_version)] = modern_version;
+  m[std::string(meta::client_capabilities)] = _opt.capabilities;
+  m[std::string(meta::client_info)] = {{"name", _opt.name}, {"version", _opt.version}};
+  return params;
+}
+
 std::int64_t client::request(clock::time_point now, std::string method, json params,
                              std::function<void(result<json>)> done) {
+  _now = std::max(_now, now);
   if (_state != state::ready) {
     done(make_error(domain, "InvalidRequest", "Failed to send '{}': the MCP session is not initialized", method));
     return 0;
@@ -97,6 +125,7 @@ bool client::cancel(std::int64_t id, std::string_view reason) {
 }
 
 void client::initialize(clock::time_point now, std::function<void(result<server_hello>)> done) {
+  _now = std::max(_now, now);
   if (_state != state::idle)
     return done(make_error(domain, "InvalidRequest", "Failed to initialize MCP session: already started"));
   _state = state::initializing;
@@ -119,7 +148,7 @@ void client::initialize(clock::time_point now, std::function<void(result<server_
       return done(ok.take_error());
     }
     auto info = member(j, "serverInfo");
-    _hello = server_hello{str(j, "protocolVersion"), member(j, "capabilities"), str(info, "name"),
+    _hello = server_hello{era::legacy, str(j, "protocolVersion"), member(j, "capabilities"), str(info, "name"),
                           str(info, "title"),       str(info, "version"),       str(j, "instructions")};
     if (!_hello.capabilities.is_object()) _hello.capabilities = json::object();
     _state = state::ready;
@@ -129,14 +158,84 @@ void client::initialize(clock::time_point now, std::function<void(result<server_
 }
 
 void client::probe_era(clock::time_point now, std::function<void(mcp::era)> done) {
-  json params = {{"_meta",
-                  {{meta::protocol_version, modern_version},
-                   {meta::client_capabilities, _opt.capabilities},
-                   {meta::client_info, {{"name", _opt.name}, {"version", _opt.version}}}}}};
-  send_request(now + _opt.timeout, _opt.timeout, "server/discover", std::move(params),
+  _now = std::max(_now, now);
+  send_request(now + _opt.timeout, _opt.timeout, "server/discover", with_meta(json::object()),
                [done = std::move(done)](result<json> r) {
     bool modern = r || r.err().code == code_name(code::unsupported_version);
     done(modern ? era::modern : era::legacy);
+  });
+}
+
+result<server_hello> client::read_discover(const json& r) const {
+  auto versions = r.is_object() ? r.find("supportedVersions") : r.end();
+  if (versions == r.end() || !versions->is_array())
+    return malformed("server/discover", "no array 'supportedVersions'");
+  std::vector<std::string> offered;
+  for (auto& v : *versions)
+    if (v.is_string()) offered.push_back(v.get<std::string>());
+  if (std::find(offered.begin(), offered.end(), modern_version) == offered.end())
+    return make_error(domain, code_name(code::unsupported_version),
+                      "Failed to start an MCP session: the server offers protocol version(s) {} through "
+                      "server/discover, not {}",
+                      offered.empty() ? "(none)" : fmt::format("{}", fmt::join(offered, ", ")), modern_version);
+  auto info = member(member(r, "_meta"), std::string(meta::server_info).c_str());
+  server_hello h{era::modern,        std::string(modern_version), member(r, "capabilities"), str(info, "name"),
+                 str(info, "title"), str(info, "version"),        str(r, "instructions")};
+  if (!h.capabilities.is_object()) h.capabilities = json::object();
+  return h;
+}
+
+void client::connect(clock::time_point now, mode m, std::chrono::milliseconds probe_timeout,
+                     std::function<void(result<server_hello>)> done) {
+  _now = std::max(_now, now);
+  if (m == mode::legacy) return initialize(now, std::move(done));
+  if (_state != state::idle)
+    return done(make_error(domain, "InvalidRequest", "Failed to start MCP session: already started"));
+  _state = state::probing;
+  auto t = m == mode::modern || probe_timeout.count() <= 0 ? _opt.timeout : std::min(probe_timeout, _opt.timeout);
+  send_request(now + t, t, "server/discover", with_meta(json::object()),
+               [this, m, done = std::move(done)](result<json> r) mutable {
+    if (_state != state::probing) return;  // failed meanwhile (fail_all)
+    std::optional<error> why;  // why the server is not a 2026-07-28 one
+    if (r) {
+      auto h = read_discover(*r);
+      if (h) {
+        _hello = std::move(*h);
+        _state = state::ready;
+        return done(_hello);
+      }
+      why = h.take_error();
+    } else {
+      why = r.take_error();
+    }
+    if (m == mode::modern) {
+      _state = state::closed;
+      return done(std::move(*why));
+    }
+    // Legacy (or a modern server without our version, which initialize settles): the same
+    // connection goes on with the handshake. A refusal then says what the probe learned.
+    _state = state::idle;
+    bool modern_refusal = why->code == code_name(code::unsupported_version);
+    initialize(_now, [why = std::move(*why), modern_refusal, done = std::move(done)](result<server_hello> h) {
+      if (!h && modern_refusal)
+        return done(make_error(domain, h.err().code, "{}; initialize failed too: {}", why.message, h.err().message));
+      done(std::move(h));
+    });
+  });
+}
+
+std::int64_t client::listen_tools(clock::time_point now, std::function<void(status)> ended) {
+  _now = std::max(_now, now);
+  if (!modern()) {
+    ended(make_error(domain, "InvalidRequest",
+                     "Failed to send 'subscriptions/listen': the MCP session is not a 2026-07-28 one"));
+    return 0;
+  }
+  json params = {{"notifications", {{"toolsListChanged", true}}}};
+  return send_request(clock::time_point::max(), std::chrono::milliseconds(0), "subscriptions/listen",
+                      std::move(params), [ended = std::move(ended)](result<json> r) {
+    if (!r) return ended(r.take_error());
+    ended(status{});
   });
 }
 
@@ -164,6 +263,7 @@ void client::list_page(clock::time_point deadline, std::chrono::milliseconds tim
 
 void client::list_tools(clock::time_point now, std::function<void(result<std::vector<tool>>)> done,
                         std::chrono::milliseconds timeout) {
+  _now = std::max(_now, now);
   if (_state != state::ready)
     return done(make_error(domain, "InvalidRequest", "Failed to send 'tools/list': the MCP session is not initialized"));
   if (timeout.count() <= 0) timeout = _opt.timeout;
@@ -180,7 +280,8 @@ std::int64_t client::call_tool(clock::time_point now, std::string name, json arg
 }
 
 void client::ping(clock::time_point now, std::function<void(status)> done) {
-  request(now, "ping", json(), [done = std::move(done)](result<json> r) {
+  // The 2026-07-28 revision has no ping; server/discover is its cheapest request.
+  request(now, modern() ? "server/discover" : "ping", json(), [done = std::move(done)](result<json> r) {
     if (!r) return done(r.take_error());
     done(status{});
   });
@@ -220,6 +321,7 @@ status client::receive(std::string_view line) {
 }
 
 void client::expire(clock::time_point now) {
+  _now = std::max(_now, now);
   std::vector<std::int64_t> overdue;
   for (auto& [id, p] : _pending)
     if (p.deadline <= now) overdue.push_back(id);

@@ -1,6 +1,7 @@
 #pragma once
-/// A legacy-era MCP client session, independent of the transport: it is handed a function
-/// that sends one serialised message and is fed each received line. No threads: the
+/// An MCP client session of either era, independent of the transport: it is handed a
+/// function that sends one serialised message and is fed each received line. connect()
+/// finds the era the server speaks (protocols.md §1.9); initialize() forces the legacy era. No threads: the
 /// caller's event loop drives time through expire(now). Callbacks run inside the call that
 /// completes them (receive, expire, fail_all, or the request call itself on a local refusal).
 
@@ -19,8 +20,9 @@
 
 namespace weft::mcp {
 
-/// What `initialize` learned about the server.
+/// What `initialize` (legacy) or `server/discover` (2026-07-28) learned about the server.
 struct server_hello {
+  mcp::era era = era::legacy;
   std::string protocol_version;
   json capabilities;  ///< the server's capabilities object
   std::string name, title, version;
@@ -75,9 +77,32 @@ class client {
 
   client(options opt, sender send);
 
+  /// Which era connect() tries.
+  enum class mode : std::uint8_t {
+    automatic,  ///< probe with server/discover; legacy when the server does not speak 2026-07-28
+    legacy,     ///< initialize only
+    modern,     ///< server/discover only; a server without 2026-07-28 is an error
+  };
+
   /// Sends `initialize`; on an acceptable answer sends `notifications/initialized` and the
   /// session is ready. Other requests fail until then.
   void initialize(clock::time_point now, std::function<void(result<server_hello>)> done);
+  /// Starts a session in the era the server speaks. `automatic`: `server/discover` first (with
+  /// the 2026-07-28 `_meta`); a DiscoverResult offering 2026-07-28 makes the session modern and
+  /// ready at once (no handshake); a -32022 answer is an error naming the versions the server
+  /// offers; any other error, or no answer within `probe_timeout`, means a legacy server and
+  /// initialize() follows on the same connection. In a modern session every request carries
+  /// the `_meta` protocol fields, ping() is a `server/discover` (the era has no ping), and a
+  /// result asking for input (`resultType: "input_required"`, MRTR) fails with a clear error:
+  /// weft offers no client capabilities that a server could ask for.
+  void connect(clock::time_point now, mode m, std::chrono::milliseconds probe_timeout,
+               std::function<void(result<server_hello>)> done);
+  /// Modern sessions: opens `subscriptions/listen` for tools list_changed. The request stays
+  /// open without a deadline; the server's notifications on it reach on_tools_changed().
+  /// `ended` runs when the subscription ends (the server answered or failed it, or the
+  /// transport closed): the caller may listen again. Returns the request id (0: refused,
+  /// `ended` ran already).
+  std::int64_t listen_tools(clock::time_point now, std::function<void(status)> ended);
   /// The era probe of protocols.md §1.9, allowed before initialize: `server/discover` with the
   /// 2026-07-28 `_meta`. A result or a -32022 answer means the server is modern; any other
   /// error or a timeout means legacy (legacy servers answer -32601 and keep going), after
@@ -116,11 +141,12 @@ class client {
   void fail_all(const error& e);
 
   bool ready() const { return _state == state::ready; }
+  bool modern() const { return _hello.era == era::modern && _state == state::ready; }
   std::size_t pending() const { return _pending.size(); }
   const server_hello& hello() const { return _hello; }
 
  private:
-  enum class state : std::uint8_t { idle, initializing, ready, closed };
+  enum class state : std::uint8_t { idle, probing, initializing, ready, closed };
   struct pending_request {
     std::string method;
     clock::time_point deadline;
@@ -131,6 +157,8 @@ class client {
   std::int64_t send_request(clock::time_point deadline, std::chrono::milliseconds timeout, std::string method,
                             json params, std::function<void(result<json>)> done);
   void send_cancelled(std::int64_t id, std::string_view reason);
+  json with_meta(json params) const;  ///< params plus the 2026-07-28 `_meta` protocol fields
+  result<server_hello> read_discover(const json& r) const;
   void list_page(clock::time_point deadline, std::chrono::milliseconds timeout, std::string cursor, std::size_t page, std::shared_ptr<std::vector<tool>> acc,
                  std::function<void(result<std::vector<tool>>)> done);
   void complete(std::int64_t id, result<json> r);
@@ -139,6 +167,7 @@ class client {
   sender _send;
   state _state = state::idle;
   std::int64_t _next_id = 1;
+  clock::time_point _now{};  ///< the latest time the caller gave (for requests a callback starts)
   std::map<std::int64_t, pending_request> _pending;
   server_hello _hello;
   std::function<void()> _on_tools_changed;
