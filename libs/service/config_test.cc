@@ -1526,6 +1526,7 @@ env = { GITHUB_TOKEN = "${WEFT_TEST_MCP_TOKEN}", MODE = "x" }
 cwd = "/srv/mcp"
 call_timeout_ms = 5000
 connect_timeout_ms = 2000
+era = "legacy"
 [tools.mcp_servers.remote-1]
 url = "http://127.0.0.1:3001/mcp"
 headers = { Authorization = "Bearer ${WEFT_TEST_MCP_TOKEN}" }
@@ -1539,11 +1540,13 @@ enabled = false
   CHECK(e.cwd == "/srv/mcp");
   CHECK(e.call_timeout_ms == 5000);
   CHECK(e.connect_timeout_ms == 2000);
+  CHECK(e.era == "legacy");
   CHECK(e.where == "clawft.toml:4:1");
   auto& r = c.tools.mcp_servers.at("remote-1");
   CHECK(r.url == "http://127.0.0.1:3001/mcp");
   CHECK(r.headers.at("Authorization") == "Bearer gh-s3cret");
   CHECK_FALSE(r.enabled);
+  CHECK(r.era == "auto");
   CHECK(c.secret_vars.at("tool-mcp") == std::vector<std::string>{"WEFT_TEST_MCP_TOKEN"});
   CHECK(c.secret_vars.at("chan-telegram") == std::vector<std::string>{"WEFT_TEST_OTHER_SECRET"});
 
@@ -1586,6 +1589,9 @@ TEST_CASE("[tools.mcp_servers] errors") {
         "clawft.toml:4:9: error: [tools.mcp_servers.a] env key '1X' is invalid: use letters, digits and '_', not "
         "starting with a digit\n"
         "clawft.toml:5:19: error: [tools.mcp_servers.a] call_timeout_ms must be between 100 and 3600000, not 5");
+  CHECK(errors("[tools.mcp_servers.a]\ncommand = \"x\"\nera = \"2026-07-28\"\n") ==
+        "clawft.toml:3:7: error: [tools.mcp_servers.a] era '2026-07-28' is not one of \"auto\" (ask the server with "
+        "server/discover), \"legacy\" (initialize, 2024-11-05 … 2025-11-25) and \"modern\" (2026-07-28)");
   CHECK(errors("[tools]\nmcp_server = 1\n").find("unknown key 'mcp_server' in [tools]; expected one of: mcp_servers") !=
         std::string::npos);
   // An unset ${VAR} is an error for weftd, and left empty for a service re-reading the file.

@@ -28,6 +28,11 @@ struct host::server {
   bool listing = false, relist_again = false;
   bool ping_in_flight = false;
   bool healthy_reset = false;
+  bool listening = false;           // a 2026-07-28 subscriptions/listen is open
+  clock::time_point listen_at{};    // when to open it (again); max: never this session
+  // The era a connect settled, used for the next attempt without probing again; forgotten
+  // when an attempt fails before it is ready (protocols.md §1.9: re-probe after failures).
+  std::optional<mcp::client::mode> known_era;
   bool over_budget = false;  // its tools do not fit its share of ListTools: not offered
   std::size_t spec_bytes = 0;
   clock::time_point connect_deadline{}, retry_at{}, ready_since{}, last_rx{}, ping_deadline{};
@@ -156,7 +161,8 @@ void host::connect(server& s, clock::time_point now) {
   ++s.gen;
   s.state = "connecting";
   s.failure.reset();
-  s.hello_done = s.listing = s.relist_again = s.ping_in_flight = s.healthy_reset = false;
+  s.hello_done = s.listing = s.relist_again = s.ping_in_flight = s.healthy_reset = s.listening = false;
+  s.listen_at = clock::time_point::max();
   s.connect_deadline = now + milliseconds(s.entry.connect_timeout_ms);
   s.last_rx = now;
   auto gen = s.gen;
@@ -204,16 +210,30 @@ void host::connect(server& s, clock::time_point now) {
   s.cl->on_notification([this, sp](const mcp::notification& n) {
     _log.debug("MCP server '{}' notification {}", sp->entry.name, n.method);
   });
-  s.cl->initialize(now, [this, sp, gen](result<mcp::server_hello> h) {
+  auto mode = s.entry.era == "legacy"   ? mcp::client::mode::legacy
+              : s.entry.era == "modern" ? mcp::client::mode::modern
+                                        : s.known_era.value_or(mcp::client::mode::automatic);
+  // A legacy server may ignore the probe instead of answering -32601: it gets a third of
+  // the connect time (at most 5 s) before initialize follows.
+  auto probe = std::min<milliseconds>(5s, milliseconds(s.entry.connect_timeout_ms / 3));
+  s.cl->connect(now, mode, probe, [this, sp, gen, mode](result<mcp::server_hello> h) {
     if (sp->gen != gen) return;
     if (!h) {
-      if (!sp->failure) sp->failure = fmt::format("initialize failed: {}", h.err().message);
+      if (!sp->failure)
+        sp->failure = fmt::format("{} failed: {}", mode == mcp::client::mode::modern ? "server/discover" : "initialize",
+                                  h.err().message);
       return;
     }
     sp->hello_done = true;
-    sp->era = "legacy";  // this client speaks the legacy era (libs/mcp README)
+    sp->era = std::string(mcp::to_string(h->era));
     sp->protocol_version = h->protocol_version;
     sp->server_info = h->version.empty() ? h->name : h->name + " " + h->version;
+    sp->known_era = h->era == mcp::era::modern ? mcp::client::mode::modern : mcp::client::mode::legacy;
+    // 2026-07-28 servers send list_changed only to a subscriptions/listen request.
+    bool changes = false;
+    if (auto t = h->capabilities.find("tools"); t != h->capabilities.end() && t->is_object())
+      if (auto c = t->find("listChanged"); c != t->end()) changes = *c == true;
+    if (h->era == mcp::era::modern && changes) open_listen(*sp, clock::now(), /*again=*/false);
     sp->listing = true;
     sp->cl->list_tools(clock::now(), [this, sp, gen](result<std::vector<mcp::tool>> tools) {
       if (sp->gen != gen) return;
@@ -232,6 +252,29 @@ void host::connect(server& s, clock::time_point now) {
       publish_if_changed();
     }, milliseconds(sp->entry.connect_timeout_ms));
   });
+}
+
+void host::open_listen(server& s, clock::time_point now, bool again) {
+  s.listening = true;
+  s.listen_at = clock::time_point::max();
+  auto gen = s.gen;
+  auto* sp = &s;
+  s.cl->listen_tools(now, [this, sp, gen](status st) {
+    if (sp->gen != gen) return;
+    sp->listening = false;
+    if (!st && st.err().code == mcp::code_name(mcp::code::method_not_found)) {
+      _log.warning("MCP server '{}' offers tool list changes but no subscriptions/listen: its tools are listed "
+                   "once per connection",
+                   sp->entry.name);
+      return;
+    }
+    // Ended by the server or broken off: open it again shortly, and list again then, since
+    // a change in between would have been missed.
+    _log.debug("MCP server '{}': subscriptions/listen ended{}", sp->entry.name,
+               st ? std::string() : ": " + st.err().message);
+    sp->listen_at = clock::now() + 1s;
+  });
+  if (again) relist(s, now);
 }
 
 void host::relist(server& s, clock::time_point now) {
@@ -315,6 +358,7 @@ void host::teardown(server& s, std::string reason, clock::time_point now, bool g
   bool was_ready = s.state == "ready";
   ++s.gen;  // callbacks of this session are stale from here on
   s.failure.reset();
+  if (s.state != "ready") s.known_era.reset();  // failed before it was ready: probe again next time
   if (!graceful) {
     s.last_error = reason;
     _log.warning("MCP server '{}' ({}): {}", s.entry.name, s.log_target(), reason);
@@ -552,6 +596,7 @@ void host::tick(clock::time_point now) {
                now);
       continue;
     }
+    if (s.cl && s.cl->modern() && !s.listening && now >= s.listen_at) open_listen(s, now, /*again=*/true);
     if (s.state == "ready") {
       if (!s.healthy_reset && now - s.ready_since >= _o.healthy_after) {
         s.healthy_reset = true;
@@ -609,6 +654,7 @@ clock::time_point host::next_wake(clock::time_point now) const {
     if (s->failure) at(now);
     if (s->state == "backoff") at(s->retry_at);
     if (s->state == "connecting") at(s->connect_deadline);
+    if (s->cl && !s->listening && s->listen_at != clock::time_point::max()) at(s->listen_at);
     if (s->state == "ready") {
       if (s->ping_in_flight) at(s->ping_deadline);
       else if (calls_in_flight(*s) == 0) at(s->last_rx + _o.ping_interval);  // busy: no ping (tick)

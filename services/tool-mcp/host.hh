@@ -71,6 +71,8 @@ class host {
   void connect(server& s, clock::time_point now);
   void teardown(server& s, std::string reason, clock::time_point now, bool graceful = false);
   void relist(server& s, clock::time_point now);
+  /// 2026-07-28: subscriptions/listen for tools list_changed (`again`: re-opened, so list too).
+  void open_listen(server& s, clock::time_point now, bool again);
   void set_tools(server& s, std::vector<mcp::tool> tools);
   void finish_call(std::uint64_t seq, result<mcp::call_result> r);
   std::size_t calls_in_flight(const server& s) const;

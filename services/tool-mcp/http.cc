@@ -6,6 +6,12 @@
 // exists, a standalone GET stream carries what the server sends outside any request
 // (list_changed, logging); 405 means it has none.
 //
+// 2026-07-28 requests (their params carry the `_meta` protocol version) have no session:
+// they name MCP-Protocol-Version, Mcp-Method and, for tools/call, prompts/get and
+// resources/read, Mcp-Name (protocols.md §1.8). An HTTP error to a request without a
+// session is that request's answer (the era probe relies on it), never the end of one.
+// subscriptions/listen is an ordinary POST whose event stream stays open.
+//
 // One worker thread per server runs a libcurl multi handle, so POSTs run concurrently (a
 // long tools/call never holds up a ping) and the host's poll loop never waits on the
 // network: received messages come back through a queue and an eventfd.
@@ -219,10 +225,19 @@ class http_transport final : public transport {
     auto x = std::make_unique<xfer>();
     x->self = this;
     x->request = std::move(line);
+    std::vector<std::string> modern_headers;  // 2026-07-28 requests name their version and method
     if (auto m = mcp::parse(x->request); m) {
       if (auto* q = std::get_if<mcp::request>(&*m)) {
         x->id = q->id;
         x->is_initialize = q->method == "initialize";
+        if (auto v = mcp::meta_protocol_version(q->params)) {
+          modern_headers.push_back("MCP-Protocol-Version: " + *v);
+          modern_headers.push_back("Mcp-Method: " + q->method);
+          auto key = q->method == "resources/read" ? "uri" : "name";
+          if (q->method == "tools/call" || q->method == "prompts/get" || q->method == "resources/read")
+            if (auto n = q->params.find(key); n != q->params.end() && n->is_string() && header_safe(n->get<std::string>()))
+              modern_headers.push_back("Mcp-Name: " + n->get<std::string>());
+        }
       } else if (auto* n = std::get_if<mcp::notification>(&*m); n && n->method == "notifications/cancelled") {
         auto rid = n->params.is_object() ? n->params.find("requestId") : n->params.end();
         if (rid != n->params.end() && rid->is_number_integer()) abort_post(rid->get<std::int64_t>());
@@ -233,8 +248,12 @@ class http_transport final : public transport {
     x->easy = e;
     x->headers = curl_slist_append(x->headers, "Content-Type: application/json");
     x->headers = curl_slist_append(x->headers, "Accept: application/json, text/event-stream");
-    if (!_session.empty()) x->headers = curl_slist_append(x->headers, ("Mcp-Session-Id: " + _session).c_str());
-    if (!_version.empty()) x->headers = curl_slist_append(x->headers, ("MCP-Protocol-Version: " + _version).c_str());
+    if (!modern_headers.empty()) {
+      for (auto& h : modern_headers) x->headers = curl_slist_append(x->headers, h.c_str());
+    } else {
+      if (!_session.empty()) x->headers = curl_slist_append(x->headers, ("Mcp-Session-Id: " + _session).c_str());
+      if (!_version.empty()) x->headers = curl_slist_append(x->headers, ("MCP-Protocol-Version: " + _version).c_str());
+    }
     for (auto& [k, v] : _e.headers) x->headers = curl_slist_append(x->headers, (k + ": " + v).c_str());
     curl_easy_setopt(e, CURLOPT_URL, _e.url.c_str());
     curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
@@ -306,6 +325,11 @@ class http_transport final : public transport {
     _get_retry_at = clock::now() + wait;
   }
 
+  /// Printable ASCII without CR/LF: may go into a header as it is.
+  static bool header_safe(const std::string& v) {
+    return v.size() <= 256 && std::all_of(v.begin(), v.end(), [](char c) { return c >= 0x20 && c < 0x7f; });
+  }
+
   /// An answer to a request that cannot come from the server (HTTP error): a JSON-RPC error
   /// for the waiting request, so its caller hears why.
   void answer_error(const xfer& x, int code, std::string message) {
@@ -331,7 +355,10 @@ class http_transport final : public transport {
                    fmt::format("the HTTP response (or one of its events) is larger than {} bytes", max_body));
       return;
     }
-    if (status == 404 || (status == 400 && x.body.find("No valid session") != std::string::npos)) {
+    // Only a session can end: without one (before initialize, e.g. the era probe, or in the
+    // sessionless 2026-07-28 era) a 404 or 400 is an answer to this request alone.
+    if (!_session.empty() &&
+        (status == 404 || (status == 400 && x.body.find("No valid session") != std::string::npos))) {
       push(true, fmt::format("the server ended the session (HTTP {})", status));
       return;
     }
@@ -345,17 +372,21 @@ class http_transport final : public transport {
       }
       return;
     }
-    // An error status: its JSON-RPC body if there is one, else the text.
+    // An error status: its JSON-RPC body if there is one (its code kept: the era probe tells
+    // -32022 from -32601 by it), else the text.
     std::string msg = trim(x.body.substr(0, 300));
+    int code = mcp::code::internal_error;
     auto j = json::parse(x.body, nullptr, false);
-    if (j.is_object() && j.contains("error") && j["error"].is_object() && j["error"].contains("message") &&
-        j["error"]["message"].is_string())
-      msg = j["error"]["message"].get<std::string>();
+    if (j.is_object() && j.contains("error") && j["error"].is_object()) {
+      auto& err = j["error"];
+      if (err.contains("message") && err["message"].is_string()) msg = err["message"].get<std::string>();
+      if (err.contains("code") && err["code"].is_number_integer()) code = err["code"].get<int>();
+    }
     if (x.is_initialize) {
       push(true, fmt::format("initialize was refused with HTTP {}: {}", status, msg));
       return;
     }
-    answer_error(x, mcp::code::internal_error, fmt::format("HTTP {}: {}", status, msg));
+    answer_error(x, code, fmt::format("HTTP {}: {}", status, msg));
   }
 
   void remove(CURL* e) {

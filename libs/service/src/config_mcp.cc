@@ -55,7 +55,8 @@ mcp_server_entry read_server(checker& ck, const std::string& name, const toml::t
   e.name = name;
   e.where = ck.where(t.source());
   ck.check_keys(t, label,
-                {"command", "args", "env", "cwd", "url", "headers", "enabled", "call_timeout_ms", "connect_timeout_ms"});
+                {"command", "args", "env", "cwd", "url", "headers", "enabled", "call_timeout_ms", "connect_timeout_ms",
+                 "era"});
   if (auto command = ck.read_string(t, label, "command")) {
     if (command->empty()) ck.error(t.get("command")->source(), fmt::format("{} command must not be empty", label));
     e.command = *command;
@@ -80,6 +81,15 @@ mcp_server_entry read_server(checker& ck, const std::string& name, const toml::t
   e.call_timeout_ms = ck.read_uint<std::uint32_t>(t, label, "call_timeout_ms", 100, 3600000).value_or(e.call_timeout_ms);
   e.connect_timeout_ms =
       ck.read_uint<std::uint32_t>(t, label, "connect_timeout_ms", 100, 600000).value_or(e.connect_timeout_ms);
+  if (auto era = ck.read_string(t, label, "era")) {
+    if (*era == "auto" || *era == "legacy" || *era == "modern")
+      e.era = *era;
+    else
+      ck.error(t.get("era")->source(),
+               fmt::format("{} era '{}' is not one of \"auto\" (ask the server with server/discover), \"legacy\" "
+                           "(initialize, 2024-11-05 … 2025-11-25) and \"modern\" (2026-07-28)",
+                           label, clean(*era)));
+  }
 
   bool has_command = t.contains("command"), has_url = t.contains("url");
   if (has_command == has_url)

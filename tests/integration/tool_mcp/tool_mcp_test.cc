@@ -172,26 +172,31 @@ bool listening(int port) {
   return ok;
 }
 
-/// server-everything in streamableHttp mode on 127.0.0.1:<port> (tests/mcp/loopback.cjs).
+/// An HTTP MCP server run by node on 127.0.0.1:<port>: server-everything in streamableHttp
+/// mode (tests/mcp/loopback.cjs keeps it on loopback), or `argv` with PORT in the environment.
 struct http_peer {
   pid_t pid = -1;
-  explicit http_peer(int port) {
-    auto script = peers_bin("mcp-server-everything");
-    auto preload = std::string(WEFT_SOURCE_ROOT) + "/tests/mcp/loopback.cjs";
+  explicit http_peer(int port)
+      : http_peer(port, {"/usr/bin/node", "--require", std::string(WEFT_SOURCE_ROOT) + "/tests/mcp/loopback.cjs",
+                         peers_bin("mcp-server-everything"), "streamableHttp"}) {}
+  http_peer(int port, std::vector<std::string> args) {
     auto port_env = fmt::format("PORT={}", port);
+    auto peers_env = fmt::format("WEFT_MCP_PEERS={}", std::getenv("WEFT_MCP_PEERS") ? std::getenv("WEFT_MCP_PEERS") : "");
+    std::vector<const char*> argv;
+    for (auto& a : args) argv.push_back(a.c_str());
+    argv.push_back(nullptr);
     pid = ::fork();
     if (pid == 0) {
       ::setpgid(0, 0);
       int null = ::open("/dev/null", O_WRONLY);
       ::dup2(null, 1);
       ::dup2(null, 2);
-      const char* argv[] = {"/usr/bin/node", "--require", preload.c_str(), script.c_str(), "streamableHttp", nullptr};
-      const char* envp[] = {port_env.c_str(), "PATH=/usr/bin:/bin", nullptr};
-      ::execve(argv[0], const_cast<char* const*>(argv), const_cast<char* const*>(envp));
+      const char* envp[] = {port_env.c_str(), peers_env.c_str(), "PATH=/usr/bin:/bin", nullptr};
+      ::execve(argv[0], const_cast<char* const*>(argv.data()), const_cast<char* const*>(envp));
       ::_exit(127);
     }
     for (int i = 0; i < 300 && !listening(port); ++i) std::this_thread::sleep_for(50ms);
-    REQUIRE_MESSAGE(listening(port), "server-everything streamableHttp did not listen on " << port);
+    REQUIRE_MESSAGE(listening(port), args.back() << " did not listen on " << port);
   }
   void kill() {
     if (pid > 0) {
@@ -635,4 +640,103 @@ TEST_CASE("tool-mcp: a busy server is not pinged to death; timeouts cancel; limi
   CHECK_MESSAGE(gone, st->log());
   REQUIRE_MESSAGE(wait_servers(*b, [](const mv::servers& l) { return ready(l, "slow"); }, &list), describe(list));
   CHECK(st->log().find("left behind by a previous weft-tool-mcp") != std::string::npos);
+}
+
+TEST_CASE("tool-mcp: 2026-07-28 servers (the TypeScript SDK v2) over stdio and HTTP — discover, _meta, listen") {
+  auto missing = test::missing_programs({"services/tool-mcp/weft-tool-mcp", "services/llm/weft-llm",
+                                         "services/router/weft-router", "services/agent/weft-agent"});
+  REQUIRE_MESSAGE(missing.empty(), "not built: " << missing);
+  const char* peers = std::getenv("WEFT_MCP_PEERS");
+  REQUIRE_MESSAGE((peers && fs::exists(fs::path(peers) / "node_modules/@modelcontextprotocol/server")),
+                  "the MCP test peers are not installed at $WEFT_MCP_PEERS: run tools/dev setup");
+  weft::test::temp_dir d{"weft-tool-mcp-modern-it"};
+  auto script = std::string(WEFT_SOURCE_ROOT) + "/tests/mcp/modern_server.mjs";
+  int port = free_port();
+  auto peer = std::make_unique<http_peer>(port, std::vector<std::string>{"/usr/bin/node", script, "--http",
+                                                                         std::to_string(port)});
+  auto config = fmt::format(
+      "[memory]\nenabled = false\n\n[agents.main]\nworkspace = \"{}/ws\"\n[agents.main.tools]\nfamilies = "
+      "[\"mcp\"]\n\n{}[tools.mcp_servers.web2]\nurl = \"http://127.0.0.1:{}/mcp\"\n\n{}"
+      "[services.tool-mcp]\nexec = \"{}\"\naddress = \"tool/mcp\"\nenv = {{ WEFT_MCP_PING_MS = \"1000\" }}\n",
+      d.path.string(), server_table("new", "node", {script}, fmt::format("WEFT_MCP_PEERS = \"{}\"", peers)), port,
+      server_table("old", peers_bin("mcp-server-everything"), {"stdio"}),
+      test::build_path("services/tool-mcp/weft-tool-mcp"));
+  ::setenv("WEFT_LOG", "info,tool-mcp=debug", 1);
+  auto st = test::stack::start(config);
+  ::unsetenv("WEFT_LOG");
+  auto b = st->bus_client();
+  mv::servers list;
+  REQUIRE_MESSAGE(wait_servers(*b, [](const mv::servers& l) { return ready(l, "new") && ready(l, "web2") && ready(l, "old"); },
+                               &list),
+                  describe(list) << st->log());
+  // The era is found by asking (server/discover); the legacy server answers -32601 and gets initialize.
+  for (auto name : {"new", "web2"}) {
+    CAPTURE(name);
+    auto s = *server_of(list, name);
+    CHECK(s.era == "modern");
+    CHECK(s.protocol_version == "2026-07-28");
+    CHECK(s.server_info == "weft-modern-test 0.1.0");
+    CHECK(s.tool_count == 4);
+  }
+  CHECK(server_of(list, "old")->era == "legacy");
+  CHECK(server_of(list, "old")->protocol_version == "2025-11-25");
+
+  auto names = tool_names(*b);
+  for (auto t : {"new__add", "new__echo", "new__slow", "new__toggle", "web2__add", "web2__toggle"}) CHECK(has(names, t));
+  CHECK_FALSE(has(names, "new__bonus"));
+  for (auto server : {std::string("new"), std::string("web2")}) {
+    CAPTURE(server);
+    // The server refuses requests without the 2026-07-28 _meta (and, over HTTP, without the
+    // MCP-Protocol-Version, Mcp-Method and Mcp-Name headers that match it): these succeed.
+    auto sum = ok_call(*b, server + "__add", {{"a", 2}, {"b", 3}});
+    CHECK(sum.content == "5");
+    CHECK(json::parse(sum.structured) == json{{"sum", 5}});
+    CHECK(ok_call(*b, server + "__echo", {{"message", "modern"}}).content == "Echo: modern");
+    auto bad = ok_call(*b, server + "__add", {{"a", "two"}});
+    CHECK(bad.is_error);
+
+    // list_changed comes only to a subscriptions/listen: the new tool appears, then goes.
+    CHECK(ok_call(*b, server + "__toggle", json::object()).content == "bonus on");
+    bool on = false;
+    for (int i = 0; i < 200 && !on; ++i) {
+      on = has(tool_names(*b), server + "__bonus");
+      if (!on) std::this_thread::sleep_for(50ms);
+    }
+    REQUIRE_MESSAGE(on, st->log());
+    CHECK(ok_call(*b, server + "__bonus", json::object()).content == "bonus!");
+    CHECK(ok_call(*b, server + "__toggle", json::object()).content == "bonus off");
+    bool off = false;
+    for (int i = 0; i < 200 && !off; ++i) {
+      off = !has(tool_names(*b), server + "__bonus");
+      if (!off) std::this_thread::sleep_for(50ms);
+    }
+    CHECK_MESSAGE(off, st->log());
+  }
+
+  // The health check of an era without ping (server/discover) keeps them connected.
+  std::this_thread::sleep_for(2500ms);
+  list = servers(*b);
+  CHECK(server_of(list, "new")->restarts == 0);
+  CHECK(server_of(list, "web2")->restarts == 0);
+  CHECK_MESSAGE(server_of(list, "new")->last_error.empty(), describe(list));
+
+  // The HTTP server goes away and comes back: its listen stream broke, and is opened again.
+  auto restarts = server_of(list, "web2")->restarts;
+  peer->kill();
+  peer = std::make_unique<http_peer>(port, std::vector<std::string>{"/usr/bin/node", script, "--http", std::to_string(port)});
+  bool listening_again = false;
+  for (int i = 0; i < 400 && !listening_again; ++i) {
+    // A toggle answered and seen through the listen: the tool set follows it.
+    auto t = call(*b, "web2__toggle", json::object());
+    if (t && !t->is_error && t->content == "bonus on") {
+      for (int j = 0; j < 100 && !listening_again; ++j) {
+        listening_again = has(tool_names(*b), "web2__bonus");
+        if (!listening_again) std::this_thread::sleep_for(50ms);
+      }
+      if (!listening_again) (void)call(*b, "web2__toggle", json::object());  // off again; retry
+    }
+    if (!listening_again) std::this_thread::sleep_for(100ms);
+  }
+  CHECK_MESSAGE(listening_again, describe(servers(*b)) << st->log());
+  (void)restarts;
 }

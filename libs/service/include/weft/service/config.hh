@@ -282,6 +282,7 @@ struct mcp_server_entry {
   bool enabled = true;
   std::uint32_t call_timeout_ms = 60000;      ///< a tools/call without its own limit
   std::uint32_t connect_timeout_ms = 30000;   ///< start + initialize + tools/list must finish within this
+  std::string era = "auto";                   ///< auto (probe with server/discover), legacy, modern (2026-07-28)
   std::string where;
   bool operator==(const mcp_server_entry&) const = default;
 };
