@@ -657,3 +657,89 @@ TEST_CASE("client: a modern server without our version, forced eras, input_requi
   REQUIRE_FALSE(*call);
   CHECK(call->err().message.find("input_required") != std::string::npos);
 }
+
+TEST_CASE("server: subscriptions/listen — acknowledged, list_changed tagged with the subscription, cancel, end") {
+  std::deque<std::string> out;
+  wire_pair l;
+  server s{server::options{.name = "weft", .version = "0.1"}, l.make_handlers(),
+           [&](std::string x) { out.push_back(std::move(x)); }};
+  const std::string meta = R"("_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28","io.modelcontextprotocol/clientCapabilities":{}})";
+  auto bad = ask(s, out, R"({"jsonrpc":"2.0","id":"L0","method":"subscriptions/listen","params":{)" + meta + "}}");
+  CHECK(bad["error"]["code"] == code::invalid_params);
+  CHECK_FALSE(s.notify_tools_changed());
+
+  auto ack = ask(s, out, R"({"jsonrpc":"2.0","id":"L1","method":"subscriptions/listen","params":{"notifications":{"toolsListChanged":true,"promptsListChanged":true},)" + meta + "}}");
+  CHECK(ack == json::parse(R"({"jsonrpc":"2.0","method":"notifications/subscriptions/acknowledged",
+      "params":{"notifications":{"toolsListChanged":true},"_meta":{"io.modelcontextprotocol/subscriptionId":"L1"}}})"));
+  CHECK(s.listens() == 1);
+  (void)s.receive(R"({"jsonrpc":"2.0","id":7,"method":"subscriptions/listen","params":{"notifications":{"toolsListChanged":true},)" + meta + "}}");
+  REQUIRE(out.size() == 1);  // the ack; the request itself stays open
+  out.clear();
+  CHECK(s.notify_tools_changed());
+  REQUIRE(out.size() == 2);
+  CHECK(json::parse(out[0]) == json::parse(R"({"jsonrpc":"2.0","method":"notifications/tools/list_changed",
+      "params":{"_meta":{"io.modelcontextprotocol/subscriptionId":"L1"}}})"));
+  CHECK(json::parse(out[1])["params"]["_meta"]["io.modelcontextprotocol/subscriptionId"] == 7);
+  out.clear();
+
+  // Cancelled: that one stops; nothing is answered.
+  (void)s.receive(R"({"jsonrpc":"2.0","method":"notifications/cancelled","params":{"requestId":"L1",)" + meta + "}}");
+  CHECK(out.empty());
+  CHECK(s.listens() == 1);
+  CHECK(s.notify_tools_changed());
+  REQUIRE(out.size() == 1);
+  CHECK(json::parse(out[0])["params"]["_meta"]["io.modelcontextprotocol/subscriptionId"] == 7);
+  out.clear();
+
+  // Nothing this server can honour: acknowledged with {} and answered at once.
+  (void)s.receive(R"({"jsonrpc":"2.0","id":8,"method":"subscriptions/listen","params":{"notifications":{"resourcesListChanged":true},)" + meta + "}}");
+  REQUIRE(out.size() == 2);
+  CHECK(json::parse(out[0])["params"]["notifications"] == json::object());
+  CHECK(json::parse(out[1])["id"] == 8);
+  CHECK(json::parse(out[1])["result"]["resultType"] == "complete");
+  out.clear();
+
+  // The server goes away: each open subscription gets its final result.
+  s.end_listens();
+  REQUIRE(out.size() == 1);
+  auto fin = json::parse(out[0]);
+  CHECK(fin["id"] == 7);
+  CHECK(fin["result"]["resultType"] == "complete");
+  CHECK(fin["result"]["_meta"]["io.modelcontextprotocol/subscriptionId"] == 7);
+  CHECK(fin["result"]["_meta"]["io.modelcontextprotocol/serverInfo"]["name"] == "weft");
+  CHECK(s.listens() == 0);
+  CHECK_FALSE(s.notify_tools_changed());
+
+  // The limit per connection.
+  for (std::size_t i = 0; i < server::max_listens; ++i)
+    (void)s.receive(fmt::format(R"({{"jsonrpc":"2.0","id":{},"method":"subscriptions/listen","params":{{"notifications":{{"toolsListChanged":true}},{}}}}})", 100 + i, meta));
+  out.clear();
+  auto over = ask(s, out, R"({"jsonrpc":"2.0","id":99,"method":"subscriptions/listen","params":{"notifications":{"toolsListChanged":true},)" + meta + "}}");
+  CHECK(over["error"]["code"] == code::internal_error);
+}
+
+TEST_CASE("session: the client listens to our server in the 2026-07-28 era") {
+  wire_pair l;
+  l.cli.connect(t0, client::mode::automatic, 1s, [](auto) {});
+  l.pump();
+  REQUIRE(l.cli.modern());
+  int changed = 0, ended = 0;
+  l.cli.on_tools_changed([&] { ++changed; });
+  auto id = l.cli.listen_tools(t0, [&](status) { ++ended; });
+  l.pump();
+  CHECK(id > 0);
+  CHECK(l.srv.listens() == 1);
+  CHECK(l.srv.notify_tools_changed());
+  l.pump();
+  CHECK(changed == 1);
+  CHECK(l.cli.cancel(id, "done"));
+  l.pump();
+  CHECK(l.srv.listens() == 0);
+  CHECK(ended == 0);  // cancelled by us: no callback
+  l.cli.listen_tools(t0, [&](status s) { ended += s ? 1 : 100; });
+  l.pump();
+  l.srv.end_listens();
+  l.pump();
+  CHECK(ended == 1);
+  CHECK(l.cli.pending() == 0);
+}

@@ -238,7 +238,10 @@ class http_transport final : public transport {
             if (auto n = q->params.find(key); n != q->params.end() && n->is_string() && header_safe(n->get<std::string>()))
               modern_headers.push_back("Mcp-Name: " + n->get<std::string>());
         }
-      } else if (auto* n = std::get_if<mcp::notification>(&*m); n && n->method == "notifications/cancelled") {
+      } else if (auto* n = std::get_if<mcp::notification>(&*m); n && mcp::meta_protocol_version(n->params)) {
+        modern_headers.push_back("MCP-Protocol-Version: " + *mcp::meta_protocol_version(n->params));
+      }
+      if (auto* n = std::get_if<mcp::notification>(&*m); n && n->method == "notifications/cancelled") {
         auto rid = n->params.is_object() ? n->params.find("requestId") : n->params.end();
         if (rid != n->params.end() && rid->is_number_integer()) abort_post(rid->get<std::int64_t>());
         else if (rid != n->params.end() && rid->is_string()) abort_post(rid->get<std::string>());

@@ -112,6 +112,7 @@ void client::send_cancelled(std::int64_t id, std::string_view reason) {
   if (_state == state::closed) return;
   json params = {{"requestId", id}};
   if (!reason.empty()) params["reason"] = std::string(reason);
+  if (modern()) params = with_meta(std::move(params));  // 2026-07-28: notifications carry it too
   _send(serialize(notification{"notifications/cancelled", std::move(params)}));
 }
 

@@ -44,6 +44,10 @@ status server::receive(std::string_view line) {
     dispatch(*q);
   } else if (auto* n = std::get_if<notification>(&*m)) {
     if (n->method == "notifications/initialized" && _era == era::legacy) _initialized = true;
+    if (n->method == "notifications/cancelled" && n->params.is_object() && n->params.contains("requestId")) {
+      auto& rid = n->params["requestId"];
+      std::erase_if(_listens, [&](const request_id& id) { return to_json(id) == rid; });
+    }
     // Others (cancelled, roots/list_changed, …) need nothing from a server without them.
   }
   // Responses: this server sends no requests, so there is nothing to match them to.
@@ -97,6 +101,7 @@ void server::dispatch(const request& q) {
       if (!_opt.instructions.empty()) r["instructions"] = _opt.instructions;
       return answer(q.id, std::move(r), /*modern=*/true, /*list=*/true);
     }
+    if (q.method == "subscriptions/listen") return listen(q.id, params);
   } else {
     if (q.method == "initialize")
       return send_error(q.id, code::invalid_request, "Invalid request: the session is already initialized");
@@ -153,10 +158,38 @@ void server::answer(const request_id& id, result<json> r, bool modern, bool list
   _send(serialize(response{id, std::move(j)}));
 }
 
+void server::listen(const request_id& id, const json& params) {
+  auto filter = params.find("notifications");
+  if (filter == params.end() || !filter->is_object())
+    return send_error(id, code::invalid_params, "Invalid params: 'notifications' is required and must be an object");
+  if (_listens.size() >= max_listens)
+    return send_error(id, code::internal_error,
+                      fmt::format("Subscription limit reached: {} open subscriptions/listen on this connection", max_listens));
+  // Honoured: what was asked for and is offered. Resource and prompt lists never change here.
+  json honoured = json::object();
+  auto tools = filter->find("toolsListChanged");
+  if (_h.list_tools && tools != filter->end() && *tools == true) honoured["toolsListChanged"] = true;
+  _send(serialize(notification{"notifications/subscriptions/acknowledged",
+                               {{"notifications", honoured}, {"_meta", {{meta::subscription_id, to_json(id)}}}}}));
+  if (honoured.empty()) return answer(id, json::object(), /*modern=*/true, /*list=*/false);  // nothing to wait for
+  _listens.push_back(id);
+}
+
 bool server::notify_tools_changed() {
+  if (_era == era::modern) {
+    for (auto& id : _listens)
+      _send(serialize(notification{"notifications/tools/list_changed", {{"_meta", {{meta::subscription_id, to_json(id)}}}}}));
+    return !_listens.empty();
+  }
   if (_era != era::legacy || !_initialized) return false;
   _send(serialize(notification{"notifications/tools/list_changed", json()}));
   return true;
+}
+
+void server::end_listens() {
+  auto open = std::move(_listens);
+  _listens.clear();
+  for (auto& id : open) answer(id, json{{"_meta", {{meta::subscription_id, to_json(id)}}}}, /*modern=*/true, false);
 }
 
 }  // namespace weft::mcp

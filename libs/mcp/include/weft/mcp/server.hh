@@ -8,8 +8,13 @@
 /// legacy; `server/discover` or a `_meta` protocol version → 2026-07-28. Modern requests
 /// must carry `_meta["io.modelcontextprotocol/protocolVersion"] == "2026-07-28"` (else -32022
 /// with data {supported, requested}); their results carry `resultType:"complete"` and
-/// `_meta[serverInfo]`, list results `ttlMs:0` and `cacheScope:"private"`. Not implemented
-/// for the modern era: `subscriptions/listen`, input_required/MRTR, per-request log levels.
+/// `_meta[serverInfo]`, list results `ttlMs:0` and `cacheScope:"private"`.
+/// `subscriptions/listen` is how a modern client hears of changes: the request stays open,
+/// is acknowledged at once (`notifications/subscriptions/acknowledged` with the honoured
+/// subset, i.e. toolsListChanged when tools are offered), and every later
+/// `notifications/tools/list_changed` carries `_meta["io.modelcontextprotocol/subscriptionId"]`
+/// = the listen request's id. `notifications/cancelled` ends one; end_listens() answers all.
+/// Not implemented for the modern era: input_required/MRTR, per-request log levels.
 ///
 /// Before `initialize` a legacy connection accepts only `ping`; other requests get -32600
 /// "Server not initialized". Requests between the `initialize` answer and
@@ -21,6 +26,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include <weft/base/result.hh>
 #include <weft/mcp/jsonrpc.hh>
@@ -66,9 +72,14 @@ class server {
   /// message (after answering it with -32700/-32600), for the caller to log.
   status receive(std::string_view line);
 
-  /// Sends `notifications/tools/list_changed` if a legacy session is initialized (modern
-  /// clients would need subscriptions/listen, not implemented). Returns whether it was sent.
+  /// Sends `notifications/tools/list_changed` if a legacy session is initialized, or to every
+  /// modern subscription that asked for it. Returns whether anything was sent.
   bool notify_tools_changed();
+  /// Ends every open subscription with its final result (the server is going away).
+  void end_listens();
+  /// Open subscriptions/listen requests (modern).
+  std::size_t listens() const { return _listens.size(); }
+  static constexpr std::size_t max_listens = 16;  ///< per connection; more → -32603
 
   std::optional<mcp::era> era() const { return _era; }
   /// The negotiated (legacy) or pinned (modern) protocol version; empty before.
@@ -78,6 +89,7 @@ class server {
 
  private:
   void dispatch(const request& q);
+  void listen(const request_id& id, const json& params);
   void answer(const request_id& id, result<json> r, bool modern, bool list);
   void send_error(const request_id& id, int code, std::string message, json data = json());
   json capabilities() const;
@@ -86,6 +98,7 @@ class server {
   handlers _h;
   sender _send;
   std::optional<mcp::era> _era;
+  std::vector<request_id> _listens;  // open subscriptions/listen (all for tools list_changed)
   std::string _version;
   bool _initialized = false;
   // Shared with pending replies: a reply after the server is gone is dropped, not a crash.
