@@ -9,6 +9,10 @@ $WEFT_MCP_PEERS (installed by `tools/dev setup` / `tools/dev peers`):
   - server-memory over stdio (MEMORY_FILE_PATH in a temp dir): create_entities, then
     read_graph in a second session (the graph was persisted);
   - server-everything over Streamable HTTP on a free 127.0.0.1 port: echo.
+and sdk_client.mjs --modern (TypeScript SDK v2 client pinned to 2026-07-28) against
+tests/mcp/modern_server.mjs (SDK v2 server) over stdio and over HTTP: tools/list, add,
+toggle -> notifications/tools/list_changed on the subscriptions/listen stream, ping refused
+by the SDK; and --modern against server-everything (legacy only): version negotiation fails.
 
 usage: peers_test.py            (env WEFT_MCP_PEERS=<build>/peers/mcp; set by meson)
 Fails (never skips) when node or the peers are missing.
@@ -20,11 +24,13 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 DRIVER = os.path.join(HERE, "sdk_client.mjs")
 LOOPBACK = os.path.join(HERE, "loopback.cjs")
+MODERN_SERVER = os.path.join(HERE, "modern_server.mjs")
 
 failures = []
 
@@ -42,16 +48,25 @@ def bin_path(peers, name):
     return os.path.join(peers, "node_modules", ".bin", name)
 
 
-def drive(peers, plan, target, env=None):
-    """Runs the driver; returns (hello, [op lines]) or (None, []) after reporting why."""
+def run_driver(peers, plan, target, env=None, modern=False):
+    """Runs the driver; returns the CompletedProcess, or None (reported) after 30 s."""
     cmd = ["node", DRIVER, "--peers", peers, "--plan", json.dumps(plan)]
+    if modern:
+        cmd.append("--modern")
     for k, v in (env or {}).items():
         cmd += ["--env", "%s=%s" % (k, v)]
     cmd += target
     try:
-        r = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, timeout=30)
+        return subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, timeout=30)
     except subprocess.TimeoutExpired:
         check(False, "driver finished within 30 s: " + " ".join(target))
+        return None
+
+
+def drive(peers, plan, target, env=None, modern=False):
+    """Runs the driver; returns (hello, [op lines]) or (None, []) after reporting why."""
+    r = run_driver(peers, plan, target, env, modern)
+    if r is None:
         return None, []
     if not check(r.returncode == 0, "driver exit 0 for " + " ".join(target),
                  "exit %d; stderr: %s" % (r.returncode, r.stderr)):
@@ -192,6 +207,95 @@ def everything_http(peers, work):
     check(False, "everything (HTTP): found a free port in 3 attempts")
 
 
+# The modern plan: toggle adds the tool `bonus` and notifies the listen streams; the wait
+# before it must time out (nothing arrives unprompted), the one after it must not.
+MODERN_PLAN = [{"op": "list"},
+               {"op": "call", "name": "add", "arguments": {"a": 2, "b": 3}},
+               {"op": "wait_list_changed", "timeout_ms": 300},
+               {"op": "call", "name": "toggle", "arguments": {}},
+               {"op": "wait_list_changed", "timeout_ms": 5000},
+               {"op": "list"},
+               {"op": "call", "name": "toggle", "arguments": {}},
+               {"op": "wait_list_changed", "timeout_ms": 5000},
+               {"op": "ping"},
+               {"op": "raw", "method": "server/discover"}]
+
+
+def check_modern(what, hello, ops):
+    if hello is None:
+        return
+    check(hello.get("protocolVersion") == "2026-07-28", what + ": protocolVersion 2026-07-28", hello)
+    check("sessionId" not in hello, what + ": no sessionId", hello)
+    check((hello.get("serverVersion") or {}).get("name") == "weft-modern-test", what + ": serverVersion", hello)
+    check((hello.get("capabilities") or {}).get("tools", {}).get("listChanged") is True,
+          what + ": tools.listChanged capability", hello)
+    names = ops[0].get("result", {}).get("names", [])
+    check(sorted(names) == ["add", "echo", "slow", "toggle"], what + ": tools/list is add, echo, toggle, slow", ops[0])
+    check(text_of(ops[1]) == "5" and ops[1]["result"].get("structuredContent") == {"sum": 5},
+          what + ": add {a:2,b:3} -> '5', structuredContent {sum:5}", ops[1])
+    check(ops[2].get("ok") is False, what + ": no list_changed before toggle", ops[2])
+    check(text_of(ops[3]) == "bonus on", what + ": toggle -> 'bonus on'", ops[3])
+    check(ops[4].get("ok") is True, what + ": notifications/tools/list_changed after toggle (subscriptions/listen)",
+          ops[4])
+    check("bonus" in ops[5].get("result", {}).get("names", []), what + ": tools/list then has bonus", ops[5])
+    check(text_of(ops[6]) == "bonus off", what + ": toggle back -> 'bonus off'", ops[6])
+    check(ops[7].get("ok") is True, what + ": list_changed after toggling back", ops[7])
+    check(ops[8].get("ok") is False and
+          (ops[8].get("error") or {}).get("sdkCode") == "METHOD_NOT_SUPPORTED_BY_PROTOCOL_VERSION",
+          what + ": ping refused by the SDK (removed in 2026-07-28)", ops[8])
+    check(ops[9].get("ok") is True and "2026-07-28" in ops[9]["result"].get("supportedVersions", []),
+          what + ": raw server/discover offers 2026-07-28", ops[9])
+
+
+def modern_stdio(peers):
+    hello, ops = drive(peers, MODERN_PLAN, ["--stdio", "node", MODERN_SERVER],
+                       env={"WEFT_MCP_PEERS": peers}, modern=True)
+    check_modern("modern (stdio)", hello, ops)
+
+
+def modern_http(peers):
+    proc = subprocess.Popen(["node", MODERN_SERVER, "--http", "0"],
+                            env={"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "WEFT_MCP_PEERS": peers},
+                            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    log = []
+    try:
+        # The first stderr line is "listening <port>"; the rest is drained for the report.
+        ready = threading.Event()
+        port = []
+
+        def drain():
+            for line in proc.stderr:
+                log.append(line)
+                if not port and line.startswith("listening "):
+                    port.append(int(line.split()[1]))
+                    ready.set()
+            ready.set()
+        threading.Thread(target=drain, daemon=True).start()
+        if not check(ready.wait(15) and port, "modern (HTTP): server says 'listening <port>'", "".join(log)):
+            return
+        hello, ops = drive(peers, MODERN_PLAN,
+                           ["--url", "http://127.0.0.1:%d/mcp" % port[0], "--header", "X-Weft-Test: 1"], modern=True)
+        check_modern("modern (HTTP)", hello, ops)
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(5)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def modern_vs_legacy(peers):
+    r = run_driver(peers, [{"op": "list"}], ["--stdio", "node", bin_path(peers, "mcp-server-everything"), "stdio"],
+                   modern=True)
+    if r is None:
+        return
+    check(r.returncode == 1 and r.stdout == "", "--modern vs server-everything (legacy only): exit 1, no output",
+          "exit %d; stdout: %s; stderr: %s" % (r.returncode, r.stdout, r.stderr))
+    check("Version negotiation failed" in r.stderr and "2026-07-28" in r.stderr,
+          "--modern vs server-everything: stderr names the version negotiation", r.stderr)
+
+
 def main():
     if len(sys.argv) > 1:
         print(__doc__)
@@ -211,6 +315,9 @@ def main():
         filesystem(peers, work)
         memory(peers, work)
         everything_http(peers, work)
+        modern_stdio(peers)
+        modern_http(peers)
+        modern_vs_legacy(peers)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     if failures:

@@ -1,12 +1,23 @@
 #!/usr/bin/env node
 // tests/mcp/sdk_client.mjs — drive an MCP server with the real TypeScript SDK v1 client
-// (@modelcontextprotocol/sdk@1.32.2, pinned in tests/mcp/peers) and print what happened,
-// one JSON line per step, so tests (and people) can judge a server from the outside.
+// (@modelcontextprotocol/sdk@1.32.2, pinned in tests/mcp/peers), or with --modern the SDK v2
+// client (@modelcontextprotocol/client@2.4.0) pinned to protocol 2026-07-28, and print what
+// happened, one JSON line per step, so tests (and people) can judge a server from the outside.
 const USAGE = `usage: node sdk_client.mjs [options] (--url URL | --stdio COMMAND [ARGS...])
 
 Connects to an MCP server with the TypeScript SDK v1 Client (legacy era: initialize,
 protocol 2025-11-25 negotiated down), runs a plan of operations and prints one JSON
 line per operation on stdout.
+
+  --modern        use the SDK v2 Client (@modelcontextprotocol/client 2.4.0) instead,
+                  versionNegotiation pinned to 2026-07-28: server/discover, no initialize,
+                  no session, per-request _meta. A server that does not offer 2026-07-28
+                  (any legacy-only server) fails the connection (exit 1). With listChanged
+                  set, the client opens subscriptions/listen for tools right after connect
+                  when the server advertises tools.listChanged; wait_list_changed counts
+                  what arrives on it. The SDK refuses ping locally (removed in 2026-07-28):
+                  an ok:false line with "sdkCode". raw sends any method; spec methods the
+                  era lacks are refused locally the same way.
 
 Transports:
   --stdio COMMAND [ARGS...]  start COMMAND as a child speaking stdio; everything after
@@ -33,14 +44,16 @@ Other options:
   --measure N     after the first call op, repeat that call N times and print
                   {"op":"measure","ok":true,"n":N,"p50_us":..,"p99_us":..,"max_us":..,"errors":..}
                   (times from process.hrtime, one call after another)
-  --peers DIR     where the peers are installed (DIR/node_modules/@modelcontextprotocol/sdk);
-                  default: $WEFT_MCP_PEERS, else node's own module resolution
+  --peers DIR     where the peers are installed (DIR/node_modules/@modelcontextprotocol/sdk,
+                  with --modern .../client); default: $WEFT_MCP_PEERS, else node's own
+                  module resolution
   --help          this text
 
 Output: first {"protocolVersion":..,"serverVersion":{..},"capabilities":{..},"instructions":..
-(,"sessionId":.. over HTTP)}, then per op {"op":..,"ok":true,"result":..} or
+(,"sessionId":.. over HTTP; never with --modern)}, then per op {"op":..,"ok":true,"result":..} or
 {"op":..,"ok":false,"error":{"code":..,"message":..,"data"?:..}} (code is the JSON-RPC code,
-null when the failure was not a JSON-RPC error).
+null when the failure was not a JSON-RPC error; with --modern a local SDK error also has
+"sdkCode", e.g. "REQUEST_TIMEOUT", "METHOD_NOT_SUPPORTED_BY_PROTOCOL_VERSION").
 
 Exit status: 0 every op ran (some may have reported errors: the caller judges),
 1 the connection failed (message on stderr), 2 bad usage.
@@ -57,7 +70,7 @@ function usage(message) {
 }
 
 function parseArgs(argv) {
-  const o = { env: {}, headers: {}, stdio: null, url: null, plan: null, measure: 0,
+  const o = { env: {}, headers: {}, stdio: null, url: null, plan: null, measure: 0, modern: false,
               peers: process.env.WEFT_MCP_PEERS || null };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
@@ -100,6 +113,7 @@ function parseArgs(argv) {
         break;
       }
       case '--peers': o.peers = value(); break;
+      case '--modern': o.modern = true; break;
       default: usage(`unknown argument '${a}'`);
     }
   }
@@ -124,26 +138,30 @@ function parseArgs(argv) {
   return o;
 }
 
-// The SDK from the pinned peers directory (ESM build), or wherever node finds it.
-async function loadSdk(peers) {
-  const sub = ['client/index.js', 'client/stdio.js', 'client/streamableHttp.js', 'types.js'];
+// The SDK from the pinned peers directory (ESM build), or wherever node finds it: v1
+// (@modelcontextprotocol/sdk) or, for --modern, v2 (@modelcontextprotocol/client).
+async function loadSdk(peers, modern) {
+  const pkg = modern ? '@modelcontextprotocol/client' : '@modelcontextprotocol/sdk';
+  const sub = modern ? [['dist/index.mjs', ''], ['dist/stdio.mjs', '/stdio']]
+                     : ['client/index.js', 'client/stdio.js', 'client/streamableHttp.js', 'types.js']
+                         .map((s) => [`dist/esm/${s}`, `/${s}`]);
   let urls;
   if (peers) {
-    const root = path.join(path.resolve(peers), 'node_modules', '@modelcontextprotocol', 'sdk');
+    const root = path.join(path.resolve(peers), 'node_modules', ...pkg.split('/'));
     if (!fs.existsSync(path.join(root, 'package.json'))) {
-      process.stderr.write(`sdk_client: Failed to find @modelcontextprotocol/sdk in '${peers}': no ${root}\n` +
+      process.stderr.write(`sdk_client: Failed to find ${pkg} in '${peers}': no ${root}\n` +
                            `(install the peers with 'tools/dev peers')\n`);
       process.exit(1);
     }
-    urls = sub.map((s) => pathToFileURL(path.join(root, 'dist/esm', s)).href);
+    urls = sub.map(([file]) => pathToFileURL(path.join(root, file)).href);
   } else {
-    urls = sub.map((s) => `@modelcontextprotocol/sdk/${s}`);
+    urls = sub.map(([, name]) => pkg + name);
   }
   try {
-    const [client, stdio, http, types] = await Promise.all(urls.map((u) => import(u)));
-    return { ...client, ...stdio, ...http, ...types };
+    const modules = await Promise.all(urls.map((u) => import(u)));
+    return Object.assign({}, ...modules);
   } catch (e) {
-    process.stderr.write(`sdk_client: Failed to load @modelcontextprotocol/sdk: ${e.message}\n` +
+    process.stderr.write(`sdk_client: Failed to load ${pkg}: ${e.message}\n` +
                          `(set WEFT_MCP_PEERS or --peers; install with 'tools/dev peers')\n`);
     process.exit(1);
   }
@@ -154,7 +172,14 @@ function emit(obj) {
 }
 
 function errorOf(e, sdk) {
-  if (e instanceof sdk.McpError) {
+  // v1: McpError (SDK-local failures too, with -320xx codes); v2: ProtocolError for JSON-RPC
+  // errors, SdkError (string code) for local ones.
+  if (sdk.SdkError && e instanceof sdk.SdkError) {
+    const err = { code: null, message: e.message, sdkCode: e.code };
+    if (e.data !== undefined) err.data = e.data;
+    return err;
+  }
+  if (e instanceof (sdk.McpError ?? sdk.ProtocolError)) {
     const prefix = `MCP error ${e.code}: `;
     const message = e.message.startsWith(prefix) ? e.message.slice(prefix.length) : e.message;
     const err = { code: e.code, message };
@@ -172,7 +197,7 @@ function percentile(sorted, p) {
 
 async function main() {
   const o = parseArgs(process.argv.slice(2));
-  const sdk = await loadSdk(o.peers);
+  const sdk = await loadSdk(o.peers, o.modern);
 
   let transport, target;
   if (o.stdio) {
@@ -188,19 +213,40 @@ async function main() {
     target = o.url.href;
   }
   let protocolVersion = null;
-  const setVersion = transport.setProtocolVersion;
-  transport.setProtocolVersion = (v) => {
-    protocolVersion = v;
-    if (setVersion) setVersion.call(transport, v);
-  };
-
-  const client = new sdk.Client({ name: 'weft-sdk-client', version: '0.1' }, { capabilities: {} });
+  if (!o.modern) {
+    const setVersion = transport.setProtocolVersion;
+    transport.setProtocolVersion = (v) => {
+      protocolVersion = v;
+      if (setVersion) setVersion.call(transport, v);
+    };
+  }
   // tools/list_changed notifications: counted, consumed one per wait_list_changed.
   let changed = 0, seen = 0, wake = null;
-  client.setNotificationHandler(sdk.ToolListChangedNotificationSchema, () => {
+  const onListChanged = () => {
     changed++; seen++;
     if (wake) wake();
-  });
+  };
+  // v2 aggregates every page in listTools(); the tools/list requests sent are the page count.
+  let listRequests = 0;
+  let client;
+  if (o.modern) {
+    const send = transport.send;
+    transport.send = (message, options) => {
+      if (message && message.method === 'tools/list') listRequests++;
+      return send.call(transport, message, options);
+    };
+    // listChanged.tools registers the SDK's own notifications/tools/list_changed handler (it
+    // would replace one set with setNotificationHandler) and, on a modern connection whose
+    // server advertises tools.listChanged, opens subscriptions/listen {toolsListChanged} in
+    // connect(). debounceMs 0 and no autoRefresh: one callback per notification.
+    client = new sdk.Client({ name: 'weft-sdk-client', version: '0.1' }, {
+      capabilities: {},
+      versionNegotiation: { mode: { pin: '2026-07-28' } },
+      listChanged: { tools: { autoRefresh: false, debounceMs: 0, onChanged: onListChanged } } });
+  } else {
+    client = new sdk.Client({ name: 'weft-sdk-client', version: '0.1' }, { capabilities: {} });
+    client.setNotificationHandler(sdk.ToolListChangedNotificationSchema, onListChanged);
+  }
   client.onerror = (e) => process.stderr.write(`sdk_client: transport error: ${e && e.message ? e.message : e}\n`);
 
   try {
@@ -210,14 +256,19 @@ async function main() {
     try { await client.close(); } catch { /* already closed */ }
     process.exit(1);
   }
+  if (o.modern) protocolVersion = client.getNegotiatedProtocolVersion() ?? null;
   const hello = { protocolVersion, serverVersion: client.getServerVersion() ?? null,
                   capabilities: client.getServerCapabilities() ?? null,
                   instructions: client.getInstructions() ?? null };
-  if (o.url) hello.sessionId = transport.sessionId ?? null;
+  if (o.url && !o.modern) hello.sessionId = transport.sessionId ?? null;
   await emit(hello);
 
   const reqOpts = (op) => (op.timeout_ms ? { timeout: Number(op.timeout_ms) } : undefined);
-  const callOnce = (op) => client.callTool({ name: op.name, arguments: op.arguments ?? {} }, undefined, reqOpts(op));
+  const callOnce = o.modern
+    ? (op) => client.callTool({ name: op.name, arguments: op.arguments ?? {} }, reqOpts(op))
+    : (op) => client.callTool({ name: op.name, arguments: op.arguments ?? {} }, undefined, reqOpts(op));
+  // v2 request() wants a result schema for methods outside the spec: this one accepts anything.
+  const anyResult = { '~standard': { version: 1, vendor: 'weft', validate: (value) => ({ value }) } };
   let measured = false;
 
   for (const op of o.plan) {
@@ -225,6 +276,13 @@ async function main() {
     try {
       switch (op.op) {
         case 'list': {
+          if (o.modern) {
+            // Without a cursor v2 walks every page itself; 'refresh' skips its response cache.
+            listRequests = 0;
+            const r = await client.listTools(undefined, { ...reqOpts(op), cacheMode: 'refresh' });
+            line = { op: 'list', ok: true, result: { names: r.tools.map((t) => t.name), pages: listRequests, tools: r.tools } };
+            break;
+          }
           const tools = [];
           let cursor, pages = 0;
           do {
@@ -267,7 +325,7 @@ async function main() {
         case 'raw': {
           const req = { method: op.method };
           if (op.params !== undefined) req.params = op.params;
-          line = { op: 'raw', ok: true, result: await client.request(req, sdk.ResultSchema, reqOpts(op)) };
+          line = { op: 'raw', ok: true, result: await client.request(req, o.modern ? anyResult : sdk.ResultSchema, reqOpts(op)) };
           break;
         }
       }
@@ -297,7 +355,7 @@ async function main() {
     }
   }
 
-  if (o.url) {
+  if (o.url && !o.modern) {
     try { await transport.terminateSession(); } catch { /* the server may not support DELETE */ }
   }
   try { await client.close(); } catch { /* nothing left to close */ }
