@@ -285,13 +285,105 @@ TEST_CASE("the session limit: idle sessions make room, busy ones do not; stdio s
   CHECK(g.send(fixture::req("POST", init_body)).status == 503);
 }
 
-TEST_CASE("a stateless 2026-07-28 request is served without a session") {
+TEST_CASE("a stateless 2026-07-28 request is served without a session; its headers must repeat the body") {
   fixture f;
-  auto r = f.send(fixture::req(
-      "POST", R"({"jsonrpc":"2.0","id":1,"method":"server/discover","params":{"_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28"}}})",
-      {{"mcp-protocol-version", "2026-07-28"}}));
+  const std::string meta = R"("_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28","io.modelcontextprotocol/clientCapabilities":{}})";
+  auto modern = [](std::string method, std::string name = {}) {
+    std::map<std::string, std::string> h{{"mcp-protocol-version", "2026-07-28"}, {"mcp-method", std::move(method)}};
+    if (!name.empty()) h["mcp-name"] = std::move(name);
+    return h;
+  };
+  auto r = f.send(fixture::req("POST", R"({"jsonrpc":"2.0","id":1,"method":"server/discover","params":{)" + meta + "}}",
+                               modern("server/discover")));
   CHECK(r.status == 200);
   auto j = json::parse(r.body);
   CHECK(j["result"]["supportedVersions"][0] == "2026-07-28");
   CHECK(f.t.sessions() == 0);
+
+  auto call = R"({"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"echo",)" + meta + "}}";
+  CHECK(f.send(fixture::req("POST", call, modern("tools/call", "echo"))).status == 200);
+  auto mismatch = [&](std::map<std::string, std::string> h, const std::string& says) {
+    auto x = f.send(fixture::req("POST", call, h));
+    CHECK(x.status == 400);
+    auto e = json::parse(x.body);
+    CHECK(e["error"]["code"] == code::header_mismatch);
+    CHECK(e["id"] == 2);
+    CHECK_MESSAGE(e["error"]["message"].get<std::string>().find(says) != std::string::npos, e.dump());
+  };
+  mismatch({{"mcp-method", "tools/call"}, {"mcp-name", "echo"}},
+           "the body names protocol version 2026-07-28 but the MCP-Protocol-Version header is absent");
+  mismatch({{"mcp-protocol-version", "2025-11-25"}, {"mcp-method", "tools/call"}, {"mcp-name", "echo"}},
+           "but the MCP-Protocol-Version header names 2025-11-25");
+  mismatch(modern("", "echo"), "the body names method tools/call but the Mcp-Method header is absent");
+  mismatch(modern("tools/list", "echo"), "but the Mcp-Method header names tools/list");
+  mismatch(modern("tools/call"), "the body names params.name \"echo\" but the Mcp-Name header is absent");
+  mismatch(modern("tools/call", "other"), "but the Mcp-Name header names other");
+
+  // Unknown methods are 404, version errors 400, a tool's error travels in a 200.
+  auto unknown = f.send(fixture::req("POST", R"({"jsonrpc":"2.0","id":3,"method":"foo/bar","params":{)" + meta + "}}", modern("foo/bar")));
+  CHECK(unknown.status == 404);
+  CHECK(error_code(unknown) == code::method_not_found);
+  auto version = f.send(fixture::req(
+      "POST", R"({"jsonrpc":"2.0","id":4,"method":"tools/list","params":{"_meta":{"io.modelcontextprotocol/protocolVersion":"2099-01-01"}}})",
+      {{"mcp-protocol-version", "2099-01-01"}, {"mcp-method", "tools/list"}}));
+  CHECK(version.status == 400);
+  CHECK(error_code(version) == code::unsupported_version);
+  // A stateless notification is accepted (cancellation is the closing of the request's stream).
+  CHECK(f.send(fixture::req("POST", R"({"jsonrpc":"2.0","method":"notifications/cancelled","params":{"requestId":9,)" + meta + "}}",
+                            {{"mcp-protocol-version", "2026-07-28"}})).status == 202);
+}
+
+TEST_CASE("subscriptions/listen over HTTP: the POST becomes an event stream for list_changed until it closes") {
+  fixture f;  // max_sessions 2: also the most listen streams
+  const std::string meta = R"("_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28","io.modelcontextprotocol/clientCapabilities":{}})";
+  auto listen = [&](int id) {
+    return fixture::req("POST",
+                        fmt::format(R"({{"jsonrpc":"2.0","id":{},"method":"subscriptions/listen","params":{{"notifications":{{"toolsListChanged":true}},{}}}}})", id, meta),
+                        {{"mcp-protocol-version", "2026-07-28"}, {"mcp-method", "subscriptions/listen"}});
+  };
+  transport::conn_id a = 0, b = 0;
+  auto ra = f.send(listen(1), &a);
+  CHECK(ra.status == 200);
+  CHECK(ra.stream);
+  CHECK(ra.content_type == "text/event-stream");
+  CHECK(f.written[a].find(R"("method":"notifications/subscriptions/acknowledged")") != std::string::npos);
+  CHECK(f.send(listen(2), &b).stream);
+  CHECK(f.t.listen_streams() == 2);
+  CHECK(f.send(listen(3)).status == 503);
+  CHECK(f.t.sessions() == 0);  // subscriptions are no sessions
+
+  // Another request in between does not disturb them (stateless dispatchers are cleaned up).
+  CHECK(f.send(fixture::req("POST", R"({"jsonrpc":"2.0","id":5,"method":"tools/list","params":{)" + meta + "}}",
+                            {{"mcp-protocol-version", "2026-07-28"}, {"mcp-method", "tools/list"}})).status == 200);
+  f.written.clear();
+  CHECK(f.t.notify_tools_changed() == 2);
+  CHECK(f.written[a].find(R"("method":"notifications/tools/list_changed")") != std::string::npos);
+  CHECK(f.written[a].find(R"("io.modelcontextprotocol/subscriptionId":1)") != std::string::npos);
+  CHECK(f.written[b].find(R"("io.modelcontextprotocol/subscriptionId":2)") != std::string::npos);
+
+  // The client closes one; the server ends the other (shutdown) with its final result.
+  f.t.closed(a);
+  CHECK(f.t.listen_streams() == 1);
+  f.written.clear();
+  CHECK(f.t.notify_tools_changed() == 1);
+  CHECK(f.written.count(a) == 0);
+  f.written.clear();
+  f.t.end_listens();
+  CHECK(f.written[b].find(R"({"id":2,"jsonrpc":"2.0","result":{)") != std::string::npos);
+  CHECK(f.written[b].find(R"("resultType":"complete")") != std::string::npos);
+  CHECK(f.closed_streams == std::vector<transport::conn_id>{b});
+  CHECK(f.t.listen_streams() == 0);
+  CHECK(f.t.notify_tools_changed() == 0);
+
+  // A listen that asks for nothing this server offers: acknowledged with {}, answered, closed.
+  transport::conn_id n = 0;
+  f.written.clear();
+  auto none = f.send(fixture::req("POST",
+                                  R"({"jsonrpc":"2.0","id":6,"method":"subscriptions/listen","params":{"notifications":{},)" + meta + "}}",
+                                  {{"mcp-protocol-version", "2026-07-28"}, {"mcp-method", "subscriptions/listen"}}), &n);
+  CHECK(none.stream);
+  CHECK(f.written[n].find(R"("notifications":{})") != std::string::npos);
+  CHECK(f.written[n].find(R"({"id":6,"jsonrpc":"2.0","result":{)") != std::string::npos);
+  CHECK(f.closed_streams.back() == n);
+  CHECK(f.t.listen_streams() == 0);
 }

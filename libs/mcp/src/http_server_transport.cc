@@ -62,6 +62,41 @@ std::optional<json> response_id(const std::string& line, bool& is_notification) 
   return j["id"];
 }
 
+/// 2026-07-28 over HTTP: the headers must repeat what the body says (protocols.md §1.8).
+/// A body without a `_meta` version is the dispatcher's to refuse (-32022).
+std::optional<std::string> modern_mismatch(const request& r, const mcp::request& q) {
+  auto body = meta_protocol_version(q.params);
+  if (!body) return std::nullopt;
+  auto differ = [](std::string_view what, std::string_view body_value, std::string_view header,
+                   const std::string& value) {
+    return fmt::format("Bad Request: the request headers and body disagree: the body names {} {} but the {} header {}",
+                       what, body_value, header, value.empty() ? "is absent" : fmt::format("names {}", value));
+  };
+  if (auto v = r.header("mcp-protocol-version"); v != *body) return differ("protocol version", *body, "MCP-Protocol-Version", v);
+  if (auto m = r.header("mcp-method"); m != q.method) return differ("method", q.method, "Mcp-Method", m);
+  const char* key = q.method == "tools/call" || q.method == "prompts/get" ? "name"
+                    : q.method == "resources/read"                      ? "uri"
+                                                                        : nullptr;
+  if (key) {
+    auto it = q.params.find(key);
+    auto want = it != q.params.end() && it->is_string() ? it->get<std::string>() : std::string();
+    if (auto n = r.header("mcp-name"); n != want)
+      return differ(fmt::format("params.{}", key), fmt::format("\"{}\"", want), "Mcp-Name", n);
+  }
+  return std::nullopt;
+}
+
+/// The HTTP status of a stateless (2026-07-28) request's JSON-RPC error: unknown methods are
+/// 404 and version errors 400 (protocols.md §1.8); other errors travel in a 200.
+int modern_error_status(const std::string& line) {
+  auto j = json::parse(line, nullptr, false);
+  if (!j.is_object() || !j.contains("error") || !j["error"].is_object() || !j["error"].contains("code")) return 200;
+  auto& c = j["error"]["code"];
+  if (c == code::method_not_found) return 404;
+  if (c == code::unsupported_version || c == code::header_mismatch) return 400;
+  return 200;
+}
+
 }  // namespace
 
 std::string request::header(const std::string& lower_name) const {
@@ -131,10 +166,10 @@ void transport::answer_error(conn_id c, int status, int code, std::string messag
 }
 
 void transport::handle(conn_id c, const request& r) {
-  // Stateless dispatchers are dropped once they have nothing in flight.
+  // Stateless dispatchers are dropped once they have nothing in flight and no open stream.
   for (auto it = _sessions.begin(); it != _sessions.end();) {
     bool waiting = std::any_of(_pending.begin(), _pending.end(), [&](auto& p) { return p.second.session == it->first; });
-    it = it->second->ephemeral && !waiting ? _sessions.erase(it) : std::next(it);
+    it = it->second->ephemeral && !waiting && !it->second->stream ? _sessions.erase(it) : std::next(it);
   }
   if (r.path != _o.path) {
     response out{404, "application/json", fmt::format(R"({{"error":"no such path; MCP is served at {}"}})", _o.path)};
@@ -252,8 +287,21 @@ void transport::post(conn_id c, const request& r) {
     opening = true;
     sid = new_session_id();
   } else if (q && r.header("mcp-session-id").empty() && detect_era(*q) == era::modern) {
+    if (auto bad = modern_mismatch(r, *q)) {
+      response out{400, "application/json", serialize(error_response{q->id, {code::header_mismatch, *bad, json()}})};
+      return respond(c, std::move(out));
+    }
+    if (q->method == "subscriptions/listen" && listen_streams() >= _o.max_sessions)
+      return answer_error(c, 503, code::internal_error,
+                          fmt::format("Service Unavailable: {} subscriptions/listen streams are open, the most [mcp] "
+                                      "max_sessions allows",
+                                      _o.max_sessions));
     sid = fmt::format("~{}", ++_ephemeral_seq);  // stateless: a dispatcher for this request only
     opening = true;
+  } else if (auto* n = std::get_if<notification>(&*m); n && r.header("mcp-session-id").empty() && meta_protocol_version(n->params)) {
+    // A stateless notification (e.g. notifications/cancelled: on HTTP the client also closes
+    // the request's stream, which is what ends it here).
+    return respond(c, response{202, "", "", {}});
   } else {
     s = find_session(c, r);
     if (!s) return;
@@ -273,7 +321,8 @@ void transport::post(conn_id c, const request& r) {
     respond(c, response{202, "", "", {}});
     return;
   }
-  _pending[c] = pending{sid, q->id, opening && q->method == "initialize"};
+  _pending[c] = pending{sid, q->id, opening && q->method == "initialize",
+                        s->ephemeral && q->method == "subscriptions/listen"};
   _current = c;
   (void)s->srv->receive(r.body);
   _current.reset();
@@ -288,8 +337,33 @@ void transport::on_line(const std::string& sid, std::string line) {
   auto id = response_id(line, note);
   auto it = _sessions.find(sid);
   if (note) {
-    if (it == _sessions.end() || !it->second->stream) return;  // nobody listening: dropped (list_changed is a hint)
+    if (it == _sessions.end()) return;
+    if (!it->second->stream && it->second->ephemeral) {
+      // A subscriptions/listen is acknowledged: its POST becomes the event stream.
+      auto p = std::find_if(_pending.begin(), _pending.end(), [&](auto& x) { return x.second.session == sid && x.second.listen; });
+      if (p != _pending.end()) {
+        auto c = p->first;
+        _pending.erase(p);
+        it->second->stream = c;
+        _streams[c] = sid;
+        response out;
+        out.stream = true;
+        out.content_type = "text/event-stream";
+        out.headers = {{"Cache-Control", "no-cache, no-transform"}, {"X-Accel-Buffering", "no"}};
+        respond(c, std::move(out));
+      }
+    }
+    if (!it->second->stream) return;  // nobody listening: dropped (list_changed is a hint)
     write(*it->second->stream, sse_message(line, ++_event_seq));
+    return;
+  }
+  if (it != _sessions.end() && it->second->ephemeral && it->second->stream) {
+    // The final answer of a subscription: the last event of its stream.
+    auto c = *it->second->stream;
+    write(c, sse_message(line, ++_event_seq));
+    _streams.erase(c);
+    _sessions.erase(it);
+    if (close) close(c);
     return;
   }
   // A response: to the POST that carried its request.
@@ -304,7 +378,8 @@ void transport::on_line(const std::string& sid, std::string line) {
   if (!target) return;  // its connection went away
   bool opening = _pending[*target].opening;
   _pending.erase(*target);
-  response out{200, "application/json", std::move(line)};
+  bool stateless = it != _sessions.end() && it->second->ephemeral;
+  response out{stateless ? modern_error_status(line) : 200, "application/json", std::move(line)};
   // A successful initialize answer names the new session.
   if (opening && it != _sessions.end() && it->second->srv->era() == era::legacy)
     out.headers.emplace_back("Mcp-Session-Id", sid);
@@ -340,9 +415,24 @@ void transport::del(conn_id c, const request& r) {
 void transport::closed(conn_id c) {
   _pending.erase(c);
   if (auto it = _streams.find(c); it != _streams.end()) {
-    if (auto s = _sessions.find(it->second); s != _sessions.end()) s->second->stream.reset();
+    if (auto s = _sessions.find(it->second); s != _sessions.end()) {
+      s->second->stream.reset();
+      if (s->second->ephemeral) _sessions.erase(s);  // a subscription: the client ended it
+    }
     _streams.erase(it);
   }
+}
+
+std::size_t transport::listen_streams() const {
+  return static_cast<std::size_t>(
+      std::count_if(_sessions.begin(), _sessions.end(), [](auto& s) { return s.second->ephemeral && s.second->stream; }));
+}
+
+void transport::end_listens() {
+  std::vector<server*> open;
+  for (auto& [id, s] : _sessions)
+    if (s->ephemeral && s->stream) open.push_back(s->srv.get());
+  for (auto* srv : open) srv->end_listens();  // each answer ends its stream (on_line)
 }
 
 std::size_t transport::notify_tools_changed() {

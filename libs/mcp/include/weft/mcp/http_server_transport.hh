@@ -18,7 +18,12 @@
 ///   unsupported one → 400. Notifications and responses → 202; requests → 200
 ///   application/json with the one response (possibly later, after the handler answers).
 ///   A request of the 2026-07-28 era (`server/discover`, `_meta` protocol version) without
-///   a session is served statelessly by a dispatcher of its own.
+///   a session is served statelessly by a dispatcher of its own. Its MCP-Protocol-Version,
+///   Mcp-Method and (tools/call, prompts/get: params.name; resources/read: uri) Mcp-Name
+///   headers must repeat the body → else 400 with -32020. Its errors: unknown method 404,
+///   version errors 400, others 200. A `subscriptions/listen` POST becomes an SSE stream at
+///   its acknowledgement and stays open (list_changed events) until the client closes it
+///   (at most `max_sessions` of them). Stateless notifications → 202.
 /// - GET (Accept text/event-stream → else 406): the session's SSE stream for server
 ///   notifications (`notifications/tools/list_changed`); one per session (a second → 409).
 /// - DELETE: ends the session (200); its pending POSTs get 404, its stream is closed.
@@ -107,6 +112,10 @@ class transport {
 
   /// Sessions held (stateless dispatchers of 2026-07-28 requests not counted).
   std::size_t sessions() const;
+  /// Open 2026-07-28 subscriptions/listen streams.
+  std::size_t listen_streams() const;
+  /// Ends every subscription with its final result, which closes its stream (shutdown).
+  void end_listens();
   bool has_session(const std::string& id) const { return _sessions.count(id) != 0; }
   /// The protocol version a session negotiated (empty when unknown).
   std::string session_version(const std::string& id) const;
@@ -117,6 +126,7 @@ class transport {
     std::string session;
     std::optional<request_id> id;  ///< the request awaited; nullopt: answered or not a request
     bool opening = false;          ///< an initialize: its answer names the session
+    bool listen = false;           ///< a stateless subscriptions/listen: its ack opens a stream
   };
   void post(conn_id c, const request& r);
   void get(conn_id c, const request& r);
