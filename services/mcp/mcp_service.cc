@@ -583,8 +583,13 @@ int mcp_service::run(int signal_fd) {
   }
   _log.info("Stopping");
   (void)_notify.stopping();
+  // 2026-07-28 subscriptions get their final result, so clients see an orderly end.
+  if (_transport) _transport->end_listens();
   std::vector<std::string> all;
-  for (auto& [sid, s] : _stdio) all.push_back(sid);
+  for (auto& [sid, s] : _stdio) {
+    s.srv->end_listens();
+    all.push_back(sid);
+  }
   for (auto& sid : all) close_stdio(sid, "weft's MCP server is stopping", true);
   _bus.close(500ms);
   return 0;

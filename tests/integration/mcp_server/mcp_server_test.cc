@@ -1,7 +1,8 @@
 // Integration (issue 5, item 2): weft as an MCP server. A real stack (weftd, bus, agent main
 // with its fs and shell tool processes, weft-mcp with [mcp] listen on a free port and
 // deny = ["exec"]) driven by the real TypeScript SDK client (tests/mcp/sdk_client.mjs) over
-// Streamable HTTP and over stdio (`weftctl mcp serve`), and by raw malformed input on both
+// Streamable HTTP and over stdio (`weftctl mcp serve`) — the v1 client in the legacy era and
+// the v2 client pinned to 2026-07-28 (subscriptions/listen) — and by raw malformed input on both
 // transports: the right JSON-RPC errors and HTTP statuses, and the server still answers.
 #include <arpa/inet.h>
 #include <fcntl.h>
@@ -367,6 +368,58 @@ TEST_CASE("weft's MCP server: the TypeScript SDK over HTTP and stdio, list_chang
     auto events = read_until(sse, [](const std::string& s) { return s.find("list_changed") != std::string::npos; }, 30s);
     CHECK(events.find("notifications/tools/list_changed") != std::string::npos);
     ::close(sse);
+  }
+
+  SUBCASE("the SDK v2 client in the 2026-07-28 era over HTTP and stdio; list_changed through subscriptions/listen") {
+    auto plan = [](const std::string& file) {
+      return fmt::format(R"([{{"op":"list"}},
+        {{"op":"call","name":"write_file","arguments":{{"path":"notes/{}","content":"modern"}}}},
+        {{"op":"wait_list_changed","timeout_ms":30000}},{{"op":"list"}},
+        {{"op":"call","name":"exec","arguments":{{"command":"true"}}}},{{"op":"ping"}}])",
+                         file);
+    };
+    auto over_http = node;
+    for (std::string a : {std::string("--modern"), std::string("--url"), url, std::string("--header"),
+                          "Authorization:Bearer " + token, std::string("--plan"), plan("http.txt")})
+      over_http.push_back(a);
+    auto over_stdio = node;
+    for (std::string a : {std::string("--modern"), std::string("--plan"), plan("stdio.txt"), std::string("--env"),
+                          "WEFT_CONFIG=" + st->config_path(), std::string("--env"), "WEFT_HOME=" + st->dir() + "/home",
+                          std::string("--stdio"), weftctl, std::string("--runtime-dir"), st->runtime(),
+                          std::string("mcp"), std::string("serve")})
+      over_stdio.push_back(a);
+    test::run_result rh, rs;
+    std::thread th([&] { rh = test::run(over_http); });
+    std::thread ts([&] { rs = test::run(over_stdio); });
+    // Both wrote their file: both are connected, and (the SDK awaits the acknowledgement
+    // while connecting) both subscriptions are open. A tool process restart changes the list.
+    bool both = false;
+    for (int i = 0; i < 600 && !both; ++i) {
+      both = fs::exists(ws + "/notes/http.txt") && fs::exists(ws + "/notes/stdio.txt");
+      if (!both) std::this_thread::sleep_for(50ms);
+    }
+    CHECK(both);
+    CHECK(st->weftctl({"restart", "tool-fs-main"}).exit_code == 0);
+    th.join();
+    ts.join();
+    for (auto* r : {&rh, &rs}) {
+      INFO("stdout: " << r->out << "\nstderr: " << r->err);
+      REQUIRE(r->exit_code == 0);
+      auto l = lines_of(r->out);
+      REQUIRE(l.size() == 7);
+      CHECK(l[0]["protocolVersion"] == "2026-07-28");
+      CHECK_FALSE(l[0].contains("sessionId"));
+      CHECK(l[0]["capabilities"]["tools"]["listChanged"] == true);
+      CHECK(has(names(l[1]), "read_file"));
+      CHECK_FALSE(has(names(l[1]), "exec"));
+      CHECK(l[2]["ok"] == true);
+      CHECK(l[3]["ok"] == true);  // list_changed, delivered to the subscription
+      CHECK(has(names(l[4]), "write_file"));
+      CHECK(l[5]["ok"] == false);
+      CHECK(l[5]["error"]["code"] == -32602);
+      CHECK(l[6]["ok"] == false);  // no ping in this era: the SDK refuses it itself
+    }
+    CHECK(slurp(ws + "/notes/http.txt") == "modern");
   }
 
   SUBCASE("raw stdio: parse error, invalid request, unknown method, bad params, oversized line; still answering") {
