@@ -45,6 +45,8 @@ constexpr const char* mcp_help =
     "                           weft's environment but PATH and HOME\n"
     "      --cwd DIR            working directory (default $WEFT_HOME/mcp/NAME)\n"
     "      --header KEY:VALUE   HTTP header for a URL server (repeatable), e.g. Authorization\n"
+    "      --era ERA            auto (default: ask with server/discover), legacy (initialize,\n"
+    "                           2024-11-05 … 2025-11-25) or modern (2026-07-28)\n"
     "      --disabled           write it to the config but do not connect\n"
     "      --no-wait            do not wait for the server to connect\n"
     "  list                                     every configured server: state, protocol, tools,\n"
@@ -382,6 +384,11 @@ int cmd_add(const options& o, const std::vector<std::string>& args) {
       std::error_code ec;
       auto abs = std::filesystem::absolute(*v, ec);
       e.cwd = ec ? *v : abs.string();
+    } else if (a == "--era") {
+      auto v = value();
+      if (!v || (*v != "auto" && *v != "legacy" && *v != "modern"))
+        return service::usage_error("weftctl", "mcp add: --era needs auto, legacy or modern");
+      e.era = *v;
     } else if (a == "--disabled") {
       e.enabled = false;
     } else if (a == "--no-wait") {
@@ -452,6 +459,7 @@ int cmd_add(const options& o, const std::vector<std::string>& args) {
     if (!e.env.empty()) table += "env = " + inline_table(e.env) + "\n";
     if (!e.cwd.empty()) table += "cwd = " + toml_string(e.cwd) + "\n";
   }
+  if (e.era != "auto") table += "era = " + toml_string(e.era) + "\n";
   if (!e.enabled) table += "enabled = false\n";
   if (!text.empty() && text.back() != '\n') text += '\n';
   text += table;

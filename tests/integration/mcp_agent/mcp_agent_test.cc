@@ -293,4 +293,31 @@ TEST_CASE("mcp: an agent uses three real MCP servers; kill, never-starting, add 
   auto unknown = st->weftctl({"mcp", "remove", "nope"});
   CHECK(unknown.exit_code == 1);
   CHECK(unknown.err.find("configured: broken, everything, filesystem, memory") != std::string::npos);
+
+  // 7. A 2026-07-28 server (the TypeScript SDK v2), added with its era named: the agent uses
+  // it like any other.
+  auto modern = st->weftctl(std::vector<std::string>{
+      "mcp", "add", "modern", "--era", "modern", "--env", "WEFT_MCP_PEERS=" + std::string(std::getenv("WEFT_MCP_PEERS")),
+      "--", "node", std::string(WEFT_SOURCE_ROOT) + "/tests/mcp/modern_server.mjs"});
+  REQUIRE_MESSAGE(modern.exit_code == 0, modern.out << modern.err);
+  CHECK(modern.out.find("'modern' is ready") != std::string::npos);
+  {
+    std::ifstream f(st->config_path());
+    std::string text((std::istreambuf_iterator<char>(f)), {});
+    CHECK(text.find("[tools.mcp_servers.modern]\ncommand = \"node\"") != std::string::npos);
+    CHECK(text.find("era = \"modern\"") != std::string::npos);
+  }
+  auto m = server_of(mcp_list(*st), "modern");
+  CHECK(m["era"] == "modern");
+  CHECK(m["protocol_version"] == "2026-07-28");
+  REQUIRE(llm.post("/_script", json::array({
+      {{"tool_calls", json::array({{{"name", "modern__add"}, {"arguments", {{"a", 20}, {"b", 22}}}}})}},
+      {{"text", "42 it is"}},
+  }).dump()).status == 200);
+  auto r6 = ask(*b, make_turn("web:6", "add twenty and twenty-two"));
+  CHECK(r6.tool_calls == 1);
+  CHECK(tool_results(requests(llm).back()).back().find("42") != std::string::npos);
+  auto bad_era = st->weftctl({"mcp", "add", "x", "--era", "2026", "--", "/bin/true"});
+  CHECK(bad_era.exit_code == 2);
+  CHECK(bad_era.err.find("--era needs auto, legacy or modern") != std::string::npos);
 }
