@@ -211,10 +211,13 @@ constexpr auto settle = 1s;
 
 constexpr std::string_view mcp_http = "[mcp]\nagent = \"main\"\nlisten = \"127.0.0.1:0\"\n";
 
-std::string server_entry(const std::string& name, const std::string& command, const std::vector<std::string>& args) {
-  std::string a;
+std::string server_entry(const std::string& name, const std::string& command, const std::vector<std::string>& args,
+                         const std::map<std::string, std::string>& env = {}) {
+  std::string a, e;
   for (auto& x : args) a += fmt::format("{}\"{}\"", a.empty() ? "" : ", ", x);
-  return fmt::format("[tools.mcp_servers.{}]\ncommand = \"{}\"\nargs = [{}]\n", name, command, a);
+  for (auto& [k, v] : env) e += fmt::format("{}{} = \"{}\"", e.empty() ? "" : ", ", k, v);
+  return fmt::format("[tools.mcp_servers.{}]\ncommand = \"{}\"\nargs = [{}]\n{}", name, command, a,
+                     e.empty() ? "" : "env = { " + e + " }\n");
 }
 
 std::string python() { return fs::exists("/usr/bin/python3") ? "/usr/bin/python3" : "python3"; }
@@ -384,6 +387,11 @@ class stdio_peer {
   weft::mcp::server_hello initialize() {
     return wait<weft::mcp::server_hello>([&](auto cb) { _client->initialize(clk::now(), cb); });
   }
+  /// The era the server speaks (server/discover first, as tool-mcp does).
+  weft::mcp::server_hello connect() {
+    return wait<weft::mcp::server_hello>(
+        [&](auto cb) { _client->connect(clk::now(), weft::mcp::client::mode::automatic, 5s, cb); });
+  }
   std::vector<weft::mcp::tool> list_tools() {
     return wait<std::vector<weft::mcp::tool>>([&](auto cb) { _client->list_tools(clk::now(), cb); });
   }
@@ -419,8 +427,10 @@ class stdio_peer {
 
 class http_session {
  public:
-  http_session(std::uint16_t port, std::string token)
-      : _url(fmt::format("http://127.0.0.1:{}/mcp", port)), _token(std::move(token)) {
+  /// `modern`: 2026-07-28 — no session; every request carries the `_meta` envelope and the
+  /// MCP-Protocol-Version, Mcp-Method and Mcp-Name headers.
+  http_session(std::uint16_t port, std::string token, bool modern = false)
+      : _url(fmt::format("http://127.0.0.1:{}/mcp", port)), _token(std::move(token)), _modern(modern) {
     _h = ::curl_easy_init();
     if (!_h) throw std::runtime_error("curl_easy_init failed");
     ::curl_easy_setopt(_h, CURLOPT_URL, _url.c_str());
@@ -444,6 +454,14 @@ class http_session {
   /// One request; returns its `result` (a JSON-RPC error or an HTTP failure throws).
   json request(const std::string& method, json params = json::object()) {
     auto id = _next_id++;
+    if (_modern) {
+      params["_meta"] = {{"io.modelcontextprotocol/protocolVersion", "2026-07-28"},
+                         {"io.modelcontextprotocol/clientCapabilities", json::object()},
+                         {"io.modelcontextprotocol/clientInfo", {{"name", "weft-bench-mcp"}, {"version", "0.1"}}}};
+      _method = method;
+      _name = params.contains("name") && params["name"].is_string() ? params["name"].get<std::string>() : "";
+      _headers_stale = true;
+    }
     auto status = post(json{{"jsonrpc", "2.0"}, {"id", id}, {"method", method}, {"params", std::move(params)}}.dump());
     if (status != 200) throw std::runtime_error(fmt::format("{}: HTTP {}: {}", method, status, _body.substr(0, 300)));
     json answer;
@@ -509,6 +527,11 @@ class http_session {
     if (!_token.empty()) hs.push_back("Authorization: Bearer " + _token);
     if (!_session.empty()) hs.push_back("Mcp-Session-Id: " + _session);
     if (!_protocol.empty()) hs.push_back("MCP-Protocol-Version: " + _protocol);
+    if (_modern) {
+      hs.push_back("MCP-Protocol-Version: 2026-07-28");
+      hs.push_back("Mcp-Method: " + _method);
+      if (!_name.empty()) hs.push_back("Mcp-Name: " + _name);
+    }
     for (auto& h : hs) _hdr = ::curl_slist_append(_hdr, h.c_str());
     ::curl_easy_setopt(_h, CURLOPT_HTTPHEADER, _hdr);
     _headers_stale = false;
@@ -530,6 +553,8 @@ class http_session {
   CURL* _h = nullptr;
   curl_slist* _hdr = nullptr;
   std::string _url, _token, _session, _protocol, _body, _ctype;
+  bool _modern = false;
+  std::string _method, _name;  // of the request being sent (modern headers)
   bool _headers_stale = false;
   std::int64_t _next_id = 1;
 };
@@ -696,6 +721,35 @@ void bench_server(const settings& cfg) {
                      },
                      {}, {}});
   });
+  // (c) the same two transports in the 2026-07-28 era: stdio found by server/discover (as
+  // tool-mcp finds it), HTTP without a session (each request its own dispatcher).
+  std::unique_ptr<stdio_peer> pm;
+  attempt("stdio 2026-07-28: weftctl mcp serve", [&] {
+    auto t0 = clk::now();
+    pm = std::make_unique<stdio_peer>(
+        std::vector<std::string>{weft::bench::build_root() + "/tools/weftctl/weftctl", "--runtime-dir", s.runtime(), "mcp",
+                                 "serve"},
+        std::map<std::string, std::string>{{"WEFT_HOME", s.dir() + "/home"}, {"WEFT_LOG", "warning"}});
+    auto hello = pm->connect();
+    if (hello.era != weft::mcp::era::modern) throw std::runtime_error("weft's server did not answer server/discover");
+    one(fmt::format("stdio: spawn weftctl mcp serve + server/discover ({})", hello.protocol_version), us_since(t0));
+    paths.push_back({"stdio 2026-07-28: tools/call read_file (weftctl mcp serve)", {s.pid(), pm->pid()},
+                     [&] { pm->call("read_file", arguments); }, {}, {}});
+  });
+  std::unique_ptr<http_session> hm;
+  attempt("http 2026-07-28: Streamable HTTP without a session", [&] {
+    auto port = static_cast<std::uint16_t>(std::stoi(wait_file(s.runtime() + "/mcp.port", 20s, "weft-mcp")));
+    hm = std::make_unique<http_session>(port, read_text(s.dir() + "/home/mcp/http.token"), /*modern=*/true);
+    auto t0 = clk::now();
+    auto disc = hm->request("server/discover");
+    one(fmt::format("http: server/discover ({})", disc["supportedVersions"].dump()), us_since(t0));
+    paths.push_back({"http 2026-07-28: tools/call read_file (keep-alive, no session)", {s.pid()},
+                     [&] {
+                       auto r = hm->request("tools/call", {{"name", "read_file"}, {"arguments", arguments}});
+                       if (r.value("isError", false)) throw std::runtime_error("read_file failed: " + r.dump());
+                     },
+                     {}, {}});
+  });
   attempt("tools/call round trips", [&] { run_paths(cfg, paths); });
 }
 
@@ -708,17 +762,18 @@ void bench_host(const settings& cfg) {
   // Each server is the only [tools.mcp_servers] entry of a stack of its own (so another
   // server's background work is not in its figures), called on the bus as a ctl client;
   // beside it the same server started by this process and driven directly over stdio.
-  auto measure = [&](const std::string& server, const std::vector<std::string>& argv, const std::string& label) {
+  auto measure = [&](const std::string& server, const std::vector<std::string>& argv, const std::string& label,
+                     const std::map<std::string, std::string>& env = {}) {
     auto address = "tool/mcp/" + server + "__echo";
     attempt(label, [&] {
       std::vector<std::string> rest(argv.begin() + 1, argv.end());
-      stack s(base_config("\"mcp\"", server_entry(server, argv[0], rest)));
+      stack s(base_config("\"mcp\"", server_entry(server, argv[0], rest, env)));
       s.start();
       zmq::context_t ctx(1);
       auto b = join(ctx, s.runtime());
       wait_ready(*b, {server}, 60s);
-      stdio_peer p(argv);
-      p.initialize();
+      stdio_peer p(argv, env);
+      p.connect();
       std::this_thread::sleep_for(settle);
       std::vector<path> paths;
       paths.push_back({label + ": direct stdio, no weft", {p.pid()}, [&] { p.call("echo", json{{"message", "hello"}}); },
@@ -736,6 +791,10 @@ void bench_host(const settings& cfg) {
     return;
   }
   measure("everything", {everything, "stdio"}, "server-everything (node)");
+  // A 2026-07-28 server: the TypeScript SDK v2 (tests/mcp/modern_server.mjs).
+  if (fs::exists(cfg.peers + "/node_modules/@modelcontextprotocol/server"))
+    measure("modern", {"node", source_root() + "/tests/mcp/modern_server.mjs"}, "modern_server.mjs (node, SDK v2, 2026-07-28)",
+            {{"WEFT_MCP_PEERS", fs::absolute(cfg.peers).string()}});
 }
 
 void bench_list(const settings& cfg) {
@@ -871,9 +930,10 @@ int main(int argc, char** argv) {
           "weft-bench-mcp [server|host|list|all] [OPTIONS] — MCP figures (issue 5) on a private weftd stack\n"
           "started from the build tree. Prints p50/p99/mean/max and CPU time per call; asserts nothing.\n\n"
           "  server   tools/call of tool-fs read_file through weft's MCP server: stdio (weftctl mcp serve)\n"
-          "           and Streamable HTTP; initialize and tools/list once; a bare bus Call as the floor\n"
-          "  host     bus Call to tool/mcp/<server>__echo: server-everything (npm) and bench_server.py,\n"
-          "           each beside the same call made directly over stdio\n"
+          "           and Streamable HTTP, each in the legacy era and in 2026-07-28; initialize and\n"
+          "           tools/list once; a bare bus Call as the floor\n"
+          "  host     bus Call to tool/mcp/<server>__echo: server-everything (npm), bench_server.py and\n"
+          "           the SDK v2 modern_server.mjs, each beside the same call made directly over stdio\n"
           "  list     500 tools: tool-mcp connect-to-ready, bus ListTools, tools/list through weft's server\n"
           "  all      the three (default)\n\n"
           "Options:\n"
