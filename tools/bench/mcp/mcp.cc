@@ -25,6 +25,7 @@
 #include <cstring>
 #include <functional>
 #include <map>
+#include <set>
 #include <memory>
 #include <numeric>
 #include <optional>
@@ -909,10 +910,14 @@ void bench_list(const settings& cfg) {
 
 }  // namespace
 
+std::string all_or(const std::set<std::string>& what) {
+  return what.empty() ? "all" : fmt::format("{}", fmt::join(what, " "));
+}
+
 int main(int argc, char** argv) {
   std::setvbuf(stdout, nullptr, _IOLBF, 0);
   std::signal(SIGPIPE, SIG_IGN);
-  std::string what = "all";
+  std::set<std::string> what;  // empty: all
   settings cfg;
   if (auto* p = std::getenv("WEFT_MCP_PEERS")) cfg.peers = p;
   if (cfg.peers.empty()) cfg.peers = weft::bench::build_root() + "/peers/mcp";
@@ -927,7 +932,7 @@ int main(int argc, char** argv) {
     };
     if (a == "--help" || a == "-h") {
       fmt::print(
-          "weft-bench-mcp [server|host|list|all] [OPTIONS] — MCP figures (issue 5) on a private weftd stack\n"
+          "weft-bench-mcp [server] [host] [list] [all] [OPTIONS] — MCP figures (issue 5) on a private weftd stack\n"
           "started from the build tree. Prints p50/p99/mean/max and CPU time per call; asserts nothing.\n\n"
           "  server   tools/call of tool-fs read_file through weft's MCP server: stdio (weftctl mcp serve)\n"
           "           and Streamable HTTP, each in the legacy era and in 2026-07-28; initialize and\n"
@@ -950,7 +955,8 @@ int main(int argc, char** argv) {
     else if (a == "--runs") cfg.runs = std::max(1, std::atoi(value().c_str()));
     else if (a == "--list-calls") cfg.list_calls = std::max(1, std::atoi(value().c_str()));
     else if (a == "--peers") cfg.peers = value();
-    else if (a == "server" || a == "host" || a == "list" || a == "all") what = a;
+    else if (a == "server" || a == "host" || a == "list") what.insert(std::string(a));
+    else if (a == "all") what.clear();
     else {
       fmt::print(stderr, "error: unknown argument '{}'\nTry: weft-bench-mcp --help\n", a);
       return 2;
@@ -959,12 +965,12 @@ int main(int argc, char** argv) {
   ::curl_global_init(CURL_GLOBAL_DEFAULT);
   try {
     machine();
-    bool all = what == "all";
-    if (all || what == "server") bench_server(cfg);
-    if (all || what == "host") bench_host(cfg);
-    if (all || what == "list") bench_list(cfg);
+    bool all = what.empty();
+    if (all || what.count("server")) bench_server(cfg);
+    if (all || what.count("host")) bench_host(cfg);
+    if (all || what.count("list")) bench_list(cfg);
   } catch (const std::exception& e) {
-    fmt::print(stderr, "Failed to run benchmark '{}': {}\n", what, e.what());
+    fmt::print(stderr, "Failed to run benchmark '{}': {}\n", all_or(what), e.what());
     return 1;
   }
   return 0;
