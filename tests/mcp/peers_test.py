@@ -35,6 +35,16 @@ MODERN_SERVER = os.path.join(HERE, "modern_server.mjs")
 failures = []
 
 
+def stop(proc):
+    """Terminates a server this test started; kills it if it does not go within 5 s."""
+    proc.terminate()
+    try:
+        proc.wait(5)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
 def check(cond, what, detail=None):
     if cond:
         print("ok:   " + what)
@@ -197,12 +207,7 @@ def everything_http(peers, work):
             check(ops[1].get("ok") is True, "everything (HTTP): ping", ops[1])
             return
         finally:
-            proc.terminate()
-            try:
-                proc.wait(5)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+            stop(proc)
             log.close()
     check(False, "everything (HTTP): found a free port in 3 attempts")
 
@@ -277,12 +282,7 @@ def modern_http(peers):
                            ["--url", "http://127.0.0.1:%d/mcp" % port[0], "--header", "X-Weft-Test: 1"], modern=True)
         check_modern("modern (HTTP)", hello, ops)
     finally:
-        proc.terminate()
-        try:
-            proc.wait(5)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop(proc)
 
 
 def modern_vs_legacy(peers):

@@ -672,13 +672,16 @@ void bench_server(const settings& cfg) {
                    [&] { call_tool_on_bus(*b, "tool/fs/main/read_file", "read_file", args); }, {}, {}});
 
   // (a) stdio through weftctl mcp serve
-  std::unique_ptr<stdio_peer> p;
-  attempt("stdio: weftctl mcp serve", [&] {
-    auto t0 = clk::now();
-    p = std::make_unique<stdio_peer>(
+  auto serve = [&] {
+    return std::make_unique<stdio_peer>(
         std::vector<std::string>{weft::bench::build_root() + "/tools/weftctl/weftctl", "--runtime-dir", s.runtime(), "mcp",
                                  "serve"},
         std::map<std::string, std::string>{{"WEFT_HOME", s.dir() + "/home"}, {"WEFT_LOG", "warning"}});
+  };
+  std::unique_ptr<stdio_peer> p;
+  attempt("stdio: weftctl mcp serve", [&] {
+    auto t0 = clk::now();
+    p = serve();
     auto hello = p->initialize();
     auto init_us = us_since(t0);
     t0 = clk::now();
@@ -727,10 +730,7 @@ void bench_server(const settings& cfg) {
   std::unique_ptr<stdio_peer> pm;
   attempt("stdio 2026-07-28: weftctl mcp serve", [&] {
     auto t0 = clk::now();
-    pm = std::make_unique<stdio_peer>(
-        std::vector<std::string>{weft::bench::build_root() + "/tools/weftctl/weftctl", "--runtime-dir", s.runtime(), "mcp",
-                                 "serve"},
-        std::map<std::string, std::string>{{"WEFT_HOME", s.dir() + "/home"}, {"WEFT_LOG", "warning"}});
+    pm = serve();
     auto hello = pm->connect();
     if (hello.era != weft::mcp::era::modern) throw std::runtime_error("weft's server did not answer server/discover");
     one(fmt::format("stdio: spawn weftctl mcp serve + server/discover ({})", hello.protocol_version), us_since(t0));
