@@ -358,11 +358,12 @@ void transport::on_line(const std::string& sid, std::string line) {
     return;
   }
   if (it != _sessions.end() && it->second->ephemeral && it->second->stream) {
-    // The final answer of a subscription: the last event of its stream.
+    // The final answer of a subscription: the last event of its stream. The dispatcher may
+    // be up the stack (this is its send function): the next handle() drops it, not this.
     auto c = *it->second->stream;
     write(c, sse_message(line, ++_event_seq));
     _streams.erase(c);
-    _sessions.erase(it);
+    it->second->stream.reset();
     if (close) close(c);
     return;
   }
@@ -415,10 +416,9 @@ void transport::del(conn_id c, const request& r) {
 void transport::closed(conn_id c) {
   _pending.erase(c);
   if (auto it = _streams.find(c); it != _streams.end()) {
-    if (auto s = _sessions.find(it->second); s != _sessions.end()) {
-      s->second->stream.reset();
-      if (s->second->ephemeral) _sessions.erase(s);  // a subscription: the client ended it
-    }
+    // A subscription's dispatcher (ephemeral) goes at the next handle(): this may run inside
+    // a write of its own (a peer found gone), so it is not destroyed here.
+    if (auto s = _sessions.find(it->second); s != _sessions.end()) s->second->stream.reset();
     _streams.erase(it);
   }
 }
