@@ -587,9 +587,8 @@ TEST_CASE("client: connect falls back to initialize on a legacy server, after an
     if (silent) {
       c.expire(t0 + 499ms);
       CHECK(sent.size() == 1);
-      c.expire(t0 + 500ms);  // the probe's own short deadline, not the hour of the options
-      REQUIRE(sent.size() == 3);
-      CHECK(json::parse(sent[1])["method"] == "notifications/cancelled");
+      c.expire(t0 + 500ms);  // the probe's own short fallback, not the hour of the options
+      REQUIRE(sent.size() == 2);  // initialize beside the probe, which stays pending
     } else {
       REQUIRE(c.receive(R"({"jsonrpc":"2.0","id":1,"error":{"code":-32601,"message":"Method not found"}})"));
       REQUIRE(sent.size() == 2);
@@ -605,6 +604,12 @@ TEST_CASE("client: connect falls back to initialize on a legacy server, after an
     CHECK((*hello)->era == era::legacy);
     CHECK((*hello)->name == "old");
     CHECK_FALSE(c.modern());
+    CHECK(json::parse(sent.at(init["id"].get<std::size_t>()))["method"] == "notifications/initialized");
+    if (silent) {  // the unanswered probe is withdrawn
+      CHECK(json::parse(sent.back()) == json::parse(R"({"jsonrpc":"2.0","method":"notifications/cancelled",
+          "params":{"requestId":1,"reason":"the server speaks the legacy era"}})"));
+    }
+    CHECK(c.pending() == 0);
     c.ping(t0, [](status) {});
     CHECK(json::parse(sent.back())["method"] == "ping");
     CHECK_FALSE(json::parse(sent.back()).contains("params"));
@@ -742,4 +747,61 @@ TEST_CASE("session: the client listens to our server in the 2026-07-28 era") {
   l.pump();
   CHECK(ended == 1);
   CHECK(l.cli.pending() == 0);
+}
+
+TEST_CASE("client: a slow 2026-07-28 server's late discover answer wins over the initialize it refuses") {
+  std::vector<std::string> sent;
+  client c{client::options{.timeout = 1h}, [&](std::string s) { sent.push_back(std::move(s)); }};
+  std::optional<result<server_hello>> hello;
+  c.connect(t0, client::mode::automatic, 500ms, [&](auto r) { hello = std::move(r); });
+  c.expire(t0 + 600ms);
+  REQUIRE(sent.size() == 2);
+  CHECK(json::parse(sent[1])["method"] == "initialize");
+  // The server pinned the connection to 2026-07-28 with the probe: it refuses initialize
+  // first (we wait, the probe is still out), then answers the probe.
+  REQUIRE(c.receive(R"({"jsonrpc":"2.0","id":2,"error":{"code":-32022,"message":"Unsupported protocol version: 2025-11-25"}})"));
+  CHECK_FALSE(hello);
+  REQUIRE(c.receive(R"({"jsonrpc":"2.0","id":1,"result":{"supportedVersions":["2026-07-28"],"capabilities":{"tools":{"listChanged":true}},"resultType":"complete"}})"));
+  REQUIRE(hello);
+  REQUIRE(*hello);
+  CHECK((*hello)->era == era::modern);
+  CHECK(c.modern());
+  CHECK(c.pending() == 0);
+
+  // The other order: the discover answer arrives while initialize is still out — it wins,
+  // and initialize's late answer is ignored.
+  sent.clear();
+  client d{client::options{.timeout = 1h}, [&](std::string s) { sent.push_back(std::move(s)); }};
+  hello.reset();
+  d.connect(t0, client::mode::automatic, 500ms, [&](auto r) { hello = std::move(r); });
+  d.expire(t0 + 600ms);
+  REQUIRE(d.receive(R"({"jsonrpc":"2.0","id":1,"result":{"supportedVersions":["2026-07-28"],"capabilities":{}}})"));
+  REQUIRE(*hello);
+  CHECK(d.modern());
+  CHECK(d.pending() == 0);
+  REQUIRE(d.receive(R"({"jsonrpc":"2.0","id":2,"error":{"code":-32600,"message":"no initialize here"}})"));
+  CHECK(d.modern());
+
+  // Both fail: the probe times out after the whole request timeout; initialize's error stands.
+  client e{client::options{.timeout = 2s}, [&](std::string s) { sent.push_back(std::move(s)); }};
+  hello.reset();
+  e.connect(t0, client::mode::automatic, 500ms, [&](auto r) { hello = std::move(r); });
+  e.expire(t0 + 600ms);
+  REQUIRE(e.receive(R"({"jsonrpc":"2.0","id":2,"error":{"code":-32600,"message":"broken"}})"));
+  CHECK_FALSE(hello);
+  e.expire(t0 + 2s);
+  REQUIRE(hello);
+  REQUIRE_FALSE(*hello);
+  CHECK(hello->err().message.find("broken") != std::string::npos);
+
+  // fail_all while connecting: done runs once, with the transport's error.
+  client f{client::options{.timeout = 1h}, [](std::string) {}};
+  int calls = 0;
+  f.connect(t0, client::mode::automatic, 500ms, [&](auto r) {
+    ++calls;
+    CHECK_FALSE(r);
+  });
+  f.expire(t0 + 600ms);
+  f.fail_all(weft::error{"io", "Unavailable", "pipe closed"});
+  CHECK(calls == 1);
 }

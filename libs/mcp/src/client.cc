@@ -129,29 +129,33 @@ void client::initialize(clock::time_point now, std::function<void(result<server_
   _now = std::max(_now, now);
   if (_state != state::idle)
     return done(make_error(domain, "InvalidRequest", "Failed to initialize MCP session: already started"));
+  send_initialize(now, [this, done = std::move(done)](result<server_hello> h) {
+    if (!h) _state = state::closed;
+    done(std::move(h));
+  });
+}
+
+result<server_hello> client::read_initialize(const json& j) const {
+  if (!j.is_object() || !j.contains("protocolVersion") || !j["protocolVersion"].is_string())
+    return malformed("initialize", "no string 'protocolVersion'");
+  if (auto ok = check_server_version(j["protocolVersion"].get<std::string>()); !ok) return ok.take_error();
+  auto info = member(j, "serverInfo");
+  server_hello h{era::legacy,        str(j, "protocolVersion"), member(j, "capabilities"), str(info, "name"),
+                 str(info, "title"), str(info, "version"),      str(j, "instructions")};
+  if (!h.capabilities.is_object()) h.capabilities = json::object();
+  return h;
+}
+
+std::int64_t client::send_initialize(clock::time_point now, std::function<void(result<server_hello>)> done) {
   _state = state::initializing;
   json params = {{"protocolVersion", _opt.protocol_version},
                  {"capabilities", _opt.capabilities},
                  {"clientInfo", {{"name", _opt.name}, {"version", _opt.version}}}};
-  send_request(now + _opt.timeout, _opt.timeout, "initialize", std::move(params),
-               [this, done = std::move(done)](result<json> r) {
-    if (!r) {
-      _state = state::closed;
-      return done(r.take_error());
-    }
-    auto& j = *r;
-    if (!j.is_object() || !j.contains("protocolVersion") || !j["protocolVersion"].is_string()) {
-      _state = state::closed;
-      return done(malformed("initialize", "no string 'protocolVersion'"));
-    }
-    if (auto ok = check_server_version(j["protocolVersion"].get<std::string>()); !ok) {
-      _state = state::closed;
-      return done(ok.take_error());
-    }
-    auto info = member(j, "serverInfo");
-    _hello = server_hello{era::legacy, str(j, "protocolVersion"), member(j, "capabilities"), str(info, "name"),
-                          str(info, "title"),       str(info, "version"),       str(j, "instructions")};
-    if (!_hello.capabilities.is_object()) _hello.capabilities = json::object();
+  return send_request(now + _opt.timeout, _opt.timeout, "initialize", std::move(params),
+                      [this, done = std::move(done)](result<json> r) {
+    auto h = r ? read_initialize(*r) : result<server_hello>(r.take_error());
+    if (!h) return done(h.take_error());  // the caller decides what the session becomes
+    _hello = std::move(*h);
     _state = state::ready;
     _send(serialize(notification{"notifications/initialized", json()}));
     done(_hello);
@@ -186,6 +190,23 @@ result<server_hello> client::read_discover(const json& r) const {
   return h;
 }
 
+/// One connect(): the probe and (legacy) initialize may both be in flight — a slow server's
+/// late DiscoverResult still wins while initialize waits — and `done` runs exactly once.
+struct client::connecting {
+  mode m;
+  std::function<void(result<server_hello>)> done;
+  clock::time_point fallback_at;  ///< automatic: initialize starts then if the probe is unanswered
+  std::int64_t probe_id = 0, init_id = 0;
+  std::optional<error> probe_error, init_error;
+};
+
+void client::finish_connect(result<server_hello> h) {
+  auto cx = std::move(_connecting);
+  if (!cx) return;
+  if (!h) _state = state::closed;
+  cx->done(std::move(h));
+}
+
 void client::connect(clock::time_point now, mode m, std::chrono::milliseconds probe_timeout,
                      std::function<void(result<server_hello>)> done) {
   _now = std::max(_now, now);
@@ -193,36 +214,52 @@ void client::connect(clock::time_point now, mode m, std::chrono::milliseconds pr
   if (_state != state::idle)
     return done(make_error(domain, "InvalidRequest", "Failed to start MCP session: already started"));
   _state = state::probing;
-  auto t = m == mode::modern || probe_timeout.count() <= 0 ? _opt.timeout : std::min(probe_timeout, _opt.timeout);
-  send_request(now + t, t, "server/discover", with_meta(json::object()),
-               [this, m, done = std::move(done)](result<json> r) mutable {
-    if (_state != state::probing) return;  // failed meanwhile (fail_all)
-    std::optional<error> why;  // why the server is not a 2026-07-28 one
-    if (r) {
-      auto h = read_discover(*r);
-      if (h) {
-        _hello = std::move(*h);
-        _state = state::ready;
-        return done(_hello);
-      }
-      why = h.take_error();
-    } else {
-      why = r.take_error();
+  auto cx = std::make_shared<connecting>();
+  cx->m = m;
+  cx->done = std::move(done);
+  cx->fallback_at = m == mode::automatic && probe_timeout.count() > 0 ? now + probe_timeout : clock::time_point::max();
+  _connecting = cx;
+  // The probe itself waits the whole request timeout: a server slower than the fallback may
+  // still answer it (having pinned the connection to 2026-07-28, it refuses initialize).
+  cx->probe_id = send_request(now + _opt.timeout, _opt.timeout, "server/discover", with_meta(json::object()),
+                              [this, cx](result<json> r) {
+    if (_connecting != cx) return;
+    auto h = r ? read_discover(*r) : result<server_hello>(r.take_error());
+    if (h) {
+      if (cx->init_id) _pending.erase(cx->init_id);  // initialize is never cancelled on the wire
+      _hello = std::move(*h);
+      _state = state::ready;
+      return finish_connect(_hello);
     }
-    if (m == mode::modern) {
-      _state = state::closed;
-      return done(std::move(*why));
-    }
-    // Legacy (or a modern server without our version, which initialize settles): the same
-    // connection goes on with the handshake. A refusal then says what the probe learned.
-    _state = state::idle;
-    bool modern_refusal = why->code == code_name(code::unsupported_version);
-    initialize(_now, [why = std::move(*why), modern_refusal, done = std::move(done)](result<server_hello> h) {
-      if (!h && modern_refusal)
-        return done(make_error(domain, h.err().code, "{}; initialize failed too: {}", why.message, h.err().message));
-      done(std::move(h));
-    });
+    cx->probe_error = h.take_error();
+    if (_state == state::closed || cx->m == mode::modern) return finish_connect(std::move(*cx->probe_error));
+    if (cx->init_error) return finish_connect(connect_failure(*cx));
+    if (_state == state::probing) fall_back(_now);
   });
+}
+
+void client::fall_back(clock::time_point now) {
+  auto cx = _connecting;
+  cx->fallback_at = clock::time_point::max();
+  cx->init_id = send_initialize(now, [this, cx](result<server_hello> h) {
+    if (_connecting != cx) return;
+    if (h) {
+      if (_pending.count(cx->probe_id)) cancel(cx->probe_id, "the server speaks the legacy era");
+      return finish_connect(std::move(h));
+    }
+    cx->init_error = h.take_error();
+    // A probe still in flight may yet show a 2026-07-28 server (which refuses initialize).
+    if (_state != state::closed && _pending.count(cx->probe_id)) return;
+    finish_connect(connect_failure(*cx));
+  });
+}
+
+error client::connect_failure(const connecting& cx) const {
+  const auto& init = *cx.init_error;
+  // A 2026-07-28 server without our version (-32022) is worth naming beside initialize's refusal.
+  if (cx.probe_error && cx.probe_error->code == code_name(code::unsupported_version))
+    return make_error(domain, init.code, "{}; initialize failed too: {}", cx.probe_error->message, init.message);
+  return init;
 }
 
 std::int64_t client::listen_tools(clock::time_point now, std::function<void(status)> ended) {
@@ -323,6 +360,7 @@ status client::receive(std::string_view line) {
 
 void client::expire(clock::time_point now) {
   _now = std::max(_now, now);
+  if (_connecting && _state == state::probing && now >= _connecting->fallback_at) fall_back(now);
   std::vector<std::int64_t> overdue;
   for (auto& [id, p] : _pending)
     if (p.deadline <= now) overdue.push_back(id);

@@ -89,9 +89,11 @@ class client {
   void initialize(clock::time_point now, std::function<void(result<server_hello>)> done);
   /// Starts a session in the era the server speaks. `automatic`: `server/discover` first (with
   /// the 2026-07-28 `_meta`); a DiscoverResult offering 2026-07-28 makes the session modern and
-  /// ready at once (no handshake); a -32022 answer is an error naming the versions the server
-  /// offers; any other error, or no answer within `probe_timeout`, means a legacy server and
-  /// initialize() follows on the same connection. In a modern session every request carries
+  /// ready at once (no handshake). Any error answer means a legacy server (or a modern one
+  /// without our version) and initialize() follows on the same connection; so does silence
+  /// for `probe_timeout` (the caller's expire() notices), but then the probe stays pending:
+  /// a slow modern server's late DiscoverResult still wins over the initialize it refuses.
+  /// When initialize fails after a -32022, the error names both. In a modern session every request carries
   /// the `_meta` protocol fields, ping() is a `server/discover` (the era has no ping), and a
   /// result asking for input (`resultType: "input_required"`, MRTR) fails with a clear error:
   /// weft offers no client capabilities that a server could ask for.
@@ -159,6 +161,12 @@ class client {
   void send_cancelled(std::int64_t id, std::string_view reason);
   json with_meta(json params) const;  ///< params plus the 2026-07-28 `_meta` protocol fields
   result<server_hello> read_discover(const json& r) const;
+  result<server_hello> read_initialize(const json& r) const;
+  std::int64_t send_initialize(clock::time_point now, std::function<void(result<server_hello>)> done);
+  struct connecting;
+  void fall_back(clock::time_point now);  ///< automatic connect: initialize beside the unanswered probe
+  void finish_connect(result<server_hello> h);
+  error connect_failure(const connecting& cx) const;
   void list_page(clock::time_point deadline, std::chrono::milliseconds timeout, std::string cursor, std::size_t page, std::shared_ptr<std::vector<tool>> acc,
                  std::function<void(result<std::vector<tool>>)> done);
   void complete(std::int64_t id, result<json> r);
@@ -168,6 +176,7 @@ class client {
   state _state = state::idle;
   std::int64_t _next_id = 1;
   clock::time_point _now{};  ///< the latest time the caller gave (for requests a callback starts)
+  std::shared_ptr<connecting> _connecting;  ///< while connect() has not finished
   std::map<std::int64_t, pending_request> _pending;
   server_hello _hello;
   std::function<void()> _on_tools_changed;
