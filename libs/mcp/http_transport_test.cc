@@ -318,6 +318,12 @@ TEST_CASE("a stateless 2026-07-28 request is served without a session; its heade
   mismatch(modern("tools/list", "echo"), "but the Mcp-Method header names tools/list");
   mismatch(modern("tools/call"), "the body names params.name \"echo\" but the Mcp-Name header is absent");
   mismatch(modern("tools/call", "other"), "but the Mcp-Name header names other");
+  // A name HTTP cannot carry as it is comes base64-encoded; it must decode to the body's.
+  CHECK(f.send(fixture::req("POST", call, modern("tools/call", "=?base64?ZWNobw==?="))).status == 200);
+  mismatch(modern("tools/call", "=?base64?b3RoZXI=?="), "but the Mcp-Name header names =?base64?b3RoZXI=?=");
+  mismatch(modern("tools/call", "=?base64?ZWNob?="), "claims base64 (=?base64?…?=) but is not canonical base64");
+  auto odd = R"({"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"échο",)" + meta + "}}";
+  CHECK(f.send(fixture::req("POST", odd, modern("tools/call", encode_header_value("échο")))).status == 200);
 
   // Unknown methods are 404, version errors 400, a tool's error travels in a 200.
   auto unknown = f.send(fixture::req("POST", R"({"jsonrpc":"2.0","id":3,"method":"foo/bar","params":{)" + meta + "}}", modern("foo/bar")));

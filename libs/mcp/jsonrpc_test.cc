@@ -156,3 +156,20 @@ TEST_CASE("version: era detection from the opening request") {
   CHECK_FALSE(detect_era(req(R"({"jsonrpc":"2.0","id":1,"method":"ping"})")));
   CHECK(to_string(era::modern) == "modern");
 }
+
+TEST_CASE("version: header values (Mcp-Name) encode what HTTP cannot carry as it is") {
+  CHECK(encode_header_value("fs__read_file") == "fs__read_file");
+  CHECK(encode_header_value("a\tb") == "a\tb");
+  CHECK(encode_header_value("héllo") == "=?base64?aMOpbGxv?=");
+  CHECK(encode_header_value(" x") == "=?base64?IHg=?=");
+  CHECK(encode_header_value("a\tb\n") == "=?base64?YQliCg==?=");
+  CHECK(encode_header_value("") == "=?base64?" "?=");  // split: "??=" would read as a trigraph
+  CHECK(encode_header_value("=?base64?x?=") == "=?base64?PT9iYXNlNjQ/eD89?=");  // would read as encoded
+  for (std::string v : std::initializer_list<std::string>{"fs__read_file", "héllo", " x", "a\tb\n", "", "=?base64?x?=", "hi", std::string("\0\xff", 2)})
+    CHECK(decode_header_value(encode_header_value(v)) == v);
+  CHECK(decode_header_value("plain") == "plain");
+  CHECK_FALSE(decode_header_value("=?base64?abc?="));   // not a multiple of 4
+  CHECK_FALSE(decode_header_value("=?base64?aGl=?="));  // bits beyond the last byte: not canonical
+  CHECK_FALSE(decode_header_value("=?base64?a=Gk?="));  // padding inside
+  CHECK_FALSE(decode_header_value("=?base64?aG!k?="));
+}

@@ -235,8 +235,8 @@ class http_transport final : public transport {
           modern_headers.push_back("Mcp-Method: " + q->method);
           auto key = q->method == "resources/read" ? "uri" : "name";
           if (q->method == "tools/call" || q->method == "prompts/get" || q->method == "resources/read")
-            if (auto n = q->params.find(key); n != q->params.end() && n->is_string() && header_safe(n->get<std::string>()))
-              modern_headers.push_back("Mcp-Name: " + n->get<std::string>());
+            if (auto n = q->params.find(key); n != q->params.end() && n->is_string())
+              modern_headers.push_back("Mcp-Name: " + mcp::encode_header_value(n->get<std::string>()));
         }
       } else if (auto* n = std::get_if<mcp::notification>(&*m); n && mcp::meta_protocol_version(n->params)) {
         modern_headers.push_back("MCP-Protocol-Version: " + *mcp::meta_protocol_version(n->params));
@@ -326,11 +326,6 @@ class http_transport final : public transport {
     if (auto r = x.sse.retry_ms()) wait = std::chrono::milliseconds(std::min<std::uint32_t>(*r, 30000));
     if (rc != CURLE_OK && status == 0) wait = std::chrono::milliseconds(5000);
     _get_retry_at = clock::now() + wait;
-  }
-
-  /// Printable ASCII without CR/LF: may go into a header as it is.
-  static bool header_safe(const std::string& v) {
-    return v.size() <= 256 && std::all_of(v.begin(), v.end(), [](char c) { return c >= 0x20 && c < 0x7f; });
   }
 
   /// An answer to a request that cannot come from the server (HTTP error): a JSON-RPC error

@@ -80,7 +80,11 @@ std::optional<std::string> modern_mismatch(const request& r, const mcp::request&
   if (key) {
     auto it = q.params.find(key);
     auto want = it != q.params.end() && it->is_string() ? it->get<std::string>() : std::string();
-    if (auto n = r.header("mcp-name"); n != want)
+    auto n = r.header("mcp-name");
+    auto named = decode_header_value(n);
+    if (!named)
+      return fmt::format("Bad Request: the Mcp-Name header '{}' claims base64 (=?base64?…?=) but is not canonical base64", n);
+    if (*named != want)
       return differ(fmt::format("params.{}", key), fmt::format("\"{}\"", want), "Mcp-Name", n);
   }
   return std::nullopt;
@@ -443,7 +447,12 @@ std::size_t transport::notify_tools_changed() {
 }
 
 void transport::keep_alive() {
-  for (auto& [c, sid] : _streams) write(c, ": keep-alive\n\n");
+  // A write can find the peer gone and close it, which erases from _streams: walk a copy.
+  std::vector<conn_id> open;
+  open.reserve(_streams.size());
+  for (auto& [c, sid] : _streams) open.push_back(c);
+  for (auto c : open)
+    if (_streams.contains(c)) write(c, ": keep-alive\n\n");
 }
 
 }  // namespace weft::mcp::http

@@ -48,6 +48,14 @@ inline constexpr std::string_view subscription_id = "io.modelcontextprotocol/sub
 /// The `_meta` protocol version a request carries, if any.
 std::optional<std::string> meta_protocol_version(const json& params);
 
+/// 2026-07-28 over HTTP: a value for a header such as `Mcp-Name`. Printable ASCII without
+/// edge whitespace goes as it is; anything else (empty, non-ASCII, control characters, edge
+/// whitespace, or a value that itself looks encoded) as `=?base64?<base64 of the UTF-8>?=`.
+std::string encode_header_value(std::string_view v);
+/// The value such a header names: the encoded form decoded; nullopt when it claims to be
+/// encoded but is not canonical base64 (the spec has servers refuse that).
+std::optional<std::string> decode_header_value(std::string_view v);
+
 /// The era a connection's opening request pins: `initialize` → legacy; `server/discover` or
 /// a `_meta` protocol version → modern; anything else (e.g. `ping`) pins nothing.
 std::optional<era> detect_era(const request& opening);
