@@ -554,7 +554,7 @@ int mcp_service::run(int signal_fd) {
                                           {_bus.monitor_socket().handle(), 0, ZMQ_POLLIN, 0},
                                           {nullptr, signal_fd, ZMQ_POLLIN, 0},
                                           {_events ? _events->socket().handle() : nullptr, _events ? 0 : -1,
-                                           _events ? ZMQ_POLLIN : short(0), 0}};
+                                           static_cast<short>(_events ? ZMQ_POLLIN : 0), 0}};
     std::vector<pollfd> hfds;
     if (_http) hfds = _http->poll_fds();
     for (auto& p : hfds) items.push_back({nullptr, p.fd, chan::zmq_events(p.events), 0});

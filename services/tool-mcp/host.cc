@@ -30,6 +30,12 @@ struct host::server {
   bool healthy_reset = false;
   bool listening = false;           // a 2026-07-28 subscriptions/listen is open
   clock::time_point listen_at{};    // when to open it (again); max: never this session
+  clock::time_point listen_opened{};
+  // A listen the server ends at once is opened again after 1 s, doubling to 60 s; one that
+  // lasted a minute resets the delay.
+  milliseconds listen_delay{1s};
+  int listen_quick_ends = 0;
+  std::string hello_method;  // what the connect deadline waits for, for its message
   // The era a connect settled, used for the next attempt without probing again; forgotten
   // when an attempt fails before it is ready (protocols.md §1.9: re-probe after failures).
   std::optional<mcp::client::mode> known_era;
@@ -129,6 +135,7 @@ void host::configure(const std::map<std::string, service::mcp_server_entry>& ent
       changed.push_back(name);
       if (s.tr || s.cl) teardown(s, "its config changed", now, /*graceful=*/true);
       s.entry = e;
+      s.known_era.reset();  // a new command or URL may be another server
       s.bo.reset();
       s.names.clear();
       s.last_error.clear();
@@ -163,6 +170,8 @@ void host::connect(server& s, clock::time_point now) {
   s.failure.reset();
   s.hello_done = s.listing = s.relist_again = s.ping_in_flight = s.healthy_reset = s.listening = false;
   s.listen_at = clock::time_point::max();
+  s.listen_delay = 1s;
+  s.listen_quick_ends = 0;
   s.connect_deadline = now + milliseconds(s.entry.connect_timeout_ms);
   s.last_rx = now;
   auto gen = s.gen;
@@ -213,6 +222,9 @@ void host::connect(server& s, clock::time_point now) {
   auto mode = s.entry.era == "legacy"   ? mcp::client::mode::legacy
               : s.entry.era == "modern" ? mcp::client::mode::modern
                                         : s.known_era.value_or(mcp::client::mode::automatic);
+  s.hello_method = mode == mcp::client::mode::modern   ? "server/discover"
+                   : mode == mcp::client::mode::legacy ? "initialize"
+                                                       : "server/discover or initialize";
   // A legacy server may ignore the probe instead of answering -32601: it gets a third of
   // the connect time (at most 5 s) before initialize follows.
   auto probe = std::min<milliseconds>(5s, milliseconds(s.entry.connect_timeout_ms / 3));
@@ -257,6 +269,7 @@ void host::connect(server& s, clock::time_point now) {
 void host::open_listen(server& s, clock::time_point now, bool again) {
   s.listening = true;
   s.listen_at = clock::time_point::max();
+  s.listen_opened = now;
   auto gen = s.gen;
   auto* sp = &s;
   s.cl->listen_tools(now, [this, sp, gen](status st) {
@@ -272,7 +285,17 @@ void host::open_listen(server& s, clock::time_point now, bool again) {
     // a change in between would have been missed.
     _log.debug("MCP server '{}': subscriptions/listen ended{}", sp->entry.name,
                st ? std::string() : ": " + st.err().message);
-    sp->listen_at = clock::now() + 1s;
+    auto t = clock::now();
+    if (t - sp->listen_opened >= 60s) {
+      sp->listen_delay = 1s;
+      sp->listen_quick_ends = 0;
+    } else if (++sp->listen_quick_ends == 5) {
+      _log.warning("MCP server '{}' keeps ending subscriptions/listen at once{}; tool list changes may be seen "
+                   "late (retrying with growing delays up to 60 s)",
+                   sp->entry.name, st ? std::string() : ": " + st.err().message);
+    }
+    sp->listen_at = t + sp->listen_delay;
+    sp->listen_delay = std::min<milliseconds>(sp->listen_delay * 2, 60s);
   });
   if (again) relist(s, now);
 }
@@ -592,7 +615,7 @@ void host::tick(clock::time_point now) {
     if (s.state == "connecting" && now >= s.connect_deadline) {
       teardown(s,
                s.hello_done ? fmt::format("did not finish tools/list within {} ms", s.entry.connect_timeout_ms)
-                            : fmt::format("did not answer initialize within {} ms", s.entry.connect_timeout_ms),
+                            : fmt::format("did not answer {} within {} ms", s.hello_method, s.entry.connect_timeout_ms),
                now);
       continue;
     }

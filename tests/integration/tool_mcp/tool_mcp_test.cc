@@ -247,7 +247,7 @@ TEST_CASE("tool-mcp: three real MCP servers, one that never starts, kill -9, rel
   REQUIRE_MESSAGE(up, describe(list) << st->log());
   CHECK(list.servers.size() == 6);
   CHECK(server_of(list, "crash")->last_error == "exited with status 3: boom");
-  CHECK(server_of(list, "mute")->last_error == "did not answer initialize within 500 ms");
+  CHECK(server_of(list, "mute")->last_error == "did not answer server/discover or initialize within 500 ms");
   for (auto name : {"crash", "mute"}) CHECK(server_of(list, name)->state != "ready");
   auto br = *server_of(list, "broken");
   CHECK(br.state == "backoff");
