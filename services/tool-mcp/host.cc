@@ -225,8 +225,8 @@ void host::connect(server& s, clock::time_point now) {
   s.hello_method = mode == mcp::client::mode::modern   ? "server/discover"
                    : mode == mcp::client::mode::legacy ? "initialize"
                                                        : "server/discover or initialize";
-  // A legacy server may ignore the probe instead of answering -32601: it gets a third of
-  // the connect time (at most 5 s) before initialize follows.
+  // A legacy server may ignore the probe instead of answering -32601: after a third of the
+  // connect time (at most 5 s) initialize goes beside the probe, and the first answer wins.
   auto probe = std::min<milliseconds>(5s, milliseconds(s.entry.connect_timeout_ms / 3));
   s.cl->connect(now, mode, probe, [this, sp, gen, mode](result<mcp::server_hello> h) {
     if (sp->gen != gen) return;
