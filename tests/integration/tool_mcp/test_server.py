@@ -8,6 +8,9 @@ like many real servers).
   test_server.py stubborn   does not exit when its stdin closes (sleeps an hour)
   test_server.py changing   sends notifications/tools/list_changed just before its first
                             tools/list answer; later listings add the tool 'extra'
+  test_server.py quitter FILE   speaks 2026-07-28 (server/discover, tools.listChanged) and
+                            ends every subscriptions/listen at once, appending the
+                            CLOCK_MONOTONIC time of each to FILE
 """
 import json
 import sys
@@ -16,6 +19,7 @@ import time
 big = "big" in sys.argv[1:]
 stubborn = "stubborn" in sys.argv[1:]
 changing = "changing" in sys.argv[1:]
+quitter = sys.argv[2] if len(sys.argv) > 2 and sys.argv[1] == "quitter" else None
 listings = 0
 cancelled = []
 obj = {"type": "object"}
@@ -41,7 +45,14 @@ for line in sys.stdin:
         continue
     if mid is None or method is None:
         continue
-    if method == "initialize":
+    if quitter and method == "server/discover":
+        result = {"supportedVersions": ["2026-07-28"], "capabilities": {"tools": {"listChanged": True}},
+                  "_meta": {"io.modelcontextprotocol/serverInfo": {"name": "quitter", "version": "1"}}}
+    elif quitter and method == "subscriptions/listen":
+        with open(quitter, "a") as f:
+            f.write(f"{time.monotonic()}\n")
+        result = {}
+    elif method == "initialize":
         result = {"protocolVersion": params["protocolVersion"], "capabilities": {"tools": {}},
                   "serverInfo": {"name": "test", "version": "1"}}
     elif method == "tools/list":

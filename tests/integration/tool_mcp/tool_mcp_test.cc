@@ -541,6 +541,7 @@ TEST_CASE("tool-mcp: a busy server is not pinged to death; timeouts cancel; limi
       "[tools.mcp_servers.nowhere]\ncommand = \"python3\"\nargs = [\"{1}\"]\ncwd = \"/nonexistent/weft-cwd\"\n\n"
       "[tools.mcp_servers.cut]\nurl = \"http://127.0.0.1:{3}/mcp\"\n\n"
       "[tools.mcp_servers.changing]\ncommand = \"python3\"\nargs = [\"{1}\", \"changing\"]\n\n"
+      "[tools.mcp_servers.quitter]\ncommand = \"python3\"\nargs = [\"{1}\", \"quitter\", \"{0}/listens\"]\n\n"
       // Pings after 500 ms of silence, answered within 1000 ms (else: restart).
       "[services.tool-mcp]\nexec = \"{2}\"\naddress = \"tool/mcp\"\nenv = {{ WEFT_MCP_PING_MS = \"500\" }}\n",
       d.path.string(), script, test::build_path("services/tool-mcp/weft-tool-mcp"), port);
@@ -549,7 +550,7 @@ TEST_CASE("tool-mcp: a busy server is not pinged to death; timeouts cancel; limi
   mv::servers list;
   REQUIRE_MESSAGE(wait_servers(*b, [](const mv::servers& l) {
     auto big = server_of(l, "big"), nowhere = server_of(l, "nowhere");
-    return ready(l, "slow") && ready(l, "cut") && big && big->state == "ready" && !big->last_error.empty() &&
+    return ready(l, "slow") && ready(l, "cut") && ready(l, "quitter") && big && big->state == "ready" && !big->last_error.empty() &&
            nowhere && !nowhere->last_error.empty();
   }, &list), describe(list) << st->log());
 
@@ -588,6 +589,25 @@ TEST_CASE("tool-mcp: a busy server is not pinged to death; timeouts cancel; limi
   CHECK_MESSAGE(nap.content == "slept", nap.content);
   CHECK_FALSE(nap.is_error);
   CHECK(server_of(servers(*b), "slow")->restarts == 0);
+
+  // A 2026-07-28 server that ends every subscriptions/listen at once is not asked again every
+  // second: the delays double from 1 s (timers only fire late, so these are lower bounds).
+  {
+    auto q = *server_of(servers(*b), "quitter");
+    CHECK(q.era == "modern");
+    std::vector<double> at;
+    for (int i = 0; i < 300 && at.size() < 4; ++i) {
+      at.clear();
+      std::ifstream f(d.path / "listens");
+      for (double t; f >> t;) at.push_back(t);
+      if (at.size() < 4) std::this_thread::sleep_for(100ms);
+    }
+    REQUIRE_MESSAGE(at.size() >= 4, st->log());
+    for (std::size_t i = 1; i < 4; ++i)
+      CHECK_MESSAGE(at[i] - at[i - 1] >= 0.9 * double(1 << (i - 1)), "listen " << i << " came "
+                                                                              << at[i] - at[i - 1] << " s after the one before");
+    CHECK(server_of(servers(*b), "quitter")->restarts == 0);
+  }
 
   // Deeply nested arguments are refused before parsing (they used to crash tool-mcp).
   auto host_pid = st->service_pid("tool-mcp");
