@@ -130,6 +130,7 @@ class http_transport final : public transport {
     std::string request;
     std::optional<mcp::request_id> id;  // the JSON-RPC request's id, when it is one
     bool is_initialize = false;
+    bool with_session = false;  // carried Mcp-Session-Id: a 404 to it ends the session
     bool is_get = false;  // the standalone stream for server-initiated messages
     std::string content_type, body;
     bool sse_mode = false, decided = false, too_big = false;
@@ -231,6 +232,9 @@ class http_transport final : public transport {
         x->id = q->id;
         x->is_initialize = q->method == "initialize";
         if (auto v = mcp::meta_protocol_version(q->params)) {
+          // A 2026-07-28 request other than the probe: the client settled on that era, and
+          // a session an initialize sent beside the probe opened is not used.
+          if (q->method != "server/discover") _settled_modern = true;
           modern_headers.push_back("MCP-Protocol-Version: " + *v);
           modern_headers.push_back("Mcp-Method: " + q->method);
           auto key = q->method == "resources/read" ? "uri" : "name";
@@ -255,6 +259,7 @@ class http_transport final : public transport {
       for (auto& h : modern_headers) x->headers = curl_slist_append(x->headers, h.c_str());
     } else {
       if (!_session.empty()) x->headers = curl_slist_append(x->headers, ("Mcp-Session-Id: " + _session).c_str());
+      x->with_session = !_session.empty();
       if (!_version.empty()) x->headers = curl_slist_append(x->headers, ("MCP-Protocol-Version: " + _version).c_str());
     }
     for (auto& [k, v] : _e.headers) x->headers = curl_slist_append(x->headers, (k + ": " + v).c_str());
@@ -355,7 +360,7 @@ class http_transport final : public transport {
     }
     // Only a session can end: without one (before initialize, e.g. the era probe, or in the
     // sessionless 2026-07-28 era) a 404 or 400 is an answer to this request alone.
-    if (!_session.empty() &&
+    if (x.with_session &&
         (status == 404 || (status == 400 && x.body.find("No valid session") != std::string::npos))) {
       push(true, fmt::format("the server ended the session (HTTP {})", status));
       return;
@@ -380,10 +385,7 @@ class http_transport final : public transport {
       if (err.contains("message") && err["message"].is_string()) msg = err["message"].get<std::string>();
       if (err.contains("code") && err["code"].is_number_integer()) code = err["code"].get<int>();
     }
-    if (x.is_initialize) {
-      push(true, fmt::format("initialize was refused with HTTP {}: {}", status, msg));
-      return;
-    }
+    // (initialize too: refused beside the era probe, the probe's answer may still win.)
     answer_error(x, code, fmt::format("HTTP {}: {}", status, msg));
   }
 
@@ -394,6 +396,20 @@ class http_transport final : public transport {
     curl_slist_free_all((*it)->headers);
     curl_easy_cleanup(e);
     _xfers.erase(it);
+  }
+
+  /// The era probe won after all: the legacy session that the initialize sent beside it
+  /// opened (now or when its answer comes late) is ended, and its event stream closed.
+  void forget_legacy_session() {
+    std::vector<CURL*> gets;
+    for (auto& x : _xfers)
+      if (x->is_get) gets.push_back(x->easy);
+    for (auto* e : gets) remove(e);
+    _get_active = false;
+    if (!_session.empty()) _log.debug("MCP server '{}' speaks 2026-07-28: ending the session initialize opened", _e.name);
+    end_session();
+    _session.clear();
+    _version.clear();
   }
 
   void end_session() {
@@ -425,6 +441,7 @@ class http_transport final : public transport {
       }
       if (stop) break;
       for (auto& line : out) start_post(std::move(line));
+      if (_settled_modern && (!_session.empty() || !_version.empty())) forget_legacy_session();
       if (_get_supported && !_get_active && !_session.empty() && !_version.empty() && clock::now() >= _get_retry_at)
         start_get();
       int running = 0;
@@ -460,6 +477,7 @@ class http_transport final : public transport {
   std::vector<std::unique_ptr<xfer>> _xfers;       // worker only
   std::string _session, _version;                  // worker only
   bool _get_supported = true, _get_active = false;  // worker only
+  bool _settled_modern = false;                     // worker only
   clock::time_point _get_retry_at{};
   std::string _last_event_id;
 };

@@ -516,12 +516,13 @@ TEST_CASE("tool-mcp: a busy server is not pinged to death; timeouts cancel; limi
   int port = free_port();
   auto http_script = std::string(WEFT_SOURCE_ROOT) + "/tests/integration/tool_mcp/http_server.py";
   auto port_text = std::to_string(port);
+  auto http_log = (d.path / "http.log").string();
   pid_t http_pid = ::fork();
   if (http_pid == 0) {
     int null = ::open("/dev/null", O_WRONLY);
     ::dup2(null, 1);
     ::dup2(null, 2);
-    ::execlp("python3", "python3", http_script.c_str(), port_text.c_str(), static_cast<char*>(nullptr));
+    ::execlp("python3", "python3", http_script.c_str(), port_text.c_str(), http_log.c_str(), static_cast<char*>(nullptr));
     ::_exit(127);
   }
   struct reaper {
@@ -540,6 +541,10 @@ TEST_CASE("tool-mcp: a busy server is not pinged to death; timeouts cancel; limi
       "[tools.mcp_servers.big]\ncommand = \"python3\"\nargs = [\"{1}\", \"big\"]\n\n"
       "[tools.mcp_servers.nowhere]\ncommand = \"python3\"\nargs = [\"{1}\"]\ncwd = \"/nonexistent/weft-cwd\"\n\n"
       "[tools.mcp_servers.cut]\nurl = \"http://127.0.0.1:{3}/mcp\"\n\n"
+      // 2026-07-28 servers slower to answer server/discover (3 s) than the probe waits (2 s):
+      // initialize goes beside the probe, and the probe's answer still wins.
+      "[tools.mcp_servers.slowmodern]\nurl = \"http://127.0.0.1:{3}/slow-modern\"\nconnect_timeout_ms = 6000\n\n"
+      "[tools.mcp_servers.slowboth]\nurl = \"http://127.0.0.1:{3}/slow-both\"\nconnect_timeout_ms = 6000\n\n"
       "[tools.mcp_servers.changing]\ncommand = \"python3\"\nargs = [\"{1}\", \"changing\"]\n\n"
       "[tools.mcp_servers.quitter]\ncommand = \"python3\"\nargs = [\"{1}\", \"quitter\", \"{0}/listens\"]\n\n"
       // Pings after 500 ms of silence, answered within 1000 ms (else: restart).
@@ -550,7 +555,7 @@ TEST_CASE("tool-mcp: a busy server is not pinged to death; timeouts cancel; limi
   mv::servers list;
   REQUIRE_MESSAGE(wait_servers(*b, [](const mv::servers& l) {
     auto big = server_of(l, "big"), nowhere = server_of(l, "nowhere");
-    return ready(l, "slow") && ready(l, "cut") && ready(l, "quitter") && big && big->state == "ready" && !big->last_error.empty() &&
+    return ready(l, "slow") && ready(l, "cut") && ready(l, "quitter") && ready(l, "slowmodern") && ready(l, "slowboth") && big && big->state == "ready" && !big->last_error.empty() &&
            nowhere && !nowhere->last_error.empty();
   }, &list), describe(list) << st->log());
 
@@ -568,6 +573,30 @@ TEST_CASE("tool-mcp: a busy server is not pinged to death; timeouts cancel; limi
   auto refused = ok_call(*b, "big__echo", json::object());
   CHECK(refused.is_error);
   CHECK(refused.content.find("none of its tools are offered") != std::string::npos);
+
+  // A slow 2026-07-28 server over HTTP: its refusal of initialize (HTTP 400) does not end the
+  // connection while the probe is out; a server of both eras has the session initialize
+  // opened ended (DELETE) and no event stream on it, and its 404 to subscriptions/listen
+  // is an answer, not the end of a session.
+  for (auto name : {"slowmodern", "slowboth"}) {
+    auto s = *server_of(list, name);
+    CHECK_MESSAGE(s.era == "modern", std::string(name));
+    CHECK_MESSAGE(s.restarts == 0, (std::string(name) + ": " + s.last_error));
+  }
+  CHECK(ok_call(*b, "slowmodern__hello", json::object()).content == "hello from /slow-modern");
+  CHECK(ok_call(*b, "slowboth__hello", json::object()).content == "hello from /slow-both");
+  {
+    std::string http_events;
+    for (int i = 0; i < 100 && http_events.find("DELETE /slow-both s-1") == std::string::npos; ++i) {
+      std::this_thread::sleep_for(100ms);
+      std::ifstream f(http_log);
+      http_events.assign(std::istreambuf_iterator<char>(f), {});
+    }
+    CHECK_MESSAGE(http_events.find("DELETE /slow-both s-1") != std::string::npos, http_events);
+    CHECK_MESSAGE(http_events.find("GET /slow-both") == std::string::npos, http_events);
+    CHECK(st->log().find("MCP server 'slowboth' offers tool list changes but no subscriptions/listen") != std::string::npos);
+    CHECK(server_of(servers(*b), "slowboth")->restarts == 0);
+  }
 
   // list_changed during the first tools/list: listed again once that one is done.
   bool extra = false;
