@@ -782,17 +782,25 @@ TEST_CASE("client: a slow 2026-07-28 server's late discover answer wins over the
   REQUIRE(d.receive(R"({"jsonrpc":"2.0","id":2,"error":{"code":-32600,"message":"no initialize here"}})"));
   CHECK(d.modern());
 
-  // Both fail: the probe times out after the whole request timeout; initialize's error stands.
-  client e{client::options{.timeout = 2s}, [&](std::string s) { sent.push_back(std::move(s)); }};
+  // initialize refused, the probe never answered: the probe gets one more probe_timeout,
+  // not its whole request timeout, then initialize's error stands and the probe is cancelled.
+  sent.clear();
+  client e{client::options{.timeout = 1h}, [&](std::string s) { sent.push_back(std::move(s)); }};
   hello.reset();
   e.connect(t0, client::mode::automatic, 500ms, [&](auto r) { hello = std::move(r); });
   e.expire(t0 + 600ms);
   REQUIRE(e.receive(R"({"jsonrpc":"2.0","id":2,"error":{"code":-32600,"message":"broken"}})"));
   CHECK_FALSE(hello);
-  e.expire(t0 + 2s);
+  e.expire(t0 + 1000ms);
+  CHECK_FALSE(hello);
+  e.expire(t0 + 1100ms);
   REQUIRE(hello);
   REQUIRE_FALSE(*hello);
-  CHECK(hello->err().message.find("broken") != std::string::npos);
+  CHECK(hello->err().message == "Failed to call 'initialize': broken (code -32600)");
+  CHECK(e.pending() == 0);
+  REQUIRE(sent.size() == 3);
+  CHECK(json::parse(sent[2])["method"] == "notifications/cancelled");
+  CHECK(json::parse(sent[2])["params"]["requestId"] == 1);
 
   // fail_all while connecting: done runs once, with the transport's error.
   client f{client::options{.timeout = 1h}, [](std::string) {}};

@@ -196,6 +196,10 @@ struct client::connecting {
   mode m;
   std::function<void(result<server_hello>)> done;
   clock::time_point fallback_at;  ///< automatic: initialize starts then if the probe is unanswered
+  std::chrono::milliseconds probe_timeout{0};
+  /// initialize was refused while the probe is still out: the probe gets until then (one more
+  /// probe_timeout) before initialize's error stands.
+  clock::time_point give_up_at = clock::time_point::max();
   std::int64_t probe_id = 0, init_id = 0;
   std::optional<error> probe_error, init_error;
 };
@@ -218,6 +222,7 @@ void client::connect(clock::time_point now, mode m, std::chrono::milliseconds pr
   cx->m = m;
   cx->done = std::move(done);
   cx->fallback_at = m == mode::automatic && probe_timeout.count() > 0 ? now + probe_timeout : clock::time_point::max();
+  cx->probe_timeout = probe_timeout;
   _connecting = cx;
   // The probe itself waits the whole request timeout: a server slower than the fallback may
   // still answer it (having pinned the connection to 2026-07-28, it refuses initialize).
@@ -248,8 +253,12 @@ void client::fall_back(clock::time_point now) {
       return finish_connect(std::move(h));
     }
     cx->init_error = h.take_error();
-    // A probe still in flight may yet show a 2026-07-28 server (which refuses initialize).
-    if (_state != state::closed && _pending.count(cx->probe_id)) return;
+    // A probe still in flight may yet show a 2026-07-28 server (which refuses initialize), but
+    // not for long: a server that answered initialize is alive, and its refusal is the news.
+    if (_state != state::closed && _pending.count(cx->probe_id)) {
+      cx->give_up_at = _now + cx->probe_timeout;
+      return;
+    }
     finish_connect(connect_failure(*cx));
   });
 }
@@ -361,6 +370,10 @@ status client::receive(std::string_view line) {
 void client::expire(clock::time_point now) {
   _now = std::max(_now, now);
   if (_connecting && _state == state::probing && now >= _connecting->fallback_at) fall_back(now);
+  if (auto cx = _connecting; cx && cx->init_error && now >= cx->give_up_at) {
+    cancel(cx->probe_id, "initialize was answered instead");
+    finish_connect(connect_failure(*cx));
+  }
   std::vector<std::int64_t> overdue;
   for (auto& [id, p] : _pending)
     if (p.deadline <= now) overdue.push_back(id);
