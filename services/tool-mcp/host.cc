@@ -31,8 +31,8 @@ struct host::server {
   bool listening = false;           // a 2026-07-28 subscriptions/listen is open
   clock::time_point listen_at{};    // when to open it (again); max: never this session
   clock::time_point listen_opened{};
-  // A listen the server ends at once is opened again after 1 s, doubling to 60 s; one that
-  // lasted a minute resets the delay.
+  // A listen the server ends within 10 s is opened again after 1 s, doubling to 60 s; one
+  // that lasted longer (a proxy's idle timeout, say) resets the delay.
   milliseconds listen_delay{1s};
   int listen_quick_ends = 0;
   std::string hello_method;  // what the connect deadline waits for, for its message
@@ -286,7 +286,7 @@ void host::open_listen(server& s, clock::time_point now, bool again) {
     _log.debug("MCP server '{}': subscriptions/listen ended{}", sp->entry.name,
                st ? std::string() : ": " + st.err().message);
     auto t = clock::now();
-    if (t - sp->listen_opened >= 60s) {
+    if (t - sp->listen_opened >= 10s) {
       sp->listen_delay = 1s;
       sp->listen_quick_ends = 0;
     } else if (++sp->listen_quick_ends == 5) {
