@@ -237,13 +237,12 @@ class http_transport final : public transport {
           if (q->method != "server/discover") _settled_modern = true;
           modern_headers.push_back("MCP-Protocol-Version: " + *v);
           modern_headers.push_back("Mcp-Method: " + q->method);
-          auto key = q->method == "resources/read" ? "uri" : "name";
-          if (q->method == "tools/call" || q->method == "prompts/get" || q->method == "resources/read")
+          if (const char* key = mcp::mcp_name_param(q->method))
             if (auto n = q->params.find(key); n != q->params.end() && n->is_string())
               modern_headers.push_back("Mcp-Name: " + mcp::encode_header_value(n->get<std::string>()));
         }
-      } else if (auto* n = std::get_if<mcp::notification>(&*m); n && mcp::meta_protocol_version(n->params)) {
-        modern_headers.push_back("MCP-Protocol-Version: " + *mcp::meta_protocol_version(n->params));
+      } else if (auto* n = std::get_if<mcp::notification>(&*m)) {
+        if (auto v = mcp::meta_protocol_version(n->params)) modern_headers.push_back("MCP-Protocol-Version: " + *v);
       }
       if (auto* n = std::get_if<mcp::notification>(&*m); n && n->method == "notifications/cancelled") {
         auto rid = n->params.is_object() ? n->params.find("requestId") : n->params.end();

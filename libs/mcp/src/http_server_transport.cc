@@ -53,13 +53,28 @@ std::string supported_list() {
   return out + ", " + std::string(modern_version);
 }
 
-/// The id of a JSON-RPC response line this library serialised; nullopt for notifications
-/// (and for refusals, whose id is null).
-std::optional<json> response_id(const std::string& line, bool& is_notification) {
+/// What the transport needs of a line its dispatcher serialised, from one parse.
+struct outgoing {
+  bool notification = false;
+  std::optional<json> id;  ///< a response's id; nullopt for notifications and refusals (id null)
+  /// The HTTP status of a stateless (2026-07-28) answer: unknown methods are 404 and version
+  /// errors 400 (protocols.md §1.8); results and other errors travel in a 200.
+  int stateless_status = 200;
+};
+
+outgoing read_outgoing(const std::string& line) {
+  outgoing o;
   auto j = json::parse(line, nullptr, /*allow_exceptions=*/false);
-  is_notification = j.is_object() && j.contains("method") && !j.contains("id");
-  if (!j.is_object() || !j.contains("id") || j["id"].is_null()) return std::nullopt;
-  return j["id"];
+  if (!j.is_object()) return o;
+  o.notification = j.contains("method") && !j.contains("id");
+  if (auto id = j.find("id"); id != j.end() && !id->is_null()) o.id = *id;
+  if (auto e = j.find("error"); e != j.end() && e->is_object()) {
+    if (auto c = e->find("code"); c != e->end()) {
+      if (*c == code::method_not_found) o.stateless_status = 404;
+      else if (*c == code::unsupported_version || *c == code::header_mismatch) o.stateless_status = 400;
+    }
+  }
+  return o;
 }
 
 /// 2026-07-28 over HTTP: the headers must repeat what the body says (protocols.md §1.8).
@@ -74,10 +89,7 @@ std::optional<std::string> modern_mismatch(const request& r, const mcp::request&
   };
   if (auto v = r.header("mcp-protocol-version"); v != *body) return differ("protocol version", *body, "MCP-Protocol-Version", v);
   if (auto m = r.header("mcp-method"); m != q.method) return differ("method", q.method, "Mcp-Method", m);
-  const char* key = q.method == "tools/call" || q.method == "prompts/get" ? "name"
-                    : q.method == "resources/read"                      ? "uri"
-                                                                        : nullptr;
-  if (key) {
+  if (const char* key = mcp_name_param(q.method)) {
     auto it = q.params.find(key);
     auto want = it != q.params.end() && it->is_string() ? it->get<std::string>() : std::string();
     auto n = r.header("mcp-name");
@@ -88,17 +100,6 @@ std::optional<std::string> modern_mismatch(const request& r, const mcp::request&
       return differ(fmt::format("params.{}", key), fmt::format("\"{}\"", want), "Mcp-Name", n);
   }
   return std::nullopt;
-}
-
-/// The HTTP status of a stateless (2026-07-28) request's JSON-RPC error: unknown methods are
-/// 404 and version errors 400 (protocols.md §1.8); other errors travel in a 200.
-int modern_error_status(const std::string& line) {
-  auto j = json::parse(line, nullptr, false);
-  if (!j.is_object() || !j.contains("error") || !j["error"].is_object() || !j["error"].contains("code")) return 200;
-  auto& c = j["error"]["code"];
-  if (c == code::method_not_found) return 404;
-  if (c == code::unsupported_version || c == code::header_mismatch) return 400;
-  return 200;
 }
 
 }  // namespace
@@ -337,10 +338,10 @@ void transport::post(conn_id c, const request& r) {
 }
 
 void transport::on_line(const std::string& sid, std::string line) {
-  bool note = false;
-  auto id = response_id(line, note);
+  auto o = read_outgoing(line);
+  auto& id = o.id;
   auto it = _sessions.find(sid);
-  if (note) {
+  if (o.notification) {
     if (it == _sessions.end()) return;
     if (!it->second->stream && it->second->ephemeral) {
       // A subscriptions/listen is acknowledged: its POST becomes the event stream.
@@ -384,7 +385,7 @@ void transport::on_line(const std::string& sid, std::string line) {
   bool opening = _pending[*target].opening;
   _pending.erase(*target);
   bool stateless = it != _sessions.end() && it->second->ephemeral;
-  response out{stateless ? modern_error_status(line) : 200, "application/json", std::move(line)};
+  response out{stateless ? o.stateless_status : 200, "application/json", std::move(line)};
   // A successful initialize answer names the new session.
   if (opening && it != _sessions.end() && it->second->srv->era() == era::legacy)
     out.headers.emplace_back("Mcp-Session-Id", sid);

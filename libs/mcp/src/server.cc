@@ -48,7 +48,7 @@ status server::receive(std::string_view line) {
       auto& rid = n->params["requestId"];
       std::erase_if(_listens, [&](const request_id& id) { return to_json(id) == rid; });
     }
-    // Others (cancelled, roots/list_changed, …) need nothing from a server without them.
+    // Others (roots/list_changed, …) need nothing from a server without them.
   }
   // Responses: this server sends no requests, so there is nothing to match them to.
   return {};

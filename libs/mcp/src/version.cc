@@ -75,6 +75,12 @@ std::optional<std::string> unbase64(std::string_view text) {
 }
 }
 
+const char* mcp_name_param(std::string_view method) {
+  if (method == "tools/call" || method == "prompts/get") return "name";
+  if (method == "resources/read") return "uri";
+  return nullptr;
+}
+
 std::string encode_header_value(std::string_view v) {
   if (header_plain(v)) return std::string(v);
   return std::string(b64_prefix) + base64(v) + std::string(b64_suffix);

@@ -48,6 +48,10 @@ inline constexpr std::string_view subscription_id = "io.modelcontextprotocol/sub
 /// The `_meta` protocol version a request carries, if any.
 std::optional<std::string> meta_protocol_version(const json& params);
 
+/// 2026-07-28 over HTTP: the params member the `Mcp-Name` header repeats for `method`
+/// ("name" for tools/call and prompts/get, "uri" for resources/read); nullptr for others.
+const char* mcp_name_param(std::string_view method);
+
 /// 2026-07-28 over HTTP: a value for a header such as `Mcp-Name`. Printable ASCII without
 /// edge whitespace goes as it is; anything else (empty, non-ASCII, control characters, edge
 /// whitespace, or a value that itself looks encoded) as `=?base64?<base64 of the UTF-8>?=`.
