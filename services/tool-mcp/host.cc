@@ -17,6 +17,24 @@ namespace bus = weft::proto::bus_v1;
 using std::chrono::milliseconds;
 using namespace std::chrono_literals;
 
+namespace {
+/// The era a connect asks for: the configured one, else the one the last connect settled.
+mcp::client::mode connect_mode(const std::string& era, std::optional<mcp::client::mode> known) {
+  if (era == "legacy") return mcp::client::mode::legacy;
+  if (era == "modern") return mcp::client::mode::modern;
+  return known.value_or(mcp::client::mode::automatic);
+}
+
+/// What a connect in mode `m` waits for, for the connect deadline's message.
+const char* hello_method(mcp::client::mode m) {
+  switch (m) {
+    case mcp::client::mode::modern: return "server/discover";
+    case mcp::client::mode::legacy: return "initialize";
+    default: return "server/discover or initialize";
+  }
+}
+}  // namespace
+
 struct host::server {
   service::mcp_server_entry entry;
   std::string state = "connecting";  // connecting, ready, backoff, disabled
@@ -35,7 +53,6 @@ struct host::server {
   // that lasted longer (a proxy's idle timeout, say) resets the delay.
   milliseconds listen_delay{1s};
   int listen_quick_ends = 0;
-  std::string hello_method;  // what the connect deadline waits for, for its message
   // The era a connect settled, used for the next attempt without probing again; forgotten
   // when an attempt fails before it is ready (protocols.md §1.9: re-probe after failures).
   std::optional<mcp::client::mode> known_era;
@@ -219,12 +236,7 @@ void host::connect(server& s, clock::time_point now) {
   s.cl->on_notification([this, sp](const mcp::notification& n) {
     _log.debug("MCP server '{}' notification {}", sp->entry.name, n.method);
   });
-  auto mode = s.entry.era == "legacy"   ? mcp::client::mode::legacy
-              : s.entry.era == "modern" ? mcp::client::mode::modern
-                                        : s.known_era.value_or(mcp::client::mode::automatic);
-  s.hello_method = mode == mcp::client::mode::modern   ? "server/discover"
-                   : mode == mcp::client::mode::legacy ? "initialize"
-                                                       : "server/discover or initialize";
+  auto mode = connect_mode(s.entry.era, s.known_era);
   // A legacy server may ignore the probe instead of answering -32601: after a third of the
   // connect time (at most 5 s) initialize goes beside the probe, and the first answer wins.
   auto probe = std::min<milliseconds>(5s, milliseconds(s.entry.connect_timeout_ms / 3));
@@ -615,7 +627,8 @@ void host::tick(clock::time_point now) {
     if (s.state == "connecting" && now >= s.connect_deadline) {
       teardown(s,
                s.hello_done ? fmt::format("did not finish tools/list within {} ms", s.entry.connect_timeout_ms)
-                            : fmt::format("did not answer {} within {} ms", s.hello_method, s.entry.connect_timeout_ms),
+                            : fmt::format("did not answer {} within {} ms", hello_method(connect_mode(s.entry.era, s.known_era)),
+                                          s.entry.connect_timeout_ms),
                now);
       continue;
     }
