@@ -386,7 +386,7 @@ int cmd_add(const options& o, const std::vector<std::string>& args) {
       e.cwd = ec ? *v : abs.string();
     } else if (a == "--era") {
       auto v = value();
-      if (!v || (*v != "auto" && *v != "legacy" && *v != "modern"))
+      if (!v || !service::mcp_server_entry::valid_era(*v))
         return service::usage_error("weftctl", "mcp add: --era needs auto, legacy or modern");
       e.era = *v;
     } else if (a == "--disabled") {

@@ -82,7 +82,7 @@ mcp_server_entry read_server(checker& ck, const std::string& name, const toml::t
   e.connect_timeout_ms =
       ck.read_uint<std::uint32_t>(t, label, "connect_timeout_ms", 100, 600000).value_or(e.connect_timeout_ms);
   if (auto era = ck.read_string(t, label, "era")) {
-    if (*era == "auto" || *era == "legacy" || *era == "modern")
+    if (mcp_server_entry::valid_era(*era))
       e.era = *era;
     else
       ck.error(t.get("era")->source(),

@@ -285,6 +285,9 @@ struct mcp_server_entry {
   std::string era = "auto";                   ///< auto (probe with server/discover), legacy, modern (2026-07-28)
   std::string where;
   bool operator==(const mcp_server_entry&) const = default;
+
+  /// Whether `v` is a value `era` may take.
+  static bool valid_era(std::string_view v) { return v == "auto" || v == "legacy" || v == "modern"; }
 };
 
 /// [tools]: settings of tool processes that are not per agent.
