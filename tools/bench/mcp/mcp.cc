@@ -34,6 +34,7 @@
 #include <weft/ipc/bus_client.hh>
 #include <weft/mcp/client.hh>
 #include <weft/mcp/stdio.hh>
+#include <weft/mcp/version.hh>
 #include <weft/service/control_client.hh>
 
 #include "proto/bus_v1.hh"
@@ -460,7 +461,10 @@ class http_session {
                          {"io.modelcontextprotocol/clientCapabilities", json::object()},
                          {"io.modelcontextprotocol/clientInfo", {{"name", "weft-bench-mcp"}, {"version", "0.1"}}}};
       _method = method;
-      _name = params.contains("name") && params["name"].is_string() ? params["name"].get<std::string>() : "";
+      auto key = weft::mcp::mcp_name_param(method);
+      _name = key && params.contains(key) && params[key].is_string()
+                  ? weft::mcp::encode_header_value(params[key].get<std::string>())
+                  : "";
       _headers_stale = true;
     }
     auto status = post(json{{"jsonrpc", "2.0"}, {"id", id}, {"method", method}, {"params", std::move(params)}}.dump());
