@@ -70,10 +70,11 @@ void broker::drop_peer(std::string_view rid) {
   auto it = _peers.find(std::string(rid));
   if (it == _peers.end()) return;
   auto address = it->second.address;
+  auto instance = it->second.instance;
   if (auto r = _rid_of.find(address); r != _rid_of.end() && r->second == rid) _rid_of.erase(r);
   _peers.erase(it);
   _log.info("Peer '{}' left", address);
-  event(proto::peer_changed{address, false});
+  event(proto::peer_changed{address, false, instance});
 }
 
 void broker::handle_hello(std::string_view rid, const proto::envelope& env, std::string_view payload) {
@@ -108,7 +109,7 @@ void broker::handle_hello(std::string_view rid, const proto::envelope& env, std:
       }
     }
   }
-  _peers[std::string(rid)] = peer{hello->address, utc_now(), 0, 0};
+  _peers[std::string(rid)] = peer{hello->address, utc_now(), 0, 0, hello->instance};
   _rid_of[hello->address] = std::string(rid);
   if (ipc::is_admin(hello->address)) _log.debug("Peer '{}' joined", hello->address);  // every weftctl run
   else _log.info("Peer '{}' joined", hello->address);
@@ -116,7 +117,7 @@ void broker::handle_hello(std::string_view rid, const proto::envelope& env, std:
   e.from = hello->address;
   reply(rid, e, proto::welcome::type_name,
         wire::encode(proto::welcome{hello->address, _settings.max_message_bytes, _instance}));
-  event(proto::peer_changed{hello->address, true});
+  event(proto::peer_changed{hello->address, true, hello->instance});
 }
 
 void broker::handle_own(std::string_view rid, const proto::envelope& env, std::string_view payload) {

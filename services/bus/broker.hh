@@ -55,6 +55,7 @@ class broker {
     utc_time since;
     std::uint64_t sent = 0;
     std::uint64_t received = 0;
+    std::string instance;  // Hello.instance: new when the process restarted
   };
 
   void handle_hello(std::string_view rid, const proto::envelope& env, std::string_view payload);

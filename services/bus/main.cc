@@ -22,74 +22,34 @@
 //   from = "agent/*"
 //   to = "tool/shell/*"
 //   action = "deny"
+#include <sys/prctl.h>
+
 #include <csignal>
 #include <cstdlib>
-#include <cstring>
-#include <filesystem>
-#include <sys/prctl.h>
-#include <sys/signalfd.h>
-#include <unistd.h>
 
-#include <zmq.hpp>
-
-#include <weft/service/config.hh>
+#include <weft/ipc/token.hh>
 #include <weft/service/exit.hh>
+#include <weft/service/main.hh>
 #include <weft/service/notify.hh>
 #include <weft/service/paths.hh>
 
-#include "broker.hh"
+#include "server.hh"
 
 using namespace weft;
-namespace fs = std::filesystem;
 
 namespace {
 
-class zmq_transport final : public bus::transport {
- public:
-  zmq_transport(zmq::socket_t& router, zmq::socket_t& pub) : _router(router), _pub(pub) {}
-  send_result send(std::string_view rid, std::string_view header, std::string_view payload) override {
-    try {
-      if (!_router.send(zmq::buffer(rid.data(), rid.size()), zmq::send_flags::sndmore | zmq::send_flags::dontwait))
-        return send_result::full;
-      _router.send(zmq::buffer(header.data(), header.size()), zmq::send_flags::sndmore);
-      _router.send(zmq::buffer(payload.data(), payload.size()), zmq::send_flags::none);
-      return send_result::ok;
-    } catch (const zmq::error_t& e) {
-      if (e.num() == EHOSTUNREACH) return send_result::unreachable;
-      if (e.num() == EAGAIN) return send_result::full;
-      throw;
-    }
-  }
-  void publish(std::string_view topic, std::string_view header, std::string_view payload) override {
-    // Never block the router for a slow subscriber: XPUB drops at its high-water mark.
-    (void)_pub.send(zmq::buffer(topic.data(), topic.size()), zmq::send_flags::sndmore | zmq::send_flags::dontwait);
-    (void)_pub.send(zmq::buffer(header.data(), header.size()), zmq::send_flags::sndmore);
-    (void)_pub.send(zmq::buffer(payload.data(), payload.size()), zmq::send_flags::none);
-  }
+constexpr std::string_view help = R"(usage: bus [--config FILE] [--runtime-dir DIR] [--secret-fd N]
 
- private:
-  zmq::socket_t& _router;
-  zmq::socket_t& _pub;
-};
+The weft message broker; normally started by weftd. Services connect to its ROUTER at
+ipc://<runtime dir>/bus and say Hello with the token weftd gave them; events go out on
+ipc://<runtime dir>/events.
 
-void usage() {
-  fmt::print(
-      "usage: bus [--config FILE] [--runtime-dir DIR] [--secret-fd N]\n"
-      "The weft message broker; normally started by weftd.\n");
-}
-
-status bind_ipc(zmq::socket_t& s, const std::string& endpoint) {
-  // A socket file left by a killed bus would make bind fail: it is ours to replace.
-  auto path = endpoint.substr(6);
-  std::error_code ec;
-  fs::remove(path, ec);
-  try {
-    s.bind(endpoint);
-  } catch (const zmq::error_t& e) {
-    return fail(errc::io, "Failed to bind '{}': {}", endpoint, e.what());
-  }
-  return {};
-}
+  --config FILE      config file ([bus] limits and ACL) [$WEFT_CONFIG, else built-in]
+  --runtime-dir DIR  where the sockets live [[weft] runtime_dir, $WEFT_RUNTIME_DIR, ...]
+  --secret-fd N      read the per-boot secret (hex) from fd N [$WEFT_SECRET_FD]
+  --help, --version
+)";
 
 }  // namespace
 
@@ -98,119 +58,49 @@ int main(int argc, char** argv) {
   int secret_fd = -1;
   if (const char* v = std::getenv("WEFT_SECRET_FD")) secret_fd = std::atoi(v);
   if (const char* v = std::getenv("WEFT_CONFIG")) config_path = v;
-  for (int i = 1; i < argc; ++i) {
-    std::string_view a = argv[i];
-    auto value = [&]() -> const char* { return i + 1 < argc ? argv[++i] : nullptr; };
-    if (a == "--help") {
-      usage();
-      return 0;
-    } else if (a == "--config") {
-      auto v = value();
-      if (!v) return service::usage_error("bus", "--config needs a file");
-      config_path = v;
-    } else if (a == "--runtime-dir") {
-      auto v = value();
-      if (!v) return service::usage_error("bus", "--runtime-dir needs a directory");
-      runtime = v;
-    } else if (a == "--secret-fd") {
-      auto v = value();
-      if (!v) return service::usage_error("bus", "--secret-fd needs a number");
-      secret_fd = std::atoi(v);
-    } else {
-      return service::usage_error("bus", fmt::format("unknown option '{}'", a));
-    }
-  }
-  log::configure_from_env();
-  auto& lg = log::get("bus");
-  // Nobody else running as our uid may read the secret out of our memory.
-  prctl(PR_SET_DUMPABLE, 0);
-  if (secret_fd < 0) return service::usage_error("bus", "no secret: pass --secret-fd or start the bus from weftd");
-  auto hex = ipc::read_credential_fd(secret_fd);
-  if (!hex) {
-    lg.error("{}", hex.err().message);
-    return 1;
-  }
-  auto key = ipc::secret_from_hex(*hex);
-  if (!key) {
-    lg.error("Failed to read the bus secret: {}", key.err().message);
-    return 1;
-  }
-  auto cfg = service::load_config_or_default(config_path);
-  if (!cfg) {
-    fmt::print(stderr, "{}\n", cfg.err().message);
-    return service::to_int(service::exit_code::usage);
-  }
-  runtime = service::runtime_dir(runtime.empty() ? cfg->runtime_dir : runtime);
-
-  zmq::context_t ctx(1);
-  zmq::socket_t router(ctx, zmq::socket_type::router);
-  zmq::socket_t pub(ctx, zmq::socket_type::xpub);
-  const auto& bs = cfg->bus;
-  router.set(zmq::sockopt::router_mandatory, 1);
-  router.set(zmq::sockopt::sndhwm, static_cast<int>(bs.queue_depth));
-  router.set(zmq::sockopt::rcvhwm, static_cast<int>(bs.queue_depth));
-  // Hard cap: past twice the limit the peer is disconnected by ZeroMQ instead of getting
-  // TooLarge, so one peer cannot make the bus buffer unbounded data.
-  router.set(zmq::sockopt::maxmsgsize, static_cast<int64_t>(bs.max_message_bytes * 2 + 65536));
-  router.set(zmq::sockopt::linger, 0);
-  pub.set(zmq::sockopt::sndhwm, 100000);
-  pub.set(zmq::sockopt::linger, 0);
-  if (auto s = bind_ipc(router, service::bus_endpoint(runtime)); !s) {
-    lg.error("{}", s.err().message);
-    return 1;
-  }
-  if (auto s = bind_ipc(pub, service::events_endpoint(runtime)); !s) {
-    lg.error("{}", s.err().message);
-    return 1;
-  }
-
-  zmq_transport t(router, pub);
-  bus::broker b(bs, *key, t);
-
-  sigset_t set;
-  sigemptyset(&set);
-  sigaddset(&set, SIGTERM);
-  sigaddset(&set, SIGINT);
-  sigprocmask(SIG_BLOCK, &set, nullptr);
-  int sfd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
-
-  auto notify = service::notifier::from_env();
-  (void)notify.ready();
-  lg.info("bus instance {} serving on {}", b.instance(), service::bus_endpoint(runtime));
-  zmq::message_t rid, header, payload, extra;
-  for (;;) {
-    auto wait = notify.beat_if_due();
-    zmq::pollitem_t items[] = {{router.handle(), 0, ZMQ_POLLIN, 0},
-                               {pub.handle(), 0, ZMQ_POLLIN, 0},
-                               {nullptr, sfd, ZMQ_POLLIN, 0}};
-    zmq::poll(items, 3, wait);
-    if (items[2].revents & ZMQ_POLLIN) break;
-    if (items[1].revents & ZMQ_POLLIN) {
-      zmq::message_t sub;
-      while (pub.recv(sub, zmq::recv_flags::dontwait)) {
-        auto s = sub.to_string_view();
-        if (!s.empty() && (s[0] == 0 || s[0] == 1)) b.on_subscription(s.substr(1), s[0] == 1);
-      }
-    }
-    // A bounded batch per wake-up keeps heartbeats and signals responsive under load.
-    for (int n = 0; n < 4096; ++n) {
-      if (!router.recv(rid, zmq::recv_flags::dontwait)) break;
-      bool have_header = rid.more() && router.recv(header);
-      bool have_payload = have_header && header.more() && router.recv(payload);
-      bool more = have_payload && payload.more();
-      while (more) {  // frames beyond [header][payload] are not part of the protocol
-        (void)router.recv(extra);
-        more = extra.more();
-      }
-      if (!have_header) continue;
-      b.on_message(rid.to_string_view(), header.to_string_view(),
-                   have_payload ? payload.to_string_view() : std::string_view());
-    }
-  }
-  (void)notify.stopping();
-  lg.info("bus stopping after forwarding {} messages", b.forwarded());
-  std::error_code ec;
-  fs::remove(service::bus_endpoint(runtime).substr(6), ec);
-  fs::remove(service::events_endpoint(runtime).substr(6), ec);
-  return 0;
+  auto set = [](auto& field) {
+    return [&field](std::string_view v) -> status {
+      field = std::string(v);
+      return {};
+    };
+  };
+  service::main_spec spec{.program = "bus",
+                          .log_name = "bus",
+                          .help = help,
+                          .options = {{"--config", "", "FILE", set(config_path)},
+                                      {"--runtime-dir", "", "DIR", set(runtime)},
+                                      {"--secret-fd", "", "N",
+                                       [&](std::string_view v) -> status {
+                                         secret_fd = std::atoi(std::string(v).c_str());
+                                         return {};
+                                       }}},
+                          .bus = false,
+                          .config = false};
+  return service::run_main(argc, argv, spec, [&](service::main_context& m) {
+    // Nobody else running as our uid may read the secret out of our memory.
+    prctl(PR_SET_DUMPABLE, 0);
+    if (secret_fd < 0) return service::usage_error("bus", "no secret: pass --secret-fd or start the bus from weftd");
+    auto hex = ipc::read_credential_fd(secret_fd);
+    if (!hex) return m.fail(hex.err());
+    auto key = ipc::secret_from_hex(*hex);
+    if (!key) return m.fail(fail(errc::io, "Failed to read the bus secret: {}", key.err().message));
+    auto cfg = service::load_config_or_default(config_path);
+    if (!cfg) return m.fail(cfg.err());
+    runtime = service::runtime_dir(runtime.empty() ? cfg->runtime_dir : runtime);
+    auto loop = event_loop::create();
+    if (!loop) return m.fail(loop.err());
+    zmq::context_t ctx(1);
+    auto srv = bus::server::bind(ctx, **loop, cfg->bus, *key, service::bus_endpoint(runtime),
+                                 service::events_endpoint(runtime));
+    if (!srv) return m.fail(srv.err());
+    auto notify = service::notifier::from_env();
+    for (int sig : {SIGTERM, SIGINT}) (void)(*loop)->on_signal(sig, [&](const signalfd_siginfo&) { (*loop)->quit(); });
+    if (auto iv = notify.heartbeat_interval(); iv.count() > 0) (*loop)->every(iv, [&] { (void)notify.heartbeat(); });
+    (void)notify.ready();
+    m.log.info("bus instance {} serving on {}", (*srv)->core().instance(), service::bus_endpoint(runtime));
+    (*loop)->run();
+    (void)notify.stopping();
+    m.log.info("bus stopping after forwarding {} messages", (*srv)->core().forwarded());
+    return 0;
+  });
 }

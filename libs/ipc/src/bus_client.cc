@@ -3,6 +3,7 @@
 #include <cstdlib>
 #include <atomic>
 #include <cstring>
+#include <random>
 
 #include <weft/ipc/token.hh>
 
@@ -15,7 +16,13 @@ std::atomic<unsigned> monitor_seq{0};
 
 bool transient(const error& e) {
   return bus::is(e, bus::error_code::no_such_address) || bus::is(e, bus::error_code::queue_full) ||
-         bus::is(e, bus::error_code::not_authenticated);
+         bus::is(e, bus::error_code::not_authenticated) || bus::is(e, bus::error_code::shutting_down);
+}
+
+std::string random_instance() {
+  std::random_device rd;
+  std::uint64_t v = (std::uint64_t(rd()) << 32) ^ rd();
+  return fmt::format("{:016x}", v);
 }
 
 }  // namespace
@@ -25,7 +32,8 @@ bus_client::bus_client(zmq::context_t& ctx, client_options opts)
       _opts(std::move(opts)),
       _sock(ctx, zmq::socket_type::dealer),
       _mon(ctx, zmq::socket_type::pair),
-      _log(log::get("bus-client")) {}
+      _log(log::get("bus-client")),
+      _instance(random_instance()) {}
 
 bus_client::~bus_client() { close(0ms); }
 
@@ -87,6 +95,7 @@ void bus_client::send_hello() {
   bus::hello h;
   h.address = _opts.address;
   h.token = _opts.token;
+  h.instance = _instance;
   _hello_id = _next_id++;
   auto header = encode_header(bus::kind::request, bus::hello::type_name, _hello_id, "bus");
   (void)send_frames(header, wire::encode(h));
@@ -127,21 +136,36 @@ result<std::uint64_t> bus_client::send_request(std::string_view to, std::string_
   auto id = _next_id++;
   auto header = encode_header(bus::kind::request, type, id, to);
   if (auto s = send_or_queue(std::move(header), payload); !s) return s.take_error();
-  _pending.emplace(id, pending_request{std::string(to), std::string(type), std::move(payload), false, mono_clock::now()});
+  _pending.emplace(id, pending_request{std::string(to), std::string(type), std::move(payload), false,
+                                       mono_clock::now(), utc_now()});
   return id;
 }
 
-status bus_client::reply(const message& req, std::string_view type, std::string payload) {
-  return send_or_queue(encode_header(bus::kind::reply, type, req.env.id, req.env.from), std::move(payload));
+status bus_client::reply(const bus::envelope& req, std::string_view type, std::string payload) {
+  return send_or_queue(encode_header(bus::kind::reply, type, req.id, req.from), std::move(payload));
 }
 
-status bus_client::reply_error(const message& req, const error& e) {
+status bus_client::reply_error(const bus::envelope& req, const error& e) {
   bus::error p;
   p.domain = e.domain;
   p.code = e.code;
   p.message = e.message;
-  return send_or_queue(encode_header(bus::kind::error, bus::error::type_name, req.env.id, req.env.from),
-                       wire::encode(p));
+  return send_or_queue(encode_header(bus::kind::error, bus::error::type_name, req.id, req.from), wire::encode(p));
+}
+
+std::size_t bus_client::resend_to(std::string_view address, utc_time joined) {
+  std::size_t n = 0;
+  for (auto& [id, p] : _pending) {
+    if (p.sent_at >= joined) continue;
+    bool beneath = p.to.size() > address.size() && p.to.compare(0, address.size(), address) == 0 &&
+                   p.to[address.size()] == '/';
+    if (p.to != address && !beneath) continue;
+    ++n;
+    if (_registered) (void)send_frames(encode_header(bus::kind::request, p.type, id, p.to), p.payload);
+    else p.resend = true;  // after the Welcome
+  }
+  if (n) _log.info("'{}' restarted: sent {} unanswered request(s) to it again", address, n);
+  return n;
 }
 
 status bus_client::publish(std::string_view type, std::string payload) {

@@ -36,8 +36,9 @@ result<std::unique_ptr<on_bus>> join_bus_from_env(ipc::client_options* used) {
 
 int exit_with(log::logger& lg, const error& e) {
   lg.error("{}", e.message);
-  bool usage = e.domain == errc::domain && (e.code == errc::config || e.code == errc::invalid_argument ||
-                                            e.code == errc::io);
+  // Something to fix before starting again (a bad config, missing credentials) is a usage
+  // error; anything the system did to us (I/O, a refused socket) is a failure.
+  bool usage = e.domain == errc::domain && (e.code == errc::config || e.code == errc::invalid_argument);
   return to_int(usage ? exit_code::usage : exit_code::failure);
 }
 

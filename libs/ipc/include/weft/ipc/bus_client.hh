@@ -51,6 +51,9 @@ class bus_client {
 
   const std::string& address() const { return _opts.address; }
   bool registered() const { return _registered; }
+  /// This process's Hello.instance (random, fixed for the client's life): peers that see it
+  /// change in PeerChanged know this process restarted.
+  const std::string& instance() const { return _instance; }
 
   /// Sends a request; the reply arrives through next() with env.id == the returned id.
   result<std::uint64_t> send_request(std::string_view to, std::string_view type, std::string payload);
@@ -59,12 +62,17 @@ class bus_client {
     return send_request(to, T::type_name, wire::encode(m));
   }
 
-  status reply(const message& req, std::string_view type, std::string payload);
+  status reply(const message& req, std::string_view type, std::string payload) {
+    return reply(req.env, type, std::move(payload));
+  }
   template <class T>
   status reply(const message& req, const T& m) {
-    return reply(req, T::type_name, wire::encode(m));
+    return reply(req.env, T::type_name, wire::encode(m));
   }
-  status reply_error(const message& req, const error& e);
+  status reply_error(const message& req, const error& e) { return reply_error(req.env, e); }
+  /// The same, given only the request's envelope (a deferred reply keeps no payload).
+  status reply(const bus::envelope& req, std::string_view type, std::string payload);
+  status reply_error(const bus::envelope& req, const error& e);
   status publish(std::string_view type, std::string payload);
   template <class T>
   status publish(const T& m) {
@@ -75,6 +83,15 @@ class bus_client {
   void forget(std::uint64_t id) { _pending.erase(id); }
   /// Requests sent and not yet answered.
   std::size_t pending() const { return _pending.size(); }
+  bool pending(std::uint64_t id) const { return _pending.count(id) != 0; }
+
+  /// The process serving `address` restarted (PeerChanged with a new instance) at
+  /// `joined`: the requests sent to it, or to an address beneath it (tool/fs/a/read_file
+  /// for tool/fs/a), before then and not answered died with the old process. Sends them
+  /// again with the same ids, so the caller's reply handling is untouched; the receiver
+  /// sees them as redeliveries (the ids and the payloads' idempotency keys are the same).
+  /// Requests sent after `joined` reached the new process already. Returns how many.
+  std::size_t resend_to(std::string_view address, utc_time joined);
 
   /// A directed event: routed to `to` like a request (ACL included) but never answered,
   /// and dropped when `to` is not there (streaming pieces: Llm.v1.Delta, Chat.v1.Delta).
@@ -119,6 +136,7 @@ class bus_client {
     std::string to, type, payload;
     bool resend = false;
     mono_clock::time_point sent;
+    utc_time sent_at;  // for resend_to: before or after the callee restarted
   };
 
   zmq::context_t& _ctx;
@@ -132,6 +150,7 @@ class bus_client {
   bool _closed = false;
   std::optional<error> _auth_error;
   std::string _bus_instance;
+  std::string _instance;
   std::deque<message> _inbox;
   std::deque<std::pair<std::string, std::string>> _outbox;  // header, payload
   std::map<std::uint64_t, pending_request> _pending;       // requests sent, not answered

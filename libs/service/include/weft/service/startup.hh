@@ -34,7 +34,8 @@ struct on_bus {
 result<std::unique_ptr<on_bus>> join_bus_from_env(ipc::client_options* opts = nullptr);
 
 /// Logs `e` on `lg` and returns main()'s exit code for it: usage (2) for a bad config or
-/// missing credentials — something to fix before starting again — failure (1) otherwise.
+/// missing credentials — something to fix before starting again — failure (1) otherwise
+/// (I/O errors included).
 int exit_with(log::logger& lg, const error& e);
 
 }  // namespace weft::service
