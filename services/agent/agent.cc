@@ -9,6 +9,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <weft/ipc/address.hh>
 #include <weft/ipc/builtin.hh>
 
 #include "services/agent/context.hh"
@@ -608,7 +609,7 @@ void agent::run_tools(turn& t) {
     // A tool that was not offered still goes to the bus, which decides (and says Denied).
     auto owner = _tool_owner.find(c.c.name);
     std::string process = owner != _tool_owner.end() ? _procs[owner->second]->address
-                          : _procs.empty()             ? fmt::format("tool/shell/{}", _o.id)
+                          : _procs.empty()             ? ipc::addr::tool("shell", _o.id)
                                                        : _procs.front()->address;
     c.process = process;
     tool::call call{c.c.name, c.c.arguments, c.c.id, _o.settings.tool_timeout_ms};

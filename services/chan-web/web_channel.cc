@@ -169,8 +169,8 @@ void web_channel::post_message(conn_id c, const http_request& r) {
   m.parts.push_back(std::move(p));
   m.meta["user_id"] = user;
   m.meta["chat_id"] = sess;
-  m.meta["stream"] = "1";  // asks the router to have the agent send Delta events here
-  auto id = _bus.send_request(_o.router, chat::inbound{m});
+  // The answer is shown as it is written: the agent sends Delta events here.
+  auto id = _bus.send_request(_o.router, chat::inbound{m, /*stream=*/true});
   if (!id) {
     respond_json(c, 503, {{"error", fmt::format("Failed to reach the router: {}", id.err().message)}});
     return;

@@ -2,6 +2,7 @@
 
 #include <cstdlib>
 
+#include <weft/ipc/address.hh>
 #include <weft/base/log.hh>
 #include <weft/ipc/bus_client.hh>
 #include <weft/witness/writer.hh>
@@ -78,7 +79,7 @@ void witness_log::drain_events(std::size_t max) {
     if (m.is(chat::explanation::type_name)) {
       if (m.env.from != "router") continue;
       if (auto e = m.as<chat::explanation>())
-        record(m.env.from, "route", "agent/" + e->agent,
+        record(m.env.from, "route", ipc::addr::agent(e->agent),
                fmt::format("message {} on {} (session {}): {} — {}", e->message_id, e->channel, e->session, e->rule,
                            e->reason));
     } else if (m.is(bus::access_denied::type_name)) {

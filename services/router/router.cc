@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include <weft/ipc/address.hh>
 #include <weft/ipc/builtin.hh>
 
 #include "routes.hh"
@@ -145,7 +146,7 @@ void router::handle_inbound(const ipc::message& m) {
   e.agent = d->agent;
   e.session = msg.channel + ":" + msg.chat_id;
   // Channels that show answers as they are written ask for the pieces.
-  if (auto s = msg.meta.find("stream"); s != msg.meta.end() && s->second == "1") e.stream_to = m.env.from;
+  if (in->stream) e.stream_to = m.env.from;
   _journal->append(record{record::kind::inbound, e.id, e.agent, e.session, e.stream_to, wire::encode(msg)});
   chat::explanation audit{msg.channel, d->agent, d->rule, d->reason, msg.id, e.session};
   (void)_bus.publish(audit);
@@ -222,7 +223,7 @@ void router::retry_later(entry& e, const std::string& why) {
 
 void router::on_peer_joined(const std::string& address) {
   for (auto& [id, e] : _live) {
-    auto target = e.reply ? "chan/" + e.inbound.channel : "agent/" + e.agent;
+    auto target = e.reply ? ipc::addr::channel(e.inbound.channel) : ipc::addr::agent(e.agent);
     if (target != address) continue;
     e.due = clock::now();
     e.backoff = {};
@@ -242,10 +243,10 @@ void router::send(entry& e) {
   result<std::uint64_t> id = 0;
   if (!e.reply) {
     chat::turn t{e.id, e.session, e.inbound, e.stream_to};
-    id = _bus.send_request("agent/" + e.agent, t);
+    id = _bus.send_request(ipc::addr::agent(e.agent), t);
     e.due = clock::now() + _t.turn_resend;
   } else {
-    id = _bus.send_request("chan/" + e.inbound.channel, chat::deliver{e.reply->id, *e.reply});
+    id = _bus.send_request(ipc::addr::channel(e.inbound.channel), chat::deliver{e.reply->id, *e.reply});
     e.due = clock::now() + _t.deliver_resend;
   }
   if (!id) return retry_later(e, id.err().message);

@@ -8,6 +8,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <weft/ipc/address.hh>
 #include <weft/service/paths.hh>
 
 #include "spawn.hh"
@@ -506,7 +507,7 @@ void supervisor::handle_control(const std::string& rid, const ipc::message& m) {
     auto req = m.as<sv::issue_token>();
     if (!req) return control_error(rid, env, sv::make(sv::error_code::bad_request, "{}", req.err().message));
     sv::token t;
-    t.address = fmt::format("ctl/{}", req->pid);
+    t.address = ipc::addr::ctl(req->pid);
     t.token = ipc::make_token(_secret, t.address);
     t.bus = service::bus_endpoint(_runtime);
     t.events = service::events_endpoint(_runtime);

@@ -8,6 +8,7 @@
 #include <pwd.h>
 #include <random>
 
+#include <weft/ipc/address.hh>
 #include <weft/ipc/bus_client.hh>
 #include <weft/service/exit.hh>
 
@@ -64,7 +65,7 @@ int one_turn(ipc::bus_client& b, const std::string& agent, const std::string& us
   p.text = text;
   t.message.parts.push_back(std::move(p));
   t.message.meta["user_id"] = user;
-  auto address = "agent/" + agent;
+  auto address = ipc::addr::agent(agent);
   auto id = b.send_request(address, t);
   if (!id) {
     fmt::print(stderr, "Failed to reach agent '{}': {}\n", agent, id.err().message);

@@ -15,6 +15,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include <weft/ipc/address.hh>
 #include <weft/mcp/jsonrpc.hh>
 #include <weft/mcp/stdio.hh>
 #include <weft/service/config.hh>
@@ -53,7 +54,7 @@ result<mcp_target> target(const options& o) {
   if (cfg->mcp) t.settings = *cfg->mcp;
   t.enabled = cfg->mcp && cfg->mcp->enabled;
   t.agent = t.settings.agent.empty() ? "main" : t.settings.agent;
-  t.address = fmt::format("agent/{}/mcp", t.agent);
+  t.address = ipc::addr::agent_mcp(t.agent);
   t.home = service::home_dir(cfg->home);
   t.runtime = o.runtime_dir;
   t.bus_limit = cfg->bus.max_message_bytes;

@@ -5,6 +5,7 @@
 #include <cstring>
 #include <random>
 
+#include <weft/ipc/address.hh>
 #include <weft/ipc/token.hh>
 
 namespace weft::ipc {
@@ -157,9 +158,7 @@ std::size_t bus_client::resend_to(std::string_view address, utc_time joined) {
   std::size_t n = 0;
   for (auto& [id, p] : _pending) {
     if (p.sent_at >= joined) continue;
-    bool beneath = p.to.size() > address.size() && p.to.compare(0, address.size(), address) == 0 &&
-                   p.to[address.size()] == '/';
-    if (p.to != address && !beneath) continue;
+    if (!addr::beneath(p.to, address)) continue;
     ++n;
     if (_registered) (void)send_frames(encode_header(bus::kind::request, p.type, id, p.to), p.payload);
     else p.resend = true;  // after the Welcome

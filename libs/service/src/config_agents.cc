@@ -1,6 +1,7 @@
 // The sections of the agent turn: [providers], [llm], [agents], [channels],
 // [[agent_routes]], [routing] and [delegation]; the built-in provider table, the default
 // configuration and the services derived from it. The reference is docs/config.md.
+#include <weft/ipc/address.hh>
 #include <weft/service/config.hh>
 
 #include <cstdlib>
@@ -757,7 +758,7 @@ std::vector<service_spec> derived_services(const config& c,
     for (auto family : per_agent_families) {
       if (!contains(a.tools.families, family)) continue;
       auto* s = add(fmt::format("tool-{}-{}", family, id), fmt::format("weft-tool-{}", family),
-                    fmt::format("tool/{}/{}", family, id), {"bus"});
+                    ipc::addr::tool(family, id), {"bus"});
       s->env = {{"WEFT_AGENT", id}, {"WEFT_WORKSPACE", workspace}};
       auto& sb = s->sandbox;
       sb.enabled = true;
@@ -786,7 +787,7 @@ std::vector<service_spec> derived_services(const config& c,
     for (auto family : per_agent_families)
       if (contains(a.tools.families, family)) after.push_back(fmt::format("tool-{}-{}", family, id));
     if (contains(a.tools.families, "web")) after.push_back("tool-web");
-    auto* s = add("agent-" + id, "weft-agent", "agent/" + id, std::move(after));
+    auto* s = add("agent-" + id, "weft-agent", ipc::addr::agent(id), std::move(after));
     s->env = {{"WEFT_AGENT", id}, {"WEFT_WORKSPACE", workspace_of(c, a)}};
     agents.push_back(s->name);
   }
@@ -797,7 +798,7 @@ std::vector<service_spec> derived_services(const config& c,
     add("chan-web", "weft-chan-web", "chan/web", {"router"})->enabled = c.channels.web->enabled;
   // weft as an MCP server, calling tools as agent/<agent>/mcp.
   if (c.mcp && c.mcp->enabled && c.agents.count(c.mcp->agent))
-    add("mcp", "weft-mcp", fmt::format("agent/{}/mcp", c.mcp->agent), {"bus"})->env = {{"WEFT_AGENT", c.mcp->agent}};
+    add("mcp", "weft-mcp", ipc::addr::agent_mcp(c.mcp->agent), {"bus"})->env = {{"WEFT_AGENT", c.mcp->agent}};
 
   // A service gets the environment variables of the sections it owns, those every service
   // gets, and no others.
@@ -813,7 +814,7 @@ std::vector<service_spec> derived_services(const config& c,
 std::vector<std::string> tool_process_addresses(const tool_policy& p, std::string_view id) {
   std::vector<std::string> out;
   for (auto& f : p.families)
-    out.push_back(contains(per_agent_families, f) ? fmt::format("tool/{}/{}", f, id) : "tool/" + f);
+    out.push_back(contains(per_agent_families, f) ? ipc::addr::tool(f, id) : ipc::addr::tool(f));
   return out;
 }
 
