@@ -246,7 +246,8 @@ void router::send(entry& e) {
     id = _bus.send_request(ipc::addr::agent(e.agent), t);
     e.due = clock::now() + _t.turn_resend;
   } else {
-    id = _bus.send_request(ipc::addr::channel(e.inbound.channel), chat::deliver{e.reply->id, *e.reply});
+    // The inbound message's meta travels with the reply: what the channel needs to thread it.
+    id = _bus.send_request(ipc::addr::channel(e.inbound.channel), chat::deliver{e.reply->id, *e.reply, e.inbound.meta});
     e.due = clock::now() + _t.deliver_resend;
   }
   if (!id) return retry_later(e, id.err().message);
