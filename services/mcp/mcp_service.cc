@@ -12,6 +12,7 @@
 #include <fstream>
 
 #include <weft/base/io.hh>
+#include <weft/http/sse.hh>
 #include <weft/ipc/builtin.hh>
 #include <weft/service/policy.hh>
 
@@ -35,20 +36,7 @@ constexpr auto stdio_ping_timeout = 10s;
 constexpr std::size_t max_skill_bytes = 256 * 1024;
 constexpr std::string_view skill_uri_prefix = "weft://skills/";
 
-std::string random_hex(std::size_t bytes) {
-  std::string raw(bytes, '\0');
-  int fd = ::open("/dev/urandom", O_RDONLY | O_CLOEXEC);
-  if (fd >= 0) {
-    std::size_t got = 0;
-    while (got < bytes) {
-      auto n = ::read(fd, raw.data() + got, bytes - got);
-      if (n <= 0) break;
-      got += static_cast<std::size_t>(n);
-    }
-    ::close(fd);
-  }
-  return to_hex(raw);
-}
+using http::random_hex;
 
 result<std::string> read_small(const std::string& path, std::size_t max) {
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
@@ -59,23 +47,6 @@ result<std::string> read_small(const std::string& path, std::size_t max) {
 }
 
 }  // namespace
-
-result<std::string> ensure_token(const std::string& file) {
-  if (auto t = read_small(file, 4096); t) {
-    auto s = *t;
-    while (!s.empty() && (s.back() == '\n' || s.back() == '\r' || s.back() == ' ')) s.pop_back();
-    if (!s.empty()) return s;
-  }
-  std::error_code ec;
-  auto dir = std::filesystem::path(file).parent_path();
-  std::filesystem::create_directories(dir, ec);
-  if (ec) return fail(errc::io, "Failed to create '{}' for the MCP token: {}", dir.string(), ec.message());
-  std::filesystem::permissions(dir, std::filesystem::perms::owner_all, ec);
-  auto token = random_hex(32);
-  if (token.size() != 64) return fail(errc::io, "Failed to generate the MCP token: /dev/urandom gave too little");
-  if (auto s = write_file_atomic(file, token + "\n", 0600); !s) return s.take_error();
-  return token;
-}
 
 mcp_service::mcp_service(ipc::bus_client& bus, service::notifier& notify, zmq::context_t& ctx, mcp_options o)
     : _bus(bus), _notify(notify), _ctx(ctx), _o(std::move(o)), _log(log::get("mcp")) {
@@ -458,7 +429,7 @@ void mcp_service::on_event(const ipc::message& m) {
 result<bool> mcp_service::start_http() {
   auto& s = _o.settings;
   if (s.listen.empty()) return false;
-  auto where = chan::parse_listen(s.listen);
+  auto where = http::parse_listen(s.listen);
   if (!where) return fail(errc::invalid_argument, "Failed to read [mcp] listen '{}': {}", s.listen, where.err().message);
   mcp::http::transport::options to;
   to.allowed_origins = s.allowed_origins;
@@ -469,29 +440,32 @@ result<bool> mcp_service::start_http() {
     if (!t) return t.take_error();
     to.token = *t;
   }
-  chan::server_options so;
-  so.limits.max_body_bytes = to.max_body_bytes + 64 * 1024;  // slightly over: the transport answers 413 in JSON-RPC
-  so.limits.max_header_bytes = 32 * 1024;
-  auto srv = chan::http_server::listen(*where, so, "mcp");
+  http::server_options so;
+  so.lim.max_body_bytes = to.max_body_bytes + 64 * 1024;  // slightly over: the transport answers 413 in JSON-RPC
+  so.lim.max_header_bytes = 32 * 1024;
+  auto loop = event_loop::create();
+  if (!loop) return loop.take_error();
+  _http_loop = std::move(*loop);
+  auto srv = http::server::listen(*_http_loop, *where, so, "mcp");
   if (!srv) return srv.take_error();
   _http = std::move(*srv);
   _transport = std::make_unique<mcp::http::transport>(std::move(to));
   _transport->make_handlers = [this](const std::string& sid) { return make_handlers(sid); };
   _transport->external_sessions = [this] { return _stdio.size(); };
-  _transport->respond = [this](chan::http_server::conn_id c, mcp::http::response r) {
+  _transport->respond = [this](http::server::conn_id c, mcp::http::response r) {
     if (r.stream) {
-      if (_http->start_stream(c, "text/event-stream")) _http->write(c, ": weft mcp stream\n\n");
+      if (_http->start_stream(c, "text/event-stream")) _http->write(c, http::sse_comment("weft mcp stream"));
       return;
     }
     _http->respond(c, r.status, r.content_type.empty() ? "text/plain" : r.content_type, r.body, r.headers);
   };
-  _transport->write = [this](chan::http_server::conn_id c, std::string bytes) { _http->write(c, bytes); };
-  _transport->close = [this](chan::http_server::conn_id c) { _http->close(c); };
-  _http->on_request = [this](chan::http_server::conn_id c, const chan::http_request& r) {
+  _transport->write = [this](http::server::conn_id c, std::string bytes) { _http->write(c, bytes); };
+  _transport->close = [this](http::server::conn_id c) { _http->close(c); };
+  _http->on_request = [this](http::server::conn_id c, const http::request& r) {
     mcp::http::request q{r.method, r.path, r.headers, r.body};
     _transport->handle(c, q);
   };
-  _http->on_close = [this](chan::http_server::conn_id c) { _transport->closed(c); };
+  _http->on_close = [this](http::server::conn_id c) { _transport->closed(c); };
   auto host = where->host.find(':') != std::string::npos ? "[" + where->host + "]" : where->host;
   _log.info("MCP over Streamable HTTP on http://{}:{}/mcp ({})", host, _http->port(),
             s.require_token ? "Bearer token in " + _o.token_file : std::string("no token"));
@@ -549,15 +523,16 @@ int mcp_service::run(int signal_fd) {
   _log.info("weft's MCP server for agent '{}' is ready ({} tool process(es))", _o.agent, _procs.size());
   auto next_keepalive = clock::now() + keepalive_interval;
   while (!_stopping) {
-    auto wait = std::min({_notify.beat_if_due(), tick(), _http ? _http->expire() : 1000ms});
+    // tick() wakes the loop at least once a second: the HTTP server's deadlines are timers
+    // of its loop, run by run_once below.
+    auto wait = std::min(_notify.beat_if_due(), tick());
     std::vector<zmq::pollitem_t> items = {{_bus.socket().handle(), 0, ZMQ_POLLIN, 0},
                                           {_bus.monitor_socket().handle(), 0, ZMQ_POLLIN, 0},
                                           {nullptr, signal_fd, ZMQ_POLLIN, 0},
                                           {_events ? _events->socket().handle() : nullptr, _events ? 0 : -1,
-                                           static_cast<short>(_events ? ZMQ_POLLIN : 0), 0}};
-    std::vector<pollfd> hfds;
-    if (_http) hfds = _http->poll_fds();
-    for (auto& p : hfds) items.push_back({nullptr, p.fd, chan::zmq_events(p.events), 0});
+                                           static_cast<short>(_events ? ZMQ_POLLIN : 0), 0},
+                                          {nullptr, _http_loop ? _http_loop->fd() : -1,
+                                           static_cast<short>(_http_loop ? ZMQ_POLLIN : 0), 0}};
     zmq::poll(items.data(), items.size(), std::max(wait, 0ms));
     if (items[2].revents & ZMQ_POLLIN) {
       signalfd_siginfo si;
@@ -571,10 +546,7 @@ int mcp_service::run(int signal_fd) {
         if (!e) break;
         on_event(e->second);
       }
-    if (_http) {
-      for (std::size_t i = 0; i < hfds.size(); ++i) hfds[i].revents = chan::posix_events(items[4 + i].revents);
-      _http->handle(hfds);
-    }
+    if (_http_loop) _http_loop->run_once(0ms);
     if (auto now = clock::now(); now >= next_keepalive) {
       next_keepalive = now + keepalive_interval;
       if (_transport) _transport->keep_alive();

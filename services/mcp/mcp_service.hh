@@ -2,7 +2,7 @@
 /// weft as an MCP server (issue 5, item 2): one agent's tools — the union of its tool
 /// processes' ListTools, filtered by the agent's [agents.<id>.tools] and by [mcp]
 /// allow/deny, sorted by name — plus its skills as resources and prompts, served to MCP
-/// clients over Streamable HTTP (mcp::http::transport on chan::http_server) and over the
+/// clients over Streamable HTTP (mcp::http::transport on http::server) and over the
 /// bus (io.weft.Mcp.v1 Open/Frame/Close, which `weftctl mcp serve` relays from stdio).
 /// One mcp::server dispatcher per session, whatever the transport.
 ///
@@ -21,13 +21,15 @@
 
 #include <nlohmann/json.hpp>
 
+#include <weft/base/event_loop.hh>
+#include <weft/http/server.hh>
+#include <weft/http/token.hh>
 #include <weft/ipc/bus_client.hh>
 #include <weft/mcp/http_server_transport.hh>
 #include <weft/mcp/server.hh>
 #include <weft/service/config.hh>
 #include <weft/service/notify.hh>
 
-#include "http_server.hh"
 #include "proto/tool_v1.hh"
 #include "services/agent/skills.hh"
 
@@ -50,7 +52,7 @@ struct mcp_options {
 
 /// Reads the HTTP token from `file`, creating it (32 random bytes as hex, mode 0600) when
 /// it does not exist.
-result<std::string> ensure_token(const std::string& file);
+using http::ensure_token;
 
 class mcp_service {
  public:
@@ -123,7 +125,10 @@ class mcp_service {
   std::map<std::uint64_t, pending> _pending;     // bus request id → what waits
   std::map<std::string, stdio_session> _stdio;
   std::unique_ptr<ipc::event_subscriber> _events;
-  std::unique_ptr<chan::http_server> _http;
+  // TEMPORARY, until this service moves onto service::runtime: the HTTP server runs on an
+  // event loop of its own, which run() polls (its fd) beside the bus and turns once per pass.
+  std::unique_ptr<event_loop> _http_loop;
+  std::unique_ptr<http::server> _http;
   std::unique_ptr<mcp::http::transport> _transport;
   std::uint64_t _calls = 0, _next_session = 0;
   bool _stopping = false;

@@ -183,7 +183,7 @@ class http_transport final : public transport {
     if (x->sse_mode) {
       x->sse.feed(chunk);
       while (auto ev = x->sse.next())
-        if (ev->event == "message") {
+        if (ev->event == "message" && !ev->data.empty()) {  // not the SDK's priming event (empty data)
           if (x->id && !x->answered) x->answered = answers(ev->data, *x->id);
           x->self->received(std::move(ev->data));
         }

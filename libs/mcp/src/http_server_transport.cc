@@ -6,6 +6,8 @@
 
 #include <fmt/format.h>
 
+#include <weft/http/sse.hh>
+
 namespace weft::mcp::http {
 namespace {
 
@@ -128,8 +130,8 @@ bool origin_allowed(std::string_view origin, const std::vector<std::string>& ext
 }
 
 std::string sse_message(std::string_view json_line, std::uint64_t id) {
-  // A serialised message never holds a raw newline (jsonrpc.hh), so one data line suffices.
-  return fmt::format("id: {}\nevent: message\ndata: {}\n\n", id, json_line);
+  // A serialised message never holds a raw newline (jsonrpc.hh): one data line.
+  return ::weft::http::sse_frame("message", json_line, id);
 }
 
 struct transport::session {

@@ -1,11 +1,11 @@
-#include "http.hh"
+#include <weft/http/request.hh>
 
 #include <algorithm>
 #include <cctype>
 
 #include <fmt/core.h>
 
-namespace weft::chan {
+namespace weft::http {
 
 namespace {
 
@@ -36,7 +36,7 @@ parse_outcome bad(int status, std::string reason) {
 
 }  // namespace
 
-std::string http_request::header(const std::string& name) const {
+std::string request::header(const std::string& name) const {
   auto it = headers.find(name);
   return it == headers.end() ? std::string() : it->second;
 }
@@ -78,7 +78,7 @@ std::string url_encode(std::string_view s) {
   return out;
 }
 
-parse_outcome parse_request(std::string_view buf, const http_limits& lim) {
+parse_outcome parse_request(std::string_view buf, const limits& lim) {
   // Tolerate empty lines before a request (RFC 9112 §2.2).
   std::size_t lead = 0;
   while (lead + 1 < buf.size() && buf[lead] == '\r' && buf[lead + 1] == '\n') lead += 2;
@@ -94,7 +94,7 @@ parse_outcome parse_request(std::string_view buf, const http_limits& lim) {
   std::string_view rest = line_end == std::string_view::npos ? std::string_view() : head.substr(line_end + 2);
 
   parse_outcome out;
-  auto& r = out.request;
+  auto& r = out.req;
   auto sp1 = request_line.find(' ');
   auto sp2 = sp1 == std::string_view::npos ? sp1 : request_line.find(' ', sp1 + 1);
   if (sp1 == std::string_view::npos || sp2 == std::string_view::npos ||
@@ -175,70 +175,19 @@ parse_outcome parse_request(std::string_view buf, const http_limits& lim) {
   return out;
 }
 
-std::string_view status_reason(int status) {
-  switch (status) {
-    case 200: return "OK";
-    case 202: return "Accepted";
-    case 204: return "No Content";
-    case 400: return "Bad Request";
-    case 401: return "Unauthorized";
-    case 403: return "Forbidden";
-    case 404: return "Not Found";
-    case 405: return "Method Not Allowed";
-    case 408: return "Request Timeout";
-    case 413: return "Content Too Large";
-    case 415: return "Unsupported Media Type";
-    case 429: return "Too Many Requests";
-    case 431: return "Request Header Fields Too Large";
-    case 500: return "Internal Server Error";
-    case 501: return "Not Implemented";
-    case 502: return "Bad Gateway";
-    case 503: return "Service Unavailable";
-    case 504: return "Gateway Timeout";
-    case 505: return "HTTP Version Not Supported";
-    default: return "Unknown";
+std::optional<std::string> cookie_value(std::string_view header, std::string_view name) {
+  // RFC 6265 §4.2: "name=value" pairs separated by ';' and optional spaces.
+  while (!header.empty()) {
+    auto semi = header.find(';');
+    auto pair = trim(header.substr(0, semi));
+    header = semi == std::string_view::npos ? std::string_view() : header.substr(semi + 1);
+    auto eq = pair.find('=');
+    if (eq == std::string_view::npos || trim(pair.substr(0, eq)) != name) continue;
+    auto value = trim(pair.substr(eq + 1));
+    if (value.size() >= 2 && value.front() == '"' && value.back() == '"') value = value.substr(1, value.size() - 2);
+    return std::string(value);
   }
-}
-
-std::string format_response(int status, std::string_view content_type, std::string_view body, bool keep_alive,
-                            const std::vector<std::pair<std::string, std::string>>& extra) {
-  std::string out = fmt::format("HTTP/1.1 {} {}\r\n", status, status_reason(status));
-  if (!content_type.empty()) out += fmt::format("Content-Type: {}\r\n", content_type);
-  out += fmt::format("Content-Length: {}\r\n", body.size());
-  out += keep_alive ? "Connection: keep-alive\r\n" : "Connection: close\r\n";
-  out += "Cache-Control: no-store\r\nX-Content-Type-Options: nosniff\r\n";
-  for (auto& [k, v] : extra) out += fmt::format("{}: {}\r\n", k, v);
-  out += "\r\n";
-  out += body;
-  return out;
-}
-
-std::string sse_event(std::string_view event, std::string_view data, std::optional<std::uint64_t> id) {
-  std::string out;
-  if (id) out += fmt::format("id: {}\n", *id);
-  if (!event.empty()) {
-    std::string ev(event);
-    ev.erase(std::remove_if(ev.begin(), ev.end(), [](char c) { return c == '\r' || c == '\n'; }), ev.end());
-    out += "event: " + ev + "\n";
-  }
-  std::size_t start = 0;
-  for (;;) {
-    auto p = data.find_first_of("\r\n", start);
-    out += "data: ";
-    out += data.substr(start, p == std::string_view::npos ? std::string_view::npos : p - start);
-    out += "\n";
-    if (p == std::string_view::npos) break;
-    start = p + ((data[p] == '\r' && p + 1 < data.size() && data[p + 1] == '\n') ? 2 : 1);
-  }
-  out += "\n";
-  return out;
-}
-
-std::string sse_comment(std::string_view text) {
-  std::string t(text);
-  std::replace(t.begin(), t.end(), '\n', ' ');
-  std::replace(t.begin(), t.end(), '\r', ' ');
-  return ": " + t + "\n\n";
+  return std::nullopt;
 }
 
 bool equal_secret(std::string_view a, std::string_view b) {
@@ -247,4 +196,4 @@ bool equal_secret(std::string_view a, std::string_view b) {
   return diff == 0;
 }
 
-}  // namespace weft::chan
+}  // namespace weft::http

@@ -1,9 +1,10 @@
-#include "http.hh"
-#include "http_server.hh"
+#include <weft/http/request.hh>
+#include <weft/http/response.hh>
+#include <weft/http/server.hh>
 
 #include <doctest/doctest.h>
 
-using namespace weft::chan;
+using namespace weft::http;
 
 TEST_CASE("parse_request: a complete POST with body and query") {
   std::string raw =
@@ -11,17 +12,17 @@ TEST_CASE("parse_request: a complete POST with body and query") {
       "Content-Length: 5\r\n\r\nhelloGET / HTTP/1.1\r\n\r\n";
   auto r = parse_request(raw);
   REQUIRE(r.status == parse_status::complete);
-  CHECK(r.request.method == "POST");
-  CHECK(r.request.path == "/api/messages");
-  CHECK(r.request.query.at("a") == "1");
-  CHECK(r.request.query.at("b") == "x y z");
-  CHECK(r.request.header("content-type") == "application/json");
-  CHECK(r.request.body == "hello");
-  CHECK(r.request.keep_alive);
+  CHECK(r.req.method == "POST");
+  CHECK(r.req.path == "/api/messages");
+  CHECK(r.req.query.at("a") == "1");
+  CHECK(r.req.query.at("b") == "x y z");
+  CHECK(r.req.header("content-type") == "application/json");
+  CHECK(r.req.body == "hello");
+  CHECK(r.req.keep_alive);
   // The pipelined second request is left for the next parse.
   auto next = parse_request(std::string_view(raw).substr(r.consumed));
   REQUIRE(next.status == parse_status::complete);
-  CHECK(next.request.method == "GET");
+  CHECK(next.req.method == "GET");
 }
 
 TEST_CASE("parse_request: incomplete input waits") {
@@ -63,7 +64,7 @@ TEST_CASE("parse_request: malformed input is refused with the right status") {
 }
 
 TEST_CASE("parse_request: header limits apply before the end of headers arrives") {
-  http_limits lim;
+  limits lim;
   lim.max_header_bytes = 100;
   std::string huge = "GET / HTTP/1.1\r\nX: " + std::string(200, 'a');
   auto r = parse_request(huge, lim);
@@ -76,17 +77,9 @@ TEST_CASE("parse_request: header limits apply before the end of headers arrives"
 }
 
 TEST_CASE("parse_request: Connection and HTTP/1.0 decide keep-alive") {
-  CHECK_FALSE(parse_request("GET / HTTP/1.1\r\nConnection: close\r\n\r\n").request.keep_alive);
-  CHECK_FALSE(parse_request("GET / HTTP/1.0\r\n\r\n").request.keep_alive);
-  CHECK(parse_request("GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n").request.keep_alive);
-}
-
-TEST_CASE("sse_event frames data so no text can end the event early") {
-  CHECK(sse_event("delta", "hel") == "event: delta\ndata: hel\n\n");
-  CHECK(sse_event("message", "a\nb\r\nc\rd", 7) == "id: 7\nevent: message\ndata: a\ndata: b\ndata: c\ndata: d\n\n");
-  CHECK(sse_event("", "x\n\n") == "data: x\ndata: \ndata: \n\n");
-  CHECK(sse_event("ev\nil", "") == "event: evil\ndata: \n\n");
-  CHECK(sse_comment("ping\n") == ": ping \n\n");
+  CHECK_FALSE(parse_request("GET / HTTP/1.1\r\nConnection: close\r\n\r\n").req.keep_alive);
+  CHECK_FALSE(parse_request("GET / HTTP/1.0\r\n\r\n").req.keep_alive);
+  CHECK(parse_request("GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n").req.keep_alive);
 }
 
 TEST_CASE("format_response carries length and connection") {
@@ -120,4 +113,22 @@ TEST_CASE("equal_secret") {
   CHECK_FALSE(equal_secret("abc", "ab"));
   CHECK_FALSE(equal_secret("", "a"));
   CHECK(equal_secret("", ""));
+}
+
+TEST_CASE("url_decode and url_encode") {
+  CHECK(url_decode("a%20b+c", true) == "a b c");
+  CHECK(url_decode("a%20b+c", false) == "a b+c");
+  CHECK_FALSE(url_decode("%g0", false));
+  CHECK_FALSE(url_decode("%2", false));
+  CHECK(url_encode("a b/ü~") == "a%20b%2F%C3%BC~");
+  CHECK(url_decode(url_encode("?token=x&y=\x01"), false) == "?token=x&y=\x01");
+}
+
+TEST_CASE("cookie_value finds one cookie among several") {
+  CHECK(cookie_value("a=1; weft_token=abc; b=2", "weft_token") == "abc");
+  CHECK(cookie_value("weft_token=\"q\"", "weft_token") == "q");
+  CHECK(cookie_value("xweft_token=1;weft_token =2", "weft_token") == "2");
+  CHECK_FALSE(cookie_value("a=1; b", "weft_token"));
+  CHECK_FALSE(cookie_value("", "weft_token"));
+  CHECK(cookie_value("weft_token=", "weft_token") == "");
 }
