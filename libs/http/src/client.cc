@@ -241,11 +241,8 @@ void client::add(id tid) {
 void client::fail_later(id tid, std::string why) {
   _loop.defer([this, alive = _alive, tid, why = std::move(why)]() mutable {
     if (!*alive) return;
-    auto it = _transfers.find(tid);
-    if (it == _transfers.end()) return;
-    auto t = std::move(it->second);
-    _transfers.erase(it);
-    remove(*t);
+    auto t = take(tid);
+    if (!t) return;
     t->resp.curl_code = CURLE_FAILED_INIT;
     t->resp.error = std::move(why);
     if (t->h.done && !t->cancelled) t->h.done(std::move(t->resp));
@@ -256,21 +253,23 @@ void client::cancel(id tid) {
   auto it = _transfers.find(tid);
   if (it == _transfers.end()) return;
   it->second->cancelled = true;  // no handler of it runs from now on
-  if (_in_curl) {
-    // Its own callback may be running: libcurl lets go of it once that returned.
-    _loop.defer([this, alive = _alive, tid] {
-      if (!*alive) return;
-      auto it = _transfers.find(tid);
-      if (it == _transfers.end()) return;
-      auto t = std::move(it->second);
-      _transfers.erase(it);
-      remove(*t);
-    });
+  if (!_in_curl) {
+    (void)take(tid);
     return;
   }
+  // Its own callback may be running: libcurl lets go of it once that returned.
+  _loop.defer([this, alive = _alive, tid] {
+    if (*alive) (void)take(tid);
+  });
+}
+
+std::unique_ptr<client::transfer> client::take(id tid) {
+  auto it = _transfers.find(tid);
+  if (it == _transfers.end()) return nullptr;
   auto t = std::move(it->second);
   _transfers.erase(it);
   remove(*t);
+  return t;
 }
 
 void client::remove(transfer& t) {

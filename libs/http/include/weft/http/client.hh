@@ -116,6 +116,8 @@ class client {
   void finish_done();
   void add(id t);
   void fail_later(id t, std::string why);
+  /// Takes a transfer out of the table and lets libcurl go of it; null when it is gone.
+  std::unique_ptr<transfer> take(id t);
   void remove(transfer& t);
 
   event_loop& _loop;
