@@ -2,7 +2,7 @@
 /// The server side of MCP's Streamable HTTP transport (protocols.md §1.5–1.7) as a state
 /// machine without sockets: it is given each HTTP request {method, path, headers, body} of
 /// a connection and answers through callbacks (a response now or later, an SSE stream and
-/// the events written to it). The caller owns the sockets (e.g. chan::http_server), so every
+/// the events written to it). The caller owns the sockets (e.g. http::server), so every
 /// status below is unit-tested without a network.
 ///
 /// One `mcp::server` dispatcher per session. At `path` (default /mcp):
