@@ -2,7 +2,10 @@
 
 #include <filesystem>
 #include <fstream>
+#include <thread>
+#include <unistd.h>
 
+#include <weft/base/fd.hh>
 #include <weft/base/io.hh>
 #include <weft/base/log.hh>
 #include <weft/base/result.hh>
@@ -79,4 +82,24 @@ TEST_CASE("write_file_atomic replaces a file whole, with the mode asked for; to_
   CHECK(missing.err().message.find("Failed to create '") == 0);
   CHECK(weft::to_hex(std::string_view("\x00\x7f\xff", 3)) == "007fff");
   CHECK(weft::sync_dir(d.path / "absent").err().message.find("Failed to open directory") == 0);
+}
+
+TEST_CASE("write_all writes every byte, or says why not") {
+  int p[2];
+  REQUIRE(::pipe(p) == 0);
+  weft::unique_fd in(p[0]), out(p[1]);
+  std::string big(200000, 'x');  // more than a pipe holds: the reader drains it meanwhile
+  std::string got;
+  std::thread reader([&] {
+    auto r = weft::read_to_end(in.get(), big.size());
+    REQUIRE(r);
+    got = std::move(*r);
+  });
+  CHECK(weft::write_all(out.get(), big));
+  out.reset();
+  reader.join();
+  CHECK(got == big);
+  auto bad = weft::write_all(-1, "x");
+  REQUIRE_FALSE(bad);
+  CHECK(bad.err().code == errc::io);
 }

@@ -23,15 +23,8 @@ status sync_file(int fd, int dir_fd, const std::string& path) {
 }  // namespace
 
 status append(int fd, std::string_view bytes, const std::string& path) {
-  std::size_t off = 0;
-  while (off < bytes.size()) {
-    auto n = ::write(fd, bytes.data() + off, bytes.size() - off);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return fail(errc::io, "Failed to append to session '{}': {}", path, std::strerror(errno));
-    }
-    off += static_cast<std::size_t>(n);
-  }
+  if (auto w = write_all(fd, bytes); !w)
+    return fail(errc::io, "Failed to append to session '{}': {}", path, w.err().message);
   return {};
 }
 

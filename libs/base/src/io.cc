@@ -24,6 +24,16 @@ result<std::string> read_to_end(int fd, std::size_t max_bytes) {
   }
 }
 
+status write_all(int fd, std::string_view bytes) {
+  while (!bytes.empty()) {
+    auto n = ::write(fd, bytes.data(), bytes.size());
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return fail(errc::io, "{}", std::strerror(errno));
+    bytes.remove_prefix(static_cast<std::size_t>(n));
+  }
+  return {};
+}
+
 status sync_dir(const std::filesystem::path& dir) {
   int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (fd < 0) return fail(errc::io, "Failed to open directory '{}': {}", dir.string(), std::strerror(errno));

@@ -16,6 +16,10 @@ namespace weft {
 /// text, or errc::invalid_argument "larger than N bytes" once more than `max_bytes` arrived.
 result<std::string> read_to_end(int fd, std::size_t max_bytes);
 
+/// Writes all of `bytes` to `fd` (retrying short writes and EINTR); no sync. Errors carry
+/// only the reason (errc::io with the system's text), for the caller's "Failed to …".
+status write_all(int fd, std::string_view bytes);
+
 /// fsync of a directory: makes a file created, renamed or removed in it durable.
 /// errc::io "Failed to sync directory '<dir>': <reason>" (or "Failed to open directory …").
 status sync_dir(const std::filesystem::path& dir);
