@@ -225,6 +225,9 @@ TEST_CASE("agent: with no provider every turn is answered with how to configure 
   CHECK_FALSE(text.empty());
   CHECK(text.find("provider") != std::string::npos);
   CHECK(text.find("Sorry") == std::string::npos);  // the llm's sentence, not an apology
+  // It names the file weftd runs on and says that a reload is enough (issue 28 item 14).
+  CHECK_MESSAGE(text.find("'" + st->config_path() + "'") != std::string::npos, text);
+  CHECK_MESSAGE(text.find("`weftctl reload` (no restart needed)") != std::string::npos, text);
 }
 
 TEST_CASE("agent: skills, one turn asked twice while running, turn budget, llm failure, drain on TERM") {

@@ -296,9 +296,12 @@ struct tools_settings {
   bool operator==(const tools_settings&) const = default;
 };
 
+/// config::source when no file was read.
+inline constexpr std::string_view builtin_config_source = "(built-in default)";
+
 /// The whole validated configuration.
 struct config {
-  std::string source = "(built-in default)";  ///< file path, or "(built-in default)"
+  std::string source{builtin_config_source};  ///< file path, or builtin_config_source
   std::string home;          ///< [weft] home; empty: resolved by service::home_dir
   std::string runtime_dir;   ///< [weft] runtime_dir; empty: resolved by service::runtime_dir
   std::string log = "info";  ///< [weft] log, e.g. "debug,bus=trace"
@@ -376,5 +379,9 @@ result<config> load_config_or_default(const std::string& path, bool lenient_env 
 /// existing of $WEFT_HOME/clawft.toml, $HOME/.clawft/clawft.toml, /etc/weft/clawft.toml;
 /// nullopt if none exists.
 std::optional<std::string> find_config(std::string_view explicit_path);
+
+/// Where a new config file goes so that find_config (and weftd's reload) picks it up first:
+/// $WEFT_HOME/clawft.toml, else $HOME/.clawft/clawft.toml, else /etc/weft/clawft.toml.
+std::string new_config_path();
 
 }  // namespace weft::service
