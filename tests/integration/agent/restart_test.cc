@@ -20,6 +20,7 @@
 
 #include "proto/chat_v1.hh"
 #include "proto/supervisor_v1.hh"
+#include "tests/integration/agent/turn_util.hh"
 #include "tests/integration/fake_peer.hh"
 #include "tests/integration/harness.hh"
 #include "tests/temp_dir.hh"
@@ -30,6 +31,9 @@ namespace chat = weft::proto::chat_v1;
 namespace sv = weft::proto::supervisor_v1;
 namespace fs = std::filesystem;
 using json = nlohmann::json;
+using weft::test::eventually;
+using weft::test::make_turn;
+using weft::test::requests;
 
 namespace {
 
@@ -53,36 +57,6 @@ std::string config(const std::string& ws, const std::string& provider_url) {
       "[agents.main]\nworkspace = \"{ws}\"\nmax_iterations = 4\ntool_timeout_ms = 60000\n"
       "[agents.main.tools]\nallow = [\"exec\", \"memory_search\"]\nfamilies = [\"shell\"]\n",
       fmt::arg("url", provider_url), fmt::arg("ws", ws));
-}
-
-chat::turn make_turn(const std::string& id, const std::string& text) {
-  chat::turn t;
-  t.turn_id = id;
-  t.session = "web:restarts";
-  t.message.id = id;
-  t.message.channel = "web";
-  t.message.chat_id = "restarts";
-  t.message.sender = "tester";
-  t.message.ts = utc_now();
-  t.message.parts.push_back({chat::part_kind::text, text, {}, {}, {}, {}});
-  return t;
-}
-
-json requests(test::fake_peer& llm) {
-  auto r = llm.get("/_requests");
-  REQUIRE(r.status == 200);
-  return json::parse(r.body);
-}
-
-/// Polls `pred` until it holds or 20 s pass (the deadline only bounds a failing test).
-template <class F>
-bool eventually(F pred) {
-  auto until = std::chrono::steady_clock::now() + 20s;
-  while (std::chrono::steady_clock::now() < until) {
-    if (pred()) return true;
-    std::this_thread::sleep_for(20ms);
-  }
-  return pred();
 }
 
 /// The reply text to request `id`, or what came instead ("" and a message when nothing did).
