@@ -103,7 +103,8 @@ class runtime {
  public:
   using request_fn = std::function<void(const ipc::message&, responder)>;
   using event_fn = std::function<void(const ipc::message&)>;
-  using reply_fn = std::function<void(result<ipc::message>)>;
+  /// Gets a call's answer; may own move-only state (the responder of the request it serves).
+  using reply_fn = unique_function<void(result<ipc::message>)>;
 
   /// Builds the runtime around a joined bus connection. errc::io when the event loop cannot
   /// be created or the bus socket cannot be watched.
