@@ -1,6 +1,6 @@
 // The tool server (libs/toolserver) on a real service::runtime and the real broker, all in
-// this process: the bus server and each runtime have their own event loop, turned by
-// pump(); tools run on the server's worker threads. What a tool process promises its
+// this process (tests/integration/in_process_bus.hh); tools run on the server's worker
+// threads. What a tool process promises its
 // callers: a call in hand is finished when TERM comes while new ones are refused
 // ShuttingDown, what still runs at the drain deadline is cancelled (and answered), a full
 // queue is refused with a typed error, results are cut at the content limit.
@@ -14,8 +14,7 @@
 
 #include <weft/toolserver/tool_server.hh>
 
-#include "services/bus/server.hh"
-#include "tests/temp_dir.hh"
+#include "tests/integration/in_process_bus.hh"
 
 using namespace weft;
 using namespace std::chrono_literals;
@@ -24,57 +23,7 @@ namespace bp = weft::proto::bus_v1;
 
 namespace {
 
-struct world {
-  test::temp_dir dir{"weft-toolserver"};
-  zmq::context_t ctx{1};
-  ipc::secret key = ipc::make_secret();
-  std::unique_ptr<event_loop> bus_loop = std::move(*event_loop::create());
-  std::unique_ptr<bus::server> bus;
-  std::vector<std::unique_ptr<service::runtime>> rts;
-
-  world() {
-    auto s = bus::server::bind(ctx, *bus_loop, service::bus_settings{}, key, "ipc://" + (dir.path / "bus").string(),
-                               "ipc://" + (dir.path / "events").string());
-    REQUIRE(s);
-    bus = std::move(*s);
-  }
-  ~world() {
-    rts.clear();
-    bus.reset();
-  }
-
-  service::runtime& join(const std::string& address, std::chrono::milliseconds drain_timeout = 5s) {
-    ipc::client_options o;
-    o.endpoint = "ipc://" + (dir.path / "bus").string();
-    o.address = address;
-    o.token = ipc::make_token(key, address);
-    // Hello is answered by the bus loop, which must turn while connect() waits.
-    std::unique_ptr<ipc::bus_client> c;
-    std::thread t([&] {
-      auto r = ipc::bus_client::connect(ctx, o);
-      REQUIRE(r);
-      c = std::move(*r);
-    });
-    while (!c) bus_loop->run_once(1ms);
-    t.join();
-    auto rt = service::runtime::create(ctx, std::move(c), service::notifier{}, {.drain_timeout = drain_timeout});
-    REQUIRE(rt);
-    rts.push_back(std::move(*rt));
-    return *rts.back();
-  }
-
-  /// Turns every loop until `done`; false after 10 s (a test that hangs fails instead).
-  template <class F>
-  bool until(F done) {
-    auto end = mono_clock::now() + 10s;
-    while (!done()) {
-      if (mono_clock::now() > end) return false;
-      bus_loop->run_once(0ms);
-      for (auto& r : rts) r->loop().run_once(1ms);
-    }
-    return true;
-  }
-};
+using world = test::in_process_bus;
 
 /// Where a tool waits until the test lets it go; counts who arrived.
 struct gate {
@@ -177,7 +126,7 @@ TEST_CASE("TERM: what still runs at the drain deadline is cancelled and its answ
   world w;
   // The server's deadline is short, the runtime's long: the cancelled call is answered
   // before the runtime would give up on it.
-  auto& srv_rt = w.join("tool/test", /*drain_timeout=*/30s);
+  auto& srv_rt = w.join("tool/test", {.drain_timeout = 30s});
   client c{w.join("cli")};
   gate started, g;
   auto srv = tools::tool_server::create(srv_rt, {.family = "test", .workers = 2, .drain_timeout = 50ms});
@@ -248,7 +197,7 @@ TEST_CASE("results are cut at max_content; a throwing tool is answered Failed") 
 
 TEST_CASE("a server destroyed with a call unanswered (the runtime gave up draining) answers it Failed") {
   world w;
-  auto& srv_rt = w.join("tool/test", /*drain_timeout=*/50ms);
+  auto& srv_rt = w.join("tool/test", {.drain_timeout = 50ms});
   client c{w.join("cli")};
   gate g;
   auto srv = tools::tool_server::create(srv_rt, {.family = "test", .drain_timeout = 10s});
