@@ -124,6 +124,8 @@ class runtime {
 
   /// Handles requests of `type`; the handler answers through the responder, now or later.
   void on(std::string_view type, request_fn fn);
+  /// Handles requests of every type no on() names (a relay); without it they are UnknownType.
+  void on_other(request_fn fn) { _other = std::move(fn); }
 
   /// Typed: decodes the payload as Req (BadRequest to the sender when it does not) and calls
   ///   fn(const Req&, const ipc::message&) -> result<Reply>   (answered at once), or
@@ -243,6 +245,7 @@ class runtime {
   std::map<std::string, request_fn, std::less<>> _requests;
   std::map<std::string, event_fn, std::less<>> _event_fns;
   event_fn _on_reply;
+  request_fn _other;
   std::unordered_map<std::uint64_t, pending_call> _calls;     // by call handle
   std::unordered_map<std::uint64_t, std::uint64_t> _by_bus_id;  // bus request id -> call handle
   std::uint64_t _next_call = 1;
