@@ -7,6 +7,7 @@
 #include <sys/wait.h>
 #include <fstream>
 #include <set>
+#include <thread>
 
 #include <nlohmann/json.hpp>
 
@@ -310,6 +311,7 @@ TEST_CASE("reload (SIGHUP and weftctl) starts, stops and restarts only what chan
   CHECK(s->service_pid("echo-3") == pid3);
 }
 
+#ifdef WEFT_HAVE_CAF  // -Dcaf=enabled (tools/dev caf)
 TEST_CASE("CAF actors receive bus messages through the actor bridge, across a bus restart") {
   auto s = test::stack::start(fast_restarts + "[services.actor-echo]\nexec = \"" + test::echo_exe() +
                               "\"\nargs = [\"--actors\"]\naddress = \"echo/actors\"\n");
@@ -346,6 +348,8 @@ TEST_CASE("CAF actors receive bus messages through the actor bridge, across a bu
   CHECK(m->env.id == *id);
   CHECK_FALSE(m->is_error());
 }
+
+#endif
 
 TEST_CASE("weftctl trace prints decoded traffic; peers lists the bus's peers; restart restarts") {
   auto s = test::stack::start(test::echo_services(2));
@@ -457,4 +461,59 @@ TEST_CASE("the ACL from the config decides which service may call which, and aud
   REQUIRE_FALSE(by_default);
   CHECK(bus::is(by_default.err(), bus::error_code::denied));
   CHECK(by_default.err().message.find("default") != std::string::npos);
+}
+
+TEST_CASE("a service of 41 lines on the runtime: requests, a deferred reply, a timer, drain on TERM, a bus restart") {
+  auto s = test::stack::start(fast_restarts + "[services.sample]\nexec = \"" + test::build_path("tests/echo/weft-sample") +
+                              "\"\nargs = [\"--tick-ms\", \"20\"]\naddress = \"sample/1\"\n");
+  auto b = s->bus_client();
+  // A deferred reply does not hold the thread: an Echo sent after a long Sleep comes back first.
+  auto slow = b->send_request("sample/1", echo::sleep{3000});
+  REQUIRE(slow);
+  auto fast = b->call("sample/1", echo::echo{"now", std::nullopt, false});
+  REQUIRE_MESSAGE(fast, (fast ? "" : fast.err().to_string()));
+  CHECK(fast->as<echo::echo_reply>()->text == "now");
+  CHECK(b->pending(*slow));
+  auto m = b->next(10s);
+  REQUIRE(m);
+  CHECK(m->env.id == *slow);
+  CHECK(m->as<echo::slept>()->ms == 3000);
+
+  // The timer: the tick count in the STATUS line grows.
+  auto ticks = [&] {
+    auto st = nlohmann::json::parse(s->weftctl({"status", "--json"}).out);
+    for (auto& svc : st["services"])
+      if (svc["name"] == "sample") {
+        auto line = svc["status"].get<std::string>();
+        return line.rfind("ticks: ", 0) == 0 ? std::stoull(line.substr(7)) : 0ull;
+      }
+    return 0ull;
+  };
+  auto first = ticks();
+  auto deadline = std::chrono::steady_clock::now() + 20s;
+  while (ticks() <= first && std::chrono::steady_clock::now() < deadline) std::this_thread::sleep_for(20ms);
+  CHECK(ticks() > first);
+
+  // A bus restart is transparent: the same process answers afterwards.
+  auto pid = s->service_pid("sample");
+  REQUIRE(::kill(s->service_pid("bus"), SIGKILL) == 0);
+  ipc::call_options patient;
+  patient.timeout = 20s;
+  auto again = b->call("sample/1", echo::echo{"after", std::nullopt, false}, patient);
+  REQUIRE_MESSAGE(again, (again ? "" : again.err().to_string()));
+  CHECK(again->as<echo::echo_reply>()->pid == static_cast<std::uint32_t>(pid));
+
+  // Drain: TERM while a Sleep is in hand; it is answered, then the process exits 0.
+  auto before = s->delivered(*b, "sample/1");
+  auto held = b->send_request("sample/1", echo::sleep{300});
+  REQUIRE(held);
+  REQUIRE(s->wait_delivered(*b, "sample/1", before + 1, 10s));
+  CHECK(s->weftctl({"stop", "sample"}).exit_code == 0);
+  auto answer = b->next(10s);
+  REQUIRE(answer);
+  CHECK(answer->env.id == *held);
+  CHECK_MESSAGE(!answer->is_error(), (answer->is_error() ? answer->to_error().to_string() : ""));
+  auto st = nlohmann::json::parse(s->weftctl({"status", "--json"}).out);
+  for (auto& svc : st["services"])
+    if (svc["name"] == "sample") CHECK(svc["last_exit"] == "exited with status 0");
 }

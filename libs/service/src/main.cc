@@ -57,7 +57,8 @@ std::optional<int> parse_args(int argc, char** argv, const main_spec& spec) {
       return usage_error(spec.program, fmt::format("{} takes no value", o->name));
     }
     if (auto s = o->set(value); !s)
-      return usage_error(spec.program, fmt::format("{} '{}': {}", o->name, value, s.err().message));
+      return usage_error(spec.program, o->value.empty() ? fmt::format("{}: {}", o->name, s.err().message)
+                                                        : fmt::format("{} '{}': {}", o->name, value, s.err().message));
   }
   return std::nullopt;
 }

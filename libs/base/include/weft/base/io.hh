@@ -30,6 +30,16 @@ status sync_dir(const std::filesystem::path& dir);
 /// failure. errc::io "Failed to <create|write|sync|rename> '<path>': <reason>".
 status write_file_atomic(const std::filesystem::path& file, std::string_view data, unsigned mode = 0600);
 
+/// The same inside an open directory, for callers that must not resolve a path again (a
+/// directory opened beneath a confinement root): `name` is one entry of `dir_fd`, a
+/// directory opened for reading (not O_PATH: it is synced). The temporary file has a name
+/// of its own (`.<name>.<random>.tmp`) and is created with O_EXCL | O_NOFOLLOW, so nothing
+/// placed in the directory beforehand (a file, a symlink pointing elsewhere) is written
+/// through. The same rule: written with `mode` exactly, fsynced, renamed over `name`, the
+/// directory synced. errc::io "<step>: <reason>" ("sync: No space left on device") for the
+/// caller's own "Failed to write '<path>': …", as only the caller knows the path.
+status write_file_atomic_at(int dir_fd, std::string_view name, std::string_view data, unsigned mode = 0600);
+
 /// posix_spawn attributes for a child that is a process group of its own (so it and what
 /// it starts can be signalled together), with no blocked signals and the default action
 /// for the ones a service catches (TERM, INT, PIPE, HUP, QUIT, CHLD). Destroy with

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include <weft/base/result.hh>
+#include <weft/sandbox/spec.hh>
 
 namespace weft::service {
 
@@ -68,19 +69,8 @@ struct supervisor_settings {
   bool operator==(const supervisor_settings&) const = default;
 };
 
-/// What weftd confines a child to before exec (Landlock, seccomp, rlimits). Derived for
-/// per-agent tool processes; not settable in [services.*] yet.
-struct sandbox_spec {
-  bool enabled = false;
-  std::vector<std::string> read_write;  ///< paths with full access (the agent workspace)
-  std::vector<std::string> read_only;   ///< paths readable and executable (/usr, /etc, …)
-  bool deny_network = false;            ///< seccomp: no socket() except AF_UNIX
-  std::uint64_t max_address_space = 0;  ///< RLIMIT_AS bytes; 0: unchanged
-  std::uint64_t max_open_files = 0;     ///< RLIMIT_NOFILE; 0: unchanged
-  std::uint64_t max_processes = 0;      ///< RLIMIT_NPROC; 0: unchanged
-  std::uint64_t max_file_size = 0;      ///< RLIMIT_FSIZE bytes; 0: unchanged
-  bool operator==(const sandbox_spec&) const = default;
-};
+/// What weftd confines a child to before exec (libs/sandbox's plain description).
+using sandbox_spec = sandbox::spec;
 
 /// One [services.<name>] table: a process weftd starts, watches and restarts.
 struct service_spec {
