@@ -127,3 +127,13 @@ TEST_CASE("weftctl logs warnings by default, debug with -v, errors only with -q"
   CHECK(q.err.empty());
   CHECK(s->weftctl({"-v", "-q", "peers"}).exit_code == 2);
 }
+
+TEST_CASE("tools/dev --help prints its own text and nothing after it") {
+  auto r = test::run({"/bin/bash", std::string(WEFT_SOURCE_ROOT) + "/tools/dev", "--help"});
+  CHECK(r.exit_code == 0);
+  CHECK(starts(r.out, "tools/dev — the developer entry point (not installed).\n"));
+  CHECK(has(r.out, "tools/dev test [ARGS]"));
+  CHECK(r.out.substr(r.out.rfind('\n', r.out.size() - 2) + 1) ==
+        "WEFT_SKIP_SETUP=1 skips the package check (missing npm peers are still installed).\n");
+  CHECK_FALSE(has(r.out, "set -euo pipefail"));
+}
