@@ -233,6 +233,16 @@ struct child {
   }
 };
 
+/// The config of a stack with agent main (its fs tools in `ws`), memory off, and `mcp`
+/// after an "[mcp]" header.
+std::string fs_agent_config(const std::string& ws, const std::string& mcp) {
+  return fmt::format(
+      "[memory]\nenabled = false\n\n"
+      "[agents.main]\nworkspace = \"{}\"\n[agents.main.tools]\nfamilies = [\"fs\"]\n\n"
+      "[mcp]\n{}",
+      ws, mcp);
+}
+
 const std::string init_line =
     R"({"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"raw","version":"1"}}})";
 
@@ -525,13 +535,11 @@ TEST_CASE("weft's MCP server: the session of a killed `weftctl mcp serve` is fou
   REQUIRE_MESSAGE(missing.empty(), "not built: " << missing);
   weft::test::temp_dir d{"weft-mcp-stdio-gone-it"};
   // One session at most, stdio only; weftctl is pinged after 300 ms of quiet (30 s by default).
-  auto config = fmt::format(
-      "[memory]\nenabled = false\n\n"
-      "[agents.main]\nworkspace = \"{ws}\"\n[agents.main.tools]\nfamilies = [\"fs\"]\n\n"
-      "[mcp]\nlisten = \"\"\nmax_sessions = 1\n\n"
-      "[services.mcp]\nexec = \"{exe}\"\naddress = \"agent/main/mcp\"\n"
-      "env = {{ WEFT_AGENT = \"main\", WEFT_MCP_STDIO_PING_MS = \"300\" }}\n",
-      fmt::arg("ws", d.path.string() + "/ws"), fmt::arg("exe", test::build_path("services/mcp/weft-mcp")));
+  auto config = fs_agent_config(d.path.string() + "/ws",
+                                fmt::format("listen = \"\"\nmax_sessions = 1\n\n"
+                                            "[services.mcp]\nexec = \"{}\"\naddress = \"agent/main/mcp\"\n"
+                                            "env = {{ WEFT_AGENT = \"main\", WEFT_MCP_STDIO_PING_MS = \"300\" }}\n",
+                                            test::build_path("services/mcp/weft-mcp")));
   auto st = test::stack::start(config);
   auto weftctl = test::build_path("tools/weftctl/weftctl");
   std::vector<std::string> env = {"WEFT_CONFIG=" + st->config_path(), "WEFT_HOME=" + st->dir() + "/home"};
@@ -566,11 +574,7 @@ TEST_CASE("weftctl mcp info shows the port and token rule of the config weftd ru
   weft::test::temp_dir d{"weft-mcp-info-it"};
   // Another port than the default 8781, no token: what weftctl finds in its own
   // environment (no WEFT_CONFIG, an empty HOME) would be the built-in default instead.
-  auto config = fmt::format(
-      "[memory]\nenabled = false\n\n"
-      "[agents.main]\nworkspace = \"{ws}\"\n[agents.main.tools]\nfamilies = [\"fs\"]\n\n"
-      "[mcp]\nlisten = \"127.0.0.1:0\"\nrequire_token = false\n",
-      fmt::arg("ws", d.path.string() + "/ws"));
+  auto config = fs_agent_config(d.path.string() + "/ws", "listen = \"127.0.0.1:0\"\nrequire_token = false\n");
   auto st = test::stack::start(config);
   auto port = slurp(st->runtime() + "/mcp.port");
   REQUIRE(!port.empty());
