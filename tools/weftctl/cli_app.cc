@@ -559,6 +559,8 @@ command_line::command_line(invocation& inv, std::string program)
   _app->formatter(_fmt);
   _app->require_subcommand(1);
   _app->fallthrough();  // options of the top (--json, --timeout, …) also after the command
+  // An option given twice: the last one counts, as it always did (repeatable ones keep all).
+  _app->option_defaults()->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
   _fmt->describe(_app.get(), {"[OPTIONS] COMMAND [ARGS]", "", top_notes, ""});
   _tree = std::make_unique<command_tree>(*_app, *_fmt, inv, _trailing);
   _tree->build();

@@ -202,6 +202,12 @@ TEST_CASE("weftctl parsing: global options anywhere, typed arguments, the comman
     CHECK_FALSE(m.until.has_value());
   }
   {
+    ctl::invocation inv;  // an option given twice: the last counts
+    REQUIRE_FALSE(parse(inv, {"chat", "--agent", "a", "-m", "x", "--agent", "b", "--timeout", "9", "--timeout", "10"}).rc);
+    CHECK(inv.chat.agent == "b");
+    CHECK(inv.globals.timeout_ms == 10);
+  }
+  {
     ctl::invocation inv;
     REQUIRE_FALSE(parse(inv, {"memory", "import", "snap.wmem", "-a", "main", "--replace"}).rc);
     CHECK(inv.memory.file == "snap.wmem");
