@@ -70,7 +70,9 @@ int show(const options& o, const audit_args& p, const fs::path& dir) {
   return 0;
 }
 
-fs::path dir_of(const audit_args& a) { return !a.dir.empty() ? fs::path(a.dir) : fs::path(service::home_dir()) / "audit"; }
+fs::path dir_of(const audit_args& a) {
+  return !a.dir.empty() ? fs::path(a.dir) : fs::path(service::home_dir()) / "audit";
+}
 
 }  // namespace
 

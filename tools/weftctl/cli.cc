@@ -1,13 +1,13 @@
 #include "cli.hh"
 
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
 #include <algorithm>
 #include <cctype>
 #include <ostream>
 #include <set>
 #include <sstream>
-
-#include <fmt/format.h>
-#include <fmt/ranges.h>
 
 namespace weft::ctl::cli {
 
@@ -57,8 +57,10 @@ std::string columns(const std::vector<std::pair<std::string, std::string>>& rows
     std::string line;
     bool first = true;
     while (std::getline(lines, line)) {
-      if (first && width_of(l) <= width) out += std::string(width - width_of(l) + 2, ' ') + line + "\n";
-      else out += (first ? "\n" : "") + pad + line + "\n";
+      if (first && width_of(l) <= width)
+        out += std::string(width - width_of(l) + 2, ' ') + line + "\n";
+      else
+        out += (first ? "\n" : "") + pad + line + "\n";
       first = false;
     }
     if (first) out += "\n";
@@ -244,9 +246,8 @@ std::string help_formatter::make_help(const CLI::App* app, std::string, CLI::App
   if (!rows.empty()) out += "\nArguments:\n" + columns(rows);
 
   rows.clear();
-  for (auto* o : app->get_options([&](const CLI::Option* o) {
-         return !o->get_positional() && visible(o) && o != app->get_help_ptr();
-       }))
+  for (auto* o : app->get_options(
+           [&](const CLI::Option* o) { return !o->get_positional() && visible(o) && o != app->get_help_ptr(); }))
     rows.emplace_back(option_label(o), o->get_description());
   if (auto* h = app->get_help_ptr()) rows.emplace_back(option_label(h), h->get_description());  // last
   if (!rows.empty()) out += "\nOptions:\n" + columns(rows);
@@ -328,7 +329,7 @@ std::string bash_completion(const CLI::App& app, const std::vector<std::string>&
   // Every command's words (its commands and options, with the global ones), keyed by its
   // path; the options that take a value, by what the value is.
   std::vector<std::pair<std::string, std::string>> nodes;
-  std::vector<std::string> file_nodes;  // commands that take a FILE argument
+  std::vector<std::string> file_nodes;                     // commands that take a FILE argument
   std::vector<std::pair<std::string, std::string>> moves;  // "path|word" -> next path
   std::set<std::string> file_opts, dir_opts, value_opts;
   std::vector<std::string> globals;

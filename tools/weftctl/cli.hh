@@ -10,6 +10,7 @@
 /// - `bash_completion` writes a bash completion script from the command tree (CLI11 2.1 has
 ///   no completion of its own).
 
+#include <CLI/CLI.hpp>
 #include <iosfwd>
 #include <map>
 #include <memory>
@@ -17,8 +18,6 @@
 #include <string>
 #include <string_view>
 #include <vector>
-
-#include <CLI/CLI.hpp>
 
 namespace weft::ctl::cli {
 

@@ -2,14 +2,12 @@
 // the checks that span options; what it runs is in the command files (commands.hh).
 #include "cli_app.hh"
 
+#include <fmt/format.h>
+
 #include <climits>
 #include <iostream>
 #include <sstream>
-
-#include <fmt/format.h>
-
 #include <weft/base/time.hh>
-#include <weft/service/config.hh>
 #include <weft/service/main.hh>
 #include <weft/wire/codec.hh>
 
@@ -50,7 +48,8 @@ constexpr const char* llm_description =
     "over the agent's configured tier (or model), below a tier or model named in a request\n"
     "itself. The llm service keeps it in $WEFT_HOME/llm/policy.json, so it survives restarts.";
 
-constexpr const char* llm_notes = "Tiers are the [[llm.tiers]] of the configuration; an unknown tier or agent is refused.";
+constexpr const char* llm_notes =
+    "Tiers are the [[llm.tiers]] of the configuration; an unknown tier or agent is refused.";
 
 constexpr const char* mcp_description =
     "MCP servers for your agents (weft connects to them; their tools appear as <name>__<tool>),\n"
@@ -120,6 +119,8 @@ class command_tree {
   // Strings that arrive as text and are turned into typed values by a command's callback.
   std::vector<std::string> _kinds, _env, _headers;
   std::string _since, _until, _json = "{}";
+  bool _yes = false;                   // memory wipe --yes
+  CLI::App* _route_explain = nullptr;  // its leftover words are the match keys
 
   CLI::App* group(CLI::App* parent, const std::string& name, const std::string& description, cli::command_text text) {
     auto* g = parent->add_subcommand(name, description);
@@ -155,8 +156,7 @@ class command_tree {
     v->excludes(q);
     // `trace`'s option, also accepted before the command as it always was.
     _root.add_option("--count", _inv.count)->group("")->check(cli::number_in(1, LONG_MAX, "a positive number"));
-    _root.set_version_flag("--version", fmt::format("{} {}", _fmt.program(), service::version()),
-                           "print the version");
+    _root.set_version_flag("--version", fmt::format("{} {}", _fmt.program(), service::version()), "print the version");
     _root.set_help_flag("-h,--help", "this help");
   }
 
@@ -168,16 +168,17 @@ class command_tree {
             {"status", "", "Exit code 1 when a service is neither ready nor stopped."},
             [this] { return cmd_status(_inv.globals); });
     for (std::string action : {"start", "stop", "restart"}) {
-      auto* c = command(&_root, action, "act on services; waits until done",
-                        {action + " SERVICE…", "start|stop|restart SERVICE…",
-                         fmt::format("Example:\n  weftctl {} chan-web", action)},
-                        run_control(action));
+      auto* c = command(
+          &_root, action, "act on services; waits until done",
+          {action + " SERVICE…", "start|stop|restart SERVICE…", fmt::format("Example:\n  weftctl {} chan-web", action)},
+          run_control(action));
       c->add_option("SERVICE", _inv.services, "service names, as in weftctl status")->required()->type_name("NAME");
       if (action != "start") c->group("");  // listed once, as start|stop|restart
     }
     command(&_root, "reload", "re-read the config; apply only what changed",
-            {"reload", "", "Services whose settings changed restart; the others keep running. An invalid file\n"
-                           "changes nothing and is reported with its file:line:column."},
+            {"reload", "",
+             "Services whose settings changed restart; the others keep running. An invalid file\n"
+             "changes nothing and is reported with its file:line:column."},
             [this] { return cmd_reload(_inv.globals); });
     auto* config = group(&_root, "config", "validate a config without starting anything",
                          {"config check [FILE]", "config check [FILE]", ""});
@@ -216,9 +217,9 @@ class command_tree {
         ->check(cli::number_in(1, LONG_MAX, "a positive number"));
     auto* ll = command(&_root, "log-level", "change a service's log levels now",
                        {"log-level ADDRESS SPEC", "", "Example:\n  weftctl log-level bus debug,bus=trace"},
-                       [this] { return cmd_log_level(_inv.globals, _inv.address, _inv.type); });
+                       [this] { return cmd_log_level(_inv.globals, _inv.address, _inv.spec); });
     ll->add_option("ADDRESS", _inv.address, "the service's bus address, e.g. agent/main or bus")->required();
-    ll->add_option("SPEC", _inv.type, "levels: a default, then ,<logger>=<level> items (trace … error, off)")
+    ll->add_option("SPEC", _inv.spec, "levels: a default, then ,<logger>=<level> items (trace … error, off)")
         ->required();
   }
 
@@ -244,13 +245,12 @@ class command_tree {
     ex->allow_extras()->fallthrough(false);
     ex->add_flag("--json", _inv.globals.json)->group("");
     ex->add_option("--runtime-dir", _inv.runtime_arg)->group("");
-    ex->add_option("--timeout", _inv.globals.timeout_ms)->group("")->check(
-        cli::number_in(1, 86400000, "a positive number of milliseconds"));
+    ex->add_option("--timeout", _inv.globals.timeout_ms)
+        ->group("")
+        ->check(cli::number_in(1, 86400000, "a positive number of milliseconds"));
     ex->add_flag("-v,--verbose", _inv.verbose)->group("");
     ex->add_flag("-q,--quiet", _inv.quiet)->group("");
   }
-  CLI::App* _route_explain = nullptr;
-
   void route_keys(const CLI::App& ex) {
     auto extra = ex.remaining();
     for (auto it = _inv.route.meta.begin(); it != _inv.route.meta.end();)
@@ -289,17 +289,19 @@ class command_tree {
 
   /// --agent on a memory command.
   void agent_option(CLI::App* c, bool required, const std::string& what = "the agent (its memory namespace)") {
-    auto* o = c->add_option("-a,--agent", _inv.memory.agent, what)->type_name("ID")->check(
-        cli::needs("an agent id", not_empty));
+    auto* o = c->add_option("-a,--agent", _inv.memory.agent, what)
+                  ->type_name("ID")
+                  ->check(cli::needs("an agent id", not_empty));
     if (required) o->required();
   }
 
   void filters(CLI::App* c, bool search) {
-    c->add_option("--tag", _inv.memory.tags, search ? "only entries carrying T (repeatable: all must match)"
-                                                    : "a tag (repeatable)")
+    c->add_option("--tag", _inv.memory.tags,
+                  search ? "only entries carrying T (repeatable: all must match)" : "a tag (repeatable)")
         ->type_name("T")
         ->allow_extra_args(false);
-    c->add_option("--kind", _kinds, search ? "only note, message or summary (repeatable)" : "note (default), message or summary")
+    c->add_option("--kind", _kinds,
+                  search ? "only note, message or summary (repeatable)" : "note (default), message or summary")
         ->type_name("K")
         ->allow_extra_args(false)
         ->check(cli::one_of({"note", "message", "summary"}));
@@ -310,40 +312,45 @@ class command_tree {
   /// Turns the text options of a memory command into typed values.
   void memory_values() {
     for (auto& k : _kinds)
-      _inv.memory.kinds.push_back(k == "note" ? mem::kind::note : k == "message" ? mem::kind::message : mem::kind::summary);
+      _inv.memory.kinds.push_back(k == "note"      ? mem::kind::note
+                                  : k == "message" ? mem::kind::message
+                                                   : mem::kind::summary);
     if (!_since.empty()) _inv.memory.since = parse_rfc3339(_since).value();
     if (!_until.empty()) _inv.memory.until = parse_rfc3339(_until).value();
   }
 
   void memory() {
-    auto* m = group(&_root, "memory", "an agent's memory (weftctl memory --help)",
-                    {"memory COMMAND [OPTIONS]", "memory search|put|stats|export|import|forget|wipe …", "",
-                     memory_description});
+    auto* m = group(
+        &_root, "memory", "an agent's memory (weftctl memory --help)",
+        {"memory COMMAND [OPTIONS]", "memory search|put|stats|export|import|forget|wipe …", "", memory_description});
     auto& a = _inv.memory;
     auto memory_cmd = [&](const std::string& name, const std::string& description, cli::command_text text,
                           int (*run)(const options&, const memory_args&), std::function<void()> check = {}) {
-      return command(m, name, description, std::move(text), [this, run] { return run(_inv.globals, _inv.memory); },
-                     [this, check = std::move(check)] {
-                       memory_values();
-                       if (check) check();
-                     });
+      return command(
+          m, name, description, std::move(text), [this, run] { return run(_inv.globals, _inv.memory); },
+          [this, check = std::move(check)] {
+            memory_values();
+            if (check) check();
+          });
     };
 
-    auto* search = memory_cmd("search", "find entries by meaning and keywords",
-                              {"memory search --agent ID [OPTIONS] QUERY…", "",
-                               "Example:\n  weftctl memory search --agent main --since 2026-11-01T00:00:00Z \"the deploy\""},
-                              cmd_memory_search);
+    auto* search =
+        memory_cmd("search", "find entries by meaning and keywords",
+                   {"memory search --agent ID [OPTIONS] QUERY…", "",
+                    "Example:\n  weftctl memory search --agent main --since 2026-11-01T00:00:00Z \"the deploy\""},
+                   cmd_memory_search);
     agent_option(search, true);
     search->add_option("QUERY", a.words, "what to look for (several words are one query)")->required();
     search->add_option("-k", a.k, "number of hits (default 10, at most 100)")
         ->type_name("N")
         ->check(cli::number_in(1, 100, "a number from 1 to 100"));
-    search->add_option_function<std::string>(
-              "--mode",
-              [&a](const std::string& v) {
-                a.mode = v == "keyword" ? mem::mode::keyword : v == "vector" ? mem::mode::vector : mem::mode::hybrid;
-              },
-              "hybrid (default), keyword or vector")
+    search
+        ->add_option_function<std::string>(
+            "--mode",
+            [&a](const std::string& v) {
+              a.mode = v == "keyword" ? mem::mode::keyword : v == "vector" ? mem::mode::vector : mem::mode::hybrid;
+            },
+            "hybrid (default), keyword or vector")
         ->type_name("M")
         ->check(cli::one_of({"hybrid", "keyword", "vector"}));
     filters(search, true);
@@ -352,8 +359,9 @@ class command_tree {
     search->add_option("--until", _until, "only entries before this time, RFC 3339")->type_name("T")->check(rfc3339);
     search->add_flag("--mmr", a.mmr, "diversify the hits");
 
-    auto* put = memory_cmd("put", "store a note", {"memory put --agent ID [--tag T]… [--session KEY] [--kind K] TEXT…", "", ""},
-                           cmd_memory_put);
+    auto* put =
+        memory_cmd("put", "store a note", {"memory put --agent ID [--tag T]… [--session KEY] [--kind K] TEXT…", "", ""},
+                   cmd_memory_put);
     agent_option(put, true);
     put->add_option("TEXT", a.words, "the text to store (several words are one text)")->required();
     filters(put, false);
@@ -379,22 +387,20 @@ class command_tree {
     agent_option(imp, false, "the agent to load it into (default: the one in the snapshot)");
     imp->add_flag("--replace", a.replace, "wipe the namespace first (default: merge)");
 
-    auto* forget = memory_cmd("forget", "delete entries", {"memory forget --agent ID ENTRY-ID…", "", ""},
-                              cmd_memory_forget);
+    auto* forget =
+        memory_cmd("forget", "delete entries", {"memory forget --agent ID ENTRY-ID…", "", ""}, cmd_memory_forget);
     agent_option(forget, true);
     forget->add_option("ENTRY-ID", a.words, "ids as shown by memory search")->required();
 
-    auto* wipe = memory_cmd("wipe", "delete every entry of the namespace", {"memory wipe --agent ID --yes", "", ""},
-                            cmd_memory_wipe, [this] {
-                              if (!_yes)
-                                cli::usage(fmt::format("memory wipe deletes every entry of agent '{}'; add --yes",
-                                                       _inv.memory.agent));
-                            });
+    auto* wipe = memory_cmd(
+        "wipe", "delete every entry of the namespace", {"memory wipe --agent ID --yes", "", ""}, cmd_memory_wipe,
+        [this] {
+          if (!_yes)
+            cli::usage(fmt::format("memory wipe deletes every entry of agent '{}'; add --yes", _inv.memory.agent));
+        });
     agent_option(wipe, true);
     wipe->add_flag("--yes", _yes, "yes, delete everything");
   }
-  bool _yes = false;
-
   void audit() {
     auto* g = group(&_root, "audit", "the witness chain of agent actions; weft need not run",
                     {"audit COMMAND [OPTIONS]", "audit verify|show …", audit_notes, audit_description});
@@ -411,15 +417,17 @@ class command_tree {
                                 std::string(audit_notes)},
                            [this] { return cmd_audit_verify(_inv.globals, _inv.audit); });
     dir(verify);
-    verify->add_option("--key", _inv.audit.key,
-                       "the public key to verify with (default DIR/witness.pub; a copy kept\n"
-                       "elsewhere is stronger: whoever can write DIR can replace it)")
+    verify
+        ->add_option("--key", _inv.audit.key,
+                     "the public key to verify with (default DIR/witness.pub; a copy kept\n"
+                     "elsewhere is stronger: whoever can write DIR can replace it)")
         ->type_name("FILE")
         ->check(cli::needs("a public key file", not_empty));
-    auto* show = command(g, "show", "print records: time, seq, actor, kind, subject, detail",
-                         {"audit show [--last N] [--dir DIR]", "",
-                          "The records are not verified: run audit verify to trust them.\n\n" + std::string(audit_notes)},
-                         [this] { return cmd_audit_show(_inv.globals, _inv.audit); });
+    auto* show =
+        command(g, "show", "print records: time, seq, actor, kind, subject, detail",
+                {"audit show [--last N] [--dir DIR]", "",
+                 "The records are not verified: run audit verify to trust them.\n\n" + std::string(audit_notes)},
+                [this] { return cmd_audit_show(_inv.globals, _inv.audit); });
     show->add_option("--last", _inv.audit.last, "the last N records (default 20; 0 for all)")
         ->type_name("N")
         ->check(cli::number_in(0, LONG_MAX, "a number of records (0 for all)"));
@@ -438,22 +446,25 @@ class command_tree {
       _inv.command = "llm policy";
       _inv.run = [this] { return cmd_llm_policy_show(_inv.globals); };
     });
-    command(policy, "show", "show the overrides (the same as llm policy alone)", {"llm policy show", "", ""},
-            [this] { return cmd_llm_policy_show(_inv.globals); })
-        ->group("");
-    auto* set = command(policy, "set", "route an agent's requests to a tier, or keep tiers from it",
-                        {"llm policy set --agent ID [--tier NAME] [--disable TIER]…", "set --agent ID [--tier NAME] [--disable TIER]…",
-                         "Replaces the agent's previous override. --disable keeps tiers from ever being chosen for\n"
-                         "it, also by the context-size fallback.\n\n" +
-                             std::string(llm_notes) + "\n\nExample:\n  weftctl llm policy set --agent main --tier fast"},
-                        [this] { return cmd_llm_policy_set(_inv.globals, _inv.llm); },
-                        [this] {
-                          if (_inv.llm.tier.empty() && _inv.llm.disable.empty())
-                            cli::usage("llm policy set needs --tier NAME or --disable TIER");
-                        });
+    command(policy, "show", "show the overrides (the same as llm policy alone)", {"llm policy show", "", ""}, [this] {
+      return cmd_llm_policy_show(_inv.globals);
+    })->group("");
+    auto* set = command(
+        policy, "set", "route an agent's requests to a tier, or keep tiers from it",
+        {"llm policy set --agent ID [--tier NAME] [--disable TIER]…", "set --agent ID [--tier NAME] [--disable TIER]…",
+         "Replaces the agent's previous override. --disable keeps tiers from ever being chosen for\n"
+         "it, also by the context-size fallback.\n\n" +
+             std::string(llm_notes) + "\n\nExample:\n  weftctl llm policy set --agent main --tier fast"},
+        [this] { return cmd_llm_policy_set(_inv.globals, _inv.llm); },
+        [this] {
+          if (_inv.llm.tier.empty() && _inv.llm.disable.empty())
+            cli::usage("llm policy set needs --tier NAME or --disable TIER");
+        });
     auto agent = [this](CLI::App* c) {
-      c->add_option("--agent", _inv.llm.agent, "the agent")->type_name("ID")->required()->check(
-          cli::needs("an agent id", not_empty));
+      c->add_option("--agent", _inv.llm.agent, "the agent")
+          ->type_name("ID")
+          ->required()
+          ->check(cli::needs("an agent id", not_empty));
     };
     agent(set);
     set->add_option("--tier", _inv.llm.tier, "the tier to route its requests to")
@@ -476,7 +487,7 @@ class command_tree {
     auto* add = command(
         g, "add", "add an MCP server for the agents",
         {"mcp add NAME [OPTIONS] [--] COMMAND [ARG]…\nmcp add NAME [OPTIONS] URL",
-         "add NAME [OPTIONS] [--] COMMAND [ARG]… | URL", mcp_add_notes, mcp_add_description}, 
+         "add NAME [OPTIONS] [--] COMMAND [ARG]… | URL", mcp_add_notes, mcp_add_description},
         [this] { return cmd_mcp_add(_inv.globals, _inv.mcp_add); }, [this] { mcp_add_check(); });
     add->add_option("NAME", a.name, "the server's name: its tools become NAME__<tool>")
         ->required()
@@ -510,11 +521,12 @@ class command_tree {
     add->add_flag("--no-wait", a.no_wait, "do not wait for the server to connect");
     _trailing.push_back({add, /*leading=*/1, &a.command});
 
-    command(g, "list", "every configured server: state, protocol, tools, restarts, last error",
-            {"mcp list", "", "The servers are those of the config weftd runs on, as the client host (tool-mcp) sees them."},
-            [this] { return cmd_mcp_list(_inv.globals); });
-    auto* remove = command(g, "remove", "disconnect it and delete its table from the config", {"mcp remove NAME", "", ""},
-                           [this] { return cmd_mcp_remove(_inv.globals, _inv.mcp_name); });
+    command(
+        g, "list", "every configured server: state, protocol, tools, restarts, last error",
+        {"mcp list", "", "The servers are those of the config weftd runs on, as the client host (tool-mcp) sees them."},
+        [this] { return cmd_mcp_list(_inv.globals); });
+    auto* remove = command(g, "remove", "disconnect it and delete its table from the config",
+                           {"mcp remove NAME", "", ""}, [this] { return cmd_mcp_remove(_inv.globals, _inv.mcp_name); });
     remove->add_option("NAME", _inv.mcp_name, "the server's name, as in mcp list")->required();
     command(g, "serve", "speak MCP on stdin/stdout (for `claude mcp add`)",
             {"mcp serve", "", mcp_serve_notes, mcp_serve_description}, [this] { return cmd_mcp_serve(_inv.globals); });
@@ -542,14 +554,15 @@ class command_tree {
   }
 
   void completion() {
-    auto* c = command(&_root, "completion", "print a shell completion script",
-                      {"completion bash", "",
-                       "Load it in the current shell:\n  source <(weftctl completion bash)\n"
-                       "or for every shell: weftctl completion bash > /usr/share/bash-completion/completions/weftctl"},
-                      [this] {
-                        std::cout << cli::bash_completion(_root, {_fmt.program(), _fmt.program() == "weft" ? "weftctl" : "weft"});
-                        return 0;
-                      });
+    auto* c = command(
+        &_root, "completion", "print a shell completion script",
+        {"completion bash", "",
+         "Load it in the current shell:\n  source <(weftctl completion bash)\n"
+         "or for every shell: weftctl completion bash > /usr/share/bash-completion/completions/weftctl"},
+        [this] {
+          std::cout << cli::bash_completion(_root, {_fmt.program(), _fmt.program() == "weft" ? "weftctl" : "weft"});
+          return 0;
+        });
     c->add_option("SHELL", _inv.shell, "the shell (bash)")->required()->check(cli::one_of({"bash"}));
   }
 };

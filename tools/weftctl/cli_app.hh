@@ -20,13 +20,14 @@ struct invocation {
   options globals;          ///< runtime_dir is resolved from runtime_arg after parsing
   std::string runtime_arg;  ///< --runtime-dir as given
   bool verbose = false, quiet = false;
-  std::string command;      ///< the command words, e.g. "memory export"
+  std::string command;       ///< the command words, e.g. "memory export"
   std::function<int()> run;  ///< the command, bound to the arguments below
 
   // The arguments of the commands, as parsed and checked.
-  std::vector<std::string> services;  ///< start|stop|restart
-  std::string file;                   ///< config check
-  std::string address, type, payload;  ///< call (payload as msgpack), log-level (address, type = SPEC)
+  std::vector<std::string> services;   ///< start|stop|restart
+  std::string file;                    ///< config check
+  std::string address, type, payload;  ///< call (payload as msgpack); log-level's address
+  std::string spec;                    ///< log-level
   std::string target;                  ///< trace
   long count = 0;                      ///< trace --count
   route_args route;

@@ -1,10 +1,10 @@
 // weftctl's command line: every command's help, the usage errors and what parsing fills in,
 // without running anything (the invocation's `run` is not called).
-#include "cli_app.hh"
+#include <doctest/doctest.h>
 
 #include <sstream>
 
-#include <doctest/doctest.h>
+#include "cli_app.hh"
 
 using namespace weft;
 
@@ -91,8 +91,9 @@ TEST_CASE("weftctl --help: each command prints its own help, not its group's or 
     INFO(path);
     CHECK(r.rc == 0);
     CHECK(starts(r.out, "usage: weftctl " + path));
-    CHECK(has(r.out, "Global options (before or after the command; see 'weftctl --help'):\n"
-                     "  --json, --runtime-dir DIR, --timeout MS, -v/--verbose, -q/--quiet\n"));
+    CHECK(has(r.out,
+              "Global options (before or after the command; see 'weftctl --help'):\n"
+              "  --json, --runtime-dir DIR, --timeout MS, -v/--verbose, -q/--quiet\n"));
     CHECK(r.err.empty());
     CHECK(r.out == cl.help(path));
   }
@@ -122,8 +123,8 @@ TEST_CASE("weftctl usage errors: 'error: …', the command's help to try, exit c
   check({"memory", "stats", "--agent", "a", "extra"}, "unknown argument 'extra' for 'memory stats'",
         "weftctl memory stats");
   check({"audit", "verify", "--frob"}, "unknown argument '--frob' for 'audit verify'", "weftctl audit verify");
-  check({"mcp", "add", "x", "--era", "2026", "--", "/bin/true"},
-        "--era needs auto, legacy or modern, not '2026'", "weftctl mcp add");
+  check({"mcp", "add", "x", "--era", "2026", "--", "/bin/true"}, "--era needs auto, legacy or modern, not '2026'",
+        "weftctl mcp add");
   check({"mcp", "add", "Bad_Name", "--", "/bin/true"},
         "NAME needs 1 to 32 of a-z, 0-9 and '-', starting with a letter or digit, not 'Bad_Name'", "weftctl mcp add");
   check({"mcp", "add", "x"}, "mcp add needs a COMMAND or URL after the NAME", "weftctl mcp add");
@@ -132,8 +133,7 @@ TEST_CASE("weftctl usage errors: 'error: …', the command's help to try, exit c
   check({"llm", "policy", "set", "--agent", "main"}, "llm policy set needs --tier NAME or --disable TIER",
         "weftctl llm policy set");
   check({"llm", "policy", "frob"}, "unknown argument 'frob' for 'llm policy'", "weftctl llm policy");
-  check({"--timeout", "0", "status"}, "--timeout needs a positive number of milliseconds, not '0'",
-        "weftctl status");
+  check({"--timeout", "0", "status"}, "--timeout needs a positive number of milliseconds, not '0'", "weftctl status");
   check({"status", "--runtime-dir"}, "--runtime-dir needs DIR", "weftctl status");
   check({"call", "echo/1", "T", "{x"}, "payload is not valid JSON: '{x'", "weftctl call");
   check({"route", "explain", "--user-id", "1"}, "route explain needs --channel C", "weftctl route explain");
@@ -179,15 +179,16 @@ TEST_CASE("weftctl parsing: global options anywhere, typed arguments, the comman
     REQUIRE_FALSE(parse(url, {"mcp", "add", "r", "https://h/mcp", "--header", "Authorization: Bearer t"}).rc);
     CHECK(url.mcp_add.command == std::vector<std::string>{"https://h/mcp", "--header", "Authorization: Bearer t"});
     ctl::invocation hdr;
-    REQUIRE_FALSE(parse(hdr, {"mcp", "add", "r", "--header", "Authorization: Bearer t", "--era", "modern", "https://h/mcp"}).rc);
+    REQUIRE_FALSE(
+        parse(hdr, {"mcp", "add", "r", "--header", "Authorization: Bearer t", "--era", "modern", "https://h/mcp"}).rc);
     CHECK(hdr.mcp_add.headers == std::map<std::string, std::string>{{"Authorization", "Bearer t"}});
     CHECK(hdr.mcp_add.era == "modern");
     CHECK(hdr.mcp_add.command == std::vector<std::string>{"https://h/mcp"});
   }
   {
     ctl::invocation inv;
-    REQUIRE_FALSE(parse(inv, {"memory", "search", "--agent", "b", "--tag", "t1", "--tag", "t2", "--kind", "note",
-                              "-k", "5", "--mode", "keyword", "--since", "2026-11-01T00:00:00Z", "zebra", "crossing"})
+    REQUIRE_FALSE(parse(inv, {"memory", "search", "--agent", "b", "--tag", "t1", "--tag", "t2", "--kind", "note", "-k",
+                              "5", "--mode", "keyword", "--since", "2026-11-01T00:00:00Z", "zebra", "crossing"})
                       .rc);
     CHECK(inv.command == "memory search");
     auto& m = inv.memory;
@@ -203,7 +204,8 @@ TEST_CASE("weftctl parsing: global options anywhere, typed arguments, the comman
   }
   {
     ctl::invocation inv;  // an option given twice: the last counts
-    REQUIRE_FALSE(parse(inv, {"chat", "--agent", "a", "-m", "x", "--agent", "b", "--timeout", "9", "--timeout", "10"}).rc);
+    REQUIRE_FALSE(
+        parse(inv, {"chat", "--agent", "a", "-m", "x", "--agent", "b", "--timeout", "9", "--timeout", "10"}).rc);
     CHECK(inv.chat.agent == "b");
     CHECK(inv.globals.timeout_ms == 10);
   }

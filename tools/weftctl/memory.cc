@@ -215,7 +215,8 @@ int do_import(ipc::bus_client& b, const options& o, const memory_args& p) {
 }
 
 /// Runs `verb` with a bus connection; the connection failing is a failure (1).
-int with_bus(const options& o, const memory_args& p, int (*verb)(ipc::bus_client&, const options&, const memory_args&)) {
+int with_bus(const options& o, const memory_args& p,
+             int (*verb)(ipc::bus_client&, const options&, const memory_args&)) {
   zmq::context_t ctx(1);
   auto b = join_bus(ctx, o);
   if (!b) return failure(fmt::format("Failed to join the bus: {}", b.err().message));

@@ -18,8 +18,9 @@ std::optional<std::string> awaited_id(const json& v) {
     if (id == v.end()) return std::nullopt;  // a notification
     return usable_id ? id->dump() : "";
   }
-  if (v.contains("result") || v.contains("error")) return std::nullopt;  // the client answering the server
-  return "";  // neither: an invalid request
+  // The client answering a request of the server's: nothing comes back. Neither: an invalid request.
+  if (v.contains("result") || v.contains("error")) return std::nullopt;
+  return "";
 }
 
 /// The id of `v` when it is a response (one message of the server's): "null" when it has none.
@@ -36,10 +37,13 @@ void pending_answers::sent(std::string_view line) {
   auto count = [&](const json& item) {
     auto id = awaited_id(item);
     if (!id) return;
-    if (id->empty()) ++_invalid;
-    else _ids.insert(*id);
+    if (id->empty())
+      ++_invalid;
+    else
+      _ids.insert(*id);
   };
-  if (v.is_discarded()) ++_invalid;  // answered with a parse error
+  if (v.is_discarded())
+    ++_invalid;  // answered with a parse error
   else if (v.is_array() && !v.empty())
     for (auto& item : v) count(item);
   else
@@ -51,8 +55,10 @@ void pending_answers::answered(std::string_view line) {
   auto strike = [&](const json& item) {
     auto id = response_id(item);
     if (!id) return;
-    if (auto it = _ids.find(*id); it != _ids.end()) _ids.erase(it);
-    else if (_invalid > 0) --_invalid;  // an error answer to a line whose id was not a request's
+    if (auto it = _ids.find(*id); it != _ids.end())
+      _ids.erase(it);
+    else if (_invalid > 0)
+      --_invalid;  // an error answer to a line whose id was not a request's
   };
   if (v.is_array())
     for (auto& item : v) strike(item);

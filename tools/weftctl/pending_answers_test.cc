@@ -26,11 +26,11 @@ TEST_CASE("pending_answers: requests wait for their responses; notifications and
 
 TEST_CASE("pending_answers: lines the server answers with an error are awaited too, whatever id it gives") {
   pending_answers p;
-  p.sent("{this is not json");                 // -32700 with id null
-  p.sent(R"({"jsonrpc":"2.0","id":2})");       // -32600, with id 2 or null
+  p.sent("{this is not json");                             // -32700 with id null
+  p.sent(R"({"jsonrpc":"2.0","id":2})");                   // -32600, with id 2 or null
   p.sent(R"({"jsonrpc":"2.0","id":{},"method":"ping"})");  // an id that is no id
-  p.sent(R"([])");                             // -32600 with id null
-  p.sent(R"(42)");                             // -32600 with id null
+  p.sent(R"([])");                                         // -32600 with id null
+  p.sent(R"(42)");                                         // -32600 with id null
   p.sent(R"({"jsonrpc":"2.0","id":7,"method":"ping"})");
   CHECK(p.size() == 6);
   p.answered(R"({"jsonrpc":"2.0","id":null,"error":{"code":-32700,"message":"Parse error"}})");
@@ -48,7 +48,8 @@ TEST_CASE("pending_answers: lines the server answers with an error are awaited t
 
 TEST_CASE("pending_answers: a batch awaits one answer per request in it") {
   pending_answers p;
-  p.sent(R"([{"jsonrpc":"2.0","id":1,"method":"ping"},{"jsonrpc":"2.0","method":"n"},{"jsonrpc":"2.0","id":2,"method":"ping"}])");
+  p.sent(
+      R"([{"jsonrpc":"2.0","id":1,"method":"ping"},{"jsonrpc":"2.0","method":"n"},{"jsonrpc":"2.0","id":2,"method":"ping"}])");
   CHECK(p.size() == 2);
   p.answered(R"([{"jsonrpc":"2.0","id":2,"result":{}},{"jsonrpc":"2.0","id":1,"result":{}}])");
   CHECK(p.empty());
