@@ -1,13 +1,13 @@
 #include "cli.hh"
 
-#include <fmt/format.h>
-#include <fmt/ranges.h>
-
 #include <algorithm>
 #include <cctype>
 #include <ostream>
 #include <set>
 #include <sstream>
+
+#include <fmt/format.h>
+#include <fmt/ranges.h>
 
 namespace weft::ctl::cli {
 
@@ -97,14 +97,18 @@ std::string quoted_list(const std::vector<std::string>& v) {
   return fmt::format("{}", fmt::join(q, ", "));
 }
 
+/// Whether `e` is a `Error`: by type, as CLI11 names some errors after the command they happened in.
+template <class Error>
+bool is(const CLI::ParseError& e) {
+  return dynamic_cast<const Error*>(&e) != nullptr;
+}
+
 /// The sentence after "error: " for a parse error of `root`.
 std::string message(const CLI::App& root, const CLI::ParseError& e) {
   const CLI::App* sel = selected_command(root);
   auto path = command_path(sel);
   std::string what = e.what();
-  // By type: CLI11 names some errors after the command they happened in.
-  auto is = [&e](auto* type) { return dynamic_cast<decltype(type)>(&e) != nullptr; };
-  bool required = is(static_cast<const CLI::RequiredError*>(nullptr));
+  bool required = is<CLI::RequiredError>(e);
   if (required && what.rfind("A subcommand", 0) == 0) {
     std::vector<std::string> words;
     for (auto& w : root.remaining(/*recurse=*/true))
@@ -124,20 +128,20 @@ std::string message(const CLI::App& root, const CLI::ParseError& e) {
     auto needed = o && takes_value(o) && !o->get_positional() ? missing + " " + o->get_type_name() : missing;
     return path.empty() ? fmt::format("{} is required", needed) : fmt::format("{} needs {}", path, needed);
   }
-  if (is(static_cast<const CLI::ExtrasError*>(nullptr))) {
+  if (is<CLI::ExtrasError>(e)) {
     auto extras = root.remaining(/*recurse=*/true);
     auto where = path.empty() ? std::string() : fmt::format(" for '{}'", path);
     if (extras.size() == 1) return fmt::format("unknown argument '{}'{}", extras[0], where);
     return fmt::format("unknown arguments {}{}", quoted_list(extras), where);
   }
-  if (is(static_cast<const CLI::ArgumentMismatch*>(nullptr))) {
+  if (is<CLI::ArgumentMismatch>(e)) {
     // "<name>: 1 required <TYPE> missing"
     auto opt = what.substr(0, what.find(':'));
     const CLI::Option* o = find_option(sel, opt);
     if (o && what.find(" missing") != std::string::npos) return fmt::format("{} needs {}", opt, o->get_type_name());
     return what;
   }
-  if (is(static_cast<const CLI::ValidationError*>(nullptr))) {
+  if (is<CLI::ValidationError>(e)) {
     // "<name>: needs …" from `needs`: "<name> needs …".
     auto colon = what.find(": needs ");
     if (colon != std::string::npos) return what.substr(0, colon) + what.substr(colon + 1);

@@ -2,11 +2,12 @@
 // the checks that span options; what it runs is in the command files (commands.hh).
 #include "cli_app.hh"
 
-#include <fmt/format.h>
-
 #include <climits>
 #include <iostream>
 #include <sstream>
+
+#include <fmt/format.h>
+
 #include <weft/base/time.hh>
 #include <weft/service/main.hh>
 #include <weft/wire/codec.hh>

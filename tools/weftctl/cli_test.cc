@@ -1,10 +1,10 @@
 // weftctl's command line: every command's help, the usage errors and what parsing fills in,
 // without running anything (the invocation's `run` is not called).
-#include <doctest/doctest.h>
+#include "cli_app.hh"
 
 #include <sstream>
 
-#include "cli_app.hh"
+#include <doctest/doctest.h>
 
 using namespace weft;
 

@@ -1,10 +1,10 @@
 // Integration: the built weftctl's command line (issue 13, items 7 and 8) — each command's
 // own --help, usage errors naming the command, bash completion that completes, one version
 // string in every program, the `weft` alias, and -v/-q around the default level 'warn'.
-#include <doctest/doctest.h>
-
 #include <filesystem>
 #include <fstream>
+
+#include <doctest/doctest.h>
 
 #include "tests/integration/harness.hh"
 #include "tests/temp_dir.hh"
