@@ -118,7 +118,7 @@ std::string message(const CLI::App& root, const CLI::ParseError& e) {
                           : fmt::format("unknown {} command '{}'", path, words[0]);
     if (path.empty()) return "no command given";
     std::vector<std::string> subs;
-    for (auto* s : sel->get_subcommands([](const CLI::App*) { return true; })) subs.push_back(s->get_name());
+    for (auto* s : sel->get_subcommands([](const CLI::App* s) { return visible(s); })) subs.push_back(s->get_name());
     return fmt::format("'{}' needs a command: {}", path, fmt::join(subs, ", "));
   }
   if (required) {

@@ -127,6 +127,11 @@ class command_tree {
     auto* g = parent->add_subcommand(name, description);
     g->require_subcommand(1);
     _fmt.describe(g, std::move(text));
+    // `weftctl memory help` as `weftctl memory --help`, as it always was.
+    command(g, "help", "print the help of '" + name + "'", {}, [this, g] {
+      std::cout << _fmt.make_help(g, "", CLI::AppFormatMode::Normal);
+      return 0;
+    })->group("");
     return g;
   }
 

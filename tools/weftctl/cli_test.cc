@@ -203,6 +203,11 @@ TEST_CASE("weftctl parsing: global options anywhere, typed arguments, the comman
     CHECK_FALSE(m.until.has_value());
   }
   {
+    ctl::invocation inv;  // a group's "help" is its --help
+    REQUIRE_FALSE(parse(inv, {"memory", "help"}).rc);
+    CHECK(inv.command == "memory help");
+  }
+  {
     ctl::invocation inv;  // an option given twice: the last counts
     REQUIRE_FALSE(
         parse(inv, {"chat", "--agent", "a", "-m", "x", "--agent", "b", "--timeout", "9", "--timeout", "10"}).rc);
