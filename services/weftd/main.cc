@@ -28,6 +28,7 @@
 #include <unistd.h>
 
 #include <weft/service/exit.hh>
+#include <weft/service/main.hh>
 #include <weft/service/paths.hh>
 
 #include "supervisor.hh"
@@ -36,9 +37,6 @@ using namespace weft;
 
 #ifndef WEFT_LIBEXECDIR
 #define WEFT_LIBEXECDIR "/usr/libexec/weft"
-#endif
-#ifndef WEFT_VERSION
-#define WEFT_VERSION "0"
 #endif
 
 namespace {
@@ -84,7 +82,7 @@ int main(int argc, char** argv) {
       usage();
       return 0;
     } else if (a == "--version") {
-      fmt::print("weftd {}\n", WEFT_VERSION);
+      fmt::print("weftd {}\n", service::version());
       return 0;
     } else if (a == "-c" || a == "--config") {
       if (i + 1 >= argc) return service::usage_error("weftd", fmt::format("{} needs a file", a));

@@ -460,6 +460,7 @@ sv::status_reply supervisor::snapshot() const {
   r.config = _config_path.empty() ? "(built-in default)" : _config_path;
   r.runtime_dir = _runtime;
   r.started = _boot_utc;
+  r.home = service::home_dir(_cfg.home);
   return r;
 }
 

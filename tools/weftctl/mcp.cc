@@ -16,10 +16,10 @@
 #include <fmt/ranges.h>
 #include <nlohmann/json.hpp>
 
+#include <weft/base/fd.hh>
 #include <weft/base/io.hh>
 #include <weft/service/config.hh>
 #include <weft/service/control_client.hh>
-#include <weft/service/exit.hh>
 #include <weft/service/paths.hh>
 
 #include "commands.hh"
@@ -34,33 +34,6 @@ using json = nlohmann::json;
 using namespace std::chrono_literals;
 
 namespace {
-
-constexpr const char* mcp_help =
-    "usage: weftctl mcp COMMAND …\n"
-    "\n"
-    "MCP servers for your agents (weft connects to them; their tools appear as <name>__<tool>):\n"
-    "  add NAME [OPTIONS] [--] COMMAND [ARG]…   a server speaking MCP on stdio\n"
-    "  add NAME [OPTIONS] URL                   a Streamable HTTP server (http:// or https://)\n"
-    "      --env KEY=VALUE      the server's environment (repeatable); it gets nothing else of\n"
-    "                           weft's environment but PATH and HOME\n"
-    "      --cwd DIR            working directory (default $WEFT_HOME/mcp/NAME)\n"
-    "      --header KEY:VALUE   HTTP header for a URL server (repeatable), e.g. Authorization\n"
-    "      --era ERA            auto (default: ask with server/discover), legacy (initialize,\n"
-    "                           2024-11-05 … 2025-11-25) or modern (2026-07-28)\n"
-    "      --disabled           write it to the config but do not connect\n"
-    "      --no-wait            do not wait for the server to connect\n"
-    "  list                                     every configured server: state, protocol, tools,\n"
-    "                                           restarts, last error\n"
-    "  remove NAME                              disconnect it and delete its table from the config\n"
-    "\n"
-    "weft as an MCP server (for VS Code, Claude Code and other MCP clients):\n"
-    "  serve                                    speak MCP on stdin/stdout (for `claude mcp add`)\n"
-    "  info                                     the HTTP address, token and ready-made client setups\n"
-    "\n"
-    "add and remove change the config file weftd runs on and reload it: nothing else restarts.\n"
-    "When weftd runs on its built-in default, add first writes that default to\n"
-    "$WEFT_HOME/clawft.toml (or ~/.clawft/clawft.toml) so there is a file to keep the server in.\n"
-    "Global options (before 'mcp'): --json, --timeout MS, --runtime-dir DIR.\n";
 
 constexpr std::string_view builtin_default_text =
     "# weft configuration, written by `weftctl mcp add` from the built-in default: agent main\n"
@@ -107,36 +80,10 @@ std::string inline_table(const std::map<std::string, std::string>& m) {
   return "{ " + fmt::format("{}", fmt::join(items, ", ")) + " }";
 }
 
-/// The rule of [tools.mcp_servers.<name>] keys (libs/service config_mcp.cc).
-bool valid_server_name(std::string_view n) {
-  auto ok = [](char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'); };
-  return !n.empty() && n.size() <= 32 && ok(n[0]) && std::all_of(n.begin(), n.end(), [&](char c) { return ok(c) || c == '-'; });
-}
-
-bool is_url(std::string_view s) { return s.substr(0, 7) == "http://" || s.substr(0, 8) == "https://"; }
-
-struct weftd_view {
-  std::string config;  ///< the file weftd runs on; empty: its built-in default
-};
-
-result<weftd_view> ask_weftd(const options& o) {
-  zmq::context_t ctx(1);
-  auto c = service::control_client::connect(ctx, o.runtime_dir);
-  if (!c) return c.take_error();
-  auto r = (*c)->request(sv::status{}, std::chrono::milliseconds(o.timeout_ms));
-  if (!r) return r.take_error();
-  auto s = r->as<sv::status_reply>();
-  if (!s) return s.take_error();
-  weftd_view v;
-  if (s->config != "(built-in default)") v.config = s->config;
-  return v;
-}
-
 result<std::string> read_file(const std::string& path) {
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return fail(errc::io, "Failed to read '{}': {}", path, std::strerror(errno));
-  auto text = read_to_end(fd, 4u << 20);
-  ::close(fd);
+  unique_fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (fd.get() < 0) return fail(errc::io, "Failed to read '{}': {}", path, std::strerror(errno));
+  auto text = read_to_end(fd.get(), 4u << 20);
   if (!text) return fail(errc::io, "Failed to read '{}': {}", path, text.err().message);
   return text;
 }
@@ -347,69 +294,33 @@ int apply(const options& o, const std::string& given, const std::string& text, b
   return 0;
 }
 
-int cmd_add(const options& o, const std::vector<std::string>& args) {
-  if (args.empty()) return service::usage_error("weftctl", "mcp add needs a NAME and a COMMAND or URL");
-  const std::string& name = args[0];
-  if (!valid_server_name(name))
-    return service::usage_error("weftctl", fmt::format("mcp add: '{}' is not a server name: use 1 to 32 of a-z, 0-9 "
-                                                       "and '-', starting with a letter or digit (its tools become "
-                                                       "<name>__<tool>)",
-                                                       name));
+}  // namespace
+
+bool valid_mcp_server_name(std::string_view n) {
+  auto ok = [](char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'); };
+  return !n.empty() && n.size() <= 32 && ok(n[0]) && std::all_of(n.begin(), n.end(), [&](char c) { return ok(c) || c == '-'; });
+}
+
+bool is_url(std::string_view s) { return s.substr(0, 7) == "http://" || s.substr(0, 8) == "https://"; }
+
+int cmd_mcp_add(const options& o, const mcp_add_args& a) {
+  const std::string& name = a.name;
   service::mcp_server_entry e;
-  bool wait = true, after_dashes = false;
-  std::vector<std::string> rest;
-  for (std::size_t i = 1; i < args.size(); ++i) {
-    const auto& a = args[i];
-    auto value = [&]() -> const std::string* { return i + 1 < args.size() ? &args[++i] : nullptr; };
-    if (after_dashes || !rest.empty()) {
-      rest.push_back(a);  // everything after the command belongs to it
-    } else if (a == "--") {
-      after_dashes = true;
-    } else if (a == "--env") {
-      auto v = value();
-      auto eq = v ? v->find('=') : std::string::npos;
-      if (eq == std::string::npos || eq == 0) return service::usage_error("weftctl", "mcp add: --env needs KEY=VALUE");
-      e.env[v->substr(0, eq)] = v->substr(eq + 1);
-    } else if (a == "--header") {
-      auto v = value();
-      auto colon = v ? v->find(':') : std::string::npos;
-      if (colon == std::string::npos || colon == 0)
-        return service::usage_error("weftctl", "mcp add: --header needs KEY:VALUE");
-      auto val = v->substr(colon + 1);
-      val.erase(0, val.find_first_not_of(' '));
-      e.headers[v->substr(0, colon)] = val;
-    } else if (a == "--cwd") {
-      auto v = value();
-      if (!v) return service::usage_error("weftctl", "mcp add: --cwd needs a directory");
-      std::error_code ec;
-      auto abs = std::filesystem::absolute(*v, ec);
-      e.cwd = ec ? *v : abs.string();
-    } else if (a == "--era") {
-      auto v = value();
-      if (!v || !service::mcp_server_entry::valid_era(*v))
-        return service::usage_error("weftctl", "mcp add: --era needs auto, legacy or modern");
-      e.era = *v;
-    } else if (a == "--disabled") {
-      e.enabled = false;
-    } else if (a == "--no-wait") {
-      wait = false;
-    } else if (a.size() > 1 && a[0] == '-') {
-      return service::usage_error("weftctl", fmt::format("mcp add: unknown option '{}' (put the server's command "
-                                                         "after --)",
-                                                         a));
-    } else {
-      rest.push_back(a);
-    }
+  e.env = a.env;
+  e.headers = a.headers;
+  e.era = a.era;
+  e.enabled = !a.disabled;
+  bool wait = !a.no_wait;
+  if (!a.cwd.empty()) {
+    std::error_code ec;
+    auto abs = std::filesystem::absolute(a.cwd, ec);
+    e.cwd = ec ? a.cwd : abs.string();
   }
-  if (rest.empty()) return service::usage_error("weftctl", "mcp add needs a COMMAND or URL after the NAME");
-  if (rest.size() == 1 && is_url(rest[0])) {
-    e.url = rest[0];
-    if (!e.env.empty() || !e.cwd.empty())
-      return service::usage_error("weftctl", "mcp add: --env and --cwd are for a command, not a URL");
+  if (a.command.size() == 1 && is_url(a.command[0])) {
+    e.url = a.command[0];
   } else {
-    e.command = rest[0];
-    e.args.assign(rest.begin() + 1, rest.end());
-    if (!e.headers.empty()) return service::usage_error("weftctl", "mcp add: --header is for a URL, not a command");
+    e.command = a.command[0];
+    e.args.assign(a.command.begin() + 1, a.command.end());
   }
 
   auto w = ask_weftd(o);
@@ -471,9 +382,7 @@ int cmd_add(const options& o, const std::vector<std::string>& args) {
   return wait_for(o, name, false, limit);
 }
 
-int cmd_remove(const options& o, const std::vector<std::string>& args) {
-  if (args.size() != 1) return service::usage_error("weftctl", "mcp remove needs exactly one NAME");
-  const std::string& name = args[0];
+int cmd_mcp_remove(const options& o, const std::string& name) {
   auto w = ask_weftd(o);
   if (!w) return failure(fmt::format("Failed to remove MCP server '{}': weftd is not reachable: {}", name,
                                      w.err().message));
@@ -517,7 +426,7 @@ int cmd_remove(const options& o, const std::vector<std::string>& args) {
   return rc;
 }
 
-int cmd_list(const options& o) {
+int cmd_mcp_list(const options& o) {
   auto w = ask_weftd(o);
   if (!w) return failure(fmt::format("Failed to list MCP servers: weftd is not reachable: {}", w.err().message));
   std::string config = w->config.empty() ? "(built-in default)" : w->config;
@@ -540,26 +449,6 @@ int cmd_list(const options& o) {
                                "tool-mcp)",
                                s.err().message));
   return print_list(o, *s, config);
-}
-
-}  // namespace
-
-int cmd_mcp(const options& o, const std::vector<std::string>& args) {
-  bool help_asked = std::find(args.begin(), args.end(), "--help") != args.end() && args[0] != "add";
-  if (args.empty() || args[0] == "-h" || args[0] == "--help" || help_asked) {
-    fmt::print("{}", mcp_help);
-    return args.empty() ? service::to_int(service::exit_code::usage) : 0;
-  }
-  std::vector<std::string> rest(args.begin() + 1, args.end());
-  if (args[0] == "add") return cmd_add(o, rest);
-  if (args[0] == "remove") return cmd_remove(o, rest);
-  if (args[0] == "list") {
-    if (!rest.empty()) return service::usage_error("weftctl", "mcp list takes no arguments");
-    return cmd_list(o);
-  }
-  if (args[0] == "serve") return cmd_mcp_serve(o, rest);
-  if (args[0] == "info") return cmd_mcp_info(o, rest);
-  return service::usage_error("weftctl", fmt::format("mcp: unknown command '{}' (weftctl mcp --help)", args[0]));
 }
 
 }  // namespace weft::ctl
