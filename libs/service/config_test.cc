@@ -6,6 +6,7 @@
 #include <fstream>
 #include <optional>
 #include <regex>
+#include <set>
 #include <string>
 #include <unistd.h>
 
@@ -1637,12 +1638,15 @@ TEST_CASE("variables of sections without secrets reach every service; [services]
   CHECK(lenient->agents.at("a").workspace == "/a");
 }
 
-TEST_CASE("services other than llm learn which providers are usable, never their keys") {
+TEST_CASE("memory learns which provider it embeds with, never its key; no other service hears of providers") {
   no_provider_keys keys;
   {
     scoped_env key("OPENAI_API_KEY", "sk-test");
+    scoped_env key2("GROQ_API_KEY", "gsk-test");
     for (auto& s : derived_services(default_config(), [](std::string_view p) { return std::string(p); })) {
-      CHECK_MESSAGE(s.env.at("WEFT_PROVIDERS_READY") == "openai", s.name);
+      if (s.name == "llm") CHECK(s.env.at("WEFT_PROVIDERS_READY") == "groq,openai");
+      else if (s.name == "memory") CHECK(s.env.at("WEFT_PROVIDERS_READY") == "openai");  // the default provider
+      else CHECK_MESSAGE(s.env.count("WEFT_PROVIDERS_READY") == 0, s.name);
       if (s.name != "llm") CHECK(s.env.count("OPENAI_API_KEY") == 0);
     }
   }
@@ -1659,4 +1663,49 @@ TEST_CASE("services other than llm learn which providers are usable, never their
   REQUIRE(c.has_value());
   CHECK(c->providers.at("mine").enabled);
   CHECK_FALSE(c->providers.at("other").enabled);
+}
+
+namespace {
+
+std::map<std::string, service_spec> derived_by_name(const std::string& text) {
+  auto c = parse_config(text, "clawft.toml");
+  REQUIRE_MESSAGE(c.has_value(), (c ? "" : c.err().message));
+  std::map<std::string, service_spec> out;
+  for (auto& s : derived_services(*c, [](std::string_view p) { return std::string(p); })) out[s.name] = s;
+  return out;
+}
+
+/// The derived services whose spec differs between two configs: what a reload restarts.
+std::set<std::string> changed(const std::string& before, const std::string& after) {
+  auto a = derived_by_name(before), b = derived_by_name(after);
+  std::set<std::string> out;
+  for (auto& [name, s] : b)
+    if (a.count(name) && !(a.at(name) == s)) out.insert(name);
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("a reload restarts only the derived services whose own inputs changed") {
+  no_provider_keys keys;
+  const std::string base =
+      "[providers.one]\nbase_url = \"http://127.0.0.1:9/v1\"\nmodel = \"m\"\n"
+      "[llm]\ndefault_provider = \"one\"\n"
+      "[agents.main]\n[agents.helper]\ntools = { families = [\"fs\"] }\n"
+      "[channels.telegram]\ntoken = \"1:a\"\n[channels.web]\nlisten = \"127.0.0.1:0\"\n"
+      "[mcp]\nagent = \"main\"\nlisten = \"127.0.0.1:0\"\n"
+      "[tools.mcp_servers.a]\ncommand = \"true\"\n";
+  const std::string provider = "[providers.two]\nbase_url = \"http://127.0.0.1:8/v1\"\nmodel = \"n\"\n";
+  // A provider added before everything else moves every table: positions do not count.
+  CHECK(changed(base, provider + base) == std::set<std::string>{"llm"});
+  CHECK(changed(base, base + "[agents.third]\n") == std::set<std::string>{"memory", "router"});
+  auto token = base;
+  token.replace(token.find("1:a"), 3, "1:b");
+  CHECK(changed(base, token) == std::set<std::string>{"chan-telegram"});
+  CHECK(changed(base, base + "[tools.mcp_servers.b]\ncommand = \"true\"\n").empty());  // tool-mcp: SIGHUP
+  auto model = base;
+  model.replace(model.find("[agents.helper]\n"), 16, "[agents.helper]\nmodel = \"one/x\"\n");
+  CHECK(changed(base, model) == std::set<std::string>{"agent-helper", "llm"});
+  CHECK(changed(base, base + "[memory]\ncheckpoint_s = 7\n") ==
+        std::set<std::string>{"agent-helper", "agent-main", "memory"});
 }
