@@ -434,7 +434,14 @@ status supervisor::reload(sv::reload_reply* out) {
     _config_path = path;
   }
   for (auto& w : cfg->warnings) _log.warning("{}", w);
-  bool bus_changed = !(cfg->bus == _cfg.bus);
+  // A table that only moved in the file (a provider added above the agents) is no reason to
+  // restart the bus; its denial messages may name the old position until it restarts.
+  auto positionless = [](service::bus_settings b) {
+    for (auto& r : b.acl) r.where.clear();
+    for (auto& [name, p] : b.agent_tools) p.where.clear();
+    return b;
+  };
+  bool bus_changed = !(positionless(cfg->bus) == positionless(_cfg.bus));
   _cfg.supervisor = cfg->supervisor;
   _cfg.bus = cfg->bus;
   for (auto& c : _children) c->policy.set(cfg->supervisor);

@@ -7,6 +7,7 @@
 #include <map>
 #include <set>
 
+#include <fmt/ranges.h>
 #include <nlohmann/json.hpp>
 
 #include "proto/mcp_v1.hh"
@@ -62,7 +63,9 @@ std::map<std::string, pid_t> pids(test::stack& s) {
   auto r = s.control()->request(sv::status{});
   REQUIRE(r);
   std::map<std::string, pid_t> out;
-  for (auto& i : r->as<sv::status_reply>()->services) out[i.name] = static_cast<pid_t>(i.pid);
+  auto st = r->as<sv::status_reply>();
+  REQUIRE(st);
+  for (auto& i : st->services) out[i.name] = static_cast<pid_t>(i.pid);
   return out;
 }
 
@@ -124,11 +127,12 @@ TEST_CASE("each kind of config change restarts only the services that read it") 
     CHECK(names(j["restarted"]) == std::set<std::string>{"llm"});
     CHECK(new_pids(before, pids(*s)) == std::set<std::string>{"llm"});
   }
-  SUBCASE("an agent added: it and its tools start, router and memory (which read the agent list) restart") {
+  SUBCASE("an agent added: it and its tools start; router and memory (which read the agent list) and the bus "
+          "(which checks the new agent's tool calls) restart") {
     auto j = reload(*s, config(tg, "1:a", "[agents.third]\n"));
     CHECK(names(j["started"]) == std::set<std::string>{"agent-third", "tool-fs-third", "tool-shell-third"});
-    CHECK(names(j["restarted"]) == std::set<std::string>{"memory", "router"});
-    CHECK(new_pids(before, pids(*s)) == std::set<std::string>{"memory", "router"});
+    CHECK(names(j["restarted"]) == std::set<std::string>{"bus", "memory", "router"});
+    CHECK(new_pids(before, pids(*s)) == std::set<std::string>{"bus", "memory", "router"});
   }
   SUBCASE("the channel token changed: only that channel restarts") {
     test::fake_peer tg2("fake_telegram.py", {"--token", "1:b"});  // the new bot (a new token is a new bot)
@@ -146,7 +150,9 @@ TEST_CASE("each kind of config change restarts only the services that read it") 
     for (int i = 0; i < 200 && !connected; ++i) {  // until tool-mcp has read the new config
       auto r = b->call("tool/mcp", mv::list_servers{}, {.timeout = 10s, .attempt_timeout = 2s});
       REQUIRE(r);
-      for (auto& sv : r->as<mv::servers>()->servers) connected = connected || (sv.name == "b" && sv.state == "ready");
+      auto list = r->as<mv::servers>();
+      REQUIRE(list);
+      for (auto& server : list->servers) connected = connected || (server.name == "b" && server.state == "ready");
       if (!connected) (void)b->next(50ms);
     }
     CHECK(connected);
