@@ -38,7 +38,7 @@ json to_json(const sv::service_info& i) {
           {"state", std::string(sv::to_string(i.state))},
           {"pid", i.pid},             {"restarts", i.restarts},
           {"since", to_rfc3339(i.since)}, {"last_exit", i.last_exit},
-          {"status", i.status}};
+          {"status", i.status},       {"error", i.error}};
 }
 
 /// weftctl's own messages: what it connects to, shown with -v.
@@ -105,10 +105,13 @@ int cmd_status(const options& o) {
   fmt::print("weftd: config {}, runtime {}, up {}\n\n", st->config, st->runtime_dir, ago(st->started));
   fmt::print("{:<16} {:<16} {:<9} {:>7} {:>8} {:>8}  {}\n", "SERVICE", "ADDRESS", "STATE", "PID", "RESTARTS", "SINCE",
              "LAST EXIT");
-  for (auto& s : st->services)
+  for (auto& s : st->services) {
+    // Why a service failed or restarts, where a person looks first.
+    auto last = s.last_exit.empty() ? std::string("-") : s.last_exit;
+    if (!s.error.empty() && s.state != sv::state::ready) last += ": " + s.error;
     fmt::print("{:<16} {:<16} {:<9} {:>7} {:>8} {:>8}  {}\n", s.name, s.address.empty() ? "-" : s.address,
-               sv::to_string(s.state), s.pid ? std::to_string(s.pid) : "-", s.restarts, ago(s.since),
-               s.last_exit.empty() ? "-" : s.last_exit);
+               sv::to_string(s.state), s.pid ? std::to_string(s.pid) : "-", s.restarts, ago(s.since), last);
+  }
   bool all_ok = std::all_of(st->services.begin(), st->services.end(), [](auto& s) {
     return s.state == sv::state::ready || s.state == sv::state::stopped;
   });

@@ -19,6 +19,7 @@
 #include <weft/base/fd.hh>
 #include <weft/base/io.hh>
 #include <weft/service/config.hh>
+#include <weft/service/config_edit.hh>
 #include <weft/service/control_client.hh>
 #include <weft/service/paths.hh>
 
@@ -49,35 +50,6 @@ constexpr std::string_view builtin_default_text =
     "\n"
     "[mcp]\n";
 
-/// A TOML basic string holding `s` exactly: quotes, backslashes and control characters
-/// escaped, and "${" written "$${" so the loader does not substitute it.
-std::string toml_string(std::string_view s) {
-  std::string out = "\"";
-  for (std::size_t i = 0; i < s.size(); ++i) {
-    auto c = static_cast<unsigned char>(s[i]);
-    if (c == '"') out += "\\\"";
-    else if (c == '\\') out += "\\\\";
-    else if (c == '\n') out += "\\n";
-    else if (c == '\t') out += "\\t";
-    else if (c < 0x20 || c == 0x7f) out += fmt::format("\\u{:04X}", c);
-    else if (c == '$' && s.substr(i + 1, 1) == "{") out += "$$";
-    else out += static_cast<char>(c);
-  }
-  return out + "\"";
-}
-
-/// A bare TOML key when it can be one, else a quoted one.
-std::string toml_key(std::string_view k) {
-  bool bare = !k.empty() && std::all_of(k.begin(), k.end(), [](char c) {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '-';
-  });
-  return bare ? std::string(k) : toml_string(k);
-}
-
-std::string inline_table(const std::map<std::string, std::string>& m) {
-  std::vector<std::string> items;
-  for (auto& [k, v] : m) items.push_back(toml_key(k) + " = " + toml_string(v));
-  return "{ " + fmt::format("{}", fmt::join(items, ", ")) + " }";
 }
 
 result<std::string> read_file(const std::string& path) {
@@ -119,54 +91,6 @@ const mv::server_status* find_server(const mv::servers& s, std::string_view name
   for (auto& x : s.servers)
     if (x.name == name) return &x;
   return nullptr;
-}
-
-/// Where the comment and blank lines right before the table header at `header` begin (they
-/// belong to that table), not before `floor`.
-std::size_t lead_in_start(std::string_view text, std::size_t floor, std::size_t header) {
-  auto begin = header;
-  while (begin > floor) {
-    auto prev_end = begin - 1;  // the '\n' ending the previous line
-    auto prev_start = text.rfind('\n', prev_end == 0 ? 0 : prev_end - 1);
-    prev_start = prev_start == std::string_view::npos ? 0 : prev_start + 1;
-    if (prev_start < floor) break;
-    auto line = text.substr(prev_start, prev_end - prev_start);
-    auto a = line.find_first_not_of(" \t\r");
-    if (a != std::string_view::npos && line[a] != '#') break;
-    begin = prev_start;
-  }
-  return begin;
-}
-
-/// Where `[tools.mcp_servers.<name>]` starts and ends in `text` (the header line up to the
-/// next table header), when it is written as a table of its own.
-std::optional<std::pair<std::size_t, std::size_t>> find_table(std::string_view text, std::string_view name) {
-  auto header_of = [](std::string_view line) {
-    auto a = line.find_first_not_of(" \t");
-    if (a == std::string_view::npos || line[a] != '[') return std::string();
-    auto b = line.find(']', a);
-    if (b == std::string_view::npos) return std::string();
-    std::string h;
-    for (char c : line.substr(a + 1, b - a - 1))
-      if (c != ' ' && c != '\t' && c != '"') h += c;
-    return h;
-  };
-  std::string want = fmt::format("tools.mcp_servers.{}", name);
-  std::optional<std::size_t> start;
-  for (std::size_t pos = 0; pos < text.size();) {
-    auto nl = text.find('\n', pos);
-    auto end = nl == std::string_view::npos ? text.size() : nl + 1;
-    auto line = text.substr(pos, end - pos);
-    auto h = header_of(line);
-    if (!h.empty()) {
-      if (start) return std::pair{*start, lead_in_start(text, *start, pos)};
-      // A sub-table of the server ([tools.mcp_servers.<name>.x]) would make this unsafe.
-      if (h == want) start = pos;
-    }
-    pos = end;
-  }
-  if (start) return std::pair{*start, text.size()};
-  return std::nullopt;
 }
 
 int print_list(const options& o, const mv::servers& s, const std::string& config) {
@@ -356,24 +280,9 @@ int cmd_mcp_add(const options& o, const mcp_add_args& a) {
                                current.err().message));
   }
 
-  std::string table = fmt::format("\n[tools.mcp_servers.{}]\n", name);
-  if (!e.url.empty()) {
-    table += "url = " + toml_string(e.url) + "\n";
-    if (!e.headers.empty()) table += "headers = " + inline_table(e.headers) + "\n";
-  } else {
-    table += "command = " + toml_string(e.command) + "\n";
-    if (!e.args.empty()) {
-      std::vector<std::string> quoted;
-      for (auto& a : e.args) quoted.push_back(toml_string(a));
-      table += fmt::format("args = [{}]\n", fmt::join(quoted, ", "));
-    }
-    if (!e.env.empty()) table += "env = " + inline_table(e.env) + "\n";
-    if (!e.cwd.empty()) table += "cwd = " + toml_string(e.cwd) + "\n";
-  }
-  if (e.era != "auto") table += "era = " + toml_string(e.era) + "\n";
-  if (!e.enabled) table += "enabled = false\n";
-  if (!text.empty() && text.back() != '\n') text += '\n';
-  text += table;
+  auto added = service::add_mcp_server_table(text, name, e);
+  if (!added) return failure(fmt::format("Failed to add MCP server '{}': {}", name, added.err().message));
+  text = std::move(*added);
   auto parsed = service::parse_config(text, path, /*lenient_env=*/true);
   if (!parsed) return failure(fmt::format("Failed to add MCP server '{}':\n{}", name, parsed.err().message));
   unsigned limit = parsed->tools.mcp_servers.at(name).connect_timeout_ms + 10000;
@@ -402,21 +311,18 @@ int cmd_mcp_remove(const options& o, const std::string& name) {
     return failure(fmt::format("Failed to remove MCP server '{}': it is not in '{}' (configured: {})", name,
                                w->config, names.empty() ? std::string("none") : fmt::format("{}", fmt::join(names, ", "))));
   }
-  auto span = find_table(*text, name);
-  if (!span)
+  auto edited = service::remove_mcp_server_table(*text, name);
+  if (!edited && edited.err().code == errc::not_found)
     return failure(fmt::format("Failed to remove MCP server '{}': it is defined at {} in a form this command does not "
                                "edit (not a [tools.mcp_servers.{}] table of its own); remove it there by hand and run "
                                "`weftctl reload`",
                                name, it->second.where, name));
-  std::string edited = text->substr(0, span->first) + text->substr(span->second);
-  // Drop the blank line `mcp add` put before the table.
-  if (span->first >= 2 && edited.substr(span->first - 2, 2) == "\n\n") edited.erase(span->first - 1, 1);
-  auto check = service::parse_config(edited, w->config, /*lenient_env=*/true);
+  auto check = edited ? service::parse_config(*edited, w->config, /*lenient_env=*/true) : result<service::config>(edited.err());
   if (!check || check->tools.mcp_servers.count(name))
     return failure(fmt::format("Failed to remove MCP server '{}': its table at {} has parts this command cannot "
                                "separate from the rest; remove it by hand and run `weftctl reload`",
                                name, it->second.where));
-  if (int rc = apply(o, w->config, edited, false); rc != 0) return rc;
+  if (int rc = apply(o, w->config, *edited, false); rc != 0) return rc;
   if (check->tools.mcp_servers.empty()) {
     if (!o.json) fmt::print("'{}' removed; no MCP servers remain, so tool-mcp stops\n", name);
     return 0;
