@@ -3,13 +3,18 @@
 #include <doctest/doctest.h>
 
 #include <csignal>
+#include <arpa/inet.h>
 #include <fcntl.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <fstream>
 #include <set>
 #include <thread>
 
 #include <nlohmann/json.hpp>
+
+#include <weft/base/fd.hh>
 
 #include "harness.hh"
 #include "tests/echo/echo_v1.hh"
@@ -516,4 +521,49 @@ TEST_CASE("a service of 41 lines on the runtime: requests, a deferred reply, a t
   auto st = nlohmann::json::parse(s->weftctl({"status", "--json"}).out);
   for (auto& svc : st["services"])
     if (svc["name"] == "sample") CHECK(svc["last_exit"] == "exited with status 0");
+}
+
+TEST_CASE("a service whose port is taken fails at once and weftctl status says why, with a fix hint") {
+  // The port is taken by the test itself, as another program would take it.
+  weft::unique_fd taken(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  sockaddr_in sa{};
+  sa.sin_family = AF_INET;
+  sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  REQUIRE(::bind(taken.get(), reinterpret_cast<sockaddr*>(&sa), sizeof sa) == 0);
+  REQUIRE(::listen(taken.get(), 1) == 0);
+  socklen_t len = sizeof sa;
+  REQUIRE(::getsockname(taken.get(), reinterpret_cast<sockaddr*>(&sa), &len) == 0);
+  auto listen = fmt::format("127.0.0.1:{}", ntohs(sa.sin_port));
+  // Named chan-web, as the web channel would be: the hint names [channels.web] listen.
+  auto s = test::stack::start(fast_restarts + "[services.chan-web]\nexec = \"" +
+                              test::build_path("tests/integration/weft-test-listen") + "\"\nargs = [\"--listen\", \"" +
+                              listen + "\"]\naddress = \"chan/web\"\n");
+  auto st = nlohmann::json::parse(s->weftctl({"status", "--json"}).out);
+  bool seen = false;
+  for (auto& svc : st["services"])
+    if (svc["name"] == "chan-web") {
+      seen = true;
+      CHECK(svc["state"] == "failed");
+      CHECK(svc["restarts"] == 0);  // one attempt: a taken port is not retried
+      CHECK(svc["last_exit"] == "exited with status 1");
+      auto error = svc["error"].get<std::string>();
+      CHECK(error.find("Failed to listen on " + listen + ": address in use") == 0);
+      CHECK(error.find("port taken: set [channels.web] listen to another port, then weftctl start chan-web") !=
+            std::string::npos);
+    }
+  CHECK(seen);
+  auto table = s->weftctl({"status"});
+  CHECK(table.exit_code == 1);  // not every service is ready
+  CHECK(table.out.find("address in use") != std::string::npos);
+  CHECK(table.out.find("weftctl start chan-web") != std::string::npos);
+  // Once the port is free, starting it again works and the error is gone.
+  taken.reset();
+  auto r = s->weftctl({"start", "chan-web"});
+  CHECK_MESSAGE(r.exit_code == 0, r.err);
+  st = nlohmann::json::parse(s->weftctl({"status", "--json"}).out);
+  for (auto& svc : st["services"])
+    if (svc["name"] == "chan-web") {
+      CHECK(svc["state"] == "ready");
+      CHECK(svc["error"] == "");
+    }
 }

@@ -25,7 +25,7 @@ namespace weft::service {
 bool service_spec::operator==(const service_spec& o) const {
   return name == o.name && exec == o.exec && args == o.args && address == o.address && after == o.after &&
          env == o.env && restart == o.restart && enabled == o.enabled && sandbox == o.sandbox &&
-         reload_signal == o.reload_signal;
+         reload_signal == o.reload_signal && reads == o.reads;
 }
 
 namespace {

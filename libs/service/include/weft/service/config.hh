@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -72,6 +73,19 @@ struct supervisor_settings {
 /// What weftd confines a child to before exec (libs/sandbox's plain description).
 using sandbox_spec = sandbox::spec;
 
+struct config;
+
+/// What of the config a derived service reads itself (it re-reads the file weftd passes
+/// it), so a reload restarts it when that changed and for nothing else in the file: a
+/// provider added restarts llm, not the agents. The parts are named in config_derived.cc
+/// ("providers", "llm", "agent:<id>", "channels.web", …).
+struct service_inputs {
+  std::vector<std::string> parts;
+  std::shared_ptr<const config> from;  ///< the config they were read from, file positions cleared
+  /// The same parts with the same values in both configs (no parts: equal).
+  bool operator==(const service_inputs& o) const;
+};
+
 /// One [services.<name>] table: a process weftd starts, watches and restarts.
 struct service_spec {
   std::string name;
@@ -86,6 +100,8 @@ struct service_spec {
   /// weftd sends SIGHUP to the running service after every reload that keeps it, so it can
   /// re-read its part of the config in place (tool-mcp: servers added or removed).
   bool reload_signal = false;
+  /// The parts of the config the service reads (derived services; none for [services.*]).
+  service_inputs reads;
   std::string where;  ///< "file:line:col" of the table
   /// Compares everything but `where`, so a table that only moved in the file is not a
   /// changed service on reload.
