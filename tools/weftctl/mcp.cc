@@ -50,8 +50,6 @@ constexpr std::string_view builtin_default_text =
     "\n"
     "[mcp]\n";
 
-}
-
 result<std::string> read_file(const std::string& path) {
   unique_fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
   if (fd.get() < 0) return fail(errc::io, "Failed to read '{}': {}", path, std::strerror(errno));
