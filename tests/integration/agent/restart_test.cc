@@ -119,10 +119,12 @@ TEST_CASE("agent: the shell tool process SIGKILLed mid-call; the call runs again
     return;
   }
   env e;
-  // The first run marks that it started and waits; the run the restarted process gets
-  // answers at once.
+  // The first run marks that it started and waits while the mark is there (a SIGKILLed
+  // tool process leaves its command running: it ends when the test's directory goes); the
+  // run the restarted process gets answers at once.
   REQUIRE(e.llm.post("/_script", R"([{"tool_calls":[{"name":"exec","arguments":{"command":
-      "if [ -e held ]; then echo second run; else touch held; sleep 60; fi"}}]}])").status == 200);
+      "if [ -e held ]; then echo second run; else touch held; while [ -e held ]; do sleep 0.1; done; fi"}}]}])")
+              .status == 200);
   auto id = e.b->send_request("agent/main", make_turn("web:tool-1", "run it"));
   REQUIRE(id);
   REQUIRE(eventually([&] { return fs::exists(e.ws + "/held"); }));  // the tool holds the call now
