@@ -1,8 +1,14 @@
 #include <doctest/doctest.h>
 
+#include <fcntl.h>
+#include <sys/stat.h>
+
 #include <filesystem>
 #include <fstream>
+#include <thread>
+#include <unistd.h>
 
+#include <weft/base/fd.hh>
 #include <weft/base/io.hh>
 #include <weft/base/log.hh>
 #include <weft/base/result.hh>
@@ -79,4 +85,55 @@ TEST_CASE("write_file_atomic replaces a file whole, with the mode asked for; to_
   CHECK(missing.err().message.find("Failed to create '") == 0);
   CHECK(weft::to_hex(std::string_view("\x00\x7f\xff", 3)) == "007fff");
   CHECK(weft::sync_dir(d.path / "absent").err().message.find("Failed to open directory") == 0);
+}
+
+TEST_CASE("write_all writes every byte, or says why not") {
+  int p[2];
+  REQUIRE(::pipe(p) == 0);
+  weft::unique_fd in(p[0]), out(p[1]);
+  std::string big(200000, 'x');  // more than a pipe holds: the reader drains it meanwhile
+  std::string got;
+  std::thread reader([&] {
+    auto r = weft::read_to_end(in.get(), big.size());
+    REQUIRE(r);
+    got = std::move(*r);
+  });
+  CHECK(weft::write_all(out.get(), big));
+  out.reset();
+  reader.join();
+  CHECK(got == big);
+  auto bad = weft::write_all(-1, "x");
+  REQUIRE_FALSE(bad);
+  CHECK(bad.err().code == errc::io);
+}
+
+TEST_CASE("write_file_atomic_at replaces an entry of an open directory, never writing through what was there") {
+  weft::test::temp_dir d{"weft-base-io"};
+  auto slurp = [](const std::filesystem::path& p) {
+    std::ifstream in(p);
+    return std::string((std::istreambuf_iterator<char>(in)), {});
+  };
+  unique_fd dir(::open(d.path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  REQUIRE(dir);
+  REQUIRE(write_file_atomic_at(dir.get(), "f.txt", "one", 0640));
+  REQUIRE(write_file_atomic_at(dir.get(), "f.txt", "two", 0640));
+  CHECK(slurp(d.path / "f.txt") == "two");
+  CHECK((std::filesystem::status(d.path / "f.txt").permissions() & std::filesystem::perms::all) ==
+        (std::filesystem::perms::owner_read | std::filesystem::perms::owner_write | std::filesystem::perms::group_read));
+  CHECK(std::distance(std::filesystem::directory_iterator(d.path), {}) == 1);  // no temporary file left
+  // A symlink in the name's place is replaced, not written through.
+  std::ofstream(d.path / "target") << "keep";
+  std::filesystem::create_symlink("target", d.path / "link");
+  REQUIRE(write_file_atomic_at(dir.get(), "link", "new"));
+  CHECK_FALSE(std::filesystem::is_symlink(d.path / "link"));
+  CHECK(slurp(d.path / "link") == "new");
+  CHECK(slurp(d.path / "target") == "keep");
+  CHECK(write_file_atomic_at(dir.get(), "a/b", "x").err().code == errc::invalid_argument);
+  // The directory is synced after the rename: a descriptor that cannot be synced (O_PATH)
+  // fails at that step, once the file is in place.
+  unique_fd path_only(::open(d.path.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+  auto unsynced = write_file_atomic_at(path_only.get(), "g.txt", "x");
+  REQUIRE_FALSE(unsynced);
+  CHECK(unsynced.err().message.find("sync the directory: ") == 0);
+  CHECK(slurp(d.path / "g.txt") == "x");
 }

@@ -9,6 +9,8 @@ TEST_CASE("bus addresses are built one way and read back") {
   CHECK(addr::agent_mcp("main") == "agent/main/mcp");
   CHECK(addr::tool("web") == "tool/web");
   CHECK(addr::tool("fs", "main") == "tool/fs/main");
+  CHECK(addr::tool_method(addr::tool("fs", "main"), "read_file") == "tool/fs/main/read_file");
+  CHECK(addr::beneath(addr::tool_method("tool/web", "web_fetch"), "tool/web"));
   CHECK(addr::channel("telegram") == "chan/telegram");
   CHECK(addr::ctl(42) == "ctl/42");
   CHECK(addr::last_segment("tool/fs/main") == "main");

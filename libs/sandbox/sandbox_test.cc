@@ -53,7 +53,7 @@ TEST_CASE("landlock: only the allowed directory is reachable") {
   weft::test::temp_dir inside{"weft-sandbox"}, outside{"weft-sandbox"};
   write_file(inside.path / "in.txt", "in");
   write_file(outside.path / "out.txt", "out");
-  service::sandbox_spec spec;
+  sandbox::spec spec;
   spec.enabled = true;
   spec.read_write = {inside.path.string(), "/dev/null"};
   int rc = in_child([&] {
@@ -75,7 +75,7 @@ TEST_CASE("landlock: read_only paths can be read but not written") {
   if (sandbox::landlock_abi() == 0) return;
   weft::test::temp_dir rw{"weft-sandbox"}, ro{"weft-sandbox"};
   write_file(ro.path / "r.txt", "r");
-  service::sandbox_spec spec;
+  sandbox::spec spec;
   spec.enabled = true;
   spec.read_write = {rw.path.string()};
   spec.read_only = {ro.path.string(), "/nonexistent/weft-sandbox-test"};
@@ -96,7 +96,7 @@ TEST_CASE("landlock: read_only paths can be read but not written") {
 
 TEST_CASE("landlock: /proc/self is the child's own, even when prepared in the parent") {
   if (sandbox::landlock_abi() == 0) return;
-  service::sandbox_spec spec;
+  sandbox::spec spec;
   spec.enabled = true;
   spec.read_only = {"/proc/self"};
   auto p = sandbox::prepare(spec);  // in the parent, as weftd does
@@ -113,7 +113,7 @@ TEST_CASE("landlock: /proc/self is the child's own, even when prepared in the pa
 
 TEST_CASE("landlock: a missing read_write directory is created") {
   weft::test::temp_dir base{"weft-sandbox"};
-  service::sandbox_spec spec;
+  sandbox::spec spec;
   spec.enabled = true;
   spec.read_write = {(base.path / "a/b").string()};
   auto p = sandbox::prepare(spec);
@@ -122,7 +122,7 @@ TEST_CASE("landlock: a missing read_write directory is created") {
 }
 
 TEST_CASE("seccomp: ptrace, unshare and namespace clones are refused with EPERM") {
-  service::sandbox_spec spec;
+  sandbox::spec spec;
   spec.enabled = true;
   spec.read_write = {fs::temp_directory_path().string()};
   int rc = in_child([&] {
@@ -146,7 +146,7 @@ TEST_CASE("seccomp: ptrace, unshare and namespace clones are refused with EPERM"
 }
 
 TEST_CASE("seccomp: deny_network refuses every socket family but AF_UNIX") {
-  service::sandbox_spec spec;
+  sandbox::spec spec;
   spec.enabled = true;
   spec.deny_network = true;
   int rc = in_child([&] {
@@ -164,7 +164,7 @@ TEST_CASE("seccomp: deny_network refuses every socket family but AF_UNIX") {
 }
 
 TEST_CASE("rlimits are lowered, never raised") {
-  service::sandbox_spec spec;
+  sandbox::spec spec;
   spec.enabled = true;
   spec.max_open_files = 17;
   spec.max_file_size = 4096;
@@ -176,7 +176,7 @@ TEST_CASE("rlimits are lowered, never raised") {
     ::getrlimit(RLIMIT_FSIZE, &r);
     if (r.rlim_cur != 4096 || r.rlim_max != 4096) return 12;
     // A second, larger limit does not raise it.
-    service::sandbox_spec bigger;
+    sandbox::spec bigger;
     bigger.max_open_files = 1000;
     if (!sandbox::apply(bigger)) return 13;
     ::getrlimit(RLIMIT_NOFILE, &r);
@@ -187,7 +187,7 @@ TEST_CASE("rlimits are lowered, never raised") {
 }
 
 TEST_CASE("report summary names what is applied") {
-  service::sandbox_spec spec;
+  sandbox::spec spec;
   spec.enabled = true;
   auto p = sandbox::prepare(spec);
   REQUIRE(p);

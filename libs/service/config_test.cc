@@ -6,6 +6,7 @@
 #include <fstream>
 #include <optional>
 #include <regex>
+#include <set>
 #include <string>
 #include <unistd.h>
 
@@ -249,99 +250,327 @@ TEST_CASE("service_spec equality ignores where the table is") {
   CHECK_FALSE(a == b);
 }
 
+/// Config errors of the same shape: the text of a file and the one message it gets,
+/// "clawft.toml:line:col: error: …". Each is one row; the test below walks them all.
+struct error_case {
+  std::string_view toml;
+  std::string_view message;
+};
+
+constexpr error_case error_cases[] = {
+    {"[bus]\nmax_message_bytes = = 3\n",
+     "clawft.toml:2:21: error: Error while parsing value: could not determine value type"},
+    {"[bus]\nmax_msg_bytes = 1024\n",
+     "clawft.toml:2:1: error: unknown key 'max_msg_bytes' in [bus]; expected one of: max_message_bytes, "
+        "queue_depth, default_policy, acl"},
+    {"[bus]\n  queue_dept = 3\n",
+     "clawft.toml:2:3: error: unknown key 'queue_dept' in [bus]; expected one of: max_message_bytes, "
+        "queue_depth, default_policy, acl; did you mean 'queue_depth'?"},
+    {"[[bus.acl]]\nform = \"a\"\naction = \"deny\"\n",
+     "clawft.toml:2:1: error: unknown key 'form' in bus.acl[0]; expected one of: from, to, types, action; "
+        "did you mean 'from'?"},
+    {"[services.echo-1]\nexec = \"/bin/echo\"\nrestrat = \"never\"\n",
+     "clawft.toml:3:1: error: unknown key 'restrat' in [services.echo-1]; expected one of: exec, args, "
+        "address, after, env, restart, enabled; did you mean 'restart'?"},
+    {"[weft]\n\"a\\nb\" = 1\n",
+     "clawft.toml:2:1: error: unknown key 'a\\x0ab' in [weft]; expected one of: home, runtime_dir, log"},
+    {"[weft]\nx = 1\n",
+     "clawft.toml:2:1: error: unknown key 'x' in [weft]; expected one of: home, runtime_dir, log"},
+    {"[buss]\n",
+     "clawft.toml:1:2: error: unknown key 'buss' at the top level; expected one of: weft, bus, supervisor, "
+        "services, providers, llm, agents, channels, agent_routes, routing, delegation, memory, mcp, tools, "
+        "security, hub; did you mean 'bus'?"},
+    {"[bus]\nmax_message_bytes = \"big\"\n",
+     "clawft.toml:2:21: error: [bus] max_message_bytes must be an integer, not a string"},
+    {"[bus]\nqueue_depth = 10.5\n",
+     "clawft.toml:2:15: error: [bus] queue_depth must be an integer, not a floating-point number"},
+    {"[weft]\nlog = true\n",
+     "clawft.toml:2:7: error: [weft] log must be a string, not a boolean"},
+    {"bus = 3\n",
+     "clawft.toml:1:7: error: [bus] must be a table, not an integer"},
+    {"[bus]\nacl = 1\n",
+     "clawft.toml:2:7: error: [bus] acl must be an array of tables ([[bus.acl]]), not an integer"},
+    {"[bus]\nacl = [1]\n",
+     "clawft.toml:2:8: error: bus.acl[0] must be a table, not an integer"},
+    {"[services.a]\nexec = \"/bin/a\"\nargs = \"-v\"\n",
+     "clawft.toml:3:8: error: [services.a] args must be an array of strings, not a string"},
+    {"[services.a]\nexec = \"/bin/a\"\nargs = [\"-v\", 2]\n",
+     "clawft.toml:3:15: error: [services.a] args must contain only strings, not an integer"},
+    {"[services.a]\nexec = \"/bin/a\"\nenv = { N = 1 }\n",
+     "clawft.toml:3:13: error: [services.a] env.N must be a string, not an integer"},
+    {"[services.a]\nexec = \"/bin/a\"\nenv = [\"N=1\"]\n",
+     "clawft.toml:3:7: error: [services.a] env must be a table of strings, not an array"},
+    {"[services.a]\nexec = \"/bin/a\"\nenabled = \"yes\"\n",
+     "clawft.toml:3:11: error: [services.a] enabled must be true or false, not a string"},
+    {"[services]\na = 5\n",
+     "clawft.toml:2:5: error: [services.a] must be a table, not an integer"},
+    {"[supervisor]\nstop_timeout_ms = 1979-05-27\n",
+     "clawft.toml:2:19: error: [supervisor] stop_timeout_ms must be an integer, not a date"},
+    {"[bus]\nmax_message_bytes = 1023\n",
+     "clawft.toml:2:21: error: [bus] max_message_bytes must be between 1024 and 67108864, not 1023"},
+    {"[bus]\nmax_message_bytes = 67108865\n",
+     "clawft.toml:2:21: error: [bus] max_message_bytes must be between 1024 and 67108864, not 67108865"},
+    {"[bus]\nqueue_depth = 0\n",
+     "clawft.toml:2:15: error: [bus] queue_depth must be between 1 and 1000000, not 0"},
+    {"[bus]\nqueue_depth = -5\n",
+     "clawft.toml:2:15: error: [bus] queue_depth must be between 1 and 1000000, not -5"},
+    {"[bus]\ndefault_policy = \"maybe\"\n",
+     "clawft.toml:2:18: error: [bus] default_policy must be one of 'allow', 'deny', not 'maybe'"},
+    {"[supervisor]\nready_timeout_ms = 0\n",
+     "clawft.toml:2:20: error: [supervisor] ready_timeout_ms must be between 1 and 4294967295, not 0"},
+    {"[supervisor]\nrestart_window_s = 4294967296\n",
+     "clawft.toml:2:20: error: [supervisor] restart_window_s must be between 1 and 4294967295, not 4294967296"},
+    {"[supervisor]\nrestart_intensity = -1\n",
+     "clawft.toml:2:21: error: [supervisor] restart_intensity must be between 1 and 4294967295, not -1"},
+    {"[supervisor]\nrestart_backoff_initial_ms = 500\nrestart_backoff_max_ms = 400\n",
+     "clawft.toml:3:26: error: [supervisor] restart_backoff_max_ms (400) must not be less than "
+        "restart_backoff_initial_ms (500)"},
+    {"[supervisor]\nrestart_backoff_initial_ms = 40000\n",
+     "clawft.toml:2:30: error: [supervisor] restart_backoff_max_ms (30000) must not be less than "
+        "restart_backoff_initial_ms (40000)"},
+    {"[supervisor]\nheartbeat_interval_ms = 10000\n",
+     "clawft.toml:2:25: error: [supervisor] heartbeat_timeout_ms (10000) must be greater than "
+        "heartbeat_interval_ms (10000)"},
+    {"[services.a]\nexec = \"/bin/a\"\nrestart = \"sometimes\"\n",
+     "clawft.toml:3:11: error: [services.a] restart must be one of 'always', 'on-failure', 'never', not "
+        "'sometimes'"},
+    {"[[bus.acl]]\naction = \"block\"\n",
+     "clawft.toml:2:10: error: bus.acl[0] action must be one of 'allow', 'deny', not 'block'"},
+    {"[services.echo-1]\naddress = \"echo/1\"\n",
+     "clawft.toml:1:1: error: [services.echo-1] is missing required key 'exec'"},
+    {"[bus]\n\n[[bus.acl]]\nfrom = \"a\"\n",
+     "clawft.toml:3:1: error: bus.acl[0] is missing required key 'action'"},
+    {"[services]\nx = { args = [] }\n",
+     "clawft.toml:2:5: error: [services.x] is missing required key 'exec'"},
+    {"[services.a]\nexec = \"\"\n",
+     "clawft.toml:2:8: error: [services.a] exec must not be empty"},
+    {"[services.Echo]\nexec = \"/bin/e\"\naddress = \"echo\"\n",
+     "clawft.toml:1:11: error: service name 'Echo' is invalid: use 1 to 64 of a-z, 0-9 and '-', starting with "
+        "a letter or digit"},
+    {"[services.bus]\nexec = \"/bin/e\"\naddress = \"b\"\n",
+     "clawft.toml:1:11: error: service name 'bus' is reserved for weft itself"},
+    {"[services.a]\nexec = \"/bin/a\"\naddress = \"echo//1\"\n",
+     "clawft.toml:3:11: error: [services.a] address 'echo//1' is invalid: use segments of a-z, 0-9, '_', '.', "
+        "'-' starting with a letter or digit, separated by '/', at most 128 characters"},
+    {"[services.a]\nexec = \"/bin/a\"\naddress = \"ctl/x\"\n",
+     "clawft.toml:3:11: error: [services.a] address 'ctl/x' is reserved for weft itself"},
+    {"[services.a]\nexec = \"/bin/a\"\naddress = \"b\"\n[services.b]\nexec = \"/bin/b\"\n",
+     "clawft.toml:4:1: error: [services.b] address 'b' is already used by [services.a]"},
+    {"[services.a]\nexec = \"/bin/a\"\nenv = { \"FOO-BAR\" = \"1\" }\n",
+     "clawft.toml:3:9: error: [services.a] env key 'FOO-BAR' is not a valid environment variable name: use "
+        "letters, digits and '_', not starting with a digit"},
+    {"[[bus.acl]]\nfrom = \"Agent/*\"\naction = \"deny\"\n",
+     "clawft.toml:2:8: error: bus.acl[0] from 'Agent/*' can never match an address: use a-z, 0-9, '_', '.', "
+        "'-', '/' and the wildcard '*'"},
+    {"[[bus.acl]]\ntypes = []\naction = \"deny\"\n",
+     "clawft.toml:2:9: error: bus.acl[0] types must not be empty; use [\"*\"] for every type"},
+    {"[[bus.acl]]\ntypes = [\"io.weft.*\", \"io weft\"]\naction = \"deny\"\n",
+     "clawft.toml:2:23: error: bus.acl[0] types 'io weft' can never match a message type: use letters, digits, "
+        "'_', '.', '-' and the wildcard '*'"},
+    {"[weft]\nhome = \"~/.clawft\"\n",
+     "clawft.toml:2:8: error: [weft] home must be an absolute path, not '~/.clawft'"},
+    {"[weft]\nruntime_dir = \"run\"\n",
+     "clawft.toml:2:15: error: [weft] runtime_dir must be an absolute path, not 'run'"},
+    {"[weft]\nlog = \"verbose\"\n",
+     "clawft.toml:2:7: error: [weft] log 'verbose' is not a level spec: use a level (trace, debug, info, "
+        "warning, error, off), optionally with per-logger levels, e.g. 'debug,bus=trace'"},
+    {"[services.x]\nexec = \"/bin/x\"\nenv = { TOKEN = \"${WEFT_TEST_UNSET}\" }\n",
+     "clawft.toml:3:17: error: environment variable 'WEFT_TEST_UNSET' is not set (used in [services.x] "
+        "env.TOKEN)"},
+    {"[services.x]\nexec = \"/bin/${WEFT_TEST_UNSET\"\n",
+     "clawft.toml:2:8: error: unterminated '${' in [services.x] exec; write '$${' for a literal '${'"},
+    {"[services.x]\nexec = \"/bin/x\"\nargs = [\"${1X}\"]\n",
+     "clawft.toml:3:9: error: '${1X}' in [services.x] args is not a valid environment variable name"},
+    {"[services.a]\nexec = \"/bin/a\"\nafter = [\"bus\", \"ehco\"]\n[services.echo]\nexec = \"/bin/e\"\n",
+     "clawft.toml:3:17: error: [services.a] after names 'ehco', which is neither 'bus' nor a configured "
+        "service; did you mean 'echo'?"},
+    {"[services.a]\nexec = \"/bin/a\"\nafter = [\"bar\"]\n",
+     "clawft.toml:3:10: error: [services.a] after names 'bar', which is neither 'bus' nor a configured service"},
+    {"[services.a]\nexec = \"/bin/a\"\nafter = [\"weftd\"]\n",
+     "clawft.toml:3:10: error: [services.a] after names 'weftd', which is neither 'bus' nor a configured "
+        "service"},
+    {"[services.a]\nexec = \"/bin/a\"\nafter = [\"a\"]\n",
+     "clawft.toml:3:10: error: [services.a] after forms a cycle: a -> a (each waits for the next)"},
+    {"[providers.corp]\nmodel = \"m\"\n",
+     "clawft.toml:1:1: error: [providers.corp] is missing required key 'base_url' (it is not a built-in "
+        "provider: openai, anthropic, openrouter, gemini, groq, deepseek, mistral, xai, together, azure, ollama, "
+        "vllm, llamacpp, lmstudio)"},
+    {"[providers.azure]\napi_key = \"k\"\n",
+     "clawft.toml:1:1: error: [providers.azure] is missing required key 'base_url': "
+        "https://<resource>.openai.azure.com/openai/deployments/<deployment>"},
+    {"[providers.ollama]\nbase_url = \"127.0.0.1:11434\"\n",
+     "clawft.toml:2:12: error: [providers.ollama] base_url '127.0.0.1:11434' is not an http:// or https:// URL"},
+    {"[providers.ollama]\nstyle = \"gemini\"\n",
+     "clawft.toml:2:9: error: [providers.ollama] style must be one of 'openai', 'anthropic', not 'gemini'"},
+    {"[providers.ollama]\nmodle = \"x\"\n",
+     "clawft.toml:2:1: error: unknown key 'modle' in [providers.ollama]; expected one of: style, base_url, "
+        "api_key, api_key_env, model, embedding_model, api_version, headers, enabled; did you mean 'model'?"},
+    {"[providers.ollama]\napi_key_env = \"MY-KEY\"\n",
+     "clawft.toml:2:15: error: [providers.ollama] api_key_env 'MY-KEY' is not a valid environment variable name"},
+    {"[providers.ollama]\napi_key = 5\n",
+     "clawft.toml:2:11: error: [providers.ollama] api_key must be a string, not an integer"},
+    {"[providers.ollama]\nheaders = { \"a b\" = \"x\", c = 1 }\n",
+     "clawft.toml:2:13: error: [providers.ollama] headers key 'a b' is not an HTTP header name: use letters, "
+        "digits, '-' and '_'\n"
+        "clawft.toml:2:30: error: [providers.ollama] headers.c must be a string, not an integer"},
+    {"[providers.ollama]\nheaders = { X = \"a\\r\\nInjected: 1\" }\n",
+     "clawft.toml:2:17: error: [providers.ollama] headers.X must not contain line breaks"},
+    {"[providers.ollama]\nheaders = []\n",
+     "clawft.toml:2:11: error: [providers.ollama] headers must be a table of strings, not an array"},
+    {"[providers.Big]\nbase_url = \"http://x\"\n",
+     "clawft.toml:1:12: error: provider name 'Big' is invalid: use 1 to 64 of a-z, 0-9, '-' and '_', starting "
+        "with a letter or digit"},
+    {"[providers]\nopenai = 1\n",
+     "clawft.toml:2:10: error: [providers.openai] must be a table, not an integer"},
+    {"providers = 1\n",
+     "clawft.toml:1:13: error: [providers] must be a table, not an integer"},
+    {"[providers]\n[llm]\nembedding_provider = \"openai\"\n",
+     "clawft.toml:3:22: error: [llm] embedding_provider 'openai' is not a configured provider (there are none)"},
+    {"[agents.Work]\n",
+     "clawft.toml:1:9: error: agent id 'Work' is invalid: use 1 to 48 of a-z, 0-9 and '-', starting with a letter "
+        "or digit (it becomes the service agent-<id>)"},
+    {"[agents.a]\ntier = \"fast\"\n",
+     "clawft.toml:2:8: error: [agents.a] tier 'fast' is not a tier in [[llm.tiers]] (there are none)"},
+    {"[agents.a]\nworkspace = \"work\"\nmax_iterations = 0\nbudget_usd = -2\nmodle = \"x\"\n",
+     "clawft.toml:2:13: error: [agents.a] workspace must be an absolute path, not 'work'\n"
+        "clawft.toml:3:18: error: [agents.a] max_iterations must be between 1 and 1000, not 0\n"
+        "clawft.toml:4:14: error: [agents.a] budget_usd must be a finite number of at least 0, not -2\n"
+        "clawft.toml:5:1: error: unknown key 'modle' in [agents.a]; expected one of: name, tier, model, workspace, "
+        "max_iterations, tool_timeout_ms, max_tokens, budget_usd, tools; did you mean 'model'?"},
+    {"[agents.a.tools]\nfamilies = [\"fs\", \"shel\", \"fs\"]\nallow = [\"read file\"]\ndeny = 1\n",
+     "clawft.toml:2:19: error: [agents.a.tools] families 'shel' is not a tool family; use fs, shell, web, mcp; did you "
+        "mean 'shell'?\n"
+        "clawft.toml:2:27: error: [agents.a.tools] families lists 'fs' twice\n"
+        "clawft.toml:3:10: error: [agents.a.tools] allow 'read file' can never match a tool name: use letters, "
+        "digits, '_', '.', '-' and the wildcard '*'\n"
+        "clawft.toml:4:8: error: [agents.a.tools] deny must be an array of strings, not an integer"},
+    {"[agents.a]\ntools = [\"fs\"]\n",
+     "clawft.toml:2:9: error: [agents.a] tools must be a table ([agents.a.tools]), not an array"},
+    {"[agents]\na = 1\n",
+     "clawft.toml:2:5: error: [agents.a] must be a table, not an integer"},
+    {"[agents.a]\nworkspace = \"/w\"\n[agents.b]\nworkspace = \"/w/\"\n",
+     "clawft.toml:4:13: error: [agents.b] workspace '/w' is already the workspace of [agents.a]"},
+    {"[channels.telegram]\nmode = \"push\"\n",
+     "clawft.toml:1:1: error: [channels.telegram] is missing required key 'token'\n"
+        "clawft.toml:2:8: error: [channels.telegram] mode must be one of 'polling', 'webhook', not 'push'"},
+    {"[channels.telegram]\ntoken = \"\"\n",
+     "clawft.toml:2:9: error: [channels.telegram] token must not be empty"},
+    {"[channels.telegram]\ntoken = \"1:a/b\"\n",
+     "clawft.toml:2:9: error: [channels.telegram] token must not contain spaces, control characters, '/', '?', "
+        "'#' or '%'"},
+    {"[channels.telegram]\ntoken = \"1:a\"\nmode = \"webhook\"\n",
+     "clawft.toml:3:8: error: [channels.telegram] mode 'webhook' needs webhook_url, the public URL Telegram posts "
+        "updates to"},
+    {"[channels.telegram]\ntoken = \"1:a\"\nwebhook_listen = \"127.0.0.1:65536\"\npoll_timeout_s = 601\n",
+     "clawft.toml:3:18: error: [channels.telegram] webhook_listen '127.0.0.1:65536' is not host:port with a port "
+        "from 0 to 65535\n"
+        "clawft.toml:4:18: error: [channels.telegram] poll_timeout_s must be between 0 and 600, not 601"},
+    {"[channels.telegram]\ntoken = \"1:a\"\nwebhook_secret = \"a b\"\nwebhook_url = \"bot.example\"\n",
+     "clawft.toml:3:18: error: [channels.telegram] webhook_secret must be at most 256 of A-Z, a-z, 0-9, '_' and "
+        "'-'\n"
+        "clawft.toml:4:15: error: [channels.telegram] webhook_url 'bot.example' is not an http:// or https:// URL"},
+    {"[channels.web]\nlisten = \"0.0.0.0:8780\"\n",
+     "clawft.toml:2:10: error: [channels.web] needs a non-empty auth_token: listen '0.0.0.0:8780' is not a "
+        "loopback address, so anyone who reaches it could chat with your agents"},
+    {"[channels.telgram]\n",
+     "clawft.toml:1:11: error: unknown key 'telgram' in [channels]; expected one of: telegram, web, slack, "
+        "discord, whatsapp; did you mean 'telegram'?"},
+    {"[channels]\nweb = true\n",
+     "clawft.toml:2:7: error: [channels.web] must be a table, not a boolean"},
+    {"[agents.work]\n[[agent_routes]]\nchannel = \"telegarm\"\nmatch = { chat_id = 1.5 }\nagent = \"wrok\"\n",
+     "clawft.toml:3:11: error: agent_routes[0] channel 'telegarm' is not a channel; use one of: *, telegram, web, "
+        "slack, discord, whatsapp; did you mean 'telegram'?\n"
+        "clawft.toml:4:21: error: agent_routes[0] match.chat_id must be a string or an integer, not a floating-point "
+        "number\n"
+        "clawft.toml:5:9: error: agent_routes[0] agent 'wrok' is not an agent in [agents] (work); did you mean "
+        "'work'?"},
+    {"[[agent_routes]]\nchannel = \"web\"\nmatch = \"x\"\n",
+     "clawft.toml:1:1: error: agent_routes[0] is missing required key 'agent'\n"
+        "clawft.toml:3:9: error: agent_routes[0] match must be a table of strings, e.g. { chat_id = \"123\" }, not a "
+        "string"},
+    {"[[agent_routes]]\nagent = \"x\"\n",
+     "clawft.toml:1:1: error: agent_routes[0] is missing required key 'channel'\n"
+        "clawft.toml:2:9: error: agent_routes[0] agent 'x' is not an agent in [agents] (there are none)"},
+    {"[agent_routes]\nchannel = \"web\"\n",
+     "clawft.toml:1:1: error: agent_routes must be an array of tables ([[agent_routes]]), not a table"},
+    {"[agents.a]\n[routing]\ndefault_agent = \"main\"\ndefault = 1\n",
+     "clawft.toml:3:17: error: [routing] default_agent 'main' is not an agent in [agents] (a)\n"
+        "clawft.toml:4:1: error: unknown key 'default' in [routing]; expected one of: default_agent"},
+    {"[delegation]\nrouting_rules = [\"a\"]\nclaude = true\n",
+     "clawft.toml:2:17: error: [delegation] routing_rules must be a table of \"regex\" = \"target\" "
+        "([delegation.routing_rules]), not an array\n"
+        "clawft.toml:3:1: error: unknown key 'claude' in [delegation]; expected one of: claude_enabled, "
+        "claude_flow_enabled, routing_rules"},
+    {"[services.x]\nexec = \"/bin/x\"\naddress = \"agent/main\"\n[agents.main]\n",
+     "clawft.toml:3:11: error: [services.x] address 'agent/main' is already used by the derived service "
+        "'agent-main'; name the service 'agent-main' to replace it"},
+    {"[services.x]\nexec = \"/bin/x\"\nafter = [\"llm\"]\n",
+     "clawft.toml:3:10: error: [services.x] after names 'llm', which is neither 'bus' nor a configured service"},
+    {"[services.llm]\nexec = \"/bin/llm\"\nafter = [\"chan-web\"]\n[agents.main]\n[channels.web]\n",
+     "clawft.toml:3:9: error: [services.llm] after forms a cycle: llm -> chan-web -> router -> agent-main -> llm "
+        "(each waits for the next)"},
+    {"[agents.a]\n[mcp]\nagent = \"b\"\nlisten = \"nope\"\nallow = [\"a b\"]\nmax_sessions = 0\n"
+               "allowed_origins = [\"http://x/y\"]\nwho = 1\n",
+     "clawft.toml:3:9: error: [mcp] agent 'b' is not an agent in [agents] (a)\n"
+        "clawft.toml:4:10: error: [mcp] listen 'nope' is not host:port with a port from 0 to 65535 (or \"\" for "
+        "stdio only)\n"
+        "clawft.toml:5:10: error: [mcp] allow 'a b' is not a tool-name glob: use letters, digits, '_', '.', '-' and "
+        "'*'\n"
+        "clawft.toml:6:16: error: [mcp] max_sessions must be between 1 and 1024, not 0\n"
+        "clawft.toml:7:20: error: [mcp] allowed_origins 'http://x/y' is not an origin like https://example.com or "
+        "http://127.0.0.1:5173 (scheme, host, optional port, no path)\n"
+        "clawft.toml:8:1: error: unknown key 'who' in [mcp]; expected one of: enabled, agent, listen, "
+        "allowed_origins, require_token, allow, deny, max_sessions"},
+    {"[agents.a]\n[mcp]\nlisten = \"0.0.0.0:8781\"\nrequire_token = false\n",
+     "clawft.toml:4:17: error: [mcp] require_token = false with listen '0.0.0.0:8781', which is not a loopback "
+        "address: anyone who reaches it could run the tools of agent 'a'"},
+    {"[tools.mcp_servers.Bad_Name]\ncommand = \"x\"\n",
+     "clawft.toml:1:20: error: MCP server name 'Bad_Name' is invalid: use 1 to 32 of a-z, 0-9 and '-', starting "
+        "with a letter or digit (its tools are named <name>__<tool>)"},
+    {"[tools.mcp_servers.a]\nargs = [\"x\"]\n",
+     "clawft.toml:1:1: error: [tools.mcp_servers.a] needs exactly one of 'command' (a program speaking MCP on "
+        "stdio) and 'url' (a Streamable HTTP endpoint)"},
+    {"[tools.mcp_servers.a]\ncommand = \"x\"\nurl = \"http://127.0.0.1:1/mcp\"\nheaders = {A = \"b\"}\n",
+     "clawft.toml:1:1: error: [tools.mcp_servers.a] needs exactly one of 'command' (a program speaking MCP on "
+        "stdio) and 'url' (a Streamable HTTP endpoint), not both\n"
+        "clawft.toml:4:11: error: [tools.mcp_servers.a] headers applies to a 'url' server, not to a 'command'"},
+    {"[tools.mcp_servers.a]\nurl = \"ftp://x\"\ncwd = \"rel\"\nenv = { 1X = \"y\" }\ncall_timeout_ms = 5\n",
+     "clawft.toml:2:7: error: [tools.mcp_servers.a] url 'ftp://x' is not an http:// or https:// URL, e.g. "
+        "http://127.0.0.1:3001/mcp\n"
+        "clawft.toml:3:7: error: [tools.mcp_servers.a] cwd 'rel' must be an absolute path\n"
+        "clawft.toml:3:7: error: [tools.mcp_servers.a] cwd applies to a 'command' server, not to one at a 'url'\n"
+        "clawft.toml:4:7: error: [tools.mcp_servers.a] env applies to a 'command' server, not to one at a 'url'\n"
+        "clawft.toml:4:9: error: [tools.mcp_servers.a] env key '1X' is invalid: use letters, digits and '_', not "
+        "starting with a digit\n"
+        "clawft.toml:5:19: error: [tools.mcp_servers.a] call_timeout_ms must be between 100 and 3600000, not 5"},
+    {"[tools.mcp_servers.a]\ncommand = \"x\"\nera = \"2026-07-28\"\n",
+     "clawft.toml:3:7: error: [tools.mcp_servers.a] era '2026-07-28' is not one of \"auto\" (ask the server with "
+        "server/discover), \"legacy\" (initialize, 2024-11-05 … 2025-11-25) and \"modern\" (2026-07-28)"},
+};
+
+TEST_CASE("every same-shaped config error names file:line:col and what is wrong") {
+  for (auto& c : error_cases) {
+    INFO("config text: ", c.toml);
+    CHECK(errors(c.toml) == c.message);
+  }
+}
+
 TEST_CASE("TOML syntax errors carry file:line:column") {
-  CHECK(errors("[bus]\nmax_message_bytes = = 3\n") ==
-        "clawft.toml:2:21: error: Error while parsing value: could not determine value type");
   CHECK(errors("a = 1\n[services.echo-1\n").rfind("clawft.toml:2:", 0) == 0);
   // Too large for TOML's 64-bit integers: toml++ refuses it, so nothing wraps around.
   CHECK(errors("[bus]\nqueue_depth = 99999999999999999999\n").rfind("clawft.toml:2:", 0) == 0);
 }
 
 TEST_CASE("unknown keys are named with the keys that are allowed") {
-  CHECK(errors("[bus]\nmax_msg_bytes = 1024\n") ==
-        "clawft.toml:2:1: error: unknown key 'max_msg_bytes' in [bus]; expected one of: max_message_bytes, "
-        "queue_depth, default_policy, acl");
-  CHECK(errors("[bus]\n  queue_dept = 3\n") ==
-        "clawft.toml:2:3: error: unknown key 'queue_dept' in [bus]; expected one of: max_message_bytes, "
-        "queue_depth, default_policy, acl; did you mean 'queue_depth'?");
-  CHECK(errors("[[bus.acl]]\nform = \"a\"\naction = \"deny\"\n") ==
-        "clawft.toml:2:1: error: unknown key 'form' in bus.acl[0]; expected one of: from, to, types, action; "
-        "did you mean 'from'?");
-  CHECK(errors("[services.echo-1]\nexec = \"/bin/echo\"\nrestrat = \"never\"\n") ==
-        "clawft.toml:3:1: error: unknown key 'restrat' in [services.echo-1]; expected one of: exec, args, "
-        "address, after, env, restart, enabled; did you mean 'restart'?");
   // Control characters in user text are escaped, so each problem stays on one line.
-  CHECK(errors("[weft]\n\"a\\nb\" = 1\n") ==
-        "clawft.toml:2:1: error: unknown key 'a\\x0ab' in [weft]; expected one of: home, runtime_dir, log");
-  CHECK(errors("[weft]\nx = 1\n") ==
-        "clawft.toml:2:1: error: unknown key 'x' in [weft]; expected one of: home, runtime_dir, log");
   CHECK(errors("[supervisor]\nready_timeout = 5\n").find("unknown key 'ready_timeout' in [supervisor]; expected "
                                                           "one of: ready_timeout_ms, heartbeat_interval_ms") !=
         std::string::npos);
-  CHECK(errors("[buss]\n") ==
-        "clawft.toml:1:2: error: unknown key 'buss' at the top level; expected one of: weft, bus, supervisor, "
-        "services, providers, llm, agents, channels, agent_routes, routing, delegation, memory, mcp, tools, "
-        "security, hub; did you mean 'bus'?");
   CHECK(errors("[agent]\n").find("did you mean 'agents'?") != std::string::npos);
 }
 
-TEST_CASE("values of the wrong type") {
-  CHECK(errors("[bus]\nmax_message_bytes = \"big\"\n") ==
-        "clawft.toml:2:21: error: [bus] max_message_bytes must be an integer, not a string");
-  CHECK(errors("[bus]\nqueue_depth = 10.5\n") ==
-        "clawft.toml:2:15: error: [bus] queue_depth must be an integer, not a floating-point number");
-  CHECK(errors("[weft]\nlog = true\n") == "clawft.toml:2:7: error: [weft] log must be a string, not a boolean");
-  CHECK(errors("bus = 3\n") == "clawft.toml:1:7: error: [bus] must be a table, not an integer");
-  CHECK(errors("[bus]\nacl = 1\n") ==
-        "clawft.toml:2:7: error: [bus] acl must be an array of tables ([[bus.acl]]), not an integer");
-  CHECK(errors("[bus]\nacl = [1]\n") == "clawft.toml:2:8: error: bus.acl[0] must be a table, not an integer");
-  CHECK(errors("[services.a]\nexec = \"/bin/a\"\nargs = \"-v\"\n") ==
-        "clawft.toml:3:8: error: [services.a] args must be an array of strings, not a string");
-  CHECK(errors("[services.a]\nexec = \"/bin/a\"\nargs = [\"-v\", 2]\n") ==
-        "clawft.toml:3:15: error: [services.a] args must contain only strings, not an integer");
-  CHECK(errors("[services.a]\nexec = \"/bin/a\"\nenv = { N = 1 }\n") ==
-        "clawft.toml:3:13: error: [services.a] env.N must be a string, not an integer");
-  CHECK(errors("[services.a]\nexec = \"/bin/a\"\nenv = [\"N=1\"]\n") ==
-        "clawft.toml:3:7: error: [services.a] env must be a table of strings, not an array");
-  CHECK(errors("[services.a]\nexec = \"/bin/a\"\nenabled = \"yes\"\n") ==
-        "clawft.toml:3:11: error: [services.a] enabled must be true or false, not a string");
-  CHECK(errors("[services]\na = 5\n") == "clawft.toml:2:5: error: [services.a] must be a table, not an integer");
-  CHECK(errors("[supervisor]\nstop_timeout_ms = 1979-05-27\n") ==
-        "clawft.toml:2:19: error: [supervisor] stop_timeout_ms must be an integer, not a date");
-}
-
 TEST_CASE("values out of range and unknown choices name what is allowed") {
-  CHECK(errors("[bus]\nmax_message_bytes = 1023\n") ==
-        "clawft.toml:2:21: error: [bus] max_message_bytes must be between 1024 and 67108864, not 1023");
-  CHECK(errors("[bus]\nmax_message_bytes = 67108865\n") ==
-        "clawft.toml:2:21: error: [bus] max_message_bytes must be between 1024 and 67108864, not 67108865");
-  CHECK(errors("[bus]\nqueue_depth = 0\n") ==
-        "clawft.toml:2:15: error: [bus] queue_depth must be between 1 and 1000000, not 0");
-  CHECK(errors("[bus]\nqueue_depth = -5\n") ==
-        "clawft.toml:2:15: error: [bus] queue_depth must be between 1 and 1000000, not -5");
-  CHECK(errors("[bus]\ndefault_policy = \"maybe\"\n") ==
-        "clawft.toml:2:18: error: [bus] default_policy must be one of 'allow', 'deny', not 'maybe'");
-  CHECK(errors("[supervisor]\nready_timeout_ms = 0\n") ==
-        "clawft.toml:2:20: error: [supervisor] ready_timeout_ms must be between 1 and 4294967295, not 0");
   // One more than uint32_t holds: refused, not truncated to 0.
-  CHECK(errors("[supervisor]\nrestart_window_s = 4294967296\n") ==
-        "clawft.toml:2:20: error: [supervisor] restart_window_s must be between 1 and 4294967295, not 4294967296");
-  CHECK(errors("[supervisor]\nrestart_intensity = -1\n") ==
-        "clawft.toml:2:21: error: [supervisor] restart_intensity must be between 1 and 4294967295, not -1");
-  CHECK(errors("[supervisor]\nrestart_backoff_initial_ms = 500\nrestart_backoff_max_ms = 400\n") ==
-        "clawft.toml:3:26: error: [supervisor] restart_backoff_max_ms (400) must not be less than "
-        "restart_backoff_initial_ms (500)");
-  CHECK(errors("[supervisor]\nrestart_backoff_initial_ms = 40000\n") ==
-        "clawft.toml:2:30: error: [supervisor] restart_backoff_max_ms (30000) must not be less than "
-        "restart_backoff_initial_ms (40000)");
-  CHECK(errors("[supervisor]\nheartbeat_interval_ms = 10000\n") ==
-        "clawft.toml:2:25: error: [supervisor] heartbeat_timeout_ms (10000) must be greater than "
-        "heartbeat_interval_ms (10000)");
-  CHECK(errors("[services.a]\nexec = \"/bin/a\"\nrestart = \"sometimes\"\n") ==
-        "clawft.toml:3:11: error: [services.a] restart must be one of 'always', 'on-failure', 'never', not "
-        "'sometimes'");
-  CHECK(errors("[[bus.acl]]\naction = \"block\"\n") ==
-        "clawft.toml:2:10: error: bus.acl[0] action must be one of 'allow', 'deny', not 'block'");
   // The bounds themselves are accepted.
   auto c = valid("[bus]\nmax_message_bytes = 1024\nqueue_depth = 1000000\n");
   CHECK(c.bus.max_message_bytes == 1024);
@@ -349,62 +578,23 @@ TEST_CASE("values out of range and unknown choices name what is allowed") {
   CHECK(valid("[bus]\nmax_message_bytes = 67108864\n").bus.max_message_bytes == 67108864);
 }
 
-TEST_CASE("missing required keys point at the table") {
-  CHECK(errors("[services.echo-1]\naddress = \"echo/1\"\n") ==
-        "clawft.toml:1:1: error: [services.echo-1] is missing required key 'exec'");
-  CHECK(errors("[bus]\n\n[[bus.acl]]\nfrom = \"a\"\n") ==
-        "clawft.toml:3:1: error: bus.acl[0] is missing required key 'action'");
-  CHECK(errors("[services]\nx = { args = [] }\n") == "clawft.toml:2:5: error: [services.x] is missing required key 'exec'");
-  CHECK(errors("[services.a]\nexec = \"\"\n") == "clawft.toml:2:8: error: [services.a] exec must not be empty");
-}
-
 TEST_CASE("names, addresses and patterns are checked") {
-  CHECK(errors("[services.Echo]\nexec = \"/bin/e\"\naddress = \"echo\"\n") ==
-        "clawft.toml:1:11: error: service name 'Echo' is invalid: use 1 to 64 of a-z, 0-9 and '-', starting with "
-        "a letter or digit");
-  CHECK(errors("[services.bus]\nexec = \"/bin/e\"\naddress = \"b\"\n") ==
-        "clawft.toml:1:11: error: service name 'bus' is reserved for weft itself");
   CHECK(errors("[services." + std::string(65, 'a') + "]\nexec = \"/bin/e\"\naddress = \"a\"\n")
             .find("is invalid") != std::string::npos);
   CHECK(valid("[services." + std::string(64, 'a') + "]\nexec = \"/bin/e\"\n").services.at(0).address ==
         std::string(64, 'a'));
-  CHECK(errors("[services.a]\nexec = \"/bin/a\"\naddress = \"echo//1\"\n") ==
-        "clawft.toml:3:11: error: [services.a] address 'echo//1' is invalid: use segments of a-z, 0-9, '_', '.', "
-        "'-' starting with a letter or digit, separated by '/', at most 128 characters");
   CHECK(errors("[services.a]\nexec = \"/bin/a\"\naddress = \"Echo\"\n").find("address 'Echo' is invalid") !=
         std::string::npos);
   CHECK(errors("[services.a]\nexec = \"/bin/a\"\naddress = \"" + std::string(129, 'a') + "\"\n")
             .find("is invalid") != std::string::npos);
-  CHECK(errors("[services.a]\nexec = \"/bin/a\"\naddress = \"ctl/x\"\n") ==
-        "clawft.toml:3:11: error: [services.a] address 'ctl/x' is reserved for weft itself");
   CHECK(errors("[services.a]\nexec = \"/bin/a\"\naddress = \"weftd\"\n").find("'weftd' is reserved") !=
         std::string::npos);
-  CHECK(errors("[services.a]\nexec = \"/bin/a\"\naddress = \"b\"\n[services.b]\nexec = \"/bin/b\"\n") ==
-        "clawft.toml:4:1: error: [services.b] address 'b' is already used by [services.a]");
-  CHECK(errors("[services.a]\nexec = \"/bin/a\"\nenv = { \"FOO-BAR\" = \"1\" }\n") ==
-        "clawft.toml:3:9: error: [services.a] env key 'FOO-BAR' is not a valid environment variable name: use "
-        "letters, digits and '_', not starting with a digit");
-  CHECK(errors("[[bus.acl]]\nfrom = \"Agent/*\"\naction = \"deny\"\n") ==
-        "clawft.toml:2:8: error: bus.acl[0] from 'Agent/*' can never match an address: use a-z, 0-9, '_', '.', "
-        "'-', '/' and the wildcard '*'");
-  CHECK(errors("[[bus.acl]]\ntypes = []\naction = \"deny\"\n") ==
-        "clawft.toml:2:9: error: bus.acl[0] types must not be empty; use [\"*\"] for every type");
-  CHECK(errors("[[bus.acl]]\ntypes = [\"io.weft.*\", \"io weft\"]\naction = \"deny\"\n") ==
-        "clawft.toml:2:23: error: bus.acl[0] types 'io weft' can never match a message type: use letters, digits, "
-        "'_', '.', '-' and the wildcard '*'");
 }
 
 TEST_CASE("[weft] paths and the log spec are checked") {
-  CHECK(errors("[weft]\nhome = \"~/.clawft\"\n") ==
-        "clawft.toml:2:8: error: [weft] home must be an absolute path, not '~/.clawft'");
-  CHECK(errors("[weft]\nruntime_dir = \"run\"\n") ==
-        "clawft.toml:2:15: error: [weft] runtime_dir must be an absolute path, not 'run'");
   CHECK(errors("[weft]\nruntime_dir = \"/" + std::string(99, 'r') + "\"\n") ==
         "clawft.toml:2:15: error: [weft] runtime_dir is 100 bytes long; socket paths allow at most 99");
   CHECK(valid("[weft]\nruntime_dir = \"/" + std::string(98, 'r') + "\"\n").runtime_dir.size() == 99);
-  CHECK(errors("[weft]\nlog = \"verbose\"\n") ==
-        "clawft.toml:2:7: error: [weft] log 'verbose' is not a level spec: use a level (trace, debug, info, "
-        "warning, error, off), optionally with per-logger levels, e.g. 'debug,bus=trace'");
   CHECK(errors("[weft]\nlog = \"info,=debug\"\n").find("is not a level spec") != std::string::npos);
   CHECK(valid("[weft]\nlog = \"warning,bus=trace,weftd=off\"\n").log == "warning,bus=trace,weftd=off");
 }
@@ -462,13 +652,6 @@ env = { A = "${WEFT_TEST_SET}${WEFT_TEST_SET}", B = "${WEFT_TEST_UNSET:-x:-y}" }
         std::vector<std::string>{"${WEFT_TEST_SET}", "", "", "$$x", "${WEFT_TEST_UNSET}"});
   CHECK(c.services[0].env == std::map<std::string, std::string>{{"A", "valuevalue"}, {"B", "x:-y"}});
 
-  CHECK(errors("[services.x]\nexec = \"/bin/x\"\nenv = { TOKEN = \"${WEFT_TEST_UNSET}\" }\n") ==
-        "clawft.toml:3:17: error: environment variable 'WEFT_TEST_UNSET' is not set (used in [services.x] "
-        "env.TOKEN)");
-  CHECK(errors("[services.x]\nexec = \"/bin/${WEFT_TEST_UNSET\"\n") ==
-        "clawft.toml:2:8: error: unterminated '${' in [services.x] exec; write '$${' for a literal '${'");
-  CHECK(errors("[services.x]\nexec = \"/bin/x\"\nargs = [\"${1X}\"]\n") ==
-        "clawft.toml:3:9: error: '${1X}' in [services.x] args is not a valid environment variable name");
   // Substituted values are validated like any other.
   scoped_env bad_address("WEFT_TEST_ADDRESS", "Not/Valid");
   CHECK(errors("[services.x]\nexec = \"/bin/x\"\naddress = \"${WEFT_TEST_ADDRESS}\"\n")
@@ -492,17 +675,7 @@ after = []
   CHECK(c.services[0].after == std::vector<std::string>{"b", "a"});
   CHECK(c.services[2].after.empty());
 
-  CHECK(errors("[services.a]\nexec = \"/bin/a\"\nafter = [\"bus\", \"ehco\"]\n[services.echo]\nexec = \"/bin/e\"\n") ==
-        "clawft.toml:3:17: error: [services.a] after names 'ehco', which is neither 'bus' nor a configured "
-        "service; did you mean 'echo'?");
   // Too far from anything to guess ("bar" is two edits from "bus").
-  CHECK(errors("[services.a]\nexec = \"/bin/a\"\nafter = [\"bar\"]\n") ==
-        "clawft.toml:3:10: error: [services.a] after names 'bar', which is neither 'bus' nor a configured service");
-  CHECK(errors("[services.a]\nexec = \"/bin/a\"\nafter = [\"weftd\"]\n") ==
-        "clawft.toml:3:10: error: [services.a] after names 'weftd', which is neither 'bus' nor a configured "
-        "service");
-  CHECK(errors("[services.a]\nexec = \"/bin/a\"\nafter = [\"a\"]\n") ==
-        "clawft.toml:3:10: error: [services.a] after forms a cycle: a -> a (each waits for the next)");
   CHECK(errors(R"([services.a]
 exec = "/bin/a"
 after = ["b"]
@@ -743,37 +916,6 @@ enabled = false
 
 TEST_CASE("[providers]: errors") {
   no_provider_keys keys;
-  CHECK(errors("[providers.corp]\nmodel = \"m\"\n") ==
-        "clawft.toml:1:1: error: [providers.corp] is missing required key 'base_url' (it is not a built-in "
-        "provider: openai, anthropic, openrouter, gemini, groq, deepseek, mistral, xai, together, azure, ollama, "
-        "vllm, llamacpp, lmstudio)");
-  CHECK(errors("[providers.azure]\napi_key = \"k\"\n") ==
-        "clawft.toml:1:1: error: [providers.azure] is missing required key 'base_url': "
-        "https://<resource>.openai.azure.com/openai/deployments/<deployment>");
-  CHECK(errors("[providers.ollama]\nbase_url = \"127.0.0.1:11434\"\n") ==
-        "clawft.toml:2:12: error: [providers.ollama] base_url '127.0.0.1:11434' is not an http:// or https:// URL");
-  CHECK(errors("[providers.ollama]\nstyle = \"gemini\"\n") ==
-        "clawft.toml:2:9: error: [providers.ollama] style must be one of 'openai', 'anthropic', not 'gemini'");
-  CHECK(errors("[providers.ollama]\nmodle = \"x\"\n") ==
-        "clawft.toml:2:1: error: unknown key 'modle' in [providers.ollama]; expected one of: style, base_url, "
-        "api_key, api_key_env, model, embedding_model, api_version, headers, enabled; did you mean 'model'?");
-  CHECK(errors("[providers.ollama]\napi_key_env = \"MY-KEY\"\n") ==
-        "clawft.toml:2:15: error: [providers.ollama] api_key_env 'MY-KEY' is not a valid environment variable name");
-  CHECK(errors("[providers.ollama]\napi_key = 5\n") ==
-        "clawft.toml:2:11: error: [providers.ollama] api_key must be a string, not an integer");
-  CHECK(errors("[providers.ollama]\nheaders = { \"a b\" = \"x\", c = 1 }\n") ==
-        "clawft.toml:2:13: error: [providers.ollama] headers key 'a b' is not an HTTP header name: use letters, "
-        "digits, '-' and '_'\n"
-        "clawft.toml:2:30: error: [providers.ollama] headers.c must be a string, not an integer");
-  CHECK(errors("[providers.ollama]\nheaders = { X = \"a\\r\\nInjected: 1\" }\n") ==
-        "clawft.toml:2:17: error: [providers.ollama] headers.X must not contain line breaks");
-  CHECK(errors("[providers.ollama]\nheaders = []\n") ==
-        "clawft.toml:2:11: error: [providers.ollama] headers must be a table of strings, not an array");
-  CHECK(errors("[providers.Big]\nbase_url = \"http://x\"\n") ==
-        "clawft.toml:1:12: error: provider name 'Big' is invalid: use 1 to 64 of a-z, 0-9, '-' and '_', starting "
-        "with a letter or digit");
-  CHECK(errors("[providers]\nopenai = 1\n") == "clawft.toml:2:10: error: [providers.openai] must be a table, not an integer");
-  CHECK(errors("providers = 1\n") == "clawft.toml:1:13: error: [providers] must be a table, not an integer");
 }
 
 TEST_CASE("no [providers]: every built-in provider whose key is set, as in the built-in default") {
@@ -893,8 +1035,6 @@ TEST_CASE("[llm] errors") {
   CHECK(errors(p + "[llm]\ndefault_provider = \"olama\"\n") ==
         "clawft.toml:3:20: error: [llm] default_provider 'olama' is not a configured provider (ollama); did you "
         "mean 'ollama'?");
-  CHECK(errors("[providers]\n[llm]\nembedding_provider = \"openai\"\n") ==
-        "clawft.toml:3:22: error: [llm] embedding_provider 'openai' is not a configured provider (there are none)");
   CHECK(errors(p + "[llm]\ndefault_tier = \"fast\"\n") ==
         "clawft.toml:3:16: error: [llm] default_tier 'fast' is not a tier in [[llm.tiers]] (there are none)");
   CHECK(errors(p + "[llm]\nretries = 101\ntimeout_ms = 0\n") ==
@@ -977,32 +1117,9 @@ budget_usd = 1
 
 TEST_CASE("[agents] errors") {
   no_provider_keys keys;
-  CHECK(errors("[agents.Work]\n") ==
-        "clawft.toml:1:9: error: agent id 'Work' is invalid: use 1 to 48 of a-z, 0-9 and '-', starting with a letter "
-        "or digit (it becomes the service agent-<id>)");
   CHECK(errors("[agents.a_b]\n").find("agent id 'a_b' is invalid") != std::string::npos);
   CHECK(errors("[agents." + std::string(49, 'a') + "]\n").find("is invalid") != std::string::npos);
   CHECK(valid("[agents." + std::string(48, 'a') + "]\n").agents.size() == 1);
-  CHECK(errors("[agents.a]\ntier = \"fast\"\n") ==
-        "clawft.toml:2:8: error: [agents.a] tier 'fast' is not a tier in [[llm.tiers]] (there are none)");
-  CHECK(errors("[agents.a]\nworkspace = \"work\"\nmax_iterations = 0\nbudget_usd = -2\nmodle = \"x\"\n") ==
-        "clawft.toml:2:13: error: [agents.a] workspace must be an absolute path, not 'work'\n"
-        "clawft.toml:3:18: error: [agents.a] max_iterations must be between 1 and 1000, not 0\n"
-        "clawft.toml:4:14: error: [agents.a] budget_usd must be a finite number of at least 0, not -2\n"
-        "clawft.toml:5:1: error: unknown key 'modle' in [agents.a]; expected one of: name, tier, model, workspace, "
-        "max_iterations, tool_timeout_ms, max_tokens, budget_usd, tools; did you mean 'model'?");
-  CHECK(errors("[agents.a.tools]\nfamilies = [\"fs\", \"shel\", \"fs\"]\nallow = [\"read file\"]\ndeny = 1\n") ==
-        "clawft.toml:2:19: error: [agents.a.tools] families 'shel' is not a tool family; use fs, shell, web, mcp; did you "
-        "mean 'shell'?\n"
-        "clawft.toml:2:27: error: [agents.a.tools] families lists 'fs' twice\n"
-        "clawft.toml:3:10: error: [agents.a.tools] allow 'read file' can never match a tool name: use letters, "
-        "digits, '_', '.', '-' and the wildcard '*'\n"
-        "clawft.toml:4:8: error: [agents.a.tools] deny must be an array of strings, not an integer");
-  CHECK(errors("[agents.a]\ntools = [\"fs\"]\n") ==
-        "clawft.toml:2:9: error: [agents.a] tools must be a table ([agents.a.tools]), not an array");
-  CHECK(errors("[agents]\na = 1\n") == "clawft.toml:2:5: error: [agents.a] must be a table, not an integer");
-  CHECK(errors("[agents.a]\nworkspace = \"/w\"\n[agents.b]\nworkspace = \"/w/\"\n") ==
-        "clawft.toml:4:13: error: [agents.b] workspace '/w' is already the workspace of [agents.a]");
 }
 
 TEST_CASE("[channels]") {
@@ -1043,43 +1160,17 @@ token = "${NOT_NEEDED_HERE}"
 
 TEST_CASE("[channels] errors") {
   no_provider_keys keys;
-  CHECK(errors("[channels.telegram]\nmode = \"push\"\n") ==
-        "clawft.toml:1:1: error: [channels.telegram] is missing required key 'token'\n"
-        "clawft.toml:2:8: error: [channels.telegram] mode must be one of 'polling', 'webhook', not 'push'");
-  CHECK(errors("[channels.telegram]\ntoken = \"\"\n") ==
-        "clawft.toml:2:9: error: [channels.telegram] token must not be empty");
-  CHECK(errors("[channels.telegram]\ntoken = \"1:a/b\"\n") ==
-        "clawft.toml:2:9: error: [channels.telegram] token must not contain spaces, control characters, '/', '?', "
-        "'#' or '%'");
-  CHECK(errors("[channels.telegram]\ntoken = \"1:a\"\nmode = \"webhook\"\n") ==
-        "clawft.toml:3:8: error: [channels.telegram] mode 'webhook' needs webhook_url, the public URL Telegram posts "
-        "updates to");
-  CHECK(errors("[channels.telegram]\ntoken = \"1:a\"\nwebhook_listen = \"127.0.0.1:65536\"\npoll_timeout_s = 601\n") ==
-        "clawft.toml:3:18: error: [channels.telegram] webhook_listen '127.0.0.1:65536' is not host:port with a port "
-        "from 0 to 65535\n"
-        "clawft.toml:4:18: error: [channels.telegram] poll_timeout_s must be between 0 and 600, not 601");
-  CHECK(errors("[channels.telegram]\ntoken = \"1:a\"\nwebhook_secret = \"a b\"\nwebhook_url = \"bot.example\"\n") ==
-        "clawft.toml:3:18: error: [channels.telegram] webhook_secret must be at most 256 of A-Z, a-z, 0-9, '_' and "
-        "'-'\n"
-        "clawft.toml:4:15: error: [channels.telegram] webhook_url 'bot.example' is not an http:// or https:// URL");
   for (auto bad : {"8780", ":8780", "localhost:", "localhost:x", "::1:80", "a b:1"}) {
     INFO(bad);
     CHECK(errors(std::string("[channels.web]\nlisten = \"") + bad + "\"\n").find("is not host:port") !=
           std::string::npos);
   }
-  CHECK(errors("[channels.web]\nlisten = \"0.0.0.0:8780\"\n") ==
-        "clawft.toml:2:10: error: [channels.web] needs a non-empty auth_token: listen '0.0.0.0:8780' is not a "
-        "loopback address, so anyone who reaches it could chat with your agents");
   CHECK(errors("[channels.web]\nlisten = \"192.168.1.2:80\"\nauth_token = \"\"\n").rfind("clawft.toml:3:14: error: "
                                                                                       "[channels.web] needs a "
                                                                                       "non-empty auth_token",
                                                                                       0) == 0);
   CHECK(valid("[channels.web]\nlisten = \"localhost:0\"\n").channels.web->listen == "localhost:0");
   CHECK(valid("[channels.web]\nlisten = \"[::1]:1\"\n").channels.web->listen == "[::1]:1");
-  CHECK(errors("[channels.telgram]\n") ==
-        "clawft.toml:1:11: error: unknown key 'telgram' in [channels]; expected one of: telegram, web, slack, "
-        "discord, whatsapp; did you mean 'telegram'?");
-  CHECK(errors("[channels]\nweb = true\n") == "clawft.toml:2:7: error: [channels.web] must be a table, not a boolean");
 }
 
 TEST_CASE("[[agent_routes]] and [routing]") {
@@ -1112,25 +1203,6 @@ default_agent = "home"
   CHECK(c.routing.default_agent == "home");
   CHECK(c.warnings.empty());
 
-  CHECK(errors("[agents.work]\n[[agent_routes]]\nchannel = \"telegarm\"\nmatch = { chat_id = 1.5 }\nagent = \"wrok\"\n") ==
-        "clawft.toml:3:11: error: agent_routes[0] channel 'telegarm' is not a channel; use one of: *, telegram, web, "
-        "slack, discord, whatsapp; did you mean 'telegram'?\n"
-        "clawft.toml:4:21: error: agent_routes[0] match.chat_id must be a string or an integer, not a floating-point "
-        "number\n"
-        "clawft.toml:5:9: error: agent_routes[0] agent 'wrok' is not an agent in [agents] (work); did you mean "
-        "'work'?");
-  CHECK(errors("[[agent_routes]]\nchannel = \"web\"\nmatch = \"x\"\n") ==
-        "clawft.toml:1:1: error: agent_routes[0] is missing required key 'agent'\n"
-        "clawft.toml:3:9: error: agent_routes[0] match must be a table of strings, e.g. { chat_id = \"123\" }, not a "
-        "string");
-  CHECK(errors("[[agent_routes]]\nagent = \"x\"\n") ==
-        "clawft.toml:1:1: error: agent_routes[0] is missing required key 'channel'\n"
-        "clawft.toml:2:9: error: agent_routes[0] agent 'x' is not an agent in [agents] (there are none)");
-  CHECK(errors("[agent_routes]\nchannel = \"web\"\n") ==
-        "clawft.toml:1:1: error: agent_routes must be an array of tables ([[agent_routes]]), not a table");
-  CHECK(errors("[agents.a]\n[routing]\ndefault_agent = \"main\"\ndefault = 1\n") ==
-        "clawft.toml:3:17: error: [routing] default_agent 'main' is not an agent in [agents] (a)\n"
-        "clawft.toml:4:1: error: unknown key 'default' in [routing]; expected one of: default_agent");
   // A route that can never win is kept, with a warning.
   auto dup = valid(R"([agents.a]
 [[agent_routes]]
@@ -1183,11 +1255,6 @@ claude_flow_enabled = true
            "clawft.toml:6:7: error: [delegation.routing_rules] target 'remote' must be 'flow', 'local' or "
            "'agent:<id>'\n"
            "clawft.toml:7:7: error: [delegation.routing_rules] target of 'z' must be a string, not an integer");
-  CHECK(errors("[delegation]\nrouting_rules = [\"a\"]\nclaude = true\n") ==
-        "clawft.toml:2:17: error: [delegation] routing_rules must be a table of \"regex\" = \"target\" "
-        "([delegation.routing_rules]), not an array\n"
-        "clawft.toml:3:1: error: unknown key 'claude' in [delegation]; expected one of: claude_enabled, "
-        "claude_flow_enabled, routing_rules");
   CHECK(errors("[delegation.routing_rules]\n\"" + std::string(1025, 'a') + "\" = \"local\"\n") ==
         "clawft.toml:2:1: error: [delegation.routing_rules] pattern is 1025 characters long; at most 1024 are "
         "allowed");
@@ -1416,16 +1483,8 @@ after = ["chan-web", "llm"]
   CHECK(d.back().name == "chan-web");
   CHECK(d.back().after == std::vector<std::string>{"router"});
 
-  CHECK(errors("[services.x]\nexec = \"/bin/x\"\naddress = \"agent/main\"\n[agents.main]\n") ==
-        "clawft.toml:3:11: error: [services.x] address 'agent/main' is already used by the derived service "
-        "'agent-main'; name the service 'agent-main' to replace it");
   // Waiting for a derived service that does not exist (no [agents]) is an error.
-  CHECK(errors("[services.x]\nexec = \"/bin/x\"\nafter = [\"llm\"]\n") ==
-        "clawft.toml:3:10: error: [services.x] after names 'llm', which is neither 'bus' nor a configured service");
   // A cycle through derived services is found, at the `after` of the file's service.
-  CHECK(errors("[services.llm]\nexec = \"/bin/llm\"\nafter = [\"chan-web\"]\n[agents.main]\n[channels.web]\n") ==
-        "clawft.toml:3:9: error: [services.llm] after forms a cycle: llm -> chan-web -> router -> agent-main -> llm "
-        "(each waits for the next)");
 }
 
 TEST_CASE("tool_process_addresses: per-agent and shared families") {
@@ -1494,24 +1553,6 @@ max_sessions = 4
   CHECK(none.warnings.size() == 1);
 }
 
-TEST_CASE("[mcp] errors") {
-  CHECK(errors("[agents.a]\n[mcp]\nagent = \"b\"\nlisten = \"nope\"\nallow = [\"a b\"]\nmax_sessions = 0\n"
-               "allowed_origins = [\"http://x/y\"]\nwho = 1\n") ==
-        "clawft.toml:3:9: error: [mcp] agent 'b' is not an agent in [agents] (a)\n"
-        "clawft.toml:4:10: error: [mcp] listen 'nope' is not host:port with a port from 0 to 65535 (or \"\" for "
-        "stdio only)\n"
-        "clawft.toml:5:10: error: [mcp] allow 'a b' is not a tool-name glob: use letters, digits, '_', '.', '-' and "
-        "'*'\n"
-        "clawft.toml:6:16: error: [mcp] max_sessions must be between 1 and 1024, not 0\n"
-        "clawft.toml:7:20: error: [mcp] allowed_origins 'http://x/y' is not an origin like https://example.com or "
-        "http://127.0.0.1:5173 (scheme, host, optional port, no path)\n"
-        "clawft.toml:8:1: error: unknown key 'who' in [mcp]; expected one of: enabled, agent, listen, "
-        "allowed_origins, require_token, allow, deny, max_sessions");
-  CHECK(errors("[agents.a]\n[mcp]\nlisten = \"0.0.0.0:8781\"\nrequire_token = false\n") ==
-        "clawft.toml:4:17: error: [mcp] require_token = false with listen '0.0.0.0:8781', which is not a loopback "
-        "address: anyone who reaches it could run the tools of agent 'a'");
-}
-
 TEST_CASE("[tools.mcp_servers]: stdio and HTTP servers, the tool-mcp service and its secrets") {
   no_provider_keys keys;
   scoped_env token("WEFT_TEST_MCP_TOKEN", "gh-s3cret");
@@ -1570,28 +1611,6 @@ enabled = false
 }
 
 TEST_CASE("[tools.mcp_servers] errors") {
-  CHECK(errors("[tools.mcp_servers.Bad_Name]\ncommand = \"x\"\n") ==
-        "clawft.toml:1:20: error: MCP server name 'Bad_Name' is invalid: use 1 to 32 of a-z, 0-9 and '-', starting "
-        "with a letter or digit (its tools are named <name>__<tool>)");
-  CHECK(errors("[tools.mcp_servers.a]\nargs = [\"x\"]\n") ==
-        "clawft.toml:1:1: error: [tools.mcp_servers.a] needs exactly one of 'command' (a program speaking MCP on "
-        "stdio) and 'url' (a Streamable HTTP endpoint)");
-  CHECK(errors("[tools.mcp_servers.a]\ncommand = \"x\"\nurl = \"http://127.0.0.1:1/mcp\"\nheaders = {A = \"b\"}\n") ==
-        "clawft.toml:1:1: error: [tools.mcp_servers.a] needs exactly one of 'command' (a program speaking MCP on "
-        "stdio) and 'url' (a Streamable HTTP endpoint), not both\n"
-        "clawft.toml:4:11: error: [tools.mcp_servers.a] headers applies to a 'url' server, not to a 'command'");
-  CHECK(errors("[tools.mcp_servers.a]\nurl = \"ftp://x\"\ncwd = \"rel\"\nenv = { 1X = \"y\" }\ncall_timeout_ms = 5\n") ==
-        "clawft.toml:2:7: error: [tools.mcp_servers.a] url 'ftp://x' is not an http:// or https:// URL, e.g. "
-        "http://127.0.0.1:3001/mcp\n"
-        "clawft.toml:3:7: error: [tools.mcp_servers.a] cwd 'rel' must be an absolute path\n"
-        "clawft.toml:3:7: error: [tools.mcp_servers.a] cwd applies to a 'command' server, not to one at a 'url'\n"
-        "clawft.toml:4:7: error: [tools.mcp_servers.a] env applies to a 'command' server, not to one at a 'url'\n"
-        "clawft.toml:4:9: error: [tools.mcp_servers.a] env key '1X' is invalid: use letters, digits and '_', not "
-        "starting with a digit\n"
-        "clawft.toml:5:19: error: [tools.mcp_servers.a] call_timeout_ms must be between 100 and 3600000, not 5");
-  CHECK(errors("[tools.mcp_servers.a]\ncommand = \"x\"\nera = \"2026-07-28\"\n") ==
-        "clawft.toml:3:7: error: [tools.mcp_servers.a] era '2026-07-28' is not one of \"auto\" (ask the server with "
-        "server/discover), \"legacy\" (initialize, 2024-11-05 … 2025-11-25) and \"modern\" (2026-07-28)");
   CHECK(errors("[tools]\nmcp_server = 1\n").find("unknown key 'mcp_server' in [tools]; expected one of: mcp_servers") !=
         std::string::npos);
   // An unset ${VAR} is an error for weftd, and left empty for a service re-reading the file.
@@ -1637,12 +1656,15 @@ TEST_CASE("variables of sections without secrets reach every service; [services]
   CHECK(lenient->agents.at("a").workspace == "/a");
 }
 
-TEST_CASE("services other than llm learn which providers are usable, never their keys") {
+TEST_CASE("memory learns which provider it embeds with, never its key; no other service hears of providers") {
   no_provider_keys keys;
   {
     scoped_env key("OPENAI_API_KEY", "sk-test");
+    scoped_env key2("GROQ_API_KEY", "gsk-test");
     for (auto& s : derived_services(default_config(), [](std::string_view p) { return std::string(p); })) {
-      CHECK_MESSAGE(s.env.at("WEFT_PROVIDERS_READY") == "openai", s.name);
+      if (s.name == "llm") CHECK(s.env.at("WEFT_PROVIDERS_READY") == "groq,openai");
+      else if (s.name == "memory") CHECK(s.env.at("WEFT_PROVIDERS_READY") == "openai");  // the default provider
+      else CHECK_MESSAGE(s.env.count("WEFT_PROVIDERS_READY") == 0, s.name);
       if (s.name != "llm") CHECK(s.env.count("OPENAI_API_KEY") == 0);
     }
   }
@@ -1659,4 +1681,49 @@ TEST_CASE("services other than llm learn which providers are usable, never their
   REQUIRE(c.has_value());
   CHECK(c->providers.at("mine").enabled);
   CHECK_FALSE(c->providers.at("other").enabled);
+}
+
+namespace {
+
+std::map<std::string, service_spec> derived_by_name(const std::string& text) {
+  auto c = parse_config(text, "clawft.toml");
+  REQUIRE_MESSAGE(c.has_value(), (c ? "" : c.err().message));
+  std::map<std::string, service_spec> out;
+  for (auto& s : derived_services(*c, [](std::string_view p) { return std::string(p); })) out[s.name] = s;
+  return out;
+}
+
+/// The derived services whose spec differs between two configs: what a reload restarts.
+std::set<std::string> changed(const std::string& before, const std::string& after) {
+  auto a = derived_by_name(before), b = derived_by_name(after);
+  std::set<std::string> out;
+  for (auto& [name, s] : b)
+    if (a.count(name) && !(a.at(name) == s)) out.insert(name);
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("a reload restarts only the derived services whose own inputs changed") {
+  no_provider_keys keys;
+  const std::string base =
+      "[providers.one]\nbase_url = \"http://127.0.0.1:9/v1\"\nmodel = \"m\"\n"
+      "[llm]\ndefault_provider = \"one\"\n"
+      "[agents.main]\n[agents.helper]\ntools = { families = [\"fs\"] }\n"
+      "[channels.telegram]\ntoken = \"1:a\"\n[channels.web]\nlisten = \"127.0.0.1:0\"\n"
+      "[mcp]\nagent = \"main\"\nlisten = \"127.0.0.1:0\"\n"
+      "[tools.mcp_servers.a]\ncommand = \"true\"\n";
+  const std::string provider = "[providers.two]\nbase_url = \"http://127.0.0.1:8/v1\"\nmodel = \"n\"\n";
+  // A provider added before everything else moves every table: positions do not count.
+  CHECK(changed(base, provider + base) == std::set<std::string>{"llm"});
+  CHECK(changed(base, base + "[agents.third]\n") == std::set<std::string>{"memory", "router"});
+  auto token = base;
+  token.replace(token.find("1:a"), 3, "1:b");
+  CHECK(changed(base, token) == std::set<std::string>{"chan-telegram"});
+  CHECK(changed(base, base + "[tools.mcp_servers.b]\ncommand = \"true\"\n").empty());  // tool-mcp: SIGHUP
+  auto model = base;
+  model.replace(model.find("[agents.helper]\n"), 16, "[agents.helper]\nmodel = \"one/x\"\n");
+  CHECK(changed(base, model) == std::set<std::string>{"agent-helper", "llm"});
+  CHECK(changed(base, base + "[memory]\ncheckpoint_s = 7\n") ==
+        std::set<std::string>{"agent-helper", "agent-main", "memory"});
 }

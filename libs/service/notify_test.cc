@@ -5,6 +5,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <weft/service/main.hh>
 #include <weft/service/notify.hh>
 #include <weft/service/paths.hh>
 
@@ -89,4 +90,29 @@ TEST_CASE("beat_if_due sends a heartbeat when due and says how long to wait") {
   unsetenv("WEFT_NOTIFY_FD");
   auto idle = service::notifier::from_env();
   CHECK(idle.beat_if_due(std::chrono::milliseconds(123)) == std::chrono::milliseconds(123));
+}
+
+TEST_CASE("run_main tells the supervisor why it fails; a taken address adds ERRNO=98") {
+  int sv[2];
+  REQUIRE(socketpair(AF_UNIX, SOCK_SEQPACKET, 0, sv) == 0);
+  auto run = [&](const error& e) {
+    setenv("WEFT_NOTIFY_FD", std::to_string(sv[1]).c_str(), 1);
+    char prog[] = "weft-test";
+    char* argv[] = {prog, nullptr};
+    service::main_spec spec{.program = "weft-test", .log_name = "test", .help = "usage: weft-test\n", .bus = false,
+                            .config = false};
+    int rc = service::run_main(1, argv, spec, [&](service::main_context& m) { return m.fail(e); });
+    char buf[512];
+    auto r = recv(sv[0], buf, sizeof buf, MSG_DONTWAIT);
+    return std::pair{rc, r > 0 ? std::string(buf, static_cast<size_t>(r)) : std::string()};
+  };
+  auto [rc, notice] = run(fail(errc::address_in_use, "Failed to listen on 127.0.0.1:8780: address in use"));
+  CHECK(rc == 1);
+  CHECK(notice == "STATUS=Failed to listen on 127.0.0.1:8780: address in use\nERRNO=98");
+  // Another failure: its first line only, no ERRNO.
+  REQUIRE(socketpair(AF_UNIX, SOCK_SEQPACKET, 0, sv) == 0);
+  auto [rc2, notice2] = run(fail(errc::config, "clawft.toml:1:2: error: one\nclawft.toml:3:4: error: two"));
+  CHECK(rc2 == 2);
+  CHECK(notice2 == "STATUS=clawft.toml:1:2: error: one");
+  close(sv[0]);
 }

@@ -4,13 +4,11 @@
 #include <cerrno>
 #include <cstring>
 #include <fcntl.h>
-#include <sys/signalfd.h>
 #include <unistd.h>
 
 #include <nlohmann/json.hpp>
 
 #include <weft/ipc/address.hh>
-#include <weft/ipc/builtin.hh>
 
 #include "services/agent/context.hh"
 #include "services/agent/memory.hh"
@@ -28,26 +26,23 @@ using namespace std::chrono_literals;
 
 namespace {
 
-/// What went wrong with an awaited answer: the local error (timeout, send failure) or the
-/// error the peer answered; none for a good answer.
-std::optional<error> failure_of(const ipc::message* m, const error* local) {
-  if (local) return *local;
-  if (m->is_error()) return m->to_error();
+/// The error of an answer, if it is one (rt.call turns error replies into errors).
+std::optional<error> failure_of(const result<ipc::message>& r) {
+  if (!r) return r.err();
   return std::nullopt;
 }
 
+/// rt.call gives up with Bus.v1.Timeout at the deadline the agent set.
+bool timed_out(const error& e) { return bus::is(e, bus::error_code::timeout); }
+
 constexpr std::string_view load_skill_name = "load_skill";
 constexpr auto list_timeout = 2s;
-constexpr auto llm_retry_wait = 200ms;
 constexpr auto tool_grace = 2s;  // beyond the tool's own limit, for the reply to travel
 constexpr std::size_t max_answered_per_session = 256;  // redeliveries are of recent turns
 constexpr std::size_t min_history_chars = 64 * 1024;
 constexpr auto put_timeout = 10s;
 constexpr auto max_put_backoff = 30s;
 constexpr std::uint64_t drop_warning_every = 100;
-// Writer job ids: turns use their seq; these bits mark the agent's other jobs.
-constexpr std::uint64_t sync_job_bit = 1ull << 63;     // a session sync, then Puts
-constexpr std::uint64_t summary_job_bit = 1ull << 62;  // a summary file
 
 llm::tool_spec load_skill_spec() {
   return {std::string(load_skill_name),
@@ -92,7 +87,7 @@ struct agent::tool_process {
 
 struct agent::session {
   std::string key, path;
-  int fd = -1;
+  unique_fd fd;          // opened O_APPEND on the first write
   bool created = false;  // the file exists (has a header)
   bool needs_newline = false;
   std::vector<entry> history;
@@ -107,14 +102,14 @@ struct agent::session {
   std::unordered_map<std::string, answered> done;
   std::deque<std::string> done_order;
   std::deque<std::uint64_t> queue;  // turn seqs; front is running while busy
-  bool busy = false;                // a turn is running or being written
+  bool busy = false;                // a turn is running
   std::uint64_t last_use = 0;
 };
 
 struct agent::turn {
   std::uint64_t seq = 0;
   chat::turn t;
-  std::vector<ipc::message> requesters;
+  std::vector<service::responder> requesters;  // the Turn and its redeliveries while in hand
   session* s = nullptr;
   std::string user_text;
   std::vector<llm::turn> steps;
@@ -135,22 +130,32 @@ struct agent::turn {
   bool started = false;
 };
 
-agent::agent(ipc::bus_client& b, service::notifier& n, agent_options o)
-    : _bus(b), _notify(n), _o(std::move(o)), _log(log::get("agent")), _writer(_o.writer_threads) {
-  auto dir = _o.workspace + "/sessions";
-  _sessions_dir_fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+agent::agent(service::runtime& rt, agent_options o)
+    : _rt(rt),
+      _o(std::move(o)),
+      _log(log::get("agent")),
+      _sessions_dir(::open((_o.workspace + "/sessions").c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC)),
+      _writer(rt.loop(), _o.writer_threads) {
   for (auto& a : _o.tool_processes) {
     auto p = std::make_unique<tool_process>();
     p->address = a;
     _procs.push_back(std::move(p));
   }
+  _rt.on<chat::turn>([this](chat::turn t, service::responder r) { on_turn(std::move(t), std::move(r)); });
+  _rt.on_event<llm::delta>([this](const llm::delta& d, const ipc::message&) { on_delta(d); });
+  // Tool processes announce a changed tool set (tool-mcp when an MCP server comes or goes).
+  _rt.on_event<tool::tools_changed>(
+      [this](const tool::tools_changed&, const ipc::message& m) { on_tools_changed(m.env.from); });
+  _rt.on_stop([this] {
+    _draining = true;
+    _log.info("agent '{}' stopping: finishing {} turn(s) in hand", _o.id, _turns.size());
+  });
+  // Turns in hand (queued ones included) are owed answers, which the runtime waits for;
+  // the syncs of their session lines are waited for here.
+  _rt.drain_until([this] { return _turns.empty() && _writer.idle(); });
 }
 
-agent::~agent() {
-  for (auto& [k, s] : _sessions)
-    if (s->fd >= 0) ::close(s->fd);
-  if (_sessions_dir_fd >= 0) ::close(_sessions_dir_fd);
-}
+agent::~agent() = default;
 
 // ---- prompt and tools ----------------------------------------------------------------
 
@@ -159,22 +164,22 @@ void agent::refresh_prompt(bool force) {
   if (!force && now - _prompt_at < _o.prompt_refresh) return;
   _prompt_at = now;
   std::vector<std::string> warnings;
-  auto skills = discover_skills(_o.skill_dirs, warnings);
+  auto found = skills::discover_skills(_o.skill_dirs, warnings);
   for (auto& w : warnings) _log.warning("{}", w);
   bool had = std::any_of(_skills.begin(), _skills.end(), [](auto& s) { return !s.disable_model_invocation; });
-  _skills = std::move(skills);
+  _skills = std::move(found);
   bool has = std::any_of(_skills.begin(), _skills.end(), [](auto& s) { return !s.disable_model_invocation; });
-  _system = assemble_system_prompt(read_prompt_parts(_o.workspace), _o.id, _o.name, skills_prompt(_skills));
+  _system = assemble_system_prompt(read_prompt_parts(_o.workspace), _o.id, _o.name, skills::skills_prompt(_skills));
   if (had != has || force) rebuild_tools();
 }
 
 void agent::rebuild_tools() {
   _tool_owner.clear();
   _offered.clear();
-  bool skills = std::any_of(_skills.begin(), _skills.end(), [](auto& s) { return !s.disable_model_invocation; });
+  bool any_skill = std::any_of(_skills.begin(), _skills.end(), [](auto& s) { return !s.disable_model_invocation; });
   // load_skill runs inside the agent (no tool process, no bus check): offered whenever
   // there is a skill to load.
-  if (skills) _offered.push_back(load_skill_spec());
+  if (any_skill) _offered.push_back(load_skill_spec());
   // The memory tools run inside the agent too (requests to `memory`); the agent applies
   // [agents.<id>.tools] to them itself, as the bus would.
   if (_o.memory.enabled) {
@@ -202,24 +207,18 @@ void agent::discover(bool all) {
   for (std::size_t i = 0; i < _procs.size(); ++i) {
     auto& p = *_procs[i];
     if (p.listing || (!all && (p.known || now < p.next_try))) continue;
-    auto id = _bus.send_request(p.address, tool::list_tools{});
-    if (!id) {
-      _log.debug("Failed to ask '{}' for its tools: {}", p.address, id.err().to_string());
-      continue;
-    }
     p.listing = true;
-    _pending[*id] = pending{wait_kind::list, 0, i, now + list_timeout};
+    _rt.call(p.address, tool::list_tools{}, {.timeout = list_timeout, .retry = false},
+             [this, i](result<ipc::message> r) { on_tools_listed(i, std::move(r)); });
   }
 }
 
-void agent::on_tools_listed(std::size_t i, const ipc::message* m) {
+void agent::on_tools_listed(std::size_t i, result<ipc::message> r) {
   auto& p = *_procs[i];
   p.listing = false;
-  std::optional<error> err;
-  if (!m) err = bus::make(bus::error_code::timeout, "no answer within {} ms", list_timeout.count());
-  else if (m->is_error()) err = m->to_error();
+  auto err = failure_of(r);
   if (!err) {
-    auto tools = m->as<tool::tools>();
+    auto tools = r->as<tool::tools>();
     if (!tools) {
       err = tools.err();
     } else {
@@ -239,7 +238,7 @@ void agent::on_tools_listed(std::size_t i, const ipc::message* m) {
   if (!discovery_in_flight()) {
     auto waiting = std::exchange(_waiting_discovery, {});
     for (auto seq : waiting)
-      if (auto it = _turns.find(seq); it != _turns.end()) start_turn(*it->second);
+      if (auto* t = find_turn(seq)) start_turn(*t);
   }
 }
 
@@ -302,82 +301,75 @@ void agent::evict_sessions() {
     for (auto& [k, s] : _sessions)
       if (!s->busy && !s->summarising && s->queue.empty() && (!victim || s->last_use < victim->last_use)) victim = s.get();
     if (!victim) return;  // every session is working: allow more for now
-    if (victim->fd >= 0) ::close(victim->fd);
     _sessions.erase(victim->key);
   }
 }
 
-// ---- requests ------------------------------------------------------------------------
-
-void agent::handle(ipc::message m) {
-  switch (m.env.kind) {
-    case bus::kind::request:
-      if (ipc::answer_builtin(_bus, m)) return;
-      if (m.is(chat::turn::type_name)) return on_turn(m);
-      (void)_bus.reply_error(m, bus::make(bus::error_code::unknown_type, "'{}' does not handle '{}'", _bus.address(),
-                                          m.env.type));
-      return;
-    case bus::kind::event:
-      if (m.is(llm::delta::type_name)) on_delta(m);
-      return;
-    case bus::kind::reply:
-    case bus::kind::error: on_reply(m); return;
+bool agent::open_session_file(session& s, unique_fd& dir) {
+  if (!s.fd) {
+    s.fd.reset(::open(s.path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600));
+    if (!s.fd) return false;
+    if (!s.created && _sessions_dir) dir.reset(::dup(_sessions_dir.get()));
   }
+  s.created = true;
+  s.needs_newline = false;
+  return true;
 }
 
-void agent::answer(const ipc::message& req, const chat::turn_result& r) { (void)_bus.reply(req, r); }
-
-void agent::on_turn(const ipc::message& m) {
-  auto req = m.as<chat::turn>();
-  if (!req) {
-    (void)_bus.reply_error(m, req.err());
+void agent::sync_session(session& s, unique_fd dir, std::function<void()> then) {
+  unique_fd copy(::dup(s.fd.get()));
+  if (!copy) {
+    _log.error("Failed to sync session '{}': {}", s.path, std::strerror(errno));
+    if (then) then();  // written, not synced: what waits for the sync goes on anyway
     return;
   }
+  _writer.sync(std::move(copy), std::move(dir), s.path, std::move(then));
+}
+
+// ---- requests ------------------------------------------------------------------------
+
+agent::turn* agent::find_turn(std::uint64_t seq) {
+  auto it = _turns.find(seq);
+  return it == _turns.end() ? nullptr : it->second.get();
+}
+
+void agent::on_turn(chat::turn req, service::responder r) {
   // A Turn already in hand: answered when it finishes, to every requester.
-  if (auto it = _by_turn_id.find(req->turn_id); it != _by_turn_id.end()) {
-    _log.debug("turn '{}' is already in hand; answering when it finishes", req->turn_id);
-    it->second->requesters.push_back(m);
+  if (auto it = _by_turn_id.find(req.turn_id); it != _by_turn_id.end()) {
+    _log.debug("turn '{}' is already in hand; answering when it finishes", req.turn_id);
+    it->second->requesters.push_back(std::move(r));
     return;
   }
   error err;
-  auto* s = get_session(req->session, err);
+  auto* s = get_session(req.session, err);
   if (!s) {
-    _log.error("Failed to load session '{}': {}", req->session, err.message);
-    (void)_bus.reply_error(m, chat::make(chat::error_code::turn_failed, "Failed to load session '{}': {}",
-                                         req->session, err.message));
-    return;
+    _log.error("Failed to load session '{}': {}", req.session, err.message);
+    return r.fail(chat::make(chat::error_code::turn_failed, "Failed to load session '{}': {}", req.session, err.message));
   }
   // A Turn answered before: the stored answer, without calling the model.
-  if (auto it = s->done.find(req->turn_id); it != s->done.end()) {
-    _log.debug("turn '{}' was answered before; replying from the session", req->turn_id);
-    chat::turn_result r;
-    r.turn_id = req->turn_id;
-    r.reply.id = req->turn_id + ":r";
-    r.reply.channel = req->message.channel;
-    r.reply.chat_id = req->message.chat_id;
-    r.reply.sender = _o.id;
+  if (auto it = s->done.find(req.turn_id); it != s->done.end()) {
+    _log.debug("turn '{}' was answered before; replying from the session", req.turn_id);
+    chat::turn_result res;
+    res.turn_id = req.turn_id;
+    res.reply.id = req.turn_id + ":r";
+    res.reply.channel = req.message.channel;
+    res.reply.chat_id = req.message.chat_id;
+    res.reply.sender = _o.id;
     auto ts = parse_rfc3339(it->second.ts);
-    r.reply.ts = ts ? *ts : utc_now();
-    r.reply.parts.push_back(chat::part{chat::part_kind::text, it->second.text, {}, {}, {}, {}});
-    r.reply.reply_to = req->message.id;
-    r.tool_calls = it->second.tool_calls;
-    r.iterations = it->second.iterations;
-    answer(m, r);
-    return;
+    res.reply.ts = ts ? *ts : utc_now();
+    res.reply.parts.push_back(chat::part{chat::part_kind::text, it->second.text, {}, {}, {}, {}});
+    res.reply.reply_to = req.message.id;
+    res.tool_calls = it->second.tool_calls;
+    res.iterations = it->second.iterations;
+    return r.reply(res);
   }
-  if (_draining) {
-    (void)_bus.reply_error(m, bus::make(bus::error_code::shutting_down, "agent '{}' is stopping", _o.id));
-    return;
-  }
-  if (_turns.size() >= _o.max_turns || s->queue.size() >= _o.max_queued_per_session) {
-    (void)_bus.reply_error(m, bus::make(bus::error_code::queue_full, "agent '{}' has {} turns in hand ({} in session '{}')",
-                                        _o.id, _turns.size(), s->queue.size(), s->key));
-    return;
-  }
+  if (_turns.size() >= _o.max_turns || s->queue.size() >= _o.max_queued_per_session)
+    return r.fail(bus::make(bus::error_code::queue_full, "agent '{}' has {} turns in hand ({} in session '{}')", _o.id,
+                            _turns.size(), s->queue.size(), s->key));
   auto t = std::make_unique<turn>();
   t->seq = _next_seq++;
-  t->t = std::move(*req);
-  t->requesters.push_back(m);
+  t->t = std::move(req);
+  t->requesters.push_back(std::move(r));
   t->s = s;
   auto* raw = t.get();
   _by_turn_id[raw->t.turn_id] = raw;
@@ -386,67 +378,11 @@ void agent::on_turn(const ipc::message& m) {
   if (!s->busy) start_next(*s);
 }
 
-void agent::on_delta(const ipc::message& m) {
-  auto d = m.as<llm::delta>();
-  if (!d) return;
-  auto it = _by_turn_id.find(d->stream_id);
+void agent::on_delta(const llm::delta& d) {
+  auto it = _by_turn_id.find(d.stream_id);
   if (it == _by_turn_id.end() || it->second->t.stream_to.empty()) return;
   auto& t = *it->second;
-  (void)_bus.notify(t.t.stream_to, chat::delta{t.t.turn_id, t.t.message.chat_id, std::move(d->text)});
-}
-
-void agent::on_reply(const ipc::message& m) {
-  auto it = _pending.find(m.env.id);
-  if (it == _pending.end()) return;  // late: its turn gave up on it
-  auto p = it->second;
-  _pending.erase(it);
-  if (p.kind == wait_kind::list) return on_tools_listed(p.index, &m);
-  if (p.kind == wait_kind::mem_put) return on_put(m.env.id, &m, nullptr);
-  if (p.kind == wait_kind::summary) return on_summary(m.env.id, &m, nullptr);
-  auto t = _turns.find(p.turn);
-  if (t == _turns.end()) return;
-  if (p.kind == wait_kind::llm) on_llm(*t->second, &m, nullptr);
-  else if (p.kind == wait_kind::mem_tool) on_memory_tool(*t->second, p.index, &m, nullptr);
-  else on_tool(*t->second, p.index, &m, nullptr);
-}
-
-void agent::check_deadlines() {
-  auto now = mono_clock::now();
-  std::vector<std::pair<std::uint64_t, pending>> expired;
-  for (auto& [id, p] : _pending)
-    if (p.deadline <= now) expired.emplace_back(id, p);
-  for (auto& [id, p] : expired) {
-    _pending.erase(id);
-    _bus.forget(id);
-    if (p.kind == wait_kind::list) {
-      on_tools_listed(p.index, nullptr);
-      continue;
-    }
-    if (p.kind == wait_kind::mem_put) {
-      auto e = bus::make(bus::error_code::timeout, "no answer from 'memory' within {} s", put_timeout.count());
-      on_put(id, nullptr, &e);
-      continue;
-    }
-    if (p.kind == wait_kind::summary) {
-      auto e = llm::make(llm::error_code::timeout, "no answer from the llm service within {} s",
-                         std::chrono::duration_cast<std::chrono::seconds>(_o.llm_deadline).count());
-      on_summary(id, nullptr, &e);
-      continue;
-    }
-    auto t = _turns.find(p.turn);
-    if (t == _turns.end()) continue;
-    if (p.kind == wait_kind::mem_tool) {
-      auto e = bus::make(bus::error_code::timeout, "no answer within {} ms", _o.settings.tool_timeout_ms);
-      on_memory_tool(*t->second, p.index, nullptr, &e);
-    } else if (p.kind == wait_kind::llm) {
-      auto e = llm::make(llm::error_code::timeout, "no answer from the llm service within {} s",
-                         std::chrono::duration_cast<std::chrono::seconds>(_o.llm_deadline).count());
-      on_llm(*t->second, nullptr, &e);
-    } else {
-      auto e = tool::make(tool::error_code::timeout, "no answer within {} ms", _o.settings.tool_timeout_ms);
-      on_tool(*t->second, p.index, nullptr, &e);
-    }
-  }
+  (void)_rt.bus().notify(t.t.stream_to, chat::delta{t.t.turn_id, t.t.message.chat_id, d.text});
 }
 
 // ---- the tool loop -------------------------------------------------------------------
@@ -483,8 +419,8 @@ void agent::start_turn(turn& t) {
   call_llm(t);
 }
 
-void agent::call_llm(turn& t, bool retry) {
-  if (!retry) ++t.iterations;
+void agent::call_llm(turn& t) {
+  ++t.iterations;
   context_input in;
   in.system = _system;
   in.history = &t.s->history;
@@ -508,24 +444,19 @@ void agent::call_llm(turn& t, bool retry) {
   c.max_tokens = _o.settings.max_tokens;
   c.stream = !t.t.stream_to.empty();
   c.stream_id = t.t.turn_id;
-  auto id = _bus.send_request("llm", llm::complete::type_name, wire::encode(c));
-  if (!id) {
-    auto e = id.take_error();
-    on_llm(t, nullptr, &e);
-    return;
-  }
-  _pending[*id] = pending{wait_kind::llm, t.seq, 0, t.llm_deadline};
+  // The llm not (yet) on the bus, busy or stopping: the runtime tries again until the
+  // turn's deadline; llm restarted while it held the request: the runtime sends it again.
+  auto left = std::chrono::duration_cast<std::chrono::milliseconds>(t.llm_deadline - mono_clock::now());
+  _rt.call("llm", c, {.timeout = std::max(left, 0ms), .retry = true}, [this, seq = t.seq](result<ipc::message> r) {
+    if (auto* t = find_turn(seq)) on_llm(*t, std::move(r));
+  });
 }
 
-void agent::on_llm(turn& t, const ipc::message* m, const error* local) {
-  auto err = failure_of(m, local);
-  if (err) {
-    // The llm service not (yet) there: try again until the turn's deadline.
-    bool transient = bus::is(*err, bus::error_code::no_such_address) || bus::is(*err, bus::error_code::queue_full);
-    if (transient && mono_clock::now() + llm_retry_wait < t.llm_deadline) {
-      _llm_retries.emplace_back(mono_clock::now() + llm_retry_wait, t.seq);
-      return;
-    }
+void agent::on_llm(turn& t, result<ipc::message> r) {
+  if (auto err = failure_of(r)) {
+    if (timed_out(*err))
+      err = llm::make(llm::error_code::timeout, "no answer from the llm service within {} s",
+                      std::chrono::duration_cast<std::chrono::seconds>(_o.llm_deadline).count());
     if (llm::is(*err, llm::error_code::not_configured)) {
       _log.warning("turn '{}': {}", t.t.turn_id, err->message);
       finish(t, err->message);
@@ -536,7 +467,7 @@ void agent::on_llm(turn& t, const ipc::message* m, const error* local) {
                           err->message));
     return;
   }
-  auto c = m->as<llm::completion>();
+  auto c = r->as<llm::completion>();
   if (!c) {
     _log.warning("Failed to decode the llm's answer for turn '{}': {}", t.t.turn_id, c.err().message);
     finish(t, fmt::format("Sorry, I could not answer this: the language model's answer was unreadable ({}).",
@@ -576,7 +507,7 @@ void agent::on_llm(turn& t, const ipc::message* m, const error* local) {
 void agent::run_tools(turn& t) {
   t.calls_left = t.calls.size();
   t.dispatching = true;  // calls answered at once must not start the next step from inside this loop
-  auto deadline = mono_clock::now() + std::chrono::milliseconds(_o.settings.tool_timeout_ms) + tool_grace;
+  auto timeout = std::chrono::milliseconds(_o.settings.tool_timeout_ms) + tool_grace;
   // All calls of the step at once; results are collected in the model's order.
   for (std::size_t i = 0; i < t.calls.size(); ++i) {
     auto& c = t.calls[i];
@@ -587,11 +518,9 @@ void agent::run_tools(turn& t) {
                              ? args["name"].get<std::string>() : std::string();
       auto it = std::find_if(_skills.begin(), _skills.end(), [&](auto& s) { return s.name == name; });
       if (it == _skills.end()) {
-        auto e = tool::make(tool::error_code::bad_arguments, "there is no skill named '{}'", name);
-        on_tool(t, i, nullptr, &e);
-      } else if (auto body = load_skill_body(*it); !body) {
-        auto e = tool::make(tool::error_code::failed, "{}", body.err().message);
-        on_tool(t, i, nullptr, &e);
+        on_tool(t, i, tool::make(tool::error_code::bad_arguments, "there is no skill named '{}'", name));
+      } else if (auto body = skills::load_skill_body(*it); !body) {
+        on_tool(t, i, tool::make(tool::error_code::failed, "{}", body.err().message));
       } else {
         complete_call(t, i, std::move(*body), false);
       }
@@ -602,8 +531,7 @@ void agent::run_tools(turn& t) {
       continue;
     }
     if (!valid_tool_name(c.c.name)) {
-      auto e = tool::make(tool::error_code::no_such_tool, "'{}' is not a valid tool name", c.c.name);
-      on_tool(t, i, nullptr, &e);
+      on_tool(t, i, tool::make(tool::error_code::no_such_tool, "'{}' is not a valid tool name", c.c.name));
       continue;
     }
     // A tool that was not offered still goes to the bus, which decides (and says Denied).
@@ -613,23 +541,22 @@ void agent::run_tools(turn& t) {
                                                        : _procs.front()->address;
     c.process = process;
     tool::call call{c.c.name, c.c.arguments, c.c.id, _o.settings.tool_timeout_ms};
-    auto id = _bus.send_request(process + "/" + c.c.name, call);
-    if (!id) {
-      auto e = id.take_error();
-      on_tool(t, i, nullptr, &e);
-      continue;
-    }
-    _pending[*id] = pending{wait_kind::tool, t.seq, i, deadline};
+    // No retry: a process that is not running is said so at once (the model can act on
+    // it); one that restarts while it holds the call gets it again from the runtime.
+    _rt.call(ipc::addr::tool_method(process, c.c.name), call, {.timeout = timeout, .retry = false},
+             [this, seq = t.seq, i](result<ipc::message> r) {
+               if (auto* t = find_turn(seq)) on_tool(*t, i, std::move(r));
+             });
   }
   t.dispatching = false;
   if (t.calls_left == 0) after_tools(t);
 }
 
-void agent::on_tool(turn& t, std::size_t i, const ipc::message* m, const error* local) {
+void agent::on_tool(turn& t, std::size_t i, result<ipc::message> r) {
   if (i >= t.calls.size() || t.calls[i].done) return;
   auto& c = t.calls[i];
-  auto err = failure_of(m, local);
-  if (err) {
+  if (auto err = failure_of(r)) {
+    if (timed_out(*err)) err = tool::make(tool::error_code::timeout, "no answer within {} ms", _o.settings.tool_timeout_ms);
     c.is_error = true;
     if (bus::is(*err, bus::error_code::denied)) {
       c.content = fmt::format("Permission denied: the tool '{}' may not be used by this agent ({}).", c.c.name,
@@ -654,13 +581,13 @@ void agent::on_tool(turn& t, std::size_t i, const ipc::message* m, const error* 
       c.content = fmt::format("The tool '{}' failed: {}", c.c.name, err->to_string());
     }
   } else {
-    auto r = m->as<tool::result>();
-    if (!r) {
+    auto res = r->as<tool::result>();
+    if (!res) {
       c.is_error = true;
-      c.content = fmt::format("The tool '{}' answered something unreadable: {}", c.c.name, r.err().message);
+      c.content = fmt::format("The tool '{}' answered something unreadable: {}", c.c.name, res.err().message);
     } else {
-      c.content = std::move(r->content);
-      c.is_error = r->is_error;
+      c.content = std::move(res->content);
+      c.is_error = res->is_error;
     }
   }
   complete_call(t, i, std::move(c.content), c.is_error);
@@ -673,8 +600,10 @@ void agent::complete_call(turn& t, std::size_t i, std::string content, bool is_e
   c.is_error = is_error;
   c.done = true;
   // The witness chain's record of the call (the bus stamps the sender).
-  auto where = c.process.empty() ? _bus.address() : c.process;
-  if (auto p = _bus.publish(mem::tool_called{where + "/" + c.c.name, c.c.id, !is_error, sha256_hex(c.c.arguments)}); !p)
+  auto where = c.process.empty() ? _rt.address() : c.process;
+  if (auto p = _rt.bus().publish(
+          mem::tool_called{ipc::addr::tool_method(where, c.c.name), c.c.id, !is_error, sha256_hex(c.c.arguments)});
+      !p)
     _log.debug("Failed to publish ToolCalled for '{}': {}", c.c.name, p.err().message);
   if (--t.calls_left == 0 && !t.dispatching) after_tools(t);
 }
@@ -758,127 +687,88 @@ void agent::finish(turn& t, std::string text) {
     s.done_order.pop_front();
   }
 
-  int dir_fd = -1;
-  if (!open_session_file(s, dir_fd))
+  unique_fd dir;
+  if (!open_session_file(s, dir))
     _log.error("Failed to open session '{}': {}; the answer to turn '{}' is sent but not stored", s.path,
                std::strerror(errno), t.t.turn_id);
   // The turn is written (page cache: it survives a crash of this process) and answered at
   // once; the fdatasync runs on a writer thread. The router has the answer in its own
   // synced journal, so a power loss can cost this log its last turn, never the reply.
-  status written = s.fd < 0 ? status{} : append(s.fd, bytes, s.path);
-  if (s.fd >= 0) {
-    std::uint64_t job = 0;
-    if (written && !puts.empty()) {
-      job = sync_job_bit | _next_job++;
-      _puts_after_sync.emplace(job, std::move(puts));
-    }
-    if (int sync_fd = ::dup(s.fd); sync_fd >= 0) {
-      _writer.submit({job, sync_fd, dir_fd, {}, s.path, true, {}});
-    } else if (job) {
-      queue_puts(std::move(_puts_after_sync[job]));  // written, not synced: index anyway
-      _puts_after_sync.erase(job);
-    }
+  status written = !s.fd ? status{} : append(s.fd.get(), bytes, s.path);
+  if (s.fd) {
+    // The turn's lines are durable: now memory may index them (written but not synced
+    // lines are indexed anyway).
+    std::function<void()> then;
+    if (written && !puts.empty()) then = [this, puts = std::move(puts)]() mutable { queue_puts(std::move(puts)); };
+    sync_session(s, std::move(dir), std::move(then));
   }
   finish_turn(t.seq, std::move(written));
 }
 
-bool agent::open_session_file(session& s, int& dir_fd) {
-  if (s.fd < 0) {
-    s.fd = ::open(s.path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
-    if (s.fd < 0) return false;
-    if (!s.created) dir_fd = _sessions_dir_fd;
-  }
-  s.created = true;
-  s.needs_newline = false;
-  return true;
-}
-
-void agent::on_writes_done() {
-  for (auto& d : _writer.take_done()) {
-    if (d.id & sync_job_bit) {
-      // The turn's lines are durable: now memory may index them.
-      if (auto it = _puts_after_sync.find(d.id); it != _puts_after_sync.end()) {
-        auto puts = std::move(it->second);
-        _puts_after_sync.erase(it);
-        queue_puts(std::move(puts));
-      }
-    } else if (d.id & summary_job_bit) {
-      on_summary_written(d.id, std::move(d.result));
-    } else {
-      finish_turn(d.id, std::move(d.result));
-    }
-  }
-}
-
 void agent::finish_turn(std::uint64_t seq, status written) {
-  {
-    auto it = _turns.find(seq);
-    if (it == _turns.end()) return;
-    auto& t = *it->second;
-    if (!written)
-      _log.error("{}; the answer to turn '{}' is sent but may not be stored", written.err().message, t.t.turn_id);
-    chat::turn_result r;
-    r.turn_id = t.t.turn_id;
-    r.reply.id = t.t.turn_id + ":r";
-    r.reply.channel = t.t.message.channel;
-    r.reply.chat_id = t.t.message.chat_id;
-    r.reply.sender = _o.id;
-    r.reply.ts = utc_now();
-    r.reply.parts.push_back(chat::part{chat::part_kind::text, t.final_text, {}, {}, {}, {}});
-    r.reply.reply_to = t.t.message.id;
-    r.tool_calls = t.tool_calls;
-    r.iterations = t.iterations;
-    for (auto& req : t.requesters) answer(req, r);
-    _log.debug("turn '{}' answered ({} model calls, {} tool calls)", t.t.turn_id, t.iterations, t.tool_calls);
-    auto* s = t.s;
-    if (!s->queue.empty() && s->queue.front() == t.seq) s->queue.pop_front();
-    s->busy = false;
-    _by_turn_id.erase(t.t.turn_id);
-    _turns.erase(it);
-    start_next(*s);
-    maybe_summarise(*s);  // after the reply went out; never delays it
-  }
+  auto it = _turns.find(seq);
+  if (it == _turns.end()) return;
+  auto& t = *it->second;
+  if (!written)
+    _log.error("{}; the answer to turn '{}' is sent but may not be stored", written.err().message, t.t.turn_id);
+  chat::turn_result r;
+  r.turn_id = t.t.turn_id;
+  r.reply.id = t.t.turn_id + ":r";
+  r.reply.channel = t.t.message.channel;
+  r.reply.chat_id = t.t.message.chat_id;
+  r.reply.sender = _o.id;
+  r.reply.ts = utc_now();
+  r.reply.parts.push_back(chat::part{chat::part_kind::text, t.final_text, {}, {}, {}, {}});
+  r.reply.reply_to = t.t.message.id;
+  r.tool_calls = t.tool_calls;
+  r.iterations = t.iterations;
+  for (auto& req : t.requesters) req.reply(r);
+  _log.debug("turn '{}' answered ({} model calls, {} tool calls)", t.t.turn_id, t.iterations, t.tool_calls);
+  auto* s = t.s;
+  if (!s->queue.empty() && s->queue.front() == t.seq) s->queue.pop_front();
+  s->busy = false;
+  _by_turn_id.erase(t.t.turn_id);
+  _turns.erase(it);
+  start_next(*s);
+  maybe_summarise(*s);  // after the reply went out; never delays it
 }
 
 // ---- memory (docs/turn.md "Memory") --------------------------------------------------
 
 void agent::run_memory_tool(turn& t, std::size_t i) {
   auto& c = t.calls[i];
-  c.process = _bus.address();
-  if (!_o.memory.enabled) {
-    auto e = tool::make(tool::error_code::no_such_tool, "memory is turned off ([memory] enabled = false)");
-    return on_memory_tool(t, i, nullptr, &e);
-  }
+  c.process = _rt.address();
+  if (!_o.memory.enabled)
+    return on_memory_tool(t, i, tool::make(tool::error_code::no_such_tool, "memory is turned off ([memory] enabled = false)"));
   if (!tool_allowed(_o.settings.tools, c.c.name))
     return complete_call(t, i,
                          fmt::format("Permission denied: the tool '{}' may not be used by this agent "
                                      "(agents.{}.tools).",
                                      c.c.name, _o.id),
                          true);
-  result<std::uint64_t> id = 0;
+  // No retry, as for a tool process; a memory that restarts while it holds the request
+  // gets it again from the runtime.
+  service::call_options o{.timeout = std::chrono::milliseconds(_o.settings.tool_timeout_ms) + tool_grace, .retry = false};
+  auto then = [this, seq = t.seq, i](result<ipc::message> r) {
+    if (auto* t = find_turn(seq)) on_memory_tool(*t, i, std::move(r));
+  };
   if (c.c.name == memory_search_name) {
     auto q = parse_search_arguments(c.c.arguments);
     if (!q) return complete_call(t, i, fmt::format("Bad arguments for '{}': {}", c.c.name, q.err().message), true);
-    id = _bus.send_request("memory", *q);
+    _rt.call("memory", *q, o, then);
   } else {
     auto p = parse_store_arguments(c.c.arguments, _o.memory.max_text_bytes);
     if (!p) return complete_call(t, i, fmt::format("Bad arguments for '{}': {}", c.c.name, p.err().message), true);
     p->key = fmt::format("{}#{}", t.t.turn_id, c.c.id);
-    id = _bus.send_request("memory", *p);
+    _rt.call("memory", *p, o, then);
   }
-  if (!id) {
-    auto e = id.take_error();
-    return on_memory_tool(t, i, nullptr, &e);
-  }
-  _pending[*id] = pending{wait_kind::mem_tool, t.seq, i,
-                          mono_clock::now() + std::chrono::milliseconds(_o.settings.tool_timeout_ms) + tool_grace};
 }
 
-void agent::on_memory_tool(turn& t, std::size_t i, const ipc::message* m, const error* local) {
+void agent::on_memory_tool(turn& t, std::size_t i, result<ipc::message> r) {
   if (i >= t.calls.size() || t.calls[i].done) return;
   auto& c = t.calls[i];
-  auto err = failure_of(m, local);
-  if (err) {
+  if (auto err = failure_of(r)) {
+    if (timed_out(*err)) err = bus::make(bus::error_code::timeout, "no answer within {} ms", _o.settings.tool_timeout_ms);
     std::string text;
     if (bus::is(*err, bus::error_code::no_such_address))
       text = fmt::format("Memory is not available right now: the memory service is not running ('{}' failed).",
@@ -893,15 +783,15 @@ void agent::on_memory_tool(turn& t, std::size_t i, const ipc::message* m, const 
     return complete_call(t, i, std::move(text), true);
   }
   if (c.c.name == memory_search_name) {
-    auto r = m->as<mem::results>();
-    if (!r) return complete_call(t, i, fmt::format("Memory answered something unreadable: {}", r.err().message), true);
+    auto res = r->as<mem::results>();
+    if (!res) return complete_call(t, i, fmt::format("Memory answered something unreadable: {}", res.err().message), true);
     auto q = parse_search_arguments(c.c.arguments);
-    return complete_call(t, i, format_hits(*r, q ? q->query : std::string()), false);
+    return complete_call(t, i, format_hits(*res, q ? q->query : std::string()), false);
   }
-  auto r = m->as<mem::stored>();
-  if (!r) return complete_call(t, i, fmt::format("Memory answered something unreadable: {}", r.err().message), true);
-  complete_call(t, i, r->duplicate ? fmt::format("Already remembered (entry {}).", r->id)
-                                   : fmt::format("Remembered (entry {}).", r->id),
+  auto res = r->as<mem::stored>();
+  if (!res) return complete_call(t, i, fmt::format("Memory answered something unreadable: {}", res.err().message), true);
+  complete_call(t, i, res->duplicate ? fmt::format("Already remembered (entry {}).", res->id)
+                                     : fmt::format("Remembered (entry {}).", res->id),
                 false);
 }
 
@@ -921,29 +811,33 @@ void agent::queue_puts(std::vector<mem::put> puts) {
 }
 
 void agent::pump_puts() {
-  auto now = mono_clock::now();
-  if (_put_queue.empty() || now < _put_resume) return;
+  if (_put_queue.empty()) return;
+  if (mono_clock::now() < _put_resume) {
+    // Memory was away: look again when the backoff ends.
+    if (!_put_timer) _put_timer = _rt.loop().at(_put_resume, [this] {
+      _put_timer = 0;
+      pump_puts();
+    });
+    return;
+  }
   while (!_put_queue.empty() && _puts_in_flight.size() < _o.max_memory_in_flight) {
-    auto id = _bus.send_request("memory", _put_queue.front());
-    if (!id) {
-      auto e = id.take_error();
-      _log.debug("Failed to send a Put to 'memory': {}", e.to_string());
-      _put_resume = now + _put_backoff;
-      _put_backoff = std::min<std::chrono::milliseconds>(_put_backoff * 2, max_put_backoff);
-      return;
-    }
-    _puts_in_flight.emplace(*id, std::move(_put_queue.front()));
+    auto id = _next_put++;
+    auto& p = _puts_in_flight.emplace(id, std::move(_put_queue.front())).first->second;
     _put_queue.pop_front();
-    _pending[*id] = pending{wait_kind::mem_put, 0, 0, now + put_timeout};
+    // No retry here: on_put keeps the Put and backs off (memory away for long must not
+    // hold max_memory_in_flight calls open); a memory that restarts while it holds a Put
+    // gets it again from the runtime.
+    _rt.call("memory", p, {.timeout = put_timeout, .retry = false},
+             [this, id](result<ipc::message> r) { on_put(id, std::move(r)); });
   }
 }
 
-void agent::on_put(std::uint64_t id, const ipc::message* m, const error* local) {
+void agent::on_put(std::uint64_t id, result<ipc::message> r) {
   auto it = _puts_in_flight.find(id);
   if (it == _puts_in_flight.end()) return;
   auto p = std::move(it->second);
   _puts_in_flight.erase(it);
-  auto err = failure_of(m, local);
+  auto err = failure_of(r);
   if (!err) {
     if (_memory_away) _log.info("memory is back: indexing the session messages that waited");
     _memory_away = false;
@@ -951,6 +845,7 @@ void agent::on_put(std::uint64_t id, const ipc::message* m, const error* local) 
     _log.debug("indexed '{}' in memory", p.key);
     return pump_puts();
   }
+  if (timed_out(*err)) err = bus::make(bus::error_code::timeout, "no answer from 'memory' within {} s", put_timeout.count());
   bool transient = bus::is(*err, bus::error_code::no_such_address) || bus::is(*err, bus::error_code::queue_full) ||
                    bus::is(*err, bus::error_code::timeout) || bus::is(*err, bus::error_code::shutting_down) ||
                    mem::is(*err, mem::error_code::storage);
@@ -965,7 +860,7 @@ void agent::on_put(std::uint64_t id, const ipc::message* m, const error* local) 
       _log.warning("memory is not keeping up: dropped {} message(s) from its index so far", _puts_dropped);
     _put_resume = mono_clock::now() + _put_backoff;
     _put_backoff = std::min<std::chrono::milliseconds>(_put_backoff * 2, max_put_backoff);
-    return;
+    return pump_puts();
   }
   // Refused for what it is (too large, bad request, denied): sending it again changes nothing.
   if (_puts_dropped++ % drop_warning_every == 0)
@@ -1011,29 +906,23 @@ void agent::maybe_summarise(session& s) {
   c.system = std::string(summary_instruction());
   c.messages.push_back(llm::turn{llm::role::user, summary_transcript(*msgs, b, e), {}, {}, false});
   c.max_tokens = 1024;
-  auto id = _bus.send_request("llm", c);
-  if (!id) {
-    _log.warning("Failed to ask the llm to summarise session '{}': {}", s.key, id.err().to_string());
-    return;
-  }
   _log.info("summarising messages {}..{} of session '{}'", plan->from, plan->to - 1, s.key);
   s.summarising = true;
-  _summaries.emplace(*id, std::move(job));
-  _pending[*id] = pending{wait_kind::summary, 0, 0, mono_clock::now() + _o.llm_deadline};
+  _rt.call("llm", c, {.timeout = _o.llm_deadline, .retry = false},
+           [this, job = std::move(job)](result<ipc::message> r) mutable { on_summary(std::move(job), std::move(r)); });
 }
 
-void agent::on_summary(std::uint64_t id, const ipc::message* m, const error* local) {
-  auto it = _summaries.find(id);
-  if (it == _summaries.end()) return;
-  auto job = std::move(it->second);
-  _summaries.erase(it);
+void agent::on_summary(summary_job job, result<ipc::message> r) {
   auto si = _sessions.find(job.session);
   if (si == _sessions.end()) return;
   auto& s = *si->second;
-  auto err = failure_of(m, local);
+  auto err = failure_of(r);
+  if (err && timed_out(*err))
+    err = llm::make(llm::error_code::timeout, "no answer from the llm service within {} s",
+                    std::chrono::duration_cast<std::chrono::seconds>(_o.llm_deadline).count());
   std::string text;
   if (!err) {
-    auto c = m->as<llm::completion>();
+    auto c = r->as<llm::completion>();
     if (!c) err = c.err();
     else text = std::move(c->text);
   }
@@ -1049,21 +938,14 @@ void agent::on_summary(std::uint64_t id, const ipc::message* m, const error* loc
   auto stem = session_file_name(s.key);
   stem.resize(stem.size() - std::string_view(".jsonl").size());
   job.r.file = summary_file_path(stem, s.summaries.size() + 1);
-  auto wid = summary_job_bit | _next_job++;
-  durable_writer::job w;
-  w.id = wid;
-  w.bytes = summary_markdown(s.key, _o.id, job.r);
-  w.path = job.r.file;
-  w.replace = _o.workspace + "/" + job.r.file;
-  _summaries.emplace(wid, std::move(job));
-  _writer.submit(std::move(w));
+  auto bytes = summary_markdown(s.key, _o.id, job.r);
+  auto path = _o.workspace + "/" + job.r.file;
+  _writer.replace(std::move(path), std::move(bytes), [this, job = std::move(job)](status written) mutable {
+    on_summary_written(std::move(job), std::move(written));
+  });
 }
 
-void agent::on_summary_written(std::uint64_t id, status written) {
-  auto it = _summaries.find(id);
-  if (it == _summaries.end()) return;
-  auto job = std::move(it->second);
-  _summaries.erase(it);
+void agent::on_summary_written(summary_job job, status written) {
   auto si = _sessions.find(job.session);
   if (si == _sessions.end()) return;
   auto& s = *si->second;
@@ -1074,18 +956,17 @@ void agent::on_summary_written(std::uint64_t id, status written) {
     return;
   }
   // The session records what the summary covers, so it is neither repeated nor lost on a restart.
-  int dir_fd = -1;
-  if (!open_session_file(s, dir_fd)) {
+  unique_fd dir;
+  if (!open_session_file(s, dir)) {
     _log.error("Failed to open session '{}': {}; the summary '{}' is not recorded", s.path, std::strerror(errno),
                job.r.file);
     return;
   }
-  std::string line = encode_summary(job.r);
-  if (auto a = append(s.fd, line, s.path); !a) {
+  if (auto a = append(s.fd.get(), encode_summary(job.r), s.path); !a) {
     _log.error("{}; the summary '{}' is not recorded", a.err().message, job.r.file);
     return;
   }
-  if (int sync_fd = ::dup(s.fd); sync_fd >= 0) _writer.submit({0, sync_fd, dir_fd, {}, s.path, true, {}});
+  sync_session(s, std::move(dir));
   _log.info("summarised messages {}..{} of session '{}' into '{}'", job.r.from, job.r.to - 1, s.key, job.r.file);
   if (_o.memory.enabled) {
     mem::put p;
@@ -1102,66 +983,25 @@ void agent::on_summary_written(std::uint64_t id, status written) {
   maybe_summarise(s);  // a long backlog is summarised a piece at a time
 }
 
-// ---- the loop ------------------------------------------------------------------------
+// ---- serving -------------------------------------------------------------------------
 
-int agent::run(int signal_fd) {
+int agent::run() {
   refresh_prompt(/*force=*/true);
   discover(/*all=*/true);
-  (void)_notify.ready();
+  if (auto s = _rt.subscribe(tool::tools_changed::type_name); !s)
+    _log.warning("Failed to subscribe to tool changes: {}; new tools show after a tool process restarts",
+                 s.err().message);
   _log.info("agent '{}' serving: workspace '{}', {} tool process(es), context budget {} tokens", _o.id, _o.workspace,
             _procs.size(), _o.budget_tokens);
-  mono_clock::time_point drain_deadline{};
-  auto next_scan = mono_clock::now();
-  for (;;) {
-    auto wait = std::min<std::chrono::milliseconds>(_notify.beat_if_due(), 100ms);
-    zmq::pollitem_t items[] = {{_bus.socket().handle(), 0, ZMQ_POLLIN, 0},
-                               {_bus.monitor_socket().handle(), 0, ZMQ_POLLIN, 0},
-                               {nullptr, signal_fd, ZMQ_POLLIN, 0},
-                               {nullptr, _writer.event_fd(), ZMQ_POLLIN, 0},
-                               {_events ? _events->socket().handle() : nullptr, _events ? 0 : -1, ZMQ_POLLIN, 0}};
-    zmq::poll(items, _events ? 5 : 4, _bus.has_input() ? 0ms : wait);
-    if (_events)
-      while (auto ev = _events->next(0ms))
-        if (ev->second.is(tool::tools_changed::type_name)) on_tools_changed(ev->second.env.from);
-    if (items[2].revents & ZMQ_POLLIN) {
-      signalfd_siginfo si;
-      while (::read(signal_fd, &si, sizeof si) == static_cast<ssize_t>(sizeof si)) {
-        if (!_draining) {
-          _draining = true;
-          drain_deadline = mono_clock::now() + (_o.stop_timeout > 1s ? _o.stop_timeout - 500ms : _o.stop_timeout);
-          _log.info("agent '{}' stopping: finishing {} turn(s) in hand", _o.id, _turns.size());
-          (void)_notify.stopping();
-        }
-      }
-    }
-    if (items[3].revents & ZMQ_POLLIN) on_writes_done();
-    _bus.process_input();
-    while (auto m = _bus.next(0ms)) {
-      try {
-        handle(std::move(*m));
-      } catch (const std::exception& e) {
-        // A bug in one turn must not take every session down with it.
-        _log.error("Failed to handle a message: {}", e.what());
-      }
-    }
-    auto now = mono_clock::now();
-    if (now >= next_scan) {
-      next_scan = now + 50ms;
-      auto due = std::partition(_llm_retries.begin(), _llm_retries.end(), [&](auto& r) { return r.first > now; });
-      std::vector<std::pair<mono_clock::time_point, std::uint64_t>> fire(due, _llm_retries.end());
-      _llm_retries.erase(due, _llm_retries.end());
-      for (auto& [when, seq] : fire)
-        if (auto t = _turns.find(seq); t != _turns.end()) call_llm(*t->second, /*retry=*/true);
-      check_deadlines();
-      pump_puts();
-    }
-    if (_draining && (_turns.empty() || now >= drain_deadline)) {
-      if (!_turns.empty()) _log.warning("agent '{}' stopping with {} turn(s) unfinished", _o.id, _turns.size());
-      break;
-    }
+  int rc = _rt.run();
+  if (!_turns.empty()) {
+    _log.warning("agent '{}' stopping with {} turn(s) unfinished", _o.id, _turns.size());
+    // Their callers ask the restarted agent again (the bus is closed by now: nothing more goes out).
+    for (auto& [seq, t] : _turns)
+      for (auto& r : t->requesters) r.fail(bus::make(bus::error_code::shutting_down, "agent '{}' is stopping", _o.id));
   }
-  _bus.close(500ms);
-  return 0;
+  _writer.stop();
+  return rc;
 }
 
 }  // namespace weft::agent

@@ -1,14 +1,16 @@
 #pragma once
-/// The agent's event loop: answers Chat.v1.Turn with TurnResult by running the tool loop
-/// (model → tools in parallel → model …) against the llm service and the agent's tool
-/// processes, keeping each session's record in its JSONL file.
+/// The agent: answers Chat.v1.Turn with TurnResult by running the tool loop (model → tools
+/// in parallel → model …) against the llm service and the agent's tool processes, keeping
+/// each session's record in its JSONL file.
 ///
-/// Why a single-threaded loop on the bus_client, not CAF actors: every step of a turn is
-/// waiting for a bus reply, so a turn is a small state machine keyed by request id; one
-/// thread owns all state (no locks, no copies between actor mailboxes and the bridge's
-/// bus thread), sessions are ordered by a per-session queue, and the only blocking work —
-/// fdatasync — runs on durable_writer's threads. Nothing in the loop waits for the llm or
-/// a tool.
+/// Why one thread on the service runtime, not CAF actors: every step of a turn is waiting
+/// for a bus reply, so a turn is a small state machine driven by the replies to its
+/// rt.call()s; one thread owns all state (no locks, no copies between actor mailboxes and a
+/// bridge's bus thread), sessions are ordered by a per-session queue, and the only blocking
+/// work — fdatasync — runs on durable_writer's workers. Nothing in the loop waits for the
+/// llm or a tool. Every request goes through rt.call(), so one that a callee (llm, a tool
+/// process, memory) held when it crashed is sent again to its restarted process by the
+/// runtime: the turn sees the crash as latency.
 
 #include <chrono>
 #include <deque>
@@ -18,9 +20,10 @@
 #include <unordered_map>
 #include <vector>
 
-#include <weft/ipc/bus_client.hh>
+#include <weft/base/fd.hh>
 #include <weft/service/config.hh>
-#include <weft/service/notify.hh>
+#include <weft/service/runtime.hh>
+#include <weft/skills/skills.hh>
 
 #include "proto/chat_v1.hh"
 #include "proto/llm_v1.hh"
@@ -28,7 +31,6 @@
 #include "proto/tool_v1.hh"
 #include "services/agent/durable_writer.hh"
 #include "services/agent/session.hh"
-#include "services/agent/skills.hh"
 
 namespace weft::agent {
 
@@ -40,9 +42,8 @@ struct agent_options {
   service::agent_settings settings;
   std::size_t budget_tokens = 0;        ///< context window minus the output reserve
   std::vector<std::string> tool_processes;  ///< bus addresses, in family order
-  std::vector<skill_dir> skill_dirs;    ///< lowest precedence first
-  std::chrono::milliseconds llm_deadline{std::chrono::minutes(10)};
-  std::chrono::milliseconds stop_timeout{10000};
+  std::vector<skills::skill_dir> skill_dirs;  ///< lowest precedence first
+  std::chrono::milliseconds llm_deadline{std::chrono::minutes(10)};  ///< for all model calls of one turn
   std::chrono::milliseconds prompt_refresh{2000};  ///< how long the system prompt is cached
   std::size_t max_sessions = 64;        ///< sessions kept in memory (idle ones are evicted, reloaded from disk)
   std::size_t max_queued_per_session = 256;
@@ -62,15 +63,18 @@ std::string text_of(const proto::chat_v1::message& m);
 
 class agent {
  public:
-  agent(ipc::bus_client& bus, service::notifier& n, agent_options o);
+  /// Registers the agent's handlers on `rt` (Turn, Llm.v1.Delta, Tool.v1.ToolsChanged, stop
+  /// and drain); `rt` outlives the agent.
+  agent(service::runtime& rt, agent_options o);
   ~agent();
-  /// Serves until TERM/INT on `signal_fd`, then drains (turns in hand finish, up to the
-  /// stop timeout). Returns the exit code.
-  int run(int signal_fd);
+  agent(const agent&) = delete;
+  agent& operator=(const agent&) = delete;
 
-  /// The bus's event side, subscribed to io.weft.Tool.v1.ToolsChanged: a tool process of
-  /// this agent that announces a new tool set is listed again before the next turn.
-  void subscribe(std::unique_ptr<ipc::event_subscriber> events) { _events = std::move(events); }
+  /// Lists the tools, then serves until the drain after TERM ends: new turns are refused
+  /// (ShuttingDown, which the router retries), the turns in hand finish and their session
+  /// lines are synced, bounded by the runtime's drain timeout. Returns the exit code.
+  int run();
+
   /// A ToolsChanged from `from` (the sender the bus stamped): re-list it if it is one of
   /// this agent's tool processes. Returns whether it was.
   bool on_tools_changed(const std::string& from);
@@ -79,71 +83,62 @@ class agent {
   struct session;
   struct turn;
   struct tool_process;
-  enum class wait_kind : std::uint8_t { llm, tool, list, mem_put, mem_tool, summary };
-  struct pending {
-    wait_kind kind;
-    std::uint64_t turn = 0;  ///< turn seq
-    std::size_t index = 0;   ///< tool: call index; list: process index
-    mono_clock::time_point deadline;
-  };
 
-  void handle(ipc::message m);
-  void on_turn(const ipc::message& m);
-  void on_delta(const ipc::message& m);
-  void on_reply(const ipc::message& m);
-  void check_deadlines();
-  void on_writes_done();
-  /// Answers the turn `seq` once its session lines are written (`written` says how that went).
+  void on_turn(proto::chat_v1::turn req, service::responder r);
+  void on_delta(const proto::llm_v1::delta& d);
+  /// Answers the turn `seq` (its session lines are written; `written` says how that went).
   void finish_turn(std::uint64_t seq, status written);
+  turn* find_turn(std::uint64_t seq);
 
   session* get_session(const std::string& key, error& err);
   void evict_sessions();
   void start_next(session& s);
   void start_turn(turn& t);
-  /// Assembles the context and sends Complete; `retry` re-sends the same step (the llm
-  /// was not on the bus) without counting another model call.
-  void call_llm(turn& t, bool retry = false);
-  void on_llm(turn& t, const ipc::message* m, const error* local);
+  /// Assembles the context and sends Complete, within what is left of the turn's llm deadline.
+  void call_llm(turn& t);
+  void on_llm(turn& t, result<ipc::message> r);
   void run_tools(turn& t);
-  void on_tool(turn& t, std::size_t i, const ipc::message* m, const error* local);
+  void on_tool(turn& t, std::size_t i, result<ipc::message> r);
   void after_tools(turn& t);
   void finish(turn& t, std::string text);
   /// Marks call `i` done with its result; publishes the witness event (ToolCalled).
   void complete_call(turn& t, std::size_t i, std::string content, bool is_error);
-  bool open_session_file(session& s, int& dir_fd);
+  /// Opens the session's file for appending, once; when this creates it, `dir` holds a
+  /// descriptor of the sessions directory to sync after the file. False: errno says why.
+  bool open_session_file(session& s, unique_fd& dir);
+  /// Syncs the lines just appended to `s` on a worker; `then` runs after (may be empty).
+  void sync_session(session& s, unique_fd dir, std::function<void()> then = {});
 
   // memory (docs/turn.md "Memory")
   void run_memory_tool(turn& t, std::size_t i);
-  void on_memory_tool(turn& t, std::size_t i, const ipc::message* m, const error* local);
+  void on_memory_tool(turn& t, std::size_t i, result<ipc::message> r);
   void queue_puts(std::vector<proto::memory_v1::put> puts);
   void pump_puts();
-  void on_put(std::uint64_t id, const ipc::message* m, const error* local);
+  void on_put(std::uint64_t id, result<ipc::message> r);
   void maybe_summarise(session& s);
-  void on_summary(std::uint64_t id, const ipc::message* m, const error* local);
-  void on_summary_written(std::uint64_t id, status written);
-  void answer(const ipc::message& req, const proto::chat_v1::turn_result& r);
-  void fail_turn(turn& t, const error& e);
+  struct summary_job {
+    std::string session;
+    summary_record r;
+  };
+  void on_summary(summary_job job, result<ipc::message> r);
+  void on_summary_written(summary_job job, status written);
 
   void discover(bool all);
-  void on_tools_listed(std::size_t proc, const ipc::message* m);
+  void on_tools_listed(std::size_t proc, result<ipc::message> r);
   void rebuild_tools();
   void refresh_prompt(bool force = false);
   bool discovery_in_flight() const;
 
-  ipc::bus_client& _bus;
-  service::notifier& _notify;
+  service::runtime& _rt;
   agent_options _o;
   log::logger& _log;
-  durable_writer _writer;
-  int _sessions_dir_fd = -1;
+  unique_fd _sessions_dir;
 
   std::unordered_map<std::string, std::unique_ptr<session>> _sessions;
   std::uint64_t _use_tick = 0;
-  std::unordered_map<std::uint64_t, std::unique_ptr<turn>> _turns;  // by seq: queued, running, writing
+  std::unordered_map<std::uint64_t, std::unique_ptr<turn>> _turns;  // by seq: queued, running
   std::unordered_map<std::string, turn*> _by_turn_id;
-  std::unordered_map<std::uint64_t, pending> _pending;  // by bus request id
   std::deque<std::uint64_t> _waiting_discovery;          // turn seqs
-  std::vector<std::pair<mono_clock::time_point, std::uint64_t>> _llm_retries;  // when, turn seq
   std::uint64_t _next_seq = 1;
 
   std::vector<std::unique_ptr<tool_process>> _procs;
@@ -151,27 +146,23 @@ class agent {
   std::vector<proto::llm_v1::tool_spec> _offered;
   std::size_t _offered_tokens = 0;
 
-  // memory: Puts waiting (oldest first) and sent; batches waiting for their session sync
+  // memory: Puts waiting (oldest first) and sent
   std::deque<proto::memory_v1::put> _put_queue;
-  std::unordered_map<std::uint64_t, proto::memory_v1::put> _puts_in_flight;  // by bus request id
-  std::unordered_map<std::uint64_t, std::vector<proto::memory_v1::put>> _puts_after_sync;  // by writer job id
+  std::unordered_map<std::uint64_t, proto::memory_v1::put> _puts_in_flight;  // by put id
+  std::uint64_t _next_put = 1;
   mono_clock::time_point _put_resume{};
+  event_loop::id _put_timer = 0;
   std::chrono::milliseconds _put_backoff{500};
   bool _memory_away = false;
   std::uint64_t _puts_dropped = 0;
-  std::uint64_t _next_job = 1;
-  struct summary_job {
-    std::string session;
-    summary_record r;
-  };
-  std::unordered_map<std::uint64_t, summary_job> _summaries;  // by bus request id, then by writer job id
 
-  std::vector<skill> _skills;
+  std::vector<skills::skill> _skills;
   std::string _system;
   mono_clock::time_point _prompt_at{};
 
   bool _draining = false;
-  std::unique_ptr<ipc::event_subscriber> _events;
+  // Last: its workers are stopped (and its completions dropped) before the state they use goes.
+  durable_writer _writer;
 };
 
 }  // namespace weft::agent

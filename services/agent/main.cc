@@ -29,13 +29,10 @@
 //   allow = ["*"]
 //   deny = ["exec"]
 #include <cstdlib>
-#include <cstring>
 
-#include <weft/base/log.hh>
-#include <weft/service/exit.hh>
+#include <weft/ipc/address.hh>
+#include <weft/service/main.hh>
 #include <weft/service/paths.hh>
-#include <weft/service/service_loop.hh>
-#include <weft/service/startup.hh>
 
 #include "services/agent/agent.hh"
 #include "services/agent/workspace.hh"
@@ -44,7 +41,7 @@ using namespace weft;
 
 namespace {
 
-constexpr std::string_view help = R"(usage: weft-agent [--help]
+constexpr std::string_view help = R"(usage: weft-agent [--help] [--version]
 
 Runs one weft agent: answers io.weft.Chat.v1.Turn requests at agent/<id> with the tool
 loop (model, then the tools it asks for in parallel, then the model again …), keeping
@@ -79,79 +76,56 @@ std::string env_or(const char* name, std::string fallback = {}) {
   return v && *v ? std::string(v) : std::move(fallback);
 }
 
-}  // namespace
-
-int main(int argc, char** argv) {
-  for (int i = 1; i < argc; ++i) {
-    if (std::strcmp(argv[i], "--help") == 0) {
-      fmt::print("{}", help);
-      return 0;
-    }
-    return service::usage_error("weft-agent", fmt::format("unknown option '{}'", argv[i]));
-  }
-  int signal_fd = service::block_stop_signals();  // before any thread exists
-  log::configure_from_env();
-  auto& lg = log::get("agent");
-  auto opts = ipc::bus_client::options_from_env();
-  if (!opts) return service::exit_with(lg, opts.err());
-  auto id = env_or("WEFT_AGENT");
-  if (auto slash = opts->address.rfind('/'); id.empty() && slash != std::string::npos)
-    id = opts->address.substr(slash + 1);
-  if (id.empty()) id = opts->address;
-
-  auto cfg = service::load_service_config();
-  if (!cfg) return service::exit_with(lg, cfg.err());
-
+/// The agent's options from the config and the environment, with its workspace prepared.
+result<agent::agent_options> options_of(const service::main_context& m) {
+  auto& cfg = m.cfg;
+  auto id = env_or("WEFT_AGENT", std::string(ipc::addr::last_segment(m.address)));
   agent::agent_options o;
   o.id = id;
-  if (auto it = cfg->agents.find(id); it != cfg->agents.end()) {
+  if (auto it = cfg.agents.find(id); it != cfg.agents.end()) {
     o.settings = it->second;
   } else {
     o.settings.id = id;
-    lg.info("no [agents.{}] in '{}': using the defaults", id, cfg->source);
+    m.log.info("no [agents.{}] in '{}': using the defaults", id, cfg.source);
   }
   o.name = o.settings.name.empty() ? id : o.settings.name;
-  auto home = service::home_dir(cfg->home);
+  auto home = service::home_dir(cfg.home);
   o.workspace = env_or("WEFT_WORKSPACE", o.settings.workspace.empty() ? home + "/agents/" + id : o.settings.workspace);
 
   // Context budget: the tier's window minus the output reserve, and never more than the
   // bus can carry (a request of N tokens is about 4N bytes).
-  std::string tier = o.settings.tier.empty() ? cfg->llm.default_tier : o.settings.tier;
+  std::string tier = o.settings.tier.empty() ? cfg.llm.default_tier : o.settings.tier;
   std::size_t window = 128000;
-  for (auto& t : cfg->llm.tiers)
-    if (t.name == tier || (tier.empty() && &t == &cfg->llm.tiers.front())) {
+  for (auto& t : cfg.llm.tiers)
+    if (t.name == tier || (tier.empty() && &t == &cfg.llm.tiers.front())) {
       window = t.max_context_tokens;
       break;
     }
   std::size_t reserve = o.settings.max_tokens ? o.settings.max_tokens : 4096;
   o.budget_tokens = window > reserve + 1024 ? window - reserve : 1024;
-  o.budget_tokens = std::min<std::size_t>(o.budget_tokens, cfg->bus.max_message_bytes * 3 / 4 / 4);
+  o.budget_tokens = std::min<std::size_t>(o.budget_tokens, cfg.bus.max_message_bytes * 3 / 4 / 4);
 
   o.tool_processes = service::tool_process_addresses(o.settings.tools, id);
-  o.skill_dirs = agent::skill_dirs_of(home, o.workspace);
-  auto per_attempt = std::chrono::milliseconds(cfg->llm.timeout_ms) + std::chrono::milliseconds(cfg->llm.retry_min_wait_ms) * 4;
-  o.llm_deadline = per_attempt * (cfg->llm.retries + 1) + std::chrono::seconds(5);
-  o.stop_timeout = std::chrono::milliseconds(cfg->supervisor.stop_timeout_ms);
-  o.memory = cfg->memory;
+  o.skill_dirs = skills::skill_dirs_of(home, o.workspace);
+  // What the llm service may take for one request: every attempt with its retry waits.
+  auto per_attempt = std::chrono::milliseconds(cfg.llm.timeout_ms) + std::chrono::milliseconds(cfg.llm.retry_min_wait_ms) * 4;
+  o.llm_deadline = per_attempt * (cfg.llm.retries + 1) + std::chrono::seconds(5);
+  o.memory = cfg.memory;
 
   auto created = agent::bootstrap_workspace(o.workspace, id, o.name);
-  if (!created) {
-    lg.error("Failed to prepare the workspace of agent '{}': {}", id, created.err().message);
-    return service::to_int(service::exit_code::failure);
-  }
-  for (auto& p : *created) lg.info("created '{}'", p);
+  if (!created) return fail(errc::io, "Failed to prepare the workspace of agent '{}': {}", id, created.err().message);
+  for (auto& p : *created) m.log.info("created '{}'", p);
+  return o;
+}
 
-  auto notify = service::notifier::from_env();
-  zmq::context_t ctx(1);
-  auto bus = service::join_bus(ctx, *opts);
-  if (!bus) return service::exit_with(lg, bus.err());
-  agent::agent a(**bus, notify, std::move(o));
-  // Tool processes announce a changed tool set (tool-mcp when an MCP server comes or goes).
-  if (const char* ep = std::getenv("WEFT_EVENTS"); ep && *ep) {
-    auto ev = ipc::event_subscriber::connect(ctx, ep, {std::string(proto::tool_v1::tools_changed::type_name)});
-    if (ev) a.subscribe(std::move(*ev));
-    else lg.warning("Failed to subscribe to tool changes: {}; new tools show after a tool process restarts",
-                    ev.err().message);
-  }
-  return a.run(signal_fd);
+}  // namespace
+
+int main(int argc, char** argv) {
+  return service::run_main(argc, argv, {.program = "weft-agent", .log_name = "agent", .help = help},
+                           [](service::main_context& m) {
+                             auto o = options_of(m);
+                             if (!o) return m.fail(o.err());
+                             agent::agent a(*m.rt, std::move(*o));
+                             return a.run();
+                           });
 }

@@ -3,9 +3,12 @@
 #include <cerrno>
 #include <cstring>
 #include <fcntl.h>
-#include <unistd.h>
+#include <limits>
 
 #include <nlohmann/json.hpp>
+
+#include <weft/base/fd.hh>
+#include <weft/base/io.hh>
 
 namespace weft::agent {
 
@@ -206,26 +209,14 @@ loaded_session parse_session(std::string_view text, std::string_view file_name) 
 }
 
 result<loaded_session> load_session(const std::string& path) {
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) {
+  unique_fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd) {
     if (errno == ENOENT) return loaded_session{};
     return fail(errc::io, "Failed to open session '{}': {}", path, std::strerror(errno));
   }
-  std::string text;
-  char buf[65536];
-  for (;;) {
-    auto n = ::read(fd, buf, sizeof buf);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      auto err = errno;
-      ::close(fd);
-      return fail(errc::io, "Failed to read session '{}': {}", path, std::strerror(err));
-    }
-    if (n == 0) break;
-    text.append(buf, static_cast<std::size_t>(n));
-  }
-  ::close(fd);
-  return parse_session(text, path);
+  auto text = read_to_end(fd.get(), std::numeric_limits<std::size_t>::max());
+  if (!text) return fail(errc::io, "Failed to read session '{}': {}", path, text.err().message);
+  return parse_session(*text, path);
 }
 
 }  // namespace weft::agent

@@ -1,7 +1,11 @@
 #include "workspace.hh"
 
+#include <fcntl.h>
 #include <filesystem>
 #include <fstream>
+
+#include <weft/base/fd.hh>
+#include <weft/base/io.hh>
 
 namespace weft::agent {
 
@@ -65,12 +69,11 @@ result<std::vector<std::string>> bootstrap_workspace(const std::string& dir, con
   for (auto& [file, text] : files) {
     auto p = root / file;
     if (fs::exists(p, ec)) continue;  // never overwrite what the person wrote
-    // O_EXCL semantics: a file created meanwhile by someone else is left alone.
-    std::FILE* f = std::fopen(p.c_str(), "wx");
+    // O_EXCL: a file created meanwhile by someone else is left alone. The umask decides the mode.
+    unique_fd f(::open(p.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666));
     if (!f) continue;
-    bool ok = std::fwrite(text.data(), 1, text.size(), f) == text.size();
-    ok = std::fclose(f) == 0 && ok;
-    if (!ok) return fail(errc::io, "Failed to write '{}'", p.string());
+    if (auto w = write_all(f.get(), text); !w)
+      return fail(errc::io, "Failed to write '{}': {}", p.string(), w.err().message);
     created.push_back(p.string());
   }
   return created;

@@ -42,7 +42,7 @@ llm_service::llm_service(ipc::bus_client& b, service::config cfg, std::string sp
       _log.info("routing policy: agent '{}'{}{}", o.agent, o.tier.empty() ? "" : fmt::format(" → tier '{}'", o.tier),
                 o.disabled_tiers.empty() ? "" : fmt::format(", disabled tiers: {}", fmt::join(o.disabled_tiers, ", ")));
   if (!default_provider(_cfg)) {
-    _log.warning("{}", not_configured_sentence);
+    _log.warning("{}", not_configured_sentence(_cfg));
   } else {
     for (auto& [name, p] : _cfg.providers)
       _log.info("provider '{}': {} at {}{}", name, p.style == service::api_style::anthropic ? "anthropic" : "openai",
@@ -109,7 +109,7 @@ void llm_service::on_embed(const ipc::message& m) {
   } else {
     p = default_provider(_cfg);
   }
-  if (!p) return (void)_bus.reply_error(m, lv::make(lv::error_code::not_configured, "{}", not_configured_sentence));
+  if (!p) return (void)_bus.reply_error(m, lv::make(lv::error_code::not_configured, "{}", not_configured_sentence(_cfg)));
   std::string model = !e->model.empty() ? e->model : !_cfg.llm.embedding_model.empty() ? _cfg.llm.embedding_model : p->embedding_model;
   if (model.empty())
     return (void)_bus.reply_error(

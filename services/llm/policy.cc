@@ -6,6 +6,8 @@
 #include <cctype>
 #include <charconv>
 
+#include <fmt/ranges.h>
+
 namespace weft::llm {
 
 using service::config;
@@ -36,9 +38,33 @@ double cost_usd(const route& r, std::uint64_t in, std::uint64_t out) {
   return static_cast<double>(in) * r.input_cost_per_mtok / 1e6 + static_cast<double>(out) * r.output_cost_per_mtok / 1e6;
 }
 
+std::string not_configured_sentence(const config& cfg) {
+  constexpr std::string_view apply = "then run `weftctl reload` (no restart needed)";
+  if (cfg.source == service::builtin_config_source)
+    return fmt::format(
+        "No LLM provider is configured, and weft runs on its built-in default without a config file: create '{}' "
+        "with a [providers.<name>] table and its api_key (for example [providers.anthropic] with api_key = \"…\"), "
+        "plus what the default gave you ([agents.main], [channels.web], [routing] default_agent = \"main\", [mcp]; "
+        "see docs/config.md), {}.",
+        service::new_config_path(), apply);
+  std::vector<std::string> keyless;
+  for (auto& [name, p] : cfg.providers)
+    if (!p.enabled) keyless.push_back(fmt::format("[providers.{}]", name));
+  if (!keyless.empty())
+    return fmt::format("No LLM provider is usable: {} in '{}' {} no API key. Set api_key in {}, {}.",
+                       fmt::join(keyless, ", "), cfg.source, keyless.size() == 1 ? "has" : "have",
+                       keyless.size() == 1 ? "that table" : "one of them", apply);
+  return fmt::format(
+      "No LLM provider is configured: add a [providers.<name>] table with its api_key to '{}' (for example "
+      "[providers.anthropic] with api_key = \"…\"; see docs/config.md), {}.",
+      cfg.source, apply);
+}
+
 namespace {
 
-error not_configured() { return lv::make(lv::error_code::not_configured, "{}", not_configured_sentence); }
+error not_configured(const config& cfg) {
+  return lv::make(lv::error_code::not_configured, "{}", not_configured_sentence(cfg));
+}
 
 result<route> route_to_tier(const config& cfg, const llm_tier& t) {
   auto it = cfg.providers.find(t.provider);
@@ -72,7 +98,7 @@ result<route> explicit_model(const config& cfg, std::string_view spec) {
   }
   if (!r.provider) {  // a bare model name (or one with '/' in it, as some local servers use)
     r.provider = default_provider(cfg);
-    if (!r.provider) return not_configured();
+    if (!r.provider) return not_configured(cfg);
     r.model = std::string(spec);
   }
   // Prices come from a tier serving exactly this provider and model, if any.
@@ -90,7 +116,7 @@ result<route> explicit_model(const config& cfg, std::string_view spec) {
 }  // namespace
 
 result<route> choose_route(const config& cfg, const lv::complete& c, const lv::tier_override* ov) {
-  if (!default_provider(cfg)) return not_configured();
+  if (!default_provider(cfg)) return not_configured(cfg);
   const service::agent_settings* agent = nullptr;
   if (auto it = cfg.agents.find(c.agent); it != cfg.agents.end()) agent = &it->second;
   auto find_tier = [&](std::string_view name) {

@@ -20,10 +20,11 @@ namespace weft::llm {
 
 namespace lv = weft::proto::llm_v1;
 
-/// The one sentence every Complete gets when no provider is enabled.
-inline constexpr std::string_view not_configured_sentence =
-    "No LLM provider is configured: set ANTHROPIC_API_KEY or OPENAI_API_KEY (or add a [providers.<name>] table to "
-    "clawft.toml) and restart weft.";
+/// What every Complete is answered when no provider is enabled, and what the person who
+/// asked (the chat shows it) does about it: the file to edit — the one weftd runs on, or,
+/// when it runs on the built-in default, where to create one — and that `weftctl reload`
+/// applies it.
+std::string not_configured_sentence(const service::config& cfg);
 
 /// Where one request goes and what it costs there.
 struct route {

@@ -1,3 +1,5 @@
+#include <cstdlib>
+
 #include <doctest/doctest.h>
 
 #include "services/llm/policy.hh"
@@ -32,16 +34,36 @@ lv::complete req(std::size_t chars = 10) {
 }
 }  // namespace
 
-TEST_CASE("no enabled provider: NotConfigured with the one sentence") {
+TEST_CASE("no enabled provider: NotConfigured names the file to edit and that weftctl reload applies it") {
+  const char* saved = std::getenv("WEFT_HOME");
+  std::string saved_home = saved ? saved : "";
+  ::setenv("WEFT_HOME", "/srv/weft-home", 1);
+  // The built-in default (no file): where to create one, so that the reload adopts it.
   service::config c;
   auto r = choose_route(c, req());
   REQUIRE(!r);
   CHECK(lv::is(r.err(), lv::error_code::not_configured));
-  CHECK(r.err().message == not_configured_sentence);
+  CHECK(r.err().message == not_configured_sentence(c));
+  CHECK(r.err().message.find("without a config file: create '/srv/weft-home/clawft.toml'") != std::string::npos);
+  CHECK(r.err().message.find("[agents.main]") != std::string::npos);  // a file replaces the whole default
+  CHECK(r.err().message.find("then run `weftctl reload` (no restart needed).") != std::string::npos);
+  // A file without providers: that file.
+  c.source = "/etc/weft/clawft.toml";
+  auto in_file = choose_route(c, req()).err().message;
+  CHECK(in_file.find("add a [providers.<name>] table with its api_key to '/etc/weft/clawft.toml'") != std::string::npos);
+  CHECK(in_file.find("`weftctl reload`") != std::string::npos);
+  CHECK(in_file.find("create") == std::string::npos);
+  // Providers whose key is missing: which ones, in which file.
   c = two_providers();
+  c.source = "/home/a/.clawft/clawft.toml";
   c.providers["anthropic"].enabled = false;
   c.providers["openai"].enabled = false;
-  CHECK(choose_route(c, req()).err().message == not_configured_sentence);
+  auto keyless = choose_route(c, req()).err().message;
+  CHECK(keyless ==
+        "No LLM provider is usable: [providers.anthropic], [providers.openai] in '/home/a/.clawft/clawft.toml' have no "
+        "API key. Set api_key in one of them, then run `weftctl reload` (no restart needed).");
+  if (saved) ::setenv("WEFT_HOME", saved_home.c_str(), 1);
+  else ::unsetenv("WEFT_HOME");
 }
 
 TEST_CASE("routing: explicit model, tier order, default provider") {

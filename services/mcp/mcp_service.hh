@@ -29,9 +29,9 @@
 #include <weft/mcp/server.hh>
 #include <weft/service/config.hh>
 #include <weft/service/notify.hh>
+#include <weft/skills/skills.hh>
 
 #include "proto/tool_v1.hh"
-#include "services/agent/skills.hh"
 
 namespace weft::mcpsrv {
 

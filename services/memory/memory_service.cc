@@ -1,11 +1,12 @@
 #include "services/memory/memory_service.hh"
 
 #include <fcntl.h>
-#include <sys/signalfd.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cstring>
+
+#include <weft/base/fd.hh>
 
 #include "proto/bus_v1.hh"
 #include "proto/llm_v1.hh"
@@ -33,7 +34,7 @@ constexpr std::uint32_t max_chunk = 4u << 20;      ///< the protocol's limit; th
 constexpr std::uint64_t max_import_bytes = 64ull << 30;
 constexpr std::size_t max_transfers = 8;         ///< exports plus imports open at once
 constexpr std::size_t max_transfers_per_caller = 2;
-constexpr std::size_t max_messages_per_pass = 256;  ///< then commit, beat and come back
+constexpr auto housekeeping_period = 1s;         ///< transfers expire, checkpoints fall due
 constexpr std::size_t max_subject_bytes = 80;    ///< of a caller-supplied name in logs and audit
 
 bool is_admin(std::string_view from) { return from == "weftd" || from.substr(0, 4) == "ctl/"; }
@@ -96,25 +97,68 @@ result<std::string> configured_embedder(const service::config& cfg) {
   return p->name + "/" + model;
 }
 
-memory_service::memory_service(zmq::context_t& ctx, ipc::bus_client& bus, service::config cfg, std::string home)
-    : _ctx(ctx), _bus(bus), _cfg(std::move(cfg)), _home(std::move(home)), _log(log::get("memory")) {
+memory_service::memory_service(service::runtime& rt, service::config cfg, std::string home)
+    : _rt(rt), _cfg(std::move(cfg)), _home(std::move(home)), _log(log::get("memory")) {
   if (auto e = configured_embedder(_cfg)) _embedder = *e;
   else _no_embedder = e.err().message;
   _log.info("memory: {} agents; {}", _cfg.agents.size(),
             _embedder.empty() ? "keyword search only (BM25): " + _no_embedder : "embeddings from " + _embedder);
-  auto w = witness_log::open(_ctx, _home);
+  auto w = witness_log::open(_home);
   if (w) _witness = std::move(*w);
   else _log.error("{}; agent actions are NOT being witnessed", w.err().message);
   _next_checkpoint = clock::now() + std::chrono::seconds(_cfg.memory.checkpoint_s);
+
+  _rt.on<mem::put>([this](mem::put p, service::responder r) { handle_put(std::move(p), std::move(r)); });
+  _rt.on<mem::search>([this](mem::search s, service::responder r) { handle_search(std::move(s), std::move(r)); });
+  _rt.on<mem::forget>([this](mem::forget f, service::responder r) { handle_forget(std::move(f), false, std::move(r)); });
+  _rt.on<mem::wipe>([this](mem::wipe w, service::responder r) {
+    mem::forget f;
+    f.agent = std::move(w.agent);
+    handle_forget(std::move(f), true, std::move(r));
+  });
+  _rt.on<mem::stats>([this](mem::stats s, service::responder r) { handle_stats(s, std::move(r)); });
+  _rt.on<mem::export_begin>([this](mem::export_begin e, service::responder r) { handle_export(e, std::move(r)); });
+  _rt.on<mem::read_chunk>([this](mem::read_chunk c, service::responder r) { handle_read_chunk(c, std::move(r)); });
+  _rt.on<mem::import_begin>([this](mem::import_begin b, service::responder r) { handle_import_begin(b, std::move(r)); });
+  _rt.on<mem::write_chunk>([this](mem::write_chunk c, service::responder r) { handle_write_chunk(c, std::move(r)); });
+  _rt.on<mem::import_commit>([this](mem::import_commit c, service::responder r) { handle_import_commit(c, std::move(r)); });
+  if (_witness) {
+    for (auto topic : witness_log::topics()) {
+      _rt.on_event(topic, [this](const ipc::message& m) { _witness->on_event(m); });
+      if (auto s = _rt.subscribe(topic); !s) {
+        _log.error("{}; routing and tool calls are NOT being witnessed", s.err().message);
+        break;
+      }
+    }
+  }
+  // Everything one pass of the loop handled shares one commit per namespace (group commit).
+  _hook = _rt.loop().before_wait([this] { return after_pass(); });
+  _tick = _rt.loop().every(housekeeping_period, [this] { housekeeping(); });
+  _rt.on_stop([this] { stop(); });
+  // Leftovers of transfers interrupted by a restart.
+  std::error_code ec;
+  fs::remove_all(transfer_dir(_home), ec);
+  // Every configured agent's namespace opens once the loop runs (READY is out by then), so
+  // embeddings missing after a crash are requested and the first search does not pay for
+  // the replay.
+  _rt.loop().defer([this] {
+    for (auto& [id, a] : _cfg.agents)
+      if (auto ns = space(id); !ns) _log.error("{}", ns.err().message);
+  });
 }
 
-memory_service::~memory_service() = default;
+memory_service::~memory_service() {
+  _rt.loop().remove_before_wait(_hook);
+  _rt.loop().cancel(_tick);
+  for (auto& [key, j] : _embeds) _rt.forget(j.call);
+  for (auto& [key, j] : _searches) _rt.forget(j.call);
+}
 
 result<memory_namespace*> memory_service::space(const std::string& agent) {
   if (auto it = _spaces.find(agent); it != _spaces.end()) return it->second.get();
-  auto ns = memory_namespace::open(_home / "memory" / agent, agent, _cfg.memory, [this] {
-    if (_notify) (void)_notify->beat_if_due();
-  });
+  // A replay of a large store takes a while: weftd keeps hearing from us meanwhile.
+  auto ns = memory_namespace::open(_home / "memory" / agent, agent, _cfg.memory,
+                                   [this] { (void)_rt.notify().beat_if_due(); });
   if (!ns) return mem::make(mem::error_code::storage, "Failed to open the memory of agent '{}': {}", agent,
                             ns.err().message);
   auto* p = ns->get();
@@ -134,117 +178,83 @@ void memory_service::witness(std::string_view actor, std::string_view kind, std:
   if (_witness) _witness->record(actor, kind, subject, std::move(detail));
 }
 
-void memory_service::deny(const ipc::message& m, std::string_view target, const error& e) {
-  _log.warning("Denied {} from '{}': {}", m.env.type, m.env.from, e.message);
+void memory_service::deny(service::responder& r, std::string_view target, const error& e) {
+  auto& req = r.request();
+  _log.warning("Denied {} from '{}': {}", req.type, req.from, e.message);
   auto subject = fmt::format("memory/{}", target.empty() ? "?" : target.substr(0, max_subject_bytes));
-  (void)_bus.publish(proto::bus_v1::access_denied{m.env.from, subject, m.env.type, "memory namespaces"});
-  witness(m.env.from, "access_denied", subject, e.message);
-  (void)_bus.reply_error(m, e);
+  (void)_rt.bus().publish(proto::bus_v1::access_denied{req.from, subject, req.type, "memory namespaces"});
+  witness(req.from, "access_denied", subject, e.message);
+  r.fail(e);
 }
 
-std::optional<access> memory_service::allow(const ipc::message& m, std::string_view requested, bool write) {
-  auto a = authorize(_cfg, m.env.from, requested, write);
+std::optional<access> memory_service::allow(service::responder& r, std::string_view requested, bool write) {
+  auto a = authorize(_cfg, r.from(), requested, write);
   if (a) return *a;
-  if (mem::is(a.err(), mem::error_code::denied)) deny(m, requested, a.err());
-  else (void)_bus.reply_error(m, a.err());
+  if (mem::is(a.err(), mem::error_code::denied)) deny(r, requested, a.err());
+  else r.fail(a.err());
   return std::nullopt;
 }
 
 // -------------------------------------------------------------------------------------
 // Requests
 
-void memory_service::dispatch(const ipc::message& m) {
-  if (m.env.kind == ipc::bus::kind::reply || m.env.kind == ipc::bus::kind::error) return on_reply(m);
-  if (m.env.kind != ipc::bus::kind::request) return;
-  const auto& t = m.env.type;
-  if (t == mem::put::type_name) return handle_put(m);
-  if (t == mem::search::type_name) return handle_search(m);
-  if (t == mem::forget::type_name) return handle_forget(m, false);
-  if (t == mem::wipe::type_name) return handle_forget(m, true);
-  if (t == mem::stats::type_name) return handle_stats(m);
-  if (t == mem::export_begin::type_name) return handle_export(m);
-  if (t == mem::read_chunk::type_name) return handle_read_chunk(m);
-  if (t == mem::import_begin::type_name) return handle_import_begin(m);
-  if (t == mem::write_chunk::type_name) return handle_write_chunk(m);
-  if (t == mem::import_commit::type_name) return handle_import_commit(m);
-  (void)_bus.reply_error(m, ipc::bus::make(ipc::bus::error_code::bad_request, "memory does not serve '{}'", t));
-}
-
-void memory_service::handle_put(const ipc::message& m) {
-  auto p = m.as<mem::put>();
-  if (!p) return (void)_bus.reply_error(m, p.err());
-  auto a = allow(m, p->agent, true);
+void memory_service::handle_put(mem::put p, service::responder r) {
+  auto a = allow(r, p.agent, true);
   if (!a) return;
   auto ns = space(a->agent);
-  if (!ns) return (void)_bus.reply_error(m, ns.err());
-  auto r = (*ns)->put(*p, utc_now());
-  if (!r) {
-    if (mem::is(r.err(), mem::error_code::storage)) broke(a->agent);
-    return (void)_bus.reply_error(m, r.err());
+  if (!ns) return r.fail(ns.err());
+  auto st = (*ns)->put(p, utc_now());
+  if (!st) {
+    if (mem::is(st.err(), mem::error_code::storage)) broke(a->agent);
+    return r.fail(st.err());
   }
   std::optional<witnessed> w;
-  if (!r->duplicate)
-    w = witnessed{m.env.from, "memory_write", fmt::format("memory/{}/{}", a->agent, r->id),
-                  fmt::format("put {} ({} bytes{})", mem::to_string(p->kind), p->text.size(),
-                              p->session.empty() ? "" : ", session " + p->session.substr(0, max_subject_bytes))};
-  reply_after_commit(m, a->agent, mem::stored{r->id, r->duplicate}, std::move(w));
+  if (!st->duplicate)
+    w = witnessed{r.from(), "memory_write", fmt::format("memory/{}/{}", a->agent, st->id),
+                  fmt::format("put {} ({} bytes{})", mem::to_string(p.kind), p.text.size(),
+                              p.session.empty() ? "" : ", session " + p.session.substr(0, max_subject_bytes))};
+  auto stored = mem::stored{st->id, st->duplicate};
+  reply_after_commit(std::move(r), a->agent, stored, std::move(w));
 }
 
-void memory_service::handle_forget(const ipc::message& m, bool wipe) {
-  std::string requested;
-  mem::forget f;
-  if (wipe) {
-    auto w = m.as<mem::wipe>();
-    if (!w) return (void)_bus.reply_error(m, w.err());
-    requested = w->agent;
-  } else {
-    auto r = m.as<mem::forget>();
-    if (!r) return (void)_bus.reply_error(m, r.err());
-    f = std::move(*r);
-    requested = f.agent;
-  }
-  auto a = allow(m, requested, true);
+void memory_service::handle_forget(mem::forget f, bool wipe, service::responder r) {
+  auto a = allow(r, f.agent, true);
   if (!a) return;
   if (wipe && !a->admin)
-    return deny(m, a->agent, mem::make(mem::error_code::denied, "only weftd and weftctl may wipe a namespace"));
+    return deny(r, a->agent, mem::make(mem::error_code::denied, "only weftd and weftctl may wipe a namespace"));
   auto ns = space(a->agent);
-  if (!ns) return (void)_bus.reply_error(m, ns.err());
-  auto r = wipe ? (*ns)->wipe() : (*ns)->forget(f.ids);
-  if (!r) {
-    if (mem::is(r.err(), mem::error_code::storage)) broke(a->agent);
-    return (void)_bus.reply_error(m, r.err());
+  if (!ns) return r.fail(ns.err());
+  auto n = wipe ? (*ns)->wipe() : (*ns)->forget(f.ids);
+  if (!n) {
+    if (mem::is(n.err(), mem::error_code::storage)) broke(a->agent);
+    return r.fail(n.err());
   }
   std::optional<witnessed> w;
-  if (*r)
-    w = witnessed{m.env.from, "memory_write", fmt::format("memory/{}", a->agent),
-                  wipe ? fmt::format("wipe ({} entries)", *r) : fmt::format("forget {} of {} ids", *r, f.ids.size())};
-  reply_after_commit(m, a->agent, mem::forgotten{*r}, std::move(w));
+  if (*n)
+    w = witnessed{r.from(), "memory_write", fmt::format("memory/{}", a->agent),
+                  wipe ? fmt::format("wipe ({} entries)", *n) : fmt::format("forget {} of {} ids", *n, f.ids.size())};
+  reply_after_commit(std::move(r), a->agent, mem::forgotten{*n}, std::move(w));
 }
 
-void memory_service::handle_stats(const ipc::message& m) {
-  auto s = m.as<mem::stats>();
-  if (!s) return (void)_bus.reply_error(m, s.err());
-  auto a = allow(m, s->agent, false);
+void memory_service::handle_stats(const mem::stats& s, service::responder r) {
+  auto a = allow(r, s.agent, false);
   if (!a) return;
   auto ns = space(a->agent);
-  if (!ns) return (void)_bus.reply_error(m, ns.err());
-  (void)_bus.reply(m, (*ns)->statistics(search_mode(**ns)));
+  if (!ns) return r.fail(ns.err());
+  r.reply((*ns)->statistics(search_mode(**ns)));
 }
 
-void memory_service::handle_search(const ipc::message& m) {
-  auto s = m.as<mem::search>();
-  if (!s) return (void)_bus.reply_error(m, s.err());
-  if (s->k < 1 || s->k > 100) return (void)_bus.reply_error(m, mem::make(mem::error_code::bad_request, "k must be 1 to 100, not {}", s->k));
-  if (s->query.empty() || s->query.size() > 4096)
-    return (void)_bus.reply_error(m, mem::make(mem::error_code::bad_request, "the query must be 1 to 4096 bytes"));
-  auto a = allow(m, s->agent, false);
+void memory_service::handle_search(mem::search s, service::responder r) {
+  if (s.k < 1 || s.k > 100) return r.fail(mem::make(mem::error_code::bad_request, "k must be 1 to 100, not {}", s.k));
+  if (s.query.empty() || s.query.size() > 4096)
+    return r.fail(mem::make(mem::error_code::bad_request, "the query must be 1 to 4096 bytes"));
+  auto a = allow(r, s.agent, false);
   if (!a) return;
   auto ns = space(a->agent);
-  if (!ns) return (void)_bus.reply_error(m, ns.err());
-  search_job j{m, a->agent, std::move(*s), clock::now() + search_embed_timeout};
-  if (j.s.mode == mem::mode::vector && !_no_embedder.empty())
-    return (void)_bus.reply_error(m, mem::make(mem::error_code::bad_request, "vector search is not available: {}",
-                                               _no_embedder));
+  if (!ns) return r.fail(ns.err());
+  if (s.mode == mem::mode::vector && !_no_embedder.empty())
+    return r.fail(mem::make(mem::error_code::bad_request, "vector search is not available: {}", _no_embedder));
+  search_job j{std::move(r), a->agent, std::move(s), 0};
   if (j.s.mode == mem::mode::keyword || !(*ns)->has_vectors() || !_no_embedder.empty()) {
     std::string note;
     if (j.s.mode != mem::mode::keyword)
@@ -252,38 +262,51 @@ void memory_service::handle_search(const ipc::message& m) {
                                    : "keyword search only: no entry of this agent has a vector yet";
     return answer_search(j, std::nullopt, note);
   }
-  auto id = _bus.send_request("llm", lv::embed{a->agent, {j.s.query}, ""});
-  if (!id) return answer_search(j, std::nullopt, "keyword search only: " + id.err().message);
-  _searches.emplace(*id, std::move(j));
+  // The query's vector; the search waits for it search_embed_timeout at most, then answers
+  // by keywords. The runtime sends it again to an llm that restarted meanwhile.
+  auto key = _next_job++;
+  j.call = _rt.call("llm", lv::embed{a->agent, {j.s.query}, ""}, {.timeout = search_embed_timeout, .retry = false},
+                    [this, key](result<ipc::message> m) { on_query_embedded(key, std::move(m)); });
+  _searches.emplace(key, std::move(j));
 }
 
 void memory_service::answer_search(search_job& j, std::optional<std::vector<float>> qv, std::string note) {
   auto ns = space(j.agent);
-  if (!ns) return (void)_bus.reply_error(j.req, ns.err());
-  search_request r{std::move(j.s), std::move(qv), std::move(note)};
-  (void)_bus.reply(j.req, (*ns)->search(r, utc_now()));
+  if (!ns) return j.r.fail(ns.err());
+  search_request q{std::move(j.s), std::move(qv), std::move(note)};
+  j.r.reply((*ns)->search(q, utc_now()));
 }
 
-void memory_service::on_reply(const ipc::message& m) {
-  if (auto it = _searches.find(m.env.id); it != _searches.end()) {
-    auto j = std::move(it->second);
-    _searches.erase(it);
-    if (m.is_error()) return answer_search(j, std::nullopt, "keyword search only: " + m.to_error().message);
-    auto e = m.as<lv::embeddings>();
-    if (!e || e->vectors.size() != 1) return answer_search(j, std::nullopt, "keyword search only: bad embeddings reply");
-    return answer_search(j, floats_of(e->vectors[0]), "");
+void memory_service::on_query_embedded(std::uint64_t key, result<ipc::message> m) {
+  auto it = _searches.find(key);
+  if (it == _searches.end()) return;
+  auto j = std::move(it->second);
+  _searches.erase(it);
+  if (!m) {
+    if (proto::bus_v1::is(m.err(), proto::bus_v1::error_code::timeout))
+      return answer_search(j, std::nullopt, "keyword search only: the embedder did not answer in time");
+    return answer_search(j, std::nullopt, "keyword search only: " + m.err().message);
   }
-  auto it = _embeds.find(m.env.id);
+  auto e = m->as<lv::embeddings>();
+  if (!e || e->vectors.size() != 1) return answer_search(j, std::nullopt, "keyword search only: bad embeddings reply");
+  answer_search(j, floats_of(e->vectors[0]), "");
+}
+
+void memory_service::on_embedded(std::uint64_t key, result<ipc::message> m) {
+  auto it = _embeds.find(key);
   if (it == _embeds.end()) return;
   auto job = std::move(it->second);
   _embeds.erase(it);
   auto ns = space(job.agent);
   if (!ns) return;
-  if (m.is_error()) {
-    auto e = m.to_error();
+  if (!m) {
+    auto& e = m.err();
     (*ns)->requeue(job.labels);
-    if (ipc::bus::is(e, ipc::bus::error_code::no_such_address)) {
-      // llm is not up yet (memory starts first) or restarting: soon again, quietly.
+    if (ipc::bus::is(e, ipc::bus::error_code::timeout)) return;  // no answer in time: asked again on the next pass
+    if (ipc::bus::is(e, ipc::bus::error_code::no_such_address) || ipc::bus::is(e, ipc::bus::error_code::queue_full) ||
+        e.domain == errc::domain) {
+      // llm is not up yet (memory starts first) or restarting, or the request did not
+      // leave this process: soon again, quietly.
       _embed_retry = clock::now() + embed_retry_soon;
       return;
     }
@@ -311,7 +334,7 @@ void memory_service::on_reply(const ipc::message& m) {
     _embed_retry = clock::now() + embed_retry_after;
     return;
   }
-  auto e = m.as<lv::embeddings>();
+  auto e = m->as<lv::embeddings>();
   if (!e || e->vectors.size() != job.labels.size()) {
     (*ns)->requeue(job.labels);
     _embed_retry = clock::now() + embed_retry_after;
@@ -331,51 +354,45 @@ void memory_service::on_reply(const ipc::message& m) {
 // -------------------------------------------------------------------------------------
 // Export and import in chunks
 
-void memory_service::handle_export(const ipc::message& m) {
-  auto r = m.as<mem::export_begin>();
-  if (!r) return (void)_bus.reply_error(m, r.err());
+void memory_service::handle_export(const mem::export_begin& b, service::responder r) {
   // A whole namespace leaves only for its owner or an admin; a share is for searching.
-  auto a = allow(m, r->agent, true);
+  auto a = allow(r, b.agent, true);
   if (!a) return;
-  if (_exports.size() + _imports.size() >= max_transfers || transfers_of(m.env.from) >= max_transfers_per_caller)
-    return (void)_bus.reply_error(m, mem::make(mem::error_code::too_large, "too many exports and imports are open ({} in all, {} per caller); try again later", max_transfers, max_transfers_per_caller));
+  if (_exports.size() + _imports.size() >= max_transfers || transfers_of(r.from()) >= max_transfers_per_caller)
+    return r.fail(mem::make(mem::error_code::too_large, "too many exports and imports are open ({} in all, {} per caller); try again later", max_transfers, max_transfers_per_caller));
   auto ns = space(a->agent);
-  if (!ns) return (void)_bus.reply_error(m, ns.err());
+  if (!ns) return r.fail(ns.err());
   auto id = fmt::format("exp-{}-{}", ::getpid(), _next_file++);
   auto path = transfer_dir(_home) / (id + ".wmem");
   std::error_code ec;
   fs::create_directories(path.parent_path(), ec);
   auto meta = (*ns)->export_to(path);
-  if (!meta) return (void)_bus.reply_error(m, meta.err());
-  _exports[id] = export_file{path, meta->bytes, m.env.from, clock::now() + file_lifetime};
-  _log.info("Exported {} entries of agent '{}' for '{}' ({} bytes)", meta->entries, a->agent, m.env.from, meta->bytes);
-  (void)_bus.reply(m, mem::export_ready{id, meta->bytes, meta->entries, meta->sha256});
+  if (!meta) return r.fail(meta.err());
+  _exports[id] = export_file{path, meta->bytes, r.from(), clock::now() + file_lifetime};
+  _log.info("Exported {} entries of agent '{}' for '{}' ({} bytes)", meta->entries, a->agent, r.from(), meta->bytes);
+  r.reply(mem::export_ready{id, meta->bytes, meta->entries, meta->sha256});
 }
 
-void memory_service::handle_read_chunk(const ipc::message& m) {
-  auto r = m.as<mem::read_chunk>();
-  if (!r) return (void)_bus.reply_error(m, r.err());
-  auto it = _exports.find(r->snapshot);
-  if (it == _exports.end() || it->second.owner != m.env.from)
-    return (void)_bus.reply_error(m, mem::make(mem::error_code::not_found, "no export '{}' (exports are kept for {} minutes)", r->snapshot, std::chrono::duration_cast<std::chrono::minutes>(file_lifetime).count()));
+void memory_service::handle_read_chunk(const mem::read_chunk& q, service::responder r) {
+  auto it = _exports.find(q.snapshot);
+  if (it == _exports.end() || it->second.owner != r.from())
+    return r.fail(mem::make(mem::error_code::not_found, "no export '{}' (exports are kept for {} minutes)", q.snapshot, std::chrono::duration_cast<std::chrono::minutes>(file_lifetime).count()));
   auto& f = it->second;
-  if (r->offset > f.bytes) return (void)_bus.reply_error(m, mem::make(mem::error_code::bad_request, "offset {} is past the end ({} bytes)", r->offset, f.bytes));
+  if (q.offset > f.bytes) return r.fail(mem::make(mem::error_code::bad_request, "offset {} is past the end ({} bytes)", q.offset, f.bytes));
   // A reply must fit the bus's message limit, envelope included.
   std::uint64_t fits = _cfg.bus.max_message_bytes > (64u << 10) ? _cfg.bus.max_message_bytes - (32u << 10) : 4096;
   auto n = static_cast<std::size_t>(
-      std::min<std::uint64_t>({r->max == 0 ? max_chunk : r->max, max_chunk, fits, f.bytes - r->offset}));
+      std::min<std::uint64_t>({q.max == 0 ? max_chunk : q.max, max_chunk, fits, f.bytes - q.offset}));
   mem::chunk c;
-  c.offset = r->offset;
+  c.offset = q.offset;
   c.data.resize(n);
-  int fd = ::open(f.path.c_str(), O_RDONLY | O_CLOEXEC);
-  ssize_t got = fd < 0 ? -1 : ::pread(fd, c.data.data(), n, static_cast<off_t>(r->offset));
-  int err = errno;
-  if (fd >= 0) ::close(fd);
+  unique_fd fd(::open(f.path.c_str(), O_RDONLY | O_CLOEXEC));
+  ssize_t got = fd ? ::pread(fd.get(), c.data.data(), n, static_cast<off_t>(q.offset)) : -1;
   if (got != static_cast<ssize_t>(n))
-    return (void)_bus.reply_error(m, mem::make(mem::error_code::storage, "Failed to read export '{}': {}", r->snapshot, got < 0 ? std::strerror(err) : "short read"));
-  c.eof = r->offset + n == f.bytes;
+    return r.fail(mem::make(mem::error_code::storage, "Failed to read export '{}': {}", q.snapshot, got < 0 ? std::strerror(errno) : "short read"));
+  c.eof = q.offset + n == f.bytes;
   f.expires = clock::now() + file_lifetime;
-  (void)_bus.reply(m, c);
+  r.reply(c);
   if (c.eof) {
     std::error_code ec;
     fs::remove(f.path, ec);
@@ -383,57 +400,48 @@ void memory_service::handle_read_chunk(const ipc::message& m) {
   }
 }
 
-void memory_service::handle_import_begin(const ipc::message& m) {
-  auto r = m.as<mem::import_begin>();
-  if (!r) return (void)_bus.reply_error(m, r.err());
-  if (!is_admin(m.env.from))
-    return deny(m, r->agent, mem::make(mem::error_code::denied, "only weftd and weftctl may import a snapshot"));
-  if (!r->agent.empty() && !_cfg.agents.count(r->agent))
-    return (void)_bus.reply_error(m, mem::make(mem::error_code::bad_request, "agent '{}' is not in [agents]", r->agent));
-  if (r->bytes == 0 || r->bytes > max_import_bytes)
-    return (void)_bus.reply_error(m, mem::make(mem::error_code::too_large, "a snapshot must be 1 byte to {} GiB", max_import_bytes >> 30));
-  if (_exports.size() + _imports.size() >= max_transfers || transfers_of(m.env.from) >= max_transfers_per_caller)
-    return (void)_bus.reply_error(m, mem::make(mem::error_code::too_large, "too many exports and imports are open ({} in all, {} per caller); try again later", max_transfers, max_transfers_per_caller));
+void memory_service::handle_import_begin(const mem::import_begin& b, service::responder r) {
+  if (!is_admin(r.from()))
+    return deny(r, b.agent, mem::make(mem::error_code::denied, "only weftd and weftctl may import a snapshot"));
+  if (!b.agent.empty() && !_cfg.agents.count(b.agent))
+    return r.fail(mem::make(mem::error_code::bad_request, "agent '{}' is not in [agents]", b.agent));
+  if (b.bytes == 0 || b.bytes > max_import_bytes)
+    return r.fail(mem::make(mem::error_code::too_large, "a snapshot must be 1 byte to {} GiB", max_import_bytes >> 30));
+  if (_exports.size() + _imports.size() >= max_transfers || transfers_of(r.from()) >= max_transfers_per_caller)
+    return r.fail(mem::make(mem::error_code::too_large, "too many exports and imports are open ({} in all, {} per caller); try again later", max_transfers, max_transfers_per_caller));
   auto id = fmt::format("imp-{}-{}", ::getpid(), _next_file++);
   auto path = transfer_dir(_home) / (id + ".part");
   std::error_code ec;
   fs::create_directories(path.parent_path(), ec);
-  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-  if (fd < 0) return (void)_bus.reply_error(m, mem::make(mem::error_code::storage, "Failed to create '{}': {}", path.string(), std::strerror(errno)));
-  ::close(fd);
-  _imports[id] = import_file{path, r->agent, r->bytes, 0, m.env.from, clock::now() + file_lifetime};
-  (void)_bus.reply(m, mem::import_started{id});
+  unique_fd fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
+  if (!fd) return r.fail(mem::make(mem::error_code::storage, "Failed to create '{}': {}", path.string(), std::strerror(errno)));
+  _imports[id] = import_file{path, b.agent, b.bytes, 0, r.from(), clock::now() + file_lifetime};
+  r.reply(mem::import_started{id});
 }
 
-void memory_service::handle_write_chunk(const ipc::message& m) {
-  auto r = m.as<mem::write_chunk>();
-  if (!r) return (void)_bus.reply_error(m, r.err());
-  auto it = _imports.find(r->id);
-  if (it == _imports.end() || it->second.owner != m.env.from)
-    return (void)_bus.reply_error(m, mem::make(mem::error_code::not_found, "no import '{}' in progress", r->id));
+void memory_service::handle_write_chunk(const mem::write_chunk& c, service::responder r) {
+  auto it = _imports.find(c.id);
+  if (it == _imports.end() || it->second.owner != r.from())
+    return r.fail(mem::make(mem::error_code::not_found, "no import '{}' in progress", c.id));
   auto& f = it->second;
-  if (!r->data.empty() && r->offset < f.received && r->offset + r->data.size() == f.received)
-    return (void)_bus.reply(m, mem::chunk{{}, f.received, false});  // a resent chunk, already written
-  if (r->offset != f.received)
-    return (void)_bus.reply_error(m, mem::make(mem::error_code::bad_request, "chunk at {} but {} bytes were received", r->offset, f.received));
-  if (r->data.size() > max_chunk || f.received + r->data.size() > f.expected)
-    return (void)_bus.reply_error(m, mem::make(mem::error_code::too_large, "more bytes than the {} announced", f.expected));
-  int fd = ::open(f.path.c_str(), O_WRONLY | O_APPEND | O_CLOEXEC);
-  bool ok = fd >= 0 && ::write(fd, r->data.data(), r->data.size()) == static_cast<ssize_t>(r->data.size());
-  int err = errno;
-  if (fd >= 0) ::close(fd);
-  if (!ok) return (void)_bus.reply_error(m, mem::make(mem::error_code::storage, "Failed to write '{}': {}", f.path.string(), std::strerror(err)));
-  f.received += r->data.size();
+  if (!c.data.empty() && c.offset < f.received && c.offset + c.data.size() == f.received)
+    return r.reply(mem::chunk{{}, f.received, false});  // a resent chunk, already written
+  if (c.offset != f.received)
+    return r.fail(mem::make(mem::error_code::bad_request, "chunk at {} but {} bytes were received", c.offset, f.received));
+  if (c.data.size() > max_chunk || f.received + c.data.size() > f.expected)
+    return r.fail(mem::make(mem::error_code::too_large, "more bytes than the {} announced", f.expected));
+  unique_fd fd(::open(f.path.c_str(), O_WRONLY | O_APPEND | O_CLOEXEC));
+  bool ok = fd && ::write(fd.get(), c.data.data(), c.data.size()) == static_cast<ssize_t>(c.data.size());
+  if (!ok) return r.fail(mem::make(mem::error_code::storage, "Failed to write '{}': {}", f.path.string(), std::strerror(errno)));
+  f.received += c.data.size();
   f.expires = clock::now() + file_lifetime;
-  (void)_bus.reply(m, mem::chunk{{}, f.received, f.received == f.expected});
+  r.reply(mem::chunk{{}, f.received, f.received == f.expected});
 }
 
-void memory_service::handle_import_commit(const ipc::message& m) {
-  auto r = m.as<mem::import_commit>();
-  if (!r) return (void)_bus.reply_error(m, r.err());
-  auto it = _imports.find(r->id);
-  if (it == _imports.end() || it->second.owner != m.env.from)
-    return (void)_bus.reply_error(m, mem::make(mem::error_code::not_found, "no import '{}' in progress", r->id));
+void memory_service::handle_import_commit(const mem::import_commit& c, service::responder r) {
+  auto it = _imports.find(c.id);
+  if (it == _imports.end() || it->second.owner != r.from())
+    return r.fail(mem::make(mem::error_code::not_found, "no import '{}' in progress", c.id));
   auto f = it->second;
   _imports.erase(it);
   auto cleanup = [&] {
@@ -442,35 +450,35 @@ void memory_service::handle_import_commit(const ipc::message& m) {
   };
   if (f.received != f.expected) {
     cleanup();
-    return (void)_bus.reply_error(m, mem::make(mem::error_code::corrupt, "the snapshot is incomplete: {} of {} bytes arrived; nothing was changed", f.received, f.expected));
+    return r.fail(mem::make(mem::error_code::corrupt, "the snapshot is incomplete: {} of {} bytes arrived; nothing was changed", f.received, f.expected));
   }
   auto meta = memstore::verify_snapshot(f.path);
   if (!meta) {
     cleanup();
-    return (void)_bus.reply_error(m, mem::make(mem::error_code::corrupt, "{}; nothing was changed", meta.err().message));
+    return r.fail(mem::make(mem::error_code::corrupt, "{}; nothing was changed", meta.err().message));
   }
   auto agent = f.agent.empty() ? meta->agent : f.agent;
   if (!_cfg.agents.count(agent)) {
     cleanup();
-    return (void)_bus.reply_error(m, mem::make(mem::error_code::bad_request, "the snapshot is of agent '{}', which is not in [agents]; import with --agent ID", agent));
+    return r.fail(mem::make(mem::error_code::bad_request, "the snapshot is of agent '{}', which is not in [agents]; import with --agent ID", agent));
   }
   auto ns = space(agent);
   if (!ns) {
     cleanup();
-    return (void)_bus.reply_error(m, ns.err());
+    return r.fail(ns.err());
   }
-  auto done = (*ns)->import_from(f.path, *meta, r->replace);
+  auto done = (*ns)->import_from(f.path, *meta, c.replace);
   cleanup();
   if (!done) {
     if (mem::is(done.err(), mem::error_code::storage)) broke(agent);  // reopened from disk
-    return (void)_bus.reply_error(m, done.err());
+    return r.fail(done.err());
   }
-  witness(m.env.from, "memory_write", fmt::format("memory/{}", agent),
+  witness(r.from(), "memory_write", fmt::format("memory/{}", agent),
           fmt::format("import {} entries{} from a snapshot of agent '{}' (sha256 {})", done->added,
-                      r->replace ? " replacing all" : "", meta->agent, meta->sha256));
+                      c.replace ? " replacing all" : "", meta->agent, meta->sha256));
   if (_witness) _witness->sync();  // witnessed before the importer hears of it
   _log.info("Imported {} entries ({} skipped) into agent '{}'", done->added, done->skipped, agent);
-  (void)_bus.reply(m, mem::imported{agent, done->added, done->skipped});
+  r.reply(mem::imported{agent, done->added, done->skipped});
 }
 
 std::size_t memory_service::transfers_of(const std::string& owner) const {
@@ -481,9 +489,17 @@ std::size_t memory_service::transfers_of(const std::string& owner) const {
 }
 
 // -------------------------------------------------------------------------------------
-// The loop
+// Commits, embeddings, housekeeping
 
-void memory_service::commit_all() {
+bool memory_service::after_pass() {
+  bool sent = commit_all();
+  return feed_embedder() || sent;
+}
+
+bool memory_service::commit_all() {
+  bool dirty = !_waiting.empty() || !_broken.empty() || (_witness && _witness->dirty());
+  for (auto& [agent, ns] : _spaces) dirty = dirty || ns->dirty();
+  if (!dirty) return false;
   std::map<std::string, error> failed;
   for (auto& agent : _broken)
     failed.emplace(agent, mem::make(mem::error_code::storage, "the memory store of agent '{}' failed a write; "
@@ -502,13 +518,15 @@ void memory_service::commit_all() {
   for (auto& w : _waiting)
     if (w.record && !failed.count(w.agent)) witness(w.record->actor, w.record->kind, w.record->subject, w.record->detail);
   if (_witness) _witness->sync();
+  bool sent = !_waiting.empty();
   for (auto& w : _waiting) {
-    if (auto f = failed.find(w.agent); f != failed.end()) (void)_bus.reply_error(w.req, f->second);
-    else (void)_bus.reply(w.req, w.type, std::move(w.payload));
+    if (auto f = failed.find(w.agent); f != failed.end()) w.r.fail(f->second);
+    else w.r.send(w.type, std::move(w.payload));
   }
   _waiting.clear();
   for (auto& [agent, e] : failed) _spaces.erase(agent);
   _broken.clear();
+  return sent;
 }
 
 std::size_t memory_service::embed_batch_size() const {
@@ -521,55 +539,37 @@ std::size_t memory_service::embed_batch_size() const {
   return std::clamp<std::size_t>(fit, 1, embed_batch);
 }
 
-void memory_service::feed_embedder() {
-  if (!_no_embedder.empty() && _embedder.empty()) return;  // nothing configured
-  if (clock::now() < _embed_retry) return;
+bool memory_service::feed_embedder() {
+  if (!_no_embedder.empty() && _embedder.empty()) return false;  // nothing configured
+  if (_rt.stopping() || clock::now() < _embed_retry) return false;
+  bool sent = false;
   auto batch_size = embed_batch_size();
   for (auto& [agent, ns] : _spaces) {
-    if (_embeds.size() >= embeds_in_flight) return;
+    if (_embeds.size() >= embeds_in_flight) break;
     auto batch = ns->take_unembedded(ns->single_embeds() ? 1 : batch_size);
     if (batch.empty()) continue;
     lv::embed e{agent, {}, ""};
-    std::vector<std::uint32_t> labels;
-    std::vector<std::string> ids;
+    embed_job job;
+    job.agent = agent;
     for (auto& p : batch) {
       if (p.text.size() > embed_text_bytes) p.text.resize(embed_text_bytes);  // the model's input limit
       e.inputs.push_back(std::move(p.text));
-      labels.push_back(p.label);
-      ids.push_back(std::move(p.id));
+      job.labels.push_back(p.label);
+      job.ids.push_back(std::move(p.id));
     }
-    auto id = _bus.send_request("llm", e);
-    if (!id) {
-      ns->requeue(labels);
-      _embed_retry = clock::now() + embed_retry_soon;
-      return;
-    }
-    _embeds.emplace(*id, embed_job{agent, std::move(labels), std::move(ids), clock::now() + embed_timeout});
+    // No answer within embed_timeout: asked again later. An llm that restarts meanwhile
+    // gets the request again from the runtime.
+    auto key = _next_job++;
+    job.call = _rt.call("llm", e, {.timeout = embed_timeout, .retry = false},
+                        [this, key](result<ipc::message> m) { on_embedded(key, std::move(m)); });
+    _embeds.emplace(key, std::move(job));
+    sent = true;
   }
+  return sent;
 }
 
-void memory_service::run_timers(bool stopping) {
+void memory_service::housekeeping() {
   auto now = clock::now();
-  for (auto it = _embeds.begin(); it != _embeds.end();) {
-    if (it->second.deadline > now) {
-      ++it;
-      continue;
-    }
-    // No answer (llm restarted, or the reply was lost): ask again later.
-    _bus.forget(it->first);
-    if (auto ns = _spaces.find(it->second.agent); ns != _spaces.end()) ns->second->requeue(it->second.labels);
-    it = _embeds.erase(it);
-  }
-  for (auto it = _searches.begin(); it != _searches.end();) {
-    if (it->second.deadline > now && !stopping) {
-      ++it;
-      continue;
-    }
-    _bus.forget(it->first);
-    auto j = std::move(it->second);
-    it = _searches.erase(it);
-    answer_search(j, std::nullopt, "keyword search only: the embedder did not answer in time");
-  }
   auto expire = [&](auto& files) {
     std::error_code ec;
     std::erase_if(files, [&](auto& kv) {
@@ -580,55 +580,29 @@ void memory_service::run_timers(bool stopping) {
   };
   expire(_exports);
   expire(_imports);
-  if (now >= _next_checkpoint || stopping) {
-    _next_checkpoint = now + std::chrono::seconds(_cfg.memory.checkpoint_s);
-    for (auto& [agent, ns] : _spaces)
-      if (auto s = ns->checkpoint(utc_now()); !s)
-        _log.error("Failed to checkpoint the vectors of agent '{}': {}", agent, s.err().message);
-  }
+  if (now >= _next_checkpoint) checkpoint_all();
+  // Embeddings that waited out a pause after a failure.
+  (void)feed_embedder();
 }
 
-int memory_service::run(service::notifier& n, int signal_fd) {
-  _notify = &n;
-  // Leftovers of transfers interrupted by a restart.
-  std::error_code ec;
-  fs::remove_all(transfer_dir(_home), ec);
-  // Open every configured agent's namespace now, so embeddings missing after a crash
-  // are requested and the first search does not pay for the replay.
-  (void)n.ready();
-  for (auto& [id, a] : _cfg.agents)
-    if (auto ns = space(id); !ns) _log.error("{}", ns.err().message);
-  bool stopping = false;
-  while (!stopping) {
-    auto beat = n.beat_if_due();
-    zmq::pollitem_t items[] = {{_bus.socket().handle(), 0, ZMQ_POLLIN, 0},
-                               {_bus.monitor_socket().handle(), 0, ZMQ_POLLIN, 0},
-                               {nullptr, signal_fd, ZMQ_POLLIN, 0},
-                               {_witness ? _witness->events_socket() : nullptr, 0, ZMQ_POLLIN, 0}};
-    auto wait = std::min<std::chrono::milliseconds>(beat, 1000ms);
-    if (_bus.has_input()) wait = 0ms;
-    zmq::poll(items, _witness && _witness->events_socket() ? 4 : 3, wait);
-    if (items[2].revents) {
-      signalfd_siginfo si;
-      while (::read(signal_fd, &si, sizeof si) == static_cast<ssize_t>(sizeof si)) stopping = true;
-    }
-    _bus.process_input();
-    // A bounded pass: a steady stream of requests must not hold back commits and heartbeats.
-    for (std::size_t n = 0; n < max_messages_per_pass; ++n) {
-      auto m = _bus.next(0ms);
-      if (!m) break;
-      dispatch(*m);
-    }
-    if (_witness) _witness->drain_events(max_messages_per_pass);
-    commit_all();
-    feed_embedder();
-    run_timers(stopping);
-  }
+void memory_service::checkpoint_all() {
+  _next_checkpoint = clock::now() + std::chrono::seconds(_cfg.memory.checkpoint_s);
+  for (auto& [agent, ns] : _spaces)
+    if (auto s = ns->checkpoint(utc_now()); !s)
+      _log.error("Failed to checkpoint the vectors of agent '{}': {}", agent, s.err().message);
+}
+
+void memory_service::stop() {
   _log.info("memory stopping");
-  commit_all();
-  (void)n.stopping();
-  _bus.close(500ms);
-  return 0;
+  // Searches waiting for their query's vector answer by keywords now.
+  auto searches = std::move(_searches);
+  _searches.clear();
+  for (auto& [key, j] : searches) {
+    _rt.forget(j.call);
+    answer_search(j, std::nullopt, "keyword search only: the embedder did not answer in time");
+  }
+  (void)commit_all();
+  checkpoint_all();
 }
 
 }  // namespace weft::memory

@@ -1,10 +1,10 @@
 #pragma once
-/// The memory process: one event loop serving io.weft.Memory.v1 for every agent's
-/// namespace, asking llm for embeddings, and writing the witness chain from bus events.
+/// The memory process on the service runtime: serves io.weft.Memory.v1 for every agent's
+/// namespace, asks llm for embeddings, and writes the witness chain from bus events.
 ///
-/// Each pass of the loop handles every message that has arrived, then commits: one
-/// fdatasync per namespace written to, after which the writes are applied to the indexes
-/// and acknowledged (group commit).
+/// Each pass of the loop handles every message that has arrived, then commits (a before-wait
+/// hook): one fdatasync per namespace written to, after which the writes are applied to the
+/// indexes and acknowledged (group commit).
 
 #include <chrono>
 #include <filesystem>
@@ -16,9 +16,8 @@
 #include <vector>
 
 #include <weft/base/log.hh>
-#include <weft/ipc/bus_client.hh>
 #include <weft/service/config.hh>
-#include <weft/service/notify.hh>
+#include <weft/service/runtime.hh>
 
 #include "services/memory/namespace.hh"
 
@@ -42,10 +41,13 @@ class witness_log;
 
 class memory_service {
  public:
-  memory_service(zmq::context_t& ctx, ipc::bus_client& bus, service::config cfg, std::string home);
+  /// Registers the Memory.v1 handlers, the witness chain's event subscriptions, the commit
+  /// hook and the housekeeping timer on `rt`; opens every configured agent's namespace once
+  /// the loop runs (after READY, so a long replay does not hold up the stack).
+  memory_service(service::runtime& rt, service::config cfg, std::string home);
   ~memory_service();
-  /// Runs until TERM/INT; 0 on a clean stop.
-  int run(service::notifier& n, int signal_fd);
+  memory_service(const memory_service&) = delete;
+  memory_service& operator=(const memory_service&) = delete;
 
  private:
   using clock = mono_clock;
@@ -53,7 +55,7 @@ class memory_service {
     std::string actor, kind, subject, detail;
   };
   struct waiting_reply {  ///< a write acknowledged after its namespace commits
-    ipc::message req;
+    service::responder r;
     std::string agent;
     std::string type, payload;
     std::optional<witnessed> record;
@@ -62,13 +64,13 @@ class memory_service {
     std::string agent;
     std::vector<std::uint32_t> labels;
     std::vector<std::string> ids;  ///< the entries' ids, parallel to labels
-    clock::time_point deadline;
+    std::uint64_t call = 0;        ///< the runtime call asking llm
   };
   struct search_job {
-    ipc::message req;
+    service::responder r;
     std::string agent;
     proto::memory_v1::search s;
-    clock::time_point deadline;
+    std::uint64_t call = 0;  ///< the runtime call asking llm for the query's vector
   };
   struct export_file {
     std::filesystem::path path;
@@ -84,33 +86,39 @@ class memory_service {
     clock::time_point expires;
   };
 
-  void dispatch(const ipc::message& m);
-  void on_reply(const ipc::message& m);
   result<memory_namespace*> space(const std::string& agent);
-  /// Authorizes; on denial replies Denied, publishes the AccessDenied audit event and
+  /// Authorizes; on denial fails `r` with Denied, publishes the AccessDenied audit event and
   /// writes it to the witness chain.
-  std::optional<access> allow(const ipc::message& m, std::string_view requested, bool write);
-  /// Replies `e` (Denied), publishes the AccessDenied audit event and witnesses it.
-  void deny(const ipc::message& m, std::string_view target, const error& e);
-  void handle_put(const ipc::message& m);
-  void handle_search(const ipc::message& m);
-  void handle_forget(const ipc::message& m, bool wipe);
-  void handle_stats(const ipc::message& m);
-  void handle_export(const ipc::message& m);
-  void handle_read_chunk(const ipc::message& m);
-  void handle_import_begin(const ipc::message& m);
-  void handle_write_chunk(const ipc::message& m);
-  void handle_import_commit(const ipc::message& m);
+  std::optional<access> allow(service::responder& r, std::string_view requested, bool write);
+  /// Fails `r` with `e` (Denied), publishes the AccessDenied audit event and witnesses it.
+  void deny(service::responder& r, std::string_view target, const error& e);
+  void handle_put(proto::memory_v1::put p, service::responder r);
+  void handle_search(proto::memory_v1::search s, service::responder r);
+  void handle_forget(proto::memory_v1::forget f, bool wipe, service::responder r);
+  void handle_stats(const proto::memory_v1::stats& s, service::responder r);
+  void handle_export(const proto::memory_v1::export_begin& e, service::responder r);
+  void handle_read_chunk(const proto::memory_v1::read_chunk& c, service::responder r);
+  void handle_import_begin(const proto::memory_v1::import_begin& b, service::responder r);
+  void handle_write_chunk(const proto::memory_v1::write_chunk& c, service::responder r);
+  void handle_import_commit(const proto::memory_v1::import_commit& c, service::responder r);
+  void on_embedded(std::uint64_t job, result<ipc::message> answer);
+  void on_query_embedded(std::uint64_t job, result<ipc::message> answer);
   void answer_search(search_job& j, std::optional<std::vector<float>> qv, std::string note);
-  void commit_all();
-  void feed_embedder();
-  void run_timers(bool stopping);
+  /// The before-wait hook: commits what the pass wrote, then asks for embeddings. True when
+  /// it sent something.
+  bool after_pass();
+  bool commit_all();
+  bool feed_embedder();
+  /// Every second: expired transfers, due checkpoints, embeddings waiting out a pause.
+  void housekeeping();
+  void checkpoint_all();
+  void stop();
   std::string search_mode(const memory_namespace& ns) const;
   void witness(std::string_view actor, std::string_view kind, std::string_view subject, std::string detail);
   template <class T>
-  void reply_after_commit(const ipc::message& m, const std::string& agent, const T& r,
+  void reply_after_commit(service::responder r, const std::string& agent, const T& m,
                           std::optional<witnessed> record = std::nullopt) {
-    _waiting.push_back({m, agent, std::string(T::type_name), wire::encode(r), std::move(record)});
+    _waiting.push_back({std::move(r), agent, std::string(T::type_name), wire::encode(m), std::move(record)});
   }
   /// Marks a namespace whose store failed: its waiting writes are refused at the next
   /// commit_all and it is reopened from disk.
@@ -118,15 +126,15 @@ class memory_service {
   std::size_t transfers_of(const std::string& owner) const;
   std::size_t embed_batch_size() const;
 
-  zmq::context_t& _ctx;
-  ipc::bus_client& _bus;
+  service::runtime& _rt;
   service::config _cfg;
   std::filesystem::path _home;
   log::logger& _log;
   std::map<std::string, std::unique_ptr<memory_namespace>> _spaces;
   std::vector<waiting_reply> _waiting;
-  std::map<std::uint64_t, embed_job> _embeds;     ///< by Embed request id
-  std::map<std::uint64_t, search_job> _searches;  ///< by Embed request id (the query's vector)
+  std::map<std::uint64_t, embed_job> _embeds;     ///< by job number
+  std::map<std::uint64_t, search_job> _searches;  ///< by job number (waiting for the query's vector)
+  std::uint64_t _next_job = 1;
   std::map<std::string, export_file> _exports;
   std::map<std::string, import_file> _imports;
   std::uint64_t _next_file = 1;
@@ -136,7 +144,8 @@ class memory_service {
   clock::time_point _next_checkpoint;
   std::unique_ptr<witness_log> _witness;
   std::set<std::string> _broken;
-  service::notifier* _notify = nullptr;  ///< for heartbeats during long operations
+  event_loop::id _hook = 0;
+  event_loop::id _tick = 0;
 };
 
 }  // namespace weft::memory

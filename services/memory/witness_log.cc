@@ -1,10 +1,7 @@
 #include "services/memory/witness_log.hh"
 
-#include <cstdlib>
-
-#include <weft/ipc/address.hh>
 #include <weft/base/log.hh>
-#include <weft/ipc/bus_client.hh>
+#include <weft/ipc/address.hh>
 #include <weft/witness/writer.hh>
 
 #include "proto/bus_v1.hh"
@@ -17,7 +14,6 @@ namespace fs = std::filesystem;
 
 struct witness_log::impl {
   std::unique_ptr<witness::writer> w;
-  std::unique_ptr<ipc::event_subscriber> events;
   log::logger& lg = log::get("memory");
   bool dirty = false;
   std::uint64_t failures = 0;
@@ -28,7 +24,7 @@ witness_log::~witness_log() {
   if (_impl->w) (void)_impl->w->checkpoint();
 }
 
-result<std::unique_ptr<witness_log>> witness_log::open(zmq::context_t& ctx, const fs::path& home) {
+result<std::unique_ptr<witness_log>> witness_log::open(const fs::path& home) {
   auto p = std::make_unique<impl>();
   auto w = witness::writer::open(home / "audit", home / "keys" / "witness.key");
   if (!w) return fail(errc::io, "Failed to open the witness chain in '{}': {}", (home / "audit").string(),
@@ -39,15 +35,6 @@ result<std::unique_ptr<witness_log>> witness_log::open(zmq::context_t& ctx, cons
   if (rec.torn_bytes)
     p->lg.warning("Witness chain: cut {} bytes ({} records) of an interrupted write off the open segment",
                   rec.torn_bytes, rec.torn_records);
-  if (const char* ep = std::getenv("WEFT_EVENTS"); ep && *ep) {
-    auto s = ipc::event_subscriber::connect(
-        ctx, ep,
-        {std::string(proto::chat_v1::explanation::type_name), std::string(proto::bus_v1::access_denied::type_name),
-         std::string(proto::memory_v1::tool_called::type_name)});
-    if (s) p->events = std::move(*s);
-    else p->lg.error("Failed to subscribe to bus events: {}; routing and tool calls are NOT being witnessed",
-                     s.err().message);
-  }
   return std::unique_ptr<witness_log>(new witness_log(std::move(p)));
 }
 
@@ -63,39 +50,38 @@ void witness_log::record(std::string_view actor, std::string_view kind, std::str
   _impl->dirty = true;
 }
 
-void* witness_log::events_socket() { return _impl->events ? _impl->events->socket().handle() : nullptr; }
+std::vector<std::string_view> witness_log::topics() {
+  return {proto::chat_v1::explanation::type_name, proto::bus_v1::access_denied::type_name,
+          proto::memory_v1::tool_called::type_name};
+}
 
-void witness_log::drain_events(std::size_t max) {
-  if (!_impl->events) return;
+void witness_log::on_event(const ipc::message& m) {
   namespace chat = proto::chat_v1;
   namespace bus = proto::bus_v1;
   namespace mem = proto::memory_v1;
-  for (std::size_t n = 0; n < max; ++n) {
-    auto ev = _impl->events->next(std::chrono::milliseconds(0));
-    if (!ev) break;
-    auto& m = ev->second;
-    // Any peer may publish any event type: record each kind only from the process that
-    // decides it (the sender is stamped by the bus), so nobody can put words in another's mouth.
-    if (m.is(chat::explanation::type_name)) {
-      if (m.env.from != "router") continue;
-      if (auto e = m.as<chat::explanation>())
-        record(m.env.from, "route", ipc::addr::agent(e->agent),
-               fmt::format("message {} on {} (session {}): {} — {}", e->message_id, e->channel, e->session, e->rule,
-                           e->reason));
-    } else if (m.is(bus::access_denied::type_name)) {
-      if (m.env.from != "bus") continue;  // memory records its own denials where they happen
-      if (auto e = m.as<bus::access_denied>())
-        record(e->from, "access_denied", e->to, fmt::format("{} refused by {} (reported by {})", e->type, e->rule,
-                                                            m.env.from));
-    } else if (m.is(mem::tool_called::type_name)) {
-      if (m.env.from.rfind("agent/", 0) != 0) continue;
-      if (auto e = m.as<mem::tool_called>())
-        record(m.env.from, "tool_call", e->tool,
-               fmt::format("call {} {}{}", e->call_id, e->ok ? "ok" : "failed",
-                           e->arguments_sha256.empty() ? "" : ", arguments sha256 " + e->arguments_sha256));
-    }
+  // Any peer may publish any event type: record each kind only from the process that
+  // decides it (the sender is stamped by the bus), so nobody can put words in another's mouth.
+  if (m.is(chat::explanation::type_name)) {
+    if (m.env.from != "router") return;
+    if (auto e = m.as<chat::explanation>())
+      record(m.env.from, "route", ipc::addr::agent(e->agent),
+             fmt::format("message {} on {} (session {}): {} — {}", e->message_id, e->channel, e->session, e->rule,
+                         e->reason));
+  } else if (m.is(bus::access_denied::type_name)) {
+    if (m.env.from != "bus") return;  // memory records its own denials where they happen
+    if (auto e = m.as<bus::access_denied>())
+      record(e->from, "access_denied", e->to,
+             fmt::format("{} refused by {} (reported by {})", e->type, e->rule, m.env.from));
+  } else if (m.is(mem::tool_called::type_name)) {
+    if (m.env.from.rfind("agent/", 0) != 0) return;
+    if (auto e = m.as<mem::tool_called>())
+      record(m.env.from, "tool_call", e->tool,
+             fmt::format("call {} {}{}", e->call_id, e->ok ? "ok" : "failed",
+                         e->arguments_sha256.empty() ? "" : ", arguments sha256 " + e->arguments_sha256));
   }
 }
+
+bool witness_log::dirty() const { return _impl->dirty; }
 
 void witness_log::sync() {
   if (!_impl->dirty) return;

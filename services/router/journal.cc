@@ -86,24 +86,19 @@ result<record> journal::decode(std::string_view line) {
   return r;
 }
 
-journal::journal(std::string path, int fd, std::uint64_t size)
-    : _path(std::move(path)), _fd(fd), _size(size), _log(log::get("router")) {}
+journal::journal(std::string path, unique_fd fd, std::uint64_t size)
+    : _path(std::move(path)), _fd(std::move(fd)), _size(size), _log(log::get("router")) {}
 
-journal::~journal() {
-  if (_fd >= 0) ::close(_fd);
-}
+journal::~journal() = default;
 
 result<std::unique_ptr<journal>> journal::open(const std::string& path, const std::function<void(record)>& replay) {
   std::error_code ec;
   std::filesystem::create_directories(std::filesystem::path(path).parent_path(), ec);
   if (ec) return fail(errc::io, "Failed to create the directory of the router journal '{}': {}", path, ec.message());
-  int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-  if (fd < 0) return fail(errc::io, "Failed to open the router journal '{}': {}", path, std::strerror(errno));
-  auto read = read_to_end(fd, std::numeric_limits<std::size_t>::max());
-  if (!read) {
-    ::close(fd);
-    return fail(errc::io, "Failed to read the router journal '{}': {}", path, read.err().message);
-  }
+  unique_fd fd(::open(path.c_str(), O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0600));
+  if (!fd) return fail(errc::io, "Failed to open the router journal '{}': {}", path, std::strerror(errno));
+  auto read = read_to_end(fd.get(), std::numeric_limits<std::size_t>::max());
+  if (!read) return fail(errc::io, "Failed to read the router journal '{}': {}", path, read.err().message);
   const std::string& text = *read;
   auto& lg = log::get("router");
   std::size_t pos = 0, line_no = 0, good_end = 0;
@@ -120,48 +115,38 @@ result<std::unique_ptr<journal>> journal::open(const std::string& path, const st
     pos = nl + 1;
     good_end = pos;
   }
-  if (good_end < text.size() && ::ftruncate(fd, static_cast<off_t>(good_end)) != 0) {
-    int e = errno;
-    ::close(fd);
-    return fail(errc::io, "Failed to cut the torn end of the router journal '{}': {}", path, std::strerror(e));
-  }
-  ::lseek(fd, static_cast<off_t>(good_end), SEEK_SET);
-  return std::unique_ptr<journal>(new journal(path, fd, good_end));
+  // O_APPEND: every write lands at the end, also after a cut.
+  if (good_end < text.size() && ::ftruncate(fd.get(), static_cast<off_t>(good_end)) != 0)
+    return fail(errc::io, "Failed to cut the torn end of the router journal '{}': {}", path, std::strerror(errno));
+  return std::unique_ptr<journal>(new journal(path, std::move(fd), good_end));
 }
 
 void journal::append(const record& r) { _buffer += encode(r); }
 
 status journal::commit() {
   if (_buffer.empty()) return {};
-  if (auto s = write_all(_fd, _buffer, _path); !s) return s;
-  if (::fdatasync(_fd) != 0)
-    return fail(errc::io, "Failed to sync the router journal '{}': {}", _path, std::strerror(errno));
+  auto s = write_all(_fd.get(), _buffer, _path);
+  if (s && ::fdatasync(_fd.get()) != 0)
+    s = fail(errc::io, "Failed to sync the router journal '{}': {}", _path, std::strerror(errno));
+  if (!s) {
+    // A part of the buffer may be in the file: cut it off, so the next try writes whole
+    // lines after the last committed one (a torn line would swallow the next record).
+    (void)!::ftruncate(_fd.get(), static_cast<off_t>(_size));
+    return s;
+  }
   _size += _buffer.size();
   _buffer.clear();
   return {};
 }
 
 status journal::rewrite(const std::vector<record>& live) {
-  auto tmp = _path + ".tmp";
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-  if (fd < 0) return fail(errc::io, "Failed to compact the router journal '{}': {}", tmp, std::strerror(errno));
   std::string text;
   for (auto& r : live) text += encode(r);
-  auto s = write_all(fd, text, tmp);
-  if (s && ::fsync(fd) != 0) s = fail(errc::io, "Failed to sync '{}': {}", tmp, std::strerror(errno));
-  ::close(fd);
-  if (!s) return s;
-  if (::rename(tmp.c_str(), _path.c_str()) != 0)
-    return fail(errc::io, "Failed to replace the router journal '{}': {}", _path, std::strerror(errno));
-  auto dir = std::filesystem::path(_path).parent_path().string();
-  if (int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC); dfd >= 0) {
-    ::fsync(dfd);
-    ::close(dfd);
-  }
-  int nfd = ::open(_path.c_str(), O_RDWR | O_APPEND | O_CLOEXEC);
-  if (nfd < 0) return fail(errc::io, "Failed to reopen the router journal '{}': {}", _path, std::strerror(errno));
-  ::close(_fd);
-  _fd = nfd;
+  if (auto s = write_file_atomic(_path, text, 0600); !s)
+    return fail(errc::io, "Failed to compact the router journal: {}", s.err().message);
+  unique_fd nfd(::open(_path.c_str(), O_RDWR | O_APPEND | O_CLOEXEC));
+  if (!nfd) return fail(errc::io, "Failed to reopen the router journal '{}': {}", _path, std::strerror(errno));
+  _fd = std::move(nfd);
   _size = text.size();
   _buffer.clear();
   return {};

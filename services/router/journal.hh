@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include <weft/base/fd.hh>
 #include <weft/base/log.hh>
 #include <weft/base/result.hh>
 
@@ -36,20 +37,21 @@ class journal {
   /// Buffers a record for the next commit().
   void append(const record& r);
   bool dirty() const { return !_buffer.empty(); }
-  /// Writes what is buffered and syncs it to disk.
+  /// Writes what is buffered and syncs it to disk. On failure the file is cut back to what
+  /// was committed before, and the buffer is kept for the next try.
   status commit();
 
   std::uint64_t size() const { return _size; }
-  /// Replaces the file by `live` records (temp file, fsync, rename): compaction.
+  /// Replaces the file by `live` records (weft::write_file_atomic): compaction.
   status rewrite(const std::vector<record>& live);
 
   static std::string encode(const record& r);
   static result<record> decode(std::string_view line);
 
  private:
-  journal(std::string path, int fd, std::uint64_t size);
+  journal(std::string path, unique_fd fd, std::uint64_t size);
   std::string _path;
-  int _fd = -1;
+  unique_fd _fd;
   std::uint64_t _size = 0;
   std::string _buffer;
   log::logger& _log;

@@ -3,21 +3,22 @@
 #include <algorithm>
 
 #include <weft/ipc/address.hh>
-#include <weft/ipc/builtin.hh>
 
 #include "routes.hh"
 
 namespace weft::router {
 
 namespace bus = weft::proto::bus_v1;
+using namespace std::chrono_literals;
 
 namespace {
 
-/// Errors after which trying again later can succeed (the peer is restarting or busy).
+/// Errors after which trying again later can succeed: the peer is restarting or busy, or
+/// the request did not leave this process (the bus connection was away).
 bool transient(const error& e) {
-  return bus::is(e, bus::error_code::no_such_address) || bus::is(e, bus::error_code::queue_full) ||
-         bus::is(e, bus::error_code::shutting_down) || bus::is(e, bus::error_code::timeout) ||
-         bus::is(e, bus::error_code::not_authenticated);
+  return e.domain == errc::domain || bus::is(e, bus::error_code::no_such_address) ||
+         bus::is(e, bus::error_code::queue_full) || bus::is(e, bus::error_code::shutting_down) ||
+         bus::is(e, bus::error_code::timeout) || bus::is(e, bus::error_code::not_authenticated);
 }
 
 chat::message text_reply(const chat::message& to, const std::string& agent, std::string text) {
@@ -34,15 +35,37 @@ chat::message text_reply(const chat::message& to, const std::string& agent, std:
 
 }  // namespace
 
-router::router(const service::config& cfg, ipc::bus_client& bus, std::unique_ptr<journal> j, timing t)
-    : _cfg(cfg), _bus(bus), _journal(std::move(j)), _t(t), _log(log::get("router")) {}
+router::router(service::runtime& rt, const service::config& cfg, std::unique_ptr<journal> j, timing t)
+    : _rt(rt), _cfg(cfg), _journal(std::move(j)), _t(t), _log(log::get("router")) {
+  _rt.on<chat::inbound>([this](chat::inbound in, service::responder r) { handle_inbound(std::move(in), std::move(r)); });
+  _rt.on<chat::explain>([this](const chat::explain& ex, const ipc::message&) { return handle_explain(ex); });
+  // The runtime already sent a restarted peer what it held; what waits out a backoff for
+  // that peer goes now.
+  _rt.on_event<bus::peer_changed>([this](const bus::peer_changed& pc, const ipc::message&) {
+    if (pc.joined) on_peer_changed(pc.address);
+  });
+  // Everything one pass of the loop handled shares one commit (group commit).
+  _hook = _rt.loop().before_wait([this] { return flush(); });
+}
 
-result<std::unique_ptr<router>> router::open(const service::config& cfg, ipc::bus_client& bus,
+router::~router() {
+  _rt.loop().remove_before_wait(_hook);
+  if (_commit_retry) _rt.loop().cancel(_commit_retry);
+  for (auto& [id, e] : _live) {
+    if (e.call) _rt.forget(e.call);
+    if (e.retry) _rt.loop().cancel(e.retry);
+  }
+}
+
+result<std::unique_ptr<router>> router::open(service::runtime& rt, const service::config& cfg,
                                              const std::string& journal_path, timing t) {
   std::vector<record> records;
   auto j = journal::open(journal_path, [&](record r) { records.push_back(std::move(r)); });
   if (!j) return j.take_error();
-  auto r = std::make_unique<router>(cfg, bus, std::move(*j), t);
+  auto r = std::make_unique<router>(rt, cfg, std::move(*j), t);
+  // The journal's order of inbound records is the order they were accepted in.
+  std::vector<std::string> order;
+  std::unordered_map<std::string, entry> live;
   std::size_t bad = 0;
   for (auto& rec : records) {
     switch (rec.k) {
@@ -53,13 +76,14 @@ result<std::unique_ptr<router>> router::open(const service::config& cfg, ipc::bu
           continue;
         }
         entry e{rec.id, rec.agent, rec.session, rec.stream_to, std::move(*m), std::nullopt};
-        r->_live.insert_or_assign(rec.id, std::move(e));
+        if (!live.count(rec.id)) order.push_back(rec.id);
+        live.insert_or_assign(rec.id, std::move(e));
         break;
       }
       case record::kind::reply: {
-        auto it = r->_live.find(rec.id);
+        auto it = live.find(rec.id);
         auto m = wire::decode<chat::message>(rec.message);
-        if (it == r->_live.end() || !m) {
+        if (it == live.end() || !m) {
           ++bad;
           continue;
         }
@@ -67,7 +91,7 @@ result<std::unique_ptr<router>> router::open(const service::config& cfg, ipc::bu
         break;
       }
       case record::kind::delivered:
-        r->_live.erase(rec.id);
+        live.erase(rec.id);
         r->remember(rec.id);
         break;
       case record::kind::seen:
@@ -77,9 +101,12 @@ result<std::unique_ptr<router>> router::open(const service::config& cfg, ipc::bu
   }
   if (bad) r->_log.warning("{}: {} records could not be used; see the warnings above", journal_path, bad);
   std::size_t turns = 0, replies = 0;
-  for (auto& [id, e] : r->_live) {
-    (e.reply ? replies : turns)++;
-    r->_to_send.push_back(id);
+  for (auto& id : order) {
+    auto it = live.find(id);
+    if (it == live.end()) continue;
+    (it->second.reply ? replies : turns)++;
+    r->add(std::move(it->second));
+    live.erase(it);
   }
   if (turns + replies)
     r->_log.info("Resuming from the journal: {} turns to answer, {} replies to deliver", turns, replies);
@@ -95,115 +122,109 @@ void router::remember(const std::string& id) {
   }
 }
 
-void router::on_message(const ipc::message& m) {
-  using k = bus::kind;
-  if (m.env.kind == k::request) {
-    if (ipc::answer_builtin(_bus, m)) return;
-    if (m.is(chat::inbound::type_name)) return handle_inbound(m);
-    if (m.is(chat::explain::type_name)) return handle_explain(m);
-    (void)_bus.reply_error(m, bus::make(bus::error_code::unknown_type, "the router does not handle '{}'", m.env.type));
-    return;
-  }
-  if (m.env.kind == k::reply || m.env.kind == k::error) {
-    auto it = _by_req.find(m.env.id);
-    if (it == _by_req.end()) return;  // an answer to a request we resent since
-    auto id = std::move(it->second);
-    _by_req.erase(it);
-    handle_answer(m, id);
-  }
+void router::add(entry e) {
+  e.seq = _next_seq++;
+  auto q = queue_of(e);
+  _fifo.push(q, e.id, e.reply.has_value());
+  _kick.insert(std::move(q));  // sent after the next commit
+  auto id = e.id;
+  _live.emplace(std::move(id), std::move(e));
 }
 
-void router::handle_inbound(const ipc::message& m) {
-  auto in = m.as<chat::inbound>();
-  if (!in) {
-    (void)_bus.reply_error(m, in.err());
-    return;
-  }
-  auto& msg = in->message;
-  if (msg.id.empty() || msg.channel.empty()) {
-    (void)_bus.reply_error(m, bus::make(bus::error_code::bad_request, "an inbound message needs an id and a channel"));
-    return;
-  }
+void router::handle_inbound(chat::inbound in, service::responder r) {
+  auto& msg = in.message;
+  if (msg.id.empty() || msg.channel.empty())
+    return r.fail(bus::make(bus::error_code::bad_request, "an inbound message needs an id and a channel"));
   if (auto it = _live.find(msg.id); it != _live.end()) {
-    _accept.push_back({m, chat::accepted{msg.id, it->second.agent, true}});  // answered once stored
+    _accept.push_back({std::move(r), chat::accepted{msg.id, it->second.agent, true}});  // answered once stored
     return;
   }
-  if (_done.count(msg.id)) {
-    (void)_bus.reply(m, chat::accepted{msg.id, "", true});
-    return;
-  }
+  if (_done.count(msg.id)) return r.reply(chat::accepted{msg.id, "", true});
   auto meta = msg.meta;
   meta.try_emplace("chat_id", msg.chat_id);
   meta.try_emplace("user_id", msg.sender);
   auto d = route(_cfg, msg.channel, meta);
   if (!d) {
     _log.warning("Failed to route message '{}': {}", msg.id, d.err().message);
-    (void)_bus.reply_error(m, d.err());
-    return;
+    return r.fail(d.err());
   }
   entry e;
   e.id = msg.id;
   e.agent = d->agent;
   e.session = msg.channel + ":" + msg.chat_id;
   // Channels that show answers as they are written ask for the pieces.
-  if (in->stream) e.stream_to = m.env.from;
+  if (in.stream) e.stream_to = r.from();
   _journal->append(record{record::kind::inbound, e.id, e.agent, e.session, e.stream_to, wire::encode(msg)});
   chat::explanation audit{msg.channel, d->agent, d->rule, d->reason, msg.id, e.session};
-  (void)_bus.publish(audit);
+  (void)_rt.bus().publish(audit);
   _log.debug("Routed '{}' to '{}' by {} ({})", msg.id, d->agent, d->rule, d->reason);
-  _accept.push_back({m, chat::accepted{msg.id, d->agent, false}});
+  _accept.push_back({std::move(r), chat::accepted{msg.id, d->agent, false}});
   e.inbound = std::move(msg);
-  _to_send.push_back(e.id);
-  _live.emplace(e.id, std::move(e));
+  add(std::move(e));
 }
 
-void router::handle_explain(const ipc::message& m) {
-  auto ex = m.as<chat::explain>();
-  if (!ex) {
-    (void)_bus.reply_error(m, ex.err());
-    return;
-  }
-  auto d = route(_cfg, ex->channel, ex->meta);
-  if (!d) {
-    (void)_bus.reply_error(m, d.err());
-    return;
-  }
-  (void)_bus.reply(m, chat::explanation{ex->channel, d->agent, d->rule, d->reason, "", ""});
+result<chat::explanation> router::handle_explain(const chat::explain& ex) {
+  auto d = route(_cfg, ex.channel, ex.meta);
+  if (!d) return d.take_error();
+  return chat::explanation{ex.channel, d->agent, d->rule, d->reason, "", ""};
 }
 
-void router::handle_answer(const ipc::message& m, const std::string& id) {
+void router::pump(const std::string& queue) {
+  auto idle = [](const entry& e) { return !e.call && !e.retry; };
+  if (auto id = _fifo.next_delivery(queue))
+    if (auto it = _live.find(*id); it != _live.end() && it->second.reply && idle(it->second)) send(it->second);
+  // A reply stored but not yet committed is not a turn to run again.
+  if (auto id = _fifo.next_turn(queue))
+    if (auto it = _live.find(*id); it != _live.end() && !it->second.reply && idle(it->second)) send(it->second);
+}
+
+void router::send(entry& e) {
+  auto done = [this, id = e.id, sent = clock::now()](result<ipc::message> r) { on_answer(id, sent, std::move(r)); };
+  service::call_options o;
+  o.retry = false;  // the router's own backoff and resends, from the journal, keep a turn going
+  if (!e.reply) {
+    o.timeout = _t.turn_resend;
+    e.call = _rt.call(ipc::addr::agent(e.agent), chat::turn{e.id, e.session, e.inbound, e.stream_to}, o, std::move(done));
+  } else {
+    o.timeout = _t.deliver_resend;
+    // The inbound message's meta travels with the reply: what the channel needs to thread it.
+    e.call = _rt.call(ipc::addr::channel(e.inbound.channel), chat::deliver{e.reply->id, *e.reply, e.inbound.meta}, o,
+                      std::move(done));
+  }
+}
+
+void router::on_answer(const std::string& id, clock::time_point sent, result<ipc::message> r) {
   auto it = _live.find(id);
   if (it == _live.end()) return;
   auto& e = it->second;
-  e.req = 0;
-  if (!e.reply) {  // the answer to a Turn
-    if (m.is_error()) {
-      auto err = m.to_error();
-      if (transient(err)) return retry_later(e, err.message);
+  e.call = 0;
+  if (!r) {
+    auto& err = r.err();
+    // Our own deadline: the request or its answer was lost; send it again at once (the agent
+    // answers a Turn it holds when it finishes, the channel a Deliver it sent from its state).
+    if (bus::is(err, bus::error_code::timeout) && clock::now() >= sent + (e.reply ? _t.deliver_resend : _t.turn_resend))
+      return send(e);
+    if (transient(err)) return retry_later(e, err.message);
+    if (!e.reply) {
       _log.error("Agent '{}' failed turn '{}': {}", e.agent, id, err.message);
-      store_reply(e, text_reply(e.inbound, e.agent,
-                                fmt::format("Sorry, I could not answer that ({}: {}).", err.code, err.message)));
-      return;
+      return store_reply(e, text_reply(e.inbound, e.agent,
+                                       fmt::format("Sorry, I could not answer that ({}: {}).", err.code, err.message)));
     }
-    auto r = m.as<chat::turn_result>();
-    if (!r) {
-      _log.error("Agent '{}' answered turn '{}' with a bad TurnResult: {}", e.agent, id, r.err().message);
+    _log.error("Channel '{}' refused reply '{}' for good: {}", e.inbound.channel, id, err.message);
+  } else if (!e.reply) {  // the answer to a Turn
+    auto tr = r->as<chat::turn_result>();
+    if (!tr) {
+      _log.error("Agent '{}' answered turn '{}' with a bad TurnResult: {}", e.agent, id, tr.err().message);
       return retry_later(e, "bad TurnResult");
     }
-    auto reply = std::move(r->reply);
+    auto reply = std::move(tr->reply);
     reply.channel = e.inbound.channel;
     reply.chat_id = e.inbound.chat_id;
     if (reply.id.empty()) reply.id = id + ":r";
     if (!reply.reply_to) reply.reply_to = id;
-    store_reply(e, std::move(reply));
-    return;
+    return store_reply(e, std::move(reply));
   }
-  // The answer to a Deliver.
-  if (m.is_error()) {
-    auto err = m.to_error();
-    if (transient(err)) return retry_later(e, err.message);
-    _log.error("Channel '{}' refused reply '{}' for good: {}", e.inbound.channel, id, err.message);
-  }
+  // Delivered (or refused for good).
   _journal->append(record{record::kind::delivered, id, {}, {}, {}, {}});
   _finished.push_back(id);
 }
@@ -212,92 +233,84 @@ void router::store_reply(entry& e, chat::message reply) {
   _journal->append(record{record::kind::reply, e.id, {}, {}, {}, wire::encode(reply)});
   e.reply = std::move(reply);
   e.backoff = {};
-  _to_send.push_back(e.id);
+  _answered.push_back(e.id);  // delivered, and the session's next turn sent, once committed
 }
 
 void router::retry_later(entry& e, const std::string& why) {
   e.backoff = std::clamp(e.backoff * 2, _t.retry_min, _t.retry_max);
-  e.due = clock::now() + e.backoff;
   _log.debug("Will retry '{}' in {} ms: {}", e.id, e.backoff.count(), why);
+  e.retry = _rt.loop().after(e.backoff, [this, id = e.id] {
+    auto it = _live.find(id);
+    if (it == _live.end()) return;
+    it->second.retry = 0;
+    pump(queue_of(it->second));
+  });
 }
 
-void router::on_peer_joined(const std::string& address) {
+void router::on_peer_changed(const std::string& address) {
+  // Only the message a session may send now waits out a backoff, so this keeps each
+  // session's order.
   for (auto& [id, e] : _live) {
+    if (!e.retry) continue;
     auto target = e.reply ? ipc::addr::channel(e.inbound.channel) : ipc::addr::agent(e.agent);
     if (target != address) continue;
-    e.due = clock::now();
+    _rt.loop().cancel(e.retry);
+    e.retry = 0;
     e.backoff = {};
-    drop_request(e);  // whatever was in flight died with the previous process
+    send(e);
   }
 }
 
-void router::drop_request(entry& e) {
-  if (!e.req) return;
-  _bus.forget(e.req);
-  _by_req.erase(e.req);
-  e.req = 0;
-}
-
-void router::send(entry& e) {
-  drop_request(e);
-  result<std::uint64_t> id = 0;
-  if (!e.reply) {
-    chat::turn t{e.id, e.session, e.inbound, e.stream_to};
-    id = _bus.send_request(ipc::addr::agent(e.agent), t);
-    e.due = clock::now() + _t.turn_resend;
-  } else {
-    // The inbound message's meta travels with the reply: what the channel needs to thread it.
-    id = _bus.send_request(ipc::addr::channel(e.inbound.channel), chat::deliver{e.reply->id, *e.reply, e.inbound.meta});
-    e.due = clock::now() + _t.deliver_resend;
-  }
-  if (!id) return retry_later(e, id.err().message);
-  e.req = *id;
-  _by_req.emplace(*id, e.id);
-}
-
-std::chrono::milliseconds router::flush() {
+bool router::flush() {
+  if (_commit_retry) return false;
+  if (!_journal->dirty() && _accept.empty() && _answered.empty() && _finished.empty() && _kick.empty()) return false;
   if (_journal->dirty()) {
     if (auto s = _journal->commit(); !s) {
       // Nothing buffered is acknowledged: channels keep their messages and retry.
       _log.error("{}", s.err().message);
-      for (auto& [m, a] : _accept)
-        (void)_bus.reply_error(m, chat::make(chat::error_code::not_stored, "{}", s.err().message));
+      for (auto& [r, a] : _accept) r.fail(chat::make(chat::error_code::not_stored, "{}", s.err().message));
       _accept.clear();
-      return std::chrono::milliseconds(100);
+      _commit_retry = _rt.loop().after(100ms, [this] { _commit_retry = 0; });
+      return true;
     }
   }
-  for (auto& [m, a] : _accept) (void)_bus.reply(m, a);
+  for (auto& [r, a] : _accept) r.reply(a);
   _accept.clear();
+  for (auto& id : _answered) {
+    _fifo.answered(id);
+    _kick.insert(_fifo.session_of(id));
+  }
+  _answered.clear();
   for (auto& id : _finished) {
     if (auto it = _live.find(id); it != _live.end()) {
-      if (it->second.req) _by_req.erase(it->second.req);
+      _kick.insert(queue_of(it->second));
+      if (it->second.call) _rt.forget(it->second.call);
+      if (it->second.retry) _rt.loop().cancel(it->second.retry);
       _live.erase(it);
     }
+    _fifo.remove(id);
     remember(id);
   }
   _finished.clear();
-  for (auto& id : _to_send)
-    if (auto it = _live.find(id); it != _live.end()) send(it->second);
-  _to_send.clear();
-
-  auto now = clock::now();
-  auto next = now + std::chrono::seconds(1);
-  for (auto& [id, e] : _live) {
-    if (e.due <= now) send(e);
-    next = std::min(next, e.due);
-  }
+  auto kick = std::move(_kick);
+  _kick.clear();
+  for (auto& q : kick) pump(q);
   // Compact past the threshold, and only once the file doubled since the last compaction,
   // so a large live set does not rewrite the file on every flush.
   if (_journal->size() > std::max(_t.compact_bytes, 2 * _compacted_size)) compact();
-  return std::max(std::chrono::milliseconds(0), std::chrono::duration_cast<std::chrono::milliseconds>(next - now));
+  return true;
 }
 
 void router::compact() {
+  std::vector<const entry*> in_order;
+  for (auto& [id, e] : _live) in_order.push_back(&e);
+  // Acceptance order survives compaction: a restart replays the sessions in it.
+  std::sort(in_order.begin(), in_order.end(), [](const entry* a, const entry* b) { return a->seq < b->seq; });
   std::vector<record> keep;
   for (auto& id : _done_order) keep.push_back(record{record::kind::seen, id, {}, {}, {}, {}});
-  for (auto& [id, e] : _live) {
-    keep.push_back(record{record::kind::inbound, id, e.agent, e.session, e.stream_to, wire::encode(e.inbound)});
-    if (e.reply) keep.push_back(record{record::kind::reply, id, {}, {}, {}, wire::encode(*e.reply)});
+  for (auto* e : in_order) {
+    keep.push_back(record{record::kind::inbound, e->id, e->agent, e->session, e->stream_to, wire::encode(e->inbound)});
+    if (e->reply) keep.push_back(record{record::kind::reply, e->id, {}, {}, {}, wire::encode(*e->reply)});
   }
   auto before = _journal->size();
   if (auto s = _journal->rewrite(keep); !s) {

@@ -1,21 +1,25 @@
 #pragma once
-/// The router's state machine, without sockets: accepts inbound messages (durably, with
-/// group commit), routes them to agents, keeps every turn and every reply going until it is
-/// answered and delivered, and replays its journal after a restart. main.cc drives it.
+/// The router's state machine on the service runtime: accepts inbound messages (durably,
+/// with group commit), routes them to agents, keeps every turn and every reply going until it
+/// is answered and delivered, and replays its journal after a restart. The turns of one
+/// session run one at a time and their replies are delivered in acceptance order
+/// (session_fifo), also across a crash of the agent, the channel or the router itself.
 
 #include <chrono>
 #include <deque>
 #include <memory>
+#include <optional>
 #include <string>
 #include <unordered_map>
 #include <unordered_set>
 #include <vector>
 
-#include <weft/ipc/bus_client.hh>
 #include <weft/service/config.hh>
+#include <weft/service/runtime.hh>
 
 #include "journal.hh"
 #include "proto/chat_v1.hh"
+#include "session_fifo.hh"
 
 namespace weft::router {
 
@@ -32,59 +36,68 @@ struct timing {
 
 class router {
  public:
-  router(const service::config& cfg, ipc::bus_client& bus, std::unique_ptr<journal> j, timing t = {});
-  /// Builds a router from a journal file, replaying it.
-  static result<std::unique_ptr<router>> open(const service::config& cfg, ipc::bus_client& bus,
+  /// Registers the router's handlers (Inbound, Explain, PeerChanged) and its commit hook on `rt`.
+  router(service::runtime& rt, const service::config& cfg, std::unique_ptr<journal> j, timing t = {});
+  ~router();
+  router(const router&) = delete;
+  router& operator=(const router&) = delete;
+  /// Builds a router from a journal file, replaying it; what the journal holds unanswered or
+  /// undelivered is sent again, each session in acceptance order.
+  static result<std::unique_ptr<router>> open(service::runtime& rt, const service::config& cfg,
                                               const std::string& journal_path, timing t = {});
 
-  /// One message from the bus (request, reply to our requests, or event).
-  void on_message(const ipc::message& m);
-  /// A peer joined the bus: resend what waits for it now.
-  void on_peer_joined(const std::string& address);
-  /// Commits what is buffered, then sends what waited for the commit; sends what is due.
-  /// Returns how long the caller may sleep.
-  std::chrono::milliseconds flush();
-
+  /// Messages accepted and not yet delivered.
   std::size_t live() const { return _live.size(); }
 
  private:
   using clock = std::chrono::steady_clock;
-  enum class stage : std::uint8_t { turn, deliver };
   struct entry {
     std::string id, agent, session, stream_to;
     chat::message inbound;
     std::optional<chat::message> reply;
-    std::uint64_t req = 0;          // bus request in flight (Turn or Deliver), 0 if none
-    clock::time_point due{};        // when to (re)send
+    std::uint64_t seq = 0;                 // acceptance order (journal order)
+    std::uint64_t call = 0;                // runtime call in flight (Turn or Deliver), 0 if none
+    event_loop::id retry = 0;              // timer of a retry after a transient error, 0 if none
     std::chrono::milliseconds backoff{0};
   };
 
-  void handle_inbound(const ipc::message& m);
-  void handle_explain(const ipc::message& m);
-  void handle_answer(const ipc::message& m, const std::string& id);
-  void store_reply(entry& e, chat::message reply);
+  void handle_inbound(chat::inbound in, service::responder r);
+  result<chat::explanation> handle_explain(const chat::explain& ex);
+  void on_peer_changed(const std::string& address);
+  void add(entry e);
+  /// The fifo's key: a session of one agent.
+  static std::string queue_of(const entry& e) { return e.agent + '\n' + e.session; }
+  /// Sends what `queue` may send now: the reply of its oldest message, the turn of its
+  /// oldest unanswered one.
+  void pump(const std::string& queue);
   void send(entry& e);
-  /// Forgets the request in flight for `e`, if any (its late answer is then ignored).
-  void drop_request(entry& e);
+  void on_answer(const std::string& id, clock::time_point sent, result<ipc::message> r);
+  void store_reply(entry& e, chat::message reply);
   void retry_later(entry& e, const std::string& why);
-  void finished(const std::string& id);
   void remember(const std::string& id);
+  /// The before-wait hook: one commit for everything the last batch buffered, then the
+  /// answers and sends that waited for it. True when it sent something.
+  bool flush();
   void compact();
 
+  service::runtime& _rt;
   const service::config& _cfg;
-  ipc::bus_client& _bus;
   std::unique_ptr<journal> _journal;
   timing _t;
   log::logger& _log;
+  event_loop::id _hook = 0;
+  event_loop::id _commit_retry = 0;  // after a failed commit: when to try again
   std::unordered_map<std::string, entry> _live;
-  std::unordered_map<std::uint64_t, std::string> _by_req;  // bus request id -> entry id
-  std::unordered_set<std::string> _done;                   // delivered ids (dedup)
+  session_fifo _fifo;
+  std::uint64_t _next_seq = 1;
+  std::unordered_set<std::string> _done;  // delivered ids (dedup)
   std::deque<std::string> _done_order;
   std::uint64_t _compacted_size = 0;
   // Waiting for the next commit:
-  std::vector<std::pair<ipc::message, chat::accepted>> _accept;
-  std::vector<std::string> _to_send;
-  std::vector<std::string> _finished;
+  std::vector<std::pair<service::responder, chat::accepted>> _accept;
+  std::vector<std::string> _answered;  // replies stored: their sessions may move on
+  std::vector<std::string> _finished;  // delivered: they leave their sessions
+  std::unordered_set<std::string> _kick;  // queues to pump after the commit
 };
 
 }  // namespace weft::router

@@ -10,6 +10,7 @@
 
 #include "journal.hh"
 #include "routes.hh"
+#include "session_fifo.hh"
 #include "tests/temp_dir.hh"
 
 using namespace weft;
@@ -108,4 +109,71 @@ TEST_CASE("journal: decode refuses malformed records") {
   CHECK_FALSE(router::journal::decode("{\"t\":\"in\",\"id\":\"x\",\"msg\":\"@@\"}"));  // not base64
   CHECK_FALSE(router::journal::decode("{\"t\":\"done\"}"));
   CHECK(router::journal::decode("{\"t\":\"done\",\"id\":\"x\"}"));
+}
+
+TEST_CASE("session_fifo: one turn at a time per session, replies delivered in acceptance order") {
+  router::session_fifo f;
+  for (auto id : {"a1", "a2", "a3"}) f.push("A", id, false);
+  f.push("B", "b1", false);
+  auto is = [](const std::string* p, const char* want) { return p && *p == want; };
+  // Sessions are independent: each has its oldest message's turn to run.
+  CHECK(is(f.next_turn("A"), "a1"));
+  CHECK(is(f.next_turn("B"), "b1"));
+  CHECK(f.next_delivery("A") == nullptr);
+  CHECK(f.next_turn("C") == nullptr);
+  // a1 answered: its reply may go out, and a2's turn may run; a3 still waits.
+  f.answered("a1");
+  CHECK(is(f.next_delivery("A"), "a1"));
+  CHECK(is(f.next_turn("A"), "a2"));
+  // a2 answered before a1 was delivered: a2's reply waits for a1's.
+  f.answered("a2");
+  CHECK(is(f.next_delivery("A"), "a1"));
+  CHECK(is(f.next_turn("A"), "a3"));
+  f.remove("a1");
+  CHECK(is(f.next_delivery("A"), "a2"));
+  f.remove("a2");
+  CHECK(f.next_delivery("A") == nullptr);
+  CHECK(is(f.next_turn("A"), "a3"));
+  CHECK(f.session_of("a3") == "A");
+  CHECK(f.size() == 2);
+  f.answered("a3");
+  f.remove("a3");
+  CHECK(f.next_turn("A") == nullptr);
+  CHECK(f.session_of("a3").empty());
+  // A journal replayed after a restart: answered ones first in line are delivered first.
+  router::session_fifo g;
+  g.push("S", "s1", true);
+  g.push("S", "s2", false);
+  g.push("S", "s2", false);  // pushed twice: counted once
+  CHECK(g.size() == 2);
+  CHECK(is(g.next_delivery("S"), "s1"));
+  CHECK(is(g.next_turn("S"), "s2"));
+}
+
+TEST_CASE("journal: compaction keeps the order it is given, and appends continue after it") {
+  weft::test::temp_dir dir{"weft-router-test"};
+  auto path = (dir.path / "journal").string();
+  auto j = router::journal::open(path, [](router::record) {});
+  REQUIRE(j);
+  for (auto id : {"t:3", "t:1", "t:2"})
+    (*j)->append({router::record::kind::inbound, id, "main", "t:9", "", std::string("\x80", 1)});
+  REQUIRE((*j)->commit());
+  std::vector<router::record> got;
+  auto reopen = [&] {
+    got.clear();
+    j = router::journal::open(path, [&](router::record r) { got.push_back(std::move(r)); });
+    REQUIRE(j);
+  };
+  reopen();
+  REQUIRE(got.size() == 3);
+  CHECK(got[0].id == "t:3");
+  CHECK(got[2].id == "t:2");
+  REQUIRE((*j)->rewrite({got[2], got[0]}));
+  (*j)->append({router::record::kind::seen, "t:4", "", "", "", ""});
+  REQUIRE((*j)->commit());
+  reopen();
+  REQUIRE(got.size() == 3);
+  CHECK(got[0].id == "t:2");
+  CHECK(got[1].id == "t:3");
+  CHECK(got[2].id == "t:4");
 }

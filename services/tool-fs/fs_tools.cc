@@ -8,6 +8,9 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <memory>
+
+#include <weft/base/io.hh>
 
 namespace weft::tools {
 
@@ -22,44 +25,31 @@ result<tool::result> ran_and_failed(error e) {
   return failed(std::move(e.message));
 }
 
-/// Reads the whole of fd up to `cap` bytes; `more` says whether there was more.
-result<std::string> read_all(int fd, std::size_t cap, bool& more, std::string_view shown) {
-  std::string out;
-  char buf[65536];
-  more = false;
-  for (;;) {
-    auto n = ::read(fd, buf, sizeof buf);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return fail(errc::io, "Failed to read '{}': {}", shown, std::strerror(errno));
-    }
-    if (n == 0) return out;
-    std::size_t room = cap - out.size();
-    if (static_cast<std::size_t>(n) > room) {
-      out.append(buf, room);
-      more = true;
-      return out;
-    }
-    out.append(buf, static_cast<std::size_t>(n));
-  }
-}
-
-struct fd_closer {
-  int fd;
-  ~fd_closer() {
-    if (fd >= 0) ::close(fd);
-  }
-};
-
-result<int> open_regular(const workspace& ws, const std::string& path, std::string_view verb, struct stat& st) {
+result<unique_fd> open_regular(const workspace& ws, const std::string& path, std::string_view verb, struct stat& st) {
   auto fd = ws.open_beneath(path, O_RDONLY | O_NOCTTY | O_NONBLOCK, verb);
   if (!fd) return fd.take_error();
-  if (::fstat(*fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-    ::close(*fd);
+  if (::fstat(fd->get(), &st) != 0 || !S_ISREG(st.st_mode))
     return fail(errc::invalid_argument, "Failed to {} '{}': {}", verb, path,
                 S_ISDIR(st.st_mode) ? "it is a directory (use list_dir)" : "not a regular file");
-  }
   return fd;
+}
+
+/// Replaces `path` whole (weft::write_file_atomic_at: readers see the old or the new
+/// content, and it lasts a crash). An existing file keeps its permissions; a new one gets
+/// `new_mode`. The parent directories are created when `create`.
+status replace_file(const workspace& ws, const std::string& path, std::string_view content, bool create,
+                    unsigned new_mode, std::string_view verb) {
+  auto parent = ws.open_parent(path, create, verb);
+  if (!parent) return parent.take_error();
+  unsigned mode = new_mode;
+  struct stat st;
+  if (::fstatat(parent->dir.get(), parent->name.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0) {
+    if (S_ISDIR(st.st_mode)) return fail(errc::invalid_argument, "Failed to {} '{}': it is a directory", verb, path);
+    if (S_ISREG(st.st_mode)) mode = st.st_mode & 07777;
+  }
+  if (auto s = write_file_atomic_at(parent->dir.get(), parent->name, content, mode); !s)
+    return fail(errc::io, "Failed to {} '{}': {}", verb, path, s.err().message);
+  return {};
 }
 
 }  // namespace
@@ -74,7 +64,6 @@ result<tool::result> read_file(const workspace& ws, const json& args, const fs_l
   struct stat st;
   auto fd = open_regular(ws, *path, "read", st);
   if (!fd) return ran_and_failed(fd.take_error());
-  fd_closer closer{*fd};
   std::uint64_t first = offset->value_or(1);  // 1-based line number
   if (first == 0) first = 1;
   std::uint64_t count = limit->value_or(UINT64_MAX);
@@ -86,7 +75,7 @@ result<tool::result> read_file(const workspace& ws, const json& args, const fs_l
   char buf[65536];
   bool checked_binary = false;
   for (bool done = false; !done;) {
-    auto n = ::read(*fd, buf, sizeof buf);
+    auto n = ::read(fd->get(), buf, sizeof buf);
     if (n < 0) {
       if (errno == EINTR) continue;
       return failed(fmt::format("Failed to read '{}': {}", *path, std::strerror(errno)));
@@ -137,10 +126,7 @@ result<tool::result> write_file(const workspace& ws, const json& args, const fs_
   if (content->size() > lim.max_write_bytes)
     return failed(fmt::format("Failed to write '{}': {} bytes is more than the limit of {}", *path, content->size(),
                               lim.max_write_bytes));
-  auto parent = ws.open_parent(*path, /*create=*/true, "write");
-  if (!parent) return ran_and_failed(parent.take_error());
-  fd_closer closer{parent->first};
-  if (auto s = write_atomic(parent->first, parent->second, *content, 0644, *path); !s)
+  if (auto s = replace_file(ws, *path, *content, /*create=*/true, /*new_mode=*/0644, "write"); !s)
     return ran_and_failed(s.take_error());
   return tool::result{fmt::format("Wrote {} bytes to '{}'", content->size(), *path), false, false};
 }
@@ -159,16 +145,12 @@ result<tool::result> edit_file(const workspace& ws, const json& args, const fs_l
   struct stat st;
   auto fd = open_regular(ws, *path, "edit", st);
   if (!fd) return ran_and_failed(fd.take_error());
-  std::string text;
-  {
-    fd_closer closer{*fd};
-    bool more = false;
-    auto r = read_all(*fd, lim.max_edit_bytes, more, *path);
-    if (!r) return ran_and_failed(r.take_error());
-    if (more)
-      return failed(fmt::format("Failed to edit '{}': larger than the limit of {} bytes", *path, lim.max_edit_bytes));
-    text = std::move(*r);
-  }
+  auto read = read_to_end(fd->get(), lim.max_edit_bytes);
+  fd->reset();
+  if (!read && read.err().code == errc::invalid_argument)
+    return failed(fmt::format("Failed to edit '{}': larger than the limit of {} bytes", *path, lim.max_edit_bytes));
+  if (!read) return failed(fmt::format("Failed to read '{}': {}", *path, read.err().message));
+  std::string text = std::move(*read);
   std::vector<std::size_t> at;
   for (auto p = text.find(*old_text); p != std::string::npos; p = text.find(*old_text, p + old_text->size()))
     at.push_back(p);
@@ -189,10 +171,7 @@ result<tool::result> edit_file(const workspace& ws, const json& args, const fs_l
     prev = p + old_text->size();
   }
   out.append(text, prev);
-  auto parent = ws.open_parent(*path, /*create=*/false, "edit");
-  if (!parent) return ran_and_failed(parent.take_error());
-  fd_closer closer{parent->first};
-  if (auto s = write_atomic(parent->first, parent->second, out, static_cast<int>(st.st_mode & 07777), *path); !s)
+  if (auto s = replace_file(ws, *path, out, /*create=*/false, st.st_mode & 07777, "edit"); !s)
     return ran_and_failed(s.take_error());
   return tool::result{fmt::format("Replaced {} occurrence{} in '{}'", at.size(), at.size() == 1 ? "" : "s", *path),
                       false, false};
@@ -204,12 +183,10 @@ result<tool::result> list_dir(const workspace& ws, const json& args, const fs_li
   std::string shown = path->value_or(".");
   auto fd = ws.open_beneath(shown, O_RDONLY | O_DIRECTORY, "list");
   if (!fd) return ran_and_failed(fd.take_error());
-  DIR* d = ::fdopendir(*fd);
-  if (!d) {
-    int e = errno;
-    ::close(*fd);
-    return failed(fmt::format("Failed to list '{}': {}", shown, std::strerror(e)));
-  }
+  std::unique_ptr<DIR, int (*)(DIR*)> dir(::fdopendir(fd->get()), ::closedir);
+  if (!dir) return failed(fmt::format("Failed to list '{}': {}", shown, std::strerror(errno)));
+  fd->release();  // the DIR owns it now
+  DIR* d = dir.get();
   struct entry {
     std::string name;
     std::string line;
@@ -243,7 +220,7 @@ result<tool::result> list_dir(const workspace& ws, const json& args, const fs_li
       truncated = true;
     }
   }
-  ::closedir(d);
+  dir.reset();
   std::sort(entries.begin(), entries.end(), [](auto& a, auto& b) { return a.name < b.name; });
   std::string out;
   for (auto& e : entries) out += e.line + "\n";

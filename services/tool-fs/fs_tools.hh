@@ -4,8 +4,8 @@
 
 #include <vector>
 
-#include "services/tool-fs/tool_server.hh"
-#include "services/tool-fs/workspace.hh"
+#include <weft/toolserver/tool.hh>
+#include <weft/toolserver/workspace.hh>
 
 namespace weft::tools {
 

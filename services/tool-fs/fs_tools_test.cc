@@ -106,6 +106,29 @@ TEST_CASE("write_file creates parents, replaces atomically and refuses outside")
   CHECK_FALSE(fs::exists(base.path / "new"));
 }
 
+TEST_CASE("write_file and edit_file keep an existing file's mode; a directory is not replaced") {
+  weft::test::temp_dir base{"weft-fs"};
+  put(base.path / "private.txt", "a");
+  fs::permissions(base.path / "private.txt", fs::perms::owner_read | fs::perms::owner_write);
+  fs::create_directories(base.path / "dir");
+  auto ws = workspace::open(base.path.string(), "a");
+  REQUIRE(ws);
+  auto mode = [&] { return fs::status(base.path / "private.txt").permissions() & fs::perms::all; };
+  REQUIRE_FALSE(write_file(*ws, {{"path", "private.txt"}, {"content", "b"}})->is_error);
+  CHECK(mode() == (fs::perms::owner_read | fs::perms::owner_write));
+  REQUIRE_FALSE(edit_file(*ws, {{"path", "private.txt"}, {"old_text", "b"}, {"new_text", "c"}})->is_error);
+  CHECK(mode() == (fs::perms::owner_read | fs::perms::owner_write));
+  CHECK(get(base.path / "private.txt") == "c");
+  REQUIRE_FALSE(write_file(*ws, {{"path", "new.txt"}, {"content", "n"}})->is_error);
+  CHECK((fs::status(base.path / "new.txt").permissions() & fs::perms::all) ==
+        (fs::perms::owner_read | fs::perms::owner_write | fs::perms::group_read | fs::perms::others_read));
+  auto d = write_file(*ws, {{"path", "dir"}, {"content", "x"}});
+  REQUIRE(d);
+  CHECK(d->is_error);
+  CHECK(d->content == "Failed to write 'dir': it is a directory");
+  CHECK(fs::is_directory(base.path / "dir"));
+}
+
 TEST_CASE("edit_file: exact, unique unless replace_all") {
   weft::test::temp_dir base{"weft-fs"};
   put(base.path / "f.txt", "a b a c\n");

@@ -16,23 +16,14 @@
 //   exec = "/usr/libexec/weft/weft-tool-fs"
 //   address = "tool/fs/work"
 //   env = { WEFT_AGENT = "work", WEFT_WORKSPACE = "/var/lib/weft/agents/work" }
-#include <unistd.h>
-
-#include <cstdlib>
-#include <cstring>
-
-#include <weft/base/log.hh>
-#include <weft/service/exit.hh>
-#include <weft/service/service_loop.hh>
-#include <weft/service/startup.hh>
+#include <weft/toolserver/tool_main.hh>
 
 #include "services/tool-fs/fs_tools.hh"
-#include "services/tool-fs/tool_main.hh"
 
 using namespace weft;
 
 namespace {
-constexpr const char* help = R"(usage: weft-tool-fs [--help]
+constexpr const char* help = R"(usage: weft-tool-fs [--help] [--version]
 File tools over one agent's workspace, served on the weft bus (io.weft.Tool.v1):
   read_file{path, offset?, limit?}   text, cut at 256 KiB with a marker
   write_file{path, content}          atomic (temp file + rename), parents created
@@ -49,7 +40,11 @@ Environment:
 }
 
 int main(int argc, char** argv) {
-  tools::tool_main_options o{"weft-tool-fs", "tool-fs", help, true, "only the tools' own path checks apply",
-                             {.family = "fs", .workers = 4}};
+  tools::tool_main_options o{.program = "weft-tool-fs",
+                             .log_name = "tool-fs",
+                             .help = help,
+                             .per_agent = true,
+                             .unsandboxed_note = "only the tools' own path checks apply",
+                             .server = {.family = "fs", .workers = 4}};
   return tools::tool_main(argc, argv, o, [](const tools::workspace* ws, log::logger&) { return tools::fs_tools(*ws); });
 }

@@ -18,23 +18,16 @@
 //   exec = "/usr/libexec/weft/weft-tool-shell"
 //   address = "tool/shell/work"
 //   env = { WEFT_AGENT = "work", WEFT_WORKSPACE = "/var/lib/weft/agents/work" }
-#include <unistd.h>
-
 #include <cstdlib>
-#include <cstring>
 
-#include <weft/base/log.hh>
-#include <weft/service/exit.hh>
-#include <weft/service/service_loop.hh>
-#include <weft/service/startup.hh>
+#include <weft/toolserver/tool_main.hh>
 
 #include "services/tool-shell/shell.hh"
-#include "services/tool-fs/tool_main.hh"
 
 using namespace weft;
 
 namespace {
-constexpr const char* help = R"(usage: weft-tool-shell [--help]
+constexpr const char* help = R"(usage: weft-tool-shell [--help] [--version]
 Runs shell commands in one agent's workspace, served on the weft bus (io.weft.Tool.v1):
   exec{command, timeout_ms?, cwd?}
     /bin/sh -c COMMAND in the workspace (or cwd inside it), own process group,
@@ -55,8 +48,12 @@ Environment:
 }
 
 int main(int argc, char** argv) {
-  tools::tool_main_options o{"weft-tool-shell", "tool-shell", help, true, "commands can reach anything this user can",
-                             {.family = "shell", .workers = 8, .max_queued = 64}};
+  tools::tool_main_options o{.program = "weft-tool-shell",
+                             .log_name = "tool-shell",
+                             .help = help,
+                             .per_agent = true,
+                             .unsandboxed_note = "commands can reach anything this user can",
+                             .server = {.family = "shell", .workers = 8, .max_queued = 64}};
   return tools::tool_main(argc, argv, o, [](const tools::workspace* ws, log::logger&) {
     tools::shell_limits lim;
     if (const char* p = std::getenv("PATH"); p && *p) lim.path = p;

@@ -22,13 +22,6 @@ namespace {
 using clock = std::chrono::steady_clock;
 using std::chrono::milliseconds;
 
-struct fd_closer {
-  int fd = -1;
-  ~fd_closer() {
-    if (fd >= 0) ::close(fd);
-  }
-};
-
 tool::result failed(std::string text) { return tool::result{std::move(text), true, false}; }
 
 }  // namespace
@@ -56,11 +49,11 @@ result<tool::result> exec(const workspace& ws, const json& args, const call_cont
     if (dir.err().domain == tool::interface_name) return dir.take_error();
     return failed(dir.err().message);
   }
-  fd_closer dir_fd{*dir};
+  unique_fd dir_fd = std::move(*dir);
 
   int out[2];
   if (::pipe2(out, O_CLOEXEC) != 0) return failed(fmt::format("Failed to run command: pipe: {}", std::strerror(errno)));
-  fd_closer rd{out[0]}, wr{out[1]};
+  unique_fd rd(out[0]), wr(out[1]);
 
   // posix_spawn (vfork-like, safe in this multi-threaded process) with every child setting
   // as a file action or attribute: own process group, default signals, nothing inherited
@@ -68,9 +61,9 @@ result<tool::result> exec(const workspace& ws, const json& args, const call_cont
   posix_spawn_file_actions_t fa;
   posix_spawn_file_actions_init(&fa);
   posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-  posix_spawn_file_actions_adddup2(&fa, out[1], 1);
-  posix_spawn_file_actions_adddup2(&fa, out[1], 2);
-  posix_spawn_file_actions_addfchdir_np(&fa, dir_fd.fd);
+  posix_spawn_file_actions_adddup2(&fa, wr.get(), 1);
+  posix_spawn_file_actions_adddup2(&fa, wr.get(), 2);
+  posix_spawn_file_actions_addfchdir_np(&fa, dir_fd.get());
   posix_spawn_file_actions_addclosefrom_np(&fa, 3);
   posix_spawnattr_t attr;
   init_child_spawnattr(attr);
@@ -88,12 +81,11 @@ result<tool::result> exec(const workspace& ws, const json& args, const call_cont
   posix_spawn_file_actions_destroy(&fa);
   posix_spawnattr_destroy(&attr);
   if (rc != 0) return failed(fmt::format("Failed to run command: {}", std::strerror(rc)));
-  ::close(wr.fd);
-  wr.fd = -1;
+  wr.reset();  // the child's copies are the only write ends: EOF once they are gone
 
   // One thread per running command (the tool server's worker): it polls the pipe, the
   // child's pidfd and the server's cancel fd, so the bus loop never waits on a command.
-  fd_closer pidfd{static_cast<int>(::syscall(SYS_pidfd_open, pid, 0))};
+  unique_fd pidfd(static_cast<int>(::syscall(SYS_pidfd_open, pid, 0)));
   std::string output;
   bool truncated = false, timed_out = false, cancelled = false, exited = false;
   int status = 0;
@@ -128,16 +120,16 @@ result<tool::result> exec(const workspace& ws, const json& args, const call_cont
     auto next = kill_at ? *kill_at : deadline;
     int wait_ms = static_cast<int>(std::max<long>(1, std::chrono::duration_cast<milliseconds>(next - now).count()));
     if (exited && !eof) wait_ms = std::min(wait_ms, 1000);
-    pollfd p[3] = {{eof ? -1 : rd.fd, POLLIN, 0}, {exited ? -1 : pidfd.fd, POLLIN, 0},
+    pollfd p[3] = {{eof ? -1 : rd.get(), POLLIN, 0}, {exited ? -1 : pidfd.get(), POLLIN, 0},
                    {cancelled ? -1 : ctx.cancel_fd, POLLIN, 0}};
-    int n = ::poll(p, 3, pidfd.fd < 0 && !exited ? std::min(wait_ms, 50) : wait_ms);
+    int n = ::poll(p, 3, pidfd.get() < 0 && !exited ? std::min(wait_ms, 50) : wait_ms);
     if (n < 0 && errno != EINTR) break;
     if (p[2].revents & POLLIN && !cancelled) {
       cancelled = true;
       terminate();
     }
     if (p[0].revents & (POLLIN | POLLHUP)) {
-      auto r = ::read(rd.fd, buf, sizeof buf);
+      auto r = ::read(rd.get(), buf, sizeof buf);
       if (r <= 0) {
         if (r == 0 || errno != EINTR) eof = true;
       } else {

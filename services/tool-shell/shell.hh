@@ -7,8 +7,8 @@
 #include <chrono>
 #include <vector>
 
-#include "services/tool-fs/tool_server.hh"
-#include "services/tool-fs/workspace.hh"
+#include <weft/toolserver/tool.hh>
+#include <weft/toolserver/workspace.hh>
 
 namespace weft::tools {
 

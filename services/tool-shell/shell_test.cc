@@ -2,7 +2,6 @@
 
 #include <doctest/doctest.h>
 
-#include <sys/eventfd.h>
 #include <poll.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -20,22 +19,18 @@ namespace {
 
 struct runner {
   tool::call call;
-  int cancel = ::eventfd(0, EFD_CLOEXEC);
-  std::atomic<bool> flag{false};
-  ~runner() { ::close(cancel); }
+  std::unique_ptr<cancel_signal> cancel = std::move(*cancel_signal::create());
   result<tool::result> operator()(const workspace& ws, const json& args, const shell_limits& lim = {}) {
-    return exec(ws, args, call_context{call, cancel, flag}, lim);
+    return exec(ws, args, cancel->context(call), lim);
   }
 };
 
 /// Waits (on a pidfd, up to 10 s) until the process with this pid has ended; true if it has.
 bool dead(pid_t pid) {
-  int fd = static_cast<int>(::syscall(SYS_pidfd_open, pid, 0));
-  if (fd < 0) return errno == ESRCH;
-  pollfd p{fd, POLLIN, 0};
-  bool ended = ::poll(&p, 1, 10000) == 1;
-  ::close(fd);
-  return ended;
+  unique_fd fd(static_cast<int>(::syscall(SYS_pidfd_open, pid, 0)));
+  if (!fd) return errno == ESRCH;
+  pollfd p{fd.get(), POLLIN, 0};
+  return ::poll(&p, 1, 10000) == 1;
 }
 
 }  // namespace
@@ -119,8 +114,7 @@ TEST_CASE("a cancelled exec is killed") {
   auto ws = workspace::open(d.path.string(), "a");
   REQUIRE(ws);
   runner run;
-  std::uint64_t one = 1;
-  REQUIRE(::write(run.cancel, &one, sizeof one) == sizeof one);
+  run.cancel->fire();
   auto r = run(*ws, {{"command", "sleep 60"}});
   REQUIRE(r);
   CHECK(r->is_error);

@@ -11,7 +11,7 @@
 #include <string_view>
 #include <vector>
 
-#include "services/tool-fs/tool_server.hh"
+#include <weft/toolserver/tool.hh>
 
 namespace weft::tools {
 

@@ -4,7 +4,6 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
-#include <sys/eventfd.h>
 #include <unistd.h>
 
 using namespace weft;
@@ -56,9 +55,9 @@ TEST_CASE("html_to_text keeps the text") {
 
 TEST_CASE("web_fetch refuses other schemes, malformed URLs and loopback before any request") {
   tool::call call;
-  int cancel = ::eventfd(0, EFD_CLOEXEC);
-  std::atomic<bool> flag{false};
-  call_context ctx{call, cancel, flag};
+  auto cancel = cancel_signal::create();
+  REQUIRE(cancel);
+  auto ctx = (*cancel)->context(call);
   auto r = web_fetch({{"url", "file:///etc/passwd"}}, ctx);
   CHECK((!r && tool::is(r.err(), tool::error_code::denied)));
   r = web_fetch({{"url", "not a url"}}, ctx);
@@ -69,5 +68,4 @@ TEST_CASE("web_fetch refuses other schemes, malformed URLs and loopback before a
   CHECK(r.err().message.find("127.0.0.1 is loopback") != std::string::npos);
   r = web_fetch({{"url", "http://localhost:1/"}}, ctx);  // by name: refused after DNS
   CHECK((!r && tool::is(r.err(), tool::error_code::denied)));
-  ::close(cancel);
 }

@@ -16,25 +16,19 @@
 //   [services.tool-web]
 //   exec = "/usr/libexec/weft/weft-tool-web"
 //   address = "tool/web"
-#include <unistd.h>
-
 #include <cstdlib>
 #include <cstring>
 
 #include <curl/curl.h>
 
-#include <weft/base/log.hh>
-#include <weft/service/exit.hh>
-#include <weft/service/service_loop.hh>
-#include <weft/service/startup.hh>
+#include <weft/toolserver/tool_main.hh>
 
 #include "services/tool-web/fetch.hh"
-#include "services/tool-fs/tool_main.hh"
 
 using namespace weft;
 
 namespace {
-constexpr const char* help = R"(usage: weft-tool-web [--help]
+constexpr const char* help = R"(usage: weft-tool-web [--help] [--version]
 Fetches web pages for agents, served on the weft bus (io.weft.Tool.v1):
   web_fetch{url, max_bytes?, timeout_ms?}
     http/https only, at most 5 redirects (each re-checked);
@@ -55,8 +49,11 @@ Environment:
 
 int main(int argc, char** argv) {
   curl_global_init(CURL_GLOBAL_DEFAULT);  // before any thread
-  tools::tool_main_options o{"weft-tool-web", "tool-web", help, false, "",
-                             {.family = "web", .workers = 4, .max_queued = 64}};
+  tools::tool_main_options o{.program = "weft-tool-web",
+                             .log_name = "tool-web",
+                             .help = help,
+                             .per_agent = false,
+                             .server = {.family = "web", .workers = 4, .max_queued = 64}};
   int rc = tools::tool_main(argc, argv, o, [](const tools::workspace*, log::logger& lg) {
     tools::web_limits lim;
     if (const char* p = std::getenv("WEFT_WEB_ALLOW_PRIVATE"); p && std::strcmp(p, "1") == 0) {

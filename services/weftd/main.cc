@@ -22,12 +22,12 @@
 //   [services.echo-1]
 //   exec = "/usr/libexec/weft/weft-echo"
 //   address = "echo/1"
-#include <climits>
-#include <cstring>
+#include <csignal>
 #include <filesystem>
-#include <unistd.h>
+#include <pthread.h>
 
 #include <weft/service/exit.hh>
+#include <weft/service/main.hh>
 #include <weft/service/paths.hh>
 
 #include "supervisor.hh"
@@ -37,27 +37,22 @@ using namespace weft;
 #ifndef WEFT_LIBEXECDIR
 #define WEFT_LIBEXECDIR "/usr/libexec/weft"
 #endif
-#ifndef WEFT_VERSION
-#define WEFT_VERSION "0"
-#endif
 
 namespace {
 
-void usage() {
-  fmt::print(
-      "usage: weftd [-c FILE] [--runtime-dir DIR] [--check]\n"
-      "\n"
-      "The weft supervisor: starts and watches the bus and every configured service.\n"
-      "\n"
-      "  -c, --config FILE   config file (default: $WEFT_CONFIG, $WEFT_HOME/clawft.toml,\n"
-      "                      ~/.clawft/clawft.toml, /etc/weft/clawft.toml, else built-in)\n"
-      "  --runtime-dir DIR   directory for sockets (default: $WEFT_RUNTIME_DIR, …, /tmp/weft-<uid>)\n"
-      "  --check             validate the config and exit (0 valid, 2 invalid)\n"
-      "  --help              show this help\n"
-      "  --version           show the version\n"
-      "\n"
-      "Talk to a running weftd with weftctl (status, start, stop, restart, reload, …).\n");
-}
+constexpr std::string_view help = R"(usage: weftd [-c FILE] [--runtime-dir DIR] [--check]
+
+The weft supervisor: starts and watches the bus and every configured service.
+
+  -c, --config FILE   config file (default: $WEFT_CONFIG, $WEFT_HOME/clawft.toml,
+                      ~/.clawft/clawft.toml, /etc/weft/clawft.toml, else built-in)
+  --runtime-dir DIR   directory for sockets (default: $WEFT_RUNTIME_DIR, …, /tmp/weft-<uid>)
+  --check             validate the config and exit (0 valid, 2 invalid)
+  --help              show this help
+  --version           show the version
+
+Talk to a running weftd with weftctl (status, start, stop, restart, reload, …).
+)";
 
 /// Service executables live beside weftd in the build tree (services/<name>/<name>) and
 /// in libexec when installed.
@@ -76,45 +71,53 @@ weftd::layout find_layout() {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // Children's exits are read from the event loop's signalfd: SIGCHLD is blocked before
+  // any thread exists, beside the TERM, INT and HUP that run_main blocks.
+  sigset_t chld;
+  sigemptyset(&chld);
+  sigaddset(&chld, SIGCHLD);
+  pthread_sigmask(SIG_BLOCK, &chld, nullptr);
+
   std::string config_arg, runtime_arg;
   bool check = false;
-  for (int i = 1; i < argc; ++i) {
-    std::string_view a = argv[i];
-    if (a == "--help" || a == "-h") {
-      usage();
-      return 0;
-    } else if (a == "--version") {
-      fmt::print("weftd {}\n", WEFT_VERSION);
-      return 0;
-    } else if (a == "-c" || a == "--config") {
-      if (i + 1 >= argc) return service::usage_error("weftd", fmt::format("{} needs a file", a));
-      config_arg = argv[++i];
-    } else if (a == "--runtime-dir") {
-      if (i + 1 >= argc) return service::usage_error("weftd", "--runtime-dir needs a directory");
-      runtime_arg = argv[++i];
-    } else if (a == "--check") {
-      check = true;
-    } else {
-      return service::usage_error("weftd", fmt::format("unknown option '{}'", a));
+  auto set = [](std::string& field) {
+    return [&field](std::string_view v) -> status {
+      field = std::string(v);
+      return {};
+    };
+  };
+  service::main_spec spec{.program = "weftd",
+                          .log_name = "weftd",
+                          .help = help,
+                          .options = {{"--config", "-c", "FILE", set(config_arg)},
+                                      {"--runtime-dir", "", "DIR", set(runtime_arg)},
+                                      {"--check", "", "",
+                                       [&](std::string_view) -> status {
+                                         check = true;
+                                         return {};
+                                       }}},
+                          .bus = false,
+                          .config = false};
+  return service::run_main(argc, argv, spec, [&](service::main_context& m) {
+    auto path = service::find_config(config_arg);
+    auto cfg = service::load_config_or_default(path.value_or(""));
+    if (!cfg) {
+      fmt::print(stderr, "{}\n", cfg.err().message);
+      if (!check) fmt::print(stderr, "weftd: Failed to load config; nothing was started.\n");
+      return service::to_int(service::exit_code::usage);
     }
-  }
-  log::configure_from_env();
-  auto path = service::find_config(config_arg);
-  auto cfg = service::load_config_or_default(path.value_or(""));
-  if (!cfg) {
-    fmt::print(stderr, "{}\n", cfg.err().message);
-    if (!check) fmt::print(stderr, "weftd: Failed to load config; nothing was started.\n");
-    return service::to_int(service::exit_code::usage);
-  }
-  if (check) {
-    for (auto& w : cfg->warnings) fmt::print(stderr, "{}\n", w);
-    fmt::print("{}: OK ({} services)\n", path ? *path : "(built-in default)",
-               weftd::all_services(*cfg, find_layout()).size() + 1);
-    return 0;
-  }
-  if (!cfg->log.empty() && !std::getenv("WEFT_LOG")) log::configure(cfg->log);
-  std::string config_path = path ? std::filesystem::absolute(*path).string() : std::string();
-  auto runtime = service::runtime_dir(runtime_arg.empty() ? cfg->runtime_dir : runtime_arg);
-  weftd::supervisor s(std::move(*cfg), config_path, find_layout(), runtime);
-  return s.run();
+    if (check) {
+      for (auto& w : cfg->warnings) fmt::print(stderr, "{}\n", w);
+      fmt::print("{}: OK ({} services)\n", path ? *path : "(built-in default)",
+                 weftd::all_services(*cfg, find_layout()).size() + 1);
+      return 0;
+    }
+    if (!cfg->log.empty() && !std::getenv("WEFT_LOG")) log::configure(cfg->log);
+    std::string config_path = path ? std::filesystem::absolute(*path).string() : std::string();
+    auto runtime = service::runtime_dir(runtime_arg.empty() ? cfg->runtime_dir : runtime_arg);
+    auto loop = event_loop::create();
+    if (!loop) return m.fail(loop.err());
+    weftd::supervisor s(**loop, std::move(*cfg), config_path, find_layout(), runtime);
+    return s.run();
+  });
 }

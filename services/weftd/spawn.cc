@@ -12,6 +12,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <initializer_list>
 #include <mutex>
 #include <optional>
 #include <set>
@@ -46,6 +47,24 @@ std::string describe_exit(int ws) {
   if (WIFSIGNALED(ws)) return fmt::format("killed by signal {} ({})", WTERMSIG(ws), sigabbrev_np(WTERMSIG(ws)) ? sigabbrev_np(WTERMSIG(ws)) : "?");
   return fmt::format("ended with wait status {}", ws);
 }
+
+namespace {
+
+/// In the forked child, before exec: says why it cannot go on, on stderr ("weftd: …") and
+/// as STATUS= on the notify socket, then exits 127. Only async-signal-safe calls.
+[[noreturn]] void child_failed(std::initializer_list<const char*> parts) {
+  char line[512] = "STATUS=";
+  std::size_t n = 7;
+  for (const char* p : parts)
+    for (; *p && n < sizeof line - 1; ++p) line[n++] = *p;
+  [[maybe_unused]] auto w1 = ::write(2, "weftd: ", 7);
+  [[maybe_unused]] auto w2 = ::write(2, line + 7, n - 7);
+  [[maybe_unused]] auto w3 = ::write(2, "\n", 1);
+  ::send(child_notify_fd, line, n, MSG_NOSIGNAL | MSG_DONTWAIT);
+  ::_exit(127);
+}
+
+}  // namespace
 
 result<spawned> spawn(const spawn_request& r) {
   int sv[2];
@@ -130,25 +149,19 @@ result<spawned> spawn(const spawn_request& r) {
     if (sb) {
       // Last before exec (it closes its ruleset fd itself; close_range below is still allowed).
       if (const char* step = sb->apply_in_child()) {
-        int e = errno;
-        const char* parts[] = {"weftd: Failed to sandbox '", argv[0], "': ", step, ": ", std::strerror(e), "\n"};
-        for (const char* part : parts) [[maybe_unused]] auto w = ::write(2, part, std::strlen(part));
-        ::_exit(127);
+        const char* why = std::strerror(errno);
+        child_failed({"Failed to sandbox '", argv[0], "': ", step, ": ", why});
       }
     }
     ::close_range(child_credential_fd + 1, ~0U, 0);
     ::execve(argv[0], argv.data(), envp.data());
-    const char* msg = "weftd: Failed to exec child: ";
-    [[maybe_unused]] auto w1 = ::write(2, msg, std::strlen(msg));
     const char* why = std::strerror(errno);
-    [[maybe_unused]] auto w2 = ::write(2, why, std::strlen(why));
-    [[maybe_unused]] auto w3 = ::write(2, "\n", 1);
-    ::_exit(127);
+    child_failed({"Failed to exec '", argv[0], "': ", why});
   }
   ::close(sv[1]);
   ::close(cred[0]);
   ::fcntl(sv[0], F_SETFL, ::fcntl(sv[0], F_GETFL) | O_NONBLOCK);
-  return spawned{pid, sv[0]};
+  return spawned{pid, unique_fd(sv[0])};
 }
 
 }  // namespace weft::weftd

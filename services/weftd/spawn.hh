@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include <weft/base/fd.hh>
 #include <weft/base/result.hh>
 #include <weft/service/config.hh>
 
@@ -28,7 +29,7 @@ struct spawn_request {
 
 struct spawned {
   pid_t pid;
-  int notify_fd;  ///< our end of the child's notify socket (SOCK_SEQPACKET)
+  unique_fd notify_fd;  ///< our end of the child's notify socket (SOCK_SEQPACKET, non-blocking)
 };
 
 inline constexpr int child_notify_fd = 3;
@@ -37,7 +38,8 @@ inline constexpr int child_credential_fd = 4;
 /// Checks that `exec` is an executable file, with a message a person can act on.
 status check_executable(const std::string& exec);
 
-/// Forks and execs. Exec failures in the child show as exit status 127 and a line on stderr.
+/// Forks and execs. Exec and sandbox failures in the child show as exit status 127, a line
+/// on stderr and the same text as STATUS= on its notify socket (what `weftctl status` shows).
 result<spawned> spawn(const spawn_request& r);
 
 /// The variables of weftd's own environment that children inherit when set.

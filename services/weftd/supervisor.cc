@@ -1,8 +1,8 @@
 #include "supervisor.hh"
 
+#include <cerrno>
 #include <csignal>
 #include <filesystem>
-#include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -23,7 +23,22 @@ using std::chrono::milliseconds;
 namespace {
 mono now() { return std::chrono::steady_clock::now(); }
 bool running(sv::state s) { return s == sv::state::starting || s == sv::state::ready || s == sv::state::stopping; }
+/// ERRNO= a child sends when the address it must listen on is taken (EADDRINUSE).
+constexpr int errno_address_in_use = EADDRINUSE;
 }  // namespace
+
+std::string address_in_use_hint(std::string_view name) {
+  // The derived services that listen, and the setting that says where.
+  static constexpr std::pair<std::string_view, std::string_view> settings[] = {
+      {"chan-web", "[channels.web] listen"},
+      {"chan-telegram", "[channels.telegram] webhook_listen"},
+      {"mcp", "[mcp] listen"},
+  };
+  std::string setting = fmt::format("the address [services.{}] listens on", name);
+  for (auto& [service, key] : settings)
+    if (service == name) setting = key;
+  return fmt::format("port taken: set {} to another port, then weftctl start {}", setting, name);
+}
 
 std::optional<milliseconds> restart_policy::on_crash(mono t, std::optional<mono> ready_since) {
   // A service that ran well for a while starts its backoff afresh.
@@ -55,8 +70,10 @@ std::vector<service::service_spec> all_services(const service::config& cfg, cons
   return out;
 }
 
-supervisor::supervisor(service::config cfg, std::string config_path, layout l, std::string runtime_dir)
-    : _cfg(std::move(cfg)),
+supervisor::supervisor(event_loop& loop, service::config cfg, std::string config_path, layout l,
+                       std::string runtime_dir)
+    : _loop(loop),
+      _cfg(std::move(cfg)),
       _config_path(std::move(config_path)),
       _layout(std::move(l)),
       _runtime(std::move(runtime_dir)),
@@ -72,9 +89,12 @@ supervisor::supervisor(service::config cfg, std::string config_path, layout l, s
 }
 
 supervisor::~supervisor() {
-  for (auto& c : _children)
-    if (c->notify_fd >= 0) ::close(c->notify_fd);
-  if (_signal_fd >= 0) ::close(_signal_fd);
+  for (auto& c : _children) {
+    disarm(*c);
+    if (c->notify_watch) _loop.unwatch(c->notify_watch);
+  }
+  if (_control_watch) _loop.unwatch(_control_watch);
+  if (_control_hook) _loop.remove_before_wait(_control_hook);
 }
 
 service::service_spec supervisor::bus_spec() const {
@@ -127,13 +147,36 @@ sv::service_info supervisor::info(const child& c) const {
   i.since = c.since;
   i.last_exit = c.last_exit;
   i.status = c.status_line;
+  i.error = c.error;
   return i;
+}
+
+void supervisor::arm(child& c, mono when) {
+  disarm(c);
+  c.timer = _loop.at(when, [this, &c] {
+    c.timer = 0;
+    on_deadline(c);
+  });
+}
+
+void supervisor::disarm(child& c) {
+  if (c.timer) _loop.cancel(std::exchange(c.timer, 0));
+}
+
+void supervisor::poke() {
+  if (std::exchange(_step_pending, true)) return;
+  _loop.defer([this] {
+    _step_pending = false;
+    step();
+  });
 }
 
 void supervisor::set_state(child& c, sv::state s) {
   if (c.state == s) return;
+  disarm(c);  // each state arms its own deadline, if it has one
   c.state = s;
   c.since = utc_now();
+  poke();
   auto header = ipc::encode_header(bus::kind::event, sv::service_changed::type_name, 0, "", "weftd");
   auto ev = wire::encode(sv::service_changed{info(c)});
   for (auto& rid : _watchers) control_send(rid, header, ev);
@@ -144,6 +187,7 @@ void supervisor::start(child& c) {
   if (auto s = check_executable(c.spec.exec); !s) {
     _log.error("{}", s.err().message);
     c.last_exit = s.err().message;
+    c.error = s.err().message;
     set_state(c, sv::state::failed);
     return;
   }
@@ -176,23 +220,30 @@ void supervisor::start(child& c) {
   if (!sp) {
     _log.error("{}", sp.err().message);
     c.last_exit = sp.err().message;
+    c.error = sp.err().message;
     set_state(c, sv::state::failed);
     return;
   }
   c.pid = sp->pid;
-  c.notify_fd = sp->notify_fd;
+  c.notify_fd = std::move(sp->notify_fd);
   c.started_at = now();
-  c.deadline = c.started_at + milliseconds(_cfg.supervisor.ready_timeout_ms);
   c.ready_since.reset();
   c.status_line.clear();
+  c.errno_sent = 0;
+  auto* cp = &c;
+  if (auto w = _loop.watch(c.notify_fd.get(), EPOLLIN, [this, cp](std::uint32_t) { on_notify(*cp); }))
+    c.notify_watch = *w;
+  else  // it cannot say READY: it is killed at the ready timeout and restarted
+    _log.error("Failed to watch the notify socket of '{}': {}", c.spec.name, w.err().message);
   _log.info("Started '{}' (pid {})", c.spec.name, c.pid);
   set_state(c, sv::state::starting);
+  arm(c, c.started_at + milliseconds(_cfg.supervisor.ready_timeout_ms));
 }
 
 void supervisor::on_notify(child& c) {
   char buf[4096];
-  for (;;) {
-    auto n = ::recv(c.notify_fd, buf, sizeof buf, MSG_DONTWAIT);
+  while (c.notify_fd) {
+    auto n = ::recv(c.notify_fd.get(), buf, sizeof buf, MSG_DONTWAIT);
     if (n <= 0) return;
     std::string_view msg(buf, static_cast<size_t>(n));
     while (!msg.empty()) {
@@ -203,29 +254,39 @@ void supervisor::on_notify(child& c) {
         c.last_heartbeat = now();
         c.ready_since = now();
         _log.info("'{}' is ready ({} ms)", c.spec.name, duration_cast<milliseconds>(now() - c.started_at).count());
+        c.error.clear();
         set_state(c, sv::state::ready);
+        arm(c, c.last_heartbeat + milliseconds(_cfg.supervisor.heartbeat_timeout_ms));
         // It may have read the config before a reload that came while it started.
         if (std::exchange(c.hup_when_ready, false)) ::kill(c.pid, SIGHUP);
       } else if (line == "WATCHDOG=1") {
         c.last_heartbeat = now();
       } else if (line.substr(0, 7) == "STATUS=") {
         c.status_line = std::string(line.substr(7, 200));
+      } else if (line.substr(0, 6) == "ERRNO=") {
+        c.errno_sent = std::atoi(std::string(line.substr(6)).c_str());
       } else if (line == "STOPPING=1" && c.state == sv::state::ready) {
-        c.deadline = now() + milliseconds(_cfg.supervisor.stop_timeout_ms);
         set_state(c, sv::state::stopping);
+        arm(c, now() + milliseconds(_cfg.supervisor.stop_timeout_ms));
       }
     }
   }
 }
 
 void supervisor::on_exit(child& c, int ws) {
+  // What it said before it died counts (READY, STATUS=): read it before closing the socket.
+  on_notify(c);
+  if (c.notify_watch) _loop.unwatch(std::exchange(c.notify_watch, 0));
+  c.notify_fd.reset();
   c.pid = 0;
-  if (c.notify_fd >= 0) {
-    ::close(c.notify_fd);
-    c.notify_fd = -1;
-  }
   c.last_exit = describe_exit(ws);
   bool clean = WIFEXITED(ws) && WEXITSTATUS(ws) == 0;
+  bool address_in_use = !clean && c.errno_sent == errno_address_in_use;
+  // A process that exits with an error said why in its last STATUS= (service::run_main
+  // does); a signal says nothing more than last_exit.
+  if (WIFEXITED(ws) && !clean && !c.status_line.empty()) c.error = c.status_line;
+  if (address_in_use) c.error = fmt::format("{} ({})", c.error.empty() ? "address in use" : c.error,
+                                            address_in_use_hint(c.spec.name));
   if (!c.want_running || _shutting_down) {
     _log.info("'{}' stopped ({})", c.spec.name, c.last_exit);
     if (c.restart_after_stop && !_shutting_down) {
@@ -245,6 +306,12 @@ void supervisor::on_exit(child& c, int ws) {
     set_state(c, sv::state::stopped);
     return;
   }
+  if (address_in_use) {
+    // Restarting cannot free the port: say so at once instead of five times.
+    _log.error("'{}' {}: {}; not restarting", c.spec.name, c.last_exit, c.error);
+    set_state(c, sv::state::failed);
+    return;
+  }
   auto delay = c.policy.on_crash(now(), c.ready_since);
   if (!delay) {
     _log.error("'{}' {}; it failed more than {} times in {} s, giving up (weftctl start {} to retry)", c.spec.name,
@@ -253,9 +320,9 @@ void supervisor::on_exit(child& c, int ws) {
     return;
   }
   ++c.restarts;
-  c.deadline = now() + *delay;
   _log.warning("'{}' {}; restarting in {} ms", c.spec.name, c.last_exit, delay->count());
   set_state(c, sv::state::backoff);
+  arm(c, now() + *delay);
 }
 
 void supervisor::reap() {
@@ -271,57 +338,59 @@ void supervisor::reap() {
   }
 }
 
-void supervisor::tick() {
+void supervisor::on_deadline(child& c) {
   auto t = now();
+  switch (c.state) {
+    case sv::state::starting:
+      _log.error("'{}' did not become ready within {} ms; killing it", c.spec.name, _cfg.supervisor.ready_timeout_ms);
+      ::kill(c.pid, SIGKILL);  // the exit arrives through SIGCHLD
+      break;
+    case sv::state::ready:
+      if (t - c.last_heartbeat > milliseconds(_cfg.supervisor.heartbeat_timeout_ms)) {
+        _log.error("'{}' sent no heartbeat for {} ms; killing it as hung", c.spec.name,
+                   _cfg.supervisor.heartbeat_timeout_ms);
+        ::kill(c.pid, SIGKILL);
+      } else {  // heartbeats came meanwhile: look again when the last one is too old
+        arm(c, c.last_heartbeat + milliseconds(_cfg.supervisor.heartbeat_timeout_ms) + 1ms);
+      }
+      break;
+    case sv::state::backoff:
+      set_state(c, sv::state::waiting);
+      break;
+    case sv::state::stopping:
+      if (c.pid > 0) {
+        _log.warning("'{}' did not stop within {} ms; killing it", c.spec.name, _cfg.supervisor.stop_timeout_ms);
+        ::kill(c.pid, SIGKILL);
+      }
+      break;
+    default:
+      break;
+  }
+}
+
+void supervisor::step() {
   for (auto& cp : _children) {
     auto& c = *cp;
-    switch (c.state) {
-      case sv::state::waiting:
-        if (c.want_running && !_shutting_down && deps_ready(c)) start(c);
-        break;
-      case sv::state::starting:
-        if (t >= c.deadline) {
-          _log.error("'{}' did not become ready within {} ms; killing it", c.spec.name,
-                     _cfg.supervisor.ready_timeout_ms);
-          ::kill(c.pid, SIGKILL);
-          c.deadline = t + 1h;  // the exit arrives through SIGCHLD
-        }
-        break;
-      case sv::state::ready:
-        if (t - c.last_heartbeat > milliseconds(_cfg.supervisor.heartbeat_timeout_ms)) {
-          _log.error("'{}' sent no heartbeat for {} ms; killing it as hung", c.spec.name,
-                     _cfg.supervisor.heartbeat_timeout_ms);
-          ::kill(c.pid, SIGKILL);
-          c.last_heartbeat = t + 1h;
-        }
-        break;
-      case sv::state::backoff:
-        if (t >= c.deadline) set_state(c, sv::state::waiting);
-        if (c.state == sv::state::waiting && deps_ready(c)) start(c);
-        break;
-      case sv::state::stopping:
-        if (t >= c.deadline && c.pid > 0) {
-          _log.warning("'{}' did not stop within {} ms; killing it", c.spec.name, _cfg.supervisor.stop_timeout_ms);
-          ::kill(c.pid, SIGKILL);
-          c.deadline = t + 1h;
-        }
-        break;
-      default:
-        break;
-    }
+    if (c.state == sv::state::waiting && c.want_running && !_shutting_down && deps_ready(c)) start(c);
     // Stop what should not run, dependents first while shutting down.
     if (!c.want_running && (c.state == sv::state::starting || c.state == sv::state::ready) &&
         !(_shutting_down && has_running_dependents(c))) {
       ::kill(c.pid, SIGTERM);
-      c.deadline = t + milliseconds(_cfg.supervisor.stop_timeout_ms);
       set_state(c, sv::state::stopping);
+      arm(c, now() + milliseconds(_cfg.supervisor.stop_timeout_ms));
     }
     if (!c.want_running && (c.state == sv::state::backoff || c.state == sv::state::waiting))
       set_state(c, sv::state::stopped);
   }
   // Services removed by a reload go once they have stopped.
-  std::erase_if(_children, [](auto& c) { return c->remove_after_stop && !running(c->state) && c->pid == 0; });
+  std::erase_if(_children, [this](auto& c) {
+    if (!c->remove_after_stop || running(c->state) || c->pid != 0) return false;
+    disarm(*c);
+    return true;
+  });
   check_ready_all();
+  if (_shutting_down && std::none_of(_children.begin(), _children.end(), [](auto& c) { return c->pid > 0; }))
+    _loop.quit(0);
 }
 
 void supervisor::check_ready_all() {
@@ -348,6 +417,7 @@ void supervisor::begin_shutdown() {
   (void)_notify.stopping();
   _shutting_down = true;
   for (auto& c : _children) c->want_running = false;
+  poke();
 }
 
 status supervisor::reload(sv::reload_reply* out) {
@@ -364,7 +434,14 @@ status supervisor::reload(sv::reload_reply* out) {
     _config_path = path;
   }
   for (auto& w : cfg->warnings) _log.warning("{}", w);
-  bool bus_changed = !(cfg->bus == _cfg.bus);
+  // A table that only moved in the file (a provider added above the agents) is no reason to
+  // restart the bus; its denial messages may name the old position until it restarts.
+  auto positionless = [](service::bus_settings b) {
+    for (auto& r : b.acl) r.where.clear();
+    for (auto& [name, p] : b.agent_tools) p.where.clear();
+    return b;
+  };
+  bool bus_changed = !(positionless(cfg->bus) == positionless(_cfg.bus));
   _cfg.supervisor = cfg->supervisor;
   _cfg.bus = cfg->bus;
   for (auto& c : _children) c->policy.set(cfg->supervisor);
@@ -413,6 +490,7 @@ status supervisor::reload(sv::reload_reply* out) {
   _cfg.services = cfg->services;
   _log.info("reloaded '{}': {} started, {} stopped, {} restarted", _config_path.empty() ? "(built-in default)" : _config_path,
             out->started.size(), out->stopped.size(), out->restarted.size());
+  poke();
   return {};
 }
 
@@ -447,7 +525,8 @@ void supervisor::answer_waiters() {
       continue;
     }
     if (c && c->state == sv::state::failed && std::find(w.until.begin(), w.until.end(), sv::state::ready) != w.until.end())
-      control_error(w.rid, w.env, sv::make(sv::error_code::busy, "'{}' failed: {}", w.service, c->last_exit));
+      control_error(w.rid, w.env, sv::make(sv::error_code::busy, "'{}' failed: {}{}", w.service, c->last_exit,
+                                           c->error.empty() ? "" : ": " + c->error));
     else
       control_reply(w.rid, w.env, sv::done::type_name, wire::encode(sv::done{w.done_message}));
   }
@@ -460,6 +539,7 @@ sv::status_reply supervisor::snapshot() const {
   r.config = _config_path.empty() ? "(built-in default)" : _config_path;
   r.runtime_dir = _runtime;
   r.started = _boot_utc;
+  r.home = service::home_dir(_cfg.home);
   return r;
 }
 
@@ -497,12 +577,11 @@ void supervisor::handle_control(const std::string& rid, const ipc::message& m) {
     } else {
       return control_error(rid, env, sv::make(sv::error_code::bad_request, "unknown action '{}'; expected start, stop or restart", req->action));
     }
-    tick();
+    poke();
   } else if (m.is(sv::reload::type_name)) {
     sv::reload_reply r;
     if (auto s = reload(&r); !s) return control_error(rid, env, s.err());
     control_reply(rid, env, sv::reload_reply::type_name, wire::encode(r));
-    tick();
   } else if (m.is(sv::issue_token::type_name)) {
     auto req = m.as<sv::issue_token>();
     if (!req) return control_error(rid, env, sv::make(sv::error_code::bad_request, "{}", req.err().message));
@@ -521,7 +600,7 @@ void supervisor::handle_control(const std::string& rid, const ipc::message& m) {
   }
 }
 
-void supervisor::on_control() {
+bool supervisor::on_control() {
   zmq::message_t rid, header;
   while (_control.recv(rid, zmq::recv_flags::dontwait)) {
     if (!rid.more() || !_control.recv(header)) continue;
@@ -529,16 +608,14 @@ void supervisor::on_control() {
     if (!m || m->env.kind != bus::kind::request) continue;
     handle_control(rid.to_string(), *m);
   }
+  return _control.get(zmq::sockopt::events) & ZMQ_POLLIN;
 }
 
-int supervisor::run() {
+status supervisor::bind_control() {
   namespace fs = std::filesystem;
   std::error_code ec;
   fs::create_directories(_runtime, ec);
-  if (ec) {
-    _log.error("Failed to create runtime directory '{}': {}", _runtime, ec.message());
-    return 1;
-  }
+  if (ec) return fail(errc::io, "Failed to create runtime directory '{}': {}", _runtime, ec.message());
   ::chmod(_runtime.c_str(), 0700);
   auto control_path = _runtime + "/control";
   fs::remove(control_path, ec);
@@ -547,73 +624,49 @@ int supervisor::run() {
     _control.set(zmq::sockopt::router_mandatory, 1);
     _control.bind(service::control_endpoint(_runtime));
   } catch (const zmq::error_t& e) {
-    _log.error("Failed to bind the control socket '{}': {}", control_path, e.what());
-    return 1;
+    return fail(errc::io, "Failed to bind the control socket '{}': {}", control_path, e.what());
   }
   ::chmod(control_path.c_str(), 0600);
+  // ZMQ_FD is edge-triggered: each wake drains, and the hook looks again before a wait
+  // (a send may have consumed the edge of a request that arrived meanwhile).
+  auto w = _loop.watch(_control.get(zmq::sockopt::fd), EPOLLIN, [this](std::uint32_t) { on_control(); });
+  if (!w) return w.take_error();
+  _control_watch = *w;
+  _control_hook = _loop.before_wait([this] { return on_control(); });
+  return {};
+}
 
-  sigset_t set;
-  sigemptyset(&set);
-  for (int s : {SIGCHLD, SIGTERM, SIGINT, SIGHUP}) sigaddset(&set, s);
-  sigprocmask(SIG_BLOCK, &set, nullptr);
-  _signal_fd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
-  ::signal(SIGPIPE, SIG_IGN);
+int supervisor::run() {
+  if (auto s = bind_control(); !s) {
+    _log.error("{}", s.err().message);
+    return 1;
+  }
+  for (int sig : {SIGTERM, SIGINT})
+    (void)_loop.on_signal(sig, [this](const signalfd_siginfo&) { begin_shutdown(); });
+  (void)_loop.on_signal(SIGHUP, [this](const signalfd_siginfo&) {
+    sv::reload_reply r;
+    if (auto s = reload(&r); !s) _log.error("Failed to reload: {}", s.err().message);
+  });
+  (void)_loop.on_signal(SIGCHLD, [this](const signalfd_siginfo&) { reap(); });
   _notify = service::notifier::from_env();
+  // WATCHDOG=1 to systemd when it asks for it.
+  if (auto iv = _notify.heartbeat_interval(); iv.count() > 0) {
+    (void)_notify.heartbeat();
+    _loop.every(iv, [this] { (void)_notify.heartbeat(); });
+  }
 
   _log.info("weftd starting with {} in {}", _config_path.empty() ? "the built-in default config" : "'" + _config_path + "'",
             _runtime);
   for (auto& w : _cfg.warnings) _log.warning("{}", w);
-  tick();
-  for (;;) {
-    if (_shutting_down &&
-        std::none_of(_children.begin(), _children.end(), [](auto& c) { return c->pid > 0; }))
-      break;
-    // Sleep until the earliest deadline; every state change comes as an fd event.
-    auto t = now();
-    auto wake = t + 1s;
-    for (auto& c : _children)
-      if (c->state == sv::state::starting || c->state == sv::state::backoff || c->state == sv::state::stopping)
-        wake = std::min(wake, c->deadline);
-      else if (c->state == sv::state::ready)
-        wake = std::min(wake, c->last_heartbeat + milliseconds(_cfg.supervisor.heartbeat_timeout_ms) + 1ms);
-    wake = std::min(wake, t + _notify.beat_if_due());  // WATCHDOG=1 to systemd when asked
-    auto timeout = std::max(0ms, duration_cast<milliseconds>(wake - t) + 1ms);
-
-    std::vector<zmq::pollitem_t> items;
-    items.push_back({_control.handle(), 0, ZMQ_POLLIN, 0});
-    items.push_back({nullptr, _signal_fd, ZMQ_POLLIN, 0});
-    std::vector<child*> polled;
-    for (auto& c : _children)
-      if (c->notify_fd >= 0) {
-        items.push_back({nullptr, c->notify_fd, ZMQ_POLLIN, 0});
-        polled.push_back(c.get());
-      }
-    zmq::poll(items.data(), items.size(), timeout);
-
-    // Notifications before exits: a child may say READY and die in one wake-up.
-    for (size_t i = 0; i < polled.size(); ++i)
-      if (items[i + 2].revents & ZMQ_POLLIN) on_notify(*polled[i]);
-    if (items[1].revents & ZMQ_POLLIN) {
-      signalfd_siginfo si;
-      bool chld = false;
-      while (::read(_signal_fd, &si, sizeof si) == static_cast<ssize_t>(sizeof si)) {
-        if (si.ssi_signo == SIGCHLD) chld = true;
-        if (si.ssi_signo == SIGTERM || si.ssi_signo == SIGINT) begin_shutdown();
-        if (si.ssi_signo == SIGHUP) {
-          sv::reload_reply r;
-          if (auto s = reload(&r); !s) _log.error("Failed to reload: {}", s.err().message);
-        }
-      }
-      if (chld) reap();
-    }
-    if (items[0].revents & ZMQ_POLLIN) on_control();
-    tick();
-  }
+  poke();
+  int rc = _loop.run();
   _log.info("all services stopped");
+  _loop.unwatch(std::exchange(_control_watch, 0));
+  _loop.remove_before_wait(std::exchange(_control_hook, 0));
   _control.close();
   std::error_code ignore;
-  fs::remove(control_path, ignore);
-  return 0;
+  std::filesystem::remove(_runtime + "/control", ignore);
+  return rc;
 }
 
 }  // namespace weft::weftd

@@ -14,6 +14,8 @@
 
 #include <zmq.hpp>
 
+#include <weft/base/event_loop.hh>
+#include <weft/base/fd.hh>
 #include <weft/base/log.hh>
 #include <weft/ipc/message.hh>
 #include <weft/ipc/token.hh>
@@ -57,12 +59,20 @@ class restart_policy {
   unsigned _consecutive = 0;
 };
 
+/// The hint weftd adds when service `name` could not bind its address (ERRNO=98): which
+/// setting to change, then how to start it again.
+std::string address_in_use_hint(std::string_view name);
+
+/// weftd on the event loop: SIGCHLD, TERM/INT and HUP come through `loop`'s signalfd (the
+/// caller blocked them before any thread existed), each child's notify socket is a watch,
+/// the control socket's ZMQ_FD is a watch plus a before_wait check, and every deadline
+/// (ready timeout, heartbeat, backoff, stop timeout) is a timer of that child.
 class supervisor {
  public:
-  supervisor(service::config cfg, std::string config_path, layout l, std::string runtime_dir);
+  supervisor(event_loop& loop, service::config cfg, std::string config_path, layout l, std::string runtime_dir);
   ~supervisor();
 
-  /// Runs until TERM/INT; returns the process exit code.
+  /// Runs until TERM/INT has stopped every service; returns the process exit code.
   int run();
 
  private:
@@ -71,14 +81,19 @@ class supervisor {
     bool is_bus = false;
     sv::state state = sv::state::waiting;
     pid_t pid = 0;
-    int notify_fd = -1;
+    unique_fd notify_fd;
+    event_loop::id notify_watch = 0;
+    event_loop::id timer = 0;  // the deadline of the current state (see on_deadline)
     utc_time since = utc_now();
-    mono deadline{};         // meaning depends on state: ready timeout, backoff end, kill time
     mono last_heartbeat{};
     mono started_at{};
     std::optional<mono> ready_since;
     std::uint32_t restarts = 0;
     std::string last_exit, status_line;
+    /// Why it last failed: the STATUS= it sent before it ended badly, with a hint when weftd
+    /// knows one. Kept across restarts until it is ready again.
+    std::string error;
+    int errno_sent = 0;  ///< ERRNO= of this run (98: its address was taken)
     bool want_running = true;
     bool remove_after_stop = false;
     bool restart_after_stop = false;
@@ -104,7 +119,17 @@ class supervisor {
   void start(child& c);
   void on_exit(child& c, int wait_status);
   void on_notify(child& c);
-  void tick();
+  /// The timer of `c`'s state fired: kill a child that is late (ready, heartbeat, stop), or
+  /// end a backoff.
+  void on_deadline(child& c);
+  /// Arms `c`'s one timer (replacing the one before).
+  void arm(child& c, mono when);
+  void disarm(child& c);
+  /// Runs step() once after the current callback: what a state change may set going.
+  void poke();
+  /// Starts what waits and may start, stops what should not run, drops services a reload
+  /// removed, announces READY once, and ends the loop when shutdown is complete.
+  void step();
   void reap();
   void begin_shutdown();
   status reload(sv::reload_reply* out);
@@ -113,7 +138,9 @@ class supervisor {
   sv::status_reply snapshot() const;
 
   // control socket
-  void on_control();
+  status bind_control();
+  /// Reads every waiting control request; true when more arrived meanwhile.
+  bool on_control();
   void handle_control(const std::string& rid, const ipc::message& m);
   void control_send(const std::string& rid, const std::string& header, const std::string& payload);
   void control_reply(const std::string& rid, const ipc::bus::envelope& req, std::string_view type,
@@ -121,6 +148,7 @@ class supervisor {
   void control_error(const std::string& rid, const ipc::bus::envelope& req, const error& e);
   void answer_waiters();
 
+  event_loop& _loop;
   service::config _cfg;
   std::string _config_path;
   layout _layout;
@@ -129,8 +157,9 @@ class supervisor {
   std::vector<std::unique_ptr<child>> _children;
   zmq::context_t _ctx;
   zmq::socket_t _control;
-  int _signal_fd = -1;
+  event_loop::id _control_watch = 0, _control_hook = 0;
   service::notifier _notify;
+  bool _step_pending = false;
   bool _shutting_down = false;
   bool _announced_ready = false;
   mono _boot;

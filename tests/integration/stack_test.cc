@@ -3,12 +3,18 @@
 #include <doctest/doctest.h>
 
 #include <csignal>
+#include <arpa/inet.h>
 #include <fcntl.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <fstream>
 #include <set>
+#include <thread>
 
 #include <nlohmann/json.hpp>
+
+#include <weft/base/fd.hh>
 
 #include "harness.hh"
 #include "tests/echo/echo_v1.hh"
@@ -310,6 +316,7 @@ TEST_CASE("reload (SIGHUP and weftctl) starts, stops and restarts only what chan
   CHECK(s->service_pid("echo-3") == pid3);
 }
 
+#ifdef WEFT_HAVE_CAF  // -Dcaf=enabled (tools/dev caf)
 TEST_CASE("CAF actors receive bus messages through the actor bridge, across a bus restart") {
   auto s = test::stack::start(fast_restarts + "[services.actor-echo]\nexec = \"" + test::echo_exe() +
                               "\"\nargs = [\"--actors\"]\naddress = \"echo/actors\"\n");
@@ -346,6 +353,8 @@ TEST_CASE("CAF actors receive bus messages through the actor bridge, across a bu
   CHECK(m->env.id == *id);
   CHECK_FALSE(m->is_error());
 }
+
+#endif
 
 TEST_CASE("weftctl trace prints decoded traffic; peers lists the bus's peers; restart restarts") {
   auto s = test::stack::start(test::echo_services(2));
@@ -457,4 +466,104 @@ TEST_CASE("the ACL from the config decides which service may call which, and aud
   REQUIRE_FALSE(by_default);
   CHECK(bus::is(by_default.err(), bus::error_code::denied));
   CHECK(by_default.err().message.find("default") != std::string::npos);
+}
+
+TEST_CASE("a service of 41 lines on the runtime: requests, a deferred reply, a timer, drain on TERM, a bus restart") {
+  auto s = test::stack::start(fast_restarts + "[services.sample]\nexec = \"" + test::build_path("tests/echo/weft-sample") +
+                              "\"\nargs = [\"--tick-ms\", \"20\"]\naddress = \"sample/1\"\n");
+  auto b = s->bus_client();
+  // A deferred reply does not hold the thread: an Echo sent after a long Sleep comes back first.
+  auto slow = b->send_request("sample/1", echo::sleep{3000});
+  REQUIRE(slow);
+  auto fast = b->call("sample/1", echo::echo{"now", std::nullopt, false});
+  REQUIRE_MESSAGE(fast, (fast ? "" : fast.err().to_string()));
+  CHECK(fast->as<echo::echo_reply>()->text == "now");
+  CHECK(b->pending(*slow));
+  auto m = b->next(10s);
+  REQUIRE(m);
+  CHECK(m->env.id == *slow);
+  CHECK(m->as<echo::slept>()->ms == 3000);
+
+  // The timer: the tick count in the STATUS line grows.
+  auto ticks = [&] {
+    auto st = nlohmann::json::parse(s->weftctl({"status", "--json"}).out);
+    for (auto& svc : st["services"])
+      if (svc["name"] == "sample") {
+        auto line = svc["status"].get<std::string>();
+        return line.rfind("ticks: ", 0) == 0 ? std::stoull(line.substr(7)) : 0ull;
+      }
+    return 0ull;
+  };
+  auto first = ticks();
+  auto deadline = std::chrono::steady_clock::now() + 20s;
+  while (ticks() <= first && std::chrono::steady_clock::now() < deadline) std::this_thread::sleep_for(20ms);
+  CHECK(ticks() > first);
+
+  // A bus restart is transparent: the same process answers afterwards.
+  auto pid = s->service_pid("sample");
+  REQUIRE(::kill(s->service_pid("bus"), SIGKILL) == 0);
+  ipc::call_options patient;
+  patient.timeout = 20s;
+  auto again = b->call("sample/1", echo::echo{"after", std::nullopt, false}, patient);
+  REQUIRE_MESSAGE(again, (again ? "" : again.err().to_string()));
+  CHECK(again->as<echo::echo_reply>()->pid == static_cast<std::uint32_t>(pid));
+
+  // Drain: TERM while a Sleep is in hand; it is answered, then the process exits 0.
+  auto before = s->delivered(*b, "sample/1");
+  auto held = b->send_request("sample/1", echo::sleep{300});
+  REQUIRE(held);
+  REQUIRE(s->wait_delivered(*b, "sample/1", before + 1, 10s));
+  CHECK(s->weftctl({"stop", "sample"}).exit_code == 0);
+  auto answer = b->next(10s);
+  REQUIRE(answer);
+  CHECK(answer->env.id == *held);
+  CHECK_MESSAGE(!answer->is_error(), (answer->is_error() ? answer->to_error().to_string() : ""));
+  auto st = nlohmann::json::parse(s->weftctl({"status", "--json"}).out);
+  for (auto& svc : st["services"])
+    if (svc["name"] == "sample") CHECK(svc["last_exit"] == "exited with status 0");
+}
+
+TEST_CASE("a service whose port is taken fails at once and weftctl status says why, with a fix hint") {
+  // The port is taken by the test itself, as another program would take it.
+  weft::unique_fd taken(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  sockaddr_in sa{};
+  sa.sin_family = AF_INET;
+  sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  REQUIRE(::bind(taken.get(), reinterpret_cast<sockaddr*>(&sa), sizeof sa) == 0);
+  REQUIRE(::listen(taken.get(), 1) == 0);
+  socklen_t len = sizeof sa;
+  REQUIRE(::getsockname(taken.get(), reinterpret_cast<sockaddr*>(&sa), &len) == 0);
+  auto listen = fmt::format("127.0.0.1:{}", ntohs(sa.sin_port));
+  // Named chan-web, as the web channel would be: the hint names [channels.web] listen.
+  auto s = test::stack::start(fast_restarts + "[services.chan-web]\nexec = \"" +
+                              test::build_path("tests/integration/weft-test-listen") + "\"\nargs = [\"--listen\", \"" +
+                              listen + "\"]\naddress = \"chan/web\"\n");
+  auto st = nlohmann::json::parse(s->weftctl({"status", "--json"}).out);
+  bool seen = false;
+  for (auto& svc : st["services"])
+    if (svc["name"] == "chan-web") {
+      seen = true;
+      CHECK(svc["state"] == "failed");
+      CHECK(svc["restarts"] == 0);  // one attempt: a taken port is not retried
+      CHECK(svc["last_exit"] == "exited with status 1");
+      auto error = svc["error"].get<std::string>();
+      CHECK(error.find("Failed to listen on " + listen + ": address in use") == 0);
+      CHECK(error.find("port taken: set [channels.web] listen to another port, then weftctl start chan-web") !=
+            std::string::npos);
+    }
+  CHECK(seen);
+  auto table = s->weftctl({"status"});
+  CHECK(table.exit_code == 1);  // not every service is ready
+  CHECK(table.out.find("address in use") != std::string::npos);
+  CHECK(table.out.find("weftctl start chan-web") != std::string::npos);
+  // Once the port is free, starting it again works and the error is gone.
+  taken.reset();
+  auto r = s->weftctl({"start", "chan-web"});
+  CHECK_MESSAGE(r.exit_code == 0, r.err);
+  st = nlohmann::json::parse(s->weftctl({"status", "--json"}).out);
+  for (auto& svc : st["services"])
+    if (svc["name"] == "chan-web") {
+      CHECK(svc["state"] == "ready");
+      CHECK(svc["error"] == "");
+    }
 }

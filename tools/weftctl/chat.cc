@@ -10,7 +10,6 @@
 
 #include <weft/ipc/address.hh>
 #include <weft/ipc/bus_client.hh>
-#include <weft/service/exit.hh>
 
 #include "commands.hh"
 #include "proto/chat_v1.hh"
@@ -117,18 +116,8 @@ int one_turn(ipc::bus_client& b, const std::string& agent, const std::string& us
 
 }  // namespace
 
-int cmd_chat(const options& o, const std::vector<std::string>& args) {
-  std::string agent = "main";
-  std::optional<std::string> message;
-  for (std::size_t i = 0; i < args.size(); ++i) {
-    const auto& a = args[i];
-    if ((a == "--agent" || a == "-m" || a == "--message") && i + 1 >= args.size())
-      return service::usage_error("weftctl", fmt::format("chat: {} needs a value", a));
-    if (a == "--agent") agent = args[++i];
-    else if (a == "-m" || a == "--message") message = args[++i];
-    else return service::usage_error("weftctl", fmt::format("chat: unexpected '{}'; use [--agent ID] [-m TEXT]", a));
-  }
-  if (agent.empty()) return service::usage_error("weftctl", "chat: --agent needs an agent id");
+int cmd_chat(const options& o, const chat_args& a) {
+  const auto& agent = a.agent;
   zmq::context_t ctx(1);
   auto b = join_bus(ctx, o);
   if (!b) {
@@ -140,7 +129,7 @@ int cmd_chat(const options& o, const std::vector<std::string>& args) {
   // unless --timeout changed the default.
   constexpr unsigned default_timeout_ms = 30000, turn_timeout_ms = 600000;
   auto timeout = std::chrono::milliseconds(o.timeout_ms == default_timeout_ms ? turn_timeout_ms : o.timeout_ms);
-  if (message) return one_turn(**b, agent, user, *message, timeout);
+  if (a.message) return one_turn(**b, agent, user, *a.message, timeout);
   bool tty = ::isatty(STDIN_FILENO);
   std::string line;
   int rc = 0;

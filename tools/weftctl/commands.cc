@@ -6,6 +6,7 @@
 #include <fmt/ranges.h>
 #include <nlohmann/json.hpp>
 
+#include <weft/base/log.hh>
 #include <weft/ipc/bus_client.hh>
 #include <weft/service/config.hh>
 #include <weft/service/control_client.hh>
@@ -37,10 +38,14 @@ json to_json(const sv::service_info& i) {
           {"state", std::string(sv::to_string(i.state))},
           {"pid", i.pid},             {"restarts", i.restarts},
           {"since", to_rfc3339(i.since)}, {"last_exit", i.last_exit},
-          {"status", i.status}};
+          {"status", i.status},       {"error", i.error}};
 }
 
+/// weftctl's own messages: what it connects to, shown with -v.
+log::logger& ctl_log() { return log::get("weftctl"); }
+
 result<std::unique_ptr<service::control_client>> control(zmq::context_t& ctx, const options& o) {
+  ctl_log().debug("connecting to weftd's control socket in '{}'", o.runtime_dir);
   return service::control_client::connect(ctx, o.runtime_dir);
 }
 
@@ -63,7 +68,23 @@ result<std::unique_ptr<ipc::bus_client>> join_bus(zmq::context_t& ctx, const opt
   co.address = tok->address;
   co.token = tok->token;
   co.hello_timeout = std::chrono::milliseconds(o.timeout_ms);
+  ctl_log().debug("joining the bus at '{}' as '{}'", co.endpoint, co.address);
   return ipc::bus_client::connect(ctx, co);
+}
+
+result<weftd_view> ask_weftd(const options& o) {
+  zmq::context_t ctx(1);
+  auto c = control(ctx, o);
+  if (!c) return c.take_error();
+  auto r = (*c)->request(sv::status{}, std::chrono::milliseconds(o.timeout_ms));
+  if (!r) return r.take_error();
+  auto s = r->as<sv::status_reply>();
+  if (!s) return s.take_error();
+  weftd_view v;
+  if (s->config != "(built-in default)") v.config = s->config;
+  v.runtime_dir = s->runtime_dir;
+  v.home = s->home;
+  return v;
 }
 
 int cmd_status(const options& o) {
@@ -75,8 +96,8 @@ int cmd_status(const options& o) {
   auto st = r->as<sv::status_reply>();
   if (!st) return failure(st.err().message);
   if (o.json) {
-    json j{{"config", st->config}, {"runtime_dir", st->runtime_dir}, {"started", to_rfc3339(st->started)},
-           {"services", json::array()}};
+    json j{{"config", st->config}, {"runtime_dir", st->runtime_dir}, {"home", st->home},
+           {"started", to_rfc3339(st->started)}, {"services", json::array()}};
     for (auto& s : st->services) j["services"].push_back(to_json(s));
     fmt::print("{}\n", j.dump(2));
     return 0;
@@ -84,10 +105,13 @@ int cmd_status(const options& o) {
   fmt::print("weftd: config {}, runtime {}, up {}\n\n", st->config, st->runtime_dir, ago(st->started));
   fmt::print("{:<16} {:<16} {:<9} {:>7} {:>8} {:>8}  {}\n", "SERVICE", "ADDRESS", "STATE", "PID", "RESTARTS", "SINCE",
              "LAST EXIT");
-  for (auto& s : st->services)
+  for (auto& s : st->services) {
+    // Why a service failed or restarts, where a person looks first.
+    auto last = s.last_exit.empty() ? std::string("-") : s.last_exit;
+    if (!s.error.empty() && s.state != sv::state::ready) last += ": " + s.error;
     fmt::print("{:<16} {:<16} {:<9} {:>7} {:>8} {:>8}  {}\n", s.name, s.address.empty() ? "-" : s.address,
-               sv::to_string(s.state), s.pid ? std::to_string(s.pid) : "-", s.restarts, ago(s.since),
-               s.last_exit.empty() ? "-" : s.last_exit);
+               sv::to_string(s.state), s.pid ? std::to_string(s.pid) : "-", s.restarts, ago(s.since), last);
+  }
   bool all_ok = std::all_of(st->services.begin(), st->services.end(), [](auto& s) {
     return s.state == sv::state::ready || s.state == sv::state::stopped;
   });
@@ -153,9 +177,7 @@ int cmd_config_check(const options& o, const std::string& file) {
   return 0;
 }
 
-int cmd_call(const options& o, const std::string& address, const std::string& type, const std::string& text) {
-  auto payload = wire::from_json(text);
-  if (!payload) return service::usage_error("weftctl", fmt::format("payload is {}", payload.err().message));
+int cmd_call(const options& o, const std::string& address, const std::string& type, const std::string& payload) {
   zmq::context_t ctx(1);
   auto b = join_bus(ctx, o);
   if (!b) return failure(fmt::format("Failed to join the bus: {}", b.err().message));
@@ -163,7 +185,7 @@ int cmd_call(const options& o, const std::string& address, const std::string& ty
   co.timeout = std::chrono::milliseconds(o.timeout_ms);
   co.retry = false;
   co.attempt_timeout = co.timeout;
-  auto r = (*b)->call(address, type, *payload, co);
+  auto r = (*b)->call(address, type, payload, co);
   if (!r) return failure(fmt::format("Failed to call '{}' on '{}': {}", type, address, r.err().to_string()));
   std::string body = "{}";
   if (!r->payload.empty())

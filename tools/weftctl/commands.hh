@@ -1,11 +1,18 @@
 #pragma once
-/// weftctl's verbs. Each returns the process exit code (0 ok, 1 failure, 2 usage).
+/// weftctl's verbs. Each takes the global options and its arguments, already parsed and
+/// checked by the command line (cli_app.cc), and returns the process exit code (0 ok,
+/// 1 failure, 2 usage).
 
+#include <map>
+#include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
-#include <memory>
+#include <weft/base/time.hh>
 #include <weft/ipc/bus_client.hh>
+
+#include "proto/memory_v1.hh"
 
 namespace weft::ctl {
 
@@ -20,29 +27,96 @@ int failure(const std::string& msg);
 /// A bus connection as ctl/<pid>, with credentials weftd issues over the control socket.
 result<std::unique_ptr<ipc::bus_client>> join_bus(zmq::context_t& ctx, const options& o);
 
+/// What weftd runs on, from its Status.
+struct weftd_view {
+  std::string config;       ///< the config file; empty: its built-in default
+  std::string runtime_dir;  ///< its runtime directory
+  std::string home;         ///< its state directory ($WEFT_HOME); empty from a weftd before this field
+};
+result<weftd_view> ask_weftd(const options& o);
+
 int cmd_status(const options& o);
 int cmd_control(const options& o, const std::string& action, const std::vector<std::string>& services);
 int cmd_reload(const options& o);
 int cmd_config_check(const options& o, const std::string& file);
-int cmd_call(const options& o, const std::string& address, const std::string& type, const std::string& json);
+/// call ADDRESS TYPE PAYLOAD: `payload` is the request as msgpack, converted from JSON by the parser.
+int cmd_call(const options& o, const std::string& address, const std::string& type, const std::string& payload);
 int cmd_trace(const options& o, const std::string& target, long count);
 int cmd_peers(const options& o);
 int cmd_log_level(const options& o, const std::string& target, const std::string& spec);
-/// route explain --channel C [--user-id X] [--<key> V]…: asks the router.
-int cmd_route_explain(const options& o, const std::vector<std::string>& args);
-/// chat [--agent ID] [-m TEXT]: Chat.v1.Turn straight to agent/<ID>, streamed (tools/weftctl/chat.cc).
-int cmd_chat(const options& o, const std::vector<std::string>& args);
-/// memory search|stats|export|import|forget|wipe … (tools/weftctl/memory.cc).
-int cmd_memory(const options& o, const std::vector<std::string>& args);
-/// audit verify [--dir DIR] [--key FILE] (tools/weftctl/audit.cc).
-int cmd_audit(const options& o, const std::vector<std::string>& args);
-/// llm policy [set --agent ID --tier T | clear --agent ID] (tools/weftctl/llm.cc).
-int cmd_llm(const options& o, const std::vector<std::string>& args);
-/// mcp add|list|remove (tools/weftctl/mcp.cc) and serve|info (tools/weftctl/mcp_serve.cc).
-int cmd_mcp(const options& o, const std::vector<std::string>& args);
+
+/// route explain: the identifiers of a message (tools/weftctl/route.cc).
+struct route_args {
+  std::string channel;
+  std::map<std::string, std::string> meta;  ///< match keys, e.g. user_id (from --user-id)
+};
+int cmd_route_explain(const options& o, const route_args& a);
+
+/// chat: Chat.v1.Turn straight to agent/<ID>, streamed (tools/weftctl/chat.cc).
+struct chat_args {
+  std::string agent = "main";
+  std::optional<std::string> message;  ///< -m; without it, one turn per line of stdin
+};
+int cmd_chat(const options& o, const chat_args& a);
+
+/// memory search|put|stats|export|import|forget|wipe (tools/weftctl/memory.cc).
+struct memory_args {
+  std::string agent;               ///< --agent: the namespace (import: from the snapshot when empty)
+  std::vector<std::string> words;  ///< search QUERY…, put TEXT…, forget ENTRY-ID…
+  std::string file;                ///< export -o FILE, import FILE
+  std::uint32_t k = 10;
+  proto::memory_v1::mode mode = proto::memory_v1::mode::hybrid;
+  std::string session;
+  std::vector<std::string> tags;
+  std::vector<proto::memory_v1::kind> kinds;
+  std::optional<utc_time> since, until;
+  bool mmr = false, replace = false;
+};
+int cmd_memory_search(const options& o, const memory_args& a);
+int cmd_memory_put(const options& o, const memory_args& a);
+int cmd_memory_stats(const options& o, const memory_args& a);
+int cmd_memory_export(const options& o, const memory_args& a);
+int cmd_memory_import(const options& o, const memory_args& a);
+int cmd_memory_forget(const options& o, const memory_args& a);
+int cmd_memory_wipe(const options& o, const memory_args& a);
+
+/// audit verify|show (tools/weftctl/audit.cc): read from the files, no running weft needed.
+struct audit_args {
+  std::string dir;       ///< empty: $WEFT_HOME/audit
+  std::string key;       ///< verify: empty means DIR/witness.pub
+  std::size_t last = 20;  ///< show: 0 for all
+};
+int cmd_audit_verify(const options& o, const audit_args& a);
+int cmd_audit_show(const options& o, const audit_args& a);
+
+/// llm policy [set|clear] (tools/weftctl/llm.cc).
+struct llm_policy_args {
+  std::string agent;
+  std::string tier;
+  std::vector<std::string> disable;
+};
+int cmd_llm_policy_show(const options& o);
+int cmd_llm_policy_set(const options& o, const llm_policy_args& a);
+int cmd_llm_policy_clear(const options& o, const llm_policy_args& a);
+
+/// mcp add (tools/weftctl/mcp.cc).
+struct mcp_add_args {
+  std::string name;
+  std::vector<std::string> command;  ///< COMMAND [ARG]… or a single URL
+  std::map<std::string, std::string> env, headers;
+  std::string cwd;
+  std::string era = "auto";
+  bool disabled = false, no_wait = false;
+};
+/// The rule of [tools.mcp_servers.<name>] keys: 1 to 32 of a-z, 0-9 and '-', not starting with '-'.
+bool valid_mcp_server_name(std::string_view name);
+bool is_url(std::string_view s);
+int cmd_mcp_add(const options& o, const mcp_add_args& a);
+int cmd_mcp_list(const options& o);
+int cmd_mcp_remove(const options& o, const std::string& name);
 /// mcp serve: weft's MCP server on stdio, relayed over the bus (tools/weftctl/mcp_serve.cc).
-int cmd_mcp_serve(const options& o, const std::vector<std::string>& args);
+int cmd_mcp_serve(const options& o);
 /// mcp info: how to connect an IDE or Claude Code to weft (tools/weftctl/mcp_serve.cc).
-int cmd_mcp_info(const options& o, const std::vector<std::string>& args);
+int cmd_mcp_info(const options& o);
 
 }  // namespace weft::ctl

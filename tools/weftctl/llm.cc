@@ -5,7 +5,6 @@
 #include <nlohmann/json.hpp>
 
 #include <weft/base/time.hh>
-#include <weft/service/exit.hh>
 
 #include "commands.hh"
 #include "proto/llm_v1.hh"
@@ -16,24 +15,6 @@ namespace lv = weft::proto::llm_v1;
 using json = nlohmann::json;
 
 namespace {
-
-constexpr const char* llm_help =
-    "usage: weftctl llm policy [set --agent ID (--tier NAME | --disable TIER…) | clear --agent ID]\n"
-    "\n"
-    "The llm service's runtime tier-routing policy: per-agent overrides that take precedence\n"
-    "over the agent's configured tier (or model), below a tier or model named in a request\n"
-    "itself. The llm service keeps it in $WEFT_HOME/llm/policy.json, so it survives restarts.\n"
-    "\n"
-    "Commands:\n"
-    "  policy                         show the overrides, and any problem loading them\n"
-    "  policy set --agent ID [--tier NAME] [--disable TIER]…\n"
-    "                                 route the agent's requests to tier NAME; --disable (repeatable)\n"
-    "                                 keeps tiers from ever being chosen for it, also by the\n"
-    "                                 context-size fallback. Replaces the agent's previous override.\n"
-    "  policy clear --agent ID        remove the agent's override (back to the configuration)\n"
-    "\n"
-    "Tiers are the [[llm.tiers]] of the configuration; an unknown tier or agent is refused.\n"
-    "Global options (before 'llm'): --json, --timeout MS, --runtime-dir DIR.\n";
 
 void print_policy(const options& o, const lv::policy& p) {
   if (o.json) {
@@ -71,63 +52,39 @@ void print_policy(const options& o, const lv::policy& p) {
   for (auto& w : p.warnings) fmt::print(stderr, "warning: {}\n", w);
 }
 
-}  // namespace
-
-int cmd_llm(const options& o, const std::vector<std::string>& args) {
-  for (auto& a : args)
-    if (a == "-h" || a == "--help") {
-      fmt::print("{}", llm_help);
-      return 0;
-    }
-  if (args.empty() || args[0] != "policy")
-    return service::usage_error("weftctl", args.empty() ? std::string("llm needs a command: policy")
-                                                        : fmt::format("llm: unknown command '{}'", args[0]));
-  std::string verb = args.size() > 1 ? args[1] : "";
-  if (!verb.empty() && verb != "set" && verb != "clear" && verb != "show")
-    return service::usage_error("weftctl", fmt::format("llm policy: unknown command '{}'", verb));
-
-  lv::set_policy req;
-  req.clear = verb == "clear";
-  for (std::size_t i = 2; i < args.size(); ++i) {
-    const auto& a = args[i];
-    auto value = [&]() -> const std::string* { return i + 1 < args.size() ? &args[++i] : nullptr; };
-    if (verb != "set" && verb != "clear")
-      return service::usage_error("weftctl", fmt::format("llm policy: unexpected '{}'", a));
-    if (a == "--agent") {
-      auto v = value();
-      if (!v || v->empty()) return service::usage_error("weftctl", "llm policy: --agent needs an agent id");
-      req.agent = *v;
-    } else if (a == "--tier" && verb == "set") {
-      auto v = value();
-      if (!v || v->empty()) return service::usage_error("weftctl", "llm policy set: --tier needs a tier name");
-      req.tier = *v;
-    } else if (a == "--disable" && verb == "set") {
-      auto v = value();
-      if (!v || v->empty()) return service::usage_error("weftctl", "llm policy set: --disable needs a tier name");
-      req.disabled_tiers.push_back(*v);
-    } else {
-      return service::usage_error("weftctl", fmt::format("llm policy {}: unexpected '{}'", verb, a));
-    }
-  }
-  bool change = verb == "set" || verb == "clear";
-  if (change && req.agent.empty())
-    return service::usage_error("weftctl", fmt::format("llm policy {} needs --agent ID", verb));
-  if (verb == "set" && req.tier.empty() && req.disabled_tiers.empty())
-    return service::usage_error("weftctl", "llm policy set needs --tier NAME or --disable TIER");
-
+/// Sends `req` (GetPolicy or SetPolicy) to llm and prints the policy it answers with.
+template <class Req>
+int ask(const options& o, const Req& req, const std::string& what) {
   zmq::context_t ctx(1);
   auto b = join_bus(ctx, o);
   if (!b) return failure(fmt::format("Failed to join the bus: {}", b.err().message));
   ipc::call_options co;
   co.timeout = std::chrono::milliseconds(o.timeout_ms);
-  auto r = change ? (*b)->call("llm", req, co) : (*b)->call("llm", lv::get_policy{}, co);
-  auto what = !change ? std::string("read the llm routing policy")
-                      : fmt::format("{} the llm routing policy for agent '{}'", verb == "set" ? "set" : "clear", req.agent);
+  auto r = (*b)->call("llm", req, co);
   if (!r) return failure(fmt::format("Failed to {}: {}", what, r.err().message));
-  auto p = r->as<lv::policy>();
+  auto p = r->template as<lv::policy>();
   if (!p) return failure(fmt::format("Failed to {}: {}", what, p.err().message));
   print_policy(o, *p);
   return 0;
+}
+
+}  // namespace
+
+int cmd_llm_policy_show(const options& o) { return ask(o, lv::get_policy{}, "read the llm routing policy"); }
+
+int cmd_llm_policy_set(const options& o, const llm_policy_args& a) {
+  lv::set_policy req;
+  req.agent = a.agent;
+  req.tier = a.tier;
+  req.disabled_tiers = a.disable;
+  return ask(o, req, fmt::format("set the llm routing policy for agent '{}'", a.agent));
+}
+
+int cmd_llm_policy_clear(const options& o, const llm_policy_args& a) {
+  lv::set_policy req;
+  req.agent = a.agent;
+  req.clear = true;
+  return ask(o, req, fmt::format("clear the llm routing policy for agent '{}'", a.agent));
 }
 
 }  // namespace weft::ctl

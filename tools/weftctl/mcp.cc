@@ -16,10 +16,11 @@
 #include <fmt/ranges.h>
 #include <nlohmann/json.hpp>
 
+#include <weft/base/fd.hh>
 #include <weft/base/io.hh>
 #include <weft/service/config.hh>
+#include <weft/service/config_edit.hh>
 #include <weft/service/control_client.hh>
-#include <weft/service/exit.hh>
 #include <weft/service/paths.hh>
 
 #include "commands.hh"
@@ -35,33 +36,6 @@ using namespace std::chrono_literals;
 
 namespace {
 
-constexpr const char* mcp_help =
-    "usage: weftctl mcp COMMAND …\n"
-    "\n"
-    "MCP servers for your agents (weft connects to them; their tools appear as <name>__<tool>):\n"
-    "  add NAME [OPTIONS] [--] COMMAND [ARG]…   a server speaking MCP on stdio\n"
-    "  add NAME [OPTIONS] URL                   a Streamable HTTP server (http:// or https://)\n"
-    "      --env KEY=VALUE      the server's environment (repeatable); it gets nothing else of\n"
-    "                           weft's environment but PATH and HOME\n"
-    "      --cwd DIR            working directory (default $WEFT_HOME/mcp/NAME)\n"
-    "      --header KEY:VALUE   HTTP header for a URL server (repeatable), e.g. Authorization\n"
-    "      --era ERA            auto (default: ask with server/discover), legacy (initialize,\n"
-    "                           2024-11-05 … 2025-11-25) or modern (2026-07-28)\n"
-    "      --disabled           write it to the config but do not connect\n"
-    "      --no-wait            do not wait for the server to connect\n"
-    "  list                                     every configured server: state, protocol, tools,\n"
-    "                                           restarts, last error\n"
-    "  remove NAME                              disconnect it and delete its table from the config\n"
-    "\n"
-    "weft as an MCP server (for VS Code, Claude Code and other MCP clients):\n"
-    "  serve                                    speak MCP on stdin/stdout (for `claude mcp add`)\n"
-    "  info                                     the HTTP address, token and ready-made client setups\n"
-    "\n"
-    "add and remove change the config file weftd runs on and reload it: nothing else restarts.\n"
-    "When weftd runs on its built-in default, add first writes that default to\n"
-    "$WEFT_HOME/clawft.toml (or ~/.clawft/clawft.toml) so there is a file to keep the server in.\n"
-    "Global options (before 'mcp'): --json, --timeout MS, --runtime-dir DIR.\n";
-
 constexpr std::string_view builtin_default_text =
     "# weft configuration, written by `weftctl mcp add` from the built-in default: agent main\n"
     "# with its tools, the web chat on 127.0.0.1:8780, weft's MCP server on 127.0.0.1:8781,\n"
@@ -76,67 +50,10 @@ constexpr std::string_view builtin_default_text =
     "\n"
     "[mcp]\n";
 
-/// A TOML basic string holding `s` exactly: quotes, backslashes and control characters
-/// escaped, and "${" written "$${" so the loader does not substitute it.
-std::string toml_string(std::string_view s) {
-  std::string out = "\"";
-  for (std::size_t i = 0; i < s.size(); ++i) {
-    auto c = static_cast<unsigned char>(s[i]);
-    if (c == '"') out += "\\\"";
-    else if (c == '\\') out += "\\\\";
-    else if (c == '\n') out += "\\n";
-    else if (c == '\t') out += "\\t";
-    else if (c < 0x20 || c == 0x7f) out += fmt::format("\\u{:04X}", c);
-    else if (c == '$' && s.substr(i + 1, 1) == "{") out += "$$";
-    else out += static_cast<char>(c);
-  }
-  return out + "\"";
-}
-
-/// A bare TOML key when it can be one, else a quoted one.
-std::string toml_key(std::string_view k) {
-  bool bare = !k.empty() && std::all_of(k.begin(), k.end(), [](char c) {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '-';
-  });
-  return bare ? std::string(k) : toml_string(k);
-}
-
-std::string inline_table(const std::map<std::string, std::string>& m) {
-  std::vector<std::string> items;
-  for (auto& [k, v] : m) items.push_back(toml_key(k) + " = " + toml_string(v));
-  return "{ " + fmt::format("{}", fmt::join(items, ", ")) + " }";
-}
-
-/// The rule of [tools.mcp_servers.<name>] keys (libs/service config_mcp.cc).
-bool valid_server_name(std::string_view n) {
-  auto ok = [](char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'); };
-  return !n.empty() && n.size() <= 32 && ok(n[0]) && std::all_of(n.begin(), n.end(), [&](char c) { return ok(c) || c == '-'; });
-}
-
-bool is_url(std::string_view s) { return s.substr(0, 7) == "http://" || s.substr(0, 8) == "https://"; }
-
-struct weftd_view {
-  std::string config;  ///< the file weftd runs on; empty: its built-in default
-};
-
-result<weftd_view> ask_weftd(const options& o) {
-  zmq::context_t ctx(1);
-  auto c = service::control_client::connect(ctx, o.runtime_dir);
-  if (!c) return c.take_error();
-  auto r = (*c)->request(sv::status{}, std::chrono::milliseconds(o.timeout_ms));
-  if (!r) return r.take_error();
-  auto s = r->as<sv::status_reply>();
-  if (!s) return s.take_error();
-  weftd_view v;
-  if (s->config != "(built-in default)") v.config = s->config;
-  return v;
-}
-
 result<std::string> read_file(const std::string& path) {
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return fail(errc::io, "Failed to read '{}': {}", path, std::strerror(errno));
-  auto text = read_to_end(fd, 4u << 20);
-  ::close(fd);
+  unique_fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (fd.get() < 0) return fail(errc::io, "Failed to read '{}': {}", path, std::strerror(errno));
+  auto text = read_to_end(fd.get(), 4u << 20);
   if (!text) return fail(errc::io, "Failed to read '{}': {}", path, text.err().message);
   return text;
 }
@@ -172,54 +89,6 @@ const mv::server_status* find_server(const mv::servers& s, std::string_view name
   for (auto& x : s.servers)
     if (x.name == name) return &x;
   return nullptr;
-}
-
-/// Where the comment and blank lines right before the table header at `header` begin (they
-/// belong to that table), not before `floor`.
-std::size_t lead_in_start(std::string_view text, std::size_t floor, std::size_t header) {
-  auto begin = header;
-  while (begin > floor) {
-    auto prev_end = begin - 1;  // the '\n' ending the previous line
-    auto prev_start = text.rfind('\n', prev_end == 0 ? 0 : prev_end - 1);
-    prev_start = prev_start == std::string_view::npos ? 0 : prev_start + 1;
-    if (prev_start < floor) break;
-    auto line = text.substr(prev_start, prev_end - prev_start);
-    auto a = line.find_first_not_of(" \t\r");
-    if (a != std::string_view::npos && line[a] != '#') break;
-    begin = prev_start;
-  }
-  return begin;
-}
-
-/// Where `[tools.mcp_servers.<name>]` starts and ends in `text` (the header line up to the
-/// next table header), when it is written as a table of its own.
-std::optional<std::pair<std::size_t, std::size_t>> find_table(std::string_view text, std::string_view name) {
-  auto header_of = [](std::string_view line) {
-    auto a = line.find_first_not_of(" \t");
-    if (a == std::string_view::npos || line[a] != '[') return std::string();
-    auto b = line.find(']', a);
-    if (b == std::string_view::npos) return std::string();
-    std::string h;
-    for (char c : line.substr(a + 1, b - a - 1))
-      if (c != ' ' && c != '\t' && c != '"') h += c;
-    return h;
-  };
-  std::string want = fmt::format("tools.mcp_servers.{}", name);
-  std::optional<std::size_t> start;
-  for (std::size_t pos = 0; pos < text.size();) {
-    auto nl = text.find('\n', pos);
-    auto end = nl == std::string_view::npos ? text.size() : nl + 1;
-    auto line = text.substr(pos, end - pos);
-    auto h = header_of(line);
-    if (!h.empty()) {
-      if (start) return std::pair{*start, lead_in_start(text, *start, pos)};
-      // A sub-table of the server ([tools.mcp_servers.<name>.x]) would make this unsafe.
-      if (h == want) start = pos;
-    }
-    pos = end;
-  }
-  if (start) return std::pair{*start, text.size()};
-  return std::nullopt;
 }
 
 int print_list(const options& o, const mv::servers& s, const std::string& config) {
@@ -347,69 +216,33 @@ int apply(const options& o, const std::string& given, const std::string& text, b
   return 0;
 }
 
-int cmd_add(const options& o, const std::vector<std::string>& args) {
-  if (args.empty()) return service::usage_error("weftctl", "mcp add needs a NAME and a COMMAND or URL");
-  const std::string& name = args[0];
-  if (!valid_server_name(name))
-    return service::usage_error("weftctl", fmt::format("mcp add: '{}' is not a server name: use 1 to 32 of a-z, 0-9 "
-                                                       "and '-', starting with a letter or digit (its tools become "
-                                                       "<name>__<tool>)",
-                                                       name));
+}  // namespace
+
+bool valid_mcp_server_name(std::string_view n) {
+  auto ok = [](char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'); };
+  return !n.empty() && n.size() <= 32 && ok(n[0]) && std::all_of(n.begin(), n.end(), [&](char c) { return ok(c) || c == '-'; });
+}
+
+bool is_url(std::string_view s) { return s.substr(0, 7) == "http://" || s.substr(0, 8) == "https://"; }
+
+int cmd_mcp_add(const options& o, const mcp_add_args& a) {
+  const std::string& name = a.name;
   service::mcp_server_entry e;
-  bool wait = true, after_dashes = false;
-  std::vector<std::string> rest;
-  for (std::size_t i = 1; i < args.size(); ++i) {
-    const auto& a = args[i];
-    auto value = [&]() -> const std::string* { return i + 1 < args.size() ? &args[++i] : nullptr; };
-    if (after_dashes || !rest.empty()) {
-      rest.push_back(a);  // everything after the command belongs to it
-    } else if (a == "--") {
-      after_dashes = true;
-    } else if (a == "--env") {
-      auto v = value();
-      auto eq = v ? v->find('=') : std::string::npos;
-      if (eq == std::string::npos || eq == 0) return service::usage_error("weftctl", "mcp add: --env needs KEY=VALUE");
-      e.env[v->substr(0, eq)] = v->substr(eq + 1);
-    } else if (a == "--header") {
-      auto v = value();
-      auto colon = v ? v->find(':') : std::string::npos;
-      if (colon == std::string::npos || colon == 0)
-        return service::usage_error("weftctl", "mcp add: --header needs KEY:VALUE");
-      auto val = v->substr(colon + 1);
-      val.erase(0, val.find_first_not_of(' '));
-      e.headers[v->substr(0, colon)] = val;
-    } else if (a == "--cwd") {
-      auto v = value();
-      if (!v) return service::usage_error("weftctl", "mcp add: --cwd needs a directory");
-      std::error_code ec;
-      auto abs = std::filesystem::absolute(*v, ec);
-      e.cwd = ec ? *v : abs.string();
-    } else if (a == "--era") {
-      auto v = value();
-      if (!v || !service::mcp_server_entry::valid_era(*v))
-        return service::usage_error("weftctl", "mcp add: --era needs auto, legacy or modern");
-      e.era = *v;
-    } else if (a == "--disabled") {
-      e.enabled = false;
-    } else if (a == "--no-wait") {
-      wait = false;
-    } else if (a.size() > 1 && a[0] == '-') {
-      return service::usage_error("weftctl", fmt::format("mcp add: unknown option '{}' (put the server's command "
-                                                         "after --)",
-                                                         a));
-    } else {
-      rest.push_back(a);
-    }
+  e.env = a.env;
+  e.headers = a.headers;
+  e.era = a.era;
+  e.enabled = !a.disabled;
+  bool wait = !a.no_wait;
+  if (!a.cwd.empty()) {
+    std::error_code ec;
+    auto abs = std::filesystem::absolute(a.cwd, ec);
+    e.cwd = ec ? a.cwd : abs.string();
   }
-  if (rest.empty()) return service::usage_error("weftctl", "mcp add needs a COMMAND or URL after the NAME");
-  if (rest.size() == 1 && is_url(rest[0])) {
-    e.url = rest[0];
-    if (!e.env.empty() || !e.cwd.empty())
-      return service::usage_error("weftctl", "mcp add: --env and --cwd are for a command, not a URL");
+  if (a.command.size() == 1 && is_url(a.command[0])) {
+    e.url = a.command[0];
   } else {
-    e.command = rest[0];
-    e.args.assign(rest.begin() + 1, rest.end());
-    if (!e.headers.empty()) return service::usage_error("weftctl", "mcp add: --header is for a URL, not a command");
+    e.command = a.command[0];
+    e.args.assign(a.command.begin() + 1, a.command.end());
   }
 
   auto w = ask_weftd(o);
@@ -445,24 +278,9 @@ int cmd_add(const options& o, const std::vector<std::string>& args) {
                                current.err().message));
   }
 
-  std::string table = fmt::format("\n[tools.mcp_servers.{}]\n", name);
-  if (!e.url.empty()) {
-    table += "url = " + toml_string(e.url) + "\n";
-    if (!e.headers.empty()) table += "headers = " + inline_table(e.headers) + "\n";
-  } else {
-    table += "command = " + toml_string(e.command) + "\n";
-    if (!e.args.empty()) {
-      std::vector<std::string> quoted;
-      for (auto& a : e.args) quoted.push_back(toml_string(a));
-      table += fmt::format("args = [{}]\n", fmt::join(quoted, ", "));
-    }
-    if (!e.env.empty()) table += "env = " + inline_table(e.env) + "\n";
-    if (!e.cwd.empty()) table += "cwd = " + toml_string(e.cwd) + "\n";
-  }
-  if (e.era != "auto") table += "era = " + toml_string(e.era) + "\n";
-  if (!e.enabled) table += "enabled = false\n";
-  if (!text.empty() && text.back() != '\n') text += '\n';
-  text += table;
+  auto added = service::add_mcp_server_table(text, name, e);
+  if (!added) return failure(fmt::format("Failed to add MCP server '{}': {}", name, added.err().message));
+  text = std::move(*added);
   auto parsed = service::parse_config(text, path, /*lenient_env=*/true);
   if (!parsed) return failure(fmt::format("Failed to add MCP server '{}':\n{}", name, parsed.err().message));
   unsigned limit = parsed->tools.mcp_servers.at(name).connect_timeout_ms + 10000;
@@ -471,9 +289,7 @@ int cmd_add(const options& o, const std::vector<std::string>& args) {
   return wait_for(o, name, false, limit);
 }
 
-int cmd_remove(const options& o, const std::vector<std::string>& args) {
-  if (args.size() != 1) return service::usage_error("weftctl", "mcp remove needs exactly one NAME");
-  const std::string& name = args[0];
+int cmd_mcp_remove(const options& o, const std::string& name) {
   auto w = ask_weftd(o);
   if (!w) return failure(fmt::format("Failed to remove MCP server '{}': weftd is not reachable: {}", name,
                                      w.err().message));
@@ -493,21 +309,18 @@ int cmd_remove(const options& o, const std::vector<std::string>& args) {
     return failure(fmt::format("Failed to remove MCP server '{}': it is not in '{}' (configured: {})", name,
                                w->config, names.empty() ? std::string("none") : fmt::format("{}", fmt::join(names, ", "))));
   }
-  auto span = find_table(*text, name);
-  if (!span)
+  auto edited = service::remove_mcp_server_table(*text, name);
+  if (!edited && edited.err().code == errc::not_found)
     return failure(fmt::format("Failed to remove MCP server '{}': it is defined at {} in a form this command does not "
                                "edit (not a [tools.mcp_servers.{}] table of its own); remove it there by hand and run "
                                "`weftctl reload`",
                                name, it->second.where, name));
-  std::string edited = text->substr(0, span->first) + text->substr(span->second);
-  // Drop the blank line `mcp add` put before the table.
-  if (span->first >= 2 && edited.substr(span->first - 2, 2) == "\n\n") edited.erase(span->first - 1, 1);
-  auto check = service::parse_config(edited, w->config, /*lenient_env=*/true);
+  auto check = edited ? service::parse_config(*edited, w->config, /*lenient_env=*/true) : result<service::config>(edited.err());
   if (!check || check->tools.mcp_servers.count(name))
     return failure(fmt::format("Failed to remove MCP server '{}': its table at {} has parts this command cannot "
                                "separate from the rest; remove it by hand and run `weftctl reload`",
                                name, it->second.where));
-  if (int rc = apply(o, w->config, edited, false); rc != 0) return rc;
+  if (int rc = apply(o, w->config, *edited, false); rc != 0) return rc;
   if (check->tools.mcp_servers.empty()) {
     if (!o.json) fmt::print("'{}' removed; no MCP servers remain, so tool-mcp stops\n", name);
     return 0;
@@ -517,7 +330,7 @@ int cmd_remove(const options& o, const std::vector<std::string>& args) {
   return rc;
 }
 
-int cmd_list(const options& o) {
+int cmd_mcp_list(const options& o) {
   auto w = ask_weftd(o);
   if (!w) return failure(fmt::format("Failed to list MCP servers: weftd is not reachable: {}", w.err().message));
   std::string config = w->config.empty() ? "(built-in default)" : w->config;
@@ -540,26 +353,6 @@ int cmd_list(const options& o) {
                                "tool-mcp)",
                                s.err().message));
   return print_list(o, *s, config);
-}
-
-}  // namespace
-
-int cmd_mcp(const options& o, const std::vector<std::string>& args) {
-  bool help_asked = std::find(args.begin(), args.end(), "--help") != args.end() && args[0] != "add";
-  if (args.empty() || args[0] == "-h" || args[0] == "--help" || help_asked) {
-    fmt::print("{}", mcp_help);
-    return args.empty() ? service::to_int(service::exit_code::usage) : 0;
-  }
-  std::vector<std::string> rest(args.begin() + 1, args.end());
-  if (args[0] == "add") return cmd_add(o, rest);
-  if (args[0] == "remove") return cmd_remove(o, rest);
-  if (args[0] == "list") {
-    if (!rest.empty()) return service::usage_error("weftctl", "mcp list takes no arguments");
-    return cmd_list(o);
-  }
-  if (args[0] == "serve") return cmd_mcp_serve(o, rest);
-  if (args[0] == "info") return cmd_mcp_info(o, rest);
-  return service::usage_error("weftctl", fmt::format("mcp: unknown command '{}' (weftctl mcp --help)", args[0]));
 }
 
 }  // namespace weft::ctl

@@ -2,9 +2,10 @@
 //
 // serve: speaks MCP on stdin/stdout by relaying each line over the bus to weft-mcp
 // (agent/<agent>/mcp, io.weft.Mcp.v1 Open/Frame/Close). stdout carries only protocol lines;
-// diagnostics go to stderr. Exit 0 when stdin ends, 1 when the server closes the session,
-// goes away or cannot be reached.
-// info: the HTTP URL, the token and ready-to-paste client setups.
+// diagnostics go to stderr. When stdin ends, the answers to every request already read are
+// still relayed, then it exits 0; 1 when the server closes the session, goes away or cannot
+// be reached.
+// info: the HTTP URL, the token and ready-to-paste client setups, from the config weftd runs on.
 #include <poll.h>
 #include <unistd.h>
 
@@ -24,6 +25,7 @@
 #include <weft/ipc/builtin.hh>
 
 #include "commands.hh"
+#include "pending_answers.hh"
 #include "proto/bus_v1.hh"
 #include "proto/mcp_v1.hh"
 
@@ -37,6 +39,7 @@ using namespace std::chrono_literals;
 namespace {
 
 struct mcp_target {
+  std::string config;  // the file weftd runs on, or "(built-in default)"
   std::string agent;
   std::string address;  // agent/<agent>/mcp
   service::mcp_serve_settings settings;
@@ -46,17 +49,30 @@ struct mcp_target {
   bool enabled = true;
 };
 
-result<mcp_target> target(const options& o) {
-  auto path = service::find_config("");
-  auto cfg = service::load_config_or_default(path.value_or(""), /*lenient_env=*/true);
+/// weft's MCP server as weftd runs it: from the config file weftd runs on and weftd's state
+/// directory, not from what weftctl's own environment would find. When weftd cannot be
+/// asked, the config weftctl finds (and `note` says so on stderr).
+result<mcp_target> target(const options& o, bool note) {
+  auto w = ask_weftd(o);
+  std::string path;
+  if (w) {
+    path = w->config;
+  } else {
+    path = service::find_config("").value_or("");
+    if (note)
+      fmt::print(stderr, "note: weftd is not reachable ({}); showing the config weftctl finds: {}\n", w.err().message,
+                 path.empty() ? "(built-in default)" : path);
+  }
+  auto cfg = service::load_config_or_default(path, /*lenient_env=*/true);
   if (!cfg) return cfg.take_error();
   mcp_target t;
+  t.config = path.empty() ? "(built-in default)" : path;
   if (cfg->mcp) t.settings = *cfg->mcp;
   t.enabled = cfg->mcp && cfg->mcp->enabled;
   t.agent = t.settings.agent.empty() ? "main" : t.settings.agent;
   t.address = ipc::addr::agent_mcp(t.agent);
-  t.home = service::home_dir(cfg->home);
-  t.runtime = o.runtime_dir;
+  t.home = w && !w->home.empty() ? w->home : service::home_dir(cfg->home);
+  t.runtime = w && !w->runtime_dir.empty() ? w->runtime_dir : o.runtime_dir;
   t.bus_limit = cfg->bus.max_message_bytes;
   return t;
 }
@@ -68,23 +84,9 @@ bool write_line(const std::string& line) {
 
 }  // namespace
 
-int cmd_mcp_serve(const options& o, const std::vector<std::string>& args) {
-  for (auto& a : args) {
-    if (a == "-h" || a == "--help") {
-      fmt::print(
-          "usage: weftctl mcp serve\n\n"
-          "Speaks MCP (newline-delimited JSON-RPC) on stdin/stdout, relayed over weft's bus to its MCP\n"
-          "server (weft-mcp at agent/<[mcp] agent>/mcp). For MCP clients that start a command, e.g.\n"
-          "  claude mcp add weft -- weftctl mcp serve\n"
-          "stdout carries only protocol messages; diagnostics go to stderr. Exits 0 when stdin ends,\n"
-          "1 when the server ends the session, goes away or cannot be reached.\n"
-          "Environment: WEFT_CONFIG, WEFT_HOME, WEFT_RUNTIME_DIR (where weftd runs).\n");
-      return 0;
-    }
-    return failure(fmt::format("weftctl mcp serve: unexpected argument '{}'", a));
-  }
+int cmd_mcp_serve(const options& o) {
   std::signal(SIGPIPE, SIG_IGN);
-  auto t = target(o);
+  auto t = target(o, /*note=*/false);
   if (!t) return failure(fmt::format("Failed to read weft's config: {}", t.err().message));
   auto fail_reach = [&](const std::string& why) {
     return failure(fmt::format("Failed to reach weft's MCP server '{}': {}", t->address, why));
@@ -110,11 +112,19 @@ int cmd_mcp_serve(const options& o, const std::vector<std::string>& args) {
   max_line = std::min<std::size_t>(max_line, mcp::limits{}.max_message_bytes);
   mcp::line_reader reader(max_line);
   bool stdin_open = true;
+  pending_answers pending;
   int rc = -1;
+  // stdin has ended: once every answer is relayed, the session ends and so does serve.
+  auto finish_if_answered = [&] {
+    if (stdin_open || !pending.empty()) return false;
+    (void)busc.notify(t->address, mv::close{sid, "stdin closed"});
+    rc = 0;
+    return true;
+  };
   while (rc < 0) {
     std::vector<zmq::pollitem_t> items = {{busc.socket().handle(), 0, ZMQ_POLLIN, 0},
                                           {busc.monitor_socket().handle(), 0, ZMQ_POLLIN, 0},
-                                          {nullptr, STDIN_FILENO, stdin_open ? ZMQ_POLLIN : short(0), 0}};
+                                          {nullptr, STDIN_FILENO, static_cast<short>(stdin_open ? ZMQ_POLLIN : 0), 0}};
     if (events) items.push_back({(*events)->socket().handle(), 0, ZMQ_POLLIN, 0});
     zmq::poll(items.data(), items.size(), 1000ms);
     busc.process_input();
@@ -131,6 +141,8 @@ int cmd_mcp_serve(const options& o, const std::vector<std::string>& args) {
           rc = 0;
           break;
         }
+        pending.answered(f->line);
+        if (finish_if_answered()) break;
       } else if (m->is(mv::close::type_name)) {
         auto c = m->as<mv::close>();
         if (!c || c->session != sid) continue;
@@ -173,28 +185,18 @@ int cmd_mcp_serve(const options& o, const std::vector<std::string>& args) {
         }
         if (auto s = busc.notify(t->address, mv::frame{sid, **line}); !s)
           fmt::print(stderr, "weftctl mcp serve: Failed to send a message to '{}': {}\n", t->address, s.err().message);
+        else
+          pending.sent(**line);
       }
-      if (!stdin_open) {
-        (void)busc.notify(t->address, mv::close{sid, "stdin closed"});
-        rc = 0;
-      }
+      finish_if_answered();
     }
   }
   busc.close(1000ms);
   return rc;
 }
 
-int cmd_mcp_info(const options& o, const std::vector<std::string>& args) {
-  for (auto& a : args) {
-    if (a == "-h" || a == "--help") {
-      fmt::print("usage: weftctl [--json] mcp info\n\n"
-                 "How to connect an MCP client (VS Code, Claude Code, …) to weft: the HTTP URL, the token\n"
-                 "and ready-to-paste setups. Reads the config and $WEFT_HOME/mcp/http.token.\n");
-      return 0;
-    }
-    return failure(fmt::format("weftctl mcp info: unexpected argument '{}'", a));
-  }
-  auto t = target(o);
+int cmd_mcp_info(const options& o) {
+  auto t = target(o, /*note=*/true);
   if (!t) return failure(fmt::format("Failed to read weft's config: {}", t.err().message));
   std::string url;
   if (!t->settings.listen.empty()) {
@@ -218,7 +220,8 @@ int cmd_mcp_info(const options& o, const std::vector<std::string>& args) {
     std::getline(f, token);
   }
   if (o.json) {
-    fmt::print("{}\n", json{{"enabled", t->enabled},
+    fmt::print("{}\n", json{{"config", t->config},
+                            {"enabled", t->enabled},
                             {"agent", t->agent},
                             {"address", t->address},
                             {"url", url},
@@ -229,7 +232,7 @@ int cmd_mcp_info(const options& o, const std::vector<std::string>& args) {
     return 0;
   }
   if (!t->enabled) fmt::print("weft's MCP server is not enabled: add an [mcp] table to the config.\n\n");
-  fmt::print("weft's MCP server (agent '{}', bus address {})\n", t->agent, t->address);
+  fmt::print("weft's MCP server (agent '{}', bus address {}; config {})\n", t->agent, t->address, t->config);
   std::string header;
   if (url.empty()) {
     fmt::print("  HTTP:  off ([mcp] listen = \"\"); use stdio\n");

@@ -11,7 +11,6 @@
 #include <nlohmann/json.hpp>
 
 #include <weft/base/time.hh>
-#include <weft/service/exit.hh>
 
 #include "commands.hh"
 #include "proto/memory_v1.hh"
@@ -23,121 +22,8 @@ using json = nlohmann::json;
 
 namespace {
 
-constexpr const char* memory_help =
-    "usage: weftctl memory COMMAND [OPTIONS]\n"
-    "\n"
-    "An agent's memory, served by the memory service. Every command needs --agent ID (the\n"
-    "namespace) except import, which can take it from the snapshot.\n"
-    "\n"
-    "Commands:\n"
-    "  search --agent ID [OPTIONS] QUERY   find entries by meaning and keywords\n"
-    "      -k N                  number of hits (default 10, at most 100)\n"
-    "      --mode M              hybrid (default), keyword or vector\n"
-    "      --session KEY         only this session\n"
-    "      --tag T               only entries carrying T (repeatable: all must match)\n"
-    "      --kind K              only note, message or summary (repeatable)\n"
-    "      --since T, --until T  time range, RFC 3339 (e.g. 2026-11-01T00:00:00Z)\n"
-    "      --mmr                 diversify the hits\n"
-    "  put --agent ID [--tag T]… [--session KEY] [--kind K] TEXT\n"
-    "                            store a note (kind note unless --kind)\n"
-    "  stats --agent ID          entries, vectors, tiers, disk and RAM, and what search can do\n"
-    "  export --agent ID -o FILE write a snapshot (entries, vectors, summaries, metadata)\n"
-    "  import FILE [--agent ID] [--replace]\n"
-    "                            load a snapshot; it is verified whole first, and a corrupt or\n"
-    "                            truncated file is refused without changing anything. --replace\n"
-    "                            wipes the namespace first; otherwise entries are merged.\n"
-    "  forget --agent ID ENTRY-ID…   delete entries\n"
-    "  wipe --agent ID --yes     delete every entry of the namespace\n"
-    "\n"
-    "Global options (before 'memory'): --json, --timeout MS, --runtime-dir DIR.\n";
-
 /// Chunk size of exports and imports: well under the bus's default message limit (1 MiB).
 constexpr std::uint32_t chunk_bytes = 512u << 10;
-
-struct parsed {
-  std::string agent;
-  std::vector<std::string> positional;
-  std::vector<std::string> tags;
-  std::vector<mem::kind> kinds;
-  std::optional<std::string> output;
-  std::uint32_t k = 10;
-  mem::mode mode = mem::mode::hybrid;
-  std::string session;
-  std::optional<utc_time> since, until;
-  bool mmr = false, replace = false, yes = false;
-};
-
-std::optional<mem::kind> kind_of(std::string_view s) {
-  if (s == "note") return mem::kind::note;
-  if (s == "message") return mem::kind::message;
-  if (s == "summary") return mem::kind::summary;
-  return std::nullopt;
-}
-
-
-
-/// Parses the options after the verb; an error is the usage message.
-result<parsed> parse(const std::vector<std::string>& args) {
-  parsed p;
-  auto usage = [](std::string msg) -> result<parsed> { return fail(errc::invalid_argument, "{}", msg); };
-  for (std::size_t i = 1; i < args.size(); ++i) {
-    const auto& a = args[i];
-    auto value = [&]() -> std::optional<std::string> {
-      if (i + 1 >= args.size()) return std::nullopt;
-      return args[++i];
-    };
-    if (a == "--agent" || a == "-a") {
-      auto v = value();
-      if (!v) return usage("--agent needs an agent id");
-      p.agent = *v;
-    } else if (a == "-k") {
-      auto v = value();
-      long n = v ? std::atol(v->c_str()) : 0;
-      if (n < 1 || n > 100) return usage("-k needs a number from 1 to 100");
-      p.k = static_cast<std::uint32_t>(n);
-    } else if (a == "--mode") {
-      auto v = value();
-      if (v == "hybrid") p.mode = mem::mode::hybrid;
-      else if (v == "keyword") p.mode = mem::mode::keyword;
-      else if (v == "vector") p.mode = mem::mode::vector;
-      else return usage("--mode needs hybrid, keyword or vector");
-    } else if (a == "--session") {
-      auto v = value();
-      if (!v) return usage("--session needs a session key");
-      p.session = *v;
-    } else if (a == "--tag") {
-      auto v = value();
-      if (!v) return usage("--tag needs a tag");
-      p.tags.push_back(*v);
-    } else if (a == "--kind") {
-      auto v = value();
-      auto k = v ? kind_of(*v) : std::nullopt;
-      if (!k) return usage("--kind needs note, message or summary");
-      p.kinds.push_back(*k);
-    } else if (a == "--since" || a == "--until") {
-      auto v = value();
-      if (!v) return usage(fmt::format("{} needs an RFC 3339 time", a));
-      auto t = parse_rfc3339(*v);
-      if (!t) return usage(fmt::format("{} '{}' is not an RFC 3339 time (e.g. 2026-11-01T00:00:00Z)", a, *v));
-      (a == "--since" ? p.since : p.until) = *t;
-    } else if (a == "-o" || a == "--output") {
-      auto v = value();
-      if (!v) return usage("-o needs a file name");
-      p.output = *v;
-    } else if (a == "--mmr") {
-      p.mmr = true;
-    } else if (a == "--replace") {
-      p.replace = true;
-    } else if (a == "--yes") {
-      p.yes = true;
-    } else if (a.size() > 1 && a[0] == '-') {
-      return usage(fmt::format("memory {}: unknown option '{}'", args[0], a));
-    } else {
-      p.positional.push_back(a);
-    }
-  }
-  return p;
-}
 
 ipc::call_options once(const options& o) {
   // Export, import and search are not resent on a slow answer: one attempt, whole deadline.
@@ -172,11 +58,10 @@ std::string one_line(std::string_view text, std::size_t max) {
   return out;
 }
 
-int do_search(ipc::bus_client& b, const options& o, const parsed& p) {
-  if (p.positional.empty()) return service::usage_error("weftctl", "memory search needs a QUERY");
+int do_search(ipc::bus_client& b, const options& o, const memory_args& p) {
   mem::search s;
   s.agent = p.agent;
-  for (auto& w : p.positional) s.query += (s.query.empty() ? "" : " ") + w;
+  for (auto& w : p.words) s.query += (s.query.empty() ? "" : " ") + w;
   s.k = p.k;
   s.mode = p.mode;
   s.session = p.session;
@@ -205,12 +90,11 @@ int do_search(ipc::bus_client& b, const options& o, const parsed& p) {
   return 0;
 }
 
-int do_put(ipc::bus_client& b, const options& o, const parsed& p) {
-  if (p.positional.empty()) return service::usage_error("weftctl", "memory put needs TEXT");
+int do_put(ipc::bus_client& b, const options& o, const memory_args& p) {
   mem::put put;
   put.agent = p.agent;
   put.kind = p.kinds.empty() ? mem::kind::note : p.kinds.front();
-  for (auto& w : p.positional) put.text += (put.text.empty() ? "" : " ") + w;
+  for (auto& w : p.words) put.text += (put.text.empty() ? "" : " ") + w;
   put.session = p.session;
   put.tags = p.tags;
   auto r = ask<mem::stored>(b, o, put);
@@ -220,7 +104,7 @@ int do_put(ipc::bus_client& b, const options& o, const parsed& p) {
   return 0;
 }
 
-int do_stats(ipc::bus_client& b, const options& o, const parsed& p) {
+int do_stats(ipc::bus_client& b, const options& o, const memory_args& p) {
   auto r = ask<mem::statistics>(b, o, mem::stats{p.agent});
   if (!r) return failure(fmt::format("Failed to read the memory statistics of agent '{}': {}", p.agent,
                                      r.err().message));
@@ -243,13 +127,12 @@ int do_stats(ipc::bus_client& b, const options& o, const parsed& p) {
   return 0;
 }
 
-int do_export(ipc::bus_client& b, const options& o, const parsed& p) {
-  if (!p.output) return service::usage_error("weftctl", "memory export needs -o FILE");
+int do_export(ipc::bus_client& b, const options& o, const memory_args& p) {
   auto ready = ask<mem::export_ready>(b, o, mem::export_begin{p.agent});
   if (!ready) return failure(fmt::format("Failed to export the memory of agent '{}': {}", p.agent,
                                          ready.err().message));
   // Written beside the target and renamed at the end: a failed export leaves no half file.
-  auto tmp = *p.output + ".part";
+  auto tmp = p.file + ".part";
   // 0600: a snapshot holds the agent's private memory.
   int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
   std::FILE* f = fd < 0 ? nullptr : ::fdopen(fd, "wb");
@@ -286,24 +169,23 @@ int do_export(ipc::bus_client& b, const options& o, const parsed& p) {
   }
   bool ok = std::fflush(f) == 0 && ::fsync(fileno(f)) == 0;
   ok = std::fclose(f) == 0 && ok;
-  if (!ok || offset != ready->bytes || std::rename(tmp.c_str(), p.output->c_str()) != 0) {
+  if (!ok || offset != ready->bytes || std::rename(tmp.c_str(), p.file.c_str()) != 0) {
     std::remove(tmp.c_str());
-    return failure(fmt::format("Failed to write '{}': {}", *p.output,
+    return failure(fmt::format("Failed to write '{}': {}", p.file,
                                offset != ready->bytes ? fmt::format("got {} of {} bytes", offset, ready->bytes)
                                                       : std::string(std::strerror(errno))));
   }
   if (o.json)
-    fmt::print("{}\n", json{{"file", *p.output}, {"bytes", offset}, {"entries", ready->entries},
+    fmt::print("{}\n", json{{"file", p.file}, {"bytes", offset}, {"entries", ready->entries},
                             {"sha256", ready->sha256}}.dump());
   else
     fmt::print("exported {} entries of agent '{}' to {} ({} bytes, sha256 {})\n", ready->entries, p.agent,
-               *p.output, offset, ready->sha256);
+               p.file, offset, ready->sha256);
   return 0;
 }
 
-int do_import(ipc::bus_client& b, const options& o, const parsed& p) {
-  if (p.positional.size() != 1) return service::usage_error("weftctl", "memory import needs one FILE");
-  const auto& file = p.positional[0];
+int do_import(ipc::bus_client& b, const options& o, const memory_args& p) {
+  const auto& file = p.file;
   std::ifstream in(file, std::ios::binary);
   struct stat st {};
   if (!in || ::stat(file.c_str(), &st) != 0)
@@ -332,51 +214,37 @@ int do_import(ipc::bus_client& b, const options& o, const parsed& p) {
   return 0;
 }
 
-}  // namespace
-
-int cmd_memory(const options& o, const std::vector<std::string>& args) {
-  if (args.empty() || args[0] == "--help" || args[0] == "-h" || args[0] == "help") {
-    fmt::print("{}", memory_help);
-    return args.empty() ? 2 : 0;
-  }
-  static const std::vector<std::string> verbs = {"search", "put", "stats", "export", "import", "forget", "wipe"};
-  const auto& verb = args[0];
-  if (std::find(verbs.begin(), verbs.end(), verb) == verbs.end())
-    return service::usage_error("weftctl", fmt::format("unknown memory command '{}' (weftctl memory --help)", verb));
-  for (auto& a : args)
-    if (a == "--help" || a == "-h") {
-      fmt::print("{}", memory_help);
-      return 0;
-    }
-  auto p = parse(args);
-  if (!p) return service::usage_error("weftctl", p.err().message);
-  if (p->agent.empty() && verb != "import")
-    return service::usage_error("weftctl", fmt::format("memory {} needs --agent ID", verb));
-  if (verb == "wipe" && !p->yes)
-    return service::usage_error("weftctl", fmt::format("memory wipe deletes every entry of agent '{}'; add --yes",
-                                                       p->agent));
-  if ((verb == "stats" || verb == "export" || verb == "wipe") && !p->positional.empty())
-    return service::usage_error("weftctl", fmt::format("memory {}: unexpected '{}'", verb, p->positional[0]));
+/// Runs `verb` with a bus connection; the connection failing is a failure (1).
+int with_bus(const options& o, const memory_args& p,
+             int (*verb)(ipc::bus_client&, const options&, const memory_args&)) {
   zmq::context_t ctx(1);
   auto b = join_bus(ctx, o);
   if (!b) return failure(fmt::format("Failed to join the bus: {}", b.err().message));
-  auto& bus = **b;
-  if (verb == "search") return do_search(bus, o, *p);
-  if (verb == "put") return do_put(bus, o, *p);
-  if (verb == "stats") return do_stats(bus, o, *p);
-  if (verb == "export") return do_export(bus, o, *p);
-  if (verb == "import") return do_import(bus, o, *p);
-  if (verb == "forget") {
-    if (p->positional.empty()) return service::usage_error("weftctl", "memory forget needs entry ids");
-    auto r = ask<mem::forgotten>(bus, o, mem::forget{p->agent, p->positional});
-    if (!r) return failure(fmt::format("Failed to forget in the memory of agent '{}': {}", p->agent, r.err().message));
-    fmt::print("forgot {} of {} entries\n", r->count, p->positional.size());
-    return 0;
-  }
-  auto r = ask<mem::forgotten>(bus, o, mem::wipe{p->agent});
-  if (!r) return failure(fmt::format("Failed to wipe the memory of agent '{}': {}", p->agent, r.err().message));
-  fmt::print("wiped {} entries of agent '{}'\n", r->count, p->agent);
+  return verb(**b, o, p);
+}
+
+int do_forget(ipc::bus_client& b, const options& o, const memory_args& p) {
+  auto r = ask<mem::forgotten>(b, o, mem::forget{p.agent, p.words});
+  if (!r) return failure(fmt::format("Failed to forget in the memory of agent '{}': {}", p.agent, r.err().message));
+  fmt::print("forgot {} of {} entries\n", r->count, p.words.size());
   return 0;
 }
+
+int do_wipe(ipc::bus_client& b, const options& o, const memory_args& p) {
+  auto r = ask<mem::forgotten>(b, o, mem::wipe{p.agent});
+  if (!r) return failure(fmt::format("Failed to wipe the memory of agent '{}': {}", p.agent, r.err().message));
+  fmt::print("wiped {} entries of agent '{}'\n", r->count, p.agent);
+  return 0;
+}
+
+}  // namespace
+
+int cmd_memory_search(const options& o, const memory_args& a) { return with_bus(o, a, do_search); }
+int cmd_memory_put(const options& o, const memory_args& a) { return with_bus(o, a, do_put); }
+int cmd_memory_stats(const options& o, const memory_args& a) { return with_bus(o, a, do_stats); }
+int cmd_memory_export(const options& o, const memory_args& a) { return with_bus(o, a, do_export); }
+int cmd_memory_import(const options& o, const memory_args& a) { return with_bus(o, a, do_import); }
+int cmd_memory_forget(const options& o, const memory_args& a) { return with_bus(o, a, do_forget); }
+int cmd_memory_wipe(const options& o, const memory_args& a) { return with_bus(o, a, do_wipe); }
 
 }  // namespace weft::ctl

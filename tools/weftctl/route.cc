@@ -2,8 +2,6 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
-#include <weft/service/exit.hh>
-
 #include "commands.hh"
 #include "proto/chat_v1.hh"
 
@@ -11,20 +9,10 @@ namespace weft::ctl {
 
 namespace chat = weft::proto::chat_v1;
 
-int cmd_route_explain(const options& o, const std::vector<std::string>& args) {
+int cmd_route_explain(const options& o, const route_args& a) {
   chat::explain ex;
-  for (std::size_t i = 0; i < args.size(); ++i) {
-    const auto& a = args[i];
-    if (a.rfind("--", 0) != 0 || a.size() < 3)
-      return service::usage_error("weftctl", fmt::format("route explain: unexpected '{}'; use --channel C --KEY VALUE", a));
-    if (i + 1 >= args.size()) return service::usage_error("weftctl", fmt::format("route explain: {} needs a value", a));
-    auto key = a.substr(2);
-    for (auto& c : key)
-      if (c == '-') c = '_';  // --user-id is the match key user_id
-    if (key == "channel") ex.channel = args[++i];
-    else ex.meta[key] = args[++i];
-  }
-  if (ex.channel.empty()) return service::usage_error("weftctl", "route explain needs --channel NAME");
+  ex.channel = a.channel;
+  ex.meta = a.meta;
   zmq::context_t ctx(1);
   auto b = join_bus(ctx, o);
   if (!b) return failure(fmt::format("Failed to join the bus: {}", b.err().message));

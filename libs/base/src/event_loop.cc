@@ -67,18 +67,18 @@ void event_loop::unwatch(id w) {
   _watches.erase(it);
 }
 
-event_loop::id event_loop::at(clock::time_point when, std::function<void()> fn) {
+event_loop::id event_loop::at(clock::time_point when, task fn) {
   id t = _next++;
   _timers.emplace(std::pair{when, t}, timer_entry{std::move(fn), {}});
   _timer_at.emplace(t, when);
   return t;
 }
 
-event_loop::id event_loop::after(std::chrono::nanoseconds delay, std::function<void()> fn) {
+event_loop::id event_loop::after(std::chrono::nanoseconds delay, task fn) {
   return at(clock::now() + delay, std::move(fn));
 }
 
-event_loop::id event_loop::every(std::chrono::nanoseconds period, std::function<void()> fn) {
+event_loop::id event_loop::every(std::chrono::nanoseconds period, task fn) {
   if (period <= std::chrono::nanoseconds::zero()) period = std::chrono::milliseconds(1);
   id t = at(clock::now() + period, std::move(fn));
   _timers.find(std::pair{_timer_at[t], t})->second.period = period;
@@ -93,7 +93,7 @@ void event_loop::cancel(id timer) {
   _timer_at.erase(it);
 }
 
-void event_loop::post(std::function<void()> fn) {
+void event_loop::post(task fn) {
   {
     std::lock_guard lk(_posted_mu);
     _posted.push_back(std::move(fn));
@@ -102,7 +102,7 @@ void event_loop::post(std::function<void()> fn) {
   (void)!::write(_wake.get(), &one, sizeof one);
 }
 
-void event_loop::defer(std::function<void()> fn) { _deferred.push_back(std::move(fn)); }
+void event_loop::defer(task fn) { _deferred.push_back(std::move(fn)); }
 
 event_loop::id event_loop::before_wait(std::function<bool()> fn) {
   id h = _next++;
@@ -138,7 +138,7 @@ void event_loop::read_signals() {
 void event_loop::run_posted() {
   std::uint64_t n;
   (void)!::read(_wake.get(), &n, sizeof n);
-  std::vector<std::function<void()>> fns;
+  std::vector<task> fns;
   {
     std::lock_guard lk(_posted_mu);
     fns.swap(_posted);

@@ -8,6 +8,9 @@
 
 #include <cerrno>
 #include <cstring>
+#include <random>
+
+#include <weft/base/fd.hh>
 
 namespace weft {
 
@@ -22,6 +25,16 @@ result<std::string> read_to_end(int fd, std::size_t max_bytes) {
     out.append(buf, static_cast<std::size_t>(n));
     if (out.size() > max_bytes) return fail(errc::invalid_argument, "larger than {} bytes", max_bytes);
   }
+}
+
+status write_all(int fd, std::string_view bytes) {
+  while (!bytes.empty()) {
+    auto n = ::write(fd, bytes.data(), bytes.size());
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return fail(errc::io, "{}", std::strerror(errno));
+    bytes.remove_prefix(static_cast<std::size_t>(n));
+  }
+  return {};
 }
 
 status sync_dir(const std::filesystem::path& dir) {
@@ -59,6 +72,34 @@ status write_file_atomic(const std::filesystem::path& file, std::string_view dat
     return fail(errc::io, "Failed to rename '{}' to '{}': {}", tmp.string(), file.string(), std::strerror(e));
   }
   return sync_dir(file.parent_path().empty() ? std::filesystem::path(".") : file.parent_path());
+}
+
+status write_file_atomic_at(int dir_fd, std::string_view name, std::string_view data, unsigned mode) {
+  if (name.empty() || name == "." || name == ".." || name.find('/') != std::string_view::npos)
+    return fail(errc::invalid_argument, "'{}' is not a file name", name);
+  thread_local std::mt19937_64 rng{std::random_device{}()};
+  // NAME_MAX is 255: the prefix of a long name is enough to tell what the file was for.
+  std::string tmp = fmt::format(".{}.{:016x}.tmp", name.substr(0, 100), rng());
+  std::string target(name);
+  unique_fd fd(::openat(dir_fd, tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode));
+  if (!fd) return fail(errc::io, "create a temporary file: {}", std::strerror(errno));
+  auto failed = [&](std::string_view step, int e) {
+    fd.reset();
+    ::unlinkat(dir_fd, tmp.c_str(), 0);
+    return fail(errc::io, "{}: {}", step, std::strerror(e));
+  };
+  if (::fchmod(fd.get(), mode) != 0) return failed("set the mode", errno);  // the umask may have taken bits
+  for (std::size_t done = 0; done < data.size();) {
+    auto n = ::write(fd.get(), data.data() + done, data.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return failed("write", n < 0 ? errno : EIO);
+    done += static_cast<std::size_t>(n);
+  }
+  if (::fsync(fd.get()) != 0) return failed("sync", errno);
+  fd.reset();
+  if (::renameat(dir_fd, tmp.c_str(), dir_fd, target.c_str()) != 0) return failed("rename", errno);
+  if (::fsync(dir_fd) != 0) return fail(errc::io, "sync the directory: {}", std::strerror(errno));
+  return {};
 }
 
 std::string to_hex(std::string_view bytes) {

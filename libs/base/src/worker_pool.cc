@@ -10,7 +10,7 @@ worker_pool::worker_pool(event_loop& loop, unsigned threads, std::size_t max_que
 
 worker_pool::~worker_pool() { stop(); }
 
-bool worker_pool::push(std::function<void()> job) {
+bool worker_pool::push(unique_function<void()> job) {
   {
     std::lock_guard lk(_mu);
     if (_stopping || _jobs.size() >= _max_queued) return false;
@@ -42,7 +42,7 @@ void worker_pool::stop() {
 
 void worker_pool::run() {
   for (;;) {
-    std::function<void()> job;
+    unique_function<void()> job;
     {
       std::unique_lock lk(_mu);
       _cv.wait(lk, [&] { return _stopping || !_jobs.empty(); });

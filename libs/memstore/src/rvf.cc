@@ -102,17 +102,14 @@ std::uint32_t crc32c(std::string_view data, std::uint32_t crc) {
 segment::segment(segment&& o) noexcept { *this = std::move(o); }
 segment& segment::operator=(segment&& o) noexcept {
   if (this != &o) {
-    if (_fd >= 0) ::close(_fd);
-    _path = std::move(o._path), _fd = std::exchange(o._fd, -1), _head = std::move(o._head);
+    _path = std::move(o._path), _fd = std::move(o._fd), _head = std::move(o._head);
     _sealed = o._sealed, _failed = o._failed, _max_record = o._max_record, _begin = o._begin, _end = o._end;
     _file_bytes = o._file_bytes, _records = o._records, _dropped = o._dropped, _footer = o._footer;
     _offsets = std::move(o._offsets), _corrupt = std::move(o._corrupt);
   }
   return *this;
 }
-segment::~segment() {
-  if (_fd >= 0) ::close(_fd);
-}
+segment::~segment() = default;
 
 error segment::corrupt_at(std::uint64_t offset, std::string_view why) const {
   return fail(errc::corrupt, "Failed to read record of segment '{}' at byte {}: {}", _path.string(),
@@ -121,20 +118,13 @@ error segment::corrupt_at(std::uint64_t offset, std::string_view why) const {
 
 result<segment> segment::create(const std::filesystem::path& file, const header& h,
                                 std::uint32_t max_record_bytes) {
-  auto tmp = file;
-  tmp += ".tmp";
-  auto failed = [&](std::string_view why) {
-    ::unlink(tmp.c_str());
-    return fail(errc::io, "Failed to create segment '{}': {}", file.string(), why);
-  };
-  segment s;
-  s._fd = ::open(tmp.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-  if (s._fd < 0) return failed(sys_error(errno));
   auto bytes = encode_header(h);
-  if (auto r = pwrite_all(s._fd, 0, bytes); !r) return failed(r.err().message);
-  if (auto r = fsync_fd(s._fd, /*data_only=*/false); !r) return failed(r.err().message);
-  if (::rename(tmp.c_str(), file.c_str()) < 0) return failed(sys_error(errno));
-  if (auto r = weft::sync_dir(file.parent_path()); !r) return r.take_error();
+  // The header alone, whole or not at all (temp file, fsync, rename, directory sync).
+  if (auto r = weft::write_file_atomic(file, bytes, 0600); !r)
+    return fail(errc::io, "Failed to create segment '{}': {}", file.string(), r.err().message);
+  segment s;
+  s._fd = unique_fd(::open(file.c_str(), O_RDWR | O_CLOEXEC));
+  if (!s._fd) return fail(errc::io, "Failed to create segment '{}': {}", file.string(), sys_error(errno));
   s._path = file, s._head = h, s._max_record = max_record_bytes;
   s._begin = s._end = s._file_bytes = bytes.size();
   return s;
@@ -146,15 +136,15 @@ result<segment> segment::open(const std::filesystem::path& file, const open_opti
   auto bad = [&](std::string_view code, std::string_view why) {
     return fail(code, "Failed to open segment '{}': {}", file.string(), why);
   };
-  s._fd = ::open(file.c_str(), (o.writable ? O_RDWR : O_RDONLY) | O_CLOEXEC);
-  if (s._fd < 0) return bad(errc::io, sys_error(errno));
+  s._fd = unique_fd(::open(file.c_str(), (o.writable ? O_RDWR : O_RDONLY) | O_CLOEXEC));
+  if (!s._fd) return bad(errc::io, sys_error(errno));
   struct stat st{};
-  if (::fstat(s._fd, &st) < 0) return bad(errc::io, sys_error(errno));
+  if (::fstat(s._fd.get(), &st) < 0) return bad(errc::io, sys_error(errno));
   s._file_bytes = static_cast<std::uint64_t>(st.st_size);
 
   // Header: magic and version first, so a newer file is named as such, not as garbage.
   char pre[prefix_bytes];
-  if (s._file_bytes < prefix_bytes || !pread_exact(s._fd, 0, pre, prefix_bytes))
+  if (s._file_bytes < prefix_bytes || !pread_exact(s._fd.get(), 0, pre, prefix_bytes))
     return bad(errc::corrupt, "too short for a segment header");
   if (std::string_view(pre, 4) != magic) return bad(errc::corrupt, "not a segment file (bad magic)");
   s._head.version = get_u16(pre + 4);
@@ -166,7 +156,7 @@ result<segment> segment::open(const std::filesystem::path& file, const open_opti
   auto len = get_u32(pre + 8);
   if (len > max_header_body || prefix_bytes + len > s._file_bytes) return bad(errc::corrupt, "header length out of range");
   std::string body(len, '\0');
-  if (auto r = pread_exact(s._fd, prefix_bytes, body.data(), len); !r) return bad(r.err().code, r.err().message);
+  if (auto r = pread_exact(s._fd.get(), prefix_bytes, body.data(), len); !r) return bad(r.err().code, r.err().message);
   if (crc32c(body) != get_u32(pre + 12)) return bad(errc::corrupt, "header checksum mismatch");
   auto doc = wire::parse(body);
   if (!doc || doc->root().type != msgpack::type::MAP) return bad(errc::corrupt, "undecodable header");
@@ -183,14 +173,14 @@ result<segment> segment::open(const std::filesystem::path& file, const open_opti
   // Sealed: the trailer names the footer, whose checksum covers the index.
   if (s._file_bytes >= s._begin + footer_fixed) {
     char tail[12], head[16];
-    if (auto r = pread_exact(s._fd, s._file_bytes - 12, tail, 12); !r) return bad(r.err().code, r.err().message);
+    if (auto r = pread_exact(s._fd.get(), s._file_bytes - 12, tail, 12); !r) return bad(r.err().code, r.err().message);
     auto foot = get_u64(tail);
     if (std::string_view(tail + 8, 4) == seal_magic && foot >= s._begin && foot <= s._file_bytes - footer_fixed &&
-        pread_exact(s._fd, foot, head, 16)) {
+        pread_exact(s._fd.get(), foot, head, 16)) {
       auto count = get_u64(head + 8);
       if (get_u32(head) == footer_marker && (s._file_bytes - foot - footer_fixed) / 8 == count &&
           (s._file_bytes - foot - footer_fixed) % 8 == 0) {
-        window win(s._fd, s._file_bytes, 64u << 10);
+        window win(s._fd.get(), s._file_bytes, 64u << 10);
         std::uint32_t crc = 0;
         for (auto off = foot + 8; off < s._file_bytes;) {
           auto n = std::min<std::uint64_t>(64u << 10, s._file_bytes - off);
@@ -214,7 +204,7 @@ result<segment> segment::open(const std::filesystem::path& file, const open_opti
 // intact record is corruption inside the file: noted, skipped, kept on disk. A bad frame
 // with nothing intact after it is a torn tail from a crash mid-write: cut off when writable.
 status segment::scan(const open_options& o) {
-  window win(_fd, _file_bytes);
+  window win(_fd.get(), _file_bytes);
   std::uint64_t off = _begin;
   while (off < _file_bytes) {
     auto p = check_frame(win, off, _file_bytes, _max_record);
@@ -236,7 +226,7 @@ status segment::scan(const open_options& o) {
   _end = off;  // after the last intact record (or the header when there is none)
   _dropped = _file_bytes - _end;
   if (_dropped > 0 && o.writable) {
-    if (!cut(_fd, _end) || !fsync_fd(_fd, /*data_only=*/false))
+    if (!cut(_fd.get(), _end) || !fsync_fd(_fd.get(), /*data_only=*/false))
       return fail(errc::io, "Failed to cut the torn tail of segment '{}' at byte {}: {}", _path.string(),
                   _end, sys_error(errno));
     _file_bytes = _end;
@@ -247,7 +237,7 @@ status segment::scan(const open_options& o) {
 status segment::load_footer(std::vector<std::uint64_t>& offsets) const {
   offsets.resize(_records);
   std::string raw(_records * 8, '\0');
-  if (auto r = pread_exact(_fd, _footer + 16, raw.data(), raw.size()); !r)
+  if (auto r = pread_exact(_fd.get(), _footer + 16, raw.data(), raw.size()); !r)
     return fail(errc::io, "Failed to read the footer of segment '{}': {}", _path.string(), r.err().message);
   for (std::uint64_t i = 0; i < _records; ++i) {
     offsets[i] = get_u64(raw.data() + 8 * i);
@@ -261,12 +251,12 @@ status segment::load_footer(std::vector<std::uint64_t>& offsets) const {
 result<std::string> segment::read(std::uint64_t offset) const {
   if (offset < _begin || offset >= _end) return corrupt_at(offset, "no record starts there");
   char f[frame_bytes];
-  if (auto r = pread_exact(_fd, offset, f, frame_bytes); !r) return corrupt_at(offset, r.err().message);
+  if (auto r = pread_exact(_fd.get(), offset, f, frame_bytes); !r) return corrupt_at(offset, r.err().message);
   auto len = get_u32(f);
   if (len == 0 || len > _max_record || len > _end - offset - frame_bytes)
     return corrupt_at(offset, fmt::format("length field {} out of range", len));
   std::string payload(len, '\0');
-  if (auto r = pread_exact(_fd, offset + frame_bytes, payload.data(), len); !r) return corrupt_at(offset, r.err().message);
+  if (auto r = pread_exact(_fd.get(), offset + frame_bytes, payload.data(), len); !r) return corrupt_at(offset, r.err().message);
   if (crc32c(payload, crc32c(std::string_view(f, 4))) != get_u32(f + 4)) return corrupt_at(offset, "checksum mismatch");
   return payload;
 }
@@ -277,7 +267,7 @@ status segment::for_each(const std::function<status(std::uint64_t, std::string_v
   if (_sealed)
     if (auto r = load_footer(footer); !r) return r;
   const auto& offsets = _sealed ? footer : _offsets;
-  window win(_fd, _end);
+  window win(_fd.get(), _end);
   auto bad = _corrupt.begin();
   for (auto off : offsets) {
     for (; bad != _corrupt.end() && bad->first < off; ++bad) on_corrupt(corrupt_at(bad->first, bad->second));
@@ -305,10 +295,10 @@ result<std::uint64_t> segment::append(std::string_view payload) {
     return fail(errc::invalid, "Failed to append to segment '{}': the payload is not a msgpack map", _path.string());
   auto f = frame(payload);
   auto off = _end;
-  if (auto r = pwrite_all(_fd, off, f, payload); !r) {
+  if (auto r = pwrite_all(_fd.get(), off, f, payload); !r) {
     // No partial record may stay behind a later, intact one; if even this fails, the
     // store refuses writes until reopened, and the reopen scan cuts the tail.
-    _failed = !cut(_fd, off);
+    _failed = !cut(_fd.get(), off);
     return fail(errc::io, "Failed to append to segment '{}': {}", _path.string(), r.err().message);
   }
   _end = _file_bytes = off + frame_bytes + payload.size();
@@ -318,7 +308,7 @@ result<std::uint64_t> segment::append(std::string_view payload) {
 }
 
 status segment::sync() {
-  if (auto r = fsync_fd(_fd, /*data_only=*/true); !r)
+  if (auto r = fsync_fd(_fd.get(), /*data_only=*/true); !r)
     return fail(errc::io, "Failed to sync segment '{}': {}", _path.string(), r.err().message);
   return {};
 }
@@ -334,9 +324,9 @@ status segment::seal() {
   foot += seal_magic;
   auto crc = crc32c(std::string_view(foot).substr(8));
   for (int i = 0; i < 4; ++i) foot[4 + i] = static_cast<char>(crc >> (8 * i));
-  if (auto r = pwrite_all(_fd, _end, foot); !r) {
+  if (auto r = pwrite_all(_fd.get(), _end, foot); !r) {
     // A partial footer left behind is harmless: the next open treats it as a torn tail.
-    cut(_fd, _end);
+    cut(_fd.get(), _end);
     return fail(errc::io, "Failed to seal segment '{}': {}", _path.string(), r.err().message);
   }
   if (auto r = sync(); !r) return r;

@@ -55,29 +55,22 @@ std::string hex(const unsigned char* p, std::size_t n) {
   return weft::to_hex(std::string_view(reinterpret_cast<const char*>(p), n));
 }
 
-struct fd_guard {
-  int fd;
-  ~fd_guard() {
-    if (fd >= 0) ::close(fd);
-  }
-};
-
 // One pass over a snapshot: checks everything, and when `v` is set delivers the records.
 result<snapshot_meta> scan(const std::filesystem::path& path, const snapshot_limits& lim, visitor* v) {
   auto bad = [&](std::string_view code, const std::string& why) {
     return fail(code, "Failed to import snapshot '{}': {}", path.string(), why);
   };
-  fd_guard f{::open(path.c_str(), O_RDONLY | O_CLOEXEC)};
-  if (f.fd < 0) return bad(errc::io, sys_error(errno));
+  unique_fd f(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!f) return bad(errc::io, sys_error(errno));
   struct stat st{};
-  if (::fstat(f.fd, &st) < 0) return bad(errc::io, sys_error(errno));
+  if (::fstat(f.get(), &st) < 0) return bad(errc::io, sys_error(errno));
   auto size = static_cast<std::uint64_t>(st.st_size);
   if (size > lim.max_bytes)
     return bad(errc::too_large, fmt::format("{} bytes is over the limit of {}", size, lim.max_bytes));
   auto truncated = [&] { return bad(errc::corrupt, fmt::format("file truncated at byte {}", size)); };
 
   char pre[prefix_bytes];
-  if (auto r = pread_exact(f.fd, 0, pre, std::min<std::uint64_t>(size, prefix_bytes)); !r)
+  if (auto r = pread_exact(f.get(), 0, pre, std::min<std::uint64_t>(size, prefix_bytes)); !r)
     return bad(r.err().code, r.err().message);
   if (size < 4 || std::string_view(pre, 4) != magic)
     return bad(errc::corrupt, "not a memory snapshot (bad magic at byte 0)");
@@ -93,7 +86,7 @@ result<snapshot_meta> scan(const std::filesystem::path& path, const snapshot_lim
   auto begin = std::uint64_t{prefix_bytes} + len;
   if (begin + trailer_bytes > size) return truncated();
   std::string head(begin, '\0');
-  if (auto r = pread_exact(f.fd, 0, head.data(), head.size()); !r) return bad(r.err().code, r.err().message);
+  if (auto r = pread_exact(f.get(), 0, head.data(), head.size()); !r) return bad(r.err().code, r.err().message);
   auto body = std::string_view(head).substr(prefix_bytes);
   if (rvf::crc32c(body) != get_u32(pre + 12))
     return bad(errc::corrupt, fmt::format("header checksum mismatch (file altered between byte {} and {})", 0, begin));
@@ -114,7 +107,7 @@ result<snapshot_meta> scan(const std::filesystem::path& path, const snapshot_lim
 
   char trailer[trailer_bytes];
   auto records_end = size - trailer_bytes;
-  if (auto r = pread_exact(f.fd, records_end, trailer, trailer_bytes); !r) return bad(r.err().code, r.err().message);
+  if (auto r = pread_exact(f.get(), records_end, trailer, trailer_bytes); !r) return bad(r.err().code, r.err().message);
   if (std::string_view(trailer + crypto_hash_sha256_BYTES, 4) != end_magic)
     return bad(errc::corrupt, fmt::format("no trailer (file truncated at byte {})", size));
 
@@ -124,7 +117,7 @@ result<snapshot_meta> scan(const std::filesystem::path& path, const snapshot_lim
     crypto_hash_sha256_update(&sha, reinterpret_cast<const unsigned char*>(s.data()), s.size());
   };
   hash(head);
-  window win(f.fd, records_end);
+  window win(f.get(), records_end);
   std::uint64_t entries = 0, vectors = 0, n = 0;
   for (auto off = begin; off < records_end; ++n) {
     auto payload = check_frame(win, off, records_end, lim.max_record_bytes);
@@ -176,10 +169,10 @@ result<std::unique_ptr<snapshot_writer>> snapshot_writer::create(const std::file
   meta.entries = meta.vectors = 0;
   if (meta.created == utc_time{}) meta.created = utc_now();
   w->_meta = std::move(meta);
-  w->_fd = ::open(w->_tmp.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-  if (w->_fd < 0) return fail(errc::io, "Failed to export snapshot '{}': {}", path.string(), sys_error(errno));
+  w->_fd = unique_fd(::open(w->_tmp.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
+  if (!w->_fd) return fail(errc::io, "Failed to export snapshot '{}': {}", path.string(), sys_error(errno));
   auto head = encode_header(w->_meta);
-  if (auto r = pwrite_all(w->_fd, 0, head); !r)
+  if (auto r = pwrite_all(w->_fd.get(), 0, head); !r)
     return fail(errc::io, "Failed to export snapshot '{}': {}", path.string(), r.err().message);
   w->_header_len = static_cast<std::uint32_t>(head.size());
   w->_size = head.size();
@@ -187,7 +180,7 @@ result<std::unique_ptr<snapshot_writer>> snapshot_writer::create(const std::file
 }
 
 snapshot_writer::~snapshot_writer() {
-  if (_fd >= 0) ::close(_fd);
+  _fd.reset();
   if (!_done && !_tmp.empty()) ::unlink(_tmp.c_str());
 }
 
@@ -202,7 +195,7 @@ status append_record(int fd, std::uint64_t& size, const std::filesystem::path& p
 
 status snapshot_writer::add(const entry& e) {
   if (e.id.empty()) return fail(errc::invalid, "Failed to export snapshot '{}': entry without id", _path.string());
-  if (auto r = append_record(_fd, _size, _path, encode_entry(e)); !r) return r;
+  if (auto r = append_record(_fd.get(), _size, _path, encode_entry(e)); !r) return r;
   ++_meta.entries;
   return {};
 }
@@ -212,7 +205,7 @@ status snapshot_writer::add_vector(std::string_view id, std::span<const float> v
   if (id.empty() || v.empty() || v.size() != _meta.dims)
     return fail(errc::invalid, "Failed to export snapshot '{}': vector '{}' of {} dimensions, the snapshot has {}",
                 _path.string(), id, v.size(), _meta.dims);
-  if (auto r = append_record(_fd, _size, _path, encode_vector(id, v, model)); !r) return r;
+  if (auto r = append_record(_fd.get(), _size, _path, encode_vector(id, v, model)); !r) return r;
   ++_meta.vectors;
   return {};
 }
@@ -224,11 +217,11 @@ result<snapshot_meta> snapshot_writer::finish() {
   if (_done) return failed("already finished");
   auto head = encode_header(_meta);
   if (head.size() != _header_len) return failed("header changed size");  // fixed-width fields: cannot happen
-  if (auto r = pwrite_all(_fd, 0, head); !r) return failed(r.err().message);
+  if (auto r = pwrite_all(_fd.get(), 0, head); !r) return failed(r.err().message);
 
   crypto_hash_sha256_state sha;
   crypto_hash_sha256_init(&sha);
-  window win(_fd, _size);
+  window win(_fd.get(), _size);
   for (std::uint64_t off = 0; off < _size;) {
     auto n = std::min<std::uint64_t>(1u << 20, _size - off);
     auto chunk = win.view(off, n);
@@ -240,9 +233,9 @@ result<snapshot_meta> snapshot_writer::finish() {
   auto whole = sha;
   crypto_hash_sha256_final(&sha, reinterpret_cast<unsigned char*>(trailer.data()));
   trailer += end_magic;
-  if (auto r = pwrite_all(_fd, _size, trailer); !r) return failed(r.err().message);
-  if (::fsync(_fd) < 0) return failed(sys_error(errno));
-  ::close(std::exchange(_fd, -1));
+  if (auto r = pwrite_all(_fd.get(), _size, trailer); !r) return failed(r.err().message);
+  if (::fsync(_fd.get()) < 0) return failed(sys_error(errno));
+  _fd.reset();
   if (::rename(_tmp.c_str(), _path.c_str()) < 0) return failed(sys_error(errno));
   _done = true;
   auto dir = _path.parent_path().empty() ? std::filesystem::path(".") : _path.parent_path();

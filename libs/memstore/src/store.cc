@@ -36,9 +36,7 @@ const std::string& record_id(const detail::record& r) { return r.type == record_
 
 }  // namespace
 
-store::~store() {
-  if (_lock_fd >= 0) ::close(_lock_fd);
-}
+store::~store() = default;
 
 result<std::unique_ptr<store>> store::open(const std::filesystem::path& dir, std::string ns,
                                            store_options opt) {
@@ -51,9 +49,9 @@ result<std::unique_ptr<store>> store::open(const std::filesystem::path& dir, std
   std::unique_ptr<store> s(new store);
   s->_dir = dir, s->_ns = std::move(ns), s->_opt = opt;
 
-  s->_lock_fd = ::open((dir / "lock").c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-  if (s->_lock_fd < 0) return failed(errc::io, detail::sys_error(errno));
-  if (::flock(s->_lock_fd, LOCK_EX | LOCK_NB) < 0)
+  s->_lock_fd = unique_fd(::open((dir / "lock").c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600));
+  if (!s->_lock_fd) return failed(errc::io, detail::sys_error(errno));
+  if (::flock(s->_lock_fd.get(), LOCK_EX | LOCK_NB) < 0)
     return failed(errno == EWOULDBLOCK ? errc::locked : errc::io,
                   errno == EWOULDBLOCK ? "another process has it open" : detail::sys_error(errno));
 

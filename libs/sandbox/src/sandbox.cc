@@ -205,7 +205,7 @@ const char* prepared::apply_in_child() noexcept {
   return nullptr;
 }
 
-result<prepared> prepare(const service::sandbox_spec& spec) {
+result<prepared> prepare(const sandbox::spec& spec) {
   prepared p;
   auto limit = [&](int resource, std::uint64_t v) {
     if (v != 0) p._limits[p._limit_count++] = {resource, v};
@@ -275,7 +275,7 @@ result<prepared> prepare(const service::sandbox_spec& spec) {
   return p;
 }
 
-status apply(const service::sandbox_spec& spec) {
+status apply(const sandbox::spec& spec) {
   auto p = prepare(spec);
   if (!p) return p.take_error();
   if (!p->what().warnings.empty()) {

@@ -25,7 +25,7 @@ namespace weft::service {
 bool service_spec::operator==(const service_spec& o) const {
   return name == o.name && exec == o.exec && args == o.args && address == o.address && after == o.after &&
          env == o.env && restart == o.restart && enabled == o.enabled && sandbox == o.sandbox &&
-         reload_signal == o.reload_signal;
+         reload_signal == o.reload_signal && reads == o.reads;
 }
 
 namespace {
@@ -422,22 +422,33 @@ result<config> load_config(const std::string& path, bool lenient_env) {
   return parse_config(*text, path, lenient_env);
 }
 
-std::optional<std::string> find_config(std::string_view explicit_path) {
-  if (!explicit_path.empty()) return std::string(explicit_path);
+namespace {
+
+/// The places find_config looks when no file is named, in order.
+std::vector<std::string> config_candidates() {
   auto env = [](const char* name) {
     const char* v = std::getenv(name);
     return std::string(v ? v : "");
   };
-  if (auto v = env("WEFT_CONFIG"); !v.empty()) return v;
   std::vector<std::string> candidates;
   if (auto home = env("WEFT_HOME"); !home.empty()) candidates.push_back(home + "/clawft.toml");
   if (auto home = env("HOME"); !home.empty()) candidates.push_back(home + "/.clawft/clawft.toml");
   candidates.push_back("/etc/weft/clawft.toml");
-  for (auto& c : candidates) {
+  return candidates;
+}
+
+}  // namespace
+
+std::optional<std::string> find_config(std::string_view explicit_path) {
+  if (!explicit_path.empty()) return std::string(explicit_path);
+  if (const char* v = std::getenv("WEFT_CONFIG"); v && *v) return std::string(v);
+  for (auto& c : config_candidates()) {
     struct stat st;
     if (::stat(c.c_str(), &st) == 0) return c;
   }
   return std::nullopt;
 }
+
+std::string new_config_path() { return config_candidates().front(); }
 
 }  // namespace weft::service

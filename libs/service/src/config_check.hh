@@ -1,6 +1,6 @@
 #pragma once
-/// The config checker shared by config.cc (weft, bus, supervisor, services) and
-/// config_agents.cc (providers, llm, agents, channels, routes, delegation): it collects
+/// The config checker shared by config.cc (weft, bus, supervisor, services) and the files
+/// of the agent-turn sections (config_llm.cc, config_agents.cc, …): it collects
 /// every problem with its file:line:column and reads typed, `${ENV}`-substituted values.
 /// Private to libs/service.
 
@@ -397,7 +397,38 @@ void check_reference(checker& ck, const toml::table& t, std::string_view label, 
                        suggestion(value, list)));
 }
 
-/// The top-level sections config_agents.cc reads.
+constexpr std::uint32_t u32_max = std::numeric_limits<std::uint32_t>::max();
+
+/// Channels this build has, and those it names in messages but does not have yet.
+constexpr std::array<std::string_view, 2> channel_names = {"telegram", "web"};
+constexpr std::array<std::string_view, 3> unsupported_channels = {"slack", "discord", "whatsapp"};
+/// Tool processes started once per agent (the others are shared).
+constexpr std::array<std::string_view, 2> per_agent_families = {"fs", "shell"};
+
+/// Provider, tier and match-key names: a-z, 0-9, '-' and '_', starting with a letter or digit.
+inline bool valid_name(std::string_view n) {
+  return !n.empty() && n.size() <= max_name_chars && lower_alnum(n[0]) &&
+         std::all_of(n.begin(), n.end(), [](char c) { return lower_alnum(c) || c == '-' || c == '_'; });
+}
+
+/// An agent's workspace: its own, else <home>/agents/<id>.
+std::string workspace_of(const config& c, const agent_settings& a);
+
+// The sections of the agent turn, one file each: [providers] and [llm] (config_llm.cc),
+// [agents] (config_agents.cc), [channels] (config_channels.cc), [[agent_routes]], [routing]
+// and [delegation] (config_routes.cc).
+void read_providers(checker& ck, const toml::table& t, config& c);
+/// Every built-in provider whose key variable is set (or, in a service, that weftd found
+/// usable), with the key resolved when it is here; sets [llm] default_provider if unset.
+void providers_from_environment(config& c);
+void read_llm(checker& ck, const toml::table& t, config& c);
+void read_agents(checker& ck, const toml::table& t, config& c);
+void read_channels(checker& ck, const toml::table& t, config& c);
+void read_routes(checker& ck, const toml::node& n, config& c);
+void read_routing(checker& ck, const toml::table& t, config& c);
+void read_delegation(checker& ck, const toml::table& t, config& c);
+
+/// The top-level sections the files above (with config_memory.cc and config_mcp.cc) read.
 constexpr std::array<std::string_view, 10> agent_sections = {"providers",    "llm",     "agents",     "channels",
                                                              "agent_routes", "routing", "delegation", "memory",
                                                              "mcp",          "tools"};

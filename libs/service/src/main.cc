@@ -1,5 +1,6 @@
 #include <weft/service/main.hh>
 
+#include <cerrno>
 #include <csignal>
 #include <cstdlib>
 #include <pthread.h>
@@ -57,7 +58,8 @@ std::optional<int> parse_args(int argc, char** argv, const main_spec& spec) {
       return usage_error(spec.program, fmt::format("{} takes no value", o->name));
     }
     if (auto s = o->set(value); !s)
-      return usage_error(spec.program, fmt::format("{} '{}': {}", o->name, value, s.err().message));
+      return usage_error(spec.program, o->value.empty() ? fmt::format("{}: {}", o->name, s.err().message)
+                                                        : fmt::format("{} '{}': {}", o->name, value, s.err().message));
   }
   return std::nullopt;
 }
@@ -66,7 +68,26 @@ std::optional<int> parse_args(int argc, char** argv, const main_spec& spec) {
 
 std::string_view version() { return WEFT_VERSION; }
 
-int main_context::fail(const error& e) const { return exit_with(log, e); }
+std::string failure_notice(const error& e) {
+  // One line: weftd keeps it as the service's error, systemd shows it in its status.
+  auto line = std::string_view(e.message).substr(0, e.message.find('\n'));
+  auto notice = fmt::format("STATUS={}", line.substr(0, max_status_chars));
+  if (e.domain == errc::domain && e.code == errc::address_in_use) notice += fmt::format("\nERRNO={}", EADDRINUSE);
+  return notice;
+}
+
+int main_context::fail(const error& e) const {
+  int rc = exit_with(log, e);
+  auto notice = failure_notice(e);
+  if (rt) {
+    (void)rt->notify().send(notice);
+  } else {
+    // Before the runtime exists (or beneath the bus) nobody holds the notify socket yet.
+    auto n = notifier::from_env();
+    (void)n.send(notice);
+  }
+  return rc;
+}
 
 int run_main(int argc, char** argv, const main_spec& spec, const std::function<int(main_context&)>& body) {
   if (auto rc = parse_args(argc, argv, spec)) return *rc;

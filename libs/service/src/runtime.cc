@@ -173,14 +173,14 @@ void runtime::dispatch_request(ipc::message& m) {
     return;
   }
   auto it = _requests.find(m.env.type);
-  if (it == _requests.end()) {
+  if (it == _requests.end() && !_other) {
     (void)_bus->reply_error(m, bp::make(bp::error_code::unknown_type, "'{}' does not handle '{}'", address(),
                                          m.env.type));
     return;
   }
   responder r(this, m.env);
   try {
-    it->second(m, std::move(r));
+    (it != _requests.end() ? it->second : _other)(m, std::move(r));
   } catch (const std::exception& e) {
     // A handler bug must not take the service down with the request; the responder, if the
     // handler still held it, answers Internal as it goes.

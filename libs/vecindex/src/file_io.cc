@@ -2,7 +2,10 @@
 
 #include <cerrno>
 #include <cstring>
+#include <filesystem>
 #include <utility>
+
+#include <weft/base/io.hh>
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -56,7 +59,10 @@ status file_writer::commit() {
     ::unlink(_tmp.c_str());
     return fail(errc::io, "Failed to rename index file '{}' to '{}': {}", _tmp, _path, std::strerror(e));
   }
-  return {};
+  // The rename is durable only once the directory is: a checkpoint must never name index
+  // files a crash could take back.
+  auto dir = std::filesystem::path(_path).parent_path();
+  return sync_dir(dir.empty() ? std::filesystem::path(".") : dir);
 }
 
 file_reader::file_reader(std::string path) : _path(std::move(path)) {}

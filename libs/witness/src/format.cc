@@ -12,6 +12,7 @@
 
 #include <fmt/format.h>
 
+#include <weft/base/fd.hh>
 #include <weft/base/io.hh>
 #include <weft/wire/codec.hh>
 
@@ -282,11 +283,9 @@ result<public_key> read_public_key(const std::filesystem::path& file) {
 }
 
 result<std::string> read_file(const std::filesystem::path& file, std::uint64_t max_bytes) {
-  int fd = ::open(file.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return fail(errno == ENOENT ? errc::not_found : errc::io, "{}", std::strerror(errno));
-  auto r = read_to_end(fd, max_bytes);
-  ::close(fd);
-  return r;
+  unique_fd fd(::open(file.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd) return fail(errno == ENOENT ? errc::not_found : errc::io, "{}", std::strerror(errno));
+  return read_to_end(fd.get(), max_bytes);
 }
 
 result<std::vector<std::pair<std::uint64_t, std::filesystem::path>>> list_segments(const std::filesystem::path& dir) {

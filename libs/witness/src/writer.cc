@@ -13,6 +13,7 @@
 #include "format.hh"
 #include "key.hh"
 
+#include <weft/base/fd.hh>
 #include <weft/base/io.hh>
 
 namespace weft::witness {
@@ -25,7 +26,7 @@ struct writer::state {
   writer_options opt;
   secret_key key;
   detail::key_id kid{};
-  int fd = -1;
+  unique_fd fd;  ///< the open segment; none after an error that could not be cut back
   fs::path file;
   segment_header header;
   digest header_hash{};
@@ -38,9 +39,6 @@ struct writer::state {
   std::uint64_t appended = 0, checkpoints = 0, sealed = 0;
 
   std::uint32_t every() const { return header.checkpoint_records ? header.checkpoint_records : opt.checkpoint_records; }
-  ~state() {
-    if (fd >= 0) ::close(fd);
-  }
 };
 
 namespace {
@@ -77,10 +75,9 @@ status create_segment(writer::state& s, std::uint64_t number, std::uint64_t firs
   auto file = s.dir / segment_name(number);
   // Created whole under a temporary name, so no half-written header ever carries the name.
   if (auto st = write_file_atomic(file, bytes, 0640); !st) return st;
-  int fd = ::open(file.c_str(), O_WRONLY | O_APPEND | O_CLOEXEC);
-  if (fd < 0) return fail(errc::io, "Failed to open witness segment '{}': {}", file.string(), std::strerror(errno));
-  if (s.fd >= 0) ::close(s.fd);
-  s.fd = fd;
+  unique_fd fd(::open(file.c_str(), O_WRONLY | O_APPEND | O_CLOEXEC));
+  if (!fd) return fail(errc::io, "Failed to open witness segment '{}': {}", file.string(), std::strerror(errno));
+  s.fd = std::move(fd);
   s.file = file;
   s.header = h;
   s.header_hash = sha256(bytes);
@@ -208,10 +205,10 @@ result<std::unique_ptr<writer>> writer::open(const fs::path& audit_dir, const fs
     w->_recovery.segment_created = true;
     return w;
   }
-  s.fd = ::open(file.c_str(), O_WRONLY | O_APPEND | O_CLOEXEC);
-  if (s.fd < 0) return fail(errc::io, "Failed to open witness segment '{}': {}", name, std::strerror(errno));
+  s.fd = unique_fd(::open(file.c_str(), O_WRONLY | O_APPEND | O_CLOEXEC));
+  if (!s.fd) return fail(errc::io, "Failed to open witness segment '{}': {}", name, std::strerror(errno));
   if (w->_recovery.torn_bytes > 0)
-    if (auto st = datasync(s.fd, file); !st) return st.take_error();
+    if (auto st = datasync(s.fd.get(), file); !st) return st.take_error();
   if (s.unsigned_records > 0) {
     // Sign what survived, so a crash never leaves more than one unsigned tail.
     if (auto st = w->checkpoint_locked(false); !st) return st.take_error();
@@ -221,7 +218,7 @@ result<std::unique_ptr<writer>> writer::open(const fs::path& audit_dir, const fs
 }
 
 writer::~writer() {
-  if (!_s || _s->fd < 0) return;
+  if (!_s || !_s->fd) return;
   std::lock_guard lock(_mu);
   if (_s->unsigned_records > 0) {
     if (auto st = checkpoint_locked(false); !st) log::get("witness").warning("{}", st.err().message);
@@ -240,12 +237,12 @@ status writer::checkpoint_locked(bool seal) {
   crypto_sign_detached(m.sig.data(), nullptr, reinterpret_cast<const unsigned char*>(msg.data()), msg.size(),
                        s.key.bytes.data());
   auto frame = mark_frame(m);
-  if (auto st = write_all(s.fd, frame, s.file); !st) {
-    if (::ftruncate(s.fd, static_cast<off_t>(s.seg_bytes)) != 0) { /* the next open cuts it */ }
+  if (auto st = write_all(s.fd.get(), frame, s.file); !st) {
+    if (::ftruncate(s.fd.get(), static_cast<off_t>(s.seg_bytes)) != 0) { /* the next open cuts it */ }
     return st;
   }
   s.seg_bytes += frame.size();
-  if (auto st = datasync(s.fd, s.file); !st) return st;
+  if (auto st = datasync(s.fd.get(), s.file); !st) return st;
   s.unsigned_records = 0;
   s.last_mark = mono_clock::now();
   ++s.checkpoints;
@@ -264,7 +261,7 @@ status writer::roll_over_locked() {
 result<std::uint64_t> writer::append(const entry& e) {
   std::lock_guard lock(_mu);
   auto& s = *_s;
-  if (s.fd < 0) return fail(errc::unavailable, "Failed to append to the witness chain: the writer is closed after an error");
+  if (!s.fd) return fail(errc::unavailable, "Failed to append to the witness chain: the writer is closed after an error");
   record r{s.last_seq + 1, e.time == utc_time{} ? utc_now() : e.time, e.actor, e.kind, e.subject, e.detail};
   auto encoded = encode_record(r);
   if (encoded.size() > s.opt.max_record_bytes)
@@ -272,11 +269,10 @@ result<std::uint64_t> writer::append(const entry& e) {
                 encoded.size(), s.opt.max_record_bytes);
   auto hash = chain_hash(s.head, encoded);
   auto frame = record_frame(s.head, hash, encoded);
-  if (auto st = write_all(s.fd, frame, s.file); !st) {
+  if (auto st = write_all(s.fd.get(), frame, s.file); !st) {
     // Cut back a partial frame so the chain stays whole; if even that fails, stop writing.
-    if (::ftruncate(s.fd, static_cast<off_t>(s.seg_bytes)) != 0) {
-      ::close(s.fd);
-      s.fd = -1;
+    if (::ftruncate(s.fd.get(), static_cast<off_t>(s.seg_bytes)) != 0) {
+      s.fd.reset();
     }
     return st.take_error();
   }
@@ -287,7 +283,7 @@ result<std::uint64_t> writer::append(const entry& e) {
   ++s.unsigned_records;
   ++s.appended;
   if (s.opt.sync_every_append)
-    if (auto st = datasync(s.fd, s.file); !st) return st.take_error();
+    if (auto st = datasync(s.fd.get(), s.file); !st) return st.take_error();
   auto interval = s.opt.checkpoint_interval;
   if (s.unsigned_records >= s.every() ||
       (interval.count() > 0 && mono_clock::now() - s.last_mark >= interval))
@@ -300,19 +296,19 @@ result<std::uint64_t> writer::append(const entry& e) {
 status writer::sync() {
   std::lock_guard lock(_mu);
   auto& s = *_s;
-  if (s.fd < 0) return fail(errc::unavailable, "Failed to sync the witness chain: the writer is closed after an error");
+  if (!s.fd) return fail(errc::unavailable, "Failed to sync the witness chain: the writer is closed after an error");
   auto interval = s.opt.checkpoint_interval;
   if (s.unsigned_records > 0 && (interval.count() == 0 || mono_clock::now() - s.last_mark >= interval))
     return checkpoint_locked(false);
-  return datasync(s.fd, s.file);
+  return datasync(s.fd.get(), s.file);
 }
 
 status writer::checkpoint() {
   std::lock_guard lock(_mu);
   auto& s = *_s;
-  if (s.fd < 0) return fail(errc::unavailable, "Failed to sign the witness chain: the writer is closed after an error");
+  if (!s.fd) return fail(errc::unavailable, "Failed to sign the witness chain: the writer is closed after an error");
   if (s.unsigned_records > 0) return checkpoint_locked(false);
-  return datasync(s.fd, s.file);
+  return datasync(s.fd.get(), s.file);
 }
 
 writer_stats writer::stats() const {

@@ -12,6 +12,7 @@
 #include <nlohmann/json.hpp>
 
 #include "proto/chat_v1.hh"
+#include "tests/integration/agent/turn_util.hh"
 #include "tests/integration/fake_peer.hh"
 #include "tests/integration/harness.hh"
 #include "tests/temp_dir.hh"
@@ -21,6 +22,8 @@ using namespace std::chrono_literals;
 namespace chat = weft::proto::chat_v1;
 namespace fs = std::filesystem;
 using json = nlohmann::json;
+using weft::test::make_turn;
+using weft::test::requests;
 
 namespace {
 
@@ -51,19 +54,6 @@ std::string stack_config(const std::string& workspace, const std::string& provid
   return c;
 }
 
-chat::turn make_turn(const std::string& id, const std::string& text, const std::string& session = "web:s1") {
-  chat::turn t;
-  t.turn_id = id;
-  t.session = session;
-  t.message.id = id;
-  t.message.channel = "web";
-  t.message.chat_id = "s1";
-  t.message.sender = "tester";
-  t.message.ts = utc_now();
-  t.message.parts.push_back({chat::part_kind::text, text, {}, {}, {}, {}});
-  return t;
-}
-
 chat::turn_result ask(ipc::bus_client& b, const chat::turn& t) {
   ipc::call_options o;
   o.timeout = 30s;
@@ -78,12 +68,6 @@ chat::turn_result ask(ipc::bus_client& b, const chat::turn& t) {
 std::string reply_text(const chat::turn_result& r) {
   REQUIRE(r.reply.parts.size() == 1);
   return r.reply.parts[0].text.value_or("");
-}
-
-json requests(test::fake_peer& llm) {
-  auto r = llm.get("/_requests");
-  REQUIRE(r.status == 200);
-  return json::parse(r.body);
 }
 
 std::vector<json> lines_of(const std::string& path) {
@@ -225,6 +209,9 @@ TEST_CASE("agent: with no provider every turn is answered with how to configure 
   CHECK_FALSE(text.empty());
   CHECK(text.find("provider") != std::string::npos);
   CHECK(text.find("Sorry") == std::string::npos);  // the llm's sentence, not an apology
+  // It names the file weftd runs on and says that a reload is enough (issue 28 item 14).
+  CHECK_MESSAGE(text.find("'" + st->config_path() + "'") != std::string::npos, text);
+  CHECK_MESSAGE(text.find("`weftctl reload` (no restart needed)") != std::string::npos, text);
 }
 
 TEST_CASE("agent: skills, one turn asked twice while running, turn budget, llm failure, drain on TERM") {

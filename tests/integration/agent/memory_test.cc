@@ -22,6 +22,7 @@
 
 #include "proto/chat_v1.hh"
 #include "proto/memory_v1.hh"
+#include "tests/integration/agent/turn_util.hh"
 #include "tests/integration/fake_peer.hh"
 #include "tests/integration/harness.hh"
 #include "tests/temp_dir.hh"
@@ -32,6 +33,9 @@ namespace chat = weft::proto::chat_v1;
 namespace mem = weft::proto::memory_v1;
 namespace fs = std::filesystem;
 using json = nlohmann::json;
+using weft::test::eventually;
+using weft::test::make_turn;
+using weft::test::requests;
 
 namespace {
 
@@ -62,19 +66,6 @@ std::string config(const std::string& ws, const std::string& provider_url, const
       fmt::arg("agent", test::build_path("services/agent/weft-agent")));
 }
 
-chat::turn make_turn(const std::string& id, const std::string& text) {
-  chat::turn t;
-  t.turn_id = id;
-  t.session = "web:s1";
-  t.message.id = id;
-  t.message.channel = "web";
-  t.message.chat_id = "s1";
-  t.message.sender = "tester";
-  t.message.ts = utc_now();
-  t.message.parts.push_back({chat::part_kind::text, text, {}, {}, {}, {}});
-  return t;
-}
-
 std::string ask(ipc::bus_client& b, const chat::turn& t) {
   ipc::call_options o;
   o.timeout = 30s;
@@ -87,29 +78,12 @@ std::string ask(ipc::bus_client& b, const chat::turn& t) {
   return res->reply.parts[0].text.value_or("");
 }
 
-json requests(test::fake_peer& llm) {
-  auto r = llm.get("/_requests");
-  REQUIRE(r.status == 200);
-  return json::parse(r.body);
-}
-
 std::vector<json> lines_of(const std::string& path) {
   std::ifstream f(path);
   std::vector<json> out;
   for (std::string line; std::getline(f, line);)
     if (!line.empty()) out.push_back(json::parse(line, nullptr, false));
   return out;
-}
-
-/// Polls `pred` until it holds or 20 s pass (the deadline only bounds a failing test).
-template <class F>
-bool eventually(F pred) {
-  auto until = std::chrono::steady_clock::now() + 20s;
-  while (std::chrono::steady_clock::now() < until) {
-    if (pred()) return true;
-    std::this_thread::sleep_for(20ms);
-  }
-  return pred();
 }
 
 std::vector<json> of_type(const std::vector<json>& log, const std::string& type) {

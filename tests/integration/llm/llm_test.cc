@@ -498,7 +498,7 @@ exec = "{}"
   auto a = complete(*b, ask("", "hello"));
   REQUIRE(a.err);
   CHECK(lv::is(*a.err, lv::error_code::not_configured));
-  CHECK(a.err->message ==
-        "No LLM provider is configured: set ANTHROPIC_API_KEY or OPENAI_API_KEY (or add a [providers.<name>] table to "
-        "clawft.toml) and restart weft.");
+  CHECK(a.err->message == fmt::format("No LLM provider is usable: [providers.nokey] in '{}' has no API key. Set "
+                                      "api_key in that table, then run `weftctl reload` (no restart needed).",
+                                      s->config_path()));
 }

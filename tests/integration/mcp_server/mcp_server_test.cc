@@ -233,6 +233,16 @@ struct child {
   }
 };
 
+/// The config of a stack with agent main (its fs tools in `ws`), memory off, and `mcp`
+/// after an "[mcp]" header.
+std::string fs_agent_config(const std::string& ws, const std::string& mcp) {
+  return fmt::format(
+      "[memory]\nenabled = false\n\n"
+      "[agents.main]\nworkspace = \"{}\"\n[agents.main.tools]\nfamilies = [\"fs\"]\n\n"
+      "[mcp]\n{}",
+      ws, mcp);
+}
+
 const std::string init_line =
     R"({"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"raw","version":"1"}}})";
 
@@ -453,6 +463,27 @@ TEST_CASE("weft's MCP server: the TypeScript SDK over HTTP and stdio, list_chang
     CHECK(c.finish() == 0);  // stdin closed: exit 0
   }
 
+  SUBCASE("piped stdio: requests written and stdin closed at once; every answer arrives, then exit 0") {
+    auto c = child::spawn({weftctl, "--runtime-dir", st->runtime(), "mcp", "serve"},
+                          {"WEFT_CONFIG=" + st->config_path(), "WEFT_HOME=" + st->dir() + "/home"});
+    c.write_line(init_line);
+    c.write_line(R"({"jsonrpc":"2.0","method":"notifications/initialized"})");
+    c.write_line(R"({"jsonrpc":"2.0","id":2,"method":"tools/list"})");
+    c.write_line(R"({"jsonrpc":"2.0","id":3,"method":"tools/call","params":{"name":"list_dir","arguments":{"path":"."}}})");
+    ::close(c.in);  // the client is done writing: like `printf '…' | weftctl mcp serve`
+    c.in = -1;
+    auto init = c.read_json();
+    CHECK(init["id"] == 1);
+    CHECK(init["result"]["protocolVersion"] == "2025-11-25");
+    auto list = c.read_json();
+    CHECK(list["id"] == 2);
+    CHECK(list["result"]["tools"].is_array());
+    auto call = c.read_json();
+    CHECK(call["id"] == 3);
+    CHECK(call["result"].dump().find("SOUL.md") != std::string::npos);
+    CHECK(c.finish() == 0);
+  }
+
   SUBCASE("raw HTTP: token, Origin, Accept, version header, oversized and malformed bodies; still answering") {
     std::vector<std::pair<std::string, std::string>> h = {{"Authorization", "Bearer " + token},
                                                           {"Accept", "application/json, text/event-stream"},
@@ -504,13 +535,11 @@ TEST_CASE("weft's MCP server: the session of a killed `weftctl mcp serve` is fou
   REQUIRE_MESSAGE(missing.empty(), "not built: " << missing);
   weft::test::temp_dir d{"weft-mcp-stdio-gone-it"};
   // One session at most, stdio only; weftctl is pinged after 300 ms of quiet (30 s by default).
-  auto config = fmt::format(
-      "[memory]\nenabled = false\n\n"
-      "[agents.main]\nworkspace = \"{ws}\"\n[agents.main.tools]\nfamilies = [\"fs\"]\n\n"
-      "[mcp]\nlisten = \"\"\nmax_sessions = 1\n\n"
-      "[services.mcp]\nexec = \"{exe}\"\naddress = \"agent/main/mcp\"\n"
-      "env = {{ WEFT_AGENT = \"main\", WEFT_MCP_STDIO_PING_MS = \"300\" }}\n",
-      fmt::arg("ws", d.path.string() + "/ws"), fmt::arg("exe", test::build_path("services/mcp/weft-mcp")));
+  auto config = fs_agent_config(d.path.string() + "/ws",
+                                fmt::format("listen = \"\"\nmax_sessions = 1\n\n"
+                                            "[services.mcp]\nexec = \"{}\"\naddress = \"agent/main/mcp\"\n"
+                                            "env = {{ WEFT_AGENT = \"main\", WEFT_MCP_STDIO_PING_MS = \"300\" }}\n",
+                                            test::build_path("services/mcp/weft-mcp")));
   auto st = test::stack::start(config);
   auto weftctl = test::build_path("tools/weftctl/weftctl");
   std::vector<std::string> env = {"WEFT_CONFIG=" + st->config_path(), "WEFT_HOME=" + st->dir() + "/home"};
@@ -537,4 +566,34 @@ TEST_CASE("weft's MCP server: the session of a killed `weftctl mcp serve` is fou
     if (!served) std::this_thread::sleep_for(200ms);
   }
   CHECK(served);
+}
+
+TEST_CASE("weftctl mcp info shows the port and token rule of the config weftd runs on") {
+  auto missing = test::missing_programs({"services/mcp/weft-mcp", "services/tool-fs/weft-tool-fs"});
+  REQUIRE_MESSAGE(missing.empty(), "not built: " << missing);
+  weft::test::temp_dir d{"weft-mcp-info-it"};
+  // Another port than the default 8781, no token: what weftctl finds in its own
+  // environment (no WEFT_CONFIG, an empty HOME) would be the built-in default instead.
+  auto config = fs_agent_config(d.path.string() + "/ws", "listen = \"127.0.0.1:0\"\nrequire_token = false\n");
+  auto st = test::stack::start(config);
+  auto port = slurp(st->runtime() + "/mcp.port");
+  REQUIRE(!port.empty());
+  fs::create_directories(d.path / "empty-home");
+  std::vector<std::string> argv = {"/usr/bin/env", "-u", "WEFT_CONFIG", "-u", "WEFT_HOME",
+                                   "HOME=" + (d.path / "empty-home").string(), test::build_path("tools/weftctl/weftctl"),
+                                   "--runtime-dir", st->runtime(), "mcp", "info"};
+  auto info = test::run(argv);
+  INFO(info.out << info.err);
+  CHECK(info.exit_code == 0);
+  CHECK(info.out.find(fmt::format("HTTP:  http://127.0.0.1:{}/mcp", port)) != std::string::npos);
+  CHECK(info.out.find("token: none required") != std::string::npos);
+  CHECK(info.out.find(st->config_path()) != std::string::npos);
+  CHECK(info.out.find("not created yet") == std::string::npos);
+  argv.insert(argv.end() - 2, "--json");
+  auto j = json::parse(test::run(argv).out, nullptr, false);
+  REQUIRE(j.is_object());
+  CHECK(j["url"] == fmt::format("http://127.0.0.1:{}/mcp", port));
+  CHECK(j["require_token"] == false);
+  CHECK(j["config"] == st->config_path());
+  CHECK(j["token_file"] == st->dir() + "/home/mcp/http.token");
 }

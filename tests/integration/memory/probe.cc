@@ -4,38 +4,24 @@
 // agent through [services.agent-a]) and forwards every request it receives to `memory`
 // unchanged, answering with memory's reply. So a test can speak to memory *as* that agent,
 // with the identity the bus authenticated — nothing in the payload says who is asking.
-#include <cstring>
-
-#include <weft/base/log.hh>
-#include <weft/service/exit.hh>
-#include <weft/service/service_loop.hh>
-#include <weft/service/startup.hh>
+#include <weft/service/main.hh>
 
 using namespace weft;
 
 int main(int argc, char** argv) {
-  if (argc > 1 && std::strcmp(argv[1], "--help") == 0) {
-    fmt::print("usage: weft-test-memory-probe\nForwards every request it receives to 'memory' as itself (tests only).\n");
-    return 0;
-  }
-  int signal_fd = service::block_stop_signals();
-  (void)signal_fd;
-  log::configure_from_env();
-  auto& lg = log::get("probe");
-  auto on = service::join_bus_from_env();
-  if (!on) return service::exit_with(lg, on.err());
-  auto& notify = (*on)->notify;
-  auto& b = *(*on)->bus;
-  (void)notify.ready();
-  for (;;) {
-    (void)notify.beat_if_due();
-    auto m = b.next(std::chrono::milliseconds(200));
-    if (!m || m->env.kind != ipc::bus::kind::request) continue;
-    ipc::call_options co;
-    co.timeout = std::chrono::seconds(20);
-    co.attempt_timeout = co.timeout;
-    auto r = b.call("memory", m->env.type, m->payload, co);
-    if (!r) (void)b.reply_error(*m, r.err());
-    else (void)b.reply(*m, r->env.type, r->payload);
-  }
+  service::main_spec spec{.program = "weft-test-memory-probe", .log_name = "probe",
+                          .help = "usage: weft-test-memory-probe\n"
+                                  "Forwards every request it receives to 'memory' as itself (tests only).\n",
+                          .config = false};
+  return service::run_main(argc, argv, spec, [](service::main_context& m) {
+    auto& rt = *m.rt;
+    rt.on_other([&](const ipc::message& req, service::responder out) {
+      rt.call("memory", req.env.type, req.payload, {.timeout = std::chrono::seconds(20)},
+              [out = std::move(out)](result<ipc::message> r) mutable {
+                if (!r) return out.fail(r.err());
+                out.send(r->env.type, std::move(r->payload));
+              });
+    });
+    return rt.run();
+  });
 }

@@ -9,9 +9,11 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <regex>
 #include <set>
 #include <thread>
 
+#include <fmt/ranges.h>
 #include <nlohmann/json.hpp>
 
 #include <weft/service/paths.hh>
@@ -99,6 +101,57 @@ std::string sessions_text(const std::string& home, const std::string& agent) {
   return out;
 }
 
+
+/// Polls `ready` until it holds or `timeout` passes (the fakes and the journal are read, not
+/// waited on: each check is a condition, never a guess at how long something takes).
+template <class Pred>
+bool eventually(Pred ready, std::chrono::seconds timeout = 60s) {
+  auto until = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < until) {
+    if (ready()) return true;
+    std::this_thread::sleep_for(50ms);
+  }
+  return ready();
+}
+
+/// The ids of the router's journal's inbound records, in the order it accepted them.
+std::vector<std::string> accepted_ids(const std::string& home) {
+  std::vector<std::string> ids;
+  std::ifstream f(fs::path(home) / "router" / "journal");
+  for (std::string line; std::getline(f, line);) {
+    auto j = json::parse(line, nullptr, false);
+    if (j.is_object() && j.value("t", "") == "in") ids.push_back(j.value("id", ""));
+  }
+  return ids;
+}
+
+/// "order-<n>" as it appears in a question or a reply ("You said: order-3"), else empty.
+std::string tag(const std::string& text) {
+  static const std::regex re("order-[0-9]+");
+  std::smatch m;
+  return std::regex_search(text, m, re) ? m.str() : std::string();
+}
+
+/// The last user text of each chat request the fake model got, in the order it got them.
+std::vector<std::string> asked(test::fake_peer& llm) {
+  std::vector<std::string> out;
+  auto r = llm.get("/_requests");
+  REQUIRE(r.status == 200);
+  for (auto& q : json::parse(r.body)) {
+    if (q.value("path", "").find("chat/completions") == std::string::npos || !q["body"].is_object()) continue;
+    std::string said;
+    for (auto& m : q["body"].value("messages", json::array())) {
+      if (m.value("role", "") != "user") continue;
+      said.clear();
+      if (m["content"].is_string()) said = m["content"].get<std::string>();
+      else if (m["content"].is_array())
+        for (auto& b : m["content"])
+          if (b.is_object() && b.value("type", "") == "text") said += b.value("text", "");
+    }
+    out.push_back(said);
+  }
+  return out;
+}
 }  // namespace
 
 TEST_CASE("three agents on one gateway: users routed by Telegram id; sessions and workspaces isolated") {
@@ -253,4 +306,84 @@ TEST_CASE("kill -9 of router, agent, llm, chan-telegram and bus during 200 messa
   CHECK(duplicated == 0);
   CHECK(in_doubt <= 4);  // chan-telegram sends on 4 workers
   CHECK(out.size() == static_cast<std::size_t>(total + in_doubt));
+}
+
+namespace {
+
+/// Twelve messages in one chat wait behind a slow first answer; `victims` are SIGKILLed;
+/// the model must be asked, and the chat answered, in the order the router accepted them.
+void one_chat_in_order(const std::vector<std::string>& victims) {
+  test::fake_peer llm("fake_llm.py");
+  test::fake_peer tg("fake_telegram.py", {"--token", bot_token});
+  auto s = test::stack::start(config(llm, tg, "[agents.main]\n"));
+  REQUIRE(s);
+  auto home = s->dir() + "/home";
+  auto c = s->control();
+  REQUIRE(c->request(sv::watch{}));
+  // The model holds its first answer until long after the agent is killed, so the other
+  // eleven messages are accepted and wait behind it.
+  REQUIRE(llm.post("/_script", R"([{"delay_ms": 20000}])").status == 200);
+  const int total = 12;
+  const long chat = 4242;
+  std::map<std::string, std::string> text_of;  // message id -> its text
+  for (int i = 0; i < total; ++i) {
+    auto text = fmt::format("order-{}", i);
+    auto r = tg.post("/_inject", json{{"user_id", chat}, {"chat_id", chat}, {"text", text}}.dump());
+    REQUIRE(r.status == 200);
+    text_of[fmt::format("telegram:{}", json::parse(r.body).value("update_id", 0))] = text;
+  }
+  REQUIRE_MESSAGE(eventually([&] { return accepted_ids(home).size() == total && !asked(llm).empty(); }), s->log());
+  auto order = accepted_ids(home);  // acceptance order
+  std::map<std::string, int> rank;  // text -> its place in acceptance order
+  for (int i = 0; i < total; ++i) {
+    REQUIRE(text_of.count(order[i]));
+    rank[text_of[order[i]]] = i;
+  }
+  for (auto& v : victims) {
+    auto pid = s->service_pid(v);
+    REQUIRE_MESSAGE(pid > 0, v);
+    REQUIRE(::kill(pid, SIGKILL) == 0);
+  }
+  // Both restarts are watched at once: a change is read only once.
+  std::set<std::string> down(victims.begin(), victims.end());
+  auto until = std::chrono::steady_clock::now() + 30s;
+  while (!down.empty() && std::chrono::steady_clock::now() < until) {
+    auto ch = c->next_change(std::chrono::duration_cast<std::chrono::milliseconds>(until - std::chrono::steady_clock::now()));
+    if (!ch) break;
+    if (ch->state == sv::state::ready && ch->restarts >= 1) down.erase(ch->name);
+  }
+  REQUIRE_MESSAGE(down.empty(), s->log());
+  auto out = wait_sent(tg, total, 60s);
+  REQUIRE_MESSAGE(out.size() >= static_cast<std::size_t>(total), s->log());
+
+  // The model was asked in acceptance order: a question may be asked again (the one in
+  // flight when the agent died), never one that was accepted before a question already asked.
+  std::vector<int> asked_ranks;
+  for (auto& q : asked(llm))
+    if (auto t = tag(q); rank.count(t)) asked_ranks.push_back(rank[t]);
+  MESSAGE("model asked (acceptance ranks): ", fmt::format("{}", fmt::join(asked_ranks, ", ")));
+  CHECK(std::is_sorted(asked_ranks.begin(), asked_ranks.end()));
+  CHECK(std::set<int>(asked_ranks.begin(), asked_ranks.end()).size() == static_cast<std::size_t>(total));
+  // The replies arrived in acceptance order, one each.
+  std::vector<int> replied;
+  for (auto& m : out) {
+    if (auto t = tag(m.value("text", "")); rank.count(t)) replied.push_back(rank[t]);
+  }
+  MESSAGE("replies delivered (acceptance ranks): ", fmt::format("{}", fmt::join(replied, ", ")));
+  std::vector<int> expected(total);
+  for (int i = 0; i < total; ++i) expected[i] = i;
+  CHECK(replied == expected);
+}
+
+}  // namespace
+
+TEST_CASE("twelve messages queued in one chat, the agent killed mid-turn: asked and answered in acceptance order") {
+  // The agent alone: the router resends what the dead agent held. The router with it: the
+  // restarted router rebuilds each session's order from its journal.
+  std::vector<std::vector<std::string>> cases = {{"agent-main"}, {"router", "agent-main"}};
+  for (auto& victims : cases) {
+    auto killed = fmt::format("{}", fmt::join(victims, " + "));
+    CAPTURE(killed);
+    one_chat_in_order(victims);
+  }
 }

@@ -5,11 +5,8 @@
 
 #include <thread>
 
-#include <weft/service/runtime.hh>
-
-#include "services/bus/server.hh"
 #include "tests/echo/echo_v1.hh"
-#include "tests/temp_dir.hh"
+#include "tests/integration/in_process_bus.hh"
 
 using namespace weft;
 using namespace std::chrono_literals;
@@ -18,71 +15,7 @@ namespace bp = weft::proto::bus_v1;
 
 namespace {
 
-struct world {
-  test::temp_dir dir{"weft-runtime"};
-  zmq::context_t ctx{1};
-  ipc::secret key = ipc::make_secret();
-  std::unique_ptr<event_loop> bus_loop;
-  std::unique_ptr<bus::server> bus;
-  std::vector<std::unique_ptr<service::runtime>> rts;
-
-  std::string bus_ep() const { return "ipc://" + (dir.path / "bus").string(); }
-  std::string events_ep() const { return "ipc://" + (dir.path / "events").string(); }
-
-  world() { start_bus(); }
-  ~world() {
-    rts.clear();
-    bus.reset();
-  }
-
-  void start_bus() {
-    bus.reset();
-    bus_loop = std::move(*event_loop::create());
-    auto s = bus::server::bind(ctx, *bus_loop, service::bus_settings{}, key, bus_ep(), events_ep());
-    REQUIRE(s);
-    bus = std::move(*s);
-  }
-
-  service::runtime& join(const std::string& address, bool events = true) {
-    ipc::client_options o;
-    o.endpoint = bus_ep();
-    o.address = address;
-    o.token = ipc::make_token(key, address);
-    // Hello is answered by the bus loop, which must turn while connect() waits.
-    std::unique_ptr<ipc::bus_client> c;
-    std::thread t([&] {
-      auto r = ipc::bus_client::connect(ctx, o);
-      REQUIRE(r);
-      c = std::move(*r);
-    });
-    while (!c) bus_loop->run_once(1ms);
-    t.join();
-    service::runtime_options ro;
-    if (events) ro.events_endpoint = events_ep();
-    ro.drain_timeout = 3s;
-    auto rt = service::runtime::create(ctx, std::move(c), service::notifier{}, ro);
-    REQUIRE(rt);
-    rts.push_back(std::move(*rt));
-    return *rts.back();
-  }
-
-  /// One turn of every loop.
-  void pump() {
-    bus_loop->run_once(0ms);
-    for (auto& r : rts) r->loop().run_once(0ms);
-  }
-  /// Turns the loops until `done` or 5 s.
-  template <class F>
-  bool until(F done) {
-    auto end = mono_clock::now() + 5s;
-    while (!done()) {
-      if (mono_clock::now() > end) return false;
-      pump();
-      std::this_thread::sleep_for(200us);
-    }
-    return true;
-  }
-};
+using world = test::in_process_bus;
 
 echo::echo_reply reply_of(const result<ipc::message>& r) {
   REQUIRE(r);

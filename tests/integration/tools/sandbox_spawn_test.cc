@@ -37,7 +37,7 @@ int run_shell(const std::string& script, const service::sandbox_spec& sb) {
   r.sandbox = sb;
   auto sp = weftd::spawn(r);
   REQUIRE_MESSAGE(sp, (sp ? "" : sp.err().message));
-  ::close(sp->notify_fd);
+  sp->notify_fd.reset();
   int ws = 0;
   REQUIRE(::waitpid(sp->pid, &ws, 0) == sp->pid);
   return ws;

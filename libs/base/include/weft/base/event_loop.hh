@@ -24,6 +24,7 @@
 #include <weft/base/fd.hh>
 #include <weft/base/result.hh>
 #include <weft/base/time.hh>
+#include <weft/base/unique_function.hh>
 
 namespace weft {
 
@@ -50,20 +51,23 @@ class event_loop {
   /// Stops a watch; its callback is not called again, even for events already collected.
   void unwatch(id w);
 
+  /// A callback of a timer, post() or defer(); it may own move-only state (a responder).
+  using task = unique_function<void()>;
+
   /// Calls `fn` once, `delay` from now (rounded up to the next millisecond).
-  id after(std::chrono::nanoseconds delay, std::function<void()> fn);
+  id after(std::chrono::nanoseconds delay, task fn);
   /// Calls `fn` once at `when`.
-  id at(clock::time_point when, std::function<void()> fn);
+  id at(clock::time_point when, task fn);
   /// Calls `fn` every `period`, the first time one period from now, until cancelled.
-  id every(std::chrono::nanoseconds period, std::function<void()> fn);
+  id every(std::chrono::nanoseconds period, task fn);
   /// Cancels a timer; nothing happens when it already fired or was cancelled.
   void cancel(id timer);
 
   /// Runs `fn` on the loop's thread soon. The only call that is safe from any thread: how
   /// worker threads hand their results back.
-  void post(std::function<void()> fn);
+  void post(task fn);
   /// Runs `fn` on the loop's thread after the current callback, before the next wait.
-  void defer(std::function<void()> fn);
+  void defer(task fn);
 
   /// Calls `fn` before every wait; when it returns true the loop does not sleep (it has more
   /// work in hand, as a ZeroMQ socket whose edge-triggered ZMQ_FD was already consumed).
@@ -98,7 +102,7 @@ class event_loop {
     fd_callback fn;
   };
   struct timer_entry {
-    std::function<void()> fn;
+    task fn;
     std::chrono::nanoseconds period{0};  // 0: once
   };
   std::chrono::milliseconds wait_time(std::chrono::milliseconds max_wait);
@@ -120,9 +124,9 @@ class event_loop {
   std::map<std::pair<clock::time_point, id>, timer_entry> _timers;
   std::unordered_map<id, clock::time_point> _timer_at;
   std::map<id, std::function<bool()>> _hooks;
-  std::vector<std::function<void()>> _deferred;
+  std::vector<task> _deferred;
   std::mutex _posted_mu;
-  std::vector<std::function<void()>> _posted;
+  std::vector<task> _posted;
   bool _quit = false;
   int _code = 0;
 };

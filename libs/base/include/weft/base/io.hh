@@ -16,6 +16,10 @@ namespace weft {
 /// text, or errc::invalid_argument "larger than N bytes" once more than `max_bytes` arrived.
 result<std::string> read_to_end(int fd, std::size_t max_bytes);
 
+/// Writes all of `bytes` to `fd` (retrying short writes and EINTR); no sync. Errors carry
+/// only the reason (errc::io with the system's text), for the caller's "Failed to …".
+status write_all(int fd, std::string_view bytes);
+
 /// fsync of a directory: makes a file created, renamed or removed in it durable.
 /// errc::io "Failed to sync directory '<dir>': <reason>" (or "Failed to open directory …").
 status sync_dir(const std::filesystem::path& dir);
@@ -25,6 +29,16 @@ status sync_dir(const std::filesystem::path& dir);
 /// it, renames it over `file` and syncs the directory. The temporary file is removed on
 /// failure. errc::io "Failed to <create|write|sync|rename> '<path>': <reason>".
 status write_file_atomic(const std::filesystem::path& file, std::string_view data, unsigned mode = 0600);
+
+/// The same inside an open directory, for callers that must not resolve a path again (a
+/// directory opened beneath a confinement root): `name` is one entry of `dir_fd`, a
+/// directory opened for reading (not O_PATH: it is synced). The temporary file has a name
+/// of its own (`.<name>.<random>.tmp`) and is created with O_EXCL | O_NOFOLLOW, so nothing
+/// placed in the directory beforehand (a file, a symlink pointing elsewhere) is written
+/// through. The same rule: written with `mode` exactly, fsynced, renamed over `name`, the
+/// directory synced. errc::io "<step>: <reason>" ("sync: No space left on device") for the
+/// caller's own "Failed to write '<path>': …", as only the caller knows the path.
+status write_file_atomic_at(int dir_fd, std::string_view name, std::string_view data, unsigned mode = 0600);
 
 /// posix_spawn attributes for a child that is a process group of its own (so it and what
 /// it starts can be signalled together), with no blocked signals and the default action

@@ -35,7 +35,7 @@ inline constexpr std::string_view malformed = "Malformed";
 inline constexpr std::string_view not_found = "NotFound";
 inline constexpr std::string_view config = "Config";
 inline constexpr std::string_view unavailable = "Unavailable";
-/// A listening address another socket holds: retrying does not help, another port does.
+/// The address a server must listen on is taken by another process (EADDRINUSE).
 inline constexpr std::string_view address_in_use = "AddressInUse";
 }  // namespace errc
 

@@ -60,7 +60,7 @@ class worker_pool {
   void stop();
 
  private:
-  bool push(std::function<void()> job);
+  bool push(unique_function<void()> job);
   void run();
 
   event_loop& _loop;
@@ -70,7 +70,7 @@ class worker_pool {
   std::shared_ptr<std::size_t> _busy = std::make_shared<std::size_t>(0);
   mutable std::mutex _mu;
   std::condition_variable _cv;
-  std::deque<std::function<void()>> _jobs;
+  std::deque<unique_function<void()>> _jobs;
   bool _stopping = false;
   std::vector<std::thread> _threads;
 };

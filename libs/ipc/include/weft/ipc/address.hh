@@ -16,6 +16,9 @@ std::string agent_mcp(std::string_view id);
 std::string tool(std::string_view family);
 /// A per-agent tool family (tool/fs/<agent>, tool/shell/<agent>).
 std::string tool(std::string_view family, std::string_view agent);
+/// One tool of a tool process, where its Tool.v1.Call goes: <process>/<tool>
+/// (tool/fs/main/read_file).
+std::string tool_method(std::string_view process, std::string_view tool);
 std::string channel(std::string_view name);
 /// An admin tool's address, one per weftctl process.
 std::string ctl(std::uint64_t pid);

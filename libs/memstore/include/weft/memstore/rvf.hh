@@ -14,6 +14,7 @@
 #include <string_view>
 #include <vector>
 
+#include <weft/base/fd.hh>
 #include <weft/memstore/types.hh>
 
 namespace weft::memstore::rvf {
@@ -83,7 +84,7 @@ class segment {
   error corrupt_at(std::uint64_t offset, std::string_view why) const;
 
   std::filesystem::path _path;
-  int _fd = -1;
+  unique_fd _fd;
   header _head;
   bool _sealed = false;
   bool _failed = false;  ///< a failed write could not be cut back: no more appends

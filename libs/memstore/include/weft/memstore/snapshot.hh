@@ -15,6 +15,7 @@
 #include <string>
 #include <string_view>
 
+#include <weft/base/fd.hh>
 #include <weft/memstore/types.hh>
 
 namespace weft::memstore {
@@ -55,7 +56,7 @@ class snapshot_writer {
   snapshot_writer() = default;
   std::filesystem::path _path, _tmp;
   snapshot_meta _meta;
-  int _fd = -1;
+  unique_fd _fd;
   std::uint64_t _size = 0;
   std::uint32_t _header_len = 0;
   bool _done = false;

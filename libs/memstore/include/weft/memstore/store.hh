@@ -13,6 +13,7 @@
 #include <string_view>
 #include <vector>
 
+#include <weft/base/fd.hh>
 #include <weft/memstore/rvf.hh>
 #include <weft/memstore/types.hh>
 
@@ -76,7 +77,7 @@ class store {
   std::filesystem::path _dir;
   std::string _ns;
   store_options _opt;
-  int _lock_fd = -1;
+  unique_fd _lock_fd;
   std::vector<rvf::segment> _segments;  ///< by number order; back() is active
   std::vector<std::uint32_t> _numbers;  ///< segment numbers, parallel to _segments
   bool _dirty = false;                  ///< appended since the last sync

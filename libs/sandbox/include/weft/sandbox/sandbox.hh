@@ -19,7 +19,7 @@
 #include <vector>
 
 #include <weft/base/result.hh>
-#include <weft/service/config.hh>
+#include <weft/sandbox/spec.hh>
 
 namespace weft::sandbox {
 
@@ -60,7 +60,7 @@ class prepared {
   const char* apply_in_child() noexcept;
 
  private:
-  friend result<prepared> prepare(const service::sandbox_spec& spec);
+  friend result<prepared> prepare(const sandbox::spec& spec);
   struct limit {
     int resource;
     std::uint64_t value;
@@ -83,10 +83,10 @@ class prepared {
 /// missing) and read_only paths (a missing one is skipped with a warning; /proc/self and
 /// /proc/thread-self paths are opened in the child, where they name the child), creates the
 /// Landlock ruleset for every right the kernel's ABI knows, and compiles the seccomp filter.
-result<prepared> prepare(const service::sandbox_spec& spec);
+result<prepared> prepare(const sandbox::spec& spec);
 
 /// prepare() + apply_in_child() for the calling process itself. Landlock missing is logged
 /// once as a warning and not an error.
-status apply(const service::sandbox_spec& spec);
+status apply(const sandbox::spec& spec);
 
 }  // namespace weft::sandbox

@@ -7,12 +7,14 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include <weft/base/result.hh>
+#include <weft/sandbox/spec.hh>
 
 namespace weft::service {
 
@@ -68,18 +70,20 @@ struct supervisor_settings {
   bool operator==(const supervisor_settings&) const = default;
 };
 
-/// What weftd confines a child to before exec (Landlock, seccomp, rlimits). Derived for
-/// per-agent tool processes; not settable in [services.*] yet.
-struct sandbox_spec {
-  bool enabled = false;
-  std::vector<std::string> read_write;  ///< paths with full access (the agent workspace)
-  std::vector<std::string> read_only;   ///< paths readable and executable (/usr, /etc, …)
-  bool deny_network = false;            ///< seccomp: no socket() except AF_UNIX
-  std::uint64_t max_address_space = 0;  ///< RLIMIT_AS bytes; 0: unchanged
-  std::uint64_t max_open_files = 0;     ///< RLIMIT_NOFILE; 0: unchanged
-  std::uint64_t max_processes = 0;      ///< RLIMIT_NPROC; 0: unchanged
-  std::uint64_t max_file_size = 0;      ///< RLIMIT_FSIZE bytes; 0: unchanged
-  bool operator==(const sandbox_spec&) const = default;
+/// What weftd confines a child to before exec (libs/sandbox's plain description).
+using sandbox_spec = sandbox::spec;
+
+struct config;
+
+/// What of the config a derived service reads itself (it re-reads the file weftd passes
+/// it), so a reload restarts it when that changed and for nothing else in the file: a
+/// provider added restarts llm, not the agents. The parts are named in config_derived.cc
+/// ("providers", "llm", "agent:<id>", "channels.web", …).
+struct service_inputs {
+  std::vector<std::string> parts;
+  std::shared_ptr<const config> from;  ///< the config they were read from, file positions cleared
+  /// The same parts with the same values in both configs (no parts: equal).
+  bool operator==(const service_inputs& o) const;
 };
 
 /// One [services.<name>] table: a process weftd starts, watches and restarts.
@@ -96,6 +100,8 @@ struct service_spec {
   /// weftd sends SIGHUP to the running service after every reload that keeps it, so it can
   /// re-read its part of the config in place (tool-mcp: servers added or removed).
   bool reload_signal = false;
+  /// The parts of the config the service reads (derived services; none for [services.*]).
+  service_inputs reads;
   std::string where;  ///< "file:line:col" of the table
   /// Compares everything but `where`, so a table that only moved in the file is not a
   /// changed service on reload.
@@ -296,9 +302,12 @@ struct tools_settings {
   bool operator==(const tools_settings&) const = default;
 };
 
+/// config::source when no file was read.
+inline constexpr std::string_view builtin_config_source = "(built-in default)";
+
 /// The whole validated configuration.
 struct config {
-  std::string source = "(built-in default)";  ///< file path, or "(built-in default)"
+  std::string source{builtin_config_source};  ///< file path, or builtin_config_source
   std::string home;          ///< [weft] home; empty: resolved by service::home_dir
   std::string runtime_dir;   ///< [weft] runtime_dir; empty: resolved by service::runtime_dir
   std::string log = "info";  ///< [weft] log, e.g. "debug,bus=trace"
@@ -376,5 +385,9 @@ result<config> load_config_or_default(const std::string& path, bool lenient_env 
 /// existing of $WEFT_HOME/clawft.toml, $HOME/.clawft/clawft.toml, /etc/weft/clawft.toml;
 /// nullopt if none exists.
 std::optional<std::string> find_config(std::string_view explicit_path);
+
+/// Where a new config file goes so that find_config (and weftd's reload) picks it up first:
+/// $WEFT_HOME/clawft.toml, else $HOME/.clawft/clawft.toml, else /etc/weft/clawft.toml.
+std::string new_config_path();
 
 }  // namespace weft::service

@@ -57,9 +57,18 @@ struct main_context {
   std::unique_ptr<runtime> rt;  ///< null when !spec.bus
   std::string address;          ///< the bus address weftd gave ($WEFT_ADDRESS), when spec.bus
 
-  /// Logs `e` once and returns the exit code for it (exit_with).
+  /// Logs `e` once, tells the supervisor why (STATUS=<first line of the message>, and
+  /// ERRNO=98 for errc::address_in_use, which weftd does not retry) and returns the exit
+  /// code for it (exit_with).
   int fail(const error& e) const;
 };
+
+/// The longest STATUS= text a failure sends (weftd keeps 200 characters).
+inline constexpr std::size_t max_status_chars = 200;
+
+/// The notify datagram that says why a process fails: "STATUS=<first line of the
+/// message>", plus "\nERRNO=98" for errc::address_in_use.
+std::string failure_notice(const error& e);
 
 /// Runs `body` after the shared opening; returns main()'s exit code.
 int run_main(int argc, char** argv, const main_spec& spec, const std::function<int(main_context&)>& body);

@@ -103,7 +103,8 @@ class runtime {
  public:
   using request_fn = std::function<void(const ipc::message&, responder)>;
   using event_fn = std::function<void(const ipc::message&)>;
-  using reply_fn = std::function<void(result<ipc::message>)>;
+  /// Gets a call's answer; may own move-only state (the responder of the request it serves).
+  using reply_fn = unique_function<void(result<ipc::message>)>;
 
   /// Builds the runtime around a joined bus connection. errc::io when the event loop cannot
   /// be created or the bus socket cannot be watched.
@@ -123,6 +124,8 @@ class runtime {
 
   /// Handles requests of `type`; the handler answers through the responder, now or later.
   void on(std::string_view type, request_fn fn);
+  /// Handles requests of every type no on() names (a relay); without it they are UnknownType.
+  void on_other(request_fn fn) { _other = std::move(fn); }
 
   /// Typed: decodes the payload as Req (BadRequest to the sender when it does not) and calls
   ///   fn(const Req&, const ipc::message&) -> result<Reply>   (answered at once), or
@@ -242,6 +245,7 @@ class runtime {
   std::map<std::string, request_fn, std::less<>> _requests;
   std::map<std::string, event_fn, std::less<>> _event_fns;
   event_fn _on_reply;
+  request_fn _other;
   std::unordered_map<std::uint64_t, pending_call> _calls;     // by call handle
   std::unordered_map<std::uint64_t, std::uint64_t> _by_bus_id;  // bus request id -> call handle
   std::uint64_t _next_call = 1;

@@ -4,34 +4,13 @@
 /// the built-in `load_skill` tool (progressive disclosure).
 
 #include <map>
-#include <optional>
 #include <string>
-#include <string_view>
 #include <vector>
 
 #include <weft/base/result.hh>
+#include <weft/skills/frontmatter.hh>
 
-namespace weft::agent {
-
-/// A frontmatter value: a scalar, a list, or a one-level map (e.g. `metadata:`).
-struct fm_value {
-  std::string scalar;
-  std::vector<std::string> list;
-  std::map<std::string, std::string> map;
-  enum class kind : std::uint8_t { scalar = 0, list = 1, map = 2 } k = kind::scalar;
-  bool operator==(const fm_value&) const = default;
-};
-
-struct frontmatter {
-  std::map<std::string, fm_value> fields;
-  std::string body;  ///< everything after the closing '---'
-};
-
-/// Parses the subset of YAML skills use: `key: value`, single- or double-quoted strings,
-/// `[a, b]` and indented `- item` lists, one-level indented maps, `|` and `>` block
-/// scalars, `#` comments. The text must start with a '---' line and the frontmatter end
-/// with one. Errors name the line.
-result<frontmatter> parse_frontmatter(std::string_view text);
+namespace weft::skills {
 
 struct skill {
   std::string name;
@@ -72,4 +51,14 @@ result<std::string> load_skill_body(const skill& s);
 /// may invoke).
 std::string skills_prompt(const std::vector<skill>& skills);
 
+}  // namespace weft::skills
+
+// Transitional, for services/mcp only: it names these agent::… and moves onto the service
+// runtime on another branch, which changes its code; this block goes once it says skills::….
+namespace weft::agent {
+using skills::discover_skills;
+using skills::load_skill_body;
+using skills::skill;
+using skills::skill_dir;
+using skills::skill_dirs_of;
 }  // namespace weft::agent

@@ -1,0 +1,25 @@
+#pragma once
+/// What weftd confines a child to before exec (Landlock, seccomp, rlimits): plain data, so
+/// the config (libs/service) can describe it and weftd's spawn can apply it without the
+/// sandbox depending on the config.
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace weft::sandbox {
+
+/// Derived for per-agent tool processes; not settable in [services.*] yet.
+struct spec {
+  bool enabled = false;
+  std::vector<std::string> read_write;  ///< paths with full access (the agent workspace)
+  std::vector<std::string> read_only;   ///< paths readable and executable (/usr, /etc, …)
+  bool deny_network = false;            ///< seccomp: no socket() except AF_UNIX
+  std::uint64_t max_address_space = 0;  ///< RLIMIT_AS bytes; 0: unchanged
+  std::uint64_t max_open_files = 0;     ///< RLIMIT_NOFILE; 0: unchanged
+  std::uint64_t max_processes = 0;      ///< RLIMIT_NPROC; 0: unchanged
+  std::uint64_t max_file_size = 0;      ///< RLIMIT_FSIZE bytes; 0: unchanged
+  bool operator==(const spec&) const = default;
+};
+
+}  // namespace weft::sandbox

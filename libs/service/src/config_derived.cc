@@ -1,0 +1,280 @@
+// The built-in default configuration and the services derived from a configuration:
+// which processes weftd runs, with which environment, sandbox and inputs.
+#include <weft/ipc/address.hh>
+#include <weft/service/config.hh>
+
+#include <cstdlib>
+#include <memory>
+#include <tuple>
+
+#include <weft/service/paths.hh>
+
+#include "config_check.hh"
+
+namespace weft::service {
+
+namespace {
+
+using namespace detail;
+
+/// The GiB/MiB rlimits of a per-agent tool process.
+constexpr std::uint64_t gib = 1ull << 30;
+/// No RLIMIT_AS: runtimes such as V8 reserve far more address space than they use, so a
+/// cap that stops a runaway process also breaks `node`; memory limits belong to cgroups.
+constexpr std::uint64_t tool_max_address_space = 0;
+constexpr std::uint64_t tool_max_open_files = 256;
+/// RLIMIT_NPROC counts every process of the user, not only the tool's: high enough for a
+/// desktop session running weft under the user's own account, low enough to stop a fork bomb.
+constexpr std::uint64_t tool_max_processes = 4096;
+constexpr std::uint64_t tool_max_file_size = 1 * gib;
+
+
+
+/// A copy of `c` without file positions: a table that only moved is not a change.
+std::shared_ptr<const config> positionless(const config& c) {
+  auto out = std::make_shared<config>(c);
+  for (auto& [n, p] : out->providers) p.where.clear();
+  for (auto& t : out->llm.tiers) t.where.clear();
+  for (auto& [id, a] : out->agents) a.where.clear(), a.tools.where.clear();
+  if (out->channels.telegram) out->channels.telegram->where.clear();
+  if (out->channels.web) out->channels.web->where.clear();
+  for (auto& r : out->agent_routes) r.where.clear();
+  for (auto& r : out->delegation.routing_rules) r.where.clear();
+  for (auto& m : out->memory.shares) m.where.clear();
+  if (out->mcp) out->mcp->where.clear();
+  for (auto& [n, m] : out->tools.mcp_servers) m.where.clear();
+  for (auto& r : out->bus.acl) r.where.clear();
+  for (auto& [n, p] : out->bus.agent_tools) p.where.clear();
+  out->services.clear();  // each compares its own spec
+  out->warnings.clear();
+  return out;
+}
+
+/// The provider memory asks llm for embeddings from, by memory's rule: [llm]
+/// embedding_provider, else default_provider, else the first usable one.
+const provider_settings* embedding_provider(const config& c) {
+  auto usable = [&](const std::string& name) -> const provider_settings* {
+    auto it = c.providers.find(name);
+    return it != c.providers.end() && it->second.enabled ? &it->second : nullptr;
+  };
+  if (!c.llm.embedding_provider.empty()) return usable(c.llm.embedding_provider);
+  if (!c.llm.default_provider.empty()) return usable(c.llm.default_provider);
+  for (auto& [name, p] : c.providers)
+    if (p.enabled) return &p;
+  return nullptr;
+}
+
+/// What llm reads of each agent (model choice and budget); an agent with none of them set
+/// is served like an unknown one, so adding it changes nothing for llm.
+std::map<std::string, std::tuple<std::string, std::string, double>> llm_view_of_agents(const config& c) {
+  std::map<std::string, std::tuple<std::string, std::string, double>> out;
+  for (auto& [id, a] : c.agents)
+    if (!a.tier.empty() || !a.model.empty() || a.budget_usd != 0) out[id] = {a.tier, a.model, a.budget_usd};
+  return out;
+}
+
+/// One part of what a service reads, the same in `a` and `b`. The parts and who reads them:
+///   paths               [weft] home and runtime_dir          every derived service that reads the file
+///   providers, llm      [providers], [llm]                   llm
+///   agents.llm          each agent's tier, model, budget     llm
+///   embedding           the provider memory embeds with      memory
+///   llm.turn            [llm] tiers, default_tier, timeouts  agent-<id>
+///   agent:<id>          [agents.<id>]                        agent-<id>, mcp
+///   agents.ids          which agents exist                   router, memory
+///   memory              [memory]                             memory, agent-<id>
+///   routes              [[agent_routes]], [routing]          router
+///   channels.<name>     [channels.<name>]                    chan-<name>
+///   mcp                 [mcp]                                mcp
+///   bus.limits          [bus] max_message_bytes              memory, agent-<id>, chan-telegram, mcp
+///   supervisor.stop     [supervisor] stop_timeout_ms         agent-<id>
+/// The tool processes read no config (their agent and workspace come in the environment),
+/// and tool-mcp re-reads [tools.mcp_servers] on SIGHUP.
+bool same_part(const config& a, const config& b, std::string_view part) {
+  if (part == "paths") return a.home == b.home && a.runtime_dir == b.runtime_dir;
+  if (part == "providers") return a.providers == b.providers;
+  if (part == "llm") return a.llm == b.llm;
+  if (part == "agents.llm") return llm_view_of_agents(a) == llm_view_of_agents(b);
+  if (part == "embedding") {
+    auto *pa = embedding_provider(a), *pb = embedding_provider(b);
+    return (pa ? std::optional(*pa) : std::nullopt) == (pb ? std::optional(*pb) : std::nullopt) &&
+           a.llm.embedding_model == b.llm.embedding_model;
+  }
+  if (part == "llm.turn")
+    return a.llm.tiers == b.llm.tiers && a.llm.default_tier == b.llm.default_tier &&
+           a.llm.timeout_ms == b.llm.timeout_ms && a.llm.retries == b.llm.retries &&
+           a.llm.retry_min_wait_ms == b.llm.retry_min_wait_ms;
+  if (part.substr(0, 6) == "agent:") {
+    auto id = std::string(part.substr(6));
+    auto ia = a.agents.find(id), ib = b.agents.find(id);
+    if (ia == a.agents.end() || ib == b.agents.end()) return (ia == a.agents.end()) == (ib == b.agents.end());
+    return ia->second == ib->second;
+  }
+  if (part == "agents.ids") return keys_of(a.agents) == keys_of(b.agents);
+  if (part == "memory") return a.memory == b.memory;
+  if (part == "routes") return a.agent_routes == b.agent_routes && a.routing == b.routing;
+  if (part == "channels.telegram") return a.channels.telegram == b.channels.telegram;
+  if (part == "channels.web") return a.channels.web == b.channels.web;
+  if (part == "mcp") return a.mcp == b.mcp;
+  if (part == "bus.limits") return a.bus.max_message_bytes == b.bus.max_message_bytes;
+  if (part == "supervisor.stop") return a.supervisor.stop_timeout_ms == b.supervisor.stop_timeout_ms;
+  return a == b;  // a part nobody named: the whole config
+}
+
+}  // namespace
+
+bool service_inputs::operator==(const service_inputs& o) const {
+  if (parts != o.parts) return false;
+  if (parts.empty()) return true;
+  if (!from || !o.from) return from == o.from;
+  return std::all_of(parts.begin(), parts.end(), [&](auto& p) { return same_part(*from, *o.from, p); });
+}
+
+config default_config() {
+  config c;
+  agent_settings main;
+  main.id = "main";
+  c.agents.emplace(main.id, main);
+  c.bus.agent_tools.emplace(main.id, main.tools);
+  c.channels.web = web_settings{};
+  c.routing.default_agent = "main";
+  providers_from_environment(c);
+  // weft's MCP server on 127.0.0.1:8781 as agent main (HTTP behind a token).
+  c.mcp = mcp_serve_settings{};
+  c.mcp->agent = "main";
+  tool_policy p;
+  p.families.clear();
+  c.bus.agent_tools["main/mcp"] = p;
+  detail::finish_secret_vars(c);
+  return c;
+}
+
+std::vector<service_spec> derived_services(const config& c,
+                                           const std::function<std::string(std::string_view)>& locate) {
+  std::vector<service_spec> out;
+  if (c.agents.empty()) return out;
+  auto snapshot = positionless(c);
+  auto add = [&](std::string name, std::string_view program, std::string address, std::vector<std::string> after,
+                 std::vector<std::string> reads = {}) {
+    service_spec s;
+    s.name = std::move(name);
+    s.exec = locate(program);
+    s.address = std::move(address);
+    s.after = std::move(after);
+    s.where = "(derived)";
+    if (!reads.empty()) s.reads = {std::move(reads), snapshot};
+    out.push_back(std::move(s));
+    return &out.back();
+  };
+  add("llm", "weft-llm", "llm", {"bus"}, {"paths", "providers", "llm", "agents.llm"});
+  // Memory needs llm only for embeddings, which it asks for in the background: it starts
+  // (and serves keyword search) without it.
+  if (c.memory.enabled)
+    add("memory", "weft-memory", "memory", {"bus"}, {"paths", "embedding", "memory", "agents.ids", "bus.limits"});
+
+  bool any_web = false;
+  for (auto& [id, a] : c.agents) {
+    auto workspace = workspace_of(c, a);
+    for (auto family : per_agent_families) {
+      if (!contains(a.tools.families, family)) continue;
+      auto* s = add(fmt::format("tool-{}-{}", family, id), fmt::format("weft-tool-{}", family),
+                    ipc::addr::tool(family, id), {"bus"});
+      s->env = {{"WEFT_AGENT", id}, {"WEFT_WORKSPACE", workspace}};
+      auto& sb = s->sandbox;
+      sb.enabled = true;
+      sb.read_write = {workspace, "/dev/null"};  // `cmd > /dev/null` must work
+      sb.read_only = {"/usr", "/lib", "/lib64", "/bin", "/sbin", "/etc", "/dev/zero", "/dev/urandom", "/proc/self"};
+      // The program itself (exec needs it under Landlock) and the config file it reads.
+      if (auto slash = s->exec.rfind('/'); slash != std::string::npos && slash > 0)
+        sb.read_only.push_back(s->exec.substr(0, slash));
+      if (!c.source.empty() && c.source.front() == '/') sb.read_only.push_back(c.source);
+      sb.max_address_space = tool_max_address_space;
+      sb.max_open_files = tool_max_open_files;
+      sb.max_processes = tool_max_processes;
+      sb.max_file_size = tool_max_file_size;
+    }
+    any_web = any_web || contains(a.tools.families, "web");
+  }
+  if (any_web) add("tool-web", "weft-tool-web", "tool/web", {"bus"});
+  // The MCP client host: one shared process for every [tools.mcp_servers] entry. It re-reads
+  // them on SIGHUP, so a reload adds or removes servers without touching the others.
+  if (!c.tools.mcp_servers.empty()) add("tool-mcp", "weft-tool-mcp", "tool/mcp", {"bus"})->reload_signal = true;
+
+  std::vector<std::string> agents;
+  for (auto& [id, a] : c.agents) {
+    std::vector<std::string> after = {"llm"};
+    if (c.memory.enabled) after.push_back("memory");
+    for (auto family : per_agent_families)
+      if (contains(a.tools.families, family)) after.push_back(fmt::format("tool-{}-{}", family, id));
+    if (contains(a.tools.families, "web")) after.push_back("tool-web");
+    auto* s = add("agent-" + id, "weft-agent", ipc::addr::agent(id), std::move(after),
+                  {"paths", "agent:" + id, "llm.turn", "memory", "bus.limits", "supervisor.stop"});
+    s->env = {{"WEFT_AGENT", id}, {"WEFT_WORKSPACE", workspace_of(c, a)}};
+    agents.push_back(s->name);
+  }
+  add("router", "weft-router", "router", agents, {"paths", "routes", "agents.ids"});
+  if (c.channels.telegram)
+    add("chan-telegram", "weft-chan-telegram", "chan/telegram", {"router"},
+        {"paths", "channels.telegram", "bus.limits"})
+        ->enabled = c.channels.telegram->enabled;
+  if (c.channels.web)
+    add("chan-web", "weft-chan-web", "chan/web", {"router"}, {"paths", "channels.web"})->enabled =
+        c.channels.web->enabled;
+  // weft as an MCP server, calling tools as agent/<agent>/mcp.
+  if (c.mcp && c.mcp->enabled && c.agents.count(c.mcp->agent))
+    add("mcp", "weft-mcp", ipc::addr::agent_mcp(c.mcp->agent), {"bus"},
+        {"paths", "mcp", "agent:" + c.mcp->agent, "bus.limits"})
+        ->env = {{"WEFT_AGENT", c.mcp->agent}};
+
+  // A service gets the environment variables of the sections it owns, those every service
+  // gets, and no others.
+  for (auto& s : out) add_secret_env(c, s);
+
+  // A [services.<name>] of the same name replaces the derived one.
+  std::erase_if(out, [&](const service_spec& d) {
+    return std::any_of(c.services.begin(), c.services.end(), [&](const service_spec& s) { return s.name == d.name; });
+  });
+  return out;
+}
+
+std::vector<std::string> tool_process_addresses(const tool_policy& p, std::string_view id) {
+  std::vector<std::string> out;
+  for (auto& f : p.families)
+    out.push_back(contains(per_agent_families, f) ? ipc::addr::tool(f, id) : ipc::addr::tool(f));
+  return out;
+}
+
+void add_secret_env(const config& c, service_spec& s) {
+  // Which providers are usable is no secret, but only the services that read providers
+  // hear of them (a provider added must not change every service's environment, which
+  // would restart them all on reload): llm, which also holds the keys, and memory, which
+  // needs only the one it embeds with.
+  std::vector<std::string> ready;
+  if (s.name == "llm") {
+    for (auto& [name, p] : c.providers)
+      if (p.enabled) ready.push_back(name);
+  } else if (s.name == "memory") {
+    if (auto* p = embedding_provider(c)) ready.push_back(p->name);
+  }
+  if (!ready.empty()) s.env.emplace("WEFT_PROVIDERS_READY", fmt::format("{}", fmt::join(ready, ",")));
+  for (auto key : {std::string("*"), s.name})
+    if (auto it = c.secret_vars.find(key); it != c.secret_vars.end())
+      for (auto& v : it->second)
+        if (const char* value = std::getenv(v.c_str())) s.env.emplace(v, value);
+}
+
+std::optional<std::string> agent_of_address(std::string_view address) {
+  std::vector<std::string_view> seg;
+  for (std::size_t start = 0;;) {
+    auto slash = address.find('/', start);
+    seg.push_back(address.substr(start, slash == std::string_view::npos ? std::string_view::npos : slash - start));
+    if (slash == std::string_view::npos) break;
+    start = slash + 1;
+  }
+  std::string_view id;
+  if (seg[0] == "agent" && seg.size() >= 2) id = seg[1];
+  else if (seg[0] == "tool" && (seg.size() == 3 || seg.size() == 4) && contains(per_agent_families, seg[1])) id = seg[2];
+  if (id.empty()) return std::nullopt;
+  return std::string(id);
+}
+
+}  // namespace weft::service

@@ -1,0 +1,32 @@
+#pragma once
+/// The main() every tool process shares, over service::run_main: --help and --version from
+/// one text, signals, logging and the bus as every service has them; then the agent's
+/// workspace from $WEFT_WORKSPACE (for per-agent families), the sandbox line, the tools,
+/// the tool server, run.
+
+#include <functional>
+#include <string_view>
+#include <vector>
+
+#include <weft/base/log.hh>
+#include <weft/toolserver/tool_server.hh>
+#include <weft/toolserver/workspace.hh>
+
+namespace weft::tools {
+
+struct tool_main_options {
+  std::string_view program;   ///< weft-tool-fs
+  std::string_view log_name;  ///< tool-fs
+  std::string_view help;      ///< printed by --help
+  bool per_agent = true;      ///< needs $WEFT_WORKSPACE (and $WEFT_AGENT or the address)
+  std::string_view unsandboxed_note;  ///< logged when weftd applied no sandbox
+  server_options server;
+};
+
+/// Builds a family's tools; gets the workspace (nullptr when not per agent).
+using make_tools_fn = std::function<std::vector<tool_def>(const workspace* ws, log::logger& lg)>;
+
+/// Runs a tool process; returns main()'s exit code.
+int tool_main(int argc, char** argv, const tool_main_options& o, const make_tools_fn& make_tools);
+
+}  // namespace weft::tools

@@ -1,0 +1,53 @@
+#include <weft/toolserver/tool.hh>
+
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+namespace weft::tools {
+
+result<std::unique_ptr<cancel_signal>> cancel_signal::create() {
+  unique_fd fd(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
+  if (!fd) return fail(errc::io, "Failed to create the tools' cancel descriptor: {}", std::strerror(errno));
+  return std::unique_ptr<cancel_signal>(new cancel_signal(std::move(fd)));
+}
+
+void cancel_signal::fire() {
+  if (_flag.exchange(true)) return;
+  std::uint64_t one = 1;
+  [[maybe_unused]] auto w = ::write(_fd.get(), &one, sizeof one);
+}
+
+result<std::string> string_arg(const json& args, std::string_view name) {
+  auto it = args.find(name);
+  if (it == args.end() || it->is_null())
+    return tool::make(tool::error_code::bad_arguments, "missing required argument '{}'", name);
+  if (!it->is_string()) return tool::make(tool::error_code::bad_arguments, "argument '{}' must be a string", name);
+  return it->get<std::string>();
+}
+
+result<std::optional<std::string>> optional_string_arg(const json& args, std::string_view name) {
+  auto it = args.find(name);
+  if (it == args.end() || it->is_null()) return std::optional<std::string>{};
+  if (!it->is_string()) return tool::make(tool::error_code::bad_arguments, "argument '{}' must be a string", name);
+  return std::optional<std::string>{it->get<std::string>()};
+}
+
+result<std::optional<std::uint64_t>> optional_uint_arg(const json& args, std::string_view name) {
+  auto it = args.find(name);
+  if (it == args.end() || it->is_null()) return std::optional<std::uint64_t>{};
+  if (!it->is_number_unsigned() && !(it->is_number_integer() && it->get<std::int64_t>() >= 0))
+    return tool::make(tool::error_code::bad_arguments, "argument '{}' must be a non-negative integer", name);
+  return std::optional<std::uint64_t>{it->get<std::uint64_t>()};
+}
+
+result<std::optional<bool>> optional_bool_arg(const json& args, std::string_view name) {
+  auto it = args.find(name);
+  if (it == args.end() || it->is_null()) return std::optional<bool>{};
+  if (!it->is_boolean()) return tool::make(tool::error_code::bad_arguments, "argument '{}' must be true or false", name);
+  return std::optional<bool>{it->get<bool>()};
+}
+
+}  // namespace weft::tools

@@ -1,0 +1,37 @@
+#include <weft/toolserver/tool_main.hh>
+
+#include <cstdlib>
+#include <optional>
+
+#include <weft/service/exit.hh>
+#include <weft/service/main.hh>
+
+namespace weft::tools {
+
+int tool_main(int argc, char** argv, const tool_main_options& o, const make_tools_fn& make_tools) {
+  // No config: a tool needs none, and a sandboxed one may not be able to read the file.
+  service::main_spec spec{.program = o.program, .log_name = o.log_name, .help = o.help, .config = false};
+  return service::run_main(argc, argv, spec, [&](service::main_context& m) {
+    std::optional<workspace> ws;
+    if (o.per_agent) {
+      const char* ws_env = std::getenv("WEFT_WORKSPACE");
+      const char* agent_env = std::getenv("WEFT_AGENT");
+      std::string agent = agent_env && *agent_env ? agent_env : m.address.substr(m.address.rfind('/') + 1);
+      if (!ws_env || !*ws_env)
+        return m.fail(fail(errc::invalid_argument, "Failed to start {} for agent '{}': WEFT_WORKSPACE is not set",
+                           o.program, agent));
+      auto w = workspace::open(ws_env, agent);
+      if (!w) return m.fail(w.err());
+      ws.emplace(std::move(*w));
+    }
+    if (const char* sb = std::getenv("WEFT_SANDBOX")) m.log.info("sandbox: {}", sb);
+    else if (!o.unsandboxed_note.empty()) m.log.info("not sandboxed: {}", o.unsandboxed_note);
+    auto server = tool_server::create(*m.rt, o.server);
+    if (!server) return m.fail(server.err());
+    for (auto& t : make_tools(ws ? &*ws : nullptr, m.log)) (*server)->add(std::move(t));
+    m.log.info("'{}' serving {} tools", m.rt->address(), (*server)->list().tools.size());
+    return m.rt->run();
+  });
+}
+
+}  // namespace weft::tools

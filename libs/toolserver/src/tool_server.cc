@@ -1,0 +1,128 @@
+#include <weft/toolserver/tool_server.hh>
+
+#include <algorithm>
+
+namespace weft::tools {
+
+namespace bp = weft::proto::bus_v1;
+
+result<std::unique_ptr<tool_server>> tool_server::create(service::runtime& rt, server_options o) {
+  auto cancel = cancel_signal::create();
+  if (!cancel) return cancel.take_error();
+  return std::unique_ptr<tool_server>(new tool_server(rt, std::move(o), std::move(*cancel)));
+}
+
+tool_server::tool_server(service::runtime& rt, server_options o, std::unique_ptr<cancel_signal> cancel)
+    : _rt(rt),
+      _opts(std::move(o)),
+      _log(log::get("tool-" + _opts.family)),
+      _cancel(std::move(cancel)),
+      _pool(rt.loop(), static_cast<unsigned>(std::max<std::size_t>(_opts.workers, 1)), _opts.max_queued) {
+  _rt.on<tool::list_tools>([this](const tool::list_tools&, const ipc::message&) -> result<tool::tools> {
+    return list();
+  });
+  _rt.on<tool::call>([this](tool::call c, service::responder r) { call(std::move(c), std::move(r)); });
+  // TERM: the runtime refuses new calls and waits for the answers owed; what still runs at
+  // drain_timeout is told to stop, so that its answer comes before the runtime gives up.
+  _rt.on_stop([this] {
+    if (_calls.empty()) return;
+    _cancel_timer = _rt.loop().after(_opts.drain_timeout, [this] {
+      _cancel_timer = 0;
+      cancel_running();
+    });
+  });
+}
+
+tool_server::~tool_server() {
+  if (_cancel_timer) _rt.loop().cancel(_cancel_timer);
+  // Only when the runtime stopped waiting (drain_timeout) is anything still running here.
+  if (!_calls.empty()) cancel_running();
+  _pool.stop();
+  *_alive = false;
+  for (auto& [id, r] : _calls)
+    r.fail(tool::make(tool::error_code::failed, "Failed to run '{}': '{}' stopped before it finished",
+                      r.request().to, _rt.address()));
+}
+
+void tool_server::add(tool_def t) {
+  auto name = t.spec.name;
+  _tools.insert_or_assign(std::move(name), std::move(t));
+}
+
+tool::tools tool_server::list() const {
+  tool::tools out;
+  out.family = _opts.family;
+  for (auto& [name, def] : _tools) out.tools.push_back(def.spec);
+  return out;
+}
+
+void tool_server::call(tool::call c, service::responder r) {
+  // The bus routed <address>/<tool> here; the tool named in the address is the one the
+  // bus's per-tool policy checked, so the payload must not name another.
+  const std::string& self = _rt.address();
+  std::string_view to = r.request().to;
+  std::string_view addressed = to.size() > self.size() && to.substr(0, self.size()) == self && to[self.size()] == '/'
+                                   ? to.substr(self.size() + 1)
+                                   : std::string_view{};
+  if (addressed != c.name)
+    return r.fail(tool::make(tool::error_code::bad_arguments,
+                             "Call names tool '{}' but was sent to '{}'; send it to '{}/{}'", c.name, to, self,
+                             c.name));
+  auto it = _tools.find(c.name);
+  if (it == _tools.end())
+    return r.fail(tool::make(tool::error_code::no_such_tool, "'{}' has no tool '{}'", self, c.name));
+  json args = json::parse(c.arguments.empty() ? std::string_view("{}") : std::string_view(c.arguments), nullptr,
+                          /*allow_exceptions=*/false);
+  if (args.is_discarded() || !args.is_object())
+    return r.fail(tool::make(tool::error_code::bad_arguments, "Failed to call '{}': arguments are not a JSON object",
+                             c.name));
+  _log.debug("call '{}' ({}) from '{}'", c.name, c.call_id, r.from());
+  auto id = _next_job++;
+  std::string name = c.name;
+  bool queued = _pool.submit(
+      [def = &it->second, cancel = _cancel.get(), c = std::move(c), args = std::move(args),
+       &lg = _log]() -> result<tool::result> {
+        try {
+          return def->run(args, cancel->context(c));
+        } catch (const std::exception& e) {
+          // A tool bug must not take the process (and every other call) down.
+          lg.error("Failed to run '{}': {}", c.name, e.what());
+          return tool::make(tool::error_code::failed, "Failed to run '{}': internal error", c.name);
+        }
+      },
+      [this, alive = _alive, id](result<tool::result> out) {
+        if (*alive) finish(id, std::move(out));
+      });
+  if (!queued)
+    return r.fail(tool::make(tool::error_code::failed,
+                             "Failed to call '{}': {} calls are already waiting; try again later", name,
+                             _pool.queued()));
+  _calls.emplace(id, std::move(r));
+}
+
+void tool_server::finish(std::uint64_t id, result<tool::result> out) {
+  auto it = _calls.find(id);
+  if (it == _calls.end()) return;
+  auto r = std::move(it->second);
+  _calls.erase(it);
+  if (out) cut_to_limit(*out, _opts.max_content);
+  r.answer(out);
+}
+
+void tool_server::cancel_running() {
+  if (_cancel->fired()) return;
+  _log.warning("'{}' cancels the {} call(s) still running after {} ms of draining", _rt.address(), _calls.size(),
+               _opts.drain_timeout.count());
+  _cancel->fire();
+}
+
+void cut_to_limit(tool::result& r, std::size_t max_content) {
+  if (r.content.size() <= max_content) return;
+  std::size_t n = max_content;
+  while (n > 0 && (static_cast<unsigned char>(r.content[n]) & 0xc0) == 0x80) --n;
+  r.content.resize(n);
+  r.content += fmt::format("\n[… result cut at {} bytes]", max_content);
+  r.truncated = true;
+}
+
+}  // namespace weft::tools

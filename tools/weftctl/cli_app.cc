@@ -1,0 +1,601 @@
+// weftctl's command tree on CLI11: each command with its help text, arguments, options and
+// the checks that span options; what it runs is in the command files (commands.hh).
+#include "cli_app.hh"
+
+#include <climits>
+#include <iostream>
+#include <sstream>
+
+#include <fmt/format.h>
+
+#include <weft/base/time.hh>
+#include <weft/service/main.hh>
+#include <weft/wire/codec.hh>
+
+namespace weft::ctl {
+
+namespace mem = weft::proto::memory_v1;
+
+namespace {
+
+constexpr const char* top_description =
+    "Administer a running weft (weftd): its services, the bus, agents' memory, the audit chain,\n"
+    "the llm routing policy and MCP servers.";
+
+constexpr const char* top_notes =
+    "Logging: weftctl logs warnings and errors to stderr (level 'warn'); -v/--verbose shows\n"
+    "debug messages, -q/--quiet only errors. $WEFT_LOG (e.g. \"debug,bus=trace\") sets the\n"
+    "levels when neither is given.\n"
+    "\n"
+    "Exit codes: 0 ok, 1 failure (also an error answer from weft), 2 usage error or invalid\n"
+    "config. Every command has its own help: weftctl COMMAND --help.\n"
+    "Shell completion: source <(weftctl completion bash)";
+
+constexpr const char* memory_description =
+    "An agent's memory, served by the memory service. Every command needs --agent ID (the\n"
+    "namespace) except import, which can take it from the snapshot.";
+
+constexpr const char* audit_description =
+    "The witness chain: the tamper-evident record of agent actions (tool calls, routing\n"
+    "decisions, memory writes, denials) that the memory service signs. Read from the files;\n"
+    "weft need not be running.";
+
+constexpr const char* audit_notes =
+    "Environment: WEFT_HOME (state directory; else $STATE_DIRECTORY, else ~/.clawft).\n"
+    "Format and trust model: docs/audit.md.";
+
+constexpr const char* llm_description =
+    "The llm service's runtime tier-routing policy: per-agent overrides that take precedence\n"
+    "over the agent's configured tier (or model), below a tier or model named in a request\n"
+    "itself. The llm service keeps it in $WEFT_HOME/llm/policy.json, so it survives restarts.";
+
+constexpr const char* llm_notes =
+    "Tiers are the [[llm.tiers]] of the configuration; an unknown tier or agent is refused.";
+
+constexpr const char* mcp_description =
+    "MCP servers for your agents (weft connects to them; their tools appear as <name>__<tool>),\n"
+    "and weft as an MCP server for VS Code, Claude Code and other MCP clients.";
+
+constexpr const char* mcp_notes =
+    "add and remove change the config file weftd runs on and reload it: nothing else restarts.\n"
+    "When weftd runs on its built-in default, add first writes that default to\n"
+    "$WEFT_HOME/clawft.toml (or ~/.clawft/clawft.toml) so there is a file to keep the server in.";
+
+constexpr const char* mcp_add_description =
+    "Add an MCP server for the agents: a command speaking MCP on stdio, or a Streamable HTTP\n"
+    "server (http:// or https://). Everything after the COMMAND belongs to it, options included.";
+
+constexpr const char* mcp_add_notes =
+    "The server is written to the config file weftd runs on, weftd reloads, and weftctl waits\n"
+    "until the server is connected (or failed; weft keeps retrying with backoff).\n"
+    "\n"
+    "Examples:\n"
+    "  weftctl mcp add everything -- npx -y @modelcontextprotocol/server-everything stdio\n"
+    "  weftctl mcp add files --env ROOT=/srv -- mcp-fs --readonly\n"
+    "  weftctl mcp add remote https://mcp.example.com/mcp --header \"Authorization: Bearer $T\"";
+
+constexpr const char* mcp_serve_description =
+    "Speak MCP (newline-delimited JSON-RPC) on stdin/stdout, relayed over weft's bus to its MCP\n"
+    "server (weft-mcp at agent/<[mcp] agent>/mcp). stdout carries only protocol messages;\n"
+    "diagnostics go to stderr. When stdin ends, the answers to every request already read are\n"
+    "still written, then it exits 0; it exits 1 when the server ends the session, goes away or\n"
+    "cannot be reached.";
+
+constexpr const char* mcp_serve_notes =
+    "For MCP clients that start a command, e.g.\n"
+    "  claude mcp add weft -- weftctl mcp serve\n"
+    "It serves the config weftd runs on. Environment: WEFT_RUNTIME_DIR (where weftd runs).";
+
+bool not_empty(const std::string& v) { return !v.empty(); }
+
+bool is_time(const std::string& v) { return static_cast<bool>(parse_rfc3339(v)); }
+
+}  // namespace
+
+/// Builds the tree; each command's callback binds `inv.run` to it. Holds the text values
+/// that callbacks turn into typed ones, so it lives as long as the parser.
+class command_tree {
+ public:
+  command_tree(CLI::App& root, cli::help_formatter& fmt, invocation& inv, std::vector<cli::trailing_command>& trailing)
+      : _root(root), _fmt(fmt), _inv(inv), _trailing(trailing) {}
+
+  void build() {
+    globals();
+    service_commands();
+    bus_commands();
+    route();
+    chat();
+    memory();
+    audit();
+    llm();
+    mcp();
+    completion();
+  }
+
+ private:
+  CLI::App& _root;
+  cli::help_formatter& _fmt;
+  invocation& _inv;
+  std::vector<cli::trailing_command>& _trailing;
+  // Strings that arrive as text and are turned into typed values by a command's callback.
+  std::vector<std::string> _kinds, _env, _headers;
+  std::string _since, _until, _json = "{}";
+  bool _yes = false;                   // memory wipe --yes
+  CLI::App* _route_explain = nullptr;  // its leftover words are the match keys
+
+  CLI::App* group(CLI::App* parent, const std::string& name, const std::string& description, cli::command_text text) {
+    auto* g = parent->add_subcommand(name, description);
+    g->require_subcommand(1);
+    _fmt.describe(g, std::move(text));
+    // `weftctl memory help` as `weftctl memory --help`, as it always was.
+    command(g, "help", "print the help of '" + name + "'", {}, [this, g] {
+      std::cout << _fmt.make_help(g, "", CLI::AppFormatMode::Normal);
+      return 0;
+    })->group("");
+    return g;
+  }
+
+  /// A command that runs `run`, after `check` (which throws usage errors) passes.
+  CLI::App* command(CLI::App* parent, const std::string& name, const std::string& description, cli::command_text text,
+                    std::function<int()> run, std::function<void()> check = {}) {
+    auto* c = parent->add_subcommand(name, description);
+    _fmt.describe(c, std::move(text));
+    c->callback([this, c, run = std::move(run), check = std::move(check)] {
+      if (check) check();
+      _inv.command = cli::command_path(c);
+      _inv.run = run;
+    });
+    return c;
+  }
+
+  void globals() {
+    auto& o = _inv.globals;
+    _root.add_flag("--json", o.json, "machine-readable output");
+    _root.add_option("--runtime-dir", _inv.runtime_arg, "weftd's runtime directory (default as weftd)")
+        ->type_name("DIR")
+        ->check(cli::needs("a directory", not_empty));
+    _root.add_option("--timeout", o.timeout_ms, "how long to wait for answers (default 30000)")
+        ->type_name("MS")
+        ->check(cli::number_in(1, 86400000, "a positive number of milliseconds"));
+    auto* v = _root.add_flag("-v,--verbose", _inv.verbose, "log debug messages too (default: warnings and errors)");
+    auto* q = _root.add_flag("-q,--quiet", _inv.quiet, "log errors only");
+    v->excludes(q);
+    // `trace`'s option, also accepted before the command as it always was.
+    _root.add_option("--count", _inv.count)->group("")->check(cli::number_in(1, LONG_MAX, "a positive number"));
+    _root.set_version_flag("--version", fmt::format("{} {}", _fmt.program(), service::version()), "print the version");
+    _root.set_help_flag("-h,--help", "this help");
+  }
+
+  void service_commands() {
+    auto run_control = [this](std::string action) {
+      return [this, action] { return cmd_control(_inv.globals, action, _inv.services); };
+    };
+    command(&_root, "status", "services, their state, pid, restarts and last exit",
+            {"status", "", "Exit code 1 when a service is neither ready nor stopped."},
+            [this] { return cmd_status(_inv.globals); });
+    for (std::string action : {"start", "stop", "restart"}) {
+      auto* c = command(
+          &_root, action, "act on services; waits until done",
+          {action + " SERVICE…", "start|stop|restart SERVICE…", fmt::format("Example:\n  weftctl {} chan-web", action)},
+          run_control(action));
+      c->add_option("SERVICE", _inv.services, "service names, as in weftctl status")->required()->type_name("NAME");
+      if (action != "start") c->group("");  // listed once, as start|stop|restart
+    }
+    command(&_root, "reload", "re-read the config; apply only what changed",
+            {"reload", "",
+             "Services whose settings changed restart; the others keep running. An invalid file\n"
+             "changes nothing and is reported with its file:line:column."},
+            [this] { return cmd_reload(_inv.globals); });
+    auto* config = group(&_root, "config", "validate a config without starting anything",
+                         {"config check [FILE]", "config check [FILE]", ""});
+    auto* check = command(config, "check", "validate a config without starting anything",
+                          {"config check [FILE]", "",
+                           "Without FILE: the file weftd would read ($WEFT_CONFIG, $WEFT_HOME/clawft.toml,\n"
+                           "~/.clawft/clawft.toml, /etc/weft/clawft.toml, else the built-in default).\n"
+                           "Exit code 2 when it is invalid."},
+                          [this] { return cmd_config_check(_inv.globals, _inv.file); });
+    check->add_option("FILE", _inv.file, "the config file")->type_name("FILE");
+  }
+
+  void bus_commands() {
+    auto* call = command(
+        &_root, "call", "send one request on the bus and print the reply",
+        {"call ADDRESS TYPE [JSON]", "",
+         "Example:\n  weftctl call echo/1 io.weft.test.Echo.v1.Echo '{\"text\":\"hi\"}'"},
+        [this] { return cmd_call(_inv.globals, _inv.address, _inv.type, _inv.payload); },
+        [this] {
+          auto p = wire::from_json(_json);
+          if (!p) cli::usage(fmt::format("payload is {}", p.err().message));
+          _inv.payload = std::move(*p);
+        });
+    call->add_option("ADDRESS", _inv.address, "the bus address, e.g. echo/1")->required();
+    call->add_option("TYPE", _inv.type, "the request's message type")->required();
+    call->add_option("JSON", _json, "the request's fields (default {})");
+    command(&_root, "peers", "peers connected to the bus", {"peers", "", ""},
+            [this] { return cmd_peers(_inv.globals); });
+    auto* trace = command(&_root, "trace", "print decoded bus traffic to and from it",
+                          {"trace SERVICE|ADDRESS [--count N]", "", "Ctrl-C stops it."},
+                          [this] { return cmd_trace(_inv.globals, _inv.target, _inv.count); });
+    trace->add_option("SERVICE|ADDRESS", _inv.target, "a service name from weftctl status, or a bus address")
+        ->required();
+    trace->add_option("--count", _inv.count, "stop after N messages (exit 1 if fewer came within --timeout)")
+        ->type_name("N")
+        ->check(cli::number_in(1, LONG_MAX, "a positive number"));
+    auto* ll = command(&_root, "log-level", "change a service's log levels now",
+                       {"log-level ADDRESS SPEC", "", "Example:\n  weftctl log-level bus debug,bus=trace"},
+                       [this] { return cmd_log_level(_inv.globals, _inv.address, _inv.spec); });
+    ll->add_option("ADDRESS", _inv.address, "the service's bus address, e.g. agent/main or bus")->required();
+    ll->add_option("SPEC", _inv.spec, "levels: a default, then ,<logger>=<level> items (trace … error, off)")
+        ->required();
+  }
+
+  void route() {
+    auto* r = group(&_root, "route", "which agent a message goes to, and why",
+                    {"route explain --channel C [--user-id ID] [--chat-id ID] [--KEY VALUE]…",
+                     "route explain --channel C [--user-id ID] [--chat-id ID] [--KEY VALUE]…", ""});
+    auto* ex = command(
+        r, "explain", "which agent a message with these identifiers goes to, and why",
+        {"route explain --channel C [--user-id ID] [--chat-id ID] [--KEY VALUE]…", "",
+         "Any other --KEY VALUE is a match key of [[agent_routes]] (--some-key is some_key).\n"
+         "\nExample:\n  weftctl route explain --channel telegram --user-id 12345"},
+        [this] { return cmd_route_explain(_inv.globals, _inv.route); }, [this] { route_keys(*_route_explain); });
+    _route_explain = ex;
+    ex->add_option("--channel", _inv.route.channel, "the channel the message came in on")
+        ->type_name("C")
+        ->required()
+        ->check(cli::needs("a channel name", not_empty));
+    ex->add_option("--user-id", _inv.route.meta["user_id"], "the sender's id on that channel")->type_name("ID");
+    ex->add_option("--chat-id", _inv.route.meta["chat_id"], "the chat's id on that channel")->type_name("ID");
+    // Match keys are open-ended: unknown --KEY VALUE pairs are kept for the callback, so the
+    // global options must be known here too (hidden; they set the same values).
+    ex->allow_extras()->fallthrough(false);
+    ex->add_flag("--json", _inv.globals.json)->group("");
+    ex->add_option("--runtime-dir", _inv.runtime_arg)->group("");
+    ex->add_option("--timeout", _inv.globals.timeout_ms)
+        ->group("")
+        ->check(cli::number_in(1, 86400000, "a positive number of milliseconds"));
+    ex->add_flag("-v,--verbose", _inv.verbose)->group("");
+    ex->add_flag("-q,--quiet", _inv.quiet)->group("");
+  }
+  void route_keys(const CLI::App& ex) {
+    auto extra = ex.remaining();
+    for (auto it = _inv.route.meta.begin(); it != _inv.route.meta.end();)
+      it = it->second.empty() ? _inv.route.meta.erase(it) : std::next(it);
+    for (std::size_t i = 0; i < extra.size(); ++i) {
+      std::string key = extra[i], value;
+      if (key.rfind("--", 0) != 0 || key.size() < 3)
+        cli::usage(fmt::format("unexpected '{}'; use --channel C --KEY VALUE", key));
+      if (auto eq = key.find('='); eq != std::string::npos) {
+        value = key.substr(eq + 1);
+        key.resize(eq);
+      } else if (i + 1 < extra.size()) {
+        value = extra[++i];
+      } else {
+        cli::usage(fmt::format("{} needs a value", key));
+      }
+      key = key.substr(2);
+      for (auto& c : key)
+        if (c == '-') c = '_';  // --user-id is the match key user_id
+      _inv.route.meta[key] = value;
+    }
+  }
+
+  void chat() {
+    auto* c = command(&_root, "chat", "talk to an agent, replies streamed",
+                      {"chat [--agent ID] [-m TEXT]", "chat [--agent ID] [-m TEXT]",
+                       "Without -m: one turn per line read from stdin (prompt 'you> ' on a terminal; /quit ends).\n"
+                       "The session is cli:<user>. A turn waits up to 10 minutes unless --timeout is given.\n"
+                       "\nExample:\n  weftctl chat -m \"hello\""},
+                      [this] { return cmd_chat(_inv.globals, _inv.chat); });
+    c->add_option("--agent", _inv.chat.agent, "the agent to talk to (default main)")
+        ->type_name("ID")
+        ->check(cli::needs("an agent id", not_empty));
+    c->add_option("-m,--message", _inv.chat.message, "one message; print the answer and exit")->type_name("TEXT");
+  }
+
+  /// --agent on a memory command.
+  void agent_option(CLI::App* c, bool required, const std::string& what = "the agent (its memory namespace)") {
+    auto* o = c->add_option("-a,--agent", _inv.memory.agent, what)
+                  ->type_name("ID")
+                  ->check(cli::needs("an agent id", not_empty));
+    if (required) o->required();
+  }
+
+  void filters(CLI::App* c, bool search) {
+    c->add_option("--tag", _inv.memory.tags,
+                  search ? "only entries carrying T (repeatable: all must match)" : "a tag (repeatable)")
+        ->type_name("T")
+        ->allow_extra_args(false);
+    c->add_option("--kind", _kinds,
+                  search ? "only note, message or summary (repeatable)" : "note (default), message or summary")
+        ->type_name("K")
+        ->allow_extra_args(false)
+        ->check(cli::one_of({"note", "message", "summary"}));
+    c->add_option("--session", _inv.memory.session, search ? "only this session" : "the session it belongs to")
+        ->type_name("KEY");
+  }
+
+  /// Turns the text options of a memory command into typed values.
+  void memory_values() {
+    for (auto& k : _kinds)
+      _inv.memory.kinds.push_back(k == "note"      ? mem::kind::note
+                                  : k == "message" ? mem::kind::message
+                                                   : mem::kind::summary);
+    if (!_since.empty()) _inv.memory.since = parse_rfc3339(_since).value();
+    if (!_until.empty()) _inv.memory.until = parse_rfc3339(_until).value();
+  }
+
+  void memory() {
+    auto* m = group(
+        &_root, "memory", "an agent's memory (weftctl memory --help)",
+        {"memory COMMAND [OPTIONS]", "memory search|put|stats|export|import|forget|wipe …", "", memory_description});
+    auto& a = _inv.memory;
+    auto memory_cmd = [&](const std::string& name, const std::string& description, cli::command_text text,
+                          int (*run)(const options&, const memory_args&), std::function<void()> check = {}) {
+      return command(
+          m, name, description, std::move(text), [this, run] { return run(_inv.globals, _inv.memory); },
+          [this, check = std::move(check)] {
+            memory_values();
+            if (check) check();
+          });
+    };
+
+    auto* search =
+        memory_cmd("search", "find entries by meaning and keywords",
+                   {"memory search --agent ID [OPTIONS] QUERY…", "",
+                    "Example:\n  weftctl memory search --agent main --since 2026-11-01T00:00:00Z \"the deploy\""},
+                   cmd_memory_search);
+    agent_option(search, true);
+    search->add_option("QUERY", a.words, "what to look for (several words are one query)")->required();
+    search->add_option("-k", a.k, "number of hits (default 10, at most 100)")
+        ->type_name("N")
+        ->check(cli::number_in(1, 100, "a number from 1 to 100"));
+    search
+        ->add_option_function<std::string>(
+            "--mode",
+            [&a](const std::string& v) {
+              a.mode = v == "keyword" ? mem::mode::keyword : v == "vector" ? mem::mode::vector : mem::mode::hybrid;
+            },
+            "hybrid (default), keyword or vector")
+        ->type_name("M")
+        ->check(cli::one_of({"hybrid", "keyword", "vector"}));
+    filters(search, true);
+    auto rfc3339 = cli::needs("an RFC 3339 time (e.g. 2026-11-01T00:00:00Z)", is_time);
+    search->add_option("--since", _since, "only entries from this time on, RFC 3339")->type_name("T")->check(rfc3339);
+    search->add_option("--until", _until, "only entries before this time, RFC 3339")->type_name("T")->check(rfc3339);
+    search->add_flag("--mmr", a.mmr, "diversify the hits");
+
+    auto* put =
+        memory_cmd("put", "store a note", {"memory put --agent ID [--tag T]… [--session KEY] [--kind K] TEXT…", "", ""},
+                   cmd_memory_put);
+    agent_option(put, true);
+    put->add_option("TEXT", a.words, "the text to store (several words are one text)")->required();
+    filters(put, false);
+
+    auto* stats = memory_cmd("stats", "entries, vectors, tiers, disk and RAM, and what search can do",
+                             {"memory stats --agent ID", "", ""}, cmd_memory_stats);
+    agent_option(stats, true);
+
+    auto* exp = memory_cmd("export", "write a snapshot (entries, vectors, summaries, metadata)",
+                           {"memory export --agent ID -o FILE", "",
+                            "The file is written beside FILE and renamed when complete, mode 0600 (it holds the\n"
+                            "agent's private memory).\n\nExample:\n  weftctl memory export --agent main -o main.wmem"},
+                           cmd_memory_export);
+    agent_option(exp, true);
+    exp->add_option("-o,--output", a.file, "the snapshot file to write")->type_name("FILE")->required();
+
+    auto* imp = memory_cmd("import", "load a snapshot, verified whole first",
+                           {"memory import FILE [--agent ID] [--replace]", "",
+                            "A corrupt or truncated file is refused without changing anything.\n"
+                            "\nExample:\n  weftctl memory import main.wmem --agent main"},
+                           cmd_memory_import);
+    imp->add_option("FILE", a.file, "a snapshot written by memory export")->type_name("FILE")->required();
+    agent_option(imp, false, "the agent to load it into (default: the one in the snapshot)");
+    imp->add_flag("--replace", a.replace, "wipe the namespace first (default: merge)");
+
+    auto* forget =
+        memory_cmd("forget", "delete entries", {"memory forget --agent ID ENTRY-ID…", "", ""}, cmd_memory_forget);
+    agent_option(forget, true);
+    forget->add_option("ENTRY-ID", a.words, "ids as shown by memory search")->required();
+
+    auto* wipe = memory_cmd(
+        "wipe", "delete every entry of the namespace", {"memory wipe --agent ID --yes", "", ""}, cmd_memory_wipe,
+        [this] {
+          if (!_yes)
+            cli::usage(fmt::format("memory wipe deletes every entry of agent '{}'; add --yes", _inv.memory.agent));
+        });
+    agent_option(wipe, true);
+    wipe->add_flag("--yes", _yes, "yes, delete everything");
+  }
+  void audit() {
+    auto* g = group(&_root, "audit", "the witness chain of agent actions; weft need not run",
+                    {"audit COMMAND [OPTIONS]", "audit verify|show …", audit_notes, audit_description});
+    auto dir = [this](CLI::App* c) {
+      c->add_option("--dir", _inv.audit.dir, "the audit directory (default $WEFT_HOME/audit)")
+          ->type_name("DIR")
+          ->check(cli::needs("a directory", not_empty));
+    };
+    auto* verify = command(g, "verify", "check the witness chain; report the first bad record",
+                           {"audit verify [--dir DIR] [--key FILE]", "",
+                            "Checks every record's hash, every link and every signature: exit 0 when intact, 1 with\n"
+                            "the first problem (segment, record, seq and what: altered, removed, reordered, bad\n"
+                            "signature, missing segment).\n\n" +
+                                std::string(audit_notes)},
+                           [this] { return cmd_audit_verify(_inv.globals, _inv.audit); });
+    dir(verify);
+    verify
+        ->add_option("--key", _inv.audit.key,
+                     "the public key to verify with (default DIR/witness.pub; a copy kept\n"
+                     "elsewhere is stronger: whoever can write DIR can replace it)")
+        ->type_name("FILE")
+        ->check(cli::needs("a public key file", not_empty));
+    auto* show =
+        command(g, "show", "print records: time, seq, actor, kind, subject, detail",
+                {"audit show [--last N] [--dir DIR]", "",
+                 "The records are not verified: run audit verify to trust them.\n\n" + std::string(audit_notes)},
+                [this] { return cmd_audit_show(_inv.globals, _inv.audit); });
+    show->add_option("--last", _inv.audit.last, "the last N records (default 20; 0 for all)")
+        ->type_name("N")
+        ->check(cli::number_in(0, LONG_MAX, "a number of records (0 for all)"));
+    dir(show);
+  }
+
+  void llm() {
+    auto* g = group(&_root, "llm", "the llm service's runtime tier-routing policy (persisted)",
+                    {"llm policy [set|clear …]", "llm policy [set|clear …]", llm_notes, llm_description});
+    const std::string usage = "llm policy [set --agent ID (--tier NAME | --disable TIER…) | clear --agent ID]";
+    auto* policy = g->add_subcommand("policy", "show the routing overrides, and any problem loading them");
+    _fmt.describe(policy, {usage, "policy [set|clear …]", llm_notes, llm_description});
+    policy->require_subcommand(0, 1);
+    policy->callback([this, policy] {
+      if (!policy->get_subcommands().empty()) return;
+      _inv.command = "llm policy";
+      _inv.run = [this] { return cmd_llm_policy_show(_inv.globals); };
+    });
+    command(policy, "show", "show the overrides (the same as llm policy alone)", {"llm policy show", "", ""}, [this] {
+      return cmd_llm_policy_show(_inv.globals);
+    })->group("");
+    auto* set = command(
+        policy, "set", "route an agent's requests to a tier, or keep tiers from it",
+        {"llm policy set --agent ID [--tier NAME] [--disable TIER]…", "set --agent ID [--tier NAME] [--disable TIER]…",
+         "Replaces the agent's previous override. --disable keeps tiers from ever being chosen for\n"
+         "it, also by the context-size fallback.\n\n" +
+             std::string(llm_notes) + "\n\nExample:\n  weftctl llm policy set --agent main --tier fast"},
+        [this] { return cmd_llm_policy_set(_inv.globals, _inv.llm); },
+        [this] {
+          if (_inv.llm.tier.empty() && _inv.llm.disable.empty())
+            cli::usage("llm policy set needs --tier NAME or --disable TIER");
+        });
+    auto agent = [this](CLI::App* c) {
+      c->add_option("--agent", _inv.llm.agent, "the agent")
+          ->type_name("ID")
+          ->required()
+          ->check(cli::needs("an agent id", not_empty));
+    };
+    agent(set);
+    set->add_option("--tier", _inv.llm.tier, "the tier to route its requests to")
+        ->type_name("NAME")
+        ->check(cli::needs("a tier name", not_empty));
+    set->add_option("--disable", _inv.llm.disable, "a tier never to choose for it (repeatable)")
+        ->type_name("TIER")
+        ->allow_extra_args(false)
+        ->check(cli::needs("a tier name", not_empty));
+    auto* clear = command(policy, "clear", "remove the agent's override (back to the configuration)",
+                          {"llm policy clear --agent ID", "", ""},
+                          [this] { return cmd_llm_policy_clear(_inv.globals, _inv.llm); });
+    agent(clear);
+  }
+
+  void mcp() {
+    auto* g = group(&_root, "mcp", "MCP servers for the agents, and weft as an MCP server",
+                    {"mcp COMMAND …", "mcp add|list|remove|serve|info …", mcp_notes, mcp_description});
+    auto& a = _inv.mcp_add;
+    auto* add = command(
+        g, "add", "add an MCP server for the agents",
+        {"mcp add NAME [OPTIONS] [--] COMMAND [ARG]…\nmcp add NAME [OPTIONS] URL",
+         "add NAME [OPTIONS] [--] COMMAND [ARG]… | URL", mcp_add_notes, mcp_add_description},
+        [this] { return cmd_mcp_add(_inv.globals, _inv.mcp_add); }, [this] { mcp_add_check(); });
+    add->add_option("NAME", a.name, "the server's name: its tools become NAME__<tool>")
+        ->required()
+        ->check(cli::needs("1 to 32 of a-z, 0-9 and '-', starting with a letter or digit",
+                           [](const std::string& v) { return valid_mcp_server_name(v); }));
+    add->add_option("--env", _env,
+                    "the server's environment (repeatable); it gets nothing else of weft's\n"
+                    "environment but PATH and HOME")
+        ->type_name("KEY=VALUE")
+        ->allow_extra_args(false)
+        ->check(cli::needs("KEY=VALUE", [](const std::string& v) {
+          auto eq = v.find('=');
+          return eq != std::string::npos && eq != 0;
+        }));
+    add->add_option("--cwd", a.cwd, "working directory (default $WEFT_HOME/mcp/NAME)")
+        ->type_name("DIR")
+        ->check(cli::needs("a directory", not_empty));
+    add->add_option("--header", _headers, "HTTP header for a URL server (repeatable), e.g. Authorization")
+        ->type_name("KEY:VALUE")
+        ->allow_extra_args(false)
+        ->check(cli::needs("KEY:VALUE", [](const std::string& v) {
+          auto colon = v.find(':');
+          return colon != std::string::npos && colon != 0;
+        }));
+    add->add_option("--era", a.era,
+                    "auto (default: ask with server/discover), legacy (initialize,\n"
+                    "2024-11-05 … 2025-11-25) or modern (2026-07-28)")
+        ->type_name("ERA")
+        ->check(cli::one_of({"auto", "legacy", "modern"}));
+    add->add_flag("--disabled", a.disabled, "write it to the config but do not connect");
+    add->add_flag("--no-wait", a.no_wait, "do not wait for the server to connect");
+    _trailing.push_back({add, /*leading=*/1, &a.command});
+
+    command(
+        g, "list", "every configured server: state, protocol, tools, restarts, last error",
+        {"mcp list", "", "The servers are those of the config weftd runs on, as the client host (tool-mcp) sees them."},
+        [this] { return cmd_mcp_list(_inv.globals); });
+    auto* remove = command(g, "remove", "disconnect it and delete its table from the config",
+                           {"mcp remove NAME", "", ""}, [this] { return cmd_mcp_remove(_inv.globals, _inv.mcp_name); });
+    remove->add_option("NAME", _inv.mcp_name, "the server's name, as in mcp list")->required();
+    command(g, "serve", "speak MCP on stdin/stdout (for `claude mcp add`)",
+            {"mcp serve", "", mcp_serve_notes, mcp_serve_description}, [this] { return cmd_mcp_serve(_inv.globals); });
+    command(g, "info", "the HTTP address, token and ready-made client setups",
+            {"mcp info", "",
+             "How to connect an MCP client (VS Code, Claude Code, …) to weft, from the config weftd runs on\n"
+             "and its $WEFT_HOME/mcp/http.token. When weftd is not running: from the config weftctl finds."},
+            [this] { return cmd_mcp_info(_inv.globals); });
+  }
+
+  void mcp_add_check() {
+    auto& a = _inv.mcp_add;
+    for (auto& kv : _env) a.env[kv.substr(0, kv.find('='))] = kv.substr(kv.find('=') + 1);
+    for (auto& kv : _headers) {
+      auto value = kv.substr(kv.find(':') + 1);
+      value.erase(0, value.find_first_not_of(' '));
+      a.headers[kv.substr(0, kv.find(':'))] = value;
+    }
+    if (a.command.empty()) cli::usage("mcp add needs a COMMAND or URL after the NAME");
+    if (a.command.size() == 1 && is_url(a.command[0])) {
+      if (!a.env.empty() || !a.cwd.empty()) cli::usage("mcp add: --env and --cwd are for a command, not a URL");
+    } else if (!a.headers.empty()) {
+      cli::usage("mcp add: --header is for a URL, not a command");
+    }
+  }
+
+  void completion() {
+    auto* c = command(
+        &_root, "completion", "print a shell completion script",
+        {"completion bash", "",
+         "Load it in the current shell:\n  source <(weftctl completion bash)\n"
+         "or for every shell: weftctl completion bash > /usr/share/bash-completion/completions/weftctl"},
+        [this] {
+          std::cout << cli::bash_completion(_root, {_fmt.program(), _fmt.program() == "weft" ? "weftctl" : "weft"});
+          return 0;
+        });
+    c->add_option("SHELL", _inv.shell, "the shell (bash)")->required()->check(cli::one_of({"bash"}));
+  }
+};
+
+command_line::command_line(invocation& inv, std::string program)
+    : _app(std::make_unique<CLI::App>(top_description, program)), _fmt(std::make_shared<cli::help_formatter>(program)) {
+  _app->formatter(_fmt);
+  _app->require_subcommand(1);
+  _app->fallthrough();  // options of the top (--json, --timeout, …) also after the command
+  // An option given twice: the last one counts, as it always did (repeatable ones keep all).
+  _app->option_defaults()->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
+  _fmt->describe(_app.get(), {"[OPTIONS] COMMAND [ARGS]", "", top_notes, ""});
+  _tree = std::make_unique<command_tree>(*_app, *_fmt, inv, _trailing);
+  _tree->build();
+}
+
+command_line::~command_line() = default;
+
+std::optional<int> command_line::parse(std::vector<std::string> args, std::ostream& out, std::ostream& err) {
+  return cli::parse(*_app, std::move(args), _trailing, out, err);
+}
+
+std::string command_line::help(const std::string& path) const {
+  const CLI::App* a = _app.get();
+  std::istringstream words(path);
+  for (std::string w; words >> w;) a = a->get_subcommand(w);
+  return _fmt->make_help(a, "", CLI::AppFormatMode::Normal);
+}
+
+}  // namespace weft::ctl
