@@ -20,6 +20,7 @@
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
+#include <map>
 #include <mutex>
 
 #include <weft/base/log.hh>
@@ -179,8 +180,15 @@ void format_map(char (&out)[48], unsigned id) {
 
 }  // namespace
 
-const network_isolation& probe_network_isolation() {
-  static const network_isolation result = [] {
+network_isolation probe_network_isolation() {
+  // Once per user this process runs as (a test drops privileges in a child to see the
+  // unprivileged way).
+  static std::mutex mu;
+  static std::map<uid_t, network_isolation> known;
+  std::lock_guard lock(mu);
+  auto [it, fresh] = known.try_emplace(::geteuid());
+  if (!fresh) return it->second;
+  it->second = [] {
     network_isolation r;
     char uid_map[48], gid_map[48];
     format_map(uid_map, ::geteuid());
@@ -229,7 +237,7 @@ const network_isolation& probe_network_isolation() {
     else if (attempt(network_isolation::mode::userns, f)) r.how = network_isolation::mode::userns;
     return r;
   }();
-  return result;
+  return it->second;
 }
 
 int landlock_abi() {
@@ -379,7 +387,7 @@ result<prepared> prepare(const sandbox::spec& spec) {
   }
   bool deny_network = spec.deny_network;
   if (spec.own_network) {
-    auto& iso = probe_network_isolation();
+    auto iso = probe_network_isolation();
     p._netns = iso.how;
     format_map(p._uid_map, ::geteuid());
     format_map(p._gid_map, ::getegid());

@@ -32,13 +32,13 @@ int landlock_abi();
 /// How a child gets a network namespace of its own here: a plain one (CAP_SYS_ADMIN, i.e.
 /// weftd runs as root), one inside a new user namespace (an unprivileged user, where the
 /// kernel allows unprivileged user namespaces), or none (`why` says what refused it).
-/// Found once per process by trying both in a short-lived child.
+/// Found once per process (and effective user) by trying both in a short-lived child.
 struct network_isolation {
   enum class mode : std::uint8_t { none = 0, netns = 1, userns = 2 };
   mode how = mode::none;
   std::string why;  ///< for mode::none: "unshare(CLONE_NEWUSER|CLONE_NEWNET): Operation not permitted"
 };
-const network_isolation& probe_network_isolation();
+network_isolation probe_network_isolation();
 
 /// What was (or will be) applied, for logs and for $WEFT_SANDBOX.
 struct report {
