@@ -140,7 +140,10 @@ void fd_relay::finish(end why) {
   if (_wb) _loop.unwatch(_wb), _wb = 0;
   if (_idle) _loop.cancel(_idle), _idle = 0;
   _loop.defer([this, alive = _alive, why] {
-    if (*alive && _done) _done(why, _ab.moved, _ba.moved);
+    if (!*alive || !_done) return;
+    // Moved out first: the owner may destroy the relay (and so _done) in it.
+    auto done = std::move(_done);
+    done(why, _ab.moved, _ba.moved);
   });
 }
 
