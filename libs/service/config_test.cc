@@ -1739,7 +1739,7 @@ TEST_CASE("a reload restarts only the derived services whose own inputs changed"
 TEST_CASE("[agents.<id>.tools] network: none by default, public adds the egress proxy") {
   no_provider_keys keys;
   scoped_env home("WEFT_HOME", "/var/lib/weft");
-  auto c = valid(R"([agents.open]
+  const std::string text = R"([agents.open]
 [agents.open.tools]
 network = "public"
 [agents.shut]
@@ -1750,22 +1750,15 @@ network = "none"
 [agents.nosh.tools]
 families = ["fs"]
 network = "public"
-)");
+)";
+  auto c = valid(text);
   CHECK(c.agents.at("open").network == tool_network::public_internet);
   CHECK(c.agents.at("shut").network == tool_network::none);
   CHECK(c.agents.at("quiet").network == tool_network::none);
   auto open_policy = c.bus.agent_tools.at("open"), quiet_policy = c.bus.agent_tools.at("quiet");
   open_policy.where.clear(), quiet_policy.where.clear();
   CHECK(open_policy == quiet_policy);  // the bus does not hold it: changing it never restarts the bus
-  auto d = derived_by_name(R"([agents.open]
-[agents.open.tools]
-network = "public"
-[agents.quiet]
-[agents.nosh]
-[agents.nosh.tools]
-families = ["fs"]
-network = "public"
-)");
+  auto d = derived_by_name(text);
   REQUIRE(d.count("egress"));
   auto& e = d.at("egress");
   CHECK(e.exec == "weft-egress");

@@ -15,6 +15,7 @@
 
 #include "services/egress/proxy.hh"
 #include "services/egress/request.hh"
+#include "tests/tcp_listener.hh"
 #include "tests/temp_dir.hh"
 
 using namespace weft;
@@ -30,24 +31,7 @@ sockaddr_in v4(const char* ip, int port) {
   return sa;
 }
 
-/// A TCP listener on `ip` with a free port.
-struct listener {
-  unique_fd fd;
-  int port = 0;
-  explicit listener(const char* ip = "127.0.0.1") : fd(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0)) {
-    auto sa = v4(ip, 0);
-    socklen_t len = sizeof sa;
-    REQUIRE(::bind(fd.get(), reinterpret_cast<sockaddr*>(&sa), sizeof sa) == 0);
-    REQUIRE(::listen(fd.get(), 8) == 0);
-    REQUIRE(::getsockname(fd.get(), reinterpret_cast<sockaddr*>(&sa), &len) == 0);
-    port = ntohs(sa.sin_port);
-  }
-  /// Whether a connection is waiting (polled without blocking).
-  bool pending() {
-    pollfd p{fd.get(), POLLIN, 0};
-    return ::poll(&p, 1, 0) == 1;
-  }
-};
+using listener = weft::test::tcp_listener;
 
 /// Reads until `until` appears or the peer closes (blocking, 10 s at most per read).
 std::string read_until(int fd, std::string_view until = {}) {

@@ -39,6 +39,7 @@
 #include "proto/tool_v1.hh"
 #include "tests/integration/fake_peer.hh"
 #include "tests/integration/harness.hh"
+#include "tests/tcp_listener.hh"
 #include "tests/temp_dir.hh"
 
 using namespace weft;
@@ -91,22 +92,9 @@ bool listening(std::uint16_t port) {
   return ::connect(fd.get(), reinterpret_cast<sockaddr*>(&a), sizeof a) == 0;
 }
 
-/// The test's own listener on 127.0.0.1; non-blocking, so "nothing arrived" is an accept()
-/// that finds nothing.
-struct own_listener {
-  unique_fd fd{::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0)};
-  std::uint16_t port = 0;
-  own_listener() {
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t len = sizeof a;
-    REQUIRE(::bind(fd.get(), reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
-    REQUIRE(::listen(fd.get(), 16) == 0);
-    REQUIRE(::getsockname(fd.get(), reinterpret_cast<sockaddr*>(&a), &len) == 0);
-    port = ntohs(a.sin_port);
-  }
-  bool accepted_any() { return bool(unique_fd(::accept4(fd.get(), nullptr, nullptr, SOCK_CLOEXEC))); }
+/// The test's own listener on 127.0.0.1.
+struct own_listener : weft::test::tcp_listener {
+  own_listener() : tcp_listener("127.0.0.1", /*nonblocking=*/true) {}
 };
 
 /// A "public" web server in a network namespace of its own, joined to the test's namespace

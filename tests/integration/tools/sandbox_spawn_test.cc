@@ -25,6 +25,7 @@
 #include <weft/sandbox/sandbox.hh>
 
 #include "services/weftd/spawn.hh"
+#include "tests/tcp_listener.hh"
 #include "tests/temp_dir.hh"
 
 using namespace weft;
@@ -61,25 +62,9 @@ service::sandbox_spec confined_to(const std::string& dir) {
   return sb;
 }
 
-/// A listener on the host's 127.0.0.1 (a free port), non-blocking so "nothing arrived" is
-/// an accept() that finds nothing.
-struct host_listener {
-  unique_fd fd;
-  int port = 0;
-  host_listener() : fd(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0)) {
-    sockaddr_in sa{};
-    sa.sin_family = AF_INET;
-    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t len = sizeof sa;
-    REQUIRE(::bind(fd.get(), reinterpret_cast<sockaddr*>(&sa), sizeof sa) == 0);
-    REQUIRE(::listen(fd.get(), 8) == 0);
-    REQUIRE(::getsockname(fd.get(), reinterpret_cast<sockaddr*>(&sa), &len) == 0);
-    port = ntohs(sa.sin_port);
-  }
-  bool accepted_any() {
-    unique_fd c(::accept4(fd.get(), nullptr, nullptr, SOCK_CLOEXEC));
-    return bool(c);
-  }
+/// A listener on the host's 127.0.0.1 (a free port), non-blocking.
+struct host_listener : weft::test::tcp_listener {
+  host_listener() : tcp_listener("127.0.0.1", /*nonblocking=*/true) {}
 };
 
 /// Connects to 127.0.0.1:<argv[1]> and to a listener of its own on 127.0.0.1, printing one
