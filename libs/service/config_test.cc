@@ -444,6 +444,9 @@ constexpr error_case error_cases[] = {
         "clawft.toml:3:10: error: [agents.a.tools] allow 'read file' can never match a tool name: use letters, "
         "digits, '_', '.', '-' and the wildcard '*'\n"
         "clawft.toml:4:8: error: [agents.a.tools] deny must be an array of strings, not an integer"},
+    {"[agents.a.tools]\nnetwork = \"host\"\n[agents.b.tools]\nnetwork = true\n",
+     "clawft.toml:2:11: error: [agents.a.tools] network must be one of 'none', 'public', not 'host'\n"
+        "clawft.toml:4:11: error: [agents.b.tools] network must be a string, not a boolean"},
     {"[agents.a]\ntools = [\"fs\"]\n",
      "clawft.toml:2:9: error: [agents.a] tools must be a table ([agents.a.tools]), not an array"},
     {"[agents]\na = 1\n",
@@ -1383,6 +1386,7 @@ enabled = false
   sb.max_open_files = 256;
   sb.max_processes = 4096;
   sb.max_file_size = 1ull << 30;
+  sb.own_network = true;
   CHECK(fs.sandbox == sb);
   auto shell = get("tool-shell-work");
   CHECK(shell.exec == "/opt/weft/bin/weft-tool-shell");
@@ -1726,4 +1730,57 @@ TEST_CASE("a reload restarts only the derived services whose own inputs changed"
   CHECK(changed(base, model) == std::set<std::string>{"agent-helper", "llm"});
   CHECK(changed(base, base + "[memory]\ncheckpoint_s = 7\n") ==
         std::set<std::string>{"agent-helper", "agent-main", "memory"});
+  // network is the shell tool's: the agent (and the MCP server acting as it) keep running.
+  auto open = base;
+  open.replace(open.find("[agents.main]\n"), 14, "[agents.main]\ntools = { network = \"public\" }\n");
+  CHECK(changed(base, open) == std::set<std::string>{"tool-shell-main"});
+}
+
+TEST_CASE("[agents.<id>.tools] network: none by default, public adds the egress proxy") {
+  no_provider_keys keys;
+  scoped_env home("WEFT_HOME", "/var/lib/weft");
+  const std::string text = R"([agents.open]
+[agents.open.tools]
+network = "public"
+[agents.shut]
+[agents.shut.tools]
+network = "none"
+[agents.quiet]
+[agents.nosh]
+[agents.nosh.tools]
+families = ["fs"]
+network = "public"
+)";
+  auto c = valid(text);
+  CHECK(c.agents.at("open").network == tool_network::public_internet);
+  CHECK(c.agents.at("shut").network == tool_network::none);
+  CHECK(c.agents.at("quiet").network == tool_network::none);
+  auto open_policy = c.bus.agent_tools.at("open"), quiet_policy = c.bus.agent_tools.at("quiet");
+  open_policy.where.clear(), quiet_policy.where.clear();
+  CHECK(open_policy == quiet_policy);  // the bus does not hold it: changing it never restarts the bus
+  auto d = derived_by_name(text);
+  REQUIRE(d.count("egress"));
+  auto& e = d.at("egress");
+  CHECK(e.exec == "weft-egress");
+  CHECK(e.address == "egress");
+  // Only agents with a shell tool get a socket: fs never reaches the network.
+  CHECK(e.args == std::vector<std::string>{"--agent", "open"});
+  CHECK_FALSE(e.sandbox.enabled);
+  auto& open = d.at("tool-shell-open");
+  CHECK(open.env.at("WEFT_NETWORK") == "public");
+  CHECK(open.after == std::vector<std::string>{"bus", "egress"});
+  CHECK(open.sandbox.own_network);
+  auto& quiet = d.at("tool-shell-quiet");
+  CHECK_FALSE(quiet.env.count("WEFT_NETWORK"));
+  CHECK(quiet.after == std::vector<std::string>{"bus"});
+  CHECK(quiet.sandbox.own_network);
+  CHECK(d.at("tool-fs-nosh").sandbox.own_network);
+  CHECK_FALSE(d.at("tool-fs-nosh").env.count("WEFT_NETWORK"));
+  // Without any public shell there is no egress at all.
+  CHECK_FALSE(derived_by_name("[agents.a]\n").count("egress"));
+  {
+    scoped_env test_public("WEFT_EGRESS_TEST_PUBLIC", "198.18.0.2/32");
+    auto t = derived_by_name("[agents.a.tools]\nnetwork = \"public\"\n");
+    CHECK(t.at("egress").env.at("WEFT_EGRESS_TEST_PUBLIC") == "198.18.0.2/32");
+  }
 }

@@ -11,6 +11,9 @@
 //   WEFT_WORKSPACE  the agent's workspace directory (created when missing); required
 //   WEFT_AGENT      the agent id; default: the last segment of WEFT_ADDRESS
 //   PATH            passed on to commands (default /usr/local/bin:/usr/bin:/bin)
+//   WEFT_NETWORK    "public": relay 127.0.0.1:3128 (in the tool's own network namespace) to
+//                   $WEFT_RUNTIME_DIR/egress/<agent>.sock, and give commands
+//                   http(s)_proxy/all_proxy (both cases) and no_proxy for loopback
 //   WEFT_BUS, WEFT_ADDRESS, WEFT_TOKEN_FD, WEFT_NOTIFY_FD, WEFT_LOG, WEFT_SANDBOX
 //
 // Example config (weftd derives this from [agents.work]):
@@ -20,6 +23,7 @@
 //   env = { WEFT_AGENT = "work", WEFT_WORKSPACE = "/var/lib/weft/agents/work" }
 #include <cstdlib>
 
+#include <weft/toolserver/egress_relay.hh>
 #include <weft/toolserver/tool_main.hh>
 
 #include "services/tool-shell/shell.hh"
@@ -31,7 +35,8 @@ constexpr const char* help = R"(usage: weft-tool-shell [--help] [--version]
 Runs shell commands in one agent's workspace, served on the weft bus (io.weft.Tool.v1):
   exec{command, timeout_ms?, cwd?}
     /bin/sh -c COMMAND in the workspace (or cwd inside it), own process group,
-    stdin /dev/null, environment PATH, HOME=<workspace>, LANG=C.UTF-8, TMPDIR=<workspace>/.tmp;
+    stdin /dev/null, environment PATH, HOME=<workspace>, LANG=C.UTF-8, TMPDIR=<workspace>/.tmp
+    (and the proxy variables with WEFT_NETWORK=public);
     stdout+stderr together, at most 64 KiB kept; exit status reported;
     time limit: timeout_ms, else the Call's timeout_ms, else 30 s; at most 10 min;
     at the limit the whole process group gets TERM, then KILL 2 s later.
@@ -42,6 +47,8 @@ Environment:
   WEFT_WORKSPACE   the agent's workspace directory (required; created when missing)
   WEFT_AGENT       agent id (default: last segment of WEFT_ADDRESS)
   PATH             given to commands (default /usr/local/bin:/usr/bin:/bin)
+  WEFT_NETWORK     "public": commands reach public addresses through the egress proxy
+                   (HTTP_PROXY/HTTPS_PROXY/ALL_PROXY=http://127.0.0.1:3128); else none
   WEFT_BUS, WEFT_ADDRESS, WEFT_TOKEN_FD, WEFT_NOTIFY_FD   set by weftd
   WEFT_LOG         log levels, e.g. "debug"
 )";
@@ -57,6 +64,7 @@ int main(int argc, char** argv) {
   return tools::tool_main(argc, argv, o, [](const tools::workspace* ws, log::logger&) {
     tools::shell_limits lim;
     if (const char* p = std::getenv("PATH"); p && *p) lim.path = p;
+    if (!tools::egress_proxy_url().empty()) lim.extra_env = tools::proxy_environment(tools::egress_proxy_url());
     return tools::shell_tools(*ws, lim);
   });
 }

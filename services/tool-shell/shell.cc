@@ -73,11 +73,14 @@ result<tool::result> exec(const workspace& ws, const json& args, const call_cont
   ::mkdir(tmp.c_str(), 0700);
   std::string env_path = "PATH=" + lim.path, env_home = "HOME=" + ws.root(), env_lang = "LANG=C.UTF-8",
               env_tmp = "TMPDIR=" + tmp;
-  char* envp[] = {env_path.data(), env_home.data(), env_lang.data(), env_tmp.data(), nullptr};
+  std::vector<std::string> extra = lim.extra_env;
+  std::vector<char*> envp = {env_path.data(), env_home.data(), env_lang.data(), env_tmp.data()};
+  for (auto& e : extra) envp.push_back(e.data());
+  envp.push_back(nullptr);
   std::string sh = "/bin/sh", dash_c = "-c";
   char* argv[] = {sh.data(), dash_c.data(), command->data(), nullptr};
   pid_t pid = -1;
-  int rc = ::posix_spawn(&pid, "/bin/sh", &fa, &attr, argv, envp);
+  int rc = ::posix_spawn(&pid, "/bin/sh", &fa, &attr, argv, envp.data());
   posix_spawn_file_actions_destroy(&fa);
   posix_spawnattr_destroy(&attr);
   if (rc != 0) return failed(fmt::format("Failed to run command: {}", std::strerror(rc)));

@@ -5,6 +5,7 @@
 /// time limit. Plain functions, tested without a bus.
 
 #include <chrono>
+#include <string>
 #include <vector>
 
 #include <weft/toolserver/tool.hh>
@@ -18,6 +19,9 @@ struct shell_limits {
   std::chrono::milliseconds kill_grace{2000};         ///< between TERM and KILL
   std::size_t max_output = 64 * 1024;                 ///< bytes of output kept
   std::string path = "/usr/local/bin:/usr/bin:/bin";  ///< PATH of the command
+  /// More NAME=value for the command: the proxy variables when the agent's network is
+  /// "public" (tools::proxy_environment).
+  std::vector<std::string> extra_env;
 };
 
 /// exec{command, timeout_ms?, cwd?}. Blocks the calling (worker) thread until the command

@@ -1,31 +1,17 @@
 #include "fetch.hh"
 
-#include <arpa/inet.h>
 #include <curl/curl.h>
-#include <netinet/in.h>
 
 #include <algorithm>
 #include <cctype>
 #include <cstring>
 #include <memory>
 
+#include <weft/base/net_address.hh>
+
 namespace weft::tools {
 
 namespace {
-
-std::string v4_reason(std::uint32_t a) {  // host byte order
-  auto in = [&](std::uint32_t net, int bits) { return bits == 0 || (a >> (32 - bits)) == (net >> (32 - bits)); };
-  if (in(0x00000000, 8)) return "the 'this network' block 0.0.0.0/8";
-  if (in(0x7f000000, 8)) return "loopback";
-  if (in(0x0a000000, 8) || in(0xac100000, 12) || in(0xc0a80000, 16)) return "private (RFC 1918)";
-  if (in(0x64400000, 10)) return "shared address space (CGNAT, RFC 6598)";
-  if (in(0xa9fe0000, 16)) return "link-local";
-  if (in(0xc0000000, 24)) return "IETF protocol assignments (192.0.0.0/24)";
-  if (in(0xc6120000, 15)) return "benchmarking (198.18.0.0/15)";
-  if (in(0xe0000000, 4)) return "multicast";
-  if (in(0xf0000000, 4)) return "reserved (240.0.0.0/4, broadcast)";
-  return {};
-}
 
 struct fetch_state {
   const call_context* ctx;
@@ -39,9 +25,9 @@ struct fetch_state {
 curl_socket_t open_socket(void* clientp, curlsocktype, curl_sockaddr* a) {
   auto* st = static_cast<fetch_state*>(clientp);
   if (!st->lim->allow_private) {
-    auto why = forbidden_reason(&a->addr);
+    auto why = net::forbidden_reason(&a->addr);
     if (!why.empty()) {
-      st->blocked = fmt::format("{} is {}", address_text(&a->addr), why);
+      st->blocked = fmt::format("{} is {}", net::address_text(&a->addr), why);
       return CURL_SOCKET_BAD;
     }
   }
@@ -80,38 +66,6 @@ bool is_html(std::string_view ct) {
 }
 
 }  // namespace
-
-std::string address_text(const sockaddr* addr) {
-  char buf[INET6_ADDRSTRLEN] = "?";
-  if (addr->sa_family == AF_INET)
-    ::inet_ntop(AF_INET, &reinterpret_cast<const sockaddr_in*>(addr)->sin_addr, buf, sizeof buf);
-  else if (addr->sa_family == AF_INET6)
-    ::inet_ntop(AF_INET6, &reinterpret_cast<const sockaddr_in6*>(addr)->sin6_addr, buf, sizeof buf);
-  return buf;
-}
-
-std::string forbidden_reason(const sockaddr* addr) {
-  if (addr->sa_family == AF_INET)
-    return v4_reason(ntohl(reinterpret_cast<const sockaddr_in*>(addr)->sin_addr.s_addr));
-  if (addr->sa_family != AF_INET6) return "not an internet address";
-  const auto& a6 = reinterpret_cast<const sockaddr_in6*>(addr)->sin6_addr;
-  const std::uint8_t* b = a6.s6_addr;
-  auto v4_at = [&](int off) {
-    return (std::uint32_t(b[off]) << 24) | (std::uint32_t(b[off + 1]) << 16) | (std::uint32_t(b[off + 2]) << 8) | b[off + 3];
-  };
-  static const std::uint8_t zero[16] = {};
-  if (std::memcmp(b, zero, 15) == 0 && (b[15] == 0 || b[15] == 1)) return b[15] ? "loopback" : "unspecified (::)";
-  // IPv4-mapped (::ffff:a.b.c.d) and NAT64 (64:ff9b::a.b.c.d) carry an IPv4 address.
-  static const std::uint8_t mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
-  static const std::uint8_t nat64[12] = {0, 0x64, 0xff, 0x9b, 0, 0, 0, 0, 0, 0, 0, 0};
-  if (std::memcmp(b, mapped, 12) == 0 || std::memcmp(b, nat64, 12) == 0) return v4_reason(v4_at(12));
-  if (std::memcmp(b, zero, 12) == 0) return "IPv4-compatible (deprecated)";
-  if ((b[0] & 0xfe) == 0xfc) return "unique-local (fc00::/7)";
-  if (b[0] == 0xfe && (b[1] & 0xc0) == 0x80) return "link-local";
-  if (b[0] == 0xfe && (b[1] & 0xc0) == 0xc0) return "site-local (deprecated)";
-  if (b[0] == 0xff) return "multicast";
-  return {};
-}
 
 std::string html_to_text(std::string_view html) {
   std::string out;

@@ -2,9 +2,8 @@
 /// The web tool family: `web_fetch` gets one http(s) URL with libcurl and returns its
 /// status, content type and text. The target's address is checked on every connection
 /// curl opens (redirects included, after DNS), so a name that resolves to a private or
-/// loopback address — even one that changes between lookups — is refused.
-
-#include <sys/socket.h>
+/// loopback address — even one that changes between lookups — is refused
+/// (weft::net::forbidden_reason, the rule the egress proxy applies too).
 
 #include <chrono>
 #include <string>
@@ -26,13 +25,6 @@ struct web_limits {
   long max_redirects = 5;
   bool allow_private = false;  ///< $WEFT_WEB_ALLOW_PRIVATE=1: loopback and private targets allowed
 };
-
-/// Why `addr` may not be fetched from ("loopback", "private (RFC 1918)", …), or empty when
-/// it is a public address.
-std::string forbidden_reason(const sockaddr* addr);
-
-/// "127.0.0.1", "::1"
-std::string address_text(const sockaddr* addr);
 
 /// Crude HTML to text: drops script/style/comments, turns block tags into line breaks and
 /// other tags into spaces, decodes the common entities, collapses whitespace.

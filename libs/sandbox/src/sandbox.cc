@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <linux/landlock.h>
+#include <net/if.h>
 #include <linux/seccomp.h>
 #include <sched.h>
 #include <seccomp.h>
@@ -12,11 +13,14 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
+#include <map>
 #include <mutex>
 
 #include <weft/base/log.hh>
@@ -128,7 +132,113 @@ result<std::vector<sock_filter>> build_filter(bool deny_network) {
   return prog;
 }
 
+/// Writes `text` to `path` (a /proc/self map file). Async-signal-safe.
+bool write_proc(const char* path, const char* text) {
+  int fd = ::open(path, O_WRONLY | O_CLOEXEC);
+  if (fd < 0) return false;
+  std::size_t n = std::strlen(text);
+  bool ok = ::write(fd, text, n) == static_cast<ssize_t>(n);
+  ::close(fd);
+  return ok;
+}
+
+/// Enters a network namespace of its own (inside a new user namespace for mode::userns,
+/// mapping the caller's user and group to themselves) and brings its `lo` up, so a program
+/// can still listen and connect on 127.0.0.1 — its own. Async-signal-safe: raw syscalls
+/// on data prepared before fork. Returns nullptr, or the step that failed (errno set).
+const char* enter_network_namespace(network_isolation::mode how, const char* uid_map, const char* gid_map) {
+  if (how == network_isolation::mode::netns) {
+    if (::unshare(CLONE_NEWNET) != 0) return "unshare(CLONE_NEWNET)";
+  } else if (how == network_isolation::mode::userns) {
+    if (::unshare(CLONE_NEWUSER | CLONE_NEWNET) != 0) return "unshare(CLONE_NEWUSER|CLONE_NEWNET)";
+    // An unprivileged process may map only its own ids, and its group only once setgroups
+    // is denied (the supplementary groups it has stay as they are).
+    if (!write_proc("/proc/self/uid_map", uid_map)) return "writing /proc/self/uid_map";
+    if (!write_proc("/proc/self/setgroups", "deny") && errno != ENOENT) return "writing /proc/self/setgroups";
+    if (!write_proc("/proc/self/gid_map", gid_map)) return "writing /proc/self/gid_map";
+  } else {
+    return nullptr;
+  }
+  int s = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (s < 0) return "socket(AF_INET) to bring lo up";
+  ifreq ifr;
+  std::memset(&ifr, 0, sizeof ifr);
+  std::memcpy(ifr.ifr_name, "lo", 3);
+  bool ok = ::ioctl(s, SIOCGIFFLAGS, &ifr) == 0;
+  ifr.ifr_flags = static_cast<short>(ifr.ifr_flags | IFF_UP);
+  ok = ok && ::ioctl(s, SIOCSIFFLAGS, &ifr) == 0;
+  int e = errno;
+  ::close(s);
+  errno = e;
+  return ok ? nullptr : "bringing lo up";
+}
+
+void format_map(char (&out)[48], unsigned id) {
+  auto text = fmt::format("{} {} 1\n", id, id);
+  std::memcpy(out, text.c_str(), std::min(text.size() + 1, sizeof out));
+}
+
 }  // namespace
+
+network_isolation probe_network_isolation() {
+  // Once per user this process runs as (a test drops privileges in a child to see the
+  // unprivileged way).
+  static std::mutex mu;
+  static std::map<uid_t, network_isolation> known;
+  std::lock_guard lock(mu);
+  auto [it, fresh] = known.try_emplace(::geteuid());
+  if (!fresh) return it->second;
+  it->second = [] {
+    network_isolation r;
+    char uid_map[48], gid_map[48];
+    format_map(uid_map, ::geteuid());
+    format_map(gid_map, ::getegid());
+    // Each way is tried in a child of its own, which only exits: nothing here changes.
+    struct failure {
+      int step = 0, err = 0;
+    };
+    auto attempt = [&](network_isolation::mode how, failure& f) -> bool {
+      int p[2];
+      if (::pipe2(p, O_CLOEXEC) != 0) {
+        f = {0, errno};
+        return false;
+      }
+      pid_t pid = ::fork();
+      if (pid < 0) {
+        f = {0, errno};
+        ::close(p[0]);
+        ::close(p[1]);
+        return false;
+      }
+      if (pid == 0) {
+        const char* step = enter_network_namespace(how, uid_map, gid_map);
+        if (!step) ::_exit(0);
+        int msg[2] = {static_cast<int>(std::strlen(step)), errno};
+        [[maybe_unused]] auto w1 = ::write(p[1], msg, sizeof msg);
+        [[maybe_unused]] auto w2 = ::write(p[1], step, std::strlen(step));
+        ::_exit(1);
+      }
+      ::close(p[1]);
+      int ws = 0;
+      while (::waitpid(pid, &ws, 0) < 0 && errno == EINTR) {
+      }
+      char buf[256] = {};
+      int msg[2] = {0, 0};
+      if (::read(p[0], msg, sizeof msg) == static_cast<ssize_t>(sizeof msg) && msg[0] > 0 &&
+          msg[0] < static_cast<int>(sizeof buf))
+        [[maybe_unused]] auto n = ::read(p[0], buf, static_cast<std::size_t>(msg[0]));
+      ::close(p[0]);
+      if (WIFEXITED(ws) && WEXITSTATUS(ws) == 0) return true;
+      r.why = fmt::format("{}: {}", buf[0] ? buf : "the probe child failed", std::strerror(msg[1]));
+      return false;
+    };
+    failure f;
+    if (attempt(network_isolation::mode::netns, f)) r.how = network_isolation::mode::netns;
+    else if (attempt(network_isolation::mode::userns, f)) r.how = network_isolation::mode::userns;
+    return r;
+  }();
+  return it->second;
+}
 
 int landlock_abi() {
   static const int abi = [] {
@@ -139,7 +249,9 @@ int landlock_abi() {
 }
 
 std::string report::summary() const {
-  return fmt::format("landlock={} seccomp={} scoped={}", landlock_abi, seccomp ? 1 : 0, scoped ? 1 : 0);
+  auto s = fmt::format("landlock={} seccomp={} scoped={}", landlock_abi, seccomp ? 1 : 0, scoped ? 1 : 0);
+  if (!network.empty()) s += " net=" + network;
+  return s;
 }
 
 prepared::prepared(prepared&& o) noexcept { *this = std::move(o); }
@@ -155,6 +267,9 @@ prepared& prepared::operator=(prepared&& o) noexcept {
   _filter = std::move(o._filter);
   _deferred = std::move(o._deferred);
   _handled = o._handled;
+  _netns = o._netns;
+  std::memcpy(_uid_map, o._uid_map, sizeof _uid_map);
+  std::memcpy(_gid_map, o._gid_map, sizeof _gid_map);
   return *this;
 }
 
@@ -172,6 +287,8 @@ bool prepared::move_fds_above(int min_fd) noexcept {
 }
 
 const char* prepared::apply_in_child() noexcept {
+  // First: writing the id maps needs /proc, which Landlock closes, and seccomp refuses unshare.
+  if (const char* step = enter_network_namespace(_netns, _uid_map, _gid_map)) return step;
   for (int i = 0; i < _limit_count; ++i) {
     // Lower only: raising a hard limit needs CAP_SYS_RESOURCE and is never what we want.
     struct rlimit cur;
@@ -268,7 +385,27 @@ result<prepared> prepare(const sandbox::spec& spec) {
     for (auto& path : spec.read_only)
       if (auto s = add_path(path, fs_read_execute, /*create=*/false); !s) return s.take_error();
   }
-  auto filter = build_filter(spec.deny_network);
+  bool deny_network = spec.deny_network;
+  if (spec.own_network) {
+    auto iso = probe_network_isolation();
+    p._netns = iso.how;
+    format_map(p._uid_map, ::geteuid());
+    format_map(p._gid_map, ::getegid());
+    if (iso.how == network_isolation::mode::netns) {
+      p._report.network = "netns";
+    } else if (iso.how == network_isolation::mode::userns) {
+      p._report.network = "userns";
+    } else {
+      // Never an unconfined network: without a namespace of its own, no internet at all.
+      p._report.network = "none";
+      deny_network = true;
+      p._report.warnings.push_back(fmt::format(
+          "Failed to give tool processes a network namespace of their own ({}); they may open no network "
+          "sockets but AF_UNIX instead, so no network = \"public\" either, ignoring.",
+          iso.why));
+    }
+  }
+  auto filter = build_filter(deny_network);
   if (!filter) return filter.take_error();
   p._filter = std::move(*filter);
   p._report.seccomp = true;

@@ -18,6 +18,9 @@ constexpr std::size_t max_agent_id_chars = 48;
 
 constexpr std::array<std::string_view, 4> tool_families = {"fs", "shell", "web", "mcp"};
 
+constexpr std::array<std::pair<std::string_view, tool_network>, 2> network_names = {
+    std::pair{"none", tool_network::none}, std::pair{"public", tool_network::public_internet}};
+
 /// Agent ids become service names (tool-shell-<id>, at most 64 characters) and an address
 /// segment (agent/<id>).
 bool valid_agent_id(std::string_view n) {
@@ -32,7 +35,7 @@ bool valid_agent_id(std::string_view n) {
 tool_policy read_tool_policy(checker& ck, const toml::table& t, const std::string& label) {
   tool_policy p;
   p.where = ck.where(t.source());
-  ck.check_keys(t, label, {"allow", "deny", "families"});
+  ck.check_keys(t, label, {"allow", "deny", "families", "network"});
   for (auto [key, field] : {std::pair{"allow", &p.allow}, std::pair{"deny", &p.deny}}) {
     auto globs = ck.read_strings(t, label, key);
     if (!globs) continue;
@@ -93,8 +96,11 @@ agent_settings read_agent(checker& ck, const std::string& id, const toml::table&
   if (auto* n = t.get("tools"); n && !n->is_table())
     ck.error(n->source(), fmt::format("{} tools must be a table ([agents.{}.tools]), not {}", label, clean(id),
                                       a_type(*n)));
-  else if (n)
-    a.tools = read_tool_policy(ck, *n->as_table(), fmt::format("[agents.{}.tools]", clean(id)));
+  else if (n) {
+    auto tools_label = fmt::format("[agents.{}.tools]", clean(id));
+    a.tools = read_tool_policy(ck, *n->as_table(), tools_label);
+    a.network = ck.read_enum(*n->as_table(), tools_label, "network", network_names).value_or(a.network);
+  }
   return a;
 }
 

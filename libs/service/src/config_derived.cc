@@ -107,7 +107,12 @@ bool same_part(const config& a, const config& b, std::string_view part) {
     auto id = std::string(part.substr(6));
     auto ia = a.agents.find(id), ib = b.agents.find(id);
     if (ia == a.agents.end() || ib == b.agents.end()) return (ia == a.agents.end()) == (ib == b.agents.end());
-    return ia->second == ib->second;
+    // network is the shell tool's alone (its spec changes with it); the agent does not read it.
+    auto without_network = [](agent_settings x) {
+      x.network = tool_network::none;
+      return x;
+    };
+    return without_network(ia->second) == without_network(ib->second);
   }
   if (part == "agents.ids") return keys_of(a.agents) == keys_of(b.agents);
   if (part == "memory") return a.memory == b.memory;
@@ -171,16 +176,37 @@ std::vector<service_spec> derived_services(const config& c,
   if (c.memory.enabled)
     add("memory", "weft-memory", "memory", {"bus"}, {"paths", "embedding", "memory", "agents.ids", "bus.limits"});
 
+  // The egress proxy, for the shell tools of agents with network = "public": one UNIX
+  // socket per agent ($WEFT_RUNTIME_DIR/egress/<id>.sock), the only way out of their
+  // network namespaces.
+  std::vector<std::string> egress_args;
+  for (auto& [id, a] : c.agents)
+    if (a.network == tool_network::public_internet && contains(a.tools.families, "shell"))
+      egress_args.insert(egress_args.end(), {"--agent", id});
+  if (!egress_args.empty()) {
+    auto* e = add("egress", "weft-egress", "egress", {"bus"});
+    e->args = std::move(egress_args);
+    // Tests declare an address block of theirs public (weft-egress takes only blocks within
+    // 198.18.0.0/15, the benchmarking range, and says so in a warning).
+    if (const char* v = std::getenv("WEFT_EGRESS_TEST_PUBLIC"); v && *v) e->env["WEFT_EGRESS_TEST_PUBLIC"] = v;
+  }
+
   bool any_web = false;
   for (auto& [id, a] : c.agents) {
     auto workspace = workspace_of(c, a);
     for (auto family : per_agent_families) {
       if (!contains(a.tools.families, family)) continue;
+      bool egress = family == "shell" && a.network == tool_network::public_internet;
       auto* s = add(fmt::format("tool-{}-{}", family, id), fmt::format("weft-tool-{}", family),
-                    ipc::addr::tool(family, id), {"bus"});
+                    ipc::addr::tool(family, id), egress ? std::vector<std::string>{"bus", "egress"}
+                                                        : std::vector<std::string>{"bus"});
       s->env = {{"WEFT_AGENT", id}, {"WEFT_WORKSPACE", workspace}};
+      if (egress) s->env["WEFT_NETWORK"] = "public";
       auto& sb = s->sandbox;
       sb.enabled = true;
+      // No route to the host's loopback (weft's web API, MCP server, webhook receiver) or
+      // anywhere else: a network namespace of its own.
+      sb.own_network = true;
       sb.read_write = {workspace, "/dev/null"};  // `cmd > /dev/null` must work
       sb.read_only = {"/usr", "/lib", "/lib64", "/bin", "/sbin", "/etc", "/dev/zero", "/dev/urandom", "/proc/self"};
       // The program itself (exec needs it under Landlock) and the config file it reads.

@@ -5,8 +5,16 @@
 
 #include <weft/service/exit.hh>
 #include <weft/service/main.hh>
+#include <weft/service/paths.hh>
+#include <weft/toolserver/egress_relay.hh>
 
 namespace weft::tools {
+
+namespace {
+std::string g_proxy_url;  // written once, on the main thread, before the tools exist
+}  // namespace
+
+const std::string& egress_proxy_url() { return g_proxy_url; }
 
 int tool_main(int argc, char** argv, const tool_main_options& o, const make_tools_fn& make_tools) {
   // No config: a tool needs none, and a sandboxed one may not be able to read the file.
@@ -26,6 +34,19 @@ int tool_main(int argc, char** argv, const tool_main_options& o, const make_tool
     }
     if (const char* sb = std::getenv("WEFT_SANDBOX")) m.log.info("sandbox: {}", sb);
     else if (!o.unsandboxed_note.empty()) m.log.info("not sandboxed: {}", o.unsandboxed_note);
+    // network = "public": the only way out of the namespace is the egress proxy.
+    std::unique_ptr<egress_relay> relay;
+    if (const char* net = std::getenv("WEFT_NETWORK"); net && std::string_view(net) == "public" && ws) {
+      auto socket = service::runtime_dir() + "/egress/" + ws->agent() + ".sock";
+      auto r = egress_relay::start(m.rt->loop(), socket);
+      if (r) {
+        relay = std::move(*r);
+        g_proxy_url = egress_relay::url();
+        m.log.info("network: public, through the egress proxy ({} -> '{}')", g_proxy_url, socket);
+      } else {
+        m.log.warning("{}; commands get no network, ignoring.", r.err().message);
+      }
+    }
     auto server = tool_server::create(*m.rt, o.server);
     if (!server) return m.fail(server.err());
     for (auto& t : make_tools(ws ? &*ws : nullptr, m.log)) (*server)->add(std::move(t));

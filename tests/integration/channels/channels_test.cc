@@ -22,6 +22,7 @@
 #include "proto/chat_v1.hh"
 #include "tests/integration/fake_peer.hh"
 #include "tests/integration/harness.hh"
+#include "tests/tcp_listener.hh"
 
 using namespace weft;
 using namespace std::chrono_literals;
@@ -483,15 +484,8 @@ TEST_CASE("web: a configured auth_token is the token") {
 
 TEST_CASE("web: a listen address in use is a distinct failure with a fix hint, exit 1") {
   test::fake_peer llm("fake_llm.py");
-  int held = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  REQUIRE(::bind(held, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
-  REQUIRE(::listen(held, 1) == 0);
-  socklen_t len = sizeof a;
-  ::getsockname(held, reinterpret_cast<sockaddr*>(&a), &len);
-  auto port = ntohs(a.sin_port);
+  test::tcp_listener held;  // another program holds the port
+  auto port = held.port;
   auto s = test::stack::start(base_config(llm, fmt::format("[channels.web]\nlisten = \"127.0.0.1:{}\"\n", port)));
   REQUIRE(s);  // READY: every service is ready or failed for good
   auto log = s->log();
@@ -499,7 +493,6 @@ TEST_CASE("web: a listen address in use is a distinct failure with a fix hint, e
                              "set [channels.web] listen to another port)",
                              port)) != std::string::npos);
   CHECK(log.find("'chan-web' exited with status 1") != std::string::npos);
-  ::close(held);
 }
 
 TEST_CASE("weftctl chat: one turn with streamed text; a missing agent is named") {

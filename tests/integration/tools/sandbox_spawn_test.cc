@@ -2,7 +2,15 @@
 // directory cannot read a file outside it even through a shell it starts (Landlock is
 // inherited), the same command unconfined can (so the check can fail), seccomp refuses
 // unshare, the child learns what applied from $WEFT_SANDBOX, and a sandbox that cannot be
-// built is a spawn error, not an unconfined child.
+// built is a spawn error, not an unconfined child. With own_network the child's 127.0.0.1
+// is its own: a listener of the host gets nothing, as root (a plain network namespace) and
+// as an unprivileged user (inside a user namespace).
+#include <arpa/inet.h>
+#include <grp.h>
+#include <netinet/in.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -12,9 +20,12 @@
 
 #include <doctest/doctest.h>
 
+#include <seccomp.h>
+
 #include <weft/sandbox/sandbox.hh>
 
 #include "services/weftd/spawn.hh"
+#include "tests/tcp_listener.hh"
 #include "tests/temp_dir.hh"
 
 using namespace weft;
@@ -49,6 +60,47 @@ service::sandbox_spec confined_to(const std::string& dir) {
   sb.read_write = {dir};
   sb.read_only = {"/usr", "/lib", "/lib64", "/bin", "/etc", "/dev/null"};
   return sb;
+}
+
+/// A listener on the host's 127.0.0.1 (a free port), non-blocking.
+struct host_listener : weft::test::tcp_listener {
+  host_listener() : tcp_listener("127.0.0.1", /*nonblocking=*/true) {}
+};
+
+/// Connects to 127.0.0.1:<argv[1]> and to a listener of its own on 127.0.0.1, printing one
+/// word for each: connected, refused, or the errno.
+constexpr const char* probe_py = R"(import socket, sys
+def probe(port):
+    try:
+        s = socket.socket()
+        s.settimeout(10)
+        s.connect(("127.0.0.1", port))
+        return "connected"
+    except ConnectionRefusedError:
+        return "refused"
+    except OSError as e:
+        return "errno%d" % e.errno
+try:
+    own = socket.socket()
+    own.bind(("127.0.0.1", 0))
+    own.listen(1)
+    self_result = probe(own.getsockname()[1])
+except OSError as e:
+    self_result = "errno%d" % e.errno
+print(probe(int(sys.argv[1])), self_result)
+)";
+
+/// Runs probe_py in a sandboxed child (own_network as given) against `port`; what it
+/// printed, and $WEFT_SANDBOX.
+std::pair<std::string, std::string> probe_network(const std::string& dir, int port, bool own_network) {
+  std::ofstream(dir + "/probe.py") << probe_py;
+  auto sb = confined_to(dir);
+  sb.own_network = own_network;
+  int ws = run_shell(fmt::format("/usr/bin/python3 {d}/probe.py {p} > {d}/out 2> {d}/err; echo \"$WEFT_SANDBOX\" > {d}/sb",
+                                 fmt::arg("d", dir), fmt::arg("p", port)),
+                     sb);
+  CHECK(WIFEXITED(ws));
+  return {slurp(dir + "/out"), slurp(dir + "/sb")};
 }
 
 }  // namespace
@@ -106,4 +158,97 @@ TEST_CASE("unsandboxed spawn is unchanged: no WEFT_SANDBOX") {
   int ws = run_shell(fmt::format("echo \"[$WEFT_SANDBOX]\" > {}/sb", d.path.string()), none);
   CHECK(WIFEXITED(ws));
   CHECK(slurp(d.path.string() + "/sb") == "[]\n");
+}
+
+TEST_CASE("own_network: the child's 127.0.0.1 is its own; the host's listener gets nothing") {
+  weft::test::temp_dir d{"weft-sbx-it"};
+  host_listener host;
+  auto [out, sb] = probe_network(d.path.string(), host.port, /*own_network=*/true);
+  CAPTURE(slurp(d.path.string() + "/err"));
+  // Its own lo is up: it can still listen and connect to itself.
+  CHECK(out == "refused connected\n");
+  auto iso = sandbox::probe_network_isolation();
+  CHECK(sb.find(iso.how == sandbox::network_isolation::mode::netns ? " net=netns" : " net=userns") != std::string::npos);
+  CHECK_FALSE(host.accepted_any());
+
+  // Without it the same probe reaches the host's listener: the check above can fail.
+  auto [open, open_sb] = probe_network(d.path.string(), host.port, /*own_network=*/false);
+  CHECK(open == "connected connected\n");
+  CHECK(open_sb.find("net=") == std::string::npos);
+  CHECK(host.accepted_any());
+}
+
+/// Runs probe_py through weftd::spawn (own_network) as uid 65534 in a forked child, as
+/// weftd runs under systemd's DynamicUser; with `no_namespaces` that child may create no
+/// namespaces at all (as under RestrictNamespaces=yes). Returns the probe's output and
+/// $WEFT_SANDBOX.
+std::pair<std::string, std::string> probe_unprivileged(const std::string& dir, int port, bool no_namespaces) {
+  ::chmod(dir.c_str(), 0777);
+  std::ofstream(dir + "/probe.py") << probe_py;
+  ::chmod((dir + "/probe.py").c_str(), 0644);
+  pid_t pid = ::fork();
+  REQUIRE(pid >= 0);
+  if (pid == 0) {
+    if (::setgroups(0, nullptr) != 0 || ::setresgid(65534, 65534, 65534) != 0 || ::setresuid(65534, 65534, 65534) != 0)
+      ::_exit(3);
+    // Changing the uid made this process undumpable, which hands its /proc/self files to
+    // root; a process started as the user (weftd under systemd) is dumpable.
+    ::prctl(PR_SET_DUMPABLE, 1);
+    if (no_namespaces) {
+      scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_ALLOW);
+      if (!ctx || seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), SCMP_SYS(unshare), 0) != 0 || seccomp_load(ctx) != 0)
+        ::_exit(6);
+    }
+    auto sb = confined_to(dir);
+    sb.own_network = true;
+    weftd::spawn_request r;
+    r.exec = "/bin/sh";
+    r.args = {"-c", fmt::format("/usr/bin/python3 {d}/probe.py {p} > {d}/out 2> {d}/err; echo \"$WEFT_SANDBOX\" > {d}/sb",
+                                fmt::arg("d", dir), fmt::arg("p", port))};
+    r.env = weftd::base_environment();
+    r.sandbox = sb;
+    auto sp = weftd::spawn(r);
+    if (!sp) ::_exit(4);
+    int ws = 0;
+    ::waitpid(sp->pid, &ws, 0);
+    ::_exit(WIFEXITED(ws) ? WEXITSTATUS(ws) : 5);
+  }
+  int ws = 0;
+  REQUIRE(::waitpid(pid, &ws, 0) == pid);
+  REQUIRE(WIFEXITED(ws));
+  CHECK(WEXITSTATUS(ws) == 0);
+  return {slurp(dir + "/out"), slurp(dir + "/sb")};
+}
+
+TEST_CASE("own_network as an unprivileged user: a user namespace, the same result") {
+  if (::geteuid() != 0) {
+    MESSAGE("not root: cannot drop to another user to try; skipped");
+    return;
+  }
+  weft::test::temp_dir d{"weft-sbx-it"};
+  host_listener host;
+  auto [out, sb] = probe_unprivileged(d.path.string(), host.port, /*no_namespaces=*/false);
+  CAPTURE(slurp(d.path.string() + "/err"));
+  CAPTURE(sb);
+  if (sb.find(" net=userns") != std::string::npos) {
+    CHECK(out == "refused connected\n");
+  } else {
+    MESSAGE("this kernel refuses unprivileged user namespaces: only the fallback is checked");
+    CHECK(sb.find(" net=none") != std::string::npos);
+  }
+  CHECK_FALSE(host.accepted_any());
+}
+
+TEST_CASE("own_network where no namespace is permitted: no internet sockets at all, never the host's network") {
+  if (::geteuid() != 0) {
+    MESSAGE("not root: cannot drop to another user to try; skipped");
+    return;
+  }
+  weft::test::temp_dir d{"weft-sbx-it"};
+  host_listener host;
+  auto [out, sb] = probe_unprivileged(d.path.string(), host.port, /*no_namespaces=*/true);
+  CAPTURE(slurp(d.path.string() + "/err"));
+  CHECK(sb.find(" net=none") != std::string::npos);
+  CHECK(out == "errno1 errno1\n");  // socket(AF_INET): EPERM from seccomp
+  CHECK_FALSE(host.accepted_any());
 }

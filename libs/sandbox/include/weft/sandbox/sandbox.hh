@@ -10,7 +10,9 @@
 ///  - `apply()` in a single-threaded process that confines itself (tests, tools).
 ///
 /// Landlock is best effort: on a kernel without it the rest still applies and the report
-/// says so (weftd logs one warning). seccomp and rlimits are not optional.
+/// says so (weftd logs one warning). seccomp and rlimits are not optional. A network
+/// namespace of its own (spec::own_network) is entered first, before anything else; where
+/// the system permits none, no internet sockets at all is the fallback, with a warning.
 
 #include <linux/filter.h>
 
@@ -27,14 +29,29 @@ namespace weft::sandbox {
 /// Landlock is not available (not built in, disabled at boot, or blocked).
 int landlock_abi();
 
+/// How a child gets a network namespace of its own here: a plain one (CAP_SYS_ADMIN, i.e.
+/// weftd runs as root), one inside a new user namespace (an unprivileged user, where the
+/// kernel allows unprivileged user namespaces), or none (`why` says what refused it).
+/// Found once per process (and effective user) by trying both in a short-lived child.
+struct network_isolation {
+  enum class mode : std::uint8_t { none = 0, netns = 1, userns = 2 };
+  mode how = mode::none;
+  std::string why;  ///< for mode::none: "unshare(CLONE_NEWUSER|CLONE_NEWNET): Operation not permitted"
+};
+network_isolation probe_network_isolation();
+
 /// What was (or will be) applied, for logs and for $WEFT_SANDBOX.
 struct report {
   int landlock_abi = 0;          ///< 0: no Landlock, filesystem rules not enforced
   std::uint64_t handled_fs = 0;  ///< the LANDLOCK_ACCESS_FS_* rights the ruleset handles
   bool scoped = false;           ///< ABI ≥ 6: signals and abstract UNIX sockets scoped
   bool seccomp = false;
+  /// own_network asked: "netns" (a plain namespace), "userns" (inside a user namespace) or
+  /// "none" (neither was possible: no internet sockets instead); empty when not asked.
+  std::string network;
   std::vector<std::string> warnings;  ///< "Failed to …, ignoring." lines: paths skipped, no Landlock
-  /// "landlock=7 seccomp=1 scoped=1", the form weftd puts in $WEFT_SANDBOX.
+  /// "landlock=7 seccomp=1 scoped=1" (+ " net=netns" when own_network was asked), the form
+  /// weftd puts in $WEFT_SANDBOX.
   std::string summary() const;
 };
 
@@ -54,8 +71,8 @@ class prepared {
   /// cannot clobber it). Async-signal-safe. Returns false on failure.
   bool move_fds_above(int min_fd) noexcept;
 
-  /// In the child, just before exec: rlimits, no_new_privs, Landlock, seccomp, in that
-  /// order. Async-signal-safe: raw syscalls on data prepared in the parent. Returns
+  /// In the child, just before exec: the network namespace, rlimits, no_new_privs,
+  /// Landlock, seccomp, in that order. Async-signal-safe: raw syscalls on data prepared in the parent. Returns
   /// nullptr on success, else a static description of the step that failed (errno set).
   const char* apply_in_child() noexcept;
 
@@ -77,6 +94,9 @@ class prepared {
   std::vector<sock_filter> _filter;
   std::vector<deferred_rule> _deferred;
   std::uint64_t _handled = 0;
+  network_isolation::mode _netns = network_isolation::mode::none;
+  char _uid_map[48] = {};  // "<euid> <euid> 1\n" for a user namespace
+  char _gid_map[48] = {};
 };
 
 /// Builds the rules of `spec` in the calling process: opens read_write (created when

@@ -15,6 +15,11 @@ struct spec {
   std::vector<std::string> read_write;  ///< paths with full access (the agent workspace)
   std::vector<std::string> read_only;   ///< paths readable and executable (/usr, /etc, …)
   bool deny_network = false;            ///< seccomp: no socket() except AF_UNIX
+  /// A network namespace of its own, where only its own `lo` exists (brought up), so
+  /// 127.0.0.1 is not the host's and nothing else is routed. Entered with a user namespace
+  /// when a plain one is not permitted; where neither is, deny_network applies instead
+  /// (prepare() says so in a warning).
+  bool own_network = false;
   std::uint64_t max_address_space = 0;  ///< RLIMIT_AS bytes; 0: unchanged
   std::uint64_t max_open_files = 0;     ///< RLIMIT_NOFILE; 0: unchanged
   std::uint64_t max_processes = 0;      ///< RLIMIT_NPROC; 0: unchanged

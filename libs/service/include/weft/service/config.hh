@@ -155,6 +155,13 @@ struct llm_settings {
   bool operator==(const llm_settings&) const = default;
 };
 
+/// [agents.<id>.tools] network: what the agent's shell tool may reach. Either way the
+/// agent's tool processes run in a network namespace of their own, where 127.0.0.1 is not
+/// the host's: `none` has nothing else; `public_internet` ("public" in the file) reaches
+/// public addresses through the egress proxy (services/egress), which refuses loopback,
+/// private, link-local and the host's own addresses after DNS.
+enum class tool_network : std::uint8_t { none = 0, public_internet = 1 };
+
 /// One [agents.<id>] table.
 struct agent_settings {
   std::string id;                  ///< table key; 1 to 48 of a-z, 0-9 and '-' (it becomes agent-<id>, agent/<id>)
@@ -167,6 +174,9 @@ struct agent_settings {
   std::uint32_t max_tokens = 0;           ///< output cap per model call; 0: provider default
   double budget_usd = 0;                  ///< cost budget per day; 0: unlimited
   tool_policy tools;
+  /// [agents.<id>.tools] network. Kept here rather than in tool_policy, which the bus holds:
+  /// changing it restarts the shell tool, not the bus.
+  tool_network network = tool_network::none;
   std::string where;
   bool operator==(const agent_settings&) const = default;
 };
@@ -356,7 +366,8 @@ config default_config();
 const std::vector<provider_settings>& provider_table();
 
 /// Services derived from the config, started by weftd beside [services.*]: llm, router,
-/// agent-<id> (address agent/<id>), tool-fs-<id>/tool-shell-<id> (tool/fs/<id>,
+/// agent-<id> (address agent/<id>), egress (for agents with network = "public"),
+/// tool-fs-<id>/tool-shell-<id> (tool/fs/<id>,
 /// tool/shell/<id>), tool-web, chan-telegram, chan-web — each only when something needs
 /// it (no [agents]: none of them). `locate` maps a program name (weft-llm, weft-agent, …)
 /// to its path. A [services.<name>] of the same name replaces the derived one: it is left

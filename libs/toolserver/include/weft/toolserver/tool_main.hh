@@ -1,10 +1,11 @@
 #pragma once
 /// The main() every tool process shares, over service::run_main: --help and --version from
 /// one text, signals, logging and the bus as every service has them; then the agent's
-/// workspace from $WEFT_WORKSPACE (for per-agent families), the sandbox line, the tools,
-/// the tool server, run.
+/// workspace from $WEFT_WORKSPACE (for per-agent families), the sandbox line, the relay to
+/// the egress proxy when $WEFT_NETWORK is "public", the tools, the tool server, run.
 
 #include <functional>
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -25,6 +26,11 @@ struct tool_main_options {
 
 /// Builds a family's tools; gets the workspace (nullptr when not per agent).
 using make_tools_fn = std::function<std::vector<tool_def>(const workspace* ws, log::logger& lg)>;
+
+/// The URL of this process's egress relay ("http://127.0.0.1:3128") once tool_main started
+/// one ($WEFT_NETWORK=public and the relay could listen), else empty. Set before
+/// make_tools runs, so a family can hand it to the commands it starts.
+const std::string& egress_proxy_url();
 
 /// Runs a tool process; returns main()'s exit code.
 int tool_main(int argc, char** argv, const tool_main_options& o, const make_tools_fn& make_tools);
