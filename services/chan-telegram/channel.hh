@@ -26,7 +26,7 @@
 #include <weft/service/runtime.hh>
 
 #include "bot_api.hh"
-#include "delivered_log.hh"
+#include <weft/channel/delivered_log.hh>
 #include "proto/chat_v1.hh"
 #include "telegram.hh"
 

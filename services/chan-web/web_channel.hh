@@ -33,7 +33,7 @@
 #include <weft/service/config.hh>
 #include <weft/service/runtime.hh>
 
-#include "delivered_log.hh"
+#include <weft/channel/delivered_log.hh>
 #include "proto/chat_v1.hh"
 
 namespace weft::chan::web {

@@ -1,4 +1,4 @@
-#include "delivered_log.hh"
+#include <weft/channel/delivered_log.hh>
 
 #include <unistd.h>
 

@@ -7,7 +7,7 @@
 ///   D<TAB>outbox_id<TAB>upstream_id   delivered
 ///   P<TAB>outbox_id<TAB>n             the first n upstream calls of this reply succeeded
 /// Bounded: only the newest `max_entries` delivered ids are kept; the file is rewritten
-/// (tmp + rename) when it holds more than twice that many lines. A torn last line (crash
+/// (write_file_atomic) when it holds more than twice that many lines. A torn last line (crash
 /// mid-write) is ignored on load.
 
 #include <cstddef>
@@ -18,6 +18,7 @@
 #include <string>
 #include <string_view>
 
+#include <weft/base/fd.hh>
 #include <weft/base/result.hh>
 
 namespace weft::chan {
@@ -49,7 +50,7 @@ class delivered_log {
 
   std::string _path;
   std::size_t _max;
-  int _fd = -1;
+  unique_fd _fd;
   std::size_t _lines = 0;
   std::map<std::string, std::string, std::less<>> _delivered;  // outbox_id -> upstream_id
   std::deque<std::string> _order;                              // oldest first

@@ -1,4 +1,4 @@
-#include "delivered_log.hh"
+#include <weft/channel/delivered_log.hh>
 
 #include <fcntl.h>
 #include <unistd.h>
@@ -8,6 +8,8 @@
 #include <filesystem>
 #include <fstream>
 #include <vector>
+
+#include <weft/base/io.hh>
 
 namespace weft::chan {
 
@@ -86,27 +88,23 @@ result<std::unique_ptr<delivered_log>> delivered_log::open(std::string path, std
       }
     }
   }
-  log->_fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
-  if (log->_fd < 0) return fail(errc::io, "Failed to open '{}': {}", path, std::strerror(errno));
+  log->_fd.reset(::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600));
+  if (!log->_fd) return fail(errc::io, "Failed to open '{}': {}", path, std::strerror(errno));
   // A torn tail would glue onto the next line: start a fresh line if the file lacks one.
   if (auto sz = fs::file_size(path, ec); !ec && sz > 0) {
-    int rfd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    unique_fd rfd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
     char last = '\n';
-    if (rfd >= 0) {
-      if (::pread(rfd, &last, 1, static_cast<off_t>(sz - 1)) != 1) last = '\n';
-      ::close(rfd);
-    }
-    if (last != '\n' && ::write(log->_fd, "\n", 1) != 1)
-      return fail(errc::io, "Failed to write '{}': {}", path, std::strerror(errno));
+    if (rfd && ::pread(rfd.get(), &last, 1, static_cast<off_t>(sz - 1)) != 1) last = '\n';
+    if (last != '\n')
+      if (auto w = write_all(log->_fd.get(), "\n"); !w)
+        return fail(errc::io, "Failed to write '{}': {}", path, w.err().message);
   }
   if (log->_lines > 2 * log->_max + 16)
     if (auto s = log->compact(); !s) return s.take_error();
   return log;
 }
 
-delivered_log::~delivered_log() {
-  if (_fd >= 0) ::close(_fd);
-}
+delivered_log::~delivered_log() = default;
 
 void delivered_log::remember(std::string id, std::string upstream) {
   auto [it, fresh] = _delivered.insert_or_assign(id, std::move(upstream));
@@ -129,18 +127,9 @@ std::size_t delivered_log::progress(std::string_view outbox_id) const {
 }
 
 status delivered_log::append(std::string line) {
-  const char* p = line.data();
-  std::size_t left = line.size();
-  while (left > 0) {
-    auto n = ::write(_fd, p, left);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return fail(errc::io, "Failed to write '{}': {}", _path, std::strerror(errno));
-    }
-    p += n;
-    left -= static_cast<std::size_t>(n);
-  }
-  if (::fdatasync(_fd) != 0) return fail(errc::io, "Failed to sync '{}': {}", _path, std::strerror(errno));
+  if (auto w = write_all(_fd.get(), line); !w)
+    return fail(errc::io, "Failed to write '{}': {}", _path, w.err().message);
+  if (::fdatasync(_fd.get()) != 0) return fail(errc::io, "Failed to sync '{}': {}", _path, std::strerror(errno));
   ++_lines;
   if (_lines > 2 * _max + 16) return compact();
   return {};
@@ -158,9 +147,6 @@ status delivered_log::mark_delivered(std::string_view outbox_id, std::string_vie
 }
 
 status delivered_log::compact() {
-  auto tmp = _path + ".tmp";
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-  if (fd < 0) return fail(errc::io, "Failed to compact '{}': {}", _path, std::strerror(errno));
   std::string all;
   std::size_t lines = 0;
   for (auto& id : _order) {
@@ -171,16 +157,11 @@ status delivered_log::compact() {
     all += fmt::format("P\t{}\t{}\n", escape_field(id), n);
     ++lines;
   }
-  bool ok = ::write(fd, all.data(), all.size()) == static_cast<ssize_t>(all.size()) && ::fsync(fd) == 0;
-  ::close(fd);
-  if (!ok || ::rename(tmp.c_str(), _path.c_str()) != 0) {
-    ::unlink(tmp.c_str());
-    return fail(errc::io, "Failed to compact '{}': {}", _path, std::strerror(errno));
-  }
-  int nfd = ::open(_path.c_str(), O_WRONLY | O_APPEND | O_CLOEXEC);
-  if (nfd < 0) return fail(errc::io, "Failed to reopen '{}': {}", _path, std::strerror(errno));
-  ::close(_fd);
-  _fd = nfd;
+  if (auto w = write_file_atomic(_path, all, 0600); !w)
+    return fail(errc::io, "Failed to compact '{}': {}", _path, w.err().message);
+  unique_fd nfd(::open(_path.c_str(), O_WRONLY | O_APPEND | O_CLOEXEC));
+  if (!nfd) return fail(errc::io, "Failed to reopen '{}': {}", _path, std::strerror(errno));
+  _fd = std::move(nfd);
   _lines = lines;
   return {};
 }
