@@ -40,9 +40,6 @@ class llm_service {
   llm_service(const llm_service&) = delete;
   llm_service& operator=(const llm_service&) = delete;
 
-  /// Requests not yet answered (queued, on the wire or waiting to retry).
-  std::size_t in_flight() const { return _jobs.size(); }
-
  private:
   struct job;
   llm_service(service::runtime& rt, service::config cfg, std::string spend_path, std::string policy_path,
