@@ -4,8 +4,6 @@
 
 namespace weft::llm {
 
-using namespace std::chrono_literals;
-
 http::client_options client_options_for(const service::llm_settings& s) {
   http::client_options o;
   o.timeout = std::chrono::milliseconds(s.timeout_ms);
