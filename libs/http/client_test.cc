@@ -6,6 +6,8 @@
 
 #include <doctest/doctest.h>
 
+#include <cstdlib>
+#include <optional>
 #include <vector>
 
 #include "test_util.hh"
@@ -198,6 +200,58 @@ TEST_CASE("client: a refused connection and a bad URL end with an error, never i
   CHECK_FALSE(a.resp.ok());
   CHECK_FALSE(a.resp.error.empty());
   CHECK_FALSE(b.resp.ok());
+}
+
+namespace {
+/// Sets an environment variable for one scope (unset: empty value), then puts back what was there.
+class scoped_env {
+ public:
+  scoped_env(const char* name, const std::string& value) : _name(name) {
+    if (const char* old = std::getenv(name)) _old = old;
+    if (value.empty()) ::unsetenv(name);
+    else ::setenv(name, value.c_str(), 1);
+  }
+  ~scoped_env() {
+    if (_old) ::setenv(_name, _old->c_str(), 1);
+    else ::unsetenv(_name);
+  }
+
+ private:
+  const char* _name;
+  std::optional<std::string> _old;
+};
+}  // namespace
+
+TEST_CASE("client: a proxy from the environment is used for other hosts, never for loopback or no_proxy hosts") {
+  // The fixture's server plays the proxy: it refuses the absolute-form target a proxied
+  // request carries with 400. 127.0.0.2, where nothing listens, plays a remote host.
+  fixture f;
+  scoped_env proxy("http_proxy", fmt::format("http://127.0.0.1:{}", f.srv->port()));
+  scoped_env no1("no_proxy", ""), no2("NO_PROXY", "");
+  auto remote = fmt::format("http://127.0.0.2:{}/x", f.srv->port());
+  {
+    auto c = client::create(*f.loop);
+    REQUIRE(c);
+    seen a, b;
+    (*c)->start({.url = remote}, a.handlers());
+    (*c)->start({.url = f.url("/direct")}, b.handlers());
+    REQUIRE(f.until([&] { return a.dones && b.dones; }));
+    CHECK(a.resp.status == 400);  // the proxy answered
+    CHECK(b.resp.status == 200);  // loopback went straight to the server
+    CHECK(b.resp.body == "GET /direct ");
+  }
+  {
+    scoped_env no("no_proxy", "127.0.0.2");
+    auto c = client::create(*f.loop);
+    REQUIRE(c);
+    seen a;
+    auto proxied = f.srv->accepted();
+    (*c)->start({.url = remote}, a.handlers());
+    REQUIRE(f.until([&] { return a.dones == 1; }));
+    CHECK_FALSE(a.resp.ok());  // straight to 127.0.0.2, where nothing listens
+    CHECK(a.resp.status == 0);
+    CHECK(f.srv->accepted() == proxied);
+  }
 }
 
 TEST_CASE("client: cancel() ends a transfer silently, also from inside its own on_body") {
