@@ -270,12 +270,13 @@ class http_transport final : public transport {
       return true;
     }
     x.parser->feed(chunk);
+    // Where a resumption would start, and when (the stream's own fields, dispatched or not).
+    if (auto& id = x.parser->last_event_id(); !id.empty() && id != x.last_event_id) {
+      x.last_event_id = id;
+      x.idle_resumes = 0;  // progress
+    }
+    if (auto ms = x.parser->retry_ms()) x.retry = std::min<std::chrono::milliseconds>(std::chrono::milliseconds(*ms), max_retry);
     while (auto ev = x.parser->next()) {
-      if (!ev->id.empty() && ev->id != x.last_event_id) {
-        x.last_event_id = ev->id;
-        x.idle_resumes = 0;  // progress
-      }
-      if (ev->retry_ms) x.retry = std::min<std::chrono::milliseconds>(std::chrono::milliseconds(*ev->retry_ms), max_retry);
       if (ev->event != "message" || ev->data.empty()) continue;  // not the SDK's priming event (empty data)
       bool answer = x.id && !x.answered && answers(ev->data, *x.id);
       if (answer) x.answered = true;
