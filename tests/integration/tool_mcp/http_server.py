@@ -88,6 +88,15 @@ class Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(data)
 
+    def initialized(self, mid, params, name, session):
+        return self.answer(mid, {"protocolVersion": params["protocolVersion"], "capabilities": {"tools": {}},
+                                 "serverInfo": {"name": name, "version": "1"}},
+                           headers=[("Mcp-Session-Id", session)])
+
+    def one_tool(self, mid, name, description):
+        return self.answer(mid, {"tools": [{"name": name, "description": description,
+                                            "inputSchema": {"type": "object"}}]})
+
     def slow(self, method, mid, params):
         path = self.path
         if method == "server/discover":
@@ -103,24 +112,18 @@ class Handler(BaseHTTPRequestHandler):
             if path == "/slow-modern":
                 return self.answer(mid, error=(-32022, "Unsupported protocol version: use 2026-07-28"), status=400)
             time.sleep(2.5)
-            return self.answer(mid, {"protocolVersion": params["protocolVersion"], "capabilities": {"tools": {}},
-                                     "serverInfo": {"name": "slow-both", "version": "1"}},
-                               headers=[("Mcp-Session-Id", "s-1")])
+            return self.initialized(mid, params, "slow-both", "s-1")
         if method == "tools/list":
-            return self.answer(mid, {"tools": [{"name": "hello", "description": "Says hello.",
-                                                "inputSchema": {"type": "object"}}]})
+            return self.one_tool(mid, "hello", "Says hello.")
         if method == "tools/call":
             return self.answer(mid, {"content": [{"type": "text", "text": f"hello from {path}"}]})
         return self.answer(mid, error=(-32601, f"Method not found: {method}"), status=404)
 
     def resume(self, method, mid, params):
         if method == "initialize":
-            return self.answer(mid, {"protocolVersion": params["protocolVersion"], "capabilities": {"tools": {}},
-                                     "serverInfo": {"name": "resume", "version": "1"}},
-                               headers=[("Mcp-Session-Id", "r-1")])
+            return self.initialized(mid, params, "resume", "r-1")
         if method == "tools/list":
-            return self.answer(mid, {"tools": [{"name": "later", "description": "Answers on a resumed stream.",
-                                                "inputSchema": {"type": "object"}}]})
+            return self.one_tool(mid, "later", "Answers on a resumed stream.")
         if method == "tools/call":
             text = "resumed " + json.dumps(params.get("_meta", {}), sort_keys=True)
             with lock:
