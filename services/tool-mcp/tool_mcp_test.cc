@@ -177,7 +177,9 @@ TEST_CASE("stdio: a missing working directory is named as such") {
   service::mcp_server_entry e;
   e.name = "x";
   e.command = "sh";
-  auto t = start_stdio(e, "/nonexistent/weft-cwd", {});
+  auto loop = event_loop::create();
+  REQUIRE(loop);
+  auto t = start_stdio(**loop, e, "/nonexistent/weft-cwd", {});
   REQUIRE_FALSE(t);
   CHECK(t.err().message == "Failed to start 'sh': working directory '/nonexistent/weft-cwd': No such file or directory");
 }
