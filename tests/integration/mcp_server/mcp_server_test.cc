@@ -151,6 +151,17 @@ http_answer http(int port, const std::string& method, const std::string& body,
   return parse_answer(raw);
 }
 
+/// A session's GET event stream, open (its 200 head read); the caller closes it.
+int open_stream(int port, const std::string& token, const std::string& sid) {
+  int sse = connect_to(port);
+  send_all(sse, fmt::format("GET /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {}\r\nAccept: "
+                            "text/event-stream\r\nMcp-Session-Id: {}\r\n\r\n",
+                            token, sid));
+  auto head = read_until(sse, [](const std::string& s) { return s.find("\r\n\r\n") != std::string::npos; }, 20s);
+  REQUIRE(head.rfind("HTTP/1.1 200", 0) == 0);
+  return sse;
+}
+
 int rpc_code(const std::string& body) {
   auto j = json::parse(body, nullptr, false);
   if (!j.is_object() || !j.contains("error")) return 0;
@@ -337,12 +348,7 @@ TEST_CASE("weft's MCP server: the TypeScript SDK over HTTP and stdio, list_chang
     auto hs = h;
     hs.emplace_back("Mcp-Session-Id", sid);
     CHECK(http(port, "POST", R"({"jsonrpc":"2.0","method":"notifications/initialized"})", hs).status == 202);
-    int sse = connect_to(port);
-    send_all(sse, fmt::format("GET /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {}\r\nAccept: "
-                              "text/event-stream\r\nMcp-Session-Id: {}\r\n\r\n",
-                              token, sid));
-    auto head = read_until(sse, [](const std::string& s) { return s.find("\r\n\r\n") != std::string::npos; }, 20s);
-    REQUIRE(head.rfind("HTTP/1.1 200", 0) == 0);
+    int sse = open_stream(port, token, sid);
 
     auto b = st->bus_client();
     auto base = st->delivered(*b, "agent/main/mcp");
@@ -648,7 +654,9 @@ TEST_CASE("weft's MCP server: one admission rule — abandoned HTTP sessions mak
   first.write_line(init_line);
   auto hello = first.read_json();
   CHECK(hello["result"]["protocolVersion"] == "2025-11-25");
-  CHECK(hello["result"]["serverInfo"]["version"].get<std::string>() != "0.1");
+  // One version string everywhere: serverInfo says what `weftd --version` says.
+  auto weftd_version = test::run({test::build_path("services/weftd/weftd"), "--version"}).out;
+  CHECK(weftd_version == "weftd " + hello["result"]["serverInfo"].value("version", std::string("?")) + "\n");
 
   // Busy sessions: 31 HTTP clients holding their event streams, with the stdio client the
   // limit. Each of them took an abandoned session's place.
@@ -659,12 +667,7 @@ TEST_CASE("weft's MCP server: one admission rule — abandoned HTTP sessions mak
     REQUIRE(a.status == 200);
     auto sid = a.headers["mcp-session-id"];
     REQUIRE(http(port, "POST", R"({"jsonrpc":"2.0","method":"notifications/initialized"})", with_session(sid)).status == 202);
-    int sse = connect_to(port);
-    send_all(sse, fmt::format("GET /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {}\r\nAccept: "
-                              "text/event-stream\r\nMcp-Session-Id: {}\r\n\r\n",
-                              token, sid));
-    auto head = read_until(sse, [](const std::string& s) { return s.find("\r\n\r\n") != std::string::npos; }, 20s);
-    REQUIRE(head.rfind("HTTP/1.1 200", 0) == 0);
+    int sse = open_stream(port, token, sid);
     streams.push_back(sse);
     busy.push_back(sid);
   }
