@@ -8,6 +8,7 @@
 #include <weft/base/io.hh>
 #include <weft/http/sse.hh>
 #include <weft/http/token.hh>
+#include <weft/ipc/address.hh>
 #include <weft/service/policy.hh>
 
 #include "proto/bus_v1.hh"
@@ -251,7 +252,7 @@ void mcp_service::call_tool(const json& params, mcp::reply_fn reply) {
     c.arguments = params["arguments"].dump(-1, ' ', false, json::error_handler_t::replace);
     c.call_id = fmt::format("mcp-{}", ++_calls);
     c.timeout_ms = static_cast<std::uint32_t>(timeout.count());
-    auto address = _procs[it->second.proc].address + "/" + name;
+    auto address = ipc::addr::tool_method(_procs[it->second.proc].address, name);
     _log.debug("tools/call {} → {} ({})", name, address, c.call_id);
     ++_tool_calls;
     // A tool process that restarts meanwhile gets the call again (the runtime resends it).
@@ -359,7 +360,7 @@ void mcp_service::tell(log::level l, const std::string& text) {
 // --- the stdio relay over the bus -----------------------------------------------------------
 
 result<mv::opened> mcp_service::on_open(const mv::open& o, const std::string& from) {
-  if (from.rfind("ctl/", 0) != 0)
+  if (!ipc::addr::beneath(from, "ctl"))
     return mv::make(mv::error_code::denied, "Only weftctl (ctl/*) may open MCP sessions, not '{}'", from);
   if (_stopping) return mv::make(mv::error_code::failed, "weft's MCP server is stopping");
   if (!make_room())
