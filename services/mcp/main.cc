@@ -58,7 +58,8 @@ Config ([mcp] in the file named by $WEFT_CONFIG; docs/config.md):
   max_sessions     open sessions, HTTP and stdio together (default 32); when all are
                    held, a new one takes the place of the least recently used idle one
                    (HTTP: nothing in flight, no open stream; stdio: nothing in flight and
-                   quiet for 10 minutes), else it is refused
+                   quiet for 10 minutes), else it is refused; HTTP sessions idle for 30
+                   minutes are ended
 
 Environment:
   WEFT_AGENT       agent id (else the middle of WEFT_ADDRESS agent/<id>/mcp)
