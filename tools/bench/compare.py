@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""tools/bench/compare BEFORE_BUILD AFTER_BUILD [--rounds N] — the foundation's and the agent
+"""tools/bench/compare.py BEFORE_BUILD AFTER_BUILD [--rounds N] — the foundation's and the agent
 turn's figures of two built trees, measured in the same run.
 
 Each round runs every benchmark once against each tree, the order of the two trees
