@@ -137,3 +137,28 @@ TEST_CASE("write_file_atomic_at replaces an entry of an open directory, never wr
   CHECK(unsynced.err().message.find("sync the directory: ") == 0);
   CHECK(slurp(d.path / "g.txt") == "x");
 }
+
+TEST_CASE("atomic_file: written in pieces, invisible until commit, nothing left when dropped") {
+  weft::test::temp_dir d{"weft-base-io"};
+  auto file = d.path / "snapshot";
+  std::ofstream(file) << "old";
+  auto count = [&] { return std::distance(std::filesystem::directory_iterator(d.path), {}); };
+  {
+    auto f = weft::atomic_file::create(file, 0600);
+    REQUIRE(f);
+    REQUIRE(f->write("ne"));
+    REQUIRE(f->write("w"));
+    std::ifstream in(file);
+    CHECK(std::string((std::istreambuf_iterator<char>(in)), {}) == "old");  // not yet
+    CHECK(count() == 2);                                                     // the temporary file beside it
+  }
+  CHECK(count() == 1);  // dropped uncommitted: nothing left, the old content stands
+  auto f = weft::atomic_file::create(file, 0600);
+  REQUIRE(f);
+  REQUIRE(f->write("new"));
+  REQUIRE(f->commit());
+  std::ifstream in(file);
+  CHECK(std::string((std::istreambuf_iterator<char>(in)), {}) == "new");
+  CHECK(count() == 1);
+  CHECK_FALSE(f->write("more"));  // committed: no more writes
+}

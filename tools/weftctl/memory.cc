@@ -10,6 +10,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include <weft/base/io.hh>
 #include <weft/base/time.hh>
 
 #include "commands.hh"
@@ -131,50 +132,29 @@ int do_export(ipc::bus_client& b, const options& o, const memory_args& p) {
   auto ready = ask<mem::export_ready>(b, o, mem::export_begin{p.agent});
   if (!ready) return failure(fmt::format("Failed to export the memory of agent '{}': {}", p.agent,
                                          ready.err().message));
-  // Written beside the target and renamed at the end: a failed export leaves no half file.
-  auto tmp = p.file + ".part";
+  // Appears under its name only complete and durable: a failed export leaves no half file.
   // 0600: a snapshot holds the agent's private memory.
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-  std::FILE* f = fd < 0 ? nullptr : ::fdopen(fd, "wb");
-  if (!f) {
-    if (fd >= 0) ::close(fd);
-    return failure(fmt::format("Failed to create '{}': {}", tmp, std::strerror(errno)));
-  }
+  auto f = atomic_file::create(p.file, 0600);
+  if (!f) return failure(f.err().message);
   std::uint64_t offset = 0;
   int last_pct = -1;
   for (;;) {
     auto c = ask<mem::chunk>(b, o, mem::read_chunk{ready->snapshot, offset, chunk_bytes});
-    if (!c) {
-      std::fclose(f);
-      std::remove(tmp.c_str());
-      return failure(fmt::format("Failed to export the memory of agent '{}': {}", p.agent, c.err().message));
-    }
-    if (c->offset != offset || std::fwrite(c->data.data(), 1, c->data.size(), f) != c->data.size()) {
-      std::fclose(f);
-      std::remove(tmp.c_str());
-      return failure(fmt::format("Failed to write '{}': {}", tmp,
-                                 c->offset != offset ? "chunk out of order" : std::strerror(errno)));
-    }
+    if (!c) return failure(fmt::format("Failed to export the memory of agent '{}': {}", p.agent, c.err().message));
+    if (c->offset != offset) return failure(fmt::format("Failed to write '{}': chunk out of order", p.file));
+    if (auto w = f->write({reinterpret_cast<const char*>(c->data.data()), c->data.size()}); !w)
+      return failure(w.err().message);
     offset += c->data.size();
     if (ready->bytes > (8u << 20)) {
       int pct = static_cast<int>(offset * 100 / ready->bytes);
       if (pct / 10 != last_pct / 10) fmt::print(stderr, "exporting: {}%\n", pct), last_pct = pct;
     }
     if (c->eof) break;
-    if (c->data.empty()) {
-      std::fclose(f);
-      std::remove(tmp.c_str());
-      return failure("Failed to export: the memory service sent an empty chunk before the end");
-    }
+    if (c->data.empty()) return failure("Failed to export: the memory service sent an empty chunk before the end");
   }
-  bool ok = std::fflush(f) == 0 && ::fsync(fileno(f)) == 0;
-  ok = std::fclose(f) == 0 && ok;
-  if (!ok || offset != ready->bytes || std::rename(tmp.c_str(), p.file.c_str()) != 0) {
-    std::remove(tmp.c_str());
-    return failure(fmt::format("Failed to write '{}': {}", p.file,
-                               offset != ready->bytes ? fmt::format("got {} of {} bytes", offset, ready->bytes)
-                                                      : std::string(std::strerror(errno))));
-  }
+  if (offset != ready->bytes)
+    return failure(fmt::format("Failed to write '{}': got {} of {} bytes", p.file, offset, ready->bytes));
+  if (auto done = f->commit(); !done) return failure(done.err().message);
   if (o.json)
     fmt::print("{}\n", json{{"file", p.file}, {"bytes", offset}, {"entries", ready->entries},
                             {"sha256", ready->sha256}}.dump());

@@ -47,59 +47,106 @@ status sync_dir(const std::filesystem::path& dir) {
   return {};
 }
 
-status write_file_atomic(const std::filesystem::path& file, std::string_view data, unsigned mode) {
-  auto tmp = file;
-  tmp += ".tmp";
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
-  if (fd < 0) return fail(errc::io, "Failed to create '{}': {}", tmp.string(), std::strerror(errno));
-  auto failed = [&](std::string_view what, int e) {
-    ::close(fd);
-    ::unlink(tmp.c_str());
-    return fail(errc::io, "Failed to {} '{}': {}", what, tmp.string(), std::strerror(e));
-  };
-  if (::fchmod(fd, mode) != 0) return failed("set the mode of", errno);  // the umask may have taken bits
-  for (std::size_t done = 0; done < data.size();) {
-    auto n = ::write(fd, data.data() + done, data.size() - done);
+namespace {
+std::string temp_name(std::string_view name) {
+  thread_local std::mt19937_64 rng{std::random_device{}()};
+  // NAME_MAX is 255: the prefix of a long name is enough to tell what the file was for.
+  return fmt::format(".{}.{:016x}.tmp", name.substr(0, 100), rng());
+}
+}  // namespace
+
+result<atomic_file> atomic_file::create_at(int dir_fd, std::string_view name, unsigned mode) {
+  if (name.empty() || name == "." || name == ".." || name.find('/') != std::string_view::npos)
+    return fail(errc::invalid_argument, "'{}' is not a file name", name);
+  atomic_file f;
+  f._dir = dir_fd;
+  f._name = name;
+  f._tmp = temp_name(name);
+  f._fd = ::openat(dir_fd, f._tmp.c_str(), O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
+  if (f._fd < 0) return f.failed("create a temporary file", errno);
+  if (::fchmod(f._fd, mode) != 0) return f.failed("set the mode", errno);  // the umask may have taken bits
+  return f;
+}
+
+result<atomic_file> atomic_file::create(const std::filesystem::path& file, unsigned mode) {
+  auto dir = file.parent_path().empty() ? std::filesystem::path(".") : file.parent_path();
+  int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dfd < 0) return fail(errc::io, "Failed to create '{}': {}", file.string(), std::strerror(errno));
+  auto f = create_at(dfd, file.filename().string(), mode);
+  if (!f) {
+    ::close(dfd);
+    auto e = f.take_error();
+    if (e.code == errc::io) e.message = fmt::format("Failed to create '{}': {}", file.string(), e.message);
+    return e;
+  }
+  f->_own_dir = true;
+  f->_path = file.string();
+  return f;
+}
+
+atomic_file::atomic_file(atomic_file&& o) noexcept
+    : _dir(std::exchange(o._dir, -1)),
+      _own_dir(std::exchange(o._own_dir, false)),
+      _fd(std::exchange(o._fd, -1)),
+      _tmp(std::move(o._tmp)),
+      _name(std::move(o._name)),
+      _path(std::move(o._path)) {}
+
+atomic_file::~atomic_file() {
+  discard();
+  if (_own_dir && _dir >= 0) ::close(_dir);
+}
+
+void atomic_file::discard() {
+  if (_fd < 0) return;
+  ::close(_fd);
+  _fd = -1;
+  ::unlinkat(_dir, _tmp.c_str(), 0);
+}
+
+error atomic_file::failed(std::string_view step, int err) {
+  discard();
+  if (_path.empty()) return fail(errc::io, "{}: {}", step, std::strerror(err));
+  return fail(errc::io, "Failed to {} '{}': {}", step, _path, std::strerror(err));
+}
+
+status atomic_file::write(std::string_view bytes) {
+  if (_fd < 0) return fail(errc::io, "write: the file is already committed or discarded");
+  while (!bytes.empty()) {
+    auto n = ::write(_fd, bytes.data(), bytes.size());
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) return failed("write", n < 0 ? errno : EIO);
-    done += static_cast<std::size_t>(n);
+    bytes.remove_prefix(static_cast<std::size_t>(n));
   }
-  if (::fsync(fd) != 0) return failed("sync", errno);
-  ::close(fd);
-  if (::rename(tmp.c_str(), file.c_str()) != 0) {
+  return {};
+}
+
+status atomic_file::commit() {
+  if (_fd < 0) return fail(errc::io, "commit: the file is already committed or discarded");
+  if (::fsync(_fd) != 0) return failed("sync", errno);
+  ::close(_fd);
+  _fd = -1;
+  if (::renameat(_dir, _tmp.c_str(), _dir, _name.c_str()) != 0) {
     int e = errno;
-    ::unlink(tmp.c_str());
-    return fail(errc::io, "Failed to rename '{}' to '{}': {}", tmp.string(), file.string(), std::strerror(e));
+    ::unlinkat(_dir, _tmp.c_str(), 0);
+    return failed("rename", e);
   }
-  return sync_dir(file.parent_path().empty() ? std::filesystem::path(".") : file.parent_path());
+  if (::fsync(_dir) != 0) return failed(_path.empty() ? "sync the directory" : "sync the directory of", errno);
+  return {};
+}
+
+status write_file_atomic(const std::filesystem::path& file, std::string_view data, unsigned mode) {
+  auto f = atomic_file::create(file, mode);
+  if (!f) return f.take_error();
+  if (auto w = f->write(data); !w) return w;
+  return f->commit();
 }
 
 status write_file_atomic_at(int dir_fd, std::string_view name, std::string_view data, unsigned mode) {
-  if (name.empty() || name == "." || name == ".." || name.find('/') != std::string_view::npos)
-    return fail(errc::invalid_argument, "'{}' is not a file name", name);
-  thread_local std::mt19937_64 rng{std::random_device{}()};
-  // NAME_MAX is 255: the prefix of a long name is enough to tell what the file was for.
-  std::string tmp = fmt::format(".{}.{:016x}.tmp", name.substr(0, 100), rng());
-  std::string target(name);
-  unique_fd fd(::openat(dir_fd, tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode));
-  if (!fd) return fail(errc::io, "create a temporary file: {}", std::strerror(errno));
-  auto failed = [&](std::string_view step, int e) {
-    fd.reset();
-    ::unlinkat(dir_fd, tmp.c_str(), 0);
-    return fail(errc::io, "{}: {}", step, std::strerror(e));
-  };
-  if (::fchmod(fd.get(), mode) != 0) return failed("set the mode", errno);  // the umask may have taken bits
-  for (std::size_t done = 0; done < data.size();) {
-    auto n = ::write(fd.get(), data.data() + done, data.size() - done);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return failed("write", n < 0 ? errno : EIO);
-    done += static_cast<std::size_t>(n);
-  }
-  if (::fsync(fd.get()) != 0) return failed("sync", errno);
-  fd.reset();
-  if (::renameat(dir_fd, tmp.c_str(), dir_fd, target.c_str()) != 0) return failed("rename", errno);
-  if (::fsync(dir_fd) != 0) return fail(errc::io, "sync the directory: {}", std::strerror(errno));
-  return {};
+  auto f = atomic_file::create_at(dir_fd, name, mode);
+  if (!f) return f.take_error();
+  if (auto w = f->write(data); !w) return w;
+  return f->commit();
 }
 
 std::string to_hex(std::string_view bytes) {

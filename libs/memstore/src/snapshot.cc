@@ -163,26 +163,22 @@ result<std::unique_ptr<snapshot_writer>> snapshot_writer::create(const std::file
                                                                  snapshot_meta meta) {
   std::unique_ptr<snapshot_writer> w(new snapshot_writer);
   w->_path = path;
-  w->_tmp = path;
-  w->_tmp += ".tmp";
   meta.version = snapshot_version;
   meta.entries = meta.vectors = 0;
   if (meta.created == utc_time{}) meta.created = utc_now();
   w->_meta = std::move(meta);
-  w->_fd = unique_fd(::open(w->_tmp.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
-  if (!w->_fd) return fail(errc::io, "Failed to export snapshot '{}': {}", path.string(), sys_error(errno));
+  auto f = atomic_file::create(path, 0600);
+  if (!f) return fail(errc::io, "Failed to export snapshot '{}': {}", path.string(), f.err().message);
+  w->_file.emplace(std::move(*f));
   auto head = encode_header(w->_meta);
-  if (auto r = pwrite_all(w->_fd.get(), 0, head); !r)
+  if (auto r = pwrite_all(w->fd(), 0, head); !r)
     return fail(errc::io, "Failed to export snapshot '{}': {}", path.string(), r.err().message);
   w->_header_len = static_cast<std::uint32_t>(head.size());
   w->_size = head.size();
   return w;
 }
 
-snapshot_writer::~snapshot_writer() {
-  _fd.reset();
-  if (!_done && !_tmp.empty()) ::unlink(_tmp.c_str());
-}
+snapshot_writer::~snapshot_writer() = default;  // unfinished: atomic_file leaves nothing
 
 namespace {
 status append_record(int fd, std::uint64_t& size, const std::filesystem::path& path, std::string_view payload) {
@@ -195,7 +191,7 @@ status append_record(int fd, std::uint64_t& size, const std::filesystem::path& p
 
 status snapshot_writer::add(const entry& e) {
   if (e.id.empty()) return fail(errc::invalid, "Failed to export snapshot '{}': entry without id", _path.string());
-  if (auto r = append_record(_fd.get(), _size, _path, encode_entry(e)); !r) return r;
+  if (auto r = append_record(fd(), _size, _path, encode_entry(e)); !r) return r;
   ++_meta.entries;
   return {};
 }
@@ -205,7 +201,7 @@ status snapshot_writer::add_vector(std::string_view id, std::span<const float> v
   if (id.empty() || v.empty() || v.size() != _meta.dims)
     return fail(errc::invalid, "Failed to export snapshot '{}': vector '{}' of {} dimensions, the snapshot has {}",
                 _path.string(), id, v.size(), _meta.dims);
-  if (auto r = append_record(_fd.get(), _size, _path, encode_vector(id, v, model)); !r) return r;
+  if (auto r = append_record(fd(), _size, _path, encode_vector(id, v, model)); !r) return r;
   ++_meta.vectors;
   return {};
 }
@@ -217,11 +213,11 @@ result<snapshot_meta> snapshot_writer::finish() {
   if (_done) return failed("already finished");
   auto head = encode_header(_meta);
   if (head.size() != _header_len) return failed("header changed size");  // fixed-width fields: cannot happen
-  if (auto r = pwrite_all(_fd.get(), 0, head); !r) return failed(r.err().message);
+  if (auto r = pwrite_all(fd(), 0, head); !r) return failed(r.err().message);
 
   crypto_hash_sha256_state sha;
   crypto_hash_sha256_init(&sha);
-  window win(_fd.get(), _size);
+  window win(fd(), _size);
   for (std::uint64_t off = 0; off < _size;) {
     auto n = std::min<std::uint64_t>(1u << 20, _size - off);
     auto chunk = win.view(off, n);
@@ -233,13 +229,9 @@ result<snapshot_meta> snapshot_writer::finish() {
   auto whole = sha;
   crypto_hash_sha256_final(&sha, reinterpret_cast<unsigned char*>(trailer.data()));
   trailer += end_magic;
-  if (auto r = pwrite_all(_fd.get(), _size, trailer); !r) return failed(r.err().message);
-  if (::fsync(_fd.get()) < 0) return failed(sys_error(errno));
-  _fd.reset();
-  if (::rename(_tmp.c_str(), _path.c_str()) < 0) return failed(sys_error(errno));
+  if (auto r = pwrite_all(fd(), _size, trailer); !r) return failed(r.err().message);
+  if (auto c = _file->commit(); !c) return failed(c.err().message);
   _done = true;
-  auto dir = _path.parent_path().empty() ? std::filesystem::path(".") : _path.parent_path();
-  if (auto r = weft::sync_dir(dir); !r) return r.take_error();
   unsigned char digest[crypto_hash_sha256_BYTES];
   crypto_hash_sha256_update(&whole, reinterpret_cast<const unsigned char*>(trailer.data()), trailer.size());
   crypto_hash_sha256_final(&whole, digest);

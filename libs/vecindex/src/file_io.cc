@@ -13,56 +13,40 @@
 
 namespace weft::vecindex::detail {
 
-file_writer::file_writer(std::string path) : _path(std::move(path)), _tmp(_path + ".tmp") {}
+file_writer::file_writer(std::string path) : _path(std::move(path)) {}
 
-file_writer::~file_writer() {
-  if (_f) {
-    std::fclose(_f);
-    ::unlink(_tmp.c_str());
-  }
-}
+file_writer::~file_writer() = default;  // uncommitted: atomic_file leaves nothing
 
 status file_writer::open() {
-  _f = std::fopen(_tmp.c_str(), "wb");
-  if (!_f) return fail(errc::io, "Failed to create index file '{}': {}", _tmp, std::strerror(errno));
+  auto f = atomic_file::create(_path, 0644);
+  if (!f) return fail(errc::io, "Failed to create index file '{}': {}", _path, f.err().message);
+  _f.emplace(std::move(*f));
   return {};
 }
 
+void file_writer::flush() {
+  if (_error || _buf.empty()) return;
+  if (auto w = _f->write(_buf); !w) _error = w.take_error();
+  _buf.clear();
+}
+
 void file_writer::write(const void* data, std::size_t n) {
-  if (_failed || n == 0) return;
+  if (_error || n == 0) return;
   _sum.update(data, n);
-  if (std::fwrite(data, 1, n, _f) != n) {
-    _failed = true;
-    _errno = errno;
-  }
+  _buf.append(static_cast<const char*>(data), n);
+  if (_buf.size() >= (1u << 20)) flush();
 }
 
 status file_writer::commit() {
   std::uint64_t sum = _sum.value();
-  if (!_failed && std::fwrite(&sum, 1, sizeof sum, _f) != sizeof sum) {
-    _failed = true;
-    _errno = errno;
-  }
-  if (!_failed && std::fflush(_f) != 0) {
-    _failed = true;
-    _errno = errno;
-  }
-  if (!_failed && ::fsync(::fileno(_f)) != 0) {
-    _failed = true;
-    _errno = errno;
-  }
-  if (_failed) return fail(errc::io, "Failed to write index file '{}': {}", _tmp, std::strerror(_errno));
-  std::fclose(_f);
-  _f = nullptr;
-  if (::rename(_tmp.c_str(), _path.c_str()) != 0) {
-    int e = errno;
-    ::unlink(_tmp.c_str());
-    return fail(errc::io, "Failed to rename index file '{}' to '{}': {}", _tmp, _path, std::strerror(e));
-  }
-  // The rename is durable only once the directory is: a checkpoint must never name index
-  // files a crash could take back.
-  auto dir = std::filesystem::path(_path).parent_path();
-  return sync_dir(dir.empty() ? std::filesystem::path(".") : dir);
+  _buf.append(reinterpret_cast<const char*>(&sum), sizeof sum);
+  flush();
+  if (!_error)
+    if (auto c = _f->commit(); !c) _error = c.take_error();
+  // A checkpoint must never name index files a crash could take back: commit() made the
+  // rename durable too.
+  if (_error) return fail(errc::io, "Failed to write index file '{}': {}", _path, _error->message);
+  return {};
 }
 
 file_reader::file_reader(std::string path) : _path(std::move(path)) {}

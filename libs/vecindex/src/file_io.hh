@@ -4,9 +4,11 @@
 
 #include <cstdint>
 #include <cstdio>
+#include <optional>
 #include <string>
 #include <type_traits>
 
+#include <weft/base/io.hh>
 #include <weft/base/result.hh>
 
 #include "checksum.hh"
@@ -27,15 +29,16 @@ class file_writer {
     static_assert(std::is_trivially_copyable_v<T>);
     write(&v, sizeof v);
   }
-  /// Appends the checksum, flushes, fsyncs and renames the temporary file into place.
+  /// Appends the checksum and makes the file durable under its name (weft::atomic_file).
   status commit();
 
  private:
-  std::string _path, _tmp;
-  std::FILE* _f = nullptr;
+  void flush();
+  std::string _path;
+  std::optional<atomic_file> _f;
+  std::string _buf;  // small writes gathered into large ones
   checksum64 _sum;
-  bool _failed = false;
-  int _errno = 0;
+  std::optional<error> _error;
 };
 
 class file_reader {

@@ -31,6 +31,7 @@
 #include <optional>
 #include <thread>
 
+#include <weft/base/io.hh>
 #include <weft/ipc/bus_client.hh>
 #include <weft/mcp/client.hh>
 #include <weft/mcp/stdio.hh>
@@ -246,12 +247,7 @@ std::string read_text(const std::string& path) {
 }
 
 void write_text(const std::string& path, const std::string& text) {
-  auto tmp = path + ".tmp";
-  {
-    std::ofstream f(tmp);
-    f << text;
-  }
-  fs::rename(tmp, path);
+  if (auto w = weft::write_file_atomic(path, text, 0644); !w) throw std::runtime_error(w.err().message);
 }
 
 std::string wait_file(const std::string& path, std::chrono::seconds limit, std::string_view who) {

@@ -24,20 +24,49 @@ status write_all(int fd, std::string_view bytes);
 /// errc::io "Failed to sync directory '<dir>': <reason>" (or "Failed to open directory …").
 status sync_dir(const std::filesystem::path& dir);
 
-/// Replaces `file` with `data` so that it is either the old or the new content after a
-/// crash: writes `<file>.tmp` (created with `mode`, exactly, whatever the umask), fsyncs
-/// it, renames it over `file` and syncs the directory. The temporary file is removed on
-/// failure. errc::io "Failed to <create|write|sync|rename> '<path>': <reason>".
-status write_file_atomic(const std::filesystem::path& file, std::string_view data, unsigned mode = 0600);
+/// A file that appears under its name only complete and durable: the one rule by which weft
+/// replaces a file. It is written as a temporary file beside its target (its own name,
+/// `.<name>.<random>.tmp`, created with O_EXCL | O_NOFOLLOW and exactly `mode`, whatever the
+/// umask), so nothing placed there beforehand is written through; commit() fsyncs it, renames
+/// it over the target and fsyncs the directory. Readers see the old or the new content, also
+/// after a crash. Destroyed before commit(), it leaves nothing behind.
+///
+/// Errors: for a file named by path, errc::io "Failed to <step> '<path>': <reason>"; for an
+/// entry of an open directory (create_at), "<step>: <reason>" for the caller's own
+/// "Failed to write '<path>': …", as only the caller knows the path.
+class atomic_file {
+ public:
+  /// The file `file` (its directory must exist).
+  static result<atomic_file> create(const std::filesystem::path& file, unsigned mode = 0600);
+  /// Entry `name` of the open directory `dir_fd` (opened for reading, not O_PATH: it is
+  /// synced; it must stay open until commit()), for callers that must not resolve a path
+  /// again (a directory opened beneath a confinement root).
+  static result<atomic_file> create_at(int dir_fd, std::string_view name, unsigned mode = 0600);
+  atomic_file(atomic_file&& o) noexcept;
+  atomic_file& operator=(atomic_file&&) = delete;
+  ~atomic_file();
 
-/// The same inside an open directory, for callers that must not resolve a path again (a
-/// directory opened beneath a confinement root): `name` is one entry of `dir_fd`, a
-/// directory opened for reading (not O_PATH: it is synced). The temporary file has a name
-/// of its own (`.<name>.<random>.tmp`) and is created with O_EXCL | O_NOFOLLOW, so nothing
-/// placed in the directory beforehand (a file, a symlink pointing elsewhere) is written
-/// through. The same rule: written with `mode` exactly, fsynced, renamed over `name`, the
-/// directory synced. errc::io "<step>: <reason>" ("sync: No space left on device") for the
-/// caller's own "Failed to write '<path>': …", as only the caller knows the path.
+  status write(std::string_view bytes);
+  /// The temporary file's descriptor (open for reading and writing), for writers that need
+  /// one (pwrite, reading back what they wrote).
+  int fd() const { return _fd; }
+  /// Durable under its name: fsync, rename over the target, fsync the directory.
+  status commit();
+
+ private:
+  atomic_file() = default;
+  error failed(std::string_view step, int err);
+  void discard();
+  int _dir = -1;            // the directory (owned when _own_dir)
+  bool _own_dir = false;
+  int _fd = -1;
+  std::string _tmp, _name;  // entries of _dir
+  std::string _path;        // the target as the caller named it; empty for create_at
+};
+
+/// Replaces `file` with `data` by the rule of atomic_file.
+status write_file_atomic(const std::filesystem::path& file, std::string_view data, unsigned mode = 0600);
+/// The same for entry `name` of the open directory `dir_fd` (atomic_file::create_at).
 status write_file_atomic_at(int dir_fd, std::string_view name, std::string_view data, unsigned mode = 0600);
 
 /// posix_spawn attributes for a child that is a process group of its own (so it and what

@@ -11,11 +11,13 @@
 #include <filesystem>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
 
 #include <weft/base/fd.hh>
+#include <weft/base/io.hh>
 #include <weft/memstore/types.hh>
 
 namespace weft::memstore {
@@ -54,9 +56,10 @@ class snapshot_writer {
 
  private:
   snapshot_writer() = default;
-  std::filesystem::path _path, _tmp;
+  std::filesystem::path _path;
   snapshot_meta _meta;
-  unique_fd _fd;
+  std::optional<atomic_file> _file;  // the snapshot until finish() commits it
+  int fd() const { return _file->fd(); }
   std::uint64_t _size = 0;
   std::uint32_t _header_len = 0;
   bool _done = false;
