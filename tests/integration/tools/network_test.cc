@@ -13,6 +13,11 @@
 //    through a CONNECT tunnel and as plain http.
 // As root the test runs in a network namespace of its own (so the veth pair never touches
 // the host); otherwise the public case is skipped.
+// Then the socket files (two agents, a and b with network = "public"): a command of a's
+// shell tool reaches none of weftd's control socket, the bus, its events socket and b's
+// egress socket (it may create no AF_UNIX socket), nor a datagram socket by path; weftd's
+// control socket, reached from inside the tool's network or PID namespace (nsenter, as
+// root), answers Denied; and a SIGKILLed tool-shell leaves no process of the command it ran.
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <net/if.h>
