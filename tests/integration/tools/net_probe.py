@@ -17,15 +17,19 @@ import urllib.parse
 import urllib.request
 
 
-def direct(port):
+def connected(connect):
+    """The outcome of connect(), a function that connects a socket and returns it."""
     try:
-        s = socket.create_connection(("127.0.0.1", int(port)), timeout=10)
-        s.close()
+        connect().close()
         return "connected"
     except ConnectionRefusedError:
         return "refused"
     except OSError as e:
         return "errno%d" % (e.errno or 0)
+
+
+def direct(port):
+    return connected(lambda: socket.create_connection(("127.0.0.1", int(port)), timeout=10))
 
 
 def read_all(s):
@@ -78,16 +82,12 @@ def get(url):
 
 
 def unix(path):
-    try:
+    def connect():
         s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         s.settimeout(10)
         s.connect(path)
-        s.close()
-        return "connected"
-    except ConnectionRefusedError:
-        return "refused"
-    except OSError as e:
-        return "errno%d" % (e.errno or 0)
+        return s
+    return connected(connect)
 
 
 def unix_dgram(path):

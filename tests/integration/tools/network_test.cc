@@ -177,19 +177,24 @@ class public_host {
   pid_t _pid = -1;
 };
 
+/// Fast restarts, no memory, and [services.*] blocks that keep llm, router and the agents
+/// `ids` from running: the tests drive the tool processes themselves.
+std::string no_turns(std::initializer_list<const char*> ids) {
+  std::string out = "[supervisor]\nrestart_backoff_initial_ms = 50\n\n[memory]\nenabled = false\n\n"
+                    "[services.llm]\nexec = \"/bin/true\"\nenabled = false\n\n"
+                    "[services.router]\nexec = \"/bin/true\"\nenabled = false\n\n";
+  for (const char* id : ids)
+    out += fmt::format("[services.agent-{0}]\nexec = \"/bin/true\"\naddress = \"agent/{0}\"\nenabled = false\n\n", id);
+  return out;
+}
+
 struct ports {
   std::uint16_t web = free_port(), mcp = free_port(), hook = free_port();
 };
 
 std::string stack_config(const std::string& ws, const test::fake_peer& tg, const ports& p, bool public_network) {
   return fmt::format(
-      R"([supervisor]
-restart_backoff_initial_ms = 50
-
-[memory]
-enabled = false
-
-[agents.a]
+      R"([agents.a]
 workspace = "{ws}"
 [agents.a.tools]
 families = ["shell"]
@@ -211,19 +216,7 @@ agent = "a"
 listen = "127.0.0.1:{mcp}"
 
 # Only what the test needs: no model, no agent turn, no router. The channels wait for the bus only.
-[services.llm]
-exec = "/bin/true"
-enabled = false
-
-[services.agent-a]
-exec = "/bin/true"
-address = "agent/a"
-enabled = false
-
-[services.router]
-exec = "/bin/true"
-enabled = false
-
+{no_turns}
 [services.chan-web]
 exec = "{chan_web}"
 address = "chan/web"
@@ -235,7 +228,8 @@ address = "chan/telegram"
       fmt::arg("ws", ws), fmt::arg("network", public_network ? "network = \"public\"" : ""),
       fmt::arg("web", p.web), fmt::arg("mcp", p.mcp), fmt::arg("hook", p.hook), fmt::arg("token", bot_token),
       fmt::arg("tg", tg.url()), fmt::arg("chan_web", test::build_path("services/chan-web/weft-chan-web")),
-      fmt::arg("chan_tg", test::build_path("services/chan-telegram/weft-chan-telegram")));
+      fmt::arg("chan_tg", test::build_path("services/chan-telegram/weft-chan-telegram")),
+      fmt::arg("no_turns", no_turns({"a"})));
 }
 
 ipc::call_options once(std::chrono::milliseconds t = 60s) {
@@ -367,13 +361,7 @@ namespace {
 
 std::string sockets_config(const std::string& ws_a, const std::string& ws_b) {
   return fmt::format(
-      R"([supervisor]
-restart_backoff_initial_ms = 50
-
-[memory]
-enabled = false
-
-[agents.a]
+      R"([agents.a]
 workspace = "{a}"
 [agents.a.tools]
 families = ["shell"]
@@ -384,25 +372,9 @@ workspace = "{b}"
 families = ["shell"]
 network = "public"
 
-[services.llm]
-exec = "/bin/true"
-enabled = false
-
-[services.agent-a]
-exec = "/bin/true"
-address = "agent/a"
-enabled = false
-
-[services.agent-b]
-exec = "/bin/true"
-address = "agent/b"
-enabled = false
-
-[services.router]
-exec = "/bin/true"
-enabled = false
+{no_turns}
 )",
-      fmt::arg("a", ws_a), fmt::arg("b", ws_b));
+      fmt::arg("a", ws_a), fmt::arg("b", ws_b), fmt::arg("no_turns", no_turns({"a", "b"})));
 }
 
 /// The stack of sockets_config, the probe in agent a's workspace.
