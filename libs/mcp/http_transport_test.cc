@@ -393,3 +393,79 @@ TEST_CASE("subscriptions/listen over HTTP: the POST becomes an event stream for 
   CHECK(f.closed_streams.back() == n);
   CHECK(f.t.listen_streams() == 0);
 }
+
+TEST_CASE("2026-07-28 over HTTP: _meta without its fields is 400 with -32602; an initialize of that revision 404 with -32601") {
+  fixture f;
+  auto h = [](std::string method) {
+    return std::map<std::string, std::string>{{"mcp-protocol-version", "2026-07-28"}, {"mcp-method", std::move(method)}};
+  };
+  // The header names the revision; the body carries no _meta at all.
+  auto no_meta = f.send(fixture::req("POST", R"({"jsonrpc":"2.0","id":1,"method":"tools/list"})", h("tools/list")));
+  CHECK(no_meta.status == 400);
+  CHECK(error_code(no_meta) == code::invalid_params);
+  CHECK(json::parse(no_meta.body)["id"] == 1);
+  // _meta with the version but without clientCapabilities.
+  auto no_caps = f.send(fixture::req(
+      "POST", R"({"jsonrpc":"2.0","id":2,"method":"tools/list","params":{"_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28"}}})",
+      h("tools/list")));
+  CHECK(no_caps.status == 400);
+  CHECK(error_code(no_caps) == code::invalid_params);
+  // initialize carrying the 2026-07-28 _meta: that revision has no such method.
+  const std::string meta = R"("_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28","io.modelcontextprotocol/clientCapabilities":{}})";
+  auto init = f.send(fixture::req("POST", R"({"jsonrpc":"2.0","id":3,"method":"initialize","params":{)" + meta + "}}",
+                                  h("initialize")));
+  CHECK(init.status == 404);
+  CHECK(error_code(init) == code::method_not_found);
+  for (auto& [k, v] : init.headers) CHECK(k != "Mcp-Session-Id");
+  CHECK(f.t.sessions() == 0);
+  // Other invalid params of a well-formed request still travel in a 200.
+  auto bad_cursor = f.send(fixture::req("POST", R"({"jsonrpc":"2.0","id":4,"method":"tools/list","params":{"cursor":1,)" + meta + "}}",
+                                        h("tools/list")));
+  CHECK(bad_cursor.status == 200);
+  CHECK(error_code(bad_cursor) == code::invalid_params);
+  // A legacy initialize is untouched.
+  CHECK(f.send(fixture::req("POST", init_body)).status == 200);
+}
+
+TEST_CASE("admission: admit() decides for every new session; least_recently_used_idle and idle expiry") {
+  fixture f;  // max 2
+  int asked = 0;
+  bool allow = false;
+  f.t.admit = [&] {
+    ++asked;
+    return allow;
+  };
+  auto refused = f.send(fixture::req("POST", init_body));
+  CHECK(refused.status == 503);
+  CHECK(asked == 1);
+  allow = true;
+  auto a = f.open_session();
+  auto b = f.open_session();
+  auto c = f.open_session();  // the caller's rule lets a third in: the transport does not second-guess it
+  CHECK(f.t.sessions() == 3);
+  CHECK(asked == 4);
+
+  // The least recently used idle one is a, until a is used again.
+  REQUIRE(f.t.least_recently_used_idle());
+  CHECK(f.t.least_recently_used_idle()->id == a);
+  f.send(fixture::req("POST", R"({"jsonrpc":"2.0","id":2,"method":"ping"})", {{"mcp-session-id", a}}));
+  CHECK(f.t.least_recently_used_idle()->id == b);
+  // A stream or a request in flight makes a session busy.
+  f.send(fixture::req("GET", "", {{"accept", "text/event-stream"}, {"mcp-session-id", b}}));
+  transport::conn_id slow = f.next++;
+  f.t.handle(slow, fixture::req("POST", R"({"jsonrpc":"2.0","id":3,"method":"tools/call","params":{"name":"slow"}})",
+                                {{"mcp-session-id", c}}));
+  CHECK(f.t.least_recently_used_idle()->id == a);
+  f.t.end_session(a, "test");
+  CHECK_FALSE(f.t.least_recently_used_idle());
+
+  // Idle expiry ends idle sessions only, and only after idle_expiry.
+  auto now = transport::clock::now();
+  CHECK(f.t.expire_idle(now + std::chrono::minutes(29)) == 0);
+  CHECK(f.t.expire_idle(now + std::chrono::minutes(31)) == 0);  // b streams, c waits for its call
+  f.parked.at(0)(json{{"content", json::array()}});
+  CHECK(f.t.expire_idle(now + std::chrono::minutes(29)) == 0);
+  CHECK(f.t.expire_idle(now + std::chrono::minutes(31)) == 1);
+  CHECK_FALSE(f.t.has_session(c));
+  CHECK(f.t.has_session(b));
+}

@@ -359,12 +359,11 @@ TEST_CASE("server: the 2026-07-28 era — discover, _meta, resultType, pinned pe
   CHECK_FALSE(call["result"].contains("ttlMs"));
 
   auto no_meta = ask(s, out, R"({"jsonrpc":"2.0","id":4,"method":"tools/list"})");
-  CHECK(no_meta["error"]["code"] == code::unsupported_version);
-  CHECK(no_meta["error"]["data"]["requested"].is_null());
+  CHECK(no_meta["error"]["code"] == code::invalid_params);  // more in server_test.cc
   CHECK(ask(s, out, R"({"jsonrpc":"2.0","id":5,"method":"ping","params":{)" + meta + "}}")["error"]["code"] ==
         code::method_not_found);
   CHECK(ask(s, out, R"({"jsonrpc":"2.0","id":6,"method":"initialize","params":{"protocolVersion":"2025-11-25",)" + meta + "}}")["error"]["code"] ==
-        code::invalid_request);
+        code::method_not_found);
   CHECK_FALSE(s.notify_tools_changed());
 }
 
@@ -554,7 +553,7 @@ TEST_CASE("client: connect finds a 2026-07-28 server — no handshake, _meta on 
   std::optional<result<std::vector<tool>>> tools;
   l.cli.list_tools(t0, [&](auto r) { tools = std::move(r); });
   l.pump();
-  REQUIRE(*tools);  // the server refuses requests without the _meta version (-32022)
+  REQUIRE(*tools);  // the server refuses requests without the _meta fields (-32602)
   CHECK((*tools)->at(0).name == "echo");
   auto sent = json::parse(l.client_sent.back());
   CHECK(sent["params"]["_meta"]["io.modelcontextprotocol/protocolVersion"] == "2026-07-28");
@@ -812,4 +811,93 @@ TEST_CASE("client: a slow 2026-07-28 server's late discover answer wins over the
   f.expire(t0 + 600ms);
   f.fail_all(weft::error{"io", "Unavailable", "pipe closed"});
   CHECK(calls == 1);
+}
+
+TEST_CASE("client: a -32022 answer to the probe is followed in a version the server lists") {
+  // It lists 2026-07-28 (the version it refused: a conformance check, a restart): asked once
+  // more with the same _meta, it answers, and the session is modern without any initialize.
+  {
+    std::vector<std::string> sent;
+    client c{client::options{}, [&](std::string s) { sent.push_back(std::move(s)); }};
+    std::optional<result<server_hello>> hello;
+    c.connect(t0, client::mode::automatic, 1s, [&](auto r) { hello = std::move(r); });
+    REQUIRE(c.receive(R"({"jsonrpc":"2.0","id":1,"error":{"code":-32022,"message":"Unsupported protocol version",
+        "data":{"supported":["2026-07-28"],"requested":"2026-07-28"}}})"));
+    REQUIRE(sent.size() == 2);
+    auto again = json::parse(sent[1]);
+    CHECK(again["method"] == "server/discover");
+    CHECK(again["params"]["_meta"]["io.modelcontextprotocol/protocolVersion"] == "2026-07-28");
+    CHECK_FALSE(hello);
+    REQUIRE(c.receive(fmt::format(R"({{"jsonrpc":"2.0","id":{},"result":{{"supportedVersions":["2026-07-28"],"capabilities":{{}}}}}})",
+                                  again["id"].get<int>())));
+    REQUIRE(hello);
+    REQUIRE(*hello);
+    CHECK((*hello)->era == era::modern);
+    CHECK(c.modern());
+    for (auto& s : sent) CHECK(json::parse(s)["method"] != "initialize");
+    // Only once: a server that keeps refusing what it lists is not asked forever.
+    sent.clear();
+    client d{client::options{}, [&](std::string s) { sent.push_back(std::move(s)); }};
+    hello.reset();
+    d.connect(t0, client::mode::modern, 1s, [&](auto r) { hello = std::move(r); });
+    auto refuse = [&](int id) {
+      return fmt::format(R"({{"jsonrpc":"2.0","id":{},"error":{{"code":-32022,"message":"no","data":{{"supported":["2026-07-28"]}}}}}})", id);
+    };
+    REQUIRE(d.receive(refuse(1)));
+    REQUIRE(sent.size() == 2);
+    REQUIRE(d.receive(refuse(2)));
+    REQUIRE(hello);
+    CHECK_FALSE(*hello);
+    CHECK(sent.size() == 2);
+  }
+  // It lists legacy versions only: initialize asks for the newest of them that weft speaks.
+  {
+    std::vector<std::string> sent;
+    client c{client::options{}, [&](std::string s) { sent.push_back(std::move(s)); }};
+    std::optional<result<server_hello>> hello;
+    c.connect(t0, client::mode::automatic, 1s, [&](auto r) { hello = std::move(r); });
+    REQUIRE(c.receive(R"({"jsonrpc":"2.0","id":1,"error":{"code":-32022,"message":"Unsupported protocol version",
+        "data":{"supported":["2024-11-05","2025-06-18","1999-01-01"],"requested":"2026-07-28"}}})"));
+    REQUIRE(sent.size() == 2);
+    auto init = json::parse(sent[1]);
+    CHECK(init["method"] == "initialize");
+    CHECK(init["params"]["protocolVersion"] == "2025-06-18");
+    REQUIRE(c.receive(R"({"jsonrpc":"2.0","id":2,"result":{"protocolVersion":"2025-06-18","serverInfo":{"name":"old"}}})"));
+    REQUIRE(hello);
+    REQUIRE(*hello);
+    CHECK((*hello)->protocol_version == "2025-06-18");
+  }
+}
+
+TEST_CASE("client: a tool call's _meta goes with it; the protocol's own keys stay the session's") {
+  std::vector<std::string> sent;
+  client c{client::options{}, [&](std::string s) { sent.push_back(std::move(s)); }};
+  c.connect(t0, client::mode::legacy, 1s, [](auto) {});
+  REQUIRE(c.receive(R"({"jsonrpc":"2.0","id":1,"result":{"protocolVersion":"2025-11-25"}})"));
+  REQUIRE(c.ready());
+  c.call_tool(t0, "echo", json::object(), [](auto) {},
+              json{{"progressToken", 7}, {"io.weft/callId", "c1"}, {"io.modelcontextprotocol/protocolVersion", "2026-07-28"}});
+  auto q = json::parse(sent.back());
+  CHECK(q["params"]["_meta"] == json{{"progressToken", 7}, {"io.weft/callId", "c1"}});
+  c.call_tool(t0, "echo", json::object(), [](auto) {});
+  CHECK_FALSE(json::parse(sent.back())["params"].contains("_meta"));
+  // A modern session adds its protocol keys beside the caller's.
+  client m{client::options{}, [&](std::string s) { sent.push_back(std::move(s)); }};
+  m.connect(t0, client::mode::modern, 1s, [](auto) {});
+  REQUIRE(m.receive(R"({"jsonrpc":"2.0","id":1,"result":{"supportedVersions":["2026-07-28"],"capabilities":{}}})"));
+  m.call_tool(t0, "echo", json::object(), [](auto) {}, json{{"progressToken", "p"}});
+  auto mq = json::parse(sent.back());
+  CHECK(mq["params"]["_meta"]["progressToken"] == "p");
+  CHECK(mq["params"]["_meta"]["io.modelcontextprotocol/protocolVersion"] == "2026-07-28");
+}
+
+TEST_CASE("client: next_deadline names the probe's fallback and the requests' deadlines") {
+  client c{client::options{.timeout = 10s}, [](std::string) {}};
+  CHECK_FALSE(c.next_deadline());
+  c.connect(t0, client::mode::automatic, 2s, [](auto) {});
+  REQUIRE(c.next_deadline());
+  CHECK(*c.next_deadline() == t0 + 2s);
+  c.expire(t0 + 2s);  // initialize beside the probe
+  REQUIRE(c.next_deadline());
+  CHECK(*c.next_deadline() == t0 + 10s);
 }

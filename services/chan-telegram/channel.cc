@@ -1,16 +1,8 @@
 #include "channel.hh"
 
-#include <fcntl.h>
-#include <sys/signalfd.h>
-#include <unistd.h>
-
-#include <cerrno>
-#include <cstring>
-#include <filesystem>
 #include <fstream>
-#include <future>
 
-#include <weft/ipc/builtin.hh>
+#include <weft/base/io.hh>
 
 namespace weft::chan::telegram {
 
@@ -20,9 +12,9 @@ using json = nlohmann::json;
 using namespace std::chrono_literals;
 
 namespace {
-constexpr std::size_t max_remembered_message_ids = 10000;
 constexpr int max_transient_attempts = 6;
 constexpr auto inbound_timeout = 30s;
+constexpr unsigned worker_threads = 5;  // the long poll holds one; Bot API sends share the rest
 
 std::chrono::milliseconds backoff(int attempt) {
   auto ms = 500 * (1 << std::min(attempt, 6));
@@ -35,7 +27,29 @@ json chat_id_json(const std::string& id) {
     return std::stoll(id);
   return id;
 }
+
+/// The Telegram message a reply answers, from the inbound message's meta the router sends
+/// with the Deliver; 0 when there is none (then the reply is not threaded).
+std::int64_t reply_target(const chat::deliver& d) {
+  if (!d.message.reply_to) return 0;
+  auto it = d.inbound_meta.find("message_id");
+  if (it == d.inbound_meta.end() || it->second.empty() || it->second.size() > 18 ||
+      it->second.find_first_not_of("0123456789") != std::string::npos)
+    return 0;
+  return std::stoll(it->second);
+}
 }  // namespace
+
+status check_settings(const service::telegram_settings& s) {
+  if (s.token.empty())
+    return fail(errc::config,
+                "Failed to start the Telegram channel: [channels.telegram] token is empty (set token = \"${{TELEGRAM_TOKEN}}\")");
+  if (s.mode != "polling" && s.mode != "webhook")
+    return fail(errc::config, "Failed to start the Telegram channel: mode '{}' is neither polling nor webhook", s.mode);
+  if (s.mode == "webhook" && s.webhook_url.empty())
+    return fail(errc::config, "Failed to start the Telegram channel: mode = \"webhook\" needs webhook_url");
+  return {};
+}
 
 /// Updates handed to the router together; done(true) once every one was Accepted.
 struct channel::batch {
@@ -59,22 +73,70 @@ struct channel::job {
   std::int64_t reply_to = 0;
   std::string upstream_id;
   int attempts = 0;
-  std::vector<ipc::message> requests;
+  std::vector<service::responder> requests;
 };
 
-channel::channel(ipc::bus_client& bus, service::notifier& notify, channel_options opts)
-    : _bus(bus), _notify(notify), _o(std::move(opts)), _log(log::get("chan-telegram")),
-      _api(_o.settings.api_base, _o.settings.token) {}
+channel::channel(service::runtime& rt, channel_options opts)
+    : _rt(rt), _o(std::move(opts)), _log(log::get("chan-telegram")), _api(_o.settings.api_base, _o.settings.token) {}
 
 channel::~channel() {
-  _stop = true;
-  _stop_cv.notify_all();
-  if (_poller.joinable()) _poller.join();
+  _stop = true;  // a long poll in progress gives up
   if (_pool) _pool->stop();
 }
 
-void channel::after(std::chrono::milliseconds d, std::function<void()> fn) {
-  _timers.emplace(clock::now() + d, std::move(fn));
+result<std::unique_ptr<channel>> channel::start(service::runtime& rt, channel_options opts) {
+  std::unique_ptr<channel> ch(new channel(rt, std::move(opts)));
+  if (auto s = ch->open(); !s) return s.take_error();
+  return ch;
+}
+
+template <class Work, class Done>
+void channel::background(Work work, Done done) {
+  if (_pool->submit(work, done)) return;
+  // Only when max_queued jobs wait already: try again in a moment.
+  _rt.loop().after(100ms, [this, work = std::move(work), done = std::move(done)]() mutable {
+    background(std::move(work), std::move(done));
+  });
+}
+
+status channel::open() {
+  auto dl = delivered_log::open(_o.state_dir + "/delivered");
+  if (!dl) return dl.take_error();
+  _delivered = std::move(*dl);
+  {
+    std::ifstream in(_o.state_dir + "/offset");
+    in >> _offset;
+    if (!in) _offset = 0;
+  }
+  _pool = std::make_unique<worker_pool>(_rt.loop(), worker_threads);
+  _rt.on<chat::deliver>([this](chat::deliver d, service::responder r) { on_deliver(std::move(d), std::move(r)); });
+  _rt.on_stop([this] {
+    _log.info("Stopping: finishing {} replies in progress", _jobs.size());
+    _stop = true;
+  });
+  _rt.drain_until([this] { return _open_batches == 0; });
+  if (_o.settings.mode == "webhook") {
+    auto where = http::parse_listen(_o.settings.webhook_listen);
+    if (!where)
+      return fail(errc::invalid_argument, "Failed to read [channels.telegram] webhook_listen: {}", where.err().message);
+    auto srv = http::server::listen(_rt.loop(), *where, {}, "chan-telegram");
+    if (!srv) {
+      auto e = srv.take_error();
+      if (e.code == errc::address_in_use)
+        e.message += " (another weft or program holds it; set [channels.telegram] webhook_listen to another port)";
+      return e;
+    }
+    _http = std::move(*srv);
+    _http->on_request = [this](http::server::conn_id c, const http::request& r) { on_webhook(c, r); };
+    _log.info("Webhook receiver on {}:{}", where->host, _http->port());
+    start_webhook();
+  } else {
+    _log.info("Polling Telegram from offset {}", _offset);
+    // A webhook left behind makes getUpdates answer 409.
+    background([this] { return _api.call("deleteWebhook", json::object(), 30s, &_stop); },
+               [this](api_outcome) { poll(); });
+  }
+  return {};
 }
 
 // ---- inbound ----
@@ -90,220 +152,173 @@ void channel::submit_batch(std::vector<update> updates, std::function<void(bool)
     b->done(true);
     return;
   }
+  ++_open_batches;
   for (std::size_t i = 0; i < b->updates.size(); ++i) {
     if (!b->updates[i].message) continue;
     if (b->updates[i].media.empty())
       send_inbound(b, i);
     else
       fetch_media(b, i);
+    if (b->finished) break;
   }
-  after(inbound_timeout, [this, b] {
-    if (b->finished) return;
-    _log.warning("Failed to hand updates to '{}': no answer within {} s; will retry", _o.router,
-                 inbound_timeout.count());
-    for (auto it = _inbound.begin(); it != _inbound.end();)
-      it = it->second.first == b ? _inbound.erase(it) : std::next(it);
-    b->finished = true;
-    b->done(false);
-  });
 }
 
 void channel::fetch_media(std::shared_ptr<batch> b, std::size_t index) {
+  struct got {
+    bool transient = false;
+    std::string data, note;
+  };
   auto refs = b->updates[index].media;
   auto limit = _o.max_blob_bytes;
-  _pool->submit([this, b, index, refs, limit]() -> std::function<void()> {
-    struct got {
-      bool transient = false;
-      std::string data, note;
-    };
-    std::vector<got> out(refs.size());
-    for (std::size_t k = 0; k < refs.size(); ++k) {
-      auto& r = refs[k];
-      if (r.file_size > limit) {
-        out[k].note = fmt::format("[{} '{}' of {} bytes was not passed on: larger than {} bytes]", r.media_type,
-                                  r.name, r.file_size, limit);
-        continue;
-      }
-      auto f = _api.call("getFile", json{{"file_id", r.file_id}}, 30s);
-      if (f.kind == outcome_kind::ok && f.result.is_object() && f.result.contains("file_path") &&
-          f.result["file_path"].is_string()) {
-        auto d = _api.download(f.result["file_path"].get<std::string>(), limit, 60s);
-        if (d.outcome.kind == outcome_kind::ok) {
-          out[k].data = std::move(d.data);
-          continue;
+  background(
+      [this, refs, limit] {
+        std::vector<got> out(refs.size());
+        for (std::size_t k = 0; k < refs.size(); ++k) {
+          auto& r = refs[k];
+          if (r.file_size > limit) {
+            out[k].note = fmt::format("[{} '{}' of {} bytes was not passed on: larger than {} bytes]", r.media_type,
+                                      r.name, r.file_size, limit);
+            continue;
+          }
+          auto f = _api.call("getFile", json{{"file_id", r.file_id}}, 30s);
+          if (f.kind == outcome_kind::ok && f.result.is_object() && f.result.contains("file_path") &&
+              f.result["file_path"].is_string()) {
+            auto d = _api.download(f.result["file_path"].get<std::string>(), limit, 60s);
+            if (d.outcome.kind == outcome_kind::ok) {
+              out[k].data = std::move(d.data);
+              continue;
+            }
+            f = d.outcome;
+          } else if (f.kind == outcome_kind::ok) {
+            f.kind = outcome_kind::permanent;
+            f.description = "getFile gave no file_path";
+          }
+          if (f.kind == outcome_kind::permanent)
+            out[k].note = fmt::format("[{} '{}' could not be downloaded: {}]", r.media_type, r.name, f.description);
+          else
+            out[k].transient = true;
         }
-        f = d.outcome;
-      } else if (f.kind == outcome_kind::ok) {
-        f.kind = outcome_kind::permanent;
-        f.description = "getFile gave no file_path";
-      }
-      if (f.kind == outcome_kind::permanent)
-        out[k].note = fmt::format("[{} '{}' could not be downloaded: {}]", r.media_type, r.name, f.description);
-      else
-        out[k].transient = true;
-    }
-    return [this, b, index, refs, out = std::move(out)]() mutable {
-      if (b->finished) return;
-      auto& msg = *b->updates[index].message;
-      for (std::size_t k = 0; k < refs.size(); ++k) {
-        if (out[k].transient) {
-          _log.warning("Failed to download an attachment of '{}', will retry", msg.id);
-          finish_item(b, false);
-          return;
+        return out;
+      },
+      [this, b, index, refs](std::vector<got> out) {
+        if (b->finished) return;
+        auto& msg = *b->updates[index].message;
+        for (std::size_t k = 0; k < refs.size(); ++k) {
+          if (out[k].transient) {
+            _log.warning("Failed to download an attachment of '{}', will retry", msg.id);
+            finish_item(b, false);
+            return;
+          }
+          auto& p = msg.parts[refs[k].part_index];
+          if (!out[k].note.empty()) {
+            p = chat::part{};
+            p.kind = chat::part_kind::text;
+            p.text = out[k].note;
+          } else {
+            p.data = wire::bytes(out[k].data.begin(), out[k].data.end());
+          }
         }
-        auto& p = msg.parts[refs[k].part_index];
-        if (!out[k].note.empty()) {
-          p = chat::part{};
-          p.kind = chat::part_kind::text;
-          p.text = out[k].note;
-        } else {
-          p.data = wire::bytes(out[k].data.begin(), out[k].data.end());
-        }
-      }
-      b->updates[index].media.clear();
-      send_inbound(b, index);
-    };
-  });
+        b->updates[index].media.clear();
+        send_inbound(b, index);
+      });
 }
 
 void channel::send_inbound(std::shared_ptr<batch> b, std::size_t index) {
-  auto& u = b->updates[index];
-  if (u.telegram_message_id) {
-    if (_tg_message_ids.emplace(u.message->id, u.telegram_message_id).second) _tg_message_order.push_back(u.message->id);
-    while (_tg_message_order.size() > max_remembered_message_ids) {
-      _tg_message_ids.erase(_tg_message_order.front());
-      _tg_message_order.pop_front();
+  auto& msg = *b->updates[index].message;
+  _log.debug("Inbound '{}' to '{}'", msg.id, _o.router);
+  auto id = msg.id;
+  _rt.call(_o.router, chat::inbound{msg}, {.timeout = inbound_timeout}, [this, b, id](result<ipc::message> m) {
+    if (b->finished) return;
+    if (!m) {
+      _log.warning("Failed to hand '{}' to '{}': {}; will retry", id, _o.router, m.err().to_string());
+      return finish_item(b, false);
     }
-  }
-  auto id = _bus.send_request(_o.router, chat::inbound{*u.message});
-  if (!id) {
-    _log.warning("Failed to send '{}' to '{}': {}", u.message->id, _o.router, id.err().message);
-    finish_item(b, false);
-    return;
-  }
-  _log.debug("Inbound '{}' to '{}'", u.message->id, _o.router);
-  _inbound[*id] = {b, index};
+    auto a = m->as<chat::accepted>();
+    if (!a) {
+      _log.warning("Failed to read the answer to '{}': {}", id, a.err().message);
+      return finish_item(b, false);
+    }
+    _log.debug("'{}' accepted{} for agent '{}'", id, a->duplicate ? " (duplicate)" : "", a->agent);
+    finish_item(b, true);
+  });
 }
 
 void channel::finish_item(const std::shared_ptr<batch>& b, bool ok) {
   if (b->finished) return;
-  if (!ok) {
-    b->ok = false;
-  }
+  if (!ok) b->ok = false;
   if (--b->open == 0 || !ok) {
+    // A failure ends the batch at once: it is handed over again whole (the router
+    // deduplicates by message id); answers still to come for it are ignored.
     b->finished = true;
-    for (auto it = _inbound.begin(); it != _inbound.end();)
-      it = it->second.first == b ? _inbound.erase(it) : std::next(it);
+    --_open_batches;
     b->done(b->ok);
   }
 }
 
-void channel::on_reply(const ipc::message& m) {
-  auto it = _inbound.find(m.env.id);
-  if (it == _inbound.end()) return;
-  auto [b, index] = it->second;
-  _inbound.erase(it);
-  auto& id = b->updates[index].message->id;
-  if (m.is_error()) {
-    _log.warning("Failed to hand '{}' to '{}': {}", id, _o.router, m.to_error().to_string());
-    finish_item(b, false);
-    return;
-  }
-  auto a = m.as<chat::accepted>();
-  if (!a) {
-    _log.warning("Failed to read the answer to '{}': {}", id, a.err().message);
-    finish_item(b, false);
-    return;
-  }
-  _log.debug("'{}' accepted{} for agent '{}'", id, a->duplicate ? " (duplicate)" : "", a->agent);
-  finish_item(b, true);
-}
-
 status channel::save_offset(std::int64_t next) {
-  auto path = _o.state_dir + "/offset";
-  auto tmp = path + ".tmp";
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-  if (fd < 0) return fail(errc::io, "Failed to write '{}': {}", tmp, std::strerror(errno));
-  auto text = std::to_string(next) + "\n";
-  bool ok = ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size()) && ::fsync(fd) == 0;
-  ::close(fd);
-  if (!ok || ::rename(tmp.c_str(), path.c_str()) != 0)
-    return fail(errc::io, "Failed to write '{}': {}", path, std::strerror(errno));
-  return {};
+  return write_file_atomic(_o.state_dir + "/offset", std::to_string(next) + "\n", 0600);
 }
 
-void channel::poll_thread() {
-  auto wait = [this](std::chrono::milliseconds d) {
-    std::unique_lock l(_stop_mu);
-    _stop_cv.wait_for(l, d, [this] { return _stop.load(); });
-  };
-  // A webhook left behind makes getUpdates answer 409.
-  (void)_api.call("deleteWebhook", json::object(), 30s, &_stop);
-  int attempt = 0;
-  std::int64_t offset = _offset;
-  bool warned_conflict = false;
-  while (!_stop) {
-    json params{{"timeout", _o.settings.poll_timeout_s}, {"limit", 100},
-                {"allowed_updates", {"message", "edited_message", "channel_post"}}};
-    if (offset) params["offset"] = offset;
-    auto r = _api.call("getUpdates", params, std::chrono::seconds(_o.settings.poll_timeout_s + 15), &_stop);
-    if (_stop) break;
-    if (r.kind == outcome_kind::retry_after) {
-      wait(std::chrono::seconds(r.retry_after));
-      continue;
-    }
-    if (r.kind != outcome_kind::ok) {
-      if (r.error_code == 409 && !warned_conflict) {
-        _log.error("Failed to poll Telegram: {} (a webhook is set; mode = \"webhook\" or deleteWebhook)", r.description);
-        warned_conflict = true;
-      } else if (r.kind == outcome_kind::permanent) {
-        _log.error("Failed to poll Telegram: {} (error {})", r.description, r.error_code);
-      } else {
-        _log.warning("Failed to poll Telegram: {}; retrying", r.description);
-      }
-      wait(backoff(attempt++));
-      continue;
-    }
-    attempt = 0;
-    warned_conflict = false;
-    if (!r.result.is_array() || r.result.empty()) continue;
-    std::vector<update> ups;
-    std::int64_t last = offset - 1;
-    for (auto& j : r.result) {
-      auto u = parse_update(j);
-      if (!u) {
-        _log.warning("Failed to read an update: {}, ignoring", u.err().message);
-        continue;
-      }
-      last = std::max(last, u->update_id);
-      ups.push_back(std::move(*u));
-    }
-    if (ups.empty()) continue;
-    // Hand the batch to the bus loop; only when all of it was accepted move the offset.
-    int tries = 0;
-    while (!_stop) {
-      auto done = std::make_shared<std::promise<bool>>();
-      auto fut = done->get_future();
-      _pool->post([this, ups, last, done] {
-        submit_batch(ups, [this, last, done](bool ok) {
-          if (ok) {
-            if (auto s = save_offset(last + 1); !s) _log.error("{}", s.err().message);
-          }
-          done->set_value(ok);
-        });
-      });
-      bool ok = false;
-      while (!_stop) {
-        if (fut.wait_for(200ms) == std::future_status::ready) {
-          ok = fut.get();
-          break;
-        }
-      }
-      if (ok) break;
-      wait(backoff(tries++));
-    }
-    offset = last + 1;
+void channel::poll() {
+  if (_stop) return;
+  json params{{"timeout", _o.settings.poll_timeout_s}, {"limit", 100},
+              {"allowed_updates", {"message", "edited_message", "channel_post"}}};
+  if (_offset) params["offset"] = _offset;
+  auto timeout = std::chrono::seconds(_o.settings.poll_timeout_s + 15);
+  background([this, params, timeout] { return _api.call("getUpdates", params, timeout, &_stop); },
+             [this](api_outcome r) { on_polled(std::move(r)); });
+}
+
+void channel::on_polled(api_outcome r) {
+  if (_stop) return;
+  if (r.kind == outcome_kind::retry_after) {
+    _rt.loop().after(std::chrono::seconds(r.retry_after), [this] { poll(); });
+    return;
   }
+  if (r.kind != outcome_kind::ok) {
+    if (r.error_code == 409 && !_warned_conflict) {
+      _log.error("Failed to poll Telegram: {} (a webhook is set; mode = \"webhook\" or deleteWebhook)", r.description);
+      _warned_conflict = true;
+    } else if (r.kind == outcome_kind::permanent) {
+      _log.error("Failed to poll Telegram: {} (error {})", r.description, r.error_code);
+    } else {
+      _log.warning("Failed to poll Telegram: {}; retrying", r.description);
+    }
+    _rt.loop().after(backoff(_poll_attempt++), [this] { poll(); });
+    return;
+  }
+  _poll_attempt = 0;
+  _warned_conflict = false;
+  if (!r.result.is_array() || r.result.empty()) return poll();
+  std::vector<update> ups;
+  std::int64_t last = _offset - 1;
+  for (auto& j : r.result) {
+    auto u = parse_update(j);
+    if (!u) {
+      _log.warning("Failed to read an update: {}, ignoring", u.err().message);
+      continue;
+    }
+    last = std::max(last, u->update_id);
+    ups.push_back(std::move(*u));
+  }
+  if (ups.empty()) return poll();
+  hand_over(std::move(ups), last, 0);
+}
+
+void channel::hand_over(std::vector<update> ups, std::int64_t last, int tries) {
+  // Only when all of the batch was accepted does the offset move (and Telegram forget it).
+  auto copy = ups;
+  submit_batch(std::move(copy), [this, ups = std::move(ups), last, tries](bool ok) mutable {
+    if (ok) {
+      if (auto s = save_offset(last + 1); !s) _log.error("{}", s.err().message);
+      _offset = last + 1;
+      return poll();
+    }
+    if (_stop) return;
+    _rt.loop().after(backoff(tries), [this, ups = std::move(ups), last, tries]() mutable {
+      hand_over(std::move(ups), last, tries + 1);
+    });
+  });
 }
 
 // ---- webhook ----
@@ -311,26 +326,25 @@ void channel::poll_thread() {
 void channel::start_webhook() {
   json params{{"url", _o.settings.webhook_url}, {"allowed_updates", {"message", "edited_message", "channel_post"}}};
   if (!_o.settings.webhook_secret.empty()) params["secret_token"] = _o.settings.webhook_secret;
-  _pool->submit([this, params]() -> std::function<void()> {
-    auto r = _api.call("setWebhook", params, 30s);
-    return [this, r] {
-      if (r.kind == outcome_kind::ok) {
-        _log.info("Webhook set to '{}'", _o.settings.webhook_url);
-        return;
-      }
-      _log.error("Failed to set the webhook to '{}': {}; retrying", _o.settings.webhook_url, r.description);
-      after(r.kind == outcome_kind::retry_after ? std::chrono::seconds(r.retry_after) : 5s, [this] { start_webhook(); });
-    };
-  });
+  background([this, params] { return _api.call("setWebhook", params, 30s); },
+             [this](api_outcome r) {
+               if (r.kind == outcome_kind::ok) {
+                 _log.info("Webhook set to '{}'", _o.settings.webhook_url);
+                 return;
+               }
+               _log.error("Failed to set the webhook to '{}': {}; retrying", _o.settings.webhook_url, r.description);
+               _rt.loop().after(r.kind == outcome_kind::retry_after ? std::chrono::seconds(r.retry_after) : 5s,
+                                [this] { start_webhook(); });
+             });
 }
 
-void channel::on_webhook(http_server::conn_id c, const http_request& r) {
+void channel::on_webhook(http::server::conn_id c, const http::request& r) {
   if (r.method != "POST") {
     _http->respond(c, 405, "text/plain", "POST only\n", {{"Allow", "POST"}});
     return;
   }
   if (!_o.settings.webhook_secret.empty() &&
-      !equal_secret(r.header("x-telegram-bot-api-secret-token"), _o.settings.webhook_secret)) {
+      !http::equal_secret(r.header("x-telegram-bot-api-secret-token"), _o.settings.webhook_secret)) {
     _log.warning("Refusing a webhook call without the right secret token");
     _http->respond(c, 401, "text/plain", "wrong secret token\n");
     return;
@@ -354,33 +368,20 @@ void channel::on_webhook(http_server::conn_id c, const http_request& r) {
 
 // ---- outbound ----
 
-void channel::on_deliver(const ipc::message& m) {
-  auto d = m.as<chat::deliver>();
-  if (!d) {
-    (void)_bus.reply_error(m, d.err());
+void channel::on_deliver(chat::deliver d, service::responder r) {
+  if (auto up = _delivered->delivered(d.outbox_id)) {
+    _log.debug("'{}' was delivered before; answering without sending", d.outbox_id);
+    return r.reply(chat::delivered{d.outbox_id, *up});
+  }
+  if (auto it = _jobs.find(d.outbox_id); it != _jobs.end()) {
+    it->second->requests.push_back(std::move(r));  // a resend while we are still sending: answer both
     return;
   }
-  if (auto up = _delivered->delivered(d->outbox_id)) {
-    _log.debug("'{}' was delivered before; answering without sending", d->outbox_id);
-    (void)_bus.reply(m, chat::delivered{d->outbox_id, *up});
-    return;
-  }
-  if (auto it = _jobs.find(d->outbox_id); it != _jobs.end()) {
-    it->second->requests.push_back(m);  // a resend while we are still sending: answer both
-    return;
-  }
-  if (_stopping) {
-    (void)_bus.reply_error(m, bus::make(bus::error_code::shutting_down, "'{}' is stopping", _bus.address()));
-    return;
-  }
-  if (d->message.chat_id.empty()) {
-    (void)_bus.reply_error(m, chat::make(chat::error_code::unsupported, "Failed to deliver '{}': no chat_id",
-                                         d->outbox_id));
-    return;
-  }
+  if (d.message.chat_id.empty())
+    return r.fail(chat::make(chat::error_code::unsupported, "Failed to deliver '{}': no chat_id", d.outbox_id));
   auto j = std::make_unique<job>();
-  j->d = std::move(*d);
-  j->requests.push_back(m);
+  j->d = std::move(d);
+  j->requests.push_back(std::move(r));
   for (auto& p : j->d.message.parts) {
     using k = job::step::kind;
     if (p.kind == chat::part_kind::text && p.text) {
@@ -396,8 +397,7 @@ void channel::on_deliver(const ipc::message& m) {
     }
   }
   j->next = std::min(_delivered->progress(j->d.outbox_id), j->steps.size());
-  if (j->d.message.reply_to)
-    if (auto it = _tg_message_ids.find(*j->d.message.reply_to); it != _tg_message_ids.end()) j->reply_to = it->second;
+  j->reply_to = reply_target(j->d);
   auto outbox = j->d.outbox_id;
   auto chat_id = j->d.message.chat_id;
   _jobs[outbox] = std::move(j);
@@ -418,29 +418,26 @@ void channel::run_step(const std::string& outbox_id) {
   auto chat = chat_id_json(j.d.message.chat_id);
   bool first = j.next == 0 && j.reply_to != 0;
   std::int64_t reply_to = j.reply_to;
+  auto done = [this, outbox_id](api_outcome o) { on_step_done(outbox_id, std::move(o)); };
   using k = job::step::kind;
   if (s.k == k::text) {
     json params{{"chat_id", chat}, {"text", s.text}};
     if (first) params["reply_parameters"] = {{"message_id", reply_to}, {"allow_sending_without_reply", true}};
-    _pool->submit([this, outbox_id, params]() -> std::function<void()> {
-      auto o = _api.call("sendMessage", params, 60s);
-      return [this, outbox_id, o = std::move(o)]() mutable { on_step_done(outbox_id, std::move(o)); };
-    });
+    background([this, params] { return _api.call("sendMessage", params, 60s); }, done);
     return;
   }
   std::vector<form_field> fields;
   fields.push_back({"chat_id", j.d.message.chat_id, {}, {}});
-  if (first) fields.push_back({"reply_parameters", json{{"message_id", reply_to}, {"allow_sending_without_reply", true}}.dump(), {}, {}});
+  if (first)
+    fields.push_back(
+        {"reply_parameters", json{{"message_id", reply_to}, {"allow_sending_without_reply", true}}.dump(), {}, {}});
   auto& p = *s.blob;
   std::string field = s.k == k::photo ? "photo" : "document";
   std::string name = p.name.value_or(s.k == k::photo ? "image" : "file");
   fields.push_back({field, std::string(p.data->begin(), p.data->end()), name,
                     p.media_type.value_or("application/octet-stream")});
   std::string method = s.k == k::photo ? "sendPhoto" : "sendDocument";
-  _pool->submit([this, outbox_id, method, fields = std::move(fields)]() -> std::function<void()> {
-    auto o = _api.call_multipart(method, fields, 120s);
-    return [this, outbox_id, o = std::move(o)]() mutable { on_step_done(outbox_id, std::move(o)); };
-  });
+  background([this, method, fields = std::move(fields)] { return _api.call_multipart(method, fields, 120s); }, done);
 }
 
 void channel::on_step_done(const std::string& outbox_id, api_outcome o) {
@@ -465,12 +462,12 @@ void channel::on_step_done(const std::string& outbox_id, api_outcome o) {
     case outcome_kind::retry_after:
       // Exactly what Telegram asked for, on a timer: other chats go on meanwhile.
       _log.info("Telegram asked to wait {} s before sending '{}' again", o.retry_after, outbox_id);
-      after(std::chrono::seconds(o.retry_after), [this, outbox_id] { run_step(outbox_id); });
+      _rt.loop().after(std::chrono::seconds(o.retry_after), [this, outbox_id] { run_step(outbox_id); });
       return;
     case outcome_kind::transient:
       if (++j.attempts < max_transient_attempts) {
         _log.warning("Failed to send '{}' to Telegram: {}; retrying", outbox_id, o.description);
-        after(backoff(j.attempts - 1), [this, outbox_id] { run_step(outbox_id); });
+        _rt.loop().after(backoff(j.attempts - 1), [this, outbox_id] { run_step(outbox_id); });
         return;
       } else {
         auto e = bus::make(bus::error_code::internal, "Failed to deliver '{}' to Telegram after {} attempts: {}",
@@ -498,9 +495,9 @@ void channel::finish_job(const std::string& outbox_id, const error* failure) {
     // Written before answering: a repeated Deliver after a crash finds it.
     if (auto s = _delivered->mark_delivered(outbox_id, j->upstream_id); !s) _log.error("{}", s.err().message);
     _log.debug("'{}' delivered as Telegram message {}", outbox_id, j->upstream_id);
-    for (auto& r : j->requests) (void)_bus.reply(r, chat::delivered{outbox_id, j->upstream_id});
+    for (auto& r : j->requests) r.reply(chat::delivered{outbox_id, j->upstream_id});
   } else {
-    for (auto& r : j->requests) (void)_bus.reply_error(r, *failure);
+    for (auto& r : j->requests) r.fail(*failure);
   }
   auto& q = _chat_queues[j->d.message.chat_id];
   if (!q.empty() && q.front() == outbox_id) q.pop_front();
@@ -515,109 +512,6 @@ void channel::start_next(const std::string& chat_id) {
     return;
   }
   run_step(it->second.front());
-}
-
-// ---- loop ----
-
-void channel::dispatch(const ipc::message& m) {
-  if (m.env.kind == bus::kind::reply || m.env.kind == bus::kind::error) {
-    on_reply(m);
-    return;
-  }
-  if (m.env.kind != bus::kind::request) return;  // Delta events and others: not for a non-streaming channel
-  if (ipc::answer_builtin(_bus, m)) return;
-  if (m.is(chat::deliver::type_name)) {
-    on_deliver(m);
-    return;
-  }
-  (void)_bus.reply_error(m, bus::make(bus::error_code::unknown_type, "'{}' does not handle '{}'", _bus.address(),
-                                      m.env.type));
-}
-
-int channel::run(int signal_fd) {
-  auto dl = delivered_log::open(_o.state_dir + "/delivered");
-  if (!dl) {
-    _log.error("{}", dl.err().message);
-    return 1;
-  }
-  _delivered = std::move(*dl);
-  {
-    std::ifstream in(_o.state_dir + "/offset");
-    in >> _offset;
-    if (!in) _offset = 0;
-  }
-  _pool = std::make_unique<worker_pool>(4);
-  if (_o.settings.mode == "webhook") {
-    auto where = parse_listen(_o.settings.webhook_listen);
-    if (!where) {
-      _log.error("Failed to read [channels.telegram] webhook_listen: {}", where.err().message);
-      return 2;
-    }
-    auto srv = http_server::listen(*where, {}, "chan-telegram");
-    if (!srv) {
-      _log.error("{}", srv.err().message);
-      return 1;
-    }
-    _http = std::move(*srv);
-    _http->on_request = [this](http_server::conn_id c, const http_request& r) { on_webhook(c, r); };
-    _log.info("Webhook receiver on {}:{}", where->host, _http->port());
-    start_webhook();
-  } else {
-    _log.info("Polling Telegram from offset {}", _offset);
-    _poller = std::thread([this] { poll_thread(); });
-  }
-  (void)_notify.ready();
-  auto drain_deadline = clock::time_point::max();
-  for (;;) {
-    if (_stopping && (_jobs.empty() || clock::now() >= drain_deadline)) break;
-    auto wait = _notify.beat_if_due();
-    if (!_timers.empty())
-      wait = std::min(wait, std::chrono::duration_cast<std::chrono::milliseconds>(
-                                std::max(_timers.begin()->first - clock::now(), clock::duration::zero())));
-    if (_http) wait = std::min(wait, _http->expire());
-    std::vector<zmq::pollitem_t> items = {{_bus.socket().handle(), 0, ZMQ_POLLIN, 0},
-                                          {_bus.monitor_socket().handle(), 0, ZMQ_POLLIN, 0},
-                                          {nullptr, signal_fd, ZMQ_POLLIN, 0},
-                                          {nullptr, _pool->fd(), ZMQ_POLLIN, 0}};
-    std::vector<pollfd> hfds;
-    if (_http) {
-      hfds = _http->poll_fds();
-      for (auto& p : hfds) items.push_back({nullptr, p.fd, zmq_events(p.events), 0});
-    }
-    zmq::poll(items.data(), items.size(), wait);
-    if (items[2].revents & ZMQ_POLLIN) {
-      signalfd_siginfo si;
-      while (::read(signal_fd, &si, sizeof si) == static_cast<ssize_t>(sizeof si)) {
-        if (!_stopping) {
-          _log.info("Stopping: finishing {} replies in progress", _jobs.size());
-          _stopping = true;
-          _stop = true;
-          _stop_cv.notify_all();
-          drain_deadline = clock::now() + 10s;
-        }
-      }
-    }
-    if (items[3].revents & ZMQ_POLLIN) _pool->run_completions();
-    _bus.process_input();
-    while (auto m = _bus.next(0ms)) dispatch(*m);
-    if (_http) {
-      for (std::size_t i = 0; i < hfds.size(); ++i) hfds[i].revents = posix_events(items[4 + i].revents);
-      _http->handle(hfds);
-    }
-    auto now = clock::now();
-    while (!_timers.empty() && _timers.begin()->first <= now) {
-      auto fn = std::move(_timers.begin()->second);
-      _timers.erase(_timers.begin());
-      fn();
-    }
-  }
-  (void)_notify.stopping();
-  _stop = true;
-  _stop_cv.notify_all();
-  if (_poller.joinable()) _poller.join();
-  _pool->stop();
-  _bus.close(500ms);
-  return 0;
 }
 
 }  // namespace weft::chan::telegram

@@ -92,6 +92,18 @@ std::string media_type_for_name(std::string_view name, std::string_view fallback
   return std::string(fallback);
 }
 
+namespace {
+/// A blob part of `msg` whose bytes the channel fetches later (r says from where).
+void add_blob(chat::message& msg, update& out, media_ref r) {
+  chat::part p;
+  p.kind = chat::part_kind::blob;
+  p.media_type = r.media_type;
+  p.name = r.name;
+  msg.parts.push_back(std::move(p));
+  out.media.push_back(std::move(r));
+}
+}  // namespace
+
 result<update> parse_update(const json& u) {
   if (!u.is_object() || !u.contains("update_id") || !u["update_id"].is_number_integer())
     return fail(errc::malformed, "update has no integer 'update_id'");
@@ -152,12 +164,7 @@ result<update> parse_update(const json& u) {
       r.name = "photo.jpg";
       r.media_type = "image/jpeg";
       r.file_size = best->value("file_size", std::uint64_t{0});
-      chat::part p;
-      p.kind = chat::part_kind::blob;
-      p.media_type = r.media_type;
-      p.name = r.name;
-      msg.parts.push_back(std::move(p));
-      out.media.push_back(std::move(r));
+      add_blob(msg, out, std::move(r));
     }
   }
   if (auto doc = m->find("document"); doc != m->end() && doc->is_object() && doc->contains("file_id") &&
@@ -171,12 +178,7 @@ result<update> parse_update(const json& u) {
                        ? (*doc)["mime_type"].get<std::string>()
                        : media_type_for_name(r.name, "application/octet-stream");
     r.file_size = doc->value("file_size", std::uint64_t{0});
-    chat::part p;
-    p.kind = chat::part_kind::blob;
-    p.media_type = r.media_type;
-    p.name = r.name;
-    msg.parts.push_back(std::move(p));
-    out.media.push_back(std::move(r));
+    add_blob(msg, out, std::move(r));
   }
   add_text("caption");
   if (msg.parts.empty()) return out;  // stickers, joins, …: nothing to answer

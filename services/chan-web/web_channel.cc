@@ -1,15 +1,12 @@
 #include "web_channel.hh"
 
-#include <fcntl.h>
-#include <sys/signalfd.h>
-#include <unistd.h>
-
-#include <cerrno>
-#include <cstring>
 #include <filesystem>
 #include <random>
 
-#include <weft/ipc/builtin.hh>
+#include <weft/base/io.hh>
+#include <weft/http/request.hh>
+#include <weft/http/sse.hh>
+#include <weft/http/token.hh>
 
 namespace weft::chan::web {
 
@@ -23,6 +20,9 @@ using namespace std::chrono_literals;
 namespace {
 constexpr auto inbound_timeout = 30s;
 constexpr auto keepalive_interval = 15s;
+constexpr auto cookie_max_age = std::chrono::hours(24 * 30);
+
+std::string dump(const json& j) { return j.dump(-1, ' ', false, json::error_handler_t::replace); }
 }  // namespace
 
 json message_event(const chat::message& m) {
@@ -58,20 +58,90 @@ std::string new_uuid() {
                      b & 0xFFFFFFFFFFFFull);
 }
 
-web_channel::web_channel(ipc::bus_client& bus, service::notifier& notify, web_options opts)
-    : _bus(bus), _notify(notify), _o(std::move(opts)), _log(log::get("chan-web")) {}
+std::string cookie_name(std::uint16_t port) { return fmt::format("weft_web_{}", port); }
 
-void web_channel::respond_json(conn_id c, int status, const json& body) {
-  _http->respond(c, status, "application/json", body.dump(-1, ' ', false, json::error_handler_t::replace));
+web_channel::web_channel(service::runtime& rt, web_options opts)
+    : _rt(rt), _o(std::move(opts)), _log(log::get("chan-web")) {}
+
+result<std::unique_ptr<web_channel>> web_channel::start(service::runtime& rt, web_options opts) {
+  std::unique_ptr<web_channel> ch(new web_channel(rt, std::move(opts)));
+  if (auto s = ch->open(); !s) return s.take_error();
+  return ch;
 }
 
-bool web_channel::authorized(const http_request& r) const {
-  auto& want = _o.settings.auth_token;
-  if (want.empty()) return true;
+status web_channel::open() {
+  auto where = http::parse_listen(_o.settings.listen);
+  if (!where) return fail(errc::invalid_argument, "Failed to read [channels.web] listen: {}", where.err().message);
+  if (!http::is_loopback(where->host) && _o.settings.auth_token.empty())
+    return fail(errc::config,
+                "Failed to start the web channel: listen = '{}' is not loopback and [channels.web] auth_token is empty; "
+                "set auth_token or listen on 127.0.0.1",
+                _o.settings.listen);
+  // Redelivered outbox ids are recent ones: a short memory keeps the process small.
+  auto dl = delivered_log::open(_o.state_dir + "/delivered", 2000);
+  if (!dl) return dl.take_error();
+  _delivered = std::move(*dl);
+  if (!_o.settings.auth_token.empty()) {
+    _token = _o.settings.auth_token;
+  } else {
+    auto t = http::ensure_token(_o.token_file);
+    if (!t) return t.take_error();
+    _token = std::move(*t);
+  }
+  http::server_options so;
+  so.lim.max_body_bytes = 64 * 1024;
+  auto srv = http::server::listen(_rt.loop(), *where, so, "chan-web");
+  if (!srv) {
+    auto e = srv.take_error();
+    if (e.code == errc::address_in_use)
+      e.message += " (another weft or program holds it; set [channels.web] listen to another port)";
+    return e;
+  }
+  _http = std::move(*srv);
+  _http->on_request = [this](conn_id c, const http::request& r) { on_request(c, r); };
+  _http->on_close = [this](conn_id c) { on_close(c); };
+
+  _rt.on<chat::deliver>([this](const chat::deliver& d, const ipc::message&) { return on_deliver(d); });
+  _rt.on_event<chat::delta>([this](const chat::delta& d, const ipc::message&) { on_delta(d); });
+  _rt.on_stop([this] {
+    _log.info("Stopping");
+    _stopping = true;
+  });
+  _rt.drain_until([this] { return _inbound_calls == 0; });
+  _rt.loop().every(keepalive_interval, [this] {
+    auto streams = _stream_session;  // a write may close a slow stream
+    for (auto& [c, s] : streams) _http->write(c, http::sse_comment("keep-alive"));
+  });
+
+  auto url = fmt::format("http://{}/", http::listen_address{where->host, _http->port()}.to_string());
+  if (!_o.port_file.empty()) {
+    std::error_code ec;
+    std::filesystem::create_directories(std::filesystem::path(_o.port_file).parent_path(), ec);
+    if (auto w = write_file_atomic(_o.port_file, std::to_string(_http->port()) + "\n", 0644); !w)
+      _log.warning("Failed to write the port file '{}': {}, ignoring", _o.port_file, w.err().message);
+  }
+  // Like Jupyter: the URL that logs the browser in. A token from the config is not printed.
+  if (_o.settings.auth_token.empty()) {
+    fmt::print("weft web chat: {}?token={}\n", url, _token);
+    _log.info("Web chat on {} (open it with ?token= from '{}')", url, _o.token_file);
+  } else {
+    fmt::print("weft web chat: {}?token=<[channels.web] auth_token>\n", url);
+    _log.info("Web chat on {} (open it with ?token=<[channels.web] auth_token>)", url);
+  }
+  std::fflush(stdout);
+  return {};
+}
+
+void web_channel::respond_json(conn_id c, int status, const json& body) {
+  _http->respond(c, status, "application/json", dump(body));
+}
+
+web_channel::auth web_channel::authenticate(const http::request& r) const {
   auto h = r.header("authorization");
-  if (h.rfind("Bearer ", 0) == 0 && equal_secret(h.substr(7), want)) return true;
-  if (auto it = r.query.find("token"); it != r.query.end() && equal_secret(it->second, want)) return true;
-  return false;
+  if (h.rfind("Bearer ", 0) == 0 && http::equal_secret(h.substr(7), _token)) return auth::bearer;
+  if (auto c = http::cookie_value(r.header("cookie"), cookie_name(_http->port())); c && http::equal_secret(*c, _token))
+    return auth::cookie;
+  return auth::none;
 }
 
 web_channel::session& web_channel::session_for(const std::string& id) {
@@ -93,25 +163,33 @@ web_channel::session& web_channel::session_for(const std::string& id) {
   return it->second;
 }
 
-void web_channel::on_request(conn_id c, const http_request& r) {
+void web_channel::on_request(conn_id c, const http::request& r) {
   if (r.path == "/" || r.path == "/index.html") {
     if (r.method != "GET" && r.method != "HEAD") {
       _http->respond(c, 405, "text/plain", "GET only\n", {{"Allow", "GET"}});
       return;
     }
-    _http->respond(c, 200, "text/html; charset=utf-8", r.method == "HEAD" ? std::string_view() : page_html,
-                   {{"Content-Security-Policy",
-                     "default-src 'self'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; connect-src 'self'"}});
+    open_page(c, r);
     return;
   }
   if (r.path == "/api/health") {
     respond_json(c, 200, {{"status", "ok"}, {"streams", _stream_session.size()}, {"sessions", _sessions.size()}});
     return;
   }
-  if (r.path.rfind("/api/", 0) == 0 && !authorized(r)) {
-    _http->respond(c, 401, "application/json", R"({"error":"missing or wrong token"})",
-                   {{"WWW-Authenticate", "Bearer"}});
-    return;
+  if (r.path.rfind("/api/", 0) == 0) {
+    auto a = authenticate(r);
+    if (a == auth::none) {
+      _http->respond(c, 401, "application/json",
+                     R"({"error":"missing or wrong token: open the URL weft printed (with ?token=), or send Authorization: Bearer <token>"})",
+                     {{"WWW-Authenticate", "Bearer"}});
+      return;
+    }
+    // The cookie comes with every request of the browser, also those another page on this
+    // host (a same-site origin on another port) makes it send: those name their origin.
+    if (auto origin = r.header("origin"); a == auth::cookie && !origin.empty() && origin != "http://" + r.header("host")) {
+      respond_json(c, 403, {{"error", fmt::format("requests from '{}' are not allowed", origin)}});
+      return;
+    }
   }
   if (r.path == "/api/messages") {
     if (r.method != "POST") {
@@ -132,7 +210,32 @@ void web_channel::on_request(conn_id c, const http_request& r) {
   respond_json(c, 404, {{"error", "no such path"}});
 }
 
-void web_channel::post_message(conn_id c, const http_request& r) {
+void web_channel::open_page(conn_id c, const http::request& r) {
+  auto t = r.query.find("token");
+  if (t == r.query.end()) {
+    // The page holds nothing secret; its API calls need the cookie.
+    _http->respond(c, 200, "text/html; charset=utf-8", r.method == "HEAD" ? std::string_view() : page_html,
+                   {{"Content-Security-Policy",
+                     "default-src 'self'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; connect-src 'self'"}});
+    return;
+  }
+  if (!http::equal_secret(t->second, _token)) {
+    _http->respond(c, 401, "text/plain; charset=utf-8", "wrong token: open the URL weft printed\n");
+    return;
+  }
+  // Logged in: the token becomes a cookie scripts cannot read and other sites cannot send,
+  // and the URL without it (so it is not kept in the history or shown) is loaded again.
+  std::string location = "/";
+  for (auto& [k, v] : r.query) {
+    if (k == "token") continue;
+    location += (location.size() == 1 ? "?" : "&") + http::url_encode(k) + "=" + http::url_encode(v);
+  }
+  auto cookie = fmt::format("{}={}; HttpOnly; SameSite=Strict; Path=/; Max-Age={}", cookie_name(_http->port()), _token,
+                            std::chrono::duration_cast<std::chrono::seconds>(cookie_max_age).count());
+  _http->respond(c, 303, "text/plain", "", {{"Location", location}, {"Set-Cookie", cookie}});
+}
+
+void web_channel::post_message(conn_id c, const http::request& r) {
   if (_stopping) {
     respond_json(c, 503, {{"error", "weft is stopping"}});
     return;
@@ -140,7 +243,7 @@ void web_channel::post_message(conn_id c, const http_request& r) {
   auto j = json::parse(r.body, nullptr, /*allow_exceptions=*/false);
   if (!j.is_object() || !j.contains("session") || !j["session"].is_string() || !j.contains("text") ||
       !j["text"].is_string()) {
-    respond_json(c, 400, {{"error", "expected JSON {\"session\": string, \"text\": string, \"user\"?: string}"}});
+    respond_json(c, 400, {{"error", "expected JSON {\"session\": string, \"text\": string}"}});
     return;
   }
   auto sess = j["session"].get<std::string>();
@@ -154,9 +257,15 @@ void web_channel::post_message(conn_id c, const http_request& r) {
                  {{"error", fmt::format("text must be 1 to {} bytes", _o.max_text_bytes)}});
     return;
   }
-  std::string user = "web";
-  if (j.contains("user") && j["user"].is_string() && !j["user"].get<std::string>().empty())
-    user = j["user"].get<std::string>().substr(0, 128);
+  // Who sent it is what the token says; a body that claims someone else is refused, so no
+  // client believes it chose the user (and with it an [[agent_routes]] route).
+  if (auto u = j.find("user"); u != j.end() && !(u->is_string() && u->get<std::string>() == web_identity)) {
+    respond_json(c, 400, {{"error", fmt::format("'user' is not accepted: a web message is from '{}', the identity of "
+                                                "the token; leave 'user' out",
+                                                web_identity)}});
+    return;
+  }
+  std::string user(web_identity);
   chat::message m;
   m.id = "web:" + new_uuid();
   m.channel = "web";
@@ -169,38 +278,30 @@ void web_channel::post_message(conn_id c, const http_request& r) {
   m.parts.push_back(std::move(p));
   m.meta["user_id"] = user;
   m.meta["chat_id"] = sess;
-  // The answer is shown as it is written: the agent sends Delta events here.
-  auto id = _bus.send_request(_o.router, chat::inbound{m, /*stream=*/true});
-  if (!id) {
-    respond_json(c, 503, {{"error", fmt::format("Failed to reach the router: {}", id.err().message)}});
-    return;
-  }
   (void)session_for(sess);
-  _inbound[*id] = {c, m.id, clock::now() + inbound_timeout};
   _log.debug("Inbound '{}' for session '{}'", m.id, sess);
+  ++_inbound_calls;
+  // The answer is shown as it is written: the agent sends Delta events here.
+  _rt.call(_o.router, chat::inbound{m, /*stream=*/true}, {.timeout = inbound_timeout},
+           [this, c, id = m.id](result<ipc::message> a) {
+             --_inbound_calls;
+             if (!a) {
+               auto& e = a.err();
+               _log.warning("Failed to hand '{}' to '{}': {}", id, _o.router, e.to_string());
+               int status = bus::is(e, bus::error_code::timeout)           ? 504
+                            : bus::is(e, bus::error_code::no_such_address) ? 503
+                                                                           : 502;
+               auto why = status == 504 ? std::string("the router did not answer in time; try again") : e.message;
+               respond_json(c, status, {{"error", why}, {"code", e.code}});
+               return;
+             }
+             auto acc = a->as<chat::accepted>();
+             if (!acc) return respond_json(c, 502, {{"error", acc.err().message}});
+             respond_json(c, 202, {{"id", id}, {"agent", acc->agent}});
+           });
 }
 
-void web_channel::on_reply(const ipc::message& m) {
-  auto it = _inbound.find(m.env.id);
-  if (it == _inbound.end()) return;
-  auto p = it->second;
-  _inbound.erase(it);
-  if (m.is_error()) {
-    auto e = m.to_error();
-    _log.warning("Failed to hand '{}' to '{}': {}", p.id, _o.router, e.to_string());
-    int status = e.is(bus::interface_name, bus::to_string(bus::error_code::no_such_address)) ? 503 : 502;
-    respond_json(p.conn, status, {{"error", e.message}, {"code", e.code}});
-    return;
-  }
-  auto a = m.as<chat::accepted>();
-  if (!a) {
-    respond_json(p.conn, 502, {{"error", a.err().message}});
-    return;
-  }
-  respond_json(p.conn, 202, {{"id", p.id}, {"agent", a->agent}});
-}
-
-void web_channel::open_stream(conn_id c, const http_request& r) {
+void web_channel::open_stream(conn_id c, const http::request& r) {
   auto it = r.query.find("session");
   if (it == r.query.end() || !valid_session(it->second)) {
     respond_json(c, 400, {{"error", "session must be 1-128 of A-Z a-z 0-9 . _ : -"}});
@@ -222,7 +323,7 @@ void web_channel::open_stream(conn_id c, const http_request& r) {
   // A reconnecting EventSource says what it saw; a fresh one gets what nobody has seen.
   for (auto& k : s.recent) {
     if (resume ? k.seq > last : k.pending) {
-      out += sse_event("message", k.data, k.seq);
+      out += http::sse_frame("message", k.data, k.seq);
       k.pending = false;
     }
   }
@@ -231,155 +332,38 @@ void web_channel::open_stream(conn_id c, const http_request& r) {
 }
 
 void web_channel::on_close(conn_id c) {
-  for (auto it = _inbound.begin(); it != _inbound.end();)
-    it = it->second.conn == c ? _inbound.erase(it) : std::next(it);  // the router still has the message
+  // A POST whose browser left: the router still has the message; its answer finds no one.
   auto it = _stream_session.find(c);
   if (it == _stream_session.end()) return;
   if (auto s = _sessions.find(it->second); s != _sessions.end()) s->second.streams.erase(c);
   _stream_session.erase(it);
 }
 
-void web_channel::on_deliver(const ipc::message& m) {
-  auto d = m.as<chat::deliver>();
-  if (!d) {
-    (void)_bus.reply_error(m, d.err());
-    return;
-  }
-  if (auto up = _delivered->delivered(d->outbox_id)) {
-    (void)_bus.reply(m, chat::delivered{d->outbox_id, *up});
-    return;
-  }
-  if (!valid_session(d->message.chat_id)) {
-    (void)_bus.reply_error(m, chat::make(chat::error_code::unsupported, "Failed to deliver '{}': '{}' is not a web session",
-                                         d->outbox_id, d->message.chat_id));
-    return;
-  }
-  auto& s = session_for(d->message.chat_id);
+result<chat::delivered> web_channel::on_deliver(const chat::deliver& d) {
+  if (auto up = _delivered->delivered(d.outbox_id)) return chat::delivered{d.outbox_id, *up};
+  if (!valid_session(d.message.chat_id))
+    return chat::make(chat::error_code::unsupported, "Failed to deliver '{}': '{}' is not a web session", d.outbox_id,
+                      d.message.chat_id);
+  auto& s = session_for(d.message.chat_id);
   auto seq = ++_seq;
-  auto data = message_event(d->message).dump(-1, ' ', false, json::error_handler_t::replace);
+  auto data = dump(message_event(d.message));
   bool written = false;
   auto streams = s.streams;  // write() may close a slow stream, which edits s.streams
-  for (auto c : streams) written = _http->write(c, sse_event("message", data, seq)) || written;
+  for (auto c : streams) written = _http->write(c, http::sse_frame("message", data, seq)) || written;
   s.recent.push_back({seq, std::move(data), !written});
   while (s.recent.size() > _o.max_kept_per_session) s.recent.pop_front();
   auto upstream = fmt::format("{}", seq);
-  if (auto st = _delivered->mark_delivered(d->outbox_id, upstream); !st) _log.error("{}", st.err().message);
-  _log.debug("'{}' {} session '{}'", d->outbox_id, written ? "streamed to" : "kept for", d->message.chat_id);
-  (void)_bus.reply(m, chat::delivered{d->outbox_id, upstream});
+  if (auto st = _delivered->mark_delivered(d.outbox_id, upstream); !st) _log.error("{}", st.err().message);
+  _log.debug("'{}' {} session '{}'", d.outbox_id, written ? "streamed to" : "kept for", d.message.chat_id);
+  return chat::delivered{d.outbox_id, upstream};
 }
 
-void web_channel::on_delta(const ipc::message& m) {
-  auto d = m.as<chat::delta>();
-  if (!d) return;
-  auto it = _sessions.find(d->chat_id);
+void web_channel::on_delta(const chat::delta& d) {
+  auto it = _sessions.find(d.chat_id);
   if (it == _sessions.end() || it->second.streams.empty()) return;  // nobody watching: the final reply counts
-  auto ev = sse_event("delta", json{{"turn_id", d->turn_id}, {"text", d->text}}.dump(-1, ' ', false,
-                                                                                       json::error_handler_t::replace));
+  auto ev = http::sse_frame("delta", dump(json{{"turn_id", d.turn_id}, {"text", d.text}}));
   auto streams = it->second.streams;
   for (auto c : streams) _http->write(c, ev);
-}
-
-void web_channel::dispatch(const ipc::message& m) {
-  if (m.env.kind == bus::kind::reply || m.env.kind == bus::kind::error) {
-    on_reply(m);
-    return;
-  }
-  if (m.env.kind == bus::kind::event) {
-    if (m.is(chat::delta::type_name)) on_delta(m);
-    return;
-  }
-  if (m.env.kind != bus::kind::request) return;
-  if (ipc::answer_builtin(_bus, m)) return;
-  if (m.is(chat::deliver::type_name)) {
-    on_deliver(m);
-    return;
-  }
-  (void)_bus.reply_error(m, bus::make(bus::error_code::unknown_type, "'{}' does not handle '{}'", _bus.address(),
-                                      m.env.type));
-}
-
-int web_channel::run(int signal_fd) {
-  auto where = parse_listen(_o.settings.listen);
-  if (!where) {
-    _log.error("Failed to read [channels.web] listen: {}", where.err().message);
-    return 2;
-  }
-  if (!is_loopback(where->host) && _o.settings.auth_token.empty()) {
-    _log.error("Failed to start the web channel: listen = '{}' is not loopback and [channels.web] auth_token is empty; "
-               "set auth_token or listen on 127.0.0.1",
-               _o.settings.listen);
-    return 2;
-  }
-  // Redelivered outbox ids are recent ones: a short memory keeps the process small.
-  auto dl = delivered_log::open(_o.state_dir + "/delivered", 2000);
-  if (!dl) {
-    _log.error("{}", dl.err().message);
-    return 1;
-  }
-  _delivered = std::move(*dl);
-  server_options so;
-  so.limits.max_body_bytes = 64 * 1024;
-  auto srv = http_server::listen(*where, so, "chan-web");
-  if (!srv) {
-    _log.error("{}", srv.err().message);
-    return 1;
-  }
-  _http = std::move(*srv);
-  _http->on_request = [this](conn_id c, const http_request& r) { on_request(c, r); };
-  _http->on_close = [this](conn_id c) { on_close(c); };
-  auto host = where->host.find(':') != std::string::npos ? "[" + where->host + "]" : where->host;
-  auto url = fmt::format("http://{}:{}/", host, _http->port());
-  if (!_o.port_file.empty()) {
-    std::error_code ec;
-    std::filesystem::create_directories(std::filesystem::path(_o.port_file).parent_path(), ec);
-    auto tmp = _o.port_file + ".tmp";
-    int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    auto text = std::to_string(_http->port()) + "\n";
-    if (fd < 0 || ::write(fd, text.data(), text.size()) != static_cast<ssize_t>(text.size()) ||
-        ::rename(tmp.c_str(), _o.port_file.c_str()) != 0)
-      _log.warning("Failed to write the port file '{}': {}, ignoring", _o.port_file, std::strerror(errno));
-    if (fd >= 0) ::close(fd);
-  }
-  fmt::print("weft web chat: {}\n", url);
-  std::fflush(stdout);
-  _log.info("Web chat on {}", url);
-  (void)_notify.ready();
-  auto next_keepalive = clock::now() + keepalive_interval;
-  while (!_stopping) {
-    auto wait = std::min(_notify.beat_if_due(), _http->expire());
-    std::vector<zmq::pollitem_t> items = {{_bus.socket().handle(), 0, ZMQ_POLLIN, 0},
-                                          {_bus.monitor_socket().handle(), 0, ZMQ_POLLIN, 0},
-                                          {nullptr, signal_fd, ZMQ_POLLIN, 0}};
-    auto hfds = _http->poll_fds();
-    for (auto& p : hfds) items.push_back({nullptr, p.fd, zmq_events(p.events), 0});
-    zmq::poll(items.data(), items.size(), wait);
-    if (items[2].revents & ZMQ_POLLIN) {
-      signalfd_siginfo si;
-      while (::read(signal_fd, &si, sizeof si) == static_cast<ssize_t>(sizeof si)) _stopping = true;
-    }
-    _bus.process_input();
-    while (auto m = _bus.next(0ms)) dispatch(*m);
-    for (std::size_t i = 0; i < hfds.size(); ++i) hfds[i].revents = posix_events(items[3 + i].revents);
-    _http->handle(hfds);
-    auto now = clock::now();
-    for (auto it = _inbound.begin(); it != _inbound.end();) {
-      if (now >= it->second.deadline) {
-        respond_json(it->second.conn, 504, {{"error", "the router did not answer in time; try again"}});
-        it = _inbound.erase(it);
-      } else {
-        ++it;
-      }
-    }
-    if (now >= next_keepalive) {
-      next_keepalive = now + keepalive_interval;
-      auto streams = _stream_session;
-      for (auto& [c, s] : streams) _http->write(c, sse_comment("keep-alive"));
-    }
-  }
-  _log.info("Stopping");
-  (void)_notify.stopping();
-  _bus.close(500ms);
-  return 0;
 }
 
 }  // namespace weft::chan::web

@@ -50,3 +50,8 @@ TEST_CASE("message events join text parts and list attachments") {
   CHECK(j["attachments"][0]["name"] == "dot.png");
   CHECK(j["attachments"][0]["size"] == 3);
 }
+
+TEST_CASE("the login cookie is named per port") {
+  CHECK(cookie_name(8780) == "weft_web_8780");
+  CHECK(cookie_name(1) != cookie_name(2));
+}

@@ -1,8 +1,5 @@
 #include "services/llm/budget.hh"
 
-#include <fcntl.h>
-#include <unistd.h>
-
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
@@ -10,6 +7,8 @@
 #include <sstream>
 
 #include <nlohmann/json.hpp>
+
+#include <weft/base/io.hh>
 
 #include "proto/llm_v1.hh"
 
@@ -83,15 +82,8 @@ status spend_ledger::save() {
   for (auto& [k, v] : _spent) j["agents"][k] = v;
   std::error_code ec;
   std::filesystem::create_directories(std::filesystem::path(_path).parent_path(), ec);
-  auto tmp = _path + ".tmp";
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-  if (fd < 0) return fail(errc::io, "Failed to write spend ledger '{}': {}", tmp, std::strerror(errno));
-  auto text = j.dump(2) + "\n";
-  bool ok = ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size());
-  ok = ::fdatasync(fd) == 0 && ok;
-  ::close(fd);
-  if (!ok || ::rename(tmp.c_str(), _path.c_str()) != 0)
-    return fail(errc::io, "Failed to write spend ledger '{}': {}", _path, std::strerror(errno));
+  if (auto s = write_file_atomic(_path, j.dump(2) + "\n", 0600); !s)
+    return fail(errc::io, "Failed to write spend ledger '{}': {}", _path, s.err().message);
   return {};
 }
 

@@ -1,7 +1,7 @@
 #pragma once
 /// Per-agent daily spend, so a runaway tool loop stops at [agents.<id>] budget_usd instead
-/// of at the provider's invoice. Kept in one JSON file (written to a temp file, then
-/// renamed) so a restart does not reset the day's spend.
+/// of at the provider's invoice. Kept in one JSON file, replaced with write_file_atomic, so
+/// neither a restart nor a crash resets the day's spend.
 
 #include <map>
 #include <string>

@@ -1,19 +1,21 @@
 #include "services/llm/llm_service.hh"
 
-#include <sys/signalfd.h>
-#include <unistd.h>
-
 #include <fmt/ranges.h>
-
-#include <weft/ipc/builtin.hh>
 
 namespace weft::llm {
 
-namespace bus = weft::proto::bus_v1;
-using namespace std::chrono_literals;
+http::client_options client_options_for(const service::llm_settings& s) {
+  http::client_options o;
+  o.timeout = std::chrono::milliseconds(s.timeout_ms);
+  o.connect_timeout = std::chrono::milliseconds(s.connect_timeout_ms);
+  o.max_body = max_response_bytes;
+  o.max_connections = static_cast<long>(std::max<std::uint32_t>(s.max_concurrent, 4));
+  o.user_agent = "weft-llm/0.1";
+  return o;
+}
 
 struct llm_service::job {
-  ipc::message req;
+  service::responder answer;
   bool is_embed = false;
   lv::complete complete;
   std::size_t embed_inputs = 0;
@@ -23,15 +25,24 @@ struct llm_service::job {
   std::uint32_t attempts = 0;
   bool streamed = false;  // a Delta went to the requester
   std::unique_ptr<stream_decoder> dec;
+  event_loop::id retry_timer = 0;
 };
 
-llm_service::llm_service(ipc::bus_client& b, service::config cfg, std::string spend_path, std::string policy_path)
-    : _bus(b),
+result<std::unique_ptr<llm_service>> llm_service::create(service::runtime& rt, service::config cfg,
+                                                         std::string spend_path, std::string policy_path) {
+  auto http = http::client::create(rt.loop(), client_options_for(cfg.llm));
+  if (!http) return http.take_error();
+  return std::unique_ptr<llm_service>(
+      new llm_service(rt, std::move(cfg), std::move(spend_path), std::move(policy_path), std::move(*http)));
+}
+
+llm_service::llm_service(service::runtime& rt, service::config cfg, std::string spend_path, std::string policy_path,
+                         std::unique_ptr<http::client> http)
+    : _rt(rt),
       _cfg(std::move(cfg)),
       _ledger(std::move(spend_path)),
       _policy(std::move(policy_path)),
-      _http(http_options{static_cast<long>(_cfg.llm.timeout_ms), static_cast<long>(_cfg.llm.connect_timeout_ms),
-                         max_response_bytes, static_cast<long>(std::max<std::uint32_t>(_cfg.llm.max_concurrent, 4))}),
+      _http(std::move(http)),
       _log(log::get("llm")),
       _rng(std::random_device{}()) {
   if (auto s = _ledger.load(); !s) _log.warning("{}; starting with an empty ledger.", s.err().message);
@@ -48,127 +59,112 @@ llm_service::llm_service(ipc::bus_client& b, service::config cfg, std::string sp
       _log.info("provider '{}': {} at {}{}", name, p.style == service::api_style::anthropic ? "anthropic" : "openai",
                 p.base_url, p.enabled ? "" : " (disabled: no API key)");
   }
+  // Every request is answered later, through its responder: the runtime's drain waits for
+  // them (queued, on the wire and waiting to retry alike) after TERM.
+  _rt.on<lv::complete>([this](lv::complete c, service::responder r) { on_complete(std::move(c), std::move(r)); });
+  _rt.on<lv::embed>([this](lv::embed e, service::responder r) { on_embed(std::move(e), std::move(r)); });
+  _rt.on<lv::set_policy>(
+      [this](const lv::set_policy& req, const ipc::message& m) { return on_set_policy(req, m); });
+  _rt.on<lv::get_policy>(
+      [this](const lv::get_policy&, const ipc::message&) -> result<lv::policy> { return _policy.to_proto(); });
 }
 
-llm_service::~llm_service() = default;
-
-void llm_service::dispatch(const ipc::message& m) {
-  if (m.env.kind != bus::kind::request) return;
-  if (ipc::answer_builtin(_bus, m)) return;
-  try {
-    if (m.is(lv::complete::type_name)) return on_complete(m);
-    if (m.is(lv::embed::type_name)) return on_embed(m);
-    if (m.is(lv::set_policy::type_name)) return on_set_policy(m);
-    if (m.is(lv::get_policy::type_name)) return on_get_policy(m);
-  } catch (const std::exception& e) {
-    // A bug must not take the service, and every other request in flight, down with it.
-    _log.error("Failed to handle '{}' from '{}': {}", m.env.type, m.env.from, e.what());
-    (void)_bus.reply_error(m, bus::make(bus::error_code::internal, "'llm' failed while handling '{}'", m.env.type));
-    return;
+llm_service::~llm_service() {
+  // Only when the runtime stopped waiting (its drain timeout) is anything still in hand. The
+  // bus is closed by then, so these answers go nowhere: the callers' runtimes send the
+  // requests again to the next llm when it joins. Answering keeps the responders from
+  // reporting a handler that dropped its request.
+  for (auto& [id, j] : _jobs) {
+    if (j->retry_timer) _rt.loop().cancel(j->retry_timer);
+    j->answer.fail(lv::make(lv::error_code::unavailable, "'{}' stopped before the provider answered; try again.",
+                            _rt.address()));
   }
-  (void)_bus.reply_error(m, bus::make(bus::error_code::unknown_type, "'{}' does not handle '{}'", _bus.address(),
-                                      m.env.type));
 }
 
-void llm_service::on_complete(const ipc::message& m) {
-  auto c = m.as<lv::complete>();
-  if (!c) return (void)_bus.reply_error(m, c.err());
-  auto r = choose_route(_cfg, *c, _policy.applied(c->agent));
-  if (!r) return (void)_bus.reply_error(m, r.err());
+void llm_service::on_complete(lv::complete c, service::responder answer) {
+  auto r = choose_route(_cfg, c, _policy.applied(c.agent));
+  if (!r) return answer.fail(r.err());
   double budget = 0;
-  if (auto a = _cfg.agents.find(c->agent); a != _cfg.agents.end()) budget = a->second.budget_usd;
-  if (auto s = _ledger.check(c->agent, budget, utc_now()); !s) {
+  if (auto a = _cfg.agents.find(c.agent); a != _cfg.agents.end()) budget = a->second.budget_usd;
+  if (auto s = _ledger.check(c.agent, budget, utc_now()); !s) {
     _log.warning("{}", s.err().message);
-    return (void)_bus.reply_error(m, s.err());
+    return answer.fail(s.err());
   }
-  auto http = build_complete_request(*r->provider, r->model, *c, c->stream);
-  if (!http) return (void)_bus.reply_error(m, http.err());
+  auto http = build_complete_request(*r->provider, r->model, c, c.stream);
+  if (!http) return answer.fail(http.err());
   auto j = std::make_unique<job>();
-  j->req = m;
-  j->agent = c->agent;
-  j->complete = std::move(*c);
+  j->answer = std::move(answer);
+  j->agent = c.agent;
+  j->complete = std::move(c);
   j->r = std::move(*r);
   j->http = std::move(*http);
-  _log.debug("Complete from '{}' for agent '{}': provider '{}', model '{}'{}", m.env.from, j->agent, j->r.provider->name,
-             j->r.model, j->r.tier.empty() ? "" : fmt::format(", tier '{}'", j->r.tier));
+  _log.debug("Complete from '{}' for agent '{}': provider '{}', model '{}'{}", j->answer.from(), j->agent,
+             j->r.provider->name, j->r.model, j->r.tier.empty() ? "" : fmt::format(", tier '{}'", j->r.tier));
   submit(std::move(j));
 }
 
-void llm_service::on_embed(const ipc::message& m) {
-  auto e = m.as<lv::embed>();
-  if (!e) return (void)_bus.reply_error(m, e.err());
+void llm_service::on_embed(lv::embed e, service::responder answer) {
   const service::provider_settings* p = nullptr;
   if (!_cfg.llm.embedding_provider.empty()) {
     auto it = _cfg.providers.find(_cfg.llm.embedding_provider);
     if (it == _cfg.providers.end() || !it->second.enabled)
-      return (void)_bus.reply_error(
-          m, lv::make(lv::error_code::not_configured,
-                      "Embedding provider '{}' is not configured or has no API key: fix [llm] embedding_provider.",
-                      _cfg.llm.embedding_provider));
+      return answer.fail(
+          lv::make(lv::error_code::not_configured,
+                   "Embedding provider '{}' is not configured or has no API key: fix [llm] embedding_provider.",
+                   _cfg.llm.embedding_provider));
     p = &it->second;
   } else {
     p = default_provider(_cfg);
   }
-  if (!p) return (void)_bus.reply_error(m, lv::make(lv::error_code::not_configured, "{}", not_configured_sentence(_cfg)));
-  std::string model = !e->model.empty() ? e->model : !_cfg.llm.embedding_model.empty() ? _cfg.llm.embedding_model : p->embedding_model;
+  if (!p) return answer.fail(lv::make(lv::error_code::not_configured, "{}", not_configured_sentence(_cfg)));
+  std::string model = !e.model.empty() ? e.model : !_cfg.llm.embedding_model.empty() ? _cfg.llm.embedding_model : p->embedding_model;
   if (model.empty())
-    return (void)_bus.reply_error(
-        m, lv::make(lv::error_code::not_configured,
-                    "Provider '{}' has no embedding model: set [llm] embedding_model or [providers.{}] embedding_model.",
-                    p->name, p->name));
+    return answer.fail(
+        lv::make(lv::error_code::not_configured,
+                 "Provider '{}' has no embedding model: set [llm] embedding_model or [providers.{}] embedding_model.",
+                 p->name, p->name));
   double budget = 0;
-  if (auto a = _cfg.agents.find(e->agent); a != _cfg.agents.end()) budget = a->second.budget_usd;
-  if (auto s = _ledger.check(e->agent, budget, utc_now()); !s) return (void)_bus.reply_error(m, s.err());
-  auto http = build_embed_request(*p, model, e->inputs);
-  if (!http) return (void)_bus.reply_error(m, http.err());
+  if (auto a = _cfg.agents.find(e.agent); a != _cfg.agents.end()) budget = a->second.budget_usd;
+  if (auto s = _ledger.check(e.agent, budget, utc_now()); !s) return answer.fail(s.err());
+  auto http = build_embed_request(*p, model, e.inputs);
+  if (!http) return answer.fail(http.err());
   auto j = std::make_unique<job>();
-  j->req = m;
+  j->answer = std::move(answer);
   j->is_embed = true;
-  j->agent = e->agent;
-  j->embed_inputs = e->inputs.size();
+  j->agent = e.agent;
+  j->embed_inputs = e.inputs.size();
   j->r.provider = p;
   j->r.model = model;
   j->http = std::move(*http);
   submit(std::move(j));
 }
 
-void llm_service::on_set_policy(const ipc::message& m) {
-  auto req = m.as<lv::set_policy>();
-  if (!req) return (void)_bus.reply_error(m, req.err());
+result<lv::policy> llm_service::on_set_policy(const lv::set_policy& req, const ipc::message& m) {
   // The envelope's sender is authenticated by the bus: agents cannot route themselves.
   const auto& from = m.env.from;
   if (from != "weftd" && from.rfind("ctl/", 0) != 0) {
-    _log.warning("Refused to change the routing policy for '{}': '{}' may not (only weftd and ctl/* may)", req->agent,
+    _log.warning("Refused to change the routing policy for '{}': '{}' may not (only weftd and ctl/* may)", req.agent,
                  from);
-    return (void)_bus.reply_error(
-        m, lv::make(lv::error_code::denied, "'{}' may not change the llm routing policy (only weftd and ctl/* may).",
-                    from));
+    return lv::make(lv::error_code::denied, "'{}' may not change the llm routing policy (only weftd and ctl/* may).",
+                    from);
   }
-  if (auto s = _policy.set(*req, from, utc_now(), _cfg); !s) {
+  if (auto s = _policy.set(req, from, utc_now(), _cfg); !s) {
     _log.warning("{}", s.err().message);
-    return (void)_bus.reply_error(m, s.err());
+    return s.take_error();
   }
-  if (req->clear)
-    _log.info("routing policy: '{}' cleared the override of agent '{}'", from, req->agent);
+  if (req.clear)
+    _log.info("routing policy: '{}' cleared the override of agent '{}'", from, req.agent);
   else
-    _log.info("routing policy: '{}' set agent '{}'{}{}", from, req->agent,
-              req->tier.empty() ? "" : fmt::format(" → tier '{}'", req->tier),
-              req->disabled_tiers.empty() ? "" : fmt::format(", disabled tiers: {}", fmt::join(req->disabled_tiers, ", ")));
-  (void)_bus.reply(m, _policy.to_proto());
-}
-
-void llm_service::on_get_policy(const ipc::message& m) {
-  if (auto req = m.as<lv::get_policy>(); !req) return (void)_bus.reply_error(m, req.err());
-  (void)_bus.reply(m, _policy.to_proto());
+    _log.info("routing policy: '{}' set agent '{}'{}{}", from, req.agent,
+              req.tier.empty() ? "" : fmt::format(" → tier '{}'", req.tier),
+              req.disabled_tiers.empty() ? "" : fmt::format(", disabled tiers: {}", fmt::join(req.disabled_tiers, ", ")));
+  return _policy.to_proto();
 }
 
 void llm_service::submit(std::unique_ptr<job> j) {
-  if (_queue.size() >= max_queued_requests) {
-    (void)_bus.reply_error(j->req, lv::make(lv::error_code::unavailable,
-                                            "The llm service has {} requests waiting already; try again later.",
-                                            _queue.size()));
-    return;
-  }
+  if (_queue.size() >= max_queued_requests)
+    return j->answer.fail(lv::make(lv::error_code::unavailable,
+                                   "The llm service has {} requests waiting already; try again later.", _queue.size()));
   auto id = _next_job++;
   _jobs.emplace(id, std::move(j));
   _queue.push_back(id);
@@ -190,10 +186,11 @@ void llm_service::start_attempt(std::uint64_t id) {
   auto& j = *it->second;
   ++j.attempts;
   ++_active;
-  http_client::body_fn on_body;
+  http::client::handlers h;
+  h.done = [this, id](http::client_response r) { attempt_done(id, std::move(r)); };
   if (j.http.stream) {
     j.dec = std::make_unique<stream_decoder>(j.r.provider->style);
-    on_body = [this, id](std::string_view bytes) {
+    h.on_body = [this, id](std::string_view bytes) {
       auto jt = _jobs.find(id);
       if (jt == _jobs.end()) return false;
       auto& jj = *jt->second;
@@ -203,15 +200,16 @@ void llm_service::start_attempt(std::uint64_t id) {
       auto s = jj.dec->feed(bytes, [&](std::string_view piece) { text += piece; });
       if (!text.empty()) {
         jj.streamed = true;
-        (void)_bus.notify(jj.req.env.from, lv::delta{jj.complete.stream_id, std::move(text)});
+        (void)_rt.bus().notify(jj.answer.from(), lv::delta{jj.complete.stream_id, std::move(text)});
       }
       return bool(s);
     };
   }
-  _http.start(j.http, std::move(on_body), [this, id](http_response r) { attempt_done(id, std::move(r)); });
+  // The request is kept for a retry: the transfer gets a copy.
+  _http->start(j.http, std::move(h));
 }
 
-void llm_service::attempt_done(std::uint64_t id, http_response r) {
+void llm_service::attempt_done(std::uint64_t id, http::client_response r) {
   --_active;
   auto it = _jobs.find(id);
   if (it == _jobs.end()) {
@@ -223,7 +221,7 @@ void llm_service::attempt_done(std::uint64_t id, http_response r) {
   o.status = r.status;
   o.streamed_to_requester = j.streamed;
   std::string detail;
-  result<std::string> payload = std::string();
+  std::string payload;
   if (auto h = r.headers.find("retry-after-ms"); h != r.headers.end()) {
     long long v = 0;
     if (std::sscanf(h->second.c_str(), "%lld", &v) == 1 && v >= 0) o.retry_after = std::chrono::milliseconds(std::min(v, 3600000LL));
@@ -240,13 +238,13 @@ void llm_service::attempt_done(std::uint64_t id, http_response r) {
     o.kind = lv::is(e, lv::error_code::malformed) ? attempt_result::malformed : attempt_result::stream_error;
     o.stream_error_retryable = lv::is(e, lv::error_code::rate_limited);
     detail = e.message;
-  } else if (r.code == CURLE_OPERATION_TIMEDOUT) {
+  } else if (r.timed_out) {
     o.kind = attempt_result::timeout;
     detail = fmt::format("no complete answer within {} ms ({})", _cfg.llm.timeout_ms, r.error);
-  } else if (r.code != CURLE_OK && ok2xx && r.body_started && j.http.stream) {
+  } else if (!r.ok() && ok2xx && r.body_started && j.http.stream) {
     o.kind = attempt_result::cut_stream;
     detail = fmt::format("the stream was cut ({})", r.error);
-  } else if (r.code != CURLE_OK) {  // refused, DNS, TLS, reset, a body cut short
+  } else if (!r.ok()) {  // refused, DNS, TLS, reset, a body cut short
     o.kind = attempt_result::connect_failed;
     detail = r.error;
   } else if (!ok2xx) {
@@ -284,7 +282,10 @@ void llm_service::attempt_done(std::uint64_t id, http_response r) {
 
   if (o.kind == attempt_result::ok) {
     _log.debug("'{}' answered for agent '{}' after {} attempt(s)", j.r.provider->name, j.agent, j.attempts);
-    finish(id, std::move(payload), j.is_embed ? lv::embeddings::type_name : lv::completion::type_name);
+    auto type = j.is_embed ? lv::embeddings::type_name : lv::completion::type_name;
+    auto answer = std::move(j.answer);
+    _jobs.erase(it);
+    answer.send(type, std::move(payload));
     start_queued();
     return;
   }
@@ -293,80 +294,26 @@ void llm_service::attempt_done(std::uint64_t id, http_response r) {
   if (d.retry) {
     _log.info("Provider '{}' attempt {} failed ({}{}); retrying in {} ms", j.r.provider->name, j.attempts,
               o.status ? fmt::format("HTTP {}: ", o.status) : std::string(), detail, d.wait.count());
-    _timers.emplace(mono_clock::now() + d.wait, id);
+    retry_later(id, d.wait);
   } else {
     auto e = final_error(o, j.attempts, j.r.provider->name, detail);
     _log.warning("Failed to complete for agent '{}': {}", j.agent, e.message);
-    fail_job(id, e);
+    auto answer = std::move(j.answer);
+    _jobs.erase(it);
+    answer.fail(e);
   }
   start_queued();
 }
 
-void llm_service::finish(std::uint64_t id, result<std::string> payload, std::string_view type) {
-  auto it = _jobs.find(id);
-  if (it == _jobs.end()) return;
-  (void)_bus.reply(it->second->req, type, std::move(*payload));
-  _jobs.erase(it);
-}
-
-void llm_service::fail_job(std::uint64_t id, const error& e) {
-  auto it = _jobs.find(id);
-  if (it == _jobs.end()) return;
-  (void)_bus.reply_error(it->second->req, e);
-  _jobs.erase(it);
-}
-
-void llm_service::run_timers() {
-  auto now = mono_clock::now();
-  while (!_timers.empty() && _timers.begin()->first <= now) {
-    auto id = _timers.begin()->second;
-    _timers.erase(_timers.begin());
-    if (_jobs.count(id)) _queue.push_front(id);  // a retry goes ahead of new work
-  }
-  start_queued();
-}
-
-std::chrono::milliseconds llm_service::next_timer_wait(std::chrono::milliseconds cap) const {
-  if (_timers.empty()) return cap;
-  auto left = std::chrono::ceil<std::chrono::milliseconds>(_timers.begin()->first - mono_clock::now());
-  return std::clamp(left, 0ms, cap);
-}
-
-// The loop: one thread serves the bus and every HTTP transfer. curl_multi_poll() waits on
-// curl's sockets plus three of ours: the bus socket's ZMQ_FD, the bus monitor's ZMQ_FD and
-// the signalfd. ZMQ_FD is edge-triggered (it signals "something changed", not "readable"),
-// so every wake drains the bus completely with process_input(), and before sleeping we ask
-// ZMQ_EVENTS whether input is already waiting (a send can consume the edge) and then do not
-// sleep at all. Retry waits are timers in this loop, never sleeps.
-int llm_service::run(service::notifier& n, int signal_fd) {
-  (void)n.ready();
-  bool stopping = false;
-  int zfd = _bus.socket().get(zmq::sockopt::fd);
-  int mfd = _bus.monitor_socket().get(zmq::sockopt::fd);
-  for (;;) {
-    _bus.process_input();
-    if (!stopping)
-      while (auto m = _bus.next(0ms)) dispatch(*m);
-    if (stopping && _jobs.empty()) break;
-    auto wait = next_timer_wait(n.beat_if_due());
-    if (!stopping && (_bus.has_input() || (_bus.socket().get(zmq::sockopt::events) & ZMQ_POLLIN))) wait = 0ms;
-    curl_waitfd extra[3] = {{zfd, CURL_WAIT_POLLIN, 0}, {mfd, CURL_WAIT_POLLIN, 0}, {signal_fd, CURL_WAIT_POLLIN, 0}};
-    _http.wait(extra, static_cast<int>(wait.count()));
-    if (extra[2].revents) {
-      signalfd_siginfo si;
-      while (::read(signal_fd, &si, sizeof si) == static_cast<ssize_t>(sizeof si)) stopping = true;
-      if (stopping) {
-        // Drain: requests that already arrived are still served; nothing is read after.
-        while (auto m = _bus.next(0ms)) dispatch(*m);
-        _log.info("llm stopping: finishing {} request(s) in flight", _jobs.size());
-      }
-    }
-    _http.perform();
-    run_timers();
-  }
-  (void)n.stopping();
-  _bus.close(500ms);
-  return 0;
+void llm_service::retry_later(std::uint64_t id, std::chrono::milliseconds wait) {
+  auto& j = *_jobs.at(id);
+  j.retry_timer = _rt.loop().after(wait, [this, id] {
+    auto it = _jobs.find(id);
+    if (it == _jobs.end()) return;
+    it->second->retry_timer = 0;
+    _queue.push_front(id);  // a retry goes ahead of new work
+    start_queued();
+  });
 }
 
 }  // namespace weft::llm

@@ -1,19 +1,20 @@
 #pragma once
 /// The llm service: answers io.weft.Llm.v1 Complete and Embed by calling providers over
-/// HTTP, many requests at once, on the one thread that also serves the bus.
+/// HTTP, many requests at once, on the runtime's event loop (libs/http's client).
 
+#include <cstdint>
 #include <deque>
 #include <map>
 #include <memory>
 #include <random>
 
-#include <weft/ipc/bus_client.hh>
+#include <weft/http/client.hh>
 #include <weft/service/config.hh>
-#include <weft/service/notify.hh>
+#include <weft/service/runtime.hh>
 
 #include "services/llm/budget.hh"
-#include "services/llm/http.hh"
 #include "services/llm/policy.hh"
+#include "services/llm/provider_api.hh"
 #include "services/llm/runtime_policy.hh"
 #include "services/llm/stream.hh"
 
@@ -23,49 +24,46 @@ namespace weft::llm {
 /// (Unavailable) so a flood cannot grow memory without bound.
 inline constexpr std::size_t max_queued_requests = 4096;
 
+/// The HTTP client's settings for the providers: [llm] timeouts, the 16 MiB body limit and
+/// a keep-alive pool as large as the transfers that run at once.
+http::client_options client_options_for(const service::llm_settings& s);
+
 class llm_service {
  public:
-  /// `policy_path`: the runtime routing policy file ($WEFT_HOME/llm/policy.json); empty:
-  /// in memory only.
-  llm_service(ipc::bus_client& bus, service::config cfg, std::string spend_path, std::string policy_path = {});
+  /// Registers the handlers on `rt`. `policy_path`: the runtime routing policy file
+  /// ($WEFT_HOME/llm/policy.json); empty: in memory only. errc::io when libcurl refuses a
+  /// multi handle.
+  static result<std::unique_ptr<llm_service>> create(service::runtime& rt, service::config cfg, std::string spend_path,
+                                                     std::string policy_path = {});
+  /// Answers what is still in hand (the runtime stopped waiting at its drain timeout).
   ~llm_service();
-
-  /// Serves until TERM/INT on `signal_fd` (then finishes what is in flight) — returns 0.
-  int run(service::notifier& n, int signal_fd);
-
-  /// One message from the bus (request, event, or a reply nobody waits for).
-  void dispatch(const ipc::message& m);
-
-  /// Jobs not yet answered.
-  std::size_t in_flight() const { return _jobs.size(); }
+  llm_service(const llm_service&) = delete;
+  llm_service& operator=(const llm_service&) = delete;
 
  private:
   struct job;
-  void on_complete(const ipc::message& m);
-  void on_embed(const ipc::message& m);
-  void on_set_policy(const ipc::message& m);
-  void on_get_policy(const ipc::message& m);
+  llm_service(service::runtime& rt, service::config cfg, std::string spend_path, std::string policy_path,
+              std::unique_ptr<http::client> http);
+  void on_complete(lv::complete c, service::responder r);
+  void on_embed(lv::embed e, service::responder r);
+  result<lv::policy> on_set_policy(const lv::set_policy& req, const ipc::message& m);
   void submit(std::unique_ptr<job> j);
   void start_attempt(std::uint64_t id);
-  void attempt_done(std::uint64_t id, http_response r);
-  void finish(std::uint64_t id, result<std::string> reply_payload, std::string_view type);
-  void fail_job(std::uint64_t id, const error& e);
-  void run_timers();
+  void attempt_done(std::uint64_t id, http::client_response r);
+  void retry_later(std::uint64_t id, std::chrono::milliseconds wait);
   void start_queued();
-  std::chrono::milliseconds next_timer_wait(std::chrono::milliseconds cap) const;
 
-  ipc::bus_client& _bus;
+  service::runtime& _rt;
   service::config _cfg;
   spend_ledger _ledger;
   runtime_policy _policy;
-  http_client _http;
+  std::unique_ptr<http::client> _http;
   log::logger& _log;
   std::mt19937_64 _rng;
   std::uint64_t _next_job = 1;
   std::map<std::uint64_t, std::unique_ptr<job>> _jobs;
-  std::deque<std::uint64_t> _queue;                            // waiting for a slot
-  std::multimap<mono_clock::time_point, std::uint64_t> _timers;  // retries due
-  std::size_t _active = 0;                                     // attempts on the wire
+  std::deque<std::uint64_t> _queue;  // waiting for a slot
+  std::size_t _active = 0;           // attempts on the wire
 };
 
 }  // namespace weft::llm

@@ -177,6 +177,7 @@ result<http_request> build_complete_request(const service::provider_settings& p,
   auto body = p.style == api_style::anthropic ? anthropic_body(model, c, stream) : openai_body(model, c, stream);
   if (!body) return body.take_error();
   http_request r;
+  r.method = "POST";
   r.url = join_url(p.base_url, p.style == api_style::anthropic ? "/messages" : "/chat/completions", p.api_version);
   common_headers(p, r);
   auth_headers(p, r);
@@ -198,6 +199,7 @@ result<http_request> build_embed_request(const service::provider_settings& p, co
                     "embedding_provider to an OpenAI-compatible provider",
                     p.name);
   http_request r;
+  r.method = "POST";
   r.url = join_url(p.base_url, "/embeddings", p.api_version);
   common_headers(p, r);
   auth_headers(p, r);

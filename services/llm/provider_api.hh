@@ -9,6 +9,7 @@
 #include <vector>
 
 #include <weft/base/result.hh>
+#include <weft/http/client.hh>
 #include <weft/service/config.hh>
 
 #include "proto/llm_v1.hh"
@@ -24,13 +25,9 @@ inline constexpr std::uint32_t anthropic_default_max_tokens = 4096;
 /// Texts per Embed request.
 inline constexpr std::size_t max_embed_inputs = 256;
 
-/// One HTTP request to a provider, ready for the transport.
-struct http_request {
-  std::string url;
-  std::vector<std::string> headers;  ///< "Name: value"
-  std::string body;
-  bool stream = false;  ///< the response is an SSE stream
-};
+/// One HTTP request to a provider, ready for libs/http's client: always a POST, its body
+/// JSON; `stream` when the answer is an SSE stream.
+using http_request = http::client_request;
 
 /// Builds the chat request for `p`'s style; BadRequest when the Complete is invalid
 /// (no messages, a tool schema or tool-call arguments that are not JSON objects).

@@ -41,6 +41,8 @@ bool has_header(const http_request& r, std::string_view h) {
 TEST_CASE("openai request: system first, tool calls and results, tools, stream options, bearer") {
   auto r = build_complete_request(prov(service::api_style::openai), "gpt", tool_conversation(), true);
   REQUIRE(r);
+  CHECK(r->method == "POST");
+  CHECK(r->stream);
   CHECK(r->url == "http://127.0.0.1:1/v1/chat/completions");
   CHECK(has_header(*r, "Authorization: Bearer sekrit"));
   auto j = json::parse(r->body);
@@ -153,6 +155,8 @@ TEST_CASE("error bodies give the provider's message") {
 TEST_CASE("embeddings: request, index matching, float32 little-endian") {
   auto r = build_embed_request(prov(service::api_style::openai), "e", {"a", "b"});
   REQUIRE(r);
+  CHECK(r->method == "POST");
+  CHECK(!r->stream);
   CHECK(r->url == "http://127.0.0.1:1/v1/embeddings");
   CHECK(json::parse(r->body)["input"] == json{"a", "b"});
   CHECK(lv::is(build_embed_request(prov(service::api_style::anthropic), "e", {"a"}).err(), lv::error_code::not_configured));

@@ -10,6 +10,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <weft/base/fd.hh>
 #include <weft/base/io.hh>
 
 namespace weft::llm {
@@ -82,13 +83,13 @@ void runtime_policy::load(const service::config& cfg) {
   _warnings.clear();
   _keep_corrupt = false;
   if (!_path.empty()) {
-    int fd = ::open(_path.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd < 0 && errno != ENOENT) {
+    unique_fd fd(::open(_path.c_str(), O_RDONLY | O_CLOEXEC));
+    if (!fd && errno != ENOENT) {
       _warnings.push_back(fmt::format("Failed to read routing policy '{}': {}; starting without overrides, ignoring.",
                                       _path, std::strerror(errno)));
-    } else if (fd >= 0) {
-      auto text = read_to_end(fd, max_policy_file_bytes);
-      ::close(fd);
+    } else if (fd) {
+      auto text = read_to_end(fd.get(), max_policy_file_bytes);
+      fd.reset();
       std::vector<std::string> skipped;
       auto parsed = text ? parse_file(*text, skipped) : result<std::map<std::string, lv::tier_override>>(text.err());
       if (!parsed) {

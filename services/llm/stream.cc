@@ -8,60 +8,14 @@ namespace weft::llm {
 
 using json = nlohmann::json;
 
-bool sse_parser::feed(std::string_view bytes, const std::function<void(const sse_event&)>& on_event) {
-  if (_failed) return false;
-  for (char ch : bytes) {
-    if (_skip_lf) {
-      _skip_lf = false;
-      if (ch == '\n') continue;
-    }
-    if (ch == '\r' || ch == '\n') {
-      _skip_lf = ch == '\r';
-      line(_buf, on_event);
-      _buf.clear();
-      if (_failed) return false;
-      continue;
-    }
-    _buf.push_back(ch);
-    if (_buf.size() > _max_line) {
-      _failed = true;
-      return false;
-    }
-  }
-  return true;
-}
-
-void sse_parser::line(std::string_view l, const std::function<void(const sse_event&)>& on_event) {
-  if (l.empty()) {
-    if (_has_data) on_event(sse_event{_event.empty() ? "message" : _event, _data});
-    _event.clear();
-    _data.clear();
-    _has_data = false;
-    return;
-  }
-  if (l.front() == ':') return;  // comment / keep-alive
-  auto colon = l.find(':');
-  std::string_view field = l.substr(0, colon);
-  std::string_view value = colon == std::string_view::npos ? std::string_view() : l.substr(colon + 1);
-  if (!value.empty() && value.front() == ' ') value.remove_prefix(1);
-  if (field == "data") {
-    if (_has_data) _data.push_back('\n');
-    _data.append(value);
-    _has_data = true;
-    if (_data.size() > _max_line) _failed = true;
-  } else if (field == "event") {
-    _event.assign(value);
-  }
-  // id and retry are of no use for a one-shot POST stream.
-}
-
 status stream_decoder::feed(std::string_view bytes, const std::function<void(std::string_view)>& on_text) {
   if (_error) return *_error;
-  bool ok = _sse.feed(bytes, [&](const sse_event& e) {
-    if (_error || _finished) return;  // nothing after the end marker or an error counts
-    auto s = on_event(e, on_text);
+  bool ok = _sse.feed(bytes);
+  while (auto e = _sse.next()) {
+    if (_error || _finished) continue;  // nothing after the end marker or an error counts
+    auto s = on_event(*e, on_text);
     if (!s) _error = s.take_error();
-  });
+  }
   if (!ok && !_error)
     _error = lv::make(lv::error_code::malformed, "Failed to read the provider's stream: an event exceeds the size limit");
   if (_error) return *_error;

@@ -47,23 +47,6 @@ std::pair<std::string, result<lv::completion>> run(service::api_style s, std::st
 }
 }  // namespace
 
-TEST_CASE("sse parser: fields, comments, multi-line data, CRLF, any chunking") {
-  std::string text = "event: a\r\ndata: 1\r\ndata:2\r\n\r\n: comment\n\nid: 7\ndata: x\n\nevent: lonely\n\n";
-  for (std::size_t step : {1u, 2u, 3u, 7u, 100u}) {
-    sse_parser p;
-    std::vector<sse_event> got;
-    for (std::size_t i = 0; i < text.size(); i += step)
-      REQUIRE(p.feed(std::string_view(text).substr(i, step), [&](const sse_event& e) { got.push_back(e); }));
-    REQUIRE(got.size() == 2);
-    CHECK(got[0].event == "a");
-    CHECK(got[0].data == "1\n2");
-    CHECK(got[1].event == "message");
-    CHECK(got[1].data == "x");
-  }
-  sse_parser small(8);
-  CHECK(!small.feed("data: 0123456789\n", [](const sse_event&) {}));
-}
-
 TEST_CASE("openai stream: text pieces, interleaved tool-call fragments by index, usage, [DONE]") {
   for (std::size_t step : {1u, 5u, 64u, 100000u}) {
     auto [pieces, c] = run(service::api_style::openai, openai_stream, step);

@@ -4,11 +4,11 @@
 
 #include <doctest/doctest.h>
 
+#include <weft/http/token.hh>
 #include <weft/mcp/jsonrpc.hh>
 
 #include "proto/bus_v1.hh"
 #include "services/mcp/mapping.hh"
-#include "services/mcp/mcp_service.hh"
 #include "tests/temp_dir.hh"
 
 using namespace weft;
@@ -90,14 +90,14 @@ TEST_CASE("call_failure: unknown tool is -32602, everything else a result with i
 TEST_CASE("ensure_token creates a 0600 token once and reads it back") {
   test::temp_dir d;
   auto file = d.path / "mcp" / "http.token";
-  auto a = ensure_token(file.string());
+  auto a = http::ensure_token(file.string());
   REQUIRE(a);
   CHECK(a->size() == 64);
   CHECK(a->find_first_not_of("0123456789abcdef") == std::string::npos);
   struct stat st{};
   REQUIRE(::stat(file.c_str(), &st) == 0);
   CHECK((st.st_mode & 0777) == 0600);
-  auto b = ensure_token(file.string());
+  auto b = http::ensure_token(file.string());
   REQUIRE(b);
   CHECK(*a == *b);
 }

@@ -1,22 +1,17 @@
 #include "services/mcp/mcp_service.hh"
 
-#include <fcntl.h>
-#include <poll.h>
-#include <sys/signalfd.h>
-#include <unistd.h>
-
 #include <algorithm>
-#include <cerrno>
-#include <cstring>
 #include <filesystem>
-#include <fstream>
+
+#include <fmt/ranges.h>
 
 #include <weft/base/io.hh>
-#include <weft/ipc/builtin.hh>
+#include <weft/http/sse.hh>
+#include <weft/http/token.hh>
+#include <weft/ipc/address.hh>
 #include <weft/service/policy.hh>
 
 #include "proto/bus_v1.hh"
-#include "proto/mcp_v1.hh"
 #include "services/mcp/mapping.hh"
 
 namespace weft::mcpsrv {
@@ -28,61 +23,79 @@ using json = nlohmann::json;
 using namespace std::chrono_literals;
 
 namespace {
-constexpr auto list_timeout = 5s;
 constexpr auto keepalive_interval = 15s;
-constexpr auto stdio_idle = std::chrono::minutes(10);
 constexpr auto stdio_ping_timeout = 10s;
-constexpr std::size_t max_skill_bytes = 256 * 1024;
-constexpr std::string_view skill_uri_prefix = "weft://skills/";
-
-std::string random_hex(std::size_t bytes) {
-  std::string raw(bytes, '\0');
-  int fd = ::open("/dev/urandom", O_RDONLY | O_CLOEXEC);
-  if (fd >= 0) {
-    std::size_t got = 0;
-    while (got < bytes) {
-      auto n = ::read(fd, raw.data() + got, bytes - got);
-      if (n <= 0) break;
-      got += static_cast<std::size_t>(n);
-    }
-    ::close(fd);
-  }
-  return to_hex(raw);
-}
-
-result<std::string> read_small(const std::string& path, std::size_t max) {
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return fail(errc::io, "Failed to open '{}': {}", path, std::strerror(errno));
-  auto r = read_to_end(fd, max);
-  ::close(fd);
-  return r;
-}
-
+constexpr auto max_backoff = 30s;
 }  // namespace
 
-result<std::string> ensure_token(const std::string& file) {
-  if (auto t = read_small(file, 4096); t) {
-    auto s = *t;
-    while (!s.empty() && (s.back() == '\n' || s.back() == '\r' || s.back() == ' ')) s.pop_back();
-    if (!s.empty()) return s;
-  }
-  std::error_code ec;
-  auto dir = std::filesystem::path(file).parent_path();
-  std::filesystem::create_directories(dir, ec);
-  if (ec) return fail(errc::io, "Failed to create '{}' for the MCP token: {}", dir.string(), ec.message());
-  std::filesystem::permissions(dir, std::filesystem::perms::owner_all, ec);
-  auto token = random_hex(32);
-  if (token.size() != 64) return fail(errc::io, "Failed to generate the MCP token: /dev/urandom gave too little");
-  if (auto s = write_file_atomic(file, token + "\n", 0600); !s) return s.take_error();
-  return token;
-}
-
-mcp_service::mcp_service(ipc::bus_client& bus, service::notifier& notify, zmq::context_t& ctx, mcp_options o)
-    : _bus(bus), _notify(notify), _ctx(ctx), _o(std::move(o)), _log(log::get("mcp")) {
+mcp_service::mcp_service(service::runtime& rt, mcp_options o)
+    : _rt(rt), _o(std::move(o)), _log(log::get("mcp")), _skills(_o.skill_dirs) {
   for (auto& a : _o.tool_processes) _procs.push_back(proc{a});
+  _rt.on<mv::open>([this](const mv::open& o, const ipc::message& m) { return on_open(o, m.env.from); });
+  _rt.on_event<mv::frame>([this](const mv::frame& f, const ipc::message& m) { on_frame(f, m.env.from); });
+  _rt.on_event<mv::close>([this](const mv::close& c, const ipc::message& m) {
+    auto it = _stdio.find(c.session);
+    if (it == _stdio.end() || it->second.peer != m.env.from) return;
+    close_stdio(c.session, c.reason.empty() ? "closed by the client" : c.reason, false);
+  });
+  _rt.on_event<bus::peer_changed>([this](const bus::peer_changed& e, const ipc::message& m) {
+    if (m.env.from == "bus") on_peer_changed(e.address, e.joined);
+  });
+  // The sender of ToolsChanged is stamped by the bus: it names the tool process.
+  _rt.on_event<tool::tools_changed>([this](const tool::tools_changed&, const ipc::message& m) {
+    for (std::size_t i = 0; i < _procs.size(); ++i)
+      if (_procs[i].address == m.env.from) list(i);
+  });
+  _rt.on_stop([this] {
+    _stopping = true;
+    _log.info("Stopping: {} session(s), {} tool call(s) in flight", held(), _tool_calls);
+    // 2026-07-28 subscriptions get their final result, so clients see an orderly end.
+    if (_transport) _transport->end_listens();
+    for (auto& [sid, s] : _stdio) s.srv->end_listens();
+  });
+  // The answers of tool calls in flight still reach their clients; then the stdio sessions
+  // are closed while the bus can still carry the Close.
+  _rt.drain_until([this] {
+    if (_tool_calls > 0) return false;
+    std::vector<std::string> all;
+    for (auto& [sid, s] : _stdio) all.push_back(sid);
+    for (auto& sid : all) close_stdio(sid, "weft's MCP server is stopping", true);
+    return true;
+  });
 }
 
-mcp_service::~mcp_service() = default;
+mcp_service::~mcp_service() {
+  for (auto& p : _procs)
+    if (p.retry) _rt.loop().cancel(p.retry);
+}
+
+void mcp_service::start() {
+  if (auto s = _rt.subscribe(tool::tools_changed::type_name); !s)
+    _log.warning("Failed to subscribe to tool changes: {}; new tools show after a tool process restarts",
+                 s.err().message);
+  if (auto h = start_http(); !h) {
+    // A busy port must not take the stdio relay down with it.
+    _log.error("{}; serving MCP over stdio only (weftctl mcp serve)", h.err().message);
+  }
+  std::vector<std::string> warnings;
+  (void)_skills.refresh(warnings);
+  for (auto& w : warnings) _log.warning("{}", w);
+  for (std::size_t i = 0; i < _procs.size(); ++i) list(i);
+  auto& loop = _rt.loop();
+  loop.every(std::clamp<std::chrono::milliseconds>(_o.stdio_ping_after / 3, 50ms, 5s), [this] { check_stdio_peers(); });
+  loop.every(_o.skill_scan, [this] {
+    if (held() > 0 || (_transport && _transport->listen_streams() > 0)) refresh_skills();
+  });
+  if (_transport) {
+    loop.every(keepalive_interval, [this] { _transport->keep_alive(); });
+    loop.every(std::clamp<std::chrono::milliseconds>(_o.http_idle / 4, 10ms, 60s), [this] {
+      if (auto n = _transport->expire_idle(clock::now()))
+        _log.info("Ended {} HTTP session(s) idle for {} s", n, _o.http_idle.count() / 1000);
+    });
+  }
+  _log.info("weft's MCP server for agent '{}' is ready ({} tool process(es), at most {} sessions)", _o.agent,
+            _procs.size(), _o.settings.max_sessions);
+}
 
 mcp::server::options mcp_service::server_options() const {
   mcp::server::options so;
@@ -93,6 +106,9 @@ mcp::server::options mcp_service::server_options() const {
       "Tools of weft agent '{}' (files in its workspace, shell, web, …) and its skills as prompts and resources "
       "(weft://skills/<name>). Tool calls are checked by weft's policy for this agent.",
       _o.agent);
+  so.list_changes = true;
+  so.resource_updates = true;
+  so.logging = true;
   return so;
 }
 
@@ -113,43 +129,44 @@ void mcp_service::list(std::size_t i) {
     p.again = true;  // an answer now in flight may predate the change
     return;
   }
-  auto id = _bus.send_request(p.address, tool::list_tools{});
-  if (!id) {
-    _log.debug("Failed to ask '{}' for its tools: {}", p.address, id.err().to_string());
-    p.next_try = clock::now() + p.backoff;
-    return;
-  }
+  if (p.retry) _rt.loop().cancel(std::exchange(p.retry, 0));
   p.listing = true;
   p.again = false;
-  _pending[*id] = pending{true, i, {}, {}, clock::now() + list_timeout};
+  // No retries of an absent process here: a tools/list waits for this answer, and
+  // PeerChanged (or the backoff) asks again when the process is there.
+  _rt.call(p.address, tool::list_tools{}, {.timeout = _o.list_timeout, .retry = false},
+           [this, i](result<ipc::message> r) { on_listed(i, std::move(r)); });
 }
 
-void mcp_service::on_listed(std::size_t i, const ipc::message* m) {
+void mcp_service::on_listed(std::size_t i, result<ipc::message> answer) {
   auto& p = _procs[i];
   p.listing = false;
   std::optional<error> err;
-  if (!m) err = bus::make(bus::error_code::timeout, "no answer within {} ms", list_timeout.count() * 1000);
-  else if (m->is_error()) err = m->to_error();
-  if (!err) {
-    auto t = m->as<tool::tools>();
-    if (!t) {
-      err = t.err();
-    } else {
-      p.tools = std::move(t->tools);
-      p.known = true;
-      p.backoff = 500ms;
-      _log.info("'{}' serves {} tool(s)", p.address, p.tools.size());
-    }
+  if (!answer) {
+    err = answer.err();
+  } else if (auto t = answer->as<tool::tools>(); !t) {
+    err = t.err();
+  } else {
+    bool was_known = p.known;
+    p.tools = std::move(t->tools);
+    p.known = true;
+    p.backoff = 500ms;
+    if (!was_known) tell(log::level::info, fmt::format("'{}' serves {} tool(s)", p.address, p.tools.size()));
   }
   if (err) {
     // Absent (NoSuchAddress) or failing: nothing from it until it answers; PeerChanged or
-    // the retry timer asks again.
-    if (p.known) _log.info("'{}' no longer answers ListTools: {}", p.address, err->message);
+    // the backoff asks again.
+    if (p.known) tell(log::level::warning, fmt::format("'{}' no longer answers ListTools: {}", p.address, err->message));
+    _log.debug("Failed to list the tools of '{}': {}", p.address, err->to_string());
     p.tools.clear();
     p.known = false;
-    p.next_try = clock::now() + p.backoff;
-    p.backoff = std::min<std::chrono::milliseconds>(p.backoff * 2, 30s);
-    _log.debug("Failed to list the tools of '{}': {}", p.address, err->to_string());
+    if (!p.gone && !p.again) {
+      p.retry = _rt.loop().after(p.backoff, [this, i] {
+        _procs[i].retry = 0;
+        list(i);
+      });
+      p.backoff = std::min<std::chrono::milliseconds>(p.backoff * 2, max_backoff);
+    }
   }
   bool force = !err && std::exchange(p.rejoined, false);
   if (p.again) list(i);
@@ -160,16 +177,41 @@ void mcp_service::on_listed(std::size_t i, const ipc::message* m) {
   }
 }
 
+void mcp_service::on_peer_changed(const std::string& address, bool joined) {
+  for (std::size_t i = 0; i < _procs.size(); ++i) {
+    auto& p = _procs[i];
+    if (p.address != address) continue;
+    p.gone = !joined;
+    if (joined) {
+      // A restart: the bus replaces the old connection without a 'left' event.
+      p.backoff = 500ms;
+      p.rejoined = true;
+      list(i);
+    } else {
+      if (p.retry) _rt.loop().cancel(std::exchange(p.retry, 0));
+      if (p.known) tell(log::level::info, fmt::format("'{}' left the bus", p.address));
+      p.tools.clear();
+      p.known = false;
+      rebuild();
+    }
+  }
+  if (!joined) {
+    std::vector<std::string> gone;
+    for (auto& [sid, s] : _stdio)
+      if (s.peer == address) gone.push_back(sid);
+    for (auto& sid : gone) close_stdio(sid, "its weftctl left the bus", false);
+  }
+}
+
 void mcp_service::rebuild(bool force) {
   std::map<std::string, offered_tool> next;
+  service::tool_policy mine;
+  mine.allow = _o.settings.allow;
+  mine.deny = _o.settings.deny;
   for (std::size_t i = 0; i < _procs.size(); ++i)
     for (auto& t : _procs[i].tools) {
       if (next.count(t.name)) continue;  // the first process (family order) wins a clash
-      if (!service::tool_allowed(_o.agent_policy, t.name)) continue;
-      service::tool_policy mine;
-      mine.allow = _o.settings.allow;
-      mine.deny = _o.settings.deny;
-      if (!service::tool_allowed(mine, t.name)) continue;
+      if (!service::tool_allowed(_o.agent_policy, t.name) || !service::tool_allowed(mine, t.name)) continue;
       next.emplace(t.name, offered_tool{i, tool_entry(t)});
     }
   json all = json::array();
@@ -180,10 +222,8 @@ void mcp_service::rebuild(bool force) {
   bool first = _fingerprint.empty();
   _fingerprint = std::move(fp);
   if (first && !force) return;
-  std::size_t n = 0;
-  for (auto& [sid, s] : _stdio) n += s.srv->notify_tools_changed() ? 1 : 0;
-  if (_transport) n += _transport->notify_tools_changed();
-  _log.info("The offered tools changed ({} now); told {} session(s)", _offered.size(), n);
+  auto n = each_session([](mcp::server& s) { return s.notify_tools_changed(); });
+  tell(log::level::info, fmt::format("The offered tools changed ({} now); told {} session(s)", _offered.size(), n));
 }
 
 // --- MCP methods ----------------------------------------------------------------------------
@@ -212,78 +252,142 @@ void mcp_service::call_tool(const json& params, mcp::reply_fn reply) {
     c.arguments = params["arguments"].dump(-1, ' ', false, json::error_handler_t::replace);
     c.call_id = fmt::format("mcp-{}", ++_calls);
     c.timeout_ms = static_cast<std::uint32_t>(timeout.count());
-    auto address = _procs[it->second.proc].address + "/" + name;
-    auto id = _bus.send_request(address, c);
-    if (!id) return reply(call_failure(name, id.err()));
+    auto address = ipc::addr::tool_method(_procs[it->second.proc].address, name);
     _log.debug("tools/call {} → {} ({})", name, address, c.call_id);
-    _pending[*id] = pending{false, 0, std::move(reply), name, clock::now() + timeout + 5s};
+    ++_tool_calls;
+    // A tool process that restarts meanwhile gets the call again (the runtime resends it).
+    _rt.call(address, c, {.timeout = timeout + 5s, .retry = true},
+             [this, name, reply](result<ipc::message> r) {
+               --_tool_calls;
+               if (!r) return reply(call_failure(name, r.err()));
+               auto res = r->as<tool::result>();
+               if (!res) return reply(call_failure(name, res.err()));
+               reply(call_result(*res));
+             });
   });
 }
 
-mcp::handlers mcp_service::make_handlers(const std::string&) {
+mcp::handlers mcp_service::make_handlers() {
   mcp::handlers h;
   h.list_tools = [this](const json&, mcp::reply_fn r) { list_tools(std::move(r)); };
   h.call_tool = [this](const json& p, mcp::reply_fn r) { call_tool(p, std::move(r)); };
-  auto skills = [this] {
-    std::vector<std::string> warnings;
-    auto s = agent::discover_skills(_o.skill_dirs, warnings);
-    for (auto& w : warnings) _log.debug("{}", w);
-    return s;
+  // Each answer looks at the folders first, so what it says and what sessions hear agree.
+  h.list_resources = [this](const json&, mcp::reply_fn r) {
+    refresh_skills();
+    r(_skills.list_resources());
   };
-  h.list_resources = [skills](const json&, mcp::reply_fn r) {
-    json out = json::array();
-    for (auto& s : skills())
-      out.push_back({{"uri", std::string(skill_uri_prefix) + s.name},
-                     {"name", s.name},
-                     {"description", s.description},
-                     {"mimeType", "text/markdown"}});
-    r(json{{"resources", std::move(out)}});
+  h.list_resource_templates = [this](const json&, mcp::reply_fn r) { r(_skills.resource_templates()); };
+  h.read_resource = [this](const json& p, mcp::reply_fn r) {
+    refresh_skills();
+    r(_skills.read_resource(p["uri"].get<std::string>()));
   };
-  h.read_resource = [skills](const json& p, mcp::reply_fn r) {
-    auto uri = p["uri"].get<std::string>();
-    for (auto& s : skills()) {
-      if (uri != std::string(skill_uri_prefix) + s.name) continue;
-      auto text = read_small(s.path, max_skill_bytes);
-      if (!text) return r(make_error(mcp::domain, "InternalError", "Failed to read skill '{}': {}", s.name, text.err().message));
-      return r(json{{"contents", json::array({json{{"uri", uri}, {"mimeType", "text/markdown"}, {"text", *text}}})}});
-    }
-    r(make_error(mcp::domain, mcp::code_name(mcp::code::resource_not_found), "Resource not found: {}", uri));
+  h.list_prompts = [this](const json&, mcp::reply_fn r) {
+    refresh_skills();
+    r(_skills.list_prompts());
   };
-  h.list_prompts = [skills](const json&, mcp::reply_fn r) {
-    json out = json::array();
-    for (auto& s : skills()) {
-      if (!s.user_invocable) continue;
-      out.push_back({{"name", s.name},
-                     {"description", s.description},
-                     {"arguments", json::array({json{{"name", "request"},
-                                                     {"description", s.argument_hint.empty()
-                                                                         ? "What you want done with this skill"
-                                                                         : s.argument_hint},
-                                                     {"required", false}}})}});
-    }
-    r(json{{"prompts", std::move(out)}});
+  h.get_prompt = [this](const json& p, mcp::reply_fn r) {
+    refresh_skills();
+    r(_skills.get_prompt(p["name"].get<std::string>(), p["arguments"]));
   };
-  h.get_prompt = [skills](const json& p, mcp::reply_fn r) {
-    auto name = p["name"].get<std::string>();
-    for (auto& s : skills()) {
-      if (s.name != name || !s.user_invocable) continue;
-      auto body = agent::load_skill_body(s);
-      if (!body) return r(make_error(mcp::domain, "InternalError", "Failed to read skill '{}': {}", name, body.err().message));
-      std::string text = *body;
-      auto& args = p["arguments"];
-      if (auto q = args.find("request"); q != args.end()) {
-        if (!q->is_string()) return r(make_error(mcp::domain, "InvalidParams", "Invalid params: 'request' must be a string"));
-        if (!q->get<std::string>().empty()) text += "\n\n" + q->get<std::string>();
-      }
-      return r(json{{"description", s.description},
-                    {"messages", json::array({json{{"role", "user"}, {"content", {{"type", "text"}, {"text", text}}}}})}});
-    }
-    r(make_error(mcp::domain, "InvalidParams", "Unknown prompt: {}", name));
+  h.complete = [this](const json& p, mcp::reply_fn r) {
+    refresh_skills();
+    r(_skills.complete(p));
   };
   return h;
 }
 
+// --- skills ---------------------------------------------------------------------------------
+
+void mcp_service::refresh_skills() {
+  std::vector<std::string> warnings;
+  auto c = _skills.refresh(warnings);
+  for (auto& w : warnings) _log.warning("{}", w);
+  if (!c.any()) return;
+  std::size_t told = 0;
+  if (c.lists) {
+    told += each_session([](mcp::server& s) {
+      bool a = s.notify_list_changed(mcp::list_kind::resources);
+      bool b = s.notify_list_changed(mcp::list_kind::prompts);
+      return a || b;
+    });
+  }
+  for (auto& uri : c.updated) told += each_session([&](mcp::server& s) { return s.notify_resource_updated(uri); });
+  tell(log::level::info, fmt::format("The skills changed on disk ({} now{}{}); told {} session(s)", _skills.skills().size(),
+                                     c.updated.empty() ? "" : ", updated: ",
+                                     fmt::join(c.updated, ", "), told));
+}
+
+// --- sessions of both transports ------------------------------------------------------------
+
+std::size_t mcp_service::held() const { return _stdio.size() + (_transport ? _transport->sessions() : 0); }
+
+bool mcp_service::make_room() {
+  if (_stopping) return false;
+  while (held() >= _o.settings.max_sessions) {
+    auto now = clock::now();
+    std::optional<mcp::http::transport::idle_session> h;
+    if (_transport) h = _transport->least_recently_used_idle();
+    auto s = _stdio.end();
+    for (auto it = _stdio.begin(); it != _stdio.end(); ++it) {
+      auto& x = it->second;
+      bool idle = x.srv->in_flight() == 0 && x.srv->listens() == 0 && now - x.used >= _o.stdio_idle;
+      if (idle && (s == _stdio.end() || x.used < s->second.used)) s = it;
+    }
+    if (!h && s == _stdio.end()) return false;
+    if (h && (s == _stdio.end() || h->used <= s->second.used)) {
+      _log.info("HTTP session '{}' ended: idle, and a new session needed its place ([mcp] max_sessions = {})",
+                h->id.substr(0, 8), _o.settings.max_sessions);
+      _transport->end_session(h->id, "idle, and a new session needed its place");
+    } else {
+      close_stdio(s->first, "idle, and a new session needed its place", true);
+    }
+  }
+  return true;
+}
+
+std::size_t mcp_service::each_session(const std::function<bool(mcp::server&)>& fn) {
+  std::size_t n = 0;
+  for (auto& [sid, s] : _stdio) n += fn(*s.srv) ? 1 : 0;
+  if (_transport) n += _transport->notify(fn);
+  return n;
+}
+
+void mcp_service::tell(log::level l, const std::string& text) {
+  if (_log.enabled(l)) _log.write(l, text);
+  each_session([&](mcp::server& s) { return s.log(l, "mcp", text); });
+}
+
 // --- the stdio relay over the bus -----------------------------------------------------------
+
+result<mv::opened> mcp_service::on_open(const mv::open& o, const std::string& from) {
+  if (!ipc::addr::beneath(from, "ctl"))
+    return mv::make(mv::error_code::denied, "Only weftctl (ctl/*) may open MCP sessions, not '{}'", from);
+  if (_stopping) return mv::make(mv::error_code::failed, "weft's MCP server is stopping");
+  if (!make_room())
+    return mv::make(mv::error_code::too_many_sessions,
+                    "weft's MCP server holds its maximum of {} sessions ([mcp] max_sessions), none of them idle: each "
+                    "has a request in flight or an open stream, or is a stdio session used in the last {} minutes",
+                    _o.settings.max_sessions, _o.stdio_idle.count() / 60000);
+  auto sid = fmt::format("s-{}-{}", ++_next_session, http::random_hex(4));
+  stdio_session s;
+  s.peer = from;
+  s.used = s.heard = clock::now();
+  s.srv = std::make_unique<mcp::server>(server_options(), make_handlers(),
+                                        [this, sid](std::string line) { send_frame(sid, std::move(line)); });
+  _stdio.emplace(sid, std::move(s));
+  _log.info("stdio session '{}' opened by '{}' ({})", sid, from, o.client);
+  return mv::opened{sid};
+}
+
+void mcp_service::on_frame(const mv::frame& f, const std::string& from) {
+  auto it = _stdio.find(f.session);
+  if (it == _stdio.end() || it->second.peer != from) {
+    (void)_rt.bus().notify(from, mv::close{f.session, "no such session (it was closed, or the server restarted)"});
+    return;
+  }
+  it->second.used = it->second.heard = clock::now();
+  if (auto s = it->second.srv->receive(f.line); !s) _log.debug("stdio session '{}': {}", f.session, s.err().message);
+}
 
 void mcp_service::send_frame(const std::string& sid, std::string line) {
   auto it = _stdio.find(sid);
@@ -304,14 +408,15 @@ void mcp_service::send_frame(const std::string& sid, std::string line) {
                                           size, _o.max_frame_bytes)}}}}
                .dump();
   }
-  if (auto s = _bus.notify(it->second.peer, mv::frame{sid, std::move(line)}); !s)
+  if (auto s = _rt.bus().notify(it->second.peer, mv::frame{sid, std::move(line)}); !s)
     _log.warning("Failed to send a frame to '{}': {}", it->second.peer, s.err().message);
 }
 
 void mcp_service::close_stdio(const std::string& sid, const std::string& reason, bool tell_peer) {
   auto it = _stdio.find(sid);
   if (it == _stdio.end()) return;
-  if (tell_peer) (void)_bus.notify(it->second.peer, mv::close{sid, reason});
+  if (tell_peer) (void)_rt.bus().notify(it->second.peer, mv::close{sid, reason});
+  if (it->second.ping) _rt.forget(it->second.ping);
   _log.info("stdio session '{}' of '{}' closed: {}", sid, it->second.peer, reason);
   _stdio.erase(it);
 }
@@ -319,137 +424,16 @@ void mcp_service::close_stdio(const std::string& sid, const std::string& reason,
 void mcp_service::check_stdio_peers() {
   auto now = clock::now();
   for (auto& [sid, s] : _stdio) {
-    if (s.pinging || now - s.used < _o.stdio_ping_after) continue;
-    auto id = _bus.send_request(s.peer, bus::ping{});
-    if (!id) {
-      _log.debug("Failed to ping '{}': {}", s.peer, id.err().message);
-      continue;
-    }
-    s.pinging = true;
-    pending p;
-    p.ping_session = sid;
-    p.deadline = now + stdio_ping_timeout;
-    _pending.emplace(*id, std::move(p));
-  }
-}
-
-void mcp_service::on_open(const ipc::message& m) {
-  auto o = m.as<mv::open>();
-  if (!o) return (void)_bus.reply_error(m, o.err());
-  if (m.env.from.rfind("ctl/", 0) != 0)
-    return (void)_bus.reply_error(
-        m, mv::make(mv::error_code::denied, "Only weftctl (ctl/*) may open MCP sessions, not '{}'", m.env.from));
-  if (_stopping) return (void)_bus.reply_error(m, mv::make(mv::error_code::failed, "weft's MCP server is stopping"));
-  auto held = [&] { return _stdio.size() + (_transport ? _transport->sessions() : 0); };
-  if (held() >= _o.settings.max_sessions) {
-    // The bus does not report a weftctl that died (ROUTER sockets see no disconnects), so a
-    // stdio session idle for a while makes room for a new one.
-    auto victim = _stdio.end();
-    for (auto it = _stdio.begin(); it != _stdio.end(); ++it)
-      if (clock::now() - it->second.used > stdio_idle && (victim == _stdio.end() || it->second.used < victim->second.used))
-        victim = it;
-    if (victim != _stdio.end()) close_stdio(victim->first, "idle, and a new session needed its place", true);
-  }
-  if (held() >= _o.settings.max_sessions)
-    return (void)_bus.reply_error(m, mv::make(mv::error_code::too_many_sessions,
-                                              "weft's MCP server holds its maximum of {} sessions ([mcp] max_sessions)",
-                                              _o.settings.max_sessions));
-  auto sid = fmt::format("s-{}-{}", ++_next_session, random_hex(4));
-  stdio_session s;
-  s.peer = m.env.from;
-  s.used = clock::now();
-  s.srv = std::make_unique<mcp::server>(server_options(), make_handlers(sid),
-                                        [this, sid](std::string line) { send_frame(sid, std::move(line)); });
-  _stdio.emplace(sid, std::move(s));
-  _log.info("stdio session '{}' opened by '{}' ({})", sid, m.env.from, o->client);
-  (void)_bus.reply(m, mv::opened{sid});
-}
-
-void mcp_service::on_frame(const ipc::message& m) {
-  auto f = m.as<mv::frame>();
-  if (!f) return;
-  auto it = _stdio.find(f->session);
-  if (it == _stdio.end() || it->second.peer != m.env.from) {
-    (void)_bus.notify(m.env.from, mv::close{f->session, "no such session (it was closed, or the server restarted)"});
-    return;
-  }
-  it->second.used = clock::now();
-  if (auto s = it->second.srv->receive(f->line); !s) _log.debug("stdio session '{}': {}", f->session, s.err().message);
-}
-
-void mcp_service::on_close_event(const ipc::message& m) {
-  auto c = m.as<mv::close>();
-  if (!c) return;
-  auto it = _stdio.find(c->session);
-  if (it == _stdio.end() || it->second.peer != m.env.from) return;
-  close_stdio(c->session, c->reason.empty() ? "closed by the client" : c->reason, false);
-}
-
-// --- bus and events -------------------------------------------------------------------------
-
-void mcp_service::dispatch(const ipc::message& m) {
-  if (m.env.kind == bus::kind::reply || m.env.kind == bus::kind::error) {
-    auto it = _pending.find(m.env.id);
-    if (it == _pending.end()) return;
-    auto p = std::move(it->second);
-    _pending.erase(it);
-    if (!p.ping_session.empty()) {
-      if (m.is_error()) return close_stdio(p.ping_session, "its weftctl is gone: " + m.to_error().message, false);
-      if (auto st = _stdio.find(p.ping_session); st != _stdio.end()) {
-        st->second.pinging = false;
-        st->second.used = clock::now();
-      }
-      return;
-    }
-    if (p.list) return on_listed(p.proc, &m);
-    if (m.is_error()) return p.reply(call_failure(p.tool, m.to_error()));
-    auto r = m.as<tool::result>();
-    if (!r) return p.reply(call_failure(p.tool, r.err()));
-    return p.reply(call_result(*r));
-  }
-  if (m.env.kind == bus::kind::event) {
-    if (m.is(mv::frame::type_name)) on_frame(m);
-    else if (m.is(mv::close::type_name)) on_close_event(m);
-    else on_event(m);
-    return;
-  }
-  if (m.env.kind != bus::kind::request) return;
-  if (ipc::answer_builtin(_bus, m)) return;
-  if (m.is(mv::open::type_name)) return on_open(m);
-  (void)_bus.reply_error(m, bus::make(bus::error_code::unknown_type, "'{}' does not handle '{}'", _bus.address(),
-                                      m.env.type));
-}
-
-void mcp_service::on_event(const ipc::message& m) {
-  if (m.is(bus::peer_changed::type_name)) {
-    if (m.env.from != "bus") return;
-    auto e = m.as<bus::peer_changed>();
-    if (!e) return;
-    for (std::size_t i = 0; i < _procs.size(); ++i) {
-      if (_procs[i].address != e->address) continue;
-      if (e->joined) {
-        // A restart: the bus replaces the old connection without a 'left' event.
-        _procs[i].backoff = 500ms;
-        _procs[i].rejoined = true;
-        list(i);
-      } else {
-        _procs[i].tools.clear();
-        _procs[i].known = false;
-        _procs[i].next_try = clock::time_point::max();  // until it joins again
-        rebuild();
-      }
-    }
-    if (!e->joined) {
-      std::vector<std::string> gone;
-      for (auto& [sid, s] : _stdio)
-        if (s.peer == e->address) gone.push_back(sid);
-      for (auto& sid : gone) close_stdio(sid, "its weftctl left the bus", false);
-    }
-    return;
-  }
-  if (m.is(tool::tools_changed::type_name)) {
-    for (std::size_t i = 0; i < _procs.size(); ++i)
-      if (_procs[i].address == m.env.from) list(i);
+    if (s.ping || now - s.heard < _o.stdio_ping_after) continue;
+    // Not retried: a weftctl that is not on the bus is gone.
+    s.ping = _rt.call(s.peer, bus::ping{}, {.timeout = stdio_ping_timeout, .retry = false},
+                      [this, sid = sid](result<ipc::message> r) {
+                        auto it = _stdio.find(sid);
+                        if (it == _stdio.end()) return;
+                        it->second.ping = 0;
+                        if (!r) return close_stdio(sid, "its weftctl is gone: " + r.err().message, false);
+                        it->second.heard = clock::now();
+                      });
   }
 }
 
@@ -458,40 +442,41 @@ void mcp_service::on_event(const ipc::message& m) {
 result<bool> mcp_service::start_http() {
   auto& s = _o.settings;
   if (s.listen.empty()) return false;
-  auto where = chan::parse_listen(s.listen);
+  auto where = http::parse_listen(s.listen);
   if (!where) return fail(errc::invalid_argument, "Failed to read [mcp] listen '{}': {}", s.listen, where.err().message);
   mcp::http::transport::options to;
   to.allowed_origins = s.allowed_origins;
   to.max_sessions = s.max_sessions;
+  to.idle_expiry = _o.http_idle;
   to.session = server_options();
   if (s.require_token) {
-    auto t = ensure_token(_o.token_file);
+    auto t = http::ensure_token(_o.token_file);
     if (!t) return t.take_error();
     to.token = *t;
   }
-  chan::server_options so;
-  so.limits.max_body_bytes = to.max_body_bytes + 64 * 1024;  // slightly over: the transport answers 413 in JSON-RPC
-  so.limits.max_header_bytes = 32 * 1024;
-  auto srv = chan::http_server::listen(*where, so, "mcp");
+  http::server_options so;
+  so.lim.max_body_bytes = to.max_body_bytes + 64 * 1024;  // slightly over: the transport answers 413 in JSON-RPC
+  so.lim.max_header_bytes = 32 * 1024;
+  auto srv = http::server::listen(_rt.loop(), *where, so, "mcp");
   if (!srv) return srv.take_error();
   _http = std::move(*srv);
   _transport = std::make_unique<mcp::http::transport>(std::move(to));
-  _transport->make_handlers = [this](const std::string& sid) { return make_handlers(sid); };
-  _transport->external_sessions = [this] { return _stdio.size(); };
-  _transport->respond = [this](chan::http_server::conn_id c, mcp::http::response r) {
+  _transport->make_handlers = [this](const std::string&) { return make_handlers(); };
+  _transport->admit = [this] { return make_room(); };
+  _transport->respond = [this](http::server::conn_id c, mcp::http::response r) {
     if (r.stream) {
-      if (_http->start_stream(c, "text/event-stream")) _http->write(c, ": weft mcp stream\n\n");
+      if (_http->start_stream(c, "text/event-stream")) _http->write(c, http::sse_comment("weft mcp stream"));
       return;
     }
     _http->respond(c, r.status, r.content_type.empty() ? "text/plain" : r.content_type, r.body, r.headers);
   };
-  _transport->write = [this](chan::http_server::conn_id c, std::string bytes) { _http->write(c, bytes); };
-  _transport->close = [this](chan::http_server::conn_id c) { _http->close(c); };
-  _http->on_request = [this](chan::http_server::conn_id c, const chan::http_request& r) {
+  _transport->write = [this](http::server::conn_id c, std::string bytes) { _http->write(c, bytes); };
+  _transport->close = [this](http::server::conn_id c) { _http->close(c); };
+  _http->on_request = [this](http::server::conn_id c, const http::request& r) {
     mcp::http::request q{r.method, r.path, r.headers, r.body};
     _transport->handle(c, q);
   };
-  _http->on_close = [this](chan::http_server::conn_id c) { _transport->closed(c); };
+  _http->on_close = [this](http::server::conn_id c) { _transport->closed(c); };
   auto host = where->host.find(':') != std::string::npos ? "[" + where->host + "]" : where->host;
   _log.info("MCP over Streamable HTTP on http://{}:{}/mcp ({})", host, _http->port(),
             s.require_token ? "Bearer token in " + _o.token_file : std::string("no token"));
@@ -502,97 +487,6 @@ result<bool> mcp_service::start_http() {
       _log.warning("Failed to write the port file '{}': {}, ignoring", _o.port_file, w.err().message);
   }
   return true;
-}
-
-std::chrono::milliseconds mcp_service::tick() {
-  auto now = clock::now();
-  auto next = now + 1s;
-  // Deadlines of bus requests.
-  std::vector<std::uint64_t> expired;
-  for (auto& [id, p] : _pending) {
-    if (now >= p.deadline) expired.push_back(id);
-    else next = std::min(next, p.deadline);
-  }
-  for (auto id : expired) {
-    auto p = std::move(_pending[id]);
-    _pending.erase(id);
-    _bus.forget(id);
-    if (!p.ping_session.empty()) close_stdio(p.ping_session, "its weftctl did not answer a ping", false);
-    else if (p.list) on_listed(p.proc, nullptr);
-    else p.reply(call_failure(p.tool, bus::make(bus::error_code::timeout, "no answer from the tool process")));
-  }
-  // Tool processes not known yet: ask again after their backoff.
-  for (std::size_t i = 0; i < _procs.size(); ++i) {
-    auto& p = _procs[i];
-    if (p.known || p.listing || p.next_try == clock::time_point::max()) continue;
-    if (now >= p.next_try) list(i);
-    else next = std::min(next, p.next_try);
-  }
-  return std::chrono::duration_cast<std::chrono::milliseconds>(next - now) + 1ms;
-}
-
-int mcp_service::run(int signal_fd) {
-  if (!_o.events_endpoint.empty()) {
-    auto ev = ipc::event_subscriber::connect(
-        _ctx, _o.events_endpoint,
-        {std::string(bus::peer_changed::type_name), std::string(tool::tools_changed::type_name)});
-    if (ev) _events = std::move(*ev);
-    else _log.warning("Failed to subscribe to bus events: {}; tool changes are noticed only on retries",
-                      ev.err().message);
-  }
-  if (auto h = start_http(); !h) {
-    // A busy port must not take the stdio relay down with it.
-    _log.error("{}; serving MCP over stdio only (weftctl mcp serve)", h.err().message);
-  }
-  for (std::size_t i = 0; i < _procs.size(); ++i) list(i);
-  (void)_notify.ready();
-  _log.info("weft's MCP server for agent '{}' is ready ({} tool process(es))", _o.agent, _procs.size());
-  auto next_keepalive = clock::now() + keepalive_interval;
-  while (!_stopping) {
-    auto wait = std::min({_notify.beat_if_due(), tick(), _http ? _http->expire() : 1000ms});
-    std::vector<zmq::pollitem_t> items = {{_bus.socket().handle(), 0, ZMQ_POLLIN, 0},
-                                          {_bus.monitor_socket().handle(), 0, ZMQ_POLLIN, 0},
-                                          {nullptr, signal_fd, ZMQ_POLLIN, 0},
-                                          {_events ? _events->socket().handle() : nullptr, _events ? 0 : -1,
-                                           static_cast<short>(_events ? ZMQ_POLLIN : 0), 0}};
-    std::vector<pollfd> hfds;
-    if (_http) hfds = _http->poll_fds();
-    for (auto& p : hfds) items.push_back({nullptr, p.fd, chan::zmq_events(p.events), 0});
-    zmq::poll(items.data(), items.size(), std::max(wait, 0ms));
-    if (items[2].revents & ZMQ_POLLIN) {
-      signalfd_siginfo si;
-      while (::read(signal_fd, &si, sizeof si) == static_cast<ssize_t>(sizeof si)) _stopping = true;
-    }
-    _bus.process_input();
-    while (auto m = _bus.next(0ms)) dispatch(*m);
-    if (_events)
-      for (int n = 0; n < 256; ++n) {
-        auto e = _events->next(0ms);
-        if (!e) break;
-        on_event(e->second);
-      }
-    if (_http) {
-      for (std::size_t i = 0; i < hfds.size(); ++i) hfds[i].revents = chan::posix_events(items[4 + i].revents);
-      _http->handle(hfds);
-    }
-    if (auto now = clock::now(); now >= next_keepalive) {
-      next_keepalive = now + keepalive_interval;
-      if (_transport) _transport->keep_alive();
-    }
-    check_stdio_peers();
-  }
-  _log.info("Stopping");
-  (void)_notify.stopping();
-  // 2026-07-28 subscriptions get their final result, so clients see an orderly end.
-  if (_transport) _transport->end_listens();
-  std::vector<std::string> all;
-  for (auto& [sid, s] : _stdio) {
-    s.srv->end_listens();
-    all.push_back(sid);
-  }
-  for (auto& sid : all) close_stdio(sid, "weft's MCP server is stopping", true);
-  _bus.close(500ms);
-  return 0;
 }
 
 }  // namespace weft::mcpsrv

@@ -187,7 +187,9 @@ void router::send(entry& e) {
     e.call = _rt.call(ipc::addr::agent(e.agent), chat::turn{e.id, e.session, e.inbound, e.stream_to}, o, std::move(done));
   } else {
     o.timeout = _t.deliver_resend;
-    e.call = _rt.call(ipc::addr::channel(e.inbound.channel), chat::deliver{e.reply->id, *e.reply}, o, std::move(done));
+    // The inbound message's meta travels with the reply: what the channel needs to thread it.
+    e.call = _rt.call(ipc::addr::channel(e.inbound.channel), chat::deliver{e.reply->id, *e.reply, e.inbound.meta}, o,
+                      std::move(done));
   }
 }
 

@@ -1,7 +1,5 @@
 #include "services/tool-mcp/host.hh"
 
-#include <signal.h>
-#include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -79,7 +77,7 @@ struct host::server {
 };
 
 struct host::call {
-  ipc::message request;
+  service::responder responder;
   std::string server, tool;
   clock::time_point deadline;
   milliseconds timeout;
@@ -87,12 +85,60 @@ struct host::call {
   std::int64_t rpc_id = 0;   // its JSON-RPC id there (for cancel)
 };
 
-host::host(ipc::bus_client& b, service::notifier& n, host_options o)
-    : _bus(b), _notify(n), _o(std::move(o)), _log(log::get("tool-mcp")), _rng(std::random_device{}()) {
+host::host(service::runtime& rt, host_options o)
+    : _rt(rt), _loop(rt.loop()), _o(std::move(o)), _log(log::get("tool-mcp")), _rng(std::random_device{}()) {
   if (!_o.pids_file.empty())
     if (auto n = kill_leftover_groups(_o.pids_file))
       _log.warning("killed {} MCP server process group(s) left behind by a previous weft-tool-mcp (from '{}')", n,
                    _o.pids_file);
+  _rt.on<tool::list_tools>(
+      [this](const tool::list_tools&, const ipc::message&) -> result<tool::tools> { return list_tools(); });
+  _rt.on<mv::list_servers>([this](const mv::list_servers&, const ipc::message& m) -> result<mv::servers> {
+    // Status only, but it shows command lines and URLs: for weftd and weftctl.
+    if (!ipc::is_admin(m.env.from))
+      return mv::make(mv::error_code::denied, "only weftd and ctl/* may list MCP servers, not '{}'", m.env.from);
+    return list_servers();
+  });
+  _rt.on<tool::call>([this](tool::call c, service::responder r) { on_call(std::move(c), std::move(r)); });
+  _rt.on_stop([this] { begin_stop(); });
+  // Children get stdin closed, then TERM, then KILL: a few seconds at most.
+  _rt.drain_until([this] {
+    return std::all_of(_retiring.begin(), _retiring.end(), [](auto& t) { return t->finished(); });
+  });
+}
+
+result<http::client*> host::http_client() {
+  if (!_http) {
+    http::client_options o;
+    o.user_agent = "weft-tool-mcp";
+    o.timeout = std::chrono::milliseconds(0);  // the host keeps its own deadlines
+    auto c = http::client::create(_loop, std::move(o));
+    if (!c) return c.take_error();
+    _http = std::move(*c);
+  }
+  return _http.get();
+}
+
+void host::poke() {
+  if (_tick_pending) return;
+  _tick_pending = true;
+  _loop.defer([this, alive = _alive] {
+    if (!*alive) return;
+    _tick_pending = false;
+    run_tick();
+  });
+}
+
+void host::run_tick() {
+  auto now = clock::now();
+  tick(now);
+  record_groups();
+  _loop.cancel(std::exchange(_timer, 0));
+  if (auto at = next_wake(clock::now()))
+    _timer = _loop.at(*at, [this] {
+      _timer = 0;
+      run_tick();
+    });
 }
 
 void host::record_groups() {
@@ -113,7 +159,11 @@ void host::record_groups() {
   _recorded = std::move(now);
 }
 
-host::~host() { stop_all(); }
+host::~host() {
+  *_alive = false;
+  _loop.cancel(_timer);
+  stop_all();
+}
 
 namespace {
 
@@ -177,6 +227,7 @@ void host::configure(const std::map<std::string, service::mcp_server_entry>& ent
             join(removed), join(changed));
   apply_budget();  // the share per server depends on how many there are
   publish_if_changed();
+  poke();
 }
 
 void host::connect(server& s, clock::time_point now) {
@@ -199,12 +250,18 @@ void host::connect(server& s, clock::time_point now) {
     sp->last_rx = clock::now();
     if (auto r = sp->cl->receive(line); !r)
       _log.debug("MCP server '{}' sent something that is not JSON-RPC: {}", sp->entry.name, r.err().message);
+    poke();  // an answer may have settled a connect, a listing, a ping or a call
   };
-  ev.closed = [sp, gen](std::string reason) {
+  ev.closed = [this, sp, gen](std::string reason) {
     if (sp->gen == gen && !sp->failure) sp->failure = std::move(reason);
+    poke();
   };
   result<std::unique_ptr<transport>> t = [&]() -> result<std::unique_ptr<transport>> {
-    if (!s.entry.url.empty()) return start_http(s.entry, std::move(ev));
+    if (!s.entry.url.empty()) {
+      auto c = http_client();
+      if (!c) return c.take_error();
+      return start_http(_loop, **c, s.entry, std::move(ev));
+    }
     std::string cwd = s.entry.cwd;
     if (cwd.empty()) {
       auto base = _o.home + "/mcp";
@@ -213,7 +270,7 @@ void host::connect(server& s, clock::time_point now) {
       cwd = base + "/" + s.entry.name;
       if (auto d = make_dir(cwd); !d) return d.take_error();
     }
-    return start_stdio(s.entry, cwd, std::move(ev));
+    return start_stdio(_loop, s.entry, cwd, std::move(ev));
   }();
   if (!t) {
     s.failure = t.err().message;
@@ -401,7 +458,9 @@ void host::teardown(server& s, std::string reason, clock::time_point now, bool g
     _log.info("MCP server '{}' disconnecting: {}", s.entry.name, reason);
   }
   if (s.tr) {
-    s.tr->shutdown(now, /*hard=*/!graceful);
+    s.tr->shutdown(/*hard=*/!graceful, [this, alive = _alive] {
+      if (*alive) poke();  // tick() lets it go
+    });
     _retiring.push_back(std::move(s.tr));
   }
   s.specs.clear();
@@ -480,54 +539,24 @@ void host::publish_if_changed() {
   if (first && count == 0) return;  // nothing to announce yet
   tool::tools_changed ev;
   ev.count = count;
-  if (auto p = _bus.publish(ev); !p) _log.warning("Failed to publish ToolsChanged: {}", p.err().message);
+  if (auto p = _rt.bus().publish(ev); !p) _log.warning("Failed to publish ToolsChanged: {}", p.err().message);
   else _log.info("tool set changed: {} tool(s)", count);
 }
 
-void host::handle(const ipc::message& m) {
-  if (m.env.kind != bus::kind::request) return;
-  if (ipc::answer_builtin(_bus, m)) return;
-  if (m.is(tool::list_tools::type_name)) {
-    (void)_bus.reply(m, list_tools());
-    return;
-  }
-  if (m.is(mv::list_servers::type_name)) {
-    // Status only, but it shows command lines and URLs: for weftd and weftctl.
-    if (!ipc::is_admin(m.env.from)) {
-      (void)_bus.reply_error(m, mv::make(mv::error_code::denied, "only weftd and ctl/* may list MCP servers, not '{}'",
-                                         m.env.from));
-      return;
-    }
-    (void)_bus.reply(m, list_servers());
-    return;
-  }
-  if (m.is(tool::call::type_name)) return on_call(m);
-  (void)_bus.reply_error(m, bus::make(bus::error_code::unknown_type, "'{}' does not handle '{}'", _bus.address(),
-                                      m.env.type));
-}
-
-void host::on_call(const ipc::message& m) {
-  auto c = m.as<tool::call>();
-  if (!c) {
-    (void)_bus.reply_error(m, c.err());
-    return;
-  }
-  std::string_view to = m.env.to;
-  auto& self = _bus.address();
+void host::on_call(tool::call c, service::responder r) {
+  std::string_view to = r.request().to;
+  const auto& self = _rt.address();
   std::string_view addressed = to.size() > self.size() && to.substr(0, self.size()) == self && to[self.size()] == '/'
                                    ? to.substr(self.size() + 1)
                                    : std::string_view{};
-  if (addressed != c->name) {
-    (void)_bus.reply_error(m, tool::make(tool::error_code::bad_arguments,
-                                         "Call names tool '{}' but was sent to '{}'; send it to '{}/{}'", c->name,
-                                         m.env.to, self, c->name));
-    return;
-  }
+  if (addressed != c.name)
+    return r.fail(tool::make(tool::error_code::bad_arguments,
+                             "Call names tool '{}' but was sent to '{}'; send it to '{}/{}'", c.name, to, self, c.name));
   server* sp = nullptr;
   std::string real;
   for (auto& [name, s] : _servers) {
-    if (!c->name.starts_with(name + "__")) continue;
-    if (auto it = s->names.find(c->name); it != s->names.end()) {
+    if (!c.name.starts_with(name + "__")) continue;
+    if (auto it = s->names.find(c.name); it != s->names.end()) {
       sp = s.get();
       real = it->second;
     } else if (s->state != "ready") {
@@ -535,47 +564,46 @@ void host::on_call(const ipc::message& m) {
     }
     break;
   }
-  if (!sp) {
-    (void)_bus.reply_error(m, tool::make(tool::error_code::no_such_tool, "'{}' has no tool '{}'", self, c->name));
-    return;
-  }
+  if (!sp) return r.fail(tool::make(tool::error_code::no_such_tool, "'{}' has no tool '{}'", self, c.name));
   if (sp->state != "ready" || !sp->cl || sp->over_budget) {
-    tool::result r;
-    r.is_error = true;
-    r.content = state_text(*sp);
-    (void)_bus.reply(m, r);
-    return;
+    tool::result out;
+    out.is_error = true;
+    out.content = state_text(*sp);
+    return r.reply(out);
   }
   // Copying or printing a json value recurses: refuse deep nesting before parsing (like
   // libs/mcp does for every received message).
-  if (auto depth = mcp::limits{}.max_depth; mcp::nesting(c->arguments, depth) > depth) {
-    (void)_bus.reply_error(m, tool::make(tool::error_code::bad_arguments,
-                                         "Failed to call '{}': arguments are nested deeper than {} levels", c->name,
-                                         depth));
-    return;
-  }
-  json args = json::parse(c->arguments.empty() ? std::string_view("{}") : std::string_view(c->arguments), nullptr,
+  auto depth = mcp::limits{}.max_depth;
+  if (mcp::nesting(c.arguments, depth) > depth)
+    return r.fail(tool::make(tool::error_code::bad_arguments,
+                             "Failed to call '{}': arguments are nested deeper than {} levels", c.name, depth));
+  json args = json::parse(c.arguments.empty() ? std::string_view("{}") : std::string_view(c.arguments), nullptr,
                           /*allow_exceptions=*/false);
-  if (args.is_discarded() || !args.is_object()) {
-    (void)_bus.reply_error(m, tool::make(tool::error_code::bad_arguments,
-                                         "Failed to call '{}': arguments are not a JSON object", c->name));
-    return;
+  if (args.is_discarded() || !args.is_object())
+    return r.fail(tool::make(tool::error_code::bad_arguments, "Failed to call '{}': arguments are not a JSON object",
+                             c.name));
+  // The caller's request metadata goes to the server as the request's _meta.
+  json meta;
+  if (c.meta && !c.meta->empty()) {
+    if (mcp::nesting(*c.meta, depth) <= depth) meta = json::parse(*c.meta, nullptr, /*allow_exceptions=*/false);
+    if (!meta.is_object())
+      return r.fail(tool::make(tool::error_code::bad_arguments, "Failed to call '{}': meta is not a JSON object",
+                               c.name));
   }
-  if (auto n = calls_in_flight(*sp); n >= _o.max_in_flight) {
-    (void)_bus.reply_error(m, tool::make(tool::error_code::failed,
-                                         "Failed to call '{}': MCP server '{}' already has {} requests in flight; try "
-                                         "again later",
-                                         c->name, sp->entry.name, n));
-    return;
-  }
+  if (auto n = calls_in_flight(*sp); n >= _o.max_in_flight)
+    return r.fail(tool::make(tool::error_code::failed,
+                             "Failed to call '{}': MCP server '{}' already has {} requests in flight; try again later",
+                             c.name, sp->entry.name, n));
   auto now = clock::now();
-  auto timeout = milliseconds(c->timeout_ms ? c->timeout_ms : sp->entry.call_timeout_ms);
+  auto timeout = milliseconds(c.timeout_ms ? c.timeout_ms : sp->entry.call_timeout_ms);
   auto seq = _next_call++;
-  _calls.emplace(seq, call{m, sp->entry.name, c->name, now + timeout, timeout, sp->gen});
-  _log.debug("call '{}' ({}) from '{}' → '{}' tools/call '{}'", c->name, c->call_id, m.env.from, sp->entry.name, real);
-  auto id = sp->cl->call_tool(now, real, std::move(args),
-                              [this, seq](result<mcp::call_result> r) { finish_call(seq, std::move(r)); });
+  _log.debug("call '{}' ({}) from '{}' → '{}' tools/call '{}'", c.name, c.call_id, r.from(), sp->entry.name, real);
+  _calls.emplace(seq, call{std::move(r), sp->entry.name, c.name, now + timeout, timeout, sp->gen});
+  auto id = sp->cl->call_tool(
+      now, real, std::move(args), [this, seq](result<mcp::call_result> res) { finish_call(seq, std::move(res)); },
+      std::move(meta));
   if (auto it = _calls.find(seq); it != _calls.end()) it->second.rpc_id = id;
+  poke();  // its deadline
 }
 
 std::size_t host::calls_in_flight(const server& s) const {
@@ -604,11 +632,7 @@ void host::finish_call(std::uint64_t seq, result<mcp::call_result> r) {
     else
       out.content = fmt::format("MCP server '{}' {}", c.server, r.err().message);
   }
-  if (auto sent = _bus.reply(c.request, out); !sent) {
-    _log.error("Failed to send the result of '{}': {}", c.tool, sent.err().to_string());
-    (void)_bus.reply_error(c.request, tool::make(tool::error_code::failed, "Failed to send the result of '{}': {}",
-                                                 c.tool, sent.err().message));
-  }
+  c.responder.reply(out);
 }
 
 void host::tick(clock::time_point now) {
@@ -676,19 +700,18 @@ void host::tick(clock::time_point now) {
     // The server's slot is freed and it is told to stop (an HTTP POST is aborted).
     if (auto s = _servers.find(c.server); s != _servers.end() && s->second->gen == c.gen && s->second->cl && c.rpc_id)
       s->second->cl->cancel(c.rpc_id, fmt::format("weft stopped waiting after {} ms", c.timeout.count()));
-    (void)_bus.reply_error(c.request, tool::make(tool::error_code::timeout,
-                                                 "MCP server '{}' did not answer tools/call '{}' within {} ms",
-                                                 c.server, c.tool, c.timeout.count()));
+    c.responder.fail(tool::make(tool::error_code::timeout, "MCP server '{}' did not answer tools/call '{}' within {} ms",
+                                c.server, c.tool, c.timeout.count()));
   }
   std::erase_if(_retiring, [](auto& t) { return t->finished(); });
 }
 
-clock::time_point host::next_wake(clock::time_point now) const {
-  auto t = now + 1s;
-  auto at = [&](clock::time_point x) { t = std::min(t, x); };
+std::optional<clock::time_point> host::next_wake(clock::time_point now) const {
+  std::optional<clock::time_point> t;
+  auto at = [&](clock::time_point x) { t = t ? std::min(*t, x) : x; };
   for (auto& [name, s] : _servers) {
     if (s->failure) at(now);
-    if (s->state == "backoff") at(s->retry_at);
+    if (s->state == "backoff" && s->entry.enabled) at(s->retry_at);
     if (s->state == "connecting") at(s->connect_deadline);
     if (s->cl && !s->listening && s->listen_at != clock::time_point::max()) at(s->listen_at);
     if (s->state == "ready") {
@@ -696,69 +719,20 @@ clock::time_point host::next_wake(clock::time_point now) const {
       else if (calls_in_flight(*s) == 0) at(s->last_rx + _o.ping_interval);  // busy: no ping (tick)
       if (!s->healthy_reset) at(s->ready_since + _o.healthy_after);
     }
-    if (s->tr)
-      if (auto w = s->tr->wake_at()) at(*w);
+    if (s->cl)
+      if (auto d = s->cl->next_deadline()) at(*d);
   }
   for (auto& [seq, c] : _calls) at(c.deadline);
-  for (auto& tr : _retiring)
-    if (auto w = tr->wake_at()) at(*w);
-  return std::max(t, now);
+  if (t) t = std::max(*t, now);
+  return t;
 }
 
-int host::run(int signal_fd, const std::function<void()>& reload) {
-  (void)_notify.ready();
-  _log.info("'{}' serving {} MCP server(s)", _bus.address(), _servers.size());
-  bool stopping = false;
-  std::vector<pollfd> fds;
-  std::vector<zmq::pollitem_t> items;
-  while (!stopping) {
-    auto now = clock::now();
-    tick(now);
-    record_groups();
-    auto beat = _notify.beat_if_due();
-    auto wake = std::chrono::duration_cast<milliseconds>(next_wake(clock::now()) - clock::now());
-    auto wait = std::clamp(std::min(beat, wake), 0ms, 1000ms);
-    fds.clear();
-    for (auto& [name, s] : _servers)
-      if (s->tr) s->tr->fds(fds);
-    for (auto& t : _retiring) t->fds(fds);
-    items.clear();
-    items.push_back({_bus.socket().handle(), 0, ZMQ_POLLIN, 0});
-    items.push_back({_bus.monitor_socket().handle(), 0, ZMQ_POLLIN, 0});
-    items.push_back({nullptr, signal_fd, ZMQ_POLLIN, 0});
-    for (auto& p : fds)
-      items.push_back({nullptr, p.fd, static_cast<short>((p.events & POLLIN ? ZMQ_POLLIN : 0) |
-                                                         (p.events & POLLOUT ? ZMQ_POLLOUT : 0)),
-                       0});
-    zmq::poll(items.data(), items.size(), _bus.has_input() ? 0ms : wait);
-    if (items[2].revents & ZMQ_POLLIN) {
-      signalfd_siginfo si;
-      while (::read(signal_fd, &si, sizeof si) == static_cast<ssize_t>(sizeof si)) {
-        if (si.ssi_signo == SIGHUP) reload();
-        else stopping = true;
-      }
-    }
-    now = clock::now();
-    for (auto& [name, s] : _servers)
-      if (s->tr) s->tr->on_io(now);
-    for (auto& t : _retiring) t->on_io(now);
-    _bus.process_input();
-    while (auto m = _bus.next(0ms)) {
-      try {
-        handle(*m);
-      } catch (const std::exception& e) {
-        _log.error("Failed to handle '{}' from '{}': {}", m->env.type, m->env.from, e.what());
-      }
-    }
-  }
-  (void)_notify.stopping();
-  _log.info("'{}' stopping: {} call(s) in flight are answered as failed", _bus.address(), _calls.size());
-  stop_all();
-  _bus.close(500ms);
-  return 0;
+void host::begin_stop() {
+  _log.info("'{}' stopping: {} call(s) in flight are answered as failed", _rt.address(), _calls.size());
+  stop_servers();
 }
 
-void host::stop_all() {
+void host::stop_servers() {
   _stopping = true;
   auto now = clock::now();
   for (auto& [name, s] : _servers)
@@ -766,21 +740,15 @@ void host::stop_all() {
   _servers.clear();
   // Answer what is left (teardown failed the sessions' calls already).
   for (auto& [seq, c] : _calls)
-    (void)_bus.reply_error(c.request, tool::make(tool::error_code::failed, "Failed to call '{}': weft-tool-mcp is stopping",
-                                                 c.tool));
+    c.responder.fail(tool::make(tool::error_code::failed, "Failed to call '{}': weft-tool-mcp is stopping", c.tool));
   _calls.clear();
-  // Children get stdin closed, then TERM, then KILL: at most ~3 s in all.
-  auto deadline = clock::now() + 4s;
-  std::vector<pollfd> fds;
-  while (!_retiring.empty() && clock::now() < deadline) {
-    fds.clear();
-    for (auto& t : _retiring) t->fds(fds);
-    ::poll(fds.data(), fds.size(), 50);
-    now = clock::now();
-    for (auto& t : _retiring) t->on_io(now);
-    std::erase_if(_retiring, [](auto& t) { return t->finished(); });
-  }
-  _retiring.clear();  // the destructors KILL whatever is left
+  record_groups();
+}
+
+void host::stop_all() {
+  stop_servers();
+  _retiring.clear();  // the destructors KILL whatever the drain left
+  _http.reset();
   if (!_o.pids_file.empty()) ::unlink(_o.pids_file.c_str());
 }
 

@@ -1,8 +1,10 @@
 #pragma once
 /// The MCP client host: one connection per [tools.mcp_servers.<name>] entry (a transport
 /// plus a libs/mcp client session), the bus side (ListTools, Call, Mcp.v1.ListServers,
-/// the ToolsChanged event) and reloads. Single-threaded: everything runs on the poll loop
-/// in run(); transports never block it.
+/// the ToolsChanged event) and reloads. Single-threaded: everything runs on the service
+/// runtime's event loop (the transports' pipes, timers and HTTP requests too); nothing
+/// blocks it. The host's own deadlines (connects, pings, calls, backoff) are one loop timer
+/// set to the earliest of them, and every event that may change them looks again (tick).
 
 #include <chrono>
 #include <cstdint>
@@ -14,10 +16,10 @@
 #include <string>
 #include <vector>
 
-#include <weft/ipc/bus_client.hh>
+#include <weft/http/client.hh>
 #include <weft/mcp/client.hh>
 #include <weft/service/config.hh>
-#include <weft/service/notify.hh>
+#include <weft/service/runtime.hh>
 
 #include "proto/mcp_v1.hh"
 #include "proto/tool_v1.hh"
@@ -44,7 +46,9 @@ struct host_options {
 
 class host {
  public:
-  host(ipc::bus_client& bus, service::notifier& n, host_options o);
+  /// Serves on `rt`: ListTools, Call, ListServers; on TERM the servers are stopped (calls in
+  /// flight answered as failed) and the drain waits for their children.
+  host(service::runtime& rt, host_options o);
   ~host();
   host(const host&) = delete;
   host& operator=(const host&) = delete;
@@ -55,10 +59,6 @@ class host {
   /// The bus's message limit of a reloaded config (applied by the next configure()).
   void set_max_message_bytes(std::uint64_t n) { _o.max_message_bytes = n; }
 
-  /// Serves until TERM/INT (0). `signal_fd` reads TERM, INT and HUP; on HUP `reload` is
-  /// called (it re-reads the config and calls configure()).
-  int run(int signal_fd, const std::function<void()>& reload);
-
   mv::servers list_servers() const;
   tool::tools list_tools() const;
 
@@ -66,8 +66,7 @@ class host {
   struct server;
   struct call;
 
-  void handle(const ipc::message& m);
-  void on_call(const ipc::message& m);
+  void on_call(tool::call c, service::responder r);
   void connect(server& s, clock::time_point now);
   void teardown(server& s, std::string reason, clock::time_point now, bool graceful = false);
   void relist(server& s, clock::time_point now);
@@ -79,16 +78,27 @@ class host {
   std::size_t tools_share() const;  ///< bytes of tool specs each enabled server may offer
   void apply_budget();  ///< tools/call of its current session
   void tick(clock::time_point now);
-  clock::time_point next_wake(clock::time_point now) const;
+  /// The earliest deadline of a server, a call or a client session; nullopt: none.
+  std::optional<clock::time_point> next_wake(clock::time_point now) const;
+  /// A tick after the current callback (several requests in one callback: one tick).
+  void poke();
+  /// tick(), then the loop timer set to next_wake().
+  void run_tick();
+  result<http::client*> http_client();
+  /// TERM: every server stopped; the drain waits for _retiring to empty.
+  void begin_stop();
   void publish_if_changed();
   std::string state_text(const server& s) const;
-  void stop_all();
+  void stop_servers();  ///< every server torn down, every call answered
+  void stop_all();      ///< and the children killed, the pid file removed
   void record_groups();
 
-  ipc::bus_client& _bus;
-  service::notifier& _notify;
+  service::runtime& _rt;
+  event_loop& _loop;
   host_options _o;
   log::logger& _log;
+  // Before the transports: they run their requests on it, so it goes after them.
+  std::unique_ptr<http::client> _http;
   std::map<std::string, std::unique_ptr<server>> _servers;
   std::vector<std::unique_ptr<transport>> _retiring;
   std::map<std::uint64_t, call> _calls;
@@ -97,7 +107,10 @@ class host {
   std::string _published_sig;
   bool _published_once = false;
   bool _stopping = false;
+  bool _tick_pending = false;
+  event_loop::id _timer = 0;
   std::vector<group_record> _recorded;
+  std::shared_ptr<bool> _alive = std::make_shared<bool>(true);
 };
 
 }  // namespace weft::mcp_host

@@ -8,14 +8,10 @@
 // every reload: the servers are diffed by name (new → connect, removed → disconnect,
 // changed → reconnect, unchanged → untouched). See docs/guides/mcp.md.
 #include <signal.h>
-#include <sys/signalfd.h>
-#include <unistd.h>
 
 #include <cstdlib>
-#include <cstring>
 
-#include <weft/base/log.hh>
-#include <weft/service/exit.hh>
+#include <weft/service/main.hh>
 #include <weft/service/paths.hh>
 #include <weft/service/startup.hh>
 
@@ -37,10 +33,14 @@ and serves their tools on the weft bus (io.weft.Tool.v1 at tool/mcp) as <name>__
     are recorded in $WEFT_RUNTIME_DIR/tool-mcp.pids; a weft-tool-mcp that starts kills the
     groups a killed predecessor left behind.
   http servers (url, headers): MCP Streamable HTTP (POST, JSON or SSE answers,
-    Mcp-Session-Id, MCP-Protocol-Version, the GET event stream, DELETE at the end),
-    one worker thread per server (libcurl).
+    Mcp-Session-Id, MCP-Protocol-Version, the GET event stream, DELETE at the end; the
+    headers go with every request). A POST's event stream that ends before its answer after
+    an event id is resumed: GET with Last-Event-ID after the server's retry delay. Every
+    request runs on one libcurl multi-socket client on the service's event loop.
 
-  Each connection: initialize (2025-11-25, down to 2024-11-05), tools/list (all pages),
+  Each connection: server/discover (2026-07-28) or initialize (2025-11-25, down to
+  2024-11-05; a -32022 answer to the probe is followed in a version the server lists),
+  tools/list (all pages),
   ready. notifications/tools/list_changed → listed again (within connect_timeout_ms, else
   the old list is kept). Idle 15 s → ping; no answer in 5 s, exit or closed pipe → killed
   and reconnected. No ping while tools/call requests are in flight (a single-threaded
@@ -51,7 +51,7 @@ and serves their tools on the weft bus (io.weft.Tool.v1 at tool/mcp) as <name>__
 
   Call → tools/call with Call.timeout_ms (else call_timeout_ms); results keep text
   (other blocks as placeholders, the blocks themselves in Result.blocks), isError and
-  structuredContent; at most 64 calls in flight per server; results cut at 768 KiB. A
+  structuredContent; Call.meta is the request's _meta; at most 64 calls in flight per server; results cut at 768 KiB. A
   call past its deadline is answered Timeout and cancelled (notifications/cancelled; over
   HTTP its POST is dropped). Arguments nested deeper than 128 levels are refused.
   ListTools answers in one bus message: each enabled server may offer tool specs up to an
@@ -71,53 +71,34 @@ Environment (set by weftd):
 }  // namespace
 
 int main(int argc, char** argv) {
-  for (int i = 1; i < argc; ++i) {
-    if (std::strcmp(argv[i], "--help") == 0) {
-      fmt::print("{}", help);
-      return 0;
-    }
-    return service::usage_error("weft-tool-mcp", fmt::format("unknown option '{}'", argv[i]));
-  }
-  // Before any thread exists: TERM/INT (stop) and HUP (reload) come through a signalfd.
-  sigset_t set;
-  sigemptyset(&set);
-  for (int s : {SIGTERM, SIGINT, SIGHUP}) sigaddset(&set, s);
-  pthread_sigmask(SIG_BLOCK, &set, nullptr);
-  int signal_fd = ::signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
   ::signal(SIGPIPE, SIG_IGN);  // a server that closed stdin is an EPIPE, not our death
-  log::configure_from_env();
-  auto& lg = log::get("tool-mcp");
-  if (signal_fd < 0) {
-    lg.error("Failed to start weft-tool-mcp: signalfd: {}", std::strerror(errno));
-    return service::to_int(service::exit_code::failure);
-  }
-  auto cfg = service::load_service_config();
-  if (!cfg) return service::exit_with(lg, cfg.err());
-  auto on = service::join_bus_from_env();
-  if (!on) return service::exit_with(lg, on.err());
-  auto& [notify, ctx, bus] = **on;
-  mcp_host::host_options o;
-  o.home = service::home_dir(cfg->home);
-  o.max_message_bytes = cfg->bus.max_message_bytes;
-  const char* rt = std::getenv("WEFT_RUNTIME_DIR");  // weftd's, authoritative
-  o.pids_file = (rt && *rt ? std::string(rt) : service::runtime_dir(cfg->runtime_dir)) + "/tool-mcp.pids";
-  if (const char* p = std::getenv("WEFT_MCP_PING_MS"); p && *p) {
-    auto ms = std::strtoul(p, nullptr, 10);
-    if (ms >= 100 && ms <= 3600000) {
-      o.ping_interval = std::chrono::milliseconds(ms);
-      o.ping_timeout = std::min(o.ping_timeout, std::chrono::milliseconds(2 * ms));
-    }
-  }
-  mcp_host::host h(*bus, notify, o);
-  h.configure(cfg->tools.mcp_servers);
-  return h.run(signal_fd, [&] {
-    auto again = service::load_service_config();
-    if (!again) {
-      lg.error("Failed to reload the MCP servers: {}; keeping the current ones", again.err().message);
-      return;
-    }
-    lg.info("reloading the MCP servers from '{}'", again->source);
-    h.set_max_message_bytes(again->bus.max_message_bytes);
-    h.configure(again->tools.mcp_servers);
-  });
+  return service::run_main(
+      argc, argv, {.program = "weft-tool-mcp", .log_name = "tool-mcp", .help = help}, [](service::main_context& m) {
+        mcp_host::host_options o;
+        o.home = service::home_dir(m.cfg.home);
+        o.max_message_bytes = m.cfg.bus.max_message_bytes;
+        const char* rt = std::getenv("WEFT_RUNTIME_DIR");  // weftd's, authoritative
+        o.pids_file = (rt && *rt ? std::string(rt) : service::runtime_dir(m.cfg.runtime_dir)) + "/tool-mcp.pids";
+        if (const char* p = std::getenv("WEFT_MCP_PING_MS"); p && *p) {
+          auto ms = std::strtoul(p, nullptr, 10);
+          if (ms >= 100 && ms <= 3600000) {
+            o.ping_interval = std::chrono::milliseconds(ms);
+            o.ping_timeout = std::min(o.ping_timeout, std::chrono::milliseconds(2 * ms));
+          }
+        }
+        mcp_host::host h(*m.rt, o);
+        h.configure(m.cfg.tools.mcp_servers);
+        m.rt->on_reload([&] {
+          auto again = service::load_service_config();
+          if (!again) {
+            m.log.error("Failed to reload the MCP servers: {}; keeping the current ones", again.err().message);
+            return;
+          }
+          m.log.info("reloading the MCP servers from '{}'", again->source);
+          h.set_max_message_bytes(again->bus.max_message_bytes);
+          h.configure(again->tools.mcp_servers);
+        });
+        m.log.info("'{}' serving {} MCP server(s)", m.rt->address(), m.cfg.tools.mcp_servers.size());
+        return m.rt->run();
+      });
 }

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include <weft/base/result.hh>
+#include <weft/http/sse.hh>
 #include <weft/mcp/client.hh>
 
 #include "proto/tool_v1.hh"
@@ -69,40 +70,8 @@ struct backoff {
   void reset() { attempt = 0; }
 };
 
-/// One Server-Sent Event (WHATWG): `event` defaults to "message".
-struct sse_event {
-  std::string event = "message";
-  std::string data;  ///< data lines joined by '\n'
-  std::string id;
-  std::optional<std::uint32_t> retry_ms;
-};
-
-/// An incremental text/event-stream parser: feed chunks, take events. Comments (':'),
-/// unknown fields and events with empty data (the SDK's priming event) are skipped. A line
-/// longer than `max_line` bytes, or an event whose data lines together pass it, makes the
-/// stream fail (failed()).
-class sse_parser {
- public:
-  explicit sse_parser(std::size_t max_line = 4 * 1024 * 1024) : _max(max_line) {}
-  void feed(std::string_view bytes);
-  std::optional<sse_event> next();
-  bool failed() const { return _failed; }
-  const std::string& last_event_id() const { return _last_id; }
-  /// The last `retry:` the stream gave, if any.
-  std::optional<std::uint32_t> retry_ms() const { return _retry; }
-
- private:
-  void line(std::string_view l);
-  std::size_t _max;
-  std::string _buf;
-  bool _skip_lf = false;
-  bool _failed = false;
-  sse_event _cur;
-  bool _has_data = false;
-  std::string _last_id;
-  std::optional<std::uint32_t> _retry;
-  std::vector<sse_event> _ready;
-  std::size_t _taken = 0;
-};
+/// Server-Sent Events: libs/http's one parser.
+using http::sse_event;
+using http::sse_parser;
 
 }  // namespace weft::mcp_host

@@ -9,6 +9,8 @@
 #include <fstream>
 #include <sstream>
 
+#include <weft/base/io.hh>
+
 namespace weft::mcp_host {
 
 std::optional<std::uint64_t> process_start_time(pid_t pid) {
@@ -32,15 +34,8 @@ std::optional<std::uint64_t> process_start_time(pid_t pid) {
 status write_groups(const std::string& path, const std::vector<group_record>& groups) {
   std::string text;
   for (auto& g : groups) text += fmt::format("{} {}\n", g.pgid, g.start);
-  auto tmp = path + ".tmp";
-  {
-    std::ofstream f(tmp, std::ios::trunc);
-    f << text;
-    f.flush();
-    if (!f) return fail(errc::io, "Failed to write '{}': {}", tmp, std::strerror(errno));
-  }
-  if (::rename(tmp.c_str(), path.c_str()) != 0)
-    return fail(errc::io, "Failed to replace '{}': {}", path, std::strerror(errno));
+  if (auto w = write_file_atomic(path, text, 0600); !w)
+    return fail(errc::io, "Failed to write '{}': {}", path, w.err().message);
   return {};
 }
 

@@ -25,7 +25,7 @@ struct group_record {
 /// Field 22 (starttime) of /proc/<pid>/stat; nullopt when there is no such process.
 std::optional<std::uint64_t> process_start_time(pid_t pid);
 
-/// Replaces the file with `groups` (write to a temporary file, then rename).
+/// Replaces the file with `groups` (weft::write_file_atomic: temporary file, fsync, rename).
 status write_groups(const std::string& path, const std::vector<group_record>& groups);
 
 /// Kills (SIGKILL) every recorded group that is still ours: its leader is alive with the

@@ -1,5 +1,6 @@
 // The stdio transport: an MCP server as a child process (protocols.md §1.2).
 #include <fcntl.h>
+#include <sys/epoll.h>
 #include <signal.h>
 #include <spawn.h>
 #include <sys/stat.h>
@@ -11,6 +12,7 @@
 #include <cstring>
 #include <deque>
 
+#include <weft/base/fd.hh>
 #include <weft/base/io.hh>
 #include <weft/base/log.hh>
 #include <weft/mcp/stdio.hh>
@@ -32,41 +34,41 @@ constexpr auto eof_grace = std::chrono::milliseconds(1000);      // stdout close
 
 void set_nonblocking(int fd) { ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) | O_NONBLOCK); }
 
-void close_fd(int& fd) {
-  if (fd >= 0) ::close(fd);
-  fd = -1;
+/// Both ends of a new pipe (O_CLOEXEC), each owned.
+result<std::pair<unique_fd, unique_fd>> make_pipe(const std::string& command) {
+  int p[2];
+  if (::pipe2(p, O_CLOEXEC) != 0) return fail(errc::io, "Failed to start '{}': pipe: {}", command, std::strerror(errno));
+  return std::pair{unique_fd(p[0]), unique_fd(p[1])};
 }
 
 class stdio_transport final : public transport {
  public:
-  stdio_transport(std::string name, std::string command, transport_events ev)
-      : _name(std::move(name)), _command(std::move(command)), _ev(std::move(ev)), _reader(max_line),
+  stdio_transport(event_loop& loop, std::string name, std::string command, transport_events ev)
+      : _loop(loop), _name(std::move(name)), _command(std::move(command)), _ev(std::move(ev)), _reader(max_line),
         _log(log::get("tool-mcp")) {}
   ~stdio_transport() override {
+    *_alive = false;
+    for (auto* w : {&_w_in, &_w_out, &_w_err, &_w_pid}) unwatch(*w);
+    for (auto t : {_t_term, _t_kill, _t_eof, _t_poll}) _loop.cancel(t);
     if (!_reaped && _pid > 0) {
       ::kill(-_pid, SIGKILL);
       ::waitpid(_pid, nullptr, 0);
     }
-    for (int* fd : {&_in, &_out, &_err, &_pidfd}) close_fd(*fd);
   }
 
   status spawn(const std::string& program, const std::vector<std::string>& args, const std::vector<std::string>& env,
                const std::string& cwd) {
-    int in[2], out[2], err[2];
-    if (::pipe2(in, O_CLOEXEC) != 0) return fail(errc::io, "Failed to start '{}': pipe: {}", _command, std::strerror(errno));
-    if (::pipe2(out, O_CLOEXEC) != 0) {
-      ::close(in[0]), ::close(in[1]);
-      return fail(errc::io, "Failed to start '{}': pipe: {}", _command, std::strerror(errno));
-    }
-    if (::pipe2(err, O_CLOEXEC) != 0) {
-      ::close(in[0]), ::close(in[1]), ::close(out[0]), ::close(out[1]);
-      return fail(errc::io, "Failed to start '{}': pipe: {}", _command, std::strerror(errno));
-    }
+    auto in = make_pipe(_command);
+    if (!in) return in.take_error();
+    auto out = make_pipe(_command);
+    if (!out) return out.take_error();
+    auto err = make_pipe(_command);
+    if (!err) return err.take_error();
     posix_spawn_file_actions_t fa;
     posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_adddup2(&fa, in[0], 0);
-    posix_spawn_file_actions_adddup2(&fa, out[1], 1);
-    posix_spawn_file_actions_adddup2(&fa, err[1], 2);
+    posix_spawn_file_actions_adddup2(&fa, in->first.get(), 0);
+    posix_spawn_file_actions_adddup2(&fa, out->second.get(), 1);
+    posix_spawn_file_actions_adddup2(&fa, err->second.get(), 2);
     posix_spawn_file_actions_addchdir_np(&fa, cwd.c_str());
     posix_spawn_file_actions_addclosefrom_np(&fa, 3);
     posix_spawnattr_t attr;
@@ -82,22 +84,30 @@ class stdio_transport final : public transport {
     int rc = ::posix_spawn(&_pid, program.c_str(), &fa, &attr, argv.data(), envp.data());
     posix_spawn_file_actions_destroy(&fa);
     posix_spawnattr_destroy(&attr);
-    ::close(in[0]), ::close(out[1]), ::close(err[1]);
     if (rc != 0) {
-      ::close(in[1]), ::close(out[0]), ::close(err[0]);
       _pid = -1;
       _reaped = true;
       return fail(errc::io, "Failed to start '{}': {}", _command, std::strerror(rc));
     }
-    _in = in[1], _out = out[0], _err = err[0];
-    for (int fd : {_in, _out, _err}) set_nonblocking(fd);
-    _pidfd = static_cast<int>(::syscall(SYS_pidfd_open, _pid, 0));
+    // The child's ends are its own now; ours close with the pairs.
+    _in = std::move(in->second);
+    _out = std::move(out->first);
+    _err = std::move(err->first);
+    for (int fd : {_in.get(), _out.get(), _err.get()}) set_nonblocking(fd);
+    _pidfd = unique_fd(static_cast<int>(::syscall(SYS_pidfd_open, _pid, 0)));
     _log.info("MCP server '{}': started '{}' as pid {}", _name, _command, _pid);
+    if (auto w = _loop.watch(_out.get(), EPOLLIN, [this](std::uint32_t) { read_stdout(); })) _w_out = *w;
+    if (auto w = _loop.watch(_err.get(), EPOLLIN, [this](std::uint32_t) { read_stderr(); })) _w_err = *w;
+    if (_pidfd) {
+      if (auto w = _loop.watch(_pidfd.get(), EPOLLIN, [this](std::uint32_t) { reap(); })) _w_pid = *w;
+    } else {
+      _t_poll = _loop.every(std::chrono::milliseconds(100), [this] { reap(); });  // no pidfd: look
+    }
     return {};
   }
 
   void send(std::string line) override {
-    if (_stopping || _in < 0) return;
+    if (_stopping || !_in) return;
     if (_queued.size() - _written + line.size() > max_queued_output) {
       report(fmt::format("stopped reading its input ({} bytes waiting)", _queued.size() - _written));
       return;
@@ -107,59 +117,23 @@ class stdio_transport final : public transport {
     flush();
   }
 
-  void fds(std::vector<pollfd>& out) override {
-    if (_out >= 0) out.push_back({_out, POLLIN, 0});
-    if (_err >= 0) out.push_back({_err, POLLIN, 0});
-    if (_in >= 0 && _written < _queued.size()) out.push_back({_in, POLLOUT, 0});
-    if (_pidfd >= 0 && !_reaped) out.push_back({_pidfd, POLLIN, 0});
-  }
-
-  std::optional<clock::time_point> wake_at() const override {
-    std::optional<clock::time_point> t;
-    auto at = [&](clock::time_point x) { t = t ? std::min(*t, x) : x; };
-    if (_term_at) at(*_term_at);
-    if (_kill_at) at(*_kill_at);
-    if (_out_eof_at && !_reaped) at(*_out_eof_at + eof_grace);
-    if (!_reaped && _pidfd < 0) at(clock::now() + std::chrono::milliseconds(100));  // no pidfd: poll
-    return t;
-  }
-
-  void on_io(clock::time_point now) override {
-    read_stdout(now);
-    read_stderr();
-    flush();
-    reap();
-    if (_reaped) {
-      if (!_stopping) report(exit_reason());
-      return;
-    }
-    if (_out_eof_at && !_stopping && now >= *_out_eof_at + eof_grace) {
-      report("closed its standard output");
-      shutdown(now, true);
-    }
-    if (_term_at && now >= *_term_at) {
-      _term_at.reset();
-      ::kill(-_pid, SIGTERM);
-      _kill_at = now + kill_grace;
-    }
-    if (_kill_at && now >= *_kill_at) {
-      ::kill(-_pid, SIGKILL);
-      _kill_at = now + kill_grace;  // members may have been forking: keep trying
-    }
-  }
-
-  void shutdown(clock::time_point now, bool hard) override {
+  void shutdown(bool hard, std::function<void()> finished) override {
     _stopping = true;
-    close_fd(_in);
-    if (_reaped) return;
+    _on_finished = std::move(finished);
+    close_in();
+    if (_reaped) return finish();
     if (hard) {
-      if (!_kill_at) {
+      _loop.cancel(std::exchange(_t_term, 0));
+      if (!_t_kill) {
         ::kill(-_pid, SIGTERM);
-        _kill_at = now + kill_grace;
+        arm_kill();
       }
-      _term_at.reset();
-    } else if (!_term_at && !_kill_at) {
-      _term_at = now + graceful_wait;
+    } else if (!_t_term && !_t_kill) {
+      _t_term = _loop.after(graceful_wait, [this] {
+        _t_term = 0;
+        ::kill(-_pid, SIGTERM);
+        arm_kill();
+      });
     }
   }
 
@@ -167,23 +141,45 @@ class stdio_transport final : public transport {
   pid_t pid() const override { return _reaped ? -1 : _pid; }
 
  private:
-  void report(std::string reason) {
-    if (_reported) return;
-    _reported = true;
-    if (_ev.closed) _ev.closed(std::move(reason));
+  void unwatch(event_loop::id& w) {
+    if (w) _loop.unwatch(std::exchange(w, 0));
+  }
+  void close_in() {
+    unwatch(_w_in);
+    _in.reset();
   }
 
-  void read_stdout(clock::time_point now) {
-    for (int i = 0; _out >= 0 && i < 16; ++i) {
-      auto r = _reader.read_from(_out);
-      if (!r) {
-        close_fd(_out);
-        if (!_out_eof_at) _out_eof_at = now;
-        break;
-      }
-      if (!*r) {  // end of file
-        close_fd(_out);
-        if (!_out_eof_at) _out_eof_at = now;
+  void arm_kill() {
+    _t_kill = _loop.after(kill_grace, [this] {
+      _t_kill = 0;
+      ::kill(-_pid, SIGKILL);
+      arm_kill();  // members may have been forking: keep trying until it is reaped
+    });
+  }
+
+  /// The closed event, after the current callback (never inside send()).
+  void report(std::string reason) {
+    if (_reported || _stopping) return;
+    _reported = true;
+    _loop.defer([this, alive = _alive, reason = std::move(reason)]() mutable {
+      if (*alive && !_stopping && _ev.closed) _ev.closed(std::move(reason));
+    });
+  }
+
+  void finish() {
+    if (!_on_finished) return;
+    _loop.defer([alive = _alive, fn = std::exchange(_on_finished, {})] {
+      if (*alive) fn();
+    });
+  }
+
+  void read_stdout() {
+    for (int i = 0; _out && i < 16; ++i) {
+      auto r = _reader.read_from(_out.get());
+      if (!r || !*r) {  // an error or the end of file
+        unwatch(_w_out);
+        _out.reset();
+        stdout_ended();
         break;
       }
       bool got = false;
@@ -200,15 +196,32 @@ class stdio_transport final : public transport {
     }
   }
 
+  /// A server that closed stdout is expected to exit; one that does not within eof_grace is
+  /// reported and stopped.
+  void stdout_ended() {
+    if (_reaped || _t_eof) return;
+    _t_eof = _loop.after(eof_grace, [this] {
+      _t_eof = 0;
+      if (_reaped || _stopping) return;
+      report("closed its standard output");
+      close_in();
+      if (!_t_kill) {
+        ::kill(-_pid, SIGTERM);
+        arm_kill();
+      }
+    });
+  }
+
   void read_stderr() {
     char buf[8192];
-    for (int i = 0; _err >= 0 && i < 16; ++i) {
-      auto n = ::read(_err, buf, sizeof buf);
+    for (int i = 0; _err && i < 16; ++i) {
+      auto n = ::read(_err.get(), buf, sizeof buf);
       if (n < 0 && errno == EINTR) continue;
       if (n < 0 && errno == EAGAIN) break;
       if (n <= 0) {
         if (!_err_partial.empty()) err_line(std::exchange(_err_partial, {}));
-        close_fd(_err);
+        unwatch(_w_err);
+        _err.reset();
         break;
       }
       for (auto c : std::string_view(buf, static_cast<std::size_t>(n))) {
@@ -230,12 +243,12 @@ class stdio_transport final : public transport {
   }
 
   void flush() {
-    while (_in >= 0 && _written < _queued.size()) {
-      auto n = ::write(_in, _queued.data() + _written, _queued.size() - _written);
+    while (_in && _written < _queued.size()) {
+      auto n = ::write(_in.get(), _queued.data() + _written, _queued.size() - _written);
       if (n < 0 && errno == EINTR) continue;
-      if (n < 0 && errno == EAGAIN) return;
+      if (n < 0 && errno == EAGAIN) break;
       if (n < 0) {  // EPIPE: the child closed stdin or died; its exit tells why
-        close_fd(_in);
+        close_in();
         _queued.clear();
         _written = 0;
         return;
@@ -249,6 +262,13 @@ class stdio_transport final : public transport {
       _queued.erase(0, _written);
       _written = 0;
     }
+    // Watch for room only while output waits (a pipe is nearly always writable).
+    bool waiting = _in && !_queued.empty();
+    if (waiting && !_w_in) {
+      if (auto w = _loop.watch(_in.get(), EPOLLOUT, [this](std::uint32_t) { flush(); })) _w_in = *w;
+    } else if (!waiting) {
+      unwatch(_w_in);
+    }
   }
 
   void reap() {
@@ -260,10 +280,17 @@ class stdio_transport final : public transport {
     _status = st;
     ::kill(-_pid, SIGKILL);  // whatever it left running in its group
     read_stderr();           // its last words
-    read_stdout(clock::now());
-    close_fd(_pidfd);
-    close_fd(_in);
+    read_stdout();
+    unwatch(_w_pid);
+    _pidfd.reset();
+    _loop.cancel(std::exchange(_t_poll, 0));
+    _loop.cancel(std::exchange(_t_term, 0));
+    _loop.cancel(std::exchange(_t_kill, 0));
+    _loop.cancel(std::exchange(_t_eof, 0));
+    close_in();
     _log.info("MCP server '{}': pid {} {}", _name, _pid, status_text());
+    if (_stopping) finish();
+    else report(exit_reason());
   }
 
   std::string status_text() const {
@@ -281,19 +308,23 @@ class stdio_transport final : public transport {
     return s;
   }
 
+  event_loop& _loop;
   std::string _name, _command;
   transport_events _ev;
   mcp::line_reader _reader;
   log::logger& _log;
   pid_t _pid = -1;
-  int _in = -1, _out = -1, _err = -1, _pidfd = -1;
+  unique_fd _in, _out, _err, _pidfd;
+  event_loop::id _w_in = 0, _w_out = 0, _w_err = 0, _w_pid = 0;
+  event_loop::id _t_term = 0, _t_kill = 0, _t_eof = 0, _t_poll = 0;
   std::string _queued;
   std::size_t _written = 0;
   std::string _err_partial;
   std::deque<std::string> _stderr;
   bool _stopping = false, _reported = false, _reaped = false;
   int _status = 0;
-  std::optional<clock::time_point> _out_eof_at, _term_at, _kill_at;
+  std::function<void()> _on_finished;
+  std::shared_ptr<bool> _alive = std::make_shared<bool>(true);
 };
 
 }  // namespace
@@ -323,8 +354,8 @@ std::vector<std::string> child_environment(const service::mcp_server_entry& e, c
   return out;
 }
 
-result<std::unique_ptr<transport>> start_stdio(const service::mcp_server_entry& e, const std::string& cwd,
-                                               transport_events ev) {
+result<std::unique_ptr<transport>> start_stdio(event_loop& loop, const service::mcp_server_entry& e,
+                                               const std::string& cwd, transport_events ev) {
   auto path_it = e.env.find("PATH");
   std::string path = path_it != e.env.end() ? path_it->second : default_path;
   auto program = find_program(e.command, path);
@@ -334,7 +365,7 @@ result<std::unique_ptr<transport>> start_stdio(const service::mcp_server_entry& 
     return fail(errc::not_found, "Failed to start '{}': working directory '{}': {}", e.command, cwd, std::strerror(errno));
   else if (!S_ISDIR(st.st_mode))
     return fail(errc::invalid_argument, "Failed to start '{}': working directory '{}': not a directory", e.command, cwd);
-  auto t = std::make_unique<stdio_transport>(e.name, e.command, std::move(ev));
+  auto t = std::make_unique<stdio_transport>(loop, e.name, e.command, std::move(ev));
   if (auto s = t->spawn(program, e.args, child_environment(e, cwd), cwd); !s) return s.take_error();
   return std::unique_ptr<transport>(std::move(t));
 }

@@ -150,38 +150,6 @@ TEST_CASE("backoff: full jitter within [0, min(cap, base*2^n)], reset") {
   CHECK(b.ceiling().count() == 30000);
 }
 
-TEST_CASE("SSE: priming events skipped, multi-line data, split chunks, CRLF, comments") {
-  sse_parser p;
-  std::string stream =
-      "id: 7c2\r\ndata: \r\nretry: 3000\r\n\r\n"  // SDK priming event: empty data
-      ": keep-alive\n\n"
-      "event: message\nid: 8\ndata: {\"jsonrpc\":\"2.0\",\n"
-      "data: \"id\":1,\"result\":{}}\n\n"
-      "data:{\"a\":1}\n\n";
-  for (char c : stream) p.feed(std::string_view(&c, 1));  // one byte at a time
-  auto e1 = p.next();
-  REQUIRE(e1);
-  CHECK(e1->event == "message");
-  CHECK(e1->id == "8");
-  CHECK(e1->data == "{\"jsonrpc\":\"2.0\",\n\"id\":1,\"result\":{}}");
-  auto e2 = p.next();
-  REQUIRE(e2);
-  CHECK(e2->data == "{\"a\":1}");
-  CHECK(e2->event == "message");
-  CHECK_FALSE(p.next());
-  CHECK(p.last_event_id() == "8");
-  // An unfinished event is not dispatched.
-  p.feed("data: partial\n");
-  CHECK_FALSE(p.next());
-  p.feed("\n");
-  CHECK(p.next()->data == "partial");
-  // An over-long line fails the stream, holding at most the limit.
-  sse_parser small(16);
-  small.feed("data: " + std::string(100, 'x'));
-  CHECK(small.failed());
-  CHECK_FALSE(small.next());
-}
-
 TEST_CASE("stdio child environment: the entry's env plus PATH and HOME only") {
   service::mcp_server_entry e;
   e.name = "x";
@@ -198,21 +166,6 @@ TEST_CASE("stdio child environment: the entry's env plus PATH and HOME only") {
   CHECK(find_program("sh", "/nonexistent") == "");
 }
 
-TEST_CASE("SSE: an event whose data lines never end fails the stream at the limit") {
-  sse_parser p(64);
-  for (int i = 0; i < 1000 && !p.failed(); ++i) p.feed("data: xxxxxxxxxx\n");  // no blank line, ever
-  CHECK(p.failed());
-  CHECK_FALSE(p.next());
-  // Within the limit, many data lines make one event.
-  sse_parser ok(64);
-  for (int i = 0; i < 4; ++i) ok.feed("data: xxxxxxxxxx\n");
-  ok.feed("\n");
-  CHECK_FALSE(ok.failed());
-  auto e = ok.next();
-  REQUIRE(e);
-  CHECK(e->data.size() == 4 * 10 + 3);
-}
-
 TEST_CASE("URLs in logs: no userinfo, query or fragment") {
   CHECK(redact_url("https://user:secret@mcp.example.com:8443/mcp?token=abc#x") == "https://mcp.example.com:8443/mcp");
   CHECK(redact_url("http://127.0.0.1:3001/mcp") == "http://127.0.0.1:3001/mcp");
@@ -224,7 +177,9 @@ TEST_CASE("stdio: a missing working directory is named as such") {
   service::mcp_server_entry e;
   e.name = "x";
   e.command = "sh";
-  auto t = start_stdio(e, "/nonexistent/weft-cwd", {});
+  auto loop = event_loop::create();
+  REQUIRE(loop);
+  auto t = start_stdio(**loop, e, "/nonexistent/weft-cwd", {});
   REQUIRE_FALSE(t);
   CHECK(t.err().message == "Failed to start 'sh': working directory '/nonexistent/weft-cwd': No such file or directory");
 }

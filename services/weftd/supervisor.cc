@@ -292,8 +292,13 @@ void supervisor::on_exit(child& c, int ws) {
   // A process that exits with an error said why in its last STATUS= (service::run_main
   // does); a signal says nothing more than last_exit.
   if (WIFEXITED(ws) && !clean && !c.status_line.empty()) c.error = c.status_line;
-  if (address_in_use) c.error = fmt::format("{} ({})", c.error.empty() ? "address in use" : c.error,
-                                            address_in_use_hint(c.spec.name));
+  // The child's own message may already say which setting to change (chan-web's does): then
+  // only how to start it again is added.
+  if (address_in_use)
+    c.error = c.error.find("to another port") != std::string::npos
+                  ? fmt::format("{}; then weftctl start {}", c.error, c.spec.name)
+                  : fmt::format("{} ({})", c.error.empty() ? "address in use" : c.error,
+                                address_in_use_hint(c.spec.name));
   if (!c.want_running || _shutting_down) {
     _log.info("'{}' stopped ({})", c.spec.name, c.last_exit);
     if (c.restart_after_stop && !_shutting_down) {

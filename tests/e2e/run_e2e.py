@@ -98,7 +98,11 @@ def main():
         if not port:
             print(open(os.path.join(work, "weftd.log")).read())
             raise SystemExit("Failed to start the stack: no %s/web.port" % runtime)
-        rc = subprocess.call(["node", script, "http://127.0.0.1:%s/" % port, "You said: hello from the browser"],
+        # The URL weft prints: the token (from chan-web's 0600 file) logs the browser in.
+        with open(os.path.join(work, "home", "channels", "web", "token")) as f:
+            token = f.read().strip()
+        rc = subprocess.call(["node", script, "http://127.0.0.1:%s/?token=%s" % (port, token),
+                              "You said: hello from the browser"],
                              cwd=node_dir, timeout=300)
         if rc != 0:
             print(open(os.path.join(work, "weftd.log")).read())

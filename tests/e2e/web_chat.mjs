@@ -4,7 +4,8 @@
 // agent's answer.
 //
 // usage: node web_chat.mjs URL [EXPECTED_SUBSTRING]
-//   URL                the chat page, e.g. http://127.0.0.1:8780/ (add ?token=… when auth is on)
+//   URL                the URL weft printed, e.g. http://127.0.0.1:8780/?token=… (the page
+//                      exchanges the token for its login cookie)
 //   EXPECTED_SUBSTRING text the final reply must contain (default: the message sent)
 // Environment: CHROMIUM (default /usr/bin/chromium), E2E_SCREENSHOT (write a PNG there).
 import { chromium } from "playwright-core";

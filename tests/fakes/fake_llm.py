@@ -32,7 +32,9 @@ Control endpoints:
                    step (the script step used, or null)
   POST /_reset     clears the script and the request log
 
-Usage: fake_llm.py [--host 127.0.0.1] [--port 0] [--port-file FILE] [--key KEY]
+Usage: fake_llm.py [--host 127.0.0.1] [--port 0] [--port-file FILE] [--key KEY] [--delay-ms N]
+  --delay-ms N     every chat answer without a scripted delay waits N ms (so requests are
+                   in flight when a test kills a process)
 """
 
 import argparse
@@ -47,6 +49,7 @@ LOCK = threading.Lock()
 SCRIPT = []
 REQUESTS = []
 KEY = None
+DELAY_MS = 0
 
 
 def last_user(api, messages):
@@ -207,6 +210,8 @@ class Handler(BaseHTTPRequestHandler):
                              "body": body, "t": time.monotonic(), "step": step})
         if step and step.get("delay_ms"):
             time.sleep(step["delay_ms"] / 1000.0)
+        elif DELAY_MS and path != "/embeddings":
+            time.sleep(DELAY_MS / 1000.0)
         if KEY is not None and not self.authorised(api):
             self.error(api, 401, "invalid x-api-key" if api == "anthropic" else "Incorrect API key provided",
                        "authentication_error" if api == "anthropic" else "invalid_api_key")
@@ -390,15 +395,17 @@ def bag_of_words(text, dims=64):
 
 
 def main():
-    global KEY
+    global KEY, DELAY_MS
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                  formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__)
     ap.add_argument("--host", default="127.0.0.1")
     ap.add_argument("--port", type=int, default=0)
     ap.add_argument("--port-file", help="write the chosen port to this file")
     ap.add_argument("--key", help="require this API key")
+    ap.add_argument("--delay-ms", type=int, default=0, help="every chat answer waits this long")
     a = ap.parse_args()
     KEY = a.key
+    DELAY_MS = a.delay_ms
     ThreadingHTTPServer.daemon_threads = True
     ThreadingHTTPServer.request_queue_size = 128
     srv = ThreadingHTTPServer((a.host, a.port), Handler)

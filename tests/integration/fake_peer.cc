@@ -20,8 +20,15 @@
 
 namespace weft::test {
 
+std::string http_reply::header(const std::string& name) const {
+  auto at = head.find("\r\n" + name + ": ");
+  if (at == std::string::npos) return {};
+  at += name.size() + 4;
+  return head.substr(at, head.find("\r\n", at) - at);
+}
+
 http_reply http(std::uint16_t port, const std::string& method, const std::string& path, const std::string& body,
-                const std::string& content_type) {
+                const std::string& content_type, const std::vector<std::string>& headers) {
   int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   sockaddr_in sa{};
   sa.sin_family = AF_INET;
@@ -31,9 +38,11 @@ http_reply http(std::uint16_t port, const std::string& method, const std::string
     ::close(fd);
     return {};
   }
-  auto req = fmt::format("{} {} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\nContent-Type: {}\r\n"
-                         "Content-Length: {}\r\n\r\n{}",
-                         method, path, content_type, body.size(), body);
+  std::string extra;
+  for (auto& h : headers) extra += h + "\r\n";
+  auto req = fmt::format("{} {} HTTP/1.1\r\nHost: 127.0.0.1:{}\r\nConnection: close\r\nContent-Type: {}\r\n"
+                         "Content-Length: {}\r\n{}\r\n{}",
+                         method, path, port, content_type, body.size(), extra, body);
   for (std::string_view s = req; !s.empty();) {
     auto n = ::write(fd, s.data(), s.size());
     if (n <= 0) break;
@@ -53,7 +62,10 @@ http_reply http(std::uint16_t port, const std::string& method, const std::string
   if (resp.size() < 12) return r;
   r.status = std::atoi(resp.c_str() + 9);
   auto end = resp.find("\r\n\r\n");
-  if (end != std::string::npos) r.body = resp.substr(end + 4);
+  if (end != std::string::npos) {
+    r.head = resp.substr(0, end + 2);
+    r.body = resp.substr(end + 4);
+  }
   if (resp.find("Transfer-Encoding: chunked") != std::string::npos ||
       resp.find("transfer-encoding: chunked") != std::string::npos) {
     std::string out;

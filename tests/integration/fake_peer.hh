@@ -13,11 +13,16 @@ namespace weft::test {
 struct http_reply {
   int status = 0;
   std::string body;
+  std::string head;  ///< the status line and headers, as sent
+
+  /// The value of header `name` (case as sent), or empty.
+  std::string header(const std::string& name) const;
 };
 
-/// One HTTP/1.1 request to 127.0.0.1:port (Connection: close). status 0: no connection.
+/// One HTTP/1.1 request to 127.0.0.1:port (Connection: close), with `headers` ("Name:
+/// value") added. status 0: no connection.
 http_reply http(std::uint16_t port, const std::string& method, const std::string& path, const std::string& body = {},
-                const std::string& content_type = "application/json");
+                const std::string& content_type = "application/json", const std::vector<std::string>& headers = {});
 
 class fake_peer {
  public:

@@ -99,11 +99,11 @@ class conn {
     _buf.erase(0, n);
     return out;
   }
-  /// POST with a JSON body; returns the status code (body read and dropped).
-  int post(const std::string& path, const std::string& body) {
+  /// POST with a JSON body and the web API's token; returns the status code (body read and dropped).
+  int post(const std::string& path, const std::string& token, const std::string& body) {
     write_all(fmt::format("POST {} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
-                          "Content-Length: {}\r\n\r\n{}",
-                          path, body.size(), body));
+                          "Authorization: Bearer {}\r\nContent-Length: {}\r\n\r\n{}",
+                          path, token, body.size(), body));
     auto head = read_until("\r\n\r\n");
     int status = std::atoi(head.c_str() + 9);
     std::size_t len = 0;
@@ -121,9 +121,10 @@ class conn {
 /// An SSE subscription to one web-chat session; next_message() waits for a reply.
 class session_stream {
  public:
-  session_stream(std::uint16_t port, const std::string& session) : _c(port) {
-    _c.write_all(fmt::format("GET /api/stream?session={} HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: text/event-stream\r\n\r\n",
-                             session));
+  session_stream(std::uint16_t port, const std::string& token, const std::string& session) : _c(port) {
+    _c.write_all(fmt::format("GET /api/stream?session={} HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: text/event-stream\r\n"
+                             "Authorization: Bearer {}\r\n\r\n",
+                             session, token));
     _c.read_until("\r\n\r\n");
   }
   /// Skips deltas and comments; returns the data of the next `message` event.
@@ -148,6 +149,14 @@ std::uint16_t web_port(const stack& s) {
   throw std::runtime_error("chan-web did not write " + s.runtime() + "/web.port");
 }
 
+/// The web API's token, from the 0600 file chan-web creates (it exists once the port file does).
+std::string web_token(const stack& s) {
+  std::ifstream f(s.dir() + "/home/channels/web/token");
+  std::string t;
+  if (!(f >> t)) throw std::runtime_error("chan-web did not write " + s.dir() + "/home/channels/web/token");
+  return t;
+}
+
 double pct(std::vector<double> v, double p) {
   std::sort(v.begin(), v.end());
   return v[std::min(v.size() - 1, static_cast<std::size_t>(p * static_cast<double>(v.size())))];
@@ -166,6 +175,7 @@ void bench_latency(int turns) {
   stack s(stack_config(llm.port()));
   s.start();
   auto port = web_port(s);
+  auto token = web_token(s);
   conn c(port);
   std::vector<double> us, accepted_us;
   std::unique_ptr<session_stream> stream;
@@ -173,10 +183,10 @@ void bench_latency(int turns) {
   for (int i = 0; i < turns + 50; ++i) {
     if (i % turns_per_session == 0) {
       session = fmt::format("lat-{}", i);
-      stream = std::make_unique<session_stream>(port, session);
+      stream = std::make_unique<session_stream>(port, token, session);
     }
     auto t0 = clk::now();
-    if (auto st = c.post("/api/messages", message_body(session, i)); st / 100 != 2)
+    if (auto st = c.post("/api/messages", token, message_body(session, i)); st / 100 != 2)
       throw std::runtime_error(fmt::format("POST /api/messages answered {}", st));
     auto t1 = clk::now();
     stream->next_message();
@@ -198,7 +208,7 @@ struct load_result {
   std::uint64_t replies, failures;
 };
 
-load_result run_load(std::uint16_t port, int turns, int concurrency) {
+load_result run_load(std::uint16_t port, const std::string& token, int turns, int concurrency) {
   std::atomic<int> next{0};
   std::atomic<std::uint64_t> replies{0}, failures{0};
   std::vector<std::thread> ts;
@@ -212,9 +222,9 @@ load_result run_load(std::uint16_t port, int turns, int concurrency) {
         for (int i, k = 0; (i = next++) < turns; ++k) {
           if (k % turns_per_session == 0) {
             session = fmt::format("load-{}-{}-{}", w, k, std::chrono::steady_clock::now().time_since_epoch().count());
-            stream = std::make_unique<session_stream>(port, session);
+            stream = std::make_unique<session_stream>(port, token, session);
           }
-          if (c.post("/api/messages", message_body(session, i)) / 100 != 2) {
+          if (c.post("/api/messages", token, message_body(session, i)) / 100 != 2) {
             ++failures;
             continue;
           }
@@ -235,8 +245,9 @@ void bench_throughput(int turns, int concurrency) {
   stack s(stack_config(llm.port()));
   s.start();
   auto port = web_port(s);
-  run_load(port, 200, concurrency);  // warm-up
-  auto r = run_load(port, turns, concurrency);
+  auto token = web_token(s);
+  run_load(port, token, 200, concurrency);  // warm-up
+  auto r = run_load(port, token, turns, concurrency);
   fmt::print("sustained turns, concurrency {}, {} turns:\n", concurrency, turns);
   fmt::print("  {:.0f} turns/s   replies {} of {}   failures {}\n", static_cast<double>(r.replies) / r.seconds,
              r.replies, turns, r.failures);
@@ -258,14 +269,15 @@ void bench_pss(int turns) {
   stack s(stack_config(llm.port()));
   s.start();
   auto port = web_port(s);
-  run_load(port, 50, 4);
+  auto token = web_token(s);
+  run_load(port, token, 50, 4);
   fmt::print("memory of the default stack (sum of PSS), idle after 50 turns:\n");
   auto idle = stack_pss(s, true);
   fmt::print("  total {:.1f} MB\n", idle / 1024.0);
   std::vector<long> trend;
   int steps = 10;
   for (int k = 0; k < steps; ++k) {
-    run_load(port, turns / steps, 16);
+    run_load(port, token, turns / steps, 16);
     trend.push_back(stack_pss(s, false));
   }
   fmt::print("after {} more turns (16 at a time), PSS after each tenth: ", turns);

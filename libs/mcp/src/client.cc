@@ -23,6 +23,19 @@ json member(const json& o, const char* key) {
   return it != o.end() ? *it : json();
 }
 
+/// The prefix of the `_meta` keys the protocol itself defines.
+constexpr std::string_view protocol_meta_prefix = "io.modelcontextprotocol/";
+
+/// data.supported of a -32022 answer (strings only); nullopt when it has none.
+std::optional<std::vector<std::string>> supported_versions(const json& data) {
+  auto s = data.is_object() ? data.find("supported") : data.end();
+  if (s == data.end() || !s->is_array()) return std::nullopt;
+  std::vector<std::string> out;
+  for (auto& v : *s)
+    if (v.is_string()) out.push_back(v.get<std::string>());
+  return out;
+}
+
 }  // namespace
 
 result<tool> parse_tool(const json& t) {
@@ -146,9 +159,10 @@ result<server_hello> client::read_initialize(const json& j) const {
   return h;
 }
 
-std::int64_t client::send_initialize(clock::time_point now, std::function<void(result<server_hello>)> done) {
+std::int64_t client::send_initialize(clock::time_point now, std::function<void(result<server_hello>)> done,
+                                    std::string_view version) {
   _state = state::initializing;
-  json params = {{"protocolVersion", _opt.protocol_version},
+  json params = {{"protocolVersion", version.empty() ? _opt.protocol_version : std::string(version)},
                  {"capabilities", _opt.capabilities},
                  {"clientInfo", {{"name", _opt.name}, {"version", _opt.version}}}};
   return send_request(now + _opt.timeout, _opt.timeout, "initialize", std::move(params),
@@ -202,6 +216,9 @@ struct client::connecting {
   clock::time_point give_up_at = clock::time_point::max();
   std::int64_t probe_id = 0, init_id = 0;
   std::optional<error> probe_error, init_error;
+  /// A -32022 answer to the probe: the versions the server listed (data.supported).
+  std::optional<std::vector<std::string>> supported;
+  bool probed_again = false;  ///< server/discover was sent a second time (at most once)
 };
 
 void client::finish_connect(result<server_hello> h) {
@@ -224,6 +241,11 @@ void client::connect(clock::time_point now, mode m, std::chrono::milliseconds pr
   cx->fallback_at = m == mode::automatic && probe_timeout.count() > 0 ? now + probe_timeout : clock::time_point::max();
   cx->probe_timeout = probe_timeout;
   _connecting = cx;
+  send_probe(now);
+}
+
+void client::send_probe(clock::time_point now) {
+  auto cx = _connecting;
   // The probe itself waits the whole request timeout: a server slower than the fallback may
   // still answer it (having pinned the connection to 2026-07-28, it refuses initialize).
   cx->probe_id = send_request(now + _opt.timeout, _opt.timeout, "server/discover", with_meta(json::object()),
@@ -237,13 +259,31 @@ void client::connect(clock::time_point now, mode m, std::chrono::milliseconds pr
       return finish_connect(_hello);
     }
     cx->probe_error = h.take_error();
-    if (_state == state::closed || cx->m == mode::modern) return finish_connect(std::move(*cx->probe_error));
+    if (_state == state::closed) return finish_connect(std::move(*cx->probe_error));
+    // -32022 lists the versions the server speaks: the client picks one of them and asks
+    // again (the 2026-07-28 rule), instead of guessing the legacy era.
+    auto listed = std::exchange(cx->supported, std::nullopt);
+    auto has = [&](std::string_view v) { return listed && std::find(listed->begin(), listed->end(), v) != listed->end(); };
+    if (has(modern_version) && !cx->probed_again && !cx->init_id) {
+      // It refused the version it lists (a restart, a conformance check): once more, as it asks.
+      cx->probed_again = true;
+      cx->probe_error.reset();
+      return send_probe(_now);
+    }
+    if (cx->m == mode::modern) return finish_connect(std::move(*cx->probe_error));
     if (cx->init_error) return finish_connect(connect_failure(*cx));
-    if (_state == state::probing) fall_back(_now);
+    std::string_view legacy_choice;
+    if (listed)
+      for (auto v : legacy_versions())
+        if (has(v)) {
+          legacy_choice = v;  // newest first: the newest both sides speak
+          break;
+        }
+    if (_state == state::probing) fall_back(_now, legacy_choice);
   });
 }
 
-void client::fall_back(clock::time_point now) {
+void client::fall_back(clock::time_point now, std::string_view version) {
   auto cx = _connecting;
   cx->fallback_at = clock::time_point::max();
   cx->init_id = send_initialize(now, [this, cx](result<server_hello> h) {
@@ -260,7 +300,7 @@ void client::fall_back(clock::time_point now) {
       return;
     }
     finish_connect(connect_failure(*cx));
-  });
+  }, version);
 }
 
 error client::connect_failure(const connecting& cx) const {
@@ -318,8 +358,15 @@ void client::list_tools(clock::time_point now, std::function<void(result<std::ve
 }
 
 std::int64_t client::call_tool(clock::time_point now, std::string name, json arguments,
-                               std::function<void(result<call_result>)> done) {
+                               std::function<void(result<call_result>)> done, json meta) {
   json params = {{"name", name}, {"arguments", arguments.is_null() ? json::object() : std::move(arguments)}};
+  if (meta.is_object()) {
+    // The protocol's own keys are the session's to set (a 2026-07-28 version in a legacy
+    // session would make an HTTP transport speak the other era).
+    for (auto it = meta.begin(); it != meta.end();)
+      it = it.key().starts_with(protocol_meta_prefix) ? meta.erase(it) : std::next(it);
+    if (!meta.empty()) params["_meta"] = std::move(meta);
+  }
   return request(now, "tools/call", std::move(params), [done = std::move(done)](result<json> r) {
     if (!r) return done(r.take_error());
     done(parse_call_result(*r));
@@ -351,7 +398,10 @@ status client::receive(std::string_view line) {
     auto* id = e->id ? std::get_if<std::int64_t>(&*e->id) : nullptr;
     if (!id) return from_error_object(e->error, "use MCP session");
     auto it = _pending.find(*id);
-    if (it != _pending.end()) complete(*id, from_error_object(e->error, fmt::format("call '{}'", it->second.method)));
+    if (it == _pending.end()) return {};
+    if (_connecting && *id == _connecting->probe_id && e->error.code == code::unsupported_version)
+      _connecting->supported = supported_versions(e->error.data);
+    complete(*id, from_error_object(e->error, fmt::format("call '{}'", it->second.method)));
   } else if (auto* n = std::get_if<notification>(&*m)) {
     if (n->method == "notifications/tools/list_changed") {
       if (_on_tools_changed) _on_tools_changed();
@@ -385,6 +435,19 @@ void client::expire(clock::time_point now) {
     if (it->second.method != "initialize") send_cancelled(id, "no answer in time");
     complete(id, std::move(e));
   }
+}
+
+std::optional<client::clock::time_point> client::next_deadline() const {
+  std::optional<clock::time_point> t;
+  auto at = [&](clock::time_point x) {
+    if (x != clock::time_point::max()) t = t ? std::min(*t, x) : x;
+  };
+  for (auto& [id, p] : _pending) at(p.deadline);
+  if (_connecting) {
+    if (_state == state::probing) at(_connecting->fallback_at);
+    if (_connecting->init_error) at(_connecting->give_up_at);
+  }
+  return t;
 }
 
 void client::fail_all(const error& e) {

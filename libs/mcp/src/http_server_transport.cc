@@ -6,6 +6,8 @@
 
 #include <fmt/format.h>
 
+#include <weft/http/sse.hh>
+
 namespace weft::mcp::http {
 namespace {
 
@@ -57,9 +59,8 @@ std::string supported_list() {
 struct outgoing {
   bool notification = false;
   std::optional<json> id;  ///< a response's id; nullopt for notifications and refusals (id null)
-  /// The HTTP status of a stateless (2026-07-28) answer: unknown methods are 404 and version
-  /// errors 400 (protocols.md §1.8); results and other errors travel in a 200.
-  int stateless_status = 200;
+  /// The JSON-RPC error code of an error response (0 for anything else).
+  int error_code = 0;
 };
 
 outgoing read_outgoing(const std::string& line) {
@@ -68,17 +69,25 @@ outgoing read_outgoing(const std::string& line) {
   if (!j.is_object()) return o;
   o.notification = j.contains("method") && !j.contains("id");
   if (auto id = j.find("id"); id != j.end() && !id->is_null()) o.id = *id;
-  if (auto e = j.find("error"); e != j.end() && e->is_object()) {
-    if (auto c = e->find("code"); c != e->end()) {
-      if (*c == code::method_not_found) o.stateless_status = 404;
-      else if (*c == code::unsupported_version || *c == code::header_mismatch) o.stateless_status = 400;
-    }
-  }
+  if (auto e = j.find("error"); e != j.end() && e->is_object())
+    if (auto c = e->find("code"); c != e->end() && c->is_number_integer()) o.error_code = c->get<int>();
   return o;
 }
 
+/// The HTTP status of a stateless (2026-07-28) answer (protocols.md §1.8): unknown methods
+/// are 404; version errors, header mismatches, missing client capabilities and requests
+/// missing a required _meta field are 400; results and other errors travel in a 200.
+int stateless_status(int error_code, bool bad_meta) {
+  if (error_code == code::method_not_found) return 404;
+  if (error_code == code::unsupported_version || error_code == code::header_mismatch ||
+      error_code == code::missing_capability)
+    return 400;
+  if (error_code == code::invalid_params && bad_meta) return 400;
+  return 200;
+}
+
 /// 2026-07-28 over HTTP: the headers must repeat what the body says (protocols.md §1.8).
-/// A body without a `_meta` version is the dispatcher's to refuse (-32022).
+/// A body without a `_meta` version is the dispatcher's to refuse (-32602).
 std::optional<std::string> modern_mismatch(const request& r, const mcp::request& q) {
   auto body = meta_protocol_version(q.params);
   if (!body) return std::nullopt;
@@ -128,15 +137,20 @@ bool origin_allowed(std::string_view origin, const std::vector<std::string>& ext
 }
 
 std::string sse_message(std::string_view json_line, std::uint64_t id) {
-  // A serialised message never holds a raw newline (jsonrpc.hh), so one data line suffices.
-  return fmt::format("id: {}\nevent: message\ndata: {}\n\n", id, json_line);
+  // A serialised message never holds a raw newline (jsonrpc.hh): one data line.
+  return ::weft::http::sse_frame("message", json_line, id);
 }
 
 struct transport::session {
   std::unique_ptr<server> srv;
   std::optional<conn_id> stream;
-  std::uint64_t used = 0;
-  bool ephemeral = false;  // a stateless (2026-07-28) request's own dispatcher
+  std::uint64_t used = 0;    // order of last use (ties of used_at)
+  clock::time_point used_at;  // time of last use
+  bool ephemeral = false;    // a stateless (2026-07-28) request's own dispatcher
+  bool idle(const std::map<conn_id, pending>& waiting, const std::string& id) const {
+    return !ephemeral && !stream && srv->in_flight() == 0 &&
+           std::none_of(waiting.begin(), waiting.end(), [&](auto& p) { return p.second.session == id; });
+  }
 };
 
 transport::transport(options o) : _o(std::move(o)) {}
@@ -219,22 +233,35 @@ transport::session* transport::find_session(conn_id c, const request& r) {
     return nullptr;
   }
   it->second->used = ++_use_seq;
+  it->second->used_at = clock::now();
   return it->second.get();
 }
 
+std::optional<transport::idle_session> transport::least_recently_used_idle() const {
+  const std::pair<const std::string, std::unique_ptr<session>>* best = nullptr;
+  for (auto& e : _sessions)
+    if (e.second->idle(_pending, e.first) && (!best || e.second->used < best->second->used)) best = &e;
+  if (!best) return std::nullopt;
+  return idle_session{best->first, best->second->used_at};
+}
+
 bool transport::make_room() {
+  if (admit) return admit();
   auto external = external_sessions ? external_sessions() : 0;
   while (external + sessions() >= _o.max_sessions) {
-    std::string victim;
-    std::uint64_t oldest = UINT64_MAX;
-    for (auto& [id, s] : _sessions) {
-      if (s->ephemeral || s->stream || s->srv->in_flight() > 0) continue;
-      if (s->used < oldest) oldest = s->used, victim = id;
-    }
-    if (victim.empty()) return false;
-    end_session(victim, "the session limit was reached and it was the least recently used");
+    auto victim = least_recently_used_idle();
+    if (!victim) return false;
+    end_session(victim->id, "the session limit was reached and it was the least recently used");
   }
   return true;
+}
+
+std::size_t transport::expire_idle(clock::time_point now) {
+  std::vector<std::string> old;
+  for (auto& [id, s] : _sessions)
+    if (s->idle(_pending, id) && now - s->used_at >= _o.idle_expiry) old.push_back(id);
+  for (auto& id : old) end_session(id, "idle too long");
+  return old.size();
 }
 
 void transport::end_session(const std::string& sid, std::string_view why) {
@@ -279,19 +306,11 @@ void transport::post(conn_id c, const request& r) {
   session* s = nullptr;
   std::string sid;
   bool opening = false;
-  if (q && q->method == "initialize") {
-    if (auto v = r.header("mcp-protocol-version"); !v.empty() && !supported_header_version(v))
-      return answer_error(c, 400, code::server_error,
-                          fmt::format("Bad Request: Unsupported protocol version '{}' (supported versions: {})", v,
-                                      supported_list()));
-    if (!make_room())
-      return answer_error(c, 503, code::server_error,
-                          fmt::format("Service Unavailable: weft's MCP server holds its maximum of {} sessions, all "
-                                      "busy; try again later or raise [mcp] max_sessions",
-                                      _o.max_sessions));
-    opening = true;
-    sid = new_session_id();
-  } else if (q && r.header("mcp-session-id").empty() && detect_era(*q) == era::modern) {
+  bool bad_meta = false;
+  // 2026-07-28 without a session: served by a dispatcher of its own, whatever the method.
+  bool stateless = q && r.header("mcp-session-id").empty() &&
+                   (opening_era(*q) == era::modern || r.header("mcp-protocol-version") == modern_version);
+  if (stateless) {
     if (auto bad = modern_mismatch(r, *q)) {
       response out{400, "application/json", serialize(error_response{q->id, {code::header_mismatch, *bad, json()}})};
       return respond(c, std::move(out));
@@ -303,6 +322,19 @@ void transport::post(conn_id c, const request& r) {
                                       _o.max_sessions));
     sid = fmt::format("~{}", ++_ephemeral_seq);  // stateless: a dispatcher for this request only
     opening = true;
+    bad_meta = missing_meta(q->params).has_value();
+  } else if (q && q->method == "initialize") {
+    if (auto v = r.header("mcp-protocol-version"); !v.empty() && !supported_header_version(v))
+      return answer_error(c, 400, code::server_error,
+                          fmt::format("Bad Request: Unsupported protocol version '{}' (supported versions: {})", v,
+                                      supported_list()));
+    if (!make_room())
+      return answer_error(c, 503, code::server_error,
+                          fmt::format("Service Unavailable: weft's MCP server holds its maximum of {} sessions, none "
+                                      "of them idle; try again later or raise [mcp] max_sessions",
+                                      _o.max_sessions));
+    opening = true;
+    sid = new_session_id();
   } else if (auto* n = std::get_if<notification>(&*m); n && r.header("mcp-session-id").empty() && meta_protocol_version(n->params)) {
     // A stateless notification (e.g. notifications/cancelled: on HTTP the client also closes
     // the request's stream, which is what ends it here).
@@ -317,7 +349,10 @@ void transport::post(conn_id c, const request& r) {
     auto ns = std::make_unique<session>();
     ns->ephemeral = sid[0] == '~';
     ns->used = ++_use_seq;
-    ns->srv = std::make_unique<server>(_o.session, make_handlers ? make_handlers(sid) : handlers{},
+    ns->used_at = clock::now();
+    auto so = _o.session;
+    so.stateless = ns->ephemeral;
+    ns->srv = std::make_unique<server>(std::move(so), make_handlers ? make_handlers(sid) : handlers{},
                                        [this, sid](std::string line) { on_line(sid, std::move(line)); });
     s = _sessions.emplace(sid, std::move(ns)).first->second.get();
   }
@@ -327,7 +362,7 @@ void transport::post(conn_id c, const request& r) {
     return;
   }
   _pending[c] = pending{sid, q->id, opening && q->method == "initialize",
-                        s->ephemeral && q->method == "subscriptions/listen"};
+                        s->ephemeral && q->method == "subscriptions/listen", bad_meta};
   _current = c;
   (void)s->srv->receive(r.body);
   _current.reset();
@@ -383,9 +418,10 @@ void transport::on_line(const std::string& sid, std::string line) {
   }
   if (!target) return;  // its connection went away
   bool opening = _pending[*target].opening;
+  bool bad_meta = _pending[*target].bad_meta;
   _pending.erase(*target);
   bool stateless = it != _sessions.end() && it->second->ephemeral;
-  response out{stateless ? o.stateless_status : 200, "application/json", std::move(line)};
+  response out{stateless ? stateless_status(o.error_code, bad_meta) : 200, "application/json", std::move(line)};
   // A successful initialize answer names the new session.
   if (opening && it != _sessions.end() && it->second->srv->era() == era::legacy)
     out.headers.emplace_back("Mcp-Session-Id", sid);
@@ -440,10 +476,16 @@ void transport::end_listens() {
   for (auto* srv : open) srv->end_listens();  // each answer ends its stream (on_line)
 }
 
-std::size_t transport::notify_tools_changed() {
-  std::size_t n = 0;
+std::size_t transport::notify(const std::function<bool(server&)>& fn) {
+  // A write can find a peer gone, which changes the streams: walk a snapshot.
+  std::vector<std::string> open;
   for (auto& [id, s] : _sessions)
-    if (s->stream && s->srv->notify_tools_changed()) ++n;
+    if (s->stream) open.push_back(id);
+  std::size_t n = 0;
+  for (auto& id : open) {
+    auto it = _sessions.find(id);
+    if (it != _sessions.end() && it->second->stream && fn(*it->second->srv)) ++n;
+  }
   return n;
 }
 

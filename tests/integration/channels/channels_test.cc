@@ -7,10 +7,13 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <signal.h>
+#include <sys/stat.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <fstream>
+#include <map>
 #include <thread>
 
 #include <nlohmann/json.hpp>
@@ -19,6 +22,7 @@
 #include "proto/chat_v1.hh"
 #include "tests/integration/fake_peer.hh"
 #include "tests/integration/harness.hh"
+#include "tests/tcp_listener.hh"
 
 using namespace weft;
 using namespace std::chrono_literals;
@@ -124,14 +128,14 @@ std::string repeat(const std::string& s, int n) {
 /// An open SSE stream: a raw socket with a GET sent, read with a deadline.
 class sse_stream {
  public:
-  sse_stream(std::uint16_t port, const std::string& path) {
+  sse_stream(std::uint16_t port, const std::string& path, const std::string& auth_header) {
     _fd = ::socket(AF_INET, SOCK_STREAM, 0);
     sockaddr_in a{};
     a.sin_family = AF_INET;
     a.sin_port = htons(port);
     a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     REQUIRE(::connect(_fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
-    auto req = "GET " + path + " HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: text/event-stream\r\n\r\n";
+    auto req = "GET " + path + " HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: text/event-stream\r\n" + auth_header + "\r\n\r\n";
     REQUIRE(::write(_fd, req.data(), req.size()) == static_cast<ssize_t>(req.size()));
   }
   ~sse_stream() { ::close(_fd); }
@@ -162,6 +166,28 @@ std::uint16_t web_port(test::stack& s) {
   unsigned p = 0;
   in >> p;
   return static_cast<std::uint16_t>(p);
+}
+
+/// The port chan-web listens on, once it wrote it.
+std::uint16_t wait_web_port(test::stack& s) {
+  auto until = std::chrono::steady_clock::now() + 30s;
+  while (web_port(s) == 0 && std::chrono::steady_clock::now() < until) std::this_thread::sleep_for(20ms);
+  return web_port(s);
+}
+
+/// The token chan-web generated (read from its 0600 file, as a client of the API does).
+std::string web_token(test::stack& s) {
+  std::ifstream in(s.dir() + "/home/channels/web/token");
+  std::string t;
+  in >> t;
+  return t;
+}
+
+std::vector<std::string> bearer(const std::string& token) { return {"Authorization: Bearer " + token}; }
+
+/// A POST /api/messages with the token.
+test::http_reply post_message(std::uint16_t port, const std::string& token, const std::string& body) {
+  return test::http(port, "POST", "/api/messages", body, "application/json", bearer(token));
 }
 
 }  // namespace
@@ -272,6 +298,44 @@ TEST_CASE("telegram: the offset survives a restart of the channel; no update is 
   CHECK(sent_to(tg, 50).size() == 2);  // the first update was not handled again after the restart
 }
 
+TEST_CASE("telegram: replies still thread to their messages when the channel is killed before they go out") {
+  test::fake_peer llm("fake_llm.py");
+  test::fake_peer tg("fake_telegram.py", {"--token", bot_token});
+  auto s = test::stack::start(base_config(llm, telegram_section(tg)));
+  REQUIRE(s);
+  // Each chat's first sendMessage is told to wait 10 minutes: the replies are in the
+  // channel's hands, and not sent, when it dies.
+  const std::vector<long> chats = {301, 302, 303, 304};
+  REQUIRE(tg.post("/_fail", json{{"method", "sendMessage"}, {"count", chats.size()}, {"status", 429},
+                                 {"retry_after", 600}}.dump())
+              .status == 200);
+  std::map<long, json> injected;
+  for (auto chat : chats) {
+    auto r = tg.post("/_inject", json{{"user_id", chat}, {"chat_id", chat}, {"text", fmt::format("hi {}", chat)}}.dump());
+    REQUIRE(r.status == 200);
+    injected[chat] = json::parse(r.body)["message_id"];
+  }
+  auto until = std::chrono::steady_clock::now() + 60s;
+  while (get_json(tg, "/_calls").value("sendMessage", 0) < static_cast<int>(chats.size()) &&
+         std::chrono::steady_clock::now() < until)
+    std::this_thread::sleep_for(50ms);
+  REQUIRE(get_json(tg, "/_calls").value("sendMessage", 0) == static_cast<int>(chats.size()));
+  for (auto chat : chats) REQUIRE(sent_to(tg, chat).empty());
+
+  auto pid = s->service_pid("chan-telegram");
+  REQUIRE(pid > 0);
+  REQUIRE(::kill(pid, SIGKILL) == 0);
+  // weftd restarts it; the router sends the replies again; each threads to its message.
+  for (auto chat : chats) {
+    CAPTURE(chat);
+    auto got = wait_sent_to(tg, chat, 1);
+    REQUIRE(got.size() == 1);
+    CHECK(got[0]["text"].get<std::string>().find(fmt::format("hi {}", chat)) != std::string::npos);
+    CHECK(got[0]["reply_to"] == injected[chat]);
+  }
+  CHECK(s->service_pid("chan-telegram") != pid);
+}
+
 TEST_CASE("telegram, webhook: updates are acknowledged only after the router accepted them; the secret is checked") {
   test::fake_peer llm("fake_llm.py");
   test::fake_peer tg("fake_telegram.py", {"--token", bot_token});
@@ -304,22 +368,23 @@ TEST_CASE("web: page, health, a message with a streamed reply over SSE, replies 
   test::fake_peer llm("fake_llm.py");
   auto s = test::stack::start(base_config(llm, "[channels.web]\nlisten = \"127.0.0.1:0\"\n"));
   REQUIRE(s);
-  auto until = std::chrono::steady_clock::now() + 30s;
-  while (web_port(*s) == 0 && std::chrono::steady_clock::now() < until) std::this_thread::sleep_for(20ms);
-  auto port = web_port(*s);
+  auto port = wait_web_port(*s);
   REQUIRE(port != 0);
+  auto token = web_token(*s);
+  REQUIRE(token.size() == 64);
+  auto auth = bearer(token);
   auto page = test::http(port, "GET", "/");
   CHECK(page.status == 200);
   CHECK(page.body.find("<title>weft chat</title>") != std::string::npos);
   CHECK(test::http(port, "GET", "/api/health").status == 200);
   CHECK(test::http(port, "GET", "/nope").status == 404);
-  CHECK(test::http(port, "POST", "/api/messages", "not json").status == 400);
-  CHECK(test::http(port, "POST", "/api/messages", R"({"session":"bad session","text":"x"})").status == 400);
-  CHECK(test::http(port, "GET", "/api/stream").status == 400);
+  CHECK(post_message(port, token, "not json").status == 400);
+  CHECK(post_message(port, token, R"({"session":"bad session","text":"x"})").status == 400);
+  CHECK(test::http(port, "GET", "/api/stream", "", "application/json", auth).status == 400);
 
-  sse_stream st(port, "/api/stream?session=s1");
+  sse_stream st(port, "/api/stream?session=s1", auth[0]);
   REQUIRE(st.read_until("retry:"));
-  auto posted = test::http(port, "POST", "/api/messages", R"({"session":"s1","text":"stream me please"})");
+  auto posted = post_message(port, token, R"({"session":"s1","text":"stream me please"})");
   REQUIRE(posted.status == 202);
   auto id = json::parse(posted.body)["id"].get<std::string>();
   CHECK(id.rfind("web:", 0) == 0);
@@ -340,25 +405,94 @@ TEST_CASE("web: page, health, a message with a streamed reply over SSE, replies 
   REQUIRE(a);
   CHECK(a->as<chat::delivered>()->outbox_id == "test:kept");
   REQUIRE(deliver(*b, "chan/web", d));  // repeated: answered, not kept twice
-  sse_stream later(port, "/api/stream?session=s2");
+  sse_stream later(port, "/api/stream?session=s2", auth[0]);
   REQUIRE(later.read_until("kept for later"));
   later.read_until("never-there", 1s);  // whatever else the stream brings within a second
   auto first = later.data().find("kept for later");
   CHECK(later.data().find("kept for later", first + 1) == std::string::npos);
 }
 
-TEST_CASE("web: auth_token is required for the API when set") {
+TEST_CASE("web: the API needs the token even on loopback; the printed URL logs a browser in with a cookie; "
+          "the sender is the token's identity") {
+  test::fake_peer llm("fake_llm.py");
+  auto s = test::stack::start(base_config(llm, "[channels.web]\nlisten = \"127.0.0.1:0\"\n"));
+  REQUIRE(s);
+  auto port = wait_web_port(*s);
+  REQUIRE(port != 0);
+  auto token = web_token(*s);
+  REQUIRE(token.size() == 64);
+  struct stat st {};
+  REQUIRE(::stat((s->dir() + "/home/channels/web/token").c_str(), &st) == 0);
+  CHECK((st.st_mode & 0777) == 0600);
+  // The URL weft prints carries the token.
+  CHECK(s->log().find(fmt::format("weft web chat: http://127.0.0.1:{}/?token={}", port, token)) != std::string::npos);
+
+  auto msg = R"({"session":"s","text":"x"})";
+  CHECK(test::http(port, "POST", "/api/messages", msg).status == 401);
+  CHECK(test::http(port, "GET", "/api/stream?session=s").status == 401);
+  CHECK(post_message(port, "wrong", msg).status == 401);
+  CHECK(test::http(port, "POST", "/api/messages?token=" + token, msg).status == 401);  // not in a URL: a header
+  CHECK(post_message(port, token, msg).status == 202);
+  CHECK(test::http(port, "GET", "/").status == 200);  // the page itself holds nothing secret
+
+  // A browser opening the printed URL gets the token as a cookie scripts cannot read, and the
+  // URL without it.
+  CHECK(test::http(port, "GET", "/?token=wrong").status == 401);
+  auto login = test::http(port, "GET", "/?session=abc&token=" + token);
+  REQUIRE(login.status == 303);
+  CHECK(login.header("Location") == "/?session=abc");
+  auto cookie = login.header("Set-Cookie");
+  auto name = fmt::format("weft_web_{}", port);
+  CHECK(cookie.rfind(name + "=" + token + ";", 0) == 0);
+  CHECK(cookie.find("HttpOnly") != std::string::npos);
+  CHECK(cookie.find("SameSite=Strict") != std::string::npos);
+  std::vector<std::string> with_cookie = {"Cookie: other=1; " + name + "=" + token};
+  CHECK(test::http(port, "POST", "/api/messages", msg, "application/json", with_cookie).status == 202);
+  CHECK(test::http(port, "GET", "/api/stream", "", "application/json", with_cookie).status == 400);  // no session
+  auto same_origin = with_cookie;
+  same_origin.push_back(fmt::format("Origin: http://127.0.0.1:{}", port));
+  CHECK(test::http(port, "POST", "/api/messages", msg, "application/json", same_origin).status == 202);
+  // Another page on this host (same site, another port) cannot use the browser's cookie.
+  auto other_origin = with_cookie;
+  other_origin.push_back("Origin: http://127.0.0.1:1");
+  CHECK(test::http(port, "POST", "/api/messages", msg, "application/json", other_origin).status == 403);
+  CHECK(test::http(port, "POST", "/api/messages", msg, "application/json", {"Cookie: " + name + "=wrong"}).status ==
+        401);
+
+  // Who sent a message is the token's identity: a body naming another user is refused.
+  auto as_admin = post_message(port, token, R"({"session":"s","text":"x","user":"admin"})");
+  CHECK(as_admin.status == 400);
+  CHECK(as_admin.body.find("'user' is not accepted") != std::string::npos);
+  CHECK(post_message(port, token, R"({"session":"s","text":"x","user":"web"})").status == 202);
+
+  // A restart keeps the token (a browser's cookie stays good).
+  REQUIRE(s->weftctl({"restart", "chan-web"}).exit_code == 0);
+  CHECK(web_token(*s) == token);
+}
+
+TEST_CASE("web: a configured auth_token is the token") {
   test::fake_peer llm("fake_llm.py");
   auto s = test::stack::start(base_config(llm, "[channels.web]\nlisten = \"127.0.0.1:0\"\nauth_token = \"tok\"\n"));
   REQUIRE(s);
-  auto until = std::chrono::steady_clock::now() + 30s;
-  while (web_port(*s) == 0 && std::chrono::steady_clock::now() < until) std::this_thread::sleep_for(20ms);
-  auto port = web_port(*s);
+  auto port = wait_web_port(*s);
   REQUIRE(port != 0);
-  CHECK(test::http(port, "POST", "/api/messages", R"({"session":"s","text":"x"})").status == 401);
-  CHECK(test::http(port, "GET", "/api/stream?session=s&token=wrong").status == 401);
-  CHECK(test::http(port, "POST", "/api/messages?token=tok", R"({"session":"s","text":"x"})").status == 202);
-  CHECK(test::http(port, "GET", "/").status == 200);  // the page itself holds nothing secret
+  CHECK(post_message(port, "tok", R"({"session":"s","text":"x"})").status == 202);
+  CHECK(post_message(port, "wrong", R"({"session":"s","text":"x"})").status == 401);
+  CHECK(test::http(port, "GET", "/?token=tok").status == 303);
+  CHECK(s->log().find("?token=tok") == std::string::npos);  // a configured secret is not printed
+}
+
+TEST_CASE("web: a listen address in use is a distinct failure with a fix hint, exit 1") {
+  test::fake_peer llm("fake_llm.py");
+  test::tcp_listener held;  // another program holds the port
+  auto port = held.port;
+  auto s = test::stack::start(base_config(llm, fmt::format("[channels.web]\nlisten = \"127.0.0.1:{}\"\n", port)));
+  REQUIRE(s);  // READY: every service is ready or failed for good
+  auto log = s->log();
+  CHECK(log.find(fmt::format("Failed to listen on 127.0.0.1:{}: address in use (another weft or program holds it; "
+                             "set [channels.web] listen to another port)",
+                             port)) != std::string::npos);
+  CHECK(log.find("'chan-web' exited with status 1") != std::string::npos);
 }
 
 TEST_CASE("weftctl chat: one turn with streamed text; a missing agent is named") {

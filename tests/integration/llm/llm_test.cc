@@ -12,11 +12,13 @@
 #include <nlohmann/json.hpp>
 
 #include "proto/llm_v1.hh"
+#include "proto/supervisor_v1.hh"
 #include "tests/integration/harness.hh"
 
 using namespace weft;
 using namespace std::chrono_literals;
 namespace lv = weft::proto::llm_v1;
+namespace sv = weft::proto::supervisor_v1;
 using json = nlohmann::json;
 
 namespace {
@@ -480,6 +482,40 @@ TEST_CASE("embeddings: vectors matched by index, as float32") {
   CHECK(v[1] == 1.0f);
   CHECK(v[2] == 0.5f);
   CHECK(e.fake->requests()[0]["body"]["model"] == "fake-embed");
+}
+
+TEST_CASE("TERM while a streamed request is on the wire: llm finishes it before it exits") {
+  auto& e = E();
+  e.fake->reset();
+  e.fake->script(json::array({{{"delay_ms", 1500}}}));
+  auto ctl = e.stack->control();
+  REQUIRE(ctl->request(sv::watch{}));  // watching before the TERM: the READY after it cannot slip past
+  auto pid = e.stack->service_pid("llm");
+  REQUIRE(pid > 0);
+  auto c = ask("oai/fake-gpt", "finish me", true);
+  auto before = e.stack->delivered(*e.bus, "llm");
+  auto id = e.bus->send_request("llm", c);
+  REQUIRE(id);
+  REQUIRE(e.stack->wait_delivered(*e.bus, "llm", before + 1, 10s));
+  REQUIRE(::kill(pid, SIGTERM) == 0);
+  answer a;
+  auto deadline = mono_clock::now() + 20s;
+  while (!a.completion && !a.err && mono_clock::now() < deadline) {
+    auto m = e.bus->next(200ms);
+    if (!m) continue;
+    if (m->is(lv::delta::type_name)) {
+      if (auto d = m->as<lv::delta>()) a.deltas.push_back(d->text);
+    } else if (m->env.id == *id && m->env.kind != proto::bus_v1::kind::event) {
+      if (m->is_error()) a.err = m->to_error();
+      else a.completion = *m->as<lv::completion>();
+    }
+  }
+  REQUIRE_MESSAGE(a.completion, (a.err ? a.err->to_string() : "no reply"));
+  CHECK(a.completion->text == "You said: finish me");
+  CHECK(joined(a.deltas) == "You said: finish me");
+  CHECK(e.fake->requests().size() == 1);
+  // weftd starts it again; the cases after this one need it.
+  REQUIRE_MESSAGE(e.stack->wait_state(*ctl, "llm", sv::state::ready, 1, 30s), "llm did not come back");
 }
 
 TEST_CASE("no provider configured: NotConfigured, one sentence") {

@@ -151,6 +151,17 @@ http_answer http(int port, const std::string& method, const std::string& body,
   return parse_answer(raw);
 }
 
+/// A session's GET event stream, open (its 200 head read); the caller closes it.
+int open_stream(int port, const std::string& token, const std::string& sid) {
+  int sse = connect_to(port);
+  send_all(sse, fmt::format("GET /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {}\r\nAccept: "
+                            "text/event-stream\r\nMcp-Session-Id: {}\r\n\r\n",
+                            token, sid));
+  auto head = read_until(sse, [](const std::string& s) { return s.find("\r\n\r\n") != std::string::npos; }, 20s);
+  REQUIRE(head.rfind("HTTP/1.1 200", 0) == 0);
+  return sse;
+}
+
 int rpc_code(const std::string& body) {
   auto j = json::parse(body, nullptr, false);
   if (!j.is_object() || !j.contains("error")) return 0;
@@ -337,12 +348,7 @@ TEST_CASE("weft's MCP server: the TypeScript SDK over HTTP and stdio, list_chang
     auto hs = h;
     hs.emplace_back("Mcp-Session-Id", sid);
     CHECK(http(port, "POST", R"({"jsonrpc":"2.0","method":"notifications/initialized"})", hs).status == 202);
-    int sse = connect_to(port);
-    send_all(sse, fmt::format("GET /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {}\r\nAccept: "
-                              "text/event-stream\r\nMcp-Session-Id: {}\r\n\r\n",
-                              token, sid));
-    auto head = read_until(sse, [](const std::string& s) { return s.find("\r\n\r\n") != std::string::npos; }, 20s);
-    REQUIRE(head.rfind("HTTP/1.1 200", 0) == 0);
+    int sse = open_stream(port, token, sid);
 
     auto b = st->bus_client();
     auto base = st->delivered(*b, "agent/main/mcp");
@@ -527,6 +533,26 @@ TEST_CASE("weft's MCP server: the TypeScript SDK over HTTP and stdio, list_chang
     CHECK(json::parse(ping.body)["id"] == 5);
     CHECK(http(port, "DELETE", "", hs).status == 200);
     CHECK(http(port, "POST", R"({"jsonrpc":"2.0","id":6,"method":"ping"})", hs).status == 404);
+
+    // 2026-07-28 without a session: an initialize of that revision is 404 with -32601, a
+    // request whose _meta lacks clientCapabilities 400 with -32602.
+    auto modern = h;
+    modern.emplace_back("MCP-Protocol-Version", "2026-07-28");
+    auto mh = modern;
+    mh.emplace_back("Mcp-Method", "initialize");
+    auto minit = http(port, "POST",
+                      R"({"jsonrpc":"2.0","id":7,"method":"initialize","params":{"_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28","io.modelcontextprotocol/clientCapabilities":{}}}})",
+                      mh);
+    CHECK(minit.status == 404);
+    CHECK(rpc_code(minit.body) == -32601);
+    CHECK(minit.headers.count("mcp-session-id") == 0);
+    auto lh = modern;
+    lh.emplace_back("Mcp-Method", "tools/list");
+    auto no_caps = http(port, "POST",
+                        R"({"jsonrpc":"2.0","id":8,"method":"tools/list","params":{"_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28"}}})",
+                        lh);
+    CHECK(no_caps.status == 400);
+    CHECK(rpc_code(no_caps.body) == -32602);
   }
 }
 
@@ -596,4 +622,166 @@ TEST_CASE("weftctl mcp info shows the port and token rule of the config weftd ru
   CHECK(j["require_token"] == false);
   CHECK(j["config"] == st->config_path());
   CHECK(j["token_file"] == st->dir() + "/home/mcp/http.token");
+}
+
+TEST_CASE("weft's MCP server: one admission rule — abandoned HTTP sessions make room for stdio; busy ones are refused on both transports") {
+  auto missing = test::missing_programs({"services/mcp/weft-mcp", "services/tool-fs/weft-tool-fs"});
+  REQUIRE_MESSAGE(missing.empty(), "not built: " << missing);
+  weft::test::temp_dir d{"weft-mcp-admission-it"};
+  auto st = test::stack::start(fs_agent_config(d.path.string() + "/ws", "listen = \"127.0.0.1:0\"\n"));  // max_sessions 32
+  int port = std::stoi(slurp(st->runtime() + "/mcp.port"));
+  auto token = slurp(st->dir() + "/home/mcp/http.token");
+  auto weftctl = test::build_path("tools/weftctl/weftctl");
+  std::vector<std::string> env = {"WEFT_CONFIG=" + st->config_path(), "WEFT_HOME=" + st->dir() + "/home"};
+  auto serve = [&] { return child::spawn({weftctl, "--runtime-dir", st->runtime(), "mcp", "serve"}, env); };
+  std::vector<std::pair<std::string, std::string>> h = {{"Authorization", "Bearer " + token},
+                                                        {"Accept", "application/json, text/event-stream"},
+                                                        {"Content-Type", "application/json"}};
+  auto with_session = [&](const std::string& sid) {
+    auto hs = h;
+    hs.emplace_back("Mcp-Session-Id", sid);
+    return hs;
+  };
+  const std::string ping = R"({"jsonrpc":"2.0","id":5,"method":"ping"})";
+
+  // 40 clients initialize and vanish without DELETE: the limit is held by abandoned sessions.
+  for (int i = 0; i < 40; ++i) {
+    auto a = http(port, "POST", init_line, h);
+    REQUIRE(a.status == 200);
+  }
+  // A stdio client is served all the same: an abandoned (idle) session makes room.
+  auto first = serve();
+  first.write_line(init_line);
+  auto hello = first.read_json();
+  CHECK(hello["result"]["protocolVersion"] == "2025-11-25");
+  // One version string everywhere: serverInfo says what `weftd --version` says.
+  auto weftd_version = test::run({test::build_path("services/weftd/weftd"), "--version"}).out;
+  CHECK(weftd_version == "weftd " + hello["result"]["serverInfo"].value("version", std::string("?")) + "\n");
+
+  // Busy sessions: 31 HTTP clients holding their event streams, with the stdio client the
+  // limit. Each of them took an abandoned session's place.
+  std::vector<int> streams;
+  std::vector<std::string> busy;
+  for (int i = 0; i < 31; ++i) {
+    auto a = http(port, "POST", init_line, h);
+    REQUIRE(a.status == 200);
+    auto sid = a.headers["mcp-session-id"];
+    REQUIRE(http(port, "POST", R"({"jsonrpc":"2.0","method":"notifications/initialized"})", with_session(sid)).status == 202);
+    int sse = open_stream(port, token, sid);
+    streams.push_back(sse);
+    busy.push_back(sid);
+  }
+  // None is idle now: the same refusal on both transports.
+  auto full = http(port, "POST", init_line, h);
+  CHECK(full.status == 503);
+  CHECK(full.body.find("maximum of 32 sessions") != std::string::npos);
+  auto refused = serve();
+  refused.write_line(init_line);
+  CHECK(refused.finish() == 1);
+
+  // One HTTP client goes away: its session is idle, and a new stdio client takes its place.
+  ::close(streams[0]);
+  bool served = false;
+  std::optional<child> second;
+  auto deadline = std::chrono::steady_clock::now() + 30s;
+  while (!served && std::chrono::steady_clock::now() < deadline) {
+    // The server learns of the closed stream asynchronously: try until it has.
+    second = serve();
+    second->write_line(init_line);
+    served = second->read_json(5s)["result"]["protocolVersion"] == "2025-11-25";
+    if (!served) second->finish();
+  }
+  REQUIRE(served);
+  CHECK(http(port, "POST", ping, with_session(busy[0])).status == 404);  // the one that made room
+  for (std::size_t i = 1; i < busy.size(); ++i) CHECK(http(port, "POST", ping, with_session(busy[i])).status == 200);
+  // Both stdio clients are still served.
+  for (auto* c : {&first, &*second}) {
+    c->write_line(ping);
+    CHECK(c->read_json()["id"] == 5);
+  }
+  CHECK(first.finish() == 0);
+  CHECK(second->finish() == 0);
+  for (std::size_t i = 1; i < streams.size(); ++i) ::close(streams[i]);
+}
+
+TEST_CASE("weft's MCP server: skills — template, completions, subscriptions and list changes from disk; log messages") {
+  auto missing = test::missing_programs({"services/mcp/weft-mcp", "services/tool-fs/weft-tool-fs"});
+  REQUIRE_MESSAGE(missing.empty(), "not built: " << missing);
+  weft::test::temp_dir d{"weft-mcp-skills-it"};
+  auto ws = d.path / "ws";
+  auto write_skill = [&](const std::string& name, const std::string& body) {
+    fs::create_directories(ws / "skills" / name);
+    std::ofstream(ws / "skills" / name / "SKILL.md")
+        << "---\nname: " << name << "\ndescription: The " << name
+        << " skill\nargument-hint: add [file] | list\n---\n" << body;
+  };
+  write_skill("review", "Review things.\n");
+  // stdio only; skill folders looked at every 100 ms.
+  auto config = fs_agent_config(ws.string(),
+                                fmt::format("listen = \"\"\n\n[services.mcp]\nexec = \"{}\"\naddress = \"agent/main/mcp\"\n"
+                                            "env = {{ WEFT_AGENT = \"main\", WEFT_MCP_SKILL_SCAN_MS = \"100\" }}\n",
+                                            test::build_path("services/mcp/weft-mcp")));
+  auto st = test::stack::start(config);
+  auto c = child::spawn({test::build_path("tools/weftctl/weftctl"), "--runtime-dir", st->runtime(), "mcp", "serve"},
+                        {"WEFT_CONFIG=" + st->config_path(), "WEFT_HOME=" + st->dir() + "/home"});
+  c.write_line(init_line);
+  auto hello = c.read_json();
+  auto& caps = hello["result"]["capabilities"];
+  CHECK(caps["resources"]["subscribe"] == true);
+  CHECK(caps["resources"]["listChanged"] == true);
+  CHECK(caps["prompts"]["listChanged"] == true);
+  CHECK(caps["completions"].is_object());
+  CHECK(caps["logging"].is_object());
+  c.write_line(R"({"jsonrpc":"2.0","method":"notifications/initialized"})");
+  /// The answer to request `id`, past any notification (kept in `notes`).
+  std::vector<json> notes;
+  auto answer = [&](int id) {
+    for (;;) {
+      auto j = c.read_json();
+      if (!j.is_object()) return json();
+      if (j.contains("id") && j["id"] == id) return j;
+      notes.push_back(j);
+    }
+  };
+  auto until_note = [&](const std::function<bool(const json&)>& wanted) {
+    for (auto& n : notes)
+      if (wanted(n)) return true;
+    for (;;) {
+      auto j = c.read_json(20s);
+      if (!j.is_object()) return false;
+      notes.push_back(j);
+      if (wanted(j)) return true;
+    }
+  };
+  c.write_line(R"({"jsonrpc":"2.0","id":2,"method":"resources/templates/list"})");
+  CHECK(answer(2)["result"]["resourceTemplates"][0]["uriTemplate"] == "weft://skills/{name}");
+  c.write_line(R"({"jsonrpc":"2.0","id":3,"method":"completion/complete","params":{"ref":{"type":"ref/prompt","name":"review"},"argument":{"name":"request","value":""}}})");
+  CHECK(answer(3)["result"]["completion"]["values"] == json::array({"add", "list"}));
+  c.write_line(R"({"jsonrpc":"2.0","id":4,"method":"completion/complete","params":{"ref":{"type":"ref/resource","uri":"weft://skills/{name}"},"argument":{"name":"name","value":"re"}}})");
+  CHECK(answer(4)["result"]["completion"]["values"] == json::array({"review"}));
+  c.write_line(R"({"jsonrpc":"2.0","id":5,"method":"resources/read","params":{"uri":"weft://skills/none"}})");
+  auto none = answer(5);
+  CHECK(none["error"]["code"] == -32002);
+  CHECK(none["error"]["data"]["uri"] == "weft://skills/none");
+  c.write_line(R"({"jsonrpc":"2.0","id":6,"method":"logging/setLevel","params":{"level":"info"}})");
+  CHECK(answer(6)["result"] == json::object());
+  c.write_line(R"({"jsonrpc":"2.0","id":7,"method":"resources/subscribe","params":{"uri":"weft://skills/review"}})");
+  CHECK(answer(7)["result"] == json::object());
+
+  // The subscribed skill changes on disk: resources/updated for it.
+  write_skill("review", "Review things, carefully this time.\n");
+  CHECK(until_note([](const json& n) {
+    return n["method"] == "notifications/resources/updated" && n["params"]["uri"] == "weft://skills/review";
+  }));
+  // A new skill: both lists changed, and the server says so in a log message too.
+  write_skill("notes", "Take notes.\n");
+  CHECK(until_note([](const json& n) { return n["method"] == "notifications/resources/list_changed"; }));
+  CHECK(until_note([](const json& n) { return n["method"] == "notifications/prompts/list_changed"; }));
+  CHECK(until_note([](const json& n) {
+    return n["method"] == "notifications/message" && n["params"]["level"] == "info" &&
+           n["params"]["data"].get<std::string>().find("skills changed") != std::string::npos;
+  }));
+  c.write_line(R"({"jsonrpc":"2.0","id":8,"method":"prompts/list"})");
+  CHECK(answer(8)["result"]["prompts"].size() == 2);
+  CHECK(c.finish() == 0);
 }

@@ -544,7 +544,12 @@ TEST_CASE("tool-mcp: a busy server is not pinged to death; timeouts cancel; limi
       // 2026-07-28 servers slower to answer server/discover (3 s) than the probe waits (2 s):
       // initialize goes beside the probe, and the probe's answer still wins.
       "[tools.mcp_servers.slowmodern]\nurl = \"http://127.0.0.1:{3}/slow-modern\"\nconnect_timeout_ms = 6000\n\n"
-      "[tools.mcp_servers.slowboth]\nurl = \"http://127.0.0.1:{3}/slow-both\"\nconnect_timeout_ms = 6000\n\n"
+      "[tools.mcp_servers.slowboth]\nurl = \"http://127.0.0.1:{3}/slow-both\"\nconnect_timeout_ms = 6000\n"
+      "headers = {{ X-Trace = \"t-both\" }}\n\n"
+      // Ends a call's event stream after a priming event; the answer comes on the resumed GET.
+      "[tools.mcp_servers.resume]\nurl = \"http://127.0.0.1:{3}/resume\"\nheaders = {{ X-Trace = \"t-resume\" }}\n\n"
+      // Refuses the first server/discover with -32022 listing 2026-07-28.
+      "[tools.mcp_servers.rejectonce]\nurl = \"http://127.0.0.1:{3}/reject-once\"\n\n"
       "[tools.mcp_servers.changing]\ncommand = \"python3\"\nargs = [\"{1}\", \"changing\"]\n\n"
       "[tools.mcp_servers.quitter]\ncommand = \"python3\"\nargs = [\"{1}\", \"quitter\", \"{0}/listens\"]\n\n"
       // Pings after 500 ms of silence, answered within 1000 ms (else: restart).
@@ -555,7 +560,8 @@ TEST_CASE("tool-mcp: a busy server is not pinged to death; timeouts cancel; limi
   mv::servers list;
   REQUIRE_MESSAGE(wait_servers(*b, [](const mv::servers& l) {
     auto big = server_of(l, "big"), nowhere = server_of(l, "nowhere");
-    return ready(l, "slow") && ready(l, "cut") && ready(l, "quitter") && ready(l, "slowmodern") && ready(l, "slowboth") && big && big->state == "ready" && !big->last_error.empty() &&
+    return ready(l, "slow") && ready(l, "cut") && ready(l, "quitter") && ready(l, "slowmodern") && ready(l, "slowboth") &&
+           ready(l, "resume") && ready(l, "rejectonce") && big && big->state == "ready" && !big->last_error.empty() &&
            nowhere && !nowhere->last_error.empty();
   }, &list), describe(list) << st->log());
 
@@ -592,7 +598,7 @@ TEST_CASE("tool-mcp: a busy server is not pinged to death; timeouts cancel; limi
       std::ifstream f(http_log);
       http_events.assign(std::istreambuf_iterator<char>(f), {});
     }
-    CHECK_MESSAGE(http_events.find("DELETE /slow-both s-1") != std::string::npos, http_events);
+    CHECK_MESSAGE(http_events.find("DELETE /slow-both s-1 t-both") != std::string::npos, http_events);
     CHECK_MESSAGE(http_events.find("GET /slow-both") == std::string::npos, http_events);
     CHECK(st->log().find("MCP server 'slowboth' offers tool list changes but no subscriptions/listen") != std::string::npos);
     CHECK(server_of(servers(*b), "slowboth")->restarts == 0);
@@ -611,6 +617,57 @@ TEST_CASE("tool-mcp: a busy server is not pinged to death; timeouts cancel; limi
   auto cut = ok_call(*b, "cut__cut", json::object());
   CHECK(cut.is_error);
   CHECK_MESSAGE(cut.content.find("the server's event stream ended without an answer") != std::string::npos, cut.content);
+
+  // Issue 28, item 8: a stream that ends before the answer after an event id (and retry) is
+  // resumed with GET + Last-Event-ID, and the answer taken from there. Item 10: the call's
+  // _meta goes to the server, and the entry's headers go with every request.
+  {
+    tool::call c;
+    c.name = "resume__later";
+    c.arguments = "{}";
+    c.meta = R"({"progressToken":"p-7","io.weft/trace":"abc"})";
+    c.timeout_ms = 20000;
+    auto r = b->call("tool/mcp/resume__later", c, {.timeout = 30s, .attempt_timeout = 30s, .retry = false});
+    REQUIRE_MESSAGE(r, r.err().to_string());
+    auto res = r->as<tool::result>();
+    REQUIRE(res);
+    CHECK_FALSE(res->is_error);
+    CHECK_MESSAGE(res->content == R"(resumed {"io.weft/trace": "abc", "progressToken": "p-7"})", res->content);
+    c.meta = "[1]";
+    auto bad = b->call("tool/mcp/resume__later", c, {.timeout = 10s, .attempt_timeout = 10s, .retry = false});
+    REQUIRE_FALSE(bad);
+    CHECK(bad.err().code == "BadArguments");
+    CHECK(server_of(servers(*b), "resume")->restarts == 0);
+  }
+  // Issue 28, item 9: -32022 listing 2026-07-28 → asked again in that version, connected at
+  // once (not refused by a fallback initialize and retried after a backoff).
+  {
+    auto r = *server_of(servers(*b), "rejectonce");
+    CHECK(r.era == "modern");
+    CHECK_MESSAGE(r.restarts == 0, r.last_error);
+    CHECK(ok_call(*b, "rejectonce__hello", json::object()).content == "hello from /reject-once");
+  }
+  {
+    std::ifstream f(http_log);
+    std::string all((std::istreambuf_iterator<char>(f)), {});
+    std::istringstream lines(all);
+    int resume_lines = 0, both_lines = 0;
+    for (std::string l; std::getline(lines, l);) {
+      if (l.find(" /resume ") != std::string::npos) {
+        ++resume_lines;
+        CHECK_MESSAGE(l.find(" t-resume ") != std::string::npos, l);
+      }
+      if (l.find(" /slow-both ") != std::string::npos) {
+        ++both_lines;
+        CHECK_MESSAGE(l.find(" t-both ") != std::string::npos, l);
+      }
+    }
+    CHECK(resume_lines >= 5);  // initialize, initialized, tools/list, the GET stream, tools/call, ...
+    CHECK(both_lines >= 4);
+    // The standalone GET stream (refused: 405) and the resumption of the call's stream.
+    CHECK_MESSAGE(all.find("GET /resume r-1 t-resume -\n") != std::string::npos, all);
+    CHECK_MESSAGE(all.find("GET /resume r-1 t-resume e1\n") != std::string::npos, all);
+  }
 
   // A call longer than ping interval + ping timeout on a single-threaded server: the ping it
   // cannot answer meanwhile does not kill it.

@@ -57,6 +57,7 @@ namespace {
 struct settings {
   int calls = 2000, warmup = 200, runs = 5, list_calls = 200;
   std::string peers;
+  std::string host_baseline;  ///< another weft-tool-mcp, measured beside the built one (host)
 };
 
 std::string source_root() { return WEFT_SOURCE_ROOT; }
@@ -777,6 +778,17 @@ void bench_host(const settings& cfg) {
       zmq::context_t ctx(1);
       auto b = join(ctx, s.runtime());
       wait_ready(*b, {server}, 60s);
+      // --host-baseline: the same server behind another weft-tool-mcp, in a stack of its own.
+      std::unique_ptr<stack> base;
+      std::unique_ptr<weft::ipc::bus_client> base_bus;
+      if (!cfg.host_baseline.empty()) {
+        base = std::make_unique<stack>(base_config(
+            "\"mcp\"", server_entry(server, argv[0], rest, env) +
+                           fmt::format("[services.tool-mcp]\nexec = \"{}\"\naddress = \"tool/mcp\"\n", cfg.host_baseline)));
+        base->start();
+        base_bus = join(ctx, base->runtime());
+        wait_ready(*base_bus, {server}, 60s);
+      }
       stdio_peer p(argv, env);
       p.connect();
       std::this_thread::sleep_for(settle);
@@ -785,6 +797,9 @@ void bench_host(const settings& cfg) {
                        {}, {}});
       paths.push_back({label + ": bus Call " + address, {s.pid()},
                        [&] { call_tool_on_bus(*b, address, server + "__echo", args); }, {}, {}});
+      if (base)
+        paths.push_back({label + ": bus Call, baseline tool-mcp", {base->pid()},
+                         [&] { call_tool_on_bus(*base_bus, address, server + "__echo", args); }, {}, {}});
       run_paths(cfg, paths);
     });
   };
@@ -950,7 +965,9 @@ int main(int argc, char** argv) {
           "  --warmup N      untimed calls before each row (default 200)\n"
           "  --runs N        connect-to-ready runs (default 5)\n"
           "  --list-calls N  timed tools/list and ListTools calls (default 200)\n"
-          "  --peers DIR     the npm MCP peers (default $WEFT_MCP_PEERS, else BUILD/peers/mcp)\n\n"
+          "  --peers DIR     the npm MCP peers (default $WEFT_MCP_PEERS, else BUILD/peers/mcp)\n"
+          "  --host-baseline EXE  host: also measure each server behind this weft-tool-mcp (e.g. the\n"
+          "                  previous build's), in its own stack, interleaved with the built one\n\n"
           "Environment: WEFT_MCP_PEERS as --peers.\n");
       return 0;
     }
@@ -959,6 +976,7 @@ int main(int argc, char** argv) {
     else if (a == "--runs") cfg.runs = std::max(1, std::atoi(value().c_str()));
     else if (a == "--list-calls") cfg.list_calls = std::max(1, std::atoi(value().c_str()));
     else if (a == "--peers") cfg.peers = value();
+    else if (a == "--host-baseline") cfg.host_baseline = fs::absolute(value()).string();
     else if (a == "server" || a == "host" || a == "list") what.insert(std::string(a));
     else if (a == "all") what.clear();
     else {

@@ -87,6 +87,11 @@ class event_loop {
   void quit(int code = 0);
   bool quitting() const { return _quit; }
 
+  /// The epoll descriptor: readable whenever a watched descriptor is ready. Only for
+  /// embedding this loop in a foreign poll loop not yet on event_loop (as sd_event_get_fd):
+  /// poll it, then run_once(0ms). Timers are not reflected in it.
+  int fd() const { return _ep.get(); }
+
   /// Timers pending (tests and diagnostics).
   std::size_t timers() const { return _timers.size(); }
 

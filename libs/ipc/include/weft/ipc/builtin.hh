@@ -1,6 +1,6 @@
 #pragma once
 /// Requests every bus peer answers the same way, whatever its own interface: Ping and
-/// SetLogLevel. One place for them, used by service_loop, actor_bridge and the bus.
+/// SetLogLevel. One place for them, used by service::runtime, actor_bridge and the bus.
 
 #include <string_view>
 

@@ -10,6 +10,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -116,8 +117,11 @@ class client {
   void list_tools(clock::time_point now, std::function<void(result<std::vector<tool>>)> done,
                   std::chrono::milliseconds timeout = {});
   /// Returns the request id (for cancel), 0 when it was refused locally (done ran already).
+  /// `meta` (an object) is the request's `_meta` (a progress token, a trace id, what a
+  /// caller passes through); its `io.modelcontextprotocol/` keys are dropped, since the
+  /// session sets those itself.
   std::int64_t call_tool(clock::time_point now, std::string name, json arguments,
-                         std::function<void(result<call_result>)> done);
+                         std::function<void(result<call_result>)> done, json meta = {});
   void ping(clock::time_point now, std::function<void(status)> done);
   /// Any request; `done` gets the raw result object. Returns the id as call_tool does.
   std::int64_t request(clock::time_point now, std::string method, json params, std::function<void(result<json>)> done);
@@ -139,6 +143,9 @@ class client {
   /// Fails every request whose deadline is before `now` with errc::timeout and tells the
   /// peer with `notifications/cancelled` (except initialize).
   void expire(clock::time_point now);
+  /// The earliest time expire() has something to do (a request's deadline, the probe's
+  /// fallback); nullopt when nothing waits. For an event loop's timer.
+  std::optional<clock::time_point> next_deadline() const;
   /// Fails every pending request with `e` (the transport closed) and ends the session.
   void fail_all(const error& e);
 
@@ -162,9 +169,14 @@ class client {
   json with_meta(json params) const;  ///< params plus the 2026-07-28 `_meta` protocol fields
   result<server_hello> read_discover(const json& r) const;
   result<server_hello> read_initialize(const json& r) const;
-  std::int64_t send_initialize(clock::time_point now, std::function<void(result<server_hello>)> done);
+  /// `version`: the protocolVersion asked for; empty: options::protocol_version.
+  std::int64_t send_initialize(clock::time_point now, std::function<void(result<server_hello>)> done,
+                               std::string_view version = {});
   struct connecting;
-  void fall_back(clock::time_point now);  ///< automatic connect: initialize beside the unanswered probe
+  void send_probe(clock::time_point now);  ///< connect's server/discover
+  /// Automatic connect: initialize beside the unanswered probe, in `version` (empty: the
+  /// options' version; a version the server listed in a -32022 answer otherwise).
+  void fall_back(clock::time_point now, std::string_view version = {});
   void finish_connect(result<server_hello> h);
   error connect_failure(const connecting& cx) const;
   void list_page(clock::time_point deadline, std::chrono::milliseconds timeout, std::string cursor, std::size_t page, std::shared_ptr<std::vector<tool>> acc,

@@ -2,7 +2,7 @@
 /// The server side of MCP's Streamable HTTP transport (protocols.md §1.5–1.7) as a state
 /// machine without sockets: it is given each HTTP request {method, path, headers, body} of
 /// a connection and answers through callbacks (a response now or later, an SSE stream and
-/// the events written to it). The caller owns the sockets (e.g. chan::http_server), so every
+/// the events written to it). The caller owns the sockets (e.g. http::server), so every
 /// status below is unit-tested without a network.
 ///
 /// One `mcp::server` dispatcher per session. At `path` (default /mcp):
@@ -17,20 +17,27 @@
 ///   404 when unknown or terminated. `MCP-Protocol-Version`: missing means 2025-03-26; an
 ///   unsupported one → 400. Notifications and responses → 202; requests → 200
 ///   application/json with the one response (possibly later, after the handler answers).
-///   A request of the 2026-07-28 era (`server/discover`, `_meta` protocol version) without
-///   a session is served statelessly by a dispatcher of its own. Its MCP-Protocol-Version,
-///   Mcp-Method and (tools/call, prompts/get: params.name; resources/read: uri) Mcp-Name
-///   headers must repeat the body → else 400 with -32020. Its errors: unknown method 404,
-///   version errors 400, others 200. A `subscriptions/listen` POST becomes an SSE stream at
-///   its acknowledgement and stays open (list_changed events) until the client closes it
-///   (at most `max_sessions` of them). Stateless notifications → 202.
+///   A request of the 2026-07-28 era (`server/discover`, a `_meta` protocol version that is
+///   not a legacy one, or an `MCP-Protocol-Version: 2026-07-28` header) without a session is
+///   served statelessly by a dispatcher of its own — an `initialize` too, which that revision
+///   does not have (404, -32601). Its MCP-Protocol-Version, Mcp-Method and (tools/call,
+///   prompts/get: params.name; resources/read: uri) Mcp-Name headers must repeat the body →
+///   else 400 with -32020. Its errors: unknown method 404; version errors, header
+///   mismatches, missing client capabilities and a `_meta` without its required fields
+///   (-32602) 400; others 200. A `subscriptions/listen` POST becomes an SSE stream at its
+///   acknowledgement and stays open (list_changed events) until the client closes it (at
+///   most `max_sessions` of them). Stateless notifications → 202.
 /// - GET (Accept text/event-stream → else 406): the session's SSE stream for server
-///   notifications (`notifications/tools/list_changed`); one per session (a second → 409).
+///   notifications (list_changed, resources/updated, log messages); one per session (a
+///   second → 409).
 /// - DELETE: ends the session (200); its pending POSTs get 404, its stream is closed.
 /// - Other methods → 405. Error bodies are JSON-RPC error responses with id null.
-/// Sessions beyond `max_sessions` (counting `external_sessions()`, e.g. stdio ones): the
-/// least recently used idle session (no stream, nothing in flight) is ended to make room;
-/// when none is idle → 503.
+///
+/// Admission: a new session is let in by `admit()` when set (the caller's one rule over
+/// every transport it serves); else, beyond `max_sessions`, by the transport: the
+/// least recently used idle session (no stream, nothing in flight; `external_sessions()`
+/// counted) is ended; when none is idle → 503. Sessions idle longer than `idle_expiry` are
+/// ended by expire_idle(), which the caller runs now and then.
 
 #include <chrono>
 #include <cstdint>
@@ -81,7 +88,15 @@ class transport {
     std::string token;  ///< empty: no token needed
     std::size_t max_sessions = 32;
     std::size_t max_body_bytes = 4u << 20;
+    /// A session with no stream and nothing in flight this long is ended by expire_idle().
+    std::chrono::milliseconds idle_expiry{std::chrono::minutes(30)};
     server::options session;  ///< for every session's dispatcher
+  };
+  using clock = std::chrono::steady_clock;
+  /// A session that could make room: no stream, nothing in flight.
+  struct idle_session {
+    std::string id;
+    clock::time_point used;  ///< its last request
   };
 
   /// The answer to a connection's request (exactly once per request, now or later).
@@ -92,8 +107,12 @@ class transport {
   std::function<void(conn_id)> close;
   /// The handlers of a new session's dispatcher.
   std::function<handlers(const std::string& session)> make_handlers;
-  /// Sessions held elsewhere that count against max_sessions (stdio).
+  /// Sessions held elsewhere that count against max_sessions (stdio), when admit is unset.
   std::function<std::size_t()> external_sessions;
+  /// Asked before each new session opens: true when it may, after making room if the limit
+  /// is reached, under the caller's rule (e.g. ending this transport's
+  /// least_recently_used_idle() or a session of another transport); false: no room.
+  std::function<bool()> admit;
 
   explicit transport(options o);
   ~transport();
@@ -104,9 +123,15 @@ class transport {
   void handle(conn_id c, const request& r);
   /// The connection went away (pending answers for it are dropped, its stream forgotten).
   void closed(conn_id c);
+  /// Calls `fn` with the dispatcher of every session that has a stream to write to (a legacy
+  /// session's GET stream, a 2026-07-28 subscription); `fn` says whether it sent anything.
+  /// Returns how many sessions got something.
+  std::size_t notify(const std::function<bool(server&)>& fn);
   /// Sends notifications/tools/list_changed to every initialized session with a stream.
   /// Returns how many sessions got it.
-  std::size_t notify_tools_changed();
+  std::size_t notify_tools_changed() {
+    return notify([](server& s) { return s.notify_tools_changed(); });
+  }
   /// An SSE comment to every open stream (keeps proxies from closing idle ones).
   void keep_alive();
 
@@ -117,6 +142,13 @@ class transport {
   /// Ends every subscription with its final result, which closes its stream (shutdown).
   void end_listens();
   bool has_session(const std::string& id) const { return _sessions.count(id) != 0; }
+  /// The least recently used session that could make room, if any.
+  std::optional<idle_session> least_recently_used_idle() const;
+  /// Ends a session (its pending POSTs get 404, its stream is closed).
+  void end_session(const std::string& sid, std::string_view why);
+  /// Ends the sessions idle (no stream, nothing in flight) since before now - idle_expiry.
+  /// Returns how many.
+  std::size_t expire_idle(clock::time_point now);
   /// The protocol version a session negotiated (empty when unknown).
   std::string session_version(const std::string& id) const;
 
@@ -127,6 +159,7 @@ class transport {
     std::optional<request_id> id;  ///< the request awaited; nullopt: answered or not a request
     bool opening = false;          ///< an initialize: its answer names the session
     bool listen = false;           ///< a stateless subscriptions/listen: its ack opens a stream
+    bool bad_meta = false;         ///< a stateless request whose _meta lacks required fields: -32602 is a 400
   };
   void post(conn_id c, const request& r);
   void get(conn_id c, const request& r);
@@ -134,7 +167,6 @@ class transport {
   void on_line(const std::string& sid, std::string line);
   session* find_session(conn_id c, const request& r);
   bool make_room();
-  void end_session(const std::string& sid, std::string_view why);
   void answer_error(conn_id c, int status, int code, std::string message,
                     std::vector<std::pair<std::string, std::string>> headers = {});
   std::string new_session_id();

@@ -52,13 +52,3 @@ result<std::string> load_skill_body(const skill& s);
 std::string skills_prompt(const std::vector<skill>& skills);
 
 }  // namespace weft::skills
-
-// Transitional, for services/mcp only: it names these agent::… and moves onto the service
-// runtime on another branch, which changes its code; this block goes once it says skills::….
-namespace weft::agent {
-using skills::discover_skills;
-using skills::load_skill_body;
-using skills::skill;
-using skills::skill_dir;
-using skills::skill_dirs_of;
-}  // namespace weft::agent
