@@ -1387,6 +1387,7 @@ enabled = false
   sb.max_processes = 4096;
   sb.max_file_size = 1ull << 30;
   sb.own_network = true;
+  sb.own_pids = true;
   CHECK(fs.sandbox == sb);
   auto shell = get("tool-shell-work");
   CHECK(shell.exec == "/opt/weft/bin/weft-tool-shell");
@@ -1775,6 +1776,7 @@ network = "public"
   CHECK(quiet.after == std::vector<std::string>{"bus"});
   CHECK(quiet.sandbox.own_network);
   CHECK(d.at("tool-fs-nosh").sandbox.own_network);
+  CHECK(d.at("tool-fs-nosh").sandbox.own_pids);
   CHECK_FALSE(d.at("tool-fs-nosh").env.count("WEFT_NETWORK"));
   // Without any public shell there is no egress at all.
   CHECK_FALSE(derived_by_name("[agents.a]\n").count("egress"));

@@ -3,6 +3,9 @@
 // Serves io.weft.Tool.v1 at $WEFT_ADDRESS (tool/shell/<agent>): ListTools there, Call at
 // tool/shell/<agent>/exec. Each command runs as `/bin/sh -c` in its own process group with
 // stdin from /dev/null, PATH/HOME/LANG only, output capped, killed at its time limit.
+// A command may create no AF_UNIX socket (seccomp, set in the child before exec): Landlock
+// does not control connecting to a socket file, so this is what keeps commands from
+// weftd's control socket, the bus and other agents' egress sockets.
 // Commands run on worker threads (at most 8 at once, 64 waiting), so the bus loop keeps
 // answering while they run. weftd's Landlock sandbox (when derived from [agents.<id>])
 // confines the commands to the workspace as well: they inherit it. See docs/tools.md.
@@ -22,7 +25,10 @@
 //   address = "tool/shell/work"
 //   env = { WEFT_AGENT = "work", WEFT_WORKSPACE = "/var/lib/weft/agents/work" }
 #include <cstdlib>
+#include <memory>
 
+#include <weft/sandbox/sandbox.hh>
+#include <weft/service/exit.hh>
 #include <weft/toolserver/egress_relay.hh>
 #include <weft/toolserver/tool_main.hh>
 
@@ -37,6 +43,8 @@ Runs shell commands in one agent's workspace, served on the weft bus (io.weft.To
     /bin/sh -c COMMAND in the workspace (or cwd inside it), own process group,
     stdin /dev/null, environment PATH, HOME=<workspace>, LANG=C.UTF-8, TMPDIR=<workspace>/.tmp
     (and the proxy variables with WEFT_NETWORK=public);
+    no AF_UNIX sockets: socket(AF_UNIX) and datagram socketpairs fail with EPERM
+    (stream socketpairs and pipes work);
     stdout+stderr together, at most 64 KiB kept; exit status reported;
     time limit: timeout_ms, else the Call's timeout_ms, else 30 s; at most 10 min;
     at the limit the whole process group gets TERM, then KILL 2 s later.
@@ -61,8 +69,16 @@ int main(int argc, char** argv) {
                              .per_agent = true,
                              .unsandboxed_note = "commands can reach anything this user can",
                              .server = {.family = "shell", .workers = 8, .max_queued = 64}};
-  return tools::tool_main(argc, argv, o, [](const tools::workspace* ws, log::logger&) {
+  // Built once, before any thread: each command gets it in its child before exec.
+  auto filter = sandbox::command_filter::prepare();
+  if (!filter) {  // libseccomp could not compile it: no command runs without it
+    fmt::print(stderr, "weft-tool-shell: {}\n", filter.err().message);
+    return service::to_int(service::exit_code::failure);
+  }
+  auto shared_filter = std::make_shared<const sandbox::command_filter>(std::move(*filter));
+  return tools::tool_main(argc, argv, o, [&](const tools::workspace* ws, log::logger&) {
     tools::shell_limits lim;
+    lim.filter = shared_filter;
     if (const char* p = std::getenv("PATH"); p && *p) lim.path = p;
     if (!tools::egress_proxy_url().empty()) lim.extra_env = tools::proxy_environment(tools::egress_proxy_url());
     return tools::shell_tools(*ws, lim);

@@ -1,9 +1,9 @@
 #include "shell.hh"
 
 #include <fcntl.h>
+#include <linux/close_range.h>
 #include <poll.h>
 #include <signal.h>
-#include <spawn.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <sys/stat.h>
@@ -15,6 +15,8 @@
 
 #include <weft/base/io.hh>
 
+#include "services/tool-shell/children.hh"
+
 namespace weft::tools {
 
 namespace {
@@ -23,6 +25,44 @@ using clock = std::chrono::steady_clock;
 using std::chrono::milliseconds;
 
 tool::result failed(std::string text) { return tool::result{std::move(text), true, false}; }
+
+/// What the forked child needs, all made before fork.
+struct child_setup {
+  int stdin_fd, output_fd, dir_fd, report_fd;
+  const sandbox::command_filter* filter;
+  char** argv;
+  char** envp;
+};
+
+/// The steps start_command() reports a failure of, by index.
+constexpr const char* child_steps[] = {"setpgid", "dup2", "fchdir", "the command filter", "exec /bin/sh"};
+
+/// In the forked child (this process has threads: only raw syscalls): its own process group,
+/// default signals, stdin /dev/null, stdout and stderr the pipe, the working directory, the
+/// command filter (no AF_UNIX sockets), nothing else inherited; then /bin/sh. A failure is
+/// written to report_fd as {step, errno}.
+[[noreturn]] void start_command(const child_setup& c) noexcept {
+  auto fail_at = [&](int step) {
+    int msg[2] = {step, errno};
+    [[maybe_unused]] auto n = ::write(c.report_fd, msg, sizeof msg);
+    ::_exit(127);
+  };
+  if (::setpgid(0, 0) != 0) fail_at(0);
+  struct sigaction dfl {};
+  dfl.sa_handler = SIG_DFL;
+  for (int sig : {SIGTERM, SIGINT, SIGPIPE, SIGHUP, SIGQUIT, SIGCHLD}) ::sigaction(sig, &dfl, nullptr);
+  sigset_t none;
+  sigemptyset(&none);
+  ::sigprocmask(SIG_SETMASK, &none, nullptr);
+  if (::dup2(c.stdin_fd, 0) < 0 || ::dup2(c.output_fd, 1) < 0 || ::dup2(c.output_fd, 2) < 0) fail_at(1);
+  if (::fchdir(c.dir_fd) != 0) fail_at(2);
+  if (c.filter && c.filter->apply_in_child()) fail_at(3);
+  // Everything above 2 closes at exec, the report pipe with it (so the parent reads EOF).
+  ::close_range(3, ~0U, CLOSE_RANGE_CLOEXEC);
+  ::execve("/bin/sh", c.argv, c.envp);
+  fail_at(4);
+  ::_exit(127);
+}
 
 }  // namespace
 
@@ -54,19 +94,11 @@ result<tool::result> exec(const workspace& ws, const json& args, const call_cont
   int out[2];
   if (::pipe2(out, O_CLOEXEC) != 0) return failed(fmt::format("Failed to run command: pipe: {}", std::strerror(errno)));
   unique_fd rd(out[0]), wr(out[1]);
-
-  // posix_spawn (vfork-like, safe in this multi-threaded process) with every child setting
-  // as a file action or attribute: own process group, default signals, nothing inherited
-  // but stdin (/dev/null), stdout and stderr (the pipe).
-  posix_spawn_file_actions_t fa;
-  posix_spawn_file_actions_init(&fa);
-  posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-  posix_spawn_file_actions_adddup2(&fa, wr.get(), 1);
-  posix_spawn_file_actions_adddup2(&fa, wr.get(), 2);
-  posix_spawn_file_actions_addfchdir_np(&fa, dir_fd.get());
-  posix_spawn_file_actions_addclosefrom_np(&fa, 3);
-  posix_spawnattr_t attr;
-  init_child_spawnattr(attr);
+  int err[2];
+  if (::pipe2(err, O_CLOEXEC) != 0) return failed(fmt::format("Failed to run command: pipe: {}", std::strerror(errno)));
+  unique_fd err_rd(err[0]), err_wr(err[1]);
+  unique_fd null_fd(::open("/dev/null", O_RDONLY | O_CLOEXEC));
+  if (!null_fd) return failed(fmt::format("Failed to run command: /dev/null: {}", std::strerror(errno)));
 
   // Temporary files go to <workspace>/.tmp: the sandbox gives no access to the shared /tmp.
   std::string tmp = ws.root() + "/.tmp";
@@ -79,12 +111,22 @@ result<tool::result> exec(const workspace& ws, const json& args, const call_cont
   envp.push_back(nullptr);
   std::string sh = "/bin/sh", dash_c = "-c";
   char* argv[] = {sh.data(), dash_c.data(), command->data(), nullptr};
-  pid_t pid = -1;
-  int rc = ::posix_spawn(&pid, "/bin/sh", &fa, &attr, argv, envp.data());
-  posix_spawn_file_actions_destroy(&fa);
-  posix_spawnattr_destroy(&attr);
-  if (rc != 0) return failed(fmt::format("Failed to run command: {}", std::strerror(rc)));
+  child_setup setup{null_fd.get(), wr.get(), dir_fd.get(), err_wr.get(), lim.filter.get(), argv, envp.data()};
+  auto& kids = children::of_this_process();
+  pid_t pid = kids.start([&] {
+    pid_t p = ::fork();
+    if (p == 0) start_command(setup);
+    return p;
+  });
+  if (pid < 0) return failed(fmt::format("Failed to run command: fork: {}", std::strerror(errno)));
   wr.reset();  // the child's copies are the only write ends: EOF once they are gone
+  err_wr.reset();
+  // The child reports a failure before exec here; at exec the pipe closes empty.
+  int report[2] = {0, 0};
+  if (::read(err_rd.get(), report, sizeof report) == static_cast<ssize_t>(sizeof report)) {
+    kids.wait(pid);
+    return failed(fmt::format("Failed to run command: {}: {}", child_steps[report[0]], std::strerror(report[1])));
+  }
 
   // One thread per running command (the tool server's worker): it polls the pipe, the
   // child's pidfd and the server's cancel fd, so the bus loop never waits on a command.
@@ -96,7 +138,9 @@ result<tool::result> exec(const workspace& ws, const json& args, const call_cont
   std::optional<clock::time_point> kill_at;  // TERM sent: KILL at this time
   clock::time_point exited_at;
   auto reap = [&] {
-    if (!exited && ::waitpid(pid, &status, WNOHANG) == pid) {
+    if (exited) return;
+    if (auto s = kids.ended(pid)) {
+      status = *s;
       exited = true;
       exited_at = clock::now();
       // Whatever the command left running in its group would keep the pipe open.
@@ -148,8 +192,10 @@ result<tool::result> exec(const workspace& ws, const json& args, const call_cont
   }
   if (!exited) {
     ::kill(-pid, SIGKILL);
-    ::waitpid(pid, &status, 0);
+    status = kids.wait(pid);
   }
+  // As its PID namespace's init this process inherits what the group left: collect it.
+  kids.collect_group(pid, lim.kill_grace);
 
   std::string content = std::move(output);
   if (truncated) content += fmt::format("\n[… output cut at {} bytes]", lim.max_output);

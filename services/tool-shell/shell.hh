@@ -1,13 +1,15 @@
 #pragma once
 /// The shell tool family: `exec` runs `/bin/sh -c <command>` in the agent's workspace, in
-/// its own process group, with stdin from /dev/null, a minimal environment, merged
-/// stdout+stderr captured up to a cap, and the whole group killed (TERM, then KILL) at the
-/// time limit. Plain functions, tested without a bus.
+/// its own process group, with stdin from /dev/null, a minimal environment, no AF_UNIX
+/// sockets (the command filter), merged stdout+stderr captured up to a cap, and the whole
+/// group killed (TERM, then KILL) at the time limit. Plain functions, tested without a bus.
 
 #include <chrono>
+#include <memory>
 #include <string>
 #include <vector>
 
+#include <weft/sandbox/sandbox.hh>
 #include <weft/toolserver/tool.hh>
 #include <weft/toolserver/workspace.hh>
 
@@ -22,6 +24,9 @@ struct shell_limits {
   /// More NAME=value for the command: the proxy variables when the agent's network is
   /// "public" (tools::proxy_environment).
   std::vector<std::string> extra_env;
+  /// Put on each command before exec: no AF_UNIX sockets of its own (sandbox::command_filter).
+  /// weft-tool-shell always sets it; null (tests of other things) puts none.
+  std::shared_ptr<const sandbox::command_filter> filter;
 };
 
 /// exec{command, timeout_ms?, cwd?}. Blocks the calling (worker) thread until the command

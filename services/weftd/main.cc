@@ -4,7 +4,9 @@
 // secret, starts the bus and every configured service in dependency order, waits for
 // each one's READY on its own notify socket, watches heartbeats, restarts dead or hung
 // children with exponential backoff, reloads on SIGHUP or `weftctl reload`, stops in
-// reverse order on TERM, and serves weftctl on $WEFT_RUNTIME_DIR/control.
+// reverse order on TERM, and serves weftctl on $WEFT_RUNTIME_DIR/control — to every peer
+// but a sandboxed tool process or one inside its namespaces (peer_guard.hh), which gets
+// io.weft.Supervisor.v1.Denied and an audit line in the log.
 // Under systemd (Type=notify) it reports READY/STATUS/WATCHDOG to $NOTIFY_SOCKET.
 //
 // Options:

@@ -7,8 +7,10 @@
 #include <fcntl.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <poll.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -21,6 +23,8 @@
 
 #include <weft/base/log.hh>
 #include <weft/sandbox/sandbox.hh>
+
+#include "peer_guard.hh"
 
 namespace weft::weftd {
 
@@ -62,6 +66,14 @@ namespace {
   [[maybe_unused]] auto w3 = ::write(2, "\n", 1);
   ::send(child_notify_fd, line, n, MSG_NOSIGNAL | MSG_DONTWAIT);
   ::_exit(127);
+}
+
+/// fork(), or a child created in the namespaces of `flags` (CLONE_NEWNET, CLONE_NEWPID, …):
+/// the raw clone syscall without a new stack is fork with those flags (glibc has no wrapper
+/// for that; the child only makes raw syscalls until exec, as after any fork here).
+pid_t fork_into(int flags) {
+  if (flags == 0) return ::fork();
+  return static_cast<pid_t>(::syscall(SYS_clone, static_cast<unsigned long>(flags) | SIGCHLD, nullptr, nullptr, nullptr, 0));
 }
 
 }  // namespace
@@ -118,8 +130,12 @@ result<spawned> spawn(const spawn_request& r) {
   for (auto& a : args) argv.push_back(a.data());
   argv.push_back(nullptr);
   pid_t parent = ::getpid();
+  int ns_flags = sb ? sb->clone_flags() : 0;
+  // In a PID namespace of its own the child's getppid() is 0: it watches weftd's pidfd instead.
+  unique_fd parent_fd;
+  if (ns_flags & CLONE_NEWPID) parent_fd = unique_fd(static_cast<int>(::syscall(SYS_pidfd_open, parent, 0)));
 
-  pid_t pid = ::fork();
+  pid_t pid = fork_into(ns_flags);
   if (pid < 0) {
     int e = errno;
     ::close(sv[0]);
@@ -129,7 +145,13 @@ result<spawned> spawn(const spawn_request& r) {
   }
   if (pid == 0) {
     ::prctl(PR_SET_PDEATHSIG, SIGKILL);
-    if (::getppid() != parent) ::_exit(127);  // weftd died between fork and prctl
+    // weftd died between fork and prctl?
+    if (parent_fd) {
+      pollfd p{parent_fd.get(), POLLIN, 0};
+      if (::poll(&p, 1, 0) != 0) ::_exit(127);
+    } else if (::getppid() != parent) {
+      ::_exit(127);
+    }
     ::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
     // Its own process group: a Ctrl-C at weftd's terminal reaches weftd only, which then
     // stops the services in order.
@@ -161,7 +183,17 @@ result<spawned> spawn(const spawn_request& r) {
   ::close(sv[1]);
   ::close(cred[0]);
   ::fcntl(sv[0], F_SETFL, ::fcntl(sv[0], F_GETFL) | O_NONBLOCK);
-  return spawned{pid, unique_fd(sv[0])};
+  spawned out{pid, unique_fd(sv[0])};
+  if (ns_flags) {
+    // It was created in them: they are its own already.
+    if (auto ns = namespaces_of(pid)) {
+      if (ns_flags & CLONE_NEWNET) out.net_ns = ns->net;
+      if (ns_flags & CLONE_NEWPID) out.pid_ns = ns->pid;
+    } else {
+      log::get("weftd").warning("{}; its control requests are refused by pid only, ignoring.", ns.err().message);
+    }
+  }
+  return out;
 }
 
 }  // namespace weft::weftd

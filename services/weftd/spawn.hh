@@ -2,10 +2,12 @@
 /// Starting a child the way weftd wants it: an explicit environment (nothing inherited
 /// but a short allow-list), its notify socket on fd 3, a credential on fd 4, no other
 /// fds, no_new_privs, no core dumps, its own process group, and death when weftd dies.
-/// A sandboxed child is also confined (libs/sandbox) right before exec.
+/// A sandboxed child is created in the namespaces its sandbox asks for (a network and a PID
+/// namespace of its own, of which it is the init) and confined (libs/sandbox) right before exec.
 
 #include <sys/types.h>
 
+#include <cstdint>
 #include <map>
 #include <string>
 #include <vector>
@@ -30,6 +32,9 @@ struct spawn_request {
 struct spawned {
   pid_t pid;
   unique_fd notify_fd;  ///< our end of the child's notify socket (SOCK_SEQPACKET, non-blocking)
+  /// The namespaces it was created in, when its sandbox made any (0 otherwise): what weftd's
+  /// control socket refuses a peer in (peer_guard).
+  std::uint64_t net_ns = 0, pid_ns = 0;
 };
 
 inline constexpr int child_notify_fd = 3;

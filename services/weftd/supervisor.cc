@@ -22,6 +22,9 @@ using std::chrono::milliseconds;
 
 namespace {
 mono now() { return std::chrono::steady_clock::now(); }
+/// The User-Id the ZAP handler gives a control peer: admitted, or refused with the reason after the prefix.
+constexpr std::string_view control_admitted = "admitted";
+constexpr std::string_view control_refused = "refused: ";
 bool running(sv::state s) { return s == sv::state::starting || s == sv::state::ready || s == sv::state::stopping; }
 /// ERRNO= a child sends when the address it must listen on is taken (EADDRINUSE).
 constexpr int errno_address_in_use = EADDRINUSE;
@@ -79,6 +82,7 @@ supervisor::supervisor(event_loop& loop, service::config cfg, std::string config
       _runtime(std::move(runtime_dir)),
       _secret(ipc::make_secret()),
       _ctx(1),
+      _zap(_ctx, zmq::socket_type::rep),
       _control(_ctx, zmq::socket_type::router),
       _boot(now()),
       _boot_utc(utc_now()),
@@ -95,6 +99,8 @@ supervisor::~supervisor() {
   }
   if (_control_watch) _loop.unwatch(_control_watch);
   if (_control_hook) _loop.remove_before_wait(_control_hook);
+  if (_zap_watch) _loop.unwatch(_zap_watch);
+  if (_zap_hook) _loop.remove_before_wait(_zap_hook);
 }
 
 service::service_spec supervisor::bus_spec() const {
@@ -225,6 +231,7 @@ void supervisor::start(child& c) {
     return;
   }
   c.pid = sp->pid;
+  c.ns = {sp->net_ns, sp->pid_ns};
   c.notify_fd = std::move(sp->notify_fd);
   c.started_at = now();
   c.ready_since.reset();
@@ -605,12 +612,76 @@ void supervisor::handle_control(const std::string& rid, const ipc::message& m) {
   }
 }
 
+std::vector<sandboxed_child> supervisor::sandboxed_children() const {
+  std::vector<sandboxed_child> out;
+  for (auto& c : _children)
+    if (c->spec.sandbox.enabled && (c->pid > 0 || c->ns.net != 0 || c->ns.pid != 0))
+      out.push_back({c->spec.name, c->pid, c->ns});
+  return out;
+}
+
+bool supervisor::on_zap() {
+  // ZAP (ZeroMQ RFC 27): version, request id, domain, address, routing id, mechanism, credentials….
+  std::vector<zmq::message_t> req;
+  while (true) {
+    req.clear();
+    zmq::message_t part;
+    if (!_zap.recv(part, zmq::recv_flags::dontwait)) break;
+    req.push_back(std::move(part));
+    while (req.back().more()) {
+      req.emplace_back();
+      if (!_zap.recv(req.back())) break;
+    }
+    if (req.size() < 6) {  // not a ZAP request: a REP socket must still answer something
+      _zap.send(zmq::str_buffer("1.0"), zmq::send_flags::sndmore);
+      _zap.send(zmq::str_buffer(""), zmq::send_flags::sndmore);
+      _zap.send(zmq::str_buffer("500"), zmq::send_flags::sndmore);
+      _zap.send(zmq::str_buffer("malformed ZAP request"), zmq::send_flags::sndmore);
+      _zap.send(zmq::str_buffer(""), zmq::send_flags::sndmore);
+      _zap.send(zmq::str_buffer(""), zmq::send_flags::none);
+      continue;
+    }
+    // Admitted: the connection goes on. Refused: it goes on too, marked, so every request on
+    // it gets a typed Denied answer instead of a handshake that silently never completes.
+    std::string user = std::string(control_admitted);
+    auto address = req[3].to_string();
+    auto peer = parse_zap_address(address);
+    std::optional<std::string> why;
+    if (!peer) why = fmt::format("no peer credentials in '{}'", address);
+    else why = refusal(*peer, sandboxed_children(), ::geteuid(), proc_processes());
+    if (why) {
+      user = std::string(control_refused) + *why;
+      if (peer)
+        _log.warning("refused control peer pid {} uid {}: {}", peer->pid, peer->uid, *why);
+      else
+        _log.warning("refused control peer: {}", *why);
+    }
+    _zap.send(zmq::str_buffer("1.0"), zmq::send_flags::sndmore);
+    _zap.send(req[1], zmq::send_flags::sndmore);
+    _zap.send(zmq::str_buffer("200"), zmq::send_flags::sndmore);
+    _zap.send(zmq::str_buffer("OK"), zmq::send_flags::sndmore);
+    _zap.send(zmq::buffer(user), zmq::send_flags::sndmore);
+    _zap.send(zmq::str_buffer(""), zmq::send_flags::none);
+  }
+  return _zap.get(zmq::sockopt::events) & ZMQ_POLLIN;
+}
+
 bool supervisor::on_control() {
   zmq::message_t rid, header;
   while (_control.recv(rid, zmq::recv_flags::dontwait)) {
     if (!rid.more() || !_control.recv(header)) continue;
+    // What the ZAP handler decided when this peer connected; no mark at all is a refusal.
+    const char* user = zmq_msg_gets(header.handle(), "User-Id");
+    std::string_view mark = user ? user : "";
     auto m = ipc::read_rest(_control, header, wire::limits{65536, 4});
     if (!m || m->env.kind != bus::kind::request) continue;
+    if (mark != control_admitted) {
+      auto why = mark.substr(0, control_refused.size()) == control_refused ? mark.substr(control_refused.size())
+                                                                            : std::string_view("it was not checked");
+      control_error(rid.to_string(), m->env,
+                    sv::make(sv::error_code::denied, "weftd serves no sandboxed tool on its control socket: {}", why));
+      continue;
+    }
     handle_control(rid.to_string(), *m);
   }
   return _control.get(zmq::sockopt::events) & ZMQ_POLLIN;
@@ -625,6 +696,10 @@ status supervisor::bind_control() {
   auto control_path = _runtime + "/control";
   fs::remove(control_path, ec);
   try {
+    // Each connecting peer is looked at (SO_PEERCRED, through ZAP) before it may send anything.
+    _zap.set(zmq::sockopt::linger, 0);
+    _zap.bind("inproc://zeromq.zap.01");
+    _control.set(zmq::sockopt::zap_domain, "weftd-control");
     _control.set(zmq::sockopt::linger, 0);
     _control.set(zmq::sockopt::router_mandatory, 1);
     _control.bind(service::control_endpoint(_runtime));
@@ -638,6 +713,10 @@ status supervisor::bind_control() {
   if (!w) return w.take_error();
   _control_watch = *w;
   _control_hook = _loop.before_wait([this] { return on_control(); });
+  auto z = _loop.watch(_zap.get(zmq::sockopt::fd), EPOLLIN, [this](std::uint32_t) { on_zap(); });
+  if (!z) return z.take_error();
+  _zap_watch = *z;
+  _zap_hook = _loop.before_wait([this] { return on_zap(); });
   return {};
 }
 
@@ -668,7 +747,10 @@ int supervisor::run() {
   _log.info("all services stopped");
   _loop.unwatch(std::exchange(_control_watch, 0));
   _loop.remove_before_wait(std::exchange(_control_hook, 0));
+  _loop.unwatch(std::exchange(_zap_watch, 0));
+  _loop.remove_before_wait(std::exchange(_zap_hook, 0));
   _control.close();
+  _zap.close();
   std::error_code ignore;
   std::filesystem::remove(_runtime + "/control", ignore);
   return rc;

@@ -22,6 +22,7 @@
 #include <weft/service/config.hh>
 #include <weft/service/notify.hh>
 
+#include "peer_guard.hh"
 #include "proto/supervisor_v1.hh"
 
 namespace weft::weftd {
@@ -94,6 +95,9 @@ class supervisor {
     /// knows one. Kept across restarts until it is ready again.
     std::string error;
     int errno_sent = 0;  ///< ERRNO= of this run (98: its address was taken)
+    /// The namespaces its sandbox created it in (zero: none), kept after it exits so what it
+    /// left behind stays refused until it runs again.
+    namespace_ids ns;
     bool want_running = true;
     bool remove_after_stop = false;
     bool restart_after_stop = false;
@@ -139,6 +143,11 @@ class supervisor {
 
   // control socket
   status bind_control();
+  /// Answers every waiting ZAP request (a peer connecting to the control socket): admitted,
+  /// or marked refused in its User-Id with the reason (peer_guard), each refusal logged.
+  bool on_zap();
+  /// The sandboxed children, for peer_guard.
+  std::vector<sandboxed_child> sandboxed_children() const;
   /// Reads every waiting control request; true when more arrived meanwhile.
   bool on_control();
   void handle_control(const std::string& rid, const ipc::message& m);
@@ -156,8 +165,9 @@ class supervisor {
   ipc::secret _secret;
   std::vector<std::unique_ptr<child>> _children;
   zmq::context_t _ctx;
+  zmq::socket_t _zap;  // the ZAP handler of _ctx: libzmq asks it about each control peer
   zmq::socket_t _control;
-  event_loop::id _control_watch = 0, _control_hook = 0;
+  event_loop::id _control_watch = 0, _control_hook = 0, _zap_watch = 0, _zap_hook = 0;
   service::notifier _notify;
   bool _step_pending = false;
   bool _shutting_down = false;

@@ -63,6 +63,7 @@ std::uint64_t fs_rights_for(int abi) {
 /// Syscalls a tool never needs and that widen what a compromised one could do.
 constexpr const char* denied_syscalls[] = {
     "ptrace", "process_vm_readv", "process_vm_writev",                       // other processes' memory
+    "pidfd_getfd",                                                           // and their descriptors (the bus socket)
     "mount", "umount2", "pivot_root", "fsopen", "fsconfig", "fsmount",       // the mount table
     "fspick", "move_mount", "open_tree", "mount_setattr",
     "kexec_load", "kexec_file_load", "reboot", "swapon", "swapoff",          // the machine
@@ -81,7 +82,15 @@ struct fd_guard {
   }
 };
 
-result<std::vector<sock_filter>> build_filter(bool deny_network) {
+/// What a filter refuses: the tool's own (`tool`: the denied syscalls, namespace clones,
+/// TIOCSTI; `deny_network`: every socket family but AF_UNIX) or a command's (`deny_unix`).
+struct filter_rules {
+  bool tool = false;
+  bool deny_network = false;
+  bool deny_unix = false;
+};
+
+result<std::vector<sock_filter>> build_filter(const filter_rules& rules) {
   scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_ALLOW);
   if (!ctx) return fail(errc::io, "Failed to build the seccomp filter: seccomp_init failed");
   struct ctx_guard {
@@ -96,27 +105,34 @@ result<std::vector<sock_filter>> build_filter(bool deny_network) {
       return fail(errc::io, "Failed to build the seccomp filter: rule for syscall {}: {}", nr, std::strerror(-rc));
     return {};
   };
-  for (const char* name : denied_syscalls) {
-    int nr = seccomp_syscall_resolve_name(name);
-    if (nr == __NR_SCMP_ERROR) continue;  // not on this architecture
-    if (auto s = add(nr, SCMP_ACT_ERRNO(EPERM), 0, nullptr); !s) return s.take_error();
-  }
-  // clone() creating namespaces is unshare() by another name.
-  for (std::uint64_t flag : {CLONE_NEWUSER, CLONE_NEWNS, CLONE_NEWNET, CLONE_NEWPID, CLONE_NEWIPC, CLONE_NEWUTS,
-                             CLONE_NEWCGROUP}) {
-    scmp_arg_cmp c = SCMP_A0(SCMP_CMP_MASKED_EQ, flag, flag);
-    if (auto s = add(SCMP_SYS(clone), SCMP_ACT_ERRNO(EPERM), 1, &c); !s) return s.take_error();
-  }
-  // clone3 passes its flags in memory a filter cannot read: ENOSYS makes libc fall back to clone.
-  if (auto s = add(SCMP_SYS(clone3), SCMP_ACT_ERRNO(ENOSYS), 0, nullptr); !s) return s.take_error();
-  // Pushing characters into the controlling terminal's input.
-  {
+  if (rules.tool) {
+    for (const char* name : denied_syscalls) {
+      int nr = seccomp_syscall_resolve_name(name);
+      if (nr == __NR_SCMP_ERROR) continue;  // not on this architecture
+      if (auto s = add(nr, SCMP_ACT_ERRNO(EPERM), 0, nullptr); !s) return s.take_error();
+    }
+    // clone() creating namespaces is unshare() by another name.
+    for (std::uint64_t flag : {CLONE_NEWUSER, CLONE_NEWNS, CLONE_NEWNET, CLONE_NEWPID, CLONE_NEWIPC, CLONE_NEWUTS,
+                               CLONE_NEWCGROUP}) {
+      scmp_arg_cmp c = SCMP_A0(SCMP_CMP_MASKED_EQ, flag, flag);
+      if (auto s = add(SCMP_SYS(clone), SCMP_ACT_ERRNO(EPERM), 1, &c); !s) return s.take_error();
+    }
+    // clone3 passes its flags in memory a filter cannot read: ENOSYS makes libc fall back to clone.
+    if (auto s = add(SCMP_SYS(clone3), SCMP_ACT_ERRNO(ENOSYS), 0, nullptr); !s) return s.take_error();
+    // Pushing characters into the controlling terminal's input.
     scmp_arg_cmp c = SCMP_A1(SCMP_CMP_MASKED_EQ, 0xffffffffu, TIOCSTI);
     if (auto s = add(SCMP_SYS(ioctl), SCMP_ACT_ERRNO(EPERM), 1, &c); !s) return s.take_error();
   }
-  if (deny_network) {
+  if (rules.deny_network) {
     scmp_arg_cmp c = SCMP_A0(SCMP_CMP_NE, AF_UNIX);
     if (auto s = add(SCMP_SYS(socket), SCMP_ACT_ERRNO(EPERM), 1, &c); !s) return s.take_error();
+  }
+  if (rules.deny_unix) {
+    scmp_arg_cmp unix_family = SCMP_A0(SCMP_CMP_EQ, AF_UNIX);
+    if (auto s = add(SCMP_SYS(socket), SCMP_ACT_ERRNO(EPERM), 1, &unix_family); !s) return s.take_error();
+    // The type argument carries SOCK_CLOEXEC/SOCK_NONBLOCK above the type's four bits.
+    scmp_arg_cmp dgram[2] = {SCMP_A0(SCMP_CMP_EQ, AF_UNIX), SCMP_A1(SCMP_CMP_MASKED_EQ, 0xf, SOCK_DGRAM)};
+    if (auto s = add(SCMP_SYS(socketpair), SCMP_ACT_ERRNO(EPERM), 2, dgram); !s) return s.take_error();
   }
   // libseccomp 2.5 can only export to an fd; a memfd keeps it in memory.
   fd_guard mem{::memfd_create("weft-seccomp", MFD_CLOEXEC)};
@@ -142,22 +158,38 @@ bool write_proc(const char* path, const char* text) {
   return ok;
 }
 
-/// Enters a network namespace of its own (inside a new user namespace for mode::userns,
-/// mapping the caller's user and group to themselves) and brings its `lo` up, so a program
-/// can still listen and connect on 127.0.0.1 — its own. Async-signal-safe: raw syscalls
-/// on data prepared before fork. Returns nullptr, or the step that failed (errno set).
-const char* enter_network_namespace(network_isolation::mode how, const char* uid_map, const char* gid_map) {
-  if (how == network_isolation::mode::netns) {
-    if (::unshare(CLONE_NEWNET) != 0) return "unshare(CLONE_NEWNET)";
-  } else if (how == network_isolation::mode::userns) {
-    if (::unshare(CLONE_NEWUSER | CLONE_NEWNET) != 0) return "unshare(CLONE_NEWUSER|CLONE_NEWNET)";
+/// The clone/unshare flags of a way of isolating: a network namespace (inside a new user
+/// namespace for mode::userns), with a PID namespace when `pids`.
+int namespace_flags(network_isolation::mode how, bool pids) {
+  if (how == network_isolation::mode::none) return 0;
+  int flags = CLONE_NEWNET | (pids ? CLONE_NEWPID : 0);
+  return how == network_isolation::mode::userns ? flags | CLONE_NEWUSER : flags;
+}
+
+/// The name of `flags` for an error message. Async-signal-safe (static strings).
+const char* unshare_step(int flags) {
+  switch (flags) {
+    case CLONE_NEWNET: return "unshare(CLONE_NEWNET)";
+    case CLONE_NEWNET | CLONE_NEWPID: return "unshare(CLONE_NEWNET|CLONE_NEWPID)";
+    case CLONE_NEWUSER | CLONE_NEWNET: return "unshare(CLONE_NEWUSER|CLONE_NEWNET)";
+    case CLONE_NEWUSER | CLONE_NEWNET | CLONE_NEWPID: return "unshare(CLONE_NEWUSER|CLONE_NEWNET|CLONE_NEWPID)";
+    default: return "unshare";
+  }
+}
+
+/// In a process already in the namespaces of `how` (created with them, or after unshare):
+/// maps the caller's user and group to themselves in a new user namespace, and brings the
+/// network namespace's `lo` up, so a program can still listen and connect on 127.0.0.1 —
+/// its own. Async-signal-safe: raw syscalls on data prepared before fork. Returns nullptr,
+/// or the step that failed (errno set).
+const char* finish_namespaces(network_isolation::mode how, const char* uid_map, const char* gid_map) {
+  if (how == network_isolation::mode::none) return nullptr;
+  if (how == network_isolation::mode::userns) {
     // An unprivileged process may map only its own ids, and its group only once setgroups
     // is denied (the supplementary groups it has stay as they are).
     if (!write_proc("/proc/self/uid_map", uid_map)) return "writing /proc/self/uid_map";
     if (!write_proc("/proc/self/setgroups", "deny") && errno != ENOENT) return "writing /proc/self/setgroups";
     if (!write_proc("/proc/self/gid_map", gid_map)) return "writing /proc/self/gid_map";
-  } else {
-    return nullptr;
   }
   int s = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
   if (s < 0) return "socket(AF_INET) to bring lo up";
@@ -194,24 +226,22 @@ network_isolation probe_network_isolation() {
     format_map(uid_map, ::geteuid());
     format_map(gid_map, ::getegid());
     // Each way is tried in a child of its own, which only exits: nothing here changes.
-    struct failure {
-      int step = 0, err = 0;
-    };
-    auto attempt = [&](network_isolation::mode how, failure& f) -> bool {
+    auto attempt = [&](network_isolation::mode how, bool pids, std::string& why) -> bool {
       int p[2];
       if (::pipe2(p, O_CLOEXEC) != 0) {
-        f = {0, errno};
+        why = fmt::format("pipe2: {}", std::strerror(errno));
         return false;
       }
       pid_t pid = ::fork();
       if (pid < 0) {
-        f = {0, errno};
+        why = fmt::format("fork: {}", std::strerror(errno));
         ::close(p[0]);
         ::close(p[1]);
         return false;
       }
       if (pid == 0) {
-        const char* step = enter_network_namespace(how, uid_map, gid_map);
+        int flags = namespace_flags(how, pids);
+        const char* step = ::unshare(flags) != 0 ? unshare_step(flags) : finish_namespaces(how, uid_map, gid_map);
         if (!step) ::_exit(0);
         int msg[2] = {static_cast<int>(std::strlen(step)), errno};
         [[maybe_unused]] auto w1 = ::write(p[1], msg, sizeof msg);
@@ -229,12 +259,19 @@ network_isolation probe_network_isolation() {
         [[maybe_unused]] auto n = ::read(p[0], buf, static_cast<std::size_t>(msg[0]));
       ::close(p[0]);
       if (WIFEXITED(ws) && WEXITSTATUS(ws) == 0) return true;
-      r.why = fmt::format("{}: {}", buf[0] ? buf : "the probe child failed", std::strerror(msg[1]));
+      why = fmt::format("{}: {}", buf[0] ? buf : "the probe child failed", std::strerror(msg[1]));
       return false;
     };
-    failure f;
-    if (attempt(network_isolation::mode::netns, f)) r.how = network_isolation::mode::netns;
-    else if (attempt(network_isolation::mode::userns, f)) r.how = network_isolation::mode::userns;
+    // Both namespaces where permitted; else the network one alone (a policy may allow it only).
+    for (bool pids : {true, false}) {
+      std::string& why = pids ? r.pids_why : r.why;
+      for (auto how : {network_isolation::mode::netns, network_isolation::mode::userns})
+        if (attempt(how, pids, why)) {
+          r.how = how;
+          r.pids = pids;
+          return r;
+        }
+    }
     return r;
   }();
   return it->second;
@@ -251,6 +288,7 @@ int landlock_abi() {
 std::string report::summary() const {
   auto s = fmt::format("landlock={} seccomp={} scoped={}", landlock_abi, seccomp ? 1 : 0, scoped ? 1 : 0);
   if (!network.empty()) s += " net=" + network;
+  if (!pids.empty()) s += " pids=" + pids;
   return s;
 }
 
@@ -268,6 +306,7 @@ prepared& prepared::operator=(prepared&& o) noexcept {
   _deferred = std::move(o._deferred);
   _handled = o._handled;
   _netns = o._netns;
+  _pids = o._pids;
   std::memcpy(_uid_map, o._uid_map, sizeof _uid_map);
   std::memcpy(_gid_map, o._gid_map, sizeof _gid_map);
   return *this;
@@ -286,9 +325,11 @@ bool prepared::move_fds_above(int min_fd) noexcept {
   return true;
 }
 
+int prepared::clone_flags() const noexcept { return namespace_flags(_netns, _pids); }
+
 const char* prepared::apply_in_child() noexcept {
-  // First: writing the id maps needs /proc, which Landlock closes, and seccomp refuses unshare.
-  if (const char* step = enter_network_namespace(_netns, _uid_map, _gid_map)) return step;
+  // First: writing the id maps needs /proc, which Landlock closes.
+  if (const char* step = finish_namespaces(_netns, _uid_map, _gid_map)) return step;
   for (int i = 0; i < _limit_count; ++i) {
     // Lower only: raising a hard limit needs CAP_SYS_RESOURCE and is never what we want.
     struct rlimit cur;
@@ -386,6 +427,8 @@ result<prepared> prepare(const sandbox::spec& spec) {
       if (auto s = add_path(path, fs_read_execute, /*create=*/false); !s) return s.take_error();
   }
   bool deny_network = spec.deny_network;
+  if (spec.own_pids && !spec.own_network)
+    return fail(errc::invalid_argument, "Failed to prepare the sandbox: own_pids is made with own_network, which is not set");
   if (spec.own_network) {
     auto iso = probe_network_isolation();
     p._netns = iso.how;
@@ -404,8 +447,18 @@ result<prepared> prepare(const sandbox::spec& spec) {
           "sockets but AF_UNIX instead, so no network = \"public\" either, ignoring.",
           iso.why));
     }
+    if (spec.own_pids) {
+      p._pids = iso.pids;
+      p._report.pids = iso.pids ? "own" : "shared";
+      // Without a network namespace the warning above already says why; else say it here.
+      if (!iso.pids && iso.how != network_isolation::mode::none)
+        p._report.warnings.push_back(fmt::format(
+            "Failed to give tool processes a PID namespace of their own ({}); a command may outlive a tool "
+            "process that is killed, ignoring.",
+            iso.pids_why));
+    }
   }
-  auto filter = build_filter(deny_network);
+  auto filter = build_filter({.tool = true, .deny_network = deny_network});
   if (!filter) return filter.take_error();
   p._filter = std::move(*filter);
   p._report.seccomp = true;
@@ -415,6 +468,10 @@ result<prepared> prepare(const sandbox::spec& spec) {
 status apply(const sandbox::spec& spec) {
   auto p = prepare(spec);
   if (!p) return p.take_error();
+  // The caller is not created in the namespaces: it enters them (a PID namespace would take
+  // only its children, so none).
+  if (int flags = p->clone_flags() & ~CLONE_NEWPID; flags != 0 && ::unshare(flags) != 0)
+    return fail(errc::io, "Failed to apply the sandbox: {}: {}", unshare_step(flags), std::strerror(errno));
   if (!p->what().warnings.empty()) {
     static std::once_flag once;
     std::call_once(once, [&] {
@@ -424,6 +481,25 @@ status apply(const sandbox::spec& spec) {
   if (const char* step = p->apply_in_child())
     return fail(errc::io, "Failed to apply the sandbox: {}: {}", step, std::strerror(errno));
   return {};
+}
+
+}  // namespace weft::sandbox
+
+namespace weft::sandbox {
+
+result<command_filter> command_filter::prepare() {
+  auto f = build_filter({.deny_unix = true});
+  if (!f) return f.take_error();
+  command_filter c;
+  c._filter = std::move(*f);
+  return c;
+}
+
+const char* command_filter::apply_in_child() const noexcept {
+  if (::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) return "prctl(PR_SET_NO_NEW_PRIVS)";
+  sock_fprog prog{static_cast<unsigned short>(_filter.size()), const_cast<sock_filter*>(_filter.data())};
+  if (::prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog) != 0) return "prctl(PR_SET_SECCOMP)";
+  return nullptr;
 }
 
 }  // namespace weft::sandbox

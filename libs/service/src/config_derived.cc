@@ -207,6 +207,9 @@ std::vector<service_spec> derived_services(const config& c,
       // No route to the host's loopback (weft's web API, MCP server, webhook receiver) or
       // anywhere else: a network namespace of its own.
       sb.own_network = true;
+      // And a PID namespace, of which it is the init: when it dies, whatever its commands
+      // left running dies with it.
+      sb.own_pids = true;
       sb.read_write = {workspace, "/dev/null"};  // `cmd > /dev/null` must work
       sb.read_only = {"/usr", "/lib", "/lib64", "/bin", "/sbin", "/etc", "/dev/zero", "/dev/urandom", "/proc/self"};
       // The program itself (exec needs it under Landlock) and the config file it reads.

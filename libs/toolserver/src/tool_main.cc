@@ -1,5 +1,7 @@
 #include <weft/toolserver/tool_main.hh>
 
+#include <sys/prctl.h>
+
 #include <cstdlib>
 #include <optional>
 
@@ -32,8 +34,13 @@ int tool_main(int argc, char** argv, const tool_main_options& o, const make_tool
       if (!w) return m.fail(w.err());
       ws.emplace(std::move(*w));
     }
-    if (const char* sb = std::getenv("WEFT_SANDBOX")) m.log.info("sandbox: {}", sb);
-    else if (!o.unsandboxed_note.empty()) m.log.info("not sandboxed: {}", o.unsandboxed_note);
+    if (const char* sb = std::getenv("WEFT_SANDBOX")) {
+      m.log.info("sandbox: {}", sb);
+      // The commands it runs share its Landlock domain, whose /proc/self rule names this
+      // process: not dumpable, its memory (the bus token) and environment are closed to
+      // them (a process of the same user needs CAP_SYS_PTRACE over it now).
+      ::prctl(PR_SET_DUMPABLE, 0);
+    } else if (!o.unsandboxed_note.empty()) m.log.info("not sandboxed: {}", o.unsandboxed_note);
     // network = "public": the only way out of the namespace is the egress proxy.
     std::unique_ptr<egress_relay> relay;
     if (const char* net = std::getenv("WEFT_NETWORK"); net && std::string_view(net) == "public" && ws) {

@@ -5,7 +5,9 @@ assert what a command inside the tool's network namespace could reach.
   net_probe.py direct PORT...          TCP connect to 127.0.0.1:PORT (its own loopback)
   net_probe.py connect HOST:PORT...    CONNECT through $https_proxy, then GET / in the tunnel
   net_probe.py get URL...              GET through $http_proxy (urllib reads it; no_proxy ignored)
-Outcomes: connected | refused | errnoN | <status> <first body line>.
+  net_probe.py unix PATH...            AF_UNIX stream connect to the socket file PATH
+  net_probe.py unix-dgram PATH...      a datagram to the socket file PATH, from a socketpair
+Outcomes: connected | sent | refused | errnoN | <status> <first body line>.
 """
 import os
 import socket
@@ -15,15 +17,19 @@ import urllib.parse
 import urllib.request
 
 
-def direct(port):
+def connected(connect):
+    """The outcome of connect(), a function that connects a socket and returns it."""
     try:
-        s = socket.create_connection(("127.0.0.1", int(port)), timeout=10)
-        s.close()
+        connect().close()
         return "connected"
     except ConnectionRefusedError:
         return "refused"
     except OSError as e:
         return "errno%d" % (e.errno or 0)
+
+
+def direct(port):
+    return connected(lambda: socket.create_connection(("127.0.0.1", int(port)), timeout=10))
 
 
 def read_all(s):
@@ -75,6 +81,27 @@ def get(url):
         return "urlerror %s" % e.reason
 
 
+def unix(path):
+    def connect():
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        s.settimeout(10)
+        s.connect(path)
+        return s
+    return connected(connect)
+
+
+def unix_dgram(path):
+    # A socketpair needs no socket(AF_UNIX) of its own, and a datagram one can still send
+    # to any datagram socket by path.
+    try:
+        a, b = socket.socketpair(socket.AF_UNIX, socket.SOCK_DGRAM)
+        a.sendto(b"from a command", path)
+        return "sent"
+    except OSError as e:
+        return "errno%d" % (e.errno or 0)
+
+
 mode, targets = sys.argv[1], sys.argv[2:]
 for t in targets:
-    print(t, {"direct": direct, "connect": connect, "get": get}[mode](t), flush=True)
+    print(t, {"direct": direct, "connect": connect, "get": get, "unix": unix, "unix-dgram": unix_dgram}[mode](t),
+          flush=True)

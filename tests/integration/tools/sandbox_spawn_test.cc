@@ -14,6 +14,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -96,7 +97,9 @@ std::pair<std::string, std::string> probe_network(const std::string& dir, int po
   std::ofstream(dir + "/probe.py") << probe_py;
   auto sb = confined_to(dir);
   sb.own_network = own_network;
-  int ws = run_shell(fmt::format("/usr/bin/python3 {d}/probe.py {p} > {d}/out 2> {d}/err; echo \"$WEFT_SANDBOX\" > {d}/sb",
+  sb.own_pids = own_network;
+  int ws = run_shell(fmt::format("/usr/bin/python3 {d}/probe.py {p} > {d}/out 2> {d}/err; echo \"$WEFT_SANDBOX\" > {d}/sb; "
+                                 "echo $$ > {d}/pid",
                                  fmt::arg("d", dir), fmt::arg("p", port)),
                      sb);
   CHECK(WIFEXITED(ws));
@@ -169,6 +172,9 @@ TEST_CASE("own_network: the child's 127.0.0.1 is its own; the host's listener ge
   CHECK(out == "refused connected\n");
   auto iso = sandbox::probe_network_isolation();
   CHECK(sb.find(iso.how == sandbox::network_isolation::mode::netns ? " net=netns" : " net=userns") != std::string::npos);
+  // And a PID namespace of its own, of which it is the init.
+  CHECK(sb.find(" pids=own") != std::string::npos);
+  CHECK(slurp(d.path.string() + "/pid") == "1\n");
   CHECK_FALSE(host.accepted_any());
 
   // Without it the same probe reaches the host's listener: the check above can fail.
@@ -201,9 +207,11 @@ std::pair<std::string, std::string> probe_unprivileged(const std::string& dir, i
     }
     auto sb = confined_to(dir);
     sb.own_network = true;
+    sb.own_pids = true;
     weftd::spawn_request r;
     r.exec = "/bin/sh";
-    r.args = {"-c", fmt::format("/usr/bin/python3 {d}/probe.py {p} > {d}/out 2> {d}/err; echo \"$WEFT_SANDBOX\" > {d}/sb",
+    r.args = {"-c", fmt::format("/usr/bin/python3 {d}/probe.py {p} > {d}/out 2> {d}/err; echo \"$WEFT_SANDBOX\" > {d}/sb; "
+                                "echo $$ > {d}/pid",
                                 fmt::arg("d", dir), fmt::arg("p", port))};
     r.env = weftd::base_environment();
     r.sandbox = sb;
@@ -232,6 +240,8 @@ TEST_CASE("own_network as an unprivileged user: a user namespace, the same resul
   CAPTURE(sb);
   if (sb.find(" net=userns") != std::string::npos) {
     CHECK(out == "refused connected\n");
+    CHECK(sb.find(" pids=own") != std::string::npos);
+    CHECK(slurp(d.path.string() + "/pid") == "1\n");
   } else {
     MESSAGE("this kernel refuses unprivileged user namespaces: only the fallback is checked");
     CHECK(sb.find(" net=none") != std::string::npos);
@@ -249,6 +259,55 @@ TEST_CASE("own_network where no namespace is permitted: no internet sockets at a
   auto [out, sb] = probe_unprivileged(d.path.string(), host.port, /*no_namespaces=*/true);
   CAPTURE(slurp(d.path.string() + "/err"));
   CHECK(sb.find(" net=none") != std::string::npos);
+  CHECK(sb.find(" pids=shared") != std::string::npos);
+  CHECK(slurp(d.path.string() + "/pid") != "1\n");
   CHECK(out == "errno1 errno1\n");  // socket(AF_INET): EPERM from seccomp
   CHECK_FALSE(host.accepted_any());
+}
+
+TEST_CASE("own_pids: a killed child takes everything it started with it") {
+  if (!sandbox::probe_network_isolation().pids) {
+    MESSAGE("no PID namespace permitted here: skipped");
+    return;
+  }
+  weft::test::temp_dir d{"weft-sbx-it"};
+  auto sb = confined_to(d.path.string());
+  sb.own_network = true;
+  sb.own_pids = true;
+  // A grandchild in a process group and session of its own (out of reach of a group kill),
+  // its host pid found through its parent.
+  weftd::spawn_request r;
+  r.exec = "/bin/sh";
+  r.args = {"-c", "setsid sleep 300 & wait"};
+  r.env = weftd::base_environment();
+  r.sandbox = sb;
+  auto sp = weftd::spawn(r);
+  REQUIRE_MESSAGE(sp, (sp ? "" : sp.err().message));
+  CHECK(sp->net_ns != 0);
+  CHECK(sp->pid_ns != 0);
+  // Its children, by /proc/<pid>/task/<pid>/children (host pids).
+  std::string kids;
+  for (auto until = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+       kids.empty() && std::chrono::steady_clock::now() < until;) {
+    kids = slurp(fmt::format("/proc/{0}/task/{0}/children", sp->pid));
+    if (kids.empty()) ::usleep(20000);  // polling /proc: nothing signals a fork
+  }
+  REQUIRE_FALSE(kids.empty());
+  pid_t grandchild = std::stoi(kids);
+  auto stat_of = [](pid_t pid) { return slurp(fmt::format("/proc/{}/stat", pid)); };
+  auto before = stat_of(grandchild);
+  REQUIRE_FALSE(before.empty());
+  ::kill(sp->pid, SIGKILL);
+  int ws = 0;
+  REQUIRE(::waitpid(sp->pid, &ws, 0) == sp->pid);
+  // By the time its init is reaped the kernel has killed (and reaped) the rest.
+  auto after = stat_of(grandchild);
+  auto start_time = [](const std::string& stat) {  // field 22, after the ')' of the name
+    std::istringstream in(stat.substr(stat.rfind(')') + 1));
+    std::string w;
+    for (int i = 3; i <= 22 && in >> w; ++i) {
+    }
+    return w;
+  };
+  CHECK((after.empty() || start_time(after) != start_time(before)));
 }

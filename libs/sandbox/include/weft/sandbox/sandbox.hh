@@ -11,8 +11,13 @@
 ///
 /// Landlock is best effort: on a kernel without it the rest still applies and the report
 /// says so (weftd logs one warning). seccomp and rlimits are not optional. A network
-/// namespace of its own (spec::own_network) is entered first, before anything else; where
-/// the system permits none, no internet sockets at all is the fallback, with a warning.
+/// namespace (spec::own_network) and a PID namespace (spec::own_pids) of its own are made
+/// when the child is created (clone with prepared::clone_flags()), before anything else;
+/// where the system permits none, no internet sockets at all is the fallback, with a warning.
+///
+/// `command_filter` is the extra rule the shell tool puts on each command it runs: no
+/// AF_UNIX socket of its own, so no socket file (weftd's control socket, the bus, another
+/// agent's egress) is reachable from a command, whatever Landlock allows.
 
 #include <linux/filter.h>
 
@@ -31,12 +36,16 @@ int landlock_abi();
 
 /// How a child gets a network namespace of its own here: a plain one (CAP_SYS_ADMIN, i.e.
 /// weftd runs as root), one inside a new user namespace (an unprivileged user, where the
-/// kernel allows unprivileged user namespaces), or none (`why` says what refused it).
-/// Found once per process (and effective user) by trying both in a short-lived child.
+/// kernel allows unprivileged user namespaces), or none (`why` says what refused it); and
+/// whether a PID namespace can be made with it (`pids`; `pids_why` when not: a policy such
+/// as systemd's RestrictNamespaces= may allow one kind and not the other).
+/// Found once per process (and effective user) by trying each way in a short-lived child.
 struct network_isolation {
   enum class mode : std::uint8_t { none = 0, netns = 1, userns = 2 };
   mode how = mode::none;
-  std::string why;  ///< for mode::none: "unshare(CLONE_NEWUSER|CLONE_NEWNET): Operation not permitted"
+  bool pids = false;
+  std::string why;       ///< for mode::none: "unshare(CLONE_NEWUSER|CLONE_NEWNET): Operation not permitted"
+  std::string pids_why;  ///< for !pids: "unshare(CLONE_NEWNET|CLONE_NEWPID): Operation not permitted"
 };
 network_isolation probe_network_isolation();
 
@@ -49,9 +58,12 @@ struct report {
   /// own_network asked: "netns" (a plain namespace), "userns" (inside a user namespace) or
   /// "none" (neither was possible: no internet sockets instead); empty when not asked.
   std::string network;
+  /// own_pids asked: "own" (a PID namespace, the child its init) or "shared" (not possible
+  /// here); empty when not asked.
+  std::string pids;
   std::vector<std::string> warnings;  ///< "Failed to …, ignoring." lines: paths skipped, no Landlock
-  /// "landlock=7 seccomp=1 scoped=1" (+ " net=netns" when own_network was asked), the form
-  /// weftd puts in $WEFT_SANDBOX.
+  /// "landlock=7 seccomp=1 scoped=1" (+ " net=netns" when own_network was asked, + " pids=own"
+  /// when own_pids was), the form weftd puts in $WEFT_SANDBOX.
   std::string summary() const;
 };
 
@@ -71,9 +83,14 @@ class prepared {
   /// cannot clobber it). Async-signal-safe. Returns false on failure.
   bool move_fds_above(int min_fd) noexcept;
 
-  /// In the child, just before exec: the network namespace, rlimits, no_new_privs,
-  /// Landlock, seccomp, in that order. Async-signal-safe: raw syscalls on data prepared in the parent. Returns
-  /// nullptr on success, else a static description of the step that failed (errno set).
+  /// The namespace flags (CLONE_NEWNET, CLONE_NEWPID, CLONE_NEWUSER) the child must be
+  /// created with: `clone(clone_flags() | SIGCHLD)` instead of fork. 0: none.
+  int clone_flags() const noexcept;
+
+  /// In the child (created with clone_flags()), just before exec: the namespaces finished
+  /// (id maps, lo up), rlimits, no_new_privs, Landlock, seccomp, in that order.
+  /// Async-signal-safe: raw syscalls on data prepared in the parent. Returns nullptr on
+  /// success, else a static description of the step that failed (errno set).
   const char* apply_in_child() noexcept;
 
  private:
@@ -95,6 +112,7 @@ class prepared {
   std::vector<deferred_rule> _deferred;
   std::uint64_t _handled = 0;
   network_isolation::mode _netns = network_isolation::mode::none;
+  bool _pids = false;
   char _uid_map[48] = {};  // "<euid> <euid> 1\n" for a user namespace
   char _gid_map[48] = {};
 };
@@ -105,8 +123,28 @@ class prepared {
 /// Landlock ruleset for every right the kernel's ABI knows, and compiles the seccomp filter.
 result<prepared> prepare(const sandbox::spec& spec);
 
-/// prepare() + apply_in_child() for the calling process itself. Landlock missing is logged
-/// once as a warning and not an error.
+/// prepare() + apply_in_child() for the calling process itself (single-threaded: it
+/// unshares the namespaces own_network asks for; own_pids does not apply). Landlock missing
+/// is logged once as a warning and not an error.
 status apply(const sandbox::spec& spec);
+
+/// What the shell tool adds for each command it runs, on top of the sandbox the tool itself
+/// is in (which the command inherits): socket(AF_UNIX) and socketpair(AF_UNIX, SOCK_DGRAM)
+/// refused with EPERM. Landlock (through ABI 7) does not control connect() to a UNIX socket
+/// by path, so without this a command could reach every socket file it can name — weftd's
+/// control socket, the bus, another agent's egress — and with a datagram socketpair send to
+/// any datagram socket by path (journald, /dev/log). A stream socketpair stays allowed: it
+/// is connected to itself and can reach nothing else.
+class command_filter {
+ public:
+  /// Compiles the filter (libseccomp) in the calling process.
+  static result<command_filter> prepare();
+  /// In the forked child, before exec: no_new_privs, then the filter. Async-signal-safe.
+  /// Returns nullptr on success, else the step that failed (errno set).
+  const char* apply_in_child() const noexcept;
+
+ private:
+  std::vector<sock_filter> _filter;
+};
 
 }  // namespace weft::sandbox

@@ -20,6 +20,12 @@ struct spec {
   /// when a plain one is not permitted; where neither is, deny_network applies instead
   /// (prepare() says so in a warning).
   bool own_network = false;
+  /// A PID namespace of its own, the process its init: when it ends, however it ends, the
+  /// kernel kills everything it started, so no command outlives a killed tool process.
+  /// Only with own_network, created together (it needs the same permission); where the
+  /// system permits none, skipped with a warning. Only for a spawned child (clone), not for
+  /// apply() on the calling process.
+  bool own_pids = false;
   std::uint64_t max_address_space = 0;  ///< RLIMIT_AS bytes; 0: unchanged
   std::uint64_t max_open_files = 0;     ///< RLIMIT_NOFILE; 0: unchanged
   std::uint64_t max_processes = 0;      ///< RLIMIT_NPROC; 0: unchanged
