@@ -2,6 +2,8 @@
 
 #include <fmt/ranges.h>
 
+#include <weft/service/main.hh>
+
 namespace weft::llm {
 
 http::client_options client_options_for(const service::llm_settings& s) {
@@ -10,7 +12,7 @@ http::client_options client_options_for(const service::llm_settings& s) {
   o.connect_timeout = std::chrono::milliseconds(s.connect_timeout_ms);
   o.max_body = max_response_bytes;
   o.max_connections = static_cast<long>(std::max<std::uint32_t>(s.max_concurrent, 4));
-  o.user_agent = "weft-llm/0.1";
+  o.user_agent = fmt::format("weft-llm/{}", service::version());
   return o;
 }
 

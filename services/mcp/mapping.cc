@@ -60,4 +60,14 @@ result<json> call_failure(std::string_view name, const error& e) {
   return text_result(std::move(why), true);
 }
 
+std::optional<std::string> call_meta(const json& params) {
+  auto meta = params.find("_meta");
+  if (meta == params.end() || !meta->is_object()) return std::nullopt;
+  json out = json::object();
+  for (auto& [k, v] : meta->items())
+    if (k.rfind("io.modelcontextprotocol/", 0) != 0 && k.rfind("io.weft/", 0) != 0) out[k] = v;
+  if (out.empty()) return std::nullopt;
+  return out.dump(-1, ' ', false, json::error_handler_t::replace);
+}
+
 }  // namespace weft::mcpsrv

@@ -3,6 +3,8 @@
 /// Result as a CallToolResult, and a failed Call as either a tool error result or a
 /// protocol error (MCP 2025-11-25: tool execution errors are results with isError).
 
+#include <optional>
+#include <string>
 #include <string_view>
 
 #include <nlohmann/json.hpp>
@@ -29,5 +31,11 @@ json call_result(const proto::tool_v1::result& r);
 /// tool or the bus, Timeout, Failed, a bus timeout or a missing process) → a result with
 /// isError and the reason.
 result<json> call_failure(std::string_view tool, const error& e);
+
+/// The request metadata of a client's tools/call that goes on to the tool (Tool.v1.Call.meta,
+/// which tool-mcp passes to an external MCP server as its _meta: a progress token, a trace
+/// id): the params' `_meta` without the keys the protocol itself puts there
+/// (`io.modelcontextprotocol/…`) or weft reads (`io.weft/…`). Absent when nothing is left.
+std::optional<std::string> call_meta(const json& params);
 
 }  // namespace weft::mcpsrv

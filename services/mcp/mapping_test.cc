@@ -101,3 +101,16 @@ TEST_CASE("ensure_token creates a 0600 token once and reads it back") {
   REQUIRE(b);
   CHECK(*a == *b);
 }
+
+TEST_CASE("call_meta: the client's _meta goes on to the tool, without the protocol's and weft's own keys") {
+  CHECK_FALSE(mcpsrv::call_meta(json{{"name", "t"}}));
+  CHECK_FALSE(mcpsrv::call_meta(json{{"_meta", "not an object"}}));
+  CHECK_FALSE(mcpsrv::call_meta(json{{"_meta", {{"io.weft/timeoutMs", 5}}}}));
+  auto m = mcpsrv::call_meta(json{{"_meta",
+                                   {{"progressToken", "p-1"},
+                                    {"trace", {{"id", "abc"}}},
+                                    {"io.modelcontextprotocol/protocolVersion", "2026-07-28"},
+                                    {"io.weft/timeoutMs", 5}}}});
+  REQUIRE(m);
+  CHECK(json::parse(*m) == json{{"progressToken", "p-1"}, {"trace", {{"id", "abc"}}}});
+}

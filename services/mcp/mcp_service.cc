@@ -252,6 +252,7 @@ void mcp_service::call_tool(const json& params, mcp::reply_fn reply) {
     c.arguments = params["arguments"].dump(-1, ' ', false, json::error_handler_t::replace);
     c.call_id = fmt::format("mcp-{}", ++_calls);
     c.timeout_ms = static_cast<std::uint32_t>(timeout.count());
+    c.meta = call_meta(params);  // a progress token or trace id goes on to an MCP tool
     auto address = ipc::addr::tool_method(_procs[it->second.proc].address, name);
     _log.debug("tools/call {} → {} ({})", name, address, c.call_id);
     ++_tool_calls;

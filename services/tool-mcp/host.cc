@@ -8,6 +8,7 @@
 #include <cstring>
 
 #include <weft/ipc/builtin.hh>
+#include <weft/service/main.hh>
 
 namespace weft::mcp_host {
 
@@ -279,7 +280,7 @@ void host::connect(server& s, clock::time_point now) {
   s.tr = std::move(*t);
   mcp::client::options co;
   co.name = "weft";
-  co.version = "0.1";
+  co.version = std::string(service::version());  // one version string everywhere
   co.timeout = 3600s;  // the host keeps its own deadlines (connect, ping, each call)
   s.cl = std::make_unique<mcp::client>(co, [sp](std::string line) {
     if (sp->tr) sp->tr->send(std::move(line));
