@@ -484,7 +484,7 @@ result<bool> mcp_service::start_http() {
   if (!_o.port_file.empty()) {
     std::error_code ec;
     std::filesystem::create_directories(std::filesystem::path(_o.port_file).parent_path(), ec);
-    if (auto w = write_file_atomic(_o.port_file, std::to_string(_http->port()) + "\n", 0644); !w)
+    if (auto w = write_file_volatile(_o.port_file, std::to_string(_http->port()) + "\n", 0644); !w)
       _log.warning("Failed to write the port file '{}': {}, ignoring", _o.port_file, w.err().message);
   }
   return true;

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <weft/ipc/address.hh>
+#include <weft/sandbox/sandbox.hh>
 #include <weft/service/paths.hh>
 
 #include "spawn.hh"
@@ -743,6 +744,11 @@ int supervisor::run() {
             _runtime);
   for (auto& w : _cfg.warnings) _log.warning("{}", w);
   poke();
+  // Which namespaces tool processes can have is asked once, of a short-lived child: now,
+  // while the bus starts, rather than on the path of the first tool's spawn.
+  if (std::any_of(_children.begin(), _children.end(),
+                  [](auto& c) { return c->spec.sandbox.enabled && c->spec.sandbox.own_network; }))
+    (void)sandbox::probe_network_isolation();
   int rc = _loop.run();
   _log.info("all services stopped");
   _loop.unwatch(std::exchange(_control_watch, 0));

@@ -121,9 +121,12 @@ status atomic_file::write(std::string_view bytes) {
   return {};
 }
 
-status atomic_file::commit() {
+status atomic_file::commit() { return finish(/*durable=*/true); }
+status atomic_file::commit_volatile() { return finish(/*durable=*/false); }
+
+status atomic_file::finish(bool durable) {
   if (_fd < 0) return fail(errc::io, "commit: the file is already committed or discarded");
-  if (::fsync(_fd) != 0) return failed("sync", errno);
+  if (durable && ::fsync(_fd) != 0) return failed("sync", errno);
   ::close(_fd);
   _fd = -1;
   if (::renameat(_dir, _tmp.c_str(), _dir, _name.c_str()) != 0) {
@@ -131,7 +134,7 @@ status atomic_file::commit() {
     ::unlinkat(_dir, _tmp.c_str(), 0);
     return failed("rename", e);
   }
-  if (::fsync(_dir) != 0) return failed(_path.empty() ? "sync the directory" : "sync the directory of", errno);
+  if (durable && ::fsync(_dir) != 0) return failed(_path.empty() ? "sync the directory" : "sync the directory of", errno);
   return {};
 }
 
@@ -140,6 +143,13 @@ status write_file_atomic(const std::filesystem::path& file, std::string_view dat
   if (!f) return f.take_error();
   if (auto w = f->write(data); !w) return w;
   return f->commit();
+}
+
+status write_file_volatile(const std::filesystem::path& file, std::string_view data, unsigned mode) {
+  auto f = atomic_file::create(file, mode);
+  if (!f) return f.take_error();
+  if (auto w = f->write(data); !w) return w;
+  return f->commit_volatile();
 }
 
 status write_file_atomic_at(int dir_fd, std::string_view name, std::string_view data, unsigned mode) {

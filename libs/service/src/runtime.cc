@@ -78,18 +78,25 @@ status runtime::start() {
   for (int sig : {SIGTERM, SIGINT})
     if (auto s = _loop->on_signal(sig, [this](const signalfd_siginfo&) { begin_stop(); }); !s) return s;
   if (auto iv = _notify.heartbeat_interval(); iv > 0ms) _loop->every(iv, [this] { (void)_notify.heartbeat(); });
-  if (!_opts.events_endpoint.empty()) {
-    auto ev = ipc::event_subscriber::connect(_ctx, _opts.events_endpoint,
-                                             {std::string(bp::peer_changed::type_name)});
-    if (!ev) return ev.take_error();
-    _events = std::move(*ev);
-    int efd = _events->socket().get(zmq::sockopt::fd);
-    if (auto w = _loop->watch(efd, EPOLLIN, [this](std::uint32_t) { pump_events(); }); !w) return w.take_error();
-    _loop->before_wait([this] {
-      pump_events();
-      return false;
-    });
-  }
+  return {};
+}
+
+// The event side is joined by the first thing that needs it (a call, whose callee's restart
+// is learnt from PeerChanged, or a subscription): a service that only answers (a tool, llm)
+// keeps no connection to it, which saves every start of the stack a connection per process.
+status runtime::join_events() {
+  if (_events) return {};
+  if (_opts.events_endpoint.empty())
+    return fail(errc::unavailable, "'{}' has no bus events endpoint ($WEFT_EVENTS)", address());
+  auto ev = ipc::event_subscriber::connect(_ctx, _opts.events_endpoint, {std::string(bp::peer_changed::type_name)});
+  if (!ev) return ev.take_error();
+  _events = std::move(*ev);
+  int efd = _events->socket().get(zmq::sockopt::fd);
+  if (auto w = _loop->watch(efd, EPOLLIN, [this](std::uint32_t) { pump_events(); }); !w) return w.take_error();
+  _loop->before_wait([this] {
+    pump_events();
+    return false;
+  });
   return {};
 }
 
@@ -97,12 +104,11 @@ void runtime::on(std::string_view type, request_fn fn) { _requests.insert_or_ass
 
 void runtime::on_event(std::string_view type, event_fn fn) {
   _event_fns.insert_or_assign(std::string(type), std::move(fn));
+  if (type == bp::peer_changed::type_name) (void)join_events();  // published only: join now
 }
 
 status runtime::subscribe(std::string_view topic) {
-  if (!_events)
-    return fail(errc::unavailable, "Failed to subscribe to '{}': '{}' has no bus events endpoint ($WEFT_EVENTS)",
-                topic, address());
+  if (auto j = join_events(); !j) return fail(errc::unavailable, "Failed to subscribe to '{}': {}", topic, j.err().message);
   _events->socket().set(zmq::sockopt::subscribe, topic);
   return {};
 }
@@ -192,6 +198,7 @@ void runtime::dispatch_request(ipc::message& m) {
 
 std::uint64_t runtime::call(std::string_view to, std::string_view type, std::string payload, call_options o,
                             reply_fn fn) {
+  if (!_events) (void)join_events();  // to hear of the callee's restart (none without $WEFT_EVENTS)
   auto cid = _next_call++;
   auto& c = _calls[cid];
   c.to = to;

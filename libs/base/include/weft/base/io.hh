@@ -52,10 +52,13 @@ class atomic_file {
   int fd() const { return _fd; }
   /// Durable under its name: fsync, rename over the target, fsync the directory.
   status commit();
+  /// Under its name, not synced (write_file_volatile).
+  status commit_volatile();
 
  private:
   atomic_file() = default;
   error failed(std::string_view step, int err);
+  status finish(bool durable);
   void discard();
   int _dir = -1;            // the directory (owned when _own_dir)
   bool _own_dir = false;
@@ -66,6 +69,13 @@ class atomic_file {
 
 /// Replaces `file` with `data` by the rule of atomic_file.
 status write_file_atomic(const std::filesystem::path& file, std::string_view data, unsigned mode = 0600);
+/// The same replacement without the two fsyncs, for files weft makes again when they are
+/// lost: those of the runtime directory ($WEFT_RUNTIME_DIR: port files), which mean nothing
+/// after a reboot (/run is tmpfs under systemd), and generated tokens (a lost one is
+/// replaced at the next start). Readers still see the old or the new content, never a part;
+/// a crash may take the new one back. Measured: on ext4 the fsyncs of the web chat's token
+/// and port file cost 2 ms of a cold start of the default stack (docs/benchmarks.md).
+status write_file_volatile(const std::filesystem::path& file, std::string_view data, unsigned mode = 0600);
 /// The same for entry `name` of the open directory `dir_fd` (atomic_file::create_at).
 status write_file_atomic_at(int dir_fd, std::string_view name, std::string_view data, unsigned mode = 0600);
 

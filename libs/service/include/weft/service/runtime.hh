@@ -220,6 +220,7 @@ class runtime {
   runtime(zmq::context_t& ctx, std::unique_ptr<ipc::bus_client> bus, notifier notify, runtime_options o,
           std::unique_ptr<event_loop> loop);
   status start();
+  status join_events();
   bool pump_bus();
   void pump_events();
   void dispatch(ipc::message m);
