@@ -108,6 +108,7 @@ status bus_client::send_frames(const std::string& header, std::string_view paylo
     if (!r) return bus::make(bus::error_code::queue_full, "Failed to send to the bus: local queue is full");
     // The second frame always follows the first: the first was accepted, so is this one.
     _sock.send(zmq::buffer(payload.data(), payload.size()), zmq::send_flags::none);
+    ++_sends;
   } catch (const zmq::error_t& e) {
     return fail(errc::io, "Failed to send to the bus: {}", e.what());
   }
@@ -264,6 +265,13 @@ void bus_client::poll_once(std::chrono::milliseconds timeout) {
   process_input();
 }
 
+std::optional<message> bus_client::take() {
+  if (_inbox.empty()) return std::nullopt;
+  auto m = std::move(_inbox.front());
+  _inbox.pop_front();
+  return m;
+}
+
 std::optional<message> bus_client::next(std::chrono::milliseconds timeout) {
   auto deadline = mono_clock::now() + timeout;
   while (_inbox.empty() && !_closed) {
@@ -334,8 +342,11 @@ result<std::unique_ptr<event_subscriber>> event_subscriber::connect(zmq::context
 }
 
 std::optional<std::pair<std::string, message>> event_subscriber::next(std::chrono::milliseconds timeout) {
-  zmq::pollitem_t item{_sock.handle(), 0, ZMQ_POLLIN, 0};
-  if (zmq::poll(&item, 1, timeout) <= 0) return std::nullopt;
+  // Without a wait, the receive itself says whether there is one (a poll would cost more).
+  if (timeout > 0ms) {
+    zmq::pollitem_t item{_sock.handle(), 0, ZMQ_POLLIN, 0};
+    if (zmq::poll(&item, 1, timeout) <= 0) return std::nullopt;
+  }
   zmq::message_t topic, header;
   if (!_sock.recv(topic, zmq::recv_flags::dontwait)) return std::nullopt;
   if (!topic.more() || !_sock.recv(header)) return std::nullopt;

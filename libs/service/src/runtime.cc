@@ -68,13 +68,16 @@ runtime::~runtime() = default;
 
 status runtime::start() {
   // ZMQ_FD is edge-triggered: it says "something changed", so every wake drains the socket
-  // and the before-wait hook asks ZMQ_EVENTS again (a send can consume the edge).
+  // (a receive that finds nothing has taken in everything zeromq had for it). A send can
+  // consume the edge of a message that arrives meanwhile, so a send after the last drain
+  // (from a timer, a posted completion, another descriptor's callback) drains again before
+  // the loop sleeps.
   int zfd = _bus->socket().get(zmq::sockopt::fd);
   int mfd = _bus->monitor_socket().get(zmq::sockopt::fd);
   auto pump = [this](std::uint32_t) { pump_bus(); };
   if (auto w = _loop->watch(zfd, EPOLLIN, pump); !w) return w.take_error();
   if (auto w = _loop->watch(mfd, EPOLLIN, pump); !w) return w.take_error();
-  _loop->before_wait([this] { return pump_bus(); });
+  _loop->before_wait([this] { return (_bus->sends() != _sends_seen || _bus->has_input()) && pump_bus(); });
   for (int sig : {SIGTERM, SIGINT})
     if (auto s = _loop->on_signal(sig, [this](const signalfd_siginfo&) { begin_stop(); }); !s) return s;
   if (auto iv = _notify.heartbeat_interval(); iv > 0ms) _loop->every(iv, [this] { (void)_notify.heartbeat(); });
@@ -93,10 +96,8 @@ status runtime::join_events() {
   _events = std::move(*ev);
   int efd = _events->socket().get(zmq::sockopt::fd);
   if (auto w = _loop->watch(efd, EPOLLIN, [this](std::uint32_t) { pump_events(); }); !w) return w.take_error();
-  _loop->before_wait([this] {
-    pump_events();
-    return false;
-  });
+  // Only this runtime receives on the socket; whatever came before the watch is read now.
+  _loop->defer([this] { pump_events(); });
   return {};
 }
 
@@ -110,6 +111,7 @@ void runtime::on_event(std::string_view type, event_fn fn) {
 status runtime::subscribe(std::string_view topic) {
   if (auto j = join_events(); !j) return fail(errc::unavailable, "Failed to subscribe to '{}': {}", topic, j.err().message);
   _events->socket().set(zmq::sockopt::subscribe, topic);
+  _loop->defer([this] { pump_events(); });  // the option may have taken in zeromq's commands
   return {};
 }
 
@@ -124,15 +126,19 @@ void runtime::on_reload(std::function<void()> fn) {
 // A bounded batch per wake keeps timers, heartbeats and other descriptors served under load;
 // returns true when more is waiting (the loop then does not sleep).
 bool runtime::pump_bus() {
-  _bus->process_input();
   for (int n = 0; n < 256; ++n) {
-    auto m = _bus->next(0ms);
-    if (!m) break;
+    // The socket is read only when what was read before is handled: its last receive, the
+    // one that finds nothing, comes after the handlers' sends.
+    if (!_bus->has_input()) {
+      _sends_seen = _bus->sends();
+      _bus->process_input();
+    }
+    auto m = _bus->take();
+    if (!m) return false;
     dispatch(std::move(*m));
     if (_loop->quitting()) return false;
   }
-  return _bus->has_input() || (_bus->socket().get(zmq::sockopt::events) & ZMQ_POLLIN) ||
-         (_bus->monitor_socket().get(zmq::sockopt::events) & ZMQ_POLLIN);
+  return true;
 }
 
 void runtime::pump_events() {

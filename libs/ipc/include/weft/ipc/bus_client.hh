@@ -119,6 +119,12 @@ class bus_client {
   /// Handles whatever is readable without blocking; returns true if next() has something.
   bool process_input();
   bool has_input() const { return !_inbox.empty(); }
+  /// What process_input() has taken in, oldest first, without touching the sockets.
+  std::optional<message> take();
+  /// How many messages this client has handed to its socket: a loop that drained the
+  /// socket knows whether a send since (which may consume the edge of ZMQ_FD) asks for
+  /// another look before it sleeps.
+  std::uint64_t sends() const { return _sends; }
 
   /// Stops reconnecting and drops anything unsent once `linger` has passed.
   void close(std::chrono::milliseconds linger = 200ms);
@@ -152,6 +158,7 @@ class bus_client {
   std::string _bus_instance;
   std::string _instance;
   std::deque<message> _inbox;
+  std::uint64_t _sends = 0;
   std::deque<std::pair<std::string, std::string>> _outbox;  // header, payload
   std::map<std::uint64_t, pending_request> _pending;       // requests sent, not answered
 };

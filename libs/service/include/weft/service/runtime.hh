@@ -242,6 +242,7 @@ class runtime {
   runtime_options _opts;
   std::unique_ptr<event_loop> _loop;
   std::unique_ptr<ipc::event_subscriber> _events;
+  std::uint64_t _sends_seen = 0;  // the bus client's sends() when its socket was last drained
   log::logger& _log;
   std::map<std::string, request_fn, std::less<>> _requests;
   std::map<std::string, event_fn, std::less<>> _event_fns;
