@@ -183,17 +183,7 @@ result<spawned> spawn(const spawn_request& r) {
   ::close(sv[1]);
   ::close(cred[0]);
   ::fcntl(sv[0], F_SETFL, ::fcntl(sv[0], F_GETFL) | O_NONBLOCK);
-  spawned out{pid, unique_fd(sv[0])};
-  if (ns_flags) {
-    // It was created in them: they are its own already.
-    if (auto ns = namespaces_of(pid)) {
-      if (ns_flags & CLONE_NEWNET) out.net_ns = ns->net;
-      if (ns_flags & CLONE_NEWPID) out.pid_ns = ns->pid;
-    } else {
-      log::get("weftd").warning("{}; its control requests are refused by pid only, ignoring.", ns.err().message);
-    }
-  }
-  return out;
+  return spawned{pid, unique_fd(sv[0]), ns_flags & (CLONE_NEWNET | CLONE_NEWPID)};
 }
 
 }  // namespace weft::weftd

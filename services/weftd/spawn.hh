@@ -32,9 +32,10 @@ struct spawn_request {
 struct spawned {
   pid_t pid;
   unique_fd notify_fd;  ///< our end of the child's notify socket (SOCK_SEQPACKET, non-blocking)
-  /// The namespaces it was created in, when its sandbox made any (0 otherwise): what weftd's
-  /// control socket refuses a peer in (peer_guard).
-  std::uint64_t net_ns = 0, pid_ns = 0;
+  /// The namespaces its sandbox created it in (CLONE_NEWNET, CLONE_NEWPID; 0: none), what
+  /// weftd's control socket refuses a peer in (peer_guard). Their ids are read later, from
+  /// /proc/<pid>/ns, once the child has exec'd: reading them sooner waits for the exec.
+  int ns_flags = 0;
 };
 
 inline constexpr int child_notify_fd = 3;

@@ -3,6 +3,7 @@
 #include <cerrno>
 #include <csignal>
 #include <filesystem>
+#include <sched.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -232,7 +233,8 @@ void supervisor::start(child& c) {
     return;
   }
   c.pid = sp->pid;
-  c.ns = {sp->net_ns, sp->pid_ns};
+  c.ns = {};
+  c.ns_unread = sp->ns_flags;
   c.notify_fd = std::move(sp->notify_fd);
   c.started_at = now();
   c.ready_since.reset();
@@ -248,7 +250,23 @@ void supervisor::start(child& c) {
   arm(c, c.started_at + milliseconds(_cfg.supervisor.ready_timeout_ms));
 }
 
+// Read once the child speaks (it has exec'd: nothing of the tool has run yet, so nothing it
+// started can be outside them), or when a control peer must be judged before that.
+void supervisor::read_namespaces(child& c) {
+  if (!c.ns_unread || c.pid <= 0) return;
+  int flags = std::exchange(c.ns_unread, 0);
+  auto ns = namespaces_of(c.pid);
+  if (!ns) {
+    _log.warning("{}; control requests from within the namespaces of '{}' are refused by pid only, ignoring.",
+                 ns.err().message, c.spec.name);
+    return;
+  }
+  if (flags & CLONE_NEWNET) c.ns.net = ns->net;
+  if (flags & CLONE_NEWPID) c.ns.pid = ns->pid;
+}
+
 void supervisor::on_notify(child& c) {
+  read_namespaces(c);
   char buf[4096];
   while (c.notify_fd) {
     auto n = ::recv(c.notify_fd.get(), buf, sizeof buf, MSG_DONTWAIT);
@@ -382,9 +400,18 @@ void supervisor::on_deadline(child& c) {
 }
 
 void supervisor::step() {
+  // What may start now starts in config order, those that need namespaces of their own last:
+  // creating them (and learning once which are permitted) keeps weftd busy for a while, and
+  // the others need not wait for that.
+  for (bool namespaced : {false, true})
+    for (auto& cp : _children) {
+      auto& c = *cp;
+      if (c.state == sv::state::waiting && c.want_running && !_shutting_down && deps_ready(c) &&
+          (c.spec.sandbox.enabled && c.spec.sandbox.own_network) == namespaced)
+        start(c);
+    }
   for (auto& cp : _children) {
     auto& c = *cp;
-    if (c.state == sv::state::waiting && c.want_running && !_shutting_down && deps_ready(c)) start(c);
     // Stop what should not run, dependents first while shutting down.
     if (!c.want_running && (c.state == sv::state::starting || c.state == sv::state::ready) &&
         !(_shutting_down && has_running_dependents(c))) {
@@ -613,8 +640,9 @@ void supervisor::handle_control(const std::string& rid, const ipc::message& m) {
   }
 }
 
-std::vector<sandboxed_child> supervisor::sandboxed_children() const {
+std::vector<sandboxed_child> supervisor::sandboxed_children() {
   std::vector<sandboxed_child> out;
+  for (auto& c : _children) read_namespaces(*c);
   for (auto& c : _children)
     if (c->spec.sandbox.enabled && (c->pid > 0 || c->ns.net != 0 || c->ns.pid != 0))
       out.push_back({c->spec.name, c->pid, c->ns});
@@ -744,11 +772,12 @@ int supervisor::run() {
             _runtime);
   for (auto& w : _cfg.warnings) _log.warning("{}", w);
   poke();
-  // Which namespaces tool processes can have is asked once, of a short-lived child: now,
-  // while the bus starts, rather than on the path of the first tool's spawn.
+  // Which namespaces tool processes may have is learnt once, of a short-lived child: once the
+  // bus is started (poke's step runs first), while weftd only waits for it, rather than on
+  // the way to the first tool's start.
   if (std::any_of(_children.begin(), _children.end(),
                   [](auto& c) { return c->spec.sandbox.enabled && c->spec.sandbox.own_network; }))
-    (void)sandbox::probe_network_isolation();
+    _loop.defer([] { (void)sandbox::probe_network_isolation(); });
   int rc = _loop.run();
   _log.info("all services stopped");
   _loop.unwatch(std::exchange(_control_watch, 0));

@@ -98,6 +98,7 @@ class supervisor {
     /// The namespaces its sandbox created it in (zero: none), kept after it exits so what it
     /// left behind stays refused until it runs again.
     namespace_ids ns;
+    int ns_unread = 0;  ///< namespaces it was created in whose ids are not read yet (read_namespaces)
     bool want_running = true;
     bool remove_after_stop = false;
     bool restart_after_stop = false;
@@ -147,7 +148,8 @@ class supervisor {
   /// or marked refused in its User-Id with the reason (peer_guard), each refusal logged.
   bool on_zap();
   /// The sandboxed children, for peer_guard.
-  std::vector<sandboxed_child> sandboxed_children() const;
+  std::vector<sandboxed_child> sandboxed_children();
+  void read_namespaces(child& c);
   /// Reads every waiting control request; true when more arrived meanwhile.
   bool on_control();
   void handle_control(const std::string& rid, const ipc::message& m);

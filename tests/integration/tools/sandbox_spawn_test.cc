@@ -7,6 +7,7 @@
 // as an unprivileged user (inside a user namespace).
 #include <arpa/inet.h>
 #include <grp.h>
+#include <sched.h>
 #include <netinet/in.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
@@ -25,6 +26,7 @@
 
 #include <weft/sandbox/sandbox.hh>
 
+#include "services/weftd/peer_guard.hh"
 #include "services/weftd/spawn.hh"
 #include "tests/tcp_listener.hh"
 #include "tests/temp_dir.hh"
@@ -283,8 +285,12 @@ TEST_CASE("own_pids: a killed child takes everything it started with it") {
   r.sandbox = sb;
   auto sp = weftd::spawn(r);
   REQUIRE_MESSAGE(sp, (sp ? "" : sp.err().message));
-  CHECK(sp->net_ns != 0);
-  CHECK(sp->pid_ns != 0);
+  CHECK(sp->ns_flags == (CLONE_NEWNET | CLONE_NEWPID));
+  auto ns = weftd::namespaces_of(sp->pid), self = weftd::namespaces_of(::getpid());
+  REQUIRE(ns);
+  REQUIRE(self);
+  CHECK(ns->net != self->net);
+  CHECK(ns->pid != self->pid);
   // Its children, by /proc/<pid>/task/<pid>/children (host pids).
   std::string kids;
   for (auto until = std::chrono::steady_clock::now() + std::chrono::seconds(30);
