@@ -242,7 +242,7 @@ mid = { exec = "/bin/mid", restart = "always", enabled = true }
 }
 
 TEST_CASE("service_spec equality ignores where the table is") {
-  service_spec a{"x", "/bin/x", {}, "x", {"bus"}, {}, restart_policy::always, true, {}, "a.toml:1:1"};
+  service_spec a{.name = "x", .exec = "/bin/x", .address = "x", .where = "a.toml:1:1"};
   auto b = a;
   b.where = "a.toml:9:1";
   CHECK(a == b);
