@@ -1,67 +1,23 @@
 #include "shell.hh"
 
 #include <fcntl.h>
-#include <linux/close_range.h>
-#include <poll.h>
-#include <signal.h>
-#include <sys/syscall.h>
-#include <sys/wait.h>
 #include <sys/stat.h>
-#include <unistd.h>
 
 #include <algorithm>
-#include <cerrno>
-#include <cstring>
 
-#include <weft/base/io.hh>
-
-#include "services/tool-shell/children.hh"
+#include <weft/base/command.hh>
 
 namespace weft::tools {
 
 namespace {
 
-using clock = std::chrono::steady_clock;
 using std::chrono::milliseconds;
 
 tool::result failed(std::string text) { return tool::result{std::move(text), true, false}; }
 
-/// What the forked child needs, all made before fork.
-struct child_setup {
-  int stdin_fd, output_fd, dir_fd, report_fd;
-  const sandbox::command_filter* filter;
-  char** argv;
-  char** envp;
-};
-
-/// The steps start_command() reports a failure of, by index.
-constexpr const char* child_steps[] = {"setpgid", "dup2", "fchdir", "the command filter", "exec /bin/sh"};
-
-/// In the forked child (this process has threads: only raw syscalls): its own process group,
-/// default signals, stdin /dev/null, stdout and stderr the pipe, the working directory, the
-/// command filter (no AF_UNIX sockets), nothing else inherited; then /bin/sh. A failure is
-/// written to report_fd as {step, errno}.
-[[noreturn]] void start_command(const child_setup& c) noexcept {
-  auto fail_at = [&](int step) {
-    int msg[2] = {step, errno};
-    [[maybe_unused]] auto n = ::write(c.report_fd, msg, sizeof msg);
-    ::_exit(127);
-  };
-  if (::setpgid(0, 0) != 0) fail_at(0);
-  struct sigaction dfl {};
-  dfl.sa_handler = SIG_DFL;
-  for (int sig : {SIGTERM, SIGINT, SIGPIPE, SIGHUP, SIGQUIT, SIGCHLD}) ::sigaction(sig, &dfl, nullptr);
-  sigset_t none;
-  sigemptyset(&none);
-  ::sigprocmask(SIG_SETMASK, &none, nullptr);
-  if (::dup2(c.stdin_fd, 0) < 0 || ::dup2(c.output_fd, 1) < 0 || ::dup2(c.output_fd, 2) < 0) fail_at(1);
-  if (::fchdir(c.dir_fd) != 0) fail_at(2);
-  if (c.filter && c.filter->apply_in_child()) fail_at(3);
-  // Everything above 2 closes at exec, the report pipe with it (so the parent reads EOF).
-  ::close_range(3, ~0U, CLOSE_RANGE_CLOEXEC);
-  ::execve("/bin/sh", c.argv, c.envp);
-  fail_at(4);
-  ::_exit(127);
+/// The command filter, in the forked child right before exec (command_spec::before_exec).
+bool apply_filter(const void* filter) noexcept {
+  return static_cast<const sandbox::command_filter*>(filter)->apply_in_child() == nullptr;
 }
 
 }  // namespace
@@ -91,127 +47,42 @@ result<tool::result> exec(const workspace& ws, const json& args, const call_cont
   }
   unique_fd dir_fd = std::move(*dir);
 
-  int out[2];
-  if (::pipe2(out, O_CLOEXEC) != 0) return failed(fmt::format("Failed to run command: pipe: {}", std::strerror(errno)));
-  unique_fd rd(out[0]), wr(out[1]);
-  int err[2];
-  if (::pipe2(err, O_CLOEXEC) != 0) return failed(fmt::format("Failed to run command: pipe: {}", std::strerror(errno)));
-  unique_fd err_rd(err[0]), err_wr(err[1]);
-  unique_fd null_fd(::open("/dev/null", O_RDONLY | O_CLOEXEC));
-  if (!null_fd) return failed(fmt::format("Failed to run command: /dev/null: {}", std::strerror(errno)));
-
   // Temporary files go to <workspace>/.tmp: the sandbox gives no access to the shared /tmp.
   std::string tmp = ws.root() + "/.tmp";
   ::mkdir(tmp.c_str(), 0700);
-  std::string env_path = "PATH=" + lim.path, env_home = "HOME=" + ws.root(), env_lang = "LANG=C.UTF-8",
-              env_tmp = "TMPDIR=" + tmp;
-  std::vector<std::string> extra = lim.extra_env;
-  std::vector<char*> envp = {env_path.data(), env_home.data(), env_lang.data(), env_tmp.data()};
-  for (auto& e : extra) envp.push_back(e.data());
-  envp.push_back(nullptr);
-  std::string sh = "/bin/sh", dash_c = "-c";
-  char* argv[] = {sh.data(), dash_c.data(), command->data(), nullptr};
-  child_setup setup{null_fd.get(), wr.get(), dir_fd.get(), err_wr.get(), lim.filter.get(), argv, envp.data()};
-  auto& kids = children::of_this_process();
-  pid_t pid = kids.start([&] {
-    pid_t p = ::fork();
-    if (p == 0) start_command(setup);
-    return p;
-  });
-  if (pid < 0) return failed(fmt::format("Failed to run command: fork: {}", std::strerror(errno)));
-  wr.reset();  // the child's copies are the only write ends: EOF once they are gone
-  err_wr.reset();
-  // The child reports a failure before exec here; at exec the pipe closes empty.
-  int report[2] = {0, 0};
-  if (::read(err_rd.get(), report, sizeof report) == static_cast<ssize_t>(sizeof report)) {
-    kids.wait(pid);
-    return failed(fmt::format("Failed to run command: {}: {}", child_steps[report[0]], std::strerror(report[1])));
+  command_spec spec{.exec = "/bin/sh",
+                    .argv = {"/bin/sh", "-c", *command},
+                    .env = {"PATH=" + lim.path, "HOME=" + ws.root(), "LANG=C.UTF-8", "TMPDIR=" + tmp},
+                    .dir_fd = dir_fd.get()};
+  spec.env.insert(spec.env.end(), lim.extra_env.begin(), lim.extra_env.end());
+  if (lim.filter) {
+    spec.before_exec = apply_filter;
+    spec.before_exec_arg = lim.filter.get();
+    spec.before_exec_step = "the command filter";
   }
-
-  // One thread per running command (the tool server's worker): it polls the pipe, the
-  // child's pidfd and the server's cancel fd, so the bus loop never waits on a command.
-  unique_fd pidfd(static_cast<int>(::syscall(SYS_pidfd_open, pid, 0)));
   std::string output;
-  bool truncated = false, timed_out = false, cancelled = false, exited = false;
-  int status = 0;
-  auto deadline = clock::now() + timeout;
-  std::optional<clock::time_point> kill_at;  // TERM sent: KILL at this time
-  clock::time_point exited_at;
-  auto reap = [&] {
-    if (exited) return;
-    if (auto s = kids.ended(pid)) {
-      status = *s;
-      exited = true;
-      exited_at = clock::now();
-      // Whatever the command left running in its group would keep the pipe open.
-      ::kill(-pid, SIGKILL);
-    }
-  };
-  auto terminate = [&] {
-    if (kill_at) return;
-    ::kill(-pid, SIGTERM);
-    kill_at = clock::now() + lim.kill_grace;
-  };
-  bool eof = false;
-  char buf[16384];
-  while (!eof || !exited) {
-    auto now = clock::now();
-    if (!exited && now >= deadline && !kill_at) {
-      timed_out = true;
-      terminate();
-    }
-    if (kill_at && now >= *kill_at) {
-      ::kill(-pid, SIGKILL);
-      kill_at = now + lim.kill_grace;  // keep retrying, group members may have been forking
-    }
-    auto next = kill_at ? *kill_at : deadline;
-    int wait_ms = static_cast<int>(std::max<long>(1, std::chrono::duration_cast<milliseconds>(next - now).count()));
-    if (exited && !eof) wait_ms = std::min(wait_ms, 1000);
-    pollfd p[3] = {{eof ? -1 : rd.get(), POLLIN, 0}, {exited ? -1 : pidfd.get(), POLLIN, 0},
-                   {cancelled ? -1 : ctx.cancel_fd, POLLIN, 0}};
-    int n = ::poll(p, 3, pidfd.get() < 0 && !exited ? std::min(wait_ms, 50) : wait_ms);
-    if (n < 0 && errno != EINTR) break;
-    if (p[2].revents & POLLIN && !cancelled) {
-      cancelled = true;
-      terminate();
-    }
-    if (p[0].revents & (POLLIN | POLLHUP)) {
-      auto r = ::read(rd.get(), buf, sizeof buf);
-      if (r <= 0) {
-        if (r == 0 || errno != EINTR) eof = true;
-      } else {
-        // Keep reading beyond the cap (so the command never blocks on a full pipe), keep nothing.
-        std::size_t room = lim.max_output - std::min(lim.max_output, output.size());
-        output.append(buf, std::min(room, static_cast<std::size_t>(r)));
-        if (static_cast<std::size_t>(r) > room) truncated = true;
-      }
-    }
-    reap();
-    // A process that left the group (setsid) may hold the pipe open: stop reading after a grace.
-    if (exited && !eof && clock::now() >= exited_at + lim.kill_grace) break;
-  }
-  if (!exited) {
-    ::kill(-pid, SIGKILL);
-    status = kids.wait(pid);
-  }
-  // As its PID namespace's init this process inherits what the group left: collect it.
-  kids.collect_group(pid, lim.kill_grace);
+  bool truncated = false;
+  auto ran = run_command(spec, {.timeout = timeout, .kill_grace = lim.kill_grace}, ctx.cancel_fd,
+                         [&](std::string_view chunk) {
+                           // Keep reading beyond the cap (so the command never blocks on a full pipe), keep nothing.
+                           std::size_t room = lim.max_output - std::min(lim.max_output, output.size());
+                           output.append(chunk.substr(0, room));
+                           if (chunk.size() > room) truncated = true;
+                           return true;
+                         });
+  if (!ran) return failed(ran.err().message);
+  auto& o = *ran;
 
   std::string content = std::move(output);
   if (truncated) content += fmt::format("\n[… output cut at {} bytes]", lim.max_output);
   if (!content.empty() && content.back() != '\n') content += '\n';
-  bool is_error = true;
-  if (timed_out)
+  if (o.timed_out)
     content += fmt::format("[timed out after {} ms: the command's process group was killed]", timeout.count());
-  else if (cancelled)
+  else if (o.cancelled)
     content += "[cancelled: the shell tool is stopping; the command's process group was killed]";
-  else if (WIFEXITED(status)) {
-    content += fmt::format("[exit status {}]", WEXITSTATUS(status));
-    is_error = WEXITSTATUS(status) != 0;
-  } else if (WIFSIGNALED(status))
-    content += fmt::format("[killed by signal {} ({})]", WTERMSIG(status),
-                           sigabbrev_np(WTERMSIG(status)) ? sigabbrev_np(WTERMSIG(status)) : "?");
-  return tool::result{std::move(content), is_error, truncated};
+  else
+    content += "[" + o.describe() + "]";
+  return tool::result{std::move(content), !o.succeeded(), truncated};
 }
 
 std::vector<tool_def> shell_tools(const workspace& ws, shell_limits lim) {

@@ -11,7 +11,7 @@
 #include <filesystem>
 #include <fstream>
 #include <sstream>
-#include "services/tool-shell/children.hh"
+#include <weft/base/children.hh>
 #include "tests/temp_dir.hh"
 
 using namespace weft;

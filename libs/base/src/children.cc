@@ -1,4 +1,4 @@
-#include "children.hh"
+#include <weft/base/children.hh>
 
 #include <poll.h>
 #include <signal.h>
@@ -7,7 +7,7 @@
 
 #include <cerrno>
 
-namespace weft::tools {
+namespace weft {
 
 children& children::of_this_process() {
   static children c;
@@ -81,4 +81,4 @@ void children::collect_group(pid_t pgid, std::chrono::milliseconds grace) {
   }
 }
 
-}  // namespace weft::tools
+}  // namespace weft

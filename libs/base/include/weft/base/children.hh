@@ -1,6 +1,7 @@
 #pragma once
-/// Collecting the exits of the commands the shell tool runs, from several worker threads at
-/// once, when this process may be the init of a PID namespace. weftd starts the tool
+/// Collecting the exits of the commands a tool process runs (run_command in command.hh),
+/// from several worker threads at once, when this process may be the init of a PID
+/// namespace. weftd starts the tool
 /// processes in a PID namespace of their own (so that killing one kills everything it
 /// started); there the tool process is PID 1, and whatever a command leaves behind — a
 /// background job whose shell exited, the members of its process group killed at its end —
@@ -18,7 +19,7 @@
 #include <mutex>
 #include <optional>
 
-namespace weft::tools {
+namespace weft {
 
 class children {
  public:
@@ -52,4 +53,4 @@ class children {
   std::map<pid_t, std::optional<int>> _tracked;
 };
 
-}  // namespace weft::tools
+}  // namespace weft
