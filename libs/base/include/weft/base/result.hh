@@ -35,6 +35,8 @@ inline constexpr std::string_view malformed = "Malformed";
 inline constexpr std::string_view not_found = "NotFound";
 inline constexpr std::string_view config = "Config";
 inline constexpr std::string_view unavailable = "Unavailable";
+/// The work was stopped on request (a turn cancelled, a service stopping).
+inline constexpr std::string_view cancelled = "Cancelled";
 /// The address a server must listen on is taken by another process (EADDRINUSE).
 inline constexpr std::string_view address_in_use = "AddressInUse";
 }  // namespace errc
