@@ -119,6 +119,7 @@ struct agent::turn {
   struct call {
     llm::tool_call c;
     std::string process;
+    std::string progress_id;  // its Tool.v1 Progress id while in flight; empty: none
     bool done = false;
     std::string content;
     bool is_error = false;
@@ -143,6 +144,7 @@ agent::agent(service::runtime& rt, agent_options o)
   }
   _rt.on<chat::turn>([this](chat::turn t, service::responder r) { on_turn(std::move(t), std::move(r)); });
   _rt.on_event<llm::delta>([this](const llm::delta& d, const ipc::message&) { on_delta(d); });
+  _rt.on_event<tool::progress>([this](const tool::progress& p, const ipc::message& m) { on_progress(p, m.env.from); });
   // Tool processes announce a changed tool set (tool-mcp when an MCP server comes or goes).
   _rt.on_event<tool::tools_changed>(
       [this](const tool::tools_changed&, const ipc::message& m) { on_tools_changed(m.env.from); });
@@ -385,6 +387,24 @@ void agent::on_delta(const llm::delta& d) {
   (void)_rt.bus().notify(t.t.stream_to, chat::delta{t.t.turn_id, t.t.message.chat_id, d.text});
 }
 
+// A step of a running tool call goes to the channel as a piece of the streamed answer, on a
+// line of its own; only the process the call went to may send it, only while it runs.
+void agent::on_progress(const tool::progress& p, const std::string& from) {
+  auto it = _progress.find(p.progress_id);
+  if (it == _progress.end()) return;
+  auto* t = find_turn(it->second.first);
+  auto i = it->second.second;
+  if (!t || i >= t->calls.size() || t->calls[i].done) {
+    _progress.erase(it);
+    return;
+  }
+  if (t->calls[i].process != from || t->t.stream_to.empty()) return;
+  auto text = p.text;
+  if (text.empty()) return;
+  if (text.back() != '\n') text += '\n';
+  (void)_rt.bus().notify(t->t.stream_to, chat::delta{t->t.turn_id, t->t.message.chat_id, std::move(text)});
+}
+
 // ---- the tool loop -------------------------------------------------------------------
 
 void agent::start_next(session& s) {
@@ -498,8 +518,10 @@ void agent::on_llm(turn& t, result<ipc::message> r) {
   e.turn_id = t.t.turn_id;
   e.ts = to_rfc3339(utc_now());
   t.entries.push_back(std::move(e));
+  for (auto& c : t.calls)
+    if (!c.progress_id.empty()) _progress.erase(c.progress_id);
   t.calls.clear();
-  for (auto& tc : step.tool_calls) t.calls.push_back({tc, {}, false, {}, false});
+  for (auto& tc : step.tool_calls) t.calls.push_back({tc, {}, {}, false, {}, false});
   t.steps.push_back(std::move(step));
   run_tools(t);
 }
@@ -541,6 +563,11 @@ void agent::run_tools(turn& t) {
                                                        : _procs.front()->address;
     c.process = process;
     tool::call call{c.c.name, c.c.arguments, c.c.id, _o.settings.tool_timeout_ms};
+    // A turn whose channel streams takes the tool's steps too (a delegated run's progress).
+    if (!t.t.stream_to.empty()) {
+      call.progress_id = c.progress_id = fmt::format("{}#{}#{}", t.t.turn_id, t.iterations, i);
+      _progress[c.progress_id] = {t.seq, i};
+    }
     // No retry: a process that is not running is said so at once (the model can act on
     // it); one that restarts while it holds the call gets it again from the runtime.
     _rt.call(ipc::addr::tool_method(process, c.c.name), call, {.timeout = timeout, .retry = false},
@@ -596,6 +623,7 @@ void agent::on_tool(turn& t, std::size_t i, result<ipc::message> r) {
 void agent::complete_call(turn& t, std::size_t i, std::string content, bool is_error) {
   if (i >= t.calls.size() || t.calls[i].done) return;
   auto& c = t.calls[i];
+  if (!c.progress_id.empty()) _progress.erase(std::exchange(c.progress_id, {}));
   c.content = std::move(content);
   c.is_error = is_error;
   c.done = true;
@@ -728,6 +756,8 @@ void agent::finish_turn(std::uint64_t seq, status written) {
   if (!s->queue.empty() && s->queue.front() == t.seq) s->queue.pop_front();
   s->busy = false;
   _by_turn_id.erase(t.t.turn_id);
+  for (auto& c : t.calls)
+    if (!c.progress_id.empty()) _progress.erase(c.progress_id);
   _turns.erase(it);
   start_next(*s);
   maybe_summarise(*s);  // after the reply went out; never delays it

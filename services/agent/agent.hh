@@ -86,6 +86,7 @@ class agent {
 
   void on_turn(proto::chat_v1::turn req, service::responder r);
   void on_delta(const proto::llm_v1::delta& d);
+  void on_progress(const proto::tool_v1::progress& p, const std::string& from);
   /// Answers the turn `seq` (its session lines are written; `written` says how that went).
   void finish_turn(std::uint64_t seq, status written);
   turn* find_turn(std::uint64_t seq);
@@ -138,6 +139,8 @@ class agent {
   std::uint64_t _use_tick = 0;
   std::unordered_map<std::uint64_t, std::unique_ptr<turn>> _turns;  // by seq: queued, running
   std::unordered_map<std::string, turn*> _by_turn_id;
+  /// Tool calls in flight that take Tool.v1 Progress: progress_id → (turn seq, call index).
+  std::unordered_map<std::string, std::pair<std::uint64_t, std::size_t>> _progress;
   std::deque<std::uint64_t> _waiting_discovery;          // turn seqs
   std::uint64_t _next_seq = 1;
 

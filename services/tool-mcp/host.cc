@@ -84,6 +84,8 @@ struct host::call {
   milliseconds timeout;
   std::uint64_t gen = 0;     // the server's session the request went to
   std::int64_t rpc_id = 0;   // its JSON-RPC id there (for cancel)
+  std::string progress_id;   // the Call's: the server's notifications/progress go on as Tool.v1 Progress
+  std::string progress_token;  // the progressToken weft gave the request ("weft-<seq>")
 };
 
 host::host(service::runtime& rt, host_options o)
@@ -291,8 +293,9 @@ void host::connect(server& s, clock::time_point now) {
     if (sp->listing) sp->relist_again = true;  // the listing in flight may predate the change
     else if (sp->state == "ready") relist(*sp, clock::now());
   });
-  s.cl->on_notification([this, sp](const mcp::notification& n) {
+  s.cl->on_notification([this, sp, gen](const mcp::notification& n) {
     _log.debug("MCP server '{}' notification {}", sp->entry.name, n.method);
+    if (n.method == "notifications/progress" && sp->gen == gen) on_progress(*sp, n.params);
   });
   auto mode = connect_mode(s.entry.era, s.known_era);
   // A legacy server may ignore the probe instead of answering -32601: after a third of the
@@ -599,12 +602,46 @@ void host::on_call(tool::call c, service::responder r) {
   auto timeout = milliseconds(c.timeout_ms ? c.timeout_ms : sp->entry.call_timeout_ms);
   auto seq = _next_call++;
   _log.debug("call '{}' ({}) from '{}' → '{}' tools/call '{}'", c.name, c.call_id, r.from(), sp->entry.name, real);
-  _calls.emplace(seq, call{std::move(r), sp->entry.name, c.name, now + timeout, timeout, sp->gen});
+  // A caller that takes progress gets the server's: weft asks for it with a token of its own
+  // (unless the caller's _meta already carries one, which is then the caller's business).
+  std::string token;
+  if (!c.progress_id.empty() && !(meta.is_object() && meta.contains("progressToken"))) {
+    token = fmt::format("weft-{}", seq);
+    if (!meta.is_object()) meta = json::object();
+    meta["progressToken"] = token;
+  }
+  _calls.emplace(seq, call{std::move(r), sp->entry.name, c.name, now + timeout, timeout, sp->gen, 0,
+                           token.empty() ? std::string() : c.progress_id, token});
   auto id = sp->cl->call_tool(
       now, real, std::move(args), [this, seq](result<mcp::call_result> res) { finish_call(seq, std::move(res)); },
       std::move(meta));
   if (auto it = _calls.find(seq); it != _calls.end()) it->second.rpc_id = id;
   poke();  // its deadline
+}
+
+// notifications/progress {progressToken, progress, total?, message?} of a call weft asked it
+// for: to the caller as "[progress/total] message".
+void host::on_progress(const server& s, const json& params) {
+  if (!params.is_object() || !params.contains("progressToken")) return;
+  auto& tok = params["progressToken"];
+  if (!tok.is_string()) return;
+  for (auto& [seq, c] : _calls) {
+    if (c.progress_token != tok.get<std::string>() || c.server != s.entry.name || c.gen != s.gen) continue;
+    std::string text;
+    auto number = [](const json& v) {
+      return v.is_number_integer() ? fmt::format("{}", v.get<std::int64_t>()) : fmt::format("{:g}", v.get<double>());
+    };
+    if (params.contains("progress") && params["progress"].is_number()) {
+      text = "[" + number(params["progress"]);
+      if (params.contains("total") && params["total"].is_number()) text += "/" + number(params["total"]);
+      text += "]";
+    }
+    if (params.contains("message") && params["message"].is_string())
+      text += (text.empty() ? "" : " ") + params["message"].get<std::string>();
+    if (text.empty()) return;
+    (void)_rt.bus().notify(c.responder.from(), tool::progress{c.progress_id, fmt::format("{}: {}", c.tool, text)});
+    return;
+  }
 }
 
 std::size_t host::calls_in_flight(const server& s) const {

@@ -74,6 +74,7 @@ class host {
   void open_listen(server& s, clock::time_point now, bool again);
   void set_tools(server& s, std::vector<mcp::tool> tools);
   void finish_call(std::uint64_t seq, result<mcp::call_result> r);
+  void on_progress(const server& s, const json& params);
   std::size_t calls_in_flight(const server& s) const;
   std::size_t tools_share() const;  ///< bytes of tool specs each enabled server may offer
   void apply_budget();  ///< tools/call of its current session

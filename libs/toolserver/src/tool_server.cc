@@ -6,6 +6,10 @@ namespace weft::tools {
 
 namespace bp = weft::proto::bus_v1;
 
+namespace {
+constexpr std::size_t max_progress_bytes = 4096;  // Tool.v1 Progress.text
+}  // namespace
+
 result<std::unique_ptr<tool_server>> tool_server::create(service::runtime& rt, server_options o) {
   auto cancel = cancel_signal::create();
   if (!cancel) return cancel.take_error();
@@ -79,11 +83,24 @@ void tool_server::call(tool::call c, service::responder r) {
   _log.debug("call '{}' ({}) from '{}'", c.name, c.call_id, r.from());
   auto id = _next_job++;
   std::string name = c.name;
+  // Steps go to the caller from the loop thread, in the order the tool made them.
+  std::function<void(std::string)> progress;
+  if (!c.progress_id.empty())
+    progress = [this, alive = _alive, to = std::string(r.from()), pid = c.progress_id](std::string text) {
+      if (text.size() > max_progress_bytes) {
+        std::size_t n = max_progress_bytes;
+        while (n > 0 && (static_cast<unsigned char>(text[n]) & 0xc0) == 0x80) --n;
+        text.resize(n);
+      }
+      _rt.loop().post([this, alive, to, pid, text = std::move(text)]() mutable {
+        if (*alive) (void)_rt.bus().notify(to, tool::progress{pid, std::move(text)});
+      });
+    };
   bool queued = _pool.submit(
-      [def = &it->second, cancel = _cancel.get(), c = std::move(c), args = std::move(args),
-       &lg = _log]() -> result<tool::result> {
+      [def = &it->second, cancel = _cancel.get(), c = std::move(c), args = std::move(args), &lg = _log,
+       progress = std::move(progress)]() mutable -> result<tool::result> {
         try {
-          return def->run(args, cancel->context(c));
+          return def->run(args, cancel->context(c, std::move(progress)));
         } catch (const std::exception& e) {
           // A tool bug must not take the process (and every other call) down.
           lg.error("Failed to run '{}': {}", c.name, e.what());

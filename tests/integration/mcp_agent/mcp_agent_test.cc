@@ -321,3 +321,62 @@ TEST_CASE("mcp: an agent uses three real MCP servers; kill, never-starting, add 
   CHECK(bad_era.exit_code == 2);
   CHECK(bad_era.err.find("--era needs auto, legacy or modern") != std::string::npos);
 }
+
+TEST_CASE("mcp: a server's progress on a long call reaches a streaming chat as it happens") {
+  auto missing = test::missing_programs({"services/agent/weft-agent", "services/llm/weft-llm",
+                                         "services/tool-mcp/weft-tool-mcp"});
+  if (!missing.empty()) {
+    MESSAGE("skipped: not built yet: " << missing);
+    return;
+  }
+  REQUIRE_MESSAGE(fs::exists(peers_bin("mcp-server-everything")),
+                  "the MCP test peers are not installed at $WEFT_MCP_PEERS: run tools/dev setup");
+  test::fake_peer llm("fake_llm.py");
+  weft::test::temp_dir d{"weft-mcp-progress"};
+  auto st = test::stack::start(fmt::format(
+      "[providers.fake]\nstyle = \"openai\"\nbase_url = \"{}/v1\"\nmodel = \"fake-model\"\n"
+      "[llm]\ndefault_provider = \"fake\"\nretries = 0\n[memory]\nenabled = false\n"
+      "[agents.main]\nworkspace = \"{}/ws\"\ntool_timeout_ms = 20000\n[agents.main.tools]\nfamilies = [\"mcp\"]\n"
+      "[tools.mcp_servers.everything]\ncommand = \"{}\"\nargs = [\"stdio\"]\n",
+      llm.url(), d.path.string(), peers_bin("mcp-server-everything")));
+  auto b = st->bus_client();
+  json list;
+  REQUIRE_MESSAGE(wait_list(*st, [](const json& l) { return server_of(l, "everything")["state"] == "ready"; }, 90s, &list),
+                  list.dump(2));
+  auto tool = "everything__trigger-long-running-operation";
+  auto call = json::array({{{"tool_calls", json::array({{{"name", tool}, {"arguments", {{"duration", 0.3}, {"steps", 3}}}}})}},
+                           {{"text", "it finished"}}});
+  // A turn of a streaming channel: the server's three steps, then the answer.
+  REQUIRE(llm.post("/_script", call.dump()).status == 200);
+  auto t = make_turn("web:p1", "run the long operation");
+  t.stream_to = b->address();
+  auto id = b->send_request("agent/main", t);
+  REQUIRE(id);
+  std::vector<std::string> deltas;
+  std::optional<chat::turn_result> done;
+  for (auto until = std::chrono::steady_clock::now() + 60s; !done && std::chrono::steady_clock::now() < until;) {
+    auto m = b->next(1s);
+    if (!m) continue;
+    if (m->is(chat::delta::type_name)) deltas.push_back(m->as<chat::delta>()->text);
+    else if (m->env.id == *id) done = m->as<chat::turn_result>().value();
+  }
+  REQUIRE(done);
+  CHECK(done->tool_calls == 1);
+  std::string joined;
+  for (auto& piece : deltas) joined += piece;
+  CAPTURE(joined);
+  auto one = joined.find(fmt::format("{}: [1/3]\n", tool)), two = joined.find(fmt::format("{}: [2/3]\n", tool)),
+       three = joined.find(fmt::format("{}: [3/3]\n", tool)), answer = joined.find("it finished");
+  CHECK(one != std::string::npos);
+  CHECK(two != std::string::npos);
+  CHECK(three != std::string::npos);
+  CHECK(answer != std::string::npos);
+  CHECK((one < two && two < three && three < answer));
+
+  // A turn of a channel that does not stream gets the result alone.
+  REQUIRE(llm.post("/_script", call.dump()).status == 200);
+  auto r = ask(*b, make_turn("web:p2", "again, quietly"));
+  CHECK(r.tool_calls == 1);
+  auto reqs = requests(llm);
+  CHECK(tool_results(reqs.back()).at(0).find("Long running operation completed") != std::string::npos);
+}

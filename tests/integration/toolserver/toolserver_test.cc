@@ -217,3 +217,39 @@ TEST_CASE("a server destroyed with a call unanswered (the runtime gave up draini
   CHECK(tool::is(c.got.at(1).err(), tool::error_code::failed));
   CHECK(c.got.at(1).err().message == "Failed to run 'tool/test/wait': 'tool/test' stopped before it finished");
 }
+
+TEST_CASE("a tool's steps reach the caller as Progress with its progress_id, in order, before the result") {
+  world w;
+  auto& srv_rt = w.join("tool/test");
+  auto& cli_rt = w.join("cli");
+  auto srv = tools::tool_server::create(srv_rt, {.family = "test"});
+  REQUIRE(srv);
+  (*srv)->add({{"steps", "Reports three steps.", R"({"type":"object"})"},
+               [](const tools::json&, const tools::call_context& ctx) -> result<tool::result> {
+                 for (int i = 1; i <= 3; ++i) ctx.progress(fmt::format("step {}", i));
+                 ctx.progress(std::string(5000, 'x'));  // cut at 4 KiB
+                 return tool::result{"done", false, false};
+               }});
+  std::vector<std::string> seen;  // progress texts and "result", in arrival order
+  cli_rt.on_event<tool::progress>([&](const tool::progress& p, const ipc::message& m) {
+    CHECK(m.env.from == "tool/test");
+    seen.push_back(p.progress_id + " " + p.text.substr(0, 10) + (p.text.size() > 10 ? fmt::format("…{}", p.text.size()) : ""));
+  });
+  auto call = [&](std::string progress_id) {
+    tool::call c{"steps", "{}", "call_1", 0};
+    c.progress_id = std::move(progress_id);
+    cli_rt.call("tool/test/steps", c, {.timeout = 10s, .retry = false}, [&](result<ipc::message> r) {
+      REQUIRE(r);
+      seen.push_back("result " + r->as<tool::result>()->content);
+    });
+  };
+  call("web:1#0#0");
+  REQUIRE(w.until([&] { return seen.size() == 5; }));
+  CHECK(seen == std::vector<std::string>{"web:1#0#0 step 1", "web:1#0#0 step 2", "web:1#0#0 step 3",
+                                         "web:1#0#0 xxxxxxxxxx…4096", "result done"});
+  // Without a progress_id the caller gets the result only.
+  seen.clear();
+  call("");
+  REQUIRE(w.until([&] { return !seen.empty(); }));
+  CHECK(seen == std::vector<std::string>{"result done"});
+}

@@ -32,7 +32,15 @@ struct call_context {
   /// stays readable for every tool polling it.
   int cancel_fd;
   const std::atomic<bool>& cancel_flag;
+  /// Where progress() goes: to the caller as Tool.v1 Progress when its Call had a
+  /// progress_id (the tool server sets it), else nowhere.
+  std::function<void(std::string)> progress_sink = {};
   bool cancelled() const { return cancel_flag.load(std::memory_order_relaxed); }
+  /// A step of a long call for the person waiting (not the result). Any thread; cheap when
+  /// the caller asked for none.
+  void progress(std::string text) const {
+    if (progress_sink) progress_sink(std::move(text));
+  }
 };
 
 /// The "stop now" a server gives its running tools, once: a flag for tools that check
@@ -50,7 +58,9 @@ class cancel_signal {
   bool fired() const { return _flag.load(std::memory_order_relaxed); }
   int fd() const { return _fd.get(); }
   /// The context of a call run under this signal.
-  call_context context(const tool::call& c) const { return call_context{c, _fd.get(), _flag}; }
+  call_context context(const tool::call& c, std::function<void(std::string)> progress = {}) const {
+    return call_context{c, _fd.get(), _flag, std::move(progress)};
+  }
 
  private:
   explicit cancel_signal(unique_fd fd) : _fd(std::move(fd)) {}
