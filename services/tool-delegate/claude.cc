@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <sstream>
 
+#include <fmt/ranges.h>
 #include <nlohmann/json.hpp>
 
 #include <weft/base/command.hh>
@@ -147,15 +148,6 @@ class stream_reader {
   std::size_t _lines = 0;
 };
 
-std::string join(const std::vector<std::string>& v, char sep) {
-  std::string out;
-  for (auto& s : v) {
-    if (!out.empty()) out += sep;
-    out += s;
-  }
-  return out;
-}
-
 }  // namespace
 
 std::vector<std::string> claude_environment(const std::string& home, const std::vector<std::string>& extra) {
@@ -168,8 +160,8 @@ std::vector<std::string> claude_environment(const std::string& home, const std::
 std::vector<std::string> claude_argv(const claude_request& r) {
   std::vector<std::string> a = {r.exec, "-p", r.task, "--output-format", "stream-json", "--verbose"};
   if (r.max_turns) a.insert(a.end(), {"--max-turns", std::to_string(*r.max_turns)});
-  if (!r.allowed_tools.empty()) a.insert(a.end(), {"--allowedTools", join(r.allowed_tools, ',')});
-  if (!r.disallowed_tools.empty()) a.insert(a.end(), {"--disallowedTools", join(r.disallowed_tools, ',')});
+  if (!r.allowed_tools.empty()) a.insert(a.end(), {"--allowedTools", fmt::format("{}", fmt::join(r.allowed_tools, ","))});
+  if (!r.disallowed_tools.empty()) a.insert(a.end(), {"--disallowedTools", fmt::format("{}", fmt::join(r.disallowed_tools, ","))});
   if (!r.permission_mode.empty()) a.insert(a.end(), {"--permission-mode", r.permission_mode});
   if (!r.resume.empty()) a.insert(a.end(), {"--resume", r.resume});
   if (!r.model.empty()) a.insert(a.end(), {"--model", r.model});

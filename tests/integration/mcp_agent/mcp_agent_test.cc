@@ -128,17 +128,24 @@ std::vector<pid_t> children_with(pid_t parent, const std::string& needle) {
   return out;
 }
 
-}  // namespace
-
-TEST_CASE("mcp: an agent uses three real MCP servers; kill, never-starting, add and remove at run time") {
+/// The programs this test runs are built and the npm peers installed (a missing peer fails
+/// the test; a program not built yet skips it, saying which).
+bool programs_and_peers_here() {
   auto missing = test::missing_programs({"services/agent/weft-agent", "services/llm/weft-llm",
                                          "services/tool-mcp/weft-tool-mcp"});
   if (!missing.empty()) {
     MESSAGE("skipped: not built yet: " << missing);
-    return;
+    return false;
   }
   REQUIRE_MESSAGE(fs::exists(peers_bin("mcp-server-everything")),
                   "the MCP test peers are not installed at $WEFT_MCP_PEERS: run tools/dev setup");
+  return true;
+}
+
+}  // namespace
+
+TEST_CASE("mcp: an agent uses three real MCP servers; kill, never-starting, add and remove at run time") {
+  if (!programs_and_peers_here()) return;
   test::fake_peer llm("fake_llm.py");
   weft::test::temp_dir d{"weft-mcp-agent-it"};
   auto ws = d.path.string() + "/ws", files = d.path.string() + "/files", graph = d.path.string() + "/graph.jsonl";
@@ -323,14 +330,7 @@ TEST_CASE("mcp: an agent uses three real MCP servers; kill, never-starting, add 
 }
 
 TEST_CASE("mcp: a server's progress on a long call reaches a streaming chat as it happens") {
-  auto missing = test::missing_programs({"services/agent/weft-agent", "services/llm/weft-llm",
-                                         "services/tool-mcp/weft-tool-mcp"});
-  if (!missing.empty()) {
-    MESSAGE("skipped: not built yet: " << missing);
-    return;
-  }
-  REQUIRE_MESSAGE(fs::exists(peers_bin("mcp-server-everything")),
-                  "the MCP test peers are not installed at $WEFT_MCP_PEERS: run tools/dev setup");
+  if (!programs_and_peers_here()) return;
   test::fake_peer llm("fake_llm.py");
   weft::test::temp_dir d{"weft-mcp-progress"};
   auto st = test::stack::start(fmt::format(
