@@ -14,6 +14,8 @@
 
 #include <fmt/core.h>
 
+#include <weft/base/unix_socket.hh>
+
 #include "services/egress/request.hh"
 
 namespace weft::egress {
@@ -153,20 +155,9 @@ status proxy::listen(const std::string& agent, const std::string& path) {
   auto l = std::make_unique<listener>();
   l->agent = agent;
   l->path = path;
-  sockaddr_un sa{};
-  sa.sun_family = AF_UNIX;
-  if (path.size() >= sizeof sa.sun_path)
-    return fail(errc::invalid_argument, "Failed to listen on '{}': the path is longer than {} bytes", path,
-                sizeof sa.sun_path - 1);
-  std::memcpy(sa.sun_path, path.c_str(), path.size() + 1);
-  std::error_code ec;
-  std::filesystem::create_directories(std::filesystem::path(path).parent_path(), ec);
-  if (ec) return fail(errc::io, "Failed to listen on '{}': {}", path, ec.message());
-  ::unlink(path.c_str());  // a socket file left by an earlier run
-  l->fd = unique_fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
-  if (!l->fd || ::bind(l->fd.get(), reinterpret_cast<sockaddr*>(&sa), sizeof sa) != 0 ||
-      ::chmod(path.c_str(), 0600) != 0 || ::listen(l->fd.get(), 128) != 0)
-    return fail(errc::io, "Failed to listen on '{}': {}", path, std::strerror(errno));
+  auto fd = listen_unix(path, 0600);
+  if (!fd) return fd.take_error();
+  l->fd = std::move(*fd);
   auto* raw = l.get();
   auto w = _loop.watch(raw->fd.get(), EPOLLIN, [this, raw](std::uint32_t) { accept_from(*raw); });
   if (!w) return w.take_error();

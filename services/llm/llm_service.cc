@@ -31,11 +31,37 @@ struct llm_service::job {
 };
 
 result<std::unique_ptr<llm_service>> llm_service::create(service::runtime& rt, service::config cfg,
-                                                         std::string spend_path, std::string policy_path) {
+                                                         std::string spend_path, std::string policy_path,
+                                                         std::string messages_socket) {
   auto http = http::client::create(rt.loop(), client_options_for(cfg.llm));
   if (!http) return http.take_error();
-  return std::unique_ptr<llm_service>(
+  std::unique_ptr<llm_service> svc(
       new llm_service(rt, std::move(cfg), std::move(spend_path), std::move(policy_path), std::move(*http)));
+  if (!messages_socket.empty()) {
+    auto e = messages_endpoint::start(rt.loop(), *svc->_http, svc->_cfg, svc->_ledger, std::move(messages_socket));
+    if (!e) return e.take_error();
+    svc->_messages = std::move(*e);
+    svc->_log.info("Anthropic-Messages endpoint for delegated runs on '{}'{}", svc->_messages->socket(),
+                   anthropic_provider(svc->_cfg) ? "" : " (no Anthropic provider with a key: it answers 503)");
+  }
+  return svc;
+}
+
+// A run token for an agent's delegated Claude Code runs: only that agent's delegate process
+// (tool/delegate/<agent>) and the admin's ctl/* may have one.
+result<lv::run_token> llm_service::on_issue_run_token(const lv::issue_run_token& req, const ipc::message& m) {
+  const auto& from = m.env.from;
+  if (from != "tool/delegate/" + req.agent && from.rfind("ctl/", 0) != 0) {
+    _log.warning("Refused a run token for agent '{}' to '{}' (only tool/delegate/{} and ctl/* may have one)", req.agent,
+                 from, req.agent);
+    return lv::make(lv::error_code::denied, "'{}' may not have a run token for agent '{}' (only tool/delegate/{} may).",
+                    from, req.agent, req.agent);
+  }
+  if (!_messages)
+    return lv::make(lv::error_code::not_configured, "this llm has no Anthropic-Messages endpoint for delegated runs");
+  if (_cfg.agents.find(req.agent) == _cfg.agents.end())
+    return lv::make(lv::error_code::bad_request, "there is no agent '{}' in [agents]", req.agent);
+  return _messages->issue(req.agent, std::chrono::milliseconds(req.ttl_ms));
 }
 
 llm_service::llm_service(service::runtime& rt, service::config cfg, std::string spend_path, std::string policy_path,
@@ -67,6 +93,8 @@ llm_service::llm_service(service::runtime& rt, service::config cfg, std::string 
   _rt.on<lv::embed>([this](lv::embed e, service::responder r) { on_embed(std::move(e), std::move(r)); });
   _rt.on<lv::set_policy>(
       [this](const lv::set_policy& req, const ipc::message& m) { return on_set_policy(req, m); });
+  _rt.on<lv::issue_run_token>(
+      [this](const lv::issue_run_token& req, const ipc::message& m) { return on_issue_run_token(req, m); });
   _rt.on<lv::get_policy>(
       [this](const lv::get_policy&, const ipc::message&) -> result<lv::policy> { return _policy.to_proto(); });
 }

@@ -13,6 +13,7 @@
 #include <weft/service/runtime.hh>
 
 #include "services/llm/budget.hh"
+#include "services/llm/messages_endpoint.hh"
 #include "services/llm/policy.hh"
 #include "services/llm/provider_api.hh"
 #include "services/llm/runtime_policy.hh"
@@ -33,8 +34,10 @@ class llm_service {
   /// Registers the handlers on `rt`. `policy_path`: the runtime routing policy file
   /// ($WEFT_HOME/llm/policy.json); empty: in memory only. errc::io when libcurl refuses a
   /// multi handle.
+  /// `messages_socket`: where the Anthropic-Messages endpoint for delegated runs listens
+  /// (messages_endpoint.hh); empty: none.
   static result<std::unique_ptr<llm_service>> create(service::runtime& rt, service::config cfg, std::string spend_path,
-                                                     std::string policy_path = {});
+                                                     std::string policy_path = {}, std::string messages_socket = {});
   /// Answers what is still in hand (the runtime stopped waiting at its drain timeout).
   ~llm_service();
   llm_service(const llm_service&) = delete;
@@ -47,6 +50,7 @@ class llm_service {
   void on_complete(lv::complete c, service::responder r);
   void on_embed(lv::embed e, service::responder r);
   result<lv::policy> on_set_policy(const lv::set_policy& req, const ipc::message& m);
+  result<lv::run_token> on_issue_run_token(const lv::issue_run_token& req, const ipc::message& m);
   void submit(std::unique_ptr<job> j);
   void start_attempt(std::uint64_t id);
   void attempt_done(std::uint64_t id, http::client_response r);
@@ -58,6 +62,7 @@ class llm_service {
   spend_ledger _ledger;
   runtime_policy _policy;
   std::unique_ptr<http::client> _http;
+  std::unique_ptr<messages_endpoint> _messages;  // after _http and _ledger: it uses both
   log::logger& _log;
   std::mt19937_64 _rng;
   std::uint64_t _next_job = 1;

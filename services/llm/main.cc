@@ -60,6 +60,8 @@ Environment:
   WEFT_CONFIG       config file ([providers.*], [llm], [agents.*]); built-in default when unset
   WEFT_HOME         state directory; spend ledger in $WEFT_HOME/llm/spend.json, runtime routing
                     policy (weftctl llm policy) in $WEFT_HOME/llm/policy.json
+  WEFT_RUNTIME_DIR  sockets: $WEFT_RUNTIME_DIR/llm/messages.sock, the Anthropic-Messages endpoint
+                    for delegated Claude Code runs (POST /v1/messages with a run token)
   WEFT_BUS, WEFT_ADDRESS, WEFT_TOKEN_FD, WEFT_NOTIFY_FD, WEFT_EVENTS   set by weftd
   ANTHROPIC_API_KEY, OPENAI_API_KEY, …   provider keys (see docs/llm.md); never logged
   WEFT_LOG          log levels, e.g. 'debug' or 'info,llm=debug'
@@ -72,7 +74,8 @@ int main(int argc, char** argv) {
                            [](service::main_context& m) {
                              auto home = service::home_dir(m.cfg.home);
                              auto svc = llm::llm_service::create(*m.rt, std::move(m.cfg), home + "/llm/spend.json",
-                                                                 home + "/llm/policy.json");
+                                                                 home + "/llm/policy.json",
+                                                                 service::runtime_dir() + "/llm/messages.sock");
                              if (!svc) return m.fail(svc.err());
                              return m.rt->run();
                            });

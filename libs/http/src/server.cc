@@ -4,6 +4,8 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/socket.h>
+
+#include <weft/base/unix_socket.hh>
 #include <unistd.h>
 
 #include <cerrno>
@@ -75,6 +77,18 @@ result<std::unique_ptr<server>> server::listen(event_loop& loop, const listen_ad
   ::getsockname(fd.get(), reinterpret_cast<sockaddr*>(&ss), &len);
   std::uint16_t port = v6 ? ntohs(reinterpret_cast<sockaddr_in6*>(&ss)->sin6_port)
                           : ntohs(reinterpret_cast<sockaddr_in*>(&ss)->sin_port);
+  return serve(loop, std::move(fd), port, std::move(opts), std::move(log_name));
+}
+
+result<std::unique_ptr<server>> server::listen_unix(event_loop& loop, const std::string& path, mode_t mode,
+                                                    server_options opts, std::string log_name) {
+  auto fd = weft::listen_unix(path, mode);
+  if (!fd) return fd.take_error();
+  return serve(loop, std::move(*fd), 0, std::move(opts), std::move(log_name));
+}
+
+result<std::unique_ptr<server>> server::serve(event_loop& loop, unique_fd fd, std::uint16_t port, server_options opts,
+                                              std::string log_name) {
   int raw = fd.get();
   std::unique_ptr<server> s(new server(loop, std::move(fd), port, std::move(opts), std::move(log_name)));
   auto w = loop.watch(raw, EPOLLIN, [p = s.get()](std::uint32_t) { p->accept_all(); });

@@ -135,6 +135,21 @@ budget_usd = 0.5
 [agents.spender.tools]
 families = []
 
+[[llm.tiers]]
+name = "claude"
+provider = "ant"
+model = "fake-claude"
+input_cost_per_mtok = 1000.0
+output_cost_per_mtok = 1000.0
+
+[agents.coder]
+budget_usd = 0.05
+[agents.coder.tools]
+families = []
+[services.agent-coder]
+exec = "/bin/true"
+enabled = false
+
 [services.llm]
 exec = "{1}"
 [services.agent-spender]
@@ -516,6 +531,112 @@ TEST_CASE("TERM while a streamed request is on the wire: llm finishes it before 
   CHECK(e.fake->requests().size() == 1);
   // weftd starts it again; the cases after this one need it.
   REQUIRE_MESSAGE(e.stack->wait_state(*ctl, "llm", sv::state::ready, 1, 30s), "llm did not come back");
+}
+
+namespace {
+
+struct unix_reply {
+  long status = 0;
+  std::string body;
+};
+
+/// One HTTP/1.1 request over a UNIX socket (how a delegated run reaches llm).
+unix_reply over_socket(const std::string& socket, const std::string& target, const std::string& body,
+                       const std::vector<std::string>& headers) {
+  CURL* c = curl_easy_init();
+  unix_reply r;
+  auto url = "http://weft" + target;
+  curl_easy_setopt(c, CURLOPT_URL, url.c_str());
+  curl_easy_setopt(c, CURLOPT_UNIX_SOCKET_PATH, socket.c_str());
+  curl_easy_setopt(c, CURLOPT_POSTFIELDS, body.c_str());
+  curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, static_cast<long>(body.size()));
+  curl_slist* h = nullptr;
+  for (auto& x : headers) h = curl_slist_append(h, x.c_str());
+  curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
+  curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, +[](char* p, std::size_t s, std::size_t n, void* u) {
+    static_cast<std::string*>(u)->append(p, s * n);
+    return s * n;
+  });
+  curl_easy_setopt(c, CURLOPT_WRITEDATA, &r.body);
+  auto rc = curl_easy_perform(c);
+  curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r.status);
+  curl_slist_free_all(h);
+  curl_easy_cleanup(c);
+  REQUIRE_MESSAGE(rc == CURLE_OK, curl_easy_strerror(rc));
+  return r;
+}
+
+}  // namespace
+
+TEST_CASE("delegated runs: an Anthropic-Messages endpoint on a socket, a run token instead of the key, cost counted") {
+  auto& e = E();
+  e.fake->reset();
+  // A token for agent coder, asked for as the admin (ctl/*).
+  auto t = e.bus->call("llm", lv::issue_run_token{"coder", 60000});
+  REQUIRE_MESSAGE(t, (t ? "" : t.err().to_string()));
+  auto tok = t->as<lv::run_token>();
+  REQUIRE(tok);
+  CHECK(tok->socket == e.stack->runtime() + "/llm/messages.sock");
+  CHECK(tok->expires_in_ms == 60000);
+  CHECK(tok->token.rfind("weft-run-", 0) == 0);
+  auto unknown = e.bus->call("llm", lv::issue_run_token{"nobody", 0});
+  REQUIRE_FALSE(unknown);
+  CHECK(unknown.err().message == "there is no agent 'nobody' in [agents]");
+
+  // Streamed, as Claude Code asks: the provider's SSE comes back as it was sent, the real key
+  // went to the provider, the run's token did not.
+  e.fake->script(json::array({{{"usage", {{"input", 10}, {"output", 5}}}}, {{"usage", {{"input", 10}, {"output", 5}}}}}));
+  auto stream_body = json{{"model", "fake-claude"}, {"max_tokens", 100}, {"stream", true},
+                          {"messages", json::array({{{"role", "user"}, {"content", "hello"}}})}}.dump();
+  auto r = over_socket(tok->socket, "/v1/messages?beta=true", stream_body,
+                       {"x-api-key: " + tok->token, "anthropic-version: 2023-06-01", "anthropic-beta: test-beta",
+                        "content-type: application/json"});
+  CHECK(r.status == 200);
+  CHECK(r.body.find("event: message_start") != std::string::npos);
+  CHECK(r.body.find("event: message_stop") != std::string::npos);
+  CHECK(r.body.find("hello") != std::string::npos);
+  CHECK(r.body.find("test-key") == std::string::npos);
+  auto reqs = e.fake->requests();
+  REQUIRE(reqs.size() == 1);
+  CHECK(reqs[0]["path"] == "/v1/messages?beta=true");
+  CHECK(reqs[0]["headers"]["x-api-key"] == "test-key");
+  CHECK(reqs[0]["headers"]["anthropic-beta"] == "test-beta");
+  CHECK(reqs[0]["body"]["messages"][0]["content"] == "hello");
+
+  // Not streamed, with a Bearer token; a provider error passes through as the provider said it.
+  auto json_body = json{{"model", "fake-claude"}, {"max_tokens", 100},
+                        {"messages", json::array({{{"role", "user"}, {"content", "plain"}}})}}.dump();
+  r = over_socket(tok->socket, "/v1/messages", json_body, {"Authorization: Bearer " + tok->token});
+  CHECK(r.status == 200);
+  CHECK(json::parse(r.body)["content"][0]["text"] == "You said: plain");
+  e.fake->script(json::array({{{"status", 400}, {"message", "prompt is too long"}}}));
+  r = over_socket(tok->socket, "/v1/messages", json_body, {"x-api-key: " + tok->token});
+  CHECK(r.status == 400);
+  CHECK(r.body.find("prompt is too long") != std::string::npos);
+
+  // Without a valid token nothing goes out.
+  auto before = e.fake->requests().size();
+  for (auto key : {std::string("x-api-key: test-key"), std::string("x-api-key: weft-run-0"), std::string()}) {
+    r = over_socket(tok->socket, "/v1/messages", json_body, key.empty() ? std::vector<std::string>{} : std::vector{key});
+    CHECK(r.status == 401);
+    CHECK(json::parse(r.body)["error"]["type"] == "authentication_error");
+  }
+  r = over_socket(tok->socket, "/v1/complete", json_body, {"x-api-key: " + tok->token});
+  CHECK(r.status == 404);
+  CHECK(e.fake->requests().size() == before);
+
+  // What the runs used is counted at the claude tier's price ($1000 per million tokens): 30
+  // tokens so far ($0.03 of coder's $0.05 a day), then 100 more; the next run is refused
+  // before it goes out.
+  e.fake->script(json::array({{{"usage", {{"input", 100}, {"output", 0}}}}}));
+  r = over_socket(tok->socket, "/v1/messages", json_body, {"x-api-key: " + tok->token});
+  CHECK(r.status == 200);
+  before = e.fake->requests().size();
+  r = over_socket(tok->socket, "/v1/messages", json_body, {"x-api-key: " + tok->token});
+  CHECK(r.status == 429);
+  CAPTURE(r.body);
+  CHECK(json::parse(r.body)["error"]["message"].get<std::string>().find("weft: ") == 0);
+  CHECK(e.fake->requests().size() == before);
 }
 
 TEST_CASE("no provider configured: NotConfigured, one sentence") {

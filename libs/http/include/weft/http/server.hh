@@ -64,6 +64,10 @@ class server {
   /// is not an IP address, errc::io otherwise. The server must not outlive `loop`.
   static result<std::unique_ptr<server>> listen(event_loop& loop, const listen_address& where, server_options opts,
                                                 std::string log_name);
+  /// Listens on a UNIX socket at `path` (weft::listen_unix: a stale socket file replaced,
+  /// `mode` on the file); port() is 0.
+  static result<std::unique_ptr<server>> listen_unix(event_loop& loop, const std::string& path, mode_t mode,
+                                                     server_options opts, std::string log_name);
   ~server();
   server(const server&) = delete;
   server& operator=(const server&) = delete;
@@ -102,6 +106,8 @@ class server {
     bool has_partial = false;
   };
   server(event_loop& loop, unique_fd fd, std::uint16_t port, server_options opts, std::string log_name);
+  static result<std::unique_ptr<server>> serve(event_loop& loop, unique_fd fd, std::uint16_t port, server_options opts,
+                                                std::string log_name);
   void accept_all();
   void on_ready(conn_id id, std::uint32_t events);
   void on_readable(conn_id id);
