@@ -162,3 +162,19 @@ TEST_CASE("atomic_file: written in pieces, invisible until commit, nothing left 
   CHECK(count() == 1);
   CHECK_FALSE(f->write("more"));  // committed: no more writes
 }
+
+#include <weft/base/line_buffer.hh>
+
+TEST_CASE("line_buffer: lines as they complete, the rest kept, an endless line dropped") {
+  weft::line_buffer b(8);
+  std::vector<std::string> got;
+  auto take = [&](std::string_view l) { got.emplace_back(l); };
+  CHECK(b.feed("one\ntw", take));
+  CHECK(b.feed("o\n\nthr", take));
+  CHECK(got == std::vector<std::string>{"one", "two", ""});
+  b.finish(take);
+  CHECK(got.back() == "thr");
+  CHECK_FALSE(b.feed("123456789", take));  // over 8 bytes without a newline: dropped
+  CHECK(b.feed("x\n", take));
+  CHECK(got.back() == "x");
+}

@@ -198,20 +198,13 @@ void usage_reader::feed(std::string_view bytes) {
     if (_body.size() + bytes.size() <= max_json_body) _body.append(bytes);
     return;
   }
-  _buf.append(bytes);
-  std::size_t start = 0;
-  for (auto nl = _buf.find('\n', start); nl != std::string::npos; nl = _buf.find('\n', start)) {
-    line(std::string_view(_buf).substr(start, nl - start));
-    start = nl + 1;
-  }
-  _buf.erase(0, start);
-  if (_buf.size() > max_json_body) _buf.clear();  // a runaway line: its usage is lost, not memory
+  // A runaway line is dropped: its usage is lost, not memory.
+  (void)_lines.feed(bytes, [this](std::string_view l) { line(l); });
 }
 
 void usage_reader::finish() {
-  if (_sse && !_buf.empty()) line(_buf);
+  if (_sse) _lines.finish([this](std::string_view l) { line(l); });
   if (!_sse && !_body.empty()) object(_body);
-  _buf.clear();
   _body.clear();
 }
 

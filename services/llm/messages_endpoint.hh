@@ -18,6 +18,7 @@
 #include <string>
 
 #include <weft/base/event_loop.hh>
+#include <weft/base/line_buffer.hh>
 #include <weft/http/client.hh>
 #include <weft/http/server.hh>
 #include <weft/service/config.hh>
@@ -87,7 +88,8 @@ class usage_reader {
  private:
   void line(std::string_view l);
   void object(std::string_view json_text);
-  std::string _buf, _body;
+  line_buffer _lines{16u << 20};
+  std::string _body;
   bool _sse = false, _decided = false;
   std::uint64_t _in = 0, _out = 0;
   std::string _model;

@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 
 #include <weft/base/command.hh>
+#include <weft/base/line_buffer.hh>
 
 namespace weft::delegate {
 
@@ -67,26 +68,16 @@ std::string said(const command_outcome& o) {
 class stream_reader {
  public:
   stream_reader(claude_result& r, const claude_request& req, const std::function<void(const claude_step&)>& progress)
-      : _r(r), _req(req), _progress(progress) {}
+      : _r(r), _req(req), _progress(progress), _lines_in(req.max_line) {}
 
   /// False when a line is longer than the limit (the run is then stopped).
   bool feed(std::string_view chunk) {
-    _buf.append(chunk);
-    std::size_t start = 0;
-    for (auto nl = _buf.find('\n', start); nl != std::string::npos; nl = _buf.find('\n', start)) {
-      line(std::string_view(_buf).substr(start, nl - start));
-      start = nl + 1;
-    }
-    _buf.erase(0, start);
-    if (_buf.size() > _req.max_line) {
-      _too_long = true;
-      return false;
-    }
-    return true;
+    if (_lines_in.feed(chunk, [this](std::string_view l) { line(l); })) return true;
+    _too_long = true;
+    return false;
   }
   void finish() {
-    if (!_buf.empty()) line(_buf);
-    _buf.clear();
+    _lines_in.finish([this](std::string_view l) { line(l); });
   }
   bool got_result() const { return _got_result; }
   bool too_long() const { return _too_long; }
@@ -143,7 +134,7 @@ class stream_reader {
   claude_result& _r;
   const claude_request& _req;
   const std::function<void(const claude_step&)>& _progress;
-  std::string _buf;
+  line_buffer _lines_in;
   bool _got_result = false, _too_long = false;
   std::size_t _lines = 0;
 };
