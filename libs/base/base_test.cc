@@ -163,6 +163,8 @@ TEST_CASE("atomic_file: written in pieces, invisible until commit, nothing left 
   CHECK_FALSE(f->write("more"));  // committed: no more writes
 }
 
+#include <vector>
+
 #include <weft/base/line_buffer.hh>
 
 TEST_CASE("line_buffer: lines as they complete, the rest kept, an endless line dropped") {
