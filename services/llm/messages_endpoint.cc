@@ -4,6 +4,7 @@
 
 #include <weft/base/log.hh>
 #include <weft/base/time.hh>
+#include <weft/http/request.hh>
 #include <weft/http/token.hh>
 
 #include "services/llm/budget.hh"
@@ -91,7 +92,12 @@ void messages_endpoint::on_request(http::server::conn_id c, const http::request&
   if (req.method != "POST") return fail(c, 405, "invalid_request_error", "use POST /v1/messages");
   std::string token = req.header("x-api-key");
   if (auto auth = req.header("authorization"); token.empty() && auth.rfind("Bearer ", 0) == 0) token = auth.substr(7);
-  auto it = token.empty() ? _tokens.end() : _tokens.find(token);
+  // Compared in constant time with every grant: how long the answer takes says nothing of
+  // how much of a guess was right.
+  auto it = _tokens.end();
+  if (!token.empty())
+    for (auto t = _tokens.begin(); t != _tokens.end(); ++t)
+      if (http::equal_secret(t->first, token)) it = t;
   if (it != _tokens.end() && it->second.expires <= event_loop::clock::now()) {
     _tokens.erase(it);
     it = _tokens.end();
