@@ -123,6 +123,7 @@ struct agent::turn {
     bool done = false;
     std::string content;
     bool is_error = false;
+    std::uint32_t progress_shown = 0;  // Progress lines passed on to the channel
   };
   std::vector<call> calls;
   std::size_t calls_left = 0;
@@ -387,6 +388,8 @@ void agent::on_delta(const llm::delta& d) {
   (void)_rt.bus().notify(t.t.stream_to, chat::delta{t.t.turn_id, t.t.message.chat_id, d.text});
 }
 
+constexpr std::uint32_t max_progress_lines = 200;  // per tool call
+
 // A step of a running tool call goes to the channel as a piece of the streamed answer, on a
 // line of its own; only the process the call went to may send it, only while it runs.
 void agent::on_progress(const tool::progress& p, const std::string& from) {
@@ -398,9 +401,13 @@ void agent::on_progress(const tool::progress& p, const std::string& from) {
     _progress.erase(it);
     return;
   }
-  if (t->calls[i].process != from || t->t.stream_to.empty()) return;
-  auto text = p.text;
-  if (text.empty()) return;
+  auto& c = t->calls[i];
+  if (c.process != from || t->t.stream_to.empty() || p.text.empty()) return;
+  // A chatty tool does not flood the chat: the first steps are shown, then one line says so.
+  if (c.progress_shown > max_progress_lines) return;
+  auto text = ++c.progress_shown > max_progress_lines
+                  ? fmt::format("[… further steps of '{}' are not shown]\n", c.c.name)
+                  : p.text;
   if (text.back() != '\n') text += '\n';
   (void)_rt.bus().notify(t->t.stream_to, chat::delta{t->t.turn_id, t->t.message.chat_id, std::move(text)});
 }

@@ -373,6 +373,31 @@ TEST_CASE("mcp: a server's progress on a long call reaches a streaming chat as i
   CHECK(answer != std::string::npos);
   CHECK((one < two && two < three && three < answer));
 
+  // A chatty server does not flood the chat: 200 steps are shown, then one line says so.
+  REQUIRE(llm.post("/_script", json::array({{{"tool_calls", json::array({{{"name", tool},
+                                                                          {"arguments", {{"duration", 0.5}, {"steps", 230}}}}})}},
+                                            {{"text", "done again"}}}).dump()).status == 200);
+  t = make_turn("web:p3", "run it with many steps");
+  t.stream_to = b->address();
+  id = b->send_request("agent/main", t);
+  REQUIRE(id);
+  deltas.clear();
+  done.reset();
+  for (auto until = std::chrono::steady_clock::now() + 60s; !done && std::chrono::steady_clock::now() < until;) {
+    auto m = b->next(1s);
+    if (!m) continue;
+    if (m->is(chat::delta::type_name)) deltas.push_back(m->as<chat::delta>()->text);
+    else if (m->env.id == *id) done = m->as<chat::turn_result>().value();
+  }
+  REQUIRE(done);
+  int steps = 0, notes = 0;
+  for (auto& piece : deltas) {
+    if (piece.find(fmt::format("{}: [", tool)) == 0) ++steps;
+    if (piece == fmt::format("[… further steps of '{}' are not shown]\n", tool)) ++notes;
+  }
+  CHECK(steps == 200);
+  CHECK(notes == 1);
+
   // A turn of a channel that does not stream gets the result alone.
   REQUIRE(llm.post("/_script", call.dump()).status == 200);
   auto r = ask(*b, make_turn("web:p2", "again, quietly"));
