@@ -295,6 +295,9 @@ void runtime::stop() { begin_stop(); }
 
 void runtime::begin_stop() {
   if (_stopping) return;
+  // What the bus delivered before the signal is work in hand, whichever of the two the loop
+  // saw first: it is taken now and finished; what comes after is answered ShuttingDown.
+  pump_bus();
   _stopping = true;
   _log.info("'{}' stopping: finishing {} request(s) in hand", address(), _owed);
   (void)_notify.stopping();
