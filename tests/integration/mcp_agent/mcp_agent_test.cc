@@ -128,6 +128,21 @@ std::vector<pid_t> children_with(pid_t parent, const std::string& needle) {
   return out;
 }
 
+/// A turn of a streaming channel: its TurnResult, with the Delta texts that came before it.
+chat::turn_result streamed_turn(ipc::bus_client& b, chat::turn t, std::vector<std::string>& deltas) {
+  t.stream_to = b.address();
+  auto id = b.send_request("agent/main", t);
+  REQUIRE(id);
+  for (auto until = std::chrono::steady_clock::now() + 60s; std::chrono::steady_clock::now() < until;) {
+    auto m = b.next(1s);
+    if (!m) continue;
+    if (m->is(chat::delta::type_name)) deltas.push_back(m->as<chat::delta>()->text);
+    else if (m->env.id == *id) return m->as<chat::turn_result>().value();
+  }
+  FAIL("no TurnResult within 60 s");
+  return {};
+}
+
 /// The programs this test runs are built and the npm peers installed (a missing peer fails
 /// the test; a program not built yet skips it, saying which).
 bool programs_and_peers_here() {
@@ -348,20 +363,9 @@ TEST_CASE("mcp: a server's progress on a long call reaches a streaming chat as i
                            {{"text", "it finished"}}});
   // A turn of a streaming channel: the server's three steps, then the answer.
   REQUIRE(llm.post("/_script", call.dump()).status == 200);
-  auto t = make_turn("web:p1", "run the long operation");
-  t.stream_to = b->address();
-  auto id = b->send_request("agent/main", t);
-  REQUIRE(id);
   std::vector<std::string> deltas;
-  std::optional<chat::turn_result> done;
-  for (auto until = std::chrono::steady_clock::now() + 60s; !done && std::chrono::steady_clock::now() < until;) {
-    auto m = b->next(1s);
-    if (!m) continue;
-    if (m->is(chat::delta::type_name)) deltas.push_back(m->as<chat::delta>()->text);
-    else if (m->env.id == *id) done = m->as<chat::turn_result>().value();
-  }
-  REQUIRE(done);
-  CHECK(done->tool_calls == 1);
+  auto done = streamed_turn(*b, make_turn("web:p1", "run the long operation"), deltas);
+  CHECK(done.tool_calls == 1);
   std::string joined;
   for (auto& piece : deltas) joined += piece;
   CAPTURE(joined);
@@ -377,19 +381,8 @@ TEST_CASE("mcp: a server's progress on a long call reaches a streaming chat as i
   REQUIRE(llm.post("/_script", json::array({{{"tool_calls", json::array({{{"name", tool},
                                                                           {"arguments", {{"duration", 0.5}, {"steps", 230}}}}})}},
                                             {{"text", "done again"}}}).dump()).status == 200);
-  t = make_turn("web:p3", "run it with many steps");
-  t.stream_to = b->address();
-  id = b->send_request("agent/main", t);
-  REQUIRE(id);
   deltas.clear();
-  done.reset();
-  for (auto until = std::chrono::steady_clock::now() + 60s; !done && std::chrono::steady_clock::now() < until;) {
-    auto m = b->next(1s);
-    if (!m) continue;
-    if (m->is(chat::delta::type_name)) deltas.push_back(m->as<chat::delta>()->text);
-    else if (m->env.id == *id) done = m->as<chat::turn_result>().value();
-  }
-  REQUIRE(done);
+  done = streamed_turn(*b, make_turn("web:p3", "run it with many steps"), deltas);
   int steps = 0, notes = 0;
   for (auto& piece : deltas) {
     if (piece.find(fmt::format("{}: [", tool)) == 0) ++steps;
