@@ -1,5 +1,6 @@
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <filesystem>
 #include <memory>
@@ -11,6 +12,7 @@
 #include <unistd.h>
 
 #include <weft/service/config.hh>
+#include <weft/service/policy.hh>
 
 using namespace weft;
 using namespace weft::service;
@@ -438,7 +440,7 @@ constexpr error_case error_cases[] = {
         "clawft.toml:5:1: error: unknown key 'modle' in [agents.a]; expected one of: name, tier, model, workspace, "
         "max_iterations, tool_timeout_ms, max_tokens, budget_usd, tools; did you mean 'model'?"},
     {"[agents.a.tools]\nfamilies = [\"fs\", \"shel\", \"fs\"]\nallow = [\"read file\"]\ndeny = 1\n",
-     "clawft.toml:2:19: error: [agents.a.tools] families 'shel' is not a tool family; use fs, shell, web, mcp; did you "
+     "clawft.toml:2:19: error: [agents.a.tools] families 'shel' is not a tool family; use fs, shell, web, mcp, delegate; did you "
         "mean 'shell'?\n"
         "clawft.toml:2:27: error: [agents.a.tools] families lists 'fs' twice\n"
         "clawft.toml:3:10: error: [agents.a.tools] allow 'read file' can never match a tool name: use letters, "
@@ -503,7 +505,12 @@ constexpr error_case error_cases[] = {
      "clawft.toml:2:17: error: [delegation] routing_rules must be a table of \"regex\" = \"target\" "
         "([delegation.routing_rules]), not an array\n"
         "clawft.toml:3:1: error: unknown key 'claude' in [delegation]; expected one of: claude_enabled, "
-        "claude_flow_enabled, routing_rules"},
+        "claude_flow_enabled, claude_path, auth, config_dir, timeout_ms, max_turns, excluded_tools, routing_rules"},
+    {"[delegation]\nclaude_path = \"claude\"\nauth = \"key\"\ntimeout_ms = 10\nmax_turns = 0\n",
+     "clawft.toml:2:15: error: [delegation] claude_path must be an absolute path, not 'claude'\n"
+        "clawft.toml:3:8: error: [delegation] auth must be one of 'weft', 'login', not 'key'\n"
+        "clawft.toml:4:14: error: [delegation] timeout_ms must be between 1000 and 86400000, not 10\n"
+        "clawft.toml:5:13: error: [delegation] max_turns must be between 1 and 1000, not 0"},
     {"[services.x]\nexec = \"/bin/x\"\naddress = \"agent/main\"\n[agents.main]\n",
      "clawft.toml:3:11: error: [services.x] address 'agent/main' is already used by the derived service "
         "'agent-main'; name the service 'agent-main' to replace it"},
@@ -1112,7 +1119,7 @@ budget_usd = 1
   auto& h = c.agents.at("home-2");
   CHECK(h.budget_usd == 1.0);
   CHECK(h.tools.allow == std::vector<std::string>{"*"});
-  CHECK(h.tools.families == std::vector<std::string>{"fs", "shell", "web", "mcp"});
+  CHECK(h.tools.families == std::vector<std::string>{"fs", "shell", "web", "mcp", "delegate"});
   CHECK(h.tools.where == "clawft.toml:21:1");  // no tools table: the agent's
   CHECK(c.bus.agent_tools == std::map<std::string, tool_policy>{{"work", w.tools}, {"home-2", h.tools}});
   CHECK(valid("[agents.x.tools]\nfamilies = []\n").agents.at("x").tools.families.empty());
@@ -1242,6 +1249,29 @@ claude_flow_enabled = true
                                      {"(?:refactor|rewrite)", "agent:coder", "clawft.toml:7:1"},
                                      {"a", "local", "clawft.toml:8:1"}});
   CHECK(valid("[delegation]\n").delegation == delegation_settings{});
+  // The defaults: on, through llm with a run token, 10 minutes, 50 turns.
+  CHECK(c.delegation.auth == delegate_auth::weft);
+  CHECK(c.delegation.timeout_ms == 600000);
+  CHECK(c.delegation.max_turns == 50);
+  auto all = valid(R"toml([agents.coder]
+[delegation]
+claude_path = "/opt/claude/bin/claude"
+auth = "login"
+config_dir = "/srv/claude"
+timeout_ms = 120000
+max_turns = 7
+excluded_tools = ["WebSearch", "Task"]
+)toml");
+  CHECK(all.delegation.claude_path == "/opt/claude/bin/claude");
+  CHECK(all.delegation.auth == delegate_auth::login);
+  CHECK(all.delegation.config_dir == "/srv/claude");
+  CHECK(all.delegation.timeout_ms == 120000);
+  CHECK(all.delegation.max_turns == 7);
+  CHECK(all.delegation.excluded_tools == std::vector<std::string>{"WebSearch", "Task"});
+  // Switched off: no agent has the delegate family, on the bus either.
+  auto off = valid("[agents.coder]\n[delegation]\nclaude_enabled = false\n");
+  CHECK(off.agents.at("coder").tools.families == std::vector<std::string>{"fs", "shell", "web", "mcp"});
+  CHECK(off.bus.agent_tools.at("coder").families == off.agents.at("coder").tools.families);
 
   CHECK(errors(R"([agents.coder]
 [delegation.routing_rules]
@@ -1448,8 +1478,8 @@ TEST_CASE("derived_services: the built-in default, the config file in the sandbo
   auto d = derived_services(default_config(), [](std::string_view p) { return std::string(p); });
   std::vector<std::string> names;
   for (auto& s : d) names.push_back(s.name);
-  CHECK(names == std::vector<std::string>{"llm", "memory", "tool-fs-main", "tool-shell-main", "tool-web", "agent-main",
-                                          "router", "chan-web", "mcp"});
+  CHECK(names == std::vector<std::string>{"llm", "memory", "tool-fs-main", "tool-shell-main", "tool-delegate-main",
+                                          "tool-web", "agent-main", "router", "chan-web", "mcp"});
   CHECK(d.back().address == "agent/main/mcp");
   // A program found on $PATH (no directory) adds nothing to the sandbox.
   CHECK(d[2].sandbox.read_only.size() == 9);
@@ -1468,7 +1498,8 @@ TEST_CASE("derived_services: the built-in default, the config file in the sandbo
   auto off = valid("[agents.a]\n[memory]\nenabled = false\n");
   names.clear();
   for (auto& s : derived_services(off, [](std::string_view p) { return std::string(p); })) names.push_back(s.name);
-  CHECK(names == std::vector<std::string>{"llm", "tool-fs-a", "tool-shell-a", "tool-web", "agent-a", "router"});
+  CHECK(names ==
+        std::vector<std::string>{"llm", "tool-fs-a", "tool-shell-a", "tool-delegate-a", "tool-web", "agent-a", "router"});
 }
 
 TEST_CASE("[services.<name>] replaces a derived service and may wait for one") {
@@ -1495,7 +1526,7 @@ after = ["chan-web", "llm"]
 TEST_CASE("tool_process_addresses: per-agent and shared families") {
   tool_policy p;
   CHECK(tool_process_addresses(p, "work") ==
-        std::vector<std::string>{"tool/fs/work", "tool/shell/work", "tool/web", "tool/mcp"});
+        std::vector<std::string>{"tool/fs/work", "tool/shell/work", "tool/web", "tool/mcp", "tool/delegate/work"});
   p.families = {"mcp", "fs"};
   CHECK(tool_process_addresses(p, "a") == std::vector<std::string>{"tool/mcp", "tool/fs/a"});
 }
@@ -1785,4 +1816,74 @@ network = "public"
     auto t = derived_by_name("[agents.a.tools]\nnetwork = \"public\"\n");
     CHECK(t.at("egress").env.at("WEFT_EGRESS_TEST_PUBLIC") == "198.18.0.2/32");
   }
+}
+
+TEST_CASE("claude_permissions_of: Claude Code gets what the agent's tool policy gives it") {
+  tool_policy p;  // every family, every tool
+  auto all = claude_permissions_of(p, {});
+  CHECK(all.allowed == std::vector<std::string>{"Bash", "BashOutput", "KillShell", "Read", "Glob", "Grep", "LS", "Edit",
+                                                "MultiEdit", "Write", "NotebookEdit", "WebFetch", "WebSearch"});
+  CHECK(all.disallowed.empty());
+  // An agent that may not run commands: no Bash through Claude Code either.
+  p.deny = {"exec"};
+  auto no_exec = claude_permissions_of(p, {});
+  CHECK(no_exec.disallowed == std::vector<std::string>{"Bash", "BashOutput", "KillShell"});
+  CHECK(std::find(no_exec.allowed.begin(), no_exec.allowed.end(), "Edit") != no_exec.allowed.end());
+  // Without the shell family it is the same; reading but not writing files; excluded tools.
+  tool_policy q;
+  q.families = {"fs", "delegate"};
+  q.deny = {"write_*"};
+  auto r = claude_permissions_of(q, {"Grep", "Task"});
+  CHECK(r.allowed == std::vector<std::string>{"Read", "Glob", "LS"});
+  CHECK(r.disallowed == std::vector<std::string>{"Bash", "BashOutput", "KillShell", "Grep", "Edit", "MultiEdit", "Write",
+                                                 "NotebookEdit", "WebFetch", "WebSearch", "Task"});
+}
+
+TEST_CASE("derived_services: the delegate process of an agent") {
+  no_provider_keys keys;
+  temp_dir dir;
+  // A `claude` of an npm install: bin/claude links to the package's binary.
+  auto pkg = dir.path() + "/node_modules/@anthropic-ai/claude-code";
+  std::filesystem::create_directories(pkg + "/bin");
+  std::filesystem::create_directories(dir.path() + "/node_modules/.bin");
+  auto bin = dir.write("node_modules/@anthropic-ai/claude-code/bin/claude.exe", "#!/bin/sh\n");
+  std::filesystem::permissions(bin, std::filesystem::perms::owner_all);
+  std::filesystem::create_symlink(bin, dir.path() + "/node_modules/.bin/claude");
+  scoped_env path("PATH", dir.path() + "/node_modules/.bin:/usr/bin");
+  auto c = valid(R"([agents.a]
+workspace = "/w/a"
+[agents.a.tools]
+deny = ["exec"]
+[delegation]
+excluded_tools = ["WebSearch"]
+max_turns = 9
+)");
+  auto d = derived_services(c, [](std::string_view p) { return "/opt/weft/" + std::string(p); });
+  auto it = std::find_if(d.begin(), d.end(), [](auto& s) { return s.name == "tool-delegate-a"; });
+  REQUIRE(it != d.end());
+  CHECK(it->exec == "/opt/weft/weft-tool-delegate");
+  CHECK(it->address == "tool/delegate/a");
+  CHECK(it->env.at("WEFT_CLAUDE_PATH") == bin);
+  CHECK(it->env.at("WEFT_DELEGATE_AUTH") == "weft");
+  CHECK(it->env.at("WEFT_DELEGATE_MAX_TURNS") == "9");
+  CHECK(it->env.at("WEFT_DELEGATE_DISALLOWED") == "Bash,BashOutput,KillShell,WebSearch");
+  CHECK(it->env.at("WEFT_DELEGATE_ALLOWED").find("Edit") != std::string::npos);
+  CHECK(it->sandbox.enabled);
+  CHECK(it->sandbox.own_network);
+  CHECK(it->sandbox.own_pids);
+  CHECK(std::find(it->sandbox.read_only.begin(), it->sandbox.read_only.end(), pkg) != it->sandbox.read_only.end());
+  CHECK(it->sandbox.read_write.front() == "/w/a");
+  // No provider key in its environment, whatever the config holds.
+  for (auto& [k, v] : it->env) CHECK(k.find("API_KEY") == std::string::npos);
+  // The agent waits for it.
+  auto agent = std::find_if(d.begin(), d.end(), [](auto& s) { return s.name == "agent-a"; });
+  CHECK(std::find(agent->after.begin(), agent->after.end(), "tool-delegate-a") != agent->after.end());
+  // Login mode: Claude Code's own config directory, writable in the sandbox.
+  auto login = valid("[agents.a]\nworkspace = \"/w/a\"\n[delegation]\nauth = \"login\"\nconfig_dir = \"/srv/cc\"\n");
+  auto l = derived_services(login, [](std::string_view p) { return std::string(p); });
+  auto li = std::find_if(l.begin(), l.end(), [](auto& s) { return s.name == "tool-delegate-a"; });
+  REQUIRE(li != l.end());
+  CHECK(li->env.at("WEFT_DELEGATE_AUTH") == "login");
+  CHECK(li->env.at("WEFT_CLAUDE_CONFIG_DIR") == "/srv/cc");
+  CHECK(li->sandbox.read_write.back() == "/srv/cc");
 }

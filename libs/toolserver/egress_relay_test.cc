@@ -84,7 +84,7 @@ TEST_CASE("egress_relay: joins 127.0.0.1:3128 to the egress socket; its limit an
     std::snprintf(sa.sun_path, sizeof sa.sun_path, "%s", path.c_str());
     REQUIRE(::bind(egress.get(), reinterpret_cast<sockaddr*>(&sa), sizeof sa) == 0);
     REQUIRE(::listen(egress.get(), 4) == 0);
-    auto r = tools::egress_relay::start(**loop, path, /*max_connections=*/1);
+    auto r = tools::egress_relay::start(**loop, path, {.max_connections = 1});
     REQUIRE(r);
     auto c = connect_relay();
     unique_fd up;

@@ -149,13 +149,15 @@ std::vector<std::string> claude_environment(const std::string& home, const std::
 }
 
 std::vector<std::string> claude_argv(const claude_request& r) {
-  std::vector<std::string> a = {r.exec, "-p", r.task, "--output-format", "stream-json", "--verbose"};
+  std::vector<std::string> a = {r.exec, "-p", "--output-format", "stream-json", "--verbose"};
   if (r.max_turns) a.insert(a.end(), {"--max-turns", std::to_string(*r.max_turns)});
   if (!r.allowed_tools.empty()) a.insert(a.end(), {"--allowedTools", fmt::format("{}", fmt::join(r.allowed_tools, ","))});
   if (!r.disallowed_tools.empty()) a.insert(a.end(), {"--disallowedTools", fmt::format("{}", fmt::join(r.disallowed_tools, ","))});
   if (!r.permission_mode.empty()) a.insert(a.end(), {"--permission-mode", r.permission_mode});
   if (!r.resume.empty()) a.insert(a.end(), {"--resume", r.resume});
   if (!r.model.empty()) a.insert(a.end(), {"--model", r.model});
+  // The task last, after "--": a task starting with '-' is not taken for an option.
+  a.insert(a.end(), {"--", r.task});
   return a;
 }
 
@@ -220,22 +222,13 @@ claude_probe probe_claude(const std::string& exec, const std::string& home, std:
 }
 
 result<std::string> find_claude(const std::string& configured, const std::string& path) {
-  auto executable = [](const std::string& f) {
-    struct stat st;
-    return ::stat(f.c_str(), &st) == 0 && S_ISREG(st.st_mode) && ::access(f.c_str(), X_OK) == 0;
-  };
   if (!configured.empty()) {
-    if (executable(configured)) return configured;
+    struct stat st;
+    if (::stat(configured.c_str(), &st) == 0 && S_ISREG(st.st_mode) && ::access(configured.c_str(), X_OK) == 0)
+      return configured;
     return fail(errc::not_found, "Claude Code is configured at '{}', which is not an executable file", configured);
   }
-  std::size_t start = 0;
-  while (start <= path.size()) {
-    auto end = path.find(':', start);
-    if (end == std::string::npos) end = path.size();
-    auto dir = path.substr(start, end - start);
-    if (!dir.empty() && dir.front() == '/' && executable(dir + "/claude")) return dir + "/claude";
-    start = end + 1;
-  }
+  if (auto f = find_executable("claude", path)) return *f;
   return fail(errc::not_found, "Claude Code ('claude') is not on PATH ({}); install it or set its path", path);
 }
 

@@ -46,5 +46,5 @@ int main(int argc, char** argv) {
                              .per_agent = true,
                              .unsandboxed_note = "only the tools' own path checks apply",
                              .server = {.family = "fs", .workers = 4}};
-  return tools::tool_main(argc, argv, o, [](const tools::workspace* ws, log::logger&) { return tools::fs_tools(*ws); });
+  return tools::tool_main(argc, argv, o, [](const tools::tool_setup& s) { return tools::fs_tools(*s.ws); });
 }

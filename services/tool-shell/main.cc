@@ -76,11 +76,11 @@ int main(int argc, char** argv) {
     return service::to_int(service::exit_code::failure);
   }
   auto shared_filter = std::make_shared<const sandbox::command_filter>(std::move(*filter));
-  return tools::tool_main(argc, argv, o, [&](const tools::workspace* ws, log::logger&) {
+  return tools::tool_main(argc, argv, o, [&](const tools::tool_setup& s) {
     tools::shell_limits lim;
     lim.filter = shared_filter;
     if (const char* p = std::getenv("PATH"); p && *p) lim.path = p;
     if (!tools::egress_proxy_url().empty()) lim.extra_env = tools::proxy_environment(tools::egress_proxy_url());
-    return tools::shell_tools(*ws, lim);
+    return tools::shell_tools(*s.ws, lim);
   });
 }

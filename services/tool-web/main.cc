@@ -54,11 +54,11 @@ int main(int argc, char** argv) {
                              .help = help,
                              .per_agent = false,
                              .server = {.family = "web", .workers = 4, .max_queued = 64}};
-  int rc = tools::tool_main(argc, argv, o, [](const tools::workspace*, log::logger& lg) {
+  int rc = tools::tool_main(argc, argv, o, [](const tools::tool_setup& s) {
     tools::web_limits lim;
     if (const char* p = std::getenv("WEFT_WEB_ALLOW_PRIVATE"); p && std::strcmp(p, "1") == 0) {
       lim.allow_private = true;
-      lg.warning("WEFT_WEB_ALLOW_PRIVATE=1: loopback and private addresses may be fetched");
+      s.log.warning("WEFT_WEB_ALLOW_PRIVATE=1: loopback and private addresses may be fetched");
     }
     return tools::web_tools(lim);
   });

@@ -5,6 +5,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -207,6 +208,19 @@ result<command_outcome> run_command(const command_spec& c, const command_limits&
   // As its PID namespace's init this process inherits what the group left: collect it.
   kids.collect_group(pid, l.kill_grace);
   return o;
+}
+
+std::optional<std::string> find_executable(std::string_view name, std::string_view path) {
+  for (std::size_t start = 0; start <= path.size();) {
+    auto end = std::min(path.find(':', start), path.size());
+    auto dir = path.substr(start, end - start);
+    start = end + 1;
+    if (dir.empty() || dir.front() != '/') continue;
+    auto file = std::string(dir) + "/" + std::string(name);
+    struct stat st;
+    if (::stat(file.c_str(), &st) == 0 && S_ISREG(st.st_mode) && ::access(file.c_str(), X_OK) == 0) return file;
+  }
+  return std::nullopt;
 }
 
 }  // namespace weft

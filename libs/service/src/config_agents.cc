@@ -16,7 +16,7 @@ using namespace detail;
 
 constexpr std::size_t max_agent_id_chars = 48;
 
-constexpr std::array<std::string_view, 4> tool_families = {"fs", "shell", "web", "mcp"};
+constexpr std::array<std::string_view, 5> tool_families = {"fs", "shell", "web", "mcp", "delegate"};
 
 constexpr std::array<std::pair<std::string_view, tool_network>, 2> network_names = {
     std::pair{"none", tool_network::none}, std::pair{"public", tool_network::public_internet}};
@@ -154,6 +154,9 @@ void read_agent_sections(checker& ck, const toml::table& root, config& c) {
   if (auto* t = section("routing")) read_routing(ck, *t, c);
   if (auto* t = section("delegation")) read_delegation(ck, *t, c);
   if (auto* t = section("memory")) read_memory(ck, *t, c);
+  // Claude Code switched off: no agent has the delegate tools (their process is not run).
+  if (!c.delegation.claude_enabled)
+    for (auto& [id, a] : c.agents) std::erase(a.tools.families, "delegate");
   for (auto& [id, a] : c.agents) c.bus.agent_tools[id] = a.tools;
   if (auto* t = section("mcp")) read_mcp(ck, *t, c);
   ck.track_env(&c.secret_vars["tool-mcp"]);

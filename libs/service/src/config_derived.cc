@@ -3,11 +3,14 @@
 #include <weft/ipc/address.hh>
 #include <weft/service/config.hh>
 
+#include <climits>
 #include <cstdlib>
 #include <memory>
 #include <tuple>
 
+#include <weft/base/command.hh>
 #include <weft/service/paths.hh>
+#include <weft/service/policy.hh>
 
 #include "config_check.hh"
 
@@ -29,6 +32,46 @@ constexpr std::uint64_t tool_max_processes = 4096;
 constexpr std::uint64_t tool_max_file_size = 1 * gib;
 
 
+
+/// Claude Code runs with more files open than a shell command (a runtime, its caches).
+constexpr std::uint64_t delegate_max_open_files = 1024;
+
+/// What the delegate process of agent `a` is given beyond a tool process's sandbox: which
+/// `claude` to run (resolved here, on weftd's PATH, so its directory can be opened to the
+/// sandbox), how it authenticates, its limits and the permissions derived from the agent's
+/// tool policy (docs/guides/delegation.md).
+void configure_delegate(const config& c, const agent_settings& a, const std::string& workspace, service_spec& s) {
+  auto& d = c.delegation;
+  std::string exec = d.claude_path;
+  if (exec.empty()) {
+    const char* path = std::getenv("PATH");
+    exec = find_executable("claude", path ? path : "/usr/local/bin:/usr/bin:/bin").value_or("");
+  }
+  if (!exec.empty()) {
+    // The real file (npm links bin/claude to the package's binary): its directory, and the
+    // package around a bin/ directory, are readable in the sandbox.
+    char real[PATH_MAX];
+    if (::realpath(exec.c_str(), real)) {
+      std::string file = real, dir = file.substr(0, file.rfind('/'));
+      if (dir.size() > 4 && dir.substr(dir.size() - 4) == "/bin") dir.resize(dir.size() - 4);
+      if (!dir.empty()) s.sandbox.read_only.push_back(dir);
+      exec = file;
+    }
+    s.env["WEFT_CLAUDE_PATH"] = exec;
+  }
+  s.env["WEFT_DELEGATE_AUTH"] = d.auth == delegate_auth::login ? "login" : "weft";
+  if (d.auth == delegate_auth::login) {
+    auto dir = d.config_dir.empty() ? workspace + "/.weft/claude" : d.config_dir;
+    s.env["WEFT_CLAUDE_CONFIG_DIR"] = dir;
+    if (dir.rfind(workspace + "/", 0) != 0) s.sandbox.read_write.push_back(dir);
+  }
+  s.env["WEFT_DELEGATE_TIMEOUT_MS"] = std::to_string(d.timeout_ms);
+  s.env["WEFT_DELEGATE_MAX_TURNS"] = std::to_string(d.max_turns);
+  auto perms = claude_permissions_of(a.tools, d.excluded_tools);
+  s.env["WEFT_DELEGATE_ALLOWED"] = fmt::format("{}", fmt::join(perms.allowed, ","));
+  s.env["WEFT_DELEGATE_DISALLOWED"] = fmt::format("{}", fmt::join(perms.disallowed, ","));
+  s.sandbox.max_open_files = delegate_max_open_files;
+}
 
 /// A copy of `c` without file positions: a table that only moved is not a change.
 std::shared_ptr<const config> positionless(const config& c) {
@@ -220,6 +263,7 @@ std::vector<service_spec> derived_services(const config& c,
       sb.max_open_files = tool_max_open_files;
       sb.max_processes = tool_max_processes;
       sb.max_file_size = tool_max_file_size;
+      if (family == "delegate") configure_delegate(c, a, workspace, *s);
     }
     any_web = any_web || contains(a.tools.families, "web");
   }

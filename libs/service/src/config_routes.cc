@@ -102,9 +102,23 @@ void read_routing(checker& ck, const toml::table& t, config& c) {
 void read_delegation(checker& ck, const toml::table& t, config& c) {
   const std::string label = "[delegation]";
   auto& d = c.delegation;
-  ck.check_keys(t, label, {"claude_enabled", "claude_flow_enabled", "routing_rules"});
+  ck.check_keys(t, label, {"claude_enabled", "claude_flow_enabled", "claude_path", "auth", "config_dir", "timeout_ms",
+                           "max_turns", "excluded_tools", "routing_rules"});
   d.claude_enabled = ck.read_bool(t, label, "claude_enabled").value_or(d.claude_enabled);
   d.claude_flow_enabled = ck.read_bool(t, label, "claude_flow_enabled").value_or(d.claude_flow_enabled);
+  for (auto [key, field] : {std::pair{"claude_path", &d.claude_path}, std::pair{"config_dir", &d.config_dir}})
+    if (auto v = ck.read_string(t, label, key)) {
+      *field = *v;
+      if (!v->empty() && v->front() != '/')
+        ck.error(t.get(key)->source(), fmt::format("{} {} must be an absolute path, not '{}'", label, key, clean(*v)));
+    }
+  constexpr std::array<std::pair<std::string_view, delegate_auth>, 2> auth_names = {
+      std::pair{"weft", delegate_auth::weft}, std::pair{"login", delegate_auth::login}};
+  d.auth = ck.read_enum(t, label, "auth", auth_names).value_or(d.auth);
+  d.timeout_ms = ck.read_uint(t, label, "timeout_ms", std::uint32_t{1000}, std::uint32_t{24 * 3600 * 1000})
+                     .value_or(d.timeout_ms);
+  d.max_turns = ck.read_uint(t, label, "max_turns", std::uint32_t{1}, std::uint32_t{1000}).value_or(d.max_turns);
+  if (auto ex = ck.read_strings(t, label, "excluded_tools")) d.excluded_tools = std::move(*ex);
   auto* n = t.get("routing_rules");
   if (!n) return;
   auto* rules = n->as_table();

@@ -1,5 +1,8 @@
 #include <weft/service/policy.hh>
 
+#include <algorithm>
+#include <array>
+
 namespace weft::service {
 
 bool glob_match(std::string_view p, std::string_view t) {
@@ -29,6 +32,48 @@ bool tool_allowed(const tool_policy& p, std::string_view tool) {
   for (auto& g : p.allow)
     if (glob_match(g, tool)) return true;
   return false;
+}
+
+namespace {
+
+struct claude_tool_rule {
+  std::string_view claude;                      ///< Claude Code's tool
+  std::string_view family;                      ///< the weft family doing the same
+  std::array<std::string_view, 2> weft_tools;   ///< all of these must be allowed ("" unused)
+};
+
+constexpr std::array<claude_tool_rule, 13> claude_tool_rules = {{
+    {"Bash", "shell", {"exec", ""}},
+    {"BashOutput", "shell", {"exec", ""}},
+    {"KillShell", "shell", {"exec", ""}},
+    {"Read", "fs", {"read_file", ""}},
+    {"Glob", "fs", {"list_dir", ""}},
+    {"Grep", "fs", {"read_file", ""}},
+    {"LS", "fs", {"list_dir", ""}},
+    {"Edit", "fs", {"edit_file", "write_file"}},
+    {"MultiEdit", "fs", {"edit_file", "write_file"}},
+    {"Write", "fs", {"write_file", ""}},
+    {"NotebookEdit", "fs", {"edit_file", "write_file"}},
+    {"WebFetch", "web", {"web_fetch", ""}},
+    {"WebSearch", "web", {"web_fetch", ""}},
+}};
+
+}  // namespace
+
+claude_permissions claude_permissions_of(const tool_policy& p, const std::vector<std::string>& excluded) {
+  claude_permissions out;
+  auto listed = [](const std::vector<std::string>& v, std::string_view x) {
+    return std::find(v.begin(), v.end(), x) != v.end();
+  };
+  for (auto& r : claude_tool_rules) {
+    bool ok = listed(p.families, std::string(r.family)) && !listed(excluded, std::string(r.claude)) &&
+              std::all_of(r.weft_tools.begin(), r.weft_tools.end(),
+                          [&](std::string_view t) { return t.empty() || tool_allowed(p, t); });
+    (ok ? out.allowed : out.disallowed).emplace_back(r.claude);
+  }
+  for (auto& e : excluded)
+    if (!listed(out.disallowed, e)) out.disallowed.push_back(e);
+  return out;
 }
 
 }  // namespace weft::service

@@ -1,6 +1,7 @@
 #include <weft/service/runtime.hh>
 
 #include <csignal>
+#include <future>
 
 #include <weft/ipc/builtin.hh>
 
@@ -201,6 +202,20 @@ void runtime::dispatch_request(ipc::message& m) {
 }
 
 // ---- calls -------------------------------------------------------------------------------
+
+result<ipc::message> runtime::call_and_wait(std::string_view to, std::string_view type, std::string payload,
+                                           call_options o) {
+  auto answer = std::make_shared<std::promise<result<ipc::message>>>();
+  auto got = answer->get_future();
+  _loop->post([this, to = std::string(to), type = std::string(type), payload = std::move(payload), o, answer]() mutable {
+    call(to, type, std::move(payload), o, [answer](result<ipc::message> r) { answer->set_value(std::move(r)); });
+  });
+  // The loop's own deadline answers first; the extra second covers a loop that stopped.
+  if (got.wait_for(o.timeout + std::chrono::seconds(1)) != std::future_status::ready)
+    return proto::bus_v1::make(proto::bus_v1::error_code::timeout, "no answer from '{}' within {} ms", to,
+                               o.timeout.count());
+  return got.get();
+}
 
 std::uint64_t runtime::call(std::string_view to, std::string_view type, std::string payload, call_options o,
                             reply_fn fn) {

@@ -16,7 +16,7 @@ namespace {
 
 /// What a client gets when the proxy cannot be reached: an HTTP answer it can show.
 void answer_unavailable(int fd, std::string_view why) {
-  auto body = fmt::format("weft egress: {}\n", why);
+  auto body = fmt::format("weft relay: {}\n", why);
   auto text = fmt::format("HTTP/1.1 502 Bad Gateway\r\nContent-Type: text/plain\r\nContent-Length: {}\r\n"
                           "Connection: close\r\n\r\n{}",
                           body.size(), body);
@@ -25,33 +25,34 @@ void answer_unavailable(int fd, std::string_view why) {
 
 }  // namespace
 
-result<std::unique_ptr<egress_relay>> egress_relay::start(event_loop& loop, std::string egress_socket,
-                                                          std::size_t max_connections) {
+result<std::unique_ptr<egress_relay>> egress_relay::start(event_loop& loop, std::string unix_socket, options o) {
   unique_fd l(::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
   sockaddr_in sa{};
   sa.sin_family = AF_INET;
-  sa.sin_port = htons(port);
+  sa.sin_port = htons(o.port);
   sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
   int one = 1;
   if (!l || ::setsockopt(l.get(), SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) != 0 ||
       ::bind(l.get(), reinterpret_cast<sockaddr*>(&sa), sizeof sa) != 0 || ::listen(l.get(), 64) != 0)
-    return fail(errc::io, "Failed to listen on 127.0.0.1:{} for the egress relay: {}", port, std::strerror(errno));
-  std::unique_ptr<egress_relay> r(new egress_relay(loop, std::move(egress_socket), max_connections, std::move(l)));
+    return fail(errc::io, "Failed to listen on 127.0.0.1:{} for the relay to {}: {}", o.port, o.what,
+                std::strerror(errno));
+  std::unique_ptr<egress_relay> r(new egress_relay(loop, std::move(unix_socket), o, std::move(l)));
   auto w = loop.watch(r->_listener.get(), EPOLLIN, [self = r.get()](std::uint32_t) { self->accept_all(); });
   if (!w) return w.take_error();
   r->_watch = *w;
   return r;
 }
 
-egress_relay::egress_relay(event_loop& loop, std::string egress_socket, std::size_t max_connections, unique_fd listener)
-    : _loop(loop), _socket(std::move(egress_socket)), _max(max_connections), _listener(std::move(listener)) {}
+egress_relay::egress_relay(event_loop& loop, std::string unix_socket, options o, unique_fd listener)
+    : _loop(loop), _socket(std::move(unix_socket)), _max(o.max_connections), _port(o.port), _what(o.what),
+      _listener(std::move(listener)) {}
 
 egress_relay::~egress_relay() {
   _relays.clear();
   if (_watch) _loop.unwatch(_watch);
 }
 
-std::string egress_relay::url() { return fmt::format("http://127.0.0.1:{}", port); }
+std::string egress_relay::url() const { return fmt::format("http://127.0.0.1:{}", _port); }
 
 void egress_relay::accept_all() {
   for (;;) {
@@ -66,7 +67,7 @@ void egress_relay::accept_all() {
     sa.sun_family = AF_UNIX;
     std::snprintf(sa.sun_path, sizeof sa.sun_path, "%s", _socket.c_str());
     if (!up || ::connect(up.get(), reinterpret_cast<sockaddr*>(&sa), sizeof sa) != 0) {
-      answer_unavailable(c.get(), fmt::format("Failed to reach the egress proxy at '{}': {}", _socket, std::strerror(errno)));
+      answer_unavailable(c.get(), fmt::format("Failed to reach {} at '{}': {}", _what, _socket, std::strerror(errno)));
       continue;
     }
     auto id = _next++;

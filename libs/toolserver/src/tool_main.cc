@@ -48,7 +48,7 @@ int tool_main(int argc, char** argv, const tool_main_options& o, const make_tool
       auto r = egress_relay::start(m.rt->loop(), socket);
       if (r) {
         relay = std::move(*r);
-        g_proxy_url = egress_relay::url();
+        g_proxy_url = relay->url();
         m.log.info("network: public, through the egress proxy ({} -> '{}')", g_proxy_url, socket);
       } else {
         m.log.warning("{}; commands get no network, ignoring.", r.err().message);
@@ -56,7 +56,7 @@ int tool_main(int argc, char** argv, const tool_main_options& o, const make_tool
     }
     auto server = tool_server::create(*m.rt, o.server);
     if (!server) return m.fail(server.err());
-    for (auto& t : make_tools(ws ? &*ws : nullptr, m.log)) (*server)->add(std::move(t));
+    for (auto& t : make_tools(tool_setup{ws ? &*ws : nullptr, m.log, *m.rt})) (*server)->add(std::move(t));
     m.log.info("'{}' serving {} tools", m.rt->address(), (*server)->list().tools.size());
     return m.rt->run();
   });

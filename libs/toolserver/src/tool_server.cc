@@ -56,7 +56,8 @@ void tool_server::add(tool_def t) {
 tool::tools tool_server::list() const {
   tool::tools out;
   out.family = _opts.family;
-  for (auto& [name, def] : _tools) out.tools.push_back(def.spec);
+  for (auto& [name, def] : _tools)
+    if (!def.hidden) out.tools.push_back(def.spec);
   return out;
 }
 

@@ -61,4 +61,8 @@ struct command_outcome {
 result<command_outcome> run_command(const command_spec& c, const command_limits& l, int cancel_fd,
                                     const std::function<bool(std::string_view)>& on_output);
 
+/// The first executable regular file `name` in the directories of `path` (a PATH-style
+/// list; relative entries are skipped), as "<dir>/<name>"; nullopt when there is none.
+std::optional<std::string> find_executable(std::string_view name, std::string_view path);
+
 }  // namespace weft

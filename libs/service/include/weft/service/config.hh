@@ -40,7 +40,7 @@ struct acl_rule {
 struct tool_policy {
   std::vector<std::string> allow = {"*"};  ///< tool-name globs
   std::vector<std::string> deny;           ///< tool-name globs
-  std::vector<std::string> families = {"fs", "shell", "web", "mcp"};  ///< tool processes the agent uses
+  std::vector<std::string> families = {"fs", "shell", "web", "mcp", "delegate"};  ///< tool processes the agent uses
   std::string where;
   bool operator==(const tool_policy&) const = default;
 };
@@ -227,16 +227,27 @@ struct routing_settings {
   bool operator==(const routing_settings&) const = default;
 };
 
-/// [delegation]: parsed and validated now; acted on by the delegation issue.
+/// [delegation]: Claude Code as a delegate (docs/guides/delegation.md).
 struct delegation_rule {
   std::string pattern;             ///< ECMAScript regex, validated at load
   std::string target;              ///< flow | local | agent:<id>
   std::string where;
   bool operator==(const delegation_rule&) const = default;
 };
+/// How a delegated run authenticates to the Anthropic API.
+enum class delegate_auth {
+  weft,   ///< through llm's Messages endpoint with a per-run token (the key stays in llm)
+  login,  ///< Claude Code's own login, kept in config_dir
+};
 struct delegation_settings {
-  bool claude_enabled = false;
+  bool claude_enabled = true;      ///< each agent with the "delegate" family gets delegate_to_claude
   bool claude_flow_enabled = false;
+  std::string claude_path;         ///< "": `claude` on weftd's PATH
+  delegate_auth auth = delegate_auth::weft;
+  std::string config_dir;          ///< login: Claude Code's config directory; "": <workspace>/.weft/claude
+  std::uint32_t timeout_ms = 600000;  ///< one delegated run
+  std::uint32_t max_turns = 50;    ///< Claude Code's --max-turns
+  std::vector<std::string> excluded_tools;  ///< Claude Code tools no delegated run gets
   std::vector<delegation_rule> routing_rules;  ///< in file order
   bool operator==(const delegation_settings&) const = default;
 };

@@ -171,6 +171,15 @@ class runtime {
   std::uint64_t call(std::string_view to, const Req& req, call_options o, reply_fn fn) {
     return call(to, Req::type_name, wire::encode(req), o, std::move(fn));
   }
+  /// call() from a thread other than the loop's (a tool's worker), waiting for the answer:
+  /// the call is posted to the loop and its reply handed back here. A loop that stops
+  /// before answering gives Bus.v1.Timeout at the deadline, never a hang.
+  result<ipc::message> call_and_wait(std::string_view to, std::string_view type, std::string payload,
+                                     call_options o);
+  template <class Req>
+  result<ipc::message> call_and_wait(std::string_view to, const Req& req, call_options o) {
+    return call_and_wait(to, Req::type_name, wire::encode(req), o);
+  }
   /// Gives up on a call: its reply, if any, is dropped and its handler never runs.
   void forget(std::uint64_t call);
   /// Calls in flight.

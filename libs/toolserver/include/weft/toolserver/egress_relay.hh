@@ -7,6 +7,9 @@
 /// through HTTP_PROXY, HTTPS_PROXY and ALL_PROXY (proxy_environment()).
 ///
 /// It runs on the tool process's event loop; it checks nothing itself (the egress does).
+/// The same relay, on another port, is the delegate tool's way to llm's Anthropic-Messages
+/// endpoint ($WEFT_RUNTIME_DIR/llm/messages.sock): a TCP port inside the namespace joined to
+/// a UNIX socket outside it.
 
 #include <cstdint>
 #include <map>
@@ -24,29 +27,39 @@ namespace weft::tools {
 
 class egress_relay {
  public:
-  /// Inside the namespace nothing else listens, so a fixed port is free.
+  /// Inside the namespace nothing else listens, so fixed ports are free.
   static constexpr std::uint16_t port = 3128;
+  static constexpr std::uint16_t llm_port = 3129;  ///< the delegate tool's relay to llm
   static constexpr std::size_t default_max_connections = 64;
 
-  /// Listens on 127.0.0.1:port. errc::io when it cannot (e.g. no internet sockets at all:
+  struct options {
+    std::size_t max_connections = default_max_connections;
+    std::uint16_t port = egress_relay::port;
+    std::string_view what = "the egress proxy";  ///< in the 502 a client gets when the socket is not there
+  };
+  /// Listens on 127.0.0.1:<port>. errc::io when it cannot (e.g. no internet sockets at all:
   /// the fallback where no network namespace could be made).
-  static result<std::unique_ptr<egress_relay>> start(event_loop& loop, std::string egress_socket,
-                                                     std::size_t max_connections = default_max_connections);
+  static result<std::unique_ptr<egress_relay>> start(event_loop& loop, std::string unix_socket, options o);
+  static result<std::unique_ptr<egress_relay>> start(event_loop& loop, std::string unix_socket) {
+    return start(loop, std::move(unix_socket), options{});
+  }
   ~egress_relay();
   egress_relay(const egress_relay&) = delete;
   egress_relay& operator=(const egress_relay&) = delete;
 
   /// "http://127.0.0.1:3128"
-  static std::string url();
+  std::string url() const;
   std::size_t connections() const { return _relays.size(); }
 
  private:
-  egress_relay(event_loop& loop, std::string egress_socket, std::size_t max_connections, unique_fd listener);
+  egress_relay(event_loop& loop, std::string unix_socket, options o, unique_fd listener);
   void accept_all();
 
   event_loop& _loop;
   std::string _socket;
   std::size_t _max;
+  std::uint16_t _port;
+  std::string _what;
   unique_fd _listener;
   event_loop::id _watch = 0;
   std::map<std::uint64_t, std::unique_ptr<fd_relay>> _relays;

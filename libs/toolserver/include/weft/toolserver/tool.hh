@@ -76,6 +76,9 @@ struct tool_def {
   /// Runs on a worker thread with the parsed arguments (always a JSON object). A tool that
   /// ran and failed returns Result{is_error}; refusals and bad input are Tool.v1 errors.
   std::function<result<tool::result>(const json& args, const call_context& ctx)> run;
+  /// Callable but not listed (not offered to models): for the admin CLI, e.g. the delegate
+  /// family's status. The bus still decides who may call it.
+  bool hidden = false;
 };
 
 /// Argument helpers for tools: a missing required or mistyped field is BadArguments

@@ -24,8 +24,14 @@ struct tool_main_options {
   server_options server;
 };
 
-/// Builds a family's tools; gets the workspace (nullptr when not per agent).
-using make_tools_fn = std::function<std::vector<tool_def>(const workspace* ws, log::logger& lg)>;
+/// What a family's tools are built with.
+struct tool_setup {
+  const workspace* ws;   ///< nullptr when not per agent
+  log::logger& log;
+  service::runtime& rt;  ///< for tools that ask other services (rt.call_and_wait from a worker)
+};
+/// Builds a family's tools.
+using make_tools_fn = std::function<std::vector<tool_def>(const tool_setup& s)>;
 
 /// The URL of this process's egress relay ("http://127.0.0.1:3128") once tool_main started
 /// one ($WEFT_NETWORK=public and the relay could listen), else empty. Set before
