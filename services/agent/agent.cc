@@ -124,12 +124,18 @@ struct agent::turn {
     std::string content;
     bool is_error = false;
     std::uint32_t progress_shown = 0;  // Progress lines passed on to the channel
+    std::string structured;            // Result.structured (a delegated run's path, turns, cost)
   };
   std::vector<call> calls;
   std::size_t calls_left = 0;
   bool dispatching = false;
   std::string final_text;
   bool started = false;
+  // [delegation] (docs/guides/delegation.md)
+  bool flow = false;         // a flow rule sent the message to Claude Code; calls[0] is that run
+  bool no_delegate = false;  // delegate_to_claude is not offered (a local rule, or a flow that fell back)
+  std::string rule;          // the routing rule that matched, for the log and the note
+  std::string note;          // said before the answer: which path answered, and why
 };
 
 agent::agent(service::runtime& rt, agent_options o)
@@ -137,7 +143,13 @@ agent::agent(service::runtime& rt, agent_options o)
       _o(std::move(o)),
       _log(log::get("agent")),
       _sessions_dir(::open((_o.workspace + "/sessions").c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC)),
+      _delegation(_o.delegation_rules),
       _writer(rt.loop(), _o.writer_threads) {
+  for (auto& r : _o.delegation_rules)
+    if (r.target.rfind("agent:", 0) == 0)
+      _log.warning("[delegation.routing_rules] '{}' = '{}': handing a message to another agent is not built yet; "
+                   "such a message is left to the model",
+                   r.pattern, r.target);
   for (auto& a : _o.tool_processes) {
     auto p = std::make_unique<tool_process>();
     p->address = a;
@@ -443,7 +455,77 @@ void agent::start_turn(turn& t) {
   u.ts = to_rfc3339(t.t.message.ts);
   t.entries.push_back(std::move(u));
   t.llm_deadline = mono_clock::now() + _o.llm_deadline;
+  if (auto* rule = _delegation.match(t.user_text)) {
+    t.rule = rule->pattern;
+    _log.info("turn '{}': [delegation.routing_rules] '{}' matched: {}", t.t.turn_id, rule->pattern, rule->target);
+    if (rule->target == "flow") {
+      start_flow(t);
+      return;
+    }
+    if (rule->target == "local") t.no_delegate = true;
+  }
   call_llm(t);
+}
+
+void agent::start_flow(turn& t) {
+  auto name = std::string(delegate_tool_name);
+  auto owner = _tool_owner.find(name);
+  std::string why;
+  if (!tool_allowed(_o.settings.tools, name)) why = fmt::format("this agent's tool policy does not allow {}", name);
+  else if (owner == _tool_owner.end()) why = fmt::format("no tool process of this agent serves {} (is the 'delegate' family in its tools, and [delegation] claude_enabled on?)", name);
+  if (!why.empty()) {
+    t.no_delegate = true;
+    t.note = fmt::format("Claude Code was not used ({}), so the model answered directly", why);
+    call_llm(t);
+    return;
+  }
+  t.flow = true;
+  llm::turn step;
+  step.role = llm::role::assistant;
+  llm::tool_call call;
+  call.id = "flow_1";
+  call.name = name;
+  call.arguments = nlohmann::json{{"task", t.user_text}}.dump();
+  step.tool_calls.push_back(call);
+  entry e;
+  e.role = llm::role::assistant;
+  e.tool_calls = step.tool_calls;
+  e.turn_id = t.t.turn_id;
+  e.ts = to_rfc3339(utc_now());
+  t.entries.push_back(std::move(e));
+  t.calls.clear();
+  t.calls.push_back({call, {}, {}, false, {}, false});
+  t.steps.push_back(std::move(step));
+  run_tools(t);
+}
+
+void agent::after_flow(turn& t) {
+  t.flow = false;
+  auto& c = t.calls.front();
+  auto st = nlohmann::json::parse(c.structured.empty() ? "{}" : c.structured, nullptr, false);
+  auto path = st.is_object() ? st.value("path", std::string()) : std::string();
+  auto content = c.content;
+  bool ok = !c.is_error;
+  record_results(t);
+  if (ok && path == "claude-code") {
+    auto turns = st.value("turns", 0u);
+    auto cost = st.value("cost_usd", 0.0);
+    finish(t, fmt::format("{}\n\n— Claude Code, {} turn{}, ${:.4f}", content, turns, turns == 1 ? "" : "s", cost));
+    return;
+  }
+  // It could not run at all (not installed, broken, its process not there, refused by the
+  // bus): the model answers with the agent's own tools, and the reply says so.
+  if (path.empty() || path == "unavailable") {
+    auto reason = st.is_object() && st.contains("reason") && st["reason"].is_string() ? st["reason"].get<std::string>()
+                                                                                     : content;
+    _log.warning("turn '{}': Claude Code was not available ({}); falling back to the model", t.t.turn_id, reason);
+    t.no_delegate = true;
+    t.note = fmt::format("Claude Code was not available ({}), so the model answered directly", reason);
+    call_llm(t);
+    return;
+  }
+  // It ran and failed, or was stopped (time limit, cancel): say what happened.
+  finish(t, fmt::format("Claude Code could not finish this task: {}", content));
 }
 
 void agent::call_llm(turn& t) {
@@ -468,6 +550,7 @@ void agent::call_llm(turn& t) {
   c.system = ctx.summary_note.empty() ? _system : _system + std::string(summary_separator) + ctx.summary_note;
   c.messages = std::move(ctx.messages);
   c.tools = _offered;
+  if (t.no_delegate) std::erase_if(c.tools, [](auto& s) { return s.name == delegate_tool_name; });
   c.max_tokens = _o.settings.max_tokens;
   c.stream = !t.t.stream_to.empty();
   c.stream_id = t.t.turn_id;
@@ -570,6 +653,14 @@ void agent::run_tools(turn& t) {
                                                        : _procs.front()->address;
     c.process = process;
     tool::call call{c.c.name, c.c.arguments, c.c.id, _o.settings.tool_timeout_ms};
+    auto call_timeout = timeout;
+    if (c.c.name == delegate_tool_name) {
+      // A delegated run takes minutes, not a tool's seconds; a follow-up in the same chat
+      // session continues its Claude Code session.
+      call.timeout_ms = static_cast<std::uint32_t>(_o.delegate_timeout.count());
+      call_timeout = _o.delegate_timeout + tool_grace;
+      call.meta = nlohmann::json{{"session", t.s->key}}.dump();
+    }
     // A turn whose channel streams takes the tool's steps too (a delegated run's progress).
     if (!t.t.stream_to.empty()) {
       call.progress_id = c.progress_id = fmt::format("{}#{}#{}", t.t.turn_id, t.iterations, i);
@@ -577,7 +668,7 @@ void agent::run_tools(turn& t) {
     }
     // No retry: a process that is not running is said so at once (the model can act on
     // it); one that restarts while it holds the call gets it again from the runtime.
-    _rt.call(ipc::addr::tool_method(process, c.c.name), call, {.timeout = timeout, .retry = false},
+    _rt.call(ipc::addr::tool_method(process, c.c.name), call, {.timeout = call_timeout, .retry = false},
              [this, seq = t.seq, i](result<ipc::message> r) {
                if (auto* t = find_turn(seq)) on_tool(*t, i, std::move(r));
              });
@@ -622,6 +713,7 @@ void agent::on_tool(turn& t, std::size_t i, result<ipc::message> r) {
     } else {
       c.content = std::move(res->content);
       c.is_error = res->is_error;
+      c.structured = std::move(res->structured);
     }
   }
   complete_call(t, i, std::move(c.content), c.is_error);
@@ -636,14 +728,28 @@ void agent::complete_call(turn& t, std::size_t i, std::string content, bool is_e
   c.done = true;
   // The witness chain's record of the call (the bus stamps the sender).
   auto where = c.process.empty() ? _rt.address() : c.process;
-  if (auto p = _rt.bus().publish(
-          mem::tool_called{ipc::addr::tool_method(where, c.c.name), c.c.id, !is_error, sha256_hex(c.c.arguments)});
+  std::string detail;
+  if (auto st = nlohmann::json::parse(c.structured.empty() ? "{}" : c.structured, nullptr, false);
+      st.is_object() && st.value("path", std::string()) == "claude-code")
+    detail = fmt::format("claude-code: {} turns, ${:.4f}, session {}", st.value("turns", 0u), st.value("cost_usd", 0.0),
+                         st.value("session_id", std::string()));
+  if (auto p = _rt.bus().publish(mem::tool_called{ipc::addr::tool_method(where, c.c.name), c.c.id, !is_error,
+                                                  sha256_hex(c.c.arguments), std::move(detail)});
       !p)
     _log.debug("Failed to publish ToolCalled for '{}': {}", c.c.name, p.err().message);
   if (--t.calls_left == 0 && !t.dispatching) after_tools(t);
 }
 
 void agent::after_tools(turn& t) {
+  if (t.flow) {
+    after_flow(t);
+    return;
+  }
+  record_results(t);
+  call_llm(t);
+}
+
+void agent::record_results(turn& t) {
   auto ts = to_rfc3339(utc_now());
   for (auto& c : t.calls) {
     llm::turn r;
@@ -658,16 +764,17 @@ void agent::after_tools(turn& t) {
     e.tool_call_id = c.c.id;
     e.tool_name = c.c.name;
     e.is_error = c.is_error;
+    e.structured = std::move(c.structured);
     e.turn_id = t.t.turn_id;
     e.ts = ts;
     t.entries.push_back(std::move(e));
   }
   t.calls.clear();
-  call_llm(t);
 }
 
 void agent::finish(turn& t, std::string text) {
   auto& s = *t.s;
+  if (!t.note.empty()) text = fmt::format("[{}.]\n\n{}", t.note, text);
   auto now = utc_now();
   entry f;
   f.role = llm::role::assistant;

@@ -22,6 +22,7 @@
 
 #include <weft/base/fd.hh>
 #include <weft/service/config.hh>
+#include <weft/service/policy.hh>
 #include <weft/service/runtime.hh>
 #include <weft/skills/skills.hh>
 
@@ -52,7 +53,14 @@ struct agent_options {
   service::memory_settings memory;      ///< [memory]: indexing, memory tools, summaries
   std::size_t max_memory_queue = 1000;  ///< Puts waiting for the memory service (oldest dropped beyond)
   std::size_t max_memory_in_flight = 16;
+  /// [delegation]: the rules that send a message to Claude Code ("flow") or keep it from
+  /// it ("local"), and a delegated run's time limit (its tool call waits that long).
+  std::vector<service::delegation_rule> delegation_rules;
+  std::chrono::milliseconds delegate_timeout{600000};
 };
+
+/// The delegate tool (tool-delegate), which "flow" rules call directly.
+inline constexpr std::string_view delegate_tool_name = "delegate_to_claude";
 
 /// The budget sentence appended when a turn runs out of model calls.
 std::string budget_sentence(std::uint32_t max_iterations);
@@ -101,7 +109,13 @@ class agent {
   void run_tools(turn& t);
   void on_tool(turn& t, std::size_t i, result<ipc::message> r);
   void after_tools(turn& t);
+  /// Moves the step's results into the model's steps and the session's entries.
+  void record_results(turn& t);
   void finish(turn& t, std::string text);
+  /// A "flow" rule matched: the message goes to Claude Code as the task, without the model.
+  void start_flow(turn& t);
+  /// The delegated run of a flow turn ended: its answer, or the model as the fallback.
+  void after_flow(turn& t);
   /// Marks call `i` done with its result; publishes the witness event (ToolCalled).
   void complete_call(turn& t, std::size_t i, std::string content, bool is_error);
   /// Opens the session's file for appending, once; when this creates it, `dir` holds a
@@ -159,6 +173,7 @@ class agent {
   bool _memory_away = false;
   std::uint64_t _puts_dropped = 0;
 
+  service::delegation_router _delegation;
   std::vector<skills::skill> _skills;
   std::string _system;
   mono_clock::time_point _prompt_at{};

@@ -62,6 +62,12 @@ Environment:
 Settings come from [agents.<id>] (max_iterations, tool_timeout_ms, max_tokens, tier,
 model, workspace, [agents.<id>.tools] allow/deny/families). See docs/agents.md.
 
+Delegation ([delegation], docs/guides/delegation.md): a message matching a "flow" rule of
+[delegation.routing_rules] goes to Claude Code (the delegate_to_claude tool of
+tool/delegate/<id>) as the task, its steps streamed into the chat; when Claude Code cannot
+run, the model answers and the reply says why. A "local" rule keeps delegate_to_claude
+from the model for that message.
+
 Memory ([memory], docs/turn.md "Memory"): each message of a session is sent to the memory
 service (address 'memory') once its line is synced; the model is offered memory_search
 and memory_store (subject to [agents.<id>.tools]); a session longer than
@@ -111,6 +117,8 @@ result<agent::agent_options> options_of(const service::main_context& m) {
   auto per_attempt = std::chrono::milliseconds(cfg.llm.timeout_ms) + std::chrono::milliseconds(cfg.llm.retry_min_wait_ms) * 4;
   o.llm_deadline = per_attempt * (cfg.llm.retries + 1) + std::chrono::seconds(5);
   o.memory = cfg.memory;
+  o.delegation_rules = cfg.delegation.routing_rules;
+  o.delegate_timeout = std::chrono::milliseconds(cfg.delegation.timeout_ms);
 
   auto created = agent::bootstrap_workspace(o.workspace, id, o.name);
   if (!created) return fail(errc::io, "Failed to prepare the workspace of agent '{}': {}", id, created.err().message);

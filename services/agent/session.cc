@@ -72,6 +72,7 @@ result<entry> decode_message(const json& j) {
   e.turn_id = str_field(j, "turn_id");
   e.ts = str_field(j, "ts");
   if (auto v = j.find("is_error"); v != j.end() && v->is_boolean()) e.is_error = v->get<bool>();
+  if (auto v = j.find("structured"); v != j.end() && v->is_object()) e.structured = v->dump();
   if (auto v = j.find("final"); v != j.end() && v->is_boolean()) e.final = v->get<bool>();
   if (auto v = j.find("iterations"); v != j.end() && v->is_number_unsigned()) e.iterations = v->get<std::uint32_t>();
   if (auto v = j.find("tool_call_count"); v != j.end() && v->is_number_unsigned())
@@ -126,6 +127,9 @@ std::string encode_entry(const entry& e) {
     j["tool_call_id"] = e.tool_call_id;
     j["name"] = e.tool_name;
     j["is_error"] = e.is_error;
+    // A delegated run's turns, cost and session: kept as JSON in the line, not as text.
+    if (auto st = json::parse(e.structured, nullptr, false); !e.structured.empty() && st.is_object())
+      j["structured"] = std::move(st);
   }
   j["ts"] = e.ts;
   j["turn_id"] = e.turn_id;

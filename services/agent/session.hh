@@ -33,6 +33,7 @@ struct entry {
   std::string tool_call_id;                          ///< tool: the call it answers
   std::string tool_name;                             ///< tool: the tool's name
   bool is_error = false;                             ///< tool: the call failed
+  std::string structured;                            ///< tool: its structured result (JSON object text), if any
   std::string turn_id;
   std::string ts;                  ///< RFC 3339 as written
   bool final = false;              ///< assistant: the turn's answer

@@ -76,8 +76,9 @@ void witness_log::on_event(const ipc::message& m) {
     if (m.env.from.rfind("agent/", 0) != 0) return;
     if (auto e = m.as<mem::tool_called>())
       record(m.env.from, "tool_call", e->tool,
-             fmt::format("call {} {}{}", e->call_id, e->ok ? "ok" : "failed",
-                         e->arguments_sha256.empty() ? "" : ", arguments sha256 " + e->arguments_sha256));
+             fmt::format("call {} {}{}{}", e->call_id, e->ok ? "ok" : "failed",
+                         e->arguments_sha256.empty() ? "" : ", arguments sha256 " + e->arguments_sha256,
+                         e->detail.empty() ? "" : "; " + e->detail));
   }
 }
 

@@ -34,6 +34,7 @@ class fake_peer {
   fake_peer& operator=(const fake_peer&) = delete;
 
   std::uint16_t port() const { return _port; }
+  pid_t pid() const { return _pid; }
   std::string url() const;  ///< http://127.0.0.1:<port>
   http_reply get(const std::string& path) { return http(_port, "GET", path); }
   http_reply post(const std::string& path, const std::string& json) { return http(_port, "POST", path, json); }

@@ -104,6 +104,7 @@ class command_tree {
     service_commands();
     bus_commands();
     route();
+    delegate();
     chat();
     memory();
     audit();
@@ -231,19 +232,31 @@ class command_tree {
 
   void route() {
     auto* r = group(&_root, "route", "which agent a message goes to, and why",
-                    {"route explain --channel C [--user-id ID] [--chat-id ID] [--KEY VALUE]…",
-                     "route explain --channel C [--user-id ID] [--chat-id ID] [--KEY VALUE]…", ""});
+                    {"route explain (--channel C [--user-id ID] [--chat-id ID] [--KEY VALUE]… | --text TEXT)",
+                     "route explain (--channel C … | --text TEXT)", ""});
     auto* ex = command(
-        r, "explain", "which agent a message with these identifiers goes to, and why",
-        {"route explain --channel C [--user-id ID] [--chat-id ID] [--KEY VALUE]…", "",
-         "Any other --KEY VALUE is a match key of [[agent_routes]] (--some-key is some_key).\n"
-         "\nExample:\n  weftctl route explain --channel telegram --user-id 12345"},
-        [this] { return cmd_route_explain(_inv.globals, _inv.route); }, [this] { route_keys(*_route_explain); });
+        r, "explain", "which agent a message goes to, or which delegation rule its text matches, and why",
+        {"route explain (--channel C [--user-id ID] [--chat-id ID] [--KEY VALUE]… | --text TEXT)", "",
+         "--channel asks the router which agent a message with these identifiers goes to. Any other\n"
+         "--KEY VALUE is a match key of [[agent_routes]] (--some-key is some_key).\n"
+         "--text shows the [delegation.routing_rules] rule the message text matches (first match,\n"
+         "case-insensitive) in the config weftd runs on: flow (Claude Code does it), local (the\n"
+         "model, without delegate_to_claude) or none (the model decides).\n"
+         "\nExamples:\n  weftctl route explain --channel telegram --user-id 12345\n"
+         "  weftctl route explain --text \"refactor the parser\""},
+        [this] { return cmd_route_explain(_inv.globals, _inv.route); },
+        [this] {
+          route_keys(*_route_explain);
+          if (_inv.route.channel.empty() && _inv.route.text.empty())
+            cli::usage("route explain needs --channel C (which agent) or --text TEXT (which delegation rule)");
+        });
     _route_explain = ex;
     ex->add_option("--channel", _inv.route.channel, "the channel the message came in on")
         ->type_name("C")
-        ->required()
         ->check(cli::needs("a channel name", not_empty));
+    ex->add_option("--text", _inv.route.text, "the message text, for [delegation.routing_rules]")
+        ->type_name("TEXT")
+        ->check(cli::needs("a message text", not_empty));
     ex->add_option("--user-id", _inv.route.meta["user_id"], "the sender's id on that channel")->type_name("ID");
     ex->add_option("--chat-id", _inv.route.meta["chat_id"], "the chat's id on that channel")->type_name("ID");
     // Match keys are open-ended: unknown --KEY VALUE pairs are kept for the callback, so the
@@ -278,6 +291,21 @@ class command_tree {
         if (c == '-') c = '_';  // --user-id is the match key user_id
       _inv.route.meta[key] = value;
     }
+  }
+
+  void delegate() {
+    auto* g = group(&_root, "delegate", "Claude Code as a delegate of the agents",
+                    {"delegate status [--agent ID]", "delegate status [--agent ID]", ""});
+    auto* st = command(g, "status", "whether an agent's Claude Code delegate can run: path, version, auth, last probe",
+                       {"delegate status [--agent ID]", "",
+                        "Asks the agent's delegate process (tool/delegate/<ID>), which probes `claude --version`\n"
+                        "when its last answer is older than 10 minutes (30 s after a failure).\n"
+                        "Exit status 1 when Claude Code is not usable. See docs/guides/delegation.md.\n"
+                        "\nExample:\n  weftctl delegate status --agent main"},
+                       [this] { return cmd_delegate_status(_inv.globals, _inv.delegate_agent); });
+    st->add_option("-a,--agent", _inv.delegate_agent, "the agent (default main)")
+        ->type_name("ID")
+        ->check(cli::needs("an agent id", not_empty));
   }
 
   void chat() {

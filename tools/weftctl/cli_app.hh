@@ -31,6 +31,7 @@ struct invocation {
   std::string target;                  ///< trace
   long count = 0;                      ///< trace --count
   route_args route;
+  std::string delegate_agent = "main";  ///< delegate status
   chat_args chat;
   memory_args memory;
   audit_args audit;

@@ -136,7 +136,11 @@ TEST_CASE("weftctl usage errors: 'error: …', the command's help to try, exit c
   check({"--timeout", "0", "status"}, "--timeout needs a positive number of milliseconds, not '0'", "weftctl status");
   check({"status", "--runtime-dir"}, "--runtime-dir needs DIR", "weftctl status");
   check({"call", "echo/1", "T", "{x"}, "payload is not valid JSON: '{x'", "weftctl call");
-  check({"route", "explain", "--user-id", "1"}, "route explain needs --channel C", "weftctl route explain");
+  check({"route", "explain", "--user-id", "1"},
+        "route explain needs --channel C (which agent) or --text TEXT (which delegation rule)",
+        "weftctl route explain");
+  check({"route", "explain", "--text", ""}, "--text needs a message text, not ''", "weftctl route explain");
+  check({"delegate", "status", "--agent", ""}, "--agent needs an agent id, not ''", "weftctl delegate status");
   check({"route", "explain", "--channel", "t", "stray"}, "unexpected 'stray'; use --channel C --KEY VALUE",
         "weftctl route explain");
   check({"completion", "zsh"}, "SHELL needs bash, not 'zsh'", "weftctl completion");

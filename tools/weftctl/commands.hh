@@ -49,8 +49,13 @@ int cmd_log_level(const options& o, const std::string& target, const std::string
 struct route_args {
   std::string channel;
   std::map<std::string, std::string> meta;  ///< match keys, e.g. user_id (from --user-id)
+  std::string text;                         ///< --text: the message, for [delegation.routing_rules]
 };
 int cmd_route_explain(const options& o, const route_args& a);
+/// route explain --text: the [delegation.routing_rules] rule the text matches (delegate.cc).
+int cmd_route_explain_text(const options& o, const std::string& text);
+/// delegate status --agent ID: the agent's Claude Code delegate, asked of its process.
+int cmd_delegate_status(const options& o, const std::string& agent);
 
 /// chat: Chat.v1.Turn straight to agent/<ID>, streamed (tools/weftctl/chat.cc).
 struct chat_args {

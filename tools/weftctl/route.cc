@@ -10,6 +10,10 @@ namespace weft::ctl {
 namespace chat = weft::proto::chat_v1;
 
 int cmd_route_explain(const options& o, const route_args& a) {
+  if (!a.text.empty()) {
+    int rc = cmd_route_explain_text(o, a.text);
+    if (rc || a.channel.empty()) return rc;
+  }
   chat::explain ex;
   ex.channel = a.channel;
   ex.meta = a.meta;

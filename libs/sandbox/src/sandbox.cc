@@ -8,6 +8,7 @@
 #include <seccomp.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
@@ -160,9 +161,9 @@ bool write_proc(const char* path, const char* text) {
 
 /// The clone/unshare flags of a way of isolating: a network namespace (inside a new user
 /// namespace for mode::userns), with a PID namespace when `pids`.
-int namespace_flags(network_isolation::mode how, bool pids) {
+int namespace_flags(network_isolation::mode how, bool pids, bool proc) {
   if (how == network_isolation::mode::none) return 0;
-  int flags = CLONE_NEWNET | (pids ? CLONE_NEWPID : 0);
+  int flags = CLONE_NEWNET | (pids ? CLONE_NEWPID : 0) | (pids && proc ? CLONE_NEWNS : 0);
   return how == network_isolation::mode::userns ? flags | CLONE_NEWUSER : flags;
 }
 
@@ -240,7 +241,7 @@ network_isolation probe_network_isolation() {
         return false;
       }
       if (pid == 0) {
-        int flags = namespace_flags(how, pids);
+        int flags = namespace_flags(how, pids, /*proc=*/false);
         const char* step = ::unshare(flags) != 0 ? unshare_step(flags) : finish_namespaces(how, uid_map, gid_map);
         if (!step) ::_exit(0);
         int msg[2] = {static_cast<int>(std::strlen(step)), errno};
@@ -289,6 +290,7 @@ std::string report::summary() const {
   auto s = fmt::format("landlock={} seccomp={} scoped={}", landlock_abi, seccomp ? 1 : 0, scoped ? 1 : 0);
   if (!network.empty()) s += " net=" + network;
   if (!pids.empty()) s += " pids=" + pids;
+  if (proc) s += " proc=own";
   return s;
 }
 
@@ -307,6 +309,8 @@ prepared& prepared::operator=(prepared&& o) noexcept {
   _handled = o._handled;
   _netns = o._netns;
   _pids = o._pids;
+  _proc = o._proc;
+  _proc_rights = o._proc_rights;
   std::memcpy(_uid_map, o._uid_map, sizeof _uid_map);
   std::memcpy(_gid_map, o._gid_map, sizeof _gid_map);
   return *this;
@@ -325,11 +329,16 @@ bool prepared::move_fds_above(int min_fd) noexcept {
   return true;
 }
 
-int prepared::clone_flags() const noexcept { return namespace_flags(_netns, _pids); }
+int prepared::clone_flags() const noexcept { return namespace_flags(_netns, _pids, _proc); }
 
 const char* prepared::apply_in_child() noexcept {
   // First: writing the id maps needs /proc, which Landlock closes.
   if (const char* step = finish_namespaces(_netns, _uid_map, _gid_map)) return step;
+  // A procfs of its own PID namespace on /proc, in its own mount namespace (mounts do not
+  // propagate back: / is made private first). Before Landlock, which forbids mounting.
+  // Refused (a container's masked /proc): /proc stays closed, never the host's opened.
+  bool proc_mounted = _proc && ::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) == 0 &&
+                      ::mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, nullptr) == 0;
   for (int i = 0; i < _limit_count; ++i) {
     // Lower only: raising a hard limit needs CAP_SYS_RESOURCE and is never what we want.
     struct rlimit cur;
@@ -351,6 +360,14 @@ const char* prepared::apply_in_child() noexcept {
       long rc = ::syscall(SYS_landlock_add_rule, _ruleset_fd, LANDLOCK_RULE_PATH_BENEATH, &rule, 0);
       ::close(fd);
       if (rc != 0) return "landlock_add_rule(/proc/self)";
+    }
+    if (proc_mounted) {
+      int fd = ::open("/proc", O_PATH | O_DIRECTORY | O_CLOEXEC);
+      if (fd < 0) return "open(/proc) after mounting it";
+      landlock_path_beneath_attr rule{_proc_rights & _handled, fd};
+      long rc = ::syscall(SYS_landlock_add_rule, _ruleset_fd, LANDLOCK_RULE_PATH_BENEATH, &rule, 0);
+      ::close(fd);
+      if (rc != 0) return "landlock_add_rule(/proc)";
     }
     if (::syscall(SYS_landlock_restrict_self, _ruleset_fd, 0) != 0) return "landlock_restrict_self";
     ::close(_ruleset_fd);
@@ -450,6 +467,9 @@ result<prepared> prepare(const sandbox::spec& spec) {
     if (spec.own_pids) {
       p._pids = iso.pids;
       p._report.pids = iso.pids ? "own" : "shared";
+      p._proc = spec.own_proc && iso.pids;
+      p._proc_rights = fs_read_execute;
+      p._report.proc = p._proc;
       // Without a network namespace the warning above already says why; else say it here.
       if (!iso.pids && iso.how != network_isolation::mode::none)
         p._report.warnings.push_back(fmt::format(
@@ -469,7 +489,8 @@ status apply(const sandbox::spec& spec) {
   auto p = prepare(spec);
   if (!p) return p.take_error();
   // The caller is not created in the namespaces: it enters them (a PID namespace would take
-  // only its children, so none).
+  // only its children, so none, and no /proc of its own either).
+  p->_proc = false;
   if (int flags = p->clone_flags() & ~CLONE_NEWPID; flags != 0 && ::unshare(flags) != 0)
     return fail(errc::io, "Failed to apply the sandbox: {}: {}", unshare_step(flags), std::strerror(errno));
   if (!p->what().warnings.empty()) {

@@ -71,6 +71,11 @@ void configure_delegate(const config& c, const agent_settings& a, const std::str
   s.env["WEFT_DELEGATE_ALLOWED"] = fmt::format("{}", fmt::join(perms.allowed, ","));
   s.env["WEFT_DELEGATE_DISALLOWED"] = fmt::format("{}", fmt::join(perms.disallowed, ","));
   s.sandbox.max_open_files = delegate_max_open_files;
+  // Claude Code reads /proc/self/maps, /proc/stat and the CPU list in its own process, which
+  // a /proc/self rule naming the tool process cannot cover: a /proc of its own PID
+  // namespace, and the CPU topology.
+  s.sandbox.own_proc = true;
+  s.sandbox.read_only.push_back("/sys/devices/system/cpu");
 }
 
 /// A copy of `c` without file positions: a table that only moved is not a change.
@@ -130,6 +135,7 @@ std::map<std::string, std::tuple<std::string, std::string, double>> llm_view_of_
 ///   mcp                 [mcp]                                mcp
 ///   bus.limits          [bus] max_message_bytes              memory, agent-<id>, chan-telegram, mcp
 ///   supervisor.stop     [supervisor] stop_timeout_ms         agent-<id>
+///   delegation.turn     [delegation] routing_rules, timeout_ms  agent-<id>
 /// The tool processes read no config (their agent and workspace come in the environment),
 /// and tool-mcp re-reads [tools.mcp_servers] on SIGHUP.
 bool same_part(const config& a, const config& b, std::string_view part) {
@@ -160,6 +166,8 @@ bool same_part(const config& a, const config& b, std::string_view part) {
   if (part == "agents.ids") return keys_of(a.agents) == keys_of(b.agents);
   if (part == "memory") return a.memory == b.memory;
   if (part == "routes") return a.agent_routes == b.agent_routes && a.routing == b.routing;
+  if (part == "delegation.turn")
+    return a.delegation.routing_rules == b.delegation.routing_rules && a.delegation.timeout_ms == b.delegation.timeout_ms;
   if (part == "channels.telegram") return a.channels.telegram == b.channels.telegram;
   if (part == "channels.web") return a.channels.web == b.channels.web;
   if (part == "mcp") return a.mcp == b.mcp;
@@ -280,7 +288,7 @@ std::vector<service_spec> derived_services(const config& c,
       if (contains(a.tools.families, family)) after.push_back(fmt::format("tool-{}-{}", family, id));
     if (contains(a.tools.families, "web")) after.push_back("tool-web");
     auto* s = add("agent-" + id, "weft-agent", ipc::addr::agent(id), std::move(after),
-                  {"paths", "agent:" + id, "llm.turn", "memory", "bus.limits", "supervisor.stop"});
+                  {"paths", "agent:" + id, "llm.turn", "memory", "bus.limits", "supervisor.stop", "delegation.turn"});
     s->env = {{"WEFT_AGENT", id}, {"WEFT_WORKSPACE", workspace_of(c, a)}};
     agents.push_back(s->name);
   }

@@ -76,4 +76,25 @@ claude_permissions claude_permissions_of(const tool_policy& p, const std::vector
   return out;
 }
 
+delegation_router::delegation_router(const std::vector<delegation_rule>& rules) {
+  for (auto& r : rules) {
+    // Validated when the config was read; std::regex reports a bad one only by throwing.
+    try {
+      _rules.emplace_back(r, std::regex(r.pattern, std::regex::ECMAScript | std::regex::icase));
+    } catch (const std::regex_error&) {
+    }
+  }
+}
+
+const delegation_rule* delegation_router::match(std::string_view text) const {
+  text = text.substr(0, std::min(text.size(), max_text));
+  for (auto& [rule, re] : _rules) {
+    try {
+      if (std::regex_search(text.begin(), text.end(), re)) return &rule;
+    } catch (const std::regex_error&) {  // error_complexity, error_stack
+    }
+  }
+  return nullptr;
+}
+
 }  // namespace weft::service

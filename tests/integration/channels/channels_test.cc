@@ -22,9 +22,11 @@
 #include "proto/chat_v1.hh"
 #include "tests/integration/fake_peer.hh"
 #include "tests/integration/harness.hh"
+#include "tests/integration/web_client.hh"
 #include "tests/tcp_listener.hh"
 
 using namespace weft;
+using namespace weft::test::web;
 using namespace std::chrono_literals;
 using json = nlohmann::json;
 namespace chat = weft::proto::chat_v1;
@@ -123,71 +125,6 @@ std::string repeat(const std::string& s, int n) {
   std::string o;
   for (int i = 0; i < n; ++i) o += s;
   return o;
-}
-
-/// An open SSE stream: a raw socket with a GET sent, read with a deadline.
-class sse_stream {
- public:
-  sse_stream(std::uint16_t port, const std::string& path, const std::string& auth_header) {
-    _fd = ::socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_port = htons(port);
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    REQUIRE(::connect(_fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
-    auto req = "GET " + path + " HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: text/event-stream\r\n" + auth_header + "\r\n\r\n";
-    REQUIRE(::write(_fd, req.data(), req.size()) == static_cast<ssize_t>(req.size()));
-  }
-  ~sse_stream() { ::close(_fd); }
-  /// Reads until `needle` appears in everything read so far (or the deadline passes).
-  bool read_until(const std::string& needle, std::chrono::seconds timeout = 60s) {
-    auto until = std::chrono::steady_clock::now() + timeout;
-    while (_data.find(needle) == std::string::npos) {
-      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(until - std::chrono::steady_clock::now());
-      if (left.count() <= 0) return false;
-      pollfd p{_fd, POLLIN, 0};
-      if (::poll(&p, 1, static_cast<int>(left.count())) <= 0) continue;
-      char buf[4096];
-      auto n = ::read(_fd, buf, sizeof buf);
-      if (n <= 0) return false;
-      _data.append(buf, static_cast<std::size_t>(n));
-    }
-    return true;
-  }
-  const std::string& data() const { return _data; }
-
- private:
-  int _fd = -1;
-  std::string _data;
-};
-
-std::uint16_t web_port(test::stack& s) {
-  std::ifstream in(s.runtime() + "/web.port");
-  unsigned p = 0;
-  in >> p;
-  return static_cast<std::uint16_t>(p);
-}
-
-/// The port chan-web listens on, once it wrote it.
-std::uint16_t wait_web_port(test::stack& s) {
-  auto until = std::chrono::steady_clock::now() + 30s;
-  while (web_port(s) == 0 && std::chrono::steady_clock::now() < until) std::this_thread::sleep_for(20ms);
-  return web_port(s);
-}
-
-/// The token chan-web generated (read from its 0600 file, as a client of the API does).
-std::string web_token(test::stack& s) {
-  std::ifstream in(s.dir() + "/home/channels/web/token");
-  std::string t;
-  in >> t;
-  return t;
-}
-
-std::vector<std::string> bearer(const std::string& token) { return {"Authorization: Bearer " + token}; }
-
-/// A POST /api/messages with the token.
-test::http_reply post_message(std::uint16_t port, const std::string& token, const std::string& body) {
-  return test::http(port, "POST", "/api/messages", body, "application/json", bearer(token));
 }
 
 }  // namespace

@@ -61,6 +61,7 @@ struct report {
   /// own_pids asked: "own" (a PID namespace, the child its init) or "shared" (not possible
   /// here); empty when not asked.
   std::string pids;
+  bool proc = false;  ///< own_proc asked and a mount namespace comes with the PID namespace
   std::vector<std::string> warnings;  ///< "Failed to …, ignoring." lines: paths skipped, no Landlock
   /// "landlock=7 seccomp=1 scoped=1" (+ " net=netns" when own_network was asked, + " pids=own"
   /// when own_pids was), the form weftd puts in $WEFT_SANDBOX.
@@ -95,6 +96,7 @@ class prepared {
 
  private:
   friend result<prepared> prepare(const sandbox::spec& spec);
+  friend status apply(const sandbox::spec& spec);
   struct limit {
     int resource;
     std::uint64_t value;
@@ -113,6 +115,8 @@ class prepared {
   std::uint64_t _handled = 0;
   network_isolation::mode _netns = network_isolation::mode::none;
   bool _pids = false;
+  bool _proc = false;      // a mount namespace with a fresh /proc (own_proc, with _pids)
+  std::uint64_t _proc_rights = 0;
   char _uid_map[48] = {};  // "<euid> <euid> 1\n" for a user namespace
   char _gid_map[48] = {};
 };

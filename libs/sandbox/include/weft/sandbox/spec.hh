@@ -26,6 +26,13 @@ struct spec {
   /// system permits none, skipped with a warning. Only for a spawned child (clone), not for
   /// apply() on the calling process.
   bool own_pids = false;
+  /// With own_pids: a mount namespace of its own with a fresh procfs on /proc, which shows
+  /// only the processes of its PID namespace (itself and what it started), readable in the
+  /// sandbox. For programs that read /proc/self/maps and the like in the children the tool
+  /// starts (Claude Code aborts without it), which a /proc/self rule naming the tool itself
+  /// cannot cover. Where the mount is refused, /proc stays closed (a warning-free fallback:
+  /// the program fails and says so).
+  bool own_proc = false;
   std::uint64_t max_address_space = 0;  ///< RLIMIT_AS bytes; 0: unchanged
   std::uint64_t max_open_files = 0;     ///< RLIMIT_NOFILE; 0: unchanged
   std::uint64_t max_processes = 0;      ///< RLIMIT_NPROC; 0: unchanged

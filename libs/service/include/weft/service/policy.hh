@@ -2,8 +2,10 @@
 /// The matching rules of weft's access policies, in one place so the bus (which enforces
 /// them) and agents (which offer their model only what the bus will allow) agree.
 
+#include <regex>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include <weft/service/config.hh>
@@ -26,5 +28,21 @@ struct claude_permissions {
   std::vector<std::string> allowed, disallowed;
 };
 claude_permissions claude_permissions_of(const tool_policy& p, const std::vector<std::string>& excluded);
+
+/// [delegation.routing_rules], compiled once: which rule decides where a message goes (the
+/// agent acts on "flow" and "local"; `weftctl route explain --text` shows the match).
+class delegation_router {
+ public:
+  /// Texts longer than this are matched on their first max_text bytes.
+  static constexpr std::size_t max_text = 4096;
+  explicit delegation_router(const std::vector<delegation_rule>& rules);
+  /// The first rule whose pattern occurs in `text` (ECMAScript, case-insensitive), or
+  /// nullptr. A pattern the regex engine gives up on (too complex for the text) does not match.
+  const delegation_rule* match(std::string_view text) const;
+  bool empty() const { return _rules.empty(); }
+
+ private:
+  std::vector<std::pair<delegation_rule, std::regex>> _rules;
+};
 
 }  // namespace weft::service

@@ -1,0 +1,341 @@
+// Claude Code as a delegate in the real stack: weftd, bus, router, agent, llm, chan-web and
+// weft-tool-delegate running the real Claude Code CLI (the pinned test peer), whose API is
+// llm's Messages endpoint, which forwards to tests/fakes/fake_llm.py with the real key.
+// A message matching a "flow" rule is done by Claude Code — its steps streamed into the web
+// chat, the file in the git repository changed, cost and turns in the session and the
+// witness chain — and no process but llm ever holds the provider key. Also: a local rule,
+// an agent without exec (no Bash for Claude Code), the fallback when Claude Code is not
+// there, a time limit and an API error.
+#include <doctest/doctest.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <random>
+#include <set>
+#include <thread>
+
+#include <nlohmann/json.hpp>
+
+#include "proto/chat_v1.hh"
+#include "tests/integration/fake_peer.hh"
+#include "tests/integration/harness.hh"
+#include "tests/integration/web_client.hh"
+#include "tests/temp_dir.hh"
+
+using namespace weft;
+using namespace weft::test::web;
+using namespace std::chrono_literals;
+using json = nlohmann::json;
+namespace fs = std::filesystem;
+namespace chat = weft::proto::chat_v1;
+
+namespace {
+
+std::string slurp(const fs::path& p) {
+  std::ifstream f(p);
+  return {std::istreambuf_iterator<char>(f), {}};
+}
+
+std::string claude_path() {
+  const char* peers = std::getenv("WEFT_MCP_PEERS");
+  REQUIRE_MESSAGE(peers, "WEFT_MCP_PEERS is not set (meson sets it; run through meson test)");
+  auto p = std::string(peers) + "/node_modules/.bin/claude";
+  REQUIRE_MESSAGE(fs::exists(p), ("the Claude Code test peer is not installed at " + p + ": run tools/dev setup"));
+  return p;
+}
+
+/// A stack with an Anthropic-style provider (the fake, which checks the key), agent main
+/// whose workspace holds a git repository src/foo, chan-web, and [delegation] as given.
+struct delegate_stack {
+  std::string key = fmt::format("sk-weft-test-{}", std::random_device{}());
+  test::fake_peer api{"fake_llm.py", {"--key", key}};
+  weft::test::temp_dir dir{"weft-delegate-stack"};
+  fs::path ws = dir.path / "ws", repo = ws / "src" / "foo", file = repo / "parser.c";
+  std::unique_ptr<test::stack> s;
+
+  explicit delegate_stack(const std::string& delegation, const std::string& more_agents = {}) {
+    fs::create_directories(repo);
+    std::ofstream(file) << "int parse(void) { return 0; }\n";
+    REQUIRE(std::system(fmt::format("git -C '{0}' init -q && git -C '{0}' -c user.email=t@t -c user.name=t add -A && "
+                                    "git -C '{0}' -c user.email=t@t -c user.name=t commit -qm init",
+                                    repo.string())
+                            .c_str()) == 0);
+    // The key comes in weftd's environment, as from systemd's EnvironmentFile: weftd hands
+    // it to llm alone (config::secret_vars).
+    auto config = fmt::format(R"([supervisor]
+restart_backoff_initial_ms = 50
+
+[providers.anthropic]
+style = "anthropic"
+base_url = "{url}"
+api_key = "${{WEFT_DELEGATE_TEST_KEY}}"
+model = "fake-claude"
+
+[llm]
+default_provider = "anthropic"
+retries = 0
+
+[agents.main]
+workspace = "{ws}"
+tool_timeout_ms = 20000
+{more_agents}
+[channels.web]
+listen = "127.0.0.1:0"
+
+{delegation}
+)",
+                              fmt::arg("url", api.url()), fmt::arg("ws", ws.string()),
+                              fmt::arg("more_agents", more_agents), fmt::arg("delegation", delegation));
+    ::setenv("WEFT_DELEGATE_TEST_KEY", key.c_str(), 1);
+    s = test::stack::start(config);
+    ::unsetenv("WEFT_DELEGATE_TEST_KEY");
+    REQUIRE(s);
+  }
+  void script(const json& steps) { REQUIRE(api.post("/_script", steps.dump()).status == 200); }
+  json requests() { return json::parse(api.get("/_requests").body); }
+  /// The requests Claude Code made (offering its own tools, e.g. Read), in order.
+  std::vector<json> claude_requests();
+};
+
+std::string delegation_of(const std::string& rest = {}) {
+  return fmt::format("[delegation]\nclaude_path = \"{}\"\n{}", claude_path(), rest);
+}
+
+/// The names of the tools a Messages request offered.
+std::set<std::string> offered(const json& request) {
+  std::set<std::string> out;
+  auto& body = request["body"];
+  if (body.is_object() && body.contains("tools"))
+    for (auto& t : body["tools"]) out.insert(t.value("name", ""));
+  return out;
+}
+
+std::vector<json> delegate_stack::claude_requests() {
+  std::vector<json> out;
+  for (auto& r : requests())
+    if (offered(r).count("Read")) out.push_back(r);
+  return out;
+}
+
+/// Pids whose environment or command line holds `needle`.
+std::vector<pid_t> holders_of(const std::string& needle) {
+  std::vector<pid_t> out;
+  for (auto& e : fs::directory_iterator("/proc")) {
+    auto name = e.path().filename().string();
+    if (name.find_first_not_of("0123456789") != std::string::npos) continue;
+    auto env = slurp(e.path() / "environ"), cmd = slurp(e.path() / "cmdline");
+    if (env.find(needle) != std::string::npos || cmd.find(needle) != std::string::npos)
+      out.push_back(static_cast<pid_t>(std::stoi(name)));
+  }
+  return out;
+}
+
+/// The pid of a live process whose command line holds `needle` and which is Claude Code.
+pid_t claude_process(const std::string& needle) {
+  for (auto pid : holders_of(needle)) {
+    auto cmd = slurp(fmt::format("/proc/{}/cmdline", pid));
+    if (cmd.find("claude") != std::string::npos && cmd.find("stream-json") != std::string::npos) return pid;
+  }
+  return -1;
+}
+
+chat::turn make_turn(const std::string& id, const std::string& chat_id, const std::string& text) {
+  chat::turn t;
+  t.turn_id = id;
+  t.session = "web:" + chat_id;
+  t.message.id = id;
+  t.message.channel = "web";
+  t.message.chat_id = chat_id;
+  t.message.sender = "tester";
+  t.message.ts = utc_now();
+  t.message.parts.push_back({chat::part_kind::text, text, {}, {}, {}, {}});
+  return t;
+}
+
+/// A turn sent straight to an agent, its deltas collected.
+chat::turn_result streamed_turn(ipc::bus_client& b, const std::string& agent, chat::turn t,
+                                std::vector<std::string>& deltas) {
+  t.stream_to = b.address();
+  auto id = b.send_request("agent/" + agent, t);
+  REQUIRE(id);
+  for (auto until = std::chrono::steady_clock::now() + 120s; std::chrono::steady_clock::now() < until;) {
+    auto m = b.next(1s);
+    if (!m) continue;
+    if (m->is(chat::delta::type_name)) deltas.push_back(m->as<chat::delta>()->text);
+    else if (m->env.id == *id) return m->as<chat::turn_result>().value();
+  }
+  FAIL("no TurnResult within 120 s");
+  return {};
+}
+
+std::string reply_text(const chat::turn_result& r) {
+  return r.reply.parts.empty() ? std::string() : r.reply.parts[0].text.value_or("");
+}
+
+}  // namespace
+
+TEST_CASE("delegation: a flow message is done by Claude Code, streamed into the web chat; the key stays in llm") {
+  delegate_stack f(delegation_of("[delegation.routing_rules]\n\"^refactor\\\\b\" = \"flow\"\n"));
+  auto port = wait_web_port(*f.s);
+  REQUIRE(port != 0);
+  auto token = web_token(*f.s);
+  auto auth = bearer(token);
+  auto file = f.file.string();
+  f.script(json::array(
+      {{{"delay_ms", 1500}, {"tool_calls", json::array({{{"name", "Read"}, {"arguments", {{"file_path", file}}}}})}},
+       {{"tool_calls", json::array({{{"name", "Edit"},
+                                     {"arguments", {{"file_path", file},
+                                                    {"old_string", "return 0;"},
+                                                    {"new_string", "return 42;"}}}}})}},
+       {{"text", "I changed parse() to return 42."}}}));
+  sse_stream st(port, "/api/stream?session=s1", auth[0]);
+  REQUIRE(st.read_until("retry:"));
+  auto task = "refactor the parser in src/foo: make parse return 42";
+  REQUIRE(post_message(port, token, json{{"session", "s1"}, {"text", task}}.dump()).status == 202);
+
+  // While Claude Code waits for its first answer: who holds the key?
+  REQUIRE_MESSAGE(st.read_until("Claude Code started"), st.data());
+  auto claude = claude_process(task);
+  REQUIRE_MESSAGE(claude > 0, "no Claude Code process found while it runs");
+  auto claude_env = slurp(fmt::format("/proc/{}/environ", claude));
+  CHECK(claude_env.find("ANTHROPIC_API_KEY=weft-run-") != std::string::npos);
+  CHECK(claude_env.find("ANTHROPIC_BASE_URL=http://127.0.0.1:3129") != std::string::npos);
+  // weftd (given it by its environment) and llm (given it by weftd): no agent, no tool
+  // process, not Claude Code.
+  std::vector<pid_t> expected = {f.s->pid(), f.s->service_pid("llm")};
+  std::sort(expected.begin(), expected.end());
+  std::vector<pid_t> holders;
+  std::string who;
+  for (auto pid : holders_of(f.key))
+    if (pid != f.api.pid()) {  // the fake provider is told the key
+      holders.push_back(pid);
+      who += fmt::format("{}: {}\n", pid, slurp(fmt::format("/proc/{}/cmdline", pid)));
+    }
+  std::sort(holders.begin(), holders.end());
+  CAPTURE(who);
+  CHECK(holders == expected);
+
+  REQUIRE_MESSAGE(st.read_until("event: message"), st.data());
+  auto& d = st.data();
+  auto read = d.find("▸ Read: " + file), edit = d.find("▸ Edit: " + file), said = d.find("I changed parse()"),
+       final_at = d.find("event: message");
+  CAPTURE(d);
+  CHECK(read != std::string::npos);
+  CHECK(edit != std::string::npos);
+  CHECK(read < edit);
+  CHECK(edit < final_at);
+  CHECK(said < final_at);
+  CHECK(d.find("— Claude Code, 3 turns", final_at) != std::string::npos);
+  CHECK(slurp(f.file) == "int parse(void) { return 42; }\n");
+
+  // Every request reached the provider with the real key; Claude Code held only its token.
+  auto reqs = f.claude_requests();
+  REQUIRE(reqs.size() == 3);
+  for (auto& r : reqs) CHECK(r["headers"]["x-api-key"] == f.key);
+  // With the agent's full policy, Claude Code was given Bash.
+  CHECK(offered(reqs[0]).count("Bash") == 1);
+
+  // The session records the run's turns, cost and Claude Code session; the witness chain too.
+  std::string session;
+  for (auto& e : fs::directory_iterator(f.ws / "sessions")) session += slurp(e.path());
+  CHECK(session.find("\"path\":\"claude-code\"") != std::string::npos);
+  CHECK(session.find("\"turns\":3") != std::string::npos);
+  std::string audit;
+  for (auto until = std::chrono::steady_clock::now() + 30s; std::chrono::steady_clock::now() < until;) {
+    auto shown = f.s->weftctl({"--json", "audit", "show", "--last", "50", "--dir", f.s->dir() + "/home/audit"});
+    audit = shown.out + shown.err;
+    if (audit.find("claude-code: 3 turns") != std::string::npos) break;
+    std::this_thread::sleep_for(100ms);
+  }
+  CAPTURE(audit);
+  CHECK(audit.find("tool/delegate/main/delegate_to_claude") != std::string::npos);
+  CHECK(audit.find("claude-code: 3 turns") != std::string::npos);
+
+  // A follow-up in the same chat continues Claude Code's session: its request carries the
+  // first run's conversation.
+  f.script(json::array({{{"text", "It returns 42 now."}}}));
+  REQUIRE(post_message(port, token, json{{"session", "s1"}, {"text", "refactor check: what does parse return?"}}.dump())
+              .status == 202);
+  REQUIRE(st.read_until("It returns 42 now."));
+  auto again = f.claude_requests();
+  REQUIRE(again.size() == 4);
+  CHECK(again.back()["body"].dump().find("I changed parse() to return 42.") != std::string::npos);
+}
+
+TEST_CASE("delegation: local rules, no rule, an agent without exec gets no Bash, the status the CLI reads") {
+  delegate_stack f(delegation_of("[delegation.routing_rules]\n\"^refactor\\\\b\" = \"flow\"\n\"^quick\\\\b\" = \"local\"\n"),
+                   "[agents.ro]\n[agents.ro.tools]\ndeny = [\"exec\"]\n");
+  auto b = f.s->bus_client();
+  // No rule: the model may choose delegate_to_claude; a local rule keeps it away.
+  f.script(json::array({{{"text", "one"}}, {{"text", "two"}}}));
+  std::vector<std::string> deltas;
+  CHECK(reply_text(streamed_turn(*b, "main", make_turn("t1", "c1", "what is 2+2?"), deltas)) == "one");
+  CHECK(reply_text(streamed_turn(*b, "main", make_turn("t2", "c1", "quick: what is 3+3?"), deltas)) == "two");
+  auto reqs = f.requests();
+  REQUIRE(reqs.size() == 2);
+  CHECK(offered(reqs[0]).count("delegate_to_claude") == 1);
+  CHECK(offered(reqs[1]).count("delegate_to_claude") == 0);
+
+  // Agent ro may not run commands: its delegated run is not given Bash.
+  f.script(json::array({{{"text", "Nothing to run."}}}));
+  deltas.clear();
+  auto r = streamed_turn(*b, "ro", make_turn("t3", "c2", "refactor: run the tests"), deltas);
+  CHECK(reply_text(r).find("Nothing to run.") == 0);
+  auto cc = f.claude_requests();
+  REQUIRE(cc.size() == 1);
+  auto tools = offered(cc[0]);
+  CHECK(tools.count("Bash") == 0);
+  CHECK(tools.count("Edit") == 1);
+
+  // What weftctl delegate status shows, from the process itself.
+  auto st = f.s->weftctl({"delegate", "status", "--agent", "ro"});
+  CAPTURE(st.out);
+  CAPTURE(st.err);
+  CHECK(st.exit_code == 0);
+  CHECK(st.out.find("version: 2.1.197") != std::string::npos);
+  CHECK(st.out.find("auth:    weft") != std::string::npos);
+  CHECK(st.out.find("Bash") != std::string::npos);  // among the disallowed
+}
+
+TEST_CASE("delegation: Claude Code missing falls back to the model, saying so; a time limit and an API error are "
+          "clear answers; the agent keeps serving") {
+  SUBCASE("missing: the model answers, the reply says which path and why") {
+    delegate_stack f("[delegation]\nclaude_path = \"/nonexistent/claude\"\n[delegation.routing_rules]\n"
+                     "\"^refactor\\\\b\" = \"flow\"\n");
+    f.script(json::array({{{"text", "I looked at it myself."}}}));
+    auto b = f.s->bus_client();
+    std::vector<std::string> deltas;
+    auto text = reply_text(streamed_turn(*b, "main", make_turn("m1", "c1", "refactor the parser"), deltas));
+    CHECK(text ==
+          "[Claude Code was not available (Claude Code is configured at '/nonexistent/claude', which is not an "
+          "executable file), so the model answered directly.]\n\nI looked at it myself.");
+    // The model was not offered the tool that just failed.
+    auto reqs = f.requests();
+    REQUIRE(reqs.size() == 1);
+    CHECK(offered(reqs[0]).count("delegate_to_claude") == 0);
+  }
+  SUBCASE("a time limit stops the whole run; an API error; then the next message is answered") {
+    delegate_stack f(delegation_of("timeout_ms = 4000\n[delegation.routing_rules]\n\"^refactor\\\\b\" = \"flow\"\n"));
+    f.script(json::array({{{"delay_ms", 30000}, {"text", "too late"}}}));
+    auto b = f.s->bus_client();
+    std::vector<std::string> deltas;
+    auto task = "refactor slowly please";
+    auto text = reply_text(streamed_turn(*b, "main", make_turn("s1", "c1", task), deltas));
+    CHECK(text.rfind("Claude Code could not finish this task: Claude Code did not finish within 4 s; it and everything "
+                     "it started were stopped",
+                     0) == 0);
+    auto gone_by = std::chrono::steady_clock::now() + 1s;
+    while (claude_process(task) > 0 && std::chrono::steady_clock::now() < gone_by) std::this_thread::sleep_for(20ms);
+    CHECK(claude_process(task) < 0);
+
+    f.script(json::array({{{"status", 400}, {"message", "prompt is too long"}}}));
+    text = reply_text(streamed_turn(*b, "main", make_turn("s2", "c2", "refactor everything"), deltas));
+    CAPTURE(text);
+    CHECK(text.rfind("Claude Code could not finish this task: Claude Code failed", 0) == 0);
+    CHECK(text.find("Prompt is too long") != std::string::npos);
+
+    f.script(json::array({{{"text", "still here"}}}));
+    CHECK(reply_text(streamed_turn(*b, "main", make_turn("s3", "c3", "hello"), deltas)) == "still here");
+  }
+}
