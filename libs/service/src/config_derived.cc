@@ -301,10 +301,18 @@ std::vector<service_spec> derived_services(const config& c,
     add("chan-web", "weft-chan-web", "chan/web", {"router"}, {"paths", "channels.web"})->enabled =
         c.channels.web->enabled;
   // weft as an MCP server, calling tools as agent/<agent>/mcp.
-  if (c.mcp && c.mcp->enabled && c.agents.count(c.mcp->agent))
-    add("mcp", "weft-mcp", ipc::addr::agent_mcp(c.mcp->agent), {"bus"},
+  // It serves the agent's tools, so it starts once they are there: a client listing the
+  // tools at once must not find them missing.
+  if (c.mcp && c.mcp->enabled && c.agents.count(c.mcp->agent)) {
+    std::vector<std::string> after = {"bus"};
+    auto& a = c.agents.at(c.mcp->agent);
+    for (auto family : per_agent_families)
+      if (contains(a.tools.families, family)) after.push_back(fmt::format("tool-{}-{}", family, a.id));
+    if (contains(a.tools.families, "web")) after.push_back("tool-web");
+    add("mcp", "weft-mcp", ipc::addr::agent_mcp(c.mcp->agent), std::move(after),
         {"paths", "mcp", "agent:" + c.mcp->agent, "bus.limits"})
         ->env = {{"WEFT_AGENT", c.mcp->agent}};
+  }
 
   // A service gets the environment variables of the sections it owns, those every service
   // gets, and no others.

@@ -130,7 +130,8 @@ TEST_CASE("each kind of config change restarts only the services that read it") 
   SUBCASE("an agent added: it and its tools start; router and memory (which read the agent list) and the bus "
           "(which checks the new agent's tool calls) restart") {
     auto j = reload(*s, config(tg, "1:a", "[agents.third]\n"));
-    CHECK(names(j["started"]) == std::set<std::string>{"agent-third", "tool-fs-third", "tool-shell-third"});
+    CHECK(names(j["started"]) ==
+          std::set<std::string>{"agent-third", "tool-fs-third", "tool-shell-third", "tool-delegate-third"});
     CHECK(names(j["restarted"]) == std::set<std::string>{"bus", "memory", "router"});
     CHECK(new_pids(before, pids(*s)) == std::set<std::string>{"bus", "memory", "router"});
   }
