@@ -8,6 +8,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <weft/channel/control.hh>
 #include <weft/ipc/address.hh>
 
 #include "services/agent/context.hh"
@@ -43,6 +44,22 @@ constexpr std::size_t min_history_chars = 64 * 1024;
 constexpr auto put_timeout = 10s;
 constexpr auto max_put_backoff = 30s;
 constexpr std::uint64_t drop_warning_every = 100;
+
+constexpr std::string_view stopped_text = "Stopped at your request.";
+
+/// The answer to `req` saying `text`.
+chat::turn_result answer_of(const chat::turn& req, const std::string& sender, std::string text, utc_time ts) {
+  chat::turn_result r;
+  r.turn_id = req.turn_id;
+  r.reply.id = req.turn_id + ":r";
+  r.reply.channel = req.message.channel;
+  r.reply.chat_id = req.message.chat_id;
+  r.reply.sender = sender;
+  r.reply.ts = ts;
+  r.reply.parts.push_back(chat::part{chat::part_kind::text, std::move(text), {}, {}, {}, {}});
+  r.reply.reply_to = req.message.id;
+  return r;
+}
 
 llm::tool_spec load_skill_spec() {
   return {std::string(load_skill_name),
@@ -136,6 +153,7 @@ struct agent::turn {
   bool no_delegate = false;  // delegate_to_claude is not offered (a local rule, or a flow that fell back)
   std::string rule;          // the routing rule that matched, for the log and the note
   std::string note;          // said before the answer: which path answered, and why
+  bool stopped = false;      // the person said /stop: no further step; running tools were told to stop
 };
 
 agent::agent(service::runtime& rt, agent_options o)
@@ -364,20 +382,15 @@ void agent::on_turn(chat::turn req, service::responder r) {
   // A Turn answered before: the stored answer, without calling the model.
   if (auto it = s->done.find(req.turn_id); it != s->done.end()) {
     _log.debug("turn '{}' was answered before; replying from the session", req.turn_id);
-    chat::turn_result res;
-    res.turn_id = req.turn_id;
-    res.reply.id = req.turn_id + ":r";
-    res.reply.channel = req.message.channel;
-    res.reply.chat_id = req.message.chat_id;
-    res.reply.sender = _o.id;
     auto ts = parse_rfc3339(it->second.ts);
-    res.reply.ts = ts ? *ts : utc_now();
-    res.reply.parts.push_back(chat::part{chat::part_kind::text, it->second.text, {}, {}, {}, {}});
-    res.reply.reply_to = req.message.id;
+    auto res = answer_of(req, _o.id, it->second.text, ts ? *ts : utc_now());
     res.tool_calls = it->second.tool_calls;
     res.iterations = it->second.iterations;
     return r.reply(res);
   }
+  // A control word, not a message for the model: answered at once, not queued behind the
+  // turn it stops, not kept in the session.
+  if (channel::is_stop_word(text_of(req.message))) return stop_running(*s, req, std::move(r));
   if (_turns.size() >= _o.max_turns || s->queue.size() >= _o.max_queued_per_session)
     return r.fail(bus::make(bus::error_code::queue_full, "agent '{}' has {} turns in hand ({} in session '{}')", _o.id,
                             _turns.size(), s->queue.size(), s->key));
@@ -391,6 +404,26 @@ void agent::on_turn(chat::turn req, service::responder r) {
   s->queue.push_back(raw->seq);
   _turns.emplace(raw->seq, std::move(t));
   if (!s->busy) start_next(*s);
+}
+
+void agent::stop_running(session& s, const chat::turn& req, service::responder r) {
+  turn* t = s.busy && !s.queue.empty() ? find_turn(s.queue.front()) : nullptr;
+  std::string text;
+  if (!t || !t->started) {
+    text = "Nothing is running in this chat.";
+  } else {
+    t->stopped = true;
+    std::size_t told = 0;
+    for (auto& c : t->calls)
+      if (!c.done && !c.process.empty()) {
+        (void)_rt.bus().notify(c.process, tool::cancel{c.c.id});
+        ++told;
+      }
+    _log.info("turn '{}' stopped by '{}' ({} running tool call(s) told to stop)", t->t.turn_id, req.turn_id, told);
+    text = told ? fmt::format("Stopping: {} running tool call{} told to stop.", told, told == 1 ? " was" : "s were")
+                : "Stopping after the current step.";
+  }
+  r.reply(answer_of(req, _o.id, std::move(text), utc_now()));
 }
 
 void agent::on_delta(const llm::delta& d) {
@@ -515,7 +548,7 @@ void agent::after_flow(turn& t) {
   }
   // It could not run at all (not installed, broken, its process not there, refused by the
   // bus): the model answers with the agent's own tools, and the reply says so.
-  if (path.empty() || path == "unavailable") {
+  if (!t.stopped && (path.empty() || path == "unavailable")) {
     auto reason = st.is_object() && st.contains("reason") && st["reason"].is_string() ? st["reason"].get<std::string>()
                                                                                      : content;
     _log.warning("turn '{}': Claude Code was not available ({}); falling back to the model", t.t.turn_id, reason);
@@ -563,6 +596,10 @@ void agent::call_llm(turn& t) {
 }
 
 void agent::on_llm(turn& t, result<ipc::message> r) {
+  if (t.stopped) {
+    finish(t, std::string(stopped_text));
+    return;
+  }
   if (auto err = failure_of(r)) {
     if (timed_out(*err))
       err = llm::make(llm::error_code::timeout, "no answer from the llm service within {} s",
@@ -746,6 +783,10 @@ void agent::after_tools(turn& t) {
     return;
   }
   record_results(t);
+  if (t.stopped) {
+    finish(t, std::string(stopped_text));
+    return;
+  }
   call_llm(t);
 }
 
@@ -853,15 +894,7 @@ void agent::finish_turn(std::uint64_t seq, status written) {
   auto& t = *it->second;
   if (!written)
     _log.error("{}; the answer to turn '{}' is sent but may not be stored", written.err().message, t.t.turn_id);
-  chat::turn_result r;
-  r.turn_id = t.t.turn_id;
-  r.reply.id = t.t.turn_id + ":r";
-  r.reply.channel = t.t.message.channel;
-  r.reply.chat_id = t.t.message.chat_id;
-  r.reply.sender = _o.id;
-  r.reply.ts = utc_now();
-  r.reply.parts.push_back(chat::part{chat::part_kind::text, t.final_text, {}, {}, {}, {}});
-  r.reply.reply_to = t.t.message.id;
+  auto r = answer_of(t.t, _o.id, t.final_text, utc_now());
   r.tool_calls = t.tool_calls;
   r.iterations = t.iterations;
   for (auto& req : t.requesters) req.reply(r);

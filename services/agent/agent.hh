@@ -93,6 +93,9 @@ class agent {
   struct tool_process;
 
   void on_turn(proto::chat_v1::turn req, service::responder r);
+  /// "/stop": the turn running in `s` takes no further step and its running tool calls are
+  /// told to stop (Tool.v1 Cancel); `r` gets what was done, at once.
+  void stop_running(session& s, const proto::chat_v1::turn& req, service::responder r);
   void on_delta(const proto::llm_v1::delta& d);
   void on_progress(const proto::tool_v1::progress& p, const std::string& from);
   /// Answers the turn `seq` (its session lines are written; `written` says how that went).

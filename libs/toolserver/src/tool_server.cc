@@ -26,6 +26,7 @@ tool_server::tool_server(service::runtime& rt, server_options o, std::unique_ptr
     return list();
   });
   _rt.on<tool::call>([this](tool::call c, service::responder r) { call(std::move(c), std::move(r)); });
+  _rt.on_event<tool::cancel>([this](const tool::cancel& c, const ipc::message& m) { cancel_call(m.env.from, c.call_id); });
   // TERM: the runtime refuses new calls and waits for the answers owed; what still runs at
   // drain_timeout is told to stop, so that its answer comes before the runtime gives up.
   _rt.on_stop([this] {
@@ -43,9 +44,9 @@ tool_server::~tool_server() {
   if (!_calls.empty()) cancel_running();
   _pool.stop();
   *_alive = false;
-  for (auto& [id, r] : _calls)
-    r.fail(tool::make(tool::error_code::failed, "Failed to run '{}': '{}' stopped before it finished",
-                      r.request().to, _rt.address()));
+  for (auto& [id, c] : _calls)
+    c.r.fail(tool::make(tool::error_code::failed, "Failed to run '{}': '{}' stopped before it finished",
+                        c.r.request().to, _rt.address()));
 }
 
 void tool_server::add(tool_def t) {
@@ -97,8 +98,19 @@ void tool_server::call(tool::call c, service::responder r) {
         if (*alive) (void)_rt.bus().notify(to, tool::progress{pid, std::move(text)});
       });
     };
+  // Its own cancel descriptor (a Cancel from the caller fires it, the drain fires them all);
+  // when the kernel has none to give, the server's.
+  std::shared_ptr<cancel_signal> cancel;
+  if (auto own = cancel_signal::create()) {
+    cancel = std::move(*own);
+  } else {
+    _log.warning("Failed to make a cancel descriptor for '{}' ({}): a Cancel of it stops every such call",
+                 c.name, own.err().message);
+    cancel = std::shared_ptr<cancel_signal>(_cancel.get(), [](cancel_signal*) {});
+  }
+  std::string call_id = c.call_id;
   bool queued = _pool.submit(
-      [def = &it->second, cancel = _cancel.get(), c = std::move(c), args = std::move(args), &lg = _log,
+      [def = &it->second, cancel, c = std::move(c), args = std::move(args), &lg = _log,
        progress = std::move(progress)]() mutable -> result<tool::result> {
         try {
           return def->run(args, cancel->context(c, std::move(progress)));
@@ -115,13 +127,14 @@ void tool_server::call(tool::call c, service::responder r) {
     return r.fail(tool::make(tool::error_code::failed,
                              "Failed to call '{}': {} calls are already waiting; try again later", name,
                              _pool.queued()));
-  _calls.emplace(id, std::move(r));
+  auto from = std::string(r.from());
+  _calls.emplace(id, in_hand{std::move(r), std::move(cancel), std::move(from), std::move(call_id)});
 }
 
 void tool_server::finish(std::uint64_t id, result<tool::result> out) {
   auto it = _calls.find(id);
   if (it == _calls.end()) return;
-  auto r = std::move(it->second);
+  auto r = std::move(it->second.r);
   _calls.erase(it);
   if (out) cut_to_limit(*out, _opts.max_content);
   r.answer(out);
@@ -132,6 +145,16 @@ void tool_server::cancel_running() {
   _log.warning("'{}' cancels the {} call(s) still running after {} ms of draining", _rt.address(), _calls.size(),
                _opts.drain_timeout.count());
   _cancel->fire();
+  for (auto& [id, c] : _calls) c.cancel->fire();
+}
+
+void tool_server::cancel_call(const std::string& from, const std::string& call_id) {
+  if (call_id.empty()) return;
+  for (auto& [id, c] : _calls)
+    if (c.from == from && c.call_id == call_id && !c.cancel->fired()) {
+      _log.info("'{}' stops its call '{}' ({})", from, call_id, c.r.request().to);
+      c.cancel->fire();
+    }
 }
 
 void cut_to_limit(tool::result& r, std::size_t max_content) {

@@ -261,6 +261,31 @@ TEST_CASE("delegation: a flow message is done by Claude Code, streamed into the 
   auto again = f.claude_requests();
   REQUIRE(again.size() == 4);
   CHECK(again.back()["body"].dump().find("I changed parse() to return 42.") != std::string::npos);
+
+  // "/stop" mid-run: the chat is told at once, Claude Code's processes are gone, the turn
+  // ends saying so, and the next message is answered.
+  f.script(json::array({{{"delay_ms", 30000}, {"text", "too late"}}}));
+  sse_stream st2(port, "/api/stream?session=s2", auth[0]);
+  REQUIRE(st2.read_until("retry:"));
+  auto slow = "refactor slowly, then be stopped";
+  REQUIRE(post_message(port, token, json{{"session", "s2"}, {"text", slow}}.dump()).status == 202);
+  REQUIRE_MESSAGE(st2.read_until("Claude Code started"), st2.data());
+  REQUIRE(claude_process(slow) > 0);
+  // Stopped while it waits for the model's answer.
+  for (auto until = std::chrono::steady_clock::now() + 30s;
+       f.claude_requests().size() < 5 && std::chrono::steady_clock::now() < until;)
+    std::this_thread::sleep_for(20ms);
+  REQUIRE(f.claude_requests().size() == 5);
+  REQUIRE(post_message(port, token, json{{"session", "s2"}, {"text", "/stop"}}.dump()).status == 202);
+  REQUIRE_MESSAGE(st2.read_until("Stopping: 1 running tool call was told to stop."), st2.data());
+  REQUIRE_MESSAGE(st2.read_until("Claude Code could not finish this task: The Claude Code run was cancelled"),
+                  st2.data());
+  auto gone_by = std::chrono::steady_clock::now() + 1s;
+  while (claude_process(slow) > 0 && std::chrono::steady_clock::now() < gone_by) std::this_thread::sleep_for(20ms);
+  CHECK(claude_process(slow) < 0);
+  f.script(json::array({{{"text", "Back again."}}}));
+  REQUIRE(post_message(port, token, json{{"session", "s2"}, {"text", "are you there?"}}.dump()).status == 202);
+  CHECK_MESSAGE(st2.read_until("Back again."), st2.data());
 }
 
 TEST_CASE("delegation: local rules, no rule, an agent without exec gets no Bash, the status the CLI reads") {

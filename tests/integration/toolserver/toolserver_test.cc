@@ -75,8 +75,9 @@ struct client {
   service::runtime& rt;
   std::map<int, result<ipc::message>> got;
   /// Calls <to>/<name> without retries (ShuttingDown must come back, not be retried).
-  void call(int key, const std::string& to, const std::string& name, const tools::json& args = tools::json::object()) {
-    rt.call(to + "/" + name, tool::call{name, args.dump(), "", 0}, {.timeout = 10s, .retry = false},
+  void call(int key, const std::string& to, const std::string& name, const tools::json& args = tools::json::object(),
+            const std::string& call_id = "") {
+    rt.call(to + "/" + name, tool::call{name, args.dump(), call_id, 0}, {.timeout = 10s, .retry = false},
             [this, key](result<ipc::message> r) { got.emplace(key, std::move(r)); });
   }
   std::string content(int key) {
@@ -140,6 +141,40 @@ TEST_CASE("TERM: what still runs at the drain deadline is cancelled and its answ
   REQUIRE(w.until([&] { return c.got.count(1) == 1; }));
   CHECK(c.content(1) == "poll=1 cancelled=true");
   CHECK(w.until([&] { return srv_rt.loop().quitting(); }));
+}
+
+TEST_CASE("Cancel: the caller stops one of its calls; another sender's Cancel and other calls are untouched") {
+  world w;
+  auto& srv_rt = w.join("tool/test");
+  client c{w.join("cli")};
+  auto& other = w.join("intruder");
+  gate started;
+  auto srv = tools::tool_server::create(srv_rt, {.family = "test", .workers = 2});
+  REQUIRE(srv);
+  (*srv)->add(until_cancelled_tool(started));
+  c.call(1, "tool/test", "block", tools::json::object(), "call_a");
+  c.call(2, "tool/test", "block", tools::json::object(), "call_b");
+  REQUIRE(w.until([&] { return started.waiting() == 2; }));
+  // Somebody else naming the caller's call id stops nothing.
+  REQUIRE(other.bus().notify("tool/test", tool::cancel{"call_a"}));
+  REQUIRE(c.rt.bus().notify("tool/test", tool::cancel{"no_such_call"}));
+  // Both were taken (a request after them is answered, in order), and 100 ms later both
+  // calls still run.
+  bool listed = false;
+  other.call("tool/test", tool::list_tools{}, {.timeout = 10s, .retry = false}, [&](result<ipc::message>) { listed = true; });
+  REQUIRE(w.until([&] { return listed; }));
+  auto soon = mono_clock::now() + 100ms;
+  w.until([&] { return c.got.size() > 0 || mono_clock::now() > soon; });
+  CHECK(c.got.empty());
+  CHECK((*srv)->in_flight() == 2);
+  REQUIRE(c.rt.bus().notify("tool/test", tool::cancel{"call_a"}));
+  REQUIRE(w.until([&] { return c.got.count(1) == 1; }));
+  CHECK(c.content(1) == "poll=1 cancelled=true");
+  CHECK(c.got.count(2) == 0);  // call_b still runs
+  CHECK((*srv)->in_flight() == 1);
+  REQUIRE(c.rt.bus().notify("tool/test", tool::cancel{"call_b"}));
+  REQUIRE(w.until([&] { return c.got.count(2) == 1; }));
+  CHECK(c.content(2) == "poll=1 cancelled=true");
 }
 
 TEST_CASE("a full queue is refused with a typed error; what was taken is answered") {

@@ -5,6 +5,10 @@
 /// arguments) before any work starts, runs tools on a bounded weft::worker_pool so a slow
 /// command or fetch never blocks the loop, and cuts every result at the content limit.
 ///
+/// A caller may stop one of its calls with a Tool.v1 Cancel naming its call_id: each call
+/// has its own cancel descriptor, which that fires (a tool such as the delegate then kills
+/// what it started).
+///
 /// Stop is the runtime's drain: after TERM new calls are answered ShuttingDown, the calls in
 /// hand (running and queued) go on and are answered; those still running drain_timeout
 /// later are cancelled (call_context::cancelled(), cancel_fd readable) and answered with
@@ -59,13 +63,19 @@ class tool_server {
   void call(tool::call c, service::responder r);
   void finish(std::uint64_t id, result<tool::result> out);
   void cancel_running();
+  void cancel_call(const std::string& from, const std::string& call_id);
 
   service::runtime& _rt;
   server_options _opts;
   log::logger& _log;
   std::map<std::string, tool_def, std::less<>> _tools;
   std::unique_ptr<cancel_signal> _cancel;
-  std::map<std::uint64_t, service::responder> _calls;  // by job id, answered by finish()
+  struct in_hand {
+    service::responder r;
+    std::shared_ptr<cancel_signal> cancel;  // this call's own "stop now"
+    std::string from, call_id;
+  };
+  std::map<std::uint64_t, in_hand> _calls;  // by job id, answered by finish()
   std::uint64_t _next_job = 1;
   // Completions of a pool stopped in the destructor may still sit in the loop's queue.
   std::shared_ptr<bool> _alive = std::make_shared<bool>(true);
