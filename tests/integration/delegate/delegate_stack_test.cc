@@ -15,9 +15,16 @@
 #include <set>
 #include <thread>
 
+#include <fcntl.h>
+
+#include <fmt/ranges.h>
 #include <nlohmann/json.hpp>
 
+#include <weft/base/fd.hh>
+
 #include "proto/chat_v1.hh"
+#include "proto/tool_v1.hh"
+#include "services/tool-delegate/claude.hh"
 #include "tests/integration/fake_peer.hh"
 #include "tests/integration/harness.hh"
 #include "tests/integration/web_client.hh"
@@ -29,6 +36,7 @@ using namespace std::chrono_literals;
 using json = nlohmann::json;
 namespace fs = std::filesystem;
 namespace chat = weft::proto::chat_v1;
+namespace tool = weft::proto::tool_v1;
 
 namespace {
 
@@ -46,7 +54,8 @@ std::string claude_path() {
 }
 
 /// A stack with an Anthropic-style provider (the fake, which checks the key), agent main
-/// whose workspace holds a git repository src/foo, chan-web, and [delegation] as given.
+/// whose workspace holds a git repository src/foo, chan-web, and [delegation] (or any other
+/// sections) as given, where @WS@ stands for the workspace.
 struct delegate_stack {
   std::string key = fmt::format("sk-weft-test-{}", std::random_device{}());
   test::fake_peer api{"fake_llm.py", {"--key", key}};
@@ -88,6 +97,8 @@ listen = "127.0.0.1:0"
                               fmt::arg("url", api.url()), fmt::arg("ws", ws.string()),
                               fmt::arg("more_agents", more_agents), fmt::arg("delegation", delegation));
     ::setenv("WEFT_DELEGATE_TEST_KEY", key.c_str(), 1);
+    for (auto at = config.find("@WS@"); at != std::string::npos; at = config.find("@WS@"))
+      config.replace(at, 4, ws.string());
     s = test::stack::start(config);
     ::unsetenv("WEFT_DELEGATE_TEST_KEY");
     REQUIRE(s);
@@ -363,4 +374,73 @@ TEST_CASE("delegation: Claude Code missing falls back to the model, saying so; a
     f.script(json::array({{{"text", "still here"}}}));
     CHECK(reply_text(streamed_turn(*b, "main", make_turn("s3", "c3", "hello"), deltas)) == "still here");
   }
+}
+
+TEST_CASE("delegation, the other way: Claude Code's tools in a weft agent (claude mcp serve); a weft tool called by "
+          "claude -p through weft's MCP server, set up with the command weftctl mcp info prints") {
+  auto claude = claude_path();
+  delegate_stack f(fmt::format("[mcp]\nlisten = \"127.0.0.1:0\"\n\n"
+                               "[tools.mcp_servers.claude-code]\ncommand = \"{}\"\nargs = [\"mcp\", \"serve\"]\n"
+                               "cwd = \"@WS@\"\n",
+                               claude));
+  auto file = f.file.string();
+  auto b = f.s->bus_client();
+  // tool-mcp lists Claude Code's tools once `claude mcp serve` is up.
+  std::vector<std::string> names;
+  for (auto until = std::chrono::steady_clock::now() + 60s; std::chrono::steady_clock::now() < until;) {
+    auto r = b->call("tool/mcp", tool::list_tools{}, {.timeout = 5s});
+    names.clear();
+    if (r)
+      if (auto t = r->as<tool::tools>())
+        for (auto& x : t->tools) names.push_back(x.name);
+    if (std::find(names.begin(), names.end(), "claude-code__Read") != names.end()) break;
+    std::this_thread::sleep_for(100ms);
+  }
+  REQUIRE_MESSAGE(std::find(names.begin(), names.end(), "claude-code__Read") != names.end(),
+                  fmt::format("{}", fmt::join(names, ", ")));
+
+  // A weft agent's turn uses Claude Code's Read, named claude-code__Read, as any MCP tool.
+  f.script(json::array({{{"tool_calls", json::array({{{"name", "claude-code__Read"}, {"arguments", {{"file_path", file}}}}})}},
+                        {{"text", "It returns 0."}}}));
+  std::vector<std::string> deltas;
+  auto r = streamed_turn(*b, "main", make_turn("b1", "c1", "what does parse return?"), deltas);
+  CHECK(reply_text(r) == "It returns 0.");
+  CHECK(r.tool_calls == 1);
+  auto reqs = f.requests();
+  REQUIRE(reqs.size() == 2);
+  CHECK(offered(reqs[0]).count("claude-code__Read") == 1);
+  CHECK(reqs[1]["body"].dump().find("int parse(void) { return 0; }") != std::string::npos);
+
+  // The other way: Claude Code is told of weft's MCP server by the line weftctl mcp info
+  // prints, and calls weft's read_file through it.
+  auto info = f.s->weftctl({"mcp", "info"});
+  REQUIRE(info.exit_code == 0);
+  auto at = info.out.find("claude mcp add --transport http weft ");
+  REQUIRE_MESSAGE(at != std::string::npos, info.out);
+  auto line = info.out.substr(at, info.out.find('\n', at) - at);
+  auto home = f.dir.path / "claude-home";
+  fs::create_directories(home);
+  auto bin_dir = fs::path(claude).parent_path().string();
+  auto added = test::run({"/bin/sh", "-c",
+                          fmt::format("cd '{}' && HOME='{}' PATH='{}':/usr/bin:/bin DISABLE_AUTOUPDATER=1 {}",
+                                      f.repo.string(), home.string(), bin_dir, line)});
+  REQUIRE_MESSAGE(added.exit_code == 0, (added.out + added.err));
+  f.script(json::array({{{"tool_calls", json::array({{{"name", "mcp__weft__read_file"},
+                                                      {"arguments", {{"path", "src/foo/parser.c"}}}}})}},
+                        {{"text", "weft says it returns 0."}}}));
+  delegate::claude_request req;
+  req.exec = claude;
+  req.task = "ask weft what parse returns";
+  unique_fd repo_fd(::open(f.repo.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+  req.dir_fd = repo_fd.get();
+  req.env = delegate::claude_environment(home.string(), {"ANTHROPIC_BASE_URL=" + f.api.url(), "ANTHROPIC_API_KEY=" + f.key});
+  req.allowed_tools = {"mcp__weft__read_file"};
+  req.max_turns = 3;
+  req.timeout = 120s;
+  auto ran = delegate::run_claude(req, -1, [](const delegate::claude_step&) {});
+  REQUIRE_MESSAGE(ran, (ran ? "" : ran.err().message));
+  CHECK(ran->text == "weft says it returns 0.");
+  CHECK_FALSE(ran->is_error);
+  auto all = f.requests();
+  CHECK(all.back()["body"].dump().find("int parse(void) { return 0; }") != std::string::npos);
 }
