@@ -1144,6 +1144,7 @@ webhook_listen = "[::1]:0"
 webhook_url = "https://bot.example/tg"
 webhook_secret = "s3cr-et_"
 enabled = false
+progress_after_ms = 500
 
 [channels.web]
 listen = "0.0.0.0:65535"
@@ -1155,15 +1156,15 @@ token = "${NOT_NEEDED_HERE}"
 )");
   REQUIRE(c.channels.telegram.has_value());
   CHECK(*c.channels.telegram == telegram_settings{false, "123:abc", "http://127.0.0.1:9000", "webhook", 0, "[::1]:0",
-                                                  "https://bot.example/tg", "s3cr-et_", "clawft.toml:1:1"});
+                                                  "https://bot.example/tg", "s3cr-et_", 500, "clawft.toml:1:1"});
   REQUIRE(c.channels.web.has_value());
-  CHECK(*c.channels.web == web_settings{false, "0.0.0.0:65535", "t", "clawft.toml:11:1"});
-  CHECK(c.warnings == std::vector<std::string>{"clawft.toml:16:1: warning: channel '[channels.slack]' is not "
+  CHECK(*c.channels.web == web_settings{false, "0.0.0.0:65535", "t", "clawft.toml:12:1"});
+  CHECK(c.warnings == std::vector<std::string>{"clawft.toml:17:1: warning: channel '[channels.slack]' is not "
                                                "supported by this build yet, ignoring."});
   // Defaults.
   auto d = valid("[channels.telegram]\ntoken = \"1:x\"\n[channels.web]\n");
   CHECK(*d.channels.telegram == telegram_settings{true, "1:x", "https://api.telegram.org", "polling", 30,
-                                                  "127.0.0.1:8443", "", "", "clawft.toml:1:1"});
+                                                  "127.0.0.1:8443", "", "", 3000, "clawft.toml:1:1"});
   CHECK(*d.channels.web == web_settings{true, "127.0.0.1:8780", "", "clawft.toml:3:1"});
   CHECK(valid("[channels.discord]\n[channels.whatsapp]\n").warnings.size() == 2);
 }

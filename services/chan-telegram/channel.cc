@@ -76,6 +76,23 @@ struct channel::job {
   std::vector<service::responder> requests;
 };
 
+/// The progress message of a turn that streams: what came so far, and its Telegram message.
+struct channel::progress {
+  std::string chat_id;
+  std::string text;               // the steps so far (the newest ~3 KB)
+  bool cut = false;               // older steps were dropped from `text`
+  std::int64_t message_id = 0;    // 0: not sent yet
+  mono_clock::time_point first{}, next_send{};
+  event_loop::id timer = 0;
+  bool sending = false, dirty = false, done = false;
+};
+
+namespace {
+constexpr std::size_t progress_keep_bytes = 3000;   // well within 4096 UTF-16 units
+constexpr auto progress_edit_every = 1s;            // Telegram: about one message a second per chat
+constexpr std::size_t max_progress_turns = 256;
+}  // namespace
+
 channel::channel(service::runtime& rt, channel_options opts)
     : _rt(rt), _o(std::move(opts)), _log(log::get("chan-telegram")), _api(_o.settings.api_base, _o.settings.token) {}
 
@@ -110,6 +127,7 @@ status channel::open() {
   }
   _pool = std::make_unique<worker_pool>(_rt.loop(), worker_threads);
   _rt.on<chat::deliver>([this](chat::deliver d, service::responder r) { on_deliver(std::move(d), std::move(r)); });
+  _rt.on_event<chat::delta>([this](const chat::delta& d, const ipc::message& m) { on_delta(d, m.env.from); });
   _rt.on_stop([this] {
     _log.info("Stopping: finishing {} replies in progress", _jobs.size());
     _stop = true;
@@ -227,7 +245,9 @@ void channel::send_inbound(std::shared_ptr<batch> b, std::size_t index) {
   auto& msg = *b->updates[index].message;
   _log.debug("Inbound '{}' to '{}'", msg.id, _o.router);
   auto id = msg.id;
-  _rt.call(_o.router, chat::inbound{msg}, {.timeout = inbound_timeout}, [this, b, id](result<ipc::message> m) {
+  // Streamed steps come back as Chat.v1 Delta when progress messages are on.
+  bool stream = _o.settings.progress_after_ms != 0;
+  _rt.call(_o.router, chat::inbound{msg, stream}, {.timeout = inbound_timeout}, [this, b, id](result<ipc::message> m) {
     if (b->finished) return;
     if (!m) {
       _log.warning("Failed to hand '{}' to '{}': {}; will retry", id, _o.router, m.err().to_string());
@@ -369,6 +389,7 @@ void channel::on_webhook(http::server::conn_id c, const http::request& r) {
 // ---- outbound ----
 
 void channel::on_deliver(chat::deliver d, service::responder r) {
+  if (d.message.reply_to) end_progress(*d.message.reply_to);  // the answer is here: its progress message stays as it is
   if (auto up = _delivered->delivered(d.outbox_id)) {
     _log.debug("'{}' was delivered before; answering without sending", d.outbox_id);
     return r.reply(chat::delivered{d.outbox_id, *up});
@@ -512,6 +533,106 @@ void channel::start_next(const std::string& chat_id) {
     return;
   }
   run_step(it->second.front());
+}
+
+// ---- progress ----
+
+void channel::on_delta(const chat::delta& d, const std::string& from) {
+  // Only an agent speaks for a turn (the bus stamps the sender): nobody else may make the
+  // bot post to a chat.
+  if (from.rfind("agent/", 0) != 0 || from.find('/', 6) != std::string::npos) return;
+  if (_o.settings.progress_after_ms == 0 || d.turn_id.empty() || d.chat_id.empty() || d.text.empty()) return;
+  auto it = _progress.find(d.turn_id);
+  if (it == _progress.end()) {
+    if (_progress.size() >= max_progress_turns) {  // turns whose answer never came: the oldest goes
+      auto oldest = std::min_element(_progress.begin(), _progress.end(),
+                                     [](auto& a, auto& b) { return a.second.first < b.second.first; });
+      if (oldest->second.timer) _rt.loop().cancel(oldest->second.timer);
+      _progress.erase(oldest);
+    }
+    it = _progress.emplace(d.turn_id, progress{}).first;
+    it->second.chat_id = d.chat_id;
+    it->second.first = mono_clock::now();
+    it->second.next_send = it->second.first + std::chrono::milliseconds(_o.settings.progress_after_ms);
+  }
+  auto& p = it->second;
+  if (p.done || p.chat_id != d.chat_id) return;
+  p.text += d.text;
+  if (p.text.size() > progress_keep_bytes) {
+    auto from_at = p.text.size() - progress_keep_bytes;
+    auto nl = p.text.find('\n', from_at);
+    from_at = nl == std::string::npos ? from_at : nl + 1;
+    while (from_at < p.text.size() && (static_cast<unsigned char>(p.text[from_at]) & 0xc0) == 0x80) ++from_at;
+    p.text.erase(0, from_at);
+    p.cut = true;
+  }
+  p.dirty = true;
+  schedule_progress(d.turn_id);
+}
+
+void channel::schedule_progress(const std::string& turn_id) {
+  auto it = _progress.find(turn_id);
+  if (it == _progress.end()) return;
+  auto& p = it->second;
+  if (p.timer || p.sending || !p.dirty || p.done) return;
+  auto wait = std::chrono::duration_cast<std::chrono::milliseconds>(p.next_send - mono_clock::now());
+  p.timer = _rt.loop().after(std::max(wait, 0ms), [this, turn_id] {
+    if (auto it = _progress.find(turn_id); it != _progress.end()) it->second.timer = 0;
+    flush_progress(turn_id);
+  });
+}
+
+void channel::flush_progress(const std::string& turn_id) {
+  auto it = _progress.find(turn_id);
+  if (it == _progress.end()) return;
+  auto& p = it->second;
+  if (p.done || !p.dirty) return;
+  p.dirty = false;
+  p.sending = true;
+  auto text = fmt::format("⏳ working…\n{}{}", p.cut ? "…\n" : "", p.text);
+  json params{{"chat_id", chat_id_json(p.chat_id)}, {"text", text}};
+  std::string method = "sendMessage";
+  if (p.message_id) {
+    method = "editMessageText";
+    params["message_id"] = p.message_id;
+  }
+  background([this, method, params] { return _api.call(method, params, 30s); },
+             [this, turn_id](api_outcome o) {
+               auto it = _progress.find(turn_id);
+               if (it == _progress.end()) return;
+               auto& p = it->second;
+               p.sending = false;
+               p.next_send = mono_clock::now() + progress_edit_every;
+               if (o.kind == outcome_kind::ok) {
+                 if (!p.message_id && o.result.is_object() && o.result.contains("message_id") &&
+                     o.result["message_id"].is_number())
+                   p.message_id = o.result["message_id"].get<std::int64_t>();
+               } else if (o.kind == outcome_kind::retry_after) {
+                 p.next_send = mono_clock::now() + std::chrono::seconds(o.retry_after);
+                 p.dirty = true;
+               } else {
+                 // A progress message is a courtesy: not retried (the next step tries again),
+                 // and the answer comes anyway. "message is not modified" lands here too.
+                 _log.debug("Failed to show the progress of '{}': {}", turn_id, o.description);
+               }
+               if (p.done) {
+                 _progress.erase(it);
+                 return;
+               }
+               schedule_progress(turn_id);
+             });
+}
+
+void channel::end_progress(const std::string& turn_id) {
+  auto it = _progress.find(turn_id);
+  if (it == _progress.end()) return;
+  if (it->second.timer) _rt.loop().cancel(it->second.timer);
+  if (it->second.sending) {
+    it->second.timer = 0;
+    it->second.done = true;  // erased when the call in flight comes back
+    return;
+  }
+  _progress.erase(it);
 }
 
 }  // namespace weft::chan::telegram

@@ -78,6 +78,13 @@ class channel {
   void finish_job(const std::string& outbox_id, const error* failure);
   void start_next(const std::string& chat_id);
 
+  // progress of long turns: a message edited as streamed steps come (docs/channels.md)
+  struct progress;
+  void on_delta(const proto::chat_v1::delta& d, const std::string& from);
+  void schedule_progress(const std::string& turn_id);
+  void flush_progress(const std::string& turn_id);
+  void end_progress(const std::string& turn_id);
+
   /// Runs `work` on a worker and `done` with its result on the loop; a full queue waits.
   template <class Work, class Done>
   void background(Work work, Done done);
@@ -96,6 +103,7 @@ class channel {
   std::size_t _open_batches = 0;  // handed to the router, not yet all accepted
   std::map<std::string, std::unique_ptr<job>> _jobs;            // by outbox_id
   std::map<std::string, std::deque<std::string>> _chat_queues;  // chat -> outbox ids, head active
+  std::map<std::string, progress> _progress;                    // by turn id
 };
 
 }  // namespace weft::chan::telegram

@@ -4,6 +4,8 @@
 Speaks the real wire protocol (JSON envelopes {"ok":...}, error texts and codes):
   /bot<token>/getUpdates     long poll honouring offset/timeout; 409 while a webhook is set
   /bot<token>/sendMessage    4096-character limit (UTF-16 units) with Telegram's 400 text
+  /bot<token>/editMessageText  a sent message's text replaced; 400 "message is not modified" when
+                             it is the same, "message to edit not found" for another
   /bot<token>/sendPhoto, sendDocument   multipart uploads
   /bot<token>/getFile, /file/bot<token>/<path>
   /bot<token>/setWebhook, deleteWebhook, getMe
@@ -13,7 +15,8 @@ Control endpoints (for the test, not part of the Bot API):
   POST /_inject {"user_id":42,"chat_id":42,"username":"ann","text":"hi"}
                 or {"photo":"<base64>","caption":...} or {"document":"<base64>","file_name":...,"mime_type":...}
                 -> {"update_id":N}; with a webhook set the update is POSTed to it (retried until 200)
-  GET  /_sent   everything the bot sent: [{"method","chat_id","t","text"?,"reply_to"?,"file_name"?,"size"?,...}]
+  GET  /_sent   everything the bot sent: [{"method","chat_id","t","text"?,"reply_to"?,"file_name"?,"size"?,...}];
+                an edited message has its newest text, "edits" and every text it had in "versions"
                 t: when the request arrived, time.monotonic() (CLOCK_MONOTONIC, as C++ steady_clock)
   POST /_fail {"method":"sendMessage","count":2,"status":429,"retry_after":1}  (or status 500)
   GET  /_calls  method call counts
@@ -277,6 +280,26 @@ def send_message(s, p, files):
                                                            "reply_to": reply_to(p)}))
 
 
+def edit_message_text(s, p, files):
+    text = p.get("text")
+    if not text:
+        return envelope_err(400, "Bad Request: message text is empty")
+    if s.utf16_len(text) > 4096:
+        return envelope_err(400, "Bad Request: MESSAGE_TOO_LONG")
+    with s.lock:
+        for rec in s.sent:
+            if str(rec.get("message_id")) == str(p.get("message_id")) and str(rec.get("chat_id")) == str(p.get("chat_id")):
+                if rec.get("text") == text:
+                    return envelope_err(400, "Bad Request: message is not modified: specified new message content "
+                                             "and reply markup are exactly the same as a current content and reply "
+                                             "markup of the message")
+                rec["text"] = text
+                rec["edits"] = rec.get("edits", 0) + 1
+                rec.setdefault("versions", []).append(text)
+                return envelope_ok({"message_id": rec["message_id"], "text": text, "date": int(time.time())})
+    return envelope_err(400, "Bad Request: message to edit not found")
+
+
 def send_media(kind):
     def fn(s, p, files):
         if "chat_id" not in p:
@@ -320,7 +343,8 @@ def get_me(s, p, files):
     return envelope_ok({"id": 1, "is_bot": True, "first_name": "weft", "username": "weft_bot"})
 
 
-METHODS = {"getUpdates": get_updates, "sendMessage": send_message, "sendPhoto": send_media("photo"),
+METHODS = {"getUpdates": get_updates, "sendMessage": send_message, "editMessageText": edit_message_text,
+           "sendPhoto": send_media("photo"),
            "sendDocument": send_media("document"), "getFile": get_file, "setWebhook": set_webhook,
            "deleteWebhook": delete_webhook, "getMe": get_me}
 

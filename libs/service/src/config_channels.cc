@@ -18,8 +18,8 @@ telegram_settings read_telegram(checker& ck, const toml::table& t) {
   const std::string label = "[channels.telegram]";
   telegram_settings s;
   s.where = ck.where(t.source());
-  ck.check_keys(t, label, {"enabled", "token", "api_base", "mode", "poll_timeout_s", "webhook_listen", "webhook_url",
-                           "webhook_secret"});
+  ck.check_keys(t, label, {"enabled", "token", "api_base", "mode", "poll_timeout_s", "progress_after_ms",
+                           "webhook_listen", "webhook_url", "webhook_secret"});
   s.enabled = ck.read_bool(t, label, "enabled").value_or(s.enabled);
   if (auto token = ck.read_required(t, label, "token")) {
     s.token = *token;
@@ -41,6 +41,8 @@ telegram_settings read_telegram(checker& ck, const toml::table& t) {
       {{"polling", "polling"}, {"webhook", "webhook"}}};
   s.mode = std::string(ck.read_enum(t, label, "mode", modes).value_or(s.mode));
   s.poll_timeout_s = ck.read_uint(t, label, "poll_timeout_s", std::uint32_t{0}, std::uint32_t{600}).value_or(s.poll_timeout_s);
+  s.progress_after_ms = ck.read_uint(t, label, "progress_after_ms", std::uint32_t{0}, std::uint32_t{3600000})
+                            .value_or(s.progress_after_ms);
   if (auto listen = ck.read_string(t, label, "webhook_listen")) {
     s.webhook_listen = *listen;
     if (!valid_listen(*listen))

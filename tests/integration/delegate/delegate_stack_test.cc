@@ -444,3 +444,50 @@ TEST_CASE("delegation, the other way: Claude Code's tools in a weft agent (claud
   auto all = f.requests();
   CHECK(all.back()["body"].dump().find("int parse(void) { return 0; }") != std::string::npos);
 }
+
+TEST_CASE("delegation on Telegram: a progress message edited as Claude Code works, then the answer") {
+  const std::string bot = "4242:delegate-test";
+  test::fake_peer tg("fake_telegram.py", {"--token", bot});
+  delegate_stack f(delegation_of("[delegation.routing_rules]\n\"^refactor\\\\b\" = \"flow\"\n") +
+                   fmt::format("\n[channels.telegram]\ntoken = \"{}\"\napi_base = \"{}\"\npoll_timeout_s = 1\n"
+                               "progress_after_ms = 300\n",
+                               bot, tg.url()));
+  auto file = f.file.string();
+  // Slow enough at each step for the progress message to be sent, then edited.
+  f.script(json::array(
+      {{{"delay_ms", 800}, {"tool_calls", json::array({{{"name", "Read"}, {"arguments", {{"file_path", file}}}}})}},
+       {{"delay_ms", 1500},
+        {"tool_calls", json::array({{{"name", "Edit"},
+                                     {"arguments", {{"file_path", file},
+                                                    {"old_string", "return 0;"},
+                                                    {"new_string", "return 7;"}}}}})}},
+       {{"delay_ms", 1500}, {"text", "parse() returns 7 now."}}}));
+  REQUIRE(tg.post("/_inject", json{{"user_id", 42}, {"chat_id", 42}, {"text", "refactor: make parse return 7"}}.dump())
+              .status == 200);
+  json sent;
+  auto answered = [&] {
+    sent = json::parse(tg.get("/_sent").body);
+    for (auto& m : sent)
+      if (m.value("text", "").find("— Claude Code") != std::string::npos) return true;
+    return false;
+  };
+  for (auto until = std::chrono::steady_clock::now() + 120s; !answered() && std::chrono::steady_clock::now() < until;)
+    std::this_thread::sleep_for(100ms);
+  CAPTURE(sent.dump(1));
+  REQUIRE(answered());
+  CHECK(slurp(f.file) == "int parse(void) { return 7; }\n");
+  // The progress message came first and was edited as the steps came; the answer is a
+  // message of its own, threaded to the question.
+  REQUIRE(sent.size() == 2);
+  auto& progress = sent[0];
+  auto& answer = sent[1];
+  CHECK(progress["text"].get<std::string>().rfind("⏳ working…\n", 0) == 0);
+  CHECK(progress.value("edits", 0) >= 1);
+  CHECK(progress["text"].get<std::string>().find("▸ Edit: " + file) != std::string::npos);
+  auto versions = progress.value("versions", json::array());
+  REQUIRE_FALSE(versions.empty());
+  CHECK(versions.front().get<std::string>().find("▸ Edit") == std::string::npos);  // an earlier state, without it
+  CHECK(answer["text"].get<std::string>().rfind("parse() returns 7 now.", 0) == 0);
+  CHECK(answer["reply_to"] != nullptr);
+  CHECK(progress["t"].get<double>() < answer["t"].get<double>());
+}

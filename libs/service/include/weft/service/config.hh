@@ -191,6 +191,9 @@ struct telegram_settings {
   std::string webhook_listen = "127.0.0.1:8443";  ///< host:port the webhook receiver binds
   std::string webhook_url;         ///< public URL given to setWebhook
   std::string webhook_secret;      ///< X-Telegram-Bot-Api-Secret-Token
+  /// A turn still running this long after its first streamed step gets a progress message,
+  /// edited as steps come (at most once a second); 0: never.
+  std::uint32_t progress_after_ms = 3000;
   std::string where;
   bool operator==(const telegram_settings&) const = default;
 };
