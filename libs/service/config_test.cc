@@ -1887,4 +1887,21 @@ max_turns = 9
   CHECK(li->env.at("WEFT_DELEGATE_AUTH") == "login");
   CHECK(li->env.at("WEFT_CLAUDE_CONFIG_DIR") == "/srv/cc");
   CHECK(li->sandbox.read_write.back() == "/srv/cc");
+  CHECK(li->env.count("WEFT_NETWORK") == 0);  // network = "none": no way out
+  CHECK(std::none_of(l.begin(), l.end(), [](auto& s) { return s.name == "egress"; }));
+  // With network = "public", a login-mode run goes out through the egress proxy (a token
+  // run never needs it).
+  auto out = valid("[agents.a]\nworkspace = \"/w/a\"\n[agents.a.tools]\nnetwork = \"public\"\nfamilies = "
+                   "[\"delegate\"]\n[delegation]\nauth = \"login\"\n");
+  auto o = derived_services(out, [](std::string_view p) { return std::string(p); });
+  auto oi = std::find_if(o.begin(), o.end(), [](auto& s) { return s.name == "tool-delegate-a"; });
+  REQUIRE(oi != o.end());
+  CHECK(oi->env.at("WEFT_NETWORK") == "public");
+  CHECK(oi->after == std::vector<std::string>{"bus", "egress"});
+  auto eg = std::find_if(o.begin(), o.end(), [](auto& s) { return s.name == "egress"; });
+  REQUIRE(eg != o.end());
+  CHECK(eg->args == std::vector<std::string>{"--agent", "a"});
+  auto token_mode = valid("[agents.a]\n[agents.a.tools]\nnetwork = \"public\"\nfamilies = [\"delegate\"]\n");
+  auto t = derived_services(token_mode, [](std::string_view p) { return std::string(p); });
+  CHECK(std::none_of(t.begin(), t.end(), [](auto& s) { return s.name == "egress"; }));
 }

@@ -119,6 +119,7 @@ result<tool::result> delegate_tools::status() {
          {"path", p.exec},
          {"version", p.version},
          {"auth", _cfg.weft_auth ? "weft" : "login"},
+         {"network", _cfg.weft_auth ? "llm's Messages endpoint" : _cfg.proxy_env.empty() ? "none" : "the egress proxy"},
          {"last_probe", p.at == std::chrono::system_clock::time_point{} ? "" : to_rfc3339(p.at)},
          {"error", p.error},
          {"allowed_tools", _cfg.allowed},
@@ -175,6 +176,7 @@ result<tool::result> delegate_tools::run(const json& args, const tools::call_con
     extra.push_back("ANTHROPIC_API_KEY=" + *token);
   } else {
     extra.push_back("CLAUDE_CONFIG_DIR=" + _cfg.config_dir);
+    extra.insert(extra.end(), _cfg.proxy_env.begin(), _cfg.proxy_env.end());
   }
   std::error_code ec;
   std::filesystem::create_directories(_home + "/tmp", ec);

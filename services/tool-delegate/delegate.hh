@@ -28,6 +28,7 @@ struct delegate_config {
   bool weft_auth = true;            ///< true: a token from llm; false: Claude Code's own login
   std::string config_dir;           ///< login: CLAUDE_CONFIG_DIR
   std::string llm_url;              ///< weft auth: ANTHROPIC_BASE_URL (the relay to llm's socket)
+  std::vector<std::string> proxy_env;  ///< login: the egress proxy variables (network = "public"); empty: no way out
   std::chrono::milliseconds timeout{600000};
   unsigned max_turns = 50;
   std::vector<std::string> allowed, disallowed;  ///< from the agent's tool policy

@@ -40,6 +40,7 @@ Environment (set by weftd from [delegation] and [agents.<id>.tools]):
   WEFT_DELEGATE_TIMEOUT_MS  one run's time limit (default 600000)
   WEFT_DELEGATE_MAX_TURNS   Claude Code's --max-turns (default 50)
   WEFT_DELEGATE_ALLOWED, WEFT_DELEGATE_DISALLOWED   comma-separated Claude Code tools
+  WEFT_NETWORK              "public" (login auth): Claude Code goes out through the egress proxy
   PATH, WEFT_BUS, WEFT_ADDRESS, WEFT_TOKEN_FD, WEFT_NOTIFY_FD, WEFT_LOG, WEFT_RUNTIME_DIR
 )";
 
@@ -97,8 +98,13 @@ int main(int argc, char** argv) {
         s.log.warning("{}; delegated runs cannot reach llm.", r.err().message);
         cfg.llm_url = "http://127.0.0.1:9";  // refused at once: the run fails with a clear API error
       }
+    } else if (!tools::egress_proxy_url().empty()) {
+      cfg.proxy_env = tools::proxy_environment(tools::egress_proxy_url());
+      s.log.info("auth: Claude Code's own login in '{}', out through the egress proxy", cfg.config_dir);
     } else {
-      s.log.info("auth: Claude Code's own login in '{}'", cfg.config_dir);
+      s.log.warning("auth: Claude Code's own login in '{}', but this agent's tools have network = \"none\": Claude "
+                    "Code cannot reach Anthropic; set [agents.{}.tools] network = \"public\" or use auth = \"weft\"",
+                    cfg.config_dir, s.ws->agent());
     }
     auto agent = s.ws->agent();
     auto& rt = s.rt;

@@ -51,6 +51,7 @@ int cmd_delegate_status(const options& o, const std::string& agent) {
   fmt::print("path:    {}\n", or_dash(j.value("path", "")));
   fmt::print("version: {}\n", or_dash(j.value("version", "")));
   fmt::print("auth:    {}\n", j.value("auth", ""));
+  fmt::print("network: {}\n", or_dash(j.value("network", "")));
   fmt::print("probed:  {}\n", or_dash(j.value("last_probe", "")));
   fmt::print("usable:  {}\n", j.value("usable", false) ? "yes" : "no");
   fmt::print("error:   {}\n", or_dash(j.value("error", "")));

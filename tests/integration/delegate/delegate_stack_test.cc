@@ -491,3 +491,22 @@ TEST_CASE("delegation on Telegram: a progress message edited as Claude Code work
   CHECK(answer["reply_to"] != nullptr);
   CHECK(progress["t"].get<double>() < answer["t"].get<double>());
 }
+
+TEST_CASE("delegation with Claude Code's own login: its config directory, no credential from weft; not logged in is "
+          "a clear answer") {
+  delegate_stack f(delegation_of("auth = \"login\"\n[delegation.routing_rules]\n\"^refactor\\\\b\" = \"flow\"\n"));
+  auto st = f.s->weftctl({"delegate", "status"});
+  CAPTURE(st.out);
+  CHECK(st.out.find("auth:    login") != std::string::npos);
+  // network = "none" (the default): no way to Anthropic, and weftd's log says what to set.
+  CHECK(st.out.find("network: none") != std::string::npos);
+  auto b = f.s->bus_client();
+  std::vector<std::string> deltas;
+  auto text = reply_text(streamed_turn(*b, "main", make_turn("l1", "c1", "refactor the parser"), deltas));
+  CAPTURE(text);
+  CHECK(text.rfind("Claude Code could not finish this task: Claude Code failed", 0) == 0);
+  CHECK(text.find("Not logged in") != std::string::npos);
+  CHECK(f.claude_requests().empty());  // nothing reached an API: there was no credential to send
+  CHECK(f.s->log().find("Claude Code cannot reach Anthropic; set [agents.main.tools] network = \"public\"") !=
+        std::string::npos);
+}
