@@ -951,16 +951,20 @@ TEST_CASE("no [providers]: every built-in provider whose key is set, as in the b
 TEST_CASE("default_config: agent main, web chat, providers with keys") {
   no_provider_keys keys;
   {
+    scoped_env no_claude("PATH", "/nonexistent");  // Claude Code is not installed: no delegate family
     auto d = default_config();
     REQUIRE(d.agents.size() == 1);
     auto& m = d.agents.at("main");
     CHECK(m.id == "main");
-    CHECK(m.tools == tool_policy{});
+    tool_policy all_but_delegate;
+    all_but_delegate.families = {"fs", "shell", "web", "mcp"};
+    CHECK(m.tools == all_but_delegate);
     CHECK(m.tier.empty());
     CHECK(m.max_iterations == 10);
     tool_policy as_mcp;
     as_mcp.families.clear();
-    CHECK(d.bus.agent_tools == std::map<std::string, tool_policy>{{"main", tool_policy{}}, {"main/mcp", as_mcp}});
+    CHECK(d.bus.agent_tools ==
+          std::map<std::string, tool_policy>{{"main", all_but_delegate}, {"main/mcp", as_mcp}});
     REQUIRE(d.mcp.has_value());
     CHECK(d.mcp->agent == "main");
     CHECK(d.mcp->listen == "127.0.0.1:8781");
@@ -1080,6 +1084,7 @@ cost = 1
 
 TEST_CASE("[agents]: every key, tools, and the bus's agent_tools") {
   no_provider_keys keys;
+  scoped_env path("PATH", "/nonexistent");
   auto c = valid(R"([providers.ollama]
 [[llm.tiers]]
 name = "fast"
@@ -1119,7 +1124,8 @@ budget_usd = 1
   auto& h = c.agents.at("home-2");
   CHECK(h.budget_usd == 1.0);
   CHECK(h.tools.allow == std::vector<std::string>{"*"});
-  CHECK(h.tools.families == std::vector<std::string>{"fs", "shell", "web", "mcp", "delegate"});
+  // The default families; "delegate" only where Claude Code is (here: nowhere on PATH).
+  CHECK(h.tools.families == std::vector<std::string>{"fs", "shell", "web", "mcp"});
   CHECK(h.tools.where == "clawft.toml:21:1");  // no tools table: the agent's
   CHECK(c.bus.agent_tools == std::map<std::string, tool_policy>{{"work", w.tools}, {"home-2", h.tools}});
   CHECK(valid("[agents.x.tools]\nfamilies = []\n").agents.at("x").tools.families.empty());
@@ -1269,6 +1275,14 @@ excluded_tools = ["WebSearch", "Task"]
   CHECK(all.delegation.timeout_ms == 120000);
   CHECK(all.delegation.max_turns == 7);
   CHECK(all.delegation.excluded_tools == std::vector<std::string>{"WebSearch", "Task"});
+  // Claude Code nowhere: the family is dropped, as when switched off.
+  {
+    scoped_env path("PATH", "/nonexistent");
+    CHECK(valid("[agents.coder]\n").agents.at("coder").tools.families ==
+          std::vector<std::string>{"fs", "shell", "web", "mcp"});
+    CHECK(valid("[agents.coder]\n[delegation]\nclaude_path = \"/x/claude\"\n").agents.at("coder").tools.families.back() ==
+          "delegate");
+  }
   // Switched off: no agent has the delegate family, on the bus either.
   auto off = valid("[agents.coder]\n[delegation]\nclaude_enabled = false\n");
   CHECK(off.agents.at("coder").tools.families == std::vector<std::string>{"fs", "shell", "web", "mcp"});
@@ -1476,11 +1490,13 @@ enabled = false
 TEST_CASE("derived_services: the built-in default, the config file in the sandbox, no web agent") {
   no_provider_keys keys;
   scoped_env home("WEFT_HOME", "/h");
+  // No Claude Code on PATH: no delegate process.
+  scoped_env no_claude("PATH", "/nonexistent");
   auto d = derived_services(default_config(), [](std::string_view p) { return std::string(p); });
   std::vector<std::string> names;
   for (auto& s : d) names.push_back(s.name);
-  CHECK(names == std::vector<std::string>{"llm", "memory", "tool-fs-main", "tool-shell-main", "tool-delegate-main",
-                                          "tool-web", "agent-main", "router", "chan-web", "mcp"});
+  CHECK(names == std::vector<std::string>{"llm", "memory", "tool-fs-main", "tool-shell-main", "tool-web", "agent-main",
+                                          "router", "chan-web", "mcp"});
   CHECK(d.back().address == "agent/main/mcp");
   // A program found on $PATH (no directory) adds nothing to the sandbox.
   CHECK(d[2].sandbox.read_only.size() == 9);
@@ -1496,7 +1512,7 @@ TEST_CASE("derived_services: the built-in default, the config file in the sandbo
   CHECK(names == std::vector<std::string>{"llm", "memory", "tool-fs-a", "agent-a", "router"});
   CHECK(e[2].sandbox.read_only.back() == path);  // the tool reads the config file
   // [memory] enabled = false: no memory service, and agents do not wait for one.
-  auto off = valid("[agents.a]\n[memory]\nenabled = false\n");
+  auto off = valid("[agents.a]\n[memory]\nenabled = false\n[delegation]\nclaude_path = \"/opt/claude\"\n");
   names.clear();
   for (auto& s : derived_services(off, [](std::string_view p) { return std::string(p); })) names.push_back(s.name);
   CHECK(names ==

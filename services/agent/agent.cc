@@ -505,7 +505,11 @@ void agent::start_flow(turn& t) {
   auto owner = _tool_owner.find(name);
   std::string why;
   if (!tool_allowed(_o.settings.tools, name)) why = fmt::format("this agent's tool policy does not allow {}", name);
-  else if (owner == _tool_owner.end()) why = fmt::format("no tool process of this agent serves {} (is the 'delegate' family in its tools, and [delegation] claude_enabled on?)", name);
+  else if (owner == _tool_owner.end() && !_o.delegate_absent.empty()) why = _o.delegate_absent;
+  else if (owner == _tool_owner.end())
+    why = fmt::format("no tool process of this agent serves {} (is the 'delegate' family in its tools, and "
+                      "[delegation] claude_enabled on?)",
+                      name);
   if (!why.empty()) {
     t.no_delegate = true;
     t.note = fmt::format("Claude Code was not used ({}), so the model answered directly", why);

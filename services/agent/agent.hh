@@ -57,6 +57,9 @@ struct agent_options {
   /// it ("local"), and a delegated run's time limit (its tool call waits that long).
   std::vector<service::delegation_rule> delegation_rules;
   std::chrono::milliseconds delegate_timeout{600000};
+  /// Why there is no delegate tool although delegation is on ("" when there is one, or
+  /// delegation is off): said in the reply to a flow message.
+  std::string delegate_absent;
 };
 
 /// The delegate tool (tool-delegate), which "flow" rules call directly.

@@ -119,6 +119,9 @@ result<agent::agent_options> options_of(const service::main_context& m) {
   o.memory = cfg.memory;
   o.delegation_rules = cfg.delegation.routing_rules;
   o.delegate_timeout = std::chrono::milliseconds(cfg.delegation.timeout_ms);
+  if (cfg.delegation.claude_enabled && service::claude_executable(cfg.delegation).empty())
+    o.delegate_absent = "Claude Code is not installed: weftd found no `claude` on its PATH (install it and run "
+                        "`weftctl reload`, or set [delegation] claude_path)";
 
   auto created = agent::bootstrap_workspace(o.workspace, id, o.name);
   if (!created) return fail(errc::io, "Failed to prepare the workspace of agent '{}': {}", id, created.err().message);

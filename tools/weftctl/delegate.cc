@@ -28,8 +28,10 @@ int cmd_delegate_status(const options& o, const std::string& agent) {
   auto r = (*b)->call(ipc::addr::tool_method(process, "status"), tool::call{"status", "{}", "", 0}, co);
   if (!r) {
     if (proto::bus_v1::is(r.err(), proto::bus_v1::error_code::no_such_address))
-      return failure(fmt::format("Failed to ask '{}': it is not running (is 'delegate' among [agents.{}.tools] "
-                                 "families, and [delegation] claude_enabled on? see weftctl status)",
+      return failure(fmt::format("Failed to ask '{}': it is not running. weftd runs it when 'delegate' is among "
+                                 "[agents.{}.tools] families, [delegation] claude_enabled is on and Claude Code is "
+                                 "there ([delegation] claude_path, else `claude` on weftd's PATH when it last read "
+                                 "its config: install it, then `weftctl reload`)",
                                  process, agent));
     return failure(fmt::format("Failed to ask '{}': {}", process, r.err().to_string()));
   }

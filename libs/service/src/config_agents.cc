@@ -154,8 +154,9 @@ void read_agent_sections(checker& ck, const toml::table& root, config& c) {
   if (auto* t = section("routing")) read_routing(ck, *t, c);
   if (auto* t = section("delegation")) read_delegation(ck, *t, c);
   if (auto* t = section("memory")) read_memory(ck, *t, c);
-  // Claude Code switched off: no agent has the delegate tools (their process is not run).
-  if (!c.delegation.claude_enabled)
+  // Claude Code switched off, or not installed: no agent has the delegate tools (their
+  // process is not run).
+  if (!c.delegation.claude_enabled || claude_executable(c.delegation).empty())
     for (auto& [id, a] : c.agents) std::erase(a.tools.families, "delegate");
   for (auto& [id, a] : c.agents) c.bus.agent_tools[id] = a.tools;
   if (auto* t = section("mcp")) read_mcp(ck, *t, c);

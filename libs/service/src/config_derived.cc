@@ -42,11 +42,7 @@ constexpr std::uint64_t delegate_max_open_files = 1024;
 /// tool policy (docs/guides/delegation.md).
 void configure_delegate(const config& c, const agent_settings& a, const std::string& workspace, service_spec& s) {
   auto& d = c.delegation;
-  std::string exec = d.claude_path;
-  if (exec.empty()) {
-    const char* path = std::getenv("PATH");
-    exec = find_executable("claude", path ? path : "/usr/local/bin:/usr/bin:/bin").value_or("");
-  }
+  std::string exec = claude_executable(d);
   if (!exec.empty()) {
     // The real file (npm links bin/claude to the package's binary): its directory, and the
     // package around a bin/ directory, are readable in the sandbox.
@@ -189,6 +185,7 @@ config default_config() {
   config c;
   agent_settings main;
   main.id = "main";
+  if (claude_executable(c.delegation).empty()) std::erase(main.tools.families, "delegate");
   c.agents.emplace(main.id, main);
   c.bus.agent_tools.emplace(main.id, main.tools);
   c.channels.web = web_settings{};
@@ -327,6 +324,12 @@ std::vector<service_spec> derived_services(const config& c,
     return std::any_of(c.services.begin(), c.services.end(), [&](const service_spec& s) { return s.name == d.name; });
   });
   return out;
+}
+
+std::string claude_executable(const delegation_settings& d) {
+  if (!d.claude_path.empty()) return d.claude_path;
+  const char* path = std::getenv("PATH");
+  return find_executable("claude", path && *path ? path : "/usr/local/bin:/usr/bin:/bin").value_or("");
 }
 
 std::vector<std::string> tool_process_addresses(const tool_policy& p, std::string_view id) {

@@ -18,6 +18,7 @@
 #include <weft/base/fd.hh>
 
 #include "services/tool-delegate/claude.hh"
+#include "tests/integration/delegate/claude_peer.hh"
 #include "tests/integration/fake_peer.hh"
 #include "tests/temp_dir.hh"
 
@@ -29,13 +30,6 @@ namespace fs = std::filesystem;
 
 namespace {
 
-std::string claude_path() {
-  const char* peers = std::getenv("WEFT_MCP_PEERS");
-  REQUIRE_MESSAGE(peers, "WEFT_MCP_PEERS is not set (meson sets it; run through meson test)");
-  auto p = std::string(peers) + "/node_modules/.bin/claude";
-  REQUIRE_MESSAGE(fs::exists(p), ("the Claude Code test peer is not installed at " + p + ": run tools/dev setup"));
-  return p;
-}
 
 std::string slurp(const fs::path& p) {
   std::ifstream f(p);
@@ -64,7 +58,7 @@ struct fixture {
   }
   claude_request request(std::string task) {
     claude_request r;
-    r.exec = claude_path();
+    r.exec = test::claude_path();
     r.task = std::move(task) + " [" + marker + "]";
     r.dir_fd = repo_fd.get();
     r.env = claude_environment(home.string(), {"ANTHROPIC_BASE_URL=" + api.url(), "ANTHROPIC_API_KEY=fake-key"});
@@ -233,7 +227,7 @@ TEST_CASE("claude: missing, exiting before its result, a stream cut short") {
 
 TEST_CASE("claude: finding and probing the executable") {
   weft::test::temp_dir d{"weft-claude-probe"};
-  auto real = claude_path();
+  auto real = test::claude_path();
   auto p = probe_claude(real, d.path.string());
   CHECK(p.usable());
   CHECK(p.version == "2.1.197");

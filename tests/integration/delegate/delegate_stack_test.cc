@@ -25,8 +25,10 @@
 #include "proto/chat_v1.hh"
 #include "proto/tool_v1.hh"
 #include "services/tool-delegate/claude.hh"
+#include "tests/integration/delegate/claude_peer.hh"
 #include "tests/integration/fake_peer.hh"
 #include "tests/integration/harness.hh"
+#include "tests/integration/turn_client.hh"
 #include "tests/integration/web_client.hh"
 #include "tests/temp_dir.hh"
 
@@ -45,13 +47,6 @@ std::string slurp(const fs::path& p) {
   return {std::istreambuf_iterator<char>(f), {}};
 }
 
-std::string claude_path() {
-  const char* peers = std::getenv("WEFT_MCP_PEERS");
-  REQUIRE_MESSAGE(peers, "WEFT_MCP_PEERS is not set (meson sets it; run through meson test)");
-  auto p = std::string(peers) + "/node_modules/.bin/claude";
-  REQUIRE_MESSAGE(fs::exists(p), ("the Claude Code test peer is not installed at " + p + ": run tools/dev setup"));
-  return p;
-}
 
 /// A stack with an Anthropic-style provider (the fake, which checks the key), agent main
 /// whose workspace holds a git repository src/foo, chan-web, and [delegation] (or any other
@@ -110,7 +105,7 @@ listen = "127.0.0.1:0"
 };
 
 std::string delegation_of(const std::string& rest = {}) {
-  return fmt::format("[delegation]\nclaude_path = \"{}\"\n{}", claude_path(), rest);
+  return fmt::format("[delegation]\nclaude_path = \"{}\"\n{}", test::claude_path(), rest);
 }
 
 /// The names of the tools a Messages request offered.
@@ -164,21 +159,6 @@ chat::turn make_turn(const std::string& id, const std::string& chat_id, const st
   return t;
 }
 
-/// A turn sent straight to an agent, its deltas collected.
-chat::turn_result streamed_turn(ipc::bus_client& b, const std::string& agent, chat::turn t,
-                                std::vector<std::string>& deltas) {
-  t.stream_to = b.address();
-  auto id = b.send_request("agent/" + agent, t);
-  REQUIRE(id);
-  for (auto until = std::chrono::steady_clock::now() + 120s; std::chrono::steady_clock::now() < until;) {
-    auto m = b.next(1s);
-    if (!m) continue;
-    if (m->is(chat::delta::type_name)) deltas.push_back(m->as<chat::delta>()->text);
-    else if (m->env.id == *id) return m->as<chat::turn_result>().value();
-  }
-  FAIL("no TurnResult within 120 s");
-  return {};
-}
 
 std::string reply_text(const chat::turn_result& r) {
   return r.reply.parts.empty() ? std::string() : r.reply.parts[0].text.value_or("");
@@ -306,8 +286,8 @@ TEST_CASE("delegation: local rules, no rule, an agent without exec gets no Bash,
   // No rule: the model may choose delegate_to_claude; a local rule keeps it away.
   f.script(json::array({{{"text", "one"}}, {{"text", "two"}}}));
   std::vector<std::string> deltas;
-  CHECK(reply_text(streamed_turn(*b, "main", make_turn("t1", "c1", "what is 2+2?"), deltas)) == "one");
-  CHECK(reply_text(streamed_turn(*b, "main", make_turn("t2", "c1", "quick: what is 3+3?"), deltas)) == "two");
+  CHECK(reply_text(test::streamed_turn(*b, "main", make_turn("t1", "c1", "what is 2+2?"), deltas)) == "one");
+  CHECK(reply_text(test::streamed_turn(*b, "main", make_turn("t2", "c1", "quick: what is 3+3?"), deltas)) == "two");
   auto reqs = f.requests();
   REQUIRE(reqs.size() == 2);
   CHECK(offered(reqs[0]).count("delegate_to_claude") == 1);
@@ -316,7 +296,7 @@ TEST_CASE("delegation: local rules, no rule, an agent without exec gets no Bash,
   // Agent ro may not run commands: its delegated run is not given Bash.
   f.script(json::array({{{"text", "Nothing to run."}}}));
   deltas.clear();
-  auto r = streamed_turn(*b, "ro", make_turn("t3", "c2", "refactor: run the tests"), deltas);
+  auto r = test::streamed_turn(*b, "ro", make_turn("t3", "c2", "refactor: run the tests"), deltas);
   CHECK(reply_text(r).find("Nothing to run.") == 0);
   auto cc = f.claude_requests();
   REQUIRE(cc.size() == 1);
@@ -342,7 +322,7 @@ TEST_CASE("delegation: Claude Code missing falls back to the model, saying so; a
     f.script(json::array({{{"text", "I looked at it myself."}}}));
     auto b = f.s->bus_client();
     std::vector<std::string> deltas;
-    auto text = reply_text(streamed_turn(*b, "main", make_turn("m1", "c1", "refactor the parser"), deltas));
+    auto text = reply_text(test::streamed_turn(*b, "main", make_turn("m1", "c1", "refactor the parser"), deltas));
     CHECK(text ==
           "[Claude Code was not available (Claude Code is configured at '/nonexistent/claude', which is not an "
           "executable file), so the model answered directly.]\n\nI looked at it myself.");
@@ -351,13 +331,29 @@ TEST_CASE("delegation: Claude Code missing falls back to the model, saying so; a
     REQUIRE(reqs.size() == 1);
     CHECK(offered(reqs[0]).count("delegate_to_claude") == 0);
   }
+  SUBCASE("not installed at all: no delegate process; the model answers, the reply says why") {
+    const char* old_path = std::getenv("PATH");
+    std::string saved = old_path ? old_path : "";
+    ::setenv("PATH", "/usr/bin:/bin", 1);  // weftd's PATH, without the test peers
+    delegate_stack f("[delegation.routing_rules]\n\"^refactor\\\\b\" = \"flow\"\n");
+    ::setenv("PATH", saved.c_str(), 1);
+    f.script(json::array({{{"text", "Done by hand."}}}));
+    auto b = f.s->bus_client();
+    std::vector<std::string> deltas;
+    auto text = reply_text(test::streamed_turn(*b, "main", make_turn("n1", "c1", "refactor the parser"), deltas));
+    CHECK(text ==
+          "[Claude Code was not used (Claude Code is not installed: weftd found no `claude` on its PATH (install it "
+          "and run `weftctl reload`, or set [delegation] claude_path)), so the model answered directly.]\n\n"
+          "Done by hand.");
+    CHECK(f.s->log().find("tool-delegate-main") == std::string::npos);  // no such process was started
+  }
   SUBCASE("a time limit stops the whole run; an API error; then the next message is answered") {
     delegate_stack f(delegation_of("timeout_ms = 4000\n[delegation.routing_rules]\n\"^refactor\\\\b\" = \"flow\"\n"));
     f.script(json::array({{{"delay_ms", 30000}, {"text", "too late"}}}));
     auto b = f.s->bus_client();
     std::vector<std::string> deltas;
     auto task = "refactor slowly please";
-    auto text = reply_text(streamed_turn(*b, "main", make_turn("s1", "c1", task), deltas));
+    auto text = reply_text(test::streamed_turn(*b, "main", make_turn("s1", "c1", task), deltas));
     CHECK(text.rfind("Claude Code could not finish this task: Claude Code did not finish within 4 s; it and everything "
                      "it started were stopped",
                      0) == 0);
@@ -366,19 +362,19 @@ TEST_CASE("delegation: Claude Code missing falls back to the model, saying so; a
     CHECK(claude_process(task) < 0);
 
     f.script(json::array({{{"status", 400}, {"message", "prompt is too long"}}}));
-    text = reply_text(streamed_turn(*b, "main", make_turn("s2", "c2", "refactor everything"), deltas));
+    text = reply_text(test::streamed_turn(*b, "main", make_turn("s2", "c2", "refactor everything"), deltas));
     CAPTURE(text);
     CHECK(text.rfind("Claude Code could not finish this task: Claude Code failed", 0) == 0);
     CHECK(text.find("Prompt is too long") != std::string::npos);
 
     f.script(json::array({{{"text", "still here"}}}));
-    CHECK(reply_text(streamed_turn(*b, "main", make_turn("s3", "c3", "hello"), deltas)) == "still here");
+    CHECK(reply_text(test::streamed_turn(*b, "main", make_turn("s3", "c3", "hello"), deltas)) == "still here");
   }
 }
 
 TEST_CASE("delegation, the other way: Claude Code's tools in a weft agent (claude mcp serve); a weft tool called by "
           "claude -p through weft's MCP server, set up with the command weftctl mcp info prints") {
-  auto claude = claude_path();
+  auto claude = test::claude_path();
   delegate_stack f(fmt::format("[mcp]\nlisten = \"127.0.0.1:0\"\n\n"
                                "[tools.mcp_servers.claude-code]\ncommand = \"{}\"\nargs = [\"mcp\", \"serve\"]\n"
                                "cwd = \"@WS@\"\n",
@@ -403,7 +399,7 @@ TEST_CASE("delegation, the other way: Claude Code's tools in a weft agent (claud
   f.script(json::array({{{"tool_calls", json::array({{{"name", "claude-code__Read"}, {"arguments", {{"file_path", file}}}}})}},
                         {{"text", "It returns 0."}}}));
   std::vector<std::string> deltas;
-  auto r = streamed_turn(*b, "main", make_turn("b1", "c1", "what does parse return?"), deltas);
+  auto r = test::streamed_turn(*b, "main", make_turn("b1", "c1", "what does parse return?"), deltas);
   CHECK(reply_text(r) == "It returns 0.");
   CHECK(r.tool_calls == 1);
   auto reqs = f.requests();
@@ -502,7 +498,7 @@ TEST_CASE("delegation with Claude Code's own login: its config directory, no cre
   CHECK(st.out.find("network: none") != std::string::npos);
   auto b = f.s->bus_client();
   std::vector<std::string> deltas;
-  auto text = reply_text(streamed_turn(*b, "main", make_turn("l1", "c1", "refactor the parser"), deltas));
+  auto text = reply_text(test::streamed_turn(*b, "main", make_turn("l1", "c1", "refactor the parser"), deltas));
   CAPTURE(text);
   CHECK(text.rfind("Claude Code could not finish this task: Claude Code failed", 0) == 0);
   CHECK(text.find("Not logged in") != std::string::npos);

@@ -17,6 +17,7 @@
 #include "proto/chat_v1.hh"
 #include "tests/integration/fake_peer.hh"
 #include "tests/integration/harness.hh"
+#include "tests/integration/turn_client.hh"
 #include "tests/temp_dir.hh"
 
 using namespace weft;
@@ -128,20 +129,6 @@ std::vector<pid_t> children_with(pid_t parent, const std::string& needle) {
   return out;
 }
 
-/// A turn of a streaming channel: its TurnResult, with the Delta texts that came before it.
-chat::turn_result streamed_turn(ipc::bus_client& b, chat::turn t, std::vector<std::string>& deltas) {
-  t.stream_to = b.address();
-  auto id = b.send_request("agent/main", t);
-  REQUIRE(id);
-  for (auto until = std::chrono::steady_clock::now() + 60s; std::chrono::steady_clock::now() < until;) {
-    auto m = b.next(1s);
-    if (!m) continue;
-    if (m->is(chat::delta::type_name)) deltas.push_back(m->as<chat::delta>()->text);
-    else if (m->env.id == *id) return m->as<chat::turn_result>().value();
-  }
-  FAIL("no TurnResult within 60 s");
-  return {};
-}
 
 /// The programs this test runs are built and the npm peers installed (a missing peer fails
 /// the test; a program not built yet skips it, saying which).
@@ -364,7 +351,7 @@ TEST_CASE("mcp: a server's progress on a long call reaches a streaming chat as i
   // A turn of a streaming channel: the server's three steps, then the answer.
   REQUIRE(llm.post("/_script", call.dump()).status == 200);
   std::vector<std::string> deltas;
-  auto done = streamed_turn(*b, make_turn("web:p1", "run the long operation"), deltas);
+  auto done = test::streamed_turn(*b, "main", make_turn("web:p1", "run the long operation"), deltas);
   CHECK(done.tool_calls == 1);
   std::string joined;
   for (auto& piece : deltas) joined += piece;
@@ -382,7 +369,7 @@ TEST_CASE("mcp: a server's progress on a long call reaches a streaming chat as i
                                                                           {"arguments", {{"duration", 0.5}, {"steps", 230}}}}})}},
                                             {{"text", "done again"}}}).dump()).status == 200);
   deltas.clear();
-  done = streamed_turn(*b, make_turn("web:p3", "run it with many steps"), deltas);
+  done = test::streamed_turn(*b, "main", make_turn("web:p3", "run it with many steps"), deltas);
   int steps = 0, notes = 0;
   for (auto& piece : deltas) {
     if (piece.find(fmt::format("{}: [", tool)) == 0) ++steps;

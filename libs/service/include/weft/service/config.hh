@@ -389,6 +389,12 @@ const std::vector<provider_settings>& provider_table();
 std::vector<service_spec> derived_services(const config& c,
                                            const std::function<std::string(std::string_view)>& locate);
 
+/// The Claude Code executable delegated runs use: [delegation] claude_path as given, else
+/// `claude` on this process's PATH (weftd's, which its services inherit); "" when there is
+/// none — then no agent has the delegate family (the config loader drops it, so a stack
+/// without Claude Code runs no delegate process; installing it and `weftctl reload` adds them).
+std::string claude_executable(const delegation_settings& d);
+
 /// The bus addresses of the tool processes agent `id` uses, in `p.families` order: tool/<f>
 /// for the shared families (web, mcp), tool/<f>/<id> for the per-agent ones (fs, shell).
 std::vector<std::string> tool_process_addresses(const tool_policy& p, std::string_view id);
