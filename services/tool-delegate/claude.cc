@@ -165,7 +165,14 @@ result<claude_result> run_claude(const claude_request& r, int cancel_fd,
                                  const std::function<void(const claude_step&)>& progress) {
   claude_result out;
   stream_reader reader(out, r, progress);
-  command_spec spec{.exec = r.exec, .argv = claude_argv(r), .env = r.env, .dir_fd = r.dir_fd, .merge_stderr = false};
+  command_spec spec{.exec = r.exec,
+                    .argv = claude_argv(r),
+                    .env = r.env,
+                    .dir_fd = r.dir_fd,
+                    .merge_stderr = false,
+                    .before_exec = r.before_exec,
+                    .before_exec_arg = r.before_exec_arg,
+                    .before_exec_step = "the command filter"};
   auto ran = run_command(spec, {.timeout = r.timeout, .kill_grace = r.kill_grace}, cancel_fd,
                          [&](std::string_view chunk) { return reader.feed(chunk); });
   if (!ran) {

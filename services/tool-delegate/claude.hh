@@ -32,6 +32,10 @@ struct claude_request {
   std::chrono::milliseconds timeout{600000};
   std::chrono::milliseconds kill_grace{1000};
   std::size_t max_line = 8 * 1024 * 1024;  ///< a longer stream line fails the run
+  /// Run in the forked child right before exec (command_spec::before_exec): the delegate
+  /// puts sandbox::command_filter there, as the shell tool does for its commands.
+  bool (*before_exec)(const void* arg) noexcept = nullptr;
+  const void* before_exec_arg = nullptr;
 };
 
 /// One step of a run, for progress.

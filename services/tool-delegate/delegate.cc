@@ -157,6 +157,8 @@ result<tool::result> delegate_tools::run(const json& args, const tools::call_con
   req.task = *task;
   req.dir_fd = dir->get();
   req.timeout = _cfg.timeout;
+  req.before_exec = _cfg.before_exec;
+  req.before_exec_arg = _cfg.before_exec_arg;
   req.max_turns = std::min<unsigned>(_cfg.max_turns, turns->value_or(_cfg.max_turns));
   // The model may narrow what the agent's policy allows, never widen it.
   req.allowed_tools = _cfg.allowed;

@@ -29,6 +29,11 @@ struct delegate_config {
   std::string config_dir;           ///< login: CLAUDE_CONFIG_DIR
   std::string llm_url;              ///< weft auth: ANTHROPIC_BASE_URL (the relay to llm's socket)
   std::vector<std::string> proxy_env;  ///< login: the egress proxy variables (network = "public"); empty: no way out
+  /// Put on Claude Code before exec (it and every command it runs inherit it): no AF_UNIX
+  /// socket of its own, so no socket file — the bus, weftd's control socket, another
+  /// agent's egress or llm socket — is reachable from a run (see sandbox::command_filter).
+  bool (*before_exec)(const void* arg) noexcept = nullptr;
+  const void* before_exec_arg = nullptr;
   std::chrono::milliseconds timeout{600000};
   unsigned max_turns = 50;
   std::vector<std::string> allowed, disallowed;  ///< from the agent's tool policy

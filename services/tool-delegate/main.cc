@@ -10,6 +10,8 @@
 // (Llm.v1 IssueRunToken): no provider key ever reaches this process or Claude Code.
 #include <cstdlib>
 
+#include <weft/sandbox/sandbox.hh>
+#include <weft/service/exit.hh>
 #include <weft/service/paths.hh>
 #include <weft/toolserver/egress_relay.hh>
 #include <weft/toolserver/tool_main.hh>
@@ -24,7 +26,8 @@ constexpr const char* help = R"(usage: weft-tool-delegate [--help] [--version]
 Claude Code as a delegate of one agent, served on the weft bus (io.weft.Tool.v1):
   delegate_to_claude{task, cwd?, allowed_tools?, max_turns?, new_session?}
     runs `claude -p TASK --output-format stream-json --verbose` in the workspace (or cwd
-    inside it), in a process group of its own, with the agent's tool permissions
+    inside it), in a process group of its own, with the agent's tool permissions; it and
+    what it runs may create no AF_UNIX socket (as the shell tool's commands)
     (--allowedTools/--disallowedTools); its steps are sent as progress, its result is the
     tool's result; a follow-up in the same chat session resumes the Claude Code session.
     At the time limit or on cancel the whole process group is killed.
@@ -59,6 +62,11 @@ std::vector<std::string> split_commas(const std::string& s) {
   return out;
 }
 
+/// The command filter, in the forked child right before Claude Code's exec.
+bool apply_filter(const void* filter) noexcept {
+  return static_cast<const sandbox::command_filter*>(filter)->apply_in_child() == nullptr;
+}
+
 unsigned long env_number(const char* name, unsigned long fallback) {
   auto v = env_or(name, "");
   char* end = nullptr;
@@ -74,6 +82,12 @@ int main(int argc, char** argv) {
                              .per_agent = true,
                              .unsandboxed_note = "Claude Code can reach anything this user can",
                              .server = {.family = "delegate", .workers = 4, .max_queued = 16}};
+  // Built once, before any thread: each run gets it in its child before exec.
+  auto filter = sandbox::command_filter::prepare();
+  if (!filter) {  // libseccomp could not compile it: no run without it
+    fmt::print(stderr, "weft-tool-delegate: {}\n", filter.err().message);
+    return service::to_int(service::exit_code::failure);
+  }
   std::unique_ptr<tools::egress_relay> relay;
   std::unique_ptr<delegate::delegate_tools> tools_of_agent;
   return tools::tool_main(argc, argv, o, [&](const tools::tool_setup& s) {
@@ -86,6 +100,8 @@ int main(int argc, char** argv) {
     cfg.max_turns = static_cast<unsigned>(env_number("WEFT_DELEGATE_MAX_TURNS", 50));
     cfg.allowed = split_commas(env_or("WEFT_DELEGATE_ALLOWED", ""));
     cfg.disallowed = split_commas(env_or("WEFT_DELEGATE_DISALLOWED", ""));
+    cfg.before_exec = apply_filter;
+    cfg.before_exec_arg = &*filter;
     if (cfg.weft_auth) {
       auto socket = service::runtime_dir() + "/llm/messages.sock";
       auto r = tools::egress_relay::start(s.rt.loop(), socket,

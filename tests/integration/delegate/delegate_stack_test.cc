@@ -506,3 +506,32 @@ TEST_CASE("delegation with Claude Code's own login: its config directory, no cre
   CHECK(f.s->log().find("Claude Code cannot reach Anthropic; set [agents.main.tools] network = \"public\"") !=
         std::string::npos);
 }
+
+TEST_CASE("delegation: Claude Code and its commands may open no UNIX socket (the bus, weftd's control socket, "
+          "another agent's sockets)") {
+  delegate_stack f(delegation_of("[delegation.routing_rules]\n\"^refactor\\\\b\" = \"flow\"\n"));
+  auto probe = fmt::format(
+      "/usr/bin/python3 -c \"import socket\ns = socket.socket(socket.AF_INET)\nprint('inet ok')\n"
+      "try:\n  u = socket.socket(socket.AF_UNIX)\n  u.connect('{}')\n  print('unix connected')\n"
+      "except OSError as e:\n  print('unix refused:', e.strerror)\"",
+      f.s->runtime() + "/bus");
+  f.script(json::array(
+      {{{"tool_calls", json::array({{{"name", "Bash"}, {"arguments", {{"command", probe}, {"description", "probe"}}}}})}},
+       {{"text", "probed"}}}));
+  auto b = f.s->bus_client();
+  std::vector<std::string> deltas;
+  auto text = reply_text(test::streamed_turn(*b, "main", make_turn("u1", "c1", "refactor: probe sockets"), deltas));
+  CHECK(text.rfind("probed", 0) == 0);
+  auto reqs = f.claude_requests();
+  REQUIRE(reqs.size() == 2);
+  // What the command printed: the tool_result Claude Code sent back to the model.
+  std::string printed;
+  for (auto& m : reqs[1]["body"]["messages"])
+    if (m.value("role", "") == "user" && m["content"].is_array())
+      for (auto& c : m["content"])
+        if (c.value("type", "") == "tool_result") printed += c["content"].dump();
+  CAPTURE(printed);
+  CHECK(printed.find("inet ok") != std::string::npos);
+  CHECK(printed.find("unix refused: Operation not permitted") != std::string::npos);
+  CHECK(printed.find("unix connected") == std::string::npos);
+}
