@@ -505,7 +505,8 @@ constexpr error_case error_cases[] = {
      "clawft.toml:2:17: error: [delegation] routing_rules must be a table of \"regex\" = \"target\" "
         "([delegation.routing_rules]), not an array\n"
         "clawft.toml:3:1: error: unknown key 'claude' in [delegation]; expected one of: claude_enabled, "
-        "claude_flow_enabled, claude_path, auth, config_dir, timeout_ms, max_turns, excluded_tools, routing_rules"},
+        "claude_flow_enabled, claude_path, auth, config_dir, timeout_ms, max_turns, excluded_tools, ask, ask_timeout_ms, "
+        "routing_rules"},
     {"[delegation]\nclaude_path = \"claude\"\nauth = \"key\"\ntimeout_ms = 10\nmax_turns = 0\n",
      "clawft.toml:2:15: error: [delegation] claude_path must be an absolute path, not 'claude'\n"
         "clawft.toml:3:8: error: [delegation] auth must be one of 'weft', 'login', not 'key'\n"

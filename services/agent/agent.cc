@@ -390,7 +390,12 @@ void agent::on_turn(chat::turn req, service::responder r) {
   }
   // A control word, not a message for the model: answered at once, not queued behind the
   // turn it stops, not kept in the session.
-  if (channel::is_stop_word(text_of(req.message))) return stop_running(*s, req, std::move(r));
+  switch (channel::control_word(text_of(req.message))) {
+    case channel::control::none: break;
+    case channel::control::stop: return stop_running(*s, req, std::move(r));
+    case channel::control::allow: return answer_running(*s, req, "allow", std::move(r));
+    case channel::control::deny: return answer_running(*s, req, "deny", std::move(r));
+  }
   if (_turns.size() >= _o.max_turns || s->queue.size() >= _o.max_queued_per_session)
     return r.fail(bus::make(bus::error_code::queue_full, "agent '{}' has {} turns in hand ({} in session '{}')", _o.id,
                             _turns.size(), s->queue.size(), s->key));
@@ -423,6 +428,20 @@ void agent::stop_running(session& s, const chat::turn& req, service::responder r
     text = told ? fmt::format("Stopping: {} running tool call{} told to stop.", told, told == 1 ? " was" : "s were")
                 : "Stopping after the current step.";
   }
+  r.reply(answer_of(req, _o.id, std::move(text), utc_now()));
+}
+
+void agent::answer_running(session& s, const chat::turn& req, const std::string& answer, service::responder r) {
+  turn* t = s.busy && !s.queue.empty() ? find_turn(s.queue.front()) : nullptr;
+  std::size_t told = 0;
+  if (t)
+    for (auto& c : t->calls)
+      if (!c.done && !c.process.empty()) {
+        (void)_rt.bus().notify(c.process, tool::answer{c.c.id, answer});
+        ++told;
+      }
+  auto text = told ? fmt::format("Passed on: {}.", answer) : std::string("Nothing is waiting for an answer in this chat.");
+  if (told) _log.info("turn '{}': '{}' passed on to {} running tool call(s)", t->t.turn_id, answer, told);
   r.reply(answer_of(req, _o.id, std::move(text), utc_now()));
 }
 
@@ -520,7 +539,8 @@ void agent::start_flow(turn& t) {
   llm::turn step;
   step.role = llm::role::assistant;
   llm::tool_call call;
-  call.id = "flow_1";
+  // Unique in this agent: a /stop or /allow in one chat names its own call, not another's.
+  call.id = fmt::format("flow_{}", t.seq);
   call.name = name;
   call.arguments = nlohmann::json{{"task", t.user_text}}.dump();
   step.tool_calls.push_back(call);
@@ -641,7 +661,7 @@ void agent::on_llm(turn& t, result<ipc::message> r) {
   step.tool_calls = c->tool_calls;
   // Providers need call ids to pair results; make one up if the model gave none.
   for (std::size_t i = 0; i < step.tool_calls.size(); ++i)
-    if (step.tool_calls[i].id.empty()) step.tool_calls[i].id = fmt::format("call_{}_{}", t.iterations, i);
+    if (step.tool_calls[i].id.empty()) step.tool_calls[i].id = fmt::format("call_{}_{}_{}", t.seq, t.iterations, i);
   entry e;
   e.role = llm::role::assistant;
   e.content = step.text;

@@ -99,6 +99,9 @@ class agent {
   /// "/stop": the turn running in `s` takes no further step and its running tool calls are
   /// told to stop (Tool.v1 Cancel); `r` gets what was done, at once.
   void stop_running(session& s, const proto::chat_v1::turn& req, service::responder r);
+  /// "/allow", "/deny": passed on (Tool.v1 Answer) to the running turn's tool calls in flight,
+  /// one of which asked (a delegated run's permission prompt); `r` gets what was done.
+  void answer_running(session& s, const proto::chat_v1::turn& req, const std::string& answer, service::responder r);
   void on_delta(const proto::llm_v1::delta& d);
   void on_progress(const proto::tool_v1::progress& p, const std::string& from);
   /// Answers the turn `seq` (its session lines are written; `written` says how that went).

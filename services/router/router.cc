@@ -126,10 +126,11 @@ void router::remember(const std::string& id) {
 
 void router::add(entry e) {
   e.seq = _next_seq++;
-  // A stop word must reach the agent while the session's turn runs, not after it.
+  // A control word (/stop, /allow, /deny) must reach the agent while the session's turn
+  // runs, not after it.
   auto& parts = e.inbound.parts;
   e.control = parts.size() == 1 && parts[0].kind == chat::part_kind::text &&
-              channel::is_stop_word(parts[0].text.value_or(""));
+              channel::control_word(parts[0].text.value_or("")) != channel::control::none;
   auto q = queue_of(e);
   _fifo.push(q, e.id, e.reply.has_value());
   _kick.insert(std::move(q));  // sent after the next commit

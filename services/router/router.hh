@@ -59,7 +59,7 @@ class router {
     std::uint64_t call = 0;                // runtime call in flight (Turn or Deliver), 0 if none
     event_loop::id retry = 0;              // timer of a retry after a transient error, 0 if none
     std::chrono::milliseconds backoff{0};
-    bool control = false;                  // "/stop": a lane of its own, past the running turn
+    bool control = false;                  // "/stop", "/allow", "/deny": a lane of its own, past the running turn
   };
 
   void handle_inbound(chat::inbound in, service::responder r);
@@ -67,7 +67,7 @@ class router {
   void on_peer_changed(const std::string& address);
   void add(entry e);
   /// The fifo's key: a session of one agent.
-  static std::string queue_of(const entry& e) { return e.agent + '\n' + e.session + (e.control ? "\n/stop" : ""); }
+  static std::string queue_of(const entry& e) { return e.agent + '\n' + e.session + (e.control ? "\n/control" : ""); }
   /// Sends what `queue` may send now: the reply of its oldest message, the turn of its
   /// oldest unanswered one.
   void pump(const std::string& queue);

@@ -156,6 +156,8 @@ std::vector<std::string> claude_argv(const claude_request& r) {
   if (!r.permission_mode.empty()) a.insert(a.end(), {"--permission-mode", r.permission_mode});
   if (!r.resume.empty()) a.insert(a.end(), {"--resume", r.resume});
   if (!r.model.empty()) a.insert(a.end(), {"--model", r.model});
+  if (!r.mcp_config.empty()) a.insert(a.end(), {"--mcp-config", r.mcp_config, "--strict-mcp-config"});
+  if (!r.permission_prompt_tool.empty()) a.insert(a.end(), {"--permission-prompt-tool", r.permission_prompt_tool});
   // The task last, after "--": a task starting with '-' is not taken for an option.
   a.insert(a.end(), {"--", r.task});
   return a;

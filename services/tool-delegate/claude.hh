@@ -29,6 +29,8 @@ struct claude_request {
   std::optional<unsigned> max_turns;
   std::string resume;                    ///< a session id from an earlier result: --resume
   std::string model;                     ///< "": Claude Code's default
+  std::string mcp_config;                ///< JSON for --mcp-config (with --strict-mcp-config); "": none
+  std::string permission_prompt_tool;    ///< --permission-prompt-tool (an MCP tool of mcp_config); "": none
   std::chrono::milliseconds timeout{600000};
   std::chrono::milliseconds kill_grace{1000};
   std::size_t max_line = 8 * 1024 * 1024;  ///< a longer stream line fails the run

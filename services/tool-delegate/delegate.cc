@@ -123,6 +123,7 @@ result<tool::result> delegate_tools::status() {
          {"last_probe", p.at == std::chrono::system_clock::time_point{} ? "" : to_rfc3339(p.at)},
          {"error", p.error},
          {"allowed_tools", _cfg.allowed},
+         {"ask_tools", _cfg.ask},
          {"disallowed_tools", _cfg.disallowed},
          {"timeout_ms", _cfg.timeout.count()},
          {"max_turns", _cfg.max_turns}};
@@ -170,6 +171,22 @@ result<tool::result> delegate_tools::run(const json& args, const tools::call_con
       return drop;
     });
   }
+  // Tools the person must allow step by step: not pre-allowed, asked through the prompt.
+  std::string prompt_url;
+  if (!_cfg.ask.empty() && _cfg.prompts) {
+    std::erase_if(req.allowed_tools,
+                  [&](auto& t) { return std::find(_cfg.ask.begin(), _cfg.ask.end(), t) != _cfg.ask.end(); });
+    prompt_url = _cfg.prompts->open(ctx.caller, ctx.call.call_id, [&ctx](std::string q) { ctx.progress(std::move(q)); });
+    req.mcp_config = json{{"mcpServers", {{"weft", {{"type", "http"}, {"url", prompt_url}}}}}}.dump();
+    req.permission_prompt_tool = "mcp__weft__approve";
+  }
+  struct closer {
+    approvals* a;
+    const std::string& url;
+    ~closer() {
+      if (a && !url.empty()) a->close(url);
+    }
+  } close_prompt{_cfg.prompts, prompt_url};
   std::vector<std::string> extra = {"TMPDIR=" + _home + "/tmp"};
   if (_cfg.weft_auth) {
     auto token = _token(_cfg.timeout + token_grace);

@@ -17,6 +17,7 @@
 #include <weft/toolserver/tool.hh>
 #include <weft/toolserver/workspace.hh>
 
+#include "services/tool-delegate/approvals.hh"
 #include "services/tool-delegate/claude.hh"
 
 namespace weft::delegate {
@@ -37,6 +38,8 @@ struct delegate_config {
   std::chrono::milliseconds timeout{600000};
   unsigned max_turns = 50;
   std::vector<std::string> allowed, disallowed;  ///< from the agent's tool policy
+  std::vector<std::string> ask;     ///< allowed tools that need a yes from the person ([delegation] ask)
+  approvals* prompts = nullptr;     ///< where those questions are served (with `ask`)
 };
 
 /// Asks llm for a run token: (token) or an error saying why not.

@@ -10,6 +10,8 @@
 // (Llm.v1 IssueRunToken): no provider key ever reaches this process or Claude Code.
 #include <cstdlib>
 
+#include <fmt/ranges.h>
+
 #include <weft/sandbox/sandbox.hh>
 #include <weft/service/exit.hh>
 #include <weft/service/paths.hh>
@@ -32,6 +34,9 @@ Claude Code as a delegate of one agent, served on the weft bus (io.weft.Tool.v1)
     tool's result; a follow-up in the same chat session resumes the Claude Code session.
     At the time limit or on cancel the whole process group is killed.
   status{} (not offered to models): path, version, auth mode, last probe and error.
+  With WEFT_DELEGATE_ASK, Claude Code asks before each use of those tools (an MCP
+  permission-prompt tool served here): the question goes to the chat as a progress line,
+  the person's /allow or /deny (Tool.v1 Answer from the caller) or the time limit decides.
   At most 4 runs at once; 16 more may wait.
 
 Environment (set by weftd from [delegation] and [agents.<id>.tools]):
@@ -44,6 +49,9 @@ Environment (set by weftd from [delegation] and [agents.<id>.tools]):
   WEFT_DELEGATE_MAX_TURNS   Claude Code's --max-turns (default 50)
   WEFT_DELEGATE_ALLOWED, WEFT_DELEGATE_DISALLOWED   comma-separated Claude Code tools
   WEFT_NETWORK              "public" (login auth): Claude Code goes out through the egress proxy
+  WEFT_DELEGATE_ASK         comma-separated Claude Code tools to ask the person about (permission
+                            prompts on 127.0.0.1:3130 in this namespace; /allow or /deny in the chat)
+  WEFT_DELEGATE_ASK_TIMEOUT_MS  how long a question waits (default 120000); no answer denies
   PATH, WEFT_BUS, WEFT_ADDRESS, WEFT_TOKEN_FD, WEFT_NOTIFY_FD, WEFT_LOG, WEFT_RUNTIME_DIR
 )";
 
@@ -89,6 +97,7 @@ int main(int argc, char** argv) {
     return service::to_int(service::exit_code::failure);
   }
   std::unique_ptr<tools::egress_relay> relay;
+  std::unique_ptr<delegate::approvals> prompts;
   std::unique_ptr<delegate::delegate_tools> tools_of_agent;
   return tools::tool_main(argc, argv, o, [&](const tools::tool_setup& s) {
     delegate::delegate_config cfg;
@@ -100,6 +109,22 @@ int main(int argc, char** argv) {
     cfg.max_turns = static_cast<unsigned>(env_number("WEFT_DELEGATE_MAX_TURNS", 50));
     cfg.allowed = split_commas(env_or("WEFT_DELEGATE_ALLOWED", ""));
     cfg.disallowed = split_commas(env_or("WEFT_DELEGATE_DISALLOWED", ""));
+    cfg.ask = split_commas(env_or("WEFT_DELEGATE_ASK", ""));
+    if (!cfg.ask.empty()) {
+      auto timeout = std::chrono::milliseconds(env_number("WEFT_DELEGATE_ASK_TIMEOUT_MS", 120000));
+      if (auto p = delegate::approvals::start(s.rt, timeout)) {
+        prompts = std::move(*p);
+        cfg.prompts = prompts.get();
+        s.log.info("permission prompts for {} on http://127.0.0.1:{} (in this namespace)",
+                   fmt::join(cfg.ask, ", "), delegate::approvals::port);
+      } else {
+        // Never a silent yes: the tools to ask about are then not allowed at all.
+        s.log.warning("{}; {} will be refused instead of asked", p.err().message, fmt::join(cfg.ask, ", "));
+        for (auto& t : cfg.ask)
+          if (std::erase(cfg.allowed, t)) cfg.disallowed.push_back(t);
+        cfg.ask.clear();
+      }
+    }
     cfg.before_exec = apply_filter;
     cfg.before_exec_arg = &*filter;
     if (cfg.weft_auth) {

@@ -59,6 +59,7 @@ int cmd_delegate_status(const options& o, const std::string& agent) {
   fmt::print("error:   {}\n", or_dash(j.value("error", "")));
   fmt::print("allowed tools:    {}\n", list("allowed_tools"));
   fmt::print("disallowed tools: {}\n", list("disallowed_tools"));
+  fmt::print("asked tools:      {}\n", list("ask_tools"));
   fmt::print("limits:  {} s per run, {} turns\n", j.value("timeout_ms", 0) / 1000, j.value("max_turns", 0));
   return j.value("usable", false) ? 0 : 1;
 }

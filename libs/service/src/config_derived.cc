@@ -66,6 +66,10 @@ void configure_delegate(const config& c, const agent_settings& a, const std::str
   auto perms = claude_permissions_of(a.tools, d.excluded_tools);
   s.env["WEFT_DELEGATE_ALLOWED"] = fmt::format("{}", fmt::join(perms.allowed, ","));
   s.env["WEFT_DELEGATE_DISALLOWED"] = fmt::format("{}", fmt::join(perms.disallowed, ","));
+  if (!d.ask.empty()) {
+    s.env["WEFT_DELEGATE_ASK"] = fmt::format("{}", fmt::join(d.ask, ","));
+    s.env["WEFT_DELEGATE_ASK_TIMEOUT_MS"] = std::to_string(d.ask_timeout_ms);
+  }
   s.sandbox.max_open_files = delegate_max_open_files;
   // Claude Code reads /proc/self/maps, /proc/stat and the CPU list in its own process, which
   // a /proc/self rule naming the tool process cannot cover: a /proc of its own PID

@@ -103,7 +103,7 @@ void read_delegation(checker& ck, const toml::table& t, config& c) {
   const std::string label = "[delegation]";
   auto& d = c.delegation;
   ck.check_keys(t, label, {"claude_enabled", "claude_flow_enabled", "claude_path", "auth", "config_dir", "timeout_ms",
-                           "max_turns", "excluded_tools", "routing_rules"});
+                           "max_turns", "excluded_tools", "ask", "ask_timeout_ms", "routing_rules"});
   d.claude_enabled = ck.read_bool(t, label, "claude_enabled").value_or(d.claude_enabled);
   d.claude_flow_enabled = ck.read_bool(t, label, "claude_flow_enabled").value_or(d.claude_flow_enabled);
   for (auto [key, field] : {std::pair{"claude_path", &d.claude_path}, std::pair{"config_dir", &d.config_dir}})
@@ -119,6 +119,9 @@ void read_delegation(checker& ck, const toml::table& t, config& c) {
                      .value_or(d.timeout_ms);
   d.max_turns = ck.read_uint(t, label, "max_turns", std::uint32_t{1}, std::uint32_t{1000}).value_or(d.max_turns);
   if (auto ex = ck.read_strings(t, label, "excluded_tools")) d.excluded_tools = std::move(*ex);
+  if (auto ask = ck.read_strings(t, label, "ask")) d.ask = std::move(*ask);
+  d.ask_timeout_ms = ck.read_uint(t, label, "ask_timeout_ms", std::uint32_t{1000}, std::uint32_t{3600 * 1000})
+                         .value_or(d.ask_timeout_ms);
   auto* n = t.get("routing_rules");
   if (!n) return;
   auto* rules = n->as_table();

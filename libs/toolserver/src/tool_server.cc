@@ -111,9 +111,9 @@ void tool_server::call(tool::call c, service::responder r) {
   std::string call_id = c.call_id;
   bool queued = _pool.submit(
       [def = &it->second, cancel, c = std::move(c), args = std::move(args), &lg = _log,
-       progress = std::move(progress)]() mutable -> result<tool::result> {
+       progress = std::move(progress), caller = std::string(r.from())]() mutable -> result<tool::result> {
         try {
-          return def->run(args, cancel->context(c, std::move(progress)));
+          return def->run(args, cancel->context(c, std::move(progress), std::move(caller)));
         } catch (const std::exception& e) {
           // A tool bug must not take the process (and every other call) down.
           lg.error("Failed to run '{}': {}", c.name, e.what());

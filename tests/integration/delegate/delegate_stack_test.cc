@@ -535,3 +535,57 @@ TEST_CASE("delegation: Claude Code and its commands may open no UNIX socket (the
   CHECK(printed.find("unix refused: Operation not permitted") != std::string::npos);
   CHECK(printed.find("unix connected") == std::string::npos);
 }
+
+TEST_CASE("delegation with a permission prompt: Claude Code asks on the chat before Bash; /allow runs the step, "
+          "/deny and no answer refuse it") {
+  delegate_stack f(delegation_of("ask = [\"Bash\"]\nask_timeout_ms = 3000\n"
+                                 "[delegation.routing_rules]\n\"^refactor\\\\b\" = \"flow\"\n"));
+  auto port = wait_web_port(*f.s);
+  REQUIRE(port != 0);
+  auto token = web_token(*f.s);
+  auto auth = bearer(token);
+  auto touch = [](const std::string& name) {
+    return json::array(
+        {{{"tool_calls",
+           json::array({{{"name", "Bash"}, {"arguments", {{"command", "touch " + name}, {"description", "touch"}}}}})}},
+         {{"text", "finished with " + name}}});
+  };
+  /// The tool_result Claude Code sent back after its Bash step, from the request that followed it.
+  auto bash_result = [&] {
+    std::string out;
+    auto reqs = f.claude_requests();
+    for (auto& m : reqs.back()["body"]["messages"])
+      if (m.value("role", "") == "user" && m["content"].is_array())
+        for (auto& c : m["content"])
+          if (c.value("type", "") == "tool_result") out = c["content"].dump();
+    return out;
+  };
+  struct {
+    std::string session, file, answer, result;
+    bool made;
+  } cases[] = {{"p1", "allowed-1", "/allow", "", true},
+               {"p2", "denied-1", "/deny", "Not allowed: denied by the person on the chat", false},
+               {"p3", "late-1", "", "Not allowed: no answer within 3 s", false}};
+  for (auto& c : cases) {
+    CAPTURE(c.session);
+    f.script(touch(c.file));
+    sse_stream st(port, "/api/stream?session=" + c.session, auth[0]);
+    REQUIRE(st.read_until("retry:"));
+    REQUIRE(post_message(port, token, json{{"session", c.session}, {"text", "refactor: touch " + c.file}}.dump())
+                .status == 202);
+    REQUIRE_MESSAGE(st.read_until("❓ Claude Code asks to use Bash: touch " + c.file), st.data());
+    if (!c.answer.empty()) {
+      REQUIRE(post_message(port, token, json{{"session", c.session}, {"text", c.answer}}.dump()).status == 202);
+      REQUIRE_MESSAGE(st.read_until(fmt::format("Passed on: {}.", c.answer.substr(1))), st.data());
+    }
+    REQUIRE_MESSAGE(st.read_until("finished with " + c.file), st.data());
+    REQUIRE_MESSAGE(st.read_until("— Claude Code"), st.data());
+    CHECK(fs::exists(f.ws / c.file) == c.made);
+    auto r = bash_result();
+    CAPTURE(r);
+    if (!c.result.empty()) CHECK(r.find(c.result) != std::string::npos);
+  }
+  // Nothing is asked when nothing runs.
+  auto idle = post_message(port, token, json{{"session", "p1"}, {"text", "/allow"}}.dump());
+  CHECK(idle.status == 202);
+}

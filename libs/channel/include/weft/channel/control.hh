@@ -1,17 +1,24 @@
 #pragma once
-/// Control words of a chat: a message that is only "/stop" (or "/cancel") stops what the
-/// agent is doing in that chat. The router lets it past the turn running in the session
-/// (a lane of its own) and the agent answers it at once, without the model.
+/// Control words of a chat: a message that is only one of them is not a message for the
+/// model but an instruction about the turn running in that chat. `/stop` (or `/cancel`)
+/// stops it; `/allow` and `/deny` answer a question it asked (a delegated Claude Code run
+/// asking before a step). The router lets them past the running turn (a lane of their own)
+/// and the agent answers them at once, without the model.
 
 #include <string_view>
 
 namespace weft::channel {
 
-inline bool is_stop_word(std::string_view text) {
+enum class control { none, stop, allow, deny };
+
+inline control control_word(std::string_view text) {
   auto b = text.find_first_not_of(" \t\r\n"), e = text.find_last_not_of(" \t\r\n");
-  if (b == std::string_view::npos) return false;
+  if (b == std::string_view::npos) return control::none;
   auto word = text.substr(b, e - b + 1);
-  return word == "/stop" || word == "/cancel";
+  if (word == "/stop" || word == "/cancel") return control::stop;
+  if (word == "/allow") return control::allow;
+  if (word == "/deny") return control::deny;
+  return control::none;
 }
 
 }  // namespace weft::channel

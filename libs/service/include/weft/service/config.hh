@@ -251,6 +251,8 @@ struct delegation_settings {
   std::uint32_t timeout_ms = 600000;  ///< one delegated run
   std::uint32_t max_turns = 50;    ///< Claude Code's --max-turns
   std::vector<std::string> excluded_tools;  ///< Claude Code tools no delegated run gets
+  std::vector<std::string> ask;    ///< Claude Code tools a run must ask the person for, at each use
+  std::uint32_t ask_timeout_ms = 120000;  ///< how long such a question waits; no answer denies
   std::vector<delegation_rule> routing_rules;  ///< in file order
   bool operator==(const delegation_settings&) const = default;
 };

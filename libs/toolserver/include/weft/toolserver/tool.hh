@@ -35,6 +35,9 @@ struct call_context {
   /// Where progress() goes: to the caller as Tool.v1 Progress when its Call had a
   /// progress_id (the tool server sets it), else nowhere.
   std::function<void(std::string)> progress_sink = {};
+  /// Who made the call (the bus stamped it): a tool that waits for the caller's Tool.v1
+  /// Answer accepts it from this address only.
+  std::string caller = {};
   bool cancelled() const { return cancel_flag.load(std::memory_order_relaxed); }
   /// A step of a long call for the person waiting (not the result). Any thread; cheap when
   /// the caller asked for none.
@@ -58,8 +61,9 @@ class cancel_signal {
   bool fired() const { return _flag.load(std::memory_order_relaxed); }
   int fd() const { return _fd.get(); }
   /// The context of a call run under this signal.
-  call_context context(const tool::call& c, std::function<void(std::string)> progress = {}) const {
-    return call_context{c, _fd.get(), _flag, std::move(progress)};
+  call_context context(const tool::call& c, std::function<void(std::string)> progress = {},
+                       std::string caller = {}) const {
+    return call_context{c, _fd.get(), _flag, std::move(progress), std::move(caller)};
   }
 
  private:
