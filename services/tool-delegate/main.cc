@@ -70,11 +70,6 @@ std::vector<std::string> split_commas(const std::string& s) {
   return out;
 }
 
-/// The command filter, in the forked child right before Claude Code's exec.
-bool apply_filter(const void* filter) noexcept {
-  return static_cast<const sandbox::command_filter*>(filter)->apply_in_child() == nullptr;
-}
-
 unsigned long env_number(const char* name, unsigned long fallback) {
   auto v = env_or(name, "");
   char* end = nullptr;
@@ -125,7 +120,7 @@ int main(int argc, char** argv) {
         cfg.ask.clear();
       }
     }
-    cfg.before_exec = apply_filter;
+    cfg.before_exec = sandbox::command_filter::before_exec;
     cfg.before_exec_arg = &*filter;
     if (cfg.weft_auth) {
       auto socket = service::runtime_dir() + "/llm/messages.sock";

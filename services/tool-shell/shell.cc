@@ -15,10 +15,6 @@ using std::chrono::milliseconds;
 
 tool::result failed(std::string text) { return tool::result{std::move(text), true, false}; }
 
-/// The command filter, in the forked child right before exec (command_spec::before_exec).
-bool apply_filter(const void* filter) noexcept {
-  return static_cast<const sandbox::command_filter*>(filter)->apply_in_child() == nullptr;
-}
 
 }  // namespace
 
@@ -56,7 +52,7 @@ result<tool::result> exec(const workspace& ws, const json& args, const call_cont
                     .dir_fd = dir_fd.get()};
   spec.env.insert(spec.env.end(), lim.extra_env.begin(), lim.extra_env.end());
   if (lim.filter) {
-    spec.before_exec = apply_filter;
+    spec.before_exec = sandbox::command_filter::before_exec;
     spec.before_exec_arg = lim.filter.get();
     spec.before_exec_step = "the command filter";
   }

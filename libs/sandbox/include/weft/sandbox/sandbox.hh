@@ -146,6 +146,11 @@ class command_filter {
   /// In the forked child, before exec: no_new_privs, then the filter. Async-signal-safe.
   /// Returns nullptr on success, else the step that failed (errno set).
   const char* apply_in_child() const noexcept;
+  /// apply_in_child() in the form of weft::command_spec::before_exec, `filter` being a
+  /// command_filter: true when it applied.
+  static bool before_exec(const void* filter) noexcept {
+    return static_cast<const command_filter*>(filter)->apply_in_child() == nullptr;
+  }
 
  private:
   std::vector<sock_filter> _filter;
