@@ -440,7 +440,7 @@ constexpr error_case error_cases[] = {
         "clawft.toml:5:1: error: unknown key 'modle' in [agents.a]; expected one of: name, tier, model, workspace, "
         "max_iterations, tool_timeout_ms, max_tokens, budget_usd, tools; did you mean 'model'?"},
     {"[agents.a.tools]\nfamilies = [\"fs\", \"shel\", \"fs\"]\nallow = [\"read file\"]\ndeny = 1\n",
-     "clawft.toml:2:19: error: [agents.a.tools] families 'shel' is not a tool family; use fs, shell, web, mcp, delegate; did you "
+     "clawft.toml:2:19: error: [agents.a.tools] families 'shel' is not a tool family; use fs, shell, web, mcp, delegate, git; did you "
         "mean 'shell'?\n"
         "clawft.toml:2:27: error: [agents.a.tools] families lists 'fs' twice\n"
         "clawft.toml:3:10: error: [agents.a.tools] allow 'read file' can never match a tool name: use letters, "
@@ -1834,6 +1834,24 @@ network = "public"
     auto t = derived_by_name("[agents.a.tools]\nnetwork = \"public\"\n");
     CHECK(t.at("egress").env.at("WEFT_EGRESS_TEST_PUBLIC") == "198.18.0.2/32");
   }
+}
+
+TEST_CASE("derived_services: the git tools of an agent that lists them, sandboxed like the other per-agent tools") {
+  no_provider_keys keys;
+  auto c = valid("[agents.a]\nworkspace = \"/w/a\"\n[agents.a.tools]\nfamilies = [\"fs\", \"git\"]\n");
+  auto d = derived_services(c, [](std::string_view p) { return "/opt/weft/" + std::string(p); });
+  auto it = std::find_if(d.begin(), d.end(), [](auto& s) { return s.name == "tool-git-a"; });
+  REQUIRE(it != d.end());
+  CHECK(it->exec == "/opt/weft/weft-tool-git");
+  CHECK(it->address == "tool/git/a");
+  CHECK(it->sandbox.enabled);
+  CHECK(it->sandbox.own_network);
+  CHECK(it->sandbox.read_write.front() == "/w/a");
+  CHECK(tool_process_addresses(c.agents.at("a").tools, "a") == std::vector<std::string>{"tool/fs/a", "tool/git/a"});
+  // Not among the defaults: an agent gets it by listing it.
+  CHECK(std::none_of(d.begin(), d.end(), [](auto& s) { return s.name == "tool-git-b"; }));
+  tool_policy defaults;
+  CHECK(std::find(defaults.families.begin(), defaults.families.end(), "git") == defaults.families.end());
 }
 
 TEST_CASE("claude_permissions_of: Claude Code gets what the agent's tool policy gives it") {

@@ -1,0 +1,639 @@
+#include "git_tools.hh"
+
+#include <git2.h>
+
+#include <algorithm>
+#include <memory>
+#include <mutex>
+
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
+namespace weft::tools::git {
+
+namespace {
+
+// ---- libgit2 handles ----------------------------------------------------------------------
+
+template <class T, void (*Free)(T*)>
+struct freer {
+  void operator()(T* p) const { Free(p); }
+};
+using repo_ptr = std::unique_ptr<git_repository, freer<git_repository, git_repository_free>>;
+using object_ptr = std::unique_ptr<git_object, freer<git_object, git_object_free>>;
+using commit_ptr = std::unique_ptr<git_commit, freer<git_commit, git_commit_free>>;
+using tree_ptr = std::unique_ptr<git_tree, freer<git_tree, git_tree_free>>;
+using diff_ptr = std::unique_ptr<git_diff, freer<git_diff, git_diff_free>>;
+using stats_ptr = std::unique_ptr<git_diff_stats, freer<git_diff_stats, git_diff_stats_free>>;
+using status_ptr = std::unique_ptr<git_status_list, freer<git_status_list, git_status_list_free>>;
+using walk_ptr = std::unique_ptr<git_revwalk, freer<git_revwalk, git_revwalk_free>>;
+using blame_ptr = std::unique_ptr<git_blame, freer<git_blame, git_blame_free>>;
+using ref_ptr = std::unique_ptr<git_reference, freer<git_reference, git_reference_free>>;
+using index_ptr = std::unique_ptr<git_index, freer<git_index, git_index_free>>;
+using sig_ptr = std::unique_ptr<git_signature, freer<git_signature, git_signature_free>>;
+using blob_ptr = std::unique_ptr<git_blob, freer<git_blob, git_blob_free>>;
+using branch_iter_ptr = std::unique_ptr<git_branch_iterator, freer<git_branch_iterator, git_branch_iterator_free>>;
+
+struct buf {
+  git_buf b = GIT_BUF_INIT;
+  ~buf() { git_buf_dispose(&b); }
+  std::string str() const { return b.ptr ? std::string(b.ptr, b.size) : std::string(); }
+};
+
+/// "Failed to <what>: <libgit2's message>" as a Tool.v1 error (`code`: Failed unless given).
+error failed_git(std::string_view what, tool::error_code code = tool::error_code::failed) {
+  const git_error* e = git_error_last();
+  return tool::make(code, "Failed to {}: {}", what, e && e->message ? e->message : "unknown libgit2 error");
+}
+
+std::string oid_hex(const git_oid* id) {
+  char s[GIT_OID_HEXSZ + 1];
+  git_oid_tostr(s, sizeof s, id);
+  return s;
+}
+
+/// The repository named by args.repo (default: the workspace itself), beneath the
+/// workspace; discovery stops at the workspace's parent, so a workspace that is not a
+/// repository never finds one around it.
+result<repo_ptr> open_repo(const workspace& ws, const json& args) {
+  auto repo = optional_string_arg(args, "repo");
+  if (!repo) return repo.take_error();
+  auto rel = ws.relative(repo->value_or("."), "open the repository");
+  if (!rel) return rel.take_error();
+  auto path = rel->empty() ? ws.root() : ws.root() + "/" + *rel;
+  auto ceiling = ws.root().substr(0, ws.root().rfind('/'));
+  if (ceiling.empty()) ceiling = "/";
+  git_repository* r = nullptr;
+  if (git_repository_open_ext(&r, path.c_str(), 0, ceiling.c_str()) != 0)
+    return failed_git(fmt::format("open a git repository at '{}'", repo->value_or(".")),
+                     tool::error_code::bad_arguments);
+  repo_ptr out(r);
+  // A repository found above `repo` must still be inside the workspace.
+  const char* wd = git_repository_workdir(r);
+  std::string top = wd ? wd : git_repository_path(r);
+  if (top.rfind(ws.root(), 0) != 0) return ws.denied(repo->value_or("."), "open the repository");
+  return out;
+}
+
+/// The workspace-relative path `p` as a path inside the repository (for blame, pathspecs).
+result<std::string> repo_path(const workspace& ws, git_repository* r, const std::string& p) {
+  auto rel = ws.relative(p, "use");
+  if (!rel) return rel.take_error();
+  std::string full = ws.root() + "/" + *rel;
+  std::string wd = git_repository_workdir(r) ? git_repository_workdir(r) : "";
+  if (wd.empty() || full.rfind(wd, 0) != 0)
+    return tool::make(tool::error_code::bad_arguments, "'{}' is not inside the repository", p);
+  return full.substr(wd.size());
+}
+
+result<commit_ptr> commit_of(git_repository* r, const std::string& rev) {
+  git_object* o = nullptr;
+  if (git_revparse_single(&o, r, rev.c_str()) != 0)
+    return failed_git(fmt::format("find revision '{}'", rev), tool::error_code::bad_arguments);
+  object_ptr obj(o);
+  git_object* peeled = nullptr;
+  if (git_object_peel(&peeled, o, GIT_OBJECT_COMMIT) != 0)
+    return failed_git(fmt::format("find a commit for '{}'", rev), tool::error_code::bad_arguments);
+  return commit_ptr(reinterpret_cast<git_commit*>(peeled));
+}
+
+/// Text cut at `max` bytes (at a line end when there is one), with a note saying so.
+std::string capped(std::string text, std::size_t max, bool& cut) {
+  cut = text.size() > max;
+  if (!cut) return text;
+  auto end = text.rfind('\n', max);
+  auto total = text.size();
+  text.resize(end == std::string::npos ? max : end + 1);
+  text += fmt::format("[… cut: {} of {} bytes shown; narrow it with a path or a smaller range]\n", text.size(), total);
+  return text;
+}
+
+tool::result text_result(std::string text, json structured, bool cut = false) {
+  tool::result r;
+  r.content = std::move(text);
+  r.truncated = cut;
+  r.structured = structured.dump();
+  return r;
+}
+
+std::string status_code(unsigned s, bool index) {
+  if (index) {
+    if (s & GIT_STATUS_INDEX_NEW) return "added";
+    if (s & GIT_STATUS_INDEX_MODIFIED) return "modified";
+    if (s & GIT_STATUS_INDEX_DELETED) return "deleted";
+    if (s & GIT_STATUS_INDEX_RENAMED) return "renamed";
+    if (s & GIT_STATUS_INDEX_TYPECHANGE) return "typechange";
+  } else {
+    if (s & GIT_STATUS_WT_NEW) return "untracked";
+    if (s & GIT_STATUS_WT_MODIFIED) return "modified";
+    if (s & GIT_STATUS_WT_DELETED) return "deleted";
+    if (s & GIT_STATUS_WT_RENAMED) return "renamed";
+    if (s & GIT_STATUS_WT_TYPECHANGE) return "typechange";
+  }
+  return "";
+}
+
+std::string current_branch(git_repository* r) {
+  git_reference* h = nullptr;
+  int rc = git_repository_head(&h, r);
+  if (rc == GIT_EUNBORNBRANCH) {
+    git_reference* sym = nullptr;
+    if (git_reference_lookup(&sym, r, "HEAD") == 0) {
+      ref_ptr s(sym);
+      if (const char* t = git_reference_symbolic_target(sym)) {
+        std::string name = t;
+        if (name.rfind("refs/heads/", 0) == 0) name = name.substr(11);
+        return name + " (no commits yet)";
+      }
+    }
+    return "(no commits yet)";
+  }
+  if (rc != 0) return "(unknown)";
+  ref_ptr head(h);
+  if (git_repository_head_detached(r) == 1) return "(detached at " + oid_hex(git_reference_target(h)).substr(0, 7) + ")";
+  return git_reference_shorthand(h);
+}
+
+/// A diff as a patch and its stats.
+result<std::pair<std::string, json>> patch_of(git_diff* d) {
+  std::string patch;
+  auto cb = [](const git_diff_delta*, const git_diff_hunk*, const git_diff_line* l, void* payload) -> int {
+    auto& out = *static_cast<std::string*>(payload);
+    if (l->origin == GIT_DIFF_LINE_ADDITION || l->origin == GIT_DIFF_LINE_DELETION || l->origin == GIT_DIFF_LINE_CONTEXT)
+      out += l->origin;
+    out.append(l->content, l->content_len);
+    return 0;
+  };
+  if (git_diff_print(d, GIT_DIFF_FORMAT_PATCH, cb, &patch) != 0) return failed_git("format the diff");
+  git_diff_stats* s = nullptr;
+  if (git_diff_get_stats(&s, d) != 0) return failed_git("count the diff");
+  stats_ptr stats(s);
+  json files = json::array();
+  for (std::size_t i = 0; i < git_diff_num_deltas(d); ++i) {
+    auto* delta = git_diff_get_delta(d, i);
+    files.push_back({{"path", delta->new_file.path},
+                     {"old_path", delta->old_file.path},
+                     {"status", std::string(1, git_diff_status_char(delta->status))},
+                     {"binary", (delta->flags & GIT_DIFF_FLAG_BINARY) != 0}});
+  }
+  json st{{"files_changed", git_diff_stats_files_changed(s)},
+          {"insertions", git_diff_stats_insertions(s)},
+          {"deletions", git_diff_stats_deletions(s)},
+          {"files", std::move(files)}};
+  return std::pair{std::move(patch), std::move(st)};
+}
+
+result<tree_ptr> tree_of(git_commit* c) {
+  git_tree* t = nullptr;
+  if (git_commit_tree(&t, c) != 0) return failed_git("read a commit's tree");
+  return tree_ptr(t);
+}
+
+std::string signature_text(const git_signature* s) {
+  return fmt::format("{} <{}>", s->name ? s->name : "", s->email ? s->email : "");
+}
+
+json commit_json(const git_commit* c) {
+  auto* a = git_commit_author(c);
+  return json{{"id", oid_hex(git_commit_id(c))},
+              {"author", a->name ? a->name : ""},
+              {"email", a->email ? a->email : ""},
+              {"time", a->when.time},
+              {"summary", git_commit_summary(const_cast<git_commit*>(c)) ? git_commit_summary(const_cast<git_commit*>(c)) : ""},
+              {"parents", git_commit_parentcount(c)}};
+}
+
+}  // namespace
+
+void init() {
+  static std::once_flag once;
+  std::call_once(once, [] { git_libgit2_init(); });
+}
+
+result<tool::result> status(const workspace& ws, const json& args, const git_limits& lim) {
+  auto r = open_repo(ws, args);
+  if (!r) return r.take_error();
+  git_status_options o = GIT_STATUS_OPTIONS_INIT;
+  o.show = GIT_STATUS_SHOW_INDEX_AND_WORKDIR;
+  o.flags = GIT_STATUS_OPT_INCLUDE_UNTRACKED | GIT_STATUS_OPT_RECURSE_UNTRACKED_DIRS |
+            GIT_STATUS_OPT_RENAMES_HEAD_TO_INDEX | GIT_STATUS_OPT_SORT_CASE_SENSITIVELY;
+  git_status_list* l = nullptr;
+  if (git_status_list_new(&l, r->get(), &o) != 0) return failed_git("read the status");
+  status_ptr list(l);
+  auto branch_name = current_branch(r->get());
+  json entries = json::array();
+  std::string text = fmt::format("On branch {}\n", branch_name);
+  auto n = git_status_list_entrycount(l);
+  for (std::size_t i = 0; i < n && i < lim.max_status_entries; ++i) {
+    auto* e = git_status_byindex(l, i);
+    const char* path = e->index_to_workdir ? e->index_to_workdir->new_file.path
+                       : e->head_to_index  ? e->head_to_index->new_file.path
+                                           : "";
+    auto staged = status_code(e->status, true), unstaged = status_code(e->status, false);
+    if (staged.empty() && unstaged.empty()) continue;
+    entries.push_back({{"path", path}, {"staged", staged}, {"unstaged", unstaged}});
+    text += fmt::format("  {:<10} {:<10} {}\n", staged.empty() ? "-" : staged, unstaged.empty() ? "-" : unstaged, path);
+  }
+  if (entries.empty()) text += "nothing to commit, working tree clean\n";
+  if (n > lim.max_status_entries) text += fmt::format("[… {} more entries not shown]\n", n - lim.max_status_entries);
+  return text_result(std::move(text), {{"branch", branch_name}, {"entries", std::move(entries)}}, n > lim.max_status_entries);
+}
+
+result<tool::result> log(const workspace& ws, const json& args, const git_limits& lim) {
+  auto r = open_repo(ws, args);
+  if (!r) return r.take_error();
+  auto rev = optional_string_arg(args, "rev");
+  auto count = optional_uint_arg(args, "max_count");
+  auto author = optional_string_arg(args, "author");
+  auto grep = optional_string_arg(args, "grep");
+  auto path = optional_string_arg(args, "path");
+  if (!rev) return rev.take_error();
+  if (!count) return count.take_error();
+  if (!author) return author.take_error();
+  if (!grep) return grep.take_error();
+  if (!path) return path.take_error();
+  auto max = std::min<std::size_t>(count->value_or(20), lim.max_log);
+  auto start = commit_of(r->get(), rev->value_or("HEAD"));
+  if (!start) return start.take_error();
+  std::string in_repo;
+  if (path->has_value()) {
+    auto p = repo_path(ws, r->get(), **path);
+    if (!p) return p.take_error();
+    in_repo = *p;
+  }
+  git_revwalk* w = nullptr;
+  if (git_revwalk_new(&w, r->get()) != 0) return failed_git("walk the history");
+  walk_ptr walk(w);
+  git_revwalk_sorting(w, GIT_SORT_TOPOLOGICAL | GIT_SORT_TIME);  // git log's order
+  git_revwalk_push(w, git_commit_id(start->get()));
+  json commits = json::array();
+  std::string text;
+  git_oid id;
+  while (commits.size() < max && git_revwalk_next(&id, w) == 0) {
+    git_commit* c = nullptr;
+    if (git_commit_lookup(&c, r->get(), &id) != 0) return failed_git("read a commit");
+    commit_ptr cp(c);
+    auto* a = git_commit_author(c);
+    if (author->has_value() && std::string(a->name).find(**author) == std::string::npos &&
+        std::string(a->email).find(**author) == std::string::npos)
+      continue;
+    const char* msg = git_commit_message(c);
+    if (grep->has_value() && (!msg || std::string(msg).find(**grep) == std::string::npos)) continue;
+    if (!in_repo.empty()) {
+      // Only commits that changed the path (against their first parent, or added it).
+      auto tree = tree_of(c);
+      if (!tree) return tree.take_error();
+      tree_ptr parent_tree;
+      if (git_commit_parentcount(c) > 0) {
+        git_commit* p = nullptr;
+        if (git_commit_parent(&p, c, 0) != 0) return failed_git("read a parent commit");
+        commit_ptr pp(p);
+        auto pt = tree_of(p);
+        if (!pt) return pt.take_error();
+        parent_tree = std::move(*pt);
+      }
+      git_diff_options o = GIT_DIFF_OPTIONS_INIT;
+      char* spec = in_repo.data();
+      o.pathspec = {&spec, 1};
+      git_diff* d = nullptr;
+      if (git_diff_tree_to_tree(&d, r->get(), parent_tree.get(), tree->get(), &o) != 0) return failed_git("diff a commit");
+      diff_ptr dp(d);
+      if (git_diff_num_deltas(d) == 0) continue;
+    }
+    auto j = commit_json(c);
+    text += fmt::format("{} {} {} — {}\n", j["id"].get<std::string>().substr(0, 12), a->name ? a->name : "",
+                        j["time"].get<long long>(), j["summary"].get<std::string>());
+    commits.push_back(std::move(j));
+  }
+  if (commits.empty()) text = "no commits match\n";
+  return text_result(std::move(text), {{"commits", std::move(commits)}});
+}
+
+result<tool::result> diff(const workspace& ws, const json& args, const git_limits& lim) {
+  auto r = open_repo(ws, args);
+  if (!r) return r.take_error();
+  auto from = optional_string_arg(args, "from");
+  if (!from) return from.take_error();
+  auto to = optional_string_arg(args, "to");
+  if (!to) return to.take_error();
+  auto cached = optional_bool_arg(args, "cached");
+  if (!cached) return cached.take_error();
+  auto path = optional_string_arg(args, "path");
+  if (!path) return path.take_error();
+  git_diff_options o = GIT_DIFF_OPTIONS_INIT;
+  std::string in_repo;
+  char* spec = nullptr;
+  if (path->has_value()) {
+    auto p = repo_path(ws, r->get(), **path);
+    if (!p) return p.take_error();
+    in_repo = *p;
+    spec = in_repo.data();
+    o.pathspec = {&spec, 1};
+  }
+  git_diff* d = nullptr;
+  int rc = 0;
+  if (from->has_value()) {
+    // Between two commits (to: default HEAD), or from a commit to the working tree (to = "").
+    auto a = commit_of(r->get(), **from);
+    if (!a) return a.take_error();
+    auto ta = tree_of(a->get());
+    if (!ta) return ta.take_error();
+    if (to->has_value() && !(*to)->empty()) {
+      auto b = commit_of(r->get(), **to);
+      if (!b) return b.take_error();
+      auto tb = tree_of(b->get());
+      if (!tb) return tb.take_error();
+      rc = git_diff_tree_to_tree(&d, r->get(), ta->get(), tb->get(), &o);
+    } else {
+      rc = git_diff_tree_to_workdir_with_index(&d, r->get(), ta->get(), &o);
+    }
+  } else if (cached->value_or(false)) {
+    tree_ptr head_tree;
+    if (auto h = commit_of(r->get(), "HEAD")) {
+      auto t = tree_of(h->get());
+      if (!t) return t.take_error();
+      head_tree = std::move(*t);
+    }
+    rc = git_diff_tree_to_index(&d, r->get(), head_tree.get(), nullptr, &o);
+  } else {
+    // As git diff: tracked files only (git_status names the untracked ones).
+    rc = git_diff_index_to_workdir(&d, r->get(), nullptr, &o);
+  }
+  if (rc != 0) return failed_git("compute the diff");
+  diff_ptr dp(d);
+  auto p = patch_of(d);
+  if (!p) return p.take_error();
+  bool cut = false;
+  auto text = p->first.empty() ? std::string("no differences\n") : capped(std::move(p->first), lim.max_output_bytes, cut);
+  return text_result(std::move(text), std::move(p->second), cut);
+}
+
+result<tool::result> show(const workspace& ws, const json& args, const git_limits& lim) {
+  auto r = open_repo(ws, args);
+  if (!r) return r.take_error();
+  auto rev = optional_string_arg(args, "rev");
+  if (!rev) return rev.take_error();
+  auto c = commit_of(r->get(), rev->value_or("HEAD"));
+  if (!c) return c.take_error();
+  auto tree = tree_of(c->get());
+  if (!tree) return tree.take_error();
+  tree_ptr parent_tree;
+  if (git_commit_parentcount(c->get()) > 0) {
+    git_commit* p = nullptr;
+    if (git_commit_parent(&p, c->get(), 0) != 0) return failed_git("read the parent commit");
+    commit_ptr pp(p);
+    auto pt = tree_of(p);
+    if (!pt) return pt.take_error();
+    parent_tree = std::move(*pt);
+  }
+  git_diff* d = nullptr;
+  if (git_diff_tree_to_tree(&d, r->get(), parent_tree.get(), tree->get(), nullptr) != 0) return failed_git("diff the commit");
+  diff_ptr dp(d);
+  auto p = patch_of(d);
+  if (!p) return p.take_error();
+  auto j = commit_json(c->get());
+  auto* a = git_commit_author(c->get());
+  std::string text = fmt::format("commit {}\nAuthor: {}\nDate:   {}\n\n{}\n\n", j["id"].get<std::string>(),
+                                 signature_text(a), a->when.time, git_commit_message(c->get()) ? git_commit_message(c->get()) : "");
+  text += p->first;
+  bool cut = false;
+  text = capped(std::move(text), lim.max_output_bytes, cut);
+  j["diff"] = std::move(p->second);
+  return text_result(std::move(text), std::move(j), cut);
+}
+
+result<tool::result> blame(const workspace& ws, const json& args, const git_limits& lim) {
+  auto r = open_repo(ws, args);
+  if (!r) return r.take_error();
+  auto file = string_arg(args, "path");
+  if (!file) return file.take_error();
+  auto rev = optional_string_arg(args, "rev");
+  if (!rev) return rev.take_error();
+  auto in_repo = repo_path(ws, r->get(), *file);
+  if (!in_repo) return in_repo.take_error();
+  auto c = commit_of(r->get(), rev->value_or("HEAD"));
+  if (!c) return c.take_error();
+  git_blame_options o = GIT_BLAME_OPTIONS_INIT;
+  git_oid_cpy(&o.newest_commit, git_commit_id(c->get()));
+  git_blame* b = nullptr;
+  if (git_blame_file(&b, r->get(), in_repo->c_str(), &o) != 0)
+    return failed_git(fmt::format("blame '{}'", *file), tool::error_code::bad_arguments);
+  blame_ptr bp(b);
+  // The file's lines as of that commit.
+  git_object* o2 = nullptr;
+  auto spec = fmt::format("{}:{}", oid_hex(git_commit_id(c->get())), *in_repo);
+  if (git_revparse_single(&o2, r->get(), spec.c_str()) != 0) return failed_git(fmt::format("read '{}'", *file));
+  blob_ptr blob(reinterpret_cast<git_blob*>(o2));
+  if (git_blob_is_binary(blob.get()))
+    return tool::make(tool::error_code::bad_arguments, "'{}' is a binary file: there are no lines to blame", *file);
+  std::string content(static_cast<const char*>(git_blob_rawcontent(blob.get())), git_blob_rawsize(blob.get()));
+  std::vector<std::string_view> lines;
+  for (std::size_t s = 0; s < content.size();) {
+    auto e = content.find('\n', s);
+    if (e == std::string::npos) e = content.size();
+    lines.push_back(std::string_view(content).substr(s, e - s));
+    s = e + 1;
+  }
+  json out = json::array();
+  std::string text;
+  for (std::size_t i = 0; i < lines.size(); ++i) {
+    auto* h = git_blame_get_hunk_byline(b, i + 1);
+    if (!h) continue;
+    auto id = oid_hex(&h->final_commit_id);
+    auto who = h->final_signature && h->final_signature->name ? h->final_signature->name : "";
+    out.push_back({{"line", i + 1}, {"commit", id}, {"author", who}});
+    text += fmt::format("{} ({} {:>4}) {}\n", id.substr(0, 8), who, i + 1, lines[i]);
+  }
+  bool cut = false;
+  text = capped(std::move(text), lim.max_output_bytes, cut);
+  return text_result(std::move(text), {{"path", *file}, {"lines", std::move(out)}}, cut);
+}
+
+result<tool::result> branch(const workspace& ws, const json& args, const git_limits&) {
+  auto r = open_repo(ws, args);
+  if (!r) return r.take_error();
+  auto action = optional_string_arg(args, "action");
+  if (!action) return action.take_error();
+  auto name = optional_string_arg(args, "name");
+  if (!name) return name.take_error();
+  auto act = action->value_or("list");
+  auto need_name = [&]() -> weft::status {
+    if (!name->has_value() || (*name)->empty())
+      return tool::make(tool::error_code::bad_arguments, "git_branch {} needs 'name'", act);
+    return {};
+  };
+  if (act == "list") {
+    git_branch_iterator* it = nullptr;
+    if (git_branch_iterator_new(&it, r->get(), GIT_BRANCH_LOCAL) != 0) return failed_git("list the branches");
+    branch_iter_ptr ip(it);
+    git_reference* ref = nullptr;
+    git_branch_t type;
+    json names = json::array();
+    std::string text, current;
+    while (git_branch_next(&ref, &type, it) == 0) {
+      ref_ptr rp(ref);
+      const char* n = nullptr;
+      git_branch_name(&n, ref);
+      bool head = git_branch_is_head(ref) == 1;
+      if (head) current = n;
+      names.push_back(n);
+      text += fmt::format("{} {}\n", head ? "*" : " ", n);
+    }
+    return text_result(text.empty() ? "no branches yet\n" : text, {{"branches", names}, {"current", current}});
+  }
+  if (auto s = need_name(); !s) return s.take_error();
+  if (act == "create") {
+    auto from = optional_string_arg(args, "from");
+    if (!from) return from.take_error();
+    auto c = commit_of(r->get(), from->value_or("HEAD"));
+    if (!c) return c.take_error();
+    git_reference* ref = nullptr;
+    if (git_branch_create(&ref, r->get(), (*name)->c_str(), c->get(), 0) != 0)
+      return failed_git(fmt::format("create branch '{}'", **name), tool::error_code::bad_arguments);
+    ref_ptr rp(ref);
+    return text_result(fmt::format("created branch '{}' at {}\n", **name, oid_hex(git_commit_id(c->get())).substr(0, 12)),
+                       {{"branch", **name}, {"commit", oid_hex(git_commit_id(c->get()))}});
+  }
+  if (act == "switch") {
+    git_reference* ref = nullptr;
+    if (git_branch_lookup(&ref, r->get(), (*name)->c_str(), GIT_BRANCH_LOCAL) != 0)
+      return failed_git(fmt::format("find branch '{}'", **name), tool::error_code::bad_arguments);
+    ref_ptr rp(ref);
+    git_object* target = nullptr;
+    if (git_reference_peel(&target, ref, GIT_OBJECT_COMMIT) != 0) return failed_git("read the branch's commit");
+    object_ptr tp(target);
+    git_checkout_options co = GIT_CHECKOUT_OPTIONS_INIT;
+    co.checkout_strategy = GIT_CHECKOUT_SAFE;  // local changes that would be lost stop it
+    if (git_checkout_tree(r->get(), target, &co) != 0)
+      return failed_git(fmt::format("switch to '{}' (commit or stash your changes first)", **name));
+    if (git_repository_set_head(r->get(), git_reference_name(ref)) != 0) return failed_git("move HEAD");
+    return text_result(fmt::format("switched to branch '{}'\n", **name), {{"branch", **name}});
+  }
+  if (act == "delete") {
+    git_reference* ref = nullptr;
+    if (git_branch_lookup(&ref, r->get(), (*name)->c_str(), GIT_BRANCH_LOCAL) != 0)
+      return failed_git(fmt::format("find branch '{}'", **name), tool::error_code::bad_arguments);
+    ref_ptr rp(ref);
+    if (git_branch_delete(ref) != 0) return failed_git(fmt::format("delete branch '{}'", **name));
+    return text_result(fmt::format("deleted branch '{}'\n", **name), {{"branch", **name}});
+  }
+  return tool::make(tool::error_code::bad_arguments, "git_branch action '{}' is not one of list, create, switch, delete",
+                    act);
+}
+
+result<tool::result> add(const workspace& ws, const json& args, const git_limits&) {
+  auto r = open_repo(ws, args);
+  if (!r) return r.take_error();
+  auto it = args.find("paths");
+  if (it == args.end() || !it->is_array() || it->empty())
+    return tool::make(tool::error_code::bad_arguments, "'paths' must be a non-empty array of paths");
+  std::vector<std::string> specs;
+  for (auto& p : *it) {
+    if (!p.is_string()) return tool::make(tool::error_code::bad_arguments, "'paths' must be an array of strings");
+    auto in_repo = repo_path(ws, r->get(), p.get<std::string>());
+    if (!in_repo) return in_repo.take_error();
+    specs.push_back(in_repo->empty() ? "." : *in_repo);
+  }
+  std::vector<char*> ptrs;
+  for (auto& s : specs) ptrs.push_back(s.data());
+  git_strarray arr{ptrs.data(), ptrs.size()};
+  git_index* i = nullptr;
+  if (git_repository_index(&i, r->get()) != 0) return failed_git("open the index");
+  index_ptr ip(i);
+  if (git_index_add_all(i, &arr, GIT_INDEX_ADD_DEFAULT, nullptr, nullptr) != 0 ||
+      git_index_update_all(i, &arr, nullptr, nullptr) != 0)
+    return failed_git("add to the index");
+  if (git_index_write(i) != 0) return failed_git("write the index");
+  return text_result(fmt::format("staged {}\n", fmt::join(specs, ", ")), {{"paths", specs}});
+}
+
+result<tool::result> commit(const workspace& ws, const json& args, const git_limits& lim) {
+  auto r = open_repo(ws, args);
+  if (!r) return r.take_error();
+  auto message = string_arg(args, "message");
+  if (!message) return message.take_error();
+  if (message->find_first_not_of(" \t\r\n") == std::string::npos)
+    return tool::make(tool::error_code::bad_arguments, "'message' is empty");
+  auto signoff = optional_bool_arg(args, "signoff");
+  if (!signoff) return signoff.take_error();
+  git_signature* s = nullptr;
+  int rc = !lim.author_name.empty() ? git_signature_now(&s, lim.author_name.c_str(), lim.author_email.c_str())
+                                    : git_signature_default(&s, r->get());
+  if (rc != 0)
+    return failed_git("find the commit author (set user.name and user.email in the repository, or [tools.git] author)",
+                     tool::error_code::bad_arguments);
+  sig_ptr sig(s);
+  git_index* i = nullptr;
+  if (git_repository_index(&i, r->get()) != 0) return failed_git("open the index");
+  index_ptr ip(i);
+  git_oid tree_id;
+  if (git_index_write_tree(&tree_id, i) != 0) return failed_git("write the tree");
+  git_tree* t = nullptr;
+  if (git_tree_lookup(&t, r->get(), &tree_id) != 0) return failed_git("read the tree");
+  tree_ptr tree(t);
+  commit_ptr parent;
+  if (auto h = commit_of(r->get(), "HEAD")) parent = std::move(*h);
+  if (parent) {
+    git_tree* pt = nullptr;
+    if (git_commit_tree(&pt, parent.get()) == 0) {
+      tree_ptr ptp(pt);
+      if (git_oid_equal(git_tree_id(pt), &tree_id))
+        return tool::make(tool::error_code::bad_arguments, "nothing to commit: the index is the same as HEAD (git_add first)");
+    }
+  }
+  std::string msg = *message;
+  if (msg.back() != '\n') msg += '\n';
+  if (signoff->value_or(false)) msg += fmt::format("\nSigned-off-by: {}\n", signature_text(s));
+  const git_commit* parents[1] = {parent.get()};
+  git_oid id;
+  if (git_commit_create(&id, r->get(), "HEAD", s, s, nullptr, msg.c_str(), t, parent ? 1 : 0, parents) != 0)
+    return failed_git("commit");
+  auto branch_name = current_branch(r->get());
+  return text_result(fmt::format("[{} {}] {}\n", branch_name, oid_hex(&id).substr(0, 7), msg.substr(0, msg.find('\n'))),
+                     {{"commit", oid_hex(&id)}, {"branch", branch_name}});
+}
+
+std::vector<tool_def> git_tools(const workspace& ws, git_limits lim) {
+  init();
+  auto bind = [&ws, lim](auto fn) {
+    return [&ws, lim, fn](const json& a, const call_context&) { return fn(ws, a, lim); };
+  };
+  constexpr std::string_view repo = R"J("repo":{"type":"string","description":"The repository's directory in the workspace (default: the workspace)"})J";
+  auto schema = [&](std::string_view props, std::string_view required = "") {
+    return fmt::format(R"({{"type":"object","properties":{{{}{}{}}}{}}})", repo, props.empty() ? "" : ",", props,
+                       required.empty() ? "" : fmt::format(R"(,"required":[{}])", required));
+  };
+  std::vector<tool_def> out;
+  out.push_back({{"git_status", "Show the working tree status: the branch, staged and unstaged changes, untracked files.",
+                  schema(""), ""},
+                 bind(status)});
+  out.push_back({{"git_log", "List commits, newest first: id, author, time, summary. Filter by author, message text or path.",
+                  schema(R"J("rev":{"type":"string","description":"Start here (default HEAD)"},"max_count":{"type":"integer","minimum":1},"author":{"type":"string"},"grep":{"type":"string"},"path":{"type":"string"})J"),
+                  ""},
+                 bind(log)});
+  out.push_back({{"git_diff",
+                  "Show changes as a patch with stats: the working tree against the index (default), the index against "
+                  "HEAD (cached), a commit against the working tree (from), or two commits (from, to).",
+                  schema(R"("from":{"type":"string"},"to":{"type":"string"},"cached":{"type":"boolean"},"path":{"type":"string"})"),
+                  ""},
+                 bind(diff)});
+  out.push_back({{"git_show", "Show a commit: its message and its patch against its first parent.",
+                  schema(R"("rev":{"type":"string","description":"Default HEAD"})"), ""},
+                 bind(show)});
+  out.push_back({{"git_blame", "For each line of a file, the commit and author that last changed it.",
+                  schema(R"("path":{"type":"string"},"rev":{"type":"string"})", R"("path")"), ""},
+                 bind(blame)});
+  out.push_back({{"git_branch", "List, create, switch to or delete local branches.",
+                  schema(R"("action":{"type":"string","enum":["list","create","switch","delete"]},"name":{"type":"string"},"from":{"type":"string"})"),
+                  ""},
+                 bind(branch)});
+  out.push_back({{"git_add", "Stage files (new, changed or removed) for the next commit.",
+                  schema(R"("paths":{"type":"array","items":{"type":"string"}})", R"("paths")"), ""},
+                 bind(add)});
+  out.push_back({{"git_commit", "Commit what is staged, on the current branch.",
+                  schema(R"("message":{"type":"string"},"signoff":{"type":"boolean"})", R"("message")"), ""},
+                 bind(commit)});
+  return out;
+}
+
+}  // namespace weft::tools::git

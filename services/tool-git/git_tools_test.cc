@@ -1,0 +1,218 @@
+// The git tools against the git CLI on the same real repositories: status, log, diff, show
+// and blame give what `git` gives (parsed, compared field by field); branch, add and commit
+// leave the repository as `git` then sees it; bad input is a typed error.
+#include <doctest/doctest.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <sstream>
+
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
+#include "services/tool-git/git_tools.hh"
+#include "tests/temp_dir.hh"
+
+using namespace weft;
+namespace git = weft::tools::git;
+namespace tool = weft::proto::tool_v1;
+using json = nlohmann::json;
+namespace fs = std::filesystem;
+
+namespace {
+
+std::string sh(const std::string& cmd) {
+  std::string out;
+  FILE* p = ::popen(cmd.c_str(), "r");
+  REQUIRE(p);
+  char buf[4096];
+  while (auto n = std::fread(buf, 1, sizeof buf, p)) out.append(buf, n);
+  REQUIRE_MESSAGE(::pclose(p) == 0, cmd);
+  return out;
+}
+
+std::vector<std::string> lines(const std::string& s) {
+  std::vector<std::string> out;
+  std::istringstream in(s);
+  for (std::string l; std::getline(in, l);)
+    if (!l.empty()) out.push_back(l);
+  return out;
+}
+
+/// A workspace holding repository `proj` with three commits by two authors, then a change
+/// staged, a change not staged and an untracked file.
+struct fixture {
+  weft::test::temp_dir dir{"weft-git-tools"};
+  fs::path ws = dir.path / "ws", repo = ws / "proj";
+  tools::workspace w = *tools::workspace::open(ws.string(), "a");
+  std::string g = "git -C '" + repo.string() + "' -c core.pager=cat ";
+
+  void write(const std::string& rel, const std::string& text) { std::ofstream(repo / rel) << text; }
+  void commit_as(const std::string& who, const std::string& msg) {
+    sh(g + "add -A && " + g + fmt::format("-c user.name='{0}' -c user.email='{0}@example.org' commit -qm '{1}'", who, msg));
+  }
+  fixture() {
+    git::init();
+    fs::create_directories(repo / "src");
+    sh(g + "init -q -b main");
+    write("src/a.c", "int a(void) {\n  return 1;\n}\n");
+    write("README", "hello\n");
+    commit_as("ann", "first");
+    write("src/a.c", "int a(void) {\n  return 2;\n}\n");
+    write("src/b.c", "int b;\n");
+    commit_as("bob", "second: b and a change");
+    write("README", "hello\nworld\n");
+    commit_as("ann", "third touches README");
+    write("src/b.c", "int b = 3;\n");
+    sh(g + "add src/b.c");
+    write("README", "hello\nthere\nworld\n");
+    write("notes.txt", "new\n");
+  }
+  json structured(const result<tool::result>& r) {
+    REQUIRE_MESSAGE(r, (r ? "" : r.err().message));
+    return json::parse(r->structured);
+  }
+  json repo_args(json extra = json::object()) {
+    extra["repo"] = "proj";
+    return extra;
+  }
+};
+
+}  // namespace
+
+TEST_CASE("git_status is git status --porcelain") {
+  fixture f;
+  auto s = f.structured(git::status(f.w, f.repo_args()));
+  CHECK(s["branch"] == "main");
+  std::map<std::string, std::pair<std::string, std::string>> ours;
+  for (auto& e : s["entries"]) ours[e["path"]] = {e["staged"], e["unstaged"]};
+  std::map<char, std::string> staged = {{'M', "modified"}, {'A', "added"}, {'D', "deleted"}, {' ', ""}, {'?', ""}};
+  std::map<char, std::string> unstaged = {{'M', "modified"}, {'D', "deleted"}, {' ', ""}, {'?', "untracked"}};
+  std::map<std::string, std::pair<std::string, std::string>> theirs;
+  for (auto& l : lines(sh(f.g + "status --porcelain=v1 -uall"))) theirs[l.substr(3)] = {staged[l[0]], unstaged[l[1]]};
+  CHECK(ours == theirs);
+  CHECK(ours.size() == 3);
+}
+
+TEST_CASE("git_log is git log: all, by author, by message, by path, from a revision") {
+  fixture f;
+  auto check = [&](json args, const std::string& git_args) {
+    auto s = f.structured(git::log(f.w, f.repo_args(args)));
+    std::vector<std::string> ours, theirs = lines(f.g.size() ? sh(f.g + "log --format='%H %an %s' " + git_args) : "");
+    for (auto& c : s["commits"])
+      ours.push_back(fmt::format("{} {} {}", c["id"].get<std::string>(), c["author"].get<std::string>(),
+                                 c["summary"].get<std::string>()));
+    CAPTURE(git_args);
+    CAPTURE(fmt::format("{}", fmt::join(ours, "\n")));
+    CAPTURE(fmt::format("{}", fmt::join(theirs, "\n")));
+    CHECK(ours == theirs);
+  };
+  check(json::object(), "");
+  check({{"author", "bob"}}, "--author=bob");
+  check({{"grep", "README"}}, "--grep=README");
+  check({{"path", "proj/src/a.c"}}, "-- src/a.c");
+  check({{"rev", "HEAD~1"}, {"max_count", 1}}, "-1 HEAD~1");
+  auto bad = git::log(f.w, f.repo_args({{"rev", "no-such-rev"}}));
+  REQUIRE_FALSE(bad);
+  CHECK(tool::is(bad.err(), tool::error_code::bad_arguments));
+  CHECK(bad.err().message.find("Failed to find revision 'no-such-rev'") == 0);
+}
+
+TEST_CASE("git_diff is git diff --numstat: working tree, cached, between commits, one path") {
+  fixture f;
+  auto check = [&](json args, const std::string& git_args) {
+    auto s = f.structured(git::diff(f.w, f.repo_args(args)));
+    long ins = 0, del = 0;
+    auto nums = lines(sh(f.g + "diff --numstat " + git_args));
+    for (auto& l : nums) {
+      long a = 0, d = 0;
+      std::sscanf(l.c_str(), "%ld %ld", &a, &d);
+      ins += a;
+      del += d;
+    }
+    CAPTURE(git_args);
+    CHECK(s["files_changed"] == nums.size());
+    CHECK(s["insertions"] == ins);
+    CHECK(s["deletions"] == del);
+  };
+  check(json::object(), "");
+  check({{"cached", true}}, "--cached");
+  check({{"from", "HEAD~2"}, {"to", "HEAD"}}, "HEAD~2 HEAD");
+  check({{"from", "HEAD~2"}, {"to", "HEAD"}, {"path", "proj/README"}}, "HEAD~2 HEAD -- README");
+  auto patch = git::diff(f.w, f.repo_args());
+  REQUIRE(patch);
+  CHECK(patch->content.find("+there") != std::string::npos);
+}
+
+TEST_CASE("git_show and git_blame are git show and git blame") {
+  fixture f;
+  auto s = f.structured(git::show(f.w, f.repo_args({{"rev", "HEAD~1"}})));
+  CHECK(s["id"] == lines(sh(f.g + "rev-parse HEAD~1"))[0]);
+  CHECK(s["summary"] == "second: b and a change");
+  CHECK(s["diff"]["files_changed"] == lines(sh(f.g + "show --numstat --format= HEAD~1")).size());
+
+  auto b = f.structured(git::blame(f.w, f.repo_args({{"path", "proj/src/a.c"}})));
+  std::vector<std::string> ours, theirs;
+  // git marks lines of the root commit "^" + the first 39 digits: compare 39.
+  for (auto& l : b["lines"]) ours.push_back(l["commit"].get<std::string>().substr(0, 39));
+  for (auto& l : lines(sh(f.g + "blame -l -s src/a.c"))) theirs.push_back(l.substr(l[0] == '^' ? 1 : 0, 39));
+  CHECK(ours == theirs);
+  CHECK(ours.size() == 3);
+
+  std::ofstream(f.repo / "bin.dat", std::ios::binary) << std::string("\0\1\2\0", 4);
+  f.commit_as("ann", "binary");
+  auto bin = git::blame(f.w, f.repo_args({{"path", "proj/bin.dat"}}));
+  REQUIRE_FALSE(bin);
+  CHECK(bin.err().message == "'proj/bin.dat' is a binary file: there are no lines to blame");
+}
+
+TEST_CASE("git_branch, git_add, git_commit leave the repository as git sees it") {
+  fixture f;
+  REQUIRE(git::branch(f.w, f.repo_args({{"action", "create"}, {"name", "topic"}})));
+  auto l = f.structured(git::branch(f.w, f.repo_args()));
+  CHECK(l["branches"] == json::array({"main", "topic"}));
+  CHECK(l["current"] == "main");
+  // Switching with local changes that the switch would not touch is fine.
+  REQUIRE(git::branch(f.w, f.repo_args({{"action", "switch"}, {"name", "topic"}})));
+  CHECK(lines(sh(f.g + "branch --show-current")) == std::vector<std::string>{"topic"});
+  REQUIRE(git::add(f.w, f.repo_args({{"paths", {"proj/README", "proj/notes.txt"}}})));
+  git::git_limits lim;
+  lim.author_name = "weft agent";
+  lim.author_email = "agent@weft.local";
+  auto c = f.structured(git::commit(f.w, f.repo_args({{"message", "agent's change"}, {"signoff", true}}), lim));
+  CHECK(c["branch"] == "topic");
+  CHECK(lines(sh(f.g + "log -1 --format=%H%n%an%n%ae%n%s")) ==
+        std::vector<std::string>{c["commit"], "weft agent", "agent@weft.local", "agent's change"});
+  CHECK(sh(f.g + "log -1 --format=%b").find("Signed-off-by: weft agent <agent@weft.local>") != std::string::npos);
+  CHECK(sh(f.g + "status --porcelain").empty());
+  auto again = git::commit(f.w, f.repo_args({{"message", "nothing"}}), lim);
+  REQUIRE_FALSE(again);
+  CHECK(again.err().message.find("nothing to commit") == 0);
+  REQUIRE(git::branch(f.w, f.repo_args({{"action", "switch"}, {"name", "main"}})));
+  REQUIRE(git::branch(f.w, f.repo_args({{"action", "delete"}, {"name", "topic"}})));
+  CHECK(lines(sh(f.g + "branch --format='%(refname:short)'")) == std::vector<std::string>{"main"});
+  auto bad = git::branch(f.w, f.repo_args({{"action", "rename"}, {"name", "x"}}));
+  REQUIRE_FALSE(bad);
+  CHECK(bad.err().message == "git_branch action 'rename' is not one of list, create, switch, delete");
+}
+
+TEST_CASE("outside the workspace, no repository, a missing argument: typed errors") {
+  fixture f;
+  auto out = git::status(f.w, {{"repo", "../"}});
+  REQUIRE_FALSE(out);
+  CHECK(tool::is(out.err(), tool::error_code::denied));
+  // The workspace itself is no repository, and discovery does not climb above it.
+  auto none = git::status(f.w, json::object());
+  REQUIRE_FALSE(none);
+  CHECK(tool::is(none.err(), tool::error_code::bad_arguments));
+  CHECK(none.err().message.find("Failed to open a git repository at '.'") == 0);
+  auto no_msg = git::commit(f.w, f.repo_args());
+  REQUIRE_FALSE(no_msg);
+  CHECK(tool::is(no_msg.err(), tool::error_code::bad_arguments));
+  auto path_out = git::blame(f.w, f.repo_args({{"path", "/etc/passwd"}}));
+  REQUIRE_FALSE(path_out);
+  CHECK(tool::is(path_out.err(), tool::error_code::denied));
+  CHECK(git::git_tools(f.w).size() == 8);
+}
