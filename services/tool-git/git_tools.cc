@@ -33,6 +33,8 @@ using index_ptr = std::unique_ptr<git_index, freer<git_index, git_index_free>>;
 using sig_ptr = std::unique_ptr<git_signature, freer<git_signature, git_signature_free>>;
 using blob_ptr = std::unique_ptr<git_blob, freer<git_blob, git_blob_free>>;
 using branch_iter_ptr = std::unique_ptr<git_branch_iterator, freer<git_branch_iterator, git_branch_iterator_free>>;
+using remote_ptr = std::unique_ptr<git_remote, freer<git_remote, git_remote_free>>;
+using annotated_ptr = std::unique_ptr<git_annotated_commit, freer<git_annotated_commit, git_annotated_commit_free>>;
 
 struct buf {
   git_buf b = GIT_BUF_INIT;
@@ -203,11 +205,53 @@ json commit_json(const git_commit* c) {
               {"parents", git_commit_parentcount(c)}};
 }
 
+
+/// A remote's URL as the tools allow it: a network URL (https://, ssh://, git@host:path) as
+/// it is, or a local repository, which must be beneath the workspace (a workspace-relative
+/// path, or an absolute path or file:// URL inside it). Returns what libgit2 is given.
+result<std::string> allowed_url(const workspace& ws, const std::string& url, std::string_view verb) {
+  bool network = url.find("://") != std::string::npos && url.rfind("file://", 0) != 0;
+  bool scp_like = url.find("://") == std::string::npos && url.find('@') != std::string::npos &&
+                  url.find(':') != std::string::npos;
+  if (network || scp_like) return url;
+  std::string path = url.rfind("file://", 0) == 0 ? url.substr(7) : url;
+  auto rel = ws.relative(path, verb);
+  if (!rel) return rel.take_error();
+  return rel->empty() ? ws.root() : ws.root() + "/" + *rel;
+}
+
+/// The remote named `name` (default origin), its URL checked as allowed_url() does.
+result<remote_ptr> remote_of(const workspace& ws, git_repository* r, const std::string& name, std::string_view verb) {
+  git_remote* rm = nullptr;
+  if (git_remote_lookup(&rm, r, name.c_str()) != 0)
+    return failed_git(fmt::format("find remote '{}'", name), tool::error_code::bad_arguments);
+  remote_ptr remote(rm);
+  const char* url = git_remote_url(rm);
+  if (auto ok = allowed_url(ws, url ? url : "", verb); !ok) return ok.take_error();
+  return remote;
+}
+
+/// No credentials from the tool process: a remote that asks for them is refused with the
+/// reason (they are to come per call from weft's secret store, which is not built yet).
+int no_credentials(git_credential**, const char* url, const char*, unsigned, void*) {
+  git_error_set_str(GIT_ERROR_NET, fmt::format("'{}' asks for credentials; weft's git tools have none to give yet "
+                                                "(use a remote that needs none, e.g. a repository in the workspace)",
+                                                url ? url : "the remote")
+                                        .c_str());
+  return GIT_EUSER;
+}
 }  // namespace
 
 void init() {
   static std::once_flag once;
-  std::call_once(once, [] { git_libgit2_init(); });
+  std::call_once(once, [] {
+    git_libgit2_init();
+    // No global or XDG config: the tool process is not the user (its sandbox cannot read
+    // ~/.gitconfig, and must not take the user's identity or credential helpers from it).
+    // The repository's own config and /etc/gitconfig apply.
+    for (int level : {GIT_CONFIG_LEVEL_GLOBAL, GIT_CONFIG_LEVEL_XDG, GIT_CONFIG_LEVEL_PROGRAMDATA})
+      git_libgit2_opts(GIT_OPT_SET_SEARCH_PATH, level, "");
+  });
 }
 
 result<tool::result> status(const workspace& ws, const json& args, const git_limits& lim) {
@@ -593,6 +637,129 @@ result<tool::result> commit(const workspace& ws, const json& args, const git_lim
                      {{"commit", oid_hex(&id)}, {"branch", branch_name}});
 }
 
+result<tool::result> clone(const workspace& ws, const json& args, const git_limits&) {
+  auto url = string_arg(args, "url");
+  if (!url) return url.take_error();
+  auto path = string_arg(args, "path");
+  if (!path) return path.take_error();
+  auto source = allowed_url(ws, *url, "clone from");
+  if (!source) return source.take_error();
+  auto rel = ws.relative(*path, "clone into");
+  if (!rel) return rel.take_error();
+  if (rel->empty()) return tool::make(tool::error_code::bad_arguments, "'path' must name a new directory in the workspace");
+  auto dest = ws.root() + "/" + *rel;
+  git_clone_options o = GIT_CLONE_OPTIONS_INIT;
+  o.fetch_opts.callbacks.credentials = no_credentials;
+  git_repository* r = nullptr;
+  if (git_clone(&r, source->c_str(), dest.c_str(), &o) != 0)
+    return failed_git(fmt::format("clone '{}' into '{}'", *url, *path));
+  repo_ptr repo(r);
+  return text_result(fmt::format("cloned '{}' into '{}' (branch {})\n", *url, *path, current_branch(r)),
+                     {{"path", *path}, {"branch", current_branch(r)}});
+}
+
+result<tool::result> fetch(const workspace& ws, const json& args, const git_limits&) {
+  auto r = open_repo(ws, args);
+  if (!r) return r.take_error();
+  auto name = optional_string_arg(args, "remote");
+  if (!name) return name.take_error();
+  auto remote = remote_of(ws, r->get(), name->value_or("origin"), "fetch from");
+  if (!remote) return remote.take_error();
+  git_fetch_options o = GIT_FETCH_OPTIONS_INIT;
+  o.callbacks.credentials = no_credentials;
+  if (git_remote_fetch(remote->get(), nullptr, &o, nullptr) != 0)
+    return failed_git(fmt::format("fetch from '{}'", name->value_or("origin")));
+  auto* st = git_remote_stats(remote->get());
+  return text_result(fmt::format("fetched from '{}': {} objects\n", name->value_or("origin"), st->received_objects),
+                     {{"remote", name->value_or("origin")}, {"objects", st->received_objects}});
+}
+
+result<tool::result> pull(const workspace& ws, const json& args, const git_limits& lim) {
+  auto fetched = fetch(ws, args, lim);
+  if (!fetched) return fetched.take_error();
+  auto r = open_repo(ws, args);
+  if (!r) return r.take_error();
+  auto name = optional_string_arg(args, "remote");
+  auto remote_name = name ? name->value_or("origin") : std::string("origin");
+  git_reference* h = nullptr;
+  if (git_repository_head(&h, r->get()) != 0) return failed_git("find the current branch");
+  ref_ptr head(h);
+  std::string branch_name = git_reference_shorthand(h);
+  auto upstream_name = fmt::format("refs/remotes/{}/{}", remote_name, branch_name);
+  git_reference* u = nullptr;
+  if (git_reference_lookup(&u, r->get(), upstream_name.c_str()) != 0)
+    return tool::make(tool::error_code::bad_arguments, "'{}' has no branch '{}' to pull", remote_name, branch_name);
+  ref_ptr upstream(u);
+  git_annotated_commit* ac = nullptr;
+  if (git_annotated_commit_from_ref(&ac, r->get(), u) != 0) return failed_git("read the fetched branch");
+  annotated_ptr their(ac);
+  git_merge_analysis_t analysis;
+  git_merge_preference_t pref;
+  const git_annotated_commit* heads[1] = {ac};
+  if (git_merge_analysis(&analysis, &pref, r->get(), heads, 1) != 0) return failed_git("compare with the fetched branch");
+  auto target = oid_hex(git_annotated_commit_id(ac));
+  if (analysis & GIT_MERGE_ANALYSIS_UP_TO_DATE)
+    return text_result(fmt::format("'{}' is up to date with '{}/{}'\n", branch_name, remote_name, branch_name),
+                       {{"branch", branch_name}, {"commit", target}, {"fast_forward", false}});
+  if (!(analysis & GIT_MERGE_ANALYSIS_FASTFORWARD))
+    return tool::make(tool::error_code::failed,
+                      "Failed to pull into '{}': it and '{}/{}' have diverged (not a fast-forward); merge or rebase "
+                      "them first",
+                      branch_name, remote_name, branch_name);
+  git_object* t = nullptr;
+  if (git_object_lookup(&t, r->get(), git_annotated_commit_id(ac), GIT_OBJECT_COMMIT) != 0)
+    return failed_git("read the fetched commit");
+  object_ptr tp(t);
+  git_checkout_options co = GIT_CHECKOUT_OPTIONS_INIT;
+  co.checkout_strategy = GIT_CHECKOUT_SAFE;
+  if (git_checkout_tree(r->get(), t, &co) != 0) return failed_git("update the working tree (commit or stash local changes first)");
+  git_reference* moved = nullptr;
+  if (git_reference_set_target(&moved, h, git_annotated_commit_id(ac), "weft: pull (fast-forward)") != 0)
+    return failed_git("move the branch");
+  ref_ptr mp(moved);
+  return text_result(fmt::format("fast-forwarded '{}' to {}\n", branch_name, target.substr(0, 12)),
+                     {{"branch", branch_name}, {"commit", target}, {"fast_forward", true}});
+}
+
+result<tool::result> push(const workspace& ws, const json& args, const git_limits&) {
+  auto r = open_repo(ws, args);
+  if (!r) return r.take_error();
+  auto name = optional_string_arg(args, "remote");
+  if (!name) return name.take_error();
+  auto br = optional_string_arg(args, "branch");
+  if (!br) return br.take_error();
+  std::string branch_name;
+  if (br->has_value()) {
+    branch_name = **br;
+  } else {
+    git_reference* h = nullptr;
+    if (git_repository_head(&h, r->get()) != 0) return failed_git("find the current branch");
+    ref_ptr head(h);
+    branch_name = git_reference_shorthand(h);
+  }
+  auto remote = remote_of(ws, r->get(), name->value_or("origin"), "push to");
+  if (!remote) return remote.take_error();
+  auto spec = fmt::format("refs/heads/{0}:refs/heads/{0}", branch_name);
+  char* specs[1] = {spec.data()};
+  git_strarray arr{specs, 1};
+  git_push_options o = GIT_PUSH_OPTIONS_INIT;
+  o.callbacks.credentials = no_credentials;
+  // A rejected update (not a fast-forward on the remote) is reported per ref.
+  std::string rejected;
+  o.callbacks.push_update_reference = [](const char* ref, const char* status, void* payload) -> int {
+    if (status) *static_cast<std::string*>(payload) = fmt::format("{}: {}", ref, status);
+    return 0;
+  };
+  o.callbacks.payload = &rejected;
+  if (git_remote_push(remote->get(), &arr, &o) != 0)
+    return failed_git(fmt::format("push '{}' to '{}'", branch_name, name->value_or("origin")));
+  if (!rejected.empty())
+    return tool::make(tool::error_code::failed, "Failed to push '{}' to '{}': the remote refused {}", branch_name,
+                      name->value_or("origin"), rejected);
+  return text_result(fmt::format("pushed '{}' to '{}'\n", branch_name, name->value_or("origin")),
+                     {{"branch", branch_name}, {"remote", name->value_or("origin")}});
+}
+
 std::vector<tool_def> git_tools(const workspace& ws, git_limits lim) {
   init();
   auto bind = [&ws, lim](auto fn) {
@@ -630,6 +797,18 @@ std::vector<tool_def> git_tools(const workspace& ws, git_limits lim) {
   out.push_back({{"git_add", "Stage files (new, changed or removed) for the next commit.",
                   schema(R"("paths":{"type":"array","items":{"type":"string"}})", R"("paths")"), ""},
                  bind(add)});
+  out.push_back({{"git_clone", "Clone a repository into a new directory of the workspace.",
+                  R"({"type":"object","properties":{"url":{"type":"string","description":"A repository in the workspace (path or file://), or a network URL"},"path":{"type":"string","description":"The new directory"}},"required":["url","path"]})",
+                  ""},
+                 [&ws, lim](const json& a, const call_context&) { return clone(ws, a, lim); }});
+  out.push_back({{"git_fetch", "Fetch from a remote (default origin).", schema(R"("remote":{"type":"string"})"), ""},
+                 bind(fetch)});
+  out.push_back({{"git_pull", "Fetch and fast-forward the current branch; refuses when the branches have diverged.",
+                  schema(R"("remote":{"type":"string"})"), ""},
+                 bind(pull)});
+  out.push_back({{"git_push", "Push a branch (default: the current one) to a remote (default origin).",
+                  schema(R"("remote":{"type":"string"},"branch":{"type":"string"})"), ""},
+                 bind(push)});
   out.push_back({{"git_commit", "Commit what is staged, on the current branch.",
                   schema(R"("message":{"type":"string"},"signoff":{"type":"boolean"})", R"("message")"), ""},
                  bind(commit)});

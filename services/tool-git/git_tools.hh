@@ -3,7 +3,8 @@
 /// workspace only (a `repo` path is resolved beneath it, and discovery never climbs above
 /// it). Plain functions over a workspace, tested against the git CLI on real repositories.
 ///
-/// Tools: git_status, git_log, git_diff, git_show, git_blame, git_branch, git_add, git_commit.
+/// Tools: git_status, git_log, git_diff, git_show, git_blame, git_branch, git_add, git_commit,
+/// git_clone, git_fetch, git_pull, git_push.
 /// Each result is text for the model (capped, saying what was cut) plus the same facts as
 /// JSON in Result.structured. Errors are typed: Denied (outside the workspace), BadArguments
 /// (a revision or path that does not exist, an unknown action), Failed (libgit2's message).
@@ -35,6 +36,13 @@ result<tool::result> blame(const workspace& ws, const json& args, const git_limi
 result<tool::result> branch(const workspace& ws, const json& args, const git_limits& lim = {});
 result<tool::result> add(const workspace& ws, const json& args, const git_limits& lim = {});
 result<tool::result> commit(const workspace& ws, const json& args, const git_limits& lim = {});
+/// Remotes: repositories in the workspace (a path or file://) or network URLs that need no
+/// credentials (the tool process has none: they are to come from weft's secret store).
+result<tool::result> clone(const workspace& ws, const json& args, const git_limits& lim = {});
+result<tool::result> fetch(const workspace& ws, const json& args, const git_limits& lim = {});
+/// Fetch, then fast-forward only (diverged branches are refused with the reason).
+result<tool::result> pull(const workspace& ws, const json& args, const git_limits& lim = {});
+result<tool::result> push(const workspace& ws, const json& args, const git_limits& lim = {});
 
 /// The tools with their JSON Schemas, bound to `ws`.
 std::vector<tool_def> git_tools(const workspace& ws, git_limits lim = {});

@@ -214,5 +214,72 @@ TEST_CASE("outside the workspace, no repository, a missing argument: typed error
   auto path_out = git::blame(f.w, f.repo_args({{"path", "/etc/passwd"}}));
   REQUIRE_FALSE(path_out);
   CHECK(tool::is(path_out.err(), tool::error_code::denied));
-  CHECK(git::git_tools(f.w).size() == 8);
+  CHECK(git::git_tools(f.w).size() == 12);
+}
+
+TEST_CASE("git_clone, git_push, git_pull with a bare repository in the workspace; remotes outside it are refused") {
+  fixture f;
+  auto bare = f.ws / "origin.git";
+  sh("git clone -q --bare '" + f.repo.string() + "' '" + bare.string() + "'");
+  auto cl = git::clone(f.w, {{"url", "origin.git"}, {"path", "work"}});
+  REQUIRE_MESSAGE(cl, (cl ? "" : cl.err().message));
+  json work{{"repo", "work"}};
+  CHECK(lines(sh("git -C '" + (f.ws / "work").string() + "' log --format=%s")).size() == 3);
+  // A branch with a commit, pushed: the bare remote has it.
+  REQUIRE(git::branch(f.w, {{"repo", "work"}, {"action", "create"}, {"name", "feature"}}));
+  REQUIRE(git::branch(f.w, {{"repo", "work"}, {"action", "switch"}, {"name", "feature"}}));
+  std::ofstream(f.ws / "work" / "src" / "c.c") << "int c;\n";
+  REQUIRE(git::add(f.w, {{"repo", "work"}, {"paths", {"work/src/c.c"}}}));
+  git::git_limits lim;
+  lim.author_name = "agent";
+  lim.author_email = "agent@weft.local";
+  auto c = f.structured(git::commit(f.w, {{"repo", "work"}, {"message", "add c"}}, lim));
+  auto pushed = git::push(f.w, work);
+  REQUIRE_MESSAGE(pushed, (pushed ? "" : pushed.err().message));
+  CHECK(lines(sh("git -C '" + bare.string() + "' rev-parse feature")) == std::vector<std::string>{c["commit"]});
+  // Someone else pushes to main; pull fast-forwards, and says so when there is nothing new.
+  sh("git clone -q '" + bare.string() + "' '" + (f.dir.path / "other").string() + "'");
+  auto other = "git -C '" + (f.dir.path / "other").string() + "' ";
+  std::ofstream(f.dir.path / "other" / "README") << "changed elsewhere\n";
+  sh(other + "-c user.name=o -c user.email=o@o commit -qam elsewhere && " + other + "push -q origin main");
+  REQUIRE(git::branch(f.w, {{"repo", "work"}, {"action", "switch"}, {"name", "main"}}));
+  auto pulled = f.structured(git::pull(f.w, work));
+  CHECK(pulled["fast_forward"] == true);
+  CHECK(pulled["commit"] == lines(sh("git -C '" + bare.string() + "' rev-parse main"))[0]);
+  CHECK(lines(sh("git -C '" + (f.ws / "work").string() + "' log -1 --format=%s")) == std::vector<std::string>{"elsewhere"});
+  CHECK(f.structured(git::pull(f.w, work))["fast_forward"] == false);
+  // Diverged: refused with the reason, nothing changed.
+  std::ofstream(f.dir.path / "other" / "README") << "again elsewhere\n";
+  sh(other + "-c user.name=o -c user.email=o@o commit -qam again && " + other + "push -q origin main");
+  std::ofstream(f.ws / "work" / "local.txt") << "mine\n";
+  REQUIRE(git::add(f.w, {{"repo", "work"}, {"paths", {"work/local.txt"}}}));
+  REQUIRE(git::commit(f.w, {{"repo", "work"}, {"message", "mine"}}, lim));
+  auto diverged = git::pull(f.w, work);
+  REQUIRE_FALSE(diverged);
+  CHECK(diverged.err().message == "Failed to pull into 'main': it and 'origin/main' have diverged (not a "
+                                  "fast-forward); merge or rebase them first");
+  // A push the remote refuses (not a fast-forward there) is an error, not a silent no.
+  auto refused = git::push(f.w, work);
+  REQUIRE_FALSE(refused);
+  CAPTURE(refused.err().message);
+  CHECK(refused.err().message.find("Failed to push 'main' to 'origin'") == 0);
+
+  // Outside the workspace: a path, a file:// URL, a remote pointing there.
+  auto outside = f.dir.path / "elsewhere.git";
+  sh("git clone -q --bare '" + f.repo.string() + "' '" + outside.string() + "'");
+  for (auto url : {outside.string(), "file://" + outside.string(), std::string("../elsewhere.git")}) {
+    CAPTURE(url);
+    auto r = git::clone(f.w, {{"url", url}, {"path", "stolen"}});
+    REQUIRE_FALSE(r);
+    CHECK(tool::is(r.err(), tool::error_code::denied));
+  }
+  sh("git -C '" + (f.ws / "work").string() + "' remote add out '" + outside.string() + "'");
+  auto out_push = git::push(f.w, {{"repo", "work"}, {"remote", "out"}});
+  REQUIRE_FALSE(out_push);
+  CHECK(tool::is(out_push.err(), tool::error_code::denied));
+  // A network remote that wants credentials: refused, saying why (none reachable here: a
+  // closed port on loopback stands in for it).
+  auto net = git::clone(f.w, {{"url", "http://127.0.0.1:9/repo.git"}, {"path", "net"}});
+  REQUIRE_FALSE(net);
+  CHECK(net.err().message.find("Failed to clone 'http://127.0.0.1:9/repo.git' into 'net'") == 0);
 }

@@ -335,3 +335,50 @@ TEST_CASE("tools derived from [agents.a] run sandboxed: exec cannot read outside
   CHECK(ns->is_error);
   CHECK(ns->content.find("Operation not permitted") != std::string::npos);
 }
+
+TEST_CASE("git tools derived from [agents.g] run sandboxed: a repository in the workspace, none outside it") {
+  weft::test::temp_dir d{"weft-git-it"};
+  auto ws = d.path.string() + "/ws", other = d.path.string() + "/other";
+  fs::create_directories(ws + "/proj");
+  fs::create_directories(other);
+  auto git = [](const std::string& dir) { return "git -C '" + dir + "' -c user.name=t -c user.email=t@t "; };
+  std::ofstream(ws + "/proj/a.txt") << "a\n";
+  REQUIRE(std::system((git(ws + "/proj") + "init -q -b main && " + git(ws + "/proj") + "add -A && " + git(ws + "/proj") +
+                       "commit -qm first")
+                          .c_str()) == 0);
+  REQUIRE(std::system(("git clone -q --bare '" + ws + "/proj' '" + other + "/theirs.git'").c_str()) == 0);
+  auto cfg = fmt::format(
+      "[agents.g]\nworkspace = \"{ws}\"\n[agents.g.tools]\nfamilies = [\"git\"]\n\n"
+      "[services.llm]\nexec = \"/bin/true\"\nenabled = false\n\n"
+      "[services.agent-g]\nexec = \"/bin/true\"\naddress = \"agent/g\"\nenabled = false\n\n"
+      "[services.router]\nexec = \"/bin/true\"\nenabled = false\n",
+      fmt::arg("ws", ws));
+  auto s = test::stack::start(cfg);
+  REQUIRE(s);
+  auto b = s->bus_client();
+  auto tools = b->call("tool/git/g", tool::list_tools{}, once());
+  REQUIRE_MESSAGE(tools, (tools ? "" : tools.err().to_string()) << "\n" << s->log());
+  CHECK(tools->as<tool::tools>()->tools.size() == 12);
+  std::ofstream(ws + "/proj/b.txt") << "b\n";
+  auto st = call(*b, "tool/git/g", "git_status", {{"repo", "proj"}});
+  REQUIRE_MESSAGE(st, (st ? "" : st.err().to_string()) << "\n" << s->log());
+  CHECK(st->content.find("untracked  proj/b.txt") == std::string::npos);  // paths are the repository's
+  CHECK(st->content.find("b.txt") != std::string::npos);
+  REQUIRE(call(*b, "tool/git/g", "git_add", {{"repo", "proj"}, {"paths", {"proj/b.txt"}}}));
+  // No identity: the tool reads no ~/.gitconfig (not the user's, and closed by the sandbox).
+  auto nobody = call(*b, "tool/git/g", "git_commit", {{"repo", "proj"}, {"message", "second"}});
+  REQUIRE_FALSE(nobody);
+  CHECK(nobody.err().message.find("Failed to find the commit author (set user.name and user.email in the repository") ==
+        0);
+  REQUIRE(std::system((git(ws + "/proj") + "config user.name t && " + git(ws + "/proj") + "config user.email t@t").c_str()) ==
+          0);
+  auto c = call(*b, "tool/git/g", "git_commit", {{"repo", "proj"}, {"message", "second"}});
+  REQUIRE_MESSAGE(c, (c ? "" : c.err().to_string()));
+  auto log = call(*b, "tool/git/g", "git_log", {{"repo", "proj"}});
+  REQUIRE(log);
+  CHECK(json::parse(log->structured)["commits"].size() == 2);
+  // Another place on the disk: refused by the tool, and by Landlock underneath.
+  CHECK(denied(call(*b, "tool/git/g", "git_clone", {{"url", other + "/theirs.git"}, {"path", "stolen"}})));
+  CHECK(denied(call(*b, "tool/git/g", "git_status", {{"repo", "../other/theirs.git"}})));
+  CHECK_FALSE(fs::exists(ws + "/stolen"));
+}
