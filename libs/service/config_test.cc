@@ -1838,7 +1838,8 @@ network = "public"
 
 TEST_CASE("derived_services: the git tools of an agent that lists them, sandboxed like the other per-agent tools") {
   no_provider_keys keys;
-  auto c = valid("[agents.a]\nworkspace = \"/w/a\"\n[agents.a.tools]\nfamilies = [\"fs\", \"git\"]\n");
+  auto c = valid("[agents.a]\nworkspace = \"/w/a\"\n[agents.a.tools]\nfamilies = [\"fs\", \"git\"]\n"
+                 "[tools.git]\nauthor = \"weft agent <agent@example.org>\"\n");
   auto d = derived_services(c, [](std::string_view p) { return "/opt/weft/" + std::string(p); });
   auto it = std::find_if(d.begin(), d.end(), [](auto& s) { return s.name == "tool-git-a"; });
   REQUIRE(it != d.end());
@@ -1847,7 +1848,11 @@ TEST_CASE("derived_services: the git tools of an agent that lists them, sandboxe
   CHECK(it->sandbox.enabled);
   CHECK(it->sandbox.own_network);
   CHECK(it->sandbox.read_write.front() == "/w/a");
+  CHECK(it->env.at("WEFT_GIT_AUTHOR") == "weft agent <agent@example.org>");
   CHECK(tool_process_addresses(c.agents.at("a").tools, "a") == std::vector<std::string>{"tool/fs/a", "tool/git/a"});
+  CHECK(errors("[tools.git]\nauthor = \"nobody\"\nemail = 1\n") ==
+        "clawft.toml:2:10: error: [tools.git] author must be 'Name <email>', not 'nobody'\n"
+        "clawft.toml:3:1: error: unknown key 'email' in [tools.git]; expected one of: author");
   // Not among the defaults: an agent gets it by listing it.
   CHECK(std::none_of(d.begin(), d.end(), [](auto& s) { return s.name == "tool-git-b"; }));
   tool_policy defaults;

@@ -91,6 +91,7 @@ std::shared_ptr<const config> positionless(const config& c) {
   for (auto& m : out->memory.shares) m.where.clear();
   if (out->mcp) out->mcp->where.clear();
   for (auto& [n, m] : out->tools.mcp_servers) m.where.clear();
+  out->tools.git.where.clear();
   for (auto& r : out->bus.acl) r.where.clear();
   for (auto& [n, p] : out->bus.agent_tools) p.where.clear();
   out->services.clear();  // each compares its own spec
@@ -277,6 +278,7 @@ std::vector<service_spec> derived_services(const config& c,
       sb.max_processes = tool_max_processes;
       sb.max_file_size = tool_max_file_size;
       if (family == "delegate") configure_delegate(c, a, workspace, *s);
+      if (family == "git" && !c.tools.git.author.empty()) s->env["WEFT_GIT_AUTHOR"] = c.tools.git.author;
     }
     any_web = any_web || contains(a.tools.families, "web");
   }

@@ -173,7 +173,24 @@ void read_mcp(checker& ck, const toml::table& t, config& c) {
 }
 
 void read_tools(checker& ck, const toml::table& t, config& c) {
-  ck.check_keys(t, "[tools]", {"mcp_servers"});
+  ck.check_keys(t, "[tools]", {"mcp_servers", "git"});
+  if (auto* g = t.get("git")) {
+    if (auto* gt = g->as_table()) {
+      const std::string label = "[tools.git]";
+      ck.check_keys(*gt, label, {"author"});
+      c.tools.git.where = ck.where(gt->source());
+      if (auto a = ck.read_string(*gt, label, "author")) {
+        auto lt = a->find('<'), gt_at = a->find('>');
+        if (lt == std::string::npos || lt == 0 || gt_at == std::string::npos || gt_at < lt + 2 || gt_at + 1 != a->size())
+          ck.error(gt->get("author")->source(),
+                   fmt::format("{} author must be 'Name <email>', not '{}'", label, clean(*a)));
+        else
+          c.tools.git.author = *a;
+      }
+    } else {
+      ck.error(g->source(), fmt::format("[tools] git must be a table ([tools.git]), not {}", a_type(*g)));
+    }
+  }
   auto* n = t.get("mcp_servers");
   if (!n) return;
   auto* servers = n->as_table();

@@ -323,8 +323,16 @@ struct mcp_server_entry {
 };
 
 /// [tools]: settings of tool processes that are not per agent.
+/// [tools.git]: the git tools of every agent that lists the "git" family.
+struct git_settings {
+  std::string author;  ///< "Name <email>" of the agents' commits; "": each repository's user.name/user.email
+  std::string where;
+  bool operator==(const git_settings&) const = default;
+};
+
 struct tools_settings {
   std::map<std::string, mcp_server_entry> mcp_servers;  ///< by name
+  git_settings git;
   bool operator==(const tools_settings&) const = default;
 };
 

@@ -1,0 +1,90 @@
+// The git tools in an agent turn: a scripted model (tests/fakes/fake_llm.py) has agent main
+// clone a bare repository of its workspace, branch, write a file, commit and push — through
+// the real agent, bus and sandboxed weft-tool-git — and the bare remote has the commit.
+#include <doctest/doctest.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include <nlohmann/json.hpp>
+
+#include "proto/chat_v1.hh"
+#include "tests/integration/fake_peer.hh"
+#include "tests/integration/harness.hh"
+#include "tests/integration/turn_client.hh"
+#include "tests/temp_dir.hh"
+
+using namespace weft;
+using namespace std::chrono_literals;
+using json = nlohmann::json;
+namespace fs = std::filesystem;
+namespace chat = weft::proto::chat_v1;
+
+namespace {
+
+std::string sh(const std::string& cmd) {
+  std::string out;
+  FILE* p = ::popen(cmd.c_str(), "r");
+  REQUIRE(p);
+  char buf[4096];
+  while (auto n = std::fread(buf, 1, sizeof buf, p)) out.append(buf, n);
+  REQUIRE_MESSAGE(::pclose(p) == 0, cmd);
+  return out;
+}
+
+json call(const std::string& name, json args) { return {{"tool_calls", json::array({{{"name", name}, {"arguments", args}}})}}; }
+
+}  // namespace
+
+TEST_CASE("git in an agent turn: clone, branch, edit, commit, push to a bare repository in the workspace") {
+  test::fake_peer llm("fake_llm.py");
+  weft::test::temp_dir d{"weft-git-turn"};
+  auto ws = d.path / "ws";
+  fs::create_directories(ws / "seed");
+  auto seed = "git -C '" + (ws / "seed").string() + "' -c user.name=s -c user.email=s@s ";
+  std::ofstream(ws / "seed" / "README") << "seed\n";
+  sh(seed + "init -q -b main && " + seed + "add -A && " + seed + "commit -qm seed");
+  sh("git clone -q --bare '" + (ws / "seed").string() + "' '" + (ws / "origin.git").string() + "'");
+  auto config = fmt::format(
+      "[providers.fake]\nstyle = \"openai\"\nbase_url = \"{url}/v1\"\nmodel = \"fake-model\"\n\n"
+      "[llm]\ndefault_provider = \"fake\"\nretries = 0\n\n[memory]\nenabled = false\n\n"
+      "[agents.main]\nworkspace = \"{ws}\"\nmax_iterations = 12\ntool_timeout_ms = 20000\n"
+      "[agents.main.tools]\nfamilies = [\"fs\", \"git\"]\n\n"
+      "[tools.git]\nauthor = \"weft main <main@weft.example>\"\n",
+      fmt::arg("url", llm.url()), fmt::arg("ws", ws.string()));
+  auto s = test::stack::start(config);
+  REQUIRE(s);
+  json steps = json::array({call("git_clone", {{"url", "origin.git"}, {"path", "work"}}),
+                            call("git_branch", {{"repo", "work"}, {"action", "create"}, {"name", "fix-readme"}}),
+                            call("git_branch", {{"repo", "work"}, {"action", "switch"}, {"name", "fix-readme"}}),
+                            call("write_file", {{"path", "work/README"}, {"content", "seed, fixed\n"}}),
+                            call("git_add", {{"repo", "work"}, {"paths", {"work/README"}}}),
+                            call("git_commit", {{"repo", "work"}, {"message", "Fix the README"}}),
+                            call("git_push", {{"repo", "work"}}),
+                            {{"text", "Pushed fix-readme."}}});
+  REQUIRE(llm.post("/_script", steps.dump()).status == 200);
+  auto b = s->bus_client();
+  chat::turn t;
+  t.turn_id = "g1";
+  t.session = "web:git";
+  t.message.id = "g1";
+  t.message.channel = "web";
+  t.message.chat_id = "git";
+  t.message.sender = "tester";
+  t.message.ts = utc_now();
+  t.message.parts.push_back({chat::part_kind::text, std::string("fix the README on a branch and push it"), {}, {}, {}, {}});
+  std::vector<std::string> deltas;
+  auto r = test::streamed_turn(*b, "main", t, deltas);
+  CHECK(r.tool_calls == 7);
+  auto reply = r.reply.parts.at(0).text.value_or("");
+  CAPTURE(reply);
+  auto reqs = json::parse(llm.get("/_requests").body);
+  std::string results;
+  for (auto& q : reqs) results += q["body"].dump() + "\n";
+  CAPTURE(results.substr(results.size() > 4000 ? results.size() - 4000 : 0));
+  CHECK(reply == "Pushed fix-readme.");
+  auto origin = "git -C '" + (ws / "origin.git").string() + "' ";
+  CHECK(sh(origin + "log -1 --format=%s fix-readme") == "Fix the README\n");
+  CHECK(sh(origin + "show fix-readme:README") == "seed, fixed\n");
+  CHECK(sh(origin + "log -1 --format='%an <%ae>' fix-readme") == "weft main <main@weft.example>\n");
+}
