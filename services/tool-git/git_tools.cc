@@ -259,8 +259,10 @@ result<tool::result> status(const workspace& ws, const json& args, const git_lim
   if (!r) return r.take_error();
   git_status_options o = GIT_STATUS_OPTIONS_INIT;
   o.show = GIT_STATUS_SHOW_INDEX_AND_WORKDIR;
+  // UPDATE_INDEX, as git status does: entries whose stat data is stale (files written in the
+  // second the index was) are hashed once and refreshed, not on every later call.
   o.flags = GIT_STATUS_OPT_INCLUDE_UNTRACKED | GIT_STATUS_OPT_RECURSE_UNTRACKED_DIRS |
-            GIT_STATUS_OPT_RENAMES_HEAD_TO_INDEX | GIT_STATUS_OPT_SORT_CASE_SENSITIVELY;
+            GIT_STATUS_OPT_RENAMES_HEAD_TO_INDEX | GIT_STATUS_OPT_SORT_CASE_SENSITIVELY | GIT_STATUS_OPT_UPDATE_INDEX;
   git_status_list* l = nullptr;
   if (git_status_list_new(&l, r->get(), &o) != 0) return failed_git("read the status");
   status_ptr list(l);
