@@ -785,3 +785,45 @@ TEST_CASE("weft's MCP server: skills — template, completions, subscriptions an
   CHECK(answer(8)["result"]["prompts"].size() == 2);
   CHECK(c.finish() == 0);
 }
+
+TEST_CASE("weft's MCP server: an agent's git tools, listed and called by the TypeScript SDK with no extra code") {
+  REQUIRE_MESSAGE(fs::exists(peers() + "/node_modules/@modelcontextprotocol/sdk"),
+                  "the MCP test peers are not installed at $WEFT_MCP_PEERS: run tools/dev setup");
+  weft::test::temp_dir d{"weft-mcp-git-it"};
+  auto ws = d.path.string() + "/ws";
+  fs::create_directories(ws + "/proj");
+  std::ofstream(ws + "/proj/a.txt") << "a\n";
+  auto g = "git -C '" + ws + "/proj' -c user.name=t -c user.email=t@t ";
+  REQUIRE(std::system((g + "init -q -b main && " + g + "add -A && " + g + "commit -qm 'first commit'").c_str()) == 0);
+  auto config = fmt::format(
+      "[memory]\nenabled = false\n\n"
+      "[agents.main]\nworkspace = \"{ws}\"\n"
+      "[agents.main.tools]\nfamilies = [\"fs\", \"git\"]\n\n"
+      "[mcp]\nlisten = \"127.0.0.1:0\"\n",
+      fmt::arg("ws", ws));
+  auto st = test::stack::start(config);
+  REQUIRE(st);
+  int port = std::stoi(slurp(st->runtime() + "/mcp.port"));
+  auto token = slurp(st->dir() + "/home/mcp/http.token");
+  std::vector<std::string> argv = {"/usr/bin/env", "node", driver(), "--peers", peers(), "--url",
+                                   fmt::format("http://127.0.0.1:{}/mcp", port), "--header",
+                                   "Authorization:Bearer " + token, "--plan",
+                                   R"([{"op":"list"},
+      {"op":"call","name":"git_log","arguments":{"repo":"proj"}},
+      {"op":"call","name":"git_status","arguments":{"repo":"../"}}])"};
+  auto r = test::run(argv);
+  INFO("stdout: " << r.out << "\nstderr: " << r.err);
+  REQUIRE(r.exit_code == 0);
+  auto l = lines_of(r.out);
+  REQUIRE(l.size() == 4);
+  auto n = names(l[1]);
+  for (auto t : {"git_status", "git_log", "git_diff", "git_show", "git_blame", "git_branch", "git_add", "git_commit",
+                 "git_clone", "git_fetch", "git_pull", "git_push", "read_file"})
+    CHECK_MESSAGE(has(n, t), t);
+  CHECK(l[2]["ok"] == true);
+  CHECK(text_of(l[2]).find("first commit") != std::string::npos);
+  // Outside the workspace: the tool's Denied, as a result with isError.
+  CHECK(l[3]["ok"] == true);
+  CHECK(l[3]["result"]["isError"] == true);
+  CHECK(text_of(l[3]).find("outside the workspace") != std::string::npos);
+}
