@@ -156,17 +156,29 @@ std::string current_branch(git_repository* r) {
   return git_reference_shorthand(h);
 }
 
-/// A diff as a patch and its stats.
-result<std::pair<std::string, json>> patch_of(git_diff* d) {
-  std::string patch;
+/// A diff as a patch (at most `max` bytes kept: the rest is not even built) and its stats.
+struct patch_text {
+  std::string text;
+  std::size_t max;
+  bool cut = false;
+};
+constexpr int patch_full = 1;  // the print callback's "stop": the patch reached its cap
+
+result<std::pair<std::string, json>> patch_of(git_diff* d, std::size_t max, bool& cut) {
+  patch_text out{{}, max};
   auto cb = [](const git_diff_delta*, const git_diff_hunk*, const git_diff_line* l, void* payload) -> int {
-    auto& out = *static_cast<std::string*>(payload);
+    auto& p = *static_cast<patch_text*>(payload);
+    if (p.text.size() > p.max) {
+      p.cut = true;
+      return patch_full;
+    }
     if (l->origin == GIT_DIFF_LINE_ADDITION || l->origin == GIT_DIFF_LINE_DELETION || l->origin == GIT_DIFF_LINE_CONTEXT)
-      out += l->origin;
-    out.append(l->content, l->content_len);
+      p.text += l->origin;
+    p.text.append(l->content, l->content_len);
     return 0;
   };
-  if (git_diff_print(d, GIT_DIFF_FORMAT_PATCH, cb, &patch) != 0) return failed_git("format the diff");
+  int rc = git_diff_print(d, GIT_DIFF_FORMAT_PATCH, cb, &out);
+  if (rc != 0 && rc != patch_full) return failed_git("format the diff");
   git_diff_stats* s = nullptr;
   if (git_diff_get_stats(&s, d) != 0) return failed_git("count the diff");
   stats_ptr stats(s);
@@ -182,7 +194,17 @@ result<std::pair<std::string, json>> patch_of(git_diff* d) {
           {"insertions", git_diff_stats_insertions(s)},
           {"deletions", git_diff_stats_deletions(s)},
           {"files", std::move(files)}};
-  return std::pair{std::move(patch), std::move(st)};
+  cut = out.cut;
+  return std::pair{std::move(out.text), std::move(st)};
+}
+
+/// Diff options every git tool uses: files over `max_file` are compared as binary (no line
+/// diff of a 100 MB file), `pathspec` (may be null) limits the diff.
+git_diff_options diff_options(std::size_t max_file, char** pathspec) {
+  git_diff_options o = GIT_DIFF_OPTIONS_INIT;
+  o.max_size = static_cast<git_off_t>(max_file);
+  if (pathspec) o.pathspec = {pathspec, 1};
+  return o;
 }
 
 result<tree_ptr> tree_of(git_commit* c) {
@@ -293,6 +315,8 @@ result<tool::result> log(const workspace& ws, const json& args, const git_limits
   auto author = optional_string_arg(args, "author");
   auto grep = optional_string_arg(args, "grep");
   auto path = optional_string_arg(args, "path");
+  auto skip = optional_uint_arg(args, "skip");
+  if (!skip) return skip.take_error();
   if (!rev) return rev.take_error();
   if (!count) return count.take_error();
   if (!author) return author.take_error();
@@ -315,7 +339,9 @@ result<tool::result> log(const workspace& ws, const json& args, const git_limits
   json commits = json::array();
   std::string text;
   git_oid id;
-  while (commits.size() < max && git_revwalk_next(&id, w) == 0) {
+  std::uint64_t to_skip = skip->value_or(0), matched = 0;
+  bool more = false;
+  while (git_revwalk_next(&id, w) == 0) {
     git_commit* c = nullptr;
     if (git_commit_lookup(&c, r->get(), &id) != 0) return failed_git("read a commit");
     commit_ptr cp(c);
@@ -338,13 +364,17 @@ result<tool::result> log(const workspace& ws, const json& args, const git_limits
         if (!pt) return pt.take_error();
         parent_tree = std::move(*pt);
       }
-      git_diff_options o = GIT_DIFF_OPTIONS_INIT;
       char* spec = in_repo.data();
-      o.pathspec = {&spec, 1};
+      auto o = diff_options(lim.max_diff_file_bytes, &spec);
       git_diff* d = nullptr;
       if (git_diff_tree_to_tree(&d, r->get(), parent_tree.get(), tree->get(), &o) != 0) return failed_git("diff a commit");
       diff_ptr dp(d);
       if (git_diff_num_deltas(d) == 0) continue;
+    }
+    if (matched++ < to_skip) continue;
+    if (commits.size() == max) {
+      more = true;  // one more matches: say there is a next page
+      break;
     }
     auto j = commit_json(c);
     text += fmt::format("{} {} {} — {}\n", j["id"].get<std::string>().substr(0, 12), a->name ? a->name : "",
@@ -352,7 +382,10 @@ result<tool::result> log(const workspace& ws, const json& args, const git_limits
     commits.push_back(std::move(j));
   }
   if (commits.empty()) text = "no commits match\n";
-  return text_result(std::move(text), {{"commits", std::move(commits)}});
+  if (more) text += fmt::format("[… more commits: call again with skip = {}]\n", to_skip + commits.size());
+  json out{{"commits", std::move(commits)}, {"more", more}};
+  if (more) out["next_skip"] = to_skip + max;
+  return text_result(std::move(text), std::move(out));
 }
 
 result<tool::result> diff(const workspace& ws, const json& args, const git_limits& lim) {
@@ -366,7 +399,6 @@ result<tool::result> diff(const workspace& ws, const json& args, const git_limit
   if (!cached) return cached.take_error();
   auto path = optional_string_arg(args, "path");
   if (!path) return path.take_error();
-  git_diff_options o = GIT_DIFF_OPTIONS_INIT;
   std::string in_repo;
   char* spec = nullptr;
   if (path->has_value()) {
@@ -374,8 +406,8 @@ result<tool::result> diff(const workspace& ws, const json& args, const git_limit
     if (!p) return p.take_error();
     in_repo = *p;
     spec = in_repo.data();
-    o.pathspec = {&spec, 1};
   }
+  auto o = diff_options(lim.max_diff_file_bytes, spec ? &spec : nullptr);
   git_diff* d = nullptr;
   int rc = 0;
   if (from->has_value()) {
@@ -407,11 +439,13 @@ result<tool::result> diff(const workspace& ws, const json& args, const git_limit
   }
   if (rc != 0) return failed_git("compute the diff");
   diff_ptr dp(d);
-  auto p = patch_of(d);
-  if (!p) return p.take_error();
   bool cut = false;
-  auto text = p->first.empty() ? std::string("no differences\n") : capped(std::move(p->first), lim.max_output_bytes, cut);
-  return text_result(std::move(text), std::move(p->second), cut);
+  auto p = patch_of(d, lim.max_output_bytes, cut);
+  if (!p) return p.take_error();
+  bool capped_more = false;
+  auto text = p->first.empty() ? std::string("no differences\n") : capped(std::move(p->first), lim.max_output_bytes, capped_more);
+  if (cut && !capped_more) text += "[… cut: the patch is longer; narrow it with a path or a smaller range]\n";
+  return text_result(std::move(text), std::move(p->second), cut || capped_more);
 }
 
 result<tool::result> show(const workspace& ws, const json& args, const git_limits& lim) {
@@ -433,9 +467,11 @@ result<tool::result> show(const workspace& ws, const json& args, const git_limit
     parent_tree = std::move(*pt);
   }
   git_diff* d = nullptr;
-  if (git_diff_tree_to_tree(&d, r->get(), parent_tree.get(), tree->get(), nullptr) != 0) return failed_git("diff the commit");
+  auto o = diff_options(lim.max_diff_file_bytes, nullptr);
+  if (git_diff_tree_to_tree(&d, r->get(), parent_tree.get(), tree->get(), &o) != 0) return failed_git("diff the commit");
   diff_ptr dp(d);
-  auto p = patch_of(d);
+  bool patch_cut = false;
+  auto p = patch_of(d, lim.max_output_bytes, patch_cut);
   if (!p) return p.take_error();
   auto j = commit_json(c->get());
   auto* a = git_commit_author(c->get());
@@ -444,6 +480,8 @@ result<tool::result> show(const workspace& ws, const json& args, const git_limit
   text += p->first;
   bool cut = false;
   text = capped(std::move(text), lim.max_output_bytes, cut);
+  if (patch_cut && !cut) text += "[… cut: the patch is longer]\n";
+  cut = cut || patch_cut;
   j["diff"] = std::move(p->second);
   return text_result(std::move(text), std::move(j), cut);
 }
@@ -762,6 +800,61 @@ result<tool::result> push(const workspace& ws, const json& args, const git_limit
                      {{"branch", branch_name}, {"remote", name->value_or("origin")}});
 }
 
+result<tool::result> tag(const workspace& ws, const json& args, const git_limits& lim) {
+  auto r = open_repo(ws, args);
+  if (!r) return r.take_error();
+  auto action = optional_string_arg(args, "action");
+  if (!action) return action.take_error();
+  auto name = optional_string_arg(args, "name");
+  if (!name) return name.take_error();
+  auto act = action->value_or("list");
+  if (act == "list") {
+    git_strarray names{};
+    if (git_tag_list(&names, r->get()) != 0) return failed_git("list the tags");
+    json out = json::array();
+    std::string text;
+    for (std::size_t i = 0; i < names.count; ++i) {
+      out.push_back(names.strings[i]);
+      text += std::string(names.strings[i]) + "\n";
+    }
+    git_strarray_dispose(&names);
+    return text_result(text.empty() ? "no tags\n" : text, {{"tags", out}});
+  }
+  if (!name->has_value() || (*name)->empty())
+    return tool::make(tool::error_code::bad_arguments, "git_tag {} needs 'name'", act);
+  if (act == "create") {
+    auto rev = optional_string_arg(args, "rev");
+    if (!rev) return rev.take_error();
+    auto message = optional_string_arg(args, "message");
+    if (!message) return message.take_error();
+    auto c = commit_of(r->get(), rev->value_or("HEAD"));
+    if (!c) return c.take_error();
+    git_oid id;
+    int rc = 0;
+    if (message->has_value()) {
+      git_signature* s = nullptr;
+      int srv = !lim.author_name.empty() ? git_signature_now(&s, lim.author_name.c_str(), lim.author_email.c_str())
+                                         : git_signature_default(&s, r->get());
+      if (srv != 0) return failed_git("find the tagger (set [tools.git] author or the repository's user.name)",
+                                      tool::error_code::bad_arguments);
+      sig_ptr sig(s);
+      rc = git_tag_create(&id, r->get(), (*name)->c_str(), reinterpret_cast<git_object*>(c->get()), s,
+                          (*message)->c_str(), 0);
+    } else {
+      rc = git_tag_create_lightweight(&id, r->get(), (*name)->c_str(), reinterpret_cast<git_object*>(c->get()), 0);
+    }
+    if (rc != 0) return failed_git(fmt::format("create tag '{}'", **name), tool::error_code::bad_arguments);
+    return text_result(fmt::format("tagged {} as '{}'\n", oid_hex(git_commit_id(c->get())).substr(0, 12), **name),
+                       {{"tag", **name}, {"commit", oid_hex(git_commit_id(c->get()))}, {"annotated", message->has_value()}});
+  }
+  if (act == "delete") {
+    if (git_tag_delete(r->get(), (*name)->c_str()) != 0)
+      return failed_git(fmt::format("delete tag '{}'", **name), tool::error_code::bad_arguments);
+    return text_result(fmt::format("deleted tag '{}'\n", **name), {{"tag", **name}});
+  }
+  return tool::make(tool::error_code::bad_arguments, "git_tag action '{}' is not one of list, create, delete", act);
+}
+
 std::vector<tool_def> git_tools(const workspace& ws, git_limits lim) {
   init();
   auto bind = [&ws, lim](auto fn) {
@@ -777,7 +870,7 @@ std::vector<tool_def> git_tools(const workspace& ws, git_limits lim) {
                   schema(""), ""},
                  bind(status)});
   out.push_back({{"git_log", "List commits, newest first: id, author, time, summary. Filter by author, message text or path.",
-                  schema(R"J("rev":{"type":"string","description":"Start here (default HEAD)"},"max_count":{"type":"integer","minimum":1},"author":{"type":"string"},"grep":{"type":"string"},"path":{"type":"string"})J"),
+                  schema(R"J("rev":{"type":"string","description":"Start here (default HEAD)"},"max_count":{"type":"integer","minimum":1},"skip":{"type":"integer","minimum":0,"description":"Matching commits to pass over first (the next page)"},"author":{"type":"string"},"grep":{"type":"string"},"path":{"type":"string"})J"),
                   ""},
                  bind(log)});
   out.push_back({{"git_diff",
@@ -796,6 +889,10 @@ std::vector<tool_def> git_tools(const workspace& ws, git_limits lim) {
                   schema(R"("action":{"type":"string","enum":["list","create","switch","delete"]},"name":{"type":"string"},"from":{"type":"string"})"),
                   ""},
                  bind(branch)});
+  out.push_back({{"git_tag", "List, create (lightweight, or annotated with a message) or delete tags.",
+                  schema(R"("action":{"type":"string","enum":["list","create","delete"]},"name":{"type":"string"},"rev":{"type":"string"},"message":{"type":"string"})"),
+                  ""},
+                 bind(tag)});
   out.push_back({{"git_add", "Stage files (new, changed or removed) for the next commit.",
                   schema(R"("paths":{"type":"array","items":{"type":"string"}})", R"("paths")"), ""},
                  bind(add)});

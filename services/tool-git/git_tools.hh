@@ -4,7 +4,7 @@
 /// it). Plain functions over a workspace, tested against the git CLI on real repositories.
 ///
 /// Tools: git_status, git_log, git_diff, git_show, git_blame, git_branch, git_add, git_commit,
-/// git_clone, git_fetch, git_pull, git_push.
+/// git_tag, git_clone, git_fetch, git_pull, git_push. git_log pages with skip.
 /// Each result is text for the model (capped, saying what was cut) plus the same facts as
 /// JSON in Result.structured. Errors are typed: Denied (outside the workspace), BadArguments
 /// (a revision or path that does not exist, an unknown action), Failed (libgit2's message).
@@ -22,6 +22,7 @@ struct git_limits {
   std::size_t max_output_bytes = 256 * 1024;  ///< diff/show/blame text beyond this is cut with a note
   std::size_t max_log = 200;                  ///< git_log max_count cap
   std::size_t max_status_entries = 2000;
+  std::size_t max_diff_file_bytes = 16 * 1024 * 1024;  ///< larger files are compared as binary
   std::string author_name, author_email;      ///< commit author when set; else the repository's config
 };
 
@@ -35,6 +36,8 @@ result<tool::result> show(const workspace& ws, const json& args, const git_limit
 result<tool::result> blame(const workspace& ws, const json& args, const git_limits& lim = {});
 result<tool::result> branch(const workspace& ws, const json& args, const git_limits& lim = {});
 result<tool::result> add(const workspace& ws, const json& args, const git_limits& lim = {});
+/// list, create (lightweight; annotated with `message`), delete.
+result<tool::result> tag(const workspace& ws, const json& args, const git_limits& lim = {});
 result<tool::result> commit(const workspace& ws, const json& args, const git_limits& lim = {});
 /// Remotes: repositories in the workspace (a path or file://) or network URLs that need no
 /// credentials (the tool process has none: they are to come from weft's secret store).

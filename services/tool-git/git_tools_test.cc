@@ -214,7 +214,7 @@ TEST_CASE("outside the workspace, no repository, a missing argument: typed error
   auto path_out = git::blame(f.w, f.repo_args({{"path", "/etc/passwd"}}));
   REQUIRE_FALSE(path_out);
   CHECK(tool::is(path_out.err(), tool::error_code::denied));
-  CHECK(git::git_tools(f.w).size() == 12);
+  CHECK(git::git_tools(f.w).size() == 13);
 }
 
 TEST_CASE("git_clone, git_push, git_pull with a bare repository in the workspace; remotes outside it are refused") {
@@ -282,4 +282,68 @@ TEST_CASE("git_clone, git_push, git_pull with a bare repository in the workspace
   auto net = git::clone(f.w, {{"url", "http://127.0.0.1:9/repo.git"}, {"path", "net"}});
   REQUIRE_FALSE(net);
   CHECK(net.err().message.find("Failed to clone 'http://127.0.0.1:9/repo.git' into 'net'") == 0);
+}
+
+TEST_CASE("git_log pages; git_tag; a binary file and a 100 MB file give a bounded answer") {
+  fixture f;
+  auto page1 = f.structured(git::log(f.w, f.repo_args({{"max_count", 2}})));
+  CHECK(page1["commits"].size() == 2);
+  CHECK(page1["more"] == true);
+  CHECK(page1["next_skip"] == 2);
+  auto page2 = f.structured(git::log(f.w, f.repo_args({{"max_count", 2}, {"skip", 2}})));
+  CHECK(page2["commits"].size() == 1);
+  CHECK(page2["more"] == false);
+  std::vector<std::string> ours;
+  for (auto* p : {&page1, &page2})
+    for (auto& c : (*p)["commits"]) ours.push_back(c["id"]);
+  CHECK(ours == lines(sh(f.g + "log --format=%H")));
+
+  REQUIRE(git::tag(f.w, f.repo_args({{"action", "create"}, {"name", "v1"}, {"rev", "HEAD~1"}})));
+  git::git_limits lim;
+  lim.author_name = "rel";
+  lim.author_email = "rel@example.org";
+  REQUIRE(git::tag(f.w, f.repo_args({{"action", "create"}, {"name", "v2"}, {"message", "release 2"}}), lim));
+  CHECK(f.structured(git::tag(f.w, f.repo_args()))["tags"] == json::array({"v1", "v2"}));
+  CHECK(lines(sh(f.g + "rev-parse v1")) == lines(sh(f.g + "rev-parse HEAD~1")));
+  CHECK(lines(sh(f.g + "cat-file -t v2")) == std::vector<std::string>{"tag"});
+  CHECK(lines(sh(f.g + "tag -l --format='%(contents:subject)' v2")) == std::vector<std::string>{"release 2"});
+  auto dup = git::tag(f.w, f.repo_args({{"action", "create"}, {"name", "v1"}}));
+  REQUIRE_FALSE(dup);
+  CHECK(dup.err().message.find("Failed to create tag 'v1'") == 0);
+  REQUIRE(git::tag(f.w, f.repo_args({{"action", "delete"}, {"name", "v1"}})));
+  CHECK(lines(sh(f.g + "tag")) == std::vector<std::string>{"v2"});
+
+  // Binary: stats and a note, no bytes.
+  sh(f.g + "add -A && " + f.g + "-c user.name=a -c user.email=a@a commit -qm base");
+  std::ofstream(f.repo / "blob.bin", std::ios::binary) << std::string("\0\1\2\3binary\0", 11);
+  sh(f.g + "add blob.bin");
+  auto bin = f.structured(git::diff(f.w, f.repo_args({{"cached", true}})));
+  REQUIRE(bin["files"].size() == 1);
+  CHECK(bin["files"][0]["binary"] == true);
+  // 100 MB of text: compared as binary (over max_diff_file_bytes), so no 100 MB patch is built.
+  {
+    std::ofstream big(f.repo / "big.txt");
+    std::string line(99, 'x');
+    line += '\n';
+    for (int i = 0; i < 1024 * 1024; ++i) big << line;
+  }
+  sh(f.g + "add big.txt");
+  auto big = git::diff(f.w, f.repo_args({{"cached", true}, {"path", "proj/big.txt"}}));
+  REQUIRE(big);
+  CHECK(big->content.size() < 4096);
+  CHECK(json::parse(big->structured)["files"][0]["binary"] == true);
+  // A patch longer than the cap is cut, saying so, and the stats stay whole.
+  git::git_limits small;
+  small.max_output_bytes = 2000;
+  {
+    std::ofstream many(f.repo / "many.txt");
+    for (int i = 0; i < 5000; ++i) many << "line " << i << "\n";
+  }
+  sh(f.g + "add many.txt");
+  auto cut = git::diff(f.w, f.repo_args({{"cached", true}, {"path", "proj/many.txt"}}), small);
+  REQUIRE(cut);
+  CHECK(cut->truncated);
+  CHECK(cut->content.size() < 4000);
+  CHECK(cut->content.find("[… cut") != std::string::npos);
+  CHECK(json::parse(cut->structured)["insertions"] == 5000);
 }

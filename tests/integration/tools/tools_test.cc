@@ -358,7 +358,7 @@ TEST_CASE("git tools derived from [agents.g] run sandboxed: a repository in the 
   auto b = s->bus_client();
   auto tools = b->call("tool/git/g", tool::list_tools{}, once());
   REQUIRE_MESSAGE(tools, (tools ? "" : tools.err().to_string()) << "\n" << s->log());
-  CHECK(tools->as<tool::tools>()->tools.size() == 12);
+  CHECK(tools->as<tool::tools>()->tools.size() == 13);
   std::ofstream(ws + "/proj/b.txt") << "b\n";
   auto st = call(*b, "tool/git/g", "git_status", {{"repo", "proj"}});
   REQUIRE_MESSAGE(st, (st ? "" : st.err().to_string()) << "\n" << s->log());
