@@ -382,3 +382,42 @@ TEST_CASE("git tools derived from [agents.g] run sandboxed: a repository in the 
   CHECK(denied(call(*b, "tool/git/g", "git_status", {{"repo", "../other/theirs.git"}})));
   CHECK_FALSE(fs::exists(ws + "/stolen"));
 }
+
+TEST_CASE("agent A's git tools cannot read, clone from or push into agent B's workspace") {
+  weft::test::temp_dir d{"weft-git-ab"};
+  auto wa = d.path.string() + "/a", wb = d.path.string() + "/b";
+  fs::create_directories(wa + "/mine");
+  fs::create_directories(wb + "/secret");
+  for (auto dir : {wa + "/mine", wb + "/secret"}) {
+    auto g = "git -C '" + dir + "' -c user.name=t -c user.email=t@t ";
+    std::ofstream(dir + "/f.txt") << "content of " << dir << "\n";
+    REQUIRE(std::system((g + "init -q -b main && " + g + "add -A && " + g + "commit -qm c").c_str()) == 0);
+  }
+  REQUIRE(std::system(("git clone -q --bare '" + wb + "/secret' '" + wb + "/secret.git'").c_str()) == 0);
+  // A's repository gets B's bare repository as a remote (as a model could try).
+  REQUIRE(std::system(("git -C '" + wa + "/mine' remote add b '" + wb + "/secret.git'").c_str()) == 0);
+  auto cfg = fmt::format(
+      "[agents.a]\nworkspace = \"{wa}\"\n[agents.a.tools]\nfamilies = [\"git\"]\n\n"
+      "[agents.b]\nworkspace = \"{wb}\"\n[agents.b.tools]\nfamilies = [\"git\"]\n\n"
+      "[services.llm]\nexec = \"/bin/true\"\nenabled = false\n\n"
+      "[services.agent-a]\nexec = \"/bin/true\"\naddress = \"agent/a\"\nenabled = false\n\n"
+      "[services.agent-b]\nexec = \"/bin/true\"\naddress = \"agent/b\"\nenabled = false\n\n"
+      "[services.router]\nexec = \"/bin/true\"\nenabled = false\n",
+      fmt::arg("wa", wa), fmt::arg("wb", wb));
+  auto s = test::stack::start(cfg);
+  REQUIRE(s);
+  auto b = s->bus_client();
+  REQUIRE_MESSAGE(call(*b, "tool/git/a", "git_status", {{"repo", "mine"}}), s->log());
+  CHECK(denied(call(*b, "tool/git/a", "git_log", {{"repo", wb + "/secret"}})));
+  CHECK(denied(call(*b, "tool/git/a", "git_clone", {{"url", wb + "/secret.git"}, {"path", "stolen"}})));
+  CHECK(denied(call(*b, "tool/git/a", "git_clone", {{"url", "file://" + wb + "/secret.git"}, {"path", "stolen"}})));
+  CHECK(denied(call(*b, "tool/git/a", "git_fetch", {{"repo", "mine"}, {"remote", "b"}})));
+  CHECK(denied(call(*b, "tool/git/a", "git_push", {{"repo", "mine"}, {"remote", "b"}})));
+  CHECK_FALSE(fs::exists(wa + "/stolen"));
+  // B's own process serves B: the same repository is B's to read.
+  auto own = call(*b, "tool/git/b", "git_log", {{"repo", "secret"}});
+  REQUIRE(own);
+  CHECK(json::parse(own->structured)["commits"].size() == 1);
+  // (That agent/a may not call tool/git/b at all is the bus's rule for every per-agent tool
+  // process, tested in services/bus.)
+}
