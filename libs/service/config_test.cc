@@ -440,7 +440,7 @@ constexpr error_case error_cases[] = {
         "clawft.toml:5:1: error: unknown key 'modle' in [agents.a]; expected one of: name, tier, model, workspace, "
         "max_iterations, tool_timeout_ms, max_tokens, budget_usd, tools; did you mean 'model'?"},
     {"[agents.a.tools]\nfamilies = [\"fs\", \"shel\", \"fs\"]\nallow = [\"read file\"]\ndeny = 1\n",
-     "clawft.toml:2:19: error: [agents.a.tools] families 'shel' is not a tool family; use fs, shell, web, mcp, delegate, git; did you "
+     "clawft.toml:2:19: error: [agents.a.tools] families 'shel' is not a tool family; use fs, shell, web, mcp, delegate, git, cargo; did you "
         "mean 'shell'?\n"
         "clawft.toml:2:27: error: [agents.a.tools] families lists 'fs' twice\n"
         "clawft.toml:3:10: error: [agents.a.tools] allow 'read file' can never match a tool name: use letters, "

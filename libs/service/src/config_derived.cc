@@ -4,6 +4,7 @@
 #include <weft/service/config.hh>
 
 #include <climits>
+#include <unistd.h>
 #include <cstdlib>
 #include <memory>
 #include <tuple>
@@ -76,6 +77,30 @@ void configure_delegate(const config& c, const agent_settings& a, const std::str
   // namespace, and the CPU topology.
   s.sandbox.own_proc = true;
   s.sandbox.read_only.push_back("/sys/devices/system/cpu");
+}
+
+/// What the cargo tools of an agent are given: the `cargo` on weftd's PATH (as found, not
+/// resolved: a rustup proxy dispatches on its name), its directory and a rustup toolchain
+/// home readable in the sandbox, and a /proc of their own (rustc and its build scripts read
+/// /proc/self in their own processes).
+void configure_cargo(service_spec& s) {
+  const char* path = std::getenv("PATH");
+  auto exec = find_executable("cargo", path && *path ? path : "/usr/local/bin:/usr/bin:/bin");
+  if (exec) {
+    s.env["WEFT_CARGO"] = *exec;
+    s.sandbox.read_only.push_back(exec->substr(0, exec->rfind('/')));
+  }
+  std::string rustup;
+  if (const char* r = std::getenv("RUSTUP_HOME"); r && *r) rustup = r;
+  else if (const char* h = std::getenv("HOME"); h && *h && ::access((std::string(h) + "/.rustup").c_str(), F_OK) == 0)
+    rustup = std::string(h) + "/.rustup";
+  if (!rustup.empty()) {
+    s.env["RUSTUP_HOME"] = rustup;
+    s.sandbox.read_only.push_back(rustup);
+  }
+  s.sandbox.own_proc = true;
+  s.sandbox.read_only.push_back("/sys/devices/system/cpu");
+  s.sandbox.max_open_files = delegate_max_open_files;
 }
 
 /// A copy of `c` without file positions: a table that only moved is not a change.
@@ -279,6 +304,7 @@ std::vector<service_spec> derived_services(const config& c,
       sb.max_file_size = tool_max_file_size;
       if (family == "delegate") configure_delegate(c, a, workspace, *s);
       if (family == "git" && !c.tools.git.author.empty()) s->env["WEFT_GIT_AUTHOR"] = c.tools.git.author;
+      if (family == "cargo") configure_cargo(*s);
     }
     any_web = any_web || contains(a.tools.families, "web");
   }

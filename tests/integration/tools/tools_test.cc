@@ -17,6 +17,8 @@
 #include <doctest/doctest.h>
 #include <nlohmann/json.hpp>
 
+#include <weft/base/command.hh>
+
 #include <weft/sandbox/sandbox.hh>
 
 #include "proto/tool_v1.hh"
@@ -420,4 +422,38 @@ TEST_CASE("agent A's git tools cannot read, clone from or push into agent B's wo
   CHECK(json::parse(own->structured)["commits"].size() == 1);
   // (That agent/a may not call tool/git/b at all is the bus's rule for every per-agent tool
   // process, tested in services/bus.)
+}
+
+TEST_CASE("cargo tools derived from [agents.c] run sandboxed: diagnostics of a crate in the workspace") {
+  const char* path = std::getenv("PATH");
+  if (!find_executable("cargo", path ? path : "")) {
+    MESSAGE("cargo is not installed: skipped (tools/dev setup installs Debian's)");
+    return;
+  }
+  weft::test::temp_dir d{"weft-cargo-it"};
+  auto ws = d.path.string() + "/ws";
+  fs::create_directories(ws + "/bad/src");
+  std::ofstream(ws + "/bad/Cargo.toml") << "[package]\nname = \"bad\"\nversion = \"0.1.0\"\nedition = \"2021\"\n";
+  std::ofstream(ws + "/bad/src/lib.rs") << "pub fn f() -> u8 {\n    \"no\"\n}\n";
+  auto cfg = fmt::format(
+      "[agents.c]\nworkspace = \"{ws}\"\n[agents.c.tools]\nfamilies = [\"cargo\"]\n\n"
+      "[services.llm]\nexec = \"/bin/true\"\nenabled = false\n\n"
+      "[services.agent-c]\nexec = \"/bin/true\"\naddress = \"agent/c\"\nenabled = false\n\n"
+      "[services.router]\nexec = \"/bin/true\"\nenabled = false\n",
+      fmt::arg("ws", ws));
+  auto s = test::stack::start(cfg);
+  REQUIRE(s);
+  auto b = s->bus_client();
+  auto r = b->call("tool/cargo/c/cargo_check", tool::call{"cargo_check", R"({"path":"bad"})", "c1", 0}, once(120s));
+  REQUIRE_MESSAGE(r, (r ? "" : r.err().to_string()) << "\n" << s->log());
+  auto res = r->as<tool::result>();
+  REQUIRE(res);
+  CAPTURE(res->content);
+  auto st = json::parse(res->structured);
+  CHECK(st["success"] == false);
+  bool found = false;
+  for (auto& diag : st["diagnostics"])
+    found = found || (diag.value("code", "") == "E0308" && diag["file"] == "src/lib.rs" && diag["line"] == 2);
+  CHECK_MESSAGE(found, s->log());
+  CHECK(fs::exists(ws + "/.weft/cargo-home"));  // CARGO_HOME in the workspace
 }

@@ -1,0 +1,240 @@
+#include "cargo_tools.hh"
+
+#include <fcntl.h>
+#include <sys/wait.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <set>
+#include <tuple>
+
+#include <fmt/format.h>
+
+#include <weft/base/command.hh>
+#include <weft/base/line_buffer.hh>
+
+namespace weft::tools::cargo {
+
+namespace {
+
+constexpr std::size_t max_stdout_bytes = 16 * 1024 * 1024;  // what is read of one run
+
+std::string cut(std::string s, std::size_t max) {
+  if (s.size() <= max) return s;
+  auto total = s.size();
+  s.resize(max);
+  return s + fmt::format("\n[… cut: {} of {} bytes shown]\n", max, total);
+}
+
+json diagnostic_json(const diagnostic& d) {
+  json j{{"level", d.level}, {"message", d.message}, {"file", d.file}, {"line", d.line}, {"column", d.column}};
+  if (!d.code.empty()) j["code"] = d.code;
+  if (!d.replacement.empty()) j["replacement"] = d.replacement;
+  return j;
+}
+
+/// The replacement a compiler message suggests, if any (in its children's spans).
+std::string suggestion(const json& m) {
+  if (!m.contains("children") || !m["children"].is_array()) return {};
+  for (auto& c : m["children"])
+    if (c.contains("spans") && c["spans"].is_array())
+      for (auto& s : c["spans"])
+        if (s.contains("suggested_replacement") && s["suggested_replacement"].is_string())
+          return s["suggested_replacement"].get<std::string>();
+  return {};
+}
+
+}  // namespace
+
+run_report parse_output(std::string_view out, const cargo_limits& lim) {
+  run_report r;
+  std::set<std::tuple<std::string, std::string, std::string, std::string, unsigned, unsigned>> seen;
+  std::string* failure = nullptr;  // the output section of a failed test being read
+  std::size_t pos = 0;
+  while (pos < out.size()) {
+    auto nl = out.find('\n', pos);
+    auto line = out.substr(pos, nl == std::string_view::npos ? std::string_view::npos : nl - pos);
+    pos = nl == std::string_view::npos ? out.size() : nl + 1;
+    if (!line.empty() && line.front() == '{') {
+      auto j = json::parse(line, nullptr, false);
+      if (!j.is_object() || j.value("reason", "") != "compiler-message" || !j.contains("message")) continue;
+      auto& m = j["message"];
+      diagnostic d;
+      d.level = m.value("level", "");
+      d.message = m.value("message", "");
+      if (m.contains("code") && m["code"].is_object()) d.code = m["code"].value("code", "");
+      bool located = false;
+      if (m.contains("spans") && m["spans"].is_array())
+        for (auto& s : m["spans"])
+          if (s.value("is_primary", false)) {
+            d.file = s.value("file_name", "");
+            d.line = s.value("line_start", 0u);
+            d.column = s.value("column_start", 0u);
+            located = true;
+            break;
+          }
+      if (!located) continue;  // "aborting due to …", "N warnings emitted": summaries, not findings
+      d.replacement = suggestion(m);
+      if (!seen.insert({d.level, d.code, d.message, d.file, d.line, d.column}).second) continue;
+      if (r.diagnostics.size() < lim.max_diagnostics) r.diagnostics.push_back(std::move(d));
+      continue;
+    }
+    // libtest: "test a::b ... ok" / "... FAILED" / "... ignored[, reason]".
+    if (line.rfind("test ", 0) == 0) {
+      auto dots = line.find(" ... ");
+      if (dots != std::string_view::npos) {
+        auto name = std::string(line.substr(5, dots - 5));
+        auto outcome = line.substr(dots + 5);
+        if (outcome == "ok") r.passed.push_back(name);
+        else if (outcome.rfind("FAILED", 0) == 0) r.failed.push_back({name, {}});
+        else if (outcome.rfind("ignored", 0) == 0) r.ignored.push_back(name);
+        continue;
+      }
+    }
+    // "---- a::b stdout ----" opens the output of a failed test; "failures:" ends them.
+    if (line.rfind("---- ", 0) == 0 && line.size() > 17 && line.substr(line.size() - 12) == " stdout ----") {
+      auto name = std::string(line.substr(5, line.size() - 17));
+      failure = nullptr;
+      for (auto& [n, o] : r.failed)
+        if (n == name) failure = &o;
+      continue;
+    }
+    if (line == "failures:" || line.rfind("test result:", 0) == 0) {
+      failure = nullptr;
+      continue;
+    }
+    if (failure) {
+      if (failure->size() < lim.max_output_bytes) *failure += std::string(line) + "\n";
+      continue;
+    }
+    if (!line.empty() && r.other.size() < lim.max_output_bytes) r.other += std::string(line) + "\n";
+  }
+  return r;
+}
+
+result<tool::result> run(const workspace& ws, const std::string& command, const json& args, const call_context& ctx,
+                         const cargo_limits& lim) {
+  auto path = optional_string_arg(args, "path");
+  if (!path) return path.take_error();
+  auto timeout_ms = optional_uint_arg(args, "timeout_ms");
+  if (!timeout_ms) return timeout_ms.take_error();
+  auto dir = ws.open_beneath(path->value_or("."), O_PATH | O_DIRECTORY, "use the crate");
+  if (!dir) return dir.take_error();
+  std::string exec = lim.cargo;
+  if (exec.find('/') == std::string::npos) {
+    auto found = find_executable(exec, lim.path);
+    if (!found)
+      return tool::make(tool::error_code::failed, "Failed to run cargo {}: cargo is not installed (not on PATH {})",
+                        command, lim.path);
+    exec = *found;
+  }
+  auto home = ws.root() + "/.weft/cargo-home";
+  std::error_code ec;
+  std::filesystem::create_directories(home, ec);
+  std::vector<std::string> env = {"PATH=" + lim.path, "HOME=" + home, "CARGO_HOME=" + home, "CARGO_TERM_COLOR=never",
+                                  "LANG=C.UTF-8"};
+  env.insert(env.end(), lim.extra_env.begin(), lim.extra_env.end());
+  std::vector<std::string> argv = {exec, command};
+  if (command == "fmt") {
+    argv.push_back("--check");
+  } else {
+    argv.insert(argv.end(), {"--offline", "--message-format=json"});
+    if (command == "test") argv.push_back("--no-fail-fast");
+  }
+  auto limit = std::min(lim.timeout, std::chrono::milliseconds(timeout_ms->value_or(lim.timeout.count())));
+  command_spec spec{.exec = exec,
+                    .argv = argv,
+                    .env = env,
+                    .dir_fd = dir->get(),
+                    .merge_stderr = false,
+                    .before_exec = lim.before_exec,
+                    .before_exec_arg = lim.before_exec_arg,
+                    .before_exec_step = "the command filter"};
+  std::string out;
+  auto ran = run_command(spec, {.timeout = limit, .kill_grace = std::chrono::seconds(2), .stderr_tail = 8192},
+                         ctx.cancel_fd, [&](std::string_view chunk) {
+                           if (out.size() < max_stdout_bytes) out.append(chunk.substr(0, max_stdout_bytes - out.size()));
+                           return true;
+                         });
+  if (!ran) return tool::make(tool::error_code::failed, "Failed to run cargo {}: {}", command, ran.err().message);
+  auto rep = parse_output(out, lim);
+  bool ok = ran->succeeded();
+  std::size_t errors = 0, warnings = 0;
+  for (auto& d : rep.diagnostics) {
+    if (d.level == "error") ++errors;
+    else if (d.level == "warning") ++warnings;
+  }
+
+  std::string text;
+  if (ran->timed_out)
+    text = fmt::format("cargo {} did not finish within {} s; it and everything it started were stopped\n", command,
+                       std::chrono::duration_cast<std::chrono::seconds>(limit).count());
+  else if (ran->cancelled)
+    text = fmt::format("cargo {} was stopped\n", command);
+  else
+    text = fmt::format("cargo {}: {}\n", command, ok ? "ok" : "failed (" + ran->describe() + ")");
+  for (auto& d : rep.diagnostics)
+    text += fmt::format("{}{} {}:{}:{}: {}{}\n", d.level, d.code.empty() ? "" : "[" + d.code + "]", d.file, d.line,
+                        d.column, d.message, d.replacement.empty() ? "" : " (suggestion: `" + d.replacement + "`)");
+  if (!rep.diagnostics.empty()) text += fmt::format("{} errors, {} warnings\n", errors, warnings);
+  if (command == "test" && !ran->timed_out)
+    text += fmt::format("tests: {} passed, {} failed, {} ignored\n", rep.passed.size(), rep.failed.size(),
+                        rep.ignored.size());
+  for (auto& [name, output] : rep.failed) text += fmt::format("---- {} ----\n{}", name, cut(output, lim.max_output_bytes));
+  if (command == "fmt" && !ok) text += cut(rep.other, lim.max_output_bytes);
+  if (!ok && rep.diagnostics.empty() && rep.failed.empty() && !ran->stderr_tail.empty())
+    text += cut(ran->stderr_tail, lim.max_output_bytes);
+
+  json diags = json::array();
+  for (auto& d : rep.diagnostics) diags.push_back(diagnostic_json(d));
+  json failed = json::array();
+  for (auto& [name, output] : rep.failed) failed.push_back({{"name", name}, {"output", cut(output, lim.max_output_bytes)}});
+  json structured{{"command", command},
+                  {"success", ok},
+                  {"timed_out", ran->timed_out},
+                  {"exit_status", WIFEXITED(ran->status) ? WEXITSTATUS(ran->status) : -1},
+                  {"diagnostics", std::move(diags)},
+                  {"errors", errors},
+                  {"warnings", warnings}};
+  if (command == "test")
+    structured["tests"] = {{"passed", rep.passed}, {"failed", std::move(failed)}, {"ignored", rep.ignored}};
+  if (command == "fmt") {
+    json files = json::array();
+    std::size_t p = 0;
+    while ((p = rep.other.find("Diff in ", p)) != std::string::npos) {
+      auto end = rep.other.find(" at line ", p);
+      auto eol = rep.other.find('\n', p);
+      if (end == std::string::npos || end > eol) end = rep.other.find(':', p + 8);
+      files.push_back(rep.other.substr(p + 8, end - p - 8));
+      p = eol == std::string::npos ? rep.other.size() : eol;
+    }
+    structured["unformatted"] = std::move(files);
+  }
+  tool::result r;
+  r.content = std::move(text);
+  r.is_error = !ok;
+  r.structured = structured.dump();
+  return r;
+}
+
+std::vector<tool_def> cargo_tools(const workspace& ws, cargo_limits lim) {
+  constexpr std::string_view schema = R"J({"type":"object","properties":{
+"path":{"type":"string","description":"The crate's directory in the workspace (default: the workspace)"},
+"timeout_ms":{"type":"integer","minimum":1000,"description":"Time limit (default and cap: 10 minutes)"}}})J";
+  std::vector<tool_def> out;
+  auto add = [&](const char* name, const char* command, const char* what) {
+    out.push_back({{name, what, std::string(schema), ""},
+                   [&ws, lim, command = std::string(command)](const json& a, const call_context& ctx) {
+                     return run(ws, command, a, ctx, lim);
+                   }});
+  };
+  add("cargo_check", "check", "Type-check a Rust crate (cargo check, offline): errors and warnings with file, line, code.");
+  add("cargo_build", "build", "Build a Rust crate (cargo build, offline): errors and warnings with file, line, code.");
+  add("cargo_test", "test",
+      "Run a Rust crate's tests (cargo test, offline, all of them): passed, failed with their output, ignored.");
+  add("cargo_clippy", "clippy", "Lint a Rust crate (cargo clippy, offline): lints with file, line, code, suggestion.");
+  add("cargo_fmt", "fmt", "Check a Rust crate's formatting (cargo fmt --check): the files that need it and the diff.");
+  return out;
+}
+
+}  // namespace weft::tools::cargo
