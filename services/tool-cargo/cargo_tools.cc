@@ -140,6 +140,7 @@ result<tool::result> run(const workspace& ws, const std::string& command, const 
   } else {
     argv.insert(argv.end(), {"--offline", "--message-format=json"});
     if (command == "test") argv.push_back("--no-fail-fast");
+    if (command == "doc") argv.push_back("--no-deps");
   }
   auto limit = std::min(lim.timeout, std::chrono::milliseconds(timeout_ms->value_or(lim.timeout.count())));
   command_spec spec{.exec = exec,
@@ -234,6 +235,7 @@ std::vector<tool_def> cargo_tools(const workspace& ws, cargo_limits lim) {
       "Run a Rust crate's tests (cargo test, offline, all of them): passed, failed with their output, ignored.");
   add("cargo_clippy", "clippy", "Lint a Rust crate (cargo clippy, offline): lints with file, line, code, suggestion.");
   add("cargo_fmt", "fmt", "Check a Rust crate's formatting (cargo fmt --check): the files that need it and the diff.");
+  add("cargo_doc", "doc", "Build a Rust crate's documentation (cargo doc --no-deps, offline): doc warnings with file and line.");
   return out;
 }
 

@@ -84,6 +84,14 @@ TEST_CASE("cargo_check: a compile error with its file, line and code; a clean cr
   auto g = f.run("check", {{"path", "good"}});
   CHECK(g["success"] == true);
   CHECK(g["diagnostics"].empty());
+  // Docs: a broken intra-doc link is a warning with its place; the docs are built.
+  make_crate(f.ws / "docs", "docs", "/// See [`Missing`].\npub fn documented() {}\n");
+  auto d = f.run("doc", {{"path", "docs"}});
+  CHECK(d["success"] == true);
+  bool link = false;
+  for (auto& x : d["diagnostics"]) link = link || (x["level"] == "warning" && x["file"] == "src/lib.rs" && x["line"] == 1);
+  CHECK_MESSAGE(link, d.dump(1));
+  CHECK(fs::exists(f.ws / "docs" / "target" / "doc" / "docs" / "index.html"));
 }
 
 TEST_CASE("cargo_test and cargo_clippy: outcomes with the failure's output; a lint with its code and suggestion") {

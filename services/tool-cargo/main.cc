@@ -21,6 +21,7 @@ cargo on Rust crates in one agent's workspace, served on the weft bus (io.weft.T
       workspace): compiler messages as structured diagnostics; cargo_test runs every test
       (--no-fail-fast) and reports passed, failed (with their output) and ignored
   cargo_fmt {path?}   cargo fmt --check: the files that need formatting and the diff
+  cargo_doc {path?, timeout_ms?}   cargo doc --no-deps: doc warnings as diagnostics
   CARGO_HOME is <workspace>/.weft/cargo-home; offline: no registry is reached.
   Time limit: timeout_ms, at most WEFT_CARGO_TIMEOUT_MS (default 10 min); then the whole
   process group is killed. Commands may create no AF_UNIX socket (as the shell tool's).
