@@ -213,6 +213,32 @@ result<tree_ptr> tree_of(git_commit* c) {
   return tree_ptr(t);
 }
 
+/// The diff a commit made: its tree against its first parent's (none for a root commit).
+result<diff_ptr> commit_diff(git_repository* r, git_commit* c, const git_diff_options& o) {
+  auto tree = tree_of(c);
+  if (!tree) return tree.take_error();
+  tree_ptr parent_tree;
+  if (git_commit_parentcount(c) > 0) {
+    git_commit* p = nullptr;
+    if (git_commit_parent(&p, c, 0) != 0) return failed_git("read a parent commit");
+    commit_ptr pp(p);
+    auto pt = tree_of(p);
+    if (!pt) return pt.take_error();
+    parent_tree = std::move(*pt);
+  }
+  git_diff* d = nullptr;
+  if (git_diff_tree_to_tree(&d, r, parent_tree.get(), tree->get(), &o) != 0) return failed_git("diff a commit");
+  return diff_ptr(d);
+}
+
+/// The short name of the branch HEAD is on (an error when HEAD is unborn or detached).
+result<std::string> head_branch(git_repository* r) {
+  git_reference* h = nullptr;
+  if (git_repository_head(&h, r) != 0) return failed_git("find the current branch");
+  ref_ptr head(h);
+  return std::string(git_reference_shorthand(h));
+}
+
 std::string signature_text(const git_signature* s) {
   return fmt::format("{} <{}>", s->name ? s->name : "", s->email ? s->email : "");
 }
@@ -353,23 +379,10 @@ result<tool::result> log(const workspace& ws, const json& args, const git_limits
     if (grep->has_value() && (!msg || std::string(msg).find(**grep) == std::string::npos)) continue;
     if (!in_repo.empty()) {
       // Only commits that changed the path (against their first parent, or added it).
-      auto tree = tree_of(c);
-      if (!tree) return tree.take_error();
-      tree_ptr parent_tree;
-      if (git_commit_parentcount(c) > 0) {
-        git_commit* p = nullptr;
-        if (git_commit_parent(&p, c, 0) != 0) return failed_git("read a parent commit");
-        commit_ptr pp(p);
-        auto pt = tree_of(p);
-        if (!pt) return pt.take_error();
-        parent_tree = std::move(*pt);
-      }
       char* spec = in_repo.data();
-      auto o = diff_options(lim.max_diff_file_bytes, &spec);
-      git_diff* d = nullptr;
-      if (git_diff_tree_to_tree(&d, r->get(), parent_tree.get(), tree->get(), &o) != 0) return failed_git("diff a commit");
-      diff_ptr dp(d);
-      if (git_diff_num_deltas(d) == 0) continue;
+      auto d = commit_diff(r->get(), c, diff_options(lim.max_diff_file_bytes, &spec));
+      if (!d) return d.take_error();
+      if (git_diff_num_deltas(d->get()) == 0) continue;
     }
     if (matched++ < to_skip) continue;
     if (commits.size() == max) {
@@ -455,23 +468,10 @@ result<tool::result> show(const workspace& ws, const json& args, const git_limit
   if (!rev) return rev.take_error();
   auto c = commit_of(r->get(), rev->value_or("HEAD"));
   if (!c) return c.take_error();
-  auto tree = tree_of(c->get());
-  if (!tree) return tree.take_error();
-  tree_ptr parent_tree;
-  if (git_commit_parentcount(c->get()) > 0) {
-    git_commit* p = nullptr;
-    if (git_commit_parent(&p, c->get(), 0) != 0) return failed_git("read the parent commit");
-    commit_ptr pp(p);
-    auto pt = tree_of(p);
-    if (!pt) return pt.take_error();
-    parent_tree = std::move(*pt);
-  }
-  git_diff* d = nullptr;
-  auto o = diff_options(lim.max_diff_file_bytes, nullptr);
-  if (git_diff_tree_to_tree(&d, r->get(), parent_tree.get(), tree->get(), &o) != 0) return failed_git("diff the commit");
-  diff_ptr dp(d);
+  auto d = commit_diff(r->get(), c->get(), diff_options(lim.max_diff_file_bytes, nullptr));
+  if (!d) return d.take_error();
   bool patch_cut = false;
-  auto p = patch_of(d, lim.max_output_bytes, patch_cut);
+  auto p = patch_of(d->get(), lim.max_output_bytes, patch_cut);
   if (!p) return p.take_error();
   auto j = commit_json(c->get());
   auto* a = git_commit_author(c->get());
@@ -772,10 +772,9 @@ result<tool::result> push(const workspace& ws, const json& args, const git_limit
   if (br->has_value()) {
     branch_name = **br;
   } else {
-    git_reference* h = nullptr;
-    if (git_repository_head(&h, r->get()) != 0) return failed_git("find the current branch");
-    ref_ptr head(h);
-    branch_name = git_reference_shorthand(h);
+    auto b = head_branch(r->get());
+    if (!b) return b.take_error();
+    branch_name = *b;
   }
   auto remote = remote_of(ws, r->get(), name->value_or("origin"), "push to");
   if (!remote) return remote.take_error();

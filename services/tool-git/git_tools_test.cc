@@ -13,9 +13,12 @@
 #include <fmt/ranges.h>
 
 #include "services/tool-git/git_tools.hh"
+#include "tests/shell_out.hh"
 #include "tests/temp_dir.hh"
 
 using namespace weft;
+using weft::test::lines;
+using weft::test::sh;
 namespace git = weft::tools::git;
 namespace tool = weft::proto::tool_v1;
 using json = nlohmann::json;
@@ -23,23 +26,7 @@ namespace fs = std::filesystem;
 
 namespace {
 
-std::string sh(const std::string& cmd) {
-  std::string out;
-  FILE* p = ::popen(cmd.c_str(), "r");
-  REQUIRE(p);
-  char buf[4096];
-  while (auto n = std::fread(buf, 1, sizeof buf, p)) out.append(buf, n);
-  REQUIRE_MESSAGE(::pclose(p) == 0, cmd);
-  return out;
-}
 
-std::vector<std::string> lines(const std::string& s) {
-  std::vector<std::string> out;
-  std::istringstream in(s);
-  for (std::string l; std::getline(in, l);)
-    if (!l.empty()) out.push_back(l);
-  return out;
-}
 
 /// A workspace holding repository `proj` with three commits by two authors, then a change
 /// staged, a change not staged and an untracked file.

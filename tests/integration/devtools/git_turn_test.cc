@@ -12,9 +12,12 @@
 #include "tests/integration/fake_peer.hh"
 #include "tests/integration/harness.hh"
 #include "tests/integration/turn_client.hh"
+#include "tests/shell_out.hh"
 #include "tests/temp_dir.hh"
 
 using namespace weft;
+using weft::test::lines;
+using weft::test::sh;
 using namespace std::chrono_literals;
 using json = nlohmann::json;
 namespace fs = std::filesystem;
@@ -22,15 +25,6 @@ namespace chat = weft::proto::chat_v1;
 
 namespace {
 
-std::string sh(const std::string& cmd) {
-  std::string out;
-  FILE* p = ::popen(cmd.c_str(), "r");
-  REQUIRE(p);
-  char buf[4096];
-  while (auto n = std::fread(buf, 1, sizeof buf, p)) out.append(buf, n);
-  REQUIRE_MESSAGE(::pclose(p) == 0, cmd);
-  return out;
-}
 
 json call(const std::string& name, json args) { return {{"tool_calls", json::array({{{"name", name}, {"arguments", args}}})}}; }
 
