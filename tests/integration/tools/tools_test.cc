@@ -13,6 +13,7 @@
 #include <fstream>
 #include <sstream>
 #include <thread>
+#include <tuple>
 
 #include <doctest/doctest.h>
 #include <nlohmann/json.hpp>
@@ -61,6 +62,18 @@ result<tool::result> call(ipc::bus_client& b, const std::string& process, const 
   auto r = b.call(process + "/" + name, tool::call{name, args.dump(), "call-1", 0}, once());
   if (!r) return r.take_error();
   return r->as<tool::result>();
+}
+
+/// A config of agents (each `{id, workspace, families}`) that runs only their tool
+/// processes: llm, the agents and the router are replaced by disabled services.
+std::string tools_only(const std::vector<std::tuple<std::string, std::string, std::string>>& agents) {
+  std::string out;
+  for (auto& [id, ws, families] : agents)
+    out += fmt::format("[agents.{0}]\nworkspace = \"{1}\"\n[agents.{0}.tools]\nfamilies = [{2}]\n\n"
+                       "[services.agent-{0}]\nexec = \"/bin/true\"\naddress = \"agent/{0}\"\nenabled = false\n\n",
+                       id, ws, families);
+  return out + "[services.llm]\nexec = \"/bin/true\"\nenabled = false\n\n"
+               "[services.router]\nexec = \"/bin/true\"\nenabled = false\n";
 }
 
 bool denied(const result<tool::result>& r) { return !r && tool::is(r.err(), tool::error_code::denied); }
@@ -308,12 +321,7 @@ TEST_CASE("tools derived from [agents.a] run sandboxed: exec cannot read outside
   std::ofstream(ws + "/mine.txt") << "mine";
   std::ofstream(d.path.string() + "/other/theirs.txt") << "THEIR-SECRET";
   // Only the agent's tool processes: the other derived services are replaced by disabled ones.
-  auto cfg = fmt::format(
-      "[agents.a]\nworkspace = \"{ws}\"\n[agents.a.tools]\nfamilies = [\"fs\", \"shell\"]\n\n"
-      "[services.llm]\nexec = \"/bin/true\"\nenabled = false\n\n"
-      "[services.agent-a]\nexec = \"/bin/true\"\naddress = \"agent/a\"\nenabled = false\n\n"
-      "[services.router]\nexec = \"/bin/true\"\nenabled = false\n",
-      fmt::arg("ws", ws));
+  auto cfg = tools_only({{"a", ws, "\"fs\", \"shell\""}});
   auto s = test::stack::start(cfg);
   REQUIRE(s);
   auto b = s->bus_client();
@@ -349,12 +357,7 @@ TEST_CASE("git tools derived from [agents.g] run sandboxed: a repository in the 
                        "commit -qm first")
                           .c_str()) == 0);
   REQUIRE(std::system(("git clone -q --bare '" + ws + "/proj' '" + other + "/theirs.git'").c_str()) == 0);
-  auto cfg = fmt::format(
-      "[agents.g]\nworkspace = \"{ws}\"\n[agents.g.tools]\nfamilies = [\"git\"]\n\n"
-      "[services.llm]\nexec = \"/bin/true\"\nenabled = false\n\n"
-      "[services.agent-g]\nexec = \"/bin/true\"\naddress = \"agent/g\"\nenabled = false\n\n"
-      "[services.router]\nexec = \"/bin/true\"\nenabled = false\n",
-      fmt::arg("ws", ws));
+  auto cfg = tools_only({{"g", ws, "\"git\""}});
   auto s = test::stack::start(cfg);
   REQUIRE(s);
   auto b = s->bus_client();
@@ -398,14 +401,7 @@ TEST_CASE("agent A's git tools cannot read, clone from or push into agent B's wo
   REQUIRE(std::system(("git clone -q --bare '" + wb + "/secret' '" + wb + "/secret.git'").c_str()) == 0);
   // A's repository gets B's bare repository as a remote (as a model could try).
   REQUIRE(std::system(("git -C '" + wa + "/mine' remote add b '" + wb + "/secret.git'").c_str()) == 0);
-  auto cfg = fmt::format(
-      "[agents.a]\nworkspace = \"{wa}\"\n[agents.a.tools]\nfamilies = [\"git\"]\n\n"
-      "[agents.b]\nworkspace = \"{wb}\"\n[agents.b.tools]\nfamilies = [\"git\"]\n\n"
-      "[services.llm]\nexec = \"/bin/true\"\nenabled = false\n\n"
-      "[services.agent-a]\nexec = \"/bin/true\"\naddress = \"agent/a\"\nenabled = false\n\n"
-      "[services.agent-b]\nexec = \"/bin/true\"\naddress = \"agent/b\"\nenabled = false\n\n"
-      "[services.router]\nexec = \"/bin/true\"\nenabled = false\n",
-      fmt::arg("wa", wa), fmt::arg("wb", wb));
+  auto cfg = tools_only({{"a", wa, "\"git\""}, {"b", wb, "\"git\""}});
   auto s = test::stack::start(cfg);
   REQUIRE(s);
   auto b = s->bus_client();
@@ -435,12 +431,7 @@ TEST_CASE("cargo tools derived from [agents.c] run sandboxed: diagnostics of a c
   fs::create_directories(ws + "/bad/src");
   std::ofstream(ws + "/bad/Cargo.toml") << "[package]\nname = \"bad\"\nversion = \"0.1.0\"\nedition = \"2021\"\n";
   std::ofstream(ws + "/bad/src/lib.rs") << "pub fn f() -> u8 {\n    \"no\"\n}\n";
-  auto cfg = fmt::format(
-      "[agents.c]\nworkspace = \"{ws}\"\n[agents.c.tools]\nfamilies = [\"cargo\"]\n\n"
-      "[services.llm]\nexec = \"/bin/true\"\nenabled = false\n\n"
-      "[services.agent-c]\nexec = \"/bin/true\"\naddress = \"agent/c\"\nenabled = false\n\n"
-      "[services.router]\nexec = \"/bin/true\"\nenabled = false\n",
-      fmt::arg("ws", ws));
+  auto cfg = tools_only({{"c", ws, "\"cargo\""}});
   auto s = test::stack::start(cfg);
   REQUIRE(s);
   auto b = s->bus_client();
