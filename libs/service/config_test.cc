@@ -1859,6 +1859,23 @@ TEST_CASE("derived_services: the git tools of an agent that lists them, sandboxe
   CHECK(std::find(defaults.families.begin(), defaults.families.end(), "git") == defaults.families.end());
 }
 
+TEST_CASE("derived_services: the cargo tools, with [tools.cargo]") {
+  no_provider_keys keys;
+  auto c = valid("[agents.r]\nworkspace = \"/w/r\"\n[agents.r.tools]\nfamilies = [\"cargo\"]\n"
+                 "[tools.cargo]\ncargo = \"/opt/rust/bin/cargo\"\ntimeout_ms = 120000\n");
+  auto d = derived_services(c, [](std::string_view p) { return std::string(p); });
+  auto it = std::find_if(d.begin(), d.end(), [](auto& s) { return s.name == "tool-cargo-r"; });
+  REQUIRE(it != d.end());
+  CHECK(it->env.at("WEFT_CARGO") == "/opt/rust/bin/cargo");
+  CHECK(it->env.at("WEFT_CARGO_TIMEOUT_MS") == "120000");
+  CHECK(std::find(it->sandbox.read_only.begin(), it->sandbox.read_only.end(), "/opt/rust/bin") !=
+        it->sandbox.read_only.end());
+  CHECK(it->sandbox.own_proc);
+  CHECK(errors("[tools.cargo]\ncargo = \"cargo\"\ntimeout_ms = 5\n") ==
+        "clawft.toml:2:9: error: [tools.cargo] cargo must be an absolute path, not 'cargo'\n"
+        "clawft.toml:3:14: error: [tools.cargo] timeout_ms must be between 1000 and 86400000, not 5");
+}
+
 TEST_CASE("claude_permissions_of: Claude Code gets what the agent's tool policy gives it") {
   tool_policy p;  // every family, every tool
   auto all = claude_permissions_of(p, {});

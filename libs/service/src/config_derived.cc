@@ -83,9 +83,11 @@ void configure_delegate(const config& c, const agent_settings& a, const std::str
 /// resolved: a rustup proxy dispatches on its name), its directory and a rustup toolchain
 /// home readable in the sandbox, and a /proc of their own (rustc and its build scripts read
 /// /proc/self in their own processes).
-void configure_cargo(service_spec& s) {
+void configure_cargo(const cargo_settings& cs, service_spec& s) {
   const char* path = std::getenv("PATH");
-  auto exec = find_executable("cargo", path && *path ? path : "/usr/local/bin:/usr/bin:/bin");
+  auto exec = cs.cargo.empty() ? find_executable("cargo", path && *path ? path : "/usr/local/bin:/usr/bin:/bin")
+                               : std::optional<std::string>(cs.cargo);
+  s.env["WEFT_CARGO_TIMEOUT_MS"] = std::to_string(cs.timeout_ms);
   if (exec) {
     s.env["WEFT_CARGO"] = *exec;
     s.sandbox.read_only.push_back(exec->substr(0, exec->rfind('/')));
@@ -117,6 +119,7 @@ std::shared_ptr<const config> positionless(const config& c) {
   if (out->mcp) out->mcp->where.clear();
   for (auto& [n, m] : out->tools.mcp_servers) m.where.clear();
   out->tools.git.where.clear();
+  out->tools.cargo.where.clear();
   for (auto& r : out->bus.acl) r.where.clear();
   for (auto& [n, p] : out->bus.agent_tools) p.where.clear();
   out->services.clear();  // each compares its own spec
@@ -304,7 +307,7 @@ std::vector<service_spec> derived_services(const config& c,
       sb.max_file_size = tool_max_file_size;
       if (family == "delegate") configure_delegate(c, a, workspace, *s);
       if (family == "git" && !c.tools.git.author.empty()) s->env["WEFT_GIT_AUTHOR"] = c.tools.git.author;
-      if (family == "cargo") configure_cargo(*s);
+      if (family == "cargo") configure_cargo(c.tools.cargo, *s);
     }
     any_web = any_web || contains(a.tools.families, "web");
   }

@@ -173,7 +173,24 @@ void read_mcp(checker& ck, const toml::table& t, config& c) {
 }
 
 void read_tools(checker& ck, const toml::table& t, config& c) {
-  ck.check_keys(t, "[tools]", {"mcp_servers", "git"});
+  ck.check_keys(t, "[tools]", {"mcp_servers", "git", "cargo"});
+  if (auto* n = t.get("cargo")) {
+    if (auto* ct = n->as_table()) {
+      const std::string label = "[tools.cargo]";
+      ck.check_keys(*ct, label, {"cargo", "timeout_ms"});
+      c.tools.cargo.where = ck.where(ct->source());
+      if (auto p = ck.read_string(*ct, label, "cargo")) {
+        if (p->empty() || p->front() != '/')
+          ck.error(ct->get("cargo")->source(), fmt::format("{} cargo must be an absolute path, not '{}'", label, clean(*p)));
+        else
+          c.tools.cargo.cargo = *p;
+      }
+      c.tools.cargo.timeout_ms = ck.read_uint(*ct, label, "timeout_ms", std::uint32_t{1000}, std::uint32_t{86400000})
+                                     .value_or(c.tools.cargo.timeout_ms);
+    } else {
+      ck.error(n->source(), fmt::format("[tools] cargo must be a table ([tools.cargo]), not {}", a_type(*n)));
+    }
+  }
   if (auto* g = t.get("git")) {
     if (auto* gt = g->as_table()) {
       const std::string label = "[tools.git]";

@@ -330,9 +330,18 @@ struct git_settings {
   bool operator==(const git_settings&) const = default;
 };
 
+/// [tools.cargo]: the cargo tools of every agent that lists the "cargo" family.
+struct cargo_settings {
+  std::string cargo;                 ///< the cargo executable; "": `cargo` on weftd's PATH
+  std::uint32_t timeout_ms = 600000; ///< the longest one cargo run may take
+  std::string where;
+  bool operator==(const cargo_settings&) const = default;
+};
+
 struct tools_settings {
   std::map<std::string, mcp_server_entry> mcp_servers;  ///< by name
   git_settings git;
+  cargo_settings cargo;
   bool operator==(const tools_settings&) const = default;
 };
 
