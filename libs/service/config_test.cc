@@ -440,7 +440,7 @@ constexpr error_case error_cases[] = {
         "clawft.toml:5:1: error: unknown key 'modle' in [agents.a]; expected one of: name, tier, model, workspace, "
         "max_iterations, tool_timeout_ms, max_tokens, budget_usd, tools; did you mean 'model'?"},
     {"[agents.a.tools]\nfamilies = [\"fs\", \"shel\", \"fs\"]\nallow = [\"read file\"]\ndeny = 1\n",
-     "clawft.toml:2:19: error: [agents.a.tools] families 'shel' is not a tool family; use fs, shell, web, mcp, delegate, git, cargo; did you "
+     "clawft.toml:2:19: error: [agents.a.tools] families 'shel' is not a tool family; use fs, shell, web, mcp, delegate, git, cargo, forge; did you "
         "mean 'shell'?\n"
         "clawft.toml:2:27: error: [agents.a.tools] families lists 'fs' twice\n"
         "clawft.toml:3:10: error: [agents.a.tools] allow 'read file' can never match a tool name: use letters, "
@@ -1874,6 +1874,40 @@ TEST_CASE("derived_services: the cargo tools, with [tools.cargo]") {
   CHECK(errors("[tools.cargo]\ncargo = \"cargo\"\ntimeout_ms = 5\n") ==
         "clawft.toml:2:9: error: [tools.cargo] cargo must be an absolute path, not 'cargo'\n"
         "clawft.toml:3:14: error: [tools.cargo] timeout_ms must be between 1000 and 86400000, not 5");
+}
+
+TEST_CASE("[tools.forges]: kinds, URLs, the token for tool-forge alone") {
+  no_provider_keys keys;
+  scoped_env tok("WEFT_TEST_GH", "gh-secret");
+  auto c = valid(R"([agents.a.tools]
+families = ["fs", "forge"]
+[agents.b]
+[tools.forges.gh]
+kind = "github"
+api = "https://api.github.com/"
+token = "${WEFT_TEST_GH}"
+[tools.forges.lab]
+kind = "gitlab"
+api = "https://gitlab.example/api/v4"
+)");
+  REQUIRE(c.tools.forges.size() == 2);
+  CHECK(c.tools.forges.at("gh").api == "https://api.github.com");
+  CHECK(c.tools.forges.at("gh").token == "gh-secret");
+  CHECK(c.tools.forges.at("lab").kind == "gitlab");
+  auto d = derived_services(c, [](std::string_view p) { return std::string(p); });
+  auto forge = std::find_if(d.begin(), d.end(), [](auto& s) { return s.name == "tool-forge"; });
+  REQUIRE(forge != d.end());
+  CHECK(forge->address == "tool/forge");
+  CHECK(forge->env.at("WEFT_TEST_GH") == "gh-secret");
+  for (auto& s : d)
+    if (s.name != "tool-forge") CHECK_MESSAGE(s.env.count("WEFT_TEST_GH") == 0, s.name);
+  auto agent = std::find_if(d.begin(), d.end(), [](auto& s) { return s.name == "agent-a"; });
+  CHECK(std::find(agent->after.begin(), agent->after.end(), "tool-forge") != agent->after.end());
+  CHECK(errors("[tools.forges.x]\nkind = \"bitbucket\"\napi = \"ftp://h\"\n[tools.forges.y]\ntoken = \"t\"\n") ==
+        "clawft.toml:2:8: error: [tools.forges.x] kind must be one of 'github', 'gitea', 'gitlab', not 'bitbucket'\n"
+        "clawft.toml:3:7: error: [tools.forges.x] api must be an http(s) URL, not 'ftp://h'\n"
+        "clawft.toml:4:1: error: [tools.forges.y] needs kind (github, gitea or gitlab)\n"
+        "clawft.toml:4:1: error: [tools.forges.y] needs api (e.g. https://api.github.com)");
 }
 
 TEST_CASE("claude_permissions_of: Claude Code gets what the agent's tool policy gives it") {

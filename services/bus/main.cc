@@ -84,7 +84,9 @@ int main(int argc, char** argv) {
     if (!hex) return m.fail(hex.err());
     auto key = ipc::secret_from_hex(*hex);
     if (!key) return m.fail(fail(errc::io, "Failed to read the bus secret: {}", key.err().message));
-    auto cfg = service::load_config_or_default(config_path);
+    // weftd checked the file with its whole environment; the bus has none of the sections'
+    // secrets ([tools.forges] tokens, MCP server variables), so their variables are left empty.
+    auto cfg = service::load_config_or_default(config_path, /*lenient_env=*/true);
     if (!cfg) return m.fail(cfg.err());
     runtime = service::runtime_dir(runtime.empty() ? cfg->runtime_dir : runtime);
     auto loop = event_loop::create();

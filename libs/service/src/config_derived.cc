@@ -120,6 +120,7 @@ std::shared_ptr<const config> positionless(const config& c) {
   for (auto& [n, m] : out->tools.mcp_servers) m.where.clear();
   out->tools.git.where.clear();
   out->tools.cargo.where.clear();
+  for (auto& [n, f] : out->tools.forges) f.where.clear();
   for (auto& r : out->bus.acl) r.where.clear();
   for (auto& [n, p] : out->bus.agent_tools) p.where.clear();
   out->services.clear();  // each compares its own spec
@@ -200,6 +201,7 @@ bool same_part(const config& a, const config& b, std::string_view part) {
   if (part == "channels.telegram") return a.channels.telegram == b.channels.telegram;
   if (part == "channels.web") return a.channels.web == b.channels.web;
   if (part == "mcp") return a.mcp == b.mcp;
+  if (part == "tools.forges") return a.tools.forges == b.tools.forges;
   if (part == "bus.limits") return a.bus.max_message_bytes == b.bus.max_message_bytes;
   if (part == "supervisor.stop") return a.supervisor.stop_timeout_ms == b.supervisor.stop_timeout_ms;
   return a == b;  // a part nobody named: the whole config
@@ -312,6 +314,10 @@ std::vector<service_spec> derived_services(const config& c,
     any_web = any_web || contains(a.tools.families, "web");
   }
   if (any_web) add("tool-web", "weft-tool-web", "tool/web", {"bus"});
+  // Pull requests on forges: one shared process, the only one given the forge tokens.
+  bool any_forge = std::any_of(c.agents.begin(), c.agents.end(),
+                               [](auto& a) { return contains(a.second.tools.families, "forge"); });
+  if (any_forge && !c.tools.forges.empty()) add("tool-forge", "weft-tool-forge", "tool/forge", {"bus"}, {"paths", "tools.forges"});
   // The MCP client host: one shared process for every [tools.mcp_servers] entry. It re-reads
   // them on SIGHUP, so a reload adds or removes servers without touching the others.
   if (!c.tools.mcp_servers.empty()) add("tool-mcp", "weft-tool-mcp", "tool/mcp", {"bus"})->reload_signal = true;
@@ -323,6 +329,7 @@ std::vector<service_spec> derived_services(const config& c,
     for (auto family : per_agent_families)
       if (contains(a.tools.families, family)) after.push_back(fmt::format("tool-{}-{}", family, id));
     if (contains(a.tools.families, "web")) after.push_back("tool-web");
+    if (contains(a.tools.families, "forge") && !c.tools.forges.empty()) after.push_back("tool-forge");
     auto* s = add("agent-" + id, "weft-agent", ipc::addr::agent(id), std::move(after),
                   {"paths", "agent:" + id, "llm.turn", "memory", "bus.limits", "supervisor.stop", "delegation.turn"});
     s->env = {{"WEFT_AGENT", id}, {"WEFT_WORKSPACE", workspace_of(c, a)}};

@@ -173,7 +173,44 @@ void read_mcp(checker& ck, const toml::table& t, config& c) {
 }
 
 void read_tools(checker& ck, const toml::table& t, config& c) {
-  ck.check_keys(t, "[tools]", {"mcp_servers", "git", "cargo"});
+  ck.check_keys(t, "[tools]", {"mcp_servers", "git", "cargo", "forges"});
+  if (auto* n = t.get("forges")) {
+    // Forge tokens reach tool-forge alone.
+    ck.track_env(&c.secret_vars["tool-forge"]);
+    if (auto* ft = n->as_table()) {
+      for (auto [k, v] : in_file_order(*ft)) {
+        std::string name(k->str());
+        auto label = fmt::format("[tools.forges.{}]", clean(name));
+        auto* e = v->as_table();
+        if (!valid_server_name(name) || !e) {
+          ck.error(k->source(), fmt::format("{} must be a table named with a-z, 0-9 and '-'", label));
+          continue;
+        }
+        forge_settings f;
+        f.name = name;
+        f.where = ck.where(e->source());
+        ck.check_keys(*e, label, {"kind", "api", "token"});
+        constexpr std::array<std::pair<std::string_view, int>, 3> kinds = {
+            std::pair{"github", 0}, std::pair{"gitea", 1}, std::pair{"gitlab", 2}};
+        if (auto k2 = ck.read_enum(*e, label, "kind", kinds)) f.kind = std::string(kinds[static_cast<std::size_t>(*k2)].first);
+        else if (!e->contains("kind")) ck.error(e->source(), fmt::format("{} needs kind (github, gitea or gitlab)", label));
+        if (auto api = ck.read_string(*e, label, "api")) {
+          if (api->rfind("https://", 0) != 0 && api->rfind("http://", 0) != 0)
+            ck.error(e->get("api")->source(), fmt::format("{} api must be an http(s) URL, not '{}'", label, clean(*api)));
+          f.api = *api;
+          while (!f.api.empty() && f.api.back() == '/') f.api.pop_back();
+        } else if (!e->contains("api")) {
+          ck.error(e->source(), fmt::format("{} needs api (e.g. https://api.github.com)", label));
+        }
+        if (auto tok = ck.read_string(*e, label, "token")) f.token = *tok;
+        c.tools.forges[name] = std::move(f);
+      }
+    } else {
+      ck.error(n->source(), fmt::format("[tools] forges must be a table of forges ([tools.forges.<name>]), not {}",
+                                        a_type(*n)));
+    }
+    ck.track_env(&c.secret_vars["tool-mcp"]);
+  }
   if (auto* n = t.get("cargo")) {
     if (auto* ct = n->as_table()) {
       const std::string label = "[tools.cargo]";

@@ -338,10 +338,21 @@ struct cargo_settings {
   bool operator==(const cargo_settings&) const = default;
 };
 
+/// [tools.forges.<name>]: a forge whose pull requests agents with the "forge" family use.
+struct forge_settings {
+  std::string name;
+  std::string kind;    ///< github | gitea | gitlab
+  std::string api;     ///< the REST API's base URL
+  std::string token;   ///< usually "${VAR}": only tool-forge gets the variable
+  std::string where;
+  bool operator==(const forge_settings&) const = default;
+};
+
 struct tools_settings {
   std::map<std::string, mcp_server_entry> mcp_servers;  ///< by name
   git_settings git;
   cargo_settings cargo;
+  std::map<std::string, forge_settings> forges;  ///< by name
   bool operator==(const tools_settings&) const = default;
 };
 

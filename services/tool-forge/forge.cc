@@ -1,0 +1,258 @@
+#include "forge.hh"
+
+#include <curl/curl.h>
+
+#include <memory>
+
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
+namespace weft::tools::forge {
+
+namespace {
+
+struct reply {
+  long status = 0;
+  std::string body;
+};
+
+/// One request to the forge's API; errors are Tool.v1 Failed naming the forge.
+result<reply> request(const forge& f, const std::string& method, const std::string& path, const json* body) {
+  std::unique_ptr<CURL, decltype(&curl_easy_cleanup)> h(curl_easy_init(), curl_easy_cleanup);
+  if (!h) return tool::make(tool::error_code::failed, "Failed to reach forge '{}': curl_easy_init failed", f.name);
+  auto* c = h.get();
+  auto url = f.api + path;
+  reply r;
+  std::string payload = body ? body->dump() : std::string();
+  curl_slist* headers = nullptr;
+  headers = curl_slist_append(headers, "Accept: application/json");
+  headers = curl_slist_append(headers, "User-Agent: weft-tool-forge");
+  if (body) headers = curl_slist_append(headers, "Content-Type: application/json");
+  std::string auth = f.k == kind::github  ? "Authorization: Bearer " + f.token
+                     : f.k == kind::gitea ? "Authorization: token " + f.token
+                                          : "PRIVATE-TOKEN: " + f.token;
+  if (!f.token.empty()) headers = curl_slist_append(headers, auth.c_str());
+  std::unique_ptr<curl_slist, decltype(&curl_slist_free_all)> hp(headers, curl_slist_free_all);
+  curl_easy_setopt(c, CURLOPT_URL, url.c_str());
+  curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
+  curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers);
+  curl_easy_setopt(c, CURLOPT_TIMEOUT, static_cast<long>(f.timeout.count()));
+  curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+  curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method.c_str());
+  if (body) {
+    curl_easy_setopt(c, CURLOPT_POSTFIELDS, payload.c_str());
+    curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, static_cast<long>(payload.size()));
+  }
+  curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, +[](char* p, std::size_t s, std::size_t n, void* u) {
+    auto& out = *static_cast<std::string*>(u);
+    if (out.size() < 8u << 20) out.append(p, s * n);
+    return s * n;
+  });
+  curl_easy_setopt(c, CURLOPT_WRITEDATA, &r.body);
+  if (auto rc = curl_easy_perform(c); rc != CURLE_OK)
+    return tool::make(tool::error_code::failed, "Failed to reach forge '{}' at {}: {}", f.name, f.api,
+                      curl_easy_strerror(rc));
+  curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r.status);
+  return r;
+}
+
+/// The forge's JSON answer, or an error that says what the forge said.
+result<json> call(const forge& f, const std::string& method, const std::string& path, const json* body,
+                  std::string_view what) {
+  auto r = request(f, method, path, body);
+  if (!r) return r.take_error();
+  auto j = json::parse(r->body, nullptr, false);
+  if (r->status >= 200 && r->status < 300 && !j.is_discarded()) return j;
+  std::string said = j.is_object() && j.contains("message") ? (j["message"].is_string() ? j["message"].get<std::string>()
+                                                                                        : j["message"].dump())
+                                                            : r->body.substr(0, 300);
+  auto code = r->status == 401 || r->status == 403 ? tool::error_code::denied
+              : r->status == 404 || r->status == 422 || r->status == 400 ? tool::error_code::bad_arguments
+                                                                          : tool::error_code::failed;
+  std::string hint = r->status == 401 ? " (check [tools.forges." + f.name + "] token)" : "";
+  return tool::make(code, "Failed to {} on forge '{}': HTTP {}: {}{}", what, f.name, r->status, said, hint);
+}
+
+result<const forge*> forge_of(const std::map<std::string, forge>& forges, const json& args) {
+  auto name = string_arg(args, "forge");
+  if (!name) return name.take_error();
+  auto it = forges.find(*name);
+  if (it == forges.end()) {
+    std::vector<std::string> names;
+    for (auto& [n, f] : forges) names.push_back(n);
+    return tool::make(tool::error_code::bad_arguments, "there is no forge '{}'; configured: {}", *name,
+                      names.empty() ? std::string("none") : fmt::format("{}", fmt::join(names, ", ")));
+  }
+  return &it->second;
+}
+
+/// "owner/name" (letters, digits, '.', '-', '_'; GitLab may nest groups: a/b/c).
+result<std::string> repo_of(const json& args, const forge& f) {
+  auto repo = string_arg(args, "repo");
+  if (!repo) return repo.take_error();
+  bool ok = repo->find('/') != std::string::npos && repo->front() != '/' && repo->back() != '/' &&
+            repo->find("..") == std::string::npos &&
+            std::all_of(repo->begin(), repo->end(), [](char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '/' || c == '.' || c == '-' || c == '_'; });
+  if (ok && f.k != kind::gitlab && std::count(repo->begin(), repo->end(), '/') != 1) ok = false;
+  if (!ok) return tool::make(tool::error_code::bad_arguments, "'{}' is not a repository name like owner/name", *repo);
+  return *repo;
+}
+
+/// GitLab's project id: the path with '/' escaped.
+std::string gitlab_project(const std::string& repo) {
+  std::string out;
+  for (char c : repo) out += c == '/' ? std::string("%2F") : std::string(1, c);
+  return out;
+}
+
+tool::result done(std::string text, json structured) {
+  tool::result r;
+  r.content = std::move(text);
+  r.structured = structured.dump();
+  return r;
+}
+
+json pr_json(const forge& f, const json& p) {
+  if (f.k == kind::gitlab)
+    return {{"number", p.value("iid", 0)}, {"title", p.value("title", "")}, {"url", p.value("web_url", "")},
+            {"state", p.value("state", "")}, {"head", p.value("source_branch", "")}, {"base", p.value("target_branch", "")}};
+  return {{"number", p.value("number", 0)},
+          {"title", p.value("title", "")},
+          {"url", p.value("html_url", "")},
+          {"state", p.value("state", "")},
+          {"head", p.contains("head") && p["head"].is_object() ? p["head"].value("ref", "") : ""},
+          {"base", p.contains("base") && p["base"].is_object() ? p["base"].value("ref", "") : ""}};
+}
+
+}  // namespace
+
+result<tool::result> pr_open(const std::map<std::string, forge>& forges, const json& args) {
+  auto f = forge_of(forges, args);
+  if (!f) return f.take_error();
+  auto repo = repo_of(args, **f);
+  if (!repo) return repo.take_error();
+  auto head = string_arg(args, "head");
+  if (!head) return head.take_error();
+  auto base = string_arg(args, "base");
+  if (!base) return base.take_error();
+  auto title = string_arg(args, "title");
+  if (!title) return title.take_error();
+  auto body = optional_string_arg(args, "body");
+  if (!body) return body.take_error();
+  result<json> j = json();
+  if ((*f)->k == kind::gitlab) {
+    json b{{"source_branch", *head}, {"target_branch", *base}, {"title", *title}, {"description", body->value_or("")}};
+    j = call(**f, "POST", "/projects/" + gitlab_project(*repo) + "/merge_requests", &b, "open a merge request");
+  } else {
+    json b{{"head", *head}, {"base", *base}, {"title", *title}, {"body", body->value_or("")}};
+    j = call(**f, "POST", "/repos/" + *repo + "/pulls", &b, "open a pull request");
+  }
+  if (!j) return j.take_error();
+  auto p = pr_json(**f, *j);
+  return done(fmt::format("opened #{} on {}: {}\n", p["number"].get<long long>(), (*f)->name, p["url"].get<std::string>()),
+              p);
+}
+
+result<tool::result> pr_list(const std::map<std::string, forge>& forges, const json& args) {
+  auto f = forge_of(forges, args);
+  if (!f) return f.take_error();
+  auto repo = repo_of(args, **f);
+  if (!repo) return repo.take_error();
+  auto state = optional_string_arg(args, "state");
+  if (!state) return state.take_error();
+  auto st = state->value_or("open");
+  if (st != "open" && st != "closed" && st != "all")
+    return tool::make(tool::error_code::bad_arguments, "state '{}' is not one of open, closed, all", st);
+  result<json> j = json();
+  if ((*f)->k == kind::gitlab)
+    j = call(**f, "GET", "/projects/" + gitlab_project(*repo) + "/merge_requests?state=" + (st == "open" ? "opened" : st),
+             nullptr, "list merge requests");
+  else
+    j = call(**f, "GET", "/repos/" + *repo + "/pulls?state=" + st, nullptr, "list pull requests");
+  if (!j) return j.take_error();
+  json out = json::array();
+  std::string text;
+  if (j->is_array())
+    for (auto& p : *j) {
+      auto pj = pr_json(**f, p);
+      text += fmt::format("#{} {} ({} → {}) {}\n", pj["number"].get<long long>(), pj["title"].get<std::string>(),
+                          pj["head"].get<std::string>(), pj["base"].get<std::string>(), pj["url"].get<std::string>());
+      out.push_back(std::move(pj));
+    }
+  return done(text.empty() ? "no pull requests\n" : text, {{"pull_requests", std::move(out)}});
+}
+
+result<tool::result> pr_comment(const std::map<std::string, forge>& forges, const json& args) {
+  auto f = forge_of(forges, args);
+  if (!f) return f.take_error();
+  auto repo = repo_of(args, **f);
+  if (!repo) return repo.take_error();
+  auto number = optional_uint_arg(args, "number");
+  if (!number) return number.take_error();
+  if (!number->has_value()) return tool::make(tool::error_code::bad_arguments, "missing 'number'");
+  auto text = string_arg(args, "body");
+  if (!text) return text.take_error();
+  json b{{"body", *text}};
+  auto path = (*f)->k == kind::gitlab
+                  ? fmt::format("/projects/{}/merge_requests/{}/notes", gitlab_project(*repo), **number)
+                  : fmt::format("/repos/{}/issues/{}/comments", *repo, **number);
+  auto j = call(**f, "POST", path, &b, "comment");
+  if (!j) return j.take_error();
+  return done(fmt::format("commented on #{}\n", **number), {{"number", **number}, {"url", j->value("html_url", "")}});
+}
+
+result<tool::result> pr_status(const std::map<std::string, forge>& forges, const json& args) {
+  auto f = forge_of(forges, args);
+  if (!f) return f.take_error();
+  auto repo = repo_of(args, **f);
+  if (!repo) return repo.take_error();
+  auto number = optional_uint_arg(args, "number");
+  if (!number) return number.take_error();
+  if (!number->has_value()) return tool::make(tool::error_code::bad_arguments, "missing 'number'");
+  auto path = (*f)->k == kind::gitlab ? fmt::format("/projects/{}/merge_requests/{}", gitlab_project(*repo), **number)
+                                      : fmt::format("/repos/{}/pulls/{}", *repo, **number);
+  auto j = call(**f, "GET", path, nullptr, "read the pull request");
+  if (!j) return j.take_error();
+  auto p = pr_json(**f, *j);
+  bool merged = (*f)->k == kind::gitlab ? j->value("state", "") == "merged" : j->value("merged", false);
+  json mergeable = (*f)->k == kind::gitlab ? json(j->value("merge_status", "") == "can_be_merged")
+                   : j->contains("mergeable")  ? (*j)["mergeable"]
+                                               : json(nullptr);
+  p["merged"] = merged;
+  p["mergeable"] = mergeable;
+  return done(fmt::format("#{} {}: {}{}\n", **number, p["state"].get<std::string>(),
+                          merged ? "merged" : "not merged",
+                          mergeable.is_boolean() ? (mergeable.get<bool>() ? ", can be merged" : ", has conflicts") : ""),
+              p);
+}
+
+std::vector<tool_def> forge_tools(std::map<std::string, forge> forges) {
+  auto shared = std::make_shared<const std::map<std::string, forge>>(std::move(forges));
+  auto bind = [shared](auto fn) {
+    return [shared, fn](const json& a, const call_context&) { return fn(*shared, a); };
+  };
+  constexpr std::string_view common =
+      R"("forge":{"type":"string","description":"A forge of [tools.forges]"},"repo":{"type":"string","description":"owner/name"})";
+  auto schema = [&](std::string_view props, std::string_view required) {
+    return fmt::format(R"({{"type":"object","properties":{{{},{}}},"required":["forge","repo"{}]}})", common, props,
+                       required);
+  };
+  std::vector<tool_def> out;
+  out.push_back({{"pr_open", "Open a pull request (GitLab: a merge request) from branch head into base; returns its number and URL.",
+                  schema(R"("head":{"type":"string"},"base":{"type":"string"},"title":{"type":"string"},"body":{"type":"string"})",
+                         R"(,"head","base","title")"),
+                  ""},
+                 bind(pr_open)});
+  out.push_back({{"pr_list", "List pull requests: number, title, branches, URL.",
+                  schema(R"("state":{"type":"string","enum":["open","closed","all"]})", ""), ""},
+                 bind(pr_list)});
+  out.push_back({{"pr_comment", "Comment on a pull request.",
+                  schema(R"("number":{"type":"integer"},"body":{"type":"string"})", R"(,"number","body")"), ""},
+                 bind(pr_comment)});
+  out.push_back({{"pr_status", "Whether a pull request is open, merged, and can be merged.",
+                  schema(R"("number":{"type":"integer"})", R"(,"number")"), ""},
+                 bind(pr_status)});
+  return out;
+}
+
+}  // namespace weft::tools::forge
