@@ -786,8 +786,8 @@ TEST_CASE("weft's MCP server: skills — template, completions, subscriptions an
   CHECK(c.finish() == 0);
 }
 
-TEST_CASE("weft's MCP server: an agent's git and cargo tools, listed and called by the TypeScript SDK with no extra "
-          "code") {
+TEST_CASE("weft's MCP server: an agent's git, cargo and forge tools, listed and called by the TypeScript SDK with no "
+          "extra code") {
   REQUIRE_MESSAGE(fs::exists(peers() + "/node_modules/@modelcontextprotocol/sdk"),
                   "the MCP test peers are not installed at $WEFT_MCP_PEERS: run tools/dev setup");
   weft::test::temp_dir d{"weft-mcp-git-it"};
@@ -799,7 +799,8 @@ TEST_CASE("weft's MCP server: an agent's git and cargo tools, listed and called 
   auto config = fmt::format(
       "[memory]\nenabled = false\n\n"
       "[agents.main]\nworkspace = \"{ws}\"\n"
-      "[agents.main.tools]\nfamilies = [\"fs\", \"git\", \"cargo\"]\n\n"
+      "[agents.main.tools]\nfamilies = [\"fs\", \"git\", \"cargo\", \"forge\"]\n\n"
+      "[tools.forges.gh]\nkind = \"github\"\napi = \"http://127.0.0.1:9\"\n\n"
       "[mcp]\nlisten = \"127.0.0.1:0\"\n",
       fmt::arg("ws", ws));
   auto st = test::stack::start(config);
@@ -820,7 +821,7 @@ TEST_CASE("weft's MCP server: an agent's git and cargo tools, listed and called 
   auto n = names(l[1]);
   for (auto t : {"git_status", "git_log", "git_diff", "git_show", "git_blame", "git_branch", "git_add", "git_commit",
                  "git_clone", "git_fetch", "git_pull", "git_push", "git_tag", "read_file", "cargo_check", "cargo_build",
-                 "cargo_test", "cargo_clippy", "cargo_fmt"})
+                 "cargo_test", "cargo_clippy", "cargo_fmt", "cargo_doc", "pr_open", "pr_list", "pr_comment", "pr_status"})
     CHECK_MESSAGE(has(n, t), t);
   CHECK(l[2]["ok"] == true);
   CHECK(text_of(l[2]).find("first commit") != std::string::npos);
