@@ -98,6 +98,27 @@ result<std::string> repo_of(const json& args, const forge& f) {
   return *repo;
 }
 
+/// The forge and repository a call names.
+struct target {
+  const forge* f;
+  std::string repo;
+  std::uint64_t number = 0;  ///< with_number
+};
+result<target> target_of(const std::map<std::string, forge>& forges, const json& args, bool with_number) {
+  auto f = forge_of(forges, args);
+  if (!f) return f.take_error();
+  auto repo = repo_of(args, **f);
+  if (!repo) return repo.take_error();
+  target t{*f, std::move(*repo)};
+  if (with_number) {
+    auto number = optional_uint_arg(args, "number");
+    if (!number) return number.take_error();
+    if (!number->has_value()) return tool::make(tool::error_code::bad_arguments, "missing 'number'");
+    t.number = **number;
+  }
+  return t;
+}
+
 /// GitLab's project id: the path with '/' escaped.
 std::string gitlab_project(const std::string& repo) {
   std::string out;
@@ -127,10 +148,8 @@ json pr_json(const forge& f, const json& p) {
 }  // namespace
 
 result<tool::result> pr_open(const std::map<std::string, forge>& forges, const json& args) {
-  auto f = forge_of(forges, args);
-  if (!f) return f.take_error();
-  auto repo = repo_of(args, **f);
-  if (!repo) return repo.take_error();
+  auto t = target_of(forges, args, false);
+  if (!t) return t.take_error();
   auto head = string_arg(args, "head");
   if (!head) return head.take_error();
   auto base = string_arg(args, "base");
@@ -140,41 +159,39 @@ result<tool::result> pr_open(const std::map<std::string, forge>& forges, const j
   auto body = optional_string_arg(args, "body");
   if (!body) return body.take_error();
   result<json> j = json();
-  if ((*f)->k == kind::gitlab) {
+  if (t->f->k == kind::gitlab) {
     json b{{"source_branch", *head}, {"target_branch", *base}, {"title", *title}, {"description", body->value_or("")}};
-    j = call(**f, "POST", "/projects/" + gitlab_project(*repo) + "/merge_requests", &b, "open a merge request");
+    j = call(*t->f, "POST", "/projects/" + gitlab_project(t->repo) + "/merge_requests", &b, "open a merge request");
   } else {
     json b{{"head", *head}, {"base", *base}, {"title", *title}, {"body", body->value_or("")}};
-    j = call(**f, "POST", "/repos/" + *repo + "/pulls", &b, "open a pull request");
+    j = call(*t->f, "POST", "/repos/" + t->repo + "/pulls", &b, "open a pull request");
   }
   if (!j) return j.take_error();
-  auto p = pr_json(**f, *j);
-  return done(fmt::format("opened #{} on {}: {}\n", p["number"].get<long long>(), (*f)->name, p["url"].get<std::string>()),
+  auto p = pr_json(*t->f, *j);
+  return done(fmt::format("opened #{} on {}: {}\n", p["number"].get<long long>(), t->f->name, p["url"].get<std::string>()),
               p);
 }
 
 result<tool::result> pr_list(const std::map<std::string, forge>& forges, const json& args) {
-  auto f = forge_of(forges, args);
-  if (!f) return f.take_error();
-  auto repo = repo_of(args, **f);
-  if (!repo) return repo.take_error();
+  auto t = target_of(forges, args, false);
+  if (!t) return t.take_error();
   auto state = optional_string_arg(args, "state");
   if (!state) return state.take_error();
   auto st = state->value_or("open");
   if (st != "open" && st != "closed" && st != "all")
     return tool::make(tool::error_code::bad_arguments, "state '{}' is not one of open, closed, all", st);
   result<json> j = json();
-  if ((*f)->k == kind::gitlab)
-    j = call(**f, "GET", "/projects/" + gitlab_project(*repo) + "/merge_requests?state=" + (st == "open" ? "opened" : st),
+  if (t->f->k == kind::gitlab)
+    j = call(*t->f, "GET", "/projects/" + gitlab_project(t->repo) + "/merge_requests?state=" + (st == "open" ? "opened" : st),
              nullptr, "list merge requests");
   else
-    j = call(**f, "GET", "/repos/" + *repo + "/pulls?state=" + st, nullptr, "list pull requests");
+    j = call(*t->f, "GET", "/repos/" + t->repo + "/pulls?state=" + st, nullptr, "list pull requests");
   if (!j) return j.take_error();
   json out = json::array();
   std::string text;
   if (j->is_array())
     for (auto& p : *j) {
-      auto pj = pr_json(**f, p);
+      auto pj = pr_json(*t->f, p);
       text += fmt::format("#{} {} ({} → {}) {}\n", pj["number"].get<long long>(), pj["title"].get<std::string>(),
                           pj["head"].get<std::string>(), pj["base"].get<std::string>(), pj["url"].get<std::string>());
       out.push_back(std::move(pj));
@@ -183,44 +200,34 @@ result<tool::result> pr_list(const std::map<std::string, forge>& forges, const j
 }
 
 result<tool::result> pr_comment(const std::map<std::string, forge>& forges, const json& args) {
-  auto f = forge_of(forges, args);
-  if (!f) return f.take_error();
-  auto repo = repo_of(args, **f);
-  if (!repo) return repo.take_error();
-  auto number = optional_uint_arg(args, "number");
-  if (!number) return number.take_error();
-  if (!number->has_value()) return tool::make(tool::error_code::bad_arguments, "missing 'number'");
+  auto t = target_of(forges, args, true);
+  if (!t) return t.take_error();
   auto text = string_arg(args, "body");
   if (!text) return text.take_error();
   json b{{"body", *text}};
-  auto path = (*f)->k == kind::gitlab
-                  ? fmt::format("/projects/{}/merge_requests/{}/notes", gitlab_project(*repo), **number)
-                  : fmt::format("/repos/{}/issues/{}/comments", *repo, **number);
-  auto j = call(**f, "POST", path, &b, "comment");
+  auto path = t->f->k == kind::gitlab
+                  ? fmt::format("/projects/{}/merge_requests/{}/notes", gitlab_project(t->repo), t->number)
+                  : fmt::format("/repos/{}/issues/{}/comments", t->repo, t->number);
+  auto j = call(*t->f, "POST", path, &b, "comment");
   if (!j) return j.take_error();
-  return done(fmt::format("commented on #{}\n", **number), {{"number", **number}, {"url", j->value("html_url", "")}});
+  return done(fmt::format("commented on #{}\n", t->number), {{"number", t->number}, {"url", j->value("html_url", "")}});
 }
 
 result<tool::result> pr_status(const std::map<std::string, forge>& forges, const json& args) {
-  auto f = forge_of(forges, args);
-  if (!f) return f.take_error();
-  auto repo = repo_of(args, **f);
-  if (!repo) return repo.take_error();
-  auto number = optional_uint_arg(args, "number");
-  if (!number) return number.take_error();
-  if (!number->has_value()) return tool::make(tool::error_code::bad_arguments, "missing 'number'");
-  auto path = (*f)->k == kind::gitlab ? fmt::format("/projects/{}/merge_requests/{}", gitlab_project(*repo), **number)
-                                      : fmt::format("/repos/{}/pulls/{}", *repo, **number);
-  auto j = call(**f, "GET", path, nullptr, "read the pull request");
+  auto t = target_of(forges, args, true);
+  if (!t) return t.take_error();
+  auto path = t->f->k == kind::gitlab ? fmt::format("/projects/{}/merge_requests/{}", gitlab_project(t->repo), t->number)
+                                      : fmt::format("/repos/{}/pulls/{}", t->repo, t->number);
+  auto j = call(*t->f, "GET", path, nullptr, "read the pull request");
   if (!j) return j.take_error();
-  auto p = pr_json(**f, *j);
-  bool merged = (*f)->k == kind::gitlab ? j->value("state", "") == "merged" : j->value("merged", false);
-  json mergeable = (*f)->k == kind::gitlab ? json(j->value("merge_status", "") == "can_be_merged")
+  auto p = pr_json(*t->f, *j);
+  bool merged = t->f->k == kind::gitlab ? j->value("state", "") == "merged" : j->value("merged", false);
+  json mergeable = t->f->k == kind::gitlab ? json(j->value("merge_status", "") == "can_be_merged")
                    : j->contains("mergeable")  ? (*j)["mergeable"]
                                                : json(nullptr);
   p["merged"] = merged;
   p["mergeable"] = mergeable;
-  return done(fmt::format("#{} {}: {}{}\n", **number, p["state"].get<std::string>(),
+  return done(fmt::format("#{} {}: {}{}\n", t->number, p["state"].get<std::string>(),
                           merged ? "merged" : "not merged",
                           mergeable.is_boolean() ? (mergeable.get<bool>() ? ", can be merged" : ", has conflicts") : ""),
               p);

@@ -29,55 +29,69 @@ namespace {
 
 json call(const std::string& name, json args) { return {{"tool_calls", json::array({{{"name", name}, {"arguments", args}}})}}; }
 
+/// A workspace with a repository `seed` (one commit) and its bare clone `origin.git`.
+void seed_origin(const fs::path& ws) {
+  fs::create_directories(ws / "seed");
+  auto seed = "git -C '" + (ws / "seed").string() + "' -c user.name=s -c user.email=s@s ";
+  std::ofstream(ws / "seed" / "README") << "seed\n";
+  sh(seed + "init -q -b main && " + seed + "add -A && " + seed + "commit -qm seed");
+  sh("git clone -q --bare '" + (ws / "seed").string() + "' '" + (ws / "origin.git").string() + "'");
+}
+
+/// Agent main on the fake model with the given tool families, its commits by "weft main".
+std::string turn_config(const test::fake_peer& llm, const fs::path& ws, const std::string& families,
+                        const std::string& more = {}) {
+  return fmt::format(
+      "[providers.fake]\nstyle = \"openai\"\nbase_url = \"{url}/v1\"\nmodel = \"fake-model\"\n\n"
+      "[llm]\ndefault_provider = \"fake\"\nretries = 0\n\n[memory]\nenabled = false\n\n"
+      "[agents.main]\nworkspace = \"{ws}\"\nmax_iterations = 12\ntool_timeout_ms = 20000\n"
+      "[agents.main.tools]\nfamilies = [{families}]\n\n"
+      "[tools.git]\nauthor = \"weft main <main@weft.example>\"\n\n{more}",
+      fmt::arg("url", llm.url()), fmt::arg("ws", ws.string()), fmt::arg("families", families), fmt::arg("more", more));
+}
+
+/// A web-chat turn with this text.
+chat::turn turn_of(const std::string& id, const std::string& text) {
+  chat::turn t;
+  t.turn_id = id;
+  t.session = "web:" + id;
+  t.message.id = id;
+  t.message.channel = "web";
+  t.message.chat_id = id;
+  t.message.sender = "tester";
+  t.message.ts = utc_now();
+  t.message.parts.push_back({chat::part_kind::text, text, {}, {}, {}, {}});
+  return t;
+}
+
+/// The model's steps that clone origin.git, branch, fix the README, commit and push.
+json fix_and_push() {
+  return json::array({call("git_clone", {{"url", "origin.git"}, {"path", "work"}}),
+                      call("git_branch", {{"repo", "work"}, {"action", "create"}, {"name", "fix-readme"}}),
+                      call("git_branch", {{"repo", "work"}, {"action", "switch"}, {"name", "fix-readme"}}),
+                      call("write_file", {{"path", "work/README"}, {"content", "seed, fixed\n"}}),
+                      call("git_add", {{"repo", "work"}, {"paths", {"work/README"}}}),
+                      call("git_commit", {{"repo", "work"}, {"message", "Fix the README"}}),
+                      call("git_push", {{"repo", "work"}})});
+}
+
 }  // namespace
 
 TEST_CASE("git in an agent turn: clone, branch, edit, commit, push to a bare repository in the workspace") {
   test::fake_peer llm("fake_llm.py");
   weft::test::temp_dir d{"weft-git-turn"};
   auto ws = d.path / "ws";
-  fs::create_directories(ws / "seed");
-  auto seed = "git -C '" + (ws / "seed").string() + "' -c user.name=s -c user.email=s@s ";
-  std::ofstream(ws / "seed" / "README") << "seed\n";
-  sh(seed + "init -q -b main && " + seed + "add -A && " + seed + "commit -qm seed");
-  sh("git clone -q --bare '" + (ws / "seed").string() + "' '" + (ws / "origin.git").string() + "'");
-  auto config = fmt::format(
-      "[providers.fake]\nstyle = \"openai\"\nbase_url = \"{url}/v1\"\nmodel = \"fake-model\"\n\n"
-      "[llm]\ndefault_provider = \"fake\"\nretries = 0\n\n[memory]\nenabled = false\n\n"
-      "[agents.main]\nworkspace = \"{ws}\"\nmax_iterations = 12\ntool_timeout_ms = 20000\n"
-      "[agents.main.tools]\nfamilies = [\"fs\", \"git\"]\n\n"
-      "[tools.git]\nauthor = \"weft main <main@weft.example>\"\n",
-      fmt::arg("url", llm.url()), fmt::arg("ws", ws.string()));
-  auto s = test::stack::start(config);
+  seed_origin(ws);
+  auto s = test::stack::start(turn_config(llm, ws, "\"fs\", \"git\""));
   REQUIRE(s);
-  json steps = json::array({call("git_clone", {{"url", "origin.git"}, {"path", "work"}}),
-                            call("git_branch", {{"repo", "work"}, {"action", "create"}, {"name", "fix-readme"}}),
-                            call("git_branch", {{"repo", "work"}, {"action", "switch"}, {"name", "fix-readme"}}),
-                            call("write_file", {{"path", "work/README"}, {"content", "seed, fixed\n"}}),
-                            call("git_add", {{"repo", "work"}, {"paths", {"work/README"}}}),
-                            call("git_commit", {{"repo", "work"}, {"message", "Fix the README"}}),
-                            call("git_push", {{"repo", "work"}}),
-                            {{"text", "Pushed fix-readme."}}});
+  auto steps = fix_and_push();
+  steps.push_back({{"text", "Pushed fix-readme."}});
   REQUIRE(llm.post("/_script", steps.dump()).status == 200);
   auto b = s->bus_client();
-  chat::turn t;
-  t.turn_id = "g1";
-  t.session = "web:git";
-  t.message.id = "g1";
-  t.message.channel = "web";
-  t.message.chat_id = "git";
-  t.message.sender = "tester";
-  t.message.ts = utc_now();
-  t.message.parts.push_back({chat::part_kind::text, std::string("fix the README on a branch and push it"), {}, {}, {}, {}});
   std::vector<std::string> deltas;
-  auto r = test::streamed_turn(*b, "main", t, deltas);
+  auto r = test::streamed_turn(*b, "main", turn_of("g1", "fix the README on a branch and push it"), deltas);
   CHECK(r.tool_calls == 7);
-  auto reply = r.reply.parts.at(0).text.value_or("");
-  CAPTURE(reply);
-  auto reqs = json::parse(llm.get("/_requests").body);
-  std::string results;
-  for (auto& q : reqs) results += q["body"].dump() + "\n";
-  CAPTURE(results.substr(results.size() > 4000 ? results.size() - 4000 : 0));
-  CHECK(reply == "Pushed fix-readme.");
+  CHECK(r.reply.parts.at(0).text.value_or("") == "Pushed fix-readme.");
   auto origin = "git -C '" + (ws / "origin.git").string() + "' ";
   CHECK(sh(origin + "log -1 --format=%s fix-readme") == "Fix the README\n");
   CHECK(sh(origin + "show fix-readme:README") == "seed, fixed\n");
@@ -91,20 +105,12 @@ TEST_CASE("pull requests in an agent turn: pushed, then opened on a fake GitHub 
   test::fake_peer forge("fake_forge.py", {"--token", token});
   weft::test::temp_dir d{"weft-pr-turn"};
   auto ws = d.path / "ws";
-  fs::create_directories(ws / "seed");
-  auto seed = "git -C '" + (ws / "seed").string() + "' -c user.name=s -c user.email=s@s ";
-  std::ofstream(ws / "seed" / "README") << "seed\n";
-  sh(seed + "init -q -b main && " + seed + "add -A && " + seed + "commit -qm seed");
-  sh("git clone -q --bare '" + (ws / "seed").string() + "' '" + (ws / "origin.git").string() + "'");
-  auto config = fmt::format(
-      "[providers.fake]\nstyle = \"openai\"\nbase_url = \"{url}/v1\"\nmodel = \"fake-model\"\n\n"
-      "[llm]\ndefault_provider = \"fake\"\nretries = 0\n\n[memory]\nenabled = false\n\n"
-      "[agents.main]\nworkspace = \"{ws}\"\nmax_iterations = 12\ntool_timeout_ms = 20000\n"
-      "[agents.main.tools]\nfamilies = [\"fs\", \"git\", \"forge\"]\n\n"
-      "[tools.git]\nauthor = \"weft main <main@weft.example>\"\n\n"
-      "[tools.forges.gh]\nkind = \"github\"\napi = \"{forge}/github\"\ntoken = \"${{WEFT_TEST_FORGE_TOKEN}}\"\n\n"
-      "[tools.forges.tea]\nkind = \"gitea\"\napi = \"{forge}/gitea/api/v1\"\ntoken = \"${{WEFT_TEST_FORGE_TOKEN}}\"\n",
-      fmt::arg("url", llm.url()), fmt::arg("ws", ws.string()), fmt::arg("forge", forge.url()));
+  seed_origin(ws);
+  auto config = turn_config(
+      llm, ws, "\"fs\", \"git\", \"forge\"",
+      fmt::format("[tools.forges.gh]\nkind = \"github\"\napi = \"{0}/github\"\ntoken = \"${{WEFT_TEST_FORGE_TOKEN}}\"\n\n"
+                  "[tools.forges.tea]\nkind = \"gitea\"\napi = \"{0}/gitea/api/v1\"\ntoken = \"${{WEFT_TEST_FORGE_TOKEN}}\"\n",
+                  forge.url()));
   ::setenv("WEFT_TEST_FORGE_TOKEN", token.c_str(), 1);
   auto s = test::stack::start(config);
   ::unsetenv("WEFT_TEST_FORGE_TOKEN");
@@ -115,27 +121,13 @@ TEST_CASE("pull requests in an agent turn: pushed, then opened on a fake GitHub 
     a["forge"] = f;
     return call("pr_open", a);
   };
-  json steps = json::array({call("git_clone", {{"url", "origin.git"}, {"path", "work"}}),
-                            call("git_branch", {{"repo", "work"}, {"action", "create"}, {"name", "fix-readme"}}),
-                            call("git_branch", {{"repo", "work"}, {"action", "switch"}, {"name", "fix-readme"}}),
-                            call("write_file", {{"path", "work/README"}, {"content", "seed, fixed\n"}}),
-                            call("git_add", {{"repo", "work"}, {"paths", {"work/README"}}}),
-                            call("git_commit", {{"repo", "work"}, {"message", "Fix the README"}}),
-                            call("git_push", {{"repo", "work"}}), on("gh"), on("tea"),
-                            {{"text", "Opened the pull requests."}}});
+  auto steps = fix_and_push();
+  for (auto f : {"gh", "tea"}) steps.push_back(on(f));
+  steps.push_back({{"text", "Opened the pull requests."}});
   REQUIRE(llm.post("/_script", steps.dump()).status == 200);
   auto b = s->bus_client();
-  chat::turn t;
-  t.turn_id = "p1";
-  t.session = "web:pr";
-  t.message.id = "p1";
-  t.message.channel = "web";
-  t.message.chat_id = "pr";
-  t.message.sender = "tester";
-  t.message.ts = utc_now();
-  t.message.parts.push_back({chat::part_kind::text, std::string("fix the README and open pull requests"), {}, {}, {}, {}});
   std::vector<std::string> deltas;
-  auto r = test::streamed_turn(*b, "main", t, deltas);
+  auto r = test::streamed_turn(*b, "main", turn_of("p1", "fix the README and open pull requests"), deltas);
   CHECK(r.tool_calls == 9);
   CHECK(r.reply.parts.at(0).text.value_or("") == "Opened the pull requests.");
   CHECK(sh("git -C '" + (ws / "origin.git").string() + "' log -1 --format=%s fix-readme") == "Fix the README\n");
