@@ -12,6 +12,9 @@
 
 namespace weft::test {
 
+/// A web-chat Turn `turn_id` in chat `chat_id` (session web:<chat_id>) saying `text`.
+proto::chat_v1::turn web_turn(const std::string& turn_id, const std::string& chat_id, const std::string& text);
+
 /// A turn of a streaming channel to agent/<agent>: its TurnResult, with the Delta texts that
 /// came before it (appended to `deltas`). Fails the test when no answer comes in `timeout`.
 proto::chat_v1::turn_result streamed_turn(ipc::bus_client& b, const std::string& agent, proto::chat_v1::turn t,

@@ -146,18 +146,6 @@ pid_t claude_process(const std::string& needle) {
   return -1;
 }
 
-chat::turn make_turn(const std::string& id, const std::string& chat_id, const std::string& text) {
-  chat::turn t;
-  t.turn_id = id;
-  t.session = "web:" + chat_id;
-  t.message.id = id;
-  t.message.channel = "web";
-  t.message.chat_id = chat_id;
-  t.message.sender = "tester";
-  t.message.ts = utc_now();
-  t.message.parts.push_back({chat::part_kind::text, text, {}, {}, {}, {}});
-  return t;
-}
 
 
 std::string reply_text(const chat::turn_result& r) {
@@ -286,8 +274,8 @@ TEST_CASE("delegation: local rules, no rule, an agent without exec gets no Bash,
   // No rule: the model may choose delegate_to_claude; a local rule keeps it away.
   f.script(json::array({{{"text", "one"}}, {{"text", "two"}}}));
   std::vector<std::string> deltas;
-  CHECK(reply_text(test::streamed_turn(*b, "main", make_turn("t1", "c1", "what is 2+2?"), deltas)) == "one");
-  CHECK(reply_text(test::streamed_turn(*b, "main", make_turn("t2", "c1", "quick: what is 3+3?"), deltas)) == "two");
+  CHECK(reply_text(test::streamed_turn(*b, "main", test::web_turn("t1", "c1", "what is 2+2?"), deltas)) == "one");
+  CHECK(reply_text(test::streamed_turn(*b, "main", test::web_turn("t2", "c1", "quick: what is 3+3?"), deltas)) == "two");
   auto reqs = f.requests();
   REQUIRE(reqs.size() == 2);
   CHECK(offered(reqs[0]).count("delegate_to_claude") == 1);
@@ -296,7 +284,7 @@ TEST_CASE("delegation: local rules, no rule, an agent without exec gets no Bash,
   // Agent ro may not run commands: its delegated run is not given Bash.
   f.script(json::array({{{"text", "Nothing to run."}}}));
   deltas.clear();
-  auto r = test::streamed_turn(*b, "ro", make_turn("t3", "c2", "refactor: run the tests"), deltas);
+  auto r = test::streamed_turn(*b, "ro", test::web_turn("t3", "c2", "refactor: run the tests"), deltas);
   CHECK(reply_text(r).find("Nothing to run.") == 0);
   auto cc = f.claude_requests();
   REQUIRE(cc.size() == 1);
@@ -322,7 +310,7 @@ TEST_CASE("delegation: Claude Code missing falls back to the model, saying so; a
     f.script(json::array({{{"text", "I looked at it myself."}}}));
     auto b = f.s->bus_client();
     std::vector<std::string> deltas;
-    auto text = reply_text(test::streamed_turn(*b, "main", make_turn("m1", "c1", "refactor the parser"), deltas));
+    auto text = reply_text(test::streamed_turn(*b, "main", test::web_turn("m1", "c1", "refactor the parser"), deltas));
     CHECK(text ==
           "[Claude Code was not available (Claude Code is configured at '/nonexistent/claude', which is not an "
           "executable file), so the model answered directly.]\n\nI looked at it myself.");
@@ -340,7 +328,7 @@ TEST_CASE("delegation: Claude Code missing falls back to the model, saying so; a
     f.script(json::array({{{"text", "Done by hand."}}}));
     auto b = f.s->bus_client();
     std::vector<std::string> deltas;
-    auto text = reply_text(test::streamed_turn(*b, "main", make_turn("n1", "c1", "refactor the parser"), deltas));
+    auto text = reply_text(test::streamed_turn(*b, "main", test::web_turn("n1", "c1", "refactor the parser"), deltas));
     CHECK(text ==
           "[Claude Code was not used (Claude Code is not installed: weftd found no `claude` on its PATH (install it "
           "and run `weftctl reload`, or set [delegation] claude_path)), so the model answered directly.]\n\n"
@@ -353,7 +341,7 @@ TEST_CASE("delegation: Claude Code missing falls back to the model, saying so; a
     auto b = f.s->bus_client();
     std::vector<std::string> deltas;
     auto task = "refactor slowly please";
-    auto text = reply_text(test::streamed_turn(*b, "main", make_turn("s1", "c1", task), deltas));
+    auto text = reply_text(test::streamed_turn(*b, "main", test::web_turn("s1", "c1", task), deltas));
     CHECK(text.rfind("Claude Code could not finish this task: Claude Code did not finish within 4 s; it and everything "
                      "it started were stopped",
                      0) == 0);
@@ -362,13 +350,13 @@ TEST_CASE("delegation: Claude Code missing falls back to the model, saying so; a
     CHECK(claude_process(task) < 0);
 
     f.script(json::array({{{"status", 400}, {"message", "prompt is too long"}}}));
-    text = reply_text(test::streamed_turn(*b, "main", make_turn("s2", "c2", "refactor everything"), deltas));
+    text = reply_text(test::streamed_turn(*b, "main", test::web_turn("s2", "c2", "refactor everything"), deltas));
     CAPTURE(text);
     CHECK(text.rfind("Claude Code could not finish this task: Claude Code failed", 0) == 0);
     CHECK(text.find("Prompt is too long") != std::string::npos);
 
     f.script(json::array({{{"text", "still here"}}}));
-    CHECK(reply_text(test::streamed_turn(*b, "main", make_turn("s3", "c3", "hello"), deltas)) == "still here");
+    CHECK(reply_text(test::streamed_turn(*b, "main", test::web_turn("s3", "c3", "hello"), deltas)) == "still here");
   }
 }
 
@@ -399,7 +387,7 @@ TEST_CASE("delegation, the other way: Claude Code's tools in a weft agent (claud
   f.script(json::array({{{"tool_calls", json::array({{{"name", "claude-code__Read"}, {"arguments", {{"file_path", file}}}}})}},
                         {{"text", "It returns 0."}}}));
   std::vector<std::string> deltas;
-  auto r = test::streamed_turn(*b, "main", make_turn("b1", "c1", "what does parse return?"), deltas);
+  auto r = test::streamed_turn(*b, "main", test::web_turn("b1", "c1", "what does parse return?"), deltas);
   CHECK(reply_text(r) == "It returns 0.");
   CHECK(r.tool_calls == 1);
   auto reqs = f.requests();
@@ -498,7 +486,7 @@ TEST_CASE("delegation with Claude Code's own login: its config directory, no cre
   CHECK(st.out.find("network: none") != std::string::npos);
   auto b = f.s->bus_client();
   std::vector<std::string> deltas;
-  auto text = reply_text(test::streamed_turn(*b, "main", make_turn("l1", "c1", "refactor the parser"), deltas));
+  auto text = reply_text(test::streamed_turn(*b, "main", test::web_turn("l1", "c1", "refactor the parser"), deltas));
   CAPTURE(text);
   CHECK(text.rfind("Claude Code could not finish this task: Claude Code failed", 0) == 0);
   CHECK(text.find("Not logged in") != std::string::npos);
@@ -520,7 +508,7 @@ TEST_CASE("delegation: Claude Code and its commands may open no UNIX socket (the
        {{"text", "probed"}}}));
   auto b = f.s->bus_client();
   std::vector<std::string> deltas;
-  auto text = reply_text(test::streamed_turn(*b, "main", make_turn("u1", "c1", "refactor: probe sockets"), deltas));
+  auto text = reply_text(test::streamed_turn(*b, "main", test::web_turn("u1", "c1", "refactor: probe sockets"), deltas));
   CHECK(text.rfind("probed", 0) == 0);
   auto reqs = f.claude_requests();
   REQUIRE(reqs.size() == 2);

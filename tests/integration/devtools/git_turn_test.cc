@@ -50,19 +50,6 @@ std::string turn_config(const test::fake_peer& llm, const fs::path& ws, const st
       fmt::arg("url", llm.url()), fmt::arg("ws", ws.string()), fmt::arg("families", families), fmt::arg("more", more));
 }
 
-/// A web-chat turn with this text.
-chat::turn turn_of(const std::string& id, const std::string& text) {
-  chat::turn t;
-  t.turn_id = id;
-  t.session = "web:" + id;
-  t.message.id = id;
-  t.message.channel = "web";
-  t.message.chat_id = id;
-  t.message.sender = "tester";
-  t.message.ts = utc_now();
-  t.message.parts.push_back({chat::part_kind::text, text, {}, {}, {}, {}});
-  return t;
-}
 
 /// The model's steps that clone origin.git, branch, fix the README, commit and push.
 json fix_and_push() {
@@ -89,7 +76,7 @@ TEST_CASE("git in an agent turn: clone, branch, edit, commit, push to a bare rep
   REQUIRE(llm.post("/_script", steps.dump()).status == 200);
   auto b = s->bus_client();
   std::vector<std::string> deltas;
-  auto r = test::streamed_turn(*b, "main", turn_of("g1", "fix the README on a branch and push it"), deltas);
+  auto r = test::streamed_turn(*b, "main", test::web_turn("g1", "g1", "fix the README on a branch and push it"), deltas);
   CHECK(r.tool_calls == 7);
   CHECK(r.reply.parts.at(0).text.value_or("") == "Pushed fix-readme.");
   auto origin = "git -C '" + (ws / "origin.git").string() + "' ";
@@ -127,7 +114,7 @@ TEST_CASE("pull requests in an agent turn: pushed, then opened on a fake GitHub 
   REQUIRE(llm.post("/_script", steps.dump()).status == 200);
   auto b = s->bus_client();
   std::vector<std::string> deltas;
-  auto r = test::streamed_turn(*b, "main", turn_of("p1", "fix the README and open pull requests"), deltas);
+  auto r = test::streamed_turn(*b, "main", test::web_turn("p1", "p1", "fix the README and open pull requests"), deltas);
   CHECK(r.tool_calls == 9);
   CHECK(r.reply.parts.at(0).text.value_or("") == "Opened the pull requests.");
   CHECK(sh("git -C '" + (ws / "origin.git").string() + "' log -1 --format=%s fix-readme") == "Fix the README\n");
