@@ -5,8 +5,6 @@
 
 #include <algorithm>
 #include <filesystem>
-#include <set>
-#include <tuple>
 
 #include <fmt/format.h>
 
@@ -33,84 +31,7 @@ json diagnostic_json(const diagnostic& d) {
   return j;
 }
 
-/// The replacement a compiler message suggests, if any (in its children's spans).
-std::string suggestion(const json& m) {
-  if (!m.contains("children") || !m["children"].is_array()) return {};
-  for (auto& c : m["children"])
-    if (c.contains("spans") && c["spans"].is_array())
-      for (auto& s : c["spans"])
-        if (s.contains("suggested_replacement") && s["suggested_replacement"].is_string())
-          return s["suggested_replacement"].get<std::string>();
-  return {};
-}
-
 }  // namespace
-
-run_report parse_output(std::string_view out, const cargo_limits& lim) {
-  run_report r;
-  std::set<std::tuple<std::string, std::string, std::string, std::string, unsigned, unsigned>> seen;
-  std::string* failure = nullptr;  // the output section of a failed test being read
-  std::size_t pos = 0;
-  while (pos < out.size()) {
-    auto nl = out.find('\n', pos);
-    auto line = out.substr(pos, nl == std::string_view::npos ? std::string_view::npos : nl - pos);
-    pos = nl == std::string_view::npos ? out.size() : nl + 1;
-    if (!line.empty() && line.front() == '{') {
-      auto j = json::parse(line, nullptr, false);
-      if (!j.is_object() || j.value("reason", "") != "compiler-message" || !j.contains("message")) continue;
-      auto& m = j["message"];
-      diagnostic d;
-      d.level = m.value("level", "");
-      d.message = m.value("message", "");
-      if (m.contains("code") && m["code"].is_object()) d.code = m["code"].value("code", "");
-      bool located = false;
-      if (m.contains("spans") && m["spans"].is_array())
-        for (auto& s : m["spans"])
-          if (s.value("is_primary", false)) {
-            d.file = s.value("file_name", "");
-            d.line = s.value("line_start", 0u);
-            d.column = s.value("column_start", 0u);
-            located = true;
-            break;
-          }
-      if (!located) continue;  // "aborting due to …", "N warnings emitted": summaries, not findings
-      d.replacement = suggestion(m);
-      if (!seen.insert({d.level, d.code, d.message, d.file, d.line, d.column}).second) continue;
-      if (r.diagnostics.size() < lim.max_diagnostics) r.diagnostics.push_back(std::move(d));
-      continue;
-    }
-    // libtest: "test a::b ... ok" / "... FAILED" / "... ignored[, reason]".
-    if (line.rfind("test ", 0) == 0) {
-      auto dots = line.find(" ... ");
-      if (dots != std::string_view::npos) {
-        auto name = std::string(line.substr(5, dots - 5));
-        auto outcome = line.substr(dots + 5);
-        if (outcome == "ok") r.passed.push_back(name);
-        else if (outcome.rfind("FAILED", 0) == 0) r.failed.push_back({name, {}});
-        else if (outcome.rfind("ignored", 0) == 0) r.ignored.push_back(name);
-        continue;
-      }
-    }
-    // "---- a::b stdout ----" opens the output of a failed test; "failures:" ends them.
-    if (line.rfind("---- ", 0) == 0 && line.size() > 17 && line.substr(line.size() - 12) == " stdout ----") {
-      auto name = std::string(line.substr(5, line.size() - 17));
-      failure = nullptr;
-      for (auto& [n, o] : r.failed)
-        if (n == name) failure = &o;
-      continue;
-    }
-    if (line == "failures:" || line.rfind("test result:", 0) == 0) {
-      failure = nullptr;
-      continue;
-    }
-    if (failure) {
-      if (failure->size() < lim.max_output_bytes) *failure += std::string(line) + "\n";
-      continue;
-    }
-    if (!line.empty() && r.other.size() < lim.max_output_bytes) r.other += std::string(line) + "\n";
-  }
-  return r;
-}
 
 result<tool::result> run(const workspace& ws, const std::string& command, const json& args, const call_context& ctx,
                          const cargo_limits& lim) {
@@ -158,7 +79,7 @@ result<tool::result> run(const workspace& ws, const std::string& command, const 
                            return true;
                          });
   if (!ran) return tool::make(tool::error_code::failed, "Failed to run cargo {}: {}", command, ran.err().message);
-  auto rep = parse_output(out, lim);
+  auto rep = parse_output(out, {lim.max_diagnostics, lim.max_output_bytes});
   bool ok = ran->succeeded();
   std::size_t errors = 0, warnings = 0;
   for (auto& d : rep.diagnostics) {

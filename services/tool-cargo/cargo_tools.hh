@@ -13,6 +13,8 @@
 #include <weft/toolserver/tool.hh>
 #include <weft/toolserver/workspace.hh>
 
+#include "services/tool-cargo/cargo_output.hh"
+
 namespace weft::tools::cargo {
 
 struct cargo_limits {
@@ -26,24 +28,6 @@ struct cargo_limits {
   bool (*before_exec)(const void* arg) noexcept = nullptr;
   const void* before_exec_arg = nullptr;
 };
-
-/// One compiler message.
-struct diagnostic {
-  std::string level, code, message, file;
-  unsigned line = 0, column = 0;
-  std::string replacement;  ///< a suggested replacement, when the compiler gave one
-};
-
-/// What one cargo run found: its diagnostics (deduplicated) and test outcomes.
-struct run_report {
-  std::vector<diagnostic> diagnostics;
-  std::vector<std::string> passed, ignored;
-  std::vector<std::pair<std::string, std::string>> failed;  ///< test name, its output
-  std::string other;  ///< output that was neither (cargo's own errors, fmt's diff)
-};
-
-/// Reads cargo's stdout (JSON messages and libtest's lines) into a report.
-run_report parse_output(std::string_view out, const cargo_limits& lim);
 
 /// `cargo <command>` (check, build, test, clippy, fmt) on the crate at args.path.
 result<tool::result> run(const workspace& ws, const std::string& command, const json& args, const call_context& ctx,

@@ -31,9 +31,16 @@ std::string clip(std::string s, std::size_t limit = step_text_limit) {
   return s + "…";
 }
 
+/// A string field of a JSON object, or `fallback` when it is missing or not a string (input
+/// from a program, checked: json::value() would throw on a field of another type).
+std::string text_field(const json& j, const char* key, const char* fallback = "") {
+  auto it = j.is_object() ? j.find(key) : j.end();
+  return it != j.end() && it->is_string() ? it->get<std::string>() : std::string(fallback);
+}
+
 /// "Bash: git status", "Edit: src/parser.c" — the one input field a person reads first.
 std::string tool_use_summary(const json& block) {
-  std::string name = block.value("name", "?");
+  std::string name = text_field(block, "name", "?");
   const json& in = block.contains("input") ? block["input"] : json::object();
   for (const char* key : {"command", "file_path", "path", "pattern", "url", "query", "description"})
     if (in.is_object() && in.contains(key) && in[key].is_string()) return name + ": " + clip(in[key].get<std::string>(), 300);
@@ -46,7 +53,7 @@ std::string tool_result_text(const json& block) {
   std::string out;
   if (c.is_array())
     for (auto& part : c)
-      if (part.is_object() && part.value("type", "") == "text" && part.contains("text") && part["text"].is_string())
+      if (part.is_object() && text_field(part, "type", "") == "text" && part.contains("text") && part["text"].is_string())
         out += part["text"].get<std::string>();
   return clip(out);
 }
@@ -92,11 +99,11 @@ class stream_reader {
       ++_r.bad_lines;
       return;
     }
-    auto type = j.value("type", "");
-    if (type == "system" && j.value("subtype", "") == "init") {
-      _r.session_id = j.value("session_id", "");
-      _r.model = j.value("model", "");
-      _r.version = j.value("claude_code_version", "");
+    auto type = text_field(j, "type", "");
+    if (type == "system" && text_field(j, "subtype", "") == "init") {
+      _r.session_id = text_field(j, "session_id", "");
+      _r.model = text_field(j, "model", "");
+      _r.version = text_field(j, "claude_code_version", "");
       if (j.contains("tools") && j["tools"].is_array())
         for (auto& t : j["tools"])
           if (t.is_string()) _r.tools.push_back(t.get<std::string>());
@@ -107,7 +114,7 @@ class stream_reader {
       if (!content.is_array()) return;
       for (auto& block : content) {
         if (!block.is_object()) continue;
-        auto kind = block.value("type", "");
+        auto kind = text_field(block, "type", "");
         if (type == "assistant" && kind == "text" && block.contains("text") && block["text"].is_string())
           _progress({claude_step::kind::text, clip(block["text"].get<std::string>())});
         else if (type == "assistant" && kind == "tool_use")
@@ -120,7 +127,7 @@ class stream_reader {
       _got_result = true;
       if (j.contains("result") && j["result"].is_string()) _r.text = j["result"].get<std::string>();
       _r.is_error = j.contains("is_error") && j["is_error"].is_boolean() ? j["is_error"].get<bool>() : true;
-      _r.subtype = j.value("subtype", "");
+      _r.subtype = text_field(j, "subtype", "");
       if (j.contains("num_turns") && j["num_turns"].is_number_unsigned()) _r.turns = j["num_turns"].get<unsigned>();
       if (j.contains("total_cost_usd") && j["total_cost_usd"].is_number()) _r.cost_usd = j["total_cost_usd"].get<double>();
       if (j.contains("session_id") && j["session_id"].is_string()) _r.session_id = j["session_id"].get<std::string>();
@@ -161,6 +168,17 @@ std::vector<std::string> claude_argv(const claude_request& r) {
   // The task last, after "--": a task starting with '-' is not taken for an option.
   a.insert(a.end(), {"--", r.task});
   return a;
+}
+
+claude_result read_claude_stream(std::string_view bytes, const std::function<void(const claude_step&)>& progress,
+                                 bool& got_result, std::size_t max_line) {
+  claude_result out;
+  claude_request req;
+  req.max_line = max_line;
+  stream_reader reader(out, req, progress);
+  if (reader.feed(bytes)) reader.finish();
+  got_result = reader.got_result();
+  return out;
 }
 
 result<claude_result> run_claude(const claude_request& r, int cancel_fd,

@@ -78,6 +78,12 @@ std::vector<std::string> claude_argv(const claude_request& r);
 result<claude_result> run_claude(const claude_request& r, int cancel_fd,
                                  const std::function<void(const claude_step&)>& progress);
 
+/// Reads a whole stream-json output (what run_claude reads from the process) into a result
+/// and its steps: the parser alone, for tests and the fuzz target. `got_result` says whether
+/// a result line came.
+claude_result read_claude_stream(std::string_view bytes, const std::function<void(const claude_step&)>& progress,
+                                 bool& got_result, std::size_t max_line = 8 * 1024 * 1024);
+
 /// What a probe of the executable found.
 struct claude_probe {
   std::string exec;

@@ -133,16 +133,33 @@ tool::result done(std::string text, json structured) {
   return r;
 }
 
+/// Fields of a forge's answer, checked (json::value() would throw on a field of another type,
+/// and the answer is outside input): a string or "", a non-negative number or 0.
+std::string text_field(const json& j, const char* key) {
+  auto it = j.is_object() ? j.find(key) : j.end();
+  return it != j.end() && it->is_string() ? it->get<std::string>() : std::string();
+}
+std::uint64_t number_field(const json& j, const char* key) {
+  auto it = j.is_object() ? j.find(key) : j.end();
+  return it != j.end() && it->is_number_unsigned() ? it->get<std::uint64_t>() : 0;
+}
+const json& object_field(const json& j, const char* key) {
+  static const json none = json::object();
+  auto it = j.is_object() ? j.find(key) : j.end();
+  return it != j.end() && it->is_object() ? *it : none;
+}
+
 json pr_json(const forge& f, const json& p) {
   if (f.k == kind::gitlab)
-    return {{"number", p.value("iid", 0)}, {"title", p.value("title", "")}, {"url", p.value("web_url", "")},
-            {"state", p.value("state", "")}, {"head", p.value("source_branch", "")}, {"base", p.value("target_branch", "")}};
-  return {{"number", p.value("number", 0)},
-          {"title", p.value("title", "")},
-          {"url", p.value("html_url", "")},
-          {"state", p.value("state", "")},
-          {"head", p.contains("head") && p["head"].is_object() ? p["head"].value("ref", "") : ""},
-          {"base", p.contains("base") && p["base"].is_object() ? p["base"].value("ref", "") : ""}};
+    return {{"number", number_field(p, "iid")},          {"title", text_field(p, "title")},
+            {"url", text_field(p, "web_url")},            {"state", text_field(p, "state")},
+            {"head", text_field(p, "source_branch")},     {"base", text_field(p, "target_branch")}};
+  return {{"number", number_field(p, "number")},
+          {"title", text_field(p, "title")},
+          {"url", text_field(p, "html_url")},
+          {"state", text_field(p, "state")},
+          {"head", text_field(object_field(p, "head"), "ref")},
+          {"base", text_field(object_field(p, "base"), "ref")}};
 }
 
 }  // namespace
@@ -210,7 +227,7 @@ result<tool::result> pr_comment(const std::map<std::string, forge>& forges, cons
                   : fmt::format("/repos/{}/issues/{}/comments", t->repo, t->number);
   auto j = call(*t->f, "POST", path, &b, "comment");
   if (!j) return j.take_error();
-  return done(fmt::format("commented on #{}\n", t->number), {{"number", t->number}, {"url", j->value("html_url", "")}});
+  return done(fmt::format("commented on #{}\n", t->number), {{"number", t->number}, {"url", text_field(*j, "html_url")}});
 }
 
 result<tool::result> pr_status(const std::map<std::string, forge>& forges, const json& args) {
@@ -221,8 +238,10 @@ result<tool::result> pr_status(const std::map<std::string, forge>& forges, const
   auto j = call(*t->f, "GET", path, nullptr, "read the pull request");
   if (!j) return j.take_error();
   auto p = pr_json(*t->f, *j);
-  bool merged = t->f->k == kind::gitlab ? j->value("state", "") == "merged" : j->value("merged", false);
-  json mergeable = t->f->k == kind::gitlab ? json(j->value("merge_status", "") == "can_be_merged")
+  auto merged_at = j->is_object() ? j->find("merged") : j->end();
+  bool merged = t->f->k == kind::gitlab ? text_field(*j, "state") == "merged"
+                                        : merged_at != j->end() && merged_at->is_boolean() && merged_at->get<bool>();
+  json mergeable = t->f->k == kind::gitlab ? json(text_field(*j, "merge_status") == "can_be_merged")
                    : j->contains("mergeable")  ? (*j)["mergeable"]
                                                : json(nullptr);
   p["merged"] = merged;
