@@ -12,6 +12,8 @@
 #include <unistd.h>
 
 #include <weft/service/config.hh>
+#include <weft/base/command.hh>
+#include <nlohmann/json.hpp>
 #include <weft/service/policy.hh>
 
 using namespace weft;
@@ -1874,6 +1876,43 @@ TEST_CASE("derived_services: the cargo tools, with [tools.cargo]") {
   CHECK(errors("[tools.cargo]\ncargo = \"cargo\"\ntimeout_ms = 5\n") ==
         "clawft.toml:2:9: error: [tools.cargo] cargo must be an absolute path, not 'cargo'\n"
         "clawft.toml:3:14: error: [tools.cargo] timeout_ms must be between 1000 and 86400000, not 5");
+}
+
+TEST_CASE("derived_services: the code tools, with [tools.code] and its language servers") {
+  no_provider_keys keys;
+  auto c = valid("[agents.r]\nworkspace = \"/w/r\"\n[agents.r.tools]\nfamilies = [\"code\"]\n"
+                 "[tools.code]\nmax_file_bytes = 65536\nlsp_idle_ms = 2000\n"
+                 "[tools.code.lsp]\npython = [\"/bin/sh\", \"--stdio\"]\ncpp = []\n");
+  CHECK(c.tools.code.lsp.at("cpp").empty());
+  auto d = derived_services(c, [](std::string_view p) { return std::string(p); });
+  auto it = std::find_if(d.begin(), d.end(), [](auto& s) { return s.name == "tool-code-r"; });
+  REQUIRE(it != d.end());
+  CHECK(it->exec.find("weft-tool-code") != std::string::npos);
+  CHECK(it->env.at("WEFT_CODE_MAX_FILE_BYTES") == "65536");
+  CHECK(it->env.at("WEFT_CODE_LSP_IDLE_MS") == "2000");
+  // Only what was configured: python; cpp's empty list turns clangd off; no defaults added.
+  CHECK(nlohmann::json::parse(it->env.at("WEFT_CODE_LSP")) == nlohmann::json{{"python", {"/bin/sh", "--stdio"}}});
+  CHECK(std::find(it->sandbox.read_only.begin(), it->sandbox.read_only.end(), "/bin") != it->sandbox.read_only.end());
+  CHECK(it->sandbox.own_proc);
+  CHECK(it->sandbox.enabled);
+  CHECK(errors("[tools.code]\nmax_file_bytes = 10\n[tools.code.lsp]\nzig = [\"zls\"]\ngo = \"gopls\"\n") ==
+        "clawft.toml:2:18: error: [tools.code] max_file_bytes must be between 1024 and 1073741824, not 10\n"
+        "clawft.toml:4:1: error: [tools.code.lsp] 'zig' is not a language the code tools know (c, cpp, python, javascript, "
+        "typescript, tsx, rust, go)\n"
+        "clawft.toml:5:6: error: [tools.code.lsp] go must be an array of strings, not a string");
+  // Without [tools.code.lsp]: clangd for C and C++ where it is installed.
+  auto plain = valid("[agents.r.tools]\nfamilies = [\"code\"]\n");
+  auto pd = derived_services(plain, [](std::string_view p) { return std::string(p); });
+  auto pc = std::find_if(pd.begin(), pd.end(), [](auto& s) { return s.name == "tool-code-r"; });
+  REQUIRE(pc != pd.end());
+  auto lsp = nlohmann::json::parse(pc->env.at("WEFT_CODE_LSP"));
+  const char* path = std::getenv("PATH");
+  if (find_executable("clangd", path ? path : "")) {
+    CHECK(lsp.contains("cpp"));
+    CHECK(lsp.contains("c"));
+  } else {
+    CHECK(lsp.empty());
+  }
 }
 
 TEST_CASE("[tools.forges]: kinds, URLs, the token for tool-forge alone") {

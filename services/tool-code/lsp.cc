@@ -407,8 +407,7 @@ void lsp_pool::reap_idle() {
       std::lock_guard<std::mutex> l(s->mu);
       if (clock::now() - s->last_used <= _s.idle) continue;
     }
-    log::get("tool-code").info("language server {}: idle for {} s, shutting it down", s->key,
-                               std::chrono::duration_cast<std::chrono::seconds>(_s.idle).count());
+    log::get("tool-code").info("language server {}: unused for {} ms, shutting it down", s->key, _s.idle.count());
     s->stop(true);
     std::lock_guard<std::mutex> l(s->mu);
     s->exit_reason.clear();  // an idle stop is not a crash
@@ -572,8 +571,15 @@ result<lsp_pool::session> lsp_pool::open(const std::string& path) {
       return fail(errc::unavailable, "Failed to start the language server '{}': {} ({})", s->command[0],
                   init.err().message, s->describe_exit());
     }
-    auto& caps = (*init)["capabilities"];
-    std::string enc = caps.is_object() ? caps.value("positionEncoding", caps.value("offsetEncoding", "utf-16")) : "utf-16";
+    // LSP 3.17 answers capabilities.positionEncoding; clangd before it, offsetEncoding beside them.
+    std::string enc = "utf-16";
+    if (init->is_object()) {
+      auto& caps = (*init)["capabilities"];
+      if (caps.is_object() && caps.contains("positionEncoding") && caps["positionEncoding"].is_string())
+        enc = caps["positionEncoding"].get<std::string>();
+      else if (init->contains("offsetEncoding") && (*init)["offsetEncoding"].is_string())
+        enc = (*init)["offsetEncoding"].get<std::string>();
+    }
     {
       std::lock_guard<std::mutex> l(s->mu);
       s->utf8 = enc == "utf-8";

@@ -9,6 +9,8 @@
 #include <memory>
 #include <tuple>
 
+#include <nlohmann/json.hpp>
+
 #include <weft/base/command.hh>
 #include <weft/service/paths.hh>
 #include <weft/service/policy.hh>
@@ -105,6 +107,57 @@ void configure_cargo(const cargo_settings& cs, service_spec& s) {
   s.sandbox.max_open_files = delegate_max_open_files;
 }
 
+/// The directory a language server's files are in, to open read-only in the sandbox: an
+/// npm bin link's package (node_modules/<pkg>/…), else the program's directory.
+std::string server_tree(const std::string& program) {
+  char real[PATH_MAX];
+  if (!::realpath(program.c_str(), real)) return program.substr(0, program.rfind('/'));
+  std::string file = real;
+  if (auto nm = file.find("/node_modules/"); nm != std::string::npos) {
+    auto pkg = file.find('/', nm + 14);
+    if (pkg != std::string::npos && file[nm + 14] == '@') pkg = file.find('/', pkg + 1);
+    if (pkg != std::string::npos) return file.substr(0, pkg);
+  }
+  return file.substr(0, file.rfind('/'));
+}
+
+/// What the code tools of an agent are given: the language servers ([tools.code.lsp], or
+/// clangd for C and C++ when it is installed), resolved on weftd's PATH, with their files
+/// readable in the sandbox, and the limits.
+void configure_code(const code_settings& cs, service_spec& s) {
+  const char* path = std::getenv("PATH");
+  std::string search = path && *path ? path : "/usr/local/bin:/usr/bin:/bin";
+  auto servers = cs.lsp;
+  if (!cs.lsp_given)
+    if (auto clangd = find_executable("clangd", search))
+      for (auto lang : {"c", "cpp"}) servers[lang] = {*clangd, "--background-index", "--log=error"};
+  nlohmann::json lsp = nlohmann::json::object();
+  std::vector<std::string> trees;
+  for (auto& [lang, cmd] : servers) {
+    if (cmd.empty()) continue;  // turned off
+    auto program = cmd[0].find('/') == std::string::npos ? find_executable(cmd[0], search) : std::optional(cmd[0]);
+    if (!program) continue;  // reported by `weftctl config check`; the tool says none is configured
+    auto resolved = cmd;
+    resolved[0] = *program;
+    lsp[lang] = resolved;
+    auto tree = server_tree(*program);
+    if (std::find(trees.begin(), trees.end(), tree) == trees.end()) trees.push_back(tree);
+    // A script (#!/usr/bin/env node) needs its interpreter's directory too.
+    if (auto node = find_executable("node", search); node && tree.find("/node_modules/") != std::string::npos) {
+      auto dir = node->substr(0, node->rfind('/'));
+      if (std::find(trees.begin(), trees.end(), dir) == trees.end()) trees.push_back(dir);
+    }
+  }
+  for (auto& t : trees) s.sandbox.read_only.push_back(t);
+  s.env["WEFT_CODE_LSP"] = lsp.dump();
+  s.env["WEFT_CODE_LSP_IDLE_MS"] = std::to_string(cs.lsp_idle_ms);
+  s.env["WEFT_CODE_MAX_FILE_BYTES"] = std::to_string(cs.max_file_bytes);
+  // Language servers (node, clangd) read /proc/self and the CPU list in their own processes.
+  s.sandbox.own_proc = true;
+  s.sandbox.read_only.push_back("/sys/devices/system/cpu");
+  s.sandbox.max_open_files = delegate_max_open_files;
+}
+
 /// A copy of `c` without file positions: a table that only moved is not a change.
 std::shared_ptr<const config> positionless(const config& c) {
   auto out = std::make_shared<config>(c);
@@ -120,6 +173,7 @@ std::shared_ptr<const config> positionless(const config& c) {
   for (auto& [n, m] : out->tools.mcp_servers) m.where.clear();
   out->tools.git.where.clear();
   out->tools.cargo.where.clear();
+  out->tools.code.where.clear();
   for (auto& [n, f] : out->tools.forges) f.where.clear();
   for (auto& r : out->bus.acl) r.where.clear();
   for (auto& [n, p] : out->bus.agent_tools) p.where.clear();
@@ -310,6 +364,7 @@ std::vector<service_spec> derived_services(const config& c,
       if (family == "delegate") configure_delegate(c, a, workspace, *s);
       if (family == "git" && !c.tools.git.author.empty()) s->env["WEFT_GIT_AUTHOR"] = c.tools.git.author;
       if (family == "cargo") configure_cargo(c.tools.cargo, *s);
+      if (family == "code") configure_code(c.tools.code, *s);
     }
     any_web = any_web || contains(a.tools.families, "web");
   }

@@ -2,6 +2,12 @@
 // the client host connects to): issue 5.
 #include "config_check.hh"
 
+#include <unistd.h>
+
+#include <cstdlib>
+
+#include <weft/base/command.hh>
+
 namespace weft::service::detail {
 
 namespace {
@@ -173,7 +179,7 @@ void read_mcp(checker& ck, const toml::table& t, config& c) {
 }
 
 void read_tools(checker& ck, const toml::table& t, config& c) {
-  ck.check_keys(t, "[tools]", {"mcp_servers", "git", "cargo", "forges"});
+  ck.check_keys(t, "[tools]", {"mcp_servers", "git", "cargo", "code", "forges"});
   if (auto* n = t.get("forges")) {
     // Forge tokens reach tool-forge alone.
     ck.track_env(&c.secret_vars["tool-forge"]);
@@ -226,6 +232,49 @@ void read_tools(checker& ck, const toml::table& t, config& c) {
                                      .value_or(c.tools.cargo.timeout_ms);
     } else {
       ck.error(n->source(), fmt::format("[tools] cargo must be a table ([tools.cargo]), not {}", a_type(*n)));
+    }
+  }
+  if (auto* n = t.get("code")) {
+    if (auto* ct = n->as_table()) {
+      const std::string label = "[tools.code]";
+      ck.check_keys(*ct, label, {"max_file_bytes", "lsp_idle_ms", "lsp"});
+      c.tools.code.where = ck.where(ct->source());
+      c.tools.code.max_file_bytes = ck.read_uint(*ct, label, "max_file_bytes", std::uint64_t{1024}, std::uint64_t{1} << 30)
+                                        .value_or(c.tools.code.max_file_bytes);
+      c.tools.code.lsp_idle_ms = ck.read_uint(*ct, label, "lsp_idle_ms", std::uint32_t{1000}, std::uint32_t{86400000})
+                                     .value_or(c.tools.code.lsp_idle_ms);
+      if (auto* l = ct->get("lsp")) {
+        if (auto* lt = l->as_table()) {
+          c.tools.code.lsp_given = true;
+          constexpr std::array<std::string_view, 8> langs = {"c", "cpp", "python", "javascript", "typescript", "tsx", "rust", "go"};
+          for (auto [k, v] : in_file_order(*lt)) {
+            std::string lang(k->str());
+            if (std::find(langs.begin(), langs.end(), lang) == langs.end()) {
+              ck.error(k->source(), fmt::format("[tools.code.lsp] '{}' is not a language the code tools know (c, cpp, python, "
+                                                "javascript, typescript, tsx, rust, go)", clean(lang)));
+              continue;
+            }
+            auto cmd = ck.read_strings(*lt, "[tools.code.lsp]", lang);
+            if (!cmd) continue;
+            if (!cmd->empty()) {
+              const char* path = std::getenv("PATH");
+              auto& prog = cmd->front();
+              bool found = prog.find('/') == std::string::npos
+                               ? find_executable(prog, path && *path ? path : "/usr/local/bin:/usr/bin:/bin").has_value()
+                               : ::access(prog.c_str(), X_OK) == 0;
+              if (!found)
+                ck.warning(v->source(), fmt::format("[tools.code.lsp] {}: '{}' is not an executable here (absolute, or on "
+                                                    "PATH); {} files get no language server", lang, clean(prog), lang));
+            }
+            c.tools.code.lsp[lang] = std::move(*cmd);
+          }
+        } else {
+          ck.error(l->source(), fmt::format("{} lsp must be a table of commands by language ([tools.code.lsp] cpp = "
+                                            "[\"clangd\"]), not {}", label, a_type(*l)));
+        }
+      }
+    } else {
+      ck.error(n->source(), fmt::format("[tools] code must be a table ([tools.code]), not {}", a_type(*n)));
     }
   }
   if (auto* g = t.get("git")) {

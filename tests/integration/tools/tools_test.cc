@@ -448,3 +448,57 @@ TEST_CASE("cargo tools derived from [agents.c] run sandboxed: diagnostics of a c
   CHECK_MESSAGE(found, s->log());
   CHECK(fs::exists(ws + "/.weft/cargo-home"));  // CARGO_HOME in the workspace
 }
+
+TEST_CASE("code tools derived from [agents.a] run sandboxed: tree-sitter and clangd on A's workspace, nothing of B's") {
+  weft::test::temp_dir d{"weft-code-it"};
+  auto wa = d.path.string() + "/a", wb = d.path.string() + "/b";
+  fs::create_directories(wa);
+  fs::create_directories(wb);
+  fs::copy(fs::path(WEFT_SOURCE_ROOT) / "tests/fixtures/code/cpp", wa + "/cpp", fs::copy_options::recursive);
+  std::ofstream(wb + "/secret.py") << "def secret_fn():\n    return 'B only'\n";
+  fs::create_symlink(wb, wa + "/b-link");  // as a model could leave
+  auto cfg = tools_only({{"a", wa, "\"code\""}, {"b", wb, "\"code\""}});
+  auto s = test::stack::start(cfg);
+  REQUIRE(s);
+  auto b = s->bus_client();
+  auto outline = call(*b, "tool/code/a", "code_outline", {{"path", "cpp/shapes.cc"}});
+  REQUIRE_MESSAGE(outline, (outline ? "" : outline.err().to_string()) << "\n" << s->log());
+  CHECK(json::parse(outline->structured)["symbols"].size() == 3);
+  auto uses = call(*b, "tool/code/a", "code_usages", {{"symbol", "total_area"}});
+  REQUIRE(uses);
+  CHECK(json::parse(uses->structured)["usages"].size() == 3);
+  // B's files: by absolute path, by .., through the link; and a search that would follow it.
+  CHECK(denied(call(*b, "tool/code/a", "code_outline", {{"path", wb + "/secret.py"}})));
+  CHECK(denied(call(*b, "tool/code/a", "code_outline", {{"path", "../b/secret.py"}})));
+  CHECK(denied(call(*b, "tool/code/a", "code_outline", {{"path", "b-link/secret.py"}})));
+  CHECK(denied(call(*b, "tool/code/a", "code_usages", {{"symbol", "secret_fn"}, {"path", "b-link"}})));
+  auto all = call(*b, "tool/code/a", "code_usages", {{"symbol", "secret_fn"}});
+  REQUIRE(all);
+  CHECK(json::parse(all->structured)["usages"].empty());
+  // B's own process serves B.
+  auto own = call(*b, "tool/code/b", "code_usages", {{"symbol", "secret_fn"}});
+  REQUIRE(own);
+  CHECK(json::parse(own->structured)["usages"].size() == 1);
+
+  // clangd, started by A's tool process inside its sandbox, answers about A's code.
+  const char* path = std::getenv("PATH");
+  if (!find_executable("clangd", path ? path : "")) {
+    MESSAGE("clangd is not installed: its part skipped (tools/dev setup installs Debian's)");
+    return;
+  }
+  auto r = b->call("tool/code/a/lsp_definition",
+                   tool::call{"lsp_definition", json{{"path", "cpp/main.cc"}, {"line", 4}, {"column", 8}}.dump(), "l1", 0},
+                   once(120s));
+  REQUIRE_MESSAGE(r, (r ? "" : r.err().to_string()) << "\n" << s->log());
+  auto res = r->as<tool::result>();
+  REQUIRE(res);
+  CAPTURE(res->content);
+  CAPTURE(s->log());
+  REQUIRE_FALSE(res->is_error);
+  auto locs = json::parse(res->structured)["locations"];
+  REQUIRE(locs.size() == 1);
+  CHECK(locs[0]["path"] == "cpp/shapes.hh");
+  CHECK(locs[0]["line"] == 11);
+  // Its index and caches stay in A's workspace.
+  CHECK(fs::exists(wa + "/.weft/lsp-home"));
+}

@@ -338,6 +338,19 @@ struct cargo_settings {
   bool operator==(const cargo_settings&) const = default;
 };
 
+/// [tools.code]: the code tools of every agent that lists the "code" family.
+struct code_settings {
+  std::uint64_t max_file_bytes = 4 * 1024 * 1024;  ///< larger files are not parsed
+  std::uint32_t lsp_idle_ms = 300000;              ///< an unused language server is stopped after this
+  /// [tools.code.lsp]: by language (c, cpp, python, javascript, typescript, tsx, rust, go),
+  /// the server's command; its program absolute or found on weftd's PATH. Unset: clangd
+  /// for c and cpp when it is installed. An empty list turns a language's server off.
+  std::map<std::string, std::vector<std::string>> lsp;
+  bool lsp_given = false;  ///< [tools.code.lsp] was in the file (no defaults then)
+  std::string where;
+  bool operator==(const code_settings&) const = default;
+};
+
 /// [tools.forges.<name>]: a forge whose pull requests agents with the "forge" family use.
 struct forge_settings {
   std::string name;
@@ -352,6 +365,7 @@ struct tools_settings {
   std::map<std::string, mcp_server_entry> mcp_servers;  ///< by name
   git_settings git;
   cargo_settings cargo;
+  code_settings code;
   std::map<std::string, forge_settings> forges;  ///< by name
   bool operator==(const tools_settings&) const = default;
 };
