@@ -786,20 +786,21 @@ TEST_CASE("weft's MCP server: skills — template, completions, subscriptions an
   CHECK(c.finish() == 0);
 }
 
-TEST_CASE("weft's MCP server: an agent's git, cargo and forge tools, listed and called by the TypeScript SDK with no "
-          "extra code") {
+TEST_CASE("weft's MCP server: an agent's git, cargo, code and forge tools, listed and called by the TypeScript SDK "
+          "with no extra code") {
   REQUIRE_MESSAGE(fs::exists(peers() + "/node_modules/@modelcontextprotocol/sdk"),
                   "the MCP test peers are not installed at $WEFT_MCP_PEERS: run tools/dev setup");
   weft::test::temp_dir d{"weft-mcp-git-it"};
   auto ws = d.path.string() + "/ws";
   fs::create_directories(ws + "/proj");
   std::ofstream(ws + "/proj/a.txt") << "a\n";
+  std::ofstream(ws + "/proj/m.py") << "def helper():\n    return 1\n\n\nclass Tool:\n    def run(self):\n        return helper()\n";
   auto g = "git -C '" + ws + "/proj' -c user.name=t -c user.email=t@t ";
   REQUIRE(std::system((g + "init -q -b main && " + g + "add -A && " + g + "commit -qm 'first commit'").c_str()) == 0);
   auto config = fmt::format(
       "[memory]\nenabled = false\n\n"
       "[agents.main]\nworkspace = \"{ws}\"\n"
-      "[agents.main.tools]\nfamilies = [\"fs\", \"git\", \"cargo\", \"forge\"]\n\n"
+      "[agents.main.tools]\nfamilies = [\"fs\", \"git\", \"cargo\", \"code\", \"forge\"]\n\n"
       "[tools.forges.gh]\nkind = \"github\"\napi = \"http://127.0.0.1:9\"\n\n"
       "[mcp]\nlisten = \"127.0.0.1:0\"\n",
       fmt::arg("ws", ws));
@@ -812,16 +813,19 @@ TEST_CASE("weft's MCP server: an agent's git, cargo and forge tools, listed and 
                                    "Authorization:Bearer " + token, "--plan",
                                    R"([{"op":"list"},
       {"op":"call","name":"git_log","arguments":{"repo":"proj"}},
-      {"op":"call","name":"git_status","arguments":{"repo":"../"}}])"};
+      {"op":"call","name":"git_status","arguments":{"repo":"../"}},
+      {"op":"call","name":"code_outline","arguments":{"path":"proj/m.py"}}])"};
   auto r = test::run(argv);
   INFO("stdout: " << r.out << "\nstderr: " << r.err);
   REQUIRE(r.exit_code == 0);
   auto l = lines_of(r.out);
-  REQUIRE(l.size() == 4);
+  REQUIRE(l.size() == 5);
   auto n = names(l[1]);
   for (auto t : {"git_status", "git_log", "git_diff", "git_show", "git_blame", "git_branch", "git_add", "git_commit",
                  "git_clone", "git_fetch", "git_pull", "git_push", "git_tag", "read_file", "cargo_check", "cargo_build",
-                 "cargo_test", "cargo_clippy", "cargo_fmt", "cargo_doc", "pr_open", "pr_list", "pr_comment", "pr_status"})
+                 "cargo_test", "cargo_clippy", "cargo_fmt", "cargo_doc", "pr_open", "pr_list", "pr_comment", "pr_status",
+                 "code_outline", "code_definitions", "code_usages", "code_query", "code_check", "code_rename",
+                 "code_replace"})
     CHECK_MESSAGE(has(n, t), t);
   CHECK(l[2]["ok"] == true);
   CHECK(text_of(l[2]).find("first commit") != std::string::npos);
@@ -829,4 +833,9 @@ TEST_CASE("weft's MCP server: an agent's git, cargo and forge tools, listed and 
   CHECK(l[3]["ok"] == true);
   CHECK(l[3]["result"]["isError"] == true);
   CHECK(text_of(l[3]).find("outside the workspace") != std::string::npos);
+  // The outline, through MCP: the function, the class and its method with their lines.
+  CHECK(l[4]["ok"] == true);
+  CHECK(text_of(l[4]).find("function helper") != std::string::npos);
+  CHECK(text_of(l[4]).find("5-7") != std::string::npos);
+  CHECK(text_of(l[4]).find("method run") != std::string::npos);
 }
