@@ -224,7 +224,7 @@ result<tool::result> outline(const workspace& ws, const json& args, const code_l
     text += fmt::format("note: the file has syntax errors (first at {}:{}); the outline may be incomplete\n",
                         errs[0].at.line, errs[0].at.column);
   return done(std::move(text), {{"path", *path}, {"language", lang}, {"lines", p->lines()}, {"symbols", std::move(arr)},
-                                {"syntax_errors", !errs.empty()}});
+                                {"total", items.size()}, {"syntax_errors", !errs.empty()}});
 }
 
 result<tool::result> definitions(const workspace& ws, const json& args, const code_limits& lim) {

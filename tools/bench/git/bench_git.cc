@@ -16,10 +16,12 @@
 #include <fmt/format.h>
 
 #include "services/tool-git/git_tools.hh"
+#include "tools/bench/measure.hh"
 
 using namespace weft;
 namespace fs = std::filesystem;
-using clk = std::chrono::steady_clock;
+using bench::figures;
+using bench::measure;
 
 namespace {
 
@@ -28,20 +30,6 @@ void run(const std::string& cmd) {
     fmt::print(stderr, "error: '{}' failed\n", cmd);
     std::exit(1);
   }
-}
-
-struct figures {
-  double p50, p99;
-};
-figures measure(int runs, const std::function<void()>& fn) {
-  std::vector<double> ms;
-  for (int i = 0; i < runs; ++i) {
-    auto t0 = clk::now();
-    fn();
-    ms.push_back(std::chrono::duration<double, std::milli>(clk::now() - t0).count());
-  }
-  std::sort(ms.begin(), ms.end());
-  return {ms[ms.size() / 2], ms[std::min(ms.size() - 1, static_cast<std::size_t>(ms.size() * 0.99))]};
 }
 
 }  // namespace
