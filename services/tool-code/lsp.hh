@@ -17,6 +17,8 @@
 #include <weft/toolserver/tool.hh>
 #include <weft/toolserver/workspace.hh>
 
+#include "services/tool-code/lsp_wire.hh"
+
 namespace weft::tools::code {
 
 struct lsp_settings {
@@ -91,15 +93,5 @@ class lsp_pool {
 
 /// lsp_definition, lsp_references, lsp_hover, lsp_diagnostics, lsp_rename_preview.
 std::vector<tool_def> lsp_tools(const workspace& ws, std::shared_ptr<lsp_pool> pool);
-
-/// Content-Length framing (LSP base protocol): the messages complete in `buffer`, taken
-/// from its front; a header without Content-Length or a length over `max` is an error
-/// (the stream cannot be resynchronised).
-result<std::vector<std::string>> lsp_take_messages(std::string& buffer, std::size_t max);
-
-/// LSP character offsets (UTF-16 code units, or UTF-8 bytes when the server said so) to
-/// and from 1-based byte columns, on the line's text.
-std::uint32_t lsp_to_byte_column(std::string_view line, std::uint32_t character, bool utf8);
-std::uint32_t lsp_from_byte_column(std::string_view line, std::uint32_t column, bool utf8);
 
 }  // namespace weft::tools::code
