@@ -98,4 +98,69 @@ run_report parse_output(std::string_view out, const output_limits& lim) {
   return r;
 }
 
+package_report parse_package_output(std::string_view out, const output_limits& lim) {
+  package_report r;
+  auto trim = [](std::string_view v) {
+    while (!v.empty() && (v.front() == ' ' || v.front() == '\t')) v.remove_prefix(1);
+    while (!v.empty() && (v.back() == ' ' || v.back() == '\r')) v.remove_suffix(1);
+    return v;
+  };
+  diagnostic* open = nullptr;  // the last header, waiting for its --> line
+  while (!out.empty()) {
+    auto nl = out.find('\n');
+    auto line = out.substr(0, nl);
+    out = nl == std::string_view::npos ? std::string_view() : out.substr(nl + 1);
+    auto t = trim(line);
+    if (t.starts_with("Packaged ")) {
+      r.summary = std::string(t.substr(0, 200));
+      continue;
+    }
+    if (open && t.starts_with("--> ")) {
+      // path:line:col; the path may contain ':' itself, the last two fields are numbers.
+      auto loc = t.substr(4);
+      auto c2 = loc.rfind(':');
+      auto c1 = c2 == std::string_view::npos || c2 == 0 ? std::string_view::npos : loc.rfind(':', c2 - 1);
+      if (c1 != std::string_view::npos) {
+        auto num = [](std::string_view v) {
+          unsigned n = 0;
+          for (char ch : v.substr(0, 9)) {
+            if (ch < '0' || ch > '9') return 0u;
+            n = n * 10 + static_cast<unsigned>(ch - '0');
+          }
+          return n;
+        };
+        open->file = std::string(loc.substr(0, c1));
+        open->line = num(loc.substr(c1 + 1, c2 - c1 - 1));
+        open->column = num(loc.substr(c2 + 1));
+      }
+      open = nullptr;
+      continue;
+    }
+    bool error = line.starts_with("error"), warning = line.starts_with("warning");
+    if (!error && !warning) continue;
+    open = nullptr;
+    diagnostic d;
+    d.level = error ? "error" : "warning";
+    auto rest = line.substr(d.level.size());
+    if (rest.starts_with("[")) {
+      auto close = rest.find(']');
+      if (close != std::string_view::npos) {
+        d.code = std::string(rest.substr(1, std::min<std::size_t>(close - 1, 64)));
+        rest = rest.substr(close + 1);
+      }
+    }
+    if (!rest.starts_with(":")) continue;  // "errors" or "warning-free": not a header
+    d.message = std::string(trim(rest.substr(1)).substr(0, 1000));
+    // cargo's own closing lines repeat what the compiler said.
+    if (d.message.starts_with("could not compile") || d.message.starts_with("aborting due to") ||
+        d.message.find("previous error") != std::string::npos || d.message.find(" warnings emitted") != std::string::npos ||
+        d.message.find(" warning emitted") != std::string::npos)
+      continue;
+    if (r.diagnostics.size() >= lim.max_diagnostics) continue;
+    r.diagnostics.push_back(std::move(d));
+    open = &r.diagnostics.back();
+  }
+  return r;
+}
+
 }  // namespace weft::tools::cargo

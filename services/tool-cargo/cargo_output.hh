@@ -34,4 +34,13 @@ struct output_limits {
 /// Reads cargo's stdout (JSON messages and libtest's lines) into a report.
 run_report parse_output(std::string_view out, const output_limits& lim);
 
+/// What `cargo package` printed (human form: it has no JSON messages): the compiler's
+/// `error[E…]: …` / `warning: …` headers with their `--> file:line:col`, cargo's own
+/// `error:`/`warning:` lines, and the "Packaged N files, …" summary.
+struct package_report {
+  std::vector<diagnostic> diagnostics;
+  std::string summary;  ///< "Packaged 4 files, 1.1KiB (788B compressed)", or ""
+};
+package_report parse_package_output(std::string_view out, const output_limits& lim);
+
 }  // namespace weft::tools::cargo

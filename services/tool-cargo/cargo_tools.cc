@@ -31,6 +31,44 @@ json diagnostic_json(const diagnostic& d) {
   return j;
 }
 
+/// The result of `cargo package`: success, the .crate, the summary and what went wrong.
+tool::result package_result(const std::string& out, const command_outcome& ran, std::chrono::milliseconds limit,
+                            const cargo_limits& lim) {
+  auto rep = parse_package_output(out, {lim.max_diagnostics, lim.max_output_bytes});
+  bool ok = ran.succeeded();
+  std::string crate;
+  if (auto p = out.find("Packaging "); p != std::string::npos) {  // "Packaging name vX.Y.Z (path)"
+    auto eol = out.find('\n', p);
+    std::string_view l(out.data() + p + 10, (eol == std::string::npos ? out.size() : eol) - p - 10);
+    auto sp = l.find(' ');
+    auto sp2 = sp == std::string_view::npos ? sp : l.find(' ', sp + 1);
+    if (sp != std::string_view::npos && sp + 2 < l.size() && l[sp + 1] == 'v')
+      crate = fmt::format("target/package/{}-{}.crate", l.substr(0, sp), l.substr(sp + 2, sp2 == std::string_view::npos ? sp2 : sp2 - sp - 2));
+  }
+  std::size_t errors = 0, warnings = 0;
+  for (auto& d : rep.diagnostics) (d.level == "error" ? errors : warnings)++;
+  std::string text = ran.timed_out ? fmt::format("cargo package did not finish within {} s; stopped\n",
+                                                 std::chrono::duration_cast<std::chrono::seconds>(limit).count())
+                     : ok ? fmt::format("cargo package: ok — {} (a dry run: nothing was published)\n", crate.empty() ? "packaged" : crate)
+                          : fmt::format("cargo package: failed ({})\n", ran.describe());
+  if (!rep.summary.empty()) text += rep.summary + "\n";
+  for (auto& d : rep.diagnostics)
+    text += d.file.empty() ? fmt::format("{}{}: {}\n", d.level, d.code.empty() ? "" : "[" + d.code + "]", d.message)
+                           : fmt::format("{}{} {}:{}:{}: {}\n", d.level, d.code.empty() ? "" : "[" + d.code + "]", d.file,
+                                         d.line, d.column, d.message);
+  if (!ok && rep.diagnostics.empty()) text += cut(out, lim.max_output_bytes);
+  json diags = json::array();
+  for (auto& d : rep.diagnostics) diags.push_back(diagnostic_json(d));
+  tool::result r;
+  r.content = std::move(text);
+  r.is_error = !ok;
+  r.structured = json{{"command", "package"}, {"success", ok}, {"timed_out", ran.timed_out},
+                      {"exit_status", WIFEXITED(ran.status) ? WEXITSTATUS(ran.status) : -1}, {"crate", ok ? crate : ""},
+                      {"summary", rep.summary}, {"diagnostics", std::move(diags)}, {"errors", errors}, {"warnings", warnings}}
+                     .dump();
+  return r;
+}
+
 }  // namespace
 
 result<tool::result> run(const workspace& ws, const std::string& command, const json& args, const call_context& ctx,
@@ -58,6 +96,11 @@ result<tool::result> run(const workspace& ws, const std::string& command, const 
   std::vector<std::string> argv = {exec, command};
   if (command == "fmt") {
     argv.push_back("--check");
+  } else if (command == "package") {
+    // A dry run of publishing: the .crate is built and verified (its contents compiled on
+    // their own) in target/package; nothing is uploaded. --allow-dirty: an agent's
+    // workspace usually has changes not yet committed.
+    argv.insert(argv.end(), {"--offline", "--allow-dirty"});
   } else {
     argv.insert(argv.end(), {"--offline", "--message-format=json"});
     if (command == "test") argv.push_back("--no-fail-fast");
@@ -68,7 +111,7 @@ result<tool::result> run(const workspace& ws, const std::string& command, const 
                     .argv = argv,
                     .env = env,
                     .dir_fd = dir->get(),
-                    .merge_stderr = false,
+                    .merge_stderr = command == "package",
                     .before_exec = lim.before_exec,
                     .before_exec_arg = lim.before_exec_arg,
                     .before_exec_step = "the command filter"};
@@ -79,6 +122,7 @@ result<tool::result> run(const workspace& ws, const std::string& command, const 
                            return true;
                          });
   if (!ran) return tool::make(tool::error_code::failed, "Failed to run cargo {}: {}", command, ran.err().message);
+  if (command == "package") return package_result(out, *ran, limit, lim);
   auto rep = parse_output(out, {lim.max_diagnostics, lim.max_output_bytes});
   bool ok = ran->succeeded();
   std::size_t errors = 0, warnings = 0;
@@ -156,6 +200,8 @@ std::vector<tool_def> cargo_tools(const workspace& ws, cargo_limits lim) {
       "Run a Rust crate's tests (cargo test, offline, all of them): passed, failed with their output, ignored.");
   add("cargo_clippy", "clippy", "Lint a Rust crate (cargo clippy, offline): lints with file, line, code, suggestion.");
   add("cargo_fmt", "fmt", "Check a Rust crate's formatting (cargo fmt --check): the files that need it and the diff.");
+  add("cargo_package", "package",
+      "Package a Rust crate as for publishing, without publishing (cargo package --offline --allow-dirty): the .crate is built and verified.");
   add("cargo_doc", "doc", "Build a Rust crate's documentation (cargo doc --no-deps, offline): doc warnings with file and line.");
   return out;
 }

@@ -146,3 +146,45 @@ TEST_CASE("cargo_test that hangs is cut by the time limit; a path outside the wo
   REQUIRE_FALSE(out);
   CHECK(tool::is(out.err(), tool::error_code::denied));
 }
+
+TEST_CASE("cargo_package: a dry run builds and verifies the .crate; a crate that does not compile says where") {
+  fixture f;
+  if (!f.have_cargo()) return;
+  make_crate(f.ws / "pkg", "pkg", "pub fn answer() -> u32 {\n    42\n}\n");
+  auto ok = f.run("package", {{"path", "pkg"}});
+  CHECK(ok["success"] == true);
+  CHECK(ok["crate"] == "target/package/pkg-0.1.0.crate");
+  CHECK(fs::exists(f.ws / "pkg/target/package/pkg-0.1.0.crate"));
+  auto summary = ok["summary"].get<std::string>();  // cargo 1.65 (Debian 12) prints none
+  CHECK((summary.empty() || summary.find("Packaged") == 0));
+  // No description or license: cargo's warning, as a diagnostic without a file.
+  bool metadata = false;
+  for (auto& d : ok["diagnostics"]) metadata = metadata || (d["level"] == "warning" && d["message"].get<std::string>().find("manifest has no description") != std::string::npos);
+  CHECK(metadata);
+
+  make_crate(f.ws / "broken", "broken", "pub fn answer() -> u32 {\n    \"no\"\n}\n");
+  auto bad = f.run("package", {{"path", "broken"}});
+  CHECK(bad["success"] == false);
+  CHECK(bad["crate"] == "");
+  bool found = false;
+  for (auto& d : bad["diagnostics"])
+    found = found || (d["level"] == "error" && d.value("code", "") == "E0308" && d["file"] == "src/lib.rs" && d["line"] == 2);
+  CHECK_MESSAGE(found, bad.dump());
+}
+
+TEST_CASE("cargo package's human output: headers, locations, the summary; cargo's closing lines dropped") {
+  auto r = tools::cargo::parse_package_output(
+      "   Packaging x v0.1.0 (/w/x)\n    Packaged 4 files, 1.1KiB (788B compressed)\nwarning: unused variable: `y`\n"
+      " --> src/a:b.rs:3:9\n  |\nerror[E0308]: mismatched types\n  --> src/lib.rs:15:20\n"
+      "error: could not compile `x` (lib) due to 1 previous error\nerror: failed to verify package tarball\nerrors: 2\n",
+      {});
+  CHECK(r.summary == "Packaged 4 files, 1.1KiB (788B compressed)");
+  REQUIRE(r.diagnostics.size() == 3);
+  CHECK(r.diagnostics[0].file == "src/a:b.rs");
+  CHECK(r.diagnostics[0].line == 3);
+  CHECK(r.diagnostics[0].column == 9);
+  CHECK(r.diagnostics[1].code == "E0308");
+  CHECK(r.diagnostics[1].line == 15);
+  CHECK(r.diagnostics[2].message == "failed to verify package tarball");
+  CHECK(r.diagnostics[2].file.empty());
+}

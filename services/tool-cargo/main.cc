@@ -1,7 +1,7 @@
 // weft-tool-cargo — cargo on Rust crates in one agent's workspace (docs/tools.md).
 //
 // Serves io.weft.Tool.v1 at $WEFT_ADDRESS (tool/cargo/<agent>): cargo_check, cargo_build,
-// cargo_test, cargo_clippy, cargo_fmt. Started per agent by weftd with the tool sandbox when
+// cargo_test, cargo_clippy, cargo_fmt, cargo_doc, cargo_package. Started per agent by weftd with the tool sandbox when
 // the agent's families list "cargo"; weftd opens the toolchain's directories to it.
 #include <cstdlib>
 
@@ -22,6 +22,8 @@ cargo on Rust crates in one agent's workspace, served on the weft bus (io.weft.T
       (--no-fail-fast) and reports passed, failed (with their output) and ignored
   cargo_fmt {path?}   cargo fmt --check: the files that need formatting and the diff
   cargo_doc {path?, timeout_ms?}   cargo doc --no-deps: doc warnings as diagnostics
+  cargo_package {path?, timeout_ms?}   cargo package --allow-dirty, a dry run: the .crate
+      built and verified in target/package; nothing is published
   CARGO_HOME is <workspace>/.weft/cargo-home; offline: no registry is reached.
   Time limit: timeout_ms, at most WEFT_CARGO_TIMEOUT_MS (default 10 min); then the whole
   process group is killed. Commands may create no AF_UNIX socket (as the shell tool's).

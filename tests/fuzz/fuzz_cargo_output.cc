@@ -16,5 +16,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   if (r.other.size() > lim.max_output_bytes + size) std::abort();
   for (auto& [name, out] : r.failed)
     if (out.size() > lim.max_output_bytes + size) std::abort();
+  auto p = weft::tools::cargo::parse_package_output(text, lim);
+  if (p.diagnostics.size() > lim.max_diagnostics || p.summary.size() > 200) std::abort();
   return 0;
 }

@@ -823,7 +823,7 @@ TEST_CASE("weft's MCP server: an agent's git, cargo, code and forge tools, liste
   auto n = names(l[1]);
   for (auto t : {"git_status", "git_log", "git_diff", "git_show", "git_blame", "git_branch", "git_add", "git_commit",
                  "git_clone", "git_fetch", "git_pull", "git_push", "git_tag", "read_file", "cargo_check", "cargo_build",
-                 "cargo_test", "cargo_clippy", "cargo_fmt", "cargo_doc", "pr_open", "pr_list", "pr_comment", "pr_status",
+                 "cargo_test", "cargo_clippy", "cargo_fmt", "cargo_doc", "cargo_package", "pr_open", "pr_list", "pr_comment", "pr_status",
                  "code_outline", "code_definitions", "code_usages", "code_query", "code_check", "code_rename",
                  "code_replace"})
     CHECK_MESSAGE(has(n, t), t);
