@@ -442,7 +442,7 @@ constexpr error_case error_cases[] = {
         "clawft.toml:5:1: error: unknown key 'modle' in [agents.a]; expected one of: name, tier, model, workspace, "
         "max_iterations, tool_timeout_ms, max_tokens, budget_usd, tools; did you mean 'model'?"},
     {"[agents.a.tools]\nfamilies = [\"fs\", \"shel\", \"fs\"]\nallow = [\"read file\"]\ndeny = 1\n",
-     "clawft.toml:2:19: error: [agents.a.tools] families 'shel' is not a tool family; use fs, shell, web, mcp, delegate, git, cargo, forge; did you "
+     "clawft.toml:2:19: error: [agents.a.tools] families 'shel' is not a tool family; use fs, shell, web, mcp, delegate, git, cargo, forge, code; did you "
         "mean 'shell'?\n"
         "clawft.toml:2:27: error: [agents.a.tools] families lists 'fs' twice\n"
         "clawft.toml:3:10: error: [agents.a.tools] allow 'read file' can never match a tool name: use letters, "
@@ -1802,6 +1802,10 @@ network = "none"
 [agents.nosh.tools]
 families = ["fs"]
 network = "public"
+[agents.dev]
+[agents.dev.tools]
+families = ["git", "code"]
+network = "public"
 )";
   auto c = valid(text);
   CHECK(c.agents.at("open").network == tool_network::public_internet);
@@ -1815,8 +1819,11 @@ network = "public"
   auto& e = d.at("egress");
   CHECK(e.exec == "weft-egress");
   CHECK(e.address == "egress");
-  // Only agents with a shell tool get a socket: fs never reaches the network.
-  CHECK(e.args == std::vector<std::string>{"--agent", "open"});
+  // Only agents with a shell or git tool get a socket: fs and code never reach the network.
+  CHECK(e.args == std::vector<std::string>{"--agent", "dev", "--agent", "open"});
+  CHECK(d.at("tool-git-dev").env.at("WEFT_NETWORK") == "public");
+  CHECK(d.at("tool-git-dev").sandbox.own_network);
+  CHECK_FALSE(d.at("tool-code-dev").env.count("WEFT_NETWORK"));
   CHECK_FALSE(e.sandbox.enabled);
   auto& open = d.at("tool-shell-open");
   CHECK(open.env.at("WEFT_NETWORK") == "public");
@@ -1947,6 +1954,13 @@ api = "https://gitlab.example/api/v4"
         "clawft.toml:3:7: error: [tools.forges.x] api must be an http(s) URL, not 'ftp://h'\n"
         "clawft.toml:4:1: error: [tools.forges.y] needs kind (github, gitea or gitlab)\n"
         "clawft.toml:4:1: error: [tools.forges.y] needs api (e.g. https://api.github.com)");
+  // git: URL prefixes of the remotes the token serves, and the user name sent with it.
+  auto g = valid("[tools.forges.t]\nkind = \"gitea\"\napi = \"https://h/api/v1\"\ngit = [\"https://h/team/\"]\n"
+                 "git_user = \"bot\"\n");
+  CHECK(g.tools.forges.at("t").git == std::vector<std::string>{"https://h/team/"});
+  CHECK(g.tools.forges.at("t").git_user == "bot");
+  CHECK(errors("[tools.forges.t]\nkind = \"gitea\"\napi = \"https://h/api/v1\"\ngit = [\"ssh://h/\"]\n") ==
+        "clawft.toml:4:7: error: [tools.forges.t] git must list http(s) URL prefixes, not 'ssh://h/'");
 }
 
 TEST_CASE("claude_permissions_of: Claude Code gets what the agent's tool policy gives it") {

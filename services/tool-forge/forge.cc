@@ -252,7 +252,48 @@ result<tool::result> pr_status(const std::map<std::string, forge>& forges, const
               p);
 }
 
-std::vector<tool_def> forge_tools(std::map<std::string, forge> forges) {
+std::vector<std::string> git_prefixes(const forge& f) {
+  if (!f.git.empty()) return f.git;
+  auto scheme_end = f.api.find("://");
+  if (scheme_end == std::string::npos) return {};
+  auto host_end = f.api.find('/', scheme_end + 3);
+  auto host = f.api.substr(scheme_end + 3, host_end == std::string::npos ? std::string::npos : host_end - scheme_end - 3);
+  if (host.rfind("api.", 0) == 0) host = host.substr(4);
+  return {f.api.substr(0, scheme_end + 3) + host + "/"};
+}
+
+result<tool::result> git_credential(const std::map<std::string, forge>& forges, const std::set<std::string>& agents,
+                                    const json& args, const std::string& caller) {
+  auto url = string_arg(args, "url");
+  if (!url) return url.take_error();
+  // Only a git tool process, as the bus authenticated it: tool/git/<agent>.
+  if (caller.rfind("tool/git/", 0) != 0 || caller.size() == 9 || caller.find('/', 9) != std::string::npos)
+    return tool::make(tool::error_code::denied, "Failed to give git credentials to '{}': only the git tools get them",
+                      caller.empty() ? "an unknown caller" : caller);
+  auto agent = caller.substr(9);
+  if (!agents.count(agent))
+    return tool::make(tool::error_code::denied,
+                      "Failed to give git credentials for '{}': agent '{}' does not list the forge family", *url, agent);
+  if (url->rfind("https://", 0) != 0 && url->rfind("http://", 0) != 0)
+    return tool::make(tool::error_code::bad_arguments, "Failed to give git credentials for '{}': only http(s) remotes take forge tokens", *url);
+  const forge* best = nullptr;
+  std::size_t best_len = 0;
+  for (auto& [name, f] : forges)
+    for (auto& p : git_prefixes(f))
+      if (url->rfind(p, 0) == 0 && p.size() > best_len) best = &f, best_len = p.size();
+  if (!best)
+    return tool::make(tool::error_code::failed,
+                      "No forge of [tools.forges] covers '{}' (their git URLs: set git = [\"https://host/\"] on the forge)", *url);
+  if (best->token.empty())
+    return tool::make(tool::error_code::failed, "Forge '{}' covers '{}' but has no token", best->name, *url);
+  std::string user = !best->git_user.empty() ? best->git_user : best->k == kind::github ? "x-access-token" : "oauth2";
+  tool::result r;
+  r.content = fmt::format("a token of forge '{}' for {}", best->name, *url);  // the secret only in structured
+  r.structured = json{{"forge", best->name}, {"username", user}, {"password", best->token}}.dump();
+  return r;
+}
+
+std::vector<tool_def> forge_tools(std::map<std::string, forge> forges, std::set<std::string> git_agents) {
   auto shared = std::make_shared<const std::map<std::string, forge>>(std::move(forges));
   auto bind = [shared](auto fn) {
     return [shared, fn](const json& a, const call_context&) { return fn(*shared, a); };
@@ -278,6 +319,14 @@ std::vector<tool_def> forge_tools(std::map<std::string, forge> forges) {
   out.push_back({{"pr_status", "Whether a pull request is open, merged, and can be merged.",
                   schema(R"("number":{"type":"integer"})", R"(,"number")"), ""},
                  bind(pr_status)});
+  // Not for models: the git tools of the agents with the forge family ask it per call.
+  tool_def cred{{"git_credential", "The token for an https git remote a forge covers (for weft's git tools only).",
+                 R"({"type":"object","properties":{"url":{"type":"string"}},"required":["url"]})", ""},
+                [shared, agents = std::move(git_agents)](const json& a, const call_context& ctx) {
+                  return git_credential(*shared, agents, a, ctx.caller);
+                }};
+  cred.hidden = true;
+  out.push_back(std::move(cred));
   return out;
 }
 

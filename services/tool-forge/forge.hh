@@ -6,6 +6,7 @@
 
 #include <chrono>
 #include <map>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -21,7 +22,18 @@ struct forge {
   std::string api;    ///< https://api.github.com, https://git.example/api/v1, https://gitlab.com/api/v4
   std::string token;  ///< sent as the API wants it; never in a result or a log line
   std::chrono::seconds timeout{30};
+  std::vector<std::string> git;  ///< URL prefixes of git remotes the token serves (git_prefixes())
+  std::string git_user;          ///< sent with the token to those remotes
 };
+
+/// The git URL prefixes of `f`: its configured ones, else derived from its API's address.
+std::vector<std::string> git_prefixes(const forge& f);
+
+/// The hidden tool git_credential{url}: the user name and token for an http(s) git remote
+/// that a forge covers, given only to a git tool process (`caller` tool/git/<agent>) of an
+/// agent in `agents` (those that list the forge family). Denied for anyone else.
+result<tool::result> git_credential(const std::map<std::string, forge>& forges, const std::set<std::string>& agents,
+                                    const json& args, const std::string& caller);
 
 /// pr_open{forge, repo, head, base, title, body?}, pr_list{forge, repo, state?},
 /// pr_comment{forge, repo, number, body}, pr_status{forge, repo, number}.
@@ -30,6 +42,6 @@ result<tool::result> pr_list(const std::map<std::string, forge>& forges, const j
 result<tool::result> pr_comment(const std::map<std::string, forge>& forges, const json& args);
 result<tool::result> pr_status(const std::map<std::string, forge>& forges, const json& args);
 
-std::vector<tool_def> forge_tools(std::map<std::string, forge> forges);
+std::vector<tool_def> forge_tools(std::map<std::string, forge> forges, std::set<std::string> git_agents = {});
 
 }  // namespace weft::tools::forge

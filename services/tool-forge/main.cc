@@ -7,6 +7,10 @@
 // the agents' sandboxes) never see them.
 #include <curl/curl.h>
 
+#include <algorithm>
+
+#include <fmt/ranges.h>
+
 #include <weft/service/config.hh>
 #include <weft/service/startup.hh>
 #include <weft/toolserver/tool_main.hh>
@@ -22,6 +26,8 @@ Pull requests on forges, served on the weft bus (io.weft.Tool.v1) at tool/forge:
   pr_list{forge, repo, state?}                     open (default), closed or all
   pr_comment{forge, repo, number, body}
   pr_status{forge, repo, number}                   state, merged, mergeable
+  (hidden) git_credential{url}   a forge's token for an https git remote under its git URLs
+      ([tools.forges.<name>] git), given only to tool/git/<agent> of agents listing "forge"
   forge: a name of [tools.forges] in the config; repo: owner/name (GitLab: group/…/name).
 
 Environment:
@@ -49,12 +55,18 @@ int main(int argc, char** argv) {
                             f.kind == "gitea"    ? tools::forge::kind::gitea
                             : f.kind == "gitlab" ? tools::forge::kind::gitlab
                                                  : tools::forge::kind::github,
-                            f.api, f.token};
+                            f.api, f.token, std::chrono::seconds(30), f.git, f.git_user};
       if (x.token.empty()) s.log.warning("forge '{}' has no token: only public reads will work", name);
       forges.emplace(name, std::move(x));
       s.log.info("forge '{}': {} at {}", name, f.kind, f.api);
     }
-    return tools::forge::forge_tools(std::move(forges));
+    // The agents whose git tools may use the forges' tokens: those that list "forge".
+    std::set<std::string> git_agents;
+    for (auto& [id, a] : cfg->agents)
+      if (std::find(a.tools.families.begin(), a.tools.families.end(), "forge") != a.tools.families.end()) git_agents.insert(id);
+    for (auto& [name, f] : forges)
+      s.log.info("forge '{}': git remotes under {}", name, fmt::join(tools::forge::git_prefixes(f), ", "));
+    return tools::forge::forge_tools(std::move(forges), std::move(git_agents));
   });
   curl_global_cleanup();
   return rc;

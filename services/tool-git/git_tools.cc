@@ -279,14 +279,44 @@ result<remote_ptr> remote_of(const workspace& ws, git_repository* r, const std::
   return remote;
 }
 
-/// No credentials from the tool process: a remote that asks for them is refused with the
-/// reason (they are to come per call from weft's secret store, which is not built yet).
-int no_credentials(git_credential**, const char* url, const char*, unsigned, void*) {
-  git_error_set_str(GIT_ERROR_NET, fmt::format("'{}' asks for credentials; weft's git tools have none to give yet "
-                                                "(use a remote that needs none, e.g. a repository in the workspace)",
-                                                url ? url : "the remote")
-                                        .c_str());
-  return GIT_EUSER;
+/// What the remote callbacks of one fetch, clone or push see.
+struct remote_call {
+  const git_limits* lim;
+  int asked = 0;          ///< credential requests so far (a second one means the first was refused)
+  std::string rejected;   ///< a push's refused ref
+};
+
+/// Credentials for the remote, asked for per call (git_limits::credentials): a user name
+/// and token for http(s); nothing else (no SSH keys, no helpers, nothing from the user's
+/// configuration). A second request in one call means the remote refused the first.
+int credentials_for(git_credential** out, const char* url, const char*, unsigned allowed, void* payload) {
+  auto& call = *static_cast<remote_call*>(payload);
+  std::string where = url ? url : "the remote";
+  auto refuse = [&](std::string why) {
+    git_error_set_str(GIT_ERROR_NET, why.c_str());
+    return GIT_EUSER;
+  };
+  if (call.asked++ > 0) return refuse(fmt::format("'{}' refused the credentials weft gave", where));
+  if (!(allowed & GIT_CREDENTIAL_USERPASS_PLAINTEXT))
+    return refuse(fmt::format("'{}' asks for an SSH key; weft's git tools give only https tokens (of [tools.forges])", where));
+  if (!call.lim->credentials)
+    return refuse(fmt::format("'{}' asks for credentials and this git tool has no way to get them", where));
+  auto c = call.lim->credentials(where);
+  if (!c) return refuse(fmt::format("'{}' asks for credentials: {}", where, c.err().message));
+  int rc = git_credential_userpass_plaintext_new(out, c->username.c_str(), c->password.c_str());
+  // The token lives on only in libgit2's credential, which it frees after this request.
+  std::fill(c->password.begin(), c->password.end(), '\0');
+  return rc;
+}
+
+/// The callbacks and proxy every remote operation gets.
+void remote_options(git_remote_callbacks& cb, git_proxy_options& proxy, remote_call& call) {
+  cb.credentials = credentials_for;
+  cb.payload = &call;
+  if (!call.lim->proxy.empty()) {
+    proxy.type = GIT_PROXY_SPECIFIED;
+    proxy.url = call.lim->proxy.c_str();
+  }
 }
 }  // namespace
 
@@ -677,7 +707,7 @@ result<tool::result> commit(const workspace& ws, const json& args, const git_lim
                      {{"commit", oid_hex(&id)}, {"branch", branch_name}});
 }
 
-result<tool::result> clone(const workspace& ws, const json& args, const git_limits&) {
+result<tool::result> clone(const workspace& ws, const json& args, const git_limits& lim) {
   auto url = string_arg(args, "url");
   if (!url) return url.take_error();
   auto path = string_arg(args, "path");
@@ -689,7 +719,8 @@ result<tool::result> clone(const workspace& ws, const json& args, const git_limi
   if (rel->empty()) return tool::make(tool::error_code::bad_arguments, "'path' must name a new directory in the workspace");
   auto dest = ws.root() + "/" + *rel;
   git_clone_options o = GIT_CLONE_OPTIONS_INIT;
-  o.fetch_opts.callbacks.credentials = no_credentials;
+  remote_call call{&lim};
+  remote_options(o.fetch_opts.callbacks, o.fetch_opts.proxy_opts, call);
   git_repository* r = nullptr;
   if (git_clone(&r, source->c_str(), dest.c_str(), &o) != 0)
     return failed_git(fmt::format("clone '{}' into '{}'", *url, *path));
@@ -698,7 +729,7 @@ result<tool::result> clone(const workspace& ws, const json& args, const git_limi
                      {{"path", *path}, {"branch", current_branch(r)}});
 }
 
-result<tool::result> fetch(const workspace& ws, const json& args, const git_limits&) {
+result<tool::result> fetch(const workspace& ws, const json& args, const git_limits& lim) {
   auto r = open_repo(ws, args);
   if (!r) return r.take_error();
   auto name = optional_string_arg(args, "remote");
@@ -706,7 +737,8 @@ result<tool::result> fetch(const workspace& ws, const json& args, const git_limi
   auto remote = remote_of(ws, r->get(), name->value_or("origin"), "fetch from");
   if (!remote) return remote.take_error();
   git_fetch_options o = GIT_FETCH_OPTIONS_INIT;
-  o.callbacks.credentials = no_credentials;
+  remote_call call{&lim};
+  remote_options(o.callbacks, o.proxy_opts, call);
   if (git_remote_fetch(remote->get(), nullptr, &o, nullptr) != 0)
     return failed_git(fmt::format("fetch from '{}'", name->value_or("origin")));
   auto* st = git_remote_stats(remote->get());
@@ -761,7 +793,7 @@ result<tool::result> pull(const workspace& ws, const json& args, const git_limit
                      {{"branch", branch_name}, {"commit", target}, {"fast_forward", true}});
 }
 
-result<tool::result> push(const workspace& ws, const json& args, const git_limits&) {
+result<tool::result> push(const workspace& ws, const json& args, const git_limits& lim) {
   auto r = open_repo(ws, args);
   if (!r) return r.take_error();
   auto name = optional_string_arg(args, "remote");
@@ -782,14 +814,14 @@ result<tool::result> push(const workspace& ws, const json& args, const git_limit
   char* specs[1] = {spec.data()};
   git_strarray arr{specs, 1};
   git_push_options o = GIT_PUSH_OPTIONS_INIT;
-  o.callbacks.credentials = no_credentials;
+  remote_call call{&lim};
+  remote_options(o.callbacks, o.proxy_opts, call);
   // A rejected update (not a fast-forward on the remote) is reported per ref.
-  std::string rejected;
   o.callbacks.push_update_reference = [](const char* ref, const char* status, void* payload) -> int {
-    if (status) *static_cast<std::string*>(payload) = fmt::format("{}: {}", ref, status);
+    if (status) static_cast<remote_call*>(payload)->rejected = fmt::format("{}: {}", ref, status);
     return 0;
   };
-  o.callbacks.payload = &rejected;
+  auto& rejected = call.rejected;
   if (git_remote_push(remote->get(), &arr, &o) != 0)
     return failed_git(fmt::format("push '{}' to '{}'", branch_name, name->value_or("origin")));
   if (!rejected.empty())

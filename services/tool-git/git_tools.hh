@@ -10,6 +10,7 @@
 /// (a revision or path that does not exist, an unknown action), Failed (libgit2's message).
 
 #include <cstddef>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -24,6 +25,14 @@ struct git_limits {
   std::size_t max_status_entries = 2000;
   std::size_t max_diff_file_bytes = 16 * 1024 * 1024;  ///< larger files are compared as binary
   std::string author_name, author_email;      ///< commit author when set; else the repository's config
+  /// Where credentials for an http(s) remote come from, per call, when it asks for them
+  /// (weft-tool-git: tool-forge over the bus); unset: none, and the remote's request is
+  /// refused with the reason. Never kept: each fetch or push asks again.
+  struct credential {
+    std::string username, password;
+  };
+  std::function<result<credential>(const std::string& url)> credentials;
+  std::string proxy;  ///< http(s) remotes through this proxy (the egress relay); "": direct
 };
 
 /// libgit2 once per process (before threads).
@@ -39,8 +48,8 @@ result<tool::result> add(const workspace& ws, const json& args, const git_limits
 /// list, create (lightweight; annotated with `message`), delete.
 result<tool::result> tag(const workspace& ws, const json& args, const git_limits& lim = {});
 result<tool::result> commit(const workspace& ws, const json& args, const git_limits& lim = {});
-/// Remotes: repositories in the workspace (a path or file://) or network URLs that need no
-/// credentials (the tool process has none: they are to come from weft's secret store).
+/// Remotes: repositories in the workspace (a path or file://) or network URLs; an http(s)
+/// remote that asks for credentials gets them from `lim.credentials` for that call.
 result<tool::result> clone(const workspace& ws, const json& args, const git_limits& lim = {});
 result<tool::result> fetch(const workspace& ws, const json& args, const git_limits& lim = {});
 /// Fetch, then fast-forward only (diverged branches are refused with the reason).

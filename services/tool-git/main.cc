@@ -31,6 +31,9 @@ Environment:
   WEFT_WORKSPACE   the agent's workspace directory (required)
   WEFT_AGENT       agent id (default: last segment of WEFT_ADDRESS)
   WEFT_GIT_AUTHOR  commit author, "Name <email>"
+  An http(s) remote that asks for credentials gets a forge's token for that call from
+  tool-forge ([tools.forges.<name>] git), if the agent lists the forge family; with
+  network = "public" remotes are reached through the egress proxy.
   WEFT_BUS, WEFT_ADDRESS, WEFT_TOKEN_FD, WEFT_NOTIFY_FD, WEFT_LOG   set by weftd
 )";
 }  // namespace
@@ -56,6 +59,26 @@ int main(int argc, char** argv) {
         s.log.warning("WEFT_GIT_AUTHOR '{}' is not 'Name <email>', ignoring", author);
       }
     }
+    // Credentials per call, from the one process that holds the forges' tokens; never kept.
+    auto& rt = s.rt;
+    lim.credentials = [&rt](const std::string& url) -> result<tools::git::git_limits::credential> {
+      namespace tool = proto::tool_v1;
+      tool::call c{"git_credential", tools::json{{"url", url}}.dump(), "git-credential", 0};
+      auto r = rt.call_and_wait("tool/forge/git_credential", c, {.timeout = std::chrono::seconds(15)});
+      if (!r) {
+        if (r.err().code == "NoSuchAddress")
+          return fail(errc::unavailable, "no forge tokens are configured ([tools.forges], and the forge family for this agent)");
+        return fail(errc::unavailable, "tool-forge did not give them: {}", r.err().message);
+      }
+      auto res = r->as<tool::result>();
+      if (!res) return fail(errc::unavailable, "tool-forge's answer: {}", res.err().message);
+      if (res->is_error) return fail(errc::unavailable, "{}", res->content);
+      auto j = tools::json::parse(res->structured, nullptr, false);
+      if (!j.is_object() || !j["username"].is_string() || !j["password"].is_string())
+        return fail(errc::unavailable, "tool-forge's answer has no user name and token");
+      return tools::git::git_limits::credential{j["username"].get<std::string>(), j["password"].get<std::string>()};
+    };
+    lim.proxy = tools::egress_proxy_url();
     return tools::git::git_tools(*s.ws, lim);
   });
 }

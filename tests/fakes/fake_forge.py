@@ -11,11 +11,17 @@ On 127.0.0.1, under three prefixes, each checking its API's token header:
   /gitlab/api/v4/projects/{id}/merge_requests/{iid}/notes POST comment
 Tokens: GitHub "Authorization: Bearer T", Gitea "Authorization: token T", GitLab
 "PRIVATE-TOKEN: T"; else 401 in the API's error shape. A repository "owner/missing" is 404.
+Git hosting, with --git-root DIR: /git/<name>.git/... is git's smart HTTP protocol, served
+by the real `git http-backend` (CGI) over the bare repositories in DIR; every request needs
+HTTP Basic auth whose password is the token (401 with WWW-Authenticate otherwise). Each is
+recorded in /_requests as {"method", "path", "git": true, "user", "auth_ok"}.
 Control: GET /_requests (method, path, headers, body of every API request), POST /_reset.
-Usage: fake_forge.py [--port 0] [--port-file F] [--token T]
+Usage: fake_forge.py [--port 0] [--port-file F] [--token T] [--git-root DIR]
 """
 import argparse
+import base64
 import json
+import subprocess
 import os
 import re
 import sys
@@ -24,6 +30,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import unquote, urlparse, parse_qs
 
 TOKEN = "forge-token"
+GIT_ROOT = None
 LOCK = threading.Lock()
 REQUESTS = []
 PRS = {}  # (kind, repo) -> list of pr dicts
@@ -57,9 +64,65 @@ class Handler(BaseHTTPRequestHandler):
     def do_POST(self):
         self.route("POST")
 
+    def raw_body(self):
+        if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
+            out = b""
+            while True:
+                size = int(self.rfile.readline().split(b";")[0].strip() or b"0", 16)
+                if size == 0:
+                    self.rfile.readline()
+                    return out
+                out += self.rfile.read(size)
+                self.rfile.readline()
+        n = int(self.headers.get("Content-Length") or 0)
+        return self.rfile.read(n) if n else b""
+
+    def git(self, verb, url):
+        """git's smart HTTP through git http-backend, behind Basic auth."""
+        data = self.raw_body() if verb == "POST" else b""
+        user, ok = None, False
+        auth = self.headers.get("Authorization", "")
+        if auth.startswith("Basic "):
+            try:
+                user, _, password = base64.b64decode(auth[6:]).decode().partition(":")
+                ok = password == TOKEN
+            except ValueError:
+                pass
+        with LOCK:
+            REQUESTS.append({"method": verb, "path": self.path, "git": True, "user": user, "auth_ok": ok})
+        if not ok:
+            self.send_response(401)
+            self.send_header("WWW-Authenticate", 'Basic realm="fake forge"')
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
+        env = dict(os.environ, GIT_PROJECT_ROOT=GIT_ROOT, GIT_HTTP_EXPORT_ALL="1", REQUEST_METHOD=verb,
+                   PATH_INFO=url.path[len("/git"):], QUERY_STRING=url.query, REMOTE_USER=user, REMOTE_ADDR="127.0.0.1",
+                   CONTENT_TYPE=self.headers.get("Content-Type", ""), CONTENT_LENGTH=str(len(data)),
+                   GATEWAY_INTERFACE="CGI/1.1")
+        out = subprocess.run(["git", "http-backend"], input=data, env=env, capture_output=True).stdout
+        head, _, body = out.partition(b"\r\n\r\n")
+        if not _:
+            head, _, body = out.partition(b"\n\n")
+        status, headers = 200, []
+        for line in head.decode(errors="replace").splitlines():
+            k, _, v = line.partition(":")
+            if k.lower() == "status":
+                status = int(v.strip().split()[0])
+            elif k:
+                headers.append((k.strip(), v.strip()))
+        self.send_response(status)
+        for k, v in headers:
+            self.send_header(k, v)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
     def route(self, verb):
         url = urlparse(self.path)
         path = url.path
+        if GIT_ROOT and path.startswith("/git/"):
+            return self.git(verb, url)
         if path == "/_requests":
             with LOCK:
                 return self.send(200, REQUESTS)
@@ -153,13 +216,15 @@ class Handler(BaseHTTPRequestHandler):
 
 
 def main():
-    global TOKEN
+    global TOKEN, GIT_ROOT
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--port", type=int, default=0)
     ap.add_argument("--port-file")
+    ap.add_argument("--git-root")
     ap.add_argument("--token", default=TOKEN)
     a = ap.parse_args()
     TOKEN = a.token
+    GIT_ROOT = a.git_root
     srv = ThreadingHTTPServer(("127.0.0.1", a.port), Handler)
     srv.daemon_threads = True
     if a.port_file:

@@ -313,17 +313,18 @@ std::vector<service_spec> derived_services(const config& c,
   if (c.memory.enabled)
     add("memory", "weft-memory", "memory", {"bus"}, {"paths", "embedding", "memory", "agents.ids", "bus.limits"});
 
-  // The egress proxy, for the shell tools of agents with network = "public" (and their
-  // delegate processes when Claude Code uses its own login, so it must reach Anthropic):
+  // The egress proxy, for the shell and git tools of agents with network = "public" (and
+  // their delegate processes when Claude Code uses its own login, so it must reach Anthropic):
   // one UNIX socket per agent ($WEFT_RUNTIME_DIR/egress/<id>.sock), the only way out of
   // their network namespaces.
   auto goes_out = [&](const agent_settings& a, std::string_view family) {
     if (a.network != tool_network::public_internet || !contains(a.tools.families, family)) return false;
-    return family == "shell" || (family == "delegate" && c.delegation.auth == delegate_auth::login);
+    return family == "shell" || family == "git" || (family == "delegate" && c.delegation.auth == delegate_auth::login);
   };
   std::vector<std::string> egress_args;
   for (auto& [id, a] : c.agents)
-    if (goes_out(a, "shell") || goes_out(a, "delegate")) egress_args.insert(egress_args.end(), {"--agent", id});
+    if (goes_out(a, "shell") || goes_out(a, "git") || goes_out(a, "delegate"))
+      egress_args.insert(egress_args.end(), {"--agent", id});
   if (!egress_args.empty()) {
     auto* e = add("egress", "weft-egress", "egress", {"bus"});
     e->args = std::move(egress_args);

@@ -195,7 +195,7 @@ void read_tools(checker& ck, const toml::table& t, config& c) {
         forge_settings f;
         f.name = name;
         f.where = ck.where(e->source());
-        ck.check_keys(*e, label, {"kind", "api", "token"});
+        ck.check_keys(*e, label, {"kind", "api", "token", "git", "git_user"});
         constexpr std::array<std::pair<std::string_view, int>, 3> kinds = {
             std::pair{"github", 0}, std::pair{"gitea", 1}, std::pair{"gitlab", 2}};
         if (auto k2 = ck.read_enum(*e, label, "kind", kinds)) f.kind = std::string(kinds[static_cast<std::size_t>(*k2)].first);
@@ -209,6 +209,13 @@ void read_tools(checker& ck, const toml::table& t, config& c) {
           ck.error(e->source(), fmt::format("{} needs api (e.g. https://api.github.com)", label));
         }
         if (auto tok = ck.read_string(*e, label, "token")) f.token = *tok;
+        if (auto g = ck.read_strings(*e, label, "git")) {
+          for (auto& u : *g)
+            if (u.rfind("https://", 0) != 0 && u.rfind("http://", 0) != 0)
+              ck.error(e->get("git")->source(), fmt::format("{} git must list http(s) URL prefixes, not '{}'", label, clean(u)));
+          f.git = std::move(*g);
+        }
+        if (auto u = ck.read_string(*e, label, "git_user")) f.git_user = *u;
         c.tools.forges[name] = std::move(f);
       }
     } else {

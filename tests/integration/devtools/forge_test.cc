@@ -109,3 +109,47 @@ TEST_CASE("forge errors: a wrong token, an unknown forge, a missing repository, 
   REQUIRE_FALSE(d);
   CHECK(d.err().message.find("Failed to reach forge 'gh' at http://127.0.0.1:9") == 0);
 }
+
+TEST_CASE("git credentials: which forge covers a remote, and who may have its token") {
+  std::map<std::string, forge::forge> forges = {
+      {"gh", {"gh", forge::kind::github, "https://api.github.com", "gh-token"}},
+      {"tea", {"tea", forge::kind::gitea, "https://git.example.org/api/v1", "tea-token"}},
+      {"lab", {"lab", forge::kind::gitlab, "https://gitlab.com/api/v4", ""}},
+      {"own", {"own", forge::kind::gitea, "https://git.example.org/api/v1", "own-token", std::chrono::seconds(30),
+               {"https://git.example.org/team/"}, "bot"}}};
+  CHECK(forge::git_prefixes(forges.at("gh")) == std::vector<std::string>{"https://github.com/"});
+  CHECK(forge::git_prefixes(forges.at("tea")) == std::vector<std::string>{"https://git.example.org/"});
+  CHECK(forge::git_prefixes(forges.at("lab")) == std::vector<std::string>{"https://gitlab.com/"});
+  std::set<std::string> agents = {"a"};
+  auto get = [&](const std::string& url, const std::string& caller) {
+    return forge::git_credential(forges, agents, json{{"url", url}}, caller);
+  };
+  auto gh = structured(get("https://github.com/acme/widget.git", "tool/git/a"));
+  CHECK(gh["username"] == "x-access-token");
+  CHECK(gh["password"] == "gh-token");
+  // The longest prefix wins: the team's own forge, with its user name.
+  auto own = structured(get("https://git.example.org/team/x.git", "tool/git/a"));
+  CHECK(own["forge"] == "own");
+  CHECK(own["username"] == "bot");
+  CHECK(structured(get("https://git.example.org/other/x.git", "tool/git/a"))["forge"] == "tea");
+  // The token is in the structured part only, never in the text.
+  auto r = get("https://github.com/acme/widget.git", "tool/git/a");
+  REQUIRE(r);
+  CHECK(r->content.find("gh-token") == std::string::npos);
+  // Refusals.
+  for (auto caller : {"agent/a", "tool/shell/a", "tool/git", "tool/git/a/x", "", "tool/git/b"}) {
+    CAPTURE(caller);
+    auto d = get("https://github.com/acme/widget.git", caller);
+    REQUIRE_FALSE(d);
+    CHECK(tool::is(d.err(), tool::error_code::denied));
+  }
+  auto nobody = get("https://elsewhere.example/x.git", "tool/git/a");
+  REQUIRE_FALSE(nobody);
+  CHECK(nobody.err().message.find("No forge of [tools.forges] covers") != std::string::npos);
+  auto no_token = get("https://gitlab.com/g/p.git", "tool/git/a");
+  REQUIRE_FALSE(no_token);
+  CHECK(no_token.err().message.find("has no token") != std::string::npos);
+  auto ssh = get("git@github.com:acme/widget.git", "tool/git/a");
+  REQUIRE_FALSE(ssh);
+  CHECK(tool::is(ssh.err(), tool::error_code::bad_arguments));
+}

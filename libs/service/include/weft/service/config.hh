@@ -357,6 +357,11 @@ struct forge_settings {
   std::string kind;    ///< github | gitea | gitlab
   std::string api;     ///< the REST API's base URL
   std::string token;   ///< usually "${VAR}": only tool-forge gets the variable
+  /// URL prefixes of the git remotes the token also pushes and fetches over https for the
+  /// git tools of agents with the forge family; empty: derived from api (the API's host,
+  /// without a leading "api.": https://api.github.com → https://github.com/).
+  std::vector<std::string> git;
+  std::string git_user;  ///< the user name sent with the token; "": per kind (x-access-token, oauth2)
   std::string where;
   bool operator==(const forge_settings&) const = default;
 };
