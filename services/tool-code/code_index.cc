@@ -585,7 +585,8 @@ result<edit_result> rename(const parsed& file, std::string_view from, std::strin
   std::string scope = "the file";
   if (line) {
     const symbol* best = nullptr;
-    for (auto& s : file.outline())
+    auto outline = file.outline();  // best points into it
+    for (auto& s : outline)
       if (is_scope_kind(s.kind) && s.start_line <= *line && *line <= s.end_line &&
           (!best || s.end_byte - s.start_byte < best->end_byte - best->start_byte))
         best = &s;

@@ -6,6 +6,7 @@
 /// every later call, shut down when it has been idle for a while, and started again when it
 /// has exited or crashed (the documents it had open are opened again). Documents are kept
 /// in step with the files: each call sends the file's current text if it changed.
+/// Expects SIGPIPE ignored (service::run_main does): a server that died is then an EPIPE.
 
 #include <chrono>
 #include <map>

@@ -66,6 +66,8 @@ struct fixture {
   tools::call_context ctx{c, -1, flag};
 
   explicit fixture(code::lsp_settings s) {
+    ::signal(SIGPIPE, SIG_IGN);  // as in every weft service: a server gone is EPIPE
+
     // A compilation database, as a C++ project has one: clangd indexes what it names.
     json db = json::array();
     for (auto f : {"shapes.cc", "main.cc"})

@@ -27,10 +27,12 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   auto errors = p->errors(50);
   (void)p->query("(identifier) @i", 50);
   (void)p->node_at({2, 3}, "");
-  auto r = code::rename(*p, "x", "renamed_x", std::nullopt);
-  if (r) {
-    auto again = code::parsed::parse(*lang, r->text, "fuzz");
-    if (again && again->errors(1000).size() > p->errors(1000).size()) std::abort();
+  for (auto line : {std::optional<std::uint32_t>(), std::optional<std::uint32_t>(3)}) {
+    auto r = code::rename(*p, "x", "renamed_x", line);  // in the file, and in the function around line 3
+    if (r) {
+      auto again = code::parsed::parse(*lang, r->text, "fuzz");
+      if (again && again->errors(1000).size() > p->errors(1000).size()) std::abort();
+    }
   }
   return 0;
 }
