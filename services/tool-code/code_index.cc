@@ -10,74 +10,32 @@
 
 #include <fmt/format.h>
 
-// The grammars compiled into this build (meson defines WEFT_GRAMMAR_<LANG> for each).
+// The grammars of this build: weak references, null for a grammar that was not compiled in
+// (third_party/grammars links the ones it has whole, so each present one is found).
 extern "C" {
-#define WEFT_DECLARE(fn) const TSLanguage* fn(void);
-WEFT_DECLARE(tree_sitter_c)
-WEFT_DECLARE(tree_sitter_cpp)
-WEFT_DECLARE(tree_sitter_python)
-WEFT_DECLARE(tree_sitter_javascript)
-WEFT_DECLARE(tree_sitter_typescript)
-WEFT_DECLARE(tree_sitter_tsx)
-WEFT_DECLARE(tree_sitter_rust)
-WEFT_DECLARE(tree_sitter_go)
-#undef WEFT_DECLARE
+const TSLanguage* tree_sitter_c(void) __attribute__((weak));
+const TSLanguage* tree_sitter_cpp(void) __attribute__((weak));
+const TSLanguage* tree_sitter_python(void) __attribute__((weak));
+const TSLanguage* tree_sitter_javascript(void) __attribute__((weak));
+const TSLanguage* tree_sitter_typescript(void) __attribute__((weak));
+const TSLanguage* tree_sitter_tsx(void) __attribute__((weak));
+const TSLanguage* tree_sitter_rust(void) __attribute__((weak));
+const TSLanguage* tree_sitter_go(void) __attribute__((weak));
 }
 
 namespace weft::tools::code {
 
 namespace {
 
-#ifdef WEFT_GRAMMAR_C
-constexpr auto grammar_c = &tree_sitter_c;
-#else
-constexpr const TSLanguage* (*grammar_c)() = nullptr;
-#endif
-#ifdef WEFT_GRAMMAR_CPP
-constexpr auto grammar_cpp = &tree_sitter_cpp;
-#else
-constexpr const TSLanguage* (*grammar_cpp)() = nullptr;
-#endif
-#ifdef WEFT_GRAMMAR_PYTHON
-constexpr auto grammar_python = &tree_sitter_python;
-#else
-constexpr const TSLanguage* (*grammar_python)() = nullptr;
-#endif
-#ifdef WEFT_GRAMMAR_JAVASCRIPT
-constexpr auto grammar_javascript = &tree_sitter_javascript;
-#else
-constexpr const TSLanguage* (*grammar_javascript)() = nullptr;
-#endif
-#ifdef WEFT_GRAMMAR_TYPESCRIPT
-constexpr auto grammar_typescript = &tree_sitter_typescript;
-#else
-constexpr const TSLanguage* (*grammar_typescript)() = nullptr;
-#endif
-#ifdef WEFT_GRAMMAR_TSX
-constexpr auto grammar_tsx = &tree_sitter_tsx;
-#else
-constexpr const TSLanguage* (*grammar_tsx)() = nullptr;
-#endif
-#ifdef WEFT_GRAMMAR_RUST
-constexpr auto grammar_rust = &tree_sitter_rust;
-#else
-constexpr const TSLanguage* (*grammar_rust)() = nullptr;
-#endif
-#ifdef WEFT_GRAMMAR_GO
-constexpr auto grammar_go = &tree_sitter_go;
-#else
-constexpr const TSLanguage* (*grammar_go)() = nullptr;
-#endif
-
 const std::array<language, 8> languages = {{
-    {"c", grammar_c},
-    {"cpp", grammar_cpp},
-    {"python", grammar_python},
-    {"javascript", grammar_javascript},
-    {"typescript", grammar_typescript},
-    {"tsx", grammar_tsx},
-    {"rust", grammar_rust},
-    {"go", grammar_go},
+    {"c", tree_sitter_c},
+    {"cpp", tree_sitter_cpp},
+    {"python", tree_sitter_python},
+    {"javascript", tree_sitter_javascript},
+    {"typescript", tree_sitter_typescript},
+    {"tsx", tree_sitter_tsx},
+    {"rust", tree_sitter_rust},
+    {"go", tree_sitter_go},
 }};
 
 struct extension {

@@ -14,33 +14,18 @@
 
 #include "services/tool-code/code_index.hh"
 #include "services/tool-code/code_tools.hh"
+#include "services/tool-code/test_util.hh"
 #include "tests/temp_dir.hh"
 
 using namespace weft;
+using weft::test::slurp;
 namespace code = weft::tools::code;
 namespace tool = weft::proto::tool_v1;
 using json = nlohmann::json;
 namespace fs = std::filesystem;
 
-namespace doctest {
-template <>
-struct StringMaker<std::vector<std::string>> {
-  static String convert(const std::vector<std::string>& v) {
-    std::string s = "{";
-    for (auto& x : v) s += "\n  \"" + x + "\"";
-    return (s + "}").c_str();
-  }
-};
-}  // namespace doctest
 
 namespace {
-
-std::string slurp(const fs::path& p) {
-  std::ifstream f(p);
-  std::stringstream s;
-  s << f.rdbuf();
-  return s.str();
-}
 
 struct fixture {
   weft::test::temp_dir dir{"weft-code-tools"};

@@ -17,36 +17,21 @@
 
 #include "services/tool-code/code_tools.hh"
 #include "services/tool-code/lsp.hh"
+#include "services/tool-code/test_util.hh"
 #include "tests/temp_dir.hh"
 
 using namespace weft;
+using weft::test::slurp;
 namespace code = weft::tools::code;
 namespace tool = weft::proto::tool_v1;
 using json = nlohmann::json;
 namespace fs = std::filesystem;
 using namespace std::chrono_literals;
 
-namespace doctest {
-template <>
-struct StringMaker<std::vector<std::string>> {
-  static String convert(const std::vector<std::string>& v) {
-    std::string s = "{";
-    for (auto& x : v) s += "\n  \"" + x + "\"";
-    return (s + "}").c_str();
-  }
-};
-}  // namespace doctest
 
 namespace {
 
 using lines = std::vector<std::string>;
-
-std::string slurp(const fs::path& p) {
-  std::ifstream f(p);
-  std::stringstream s;
-  s << f.rdbuf();
-  return s.str();
-}
 
 std::string path_env() {
   const char* p = std::getenv("PATH");
