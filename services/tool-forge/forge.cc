@@ -2,7 +2,9 @@
 
 #include <curl/curl.h>
 
+#include <algorithm>
 #include <memory>
+#include <optional>
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
@@ -252,14 +254,57 @@ result<tool::result> pr_status(const std::map<std::string, forge>& forges, const
               p);
 }
 
+namespace {
+
+/// An http(s) URL taken apart for comparing origins: scheme, host (lower case), port, path.
+struct url_parts {
+  std::string scheme, host, port, path;
+};
+
+/// nullopt for anything but http(s)://host[:port][/path] — user information ("user@") included,
+/// since "https://forge.example@evil.example/" is evil.example's.
+std::optional<url_parts> parse_url(std::string_view url) {
+  url_parts u;
+  if (url.rfind("https://", 0) == 0) u.scheme = "https";
+  else if (url.rfind("http://", 0) == 0) u.scheme = "http";
+  else return std::nullopt;
+  auto rest = url.substr(u.scheme.size() + 3);
+  auto slash = rest.find_first_of("/?#");
+  auto authority = rest.substr(0, slash);
+  u.path = slash == std::string_view::npos ? "/" : std::string(rest.substr(slash));
+  if (authority.empty() || authority.find('@') != std::string_view::npos) return std::nullopt;
+  auto colon = authority.rfind(':');
+  if (colon != std::string_view::npos && authority.find(']') == std::string_view::npos) {
+    u.port = std::string(authority.substr(colon + 1));
+    authority = authority.substr(0, colon);
+    if (u.port.empty() || !std::all_of(u.port.begin(), u.port.end(), [](char c) { return c >= '0' && c <= '9'; }))
+      return std::nullopt;
+  }
+  if (u.port.empty()) u.port = u.scheme == "https" ? "443" : "80";
+  u.host = std::string(authority);
+  std::transform(u.host.begin(), u.host.end(), u.host.begin(), [](unsigned char c) { return std::tolower(c); });
+  return u;
+}
+
+/// Whether `url` is under `prefix`: the same scheme, host and port, and the path beneath the
+/// prefix's at a segment boundary.
+bool covers(const url_parts& prefix, const url_parts& url) {
+  if (prefix.scheme != url.scheme || prefix.host != url.host || prefix.port != url.port) return false;
+  auto base = prefix.path;
+  if (base.empty() || base.back() != '/') base += '/';
+  return url.path.rfind(base, 0) == 0 || url.path + "/" == base;
+}
+
+}  // namespace
+
 std::vector<std::string> git_prefixes(const forge& f) {
   if (!f.git.empty()) return f.git;
-  auto scheme_end = f.api.find("://");
-  if (scheme_end == std::string::npos) return {};
-  auto host_end = f.api.find('/', scheme_end + 3);
-  auto host = f.api.substr(scheme_end + 3, host_end == std::string::npos ? std::string::npos : host_end - scheme_end - 3);
-  if (host.rfind("api.", 0) == 0) host = host.substr(4);
-  return {f.api.substr(0, scheme_end + 3) + host + "/"};
+  auto u = parse_url(f.api);
+  if (!u) return {};
+  // GitHub's API has a host of its own; the others serve git where their API is.
+  auto host = u->host == "api.github.com" ? std::string("github.com") : u->host;
+  bool default_port = u->port == (u->scheme == "https" ? "443" : "80");
+  return {u->scheme + "://" + host + (default_port ? "" : ":" + u->port) + "/"};
 }
 
 result<tool::result> git_credential(const std::map<std::string, forge>& forges, const std::set<std::string>& agents,
@@ -274,13 +319,18 @@ result<tool::result> git_credential(const std::map<std::string, forge>& forges, 
   if (!agents.count(agent))
     return tool::make(tool::error_code::denied,
                       "Failed to give git credentials for '{}': agent '{}' does not list the forge family", *url, agent);
-  if (url->rfind("https://", 0) != 0 && url->rfind("http://", 0) != 0)
-    return tool::make(tool::error_code::bad_arguments, "Failed to give git credentials for '{}': only http(s) remotes take forge tokens", *url);
+  auto target = parse_url(*url);
+  if (!target)
+    return tool::make(tool::error_code::bad_arguments,
+                      "Failed to give git credentials for '{}': only http(s) remotes without user information take forge tokens",
+                      *url);
   const forge* best = nullptr;
   std::size_t best_len = 0;
   for (auto& [name, f] : forges)
-    for (auto& p : git_prefixes(f))
-      if (url->rfind(p, 0) == 0 && p.size() > best_len) best = &f, best_len = p.size();
+    for (auto& p : git_prefixes(f)) {
+      auto pp = parse_url(p);
+      if (pp && covers(*pp, *target) && pp->path.size() >= best_len) best = &f, best_len = pp->path.size();
+    }
   if (!best)
     return tool::make(tool::error_code::failed,
                       "No forge of [tools.forges] covers '{}' (their git URLs: set git = [\"https://host/\"] on the forge)", *url);

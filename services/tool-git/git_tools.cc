@@ -276,6 +276,9 @@ result<remote_ptr> remote_of(const workspace& ws, git_repository* r, const std::
   remote_ptr remote(rm);
   const char* url = git_remote_url(rm);
   if (auto ok = allowed_url(ws, url ? url : "", verb); !ok) return ok.take_error();
+  // A push goes to pushurl when the repository sets one: it is checked the same way.
+  if (const char* push = git_remote_pushurl(rm); push && *push)
+    if (auto ok = allowed_url(ws, push, verb); !ok) return ok.take_error();
   return remote;
 }
 
@@ -309,8 +312,14 @@ int credentials_for(git_credential** out, const char* url, const char*, unsigned
   return rc;
 }
 
-/// The callbacks and proxy every remote operation gets.
-void remote_options(git_remote_callbacks& cb, git_proxy_options& proxy, remote_call& call) {
+/// The callbacks, proxy and redirect rule every remote operation gets. No redirects: the
+/// credential callback is told the configured URL, so a redirect elsewhere would get the
+/// token meant for the configured host.
+template <class Options>
+void remote_options(Options& o, remote_call& call) {
+  auto& cb = o.callbacks;
+  auto& proxy = o.proxy_opts;
+  o.follow_redirects = GIT_REMOTE_REDIRECT_NONE;
   cb.credentials = credentials_for;
   cb.payload = &call;
   if (!call.lim->proxy.empty()) {
@@ -720,7 +729,7 @@ result<tool::result> clone(const workspace& ws, const json& args, const git_limi
   auto dest = ws.root() + "/" + *rel;
   git_clone_options o = GIT_CLONE_OPTIONS_INIT;
   remote_call call{&lim};
-  remote_options(o.fetch_opts.callbacks, o.fetch_opts.proxy_opts, call);
+  remote_options(o.fetch_opts, call);
   git_repository* r = nullptr;
   if (git_clone(&r, source->c_str(), dest.c_str(), &o) != 0)
     return failed_git(fmt::format("clone '{}' into '{}'", *url, *path));
@@ -738,7 +747,7 @@ result<tool::result> fetch(const workspace& ws, const json& args, const git_limi
   if (!remote) return remote.take_error();
   git_fetch_options o = GIT_FETCH_OPTIONS_INIT;
   remote_call call{&lim};
-  remote_options(o.callbacks, o.proxy_opts, call);
+  remote_options(o, call);
   if (git_remote_fetch(remote->get(), nullptr, &o, nullptr) != 0)
     return failed_git(fmt::format("fetch from '{}'", name->value_or("origin")));
   auto* st = git_remote_stats(remote->get());
@@ -815,7 +824,7 @@ result<tool::result> push(const workspace& ws, const json& args, const git_limit
   git_strarray arr{specs, 1};
   git_push_options o = GIT_PUSH_OPTIONS_INIT;
   remote_call call{&lim};
-  remote_options(o.callbacks, o.proxy_opts, call);
+  remote_options(o, call);
   // A rejected update (not a fast-forward on the remote) is reported per ref.
   o.callbacks.push_update_reference = [](const char* ref, const char* status, void* payload) -> int {
     if (status) static_cast<remote_call*>(payload)->rejected = fmt::format("{}: {}", ref, status);

@@ -264,6 +264,13 @@ TEST_CASE("git_clone, git_push, git_pull with a bare repository in the workspace
   auto out_push = git::push(f.w, {{"repo", "work"}, {"remote", "out"}});
   REQUIRE_FALSE(out_push);
   CHECK(tool::is(out_push.err(), tool::error_code::denied));
+  // origin's push URL pointed outside: the push is refused too (and nothing is written there).
+  auto before = sh("git -C '" + outside.string() + "' rev-parse HEAD");
+  sh("git -C '" + (f.ws / "work").string() + "' remote set-url --push origin '" + outside.string() + "'");
+  auto pushurl = git::push(f.w, {{"repo", "work"}});
+  REQUIRE_FALSE(pushurl);
+  CHECK(tool::is(pushurl.err(), tool::error_code::denied));
+  CHECK(sh("git -C '" + outside.string() + "' rev-parse HEAD") == before);
   // A network remote that wants credentials: refused, saying why (none reachable here: a
   // closed port on loopback stands in for it).
   auto net = git::clone(f.w, {{"url", "http://127.0.0.1:9/repo.git"}, {"path", "net"}});

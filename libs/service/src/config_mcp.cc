@@ -210,9 +210,14 @@ void read_tools(checker& ck, const toml::table& t, config& c) {
         }
         if (auto tok = ck.read_string(*e, label, "token")) f.token = *tok;
         if (auto g = ck.read_strings(*e, label, "git")) {
-          for (auto& u : *g)
-            if (u.rfind("https://", 0) != 0 && u.rfind("http://", 0) != 0)
-              ck.error(e->get("git")->source(), fmt::format("{} git must list http(s) URL prefixes, not '{}'", label, clean(u)));
+          for (auto& u : *g) {
+            auto authority = u.substr(u.find("://") == std::string::npos ? 0 : u.find("://") + 3);
+            authority = authority.substr(0, authority.find('/'));
+            if ((u.rfind("https://", 0) != 0 && u.rfind("http://", 0) != 0) || authority.empty() ||
+                authority.find('@') != std::string::npos)
+              ck.error(e->get("git")->source(), fmt::format("{} git must list http(s) URL prefixes (scheme, host, "
+                                                            "path; no user), not '{}'", label, clean(u)));
+          }
           f.git = std::move(*g);
         }
         if (auto u = ck.read_string(*e, label, "git_user")) f.git_user = *u;

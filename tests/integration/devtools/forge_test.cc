@@ -143,6 +143,27 @@ TEST_CASE("git credentials: which forge covers a remote, and who may have its to
     REQUIRE_FALSE(d);
     CHECK(tool::is(d.err(), tool::error_code::denied));
   }
+  // Same-looking hosts, user information, another port or a path beside the prefix are not it.
+  CHECK(structured(get("https://git.example.org/teamx/x.git", "tool/git/a"))["forge"] == "tea");
+  CHECK(structured(get("https://GitHub.com/acme/w.git", "tool/git/a"))["forge"] == "gh");
+  for (auto url : {"https://github.com.evil.example/x.git", "https://github.com:8443/x.git",
+                   "http://github.com/x.git", "https://evilgithub.com/x.git"}) {
+    CAPTURE(url);
+    auto r2 = get(url, "tool/git/a");
+    REQUIRE_FALSE(r2);
+    CHECK(r2.err().message.find("No forge of [tools.forges] covers") != std::string::npos);
+  }
+  for (auto url : {"https://github.com@evil.example/x.git", "https://x:y@github.com/x.git"}) {
+    CAPTURE(url);
+    auto r2 = get(url, "tool/git/a");
+    REQUIRE_FALSE(r2);
+    CHECK(tool::is(r2.err(), tool::error_code::bad_arguments));
+  }
+  // Only GitHub's API host is not where its git is.
+  CHECK(forge::git_prefixes({"x", forge::kind::gitea, "https://api.example.com/v1", "t"}) ==
+        std::vector<std::string>{"https://api.example.com/"});
+  CHECK(forge::git_prefixes({"x", forge::kind::gitea, "http://127.0.0.1:3000/api/v1", "t"}) ==
+        std::vector<std::string>{"http://127.0.0.1:3000/"});
   auto nobody = get("https://elsewhere.example/x.git", "tool/git/a");
   REQUIRE_FALSE(nobody);
   CHECK(nobody.err().message.find("No forge of [tools.forges] covers") != std::string::npos);
