@@ -5,7 +5,9 @@
 #include <algorithm>
 #include <array>
 #include <cstring>
-#include <regex>
+#include <regex.h>
+
+#include <memory>
 #include <set>
 
 #include <fmt/format.h>
@@ -61,6 +63,14 @@ std::string_view text_of(const std::string& text, TSNode n) {
 }
 
 location loc(TSPoint p) { return {p.row + 1, p.column + 1}; }
+
+/// At most `max` bytes of `t`, not ending inside a UTF-8 sequence.
+std::string_view utf8_prefix(std::string_view t, std::size_t max) {
+  if (t.size() <= max) return t;
+  std::size_t n = max;
+  while (n > 0 && (static_cast<unsigned char>(t[n]) & 0xC0) == 0x80) --n;
+  return t.substr(0, n);
+}
 
 bool is(TSNode n, std::string_view type) { return !ts_node_is_null(n) && type == ts_node_type(n); }
 
@@ -343,6 +353,7 @@ std::vector<usage> parsed::usages(std::string_view name, std::size_t max) const 
     }
     usage u;
     u.at = loc(ts_node_start_point(n));
+    u.byte = ts_node_start_byte(n);
     u.node_type = ts_node_type(n);
     u.definition = defined.count(ts_node_start_byte(n)) > 0;
     out.push_back(std::move(u));
@@ -366,7 +377,7 @@ std::vector<syntax_error> parsed::errors(std::size_t max) const {
     if (is(n, "ERROR")) {
       auto t = text_of(_text, n);
       auto nl = t.find('\n');
-      std::string shown(t.substr(0, std::min<std::size_t>({nl, t.size(), 40})));
+      std::string shown(utf8_prefix(t.substr(0, std::min(nl, t.size())), 40));
       out.push_back({loc(ts_node_start_point(n)), loc(ts_node_end_point(n)), false,
                      fmt::format("unexpected '{}{}'", shown, shown.size() < t.size() ? "…" : "")});
       return false;
@@ -412,7 +423,7 @@ result<std::vector<capture>> parsed::query(std::string_view source, std::size_t 
     std::uint32_t capture = 0;
     std::optional<std::uint32_t> other;
     std::string literal;
-    std::optional<std::regex> re;
+    std::shared_ptr<regex_t> re;  ///< POSIX extended, compiled once
   };
   std::vector<std::vector<predicate>> preds(ts_query_pattern_count(q.get()));
   for (std::uint32_t i = 0; i < preds.size(); ++i) {
@@ -444,11 +455,19 @@ result<std::vector<capture>> parsed::query(std::string_view source, std::size_t 
         return fail(errc::invalid_argument, "Failed to compile the query: predicate #{} is not one this tool applies (#eq?, #not-eq?, #match?, #not-match?)", p.op);
       if (p.op.find("match") != std::string::npos) {
         if (p.other) return fail(errc::invalid_argument, "Failed to compile the query: #{} takes a regular expression, not a capture", p.op);
-        try {
-          p.re.emplace(p.literal, std::regex::ECMAScript | std::regex::optimize);
-        } catch (const std::regex_error& e) {
-          return fail(errc::invalid_argument, "Failed to compile the query: '{}' is not a regular expression: {}", p.literal, e.what());
+        // POSIX extended expressions (glibc's matcher; no backtracking blow-up on nested
+        // repetition, unlike std::regex): the common part of tree-sitter's regex syntax.
+        auto raw = std::make_unique<regex_t>();
+        if (int rc = ::regcomp(raw.get(), p.literal.c_str(), REG_EXTENDED | REG_NOSUB); rc != 0) {
+          char why[256];
+          ::regerror(rc, raw.get(), why, sizeof why);
+          return fail(errc::invalid_argument, "Failed to compile the query: '{}' is not a POSIX extended regular expression: {}",
+                      p.literal, why);
         }
+        p.re = std::shared_ptr<regex_t>(raw.release(), [](regex_t* r) {
+          ::regfree(r);
+          delete r;
+        });
       }
       preds[i].push_back(std::move(p));
       k = end + 1;
@@ -472,15 +491,16 @@ result<std::vector<capture>> parsed::query(std::string_view source, std::size_t 
     for (auto& p : preds[m.pattern_index]) {
       auto a = node_of(m, p.capture);
       if (!a) continue;
-      std::string at(text_of(_text, *a).substr(0, 4096));
+      auto at = text_of(_text, *a);
       bool r;
       if (p.re) {
-        r = std::regex_search(at, *p.re);
+        std::string subject(at.substr(0, 4096));  // a capture's first 4 KiB are matched
+        r = ::regexec(p.re.get(), subject.c_str(), 0, nullptr, 0) == 0;
       } else {
-        std::string b = p.literal;
+        std::string_view b = p.literal;
         if (p.other) {
           auto o = node_of(m, *p.other);
-          b = o ? std::string(text_of(_text, *o)) : std::string();
+          b = o ? text_of(_text, *o) : std::string_view();
         }
         r = at == b;
       }
@@ -496,8 +516,8 @@ result<std::vector<capture>> parsed::query(std::string_view source, std::size_t 
     std::uint32_t len = 0;
     const char* name = ts_query_capture_name_for_id(q.get(), c.index, &len);
     auto t = text_of(_text, c.node);
-    std::string text(t.substr(0, max_capture_text));
-    if (t.size() > max_capture_text) text += "…";
+    std::string text(utf8_prefix(t, max_capture_text));
+    if (text.size() < t.size()) text += "…";
     out.push_back({std::string(name, len), ts_node_type(c.node), loc(ts_node_start_point(c.node)),
                    loc(ts_node_end_point(c.node)), std::move(text)});
   }
@@ -517,8 +537,9 @@ bool valid_identifier(std::string_view lang, std::string_view s) {
 result<edit_result> checked(const parsed& before, std::string text, edit_result r) {
   auto after = parsed::parse(before.lang(), std::move(text), "the edited file");
   if (!after) return after.take_error();
-  auto was = before.errors(1000).size();
-  auto now = after->errors(1000);
+  constexpr std::size_t all = 1'000'000;
+  auto was = before.errors(all).size();
+  auto now = after->errors(all);
   if (now.size() > was) {
     auto& e = now.front();
     return fail(errc::invalid_argument,
@@ -554,20 +575,13 @@ result<edit_result> rename(const parsed& file, std::string_view from, std::strin
     hi = best->end_byte;
     scope = fmt::format("{} '{}' (lines {}-{})", best->kind, best->name, best->start_line, best->end_line);
   }
-  auto offset_of = [&](location at) {
-    std::size_t off = 0;
-    for (std::uint32_t l = 1; l < at.line && off != std::string::npos; ++l) off = file.text().find('\n', off) + 1;
-    return off + at.column - 1;
-  };
   std::vector<std::size_t> at;
   edit_result r;
-  for (auto& u : file.usages(from)) {
-    auto off = offset_of(u.at);
-    if (off >= lo && off < hi) at.push_back(off), r.where.push_back(u.at);
-  }
+  for (auto& u : file.usages(from))
+    if (u.byte >= lo && u.byte < hi) at.push_back(u.byte), r.where.push_back(u.at);
   if (at.empty()) return fail(errc::not_found, "Failed to rename '{}': no identifier of that name in {}", from, scope);
   for (auto& u : file.usages(to))
-    if (auto off = offset_of(u.at); off >= lo && off < hi)
+    if (u.byte >= lo && u.byte < hi)
       return fail(errc::invalid_argument, "Refused: '{}' already names something in {} (line {}); renaming '{}' would merge two names", to, scope, u.at.line, from);
   std::string text;
   std::size_t prev = 0;

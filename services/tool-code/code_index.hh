@@ -53,6 +53,7 @@ struct symbol {
 /// One identifier equal to a symbol's name.
 struct usage {
   location at;
+  std::uint32_t byte = 0;   ///< its offset in the text
   bool definition = false;  ///< it is the name of an outline entry
   std::string node_type;    ///< identifier, type_identifier, field_identifier, …
 };

@@ -33,7 +33,8 @@ result<tool::result> ran_and_failed(error e) {
 tool::result done(std::string text, json structured) {
   tool::result r;
   r.content = std::move(text);
-  r.structured = structured.dump();
+  // Text from files need not be UTF-8: what is not becomes U+FFFD, never an exception.
+  r.structured = structured.dump(-1, ' ', false, json::error_handler_t::replace);
   return r;
 }
 
@@ -64,7 +65,8 @@ result<source> read_source(const workspace& ws, const std::string& path, const c
   auto fd = ws.open_beneath(path, O_RDONLY | O_NOCTTY | O_NONBLOCK, verb);
   if (!fd) return fd.take_error();
   struct stat st;
-  if (::fstat(fd->get(), &st) != 0 || !S_ISREG(st.st_mode))
+  if (::fstat(fd->get(), &st) != 0) return fail(errc::io, "Failed to {} '{}': {}", verb, path, std::strerror(errno));
+  if (!S_ISREG(st.st_mode))
     return fail(errc::invalid_argument, "Failed to {} '{}': {}", verb, path,
                 S_ISDIR(st.st_mode) ? "it is a directory" : "not a regular file");
   if (static_cast<std::size_t>(st.st_size) > lim.max_file_bytes)
@@ -78,13 +80,24 @@ result<source> read_source(const workspace& ws, const std::string& path, const c
 
 result<parsed> parse_source(source&& s) { return parsed::parse(*s.lang, std::move(s.content), s.path); }
 
-/// Writes the edited text back whole (atomically, keeping the file's mode).
-status write_back(const workspace& ws, const std::string& path, std::string_view text) {
+/// Writes the edited text back whole (atomically, keeping the file's mode) if the file is
+/// still what was edited (`was`). A symlink is not replaced: the edit names its target.
+status write_back(const workspace& ws, const std::string& path, std::string_view was, std::string_view text) {
   auto parent = ws.open_parent(path, false, "write");
   if (!parent) return parent.take_error();
   struct stat st;
-  unsigned mode = 0644;
-  if (::fstatat(parent->dir.get(), parent->name.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0) mode = st.st_mode & 07777;
+  if (::fstatat(parent->dir.get(), parent->name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0)
+    return fail(errc::io, "Failed to write '{}': {}", path, std::strerror(errno));
+  if (S_ISLNK(st.st_mode))
+    return fail(errc::invalid_argument, "Failed to write '{}': it is a symbolic link; edit the file it points to", path);
+  if (!S_ISREG(st.st_mode)) return fail(errc::invalid_argument, "Failed to write '{}': not a regular file", path);
+  unsigned mode = st.st_mode & 07777;
+  {
+    unique_fd cur(::openat(parent->dir.get(), parent->name.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
+    auto now = cur ? read_to_end(cur.get(), was.size() + 1) : result<std::string>(fail(errc::io, "gone"));
+    if (!now || *now != was)
+      return fail(errc::io, "Failed to write '{}': it changed while the edit was made; nothing was written (try again)", path);
+  }
   if (auto s = write_file_atomic_at(parent->dir.get(), parent->name, text, mode); !s)
     return fail(errc::io, "Failed to write '{}': {}", path, s.err().message);
   return {};
@@ -101,7 +114,10 @@ struct walker {
   bool complete = true;
 
   void dir(int fd, const std::string& rel, int depth) {
-    if (depth > 64) return;
+    if (depth > 64) {
+      ::close(fd);
+      return;
+    }
     std::unique_ptr<DIR, int (*)(DIR*)> d(::fdopendir(fd), ::closedir);
     if (!d) {
       ::close(fd);
@@ -370,7 +386,7 @@ result<tool::result> rename_tool(const workspace& ws, const json& args, const co
   if (*line) at = static_cast<std::uint32_t>(**line);
   auto e = rename(*p, *from, *to, at);
   if (!e) return ran_and_failed(e.take_error());
-  if (auto w = write_back(ws, *path, e->text); !w) return ran_and_failed(w.take_error());
+  if (auto w = write_back(ws, *path, p->text(), e->text); !w) return ran_and_failed(w.take_error());
   return edited(*path, *e, fmt::format("renamed '{}' to '{}' ({} place{})", *from, *to, e->replacements,
                                        e->replacements == 1 ? "" : "s"));
 }
@@ -437,7 +453,7 @@ result<tool::result> replace_tool(const workspace& ws, const json& args, const c
   }
   auto e = replace(*p, start, end, *with);
   if (!e) return ran_and_failed(e.take_error());
-  if (auto w = write_back(ws, *path, e->text); !w) return ran_and_failed(w.take_error());
+  if (auto w = write_back(ws, *path, p->text(), e->text); !w) return ran_and_failed(w.take_error());
   return edited(*path, *e, what);
 }
 

@@ -252,6 +252,25 @@ TEST_CASE("bad input: unsupported language, outside the workspace, binary, huge 
   CHECK(deep["errors"].empty());
   CHECK(f.ok("code_outline", {{"path", "deep.py"}})["symbols"].empty());
 
+  // An edit through a symlink is refused; the link stays a link, its target untouched.
+  fs::create_symlink("py/inventory.py", f.ws / "linked.py");
+  auto target = slurp(f.ws / "py/inventory.py");
+  auto via = f.failed("code_rename", {{"path", "linked.py"}, {"symbol", "inv"}, {"new_name", "x2"}});
+  CHECK(via.find("symbolic link") != std::string::npos);
+  CHECK(fs::is_symlink(f.ws / "linked.py"));
+  CHECK(slurp(f.ws / "py/inventory.py") == target);
+  // Text that is not UTF-8, cut or not, comes back replaced, not as a failure.
+  std::ofstream(f.ws / "latin1.py") << "s = '" << std::string(190, 'a') << "\xe9\xe9\xe9\xe9\xe9'\nt = '\xff'\n";
+  auto caps = f.ok("code_query", {{"path", "latin1.py"}, {"query", "(string) @s"}});
+  CHECK(caps["captures"].size() == 2);
+  // A regular expression with nested repetition on a long capture ends (no backtracking blow-up).
+  std::ofstream(f.ws / "long.py") << "x = '" << std::string(3000, 'a') << "'\n";
+  auto re = f.ok("code_query", {{"path", "long.py"}, {"query", "((string) @s (#match? @s \"(a*)*b\"))"}});
+  CHECK(re["captures"].empty());
+  auto bad_re = f.call("code_query", {{"path", "long.py"}, {"query", "((string) @s (#match? @s \"(\"))"}});
+  REQUIRE_FALSE(bad_re);
+  CHECK(bad_re.err().message.find("not a POSIX extended regular expression") != std::string::npos);
+
   auto missing = f.failed("code_outline", {{"path", "nope.py"}});
   CHECK(missing.find("nope.py") != std::string::npos);
 }

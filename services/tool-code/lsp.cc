@@ -33,6 +33,8 @@ constexpr std::size_t max_message = 64 * 1024 * 1024;
 constexpr std::size_t max_file = 8 * 1024 * 1024;
 constexpr std::size_t stderr_lines = 12;
 constexpr auto shutdown_wait = std::chrono::seconds(2);
+constexpr std::size_t max_open = 64;  // documents a server keeps open
+constexpr auto write_deadline = std::chrono::seconds(10);
 
 using clock = std::chrono::steady_clock;
 
@@ -97,7 +99,16 @@ class lsp_server {
   std::thread reader;
   std::map<std::int64_t, std::optional<json>> pending;
   std::int64_t next_id = 1;
-  std::map<std::string, std::string> sent;   ///< uri → text last sent
+  /// uri → the text last sent (its hash and size) and when it was last used: documents
+  /// beyond max_open are closed, least recently used first.
+  struct open_doc {
+    std::size_t hash = 0, size = 0;
+    std::uint64_t used = 0;
+  };
+  std::map<std::string, open_doc> sent;
+  std::uint64_t use_counter = 0;
+  std::uint64_t generation = 0;  ///< which run of the server (a request is tied to one)
+  bool reaping = false;          ///< the reader is collecting the process: no more kill()
   std::map<std::string, int> versions;
   std::map<std::string, json> diags;         ///< uri → last published diagnostics
   std::map<std::string, std::uint64_t> published, awaited;
@@ -106,13 +117,44 @@ class lsp_server {
   bool utf8 = false;
   clock::time_point last_used = clock::now();
   std::mutex write_mu;
+  std::uint64_t in_run = 0;  ///< the generation `in` belongs to (under write_mu)
 
-  status write(const json& msg) {
+  /// Sends one message. `in` is non-blocking: a server that stops reading for
+  /// write_deadline is killed (its reader then sees the end), never a worker blocked forever.
+  /// `run` (non-zero): only to that run of the server (a request for one whose documents
+  /// were opened there).
+  status write(const json& msg, std::uint64_t run = 0) {
     auto body = msg.dump(-1, ' ', false, json::error_handler_t::replace);
     auto frame = fmt::format("Content-Length: {}\r\n\r\n{}", body.size(), body);
     std::lock_guard<std::mutex> l(write_mu);
     if (!in) return fail(errc::unavailable, "the language server is not running");
-    return write_all(in.get(), frame);
+    if (run && run != in_run) return fail(errc::unavailable, "the language server was started again meanwhile; ask again");
+    auto until = clock::now() + write_deadline;
+    std::string_view rest = frame;
+    while (!rest.empty()) {
+      auto n = ::write(in.get(), rest.data(), rest.size());
+      if (n > 0) {
+        rest.remove_prefix(static_cast<std::size_t>(n));
+        continue;
+      }
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0 && errno != EAGAIN) return fail(errc::io, "write: {}", std::strerror(errno));
+      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(until - clock::now()).count();
+      pollfd p{in.get(), POLLOUT, 0};
+      if (left <= 0 || ::poll(&p, 1, static_cast<int>(left)) == 0) {
+        kill_group();
+        return fail(errc::timeout, "the language server took no input for {} s; it was stopped",
+                    std::chrono::duration_cast<std::chrono::seconds>(write_deadline).count());
+      }
+    }
+    return {};
+  }
+
+  /// Kills the server's process group unless the reader is already collecting it (its pid
+  /// could then be another process's).
+  void kill_group() {
+    std::lock_guard<std::mutex> l(mu);
+    if (alive && !reaping && pid > 0) ::kill(-pid, SIGKILL);
   }
 
   std::string describe_exit() {
@@ -145,10 +187,7 @@ class lsp_server {
       l.lock();
       cv.wait_for(l, shutdown_wait, [&] { return !alive; });
     }
-    {
-      std::lock_guard<std::mutex> l(mu);
-      if (alive && pid > 0) ::kill(-pid, SIGKILL);
-    }
+    kill_group();
     if (reader.joinable()) reader.join();
     std::lock_guard<std::mutex> wl(write_mu);
     in.reset();
@@ -198,7 +237,11 @@ class lsp_server {
         for (auto& m : *msgs) handle(m);
       }
     }
-    ::kill(-child, SIGKILL);
+    {
+      std::lock_guard<std::mutex> l(mu);
+      ::kill(-child, SIGKILL);
+      reaping = true;  // from here the pid may be reused: nobody kills it any more
+    }
     int st = children::of_this_process().wait(child);
     std::string how = WIFEXITED(st) ? fmt::format("exited with status {}", WEXITSTATUS(st))
                       : WIFSIGNALED(st) ? fmt::format("was killed by signal {} ({})", WTERMSIG(st), ::strsignal(WTERMSIG(st)))
@@ -211,7 +254,17 @@ class lsp_server {
     cv.notify_all();
   }
 
+  /// One message of the server's, on the reader thread: whatever it contains, never an
+  /// exception out of here (it would end the process).
   void handle(const std::string& text) {
+    try {
+      handle_message(text);
+    } catch (const std::exception& e) {
+      log::get("tool-code").warning("language server {}: a message weft could not read: {}", key, e.what());
+    }
+  }
+
+  void handle_message(const std::string& text) {
     json m = json::parse(text, nullptr, false);
     if (!m.is_object()) return;
     auto method = m.find("method");
@@ -256,7 +309,8 @@ class lsp_server {
       cv.notify_all();
     } else if (name == "$/progress" && params.is_object() && params.contains("value") && params["value"].is_object()) {
       auto token = params.contains("token") ? params["token"].dump() : "";
-      auto kind = params["value"].value("kind", "");
+      auto& v = params["value"];
+      std::string kind = v.contains("kind") && v["kind"].is_string() ? v["kind"].get<std::string>() : "";
       if (kind == "begin") progress.insert(token);
       else if (kind == "end") progress.erase(token);
       cv.notify_all();
@@ -334,7 +388,7 @@ void lsp_pool::reap_idle() {
     auto now = clock::now();
     for (auto& [k, s] : _servers) {
       std::lock_guard<std::mutex> sl(s->mu);
-      if (s->alive && now - s->last_used > _s.idle) idle.push_back(s);
+      if (s->alive && s->pending.empty() && now - s->last_used > _s.idle) idle.push_back(s);
     }
   }
   for (auto& s : idle) {
@@ -342,7 +396,7 @@ void lsp_pool::reap_idle() {
     if (!sl) continue;  // in use
     {
       std::lock_guard<std::mutex> l(s->mu);
-      if (clock::now() - s->last_used <= _s.idle) continue;
+      if (!s->pending.empty() || clock::now() - s->last_used <= _s.idle) continue;
     }
     log::get("tool-code").info("language server {}: unused for {} ms, shutting it down", s->key, _s.idle.count());
     s->stop(true);
@@ -358,10 +412,16 @@ namespace {
 /// Starts `s` and initializes it with the workspace. Caller holds s.start_mu.
 status start_server(lsp_server& s, const workspace& ws, const lsp_settings& set) {
   if (s.reader.joinable()) s.reader.join();
-  int pin[2], pout[2], perr[2];
-  if (::pipe2(pin, O_CLOEXEC) != 0 || ::pipe2(pout, O_CLOEXEC) != 0 || ::pipe2(perr, O_CLOEXEC) != 0)
-    return fail(errc::io, "Failed to start '{}': pipe: {}", s.command[0], std::strerror(errno));
-  unique_fd in_r(pin[0]), in_w(pin[1]), out_r(pout[0]), out_w(pout[1]), err_r(perr[0]), err_w(perr[1]);
+  unique_fd ends[8];  // in r/w, out r/w, err r/w, exec failure r/w: each owned as it is made
+  for (int i = 0; i < 8; i += 2) {
+    int p[2];
+    if (::pipe2(p, O_CLOEXEC) != 0)
+      return fail(errc::io, "Failed to start '{}': pipe: {}", s.command[0], std::strerror(errno));
+    ends[i] = unique_fd(p[0]);
+    ends[i + 1] = unique_fd(p[1]);
+  }
+  auto &in_r = ends[0], &in_w = ends[1], &out_r = ends[2], &out_w = ends[3], &err_r = ends[4], &err_w = ends[5],
+       &fail_r = ends[6], &fail_w = ends[7];
   auto home = ws.root() + "/.weft/lsp-home";
   std::error_code ec;
   std::filesystem::create_directories(home, ec);
@@ -373,9 +433,6 @@ status start_server(lsp_server& s, const workspace& ws, const lsp_settings& set)
   for (auto& e : env) envp.push_back(const_cast<char*>(e.c_str()));
   envp.push_back(nullptr);
   auto root = ws.root();
-  int err_pipe[2];
-  if (::pipe2(err_pipe, O_CLOEXEC) != 0) return fail(errc::io, "Failed to start '{}': pipe: {}", s.command[0], std::strerror(errno));
-  unique_fd fail_r(err_pipe[0]), fail_w(err_pipe[1]);
   pid_t pid = children::of_this_process().start([&]() -> pid_t {
     pid_t p = ::fork();
     if (p != 0) return p;
@@ -409,7 +466,8 @@ status start_server(lsp_server& s, const workspace& ws, const lsp_settings& set)
     std::lock_guard<std::mutex> l(s.mu);
     s.pid = pid;
     s.alive = true;
-    s.pending.clear();
+    s.reaping = false;
+    ++s.generation;
     s.sent.clear();
     s.versions.clear();
     s.diags.clear();
@@ -419,9 +477,12 @@ status start_server(lsp_server& s, const workspace& ws, const lsp_settings& set)
     s.stderr_tail.clear();
     ++s.starts;
   }
+  ::fcntl(in_w.get(), F_SETFL, ::fcntl(in_w.get(), F_GETFL) | O_NONBLOCK);
   {
     std::lock_guard<std::mutex> wl(s.write_mu);
     s.in = std::move(in_w);
+    std::lock_guard<std::mutex> l(s.mu);
+    s.in_run = s.generation;
   }
   s.reader = std::thread([&s, out = std::move(out_r), err = std::move(err_r), pid]() mutable {
     s.read_loop(std::move(out), std::move(err), pid);
@@ -526,32 +587,50 @@ result<lsp_pool::session> lsp_pool::open(const std::string& path) {
     log::get("tool-code").info("language server {} started (pid {}, {} positions)", key, s->pid, enc);
   }
   // The document as it is on disk now.
+  std::vector<json> notes;
   std::optional<json> note;
   {
     std::lock_guard<std::mutex> l(s->mu);
+    out.generation = s->generation;
+    auto hash = std::hash<std::string>{}(out.text);
     auto sent = s->sent.find(out.uri);
     if (sent == s->sent.end()) {
+      // Room for it: the least recently used documents are closed.
+      while (s->sent.size() >= max_open) {
+        auto oldest = std::min_element(s->sent.begin(), s->sent.end(),
+                                       [](auto& a, auto& b) { return a.second.used < b.second.used; });
+        notes.push_back(json{{"jsonrpc", "2.0"}, {"method", "textDocument/didClose"},
+                             {"params", {{"textDocument", {{"uri", oldest->first}}}}}});
+        s->versions.erase(oldest->first);
+        s->sent.erase(oldest);
+      }
       s->versions[out.uri] = 1;
       note = json{{"jsonrpc", "2.0"},
                   {"method", "textDocument/didOpen"},
                   {"params", {{"textDocument", {{"uri", out.uri}, {"languageId", language_id(lang->name)}, {"version", 1}, {"text", out.text}}}}}};
-    } else if (sent->second != out.text) {
+    } else if (sent->second.hash != hash || sent->second.size != out.text.size()) {
       int v = ++s->versions[out.uri];
       note = json{{"jsonrpc", "2.0"},
                   {"method", "textDocument/didChange"},
                   {"params", {{"textDocument", {{"uri", out.uri}, {"version", v}}}, {"contentChanges", json::array({{{"text", out.text}}})}}}};
     }
+    auto& doc = s->sent[out.uri];
+    doc.used = ++s->use_counter;
     if (note) {
-      s->sent[out.uri] = out.text;
+      doc.hash = hash;
+      doc.size = out.text.size();
       s->awaited[out.uri] = s->published[out.uri] + 1;
+      notes.push_back(std::move(*note));
     }
   }
-  if (note)
-    if (auto w = s->write(*note); !w) return fail(errc::unavailable, "Failed to send '{}' to the language server: {}", path, w.err().message);
+  for (auto& n : notes)
+    if (auto w = s->write(n, out.generation); !w)
+      return fail(errc::unavailable, "Failed to send '{}' to the language server: {}", path, w.err().message);
   return out;
 }
 
-result<json> lsp_pool::request(lsp_server& s, std::string method, json params, std::chrono::milliseconds timeout) {
+result<json> lsp_pool::request(lsp_server& s, std::string method, json params, std::uint64_t run,
+                               std::chrono::milliseconds timeout) {
   if (timeout.count() == 0) timeout = _s.request_timeout;
   std::int64_t id;
   {
@@ -561,13 +640,16 @@ result<json> lsp_pool::request(lsp_server& s, std::string method, json params, s
     s.pending[id];
     s.last_used = clock::now();
   }
-  if (auto w = s.write(json{{"jsonrpc", "2.0"}, {"id", id}, {"method", method}, {"params", std::move(params)}}); !w) {
+  if (auto w = s.write(json{{"jsonrpc", "2.0"}, {"id", id}, {"method", method}, {"params", std::move(params)}}, run); !w) {
     std::lock_guard<std::mutex> l(s.mu);
     s.pending.erase(id);
     return fail(errc::unavailable, "Failed to send {} to the language server: {}", method, w.err().message);
   }
   std::unique_lock<std::mutex> l(s.mu);
-  bool got = s.cv.wait_for(l, timeout, [&] { return s.pending[id].has_value(); });
+  bool got = s.cv.wait_for(l, timeout, [&] {
+    auto it = s.pending.find(id);
+    return it == s.pending.end() || it->second.has_value();
+  });
   if (!got) {
     s.pending.erase(id);
     l.unlock();
@@ -575,8 +657,13 @@ result<json> lsp_pool::request(lsp_server& s, std::string method, json params, s
     return fail(errc::timeout, "The language server did not answer {} within {} s", method,
                 std::chrono::duration_cast<std::chrono::seconds>(timeout).count());
   }
-  json m = std::move(*s.pending[id]);
-  s.pending.erase(id);
+  auto it = s.pending.find(id);
+  if (it == s.pending.end() || !it->second) {
+    if (it != s.pending.end()) s.pending.erase(it);
+    return fail(errc::unavailable, "the language server stopped before answering {}", method);
+  }
+  json m = std::move(*it->second);
+  s.pending.erase(it);
   s.last_used = clock::now();
   if (m.contains("error")) {
     auto& e = m["error"];
@@ -606,7 +693,7 @@ namespace {
 tool::result done(std::string text, json structured) {
   tool::result r;
   r.content = std::move(text);
-  r.structured = structured.dump();
+  r.structured = structured.dump(-1, ' ', false, json::error_handler_t::replace);  // servers' text need not be UTF-8
   return r;
 }
 
@@ -641,6 +728,7 @@ std::vector<lsp_location> locations_of(lsp_pool& pool, const json& r, bool utf8)
     lsp_location l;
     l.path = pool.relative_of_uri(uri.get<std::string>());
     auto& text = texts[l.path];
+    if (l.path.empty()) return;
     if (text.empty() && l.path.front() != '/')
       if (auto t = read_workspace_file(pool.ws(), l.path)) text = std::move(*t);
     auto conv = [&](const json& p, std::uint32_t& line, std::uint32_t& col) {
@@ -690,7 +778,7 @@ result<tool::result> locations_tool(lsp_pool& pool, const json& args, const char
   if (!s) return ran_and_failed(s.take_error());
   json params = text_position(*s, pos->line, pos->column);
   if (std::string_view(method) == "textDocument/references") params["context"] = {{"includeDeclaration", true}};
-  auto r = pool.request(*s->server, method, std::move(params));
+  auto r = pool.request(*s->server, method, std::move(params), s->generation);
   if (!r) return ran_and_failed(r.take_error());
   auto locs = locations_of(pool, *r, utf8_of(*s));
   std::sort(locs.begin(), locs.end(), [](auto& a, auto& b) { return std::tie(a.path, a.line, a.column) < std::tie(b.path, b.line, b.column); });
@@ -710,7 +798,7 @@ result<tool::result> hover(lsp_pool& pool, const json& args) {
   if (!pos) return pos.take_error();
   auto s = pool.open(pos->path);
   if (!s) return ran_and_failed(s.take_error());
-  auto r = pool.request(*s->server, "textDocument/hover", text_position(*s, pos->line, pos->column));
+  auto r = pool.request(*s->server, "textDocument/hover", text_position(*s, pos->line, pos->column), s->generation);
   if (!r) return ran_and_failed(r.take_error());
   std::string info;
   auto piece = [](const json& c) -> std::string {
@@ -764,7 +852,7 @@ result<tool::result> rename_preview(lsp_pool& pool, const json& args) {
   if (!s) return ran_and_failed(s.take_error());
   json params = text_position(*s, pos->line, pos->column);
   params["newName"] = *name;
-  auto r = pool.request(*s->server, "textDocument/rename", std::move(params));
+  auto r = pool.request(*s->server, "textDocument/rename", std::move(params), s->generation);
   if (!r) return ran_and_failed(r.take_error());
   bool utf8 = utf8_of(*s);
   // WorkspaceEdit: changes {uri: [TextEdit]} or documentChanges [{textDocument, edits}].

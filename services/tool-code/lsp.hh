@@ -60,11 +60,15 @@ class lsp_pool {
     std::string uri;
     std::string text;  ///< the file's text as sent
     bool restarted = false;
+    std::uint64_t generation = 0;  ///< the run of the server the file was opened in
   };
   result<session> open(const std::string& path);
 
-  /// Sends a request and waits for its result (`timeout` 0: the configured one).
-  result<json> request(lsp_server& s, std::string method, json params, std::chrono::milliseconds timeout = {});
+  /// Sends a request to run `run` of the server (0: whichever runs; a session's
+  /// generation: refused if the server was started again since) and waits for its result
+  /// (`timeout` 0: the configured one).
+  result<json> request(lsp_server& s, std::string method, json params, std::uint64_t run = 0,
+                       std::chrono::milliseconds timeout = {});
 
   /// The diagnostics last published for `uri`, waiting (up to diagnostics_wait) for the
   /// ones of the text last sent.

@@ -242,3 +242,14 @@ TEST_CASE("positions: UTF-16 code units and byte columns") {
   CHECK(code::lsp_to_byte_column(line, 2, true) == 3);
   CHECK(code::lsp_to_byte_column(line, 99, false) == 9);
 }
+
+TEST_CASE("a server that sends malformed notifications and unknown requests does not take tool-code down") {
+  code::lsp_settings s;
+  s.servers["python"] = {"/usr/bin/python3", WEFT_SOURCE_ROOT "/services/tool-code/lsp_test_server.py"};
+  fixture f(s);
+  for (int i = 0; i < 3; ++i) {
+    auto h = f.ok("lsp_hover", {{"path", "py/inventory.py"}, {"line", 4}, {"column", 7}});
+    CHECK(h["hover"] == "still here");
+  }
+  CHECK(f.pool->pid_of("python") > 0);
+}
