@@ -1959,8 +1959,9 @@ api = "https://gitlab.example/api/v4"
                  "git_user = \"bot\"\n");
   CHECK(g.tools.forges.at("t").git == std::vector<std::string>{"https://h/team/"});
   CHECK(g.tools.forges.at("t").git_user == "bot");
-  CHECK(errors("[tools.forges.t]\nkind = \"gitea\"\napi = \"https://h/api/v1\"\ngit = [\"ssh://h/\"]\n") ==
-        "clawft.toml:4:7: error: [tools.forges.t] git must list http(s) URL prefixes, not 'ssh://h/'");
+  CHECK(errors("[tools.forges.t]\nkind = \"gitea\"\napi = \"https://h/api/v1\"\ngit = [\"ssh://h/\", \"https://u@h/\"]\n") ==
+        "clawft.toml:4:7: error: [tools.forges.t] git must list http(s) URL prefixes (scheme, host, path; no user), not 'ssh://h/'\n"
+        "clawft.toml:4:7: error: [tools.forges.t] git must list http(s) URL prefixes (scheme, host, path; no user), not 'https://u@h/'");
 }
 
 TEST_CASE("claude_permissions_of: Claude Code gets what the agent's tool policy gives it") {
