@@ -283,7 +283,7 @@ constexpr error_case error_cases[] = {
     {"[buss]\n",
      "clawft.toml:1:2: error: unknown key 'buss' at the top level; expected one of: weft, bus, supervisor, "
         "services, providers, llm, agents, channels, agent_routes, routing, delegation, memory, mcp, tools, "
-        "security, hub; did you mean 'bus'?"},
+        "oauth2, security, hub; did you mean 'bus'?"},
     {"[bus]\nmax_message_bytes = \"big\"\n",
      "clawft.toml:2:21: error: [bus] max_message_bytes must be an integer, not a string"},
     {"[bus]\nqueue_depth = 10.5\n",

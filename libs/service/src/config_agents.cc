@@ -164,6 +164,7 @@ void read_agent_sections(checker& ck, const toml::table& root, config& c) {
   ck.track_env(&c.secret_vars["tool-mcp"]);
   if (auto* t = section("tools")) read_tools(ck, *t, c);
   ck.track_env(nullptr);
+  if (auto* t = section("oauth2")) read_oauth2(ck, *t, c);
   finish_secret_vars(c);
 }
 

@@ -429,9 +429,9 @@ void read_routing(checker& ck, const toml::table& t, config& c);
 void read_delegation(checker& ck, const toml::table& t, config& c);
 
 /// The top-level sections the files above (with config_memory.cc and config_mcp.cc) read.
-constexpr std::array<std::string_view, 10> agent_sections = {"providers",    "llm",     "agents",     "channels",
+constexpr std::array<std::string_view, 11> agent_sections = {"providers",    "llm",     "agents",     "channels",
                                                              "agent_routes", "routing", "delegation", "memory",
-                                                             "mcp",          "tools"};
+                                                             "mcp",          "tools",   "oauth2"};
 
 /// Reads every section of agent_sections present in `root` into `c`, in dependency order
 /// (providers, llm, agents, then what refers to agents), and fills c.bus.agent_tools.
@@ -443,6 +443,9 @@ void read_memory(checker& ck, const toml::table& t, config& c);
 /// [mcp] and [tools] (config_mcp.cc); after [agents] and [routing], which [mcp] agent refers to.
 void read_mcp(checker& ck, const toml::table& t, config& c);
 void read_tools(checker& ck, const toml::table& t, config& c);
+
+/// [oauth2] (config_oauth2.cc); after [agents], which its grants refer to.
+void read_oauth2(checker& ck, const toml::table& t, config& c);
 /// Completes config::secret_vars once every section is read: providers' key variables join
 /// llm's list, empty lists go.
 void finish_secret_vars(config& c);

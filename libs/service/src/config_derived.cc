@@ -175,6 +175,8 @@ std::shared_ptr<const config> positionless(const config& c) {
   out->tools.cargo.where.clear();
   out->tools.code.where.clear();
   for (auto& [n, f] : out->tools.forges) f.where.clear();
+  out->oauth2.where.clear();
+  for (auto& [n, p] : out->oauth2.providers) p.where.clear();
   for (auto& r : out->bus.acl) r.where.clear();
   for (auto& [n, p] : out->bus.agent_tools) p.where.clear();
   out->services.clear();  // each compares its own spec
@@ -256,6 +258,13 @@ bool same_part(const config& a, const config& b, std::string_view part) {
   if (part == "channels.web") return a.channels.web == b.channels.web;
   if (part == "mcp") return a.mcp == b.mcp;
   if (part == "tools.forges") return a.tools.forges == b.tools.forges;
+  if (part == "oauth2") {  // positions aside
+    auto x = a.oauth2, y = b.oauth2;
+    x.where.clear(), y.where.clear();
+    for (auto* o : {&x, &y})
+      for (auto& [n, p] : o->providers) p.where.clear();
+    return x == y;
+  }
   if (part == "bus.limits") return a.bus.max_message_bytes == b.bus.max_message_bytes;
   if (part == "supervisor.stop") return a.supervisor.stop_timeout_ms == b.supervisor.stop_timeout_ms;
   return a == b;  // a part nobody named: the whole config
@@ -312,6 +321,8 @@ std::vector<service_spec> derived_services(const config& c,
   // (and serves keyword search) without it.
   if (c.memory.enabled)
     add("memory", "weft-memory", "memory", {"bus"}, {"paths", "embedding", "memory", "agents.ids", "bus.limits"});
+  // The OAuth2 broker: the one process with client secrets and refresh tokens.
+  if (c.oauth2.configured) add("oauth2", "weft-oauth2", "oauth2", {"bus"}, {"paths", "oauth2"});
 
   // The egress proxy, for the shell and git tools of agents with network = "public" (and
   // their delegate processes when Claude Code uses its own login, so it must reach Anthropic):

@@ -375,6 +375,36 @@ struct tools_settings {
   bool operator==(const tools_settings&) const = default;
 };
 
+/// [oauth2.providers.<name>]: an identity provider the broker logs accounts in with.
+struct oauth2_provider_settings {
+  std::string name;
+  std::string kind;           ///< google | microsoft | github | slack | oidc
+  std::string client_id;
+  std::string client_secret;  ///< usually "${VAR}": only the oauth2 service gets the variable
+  /// Endpoint overrides (empty: the kind's own; oidc: from the issuer's discovery document).
+  std::string auth_url, token_url, device_url, revoke_url;
+  std::string issuer;          ///< oidc: https://issuer (its /.well-known/openid-configuration)
+  std::string tenant;          ///< microsoft: common, organizations, consumers or a tenant id
+  std::vector<std::string> scopes;  ///< default scopes of a login; empty: the kind's
+  std::string where;
+  bool operator==(const oauth2_provider_settings&) const = default;
+};
+
+/// [oauth2]: the OAuth2 broker (weft-oauth2), the only process with client secrets and
+/// refresh tokens.
+struct oauth2_settings {
+  bool configured = false;     ///< [oauth2] is in the file (the broker runs)
+  std::string store = "encrypted";  ///< encrypted | memory
+  std::string key_file;        ///< "": $WEFT_HOME/oauth2/store.key (without a systemd credential)
+  std::uint32_t memory_ttl_s = 3600;  ///< memory store: tokens are forgotten after this
+  std::uint16_t redirect_port = 0;    ///< the loopback flow's listener on 127.0.0.1 (0: any free port)
+  std::map<std::string, oauth2_provider_settings> providers;  ///< by name
+  /// [oauth2.grants.<agent>]: account → the scopes the agent's tools may ask for.
+  std::map<std::string, std::map<std::string, std::vector<std::string>>> grants;
+  std::string where;
+  bool operator==(const oauth2_settings&) const = default;
+};
+
 /// config::source when no file was read.
 inline constexpr std::string_view builtin_config_source = "(built-in default)";
 
@@ -397,6 +427,7 @@ struct config {
   memory_settings memory;
   std::optional<mcp_serve_settings> mcp;  ///< [mcp]; the built-in default config has one
   tools_settings tools;
+  oauth2_settings oauth2;
   /// Environment variables services need from weftd's environment, by service name: the
   /// `${VAR}`s of the sections a service owns (llm: [providers] and key variables,
   /// chan-telegram/chan-web: [channels], tool-mcp: [tools]), and under "*" those of every

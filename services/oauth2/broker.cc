@@ -1,0 +1,573 @@
+#include "services/oauth2/broker.hh"
+
+#include <sodium.h>
+
+#include <algorithm>
+
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+#include <nlohmann/json.hpp>
+
+#include <weft/base/log.hh>
+#include <weft/http/request.hh>
+
+#include "proto/oauth_v1.hh"
+
+namespace weft::oauth2 {
+
+namespace ov = proto::oauth_v1;
+using json = nlohmann::json;
+using namespace std::chrono_literals;
+
+namespace {
+
+constexpr auto login_lifetime = std::chrono::minutes(10);
+constexpr std::uint64_t refresh_margin_ms = 60'000;  // a token with less left is refreshed first
+
+std::uint64_t now_ms() {
+  return static_cast<std::uint64_t>(
+      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count());
+}
+
+std::string random_url_safe(std::size_t bytes) {
+  std::vector<unsigned char> b(bytes);
+  randombytes_buf(b.data(), b.size());
+  std::string out(sodium_base64_encoded_len(bytes, sodium_base64_VARIANT_URLSAFE_NO_PADDING), '\0');
+  sodium_bin2base64(out.data(), out.size(), b.data(), b.size(), sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+  out.resize(std::strlen(out.c_str()));
+  return out;
+}
+
+/// PKCE S256: base64url(sha256(verifier)).
+std::string challenge_of(const std::string& verifier) {
+  unsigned char h[crypto_hash_sha256_BYTES];
+  crypto_hash_sha256(h, reinterpret_cast<const unsigned char*>(verifier.data()), verifier.size());
+  std::string out(sodium_base64_encoded_len(sizeof h, sodium_base64_VARIANT_URLSAFE_NO_PADDING), '\0');
+  sodium_bin2base64(out.data(), out.size(), h, sizeof h, sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+  out.resize(std::strlen(out.c_str()));
+  return out;
+}
+
+std::string form(const std::vector<std::pair<std::string, std::string>>& fields) {
+  std::string out;
+  for (auto& [k, v] : fields) out += (out.empty() ? "" : "&") + http::url_encode(k) + "=" + http::url_encode(v);
+  return out;
+}
+
+bool valid_account(std::string_view n) {
+  return !n.empty() && n.size() <= 64 && std::all_of(n.begin(), n.end(), [](unsigned char c) {
+    return std::islower(c) || std::isdigit(c) || c == '-' || c == '_' || c == '.' || c == '@';
+  });
+}
+
+error oerr(ov::error_code c, std::string msg) { return ov::make(c, "{}", msg); }
+
+/// The provider's error words from a token endpoint's answer: "invalid_grant: Token has
+/// been expired or revoked."
+std::string provider_words(const json& j, long status) {
+  if (j.is_object() && j.contains("error")) {
+    std::string e = j["error"].is_string() ? j["error"].get<std::string>() : j["error"].dump();
+    if (j.contains("error_description") && j["error_description"].is_string())
+      e += ": " + j["error_description"].get<std::string>();
+    return e;
+  }
+  return fmt::format("HTTP {}", status);
+}
+
+std::string error_code_of(const json& j) {
+  return j.is_object() && j.contains("error") && j["error"].is_string() ? j["error"].get<std::string>() : "";
+}
+
+}  // namespace
+
+struct broker::live {
+  std::string access_token, token_type = "Bearer";
+  std::uint64_t expires_at_ms = 0;
+  bool refreshing = false;
+  std::vector<std::function<void(result<ov::access_token>)>> waiting;
+};
+
+struct broker::login {
+  std::string id, provider, account, flow;
+  std::vector<std::string> scopes;
+  std::string verifier, state, redirect_uri;  // loopback
+  std::string device_code;                   // device
+  std::chrono::seconds interval{5};
+  std::chrono::steady_clock::time_point deadline;
+  event_loop::id timer = 0;
+  std::optional<result<ov::account>> outcome;
+  std::vector<std::pair<service::responder, event_loop::id>> waiters;
+};
+
+// ---- the broker ------------------------------------------------------------------------
+
+struct broker_impl {
+  broker& b;
+
+  log::logger& lg() { return log::get("oauth2"); }
+
+  status usable_store() {
+    if (!b._store) return oerr(ov::error_code::store, b._store_error);
+    return {};
+  }
+
+  ov::account public_of(const stored_account& a) {
+    ov::account o;
+    o.name = a.name;
+    o.provider = a.provider;
+    o.scopes = a.scopes;
+    o.last_refresh_ms = a.last_refresh_ms;
+    o.last_error = a.last_error;
+    o.rotating = a.rotating;
+    if (auto it = b._live.find(a.name); it != b._live.end()) o.expires_at_ms = it->second->expires_at_ms;
+    return o;
+  }
+
+  status save() {
+    if (auto s = b._store->save(b._accounts); !s) {
+      lg().error("{}", s.err().message);
+      return oerr(ov::error_code::store, s.err().message);
+    }
+    return {};
+  }
+
+  /// POSTs a form to a token endpoint; `done` gets the JSON answer and status.
+  void post(const provider& p, const std::string& url, std::vector<std::pair<std::string, std::string>> fields,
+            std::function<void(result<std::pair<long, json>>)> done) {
+    if (!p.client_secret.empty()) fields.emplace_back("client_secret", p.client_secret);
+    http::client_request r;
+    r.method = "POST";
+    r.url = url;
+    r.headers = {"Content-Type: application/x-www-form-urlencoded", "Accept: application/json"};
+    r.body = form(fields);
+    r.timeout = 30s;
+    http::client::handlers h;
+    h.done = [done = std::move(done), url, name = p.name](http::client_response resp) {
+      if (!resp.ok())
+        return done(oerr(ov::error_code::provider, fmt::format("Failed to reach provider '{}' at {}: {}", name, url, resp.error)));
+      auto j = json::parse(resp.body, nullptr, false);
+      if (j.is_discarded() && resp.status / 100 == 2)
+        return done(oerr(ov::error_code::provider, fmt::format("Provider '{}' answered {} with what is not JSON", name, url)));
+      done(std::pair{resp.status, std::move(j)});
+    };
+    b._http->start(std::move(r), std::move(h));
+  }
+
+  /// Takes a token endpoint's success: the account (new or refreshed) and its live token.
+  result<ov::account> take_tokens(const provider& p, const std::string& account, const std::vector<std::string>& asked,
+                                  const json& j) {
+    if (!j.is_object() || !j.contains("access_token") || !j["access_token"].is_string())
+      return oerr(ov::error_code::provider, fmt::format("Provider '{}' answered without an access token", p.name));
+    auto& a = b._accounts[account];
+    bool fresh = a.name.empty();
+    a.name = account;
+    a.provider = p.name;
+    if (fresh) a.created_ms = now_ms();
+    if (j.contains("refresh_token") && j["refresh_token"].is_string()) {
+      if (!fresh && !a.refresh_token.empty() && a.refresh_token != j["refresh_token"].get<std::string>()) a.rotating = true;
+      a.refresh_token = j["refresh_token"];
+    }
+    if (a.refresh_token.empty())
+      lg().warning("account '{}': provider '{}' gave no refresh token; it must log in again when the access token expires",
+                   account, p.name);
+    if (j.contains("scope") && j["scope"].is_string()) {
+      a.scopes.clear();
+      std::string s = j["scope"];
+      for (std::size_t i = 0; i < s.size();) {
+        auto sp = s.find_first_of(" ,", i);
+        auto one = s.substr(i, sp == std::string::npos ? std::string::npos : sp - i);
+        if (!one.empty()) a.scopes.push_back(one);
+        if (sp == std::string::npos) break;
+        i = sp + 1;
+      }
+    } else if (fresh || !asked.empty()) {
+      a.scopes = asked;
+    }
+    a.last_refresh_ms = now_ms();
+    a.last_error.clear();
+    auto& l = b._live[account];
+    if (!l) l = std::make_unique<broker::live>();
+    l->access_token = j["access_token"];
+    if (j.contains("token_type") && j["token_type"].is_string()) l->token_type = j["token_type"];
+    std::uint64_t ttl = j.contains("expires_in") && j["expires_in"].is_number_unsigned() ? j["expires_in"].get<std::uint64_t>() : 3600;
+    l->expires_at_ms = now_ms() + ttl * 1000;
+    if (auto s = save(); !s) return s.take_error();
+    return public_of(a);
+  }
+
+  // ---- GetToken ------------------------------------------------------------------------
+
+  void get_token(ov::get_token req, service::responder r) {
+    auto agent = service::agent_of_address(r.from());
+    if (!agent) return r.fail(oerr(ov::error_code::denied, fmt::format("'{}' is not a process of an agent: only an agent's tools get tokens", r.from())));
+    if (auto s = usable_store(); !s) return r.fail(s.err());
+    auto& grants = b._cfg.oauth2.grants;
+    auto ga = grants.find(*agent);
+    auto gacc = ga == grants.end() ? nullptr : &ga->second;
+    auto granted = gacc ? gacc->find(req.account) : decltype(gacc->find(req.account)){};
+    if (!gacc || granted == gacc->end())
+      return r.fail(oerr(ov::error_code::denied, fmt::format("agent '{}' has no grant of account '{}' ([oauth2.grants.{}] {} = [scopes])",
+                                                             *agent, req.account, *agent, req.account)));
+    auto acc = b._accounts.find(req.account);
+    if (acc == b._accounts.end())
+      return r.fail(oerr(ov::error_code::no_such_account,
+                         fmt::format("account '{}' is not logged in (weftctl auth login <provider> --account {})", req.account, req.account)));
+    auto pit = b._providers.find(acc->second.provider);
+    if (pit == b._providers.end())
+      return r.fail(oerr(ov::error_code::bad_request, fmt::format("account '{}' belongs to provider '{}', which is no longer configured",
+                                                                  req.account, acc->second.provider)));
+    auto& p = pit->second;
+    for (auto& s : req.scopes) {
+      bool in_grant = std::any_of(granted->second.begin(), granted->second.end(),
+                                  [&](auto& g) { return scope_of(p, g) == scope_of(p, s); });
+      if (!in_grant)
+        return r.fail(oerr(ov::error_code::denied, fmt::format("agent '{}' is not granted scope '{}' of account '{}' ([oauth2.grants.{}])",
+                                                               *agent, s, req.account, *agent)));
+      auto& held = acc->second.scopes;
+      if (std::find(held.begin(), held.end(), scope_of(p, s)) == held.end())
+        return r.fail(oerr(ov::error_code::denied, fmt::format("account '{}' was not given scope '{}' at login; log in again with "
+                                                               "--scopes including it",
+                                                               req.account, s)));
+    }
+    token_for(req.account, [r = std::make_shared<service::responder>(std::move(r))](result<ov::access_token> t) {
+      r->answer(t);
+    });
+  }
+
+  /// The account's access token: the cached one while it has a minute left, else refreshed
+  /// (one refresh at a time per account; callers meanwhile wait for it).
+  void token_for(const std::string& account, std::function<void(result<ov::access_token>)> done) {
+    auto& l = b._live[account];
+    if (!l) l = std::make_unique<broker::live>();
+    auto& a = b._accounts.at(account);
+    if (!l->access_token.empty() && l->expires_at_ms > now_ms() + refresh_margin_ms)
+      return done(ov::access_token{l->access_token, l->token_type, l->expires_at_ms, account, a.provider});
+    l->waiting.push_back(std::move(done));
+    if (l->refreshing) return;
+    if (a.refresh_token.empty()) return finish_refresh(account, oerr(ov::error_code::login_required, fmt::format(
+        "account '{}' has no refresh token: log in again (weftctl auth login {} --account {})", account, a.provider, account)));
+    l->refreshing = true;
+    auto& p = b._providers.at(a.provider);
+    post(p, p.token_url, {{"grant_type", "refresh_token"}, {"refresh_token", a.refresh_token}, {"client_id", p.client_id}},
+         [this, account](result<std::pair<long, json>> res) {
+           if (!b._accounts.count(account)) return finish_refresh(account, oerr(ov::error_code::no_such_account, "logged out meanwhile"));
+           auto& a = b._accounts.at(account);
+           auto& p = b._providers.at(a.provider);
+           if (!res) {
+             a.last_error = res.err().message;
+             return finish_refresh(account, res.take_error());
+           }
+           auto& [status, j] = *res;
+           if (status / 100 != 2) {
+             auto words = provider_words(j, status);
+             a.last_error = "refresh refused: " + words;
+             (void)save();
+             // invalid_grant: the refresh token was revoked or expired; nothing but a new login helps.
+             if (error_code_of(j) == "invalid_grant" || status == 401)
+               return finish_refresh(account, oerr(ov::error_code::login_required, fmt::format(
+                   "account '{}' must log in again (weftctl auth login {} --account {}): provider '{}' refused its "
+                   "refresh token ({})", account, a.provider, account, p.name, words)));
+             return finish_refresh(account, oerr(ov::error_code::provider, fmt::format(
+                 "Failed to refresh account '{}' at provider '{}': {}", account, p.name, words)));
+           }
+           auto taken = take_tokens(p, account, {}, j);
+           if (!taken) return finish_refresh(account, taken.take_error());
+           lg().info("account '{}': access token refreshed{}", account, a.rotating ? " (refresh token rotated)" : "");
+           auto& l = *b._live.at(account);
+           finish_refresh(account, ov::access_token{l.access_token, l.token_type, l.expires_at_ms, account, a.provider});
+         });
+  }
+
+  void finish_refresh(const std::string& account, result<ov::access_token> r) {
+    auto it = b._live.find(account);
+    if (it == b._live.end()) return;
+    auto waiting = std::move(it->second->waiting);
+    it->second->waiting.clear();
+    it->second->refreshing = false;
+    for (auto& w : waiting) w(r);
+  }
+
+  // ---- logins --------------------------------------------------------------------------
+
+  bool from_ctl(const service::responder& r) { return r.from().rfind("ctl/", 0) == 0; }
+
+  void start_login(ov::start_login req, service::responder r) {
+    if (!from_ctl(r)) return r.fail(oerr(ov::error_code::denied, "only weftctl logs accounts in"));
+    if (auto s = usable_store(); !s) return r.fail(s.err());
+    auto pit = b._providers.find(req.provider);
+    if (pit == b._providers.end())
+      return r.fail(oerr(ov::error_code::bad_request, fmt::format("no provider '{}' in [oauth2.providers]", req.provider)));
+    if (!valid_account(req.account))
+      return r.fail(oerr(ov::error_code::bad_request, fmt::format("account name '{}' must be 1-64 of a-z, 0-9, '-', '_', '.', '@'", req.account)));
+    auto& p = pit->second;
+    if (req.flow != "loopback" && req.flow != "device")
+      return r.fail(oerr(ov::error_code::bad_request, fmt::format("flow '{}' is not loopback or device", req.flow)));
+    if (req.flow == "device" && p.device_url.empty())
+      return r.fail(oerr(ov::error_code::bad_request, fmt::format("provider '{}' ({}) has no device flow; use the loopback flow", p.name, p.kind)));
+    if (p.auth_url.empty() || p.token_url.empty())
+      return r.fail(oerr(ov::error_code::bad_request, fmt::format("provider '{}' has no endpoints (set auth_url and token_url)", p.name)));
+    auto l = std::make_unique<broker::login>();
+    l->id = fmt::format("login-{}-{}", b._next_login++, random_url_safe(6));
+    l->provider = p.name;
+    l->account = req.account;
+    l->flow = req.flow;
+    l->scopes = request_scopes(p, req.scopes);
+    l->deadline = std::chrono::steady_clock::now() + login_lifetime;
+    auto* lp = l.get();
+    b._logins[l->id] = std::move(l);
+    // A login nobody finishes ends.
+    lp->timer = b._rt.loop().after(login_lifetime, [this, id = lp->id] {
+      if (auto it = b._logins.find(id); it != b._logins.end()) {
+        it->second->timer = 0;
+        finish_login(*it->second, oerr(ov::error_code::bad_request, "the login was not finished in time"));
+      }
+    });
+    if (req.flow == "loopback") return start_loopback(*lp, p, std::move(r));
+    start_device(*lp, p, std::move(r));
+  }
+
+  status ensure_listener() {
+    if (b._redirects) return {};
+    auto srv = http::server::listen(b._rt.loop(), {"127.0.0.1", b._cfg.oauth2.redirect_port}, {}, "oauth2");
+    if (!srv) return srv.take_error();
+    b._redirects = std::move(*srv);
+    b._redirects->on_request = [this](http::server::conn_id c, const http::request& q) { on_redirect(c, q); };
+    return {};
+  }
+
+  void start_loopback(broker::login& l, const provider& p, service::responder r) {
+    if (auto s = ensure_listener(); !s) {
+      auto e = s.err().message;
+      finish_login(l, oerr(ov::error_code::bad_request, e));
+      return r.fail(oerr(ov::error_code::bad_request, fmt::format("Failed to take the redirect on 127.0.0.1: {}", e)));
+    }
+    l.verifier = random_url_safe(48);
+    l.state = random_url_safe(24);
+    l.redirect_uri = fmt::format("http://127.0.0.1:{}/callback", b._redirects->port());
+    std::vector<std::pair<std::string, std::string>> q = {
+        {"response_type", "code"},      {"client_id", p.client_id},     {"redirect_uri", l.redirect_uri},
+        {"scope", fmt::format("{}", fmt::join(l.scopes, " "))},         {"state", l.state},
+        {"code_challenge", challenge_of(l.verifier)},                   {"code_challenge_method", "S256"}};
+    q.insert(q.end(), p.auth_params.begin(), p.auth_params.end());
+    ov::login_started out;
+    out.login_id = l.id;
+    out.flow = "loopback";
+    out.url = p.auth_url + (p.auth_url.find('?') == std::string::npos ? "?" : "&") + form(q);
+    out.expires_in_s = static_cast<std::uint32_t>(std::chrono::duration_cast<std::chrono::seconds>(login_lifetime).count());
+    lg().info("login '{}': account '{}' at '{}', waiting for the redirect on {}", l.id, l.account, p.name, l.redirect_uri);
+    r.reply(out);
+  }
+
+  void on_redirect(http::server::conn_id c, const http::request& q) {
+    auto page = [&](int status, const std::string& text) {
+      b._redirects->respond(c, status, "text/html; charset=utf-8",
+                            "<!doctype html><meta charset=utf-8><title>weft</title><p>" + text + "</p>");
+    };
+    if (q.path != "/callback") return page(404, "Not a weft login page.");
+    auto state = q.query.count("state") ? q.query.at("state") : "";
+    broker::login* l = nullptr;
+    for (auto& [id, x] : b._logins)
+      if (x->flow == "loopback" && !x->outcome && !state.empty() && http::equal_secret(x->state, state)) l = x.get();
+    if (!l) return page(400, "This login is unknown or over: start it again with weftctl auth login.");
+    if (q.query.count("error")) {
+      auto e = q.query.at("error") + (q.query.count("error_description") ? ": " + q.query.at("error_description") : "");
+      page(200, "The provider said no (" + e + "). You may close this page.");
+      return finish_login(*l, oerr(ov::error_code::provider, fmt::format("provider '{}' refused the login: {}", l->provider, e)));
+    }
+    if (!q.query.count("code")) return page(400, "The provider sent no code.");
+    page(200, "weft has the login of '" + l->account + "'. You may close this page.");
+    auto& p = b._providers.at(l->provider);
+    post(p, p.token_url,
+         {{"grant_type", "authorization_code"}, {"code", q.query.at("code")}, {"redirect_uri", l->redirect_uri},
+          {"client_id", p.client_id}, {"code_verifier", l->verifier}},
+         [this, id = l->id](result<std::pair<long, json>> res) { exchanged(id, std::move(res)); });
+  }
+
+  void exchanged(const std::string& id, result<std::pair<long, json>> res) {
+    auto it = b._logins.find(id);
+    if (it == b._logins.end()) return;
+    auto& l = *it->second;
+    auto& p = b._providers.at(l.provider);
+    if (!res) return finish_login(l, res.take_error());
+    auto& [status, j] = *res;
+    if (status / 100 != 2)
+      return finish_login(l, oerr(ov::error_code::provider, fmt::format("provider '{}' refused the code: {}", p.name, provider_words(j, status))));
+    finish_login(l, take_tokens(p, l.account, l.scopes, j));
+  }
+
+  void start_device(broker::login& l, const provider& p, service::responder r) {
+    post(p, p.device_url, {{"client_id", p.client_id}, {"scope", fmt::format("{}", fmt::join(l.scopes, " "))}},
+         [this, id = l.id, r = std::make_shared<service::responder>(std::move(r))](result<std::pair<long, json>> res) {
+           auto it = b._logins.find(id);
+           if (it == b._logins.end()) return r->fail(oerr(ov::error_code::bad_request, "the login ended"));
+           auto& l = *it->second;
+           auto& p = b._providers.at(l.provider);
+           if (!res) {
+             r->fail(res.err());
+             return finish_login(l, res.take_error());
+           }
+           auto& [status, j] = *res;
+           if (status / 100 != 2 || !j.is_object() || !j.contains("device_code") || !j["device_code"].is_string() ||
+               !j.contains("user_code") || !j["user_code"].is_string()) {
+             auto e = oerr(ov::error_code::provider, fmt::format("provider '{}' did not start the device flow: {}", p.name, provider_words(j, status)));
+             r->fail(e);
+             return finish_login(l, e);
+           }
+           l.device_code = j["device_code"];
+           if (j.contains("interval") && j["interval"].is_number_unsigned()) l.interval = std::chrono::seconds(std::max<std::uint64_t>(1, j["interval"].get<std::uint64_t>()));
+           ov::login_started out;
+           out.login_id = l.id;
+           out.flow = "device";
+           out.user_code = j["user_code"];
+           // Google says verification_url; the RFC says verification_uri.
+           for (auto k : {"verification_uri_complete", "verification_uri", "verification_url"})
+             if (j.contains(k) && j[k].is_string()) {
+               out.verification_uri = j[k];
+               if (std::string_view(k) != "verification_uri_complete") break;
+             }
+           out.expires_in_s = j.contains("expires_in") && j["expires_in"].is_number_unsigned() ? j["expires_in"].get<std::uint32_t>() : 900;
+           lg().info("login '{}': account '{}' at '{}', device code issued; polling every {} s", l.id, l.account, p.name, l.interval.count());
+           r->reply(out);
+           poll_later(l);
+         });
+  }
+
+  void poll_later(broker::login& l) {
+    l.timer = b._rt.loop().after(l.interval, [this, id = l.id] {
+      auto it = b._logins.find(id);
+      if (it == b._logins.end() || it->second->outcome) return;
+      it->second->timer = 0;
+      auto& l = *it->second;
+      auto& p = b._providers.at(l.provider);
+      post(p, p.token_url,
+           {{"grant_type", "urn:ietf:params:oauth:grant-type:device_code"}, {"device_code", l.device_code}, {"client_id", p.client_id}},
+           [this, id](result<std::pair<long, json>> res) {
+             auto it = b._logins.find(id);
+             if (it == b._logins.end() || it->second->outcome) return;
+             auto& l = *it->second;
+             auto& p = b._providers.at(l.provider);
+             if (!res) return poll_later(l);  // the network: try again at the next interval
+             auto& [status, j] = *res;
+             if (status / 100 == 2) return finish_login(l, take_tokens(p, l.account, l.scopes, j));
+             auto code = error_code_of(j);
+             if (code == "authorization_pending") return poll_later(l);
+             if (code == "slow_down") {  // RFC 8628 §3.5: five seconds more from now on
+               l.interval += std::chrono::seconds(5);
+               return poll_later(l);
+             }
+             finish_login(l, oerr(code == "access_denied" ? ov::error_code::denied : ov::error_code::provider,
+                                  fmt::format("provider '{}' ended the device login: {}", p.name, provider_words(j, status))));
+           });
+    });
+  }
+
+  void finish_login(broker::login& l, result<ov::account> outcome) {
+    if (l.outcome) return;
+    if (outcome) lg().info("login '{}': account '{}' logged in at '{}'", l.id, l.account, l.provider);
+    else lg().warning("login '{}': {}", l.id, outcome.err().message);
+    l.outcome = std::move(outcome);
+    if (l.timer) b._rt.loop().cancel(std::exchange(l.timer, 0));
+    for (auto& [r, t] : l.waiters) {
+      if (t) b._rt.loop().cancel(t);
+      r.answer(*l.outcome);
+    }
+    l.waiters.clear();
+    // Kept a while for a WaitLogin that comes late, then forgotten.
+    b._rt.loop().after(std::chrono::minutes(2), [this, id = l.id] {
+      b._logins.erase(id);
+      bool waiting = std::any_of(b._logins.begin(), b._logins.end(),
+                                 [](auto& x) { return x.second->flow == "loopback" && !x.second->outcome; });
+      if (!waiting) b._redirects.reset();
+    });
+  }
+
+  void wait_login(ov::wait_login req, service::responder r) {
+    if (!from_ctl(r)) return r.fail(oerr(ov::error_code::denied, "only weftctl waits for logins"));
+    auto it = b._logins.find(req.login_id);
+    if (it == b._logins.end()) return r.fail(oerr(ov::error_code::bad_request, fmt::format("no login '{}' (over, or never started)", req.login_id)));
+    auto& l = *it->second;
+    if (l.outcome) return r.answer(*l.outcome);
+    auto wait = std::chrono::milliseconds(std::min<std::uint32_t>(req.wait_ms, 60000));
+    l.waiters.emplace_back(std::move(r), 0);
+    auto index = l.waiters.size() - 1;
+    l.waiters[index].second = b._rt.loop().after(wait, [this, id = l.id, index] {
+      auto it = b._logins.find(id);
+      if (it == b._logins.end() || index >= it->second->waiters.size()) return;
+      auto& w = it->second->waiters[index];
+      w.second = 0;
+      if (w.first.owed()) w.first.fail(oerr(ov::error_code::pending, "the login is not finished yet"));
+    });
+  }
+
+  void list(service::responder r) {
+    if (!from_ctl(r)) return r.fail(oerr(ov::error_code::denied, "only weftctl lists the accounts"));
+    ov::accounts out;
+    out.store = b._store ? b._store->describe() : "unusable";
+    out.store_error = b._store_error;
+    if (b._store) b._accounts = b._store->load();  // memory mode: drop the expired
+    for (auto& [n, a] : b._accounts) out.accounts.push_back(public_of(a));
+    r.reply(out);
+  }
+
+  void logout(ov::logout req, service::responder r) {
+    if (!from_ctl(r)) return r.fail(oerr(ov::error_code::denied, "only weftctl logs accounts out"));
+    if (auto s = usable_store(); !s) return r.fail(s.err());
+    auto it = b._accounts.find(req.account);
+    if (it == b._accounts.end()) return r.fail(oerr(ov::error_code::no_such_account, fmt::format("account '{}' is not logged in", req.account)));
+    auto forget = [this](const std::string& account, bool revoked, std::string note, service::responder& r) {
+      b._accounts.erase(account);
+      b._live.erase(account);
+      if (auto s = save(); !s) return r.fail(s.err());
+      lg().info("account '{}' logged out{}", account, revoked ? " and revoked" : "");
+      r.reply(ov::logged_out{account, revoked, std::move(note)});
+    };
+    auto& p = b._providers.count(it->second.provider) ? b._providers.at(it->second.provider) : b._providers.begin()->second;
+    if (!req.revoke || p.revoke_url.empty() || it->second.refresh_token.empty())
+      return forget(req.account, false,
+                    req.revoke ? fmt::format("provider '{}' ({}) has no revocation endpoint: revoke weft's access in the "
+                                             "account's security settings", p.name, p.kind)
+                               : "not revoked (asked not to)",
+                    r);
+    post(p, p.revoke_url, {{"token", it->second.refresh_token}, {"client_id", p.client_id}},
+         [forget, account = req.account, r = std::make_shared<service::responder>(std::move(r))](result<std::pair<long, json>> res) mutable {
+           if (res && res->first / 100 == 2) return forget(account, true, "", *r);
+           forget(account, false, fmt::format("the provider did not confirm the revocation ({}); forgotten here anyway",
+                                              res ? provider_words(res->second, res->first) : res.err().message), *r);
+         });
+  }
+};
+
+result<std::unique_ptr<broker>> broker::create(service::runtime& rt, service::config cfg, result<token_store> store) {
+  auto http = http::client::create(rt.loop());
+  if (!http) return http.take_error();
+  std::unique_ptr<broker> b(new broker(rt, std::move(cfg), std::move(store), std::move(*http)));
+  b->serve();
+  return b;
+}
+
+broker::broker(service::runtime& rt, service::config cfg, result<token_store> store, std::unique_ptr<http::client> http)
+    : _rt(rt), _cfg(std::move(cfg)), _http(std::move(http)) {
+  for (auto& [n, p] : _cfg.oauth2.providers) _providers[n] = resolve(p);
+  if (store) {
+    _store.emplace(std::move(*store));
+    _accounts = _store->load();
+  } else {
+    _store_error = store.err().message;
+  }
+}
+
+broker::~broker() {
+  for (auto& [id, l] : _logins)
+    if (l->timer) _rt.loop().cancel(l->timer);
+}
+
+void broker::serve() {
+  auto impl = std::make_shared<broker_impl>(broker_impl{*this});
+  _rt.on<ov::get_token>([impl](ov::get_token q, service::responder r) { impl->get_token(std::move(q), std::move(r)); });
+  _rt.on<ov::start_login>([impl](ov::start_login q, service::responder r) { impl->start_login(std::move(q), std::move(r)); });
+  _rt.on<ov::wait_login>([impl](ov::wait_login q, service::responder r) { impl->wait_login(std::move(q), std::move(r)); });
+  _rt.on<ov::list_accounts>([impl](ov::list_accounts, service::responder r) { impl->list(std::move(r)); });
+  _rt.on<ov::logout>([impl](ov::logout q, service::responder r) { impl->logout(std::move(q), std::move(r)); });
+}
+
+}  // namespace weft::oauth2

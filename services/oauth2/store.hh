@@ -1,0 +1,68 @@
+#pragma once
+/// Where the OAuth2 broker keeps its accounts' refresh tokens: one file sealed with
+/// libsodium's secretbox (XSalsa20-Poly1305) under a 32-byte key from the systemd credential
+/// `oauth2.key` ($CREDENTIALS_DIRECTORY), else a 0600 key file — or, configured so, memory
+/// only, every token forgotten after a TTL. The file is replaced whole (written, synced,
+/// renamed); one that does not open with the key (damaged, another key) is refused whole,
+/// never half-read, and is not overwritten.
+
+#include <array>
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include <weft/base/result.hh>
+
+namespace weft::oauth2 {
+
+/// What is kept of an account. Access tokens are not: they live in the broker's memory.
+struct stored_account {
+  std::string name, provider;
+  std::vector<std::string> scopes;
+  std::string refresh_token;
+  bool rotating = false;            ///< the provider has rotated its refresh token before
+  std::uint64_t created_ms = 0, last_refresh_ms = 0;
+  std::string last_error;
+  bool operator==(const stored_account&) const = default;
+};
+
+using accounts = std::map<std::string, stored_account>;
+
+using store_key = std::array<unsigned char, 32>;
+
+/// The key: the systemd credential `oauth2.key` in `credentials_dir` (32 raw bytes, or 64
+/// hex digits), else `key_file`, created (32 random bytes, mode 0600) when missing. A key
+/// file that others may read, or of another size, is refused. `where` says which it was.
+result<store_key> load_key(const std::string& credentials_dir, const std::string& key_file, std::string* where);
+
+/// Seals and opens the file format: "WEFTOA1\n", a 24-byte nonce, the secretbox of the
+/// accounts as JSON.
+std::string seal(const accounts& a, const store_key& key);
+result<accounts> unseal(std::string_view file, const store_key& key, std::string_view shown);
+
+class token_store {
+ public:
+  /// The encrypted file at `path` (missing: no accounts yet).
+  static result<token_store> open_file(std::string path, const store_key& key, std::string key_where);
+  /// Memory only: accounts are forgotten `ttl` after they were logged in.
+  static token_store memory(std::chrono::seconds ttl);
+
+  /// The accounts (memory mode: those younger than the TTL).
+  accounts load() const;
+  /// Replaces the stored accounts whole. The file mode writes atomically.
+  status save(const accounts& a);
+
+  bool persistent() const { return !_path.empty(); }
+  std::string describe() const;
+
+ private:
+  token_store() = default;
+  std::string _path, _key_where;
+  store_key _key{};
+  std::chrono::seconds _ttl{0};
+  accounts _memory;
+};
+
+}  // namespace weft::oauth2
