@@ -197,8 +197,24 @@ struct broker_impl {
 
   // ---- GetToken ------------------------------------------------------------------------
 
+  /// The agent a process acts for, from the address the bus authenticated: agent/<id>, or
+  /// a per-agent tool process tool/<family>/<id> (any family: calendar and email are theirs);
+  /// only agents of [agents].
+  std::optional<std::string> agent_of(std::string_view from) {
+    std::string id;
+    if (from.rfind("agent/", 0) == 0) {
+      id = std::string(from.substr(6, from.find('/', 6) == std::string_view::npos ? std::string_view::npos : from.find('/', 6) - 6));
+    } else if (from.rfind("tool/", 0) == 0) {
+      auto fam_end = from.find('/', 5);
+      if (fam_end == std::string_view::npos || from.find('/', fam_end + 1) != std::string_view::npos) return std::nullopt;
+      id = std::string(from.substr(fam_end + 1));
+    }
+    if (id.empty() || !b._cfg.agents.count(id)) return std::nullopt;
+    return id;
+  }
+
   void get_token(ov::get_token req, service::responder r) {
-    auto agent = service::agent_of_address(r.from());
+    auto agent = agent_of(r.from());
     if (!agent) return r.fail(oerr(ov::error_code::denied, fmt::format("'{}' is not a process of an agent: only an agent's tools get tokens", r.from())));
     if (auto s = usable_store(); !s) return r.fail(s.err());
     auto& grants = b._cfg.oauth2.grants;
@@ -229,6 +245,10 @@ struct broker_impl {
                                                                "--scopes including it",
                                                                req.account, s)));
     }
+    // A token the API refused is not handed out again: the next one is refreshed.
+    if (!req.refused.empty())
+      if (auto l = b._live.find(req.account); l != b._live.end() && l->second->access_token == req.refused)
+        l->second->expires_at_ms = 0;
     token_for(req.account, [r = std::make_shared<service::responder>(std::move(r))](result<ov::access_token> t) {
       r->answer(t);
     });
@@ -240,7 +260,7 @@ struct broker_impl {
     auto& l = b._live[account];
     if (!l) l = std::make_unique<broker::live>();
     auto& a = b._accounts.at(account);
-    if (!l->access_token.empty() && l->expires_at_ms > now_ms() + refresh_margin_ms)
+    if (!l->access_token.empty() && l->expires_at_ms > now_ms() + refresh_margin_ms && !l->refreshing)
       return done(ov::access_token{l->access_token, l->token_type, l->expires_at_ms, account, a.provider});
     l->waiting.push_back(std::move(done));
     if (l->refreshing) return;

@@ -1,0 +1,273 @@
+// The OAuth2 broker in a running stack against tests/fakes/fake_idp.py speaking Google's and
+// Microsoft's OAuth2 endpoints: the loopback flow with PKCE (a stolen code is useless without
+// the verifier) and the device flow (authorization_pending, slow_down's five more seconds)
+// complete; an agent's tool process gets a cached access token, a refreshed one after the
+// API refused the old (rotation kept across a kill -9 of the broker); an agent without a
+// grant, or a scope not granted, is Denied; a revoked refresh token asks for a new login;
+// logout revokes. No refresh token or client secret outside the broker (environment,
+// arguments, logs) and none in the sealed store file.
+#include <doctest/doctest.h>
+
+#include <signal.h>
+
+#include <filesystem>
+#include <fstream>
+#include <thread>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "proto/oauth_v1.hh"
+#include "proto/tool_v1.hh"
+#include "tests/integration/fake_peer.hh"
+#include "tests/integration/harness.hh"
+#include "tests/temp_dir.hh"
+
+using namespace weft;
+namespace ov = weft::proto::oauth_v1;
+namespace tool = weft::proto::tool_v1;
+using json = nlohmann::json;
+namespace fs = std::filesystem;
+using namespace std::chrono_literals;
+
+namespace {
+
+const std::string client_secret = "client-secret-5521";
+
+std::string config_for(const test::fake_peer& idp) {
+  auto u = idp.url();
+  auto probe = [](const char* id) {
+    return fmt::format("[services.probe-{0}]\nexec = \"{1}/tests/integration/oauth2/weft-test-oauth2-probe\"\n"
+                       "address = \"tool/probe/{0}\"\n\n",
+                       id, WEFT_BUILD_ROOT);
+  };
+  return fmt::format(
+      "[agents.a]\n[agents.b]\n"
+      "[services.agent-a]\nexec = \"/bin/true\"\naddress = \"agent/a\"\nenabled = false\n\n"
+      "[services.agent-b]\nexec = \"/bin/true\"\naddress = \"agent/b\"\nenabled = false\n\n"
+      "[services.llm]\nexec = \"/bin/true\"\nenabled = false\n\n"
+      "[services.router]\nexec = \"/bin/true\"\nenabled = false\n\n"
+      "[oauth2.providers.google]\nclient_id = \"weft-test-client\"\nclient_secret = \"${{WEFT_TEST_OAUTH_SECRET}}\"\n"
+      "auth_url = \"{u}/google/o/oauth2/v2/auth\"\ntoken_url = \"{u}/google/token\"\n"
+      "device_url = \"{u}/google/device/code\"\nrevoke_url = \"{u}/google/revoke\"\n\n"
+      "[oauth2.providers.ms]\nkind = \"microsoft\"\nclient_id = \"weft-test-client\"\n"
+      "client_secret = \"${{WEFT_TEST_OAUTH_SECRET}}\"\nauth_url = \"{u}/microsoft/common/oauth2/v2.0/authorize\"\n"
+      "token_url = \"{u}/microsoft/common/oauth2/v2.0/token\"\ndevice_url = \"{u}/microsoft/common/oauth2/v2.0/devicecode\"\n\n"
+      "[oauth2.grants.a]\nwork = [\"calendar\"]\nhome = [\"calendar\"]\n\n{pa}{pb}",
+      fmt::arg("u", u), fmt::arg("pa", probe("a")), fmt::arg("pb", probe("b")));
+}
+
+template <class Reply, class Req>
+result<Reply> ask(ipc::bus_client& b, const Req& q, std::chrono::milliseconds timeout = 10s) {
+  auto r = b.call("oauth2", q, ipc::call_options{.timeout = timeout});
+  if (!r) return r.take_error();
+  return r->template as<Reply>();
+}
+
+/// The probe of `agent` asking for a token; the token or the broker's error text.
+result<std::string> token(ipc::bus_client& b, const std::string& agent, const json& args) {
+  auto r = b.call("tool/probe/" + agent + "/token", tool::call{"token", args.dump(), "c", 0},
+                  ipc::call_options{.timeout = 30s});
+  if (!r) return r.take_error();
+  auto res = r->as<tool::result>();
+  if (!res) return res.take_error();
+  return res->content;
+}
+
+std::string slurp_file(const std::string& p) {
+  std::ifstream f(p, std::ios::binary);
+  return std::string((std::istreambuf_iterator<char>(f)), {});
+}
+
+/// Follows the authorization URL as a browser would: the fake consents and redirects to the
+/// broker's loopback listener. Returns the callback's status and the code it carried.
+std::pair<int, std::string> browse(const std::string& url) {
+  auto after_scheme = url.substr(url.find("://") + 3);
+  auto colon = after_scheme.find(':'), slash = after_scheme.find('/');
+  auto port = static_cast<std::uint16_t>(std::stoi(after_scheme.substr(colon + 1, slash - colon - 1)));
+  auto auth = test::http(port, "GET", after_scheme.substr(slash));
+  REQUIRE_MESSAGE(auth.status == 302, auth.body);
+  auto loc = auth.header("Location");
+  auto rest = loc.substr(loc.find("://") + 3);
+  auto cport = static_cast<std::uint16_t>(std::stoi(rest.substr(rest.find(':') + 1, rest.find('/') - rest.find(':') - 1)));
+  auto code = loc.substr(loc.find("code=") + 5);
+  code = code.substr(0, code.find('&'));
+  auto cb = test::http(cport, "GET", rest.substr(rest.find('/')));
+  return {cb.status, code};
+}
+
+}  // namespace
+
+TEST_CASE("OAuth2: loopback and device logins, tokens for granted agents only, refresh with rotation, revocation") {
+  test::fake_peer idp("fake_idp.py", {"--client-secret", client_secret, "--interval", "1", "--pending", "2"});
+  ::setenv("WEFT_TEST_OAUTH_SECRET", client_secret.c_str(), 1);
+  auto s = test::stack::start(config_for(idp));
+  ::unsetenv("WEFT_TEST_OAUTH_SECRET");
+  REQUIRE(s);
+  auto b = s->bus_client();
+
+  // --- the loopback flow with PKCE ---
+  auto started = ask<ov::login_started>(*b, ov::start_login{"google", "work", {"calendar"}, "loopback"});
+  REQUIRE_MESSAGE(started, (started ? "" : started.err().to_string()) << "\n" << s->log());
+  CHECK(started->url.find("code_challenge_method=S256") != std::string::npos);
+  CHECK(started->url.find("access_type=offline") != std::string::npos);
+  // A code stolen on its way is useless without the verifier, which never left the broker.
+  auto [status, code] = browse(started->url);
+  CHECK(status == 200);
+  auto done = ask<ov::account>(*b, ov::wait_login{started->login_id, 10000}, 15s);
+  REQUIRE_MESSAGE(done, (done ? "" : done.err().to_string()) << "\n" << s->log());
+  CHECK(done->name == "work");
+  CHECK(done->scopes == std::vector<std::string>{"https://www.googleapis.com/auth/calendar"});
+  auto theft = test::http(idp.port(), "POST", "/google/token",
+                          "grant_type=authorization_code&client_id=weft-test-client&client_secret=" + client_secret +
+                              "&code=" + code + "&code_verifier=guessed&redirect_uri=x",
+                          "application/x-www-form-urlencoded");
+  CHECK(theft.status == 400);
+
+  // --- tokens: agent a, cached; b has no grant; a scope not granted ---
+  auto t1 = token(*b, "a", {{"account", "work"}, {"scopes", {"calendar"}}});
+  REQUIRE_MESSAGE(t1, (t1 ? "" : t1.err().to_string()) << "\n" << s->log());
+  CHECK(t1->rfind("at-", 0) == 0);
+  auto again = token(*b, "a", {{"account", "work"}, {"scopes", {"calendar"}}});
+  REQUIRE(again);
+  CHECK(*again == *t1);  // from the cache
+  auto nob = token(*b, "b", {{"account", "work"}});
+  REQUIRE_FALSE(nob);
+  CHECK(nob.err().message.find("Denied") != std::string::npos);
+  CHECK(nob.err().message.find("agent 'b' has no grant of account 'work'") != std::string::npos);
+  auto mail = token(*b, "a", {{"account", "work"}, {"scopes", {"gmail.readonly"}}});
+  REQUIRE_FALSE(mail);
+  CHECK(mail.err().message.find("is not granted scope 'gmail.readonly'") != std::string::npos);
+  // weftctl's own client is no agent's process.
+  auto from_ctl = ask<ov::access_token>(*b, ov::get_token{"work", {}, ""});
+  REQUIRE_FALSE(from_ctl);
+  CHECK(ov::is(from_ctl.err(), ov::error_code::denied));
+
+  // --- the API refused t1: refreshed once, with rotation ---
+  auto t2 = token(*b, "a", {{"account", "work"}, {"refused", *t1}});
+  REQUIRE(t2);
+  CHECK(*t2 != *t1);
+  auto listed = ask<ov::accounts>(*b, ov::list_accounts{});
+  REQUIRE(listed);
+  REQUIRE(listed->accounts.size() == 1);
+  CHECK(listed->accounts[0].rotating);
+  CHECK(listed->store.find("encrypted") == 0);
+  int refreshes = 0;
+  for (auto& q : json::parse(idp.get("/_requests").body))
+    if (q["form"].value("grant_type", "") == "refresh_token") ++refreshes;
+  CHECK(refreshes == 1);
+
+  // --- kill -9 the broker: the rotated refresh token was kept ---
+  auto pid = s->service_pid("oauth2");
+  REQUIRE(pid > 0);
+  REQUIRE(::kill(pid, SIGKILL) == 0);
+  std::string t3;
+  for (int i = 0; i < 100 && t3.empty(); ++i) {
+    std::this_thread::sleep_for(100ms);
+    if (auto t = token(*b, "a", {{"account", "work"}, {"refused", *t2}})) t3 = *t;
+  }
+  CHECK(t3.rfind("at-", 0) == 0);
+  CHECK(s->service_pid("oauth2") != pid);
+
+  // --- the device flow at Microsoft: pending, slow_down (five more seconds), approved ---
+  auto dev = ask<ov::login_started>(*b, ov::start_login{"ms", "home", {"calendar"}, "device"});
+  REQUIRE_MESSAGE(dev, (dev ? "" : dev.err().to_string()));
+  CHECK(dev->user_code == "WXYZ-1234");
+  CHECK(dev->verification_uri == idp.url() + "/device");
+  result<ov::account> home = fail(errc::timeout, "not yet");
+  for (int i = 0; i < 10; ++i) {
+    home = ask<ov::account>(*b, ov::wait_login{dev->login_id, 5000}, 10s);
+    if (home || !ov::is(home.err(), ov::error_code::pending)) break;
+  }
+  REQUIRE_MESSAGE(home, (home ? "" : home.err().to_string()));
+  CHECK(home->provider == "ms");
+  std::vector<double> polls;
+  for (auto& q : json::parse(idp.get("/_requests").body))
+    if (q["form"].value("grant_type", "").find("device_code") != std::string::npos) polls.push_back(q["t"]);
+  REQUIRE(polls.size() == 3);  // pending, slow_down, the approval
+  CHECK(polls[1] - polls[0] >= 0.9);  // the interval (1 s)
+  CHECK(polls[2] - polls[1] >= 5.9);  // and five seconds more after slow_down (RFC 8628 §3.5)
+  auto ms_token = token(*b, "a", {{"account", "home"}, {"scopes", {"calendar"}}});
+  CHECK(ms_token);
+
+  // --- secrets stay in the broker ---
+  auto refresh_tokens = json::parse(idp.get("/_refresh_tokens").body).get<std::vector<std::string>>();
+  REQUIRE_FALSE(refresh_tokens.empty());
+  auto sealed = slurp_file(s->dir() + "/home/oauth2/tokens.sealed");
+  CHECK_FALSE(sealed.empty());
+  auto broker = s->service_pid("oauth2");
+  for (auto& e : fs::directory_iterator("/proc")) {
+    auto name = e.path().filename().string();
+    if (name.find_first_not_of("0123456789") != std::string::npos) continue;
+    auto p = std::stoi(name);
+    if (p == idp.pid()) continue;
+    std::ifstream env(e.path() / "environ"), cmd(e.path() / "cmdline");
+    std::string text((std::istreambuf_iterator<char>(env)), {});
+    text += std::string((std::istreambuf_iterator<char>(cmd)), {});
+    for (auto& rt : refresh_tokens) CHECK_MESSAGE(text.find(rt) == std::string::npos, "pid " << p);
+    if (p != broker && p != s->pid()) CHECK_MESSAGE(text.find(client_secret) == std::string::npos, "pid " << p);
+  }
+  auto log = s->log();
+  for (auto& rt : refresh_tokens) {
+    CHECK(log.find(rt) == std::string::npos);
+    CHECK(sealed.find(rt) == std::string::npos);
+  }
+  CHECK(log.find(client_secret) == std::string::npos);
+
+  // --- revoked at the provider: a clear "log in again" ---
+  REQUIRE(idp.post("/_revoke_all", "{}").status == 200);
+  auto current = token(*b, "a", {{"account", "work"}});
+  REQUIRE(current);
+  auto revoked = token(*b, "a", {{"account", "work"}, {"refused", *current}});
+  REQUIRE_FALSE(revoked);
+  CHECK(revoked.err().message.find("LoginRequired") != std::string::npos);
+  CHECK(revoked.err().message.find("account 'work' must log in again (weftctl auth login google --account work)") !=
+        std::string::npos);
+
+  // --- logout revokes at the provider and forgets ---
+  auto out = ask<ov::logged_out>(*b, ov::logout{"home", true});
+  REQUIRE(out);
+  CHECK(out->note.find("has no revocation endpoint") != std::string::npos);  // Microsoft has none
+  auto after = ask<ov::accounts>(*b, ov::list_accounts{});
+  REQUIRE(after);
+  CHECK(after->accounts.size() == 1);
+  auto gone = token(*b, "a", {{"account", "home"}});
+  REQUIRE_FALSE(gone);
+  CHECK(gone.err().message.find("is not logged in") != std::string::npos);
+}
+
+TEST_CASE("OAuth2: a damaged store is refused whole and left as it is") {
+  test::fake_peer idp("fake_idp.py", {});
+  weft::test::temp_dir d{"weft-oauth2-damaged"};
+  auto cfg = config_for(idp);
+  // One broker run to make the key and a store, then a flipped byte in the store.
+  ::setenv("WEFT_TEST_OAUTH_SECRET", "x", 1);
+  auto s = test::stack::start(cfg);
+  ::unsetenv("WEFT_TEST_OAUTH_SECRET");
+  REQUIRE(s);
+  auto b = s->bus_client();
+  auto started = ask<ov::login_started>(*b, ov::start_login{"google", "work", {}, "loopback"});
+  REQUIRE(started);
+  browse(started->url);
+  REQUIRE(ask<ov::account>(*b, ov::wait_login{started->login_id, 10000}, 15s));
+  auto path = s->dir() + "/home/oauth2/tokens.sealed";
+  auto bytes = slurp_file(path);
+  REQUIRE(bytes.size() > 40);
+  bytes[bytes.size() / 2] = static_cast<char>(bytes[bytes.size() / 2] ^ 0x20);
+  std::ofstream(path, std::ios::binary | std::ios::trunc) << bytes;
+  auto pid = s->service_pid("oauth2");
+  REQUIRE(::kill(pid, SIGKILL) == 0);
+  result<ov::accounts> listed = fail(errc::timeout, "");
+  for (int i = 0; i < 100; ++i) {
+    std::this_thread::sleep_for(100ms);
+    listed = ask<ov::accounts>(*b, ov::list_accounts{});
+    if (listed && s->service_pid("oauth2") != pid) break;
+  }
+  REQUIRE(listed);
+  CHECK(listed->accounts.empty());
+  CHECK(listed->store_error.find("damaged or sealed with another key") != std::string::npos);
+  auto login = ask<ov::login_started>(*b, ov::start_login{"google", "other", {}, "loopback"});
+  REQUIRE_FALSE(login);
+  CHECK(ov::is(login.err(), ov::error_code::store));
+  CHECK(slurp_file(path) == bytes);  // not overwritten
+}
