@@ -109,6 +109,7 @@ class command_tree {
     memory();
     audit();
     llm();
+    auth();
     mcp();
     completion();
   }
@@ -466,6 +467,39 @@ class command_tree {
         ->type_name("N")
         ->check(cli::number_in(0, LONG_MAX, "a number of records (0 for all)"));
     dir(show);
+  }
+
+  void auth() {
+    const char* notes =
+        "The OAuth2 broker (weft-oauth2, run when the config has [oauth2]) keeps the accounts'\n"
+        "refresh tokens; an agent's tools get access tokens of the accounts [oauth2.grants.<agent>]\n"
+        "gives them. See docs/guides/oauth2.md.";
+    auto* g = group(&_root, "auth", "OAuth2 accounts: list, log in, log out",
+                    {"auth list | login PROVIDER --account NAME [--scopes S,…] [--device] | logout NAME", "auth …", notes, ""});
+    command(g, "list", "the accounts: provider, scopes, token expiry, last refresh and error; where tokens are kept",
+            {"auth list", "", std::string(notes) + "\n\nExample:\n  weftctl auth list"},
+            [this] { return cmd_auth_list(_inv.globals); });
+    command(g, "status", "the same as auth list", {"auth status", "", notes}, [this] { return cmd_auth_list(_inv.globals); })
+        ->group("");
+    auto* login = command(
+        g, "login", "log an account in at a provider of [oauth2.providers]",
+        {"auth login PROVIDER --account NAME [--scopes S,…] [--device]", "login PROVIDER --account NAME [--scopes S,…] [--device]",
+         "Prints a URL to open in a browser on this machine (the provider redirects to the broker on\n"
+         "127.0.0.1), or with --device a code to enter on any device, and waits for the login.\n"
+         "Scopes are the provider's, or short names: calendar, calendar.readonly, gmail.readonly,\n"
+         "gmail.send, mail, mail.readonly, mail.send.\n\n"
+         "Examples:\n  weftctl auth login google --account work --scopes calendar,gmail.readonly\n"
+         "  weftctl auth login microsoft --account office --scopes calendar --device"},
+        [this] { return cmd_auth_login(_inv.globals, _inv.auth); });
+    login->add_option("provider", _inv.auth.provider, "a provider of [oauth2.providers]")->required()->type_name("PROVIDER");
+    login->add_option("--account", _inv.auth.account, "the name to keep the account under")->required()->type_name("NAME");
+    login->add_option("--scopes", _inv.auth.scopes, "scopes to ask for (default: the provider's)")->delimiter(',')->type_name("S,…");
+    login->add_flag("--device", _inv.auth.device, "the device flow: a code to enter on another device");
+    auto* logout = command(g, "logout", "revoke an account's refresh token at its provider and forget it",
+                           {"auth logout NAME [--keep-at-provider]", "logout NAME", "Example:\n  weftctl auth logout work"},
+                           [this] { return cmd_auth_logout(_inv.globals, _inv.auth); });
+    logout->add_option("account", _inv.auth.account, "the account")->required()->type_name("NAME");
+    logout->add_flag("--keep-at-provider", _inv.auth.keep, "forget it here only, without revoking");
   }
 
   void llm() {

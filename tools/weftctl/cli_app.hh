@@ -36,6 +36,7 @@ struct invocation {
   memory_args memory;
   audit_args audit;
   llm_policy_args llm;
+  auth_args auth;
   mcp_add_args mcp_add;
   std::string mcp_name;  ///< mcp remove
   std::string shell;     ///< completion

@@ -271,3 +271,36 @@ TEST_CASE("OAuth2: a damaged store is refused whole and left as it is") {
   CHECK(ov::is(login.err(), ov::error_code::store));
   CHECK(slurp_file(path) == bytes);  // not overwritten
 }
+
+TEST_CASE("weftctl auth: a device login, the list, a logout that revokes") {
+  test::fake_peer idp("fake_idp.py", {"--client-secret", client_secret, "--interval", "1", "--pending", "1"});
+  ::setenv("WEFT_TEST_OAUTH_SECRET", client_secret.c_str(), 1);
+  auto s = test::stack::start(config_for(idp));
+  ::unsetenv("WEFT_TEST_OAUTH_SECRET");
+  REQUIRE(s);
+  auto login = s->weftctl({"auth", "login", "google", "--account", "work", "--scopes", "calendar", "--device"});
+  INFO(login.out << login.err);
+  REQUIRE(login.exit_code == 0);
+  CHECK(login.out.find("enter the code WXYZ-1234") != std::string::npos);
+  CHECK(login.out.find("'work' is logged in at 'google' with https://www.googleapis.com/auth/calendar") != std::string::npos);
+  auto list = s->weftctl({"--json", "auth", "list"});
+  REQUIRE(list.exit_code == 0);
+  auto j = json::parse(list.out);
+  REQUIRE(j["accounts"].size() == 1);
+  CHECK(j["accounts"][0]["provider"] == "google");
+  CHECK(j["store"].get<std::string>().find("encrypted:") == 0);
+  auto human = s->weftctl({"auth", "list"});
+  CHECK(human.out.find("work  (google)") != std::string::npos);
+  auto bad = s->weftctl({"auth", "login", "nowhere", "--account", "x"});
+  CHECK(bad.exit_code != 0);
+  CHECK(bad.err.find("no provider 'nowhere' in [oauth2.providers]") != std::string::npos);
+  auto out = s->weftctl({"auth", "logout", "work"});
+  INFO(out.out << out.err);
+  REQUIRE(out.exit_code == 0);
+  CHECK(out.out.find("revoked at the provider") != std::string::npos);
+  bool revoked = false;
+  for (auto& q : json::parse(idp.get("/_requests").body)) revoked = revoked || q["path"] == "/google/revoke";
+  CHECK(revoked);
+  CHECK(json::parse(idp.get("/_tokens").body)["refresh"] == 0);
+  CHECK(s->weftctl({"auth", "list"}).out.find("no accounts") != std::string::npos);
+}
