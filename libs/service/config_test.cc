@@ -1964,6 +1964,63 @@ api = "https://gitlab.example/api/v4"
         "clawft.toml:4:7: error: [tools.forges.t] git must list http(s) URL prefixes (scheme, host, path; no user), not 'https://u@h/'");
 }
 
+TEST_CASE("[oauth2]: providers, grants, the client secret for the broker alone") {
+  no_provider_keys keys;
+  scoped_env sec("WEFT_TEST_GOOGLE_SECRET", "g-secret");
+  auto c = valid(R"([agents.a]
+[agents.b]
+[oauth2]
+store = "memory"
+memory_ttl_s = 600
+[oauth2.providers.google]
+client_id = "id.apps.googleusercontent.com"
+client_secret = "${WEFT_TEST_GOOGLE_SECRET}"
+[oauth2.providers.corp]
+kind = "oidc"
+client_id = "weft"
+issuer = "https://login.corp.example"
+[oauth2.grants.a]
+work = ["calendar", "gmail.readonly"]
+)");
+  CHECK(c.oauth2.configured);
+  CHECK(c.oauth2.store == "memory");
+  CHECK(c.oauth2.memory_ttl_s == 600);
+  CHECK(c.oauth2.providers.at("google").kind == "google");
+  CHECK(c.oauth2.providers.at("google").client_secret == "g-secret");
+  CHECK(c.oauth2.providers.at("corp").issuer == "https://login.corp.example");
+  CHECK(c.oauth2.grants.at("a").at("work") == std::vector<std::string>{"calendar", "gmail.readonly"});
+  auto d = derived_services(c, [](std::string_view p) { return std::string(p); });
+  auto broker = std::find_if(d.begin(), d.end(), [](auto& s) { return s.name == "oauth2"; });
+  REQUIRE(broker != d.end());
+  CHECK(broker->address == "oauth2");
+  CHECK(broker->env.at("WEFT_TEST_GOOGLE_SECRET") == "g-secret");
+  for (auto& s : d)
+    if (s.name != "oauth2") CHECK_MESSAGE(s.env.count("WEFT_TEST_GOOGLE_SECRET") == 0, s.name);
+  // Without [oauth2] there is no broker.
+  auto none = derived_services(valid("[agents.a]\n"), [](std::string_view p) { return std::string(p); });
+  CHECK(std::none_of(none.begin(), none.end(), [](auto& s) { return s.name == "oauth2"; }));
+  CHECK(errors(R"([agents.a]
+[oauth2]
+store = "disk"
+[oauth2.providers.x]
+kind = "yahoo"
+[oauth2.providers.o]
+kind = "oidc"
+client_id = "c"
+[oauth2.grants.zed]
+work = ["calendar"]
+[oauth2.grants.a]
+"Work Account" = ["calendar"]
+home = []
+)") == "clawft.toml:3:9: error: [oauth2] store must be one of 'encrypted', 'memory', not 'disk'\n"
+        "clawft.toml:4:1: error: [oauth2.providers.x] needs client_id (from the app registered with the provider)\n"
+        "clawft.toml:5:8: error: [oauth2.providers.x] kind must be one of google, microsoft, github, slack, oidc, not 'yahoo'\n"
+        "clawft.toml:6:1: error: [oauth2.providers.o] (oidc) needs issuer, or auth_url and token_url\n"
+        "clawft.toml:9:16: error: [oauth2.grants.zed] names no agent of [agents]\n"
+        "clawft.toml:12:1: error: [oauth2.grants.a] account 'Work Account' must be named with a-z, 0-9, '-', '_', '.' and '@'\n"
+        "clawft.toml:13:8: error: [oauth2.grants.a] home grants no scope: list the ones its tools may use");
+}
+
 TEST_CASE("claude_permissions_of: Claude Code gets what the agent's tool policy gives it") {
   tool_policy p;  // every family, every tool
   auto all = claude_permissions_of(p, {});
