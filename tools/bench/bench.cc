@@ -44,16 +44,8 @@ double pct(std::vector<double>& v, double p) {
   return v[std::min(v.size() - 1, static_cast<size_t>(p * static_cast<double>(v.size())))];
 }
 
-std::unique_ptr<ipc::bus_client> join(zmq::context_t& ctx, const std::string& runtime) {
-  auto c = service::control_client::connect(ctx, runtime);
-  if (!c) throw std::runtime_error(c.err().message);
-  auto r = (*c)->request(sv::issue_token{static_cast<std::uint32_t>(::getpid())});
-  if (!r) throw std::runtime_error(r.err().message);
-  auto tok = r->as<sv::token>();
-  ipc::client_options o{tok->bus, tok->address, tok->token};
-  auto b = ipc::bus_client::connect(ctx, o);
-  if (!b) throw std::runtime_error(b.err().to_string());
-  return std::move(*b);
+std::unique_ptr<weft::ipc::bus_client> join(zmq::context_t& ctx, const std::string& runtime) {
+  return weft::bench::join_bus(ctx, runtime);
 }
 
 /// The platform's floor: a raw ZeroMQ DEALER<->ROUTER ping-pong between two processes over

@@ -20,6 +20,11 @@
 
 #include <fmt/format.h>
 
+#include <weft/ipc/bus_client.hh>
+#include <weft/service/control_client.hh>
+
+#include "proto/supervisor_v1.hh"
+
 namespace weft::bench {
 
 namespace fs = std::filesystem;
@@ -101,6 +106,21 @@ class stack {
   pid_t _pid = -1;
 };
 
+
+/// A bus client of a benchmark: a token from weftd's control socket (as weftctl joins).
+inline std::unique_ptr<ipc::bus_client> join_bus(zmq::context_t& ctx, const std::string& runtime) {
+  namespace sv = weft::proto::supervisor_v1;
+  auto c = service::control_client::connect(ctx, runtime);
+  if (!c) throw std::runtime_error(c.err().message);
+  auto r = (*c)->request(sv::issue_token{static_cast<std::uint32_t>(::getpid())});
+  if (!r) throw std::runtime_error(r.err().message);
+  auto tok = r->as<sv::token>();
+  if (!tok) throw std::runtime_error(tok.err().message);
+  ipc::client_options o{tok->bus, tok->address, tok->token};
+  auto b = ipc::bus_client::connect(ctx, o);
+  if (!b) throw std::runtime_error(b.err().to_string());
+  return std::move(*b);
+}
 
 inline long pss_kb(pid_t pid) {
   std::ifstream f(fmt::format("/proc/{}/smaps_rollup", pid));

@@ -1,7 +1,8 @@
 // weft-test-oauth2-probe — a stand-in for the tools that use the OAuth2 broker (calendar and
 // email, not built yet): a tool process of one agent (tool/probe/<agent>) whose tool
 // `token {account, scopes?, refused?}` asks `oauth2` for an access token as that process and
-// returns what it got — the token, or the broker's error as Tool.v1 Failed with its code.
+// returns what it got — the token, or the broker's error as Tool.v1 Failed with its code;
+// and `noop`, the same round trip without the broker (the benchmark's baseline).
 #include <weft/toolserver/tool_main.hh>
 
 #include "proto/oauth_v1.hh"
@@ -31,6 +32,13 @@ int main(int argc, char** argv) {
                       out.content = t->access_token;
                       out.structured = tools::json{{"access_token", t->access_token}, {"expires_at_ms", t->expires_at_ms},
                                                    {"provider", t->provider}}.dump();
+                      return out;
+                    }});
+    // The same round trip without the broker: the benchmark's baseline (tools/bench/oauth2).
+    defs.push_back({{"noop", "Nothing", R"({"type":"object"})", ""},
+                    [](const tools::json&, const tools::call_context&) -> result<proto::tool_v1::result> {
+                      proto::tool_v1::result out;
+                      out.content = "ok";
                       return out;
                     }});
     return defs;

@@ -228,15 +228,7 @@ std::string python() { return fs::exists("/usr/bin/python3") ? "/usr/bin/python3
 std::string bench_server() { return source_root() + "/tools/bench/mcp/bench_server.py"; }
 
 std::unique_ptr<weft::ipc::bus_client> join(zmq::context_t& ctx, const std::string& runtime) {
-  auto c = weft::service::control_client::connect(ctx, runtime);
-  if (!c) throw std::runtime_error(c.err().message);
-  auto r = (*c)->request(sv::issue_token{static_cast<std::uint32_t>(::getpid())});
-  if (!r) throw std::runtime_error(r.err().message);
-  auto tok = r->as<sv::token>();
-  weft::ipc::client_options o{tok->bus, tok->address, tok->token};
-  auto b = weft::ipc::bus_client::connect(ctx, o);
-  if (!b) throw std::runtime_error(b.err().to_string());
-  return std::move(*b);
+  return weft::bench::join_bus(ctx, runtime);
 }
 
 std::string read_text(const std::string& path) {
