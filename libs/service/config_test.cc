@@ -1979,6 +1979,8 @@ client_secret = "${WEFT_TEST_GOOGLE_SECRET}"
 kind = "oidc"
 client_id = "weft"
 issuer = "https://login.corp.example"
+auth_url = "https://login.corp.example/auth"
+token_url = "https://login.corp.example/token"
 [oauth2.grants.a]
 work = ["calendar", "gmail.readonly"]
 )");
@@ -2015,7 +2017,8 @@ home = []
 )") == "clawft.toml:3:9: error: [oauth2] store must be one of 'encrypted', 'memory', not 'disk'\n"
         "clawft.toml:4:1: error: [oauth2.providers.x] needs client_id (from the app registered with the provider)\n"
         "clawft.toml:5:8: error: [oauth2.providers.x] kind must be one of google, microsoft, github, slack, oidc, not 'yahoo'\n"
-        "clawft.toml:6:1: error: [oauth2.providers.o] (oidc) needs issuer, or auth_url and token_url\n"
+        "clawft.toml:6:1: error: [oauth2.providers.o] (oidc) needs auth_url and token_url (and device_url, revoke_url "
+        "where it has them; this build reads no discovery document)\n"
         "clawft.toml:9:16: error: [oauth2.grants.zed] names no agent of [agents]\n"
         "clawft.toml:12:1: error: [oauth2.grants.a] account 'Work Account' must be named with a-z, 0-9, '-', '_', '.' and '@'\n"
         "clawft.toml:13:8: error: [oauth2.grants.a] home grants no scope: list the ones its tools may use");
