@@ -26,7 +26,9 @@ import os
 import re
 import sys
 import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
+
+from serve import serve
 from urllib.parse import unquote, urlparse, parse_qs
 
 TOKEN = "forge-token"
@@ -225,16 +227,7 @@ def main():
     a = ap.parse_args()
     TOKEN = a.token
     GIT_ROOT = a.git_root
-    srv = ThreadingHTTPServer(("127.0.0.1", a.port), Handler)
-    srv.daemon_threads = True
-    if a.port_file:
-        with open(a.port_file + ".tmp", "w") as f:
-            f.write(str(srv.server_address[1]))
-        os.rename(a.port_file + ".tmp", a.port_file)
-    try:
-        srv.serve_forever()
-    except KeyboardInterrupt:
-        pass
+    return serve(Handler, a.port, a.port_file)
 
 
 if __name__ == "__main__":

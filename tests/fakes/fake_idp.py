@@ -26,12 +26,13 @@ import argparse
 import base64
 import hashlib
 import json
-import os
 import secrets
 import sys
 import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
+
+from serve import serve
 from urllib.parse import parse_qs, urlencode, urlparse
 
 LOCK = threading.Lock()
@@ -231,16 +232,7 @@ def main():
     a = ap.parse_args()
     CFG.update(client_id=a.client_id, client_secret=a.client_secret, ttl=a.ttl, pending=a.pending,
                interval=a.interval, refuse=a.refuse)
-    srv = ThreadingHTTPServer(("127.0.0.1", a.port), Handler)
-    srv.daemon_threads = True
-    if a.port_file:
-        with open(a.port_file + ".tmp", "w") as f:
-            f.write(str(srv.server_address[1]))
-        os.rename(a.port_file + ".tmp", a.port_file)
-    try:
-        srv.serve_forever()
-    except KeyboardInterrupt:
-        pass
+    return serve(Handler, a.port, a.port_file)
 
 
 if __name__ == "__main__":

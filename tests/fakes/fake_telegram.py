@@ -31,7 +31,9 @@ import time
 import urllib.request
 from email.parser import BytesParser
 from email.policy import HTTP
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
+
+from serve import serve
 from urllib.parse import parse_qs, urlparse
 
 
@@ -357,20 +359,7 @@ def main():
     ap.add_argument("--token", default="123:TEST")
     a = ap.parse_args()
     STATE = State(a.token)
-    srv = ThreadingHTTPServer(("127.0.0.1", a.port), Handler)
-    srv.daemon_threads = True
-    port = srv.server_address[1]
-    if a.port_file:
-        with open(a.port_file + ".tmp", "w") as f:
-            f.write(str(port))
-        import os
-        os.rename(a.port_file + ".tmp", a.port_file)
-    print("fake telegram on http://127.0.0.1:%d" % port, flush=True)
-    try:
-        srv.serve_forever()
-    except KeyboardInterrupt:
-        pass
-
+    return serve(Handler, a.port, a.port_file, banner="fake telegram on http://127.0.0.1:%d")
 
 if __name__ == "__main__":
     sys.exit(main())
