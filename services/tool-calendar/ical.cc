@@ -1,0 +1,301 @@
+#include "services/tool-calendar/ical.hh"
+
+#include <libical/ical.h>
+
+#include <algorithm>
+#include <cstring>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <set>
+
+#include <fmt/format.h>
+
+namespace weft::tools::calendar {
+
+namespace {
+
+/// libical keeps global state (its error number, the zone cache): one caller at a time.
+std::mutex& ical_mutex() {
+  static std::mutex m;
+  return m;
+}
+
+void init_once() {
+  static std::once_flag once;
+  // Zones are written by their plain IANA names ("Europe/Berlin"), as servers and other
+  // clients write them.
+  std::call_once(once, [] { icaltimezone_set_tzid_prefix(""); });
+}
+
+using component_ptr = std::unique_ptr<icalcomponent, void (*)(icalcomponent*)>;
+
+icaltimezone* zone_of(std::string_view tzid) {
+  if (tzid.empty() || tzid == "UTC" || tzid == "Z") return icaltimezone_get_utc_timezone();
+  return icaltimezone_get_builtin_timezone(std::string(tzid).c_str());
+}
+
+instant to_instant(icaltimetype t) {
+  if (icaltime_is_null_time(t)) return 0;
+  // A floating time (no zone) is read as UTC; a date as its midnight UTC.
+  const icaltimezone* z = t.zone ? t.zone : icaltimezone_get_utc_timezone();
+  return static_cast<instant>(icaltime_as_timet_with_zone(t, z));
+}
+
+std::string tzid_of(icaltimetype t, icalproperty* p) {
+  if (p)
+    if (auto* param = icalproperty_get_first_parameter(p, ICAL_TZID_PARAMETER)) {
+      const char* v = icalparameter_get_tzid(param);
+      return v ? v : "";
+    }
+  if (t.zone && t.zone != icaltimezone_get_utc_timezone()) {
+    const char* loc = icaltimezone_get_location(const_cast<icaltimezone*>(t.zone));
+    return loc ? loc : "";
+  }
+  return "";
+}
+
+icaltimetype local_time(instant at, std::string_view tzid, bool date) {
+  auto* z = zone_of(tzid);
+  auto t = icaltime_from_timet_with_zone(static_cast<time_t>(at), date ? 1 : 0, z);
+  return t;
+}
+
+icalproperty* time_property(icalproperty* (*make)(icaltimetype), instant at, const std::string& tzid, bool date) {
+  auto t = local_time(at, tzid, date);
+  bool zoned = !date && !tzid.empty() && tzid != "UTC";
+  // Written as the zone's wall-clock time with a TZID parameter (no "Z"), or in UTC.
+  if (zoned) t.zone = nullptr;
+  auto* p = make(t);
+  if (zoned) icalproperty_add_parameter(p, icalparameter_new_tzid(tzid.c_str()));
+  return p;
+}
+
+}  // namespace
+
+bool known_zone(std::string_view tzid) {
+  std::lock_guard<std::mutex> l(ical_mutex());
+  init_once();
+  return zone_of(tzid) != nullptr;
+}
+
+result<std::vector<event>> parse_ics(std::string_view text, std::string_view shown) {
+  std::lock_guard<std::mutex> l(ical_mutex());
+  init_once();
+  icalerror_clear_errno();
+  std::string copy(text);
+  component_ptr root(icalparser_parse_string(copy.c_str()), icalcomponent_free);
+  if (!root) return fail(errc::malformed, "Failed to read the calendar '{}': it is not iCalendar text", shown);
+  icalcomponent* cal = root.get();
+  if (icalcomponent_isa(cal) != ICAL_VCALENDAR_COMPONENT) {
+    cal = icalcomponent_get_first_component(root.get(), ICAL_VCALENDAR_COMPONENT);
+    if (!cal) return fail(errc::malformed, "Failed to read the calendar '{}': no VCALENDAR in it", shown);
+  }
+  std::vector<event> out;
+  for (auto* c = icalcomponent_get_first_component(cal, ICAL_VEVENT_COMPONENT); c;
+       c = icalcomponent_get_next_component(cal, ICAL_VEVENT_COMPONENT)) {
+    event e;
+    if (const char* uid = icalcomponent_get_uid(c)) e.uid = uid;
+    if (const char* s = icalcomponent_get_summary(c)) e.summary = s;
+    if (const char* d = icalcomponent_get_description(c)) e.description = d;
+    if (const char* loc = icalcomponent_get_location(c)) e.location = loc;
+    auto* ps = icalcomponent_get_first_property(c, ICAL_DTSTART_PROPERTY);
+    if (!ps) return fail(errc::malformed, "Failed to read the calendar '{}': event '{}' has no DTSTART", shown, e.uid);
+    auto start = icalcomponent_get_dtstart(c);
+    e.tzid = tzid_of(start, ps);
+    if (!e.tzid.empty() && !start.zone)
+      return fail(errc::malformed, "Failed to read the calendar '{}': event '{}' names the time zone '{}', which is neither "
+                                   "defined in it nor known", shown, e.uid, e.tzid);
+    e.all_day = icaltime_is_date(start);
+    e.start = to_instant(start);
+    auto end = icalcomponent_get_dtend(c);  // DTEND, or DTSTART + DURATION
+    e.end = icaltime_is_null_time(end) ? e.start + (e.all_day ? 86400 : 0) : to_instant(end);
+    if (e.end < e.start) e.end = e.start;
+    if (auto* rr = icalcomponent_get_first_property(c, ICAL_RRULE_PROPERTY)) {
+      auto rule = icalproperty_get_rrule(rr);
+      char* s = icalrecurrencetype_as_string_r(&rule);
+      if (s) {
+        e.rrule = s;
+        icalmemory_free_buffer(s);
+      }
+    }
+    for (auto* x = icalcomponent_get_first_property(c, ICAL_EXDATE_PROPERTY); x;
+         x = icalcomponent_get_next_property(c, ICAL_EXDATE_PROPERTY)) {
+      auto t = icalproperty_get_exdate(x);
+      if (!t.zone && !icaltime_is_utc(t))
+        if (auto* param = icalproperty_get_first_parameter(x, ICAL_TZID_PARAMETER))
+          t = icaltime_set_timezone(&t, zone_of(icalparameter_get_tzid(param)));
+      e.exdates.push_back(to_instant(t));
+    }
+    if (icalcomponent_get_first_property(c, ICAL_RECURRENCEID_PROPERTY)) {
+      auto rid = icalcomponent_get_recurrenceid(c);
+      if (!rid.zone && !icaltime_is_utc(rid) && !e.tzid.empty()) rid = icaltime_set_timezone(&rid, zone_of(e.tzid));
+      e.recurrence_id = to_instant(rid);
+    }
+    out.push_back(std::move(e));
+  }
+  return out;
+}
+
+std::string to_ics(const std::vector<event>& events) {
+  std::lock_guard<std::mutex> l(ical_mutex());
+  init_once();
+  component_ptr cal(icalcomponent_new(ICAL_VCALENDAR_COMPONENT), icalcomponent_free);
+  icalcomponent_add_property(cal.get(), icalproperty_new_version("2.0"));
+  icalcomponent_add_property(cal.get(), icalproperty_new_prodid("-//weft//tool-calendar//EN"));
+  std::set<std::string> zones;
+  for (auto& e : events)
+    if (!e.tzid.empty() && e.tzid != "UTC") zones.insert(e.tzid);
+  for (auto& z : zones)
+    if (auto* zone = zone_of(z))
+      if (auto* vtz = icaltimezone_get_component(zone)) icalcomponent_add_component(cal.get(), icalcomponent_new_clone(vtz));
+  auto stamp = icaltime_from_timet_with_zone(std::time(nullptr), 0, icaltimezone_get_utc_timezone());
+  for (auto& e : events) {
+    auto* v = icalcomponent_new(ICAL_VEVENT_COMPONENT);
+    icalcomponent_add_property(v, icalproperty_new_uid(e.uid.c_str()));
+    icalcomponent_add_property(v, icalproperty_new_dtstamp(stamp));
+    icalcomponent_add_property(v, time_property(icalproperty_new_dtstart, e.start, e.tzid, e.all_day));
+    icalcomponent_add_property(v, time_property(icalproperty_new_dtend, e.end, e.tzid, e.all_day));
+    if (!e.summary.empty()) icalcomponent_add_property(v, icalproperty_new_summary(e.summary.c_str()));
+    if (!e.description.empty()) icalcomponent_add_property(v, icalproperty_new_description(e.description.c_str()));
+    if (!e.location.empty()) icalcomponent_add_property(v, icalproperty_new_location(e.location.c_str()));
+    if (!e.rrule.empty()) icalcomponent_add_property(v, icalproperty_new_rrule(icalrecurrencetype_from_string(e.rrule.c_str())));
+    for (auto x : e.exdates) icalcomponent_add_property(v, time_property(icalproperty_new_exdate, x, e.tzid, e.all_day));
+    if (e.recurrence_id)
+      icalcomponent_add_property(v, time_property(icalproperty_new_recurrenceid, *e.recurrence_id, e.tzid, e.all_day));
+    icalcomponent_add_component(cal.get(), v);
+  }
+  char* s = icalcomponent_as_ical_string_r(cal.get());
+  std::string out = s ? s : "";
+  icalmemory_free_buffer(s);
+  return out;
+}
+
+std::vector<occurrence> expand(const std::vector<event>& events, instant from, instant to, std::size_t max) {
+  std::lock_guard<std::mutex> l(ical_mutex());
+  init_once();
+  // Overrides by series and original start.
+  std::map<std::pair<std::string, instant>, const event*> overrides;
+  for (auto& e : events)
+    if (e.recurrence_id) overrides[{e.uid, *e.recurrence_id}] = &e;
+  std::vector<occurrence> out;
+  auto add = [&](const event& e, instant s, instant en, bool recurring, std::optional<instant> original) {
+    if (en <= from && !(en == s && s >= from && s < to)) return;
+    if (s >= to) return;
+    occurrence o{e.uid, e.summary, e.location, s, en, e.tzid, e.all_day, recurring, original, false};
+    if (original && *original != s) o.moved = true;
+    out.push_back(std::move(o));
+  };
+  for (auto& e : events) {
+    if (e.recurrence_id) continue;  // placed where its series would have put it, below
+    if (e.rrule.empty()) {
+      add(e, e.start, e.end, false, std::nullopt);
+      continue;
+    }
+    auto rule = icalrecurrencetype_from_string(e.rrule.c_str());
+    if (rule.freq == ICAL_NO_RECURRENCE) {
+      add(e, e.start, e.end, false, std::nullopt);
+      continue;
+    }
+    auto length = e.end - e.start;
+    auto* zone = zone_of(e.tzid);
+    // The rule runs in the event's own zone: 10:00 Berlin stays 10:00 Berlin across DST.
+    auto dtstart = local_time(e.start, e.tzid, e.all_day);
+    std::unique_ptr<icalrecur_iterator, void (*)(icalrecur_iterator*)> it(icalrecur_iterator_new(rule, dtstart),
+                                                                            icalrecur_iterator_free);
+    if (!it) continue;
+    std::set<instant> ex(e.exdates.begin(), e.exdates.end());
+    std::size_t guard = 0;
+    for (auto t = icalrecur_iterator_next(it.get()); !icaltime_is_null_time(t) && guard < 100000;
+         t = icalrecur_iterator_next(it.get()), ++guard) {
+      // The iterator's times are wall-clock times of the series' zone, whatever it tags them with.
+      if (!icaltime_is_date(t)) t = icaltime_set_timezone(&t, zone);
+      auto s = to_instant(t);
+      if (s >= to) {
+        // A moved occurrence may come back into the window from later: look a little further.
+        if (s >= to + 366LL * 86400) break;
+      }
+      if (ex.count(s)) continue;
+      if (auto o = overrides.find({e.uid, s}); o != overrides.end()) {
+        add(*o->second, o->second->start, o->second->end, true, s);
+        continue;
+      }
+      if (s < to) add(e, s, s + length, true, s);
+    }
+  }
+  std::sort(out.begin(), out.end(), [](auto& a, auto& b) { return std::tie(a.start, a.uid) < std::tie(b.start, b.uid); });
+  if (out.size() > max) out.resize(max);
+  return out;
+}
+
+std::vector<interval> free_slots(std::vector<interval> busy, instant from, instant to, std::int64_t min_seconds) {
+  std::sort(busy.begin(), busy.end(), [](auto& a, auto& b) { return a.start < b.start; });
+  std::vector<interval> out;
+  instant cursor = from;
+  for (auto& b : busy) {
+    if (b.end <= cursor) continue;
+    if (b.start >= to) break;
+    if (b.start - cursor >= min_seconds) out.push_back({cursor, b.start});
+    cursor = std::max(cursor, b.end);
+  }
+  if (to - cursor >= min_seconds) out.push_back({cursor, to});
+  return out;
+}
+
+result<instant> parse_time(std::string_view text, std::string_view tzid) {
+  int y = 0, mo = 0, d = 0, h = 0, mi = 0, s = 0;
+  std::string t(text);
+  std::string rest;
+  int n = 0;
+  if (std::sscanf(t.c_str(), "%4d-%2d-%2d%n", &y, &mo, &d, &n) != 3)
+    return fail(errc::invalid_argument, "'{}' is not a date and time (2026-12-10T10:00, 2026-12-10)", text);
+  rest = t.substr(static_cast<std::size_t>(n));
+  if (!rest.empty() && (rest[0] == 'T' || rest[0] == ' ')) {
+    int m = 0;
+    if (std::sscanf(rest.c_str() + 1, "%2d:%2d%n", &h, &mi, &m) != 2)
+      return fail(errc::invalid_argument, "'{}' is not a date and time (2026-12-10T10:00)", text);
+    rest = rest.substr(static_cast<std::size_t>(m) + 1);
+    if (!rest.empty() && rest[0] == ':') {
+      int k = 0;
+      if (std::sscanf(rest.c_str() + 1, "%2d%n", &s, &k) != 1) return fail(errc::invalid_argument, "'{}': bad seconds", text);
+      rest = rest.substr(static_cast<std::size_t>(k) + 1);
+    }
+  }
+  if (mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || s > 60)
+    return fail(errc::invalid_argument, "'{}' is not a valid date and time", text);
+  std::lock_guard<std::mutex> l(ical_mutex());
+  init_once();
+  icaltimetype it = icaltime_null_time();
+  it.year = y;
+  it.month = mo;
+  it.day = d;
+  it.hour = h;
+  it.minute = mi;
+  it.second = s;
+  if (rest == "Z") return static_cast<instant>(icaltime_as_timet_with_zone(it, icaltimezone_get_utc_timezone()));
+  if (!rest.empty() && (rest[0] == '+' || rest[0] == '-')) {
+    int oh = 0, om = 0;
+    if (std::sscanf(rest.c_str() + 1, "%2d:%2d", &oh, &om) < 1) return fail(errc::invalid_argument, "'{}': bad offset", text);
+    auto utc = static_cast<instant>(icaltime_as_timet_with_zone(it, icaltimezone_get_utc_timezone()));
+    return utc - (rest[0] == '+' ? 1 : -1) * (oh * 3600 + om * 60);
+  }
+  if (!rest.empty()) return fail(errc::invalid_argument, "'{}': '{}' after the time is not understood", text, rest);
+  auto* z = zone_of(tzid);
+  if (!z) return fail(errc::invalid_argument, "'{}' is not a time zone libical knows (an IANA name: Europe/Berlin)", tzid);
+  return static_cast<instant>(icaltime_as_timet_with_zone(it, z));
+}
+
+std::string format_time(instant t, std::string_view tzid) {
+  std::lock_guard<std::mutex> l(ical_mutex());
+  init_once();
+  auto* z = zone_of(tzid);
+  if (!z) z = icaltimezone_get_utc_timezone();
+  auto lt = icaltime_from_timet_with_zone(static_cast<time_t>(t), 0, z);
+  auto utc = static_cast<instant>(icaltime_as_timet_with_zone(lt, icaltimezone_get_utc_timezone()));
+  auto offset = utc - t;  // local wall clock read as UTC, minus the instant: the zone's offset
+  auto off = std::abs(offset);
+  return fmt::format("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}{}{:02}:{:02}", lt.year, lt.month, lt.day, lt.hour, lt.minute,
+                     lt.second, offset < 0 ? '-' : '+', off / 3600, (off % 3600) / 60);
+}
+
+}  // namespace weft::tools::calendar

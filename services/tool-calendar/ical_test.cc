@@ -1,0 +1,122 @@
+// Calendar data on libical: weekly series at 10:00 local across the DST changes of two time
+// zones, an occurrence moved by an override and one taken out, .ics round trips, free slots
+// across two calendars, and bad input as clear errors.
+#include <doctest/doctest.h>
+
+#include "services/tool-calendar/ical.hh"
+#include "services/tool-code/test_util.hh"
+
+using namespace weft;
+using namespace weft::tools::calendar;
+
+namespace {
+
+instant at(const char* text, const char* tz) {
+  auto t = parse_time(text, tz);
+  REQUIRE_MESSAGE(t, (t ? "" : t.err().message));
+  return *t;
+}
+
+std::vector<std::string> local_starts(const std::vector<occurrence>& occ, const char* tz) {
+  std::vector<std::string> out;
+  for (auto& o : occ) out.push_back(format_time(o.start, tz) + (o.moved ? " moved" : ""));
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("times: local to UTC and back, offsets, bad input") {
+  CHECK(at("2026-12-10T10:00", "Europe/Berlin") == at("2026-12-10T09:00Z", ""));
+  CHECK(at("2026-07-10T10:00", "Europe/Berlin") == at("2026-07-10T08:00Z", ""));
+  CHECK(at("2026-07-10T10:00+02:00", "") == at("2026-07-10T08:00", "UTC"));
+  CHECK(format_time(at("2026-12-10T09:00Z", ""), "Europe/Berlin") == "2026-12-10T10:00:00+01:00");
+  CHECK(format_time(at("2026-07-10T12:00Z", ""), "America/New_York") == "2026-07-10T08:00:00-04:00");
+  CHECK_FALSE(parse_time("tomorrow", "UTC"));
+  CHECK_FALSE(parse_time("2026-13-01", "UTC"));
+  auto zone = parse_time("2026-12-10T10:00", "Mars/Olympus");
+  REQUIRE_FALSE(zone);
+  CHECK(zone.err().message.find("not a time zone") != std::string::npos);
+  CHECK(known_zone("Europe/Berlin"));
+  CHECK_FALSE(known_zone("Mars/Olympus"));
+}
+
+TEST_CASE("a weekly series stays at 10:00 local across DST in Berlin and New York") {
+  event berlin{"b1", "Standup", "", "", at("2026-10-15T10:00", "Europe/Berlin"), at("2026-10-15T10:30", "Europe/Berlin"),
+               "Europe/Berlin", false, "FREQ=WEEKLY;COUNT=4", {}, std::nullopt};
+  auto occ = expand({berlin}, at("2026-10-01", "UTC"), at("2026-12-01", "UTC"));
+  CHECK(local_starts(occ, "Europe/Berlin") == std::vector<std::string>{"2026-10-15T10:00:00+02:00", "2026-10-22T10:00:00+02:00",
+                                                                       "2026-10-29T10:00:00+01:00", "2026-11-05T10:00:00+01:00"});
+  CHECK(occ[2].start - occ[1].start == 7 * 86400 + 3600);  // the week with the change has an hour more
+  event ny{"n1", "Sync", "", "", at("2026-10-29T09:00", "America/New_York"), at("2026-10-29T10:00", "America/New_York"),
+           "America/New_York", false, "FREQ=WEEKLY;COUNT=2", {}, std::nullopt};
+  auto nocc = expand({ny}, at("2026-10-01", "UTC"), at("2026-12-01", "UTC"));
+  CHECK(local_starts(nocc, "America/New_York") == std::vector<std::string>{"2026-10-29T09:00:00-04:00", "2026-11-05T09:00:00-05:00"});
+  CHECK(format_time(nocc[1].start, "UTC") == "2026-11-05T14:00:00+00:00");
+  // The same instants seen from the other zone: Berlin's 10:00 is New York's 04:00 or 05:00.
+  CHECK(format_time(occ[3].start, "America/New_York") == "2026-11-05T04:00:00-05:00");
+}
+
+TEST_CASE("one occurrence moved, one taken out, and the series round-trips through .ics") {
+  event series{"w1", "Review", "weekly review", "Room 2", at("2026-12-01T14:00", "Europe/Berlin"),
+               at("2026-12-01T15:00", "Europe/Berlin"), "Europe/Berlin", false, "FREQ=WEEKLY;COUNT=5",
+               {at("2026-12-22T14:00", "Europe/Berlin")}, std::nullopt};
+  event moved{"w1", "Review (moved)", "", "Room 3", at("2026-12-16T16:00", "Europe/Berlin"),
+              at("2026-12-16T17:00", "Europe/Berlin"), "Europe/Berlin", false, "", {}, at("2026-12-15T14:00", "Europe/Berlin")};
+  auto occ = expand({series, moved}, at("2026-12-01", "UTC"), at("2027-01-31", "UTC"));
+  CHECK(local_starts(occ, "Europe/Berlin") == std::vector<std::string>{"2026-12-01T14:00:00+01:00", "2026-12-08T14:00:00+01:00",
+                                                                       "2026-12-16T16:00:00+01:00 moved", "2026-12-29T14:00:00+01:00"});
+  CHECK(occ[2].summary == "Review (moved)");
+  CHECK(occ[2].original_start == at("2026-12-15T14:00", "Europe/Berlin"));
+  // Out to .ics and back: the same events.
+  auto text = to_ics({series, moved});
+  CHECK(text.find("BEGIN:VTIMEZONE") != std::string::npos);
+  CHECK(text.find("TZID=Europe/Berlin") != std::string::npos);
+  CHECK(text.find("RECURRENCE-ID") != std::string::npos);
+  auto back = parse_ics(text, "round trip");
+  REQUIRE_MESSAGE(back, (back ? "" : back.err().message));
+  REQUIRE(back->size() == 2);
+  CHECK((*back)[0] == series);
+  CHECK((*back)[1] == moved);
+  CHECK(expand(*back, at("2026-12-01", "UTC"), at("2027-01-31", "UTC")).size() == 4);
+}
+
+TEST_CASE("iCalendar from elsewhere: DURATION, all-day events, a zone defined in the file") {
+  const char* text =
+      "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//x//y//EN\r\n"
+      "BEGIN:VTIMEZONE\r\nTZID:Custom/Zone\r\nBEGIN:STANDARD\r\nDTSTART:19700101T000000\r\nTZOFFSETFROM:+0300\r\n"
+      "TZOFFSETTO:+0300\r\nEND:STANDARD\r\nEND:VTIMEZONE\r\n"
+      "BEGIN:VEVENT\r\nUID:d1\r\nDTSTAMP:20261201T000000Z\r\nDTSTART;TZID=Custom/Zone:20261210T100000\r\n"
+      "DURATION:PT90M\r\nSUMMARY:Ninety\r\nEND:VEVENT\r\n"
+      "BEGIN:VEVENT\r\nUID:a1\r\nDTSTAMP:20261201T000000Z\r\nDTSTART;VALUE=DATE:20261224\r\nSUMMARY:Holiday\r\nEND:VEVENT\r\n"
+      "END:VCALENDAR\r\n";
+  auto ev = parse_ics(text, "external");
+  REQUIRE_MESSAGE(ev, (ev ? "" : ev.err().message));
+  REQUIRE(ev->size() == 2);
+  CHECK((*ev)[0].start == at("2026-12-10T07:00Z", ""));
+  CHECK((*ev)[0].end - (*ev)[0].start == 90 * 60);
+  CHECK((*ev)[1].all_day);
+  CHECK((*ev)[1].end - (*ev)[1].start == 86400);
+  auto bad = parse_ics("this is not a calendar", "notes.txt");
+  REQUIRE_FALSE(bad);
+  CHECK(bad.err().message.find("notes.txt") != std::string::npos);
+  auto unknown = parse_ics(
+      "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nBEGIN:VEVENT\r\nUID:u\r\nDTSTART;TZID=Nowhere/Land:20261210T100000\r\n"
+      "END:VEVENT\r\nEND:VCALENDAR\r\n", "u.ics");
+  REQUIRE_FALSE(unknown);
+  CHECK(unknown.err().message.find("'Nowhere/Land'") != std::string::npos);
+  auto nostart = parse_ics("BEGIN:VCALENDAR\r\nVERSION:2.0\r\nBEGIN:VEVENT\r\nUID:n\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n", "n.ics");
+  REQUIRE_FALSE(nostart);
+  CHECK(nostart.err().message.find("has no DTSTART") != std::string::npos);
+}
+
+TEST_CASE("free slots across two calendars") {
+  auto day = [](const char* hm) { return at((std::string("2026-12-10T") + hm).c_str(), "Europe/Berlin"); };
+  std::vector<interval> busy = {{day("09:00"), day("10:00")},   // calendar A
+                                {day("09:30"), day("11:00")},   // calendar B, overlapping
+                                {day("12:00"), day("12:20")},   // A
+                                {day("12:40"), day("14:00")}};  // B
+  auto slots = free_slots(busy, day("09:00"), day("17:00"), 30 * 60);
+  CHECK(slots == std::vector<interval>{{day("11:00"), day("12:00")}, {day("14:00"), day("17:00")}});
+  CHECK(free_slots(busy, day("09:00"), day("17:00"), 4 * 3600).empty());
+  CHECK(free_slots({}, day("09:00"), day("10:00"), 60) == std::vector<interval>{{day("09:00"), day("10:00")}});
+}
