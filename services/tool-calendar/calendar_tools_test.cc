@@ -1,0 +1,226 @@
+// The calendar tools against a real CalDAV server: Debian's radicale, started by the test on
+// loopback with two calendars. Create, list, move and delete; a weekly series with one
+// occurrence moved (a RECURRENCE-ID override the server stores and gives back); free slots
+// across both calendars; times in two zones across a DST change; .ics export and import
+// round-trip; an agent without the account is Denied; a wrong password is a clear error.
+#include <doctest/doctest.h>
+
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <thread>
+
+#include <weft/base/command.hh>
+#include <weft/http/fetch.hh>
+
+#include "services/tool-calendar/calendar_tools.hh"
+#include "services/tool-code/test_util.hh"
+#include "tests/temp_dir.hh"
+
+using namespace weft;
+using namespace weft::tools::calendar;
+namespace tool = weft::proto::tool_v1;
+using json = nlohmann::json;
+namespace fs = std::filesystem;
+using namespace std::chrono_literals;
+
+namespace {
+
+int free_port() {
+  int s = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ::bind(s, reinterpret_cast<sockaddr*>(&a), sizeof a);
+  socklen_t len = sizeof a;
+  ::getsockname(s, reinterpret_cast<sockaddr*>(&a), &len);
+  ::close(s);
+  return ntohs(a.sin_port);
+}
+
+/// radicale on 127.0.0.1 with a storage of its own; any user name logs in (auth none).
+struct radicale {
+  weft::test::temp_dir dir{"weft-radicale"};
+  pid_t pid = -1;
+  int port = 0;
+  bool up = false;
+  radicale() {
+    auto exe = find_executable("radicale", "/usr/bin:/usr/local/bin");
+    if (!exe) return;
+    port = free_port();
+    pid = ::fork();
+    if (pid == 0) {
+      auto hosts = "127.0.0.1:" + std::to_string(port);
+      auto store = (dir.path / "collections").string();
+      ::execl(exe->c_str(), exe->c_str(), "--config", "", "--server-hosts", hosts.c_str(), "--storage-filesystem-folder",
+              store.c_str(), "--auth-type", "none", "--rights-type", "owner_only", "--logging-level", "error",
+              static_cast<char*>(nullptr));
+      ::_exit(127);
+    }
+    for (int i = 0; i < 100 && !up; ++i) {
+      std::this_thread::sleep_for(50ms);
+      http::fetch_request r;
+      r.method = "OPTIONS";
+      r.url = url();
+      up = static_cast<bool>(http::fetch(r));
+    }
+  }
+  ~radicale() {
+    if (pid > 0) {
+      ::kill(pid, SIGTERM);
+      ::waitpid(pid, nullptr, 0);
+    }
+  }
+  std::string url() const { return "http://127.0.0.1:" + std::to_string(port) + "/"; }
+  void mkcalendar(const std::string& user, const std::string& name, const std::string& display) {
+    http::fetch_request r;
+    r.method = "MKCALENDAR";
+    r.url = url() + user + "/" + name + "/";
+    r.username = user;
+    r.password = "x";
+    r.headers = {"Content-Type: application/xml"};
+    r.body = "<?xml version=\"1.0\"?><c:mkcalendar xmlns:d=\"DAV:\" xmlns:c=\"urn:ietf:params:xml:ns:caldav\"><d:set><d:prop>"
+             "<d:displayname>" + display + "</d:displayname></d:prop></d:set></c:mkcalendar>";
+    auto resp = http::fetch(r);
+    REQUIRE(resp);
+    REQUIRE_MESSAGE(resp->status == 201, resp->body);
+  }
+};
+
+struct fixture {
+  radicale server;
+  std::vector<tools::tool_def> defs;
+  std::atomic<bool> flag{false};
+  tool::call c{"calendar_list", "{}", "", 0};
+  tools::call_context ctx{c, -1, flag};
+
+  fixture() {
+    REQUIRE_MESSAGE(server.up, "radicale did not start (tools/dev setup installs Debian's radicale)");
+    server.mkcalendar("alice", "work", "Work");
+    server.mkcalendar("alice", "home", "Home");
+    calendar_settings s;
+    s.timezone = "Europe/Berlin";
+    s.accounts["alice"] = {"alice", {server.url() + "alice/", "alice", "secret"}, {"a"}};
+    defs = calendar_tools(s);
+    ctx.caller = "agent/a";
+  }
+  result<tool::result> call(const std::string& name, const json& args) {
+    for (auto& d : defs)
+      if (d.spec.name == name) return d.run(args, ctx);
+    FAIL("no tool " << name);
+    return fail(errc::not_found, "no tool");
+  }
+  json ok(const std::string& name, const json& args) {
+    auto r = call(name, args);
+    REQUIRE_MESSAGE(r, (r ? "" : r.err().message));
+    CAPTURE(r->content);
+    REQUIRE_MESSAGE(!r->is_error, r->content);
+    return json::parse(r->structured);
+  }
+  std::vector<std::string> starts(const std::string& cal, const char* from, const char* to, const char* tz = nullptr) {
+    json args{{"calendar", cal}, {"from", from}, {"to", to}};
+    if (tz) args["timezone"] = tz;
+    auto j = ok("calendar_events", args);
+    std::vector<std::string> out;
+    for (auto& e : j["events"]) out.push_back(e["start"].get<std::string>() + " " + e["summary"].get<std::string>() +
+                                               (e.value("moved", false) ? " (moved)" : ""));
+    return out;
+  }
+};
+
+}  // namespace
+
+TEST_CASE("calendar tools on radicale: create, list, move, delete; a weekly series with one occurrence moved") {
+  fixture f;
+  auto cals = f.ok("calendar_list", json::object());
+  std::vector<std::string> names;
+  for (auto& c : cals["calendars"]) names.push_back(c["calendar"]);
+  std::sort(names.begin(), names.end());
+  CHECK(names == std::vector<std::string>{"alice/home", "alice/work"});
+
+  auto one = f.ok("calendar_create", {{"calendar", "alice/work"}, {"summary", "Dentist"}, {"start", "2026-12-10T10:00"},
+                                      {"end", "2026-12-10T11:00"}, {"location", "Main St"}});
+  CHECK(one["start"] == "2026-12-10T10:00:00+01:00");
+  CHECK(f.starts("alice/work", "2026-12-10", "2026-12-11") == std::vector<std::string>{"2026-12-10T10:00:00+01:00 Dentist"});
+  f.ok("calendar_move", {{"calendar", "alice/work"}, {"uid", one["uid"]}, {"start", "2026-12-10T15:30"}});
+  CHECK(f.starts("alice/work", "2026-12-10", "2026-12-11") == std::vector<std::string>{"2026-12-10T15:30:00+01:00 Dentist"});
+  f.ok("calendar_delete", {{"calendar", "alice/work"}, {"uid", one["uid"]}});
+  CHECK(f.starts("alice/work", "2026-12-10", "2026-12-11").empty());
+  auto gone = f.call("calendar_delete", {{"calendar", "alice/work"}, {"uid", one["uid"]}});
+  REQUIRE_FALSE(gone);
+  CHECK(gone.err().message.find("has no event") != std::string::npos);
+
+  // Weekly review on Tuesdays at 14:00 Berlin, five times; the third moved to Wednesday 16:00.
+  auto series = f.ok("calendar_create", {{"calendar", "alice/work"}, {"summary", "Review"}, {"start", "2026-12-01T14:00"},
+                                         {"end", "2026-12-01T15:00"}, {"rrule", "FREQ=WEEKLY;COUNT=5"}});
+  f.ok("calendar_move", {{"calendar", "alice/work"}, {"uid", series["uid"]}, {"occurrence", "2026-12-15T14:00"},
+                         {"start", "2026-12-16T16:00"}});
+  CHECK(f.starts("alice/work", "2026-12-01", "2027-01-01") ==
+        std::vector<std::string>{"2026-12-01T14:00:00+01:00 Review", "2026-12-08T14:00:00+01:00 Review",
+                                 "2026-12-16T16:00:00+01:00 Review (moved)", "2026-12-22T14:00:00+01:00 Review",
+                                 "2026-12-29T14:00:00+01:00 Review"});
+  // The same week seen from New York.
+  CHECK(f.starts("alice/work", "2026-12-16", "2026-12-17", "America/New_York") ==
+        std::vector<std::string>{"2026-12-16T10:00:00-05:00 Review (moved)"});
+  auto bad_occ = f.call("calendar_move", {{"calendar", "alice/work"}, {"uid", series["uid"]}, {"occurrence", "2026-12-17T14:00"},
+                                          {"start", "2026-12-18T10:00"}});
+  REQUIRE_FALSE(bad_occ);
+  CHECK(bad_occ.err().message.find("has no occurrence at") != std::string::npos);
+}
+
+TEST_CASE("calendar tools on radicale: DST in two zones, free slots across two calendars, .ics round trip, refusals") {
+  fixture f;
+  // 09:00 New York every week across the US change (1 November 2026).
+  f.ok("calendar_create", {{"calendar", "alice/home"}, {"summary", "Call"}, {"start", "2026-10-29T09:00"},
+                           {"end", "2026-10-29T09:30"}, {"rrule", "FREQ=WEEKLY;COUNT=2"}, {"timezone", "America/New_York"}});
+  CHECK(f.starts("alice/home", "2026-10-28", "2026-11-07", "America/New_York") ==
+        std::vector<std::string>{"2026-10-29T09:00:00-04:00 Call", "2026-11-05T09:00:00-05:00 Call"});
+  // And in Berlin, whose change came a week earlier: 14:00, then 15:00.
+  CHECK(f.starts("alice/home", "2026-10-28", "2026-11-07") ==
+        std::vector<std::string>{"2026-10-29T14:00:00+01:00 Call", "2026-11-05T15:00:00+01:00 Call"});
+
+  // Free slots of 45 minutes on 10 December, 09:00-17:00, across work and home.
+  for (auto [cal, s, e] : {std::tuple{"alice/work", "2026-12-10T09:00", "2026-12-10T10:00"},
+                           std::tuple{"alice/home", "2026-12-10T09:30", "2026-12-10T11:00"},
+                           std::tuple{"alice/work", "2026-12-10T12:00", "2026-12-10T12:30"},
+                           std::tuple{"alice/home", "2026-12-10T13:00", "2026-12-10T16:30"}})
+    f.ok("calendar_create", {{"calendar", cal}, {"summary", "busy"}, {"start", s}, {"end", e}});
+  auto free = f.ok("calendar_free", {{"calendars", {"alice/work", "alice/home"}}, {"from", "2026-12-10T09:00"},
+                                     {"to", "2026-12-10T17:00"}, {"minutes", 45}});
+  std::vector<std::string> slots;
+  for (auto& sl : free["slots"]) slots.push_back(sl["start"].get<std::string>() + "/" + sl["end"].get<std::string>());
+  CHECK(slots == std::vector<std::string>{"2026-12-10T11:00:00+01:00/2026-12-10T12:00:00+01:00"});
+
+  // Export home, import it into work: the same occurrences there.
+  auto exported = f.call("calendar_export", {{"calendar", "alice/home"}});
+  REQUIRE(exported);
+  CHECK(exported->content.find("BEGIN:VCALENDAR") == 0);
+  CHECK(exported->content.find("RRULE:FREQ=WEEKLY;COUNT=2") != std::string::npos);
+  auto before = f.starts("alice/home", "2026-10-01", "2027-01-01");
+  f.server.mkcalendar("alice", "copy", "Copy");
+  auto imported = f.ok("calendar_import", {{"calendar", "alice/copy"}, {"ics", exported->content}});
+  CHECK(imported["imported"] == 3);
+  CHECK(f.starts("alice/copy", "2026-10-01", "2027-01-01") == before);
+
+  // Refusals: another agent, an unknown calendar, bad times, garbage .ics.
+  f.ctx.caller = "agent/b";
+  auto other = f.call("calendar_events", {{"calendar", "alice/work"}, {"from", "2026-12-01"}, {"to", "2026-12-02"}});
+  REQUIRE_FALSE(other);
+  CHECK(tool::is(other.err(), tool::error_code::denied));
+  f.ctx.caller = "tool/shell/a";
+  CHECK_FALSE(f.call("calendar_list", json::object()));
+  f.ctx.caller = "agent/a";
+  auto unknown = f.call("calendar_events", {{"calendar", "alice/nope"}, {"from", "2026-12-01"}, {"to", "2026-12-02"}});
+  REQUIRE_FALSE(unknown);
+  CHECK(unknown.err().message.find("has no calendar 'nope'") != std::string::npos);
+  auto when = f.call("calendar_create", {{"calendar", "alice/work"}, {"summary", "x"}, {"start", "soon"}, {"end", "later"}});
+  REQUIRE_FALSE(when);
+  CHECK(tool::is(when.err(), tool::error_code::bad_arguments));
+  auto junk = f.call("calendar_import", {{"calendar", "alice/work"}, {"ics", "not a calendar"}});
+  REQUIRE_FALSE(junk);
+  CHECK(tool::is(junk.err(), tool::error_code::bad_arguments));
+}
