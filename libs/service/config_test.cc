@@ -442,7 +442,7 @@ constexpr error_case error_cases[] = {
         "clawft.toml:5:1: error: unknown key 'modle' in [agents.a]; expected one of: name, tier, model, workspace, "
         "max_iterations, tool_timeout_ms, max_tokens, budget_usd, tools; did you mean 'model'?"},
     {"[agents.a.tools]\nfamilies = [\"fs\", \"shel\", \"fs\"]\nallow = [\"read file\"]\ndeny = 1\n",
-     "clawft.toml:2:19: error: [agents.a.tools] families 'shel' is not a tool family; use fs, shell, web, mcp, delegate, git, cargo, forge, code; did you "
+     "clawft.toml:2:19: error: [agents.a.tools] families 'shel' is not a tool family; use fs, shell, web, mcp, delegate, git, cargo, forge, code, calendar; did you "
         "mean 'shell'?\n"
         "clawft.toml:2:27: error: [agents.a.tools] families lists 'fs' twice\n"
         "clawft.toml:3:10: error: [agents.a.tools] allow 'read file' can never match a tool name: use letters, "
@@ -1962,6 +1962,51 @@ api = "https://gitlab.example/api/v4"
   CHECK(errors("[tools.forges.t]\nkind = \"gitea\"\napi = \"https://h/api/v1\"\ngit = [\"ssh://h/\", \"https://u@h/\"]\n") ==
         "clawft.toml:4:7: error: [tools.forges.t] git must list http(s) URL prefixes (scheme, host, path; no user), not 'ssh://h/'\n"
         "clawft.toml:4:7: error: [tools.forges.t] git must list http(s) URL prefixes (scheme, host, path; no user), not 'https://u@h/'");
+}
+
+TEST_CASE("[tools.calendar]: accounts for listed agents, the password for tool-calendar alone") {
+  no_provider_keys keys;
+  scoped_env pw("WEFT_TEST_CAL_PW", "pw");
+  auto c = valid(R"([agents.a.tools]
+families = ["calendar"]
+[agents.b]
+[tools.calendar]
+timezone = "Europe/Berlin"
+[tools.calendar.accounts.home]
+url = "https://dav.example/alice"
+username = "alice"
+password = "${WEFT_TEST_CAL_PW}"
+agents = ["a"]
+)");
+  CHECK(c.tools.calendar.timezone == "Europe/Berlin");
+  auto& acc = c.tools.calendar.accounts.at("home");
+  CHECK(acc.url == "https://dav.example/alice/");
+  CHECK(acc.password == "pw");
+  auto d = derived_services(c, [](std::string_view p) { return std::string(p); });
+  auto cal = std::find_if(d.begin(), d.end(), [](auto& s) { return s.name == "tool-calendar"; });
+  REQUIRE(cal != d.end());
+  CHECK(cal->address == "tool/calendar");
+  CHECK(cal->env.at("WEFT_TEST_CAL_PW") == "pw");
+  for (auto& s : d)
+    if (s.name != "tool-calendar") CHECK_MESSAGE(s.env.count("WEFT_TEST_CAL_PW") == 0, s.name);
+  auto agent = std::find_if(d.begin(), d.end(), [](auto& s) { return s.name == "agent-a"; });
+  CHECK(std::find(agent->after.begin(), agent->after.end(), "tool-calendar") != agent->after.end());
+  CHECK(errors(R"([agents.a]
+[tools.calendar]
+timezone = "Berlin time"
+[tools.calendar.accounts.x]
+kind = "exchange"
+url = "ftp://h"
+agents = ["zed"]
+[tools.calendar.accounts.y]
+username = "u"
+)") == "clawft.toml:3:12: error: [tools.calendar] timezone must be an IANA name such as Europe/Berlin, not 'Berlin time'\n"
+        "clawft.toml:5:8: error: [tools.calendar.accounts.x] kind must be one of 'caldav', not 'exchange'\n"
+        "clawft.toml:6:7: error: [tools.calendar.accounts.x] url must be an http(s) URL, not 'ftp://h'\n"
+        "clawft.toml:7:10: error: [tools.calendar.accounts.x] agents names 'zed', which is no agent of [agents]\n"
+        "clawft.toml:8:1: error: [tools.calendar.accounts.y] needs url (the account's home collection, e.g. "
+        "https://dav.example/alice/)\n"
+        "clawft.toml:8:1: error: [tools.calendar.accounts.y] needs agents (which agents' calendar tools may use it)");
 }
 
 TEST_CASE("[oauth2]: providers, grants, the client secret for the broker alone") {

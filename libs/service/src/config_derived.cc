@@ -174,6 +174,8 @@ std::shared_ptr<const config> positionless(const config& c) {
   out->tools.git.where.clear();
   out->tools.cargo.where.clear();
   out->tools.code.where.clear();
+  out->tools.calendar.where.clear();
+  for (auto& [n, acc] : out->tools.calendar.accounts) acc.where.clear();
   for (auto& [n, f] : out->tools.forges) f.where.clear();
   out->oauth2.where.clear();
   for (auto& [n, p] : out->oauth2.providers) p.where.clear();
@@ -258,6 +260,13 @@ bool same_part(const config& a, const config& b, std::string_view part) {
   if (part == "channels.web") return a.channels.web == b.channels.web;
   if (part == "mcp") return a.mcp == b.mcp;
   if (part == "tools.forges") return a.tools.forges == b.tools.forges;
+  if (part == "tools.calendar") {
+    auto x = a.tools.calendar, y = b.tools.calendar;
+    x.where.clear(), y.where.clear();
+    for (auto* o : {&x, &y})
+      for (auto& [n, acc] : o->accounts) acc.where.clear();
+    return x == y;
+  }
   if (part == "oauth2") {  // positions aside
     auto x = a.oauth2, y = b.oauth2;
     x.where.clear(), y.where.clear();
@@ -385,6 +394,12 @@ std::vector<service_spec> derived_services(const config& c,
   bool any_forge = std::any_of(c.agents.begin(), c.agents.end(),
                                [](auto& a) { return contains(a.second.tools.families, "forge"); });
   if (any_forge && !c.tools.forges.empty()) add("tool-forge", "weft-tool-forge", "tool/forge", {"bus"}, {"paths", "tools.forges"});
+  // Calendars: one shared process holding the accounts' passwords, for the agents that list
+  // the calendar family.
+  bool any_calendar = std::any_of(c.agents.begin(), c.agents.end(),
+                                  [](auto& a) { return contains(a.second.tools.families, "calendar"); });
+  if (any_calendar && !c.tools.calendar.accounts.empty())
+    add("tool-calendar", "weft-tool-calendar", "tool/calendar", {"bus"}, {"paths", "tools.calendar"});
   // The MCP client host: one shared process for every [tools.mcp_servers] entry. It re-reads
   // them on SIGHUP, so a reload adds or removes servers without touching the others.
   if (!c.tools.mcp_servers.empty()) add("tool-mcp", "weft-tool-mcp", "tool/mcp", {"bus"})->reload_signal = true;
@@ -397,6 +412,7 @@ std::vector<service_spec> derived_services(const config& c,
       if (contains(a.tools.families, family)) after.push_back(fmt::format("tool-{}-{}", family, id));
     if (contains(a.tools.families, "web")) after.push_back("tool-web");
     if (contains(a.tools.families, "forge") && !c.tools.forges.empty()) after.push_back("tool-forge");
+    if (contains(a.tools.families, "calendar") && !c.tools.calendar.accounts.empty()) after.push_back("tool-calendar");
     auto* s = add("agent-" + id, "weft-agent", ipc::addr::agent(id), std::move(after),
                   {"paths", "agent:" + id, "llm.turn", "memory", "bus.limits", "supervisor.stop", "delegation.turn"});
     s->env = {{"WEFT_AGENT", id}, {"WEFT_WORKSPACE", workspace_of(c, a)}};

@@ -178,8 +178,82 @@ void read_mcp(checker& ck, const toml::table& t, config& c) {
   c.mcp = std::move(m);
 }
 
+namespace {
+
+/// [tools.calendar]: the zone, and the accounts with the agents that may use each.
+void read_calendar(checker& ck, const toml::node& n, config& c) {
+  auto* t = n.as_table();
+  if (!t) {
+    ck.error(n.source(), fmt::format("[tools] calendar must be a table ([tools.calendar]), not {}", a_type(n)));
+    return;
+  }
+  const std::string label = "[tools.calendar]";
+  auto& cal = c.tools.calendar;
+  cal.where = ck.where(t->source());
+  ck.check_keys(*t, label, {"timezone", "accounts"});
+  if (auto tz = ck.read_string(*t, label, "timezone")) {
+    // An IANA name: Area/Location, or UTC.
+    bool plausible = *tz == "UTC" || (tz->find('/') != std::string::npos && tz->find("..") == std::string::npos &&
+                                      std::all_of(tz->begin(), tz->end(), [](unsigned char ch) {
+                                        return std::isalnum(ch) || ch == '/' || ch == '_' || ch == '-' || ch == '+';
+                                      }));
+    if (!plausible)
+      ck.error(t->get("timezone")->source(), fmt::format("{} timezone must be an IANA name such as Europe/Berlin, not '{}'",
+                                                         label, clean(*tz)));
+    else
+      cal.timezone = *tz;
+  }
+  auto* a = t->get("accounts");
+  if (!a) return;
+  auto* at = a->as_table();
+  if (!at) {
+    ck.error(a->source(), fmt::format("{} accounts must be a table ([tools.calendar.accounts.<name>]), not {}", label, a_type(*a)));
+    return;
+  }
+  // Passwords reach tool-calendar alone.
+  ck.track_env(&c.secret_vars["tool-calendar"]);
+  for (auto [k, v] : in_file_order(*at)) {
+    std::string name(k->str());
+    auto alabel = fmt::format("[tools.calendar.accounts.{}]", clean(name));
+    auto* e = v->as_table();
+    if (!valid_server_name(name) || !e) {
+      ck.error(k->source(), fmt::format("{} must be a table named with a-z, 0-9 and '-'", alabel));
+      continue;
+    }
+    calendar_account_settings acc;
+    acc.name = name;
+    acc.where = ck.where(e->source());
+    ck.check_keys(*e, alabel, {"kind", "url", "username", "password", "agents"});
+    constexpr std::array<std::pair<std::string_view, int>, 1> kinds = {std::pair{"caldav", 0}};
+    if (ck.read_enum(*e, alabel, "kind", kinds)) acc.kind = "caldav";
+    if (auto u = ck.read_string(*e, alabel, "url")) {
+      if (u->rfind("https://", 0) != 0 && u->rfind("http://", 0) != 0)
+        ck.error(e->get("url")->source(), fmt::format("{} url must be an http(s) URL, not '{}'", alabel, clean(*u)));
+      acc.url = *u;
+      if (!acc.url.empty() && acc.url.back() != '/') acc.url += '/';
+    } else {
+      ck.error(e->source(), fmt::format("{} needs url (the account's home collection, e.g. https://dav.example/alice/)", alabel));
+    }
+    if (auto u = ck.read_string(*e, alabel, "username")) acc.username = *u;
+    if (auto p = ck.read_string(*e, alabel, "password")) acc.password = *p;
+    if (auto ag = ck.read_strings(*e, alabel, "agents")) {
+      for (auto& id : *ag)
+        if (!c.agents.count(id))
+          ck.error(e->get("agents")->source(), fmt::format("{} agents names '{}', which is no agent of [agents]", alabel, clean(id)));
+      acc.agents = std::move(*ag);
+    } else {
+      ck.error(e->source(), fmt::format("{} needs agents (which agents' calendar tools may use it)", alabel));
+    }
+    cal.accounts[name] = std::move(acc);
+  }
+  ck.track_env(&c.secret_vars["tool-mcp"]);  // back to what read_tools tracks
+}
+
+}  // namespace
+
 void read_tools(checker& ck, const toml::table& t, config& c) {
-  ck.check_keys(t, "[tools]", {"mcp_servers", "git", "cargo", "code", "forges"});
+  ck.check_keys(t, "[tools]", {"mcp_servers", "git", "cargo", "code", "calendar", "forges"});
+  if (auto* n = t.get("calendar")) read_calendar(ck, *n, c);
   if (auto* n = t.get("forges")) {
     // Forge tokens reach tool-forge alone.
     ck.track_env(&c.secret_vars["tool-forge"]);

@@ -366,11 +366,31 @@ struct forge_settings {
   bool operator==(const forge_settings&) const = default;
 };
 
+/// [tools.calendar.accounts.<name>]: a calendar account of the calendar tools.
+struct calendar_account_settings {
+  std::string name;
+  std::string kind = "caldav";   ///< caldav (Google and Microsoft through [oauth2] are to come)
+  std::string url;               ///< caldav: the home collection (https://dav.example/alice/)
+  std::string username, password;  ///< password usually "${VAR}": only tool-calendar gets it
+  std::vector<std::string> agents;  ///< the agents whose calendar tools may use it
+  std::string where;
+  bool operator==(const calendar_account_settings&) const = default;
+};
+
+/// [tools.calendar]: the calendar tools (tool-calendar, one shared process).
+struct calendar_settings {
+  std::string timezone = "UTC";  ///< IANA zone times are read and shown in unless a call names one
+  std::map<std::string, calendar_account_settings> accounts;
+  std::string where;
+  bool operator==(const calendar_settings&) const = default;
+};
+
 struct tools_settings {
   std::map<std::string, mcp_server_entry> mcp_servers;  ///< by name
   git_settings git;
   cargo_settings cargo;
   code_settings code;
+  calendar_settings calendar;
   std::map<std::string, forge_settings> forges;  ///< by name
   bool operator==(const tools_settings&) const = default;
 };
