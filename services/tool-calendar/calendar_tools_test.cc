@@ -90,6 +90,23 @@ TEST_CASE("calendar tools on radicale: create, list, move, delete; a weekly seri
   CHECK(f.starts("alice/work", "2026-12-10", "2026-12-11") == std::vector<std::string>{"2026-12-10T10:00:00+01:00 Dentist"});
   f.ok("calendar_move", {{"calendar", "alice/work"}, {"uid", one["uid"]}, {"start", "2026-12-10T15:30"}});
   CHECK(f.starts("alice/work", "2026-12-10", "2026-12-11") == std::vector<std::string>{"2026-12-10T15:30:00+01:00 Dentist"});
+  // Writes are conditional: a resource changed by someone else since it was read is not overwritten.
+  {
+    tools::calendar::caldav dav({f.server.url() + "alice/", "alice", "x"});
+    auto href = "/alice/work/" + one["uid"].get<std::string>() + ".ics";
+    auto read = dav.get(href);
+    REQUIRE(read);
+    REQUIRE_FALSE(read->etag.empty());
+    auto theirs = read->ics;
+    theirs.replace(theirs.find("SUMMARY:Dentist"), 15, "SUMMARY:Dentist!");
+    REQUIRE(dav.put(href, theirs, read->etag));   // someone else's change: a new etag
+    auto stale = dav.put(href, read->ics, read->etag);
+    REQUIRE_FALSE(stale);
+    CHECK(stale.err().message.find("it was changed meanwhile") != std::string::npos);
+    auto twice = dav.put(href, read->ics, "");
+    REQUIRE_FALSE(twice);
+    CHECK(twice.err().message.find("it exists already") != std::string::npos);
+  }
   f.ok("calendar_delete", {{"calendar", "alice/work"}, {"uid", one["uid"]}});
   CHECK(f.starts("alice/work", "2026-12-10", "2026-12-11").empty());
   auto gone = f.call("calendar_delete", {{"calendar", "alice/work"}, {"uid", one["uid"]}});
