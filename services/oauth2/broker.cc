@@ -200,7 +200,11 @@ struct broker_impl {
   /// The agent a process acts for, from the address the bus authenticated: agent/<id>, or
   /// a per-agent tool process tool/<family>/<id> (any family: calendar and email are theirs);
   /// only agents of [agents].
-  std::optional<std::string> agent_of(std::string_view from) {
+  std::optional<std::string> agent_of(std::string_view from, const std::string& on_behalf) {
+    // weft's own shared tool processes act for the agent that called them (the bus told them
+    // who): they may name it. Nobody else can.
+    if ((from == "tool/calendar" || from == "tool/email") && !on_behalf.empty())
+      return b._cfg.agents.count(on_behalf) ? std::optional(on_behalf) : std::nullopt;
     std::string id;
     if (from.rfind("agent/", 0) == 0) {
       id = std::string(from.substr(6, from.find('/', 6) == std::string_view::npos ? std::string_view::npos : from.find('/', 6) - 6));
@@ -214,7 +218,7 @@ struct broker_impl {
   }
 
   void get_token(ov::get_token req, service::responder r) {
-    auto agent = agent_of(r.from());
+    auto agent = agent_of(r.from(), req.agent);
     if (!agent) return r.fail(oerr(ov::error_code::denied, fmt::format("'{}' is not a process of an agent: only an agent's tools get tokens", r.from())));
     if (auto s = usable_store(); !s) return r.fail(s.err());
     auto& grants = b._cfg.oauth2.grants;

@@ -1,7 +1,5 @@
 #include "services/tool-calendar/calendar_tools.hh"
 
-#include <sodium.h>
-
 #include <algorithm>
 #include <memory>
 
@@ -54,10 +52,24 @@ const account* account_for(const ctx_t& x, const std::string& name) {
   return std::find(a.begin(), a.end(), x.agent) != a.end() ? &it->second : nullptr;
 }
 
-/// "account/calendar" → the account and the calendar's href.
+/// The backend of an account, for this call's agent.
+std::unique_ptr<backend> backend_of(const ctx_t& x, const account& a) {
+  if (a.kind == "google") {
+    auto broker = x.s.broker;
+    auto agent = x.agent;
+    auto oauth = a.oauth2_account;
+    return google_backend(a.api, [broker, agent, oauth](const std::string& refused) -> result<std::string> {
+      if (!broker) return fail(errc::unavailable, "no OAuth2 broker to ask for a token");
+      return broker(oauth, agent, refused);
+    });
+  }
+  return caldav_backend(a.dav);
+}
+
+/// "account/calendar" → the account's backend and the calendar's id.
 struct target {
-  const account* acc;
-  std::string href, name;
+  std::unique_ptr<backend> be;
+  std::string id, name;
 };
 
 result<target> calendar_of(const ctx_t& x, const std::string& id) {
@@ -69,15 +81,11 @@ result<target> calendar_of(const ctx_t& x, const std::string& id) {
     return tool::make(tool::error_code::denied, "agent '{}' has no calendar account '{}' ([tools.calendar.accounts.{}] agents)",
                       x.agent, id.substr(0, slash), id.substr(0, slash));
   auto want = id.substr(slash + 1);
-  caldav dav(acc->dav);
-  auto cals = dav.calendars();
+  auto be = backend_of(x, *acc);
+  auto cals = be->calendars();
   if (!cals) return cals.take_error();
-  for (auto& c : *cals) {
-    auto path = c.href;
-    while (!path.empty() && path.back() == '/') path.pop_back();
-    auto seg = path.substr(path.rfind('/') + 1);
-    if (seg == want || c.name == want) return target{acc, c.href.back() == '/' ? c.href : c.href + "/", seg};
-  }
+  for (auto& c : *cals)
+    if (c.key == want || c.name == want) return target{std::move(be), c.id, c.key};
   return tool::make(tool::error_code::bad_arguments, "account '{}' has no calendar '{}' (see calendar_list)", acc->name, want);
 }
 
@@ -98,26 +106,11 @@ json occurrence_json(const occurrence& o, const std::string& tz, const std::stri
   return j;
 }
 
-/// The resource holding event `uid` in the calendar, found by its usual name, else by search.
-result<resource> find_event(const caldav& dav, const target& t, const std::string& uid) {
-  auto direct = dav.get(t.href + uid + ".ics");
-  if (direct) return direct;
-  auto all = dav.events(t.href, 0, 4102444800);  // 1970 … 2100
-  if (!all) return all.take_error();
-  for (auto& r : *all) {
-    auto ev = parse_ics(r.ics, r.href);
-    if (ev && std::any_of(ev->begin(), ev->end(), [&](auto& e) { return e.uid == uid; })) return r;
-  }
-  return tool::make(tool::error_code::bad_arguments, "calendar '{}' has no event '{}'", t.name, uid);
-}
-
-std::string new_uid() {
-  unsigned char b[12];
-  randombytes_buf(b, sizeof b);
-  std::string hex(sizeof b * 2 + 1, '\0');
-  sodium_bin2hex(hex.data(), hex.size(), b, sizeof b);
-  hex.pop_back();
-  return hex + "@weft";
+/// A backend's "no such event" or "no such occurrence" is the caller's mistake; the rest ran and failed.
+result<tool::result> event_failed(const error& e) {
+  if (e.is(errc::domain, errc::not_found) || e.is(errc::domain, errc::invalid_argument))
+    return tool::make(tool::error_code::bad_arguments, "{}", e.message);
+  return failed(e);
 }
 
 // --- the tools ---------------------------------------------------------------------------
@@ -129,15 +122,13 @@ result<tool::result> list(const calendar_settings& s, const json& args, const ca
   json arr = json::array();
   for (auto& [name, acc] : s.accounts) {
     if (!account_for(*x, name)) continue;
-    auto cals = caldav(acc.dav).calendars();
+    auto cals = backend_of(*x, acc)->calendars();
     if (!cals) {
       text += fmt::format("{}: {}\n", name, cals.err().message);
       continue;
     }
     for (auto& cal : *cals) {
-      auto path = cal.href;
-      while (!path.empty() && path.back() == '/') path.pop_back();
-      auto id = name + "/" + path.substr(path.rfind('/') + 1);
+      auto id = name + "/" + cal.key;
       text += fmt::format("{}  ({})\n", id, cal.name);
       arr.push_back({{"calendar", id}, {"name", cal.name}});
     }
@@ -157,21 +148,15 @@ result<tool::result> events(const calendar_settings& s, const json& args, const 
   if (!to) return to.take_error();
   auto t = calendar_of(*x, *id);
   if (!t) return failed(t.err());
-  auto res = caldav(t->acc->dav).events(t->href, *from, *to);
-  if (!res) return failed(res.err());
-  std::vector<event> all;
-  for (auto& r : *res) {
-    auto ev = parse_ics(r.ics, r.href);
-    if (!ev) return failed(ev.err());
-    all.insert(all.end(), ev->begin(), ev->end());
-  }
-  auto occ = expand(all, *from, *to);
+  auto got = t->be->occurrences(t->id, *from, *to);
+  if (!got) return failed(got.err());
+  auto& occ = *got;
   std::string text = fmt::format("{} event{} in {} ({} to {}, {})\n", occ.size(), occ.size() == 1 ? "" : "s", *id,
                                  format_time(*from, x->tz), format_time(*to, x->tz), x->tz);
   json arr = json::array();
   for (auto& o : occ) {
-    text += fmt::format("{} – {}  {}{}{}\n", format_time(o.start, x->tz), format_time(o.end, x->tz), o.summary,
-                        o.recurring ? " (recurring)" : "", o.moved ? " (moved)" : "");
+    text += fmt::format("{} – {}  {}{}{} (uid {})\n", format_time(o.start, x->tz), format_time(o.end, x->tz), o.summary,
+                        o.recurring ? ", recurring" : "", o.moved ? ", moved" : "", o.uid);
     arr.push_back(occurrence_json(o, x->tz, *id));
   }
   return done(std::move(text), {{"events", std::move(arr)}, {"timezone", x->tz}});
@@ -196,17 +181,17 @@ result<tool::result> create(const calendar_settings& s, const json& args, const 
   auto t = calendar_of(*x, *id);
   if (!t) return failed(t.err());
   event e;
-  e.uid = new_uid();
   e.summary = *summary;
   e.start = *start;
   e.end = *end;
   e.tzid = x->tz == "UTC" ? "" : x->tz;
   e.rrule = rrule->value_or("");
   e.location = location->value_or("");
-  auto put = caldav(t->acc->dav).put(t->href + e.uid + ".ics", to_ics({e}), "");
-  if (!put) return failed(put.err());
-  return done(fmt::format("created '{}' in {} at {}{}\n", e.summary, *id, format_time(e.start, x->tz),
-                          e.rrule.empty() ? "" : " (" + e.rrule + ")"),
+  auto uid = t->be->create(t->id, e);
+  if (!uid) return failed(uid.err());
+  e.uid = *uid;
+  return done(fmt::format("created '{}' in {} at {}{} (uid {})\n", e.summary, *id, format_time(e.start, x->tz),
+                          e.rrule.empty() ? "" : ", " + e.rrule, e.uid),
               {{"uid", e.uid}, {"calendar", *id}, {"start", format_time(e.start, x->tz)}, {"end", format_time(e.end, x->tz)}});
 }
 
@@ -221,44 +206,16 @@ result<tool::result> move(const calendar_settings& s, const json& args, const ca
   if (!start) return start.take_error();
   auto occ = optional_string_arg(args, "occurrence");
   if (!occ) return occ.take_error();
+  std::optional<instant> original;
+  if (*occ) {
+    auto o = parse_time(**occ, x->tz);
+    if (!o) return tool::make(tool::error_code::bad_arguments, "argument 'occurrence': {}", o.err().message);
+    original = *o;
+  }
   auto t = calendar_of(*x, *id);
   if (!t) return failed(t.err());
-  caldav dav(t->acc->dav);
-  auto r = find_event(dav, *t, *uid);
-  if (!r) return failed(r.err());
-  auto ev = parse_ics(r->ics, r->href);
-  if (!ev) return failed(ev.err());
-  auto master = std::find_if(ev->begin(), ev->end(), [&](auto& e) { return e.uid == *uid && !e.recurrence_id; });
-  if (master == ev->end()) return tool::make(tool::error_code::bad_arguments, "event '{}' has no main entry to move", *uid);
   std::string what;
-  if (*occ) {
-    // One occurrence of a series: an override with RECURRENCE-ID at its original start.
-    auto original = parse_time(**occ, x->tz);
-    if (!original) return tool::make(tool::error_code::bad_arguments, "argument 'occurrence': {}", original.err().message);
-    if (master->rrule.empty()) return tool::make(tool::error_code::bad_arguments, "event '{}' is not recurring", *uid);
-    auto in_series = expand({*master}, *original, *original + 1);
-    if (in_series.empty() || in_series[0].start != *original)
-      return tool::make(tool::error_code::bad_arguments, "event '{}' has no occurrence at {}", *uid, **occ);
-    auto length = master->end - master->start;
-    std::erase_if(*ev, [&](auto& e) { return e.recurrence_id && *e.recurrence_id == *original; });
-    event o = *master;
-    o.rrule.clear();
-    o.exdates.clear();
-    o.recurrence_id = *original;
-    o.start = *start;
-    o.end = *start + length;
-    ev->push_back(o);
-    what = fmt::format("moved the occurrence of {} to {}", format_time(*original, x->tz), format_time(*start, x->tz));
-  } else {
-    auto length = master->end - master->start;
-    auto shift = *start - master->start;
-    master->start = *start;
-    master->end = *start + length;
-    for (auto& xd : master->exdates) xd += shift;
-    what = fmt::format("moved '{}' to {}", master->summary, format_time(*start, x->tz));
-  }
-  auto put = dav.put(r->href, to_ics(*ev), r->etag);
-  if (!put) return failed(put.err());
+  if (auto m = t->be->move(t->id, *uid, *start, original, x->tz, &what); !m) return event_failed(m.err());
   return done(what + "\n", {{"uid", *uid}, {"calendar", *id}});
 }
 
@@ -271,10 +228,7 @@ result<tool::result> remove(const calendar_settings& s, const json& args, const 
   if (!uid) return uid.take_error();
   auto t = calendar_of(*x, *id);
   if (!t) return failed(t.err());
-  caldav dav(t->acc->dav);
-  auto r = find_event(dav, *t, *uid);
-  if (!r) return failed(r.err());
-  if (auto d = dav.remove(r->href, r->etag); !d) return failed(d.err());
+  if (auto d = t->be->remove(t->id, *uid); !d) return event_failed(d.err());
   return done(fmt::format("deleted '{}' from {}\n", *uid, *id), {{"uid", *uid}, {"calendar", *id}});
 }
 
@@ -294,12 +248,9 @@ result<tool::result> free(const calendar_settings& s, const json& args, const ca
     if (!cid.is_string()) return tool::make(tool::error_code::bad_arguments, "argument 'calendars' must list names");
     auto t = calendar_of(*x, cid.get<std::string>());
     if (!t) return failed(t.err());
-    auto res = caldav(t->acc->dav).events(t->href, *from, *to);
-    if (!res) return failed(res.err());
-    std::vector<event> all;
-    for (auto& r : *res)
-      if (auto ev = parse_ics(r.ics, r.href)) all.insert(all.end(), ev->begin(), ev->end());
-    for (auto& o : expand(all, *from, *to)) busy.push_back({o.start, o.end});
+    auto occ = t->be->occurrences(t->id, *from, *to);
+    if (!occ) return failed(occ.err());
+    for (auto& o : *occ) busy.push_back({o.start, o.end});
   }
   auto need = static_cast<std::int64_t>(minutes->value_or(30)) * 60;
   auto slots = free_slots(busy, *from, *to, need);
@@ -319,16 +270,10 @@ result<tool::result> export_ics(const calendar_settings& s, const json& args, co
   if (!id) return id.take_error();
   auto t = calendar_of(*x, *id);
   if (!t) return failed(t.err());
-  auto res = caldav(t->acc->dav).events(t->href, 0, 4102444800);
-  if (!res) return failed(res.err());
-  std::vector<event> all;
-  for (auto& r : *res) {
-    auto ev = parse_ics(r.ics, r.href);
-    if (!ev) return failed(ev.err());
-    all.insert(all.end(), ev->begin(), ev->end());
-  }
-  auto text = to_ics(all);
-  return done(text, {{"calendar", *id}, {"events", all.size()}});
+  auto all = t->be->all_events(t->id);
+  if (!all) return failed(all.err());
+  auto text = to_ics(*all);
+  return done(text, {{"calendar", *id}, {"events", all->size()}});
 }
 
 result<tool::result> import_ics(const calendar_settings& s, const json& args, const call_context& c) {
@@ -342,17 +287,9 @@ result<tool::result> import_ics(const calendar_settings& s, const json& args, co
   if (!ev) return tool::make(tool::error_code::bad_arguments, "{}", ev.err().message);
   auto t = calendar_of(*x, *id);
   if (!t) return failed(t.err());
-  // One resource per UID, its overrides with it.
-  std::map<std::string, std::vector<event>> by_uid;
-  for (auto& e : *ev) by_uid[e.uid.empty() ? new_uid() : e.uid].push_back(e);
-  caldav dav(t->acc->dav);
-  std::size_t n = 0;
-  for (auto& [uid, group] : by_uid) {
-    for (auto& e : group) e.uid = uid;
-    auto put = dav.put(t->href + uid + ".ics", to_ics(group), "");
-    if (!put) return failed(put.err());
-    ++n;
-  }
+  auto added = t->be->add_events(t->id, std::move(*ev));
+  if (!added) return failed(added.err());
+  auto n = *added;
   return done(fmt::format("imported {} event{} into {}\n", n, n == 1 ? "" : "s", *id), {{"calendar", *id}, {"imported", n}});
 }
 

@@ -10,19 +10,26 @@
 
 #include <weft/toolserver/tool.hh>
 
-#include "services/tool-calendar/caldav.hh"
+#include "services/tool-calendar/backend.hh"
 
 namespace weft::tools::calendar {
 
 struct account {
   std::string name;
-  caldav_account dav;
+  std::string kind = "caldav";      ///< caldav | google
+  caldav_account dav;               ///< caldav
+  std::string api;                  ///< google: the API's base URL
+  std::string oauth2_account;       ///< google: the broker's account whose tokens it uses
   std::vector<std::string> agents;  ///< who may use it
 };
 
 struct calendar_settings {
   std::map<std::string, account> accounts;
   std::string timezone = "UTC";  ///< how times are shown and read when a call names none
+  /// An access token of a broker account for an agent (google accounts); `refused`: the
+  /// token the API just refused. weft-tool-calendar asks `oauth2` over the bus.
+  std::function<result<std::string>(const std::string& oauth2_account, const std::string& agent, const std::string& refused)>
+      broker;
 };
 
 std::vector<tool_def> calendar_tools(calendar_settings s);

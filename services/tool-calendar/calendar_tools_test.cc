@@ -46,7 +46,11 @@ struct fixture {
     server.mkcalendar("alice", "home", "Home");
     calendar_settings s;
     s.timezone = "Europe/Berlin";
-    s.accounts["alice"] = {"alice", {server.url() + "alice/", "alice", "secret"}, {"a"}};
+    account alice;
+    alice.name = "alice";
+    alice.dav = {server.url() + "alice/", "alice", "secret"};
+    alice.agents = {"a"};
+    s.accounts["alice"] = alice;
     defs = calendar_tools(s);
     ctx.caller = "agent/a";
   }

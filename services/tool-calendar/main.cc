@@ -10,6 +10,7 @@
 #include <weft/service/startup.hh>
 #include <weft/toolserver/tool_main.hh>
 
+#include "proto/oauth_v1.hh"
 #include "services/tool-calendar/calendar_tools.hh"
 
 using namespace weft;
@@ -51,9 +52,34 @@ int main(int argc, char** argv) {
       cs.timezone = "UTC";
     }
     for (auto& [name, a] : cfg->tools.calendar.accounts) {
-      cs.accounts[name] = {name, {a.url, a.username, a.password}, a.agents};
-      s.log.info("calendar account '{}': CalDAV at {} for {}", name, a.url, fmt::join(a.agents, ", "));
+      tools::calendar::account acc;
+      acc.name = name;
+      acc.kind = a.kind;
+      acc.dav = {a.url, a.username, a.password};
+      acc.api = a.url;
+      acc.oauth2_account = a.oauth2_account;
+      acc.agents = a.agents;
+      cs.accounts[name] = std::move(acc);
+      if (a.kind == "google")
+        s.log.info("calendar account '{}': Google Calendar at {} with the broker's account '{}', for {}", name, a.url,
+                   a.oauth2_account, fmt::join(a.agents, ", "));
+      else
+        s.log.info("calendar account '{}': CalDAV at {} for {}", name, a.url, fmt::join(a.agents, ", "));
     }
+    // Google accounts: a token per call from the OAuth2 broker, for the agent that called.
+    auto& rt = s.rt;
+    cs.broker = [&rt](const std::string& account, const std::string& agent, const std::string& refused) -> result<std::string> {
+      proto::oauth_v1::get_token q;
+      q.account = account;
+      q.scopes = {"calendar"};
+      q.refused = refused;
+      q.agent = agent;
+      auto r = rt.call_and_wait("oauth2", q, {.timeout = std::chrono::seconds(20), .retry = true});
+      if (!r) return fail(errc::unavailable, "the OAuth2 broker gave no token for '{}': {}", account, r.err().message);
+      auto t = r->as<proto::oauth_v1::access_token>();
+      if (!t) return t.take_error();
+      return t->access_token;
+    };
     return tools::calendar::calendar_tools(std::move(cs));
   });
 }

@@ -223,17 +223,22 @@ void read_calendar(checker& ck, const toml::node& n, config& c) {
     calendar_account_settings acc;
     acc.name = name;
     acc.where = ck.where(e->source());
-    ck.check_keys(*e, alabel, {"kind", "url", "username", "password", "agents"});
-    constexpr std::array<std::pair<std::string_view, int>, 1> kinds = {std::pair{"caldav", 0}};
-    if (ck.read_enum(*e, alabel, "kind", kinds)) acc.kind = "caldav";
+    ck.check_keys(*e, alabel, {"kind", "url", "username", "password", "agents", "oauth2_account"});
+    constexpr std::array<std::pair<std::string_view, int>, 2> kinds = {std::pair{"caldav", 0}, std::pair{"google", 1}};
+    if (auto k = ck.read_enum(*e, alabel, "kind", kinds)) acc.kind = std::string(kinds[static_cast<std::size_t>(*k)].first);
     if (auto u = ck.read_string(*e, alabel, "url")) {
       if (u->rfind("https://", 0) != 0 && u->rfind("http://", 0) != 0)
         ck.error(e->get("url")->source(), fmt::format("{} url must be an http(s) URL, not '{}'", alabel, clean(*u)));
       acc.url = *u;
-      if (!acc.url.empty() && acc.url.back() != '/') acc.url += '/';
+      if (acc.kind == "caldav" && !acc.url.empty() && acc.url.back() != '/') acc.url += '/';
+    } else if (acc.kind == "google") {
+      acc.url = "https://www.googleapis.com/calendar/v3";
     } else {
       ck.error(e->source(), fmt::format("{} needs url (the account's home collection, e.g. https://dav.example/alice/)", alabel));
     }
+    if (auto oa = ck.read_string(*e, alabel, "oauth2_account")) acc.oauth2_account = *oa;
+    else if (acc.kind == "google")
+      ck.error(e->source(), fmt::format("{} (google) needs oauth2_account: the [oauth2] account whose tokens it uses", alabel));
     if (auto u = ck.read_string(*e, alabel, "username")) acc.username = *u;
     if (auto p = ck.read_string(*e, alabel, "password")) acc.password = *p;
     if (auto ag = ck.read_strings(*e, alabel, "agents")) {

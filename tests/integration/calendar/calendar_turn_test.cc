@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 
 #include "proto/chat_v1.hh"
+#include "proto/oauth_v1.hh"
 #include "services/tool-calendar/caldav.hh"
 #include "tests/integration/fake_peer.hh"
 #include "tests/integration/harness.hh"
@@ -82,4 +83,94 @@ TEST_CASE("calendar in an agent turn: list, create, read back; the password only
     if (text.find(password) != std::string::npos)
       CHECK_MESSAGE((pid == s->pid() || pid == s->service_pid("tool-calendar")), "pid " << pid << " holds the password");
   }
+}
+
+TEST_CASE("Google Calendar in agent turns: tokens from the broker per call, a refused one refreshed once and the call retried") {
+  test::fake_peer idp("fake_idp.py", {"--client-secret", "cs", "--interval", "1", "--pending", "0"});
+  test::fake_peer gcal("fake_gcal.py");
+  test::fake_peer llm("fake_llm.py");
+  auto u = idp.url() + "/google";
+  auto config = fmt::format(
+      "[providers.fake]\nstyle = \"openai\"\nbase_url = \"{url}/v1\"\nmodel = \"fake-model\"\n\n"
+      "[llm]\ndefault_provider = \"fake\"\nretries = 0\n\n[memory]\nenabled = false\n\n"
+      "[agents.main]\nmax_iterations = 8\ntool_timeout_ms = 20000\n[agents.main.tools]\nfamilies = [\"calendar\"]\n\n"
+      "[oauth2.providers.google]\nclient_id = \"weft-test-client\"\nclient_secret = \"cs\"\n"
+      "auth_url = \"{u}/o/oauth2/v2/auth\"\ntoken_url = \"{u}/token\"\ndevice_url = \"{u}/device/code\"\n"
+      "[oauth2.grants.main]\nwork = [\"calendar\"]\n\n"
+      "[tools.calendar]\ntimezone = \"Europe/Berlin\"\n"
+      "[tools.calendar.accounts.g]\nkind = \"google\"\nurl = \"{gcal}/calendar/v3\"\noauth2_account = \"work\"\n"
+      "agents = [\"main\"]\n",
+      fmt::arg("url", llm.url()), fmt::arg("u", u), fmt::arg("gcal", gcal.url()));
+  auto s = test::stack::start(config);
+  REQUIRE(s);
+  auto b = s->bus_client();
+  // The account, logged in by the device flow.
+  auto started = b->call("oauth2", proto::oauth_v1::start_login{"google", "work", {"calendar"}, "device"},
+                         ipc::call_options{.timeout = std::chrono::seconds(10)});
+  REQUIRE(started);
+  auto login = started->as<proto::oauth_v1::login_started>();
+  REQUIRE(login);
+  bool in = false;
+  for (int i = 0; i < 10 && !in; ++i)
+    in = static_cast<bool>(b->call("oauth2", proto::oauth_v1::wait_login{login->login_id, 5000},
+                                   ipc::call_options{.timeout = std::chrono::seconds(10)}));
+  REQUIRE(in);
+
+  // Turn 1: a weekly series across the change to winter time, one occurrence moved, read back.
+  json steps = json::array(
+      {call("calendar_list", json::object()),
+       call("calendar_create", {{"calendar", "g/primary"}, {"summary", "Standup"}, {"start", "2026-10-22T10:00"},
+                                {"end", "2026-10-22T10:15"}, {"rrule", "FREQ=WEEKLY;COUNT=3"}}),
+       {{"text", "Created."}}});
+  REQUIRE(llm.post("/_script", steps.dump()).status == 200);
+  std::vector<std::string> deltas;
+  auto r1 = test::streamed_turn(*b, "main", test::web_turn("g1", "g1", "standup weekly"), deltas);
+  CHECK(r1.tool_calls == 2);
+  std::string uid;
+  for (auto& q : json::parse(llm.get("/_requests").body)) {
+    auto body = q["body"].dump();
+    auto at = body.find("(uid ");
+    if (at != std::string::npos) uid = body.substr(at + 5, 16);
+  }
+  REQUIRE_MESSAGE(uid.size() == 16, llm.get("/_requests").body.substr(0, 2000));
+  json steps2 = json::array(
+      {call("calendar_move", {{"calendar", "g/primary"}, {"uid", uid}, {"occurrence", "2026-10-29T10:00"},
+                              {"start", "2026-10-30T11:00"}}),
+       call("calendar_events", {{"calendar", "g/primary"}, {"from", "2026-10-20"}, {"to", "2026-11-10"}}),
+       {{"text", "Moved."}}});
+  REQUIRE(llm.post("/_script", steps2.dump()).status == 200);
+  auto r2 = test::streamed_turn(*b, "main", test::web_turn("g2", "g2", "move the second one"), deltas);
+  CHECK(r2.tool_calls == 2);
+  std::string seen;
+  for (auto& q : json::parse(llm.get("/_requests").body)) seen += q["body"].dump();
+  // 10:00 Berlin before and after the change, and the moved one on Friday at 11:00.
+  CHECK(seen.find("2026-10-22T10:00:00+02:00") != std::string::npos);
+  CHECK(seen.find("2026-10-30T11:00:00+01:00") != std::string::npos);
+  CHECK(seen.find("2026-11-05T10:00:00+01:00") != std::string::npos);
+
+  // The API stops taking the token: the next call gets a 401, asks the broker for a fresh one
+  // (one refresh at the identity provider) and succeeds.
+  REQUIRE(gcal.post("/_reject_all", "{}").status == 200);
+  json steps3 = json::array(
+      {call("calendar_events", {{"calendar", "g/primary"}, {"from", "2026-10-20"}, {"to", "2026-11-10"}}), {{"text", "Read."}}});
+  REQUIRE(llm.post("/_script", steps3.dump()).status == 200);
+  auto r3 = test::streamed_turn(*b, "main", test::web_turn("g3", "g3", "what is on"), deltas);
+  CHECK(r3.tool_calls == 1);
+  int refreshes = 0;
+  for (auto& q : json::parse(idp.get("/_requests").body))
+    if (q["form"].value("grant_type", "") == "refresh_token") ++refreshes;
+  CHECK(refreshes == 1);
+  // Exactly one 401, and the retry right after it with another token, accepted.
+  auto calls = json::parse(gcal.get("/_requests").body);
+  std::size_t refused = 0, at = 0;
+  for (std::size_t i = 0; i < calls.size(); ++i)
+    if (calls[i]["status"] == 401) ++refused, at = i;
+  CHECK(refused == 1);
+  REQUIRE(at + 1 < calls.size());
+  CHECK(calls[at + 1]["status"] == 200);
+  CHECK(calls[at + 1]["token"] != calls[at]["token"]);
+  CHECK(calls[at + 1]["path"] == calls[at]["path"]);
+  std::string last;
+  for (auto& q : json::parse(llm.get("/_requests").body)) last = q["body"].dump();
+  CHECK(last.find("2026-11-05T10:00:00+01:00") != std::string::npos);
 }

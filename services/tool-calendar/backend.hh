@@ -1,0 +1,51 @@
+#pragma once
+/// Where an account's calendars live: a CalDAV server, or Google Calendar's API (with
+/// access tokens from the OAuth2 broker). The calendar tools speak to either through this.
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <weft/base/result.hh>
+
+#include "services/tool-calendar/caldav.hh"
+#include "services/tool-calendar/ical.hh"
+
+namespace weft::tools::calendar {
+
+struct calendar_ref {
+  std::string id;    ///< the backend's: a CalDAV collection's path, a Google calendar id
+  std::string key;   ///< how a call names it after "account/": the path's last segment, the id
+  std::string name;  ///< for people
+};
+
+class backend {
+ public:
+  virtual ~backend() = default;
+  virtual result<std::vector<calendar_ref>> calendars() = 0;
+  /// The occurrences in [from, to), series expanded.
+  virtual result<std::vector<occurrence>> occurrences(const std::string& cal, instant from, instant to) = 0;
+  /// Creates `e` (its uid is filled in); the uid.
+  virtual result<std::string> create(const std::string& cal, event e) = 0;
+  /// Moves an event (keeping its length), or with `occurrence` that one occurrence of a
+  /// series. `what` says what was done.
+  virtual status move(const std::string& cal, const std::string& uid, instant start, std::optional<instant> occurrence,
+                      const std::string& tz, std::string* what) = 0;
+  virtual status remove(const std::string& cal, const std::string& uid) = 0;
+  /// All events as iCalendar data (export), and adding such (import).
+  virtual result<std::vector<event>> all_events(const std::string& cal) = 0;
+  virtual result<std::size_t> add_events(const std::string& cal, std::vector<event> events) = 0;
+};
+
+std::unique_ptr<backend> caldav_backend(caldav_account a);
+
+/// An access token for the account; `refused`: the one the API just refused (refresh first).
+using token_source = std::function<result<std::string>(const std::string& refused)>;
+/// Google Calendar API v3 at `api` (https://www.googleapis.com/calendar/v3).
+std::unique_ptr<backend> google_backend(std::string api, token_source tokens);
+
+/// A new event id ("…@weft").
+std::string new_uid();
+
+}  // namespace weft::tools::calendar

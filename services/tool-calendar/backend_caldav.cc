@@ -1,0 +1,142 @@
+// The CalDAV backend: collections of the home set, one resource per UID (its overrides in
+// it), conditional writes.
+#include <sodium.h>
+
+#include <algorithm>
+#include <map>
+
+#include <fmt/format.h>
+
+#include "services/tool-calendar/backend.hh"
+
+namespace weft::tools::calendar {
+
+std::string new_uid() {
+  unsigned char b[12];
+  randombytes_buf(b, sizeof b);
+  std::string hex(sizeof b * 2 + 1, '\0');
+  sodium_bin2hex(hex.data(), hex.size(), b, sizeof b);
+  hex.pop_back();
+  return hex + "@weft";
+}
+
+namespace {
+
+class caldav_calendars final : public backend {
+ public:
+  explicit caldav_calendars(caldav_account a) : _dav(std::move(a)) {}
+
+  result<std::vector<calendar_ref>> calendars() override {
+    auto cals = _dav.calendars();
+    if (!cals) return cals.take_error();
+    std::vector<calendar_ref> out;
+    for (auto& c : *cals) {
+      auto path = c.href;
+      while (!path.empty() && path.back() == '/') path.pop_back();
+      out.push_back({path + "/", path.substr(path.rfind('/') + 1), c.name});
+    }
+    return out;
+  }
+
+  result<std::vector<event>> events_of(const std::string& cal, instant from, instant to) {
+    auto res = _dav.events(cal, from, to);
+    if (!res) return res.take_error();
+    std::vector<event> all;
+    for (auto& r : *res) {
+      auto ev = parse_ics(r.ics, r.href);
+      if (!ev) return ev.take_error();
+      all.insert(all.end(), ev->begin(), ev->end());
+    }
+    return all;
+  }
+
+  result<std::vector<occurrence>> occurrences(const std::string& cal, instant from, instant to) override {
+    auto all = events_of(cal, from, to);
+    if (!all) return all.take_error();
+    return expand(*all, from, to);
+  }
+
+  result<std::string> create(const std::string& cal, event e) override {
+    e.uid = new_uid();
+    auto put = _dav.put(cal + e.uid + ".ics", to_ics({e}), "");
+    if (!put) return put.take_error();
+    return e.uid;
+  }
+
+  /// The resource holding event `uid`, by its usual name, else by search.
+  result<resource> find(const std::string& cal, const std::string& uid) {
+    if (auto direct = _dav.get(cal + uid + ".ics")) return direct;
+    auto all = _dav.events(cal, 0, 4102444800);  // 1970 … 2100
+    if (!all) return all.take_error();
+    for (auto& r : *all) {
+      auto ev = parse_ics(r.ics, r.href);
+      if (ev && std::any_of(ev->begin(), ev->end(), [&](auto& e) { return e.uid == uid; })) return r;
+    }
+    return fail(errc::not_found, "the calendar has no event '{}'", uid);
+  }
+
+  status move(const std::string& cal, const std::string& uid, instant start, std::optional<instant> occ,
+              const std::string& tz, std::string* what) override {
+    auto r = find(cal, uid);
+    if (!r) return r.take_error();
+    auto ev = parse_ics(r->ics, r->href);
+    if (!ev) return ev.take_error();
+    auto master = std::find_if(ev->begin(), ev->end(), [&](auto& e) { return e.uid == uid && !e.recurrence_id; });
+    if (master == ev->end()) return fail(errc::invalid_argument, "event '{}' has no main entry to move", uid);
+    auto length = master->end - master->start;
+    if (occ) {
+      // One occurrence of a series: an override with RECURRENCE-ID at its original start.
+      if (master->rrule.empty()) return fail(errc::invalid_argument, "event '{}' is not recurring", uid);
+      auto in_series = expand({*master}, *occ, *occ + 1);
+      if (in_series.empty() || in_series[0].start != *occ)
+        return fail(errc::invalid_argument, "event '{}' has no occurrence at {}", uid, format_time(*occ, tz));
+      std::erase_if(*ev, [&](auto& e) { return e.recurrence_id && *e.recurrence_id == *occ; });
+      event o = *master;
+      o.rrule.clear();
+      o.exdates.clear();
+      o.recurrence_id = *occ;
+      o.start = start;
+      o.end = start + length;
+      ev->push_back(o);
+      *what = fmt::format("moved the occurrence of {} to {}", format_time(*occ, tz), format_time(start, tz));
+    } else {
+      auto shift = start - master->start;
+      master->start = start;
+      master->end = start + length;
+      for (auto& x : master->exdates) x += shift;
+      *what = fmt::format("moved '{}' to {}", master->summary, format_time(start, tz));
+    }
+    auto put = _dav.put(r->href, to_ics(*ev), r->etag);
+    if (!put) return put.take_error();
+    return {};
+  }
+
+  status remove(const std::string& cal, const std::string& uid) override {
+    auto r = find(cal, uid);
+    if (!r) return r.take_error();
+    return _dav.remove(r->href, r->etag);
+  }
+
+  result<std::vector<event>> all_events(const std::string& cal) override { return events_of(cal, 0, 4102444800); }
+
+  result<std::size_t> add_events(const std::string& cal, std::vector<event> events) override {
+    // One resource per UID, its overrides with it.
+    std::map<std::string, std::vector<event>> by_uid;
+    for (auto& e : events) by_uid[e.uid.empty() ? new_uid() : e.uid].push_back(e);
+    for (auto& [uid, group] : by_uid) {
+      for (auto& e : group) e.uid = uid;
+      auto put = _dav.put(cal + uid + ".ics", to_ics(group), "");
+      if (!put) return put.take_error();
+    }
+    return by_uid.size();
+  }
+
+ private:
+  caldav _dav;
+};
+
+}  // namespace
+
+std::unique_ptr<backend> caldav_backend(caldav_account a) { return std::make_unique<caldav_calendars>(std::move(a)); }
+
+}  // namespace weft::tools::calendar
