@@ -2001,7 +2001,7 @@ agents = ["zed"]
 [tools.calendar.accounts.y]
 username = "u"
 )") == "clawft.toml:3:12: error: [tools.calendar] timezone must be an IANA name such as Europe/Berlin, not 'Berlin time'\n"
-        "clawft.toml:5:8: error: [tools.calendar.accounts.x] kind must be one of 'caldav', not 'exchange'\n"
+        "clawft.toml:5:8: error: [tools.calendar.accounts.x] kind must be one of 'caldav', 'google', not 'exchange'\n"
         "clawft.toml:6:7: error: [tools.calendar.accounts.x] url must be an http(s) URL, not 'ftp://h'\n"
         "clawft.toml:7:10: error: [tools.calendar.accounts.x] agents names 'zed', which is no agent of [agents]\n"
         "clawft.toml:8:1: error: [tools.calendar.accounts.y] needs url (the account's home collection, e.g. "
