@@ -154,10 +154,13 @@ struct broker_impl {
   }
 
   /// Takes a token endpoint's success: the account (new or refreshed) and its live token.
+  /// `login`: the answer to a login, which replaces whatever the account held before;
+  /// otherwise a refresh of it.
   result<ov::account> take_tokens(const provider& p, const std::string& account, const std::vector<std::string>& asked,
-                                  const json& j) {
+                                  const json& j, bool login) {
     if (!j.is_object() || !j.contains("access_token") || !j["access_token"].is_string())
       return oerr(ov::error_code::provider, fmt::format("Provider '{}' answered without an access token", p.name));
+    if (login) b._accounts.erase(account);
     auto& a = b._accounts[account];
     bool fresh = a.name.empty();
     a.name = account;
@@ -190,6 +193,7 @@ struct broker_impl {
     l->access_token = j["access_token"];
     if (j.contains("token_type") && j["token_type"].is_string()) l->token_type = j["token_type"];
     std::uint64_t ttl = j.contains("expires_in") && j["expires_in"].is_number_unsigned() ? j["expires_in"].get<std::uint64_t>() : 3600;
+    ttl = std::min<std::uint64_t>(ttl, 366ull * 86400);
     l->expires_at_ms = now_ms() + ttl * 1000;
     if (auto s = save(); !s) return s.take_error();
     return public_of(a);
@@ -203,7 +207,7 @@ struct broker_impl {
   std::optional<std::string> agent_of(std::string_view from, const std::string& on_behalf) {
     // weft's own shared tool processes act for the agent that called them (the bus told them
     // who): they may name it. Nobody else can.
-    if ((from == "tool/calendar" || from == "tool/email") && !on_behalf.empty())
+    if (from == "tool/calendar" && !on_behalf.empty())
       return b._cfg.agents.count(on_behalf) ? std::optional(on_behalf) : std::nullopt;
     std::string id;
     if (from.rfind("agent/", 0) == 0) {
@@ -217,7 +221,21 @@ struct broker_impl {
     return id;
   }
 
+  /// Memory mode: accounts past their TTL are forgotten (the store's load() leaves them out).
+  void forget_expired() {
+    if (!b._store || b._store->persistent()) return;
+    auto keep = b._store->load();
+    for (auto it = b._accounts.begin(); it != b._accounts.end();)
+      if (!keep.count(it->first)) {
+        b._live.erase(it->first);
+        it = b._accounts.erase(it);
+      } else {
+        ++it;
+      }
+  }
+
   void get_token(ov::get_token req, service::responder r) {
+    forget_expired();
     auto agent = agent_of(r.from(), req.agent);
     if (!agent) return r.fail(oerr(ov::error_code::denied, fmt::format("'{}' is not a process of an agent: only an agent's tools get tokens", r.from())));
     if (auto s = usable_store(); !s) return r.fail(s.err());
@@ -237,6 +255,13 @@ struct broker_impl {
       return r.fail(oerr(ov::error_code::bad_request, fmt::format("account '{}' belongs to provider '{}', which is no longer configured",
                                                                   req.account, acc->second.provider)));
     auto& p = pit->second;
+    // The token carries every scope the account holds: asking for none is allowed only when
+    // the grant covers them all.
+    if (req.scopes.empty())
+      for (auto& held : acc->second.scopes)
+        if (std::none_of(granted->second.begin(), granted->second.end(), [&](auto& g) { return scope_of(p, g) == held; }))
+          return r.fail(oerr(ov::error_code::denied, fmt::format("name the scopes you need: account '{}' holds '{}', which "
+                                                                 "agent '{}' is not granted", req.account, held, *agent)));
     for (auto& s : req.scopes) {
       bool in_grant = std::any_of(granted->second.begin(), granted->second.end(),
                                   [&](auto& g) { return scope_of(p, g) == scope_of(p, s); });
@@ -273,9 +298,14 @@ struct broker_impl {
     l->refreshing = true;
     auto& p = b._providers.at(a.provider);
     post(p, p.token_url, {{"grant_type", "refresh_token"}, {"refresh_token", a.refresh_token}, {"client_id", p.client_id}},
-         [this, account](result<std::pair<long, json>> res) {
-           if (!b._accounts.count(account)) return finish_refresh(account, oerr(ov::error_code::no_such_account, "logged out meanwhile"));
-           auto& a = b._accounts.at(account);
+         [this, account, sent = a.refresh_token](result<std::pair<long, json>> res) {
+           // Logged out, or logged in again, while this refresh was on its way: its answer is
+           // for a login that no longer exists.
+           auto cur = b._accounts.find(account);
+           if (cur == b._accounts.end() || cur->second.refresh_token != sent)
+             return finish_refresh(account, oerr(ov::error_code::login_required, fmt::format(
+                 "account '{}' was logged out or in again meanwhile; ask again", account)));
+           auto& a = cur->second;
            auto& p = b._providers.at(a.provider);
            if (!res) {
              a.last_error = res.err().message;
@@ -294,7 +324,7 @@ struct broker_impl {
              return finish_refresh(account, oerr(ov::error_code::provider, fmt::format(
                  "Failed to refresh account '{}' at provider '{}': {}", account, p.name, words)));
            }
-           auto taken = take_tokens(p, account, {}, j);
+           auto taken = take_tokens(p, account, {}, j, false);
            if (!taken) return finish_refresh(account, taken.take_error());
            lg().info("account '{}': access token refreshed{}", account, a.rotating ? " (refresh token rotated)" : "");
            auto& l = *b._live.at(account);
@@ -321,6 +351,9 @@ struct broker_impl {
     auto pit = b._providers.find(req.provider);
     if (pit == b._providers.end())
       return r.fail(oerr(ov::error_code::bad_request, fmt::format("no provider '{}' in [oauth2.providers]", req.provider)));
+    if (auto old = b._accounts.find(req.account); old != b._accounts.end() && old->second.provider != req.provider)
+      return r.fail(oerr(ov::error_code::bad_request, fmt::format("account '{}' belongs to provider '{}': log it out first, "
+                                                                  "or choose another name", req.account, old->second.provider)));
     if (!valid_account(req.account))
       return r.fail(oerr(ov::error_code::bad_request, fmt::format("account name '{}' must be 1-64 of a-z, 0-9, '-', '_', '.', '@'", req.account)));
     auto& p = pit->second;
@@ -384,8 +417,19 @@ struct broker_impl {
 
   void on_redirect(http::server::conn_id c, const http::request& q) {
     auto page = [&](int status, const std::string& text) {
+      std::string safe;
+      for (char ch : text) {
+        switch (ch) {
+          case '<': safe += "&lt;"; break;
+          case '>': safe += "&gt;"; break;
+          case '&': safe += "&amp;"; break;
+          case '"': safe += "&quot;"; break;
+          case '\'': safe += "&#39;"; break;
+          default: safe += ch;
+        }
+      }
       b._redirects->respond(c, status, "text/html; charset=utf-8",
-                            "<!doctype html><meta charset=utf-8><title>weft</title><p>" + text + "</p>");
+                            "<!doctype html><meta charset=utf-8><title>weft</title><p>" + safe + "</p>");
     };
     if (q.path != "/callback") return page(404, "Not a weft login page.");
     auto state = q.query.count("state") ? q.query.at("state") : "";
@@ -393,6 +437,7 @@ struct broker_impl {
     for (auto& [id, x] : b._logins)
       if (x->flow == "loopback" && !x->outcome && !state.empty() && http::equal_secret(x->state, state)) l = x.get();
     if (!l) return page(400, "This login is unknown or over: start it again with weftctl auth login.");
+    l->state.clear();  // spent: a reload or prefetch of this page exchanges nothing twice
     if (q.query.count("error")) {
       auto e = q.query.at("error") + (q.query.count("error_description") ? ": " + q.query.at("error_description") : "");
       page(200, "The provider said no (" + e + "). You may close this page.");
@@ -416,7 +461,7 @@ struct broker_impl {
     auto& [status, j] = *res;
     if (status / 100 != 2)
       return finish_login(l, oerr(ov::error_code::provider, fmt::format("provider '{}' refused the code: {}", p.name, provider_words(j, status))));
-    finish_login(l, take_tokens(p, l.account, l.scopes, j));
+    finish_login(l, take_tokens(p, l.account, l.scopes, j, true));
   }
 
   void start_device(broker::login& l, const provider& p, service::responder r) {
@@ -472,8 +517,9 @@ struct broker_impl {
              auto& p = b._providers.at(l.provider);
              if (!res) return poll_later(l);  // the network: try again at the next interval
              auto& [status, j] = *res;
-             if (status / 100 == 2) return finish_login(l, take_tokens(p, l.account, l.scopes, j));
+             // GitHub answers a pending poll with 200 and an error: the error decides.
              auto code = error_code_of(j);
+             if (status / 100 == 2 && code.empty()) return finish_login(l, take_tokens(p, l.account, l.scopes, j, true));
              if (code == "authorization_pending") return poll_later(l);
              if (code == "slow_down") {  // RFC 8628 §3.5: five seconds more from now on
                l.interval += std::chrono::seconds(5);
@@ -528,7 +574,7 @@ struct broker_impl {
     ov::accounts out;
     out.store = b._store ? b._store->describe() : "unusable";
     out.store_error = b._store_error;
-    if (b._store) b._accounts = b._store->load();  // memory mode: drop the expired
+    forget_expired();
     for (auto& [n, a] : b._accounts) out.accounts.push_back(public_of(a));
     r.reply(out);
   }
@@ -540,12 +586,20 @@ struct broker_impl {
     if (it == b._accounts.end()) return r.fail(oerr(ov::error_code::no_such_account, fmt::format("account '{}' is not logged in", req.account)));
     auto forget = [this](const std::string& account, bool revoked, std::string note, service::responder& r) {
       b._accounts.erase(account);
-      b._live.erase(account);
+      if (auto l = b._live.find(account); l != b._live.end()) {
+        // Callers waiting for a refresh of it hear why.
+        auto waiting = std::move(l->second->waiting);
+        b._live.erase(l);
+        for (auto& w : waiting) w(oerr(ov::error_code::no_such_account, fmt::format("account '{}' was logged out", account)));
+      }
       if (auto s = save(); !s) return r.fail(s.err());
       lg().info("account '{}' logged out{}", account, revoked ? " and revoked" : "");
       r.reply(ov::logged_out{account, revoked, std::move(note)});
     };
-    auto& p = b._providers.count(it->second.provider) ? b._providers.at(it->second.provider) : b._providers.begin()->second;
+    auto pit = b._providers.find(it->second.provider);
+    if (pit == b._providers.end())
+      return forget(req.account, false, fmt::format("its provider '{}' is no longer configured: not revoked", it->second.provider), r);
+    auto& p = pit->second;
     if (!req.revoke || p.revoke_url.empty() || it->second.refresh_token.empty())
       return forget(req.account, false,
                     req.revoke ? fmt::format("provider '{}' ({}) has no revocation endpoint: revoke weft's access in the "

@@ -81,7 +81,14 @@ std::string slurp_file(const std::string& p) {
 
 /// Follows the authorization URL as a browser would: the fake consents and redirects to the
 /// broker's loopback listener. Returns the callback's status and the code it carried.
-std::pair<int, std::string> browse(const std::string& url) {
+struct browsed {
+  int status;
+  std::string code;
+  std::uint16_t port;
+  std::string callback;  ///< the path the browser was sent back to
+};
+
+browsed browse(const std::string& url) {
   auto after_scheme = url.substr(url.find("://") + 3);
   auto colon = after_scheme.find(':'), slash = after_scheme.find('/');
   auto port = static_cast<std::uint16_t>(std::stoi(after_scheme.substr(colon + 1, slash - colon - 1)));
@@ -93,7 +100,7 @@ std::pair<int, std::string> browse(const std::string& url) {
   auto code = loc.substr(loc.find("code=") + 5);
   code = code.substr(0, code.find('&'));
   auto cb = test::http(cport, "GET", rest.substr(rest.find('/')));
-  return {cb.status, code};
+  return {cb.status, code, cport, rest.substr(rest.find('/'))};
 }
 
 }  // namespace
@@ -112,8 +119,12 @@ TEST_CASE("OAuth2: loopback and device logins, tokens for granted agents only, r
   CHECK(started->url.find("code_challenge_method=S256") != std::string::npos);
   CHECK(started->url.find("access_type=offline") != std::string::npos);
   // A code stolen on its way is useless without the verifier, which never left the broker.
-  auto [status, code] = browse(started->url);
-  CHECK(status == 200);
+  auto br = browse(started->url);
+  auto code = br.code;
+  CHECK(br.status == 200);
+  // The same redirect again (a reload, a prefetch): the state is spent, nothing is exchanged twice.
+  auto replay = test::http(br.port, "GET", br.callback);
+  CHECK(replay.status == 400);
   auto done = ask<ov::account>(*b, ov::wait_login{started->login_id, 10000}, 15s);
   REQUIRE_MESSAGE(done, (done ? "" : done.err().to_string()) << "\n" << s->log());
   CHECK(done->name == "work");
@@ -189,6 +200,14 @@ TEST_CASE("OAuth2: loopback and device logins, tokens for granted agents only, r
   CHECK(polls[2] - polls[1] >= 5.9);  // and five seconds more after slow_down (RFC 8628 §3.5)
   auto ms_token = token(*b, "a", {{"account", "home"}, {"scopes", {"calendar"}}});
   CHECK(ms_token);
+  // Without scopes: refused, since the account holds offline_access, which no grant gives a.
+  auto unnamed = token(*b, "a", {{"account", "home"}});
+  REQUIRE_FALSE(unnamed);
+  CHECK(unnamed.err().message.find("name the scopes you need") != std::string::npos);
+  // An account name of one provider cannot be logged in at another.
+  auto clash = ask<ov::login_started>(*b, ov::start_login{"google", "home", {}, "device"});
+  REQUIRE_FALSE(clash);
+  CHECK(clash.err().message.find("belongs to provider 'ms'") != std::string::npos);
 
   // --- secrets stay in the broker ---
   auto refresh_tokens = json::parse(idp.get("/_refresh_tokens").body).get<std::vector<std::string>>();
