@@ -2000,13 +2000,27 @@ url = "ftp://h"
 agents = ["zed"]
 [tools.calendar.accounts.y]
 username = "u"
+[tools.calendar.accounts.z]
+url = "http://dav.example/z/"
+agents = ["a"]
 )") == "clawft.toml:3:12: error: [tools.calendar] timezone must be an IANA name such as Europe/Berlin, not 'Berlin time'\n"
         "clawft.toml:5:8: error: [tools.calendar.accounts.x] kind must be one of 'caldav', 'google', not 'exchange'\n"
         "clawft.toml:6:7: error: [tools.calendar.accounts.x] url must be an http(s) URL, not 'ftp://h'\n"
         "clawft.toml:7:10: error: [tools.calendar.accounts.x] agents names 'zed', which is no agent of [agents]\n"
         "clawft.toml:8:1: error: [tools.calendar.accounts.y] needs url (the account's home collection, e.g. "
         "https://dav.example/alice/)\n"
-        "clawft.toml:8:1: error: [tools.calendar.accounts.y] needs agents (which agents' calendar tools may use it)");
+        "clawft.toml:8:1: error: [tools.calendar.accounts.y] needs agents (which agents' calendar tools may use it)\n"
+        "clawft.toml:11:7: error: [tools.calendar.accounts.z] url must be https:// (http:// only to this machine: it carries "
+        "the password or tokens), not 'http://dav.example/z/'");
+  // http:// to this machine only: a literal 127.x address, ::1 or localhost, not names like them.
+  for (auto [url, ok] : {std::pair{"http://127.0.0.1:5232/a/", true}, std::pair{"http://localhost/a/", true},
+                         std::pair{"http://[::1]:80/a/", true}, std::pair{"http://127.0.0.1.evil.example/a/", false},
+                         std::pair{"http://localhost.evil.example/a/", false}, std::pair{"https://dav.example/a/", true}}) {
+    CAPTURE(url);
+    auto r = parse_config(fmt::format("[agents.a]\n[tools.calendar.accounts.x]\nurl = \"{}\"\nagents = [\"a\"]\n", url),
+                          "clawft.toml");
+    CHECK(static_cast<bool>(r) == ok);
+  }
 }
 
 TEST_CASE("[oauth2]: providers, grants, the client secret for the broker alone") {

@@ -22,6 +22,15 @@ std::string new_uid() {
 
 namespace {
 
+/// A UID that can name a resource in a path: letters, digits and @ . _ - (no '/', '?', '#',
+/// '%' or "..": a uid from the model never reaches another resource).
+bool safe_name(std::string_view uid) {
+  return !uid.empty() && uid.size() <= 200 && uid.find("..") == std::string_view::npos &&
+         std::all_of(uid.begin(), uid.end(), [](unsigned char c) {
+           return std::isalnum(c) || c == '@' || c == '.' || c == '_' || c == '-';
+         });
+}
+
 class caldav_calendars final : public backend {
  public:
   explicit caldav_calendars(caldav_account a) : _dav(std::move(a)) {}
@@ -58,14 +67,19 @@ class caldav_calendars final : public backend {
 
   result<std::string> create(const std::string& cal, event e) override {
     e.uid = new_uid();
-    auto put = _dav.put(cal + e.uid + ".ics", to_ics({e}), "");
+    auto put = _dav.put(cal + e.uid + ".ics", to_ics({e}), std::nullopt);
     if (!put) return put.take_error();
     return e.uid;
   }
 
-  /// The resource holding event `uid`, by its usual name, else by search.
+  /// The resource holding event `uid`, by its usual name, else by search; one that does not
+  /// hold it is not taken for it.
   result<resource> find(const std::string& cal, const std::string& uid) {
-    if (auto direct = _dav.get(cal + uid + ".ics")) return direct;
+    if (!safe_name(uid)) return fail(errc::invalid_argument, "'{}' is not an event uid", uid.substr(0, 100));
+    if (auto direct = _dav.get(cal + uid + ".ics")) {
+      auto ev = parse_ics(direct->ics, direct->href);
+      if (ev && std::any_of(ev->begin(), ev->end(), [&](auto& e) { return e.uid == uid; })) return direct;
+    }
     auto all = _dav.events(cal, 0, 4102444800);  // 1970 … 2100
     if (!all) return all.take_error();
     for (auto& r : *all) {
@@ -83,30 +97,19 @@ class caldav_calendars final : public backend {
     if (!ev) return ev.take_error();
     auto master = std::find_if(ev->begin(), ev->end(), [&](auto& e) { return e.uid == uid && !e.recurrence_id; });
     if (master == ev->end()) return fail(errc::invalid_argument, "event '{}' has no main entry to move", uid);
-    auto length = master->end - master->start;
     if (occ) {
-      // One occurrence of a series: an override with RECURRENCE-ID at its original start.
       if (master->rrule.empty()) return fail(errc::invalid_argument, "event '{}' is not recurring", uid);
       auto in_series = expand({*master}, *occ, *occ + 1);
       if (in_series.empty() || in_series[0].start != *occ)
         return fail(errc::invalid_argument, "event '{}' has no occurrence at {}", uid, format_time(*occ, tz));
-      std::erase_if(*ev, [&](auto& e) { return e.recurrence_id && *e.recurrence_id == *occ; });
-      event o = *master;
-      o.rrule.clear();
-      o.exdates.clear();
-      o.recurrence_id = *occ;
-      o.start = start;
-      o.end = start + length;
-      ev->push_back(o);
       *what = fmt::format("moved the occurrence of {} to {}", format_time(*occ, tz), format_time(start, tz));
     } else {
-      auto shift = start - master->start;
-      master->start = start;
-      master->end = start + length;
-      for (auto& x : master->exdates) x += shift;
       *what = fmt::format("moved '{}' to {}", master->summary, format_time(start, tz));
     }
-    auto put = _dav.put(r->href, to_ics(*ev), r->etag);
+    // Edited in place: attendees, alarms and whatever else the event holds are kept.
+    auto text = move_in_ics(r->ics, uid, start, occ);
+    if (!text) return text.take_error();
+    auto put = _dav.put(r->href, *text, r->etag);
     if (!put) return put.take_error();
     return {};
   }
@@ -125,7 +128,8 @@ class caldav_calendars final : public backend {
     for (auto& e : events) by_uid[e.uid.empty() ? new_uid() : e.uid].push_back(e);
     for (auto& [uid, group] : by_uid) {
       for (auto& e : group) e.uid = uid;
-      auto put = _dav.put(cal + uid + ".ics", to_ics(group), "");
+      // The resource is named by the UID when it makes a safe path, else by a new name.
+      auto put = _dav.put(cal + (safe_name(uid) ? uid : new_uid()) + ".ics", to_ics(group), std::nullopt);
       if (!put) return put.take_error();
     }
     return by_uid.size();

@@ -78,10 +78,16 @@ result<std::vector<dav_response>> parse_multistatus(std::string_view xml) {
 }
 
 std::string caldav::url_of(const std::string& href) const {
-  if (href.rfind("http://", 0) == 0 || href.rfind("https://", 0) == 0) return href;
   auto scheme = _a.url.find("://");
   auto host_end = _a.url.find('/', scheme == std::string::npos ? 0 : scheme + 3);
   auto origin = host_end == std::string::npos ? _a.url : _a.url.substr(0, host_end);
+  // An absolute href of another origin (a server pointing elsewhere) is not followed with
+  // the account's credentials: it is read as a path on the account's own server.
+  if (href.rfind("http://", 0) == 0 || href.rfind("https://", 0) == 0) {
+    if (href.rfind(origin + "/", 0) == 0) return href;
+    auto path_at = href.find('/', href.find("://") + 3);
+    return origin + (path_at == std::string::npos ? "/" : href.substr(path_at));
+  }
   return origin + (href.empty() || href[0] != '/' ? "/" : "") + href;
 }
 
@@ -149,14 +155,16 @@ result<resource> caldav::get(const std::string& href) const {
   return resource{href, r->headers.count("etag") ? r->headers["etag"] : "", r->body};
 }
 
-result<std::string> caldav::put(const std::string& href, const std::string& ics, const std::string& etag) const {
+result<std::string> caldav::put(const std::string& href, const std::string& ics, const std::optional<std::string>& if_match) const {
   std::vector<std::string> h = {"Content-Type: text/calendar; charset=utf-8"};
-  h.push_back(etag.empty() ? "If-None-Match: *" : "If-Match: " + etag);
+  if (!if_match) h.push_back("If-None-Match: *");
+  else if (!if_match->empty()) h.push_back("If-Match: " + *if_match);
+  auto& etag = if_match;
   auto r = dav(_a, "PUT", url_of(href), ics, h);
   if (!r) return r.take_error();
   if (r->status == 412)
     return fail(errc::unavailable, "Failed to write '{}': {} (nothing was written; read it again)", href,
-                etag.empty() ? "it exists already" : "it was changed meanwhile");
+                !etag ? "it exists already" : "it was changed meanwhile");
   if (r->status / 100 != 2) {
     auto body = r->body.substr(0, 300);
     return fail(errc::unavailable, "Failed to write '{}': HTTP {} {}", href, r->status, body);

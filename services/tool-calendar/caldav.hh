@@ -3,6 +3,7 @@
 /// (PROPFIND), the events of a calendar in a time range (REPORT calendar-query), and whole
 /// resources written (PUT, If-Match / If-None-Match) and removed (DELETE). Blocking, for the
 /// tool's worker threads; XML read with libxml2.
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -40,9 +41,10 @@ class caldav {
   result<std::vector<calendar_info>> calendars() const;
   result<std::vector<resource>> events(const std::string& calendar_href, instant from, instant to) const;
   result<resource> get(const std::string& href) const;
-  /// Writes `ics` at `href`: a new resource (etag ""), or replaces the one with `etag` (a
-  /// resource changed by someone else since is refused: 412). The new etag, if sent.
-  result<std::string> put(const std::string& href, const std::string& ics, const std::string& etag) const;
+  /// Writes `ics` at `href`: a new resource (`if_match` nullopt: refused if one is there), or
+  /// replaces the one whose etag is `*if_match` (changed by someone else since: refused, 412;
+  /// "": a server that gave no etag, replaced unconditionally). The new etag, if sent.
+  result<std::string> put(const std::string& href, const std::string& ics, const std::optional<std::string>& if_match) const;
   status remove(const std::string& href, const std::string& etag) const;
 
   /// The absolute URL of a server path.

@@ -178,6 +178,8 @@ result<tool::result> create(const calendar_settings& s, const json& args, const 
   if (!rrule) return rrule.take_error();
   auto location = optional_string_arg(args, "location");
   if (!location) return location.take_error();
+  if (*rrule && !valid_rrule(**rrule))
+    return tool::make(tool::error_code::bad_arguments, "'{}' is not a recurrence rule (e.g. FREQ=WEEKLY;COUNT=10)", **rrule);
   auto t = calendar_of(*x, *id);
   if (!t) return failed(t.err());
   event e;

@@ -107,7 +107,7 @@ TEST_CASE("calendar tools on radicale: create, list, move, delete; a weekly seri
     auto stale = dav.put(href, read->ics, read->etag);
     REQUIRE_FALSE(stale);
     CHECK(stale.err().message.find("it was changed meanwhile") != std::string::npos);
-    auto twice = dav.put(href, read->ics, "");
+    auto twice = dav.put(href, read->ics, std::nullopt);
     REQUIRE_FALSE(twice);
     CHECK(twice.err().message.find("it exists already") != std::string::npos);
   }
@@ -183,6 +183,14 @@ TEST_CASE("calendar tools on radicale: DST in two zones, free slots across two c
   auto when = f.call("calendar_create", {{"calendar", "alice/work"}, {"summary", "x"}, {"start", "soon"}, {"end", "later"}});
   REQUIRE_FALSE(when);
   CHECK(tool::is(when.err(), tool::error_code::bad_arguments));
+  // A uid that would name another resource is refused before any request.
+  auto escape = f.call("calendar_delete", {{"calendar", "alice/work"}, {"uid", "../home/x"}});
+  REQUIRE_FALSE(escape);
+  CHECK(escape.err().message.find("is not an event uid") != std::string::npos);
+  // Hrefs of another origin are read as paths on the account's server (its password stays there).
+  tools::calendar::caldav dav({"http://127.0.0.1:1/alice/", "alice", "x"});
+  CHECK(dav.url_of("http://evil.example:8/steal/x.ics") == "http://127.0.0.1:1/steal/x.ics");
+  CHECK(dav.url_of("/alice/work/") == "http://127.0.0.1:1/alice/work/");
   auto junk = f.call("calendar_import", {{"calendar", "alice/work"}, {"ics", "not a calendar"}});
   REQUIRE_FALSE(junk);
   CHECK(tool::is(junk.err(), tool::error_code::bad_arguments));

@@ -73,6 +73,16 @@ icalproperty* time_property(icalproperty* (*make)(icaltimetype), instant at, con
 
 }  // namespace
 
+bool valid_rrule(std::string_view rule) {
+  std::lock_guard<std::mutex> l(ical_mutex());
+  init_once();
+  icalerror_clear_errno();
+  auto r = icalrecurrencetype_from_string(std::string(rule).c_str());
+  bool ok = r.freq != ICAL_NO_RECURRENCE && icalerrno == ICAL_NO_ERROR;
+  icalerror_clear_errno();
+  return ok;
+}
+
 bool known_zone(std::string_view tzid) {
   std::lock_guard<std::mutex> l(ical_mutex());
   init_once();
@@ -124,7 +134,7 @@ result<std::vector<event>> parse_ics(std::string_view text, std::string_view sho
       auto t = icalproperty_get_exdate(x);
       if (!t.zone && !icaltime_is_utc(t))
         if (auto* param = icalproperty_get_first_parameter(x, ICAL_TZID_PARAMETER))
-          t = icaltime_set_timezone(&t, zone_of(icalparameter_get_tzid(param)));
+          if (const char* tzid = icalparameter_get_tzid(param)) t = icaltime_set_timezone(&t, zone_of(tzid));
       e.exdates.push_back(to_instant(t));
     }
     if (icalcomponent_get_first_property(c, ICAL_RECURRENCEID_PROPERTY)) {
@@ -171,6 +181,111 @@ std::string to_ics(const std::vector<event>& events) {
   return out;
 }
 
+namespace {
+
+/// Sets a date-time property to `t`, written as it was: in its TZID's wall clock (the zone
+/// `zone` resolved for it), in UTC, or as a date.
+void set_time(icalproperty* p, instant t, const icaltimezone* zone, void (*set)(icalproperty*, icaltimetype)) {
+  bool has_tzid = icalproperty_get_first_parameter(p, ICAL_TZID_PARAMETER) != nullptr;
+  auto old = icalproperty_get_datetime_with_component(p, nullptr);
+  bool date = icaltime_is_date(old);
+  const icaltimezone* z = zone ? zone : icaltimezone_get_utc_timezone();
+  auto v = icaltime_from_timet_with_zone(static_cast<time_t>(t), date ? 1 : 0, const_cast<icaltimezone*>(z));
+  if (has_tzid || (!date && !icaltime_is_utc(old))) v.zone = nullptr;  // wall clock, as before
+  if (!has_tzid && !date && icaltime_is_utc(old)) v = icaltime_convert_to_zone(v, icaltimezone_get_utc_timezone());
+  set(p, v);
+}
+
+icalcomponent* master_of(icalcomponent* cal, std::string_view uid) {
+  for (auto* c = icalcomponent_get_first_component(cal, ICAL_VEVENT_COMPONENT); c;
+       c = icalcomponent_get_next_component(cal, ICAL_VEVENT_COMPONENT)) {
+    const char* u = icalcomponent_get_uid(c);
+    if (u && uid == u && !icalcomponent_get_first_property(c, ICAL_RECURRENCEID_PROPERTY)) return c;
+  }
+  return nullptr;
+}
+
+}  // namespace
+
+result<std::string> move_in_ics(std::string_view text, std::string_view uid, instant start, std::optional<instant> occurrence) {
+  std::lock_guard<std::mutex> l(ical_mutex());
+  init_once();
+  std::string copy(text);
+  component_ptr root(icalparser_parse_string(copy.c_str()), icalcomponent_free);
+  if (!root) return fail(errc::malformed, "the event's calendar data is not iCalendar text");
+  icalcomponent* cal = icalcomponent_isa(root.get()) == ICAL_VCALENDAR_COMPONENT
+                           ? root.get()
+                           : icalcomponent_get_first_component(root.get(), ICAL_VCALENDAR_COMPONENT);
+  if (!cal) return fail(errc::malformed, "the event's calendar data has no VCALENDAR");
+  auto* master = master_of(cal, uid);
+  if (!master) return fail(errc::not_found, "no event '{}' to move", uid);
+  auto s0 = icalcomponent_get_dtstart(master);
+  auto e0 = icalcomponent_get_dtend(master);
+  const icaltimezone* zone = s0.zone;
+  instant old_start = to_instant(s0);
+  instant length = icaltime_is_null_time(e0) ? 0 : to_instant(e0) - old_start;
+  auto* ps = icalcomponent_get_first_property(master, ICAL_DTSTART_PROPERTY);
+  auto* pe = icalcomponent_get_first_property(master, ICAL_DTEND_PROPERTY);
+  if (!occurrence) {
+    auto shift = start - old_start;
+    set_time(ps, start, zone, icalproperty_set_dtstart);
+    if (pe) set_time(pe, start + length, zone, icalproperty_set_dtend);
+    for (auto* x = icalcomponent_get_first_property(master, ICAL_EXDATE_PROPERTY); x;
+         x = icalcomponent_get_next_property(master, ICAL_EXDATE_PROPERTY)) {
+      auto t = icalproperty_get_exdate(x);
+      if (!t.zone && !icaltime_is_utc(t)) t = icaltime_set_timezone(&t, zone);
+      set_time(x, to_instant(t) + shift, zone, icalproperty_set_exdate);
+    }
+    // The overrides name their occurrences by where the series put them: that moved too.
+    for (auto* c = icalcomponent_get_first_component(cal, ICAL_VEVENT_COMPONENT); c;
+         c = icalcomponent_get_next_component(cal, ICAL_VEVENT_COMPONENT)) {
+      const char* u = icalcomponent_get_uid(c);
+      auto* rid = icalcomponent_get_first_property(c, ICAL_RECURRENCEID_PROPERTY);
+      if (!u || uid != u || !rid) continue;
+      auto t = icalcomponent_get_recurrenceid(c);
+      if (!t.zone && !icaltime_is_utc(t)) t = icaltime_set_timezone(&t, zone);
+      set_time(rid, to_instant(t) + shift, zone, icalproperty_set_recurrenceid);
+    }
+  } else {
+    icalcomponent* over = nullptr;
+    for (auto* c = icalcomponent_get_first_component(cal, ICAL_VEVENT_COMPONENT); c && !over;
+         c = icalcomponent_get_next_component(cal, ICAL_VEVENT_COMPONENT)) {
+      const char* u = icalcomponent_get_uid(c);
+      if (!u || uid != u || !icalcomponent_get_first_property(c, ICAL_RECURRENCEID_PROPERTY)) continue;
+      auto t = icalcomponent_get_recurrenceid(c);
+      if (!t.zone && !icaltime_is_utc(t)) t = icaltime_set_timezone(&t, zone);
+      if (to_instant(t) == *occurrence) over = c;
+    }
+    if (!over) {
+      // A copy of the series' entry for this one occurrence: everything but the rule.
+      over = icalcomponent_new_clone(master);
+      for (auto kind : {ICAL_RRULE_PROPERTY, ICAL_RDATE_PROPERTY, ICAL_EXDATE_PROPERTY, ICAL_EXRULE_PROPERTY}) {
+        while (auto* p = icalcomponent_get_first_property(over, kind)) {
+          icalcomponent_remove_property(over, p);
+          icalproperty_free(p);
+        }
+      }
+      auto* rid = icalproperty_new_recurrenceid(icaltime_null_time());
+      if (auto* tz = icalproperty_get_first_parameter(ps, ICAL_TZID_PARAMETER))
+        icalproperty_add_parameter(rid, icalparameter_new_clone(tz));
+      if (icaltime_is_date(s0)) icalproperty_add_parameter(rid, icalparameter_new_value(ICAL_VALUE_DATE));
+      icalcomponent_add_property(over, rid);
+      // set_time reads the property's old value for its form: give it the start's.
+      icalproperty_set_recurrenceid(rid, s0);
+      set_time(rid, *occurrence, zone, icalproperty_set_recurrenceid);
+      icalcomponent_add_component(cal, over);
+    }
+    auto* os = icalcomponent_get_first_property(over, ICAL_DTSTART_PROPERTY);
+    auto* oe = icalcomponent_get_first_property(over, ICAL_DTEND_PROPERTY);
+    set_time(os, start, zone, icalproperty_set_dtstart);
+    if (oe) set_time(oe, start + length, zone, icalproperty_set_dtend);
+  }
+  char* out = icalcomponent_as_ical_string_r(root.get());
+  std::string result = out ? out : "";
+  icalmemory_free_buffer(out);
+  return result;
+}
+
 std::vector<occurrence> expand(const std::vector<event>& events, instant from, instant to, std::size_t max) {
   std::lock_guard<std::mutex> l(ical_mutex());
   init_once();
@@ -205,7 +320,7 @@ std::vector<occurrence> expand(const std::vector<event>& events, instant from, i
                                                                             icalrecur_iterator_free);
     if (!it) continue;
     std::set<instant> ex(e.exdates.begin(), e.exdates.end());
-    std::size_t guard = 0;
+    std::size_t guard = 0, kept = 0;
     for (auto t = icalrecur_iterator_next(it.get()); !icaltime_is_null_time(t) && guard < 100000;
          t = icalrecur_iterator_next(it.get()), ++guard) {
       // The iterator's times are wall-clock times of the series' zone, whatever it tags them with.
@@ -221,6 +336,8 @@ std::vector<occurrence> expand(const std::vector<event>& events, instant from, i
         continue;
       }
       if (s < to) add(e, s, s + length, true, s);
+      // Bounded memory whatever the window: a series adds at most `max` occurrences.
+      if (s >= from && ++kept >= max) break;
     }
   }
   std::sort(out.begin(), out.end(), [](auto& a, auto& b) { return std::tie(a.start, a.uid) < std::tie(b.start, b.uid); });
@@ -275,7 +392,10 @@ result<instant> parse_time(std::string_view text, std::string_view tzid) {
   if (rest == "Z") return static_cast<instant>(icaltime_as_timet_with_zone(it, icaltimezone_get_utc_timezone()));
   if (!rest.empty() && (rest[0] == '+' || rest[0] == '-')) {
     int oh = 0, om = 0;
-    if (std::sscanf(rest.c_str() + 1, "%2d:%2d", &oh, &om) < 1) return fail(errc::invalid_argument, "'{}': bad offset", text);
+    // +HH:MM or +HH only: "+0530" or trailing text is not guessed at.
+    bool ok = (rest.size() == 6 && rest[3] == ':' && std::sscanf(rest.c_str() + 1, "%2d:%2d", &oh, &om) == 2) ||
+              (rest.size() == 3 && std::sscanf(rest.c_str() + 1, "%2d", &oh) == 1);
+    if (!ok || oh > 14 || om > 59) return fail(errc::invalid_argument, "'{}': the offset must be +HH:MM", text);
     auto utc = static_cast<instant>(icaltime_as_timet_with_zone(it, icaltimezone_get_utc_timezone()));
     return utc - (rest[0] == '+' ? 1 : -1) * (oh * 3600 + om * 60);
   }

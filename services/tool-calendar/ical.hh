@@ -46,6 +46,14 @@ result<std::vector<event>> parse_ics(std::string_view text, std::string_view sho
 /// One VCALENDAR with the events and a VTIMEZONE for each zone they use.
 std::string to_ics(const std::vector<event>& events);
 
+/// Moves event `uid` of the VCALENDAR `text` to `start` (keeping its length; its EXDATEs and
+/// the RECURRENCE-IDs of its overrides move with it), or with `occurrence` only that
+/// occurrence of its series (an override with RECURRENCE-ID, made or updated). Edits the
+/// calendar in place: everything else in it (attendees, alarms, other properties, its time
+/// zones) is kept as it was.
+result<std::string> move_in_ics(std::string_view text, std::string_view uid, instant start,
+                                std::optional<instant> occurrence);
+
 /// The occurrences overlapping [from, to), sorted by start; at most `max`.
 std::vector<occurrence> expand(const std::vector<event>& events, instant from, instant to, std::size_t max = 2000);
 
@@ -56,6 +64,9 @@ struct interval {
 
 /// The gaps of at least `min_seconds` in [from, to) that no busy interval covers.
 std::vector<interval> free_slots(std::vector<interval> busy, instant from, instant to, std::int64_t min_seconds);
+
+/// Is `rule` an RRULE libical reads ("FREQ=WEEKLY;COUNT=10")?
+bool valid_rrule(std::string_view rule);
 
 /// Is `tzid` a time zone libical knows?
 bool known_zone(std::string_view tzid);

@@ -32,6 +32,10 @@ TEST_CASE("times: local to UTC and back, offsets, bad input") {
   CHECK(format_time(at("2026-12-10T09:00Z", ""), "Europe/Berlin") == "2026-12-10T10:00:00+01:00");
   CHECK(format_time(at("2026-07-10T12:00Z", ""), "America/New_York") == "2026-07-10T08:00:00-04:00");
   CHECK_FALSE(parse_time("tomorrow", "UTC"));
+  CHECK_FALSE(parse_time("2026-07-10T10:00+0530", "UTC"));
+  CHECK(parse_time("2026-07-10T10:00+05:30", "UTC"));
+  CHECK(valid_rrule("FREQ=WEEKLY;COUNT=10"));
+  CHECK_FALSE(valid_rrule("every tuesday"));
   CHECK_FALSE(parse_time("2026-13-01", "UTC"));
   auto zone = parse_time("2026-12-10T10:00", "Mars/Olympus");
   REQUIRE_FALSE(zone);
@@ -119,4 +123,40 @@ TEST_CASE("free slots across two calendars") {
   CHECK(slots == std::vector<interval>{{day("11:00"), day("12:00")}, {day("14:00"), day("17:00")}});
   CHECK(free_slots(busy, day("09:00"), day("17:00"), 4 * 3600).empty());
   CHECK(free_slots({}, day("09:00"), day("10:00"), 60) == std::vector<interval>{{day("09:00"), day("10:00")}});
+}
+
+TEST_CASE("moving edits the calendar in place: attendees, alarms and other properties are kept") {
+  const char* text =
+      "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//other//client//EN\r\n"
+      "BEGIN:VEVENT\r\nUID:s1\r\nDTSTAMP:20261201T000000Z\r\nDTSTART;TZID=Europe/Berlin:20261201T140000\r\n"
+      "DTEND;TZID=Europe/Berlin:20261201T150000\r\nRRULE:FREQ=WEEKLY;COUNT=4\r\nSUMMARY:Review\r\n"
+      "EXDATE;TZID=Europe/Berlin:20261222T140000\r\n"
+      "ATTENDEE;CN=Bob:mailto:bob@example.org\r\nX-CUSTOM:keep me\r\n"
+      "BEGIN:VALARM\r\nACTION:DISPLAY\r\nDESCRIPTION:soon\r\nTRIGGER:-PT10M\r\nEND:VALARM\r\nEND:VEVENT\r\n"
+      "BEGIN:VEVENT\r\nUID:s1\r\nDTSTAMP:20261201T000000Z\r\nRECURRENCE-ID;TZID=Europe/Berlin:20261208T140000\r\n"
+      "DTSTART;TZID=Europe/Berlin:20261209T090000\r\nDTEND;TZID=Europe/Berlin:20261209T100000\r\nSUMMARY:Review moved\r\n"
+      "END:VEVENT\r\nEND:VCALENDAR\r\n";
+  // One occurrence (the 15th) moved: a new override, the rest untouched.
+  auto one = move_in_ics(text, "s1", at("2026-12-16T16:00", "Europe/Berlin"), at("2026-12-15T14:00", "Europe/Berlin"));
+  REQUIRE_MESSAGE(one, (one ? "" : one.err().message));
+  CHECK(one->find("ATTENDEE;CN=Bob:mailto:bob@example.org") != std::string::npos);
+  CHECK(one->find("X-CUSTOM:keep me") != std::string::npos);
+  CHECK(one->find("TRIGGER:-PT10M") != std::string::npos);
+  CHECK(one->find("RECURRENCE-ID;TZID=Europe/Berlin:20261215T140000") != std::string::npos);
+  auto ev = parse_ics(*one, "moved");
+  REQUIRE(ev);
+  CHECK(local_starts(expand(*ev, at("2026-12-01", "UTC"), at("2027-01-01", "UTC")), "Europe/Berlin") ==
+        std::vector<std::string>{"2026-12-01T14:00:00+01:00", "2026-12-09T09:00:00+01:00 moved", "2026-12-16T16:00:00+01:00 moved"});
+  // The whole series a day later: its EXDATE and its overrides' RECURRENCE-IDs move with it.
+  auto all = move_in_ics(text, "s1", at("2026-12-02T14:00", "Europe/Berlin"), std::nullopt);
+  REQUIRE(all);
+  CHECK(all->find("DTSTART;TZID=Europe/Berlin:20261202T140000") != std::string::npos);
+  CHECK(all->find("EXDATE;TZID=Europe/Berlin:20261223T140000") != std::string::npos);
+  CHECK(all->find("RECURRENCE-ID;TZID=Europe/Berlin:20261209T140000") != std::string::npos);
+  CHECK(all->find("ATTENDEE;CN=Bob") != std::string::npos);
+  auto moved = parse_ics(*all, "moved");
+  REQUIRE(moved);
+  CHECK(local_starts(expand(*moved, at("2026-12-01", "UTC"), at("2027-01-01", "UTC")), "Europe/Berlin") ==
+        std::vector<std::string>{"2026-12-02T14:00:00+01:00", "2026-12-09T09:00:00+01:00 moved", "2026-12-16T14:00:00+01:00"});
+  CHECK_FALSE(move_in_ics(text, "nope", 0, std::nullopt));
 }

@@ -4,6 +4,8 @@
 // "calendar" family: the CalDAV accounts of [tools.calendar.accounts] (their passwords are
 // given to this process alone), each usable by the agents it lists — the caller as the bus
 // authenticated it.
+#include <libxml/parser.h>
+
 #include <fmt/ranges.h>
 
 #include <weft/service/config.hh>
@@ -34,6 +36,7 @@ Environment:
 }  // namespace
 
 int main(int argc, char** argv) {
+  xmlInitParser();  // before the workers: its first use is not thread-safe in libxml2 2.9
   tools::tool_main_options o{.program = "weft-tool-calendar",
                              .log_name = "tool-calendar",
                              .help = help,

@@ -1,4 +1,5 @@
 #pragma once
+#include <arpa/inet.h>
 /// The config checker shared by config.cc (weft, bus, supervisor, services) and the files
 /// of the agent-turn sections (config_llm.cc, config_agents.cc, …): it collects
 /// every problem with its file:line:column and reads typed, `${ENV}`-substituted values.
@@ -427,6 +428,22 @@ void read_channels(checker& ck, const toml::table& t, config& c);
 void read_routes(checker& ck, const toml::node& n, config& c);
 void read_routing(checker& ck, const toml::table& t, config& c);
 void read_delegation(checker& ck, const toml::table& t, config& c);
+
+/// An http(s) URL that may carry secrets: https, or http to this machine only (127.0.0.0/8,
+/// ::1, localhost) — a client secret, refresh token or password never crosses a network in
+/// the clear.
+inline bool secure_url(std::string_view u) {
+  if (u.rfind("https://", 0) == 0) return true;
+  if (u.rfind("http://", 0) != 0) return false;
+  auto host = u.substr(7, u.find_first_of("/?#", 7) == std::string_view::npos ? std::string_view::npos : u.find_first_of("/?#", 7) - 7);
+  if (auto at = host.rfind('@'); at != std::string_view::npos) host = host.substr(at + 1);
+  if (host.rfind("[::1]", 0) == 0) return true;
+  host = host.substr(0, host.find(':'));
+  if (host == "localhost") return true;
+  // A literal 127.x.y.z, not a name that starts like one (127.0.0.1.example.org).
+  in_addr a{};
+  return ::inet_pton(AF_INET, std::string(host).c_str(), &a) == 1 && (ntohl(a.s_addr) >> 24) == 127;
+}
 
 /// The top-level sections the files above (with config_memory.cc and config_mcp.cc) read.
 constexpr std::array<std::string_view, 11> agent_sections = {"providers",    "llm",     "agents",     "channels",

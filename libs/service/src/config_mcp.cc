@@ -229,6 +229,9 @@ void read_calendar(checker& ck, const toml::node& n, config& c) {
     if (auto u = ck.read_string(*e, alabel, "url")) {
       if (u->rfind("https://", 0) != 0 && u->rfind("http://", 0) != 0)
         ck.error(e->get("url")->source(), fmt::format("{} url must be an http(s) URL, not '{}'", alabel, clean(*u)));
+      else if (!secure_url(*u))
+        ck.error(e->get("url")->source(), fmt::format("{} url must be https:// (http:// only to this machine: it carries the "
+                                                      "password or tokens), not '{}'", alabel, clean(*u)));
       acc.url = *u;
       if (acc.kind == "caldav" && !acc.url.empty() && acc.url.back() != '/') acc.url += '/';
     } else if (acc.kind == "google") {

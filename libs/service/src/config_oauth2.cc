@@ -67,6 +67,9 @@ void read_oauth2(checker& ck, const toml::table& t, config& c) {
                                   std::pair{"issuer", &p.issuer}}) {
           if (auto u = ck.read_string(*e, plabel, key)) {
             if (!http_url(*u)) ck.error(e->get(key)->source(), fmt::format("{} {} must be an http(s) URL, not '{}'", plabel, key, clean(*u)));
+            else if (!secure_url(*u))
+              ck.error(e->get(key)->source(), fmt::format("{} {} must be https:// (http:// only to this machine: it carries "
+                                                          "the client secret and tokens), not '{}'", plabel, key, clean(*u)));
             else *field = *u;
           }
         }
