@@ -21,6 +21,7 @@
 #include "services/tool-code/test_util.hh"
 #include "tests/radicale.hh"
 #include "tests/temp_dir.hh"
+#include "tests/tool_calls.hh"
 
 using namespace weft;
 using namespace weft::tools::calendar;
@@ -54,19 +55,8 @@ struct fixture {
     defs = calendar_tools(s);
     ctx.caller = "agent/a";
   }
-  result<tool::result> call(const std::string& name, const json& args) {
-    for (auto& d : defs)
-      if (d.spec.name == name) return d.run(args, ctx);
-    FAIL("no tool " << name);
-    return fail(errc::not_found, "no tool");
-  }
-  json ok(const std::string& name, const json& args) {
-    auto r = call(name, args);
-    REQUIRE_MESSAGE(r, (r ? "" : r.err().message));
-    CAPTURE(r->content);
-    REQUIRE_MESSAGE(!r->is_error, r->content);
-    return json::parse(r->structured);
-  }
+  result<tool::result> call(const std::string& name, const json& args) { return test::call_tool(defs, name, args, ctx); }
+  json ok(const std::string& name, const json& args) { return test::ok_tool(defs, name, args, ctx); }
   std::vector<std::string> starts(const std::string& cal, const char* from, const char* to, const char* tz = nullptr) {
     json args{{"calendar", cal}, {"from", from}, {"to", to}};
     if (tz) args["timezone"] = tz;

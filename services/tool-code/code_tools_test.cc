@@ -16,6 +16,7 @@
 #include "services/tool-code/code_tools.hh"
 #include "services/tool-code/test_util.hh"
 #include "tests/temp_dir.hh"
+#include "tests/tool_calls.hh"
 
 using namespace weft;
 using weft::test::slurp;
@@ -39,20 +40,8 @@ struct fixture {
   tool::call c{"code_outline", "{}", "", 0};
   tools::call_context ctx{c, -1, flag};
 
-  result<tool::result> call(const std::string& name, const json& args) {
-    for (auto& d : defs)
-      if (d.spec.name == name) return d.run(args, ctx);
-    FAIL("no tool " << name);
-    return fail(errc::not_found, "no tool");
-  }
-  /// A call that must succeed (not is_error): its structured part.
-  json ok(const std::string& name, const json& args) {
-    auto r = call(name, args);
-    REQUIRE_MESSAGE(r, (r ? "" : r.err().message));
-    CAPTURE(r->content);
-    REQUIRE_FALSE(r->is_error);
-    return json::parse(r->structured);
-  }
+  result<tool::result> call(const std::string& name, const json& args) { return test::call_tool(defs, name, args, ctx); }
+  json ok(const std::string& name, const json& args) { return test::ok_tool(defs, name, args, ctx); }
   /// A call that ran and failed: its text.
   std::string failed(const std::string& name, const json& args) {
     auto r = call(name, args);

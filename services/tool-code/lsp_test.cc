@@ -19,6 +19,7 @@
 #include "services/tool-code/lsp.hh"
 #include "services/tool-code/test_util.hh"
 #include "tests/temp_dir.hh"
+#include "tests/tool_calls.hh"
 
 using namespace weft;
 using weft::test::slurp;
@@ -63,19 +64,8 @@ struct fixture {
     defs = code::lsp_tools(w, pool);
   }
 
-  result<tool::result> call(const std::string& name, const json& args) {
-    for (auto& d : defs)
-      if (d.spec.name == name) return d.run(args, ctx);
-    FAIL("no tool " << name);
-    return fail(errc::not_found, "no tool");
-  }
-  json ok(const std::string& name, const json& args) {
-    auto r = call(name, args);
-    REQUIRE_MESSAGE(r, (r ? "" : r.err().message));
-    CAPTURE(r->content);
-    REQUIRE_MESSAGE(!r->is_error, r->content);
-    return json::parse(r->structured);
-  }
+  result<tool::result> call(const std::string& name, const json& args) { return test::call_tool(defs, name, args, ctx); }
+  json ok(const std::string& name, const json& args) { return test::ok_tool(defs, name, args, ctx); }
   static lines where(const json& locations) {
     lines out;
     for (auto& l : locations)
