@@ -3,6 +3,8 @@
 #include <sodium.h>
 
 #include <algorithm>
+#include <deque>
+#include <set>
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
@@ -103,6 +105,18 @@ struct broker::login {
 
 struct broker_impl {
   broker& b;
+  /// One refresh at a time per account (a provider that rotates refresh tokens would refuse
+  /// the second of two sent at once): the others wait here for it.
+  std::set<std::string> refreshing_accounts;
+  std::map<std::string, std::deque<std::function<void()>>> queued_refreshes;
+
+  /// The cache key of an account's tokens: the account, and the scopes a narrowed token has
+  /// ("" for the token with all of the account's scopes).
+  static std::string live_key(const std::string& account, const std::string& narrowed) { return account + "\n" + narrowed; }
+  void erase_live(const std::string& account) {
+    for (auto it = b._live.lower_bound(account + "\n"); it != b._live.end() && it->first.rfind(account + "\n", 0) == 0;)
+      it = b._live.erase(it);
+  }
 
   log::logger& lg() { return log::get("oauth2"); }
 
@@ -119,7 +133,7 @@ struct broker_impl {
     o.last_refresh_ms = a.last_refresh_ms;
     o.last_error = a.last_error;
     o.rotating = a.rotating;
-    if (auto it = b._live.find(a.name); it != b._live.end()) o.expires_at_ms = it->second->expires_at_ms;
+    if (auto it = b._live.find(live_key(a.name, "")); it != b._live.end()) o.expires_at_ms = it->second->expires_at_ms;
     return o;
   }
 
@@ -157,10 +171,13 @@ struct broker_impl {
   /// `login`: the answer to a login, which replaces whatever the account held before;
   /// otherwise a refresh of it.
   result<ov::account> take_tokens(const provider& p, const std::string& account, const std::vector<std::string>& asked,
-                                  const json& j, bool login) {
+                                  const json& j, bool login, const std::string& narrowed = "") {
     if (!j.is_object() || !j.contains("access_token") || !j["access_token"].is_string())
       return oerr(ov::error_code::provider, fmt::format("Provider '{}' answered without an access token", p.name));
-    if (login) b._accounts.erase(account);
+    if (login) {
+      b._accounts.erase(account);
+      erase_live(account);
+    }
     auto& a = b._accounts[account];
     bool fresh = a.name.empty();
     a.name = account;
@@ -173,7 +190,9 @@ struct broker_impl {
     if (a.refresh_token.empty())
       lg().warning("account '{}': provider '{}' gave no refresh token; it must log in again when the access token expires",
                    account, p.name);
-    if (j.contains("scope") && j["scope"].is_string()) {
+    if (!narrowed.empty()) {
+      // A narrowed token's scopes are not the account's.
+    } else if (j.contains("scope") && j["scope"].is_string()) {
       a.scopes.clear();
       std::string s = j["scope"];
       for (std::size_t i = 0; i < s.size();) {
@@ -188,7 +207,7 @@ struct broker_impl {
     }
     a.last_refresh_ms = now_ms();
     a.last_error.clear();
-    auto& l = b._live[account];
+    auto& l = b._live[live_key(account, narrowed)];
     if (!l) l = std::make_unique<broker::live>();
     l->access_token = j["access_token"];
     if (j.contains("token_type") && j["token_type"].is_string()) l->token_type = j["token_type"];
@@ -227,7 +246,7 @@ struct broker_impl {
     auto keep = b._store->load();
     for (auto it = b._accounts.begin(); it != b._accounts.end();)
       if (!keep.count(it->first)) {
-        b._live.erase(it->first);
+        erase_live(it->first);
         it = b._accounts.erase(it);
       } else {
         ++it;
@@ -274,42 +293,68 @@ struct broker_impl {
                                                                "--scopes including it",
                                                                req.account, s)));
     }
+    // Named scopes fewer than the account holds: a token with those alone (a refresh with
+    // `scope`), so a grant narrower than the account is narrow in the token too.
+    std::set<std::string> want;
+    for (auto& sc : req.scopes) want.insert(scope_of(p, sc));
+    std::set<std::string> held(acc->second.scopes.begin(), acc->second.scopes.end());
+    std::string narrowed;
+    if (!want.empty() && want != held)
+      for (auto& sc : want) narrowed += (narrowed.empty() ? "" : " ") + sc;
+    auto key = live_key(req.account, narrowed);
     // A token the API refused is not handed out again: the next one is refreshed.
     if (!req.refused.empty())
-      if (auto l = b._live.find(req.account); l != b._live.end() && l->second->access_token == req.refused)
-        l->second->expires_at_ms = 0;
-    token_for(req.account, [r = std::make_shared<service::responder>(std::move(r))](result<ov::access_token> t) {
+      if (auto l = b._live.find(key); l != b._live.end() && l->second->access_token == req.refused) l->second->expires_at_ms = 0;
+    token_for(req.account, narrowed, [r = std::make_shared<service::responder>(std::move(r))](result<ov::access_token> t) {
       r->answer(t);
     });
   }
 
   /// The account's access token: the cached one while it has a minute left, else refreshed
   /// (one refresh at a time per account; callers meanwhile wait for it).
-  void token_for(const std::string& account, std::function<void(result<ov::access_token>)> done) {
-    auto& l = b._live[account];
+  void token_for(const std::string& account, const std::string& narrowed, std::function<void(result<ov::access_token>)> done) {
+    auto key = live_key(account, narrowed);
+    auto& l = b._live[key];
     if (!l) l = std::make_unique<broker::live>();
     auto& a = b._accounts.at(account);
     if (!l->access_token.empty() && l->expires_at_ms > now_ms() + refresh_margin_ms && !l->refreshing)
       return done(ov::access_token{l->access_token, l->token_type, l->expires_at_ms, account, a.provider});
     l->waiting.push_back(std::move(done));
     if (l->refreshing) return;
-    if (a.refresh_token.empty()) return finish_refresh(account, oerr(ov::error_code::login_required, fmt::format(
-        "account '{}' has no refresh token: log in again (weftctl auth login {} --account {})", account, a.provider, account)));
     l->refreshing = true;
+    auto start = [this, account, narrowed] { refresh(account, narrowed); };
+    if (refreshing_accounts.count(account)) return queued_refreshes[account].push_back(std::move(start));
+    start();
+  }
+
+  /// Refreshes one token of the account (the one narrowed to `narrowed`, or the full one)
+  /// with the refresh token it has now.
+  void refresh(const std::string& account, const std::string& narrowed) {
+    auto key = live_key(account, narrowed);
+    auto acc = b._accounts.find(account);
+    if (acc == b._accounts.end())
+      return finish_refresh(account, narrowed, oerr(ov::error_code::no_such_account, fmt::format("account '{}' was logged out", account)));
+    auto& a = acc->second;
+    if (a.refresh_token.empty()) return finish_refresh(account, narrowed, oerr(ov::error_code::login_required, fmt::format(
+        "account '{}' has no refresh token: log in again (weftctl auth login {} --account {})", account, a.provider, account)));
+    refreshing_accounts.insert(account);
     auto& p = b._providers.at(a.provider);
-    post(p, p.token_url, {{"grant_type", "refresh_token"}, {"refresh_token", a.refresh_token}, {"client_id", p.client_id}},
-         [this, account, sent = a.refresh_token](result<std::pair<long, json>> res) {
+    std::vector<std::pair<std::string, std::string>> fields = {
+        {"grant_type", "refresh_token"}, {"refresh_token", a.refresh_token}, {"client_id", p.client_id}};
+    if (!narrowed.empty()) fields.emplace_back("scope", narrowed);
+    post(p, p.token_url, std::move(fields),
+         [this, account, narrowed, sent = a.refresh_token](result<std::pair<long, json>> res) {
            // Logged out, or logged in again, while this refresh was on its way: its answer is
            // for a login that no longer exists.
            auto cur = b._accounts.find(account);
            if (cur == b._accounts.end() || cur->second.refresh_token != sent)
-             return finish_refresh(account, oerr(ov::error_code::login_required, fmt::format(
+             return finish_refresh(account, narrowed, oerr(ov::error_code::login_required, fmt::format(
                  "account '{}' was logged out or in again meanwhile; ask again", account)));
            auto& a = cur->second;
            auto& p = b._providers.at(a.provider);
            if (!res) {
              a.last_error = res.err().message;
-             return finish_refresh(account, res.take_error());
+             return finish_refresh(account, narrowed, res.take_error());
            }
            auto& [status, j] = *res;
            if (status / 100 != 2) {
@@ -318,22 +363,30 @@ struct broker_impl {
              (void)save();
              // invalid_grant: the refresh token was revoked or expired; nothing but a new login helps.
              if (error_code_of(j) == "invalid_grant" || status == 401)
-               return finish_refresh(account, oerr(ov::error_code::login_required, fmt::format(
+               return finish_refresh(account, narrowed, oerr(ov::error_code::login_required, fmt::format(
                    "account '{}' must log in again (weftctl auth login {} --account {}): provider '{}' refused its "
                    "refresh token ({})", account, a.provider, account, p.name, words)));
-             return finish_refresh(account, oerr(ov::error_code::provider, fmt::format(
+             return finish_refresh(account, narrowed, oerr(ov::error_code::provider, fmt::format(
                  "Failed to refresh account '{}' at provider '{}': {}", account, p.name, words)));
            }
-           auto taken = take_tokens(p, account, {}, j, false);
-           if (!taken) return finish_refresh(account, taken.take_error());
+           auto taken = take_tokens(p, account, {}, j, false, narrowed);
+           if (!taken) return finish_refresh(account, narrowed, taken.take_error());
            lg().info("account '{}': access token refreshed{}", account, a.rotating ? " (refresh token rotated)" : "");
-           auto& l = *b._live.at(account);
-           finish_refresh(account, ov::access_token{l.access_token, l.token_type, l.expires_at_ms, account, a.provider});
+           auto& l = *b._live.at(live_key(account, narrowed));
+           finish_refresh(account, narrowed, ov::access_token{l.access_token, l.token_type, l.expires_at_ms, account, a.provider});
          });
   }
 
-  void finish_refresh(const std::string& account, result<ov::access_token> r) {
-    auto it = b._live.find(account);
+  void finish_refresh(const std::string& account, const std::string& narrowed, result<ov::access_token> r) {
+    // The account's next waiting refresh may go (with the refresh token this one left).
+    refreshing_accounts.erase(account);
+    if (auto q = queued_refreshes.find(account); q != queued_refreshes.end()) {
+      auto next = std::move(q->second.front());
+      q->second.pop_front();
+      if (q->second.empty()) queued_refreshes.erase(q);
+      b._rt.loop().defer(std::move(next));
+    }
+    auto it = b._live.find(live_key(account, narrowed));
     if (it == b._live.end()) return;
     auto waiting = std::move(it->second->waiting);
     it->second->waiting.clear();
@@ -586,12 +639,12 @@ struct broker_impl {
     if (it == b._accounts.end()) return r.fail(oerr(ov::error_code::no_such_account, fmt::format("account '{}' is not logged in", req.account)));
     auto forget = [this](const std::string& account, bool revoked, std::string note, service::responder& r) {
       b._accounts.erase(account);
-      if (auto l = b._live.find(account); l != b._live.end()) {
-        // Callers waiting for a refresh of it hear why.
-        auto waiting = std::move(l->second->waiting);
-        b._live.erase(l);
-        for (auto& w : waiting) w(oerr(ov::error_code::no_such_account, fmt::format("account '{}' was logged out", account)));
-      }
+      // Callers waiting for a refresh of it hear why.
+      std::vector<std::function<void(result<ov::access_token>)>> waiting;
+      for (auto it = b._live.lower_bound(account + "\n"); it != b._live.end() && it->first.rfind(account + "\n", 0) == 0; ++it)
+        for (auto& w : it->second->waiting) waiting.push_back(std::move(w));
+      erase_live(account);
+      for (auto& w : waiting) w(oerr(ov::error_code::no_such_account, fmt::format("account '{}' was logged out", account)));
       if (auto s = save(); !s) return r.fail(s.err());
       lg().info("account '{}' logged out{}", account, revoked ? " and revoked" : "");
       r.reply(ov::logged_out{account, revoked, std::move(note)});

@@ -8,7 +8,8 @@ On 127.0.0.1, under two prefixes with the providers' own paths:
   /google/token                   POST form: grant_type authorization_code (PKCE S256 checked
                                   against the code's challenge), refresh_token (rotated: each
                                   refresh gives a new refresh token and retires the old one),
-                                  urn:ietf:params:oauth:grant-type:device_code
+                                  urn:ietf:params:oauth:grant-type:device_code; a refresh
+                                  with `scope` gives an access token of those scopes alone
   /google/device/code             POST: device_code, user_code, verification_url, interval
   /google/revoke                  POST token=…: the refresh token stops working
   /microsoft/{tenant}/oauth2/v2.0/{authorize,token,devicecode}   the same, Microsoft's names
@@ -186,7 +187,15 @@ class Handler(BaseHTTPRequestHandler):
                 scope = REFRESH.pop(f.get("refresh_token", ""), None)  # rotation: the old one is spent
             if scope is None:
                 return self.send(400, {"error": "invalid_grant", "error_description": "Token has been expired or revoked."})
-            return self.send(200, self.issue(scope))
+            asked = f.get("scope")
+            if asked and not set(asked.split()) <= set(scope.split()):
+                with LOCK:
+                    REFRESH[f["refresh_token"]] = scope
+                return self.send(400, {"error": "invalid_scope", "error_description": "more than was granted"})
+            out = self.issue(scope)  # the new refresh token keeps every scope
+            if asked:
+                out["scope"] = asked  # the access token has the ones asked for
+            return self.send(200, out)
         if grant == "urn:ietf:params:oauth:grant-type:device_code":
             with LOCK:
                 d = DEVICES.get(f.get("device_code", ""))

@@ -53,7 +53,7 @@ std::string config_for(const test::fake_peer& idp) {
       "[oauth2.providers.ms]\nkind = \"microsoft\"\nclient_id = \"weft-test-client\"\n"
       "client_secret = \"${{WEFT_TEST_OAUTH_SECRET}}\"\nauth_url = \"{u}/microsoft/common/oauth2/v2.0/authorize\"\n"
       "token_url = \"{u}/microsoft/common/oauth2/v2.0/token\"\ndevice_url = \"{u}/microsoft/common/oauth2/v2.0/devicecode\"\n\n"
-      "[oauth2.grants.a]\nwork = [\"calendar\"]\nhome = [\"calendar\"]\n\n{pa}{pb}",
+      "[oauth2.grants.a]\nwork = [\"calendar\"]\nhome = [\"calendar\"]\nboth = [\"calendar\"]\n\n{pa}{pb}",
       fmt::arg("u", u), fmt::arg("pa", probe("a")), fmt::arg("pb", probe("b")));
 }
 
@@ -313,6 +313,22 @@ TEST_CASE("weftctl auth: a device login, the list, a logout that revokes") {
   auto bad = s->weftctl({"auth", "login", "nowhere", "--account", "x"});
   CHECK(bad.exit_code != 0);
   CHECK(bad.err.find("no provider 'nowhere' in [oauth2.providers]") != std::string::npos);
+  // An account holding more than a's grant: the token a gets is narrowed to what it named.
+  auto both = s->weftctl({"auth", "login", "google", "--account", "both", "--scopes", "calendar,gmail.readonly", "--device"});
+  INFO(both.out << both.err);
+  REQUIRE(both.exit_code == 0);
+  auto narrowed = s->bus_client()->call("tool/probe/a/token",
+                                        proto::tool_v1::call{"token", json{{"account", "both"}, {"scopes", {"calendar"}}}.dump(), "c", 0},
+                                        ipc::call_options{.timeout = std::chrono::seconds(30)});
+  REQUIRE(narrowed);
+  REQUIRE_FALSE(narrowed->as<proto::tool_v1::result>()->content.empty());
+  std::string refresh_scope;
+  for (auto& q : json::parse(idp.get("/_requests").body))
+    if (q["form"].value("grant_type", "") == "refresh_token") refresh_scope = q["form"].value("scope", "");
+  CHECK(refresh_scope == "https://www.googleapis.com/auth/calendar");
+  auto still = json::parse(s->weftctl({"--json", "auth", "list"}).out);
+  for (auto& a : still["accounts"])
+    if (a["name"] == "both") CHECK(a["scopes"].size() == 2);  // the account keeps what it holds
   auto out = s->weftctl({"auth", "logout", "work"});
   INFO(out.out << out.err);
   REQUIRE(out.exit_code == 0);
@@ -320,6 +336,7 @@ TEST_CASE("weftctl auth: a device login, the list, a logout that revokes") {
   bool revoked = false;
   for (auto& q : json::parse(idp.get("/_requests").body)) revoked = revoked || q["path"] == "/google/revoke";
   CHECK(revoked);
+  REQUIRE(s->weftctl({"auth", "logout", "both"}).exit_code == 0);
   CHECK(json::parse(idp.get("/_tokens").body)["refresh"] == 0);
   CHECK(s->weftctl({"auth", "list"}).out.find("no accounts") != std::string::npos);
 }
