@@ -378,13 +378,15 @@ struct broker_impl {
   }
 
   void finish_refresh(const std::string& account, const std::string& narrowed, result<ov::access_token> r) {
-    // The account's next waiting refresh may go (with the refresh token this one left).
-    refreshing_accounts.erase(account);
+    // The account's next waiting refresh goes (with the refresh token this one left); the
+    // account stays busy until it has, so none starts beside it meanwhile.
     if (auto q = queued_refreshes.find(account); q != queued_refreshes.end()) {
       auto next = std::move(q->second.front());
       q->second.pop_front();
       if (q->second.empty()) queued_refreshes.erase(q);
       b._rt.loop().defer(std::move(next));
+    } else {
+      refreshing_accounts.erase(account);
     }
     auto it = b._live.find(live_key(account, narrowed));
     if (it == b._live.end()) return;
