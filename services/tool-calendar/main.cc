@@ -4,6 +4,7 @@
 // "calendar" family: the CalDAV accounts of [tools.calendar.accounts] (their passwords are
 // given to this process alone), each usable by the agents it lists — the caller as the bus
 // authenticated it.
+#include <curl/curl.h>
 #include <libxml/parser.h>
 
 #include <fmt/ranges.h>
@@ -37,6 +38,7 @@ Environment:
 
 int main(int argc, char** argv) {
   xmlInitParser();  // before the workers: its first use is not thread-safe in libxml2 2.9
+  curl_global_init(CURL_GLOBAL_DEFAULT);  // likewise libcurl's (http::fetch on the workers)
   tools::tool_main_options o{.program = "weft-tool-calendar",
                              .log_name = "tool-calendar",
                              .help = help,

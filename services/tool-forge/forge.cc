@@ -1,6 +1,6 @@
 #include "forge.hh"
 
-#include <curl/curl.h>
+#include <weft/http/fetch.hh>
 
 #include <algorithm>
 #include <memory>
@@ -18,44 +18,26 @@ struct reply {
   std::string body;
 };
 
-/// One request to the forge's API; errors are Tool.v1 Failed naming the forge.
+/// One request to the forge's API (http::fetch, on the tool's worker thread); errors are
+/// Tool.v1 Failed naming the forge.
 result<reply> request(const forge& f, const std::string& method, const std::string& path, const json* body) {
-  std::unique_ptr<CURL, decltype(&curl_easy_cleanup)> h(curl_easy_init(), curl_easy_cleanup);
-  if (!h) return tool::make(tool::error_code::failed, "Failed to reach forge '{}': curl_easy_init failed", f.name);
-  auto* c = h.get();
-  auto url = f.api + path;
-  reply r;
-  std::string payload = body ? body->dump() : std::string();
-  curl_slist* headers = nullptr;
-  headers = curl_slist_append(headers, "Accept: application/json");
-  headers = curl_slist_append(headers, "User-Agent: weft-tool-forge");
-  if (body) headers = curl_slist_append(headers, "Content-Type: application/json");
-  std::string auth = f.k == kind::github  ? "Authorization: Bearer " + f.token
-                     : f.k == kind::gitea ? "Authorization: token " + f.token
-                                          : "PRIVATE-TOKEN: " + f.token;
-  if (!f.token.empty()) headers = curl_slist_append(headers, auth.c_str());
-  std::unique_ptr<curl_slist, decltype(&curl_slist_free_all)> hp(headers, curl_slist_free_all);
-  curl_easy_setopt(c, CURLOPT_URL, url.c_str());
-  curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
-  curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers);
-  curl_easy_setopt(c, CURLOPT_TIMEOUT, static_cast<long>(f.timeout.count()));
-  curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-  curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method.c_str());
+  http::fetch_request q;
+  q.method = method;
+  q.url = f.api + path;
+  q.headers = {"Accept: application/json", "User-Agent: weft-tool-forge"};
   if (body) {
-    curl_easy_setopt(c, CURLOPT_POSTFIELDS, payload.c_str());
-    curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, static_cast<long>(payload.size()));
+    q.headers.push_back("Content-Type: application/json");
+    q.body = body->dump();
   }
-  curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, +[](char* p, std::size_t s, std::size_t n, void* u) {
-    auto& out = *static_cast<std::string*>(u);
-    if (out.size() < 8u << 20) out.append(p, s * n);
-    return s * n;
-  });
-  curl_easy_setopt(c, CURLOPT_WRITEDATA, &r.body);
-  if (auto rc = curl_easy_perform(c); rc != CURLE_OK)
-    return tool::make(tool::error_code::failed, "Failed to reach forge '{}' at {}: {}", f.name, f.api,
-                      curl_easy_strerror(rc));
-  curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r.status);
-  return r;
+  if (!f.token.empty())
+    q.headers.push_back(f.k == kind::github  ? "Authorization: Bearer " + f.token
+                        : f.k == kind::gitea ? "Authorization: token " + f.token
+                                             : "PRIVATE-TOKEN: " + f.token);
+  q.timeout = f.timeout;
+  q.max_body = 8u << 20;
+  auto r = http::fetch(q);
+  if (!r) return tool::make(tool::error_code::failed, "Failed to reach forge '{}' at {} ({})", f.name, f.api, r.err().message);
+  return reply{r->status, std::move(r->body)};
 }
 
 /// The forge's JSON answer, or an error that says what the forge said.
