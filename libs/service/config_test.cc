@@ -2040,6 +2040,10 @@ client_id = "weft"
 issuer = "https://login.corp.example"
 auth_url = "https://login.corp.example/auth"
 token_url = "https://login.corp.example/token"
+[oauth2.providers.keycloak]
+kind = "oidc"
+client_id = "weft"
+issuer = "https://sso.example/realms/main"
 [oauth2.grants.a]
 work = ["calendar", "gmail.readonly"]
 )");
@@ -2049,6 +2053,9 @@ work = ["calendar", "gmail.readonly"]
   CHECK(c.oauth2.providers.at("google").kind == "google");
   CHECK(c.oauth2.providers.at("google").client_secret == "g-secret");
   CHECK(c.oauth2.providers.at("corp").issuer == "https://login.corp.example");
+  // An issuer alone: the endpoints come from its discovery document.
+  CHECK(c.oauth2.providers.at("keycloak").auth_url.empty());
+  CHECK(c.oauth2.providers.at("keycloak").issuer == "https://sso.example/realms/main");
   CHECK(c.oauth2.grants.at("a").at("work") == std::vector<std::string>{"calendar", "gmail.readonly"});
   auto d = derived_services(c, [](std::string_view p) { return std::string(p); });
   auto broker = std::find_if(d.begin(), d.end(), [](auto& s) { return s.name == "oauth2"; });
@@ -2076,8 +2083,8 @@ home = []
 )") == "clawft.toml:3:9: error: [oauth2] store must be one of 'encrypted', 'memory', not 'disk'\n"
         "clawft.toml:4:1: error: [oauth2.providers.x] needs client_id (from the app registered with the provider)\n"
         "clawft.toml:5:8: error: [oauth2.providers.x] kind must be one of google, microsoft, github, slack, oidc, not 'yahoo'\n"
-        "clawft.toml:6:1: error: [oauth2.providers.o] (oidc) needs auth_url and token_url (and device_url, revoke_url "
-        "where it has them; this build reads no discovery document)\n"
+        "clawft.toml:6:1: error: [oauth2.providers.o] (oidc) needs issuer (its endpoints are read from "
+        "<issuer>/.well-known/openid-configuration), or auth_url and token_url\n"
         "clawft.toml:9:16: error: [oauth2.grants.zed] names no agent of [agents]\n"
         "clawft.toml:12:1: error: [oauth2.grants.a] account 'Work Account' must be named with a-z, 0-9, '-', '_', '.' and '@'\n"
         "clawft.toml:13:8: error: [oauth2.grants.a] home grants no scope: list the ones its tools may use");

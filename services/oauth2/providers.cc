@@ -1,6 +1,12 @@
 #include "services/oauth2/providers.hh"
 
 #include <algorithm>
+#include <tuple>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include <weft/http/server.hh>
 
 namespace weft::oauth2 {
 
@@ -62,6 +68,60 @@ provider resolve(const service::oauth2_provider_settings& s) {
     if (!from->empty()) *to = *from;
   if (!s.scopes.empty()) p.default_scopes = s.scopes;
   return p;
+}
+
+std::string discovery_url(const std::string& issuer) {
+  auto base = issuer;
+  while (!base.empty() && base.back() == '/') base.pop_back();
+  return base + "/.well-known/openid-configuration";
+}
+
+bool secure_endpoint(std::string_view u) {
+  if (u.rfind("https://", 0) == 0) return u.size() > 8;
+  if (u.rfind("http://", 0) != 0) return false;
+  auto end = u.find_first_of("/?#", 7);
+  auto host = u.substr(7, end == std::string_view::npos ? std::string_view::npos : end - 7);
+  // userinfo@ is not the host
+  if (auto at = host.rfind('@'); at != std::string_view::npos) host = host.substr(at + 1);
+  if (host.rfind("[::1]", 0) == 0) return host.size() == 5 || host[5] == ':';
+  return http::is_loopback(host.substr(0, host.find(':')));
+}
+
+result<discovered_endpoints> read_discovery(std::string_view body, const std::string& issuer) {
+  using json = nlohmann::json;
+  auto j = json::parse(body, nullptr, false);
+  if (j.is_discarded() || !j.is_object()) return fail(errc::malformed, "the discovery document is not a JSON object");
+  if (!j.contains("issuer") || !j["issuer"].is_string())
+    return fail(errc::malformed, "the discovery document names no issuer");
+  if (j["issuer"].get<std::string>() != issuer)
+    return fail(errc::malformed, "the discovery document is of issuer '{}', not '{}' (they must be equal exactly: "
+                                 "OpenID Connect Discovery 1.0 §4.3)",
+                j["issuer"].get<std::string>(), issuer);
+  discovered_endpoints d;
+  for (auto [key, field, required] : {std::tuple{"authorization_endpoint", &d.auth_url, true},
+                                      std::tuple{"token_endpoint", &d.token_url, true},
+                                      std::tuple{"device_authorization_endpoint", &d.device_url, false},
+                                      std::tuple{"revocation_endpoint", &d.revoke_url, false}}) {
+    if (!j.contains(key) || j[key].is_null()) {
+      if (required) return fail(errc::malformed, "the discovery document has no {}", key);
+      continue;
+    }
+    if (!j[key].is_string()) return fail(errc::malformed, "the discovery document's {} is not a string", key);
+    auto u = j[key].get<std::string>();
+    if (!secure_endpoint(u))
+      return fail(errc::malformed, "the discovery document's {} '{}' is not https (http only to this machine: it "
+                                   "carries the client secret and tokens)",
+                  key, u);
+    *field = std::move(u);
+  }
+  return d;
+}
+
+void take_discovered(provider& p, const discovered_endpoints& d) {
+  for (auto [from, to] : {std::pair{&d.auth_url, &p.auth_url}, std::pair{&d.token_url, &p.token_url},
+                          std::pair{&d.device_url, &p.device_url}, std::pair{&d.revoke_url, &p.revoke_url}})
+    if (to->empty()) *to = *from;
+  p.discovered = true;
 }
 
 std::string scope_of(const provider& p, const std::string& scope) {

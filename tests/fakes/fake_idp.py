@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
-"""fake_idp.py -- OAuth2 identity servers as Google's and Microsoft's (stdlib only).
+"""fake_idp.py -- OAuth2 identity servers as Google's, Microsoft's and an OpenID Connect one (stdlib only).
 
-On 127.0.0.1, under two prefixes with the providers' own paths:
+On 127.0.0.1, under three prefixes (the first two with the providers' own paths):
   /google/o/oauth2/v2/auth        GET: the authorization endpoint. The "user" consents at once:
                                   302 to redirect_uri?code=…&state=… (or ?error=access_denied
                                   when scripted to refuse). Records code_challenge.
@@ -13,6 +13,11 @@ On 127.0.0.1, under two prefixes with the providers' own paths:
   /google/device/code             POST: device_code, user_code, verification_url, interval
   /google/revoke                  POST token=…: the refresh token stops working
   /microsoft/{tenant}/oauth2/v2.0/{authorize,token,devicecode}   the same, Microsoft's names
+  /oidc/{authorize,token,device,revoke}   the same, an OpenID Connect provider whose issuer is
+                                  http://127.0.0.1:<port>/oidc, with its discovery document at
+                                  /oidc/.well-known/openid-configuration
+  /impostor/.well-known/openid-configuration   a discovery document naming another issuer
+                                  (https://login.example.com) with /oidc's endpoints
 The client must send client_id (and client_secret when the server was given one).
 Access tokens live --ttl seconds (default 3600). The device flow answers
 authorization_pending for the first --pending polls and slow_down once (at the second poll,
@@ -112,6 +117,8 @@ class Handler(BaseHTTPRequestHandler):
             return self.send(200, {"ok": True})
         with LOCK:
             REQUESTS.append({"method": verb, "path": path, "query": query, "form": masked(fields), "t": time.time()})
+        if path.endswith("/.well-known/openid-configuration"):
+            return self.discovery(path)
         if path.startswith("/google/"):
             kind, rest = "google", path[len("/google"):]
         elif path.startswith("/microsoft/"):
@@ -119,6 +126,9 @@ class Handler(BaseHTTPRequestHandler):
             parts = path.split("/")  # ['', 'microsoft', tenant, 'oauth2', 'v2.0', what]
             rest = "/" + parts[-1] if len(parts) == 6 else path
             rest = {"/authorize": "/o/oauth2/v2/auth", "/token": "/token", "/devicecode": "/device/code"}.get(rest, rest)
+        elif path.startswith("/oidc/"):
+            kind, rest = "oidc", path[len("/oidc"):]
+            rest = {"/authorize": "/o/oauth2/v2/auth", "/device": "/device/code"}.get(rest, rest)
         else:
             return self.send(404, {"error": "not_found"})
         if rest == "/o/oauth2/v2/auth" and verb == "GET":
@@ -138,6 +148,28 @@ class Handler(BaseHTTPRequestHandler):
         if rest == "/device/code":
             return self.device_code(kind, fields)
         return self.token(fields)
+
+    def host(self):
+        return "http://127.0.0.1:%d" % self.server.server_address[1]
+
+    def discovery(self, path):
+        base = self.host() + "/oidc"
+        issuer = {"/oidc/.well-known/openid-configuration": base,
+                  "/impostor/.well-known/openid-configuration": "https://login.example.com"}.get(path)
+        if issuer is None:
+            return self.send(404, {"error": "not_found"})
+        return self.send(200, {
+            "issuer": issuer,
+            "authorization_endpoint": base + "/authorize",
+            "token_endpoint": base + "/token",
+            "device_authorization_endpoint": base + "/device",
+            "revocation_endpoint": base + "/revoke",
+            "jwks_uri": base + "/jwks",
+            "response_types_supported": ["code"],
+            "subject_types_supported": ["public"],
+            "id_token_signing_alg_values_supported": ["RS256"],
+            "code_challenge_methods_supported": ["S256"],
+        })
 
     def authorize(self, q):
         for k in ("client_id", "redirect_uri", "state", "code_challenge"):

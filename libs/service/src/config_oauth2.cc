@@ -73,10 +73,11 @@ void read_oauth2(checker& ck, const toml::table& t, config& c) {
             else *field = *u;
           }
         }
-        // Discovery documents are not read by this build: the endpoints are given.
-        if (p.kind == "oidc" && (p.auth_url.empty() || p.token_url.empty()))
-          ck.error(e->source(), fmt::format("{} (oidc) needs auth_url and token_url (and device_url, revoke_url where "
-                                            "it has them; this build reads no discovery document)", plabel));
+        // Without an issuer there is no discovery document to read the endpoints from.
+        if (p.kind == "oidc" && p.issuer.empty() && (p.auth_url.empty() || p.token_url.empty()))
+          ck.error(e->source(), fmt::format("{} (oidc) needs issuer (its endpoints are read from "
+                                            "<issuer>/.well-known/openid-configuration), or auth_url and token_url",
+                                            plabel));
         if (auto tn = ck.read_string(*e, plabel, "tenant")) p.tenant = *tn;
         if (auto sc = ck.read_strings(*e, plabel, "scopes")) p.scopes = std::move(*sc);
         o.providers[name] = std::move(p);
