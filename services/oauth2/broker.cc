@@ -25,6 +25,10 @@ namespace {
 
 constexpr auto login_lifetime = std::chrono::minutes(10);
 constexpr std::uint64_t refresh_margin_ms = 60'000;  // a token with less left is refreshed first
+constexpr std::size_t max_discovery_bytes = 1u << 20;  // an issuer's discovery document
+constexpr std::size_t max_runtime_grants = 1024;       // grants given with weftctl, all agents
+constexpr std::size_t max_grant_scopes = 64;           // scopes of one grant
+constexpr std::size_t max_scope_chars = 512;           // one scope's name
 
 std::uint64_t now_ms() {
   return static_cast<std::uint64_t>(
@@ -133,6 +137,7 @@ struct broker_impl {
     o.last_refresh_ms = a.last_refresh_ms;
     o.last_error = a.last_error;
     o.rotating = a.rotating;
+    o.logged_in_ms = a.created_ms;
     if (auto it = b._live.find(live_key(a.name, "")); it != b._live.end()) o.expires_at_ms = it->second->expires_at_ms;
     return o;
   }
@@ -218,6 +223,137 @@ struct broker_impl {
     return public_of(a);
   }
 
+  // ---- OIDC discovery ------------------------------------------------------------------
+
+  /// Providers whose discovery document is on its way: who waits for it.
+  std::map<std::string, std::vector<std::function<void(status)>>> discovering;
+
+  /// Calls `then` once provider `name` has the endpoints `need`: an oidc provider with an
+  /// issuer reads its discovery document the first time one is missing (endpoints of the
+  /// config stay; what was read is kept until the broker stops) — or with why it cannot.
+  void with_endpoints(const std::string& name, std::vector<std::string provider::*> need, std::function<void(status)> then) {
+    auto& p = b._providers.at(name);
+    bool missing = std::any_of(need.begin(), need.end(), [&](auto m) { return (p.*m).empty(); });
+    if (!missing || p.issuer.empty() || p.discovered) return then({});
+    auto& waiting = discovering[name];
+    waiting.push_back(std::move(then));
+    if (waiting.size() > 1) return;  // one fetch at a time; the others wait for it
+    http::client_request r;
+    r.url = discovery_url(p.issuer);
+    r.headers = {"Accept: application/json"};
+    r.timeout = 30s;
+    r.max_body = max_discovery_bytes;
+    http::client::handlers h;
+    h.done = [this, name, url = r.url](http::client_response resp) {
+      auto& p = b._providers.at(name);
+      auto failed = [&](const std::string& why) {
+        return oerr(ov::error_code::provider, fmt::format("Failed to read the discovery document of issuer '{}' (provider "
+                                                          "'{}'): {}", p.issuer, name, why));
+      };
+      status s;
+      if (resp.too_large) s = failed(fmt::format("{} is larger than {} bytes", url, max_discovery_bytes));
+      else if (!resp.ok()) s = failed(fmt::format("{} could not be reached: {}", url, resp.error));
+      else if (resp.status != 200) s = failed(fmt::format("{} answered HTTP {}", url, resp.status));
+      else if (auto d = read_discovery(resp.body, p.issuer); !d) s = failed(d.err().message);
+      else take_discovered(p, *d);
+      if (s) lg().info("provider '{}': endpoints read from the discovery document of issuer '{}'", name, p.issuer);
+      else lg().warning("{}", s.err().message);
+      auto waiting = std::move(discovering[name]);
+      discovering.erase(name);
+      for (auto& w : waiting) w(s);
+    };
+    b._http->start(std::move(r), std::move(h));
+  }
+
+  // ---- grants --------------------------------------------------------------------------
+
+  /// The scopes `agent` is granted of `account`: those of [oauth2.grants] and those given
+  /// with weftctl together; nullopt without either.
+  std::optional<std::vector<std::string>> granted_scopes(const std::string& agent, const std::string& account) {
+    std::optional<std::vector<std::string>> out;
+    auto add = [&](const grant_map& g) {
+      auto ga = g.find(agent);
+      if (ga == g.end()) return;
+      auto gs = ga->second.find(account);
+      if (gs == ga->second.end()) return;
+      if (!out) out.emplace();
+      for (auto& sc : gs->second)
+        if (std::find(out->begin(), out->end(), sc) == out->end()) out->push_back(sc);
+    };
+    add(b._cfg.oauth2.grants);
+    if (b._store) add(b._store->grants());
+    return out;
+  }
+
+  bool config_grants(const std::string& agent, const std::string& account) {
+    auto ga = b._cfg.oauth2.grants.find(agent);
+    return ga != b._cfg.oauth2.grants.end() && ga->second.count(account);
+  }
+
+  void add_grant(ov::add_grant req, service::responder r) {
+    if (!from_ctl(r)) return r.fail(oerr(ov::error_code::denied, fmt::format("'{}' may not give grants: only weftctl does", r.from())));
+    if (auto s = usable_store(); !s) return r.fail(s.err());
+    auto what = fmt::format("Failed to grant account '{}' to agent '{}'", req.account, req.agent);
+    if (!b._cfg.agents.count(req.agent))
+      return r.fail(oerr(ov::error_code::bad_request, fmt::format("no agent '{}' in [agents]", req.agent)));
+    if (!valid_account(req.account))
+      return r.fail(oerr(ov::error_code::bad_request, fmt::format("account name '{}' must be 1-64 of a-z, 0-9, '-', '_', '.', '@'", req.account)));
+    if (req.scopes.empty())
+      return r.fail(oerr(ov::error_code::bad_request, "a grant needs at least one scope (--scopes a,b)"));
+    if (req.scopes.size() > max_grant_scopes)
+      return r.fail(oerr(ov::error_code::bad_request, fmt::format("a grant has at most {} scopes", max_grant_scopes)));
+    std::vector<std::string> scopes;
+    for (auto& sc : req.scopes) {
+      if (sc.empty() || sc.size() > max_scope_chars ||
+          std::any_of(sc.begin(), sc.end(), [](unsigned char c) { return c <= ' ' || c == 0x7f; }))
+        return r.fail(oerr(ov::error_code::bad_request, fmt::format("scope '{}' is empty, longer than {} or has spaces", sc, max_scope_chars)));
+      if (std::find(scopes.begin(), scopes.end(), sc) == scopes.end()) scopes.push_back(sc);
+    }
+    auto g = b._store->grants();
+    std::size_t count = 0;
+    for (auto& [agent, accs] : g) count += accs.size();
+    if (count >= max_runtime_grants && !(g.count(req.agent) && g[req.agent].count(req.account)))
+      return r.fail(oerr(ov::error_code::bad_request, fmt::format("there are {} grants given with weftctl already, the most "
+                                                                  "there may be; take some back (weftctl auth revoke)",
+                                                                  max_runtime_grants)));
+    g[req.agent][req.account] = scopes;
+    if (auto s = b._store->save_grants(g); !s) {
+      lg().error("{}: {}", what, s.err().message);
+      return r.fail(oerr(ov::error_code::store, s.err().message));
+    }
+    lg().info("agent '{}' granted account '{}' ({}) with weftctl", req.agent, req.account, fmt::join(scopes, " "));
+    r.reply(ov::agent_grant{req.agent, req.account, scopes, "weftctl", ""});
+  }
+
+  void remove_grant(ov::remove_grant req, service::responder r) {
+    if (!from_ctl(r)) return r.fail(oerr(ov::error_code::denied, fmt::format("'{}' may not take grants back: only weftctl does", r.from())));
+    if (auto s = usable_store(); !s) return r.fail(s.err());
+    auto what = fmt::format("Failed to take back account '{}' from agent '{}'", req.account, req.agent);
+    bool in_config = config_grants(req.agent, req.account);
+    auto g = b._store->grants();
+    auto ga = g.find(req.agent);
+    if (ga == g.end() || !ga->second.count(req.account)) {
+      if (in_config)
+        return r.fail(oerr(ov::error_code::bad_request, fmt::format(
+            "it is granted in the config file '{}' ([oauth2.grants.{}] {} = [...]), not with weftctl: remove it there, then "
+            "weftctl reload", b._cfg.source, req.agent, req.account)));
+      return r.fail(oerr(ov::error_code::bad_request, fmt::format("agent '{}' has no grant of account '{}'", req.agent, req.account)));
+    }
+    auto scopes = std::move(ga->second[req.account]);
+    ga->second.erase(req.account);
+    if (ga->second.empty()) g.erase(ga);
+    if (auto s = b._store->save_grants(g); !s) {
+      lg().error("{}: {}", what, s.err().message);
+      return r.fail(oerr(ov::error_code::store, s.err().message));
+    }
+    lg().info("agent '{}': grant of account '{}' taken back with weftctl", req.agent, req.account);
+    ov::grant_removed out{req.agent, req.account, std::move(scopes), ""};
+    if (in_config)
+      out.note = fmt::format("the config file '{}' still grants it ([oauth2.grants.{}] {} = [{}]); remove it there, then weftctl reload",
+                             b._cfg.source, req.agent, req.account, fmt::join(b._cfg.oauth2.grants.at(req.agent).at(req.account), ", "));
+    r.reply(out);
+  }
+
   // ---- GetToken ------------------------------------------------------------------------
 
   /// The agent a process acts for, from the address the bus authenticated: agent/<id>, or
@@ -226,7 +362,7 @@ struct broker_impl {
   std::optional<std::string> agent_of(std::string_view from, const std::string& on_behalf) {
     // weft's own shared tool processes act for the agent that called them (the bus told them
     // who): they may name it. Nobody else can.
-    if (from == "tool/calendar" && !on_behalf.empty())
+    if ((from == "tool/calendar" || from == "tool/email") && !on_behalf.empty())
       return b._cfg.agents.count(on_behalf) ? std::optional(on_behalf) : std::nullopt;
     std::string id;
     if (from.rfind("agent/", 0) == 0) {
@@ -258,13 +394,11 @@ struct broker_impl {
     auto agent = agent_of(r.from(), req.agent);
     if (!agent) return r.fail(oerr(ov::error_code::denied, fmt::format("'{}' is not a process of an agent: only an agent's tools get tokens", r.from())));
     if (auto s = usable_store(); !s) return r.fail(s.err());
-    auto& grants = b._cfg.oauth2.grants;
-    auto ga = grants.find(*agent);
-    auto gacc = ga == grants.end() ? nullptr : &ga->second;
-    auto granted = gacc ? gacc->find(req.account) : decltype(gacc->find(req.account)){};
-    if (!gacc || granted == gacc->end())
-      return r.fail(oerr(ov::error_code::denied, fmt::format("agent '{}' has no grant of account '{}' ([oauth2.grants.{}] {} = [scopes])",
-                                                             *agent, req.account, *agent, req.account)));
+    auto granted = granted_scopes(*agent, req.account);
+    if (!granted)
+      return r.fail(oerr(ov::error_code::denied, fmt::format("agent '{}' has no grant of account '{}' ([oauth2.grants.{}] {} = [scopes], "
+                                                             "or weftctl auth grant {} {} --scopes …)",
+                                                             *agent, req.account, *agent, req.account, *agent, req.account)));
     auto acc = b._accounts.find(req.account);
     if (acc == b._accounts.end())
       return r.fail(oerr(ov::error_code::no_such_account,
@@ -278,15 +412,15 @@ struct broker_impl {
     // the grant covers them all.
     if (req.scopes.empty())
       for (auto& held : acc->second.scopes)
-        if (std::none_of(granted->second.begin(), granted->second.end(), [&](auto& g) { return scope_of(p, g) == held; }))
+        if (std::none_of(granted->begin(), granted->end(), [&](auto& g) { return scope_of(p, g) == held; }))
           return r.fail(oerr(ov::error_code::denied, fmt::format("name the scopes you need: account '{}' holds '{}', which "
                                                                  "agent '{}' is not granted", req.account, held, *agent)));
     for (auto& s : req.scopes) {
-      bool in_grant = std::any_of(granted->second.begin(), granted->second.end(),
+      bool in_grant = std::any_of(granted->begin(), granted->end(),
                                   [&](auto& g) { return scope_of(p, g) == scope_of(p, s); });
       if (!in_grant)
-        return r.fail(oerr(ov::error_code::denied, fmt::format("agent '{}' is not granted scope '{}' of account '{}' ([oauth2.grants.{}])",
-                                                               *agent, s, req.account, *agent)));
+        return r.fail(oerr(ov::error_code::denied, fmt::format("agent '{}' is not granted scope '{}' of account '{}' ([oauth2.grants.{}], "
+                                                               "weftctl auth grant)", *agent, s, req.account, *agent)));
       auto& held = acc->second.scopes;
       if (std::find(held.begin(), held.end(), scope_of(p, s)) == held.end())
         return r.fail(oerr(ov::error_code::denied, fmt::format("account '{}' was not given scope '{}' at login; log in again with "
@@ -338,6 +472,18 @@ struct broker_impl {
     if (a.refresh_token.empty()) return finish_refresh(account, narrowed, oerr(ov::error_code::login_required, fmt::format(
         "account '{}' has no refresh token: log in again (weftctl auth login {} --account {})", account, a.provider, account)));
     refreshing_accounts.insert(account);
+    with_endpoints(a.provider, {&provider::token_url}, [this, account, narrowed](status s) {
+      if (s) return send_refresh(account, narrowed);
+      if (auto acc = b._accounts.find(account); acc != b._accounts.end()) acc->second.last_error = s.err().message;
+      finish_refresh(account, narrowed, s.take_error());
+    });
+  }
+
+  void send_refresh(const std::string& account, const std::string& narrowed) {
+    auto acc = b._accounts.find(account);
+    if (acc == b._accounts.end())
+      return finish_refresh(account, narrowed, oerr(ov::error_code::no_such_account, fmt::format("account '{}' was logged out", account)));
+    auto& a = acc->second;
     auto& p = b._providers.at(a.provider);
     std::vector<std::pair<std::string, std::string>> fields = {
         {"grant_type", "refresh_token"}, {"refresh_token", a.refresh_token}, {"client_id", p.client_id}};
@@ -411,13 +557,24 @@ struct broker_impl {
                                                                   "or choose another name", req.account, old->second.provider)));
     if (!valid_account(req.account))
       return r.fail(oerr(ov::error_code::bad_request, fmt::format("account name '{}' must be 1-64 of a-z, 0-9, '-', '_', '.', '@'", req.account)));
-    auto& p = pit->second;
     if (req.flow != "loopback" && req.flow != "device")
       return r.fail(oerr(ov::error_code::bad_request, fmt::format("flow '{}' is not loopback or device", req.flow)));
+    std::vector<std::string provider::*> need = {&provider::auth_url, &provider::token_url};
+    if (req.flow == "device") need.push_back(&provider::device_url);
+    auto name = req.provider;
+    with_endpoints(name, std::move(need), [this, req = std::move(req), r = std::make_shared<service::responder>(std::move(r))](status s) mutable {
+      if (!s) return r->fail(s.err());
+      begin_login(std::move(req), std::move(*r));
+    });
+  }
+
+  void begin_login(ov::start_login req, service::responder r) {
+    auto& p = b._providers.at(req.provider);
     if (req.flow == "device" && p.device_url.empty())
       return r.fail(oerr(ov::error_code::bad_request, fmt::format("provider '{}' ({}) has no device flow; use the loopback flow", p.name, p.kind)));
     if (p.auth_url.empty() || p.token_url.empty())
-      return r.fail(oerr(ov::error_code::bad_request, fmt::format("provider '{}' has no endpoints (set auth_url and token_url)", p.name)));
+      return r.fail(oerr(ov::error_code::bad_request, fmt::format("provider '{}' has no endpoints (set auth_url and token_url, or "
+                                                                  "an oidc provider's issuer)", p.name)));
     auto l = std::make_unique<broker::login>();
     l->id = fmt::format("login-{}-{}", b._next_login++, random_url_safe(6));
     l->provider = p.name;
@@ -631,6 +788,13 @@ struct broker_impl {
     out.store_error = b._store_error;
     forget_expired();
     for (auto& [n, a] : b._accounts) out.accounts.push_back(public_of(a));
+    for (auto& [agent, accs] : b._cfg.oauth2.grants)
+      for (auto& [account, scopes] : accs) out.grants.push_back({agent, account, scopes, "config", b._cfg.source});
+    if (b._store)
+      for (auto& [agent, accs] : b._store->grants())
+        for (auto& [account, scopes] : accs) out.grants.push_back({agent, account, scopes, "weftctl", ""});
+    std::stable_sort(out.grants.begin(), out.grants.end(),
+                     [](auto& x, auto& y) { return std::tie(x.agent, x.account) < std::tie(y.agent, y.account); });
     r.reply(out);
   }
 
@@ -654,19 +818,24 @@ struct broker_impl {
     auto pit = b._providers.find(it->second.provider);
     if (pit == b._providers.end())
       return forget(req.account, false, fmt::format("its provider '{}' is no longer configured: not revoked", it->second.provider), r);
-    auto& p = pit->second;
-    if (!req.revoke || p.revoke_url.empty() || it->second.refresh_token.empty())
-      return forget(req.account, false,
-                    req.revoke ? fmt::format("provider '{}' ({}) has no revocation endpoint: revoke weft's access in the "
-                                             "account's security settings", p.name, p.kind)
-                               : "not revoked (asked not to)",
-                    r);
-    post(p, p.revoke_url, {{"token", it->second.refresh_token}, {"client_id", p.client_id}},
-         [forget, account = req.account, r = std::make_shared<service::responder>(std::move(r))](result<std::pair<long, json>> res) mutable {
-           if (res && res->first / 100 == 2) return forget(account, true, "", *r);
-           forget(account, false, fmt::format("the provider did not confirm the revocation ({}); forgotten here anyway",
-                                              res ? provider_words(res->second, res->first) : res.err().message), *r);
-         });
+    if (!req.revoke || it->second.refresh_token.empty()) return forget(req.account, false, "not revoked (asked not to)", r);
+    auto rp = std::make_shared<service::responder>(std::move(r));
+    with_endpoints(pit->first, {&provider::revoke_url}, [this, forget, account = req.account, rp](status s) mutable {
+      auto it = b._accounts.find(account);
+      if (it == b._accounts.end())
+        return rp->fail(oerr(ov::error_code::no_such_account, fmt::format("account '{}' is not logged in", account)));
+      auto& p = b._providers.at(it->second.provider);
+      if (!s) return forget(account, false, fmt::format("not revoked: {}; forgotten here anyway", s.err().message), *rp);
+      if (p.revoke_url.empty())
+        return forget(account, false, fmt::format("provider '{}' ({}) has no revocation endpoint: revoke weft's access in "
+                                                  "the account's security settings", p.name, p.kind), *rp);
+      post(p, p.revoke_url, {{"token", it->second.refresh_token}, {"client_id", p.client_id}},
+           [forget, account, rp](result<std::pair<long, json>> res) mutable {
+             if (res && res->first / 100 == 2) return forget(account, true, "", *rp);
+             forget(account, false, fmt::format("the provider did not confirm the revocation ({}); forgotten here anyway",
+                                                res ? provider_words(res->second, res->first) : res.err().message), *rp);
+           });
+    });
   }
 };
 
@@ -701,6 +870,8 @@ void broker::serve() {
   _rt.on<ov::wait_login>([impl](ov::wait_login q, service::responder r) { impl->wait_login(std::move(q), std::move(r)); });
   _rt.on<ov::list_accounts>([impl](ov::list_accounts, service::responder r) { impl->list(std::move(r)); });
   _rt.on<ov::logout>([impl](ov::logout q, service::responder r) { impl->logout(std::move(q), std::move(r)); });
+  _rt.on<ov::add_grant>([impl](ov::add_grant q, service::responder r) { impl->add_grant(std::move(q), std::move(r)); });
+  _rt.on<ov::remove_grant>([impl](ov::remove_grant q, service::responder r) { impl->remove_grant(std::move(q), std::move(r)); });
 }
 
 }  // namespace weft::oauth2

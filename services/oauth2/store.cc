@@ -50,21 +50,24 @@ std::optional<store_key> key_of(std::string_view text) {
   return std::nullopt;
 }
 
-json to_json(const accounts& a) {
+json to_json(const store_contents& c) {
   json arr = json::array();
-  for (auto& [n, x] : a)
+  for (auto& [n, x] : c.by_name)
     arr.push_back({{"name", x.name}, {"provider", x.provider}, {"scopes", x.scopes}, {"refresh_token", x.refresh_token},
                    {"rotating", x.rotating}, {"created_ms", x.created_ms}, {"last_refresh_ms", x.last_refresh_ms},
                    {"last_error", x.last_error}});
-  return {{"version", 1}, {"accounts", std::move(arr)}};
+  json grants = json::array();
+  for (auto& [agent, accs] : c.grants)
+    for (auto& [account, scopes] : accs) grants.push_back({{"agent", agent}, {"account", account}, {"scopes", scopes}});
+  return {{"version", 1}, {"accounts", std::move(arr)}, {"grants", std::move(grants)}};
 }
 
-result<accounts> from_json(const json& j, std::string_view shown) {
+result<store_contents> from_json(const json& j, std::string_view shown) {
   auto bad = [&](std::string_view what) {
     return fail(errc::malformed, "Failed to read the token store '{}': {}", shown, what);
   };
   if (!j.is_object() || !j.contains("accounts") || !j["accounts"].is_array()) return bad("no accounts list");
-  accounts out;
+  store_contents out;
   for (auto& x : j["accounts"]) {
     if (!x.is_object() || !x.contains("name") || !x["name"].is_string() || !x.contains("provider") ||
         !x["provider"].is_string() || !x.contains("refresh_token") || !x["refresh_token"].is_string())
@@ -80,7 +83,19 @@ result<accounts> from_json(const json& j, std::string_view shown) {
     a.created_ms = x.value("created_ms", std::uint64_t{0});
     a.last_refresh_ms = x.value("last_refresh_ms", std::uint64_t{0});
     if (x.contains("last_error") && x["last_error"].is_string()) a.last_error = x["last_error"];
-    out[a.name] = std::move(a);
+    out.by_name[a.name] = std::move(a);
+  }
+  // Added later: a store without grants has none.
+  if (j.contains("grants")) {
+    if (!j["grants"].is_array()) return bad("the grants are not a list");
+    for (auto& g : j["grants"]) {
+      if (!g.is_object() || !g.contains("agent") || !g["agent"].is_string() || !g.contains("account") ||
+          !g["account"].is_string() || !g.contains("scopes") || !g["scopes"].is_array())
+        return bad("a grant without agent, account or scopes");
+      auto& scopes = out.grants[g["agent"].get<std::string>()][g["account"].get<std::string>()];
+      for (auto& sc : g["scopes"])
+        if (sc.is_string()) scopes.push_back(sc);
+    }
   }
   return out;
 }
@@ -130,8 +145,8 @@ result<store_key> load_key(const std::string& credentials_dir, const std::string
   return *k;
 }
 
-std::string seal(const accounts& a, const store_key& key) {
-  auto plain = to_json(a).dump();
+std::string seal(const store_contents& c, const store_key& key) {
+  auto plain = to_json(c).dump();
   std::string out(magic);
   unsigned char nonce[crypto_secretbox_NONCEBYTES];
   randombytes_buf(nonce, sizeof nonce);
@@ -143,7 +158,7 @@ std::string seal(const accounts& a, const store_key& key) {
   return out + box;
 }
 
-result<accounts> unseal(std::string_view file, const store_key& key, std::string_view shown) {
+result<store_contents> unseal(std::string_view file, const store_key& key, std::string_view shown) {
   constexpr auto head = magic.size() + crypto_secretbox_NONCEBYTES;
   if (file.size() < head + crypto_secretbox_MACBYTES || file.substr(0, magic.size()) != magic)
     return fail(errc::malformed, "Failed to open the token store '{}': it is not a weft token store (or it is cut short); "
@@ -171,9 +186,10 @@ result<token_store> token_store::open_file(std::string path, const store_key& ke
   if (!text && !text.err().is(errc::domain, errc::not_found))
     return fail(errc::io, "Failed to read the token store '{}': {}", s._path, text.err().message);
   if (text) {
-    auto a = unseal(*text, key, s._path);
-    if (!a) return a.take_error();
-    s._memory = std::move(*a);
+    auto c = unseal(*text, key, s._path);
+    if (!c) return c.take_error();
+    s._memory = std::move(c->by_name);
+    s._grants = std::move(c->grants);
   }
   return s;
 }
@@ -193,16 +209,21 @@ accounts token_store::load() const {
   return out;
 }
 
-status token_store::save(const accounts& a) {
+status token_store::write(const accounts& a, const grant_map& g) {
   if (persistent()) {
     std::error_code ec;
     std::filesystem::create_directories(std::filesystem::path(_path).parent_path(), ec);
-    if (auto s = write_file_atomic(_path, seal(a, _key), 0600); !s)
+    if (auto s = write_file_atomic(_path, seal({a, g}, _key), 0600); !s)
       return fail(errc::io, "Failed to write the token store '{}': {}", _path, s.err().message);
   }
   _memory = a;
+  _grants = g;
   return {};
 }
+
+status token_store::save(const accounts& a) { return write(a, _grants); }
+
+status token_store::save_grants(const grant_map& g) { return write(_memory, g); }
 
 std::string token_store::describe() const {
   if (persistent()) return fmt::format("encrypted: {} (key: {})", _path, _key_where);

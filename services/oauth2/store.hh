@@ -30,6 +30,16 @@ struct stored_account {
 
 using accounts = std::map<std::string, stored_account>;
 
+/// Grants given with `weftctl auth grant` (besides the config's [oauth2.grants]): agent →
+/// account → scopes. Kept in the sealed file, so nobody changes them without the key.
+using grant_map = std::map<std::string, std::map<std::string, std::vector<std::string>>>;
+
+/// What the store file holds.
+struct store_contents {
+  accounts by_name;
+  grant_map grants;
+};
+
 using store_key = std::array<unsigned char, 32>;
 
 /// The key: the systemd credential `oauth2.key` in `credentials_dir` (32 raw bytes, or 64
@@ -38,9 +48,9 @@ using store_key = std::array<unsigned char, 32>;
 result<store_key> load_key(const std::string& credentials_dir, const std::string& key_file, std::string* where);
 
 /// Seals and opens the file format: "WEFTOA1\n", a 24-byte nonce, the secretbox of the
-/// accounts as JSON.
-std::string seal(const accounts& a, const store_key& key);
-result<accounts> unseal(std::string_view file, const store_key& key, std::string_view shown);
+/// accounts and grants as JSON.
+std::string seal(const store_contents& c, const store_key& key);
+result<store_contents> unseal(std::string_view file, const store_key& key, std::string_view shown);
 
 class token_store {
  public:
@@ -51,8 +61,12 @@ class token_store {
 
   /// The accounts (memory mode: those younger than the TTL).
   accounts load() const;
-  /// Replaces the stored accounts whole. The file mode writes atomically.
+  /// Replaces the stored accounts whole (the grants kept). The file mode writes atomically.
   status save(const accounts& a);
+  /// The grants given with weftctl (memory mode: until the broker stops).
+  const grant_map& grants() const { return _grants; }
+  /// Replaces the stored grants whole (the accounts kept).
+  status save_grants(const grant_map& g);
 
   bool persistent() const { return !_path.empty(); }
   std::string describe() const;
@@ -63,6 +77,8 @@ class token_store {
   store_key _key{};
   std::chrono::seconds _ttl{0};
   accounts _memory;
+  grant_map _grants;
+  status write(const accounts& a, const grant_map& g);
 };
 
 }  // namespace weft::oauth2

@@ -1,7 +1,7 @@
 // The token store: sealed on disk (the refresh token's bytes are not in the file), read
 // back after a "restart", a flipped byte or another key refused whole, keys from a systemd
 // credential or a 0600 key file (one others can read is refused), memory-only accounts
-// forgotten after their TTL.
+// forgotten after their TTL; grants given with weftctl sealed beside the accounts.
 #include <doctest/doctest.h>
 
 #include <sys/stat.h>
@@ -116,4 +116,29 @@ TEST_CASE("memory only: nothing on disk, accounts forgotten after the TTL") {
   CHECK(kept.size() == 1);
   CHECK(kept.count("work") == 1);
   CHECK(s.describe().find("memory only") == 0);
+}
+
+TEST_CASE("grants given with weftctl: sealed beside the accounts, read back, each kept when the other is saved") {
+  weft::test::temp_dir d{"weft-oauth2-grants"};
+  auto path = (d.path / "tokens.sealed").string();
+  auto s = token_store::open_file(path, key_of(7), "k");
+  REQUIRE(s);
+  CHECK(s->grants().empty());
+  REQUIRE(s->save(two()));
+  grant_map g;
+  g["main"]["work"] = {"calendar", "gmail.readonly"};
+  REQUIRE(s->save_grants(g));
+  CHECK(weft::test::slurp(path).find("gmail") == std::string::npos);
+  auto again = token_store::open_file(path, key_of(7), "k");
+  REQUIRE(again);
+  CHECK(again->grants() == g);
+  CHECK(again->load() == two());
+  // Saving the accounts keeps the grants.
+  auto fewer = two();
+  fewer.erase("home");
+  REQUIRE(again->save(fewer));
+  auto third = token_store::open_file(path, key_of(7), "k");
+  REQUIRE(third);
+  CHECK(third->grants() == g);
+  CHECK(third->load() == fewer);
 }

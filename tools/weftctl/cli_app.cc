@@ -473,14 +473,24 @@ class command_tree {
     const char* notes =
         "The OAuth2 broker (weft-oauth2, run when the config has [oauth2]) keeps the accounts'\n"
         "refresh tokens; an agent's tools get access tokens of the accounts [oauth2.grants.<agent>]\n"
-        "gives them. See docs/guides/oauth2.md.";
-    auto* g = group(&_root, "auth", "OAuth2 accounts: list, log in, log out",
-                    {"auth list | login PROVIDER --account NAME [--scopes S,…] [--device] | logout NAME", "auth …", notes, ""});
-    command(g, "list", "the accounts: provider, scopes, token expiry, last refresh and error; where tokens are kept",
-            {"auth list", "", std::string(notes) + "\n\nExample:\n  weftctl auth list"},
+        "or weftctl auth grant gives them. See docs/guides/oauth2.md.";
+    auto* g = group(&_root, "auth", "OAuth2 accounts and grants: list, log in and out, grant, revoke",
+                    {"auth list | status [NAME] | login PROVIDER --account NAME [--scopes S,…] [--device] | logout NAME | "
+                     "grant AGENT ACCOUNT --scopes S,… | revoke AGENT ACCOUNT",
+                     "auth …", notes, ""});
+    command(g, "list", "the accounts (scopes, token expiry, last refresh and error), the grants, the store",
+            {"auth list", "",
+             "Each account with its provider, scopes, when its access token expires, its last refresh\n"
+             "and last error; every grant with where it comes from (config: the file; weftctl: auth\n"
+             "grant); where the tokens are kept.\n\n" +
+                 std::string(notes) + "\n\nExample:\n  weftctl auth list"},
             [this] { return cmd_auth_list(_inv.globals); });
-    command(g, "status", "the same as auth list", {"auth status", "", notes}, [this] { return cmd_auth_list(_inv.globals); })
-        ->group("");
+    auto* status = command(g, "status", "one account (or all): scopes, expiry, last refresh and error, its grants",
+                           {"auth status [NAME]", "status [NAME]",
+                            "Without NAME, every account. Exit code 1 when the account is not logged in or the\n"
+                            "store is unusable.\n\nExample:\n  weftctl auth status work"},
+                           [this] { return cmd_auth_status(_inv.globals, _inv.auth); });
+    status->add_option("account", _inv.auth.account, "the account")->type_name("NAME");
     auto* login = command(
         g, "login", "log an account in at a provider of [oauth2.providers]",
         {"auth login PROVIDER --account NAME [--scopes S,…] [--device]", "login PROVIDER --account NAME [--scopes S,…] [--device]",
@@ -500,6 +510,28 @@ class command_tree {
                            [this] { return cmd_auth_logout(_inv.globals, _inv.auth); });
     logout->add_option("account", _inv.auth.account, "the account")->required()->type_name("NAME");
     logout->add_flag("--keep-at-provider", _inv.auth.keep, "forget it here only, without revoking");
+    auto* grant = command(
+        g, "grant", "let an agent's tools have tokens of an account, besides [oauth2.grants]",
+        {"auth grant AGENT ACCOUNT --scopes S,…", "grant AGENT ACCOUNT --scopes S,…",
+         "In effect at once, and kept by the broker in its sealed token store (so it survives\n"
+         "restarts; with [oauth2] store = \"memory\", until the broker stops). A second grant of the\n"
+         "same agent and account replaces the first. A token is given only for scopes both granted\n"
+         "and held by the account (from its login).\n\n"
+         "Example:\n  weftctl auth grant main work --scopes calendar,gmail.readonly"},
+        [this] { return cmd_auth_grant(_inv.globals, _inv.auth); });
+    grant->add_option("agent", _inv.auth.agent, "an agent of [agents]")->required()->type_name("AGENT");
+    grant->add_option("account", _inv.auth.account, "the account (it need not be logged in yet)")->required()->type_name("ACCOUNT");
+    grant->add_option("--scopes", _inv.auth.scopes, "the scopes its tools may ask for")->required()->delimiter(',')->type_name("S,…");
+    auto* revoke = command(
+        g, "revoke", "take back what auth grant gave an agent",
+        {"auth revoke AGENT ACCOUNT", "revoke AGENT ACCOUNT",
+         "In effect at once: the agent's tools get no new token of the account (one already given\n"
+         "works until it expires, at most an hour at most providers). A grant of the config file's\n"
+         "[oauth2.grants] is not taken back here: remove it there and weftctl reload.\n\n"
+         "Example:\n  weftctl auth revoke main work"},
+        [this] { return cmd_auth_revoke(_inv.globals, _inv.auth); });
+    revoke->add_option("agent", _inv.auth.agent, "the agent")->required()->type_name("AGENT");
+    revoke->add_option("account", _inv.auth.account, "the account")->required()->type_name("ACCOUNT");
   }
 
   void llm() {

@@ -104,16 +104,20 @@ int cmd_llm_policy_show(const options& o);
 int cmd_llm_policy_set(const options& o, const llm_policy_args& a);
 int cmd_llm_policy_clear(const options& o, const llm_policy_args& a);
 
-/// auth list|login|logout (tools/weftctl/auth.cc).
+/// auth list|status|login|logout|grant|revoke (tools/weftctl/auth.cc).
 struct auth_args {
-  std::string provider, account;
+  std::string provider, account, agent;
   std::vector<std::string> scopes;
   bool device = false;  ///< login: the device flow
   bool keep = false;    ///< logout: do not revoke at the provider
 };
 int cmd_auth_list(const options& o);
+/// One account (or all, `a.account` empty) with the grants of it.
+int cmd_auth_status(const options& o, const auth_args& a);
 int cmd_auth_login(const options& o, const auth_args& a);
 int cmd_auth_logout(const options& o, const auth_args& a);
+int cmd_auth_grant(const options& o, const auth_args& a);
+int cmd_auth_revoke(const options& o, const auth_args& a);
 
 /// mcp add (tools/weftctl/mcp.cc).
 struct mcp_add_args {

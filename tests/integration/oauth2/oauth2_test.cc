@@ -340,3 +340,193 @@ TEST_CASE("weftctl auth: a device login, the list, a logout that revokes") {
   CHECK(json::parse(idp.get("/_tokens").body)["refresh"] == 0);
   CHECK(s->weftctl({"auth", "list"}).out.find("no accounts") != std::string::npos);
 }
+
+namespace {
+
+/// How often the fake was asked for the discovery document at `path`.
+int discovery_fetches(test::fake_peer& idp, const std::string& path) {
+  int n = 0;
+  for (auto& q : json::parse(idp.get("/_requests").body)) n += q["path"] == path;
+  return n;
+}
+
+/// Kills the broker with SIGKILL and waits until weftd has restarted it and it is ready
+/// (watching from before the kill, so the restart cannot pass unseen).
+bool kill_broker(test::stack& s) {
+  auto c = s.control();
+  auto pid = s.service_pid("oauth2");
+  if (!c || !c->request(proto::supervisor_v1::watch{}) || pid <= 0 || ::kill(pid, SIGKILL) != 0) return false;
+  return s.wait_state(*c, "oauth2", proto::supervisor_v1::state::ready, 1, 30s);
+}
+
+}  // namespace
+
+TEST_CASE("OAuth2: an OpenID Connect provider found through its discovery document; an impostor's refused") {
+  test::fake_peer idp("fake_idp.py", {"--client-secret", client_secret});
+  auto u = idp.url();
+  auto cfg = config_for(idp);
+  // corp: the issuer alone; mixed: an authorization endpoint of its own, which wins over the
+  // document's; fake: a document that names another issuer.
+  cfg += fmt::format(
+      "[oauth2.providers.corp]\nkind = \"oidc\"\nclient_id = \"weft-test-client\"\n"
+      "client_secret = \"${{WEFT_TEST_OAUTH_SECRET}}\"\nissuer = \"{u}/oidc\"\n\n"
+      "[oauth2.providers.mixed]\nkind = \"oidc\"\nclient_id = \"weft-test-client\"\n"
+      "client_secret = \"${{WEFT_TEST_OAUTH_SECRET}}\"\nissuer = \"{u}/oidc\"\nauth_url = \"{u}/google/o/oauth2/v2/auth\"\n\n"
+      "[oauth2.providers.fake]\nkind = \"oidc\"\nclient_id = \"weft-test-client\"\nissuer = \"{u}/impostor\"\n",
+      fmt::arg("u", u));
+  auto grants = std::string("[oauth2.grants.a]\n");
+  cfg.replace(cfg.find(grants), grants.size(), grants + "sso = [\"email\"]\n");
+  ::setenv("WEFT_TEST_OAUTH_SECRET", client_secret.c_str(), 1);
+  auto s = test::stack::start(cfg);
+  ::unsetenv("WEFT_TEST_OAUTH_SECRET");
+  REQUIRE(s);
+  auto b = s->bus_client();
+  const std::string doc = "/oidc/.well-known/openid-configuration";
+  CHECK(discovery_fetches(idp, doc) == 0);  // read when first needed, not at start
+
+  // --- a login and tokens through the discovered endpoints ---
+  auto started = ask<ov::login_started>(*b, ov::start_login{"corp", "sso", {"email"}, "loopback"});
+  REQUIRE_MESSAGE(started, (started ? "" : started.err().to_string()) << "\n" << s->log());
+  CHECK(started->url.rfind(u + "/oidc/authorize?", 0) == 0);
+  CHECK(browse(started->url).status == 200);
+  auto done = ask<ov::account>(*b, ov::wait_login{started->login_id, 10000}, 15s);
+  REQUIRE_MESSAGE(done, (done ? "" : done.err().to_string()) << "\n" << s->log());
+  CHECK(done->provider == "corp");
+  auto t1 = token(*b, "a", {{"account", "sso"}, {"scopes", {"email"}}});
+  REQUIRE_MESSAGE(t1, (t1 ? "" : t1.err().to_string()) << "\n" << s->log());
+  CHECK(t1->rfind("at-", 0) == 0);
+  auto t2 = token(*b, "a", {{"account", "sso"}, {"scopes", {"email"}}, {"refused", *t1}});
+  REQUIRE(t2);
+  CHECK(*t2 != *t1);
+  bool refreshed_at_oidc = false;
+  for (auto& q : json::parse(idp.get("/_requests").body))
+    refreshed_at_oidc = refreshed_at_oidc || (q["path"] == "/oidc/token" && q["form"].value("grant_type", "") == "refresh_token");
+  CHECK(refreshed_at_oidc);
+  CHECK(discovery_fetches(idp, doc) == 1);  // cached
+
+  // --- an endpoint in the config wins over the document's ---
+  auto mixed = ask<ov::login_started>(*b, ov::start_login{"mixed", "m", {"email"}, "loopback"});
+  REQUIRE_MESSAGE(mixed, (mixed ? "" : mixed.err().to_string()));
+  CHECK(mixed->url.rfind(u + "/google/o/oauth2/v2/auth?", 0) == 0);
+  CHECK(browse(mixed->url).status == 200);
+  auto m = ask<ov::account>(*b, ov::wait_login{mixed->login_id, 10000}, 15s);
+  REQUIRE_MESSAGE(m, (m ? "" : m.err().to_string()));
+  CHECK(discovery_fetches(idp, doc) == 2);
+
+  // --- a document of another issuer: refused, clearly, and the broker stays up ---
+  auto pid = s->service_pid("oauth2");
+  auto impostor = ask<ov::login_started>(*b, ov::start_login{"fake", "x", {}, "loopback"});
+  REQUIRE_FALSE(impostor);
+  CHECK(ov::is(impostor.err(), ov::error_code::provider));
+  auto shown = s->weftctl({"auth", "login", "fake", "--account", "x"});
+  CHECK(shown.exit_code == 1);
+  INFO(shown.err);
+  CHECK(shown.err.find("Failed to read the discovery document of issuer '" + u + "/impostor' (provider 'fake'): the "
+                       "discovery document is of issuer 'https://login.example.com', not '" + u + "/impostor'") !=
+        std::string::npos);
+  CHECK(s->service_pid("oauth2") == pid);
+
+  // --- after a restart the endpoints are read again when a refresh needs them ---
+  REQUIRE(kill_broker(*s));
+  auto t3 = token(*b, "a", {{"account", "sso"}, {"scopes", {"email"}}});
+  REQUIRE_MESSAGE(t3, (t3 ? "" : t3.err().to_string()) << "\n" << s->log());
+  CHECK(discovery_fetches(idp, doc) == 3);
+
+  // --- logout revokes at the discovered revocation endpoint ---
+  auto out = ask<ov::logged_out>(*b, ov::logout{"sso", true});
+  REQUIRE(out);
+  CHECK(out->revoked);
+  bool revoked = false;
+  for (auto& q : json::parse(idp.get("/_requests").body)) revoked = revoked || q["path"] == "/oidc/revoke";
+  CHECK(revoked);
+}
+
+TEST_CASE("weftctl auth grant and revoke: at once, kept across a restart, only from weftctl; a config grant stays") {
+  test::fake_peer idp("fake_idp.py", {"--client-secret", client_secret});
+  ::setenv("WEFT_TEST_OAUTH_SECRET", client_secret.c_str(), 1);
+  auto s = test::stack::start(config_for(idp));
+  ::unsetenv("WEFT_TEST_OAUTH_SECRET");
+  REQUIRE(s);
+  auto b = s->bus_client();
+  auto started = ask<ov::login_started>(*b, ov::start_login{"google", "work", {"calendar"}, "loopback"});
+  REQUIRE(started);
+  browse(started->url);
+  REQUIRE(ask<ov::account>(*b, ov::wait_login{started->login_id, 10000}, 15s));
+  const json want = {{"account", "work"}, {"scopes", {"calendar"}}};
+
+  // --- b has no grant: Denied, and its tool may not give itself one ---
+  auto before = token(*b, "b", want);
+  REQUIRE_FALSE(before);
+  CHECK(before.err().message.find("agent 'b' has no grant of account 'work'") != std::string::npos);
+  auto self = b->call("tool/probe/b/grant", tool::call{"grant", json{{"agent", "b"}, {"account", "work"}, {"scopes", {"calendar"}}}.dump(), "c", 0},
+                      ipc::call_options{.timeout = 30s});
+  REQUIRE_FALSE(self);
+  CHECK(self.err().message.find("Denied") != std::string::npos);
+  CHECK(self.err().message.find("'tool/probe/b' may not give grants: only weftctl does") != std::string::npos);
+
+  // --- weftctl grants: in effect at once ---
+  auto g = s->weftctl({"auth", "grant", "b", "work", "--scopes", "calendar"});
+  INFO(g.out << g.err);
+  REQUIRE(g.exit_code == 0);
+  CHECK(g.out.find("agent 'b' may now have tokens of account 'work' for calendar") != std::string::npos);
+  auto after = token(*b, "b", want);
+  REQUIRE_MESSAGE(after, (after ? "" : after.err().to_string()));
+  CHECK(after->rfind("at-", 0) == 0);
+  auto unknown = s->weftctl({"auth", "grant", "nobody", "work", "--scopes", "calendar"});
+  CHECK(unknown.exit_code == 1);
+  CHECK(unknown.err.find("Failed to grant account 'work' to agent 'nobody'") != std::string::npos);
+  CHECK(unknown.err.find("no agent 'nobody' in [agents]") != std::string::npos);
+
+  // --- list and status say where each grant comes from ---
+  auto listed = json::parse(s->weftctl({"--json", "auth", "list"}).out);
+  std::map<std::string, std::string> from;  // agent → source of its grant of work
+  for (auto& x : listed["grants"])
+    if (x["account"] == "work") from[x["agent"].get<std::string>()] = x["source"].get<std::string>() + " " + x["where"].get<std::string>();
+  CHECK(from["a"] == "config " + s->config_path());
+  CHECK(from["b"] == "weftctl ");
+  auto st = s->weftctl({"auth", "status", "work"});
+  INFO(st.out << st.err);
+  CHECK(st.exit_code == 0);
+  for (auto line : {"work  (google)", "  scopes:        https://www.googleapis.com/auth/calendar", "  token expires: ",
+                    "  last refresh:  ", "  last error:    -", "  logged in:     "})
+    CHECK_MESSAGE(st.out.find(line) != std::string::npos, line);
+  CHECK(st.out.find("granted to:    a (config " + s->config_path() + ": calendar)") != std::string::npos);
+  CHECK(st.out.find("b (weftctl: calendar)") != std::string::npos);
+  auto sj = json::parse(s->weftctl({"--json", "auth", "status", "work"}).out);
+  CHECK(sj["accounts"].size() == 1);
+  CHECK(sj["grants"].size() == 2);  // a's config grant of 'home' is not this account's
+  for (auto& x : sj["grants"]) CHECK(x["account"] == "work");
+  auto none = s->weftctl({"auth", "status", "nosuch"});
+  CHECK(none.exit_code == 1);
+  CHECK(none.err.find("account 'nosuch' is not logged in") != std::string::npos);
+
+  // --- the grant is kept in the sealed store: a restarted broker still has it ---
+  auto sealed = slurp_file(s->dir() + "/home/oauth2/tokens.sealed");
+  CHECK(sealed.find("calendar") == std::string::npos);
+  REQUIRE(kill_broker(*s));
+  auto kept = token(*b, "b", want);
+  REQUIRE_MESSAGE(kept, (kept ? "" : kept.err().to_string()) << "\n" << s->log());
+
+  // --- a config grant is not taken back here ---
+  auto cfg_revoke = s->weftctl({"auth", "revoke", "a", "work"});
+  CHECK(cfg_revoke.exit_code == 1);
+  CHECK(cfg_revoke.err.find("it is granted in the config file '" + s->config_path() + "' ([oauth2.grants.a] work = [...])") !=
+        std::string::npos);
+  CHECK(token(*b, "a", want));
+
+  // --- weftctl takes its grant back: Denied at once ---
+  auto r = s->weftctl({"auth", "revoke", "b", "work"});
+  INFO(r.out << r.err);
+  REQUIRE(r.exit_code == 0);
+  auto denied = token(*b, "b", want);
+  REQUIRE_FALSE(denied);
+  CHECK(denied.err().message.find("Denied") != std::string::npos);
+  CHECK(s->weftctl({"auth", "revoke", "b", "work"}).exit_code == 1);  // nothing left to take back
+
+  // --- every auth subcommand has its help ---
+  for (std::string sub : {"list", "status", "login", "logout", "grant", "revoke"}) {
+    auto h = s->weftctl({"auth", sub, "--help"});
+    CHECK_MESSAGE(h.exit_code == 0, sub);
+    CHECK_MESSAGE(h.out.rfind("usage: weftctl auth " + sub, 0) == 0, sub);
+  }
+}

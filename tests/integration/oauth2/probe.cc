@@ -2,6 +2,7 @@
 // email, not built yet): a tool process of one agent (tool/probe/<agent>) whose tool
 // `token {account, scopes?, refused?}` asks `oauth2` for an access token as that process and
 // returns what it got — the token, or the broker's error as Tool.v1 Failed with its code;
+// `grant {agent, account, scopes}`, the same for AddGrant (which only weftctl may send);
 // and `noop`, the same round trip without the broker (the benchmark's baseline).
 #include <weft/toolserver/tool_main.hh>
 
@@ -32,6 +33,19 @@ int main(int argc, char** argv) {
                       out.content = t->access_token;
                       out.structured = tools::json{{"access_token", t->access_token}, {"expires_at_ms", t->expires_at_ms},
                                                    {"provider", t->provider}}.dump();
+                      return out;
+                    }});
+    // An agent's tool trying to give itself a grant (only weftctl may): the broker's answer.
+    defs.push_back({{"grant", "Asks the broker for a grant", R"({"type":"object"})", ""},
+                    [&rt](const tools::json& a, const tools::call_context&) -> result<proto::tool_v1::result> {
+                      proto::oauth_v1::add_grant q;
+                      q.agent = a.value("agent", "");
+                      q.account = a.value("account", "");
+                      q.scopes = a.value("scopes", std::vector<std::string>{});
+                      auto r = rt.call_and_wait("oauth2", q, {.timeout = std::chrono::seconds(20), .retry = true});
+                      if (!r) return proto::tool_v1::make(proto::tool_v1::error_code::failed, "{}: {}", r.err().code, r.err().message);
+                      proto::tool_v1::result out;
+                      out.content = "granted";
                       return out;
                     }});
     // The same round trip without the broker: the benchmark's baseline (tools/bench/oauth2).
