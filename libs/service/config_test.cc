@@ -2004,7 +2004,7 @@ username = "u"
 url = "http://dav.example/z/"
 agents = ["a"]
 )") == "clawft.toml:3:12: error: [tools.calendar] timezone must be an IANA name such as Europe/Berlin, not 'Berlin time'\n"
-        "clawft.toml:5:8: error: [tools.calendar.accounts.x] kind must be one of 'caldav', 'google', not 'exchange'\n"
+        "clawft.toml:5:8: error: [tools.calendar.accounts.x] kind must be one of 'caldav', 'google', 'graph', 'ics', not 'exchange'\n"
         "clawft.toml:6:7: error: [tools.calendar.accounts.x] url must be an http(s) URL, not 'ftp://h'\n"
         "clawft.toml:7:10: error: [tools.calendar.accounts.x] agents names 'zed', which is no agent of [agents]\n"
         "clawft.toml:8:1: error: [tools.calendar.accounts.y] needs url (the account's home collection, e.g. "
@@ -2021,6 +2021,58 @@ agents = ["a"]
                           "clawft.toml");
     CHECK(static_cast<bool>(r) == ok);
   }
+}
+
+TEST_CASE("[tools.calendar]: Microsoft Graph and local .ics accounts") {
+  no_provider_keys keys;
+  auto c = valid(R"([agents.a]
+[tools.calendar.accounts.office]
+kind = "graph"
+oauth2_account = "work"
+agents = ["a"]
+[tools.calendar.accounts.test]
+kind = "graph"
+url = "http://127.0.0.1:8123/v1.0"
+oauth2_account = "work"
+agents = ["a"]
+[tools.calendar.accounts.local]
+kind = "ics"
+path = "/home/alice/calendars"
+agents = ["a"]
+)");
+  auto& office = c.tools.calendar.accounts.at("office");
+  CHECK(office.kind == "graph");
+  CHECK(office.url == "https://graph.microsoft.com/v1.0");
+  CHECK(office.oauth2_account == "work");
+  CHECK(c.tools.calendar.accounts.at("test").url == "http://127.0.0.1:8123/v1.0");
+  auto& local = c.tools.calendar.accounts.at("local");
+  CHECK(local.kind == "ics");
+  CHECK(local.path == "/home/alice/calendars");
+  CHECK(local.url.empty());
+  CHECK(errors(R"([agents.a]
+[tools.calendar.accounts.g]
+kind = "graph"
+url = "http://graph.example/v1.0"
+agents = ["a"]
+[tools.calendar.accounts.f]
+kind = "ics"
+agents = ["a"]
+[tools.calendar.accounts.h]
+kind = "ics"
+path = "calendars"
+url = "https://dav.example/"
+agents = ["a"]
+[tools.calendar.accounts.d]
+url = "https://dav.example/d/"
+path = "/srv/cal"
+agents = ["a"]
+)") == "clawft.toml:2:1: error: [tools.calendar.accounts.g] (graph) needs oauth2_account: the [oauth2] account whose tokens it uses\n"
+        "clawft.toml:4:7: error: [tools.calendar.accounts.g] url must be https:// (http:// only to this machine: it carries "
+        "the password or tokens), not 'http://graph.example/v1.0'\n"
+        "clawft.toml:6:1: error: [tools.calendar.accounts.f] (ics) needs path (a directory of .ics files, or one .ics file)\n"
+        "clawft.toml:11:8: error: [tools.calendar.accounts.h] path must be an absolute path, not 'calendars'\n"
+        "clawft.toml:12:7: error: [tools.calendar.accounts.h] (ics) takes path, not url\n"
+        "clawft.toml:16:8: error: [tools.calendar.accounts.d] path is for kind = \"ics\" (local files)");
 }
 
 TEST_CASE("[oauth2]: providers, grants, the client secret for the broker alone") {

@@ -1,6 +1,7 @@
 #pragma once
-/// Where an account's calendars live: a CalDAV server, or Google Calendar's API (with
-/// access tokens from the OAuth2 broker). The calendar tools speak to either through this.
+/// Where an account's calendars live: a CalDAV server, Google Calendar's API or Microsoft
+/// Graph (with access tokens from the OAuth2 broker), or local iCalendar files. The
+/// calendar tools speak to each through this.
 #include <functional>
 #include <memory>
 #include <optional>
@@ -15,8 +16,8 @@
 namespace weft::tools::calendar {
 
 struct calendar_ref {
-  std::string id;    ///< the backend's: a CalDAV collection's path, a Google calendar id
-  std::string key;   ///< how a call names it after "account/": the path's last segment, the id
+  std::string id;    ///< the backend's: a CalDAV collection's path, a Google or Graph calendar id, a file's name
+  std::string key;   ///< how a call names it after "account/": the path's last segment, the id, the file's stem
   std::string name;  ///< for people
 };
 
@@ -45,7 +46,21 @@ using token_source = std::function<result<std::string>(const std::string& refuse
 /// Google Calendar API v3 at `api` (https://www.googleapis.com/calendar/v3).
 std::unique_ptr<backend> google_backend(std::string api, token_source tokens);
 
+/// Microsoft Graph (v1.0) at `api` (https://graph.microsoft.com/v1.0).
+std::unique_ptr<backend> graph_backend(std::string api, token_source tokens);
+
+/// Local iCalendar files: `path` a directory (each *.ics file in it one calendar, named by
+/// its stem) or one .ics file. Writes replace a file whole (a temporary file renamed over
+/// it); a file that does not read as a whole calendar is an error and is not written.
+std::unique_ptr<backend> ics_backend(std::string path);
+
 /// A new event id ("…@weft").
 std::string new_uid();
+
+/// The VCALENDAR `ics` (read from `shown`) with event `uid` moved as backend::move says,
+/// after checking it has that event (and, with `occurrence`, that occurrence); `what` says
+/// what was done.
+result<std::string> move_event_in(std::string_view ics, std::string_view shown, const std::string& uid, instant start,
+                                  std::optional<instant> occurrence, const std::string& tz, std::string* what);
 
 }  // namespace weft::tools::calendar

@@ -20,6 +20,25 @@ std::string new_uid() {
   return hex + "@weft";
 }
 
+result<std::string> move_event_in(std::string_view ics, std::string_view shown, const std::string& uid, instant start,
+                                  std::optional<instant> occ, const std::string& tz, std::string* what) {
+  auto ev = parse_ics(ics, shown);
+  if (!ev) return ev.take_error();
+  auto master = std::find_if(ev->begin(), ev->end(), [&](auto& e) { return e.uid == uid && !e.recurrence_id; });
+  if (master == ev->end()) return fail(errc::invalid_argument, "event '{}' has no main entry to move", uid);
+  if (occ) {
+    if (master->rrule.empty()) return fail(errc::invalid_argument, "event '{}' is not recurring", uid);
+    auto in_series = expand({*master}, *occ, *occ + 1);
+    if (in_series.empty() || in_series[0].start != *occ)
+      return fail(errc::invalid_argument, "event '{}' has no occurrence at {}", uid, format_time(*occ, tz));
+    *what = fmt::format("moved the occurrence of {} to {}", format_time(*occ, tz), format_time(start, tz));
+  } else {
+    *what = fmt::format("moved '{}' to {}", master->summary, format_time(start, tz));
+  }
+  // Edited in place: attendees, alarms and whatever else the event holds are kept.
+  return move_in_ics(ics, uid, start, occ);
+}
+
 namespace {
 
 /// A UID that can name a resource in a path: letters, digits and @ . _ - (no '/', '?', '#',
@@ -93,21 +112,7 @@ class caldav_calendars final : public backend {
               const std::string& tz, std::string* what) override {
     auto r = find(cal, uid);
     if (!r) return r.take_error();
-    auto ev = parse_ics(r->ics, r->href);
-    if (!ev) return ev.take_error();
-    auto master = std::find_if(ev->begin(), ev->end(), [&](auto& e) { return e.uid == uid && !e.recurrence_id; });
-    if (master == ev->end()) return fail(errc::invalid_argument, "event '{}' has no main entry to move", uid);
-    if (occ) {
-      if (master->rrule.empty()) return fail(errc::invalid_argument, "event '{}' is not recurring", uid);
-      auto in_series = expand({*master}, *occ, *occ + 1);
-      if (in_series.empty() || in_series[0].start != *occ)
-        return fail(errc::invalid_argument, "event '{}' has no occurrence at {}", uid, format_time(*occ, tz));
-      *what = fmt::format("moved the occurrence of {} to {}", format_time(*occ, tz), format_time(start, tz));
-    } else {
-      *what = fmt::format("moved '{}' to {}", master->summary, format_time(start, tz));
-    }
-    // Edited in place: attendees, alarms and whatever else the event holds are kept.
-    auto text = move_in_ics(r->ics, uid, start, occ);
+    auto text = move_event_in(r->ics, r->href, uid, start, occ, tz, what);
     if (!text) return text.take_error();
     auto put = _dav.put(r->href, *text, r->etag);
     if (!put) return put.take_error();

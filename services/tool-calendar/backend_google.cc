@@ -1,24 +1,14 @@
 // The Google Calendar API v3 backend: access tokens from the OAuth2 broker per call; a 401
 // asks the broker for a fresh one (the refused token named) and retries once.
-#include <nlohmann/json.hpp>
-
 #include <fmt/format.h>
 
-#include <weft/http/fetch.hh>
 #include <weft/http/request.hh>
 
-#include "services/tool-calendar/backend.hh"
+#include "services/tool-calendar/rest.hh"
 
 namespace weft::tools::calendar {
 
 namespace {
-
-using json = nlohmann::json;
-
-std::string str(const json& j, const char* k) {
-  auto it = j.find(k);
-  return it != j.end() && it->is_string() ? it->get<std::string>() : std::string();
-}
 
 /// A Google time object ({dateTime, timeZone} or {date}) → UTC seconds; all-day when a date.
 result<instant> time_of(const json& t, bool* all_day) {
@@ -40,48 +30,17 @@ json google_time(instant t, const std::string& tz) {
 
 class google_calendars final : public backend {
  public:
-  google_calendars(std::string api, token_source tokens) : _api(std::move(api)), _tokens(std::move(tokens)) {
-    while (!_api.empty() && _api.back() == '/') _api.pop_back();
-  }
+  google_calendars(std::string api, token_source tokens) : _api("Google Calendar", std::move(api), std::move(tokens)) {}
 
-  /// One API call with a bearer token; on 401 once more with a refreshed one.
   result<json> call(const std::string& method, const std::string& path, const json* body) {
-    std::string refused;
-    for (int attempt = 0; attempt < 2; ++attempt) {
-      auto token = _tokens(refused);
-      if (!token) return token.take_error();
-      http::fetch_request r;
-      r.method = method;
-      r.url = _api + path;
-      r.headers = {"Authorization: Bearer " + *token, "Accept: application/json"};
-      if (body) {
-        r.headers.push_back("Content-Type: application/json");
-        r.body = body->dump();
-      }
-      auto resp = http::fetch(r);
-      if (!resp) return resp.take_error();
-      if (resp->status == 401 && attempt == 0) {
-        refused = *token;  // expired or revoked early: the broker refreshes
-        continue;
-      }
-      if (resp->status == 204 || (resp->status / 100 == 2 && resp->body.empty())) return json::object();
-      auto j = json::parse(resp->body, nullptr, false);
-      if (resp->status / 100 != 2) {
-        std::string why = j.is_object() && j.contains("error") && j["error"].is_object() ? str(j["error"], "message") : "";
-        return fail(resp->status == 404 ? errc::not_found : errc::unavailable, "Google Calendar answered {} {}: HTTP {}{}",
-                    method, path.substr(0, path.find('?')), resp->status, why.empty() ? "" : " (" + why + ")");
-      }
-      if (j.is_discarded()) return fail(errc::malformed, "Google Calendar answered {} {} with what is not JSON", method, path);
-      return j;
-    }
-    return fail(errc::unavailable, "Google Calendar refused a freshly refreshed token too");
+    return _api.call(method, path, body);
   }
 
   static std::string enc(const std::string& s) { return http::url_encode(s); }
 
   result<std::vector<calendar_ref>> calendars() override {
     auto j = call("GET", "/users/me/calendarList", nullptr);
-    if (!j) return j.take_error();
+    if (!j) return failed_to("list the calendars at", _api.base(), j.take_error());
     std::vector<calendar_ref> out;
     if (j->contains("items") && (*j)["items"].is_array())
       for (auto& c : (*j)["items"]) {
@@ -95,7 +54,7 @@ class google_calendars final : public backend {
     auto path = fmt::format("/calendars/{}/events?singleEvents=true&orderBy=startTime&maxResults=2500&timeMin={}&timeMax={}",
                             enc(cal), enc(format_time(from, "UTC")), enc(format_time(to, "UTC")));
     auto j = call("GET", path, nullptr);
-    if (!j) return j.take_error();
+    if (!j) return failed_to("read the events of calendar", cal, j.take_error());
     std::vector<occurrence> out;
     if (!j->contains("items") || !(*j)["items"].is_array()) return out;
     for (auto& e : (*j)["items"]) {
@@ -128,16 +87,16 @@ class google_calendars final : public backend {
     if (!e.description.empty()) body["description"] = e.description;
     if (!e.rrule.empty()) body["recurrence"] = json::array({"RRULE:" + e.rrule});
     auto j = call("POST", fmt::format("/calendars/{}/events", enc(cal)), &body);
-    if (!j) return j.take_error();
+    if (!j) return failed_to("create an event in calendar", cal, j.take_error());
     auto id = str(*j, "id");
-    if (id.empty()) return fail(errc::malformed, "Google Calendar created an event without an id");
+    if (id.empty()) return fail(errc::malformed, "Failed to create an event in calendar '{}': Google Calendar gave no id", cal);
     return id;
   }
 
   status move(const std::string& cal, const std::string& uid, instant start, std::optional<instant> occ,
               const std::string& tz, std::string* what) override {
     auto ev = call("GET", fmt::format("/calendars/{}/events/{}", enc(cal), enc(uid)), nullptr);
-    if (!ev) return ev.take_error();
+    if (!ev) return failed_to("read event", uid, ev.take_error());
     auto s = time_of(ev->value("start", json()), nullptr);
     auto en = time_of(ev->value("end", json()), nullptr);
     if (!s || !en) return fail(errc::malformed, "event '{}' has no times", uid);
@@ -148,7 +107,7 @@ class google_calendars final : public backend {
       auto inst = call("GET", fmt::format("/calendars/{}/events/{}/instances?timeMin={}&timeMax={}", enc(cal), enc(uid),
                                           enc(format_time(*occ, "UTC")), enc(format_time(*occ + 1, "UTC"))),
                        nullptr);
-      if (!inst) return inst.take_error();
+      if (!inst) return failed_to("read the occurrences of event", uid, inst.take_error());
       target.clear();
       if (inst->contains("items") && (*inst)["items"].is_array())
         for (auto& i : (*inst)["items"]) {
@@ -159,7 +118,7 @@ class google_calendars final : public backend {
     }
     json body{{"start", google_time(start, tz)}, {"end", google_time(start + length, tz)}};
     auto p = call("PATCH", fmt::format("/calendars/{}/events/{}", enc(cal), enc(target)), &body);
-    if (!p) return p.take_error();
+    if (!p) return failed_to("move event", uid, p.take_error());
     *what = occ ? fmt::format("moved the occurrence of {} to {}", format_time(*occ, tz), format_time(start, tz))
                 : fmt::format("moved '{}' to {}", str(*ev, "summary"), format_time(start, tz));
     return {};
@@ -167,7 +126,7 @@ class google_calendars final : public backend {
 
   status remove(const std::string& cal, const std::string& uid) override {
     auto r = call("DELETE", fmt::format("/calendars/{}/events/{}", enc(cal), enc(uid)), nullptr);
-    if (!r) return r.take_error();
+    if (!r) return failed_to("delete event", uid, r.take_error());
     return {};
   }
 
@@ -179,8 +138,7 @@ class google_calendars final : public backend {
   }
 
  private:
-  std::string _api;
-  token_source _tokens;
+  rest_api _api;
 };
 
 }  // namespace

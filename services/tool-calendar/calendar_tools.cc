@@ -54,15 +54,17 @@ const account* account_for(const ctx_t& x, const std::string& name) {
 
 /// The backend of an account, for this call's agent.
 std::unique_ptr<backend> backend_of(const ctx_t& x, const account& a) {
-  if (a.kind == "google") {
+  if (a.kind == "google" || a.kind == "graph") {
     auto broker = x.s.broker;
     auto agent = x.agent;
     auto oauth = a.oauth2_account;
-    return google_backend(a.api, [broker, agent, oauth](const std::string& refused) -> result<std::string> {
+    token_source tokens = [broker, agent, oauth](const std::string& refused) -> result<std::string> {
       if (!broker) return fail(errc::unavailable, "no OAuth2 broker to ask for a token");
       return broker(oauth, agent, refused);
-    });
+    };
+    return a.kind == "google" ? google_backend(a.api, std::move(tokens)) : graph_backend(a.api, std::move(tokens));
   }
+  if (a.kind == "ics") return ics_backend(a.path);
   return caldav_backend(a.dav);
 }
 
@@ -190,7 +192,7 @@ result<tool::result> create(const calendar_settings& s, const json& args, const 
   e.rrule = rrule->value_or("");
   e.location = location->value_or("");
   auto uid = t->be->create(t->id, e);
-  if (!uid) return failed(uid.err());
+  if (!uid) return event_failed(uid.err());  // a rule the calendar cannot hold is the caller's to change
   e.uid = *uid;
   return done(fmt::format("created '{}' in {} at {}{} (uid {})\n", e.summary, *id, format_time(e.start, x->tz),
                           e.rrule.empty() ? "" : ", " + e.rrule, e.uid),

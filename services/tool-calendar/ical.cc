@@ -147,6 +147,28 @@ result<std::vector<event>> parse_ics(std::string_view text, std::string_view sho
   return out;
 }
 
+namespace {
+
+/// A VEVENT of `e`, its times in its zone's wall clock.
+icalcomponent* vevent_of(const event& e) {
+  auto stamp = icaltime_from_timet_with_zone(std::time(nullptr), 0, icaltimezone_get_utc_timezone());
+  auto* v = icalcomponent_new(ICAL_VEVENT_COMPONENT);
+  icalcomponent_add_property(v, icalproperty_new_uid(e.uid.c_str()));
+  icalcomponent_add_property(v, icalproperty_new_dtstamp(stamp));
+  icalcomponent_add_property(v, time_property(icalproperty_new_dtstart, e.start, e.tzid, e.all_day));
+  icalcomponent_add_property(v, time_property(icalproperty_new_dtend, e.end, e.tzid, e.all_day));
+  if (!e.summary.empty()) icalcomponent_add_property(v, icalproperty_new_summary(e.summary.c_str()));
+  if (!e.description.empty()) icalcomponent_add_property(v, icalproperty_new_description(e.description.c_str()));
+  if (!e.location.empty()) icalcomponent_add_property(v, icalproperty_new_location(e.location.c_str()));
+  if (!e.rrule.empty()) icalcomponent_add_property(v, icalproperty_new_rrule(icalrecurrencetype_from_string(e.rrule.c_str())));
+  for (auto x : e.exdates) icalcomponent_add_property(v, time_property(icalproperty_new_exdate, x, e.tzid, e.all_day));
+  if (e.recurrence_id)
+    icalcomponent_add_property(v, time_property(icalproperty_new_recurrenceid, *e.recurrence_id, e.tzid, e.all_day));
+  return v;
+}
+
+}  // namespace
+
 std::string to_ics(const std::vector<event>& events) {
   std::lock_guard<std::mutex> l(ical_mutex());
   init_once();
@@ -159,26 +181,69 @@ std::string to_ics(const std::vector<event>& events) {
   for (auto& z : zones)
     if (auto* zone = zone_of(z))
       if (auto* vtz = icaltimezone_get_component(zone)) icalcomponent_add_component(cal.get(), icalcomponent_new_clone(vtz));
-  auto stamp = icaltime_from_timet_with_zone(std::time(nullptr), 0, icaltimezone_get_utc_timezone());
-  for (auto& e : events) {
-    auto* v = icalcomponent_new(ICAL_VEVENT_COMPONENT);
-    icalcomponent_add_property(v, icalproperty_new_uid(e.uid.c_str()));
-    icalcomponent_add_property(v, icalproperty_new_dtstamp(stamp));
-    icalcomponent_add_property(v, time_property(icalproperty_new_dtstart, e.start, e.tzid, e.all_day));
-    icalcomponent_add_property(v, time_property(icalproperty_new_dtend, e.end, e.tzid, e.all_day));
-    if (!e.summary.empty()) icalcomponent_add_property(v, icalproperty_new_summary(e.summary.c_str()));
-    if (!e.description.empty()) icalcomponent_add_property(v, icalproperty_new_description(e.description.c_str()));
-    if (!e.location.empty()) icalcomponent_add_property(v, icalproperty_new_location(e.location.c_str()));
-    if (!e.rrule.empty()) icalcomponent_add_property(v, icalproperty_new_rrule(icalrecurrencetype_from_string(e.rrule.c_str())));
-    for (auto x : e.exdates) icalcomponent_add_property(v, time_property(icalproperty_new_exdate, x, e.tzid, e.all_day));
-    if (e.recurrence_id)
-      icalcomponent_add_property(v, time_property(icalproperty_new_recurrenceid, *e.recurrence_id, e.tzid, e.all_day));
-    icalcomponent_add_component(cal.get(), v);
-  }
+  for (auto& e : events) icalcomponent_add_component(cal.get(), vevent_of(e));
   char* s = icalcomponent_as_ical_string_r(cal.get());
   std::string out = s ? s : "";
   icalmemory_free_buffer(s);
   return out;
+}
+
+namespace {
+
+/// The VCALENDAR of a parsed text (the root, or the first inside it).
+icalcomponent* vcalendar_of(icalcomponent* root) {
+  if (!root) return nullptr;
+  return icalcomponent_isa(root) == ICAL_VCALENDAR_COMPONENT ? root
+                                                             : icalcomponent_get_first_component(root, ICAL_VCALENDAR_COMPONENT);
+}
+
+std::string text_of(icalcomponent* c) {
+  char* s = icalcomponent_as_ical_string_r(c);
+  std::string out = s ? s : "";
+  icalmemory_free_buffer(s);
+  return out;
+}
+
+}  // namespace
+
+result<std::string> add_to_ics(std::string_view text, const std::vector<event>& events) {
+  if (text.find_first_not_of(" \t\r\n") == std::string_view::npos) return to_ics(events);
+  std::lock_guard<std::mutex> l(ical_mutex());
+  init_once();
+  std::string copy(text);
+  component_ptr root(icalparser_parse_string(copy.c_str()), icalcomponent_free);
+  auto* cal = vcalendar_of(root.get());
+  if (!cal) return fail(errc::malformed, "it has no VCALENDAR");
+  std::set<std::string> defined;
+  for (auto* z = icalcomponent_get_first_component(cal, ICAL_VTIMEZONE_COMPONENT); z;
+       z = icalcomponent_get_next_component(cal, ICAL_VTIMEZONE_COMPONENT))
+    if (auto* p = icalcomponent_get_first_property(z, ICAL_TZID_PROPERTY))
+      if (const char* id = icalproperty_get_tzid(p)) defined.insert(id);
+  for (auto& e : events)
+    if (!e.tzid.empty() && e.tzid != "UTC" && defined.insert(e.tzid).second)
+      if (auto* zone = zone_of(e.tzid))
+        if (auto* vtz = icaltimezone_get_component(zone)) icalcomponent_add_component(cal, icalcomponent_new_clone(vtz));
+  for (auto& e : events) icalcomponent_add_component(cal, vevent_of(e));
+  return text_of(root.get());
+}
+
+result<std::string> remove_from_ics(std::string_view text, std::string_view uid) {
+  std::lock_guard<std::mutex> l(ical_mutex());
+  init_once();
+  std::string copy(text);
+  component_ptr root(icalparser_parse_string(copy.c_str()), icalcomponent_free);
+  auto* cal = vcalendar_of(root.get());
+  if (!cal) return fail(errc::malformed, "it has no VCALENDAR");
+  std::vector<icalcomponent*> gone;
+  for (auto* c = icalcomponent_get_first_component(cal, ICAL_VEVENT_COMPONENT); c;
+       c = icalcomponent_get_next_component(cal, ICAL_VEVENT_COMPONENT))
+    if (const char* u = icalcomponent_get_uid(c); u && uid == u) gone.push_back(c);
+  if (gone.empty()) return fail(errc::not_found, "the calendar has no event '{}'", uid);
+  for (auto* c : gone) {
+    icalcomponent_remove_component(cal, c);
+    icalcomponent_free(c);
+  }
+  return text_of(root.get());
 }
 
 namespace {

@@ -54,6 +54,14 @@ std::string to_ics(const std::vector<event>& events);
 result<std::string> move_in_ics(std::string_view text, std::string_view uid, instant start,
                                 std::optional<instant> occurrence);
 
+/// The VCALENDAR `text` with `events` added (and a VTIMEZONE for each zone they use that it
+/// does not define); all else in it kept. Empty text: a new calendar.
+result<std::string> add_to_ics(std::string_view text, const std::vector<event>& events);
+
+/// The VCALENDAR `text` without event `uid` (its overrides with it); errc::not_found when
+/// it holds no such event.
+result<std::string> remove_from_ics(std::string_view text, std::string_view uid);
+
 /// The occurrences overlapping [from, to), sorted by start; at most `max`.
 std::vector<occurrence> expand(const std::vector<event>& events, instant from, instant to, std::size_t max = 2000);
 

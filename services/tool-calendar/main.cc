@@ -1,9 +1,11 @@
 // weft-tool-calendar — calendars for agents (docs/guides/calendar.md).
 //
 // Serves io.weft.Tool.v1 at tool/calendar, one process for every agent that lists the
-// "calendar" family: the CalDAV accounts of [tools.calendar.accounts] (their passwords are
-// given to this process alone), each usable by the agents it lists — the caller as the bus
-// authenticated it.
+// "calendar" family: the accounts of [tools.calendar.accounts] — CalDAV servers (their
+// passwords are given to this process alone), Google Calendar and Microsoft Graph (access
+// tokens from the OAuth2 broker, io.weft.Oauth.v1 at oauth2, for the agent that called),
+// and local iCalendar files (this process's to read and write) —, each usable by the agents
+// it lists: the caller as the bus authenticated it.
 #include <curl/curl.h>
 #include <libxml/parser.h>
 
@@ -29,6 +31,26 @@ Calendars for agents, served on the weft bus (io.weft.Tool.v1) at tool/calendar:
   calendar_free {calendars, from, to, minutes?}      free slots across calendars
   calendar_export {calendar}, calendar_import {calendar, ics}   iCalendar text
 Times are read and shown in [tools.calendar] timezone unless a call names one.
+
+Accounts ([tools.calendar.accounts.<name>], agents = [...] who may use each):
+  kind = "caldav"   url (the home collection), username, password = "${VAR}"
+  kind = "google"   oauth2_account (a broker account), url (default https://www.googleapis.com/calendar/v3)
+  kind = "graph"    oauth2_account (a Microsoft broker account), url (default https://graph.microsoft.com/v1.0);
+                    rules Graph cannot express (hourly, BYHOUR, several days of the month, …) are refused
+  kind = "ics"      path: a directory (each *.ics file one calendar, named by its stem) or one .ics file;
+                    written whole through a temporary file; a damaged file is an error and left as it is
+
+Example:
+  [tools.calendar]
+  timezone = "Europe/Berlin"
+  [tools.calendar.accounts.office]
+  kind = "graph"
+  oauth2_account = "work"     # weftctl auth login microsoft --account work --scopes calendar
+  agents = ["main"]
+  [tools.calendar.accounts.local]
+  kind = "ics"
+  path = "/home/alice/calendars"
+  agents = ["main"]
 
 Environment:
   WEFT_CONFIG   the config file ([tools.calendar]); its password variables are given by weftd
@@ -63,11 +85,14 @@ int main(int argc, char** argv) {
       acc.dav = {a.url, a.username, a.password};
       acc.api = a.url;
       acc.oauth2_account = a.oauth2_account;
+      acc.path = a.path;
       acc.agents = a.agents;
       cs.accounts[name] = std::move(acc);
-      if (a.kind == "google")
-        s.log.info("calendar account '{}': Google Calendar at {} with the broker's account '{}', for {}", name, a.url,
-                   a.oauth2_account, fmt::join(a.agents, ", "));
+      if (a.kind == "google" || a.kind == "graph")
+        s.log.info("calendar account '{}': {} at {} with the broker's account '{}', for {}", name,
+                   a.kind == "google" ? "Google Calendar" : "Microsoft Graph", a.url, a.oauth2_account, fmt::join(a.agents, ", "));
+      else if (a.kind == "ics")
+        s.log.info("calendar account '{}': iCalendar files at {} for {}", name, a.path, fmt::join(a.agents, ", "));
       else
         s.log.info("calendar account '{}': CalDAV at {} for {}", name, a.url, fmt::join(a.agents, ", "));
     }
@@ -80,6 +105,10 @@ int main(int argc, char** argv) {
       q.refused = refused;
       q.agent = agent;
       auto r = rt.call_and_wait("oauth2", q, {.timeout = std::chrono::seconds(20), .retry = true});
+      // No grant of the account to this agent: the call is Denied, as the broker said.
+      if (!r && proto::oauth_v1::is(r.err(), proto::oauth_v1::error_code::denied))
+        return tools::tool::make(tools::tool::error_code::denied, "no token of account '{}' for this agent: {}", account,
+                                 r.err().message);
       if (!r) return fail(errc::unavailable, "the OAuth2 broker gave no token for '{}': {}", account, r.err().message);
       auto t = r->as<proto::oauth_v1::access_token>();
       if (!t) return t.take_error();

@@ -223,27 +223,46 @@ void read_calendar(checker& ck, const toml::node& n, config& c) {
     calendar_account_settings acc;
     acc.name = name;
     acc.where = ck.where(e->source());
-    ck.check_keys(*e, alabel, {"kind", "url", "username", "password", "agents", "oauth2_account"});
-    constexpr std::array<std::pair<std::string_view, int>, 2> kinds = {std::pair{"caldav", 0}, std::pair{"google", 1}};
+    ck.check_keys(*e, alabel, {"kind", "url", "username", "password", "agents", "oauth2_account", "path"});
+    constexpr std::array<std::pair<std::string_view, int>, 4> kinds = {std::pair{"caldav", 0}, std::pair{"google", 1},
+                                                                       std::pair{"graph", 2}, std::pair{"ics", 3}};
     if (auto k = ck.read_enum(*e, alabel, "kind", kinds)) acc.kind = std::string(kinds[static_cast<std::size_t>(*k)].first);
-    if (auto u = ck.read_string(*e, alabel, "url")) {
-      if (u->rfind("https://", 0) != 0 && u->rfind("http://", 0) != 0)
-        ck.error(e->get("url")->source(), fmt::format("{} url must be an http(s) URL, not '{}'", alabel, clean(*u)));
-      else if (!secure_url(*u))
-        ck.error(e->get("url")->source(), fmt::format("{} url must be https:// (http:// only to this machine: it carries the "
-                                                      "password or tokens), not '{}'", alabel, clean(*u)));
-      acc.url = *u;
-      if (acc.kind == "caldav" && !acc.url.empty() && acc.url.back() != '/') acc.url += '/';
-    } else if (acc.kind == "google") {
-      acc.url = "https://www.googleapis.com/calendar/v3";
+    if (acc.kind == "ics") {
+      // Local files: a path, and none of a server's keys.
+      for (auto key : {"url", "username", "password", "oauth2_account"})
+        if (auto* n = e->get(key)) ck.error(n->source(), fmt::format("{} (ics) takes path, not {}", alabel, key));
+      if (auto p = ck.read_string(*e, alabel, "path")) {
+        if (p->empty() || (*p)[0] != '/')
+          ck.error(e->get("path")->source(), fmt::format("{} path must be an absolute path, not '{}'", alabel, clean(*p)));
+        else
+          acc.path = *p;
+      } else if (!e->contains("path")) {
+        ck.error(e->source(), fmt::format("{} (ics) needs path (a directory of .ics files, or one .ics file)", alabel));
+      }
     } else {
-      ck.error(e->source(), fmt::format("{} needs url (the account's home collection, e.g. https://dav.example/alice/)", alabel));
+      if (auto* n = e->get("path")) ck.error(n->source(), fmt::format("{} path is for kind = \"ics\" (local files)", alabel));
+      if (auto u = ck.read_string(*e, alabel, "url")) {
+        if (u->rfind("https://", 0) != 0 && u->rfind("http://", 0) != 0)
+          ck.error(e->get("url")->source(), fmt::format("{} url must be an http(s) URL, not '{}'", alabel, clean(*u)));
+        else if (!secure_url(*u))
+          ck.error(e->get("url")->source(), fmt::format("{} url must be https:// (http:// only to this machine: it carries the "
+                                                        "password or tokens), not '{}'", alabel, clean(*u)));
+        acc.url = *u;
+        if (acc.kind == "caldav" && !acc.url.empty() && acc.url.back() != '/') acc.url += '/';
+      } else if (acc.kind == "google") {
+        acc.url = "https://www.googleapis.com/calendar/v3";
+      } else if (acc.kind == "graph") {
+        acc.url = "https://graph.microsoft.com/v1.0";
+      } else {
+        ck.error(e->source(), fmt::format("{} needs url (the account's home collection, e.g. https://dav.example/alice/)", alabel));
+      }
+      if (auto oa = ck.read_string(*e, alabel, "oauth2_account")) acc.oauth2_account = *oa;
+      else if (acc.kind == "google" || acc.kind == "graph")
+        ck.error(e->source(), fmt::format("{} ({}) needs oauth2_account: the [oauth2] account whose tokens it uses", alabel,
+                                          acc.kind));
+      if (auto u = ck.read_string(*e, alabel, "username")) acc.username = *u;
+      if (auto p = ck.read_string(*e, alabel, "password")) acc.password = *p;
     }
-    if (auto oa = ck.read_string(*e, alabel, "oauth2_account")) acc.oauth2_account = *oa;
-    else if (acc.kind == "google")
-      ck.error(e->source(), fmt::format("{} (google) needs oauth2_account: the [oauth2] account whose tokens it uses", alabel));
-    if (auto u = ck.read_string(*e, alabel, "username")) acc.username = *u;
-    if (auto p = ck.read_string(*e, alabel, "password")) acc.password = *p;
     if (auto ag = ck.read_strings(*e, alabel, "agents")) {
       for (auto& id : *ag)
         if (!c.agents.count(id))
@@ -260,8 +279,9 @@ void read_calendar(checker& ck, const toml::node& n, config& c) {
 }  // namespace
 
 void read_tools(checker& ck, const toml::table& t, config& c) {
-  ck.check_keys(t, "[tools]", {"mcp_servers", "git", "cargo", "code", "calendar", "forges"});
+  ck.check_keys(t, "[tools]", {"mcp_servers", "git", "cargo", "code", "calendar", "email", "forges"});
   if (auto* n = t.get("calendar")) read_calendar(ck, *n, c);
+  if (auto* n = t.get("email")) read_email(ck, *n, c);
   if (auto* n = t.get("forges")) {
     // Forge tokens reach tool-forge alone.
     ck.track_env(&c.secret_vars["tool-forge"]);

@@ -369,9 +369,10 @@ struct forge_settings {
 /// [tools.calendar.accounts.<name>]: a calendar account of the calendar tools.
 struct calendar_account_settings {
   std::string name;
-  std::string kind = "caldav";   ///< caldav | google (tokens from [oauth2])
-  std::string url;               ///< caldav: the home collection; google: the API (default Google's)
-  std::string oauth2_account;    ///< google: the broker's account ([oauth2.grants] must give it to the agents)
+  std::string kind = "caldav";   ///< caldav | google | graph (tokens from [oauth2]) | ics (local files)
+  std::string url;               ///< caldav: the home collection; google, graph: the API (default the provider's)
+  std::string oauth2_account;    ///< google, graph: the broker's account ([oauth2.grants] must give it to the agents)
+  std::string path;              ///< ics: an absolute path, a directory of .ics files (one calendar each) or one file
   std::string username, password;  ///< password usually "${VAR}": only tool-calendar gets it
   std::vector<std::string> agents;  ///< the agents whose calendar tools may use it
   std::string where;
