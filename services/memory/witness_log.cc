@@ -1,5 +1,7 @@
 #include "services/memory/witness_log.hh"
 
+#include <fmt/ranges.h>
+
 #include <weft/base/log.hh>
 #include <weft/ipc/address.hh>
 #include <weft/witness/writer.hh>
@@ -52,7 +54,7 @@ void witness_log::record(std::string_view actor, std::string_view kind, std::str
 
 std::vector<std::string_view> witness_log::topics() {
   return {proto::chat_v1::explanation::type_name, proto::bus_v1::access_denied::type_name,
-          proto::memory_v1::tool_called::type_name};
+          proto::memory_v1::tool_called::type_name, proto::memory_v1::mail_sent::type_name};
 }
 
 void witness_log::on_event(const ipc::message& m) {
@@ -79,6 +81,12 @@ void witness_log::on_event(const ipc::message& m) {
              fmt::format("call {} {}{}{}", e->call_id, e->ok ? "ok" : "failed",
                          e->arguments_sha256.empty() ? "" : ", arguments sha256 " + e->arguments_sha256,
                          e->detail.empty() ? "" : "; " + e->detail));
+  } else if (m.is(mem::mail_sent::type_name)) {
+    if (m.env.from != "tool/email") return;  // only the process that sends mail says it did
+    if (auto e = m.as<mem::mail_sent>())
+      record(ipc::addr::agent(e->agent), "mail_sent", fmt::format("email/{}", e->account),
+             fmt::format("message <{}> to {}{}", e->message_id, fmt::join(e->recipients, ", "),
+                         e->subject_sha256.empty() ? "" : ", subject sha256 " + e->subject_sha256));
   }
 }
 

@@ -78,4 +78,18 @@ result<fetch_response> fetch(const fetch_request& r) {
   return out;
 }
 
+
+result<fetch_response> fetch_with_bearer(fetch_request r, const bearer_tokens& tokens) {
+  std::string refused;
+  r.headers.emplace_back();  // the Authorization line, set per attempt
+  for (int attempt = 0;; ++attempt) {
+    auto token = tokens(refused);
+    if (!token) return token.take_error();
+    r.headers.back() = "Authorization: Bearer " + *token;
+    auto resp = fetch(r);
+    if (!resp || resp->status != 401 || attempt == 1) return resp;
+    refused = std::move(*token);  // expired or revoked early: the broker refreshes
+  }
+}
+
 }  // namespace weft::http

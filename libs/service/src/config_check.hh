@@ -460,6 +460,8 @@ void read_memory(checker& ck, const toml::table& t, config& c);
 /// [mcp] and [tools] (config_mcp.cc); after [agents] and [routing], which [mcp] agent refers to.
 void read_mcp(checker& ck, const toml::table& t, config& c);
 void read_tools(checker& ck, const toml::table& t, config& c);
+/// [tools.email] (config_email.cc).
+void read_email(checker& ck, const toml::node& n, config& c);
 
 /// [oauth2] (config_oauth2.cc); after [agents], which its grants refer to.
 void read_oauth2(checker& ck, const toml::table& t, config& c);

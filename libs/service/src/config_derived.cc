@@ -176,6 +176,8 @@ std::shared_ptr<const config> positionless(const config& c) {
   out->tools.code.where.clear();
   out->tools.calendar.where.clear();
   for (auto& [n, acc] : out->tools.calendar.accounts) acc.where.clear();
+  out->tools.email.where.clear();
+  for (auto& [n, acc] : out->tools.email.accounts) acc.where.clear();
   for (auto& [n, f] : out->tools.forges) f.where.clear();
   out->oauth2.where.clear();
   for (auto& [n, p] : out->oauth2.providers) p.where.clear();
@@ -262,6 +264,13 @@ bool same_part(const config& a, const config& b, std::string_view part) {
   if (part == "tools.forges") return a.tools.forges == b.tools.forges;
   if (part == "tools.calendar") {
     auto x = a.tools.calendar, y = b.tools.calendar;
+    x.where.clear(), y.where.clear();
+    for (auto* o : {&x, &y})
+      for (auto& [n, acc] : o->accounts) acc.where.clear();
+    return x == y;
+  }
+  if (part == "tools.email") {
+    auto x = a.tools.email, y = b.tools.email;
     x.where.clear(), y.where.clear();
     for (auto* o : {&x, &y})
       for (auto& [n, acc] : o->accounts) acc.where.clear();
@@ -400,6 +409,11 @@ std::vector<service_spec> derived_services(const config& c,
                                   [](auto& a) { return contains(a.second.tools.families, "calendar"); });
   if (any_calendar && !c.tools.calendar.accounts.empty())
     add("tool-calendar", "weft-tool-calendar", "tool/calendar", {"bus"}, {"paths", "tools.calendar"});
+  // Mail: one shared process holding the accounts' passwords, for the agents that list the
+  // email family.
+  bool any_email = std::any_of(c.agents.begin(), c.agents.end(), [](auto& a) { return contains(a.second.tools.families, "email"); });
+  if (any_email && !c.tools.email.accounts.empty())
+    add("tool-email", "weft-tool-email", "tool/email", {"bus"}, {"paths", "tools.email"});
   // The MCP client host: one shared process for every [tools.mcp_servers] entry. It re-reads
   // them on SIGHUP, so a reload adds or removes servers without touching the others.
   if (!c.tools.mcp_servers.empty()) add("tool-mcp", "weft-tool-mcp", "tool/mcp", {"bus"})->reload_signal = true;
@@ -413,6 +427,7 @@ std::vector<service_spec> derived_services(const config& c,
     if (contains(a.tools.families, "web")) after.push_back("tool-web");
     if (contains(a.tools.families, "forge") && !c.tools.forges.empty()) after.push_back("tool-forge");
     if (contains(a.tools.families, "calendar") && !c.tools.calendar.accounts.empty()) after.push_back("tool-calendar");
+    if (contains(a.tools.families, "email") && !c.tools.email.accounts.empty()) after.push_back("tool-email");
     auto* s = add("agent-" + id, "weft-agent", ipc::addr::agent(id), std::move(after),
                   {"paths", "agent:" + id, "llm.turn", "memory", "bus.limits", "supervisor.stop", "delegation.turn"});
     s->env = {{"WEFT_AGENT", id}, {"WEFT_WORKSPACE", workspace_of(c, a)}};

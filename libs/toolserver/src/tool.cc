@@ -50,4 +50,39 @@ result<std::optional<bool>> optional_bool_arg(const json& args, std::string_view
   return std::optional<bool>{it->get<bool>()};
 }
 
+result<std::vector<std::string>> string_list_arg(const json& args, std::string_view name) {
+  std::vector<std::string> out;
+  auto it = args.find(name);
+  if (it == args.end() || it->is_null()) return out;
+  if (it->is_string()) {
+    out.push_back(it->get<std::string>());
+    return out;
+  }
+  if (!it->is_array())
+    return tool::make(tool::error_code::bad_arguments, "argument '{}' must be a list of strings", name);
+  for (auto& v : *it) {
+    if (!v.is_string()) return tool::make(tool::error_code::bad_arguments, "argument '{}' must be a list of strings", name);
+    out.push_back(v.get<std::string>());
+  }
+  return out;
+}
+
+tool::result answer(std::string text, const json& structured) {
+  tool::result r;
+  r.content = std::move(text);
+  r.structured = structured.dump(-1, ' ', false, json::error_handler_t::replace);
+  return r;
+}
+
+result<tool::result> ran_and_failed(const error& e) {
+  if (e.domain == tool::interface_name) return e;
+  return tool::result{e.message, true, false};
+}
+
+std::string calling_agent(std::string_view caller) {
+  if (caller.rfind("agent/", 0) != 0) return "";
+  auto id = caller.substr(6);
+  return std::string(id.substr(0, id.find('/')));
+}
+
 }  // namespace weft::tools

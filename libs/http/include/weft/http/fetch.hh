@@ -3,6 +3,7 @@
 /// processes that work on worker threads: a CalDAV server, a forge's REST API. Bounded: a
 /// whole-transfer timeout and a body cap; redirects are not followed.
 #include <chrono>
+#include <functional>
 #include <map>
 #include <string>
 #include <vector>
@@ -30,5 +31,15 @@ struct fetch_response {
 /// errc::unavailable naming the URL when no response came (connection, timeout, TLS);
 /// errc::io when the body passed max_body. Any status is a response.
 result<fetch_response> fetch(const fetch_request& r);
+
+
+/// An OAuth2 access token for a call; `refused` names the one an API just refused (the
+/// broker refreshes instead of handing it out again), empty at first.
+using bearer_tokens = std::function<result<std::string>(const std::string& refused)>;
+
+/// `r` sent with "Authorization: Bearer <token>" from `tokens`; a 401 asks for a fresh token
+/// and sends it once more (the answer to that is returned, whatever it is). The token
+/// source's error when it gives none.
+result<fetch_response> fetch_with_bearer(fetch_request r, const bearer_tokens& tokens);
 
 }  // namespace weft::http

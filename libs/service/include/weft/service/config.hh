@@ -387,12 +387,37 @@ struct calendar_settings {
   bool operator==(const calendar_settings&) const = default;
 };
 
+/// [tools.email.accounts.<name>]: a mail account of the email tools.
+struct email_account_settings {
+  std::string name;
+  std::string kind = "imap";     ///< imap (with smtp for sending) | gmail | graph (tokens from [oauth2])
+  std::string imap_url, smtp_url;  ///< imap: imaps://host[:port], smtps:// or smtp:// (STARTTLS); plain only to this machine
+  std::string url;               ///< gmail, graph: the API (default the provider's)
+  std::string username, password;  ///< imap; password usually "${VAR}": only tool-email gets it
+  std::string oauth2_account;    ///< gmail, graph, and imap with XOAUTH2 instead of a password
+  std::vector<std::string> scopes;  ///< asked of the broker; default per kind
+  std::string address;           ///< From: of what the agents write ("Name <a@b>")
+  std::vector<std::string> agents;   ///< whose email tools may use it
+  std::vector<std::string> senders;  ///< of those, who may send (the others save drafts)
+  std::string where;
+  bool operator==(const email_account_settings&) const = default;
+};
+
+/// [tools.email]: the email tools (tool-email, one shared process).
+struct email_settings {
+  unsigned send_per_hour = 20;  ///< messages an agent may send per hour (all accounts)
+  std::map<std::string, email_account_settings> accounts;
+  std::string where;
+  bool operator==(const email_settings&) const = default;
+};
+
 struct tools_settings {
   std::map<std::string, mcp_server_entry> mcp_servers;  ///< by name
   git_settings git;
   cargo_settings cargo;
   code_settings code;
   calendar_settings calendar;
+  email_settings email;
   std::map<std::string, forge_settings> forges;  ///< by name
   bool operator==(const tools_settings&) const = default;
 };

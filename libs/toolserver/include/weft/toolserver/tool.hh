@@ -11,6 +11,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -91,5 +92,17 @@ result<std::string> string_arg(const json& args, std::string_view name);
 result<std::optional<std::string>> optional_string_arg(const json& args, std::string_view name);
 result<std::optional<std::uint64_t>> optional_uint_arg(const json& args, std::string_view name);
 result<std::optional<bool>> optional_bool_arg(const json& args, std::string_view name);
+/// An array of strings, or a missing field as none; one string is taken as a list of one.
+result<std::vector<std::string>> string_list_arg(const json& args, std::string_view name);
+
+/// What a tool that ran gives back: text for the model and the same as JSON for programs
+/// (invalid UTF-8 in outside data replaced, never thrown on).
+tool::result answer(std::string text, const json& structured);
+/// A failure as the caller sees it: Tool.v1 errors (refusals, bad input) stay errors; any
+/// other is a tool that ran and failed (Result{is_error}) with the message.
+result<tool::result> ran_and_failed(const error& e);
+/// The agent a call comes from as the bus stamped it: agent/<id> (or agent/<id>/mcp, weft's
+/// MCP server acting as it) → <id>; anyone else → "".
+std::string calling_agent(std::string_view caller);
 
 }  // namespace weft::tools
