@@ -174,3 +174,144 @@ TEST_CASE("Google Calendar in agent turns: tokens from the broker per call, a re
   for (auto& q : json::parse(llm.get("/_requests").body)) last = q["body"].dump();
   CHECK(last.find("2026-11-05T10:00:00+01:00") != std::string::npos);
 }
+
+TEST_CASE("Microsoft Graph calendars in agent turns: a series across the change to winter time, one occurrence moved, "
+          "paged views, a 401 refreshed once, an agent without a grant Denied") {
+  test::fake_peer idp("fake_idp.py", {"--client-secret", "cs", "--interval", "1", "--pending", "0"});
+  test::fake_peer graph("fake_graph.py", {"--page-size", "3"});
+  test::fake_peer llm("fake_llm.py");
+  auto u = idp.url() + "/microsoft/common/oauth2/v2.0";
+  auto config = fmt::format(
+      "[providers.fake]\nstyle = \"openai\"\nbase_url = \"{url}/v1\"\nmodel = \"fake-model\"\n\n"
+      "[llm]\ndefault_provider = \"fake\"\nretries = 0\n\n[memory]\nenabled = false\n\n"
+      "[agents.main]\nmax_iterations = 8\ntool_timeout_ms = 20000\n[agents.main.tools]\nfamilies = [\"calendar\"]\n\n"
+      "[agents.other]\nmax_iterations = 8\ntool_timeout_ms = 20000\n[agents.other.tools]\nfamilies = [\"calendar\"]\n\n"
+      "[oauth2.providers.microsoft]\nclient_id = \"weft-test-client\"\nclient_secret = \"cs\"\n"
+      "auth_url = \"{u}/authorize\"\ntoken_url = \"{u}/token\"\ndevice_url = \"{u}/devicecode\"\n"
+      "[oauth2.grants.main]\nwork = [\"calendar\"]\n\n"
+      "[tools.calendar]\ntimezone = \"Europe/Berlin\"\n"
+      "[tools.calendar.accounts.o]\nkind = \"graph\"\nurl = \"{graph}/v1.0\"\noauth2_account = \"work\"\n"
+      "agents = [\"main\", \"other\"]\n",
+      fmt::arg("url", llm.url()), fmt::arg("u", u), fmt::arg("graph", graph.url()));
+  auto s = test::stack::start(config);
+  REQUIRE(s);
+  auto b = s->bus_client();
+  auto started = b->call("oauth2", proto::oauth_v1::start_login{"microsoft", "work", {"calendar"}, "device"},
+                         ipc::call_options{.timeout = std::chrono::seconds(10)});
+  REQUIRE(started);
+  auto login = started->as<proto::oauth_v1::login_started>();
+  REQUIRE(login);
+  bool in = false;
+  for (int i = 0; i < 10 && !in; ++i)
+    in = static_cast<bool>(b->call("oauth2", proto::oauth_v1::wait_login{login->login_id, 5000},
+                                   ipc::call_options{.timeout = std::chrono::seconds(10)}));
+  REQUIRE(in);
+  auto bodies = [&] {
+    std::vector<std::string> out;
+    for (auto& q : json::parse(llm.get("/_requests").body)) out.push_back(q["body"].dump());
+    return out;
+  };
+
+  // Turn 1: a weekly series on Thursdays at 10:00 Berlin across 25 October, and a lunch; the
+  // calendar named as Graph names it.
+  json steps = json::array(
+      {call("calendar_list", json::object()),
+       call("calendar_create", {{"calendar", "o/Calendar"}, {"summary", "Standup"}, {"start", "2026-10-22T10:00"},
+                                {"end", "2026-10-22T10:15"}, {"rrule", "FREQ=WEEKLY;COUNT=3"}}),
+       call("calendar_create", {{"calendar", "o/Calendar"}, {"summary", "Lunch"}, {"start", "2026-11-06T12:00"},
+                                {"end", "2026-11-06T13:00"}}),
+       {{"text", "Created."}}});
+  REQUIRE(llm.post("/_script", steps.dump()).status == 200);
+  std::vector<std::string> deltas;
+  auto r1 = test::streamed_turn(*b, "main", test::web_turn("m1", "m1", "standup weekly, lunch on Friday"), deltas);
+  CHECK(r1.tool_calls == 3);
+  std::string uid, lunch;
+  for (auto& body : bodies()) {
+    for (auto at = body.find("created '"); at != std::string::npos; at = body.find("created '", at + 1)) {
+      auto open = body.find("(uid ", at), close = body.find(')', open);
+      REQUIRE(open != std::string::npos);
+      auto id = body.substr(open + 5, close - open - 5);
+      (body.compare(at, 16, "created 'Standup") == 0 ? uid : lunch) = id;
+    }
+  }
+  REQUIRE_MESSAGE(!uid.empty(), bodies().back().substr(0, 2000));
+  REQUIRE(!lunch.empty());
+
+  // Turn 2: the second occurrence (29 October, winter time) moved to Friday 11:00, the weeks read back.
+  json steps2 = json::array(
+      {call("calendar_move", {{"calendar", "o/Calendar"}, {"uid", uid}, {"occurrence", "2026-10-29T10:00"},
+                              {"start", "2026-10-30T11:00"}}),
+       call("calendar_events", {{"calendar", "o/Calendar"}, {"from", "2026-10-20"}, {"to", "2026-11-10"}}),
+       {{"text", "Moved."}}});
+  REQUIRE(llm.post("/_script", steps2.dump()).status == 200);
+  auto r2 = test::streamed_turn(*b, "main", test::web_turn("m2", "m2", "move the second one"), deltas);
+  CHECK(r2.tool_calls == 2);
+  auto seen = bodies().back();
+  // 10:00 Berlin before and after the change, the moved one on Friday at 11:00, and the
+  // lunch — the fourth of four, on the view's second page.
+  CHECK(seen.find("4 events in o/Calendar") != std::string::npos);
+  CHECK(seen.find("2026-10-22T10:00:00+02:00") != std::string::npos);
+  CHECK(seen.find("2026-10-30T11:00:00+01:00") != std::string::npos);
+  CHECK(seen.find("2026-11-05T10:00:00+01:00") != std::string::npos);
+  CHECK(seen.find("2026-11-06T12:00:00+01:00") != std::string::npos);
+  CHECK(seen.find("2026-10-29T10:00:00+01:00 – ") == std::string::npos);
+  bool paged = false, patched_occurrence = false;
+  for (auto& q : json::parse(graph.get("/_requests").body)) {
+    auto path = q["path"].get<std::string>();
+    if (path.find("/calendarView") != std::string::npos) {
+      CHECK(q["prefer"] == "outlook.timezone=\"UTC\"");
+      if (q["query"].contains("$skiptoken")) paged = true;
+    }
+    if (q["method"] == "PATCH") patched_occurrence = path.find("/v1.0/me/events/occ-") == 0;
+  }
+  CHECK(paged);
+  CHECK(patched_occurrence);
+
+  // Turn 3: the API refuses the next call once (as for an expired token): one refresh at the
+  // identity provider, the call retried once with the new token; the lunch deleted.
+  auto refreshes = [&] {
+    int n = 0;
+    for (auto& q : json::parse(idp.get("/_requests").body))
+      if (q["form"].value("grant_type", "") == "refresh_token") ++n;
+    return n;
+  };
+  int before = refreshes();
+  auto calls_before = json::parse(graph.get("/_requests").body).size();
+  REQUIRE(graph.post("/_unauthorized_once", "{}").status == 200);
+  json steps3 = json::array({call("calendar_delete", {{"calendar", "o/Calendar"}, {"uid", lunch}}),
+                             call("calendar_events", {{"calendar", "o/Calendar"}, {"from", "2026-10-20"}, {"to", "2026-11-10"}}),
+                             {{"text", "Deleted."}}});
+  REQUIRE(llm.post("/_script", steps3.dump()).status == 200);
+  auto r3 = test::streamed_turn(*b, "main", test::web_turn("m3", "m3", "drop the lunch"), deltas);
+  CHECK(r3.tool_calls == 2);
+  CHECK(refreshes() == before + 1);
+  auto calls = json::parse(graph.get("/_requests").body);
+  std::size_t refused = 0, at = 0;
+  for (std::size_t i = calls_before; i < calls.size(); ++i)
+    if (calls[i]["status"] == 401) ++refused, at = i;
+  CHECK(refused == 1);
+  REQUIRE(at + 1 < calls.size());
+  CHECK(calls[at + 1]["status"] == 200);
+  CHECK(calls[at + 1]["token"] != calls[at]["token"]);
+  CHECK(calls[at + 1]["path"] == calls[at]["path"]);
+  bool deleted = false;
+  for (auto& q : calls)
+    if (q["method"] == "DELETE" && q["path"] == "/v1.0/me/events/" + lunch) deleted = true;
+  CHECK(deleted);
+  auto last = bodies().back();
+  CHECK(last.find("3 events in o/Calendar") != std::string::npos);
+  CHECK(last.find("Lunch") == std::string::npos);
+
+  // An agent the account lists but [oauth2.grants] does not: the broker gives it no token, and
+  // its calendar call is Denied.
+  json steps4 = json::array({call("calendar_events", {{"calendar", "o/Calendar"}, {"from", "2026-10-20"}, {"to", "2026-11-10"}}),
+                             {{"text", "No."}}});
+  REQUIRE(llm.post("/_script", steps4.dump()).status == 200);
+  auto calls_before_other = json::parse(graph.get("/_requests").body).size();
+  auto r4 = test::streamed_turn(*b, "other", test::web_turn("x1", "x1", "what is on"), deltas);
+  CHECK(r4.tool_calls == 1);
+  auto denied = bodies().back();
+  CHECK(denied.find("io.weft.Tool.v1.Denied") != std::string::npos);
+  CHECK(denied.find("Standup") == std::string::npos);
+  CHECK(json::parse(graph.get("/_requests").body).size() == calls_before_other);
+}
