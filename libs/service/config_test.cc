@@ -442,7 +442,7 @@ constexpr error_case error_cases[] = {
         "clawft.toml:5:1: error: unknown key 'modle' in [agents.a]; expected one of: name, tier, model, workspace, "
         "max_iterations, tool_timeout_ms, max_tokens, budget_usd, tools; did you mean 'model'?"},
     {"[agents.a.tools]\nfamilies = [\"fs\", \"shel\", \"fs\"]\nallow = [\"read file\"]\ndeny = 1\n",
-     "clawft.toml:2:19: error: [agents.a.tools] families 'shel' is not a tool family; use fs, shell, web, mcp, delegate, git, cargo, forge, code, calendar; did you "
+     "clawft.toml:2:19: error: [agents.a.tools] families 'shel' is not a tool family; use fs, shell, web, mcp, delegate, git, cargo, forge, code, calendar, email; did you "
         "mean 'shell'?\n"
         "clawft.toml:2:27: error: [agents.a.tools] families lists 'fs' twice\n"
         "clawft.toml:3:10: error: [agents.a.tools] allow 'read file' can never match a tool name: use letters, "
@@ -2116,6 +2116,12 @@ work = ["calendar", "gmail.readonly"]
   CHECK(broker->env.at("WEFT_TEST_GOOGLE_SECRET") == "g-secret");
   for (auto& s : d)
     if (s.name != "oauth2") CHECK_MESSAGE(s.env.count("WEFT_TEST_GOOGLE_SECRET") == 0, s.name);
+  {
+    // The session bus (the way to the desktop keyring) goes to the broker alone.
+    scoped_env bus("DBUS_SESSION_BUS_ADDRESS", "unix:path=/run/user/1000/bus");
+    for (auto& s : derived_services(c, [](std::string_view p) { return std::string(p); }))
+      CHECK_MESSAGE(s.env.count("DBUS_SESSION_BUS_ADDRESS") == (s.name == "oauth2" ? 1u : 0u), s.name);
+  }
   // Without [oauth2] there is no broker.
   auto none = derived_services(valid("[agents.a]\n"), [](std::string_view p) { return std::string(p); });
   CHECK(std::none_of(none.begin(), none.end(), [](auto& s) { return s.name == "oauth2"; }));

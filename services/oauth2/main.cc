@@ -13,6 +13,7 @@
 #include <weft/service/paths.hh>
 
 #include "services/oauth2/broker.hh"
+#include "services/oauth2/open_store.hh"
 
 using namespace weft;
 
@@ -30,9 +31,11 @@ Options:
 
 Environment:
   WEFT_CONFIG            config file ([oauth2], [agents])
-  WEFT_HOME              state: $WEFT_HOME/oauth2/tokens.sealed, and store.key when there is no
-                         systemd credential
+  WEFT_HOME              state: $WEFT_HOME/oauth2/tokens.sealed, and store.key when the key is
+                         neither a systemd credential nor in the desktop keyring
   CREDENTIALS_DIRECTORY  systemd's: the key 'oauth2.key' (32 bytes or 64 hex digits)
+  DBUS_SESSION_BUS_ADDRESS  the desktop keyring (a Secret Service, via libsecret, when built
+                         with it) keeps the key when there is no systemd credential
   client secrets         the ${VAR}s of [oauth2.providers], given to this process alone
   WEFT_BUS, WEFT_ADDRESS, WEFT_TOKEN_FD, WEFT_NOTIFY_FD, WEFT_EVENTS   set by weftd
 )";
@@ -42,25 +45,7 @@ Environment:
 int main(int argc, char** argv) {
   return service::run_main(argc, argv, {.program = "weft-oauth2", .log_name = "oauth2", .help = help},
                            [](service::main_context& m) {
-                             auto& o = m.cfg.oauth2;
-                             auto home = service::home_dir(m.cfg.home);
-                             auto& lg = log::get("oauth2");
-                             result<oauth2::token_store> store = fail(errc::config, "no store");
-                             if (o.store == "memory") {
-                               store = oauth2::token_store::memory(std::chrono::seconds(o.memory_ttl_s));
-                               lg.warning("tokens are kept in memory only ([oauth2] store = \"memory\"): every account "
-                                          "must log in again after {} s and after every restart",
-                                          o.memory_ttl_s);
-                             } else {
-                               const char* creds = std::getenv("CREDENTIALS_DIRECTORY");
-                               std::string where;
-                               auto key = oauth2::load_key(creds ? creds : "",
-                                                           o.key_file.empty() ? home + "/oauth2/store.key" : o.key_file, &where);
-                               if (!key) store = key.take_error();
-                               else store = oauth2::token_store::open_file(home + "/oauth2/tokens.sealed", *key, where);
-                               if (store) lg.info("token store: {}", store->describe());
-                               else lg.error("{}; logins and tokens are refused until it is fixed", store.err().message);
-                             }
+                             auto store = oauth2::open_store(m.cfg.oauth2, service::home_dir(m.cfg.home));
                              auto b = oauth2::broker::create(*m.rt, std::move(m.cfg), std::move(store));
                              if (!b) return m.fail(b.err());
                              return m.rt->run();

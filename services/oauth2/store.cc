@@ -102,7 +102,8 @@ result<store_contents> from_json(const json& j, std::string_view shown) {
 
 }  // namespace
 
-result<store_key> load_key(const std::string& credentials_dir, const std::string& key_file, std::string* where) {
+result<store_key> load_key(const std::string& credentials_dir, const std::string& key_file, std::string* where,
+                           const keyring_source& keyring) {
   if (sodium_init() < 0) return fail(errc::unavailable, "Failed to start libsodium");
   if (!credentials_dir.empty()) {
     auto path = credentials_dir + "/oauth2.key";
@@ -117,6 +118,13 @@ result<store_key> load_key(const std::string& credentials_dir, const std::string
     if (!text.err().is(errc::domain, errc::not_found))
       return fail(errc::io, "Failed to read the systemd credential '{}': {}", path, text.err().message);
   }
+  if (keyring) {
+    struct stat ks {};
+    bool file_exists = !key_file.empty() && ::lstat(key_file.c_str(), &ks) == 0;
+    auto k = keyring(file_exists, where);
+    if (!k) return k.take_error();
+    if (*k) return **k;
+  }
   if (key_file.empty()) return fail(errc::config, "Failed to find a key for the token store: no systemd credential and no key file");
   struct stat st {};
   auto text = read_small(key_file, 4096, &st);
@@ -127,7 +135,7 @@ result<store_key> load_key(const std::string& credentials_dir, const std::string
     std::error_code ec;
     std::filesystem::create_directories(std::filesystem::path(key_file).parent_path(), ec);
     if (auto s = write_file_atomic(key_file, std::string_view(reinterpret_cast<const char*>(k.data()), k.size()), 0600); !s)
-      return fail(errc::io, "Failed to create the key file '{}': {}", key_file, s.err().message);
+      return fail(errc::unavailable, "Failed to create the key file '{}': {}", key_file, s.err().message);
     if (where) *where = "key file " + key_file + " (created)";
     return k;
   }

@@ -9,6 +9,8 @@
 #include <array>
 #include <chrono>
 #include <cstdint>
+#include <functional>
+#include <optional>
 #include <map>
 #include <string>
 #include <vector>
@@ -42,10 +44,18 @@ struct store_contents {
 
 using store_key = std::array<unsigned char, 32>;
 
+/// The keyring step of load_key (the desktop keyring: keyring.hh), told whether the key
+/// file exists: a key, none (go on to the key file), or an error that stops load_key. Sets
+/// `where` when it gives a key.
+using keyring_source = std::function<result<std::optional<store_key>>(bool key_file_exists, std::string* where)>;
+
 /// The key: the systemd credential `oauth2.key` in `credentials_dir` (32 raw bytes, or 64
-/// hex digits), else `key_file`, created (32 random bytes, mode 0600) when missing. A key
-/// file that others may read, or of another size, is refused. `where` says which it was.
-result<store_key> load_key(const std::string& credentials_dir, const std::string& key_file, std::string* where);
+/// hex digits), else what `keyring` gives, else `key_file`, created (32 random bytes, mode
+/// 0600) when missing. A key file that others may read, or of another size, is refused;
+/// one that cannot be created is errc::unavailable (the caller may keep tokens in memory
+/// instead). `where` says which it was.
+result<store_key> load_key(const std::string& credentials_dir, const std::string& key_file, std::string* where,
+                           const keyring_source& keyring = {});
 
 /// Seals and opens the file format: "WEFTOA1\n", a 24-byte nonce, the secretbox of the
 /// accounts and grants as JSON.

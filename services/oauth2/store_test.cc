@@ -142,3 +142,50 @@ TEST_CASE("grants given with weftctl: sealed beside the accounts, read back, eac
   CHECK(third->grants() == g);
   CHECK(third->load() == fewer);
 }
+
+TEST_CASE("keys: the keyring step comes after the systemd credential and before the key file") {
+  weft::test::temp_dir d{"weft-oauth2-keyring-order"};
+  auto file = (d.path / "store.key").string();
+  int asked = 0;
+  bool told_exists = true;
+  keyring_source from_keyring = [&](bool exists, std::string* where) -> result<std::optional<store_key>> {
+    ++asked;
+    told_exists = exists;
+    if (where) *where = "desktop keyring";
+    return std::optional<store_key>(key_of(5));
+  };
+  std::string where;
+  auto k = load_key("", file, &where, from_keyring);
+  REQUIRE(k);
+  CHECK(*k == key_of(5));
+  CHECK(where == "desktop keyring");
+  CHECK_FALSE(told_exists);
+  CHECK_FALSE(fs::exists(file));  // no key file made beside it
+  // A systemd credential comes first: the keyring is not asked.
+  auto creds = d.path / "creds";
+  fs::create_directories(creds);
+  std::ofstream(creds / "oauth2.key") << std::string(64, 'b');
+  REQUIRE(load_key(creds.string(), file, &where, from_keyring));
+  CHECK(asked == 1);
+  // A keyring with nothing: the key file, made; the next time the keyring hears it exists.
+  keyring_source empty = [&](bool exists, std::string*) -> result<std::optional<store_key>> {
+    told_exists = exists;
+    return std::optional<store_key>();
+  };
+  auto made = load_key("", file, &where, empty);
+  REQUIRE(made);
+  CHECK(where.find("key file") == 0);
+  REQUIRE(load_key("", file, &where, empty));
+  CHECK(told_exists);
+  // Its error stops the search.
+  keyring_source broken = [](bool, std::string*) -> result<std::optional<store_key>> {
+    return fail(errc::config, "Failed to use the key in the desktop keyring: not 64 hex digits");
+  };
+  auto bad = load_key("", file, &where, broken);
+  REQUIRE_FALSE(bad);
+  CHECK(bad.err().message.find("desktop keyring") != std::string::npos);
+  // A key file that cannot be made: unavailable (the broker then keeps tokens in memory).
+  auto nowhere = load_key("", "/proc/weft-no-such-dir/store.key", &where);
+  REQUIRE_FALSE(nowhere);
+  CHECK(nowhere.err().is(errc::domain, errc::unavailable));
+}

@@ -339,8 +339,12 @@ std::vector<service_spec> derived_services(const config& c,
   // (and serves keyword search) without it.
   if (c.memory.enabled)
     add("memory", "weft-memory", "memory", {"bus"}, {"paths", "embedding", "memory", "agents.ids", "bus.limits"});
-  // The OAuth2 broker: the one process with client secrets and refresh tokens.
-  if (c.oauth2.configured) add("oauth2", "weft-oauth2", "oauth2", {"bus"}, {"paths", "oauth2"});
+  // The OAuth2 broker: the one process with client secrets and refresh tokens. The session
+  // bus is its way to the desktop keyring, where the store's key may live.
+  if (c.oauth2.configured) {
+    auto* s = add("oauth2", "weft-oauth2", "oauth2", {"bus"}, {"paths", "oauth2"});
+    if (const char* bus = std::getenv("DBUS_SESSION_BUS_ADDRESS"); bus && *bus) s->env["DBUS_SESSION_BUS_ADDRESS"] = bus;
+  }
 
   // The egress proxy, for the shell and git tools of agents with network = "public" (and
   // their delegate processes when Claude Code uses its own login, so it must reach Anthropic):

@@ -10,6 +10,7 @@
 
 #include <signal.h>
 
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <thread>
@@ -33,6 +34,13 @@ using namespace std::chrono_literals;
 namespace {
 
 const std::string client_secret = "client-secret-5521";
+
+/// The developer's own desktop keyring is no place for test keys: the broker sees a session
+/// bus only under keyring_session.sh (its private one, with WEFT_TEST_KEYRING set).
+[[maybe_unused]] const bool no_desktop_keyring = [] {
+  if (!std::getenv("WEFT_TEST_KEYRING")) ::unsetenv("DBUS_SESSION_BUS_ADDRESS");
+  return true;
+}();
 
 std::string config_for(const test::fake_peer& idp) {
   auto u = idp.url();
@@ -529,4 +537,46 @@ TEST_CASE("weftctl auth grant and revoke: at once, kept across a restart, only f
     CHECK_MESSAGE(h.exit_code == 0, sub);
     CHECK_MESSAGE(h.out.rfind("usage: weftctl auth " + sub, 0) == 0, sub);
   }
+}
+
+// Run by `meson test oauth2-keyring`: keyring_session.sh gives it a private session bus with
+// gnome-keyring's Secret Service; skipped in the plain run.
+TEST_CASE("OAuth2: the store's key in the desktop keyring (a real Secret Service)" * doctest::skip()) {
+  REQUIRE_MESSAGE(std::getenv("WEFT_TEST_KEYRING"), "run under keyring_session.sh (meson test oauth2-keyring)");
+  REQUIRE(std::getenv("DBUS_SESSION_BUS_ADDRESS"));
+  test::fake_peer idp("fake_idp.py", {});
+  ::setenv("WEFT_TEST_OAUTH_SECRET", "x", 1);
+  auto s = test::stack::start(config_for(idp));
+  ::unsetenv("WEFT_TEST_OAUTH_SECRET");
+  REQUIRE(s);
+  auto b = s->bus_client();
+  auto home = s->dir() + "/home";
+  const std::string in_keyring = "key: desktop keyring (Secret Service item 'weft oauth2 store key', home=" + home + ")";
+  auto listed = ask<ov::accounts>(*b, ov::list_accounts{});
+  REQUIRE(listed);
+  INFO(listed->store << "\n" << s->log());
+  CHECK(listed->store.find(in_keyring + " (created)") != std::string::npos);
+  CHECK_FALSE(fs::exists(home + "/oauth2/store.key"));  // no key file beside it
+  // The item is in the keyring under the attributes the guide names, and nowhere in the log.
+  auto found = test::run({"/usr/bin/secret-tool", "lookup", "application", "weft", "home", home});
+  REQUIRE(found.exit_code == 0);
+  CHECK(found.out.size() == 64);
+  CHECK(s->log().find(found.out) == std::string::npos);
+  auto search = test::run({"/usr/bin/secret-tool", "search", "--all", "application", "weft"});
+  CHECK((search.out + search.err).find("weft oauth2 store key") != std::string::npos);
+
+  // An account sealed under that key, read back by a restarted broker with the key it finds.
+  auto started = ask<ov::login_started>(*b, ov::start_login{"google", "work", {"calendar"}, "loopback"});
+  REQUIRE(started);
+  browse(started->url);
+  REQUIRE(ask<ov::account>(*b, ov::wait_login{started->login_id, 10000}, 15s));
+  REQUIRE(kill_broker(*s));
+  auto again = ask<ov::accounts>(*b, ov::list_accounts{});
+  REQUIRE(again);
+  CHECK(again->store.find(in_keyring) != std::string::npos);
+  CHECK(again->store.find("(created)") == std::string::npos);
+  CHECK(again->store_error.empty());
+  REQUIRE(again->accounts.size() == 1);
+  CHECK(again->accounts[0].name == "work");
+  CHECK_FALSE(fs::exists(home + "/oauth2/store.key"));
 }
