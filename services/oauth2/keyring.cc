@@ -65,9 +65,9 @@ result<keyring_answer> keyring_key(const std::string& home, bool create) {
   }
   if (found) {
     store_key k{};
-    std::size_t len = 0;
-    bool ok = std::strlen(found) == 64 &&
-              sodium_hex2bin(k.data(), k.size(), found, 64, nullptr, &len, nullptr) == 0 && len == k.size();
+    std::size_t len = 0, n = std::strlen(found);
+    while (n > 0 && (found[n - 1] == '\n' || found[n - 1] == '\r' || found[n - 1] == ' ')) --n;  // `echo … | secret-tool store`
+    bool ok = n == 64 && sodium_hex2bin(k.data(), k.size(), found, 64, nullptr, &len, nullptr) == 0 && len == k.size();
     secret_password_free(found);  // wiped, then freed
     if (!ok)
       return fail(errc::config, "Failed to use the key in the desktop keyring (item '{}', home '{}'): it is not 64 hex "
