@@ -9,25 +9,6 @@ namespace weft::tools::calendar {
 
 namespace {
 
-tool::result done(std::string text, json structured) {
-  tool::result r;
-  r.content = std::move(text);
-  r.structured = structured.dump(-1, ' ', false, json::error_handler_t::replace);
-  return r;
-}
-
-result<tool::result> failed(const error& e) {
-  if (e.domain == tool::interface_name) return e;
-  return tool::result{e.message, true, false};
-}
-
-/// The agent a call comes from: agent/<id> (or agent/<id>/mcp, weft's MCP server acting as it).
-std::string agent_of(const std::string& caller) {
-  if (caller.rfind("agent/", 0) != 0) return "";
-  auto id = caller.substr(6);
-  return id.substr(0, id.find('/'));
-}
-
 struct ctx_t {
   const calendar_settings& s;
   std::string agent;
@@ -35,7 +16,7 @@ struct ctx_t {
 };
 
 result<ctx_t> context_of(const calendar_settings& s, const json& args, const call_context& c) {
-  ctx_t x{s, agent_of(c.caller), s.timezone};
+  ctx_t x{s, calling_agent(c.caller), s.timezone};
   if (x.agent.empty())
     return tool::make(tool::error_code::denied, "Failed to use the calendars: '{}' is not an agent", c.caller);
   auto tz = optional_string_arg(args, "timezone");
@@ -112,7 +93,7 @@ json occurrence_json(const occurrence& o, const std::string& tz, const std::stri
 result<tool::result> event_failed(const error& e) {
   if (e.is(errc::domain, errc::not_found) || e.is(errc::domain, errc::invalid_argument))
     return tool::make(tool::error_code::bad_arguments, "{}", e.message);
-  return failed(e);
+  return ran_and_failed(e);
 }
 
 // --- the tools ---------------------------------------------------------------------------
@@ -136,7 +117,7 @@ result<tool::result> list(const calendar_settings& s, const json& args, const ca
     }
   }
   if (arr.empty() && text.empty()) text = fmt::format("agent '{}' has no calendar account ([tools.calendar.accounts])\n", x->agent);
-  return done(std::move(text), {{"calendars", std::move(arr)}, {"timezone", x->tz}});
+  return answer(std::move(text), {{"calendars", std::move(arr)}, {"timezone", x->tz}});
 }
 
 result<tool::result> events(const calendar_settings& s, const json& args, const call_context& c) {
@@ -149,9 +130,9 @@ result<tool::result> events(const calendar_settings& s, const json& args, const 
   auto to = time_arg(args, "to", x->tz);
   if (!to) return to.take_error();
   auto t = calendar_of(*x, *id);
-  if (!t) return failed(t.err());
+  if (!t) return ran_and_failed(t.err());
   auto got = t->be->occurrences(t->id, *from, *to);
-  if (!got) return failed(got.err());
+  if (!got) return ran_and_failed(got.err());
   auto& occ = *got;
   std::string text = fmt::format("{} event{} in {} ({} to {}, {})\n", occ.size(), occ.size() == 1 ? "" : "s", *id,
                                  format_time(*from, x->tz), format_time(*to, x->tz), x->tz);
@@ -161,7 +142,7 @@ result<tool::result> events(const calendar_settings& s, const json& args, const 
                         o.recurring ? ", recurring" : "", o.moved ? ", moved" : "", o.uid);
     arr.push_back(occurrence_json(o, x->tz, *id));
   }
-  return done(std::move(text), {{"events", std::move(arr)}, {"timezone", x->tz}});
+  return answer(std::move(text), {{"events", std::move(arr)}, {"timezone", x->tz}});
 }
 
 result<tool::result> create(const calendar_settings& s, const json& args, const call_context& c) {
@@ -183,7 +164,7 @@ result<tool::result> create(const calendar_settings& s, const json& args, const 
   if (*rrule && !valid_rrule(**rrule))
     return tool::make(tool::error_code::bad_arguments, "'{}' is not a recurrence rule (e.g. FREQ=WEEKLY;COUNT=10)", **rrule);
   auto t = calendar_of(*x, *id);
-  if (!t) return failed(t.err());
+  if (!t) return ran_and_failed(t.err());
   event e;
   e.summary = *summary;
   e.start = *start;
@@ -194,7 +175,7 @@ result<tool::result> create(const calendar_settings& s, const json& args, const 
   auto uid = t->be->create(t->id, e);
   if (!uid) return event_failed(uid.err());  // a rule the calendar cannot hold is the caller's to change
   e.uid = *uid;
-  return done(fmt::format("created '{}' in {} at {}{} (uid {})\n", e.summary, *id, format_time(e.start, x->tz),
+  return answer(fmt::format("created '{}' in {} at {}{} (uid {})\n", e.summary, *id, format_time(e.start, x->tz),
                           e.rrule.empty() ? "" : ", " + e.rrule, e.uid),
               {{"uid", e.uid}, {"calendar", *id}, {"start", format_time(e.start, x->tz)}, {"end", format_time(e.end, x->tz)}});
 }
@@ -217,10 +198,10 @@ result<tool::result> move(const calendar_settings& s, const json& args, const ca
     original = *o;
   }
   auto t = calendar_of(*x, *id);
-  if (!t) return failed(t.err());
+  if (!t) return ran_and_failed(t.err());
   std::string what;
   if (auto m = t->be->move(t->id, *uid, *start, original, x->tz, &what); !m) return event_failed(m.err());
-  return done(what + "\n", {{"uid", *uid}, {"calendar", *id}});
+  return answer(what + "\n", {{"uid", *uid}, {"calendar", *id}});
 }
 
 result<tool::result> remove(const calendar_settings& s, const json& args, const call_context& c) {
@@ -231,9 +212,9 @@ result<tool::result> remove(const calendar_settings& s, const json& args, const 
   auto uid = string_arg(args, "uid");
   if (!uid) return uid.take_error();
   auto t = calendar_of(*x, *id);
-  if (!t) return failed(t.err());
+  if (!t) return ran_and_failed(t.err());
   if (auto d = t->be->remove(t->id, *uid); !d) return event_failed(d.err());
-  return done(fmt::format("deleted '{}' from {}\n", *uid, *id), {{"uid", *uid}, {"calendar", *id}});
+  return answer(fmt::format("deleted '{}' from {}\n", *uid, *id), {{"uid", *uid}, {"calendar", *id}});
 }
 
 result<tool::result> free(const calendar_settings& s, const json& args, const call_context& c) {
@@ -251,9 +232,9 @@ result<tool::result> free(const calendar_settings& s, const json& args, const ca
   for (auto& cid : args["calendars"]) {
     if (!cid.is_string()) return tool::make(tool::error_code::bad_arguments, "argument 'calendars' must list names");
     auto t = calendar_of(*x, cid.get<std::string>());
-    if (!t) return failed(t.err());
+    if (!t) return ran_and_failed(t.err());
     auto occ = t->be->occurrences(t->id, *from, *to);
-    if (!occ) return failed(occ.err());
+    if (!occ) return ran_and_failed(occ.err());
     for (auto& o : *occ) busy.push_back({o.start, o.end});
   }
   auto need = static_cast<std::int64_t>(minutes->value_or(30)) * 60;
@@ -264,7 +245,7 @@ result<tool::result> free(const calendar_settings& s, const json& args, const ca
     text += fmt::format("{} – {}\n", format_time(sl.start, x->tz), format_time(sl.end, x->tz));
     arr.push_back({{"start", format_time(sl.start, x->tz)}, {"end", format_time(sl.end, x->tz)}});
   }
-  return done(std::move(text), {{"slots", std::move(arr)}, {"timezone", x->tz}});
+  return answer(std::move(text), {{"slots", std::move(arr)}, {"timezone", x->tz}});
 }
 
 result<tool::result> export_ics(const calendar_settings& s, const json& args, const call_context& c) {
@@ -273,11 +254,11 @@ result<tool::result> export_ics(const calendar_settings& s, const json& args, co
   auto id = string_arg(args, "calendar");
   if (!id) return id.take_error();
   auto t = calendar_of(*x, *id);
-  if (!t) return failed(t.err());
+  if (!t) return ran_and_failed(t.err());
   auto all = t->be->all_events(t->id);
-  if (!all) return failed(all.err());
+  if (!all) return ran_and_failed(all.err());
   auto text = to_ics(*all);
-  return done(text, {{"calendar", *id}, {"events", all->size()}});
+  return answer(text, {{"calendar", *id}, {"events", all->size()}});
 }
 
 result<tool::result> import_ics(const calendar_settings& s, const json& args, const call_context& c) {
@@ -290,11 +271,11 @@ result<tool::result> import_ics(const calendar_settings& s, const json& args, co
   auto ev = parse_ics(*ics, "the imported text");
   if (!ev) return tool::make(tool::error_code::bad_arguments, "{}", ev.err().message);
   auto t = calendar_of(*x, *id);
-  if (!t) return failed(t.err());
+  if (!t) return ran_and_failed(t.err());
   auto added = t->be->add_events(t->id, std::move(*ev));
-  if (!added) return failed(added.err());
+  if (!added) return ran_and_failed(added.err());
   auto n = *added;
-  return done(fmt::format("imported {} event{} into {}\n", n, n == 1 ? "" : "s", *id), {{"calendar", *id}, {"imported", n}});
+  return answer(fmt::format("imported {} event{} into {}\n", n, n == 1 ? "" : "s", *id), {{"calendar", *id}, {"imported", n}});
 }
 
 }  // namespace

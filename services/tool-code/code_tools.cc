@@ -24,20 +24,6 @@ constexpr std::size_t binary_probe = 8192;
 
 tool::result failed(std::string text) { return tool::result{std::move(text), /*is_error=*/true, false}; }
 
-/// Protocol errors (Denied, BadArguments) stay errors; the rest is a tool that ran and failed.
-result<tool::result> ran_and_failed(error e) {
-  if (e.domain == tool::interface_name) return e;
-  return failed(std::move(e.message));
-}
-
-tool::result done(std::string text, json structured) {
-  tool::result r;
-  r.content = std::move(text);
-  // Text from files need not be UTF-8: what is not becomes U+FFFD, never an exception.
-  r.structured = structured.dump(-1, ' ', false, json::error_handler_t::replace);
-  return r;
-}
-
 json loc_json(location l) { return {{"line", l.line}, {"column", l.column}}; }
 
 bool skipped_dir(std::string_view name) {
@@ -239,7 +225,7 @@ result<tool::result> outline(const workspace& ws, const json& args, const code_l
   if (!errs.empty())
     text += fmt::format("note: the file has syntax errors (first at {}:{}); the outline may be incomplete\n",
                         errs[0].at.line, errs[0].at.column);
-  return done(std::move(text), {{"path", *path}, {"language", lang}, {"lines", p->lines()}, {"symbols", std::move(arr)},
+  return answer(std::move(text), {{"path", *path}, {"language", lang}, {"lines", p->lines()}, {"symbols", std::move(arr)},
                                 {"total", items.size()}, {"syntax_errors", !errs.empty()}});
 }
 
@@ -272,7 +258,7 @@ result<tool::result> definitions(const workspace& ws, const json& args, const co
                            : fmt::format("no definition of '{}' ({} files searched)\n", *name, *files);
   if (found > lim.max_results) text += fmt::format("[… cut: {} of {} shown]\n", lim.max_results, found);
   if (!complete) text += fmt::format("[… the search stopped after {} files (max_files)]\n", lim.max_files);
-  return done(head + text, {{"symbol", *name}, {"definitions", std::move(arr)}, {"files", *files}, {"complete", complete}});
+  return answer(head + text, {{"symbol", *name}, {"definitions", std::move(arr)}, {"files", *files}, {"complete", complete}});
 }
 
 result<tool::result> usages(const workspace& ws, const json& args, const code_limits& lim) {
@@ -311,7 +297,7 @@ result<tool::result> usages(const workspace& ws, const json& args, const code_li
                                  in_files, in_files == 1 ? "" : "s", *files);
   if (found > cap) text += fmt::format("[… cut: {} of {} shown]\n", cap, found);
   if (!complete) text += fmt::format("[… the search stopped after {} files (max_files)]\n", lim.max_files);
-  return done(head + text, {{"symbol", *name}, {"usages", std::move(arr)}, {"total", found}, {"files", *files}, {"complete", complete}});
+  return answer(head + text, {{"symbol", *name}, {"usages", std::move(arr)}, {"total", found}, {"files", *files}, {"complete", complete}});
 }
 
 result<tool::result> query(const workspace& ws, const json& args, const code_limits& lim) {
@@ -339,7 +325,7 @@ result<tool::result> query(const workspace& ws, const json& args, const code_lim
                    {"text", c.text}});
   }
   if (truncated) text += fmt::format("[… cut at {} captures]\n", cap);
-  return done(std::move(text), {{"path", *path}, {"captures", std::move(arr)}, {"truncated", truncated}});
+  return answer(std::move(text), {{"path", *path}, {"captures", std::move(arr)}, {"truncated", truncated}});
 }
 
 result<tool::result> check(const workspace& ws, const json& args, const code_limits& lim) {
@@ -358,14 +344,14 @@ result<tool::result> check(const workspace& ws, const json& args, const code_lim
     text += fmt::format("{}:{}:{}: {}\n", *path, e.at.line, e.at.column, e.what);
     arr.push_back({{"start", loc_json(e.at)}, {"end", loc_json(e.end)}, {"missing", e.missing}, {"message", e.what}});
   }
-  tool::result r = done(std::move(text), {{"path", *path}, {"language", lang}, {"errors", std::move(arr)}});
+  tool::result r = answer(std::move(text), {{"path", *path}, {"language", lang}, {"errors", std::move(arr)}});
   return r;
 }
 
 tool::result edited(const std::string& path, const edit_result& e, std::string what) {
   json where = json::array();
   for (auto& l : e.where) where.push_back(loc_json(l));
-  return done(fmt::format("{} in {}; the file parses as before\n", what, path),
+  return answer(fmt::format("{} in {}; the file parses as before\n", what, path),
               {{"path", path}, {"replacements", e.replacements}, {"where", std::move(where)}});
 }
 

@@ -690,13 +690,6 @@ bool lsp_pool::indexing(lsp_server& s) const {
 
 namespace {
 
-tool::result done(std::string text, json structured) {
-  tool::result r;
-  r.content = std::move(text);
-  r.structured = structured.dump(-1, ' ', false, json::error_handler_t::replace);  // servers' text need not be UTF-8
-  return r;
-}
-
 result<tool::result> ran_and_failed(error e) {
   if (e.domain == tool::interface_name) return e;
   return tool::result{std::move(e.message), true, false};
@@ -790,7 +783,7 @@ result<tool::result> locations_tool(lsp_pool& pool, const json& args, const char
     arr.push_back({{"path", l.path}, {"line", l.line}, {"column", l.column}, {"end_line", l.end_line}, {"end_column", l.end_column}});
   }
   if (pool.indexing(*s->server)) text += "note: the server is still indexing the workspace; answers may be incomplete\n";
-  return done(std::move(text), {{"locations", std::move(arr)}, {"restarted", s->restarted}});
+  return answer(std::move(text), {{"locations", std::move(arr)}, {"restarted", s->restarted}});
 }
 
 result<tool::result> hover(lsp_pool& pool, const json& args) {
@@ -814,7 +807,7 @@ result<tool::result> hover(lsp_pool& pool, const json& args) {
       info = piece(c);
   }
   std::string text = restart_note(*s) + (info.empty() ? fmt::format("nothing known at {}:{}:{}\n", pos->path, pos->line, pos->column) : info + "\n");
-  return done(std::move(text), {{"hover", info}, {"restarted", s->restarted}});
+  return answer(std::move(text), {{"hover", info}, {"restarted", s->restarted}});
 }
 
 result<tool::result> diagnostics_tool(lsp_pool& pool, const json& args) {
@@ -840,7 +833,7 @@ result<tool::result> diagnostics_tool(lsp_pool& pool, const json& args) {
                    {"source", x.value("source", std::string())}});
   }
   std::string text = restart_note(*s) + fmt::format("{} diagnostic{} for {}\n", arr.size(), arr.size() == 1 ? "" : "s", *path) + body;
-  return done(std::move(text), {{"path", *path}, {"diagnostics", std::move(arr)}, {"restarted", s->restarted}});
+  return answer(std::move(text), {{"path", *path}, {"diagnostics", std::move(arr)}, {"restarted", s->restarted}});
 }
 
 result<tool::result> rename_preview(lsp_pool& pool, const json& args) {
@@ -883,7 +876,7 @@ result<tool::result> rename_preview(lsp_pool& pool, const json& args) {
   }
   std::string text = restart_note(*s) + fmt::format("renaming to '{}' would change {} place{} in {} file{} (nothing was written):\n",
                                                     *name, count, count == 1 ? "" : "s", files.size(), files.size() == 1 ? "" : "s") + body;
-  return done(std::move(text), {{"edits", std::move(arr)}, {"files", files.size()}, {"restarted", s->restarted}});
+  return answer(std::move(text), {{"edits", std::move(arr)}, {"files", files.size()}, {"restarted", s->restarted}});
 }
 
 }  // namespace

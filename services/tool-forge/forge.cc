@@ -110,13 +110,6 @@ std::string gitlab_project(const std::string& repo) {
   return out;
 }
 
-tool::result done(std::string text, json structured) {
-  tool::result r;
-  r.content = std::move(text);
-  r.structured = structured.dump();
-  return r;
-}
-
 /// Fields of a forge's answer, checked (json::value() would throw on a field of another type,
 /// and the answer is outside input): a string or "", a non-negative number or 0.
 std::string text_field(const json& j, const char* key) {
@@ -169,7 +162,7 @@ result<tool::result> pr_open(const std::map<std::string, forge>& forges, const j
   }
   if (!j) return j.take_error();
   auto p = pr_json(*t->f, *j);
-  return done(fmt::format("opened #{} on {}: {}\n", p["number"].get<long long>(), t->f->name, p["url"].get<std::string>()),
+  return answer(fmt::format("opened #{} on {}: {}\n", p["number"].get<long long>(), t->f->name, p["url"].get<std::string>()),
               p);
 }
 
@@ -197,7 +190,7 @@ result<tool::result> pr_list(const std::map<std::string, forge>& forges, const j
                           pj["head"].get<std::string>(), pj["base"].get<std::string>(), pj["url"].get<std::string>());
       out.push_back(std::move(pj));
     }
-  return done(text.empty() ? "no pull requests\n" : text, {{"pull_requests", std::move(out)}});
+  return answer(text.empty() ? "no pull requests\n" : text, {{"pull_requests", std::move(out)}});
 }
 
 result<tool::result> pr_comment(const std::map<std::string, forge>& forges, const json& args) {
@@ -211,7 +204,7 @@ result<tool::result> pr_comment(const std::map<std::string, forge>& forges, cons
                   : fmt::format("/repos/{}/issues/{}/comments", t->repo, t->number);
   auto j = call(*t->f, "POST", path, &b, "comment");
   if (!j) return j.take_error();
-  return done(fmt::format("commented on #{}\n", t->number), {{"number", t->number}, {"url", text_field(*j, "html_url")}});
+  return answer(fmt::format("commented on #{}\n", t->number), {{"number", t->number}, {"url", text_field(*j, "html_url")}});
 }
 
 result<tool::result> pr_status(const std::map<std::string, forge>& forges, const json& args) {
@@ -230,7 +223,7 @@ result<tool::result> pr_status(const std::map<std::string, forge>& forges, const
                                                : json(nullptr);
   p["merged"] = merged;
   p["mergeable"] = mergeable;
-  return done(fmt::format("#{} {}: {}{}\n", t->number, p["state"].get<std::string>(),
+  return answer(fmt::format("#{} {}: {}{}\n", t->number, p["state"].get<std::string>(),
                           merged ? "merged" : "not merged",
                           mergeable.is_boolean() ? (mergeable.get<bool>() ? ", can be merged" : ", has conflicts") : ""),
               p);

@@ -18,13 +18,6 @@ namespace {
 
 tool::result failed(std::string text) { return tool::result{std::move(text), /*is_error=*/true, false}; }
 
-/// A result for an io failure (not found, a directory, …) — the tool ran and failed —
-/// or the error itself when it is a protocol error (Denied, BadArguments).
-result<tool::result> ran_and_failed(error e) {
-  if (e.domain == tool::interface_name) return e;
-  return failed(std::move(e.message));
-}
-
 result<unique_fd> open_regular(const workspace& ws, const std::string& path, std::string_view verb, struct stat& st) {
   auto fd = ws.open_beneath(path, O_RDONLY | O_NOCTTY | O_NONBLOCK, verb);
   if (!fd) return fd.take_error();
