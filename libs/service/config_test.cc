@@ -2234,3 +2234,101 @@ max_turns = 9
   auto t = derived_services(token_mode, [](std::string_view p) { return std::string(p); });
   CHECK(std::none_of(t.begin(), t.end(), [](auto& s) { return s.name == "egress"; }));
 }
+
+TEST_CASE("[tools.email]: IMAP, Gmail and Graph accounts; senders among agents; the password for tool-email alone") {
+  no_provider_keys keys;
+  scoped_env pw("WEFT_TEST_MAIL_PW", "mailpw");
+  auto c = valid(R"([agents.a.tools]
+families = ["email"]
+[agents.b]
+[tools.email]
+send_per_hour = 7
+[tools.email.accounts.home]
+imap_url = "imaps://mail.example"
+smtp_url = "smtp://mail.example:587"
+username = "alice@example.com"
+password = "${WEFT_TEST_MAIL_PW}"
+address = "Alice <alice@example.com>"
+agents = ["a", "b"]
+senders = ["a"]
+[tools.email.accounts.gm]
+kind = "gmail"
+oauth2_account = "work"
+address = "alice@gmail.example"
+agents = ["a"]
+[tools.email.accounts.ms]
+kind = "graph"
+oauth2_account = "office"
+address = "alice@office.example"
+agents = ["a"]
+[tools.email.accounts.xo]
+imap_url = "imap://127.0.0.1:1143"
+username = "alice"
+oauth2_account = "work"
+address = "alice@example.com"
+agents = ["a"]
+)");
+  CHECK(c.tools.email.send_per_hour == 7);
+  auto& home = c.tools.email.accounts.at("home");
+  CHECK(home.kind == "imap");
+  CHECK(home.password == "mailpw");
+  CHECK(home.senders == std::vector<std::string>{"a"});
+  CHECK(home.scopes.empty());
+  CHECK(c.tools.email.accounts.at("gm").url == "https://gmail.googleapis.com/gmail/v1/users/me");
+  CHECK(c.tools.email.accounts.at("gm").scopes == std::vector<std::string>{"gmail.modify"});
+  CHECK(c.tools.email.accounts.at("ms").url == "https://graph.microsoft.com/v1.0/me");
+  CHECK(c.tools.email.accounts.at("ms").scopes == std::vector<std::string>{"mail", "mail.send"});
+  CHECK(c.tools.email.accounts.at("xo").scopes == std::vector<std::string>{"mail"});
+  auto d = derived_services(c, [](std::string_view p) { return std::string(p); });
+  auto mail = std::find_if(d.begin(), d.end(), [](auto& s) { return s.name == "tool-email"; });
+  REQUIRE(mail != d.end());
+  CHECK(mail->address == "tool/email");
+  CHECK(mail->env.at("WEFT_TEST_MAIL_PW") == "mailpw");
+  for (auto& s : d)
+    if (s.name != "tool-email") CHECK_MESSAGE(s.env.count("WEFT_TEST_MAIL_PW") == 0, s.name);
+  auto agent = std::find_if(d.begin(), d.end(), [](auto& s) { return s.name == "agent-a"; });
+  CHECK(std::find(agent->after.begin(), agent->after.end(), "tool-email") != agent->after.end());
+
+  CHECK(errors(R"([agents.a]
+[tools.email]
+send_per_hour = 0
+[tools.email.accounts.x]
+kind = "pop3"
+agents = ["zed"]
+[tools.email.accounts.y]
+imap_url = "ftp://mail.example"
+username = "u"
+password = "p"
+oauth2_account = "w"
+address = "nobody"
+agents = ["a"]
+senders = ["b"]
+[tools.email.accounts.z]
+kind = "gmail"
+url = "http://gmail.example/"
+username = "u"
+address = "z@example.com"
+agents = ["a"]
+[tools.email.accounts.s]
+imap_url = "imaps://mail.example"
+username = "u"
+password = "p"
+address = "s@example.com"
+agents = ["a"]
+senders = ["a"]
+)") == "clawft.toml:3:17: error: [tools.email] send_per_hour must be between 1 and 10000, not 0\n"
+        "clawft.toml:4:1: error: [tools.email.accounts.x] needs address: the From: of what agents write (\"Ann <ann@example.com>\")\n"
+        "clawft.toml:5:8: error: [tools.email.accounts.x] kind must be one of 'imap', 'gmail', 'graph', not 'pop3'\n"
+        "clawft.toml:6:10: error: [tools.email.accounts.x] agents names 'zed', which is no agent of [agents]\n"
+        "clawft.toml:8:12: error: [tools.email.accounts.y] imap_url must be imaps:// or imap:// (e.g. imaps://mail.example.com), not "
+        "'ftp://mail.example'\n"
+        "clawft.toml:11:18: error: [tools.email.accounts.y] takes password or oauth2_account (XOAUTH2), not both\n"
+        "clawft.toml:12:11: error: [tools.email.accounts.y] address must be a mail address (\"Ann <ann@example.com>\"), not 'nobody'\n"
+        "clawft.toml:14:11: error: [tools.email.accounts.y] senders names 'b', which is no agent of [agents]\n"
+        "clawft.toml:14:11: error: [tools.email.accounts.y] has senders but no smtp_url to send with\n"
+        "clawft.toml:15:1: error: [tools.email.accounts.z] (gmail) needs oauth2_account: the [oauth2] account whose tokens it uses\n"
+        "clawft.toml:17:7: error: [tools.email.accounts.z] url must be https:// (http:// only to this machine: it carries the tokens), "
+        "not 'http://gmail.example/'\n"
+        "clawft.toml:18:12: error: [tools.email.accounts.z] username is for kind \"imap\", not \"gmail\"\n"
+        "clawft.toml:27:11: error: [tools.email.accounts.s] has senders but no smtp_url to send with");
+}

@@ -1,6 +1,7 @@
 #include "harness.hh"
 
 #include <csignal>
+#include <cstdlib>
 #include <cstring>
 #include <fcntl.h>
 #include <filesystem>
@@ -101,6 +102,10 @@ run_result run(const std::vector<std::string>& argv, std::chrono::seconds timeou
 }
 
 std::unique_ptr<stack> stack::start(const std::string& config, bool wait_ready) {
+  // The developer's own desktop keyring is no place for test keys: weftd passes the session
+  // bus to the OAuth2 broker, so a stack sees one only under tests/integration/oauth2/
+  // keyring_session.sh (its private bus, with WEFT_TEST_KEYRING set).
+  if (!std::getenv("WEFT_TEST_KEYRING")) ::unsetenv("DBUS_SESSION_BUS_ADDRESS");
   std::unique_ptr<stack> s(new stack());
   char tmpl[] = "/tmp/weft-it-XXXXXX";
   REQUIRE(::mkdtemp(tmpl) != nullptr);

@@ -34,7 +34,9 @@ void read_account(checker& ck, const toml::key& k, const toml::table& e, config&
                            "agents", "senders"});
   constexpr std::array<std::pair<std::string_view, int>, 3> kinds = {std::pair{"imap", 0}, std::pair{"gmail", 1},
                                                                      std::pair{"graph", 2}};
+  bool known_kind = true;  // an unknown kind: its error alone, not those of a kind it is not
   if (auto kd = ck.read_enum(e, label, "kind", kinds)) acc.kind = std::string(kinds[static_cast<std::size_t>(*kd)].first);
+  else known_kind = !e.get("kind");
   bool imap = acc.kind == "imap";
   if (auto oa = ck.read_string(e, label, "oauth2_account")) acc.oauth2_account = *oa;
   if (auto u = ck.read_string(e, label, "username")) acc.username = *u;
@@ -50,14 +52,18 @@ void read_account(checker& ck, const toml::key& k, const toml::table& e, config&
                                                  clean(*u)));
     return *u;
   };
-  if (imap) {
+  if (!known_kind) {
+  } else if (imap) {
     acc.imap_url = mail_url("imap_url", "imaps", "imap", "imaps://mail.example.com");
     acc.smtp_url = mail_url("smtp_url", "smtps", "smtp", "smtps://mail.example.com or smtp://mail.example.com:587");
     if (acc.imap_url.empty() && !e.get("imap_url"))
       ck.error(e.source(), fmt::format("{} (imap) needs imap_url (imaps://mail.example.com)", label));
     if (acc.username.empty()) ck.error(e.source(), fmt::format("{} (imap) needs username", label));
-    if (acc.password.empty() == acc.oauth2_account.empty())
-      ck.error(e.source(), fmt::format("{} (imap) needs password or oauth2_account (XOAUTH2), one of them", label));
+    if (acc.password.empty() && acc.oauth2_account.empty())
+      ck.error(e.source(), fmt::format("{} (imap) needs password, or oauth2_account to sign in with XOAUTH2", label));
+    else if (!acc.password.empty() && !acc.oauth2_account.empty())
+      ck.error(e.get("oauth2_account")->source(),
+               fmt::format("{} takes password or oauth2_account (XOAUTH2), not both", label));
   } else {
     for (auto key : {"imap_url", "smtp_url", "username", "password"})
       if (auto* n = e.get(key)) ck.error(n->source(), fmt::format("{} {} is for kind \"imap\", not \"{}\"", label, key, acc.kind));
@@ -92,7 +98,7 @@ void read_account(checker& ck, const toml::key& k, const toml::table& e, config&
   else ck.error(e.source(), fmt::format("{} needs agents (which agents' email tools may use it)", label));
   if (auto s = read_agents(ck, e, label, "senders", c)) {
     for (auto& id : *s)
-      if (std::find(acc.agents.begin(), acc.agents.end(), id) == acc.agents.end())
+      if (c.agents.count(id) && std::find(acc.agents.begin(), acc.agents.end(), id) == acc.agents.end())
         ck.error(e.get("senders")->source(), fmt::format("{} senders names '{}', which is not in its agents", label, clean(id)));
     acc.senders = std::move(*s);
   }

@@ -35,13 +35,6 @@ namespace {
 
 const std::string client_secret = "client-secret-5521";
 
-/// The developer's own desktop keyring is no place for test keys: the broker sees a session
-/// bus only under keyring_session.sh (its private one, with WEFT_TEST_KEYRING set).
-[[maybe_unused]] const bool no_desktop_keyring = [] {
-  if (!std::getenv("WEFT_TEST_KEYRING")) ::unsetenv("DBUS_SESSION_BUS_ADDRESS");
-  return true;
-}();
-
 std::string config_for(const test::fake_peer& idp) {
   auto u = idp.url();
   auto probe = [](const char* id) {
