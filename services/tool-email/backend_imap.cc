@@ -12,6 +12,7 @@
 #include <fmt/format.h>
 
 #include "services/tool-email/backend.hh"
+#include "services/tool-email/imap_reply.hh"
 #include "services/tool-email/mime.hh"
 
 namespace weft::tools::email {
@@ -77,52 +78,6 @@ result<std::string> flag_of(const std::string& l) {
     return fail(errc::invalid_argument,
                 "'{}' is not a label this IMAP account can keep (letters, digits, _ - . $; or \\Seen, \\Flagged, \\Answered)", l);
   return l;
-}
-
-/// The words of an IMAP line: atoms, quoted strings (unquoted), parenthesised lists as one word.
-std::vector<std::string> words(std::string_view s) {
-  std::vector<std::string> out;
-  std::size_t i = 0;
-  while (i < s.size()) {
-    while (i < s.size() && (s[i] == ' ' || s[i] == '\r' || s[i] == '\n')) ++i;
-    if (i >= s.size()) break;
-    std::string w;
-    if (s[i] == '"') {
-      for (++i; i < s.size() && s[i] != '"'; ++i) {
-        if (s[i] == '\\' && i + 1 < s.size()) ++i;
-        w += s[i];
-      }
-      ++i;
-    } else if (s[i] == '(') {
-      int depth = 0;
-      for (; i < s.size(); ++i) {
-        if (s[i] == '(') ++depth;
-        if (s[i] == ')' && --depth == 0) {
-          ++i;
-          break;
-        }
-        w += s[i];
-      }
-      w.erase(0, 1);
-    } else {
-      while (i < s.size() && s[i] != ' ' && s[i] != '\r' && s[i] != '\n') w += s[i++];
-    }
-    out.push_back(std::move(w));
-  }
-  return out;
-}
-
-std::vector<std::string_view> lines(std::string_view s) {
-  std::vector<std::string_view> out;
-  while (!s.empty()) {
-    auto nl = s.find('\n');
-    auto l = s.substr(0, nl);
-    if (!l.empty() && l.back() == '\r') l.remove_suffix(1);
-    out.push_back(l);
-    if (nl == std::string_view::npos) break;
-    s.remove_prefix(nl + 1);
-  }
-  return out;
 }
 
 /// One IMAP or SMTP conversation of a tool call.
@@ -271,10 +226,7 @@ class imap_mail final : public backend {
     if (crit.empty()) crit = " ALL";
     auto ans = s.run({box_url(box), "UID SEARCH CHARSET UTF-8" + crit}, fmt::format("search '{}'", box));
     if (!ans) return ans.take_error();
-    std::vector<std::string> uids;
-    for (auto l : lines(*ans))
-      if (l.rfind("* SEARCH", 0) == 0)
-        for (auto& w : words(l.substr(8))) uids.push_back(w);
+    auto uids = search_uids(*ans);
     // The newest first (UIDs grow with arrival).
     std::sort(uids.begin(), uids.end(), [](auto& a, auto& b) { return a.size() != b.size() ? a.size() > b.size() : a > b; });
     if (uids.size() > q.limit) uids.resize(q.limit);
@@ -284,21 +236,7 @@ class imap_mail final : public backend {
     for (auto& u : uids) set += (set.empty() ? "" : ",") + u;
     auto flags = s.run({box_url(box), "UID FETCH " + set + " (UID FLAGS)"}, fmt::format("read the flags in '{}'", box));
     if (!flags) return flags.take_error();
-    std::map<std::string, std::vector<std::string>> flag_of_uid;
-    for (auto l : lines(*flags)) {
-      auto p = l.find("FETCH (");
-      if (p == std::string_view::npos) continue;
-      auto w = words(l.substr(p + 6));
-      if (w.empty()) continue;
-      auto inner = words(w[0]);
-      std::string uid;
-      std::vector<std::string> fl;
-      for (std::size_t i = 0; i + 1 < inner.size(); i += 2) {
-        if (inner[i] == "UID") uid = inner[i + 1];
-        if (inner[i] == "FLAGS") fl = words(inner[i + 1]);
-      }
-      if (!uid.empty()) flag_of_uid[uid] = std::move(fl);
-    }
+    auto flag_of_uid = fetch_flags(*flags);
     for (auto& u : uids) {
       auto head = s.run({box_url(box) + ";UID=" + u + ";SECTION=HEADER"}, fmt::format("read message {} in '{}'", u, box));
       if (!head) return head.take_error();
@@ -402,24 +340,7 @@ class imap_mail final : public backend {
   result<std::vector<folder>> list(session& s) {
     auto ans = s.run({_a.imap_url + "/", "LIST \"\" \"*\""}, "list the folders");
     if (!ans) return ans.take_error();
-    std::vector<folder> out;
-    for (auto l : lines(*ans)) {
-      if (l.rfind("* LIST ", 0) != 0) continue;
-      auto w = words(l.substr(7));
-      if (w.size() < 3) continue;
-      auto flags = words(w[0]);
-      if (std::find(flags.begin(), flags.end(), "\\Noselect") != flags.end()) continue;
-      folder f{w[2], w[2], ""};
-      for (auto& fl : flags)
-        for (auto role : {"Drafts", "Sent", "Trash", "Junk", "Archive"})
-          if (fl.size() > 1 && fl.substr(1) == role) {
-            f.role = role;
-            std::transform(f.role.begin(), f.role.end(), f.role.begin(), [](unsigned char c) { return std::tolower(c); });
-          }
-      if (f.id == "INBOX") f.role = "inbox";
-      out.push_back(std::move(f));
-    }
-    return out;
+    return list_folders(*ans);
   }
 
   /// The folder of a special use (RFC 6154), else one named `fallback` when it exists.
@@ -443,10 +364,8 @@ class imap_mail final : public backend {
     if (!q) return q.take_error();
     auto found = s.run({box_url(box), "UID SEARCH HEADER Message-ID " + *q}, fmt::format("find the saved message in '{}'", box));
     if (!found) return found.take_error();
-    std::string uid;
-    for (auto l : lines(*found))
-      if (l.rfind("* SEARCH", 0) == 0)
-        for (auto& w : words(l.substr(8))) uid = w;
+    auto uids = search_uids(*found);
+    std::string uid = uids.empty() ? "" : uids.back();
     if (uid.empty()) return fail(errc::io, "the saved message is not found in '{}'", box);
     auto st = s.run({box_url(box), fmt::format("UID STORE {} +FLAGS ({})", uid, flag)}, fmt::format("flag the message in '{}'", box));
     if (!st) return st.take_error();
