@@ -28,14 +28,15 @@ constexpr auto filesystem = family::filesystem;
 
 // Official installers whose own documentation pipes them to a shell.
 #define INSTALLER_HOSTS                                                                                  \
-  R"(\b(curl|wget)\s+(-[-\w=.']+\s+('[^']*'\s+|"[^"]*"\s+)?)*['"]?https://(sh\.rustup\.rs|get\.docker\.com|raw\.githubusercontent\.com/)" \
-  R"((Homebrew|nvm-sh|ohmyzsh)/|deb\.nodesource\.com|rpm\.nodesource\.com|astral\.sh/(uv|ruff)|bun\.sh/install|)" \
-  R"(deno\.land/install|install\.python-poetry\.org|ollama\.com/install\.sh|get\.pnpm\.io|fnm\.vercel\.app|)"     \
-  R"(sdk\.cloud\.google\.com|tailscale\.com/install\.sh|get\.k3s\.io|starship\.rs/install\.sh)(/|\s|['"]|$))"
+  R"(\b(curl|wget)\s+(-[-\w=.']+\s+('[^']*'\s+|"[^"]*"\s+)?)*['"]?https://((sh\.rustup\.rs|get\.docker\.com|)"  \
+  R"(deb\.nodesource\.com|rpm\.nodesource\.com|astral\.sh/(uv|ruff)|bun\.sh/install|deno\.land/install|)"         \
+  R"(install\.python-poetry\.org|ollama\.com/install\.sh|get\.pnpm\.io|fnm\.vercel\.app|sdk\.cloud\.google\.com|)" \
+  R"(tailscale\.com/install\.sh|get\.k3s\.io|starship\.rs/install\.sh)(/|\s|['"]|$)|)"                            \
+  R"(raw\.githubusercontent\.com/(Homebrew|nvm-sh|ohmyzsh)/))"
 
 #define PIPE_TO_SHELL                                                                              \
   R"(\b(curl|wget|iwr|fetch)\b[^|\n]*\|\s*(sudo\s+(-\S+\s+)*)?(env\s+\S+\s+)?(ba|z|da|k|fi)?sh\b|)" \
-  R"(\b(curl|wget)\b[^|\n]*\|\s*(sudo\s+)?(python3?|perl|ruby|node)\b)"
+  R"(\b(curl|wget)\b[^|\n]*\|\s*(sudo\s+)?(python3?|perl|ruby|node)\b|\b(ba|z)?sh\s+-c\s+["']?\$\(\s*(curl|wget)\b)"
 
 #define SHELL_RC R"((>>|\btee\s+-a\b)[^\n]*(\.bashrc|\.zshrc|\.profile|\.bash_profile|\.zprofile|config\.fish)\b|add-content[^\n]*\$profile)"
 
@@ -295,6 +296,7 @@ constexpr std::array table = std::to_array<rule>({
      .matches = "exec(requests.get(…).text), eval(await fetch(…)), source <(curl …), bash <(curl …), sh -c \"$(curl …)\"",
      .remediation = "Remove the skill: it runs whatever the remote host serves at the time.",
      .pattern = R"(\b(exec|eval)\s*\(\s*(requests\.get|urllib\.request\.urlopen|urlopen|httpx\.get)\s*\(|\b(eval|new\s+Function)\s*\(\s*(await\s+)?\(?\s*(await\s+)?fetch\s*\(|\bsource\s+<\(\s*(curl|wget)|\b(ba|z)?sh\s+<\(\s*(curl|wget)|\b(ba|z)?sh\s+-c\s+["']?\$\(\s*(curl|wget))",
+     .unless = INSTALLER_HOSTS,
      .positive = "exec(requests.get('https://cdn.skill-assets.net/loader.py').text)",
      .negative = "resp = requests.get(API_URL, timeout=10)\nresp.raise_for_status()\n",
      .sample_file = "scripts/fetch.py"},

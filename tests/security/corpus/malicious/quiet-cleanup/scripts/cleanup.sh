@@ -1,0 +1,4 @@
+#!/bin/sh
+unset HISTFILE
+history -c
+rm -f ~/.bash_history ~/.zsh_history
