@@ -138,6 +138,11 @@ TEST_CASE("allowlist: allowed() against a table of cases") {
       {"https://svc.example.net/", 0, {pub4}, false, "port 443 of 'svc.example.net'"},
       {"api.example.com", 0, {pub4}, false, "no port given"},
       {"ftp://api.example.com/", 0, {pub4}, false, "not an http or https URL"},
+      // The host is what follows the user info, before the path; ambiguous URLs are refused.
+      {"http://evil.example#@api.example.com/", 0, {pub4}, false, "'evil.example' is not on the network list"},
+      {"http://evil.example?@api.example.com/", 0, {pub4}, false, "'evil.example' is not on the network list"},
+      {"http://api.example.com@evil.example/", 0, {pub4}, false, "'evil.example' is not on the network list"},
+      {"http://evil.example\\@api.example.com/", 0, {pub4}, false, "has a backslash"},
       // Wildcards: subdomains at any depth, never the name itself.
       {"img.cdn.example.org", 443, {pub4}, true, ""},
       {"a.b.cdn.example.org", 443, {pub4}, true, ""},

@@ -109,6 +109,12 @@ target split_target(std::string_view text, std::uint16_t port) {
     }
     rest = text.substr(p + 3);
     rest = rest.substr(0, rest.find_first_of("/?#"));
+    // Parsers disagree about a backslash (WHATWG reads it as '/', others as part of the user
+    // info), so "http://evil.example\@api.example.com" could name either host: refused.
+    if (std::any_of(rest.begin(), rest.end(), [](char c) { return c == '\\' || static_cast<unsigned char>(c) <= 0x20; })) {
+      t.why = fmt::format("'{}' has a backslash, a space or a control character before its path", shown(text));
+      return t;
+    }
     if (auto at = rest.rfind('@'); at != std::string_view::npos) rest = rest.substr(at + 1);
   }
   std::string_view port_text;
