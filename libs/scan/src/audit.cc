@@ -364,11 +364,20 @@ class home_checks {
       _fixes.push_back(std::move(*f));
     }
   }
+  /// $WEFT_HOME belongs to whoever scans (root excepted: it may scan anyone's); what is in it
+  /// belongs to $WEFT_HOME's owner, the user weft runs as.
   void owner(const std::string& path, const struct stat& st) {
-    auto me = ::geteuid();
-    if (me != 0 && st.st_uid != me && st.st_uid != 0)
-      add("FS-008", path, fmt::format("owned by uid {}, scanning as uid {}", st.st_uid, me), std::nullopt);
+    if (path == _home) {
+      _home_uid = st.st_uid;
+      auto me = ::geteuid();
+      if (me != 0 && st.st_uid != me)
+        add("FS-008", path, fmt::format("owned by uid {}, scanning as uid {}", st.st_uid, me), std::nullopt);
+      return;
+    }
+    if (_home_uid && st.st_uid != *_home_uid && st.st_uid != 0)
+      add("FS-008", path, fmt::format("owned by uid {}, $WEFT_HOME by uid {}", st.st_uid, *_home_uid), std::nullopt);
   }
+  std::optional<uid_t> _home_uid;
   void private_file(std::string_view id, const std::string& path) {
     auto s = lstat_of(path);
     if (!s.ok || !S_ISREG(s.st.st_mode)) return;

@@ -817,7 +817,7 @@ constexpr std::array table = std::to_array<rule>({
      .kind = detector},
     {.id = "FS-008", .fam = filesystem, .category = "permissions", .sev = high,
      .title = "State owned by another user",
-     .matches = "$WEFT_HOME, the config or a key owned by a user other than the one scanning (root excepted)",
+     .matches = "$WEFT_HOME owned by another user than the one scanning (unless root scans), or the config, a key or a token store owned by another user than $WEFT_HOME's owner (or root)",
      .remediation = "chown the files to the user weft runs as.",
      .kind = detector},
     {.id = "FS-009", .fam = filesystem, .category = "permissions", .sev = high,

@@ -1,0 +1,140 @@
+// The hardening audit on crafted homes: each filesystem rule with a home that has the
+// problem and one that does not (named by id), --fix's plan applied and a second audit
+// clean, and the configuration checks on a whole file with file:line.
+#include <doctest/doctest.h>
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <map>
+
+#include <weft/scan/audit.hh>
+
+#include "../temp_dir.hh"
+
+namespace fs = std::filesystem;
+using namespace weft::scan;
+
+namespace {
+
+void write(const fs::path& p, std::string_view text, mode_t mode) {
+  fs::create_directories(p.parent_path());
+  std::ofstream(p, std::ios::binary) << text;
+  REQUIRE(::chmod(p.c_str(), mode) == 0);
+}
+
+/// A home as weft leaves it: 0700, keys and token stores 0600, a session, a shared skill.
+struct home {
+  weft::test::temp_dir t{"scan-home"};
+  fs::path h = t.path / "home", config = t.path / "home" / "clawft.toml";
+  home() {
+    fs::create_directories(h);
+    ::chmod(h.c_str(), 0700);
+    write(h / "keys/witness.key", std::string(64, 'k'), 0600);
+    write(h / "oauth2/store.key", std::string(32, 's'), 0600);
+    write(h / "oauth2/tokens.sealed", "sealed", 0600);
+    write(h / "mcp/http.token", "0123456789abcdef0123456789abcdef", 0600);
+    write(h / "agents/main/sessions/cli.jsonl", "{}\n", 0600);
+    ::chmod((h / "agents").c_str(), 0700);
+    ::chmod((h / "agents/main").c_str(), 0700);
+    ::chmod((h / "agents/main/sessions").c_str(), 0700);
+    fs::create_directories(h / "audit");
+    ::chmod((h / "audit").c_str(), 0700);
+    write(h / "skills/notes/SKILL.md", "---\nname: notes\ndescription: Notes.\n---\n# Notes\n", 0644);
+    ::chmod((h / "skills").c_str(), 0755);
+    ::chmod((h / "skills/notes").c_str(), 0755);
+    write(config, "[agents.main]\nbudget_usd = 5.0\n", 0600);
+  }
+  std::vector<finding> audit() {
+    std::vector<fix> fixes;
+    return audit_home(h.string(), config.string(), fixes);
+  }
+};
+
+bool has(const std::vector<finding>& f, std::string_view id) {
+  for (auto& x : f)
+    if (x.r->id == id) return true;
+  return false;
+}
+
+}  // namespace
+
+TEST_CASE("a home as weft makes it has no filesystem findings") {
+  home h;
+  auto f = h.audit();
+  for (auto& x : f) CAPTURE(x.message);
+  CHECK(f.empty());
+}
+
+TEST_CASE("FS-001 … FS-009 on crafted homes, --fix, and a second audit") {
+  struct crafted {
+    std::string_view id;
+    std::function<void(home&)> make;
+  };
+  std::vector<crafted> cases = {
+      {"FS-001", [](home& h) { ::chmod(h.h.c_str(), 0755); }},
+      {"FS-002", [](home& h) { ::chmod((h.h / "keys/witness.key").c_str(), 0644); }},
+      {"FS-003", [](home& h) { ::chmod((h.h / "mcp/http.token").c_str(), 0640); }},
+      {"FS-004", [](home& h) { ::chmod(h.config.c_str(), 0666); }},
+      {"FS-005", [](home& h) { ::chmod(h.config.c_str(), 0644); }},
+      {"FS-006", [](home& h) { ::chmod((h.h / "agents/main/sessions/cli.jsonl").c_str(), 0644); }},
+      {"FS-007", [](home& h) { ::chmod((h.h / "skills/notes").c_str(), 0777); }},
+      {"FS-008", [](home& h) { REQUIRE(::chown((h.h / "oauth2/store.key").c_str(), 12345, 12345) == 0); }},
+      {"FS-009", [](home& h) { ::chmod((h.h / "audit").c_str(), 0777); }},
+  };
+  for (auto& c : cases) {
+    CAPTURE(c.id);
+    if (c.id == "FS-008" && ::geteuid() != 0) continue;  // chown to another user needs root
+    home h;
+    CHECK_FALSE(has(h.audit(), c.id));  // negative: the home as weft makes it
+    c.make(h);
+    std::vector<fix> fixes;
+    auto f = audit_home(h.h.string(), h.config.string(), fixes);
+    CHECK(has(f, c.id));  // positive
+    if (c.id == "FS-008") continue;  // no automatic fix: chown is the admin's call
+    REQUIRE_FALSE(fixes.empty());
+    for (auto& x : fixes) {
+      apply(x);
+      CHECK(x.applied);
+      CHECK(x.error.empty());
+    }
+    std::vector<fix> again;
+    auto second = audit_home(h.h.string(), h.config.string(), again);
+    for (auto& x : second) CAPTURE(x.message);
+    CHECK(second.empty());
+    CHECK(again.empty());
+  }
+}
+
+TEST_CASE("configuration checks on a file: file:line, several findings at once") {
+  weft::test::temp_dir t("scan-config");
+  auto p = t.path / "clawft.toml";
+  write(p,
+        "[providers.openai]\n"
+        "api_key = \"sk-proj-abcdefghijklmnopqrstuvwx\"\n"
+        "\n"
+        "[agents.main]\n"
+        "budget_usd = 2.0\n"
+        "[agents.main.tools]\n"
+        "deny = [\"write_file\"]\n"
+        "\n"
+        "[tools.mcp_servers.files]\n"
+        "command = \"npx\"\n"
+        "args = [\"-y\", \"@modelcontextprotocol/server-filesystem\", \"/srv\"]\n"
+        "env = { OPENAI_API_KEY = \"${OPENAI_API_KEY}\" }\n",
+        0600);
+  auto a = audit_config_file(p.string());
+  CHECK(a.errors.empty());
+  std::map<std::string_view, std::uint32_t> line;
+  for (auto& f : a.findings) line[f.r->id] = f.line;
+  CHECK(line["CFG-002"] == 2);
+  CHECK(line.count("CFG-010"));
+  CHECK(line.count("CFG-012"));
+  CHECK(line["CFG-013"] == 12);
+  auto missing = audit_config_file((t.path / "nope.toml").string());
+  REQUIRE(missing.errors.size() == 1);
+  CHECK(missing.errors[0].rfind("Failed to read config '", 0) == 0);
+}
