@@ -8,6 +8,7 @@
 #include <thread>
 #include <unistd.h>
 
+#include <weft/base/base64.hh>
 #include <weft/base/fd.hh>
 #include <weft/base/io.hh>
 #include <weft/base/log.hh>
@@ -179,4 +180,24 @@ TEST_CASE("line_buffer: lines as they complete, the rest kept, an endless line d
   CHECK_FALSE(b.feed("123456789", take));  // over 8 bytes without a newline: dropped
   CHECK(b.feed("x\n", take));
   CHECK(got.back() == "x");
+}
+
+TEST_CASE("base64 and base64url: RFC 4648's vectors, both alphabets read, bad text refused") {
+  const std::pair<const char*, const char*> vectors[] = {{"", ""},          {"f", "Zg=="},         {"fo", "Zm8="},
+                                                         {"foo", "Zm9v"},   {"foob", "Zm9vYg=="}, {"fooba", "Zm9vYmE="},
+                                                         {"foobar", "Zm9vYmFy"}};
+  for (auto [plain, coded] : vectors) {
+    CHECK(weft::base64_encode(plain) == coded);
+    auto back = weft::base64_decode(coded);
+    REQUIRE(back);
+    CHECK(*back == plain);
+  }
+  std::string bytes("\xfb\xff\xfe\x00\x10", 5);
+  CHECK(weft::base64_encode(bytes) == "+//+ABA=");
+  CHECK(weft::base64_encode(bytes, weft::base64_alphabet::url, false) == "-__-ABA");
+  CHECK(weft::base64_decode("-__-ABA").value() == bytes);
+  CHECK(weft::base64_decode("+//+\r\nABA=").value() == bytes);
+  CHECK_FALSE(weft::base64_decode("Zm9v!"));
+  CHECK_FALSE(weft::base64_decode("Zg==Zg"));  // padding in the middle
+  CHECK_FALSE(weft::base64_decode("Zm9vY"));   // a lone last character
 }

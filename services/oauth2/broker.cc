@@ -10,6 +10,7 @@
 #include <fmt/ranges.h>
 #include <nlohmann/json.hpp>
 
+#include <weft/base/base64.hh>
 #include <weft/base/log.hh>
 #include <weft/http/request.hh>
 
@@ -38,20 +39,14 @@ std::uint64_t now_ms() {
 std::string random_url_safe(std::size_t bytes) {
   std::vector<unsigned char> b(bytes);
   randombytes_buf(b.data(), b.size());
-  std::string out(sodium_base64_encoded_len(bytes, sodium_base64_VARIANT_URLSAFE_NO_PADDING), '\0');
-  sodium_bin2base64(out.data(), out.size(), b.data(), b.size(), sodium_base64_VARIANT_URLSAFE_NO_PADDING);
-  out.resize(std::strlen(out.c_str()));
-  return out;
+  return base64_encode({reinterpret_cast<const char*>(b.data()), b.size()}, base64_alphabet::url, false);
 }
 
 /// PKCE S256: base64url(sha256(verifier)).
 std::string challenge_of(const std::string& verifier) {
   unsigned char h[crypto_hash_sha256_BYTES];
   crypto_hash_sha256(h, reinterpret_cast<const unsigned char*>(verifier.data()), verifier.size());
-  std::string out(sodium_base64_encoded_len(sizeof h, sodium_base64_VARIANT_URLSAFE_NO_PADDING), '\0');
-  sodium_bin2base64(out.data(), out.size(), h, sizeof h, sodium_base64_VARIANT_URLSAFE_NO_PADDING);
-  out.resize(std::strlen(out.c_str()));
-  return out;
+  return base64_encode({reinterpret_cast<const char*>(h), sizeof h}, base64_alphabet::url, false);
 }
 
 std::string form(const std::vector<std::pair<std::string, std::string>>& fields) {

@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <limits>
 
+#include <weft/base/base64.hh>
 #include <weft/base/io.hh>
 
 #include <nlohmann/json.hpp>
@@ -20,22 +21,12 @@ namespace {
 
 constexpr std::string_view kinds[] = {"in", "reply", "done", "seen"};
 
-std::string b64(std::string_view bin) {
-  std::string out(sodium_base64_encoded_len(bin.size(), sodium_base64_VARIANT_ORIGINAL), '\0');
-  sodium_bin2base64(out.data(), out.size(), reinterpret_cast<const unsigned char*>(bin.data()), bin.size(),
-                    sodium_base64_VARIANT_ORIGINAL);
-  out.resize(std::strlen(out.c_str()));
-  return out;
-}
+std::string b64(std::string_view bin) { return base64_encode(bin); }
 
 std::optional<std::string> unb64(std::string_view text) {
-  std::string out(text.size(), '\0');
-  std::size_t len = 0;
-  if (sodium_base642bin(reinterpret_cast<unsigned char*>(out.data()), out.size(), text.data(), text.size(), nullptr,
-                        &len, nullptr, sodium_base64_VARIANT_ORIGINAL) != 0)
-    return std::nullopt;
-  out.resize(len);
-  return out;
+  auto r = base64_decode(text);
+  if (!r) return std::nullopt;
+  return std::move(*r);
 }
 
 status write_all(int fd, std::string_view data, const std::string& path) {

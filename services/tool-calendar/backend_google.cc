@@ -4,7 +4,9 @@
 
 #include <weft/http/request.hh>
 
-#include "services/tool-calendar/rest.hh"
+#include <weft/toolserver/rest_api.hh>
+
+#include "services/tool-calendar/backend.hh"
 
 namespace weft::tools::calendar {
 

@@ -1,5 +1,5 @@
 // The Microsoft Graph backend (Outlook / Microsoft 365 calendars, REST v1.0): access tokens
-// from the OAuth2 broker per call (rest.hh: a 401 refreshes once and retries). Graph expands
+// from the OAuth2 broker per call (libs/toolserver rest_api: a 401 refreshes once and retries). Graph expands
 // series itself (calendarView, instances); every read asks for times in UTC
 // (Prefer: outlook.timezone="UTC") and follows @odata.nextLink pages. Rules are sent as
 // Graph's patternedRecurrence, converted from the RRULE subset it can express.
@@ -14,7 +14,9 @@
 #include <weft/http/request.hh>
 
 #include "services/tool-calendar/graph.hh"
-#include "services/tool-calendar/rest.hh"
+#include <weft/toolserver/rest_api.hh>
+
+#include "services/tool-calendar/backend.hh"
 
 namespace weft::tools::calendar {
 

@@ -5,6 +5,7 @@
 
 #include <fmt/format.h>
 
+#include <weft/base/base64.hh>
 #include <weft/http/request.hh>
 
 #include "services/tool-email/backend.hh"
@@ -39,9 +40,7 @@ std::string role_of(const std::string& id) {
 
 class gmail final : public backend {
  public:
-  gmail(std::string api, http::bearer_tokens tokens) : _api(std::move(api)), _tokens(std::move(tokens)) {
-    while (!_api.empty() && _api.back() == '/') _api.pop_back();
-  }
+  gmail(std::string api, http::bearer_tokens tokens) : _rest("Gmail", std::move(api), std::move(tokens)), _api(_rest.base()) {}
 
   result<std::vector<folder>> folders() override {
     auto j = call({"GET", _api + "/labels"});
@@ -108,13 +107,13 @@ class gmail final : public backend {
   result<fetched> fetch(const std::string& id) override {
     auto j = call({"GET", fmt::format("{}/messages/{}?format=raw", _api, http::url_encode(id))});
     if (!j) return j.take_error();
-    auto raw = from_base64url(str(*j, "raw"));
+    auto raw = base64_decode(str(*j, "raw"));
     if (!raw || raw->empty()) return fail(errc::malformed, "Gmail gave message '{}' without its raw text", id);
     return fetched{std::move(*raw), str(*j, "threadId")};
   }
 
   result<std::string> draft(const outgoing_raw& m) override {
-    json msg{{"raw", base64url(m.raw)}};
+    json msg{{"raw", base64_encode(m.raw, base64_alphabet::url, false)}};
     if (!m.thread.empty()) msg["threadId"] = m.thread;
     auto j = call({"POST", _api + "/drafts", json{{"message", msg}}.dump()});
     if (!j) return j.take_error();
@@ -122,7 +121,7 @@ class gmail final : public backend {
   }
 
   result<std::string> send(const outgoing_raw& m) override {
-    json msg{{"raw", base64url(m.raw)}};
+    json msg{{"raw", base64_encode(m.raw, base64_alphabet::url, false)}};
     if (!m.thread.empty()) msg["threadId"] = m.thread;
     auto j = call({"POST", _api + "/messages/send", msg.dump()});
     if (!j) return j.take_error();
@@ -147,7 +146,7 @@ class gmail final : public backend {
   }
 
  private:
-  result<json> call(rest_call c) { return call_api("Gmail", _tokens, c); }
+  result<json> call(rest_call c) { return call_json(_rest, c); }
 
   status modify(const std::string& id, const std::vector<std::string>& add, const std::vector<std::string>& remove) {
     auto j = call({"POST", fmt::format("{}/messages/{}/modify", _api, http::url_encode(id)),
@@ -167,8 +166,8 @@ class gmail final : public backend {
     return fail(errc::invalid_argument, "Gmail has no label '{}' (see email_folders)", name);
   }
 
+  rest_api _rest;
   std::string _api;
-  http::bearer_tokens _tokens;
 };
 
 }  // namespace

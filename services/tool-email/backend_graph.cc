@@ -6,6 +6,7 @@
 
 #include <fmt/format.h>
 
+#include <weft/base/base64.hh>
 #include <weft/http/request.hh>
 
 #include "services/tool-email/backend.hh"
@@ -14,16 +15,6 @@
 namespace weft::tools::email {
 
 namespace {
-
-std::string plain_base64(std::string_view bytes) {
-  auto u = base64url(bytes);
-  for (auto& c : u) {
-    if (c == '-') c = '+';
-    if (c == '_') c = '/';
-  }
-  while (u.size() % 4) u += '=';
-  return u;
-}
 
 /// A KQL value for $search, quoted.
 result<std::string> kql(const std::string& v, const char* what) {
@@ -39,9 +30,8 @@ constexpr std::pair<const char*, const char*> well_known[] = {{"inbox", "inbox"}
 
 class graph_mail final : public backend {
  public:
-  graph_mail(std::string api, http::bearer_tokens tokens) : _api(std::move(api)), _tokens(std::move(tokens)) {
-    while (!_api.empty() && _api.back() == '/') _api.pop_back();
-  }
+  graph_mail(std::string api, http::bearer_tokens tokens)
+      : _rest("Microsoft Graph", std::move(api), std::move(tokens)), _api(_rest.base()) {}
 
   result<std::vector<folder>> folders() override {
     std::vector<folder> out;
@@ -114,20 +104,20 @@ class graph_mail final : public backend {
   }
 
   result<fetched> fetch(const std::string& id) override {
-    auto raw = call_api_raw("Microsoft Graph", _tokens, {"GET", fmt::format("{}/messages/{}/$value", _api, http::url_encode(id))});
+    auto raw = _rest.call_raw("GET", fmt::format("{}/messages/{}/$value", _api, http::url_encode(id)));
     if (!raw) return raw.take_error();
     if (raw->empty()) return fail(errc::malformed, "Microsoft Graph gave message '{}' without its MIME text", id);
     return fetched{std::move(*raw), {}};
   }
 
   result<std::string> draft(const outgoing_raw& m) override {
-    auto j = call({"POST", _api + "/messages", plain_base64(m.raw), "text/plain"});
+    auto j = call({"POST", _api + "/messages", base64_encode(m.raw), "text/plain"});
     if (!j) return j.take_error();
     return str(*j, "id");
   }
 
   result<std::string> send(const outgoing_raw& m) override {
-    auto j = call({"POST", _api + "/sendMail", plain_base64(m.raw), "text/plain"});
+    auto j = call({"POST", _api + "/sendMail", base64_encode(m.raw), "text/plain"});
     if (!j) return j.take_error();
     return std::string();
   }
@@ -157,12 +147,10 @@ class graph_mail final : public backend {
   }
 
  private:
-  result<json> call(rest_call c) { return call_api("Microsoft Graph", _tokens, c); }
+  result<json> call(rest_call c) { return call_json(_rest, c); }
 
-  std::string next_link(const json& j) {
-    auto n = str(j, "@odata.nextLink");
-    return n.rfind(_api, 0) == 0 ? n : std::string();  // only ever back to the same API
-  }
+  /// The next page; rest_api follows it only back into the API.
+  static std::string next_link(const json& j) { return str(j, "@odata.nextLink"); }
 
   /// A folder named by id, well-known name or display name.
   result<std::string> folder_id(const std::string& name) {
@@ -175,8 +163,8 @@ class graph_mail final : public backend {
     return fail(errc::invalid_argument, "Microsoft Graph has no mail folder '{}' (see email_folders)", name);
   }
 
+  rest_api _rest;
   std::string _api;
-  http::bearer_tokens _tokens;
 };
 
 }  // namespace

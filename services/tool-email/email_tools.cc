@@ -7,8 +7,9 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
+#include <weft/base/base64.hh>
+
 #include "services/tool-email/mime.hh"
-#include "services/tool-email/rest.hh"
 
 namespace weft::tools::email {
 
@@ -196,7 +197,7 @@ result<tool::result> attachment(const shared& sh, const json& args, const call_c
     j["text"] = p->bytes;
     return answer(p->info.content_type == "text/html" ? html_text(p->bytes) : p->bytes, j);
   }
-  auto b64 = base64url(p->bytes);
+  auto b64 = base64_encode(p->bytes, base64_alphabet::url, false);
   j["base64url"] = b64;
   return answer(fmt::format("part {} ({}{}, {} bytes) as base64url:\n{}", p->info.index, p->info.content_type,
                             p->info.filename.empty() ? "" : " \"" + p->info.filename + "\"", p->bytes.size(), b64),

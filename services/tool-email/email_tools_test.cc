@@ -10,7 +10,7 @@
 
 #include "services/tool-email/email_tools.hh"
 #include "services/tool-email/mime.hh"
-#include "services/tool-email/rest.hh"
+#include <weft/base/base64.hh>
 #include "tests/mail_servers.hh"
 #include "tests/tool_calls.hh"
 
@@ -37,7 +37,7 @@ std::string with_attachment() {
          "Content-Type: multipart/mixed; boundary=\"b\"\r\n\r\n--b\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n"
          "Hi Alice, the report is attached.\r\n--b\r\nContent-Type: application/pdf; name=\"q4.pdf\"\r\n"
          "Content-Disposition: attachment; filename=\"q4.pdf\"\r\nContent-Transfer-Encoding: base64\r\n\r\n" +
-         base64url(pdf_bytes).append("==").substr(0, 32) + "\r\n--b--\r\n";
+         base64_encode(pdf_bytes) + "\r\n--b--\r\n";
 }
 
 std::string plain(const std::string& subject, const std::string& id, const std::string& from = "carol@example.test") {
@@ -124,7 +124,7 @@ TEST_CASE("IMAP: a message read with its parts listed, and its PDF attachment fe
   auto part = m["parts"][0]["part"].get<int>();
   auto a = f.ok("email_attachment", {{"id", id}, {"part", part}});
   CHECK(a["content_type"] == "application/pdf");
-  auto bytes = from_base64url(a["base64url"].get<std::string>());
+  auto bytes = base64_decode(a["base64url"].get<std::string>());
   REQUIRE(bytes);
   CHECK(*bytes == pdf_bytes);
   auto none = f.call("email_attachment", {{"account", "home"}, {"id", id}, {"part", 9}});
