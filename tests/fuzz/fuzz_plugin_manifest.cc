@@ -1,7 +1,7 @@
 // libFuzzer target: the plugin manifest reader (libs/plugin). A plugin.toml comes with a
 // plugin from anywhere: reading it must never crash, hang or throw, only refuse it with
 // file:line:column; what is accepted must hold what the schema promises, and its network
-// entries must check and write back consistently.
+// entries must check and write back consistently. The bytes are also a URL for allowed().
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
@@ -26,6 +26,16 @@ bool leads_up(std::string_view p) {
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   std::string_view text(reinterpret_cast<const char*>(data), size);
+  // The same bytes as a URL a plugin hands http_fetch, against a list of each kind of entry.
+  static const weft::plugin::allowlist list = [] {
+    weft::plugin::allowlist l;
+    for (auto h : {"api.example.com", "*.example.org:8443", "10.1.2.3:80", "[fd00::1]:443", "xn--bcher-kva.example"})
+      l.hosts.push_back(*weft::plugin::parse_host_rule(h));
+    l.allow_private.push_back(*weft::net::parse_prefix("10.20.0.0/16"));
+    return l;
+  }();
+  auto v = weft::plugin::allowed(list, text, 0, {});
+  if (!v.allowed && v.reason.empty()) std::abort();  // a refusal always says why
   auto m = weft::plugin::parse_manifest(text, "fuzz.toml");
   if (!m) {
     // A refusal always says where: every line starts with the source name.
