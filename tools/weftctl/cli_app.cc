@@ -86,6 +86,16 @@ constexpr const char* mcp_serve_notes =
     "  claude mcp add weft -- weftctl mcp serve\n"
     "It serves the config weftd runs on. Environment: WEFT_RUNTIME_DIR (where weftd runs).";
 
+constexpr const char* security_description =
+    "Scan skills and plugins for prompt injection, hidden text, fetch-and-run, credential theft,\n"
+    "exfiltration, persistence and destructive commands; audit weft's configuration and the\n"
+    "permissions of $WEFT_HOME. Files are read as data: nothing is run, fetched or unpacked.\n"
+    "weft need not be running.";
+
+constexpr const char* security_notes =
+    "Every finding has a check id; weftctl security explain ID says what it means and how to fix\n"
+    "it. The checks, the JSON schema and what is not built yet: docs/guides/security.md.";
+
 bool not_empty(const std::string& v) { return !v.empty(); }
 
 bool is_time(const std::string& v) { return static_cast<bool>(parse_rfc3339(v)); }
@@ -111,6 +121,7 @@ class command_tree {
     llm();
     auth();
     mcp();
+    security();
     completion();
   }
 
@@ -635,6 +646,63 @@ class command_tree {
              "How to connect an MCP client (VS Code, Claude Code, …) to weft, from the config weftd runs on\n"
              "and its $WEFT_HOME/mcp/http.token. When weftd is not running: from the config weftctl finds."},
             [this] { return cmd_mcp_info(_inv.globals); });
+  }
+
+  void security() {
+    auto* g = group(&_root, "security", "scan skills, plugins and the configuration for known-bad patterns",
+                    {"security scan|explain …", "security scan|explain …", security_notes, security_description});
+    auto& a = _inv.security;
+    auto* scan = command(
+        g, "scan", "scan skill folders, installed skills, the config and $WEFT_HOME",
+        {"security scan [PATH…] [--installed] [--config] [--severity LEVEL] [--fix [--yes]]", "",
+         "Without PATH, --installed or --config: all of the installed skills, the config and $WEFT_HOME.\n"
+         "--installed: $WEFT_SKILLS_DIR, $WEFT_HOME/skills and each agent's <workspace>/skills.\n"
+         "--config: the config file weftd would read (as config check finds it) and the permissions of\n"
+         "$WEFT_HOME's keys, token stores, sessions, audit chain and skill folders.\n"
+         "\n"
+         "Each finding: severity, check id, file:line and what was seen. Exit code 1 when a finding is at\n"
+         "or above --severity (default high) or a file could not be read, else 0.\n"
+         "\n"
+         "--fix plans the safe fixes (permissions only) and prints them; --fix --yes makes them and\n"
+         "reports what is left. Configuration findings (inline secrets, policies) are not changed.\n"
+         "\n"
+         "Examples:\n  weftctl security scan ~/Downloads/weather-skill\n"
+         "  weftctl security scan --installed --severity medium\n"
+         "  weftctl security scan --config --fix\n"
+         "  weftctl security scan --json ./skills > report.json\n\n" +
+             std::string(security_notes)},
+        [this] { return cmd_security_scan(_inv.globals, _inv.security); },
+        [this] {
+          if (_inv.security.yes && !_inv.security.fix) cli::usage("--yes goes with --fix");
+        });
+    scan->add_option("PATH", a.paths, "skill or plugin folders, or single files")->type_name("PATH");
+    scan->add_flag("--installed", a.installed, "the installed skills");
+    scan->add_flag("--config", a.config, "the configuration and $WEFT_HOME's permissions");
+    scan->add_option("--severity", a.severity, "exit 1 at findings this bad or worse (default high)")
+        ->type_name("LEVEL")
+        ->check(cli::one_of({"info", "low", "medium", "high", "critical"}));
+    scan->add_flag("--fix", a.fix, "plan the safe fixes (permissions) and print them");
+    scan->add_flag("--yes", a.yes, "with --fix: make the changes");
+    scan->add_option("--config-file", a.config_file, "the config to audit (default: the one weftd would read)")
+        ->type_name("FILE")
+        ->check(cli::needs("a file", not_empty));
+    scan->add_option("--home", a.home, "the state directory to audit (default $WEFT_HOME)")
+        ->type_name("DIR")
+        ->check(cli::needs("a directory", not_empty));
+    auto* ex = command(
+        g, "explain", "what a check looks for and how to fix what it found",
+        {"security explain ID | --all [--markdown]", "explain ID | --all [--markdown]",
+         "--all lists every check; with --markdown as the tables of docs/guides/security.md.\n"
+         "\nExamples:\n  weftctl security explain SKL-029\n  weftctl security explain --all --markdown"},
+        [this] { return cmd_security_explain(_inv.globals, _inv.security); },
+        [this] {
+          auto& s = _inv.security;
+          if (s.id.empty() == !s.all) cli::usage("security explain needs a check ID or --all (not both)");
+          if (s.markdown && !s.all) cli::usage("--markdown goes with --all");
+        });
+    ex->add_option("ID", a.id, "a check id, e.g. SKL-029")->type_name("ID");
+    ex->add_flag("--all", a.all, "every check");
+    ex->add_flag("--markdown", a.markdown, "with --all: Markdown tables by family");
   }
 
   void mcp_add_check() {

@@ -38,6 +38,7 @@ struct invocation {
   llm_policy_args llm;
   auth_args auth;
   mcp_add_args mcp_add;
+  security_args security;
   std::string mcp_name;  ///< mcp remove
   std::string shell;     ///< completion
 };

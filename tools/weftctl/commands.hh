@@ -119,6 +119,21 @@ int cmd_auth_logout(const options& o, const auth_args& a);
 int cmd_auth_grant(const options& o, const auth_args& a);
 int cmd_auth_revoke(const options& o, const auth_args& a);
 
+/// security scan|explain (tools/weftctl/security.cc): read from the files, no running weft needed.
+struct security_args {
+  std::vector<std::string> paths;  ///< scan: skill or plugin folders or files
+  bool installed = false;          ///< scan: the installed skill folders
+  bool config = false;             ///< scan: the configuration and $WEFT_HOME's permissions
+  std::string config_file;         ///< --config-file; "": the one weftd would read
+  std::string home;                ///< --home; "": $WEFT_HOME (as weftd resolves it)
+  std::string severity = "high";   ///< exit 1 at findings of this severity or worse
+  bool fix = false, yes = false;   ///< --fix plans permission fixes; with --yes makes them
+  std::string id;                  ///< explain ID
+  bool all = false, markdown = false;
+};
+int cmd_security_scan(const options& o, const security_args& a);
+int cmd_security_explain(const options& o, const security_args& a);
+
 /// mcp add (tools/weftctl/mcp.cc).
 struct mcp_add_args {
   std::string name;
