@@ -45,15 +45,17 @@ inline std::string slurp_file(const std::filesystem::path& p) {
 }
 
 /// dovecot serving IMAP on 127.0.0.1 for `users` (name, password), with Drafts, Sent and
-/// Archive marked by special use. As root its mail processes run as nobody; otherwise as
-/// the test's own user.
+/// Archive marked by special use. With `userinfo_url` it also takes XOAUTH2 and OAUTHBEARER,
+/// asking that URL whom a bearer token is for (its passdb oauth2, introspection by
+/// "Authorization: Bearer"). As root its mail processes run as nobody; otherwise as the
+/// test's own user.
 struct dovecot {
   temp_dir dir{"weft-dovecot"};
   pid_t pid = -1;
   int port = 0;
   bool up = false;
 
-  explicit dovecot(const std::vector<std::pair<std::string, std::string>>& users) {
+  explicit dovecot(const std::vector<std::pair<std::string, std::string>>& users, const std::string& userinfo_url = {}) {
     auto exe = find_executable("dovecot", "/usr/sbin:/usr/bin:/usr/local/sbin");
     if (!exe) return;
     port = free_port();
@@ -79,10 +81,16 @@ struct dovecot {
     }
     std::ofstream c(dir.path / "dovecot.conf");
     c << "base_dir = " << d << "/run\nstate_dir = " << d << "/state\nlog_path = " << d << "/dovecot.log\n"
-      << "protocols = imap\nlisten = 127.0.0.1\nssl = no\ndisable_plaintext_auth = no\nauth_mechanisms = plain login\n"
+      << "protocols = imap\nlisten = 127.0.0.1\nssl = no\ndisable_plaintext_auth = no\nauth_mechanisms = plain login"
+      << (userinfo_url.empty() ? "" : " xoauth2 oauthbearer") << "\n"
       << "mail_location = maildir:" << d << "/mail/%u\nfirst_valid_uid = 1\n";
     if (::geteuid() != 0)
       c << "default_internal_user = " << user << "\ndefault_internal_group = " << group << "\ndefault_login_user = " << user << "\n";
+    if (!userinfo_url.empty()) {
+      std::ofstream o(dir.path / "oauth2.conf.ext");
+      o << "introspection_mode = auth\nintrospection_url = " << userinfo_url << "\nusername_attribute = email\n";
+      c << "passdb {\n  driver = oauth2\n  mechanisms = xoauth2 oauthbearer\n  args = " << d << "/oauth2.conf.ext\n}\n";
+    }
     c << "passdb {\n  driver = passwd-file\n  args = scheme=PLAIN username_format=%u " << d << "/users\n}\n"
       << "userdb {\n  driver = static\n  args = uid=" << user << " gid=" << group << " home=" << d << "/mail/%u\n}\n"
       << "namespace inbox {\n  inbox = yes\n"

@@ -24,7 +24,9 @@ authorization_pending for the first --pending polls and slow_down once (at the s
 or any poll faster than the interval); then the user "approves" (or denies with POST /_deny_device).
 Control: GET /_requests (every request: path, form fields with secrets masked), GET
 /_refresh_tokens (the live ones, for tests looking for them where they must not be), POST
-/_expire (every access token expires now), POST /_revoke_all, GET /_tokens (counts).
+/_expire (every access token expires now), POST /_revoke_all, GET /_tokens (counts), GET
+/_userinfo (the lookups of GET /userinfo, where a mail server asks whom a bearer token is for:
+{"email": --user} for a live access token, 401 otherwise).
 Usage: fake_idp.py [--port 0] [--port-file F] [--client-id ID] [--client-secret S]
        [--ttl SECONDS] [--pending N]
 """
@@ -48,6 +50,7 @@ REFRESH = {}    # refresh token -> scope (live ones)
 ACCESS = {}     # access token -> expiry
 DEVICES = {}    # device_code -> {scope, polls, last, denied, interval}
 CFG = {}
+USERINFO = []  # the /userinfo lookups: token's last 6 characters, live
 
 
 def masked(fields):
@@ -115,6 +118,18 @@ class Handler(BaseHTTPRequestHandler):
                 for d in DEVICES.values():
                     d["denied"] = True
             return self.send(200, {"ok": True})
+        if path == "/userinfo":  # who a live access token is for (mail servers introspect XOAUTH2 tokens here)
+            auth = self.headers.get("Authorization", "")
+            token = auth[len("Bearer "):] if auth.startswith("Bearer ") else ""
+            with LOCK:
+                live = ACCESS.get(token, 0) > time.time()
+                USERINFO.append({"token": token[-6:], "live": live})
+            if not live:
+                return self.send(401, {"error": "invalid_token"})
+            return self.send(200, {"email": CFG["user"], "email_verified": True, "sub": "1001"})
+        if path == "/_userinfo":
+            with LOCK:
+                return self.send(200, USERINFO)
         with LOCK:
             REQUESTS.append({"method": verb, "path": path, "query": query, "form": masked(fields), "t": time.time()})
         if path.endswith("/.well-known/openid-configuration"):
@@ -270,8 +285,9 @@ def main():
     ap.add_argument("--pending", type=int, default=2)
     ap.add_argument("--interval", type=int, default=1)
     ap.add_argument("--refuse", action="store_true")
+    ap.add_argument("--user", default="alice@example.test", help="whom GET /userinfo says a live token is for")
     a = ap.parse_args()
-    CFG.update(client_id=a.client_id, client_secret=a.client_secret, ttl=a.ttl, pending=a.pending,
+    CFG.update(user=a.user, client_id=a.client_id, client_secret=a.client_secret, ttl=a.ttl, pending=a.pending,
                interval=a.interval, refuse=a.refuse)
     return serve(Handler, a.port, a.port_file)
 

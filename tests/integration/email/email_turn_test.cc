@@ -20,6 +20,7 @@
 #include "tests/integration/fake_peer.hh"
 #include "tests/integration/harness.hh"
 #include "tests/integration/turn_client.hh"
+#include "tests/mail_servers.hh"
 
 using namespace weft;
 using json = nlohmann::json;
@@ -224,4 +225,93 @@ TEST_CASE("Microsoft Graph mail in agent turns: search, read, a draft for a non-
   CHECK(msg->subject == "Numbers");
   CHECK(msg->from == "Alice <alice@example.test>");
   secrets_stay_in_the_broker(m);
+}
+
+TEST_CASE("IMAP and SMTP with XOAUTH2 in agent turns: tokens from the broker, checked by dovecot at the identity provider; "
+          "an expired one refreshed once and the call retried") {
+  weft::tools::email::mime_init();
+  test::fake_peer idp{"fake_idp.py", {"--client-secret", "cs-very-secret", "--interval", "1", "--pending", "0", "--user",
+                                      "alice@example.test"}};
+  test::fake_peer llm{"fake_llm.py"};
+  test::dovecot imap({{"bob@example.test", "bobpw"}}, idp.url() + "/userinfo");
+  REQUIRE_MESSAGE(imap.up, "dovecot did not start (tools/dev setup installs Debian's dovecot-imapd)");
+  test::smtp_server smtp("unused", "unused");
+  REQUIRE(smtp.up);
+  imap.deliver("bob@example.test", "bobpw", "INBOX", "From: bob@example.test\r\nTo: alice@example.test\r\nSubject: x\r\n\r\nx\r\n");
+  auto u = idp.url() + "/google";
+  auto config = fmt::format(
+      "[providers.fake]\nstyle = \"openai\"\nbase_url = \"{url}/v1\"\nmodel = \"fake-model\"\n\n"
+      "[llm]\ndefault_provider = \"fake\"\nretries = 0\n\n[memory]\nenabled = false\n\n"
+      "[agents.main]\nmax_iterations = 8\ntool_timeout_ms = 20000\n[agents.main.tools]\nfamilies = [\"email\"]\n\n"
+      "[oauth2.providers.google]\nclient_id = \"weft-test-client\"\nclient_secret = \"cs-very-secret\"\n"
+      "auth_url = \"{u}/o/oauth2/v2/auth\"\ntoken_url = \"{u}/token\"\ndevice_url = \"{u}/device/code\"\n"
+      "[oauth2.grants.main]\nwork = [\"mail\"]\n\n"
+      "[tools.email.accounts.m]\nimap_url = \"{imap}\"\nsmtp_url = \"{smtp}\"\nusername = \"alice@example.test\"\n"
+      "oauth2_account = \"work\"\naddress = \"Alice <alice@example.test>\"\nagents = [\"main\"]\nsenders = [\"main\"]\n",
+      fmt::arg("url", llm.url()), fmt::arg("u", u), fmt::arg("imap", imap.url()), fmt::arg("smtp", smtp.url()));
+  auto s = test::stack::start(config);
+  REQUIRE(s);
+  auto b = s->bus_client();
+  auto started = b->call("oauth2", proto::oauth_v1::start_login{"google", "work", {"mail"}, "device"},
+                         ipc::call_options{.timeout = std::chrono::seconds(10)});
+  REQUIRE(started);
+  auto login = started->as<proto::oauth_v1::login_started>();
+  REQUIRE(login);
+  bool in = false;
+  for (int i = 0; i < 10 && !in; ++i)
+    in = static_cast<bool>(b->call("oauth2", proto::oauth_v1::wait_login{login->login_id, 5000},
+                                   ipc::call_options{.timeout = std::chrono::seconds(10)}));
+  REQUIRE(in);
+  std::vector<std::string> deltas;
+  auto turn = [&](const std::string& id, json steps) {
+    REQUIRE(llm.post("/_script", steps.dump()).status == 200);
+    return test::streamed_turn(*b, "main", test::web_turn(id, id, "mail please"), deltas);
+  };
+  auto bodies = [&] {
+    std::vector<std::string> out;
+    for (auto& q : json::parse(llm.get("/_requests").body)) out.push_back(q["body"].dump());
+    return out;
+  };
+  auto lookups = [&] { return json::parse(idp.get("/_userinfo").body); };
+
+  // A draft in alice's Drafts: dovecot let the broker's token in, having asked the IdP.
+  auto r1 = turn("x1", json::array({call("email_draft", {{"account", "m"}, {"to", {"bob@example.test"}}, {"subject", "Plan"},
+                                                         {"body", "Draft one."}}),
+                                    call("email_search", {{"account", "m"}, {"folder", "Drafts"}}),
+                                    {{"text", "Drafted."}}}));
+  CHECK(r1.tool_calls == 2);
+  CHECK(bodies().back().find("Plan") != std::string::npos);
+  auto first = lookups();
+  REQUIRE(!first.empty());
+  for (auto& l : first) CHECK(l["live"] == true);
+  auto dlog = imap.log();
+  bool logged_in = dlog.find("user=<alice@example.test>") != std::string::npos;
+  CHECK_MESSAGE(logged_in, dlog);
+
+  // Every access token expires: dovecot's lookup says 401, tool-email names the refused token,
+  // the broker refreshes once, the login is tried again and the send goes out over SMTP.
+  auto refreshes = [&] {
+    int n = 0;
+    for (auto& q : json::parse(idp.get("/_requests").body))
+      if (q["form"].value("grant_type", "") == "refresh_token") ++n;
+    return n;
+  };
+  auto before = refreshes();
+  REQUIRE(idp.post("/_expire", "{}").status == 200);
+  auto r2 = turn("x2", json::array({call("email_search", {{"account", "m"}, {"folder", "Drafts"}}),
+                                    call("email_send", {{"account", "m"}, {"to", {"bob@example.test"}}, {"subject", "Sent"},
+                                                        {"body", "Hello Bob."}}),
+                                    {{"text", "Sent."}}}));
+  CHECK(r2.tool_calls == 2);
+  CHECK(refreshes() == before + 1);
+  auto after = lookups();
+  std::size_t refused = 0;
+  for (std::size_t i = first.size(); i < after.size(); ++i)
+    if (after[i]["live"] == false) ++refused;
+  CHECK(refused == 1);
+  CHECK(bodies().back().find("Plan") != std::string::npos);
+  auto got = smtp.received();
+  REQUIRE(got.size() == 1);
+  CHECK(json::parse(got[0].second)["login"] == "alice@example.test");
+  CHECK(bodies().back().find("sent <") != std::string::npos);
 }
