@@ -103,6 +103,7 @@ int cmd_security_scan(const options& o, const security_args& a) {
       if (rep.fix_applied) fmt::print("after the changes:\n");
     }
     fmt::print("{}", scan::to_text(rep));
+    for (auto& e : rep.errors) fmt::print(stderr, "error: {}\n", e);
   }
   return rep.passed() && rep.errors.empty() ? 0 : 1;
 }

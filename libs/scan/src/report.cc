@@ -72,7 +72,6 @@ std::string to_text(const report& r) {
     if (f.more) out += fmt::format(" (+{} more)", f.more);
     out += '\n';
   }
-  for (auto& e : r.errors) out += fmt::format("error: {}\n", e);
   std::array<std::size_t, 5> n{};
   for (auto& f : r.findings) ++n[static_cast<std::size_t>(f.r->sev)];
   std::vector<std::string> what;

@@ -39,7 +39,7 @@ struct report {
 
 /// The JSON document (version 1).
 std::string to_json(const report& r);
-/// Lines for a terminal: one per finding, then a summary.
+/// Lines for a terminal: one per finding, then a summary (errors are the caller's to print).
 std::string to_text(const report& r);
 /// `weftctl security explain ID`.
 std::string explain(const rule& r);
