@@ -109,6 +109,14 @@ with tempfile.TemporaryDirectory() as t:
     rc, doc = scan_json("--config", "--config-file", cfg, env=henv)
     check({f["id"] for f in doc["findings"]} == {"CFG-002"}, "second scan: no filesystem finding")
 
+    # --installed: $WEFT_HOME/skills holds a copy of a malicious skill.
+    import shutil
+    shutil.copytree(os.path.join(corpus, "malicious", "persona-booster"), os.path.join(home, "skills", "persona-booster"))
+    rc, doc = scan_json("--installed", "--config-file", cfg, env=henv)
+    check(rc == 1 and os.path.join(home, "skills") in doc["scanned"]["paths"], f"--installed: {rc} {doc['scanned']}")
+    check(any(f["id"] == "SKL-045" and "persona-booster" in f["file"] for f in doc["findings"]),
+          "--installed finds the planted SOUL.md write")
+
     # explain and usage errors.
     rc, out, err = run("security", "explain", "SKL-001", env=env)
     check(rc == 0 and out.startswith("SKL-001"), f"explain: {rc} {out[:40]}")
