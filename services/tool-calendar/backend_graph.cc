@@ -95,8 +95,9 @@ std::string utc(instant t) { return format_time(t, "UTC").substr(0, 19) + "Z"; }
 /// The zone a Graph event's rule runs in, when it names one libical knows.
 std::string zone_of_event(const json& e) {
   if (e.contains("recurrence") && e["recurrence"].is_object() && e["recurrence"].contains("range"))
-    if (auto z = str(e["recurrence"]["range"], "recurrenceTimeZone"); !z.empty() && known_zone(z)) return z;
-  if (auto z = str(e, "originalStartTimeZone"); !z.empty() && known_zone(z)) return z;
+    if (auto z = str(e["recurrence"]["range"], "recurrenceTimeZone"); !z.empty() && known_zone(z)) return canonical_zone(z);
+  // Graph names zones the Windows way ("W. Europe Standard Time"): known by their IANA names.
+  if (auto z = str(e, "originalStartTimeZone"); !z.empty() && known_zone(z)) return canonical_zone(z);
   return "";
 }
 

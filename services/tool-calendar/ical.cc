@@ -32,7 +32,13 @@ using component_ptr = std::unique_ptr<icalcomponent, void (*)(icalcomponent*)>;
 
 icaltimezone* zone_of(std::string_view tzid) {
   if (tzid.empty() || tzid == "UTC" || tzid == "Z") return icaltimezone_get_utc_timezone();
-  return icaltimezone_get_builtin_timezone(std::string(tzid).c_str());
+  if (auto* z = icaltimezone_get_builtin_timezone(std::string(tzid).c_str())) return z;
+  // Outlook, Exchange and Graph name zones the Windows way.
+  if (auto iana = iana_of_windows_zone(tzid); !iana.empty()) return zone_of(iana);
+  // A publisher's prefix before an IANA name: the longest suffix after a '/' that is one.
+  for (std::size_t at = tzid.find('/'); at != std::string_view::npos && at + 1 < tzid.size(); at = tzid.find('/', at + 1))
+    if (auto* z = icaltimezone_get_builtin_timezone(std::string(tzid.substr(at + 1)).c_str())) return z;
+  return nullptr;
 }
 
 instant to_instant(icaltimetype t) {
@@ -89,6 +95,24 @@ bool known_zone(std::string_view tzid) {
   return zone_of(tzid) != nullptr;
 }
 
+namespace {
+
+/// The IANA name of a zone named another way (Windows, a prefix), or the name as it is.
+std::string canonical_locked(std::string_view tzid) {
+  if (tzid.empty() || icaltimezone_get_builtin_timezone(std::string(tzid).c_str())) return std::string(tzid);
+  if (auto* z = zone_of(tzid))
+    if (const char* loc = icaltimezone_get_location(z); loc && *loc) return loc;
+  return std::string(tzid);
+}
+
+}  // namespace
+
+std::string canonical_zone(std::string_view tzid) {
+  std::lock_guard<std::mutex> l(ical_mutex());
+  init_once();
+  return canonical_locked(tzid);
+}
+
 result<std::vector<event>> parse_ics(std::string_view text, std::string_view shown) {
   std::lock_guard<std::mutex> l(ical_mutex());
   init_once();
@@ -113,12 +137,20 @@ result<std::vector<event>> parse_ics(std::string_view text, std::string_view sho
     if (!ps) return fail(errc::malformed, "Failed to read the calendar '{}': event '{}' has no DTSTART", shown, e.uid);
     auto start = icalcomponent_get_dtstart(c);
     e.tzid = tzid_of(start, ps);
-    if (!e.tzid.empty() && !start.zone)
-      return fail(errc::malformed, "Failed to read the calendar '{}': event '{}' names the time zone '{}', which is neither "
-                                   "defined in it nor known", shown, e.uid, e.tzid);
+    if (!e.tzid.empty() && !start.zone) {
+      // Not defined in the file: a zone known by that name (or its Windows or prefixed form).
+      auto* z = zone_of(e.tzid);
+      if (!z)
+        return fail(errc::malformed, "Failed to read the calendar '{}': event '{}' names the time zone '{}', which is neither "
+                                     "defined in it nor known", shown, e.uid, e.tzid);
+      start = icaltime_set_timezone(&start, z);
+    }
+    // What weft writes names the zone by its IANA name, with that zone's VTIMEZONE.
+    e.tzid = canonical_locked(e.tzid);
     e.all_day = icaltime_is_date(start);
     e.start = to_instant(start);
     auto end = icalcomponent_get_dtend(c);  // DTEND, or DTSTART + DURATION
+    if (!end.zone && !icaltime_is_utc(end) && !icaltime_is_null_time(end) && start.zone) end = icaltime_set_timezone(&end, start.zone);
     e.end = icaltime_is_null_time(end) ? e.start + (e.all_day ? 86400 : 0) : to_instant(end);
     if (e.end < e.start) e.end = e.start;
     if (auto* rr = icalcomponent_get_first_property(c, ICAL_RRULE_PROPERTY)) {
@@ -148,6 +180,18 @@ result<std::vector<event>> parse_ics(std::string_view text, std::string_view sho
 }
 
 namespace {
+
+/// A copy of the VTIMEZONE of zone `tzid`, under that name: libical's own copies are named
+/// "/freeassociation.sourceforge.net/<zone>", which the events' TZID parameters are not.
+icalcomponent* vtimezone_named(const std::string& tzid) {
+  auto* zone = zone_of(tzid);
+  if (!zone) return nullptr;
+  auto* vtz = icaltimezone_get_component(zone);
+  if (!vtz) return nullptr;
+  auto* copy = icalcomponent_new_clone(vtz);
+  if (auto* p = icalcomponent_get_first_property(copy, ICAL_TZID_PROPERTY)) icalproperty_set_tzid(p, tzid.c_str());
+  return copy;
+}
 
 /// A VEVENT of `e`, its times in its zone's wall clock.
 icalcomponent* vevent_of(const event& e) {
@@ -179,8 +223,7 @@ std::string to_ics(const std::vector<event>& events) {
   for (auto& e : events)
     if (!e.tzid.empty() && e.tzid != "UTC") zones.insert(e.tzid);
   for (auto& z : zones)
-    if (auto* zone = zone_of(z))
-      if (auto* vtz = icaltimezone_get_component(zone)) icalcomponent_add_component(cal.get(), icalcomponent_new_clone(vtz));
+    if (auto* vtz = vtimezone_named(z)) icalcomponent_add_component(cal.get(), vtz);
   for (auto& e : events) icalcomponent_add_component(cal.get(), vevent_of(e));
   char* s = icalcomponent_as_ical_string_r(cal.get());
   std::string out = s ? s : "";
@@ -221,8 +264,7 @@ result<std::string> add_to_ics(std::string_view text, const std::vector<event>& 
       if (const char* id = icalproperty_get_tzid(p)) defined.insert(id);
   for (auto& e : events)
     if (!e.tzid.empty() && e.tzid != "UTC" && defined.insert(e.tzid).second)
-      if (auto* zone = zone_of(e.tzid))
-        if (auto* vtz = icaltimezone_get_component(zone)) icalcomponent_add_component(cal, icalcomponent_new_clone(vtz));
+      if (auto* vtz = vtimezone_named(e.tzid)) icalcomponent_add_component(cal, vtz);
   for (auto& e : events) icalcomponent_add_component(cal, vevent_of(e));
   return text_of(root.get());
 }

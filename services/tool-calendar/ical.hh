@@ -10,6 +10,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include <weft/base/result.hh>
@@ -76,8 +77,19 @@ std::vector<interval> free_slots(std::vector<interval> busy, instant from, insta
 /// Is `rule` an RRULE libical reads ("FREQ=WEEKLY;COUNT=10")?
 bool valid_rrule(std::string_view rule);
 
-/// Is `tzid` a time zone libical knows?
+/// Is `tzid` a time zone libical knows — an IANA name, a Windows name (Outlook, Exchange,
+/// Graph: "W. Europe Standard Time"), or an IANA name behind a publisher's prefix
+/// ("/mozilla.org/20050126_1/Europe/Berlin")?
 bool known_zone(std::string_view tzid);
+
+/// The IANA name of a known zone named another way ("W. Europe Standard Time" →
+/// "Europe/Berlin"); any other name as it is.
+std::string canonical_zone(std::string_view tzid);
+
+/// The IANA zone of a Windows time zone name (windows_zones.cc, after CLDR), or "".
+std::string_view iana_of_windows_zone(std::string_view name);
+/// The whole table, for tests.
+std::vector<std::pair<std::string_view, std::string_view>> windows_zone_table();
 
 /// "2026-12-10T10:00" (or with seconds, or "2026-12-10" for midnight; a trailing "Z" or
 /// "+01:00" is honoured) as a time in `tzid` ("" or "UTC": UTC) → UTC seconds.

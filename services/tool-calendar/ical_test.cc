@@ -160,3 +160,51 @@ TEST_CASE("moving edits the calendar in place: attendees, alarms and other prope
         std::vector<std::string>{"2026-12-02T14:00:00+01:00", "2026-12-09T09:00:00+01:00 moved", "2026-12-16T14:00:00+01:00"});
   CHECK_FALSE(move_in_ics(text, "nope", 0, std::nullopt));
 }
+
+TEST_CASE("zones named the Windows way (Outlook, Exchange, Graph) or behind a publisher's prefix") {
+  // Every Windows name maps to a zone libical knows.
+  for (auto [windows, iana] : windows_zone_table()) {
+    INFO(windows, " -> ", iana);
+    CHECK(known_zone(iana));
+    CHECK(known_zone(windows));
+  }
+  CHECK(iana_of_windows_zone("W. Europe Standard Time") == "Europe/Berlin");
+  CHECK(iana_of_windows_zone("Mars Standard Time").empty());
+  CHECK(known_zone("/mozilla.org/20050126_1/Europe/Berlin"));
+  CHECK_FALSE(known_zone("/mozilla.org/20050126_1/Nowhere/Land"));
+
+  // An Outlook export: its TZID is a Windows name, its VTIMEZONE a rule of its own; a weekly
+  // series at 10:00 stays at 10:00 Berlin time across the change to winter time on 25 October.
+  const char* outlook =
+      "BEGIN:VCALENDAR\r\nPRODID:-//Microsoft Corporation//Outlook 16.0 MIMEDIR//EN\r\nVERSION:2.0\r\n"
+      "BEGIN:VTIMEZONE\r\nTZID:W. Europe Standard Time\r\n"
+      "BEGIN:STANDARD\r\nDTSTART:16011028T030000\r\nRRULE:FREQ=YEARLY;BYDAY=-1SU;BYMONTH=10\r\nTZOFFSETFROM:+0200\r\n"
+      "TZOFFSETTO:+0100\r\nEND:STANDARD\r\n"
+      "BEGIN:DAYLIGHT\r\nDTSTART:16010325T020000\r\nRRULE:FREQ=YEARLY;BYDAY=-1SU;BYMONTH=3\r\nTZOFFSETFROM:+0100\r\n"
+      "TZOFFSETTO:+0200\r\nEND:DAYLIGHT\r\nEND:VTIMEZONE\r\n"
+      "BEGIN:VEVENT\r\nUID:outlook-1\r\nDTSTAMP:20261001T000000Z\r\nSUMMARY:Jour fixe\r\n"
+      "DTSTART;TZID=\"W. Europe Standard Time\":20261015T100000\r\nDTEND;TZID=\"W. Europe Standard Time\":20261015T110000\r\n"
+      "RRULE:FREQ=WEEKLY;COUNT=4\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n";
+  auto ev = parse_ics(outlook, "outlook.ics");
+  REQUIRE_MESSAGE(ev, (ev ? "" : ev.err().message));
+  auto occ = expand(*ev, at("2026-10-01T00:00Z", ""), at("2026-11-30T00:00Z", ""), 100);
+  CHECK(local_starts(occ, "Europe/Berlin") == std::vector<std::string>{"2026-10-15T10:00:00+02:00", "2026-10-22T10:00:00+02:00",
+                                                                      "2026-10-29T10:00:00+01:00", "2026-11-05T10:00:00+01:00"});
+  CHECK(occ[0].end - occ[0].start == 3600);
+  CHECK((*ev)[0].tzid == "Europe/Berlin");  // written back under its IANA name, with that zone's rules
+  auto written = to_ics(*ev);
+  CHECK(written.find("DTSTART;TZID=Europe/Berlin:20261015T100000") != std::string::npos);
+  CHECK(written.find("TZID:Europe/Berlin") != std::string::npos);
+  CHECK(canonical_zone("W. Europe Standard Time") == "Europe/Berlin");
+  CHECK(canonical_zone("Custom/Zone") == "Custom/Zone");
+
+  // Without a VTIMEZONE in the file, a Windows or prefixed name is still a known zone.
+  for (const char* tzid : {"W. Europe Standard Time", "/mozilla.org/20050126_1/Europe/Berlin"}) {
+    auto text = std::string("BEGIN:VCALENDAR\r\nVERSION:2.0\r\nBEGIN:VEVENT\r\nUID:w\r\nDTSTART;TZID=\"") + tzid +
+                "\":20261210T100000\r\nDTEND;TZID=\"" + tzid + "\":20261210T103000\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n";
+    auto one = parse_ics(text, "w.ics");
+    REQUIRE_MESSAGE(one, (one ? "" : one.err().message));
+    CHECK((*one)[0].start == at("2026-12-10T09:00Z", ""));
+    CHECK((*one)[0].end == at("2026-12-10T09:30Z", ""));
+  }
+}
