@@ -133,7 +133,11 @@ bool quoted(std::string_view line, std::size_t b, std::size_t e) {
 std::optional<std::size_t> first_match(const RE2& re, std::string_view text, bool skip_quoted) {
   re2::StringPiece all(text.data(), text.size()), m;
   std::size_t from = 0;
-  while (from <= text.size() && re.Match(all, from, text.size(), RE2::UNANCHORED, &m, 1)) {
+  // Each quoted mention costs a look back along the line: after this many, the rest of a
+  // line that repeats a phrase in quotes thousands of times counts as unquoted.
+  constexpr int max_quoted = 32;
+  for (int seen = 0; from <= text.size() && re.Match(all, from, text.size(), RE2::UNANCHORED, &m, 1); ++seen) {
+    if (seen == max_quoted) return static_cast<std::size_t>(m.data() - text.data());
     auto b = static_cast<std::size_t>(m.data() - text.data());
     auto e = b + m.size();
     if (!skip_quoted || !quoted(text, b, e)) return b;
@@ -228,14 +232,15 @@ void unicode_detectors(std::string_view text, collector& out) {
 
 void comment_detector(std::string_view text, collector& out) {
   auto& re = *the_engine().comment_words;
-  std::size_t p = 0;
+  std::size_t p = 0, counted = 0;
+  std::uint32_t line = 1;  // of `counted`, advanced as comments are found (never recounted)
   while ((p = text.find("<!--", p)) != std::string_view::npos) {
     auto end = text.find("-->", p + 4);
     auto inner = text.substr(p + 4, end == std::string_view::npos ? std::string_view::npos : end - p - 4);
-    if (RE2::PartialMatch(re2::StringPiece(inner.data(), inner.size()), re)) {
-      auto line = static_cast<std::uint32_t>(1 + std::count(text.begin(), text.begin() + static_cast<std::ptrdiff_t>(p), '\n'));
-      out.add(*find_rule("SKL-013"), line, inner.substr(0, 120));
-    }
+    line += static_cast<std::uint32_t>(std::count(text.begin() + static_cast<std::ptrdiff_t>(counted),
+                                                  text.begin() + static_cast<std::ptrdiff_t>(p), '\n'));
+    counted = p;
+    if (RE2::PartialMatch(re2::StringPiece(inner.data(), inner.size()), re)) out.add(*find_rule("SKL-013"), line, inner.substr(0, 120));
     if (end == std::string_view::npos) break;
     p = end + 3;
   }
