@@ -11,10 +11,10 @@
 
 #include <weft/service/config.hh>
 #include <weft/service/startup.hh>
+#include <weft/toolserver/broker_token.hh>
 #include <weft/toolserver/tool_main.hh>
 
 #include "proto/memory_v1.hh"
-#include "proto/oauth_v1.hh"
 #include "services/tool-email/email_tools.hh"
 #include "services/tool-email/mime.hh"
 
@@ -76,22 +76,7 @@ int main(int argc, char** argv) {
     }
     auto& rt = s.rt;
     es.broker = [&rt](const std::string& account, const std::vector<std::string>& scopes, const std::string& agent,
-                      const std::string& refused) -> result<std::string> {
-      proto::oauth_v1::get_token q;
-      q.account = account;
-      q.scopes = scopes;
-      q.refused = refused;
-      q.agent = agent;
-      auto r = rt.call_and_wait("oauth2", q, {.timeout = std::chrono::seconds(20), .retry = true});
-      // No grant of the account to this agent: the call is Denied, as the broker said.
-      if (!r && proto::oauth_v1::is(r.err(), proto::oauth_v1::error_code::denied))
-        return tools::tool::make(tools::tool::error_code::denied, "no token of account '{}' for this agent: {}", account,
-                                 r.err().message);
-      if (!r) return fail(errc::unavailable, "the OAuth2 broker gave no token for '{}': {}", account, r.err().message);
-      auto t = r->as<proto::oauth_v1::access_token>();
-      if (!t) return t.take_error();
-      return t->access_token;
-    };
+                      const std::string& refused) { return tools::broker_token(rt, account, scopes, agent, refused); };
     auto& lg = s.log;
     es.on_sent = [&rt, &lg](const tools::email::sent_record& m) {
       proto::memory_v1::mail_sent e;

@@ -19,6 +19,7 @@
 #include "services/tool-email/mime.hh"
 #include "tests/integration/fake_peer.hh"
 #include "tests/integration/harness.hh"
+#include "tests/integration/oauth2_login.hh"
 #include "tests/integration/turn_client.hh"
 #include "tests/mail_servers.hh"
 
@@ -72,19 +73,8 @@ struct mail_stack {
     s = test::stack::start(config);
     REQUIRE(s);
     b = s->bus_client();
-    auto started = b->call("oauth2", proto::oauth_v1::start_login{google ? "google" : "microsoft", "work",
-                                                                  google ? std::vector<std::string>{"gmail.modify"}
-                                                                         : std::vector<std::string>{"mail", "mail.send"},
-                                                                  "device"},
-                           ipc::call_options{.timeout = std::chrono::seconds(10)});
-    REQUIRE(started);
-    auto login = started->as<proto::oauth_v1::login_started>();
-    REQUIRE(login);
-    bool in = false;
-    for (int i = 0; i < 10 && !in; ++i)
-      in = static_cast<bool>(b->call("oauth2", proto::oauth_v1::wait_login{login->login_id, 5000},
-                                     ipc::call_options{.timeout = std::chrono::seconds(10)}));
-    REQUIRE(in);
+    test::device_login(*b, google ? "google" : "microsoft", "work",
+                       google ? std::vector<std::string>{"gmail.modify"} : std::vector<std::string>{"mail", "mail.send"});
     auto seeded = api.post("/_seed?api=" + kind, report);
     REQUIRE(seeded.status == 200);
     seeded_id = json::parse(seeded.body)["id"];
@@ -252,16 +242,7 @@ TEST_CASE("IMAP and SMTP with XOAUTH2 in agent turns: tokens from the broker, ch
   auto s = test::stack::start(config);
   REQUIRE(s);
   auto b = s->bus_client();
-  auto started = b->call("oauth2", proto::oauth_v1::start_login{"google", "work", {"mail"}, "device"},
-                         ipc::call_options{.timeout = std::chrono::seconds(10)});
-  REQUIRE(started);
-  auto login = started->as<proto::oauth_v1::login_started>();
-  REQUIRE(login);
-  bool in = false;
-  for (int i = 0; i < 10 && !in; ++i)
-    in = static_cast<bool>(b->call("oauth2", proto::oauth_v1::wait_login{login->login_id, 5000},
-                                   ipc::call_options{.timeout = std::chrono::seconds(10)}));
-  REQUIRE(in);
+  test::device_login(*b, "google", "work", {"mail"});
   std::vector<std::string> deltas;
   auto turn = [&](const std::string& id, json steps) {
     REQUIRE(llm.post("/_script", steps.dump()).status == 200);
