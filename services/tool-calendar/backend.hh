@@ -33,6 +33,12 @@ class backend {
   /// series. `what` says what was done.
   virtual status move(const std::string& cal, const std::string& uid, instant start, std::optional<instant> occurrence,
                       const std::string& tz, std::string* what) = 0;
+  /// Changes the summary, location, description or end of an event (a whole series), or with
+  /// `occurrence` of that one occurrence of a series; all else about it is kept. An end not
+  /// after the start, an unknown event or occurrence: errc::invalid_argument or
+  /// errc::not_found. `what` says what was done.
+  virtual status update(const std::string& cal, const std::string& uid, const event_changes& changes,
+                        std::optional<instant> occurrence, const std::string& tz, std::string* what) = 0;
   virtual status remove(const std::string& cal, const std::string& uid) = 0;
   /// All events as iCalendar data (export), and adding such (import).
   virtual result<std::vector<event>> all_events(const std::string& cal) = 0;
@@ -62,5 +68,19 @@ std::string new_uid();
 /// what was done.
 result<std::string> move_event_in(std::string_view ics, std::string_view shown, const std::string& uid, instant start,
                                   std::optional<instant> occurrence, const std::string& tz, std::string* what);
+
+/// The VCALENDAR `ics` with event `uid` updated as backend::update says, after checking it has
+/// that event (and occurrence) and that the new end is after its start.
+result<std::string> update_event_in(std::string_view ics, std::string_view shown, const std::string& uid,
+                                    const event_changes& changes, std::optional<instant> occurrence, const std::string& tz,
+                                    std::string* what);
+
+/// Every backend's check of an update's end: errc::invalid_argument when it is not after
+/// `start`, the event's (or the occurrence's) start.
+status end_after_start(const std::string& uid, const event_changes& changes, instant start, const std::string& tz);
+
+/// What an update did, for the caller: "updated 'Dentist': location 'Main St', end …".
+std::string updated_text(std::string_view summary, const event_changes& changes, std::optional<instant> occurrence,
+                         const std::string& tz);
 
 }  // namespace weft::tools::calendar

@@ -39,6 +39,53 @@ result<std::string> move_event_in(std::string_view ics, std::string_view shown, 
   return move_in_ics(ics, uid, start, occ);
 }
 
+status end_after_start(const std::string& uid, const event_changes& changes, instant start, const std::string& tz) {
+  if (changes.end && *changes.end <= start)
+    return fail(errc::invalid_argument, "Failed to update event '{}': it would end at {}, not after it starts at {}", uid,
+                format_time(*changes.end, tz), format_time(start, tz));
+  return {};
+}
+
+std::string updated_text(std::string_view summary, const event_changes& c, std::optional<instant> occ, const std::string& tz) {
+  std::vector<std::string> parts;
+  auto text = [&](const char* name, const std::optional<std::string>& v) {
+    if (v) parts.push_back(v->empty() ? fmt::format("{} removed", name) : fmt::format("{} '{}'", name, *v));
+  };
+  text("summary", c.summary);
+  text("location", c.location);
+  if (c.description) parts.push_back(c.description->empty() ? "description removed" : "description");
+  if (c.end) parts.push_back(fmt::format("end {}", format_time(*c.end, tz)));
+  std::string list;
+  for (auto& p : parts) list += (list.empty() ? "" : ", ") + p;
+  if (occ) return fmt::format("updated the occurrence of {} of '{}': {}", format_time(*occ, tz), summary, list);
+  return fmt::format("updated '{}': {}", summary, list);
+}
+
+result<std::string> update_event_in(std::string_view ics, std::string_view shown, const std::string& uid,
+                                    const event_changes& changes, std::optional<instant> occ, const std::string& tz,
+                                    std::string* what) {
+  auto ev = parse_ics(ics, shown);
+  if (!ev) return ev.take_error();
+  auto master = std::find_if(ev->begin(), ev->end(), [&](auto& e) { return e.uid == uid && !e.recurrence_id; });
+  if (master == ev->end()) return fail(errc::invalid_argument, "Failed to update event '{}': it has no main entry", uid);
+  auto start = master->start;
+  auto summary = master->summary;
+  if (occ) {
+    if (master->rrule.empty()) return fail(errc::invalid_argument, "Failed to update event '{}': it is not recurring", uid);
+    auto in_series = expand({*master}, *occ, *occ + 1);
+    if (in_series.empty() || in_series[0].start != *occ)
+      return fail(errc::invalid_argument, "Failed to update event '{}': it has no occurrence at {}", uid, format_time(*occ, tz));
+    start = *occ;
+    // An occurrence edited or moved before: its override's start and summary.
+    for (auto& e : *ev)
+      if (e.uid == uid && e.recurrence_id == occ) start = e.start, summary = e.summary;
+  }
+  if (auto ok = end_after_start(uid, changes, start, tz); !ok) return ok.take_error();
+  *what = updated_text(summary, changes, occ, tz);
+  // Edited in place: attendees, alarms and whatever else the event holds are kept.
+  return update_in_ics(ics, uid, changes, occ);
+}
+
 namespace {
 
 /// A UID that can name a resource in a path: letters, digits and @ . _ - (no '/', '?', '#',
@@ -113,6 +160,17 @@ class caldav_calendars final : public backend {
     auto r = find(cal, uid);
     if (!r) return r.take_error();
     auto text = move_event_in(r->ics, r->href, uid, start, occ, tz, what);
+    if (!text) return text.take_error();
+    auto put = _dav.put(r->href, *text, r->etag);
+    if (!put) return put.take_error();
+    return {};
+  }
+
+  status update(const std::string& cal, const std::string& uid, const event_changes& changes, std::optional<instant> occ,
+                const std::string& tz, std::string* what) override {
+    auto r = find(cal, uid);
+    if (!r) return r.take_error();
+    auto text = update_event_in(r->ics, r->href, uid, changes, occ, tz, what);
     if (!text) return text.take_error();
     auto put = _dav.put(r->href, *text, r->etag);
     if (!put) return put.take_error();

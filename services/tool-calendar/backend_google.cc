@@ -95,6 +95,20 @@ class google_calendars final : public backend {
     return id;
   }
 
+  /// The instance of series `uid` that its rule started at `occ`.
+  result<json> instance_at(const std::string& cal, const std::string& uid, instant occ, const std::string& tz) {
+    auto inst = call("GET", fmt::format("/calendars/{}/events/{}/instances?timeMin={}&timeMax={}", enc(cal), enc(uid),
+                                        enc(format_time(occ, "UTC")), enc(format_time(occ + 1, "UTC"))),
+                     nullptr);
+    if (!inst) return failed_to("read the occurrences of event", uid, inst.take_error());
+    if (inst->contains("items") && (*inst)["items"].is_array())
+      for (auto& i : (*inst)["items"]) {
+        auto orig = time_of(i.value("originalStartTime", i.value("start", json())), nullptr);
+        if (orig && *orig == occ && !str(i, "id").empty()) return i;
+      }
+    return fail(errc::invalid_argument, "event '{}' has no occurrence at {}", uid, format_time(occ, tz));
+  }
+
   status move(const std::string& cal, const std::string& uid, instant start, std::optional<instant> occ,
               const std::string& tz, std::string* what) override {
     auto ev = call("GET", fmt::format("/calendars/{}/events/{}", enc(cal), enc(uid)), nullptr);
@@ -105,24 +119,47 @@ class google_calendars final : public backend {
     auto length = *en - *s;
     std::string target = uid;
     if (occ) {
-      // The instance of the series that started at `occ`.
-      auto inst = call("GET", fmt::format("/calendars/{}/events/{}/instances?timeMin={}&timeMax={}", enc(cal), enc(uid),
-                                          enc(format_time(*occ, "UTC")), enc(format_time(*occ + 1, "UTC"))),
-                       nullptr);
-      if (!inst) return failed_to("read the occurrences of event", uid, inst.take_error());
-      target.clear();
-      if (inst->contains("items") && (*inst)["items"].is_array())
-        for (auto& i : (*inst)["items"]) {
-          auto orig = time_of(i.value("originalStartTime", i.value("start", json())), nullptr);
-          if (orig && *orig == *occ) target = str(i, "id");
-        }
-      if (target.empty()) return fail(errc::invalid_argument, "event '{}' has no occurrence at {}", uid, format_time(*occ, tz));
+      auto inst = instance_at(cal, uid, *occ, tz);
+      if (!inst) return inst.take_error();
+      target = str(*inst, "id");
     }
     json body{{"start", google_time(start, tz)}, {"end", google_time(start + length, tz)}};
     auto p = call("PATCH", fmt::format("/calendars/{}/events/{}", enc(cal), enc(target)), &body);
     if (!p) return failed_to("move event", uid, p.take_error());
     *what = occ ? fmt::format("moved the occurrence of {} to {}", format_time(*occ, tz), format_time(start, tz))
                 : fmt::format("moved '{}' to {}", str(*ev, "summary"), format_time(start, tz));
+    return {};
+  }
+
+  status update(const std::string& cal, const std::string& uid, const event_changes& changes, std::optional<instant> occ,
+                const std::string& tz, std::string* what) override {
+    auto ev = call("GET", fmt::format("/calendars/{}/events/{}", enc(cal), enc(uid)), nullptr);
+    if (!ev) return failed_to("update event", uid, ev.take_error());
+    bool all_day = false;
+    auto s = time_of(ev->value("start", json()), &all_day);
+    if (!s) return fail(errc::malformed, "Failed to update event '{}': it has no start", uid);
+    std::string target = uid, summary = str(*ev, "summary");
+    instant start = *s;
+    if (occ) {
+      if (!ev->contains("recurrence")) return fail(errc::invalid_argument, "Failed to update event '{}': it is not recurring", uid);
+      auto inst = instance_at(cal, uid, *occ, tz);
+      if (!inst) return inst.take_error();
+      target = str(*inst, "id");
+      summary = str(*inst, "summary");
+      auto is = time_of(inst->value("start", json()), nullptr);
+      if (!is) return fail(errc::malformed, "Failed to update event '{}': its occurrence has no start", uid);
+      start = *is;
+    }
+    if (auto ok = end_after_start(uid, changes, start, tz); !ok) return ok;
+    json body = json::object();
+    if (changes.summary) body["summary"] = *changes.summary;
+    if (changes.location) body["location"] = *changes.location;
+    if (changes.description) body["description"] = *changes.description;
+    // An all-day event ends on a date (the day after its last), read in the call's zone.
+    if (changes.end) body["end"] = all_day ? json{{"date", format_time(*changes.end, tz).substr(0, 10)}} : google_time(*changes.end, tz);
+    auto p = call("PATCH", fmt::format("/calendars/{}/events/{}", enc(cal), enc(target)), &body);
+    if (!p) return failed_to("update event", uid, p.take_error());
+    *what = updated_text(summary, changes, occ, tz);
     return {};
   }
 

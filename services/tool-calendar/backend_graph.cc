@@ -453,6 +453,43 @@ class graph_calendars final : public backend {
     return {};
   }
 
+  status update(const std::string&, const std::string& uid, const event_changes& changes, std::optional<instant> occ,
+                const std::string& tz, std::string* what) override {
+    auto ev = _api.call("GET", fmt::format("/me/events/{}", enc(uid)), nullptr, in_utc);
+    if (!ev) return failed_to("update event", uid, ev.take_error());
+    bool all_day = ev->value("isAllDay", false);
+    auto s = time_of(ev->value("start", json()), all_day);
+    if (!s) return fail(errc::malformed, "Failed to update event '{}': it has no start", uid);
+    std::string target = uid, summary = str(*ev, "subject");
+    instant start = *s;
+    if (occ) {
+      if (str(*ev, "type") != "seriesMaster") return fail(errc::invalid_argument, "Failed to update event '{}': it is not recurring", uid);
+      auto inst = instance_at(uid, *occ, tz);
+      if (!inst) return inst.take_error();
+      target = str(*inst, "id");
+      summary = str(*inst, "subject");
+      auto is = time_of(inst->value("start", json()), all_day);
+      if (!is) return fail(errc::malformed, "Failed to update event '{}': its occurrence has no start", uid);
+      start = *is;
+    }
+    if (auto ok = end_after_start(uid, changes, start, tz); !ok) return ok;
+    json body = json::object();
+    if (changes.summary) body["subject"] = *changes.summary;
+    if (changes.location) body["location"] = {{"displayName", *changes.location}};
+    if (changes.description) body["body"] = {{"contentType", "text"}, {"content", *changes.description}};
+    if (changes.end) {
+      // An all-day event ends at a midnight: the date the call's zone gives.
+      auto end = *changes.end;
+      if (all_day)
+        if (auto day = parse_time(format_time(end, tz).substr(0, 10), "UTC")) end = *day;
+      body["end"] = graph_time(end, tz, all_day);
+    }
+    auto p = _api.call("PATCH", fmt::format("/me/events/{}", enc(target)), &body);
+    if (!p) return failed_to("update event", uid, p.take_error());
+    *what = updated_text(summary, changes, occ, tz);
+    return {};
+  }
+
   status remove(const std::string&, const std::string& uid) override {
     auto r = _api.call("DELETE", fmt::format("/me/events/{}", enc(uid)), nullptr);
     if (!r) return failed_to("delete event", uid, r.take_error());

@@ -252,6 +252,19 @@ class ics_calendars final : public backend {
     });
   }
 
+  status update(const std::string& cal, const std::string& uid, const event_changes& changes, std::optional<instant> occ,
+                const std::string& tz, std::string* what) override {
+    std::lock_guard<std::mutex> l(files_mutex());
+    return change(cal, [&](const std::string& text, const std::string& shown) -> result<std::string> {
+      if (text.empty()) return fail(errc::not_found, "the calendar has no event '{}'", uid);
+      auto ev = parse_ics(text, shown);
+      if (!ev) return ev.take_error();
+      if (std::none_of(ev->begin(), ev->end(), [&](auto& e) { return e.uid == uid; }))
+        return fail(errc::not_found, "the calendar has no event '{}'", uid);
+      return update_event_in(text, shown, uid, changes, occ, tz, what);
+    });
+  }
+
   status remove(const std::string& cal, const std::string& uid) override {
     std::lock_guard<std::mutex> l(files_mutex());
     return change(cal, [&](const std::string& text, const std::string&) -> result<std::string> {

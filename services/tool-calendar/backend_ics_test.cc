@@ -6,6 +6,7 @@
 // backend sends, converted from RRULEs (and refused where Graph has no such rule).
 #include <doctest/doctest.h>
 
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <filesystem>
@@ -174,6 +175,57 @@ TEST_CASE("ics files: a weekly series across the change to winter time, one occu
   std::vector<std::string> slots;
   for (auto& sl : free["slots"]) slots.push_back(sl["start"].get<std::string>() + "/" + sl["end"].get<std::string>());
   CHECK(slots == std::vector<std::string>{"2026-12-10T11:00:00+01:00/2026-12-10T12:00:00+01:00"});
+}
+
+TEST_CASE("ics files: update an event's fields and one occurrence of a series; the file replaced whole, the rest kept") {
+  fixture f;
+  auto inode = [&](const fs::path& p) {
+    struct stat st{};
+    REQUIRE(::stat(p.c_str(), &st) == 0);
+    return st.st_ino;
+  };
+  // Someone else's event: renamed, given a place and a later end; its alarm and property stay.
+  auto before = inode(f.dir / "home.ics");
+  f.ok("calendar_update", {{"calendar", "local/home"}, {"uid", "dinner-1@other"}, {"summary", "Dinner with Ann"},
+                           {"location", "Lumen"}, {"end", "2026-12-10T20:30"}});
+  auto home = slurp(f.dir / "home.ics");
+  CHECK(home.find("SUMMARY:Dinner with Ann") != std::string::npos);
+  CHECK(home.find("LOCATION:Lumen") != std::string::npos);
+  CHECK(home.find("DTEND:20261210T193000Z") != std::string::npos);  // in UTC, as it was written
+  CHECK(home.find("DTSTART:20261210T170000Z") != std::string::npos);
+  CHECK(home.find("X-OTHER-APP-COLOUR:teal") != std::string::npos);
+  CHECK(home.find("TRIGGER:-PT30M") != std::string::npos);
+  CHECK(home.find("X-WR-CALNAME:Home") != std::string::npos);
+  CHECK(inode(f.dir / "home.ics") != before);  // a new file renamed over the old, not rewritten in place
+  CHECK(f.no_leftovers());
+  // Refused, the file byte for byte as it was: an end before the start, an unknown uid, nothing to change.
+  auto early = f.call("calendar_update", {{"calendar", "local/home"}, {"uid", "dinner-1@other"}, {"end", "2026-12-10T17:00"}});
+  REQUIRE_FALSE(early);
+  CHECK(tool::is(early.err(), tool::error_code::bad_arguments));
+  CHECK(early.err().message.find("Failed to update event 'dinner-1@other': it would end at") != std::string::npos);
+  auto unknown = f.call("calendar_update", {{"calendar", "local/home"}, {"uid", "nope"}, {"summary", "x"}});
+  REQUIRE_FALSE(unknown);
+  CHECK(tool::is(unknown.err(), tool::error_code::bad_arguments));
+  CHECK(unknown.err().message.find("has no event 'nope'") != std::string::npos);
+  CHECK_FALSE(f.call("calendar_update", {{"calendar", "local/home"}, {"uid", "dinner-1@other"}}));
+  CHECK(slurp(f.dir / "home.ics") == home);
+
+  // A weekly series across the change to winter time: the third occurrence (29 October) renamed.
+  auto series = f.ok("calendar_create", {{"calendar", "local/work"}, {"summary", "Standup"}, {"start", "2026-10-15T10:00"},
+                                         {"end", "2026-10-15T10:15"}, {"rrule", "FREQ=WEEKLY;COUNT=4"}});
+  f.ok("calendar_update", {{"calendar", "local/work"}, {"uid", series["uid"]}, {"occurrence", "2026-10-29T10:00"},
+                           {"summary", "Standup (demo)"}, {"description", "show the calendar tools"}});
+  CHECK(f.starts("local/work", "2026-10-01", "2026-12-01") ==
+        std::vector<std::string>{"2026-10-15T10:00:00+02:00 Standup", "2026-10-22T10:00:00+02:00 Standup",
+                                 "2026-10-29T10:00:00+01:00 Standup (demo)", "2026-11-05T10:00:00+01:00 Standup"});
+  auto text = slurp(f.dir / "work.ics");
+  CHECK(text.find("RECURRENCE-ID;TZID=Europe/Berlin:20261029T100000") != std::string::npos);
+  CHECK(text.find("DESCRIPTION:show the calendar tools") != std::string::npos);
+  // And then moved: the override is the one edited, keeping its new name.
+  f.ok("calendar_move", {{"calendar", "local/work"}, {"uid", series["uid"]}, {"occurrence", "2026-10-29T10:00"},
+                         {"start", "2026-10-30T11:00"}});
+  CHECK(f.starts("local/work", "2026-10-28", "2026-11-01") == std::vector<std::string>{"2026-10-30T11:00:00+01:00 Standup (demo) (moved)"});
+  CHECK(f.no_leftovers());
 }
 
 TEST_CASE("ics files: a damaged file is refused, named, and left as it was") {

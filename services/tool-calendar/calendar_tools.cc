@@ -204,6 +204,43 @@ result<tool::result> move(const calendar_settings& s, const json& args, const ca
   return answer(what + "\n", {{"uid", *uid}, {"calendar", *id}});
 }
 
+result<tool::result> update(const calendar_settings& s, const json& args, const call_context& c) {
+  auto x = context_of(s, args, c);
+  if (!x) return x.take_error();
+  auto id = string_arg(args, "calendar");
+  if (!id) return id.take_error();
+  auto uid = string_arg(args, "uid");
+  if (!uid) return uid.take_error();
+  event_changes changes;
+  for (auto [key, field] : {std::pair{"summary", &changes.summary}, std::pair{"location", &changes.location},
+                            std::pair{"description", &changes.description}}) {
+    auto v = optional_string_arg(args, key);
+    if (!v) return v.take_error();
+    *field = std::move(*v);
+  }
+  if (args.contains("end")) {
+    auto end = time_arg(args, "end", x->tz);
+    if (!end) return end.take_error();
+    changes.end = *end;
+  }
+  if (changes.empty())
+    return tool::make(tool::error_code::bad_arguments,
+                      "Failed to update event '{}': name at least one of summary, location, description, end", *uid);
+  auto occ = optional_string_arg(args, "occurrence");
+  if (!occ) return occ.take_error();
+  std::optional<instant> original;
+  if (*occ) {
+    auto o = parse_time(**occ, x->tz);
+    if (!o) return tool::make(tool::error_code::bad_arguments, "argument 'occurrence': {}", o.err().message);
+    original = *o;
+  }
+  auto t = calendar_of(*x, *id);
+  if (!t) return ran_and_failed(t.err());
+  std::string what;
+  if (auto u = t->be->update(t->id, *uid, changes, original, x->tz, &what); !u) return event_failed(u.err());
+  return answer(what + "\n", {{"uid", *uid}, {"calendar", *id}});
+}
+
 result<tool::result> remove(const calendar_settings& s, const json& args, const call_context& c) {
   auto x = context_of(s, args, c);
   if (!x) return x.take_error();
@@ -302,6 +339,11 @@ std::vector<tool_def> calendar_tools(calendar_settings settings) {
                   schema(fmt::format(R"({},"uid":{{"type":"string"}},"start":{{"type":"string"}},"occurrence":{{"type":"string","description":"the original start of the one occurrence to move"}})", cal),
                          R"("calendar","uid","start")"), ""},
                  bind(move)});
+  out.push_back({{"calendar_update", "Change an event's summary, location, description or end (at least one), leaving the rest as "
+                  "it is; with occurrence only that one occurrence of a series. An empty text removes that field.",
+                  schema(fmt::format(R"J({},"uid":{{"type":"string"}},"summary":{{"type":"string"}},"location":{{"type":"string"}},"description":{{"type":"string"}},"end":{{"type":"string","description":"the new end, after the start (of a series: of its first occurrence)"}},"occurrence":{{"type":"string","description":"the original start of the one occurrence to change"}})J", cal),
+                         R"("calendar","uid")"), ""},
+                 bind(update)});
   out.push_back({{"calendar_delete", "Delete an event (a whole series).",
                   schema(fmt::format(R"({},"uid":{{"type":"string"}})", cal), R"("calendar","uid")"), ""},
                  bind(remove)});

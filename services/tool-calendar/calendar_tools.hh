@@ -2,8 +2,8 @@
 /// The calendar tools (tool/calendar, one shared process): the accounts of
 /// [tools.calendar.accounts] — CalDAV, Google Calendar, Microsoft Graph, local .ics files —
 /// that list the calling agent (the caller as the bus authenticated it), their calendars and
-/// events — expanded series, times in the agent's zone —, creating, moving (a whole series
-/// or one occurrence) and deleting events, free slots across calendars, and .ics export and
+/// events — expanded series, times in the agent's zone —, creating, moving and updating (a
+/// whole series or one occurrence) and deleting events, free slots across calendars, and .ics export and
 /// import.
 #include <map>
 #include <string>

@@ -185,3 +185,83 @@ TEST_CASE("calendar tools on radicale: DST in two zones, free slots across two c
   REQUIRE_FALSE(junk);
   CHECK(tool::is(junk.err(), tool::error_code::bad_arguments));
 }
+
+TEST_CASE("calendar tools on radicale: update an event's fields, and one occurrence of a weekly series") {
+  fixture f;
+  tools::calendar::caldav dav({f.server.url() + "alice/", "alice", "x"});
+  auto stored = [&](const json& uid) {
+    auto r = dav.get("/alice/work/" + uid.get<std::string>() + ".ics");
+    REQUIRE(r);
+    return r->ics;
+  };
+  auto one = f.ok("calendar_create", {{"calendar", "alice/work"}, {"summary", "Dentist"}, {"start", "2026-12-10T10:00"},
+                                      {"end", "2026-12-10T11:00"}, {"location", "Main St"}});
+  // Someone else's client adds an attendee and a property of its own: an update keeps them.
+  {
+    auto href = "/alice/work/" + one["uid"].get<std::string>() + ".ics";
+    auto read = dav.get(href);
+    REQUIRE(read);
+    auto theirs = read->ics;
+    auto at = theirs.find("END:VEVENT");
+    REQUIRE(at != std::string::npos);
+    theirs.insert(at, "ATTENDEE;CN=Bob:mailto:bob@example.org\r\nX-OTHER-CLIENT:keep\r\n");
+    REQUIRE(dav.put(href, theirs, read->etag));
+  }
+  auto up = f.ok("calendar_update", {{"calendar", "alice/work"}, {"uid", one["uid"]}, {"summary", "Dentist (Dr Lee)"},
+                                     {"location", "High St 4"}, {"description", "bring the card"}, {"end", "2026-12-10T11:30"}});
+  CHECK(up["uid"] == one["uid"]);
+  auto events = f.ok("calendar_events", {{"calendar", "alice/work"}, {"from", "2026-12-10"}, {"to", "2026-12-11"}});
+  REQUIRE(events["events"].size() == 1);
+  CHECK(events["events"][0]["summary"] == "Dentist (Dr Lee)");
+  CHECK(events["events"][0]["location"] == "High St 4");
+  CHECK(events["events"][0]["start"] == "2026-12-10T10:00:00+01:00");
+  CHECK(events["events"][0]["end"] == "2026-12-10T11:30:00+01:00");
+  auto ics = stored(one["uid"]);
+  CHECK(ics.find("DESCRIPTION:bring the card") != std::string::npos);
+  CHECK(ics.find("ATTENDEE;CN=Bob:mailto:bob@example.org") != std::string::npos);
+  CHECK(ics.find("X-OTHER-CLIENT:keep") != std::string::npos);
+  // Refusals, the event unchanged: an end before the start, nothing to change, an unknown uid.
+  auto early = f.call("calendar_update", {{"calendar", "alice/work"}, {"uid", one["uid"]}, {"end", "2026-12-10T09:00"}});
+  REQUIRE_FALSE(early);
+  CHECK(tool::is(early.err(), tool::error_code::bad_arguments));
+  CHECK(early.err().message.find("not after it starts at 2026-12-10T10:00:00+01:00") != std::string::npos);
+  auto nothing = f.call("calendar_update", {{"calendar", "alice/work"}, {"uid", one["uid"]}});
+  REQUIRE_FALSE(nothing);
+  CHECK(tool::is(nothing.err(), tool::error_code::bad_arguments));
+  CHECK(nothing.err().message.find("at least one of") != std::string::npos);
+  auto unknown = f.call("calendar_update", {{"calendar", "alice/work"}, {"uid", "nope@weft"}, {"summary", "x"}});
+  REQUIRE_FALSE(unknown);
+  CHECK(tool::is(unknown.err(), tool::error_code::bad_arguments));
+  CHECK(unknown.err().message.find("'nope@weft'") != std::string::npos);
+  CHECK(stored(one["uid"]) == ics);
+
+  // A weekly series: the third occurrence renamed and made longer; only it changed.
+  auto series = f.ok("calendar_create", {{"calendar", "alice/work"}, {"summary", "Review"}, {"start", "2026-12-01T14:00"},
+                                         {"end", "2026-12-01T15:00"}, {"rrule", "FREQ=WEEKLY;COUNT=4"}, {"location", "Room 2"}});
+  f.ok("calendar_update", {{"calendar", "alice/work"}, {"uid", series["uid"]}, {"occurrence", "2026-12-15T14:00"},
+                           {"summary", "Review with Carol"}, {"end", "2026-12-15T16:00"}});
+  auto week = [&] {
+    std::vector<std::string> out;
+    auto j = f.ok("calendar_events", {{"calendar", "alice/work"}, {"from", "2026-12-01"}, {"to", "2027-01-01"}});
+    for (auto& e : j["events"])
+      if (e["uid"] == series["uid"])
+        out.push_back(e["start"].get<std::string>() + "–" + e["end"].get<std::string>().substr(11, 5) + " " +
+                      e["summary"].get<std::string>() + " @" + e.value("location", ""));
+    return out;
+  };
+  CHECK(week() == std::vector<std::string>{"2026-12-01T14:00:00+01:00–15:00 Review @Room 2",
+                                           "2026-12-08T14:00:00+01:00–15:00 Review @Room 2",
+                                           "2026-12-15T14:00:00+01:00–16:00 Review with Carol @Room 2",
+                                           "2026-12-22T14:00:00+01:00–15:00 Review @Room 2"});
+  CHECK(stored(series["uid"]).find("RECURRENCE-ID;TZID=Europe/Berlin:20261215T140000") != std::string::npos);
+  // Then the whole series moved to another room: the edited occurrence keeps its own name.
+  f.ok("calendar_update", {{"calendar", "alice/work"}, {"uid", series["uid"]}, {"location", "Room 3"}});
+  CHECK(week() == std::vector<std::string>{"2026-12-01T14:00:00+01:00–15:00 Review @Room 3",
+                                           "2026-12-08T14:00:00+01:00–15:00 Review @Room 3",
+                                           "2026-12-15T14:00:00+01:00–16:00 Review with Carol @Room 3",
+                                           "2026-12-22T14:00:00+01:00–15:00 Review @Room 3"});
+  auto bad_occ = f.call("calendar_update", {{"calendar", "alice/work"}, {"uid", series["uid"]}, {"occurrence", "2026-12-16T14:00"},
+                                            {"summary", "x"}});
+  REQUIRE_FALSE(bad_occ);
+  CHECK(bad_occ.err().message.find("has no occurrence at") != std::string::npos);
+}

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <limits>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -312,6 +313,117 @@ icalcomponent* master_of(icalcomponent* cal, std::string_view uid) {
   return nullptr;
 }
 
+/// The DTSTART of `c` in its zone: the one libical found (a VTIMEZONE of the text, a zone it
+/// has), else the one its TZID names the Windows way or behind a publisher's prefix.
+icaltimetype start_of(icalcomponent* c) {
+  auto s = icalcomponent_get_dtstart(c);
+  if (!s.zone && !icaltime_is_utc(s) && !icaltime_is_date(s))
+    if (auto* ps = icalcomponent_get_first_property(c, ICAL_DTSTART_PROPERTY))
+      if (auto* param = icalproperty_get_first_parameter(ps, ICAL_TZID_PARAMETER))
+        if (const char* id = icalparameter_get_tzid(param))
+          if (auto* z = zone_of(id)) s = icaltime_set_timezone(&s, z);
+  return s;
+}
+
+/// Where `c` ends (DTEND, or DTSTART + DURATION), read in `zone` when it names none; `start`
+/// when it has neither.
+instant end_of(icalcomponent* c, const icaltimezone* zone, instant start) {
+  auto e = icalcomponent_get_dtend(c);
+  if (icaltime_is_null_time(e)) return start;
+  if (!e.zone && !icaltime_is_utc(e) && !icaltime_is_date(e) && zone) e = icaltime_set_timezone(&e, zone);
+  return to_instant(e);
+}
+
+/// The override of series `uid` (entry `master`) for the occurrence its rule put at
+/// `occurrence`; made when there is none: a copy of the series' entry without its rule, at
+/// that occurrence and of the series' length, added to `cal`.
+icalcomponent* override_at(icalcomponent* cal, icalcomponent* master, std::string_view uid, instant occurrence) {
+  auto s0 = start_of(master);
+  const icaltimezone* zone = s0.zone;
+  for (auto* c = icalcomponent_get_first_component(cal, ICAL_VEVENT_COMPONENT); c;
+       c = icalcomponent_get_next_component(cal, ICAL_VEVENT_COMPONENT)) {
+    const char* u = icalcomponent_get_uid(c);
+    if (!u || uid != u || !icalcomponent_get_first_property(c, ICAL_RECURRENCEID_PROPERTY)) continue;
+    auto t = icalcomponent_get_recurrenceid(c);
+    if (!t.zone && !icaltime_is_utc(t)) t = icaltime_set_timezone(&t, zone);
+    if (to_instant(t) == occurrence) return c;
+  }
+  auto* ps = icalcomponent_get_first_property(master, ICAL_DTSTART_PROPERTY);
+  instant length = end_of(master, zone, to_instant(s0)) - to_instant(s0);
+  auto* over = icalcomponent_new_clone(master);
+  for (auto kind : {ICAL_RRULE_PROPERTY, ICAL_RDATE_PROPERTY, ICAL_EXDATE_PROPERTY, ICAL_EXRULE_PROPERTY}) {
+    while (auto* p = icalcomponent_get_first_property(over, kind)) {
+      icalcomponent_remove_property(over, p);
+      icalproperty_free(p);
+    }
+  }
+  auto* rid = icalproperty_new_recurrenceid(icaltime_null_time());
+  if (auto* tz = icalproperty_get_first_parameter(ps, ICAL_TZID_PARAMETER)) icalproperty_add_parameter(rid, icalparameter_new_clone(tz));
+  if (icaltime_is_date(s0)) icalproperty_add_parameter(rid, icalparameter_new_value(ICAL_VALUE_DATE));
+  icalcomponent_add_property(over, rid);
+  // set_time reads the property's old value for its form: give it the start's.
+  icalproperty_set_recurrenceid(rid, s0);
+  set_time(rid, occurrence, zone, icalproperty_set_recurrenceid);
+  set_time(icalcomponent_get_first_property(over, ICAL_DTSTART_PROPERTY), occurrence, zone, icalproperty_set_dtstart);
+  if (auto* oe = icalcomponent_get_first_property(over, ICAL_DTEND_PROPERTY))
+    set_time(oe, occurrence + length, zone, icalproperty_set_dtend);
+  icalcomponent_add_component(cal, over);
+  return over;
+}
+
+/// The text of property `kind` of `c`; nullopt when it has none.
+std::optional<std::string> text_in(icalcomponent* c, icalproperty_kind kind) {
+  auto* p = icalcomponent_get_first_property(c, kind);
+  if (!p) return std::nullopt;
+  const char* v = icalvalue_get_text(icalproperty_get_value(p));
+  return std::string(v ? v : "");
+}
+
+/// Sets text property `kind` of `c` (its parameters kept), or with "" takes it out.
+void set_text(icalcomponent* c, icalproperty_kind kind, const std::string& value) {
+  if (value.empty()) {
+    while (auto* p = icalcomponent_get_first_property(c, kind)) {
+      icalcomponent_remove_property(c, p);
+      icalproperty_free(p);
+    }
+    return;
+  }
+  auto* p = icalcomponent_get_first_property(c, kind);
+  if (!p) {
+    p = icalproperty_new(kind);
+    icalcomponent_add_property(c, p);
+  }
+  icalproperty_set_value(p, icalvalue_new_text(value.c_str()));
+}
+
+/// Sets the end of `c`, which starts at `start` in `zone`: its DTEND as it is written, or its
+/// DURATION, or a new DTEND written as its DTSTART is.
+void set_end(icalcomponent* c, instant start, instant end, const icaltimezone* zone) {
+  if (auto* pe = icalcomponent_get_first_property(c, ICAL_DTEND_PROPERTY)) {
+    set_time(pe, end, zone, icalproperty_set_dtend);
+    return;
+  }
+  if (auto* pd = icalcomponent_get_first_property(c, ICAL_DURATION_PROPERTY)) {
+    icalproperty_set_duration(pd, icaldurationtype_from_int(static_cast<int>(end - start)));
+    return;
+  }
+  auto* ps = icalcomponent_get_first_property(c, ICAL_DTSTART_PROPERTY);
+  auto* pe = icalproperty_new_dtend(icalproperty_get_dtstart(ps));
+  if (auto* tz = icalproperty_get_first_parameter(ps, ICAL_TZID_PARAMETER)) icalproperty_add_parameter(pe, icalparameter_new_clone(tz));
+  if (icaltime_is_date(icalproperty_get_dtstart(ps))) icalproperty_add_parameter(pe, icalparameter_new_value(ICAL_VALUE_DATE));
+  icalcomponent_add_property(c, pe);
+  set_time(pe, end, zone, icalproperty_set_dtend);
+}
+
+/// The calendar of `text` (parsed into `root`), or what is wrong with it.
+result<icalcomponent*> calendar_in(const std::string& text, component_ptr& root) {
+  root.reset(icalparser_parse_string(text.c_str()));
+  if (!root) return fail(errc::malformed, "the event's calendar data is not iCalendar text");
+  auto* cal = vcalendar_of(root.get());
+  if (!cal) return fail(errc::malformed, "the event's calendar data has no VCALENDAR");
+  return cal;
+}
+
 }  // namespace
 
 result<std::string> move_in_ics(std::string_view text, std::string_view uid, instant start, std::optional<instant> occurrence) {
@@ -326,11 +438,10 @@ result<std::string> move_in_ics(std::string_view text, std::string_view uid, ins
   if (!cal) return fail(errc::malformed, "the event's calendar data has no VCALENDAR");
   auto* master = master_of(cal, uid);
   if (!master) return fail(errc::not_found, "no event '{}' to move", uid);
-  auto s0 = icalcomponent_get_dtstart(master);
-  auto e0 = icalcomponent_get_dtend(master);
+  auto s0 = start_of(master);
   const icaltimezone* zone = s0.zone;
   instant old_start = to_instant(s0);
-  instant length = icaltime_is_null_time(e0) ? 0 : to_instant(e0) - old_start;
+  instant length = end_of(master, zone, old_start) - old_start;
   auto* ps = icalcomponent_get_first_property(master, ICAL_DTSTART_PROPERTY);
   auto* pe = icalcomponent_get_first_property(master, ICAL_DTEND_PROPERTY);
   if (!occurrence) {
@@ -354,34 +465,7 @@ result<std::string> move_in_ics(std::string_view text, std::string_view uid, ins
       set_time(rid, to_instant(t) + shift, zone, icalproperty_set_recurrenceid);
     }
   } else {
-    icalcomponent* over = nullptr;
-    for (auto* c = icalcomponent_get_first_component(cal, ICAL_VEVENT_COMPONENT); c && !over;
-         c = icalcomponent_get_next_component(cal, ICAL_VEVENT_COMPONENT)) {
-      const char* u = icalcomponent_get_uid(c);
-      if (!u || uid != u || !icalcomponent_get_first_property(c, ICAL_RECURRENCEID_PROPERTY)) continue;
-      auto t = icalcomponent_get_recurrenceid(c);
-      if (!t.zone && !icaltime_is_utc(t)) t = icaltime_set_timezone(&t, zone);
-      if (to_instant(t) == *occurrence) over = c;
-    }
-    if (!over) {
-      // A copy of the series' entry for this one occurrence: everything but the rule.
-      over = icalcomponent_new_clone(master);
-      for (auto kind : {ICAL_RRULE_PROPERTY, ICAL_RDATE_PROPERTY, ICAL_EXDATE_PROPERTY, ICAL_EXRULE_PROPERTY}) {
-        while (auto* p = icalcomponent_get_first_property(over, kind)) {
-          icalcomponent_remove_property(over, p);
-          icalproperty_free(p);
-        }
-      }
-      auto* rid = icalproperty_new_recurrenceid(icaltime_null_time());
-      if (auto* tz = icalproperty_get_first_parameter(ps, ICAL_TZID_PARAMETER))
-        icalproperty_add_parameter(rid, icalparameter_new_clone(tz));
-      if (icaltime_is_date(s0)) icalproperty_add_parameter(rid, icalparameter_new_value(ICAL_VALUE_DATE));
-      icalcomponent_add_property(over, rid);
-      // set_time reads the property's old value for its form: give it the start's.
-      icalproperty_set_recurrenceid(rid, s0);
-      set_time(rid, *occurrence, zone, icalproperty_set_recurrenceid);
-      icalcomponent_add_component(cal, over);
-    }
+    auto* over = override_at(cal, master, uid, *occurrence);
     auto* os = icalcomponent_get_first_property(over, ICAL_DTSTART_PROPERTY);
     auto* oe = icalcomponent_get_first_property(over, ICAL_DTEND_PROPERTY);
     set_time(os, start, zone, icalproperty_set_dtstart);
@@ -391,6 +475,56 @@ result<std::string> move_in_ics(std::string_view text, std::string_view uid, ins
   std::string result = out ? out : "";
   icalmemory_free_buffer(out);
   return result;
+}
+
+result<std::string> update_in_ics(std::string_view text, std::string_view uid, const event_changes& changes,
+                                  std::optional<instant> occurrence) {
+  std::lock_guard<std::mutex> l(ical_mutex());
+  init_once();
+  std::string copy(text);
+  component_ptr root(nullptr, icalcomponent_free);
+  auto cal = calendar_in(copy, root);
+  if (!cal) return cal.take_error();
+  auto* master = master_of(*cal, uid);
+  if (!master) return fail(errc::not_found, "no event '{}' to update", uid);
+  auto s0 = start_of(master);
+  const icaltimezone* zone = s0.zone;
+  instant old_start = to_instant(s0);
+  instant old_length = end_of(master, zone, old_start) - old_start;
+  auto* target = occurrence ? override_at(*cal, master, uid, *occurrence) : master;
+  auto ts = start_of(target);
+  const icaltimezone* target_zone = ts.zone ? ts.zone : zone;
+  instant start = to_instant(ts);
+  if (changes.end && *changes.end <= start)
+    return fail(errc::invalid_argument, "event '{}' would end at {}, not after its start at {} (UTC seconds)", uid,
+                *changes.end, start);
+  // A DURATION holds an int of seconds: an event of more than 68 years is not one.
+  if (changes.end && *changes.end - start > std::numeric_limits<int>::max())
+    return fail(errc::invalid_argument, "event '{}' would last more than 68 years", uid);
+  const std::pair<icalproperty_kind, const std::optional<std::string>*> texts[] = {
+      {ICAL_SUMMARY_PROPERTY, &changes.summary}, {ICAL_LOCATION_PROPERTY, &changes.location},
+      {ICAL_DESCRIPTION_PROPERTY, &changes.description}};
+  if (!occurrence) {
+    // The series' overrides that still had its old value (copies made when an occurrence was
+    // moved) follow it; one given a value of its own keeps that.
+    for (auto* c = icalcomponent_get_first_component(*cal, ICAL_VEVENT_COMPONENT); c;
+         c = icalcomponent_get_next_component(*cal, ICAL_VEVENT_COMPONENT)) {
+      const char* u = icalcomponent_get_uid(c);
+      if (c == master || !u || uid != u || !icalcomponent_get_first_property(c, ICAL_RECURRENCEID_PROPERTY)) continue;
+      for (auto [kind, value] : texts)
+        if (*value && text_in(c, kind) == text_in(master, kind)) set_text(c, kind, **value);
+      if (changes.end) {
+        auto os = start_of(c);
+        auto c_start = to_instant(os);
+        if (end_of(c, os.zone ? os.zone : zone, c_start) - c_start == old_length)
+          set_end(c, c_start, c_start + (*changes.end - old_start), os.zone ? os.zone : zone);
+      }
+    }
+  }
+  for (auto [kind, value] : texts)
+    if (*value) set_text(target, kind, **value);
+  if (changes.end) set_end(target, start, *changes.end, target_zone);
+  return text_of(root.get());
 }
 
 std::vector<occurrence> expand(const std::vector<event>& events, instant from, instant to, std::size_t max) {

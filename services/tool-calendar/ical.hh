@@ -55,6 +55,22 @@ std::string to_ics(const std::vector<event>& events);
 result<std::string> move_in_ics(std::string_view text, std::string_view uid, instant start,
                                 std::optional<instant> occurrence);
 
+/// What an update of an event changes; a field left empty is kept as it is.
+struct event_changes {
+  std::optional<std::string> summary, location, description;  ///< "": the property removed
+  std::optional<instant> end;  ///< the new end (of a series: of its first occurrence, so its length)
+  bool empty() const { return !summary && !location && !description && !end; }
+};
+
+/// Changes SUMMARY, LOCATION, DESCRIPTION and the end (DTEND, or DURATION where the event has
+/// that) of event `uid` of the VCALENDAR `text`, or with `occurrence` only of that occurrence
+/// of its series (an override with RECURRENCE-ID, made or edited). A whole series' overrides
+/// that still had the series' old value (or length) get the new one; those that had their own
+/// keep it. Edits the calendar in place, as move_in_ics does. An end not after the start is
+/// errc::invalid_argument.
+result<std::string> update_in_ics(std::string_view text, std::string_view uid, const event_changes& changes,
+                                  std::optional<instant> occurrence);
+
 /// The VCALENDAR `text` with `events` added (and a VTIMEZONE for each zone they use that it
 /// does not define); all else in it kept. Empty text: a new calendar.
 result<std::string> add_to_ics(std::string_view text, const std::vector<event>& events);

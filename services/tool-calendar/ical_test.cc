@@ -3,6 +3,8 @@
 // across two calendars, and bad input as clear errors.
 #include <doctest/doctest.h>
 
+#include <algorithm>
+
 #include "services/tool-calendar/ical.hh"
 #include "services/tool-code/test_util.hh"
 
@@ -159,6 +161,103 @@ TEST_CASE("moving edits the calendar in place: attendees, alarms and other prope
   CHECK(local_starts(expand(*moved, at("2026-12-01", "UTC"), at("2027-01-01", "UTC")), "Europe/Berlin") ==
         std::vector<std::string>{"2026-12-02T14:00:00+01:00", "2026-12-09T09:00:00+01:00 moved", "2026-12-16T14:00:00+01:00"});
   CHECK_FALSE(move_in_ics(text, "nope", 0, std::nullopt));
+}
+
+TEST_CASE("updating edits the calendar in place: a series' fields, one occurrence's by an override, the rest kept") {
+  const char* text =
+      "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//other//client//EN\r\n"
+      "BEGIN:VEVENT\r\nUID:s1\r\nDTSTAMP:20261201T000000Z\r\nDTSTART;TZID=Europe/Berlin:20261201T140000\r\n"
+      "DTEND;TZID=Europe/Berlin:20261201T150000\r\nRRULE:FREQ=WEEKLY;COUNT=4\r\nSUMMARY:Review\r\nLOCATION:Room 2\r\n"
+      "ATTENDEE;CN=Bob:mailto:bob@example.org\r\nX-CUSTOM:keep me\r\n"
+      "BEGIN:VALARM\r\nACTION:DISPLAY\r\nDESCRIPTION:soon\r\nTRIGGER:-PT10M\r\nEND:VALARM\r\nEND:VEVENT\r\n"
+      "BEGIN:VEVENT\r\nUID:s1\r\nDTSTAMP:20261201T000000Z\r\nRECURRENCE-ID;TZID=Europe/Berlin:20261208T140000\r\n"
+      "DTSTART;TZID=Europe/Berlin:20261209T090000\r\nDTEND;TZID=Europe/Berlin:20261209T100000\r\nSUMMARY:Review\r\n"
+      "LOCATION:Room 9\r\nEND:VEVENT\r\n"
+      "BEGIN:VEVENT\r\nUID:d1\r\nDTSTAMP:20261201T000000Z\r\nDTSTART:20261210T090000Z\r\nDURATION:PT1H\r\n"
+      "SUMMARY:Lone\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n";
+  auto kept = [](const std::string& t) {
+    CHECK(t.find("ATTENDEE;CN=Bob:mailto:bob@example.org") != std::string::npos);
+    CHECK(t.find("X-CUSTOM:keep me") != std::string::npos);
+    CHECK(t.find("TRIGGER:-PT10M") != std::string::npos);
+    CHECK(t.find("DESCRIPTION:soon") != std::string::npos);  // the alarm's, not the event's
+    CHECK(t.find("PRODID:-//other//client//EN") != std::string::npos);
+  };
+  auto summaries = [](const std::string& t) {
+    auto ev = parse_ics(t, "updated");
+    REQUIRE_MESSAGE(ev, (ev ? "" : ev.err().message));
+    std::vector<std::string> out;
+    for (auto& o : expand(*ev, at("2026-12-01", "UTC"), at("2027-01-01", "UTC")))
+      if (o.uid == "s1") out.push_back(format_time(o.start, "Europe/Berlin") + " " + o.summary + " @" + o.location);
+    return out;
+  };
+
+  // One occurrence (the 15th): an override made with its RECURRENCE-ID, the others as they were.
+  event_changes one;
+  one.summary = "Review, with Carol";
+  one.end = at("2026-12-15T15:30", "Europe/Berlin");
+  auto occ = update_in_ics(text, "s1", one, at("2026-12-15T14:00", "Europe/Berlin"));
+  REQUIRE_MESSAGE(occ, (occ ? "" : occ.err().message));
+  kept(*occ);
+  CHECK(occ->find("RECURRENCE-ID;TZID=Europe/Berlin:20261215T140000") != std::string::npos);
+  CHECK(occ->find("DTEND;TZID=Europe/Berlin:20261215T153000") != std::string::npos);
+  CHECK(summaries(*occ) == std::vector<std::string>{"2026-12-01T14:00:00+01:00 Review @Room 2",
+                                                    "2026-12-09T09:00:00+01:00 Review @Room 9",
+                                                    "2026-12-15T14:00:00+01:00 Review, with Carol @Room 2",
+                                                    "2026-12-22T14:00:00+01:00 Review @Room 2"});
+  auto ev = parse_ics(*occ, "updated");
+  REQUIRE(ev);
+  auto carol = std::find_if(ev->begin(), ev->end(), [](auto& e) { return e.summary == "Review, with Carol"; });
+  REQUIRE(carol != ev->end());
+  CHECK(carol->end - carol->start == 90 * 60);
+  // The same occurrence again: its override edited, not a second one made.
+  event_changes again;
+  again.location = "Room 5";
+  auto twice = update_in_ics(*occ, "s1", again, at("2026-12-15T14:00", "Europe/Berlin"));
+  REQUIRE(twice);
+  std::size_t overrides = 0;
+  for (auto at = twice->find("RECURRENCE-ID"); at != std::string::npos; at = twice->find("RECURRENCE-ID", at + 1)) ++overrides;
+  CHECK(overrides == 2);
+  CHECK(summaries(*twice)[2] == "2026-12-15T14:00:00+01:00 Review, with Carol @Room 5");
+
+  // The whole series: its overrides that had its old value follow, the one with its own keeps it.
+  event_changes all;
+  all.summary = "Design review";
+  all.location = "Room 3";
+  all.description = "bring the drafts";
+  all.end = at("2026-12-01T14:45", "Europe/Berlin");
+  auto series = update_in_ics(text, "s1", all, std::nullopt);
+  REQUIRE_MESSAGE(series, (series ? "" : series.err().message));
+  kept(*series);
+  CHECK(series->find("DESCRIPTION:bring the drafts") != std::string::npos);
+  CHECK(series->find("DTEND;TZID=Europe/Berlin:20261201T144500") != std::string::npos);
+  CHECK(series->find("RRULE:FREQ=WEEKLY;COUNT=4") != std::string::npos);
+  CHECK(summaries(*series) == std::vector<std::string>{"2026-12-01T14:00:00+01:00 Design review @Room 3",
+                                                       "2026-12-09T09:00:00+01:00 Design review @Room 9",
+                                                       "2026-12-15T14:00:00+01:00 Design review @Room 3",
+                                                       "2026-12-22T14:00:00+01:00 Design review @Room 3"});
+  auto sev = parse_ics(*series, "updated");
+  REQUIRE(sev);
+  for (auto& e : *sev)
+    if (e.uid == "s1") CHECK(e.end - e.start == 45 * 60);  // the override's length followed the series'
+
+  // A DURATION stays a DURATION; an empty text takes the property out.
+  event_changes lone;
+  lone.end = at("2026-12-10T11:30Z", "");
+  lone.summary = "";
+  auto d = update_in_ics(text, "d1", lone, std::nullopt);
+  REQUIRE(d);
+  CHECK(d->find("DURATION:PT2H30M") != std::string::npos);
+  CHECK(d->find("SUMMARY:Lone") == std::string::npos);
+
+  // Refused: an end not after the start, an unknown event.
+  event_changes early;
+  early.end = at("2026-12-01T14:00", "Europe/Berlin");
+  auto bad = update_in_ics(text, "s1", early, std::nullopt);
+  REQUIRE_FALSE(bad);
+  CHECK(bad.err().is(errc::domain, errc::invalid_argument));
+  auto none = update_in_ics(text, "nope", all, std::nullopt);
+  REQUIRE_FALSE(none);
+  CHECK(none.err().message.find("'nope'") != std::string::npos);
 }
 
 TEST_CASE("zones named the Windows way (Outlook, Exchange, Graph) or behind a publisher's prefix") {
