@@ -9,12 +9,15 @@ On 127.0.0.1 under /calendar/v3 (the real API's paths):
                                                      WEEKLY with COUNT; start/end dateTime+timeZone)
   GET    /calendars/{cal}/events/{id}                one event
   GET    /calendars/{cal}/events/{id}/instances?timeMin&timeMax
-  PATCH  /calendars/{cal}/events/{id}                move (an instance id moves one occurrence)
+  PATCH  /calendars/{cal}/events/{id}                start, end, summary, location, description (an
+                                                     instance id changes one occurrence; an end not
+                                                     after the start is refused, 400)
   DELETE /calendars/{cal}/events/{id}
 Every API request needs "Authorization: Bearer at-…" (the access tokens fake_idp.py issues);
 a token refused with POST /_reject?token=… (or every token used so far: POST /_reject_all)
 answers 401 from then on, as an expired one would.
-Control: GET /_requests (method, path, the token's last 6 characters, status).
+Control: GET /_requests (method, path, the token's last 6 characters, status; for a PATCH the
+fields its body set).
 Usage: fake_gcal.py [--port 0] [--port-file F]
 """
 import argparse
@@ -35,7 +38,8 @@ REJECTED = set()
 SEEN = set()
 CALENDARS = {"primary": "Alice", "team@group.calendar.google.com": "Team"}
 EVENTS = {c: {} for c in CALENDARS}   # cal -> id -> event
-MOVED = {}                            # (cal, instance id) -> {start, end}
+MOVED = {}                            # (cal, instance id) -> the fields patched into that occurrence
+PATCHABLE = ("start", "end", "summary", "location", "description")
 
 
 def parse(t):
@@ -59,6 +63,9 @@ def instances(cal, ev):
         orig = {"dateTime": s.isoformat(), "timeZone": str(zone)}
         inst = {"id": iid, "recurringEventId": ev["id"], "summary": ev.get("summary", ""), "status": "confirmed",
                 "originalStartTime": orig, "start": orig, "end": {"dateTime": e.isoformat(), "timeZone": str(zone)}}
+        for k in ("location", "description"):
+            if k in ev:
+                inst[k] = ev[k]
         if (cal, iid) in MOVED:
             inst.update(MOVED[(cal, iid)])
         out.append(inst)
@@ -114,6 +121,8 @@ class Handler(BaseHTTPRequestHandler):
         with LOCK:
             SEEN.add(token)
             REQUESTS.append({"method": verb, "path": url.path, "token": token[-6:], "status": 200 if ok else 401})
+            if verb == "PATCH":
+                REQUESTS[-1]["fields"] = sorted(body)
         if not ok:
             return self.send(401, {"error": {"code": 401, "message": "Request had invalid authentication credentials."}})
         parts = [unquote(p) for p in url.path.split("/")[3:]]  # after /calendar/v3
@@ -154,9 +163,18 @@ class Handler(BaseHTTPRequestHandler):
             return self.send(204)
         if verb == "PATCH":
             if eid in events:
+                now = dict(events[eid], **body)
+            else:
+                found = [i for i in instances(cal, events[series]) if i["id"] == eid]
+                if not found:
+                    return self.send(404, {"error": {"code": 404, "message": "Not Found"}})
+                now = dict(found[0], **body)
+            if "dateTime" in now["end"] and parse(now["end"]["dateTime"]) <= parse(now["start"]["dateTime"]):
+                return self.send(400, {"error": {"code": 400, "message": "The specified time range is empty."}})
+            if eid in events:
                 events[eid].update(body)
                 return self.send(200, events[eid])
-            MOVED[(cal, eid)] = {k: body[k] for k in ("start", "end") if k in body}
+            MOVED.setdefault((cal, eid), {}).update({k: body[k] for k in PATCHABLE if k in body})
             return self.send(200, dict(MOVED[(cal, eid)], id=eid, recurringEventId=series))
         return self.send(405, {"error": {"code": 405, "message": "Method Not Allowed"}})
 

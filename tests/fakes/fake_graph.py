@@ -11,7 +11,9 @@ On 127.0.0.1 under /v1.0 (the real API's paths; calendar endpoints only):
                                                          range numbered, endDate or noEnd)
   GET    /me/events/{id}                                 one event (a master, lone, or an occurrence)
   GET    /me/events/{id}/instances?startDateTime&endDateTime   a series' occurrences and exceptions
-  PATCH  /me/events/{id}                                 update; an occurrence's id makes it an exception
+  PATCH  /me/events/{id}                                 update (start, end, subject, location, body, recurrence);
+                                                         an occurrence's id makes it an exception; an end not
+                                                         after the start is refused, 400
   DELETE /me/events/{id}                                 a master (the whole series), a lone event, or one occurrence
 Events carry id, iCalUId, type (singleInstance, seriesMaster, occurrence, exception),
 seriesMasterId, originalStart (UTC), originalStartTimeZone, isAllDay, subject, start/end
@@ -21,7 +23,8 @@ says Prefer: outlook.timezone="UTC", else in the event's own zone. Listings come
 Every API request needs "Authorization: Bearer at-…" (the access tokens fake_idp.py issues); a
 token refused with POST /_reject?token=… (or every token so far: POST /_reject_all) answers 401
 from then on; POST /_unauthorized_once answers the next API request 401 whatever its token.
-Control: GET /_requests (method, path, query, the token's last 6 characters, status, prefer).
+Control: GET /_requests (method, path, query, the token's last 6 characters, status, prefer; for a
+PATCH the fields its body set).
 Usage: fake_graph.py [--port 0] [--port-file F] [--page-size 3]
 """
 import argparse
@@ -44,7 +47,7 @@ SEEN = set()
 STATE = {"unauthorized_once": False, "page_size": 3}
 CALENDARS = {"AAMkAGI2TG93-cal1=": "Calendar", "AAMkAGI2TG93-cal2=": "Team"}
 EVENTS = {}       # id -> stored event (lone or series master), with "calendar"
-EXCEPTIONS = {}   # (master id, original start UTC iso) -> {start, end, subject?}
+EXCEPTIONS = {}   # (master id, original start UTC iso) -> {start, end, subject?, location?, body?}
 CANCELLED = set() # (master id, original start UTC iso)
 DAYS = ["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
 UTC = dt.timezone.utc
@@ -148,7 +151,9 @@ def instances(ev, tz_out):
                "type": "exception" if ex else "occurrence", "subject": ex.get("subject", ev.get("subject", "")),
                "isAllDay": ev.get("isAllDay", False), "isCancelled": False, "originalStart": orig,
                "originalStartTimeZone": own, "start": write_time(start, tz_out or own),
-               "end": write_time(end, tz_out or own), "location": ev.get("location", {"displayName": ""})}
+               "end": write_time(end, tz_out or own),
+               "location": ex.get("location", ev.get("location", {"displayName": ""})),
+               "body": ex.get("body", ev.get("body", {"contentType": "text", "content": ""}))}
         out.append(occ)
     return out
 
@@ -161,6 +166,17 @@ def shown(ev, tz_out):
     out["start"] = write_time(read_time(ev["start"]), tz_out or own)
     out["end"] = write_time(read_time(ev["end"]), tz_out or ev["end"].get("timeZone", own))
     return out
+
+
+def empty_range(current, body):
+    """Why an event with `body` patched over `current` would not end after it starts, or None."""
+    start, end = body.get("start", current["start"]), body.get("end", current["end"])
+    try:
+        if read_time(end) <= read_time(start):
+            return "the end must be after the start"
+    except Exception as e:  # an unknown zone, a malformed time
+        return "start or end: %s" % e
+    return None
 
 
 def valid_recurrence(rec):
@@ -232,6 +248,11 @@ class Handler(BaseHTTPRequestHandler):
             SEEN.add(token)
             REQUESTS.append({"method": verb, "path": url.path, "query": q, "token": token[-6:],
                              "status": 200 if ok else 401, "prefer": prefer})
+            if verb == "PATCH":
+                try:
+                    REQUESTS[-1]["fields"] = sorted(json.loads(raw)) if raw else []
+                except ValueError:
+                    pass
         if not ok:
             return self.send(401, {"error": {"code": "InvalidAuthenticationToken",
                                              "message": "Access token has expired or is not yet valid."}})
@@ -320,8 +341,11 @@ class Handler(BaseHTTPRequestHandler):
                 if verb == "GET":
                     return 200, found[0]
                 if verb == "PATCH":
+                    why = empty_range(found[0], body)
+                    if why:
+                        return bad(why)
                     ex = EXCEPTIONS.setdefault((master, orig), {})
-                    ex.update({k: body[k] for k in ("start", "end", "subject") if k in body})
+                    ex.update({k: body[k] for k in ("start", "end", "subject", "location", "body") if k in body})
                     return 200, [i for i in instances(ev, tz_out) if i["originalStart"] == orig][0]
                 if verb == "DELETE":
                     CANCELLED.add((master, orig))
@@ -342,6 +366,9 @@ class Handler(BaseHTTPRequestHandler):
                     why = valid_recurrence(body["recurrence"])
                     if why:
                         return bad(why)
+                why = empty_range(shown(ev, None), body)
+                if why:
+                    return bad(why)
                 ev.update({k: v for k, v in body.items() if k not in ("id", "type", "calendar", "iCalUId")})
                 return 200, shown(ev, tz_out)
         return not_found()

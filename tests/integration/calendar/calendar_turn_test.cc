@@ -1,5 +1,5 @@
 // Calendars in an agent turn: the scripted fake model lists agent main's calendars, creates
-// an event and reads the week back, through the real agent, bus and tool-calendar process,
+// an event and reads the week back (and on Google and Graph moves and updates events), through the real agent, bus and tool-calendar process,
 // against Debian's radicale on loopback. The event is on the server; the account's password
 // is only in weftd and tool-calendar; an agent whose families lack "calendar" has no tools.
 #include <doctest/doctest.h>
@@ -148,6 +148,36 @@ TEST_CASE("Google Calendar in agent turns: tokens from the broker per call, a re
   CHECK(seen.find("2026-10-30T11:00:00+01:00") != std::string::npos);
   CHECK(seen.find("2026-11-05T10:00:00+01:00") != std::string::npos);
 
+  // Turn 2b: the last occurrence renamed and given a room, then the whole series made 30
+  // minutes long with a description; read back, each PATCH carrying only what it changes.
+  json steps_up = json::array(
+      {call("calendar_update", {{"calendar", "g/primary"}, {"uid", uid}, {"occurrence", "2026-11-05T10:00"},
+                                {"summary", "Standup (retro)"}, {"location", "Room 7"}}),
+       call("calendar_update", {{"calendar", "g/primary"}, {"uid", uid}, {"description", "what we did"},
+                                {"end", "2026-10-22T10:30"}}),
+       call("calendar_update", {{"calendar", "g/primary"}, {"uid", uid}, {"end", "2026-10-22T09:00"}}),
+       call("calendar_events", {{"calendar", "g/primary"}, {"from", "2026-10-20"}, {"to", "2026-11-10"}}),
+       {{"text", "Updated."}}});
+  REQUIRE(llm.post("/_script", steps_up.dump()).status == 200);
+  auto r_up = test::streamed_turn(*b, "main", test::web_turn("g2b", "g2b", "rename the last one, make them 30 minutes"), deltas);
+  CHECK(r_up.tool_calls == 4);
+  std::string up_seen;
+  for (auto& q : json::parse(llm.get("/_requests").body)) up_seen = q["body"].dump();
+  CHECK(up_seen.find("updated the occurrence of 2026-11-05T10:00:00+01:00 of 'Standup': summary 'Standup (retro)', "
+                     "location 'Room 7'") != std::string::npos);
+  CHECK(up_seen.find("not after it starts at 2026-10-22T10:00:00+02:00") != std::string::npos);
+  CHECK(up_seen.find("2026-10-22T10:00:00+02:00 – 2026-10-22T10:30:00+02:00  Standup, recurring") != std::string::npos);
+  CHECK(up_seen.find("2026-11-05T10:00:00+01:00 – 2026-11-05T10:30:00+01:00  Standup (retro), recurring") != std::string::npos);
+  // The occurrence moved in turn 2 keeps its own times.
+  CHECK(up_seen.find("2026-10-30T11:00:00+01:00 – 2026-10-30T11:15:00+01:00  Standup, recurring, moved") != std::string::npos);
+  std::vector<std::string> patches;
+  for (auto& q : json::parse(gcal.get("/_requests").body))
+    if (q["method"] == "PATCH") patches.push_back(q["path"].get<std::string>() + " " + q.value("fields", json::array()).dump());
+  CHECK(patches == std::vector<std::string>{
+                       "/calendar/v3/calendars/primary/events/" + uid + "_20261029T090000Z [\"end\",\"start\"]",
+                       "/calendar/v3/calendars/primary/events/" + uid + "_20261105T090000Z [\"location\",\"summary\"]",
+                       "/calendar/v3/calendars/primary/events/" + uid + " [\"description\",\"end\"]"});
+
   // The API stops taking the token: the next call gets a 401, asks the broker for a fresh one
   // (one refresh at the identity provider) and succeeds.
   REQUIRE(gcal.post("/_reject_all", "{}").status == 200);
@@ -266,6 +296,37 @@ TEST_CASE("Microsoft Graph calendars in agent turns: a series across the change 
   }
   CHECK(paged);
   CHECK(patched_occurrence);
+
+  // Turn 2b: the last occurrence renamed and given a room; the lunch given a place, a note and
+  // a later end; an end before the start refused. Read back; each PATCH carries only what it changes.
+  auto patches_before = json::parse(graph.get("/_requests").body).size();
+  json steps_up = json::array(
+      {call("calendar_update", {{"calendar", "o/Calendar"}, {"uid", uid}, {"occurrence", "2026-11-05T10:00"},
+                                {"summary", "Standup (retro)"}, {"location", "Room 7"}}),
+       call("calendar_update", {{"calendar", "o/Calendar"}, {"uid", lunch}, {"location", "Canteen"},
+                                {"description", "with the new team"}, {"end", "2026-11-06T13:30"}}),
+       call("calendar_update", {{"calendar", "o/Calendar"}, {"uid", lunch}, {"end", "2026-11-06T11:00"}}),
+       call("calendar_events", {{"calendar", "o/Calendar"}, {"from", "2026-10-20"}, {"to", "2026-11-10"}}),
+       {{"text", "Updated."}}});
+  REQUIRE(llm.post("/_script", steps_up.dump()).status == 200);
+  auto r_up = test::streamed_turn(*b, "main", test::web_turn("m2b", "m2b", "rename the last standup, lunch in the canteen"), deltas);
+  CHECK(r_up.tool_calls == 4);
+  auto up_seen = bodies().back();
+  CHECK(up_seen.find("updated the occurrence of 2026-11-05T10:00:00+01:00 of 'Standup': summary 'Standup (retro)', "
+                     "location 'Room 7'") != std::string::npos);
+  CHECK(up_seen.find("not after it starts at 2026-11-06T12:00:00+01:00") != std::string::npos);
+  CHECK(up_seen.find("2026-11-05T10:00:00+01:00 – 2026-11-05T10:15:00+01:00  Standup (retro), recurring") != std::string::npos);
+  CHECK(up_seen.find("2026-10-22T10:00:00+02:00 – 2026-10-22T10:15:00+02:00  Standup, recurring") != std::string::npos);
+  CHECK(up_seen.find("2026-11-06T12:00:00+01:00 – 2026-11-06T13:30:00+01:00  Lunch (uid") != std::string::npos);
+  std::vector<std::string> patches;
+  auto after_up = json::parse(graph.get("/_requests").body);
+  for (auto i = patches_before; i < after_up.size(); ++i)
+    if (after_up[i]["method"] == "PATCH") {
+      auto path = after_up[i]["path"].get<std::string>();
+      patches.push_back((path.find("/v1.0/me/events/occ-") == 0 ? "occurrence" : path) + " " + after_up[i]["fields"].dump());
+    }
+  CHECK(patches == std::vector<std::string>{"occurrence [\"location\",\"subject\"]",
+                                            "/v1.0/me/events/" + lunch + " [\"body\",\"end\",\"location\"]"});
 
   // Turn 3: the API refuses the next call once (as for an expired token): one refresh at the
   // identity provider, the call retried once with the new token; the lunch deleted.
