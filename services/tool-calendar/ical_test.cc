@@ -249,6 +249,23 @@ TEST_CASE("updating edits the calendar in place: a series' fields, one occurrenc
   CHECK(d->find("DURATION:PT2H30M") != std::string::npos);
   CHECK(d->find("SUMMARY:Lone") == std::string::npos);
 
+  // A zone named the Windows way, with no VTIMEZONE in the text: the end is its wall clock.
+  const char* outlook =
+      "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nBEGIN:VEVENT\r\nUID:w1\r\nDTSTAMP:20261201T000000Z\r\n"
+      "DTSTART;TZID=\"W. Europe Standard Time\":20261210T100000\r\nDTEND;TZID=\"W. Europe Standard Time\":20261210T103000\r\n"
+      "SUMMARY:Jour fixe\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n";
+  event_changes longer;
+  longer.end = at("2026-12-10T11:00", "Europe/Berlin");
+  auto w = update_in_ics(outlook, "w1", longer, std::nullopt);
+  REQUIRE_MESSAGE(w, (w ? "" : w.err().message));
+  auto wev = parse_ics(*w, "outlook");
+  REQUIRE(wev);
+  CHECK((*wev)[0].start == at("2026-12-10T10:00", "Europe/Berlin"));
+  CHECK((*wev)[0].end == at("2026-12-10T11:00", "Europe/Berlin"));
+  // 09:15 UTC: after the start (09:00 UTC), though not after 10:00 read as UTC.
+  longer.end = at("2026-12-10T10:15", "Europe/Berlin");
+  CHECK(update_in_ics(outlook, "w1", longer, std::nullopt));
+
   // Refused: an end not after the start, an unknown event.
   event_changes early;
   early.end = at("2026-12-01T14:00", "Europe/Berlin");

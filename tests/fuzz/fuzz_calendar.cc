@@ -1,6 +1,6 @@
 // libFuzzer target: what weft-tool-calendar reads from calendar servers and models
-// (services/tool-calendar ical.cc, caldav.cc): iCalendar text parsed, expanded, moved in place
-// and written back; a WebDAV multistatus answer; a time as a call gives it. Any bytes: no
+// (services/tool-calendar ical.cc, caldav.cc): iCalendar text parsed, expanded, moved and updated
+// in place and written back; a WebDAV multistatus answer; a time as a call gives it. Any bytes: no
 // crash, bounded output.
 #include <cstddef>
 #include <cstdint>
@@ -23,6 +23,18 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       auto& e = ev->front();
       (void)cal::move_in_ics(in, e.uid, e.start + 3600, std::nullopt);
       (void)cal::move_in_ics(in, e.uid, e.start + 3600, e.start);
+      cal::event_changes changes;
+      changes.summary = "fuzzed summary";
+      changes.location = "";
+      changes.description = std::string(in.substr(0, 80));
+      changes.end = e.start + 5400;
+      (void)cal::update_in_ics(in, e.uid, changes, std::nullopt);
+      (void)cal::update_in_ics(in, e.uid, changes, e.start);
+      // An end at or before the start, and one far off: refused or written, never a crash.
+      changes.end = e.start;
+      (void)cal::update_in_ics(in, e.uid, changes, std::nullopt);
+      changes.end = e.start + (1LL << 40);
+      (void)cal::update_in_ics(in, e.uid, changes, std::nullopt);
     }
   }
   (void)cal::parse_multistatus(in);
