@@ -27,6 +27,9 @@ Calendars for agents, served on the weft bus (io.weft.Tool.v1) at tool/calendar:
   calendar_events {calendar, from, to, timezone?}    recurring events expanded
   calendar_create {calendar, summary, start, end, rrule?, location?, timezone?}
   calendar_move {calendar, uid, start, occurrence?}  a whole event, or one occurrence
+  calendar_update {calendar, uid, summary?, location?, description?, end?, occurrence?}
+                                    changes those fields (at least one; end after the start),
+                                    of a whole event or one occurrence; all else kept
   calendar_delete {calendar, uid}
   calendar_free {calendars, from, to, minutes?}      free slots across calendars
   calendar_export {calendar}, calendar_import {calendar, ics}   iCalendar text
