@@ -41,7 +41,9 @@ struct fetched {
 
 /// One message leaving: the bytes, and the SMTP envelope (Bcc included).
 struct outgoing_raw {
-  std::string raw, from;
+  std::string raw;       ///< without its Bcc header: what SMTP delivers
+  std::string with_bcc;  ///< the same with it: drafts, the sent copy, APIs that take recipients from the headers
+  std::string from;
   std::vector<std::string> recipients;
   std::string thread;  ///< the backend's thread id of the message it answers, when any
 };
@@ -67,6 +69,7 @@ struct imap_account {
   std::string smtp_url;  ///< smtps://host[:465] or smtp://host:587 (STARTTLS required unless on this machine)
   std::string username, password;
   http::bearer_tokens tokens;  ///< set: XOAUTH2 instead of the password
+  bool save_sent = true;       ///< file a copy of what SMTP sent in the \\Sent folder (Gmail's and Outlook's servers do it themselves)
 };
 std::unique_ptr<backend> imap_backend(imap_account a);
 /// Gmail API v1 at `api` (https://gmail.googleapis.com/gmail/v1/users/me).

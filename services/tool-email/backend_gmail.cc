@@ -113,7 +113,7 @@ class gmail final : public backend {
   }
 
   result<std::string> draft(const outgoing_raw& m) override {
-    json msg{{"raw", base64_encode(m.raw, base64_alphabet::url, false)}};
+    json msg{{"raw", base64_encode(m.with_bcc, base64_alphabet::url, false)}};
     if (!m.thread.empty()) msg["threadId"] = m.thread;
     auto j = call({"POST", _api + "/drafts", json{{"message", msg}}.dump()});
     if (!j) return j.take_error();
@@ -121,7 +121,7 @@ class gmail final : public backend {
   }
 
   result<std::string> send(const outgoing_raw& m) override {
-    json msg{{"raw", base64_encode(m.raw, base64_alphabet::url, false)}};
+    json msg{{"raw", base64_encode(m.with_bcc, base64_alphabet::url, false)}};
     if (!m.thread.empty()) msg["threadId"] = m.thread;
     auto j = call({"POST", _api + "/messages/send", msg.dump()});
     if (!j) return j.take_error();

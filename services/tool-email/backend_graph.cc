@@ -111,13 +111,13 @@ class graph_mail final : public backend {
   }
 
   result<std::string> draft(const outgoing_raw& m) override {
-    auto j = call({"POST", _api + "/messages", base64_encode(m.raw), "text/plain"});
+    auto j = call({"POST", _api + "/messages", base64_encode(m.with_bcc), "text/plain"});
     if (!j) return j.take_error();
     return str(*j, "id");
   }
 
   result<std::string> send(const outgoing_raw& m) override {
-    auto j = call({"POST", _api + "/sendMail", base64_encode(m.raw), "text/plain"});
+    auto j = call({"POST", _api + "/sendMail", base64_encode(m.with_bcc), "text/plain"});
     if (!j) return j.take_error();
     return std::string();
   }

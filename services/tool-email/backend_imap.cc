@@ -2,11 +2,14 @@
 // connection per tool call, reused by its requests). libcurl gives the untagged answers of
 // custom commands (LIST, SEARCH, FETCH without literals, STORE, MOVE) to the write callback;
 // whole messages and headers come from its URL form (mailbox;UID=n;SECTION=…).
+#include <arpa/inet.h>
 #include <curl/curl.h>
+#include <netinet/in.h>
 
 #include <algorithm>
 #include <cctype>
 #include <map>
+#include <optional>
 #include <memory>
 
 #include <fmt/format.h>
@@ -29,7 +32,10 @@ bool on_this_machine(const std::string& url) {
   if (auto at = host.rfind('@'); at != std::string::npos) host = host.substr(at + 1);
   if (host.rfind("[::1]", 0) == 0) return true;
   host = host.substr(0, host.find(':'));
-  return host == "localhost" || host.rfind("127.", 0) == 0;
+  if (host == "localhost") return true;
+  // A literal 127.x.y.z, not a name that starts like one (127.mail.example.org).
+  in_addr a{};
+  return ::inet_pton(AF_INET, host.c_str(), &a) == 1 && (ntohl(a.s_addr) >> 24) == 127;
 }
 
 /// An IMAP quoted string; refuses what cannot be one.
@@ -110,6 +116,11 @@ class session {
       std::string out;
       auto r = once(q, &out);
       if (r == CURLE_OK) return out;
+      // libcurl answers a refused SELECT with "login denied" too: a missing folder, not a
+      // refused token (refreshing for it would rotate the account's refresh token for nothing).
+      if (r == CURLE_LOGIN_DENIED && std::string_view(_err).find("Select failed") != std::string_view::npos)
+        return fail(errc::not_found, "Failed to {}: the server has no such folder", doing);
+      if (r == CURLE_REMOTE_FILE_NOT_FOUND) return fail(errc::not_found, "Failed to {}: the server has no such message", doing);
       if (r == CURLE_LOGIN_DENIED && _a.tokens && attempt == 0) {
         _refused = _token;  // expired or revoked early: the broker refreshes
         _token.clear();
@@ -120,7 +131,7 @@ class session {
       if (r == CURLE_LOGIN_DENIED)
         return fail(errc::unavailable, "Failed to {}: the server refused the account's {} ({})", doing,
                     _a.tokens ? "access token" : "password", why);
-      if (r == CURLE_QUOTE_ERROR || r == CURLE_REMOTE_FILE_NOT_FOUND || r == CURLE_UPLOAD_FAILED ||
+      if (r == CURLE_QUOTE_ERROR || r == CURLE_UPLOAD_FAILED ||
           r == CURLE_SEND_ERROR || r == CURLE_RECV_ERROR)
         return fail(errc::unavailable, "Failed to {}: the server said no ({})", doing, why);
       return fail(errc::unavailable, "Failed to {}: {}", doing, why);
@@ -237,9 +248,22 @@ class imap_mail final : public backend {
     auto flags = s.run({box_url(box), "UID FETCH " + set + " (UID FLAGS)"}, fmt::format("read the flags in '{}'", box));
     if (!flags) return flags.take_error();
     auto flag_of_uid = fetch_flags(*flags);
+    auto unread_now = [&](const std::string& u) {
+      auto& fl = flag_of_uid[u];
+      return std::find(fl.begin(), fl.end(), "\\Seen") == fl.end();
+    };
+    // libcurl fetches headers with BODY[HEADER], not BODY.PEEK, which marks them read: looking
+    // is not reading, so what was unread is made so again — also when a fetch fails halfway.
+    std::string unread;
+    for (auto& u : uids)
+      if (unread_now(u)) unread += (unread.empty() ? "" : ",") + u;
+    std::optional<error> failed;
     for (auto& u : uids) {
       auto head = s.run({box_url(box) + ";UID=" + u + ";SECTION=HEADER"}, fmt::format("read message {} in '{}'", u, box));
-      if (!head) return head.take_error();
+      if (!head) {
+        failed = head.err();
+        break;
+      }
       summary m;
       m.id = box + ":" + u;
       if (auto p = parse(*head + "\r\n")) {
@@ -249,17 +273,14 @@ class imap_mail final : public backend {
         m.thread = p->references.empty() ? p->in_reply_to : p->references.front();
       }
       m.labels = flag_of_uid[u];
-      m.unread = std::find(m.labels.begin(), m.labels.end(), "\\Seen") == m.labels.end();
+      m.unread = unread_now(u);
       out.push_back(std::move(m));
     }
-    // libcurl fetches headers with BODY[HEADER], not BODY.PEEK: looking is not reading, so
-    // what was unread stays so.
-    std::string unread;
-    for (auto& m : out)
-      if (m.unread) unread += (unread.empty() ? "" : ",") + m.id.substr(m.id.rfind(':') + 1);
     if (!unread.empty())
-      if (auto r = s.run({box_url(box), "UID STORE " + unread + " -FLAGS.SILENT (\\Seen)"}, fmt::format("keep messages unread in '{}'", box)); !r)
-        return r.take_error();
+      if (auto r = s.run({box_url(box), "UID STORE " + unread + " -FLAGS.SILENT (\\Seen)"}, fmt::format("keep messages unread in '{}'", box));
+          !r && !failed)
+        failed = r.err();
+    if (failed) return *failed;
     return out;
   }
 
@@ -269,7 +290,7 @@ class imap_mail final : public backend {
     session s(_a);
     auto raw = s.run({box_url(bu->first) + ";UID=" + bu->second}, fmt::format("read message '{}'", id));
     if (!raw) return raw.take_error();
-    if (raw->empty()) return fail(errc::not_found, "there is no message '{}'", id);
+    if (raw->empty()) return fail(errc::not_found, "there is no message '{}'", id);  // a server that answers with nothing
     return fetched{std::move(*raw), {}};
   }
 
@@ -277,7 +298,7 @@ class imap_mail final : public backend {
     session s(_a);
     auto box = special(s, "drafts", "Drafts");
     if (!box) return box.take_error();
-    auto uid = append(s, *box, m.raw, "\\Draft");
+    auto uid = append(s, *box, m.with_bcc, "\\Draft");
     if (!uid) return uid.take_error();
     return *box + ":" + *uid;
   }
@@ -287,11 +308,12 @@ class imap_mail final : public backend {
     session s(_a);
     auto sent = s.run({_a.smtp_url, "", &m.raw, m.from, &m.recipients}, fmt::format("send through '{}'", _a.smtp_url));
     if (!sent) return sent.take_error();
-    // Servers keep no copy of what SMTP sent: file one in the sent folder.
+    // Most servers keep no copy of what SMTP sent: file one in the sent folder.
+    if (!_a.save_sent) return std::string();
     session i(_a);
     auto box = special(i, "sent", "Sent");
     if (!box) return fmt::format("sent, but no copy was filed: {}", box.err().message);
-    if (auto uid = append(i, *box, m.raw, "\\Seen"); !uid)
+    if (auto uid = append(i, *box, m.with_bcc, "\\Seen"); !uid)
       return fmt::format("sent, but no copy was filed in '{}': {}", *box, uid.err().message);
     return std::string();
   }
@@ -324,7 +346,11 @@ class imap_mail final : public backend {
       auto r = s.run({box_url(bu->first), fmt::format("UID STORE {} {}FLAGS ({})", bu->second, sign, fl)},
                      fmt::format("label '{}'", id));
       if (!r) return r.take_error();
-      if (r->find("FETCH") == std::string::npos) return fail(errc::not_found, "there is no message '{}' to label", id);
+      if (r->find("FETCH") != std::string::npos) continue;
+      // No FETCH back: a server that reports changed flags only, or no such message.
+      auto there = s.run({box_url(bu->first), "UID SEARCH UID " + bu->second}, fmt::format("find '{}'", id));
+      if (!there) return there.take_error();
+      if (search_uids(*there).empty()) return fail(errc::not_found, "there is no message '{}' to label", id);
     }
     return {};
   }

@@ -28,6 +28,18 @@ bool send_limiter::take(const std::string& agent, std::chrono::steady_clock::tim
 namespace {
 
 constexpr std::size_t max_part_bytes = 8u << 20;
+constexpr std::size_t max_recipients = 50;
+
+/// A message id argument: the backends' ids go into URLs and commands, so no empty, "." or
+/// ".." (a path's dot segments), control characters or more than 1 KiB.
+result<std::string> id_arg(const json& args) {
+  auto id = string_arg(args, "id");
+  if (!id) return id.take_error();
+  if (id->empty() || *id == "." || *id == ".." || id->size() > 1024 ||
+      std::any_of(id->begin(), id->end(), [](unsigned char c) { return c < ' ' || c == 0x7f; }))
+    return tool::make(tool::error_code::bad_arguments, "'{}' is not a message id (see email_search)", id->substr(0, 100));
+  return id;
+}
 
 struct shared {
   explicit shared(email_settings settings) : s(std::move(settings)), limiter(s.send_per_hour) {}
@@ -154,15 +166,16 @@ result<tool::result> search(const shared& sh, const json& args, const call_conte
 result<tool::result> read(const shared& sh, const json& args, const call_context& c) {
   auto x = context_of(sh, args, c);
   if (!x) return x.take_error();
-  auto id = string_arg(args, "id");
+  auto id = id_arg(args);
   if (!id) return id.take_error();
   auto f = x->be->fetch(*id);
   if (!f) return mail_failed(f.err());
   auto m = parse(f->raw);
   if (!m) return ran_and_failed(fail(errc::malformed, "Failed to read message '{}': {}", *id, m.err().message));
-  std::string text = fmt::format("From: {}\nTo: {}\n{}Subject: {}\nDate: {}\nMessage-ID: <{}>\n\n{}\n", m->from,
+  std::string text = fmt::format("From: {}\nTo: {}\n{}{}Subject: {}\nDate: {}\nMessage-ID: <{}>\n\n{}\n", m->from,
                                  fmt::join(m->to, ", "), m->cc.empty() ? "" : fmt::format("Cc: {}\n", fmt::join(m->cc, ", ")),
-                                 m->subject, m->date, m->message_id, m->text);
+                                 m->bcc.empty() ? "" : fmt::format("Bcc: {}\n", fmt::join(m->bcc, ", ")), m->subject, m->date,
+                                 m->message_id, m->text);
   json parts = json::array();
   for (auto& p : m->parts) {
     if (p.index == m->body_part) continue;
@@ -172,7 +185,7 @@ result<tool::result> read(const shared& sh, const json& args, const call_context
                      {"attachment", p.attachment}});
   }
   json j{{"account", x->acc->name}, {"id", *id}, {"message_id", m->message_id}, {"from", m->from}, {"to", m->to}, {"cc", m->cc},
-         {"subject", m->subject}, {"date", m->date}, {"text", m->text}, {"parts", std::move(parts)}};
+         {"bcc", m->bcc}, {"subject", m->subject}, {"date", m->date}, {"text", m->text}, {"parts", std::move(parts)}};
   if (!f->thread.empty()) j["thread"] = f->thread;
   return answer(std::move(text), j);
 }
@@ -180,7 +193,7 @@ result<tool::result> read(const shared& sh, const json& args, const call_context
 result<tool::result> attachment(const shared& sh, const json& args, const call_context& c) {
   auto x = context_of(sh, args, c);
   if (!x) return x.take_error();
-  auto id = string_arg(args, "id");
+  auto id = id_arg(args);
   if (!id) return id.take_error();
   auto n = optional_uint_arg(args, "part");
   if (!n) return n.take_error();
@@ -265,7 +278,9 @@ status answer_to(ctx_t& x, const std::string& id, bool all, letter& l) {
 result<tool::result> deliver(ctx_t& x, letter& l, bool want_send) {
   auto raw = compose(l.out);
   if (!raw) return tool::make(tool::error_code::bad_arguments, "{}", raw.err().message);
-  outgoing_raw o{*raw, {}, {}, l.thread};
+  auto with_bcc = compose(l.out, true);  // the same message id
+  if (!with_bcc) return tool::make(tool::error_code::bad_arguments, "{}", with_bcc.err().message);
+  outgoing_raw o{*raw, *with_bcc, {}, {}, l.thread};
   if (auto from = addresses(l.out.from); from && !from->empty()) o.from = from->front();
   for (auto* list : {&l.out.to, &l.out.cc, &l.out.bcc})
     for (auto& a : *list) {
@@ -273,6 +288,11 @@ result<tool::result> deliver(ctx_t& x, letter& l, bool want_send) {
       if (!as) return tool::make(tool::error_code::bad_arguments, "{}", as.err().message);
       o.recipients.insert(o.recipients.end(), as->begin(), as->end());
     }
+  // The hourly limit counts messages: a message to thousands (a reply-all to a list an
+  // incoming mail named) is refused here.
+  if (o.recipients.size() > max_recipients)
+    return tool::make(tool::error_code::bad_arguments, "a message goes to at most {} recipients; this one has {}", max_recipients,
+                      o.recipients.size());
   json j{{"account", x.acc->name}, {"message_id", l.out.message_id}, {"to", l.out.to}, {"subject", l.out.subject}};
   std::string why_draft;
   if (want_send && !listed(x.acc->senders, x.agent))
@@ -309,8 +329,11 @@ result<tool::result> write(const shared& sh, const json& args, const call_contex
   if (!l) return l.take_error();
   auto re = optional_string_arg(args, "reply_to");
   if (!re) return re.take_error();
-  if (*re)
-    if (auto st = answer_to(*x, **re, false, *l); !st) return mail_failed(st.err());
+  if (*re) {
+    auto rid = id_arg(json{{"id", **re}});
+    if (!rid) return rid.take_error();
+    if (auto st = answer_to(*x, *rid, false, *l); !st) return mail_failed(st.err());
+  }
   if (l->out.to.empty() && l->out.cc.empty() && l->out.bcc.empty())
     return tool::make(tool::error_code::bad_arguments, "argument 'to' is required (whom the message is for)");
   return deliver(*x, *l, send);
@@ -319,7 +342,7 @@ result<tool::result> write(const shared& sh, const json& args, const call_contex
 result<tool::result> reply(const shared& sh, const json& args, const call_context& c) {
   auto x = context_of(sh, args, c);
   if (!x) return x.take_error();
-  auto id = string_arg(args, "id");
+  auto id = id_arg(args);
   if (!id) return id.take_error();
   auto l = letter_of(*x, args);
   if (!l) return l.take_error();
@@ -334,7 +357,7 @@ result<tool::result> reply(const shared& sh, const json& args, const call_contex
 result<tool::result> move(const shared& sh, const json& args, const call_context& c) {
   auto x = context_of(sh, args, c);
   if (!x) return x.take_error();
-  auto id = string_arg(args, "id");
+  auto id = id_arg(args);
   if (!id) return id.take_error();
   auto to = string_arg(args, "folder");
   if (!to) return to.take_error();
@@ -345,7 +368,7 @@ result<tool::result> move(const shared& sh, const json& args, const call_context
 result<tool::result> label(const shared& sh, const json& args, const call_context& c) {
   auto x = context_of(sh, args, c);
   if (!x) return x.take_error();
-  auto id = string_arg(args, "id");
+  auto id = id_arg(args);
   if (!id) return id.take_error();
   auto add = string_list_arg(args, "add");
   if (!add) return add.take_error();

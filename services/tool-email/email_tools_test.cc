@@ -8,6 +8,8 @@
 
 #include <curl/curl.h>
 
+#include <fmt/format.h>
+
 #include "services/tool-email/email_tools.hh"
 #include "services/tool-email/mime.hh"
 #include <weft/base/base64.hh>
@@ -110,6 +112,15 @@ TEST_CASE("IMAP: folders with their roles; search by subject, sender and unread;
   auto bad = f.call("email_search", {{"account", "home"}, {"since", "yesterday"}});
   REQUIRE_FALSE(bad);
   CHECK(bad.err().message.find("YYYY-MM-DD") != std::string::npos);
+  // Searching is looking, not reading: what was unread still is.
+  auto again = f.ok("email_search", json::object());
+  CHECK(again["messages"][0]["unread"] == true);
+  CHECK(again["messages"][1]["unread"] == true);
+  // A folder the account does not have is the caller's mistake, not a refused password.
+  auto nope = f.call("email_search", {{"account", "home"}, {"folder", "Nope"}});
+  REQUIRE_FALSE(nope);
+  CHECK(nope.err().is(tool::interface_name, "BadArguments"));
+  CHECK(nope.err().message.find("no such folder") != std::string::npos);
 }
 
 TEST_CASE("IMAP: a message read with its parts listed, and its PDF attachment fetched whole") {
@@ -131,16 +142,24 @@ TEST_CASE("IMAP: a message read with its parts listed, and its PDF attachment fe
   REQUIRE_FALSE(none);
   CHECK(none.err().is(tool::interface_name, "BadArguments"));
   auto gone = f.call("email_read", {{"account", "home"}, {"id", "INBOX:999"}});
-  CHECK((!gone || gone->is_error));
+  REQUIRE_FALSE(gone);
+  CHECK(gone.err().is(tool::interface_name, "BadArguments"));
+  for (const char* id : {"..", ".", ""}) {
+    auto dots = f.call("email_read", {{"account", "home"}, {"id", id}});
+    REQUIRE_FALSE(dots);
+    CHECK(dots.err().is(tool::interface_name, "BadArguments"));
+  }
 }
 
 TEST_CASE("IMAP/SMTP: send only where the account allows it; otherwise a draft; replies stay in the thread") {
   fixture f;
-  // A draft: in Drafts, flagged \Draft, nothing sent.
-  auto d = f.ok("email_draft", {{"to", {"bob@example.test"}}, {"subject", "Plan"}, {"body", "A first draft."}});
+  // A draft: in Drafts, flagged \Draft, nothing sent; its Bcc kept for whoever sends it.
+  auto d = f.ok("email_draft", {{"to", {"bob@example.test"}}, {"bcc", {"boss@example.test"}}, {"subject", "Plan"},
+                                {"body", "A first draft."}});
   CHECK(d["sent"] == false);
   auto drafts = f.ok("email_search", {{"folder", "Drafts"}});
   REQUIRE(drafts["messages"].size() == 1);
+  CHECK(f.ok("email_read", {{"id", drafts["messages"][0]["id"]}})["bcc"] == json({"boss@example.test"}));
   auto labels = drafts["messages"][0]["labels"];
   CHECK(std::find(labels.begin(), labels.end(), "\\Draft") != labels.end());
   CHECK(f.smtp.received().empty());
@@ -214,7 +233,8 @@ TEST_CASE("IMAP: move and label") {
   CHECK(f.ok("email_search", {{"subject", "Lunch"}})["messages"].empty());
   CHECK(f.ok("email_search", {{"folder", "Archive"}, {"subject", "Lunch"}})["messages"].size() == 1);
   auto again = f.call("email_move", {{"account", "home"}, {"id", id}, {"folder", "Archive"}});
-  CHECK((!again || again->is_error));  // it is not in the inbox any more
+  REQUIRE_FALSE(again);  // it is not in the inbox any more
+  CHECK(again.err().is(tool::interface_name, "BadArguments"));
 }
 
 TEST_CASE("sending is limited per agent and hour") {
@@ -249,6 +269,13 @@ TEST_CASE("refusals: an agent without the account, a header injection, a wrong p
   CHECK(f.smtp.received().empty());
   r = f.call("email_search", {{"account", "home"}, {"subject", "a\"\r\nA1 LOGOUT"}});
   REQUIRE_FALSE(r);  // no command smuggled into the IMAP conversation
+  // More recipients than a message may have.
+  json many = json::array();
+  for (int i = 0; i < 51; ++i) many.push_back(fmt::format("r{}@example.test", i));
+  r = f.call("email_send", {{"account", "home"}, {"to", many}, {"subject", "all"}, {"body", "x"}});
+  REQUIRE_FALSE(r);
+  CHECK(r.err().is(tool::interface_name, "BadArguments"));
+  CHECK(f.smtp.received().empty());
 
   email_settings s;
   account a;

@@ -62,7 +62,7 @@ int main(int argc, char** argv) {
       tools::email::account acc;
       acc.name = name;
       acc.kind = a.kind;
-      acc.imap = {a.imap_url, a.smtp_url, a.username, a.password, {}};
+      acc.imap = {a.imap_url, a.smtp_url, a.username, a.password, {}, a.save_sent};
       acc.api = a.url;
       acc.oauth2_account = a.oauth2_account;
       acc.scopes = a.scopes;

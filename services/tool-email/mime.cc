@@ -142,8 +142,10 @@ result<InternetAddressList*> parse_list(const std::string& s, const char* what) 
     auto* a = internet_address_list_get_address(l, i);
     const char* addr = INTERNET_ADDRESS_IS_MAILBOX(a) ? internet_address_mailbox_get_addr(INTERNET_ADDRESS_MAILBOX(a)) : nullptr;
     std::string as = str(addr);
-    if (as.empty() || as.find('@') == std::string::npos || as.front() == '@' || as.back() == '@' ||
-        as.find_first_of("\r\n") != std::string::npos) {
+    bool bad_char = std::any_of(as.begin(), as.end(), [](unsigned char c) {
+      return c <= ' ' || c == 0x7f || c == '"' || c == '<' || c == '>' || c == '(' || c == ')' || c == ',' || c == ';' || c == '\\';
+    });
+    if (as.empty() || as.find('@') == std::string::npos || as.front() == '@' || as.back() == '@' || bad_char) {
       g_object_unref(l);
       return fail(errc::invalid_argument, "{} '{}' is no mail address", what, s);
     }
@@ -179,6 +181,7 @@ result<message> parse(std::string_view raw, const limits& l) {
   if (out.date.empty()) out.date = str(g_mime_object_get_header(obj, "Date"));
   out.to = list_of(g_mime_message_get_to(m.get()));
   out.cc = list_of(g_mime_message_get_cc(m.get()));
+  out.bcc = list_of(g_mime_message_get_bcc(m.get()));
   out.reply_to = list_of(g_mime_message_get_reply_to(m.get()));
 
   walker w{l, {}, false};
@@ -239,7 +242,7 @@ result<std::vector<std::string>> addresses(const std::string& list) {
   return out;
 }
 
-result<std::string> compose(outgoing& o) {
+result<std::string> compose(outgoing& o, bool keep_bcc) {
   gptr<GMimeMessage> m(g_mime_message_new(TRUE));
   struct field {
     const std::vector<std::string>* list;
@@ -256,12 +259,28 @@ result<std::string> compose(outgoing& o) {
       g_object_unref(*l);
     }
   }
-  for (auto& a : o.bcc)
-    if (auto l = parse_list(a, "recipient"); !l) return l.take_error();
-    else g_object_unref(*l);
+  for (auto& a : o.bcc) {
+    auto l = parse_list(a, "recipient");
+    if (!l) return l.take_error();
+    if (keep_bcc) internet_address_list_append(g_mime_message_get_addresses(m.get(), GMIME_ADDRESS_TYPE_BCC), *l);
+    g_object_unref(*l);
+  }
   if (o.to.empty() && o.cc.empty() && o.bcc.empty()) return fail(errc::invalid_argument, "a message needs a recipient");
-  if (o.subject.find_first_of("\r\n") != std::string::npos)
+  if (o.subject.find_first_of(std::string_view("\r\n\0", 3)) != std::string::npos)
     return fail(errc::invalid_argument, "a subject is one line");
+  if (o.body.find('\0') != std::string::npos) return fail(errc::invalid_argument, "the body holds a NUL byte");
+  // Every line break as LF here, CRLF on the wire: a lone CR would be written as it is and
+  // could end the DATA early at a lenient receiver (SMTP smuggling).
+  std::string text;
+  text.reserve(o.body.size());
+  for (std::size_t i = 0; i < o.body.size(); ++i) {
+    if (o.body[i] == '\r') {
+      text += '\n';
+      if (i + 1 < o.body.size() && o.body[i + 1] == '\n') ++i;
+    } else {
+      text += o.body[i];
+    }
+  }
   g_mime_message_set_subject(m.get(), o.subject.c_str(), "utf-8");
   if (o.message_id.empty()) {
     unsigned char rnd[12];
@@ -288,7 +307,7 @@ result<std::string> compose(outgoing& o) {
     g_mime_object_set_header(GMIME_OBJECT(m.get()), "References", refs.c_str(), nullptr);
   }
   gptr<GMimeTextPart> body(g_mime_text_part_new_with_subtype("plain"));
-  g_mime_text_part_set_text(body.get(), o.body.c_str());
+  g_mime_text_part_set_text(body.get(), text.c_str());
   g_mime_part_set_content_encoding(GMIME_PART(body.get()),
                                    g_mime_part_get_best_content_encoding(GMIME_PART(body.get()), GMIME_ENCODING_CONSTRAINT_7BIT));
   g_mime_message_set_mime_part(m.get(), GMIME_OBJECT(body.get()));

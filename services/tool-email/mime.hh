@@ -30,7 +30,7 @@ struct message {
   std::string in_reply_to;
   std::vector<std::string> references;
   std::string from, subject, date;  ///< date as RFC 3339 UTC when it parsed, else as written
-  std::vector<std::string> to, cc, reply_to;
+  std::vector<std::string> to, cc, bcc, reply_to;  ///< bcc: drafts and sent copies keep it
   std::string text;               ///< the readable body: the first text/plain, else text from HTML
   std::size_t body_part = 0;      ///< the part `text` came from (0: none)
   std::vector<part_info> parts;   ///< every leaf part
@@ -60,12 +60,16 @@ struct outgoing {
   std::vector<std::string> references;  ///< the thread's ids, oldest first
   std::string message_id;               ///< made (…@<from's domain>) when empty
 };
-/// The message as CRLF text (Bcc left out: it goes to the envelope only); errc::invalid_argument
-/// naming a recipient or sender that is no address. Fills o.message_id when empty.
-result<std::string> compose(outgoing& o);
+/// The message as CRLF text; errc::invalid_argument naming a recipient or sender that is no
+/// address, or a subject with a line break. Fills o.message_id when empty. Bcc is written
+/// only with `keep_bcc` (drafts, the sent copy, APIs that read recipients from the headers);
+/// SMTP takes it from the envelope. Line breaks in the body become CRLF whatever they were
+/// (a lone CR never reaches the wire), and a NUL in it is refused.
+result<std::string> compose(outgoing& o, bool keep_bcc = false);
 
-/// The bare addresses of a list ("Ann <a@x>, b@y" → a@x, b@y); errc::invalid_argument when
-/// an entry is no address.
+/// The bare addresses of a list ("Ann <a@x>, b@y" → a@x, b@y), fit for an SMTP envelope;
+/// errc::invalid_argument when an entry is no address or holds what an envelope must not
+/// (quotes, angle brackets, spaces, control characters).
 result<std::vector<std::string>> addresses(const std::string& list);
 
 /// HTML as plain text (tags dropped, block ends as line breaks, common entities decoded).

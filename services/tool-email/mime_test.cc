@@ -142,3 +142,33 @@ TEST_CASE("what is not a message at all, or barely one, is an error or an empty 
     if (m) CHECK(m->parts.size() <= 3);
   }
 }
+
+TEST_CASE("compose: a lone CR never reaches the wire, a NUL is refused, Bcc only when kept") {
+  outgoing o;
+  o.from = "alice@example.test";
+  o.to = {"bob@example.test"};
+  o.bcc = {"carol@example.test"};
+  o.subject = "cr";
+  o.body = "x\r.\r\ny\rz\n.\nend";
+  auto raw = compose(o);
+  REQUIRE(raw);
+  for (std::size_t i = 0; i < raw->size(); ++i)
+    if ((*raw)[i] == '\r') {
+      bool crlf = i + 1 < raw->size() && (*raw)[i + 1] == '\n';
+      CHECK_MESSAGE(crlf, "a lone CR at " << i);
+    }
+  CHECK(raw->find("carol@example.test") == std::string::npos);
+  auto back = parse(*raw);
+  REQUIRE(back);
+  auto lf = back->text;
+  std::erase(lf, '\r');
+  CHECK(lf.find("x\n.\ny\nz\n.\nend") != std::string::npos);
+  auto kept = compose(o, true);
+  REQUIRE(kept);
+  CHECK(kept->find("Bcc: carol@example.test") != std::string::npos);
+  o.body = std::string("a\0b", 3);
+  CHECK_FALSE(compose(o));
+  // What an SMTP envelope must not carry, though RFC 5322 allows it in a quoted local part.
+  CHECK_FALSE(addresses("\"x> NOTIFY=NEVER\"@y.example"));
+  CHECK_FALSE(addresses("a b@example.test"));
+}

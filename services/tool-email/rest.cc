@@ -10,7 +10,8 @@ result<json> call_json(rest_api& api, const rest_call& c) {
   auto j = json::parse(*raw, nullptr, false);
   if (j.is_discarded())
     return fail(errc::malformed, "{} answered {} {} with what is not JSON", api.service(), c.method,
-                c.url.substr(0, c.url.find('?')).substr(api.base().size()));
+                c.url.rfind(api.base(), 0) == 0 ? c.url.substr(0, c.url.find('?')).substr(api.base().size())
+                                                : c.url.substr(0, std::min<std::size_t>(c.url.find('?'), 200)));
   return j;
 }
 

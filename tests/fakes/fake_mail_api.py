@@ -21,7 +21,7 @@ Graph, under /v1.0/me:
 Every API request needs "Authorization: Bearer at-…" (fake_idp.py's access tokens); POST
 /_reject_all makes every token used so far answer 401, as expired ones would.
 Control: POST /_seed?api=gmail|graph (body: a message; into the inbox, unread), GET /_sent?api=,
-GET /_requests (method, path, the token's last 6 characters, status).
+GET /_store?api= (each message's labels, folder, categories, read), GET /_requests (method, path, the token's last 6 characters, status).
 Usage: fake_mail_api.py [--port 0] [--port-file F]
 """
 import argparse
@@ -137,6 +137,9 @@ class Handler(BaseHTTPRequestHandler):
                 return self.send(200, {"id": put(q["api"], body, labels={"INBOX", "UNREAD"})})
             if url.path == "/_sent":
                 return self.send(200, [m.decode(errors="replace") for m in SENT[q["api"]]])
+            if url.path == "/_store":  # id -> labels, folder, categories, read
+                return self.send(200, {k: {"labels": sorted(m["labels"]), "folder": m["folder"], "categories": m["categories"],
+                                           "read": m["read"]} for k, m in STORE[q["api"]].items()})
             auth = self.headers.get("Authorization", "")
             token = auth[len("Bearer "):] if auth.startswith("Bearer ") else ""
             ok = token.startswith("at-") and token not in REJECTED

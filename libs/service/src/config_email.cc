@@ -31,7 +31,7 @@ void read_account(checker& ck, const toml::key& k, const toml::table& e, config&
   acc.name = name;
   acc.where = ck.where(e.source());
   ck.check_keys(e, label, {"kind", "imap_url", "smtp_url", "url", "username", "password", "oauth2_account", "scopes", "address",
-                           "agents", "senders"});
+                           "agents", "senders", "save_sent"});
   constexpr std::array<std::pair<std::string_view, int>, 3> kinds = {std::pair{"imap", 0}, std::pair{"gmail", 1},
                                                                      std::pair{"graph", 2}};
   bool known_kind = true;  // an unknown kind: its error alone, not those of a kind it is not
@@ -101,6 +101,10 @@ void read_account(checker& ck, const toml::key& k, const toml::table& e, config&
       if (c.agents.count(id) && std::find(acc.agents.begin(), acc.agents.end(), id) == acc.agents.end())
         ck.error(e.get("senders")->source(), fmt::format("{} senders names '{}', which is not in its agents", label, clean(id)));
     acc.senders = std::move(*s);
+  }
+  if (auto ss = ck.read_bool(e, label, "save_sent")) {
+    if (!imap) ck.error(e.get("save_sent")->source(), fmt::format("{} save_sent is for kind \"imap\"", label));
+    acc.save_sent = *ss;
   }
   if (imap && !acc.senders.empty() && acc.smtp_url.empty())
     ck.error(e.get("senders")->source(), fmt::format("{} has senders but no smtp_url to send with", label));

@@ -399,6 +399,7 @@ struct email_account_settings {
   std::string address;           ///< From: of what the agents write ("Name <a@b>")
   std::vector<std::string> agents;   ///< whose email tools may use it
   std::vector<std::string> senders;  ///< of those, who may send (the others save drafts)
+  bool save_sent = true;         ///< imap: file a copy of what SMTP sent in the \Sent folder
   std::string where;
   bool operator==(const email_account_settings&) const = default;
 };
