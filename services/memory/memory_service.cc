@@ -122,6 +122,9 @@ memory_service::memory_service(service::runtime& rt, service::config cfg, std::s
   _rt.on<mem::import_begin>([this](mem::import_begin b, service::responder r) { handle_import_begin(b, std::move(r)); });
   _rt.on<mem::write_chunk>([this](mem::write_chunk c, service::responder r) { handle_write_chunk(c, std::move(r)); });
   _rt.on<mem::import_commit>([this](mem::import_commit c, service::responder r) { handle_import_commit(c, std::move(r)); });
+  _rt.on<mem::skill_installed>([this](mem::skill_installed s, service::responder r) {
+    handle_skill_installed(s, std::move(r));
+  });
   if (_witness) {
     for (auto topic : witness_log::topics()) {
       _rt.on_event(topic, [this](const ipc::message& m) { _witness->on_event(m); });
@@ -479,6 +482,28 @@ void memory_service::handle_import_commit(const mem::import_commit& c, service::
   if (_witness) _witness->sync();  // witnessed before the importer hears of it
   _log.info("Imported {} entries ({} skipped) into agent '{}'", done->added, done->skipped, agent);
   r.reply(mem::imported{agent, done->added, done->skipped});
+}
+
+void memory_service::handle_skill_installed(const mem::skill_installed& s, service::responder r) {
+  if (!_witness)
+    return r.fail(mem::make(mem::error_code::storage, "the witness chain is not open (see memory's log); "
+                                                      "the install cannot be recorded"));
+  auto seq = _witness->record_skill_installed(r.from(), s);
+  if (!seq) {
+    if (!mem::is(seq.err(), mem::error_code::denied)) {
+      _log.error("Failed to record the install of skill '{}' for '{}': {}", s.skill, r.from(), seq.err().message);
+      return r.fail(seq.err());
+    }
+    auto& req = r.request();
+    _log.warning("Denied {} from '{}': {}", req.type, req.from, seq.err().message);
+    auto subject = fmt::format("skill/{}", s.skill.substr(0, max_subject_bytes));
+    (void)_rt.bus().publish(proto::bus_v1::access_denied{req.from, subject, req.type, "skill installs"});
+    witness(req.from, "access_denied", subject, seq.err().message);
+    return r.fail(seq.err());
+  }
+  _log.info("Recorded the {}install of skill '{}' by '{}' (witness seq {})", s.forced ? "forced " : "", s.skill,
+            r.from(), *seq);
+  r.reply(mem::recorded{*seq});
 }
 
 std::size_t memory_service::transfers_of(const std::string& owner) const {

@@ -5,8 +5,11 @@
 
 #include <fstream>
 
+#include <weft/witness/verify.hh>
+
 #include "services/memory/memory_service.hh"
 #include "services/memory/namespace.hh"
+#include "services/memory/witness_log.hh"
 #include "tests/temp_dir.hh"
 
 using namespace weft;
@@ -288,4 +291,52 @@ TEST_CASE("a namespace exports and imports: merge skips what is there, replace s
   REQUIRE_FALSE(bad);
   CHECK(mem::is(bad.err(), mem::error_code::corrupt));
   CHECK((*b)->statistics("").entries == 21);
+}
+
+TEST_CASE("witness: a skill install is recorded from ctl/* only, durable before it is acknowledged") {
+  test::temp_dir home{"weft-memory-witness"};
+  mem::skill_installed e;
+  e.skill = "weather-pro";
+  e.hash = "sha256:00ff";
+  e.target = "/srv/weft/skills/weather-pro";
+  e.forced = true;
+  e.severity = "high";
+  e.findings = {"SKL-029", "SKL-022"};
+  e.reason = "reviewed the installer";
+  e.os_user = "ann";
+  {
+    auto w = witness_log::open(home.path);
+    REQUIRE_MESSAGE(w, (w ? "" : w.err().message));
+    // Nobody but an admin tool decides installs: an agent, a tool, weftd itself are Denied.
+    for (auto from : {"agent/main", "tool/fs/main", "weftd", "ctl", "router"}) {
+      auto r = (*w)->record_skill_installed(from, e);
+      INFO(from);
+      REQUIRE_FALSE(r);
+      CHECK(mem::is(r.err(), mem::error_code::denied));
+    }
+    auto empty = e;
+    empty.hash.clear();
+    auto bad = (*w)->record_skill_installed("ctl/7", empty);
+    REQUIRE_FALSE(bad);
+    CHECK(mem::is(bad.err(), mem::error_code::bad_request));
+    auto big = e;
+    big.reason.assign(20000, 'x');
+    auto large = (*w)->record_skill_installed("ctl/7", big);
+    REQUIRE_FALSE(large);
+    CHECK(mem::is(large.err(), mem::error_code::too_large));
+
+    auto seq = (*w)->record_skill_installed("ctl/4242", e);
+    REQUIRE_MESSAGE(seq, (seq ? "" : seq.err().message));
+    CHECK_FALSE((*w)->dirty());  // synced before the answer
+  }
+  auto recs = witness::read_records(home.path / "audit");
+  REQUIRE_MESSAGE(recs, (recs ? "" : recs.err().message));
+  REQUIRE(recs->size() == 1);  // the refused ones left nothing
+  auto& r = recs->front();
+  CHECK(r.actor == "ctl/4242");
+  CHECK(r.kind == "skill_installed");
+  CHECK(r.subject == "skill/weather-pro");
+  CHECK(r.detail ==
+        "forced install into '/srv/weft/skills/weather-pro', sha256:00ff; findings at or above high: SKL-029, "
+        "SKL-022; reason: 'reviewed the installer'; OS user 'ann'");
 }

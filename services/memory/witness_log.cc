@@ -14,6 +14,11 @@ namespace weft::memory {
 
 namespace fs = std::filesystem;
 
+namespace {
+/// A SkillInstalled's texts together (reason, target, findings …).
+constexpr std::size_t max_install_record_bytes = 16u << 10;
+}  // namespace
+
 struct witness_log::impl {
   std::unique_ptr<witness::writer> w;
   log::logger& lg = log::get("memory");
@@ -88,6 +93,37 @@ void witness_log::on_event(const ipc::message& m) {
              fmt::format("message <{}> to {}{}", e->message_id, fmt::join(e->recipients, ", "),
                          e->subject_sha256.empty() ? "" : ", subject sha256 " + e->subject_sha256));
   }
+}
+
+result<std::uint64_t> witness_log::record_skill_installed(std::string_view from,
+                                                         const proto::memory_v1::skill_installed& e) {
+  namespace mem = proto::memory_v1;
+  // weftctl is the one that installs skills; an agent or service naming itself installer
+  // would put words in the admin's mouth.
+  if (from.substr(0, 4) != "ctl/")
+    return mem::make(mem::error_code::denied, "only weftctl (ctl/*) records skill installs, not '{}'", from);
+  if (e.skill.empty() || e.hash.empty() || e.target.empty())
+    return mem::make(mem::error_code::bad_request, "SkillInstalled needs skill, hash and target");
+  // One record stays far below the chain's 64 KiB limit.
+  std::size_t bytes = e.skill.size() + e.hash.size() + e.target.size() + e.reason.size() + e.os_user.size();
+  for (auto& f : e.findings) bytes += f.size() + 2;
+  if (bytes > max_install_record_bytes)
+    return mem::make(mem::error_code::too_large, "SkillInstalled of {} bytes; at most {}", bytes, max_install_record_bytes);
+  auto detail = fmt::format("{} into '{}'{}, {}", e.forced ? "forced install" : "install", e.target,
+                            e.replaced ? " (replacing the installed one)" : "", e.hash);
+  if (!e.findings.empty())
+    detail += fmt::format("; findings at or above {}: {}", e.severity.empty() ? "the install severity" : e.severity,
+                          fmt::join(e.findings, ", "));
+  if (!e.reason.empty()) detail += fmt::format("; reason: '{}'", e.reason);
+  if (!e.os_user.empty()) detail += fmt::format("; OS user '{}'", e.os_user);
+  auto seq = _impl->w->append(witness::entry{utc_now(), std::string(from), "skill_installed",
+                                             fmt::format("skill/{}", e.skill), std::move(detail)});
+  if (!seq) return mem::make(mem::error_code::storage, "Failed to append to the witness chain: {}", seq.err().message);
+  _impl->dirty = true;
+  if (auto s = _impl->w->sync(); !s)
+    return mem::make(mem::error_code::storage, "Failed to sync the witness chain: {}", s.err().message);
+  _impl->dirty = false;
+  return *seq;
 }
 
 bool witness_log::dirty() const { return _impl->dirty; }

@@ -13,6 +13,8 @@
 #include <weft/base/result.hh>
 #include <weft/ipc/message.hh>
 
+#include "proto/memory_v1.hh"
+
 namespace weft::memory {
 
 class witness_log {
@@ -29,6 +31,10 @@ class witness_log {
   void on_event(const ipc::message& m);
   /// Appends one record (durable at the next sync()).
   void record(std::string_view actor, std::string_view kind, std::string_view subject, std::string detail);
+  /// Appends the record of a forced skill install (Memory.v1 SkillInstalled) and makes it
+  /// durable before returning its sequence number, so weftctl installs only what is on
+  /// record. Only an admin tool (ctl/*) decides installs: any other `from` is Denied.
+  result<std::uint64_t> record_skill_installed(std::string_view from, const proto::memory_v1::skill_installed& e);
   /// True when records await sync().
   bool dirty() const;
   /// Makes what was appended durable (and signs a checkpoint when due).
