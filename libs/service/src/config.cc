@@ -375,6 +375,7 @@ result<config> parse_config(std::string_view text, std::string_view source_name,
   std::vector<parsed_service> services;
   for (auto& [k, v] : root) {
     auto key = k.str();
+    if (key == "security") continue;  // read after [agents] (read_security)
     if (std::find(reserved_sections.begin(), reserved_sections.end(), key) != reserved_sections.end()) {
       ck.warning(v.source(), fmt::format("section '[{}]' is not supported by this build yet, ignoring.", key));
       continue;
@@ -403,6 +404,10 @@ result<config> parse_config(std::string_view text, std::string_view source_name,
     }
   }
   read_agent_sections(ck, root, cfg);
+  if (auto* sec = root.get("security")) {
+    if (auto* t = sec->as_table()) read_security(ck, *t, cfg);
+    else ck.error(sec->source(), fmt::format("[security] must be a table, not {}", a_type(*sec)));
+  }
   for (auto& p : services) cfg.services.push_back(p.spec);
   check_services(ck, std::move(services), cfg);
   if (ck.failed()) return ck.take_error();

@@ -286,6 +286,15 @@ struct memory_settings {
   bool operator==(const memory_settings&) const = default;
 };
 
+/// [security]: what this build reads of it (install_severity); other keys are accepted
+/// with a warning, for the features that are not built yet.
+struct security_settings {
+  /// [security] install_severity: `weftctl skill install` refuses scan findings this bad or
+  /// worse unless forced (info, low, medium, high or critical).
+  std::string install_severity = "high";
+  bool operator==(const security_settings&) const = default;
+};
+
 /// [mcp]: weft as an MCP server (services/mcp, address agent/<agent>/mcp) for IDEs and
 /// Claude Code, over Streamable HTTP and, through `weftctl mcp serve`, stdio.
 struct mcp_serve_settings {
@@ -476,6 +485,7 @@ struct config {
   std::optional<mcp_serve_settings> mcp;  ///< [mcp]; the built-in default config has one
   tools_settings tools;
   oauth2_settings oauth2;
+  security_settings security;
   /// Environment variables services need from weftd's environment, by service name: the
   /// `${VAR}`s of the sections a service owns (llm: [providers] and key variables,
   /// chan-telegram/chan-web: [channels], tool-mcp: [tools]), and under "*" those of every
