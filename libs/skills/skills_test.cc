@@ -86,6 +86,9 @@ TEST_CASE("skills: workspace overrides shared overrides built-in; malformed skip
   write(d.path / "ws/a/SKILL.md", "---\nname: a\ndescription: ws a\n---\nA ws\n");
   write(d.path / "ws/broken/SKILL.md", "no frontmatter\n");
   write(d.path / "ws/hidden/SKILL.md", "---\nname: hidden\ndescription: h\ndisable-model-invocation: true\n---\n");
+  // A copy weftctl skill install is still writing: a hidden folder, not a skill.
+  write(d.path / "ws/.c.install-Ab12Cd/SKILL.md", "---\nname: c\ndescription: half-copied c\n---\n");
+  write(d.path / "ws/.dotted/SKILL.md", "---\nname: dotted\ndescription: d\n---\n");
   std::vector<std::string> warnings;
   auto skills = discover_skills({{(d.path / "builtin").string(), "built-in"},
                                  {(d.path / "shared").string(), "shared"},
@@ -97,6 +100,8 @@ TEST_CASE("skills: workspace overrides shared overrides built-in; malformed skip
   CHECK(skills[0].description == "ws a");
   CHECK(skills[1].description == "shared b");
   CHECK(skills[2].origin == "workspace");
+  CHECK(skills[2].description == "ws c");
+  for (auto& s : skills) CHECK(s.name != "dotted");
   REQUIRE(warnings.size() == 1);
   CHECK(warnings[0].find("broken/SKILL.md") != std::string::npos);
   auto body = load_skill_body(skills[1]);

@@ -92,6 +92,17 @@ constexpr const char* security_description =
     "permissions of $WEFT_HOME. Files are read as data: nothing is run, fetched or unpacked.\n"
     "weft need not be running.";
 
+constexpr const char* skill_description =
+    "Skills (SKILL.md folders) where agents find them: $WEFT_HOME/skills for every agent, or an\n"
+    "agent's <workspace>/skills. install scans a folder first (weftctl security scan's checks) and\n"
+    "refuses findings at or above the install severity unless forced, which the witness chain\n"
+    "records.";
+
+constexpr const char* skill_notes =
+    "Where: the installation weftd runs (its config and $WEFT_HOME), or when weftd is not running\n"
+    "the config and $WEFT_HOME weftd would use. Agents see a change within seconds; nothing\n"
+    "restarts. The skill format: docs/guides/skill-format.md; the scan: docs/guides/security.md.";
+
 constexpr const char* security_notes =
     "Every finding has a check id; weftctl security explain ID says what it means and how to fix\n"
     "it. The checks, the JSON schema and what is not built yet: docs/guides/security.md.";
@@ -122,6 +133,7 @@ class command_tree {
     auth();
     mcp();
     security();
+    skill();
     completion();
   }
 
@@ -703,6 +715,70 @@ class command_tree {
     ex->add_option("ID", a.id, "a check id, e.g. SKL-029")->type_name("ID");
     ex->add_flag("--all", a.all, "every check");
     ex->add_flag("--markdown", a.markdown, "with --all: Markdown tables by family");
+  }
+
+  void skill() {
+    auto* g = group(&_root, "skill", "install, list and remove skills (scanned before they are installed)",
+                    {"skill install|list|remove …", "skill install|list|remove …", skill_notes, skill_description});
+    auto& a = _inv.skill;
+    auto agent = [&a](CLI::App* c, const std::string& what) {
+      c->add_option("--agent", a.agent, what)->type_name("ID")->check(cli::needs("an agent id", not_empty));
+    };
+    auto* install = command(
+        g, "install", "scan a skill folder and copy it where agents find it",
+        {"skill install PATH [--agent ID] [--severity LEVEL] [--replace] [--force --reason TEXT]", "",
+         "PATH is a folder with a SKILL.md (frontmatter with a name and a description). It is copied\n"
+         "as <skills dir>/<name>: links are copied as links and never followed (one leading out of\n"
+         "the folder refuses the install), FIFOs and devices refuse it, and the copy is put in place\n"
+         "in one rename, so agents see the old skill or the new one, never half of one.\n"
+         "\n"
+         "The copy is scanned before it is put in place. Findings at or above --severity (default\n"
+         "[security] install_severity, else high) refuse the install: exit code 1, nothing copied.\n"
+         "--force installs it anyway and needs --reason; weftd must be running, because the memory\n"
+         "service records the forced install in the witness chain first (the ctl address, the OS\n"
+         "user, the skill's name and content hash, the findings' ids, the reason). No record, no\n"
+         "install. A clean install needs no record.\n"
+         "\n"
+         "Examples:\n  weftctl skill install ~/Downloads/weather-skill\n"
+         "  weftctl skill install ./notes --agent main --replace\n"
+         "  weftctl skill install ./vendor-setup --force --reason \"reviewed the installer; ticket OPS-12\"\n\n" +
+             std::string(skill_notes)},
+        [this] { return cmd_skill_install(_inv.globals, _inv.skill); },
+        [this] {
+          auto& s = _inv.skill;
+          if (s.force && s.reason.empty())
+            cli::usage("--force needs --reason TEXT: why it is installed despite its findings (the witness chain "
+                       "records it)");
+          if (!s.reason.empty() && !s.force) cli::usage("--reason goes with --force");
+        });
+    install->add_option("PATH", a.path, "the skill folder")->required()->type_name("PATH")->check(cli::needs("a folder", not_empty));
+    agent(install, "install into this agent's <workspace>/skills (default: $WEFT_HOME/skills, shared)");
+    install->add_option("--severity", a.severity, "refuse findings this bad or worse (default: the config's, else high)")
+        ->type_name("LEVEL")
+        ->check(cli::one_of({"info", "low", "medium", "high", "critical"}));
+    install->add_flag("--replace", a.replace, "overwrite an installed skill of the same name");
+    install->add_flag("--force", a.force, "install despite findings (needs --reason; recorded)");
+    install->add_option("--reason", a.reason, "why it is forced, for the witness chain")
+        ->type_name("TEXT")
+        ->check(cli::needs("1 to 1000 characters", [](const std::string& v) {
+          return !v.empty() && v.size() <= 1000 && v.find_first_not_of(" \t") != std::string::npos;
+        }));
+    auto* list = command(g, "list", "the installed skills: name, where, folder",
+                         {"skill list [--agent ID]", "",
+                          "Without --agent: $WEFT_SKILLS_DIR (built-in), $WEFT_HOME/skills (shared) and every agent's\n"
+                          "<workspace>/skills. With --agent: what that agent sees, a skill of one name in a later\n"
+                          "place overriding an earlier one (marked overridden).\n\n" +
+                              std::string(skill_notes)},
+                         [this] { return cmd_skill_list(_inv.globals, _inv.skill); });
+    agent(list, "only what this agent sees");
+    auto* remove = command(g, "remove", "delete an installed skill",
+                           {"skill remove NAME [--agent ID]", "",
+                            "Removes the skill named NAME from $WEFT_HOME/skills, or with --agent from the agent's\n"
+                            "<workspace>/skills. Built-in skills ($WEFT_SKILLS_DIR) are not removed.\n\n"
+                            "Example:\n  weftctl skill remove weather-pro"},
+                           [this] { return cmd_skill_remove(_inv.globals, _inv.skill); });
+    remove->add_option("NAME", a.name, "the skill's name, as in skill list")->required()->type_name("NAME")->check(cli::needs("a skill name", not_empty));
+    agent(remove, "remove it from this agent's <workspace>/skills");
   }
 
   void mcp_add_check() {

@@ -39,6 +39,7 @@ struct invocation {
   auth_args auth;
   mcp_add_args mcp_add;
   security_args security;
+  skill_args skill;
   std::string mcp_name;  ///< mcp remove
   std::string shell;     ///< completion
 };

@@ -134,6 +134,21 @@ struct security_args {
 int cmd_security_scan(const options& o, const security_args& a);
 int cmd_security_explain(const options& o, const security_args& a);
 
+/// skill install|list|remove (tools/weftctl/skill.cc): skills where agents find them,
+/// scanned before they are installed.
+struct skill_args {
+  std::string path;      ///< install PATH: the skill folder
+  std::string name;      ///< remove NAME
+  std::string agent;     ///< --agent: that agent's <workspace>/skills; "": $WEFT_HOME/skills
+  std::string severity;  ///< --severity; "": [security] install_severity
+  bool force = false;    ///< install despite findings at or above the severity (recorded)
+  std::string reason;    ///< --reason, required with --force
+  bool replace = false;  ///< overwrite an installed skill of the same name
+};
+int cmd_skill_install(const options& o, const skill_args& a);
+int cmd_skill_list(const options& o, const skill_args& a);
+int cmd_skill_remove(const options& o, const skill_args& a);
+
 /// mcp add (tools/weftctl/mcp.cc).
 struct mcp_add_args {
   std::string name;

@@ -98,8 +98,12 @@ std::vector<skill> discover_skills(const std::vector<skill_dir>& dirs, std::vect
     std::error_code ec;
     if (d.path.empty() || !fs::is_directory(d.path, ec)) continue;
     std::vector<fs::path> folders;
-    for (auto it = fs::directory_iterator(d.path, ec); !ec && it != fs::directory_iterator(); it.increment(ec))
+    for (auto it = fs::directory_iterator(d.path, ec); !ec && it != fs::directory_iterator(); it.increment(ec)) {
+      // A hidden folder is not a skill: `weftctl skill install` stages its copies under
+      // '.<name>.install-…' until they are complete.
+      if (it->path().filename().string().front() == '.') continue;
       if (it->is_directory(ec)) folders.push_back(it->path());
+    }
     std::sort(folders.begin(), folders.end());
     for (auto& folder : folders) {
       auto file = (folder / "SKILL.md").string();
