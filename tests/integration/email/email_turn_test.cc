@@ -173,6 +173,15 @@ TEST_CASE("Gmail in agent turns: search, read with the attachment, answer in the
   CHECK(m.bodies().back().find("io.weft.Tool.v1.Denied") != std::string::npos);
   CHECK(json::parse(m.api.get("/_requests").body).size() == api_calls);
 
+  // Filing: a label by name, then moved under it (Gmail: INBOX taken off).
+  auto r5 = m.turn("main", "g5",
+                   json::array({call("email_label", {{"account", "m"}, {"id", id}, {"add", {"STARRED"}}}),
+                                call("email_move", {{"account", "m"}, {"id", id}, {"folder", "Receipts"}}),
+                                {{"text", "Filed."}}}));
+  CHECK(r5.tool_calls == 2);
+  auto stored = json::parse(m.api.get("/_store?api=gmail").body)[id];
+  CHECK(stored["labels"] == json({"Label_1", "STARRED"}));
+
   // The witness chain has the message sent, by agent main, to Bob.
   std::string audit;
   for (auto until = std::chrono::steady_clock::now() + 30s; std::chrono::steady_clock::now() < until;) {
@@ -188,7 +197,7 @@ TEST_CASE("Gmail in agent turns: search, read with the attachment, answer in the
   secrets_stay_in_the_broker(m);
 }
 
-TEST_CASE("Microsoft Graph mail in agent turns: search, read, a draft for a non-sender, send, move and label") {
+TEST_CASE("Microsoft Graph mail in agent turns: search, read, send with a Bcc, label and move") {
   weft::tools::email::mime_init();
   mail_stack m("graph");
   auto r1 = m.turn("main", "o1", json::array({call("email_search", {{"account", "m"}, {"from", "bob"}}), {{"text", "Found."}}}));
@@ -197,8 +206,8 @@ TEST_CASE("Microsoft Graph mail in agent turns: search, read, a draft for a non-
   REQUIRE_MESSAGE(!id.empty(), m.bodies().back().substr(0, 2000));
   auto r2 = m.turn("main", "o2",
                    json::array({call("email_read", {{"account", "m"}, {"id", id}}),
-                                call("email_send", {{"account", "m"}, {"to", {"carol@example.test"}}, {"subject", "Numbers"},
-                                                    {"body", "See Bob's report."}}),
+                                call("email_send", {{"account", "m"}, {"to", {"carol@example.test"}}, {"bcc", {"dave@example.test"}},
+                                                    {"subject", "Numbers"}, {"body", "See Bob's report."}}),
                                 call("email_label", {{"account", "m"}, {"id", id}, {"add", {"Finance"}}}),
                                 call("email_move", {{"account", "m"}, {"id", id}, {"folder", "archive"}}),
                                 call("email_search", {{"account", "m"}, {"folder", "archive"}}),
@@ -214,6 +223,11 @@ TEST_CASE("Microsoft Graph mail in agent turns: search, read, a draft for a non-
   REQUIRE(msg);
   CHECK(msg->subject == "Numbers");
   CHECK(msg->from == "Alice <alice@example.test>");
+  CHECK(msg->bcc == std::vector<std::string>{"dave@example.test"});  // Graph reads recipients from the headers
+  // What the API holds now: the category set, the message in the archive.
+  auto stored = json::parse(m.api.get("/_store?api=graph").body)[id];
+  CHECK(stored["categories"] == json({"Finance"}));
+  CHECK(stored["folder"] == "AAMkArchive");
   secrets_stay_in_the_broker(m);
 }
 
