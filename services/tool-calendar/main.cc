@@ -13,9 +13,9 @@
 
 #include <weft/service/config.hh>
 #include <weft/service/startup.hh>
+#include <weft/toolserver/broker_token.hh>
 #include <weft/toolserver/tool_main.hh>
 
-#include "proto/oauth_v1.hh"
 #include "services/tool-calendar/calendar_tools.hh"
 
 using namespace weft;
@@ -101,21 +101,8 @@ int main(int argc, char** argv) {
     }
     // Google accounts: a token per call from the OAuth2 broker, for the agent that called.
     auto& rt = s.rt;
-    cs.broker = [&rt](const std::string& account, const std::string& agent, const std::string& refused) -> result<std::string> {
-      proto::oauth_v1::get_token q;
-      q.account = account;
-      q.scopes = {"calendar"};
-      q.refused = refused;
-      q.agent = agent;
-      auto r = rt.call_and_wait("oauth2", q, {.timeout = std::chrono::seconds(20), .retry = true});
-      // No grant of the account to this agent: the call is Denied, as the broker said.
-      if (!r && proto::oauth_v1::is(r.err(), proto::oauth_v1::error_code::denied))
-        return tools::tool::make(tools::tool::error_code::denied, "no token of account '{}' for this agent: {}", account,
-                                 r.err().message);
-      if (!r) return fail(errc::unavailable, "the OAuth2 broker gave no token for '{}': {}", account, r.err().message);
-      auto t = r->as<proto::oauth_v1::access_token>();
-      if (!t) return t.take_error();
-      return t->access_token;
+    cs.broker = [&rt](const std::string& account, const std::string& agent, const std::string& refused) {
+      return tools::broker_token(rt, account, {"calendar"}, agent, refused);
     };
     return tools::calendar::calendar_tools(std::move(cs));
   });

@@ -15,6 +15,7 @@
 #include "services/tool-calendar/caldav.hh"
 #include "tests/integration/fake_peer.hh"
 #include "tests/integration/harness.hh"
+#include "tests/integration/oauth2_login.hh"
 #include "tests/integration/turn_client.hh"
 #include "tests/radicale.hh"
 #include "tests/temp_dir.hh"
@@ -105,16 +106,7 @@ TEST_CASE("Google Calendar in agent turns: tokens from the broker per call, a re
   REQUIRE(s);
   auto b = s->bus_client();
   // The account, logged in by the device flow.
-  auto started = b->call("oauth2", proto::oauth_v1::start_login{"google", "work", {"calendar"}, "device"},
-                         ipc::call_options{.timeout = std::chrono::seconds(10)});
-  REQUIRE(started);
-  auto login = started->as<proto::oauth_v1::login_started>();
-  REQUIRE(login);
-  bool in = false;
-  for (int i = 0; i < 10 && !in; ++i)
-    in = static_cast<bool>(b->call("oauth2", proto::oauth_v1::wait_login{login->login_id, 5000},
-                                   ipc::call_options{.timeout = std::chrono::seconds(10)}));
-  REQUIRE(in);
+  test::device_login(*b, "google", "work", {"calendar"});
 
   // Turn 1: a weekly series across the change to winter time, one occurrence moved, read back.
   json steps = json::array(
@@ -226,16 +218,7 @@ TEST_CASE("Microsoft Graph calendars in agent turns: a series across the change 
   auto s = test::stack::start(config);
   REQUIRE(s);
   auto b = s->bus_client();
-  auto started = b->call("oauth2", proto::oauth_v1::start_login{"microsoft", "work", {"calendar"}, "device"},
-                         ipc::call_options{.timeout = std::chrono::seconds(10)});
-  REQUIRE(started);
-  auto login = started->as<proto::oauth_v1::login_started>();
-  REQUIRE(login);
-  bool in = false;
-  for (int i = 0; i < 10 && !in; ++i)
-    in = static_cast<bool>(b->call("oauth2", proto::oauth_v1::wait_login{login->login_id, 5000},
-                                   ipc::call_options{.timeout = std::chrono::seconds(10)}));
-  REQUIRE(in);
+  test::device_login(*b, "microsoft", "work", {"calendar"});
   auto bodies = [&] {
     std::vector<std::string> out;
     for (auto& q : json::parse(llm.get("/_requests").body)) out.push_back(q["body"].dump());
