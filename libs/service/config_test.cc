@@ -713,9 +713,10 @@ exec = "/bin/a"
 model = 3
 [hub]
 )");
+  // [security] itself is read ([security.monitor]); its other keys each warn.
   CHECK(c.warnings == std::vector<std::string>{
-                          "clawft.toml:1:1: warning: section '[security]' is not supported by this build yet, "
-                          "ignoring.",
+                          "clawft.toml:1:1: warning: '[security] y' is not supported by this build yet, ignoring.",
+                          "clawft.toml:5:1: warning: '[security] x' is not supported by this build yet, ignoring.",
                           "clawft.toml:7:1: warning: section '[hub]' is not supported by this build yet, "
                           "ignoring.",
                       });
@@ -2331,4 +2332,68 @@ senders = ["a"]
         "not 'http://gmail.example/'\n"
         "clawft.toml:18:12: error: [tools.email.accounts.z] username is for kind \"imap\", not \"gmail\"\n"
         "clawft.toml:27:11: error: [tools.email.accounts.s] has senders but no smtp_url to send with");
+}
+
+TEST_CASE("[security.monitor]: defaults, every key, the monitor service derived only when enabled") {
+  auto agents = "[providers.p]\nstyle = \"openai\"\nbase_url = \"http://127.0.0.1:1/v1\"\nmodel = \"m\"\n"
+                "[agents.main]\n[agents.other]\n";
+  auto d = valid(agents);
+  CHECK_FALSE(d.security.monitor.enabled);
+  CHECK(d.security.monitor.tool_calls_per_minute == 120);
+  CHECK(d.security.monitor.sensitive_paths == std::vector<std::string>{"$WEFT_HOME/keys", "$WEFT_HOME/oauth2"});
+  CHECK(d.security.monitor.sensitive_path_action == monitor_action::quarantine);
+  CHECK(d.security.monitor.tool_burst_action == monitor_action::alert);
+  auto locate = [](std::string_view p) { return "/x/" + std::string(p); };
+  auto has_monitor = [&](const config& c) {
+    auto s = derived_services(c, locate);
+    return std::any_of(s.begin(), s.end(), [](auto& x) { return x.name == "monitor" && x.address == "monitor"; });
+  };
+  CHECK_FALSE(has_monitor(d));
+
+  auto c = valid(std::string(agents) + R"([security.monitor]
+enabled = true
+tool_calls_per_minute = 30
+tool_burst_action = "quarantine"
+denials_per_minute = 0
+denial_burst_action = "alert"
+cost_per_hour_usd = 2.5
+cost_action = "quarantine"
+sensitive_paths = ["$WEFT_HOME/keys", "/etc/shadow"]
+other_workspaces = false
+sensitive_path_action = "alert"
+)");
+  auto& m = c.security.monitor;
+  CHECK(m.enabled);
+  CHECK(m.tool_calls_per_minute == 30);
+  CHECK(m.tool_burst_action == monitor_action::quarantine);
+  CHECK(m.denials_per_minute == 0);
+  CHECK(m.cost_per_hour_usd == 2.5);
+  CHECK(m.cost_action == monitor_action::quarantine);
+  CHECK(m.sensitive_paths == std::vector<std::string>{"$WEFT_HOME/keys", "/etc/shadow"});
+  CHECK_FALSE(m.other_workspaces);
+  CHECK(m.sensitive_path_action == monitor_action::alert);
+  CHECK(m.where == "clawft.toml:7:1");
+  CHECK(has_monitor(c));
+  CHECK(c.warnings.empty());
+}
+
+TEST_CASE("[security.monitor] errors carry file:line:column") {
+  CHECK(errors("[security.monitor]\nenabled = 1\n") ==
+        "clawft.toml:2:11: error: [security.monitor] enabled must be true or false, not an integer");
+  CHECK(errors("[security.monitor]\ntool_burst_action = \"kill\"\n") ==
+        "clawft.toml:2:21: error: [security.monitor] tool_burst_action must be one of 'alert', 'quarantine', not "
+        "'kill'");
+  CHECK(errors("[security.monitor]\nsensitive_paths = [\"/ok\", \"keys\"]\n") ==
+        "clawft.toml:2:27: error: [security.monitor] sensitive_paths entry 'keys' must be an absolute path or start "
+        "with '$WEFT_HOME/'");
+  CHECK(errors("[security.monitor]\nsensitive_paths = [\"/a/../b\"]\n") ==
+        "clawft.toml:2:20: error: [security.monitor] sensitive_paths entry '/a/../b' must not contain '..'");
+  CHECK(errors("[security.monitor]\ncost_per_hour_usd = -1\n").find("clawft.toml:2:21: error: [security.monitor] "
+                                                                      "cost_per_hour_usd") == 0);
+  CHECK(errors("[security.monitor]\ntool_calls_per_minute = 2000000\n").find("clawft.toml:2:25: error:") == 0);
+  CHECK(errors("[security.monitor]\nenabeld = true\n").find("clawft.toml:2:1: error: unknown key 'enabeld' in "
+                                                             "[security.monitor]") == 0);
+  CHECK(errors("[security]\nmonitor = 3\n") == "clawft.toml:2:11: error: [security.monitor] must be a table, not an "
+                                                 "integer");
+  CHECK(errors("security = 3\n") == "clawft.toml:1:12: error: [security] must be a table, not an integer");
 }

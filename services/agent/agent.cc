@@ -14,6 +14,7 @@
 #include "services/agent/context.hh"
 #include "services/agent/memory.hh"
 #include "services/agent/policy.hh"
+#include "services/agent/tool_paths.hh"
 #include "services/agent/workspace.hh"
 
 namespace weft::agent {
@@ -795,7 +796,8 @@ void agent::complete_call(turn& t, std::size_t i, std::string content, bool is_e
     detail = fmt::format("claude-code: {} turns, ${:.4f}, session {}", st.value("turns", 0u), st.value("cost_usd", 0.0),
                          st.value("session_id", std::string()));
   if (auto p = _rt.bus().publish(mem::tool_called{ipc::addr::tool_method(where, c.c.name), c.c.id, !is_error,
-                                                  sha256_hex(c.c.arguments), std::move(detail)});
+                                                  sha256_hex(c.c.arguments), std::move(detail),
+                                                  tool_paths(c.c.arguments, _o.workspace)});
       !p)
     _log.debug("Failed to publish ToolCalled for '{}': {}", c.c.name, p.err().message);
   if (--t.calls_left == 0 && !t.dispatching) after_tools(t);

@@ -10,6 +10,7 @@
 #include "services/agent/context.hh"
 #include "services/agent/policy.hh"
 #include "services/agent/session.hh"
+#include "services/agent/tool_paths.hh"
 #include "services/agent/workspace.hh"
 #include "tests/temp_dir.hh"
 
@@ -354,4 +355,24 @@ TEST_CASE("turn text: parts become text for the model") {
   m.parts.push_back({proto::chat_v1::part_kind::blob, {}, "image/png", "dot.png", wire::bytes{1, 2, 3}, {}});
   CHECK(text_of(m) == "hello\n[attachment dot.png: image/png, 3 bytes]");
   CHECK(budget_sentence(3).find("3 model calls") != std::string::npos);
+}
+
+TEST_CASE("tool_paths: the paths a call names, absolute and normalised, bounded") {
+  using v = std::vector<std::string>;
+  CHECK(agent::tool_paths(R"({"path":"notes/a.txt"})", "/h/agents/main") == v{"/h/agents/main/notes/a.txt"});
+  // Climbing out shows where it points.
+  CHECK(agent::tool_paths(R"({"path":"../../keys/witness.key"})", "/h/agents/main") == v{"/h/keys/witness.key"});
+  CHECK(agent::tool_paths(R"({"path":"/h/oauth2/"})", "/w") == v{"/h/oauth2"});
+  CHECK(agent::tool_paths(R"({"from":"a","to":"/b","content":"x","repo_path":"r","url":"https://e.test"})", "/w") ==
+        v{"/w/a", "/w/r", "/b"});
+  CHECK(agent::tool_paths(R"({"to":"https://e.test/x"})", "/w").empty());
+  CHECK(agent::tool_paths(R"({"path":3,"offset":1})", "/w").empty());
+  CHECK(agent::tool_paths("not json", "/w").empty());
+  CHECK(agent::tool_paths("[\"path\"]", "/w").empty());
+  std::string many = "{";
+  for (int i = 0; i < 20; ++i) many += fmt::format("{}\"k{}_path\":\"/p{}\"", i ? "," : "", i, i);
+  CHECK(agent::tool_paths(many + "}", "/w").size() == agent::max_tool_paths);
+  auto long_path = agent::tool_paths(R"({"path":"/)" + std::string(5000, 'a') + "\"}", "/w");
+  REQUIRE(long_path.size() == 1);
+  CHECK(long_path[0].size() == agent::max_tool_path_bytes);
 }

@@ -128,6 +128,15 @@ void broker::handle_own(std::string_view rid, const proto::envelope& env, std::s
     auto r = ipc::set_log_level(ipc::message{env, std::string(payload)});
     if (r) reply(rid, env, proto::log_level_set::type_name, wire::encode(*r));
     else reply_error(rid, env, r.err());
+  } else if (env.type == proto::quarantine::type_name) {
+    handle_quarantine(rid, env, payload);
+  } else if (env.type == proto::release::type_name) {
+    handle_release(rid, env, payload);
+  } else if (env.type == proto::list_quarantined::type_name) {
+    if (env.from != "monitor" && !ipc::is_admin(env.from))
+      reply_error(rid, env, proto::make(proto::error_code::denied, "only monitor, weftd and ctl/* may list quarantined "
+                                        "agents, not '{}'", env.from));
+    else reply(rid, env, proto::quarantine_list::type_name, wire::encode(quarantine_list()));
   } else if (env.type == proto::list_peers::type_name) {
     proto::peers out;
     for (auto& [r, p] : _peers) out.peers.push_back({p.address, p.since, p.sent, p.received});
@@ -136,6 +145,69 @@ void broker::handle_own(std::string_view rid, const proto::envelope& env, std::s
   } else {
     reply_error(rid, env, proto::make(proto::error_code::unknown_type, "the bus does not handle '{}'", env.type));
   }
+}
+
+proto::quarantine_list broker::quarantine_list() const {
+  proto::quarantine_list out;
+  for (auto& [agent, q] : _quarantined) out.agents.push_back({agent, q.reason, q.by, q.since});
+  return out;
+}
+
+void broker::handle_quarantine(std::string_view rid, const proto::envelope& env, std::string_view payload) {
+  // Decided on the authenticated sender: the monitor quarantines; nobody else, not even an
+  // admin tool (an admin releases; a quarantine always has the monitor's record behind it).
+  if (env.from != "monitor") {
+    reply_error(rid, env, proto::make(proto::error_code::denied, "only the monitor may quarantine an agent, not '{}'",
+                                      env.from));
+    event(proto::access_denied{env.from, "bus", env.type, "quarantine: monitor only"});
+    return;
+  }
+  auto q = wire::decode<proto::quarantine>(payload);
+  if (!q || q->agent.empty() || q->agent.find('/') != std::string::npos) {
+    reply_error(rid, env, proto::make(proto::error_code::bad_request, "Quarantine needs an agent id{}",
+                                      q ? "" : ": " + q.err().message));
+    return;
+  }
+  if (!_quarantined.count(q->agent)) {
+    if (_quarantined.size() >= max_quarantined) {
+      reply_error(rid, env, proto::make(proto::error_code::denied, "{} agents are quarantined already (the limit)",
+                                        max_quarantined));
+      return;
+    }
+    _quarantined[q->agent] = {q->reason, env.from, utc_now()};
+    _log.warning("Quarantined agent '{}' (asked by '{}'): {}", q->agent, env.from, q->reason);
+    event(proto::agent_quarantined{q->agent, q->reason, env.from});
+  }
+  reply(rid, env, proto::quarantine_list::type_name, wire::encode(quarantine_list()));
+}
+
+void broker::handle_release(std::string_view rid, const proto::envelope& env, std::string_view payload) {
+  if (env.from.rfind("ctl/", 0) != 0) {
+    reply_error(rid, env, proto::make(proto::error_code::denied, "only an admin tool (ctl/*, weftctl) may release an "
+                                      "agent, not '{}'", env.from));
+    event(proto::access_denied{env.from, "bus", env.type, "release: ctl/* only"});
+    return;
+  }
+  auto r = wire::decode<proto::release>(payload);
+  if (!r || r->agent.empty()) {
+    reply_error(rid, env, proto::make(proto::error_code::bad_request, "Release needs an agent id{}",
+                                      r ? "" : ": " + r.err().message));
+    return;
+  }
+  if (_quarantined.erase(r->agent)) {
+    _log.warning("Released agent '{}' from quarantine (asked by '{}')", r->agent, env.from);
+    event(proto::agent_released{r->agent, env.from});
+  }
+  reply(rid, env, proto::quarantine_list::type_name, wire::encode(quarantine_list()));
+}
+
+const std::pair<const std::string, broker::quarantine_entry>* broker::quarantine_of(const proto::envelope& env) const {
+  for (auto* a : {&env.from, &env.to}) {
+    auto id = service::agent_of_address(*a);
+    if (!id) continue;
+    if (auto it = _quarantined.find(*id); it != _quarantined.end()) return &*it;
+  }
+  return nullptr;
 }
 
 void broker::on_message(std::string_view rid, std::string_view header, std::string_view payload) {
@@ -194,6 +266,20 @@ void broker::on_message(std::string_view rid, std::string_view header, std::stri
   if (env.to == "bus") {
     handle_own(rid, env, payload);
     return;
+  }
+  // A quarantined agent's addresses: every request and directed event from or to them is
+  // refused, admin tools' too (weftctl inspects the monitor and the bus, not the agent);
+  // replies and errors still pass, so nothing in flight waits out its deadline.
+  if (!_quarantined.empty() && env.kind != proto::kind::reply && env.kind != proto::kind::error) {
+    if (auto* q = quarantine_of(env)) {
+      _log.info("Denied '{}' from '{}' to '{}': agent '{}' is quarantined", env.type, env.from, env.to, q->first);
+      if (env.kind == proto::kind::request)
+        reply_error(rid, env, proto::make(proto::error_code::denied,
+                                          "agent '{}' is quarantined by {} ({}); 'weftctl security release {}' lifts it",
+                                          q->first, q->second.by, q->second.reason, q->first));
+      event(proto::access_denied{env.from, env.to, env.type, "quarantine:" + q->first});
+      return;
+    }
   }
   if (env.kind != proto::kind::reply && env.kind != proto::kind::error && !ipc::is_admin(env.from)) {
     auto d = _acl.check(env.from, env.to, env.type);

@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <deque>
+#include <map>
 #include <set>
 #include <string>
 #include <string_view>
@@ -45,6 +46,17 @@ class broker {
   /// A subscription change on the event side ("trace:<address>\n" topics start tracing).
   void on_subscription(std::string_view topic, bool subscribed);
 
+  /// The agents cut off by Quarantine (agent id → why, by whom, since when).
+  struct quarantine_entry {
+    std::string reason;
+    std::string by;
+    utc_time since;
+  };
+  const std::map<std::string, quarantine_entry>& quarantined() const { return _quarantined; }
+  /// At most this many agents quarantined at once; more: Denied (a runaway monitor must not
+  /// grow the bus without bound).
+  static constexpr std::size_t max_quarantined = 4096;
+
   const std::string& instance() const { return _instance; }
   std::size_t peer_count() const { return _peers.size(); }
   std::uint64_t forwarded() const { return _forwarded; }
@@ -65,6 +77,11 @@ class broker {
   template <class T>
   void event(const T& m);
   void trace(const proto::envelope& env, std::string_view header, std::string_view payload);
+  void handle_quarantine(std::string_view rid, const proto::envelope& env, std::string_view payload);
+  void handle_release(std::string_view rid, const proto::envelope& env, std::string_view payload);
+  proto::quarantine_list quarantine_list() const;
+  /// The quarantined agent `env` comes from or goes to, or nullptr.
+  const std::pair<const std::string, quarantine_entry>* quarantine_of(const proto::envelope& env) const;
   void drop_peer(std::string_view rid);
 
   service::bus_settings _settings;
@@ -75,6 +92,7 @@ class broker {
   std::unordered_map<std::string, peer> _peers;               // by routing id
   std::unordered_map<std::string, std::string> _rid_of;       // address -> routing id
   std::multiset<std::string> _traced;                         // "trace:<addr>\n" prefixes
+  std::map<std::string, quarantine_entry> _quarantined;       // by agent id
   std::deque<std::string> _admin_order;                       // ctl/* peers, oldest first
   static constexpr std::size_t max_admin_peers = 256;
   std::uint64_t _forwarded = 0;

@@ -332,3 +332,90 @@ TEST_CASE("short-lived admin peers do not pile up in the bus") {
   f.send("r0", bp::kind::request, "x.T", "echo/1", "\x80");
   CHECK(bp::is(f.error_of(f.t.take()), bp::error_code::not_authenticated));
 }
+
+TEST_CASE("quarantine: only the monitor quarantines, only ctl/* releases; calls from and to the agent are Denied") {
+  fixture f;
+  f.hello("rm", "monitor");
+  f.hello("ra", "agent/a");
+  f.hello("fa", "tool/fs/a");
+  f.hello("rb", "agent/b");
+  f.hello("fb", "tool/fs/b");
+  f.hello("rl", "llm");
+  f.hello("rc", "ctl/77");
+  f.t.out.clear();
+  auto bus_call = [&](std::string_view rid, std::string_view type, const std::string& payload) {
+    f.send(rid, bp::kind::request, type, "bus", payload);
+    return f.t.take();
+  };
+  auto quarantine = wire::encode(bp::quarantine{"a", "sensitive_path: read_file '/h/keys/k'"});
+
+  // Not the monitor: not an agent, not even an admin tool.
+  for (auto rid : {"ra", "rb", "rc", "rl"}) {
+    f.t.published.clear();
+    auto e = f.error_of(bus_call(rid, bp::quarantine::type_name, quarantine));
+    CHECK(bp::is(e, bp::error_code::denied));
+    CHECK(f.t.published_type(bp::access_denied::type_name));
+  }
+  CHECK(f.b->quarantined().empty());
+
+  f.t.published.clear();
+  auto r = bus_call("rm", bp::quarantine::type_name, quarantine);
+  REQUIRE(r.env().type == bp::quarantine_list::type_name);
+  auto list = wire::decode<bp::quarantine_list>(r.payload);
+  REQUIRE(list);
+  REQUIRE(list->agents.size() == 1);
+  CHECK(list->agents[0].agent == "a");
+  CHECK(list->agents[0].by == "monitor");
+  CHECK(f.t.published_type(bp::agent_quarantined::type_name));
+
+  // From the agent, to its tool process, from its tool process, from admin tools to it: Denied,
+  // naming the quarantine; audited with rule quarantine:a.
+  auto denied = [&](std::string_view rid, std::string_view to) {
+    f.t.published.clear();
+    f.send(rid, bp::kind::request, "io.weft.Tool.v1.Call", to, "\x80");
+    auto e = f.error_of(f.t.take());
+    CHECK(bp::is(e, bp::error_code::denied));
+    CHECK(e.message.find("agent 'a' is quarantined by monitor (sensitive_path") != std::string::npos);
+    REQUIRE(f.t.published_type(bp::access_denied::type_name));
+    auto ev = wire::decode<bp::access_denied>(f.t.published.back().payload);
+    REQUIRE(ev);
+    CHECK(ev->rule == "quarantine:a");
+  };
+  denied("ra", "tool/fs/a/read_file");
+  denied("ra", "llm");
+  denied("fa", "llm");
+  denied("rc", "agent/a");
+  denied("rc", "tool/fs/a/read_file");
+  denied("rb", "agent/a");
+  // Replies still pass (nothing in flight waits out its deadline); another agent is unaffected.
+  f.send("fa", bp::kind::reply, "io.weft.Tool.v1.Result", "agent/a", "\x80");
+  CHECK(f.t.take().rid == "ra");
+  f.send("rb", bp::kind::request, "io.weft.Tool.v1.Call", "tool/fs/b/read_file", "\x80");
+  CHECK(f.t.take().rid == "fb");
+  // Published events of the agent (its ToolCalled) still reach the audit.
+  f.t.published.clear();
+  f.send("ra", bp::kind::event, "io.weft.Memory.v1.ToolCalled", "", "\x80");
+  CHECK(f.t.published_type("io.weft.Memory.v1.ToolCalled"));
+
+  // Listing: the monitor and admin tools; not an agent.
+  CHECK(bus_call("rc", bp::list_quarantined::type_name, "\x80").env().type == bp::quarantine_list::type_name);
+  CHECK(bp::is(f.error_of(bus_call("rb", bp::list_quarantined::type_name, "\x80")), bp::error_code::denied));
+
+  // Release: not the monitor, not an agent; ctl/* does.
+  auto release = wire::encode(bp::release{"a"});
+  CHECK(bp::is(f.error_of(bus_call("rm", bp::release::type_name, release)), bp::error_code::denied));
+  CHECK(bp::is(f.error_of(bus_call("ra", bp::release::type_name, release)), bp::error_code::denied));
+  CHECK(f.b->quarantined().size() == 1);
+  f.t.published.clear();
+  auto done = wire::decode<bp::quarantine_list>(bus_call("rc", bp::release::type_name, release).payload);
+  REQUIRE(done);
+  CHECK(done->agents.empty());
+  REQUIRE(f.t.published_type(bp::agent_released::type_name));
+  CHECK(wire::decode<bp::agent_released>(f.t.published.back().payload)->by == "ctl/77");
+  f.send("ra", bp::kind::request, "io.weft.Tool.v1.Call", "tool/fs/a/read_file", "\x80");
+  CHECK(f.t.take().rid == "fa");
+  // A malformed Quarantine is BadRequest, not a crash.
+  CHECK(bp::is(f.error_of(bus_call("rm", bp::quarantine::type_name, wire::encode(bp::quarantine{"", "x"}))),
+               bp::error_code::bad_request));
+  CHECK(bp::is(f.error_of(bus_call("rm", bp::quarantine::type_name, "\xc1")), bp::error_code::bad_request));
+}

@@ -306,6 +306,12 @@ void llm_service::attempt_done(std::uint64_t id, http::client_response r) {
       c->usage.cost_usd = cost_usd(j.r, c->usage.input_tokens, c->usage.output_tokens);
       c->attempts = j.attempts;
       if (auto s = _ledger.add(j.agent, c->usage.cost_usd, utc_now()); !s) _log.warning("{}", s.err().message);
+      // For the security monitor's cost rule (published: whoever listens, nobody waits).
+      if (!j.agent.empty())
+        if (auto p = _rt.bus().publish(lv::spent{j.agent, c->usage.cost_usd, c->usage.input_tokens,
+                                                 c->usage.output_tokens});
+            !p)
+          _log.debug("Failed to publish Spent for agent '{}': {}", j.agent, p.err().message);
       payload = wire::encode(*c);
     }
   }

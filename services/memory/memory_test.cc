@@ -10,6 +10,8 @@
 #include "services/memory/memory_service.hh"
 #include "services/memory/namespace.hh"
 #include "services/memory/witness_log.hh"
+#include "proto/bus_v1.hh"
+#include "proto/monitor_v1.hh"
 #include "tests/temp_dir.hh"
 
 using namespace weft;
@@ -339,4 +341,44 @@ TEST_CASE("witness: a skill install is recorded from ctl/* only, durable before 
   CHECK(r.detail ==
         "forced install into '/srv/weft/skills/weather-pro', sha256:00ff; findings at or above high: SKL-029, "
         "SKL-022; reason: 'reviewed the installer'; OS user 'ann'");
+}
+
+TEST_CASE("witness: the monitor's alerts from 'monitor' only, releases from the bus only") {
+  test::temp_dir home{"weft-memory-witness-monitor"};
+  namespace mon = proto::monitor_v1;
+  namespace bus = proto::bus_v1;
+  auto event = [](std::string from, std::string_view type, std::string payload) {
+    bus::envelope env;
+    env.v = 1;
+    env.kind = bus::kind::event;
+    env.type = std::string(type);
+    env.from = std::move(from);
+    return ipc::message{env, std::move(payload)};
+  };
+  mon::alert a{"main", "sensitive_path", "quarantine", "read_file named '/h/keys/k' (under '/h/keys')", utc_now()};
+  {
+    auto w = witness_log::open(home.path);
+    REQUIRE_MESSAGE(w, (w ? "" : w.err().message));
+    auto topics = witness_log::topics();
+    CHECK(std::find(topics.begin(), topics.end(), mon::alert::type_name) != topics.end());
+    // Anyone may publish an Alert; only the monitor's is the monitor's word.
+    for (auto from : {"agent/main", "tool/fs/main", "ctl/7", "bus"})
+      (*w)->on_event(event(from, mon::alert::type_name, wire::encode(a)));
+    (*w)->on_event(event("monitor", mon::alert::type_name, wire::encode(a)));
+    for (auto from : {"monitor", "agent/main", "ctl/7"})
+      (*w)->on_event(event(from, bus::agent_released::type_name, wire::encode(bus::agent_released{"main", "ctl/7"})));
+    (*w)->on_event(event("bus", bus::agent_released::type_name, wire::encode(bus::agent_released{"main", "ctl/7"})));
+    (*w)->on_event(event("monitor", mon::alert::type_name, "\xc1"));  // malformed: nothing, no crash
+    (*w)->sync();
+  }
+  auto recs = witness::read_records(home.path / "audit");
+  REQUIRE_MESSAGE(recs, (recs ? "" : recs.err().message));
+  REQUIRE(recs->size() == 2);
+  CHECK((*recs)[0].actor == "monitor");
+  CHECK((*recs)[0].kind == "monitor_quarantine");
+  CHECK((*recs)[0].subject == "agent/main");
+  CHECK((*recs)[0].detail == "sensitive_path: read_file named '/h/keys/k' (under '/h/keys')");
+  CHECK((*recs)[1].actor == "ctl/7");
+  CHECK((*recs)[1].kind == "quarantine_released");
+  CHECK((*recs)[1].subject == "agent/main");
 }

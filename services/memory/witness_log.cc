@@ -9,6 +9,7 @@
 #include "proto/bus_v1.hh"
 #include "proto/chat_v1.hh"
 #include "proto/memory_v1.hh"
+#include "proto/monitor_v1.hh"
 
 namespace weft::memory {
 
@@ -59,7 +60,8 @@ void witness_log::record(std::string_view actor, std::string_view kind, std::str
 
 std::vector<std::string_view> witness_log::topics() {
   return {proto::chat_v1::explanation::type_name, proto::bus_v1::access_denied::type_name,
-          proto::memory_v1::tool_called::type_name, proto::memory_v1::mail_sent::type_name};
+          proto::memory_v1::tool_called::type_name, proto::memory_v1::mail_sent::type_name,
+          proto::monitor_v1::alert::type_name, proto::bus_v1::agent_released::type_name};
 }
 
 void witness_log::on_event(const ipc::message& m) {
@@ -86,6 +88,14 @@ void witness_log::on_event(const ipc::message& m) {
              fmt::format("call {} {}{}{}", e->call_id, e->ok ? "ok" : "failed",
                          e->arguments_sha256.empty() ? "" : ", arguments sha256 " + e->arguments_sha256,
                          e->detail.empty() ? "" : "; " + e->detail));
+  } else if (m.is(proto::monitor_v1::alert::type_name)) {
+    if (m.env.from != "monitor") return;  // only the monitor says what it did
+    if (auto e = m.as<proto::monitor_v1::alert>())
+      record(m.env.from, "monitor_" + e->action, ipc::addr::agent(e->agent), fmt::format("{}: {}", e->rule, e->detail));
+  } else if (m.is(bus::agent_released::type_name)) {
+    if (m.env.from != "bus") return;  // the bus lifted it, on the admin's authenticated word
+    if (auto e = m.as<bus::agent_released>())
+      record(e->by, "quarantine_released", ipc::addr::agent(e->agent), fmt::format("released by {} at the bus", e->by));
   } else if (m.is(mem::mail_sent::type_name)) {
     if (m.env.from != "tool/email") return;  // only the process that sends mail says it did
     if (auto e = m.as<mem::mail_sent>())

@@ -661,8 +661,9 @@ class command_tree {
   }
 
   void security() {
-    auto* g = group(&_root, "security", "scan skills, plugins and the configuration for known-bad patterns",
-                    {"security scan|explain …", "security scan|explain …", security_notes, security_description});
+    auto* g = group(&_root, "security", "scan for known-bad patterns; the monitor, quarantine and release",
+                    {"security scan|explain|monitor|release …", "security scan|explain|monitor|release …", security_notes,
+                     security_description});
     auto& a = _inv.security;
     auto* scan = command(
         g, "scan", "scan skill folders, installed skills, the config and $WEFT_HOME",
@@ -715,6 +716,28 @@ class command_tree {
     ex->add_option("ID", a.id, "a check id, e.g. SKL-029")->type_name("ID");
     ex->add_flag("--all", a.all, "every check");
     ex->add_flag("--markdown", a.markdown, "with --all: Markdown tables by family");
+    auto* mon = command(
+        g, "monitor", "the security monitor: per-agent counters, quarantined agents, recent alerts",
+        {"security monitor [--recent N]", "",
+         "Asks the running weft: the bus for the agents it holds in quarantine, the monitor (weft-monitor,\n"
+         "[security.monitor] enabled = true) for each agent's tool calls and denials in the last minute,\n"
+         "its usual calls per minute, its LLM cost in the last hour, and the most recent alerts.\n"
+         "Exit code 1 when the monitor does not answer (the quarantines are still shown).\n"
+         "\nExamples:\n  weftctl security monitor\n  weftctl security monitor --json --recent 100"},
+        [this] { return cmd_security_monitor(_inv.globals, _inv.security); });
+    mon->add_option("--recent", a.recent, "how many recent alerts (default 20, at most 100)")
+        ->type_name("N")
+        ->check(CLI::Range(0, 100));
+    auto* rel = command(
+        g, "release", "lift an agent's quarantine and start its tool processes again",
+        {"security release AGENT", "",
+         "The bus lets the agent's calls through again, and weftd starts the agent's tool processes the\n"
+         "quarantine stopped. Only an admin tool may release (the bus decides on its authenticated\n"
+         "address); the witness chain records who did. Find out why it was quarantined first:\n"
+         "weftctl security monitor.\n"
+         "\nExamples:\n  weftctl security release main"},
+        [this] { return cmd_security_release(_inv.globals, _inv.security); });
+    rel->add_option("AGENT", a.agent, "the agent id")->required()->check(cli::needs("an agent id", not_empty));
   }
 
   void skill() {

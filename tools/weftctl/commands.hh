@@ -130,9 +130,14 @@ struct security_args {
   bool fix = false, yes = false;   ///< --fix plans permission fixes; with --yes makes them
   std::string id;                  ///< explain ID
   bool all = false, markdown = false;
+  std::string agent;               ///< release AGENT
+  std::uint32_t recent = 20;       ///< monitor --recent: alerts shown
 };
 int cmd_security_scan(const options& o, const security_args& a);
 int cmd_security_explain(const options& o, const security_args& a);
+/// security monitor|release (tools/weftctl/security_monitor.cc): the running monitor and bus.
+int cmd_security_monitor(const options& o, const security_args& a);
+int cmd_security_release(const options& o, const security_args& a);
 
 /// skill install|list|remove (tools/weftctl/skill.cc): skills where agents find them,
 /// scanned before they are installed.

@@ -375,7 +375,7 @@ result<config> parse_config(std::string_view text, std::string_view source_name,
   std::vector<parsed_service> services;
   for (auto& [k, v] : root) {
     auto key = k.str();
-    if (key == "security") continue;  // read after [agents] (read_security)
+    if (key == "security") continue;  // read after [agents] (read_security), whose workspaces it names
     if (std::find(reserved_sections.begin(), reserved_sections.end(), key) != reserved_sections.end()) {
       ck.warning(v.source(), fmt::format("section '[{}]' is not supported by this build yet, ignoring.", key));
       continue;

@@ -188,7 +188,7 @@ void read_email(checker& ck, const toml::node& n, config& c);
 
 /// [oauth2] (config_oauth2.cc); after [agents], which its grants refer to.
 void read_oauth2(checker& ck, const toml::table& t, config& c);
-/// [security] (config_security.cc): install_severity; other keys warn. After [agents].
+/// [security] (config_security.cc): [security.monitor] and install_severity; other keys warn. After [agents].
 void read_security(checker& ck, const toml::table& t, config& c);
 /// Completes config::secret_vars once every section is read: providers' key variables join
 /// llm's list, empty lists go.

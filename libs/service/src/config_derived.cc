@@ -254,7 +254,18 @@ bool same_part(const config& a, const config& b, std::string_view part) {
     return without_network(ia->second) == without_network(ib->second);
   }
   if (part == "agents.ids") return keys_of(a.agents) == keys_of(b.agents);
+  if (part == "agents.workspaces") {
+    if (keys_of(a.agents) != keys_of(b.agents)) return false;
+    for (auto& [id, x] : a.agents)
+      if (workspace_of(a, x) != workspace_of(b, b.agents.at(id))) return false;
+    return true;
+  }
   if (part == "memory") return a.memory == b.memory;
+  if (part == "security.monitor") {  // position aside
+    auto x = a.security.monitor, y = b.security.monitor;
+    x.where.clear(), y.where.clear();
+    return x == y;
+  }
   if (part == "routes") return a.agent_routes == b.agent_routes && a.routing == b.routing;
   if (part == "delegation.turn")
     return a.delegation.routing_rules == b.delegation.routing_rules && a.delegation.timeout_ms == b.delegation.timeout_ms;
@@ -438,6 +449,10 @@ std::vector<service_spec> derived_services(const config& c,
     agents.push_back(s->name);
   }
   add("router", "weft-router", "router", agents, {"paths", "routes", "agents.ids"});
+  // The security monitor: it listens to the bus's events and asks weftd (control socket) to
+  // stop a quarantined agent's tool processes, so it is not sandboxed like a tool.
+  if (c.security.monitor.enabled)
+    add("monitor", "weft-monitor", "monitor", {"bus"}, {"paths", "security.monitor", "agents.ids", "agents.workspaces"});
   if (c.channels.telegram)
     add("chan-telegram", "weft-chan-telegram", "chan/telegram", {"router"},
         {"paths", "channels.telegram", "bus.limits"})

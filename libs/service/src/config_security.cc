@@ -1,8 +1,60 @@
-// [security]: install_severity, the scan severity at which `weftctl skill install` refuses
-// (issue 20). The rest of [security] belongs to features not built yet: accepted with a warning.
+// [security]: [security.monitor], the security monitor's rules and thresholds, and install_severity,
+// the scan severity at which `weftctl skill install` refuses (issue 20).
+// The rest of [security] belongs to features not built yet: accepted with a warning.
 #include "config_check.hh"
 
 namespace weft::service::detail {
+
+namespace {
+
+constexpr std::array<std::pair<std::string_view, monitor_action>, 2> monitor_actions = {
+    {{"alert", monitor_action::alert}, {"quarantine", monitor_action::quarantine}}};
+
+/// Per-minute thresholds: above this a person meant "off" (0) or made a typo.
+constexpr std::uint32_t max_per_minute = 1000000;
+/// Sensitive paths: a person's list, not a data set.
+constexpr std::size_t max_sensitive_paths = 256;
+
+void read_monitor(checker& ck, const toml::table& t, config& c) {
+  const std::string label = "[security.monitor]";
+  auto& m = c.security.monitor;
+  m.where = ck.where(t.source());
+  ck.check_keys(t, label,
+                {"enabled", "tool_calls_per_minute", "tool_burst_action", "denials_per_minute", "denial_burst_action",
+                 "cost_per_hour_usd", "cost_action", "sensitive_paths", "other_workspaces", "sensitive_path_action"});
+  m.enabled = ck.read_bool(t, label, "enabled").value_or(m.enabled);
+  m.tool_calls_per_minute =
+      ck.read_uint<std::uint32_t>(t, label, "tool_calls_per_minute", 0, max_per_minute).value_or(m.tool_calls_per_minute);
+  m.denials_per_minute =
+      ck.read_uint<std::uint32_t>(t, label, "denials_per_minute", 0, max_per_minute).value_or(m.denials_per_minute);
+  m.cost_per_hour_usd = ck.read_non_negative(t, label, "cost_per_hour_usd").value_or(m.cost_per_hour_usd);
+  for (auto [key, field] : {std::pair{"tool_burst_action", &m.tool_burst_action},
+                            {"denial_burst_action", &m.denial_burst_action}, {"cost_action", &m.cost_action},
+                            {"sensitive_path_action", &m.sensitive_path_action}})
+    *field = ck.read_enum(t, label, key, monitor_actions).value_or(*field);
+  m.other_workspaces = ck.read_bool(t, label, "other_workspaces").value_or(m.other_workspaces);
+  if (auto paths = ck.read_strings(t, label, "sensitive_paths")) {
+    auto* n = t.get("sensitive_paths");
+    if (paths->size() > max_sensitive_paths)
+      ck.error(n->source(), fmt::format("{} sensitive_paths has {} entries; at most {}", label, paths->size(),
+                                        max_sensitive_paths));
+    auto* arr = n->as_array();
+    for (std::size_t i = 0; i < paths->size(); ++i) {
+      auto& p = (*paths)[i];
+      auto& at = arr && i < arr->size() ? *arr->get(i) : *n;
+      bool home = p == "$WEFT_HOME" || p.rfind("$WEFT_HOME/", 0) == 0;
+      if (p.empty() || (!home && p.front() != '/'))
+        ck.error(at.source(), fmt::format("{} sensitive_paths entry '{}' must be an absolute path or start with "
+                                          "'$WEFT_HOME/'",
+                                          label, clean(p)));
+      else if (p.find("/../") != std::string::npos || p.ends_with("/.."))
+        ck.error(at.source(), fmt::format("{} sensitive_paths entry '{}' must not contain '..'", label, clean(p)));
+    }
+    m.sensitive_paths = std::move(*paths);
+  }
+}
+
+}  // namespace
 
 void read_security(checker& ck, const toml::table& t, config& c) {
   for (auto& [k, v] : t) {
@@ -11,6 +63,9 @@ void read_security(checker& ck, const toml::table& t, config& c) {
       static constexpr std::array<std::pair<std::string_view, std::string_view>, 5> levels = {
           {{"info", "info"}, {"low", "low"}, {"medium", "medium"}, {"high", "high"}, {"critical", "critical"}}};
       if (auto l = ck.read_enum(t, "[security]", "install_severity", levels)) c.security.install_severity = *l;
+    } else if (k.str() == "monitor") {
+      if (auto* m = v.as_table()) read_monitor(ck, *m, c);
+      else ck.error(v.source(), fmt::format("[security.monitor] must be a table, not {}", a_type(v)));
     } else {
       ck.warning(v.source(), fmt::format("'[security] {}' is not supported by this build yet, ignoring.", clean(k.str())));
     }

@@ -286,9 +286,33 @@ struct memory_settings {
   bool operator==(const memory_settings&) const = default;
 };
 
-/// [security]: what this build reads of it (install_severity); other keys are accepted
+/// What the security monitor does when one of its rules fires.
+enum class monitor_action : std::uint8_t { alert = 1, quarantine = 2 };
+
+/// [security.monitor]: the security monitor (services/monitor) — per-agent counters over
+/// the bus's events and what it does when a threshold is passed. A threshold of 0 turns its
+/// rule off.
+struct monitor_settings {
+  bool enabled = false;                       ///< run weft-monitor (when there are agents)
+  std::uint32_t tool_calls_per_minute = 120;  ///< more tool calls by one agent in 60 s: tool_burst
+  monitor_action tool_burst_action = monitor_action::alert;
+  std::uint32_t denials_per_minute = 20;      ///< more bus denials of one agent in 60 s: denial_burst
+  monitor_action denial_burst_action = monitor_action::alert;
+  double cost_per_hour_usd = 0;               ///< more LLM cost of one agent in an hour: cost_per_hour (0: off)
+  monitor_action cost_action = monitor_action::alert;
+  /// A tool call naming a path at or under one of these: sensitive_path. "$WEFT_HOME/…" is
+  /// resolved by the monitor.
+  std::vector<std::string> sensitive_paths = {"$WEFT_HOME/keys", "$WEFT_HOME/oauth2"};
+  bool other_workspaces = true;               ///< another agent's workspace is sensitive too
+  monitor_action sensitive_path_action = monitor_action::quarantine;
+  std::string where;                          ///< "clawft.toml:12:1" of [security.monitor]; empty: defaults
+  bool operator==(const monitor_settings&) const = default;
+};
+
+/// [security]: what this build reads of it ([security.monitor], install_severity); other keys are accepted
 /// with a warning, for the features that are not built yet.
 struct security_settings {
+  monitor_settings monitor;
   /// [security] install_severity: `weftctl skill install` refuses scan findings this bad or
   /// worse unless forced (info, low, medium, high or critical).
   std::string install_severity = "high";

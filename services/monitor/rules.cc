@@ -1,0 +1,153 @@
+#include "services/monitor/rules.hh"
+
+#include <cmath>
+
+#include <fmt/format.h>
+
+namespace weft::monitor {
+
+namespace {
+
+std::string strip_slash(std::string p) {
+  while (p.size() > 1 && p.back() == '/') p.pop_back();
+  return p;
+}
+
+}  // namespace
+
+bool under(const std::string& path, const std::string& prefix) {
+  if (prefix.empty()) return false;
+  if (prefix == "/") return !path.empty() && path.front() == '/';
+  return path == prefix || (path.size() > prefix.size() && path.compare(0, prefix.size(), prefix) == 0 &&
+                            path[prefix.size()] == '/');
+}
+
+rules::rules(service::monitor_settings s, std::string home, std::map<std::string, std::string> workspaces)
+    : _s(std::move(s)) {
+  home = strip_slash(std::move(home));
+  for (auto& p : _s.sensitive_paths) {
+    if (p == "$WEFT_HOME") _paths.push_back(home);
+    else if (p.rfind("$WEFT_HOME/", 0) == 0) _paths.push_back(strip_slash(home + p.substr(10)));
+    else _paths.push_back(strip_slash(p));
+  }
+  for (auto& [id, w] : workspaces) _workspaces[id] = strip_slash(w);
+}
+
+std::vector<std::string> rules::sensitive_for(const std::string& agent) const {
+  auto out = _paths;
+  if (_s.other_workspaces) {
+    auto own = _workspaces.find(agent);
+    for (auto& [id, w] : _workspaces)
+      // Another's workspace, unless the agent's own lies within it (then the agent would be
+      // flagged for touching its own files).
+      if (id != agent && !(own != _workspaces.end() && under(own->second, w))) out.push_back(w);
+  }
+  return out;
+}
+
+rules::agent_state* rules::state(const std::string& agent) {
+  if (auto it = _agents.find(agent); it != _agents.end()) return &it->second;
+  if (_agents.size() >= max_agents) {
+    _over_limit = true;
+    return nullptr;
+  }
+  return &_agents[agent];
+}
+
+void rules::fire(millis now, agent_state& a, const std::string& agent, const std::string& rule,
+                 service::monitor_action action, std::string detail, std::vector<finding>& out) {
+  if (a.quarantined) return;  // cut off already; its counters still count
+  if (auto it = a.fired.find(rule); it != a.fired.end() && now - it->second < cooldown_ms) return;
+  a.fired[rule] = now;
+  if (action == service::monitor_action::quarantine) a.quarantined = true;
+  out.push_back({agent, rule, action, std::move(detail)});
+}
+
+std::vector<finding> rules::tool_called(millis now, const std::string& agent, const std::string& tool,
+                                        const std::vector<std::string>& paths) {
+  std::vector<finding> out;
+  auto* a = state(agent);
+  if (!a) return out;
+  a->calls.add(now);
+  ++a->total;
+  // The baseline: a moving average of the calls per minute over the minutes it was active.
+  auto minute = now / 60000;
+  if (minute != a->minute) {
+    if (a->minute >= 0) {
+      auto n = static_cast<double>(a->in_minute);
+      a->baseline = a->baseline ? 0.8 * *a->baseline + 0.2 * n : n;
+    }
+    a->minute = minute;
+    a->in_minute = 0;
+  }
+  ++a->in_minute;
+  // Paths first: a read of a key store is the graver finding.
+  if (!paths.empty()) {
+    auto sensitive = sensitive_for(agent);
+    for (auto& p : paths) {
+      auto hit = std::find_if(sensitive.begin(), sensitive.end(), [&](auto& s) { return under(p, s); });
+      if (hit == sensitive.end()) continue;
+      fire(now, *a, agent, "sensitive_path", _s.sensitive_path_action,
+           fmt::format("{} named '{}' (under '{}')", tool, p, *hit), out);
+      break;
+    }
+  }
+  auto n = static_cast<unsigned>(a->calls.sum(now));
+  if (_s.tool_calls_per_minute && n > _s.tool_calls_per_minute)
+    fire(now, *a, agent, "tool_burst", _s.tool_burst_action,
+         fmt::format("{} tool calls in the last minute, over {} (usual: {:.1f} per minute)", n,
+                     _s.tool_calls_per_minute, a->baseline.value_or(0)),
+         out);
+  return out;
+}
+
+std::vector<finding> rules::denied(millis now, const std::string& agent, const std::string& what) {
+  std::vector<finding> out;
+  auto* a = state(agent);
+  if (!a) return out;
+  a->denials.add(now);
+  auto n = static_cast<unsigned>(a->denials.sum(now));
+  if (_s.denials_per_minute && n > _s.denials_per_minute)
+    fire(now, *a, agent, "denial_burst", _s.denial_burst_action,
+         fmt::format("{} denials in the last minute, over {} (last: {})", n, _s.denials_per_minute, what), out);
+  return out;
+}
+
+std::vector<finding> rules::spent(millis now, const std::string& agent, double usd) {
+  std::vector<finding> out;
+  if (!(usd > 0) || !std::isfinite(usd)) return out;
+  auto* a = state(agent);
+  if (!a) return out;
+  a->cost.add(now, usd);
+  auto total = a->cost.sum(now);
+  if (_s.cost_per_hour_usd > 0 && total > _s.cost_per_hour_usd)
+    fire(now, *a, agent, "cost_per_hour", _s.cost_action,
+         fmt::format("${:.4f} of LLM cost in the last hour, over ${:.4f}", total, _s.cost_per_hour_usd), out);
+  return out;
+}
+
+void rules::set_quarantined(const std::string& agent, bool on) {
+  auto* a = state(agent);
+  if (!a) return;
+  a->quarantined = on;
+  if (!on) {
+    // Released: what led to the quarantine is dealt with; counting starts over.
+    a->calls.clear(), a->denials.clear(), a->cost.clear();
+    a->fired.clear();
+  }
+}
+
+bool rules::quarantined(const std::string& agent) const {
+  auto it = _agents.find(agent);
+  return it != _agents.end() && it->second.quarantined;
+}
+
+std::vector<agent_view> rules::view(millis now) const {
+  std::vector<agent_view> out;
+  for (auto& [id, a] : _agents)
+    out.push_back({id, static_cast<unsigned>(a.calls.sum(now)), static_cast<unsigned>(a.denials.sum(now)),
+                   a.cost.sum(now), a.total, a.baseline.value_or(0), a.quarantined});
+  return out;
+}
+
+}  // namespace weft::monitor

@@ -1,0 +1,134 @@
+// The monitor's window counters and rules, on times the test chooses.
+#include <doctest/doctest.h>
+
+#include "services/monitor/rules.hh"
+#include "services/monitor/window.hh"
+
+using namespace weft;
+using namespace weft::monitor;
+using service::monitor_action;
+
+TEST_CASE("window_counter: values leave the window as it slides; fixed memory") {
+  window_counter w(60000, 60);
+  for (int i = 0; i < 10; ++i) w.add(1000 * i);  // one per second, 0..9 s
+  CHECK(w.sum(9000) == 10);
+  CHECK(w.sum(59999) == 10);
+  CHECK(w.sum(60000) == 9);   // the call at 0 s is out
+  CHECK(w.sum(68999) == 1);
+  CHECK(w.sum(69000) == 0);
+  // A bucket reused a window later starts from zero.
+  w.add(60500, 5);
+  CHECK(w.sum(60500) == 5 + 9);
+  CHECK(w.sum(200000) == 0);
+  w.add(200000, 2.5);
+  CHECK(w.sum(200000) == 2.5);
+  w.clear();
+  CHECK(w.sum(200000) == 0);
+}
+
+namespace {
+
+service::monitor_settings settings() {
+  service::monitor_settings s;
+  s.enabled = true;
+  s.tool_calls_per_minute = 10;
+  s.denials_per_minute = 3;
+  s.cost_per_hour_usd = 1.0;
+  return s;
+}
+
+rules make(service::monitor_settings s = settings()) {
+  return rules(std::move(s), "/h/", {{"main", "/h/agents/main"}, {"other", "/h/agents/other"}, {"x", "/w/x"}});
+}
+
+}  // namespace
+
+TEST_CASE("tool_burst: more than the threshold in a minute alerts once; a steady rate never does") {
+  auto r = make();
+  for (int i = 0; i < 10; ++i) CHECK(r.tool_called(i * 100, "main", "tool/fs/main/read_file", {}).empty());
+  auto f = r.tool_called(1000, "main", "tool/fs/main/read_file", {});
+  REQUIRE(f.size() == 1);
+  CHECK(f[0].rule == "tool_burst");
+  CHECK(f[0].action == monitor_action::alert);
+  CHECK(f[0].detail.find("11 tool calls in the last minute, over 10") == 0);
+  // Once per cooldown, not once per call.
+  CHECK(r.tool_called(1100, "main", "t", {}).empty());
+  // Another agent has its own counters.
+  CHECK(r.tool_called(1200, "other", "t", {}).empty());
+  // 10 a minute for an hour: never more than 10 in any 60 s.
+  auto steady = make();
+  for (int i = 0; i < 600; ++i) CHECK(steady.tool_called(i * 6000, "main", "t", {}).empty());
+  auto v = steady.view(600 * 6000);
+  REQUIRE(v.size() == 1);
+  CHECK(v[0].tool_calls == 600);
+  CHECK(v[0].baseline_per_minute == doctest::Approx(10.0));
+  // Threshold 0: the rule is off.
+  auto s = settings();
+  s.tool_calls_per_minute = 0;
+  auto off = make(s);
+  for (int i = 0; i < 1000; ++i) CHECK(off.tool_called(i, "main", "t", {}).empty());
+}
+
+TEST_CASE("sensitive_path: key stores and other agents' workspaces, not its own; the configured action") {
+  auto r = make();
+  CHECK(r.tool_called(0, "main", "read_file", {"/h/agents/main/notes.txt"}).empty());
+  CHECK(r.tool_called(1, "main", "read_file", {"/h/keys2/x"}).empty());  // a sibling, not under keys
+  auto f = r.tool_called(2, "main", "read_file", {"/h/keys/witness.key"});
+  REQUIRE(f.size() == 1);
+  CHECK(f[0].rule == "sensitive_path");
+  CHECK(f[0].action == monitor_action::quarantine);
+  CHECK(f[0].detail == "read_file named '/h/keys/witness.key' (under '/h/keys')");
+  CHECK(r.quarantined("main"));
+  // Quarantined: no more actions for it.
+  CHECK(r.tool_called(3, "main", "read_file", {"/h/oauth2/store"}).empty());
+  // Another agent's workspace; the oauth2 store.
+  auto g = r.tool_called(4, "other", "list_dir", {"/h/agents/main"});
+  REQUIRE(g.size() == 1);
+  CHECK(g[0].detail.find("under '/h/agents/main'") != std::string::npos);
+  auto x = r.tool_called(5, "x", "read_file", {"/h/oauth2"});
+  REQUIRE(x.size() == 1);
+  CHECK(x[0].agent == "x");
+  // Released: counters start over, the rules apply again.
+  r.set_quarantined("main", false);
+  CHECK_FALSE(r.quarantined("main"));
+  CHECK(r.tool_called(6, "main", "read_file", {"/h/keys/k"}).size() == 1);
+  // other_workspaces off, an alert action, an absolute configured path.
+  auto s = settings();
+  s.other_workspaces = false;
+  s.sensitive_path_action = monitor_action::alert;
+  s.sensitive_paths = {"/etc/shadow", "$WEFT_HOME"};
+  auto q = make(s);
+  CHECK(q.sensitive_for("main") == std::vector<std::string>{"/etc/shadow", "/h"});
+  auto e = q.tool_called(0, "main", "read_file", {"/etc/shadow"});
+  REQUIRE(e.size() == 1);
+  CHECK(e[0].action == monitor_action::alert);
+  CHECK_FALSE(q.quarantined("main"));
+}
+
+TEST_CASE("denial_burst and cost_per_hour") {
+  auto r = make();
+  for (int i = 0; i < 3; ++i) CHECK(r.denied(i, "main", "Call to tool/shell/main").empty());
+  auto f = r.denied(3, "main", "Call to tool/shell/main");
+  REQUIRE(f.size() == 1);
+  CHECK(f[0].rule == "denial_burst");
+  // Denials a minute apart never add up.
+  auto slow = make();
+  for (int i = 0; i < 100; ++i) CHECK(slow.denied(i * 61000, "main", "x").empty());
+
+  CHECK(r.spent(0, "main", 0.6).empty());
+  CHECK(r.spent(10, "main", -5).empty());  // nonsense is ignored
+  auto c = r.spent(20, "main", 0.5);
+  REQUIRE(c.size() == 1);
+  CHECK(c[0].rule == "cost_per_hour");
+  CHECK(c[0].detail.find("$1.1000 of LLM cost in the last hour, over $1.0000") == 0);
+  auto h = make();
+  CHECK(h.spent(0, "main", 0.9).empty());
+  CHECK(h.spent(3600000 + 60000, "main", 0.9).empty());  // the first is an hour gone
+}
+
+TEST_CASE("at most max_agents are tracked") {
+  auto r = make();
+  for (std::size_t i = 0; i < rules::max_agents + 10; ++i) (void)r.tool_called(0, "a" + std::to_string(i), "t", {});
+  CHECK(r.view(0).size() == rules::max_agents);
+  CHECK(r.over_agent_limit());
+}

@@ -1,0 +1,208 @@
+// The security monitor in a running stack: agent main, scripted by the fake model, bursts
+// tool calls and then reads a file under $WEFT_HOME/keys through tool-fs. The monitor alerts
+// on the burst and quarantines main for the key store: the bus refuses calls to and from main
+// with a Denied naming the quarantine, weftd stops tool-fs-main, the witness chain has every
+// action; agent other is unaffected. `weftctl security release main` restores it and a tool
+// call succeeds. Then many ordinary turns of agent other cause no quarantine and no alert.
+#include <doctest/doctest.h>
+
+#include <cstdlib>
+#include <thread>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include <weft/witness/verify.hh>
+
+#include "proto/bus_v1.hh"
+#include "proto/chat_v1.hh"
+#include "proto/monitor_v1.hh"
+#include "proto/supervisor_v1.hh"
+#include "proto/tool_v1.hh"
+#include "tests/integration/fake_peer.hh"
+#include "tests/integration/harness.hh"
+#include "tests/integration/turn_client.hh"
+
+using namespace weft;
+using json = nlohmann::json;
+namespace bus = proto::bus_v1;
+namespace mon = proto::monitor_v1;
+namespace sv = proto::supervisor_v1;
+
+namespace {
+
+json calls(const std::string& name, json args, int n) {
+  json c = json::array();
+  for (int i = 0; i < n; ++i) c.push_back({{"name", name}, {"arguments", args}});
+  return {{"tool_calls", c}};
+}
+
+/// Waits until `pred` holds, asking again as the state changes elsewhere; false at the deadline.
+template <class Pred>
+bool eventually(Pred pred, std::chrono::seconds limit = std::chrono::seconds(30)) {
+  for (auto until = std::chrono::steady_clock::now() + limit; std::chrono::steady_clock::now() < until;) {
+    if (pred()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return pred();
+}
+
+std::vector<bus::quarantined_agent> quarantined(ipc::bus_client& b) {
+  auto r = b.call("bus", bus::list_quarantined{});
+  REQUIRE(r);
+  return r->as<bus::quarantine_list>()->agents;
+}
+
+mon::state monitor_state(ipc::bus_client& b) {
+  auto r = b.call("monitor", mon::get_state{100});
+  REQUIRE_MESSAGE(r, (r ? "" : r.err().to_string()));
+  return r->as<mon::state>().value();
+}
+
+sv::state state_of(service::control_client& c, const std::string& name) {
+  auto r = c.request(sv::status{});
+  REQUIRE(r);
+  for (auto& x : r->as<sv::status_reply>()->services)
+    if (x.name == name) return x.state;
+  FAIL("no service " << name);
+  return sv::state::failed;
+}
+
+std::vector<witness::record> witness_records(const std::string& home) {
+  auto recs = witness::read_records(home + "/audit");
+  REQUIRE_MESSAGE(recs, (recs ? "" : recs.err().message));
+  return *recs;
+}
+
+bool has_record(const std::vector<witness::record>& recs, std::string_view actor, std::string_view kind,
+                std::string_view subject, std::string_view detail_part) {
+  return std::any_of(recs.begin(), recs.end(), [&](auto& r) {
+    return r.actor == actor && r.kind == kind && r.subject == subject && r.detail.find(detail_part) != std::string::npos;
+  });
+}
+
+}  // namespace
+
+TEST_CASE("monitor: a burst alerts, a read of $WEFT_HOME/keys quarantines; release restores; ordinary turns never do") {
+  test::fake_peer llm("fake_llm.py");
+  auto config = fmt::format(
+      "[providers.fake]\nstyle = \"openai\"\nbase_url = \"{url}/v1\"\nmodel = \"fake-model\"\n\n"
+      "[llm]\ndefault_provider = \"fake\"\nretries = 0\n\n[memory]\nsummarise_after_messages = 0\n\n"
+      "[agents.main]\nmax_iterations = 10\n[agents.main.tools]\nfamilies = [\"fs\"]\n\n"
+      "[agents.other]\nmax_iterations = 10\n[agents.other.tools]\nfamilies = [\"fs\"]\n\n"
+      "[security.monitor]\nenabled = true\ntool_calls_per_minute = 25\ntool_burst_action = \"alert\"\n"
+      "denials_per_minute = 50\nsensitive_path_action = \"quarantine\"\n",
+      fmt::arg("url", llm.url()));
+  auto s = test::stack::start(config);
+  REQUIRE(s);
+  auto home = s->dir() + "/home";
+  auto b = s->bus_client();
+  auto ctl = s->control();
+  REQUIRE(ctl);
+  std::vector<std::string> deltas;
+
+  // 1. The burst: 3 model steps of 12 list_dir calls each (36 calls, over 25 a minute), then a
+  // read of ../../keys/witness.key — $WEFT_HOME/keys from main's workspace, which tool-fs refuses
+  // but the call names — then the answer. The quarantine may land before that last model call,
+  // so the turn's own outcome is not what this checks.
+  json steps = json::array({calls("list_dir", json::object(), 12), calls("list_dir", json::object(), 12),
+                            calls("list_dir", json::object(), 12),
+                            calls("read_file", {{"path", "../../keys/witness.key"}}, 1), {{"text", "done"}}});
+  REQUIRE(llm.post("/_script", steps.dump()).status == 200);
+  (void)test::streamed_turn(*b, "main", test::web_turn("m1", "m1", "look around"), deltas);
+  REQUIRE_MESSAGE(eventually([&] { return !quarantined(*b).empty(); }), s->log());
+  auto q = quarantined(*b);
+  REQUIRE(q.size() == 1);
+  CHECK(q[0].agent == "main");
+  CHECK(q[0].by == "monitor");
+  CHECK(q[0].reason.find("sensitive_path: tool/fs/main/read_file named '" + home + "/keys/witness.key'") == 0);
+  // weftd stopped main's tool process; other's runs.
+  CHECK(eventually([&] { return state_of(*ctl, "tool-fs-main") == sv::state::stopped; }));
+  CHECK(state_of(*ctl, "tool-fs-other") == sv::state::ready);
+
+  // 2. Quarantined: a tool call on main's tool address and a turn for main are Denied, naming it.
+  auto call = b->call("tool/fs/main/read_file", proto::tool_v1::call{"read_file", R"({"path":"a.txt"})"});
+  REQUIRE_FALSE(call);
+  CHECK(bus::is(call.err(), bus::error_code::denied));
+  CHECK(call.err().message.find("agent 'main' is quarantined by monitor") != std::string::npos);
+  auto turn = b->call("agent/main", test::web_turn("m2", "m2", "hello"));
+  REQUIRE_FALSE(turn);
+  CHECK(bus::is(turn.err(), bus::error_code::denied));
+  CHECK(turn.err().message.find("weftctl security release main") != std::string::npos);
+
+  // 3. Agent other is unaffected: its tool call works.
+  REQUIRE(llm.post("/_script", json::array({calls("list_dir", json::object(), 1)}).dump()).status == 200);
+  auto o1 = test::streamed_turn(*b, "other", test::web_turn("o1", "o1", "list"), deltas);
+  CHECK_MESSAGE(o1.tool_calls == 1, o1.reply.parts.at(0).text.value_or(""));
+  CHECK(o1.reply.parts.at(0).text.value_or("").rfind("Tool said:", 0) == 0);
+
+  // 4. What the monitor and weftctl say, and the witness chain.
+  auto st = monitor_state(*b);
+  auto alert_of = [&](std::string_view rule, std::string_view action) {
+    return std::any_of(st.alerts.begin(), st.alerts.end(),
+                       [&](auto& a) { return a.agent == "main" && a.rule == rule && a.action == action; });
+  };
+  CHECK(alert_of("tool_burst", "alert"));
+  CHECK(alert_of("sensitive_path", "quarantine"));
+  auto w = s->weftctl({"security", "monitor", "--json"});
+  CHECK(w.exit_code == 0);
+  auto wj = json::parse(w.out);
+  REQUIRE(wj["quarantined"].size() == 1);
+  CHECK(wj["quarantined"][0]["agent"] == "main");
+  CHECK(wj["monitor"]["enabled"] == true);
+  auto text = s->weftctl({"security", "monitor"});
+  CHECK(text.out.find("sensitive_path") != std::string::npos);
+  REQUIRE_MESSAGE(eventually([&] {
+                    auto recs = witness_records(home);
+                    return has_record(recs, "monitor", "monitor_quarantine", "agent/main",
+                                      "sensitive_path: tool/fs/main/read_file named '" + home + "/keys/");
+                  }),
+                  s->log());
+  auto recs = witness_records(home);
+  CHECK(has_record(recs, "monitor", "monitor_alert", "agent/main", "tool_burst: "));
+  // The refusals are audited too (the bus's AccessDenied, rule quarantine:main).
+  CHECK(std::any_of(recs.begin(), recs.end(), [](auto& r) {
+    return r.kind == "access_denied" && r.subject == "tool/fs/main/read_file" &&
+           r.detail.find("quarantine:main") != std::string::npos;
+  }));
+
+  // 5. Only an admin tool releases; release restores main and its tool process.
+  auto rel = s->weftctl({"security", "release", "main"});
+  CHECK_MESSAGE(rel.exit_code == 0, rel.err);
+  CHECK(rel.out.find("released 'main'; started tool-fs-main") != std::string::npos);
+  CHECK(quarantined(*b).empty());
+  CHECK(eventually([&] { return state_of(*ctl, "tool-fs-main") == sv::state::ready; }));
+  REQUIRE(llm.post("/_script", json::array({calls("list_dir", json::object(), 1)}).dump()).status == 200);
+  auto m3 = test::streamed_turn(*b, "main", test::web_turn("m3", "m3", "list again"), deltas);
+  CHECK(m3.tool_calls == 1);
+  auto m3_text = m3.reply.parts.at(0).text.value_or("");
+  CHECK_MESSAGE(m3_text.rfind("Tool said:", 0) == 0, m3_text);
+  CHECK(m3_text.find("quarantine") == std::string::npos);
+  REQUIRE(eventually([&] {
+    auto r = witness_records(home);
+    return has_record(r, "monitor", "monitor_release", "agent/main", "released by ctl/") &&
+           std::any_of(r.begin(), r.end(), [](auto& x) { return x.kind == "quarantine_released"; });
+  }));
+
+  // 6. Ordinary turns of agent other: plain answers, and every 50th a tool call in its own
+  // workspace (as many as WEFT_TEST_MONITOR_TURNS says; 1,000 by default). No alert, no quarantine.
+  int turns = 1000;
+  if (const char* v = std::getenv("WEFT_TEST_MONITOR_TURNS"); v && *v) turns = std::atoi(v);
+  int tool_turns = 0;
+  for (int i = 0; i < turns; ++i) {
+    bool with_tool = i % 50 == 0;
+    auto id = fmt::format("n{}", i);
+    auto said = with_tool ? std::string("call_tool:list_dir {}") : fmt::format("ordinary message {}", i);
+    auto r = test::streamed_turn(*b, "other", test::web_turn(id, fmt::format("c{}", i % 20), said), deltas);
+    tool_turns += with_tool;
+    REQUIRE_MESSAGE(r.tool_calls == (with_tool ? 1u : 0u), "turn " << i);
+  }
+  MESSAGE(turns << " ordinary turns of agent other, " << tool_turns << " with a tool call");
+  CHECK(quarantined(*b).empty());
+  auto after = monitor_state(*b);
+  for (auto& a : after.alerts) CHECK_MESSAGE(a.agent != "other", a.rule << ": " << a.detail);
+  for (auto& a : after.agents) {
+    CHECK_FALSE(a.quarantined);
+    if (a.agent == "other") CHECK(a.tool_calls == static_cast<std::uint64_t>(tool_turns + 1));
+  }
+}
