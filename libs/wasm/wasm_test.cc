@@ -501,3 +501,24 @@ TEST_CASE("a module exporting a reserved weft: name is refused") {
   CHECK(m.err().code == errc::invalid_module);
   CHECK(m.err().message.find("reserved prefix 'weft:'") != std::string::npos);
 }
+
+TEST_CASE("tables: an initial table above the limit is refused, and table.grow never succeeds") {
+  fixture f;
+  auto big = f.eng->instantiate(*f.load("big_table"), {}, {});
+  REQUIRE(!big);
+  CHECK(big.err().code == errc::limit_exceeded);
+  CHECK(big.err().message.find("its table of 200000 elements exceeds the limit of 100000 elements") != std::string::npos);
+
+  auto inst = f.start("tables");
+  auto grown = inst->call("grow", {});
+  REQUIRE(grown);
+  CHECK((*grown)[0].as_i32() == -1);
+  auto size = inst->call("size", {});
+  REQUIRE(size);
+  CHECK((*size)[0].as_u32() == 1);
+  // Unmetered (measurement only), the same module does grow: the rewrite is what refuses.
+  auto free_inst = f.start("tables", {}, /*meter=*/false);
+  auto free_grow = free_inst->call("grow", {});
+  REQUIRE(free_grow);
+  CHECK((*free_grow)[0].as_u32() == 1);
+}

@@ -65,11 +65,13 @@ struct prepared_module {
   bool has_start = false;
   bool has_memory = false;
   std::uint64_t initial_pages = 0;
+  std::uint64_t table_elements = 0;  ///< the largest initial table size
 };
 
 /// Reads and validates `data`, lists its imports and exports, and inserts the metering
 /// code: fuel charged at each function entry and loop header (the instruction count of the
-/// region entered), a call-depth counter, memory.grow checked against a cap, and the start
+/// region entered), a call-depth counter, memory.grow checked against a cap, table.grow
+/// refused, and the start
 /// function moved to an export the host calls under the budget. False with `err` set
 /// (invalid_module, too_large) on failure.
 bool prepare(const std::uint8_t* data, std::size_t size, const std::string& name, bool meter,
@@ -94,7 +96,7 @@ struct raw_import {
 
 // ---- wabt's interpreter (interp.cc)
 
-class interp_module;
+struct interp_module;
 
 /// Compiles a prepared module for the interpreter.
 std::shared_ptr<const interp_module> interp_load(prepared_module module, const std::string& name,

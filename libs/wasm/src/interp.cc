@@ -34,7 +34,7 @@ std::shared_ptr<const interp_module> interp_load(prepared_module module, const s
   wabt::Features features;
   wabt::Errors errors;
   wabt::ReadBinaryOptions options(features, /*log_stream=*/nullptr, /*read_debug_names=*/false,
-                                  /*stop_on_first_error=*/true, /*fail_on_custom_section_error=*/false);
+                                  /*stop_on_first_error=*/true, /*fail_on_custom_section_error=*/true);
   if (wabt::Failed(wi::ReadBinaryInterp(name.c_str(), module.binary.data(), module.binary.size(), options,
                                         &errors, &out->desc))) {
     std::string why = errors.empty() ? "the interpreter refused it" : errors.front().message;
@@ -204,6 +204,11 @@ std::unique_ptr<interp_instance> interp_instance::create(std::shared_ptr<const i
     return fail(code::limit_exceeded, "its initial memory of " + std::to_string(info.initial_pages) +
                                           " pages exceeds the limit of " +
                                           std::to_string(lim.max_memory_pages) + " pages");
+
+  if (info.table_elements > lim.max_table_elements)
+    return fail(code::limit_exceeded, "its table of " + std::to_string(info.table_elements) +
+                                          " elements exceeds the limit of " +
+                                          std::to_string(lim.max_table_elements) + " elements");
 
   // Every import must be a function the caller provides, with the same signature.
   wi::RefVec import_refs;

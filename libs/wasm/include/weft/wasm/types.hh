@@ -88,6 +88,9 @@ struct limits {
   /// Nested wasm calls allowed below the exported function; deeper recursion traps
   /// ("StackExhausted"). The interpreter's own stack (about 1600 frames) is the hard ceiling.
   std::uint32_t max_call_depth = 1000;
+  /// Elements of a table: a module whose initial table is larger is refused at
+  /// instantiation (LimitExceeded). Tables never grow (table.grow answers -1).
+  std::uint32_t max_table_elements = 100'000;
 };
 
 /// What loading accepts.
