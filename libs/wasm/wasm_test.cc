@@ -522,3 +522,27 @@ TEST_CASE("tables: an initial table above the limit is refused, and table.grow n
   REQUIRE(free_grow);
   CHECK((*free_grow)[0].as_u32() == 1);
 }
+
+TEST_CASE("inputs the fuzzer found are refused with a reason, never a crash") {
+  // tests/fuzz/regressions/wasm: a nameless custom section, a body that made wabt's IR
+  // reader assert, typed references of a proposal weft does not enable, a data count of
+  // 2^28 in a 50-byte module (the interpreter's reader reserved for it).
+  const char* dir = std::getenv("WEFT_WASM_REGRESSIONS");
+  REQUIRE(dir);
+  fixture f;
+  int seen = 0;
+  for (const char* name : {"empty-custom-section", "ir-reader-end-assert", "table-of-typed-refs", "ref-null-typed",
+                           "data-count-lie"}) {
+    CAPTURE(name);
+    std::ifstream in(std::string(dir) + "/" + name + ".wasm", std::ios::binary);
+    REQUIRE(in);
+    std::vector<std::uint8_t> bytes{std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+    auto m = f.eng->load(bytes, {.name = name});
+    REQUIRE(!m);
+    CHECK(m.err().code == errc::invalid_module);
+    CHECK(m.err().message.find("weft bug") == std::string::npos);
+    ++seen;
+  }
+  CHECK(seen == 5);
+  f.still_works();
+}

@@ -86,7 +86,11 @@ result<detail::prepared_module> prepare(std::span<const std::uint8_t> bytes, con
                       bytes.size(), options.limits.max_module_bytes);
   detail::prepared_module out;
   detail::failure f;
-  if (!detail::prepare(bytes.data(), bytes.size(), options.name, options.meter, out, f)) return to_error(f);
+  try {
+    if (!detail::prepare(bytes.data(), bytes.size(), options.name, options.meter, out, f)) return to_error(f);
+  } catch (const std::exception& e) {  // std::bad_alloc from wabt on a module too large to hold
+    return make_error(errc::domain, errc::too_large, "Failed to load WASM module '{}': {}", options.name, e.what());
+  }
   return out;
 }
 
@@ -139,7 +143,12 @@ class interp_engine final : public engine {
     auto prepared = prepare(bytes, options);
     if (!prepared) return prepared.take_error();
     detail::failure f;
-    auto compiled = detail::interp_load(std::move(*prepared), options.name, f);
+    std::shared_ptr<const detail::interp_module> compiled;
+    try {
+      compiled = detail::interp_load(std::move(*prepared), options.name, f);
+    } catch (const std::exception& e) {
+      return make_error(errc::domain, errc::too_large, "Failed to load WASM module '{}': {}", options.name, e.what());
+    }
     if (!compiled) return to_error(f);
     return std::shared_ptr<const module>(std::make_shared<interp_module>(options.name, std::move(compiled)));
   }
@@ -174,7 +183,12 @@ class interp_engine final : public engine {
     // The instance holds its own handle on the compiled module: the caller may drop `m`.
     auto keep = std::make_shared<const interp_module>(im->name(), im->compiled());
     detail::failure f;
-    auto inst = detail::interp_instance::create(im->compiled(), imports, lim, f);
+    std::unique_ptr<detail::interp_instance> inst;
+    try {
+      inst = detail::interp_instance::create(im->compiled(), imports, lim, f);
+    } catch (const std::exception& e) {
+      return make_error(errc::domain, errc::limit_exceeded, "Failed to instantiate '{}': {}", m.name(), e.what());
+    }
     if (!inst) return to_error(f, fmt::format("Failed to instantiate '{}': ", m.name()));
     return std::unique_ptr<instance>(std::make_unique<interp_instance>(std::move(keep), std::move(inst)));
   }

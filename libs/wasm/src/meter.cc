@@ -121,6 +121,53 @@ bool known_type(wabt::Type t) {
   }
 }
 
+std::string unknown_type(const ExprList& list);
+
+std::string unknown_type(const wabt::BlockDeclaration& decl, const ExprList& body) {
+  for (auto t : decl.sig.param_types)
+    if (!known_type(t)) return std::string("type '") + t.GetName() + "' in a block type";
+  for (auto t : decl.sig.result_types)
+    if (!known_type(t)) return std::string("type '") + t.GetName() + "' in a block type";
+  return unknown_type(body);
+}
+
+/// The same in instructions: ref.null, typed select, block types.
+std::string unknown_type(const ExprList& list) {
+  for (const Expr& e : list) {
+    std::string bad;
+    switch (e.type()) {
+      case ExprType::RefNull: {
+        wabt::Type t = wabt::cast<wabt::RefNullExpr>(&e)->type;
+        if (!known_type(t)) bad = std::string("type '") + t.GetName() + "' in ref.null";
+        break;
+      }
+      case ExprType::Select:
+        for (auto t : wabt::cast<wabt::SelectExpr>(&e)->result_type)
+          if (!known_type(t)) bad = std::string("type '") + t.GetName() + "' in select";
+        break;
+      case ExprType::Block: {
+        auto* b = wabt::cast<wabt::BlockExpr>(&e);
+        bad = unknown_type(b->block.decl, b->block.exprs);
+        break;
+      }
+      case ExprType::Loop: {
+        auto* b = wabt::cast<wabt::LoopExpr>(&e);
+        bad = unknown_type(b->block.decl, b->block.exprs);
+        break;
+      }
+      case ExprType::If: {
+        auto* i = wabt::cast<wabt::IfExpr>(&e);
+        bad = unknown_type(i->true_.decl, i->true_.exprs);
+        if (bad.empty()) bad = unknown_type(i->false_);
+        break;
+      }
+      default: break;
+    }
+    if (!bad.empty()) return bad;
+  }
+  return {};
+}
+
 /// A type of a proposal weft does not enable, which wabt's readers let through in places
 /// (a table of `(ref …)` elements, found by fuzzing): named, so the module is refused.
 std::string unknown_type(const wabt::Module& m) {
@@ -139,6 +186,68 @@ std::string unknown_type(const wabt::Module& m) {
   for (const wabt::Func* f : m.funcs)
     for (const auto& decl : f->local_types.decls())
       if (!known_type(decl.first)) return name(decl.first) + " as a local's type";
+  for (const wabt::Func* f : m.funcs)
+    if (std::string bad = unknown_type(f->exprs); !bad.empty()) return bad;
+  return {};
+}
+
+/// Reads an unsigned LEB128 of at most 32 bits at `p`; false past `end` or when too long.
+bool read_u32(const std::uint8_t*& p, const std::uint8_t* end, std::uint32_t& out) {
+  std::uint64_t v = 0;
+  for (int shift = 0; shift < 35; shift += 7) {
+    if (p == end) return false;
+    std::uint8_t b = *p++;
+    v |= static_cast<std::uint64_t>(b & 0x7f) << shift;
+    if (!(b & 0x80)) {
+      if (v > 0xffffffffu) return false;
+      out = static_cast<std::uint32_t>(v);
+      return true;
+    }
+  }
+  return false;
+}
+
+/// The counts a module declares, checked against the bytes there are before wabt sees
+/// them: its readers reserve memory for a declared count up front (a 50-byte module with
+/// a data count of 2^32 - 16 made the interpreter's reader ask for 120 GB; found by
+/// fuzzing). Every entry of a vector section takes at least one byte, and every data
+/// segment at least three, so larger counts are lies. Empty when fine.
+std::string implausible_counts(const std::uint8_t* data, std::size_t size) {
+  const std::uint8_t* p = data + 8;
+  const std::uint8_t* end = data + size;
+  while (p < end) {
+    const std::uint8_t id = *p++;
+    std::uint32_t len = 0;
+    if (!read_u32(p, end, len) || len > static_cast<std::size_t>(end - p)) return {};  // wabt names it
+    const std::uint8_t* body = p;
+    p += len;
+    std::uint32_t count = 0;
+    if (id == 0 || id > 13 || !read_u32(body, p, count)) continue;
+    const std::uint64_t room = id == 12 ? size / 3 : static_cast<std::uint64_t>(p - body);
+    if (count > room)
+      return "section " + std::to_string(id) + " declares " + std::to_string(count) + " entries in " +
+             std::to_string(id == 12 ? size : len) + " bytes";
+    if (id == 10) {
+      // Code: each body's local declarations, whose counts the interpreter also trusts.
+      for (std::uint32_t f = 0; f < count; ++f) {
+        std::uint32_t body_len = 0, groups = 0;
+        if (!read_u32(body, p, body_len) || body_len > static_cast<std::size_t>(p - body)) break;
+        const std::uint8_t* next = body + body_len;
+        std::uint64_t locals = 0;
+        if (read_u32(body, next, groups))
+          for (std::uint32_t g = 0; g < groups; ++g) {
+            std::uint32_t n = 0;
+            if (!read_u32(body, next, n) || body == next) break;
+            ++body;  // the type
+            locals += n;
+          }
+        if (locals > 50'000)
+          return "function " + std::to_string(f) + " declares " + std::to_string(locals) +
+                 " locals (the limit is 50000)";
+        body = next;
+      }
+    }
+  }
   return {};
 }
 
@@ -385,6 +494,8 @@ bool prepare(const std::uint8_t* data, std::size_t size, const std::string& name
     return false;
   };
   if (size < 8 || std::memcmp(data, "\0asm", 4) != 0) return invalid("not a WebAssembly binary (no \\0asm magic)");
+
+  if (std::string lie = implausible_counts(data, size); !lie.empty()) return invalid(lie);
 
   wabt::Features features = supported_features();
   wabt::Errors errors;
