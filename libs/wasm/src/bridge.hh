@@ -59,6 +59,7 @@ inline constexpr const char* start_export = "weft:start";        // the module's
 /// metering code; `binary` is what an engine runs.
 struct prepared_module {
   std::vector<std::uint8_t> binary;
+  std::vector<std::uint8_t> original;  ///< the input, kept (metered only) until the engine took `binary`
   std::vector<import_desc> imports;  ///< of the module as given
   std::vector<export_desc> exports;  ///< of the module as given
   bool metered = true;
@@ -76,6 +77,11 @@ struct prepared_module {
 /// (invalid_module, too_large) on failure.
 bool prepare(const std::uint8_t* data, std::size_t size, const std::string& name, bool meter,
              prepared_module& out, failure& err);
+
+/// Whether wabt can read `data`, write it back unchanged (no metering) and read that: when
+/// an engine refuses a metered module, this tells wabt's own round-trip gaps (a refusal of
+/// the module) from a fault of the rewrite (a weft bug). Empty when it can, else wabt's reason.
+std::string roundtrip_failure(const std::vector<std::uint8_t>& data, const std::string& name);
 
 /// Linear memory as a host function sees it during a call.
 struct raw_memory {

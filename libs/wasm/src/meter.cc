@@ -550,6 +550,7 @@ bool prepare(const std::uint8_t* data, std::size_t size, const std::string& name
     out.binary.assign(data, data + size);
     return true;
   }
+  out.original.assign(data, data + size);
   meter_module(m, out.has_memory);
   wabt::MemoryStream stream;
   wabt::WriteBinaryOptions write_options;
@@ -558,6 +559,30 @@ bool prepare(const std::uint8_t* data, std::size_t size, const std::string& name
     return invalid("the metered module could not be written (a weft bug)");
   out.binary = std::move(stream.output_buffer().data);
   return true;
+}
+
+}  // namespace weft::wasm::detail
+
+namespace weft::wasm::detail {
+
+std::string roundtrip_failure(const std::vector<std::uint8_t>& data, const std::string& name) {
+  wabt::Features features = supported_features();
+  wabt::Errors errors;
+  wabt::ReadBinaryOptions read_options(features, /*log_stream=*/nullptr, /*read_debug_names=*/false,
+                                       /*stop_on_first_error=*/true, /*fail_on_custom_section_error=*/true);
+  wabt::Module m;
+  if (wabt::Failed(wabt::ReadBinaryIr(name.c_str(), data.data(), data.size(), read_options, &errors, &m)))
+    return first_error(errors, "unreadable");
+  wabt::MemoryStream stream;
+  wabt::WriteBinaryOptions write_options;
+  write_options.features = features;
+  if (wabt::Failed(wabt::WriteBinaryModule(&stream, &m, write_options))) return "it cannot be written back";
+  const auto& again = stream.output_buffer().data;
+  wabt::interp::ModuleDesc desc;
+  if (wabt::Failed(wabt::interp::ReadBinaryInterp(name.c_str(), again.data(), again.size(), read_options, &errors,
+                                                  &desc)))
+    return first_error(errors, "written back, it is refused");
+  return {};
 }
 
 }  // namespace weft::wasm::detail
