@@ -35,4 +35,21 @@
     drop
     drop
     i32.const 3
-    i32.const 4))
+    i32.const 4)
+  (func $leaf (param i32) (result i32)
+    ;; leaves by return, by a branch to the function's label, and by falling through
+    (if (i32.eq (local.get 0) (i32.const 1)) (then (i32.const 11) (return)))
+    (block
+      i32.const 12
+      (i32.eq (local.get 0) (i32.const 2))
+      br_if 1
+      drop)
+    i32.const 13)
+  (func (export "many") (param i32) (result i32)
+    ;; n calls in a row to $leaf: the depth counter must come back after each
+    (local $sum i32)
+    (loop $l
+      (local.set $sum (i32.add (local.get $sum) (call $leaf (i32.rem_u (local.get 0) (i32.const 3)))))
+      (local.tee 0 (i32.sub (local.get 0) (i32.const 1)))
+      br_if $l)
+    local.get $sum))

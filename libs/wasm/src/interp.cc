@@ -38,12 +38,13 @@ std::shared_ptr<const interp_module> interp_load(prepared_module module, const s
   if (wabt::Failed(wi::ReadBinaryInterp(name.c_str(), module.binary.data(), module.binary.size(), options,
                                         &errors, &out->desc))) {
     std::string why = errors.empty() ? "the interpreter refused it" : errors.front().message;
-    if (module.metered) {
+    {
       // wabt reads some malformed modules it cannot write back (found by fuzzing: data
       // segment flags, typed references); only a module that survives wabt's own round
       // trip and not the rewrite is a fault of the rewrite.
       std::string gap = roundtrip_failure(module.original, name);
-      why = gap.empty() ? why + " (after metering: a weft bug)" : "wabt cannot re-encode it: " + gap;
+      why = gap.empty() ? why + (module.metered ? " (after metering: a weft bug)" : " (re-encoded: a weft bug)")
+                        : "wabt cannot re-encode it: " + gap;
     }
     err = {code::invalid_module, "Failed to load WASM module '" + name + "': " + why};
     return nullptr;

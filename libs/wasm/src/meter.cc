@@ -546,17 +546,17 @@ bool prepare(const std::uint8_t* data, std::size_t size, const std::string& name
   if (out.has_memory) out.initial_pages = m.memories[0]->page_limits.initial;
   for (const wabt::Table* t : m.tables) out.table_elements = std::max(out.table_elements, t->elem_limits.initial);
 
-  if (!meter) {
-    out.binary.assign(data, data + size);
-    return true;
-  }
+  // The engine runs wabt's re-encoding of the module, never the bytes as given, metered
+  // or not: wabt 1.0.32 reads some malformed bodies (instructions after the function's
+  // final `end`, found by fuzzing) differently in its two readers, and the interpreter
+  // compiled the trailing code of the original. Re-encoded, there is one reading.
   out.original.assign(data, data + size);
-  meter_module(m, out.has_memory);
+  if (meter) meter_module(m, out.has_memory);
   wabt::MemoryStream stream;
   wabt::WriteBinaryOptions write_options;
   write_options.features = features;
   if (wabt::Failed(wabt::WriteBinaryModule(&stream, &m, write_options)))
-    return invalid("the metered module could not be written (a weft bug)");
+    return invalid("the module could not be written back (a weft bug)");
   out.binary = std::move(stream.output_buffer().data);
   return true;
 }
