@@ -572,3 +572,25 @@ TEST_CASE("the engine runs one reading of a module: code after a function's fina
     CHECK((*r)[0].as_u32() == 4293935103u);
   }
 }
+
+TEST_CASE("a host function that calls back into its instance is refused, not run re-entrantly") {
+  fixture f;
+  auto m = f.load("guest");
+  auto host = guest_host(f.log);
+  instance* self = nullptr;
+  std::string inner;
+  host[2].fn = [&](host_call&) -> result<std::vector<value>> {
+    auto r = self->call("add", std::vector<value>{value::i32(1), value::i32(2)});
+    inner = r ? "ran" : std::string(r.err().code);
+    return std::vector<value>{};
+  };
+  auto inst = f.eng->instantiate(*m, host, {});
+  REQUIRE(inst);
+  self = inst->get();
+  REQUIRE((*inst)->call("ping", std::vector<value>{value::i32(1)}));
+  CHECK(inner == "Reentered");
+  // The instance is fine afterwards.
+  auto r = (*inst)->call("add", std::vector<value>{value::i32(1), value::i32(2)});
+  REQUIRE(r);
+  CHECK((*r)[0].as_i32() == 3);
+}

@@ -28,6 +28,7 @@ enum class code : int {
   limit_exceeded,
   out_of_bounds,
   poisoned,
+  reentered,
   trap_out_of_bounds,
   trap_unreachable,
   trap_stack_exhausted,

@@ -58,6 +58,7 @@ std::string_view code_name(detail::code c) {
     case code::limit_exceeded: return errc::limit_exceeded;
     case code::out_of_bounds: return errc::out_of_bounds;
     case code::poisoned: return errc::poisoned;
+    case code::reentered: return errc::reentered;
     case code::trap_out_of_bounds: return errc::trap_out_of_bounds;
     case code::trap_unreachable: return errc::trap_unreachable;
     case code::trap_stack_exhausted: return errc::trap_stack_exhausted;

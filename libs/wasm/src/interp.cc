@@ -171,6 +171,7 @@ struct interp_instance::impl {
   std::unique_ptr<wi::Thread> thread;
   std::string host_error;
   bool poisoned = false;
+  bool running = false;  // a call is in progress (a host function must not call back in)
   std::uint64_t fuel_used = 0;
 
   impl() : store(wabt::Features{}) {}
@@ -377,6 +378,10 @@ bool interp_instance::impl::run(const std::string& export_name, const wi::Func::
 bool interp_instance::call(const std::string& name, const std::vector<value>& args, std::vector<value>& results,
                            failure& err) {
   impl& p = *_impl;
+  if (p.running) {
+    err = {code::reentered, "a call into the instance is already running (called from a host function?)"};
+    return false;
+  }
   if (p.poisoned) {
     err = {code::poisoned, "the instance trapped earlier and must be instantiated again"};
     return false;
@@ -405,7 +410,10 @@ bool interp_instance::call(const std::string& name, const std::vector<value>& ar
     err = {code::bad_signature, "'" + name + "' is " + to_string(want) + " but was called with " + g};
     return false;
   }
-  return p.run(name, it->second, args, results, err);
+  p.running = true;
+  const bool ok = p.run(name, it->second, args, results, err);
+  p.running = false;
+  return ok;
 }
 
 raw_memory interp_instance::memory() { return _impl->memory_view(); }

@@ -6,6 +6,9 @@
 /// instruction budget, call depth). Every failure, a trap included, is a typed weft::error
 /// (domain "weft.wasm", codes in weft::wasm::errc), never a crash of the host.
 ///
+/// Engines, modules and instances are not thread-safe: an instance is used from one thread at
+/// a time, and host functions must not call back into the instance that called them.
+///
 /// The API is engine-neutral; `engine::create(engine_kind::interpreter)` gives wabt's
 /// interpreter, the engine weft ships (docs/architecture.md "WASM engine" says why).
 ///
@@ -54,6 +57,8 @@ inline constexpr std::string_view limit_exceeded = "LimitExceeded";
 inline constexpr std::string_view out_of_bounds = "OutOfBounds";
 /// The instance trapped before; its state is not trusted any more: instantiate again.
 inline constexpr std::string_view poisoned = "Poisoned";
+/// A call into an instance while a call into it is running (from a host function).
+inline constexpr std::string_view reentered = "Reentered";
 // Traps: the running code was stopped.
 inline constexpr std::string_view trap_out_of_bounds = "TrapOutOfBounds";
 inline constexpr std::string_view trap_unreachable = "TrapUnreachable";

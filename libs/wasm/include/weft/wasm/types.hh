@@ -6,6 +6,7 @@
 /// include wabt's headers must be compiled as C++17 (wabt 1.0.32's interp headers do not
 /// compile as C++20), and they share these types with the C++20 side.
 
+#include <cstddef>
 #include <cstdint>
 #include <string>
 #include <vector>
