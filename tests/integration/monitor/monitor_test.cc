@@ -62,7 +62,9 @@ mon::state monitor_state(ipc::bus_client& b) {
 sv::state state_of(service::control_client& c, const std::string& name) {
   auto r = c.request(sv::status{});
   REQUIRE(r);
-  for (auto& x : r->as<sv::status_reply>()->services)
+  auto st = r->as<sv::status_reply>();  // kept: a range-for over a temporary's member would dangle
+  REQUIRE(st);
+  for (auto& x : st->services)
     if (x.name == name) return x.state;
   FAIL("no service " << name);
   return sv::state::failed;
