@@ -442,7 +442,7 @@ constexpr error_case error_cases[] = {
         "clawft.toml:5:1: error: unknown key 'modle' in [agents.a]; expected one of: name, tier, model, workspace, "
         "max_iterations, tool_timeout_ms, max_tokens, budget_usd, tools; did you mean 'model'?"},
     {"[agents.a.tools]\nfamilies = [\"fs\", \"shel\", \"fs\"]\nallow = [\"read file\"]\ndeny = 1\n",
-     "clawft.toml:2:19: error: [agents.a.tools] families 'shel' is not a tool family; use fs, shell, web, mcp, delegate, git, cargo, forge, code, calendar, email; did you "
+     "clawft.toml:2:19: error: [agents.a.tools] families 'shel' is not a tool family; use fs, shell, web, mcp, delegate, git, cargo, forge, code, calendar, email, plugins; did you "
         "mean 'shell'?\n"
         "clawft.toml:2:27: error: [agents.a.tools] families lists 'fs' twice\n"
         "clawft.toml:3:10: error: [agents.a.tools] allow 'read file' can never match a tool name: use letters, "
@@ -1884,6 +1884,28 @@ TEST_CASE("derived_services: the cargo tools, with [tools.cargo]") {
   CHECK(errors("[tools.cargo]\ncargo = \"cargo\"\ntimeout_ms = 5\n") ==
         "clawft.toml:2:9: error: [tools.cargo] cargo must be an absolute path, not 'cargo'\n"
         "clawft.toml:3:14: error: [tools.cargo] timeout_ms must be between 1000 and 86400000, not 5");
+}
+
+TEST_CASE("derived_services: the plugins family is the WASM plugin host, one per agent, under the tool sandbox") {
+  no_provider_keys keys;
+  auto c = valid("[agents.r]\nworkspace = \"/w/r\"\n[agents.r.tools]\nfamilies = [\"plugins\", \"fs\"]\n"
+                 "[agents.s]\nworkspace = \"/w/s\"\n[agents.s.tools]\nfamilies = [\"fs\"]\n");
+  auto d = derived_services(c, [](std::string_view p) { return std::string(p); });
+  auto it = std::find_if(d.begin(), d.end(), [](auto& s) { return s.name == "tool-plugins-r"; });
+  REQUIRE(it != d.end());
+  CHECK(it->exec == "weft-plugin-host");
+  CHECK(it->address == "tool/plugins/r");
+  CHECK(it->env.at("WEFT_WORKSPACE") == "/w/r");
+  CHECK(it->env.at("WEFT_AGENT") == "r");
+  CHECK(it->sandbox.enabled);
+  CHECK(it->sandbox.own_network);
+  CHECK(std::find(it->sandbox.read_write.begin(), it->sandbox.read_write.end(), "/w/r") != it->sandbox.read_write.end());
+  CHECK(std::none_of(d.begin(), d.end(), [](auto& s) { return s.name == "tool-plugins-s"; }));
+  CHECK(tool_process_addresses(c.agents.at("r").tools, "r") ==
+        std::vector<std::string>{"tool/plugins/r", "tool/fs/r"});
+  CHECK(agent_of_address("tool/plugins/r/c-wordcount__word_count") == "r");
+  CHECK(errors("[agents.a.tools]\nfamilies = [\"plugin\"]\n").find(
+            "clawft.toml:2:13: error: [agents.a.tools] families 'plugin' is not a tool family") != std::string::npos);
 }
 
 TEST_CASE("derived_services: the code tools, with [tools.code] and its language servers") {

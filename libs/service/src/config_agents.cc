@@ -16,8 +16,8 @@ using namespace detail;
 
 constexpr std::size_t max_agent_id_chars = 48;
 
-constexpr std::array<std::string_view, 11> tool_families = {"fs",  "shell", "web",   "mcp",      "delegate", "git",
-                                                           "cargo", "forge", "code", "calendar", "email"};
+constexpr std::array<std::string_view, 12> tool_families = {"fs",    "shell", "web",  "mcp",      "delegate", "git",
+                                                           "cargo", "forge", "code", "calendar", "email",    "plugins"};
 
 constexpr std::array<std::pair<std::string_view, tool_network>, 2> network_names = {
     std::pair{"none", tool_network::none}, std::pair{"public", tool_network::public_internet}};

@@ -127,7 +127,7 @@ constexpr std::uint32_t u32_max = std::numeric_limits<std::uint32_t>::max();
 constexpr std::array<std::string_view, 2> channel_names = {"telegram", "web"};
 constexpr std::array<std::string_view, 3> unsupported_channels = {"slack", "discord", "whatsapp"};
 /// Tool processes started once per agent (the others are shared).
-constexpr std::array<std::string_view, 6> per_agent_families = {"fs", "shell", "delegate", "git", "cargo", "code"};
+constexpr std::array<std::string_view, 7> per_agent_families = {"fs", "shell", "delegate", "git", "cargo", "code", "plugins"};
 
 /// Provider, tier and match-key names: a-z, 0-9, '-' and '_', starting with a letter or digit.
 inline bool valid_name(std::string_view n) {

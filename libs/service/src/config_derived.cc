@@ -383,7 +383,10 @@ std::vector<service_spec> derived_services(const config& c,
     for (auto family : per_agent_families) {
       if (!contains(a.tools.families, family)) continue;
       bool egress = goes_out(a, family);
-      auto* s = add(fmt::format("tool-{}-{}", family, id), fmt::format("weft-tool-{}", family),
+      // The plugins family is the WASM plugin host (services/plugin-host): it runs the
+      // plugins found in <workspace>/plugins/ under the same tool sandbox as the others.
+      auto program = family == "plugins" ? std::string("weft-plugin-host") : fmt::format("weft-tool-{}", family);
+      auto* s = add(fmt::format("tool-{}-{}", family, id), program,
                     ipc::addr::tool(family, id), egress ? std::vector<std::string>{"bus", "egress"}
                                                         : std::vector<std::string>{"bus"});
       s->env = {{"WEFT_AGENT", id}, {"WEFT_WORKSPACE", workspace}};
