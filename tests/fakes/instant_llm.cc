@@ -32,6 +32,42 @@ constexpr std::string_view body_sse =
     "\"choices\":[{\"index\":0,\"delta\":{},\"finish_reason\":\"stop\"}]}\n\n"
     "data: [DONE]\n\n";
 
+/// A tool call in both shapes; `args` is JSON text, quoted here as a JSON string.
+std::string tool_call_body(bool stream, const std::string& tool, const std::string& args) {
+  std::string quoted = "\"";
+  for (char c : args) {
+    if (c == '"' || c == '\\') quoted += '\\';
+    quoted += c;
+  }
+  quoted += '"';
+  auto call = R"([{"index":0,"id":"call_bench","type":"function","function":{"name":")" + tool +
+              R"(","arguments":)" + quoted + "}}]";
+  if (!stream)
+    return R"({"id":"chatcmpl-bench","object":"chat.completion","created":1700000000,"model":"instant",)"
+           R"("choices":[{"index":0,"message":{"role":"assistant","content":null,"tool_calls":)" + call +
+           R"(},"finish_reason":"tool_calls"}],"usage":{"prompt_tokens":10,"completion_tokens":6,"total_tokens":16}})";
+  return "data: {\"id\":\"c\",\"object\":\"chat.completion.chunk\",\"created\":1700000000,\"model\":\"instant\","
+         "\"choices\":[{\"index\":0,\"delta\":{\"role\":\"assistant\",\"tool_calls\":" + call +
+         "},\"finish_reason\":null}]}\n\n"
+         "data: {\"id\":\"c\",\"object\":\"chat.completion.chunk\",\"created\":1700000000,\"model\":\"instant\","
+         "\"choices\":[{\"index\":0,\"delta\":{},\"finish_reason\":\"tool_calls\"}]}\n\n"
+         "data: [DONE]\n\n";
+}
+
+/// The role of the request's last message: the last "role" key of the body (the messages
+/// come before the tools in the compact, key-sorted JSON the llm service sends).
+bool last_is_tool_result(std::string_view request) {
+  constexpr std::string_view key = R"("role":")";
+  auto p = request.rfind(key);
+  return p != std::string_view::npos && request.substr(p + key.size(), 5) == "tool\"";
+}
+
+std::string response(bool stream, std::string_view body) {
+  return std::string("HTTP/1.1 200 OK\r\nContent-Type: ") + (stream ? "text/event-stream" : "application/json") +
+         "\r\nContent-Length: " + std::to_string(body.size()) + "\r\nConnection: keep-alive\r\n\r\n" +
+         std::string(body);
+}
+
 std::string response(bool stream) {
   auto body = stream ? body_sse : body_json;
   return std::string("HTTP/1.1 200 OK\r\nContent-Type: ") + (stream ? "text/event-stream" : "application/json") +
@@ -53,7 +89,13 @@ std::size_t content_length(std::string_view headers) {
 
 }  // namespace
 
-instant_llm::instant_llm() {
+instant_llm::instant_llm(std::string tool, std::string arguments) : _tool(std::move(tool)), _arguments(std::move(arguments)) {
+  start();
+}
+
+instant_llm::instant_llm() { start(); }
+
+void instant_llm::start() {
   _listen = ::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   int one = 1;
   ::setsockopt(_listen, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
@@ -124,7 +166,10 @@ void instant_llm::run() {
         auto total = end + 4 + content_length(std::string_view(b).substr(0, end));
         if (b.size() < total) break;
         bool stream = std::string_view(b).substr(end, total - end).find("\"stream\":true") != std::string_view::npos;
-        auto out = response(stream);
+        auto request = std::string_view(b).substr(end, total - end);
+        auto out = !_tool.empty() && !last_is_tool_result(request)
+                       ? response(stream, tool_call_body(stream, _tool, _arguments))
+                       : response(stream);
         std::string_view rest = out;
         while (!rest.empty()) {  // small answers: a blocking-ish retry loop is fine for a fake
           auto w = ::write(fd, rest.data(), rest.size());

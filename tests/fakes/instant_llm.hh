@@ -5,6 +5,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <string>
 #include <thread>
 
 namespace weft::fakes {
@@ -13,6 +14,9 @@ class instant_llm {
  public:
   /// Listens on 127.0.0.1 on a free port.
   instant_llm();
+  /// The same, but a request whose last message is not a tool result is answered with one
+  /// call of `tool` with `arguments` (JSON text): every turn is one tool call, then the reply.
+  instant_llm(std::string tool, std::string arguments);
   ~instant_llm();
   instant_llm(const instant_llm&) = delete;
   instant_llm& operator=(const instant_llm&) = delete;
@@ -21,7 +25,9 @@ class instant_llm {
   std::uint64_t requests() const { return _requests.load(); }
 
  private:
+  void start();
   void run();
+  std::string _tool, _arguments;
   int _listen = -1, _epoll = -1, _wake = -1;
   std::uint16_t _port = 0;
   std::atomic<std::uint64_t> _requests{0};
