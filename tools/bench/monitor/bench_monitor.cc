@@ -11,10 +11,12 @@
 //       LLM answering every turn with one list_dir call, then the reply; N turns one after
 //       another over the bus, on a stack without the monitor and on one with
 //       [security.monitor] enabled = true, alternating R times; the difference per turn is the
-//       monitor's cost per tool call (one ToolCalled and two Spent events per turn).
+//       monitor's cost per tool call (one ToolCalled and two Spent events per turn), in latency
+//       and in CPU time of each of the stack's processes (/proc/PID/schedstat).
 //   weft-bench-monitor all (default)
 // Not a test: prints figures.
 #include <algorithm>
+#include <map>
 #include <random>
 
 #include <fmt/format.h>
@@ -199,8 +201,24 @@ chat::turn bus_turn(int i) {
   return t;
 }
 
+/// CPU time a process has run, in µs (/proc/PID/schedstat: ns on the CPU, first field).
+double cpu_us(pid_t pid) {
+  std::ifstream f(fmt::format("/proc/{}/schedstat", pid));
+  double ns = 0;
+  f >> ns;
+  return ns / 1000;
+}
+
+/// CPU of the stack's processes by name (weftd and its children).
+std::map<std::string, double> stack_cpu(const bench::stack& s) {
+  std::map<std::string, double> out{{"weftd", cpu_us(s.pid())}};
+  for (auto c : bench::children_of(s.pid())) out[bench::comm(c)] += cpu_us(c);
+  return out;
+}
+
 struct stack_run {
   std::vector<double> us;  // per turn
+  std::map<std::string, double> cpu_us;  // per process name, during the measured turns
   std::uint64_t monitor_events = 0;
   std::vector<std::string> alerts;  // rule (action)
 };
@@ -221,7 +239,9 @@ stack_run run_stack(std::uint16_t llm_port, bool monitor, int turns) {
     return us;
   };
   for (int i = 0; i < 100; ++i) turn(i);  // warm-up
+  auto before = stack_cpu(s);
   for (int i = 100; i < 100 + turns; ++i) out.us.push_back(turn(i));
+  for (auto& [name, us] : stack_cpu(s)) out.cpu_us[name] = us - before[name];
   if (monitor) {
     auto st = b->call("monitor", mon::get_state{100}, ipc::call_options{.timeout = 10s});
     if (!st) throw std::runtime_error("monitor state: " + st.err().to_string());
@@ -237,6 +257,7 @@ void bench_stack(int turns, int rounds) {
   std::vector<double> off_all, on_all, off_med, on_med, off_mean, on_mean;
   std::uint64_t events = 0;
   std::vector<std::string> alerts;
+  std::map<std::string, std::vector<double>> cpu_off, cpu_on;  // µs per turn by process, per round
   for (int r = 0; r < rounds; ++r)
     for (bool monitor : {false, true}) {
       auto run = run_stack(model.port(), monitor, turns);
@@ -244,6 +265,12 @@ void bench_stack(int turns, int rounds) {
       for (auto u : run.us) mean += u / static_cast<double>(run.us.size());
       (monitor ? on_med : off_med).push_back(median(run.us));
       (monitor ? on_mean : off_mean).push_back(mean);
+      double total = 0;
+      for (auto& [name, us] : run.cpu_us) {
+        (monitor ? cpu_on : cpu_off)[name].push_back(us / turns);
+        total += us / turns;
+      }
+      (monitor ? cpu_on : cpu_off)["all"].push_back(total);
       auto& all = monitor ? on_all : off_all;
       all.insert(all.end(), run.us.begin(), run.us.end());
       if (monitor) {
@@ -264,6 +291,12 @@ void bench_stack(int turns, int rounds) {
              pct(on_all, 0.5) - pct(off_all, 0.5), median(on_mean) - median(off_mean));
   // The turns come far faster than an agent's (over 1,000 tool calls a minute): the default
   // tool_burst rule alerts once a minute per stack, which is part of what is measured.
+  fmt::print("CPU time of the stack's processes per turn (/proc/PID/schedstat, median of rounds, µs):\n");
+  fmt::print("  {:<16} {:>9} {:>9} {:>9}\n", "process", "without", "with", "diff");
+  for (auto& [name, v] : cpu_on) {
+    auto off = cpu_off.count(name) ? median(cpu_off[name]) : 0.0;
+    fmt::print("  {:<16} {:>9.1f} {:>9.1f} {:>+9.1f}\n", name, off, median(v), median(v) - off);
+  }
   fmt::print("  the monitor processed {} events in its runs ({:.1f} per turn incl. warm-up); alerts: {}\n", events,
              static_cast<double>(events) / static_cast<double>(rounds * (turns + 100)),
              alerts.empty() ? std::string("none") : fmt::format("{}", fmt::join(alerts, ", ")));
