@@ -136,6 +136,7 @@ class command_tree {
     mcp();
     security();
     skill();
+    plugin();
     completion();
   }
 
@@ -804,6 +805,42 @@ class command_tree {
                            [this] { return cmd_skill_remove(_inv.globals, _inv.skill); });
     remove->add_option("NAME", a.name, "the skill's name, as in skill list")->required()->type_name("NAME")->check(cli::needs("a skill name", not_empty));
     agent(remove, "remove it from this agent's <workspace>/skills");
+  }
+
+  void plugin() {
+    static const std::string notes =
+        "An agent's plugins are folders in <workspace>/plugins (plugin.toml beside its .wasm); the\n"
+        "agent runs them when its [agents.<id>.tools] families lists \"plugins\" (weft-plugin-host,\n"
+        "read at start: restart tool-plugins-<id> after a change). Not built yet: plugin install,\n"
+        "enable, disable, remove and build (copy a folder in by hand; build with the commands in\n"
+        "docs/guides/plugins.md). The format and the host: docs/guides/plugins.md.";
+    auto* g = group(&_root, "plugin", "list, show and explain agents' WASM plugins",
+                    {"plugin list|info|explain …", "plugin list|info|explain …", notes,
+                     "WASM plugins where weft-plugin-host finds them: each agent's <workspace>/plugins. Read from\n"
+                     "disk with the manifest reader the host uses; weftd need not run."});
+    auto& a = _inv.plugin;
+    auto agent = [&a](CLI::App* c, const std::string& what) {
+      c->add_option("--agent", a.agent, what)->type_name("ID")->check(cli::needs("an agent id", not_empty));
+    };
+    auto* list = command(g, "list", "every agent's plugins: name, version, agent, tools (or why invalid)",
+                         {"plugin list [--agent ID]", "", "Example:\n  weftctl plugin list --agent main\n\n" + notes},
+                         [this] { return cmd_plugin_list(_inv.globals, _inv.plugin); });
+    agent(list, "only this agent's plugins");
+    auto* info = command(g, "info", "a plugin's manifest: tools, capabilities (unsupported ones marked), permissions, limits",
+                         {"plugin info NAME [--agent ID]", "",
+                          "A capability this build does not run (voice) is listed as not supported.\n\n"
+                          "Example:\n  weftctl plugin info c-wordcount\n\n" + notes},
+                         [this] { return cmd_plugin_info(_inv.globals, _inv.plugin); });
+    info->add_option("NAME", a.name, "the plugin's folder name")->required()->type_name("NAME")->check(cli::needs("a plugin name", not_empty));
+    agent(info, "the agent whose plugin it is (needed when several have one of that name)");
+    auto* explain = command(g, "explain", "the effective profile the host applies for the agent",
+                            {"plugin explain NAME [--agent ID]", "",
+                             "The profile derived from the manifest and the agent's policy (libs/plugin's explain()):\n"
+                             "host functions granted and refused, paths, network, limits.\n\n"
+                             "Example:\n  weftctl plugin explain rust-hash --agent main\n\n" + notes},
+                            [this] { return cmd_plugin_explain(_inv.globals, _inv.plugin); });
+    explain->add_option("NAME", a.name, "the plugin's folder name")->required()->type_name("NAME")->check(cli::needs("a plugin name", not_empty));
+    agent(explain, "the agent whose plugin it is (needed when several have one of that name)");
   }
 
   void mcp_add_check() {

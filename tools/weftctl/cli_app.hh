@@ -40,6 +40,7 @@ struct invocation {
   mcp_add_args mcp_add;
   security_args security;
   skill_args skill;
+  plugin_args plugin;
   std::string mcp_name;  ///< mcp remove
   std::string shell;     ///< completion
 };

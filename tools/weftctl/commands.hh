@@ -154,6 +154,16 @@ int cmd_skill_install(const options& o, const skill_args& a);
 int cmd_skill_list(const options& o, const skill_args& a);
 int cmd_skill_remove(const options& o, const skill_args& a);
 
+/// plugin list|info|explain (tools/weftctl/plugin.cc): the WASM plugins in agents'
+/// <workspace>/plugins, read from disk (weftd need not run).
+struct plugin_args {
+  std::string name;   ///< info/explain NAME
+  std::string agent;  ///< --agent: only this agent's plugins
+};
+int cmd_plugin_list(const options& o, const plugin_args& a);
+int cmd_plugin_info(const options& o, const plugin_args& a);
+int cmd_plugin_explain(const options& o, const plugin_args& a);
+
 /// mcp add (tools/weftctl/mcp.cc).
 struct mcp_add_args {
   std::string name;

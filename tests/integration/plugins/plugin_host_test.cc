@@ -264,6 +264,25 @@ TEST_CASE("hostile plugins: refused at load or contained at run time with a type
   good_still_answers("the disabled plugin");
   CHECK(s->service_pid("tool-plugins-a") == host_pid);
   CHECK(s->log().find("Failed to load plugin 'hostile-not-wasm'") != std::string::npos);
+
+  // weftctl plugin list|info|explain, from the same folders.
+  auto list = s->weftctl({"plugin", "list", "--agent", "a"});
+  CHECK_MESSAGE(list.exit_code == 0, list.err);
+  CHECK(list.out.find("c-wordcount__word_count") != std::string::npos);
+  CHECK(list.out.find("hostile-lying-entry") != std::string::npos);
+  CHECK(list.out.find("invalid: ") != std::string::npos);
+  auto info = s->weftctl({"plugin", "info", "voice-words"});
+  CHECK_MESSAGE(info.exit_code == 0, info.err);
+  CHECK_MESSAGE(info.out.find("voice (not supported by this build)") != std::string::npos, info.out);
+  auto info_json = s->weftctl({"plugin", "info", "voice-words", "--json"});
+  REQUIRE_MESSAGE(info_json.exit_code == 0, info_json.err);
+  CHECK(json::parse(info_json.out)["unsupported"] == json::array({"voice"}));
+  auto explain = s->weftctl({"plugin", "explain", "rust-hash", "--agent", "a"});
+  CHECK_MESSAGE(explain.exit_code == 0, explain.err);
+  CHECK_MESSAGE(explain.out.find("file_read") != std::string::npos, explain.out);
+  auto missing = s->weftctl({"plugin", "info", "no-such"});
+  CHECK(missing.exit_code == 1);
+  CHECK(missing.err.find("Failed to show plugin 'no-such'") != std::string::npos);
   fs::remove_all(ws);
   fs::remove_all(outside);
 }

@@ -1,0 +1,190 @@
+// weftctl plugin list|info|explain: the WASM plugins of agents, as weft-plugin-host finds
+// them (<workspace>/plugins/<name>/plugin.toml), read from disk with libs/plugin. explain
+// prints the profile derived for the agent (libs/plugin's explain()), the one the host uses.
+#include <filesystem>
+
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+#include <nlohmann/json.hpp>
+
+#include <weft/plugin/manifest.hh>
+#include <weft/plugin/profile.hh>
+#include <weft/service/config.hh>
+#include <weft/service/paths.hh>
+
+#include "commands.hh"
+
+namespace weft::ctl {
+
+namespace fs = std::filesystem;
+using json = nlohmann::json;
+
+namespace {
+
+struct found {
+  std::string agent, workspace, dir, name;
+  bool network = false;
+};
+
+/// Every plugin folder of every agent (or of --agent), in the config weftd runs or would.
+result<std::vector<found>> find_plugins(const options& o, const plugin_args& a) {
+  std::string config;
+  std::string home;
+  if (auto w = ask_weftd(o)) {
+    config = w->config;
+    home = w->home;
+  } else {
+    config = service::find_config("").value_or("");
+  }
+  auto cfg = service::load_config_or_default(config, /*lenient_env=*/true);
+  if (!cfg) return cfg.take_error();
+  if (home.empty()) home = service::home_dir(cfg->home);
+  if (!a.agent.empty() && !cfg->agents.count(a.agent))
+    return fail(errc::not_found, "no agent '{}' in the config {}", a.agent, config.empty() ? "(built-in default)" : "'" + config + "'");
+  std::vector<found> out;
+  for (auto& [id, ag] : cfg->agents) {
+    if (!a.agent.empty() && a.agent != id) continue;
+    auto ws = ag.workspace.empty() ? home + "/agents/" + id : ag.workspace;
+    std::error_code ec;
+    std::vector<std::string> names;
+    for (auto& e : fs::directory_iterator(ws + "/plugins", ec)) {
+      auto n = e.path().filename().string();
+      if (!n.empty() && n[0] != '.' && e.is_directory(ec) && !e.is_symlink(ec)) names.push_back(n);
+    }
+    std::sort(names.begin(), names.end());
+    for (auto& n : names)
+      out.push_back({id, ws, ws + "/plugins/" + n, n, ag.network == service::tool_network::public_internet});
+  }
+  return out;
+}
+
+result<found> find_one(const options& o, const plugin_args& a) {
+  auto all = find_plugins(o, a);
+  if (!all) return all.take_error();
+  std::vector<found> hits;
+  for (auto& f : *all)
+    if (f.name == a.name) hits.push_back(f);
+  if (hits.empty()) return fail(errc::not_found, "no plugin folder '{}' in {}", a.name, a.agent.empty() ? "any agent's <workspace>/plugins" : "agent '" + a.agent + "''s <workspace>/plugins");
+  if (hits.size() > 1) {
+    std::vector<std::string> ids;
+    for (auto& h : hits) ids.push_back(h.agent);
+    return fail(errc::invalid_argument, "agents {} each have it; name one with --agent", fmt::join(ids, ", "));
+  }
+  return hits[0];
+}
+
+std::string capability_list(const plugin::manifest& m) {
+  std::vector<std::string> out;
+  for (auto c : m.capabilities) {
+    bool unsupported = std::find(plugin::unsupported_capabilities.begin(), plugin::unsupported_capabilities.end(), c) !=
+                       plugin::unsupported_capabilities.end();
+    out.push_back(std::string(plugin::name_of(c)) + (unsupported ? " (not supported by this build)" : ""));
+  }
+  return fmt::format("{}", fmt::join(out, ", "));
+}
+
+/// The policy weft-plugin-host applies for an agent (services/plugin-host host_options).
+plugin::agent_policy policy_of(const found& f) {
+  using hf = plugin::host_function;
+  return {.agent = f.agent, .workspace = f.workspace, .network = f.network,
+          .host_functions = {hf::log, hf::result, hf::clock, hf::kv_get, hf::kv_put, hf::file_read, hf::file_write,
+                             hf::http_fetch}};
+}
+
+}  // namespace
+
+int cmd_plugin_list(const options& o, const plugin_args& a) {
+  auto all = find_plugins(o, a);
+  if (!all) return failure(fmt::format("Failed to list plugins: {}", all.err().message));
+  json rows = json::array();
+  for (auto& f : *all) {
+    auto m = plugin::load_manifest(f.dir);
+    json r{{"agent", f.agent}, {"name", f.name}, {"folder", f.dir}};
+    if (m) {
+      std::vector<std::string> tools;
+      for (auto& t : m->tools) tools.push_back(f.name + "__" + t.name);
+      std::vector<std::string> unsupported;
+      for (auto c : m->unsupported()) unsupported.emplace_back(plugin::name_of(c));
+      r.update({{"version", m->version}, {"valid", m->name == f.name}, {"tools", tools}, {"unsupported", unsupported}});
+      if (m->name != f.name) r["error"] = fmt::format("its manifest names it '{}', not its folder's name", m->name);
+    } else {
+      r.update({{"version", ""}, {"valid", false}, {"tools", json::array()}, {"error", m.err().message}});
+    }
+    rows.push_back(std::move(r));
+  }
+  if (o.json) {
+    fmt::print("{}\n", rows.dump(2, ' ', false, json::error_handler_t::replace));
+    return 0;
+  }
+  if (rows.empty()) {
+    fmt::print("no plugins (an agent's plugins are folders in <workspace>/plugins)\n");
+    return 0;
+  }
+  fmt::print("{:<24} {:<10} {:<12} {}\n", "NAME", "VERSION", "AGENT", "TOOLS");
+  for (auto& r : rows) {
+    std::string tools = r["valid"].get<bool>() ? fmt::format("{}", fmt::join(r["tools"].get<std::vector<std::string>>(), ", "))
+                                               : "invalid: " + r["error"].get<std::string>().substr(0, 200);
+    fmt::print("{:<24} {:<10} {:<12} {}\n", r["name"].get<std::string>(), r["version"].get<std::string>(),
+               r["agent"].get<std::string>(), tools);
+  }
+  return 0;
+}
+
+int cmd_plugin_info(const options& o, const plugin_args& a) {
+  auto f = find_one(o, a);
+  if (!f) return failure(fmt::format("Failed to show plugin '{}': {}", a.name, f.err().message));
+  auto m = plugin::load_manifest(f->dir);
+  if (!m) return failure(fmt::format("Failed to show plugin '{}': {}", a.name, m.err().message));
+  std::vector<std::string> unsupported;
+  for (auto c : m->unsupported()) unsupported.emplace_back(plugin::name_of(c));
+  std::vector<std::string> hfs;
+  for (auto h : m->permissions.host_functions) hfs.emplace_back(plugin::name_of(h));
+  if (o.json) {
+    json tools = json::array();
+    for (auto& t : m->tools)
+      tools.push_back({{"name", f->name + "__" + t.name}, {"description", t.description}, {"export", t.export_name},
+                       {"input_schema", json::parse(t.input_schema.empty() ? "{}" : t.input_schema, nullptr, false)}});
+    json j{{"name", m->name}, {"version", m->version}, {"publisher", m->publisher}, {"description", m->description},
+           {"agent", f->agent}, {"folder", f->dir}, {"entry", m->entry}, {"tools", tools},
+           {"unsupported", unsupported}, {"host_functions", hfs},
+           {"files_read", m->permissions.files_read}, {"files_write", m->permissions.files_write},
+           {"limits", {{"memory_mib", m->permissions.limits.memory_mib}, {"time_ms", m->permissions.limits.time_ms},
+                       {"instructions", m->permissions.limits.instructions},
+                       {"result_bytes", m->permissions.limits.result_bytes}}},
+           {"warnings", m->warnings}};
+    std::vector<std::string> caps;
+    for (auto c : m->capabilities) caps.emplace_back(plugin::name_of(c));
+    j["capabilities"] = caps;
+    fmt::print("{}\n", j.dump(2, ' ', false, json::error_handler_t::replace));
+    return 0;
+  }
+  fmt::print("{} {}\n", m->name, m->version);
+  fmt::print("  publisher:      {}\n  description:    {}\n  agent:          {}\n  folder:         {}\n  entry:          {}\n",
+             m->publisher, m->description, f->agent, f->dir, m->entry);
+  fmt::print("  capabilities:   {}\n", capability_list(*m));
+  if (!unsupported.empty())
+    fmt::print("  unsupported:    {} (named in the manifest; not supported by this build, not run)\n", fmt::join(unsupported, ", "));
+  fmt::print("  host functions: {}\n", fmt::join(hfs, ", "));
+  if (!m->permissions.files_read.empty()) fmt::print("  files read:     {}\n", fmt::join(m->permissions.files_read, ", "));
+  if (!m->permissions.files_write.empty()) fmt::print("  files write:    {}\n", fmt::join(m->permissions.files_write, ", "));
+  auto& l = m->permissions.limits;
+  fmt::print("  limits:         {} MiB memory, {} ms a call, {} instructions, {} bytes of result\n", l.memory_mib, l.time_ms,
+             l.instructions, l.result_bytes);
+  fmt::print("  tools:\n");
+  for (auto& t : m->tools) fmt::print("    {}__{}  {}\n", f->name, t.name, t.description);
+  for (auto& w : m->warnings) fmt::print(stderr, "{}\n", w);
+  return 0;
+}
+
+int cmd_plugin_explain(const options& o, const plugin_args& a) {
+  auto f = find_one(o, a);
+  if (!f) return failure(fmt::format("Failed to explain plugin '{}': {}", a.name, f.err().message));
+  auto m = plugin::load_manifest(f->dir);
+  if (!m) return failure(fmt::format("Failed to explain plugin '{}': {}", a.name, m.err().message));
+  auto p = plugin::derive_profile(*m, policy_of(*f));
+  if (!p) return failure(fmt::format("Failed to explain plugin '{}': {}", a.name, p.err().message));
+  fmt::print("{}", plugin::explain(*p));
+  return 0;
+}
+
+}  // namespace weft::ctl
