@@ -109,6 +109,12 @@ void monitor_service::on_event(const ipc::message& m) {
     }
   }
   for (auto& f : found) act(f);
+  if (_rules.over_agent_limit() && !_said_over_limit) {
+    _said_over_limit = true;
+    _log.warning("Failed to count the events of more than {} agents: the monitor tracks at most that many, ignoring "
+                 "the others.",
+                 rules::max_agents);
+  }
 }
 
 void monitor_service::publish(std::string agent, std::string rule, std::string action, std::string detail) {

@@ -47,6 +47,7 @@ class monitor_service {
   std::string _runtime_dir;
   std::deque<proto::monitor_v1::alert> _alerts;
   std::uint64_t _events = 0;
+  bool _said_over_limit = false;  // the agent limit was reached and logged
   std::chrono::steady_clock::time_point _start = std::chrono::steady_clock::now();
   std::vector<std::jthread> _stoppers;  // weftd's Control stop can take seconds: off the loop
   log::logger& _log;
