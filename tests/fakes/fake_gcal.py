@@ -26,16 +26,13 @@ import json
 import secrets
 import sys
 import threading
-from http.server import BaseHTTPRequestHandler
 from urllib.parse import parse_qs, unquote, urlparse
 from zoneinfo import ZoneInfo
 
-from serve import serve
+from serve import JsonHandler, Tokens, serve
 
 LOCK = threading.Lock()
-REQUESTS = []
-REJECTED = set()
-SEEN = set()
+TOKENS = Tokens()
 CALENDARS = {"primary": "Alice", "team@group.calendar.google.com": "Team"}
 EVENTS = {c: {} for c in CALENDARS}   # cal -> id -> event
 MOVED = {}                            # (cal, instance id) -> the fields patched into that occurrence
@@ -72,57 +69,15 @@ def instances(cal, ev):
     return out
 
 
-class Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-
-    def log_message(self, fmt, *args):
-        pass
-
-    def send(self, status, obj=None):
-        body = json.dumps(obj).encode() if obj is not None else b""
-        self.send_response(status)
-        if obj is not None:
-            self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def do_GET(self):
-        self.route("GET")
-
-    def do_POST(self):
-        self.route("POST")
-
-    def do_PATCH(self):
-        self.route("PATCH")
-
-    def do_DELETE(self):
-        self.route("DELETE")
-
+class Handler(JsonHandler):
     def route(self, verb):
         url = urlparse(self.path)
         q = {k: v[-1] for k, v in parse_qs(url.query).items()}
         n = int(self.headers.get("Content-Length") or 0)
         body = json.loads(self.rfile.read(n)) if n else {}
-        if url.path == "/_requests":
-            with LOCK:
-                return self.send(200, REQUESTS)
-        if url.path == "/_reject_all":  # every token used so far expires
-            with LOCK:
-                REJECTED.update(SEEN)
-            return self.send(200, {"ok": True})
-        if url.path == "/_reject":
-            with LOCK:
-                REJECTED.add(q["token"])
-            return self.send(200, {"ok": True})
-        auth = self.headers.get("Authorization", "")
-        token = auth[len("Bearer "):] if auth.startswith("Bearer ") else ""
-        ok = token.startswith("at-") and token not in REJECTED
-        with LOCK:
-            SEEN.add(token)
-            REQUESTS.append({"method": verb, "path": url.path, "token": token[-6:], "status": 200 if ok else 401})
-            if verb == "PATCH":
-                REQUESTS[-1]["fields"] = sorted(body)
+        if TOKENS.control(self, url.path, q):
+            return None
+        ok = TOKENS.admit(self, verb, url.path, **({"fields": sorted(body)} if verb == "PATCH" else {}))
         if not ok:
             return self.send(401, {"error": {"code": 401, "message": "Request had invalid authentication credentials."}})
         parts = [unquote(p) for p in url.path.split("/")[3:]]  # after /calendar/v3

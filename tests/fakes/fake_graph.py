@@ -34,17 +34,14 @@ import json
 import secrets
 import sys
 import threading
-from http.server import BaseHTTPRequestHandler
 from urllib.parse import parse_qs, quote, unquote, urlparse
 from zoneinfo import ZoneInfo
 
-from serve import serve
+from serve import JsonHandler, Tokens, serve
 
 LOCK = threading.Lock()
-REQUESTS = []
-REJECTED = set()
-SEEN = set()
-STATE = {"unauthorized_once": False, "page_size": 3}
+TOKENS = Tokens()
+STATE = {"page_size": 3}
 CALENDARS = {"AAMkAGI2TG93-cal1=": "Calendar", "AAMkAGI2TG93-cal2=": "Team"}
 EVENTS = {}       # id -> stored event (lone or series master), with "calendar"
 EXCEPTIONS = {}   # (master id, original start UTC iso) -> {start, end, subject?, location?, body?}
@@ -192,67 +189,22 @@ def valid_recurrence(rec):
     return None
 
 
-class Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-
-    def log_message(self, fmt, *args):
-        pass
-
-    def send(self, status, obj=None):
-        body = json.dumps(obj).encode() if obj is not None else b""
-        self.send_response(status)
-        if obj is not None:
-            self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def do_GET(self):
-        self.route("GET")
-
-    def do_POST(self):
-        self.route("POST")
-
-    def do_PATCH(self):
-        self.route("PATCH")
-
-    def do_DELETE(self):
-        self.route("DELETE")
-
+class Handler(JsonHandler):
     def route(self, verb):
         url = urlparse(self.path)
         q = {k: v[-1] for k, v in parse_qs(url.query).items()}
         n = int(self.headers.get("Content-Length") or 0)
         raw = self.rfile.read(n) if n else b""
-        if url.path == "/_requests":
-            with LOCK:
-                return self.send(200, REQUESTS)
-        if url.path == "/_reject_all":
-            with LOCK:
-                REJECTED.update(SEEN)
-            return self.send(200, {"ok": True})
-        if url.path == "/_reject":
-            with LOCK:
-                REJECTED.add(q["token"])
-            return self.send(200, {"ok": True})
-        if url.path == "/_unauthorized_once":
-            with LOCK:
-                STATE["unauthorized_once"] = True
-            return self.send(200, {"ok": True})
-        auth = self.headers.get("Authorization", "")
-        token = auth[len("Bearer "):] if auth.startswith("Bearer ") else ""
+        if TOKENS.control(self, url.path, q):
+            return None
         prefer = self.headers.get("Prefer", "")
-        with LOCK:
-            ok = token.startswith("at-") and token not in REJECTED and not STATE["unauthorized_once"]
-            STATE["unauthorized_once"] = False
-            SEEN.add(token)
-            REQUESTS.append({"method": verb, "path": url.path, "query": q, "token": token[-6:],
-                             "status": 200 if ok else 401, "prefer": prefer})
-            if verb == "PATCH":
-                try:
-                    REQUESTS[-1]["fields"] = sorted(json.loads(raw)) if raw else []
-                except ValueError:
-                    pass
+        record = {"query": q, "prefer": prefer}
+        if verb == "PATCH":
+            try:
+                record["fields"] = sorted(json.loads(raw)) if raw else []
+            except ValueError:
+                pass
+        ok = TOKENS.admit(self, verb, url.path, **record)
         if not ok:
             return self.send(401, {"error": {"code": "InvalidAuthenticationToken",
                                              "message": "Access token has expired or is not yet valid."}})
@@ -266,9 +218,8 @@ class Handler(BaseHTTPRequestHandler):
         tz_out = "UTC" if 'outlook.timezone="UTC"' in prefer else None
         with LOCK:
             status, obj = self.api(verb, parts, q, body, tz_out, url)
-        if status != 200 and REQUESTS:
-            with LOCK:
-                REQUESTS[-1]["status"] = status
+        if status != 200:
+            TOKENS.set_status(status)
         return self.send(status, obj)
 
     def page(self, items, q, url):

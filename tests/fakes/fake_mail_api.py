@@ -33,13 +33,12 @@ import json
 import secrets
 import sys
 import threading
-from http.server import BaseHTTPRequestHandler
 from urllib.parse import parse_qs, unquote, urlparse
 
-from serve import serve
+from serve import JsonHandler, Tokens, serve
 
 LOCK = threading.Lock()
-REQUESTS, REJECTED, SEEN = [], set(), set()
+TOKENS = Tokens()
 # api -> id -> {raw: bytes, labels: set, thread: str, folder: str, categories: list, when: int}
 STORE = {"gmail": {}, "graph": {}}
 SENT = {"gmail": [], "graph": []}
@@ -98,41 +97,15 @@ def gmail_terms(q):
     return [t for t in out if t[0] not in ("after", "before")]
 
 
-class Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-
-    def log_message(self, fmt, *args):
-        pass
-
-    def send(self, status, obj=None, raw=None, ctype="application/json"):
-        body = raw if raw is not None else (json.dumps(obj).encode() if obj is not None else b"")
-        self.send_response(status)
-        if body:
-            self.send_header("Content-Type", ctype)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def do_GET(self):
-        self.route("GET")
-
-    def do_POST(self):
-        self.route("POST")
-
-    def do_PATCH(self):
-        self.route("PATCH")
-
+class Handler(JsonHandler):
     def route(self, verb):
         url = urlparse(self.path)
         q = {k: v[-1] for k, v in parse_qs(url.query).items()}
         n = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(n) if n else b""
+        if TOKENS.control(self, url.path, q):
+            return None
         with LOCK:
-            if url.path == "/_requests":
-                return self.send(200, REQUESTS)
-            if url.path == "/_reject_all":
-                REJECTED.update(SEEN)
-                return self.send(200, {"ok": True})
             if url.path == "/_seed":
                 return self.send(200, {"id": put(q["api"], body, labels={"INBOX", "UNREAD"})})
             if url.path == "/_sent":
@@ -140,12 +113,7 @@ class Handler(BaseHTTPRequestHandler):
             if url.path == "/_store":  # id -> labels, folder, categories, read
                 return self.send(200, {k: {"labels": sorted(m["labels"]), "folder": m["folder"], "categories": m["categories"],
                                            "read": m["read"]} for k, m in STORE[q["api"]].items()})
-            auth = self.headers.get("Authorization", "")
-            token = auth[len("Bearer "):] if auth.startswith("Bearer ") else ""
-            ok = token.startswith("at-") and token not in REJECTED
-            SEEN.add(token)
-            REQUESTS.append({"method": verb, "path": url.path, "token": token[-6:], "status": 200 if ok else 401})
-            if not ok:
+            if not TOKENS.admit(self, verb, url.path):
                 return self.send(401, {"error": {"code": 401, "message": "Invalid authentication credentials"}})
             if url.path.startswith("/gmail/v1/users/me/"):
                 return self.gmail(verb, [unquote(p) for p in url.path.split("/")[5:]], q, body)
