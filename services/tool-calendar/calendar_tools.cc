@@ -80,6 +80,16 @@ result<instant> time_arg(const json& args, const char* key, const std::string& t
   return *t;
 }
 
+/// The optional `occurrence` argument: the original start of one occurrence of a series.
+result<std::optional<instant>> occurrence_arg(const json& args, const std::string& tz) {
+  auto occ = optional_string_arg(args, "occurrence");
+  if (!occ) return occ.take_error();
+  if (!*occ) return std::optional<instant>{};
+  auto o = parse_time(**occ, tz);
+  if (!o) return tool::make(tool::error_code::bad_arguments, "argument 'occurrence': {}", o.err().message);
+  return std::optional<instant>{*o};
+}
+
 json occurrence_json(const occurrence& o, const std::string& tz, const std::string& calendar) {
   json j{{"calendar", calendar}, {"uid", o.uid}, {"summary", o.summary}, {"start", format_time(o.start, tz)},
          {"end", format_time(o.end, tz)}, {"all_day", o.all_day}, {"recurring", o.recurring}};
@@ -189,18 +199,12 @@ result<tool::result> move(const calendar_settings& s, const json& args, const ca
   if (!uid) return uid.take_error();
   auto start = time_arg(args, "start", x->tz);
   if (!start) return start.take_error();
-  auto occ = optional_string_arg(args, "occurrence");
-  if (!occ) return occ.take_error();
-  std::optional<instant> original;
-  if (*occ) {
-    auto o = parse_time(**occ, x->tz);
-    if (!o) return tool::make(tool::error_code::bad_arguments, "argument 'occurrence': {}", o.err().message);
-    original = *o;
-  }
+  auto original = occurrence_arg(args, x->tz);
+  if (!original) return original.take_error();
   auto t = calendar_of(*x, *id);
   if (!t) return ran_and_failed(t.err());
   std::string what;
-  if (auto m = t->be->move(t->id, *uid, *start, original, x->tz, &what); !m) return event_failed(m.err());
+  if (auto m = t->be->move(t->id, *uid, *start, *original, x->tz, &what); !m) return event_failed(m.err());
   return answer(what + "\n", {{"uid", *uid}, {"calendar", *id}});
 }
 
@@ -226,18 +230,12 @@ result<tool::result> update(const calendar_settings& s, const json& args, const 
   if (changes.empty())
     return tool::make(tool::error_code::bad_arguments,
                       "Failed to update event '{}': name at least one of summary, location, description, end", *uid);
-  auto occ = optional_string_arg(args, "occurrence");
-  if (!occ) return occ.take_error();
-  std::optional<instant> original;
-  if (*occ) {
-    auto o = parse_time(**occ, x->tz);
-    if (!o) return tool::make(tool::error_code::bad_arguments, "argument 'occurrence': {}", o.err().message);
-    original = *o;
-  }
+  auto original = occurrence_arg(args, x->tz);
+  if (!original) return original.take_error();
   auto t = calendar_of(*x, *id);
   if (!t) return ran_and_failed(t.err());
   std::string what;
-  if (auto u = t->be->update(t->id, *uid, changes, original, x->tz, &what); !u) return event_failed(u.err());
+  if (auto u = t->be->update(t->id, *uid, changes, *original, x->tz, &what); !u) return event_failed(u.err());
   return answer(what + "\n", {{"uid", *uid}, {"calendar", *id}});
 }
 
