@@ -157,4 +157,77 @@ result<std::string> remove_mcp_server_table(std::string_view text, std::string_v
   return edited;
 }
 
+namespace {
+
+/// The node at `path`, through tables and inline tables.
+toml::node* node_at(toml::table& root, const std::vector<std::string>& path) {
+  toml::node* n = &root;
+  for (auto& k : path) {
+    auto* t = n->as_table();
+    if (!t) return nullptr;
+    n = t->get(k);
+    if (!n) return nullptr;
+  }
+  return n;
+}
+
+/// The byte offset of toml++'s 1-based line and column (columns count code points).
+std::optional<std::size_t> offset_of(std::string_view text, std::uint32_t line, std::uint32_t column) {
+  std::size_t pos = 0;
+  for (std::uint32_t l = 1; l < line; ++l) {
+    pos = text.find('\n', pos);
+    if (pos == std::string_view::npos) return std::nullopt;
+    ++pos;
+  }
+  for (std::uint32_t c = 1; c < column; ++c) {
+    if (pos >= text.size() || text[pos] == '\n') return std::nullopt;
+    ++pos;
+    while (pos < text.size() && (static_cast<unsigned char>(text[pos]) & 0xC0) == 0x80) ++pos;  // continuation bytes
+  }
+  return pos;
+}
+
+/// Where the one-line string literal starting at `begin` ends (one past its closing quote).
+std::optional<std::size_t> literal_end(std::string_view text, std::size_t begin) {
+  if (begin >= text.size()) return std::nullopt;
+  char q = text[begin];
+  if (q != '"' && q != '\'') return std::nullopt;
+  if (text.substr(begin, 3) == std::string(3, q)) return std::nullopt;  // multi-line
+  for (auto i = begin + 1; i < text.size() && text[i] != '\n'; ++i) {
+    if (q == '"' && text[i] == '\\') {
+      ++i;
+      continue;
+    }
+    if (text[i] == q) return i + 1;
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
+result<std::string> replace_string_value(std::string_view text, const std::vector<std::string>& path,
+                                         std::string_view value_toml) {
+  auto root = parse_toml(text);
+  if (!root) return fail(errc::invalid_argument, "the file is not TOML: {}", root.err().message);
+  auto dotted = fmt::format("{}", fmt::join(path, "."));
+  auto* n = path.empty() ? nullptr : node_at(*root, path);
+  if (!n || !n->is_string()) return fail(errc::not_found, "no string at {}", dotted);
+  auto where = n->source().begin;
+  auto begin = offset_of(text, where.line, where.column);
+  auto end = begin ? literal_end(text, *begin) : std::nullopt;
+  if (!end) return fail(errc::not_found, "{} is not a string on one line", dotted);
+  std::string out = std::string(text.substr(0, *begin)) + std::string(value_toml) + std::string(text.substr(*end));
+  // What the edit must give: the same document with only that value changed.
+  auto edited = parse_toml(out);
+  if (!edited) return fail(errc::invalid_argument, "the file would not parse after the edit: {}", edited.err().message);
+  auto* changed = node_at(*edited, path);
+  if (!changed || !changed->is_string())
+    return fail(errc::invalid_argument, "the edit did not give a string at {}", dotted);
+  std::vector<std::string> parent(path.begin(), path.end() - 1);
+  auto* p = parent.empty() ? &*root : node_at(*root, parent)->as_table();
+  p->insert_or_assign(path.back(), changed->as_string()->get());
+  if (!(*root == *edited)) return fail(errc::invalid_argument, "the edit would change more than {}", dotted);
+  return out;
+}
+
 }  // namespace weft::service

@@ -7,6 +7,7 @@
 #include <map>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include <weft/base/result.hh>
 #include <weft/service/config.hh>
@@ -31,5 +32,14 @@ result<std::string> add_mcp_server_table(std::string_view text, std::string_view
 /// cutting it out would leave text that does not parse or still defines the server (a
 /// sub-table, a dotted key elsewhere, a header-like line inside a multi-line string).
 result<std::string> remove_mcp_server_table(std::string_view text, std::string_view name);
+
+/// `text` with the string at `path` (keys from the root, through tables and inline tables:
+/// {"providers", "openai", "api_key"}) replaced by `value_toml`, the TOML text of the new
+/// value (`"${VAR}"` as written, not escaped), and every other byte kept: `weftctl security
+/// scan --fix` moving an inline secret out. errc::not_found when no string is written there
+/// on one line ("…" or '…'; multi-line strings are refused too); errc::invalid_argument when
+/// the result would not parse or would differ anywhere but at `path`.
+result<std::string> replace_string_value(std::string_view text, const std::vector<std::string>& path,
+                                         std::string_view value_toml);
 
 }  // namespace weft::service
