@@ -1,6 +1,7 @@
 // The hardening audit on crafted homes: each filesystem rule with a home that has the
 // problem and one that does not (named by id), --fix's plan applied and a second audit
-// clean, and the configuration checks on a whole file with file:line.
+// clean, the configuration checks on a whole file with file:line, and --fix moving inline
+// secrets to weft.env.
 #include <doctest/doctest.h>
 
 #include <sys/stat.h>
@@ -12,6 +13,8 @@
 #include <map>
 
 #include <weft/scan/audit.hh>
+#include <weft/scan/secret_move.hh>
+#include <weft/service/config.hh>
 
 #include "../temp_dir.hh"
 
@@ -137,4 +140,95 @@ TEST_CASE("configuration checks on a file: file:line, several findings at once")
   auto missing = audit_config_file((t.path / "nope.toml").string());
   REQUIRE(missing.errors.size() == 1);
   CHECK(missing.errors[0].rfind("Failed to read config '", 0) == 0);
+}
+
+TEST_CASE("--fix moves inline secrets to weft.env: dry run, apply, env file, load, rescan") {
+  weft::test::temp_dir t("scan-secrets");
+  auto p = t.path / "clawft.toml";
+  const std::string key = "sk-proj-abcdefghijklmnopqrstuvwx", token = "ghp_abcdefghijklmnopqrstuvwxyz0123456789";
+  const std::string text =
+      "# ours\n"
+      "[providers.openai]\n"
+      "api_key = \"" + key + "\"   # a comment kept\n"
+      "\n"
+      "[agents.main]\n"
+      "budget_usd = 2.0\n"
+      "\n"
+      "[tools.mcp_servers.gh]\n"
+      "command = \"github-mcp\"\n"
+      "env = { GITHUB_TOKEN = '" + token + "', ROOT = \"/srv\" }\n";
+  write(p, text, 0640);
+  auto env = t.path / "weft.env";
+  write(env, "OTHER='kept'\nWEFT_SECRET_PROVIDERS_OPENAI_API_KEY='a different value'\n", 0600);
+  auto read = [](const fs::path& f) {
+    std::ifstream in(f, std::ios::binary);
+    return std::string(std::istreambuf_iterator<char>(in), {});
+  };
+
+  auto plan = plan_secret_moves(p.string());
+  CHECK(plan.errors.empty());
+  REQUIRE(plan.moves.size() == 2);
+  CHECK(plan.env_file == env.string());
+  // An existing variable with another value is never overwritten: the next name is taken.
+  CHECK(plan.moves[0].var == "WEFT_SECRET_PROVIDERS_OPENAI_API_KEY_2");
+  CHECK(plan.moves[1].var == "WEFT_SECRET_TOOLS_MCP_SERVERS_GH_ENV_GITHUB_TOKEN");
+  for (auto& m : plan.moves) {
+    CAPTURE(m.diff);
+    CHECK(m.diff.find(key.substr(3, 8)) == std::string::npos);  // masked
+    CHECK(m.diff.find(token.substr(3, 8)) == std::string::npos);
+    CHECK(m.diff.find("+++ " + p.string()) != std::string::npos);
+    CHECK(m.diff.find("+" + m.var + "='") != std::string::npos);
+  }
+  CHECK(plan.moves[0].diff.find("-api_key = \"sk-…\"   # a comment kept\n") != std::string::npos);
+  // The dry run (planning) changed nothing.
+  CHECK(read(p) == text);
+  CHECK(read(env) == "OTHER='kept'\nWEFT_SECRET_PROVIDERS_OPENAI_API_KEY='a different value'\n");
+
+  CHECK(apply(plan).empty());
+  auto after = read(p);
+  auto want = text;
+  want.replace(want.find("\"" + key + "\""), key.size() + 2, "\"${WEFT_SECRET_PROVIDERS_OPENAI_API_KEY_2}\"");
+  want.replace(want.find("'" + token + "'"), token.size() + 2, "\"${WEFT_SECRET_TOOLS_MCP_SERVERS_GH_ENV_GITHUB_TOKEN}\"");
+  CHECK(after == want);  // everything else byte for byte
+  struct stat st {};
+  REQUIRE(::stat(p.c_str(), &st) == 0);
+  CHECK((st.st_mode & 0777) == 0640);  // the config keeps its mode
+  REQUIRE(::stat(env.c_str(), &st) == 0);
+  CHECK((st.st_mode & 0777) == 0600);
+  CHECK(read(env) == "OTHER='kept'\nWEFT_SECRET_PROVIDERS_OPENAI_API_KEY='a different value'\n"
+                     "WEFT_SECRET_PROVIDERS_OPENAI_API_KEY_2='" + key + "'\n"
+                     "WEFT_SECRET_TOOLS_MCP_SERVERS_GH_ENV_GITHUB_TOKEN='" + token + "'\n");
+
+  // The config loads (strictly) with the env file's variables set, and holds the secrets.
+  ::setenv("WEFT_SECRET_PROVIDERS_OPENAI_API_KEY_2", key.c_str(), 1);
+  ::setenv("WEFT_SECRET_TOOLS_MCP_SERVERS_GH_ENV_GITHUB_TOKEN", token.c_str(), 1);
+  auto cfg = weft::service::load_config(p.string());
+  ::unsetenv("WEFT_SECRET_PROVIDERS_OPENAI_API_KEY_2");
+  ::unsetenv("WEFT_SECRET_TOOLS_MCP_SERVERS_GH_ENV_GITHUB_TOKEN");
+  REQUIRE(cfg);
+  CHECK(cfg->providers.at("openai").api_key == key);
+  CHECK(cfg->tools.mcp_servers.at("gh").env.at("GITHUB_TOKEN") == token);
+
+  // A second scan has no secret findings (and CFG-013 does not take the server's own moved
+  // secret for one of weft's), and a second --fix plans nothing.
+  auto again = audit_config_file(p.string());
+  for (auto& f : again.findings) CAPTURE(f.message);
+  CHECK_FALSE(has(again.findings, "CFG-002"));
+  CHECK_FALSE(has(again.findings, "CFG-003"));
+  CHECK_FALSE(has(again.findings, "CFG-013"));
+  CHECK(plan_secret_moves(p.string()).moves.empty());
+}
+
+TEST_CASE("--fix refuses a secret an env file cannot hold, and a same value is reused") {
+  weft::test::temp_dir t("scan-secrets-2");
+  auto p = t.path / "clawft.toml";
+  write(p, "[providers.openai]\napi_key = \"it's-a-secret-with-a-quote\"\n[channels.web]\nauth_token = \"0123456789abcdef0123456789abcdef\"\n[agents.main]\n", 0600);
+  write(t.path / "weft.env", "WEFT_SECRET_CHANNELS_WEB_AUTH_TOKEN=0123456789abcdef0123456789abcdef\n", 0600);
+  auto plan = plan_secret_moves(p.string());
+  REQUIRE(plan.errors.size() == 1);
+  CHECK(plan.errors[0].find("providers.openai.api_key") != std::string::npos);
+  CHECK(plan.errors[0].find("it's") == std::string::npos);
+  REQUIRE(plan.moves.size() == 1);
+  CHECK(plan.moves[0].reused);
+  CHECK(plan.moves[0].var == "WEFT_SECRET_CHANNELS_WEB_AUTH_TOKEN");
 }

@@ -97,17 +97,34 @@ with tempfile.TemporaryDirectory() as t:
     check(stat.S_IMODE(os.stat(os.path.join(home, "keys", "witness.key")).st_mode) == 0o644, "dry run changed a mode")
 
     rc, out, err = run("security", "scan", "--config", "--config-file", cfg, "--fix", env=henv)
-    check("dry run" in out and "not fixed by --fix: CFG-002" in out, f"--fix text:\n{out}")
+    check("dry run" in out and "-api_key = \"sk-…\"" in out
+          and "+api_key = \"${WEFT_SECRET_PROVIDERS_OPENAI_API_KEY}\"" in out
+          and "+WEFT_SECRET_PROVIDERS_OPENAI_API_KEY='sk-…'" in out and "EnvironmentFile=" in out, f"--fix text:\n{out}")
+    check("abcdefghijklmnop" not in out + err, "the dry run printed the secret")
+    check(not os.path.exists(os.path.join(home, "weft.env")), "the dry run wrote weft.env")
+    check("sk-proj-abcdefghijklmnopqrstuvwx" in open(cfg).read(), "the dry run changed the config")
 
-    rc, doc = scan_json("--config", "--config-file", cfg, "--fix", "--yes", env=henv)
+    rc, out, err = run("security", "scan", "--json", "--config", "--config-file", cfg, "--fix", "--yes", env=henv)
+    check("abcdefghijklmnop" not in out + err, "--fix --yes --json printed the secret")
+    doc = json.loads(out)
+    check(not list(validator.iter_errors(doc)), "--fix --yes --json: schema")
     check(not doc["fix"]["dry_run"] and all(c["applied"] for c in doc["fix"]["changes"]), "--fix --yes applied")
+    check(any(c["id"] == "CFG-002" and "diff" in c for c in doc["fix"]["changes"]), "the secret move is a change with a diff")
     left = {f["id"] for f in doc["findings"]}
-    check(left == {"CFG-002"}, f"after --fix --yes only the config finding is left: {sorted(left)}")
+    check(not left and rc == 0, f"after --fix --yes nothing is left: {sorted(left)} (exit {rc})")
+    envf = os.path.join(home, "weft.env")
+    check(stat.S_IMODE(os.stat(envf).st_mode) == 0o600, "weft.env is 0600")
+    check(open(envf).read() == "WEFT_SECRET_PROVIDERS_OPENAI_API_KEY='sk-proj-abcdefghijklmnopqrstuvwx'\n", "weft.env holds the key")
+    check(open(cfg).read() == '[providers.openai]\napi_key = "${WEFT_SECRET_PROVIDERS_OPENAI_API_KEY}"\n\n[agents.main]\nbudget_usd = 1.0\n',
+          "the config says ${WEFT_SECRET_PROVIDERS_OPENAI_API_KEY}, the rest unchanged")
+    # The config loads with the variable set (config check is strict about unset ones).
+    rc, out, err = run("config", "check", cfg, env=dict(henv, WEFT_SECRET_PROVIDERS_OPENAI_API_KEY="sk-proj-abcdefghijklmnopqrstuvwx"))
+    check(rc == 0, f"config check with the env set: {rc} {out} {err}")
     check(stat.S_IMODE(os.stat(os.path.join(home, "keys", "witness.key")).st_mode) == 0o600, "key is 0600")
     check(stat.S_IMODE(os.stat(home).st_mode) == 0o700, "home is 0700")
 
     rc, doc = scan_json("--config", "--config-file", cfg, env=henv)
-    check({f["id"] for f in doc["findings"]} == {"CFG-002"}, "second scan: no filesystem finding")
+    check(not doc["findings"] and rc == 0, f"second scan is clean: {doc['findings']}")
 
     # --installed: $WEFT_HOME/skills holds a copy of a malicious skill.
     import shutil

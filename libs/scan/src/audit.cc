@@ -63,9 +63,12 @@ class config_checks {
     providers();
     return std::move(_out);
   }
+  /// The literal secrets run() found, for --fix.
+  std::vector<inline_secret> secrets() { return std::move(_secrets); }
 
  private:
   const service::config& _c;
+  std::vector<inline_secret> _secrets;
   const toml::table& _raw;
   const std::string& _source;
   std::vector<finding> _out;
@@ -99,50 +102,66 @@ class config_checks {
     auto& s = n->as_string()->get();
     return !s.empty() && s.find("${") == std::string::npos;
   }
-  void literal_key(const toml::table* t, std::string_view key, const std::string& label) {
+  using keys = std::vector<std::string>;
+  static keys plus(keys p, std::string k) {
+    p.push_back(std::move(k));
+    return p;
+  }
+  static std::string label_of(const keys& p) {
+    std::string l;
+    for (auto& k : p) l += (l.empty() ? "" : ".") + k;
+    return "[" + l + "]";
+  }
+  /// A literal secret: the finding, and where it is for --fix.
+  void secret(std::string_view id, const toml::node& v, keys path, std::string msg) {
+    add(id, v.source().begin.line, std::move(msg));
+    _secrets.push_back(inline_secret{std::string(id), std::move(path), v.source().begin.line});
+  }
+  void literal_key(const toml::table* t, std::string_view key, const keys& path) {
     if (!t) return;
     auto* n = t->get(key);
-    if (literal(n))
-      add("CFG-002", n->source().begin.line, fmt::format("{} {} is written in the file", label, key));
+    if (literal(n)) secret("CFG-002", *n, plus(path, std::string(key)), fmt::format("{} {} is written in the file", label_of(path), key));
   }
   /// Each sub-table of `path` (e.g. providers.<name>).
   template <class F>
   void each(std::initializer_list<std::string_view> path, F f) const {
     if (auto* t = table_at(path))
       for (auto& [k, v] : *t)
-        if (v.is_table()) f(std::string(k.str()), *v.as_table());
+        if (v.is_table()) {
+          keys p(path.begin(), path.end());
+          p.emplace_back(k.str());
+          f(p, *v.as_table());
+        }
   }
 
   void inline_secrets() {
-    each({"providers"}, [&](const std::string& n, const toml::table& t) {
-      literal_key(&t, "api_key", "[providers." + n + "]");
-      headers(t, "[providers." + n + "]");
+    each({"providers"}, [&](const keys& p, const toml::table& t) {
+      literal_key(&t, "api_key", p);
+      headers(t, p);
     });
-    literal_key(table_at({"channels", "telegram"}), "token", "[channels.telegram]");
-    literal_key(table_at({"channels", "telegram"}), "webhook_secret", "[channels.telegram]");
-    literal_key(table_at({"channels", "web"}), "auth_token", "[channels.web]");
-    each({"tools", "forges"}, [&](const std::string& n, const toml::table& t) { literal_key(&t, "token", "[tools.forges." + n + "]"); });
-    each({"tools", "calendar", "accounts"},
-         [&](const std::string& n, const toml::table& t) { literal_key(&t, "password", "[tools.calendar.accounts." + n + "]"); });
-    each({"tools", "email", "accounts"},
-         [&](const std::string& n, const toml::table& t) { literal_key(&t, "password", "[tools.email.accounts." + n + "]"); });
-    each({"oauth2", "providers"},
-         [&](const std::string& n, const toml::table& t) { literal_key(&t, "client_secret", "[oauth2.providers." + n + "]"); });
-    each({"tools", "mcp_servers"}, [&](const std::string& n, const toml::table& t) {
-      auto label = "[tools.mcp_servers." + n + "]";
-      headers(t, label);
+    literal_key(table_at({"channels", "telegram"}), "token", {"channels", "telegram"});
+    literal_key(table_at({"channels", "telegram"}), "webhook_secret", {"channels", "telegram"});
+    literal_key(table_at({"channels", "web"}), "auth_token", {"channels", "web"});
+    each({"tools", "forges"}, [&](const keys& p, const toml::table& t) { literal_key(&t, "token", p); });
+    each({"tools", "calendar", "accounts"}, [&](const keys& p, const toml::table& t) { literal_key(&t, "password", p); });
+    each({"tools", "email", "accounts"}, [&](const keys& p, const toml::table& t) { literal_key(&t, "password", p); });
+    each({"oauth2", "providers"}, [&](const keys& p, const toml::table& t) { literal_key(&t, "client_secret", p); });
+    each({"tools", "mcp_servers"}, [&](const keys& p, const toml::table& t) {
+      headers(t, p);
       if (auto* env = t.get("env"); env && env->is_table())
         for (auto& [k, v] : *env->as_table())
           if (secret_name(k.str()) && literal(&v))
-            add("CFG-003", v.source().begin.line, fmt::format("{} env {} is written in the file", label, k.str()));
+            secret("CFG-003", v, plus(plus(p, "env"), std::string(k.str())),
+                   fmt::format("{} env {} is written in the file", label_of(p), k.str()));
     });
   }
-  void headers(const toml::table& t, const std::string& label) {
+  void headers(const toml::table& t, const keys& p) {
     auto* h = t.get("headers");
     if (!h || !h->is_table()) return;
     for (auto& [k, v] : *h->as_table())
       if (secret_name(k.str()) && literal(&v))
-        add("CFG-003", v.source().begin.line, fmt::format("{} header {} is written in the file", label, k.str()));
+        secret("CFG-003", v, plus(plus(p, "headers"), std::string(k.str())),
+               fmt::format("{} header {} is written in the file", label_of(p), k.str()));
   }
 
   bool given(std::initializer_list<std::string_view> path, std::string_view key) const {
@@ -210,7 +229,8 @@ class config_checks {
     for (auto& [svc, vars] : _c.secret_vars)
       if (svc != "tool-mcp" && svc != "*")
         for (auto& v : vars) weft_vars.insert(v);
-    each({"tools", "mcp_servers"}, [&](const std::string& n, const toml::table& t) {
+    each({"tools", "mcp_servers"}, [&](const keys& p, const toml::table& t) {
+      auto& n = p.back();
       auto label = fmt::format("[tools.mcp_servers.{}]", n);
       if (auto* env = t.get("env"); env && env->is_table())
         for (auto& [k, v] : *env->as_table()) {
@@ -219,7 +239,9 @@ class config_checks {
           for (std::size_t p = 0; (p = s.find("${", p)) != std::string::npos; p += 2) {
             auto e = s.find_first_of(":}", p + 2);
             auto var = s.substr(p + 2, e == std::string::npos ? std::string::npos : e - p - 2);
-            if (weft_vars.count(var) || var.rfind("WEFT_", 0) == 0)
+            // WEFT_SECRET_* is what --fix names a moved secret: weft's own when another
+            // section uses it too (then it is in weft_vars), the server's when only it does.
+            if (weft_vars.count(var) || (var.rfind("WEFT_", 0) == 0 && var.rfind("WEFT_SECRET_", 0) != 0))
               add("CFG-013", v.source().begin.line, fmt::format("{} env {} = \"${{{}}}\"", label, k.str(), var));
           }
         }
@@ -438,7 +460,9 @@ static std::string with_placeholders(std::string_view text) {
   return out;
 }
 
-std::vector<finding> audit_config_text(std::string_view text, const std::string& source) {
+namespace {
+
+std::vector<finding> audit_config(std::string_view text, const std::string& source, std::vector<inline_secret>* secrets) {
   std::vector<finding> out;
   auto cfg = service::parse_config(with_placeholders(text), source, /*lenient_env=*/true);
   if (!cfg) {
@@ -468,7 +492,22 @@ std::vector<finding> audit_config_text(std::string_view text, const std::string&
   if (!parsed) return out;
   raw = std::move(parsed).table();
 #endif
-  return config_checks(*cfg, raw, source).run();
+  config_checks checks(*cfg, raw, source);
+  out = checks.run();
+  if (secrets) *secrets = checks.secrets();
+  return out;
+}
+
+}  // namespace
+
+std::vector<finding> audit_config_text(std::string_view text, const std::string& source) {
+  return audit_config(text, source, nullptr);
+}
+
+std::vector<inline_secret> find_inline_secrets(std::string_view text, const std::string& source) {
+  std::vector<inline_secret> out;
+  audit_config(text, source, &out);
+  return out;
 }
 
 config_audit audit_config_file(const std::string& path) {

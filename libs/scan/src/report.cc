@@ -57,8 +57,11 @@ std::string to_json(const report& r) {
               {"errors", r.errors}};
   if (r.fix_requested) {
     json fixes = json::array();
-    for (auto& x : r.fixes)
-      fixes.push_back({{"id", x.rule}, {"path", x.path}, {"action", x.action}, {"applied", x.applied}, {"error", x.error}});
+    for (auto& x : r.fixes) {
+      json c = {{"id", x.rule}, {"path", x.path}, {"action", x.action}, {"applied", x.applied}, {"error", x.error}};
+      if (!x.diff.empty()) c["diff"] = x.diff;
+      fixes.push_back(std::move(c));
+    }
     doc["fix"] = {{"dry_run", !r.fix_applied}, {"changes", fixes}};
   }
   // Text from scanned files may hold invalid UTF-8; excerpts escape it, paths may not.

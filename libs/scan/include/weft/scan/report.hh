@@ -19,6 +19,7 @@ struct fix {
   bool recursive = false;
   bool applied = false;
   std::string error;   ///< why it could not be applied
+  std::string diff;    ///< moving a secret: the unified diff, the value masked
 };
 
 /// Everything one `weftctl security scan` saw.
