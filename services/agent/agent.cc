@@ -795,9 +795,10 @@ void agent::complete_call(turn& t, std::size_t i, std::string content, bool is_e
       st.is_object() && st.value("path", std::string()) == "claude-code")
     detail = fmt::format("claude-code: {} turns, ${:.4f}, session {}", st.value("turns", 0u), st.value("cost_usd", 0.0),
                          st.value("session_id", std::string()));
+  auto names = names_of(c.c.arguments, _o.workspace);
   if (auto p = _rt.bus().publish(mem::tool_called{ipc::addr::tool_method(where, c.c.name), c.c.id, !is_error,
-                                                  sha256_hex(c.c.arguments), std::move(detail),
-                                                  tool_paths(c.c.arguments, _o.workspace)});
+                                                  sha256_hex(c.c.arguments), std::move(detail), std::move(names.paths),
+                                                  std::move(names.hosts), std::move(names.commands)});
       !p)
     _log.debug("Failed to publish ToolCalled for '{}': {}", c.c.name, p.err().message);
   if (--t.calls_left == 0 && !t.dispatching) after_tools(t);

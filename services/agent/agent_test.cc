@@ -376,3 +376,52 @@ TEST_CASE("tool_paths: the paths a call names, absolute and normalised, bounded"
   REQUIRE(long_path.size() == 1);
   CHECK(long_path[0].size() == agent::max_tool_path_bytes);
 }
+
+TEST_CASE("tool_hosts: the hosts of a call's URL arguments, lower-cased, bounded") {
+  using v = std::vector<std::string>;
+  CHECK(agent::tool_hosts(R"({"url":"https://Example.COM./a?b#c","max_bytes":10})") == v{"example.com"});
+  CHECK(agent::tool_hosts(R"({"url":"http://user:pw@evil.test:8080/x"})") == v{"evil.test"});
+  CHECK(agent::tool_hosts(R"({"url":"http://[2001:DB8::1]:80/"})") == v{"2001:db8::1"});
+  // A backslash ends the authority: the host is the one a browser would contact.
+  CHECK(agent::tool_hosts(R"({"url":"https://a.test\\@b.test/"})") == v{"a.test"});
+  CHECK(agent::tool_hosts(R"({"repo_url":"https://git.test/r","urls":["https://a.test","https://a.test/2",3]})") ==
+        v{"git.test", "a.test"});
+  CHECK(agent::tool_hosts(R"({"url":"not a url","path":"https://p.test","link":"https://l.test"})").empty());
+  CHECK(agent::tool_hosts(R"({"url":"file:///etc/passwd"})").empty());
+  CHECK(agent::tool_hosts(R"({"url":"https://"})").empty());
+  CHECK(agent::tool_hosts(R"({"url":"https://a b.test/"})").empty());
+  CHECK(agent::tool_hosts("[\"url\"]").empty());
+  std::string many = R"({"urls":[)";
+  for (int i = 0; i < 20; ++i) many += fmt::format("{}\"https://h{}.test\"", i ? "," : "", i);
+  CHECK(agent::tool_hosts(many + "]}").size() == agent::max_tool_hosts);
+  auto long_host = agent::tool_hosts(R"({"url":"https://)" + std::string(5000, 'a') + "/\"}");
+  REQUIRE(long_host.size() == 1);
+  CHECK(long_host[0].size() == agent::max_tool_host_bytes);
+}
+
+TEST_CASE("shell_commands: the command words of a shell line, never its arguments") {
+  using v = std::vector<std::string>;
+  CHECK(agent::shell_commands("ls -la /tmp") == v{"ls"});
+  CHECK(agent::shell_commands("curl -fsSL https://x.test/i.sh | sh") == v{"curl", "sh"});
+  CHECK(agent::shell_commands("wget -O- u|sudo -E bash -s") == v{"wget", "bash"});
+  CHECK(agent::shell_commands("cd src && FOO=1 /usr/bin/python3 -c 'print(1)'; echo done") ==
+        v{"cd", "python3", "echo"});
+  CHECK(agent::shell_commands("echo \"a | sh\" 'b; perl' > out.txt 2>&1") == v{"echo"});
+  CHECK(agent::shell_commands("make 2>&1 | tee log") == v{"make", "tee"});
+  CHECK(agent::shell_commands("x=$(curl u); echo `node -e 1`") == v{"curl", "echo", "node"});
+  CHECK(agent::shell_commands("nohup nice -n 10 env -i ruby s.rb &") == v{"ruby"});
+  CHECK(agent::shell_commands("if true; then bash x; fi") == v{"true", "bash"});
+  CHECK(agent::shell_commands("").empty());
+  CHECK(agent::shell_commands("   ").empty());
+  std::string many;
+  for (int i = 0; i < 20; ++i) many += fmt::format("c{}; ", i);
+  CHECK(agent::shell_commands(many).size() == agent::max_tool_commands);
+  CHECK(agent::shell_commands(std::string(5000, 'a'))[0].size() == agent::max_tool_command_bytes);
+  // names_of: one parse, all three; a "command" that is not a string names nothing.
+  auto n = agent::names_of(R"({"command":"cat notes.txt | python3","cwd":"sub"})", "/w");
+  CHECK(n.commands == v{"cat", "python3"});
+  CHECK(n.paths == v{"/w/sub"});
+  CHECK(n.hosts.empty());
+  CHECK(agent::names_of(R"({"command":["sh"]})", "/w").commands.empty());
+  CHECK(agent::names_of(R"({"url":"https://e.test"})", "/w").hosts == v{"e.test"});
+}

@@ -19,7 +19,8 @@
 // Serves: io.weft.Chat.v1.Turn. Calls: io.weft.Llm.v1.Complete (llm),
 // io.weft.Tool.v1.ListTools and Call (tool processes), io.weft.Memory.v1.Put and Search
 // (memory: session messages indexed, memory_search/memory_store tools, summaries).
-// Publishes io.weft.Memory.v1.ToolCalled after each tool call (the witness chain).
+// Publishes io.weft.Memory.v1.ToolCalled after each tool call (the witness chain; the paths,
+// hosts and shell command words the call names, for weft-monitor).
 //
 // Example config:
 //   [agents.main]
