@@ -2365,6 +2365,13 @@ TEST_CASE("[security.monitor]: defaults, every key, the monitor service derived 
   CHECK(d.security.monitor.sensitive_paths == std::vector<std::string>{"$WEFT_HOME/keys", "$WEFT_HOME/oauth2"});
   CHECK(d.security.monitor.sensitive_path_action == monitor_action::quarantine);
   CHECK(d.security.monitor.tool_burst_action == monitor_action::alert);
+  CHECK(d.security.monitor.known_hosts.empty());
+  CHECK(d.security.monitor.new_host_after_calls == 50);
+  CHECK(d.security.monitor.new_host_action == monitor_action::alert);
+  CHECK(d.security.monitor.exec_after_fetch_seconds == 600);
+  CHECK(d.security.monitor.exec_after_fetch_calls == 20);
+  CHECK(d.security.monitor.exec_after_fetch_action == monitor_action::alert);
+  CHECK(std::count(d.security.monitor.interpreters.begin(), d.security.monitor.interpreters.end(), "python") == 1);
   auto locate = [](std::string_view p) { return "/x/" + std::string(p); };
   auto has_monitor = [&](const config& c) {
     auto s = derived_services(c, locate);
@@ -2383,6 +2390,13 @@ cost_action = "quarantine"
 sensitive_paths = ["$WEFT_HOME/keys", "/etc/shadow"]
 other_workspaces = false
 sensitive_path_action = "alert"
+known_hosts = ["Example.com", "*.github.com", "2001:db8::1"]
+new_host_after_calls = 0
+new_host_action = "quarantine"
+exec_after_fetch_seconds = 60
+exec_after_fetch_calls = 0
+interpreters = ["sh", "python"]
+exec_after_fetch_action = "quarantine"
 )");
   auto& m = c.security.monitor;
   CHECK(m.enabled);
@@ -2394,6 +2408,13 @@ sensitive_path_action = "alert"
   CHECK(m.sensitive_paths == std::vector<std::string>{"$WEFT_HOME/keys", "/etc/shadow"});
   CHECK_FALSE(m.other_workspaces);
   CHECK(m.sensitive_path_action == monitor_action::alert);
+  CHECK(m.known_hosts == std::vector<std::string>{"example.com", "*.github.com", "2001:db8::1"});
+  CHECK(m.new_host_after_calls == 0);
+  CHECK(m.new_host_action == monitor_action::quarantine);
+  CHECK(m.exec_after_fetch_seconds == 60);
+  CHECK(m.exec_after_fetch_calls == 0);
+  CHECK(m.interpreters == std::vector<std::string>{"sh", "python"});
+  CHECK(m.exec_after_fetch_action == monitor_action::quarantine);
   CHECK(m.where == "clawft.toml:7:1");
   CHECK(has_monitor(c));
   CHECK(c.warnings.empty());
@@ -2415,6 +2436,24 @@ TEST_CASE("[security.monitor] errors carry file:line:column") {
   CHECK(errors("[security.monitor]\ntool_calls_per_minute = 2000000\n").find("clawft.toml:2:25: error:") == 0);
   CHECK(errors("[security.monitor]\nenabeld = true\n").find("clawft.toml:2:1: error: unknown key 'enabeld' in "
                                                              "[security.monitor]") == 0);
+  CHECK(errors("[security.monitor]\nknown_hosts = [\"ok.test\", \"http://x.test/\"]\n") ==
+        "clawft.toml:2:27: error: [security.monitor] known_hosts entry 'http://x.test/' must be a host name (letters, "
+        "digits, '.', '-', '_', ':'), '*.' and a name, or '*'");
+  CHECK(errors("[security.monitor]\nknown_hosts = [\"*.\"]\n") ==
+        "clawft.toml:2:16: error: [security.monitor] known_hosts entry '*.' must be a host name of 1 to 253 bytes, "
+        "'*.' and a name, or '*'");
+  CHECK(errors("[security.monitor]\nknown_hosts = \"a.test\"\n").find("clawft.toml:2:15: error: [security.monitor] "
+                                                                         "known_hosts") == 0);
+  CHECK(errors("[security.monitor]\ninterpreters = [\"/bin/sh\"]\n") ==
+        "clawft.toml:2:17: error: [security.monitor] interpreters entry '/bin/sh' must be a command name, without '/' "
+        "or spaces");
+  CHECK(errors("[security.monitor]\nexec_after_fetch_seconds = 90000\n").find("clawft.toml:2:28: error: "
+                                                                              "[security.monitor] "
+                                                                              "exec_after_fetch_seconds") == 0);
+  CHECK(errors("[security.monitor]\nnew_host_action = \"block\"\n") ==
+        "clawft.toml:2:19: error: [security.monitor] new_host_action must be one of 'alert', 'quarantine', not "
+        "'block'");
+  CHECK(errors("[security.monitor]\nexec_after_fetch_calls = -1\n").find("clawft.toml:2:26: error:") == 0);
   CHECK(errors("[security]\nmonitor = 3\n") == "clawft.toml:2:11: error: [security.monitor] must be a table, not an "
                                                  "integer");
   CHECK(errors("security = 3\n") == "clawft.toml:1:12: error: [security] must be a table, not an integer");

@@ -5,7 +5,9 @@
 // name), Bus.v1 AccessDenied (from bus), Llm.v1 Spent (from llm) and the bus's
 // AgentQuarantined/AgentReleased. Rules: tool_burst (tool calls per minute), denial_burst
 // (denials per minute), cost_per_hour, sensitive_path (a call naming $WEFT_HOME/keys,
-// $WEFT_HOME/oauth2, another agent's workspace or a configured path). Actions: alert
+// $WEFT_HOME/oauth2, another agent's workspace or a configured path), new_host (a URL's host
+// the agent did not name in its first calls and known_hosts does not list), exec_after_fetch
+// (a shell command running an interpreter soon after a call that fetched a URL). Actions: alert
 // (Monitor.v1 Alert published — the witness chain records it — and a log line) or
 // quarantine (an alert, then Bus.v1 Quarantine: the bus refuses every call from and to the
 // agent's addresses; then weftd stops the agent's tool processes over its control socket).
@@ -23,6 +25,10 @@
 //   tool_burst_action = "alert"
 //   sensitive_paths = ["$WEFT_HOME/keys", "$WEFT_HOME/oauth2"]
 //   sensitive_path_action = "quarantine"
+//   known_hosts = ["*.github.com", "pypi.org"]
+//   new_host_action = "alert"
+//   exec_after_fetch_seconds = 600
+//   exec_after_fetch_action = "quarantine"
 #include <weft/service/main.hh>
 #include <weft/service/paths.hh>
 
@@ -35,8 +41,9 @@ namespace {
 constexpr std::string_view help = R"(usage: weft-monitor [--help] [--version]
 The security monitor of weft, started by weftd when [security.monitor] enabled = true: counts
 each agent's tool calls, bus denials and LLM cost in sliding windows, alerts on bursts and on
-tool calls naming sensitive paths, and quarantines (the bus refuses the agent's calls, weftd
-stops its tool processes) where [security.monitor] says so. 'weftctl security monitor' shows its
+tool calls naming sensitive paths, new hosts and interpreters run after a web fetch, and
+quarantines (the bus refuses the agent's calls, weftd stops its tool processes) where
+[security.monitor] says so. 'weftctl security monitor' shows its
 state; 'weftctl security release AGENT' lifts a quarantine. See docs/guides/security.md.
 
 Options:

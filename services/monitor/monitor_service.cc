@@ -46,10 +46,12 @@ monitor_service::monitor_service(service::runtime& rt, service::config cfg, std:
       _log(log::get("monitor")) {
   auto& m = _cfg.security.monitor;
   _log.info("monitor: {} agents; tool calls > {}/min: {}; denials > {}/min: {}; cost > ${}/h: {}; sensitive paths: "
-            "{}",
+            "{}; new hosts after {} calls ({} known): {}; interpreters within {} s and {} calls of a fetch: {}",
             _cfg.agents.size(), m.tool_calls_per_minute, action_name(m.tool_burst_action), m.denials_per_minute,
             action_name(m.denial_burst_action), m.cost_per_hour_usd, action_name(m.cost_action),
-            action_name(m.sensitive_path_action));
+            action_name(m.sensitive_path_action), m.new_host_after_calls, m.known_hosts.size(),
+            action_name(m.new_host_action), m.exec_after_fetch_seconds, m.exec_after_fetch_calls,
+            action_name(m.exec_after_fetch_action));
   _rt.on<mon::get_state>([this](const mon::get_state& g, const ipc::message& req) -> result<mon::state> {
     if (!ipc::is_admin(req.env.from))
       return mon::make(mon::error_code::denied, "only weftd and ctl/* may read the monitor's state, not '{}'",
@@ -87,7 +89,9 @@ void monitor_service::on_event(const ipc::message& m) {
   if (m.is(mem::tool_called::type_name)) {
     auto agent = service::agent_of_address(m.env.from);
     if (!agent || m.env.from.rfind("agent/", 0) != 0) return;
-    if (auto e = m.as<mem::tool_called>()) found = _rules.tool_called(now(), *agent, e->tool, e->paths);
+    if (auto e = m.as<mem::tool_called>())
+      found = _rules.tool_called(
+          now(), *agent, tool_call{std::move(e->tool), e->ok, std::move(e->paths), std::move(e->hosts), std::move(e->commands)});
   } else if (m.is(bus::access_denied::type_name)) {
     if (m.env.from != "bus") return;
     auto e = m.as<bus::access_denied>();

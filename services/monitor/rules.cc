@@ -1,6 +1,9 @@
 #include "services/monitor/rules.hh"
 
+#include <algorithm>
+#include <cctype>
 #include <cmath>
+#include <functional>
 
 #include <fmt/format.h>
 
@@ -55,16 +58,82 @@ rules::agent_state* rules::state(const std::string& agent) {
 }
 
 void rules::fire(millis now, agent_state& a, const std::string& agent, const std::string& rule,
-                 service::monitor_action action, std::string detail, std::vector<finding>& out) {
+                 service::monitor_action action, std::string detail, std::vector<finding>& out, bool cooldown) {
   if (a.quarantined) return;  // cut off already; its counters still count
-  if (auto it = a.fired.find(rule); it != a.fired.end() && now - it->second < cooldown_ms) return;
+  if (auto it = a.fired.find(rule); cooldown && it != a.fired.end() && now - it->second < cooldown_ms) return;
   a.fired[rule] = now;
   if (action == service::monitor_action::quarantine) a.quarantined = true;
   out.push_back({agent, rule, action, std::move(detail)});
 }
 
-std::vector<finding> rules::tool_called(millis now, const std::string& agent, const std::string& tool,
-                                        const std::vector<std::string>& paths) {
+bool rules::known_host(const std::string& host) const {
+  for (auto& k : _s.known_hosts) {
+    if (k == "*" || k == host) return true;
+    if (k.rfind("*.", 0) == 0 && host.size() > k.size() - 1 &&
+        host.compare(host.size() - (k.size() - 1), k.size() - 1, k, 1) == 0)
+      return true;
+  }
+  return false;
+}
+
+std::string rules::interpreter(const std::string& command) const {
+  for (auto& i : _s.interpreters) {
+    if (command.rfind(i, 0) != 0) continue;
+    // "python" runs as python3 and python3.12; "sh" is not "shred".
+    if (std::all_of(command.begin() + static_cast<std::ptrdiff_t>(i.size()), command.end(),
+                    [](char c) { return std::isdigit(static_cast<unsigned char>(c)) || c == '.'; }))
+      return i;
+  }
+  return {};
+}
+
+void rules::new_hosts(millis now, agent_state& a, const std::string& agent, const tool_call& c,
+                      std::vector<finding>& out) {
+  // The agent's first new_host_after_calls calls (this one is call number a.total) teach it
+  // its hosts; afterwards a host it never named, and not known, is new.
+  bool learning = a.total <= _s.new_host_after_calls;
+  for (auto& h : c.hosts) {
+    if (known_host(h)) continue;
+    auto key = static_cast<std::uint64_t>(std::hash<std::string>{}(h));
+    if (a.hosts.count(key)) continue;
+    bool remembered = a.hosts.size() < max_hosts_per_agent && a.hosts.insert(key).second;
+    if (learning) continue;
+    fire(now, a, agent, "new_host", _s.new_host_action,
+         fmt::format("{} named host '{}', new for this agent (not among the hosts of its first {} calls, not in "
+                     "known_hosts)",
+                     c.tool, h, _s.new_host_after_calls),
+         out, /*cooldown=*/!remembered);
+  }
+}
+
+void rules::exec_after_fetch(millis now, agent_state& a, const std::string& agent, const tool_call& c,
+                             std::vector<finding>& out) {
+  if (_s.exec_after_fetch_seconds && a.fetch_at >= 0 && !c.commands.empty()) {
+    auto age = now - a.fetch_at;
+    auto calls = a.total - a.fetch_call;  // 1: the call right after the fetch
+    bool recent = age <= static_cast<millis>(_s.exec_after_fetch_seconds) * 1000 &&
+                  (_s.exec_after_fetch_calls == 0 || calls <= _s.exec_after_fetch_calls);
+    for (auto& word : c.commands) {
+      if (!recent) break;
+      if (interpreter(word).empty()) continue;
+      fire(now, a, agent, "exec_after_fetch", _s.exec_after_fetch_action,
+           fmt::format("{} ran '{}' {} s and {} calls after a fetch from '{}'", c.tool, word, age / 1000, calls,
+                       a.fetch_host),
+           out);
+      break;
+    }
+  }
+  // A successful call naming a host brought the web's text into the agent's context.
+  if (c.ok && !c.hosts.empty()) {
+    a.fetch_at = now;
+    a.fetch_call = a.total;
+    a.fetch_host = c.hosts.front();
+  }
+}
+
+std::vector<finding> rules::tool_called(millis now, const std::string& agent, const tool_call& c) {
+  const auto& tool = c.tool;
+  const auto& paths = c.paths;
   std::vector<finding> out;
   auto* a = state(agent);
   if (!a) return out;
@@ -92,6 +161,8 @@ std::vector<finding> rules::tool_called(millis now, const std::string& agent, co
       break;
     }
   }
+  if (!c.hosts.empty()) new_hosts(now, *a, agent, c, out);
+  exec_after_fetch(now, *a, agent, c, out);
   auto n = static_cast<unsigned>(a->calls.sum(now));
   if (_s.tool_calls_per_minute && n > _s.tool_calls_per_minute)
     fire(now, *a, agent, "tool_burst", _s.tool_burst_action,
@@ -134,6 +205,7 @@ void rules::set_quarantined(const std::string& agent, bool on) {
     // Released: what led to the quarantine is dealt with; counting starts over.
     a->calls.clear(), a->denials.clear(), a->cost.clear();
     a->fired.clear();
+    a->fetch_at = -1;  // the hosts it learned stay: they are a baseline, not a count
   }
 }
 

@@ -132,3 +132,133 @@ TEST_CASE("at most max_agents are tracked") {
   CHECK(r.view(0).size() == rules::max_agents);
   CHECK(r.over_agent_limit());
 }
+
+namespace {
+
+tool_call fetch(std::string host, bool ok = true) {
+  return {"tool/web/web_fetch", ok, {}, {std::move(host)}, {}};
+}
+tool_call shell(std::vector<std::string> commands) { return {"tool/shell/main/exec", true, {}, {}, std::move(commands)}; }
+
+}  // namespace
+
+TEST_CASE("new_host: hosts of the first calls and known_hosts are the agent's; a later new one alerts once") {
+  auto s = settings();
+  s.tool_calls_per_minute = 0;
+  s.new_host_after_calls = 3;
+  s.known_hosts = {"*.github.com", "pypi.org"};
+  auto r = make(s);
+  CHECK(r.tool_called(0, "main", fetch("docs.example")).empty());  // calls 1..3: learning
+  CHECK(r.tool_called(1, "main", shell({"ls"})).empty());
+  CHECK(r.tool_called(2, "main", fetch("news.example")).empty());
+  CHECK(r.tool_called(3, "main", fetch("docs.example")).empty());  // call 4: seen in learning
+  CHECK(r.tool_called(4, "main", fetch("pypi.org")).empty());      // known
+  CHECK(r.tool_called(5, "main", fetch("api.github.com")).empty());
+  auto f = r.tool_called(6, "main", fetch("evil.test"));
+  REQUIRE(f.size() == 1);
+  CHECK(f[0].rule == "new_host");
+  CHECK(f[0].action == monitor_action::alert);
+  CHECK(f[0].detail == "tool/web/web_fetch named host 'evil.test', new for this agent (not among the hosts of its first "
+                       "3 calls, not in known_hosts)");
+  CHECK(r.tool_called(7, "main", fetch("evil.test")).empty());  // once per host
+  // Each new host alerts, within the minute too: the host is remembered, so it cannot repeat.
+  CHECK(r.tool_called(8, "main", fetch("other.test")).size() == 1);
+  // "*.github.com" is its subdomains, not github.com itself, nor evilgithub.com.
+  CHECK(r.tool_called(9, "main", fetch("github.com")).size() == 1);
+  CHECK(r.tool_called(10, "main", fetch("evilgithub.com")).size() == 1);
+  // Another agent learns its own hosts.
+  CHECK(r.tool_called(11, "other", fetch("evil.test")).empty());
+  // A failed call named the host all the same.
+  CHECK(r.tool_called(12, "main", fetch("down.test", /*ok=*/false)).size() == 1);
+  // No learning: only known_hosts; "*" turns the rule off; quarantine as configured.
+  s.new_host_after_calls = 0;
+  s.known_hosts = {"pypi.org"};
+  s.new_host_action = monitor_action::quarantine;
+  auto strict = make(s);
+  CHECK(strict.tool_called(0, "main", fetch("pypi.org")).empty());
+  auto q = strict.tool_called(1, "main", fetch("docs.example"));
+  REQUIRE(q.size() == 1);
+  CHECK(q[0].action == monitor_action::quarantine);
+  CHECK(strict.quarantined("main"));
+  s.known_hosts = {"*"};
+  auto off = make(s);
+  for (int i = 0; i < 100; ++i) CHECK(off.tool_called(i, "main", fetch("h" + std::to_string(i) + ".test")).empty());
+}
+
+TEST_CASE("new_host: past max_hosts_per_agent, new hosts alert at most once a minute") {
+  auto s = settings();
+  s.tool_calls_per_minute = 0;
+  s.new_host_after_calls = static_cast<std::uint32_t>(rules::max_hosts_per_agent);
+  auto r = make(s);
+  for (std::size_t i = 0; i < rules::max_hosts_per_agent; ++i)
+    CHECK(r.tool_called(0, "main", fetch("h" + std::to_string(i) + ".test")).empty());
+  CHECK(r.tool_called(1, "main", fetch("a.test")).size() == 1);
+  CHECK(r.tool_called(2, "main", fetch("b.test")).empty());  // cooled down
+  CHECK(r.tool_called(2, "main", fetch("h5.test")).empty());  // remembered
+  CHECK(r.tool_called(1 + rules::cooldown_ms, "main", fetch("a.test")).size() == 1);  // not remembered: again
+}
+
+TEST_CASE("exec_after_fetch: an interpreter soon after a fetch alerts; ls, or long after, does not") {
+  auto s = settings();
+  s.tool_calls_per_minute = 0;
+  s.known_hosts = {"*"};
+  s.exec_after_fetch_seconds = 60;
+  s.exec_after_fetch_calls = 3;
+  auto r = make(s);
+  // No fetch yet: running python is the agent's business.
+  CHECK(r.tool_called(0, "main", shell({"python3"})).empty());
+  CHECK(r.tool_called(1000, "main", fetch("x.test")).empty());
+  // The benign sequence: a fetch, then ls and grep.
+  CHECK(r.tool_called(2000, "main", shell({"ls"})).empty());
+  CHECK(r.tool_called(3000, "main", shell({"grep", "sort"})).empty());
+  // curl … | sh two calls later.
+  auto f = r.tool_called(4000, "main", shell({"curl", "sh"}));
+  REQUIRE(f.size() == 1);
+  CHECK(f[0].rule == "exec_after_fetch");
+  CHECK(f[0].action == monitor_action::alert);
+  CHECK(f[0].detail == "tool/shell/main/exec ran 'sh' 3 s and 3 calls after a fetch from 'x.test'");
+  CHECK(r.tool_called(5000, "main", shell({"bash"})).empty());  // cooled down
+
+  auto fresh = [&] { return make(s); };
+  // Versions of an interpreter; not a command that merely starts like one.
+  auto v = fresh();
+  CHECK(v.interpreter("python3.12") == "python");
+  CHECK(v.interpreter("perl5.36") == "perl");
+  CHECK(v.interpreter("shred").empty());
+  CHECK(v.interpreter("nodemon").empty());
+  CHECK(v.tool_called(0, "main", fetch("x.test")).empty());
+  CHECK(v.tool_called(1, "main", shell({"shred", "nodemon", "bashful"})).empty());
+  CHECK(v.tool_called(2, "main", shell({"/ignored", "node"})).size() == 1);
+  // Past the time bound; past the call bound.
+  auto t = fresh();
+  CHECK(t.tool_called(0, "main", fetch("x.test")).empty());
+  CHECK(t.tool_called(60001, "main", shell({"sh"})).empty());
+  auto c = fresh();
+  CHECK(c.tool_called(0, "main", fetch("x.test")).empty());
+  for (int i = 1; i <= 3; ++i) CHECK(c.tool_called(i, "main", shell({"ls"})).empty());
+  CHECK(c.tool_called(4, "main", shell({"sh"})).empty());  // 4 calls after
+  // A failed fetch brought nothing in; another agent's fetch is not this one's.
+  auto n = fresh();
+  CHECK(n.tool_called(0, "main", fetch("x.test", /*ok=*/false)).empty());
+  CHECK(n.tool_called(1, "other", fetch("x.test")).empty());
+  CHECK(n.tool_called(2, "main", shell({"bash"})).empty());
+  // Quarantine as configured; released, the old fetch no longer counts.
+  s.exec_after_fetch_action = monitor_action::quarantine;
+  auto q = make(s);
+  CHECK(q.tool_called(0, "main", fetch("x.test")).empty());
+  REQUIRE(q.tool_called(1, "main", shell({"perl"})).size() == 1);
+  CHECK(q.quarantined("main"));
+  q.set_quarantined("main", false);
+  CHECK(q.tool_called(2, "main", shell({"perl"})).empty());
+  // exec_after_fetch_seconds = 0: off; exec_after_fetch_calls = 0: any number of calls.
+  s.exec_after_fetch_seconds = 0;
+  auto off = make(s);
+  CHECK(off.tool_called(0, "main", fetch("x.test")).empty());
+  CHECK(off.tool_called(1, "main", shell({"sh"})).empty());
+  s.exec_after_fetch_seconds = 60;
+  s.exec_after_fetch_calls = 0;
+  auto any = make(s);
+  CHECK(any.tool_called(0, "main", fetch("x.test")).empty());
+  for (int i = 1; i <= 50; ++i) CHECK(any.tool_called(i, "main", shell({"ls"})).empty());
+  CHECK(any.tool_called(51, "main", shell({"sh"})).size() == 1);
+}

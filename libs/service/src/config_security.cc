@@ -1,6 +1,9 @@
 // [security]: [security.monitor], the security monitor's rules and thresholds, and install_severity,
 // the scan severity at which `weftctl skill install` refuses (issue 20).
 // The rest of [security] belongs to features not built yet: accepted with a warning.
+#include <algorithm>
+#include <cctype>
+
 #include "config_check.hh"
 
 namespace weft::service::detail {
@@ -12,8 +15,48 @@ constexpr std::array<std::pair<std::string_view, monitor_action>, 2> monitor_act
 
 /// Per-minute thresholds: above this a person meant "off" (0) or made a typo.
 constexpr std::uint32_t max_per_minute = 1000000;
-/// Sensitive paths: a person's list, not a data set.
+/// Sensitive paths, known hosts, interpreters: a person's lists, not data sets.
 constexpr std::size_t max_sensitive_paths = 256;
+constexpr std::size_t max_known_hosts = 1024;
+constexpr std::size_t max_interpreters = 256;
+/// A day: a fetch longer ago than that is not what a run of an interpreter follows from.
+constexpr std::uint32_t max_exec_after_fetch_seconds = 86400;
+
+/// Reads a list of at most `max` strings, each checked by `bad` (its complaint, or empty);
+/// errors at the entry's position.
+template <class Bad>
+std::optional<std::vector<std::string>> read_list(checker& ck, const toml::table& t, const std::string& label,
+                                                  std::string_view key, std::size_t max, Bad bad) {
+  auto list = ck.read_strings(t, label, key);
+  if (!list) return list;
+  auto* n = t.get(key);
+  if (list->size() > max)
+    ck.error(n->source(), fmt::format("{} {} has {} entries; at most {}", label, key, list->size(), max));
+  auto* arr = n->as_array();
+  for (std::size_t i = 0; i < list->size(); ++i) {
+    auto& at = arr && i < arr->size() ? *arr->get(i) : *n;
+    if (auto why = bad((*list)[i]); !why.empty())
+      ck.error(at.source(), fmt::format("{} {} entry '{}' {}", label, key, clean((*list)[i]), why));
+  }
+  return list;
+}
+
+std::string bad_host(const std::string& h) {
+  if (h == "*") return {};
+  auto name = std::string_view(h).substr(h.rfind("*.", 0) == 0 ? 2 : 0);
+  if (name.empty() || name.size() > 253) return "must be a host name of 1 to 253 bytes, '*.' and a name, or '*'";
+  for (char c : name)
+    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '-' || c == '_' || c == ':'))
+      return "must be a host name (letters, digits, '.', '-', '_', ':'), '*.' and a name, or '*'";
+  return {};
+}
+
+std::string bad_interpreter(const std::string& w) {
+  if (w.empty() || w.size() > 64) return "must be a command name of 1 to 64 bytes";
+  for (char c : w)
+    if (c == '/' || static_cast<unsigned char>(c) <= ' ') return "must be a command name, without '/' or spaces";
+  return {};
+}
 
 void read_monitor(checker& ck, const toml::table& t, config& c) {
   const std::string label = "[security.monitor]";
@@ -21,7 +64,9 @@ void read_monitor(checker& ck, const toml::table& t, config& c) {
   m.where = ck.where(t.source());
   ck.check_keys(t, label,
                 {"enabled", "tool_calls_per_minute", "tool_burst_action", "denials_per_minute", "denial_burst_action",
-                 "cost_per_hour_usd", "cost_action", "sensitive_paths", "other_workspaces", "sensitive_path_action"});
+                 "cost_per_hour_usd", "cost_action", "sensitive_paths", "other_workspaces", "sensitive_path_action",
+                 "known_hosts", "new_host_after_calls", "new_host_action", "exec_after_fetch_seconds",
+                 "exec_after_fetch_calls", "interpreters", "exec_after_fetch_action"});
   m.enabled = ck.read_bool(t, label, "enabled").value_or(m.enabled);
   m.tool_calls_per_minute =
       ck.read_uint<std::uint32_t>(t, label, "tool_calls_per_minute", 0, max_per_minute).value_or(m.tool_calls_per_minute);
@@ -30,9 +75,25 @@ void read_monitor(checker& ck, const toml::table& t, config& c) {
   m.cost_per_hour_usd = ck.read_non_negative(t, label, "cost_per_hour_usd").value_or(m.cost_per_hour_usd);
   for (auto [key, field] : {std::pair{"tool_burst_action", &m.tool_burst_action},
                             {"denial_burst_action", &m.denial_burst_action}, {"cost_action", &m.cost_action},
-                            {"sensitive_path_action", &m.sensitive_path_action}})
+                            {"sensitive_path_action", &m.sensitive_path_action},
+                            {"new_host_action", &m.new_host_action},
+                            {"exec_after_fetch_action", &m.exec_after_fetch_action}})
     *field = ck.read_enum(t, label, key, monitor_actions).value_or(*field);
   m.other_workspaces = ck.read_bool(t, label, "other_workspaces").value_or(m.other_workspaces);
+  m.new_host_after_calls =
+      ck.read_uint<std::uint32_t>(t, label, "new_host_after_calls", 0, max_per_minute).value_or(m.new_host_after_calls);
+  m.exec_after_fetch_seconds =
+      ck.read_uint<std::uint32_t>(t, label, "exec_after_fetch_seconds", 0, max_exec_after_fetch_seconds)
+          .value_or(m.exec_after_fetch_seconds);
+  m.exec_after_fetch_calls = ck.read_uint<std::uint32_t>(t, label, "exec_after_fetch_calls", 0, max_per_minute)
+                                 .value_or(m.exec_after_fetch_calls);
+  if (auto hosts = read_list(ck, t, label, "known_hosts", max_known_hosts, bad_host)) {
+    for (auto& h : *hosts)
+      std::transform(h.begin(), h.end(), h.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+    m.known_hosts = std::move(*hosts);
+  }
+  if (auto words = read_list(ck, t, label, "interpreters", max_interpreters, bad_interpreter))
+    m.interpreters = std::move(*words);
   if (auto paths = ck.read_strings(t, label, "sensitive_paths")) {
     auto* n = t.get("sensitive_paths");
     if (paths->size() > max_sensitive_paths)

@@ -305,6 +305,21 @@ struct monitor_settings {
   std::vector<std::string> sensitive_paths = {"$WEFT_HOME/keys", "$WEFT_HOME/oauth2"};
   bool other_workspaces = true;               ///< another agent's workspace is sensitive too
   monitor_action sensitive_path_action = monitor_action::quarantine;
+  /// A tool call naming a host (a URL argument) that is neither in known_hosts nor among the
+  /// hosts the agent named in its first new_host_after_calls calls: new_host. An entry is a
+  /// host, "*.example.com" (its subdomains) or "*" (every host: the rule is off).
+  std::vector<std::string> known_hosts;
+  std::uint32_t new_host_after_calls = 50;    ///< the calls whose hosts are the agent's own (0: only known_hosts)
+  monitor_action new_host_action = monitor_action::alert;
+  /// A shell call running one of `interpreters` (a command word: "python3" matches "python")
+  /// at most exec_after_fetch_seconds (0: the rule is off) and exec_after_fetch_calls (0: any
+  /// number) calls after a successful call that named a host: exec_after_fetch.
+  std::uint32_t exec_after_fetch_seconds = 600;
+  std::uint32_t exec_after_fetch_calls = 20;
+  std::vector<std::string> interpreters = {"sh",     "bash", "dash", "zsh",  "ksh",  "fish", "python", "perl",
+                                           "ruby",   "node", "nodejs", "deno", "bun", "php",  "lua",    "pwsh",
+                                           "powershell", "osascript", "eval", "source", "."};
+  monitor_action exec_after_fetch_action = monitor_action::alert;
   std::string where;                          ///< "clawft.toml:12:1" of [security.monitor]; empty: defaults
   bool operator==(const monitor_settings&) const = default;
 };
