@@ -242,12 +242,7 @@ class ics_calendars final : public backend {
   status move(const std::string& cal, const std::string& uid, instant start, std::optional<instant> occ,
               const std::string& tz, std::string* what) override {
     std::lock_guard<std::mutex> l(files_mutex());
-    return change(cal, [&](const std::string& text, const std::string& shown) -> result<std::string> {
-      if (text.empty()) return fail(errc::not_found, "the calendar has no event '{}'", uid);
-      auto ev = parse_ics(text, shown);
-      if (!ev) return ev.take_error();
-      if (std::none_of(ev->begin(), ev->end(), [&](auto& e) { return e.uid == uid; }))
-        return fail(errc::not_found, "the calendar has no event '{}'", uid);
+    return edit_event(cal, uid, [&](const std::string& text, const std::string& shown) {
       return move_event_in(text, shown, uid, start, occ, tz, what);
     });
   }
@@ -255,13 +250,21 @@ class ics_calendars final : public backend {
   status update(const std::string& cal, const std::string& uid, const event_changes& changes, std::optional<instant> occ,
                 const std::string& tz, std::string* what) override {
     std::lock_guard<std::mutex> l(files_mutex());
+    return edit_event(cal, uid, [&](const std::string& text, const std::string& shown) {
+      return update_event_in(text, shown, uid, changes, occ, tz, what);
+    });
+  }
+
+  /// `edit` applied to the text of the file holding event `uid` (refused when it holds none).
+  template <class Edit>
+  status edit_event(const std::string& cal, const std::string& uid, Edit edit) {
     return change(cal, [&](const std::string& text, const std::string& shown) -> result<std::string> {
       if (text.empty()) return fail(errc::not_found, "the calendar has no event '{}'", uid);
       auto ev = parse_ics(text, shown);
       if (!ev) return ev.take_error();
       if (std::none_of(ev->begin(), ev->end(), [&](auto& e) { return e.uid == uid; }))
         return fail(errc::not_found, "the calendar has no event '{}'", uid);
-      return update_event_in(text, shown, uid, changes, occ, tz, what);
+      return edit(text, shown);
     });
   }
 
