@@ -1888,7 +1888,7 @@ TEST_CASE("derived_services: the cargo tools, with [tools.cargo]") {
 
 TEST_CASE("derived_services: the plugins family is the WASM plugin host, one per agent, under the tool sandbox") {
   no_provider_keys keys;
-  auto c = valid("[agents.r]\nworkspace = \"/w/r\"\n[agents.r.tools]\nfamilies = [\"plugins\", \"fs\"]\n"
+  auto c = valid("[weft]\nhome = \"/h\"\n[agents.r]\nworkspace = \"/w/r\"\n[agents.r.tools]\nfamilies = [\"plugins\", \"fs\"]\n"
                  "[agents.s]\nworkspace = \"/w/s\"\n[agents.s.tools]\nfamilies = [\"fs\"]\n");
   auto d = derived_services(c, [](std::string_view p) { return std::string(p); });
   auto it = std::find_if(d.begin(), d.end(), [](auto& s) { return s.name == "tool-plugins-r"; });
@@ -1899,7 +1899,12 @@ TEST_CASE("derived_services: the plugins family is the WASM plugin host, one per
   CHECK(it->env.at("WEFT_AGENT") == "r");
   CHECK(it->sandbox.enabled);
   CHECK(it->sandbox.own_network);
+  CHECK(it->sandbox.deny_network);  // no internet socket of its own: http_fetch goes through the egress socket
   CHECK(std::find(it->sandbox.read_write.begin(), it->sandbox.read_write.end(), "/w/r") != it->sandbox.read_write.end());
+  // The plugins come from the admin's tree, outside the workspace, read-only.
+  CHECK(it->env.at("WEFT_PLUGINS_DIR") == "/h/plugins/r");
+  CHECK(std::find(it->sandbox.read_only.begin(), it->sandbox.read_only.end(), "/h/plugins/r") != it->sandbox.read_only.end());
+  CHECK(std::find(it->sandbox.read_write.begin(), it->sandbox.read_write.end(), "/h/plugins/r") == it->sandbox.read_write.end());
   CHECK(std::none_of(d.begin(), d.end(), [](auto& s) { return s.name == "tool-plugins-s"; }));
   CHECK(tool_process_addresses(c.agents.at("r").tools, "r") ==
         std::vector<std::string>{"tool/plugins/r", "tool/fs/r"});

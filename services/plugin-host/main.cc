@@ -2,7 +2,8 @@
 //
 // Serves io.weft.Tool.v1 at $WEFT_ADDRESS (tool/plugins/<agent>): ListTools there, Call at
 // tool/plugins/<agent>/<plugin>__<tool>. At start it reads every folder of
-// <workspace>/plugins/ (plugin.toml beside its entry .wasm), refuses a plugin whose manifest,
+// $WEFT_PLUGINS_DIR (<home>/plugins/<agent>/: plugin.toml beside its entry .wasm; outside the
+// workspace, so the agent's own tools cannot add or change a plugin), refuses a plugin whose manifest,
 // module or imports are not acceptable (logged: "Failed to load plugin '<name>': …"), and
 // runs the others in wabt's interpreter (libs/wasm) with only the host functions their
 // manifest asks for and the agent grants, under the manifest's limits. A trap answers a
@@ -12,7 +13,8 @@
 // "plugins".
 //
 // Environment (set by weftd):
-//   WEFT_WORKSPACE  the agent's workspace (plugins in its plugins/ folder); required
+//   WEFT_WORKSPACE  the agent's workspace (what file_read/file_write reach); required
+//   WEFT_PLUGINS_DIR  the agent's plugins folder (weftd: <home>/plugins/<agent>)
 //   WEFT_AGENT      the agent id; default: the last segment of WEFT_ADDRESS
 //   WEFT_NETWORK    "public" when the agent may reach the network (http_fetch is still
 //                   refused in this build)
@@ -33,7 +35,7 @@ using namespace weft;
 namespace {
 constexpr const char* help = R"(usage: weft-plugin-host [--help] [--version]
 One agent's WASM plugins as tools, served on the weft bus (io.weft.Tool.v1):
-  <plugin>__<tool>{...}   each tool of each plugin in <workspace>/plugins/<plugin>/
+  <plugin>__<tool>{...}   each tool of each plugin in $WEFT_PLUGINS_DIR/<plugin>/
   plugins_status{}        (hidden) every plugin folder: loaded, refused or disabled, and why
 Limits per call from each plugin.toml: instructions (fuel), memory_mib, time_ms (checked
 when the call returns), result_bytes. A trap is a typed error and restarts the plugin;
@@ -42,6 +44,7 @@ this build.
 
 Environment:
   WEFT_WORKSPACE   the agent's workspace directory (required)
+  WEFT_PLUGINS_DIR the agent's plugins folder (weftd sets <home>/plugins/<agent>)
   WEFT_AGENT       agent id (default: last segment of WEFT_ADDRESS)
   WEFT_NETWORK     "public" when the agent's tools may reach the network
   WEFT_BUS, WEFT_ADDRESS, WEFT_TOKEN_FD, WEFT_NOTIFY_FD   set by weftd
@@ -63,6 +66,7 @@ int main(int argc, char** argv) {
     plugin_host::host_options ho;
     const char* net = std::getenv("WEFT_NETWORK");
     ho.network = net && std::string_view(net) == "public";
+    if (const char* d = std::getenv("WEFT_PLUGINS_DIR")) ho.plugins_dir = d;
     host = plugin_host::plugin_host::load(*s.ws, ho, s.log);
     return host->tools();
   });

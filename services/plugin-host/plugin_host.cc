@@ -164,9 +164,11 @@ plugin_host::~plugin_host() = default;
 
 std::unique_ptr<plugin_host> plugin_host::load(const tools::workspace& ws, host_options o, log::logger& log) {
   std::unique_ptr<plugin_host> h(new plugin_host(ws, std::move(o), log));
-  auto root = ws.root() + "/plugins";
+  const auto& root = h->_opts.plugins_dir;
   std::vector<std::string> names;
-  if (DIR* d = ::opendir(root.c_str())) {
+  if (root.empty()) {
+    log.warning("no plugins folder given (WEFT_PLUGINS_DIR); no plugin loaded.");
+  } else if (DIR* d = ::opendir(root.c_str())) {
     while (auto* ent = ::readdir(d)) {
       std::string n = ent->d_name;
       if (n.empty() || n[0] == '.') continue;  // ".", "..", and hidden folders (an install in progress)
@@ -187,7 +189,7 @@ std::unique_ptr<plugin_host> plugin_host::load(const tools::workspace& ws, host_
 }
 
 void plugin_host::load_one(const std::string& name) {
-  auto dir = _ws.root() + "/plugins/" + name;
+  auto dir = _opts.plugins_dir + "/" + name;
   plugin_status refused{.name = name};
   auto refuse = [&](std::string why) {
     _log.error("Failed to load plugin '{}': {}", name, why);

@@ -1,6 +1,7 @@
 #pragma once
-/// The WASM plugins of one agent, as tools: finds each plugin folder under
-/// `<workspace>/plugins/`, reads its manifest (libs/plugin), derives its profile for the
+/// The WASM plugins of one agent, as tools: finds each plugin folder in the agent's plugins
+/// folder (`<home>/plugins/<agent>/`, outside the workspace: installed by the admin, never
+/// written by the agent's own tools), reads its manifest (libs/plugin), derives its profile for the
 /// agent, loads its module (libs/wasm), refuses a module whose imports or exports break the
 /// ABI or ask for a host function the profile does not grant (abi::check_interface),
 /// instantiates it with only the granted host functions, calls `_initialize` once, and turns
@@ -31,6 +32,8 @@
 namespace weft::plugin_host {
 
 struct host_options {
+  /// The folder of the agent's plugin folders ($WEFT_PLUGINS_DIR); empty: no plugins.
+  std::string plugins_dir;
   /// The host functions the admin grants this agent's plugins (the profile narrows them to
   /// what each manifest asks for).
   std::vector<plugin::host_function> host_functions = {
@@ -60,7 +63,7 @@ struct plugin_status {
 
 class plugin_host {
  public:
-  /// Reads every plugin under `<ws.root()>/plugins/`; a plugin that cannot be loaded is
+  /// Reads every plugin folder of `o.plugins_dir`; a plugin that cannot be loaded is
   /// logged ("Failed to load plugin '<name>': …") and skipped, never fatal.
   static std::unique_ptr<plugin_host> load(const tools::workspace& ws, host_options o, log::logger& log);
   ~plugin_host();

@@ -811,14 +811,14 @@ class command_tree {
 
   void plugin() {
     static const std::string notes =
-        "An agent's plugins are folders in <workspace>/plugins (plugin.toml beside its .wasm); the\n"
+        "An agent's plugins are folders in <home>/plugins/<agent> (plugin.toml beside its .wasm); the\n"
         "agent runs them when its [agents.<id>.tools] families lists \"plugins\" (weft-plugin-host,\n"
         "read at start: restart tool-plugins-<id> after a change). Not built yet: plugin install,\n"
         "enable, disable, remove and build (copy a folder in by hand; build with the commands in\n"
         "docs/guides/plugins.md). The format and the host: docs/guides/plugins.md.";
     auto* g = group(&_root, "plugin", "list, show and explain agents' WASM plugins",
                     {"plugin list|info|explain …", "plugin list|info|explain …", notes,
-                     "WASM plugins where weft-plugin-host finds them: each agent's <workspace>/plugins. Read from\n"
+                     "WASM plugins where weft-plugin-host finds them: <home>/plugins/<agent>. Read from\n"
                      "disk with the manifest reader the host uses; weftd need not run."});
     auto& a = _inv.plugin;
     auto agent = [&a](CLI::App* c, const std::string& what) {

@@ -155,7 +155,7 @@ int cmd_skill_list(const options& o, const skill_args& a);
 int cmd_skill_remove(const options& o, const skill_args& a);
 
 /// plugin list|info|explain (tools/weftctl/plugin.cc): the WASM plugins in agents'
-/// <workspace>/plugins, read from disk (weftd need not run).
+/// <home>/plugins/<agent>, read from disk (weftd need not run).
 struct plugin_args {
   std::string name;   ///< info/explain NAME
   std::string agent;  ///< --agent: only this agent's plugins

@@ -1,5 +1,5 @@
 // weftctl plugin list|info|explain: the WASM plugins of agents, as weft-plugin-host finds
-// them (<workspace>/plugins/<name>/plugin.toml), read from disk with libs/plugin. explain
+// them (<home>/plugins/<agent>/<name>/plugin.toml), read from disk with libs/plugin. explain
 // prints the profile derived for the agent (libs/plugin's explain()), the one the host uses.
 #include <filesystem>
 
@@ -47,13 +47,14 @@ result<std::vector<found>> find_plugins(const options& o, const plugin_args& a) 
     auto ws = ag.workspace.empty() ? home + "/agents/" + id : ag.workspace;
     std::error_code ec;
     std::vector<std::string> names;
-    for (auto& e : fs::directory_iterator(ws + "/plugins", ec)) {
+    auto dir = service::plugins_dir(home, id);
+    for (auto& e : fs::directory_iterator(dir, ec)) {
       auto n = e.path().filename().string();
       if (!n.empty() && n[0] != '.' && e.is_directory(ec) && !e.is_symlink(ec)) names.push_back(n);
     }
     std::sort(names.begin(), names.end());
     for (auto& n : names)
-      out.push_back({id, ws, ws + "/plugins/" + n, n, ag.network == service::tool_network::public_internet});
+      out.push_back({id, ws, dir + "/" + n, n, ag.network == service::tool_network::public_internet});
   }
   return out;
 }
@@ -64,7 +65,7 @@ result<found> find_one(const options& o, const plugin_args& a) {
   std::vector<found> hits;
   for (auto& f : *all)
     if (f.name == a.name) hits.push_back(f);
-  if (hits.empty()) return fail(errc::not_found, "no plugin folder '{}' in {}", a.name, a.agent.empty() ? "any agent's <workspace>/plugins" : "agent '" + a.agent + "''s <workspace>/plugins");
+  if (hits.empty()) return fail(errc::not_found, "no plugin folder '{}' in {}", a.name, a.agent.empty() ? "any agent's plugins folder (<home>/plugins/<agent>)" : "the plugins folder of agent '" + a.agent + "'");
   if (hits.size() > 1) {
     std::vector<std::string> ids;
     for (auto& h : hits) ids.push_back(h.agent);
@@ -117,7 +118,7 @@ int cmd_plugin_list(const options& o, const plugin_args& a) {
     return 0;
   }
   if (rows.empty()) {
-    fmt::print("no plugins (an agent's plugins are folders in <workspace>/plugins)\n");
+    fmt::print("no plugins (an agent's plugins are folders in <home>/plugins/<agent>; weftctl plugin install adds one)\n");
     return 0;
   }
   fmt::print("{:<24} {:<10} {:<12} {}\n", "NAME", "VERSION", "AGENT", "TOOLS");

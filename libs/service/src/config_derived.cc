@@ -384,7 +384,7 @@ std::vector<service_spec> derived_services(const config& c,
       if (!contains(a.tools.families, family)) continue;
       bool egress = goes_out(a, family);
       // The plugins family is the WASM plugin host (services/plugin-host): it runs the
-      // plugins found in <workspace>/plugins/ under the same tool sandbox as the others.
+      // plugins found in <home>/plugins/<id>/ under the same tool sandbox as the others.
       auto program = family == "plugins" ? std::string("weft-plugin-host") : fmt::format("weft-tool-{}", family);
       auto* s = add(fmt::format("tool-{}-{}", family, id), program,
                     ipc::addr::tool(family, id), egress ? std::vector<std::string>{"bus", "egress"}
@@ -410,6 +410,15 @@ std::vector<service_spec> derived_services(const config& c,
       sb.max_processes = tool_max_processes;
       sb.max_file_size = tool_max_file_size;
       if (family == "delegate") configure_delegate(c, a, workspace, *s);
+      if (family == "plugins") {
+        // The plugins are read from the admin's tree, outside the workspace (the agent's
+        // tools cannot add one or widen a manifest), read-only; the host opens no internet
+        // socket of its own (http_fetch goes through the egress proxy's UNIX socket).
+        auto dir = plugins_dir(home_dir(c.home), id);
+        s->env["WEFT_PLUGINS_DIR"] = dir;
+        sb.read_only.push_back(dir);
+        sb.deny_network = true;
+      }
       if (family == "git" && !c.tools.git.author.empty()) s->env["WEFT_GIT_AUTHOR"] = c.tools.git.author;
       if (family == "cargo") configure_cargo(c.tools.cargo, *s);
       if (family == "code") configure_code(c.tools.code, *s);

@@ -42,10 +42,13 @@ void copy_plugin(const fs::path& from_dir, const std::string& toml, const std::s
   fs::copy_file(from_dir / wasm, to_dir / wasm_as, fs::copy_options::overwrite_existing);
 }
 
-void examples_into(const fs::path& ws) {
-  copy_plugin(WEFT_TEST_C_WORDCOUNT_DIR, "plugin.toml", "c_wordcount.wasm", ws / "plugins" / "c-wordcount",
-              "c_wordcount.wasm");
-  copy_plugin(WEFT_TEST_RUST_HASH_DIR, "plugin.toml", "rust_hash.wasm", ws / "plugins" / "rust-hash", "rust_hash.wasm");
+/// The plugins folder weftd gives agent `agent` when the config's [weft] home is `<ws>-home`
+/// (outside the workspace, as in production).
+fs::path plugins_of(const fs::path& ws, const std::string& agent) { return ws.string() + "-home/plugins/" + agent; }
+
+void examples_into(const fs::path& plugins) {
+  copy_plugin(WEFT_TEST_C_WORDCOUNT_DIR, "plugin.toml", "c_wordcount.wasm", plugins / "c-wordcount", "c_wordcount.wasm");
+  copy_plugin(WEFT_TEST_RUST_HASH_DIR, "plugin.toml", "rust_hash.wasm", plugins / "rust-hash", "rust_hash.wasm");
 }
 
 std::string read_text(const fs::path& p) {
@@ -86,10 +89,11 @@ TEST_CASE("the C and Rust example plugins in an agent turn: tools listed, called
   char tmpl[] = "/tmp/weft-plugins-ws-XXXXXX";
   REQUIRE(::mkdtemp(tmpl));
   fs::path ws = tmpl;
-  examples_into(ws);
+  examples_into(plugins_of(ws, "main"));
   fs::create_directories(ws / "data");
   std::ofstream(ws / "data" / "hello.txt") << "hello plugins\n";
   auto config = fmt::format(
+      "[weft]\nhome = \"{ws}-home\"\n\n"
       "[providers.fake]\nstyle = \"openai\"\nbase_url = \"{url}/v1\"\nmodel = \"fake-model\"\n\n"
       "[llm]\ndefault_provider = \"fake\"\nretries = 0\n\n[memory]\nenabled = false\n\n"
       "[agents.main]\nworkspace = \"{ws}\"\nmax_iterations = 8\ntool_timeout_ms = 20000\n"
@@ -129,13 +133,15 @@ TEST_CASE("the C and Rust example plugins in an agent turn: tools listed, called
   // The store is the plugin's own, under the workspace.
   CHECK(fs::exists(ws / ".plugin-data" / "c-wordcount" / "kv"));
   fs::remove_all(ws);
+  fs::remove_all(ws.string() + "-home");
 }
 
 TEST_CASE("hostile plugins: refused at load or contained at run time with a typed error; the host and good plugins go on") {
   char tmpl[] = "/tmp/weft-plugins-hostile-XXXXXX";
   REQUIRE(::mkdtemp(tmpl));
   fs::path ws = tmpl;
-  examples_into(ws);
+  auto plugins = plugins_of(ws, "a");
+  examples_into(plugins);
   const std::vector<std::string> cases = {"oob_load", "oob_store", "infinite_loop", "memory_grow_4g", "deep_recursion",
                                           "huge_result", "ungranted_import", "foreign_import", "wrong_signature",
                                           "lying_export", "lying_entry", "invalid_types", "not_wasm"};
@@ -144,7 +150,7 @@ TEST_CASE("hostile plugins: refused at load or contained at run time with a type
     return "hostile-" + c;
   };
   for (auto& c : cases) {
-    auto dir = ws / "plugins" / folder(c);
+    auto dir = plugins / folder(c);
     fs::create_directories(dir);
     fs::copy_file(fs::path(WEFT_TEST_HOSTILE_SRC) / (c + ".toml"), dir / "plugin.toml");
     if (c != "lying_entry")
@@ -152,7 +158,7 @@ TEST_CASE("hostile plugins: refused at load or contained at run time with a type
   }
   // A plugin naming the reserved capability 'voice': it loads, and is reported.
   {
-    auto dir = ws / "plugins" / "voice-words";
+    auto dir = plugins / "voice-words";
     copy_plugin(WEFT_TEST_C_WORDCOUNT_DIR, "plugin.toml", "c_wordcount.wasm", dir, "c_wordcount.wasm");
     auto text = read_text(dir / "plugin.toml");
     text.replace(text.find("name = \"c-wordcount\""), 20, "name = \"voice-words\"");
@@ -171,6 +177,7 @@ TEST_CASE("hostile plugins: refused at load or contained at run time with a type
   fs::create_symlink(outside, ws / "data" / "out");
 
   auto config = fmt::format(
+      "[weft]\nhome = \"{ws}-home\"\n\n"
       "[agents.a]\nworkspace = \"{ws}\"\n[agents.a.tools]\nfamilies = [\"plugins\"]\n\n"
       "[services.agent-a]\nexec = \"/bin/true\"\naddress = \"agent/a\"\nenabled = false\n\n"
       "[services.llm]\nexec = \"/bin/true\"\nenabled = false\n\n"
@@ -285,4 +292,5 @@ TEST_CASE("hostile plugins: refused at load or contained at run time with a type
   CHECK(missing.err.find("Failed to show plugin 'no-such'") != std::string::npos);
   fs::remove_all(ws);
   fs::remove_all(outside);
+  fs::remove_all(ws.string() + "-home");
 }

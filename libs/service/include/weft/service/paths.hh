@@ -14,6 +14,10 @@ std::string runtime_dir(const std::string& configured = {});
 /// else ~/.clawft.
 std::string home_dir(const std::string& configured = {});
 
+/// An agent's plugins folder: <home>/plugins/<agent> (outside its workspace: the admin
+/// installs plugins there with `weftctl plugin install`; the agent's tools cannot write it).
+inline std::string plugins_dir(const std::string& home, const std::string& agent) { return home + "/plugins/" + agent; }
+
 std::string bus_endpoint(const std::string& runtime);      ///< ipc://<runtime>/bus
 std::string events_endpoint(const std::string& runtime);   ///< ipc://<runtime>/events
 std::string control_endpoint(const std::string& runtime);  ///< ipc://<runtime>/control
