@@ -221,3 +221,30 @@ TEST_CASE("allowlist: normalize_host") {
   CHECK_FALSE(normalize_host("."));
   CHECK_FALSE(normalize_host("exa\x01mple.com"));
 }
+
+TEST_CASE("allowlist: listed() checks name and port before any lookup; declares() names literals and blocks") {
+  auto l = list_of({"api.example.com", "*.cdn.example.org:8443", "127.0.0.1:8080"}, {"10.20.0.0/16"});
+  CHECK(listed(l, "https://api.example.com/v1", 0));
+  CHECK(listed(l, "API.Example.com.", 443));
+  CHECK(listed(l, "img.cdn.example.org", 8443));
+  CHECK(listed(l, "127.0.0.1", 8080));
+  auto v = listed(l, "evil.example", 443);
+  CHECK(!v);
+  CHECK(v.reason == "'evil.example' is not on the network list");
+  v = listed(l, "api.example.com", 8443);
+  CHECK(!v);
+  CHECK(v.reason.find("port 8443 of 'api.example.com' is not on the network list") != std::string::npos);
+  CHECK(!listed(l, "cdn.example.org", 8443));  // the wildcard does not cover the name itself
+  CHECK(!listed(l, "127.0.0.1", 80));
+
+  auto a = addr("127.0.0.1");
+  CHECK(declares(l, reinterpret_cast<const sockaddr*>(&a)));
+  a = addr("10.20.3.4");
+  CHECK(declares(l, reinterpret_cast<const sockaddr*>(&a)));
+  a = addr("127.0.0.2");
+  CHECK(!declares(l, reinterpret_cast<const sockaddr*>(&a)));
+  a = addr("::ffff:127.0.0.1");  // the mapped form is the same address
+  CHECK(declares(l, reinterpret_cast<const sockaddr*>(&a)));
+  a = addr("93.184.216.34");
+  CHECK(!declares(l, reinterpret_cast<const sockaddr*>(&a)));
+}

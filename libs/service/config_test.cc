@@ -1821,7 +1821,14 @@ network = "public"
   CHECK(e.exec == "weft-egress");
   CHECK(e.address == "egress");
   // Only agents with a shell or git tool get a socket: fs and code never reach the network.
-  CHECK(e.args == std::vector<std::string>{"--agent", "dev", "--agent", "open"});
+  REQUIRE(e.args.size() == 8);
+  CHECK(e.args[0] == "--agent");
+  CHECK(e.args[1] == "dev");
+  CHECK(e.args[2] == "--workspace");
+  CHECK(e.args[3].starts_with("dev="));
+  CHECK(e.args[3].ends_with("/agents/dev"));  // its skills are read there
+  CHECK(e.args[4] == "--agent");
+  CHECK(e.args[5] == "open");
   CHECK(d.at("tool-git-dev").env.at("WEFT_NETWORK") == "public");
   CHECK(d.at("tool-git-dev").sandbox.own_network);
   CHECK_FALSE(d.at("tool-code-dev").env.count("WEFT_NETWORK"));
@@ -1909,6 +1916,18 @@ TEST_CASE("derived_services: the plugins family is the WASM plugin host, one per
   CHECK(tool_process_addresses(c.agents.at("r").tools, "r") ==
         std::vector<std::string>{"tool/plugins/r", "tool/fs/r"});
   CHECK(agent_of_address("tool/plugins/r/c-wordcount__word_count") == "r");
+  CHECK(std::none_of(d.begin(), d.end(), [](auto& s) { return s.name == "egress"; }));  // network "none"
+  // network = "public": the host reaches its plugins' lists through the egress proxy.
+  auto pub = valid("[weft]\nhome = \"/h\"\n[agents.r]\nworkspace = \"/w/r\"\n[agents.r.tools]\nnetwork = \"public\"\n"
+                   "families = [\"plugins\"]\n");
+  auto dp = derived_services(pub, [](std::string_view p) { return std::string(p); });
+  auto host = std::find_if(dp.begin(), dp.end(), [](auto& s) { return s.name == "tool-plugins-r"; });
+  REQUIRE(host != dp.end());
+  CHECK(host->env.at("WEFT_NETWORK") == "public");
+  CHECK(host->after == std::vector<std::string>{"bus", "egress"});
+  auto eg = std::find_if(dp.begin(), dp.end(), [](auto& s) { return s.name == "egress"; });
+  REQUIRE(eg != dp.end());
+  CHECK(eg->args == std::vector<std::string>{"--agent", "r", "--workspace", "r=/w/r"});
   CHECK(errors("[agents.a.tools]\nfamilies = [\"plugin\"]\n").find(
             "clawft.toml:2:13: error: [agents.a.tools] families 'plugin' is not a tool family") != std::string::npos);
 }
@@ -2257,7 +2276,7 @@ max_turns = 9
   CHECK(oi->after == std::vector<std::string>{"bus", "egress"});
   auto eg = std::find_if(o.begin(), o.end(), [](auto& s) { return s.name == "egress"; });
   REQUIRE(eg != o.end());
-  CHECK(eg->args == std::vector<std::string>{"--agent", "a"});
+  CHECK(eg->args == std::vector<std::string>{"--agent", "a", "--workspace", "a=/w/a"});
   auto token_mode = valid("[agents.a]\n[agents.a.tools]\nnetwork = \"public\"\nfamilies = [\"delegate\"]\n");
   auto t = derived_services(token_mode, [](std::string_view p) { return std::string(p); });
   CHECK(std::none_of(t.begin(), t.end(), [](auto& s) { return s.name == "egress"; }));

@@ -12,8 +12,17 @@
 // Speaks HTTP/1.1 proxy: CONNECT host:port (tunnels, https) and absolute-form http://
 // requests (forwarded one per connection, Connection: close).
 //
+// Per-plugin and per-skill network lists: each plugin of <home>/plugins/<agent>/ whose
+// manifest lists hosts, and each skill whose SKILL.md has `network:` entries, gets a socket
+// of its own, $WEFT_RUNTIME_DIR/egress/<agent>/plugin-<name>.sock or skill-<name>.sock,
+// where a target must be on that list by name and port before it is even looked up, and
+// every address it resolves to must be public or declared by the list (services/egress/
+// scopes.hh). The plugin host sends a plugin's http_fetch there; the shell tool the
+// commands it runs for a skill. The lists are read at start, on SIGHUP and every 10 s.
+//
 // Options:
 //   --agent ID                      listen for agent ID (repeatable; weftd passes one per agent)
+//   --workspace ID=DIR              agent ID's workspace, where its own skills are (repeatable)
 //   --max-connections N             at once, all agents (default 256)
 //   --max-connections-per-agent N   at once, per agent (default 64)
 //   --max-bytes N                   per connection, both ways (default 1073741824)
@@ -27,15 +36,22 @@
 //   [services.egress]
 //   exec = "/usr/libexec/weft/weft-egress"
 //   args = ["--agent", "work"]
+#include <sys/stat.h>
+
 #include <cstdlib>
+#include <map>
+#include <set>
 #include <string>
 #include <vector>
+
+#include <fmt/ranges.h>
 
 #include <weft/base/worker_pool.hh>
 #include <weft/service/main.hh>
 #include <weft/service/paths.hh>
 
 #include "services/egress/proxy.hh"
+#include "services/egress/scopes.hh"
 
 using namespace weft;
 
@@ -48,8 +64,14 @@ The egress proxy of weft's shell tools (started by weftd for agents whose
 and forwards HTTP CONNECT tunnels and http:// requests to public addresses only:
 loopback, private, link-local and this host's own addresses are refused (403).
 
+Per-plugin and per-skill lists: a plugin of <home>/plugins/<ID>/ whose plugin.toml lists
+network hosts, and a skill whose SKILL.md has network: entries, get their own socket
+egress/<ID>/plugin-<name>.sock or skill-<name>.sock, where only the hosts (and ports) of
+that list may be reached. Re-read on SIGHUP and every 10 s.
+
 Options:
   --agent ID                      an agent to listen for (repeatable)
+  --workspace ID=DIR              agent ID's workspace, for its own skills (repeatable)
   --max-connections N             connections at once, all agents (default 256)
   --max-connections-per-agent N   connections at once, per agent (default 64)
   --max-bytes N                   bytes per connection, both ways (default 1073741824)
@@ -95,8 +117,53 @@ result<std::vector<net::prefix>> test_public_blocks() {
 
 }  // namespace
 
+/// Opens, re-lists or closes the scoped sockets of every agent to match its plugins and
+/// skills now; says what changed.
+void sync_scopes(egress::proxy& px, const std::vector<std::string>& agents,
+                 const std::map<std::string, std::string>& workspaces, std::set<std::string>& said, log::logger& lg) {
+  auto home = service::home_dir();
+  auto dir = service::runtime_dir() + "/egress";
+  std::map<std::string, egress::scope> wanted;  // by socket path
+  std::map<std::string, std::string> agent_of;
+  std::set<std::string> now_said;
+  for (auto& a : agents) {
+    auto ws = workspaces.count(a) ? workspaces.at(a) : home + "/agents/" + a;
+    std::vector<std::string> warnings;
+    auto scopes = egress::scopes_of(home, a, ws, warnings);
+    // Said once, not at every rescan; again when it comes back after it was fixed.
+    for (auto& w : warnings)
+      if (!said.count(w)) lg.warning("{}", w);
+    now_said.insert(warnings.begin(), warnings.end());
+    if (scopes.empty()) continue;
+    ::mkdir((dir + "/" + a).c_str(), 0700);
+    for (auto& sc : scopes) {
+      auto path = dir + "/" + a + "/" + sc.file;
+      agent_of[path] = a;
+      wanted.emplace(path, std::move(sc));
+    }
+  }
+  said = std::move(now_said);
+  for (auto& path : px.scoped_paths())
+    if (!wanted.count(path)) {
+      px.close_listener(path);
+      lg.info("closed '{}' (its plugin or skill is gone or lists no hosts now)", path);
+    }
+  for (auto& [path, sc] : wanted) {
+    std::vector<std::string> hosts;
+    for (auto& h : sc.list->hosts) hosts.push_back(h.text());
+    bool open = false;
+    for (auto& p : px.scoped_paths()) open = open || p == path;
+    if (auto s = px.listen_scoped(agent_of[path], sc.label, path, sc.list); !s)
+      lg.error("Failed to listen for {} of agent '{}' at '{}': {}", sc.label, agent_of[path], path, s.err().message);
+    else if (!open)
+      lg.info("{} of agent '{}': '{}', only {}", sc.label, agent_of[path], path,
+              hosts.empty() ? std::string("nothing (every entry was dropped)") : fmt::format("{}", fmt::join(hosts, ", ")));
+  }
+}
+
 int main(int argc, char** argv) {
   std::vector<std::string> agents;
+  std::map<std::string, std::string> workspaces;
   egress::limits lim;
   service::main_spec spec{
       .program = "weft-egress",
@@ -105,6 +172,14 @@ int main(int argc, char** argv) {
       .options = {{"--agent", "", "ID",
                    [&](std::string_view v) -> status {
                      agents.emplace_back(v);
+                     return {};
+                   }},
+                  {"--workspace", "", "ID=DIR",
+                   [&](std::string_view v) -> status {
+                     auto eq = v.find('=');
+                     if (eq == std::string_view::npos || eq == 0 || eq + 1 == v.size())
+                       return fail(errc::invalid_argument, "'{}' is not ID=DIR", v);
+                     workspaces[std::string(v.substr(0, eq))] = std::string(v.substr(eq + 1));
                      return {};
                    }},
                   {"--max-connections", "", "N", [&](std::string_view v) { return set_number(v, lim.max_connections); }},
@@ -123,12 +198,17 @@ int main(int argc, char** argv) {
     auto policy = std::make_shared<const egress::target_policy>(std::move(*blocks));
     egress::proxy px(m.rt->loop(), resolver, lim, [policy](const sockaddr* a) { return policy->refusal(a); },
                      [&audit](const egress::refusal& r) {
-                       audit.warning("refused agent '{}': {} {}: {}{}", r.agent, r.method, r.target,
+                       audit.warning("refused agent '{}'{}: {} {}: {}{}", r.agent, r.scope.empty() ? "" : " (" + r.scope + ")", r.method, r.target,
                                      r.status ? std::to_string(r.status) + " " : std::string(), r.reason);
                      });
     auto dir = service::runtime_dir() + "/egress";
     for (auto& a : agents)
       if (auto s = px.listen(a, dir + "/" + a + ".sock"); !s) return m.fail(s.err());
+    std::set<std::string> said;
+    auto sync = [&] { sync_scopes(px, agents, workspaces, said, m.log); };
+    sync();
+    m.rt->on_reload(sync);
+    m.rt->loop().every(std::chrono::seconds(10), sync);
     m.rt->on_stop([&] { px.close_listeners(); });
     m.rt->drain_until([&] { return px.connections() == 0; });
     m.log.info("listening for {} agent(s) in '{}'", agents.size(), dir);

@@ -61,8 +61,16 @@ struct lookup {
   std::string failed;   ///< the name did not resolve
 };
 
-lookup resolve_and_check(const std::string& host, std::uint16_t port, const proxy::check_fn& check) {
+lookup resolve_and_check(const std::string& host, std::uint16_t port, const proxy::check_fn& check,
+                         const plugin::allowlist* list) {
   lookup out;
+  // A scoped socket: the name must be on the list before it is looked up.
+  if (list) {
+    if (auto v = plugin::listed(*list, host, port); !v) {
+      out.refused = std::move(v.reason);
+      return out;
+    }
+  }
   addrinfo hints{};
   hints.ai_family = AF_UNSPEC;
   hints.ai_socktype = SOCK_STREAM;
@@ -71,6 +79,35 @@ lookup resolve_and_check(const std::string& host, std::uint16_t port, const prox
   auto service = std::to_string(port);
   if (int rc = ::getaddrinfo(host.c_str(), service.c_str(), &hints, &res); rc != 0) {
     out.failed = fmt::format("Failed to resolve '{}': {}", host, ::gai_strerror(rc));
+    return out;
+  }
+  if (list) {
+    std::vector<sockaddr_storage> all;
+    for (auto* ai = res; ai; ai = ai->ai_next) {
+      sockaddr_storage ss{};
+      std::memcpy(&ss, ai->ai_addr, ai->ai_addrlen);
+      all.push_back(ss);
+    }
+    ::freeaddrinfo(res);
+    // Every address must pass, or none is tried: a name that resolves to a listed public
+    // address and to a loopback one is refused whole.
+    if (auto v = plugin::allowed(*list, host, port, all); !v) {
+      out.refused = std::move(v.reason);
+      return out;
+    }
+    for (auto& ss : all) {
+      auto* sa = reinterpret_cast<const sockaddr*>(&ss);
+      // allowed() passed public addresses and declared ones; the general policy adds this
+      // host's own public addresses, which only a declaration lets through.
+      if (!check(sa).empty() && !plugin::declares(*list, sa)) {
+        auto text = net::address_text(sa);
+        out.refused = text == host ? fmt::format("{} is an address of this host, not declared in the network list", text)
+                                   : fmt::format("'{}' resolves to {}, an address of this host, not declared in the network list", host, text);
+        out.allowed.clear();
+        return out;
+      }
+      out.allowed.push_back(ss);
+    }
     return out;
   }
   for (auto* ai = res; ai; ai = ai->ai_next) {
@@ -120,6 +157,8 @@ bool target_policy::allowed_test_block(const net::prefix& p) {
 struct proxy::connection {
   event_loop* loop;
   std::string agent;
+  std::string scope;
+  std::shared_ptr<const plugin::allowlist> list;
   unique_fd client;
   event_loop::id watch = 0, timer = 0;
   std::string buf;  // read from the client; what follows the head is sent on
@@ -166,6 +205,36 @@ status proxy::listen(const std::string& agent, const std::string& path) {
   return {};
 }
 
+status proxy::listen_scoped(const std::string& agent, const std::string& scope, const std::string& path,
+                            std::shared_ptr<const plugin::allowlist> list) {
+  for (auto& l : _listeners)
+    if (l->path == path) {
+      l->list = std::move(list);
+      return {};
+    }
+  if (auto s = listen(agent, path); !s) return s;
+  _listeners.back()->scope = scope;
+  _listeners.back()->list = std::move(list);
+  return {};
+}
+
+void proxy::close_listener(const std::string& path) {
+  for (auto it = _listeners.begin(); it != _listeners.end(); ++it)
+    if ((*it)->path == path) {
+      if ((*it)->watch) _loop.unwatch((*it)->watch);
+      ::unlink(path.c_str());
+      _listeners.erase(it);
+      return;
+    }
+}
+
+std::vector<std::string> proxy::scoped_paths() const {
+  std::vector<std::string> out;
+  for (auto& l : _listeners)
+    if (l->list) out.push_back(l->path);
+  return out;
+}
+
 void proxy::close_listeners() {
   for (auto& l : _listeners) {
     if (l->watch) _loop.unwatch(l->watch);
@@ -186,13 +255,15 @@ void proxy::accept_from(listener& l) {
       over = fmt::format("too many connections at once ({}, the limit per agent)", _lim.max_connections_per_agent);
     if (!over.empty()) {
       send_now(c.get(), answer(503, over));
-      if (_on_refused) _on_refused({l.agent, "-", "-", 503, over});
+      if (_on_refused) _on_refused({l.agent, l.scope, "-", "-", 503, over});
       continue;
     }
     auto id = _next++;
     auto conn = std::make_unique<connection>();
     conn->loop = &_loop;
     conn->agent = l.agent;
+    conn->scope = l.scope;
+    conn->list = l.list;
     conn->client = std::move(c);
     auto w = _loop.watch(conn->client.get(), EPOLLIN, [this, id](std::uint32_t) { on_client_readable(id); });
     if (!w) continue;
@@ -230,7 +301,9 @@ void proxy::on_client_readable(std::uint64_t id) {
 void proxy::resolve(std::uint64_t id) {
   auto& c = *_conns.at(id);
   bool queued = _resolver.queued() < _lim.max_resolving &&
-                _resolver.submit([check = _check, host = c.req.host, port = c.req.port] { return resolve_and_check(host, port, *check); },
+                _resolver.submit([check = _check, list = c.list, host = c.req.host, port = c.req.port] {
+                                   return resolve_and_check(host, port, *check, list.get());
+                                 },
                                  [this, alive = _alive, id](lookup found) {
                                    if (!*alive || !_conns.count(id)) return;
                                    auto& c = *_conns.at(id);
@@ -294,7 +367,7 @@ void proxy::start_relay(std::uint64_t id) {
                            [this, id](fd_relay::end why, std::uint64_t, std::uint64_t) {
                              if (why == fd_relay::end::too_many_bytes && _on_refused) {
                                auto& c = *_conns.at(id);
-                               _on_refused({c.agent, c.req.method, c.req.target(), 0,
+                               _on_refused({c.agent, c.scope, c.req.method, c.req.target(), 0,
                                             fmt::format("more than {} bytes on one connection: closed", _lim.max_bytes)});
                              }
                              drop(id);
@@ -310,7 +383,7 @@ void proxy::refuse(std::uint64_t id, int status, std::string reason) {
   auto& c = *it->second;
   if (c.client) send_now(c.client.get(), answer(status, reason));
   if (_on_refused)
-    _on_refused({c.agent, c.have_request ? c.req.method : "-", c.have_request ? c.req.target() : "-", status, reason});
+    _on_refused({c.agent, c.scope, c.have_request ? c.req.method : "-", c.have_request ? c.req.target() : "-", status, reason});
   drop(id);
 }
 

@@ -30,6 +30,7 @@
 #include <weft/base/fd_relay.hh>
 #include <weft/base/net_address.hh>
 #include <weft/base/worker_pool.hh>
+#include <weft/plugin/allowlist.hh>
 
 namespace weft::egress {
 
@@ -65,6 +66,7 @@ class target_policy {
 /// One refusal, for the audit line: who, what, why.
 struct refusal {
   std::string agent;
+  std::string scope;   ///< "plugin:<name>" or "skill:<name>" for a scoped socket; empty for the agent's own
   std::string method;  ///< CONNECT, GET, … ("-" when the request never arrived)
   std::string target;  ///< "host:port" as asked, or "-"
   int status;          ///< the HTTP status answered
@@ -87,6 +89,19 @@ class proxy {
   /// errc::io with the path when it cannot.
   status listen(const std::string& agent, const std::string& path);
 
+  /// A plugin's or skill's own socket (`scope`: "plugin:<name>", "skill:<name>"): a target
+  /// must be on `list` by name and port before anything is resolved (plugin::listed, so a
+  /// name not on it is never looked up), then every address it resolves to must pass
+  /// plugin::allowed (public, or declared by the list); an address of this host passes only
+  /// when the list declares it. Listening again on a `path` already open only replaces its
+  /// list (connections in flight keep the one they started with).
+  status listen_scoped(const std::string& agent, const std::string& scope, const std::string& path,
+                       std::shared_ptr<const plugin::allowlist> list);
+  /// Stops listening on `path` (a scope that went away) and removes the socket file.
+  void close_listener(const std::string& path);
+  /// The paths of the scoped listeners open now.
+  std::vector<std::string> scoped_paths() const;
+
   /// Stops accepting; connections in flight go on (the drain waits for them).
   void close_listeners();
   /// Connections in flight (all states).
@@ -96,6 +111,8 @@ class proxy {
   struct connection;
   struct listener {
     std::string agent, path;
+    std::string scope;                              ///< empty: the agent's own socket
+    std::shared_ptr<const plugin::allowlist> list;  ///< scoped: what it may reach
     unique_fd fd;
     event_loop::id watch = 0;
   };

@@ -61,7 +61,9 @@ struct running {
   std::condition_variable cv;
   std::vector<egress::refusal> refused;
 
-  explicit running(egress::limits lim = {}) {
+  std::string scoped_sock = dir.path.string() + "/scoped.sock";
+
+  explicit running(egress::limits lim = {}, std::shared_ptr<const plugin::allowlist> list = nullptr) {
     auto l = event_loop::create();
     REQUIRE(l);
     loop = std::move(*l);
@@ -75,6 +77,7 @@ struct running {
       cv.notify_all();
     });
     REQUIRE(px->listen("a", sock));
+    if (list) REQUIRE(px->listen_scoped("a", "plugin:t", scoped_sock, list));
     th = std::thread([this] { loop->run(); });
   }
   ~running() {
@@ -83,11 +86,11 @@ struct running {
     px.reset();
     pool->stop();
   }
-  unique_fd client() {
+  unique_fd client(const std::string& path = {}) {
     unique_fd c(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
     sockaddr_un sa{};
     sa.sun_family = AF_UNIX;
-    std::snprintf(sa.sun_path, sizeof sa.sun_path, "%s", sock.c_str());
+    std::snprintf(sa.sun_path, sizeof sa.sun_path, "%s", path.empty() ? sock.c_str() : path.c_str());
     REQUIRE(::connect(c.get(), reinterpret_cast<sockaddr*>(&sa), sizeof sa) == 0);
     return c;
   }
@@ -269,5 +272,70 @@ TEST_CASE("target_policy: loopback and private refused, this host's addresses re
   for (const char* no : {"127.0.0.1/32", "10.0.0.0/8", "198.16.0.0/14", "0.0.0.0/0", "::/0", "::1/128"}) {
     CAPTURE(no);
     CHECK_FALSE(egress::target_policy::allowed_test_block(*net::parse_prefix(no)));
+  }
+}
+
+TEST_CASE("a scoped socket: only its list, by name and port before any lookup; a declared address passes") {
+  listener target, other, own("127.0.0.2");
+  auto list = std::make_shared<plugin::allowlist>();
+  for (auto e : {fmt::format("127.0.0.1:{}", target.port), fmt::format("127.0.0.2:{}", own.port),
+                 std::string("api.example.invalid")})
+    list->hosts.push_back(*plugin::parse_host_rule(e));
+  running p({}, list);
+  // On the list: tunnelled.
+  std::thread echo([&] {
+    unique_fd c(::accept4(target.fd.get(), nullptr, nullptr, SOCK_CLOEXEC));
+    auto got = read_until(c.get(), "ping");
+    send_all(c.get(), "pong");
+  });
+  {
+    auto c = p.client(p.scoped_sock);
+    send_all(c.get(), fmt::format("CONNECT 127.0.0.1:{} HTTP/1.1\r\n\r\nping", target.port));
+    CHECK(read_until(c.get(), "pong") == "HTTP/1.1 200 Connection established\r\n\r\npong");
+  }
+  echo.join();
+  // 127.0.0.2 plays an address of this host, refused for everyone: the list declares it.
+  std::thread echo2([&] {
+    unique_fd c(::accept4(own.fd.get(), nullptr, nullptr, SOCK_CLOEXEC));
+    send_all(c.get(), "hi");
+  });
+  {
+    auto c = p.client(p.scoped_sock);
+    send_all(c.get(), fmt::format("CONNECT 127.0.0.2:{} HTTP/1.1\r\n\r\n", own.port));
+    CHECK(read_until(c.get(), "hi") == "HTTP/1.1 200 Connection established\r\n\r\nhi");
+  }
+  echo2.join();
+  // Another port of a listed address, and a name not on the list (never looked up: the
+  // reason is the list's, not a resolver's).
+  {
+    auto c = p.client(p.scoped_sock);
+    send_all(c.get(), fmt::format("CONNECT 127.0.0.1:{} HTTP/1.1\r\n\r\n", other.port));
+    auto got = read_until(c.get());
+    CHECK(got.starts_with("HTTP/1.1 403 Forbidden\r\n"));
+    CHECK(got.find(fmt::format("port {} of '127.0.0.1' is not on the network list", other.port)) != std::string::npos);
+    auto r = p.refusal(1);
+    CHECK(r.scope == "plugin:t");
+    CHECK(r.status == 403);
+  }
+  {
+    auto c = p.client(p.scoped_sock);
+    send_all(c.get(), "GET http://leak-the-secret.evil.invalid/ HTTP/1.1\r\nHost: x\r\n\r\n");
+    auto got = read_until(c.get());
+    CHECK(got.find("X-Weft-Egress: refused") != std::string::npos);
+    CHECK(got.find("'leak-the-secret.evil.invalid' is not on the network list") != std::string::npos);
+    CHECK(p.refusal(2).reason == "'leak-the-secret.evil.invalid' is not on the network list");
+  }
+  // Listed, but it resolves to nothing here: the resolver's answer, 502.
+  {
+    auto c = p.client(p.scoped_sock);
+    send_all(c.get(), "CONNECT api.example.invalid:443 HTTP/1.1\r\n\r\n");
+    auto got = read_until(c.get());
+    CHECK(got.starts_with("HTTP/1.1 502 "));
+  }
+  // The agent's own socket is not narrowed by the list, and 127.0.0.2 stays refused there.
+  {
+    auto c = p.client();
+    send_all(c.get(), fmt::format("CONNECT 127.0.0.2:{} HTTP/1.1\r\n\r\n", own.port));
+    CHECK(read_until(c.get()).starts_with("HTTP/1.1 403 Forbidden\r\n"));
   }
 }

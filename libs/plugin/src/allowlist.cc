@@ -306,18 +306,32 @@ bool metadata_address(const sockaddr* addr) {
   return false;
 }
 
-verdict allowed(const allowlist& list, std::string_view url_or_host, std::uint16_t port,
-                std::span<const sockaddr_storage> resolved) {
-  auto no = [](std::string reason) { return verdict{false, std::move(reason)}; };
-  auto t = split_target(url_or_host, port);
-  if (!t.why.empty()) return no(std::move(t.why));
-  auto host = normalize_host(t.host);
-  if (!host) return no(host.err().message);
-  auto lit = literal_of(*host);
-  bool is_literal = lit.ss_family != 0;
+namespace {
 
-  const host_rule* by_host = nullptr;
+/// The entry a host and port match, or why none does.
+struct listing {
+  std::string why;  ///< empty: matched
+  std::string host;  ///< normalised
+  sockaddr_storage literal{};  ///< ss_family 0 unless the host is an IP literal
   const host_rule* match = nullptr;
+};
+
+listing find_listing(const allowlist& list, std::string_view url_or_host, std::uint16_t port) {
+  listing out;
+  auto t = split_target(url_or_host, port);
+  if (!t.why.empty()) {
+    out.why = std::move(t.why);
+    return out;
+  }
+  auto host = normalize_host(t.host);
+  if (!host) {
+    out.why = host.err().message;
+    return out;
+  }
+  out.host = *host;
+  out.literal = literal_of(*host);
+  bool is_literal = out.literal.ss_family != 0;
+  const host_rule* by_host = nullptr;
   for (auto& r : list.hosts) {
     bool hit = false;
     switch (r.k) {
@@ -331,24 +345,53 @@ verdict allowed(const allowlist& list, std::string_view url_or_host, std::uint16
     if (!hit) continue;
     if (!by_host) by_host = &r;
     if (std::binary_search(r.ports.begin(), r.ports.end(), t.port)) {
-      match = &r;
-      break;
+      out.match = &r;
+      return out;
     }
   }
-  if (!by_host) return no(fmt::format("'{}' is not on the network list", *host));
-  if (!match)
-    return no(fmt::format("port {} of '{}' is not on the network list (allowed: {})", t.port, *host,
-                          ports_text(by_host->ports)));
+  if (!by_host) out.why = fmt::format("'{}' is not on the network list", *host);
+  else
+    out.why = fmt::format("port {} of '{}' is not on the network list (allowed: {})", t.port, *host,
+                          ports_text(by_host->ports));
+  return out;
+}
+
+}  // namespace
+
+verdict listed(const allowlist& list, std::string_view url_or_host, std::uint16_t port) {
+  auto l = find_listing(list, url_or_host, port);
+  return l.match ? verdict{true, {}} : verdict{false, std::move(l.why)};
+}
+
+bool declares(const allowlist& list, const sockaddr* addr) {
+  auto a = unmapped(addr);
+  auto* ap = reinterpret_cast<const sockaddr*>(&a);
+  for (auto& r : list.hosts)
+    if (r.k == host_rule::kind::address && r.literal.contains(ap)) return true;
+  for (auto& b : list.allow_private)
+    if (b.contains(ap)) return true;
+  return false;
+}
+
+verdict allowed(const allowlist& list, std::string_view url_or_host, std::uint16_t port,
+                std::span<const sockaddr_storage> resolved) {
+  auto no = [](std::string reason) { return verdict{false, std::move(reason)}; };
+  auto l = find_listing(list, url_or_host, port);
+  if (!l.match) return no(std::move(l.why));
+  const auto* match = l.match;
+  const auto& host = l.host;
+  auto lit = l.literal;
+  bool is_literal = lit.ss_family != 0;
 
   std::vector<sockaddr_storage> addrs(resolved.begin(), resolved.end());
   if (addrs.empty()) {
-    if (!is_literal) return no(fmt::format("'{}' has no resolved address to check", *host));
+    if (!is_literal) return no(fmt::format("'{}' has no resolved address to check", host));
     addrs.push_back(lit);
   }
   for (auto& raw : addrs) {
     auto* sa = reinterpret_cast<const sockaddr*>(&raw);
     if (sa->sa_family != AF_INET && sa->sa_family != AF_INET6)
-      return no(fmt::format("'{}' resolves to an address that is not an internet address", *host));
+      return no(fmt::format("'{}' resolves to an address that is not an internet address", host));
     auto a = unmapped(sa);
     auto* ap = reinterpret_cast<const sockaddr*>(&a);
     auto text = net::address_text(ap);
@@ -360,7 +403,7 @@ verdict allowed(const allowlist& list, std::string_view url_or_host, std::uint16
         in_block = true;
         exact = exact || exact_block(b);
       }
-    auto what = is_literal ? fmt::format("{}", text) : fmt::format("'{}' resolves to {}, which", *host, text);
+    auto what = is_literal ? fmt::format("{}", text) : fmt::format("'{}' resolves to {}, which", host, text);
     if (metadata_address(ap)) {
       if (named || exact) continue;
       return no(fmt::format("{} is a cloud metadata address; the network list must name it exactly", what));

@@ -361,14 +361,17 @@ std::vector<service_spec> derived_services(const config& c,
   // their delegate processes when Claude Code uses its own login, so it must reach Anthropic):
   // one UNIX socket per agent ($WEFT_RUNTIME_DIR/egress/<id>.sock), the only way out of
   // their network namespaces.
+  // The plugin host goes out only for the plugins whose manifest lists hosts, each through a
+  // socket of its own where only its list is reachable (as a skill's commands do).
   auto goes_out = [&](const agent_settings& a, std::string_view family) {
     if (a.network != tool_network::public_internet || !contains(a.tools.families, family)) return false;
-    return family == "shell" || family == "git" || (family == "delegate" && c.delegation.auth == delegate_auth::login);
+    return family == "shell" || family == "git" || family == "plugins" ||
+           (family == "delegate" && c.delegation.auth == delegate_auth::login);
   };
   std::vector<std::string> egress_args;
   for (auto& [id, a] : c.agents)
-    if (goes_out(a, "shell") || goes_out(a, "git") || goes_out(a, "delegate"))
-      egress_args.insert(egress_args.end(), {"--agent", id});
+    if (goes_out(a, "shell") || goes_out(a, "git") || goes_out(a, "delegate") || goes_out(a, "plugins"))
+      egress_args.insert(egress_args.end(), {"--agent", id, "--workspace", id + "=" + workspace_of(c, a)});
   if (!egress_args.empty()) {
     auto* e = add("egress", "weft-egress", "egress", {"bus"});
     e->args = std::move(egress_args);

@@ -69,6 +69,7 @@ result<skill> make_skill(const frontmatter& fm, std::string path, std::string or
     else if (k == "argument-hint" || k == "argument_hint") s.argument_hint = as_text(v);
     else if (k == "allowed-tools" || k == "allowed_tools") s.allowed_tools = as_list(v);
     else if (k == "variables") s.variables = as_list(v);
+    else if (k == "network") s.network = as_list(v);
     else if (k == "user-invocable") s.user_invocable = truthy(as_text(v));
     else if (k == "disable-model-invocation") s.disable_model_invocation = truthy(as_text(v));
     else if (k == "metadata" && v.k == fm_value::kind::map)

@@ -78,6 +78,16 @@ struct verdict {
 verdict allowed(const allowlist& list, std::string_view url_or_host, std::uint16_t port,
                 std::span<const sockaddr_storage> resolved);
 
+/// The first half of allowed(): whether the host and port are on the list at all, before
+/// any name is resolved (the egress asks this first, so a name not on the list is never
+/// looked up — no data leaves through DNS either).
+verdict listed(const allowlist& list, std::string_view url_or_host, std::uint16_t port);
+
+/// Whether the list names `addr` itself: an IP-literal entry or an allow_private block that
+/// covers it (an address the admin declared, which the egress then lets through although
+/// it would refuse it for everyone else).
+bool declares(const allowlist& list, const sockaddr* addr);
+
 /// A host as the allowlist compares it: lower case, one trailing dot removed, an
 /// internationalised name in its ASCII form, an IPv6 literal without brackets. Errors
 /// (errc::invalid_argument) for text that is no host name: empty labels, characters a name

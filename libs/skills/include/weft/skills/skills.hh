@@ -20,6 +20,10 @@ struct skill {
   std::string version, license, compatibility, argument_hint;
   std::vector<std::string> allowed_tools;  ///< allowed-tools / allowed_tools
   std::vector<std::string> variables;
+  /// network: the hosts the commands of this skill may reach (entries as in a plugin
+  /// manifest: "api.example.com", "*.example.org:8443", "203.0.113.7:8080"); empty: the
+  /// agent's own network policy applies. Checked where it is used (egress, shell tool).
+  std::vector<std::string> network;
   bool user_invocable = true;
   bool disable_model_invocation = false;
   std::map<std::string, std::string> metadata;  ///< metadata: plus every other key
