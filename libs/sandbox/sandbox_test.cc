@@ -15,6 +15,7 @@
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include "tests/tcp_listener.hh"
 #include "tests/temp_dir.hh"
 
 using namespace weft;
@@ -161,6 +162,44 @@ TEST_CASE("seccomp: deny_network refuses every socket family but AF_UNIX") {
     return 0;
   });
   CHECK(rc == 0);
+}
+
+TEST_CASE("tcp_ports: connect only to the allowed ports, no bind; the process that prepared it is not confined") {
+  if (sandbox::landlock_abi() < 4) {
+    auto t = sandbox::tcp_ports::prepare({1});
+    REQUIRE(!t);
+    CHECK(t.err().message.find("Failed to confine TCP ports") != std::string::npos);
+    MESSAGE("skipped: Landlock ABI " << sandbox::landlock_abi() << " has no network rules");
+    return;
+  }
+  weft::test::tcp_listener allowed, other;
+  auto rules = sandbox::tcp_ports::prepare({allowed.port});
+  REQUIRE_MESSAGE(rules, (rules ? "" : rules.err().message));
+  auto connect_to = [](std::uint16_t port) {
+    int s = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (s < 0) return errno;
+    sockaddr_in sa{};
+    sa.sin_family = AF_INET;
+    sa.sin_port = htons(port);
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    int rc = ::connect(s, reinterpret_cast<sockaddr*>(&sa), sizeof sa) == 0 ? 0 : errno;
+    ::close(s);
+    return rc;
+  };
+  int rc = in_child([&] {
+    if (rules->apply()) return 10;
+    if (connect_to(allowed.port) != 0) return 11;
+    if (connect_to(other.port) != EACCES) return 12;
+    // No listening of its own either.
+    int s = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in sa{};
+    sa.sin_family = AF_INET;
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (::bind(s, reinterpret_cast<sockaddr*>(&sa), sizeof sa) != -1 || errno != EACCES) return 13;
+    return 0;
+  });
+  CHECK(rc == 0);
+  CHECK(connect_to(other.port) == 0);  // the parent is not confined
 }
 
 TEST_CASE("rlimits are lowered, never raised") {

@@ -1906,7 +1906,7 @@ TEST_CASE("derived_services: the plugins family is the WASM plugin host, one per
   CHECK(it->env.at("WEFT_AGENT") == "r");
   CHECK(it->sandbox.enabled);
   CHECK(it->sandbox.own_network);
-  CHECK(it->sandbox.deny_network);  // no internet socket of its own: http_fetch goes through the egress socket
+  CHECK(it->sandbox.deny_network);  // network "none": no internet socket at all
   CHECK(std::find(it->sandbox.read_write.begin(), it->sandbox.read_write.end(), "/w/r") != it->sandbox.read_write.end());
   // The plugins come from the admin's tree, outside the workspace, read-only.
   CHECK(it->env.at("WEFT_PLUGINS_DIR") == "/h/plugins/r");
@@ -1925,6 +1925,8 @@ TEST_CASE("derived_services: the plugins family is the WASM plugin host, one per
   REQUIRE(host != dp.end());
   CHECK(host->env.at("WEFT_NETWORK") == "public");
   CHECK(host->after == std::vector<std::string>{"bus", "egress"});
+  CHECK_FALSE(host->sandbox.deny_network);  // its relays to the egress, in its own namespace
+  CHECK(host->sandbox.own_network);
   auto eg = std::find_if(dp.begin(), dp.end(), [](auto& s) { return s.name == "egress"; });
   REQUIRE(eg != dp.end());
   CHECK(eg->args == std::vector<std::string>{"--agent", "r", "--workspace", "r=/w/r"});

@@ -46,9 +46,13 @@ std::string_view status_text(int status) {
 
 std::string answer(int status, std::string_view reason) {
   auto body = fmt::format("weft egress: {}\n", reason);
+  // The reason in a header too: a client of a CONNECT (libcurl) never sees the body.
+  std::string header(reason.substr(0, 512));
+  for (auto& c : header)
+    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) c = ' ';
   return fmt::format("HTTP/1.1 {} {}\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: {}\r\n"
-                     "X-Weft-Egress: refused\r\nConnection: close\r\n\r\n{}",
-                     status, status_text(status), body.size(), body);
+                     "X-Weft-Egress: refused\r\nX-Weft-Egress-Reason: {}\r\nConnection: close\r\n\r\n{}",
+                     status, status_text(status), body.size(), header, body);
 }
 
 /// Best effort: the answers are small and the socket's buffer is empty, so one send fits.

@@ -382,3 +382,37 @@ TEST_CASE("witness: the monitor's alerts from 'monitor' only, releases from the 
   CHECK((*recs)[1].kind == "quarantine_released");
   CHECK((*recs)[1].subject == "agent/main");
 }
+
+TEST_CASE("witness_log: plugin events are recorded only from a plugin host, for its own agent") {
+  namespace mem = proto::memory_v1;
+  namespace bus = proto::bus_v1;
+  test::temp_dir home{"weft-witness-plugin"};
+  auto event = [](std::string from, std::string payload) {
+    bus::envelope env;
+    env.v = 1;
+    env.kind = bus::kind::event;
+    env.type = std::string(mem::plugin_event::type_name);
+    env.from = std::move(from);
+    return ipc::message{env, std::move(payload)};
+  };
+  mem::plugin_event e{"hostile-oob-load", "read_far", "trap", "TrapOutOfBounds", "out of bounds memory access"};
+  {
+    auto w = witness_log::open(home.path);
+    REQUIRE_MESSAGE(w, (w ? "" : w.err().message));
+    auto topics = witness_log::topics();
+    CHECK(std::find(topics.begin(), topics.end(), mem::plugin_event::type_name) != topics.end());
+    // An agent, another tool, a malformed address: not a plugin host's word.
+    for (auto from : {"agent/main", "tool/fs/main", "tool/plugins/", "tool/plugins/a/b", "ctl/3"})
+      (*w)->on_event(event(from, wire::encode(e)));
+    (*w)->on_event(event("tool/plugins/main", wire::encode(e)));
+    (*w)->on_event(event("tool/plugins/main", "\xc1"));  // malformed: nothing, no crash
+    (*w)->sync();
+  }
+  auto recs = witness::read_records(home.path / "audit");
+  REQUIRE_MESSAGE(recs, (recs ? "" : recs.err().message));
+  REQUIRE(recs->size() == 1);
+  CHECK((*recs)[0].actor == "tool/plugins/main");
+  CHECK((*recs)[0].kind == "plugin_trap");
+  CHECK((*recs)[0].subject == "plugin/main/hostile-oob-load");
+  CHECK((*recs)[0].detail == "tool read_far: TrapOutOfBounds: out of bounds memory access");
+}

@@ -61,6 +61,7 @@ void witness_log::record(std::string_view actor, std::string_view kind, std::str
 std::vector<std::string_view> witness_log::topics() {
   return {proto::chat_v1::explanation::type_name, proto::bus_v1::access_denied::type_name,
           proto::memory_v1::tool_called::type_name, proto::memory_v1::mail_sent::type_name,
+          proto::memory_v1::plugin_event::type_name,
           proto::monitor_v1::alert::type_name, proto::bus_v1::agent_released::type_name};
 }
 
@@ -96,6 +97,19 @@ void witness_log::on_event(const ipc::message& m) {
     if (m.env.from != "bus") return;  // the bus lifted it, on the admin's authenticated word
     if (auto e = m.as<bus::agent_released>())
       record(e->by, "quarantine_released", ipc::addr::agent(e->agent), fmt::format("released by {} at the bus", e->by));
+  } else if (m.is(mem::plugin_event::type_name)) {
+    // Only a plugin host says what it did, and only of its own agent's plugins: the agent
+    // is the last segment of its bus-stamped address.
+    constexpr std::string_view prefix = "tool/plugins/";
+    if (m.env.from.rfind(prefix, 0) != 0 || m.env.from.size() == prefix.size()) return;
+    auto agent = m.env.from.substr(prefix.size());
+    if (agent.find('/') != std::string::npos) return;
+    if (auto e = m.as<mem::plugin_event>()) {
+      auto detail = e->detail.substr(0, 1024);
+      record(m.env.from, "plugin_" + e->kind.substr(0, 32), fmt::format("plugin/{}/{}", agent, e->plugin),
+             fmt::format("{}{}{}", e->tool.empty() ? std::string() : "tool " + e->tool + ": ",
+                         e->code.empty() ? std::string() : e->code + ": ", detail));
+    }
   } else if (m.is(mem::mail_sent::type_name)) {
     if (m.env.from != "tool/email") return;  // only the process that sends mail says it did
     if (auto e = m.as<mem::mail_sent>())

@@ -18,6 +18,7 @@
 #include <weft/plugin/profile.hh>
 #include <weft/wasm/engine.hh>
 
+#include "services/plugin-host/fetch.hh"
 #include "services/plugin-host/kv_store.hh"
 
 namespace weft::plugin_host {
@@ -34,6 +35,8 @@ constexpr std::int32_t e(abi::error x) { return static_cast<std::int32_t>(x); }
 constexpr std::uint32_t max_path_bytes = 4096;
 /// The largest file file_read hands a plugin or file_write takes from it.
 constexpr std::uint64_t max_file_bytes = 0x7fffffff;
+/// The longest request body an http_fetch may send.
+constexpr std::uint32_t max_fetch_body = 1u << 20;
 
 bool valid_utf8(std::string_view s) {
   std::size_t i = 0;
@@ -152,6 +155,10 @@ struct plugin_host::plugin_rt {
   std::optional<std::string> result_data;
   bool result_is_error = false;
   std::uint32_t log_lines = 0;
+  std::uint32_t fetches = 0;
+  std::string tool;    // the tool being called, for events
+  std::string denial;  // why a host function answered DENIED
+  std::chrono::steady_clock::time_point started{};
   // Traps.
   std::uint32_t traps_in_row = 0;
   bool disabled = false;
@@ -193,6 +200,7 @@ void plugin_host::load_one(const std::string& name) {
   plugin_status refused{.name = name};
   auto refuse = [&](std::string why) {
     _log.error("Failed to load plugin '{}': {}", name, why);
+    if (_opts.on_event) _opts.on_event({name, "", "refused", "", why});
     refused.error = std::move(why);
     _refused.push_back(std::move(refused));
   };
@@ -258,7 +266,10 @@ void plugin_host::load_one(const std::string& name) {
     auto text = c.memory.read_string(ptr, len, max_path_bytes);
     if (!text || !valid_utf8(*text)) return e(abi::error::invalid);
     auto r = plugin::workspace_relative(*text);
-    if (!r) return e(abi::error::denied);
+    if (!r) {
+      p->denial = fmt::format("'{}': {}", text->substr(0, 256), r.err().message);
+      return e(abi::error::denied);
+    }
     rel = *r;
     auto full = rel == "." ? ws.root() : ws.root() + "/" + rel;
     auto beneath = [&](const std::string& base) {
@@ -267,18 +278,34 @@ void plugin_host::load_one(const std::string& name) {
     auto& rw = p->profile.sandbox.read_write;
     auto& ro = p->profile.sandbox.read_only;
     bool ok = std::any_of(rw.begin(), rw.end(), beneath) || (!write && std::any_of(ro.begin(), ro.end(), beneath));
+    if (!ok) p->denial = fmt::format("'{}' is not beneath a path the manifest {} and the agent grants", rel, write ? "may write" : "may read");
     return ok ? 0 : e(abi::error::denied);
   };
-  auto fs_error = [](const error& err) -> std::int32_t {
-    if (tool::is(err, tool::error_code::denied)) return e(abi::error::denied);
+  auto fs_error = [p](const error& err) -> std::int32_t {
+    if (tool::is(err, tool::error_code::denied) || err.message.find(std::strerror(ELOOP)) != std::string::npos) {
+      p->denial = err.message;
+      return e(abi::error::denied);
+    }
     if (err.message.find(std::strerror(ENOENT)) != std::string::npos) return e(abi::error::not_found);
-    if (err.message.find(std::strerror(ELOOP)) != std::string::npos) return e(abi::error::denied);
     return e(abi::error::io);
   };
 
   auto sig = [](hf f) { return to_wasm(abi::signature_of(f)); };
+  // A host function that answers DENIED says so in the log and to on_event (the audit
+  // record), with the reason it left in p->denial.
   auto add = [&](hf f, wasm::host_fn fn) {
-    if (p->profile.grants(f)) p->host.push_back({std::string(abi::import_module), std::string(plugin::name_of(f)), sig(f), std::move(fn)});
+    if (!p->profile.grants(f)) return;
+    wasm::host_fn reported = [p, f, fn = std::move(fn), &log, on_event = _opts.on_event](wasm::host_call& c) -> result<values> {
+      p->denial.clear();
+      auto r = fn(c);
+      if (r && r->size() == 1 && (*r)[0].as_i32() == e(abi::error::denied)) {
+        auto detail = fmt::format("{} refused: {}", plugin::name_of(f), p->denial.empty() ? "not allowed" : p->denial);
+        log.warning("plugin '{}' (tool '{}'): {}", p->name, p->tool, detail);
+        if (on_event) on_event({p->name, p->tool, "denied", "DENIED", detail});
+      }
+      return r;
+    };
+    p->host.push_back({std::string(abi::import_module), std::string(plugin::name_of(f)), sig(f), std::move(reported)});
   };
   add(hf::log, [p, &log, lines_max, status_of](wasm::host_call& c) -> result<values> {
     auto level = c.args[0].as_i32();
@@ -411,11 +438,73 @@ void plugin_host::load_one(const std::string& name) {
     }
     return status_of(0);
   });
-  add(hf::http_fetch, [p, &log, status_of](wasm::host_call&) -> result<values> {
+  // http_fetch: (method, method_len, url, url_len, headers, headers_len, body, body_len,
+  // buf, cap, status) -> i32, through the plugin's socket at the egress proxy.
+  std::string proxy;
+  if (p->profile.grants(hf::http_fetch) && _opts.proxy_for) proxy = _opts.proxy_for(name);
+  add(hf::http_fetch, [p, &log, status_of, proxy, rules = &_fetch_rules,
+                       max_fetches = _opts.fetches_per_call](wasm::host_call& c) -> result<values> {
     if (!p->in_call) return status_of(e(abi::error::state));
-    log.warning("plugin '{}': http_fetch refused: this build does not route plugin requests through the egress path",
-                p->name);
-    return status_of(e(abi::error::denied));
+    if (p->fetches >= max_fetches) return status_of(e(abi::error::limit));
+    ++p->fetches;
+    auto text = [&](int i, std::uint32_t max) -> std::optional<std::string> {
+      auto len = c.args[i + 1].as_u32();
+      if (len > max) return std::nullopt;
+      auto t = c.memory.read_string(c.args[i].as_u32(), len, max);
+      if (!t) return std::nullopt;
+      return std::move(*t);
+    };
+    auto method = text(0, 8);
+    auto url = text(2, 8192);
+    auto headers = text(4, 16 * 1024);
+    if (!method || !url || !headers || !valid_utf8(*url)) return status_of(e(abi::error::invalid));
+    static constexpr std::string_view methods[] = {"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD"};
+    if (std::find(std::begin(methods), std::end(methods), *method) == std::end(methods)) return status_of(e(abi::error::invalid));
+    if (!url->starts_with("http://") && !url->starts_with("https://")) return status_of(e(abi::error::invalid));
+    if (c.args[7].as_u32() > max_fetch_body) return status_of(e(abi::error::too_large));
+    auto body = text(6, max_fetch_body);
+    if (!body) return status_of(e(abi::error::invalid));
+    auto buf = c.args[8].as_u32(), cap = c.args[9].as_u32(), status_at = c.args[10].as_u32();
+    if ((cap > 0 && !c.memory.span(buf, cap)) || !c.memory.span(status_at, 4)) return status_of(e(abi::error::invalid));
+    auto lines = parse_headers(*headers);
+    if (!lines) return status_of(e(abi::error::invalid));
+    // The name and port must be on the manifest's list before anything leaves this process;
+    // the egress checks again, and checks every address the name resolves to.
+    if (auto v = plugin::listed(p->manifest.permissions.network, *url, 0); !v) {
+      p->denial = fmt::format("{} {}: {}", *method, url->substr(0, 256), v.reason);
+      return status_of(e(abi::error::denied));
+    }
+    if (proxy.empty()) return status_of(e(abi::error::io));
+    // This thread connects only to the relays from now on (once per thread: the rules stack).
+    static thread_local bool confined = false;
+    if (!confined && *rules) {
+      if (const char* step = (*rules)->apply()) {
+        log.error("plugin '{}': Failed to confine this thread's TCP connects ({}: {}); fetch refused", p->name, step,
+                  std::strerror(errno));
+        return status_of(e(abi::error::io));
+      }
+      confined = true;
+    }
+    auto left = std::chrono::milliseconds(p->profile.limits.time_ms) -
+                std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - p->started);
+    if (left <= std::chrono::milliseconds(0)) return status_of(e(abi::error::limit));
+    fetch_request r{.method = *method, .url = *url, .headers = std::move(*lines), .body = std::move(*body),
+                    .timeout = std::min(left, std::chrono::milliseconds(30000)), .keep = cap};
+    auto a = fetch_via(proxy, r);
+    if (a.denied) {
+      p->denial = fmt::format("{} {}: {}", *method, url->substr(0, 256), a.error);
+      return status_of(e(abi::error::denied));
+    }
+    if (a.too_large || a.status == 0) {
+      log.info("plugin '{}' (tool '{}'): http_fetch {} {}: {}", p->name, p->tool, *method, url->substr(0, 256), a.error);
+      return status_of(e(a.too_large ? abi::error::limit : abi::error::io));
+    }
+    std::int32_t st = static_cast<std::int32_t>(a.status);
+    auto room = c.memory.span(status_at, 4);
+    std::memcpy(room->data(), &st, 4);  // wasm memory is little-endian, as is this host
+    if (a.length > static_cast<std::uint64_t>(INT32_MAX)) return status_of(e(abi::error::too_large));
+    if (cap > 0) std::memcpy(c.memory.span(buf, cap)->data(), a.body.data(), a.body.size());
+    return status_of(static_cast<std::int32_t>(a.length));
   });
   _plugins.push_back(std::move(rt));
   _log.info("plugin '{}' {} loaded: {} tools, host functions {}", name, p->manifest.version, p->manifest.tools.size(),
@@ -468,11 +557,16 @@ result<tools::tool::result> plugin_host::call(const std::string& plugin, const s
                                       "restart tool-plugins-{} to enable it again",
                                       plugin, p.traps_in_row, code, message, _ws.agent());
       _log.error("{}", p.disabled_reason);
+      if (_opts.on_event) {
+        _opts.on_event({plugin, tool_name, "trap", code, message});
+        _opts.on_event({plugin, tool_name, "disabled", code, p.disabled_reason});
+      }
       auto r = failed(code, message + "; " + p.disabled_reason);
       return r;
     }
     _log.warning("plugin '{}': tool '{}' trapped ({}: {}); the instance is made again for the next call", plugin,
                  tool_name, code, message);
+    if (_opts.on_event) _opts.on_event({plugin, tool_name, "trap", code, message});
     return failed(code, message + "; the plugin is restarted for the next call");
   };
   auto call_export = [&](std::string_view name, std::vector<wasm::value> a) { return p.instance->call(name, a); };
@@ -502,6 +596,7 @@ result<tools::tool::result> plugin_host::call(const std::string& plugin, const s
       p.disabled_reason = fmt::format("plugin '{}' was built for ABI version {}, this host runs version {}", plugin,
                                       v->empty() ? -1 : (*v)[0].as_i32(), abi::version);
       _log.error("{}", p.disabled_reason);
+      if (_opts.on_event) _opts.on_event({plugin, tool_name, "disabled", "Disabled", p.disabled_reason});
       return failed("Disabled", p.disabled_reason);
     }
   }
@@ -520,7 +615,9 @@ result<tools::tool::result> plugin_host::call(const std::string& plugin, const s
   p.result_data.reset();
   p.result_is_error = false;
   p.log_lines = 0;
-  auto started = std::chrono::steady_clock::now();
+  p.fetches = 0;
+  p.tool = tool_name;
+  auto started = p.started = std::chrono::steady_clock::now();
   auto r = call_export(t->export_name, {wasm::value::i32(at), wasm::value::i32(len)});
   auto took = std::chrono::steady_clock::now() - started;
   p.in_call = false;

@@ -14,10 +14,19 @@
 /// `max_traps` traps in a row disable the plugin. One call per plugin at a time (a mutex
 /// per plugin: the engine is single-threaded); different plugins run side by side.
 ///
-/// The host functions are those of docs/guides/plugins.md "Host API"; http_fetch answers
-/// WEFT_E_DENIED in this build (it is not routed through the egress path yet).
+/// The host functions are those of docs/guides/plugins.md "Host API". http_fetch goes through
+/// the plugin's own socket at the egress proxy (through the relay `proxy_for` gives it),
+/// where only the hosts of its manifest are reachable; the host checks the name against the
+/// list first. The thread that makes a fetch is first confined to TCP connects to the relays'
+/// ports (set_fetch_rules: Landlock network rules), so even a host escaped from the engine
+/// reaches nothing else from there.
+///
+/// What it refuses, contains or disables is reported to `on_event` (the witness chain's
+/// PluginEvent): a plugin refused at load, a trap, a plugin disabled, a host function that
+/// denied a path or a host.
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -26,10 +35,19 @@
 
 #include <weft/base/log.hh>
 #include <weft/plugin/manifest.hh>
+#include <weft/sandbox/sandbox.hh>
 #include <weft/toolserver/tool.hh>
 #include <weft/toolserver/workspace.hh>
 
 namespace weft::plugin_host {
+
+/// Something the host refused, contained or disabled, for the audit record.
+struct plugin_event {
+  std::string plugin, tool;
+  std::string kind;  ///< refused, trap, disabled, denied
+  std::string code;  ///< TrapOutOfBounds, Timeout, DENIED, …
+  std::string detail;
+};
 
 struct host_options {
   /// The folder of the agent's plugin folders ($WEFT_PLUGINS_DIR); empty: no plugins.
@@ -42,6 +60,14 @@ struct host_options {
       plugin::host_function::file_write, plugin::host_function::http_fetch};
   /// Whether the agent may reach the network at all ($WEFT_NETWORK = "public").
   bool network = false;
+  /// The HTTP proxy URL for a plugin's fetches (a relay to its socket at the egress), asked
+  /// once at load for each plugin granted http_fetch; empty or unset: its fetches answer
+  /// WEFT_E_IO.
+  std::function<std::string(const std::string& plugin)> proxy_for;
+  /// Called on the thread that saw it (a tool worker, or the loader's).
+  std::function<void(const plugin_event&)> on_event;
+  /// http_fetch requests one call may make; more answer WEFT_E_LIMIT.
+  std::uint32_t fetches_per_call = 16;
   /// Traps in a row after which a plugin is disabled until the host restarts.
   std::uint32_t max_traps = 3;
   /// Log lines one call (or `_initialize`) may write; more answer WEFT_E_LIMIT.
@@ -75,6 +101,10 @@ class plugin_host {
   std::vector<tools::tool_def> tools();
   std::vector<plugin_status> status() const;
 
+  /// The rules each thread applies to itself before its first fetch (nullptr: none, where
+  /// the kernel has no Landlock network rules). Set once, before the first call.
+  void set_fetch_rules(std::shared_ptr<const sandbox::tcp_ports> rules) { _fetch_rules = std::move(rules); }
+
   /// Runs `<plugin>__<tool>`-style calls without a bus (the tool_defs call this).
   result<tools::tool::result> call(const std::string& plugin, const std::string& tool, const nlohmann::json& args);
 
@@ -89,6 +119,7 @@ class plugin_host {
   log::logger& _log;
   std::vector<std::unique_ptr<plugin_rt>> _plugins;
   std::vector<plugin_status> _refused;
+  std::shared_ptr<const sandbox::tcp_ports> _fetch_rules;
 };
 
 /// "c-wordcount__word_count"

@@ -85,7 +85,10 @@ int main(int argc, char** argv) {
       e.message_id = m.message_id;
       e.recipients = m.recipients;
       e.subject_sha256 = m.subject_sha256;
-      if (auto p = rt.bus().publish(e); !p) lg.error("Failed to publish MailSent for <{}>: {}", m.message_id, p.err().message);
+      // Sent from a tool worker: the bus client belongs to the loop thread.
+      rt.loop().post([&rt, &lg, e = std::move(e)] {
+        if (auto p = rt.bus().publish(e); !p) lg.error("Failed to publish MailSent for <{}>: {}", e.message_id, p.err().message);
+      });
       lg.info("agent '{}' sent <{}> from '{}' to {} recipient{}", m.agent, m.message_id, m.account, m.recipients.size(),
               m.recipients.size() == 1 ? "" : "s");
     };

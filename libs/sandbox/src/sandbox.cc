@@ -524,3 +524,62 @@ const char* command_filter::apply_in_child() const noexcept {
 }
 
 }  // namespace weft::sandbox
+
+namespace weft::sandbox {
+
+namespace {
+
+// Landlock's network access rights and rule type (ABI 4), absent from older kernel headers.
+constexpr std::uint64_t net_bind_tcp = 1ULL << 0;
+constexpr std::uint64_t net_connect_tcp = 1ULL << 1;
+constexpr int rule_net_port = 2;
+struct net_port_attr {
+  std::uint64_t allowed_access;
+  std::uint64_t port;
+};
+
+}  // namespace
+
+result<tcp_ports> tcp_ports::prepare(const std::vector<std::uint16_t>& connect_ports) {
+  int abi = landlock_abi();
+  if (abi < 4)
+    return fail(errc::unavailable, "Failed to confine TCP ports: {}",
+                abi == 0 ? std::string("Landlock is not available in this kernel")
+                         : fmt::format("Landlock ABI {} has no network rules (4 or later needed)", abi));
+  ruleset_attr attr{0, net_bind_tcp | net_connect_tcp, 0};
+  long fd = ::syscall(SYS_landlock_create_ruleset, &attr, 2 * sizeof(std::uint64_t), 0);
+  if (fd < 0) return fail(errc::io, "Failed to create a Landlock ruleset for TCP ports: {}", std::strerror(errno));
+  tcp_ports t;
+  t._fd = static_cast<int>(fd);
+  for (auto port : connect_ports) {
+    net_port_attr rule{net_connect_tcp, port};
+    if (::syscall(SYS_landlock_add_rule, t._fd, rule_net_port, &rule, 0) != 0)
+      return fail(errc::io, "Failed to allow TCP port {} in a Landlock ruleset: {}", port, std::strerror(errno));
+  }
+  return t;
+}
+
+tcp_ports& tcp_ports::operator=(tcp_ports&& o) noexcept {
+  if (this != &o) {
+    if (_fd >= 0) ::close(_fd);
+    _fd = o._fd;
+    o._fd = -1;
+  }
+  return *this;
+}
+
+tcp_ports::~tcp_ports() {
+  if (_fd >= 0) ::close(_fd);
+}
+
+const char* tcp_ports::apply() const noexcept {
+  if (_fd < 0) {
+    errno = EBADF;
+    return "the TCP port rules (not prepared)";
+  }
+  if (::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) return "prctl(PR_SET_NO_NEW_PRIVS)";
+  if (::syscall(SYS_landlock_restrict_self, _fd, 0) != 0) return "landlock_restrict_self (TCP ports)";
+  return nullptr;
+}
+
+}  // namespace weft::sandbox

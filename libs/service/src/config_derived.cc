@@ -415,12 +415,13 @@ std::vector<service_spec> derived_services(const config& c,
       if (family == "delegate") configure_delegate(c, a, workspace, *s);
       if (family == "plugins") {
         // The plugins are read from the admin's tree, outside the workspace (the agent's
-        // tools cannot add one or widen a manifest), read-only; the host opens no internet
-        // socket of its own (http_fetch goes through the egress proxy's UNIX socket).
+        // tools cannot add one or widen a manifest), read-only. Without network, no internet
+        // socket at all; with it, only the relays to the plugins' egress sockets in its own
+        // namespace (and the fetching threads confined to their ports).
         auto dir = plugins_dir(home_dir(c.home), id);
         s->env["WEFT_PLUGINS_DIR"] = dir;
         sb.read_only.push_back(dir);
-        sb.deny_network = true;
+        sb.deny_network = !egress;
       }
       if (family == "git" && !c.tools.git.author.empty()) s->env["WEFT_GIT_AUTHOR"] = c.tools.git.author;
       if (family == "cargo") configure_cargo(c.tools.cargo, *s);

@@ -43,7 +43,7 @@ int tool_main(int argc, char** argv, const tool_main_options& o, const make_tool
     } else if (!o.unsandboxed_note.empty()) m.log.info("not sandboxed: {}", o.unsandboxed_note);
     // network = "public": the only way out of the namespace is the egress proxy.
     std::unique_ptr<egress_relay> relay;
-    if (const char* net = std::getenv("WEFT_NETWORK"); net && std::string_view(net) == "public" && ws) {
+    if (const char* net = std::getenv("WEFT_NETWORK"); net && std::string_view(net) == "public" && ws && o.egress_relay) {
       auto socket = service::runtime_dir() + "/egress/" + ws->agent() + ".sock";
       auto r = egress_relay::start(m.rt->loop(), socket);
       if (r) {

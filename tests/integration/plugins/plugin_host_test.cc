@@ -7,13 +7,18 @@
 // out); repeated traps disable a plugin; a manifest naming `voice` loads and is reported.
 #include <doctest/doctest.h>
 
+#include <poll.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <filesystem>
 #include <map>
 #include <set>
 #include <fstream>
+#include <thread>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
@@ -22,6 +27,7 @@
 #include "tests/integration/fake_peer.hh"
 #include "tests/integration/harness.hh"
 #include "tests/integration/turn_client.hh"
+#include "tests/tcp_listener.hh"
 
 using namespace weft;
 using namespace std::chrono_literals;
@@ -80,6 +86,59 @@ tool::result ran(ipc::bus_client& b, const std::string& name, const json& args) 
 std::string error_of(const tool::result& r) {
   if (r.structured.empty()) return "";
   return json::parse(r.structured).value("error", "");
+}
+
+}  // namespace
+
+namespace {
+
+/// A loopback HTTP server on its own thread answering every request with `text`, counting
+/// the requests that reached it.
+struct http_target {
+  test::tcp_listener l{"127.0.0.1", /*nonblocking=*/true};
+  std::atomic<int> hits{0};
+  std::atomic<bool> stop{false};
+  std::thread th;
+  explicit http_target(std::string text) {
+    th = std::thread([this, text = std::move(text)] {
+      while (!stop) {
+        pollfd p{l.fd.get(), POLLIN, 0};
+        if (::poll(&p, 1, 50) != 1) continue;
+        unique_fd c(::accept4(l.fd.get(), nullptr, nullptr, SOCK_CLOEXEC));
+        if (!c) continue;
+        std::string got;
+        char buf[4096];
+        timeval tv{5, 0};
+        ::setsockopt(c.get(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+        while (got.find("\r\n\r\n") == std::string::npos) {
+          auto n = ::recv(c.get(), buf, sizeof buf, 0);
+          if (n <= 0) break;
+          got.append(buf, static_cast<std::size_t>(n));
+        }
+        ++hits;
+        auto answer = fmt::format("HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{}",
+                                  text.size(), text);
+        (void)::send(c.get(), answer.data(), answer.size(), MSG_NOSIGNAL);
+      }
+    });
+  }
+  ~http_target() {
+    stop = true;
+    th.join();
+  }
+};
+
+/// The witness chain's records as weftctl shows them (JSON lines), waiting up to 30 s for
+/// `until` to appear.
+std::string audit_until(test::stack& s, const std::string& home, const std::string& until) {
+  std::string audit;
+  for (auto end = std::chrono::steady_clock::now() + 30s; std::chrono::steady_clock::now() < end;) {
+    auto shown = s.weftctl({"--json", "audit", "show", "--last", "500", "--dir", home + "/audit"});
+    audit = shown.out + shown.err;
+    if (audit.find(until) != std::string::npos) break;
+    std::this_thread::sleep_for(100ms);
+  }
+  return audit;
 }
 
 }  // namespace
@@ -272,6 +331,15 @@ TEST_CASE("hostile plugins: refused at load or contained at run time with a type
   CHECK(s->service_pid("tool-plugins-a") == host_pid);
   CHECK(s->log().find("Failed to load plugin 'hostile-not-wasm'") != std::string::npos);
 
+  // Each refusal, trap, denial and the disabling is in the witness chain, recorded from the
+  // plugin host's own address.
+  auto audit = audit_until(*s, ws.string() + "-home", "plugin_disabled");
+  CAPTURE(audit);
+  for (auto what : {"plugin_refused", "plugin/a/hostile-not-wasm", "plugin_trap", "TrapOutOfBounds", "TrapBudgetExhausted",
+                    "TrapMemoryLimit", "TrapStackExhausted", "plugin_denied", "file_read refused", "plugin_disabled",
+                    "plugin/a/hostile-oob-load", "tool/plugins/a"})
+    CHECK_MESSAGE(audit.find(what) != std::string::npos, what);
+
   // weftctl plugin list|info|explain, from the same folders.
   auto list = s->weftctl({"plugin", "list", "--agent", "a"});
   CHECK_MESSAGE(list.exit_code == 0, list.err);
@@ -293,4 +361,85 @@ TEST_CASE("hostile plugins: refused at load or contained at run time with a type
   fs::remove_all(ws);
   fs::remove_all(outside);
   fs::remove_all(ws.string() + "-home");
+}
+
+TEST_CASE("http_fetch goes through the egress: only the manifest's hosts; refusals are DENIED and audited") {
+  char tmpl[] = "/tmp/weft-plugins-fetch-XXXXXX";
+  REQUIRE(::mkdtemp(tmpl));
+  fs::path ws = tmpl;
+  std::string home = ws.string() + "-home";
+  http_target allowed("hello from the listed host"), other("you should not see this");
+  auto dir = plugins_of(ws, "a") / "fetcher";
+  fs::create_directories(dir);
+  fs::copy_file(fs::path(WEFT_TEST_HOSTILE_BUILD) / "fetcher.wasm", dir / "fetcher.wasm");
+  std::ofstream(dir / "plugin.toml") << fmt::format(
+      "manifest_version = 1\nname = \"fetcher\"\nversion = \"1.0.0\"\npublisher = \"weft tests\"\n"
+      "description = \"fetches a URL\"\nentry = \"fetcher.wasm\"\ncapabilities = [\"tools\"]\n"
+      "[[tools]]\nname = \"fetch\"\ndescription = \"GET a URL\"\nexport = \"tool_fetch\"\n"
+      "[permissions]\nhost_functions = [\"result\", \"http_fetch\"]\n"
+      "[permissions.network]\nhosts = [\"127.0.0.1:{}\"]\n"
+      "[permissions.limits]\ntime_ms = 20000\n",
+      allowed.l.port);
+  auto config = fmt::format(
+      "[weft]\nhome = \"{home}\"\n\n"
+      "[agents.a]\nworkspace = \"{ws}\"\n[agents.a.tools]\nfamilies = [\"plugins\"]\nnetwork = \"public\"\n\n"
+      "[services.agent-a]\nexec = \"/bin/true\"\naddress = \"agent/a\"\nenabled = false\n\n"
+      "[services.llm]\nexec = \"/bin/true\"\nenabled = false\n\n"
+      "[services.router]\nexec = \"/bin/true\"\nenabled = false\n",
+      fmt::arg("ws", ws.string()), fmt::arg("home", home));
+  auto s = test::stack::start(config);
+  REQUIRE(s);
+  auto b = s->bus_client();
+  // The egress opened the plugin's own socket (it reads the lists at start).
+  auto sock = s->runtime() + "/egress/a/plugin-fetcher.sock";
+  for (auto end = std::chrono::steady_clock::now() + 20s; !fs::exists(sock) && std::chrono::steady_clock::now() < end;)
+    std::this_thread::sleep_for(50ms);
+  REQUIRE_MESSAGE(fs::exists(sock), s->log());
+
+  // On the list: the answer reaches the plugin, and its result the caller.
+  auto ok = ran(*b, "fetcher__fetch", {{"url", fmt::format("http://127.0.0.1:{}/x", allowed.l.port)}});
+  CHECK_MESSAGE(!ok.is_error, ok.content);
+  CHECK(ok.content == "status 200, 26 bytes: hello from the listed host");
+  CHECK(allowed.hits == 1);
+
+  // Not on the list: another port of the same address, a name, a name that resolves to the
+  // listed address. DENIED, nothing arrives.
+  for (auto url : {fmt::format("http://127.0.0.1:{}/", other.l.port), std::string("http://evil.example/steal"),
+                   fmt::format("http://localhost:{}/", allowed.l.port), std::string("https://127.0.0.1/")}) {
+    auto r = ran(*b, "fetcher__fetch", {{"url", url}});
+    CHECK_MESSAGE(r.is_error, url);
+    CHECK_MESSAGE(r.content == "status -2", url << ": " << r.content);
+  }
+  CHECK(other.hits == 0);
+  CHECK(allowed.hits == 1);
+
+  // The egress checks on its own (the host's check is not the only one): a request straight
+  // to the plugin's socket for a port not on its list is refused there, and nothing arrives.
+  {
+    unique_fd c(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+    sockaddr_un sa{};
+    sa.sun_family = AF_UNIX;
+    std::snprintf(sa.sun_path, sizeof sa.sun_path, "%s", sock.c_str());
+    REQUIRE(::connect(c.get(), reinterpret_cast<sockaddr*>(&sa), sizeof sa) == 0);
+    auto req = fmt::format("CONNECT 127.0.0.1:{} HTTP/1.1\r\n\r\n", other.l.port);
+    REQUIRE(::send(c.get(), req.data(), req.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(req.size()));
+    std::string got;
+    char buf[1024];
+    timeval tv{10, 0};
+    ::setsockopt(c.get(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    for (ssize_t n; (n = ::recv(c.get(), buf, sizeof buf, 0)) > 0;) got.append(buf, static_cast<std::size_t>(n));
+    CHECK_MESSAGE(got.starts_with("HTTP/1.1 403 Forbidden"), got);
+    CHECK(got.find("is not on the network list") != std::string::npos);
+    CHECK(other.hits == 0);
+  }
+
+  // Each denial is in the witness chain, by the plugin host, naming the plugin and the URL.
+  auto audit = audit_until(*s, home, "evil.example");
+  CAPTURE(audit);
+  CHECK(audit.find("plugin_denied") != std::string::npos);
+  CHECK(audit.find("plugin/a/fetcher") != std::string::npos);
+  CHECK(audit.find("'evil.example' is not on the network list") != std::string::npos);
+  CHECK(audit.find(fmt::format("port {} of '127.0.0.1' is not on the network list", other.l.port)) != std::string::npos);
+  fs::remove_all(ws);
+  fs::remove_all(home);
 }

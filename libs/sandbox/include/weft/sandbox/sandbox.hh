@@ -156,4 +156,30 @@ class command_filter {
   std::vector<sock_filter> _filter;
 };
 
+/// Landlock's network rules (ABI 4 and later): TCP connect() only to the given ports (on
+/// any address: what a port reaches is the network namespace's business — inside a tool's
+/// own namespace only its relays listen) and no TCP bind(). What the shell tool puts on a
+/// command it runs for a skill with a network list (only that skill's relay port), and what
+/// the plugin host puts on the threads that make plugins' fetches (only their relay ports).
+/// Where the kernel has no network rules, prepare() fails with errc::unavailable and says so.
+class tcp_ports {
+ public:
+  static result<tcp_ports> prepare(const std::vector<std::uint16_t>& connect_ports);
+  tcp_ports() = default;
+  tcp_ports(tcp_ports&& o) noexcept : _fd(o._fd) { o._fd = -1; }
+  tcp_ports& operator=(tcp_ports&& o) noexcept;
+  tcp_ports(const tcp_ports&) = delete;
+  tcp_ports& operator=(const tcp_ports&) = delete;
+  ~tcp_ports();
+  /// In a forked child before exec, or on the calling thread only (Landlock confines the
+  /// thread that asks and what it starts later): no_new_privs, then the rules.
+  /// Async-signal-safe. nullptr on success, else the step that failed (errno set).
+  const char* apply() const noexcept;
+  /// apply() in the form of weft::command_spec::before_exec.
+  static bool before_exec(const void* rules) noexcept { return static_cast<const tcp_ports*>(rules)->apply() == nullptr; }
+
+ private:
+  int _fd = -1;
+};
+
 }  // namespace weft::sandbox

@@ -21,6 +21,10 @@ struct tool_main_options {
   std::string_view help;      ///< printed by --help
   bool per_agent = true;      ///< needs $WEFT_WORKSPACE (and $WEFT_AGENT or the address)
   std::string_view unsandboxed_note;  ///< logged when weftd applied no sandbox
+  /// $WEFT_NETWORK=public starts the relay on 127.0.0.1:3128 to the agent's egress socket,
+  /// for the commands a tool runs. False for a process that runs no commands and reaches
+  /// the egress its own way (the plugin host: one socket per plugin).
+  bool egress_relay = true;
   server_options server;
 };
 
