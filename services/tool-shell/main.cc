@@ -29,6 +29,7 @@
 
 #include <weft/sandbox/sandbox.hh>
 #include <weft/service/exit.hh>
+#include <weft/service/paths.hh>
 #include <weft/toolserver/egress_relay.hh>
 #include <weft/toolserver/tool_main.hh>
 
@@ -39,7 +40,7 @@ using namespace weft;
 namespace {
 constexpr const char* help = R"(usage: weft-tool-shell [--help] [--version]
 Runs shell commands in one agent's workspace, served on the weft bus (io.weft.Tool.v1):
-  exec{command, timeout_ms?, cwd?}
+  exec{command, timeout_ms?, cwd?, skill?}
     /bin/sh -c COMMAND in the workspace (or cwd inside it), own process group,
     stdin /dev/null, environment PATH, HOME=<workspace>, LANG=C.UTF-8, TMPDIR=<workspace>/.tmp
     (and the proxy variables with WEFT_NETWORK=public);
@@ -47,7 +48,11 @@ Runs shell commands in one agent's workspace, served on the weft bus (io.weft.To
     (stream socketpairs and pipes work);
     stdout+stderr together, at most 64 KiB kept; exit status reported;
     time limit: timeout_ms, else the Call's timeout_ms, else 30 s; at most 10 min;
-    at the limit the whole process group gets TERM, then KILL 2 s later.
+    at the limit the whole process group gets TERM, then KILL 2 s later;
+    a command run for a skill whose SKILL.md has network: entries (named by 'skill', or
+    naming the skill's folder) goes out only through that skill's relay (127.0.0.1:3140+)
+    to its own socket at the egress, where only its list is reachable, and may connect
+    over TCP to that port alone (Landlock network rules; refused where the kernel has none).
   At most 8 commands run at once; 64 more may wait.
   On TERM: running commands get 5 s to finish, then are killed.
 
@@ -76,11 +81,21 @@ int main(int argc, char** argv) {
     return service::to_int(service::exit_code::failure);
   }
   auto shared_filter = std::make_shared<const sandbox::command_filter>(std::move(*filter));
+  std::unique_ptr<tools::skill_lanes> lanes;  // outlives the tool server's run
   return tools::tool_main(argc, argv, o, [&](const tools::tool_setup& s) {
     tools::shell_limits lim;
     lim.filter = shared_filter;
     if (const char* p = std::getenv("PATH"); p && *p) lim.path = p;
     if (!tools::egress_proxy_url().empty()) lim.extra_env = tools::proxy_environment(tools::egress_proxy_url());
+    // Skills with a network list: their commands go out through lanes of their own. The
+    // skills are read at each call (one installed later counts at once).
+    auto egress_dir = tools::egress_proxy_url().empty() ? std::string()
+                                                         : service::runtime_dir() + "/egress/" + s.ws->agent();
+    lanes = std::make_unique<tools::skill_lanes>(s.rt.loop(), egress_dir,
+                                                 skills::skill_dirs_of(service::home_dir(), s.ws->root()), s.log);
+    lim.lane_of = [l = lanes.get()](std::string_view command, const std::optional<std::string>& skill) {
+      return l->lane_for(command, skill);
+    };
     return tools::shell_tools(*s.ws, lim);
   });
 }

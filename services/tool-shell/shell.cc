@@ -15,6 +15,17 @@ using std::chrono::milliseconds;
 
 tool::result failed(std::string text) { return tool::result{std::move(text), true, false}; }
 
+/// What goes on a command in its child before exec: a skill's TCP rules, then the filter.
+struct child_rules {
+  const sandbox::tcp_ports* ports = nullptr;
+  const sandbox::command_filter* filter = nullptr;
+  static bool apply(const void* p) noexcept {
+    auto* r = static_cast<const child_rules*>(p);
+    if (r->ports && r->ports->apply()) return false;
+    return !r->filter || r->filter->apply_in_child() == nullptr;
+  }
+};
+
 
 }  // namespace
 
@@ -25,6 +36,8 @@ result<tool::result> exec(const workspace& ws, const json& args, const call_cont
   if (!timeout_arg) return timeout_arg.take_error();
   auto cwd = optional_string_arg(args, "cwd");
   if (!cwd) return cwd.take_error();
+  auto skill = optional_string_arg(args, "skill");
+  if (!skill) return skill.take_error();
   if (command->empty()) return tool::make(tool::error_code::bad_arguments, "command must not be empty");
   if (command->find('\0') != std::string::npos)
     return tool::make(tool::error_code::bad_arguments, "command must not contain NUL bytes");
@@ -50,11 +63,24 @@ result<tool::result> exec(const workspace& ws, const json& args, const call_cont
                     .argv = {"/bin/sh", "-c", *command},
                     .env = {"PATH=" + lim.path, "HOME=" + ws.root(), "LANG=C.UTF-8", "TMPDIR=" + tmp},
                     .dir_fd = dir_fd.get()};
-  spec.env.insert(spec.env.end(), lim.extra_env.begin(), lim.extra_env.end());
-  if (lim.filter) {
-    spec.before_exec = sandbox::command_filter::before_exec;
-    spec.before_exec_arg = lim.filter.get();
-    spec.before_exec_step = "the command filter";
+  // A command run for a skill with a network list goes out through that skill's lane only.
+  std::optional<skill_lane> lane;
+  if (lim.lane_of) {
+    auto l = lim.lane_of(*command, *skill);
+    if (!l) {
+      if (l.err().domain == tool::interface_name) return l.take_error();
+      return failed(l.err().message);
+    }
+    lane = std::move(*l);
+  }
+  const auto& env = lane ? lane->env : lim.extra_env;
+  spec.env.insert(spec.env.end(), env.begin(), env.end());
+  child_rules rules{lane ? lane->rules.get() : nullptr, lim.filter.get()};
+  if (rules.ports || rules.filter) {
+    spec.before_exec = child_rules::apply;
+    spec.before_exec_arg = &rules;
+    spec.before_exec_step = rules.ports ? "the command's confinement (the skill's TCP rules, the command filter)"
+                                        : "the command filter";
   }
   std::string output;
   bool truncated = false;
@@ -90,7 +116,7 @@ std::vector<tool_def> shell_tools(const workspace& ws, shell_limits lim) {
                     "are killed at the time limit (default {} s, at most {} s).",
                     lim.max_output / 1024, lim.default_timeout.count() / 1000, lim.max_timeout.count() / 1000),
         fmt::format(
-            R"json({{"type":"object","properties":{{"command":{{"type":"string","minLength":1,"description":"Shell command line"}},"timeout_ms":{{"type":"integer","minimum":1,"maximum":{},"description":"Time limit in milliseconds"}},"cwd":{{"type":"string","description":"Working directory inside the workspace; default the workspace"}}}},"required":["command"],"additionalProperties":false}})json",
+            R"json({{"type":"object","properties":{{"command":{{"type":"string","minLength":1,"description":"Shell command line"}},"timeout_ms":{{"type":"integer","minimum":1,"maximum":{},"description":"Time limit in milliseconds"}},"cwd":{{"type":"string","description":"Working directory inside the workspace; default the workspace"}},"skill":{{"type":"string","description":"The skill this command runs for: its network list (SKILL.md network:) then applies. Without it, a command naming a skill's folder runs for that skill"}}}},"required":["command"],"additionalProperties":false}})json",
             lim.max_timeout.count())},
        [&ws, lim](const json& args, const call_context& ctx) { return exec(ws, args, ctx, lim); }});
   return out;

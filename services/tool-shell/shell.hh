@@ -5,13 +5,17 @@
 /// group killed (TERM, then KILL) at the time limit. Plain functions, tested without a bus.
 
 #include <chrono>
+#include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include <weft/sandbox/sandbox.hh>
 #include <weft/toolserver/tool.hh>
 #include <weft/toolserver/workspace.hh>
+
+#include "services/tool-shell/skill_lanes.hh"
 
 namespace weft::tools {
 
@@ -27,9 +31,12 @@ struct shell_limits {
   /// Put on each command before exec: no AF_UNIX sockets of its own (sandbox::command_filter).
   /// weft-tool-shell always sets it; null (tests of other things) puts none.
   std::shared_ptr<const sandbox::command_filter> filter;
+  /// The lane of the skill a command runs for (skill_lanes::lane_for): its proxy variables
+  /// replace extra_env's and its TCP rules go on the command. Unset: no skill lists.
+  std::function<result<std::optional<skill_lane>>(std::string_view command, const std::optional<std::string>& skill)> lane_of;
 };
 
-/// exec{command, timeout_ms?, cwd?}. Blocks the calling (worker) thread until the command
+/// exec{command, timeout_ms?, cwd?, skill?}. Blocks the calling (worker) thread until the command
 /// ends, times out, or ctx is cancelled.
 result<tool::result> exec(const workspace& ws, const json& args, const call_context& ctx, const shell_limits& lim = {});
 
