@@ -3,8 +3,8 @@
 // --replace; a plugin the host refuses is refused at install with the host's own reason and
 // leaves nothing in the plugins folder; a manifest error keeps its file:line:column; disable
 // takes the tools off the bus with the reason in plugins_status, enable brings them back;
-// remove deletes the folder (the plugin's data only with --purge); build compiles the C
-// example into a module that installs and answers. Every command's --help works.
+// remove deletes the folder (the plugin's data only with --purge); build compiles the C and
+// Rust examples into modules that install and answer. Every command's --help works.
 #include <doctest/doctest.h>
 
 #include <unistd.h>
@@ -305,6 +305,19 @@ TEST_CASE("weftctl plugin install|disable|enable|remove against a running stack"
     CHECK(bb.exit_code == 1);
     CHECK_MESSAGE(bb.err.find("undeclared_name") != std::string::npos, bb.err);
     CHECK(bb.err.find("Failed to build plugin 'c-wordcount': clang failed") != std::string::npos);
+  }
+  // And the Rust example, with the SDK crate built first (meson built rust-hash the same way).
+  {
+    auto out = scratch / "built" / "rust-hash";
+    fs::create_directories(out);
+    fs::copy_file(fs::path(WEFT_TEST_RUST_HASH_SRC) / "plugin.toml", out / "plugin.toml");
+    auto bl = s->weftctl({"plugin", "build", WEFT_TEST_RUST_HASH_SRC, "-o", (out / "rust_hash.wasm").string(), "--agent", "a"});
+    REQUIRE_MESSAGE(bl.exit_code == 0, bl.err);
+    CHECK_MESSAGE(bl.out.find("host functions  log, result, file_read") != std::string::npos, bl.out);
+    auto bi = s->weftctl({"plugin", "install", out.string(), "--agent", "a"});
+    REQUIRE_MESSAGE(bi.exit_code == 0, bi.err);
+    CHECK(ran(*b, "rust-hash__sha256_hex", {{"text", "abc"}}).content ==
+          "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
   }
   fs::remove_all(ws);
   fs::remove_all(home);
