@@ -15,6 +15,7 @@
 #include <fmt/ranges.h>
 
 #include <weft/plugin/abi.hh>
+#include <weft/plugin/folder.hh>
 #include <weft/plugin/profile.hh>
 #include <weft/wasm/engine.hh>
 
@@ -58,44 +59,6 @@ bool valid_utf8(std::string_view s) {
   return true;
 }
 
-abi::valtype to_abi(wasm::value_type t) {
-  switch (t) {
-    case wasm::value_type::i32: return abi::valtype::i32;
-    case wasm::value_type::i64: return abi::valtype::i64;
-    case wasm::value_type::f32: return abi::valtype::f32;
-    case wasm::value_type::f64: return abi::valtype::f64;
-    case wasm::value_type::v128: return abi::valtype::v128;
-    case wasm::value_type::funcref: return abi::valtype::funcref;
-    case wasm::value_type::externref: return abi::valtype::externref;
-  }
-  return abi::valtype::externref;
-}
-
-abi::signature to_abi(const wasm::func_type& t) {
-  abi::signature s;
-  for (auto p : t.params) s.params.push_back(to_abi(p));
-  for (auto r : t.results) s.results.push_back(to_abi(r));
-  return s;
-}
-
-abi::external_kind to_abi(wasm::extern_kind k) {
-  switch (k) {
-    case wasm::extern_kind::func: return abi::external_kind::function;
-    case wasm::extern_kind::table: return abi::external_kind::table;
-    case wasm::extern_kind::memory: return abi::external_kind::memory;
-    case wasm::extern_kind::global: return abi::external_kind::global;
-    case wasm::extern_kind::tag: return abi::external_kind::tag;
-  }
-  return abi::external_kind::tag;
-}
-
-abi::module_interface interface_of(const wasm::module& m) {
-  abi::module_interface out;
-  for (auto& i : m.imports()) out.imports.push_back({i.module, i.field, to_abi(i.kind), to_abi(i.type)});
-  for (auto& x : m.exports()) out.exports.push_back({x.name, to_abi(x.kind), to_abi(x.type)});
-  return out;
-}
-
 wasm::func_type to_wasm(const abi::signature& s) {
   auto one = [](abi::valtype v) { return v == abi::valtype::i64 ? wasm::value_type::i64 : wasm::value_type::i32; };
   wasm::func_type t;
@@ -107,29 +70,6 @@ wasm::func_type to_wasm(const abi::signature& s) {
 std::string code_name(std::int32_t code) {
   auto n = abi::error_name(code);
   return n ? std::string(*n) : "unknown";
-}
-
-result<std::string> read_file_bytes(const std::string& path, std::size_t max) {
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-  if (fd < 0) return fail(errc::io, "Failed to read '{}': {}", path, std::strerror(errno));
-  std::string out;
-  char buf[65536];
-  for (;;) {
-    auto n = ::read(fd, buf, sizeof buf);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) {
-      ::close(fd);
-      return fail(errc::io, "Failed to read '{}': {}", path, std::strerror(errno));
-    }
-    if (n == 0) break;
-    out.append(buf, static_cast<std::size_t>(n));
-    if (out.size() > max) {
-      ::close(fd);
-      return fail(errc::io, "Failed to read '{}': larger than {} bytes", path, max);
-    }
-  }
-  ::close(fd);
-  return out;
 }
 
 }  // namespace
@@ -204,37 +144,35 @@ void plugin_host::load_one(const std::string& name) {
     refused.error = std::move(why);
     _refused.push_back(std::move(refused));
   };
-  struct stat st {};
-  if (::lstat(dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) return refuse("not a folder (a symlink is not followed)");
-  auto m = plugin::load_manifest(dir);
-  if (!m) return refuse(m.err().message);
-  refused.version = m->version;
-  for (auto& w : m->warnings) _log.warning("plugin '{}': {}", name, w);
-  if (m->name != name) return refuse(fmt::format("its manifest names it '{}', not its folder's name", m->name));
-  for (auto c : m->unsupported())
-    _log.warning("plugin '{}' names the capability '{}', which this build does not support, ignoring.", name,
-                 plugin::name_of(c));
-
+  // The admin's marker (weftctl plugin disable): nothing of the folder is read or run.
+  if (auto off = plugin::read_disabled(dir)) {
+    _log.info("plugin '{}' is not loaded: {}", name, plugin::disabled_message(*off));
+    _refused.push_back({.name = name, .disabled = true, .error = plugin::disabled_message(*off)});
+    return;
+  }
   plugin::agent_policy policy{.agent = _ws.agent(), .workspace = _ws.root(), .network = _opts.network,
                               .host_functions = _opts.host_functions};
-  auto prof = plugin::derive_profile(*m, policy);
-  if (!prof) return refuse(prof.err().message);
-  for (auto& r : prof->refused) _log.info("plugin '{}': {} not granted: {}", name, r.what, r.why);
+  // The checks weftctl plugin install runs too (libs/plugin folder.hh), so both refuse alike.
+  auto c = plugin::check_folder(dir, name, policy);
+  if (c.manifest) {
+    refused.version = c.manifest->version;
+    for (auto& w : c.manifest->warnings) _log.warning("plugin '{}': {}", name, w);
+    if (c.manifest->name == name)
+      for (auto cap : c.manifest->unsupported())
+        _log.warning("plugin '{}' names the capability '{}', which this build does not support, ignoring.", name,
+                     plugin::name_of(cap));
+  }
+  if (c.profile)
+    for (auto& r : c.profile->refused) _log.info("plugin '{}': {} not granted: {}", name, r.what, r.why);
+  if (!c.ok()) return refuse(std::move(c.error));
 
-  auto bytes = read_file_bytes(dir + "/" + m->entry, wasm::load_limits{}.max_module_bytes);
-  if (!bytes) return refuse(bytes.err().message);
   auto rt = std::make_unique<plugin_rt>();
   rt->name = name;
   rt->dir = dir;
-  rt->engine = wasm::engine::create(wasm::engine_kind::interpreter);
-  auto mod = rt->engine->load(std::span(reinterpret_cast<const std::uint8_t*>(bytes->data()), bytes->size()),
-                              {.name = name + "/" + m->entry});
-  if (!mod) return refuse(fmt::format("{}: {}", mod.err().code, mod.err().message));
-  auto problems = abi::check_interface(interface_of(**mod), *m, prof->granted);
-  if (!problems.empty()) return refuse(fmt::format("{}", fmt::join(problems, "; ")));
-  rt->module = std::move(*mod);
-  rt->manifest = std::move(*m);
-  rt->profile = std::move(*prof);
+  rt->engine = std::move(c.engine);
+  rt->module = std::move(c.module);
+  rt->manifest = std::move(*c.manifest);
+  rt->profile = std::move(*c.profile);
   auto kv = kv_store::open(_ws.root() + "/.plugin-data/" + name + "/kv");
   if (kv) rt->kv.emplace(std::move(*kv));
   else rt->kv_error = kv.err().message;
@@ -686,7 +624,7 @@ std::vector<tools::tool_def> plugin_host::tools() {
       list.push_back({{"name", s.name}, {"version", s.version}, {"loaded", s.loaded}, {"disabled", s.disabled},
                       {"error", s.error}, {"tools", s.tools}, {"unsupported", s.unsupported}});
       text += fmt::format("{} {}: {}{}\n", s.name, s.version,
-                          !s.loaded ? "refused" : s.disabled ? "disabled" : "loaded",
+                          s.disabled ? "disabled" : !s.loaded ? "refused" : "loaded",
                           s.error.empty() ? "" : " (" + s.error + ")");
     }
     return tools::answer(text, json{{"plugins", list}});

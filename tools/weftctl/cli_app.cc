@@ -813,27 +813,35 @@ class command_tree {
     static const std::string notes =
         "An agent's plugins are folders in <home>/plugins/<agent> (plugin.toml beside its .wasm); the\n"
         "agent runs them when its [agents.<id>.tools] families lists \"plugins\" (weft-plugin-host,\n"
-        "read at start: restart tool-plugins-<id> after a change). Not built yet: plugin install,\n"
-        "enable, disable, remove and build (copy a folder in by hand; build with the commands in\n"
-        "docs/guides/plugins.md). The format and the host: docs/guides/plugins.md.";
-    auto* g = group(&_root, "plugin", "list, show and explain agents' WASM plugins",
-                    {"plugin list|info|explain …", "plugin list|info|explain …", notes,
-                     "WASM plugins where weft-plugin-host finds them: <home>/plugins/<agent>. Read from\n"
-                     "disk with the manifest reader the host uses; weftd need not run."});
+        "service tool-plugins-<id>, reads them at start). install, remove, enable and disable change\n"
+        "that folder and restart tool-plugins-<id> when weftd runs it; otherwise the change is read\n"
+        "when it next starts. The format, the host and its checks: docs/guides/plugins.md.";
+    auto* g = group(&_root, "plugin", "build, install and manage agents' WASM plugins",
+                    {"plugin list|info|explain|install|remove|enable|disable|build …",
+                     "plugin list|info|explain|install|remove|enable|disable|build …", notes,
+                     "WASM plugins where weft-plugin-host finds them: <home>/plugins/<agent>. Read and\n"
+                     "checked with the manifest reader and module checks the host uses; weftd need not run."});
     auto& a = _inv.plugin;
     auto agent = [&a](CLI::App* c, const std::string& what) {
-      c->add_option("--agent", a.agent, what)->type_name("ID")->check(cli::needs("an agent id", not_empty));
+      return c->add_option("--agent", a.agent, what)->type_name("ID")->check(cli::needs("an agent id", not_empty));
     };
-    auto* list = command(g, "list", "every agent's plugins: name, version, agent, tools (or why invalid)",
+    auto name = [&a](CLI::App* c) {
+      c->add_option("NAME", a.name, "the plugin's folder name (its manifest's name)")
+          ->required()
+          ->type_name("NAME")
+          ->check(cli::needs("a plugin name", not_empty));
+    };
+    auto* list = command(g, "list", "every agent's plugins: name, version, agent, tools (or why invalid or disabled)",
                          {"plugin list [--agent ID]", "", "Example:\n  weftctl plugin list --agent main\n\n" + notes},
                          [this] { return cmd_plugin_list(_inv.globals, _inv.plugin); });
     agent(list, "only this agent's plugins");
     auto* info = command(g, "info", "a plugin's manifest: tools, capabilities (unsupported ones marked), permissions, limits",
                          {"plugin info NAME [--agent ID]", "",
-                          "A capability this build does not run (voice) is listed as not supported.\n\n"
+                          "A capability this build does not run (voice) is listed as not supported; a plugin the\n"
+                          "admin disabled says so, with the reason.\n\n"
                           "Example:\n  weftctl plugin info c-wordcount\n\n" + notes},
                          [this] { return cmd_plugin_info(_inv.globals, _inv.plugin); });
-    info->add_option("NAME", a.name, "the plugin's folder name")->required()->type_name("NAME")->check(cli::needs("a plugin name", not_empty));
+    name(info);
     agent(info, "the agent whose plugin it is (needed when several have one of that name)");
     auto* explain = command(g, "explain", "the effective profile the host applies for the agent",
                             {"plugin explain NAME [--agent ID]", "",
@@ -841,8 +849,104 @@ class command_tree {
                              "host functions granted and refused, paths, network, limits.\n\n"
                              "Example:\n  weftctl plugin explain rust-hash --agent main\n\n" + notes},
                             [this] { return cmd_plugin_explain(_inv.globals, _inv.plugin); });
-    explain->add_option("NAME", a.name, "the plugin's folder name")->required()->type_name("NAME")->check(cli::needs("a plugin name", not_empty));
+    name(explain);
     agent(explain, "the agent whose plugin it is (needed when several have one of that name)");
+
+    auto* install = command(
+        g, "install", "check a plugin folder as the host would and copy it into an agent's plugins",
+        {"plugin install SOURCE --agent ID [--replace]", "",
+         "SOURCE is a plugin folder: plugin.toml beside its entry .wasm. Before anything is put in\n"
+         "place it is checked as weft-plugin-host checks it: the manifest (errors at file:line:column),\n"
+         "the module loaded and validated, its imports and exports against the ABI and the host\n"
+         "functions the agent's policy grants; a plugin the host would refuse is refused here with the\n"
+         "host's reason. Copied: plugin.toml, the entry and top-level notes (README*, LICENSE*, COPYING*,\n"
+         "NOTICE*, CHANGELOG*, AUTHORS*, SECURITY*, up to 1 MiB each), nothing else; a symlink at the top\n"
+         "of SOURCE or on the entry's path is an error (links are never followed). The copy goes to a\n"
+         "hidden folder in <home>/plugins/<agent> (the host skips those), is synced, checked, then renamed\n"
+         "to <home>/plugins/<agent>/<name> in one step; --replace swaps out one installed under that name\n"
+         "(a disabled one stays disabled). Prints the tools and the effective profile: host functions\n"
+         "granted and refused, files, network, limits — what you grant by installing it.\n"
+         "\n"
+         "Then tool-plugins-<agent> is restarted when weftd runs it. An agent whose families do not list\n"
+         "\"plugins\" gets the plugin with a warning: it will not run it until they do.\n"
+         "\n"
+         "Examples:\n  weftctl plugin install ./build/examples/plugins/c-wordcount --agent main\n"
+         "  weftctl plugin install ~/src/my-plugin --agent main --replace\n\n" + notes},
+        [this] { return cmd_plugin_install(_inv.globals, _inv.plugin); });
+    install->add_option("SOURCE", a.path, "the plugin folder (plugin.toml and its entry .wasm)")
+        ->required()
+        ->type_name("SOURCE")
+        ->check(cli::needs("a folder", not_empty));
+    agent(install, "the agent to install it for")->required();
+    install->add_flag("--replace", a.replace, "swap out an installed plugin of the same name");
+
+    auto* remove = command(g, "remove", "delete an agent's plugin (its data is kept unless --purge)",
+                           {"plugin remove NAME --agent ID [--purge]", "",
+                            "The folder is renamed to a hidden name first (the host no longer sees it), then deleted,\n"
+                            "and tool-plugins-<agent> restarted when weftd runs it. The plugin's own data\n"
+                            "(<workspace>/.plugin-data/<name>: its key-value store) is kept, so installing it again\n"
+                            "finds it; --purge deletes it too.\n\n"
+                            "Example:\n  weftctl plugin remove c-wordcount --agent main --purge\n\n" + notes},
+                           [this] { return cmd_plugin_remove(_inv.globals, _inv.plugin); });
+    name(remove);
+    agent(remove, "the agent whose plugin it is")->required();
+    remove->add_flag("--purge", a.purge, "also delete the plugin's data in <workspace>/.plugin-data/<name>");
+
+    auto* disable = command(g, "disable", "keep the host from loading a plugin, without removing it",
+                            {"plugin disable NAME --agent ID [--reason TEXT]", "",
+                             "Writes a DISABLED marker (the reason and when) in the plugin's folder; weft-plugin-host\n"
+                             "loads nothing of a folder with one and its plugins_status says \"disabled by the admin:\n"
+                             "<reason>\". tool-plugins-<agent> is restarted when weftd runs it. plugin list and info\n"
+                             "show it as disabled; plugin enable undoes it.\n\n"
+                             "Example:\n  weftctl plugin disable c-wordcount --agent main --reason \"answers wrongly; "
+                             "ticket OPS-7\"\n\n" + notes},
+                            [this] { return cmd_plugin_disable(_inv.globals, _inv.plugin); });
+    name(disable);
+    agent(disable, "the agent whose plugin it is")->required();
+    disable->add_option("--reason", a.reason, "why, kept in the marker and shown by the host and plugin info")
+        ->type_name("TEXT")
+        ->check(cli::needs("1 to 1000 characters", [](const std::string& v) {
+          return !v.empty() && v.size() <= 1000 && v.find_first_not_of(" \t") != std::string::npos;
+        }));
+    auto* enable = command(g, "enable", "let the host load a disabled plugin again",
+                           {"plugin enable NAME --agent ID", "",
+                            "Deletes the plugin's DISABLED marker, says whether the host would load it, and restarts\n"
+                            "tool-plugins-<agent> when weftd runs it. A plugin that is not disabled is left as it is.\n\n"
+                            "Example:\n  weftctl plugin enable c-wordcount --agent main\n\n" + notes},
+                           [this] { return cmd_plugin_enable(_inv.globals, _inv.plugin); });
+    name(enable);
+    agent(enable, "the agent whose plugin it is")->required();
+
+    auto* build = command(
+        g, "build", "compile a plugin's C or Rust source to its .wasm and check it as the host would",
+        {"plugin build DIR [-o OUT.wasm] [--agent ID]", "",
+         "DIR holds plugin.toml and the source: *.c files (C) or src/lib.rs (Rust). The commands are\n"
+         "those of docs/guides/plugins.md, with Debian's toolchains:\n"
+         "  C:    clang --target=wasm32-wasi -mexec-model=reactor -O2 -Wall -Wextra -I <sdk>/c DIR/*.c -o OUT\n"
+         "        (apt-get install clang lld wasi-libc libclang-rt-14-dev-wasm32)\n"
+         "  Rust: rustc … --crate-type rlib --crate-name weft_plugin <sdk>/rust/weft-plugin/src/lib.rs, then\n"
+         "        rustc … --crate-type cdylib --extern weft_plugin=… DIR/src/lib.rs -o OUT\n"
+         "        (apt-get install rustc libstd-rust-dev-wasm32)\n"
+         "OUT is the manifest's entry in DIR unless -o. The SDK is $WEFT_SDK_DIR, else the source tree's\n"
+         "sdk/ when this weftctl runs from its build tree, else the installed <datadir>/weft/sdk\n"
+         "(/usr/share/weft/sdk). A compiler's output is shown when it fails.\n"
+         "\n"
+         "Then the module is checked as weft-plugin-host checks it (manifest, validation, imports and\n"
+         "exports against the granted host functions): with --agent against that agent's policy (and its\n"
+         "effective profile printed), else against what the host grants every agent. Exit code 1 when it\n"
+         "does not build or the host would refuse it.\n"
+         "\n"
+         "Examples:\n  weftctl plugin build examples/plugins/c-wordcount -o /tmp/c-wordcount/c_wordcount.wasm\n"
+         "  weftctl plugin build ~/src/my-plugin --agent main\n\n" + notes},
+        [this] { return cmd_plugin_build(_inv.globals, _inv.plugin); });
+    build->add_option("DIR", a.path, "the plugin's source folder (with plugin.toml)")
+        ->required()
+        ->type_name("DIR")
+        ->check(cli::needs("a folder", not_empty));
+    build->add_option("-o,--output", a.out, "where the .wasm goes (default: the manifest's entry in DIR)")
+        ->type_name("OUT.wasm")
+        ->check(cli::needs("a file name", not_empty));
+    agent(build, "check it against this agent's policy and print its effective profile");
   }
 
   void mcp_add_check() {

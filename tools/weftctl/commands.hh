@@ -155,14 +155,26 @@ int cmd_skill_list(const options& o, const skill_args& a);
 int cmd_skill_remove(const options& o, const skill_args& a);
 
 /// plugin list|info|explain (tools/weftctl/plugin.cc): the WASM plugins in agents'
-/// <home>/plugins/<agent>, read from disk (weftd need not run).
+/// <home>/plugins/<agent>, read from disk (weftd need not run). install|remove|enable|disable
+/// (plugin_manage.cc) change that folder and restart the agent's plugin host when weftd runs
+/// it; build (plugin_build.cc) compiles a plugin's source with the Debian toolchains.
 struct plugin_args {
-  std::string name;   ///< info/explain NAME
-  std::string agent;  ///< --agent: only this agent's plugins
+  std::string name;     ///< info/explain/remove/enable/disable NAME
+  std::string agent;    ///< --agent: only this agent's plugins (install: the agent it is for)
+  std::string path;     ///< install SOURCE, build DIR
+  std::string out;      ///< build -o OUT.wasm; "": the manifest's entry in DIR
+  std::string reason;   ///< disable --reason
+  bool replace = false; ///< install --replace: swap out an installed plugin of the same name
+  bool purge = false;   ///< remove --purge: also delete <workspace>/.plugin-data/<name>
 };
 int cmd_plugin_list(const options& o, const plugin_args& a);
 int cmd_plugin_info(const options& o, const plugin_args& a);
 int cmd_plugin_explain(const options& o, const plugin_args& a);
+int cmd_plugin_install(const options& o, const plugin_args& a);
+int cmd_plugin_remove(const options& o, const plugin_args& a);
+int cmd_plugin_enable(const options& o, const plugin_args& a);
+int cmd_plugin_disable(const options& o, const plugin_args& a);
+int cmd_plugin_build(const options& o, const plugin_args& a);
 
 /// mcp add (tools/weftctl/mcp.cc).
 struct mcp_add_args {

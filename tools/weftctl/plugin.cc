@@ -7,57 +7,92 @@
 #include <fmt/ranges.h>
 #include <nlohmann/json.hpp>
 
+#include <weft/plugin/folder.hh>
 #include <weft/plugin/manifest.hh>
 #include <weft/plugin/profile.hh>
 #include <weft/service/config.hh>
 #include <weft/service/paths.hh>
 
 #include "commands.hh"
+#include "plugin_admin.hh"
 
 namespace weft::ctl {
 
 namespace fs = std::filesystem;
 using json = nlohmann::json;
 
-namespace {
+result<plugin_site> find_plugin_site(const options& o) {
+  plugin_site s;
+  auto w = ask_weftd(o);
+  if (w) {
+    s.weftd = true;
+    s.config = w->config;
+  } else {
+    s.config = service::find_config("").value_or("");
+  }
+  auto cfg = service::load_config_or_default(s.config, /*lenient_env=*/true);
+  if (!cfg) return cfg.take_error();
+  s.cfg = std::move(*cfg);
+  s.home = w && !w->home.empty() ? w->home : service::home_dir(s.cfg.home);
+  return s;
+}
 
-struct found {
-  std::string agent, workspace, dir, name;
+status has_agent(const plugin_site& s, const std::string& agent) {
+  if (s.cfg.agents.count(agent)) return {};
+  std::vector<std::string> ids;
+  for (auto& [id, a] : s.cfg.agents) ids.push_back(id);
+  return fail(errc::not_found, "no agent '{}' in the config {} ({})", agent,
+              s.config.empty() ? "(built-in default)" : "'" + s.config + "'",
+              ids.empty() ? std::string("it has none") : fmt::format("agents: {}", fmt::join(ids, ", ")));
+}
+
+std::string workspace_of(const plugin_site& s, const std::string& agent) {
+  auto& a = s.cfg.agents.at(agent);
+  return a.workspace.empty() ? s.home + "/agents/" + agent : a.workspace;
+}
+
+bool runs_plugins(const plugin_site& s, const std::string& agent) {
+  auto& f = s.cfg.agents.at(agent).tools.families;
+  return std::find(f.begin(), f.end(), "plugins") != f.end();
+}
+
+plugin::agent_policy policy_for(const plugin_site& s, const std::string& agent) {
+  using hf = plugin::host_function;
+  // The network as weftd gives the host process: $WEFT_NETWORK of its derived service.
   bool network = false;
-};
+  for (auto& d : service::derived_services(s.cfg, [](std::string_view p) { return std::string(p); }))
+    if (d.name == "tool-plugins-" + agent) network = d.env.count("WEFT_NETWORK") && d.env.at("WEFT_NETWORK") == "public";
+  // What services/plugin-host grants every plugin of an agent (host_options::host_functions).
+  return {.agent = agent, .workspace = workspace_of(s, agent), .network = network,
+          .host_functions = {hf::log, hf::result, hf::clock, hf::kv_get, hf::kv_put, hf::file_read, hf::file_write,
+                             hf::http_fetch}};
+}
+
+namespace {
 
 /// Every plugin folder of every agent (or of --agent), in the config weftd runs or would.
 result<std::vector<found>> find_plugins(const options& o, const plugin_args& a) {
-  std::string config;
-  std::string home;
-  if (auto w = ask_weftd(o)) {
-    config = w->config;
-    home = w->home;
-  } else {
-    config = service::find_config("").value_or("");
-  }
-  auto cfg = service::load_config_or_default(config, /*lenient_env=*/true);
-  if (!cfg) return cfg.take_error();
-  if (home.empty()) home = service::home_dir(cfg->home);
-  if (!a.agent.empty() && !cfg->agents.count(a.agent))
-    return fail(errc::not_found, "no agent '{}' in the config {}", a.agent, config.empty() ? "(built-in default)" : "'" + config + "'");
+  auto site = find_plugin_site(o);
+  if (!site) return site.take_error();
+  if (!a.agent.empty())
+    if (auto st = has_agent(*site, a.agent); !st) return st.take_error();
   std::vector<found> out;
-  for (auto& [id, ag] : cfg->agents) {
+  for (auto& [id, ag] : site->cfg.agents) {
     if (!a.agent.empty() && a.agent != id) continue;
-    auto ws = ag.workspace.empty() ? home + "/agents/" + id : ag.workspace;
     std::error_code ec;
     std::vector<std::string> names;
-    auto dir = service::plugins_dir(home, id);
+    auto dir = service::plugins_dir(site->home, id);
     for (auto& e : fs::directory_iterator(dir, ec)) {
       auto n = e.path().filename().string();
       if (!n.empty() && n[0] != '.' && e.is_directory(ec) && !e.is_symlink(ec)) names.push_back(n);
     }
     std::sort(names.begin(), names.end());
-    for (auto& n : names)
-      out.push_back({id, ws, dir + "/" + n, n, ag.network == service::tool_network::public_internet});
+    for (auto& n : names) out.push_back({id, workspace_of(*site, id), dir + "/" + n, n, policy_for(*site, id)});
   }
   return out;
 }
+
+}  // namespace
 
 result<found> find_one(const options& o, const plugin_args& a) {
   auto all = find_plugins(o, a);
@@ -74,6 +109,8 @@ result<found> find_one(const options& o, const plugin_args& a) {
   return hits[0];
 }
 
+namespace {
+
 std::string capability_list(const plugin::manifest& m) {
   std::vector<std::string> out;
   for (auto c : m.capabilities) {
@@ -84,14 +121,6 @@ std::string capability_list(const plugin::manifest& m) {
   return fmt::format("{}", fmt::join(out, ", "));
 }
 
-/// The policy weft-plugin-host applies for an agent (services/plugin-host host_options).
-plugin::agent_policy policy_of(const found& f) {
-  using hf = plugin::host_function;
-  return {.agent = f.agent, .workspace = f.workspace, .network = f.network,
-          .host_functions = {hf::log, hf::result, hf::clock, hf::kv_get, hf::kv_put, hf::file_read, hf::file_write,
-                             hf::http_fetch}};
-}
-
 }  // namespace
 
 int cmd_plugin_list(const options& o, const plugin_args& a) {
@@ -100,7 +129,9 @@ int cmd_plugin_list(const options& o, const plugin_args& a) {
   json rows = json::array();
   for (auto& f : *all) {
     auto m = plugin::load_manifest(f.dir);
-    json r{{"agent", f.agent}, {"name", f.name}, {"folder", f.dir}};
+    json r{{"agent", f.agent}, {"name", f.name}, {"folder", f.dir}, {"disabled", false}};
+    if (auto off = plugin::read_disabled(f.dir))
+      r.update({{"disabled", true}, {"disabled_reason", off->reason}, {"disabled_since", off->since}});
     if (m) {
       std::vector<std::string> tools;
       for (auto& t : m->tools) tools.push_back(f.name + "__" + t.name);
@@ -125,6 +156,8 @@ int cmd_plugin_list(const options& o, const plugin_args& a) {
   for (auto& r : rows) {
     std::string tools = r["valid"].get<bool>() ? fmt::format("{}", fmt::join(r["tools"].get<std::vector<std::string>>(), ", "))
                                                : "invalid: " + r["error"].get<std::string>().substr(0, 200);
+    if (r["disabled"].get<bool>())
+      tools = plugin::disabled_message({.reason = r["disabled_reason"].get<std::string>()}) + " — " + tools;
     fmt::print("{:<24} {:<10} {:<12} {}\n", r["name"].get<std::string>(), r["version"].get<std::string>(),
                r["agent"].get<std::string>(), tools);
   }
@@ -140,6 +173,7 @@ int cmd_plugin_info(const options& o, const plugin_args& a) {
   for (auto c : m->unsupported()) unsupported.emplace_back(plugin::name_of(c));
   std::vector<std::string> hfs;
   for (auto h : m->permissions.host_functions) hfs.emplace_back(plugin::name_of(h));
+  auto off = plugin::read_disabled(f->dir);
   if (o.json) {
     json tools = json::array();
     for (auto& t : m->tools)
@@ -152,7 +186,8 @@ int cmd_plugin_info(const options& o, const plugin_args& a) {
            {"limits", {{"memory_mib", m->permissions.limits.memory_mib}, {"time_ms", m->permissions.limits.time_ms},
                        {"instructions", m->permissions.limits.instructions},
                        {"result_bytes", m->permissions.limits.result_bytes}}},
-           {"warnings", m->warnings}};
+           {"warnings", m->warnings}, {"disabled", off.has_value()}};
+    if (off) j.update({{"disabled_reason", off->reason}, {"disabled_since", off->since}});
     std::vector<std::string> caps;
     for (auto c : m->capabilities) caps.emplace_back(plugin::name_of(c));
     j["capabilities"] = caps;
@@ -162,6 +197,9 @@ int cmd_plugin_info(const options& o, const plugin_args& a) {
   fmt::print("{} {}\n", m->name, m->version);
   fmt::print("  publisher:      {}\n  description:    {}\n  agent:          {}\n  folder:         {}\n  entry:          {}\n",
              m->publisher, m->description, f->agent, f->dir, m->entry);
+  if (off)
+    fmt::print("  state:          {}{} (weftctl plugin enable {} --agent {})\n", plugin::disabled_message(*off),
+               off->since.empty() ? "" : ", since " + off->since, f->name, f->agent);
   fmt::print("  capabilities:   {}\n", capability_list(*m));
   if (!unsupported.empty())
     fmt::print("  unsupported:    {} (named in the manifest; not supported by this build, not run)\n", fmt::join(unsupported, ", "));
@@ -182,7 +220,7 @@ int cmd_plugin_explain(const options& o, const plugin_args& a) {
   if (!f) return failure(fmt::format("Failed to explain plugin '{}': {}", a.name, f.err().message));
   auto m = plugin::load_manifest(f->dir);
   if (!m) return failure(fmt::format("Failed to explain plugin '{}': {}", a.name, m.err().message));
-  auto p = plugin::derive_profile(*m, policy_of(*f));
+  auto p = plugin::derive_profile(*m, f->policy);
   if (!p) return failure(fmt::format("Failed to explain plugin '{}': {}", a.name, p.err().message));
   fmt::print("{}", plugin::explain(*p));
   return 0;
