@@ -11,7 +11,6 @@
 #include <fmt/core.h>
 
 #include <weft/base/net_address.hh>
-#include <weft/plugin/folder.hh>
 #include <weft/plugin/manifest.hh>
 #include <weft/service/paths.hh>
 #include <weft/skills/skills.hh>
@@ -73,7 +72,8 @@ std::vector<scope> scopes_of(const std::string& home, const std::string& agent, 
   std::sort(names.begin(), names.end());
   for (auto& n : names) {
     struct stat st {};
-    if (::stat((dir + "/" + n + "/" + std::string(plugin::disabled_marker)).c_str(), &st) == 0) continue;
+    // plugin::disabled_marker (weft/plugin/folder.hh, which would pull the engine in here).
+    if (::stat((dir + "/" + n + "/DISABLED").c_str(), &st) == 0) continue;
     auto m = plugin::load_manifest(dir + "/" + n);
     if (!m) {
       warnings.push_back(fmt::format("plugin '{}' of agent '{}': {}; it gets no network", n, agent, m.err().message));
