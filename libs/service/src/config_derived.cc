@@ -6,6 +6,7 @@
 #include <climits>
 #include <unistd.h>
 #include <cstdlib>
+#include <filesystem>
 #include <memory>
 #include <tuple>
 
@@ -412,6 +413,13 @@ std::vector<service_spec> derived_services(const config& c,
       sb.max_open_files = tool_max_open_files;
       sb.max_processes = tool_max_processes;
       sb.max_file_size = tool_max_file_size;
+      // The shared skills (and the built-in ones), read-only: a skill's scripts run from
+      // there, under its network list when it has one (services/tool-shell/skill_lanes.hh).
+      if (family == "shell") {
+        std::error_code ec;
+        for (auto& dir : {home_dir(c.home) + "/skills", std::string(std::getenv("WEFT_SKILLS_DIR") ? std::getenv("WEFT_SKILLS_DIR") : "")})
+          if (!dir.empty() && std::filesystem::is_directory(dir, ec)) sb.read_only.push_back(dir);
+      }
       if (family == "delegate") configure_delegate(c, a, workspace, *s);
       if (family == "plugins") {
         // The plugins are read from the admin's tree, outside the workspace (the agent's
