@@ -1,4 +1,4 @@
-/* fetcher: a test plugin for http_fetch through the egress path (integration test
+/* fetcher: a test plugin for http_fetch through the egress path and for file_write (integration test
  * plugin-host). Tool `fetch` {url, method?} answers "status <n>, <len> bytes: <first 200
  * bytes>", or fails with the host's status ("status -2" for WEFT_E_DENIED). Its manifest is
  * written by the test (the hosts name the test's loopback ports). */
@@ -50,4 +50,22 @@ WEFT_TOOL(tool_fetch) {
   memcpy(out + len, body, shown);
   len += shown;
   return weft_ok(out, len);
+}
+
+/* write {path, text}: weft_file_write(path, text, WEFT_WRITE_REPLACE); "written", or fails
+ * with the host's status ("status -2" for WEFT_E_DENIED). */
+WEFT_TOOL(tool_write) {
+  static char path[1024], text[256], out[32];
+  int32_t path_len = weft_arg_string(args, args_len, "path", path, sizeof path);
+  if (path_len <= 0 || (uint32_t)path_len >= sizeof path) return weft_fail(WEFT_E_INVALID, "argument 'path' is required");
+  int32_t text_len = weft_arg_string(args, args_len, "text", text, sizeof text);
+  if (text_len < 0) text_len = 0;
+  int32_t rc = weft_file_write(path, (uint32_t)path_len, text, (uint32_t)text_len, WEFT_WRITE_REPLACE);
+  if (rc < 0) {
+    memcpy(out, "status ", 7);
+    uint32_t len = 7 + put_int(rc, out + 7);
+    out[len] = 0;
+    return weft_fail(rc, out);
+  }
+  return weft_ok_text("written");
 }

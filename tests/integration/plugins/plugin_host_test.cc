@@ -376,7 +376,9 @@ TEST_CASE("http_fetch goes through the egress: only the manifest's hosts; refusa
       "manifest_version = 1\nname = \"fetcher\"\nversion = \"1.0.0\"\npublisher = \"weft tests\"\n"
       "description = \"fetches a URL\"\nentry = \"fetcher.wasm\"\ncapabilities = [\"tools\"]\n"
       "[[tools]]\nname = \"fetch\"\ndescription = \"GET a URL\"\nexport = \"tool_fetch\"\n"
-      "[permissions]\nhost_functions = [\"result\", \"http_fetch\"]\n"
+      "[[tools]]\nname = \"write\"\ndescription = \"write a file\"\nexport = \"tool_write\"\n"
+      "[permissions]\nhost_functions = [\"result\", \"http_fetch\", \"file_write\"]\n"
+      "[permissions.files]\nwrite = [\"data\"]\n"
       "[permissions.network]\nhosts = [\"127.0.0.1:{}\"]\n"
       "[permissions.limits]\ntime_ms = 20000\n",
       allowed.l.port);
@@ -433,6 +435,32 @@ TEST_CASE("http_fetch goes through the egress: only the manifest's hosts; refusa
     CHECK(other.hits == 0);
   }
 
+  // file_write: beneath the granted folder only — not outside it in the workspace, not out
+  // of it by '..', an absolute path, a symlink, nor into another agent's workspace.
+  fs::create_directories(ws / "data");
+  fs::path other_ws = ws.string() + "-b";
+  fs::create_directories(other_ws);
+  fs::create_symlink(other_ws, ws / "data" / "to-b");
+  fs::create_symlink("/etc/passwd", ws / "data" / "passwd");
+  auto wrote = ran(*b, "fetcher__write", {{"path", "data/out.txt"}, {"text", "mine"}});
+  CHECK_MESSAGE(!wrote.is_error, wrote.content);
+  CHECK(read_text(ws / "data" / "out.txt") == "mine");
+  for (const std::string& path : {std::string("notes.txt"), std::string("data/../notes.txt"), std::string("../x.txt"),
+                                  (other_ws / "x.txt").string(), std::string("/tmp/x.txt"), std::string("data/to-b/x.txt")}) {
+    auto r = ran(*b, "fetcher__write", {{"path", path}, {"text", "escape"}});
+    CHECK_MESSAGE(r.is_error, path);
+    CHECK_MESSAGE(r.content == "status -2", path << ": " << r.content);
+  }
+  CHECK(!fs::exists(ws / "notes.txt"));
+  CHECK(!fs::exists(other_ws / "x.txt"));
+  CHECK(fs::is_empty(other_ws));
+  // A symlink where the file goes is replaced, never followed.
+  auto over_link = ran(*b, "fetcher__write", {{"path", "data/passwd"}, {"text", "escape"}});
+  CHECK_MESSAGE(!over_link.is_error, over_link.content);
+  CHECK(!fs::is_symlink(ws / "data" / "passwd"));
+  CHECK(read_text(ws / "data" / "passwd") == "escape");
+  CHECK(read_text("/etc/passwd").find("escape") == std::string::npos);
+
   // Each denial is in the witness chain, by the plugin host, naming the plugin and the URL.
   auto audit = audit_until(*s, home, "evil.example");
   CAPTURE(audit);
@@ -440,6 +468,8 @@ TEST_CASE("http_fetch goes through the egress: only the manifest's hosts; refusa
   CHECK(audit.find("plugin/a/fetcher") != std::string::npos);
   CHECK(audit.find("'evil.example' is not on the network list") != std::string::npos);
   CHECK(audit.find(fmt::format("port {} of '127.0.0.1' is not on the network list", other.l.port)) != std::string::npos);
+  CHECK(audit.find("file_write refused") != std::string::npos);
   fs::remove_all(ws);
   fs::remove_all(home);
+  fs::remove_all(other_ws);
 }
