@@ -15,6 +15,8 @@
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <atomic>
+#include <thread>
 #include "tests/tcp_listener.hh"
 #include "tests/temp_dir.hh"
 
@@ -200,6 +202,47 @@ TEST_CASE("tcp_ports: connect only to the allowed ports, no bind; the process th
   });
   CHECK(rc == 0);
   CHECK(connect_to(other.port) == 0);  // the parent is not confined
+}
+
+TEST_CASE("thread_layer: the calling thread keeps only its paths and ports; the process's other threads keep theirs") {
+  weft::test::temp_dir t{"weft-thread-layer"};
+  auto rw = t.path / "rw", ro = t.path / "ro", other = t.path / "other";
+  fs::create_directories(ro);
+  fs::create_directories(other);
+  write_file(ro / "f", "r");
+  write_file(other / "f", "o");
+  weft::test::tcp_listener target;
+  auto layer = sandbox::thread_layer::prepare({.read_write = {rw.string()}, .read_only = {ro.string(), "/nonexistent-weft"}});
+  REQUIRE_MESSAGE(layer, (layer ? "" : layer.err().message));
+  CHECK(fs::is_directory(rw));  // made when missing
+  REQUIRE(layer->warnings().size() == 1);
+  CHECK(layer->warnings()[0].find("'/nonexistent-weft'") != std::string::npos);
+  int rc = in_child([&] {
+    int from_other = -1;
+    std::atomic<bool> go{false};
+    std::thread other_thread([&] {
+      while (!go) std::this_thread::yield();
+      from_other = open_errno(other / "f");
+    });
+    if (layer->apply()) return 10;
+    go = true;
+    other_thread.join();
+    if (from_other != 0) return 11;                              // another thread: not confined
+    if (open_errno(rw / "new", O_WRONLY | O_CREAT) != 0) return 12;
+    if (open_errno(ro / "f") != 0) return 13;
+    if (open_errno(ro / "f", O_WRONLY) != EACCES) return 14;
+    if (open_errno(other / "f") != EACCES) return 15;
+    if (layer->confines_network()) {
+      int s = ::socket(AF_INET, SOCK_STREAM, 0);
+      sockaddr_in sa{};
+      sa.sin_family = AF_INET;
+      sa.sin_port = htons(target.port);
+      sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+      if (::connect(s, reinterpret_cast<sockaddr*>(&sa), sizeof sa) != -1 || errno != EACCES) return 16;
+    }
+    return 0;
+  });
+  CHECK(rc == 0);
 }
 
 TEST_CASE("rlimits are lowered, never raised") {

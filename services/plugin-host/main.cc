@@ -116,10 +116,18 @@ int main(int argc, char** argv) {
       });
     };
     host = plugin_host::plugin_host::load(*s.ws, ho, s.log);
-    if (!relay_ports.empty()) {
-      auto rules = sandbox::tcp_ports::prepare(relay_ports);
-      if (rules) host->set_fetch_rules(std::make_shared<const sandbox::tcp_ports>(std::move(*rules)));
-      else s.log.warning("{}; the threads that fetch are not confined to the relays' ports, ignoring.", rules.err().message);
+    // The threads that run plugins keep only what the plugins were granted.
+    auto spec = host->thread_spec();
+    spec.connect_ports = relay_ports;
+    auto layer = sandbox::thread_layer::prepare(spec);
+    if (layer) {
+      for (auto& w : layer->warnings()) s.log.debug("{}", w);
+      s.log.info("plugin threads: {} writable and {} readable paths{}", spec.read_write.size(), spec.read_only.size(),
+                 layer->confines_network() ? fmt::format(", TCP to {} relay port(s) only", relay_ports.size())
+                                           : std::string(" (no Landlock network rules here: TCP not confined)"));
+      host->confine_threads(std::make_shared<const sandbox::thread_layer>(std::move(*layer)));
+    } else {
+      s.log.warning("{}; the threads that run plugins are confined by the tool sandbox only, ignoring.", layer.err().message);
     }
     return host->tools();
   });

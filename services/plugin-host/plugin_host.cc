@@ -380,8 +380,7 @@ void plugin_host::load_one(const std::string& name) {
   // buf, cap, status) -> i32, through the plugin's socket at the egress proxy.
   std::string proxy;
   if (p->profile.grants(hf::http_fetch) && _opts.proxy_for) proxy = _opts.proxy_for(name);
-  add(hf::http_fetch, [p, &log, status_of, proxy, rules = &_fetch_rules,
-                       max_fetches = _opts.fetches_per_call](wasm::host_call& c) -> result<values> {
+  add(hf::http_fetch, [p, &log, status_of, proxy, max_fetches = _opts.fetches_per_call](wasm::host_call& c) -> result<values> {
     if (!p->in_call) return status_of(e(abi::error::state));
     if (p->fetches >= max_fetches) return status_of(e(abi::error::limit));
     ++p->fetches;
@@ -413,16 +412,6 @@ void plugin_host::load_one(const std::string& name) {
       return status_of(e(abi::error::denied));
     }
     if (proxy.empty()) return status_of(e(abi::error::io));
-    // This thread connects only to the relays from now on (once per thread: the rules stack).
-    static thread_local bool confined = false;
-    if (!confined && *rules) {
-      if (const char* step = (*rules)->apply()) {
-        log.error("plugin '{}': Failed to confine this thread's TCP connects ({}: {}); fetch refused", p->name, step,
-                  std::strerror(errno));
-        return status_of(e(abi::error::io));
-      }
-      confined = true;
-    }
     auto left = std::chrono::milliseconds(p->profile.limits.time_ms) -
                 std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - p->started);
     if (left <= std::chrono::milliseconds(0)) return status_of(e(abi::error::limit));
@@ -473,6 +462,15 @@ result<tools::tool::result> plugin_host::call(const std::string& plugin, const s
   auto t = std::find_if(p.manifest.tools.begin(), p.manifest.tools.end(), [&](auto& x) { return x.name == tool_name; });
   if (t == p.manifest.tools.end()) return tool::make(tool::error_code::no_such_tool, "plugin '{}' has no tool '{}'", plugin, tool_name);
   auto shown = bus_tool_name(plugin, tool_name);
+  // This thread keeps only what the plugins were granted, from its first plugin call on
+  // (once per thread: layers stack).
+  static thread_local bool confined = false;
+  if (!confined && _layer) {
+    if (const char* step = _layer->apply())
+      return tool::make(tool::error_code::failed, "Failed to confine the thread that runs plugin '{}': {}: {}", plugin,
+                        step, std::strerror(errno));
+    confined = true;
+  }
   std::lock_guard lock(p.mu);
 
   auto failed = [&](std::string_view code, const std::string& message) {
@@ -582,6 +580,21 @@ result<tools::tool::result> plugin_host::call(const std::string& plugin, const s
     s["error"] = code_name(st);
   }
   out.structured = s.dump();
+  return out;
+}
+
+sandbox::thread_layer::spec plugin_host::thread_spec() const {
+  sandbox::thread_layer::spec out;
+  auto add = [](std::vector<std::string>& to, const std::string& path) {
+    if (std::find(to.begin(), to.end(), path) == to.end()) to.push_back(path);
+  };
+  for (auto& p : _plugins) {
+    for (auto& path : p->profile.sandbox.read_write) add(out.read_write, path);
+    for (auto& path : p->profile.sandbox.read_only) add(out.read_only, path);
+    add(out.read_write, _ws.root() + "/.plugin-data/" + p->name);
+  }
+  // libcurl's TLS: the trust store and OpenSSL's configuration.
+  for (auto path : {"/etc/ssl", "/usr/lib/ssl", "/usr/share/ca-certificates"}) add(out.read_only, path);
   return out;
 }
 

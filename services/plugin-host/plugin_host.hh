@@ -17,9 +17,12 @@
 /// The host functions are those of docs/guides/plugins.md "Host API". http_fetch goes through
 /// the plugin's own socket at the egress proxy (through the relay `proxy_for` gives it),
 /// where only the hosts of its manifest are reachable; the host checks the name against the
-/// list first. The thread that makes a fetch is first confined to TCP connects to the relays'
-/// ports (set_fetch_rules: Landlock network rules), so even a host escaped from the engine
-/// reaches nothing else from there.
+/// list first.
+///
+/// Each thread that runs plugins first puts a Landlock layer on itself (confine_threads):
+/// only the union of the loaded plugins' granted paths, their stores, and TCP connects to
+/// the relays' ports — so a host escaped from the engine is still held to what the plugins
+/// were granted, not to the whole workspace the tool sandbox allows.
 ///
 /// What it refuses, contains or disables is reported to `on_event` (the witness chain's
 /// PluginEvent): a plugin refused at load, a trap, a plugin disabled, a host function that
@@ -101,9 +104,13 @@ class plugin_host {
   std::vector<tools::tool_def> tools();
   std::vector<plugin_status> status() const;
 
-  /// The rules each thread applies to itself before its first fetch (nullptr: none, where
-  /// the kernel has no Landlock network rules). Set once, before the first call.
-  void set_fetch_rules(std::shared_ptr<const sandbox::tcp_ports> rules) { _fetch_rules = std::move(rules); }
+  /// What the threads that run plugins still need, from the loaded plugins' profiles: their
+  /// granted paths (read and write), their stores (<workspace>/.plugin-data/<name>), the TLS
+  /// trust store for fetches. The caller adds the relays' ports.
+  sandbox::thread_layer::spec thread_spec() const;
+  /// The layer each thread puts on itself before it first runs a plugin (nullptr: none, where
+  /// the kernel has no Landlock). Set once, before the first call.
+  void confine_threads(std::shared_ptr<const sandbox::thread_layer> layer) { _layer = std::move(layer); }
 
   /// Runs `<plugin>__<tool>`-style calls without a bus (the tool_defs call this).
   result<tools::tool::result> call(const std::string& plugin, const std::string& tool, const nlohmann::json& args);
@@ -119,7 +126,7 @@ class plugin_host {
   log::logger& _log;
   std::vector<std::unique_ptr<plugin_rt>> _plugins;
   std::vector<plugin_status> _refused;
-  std::shared_ptr<const sandbox::tcp_ports> _fetch_rules;
+  std::shared_ptr<const sandbox::thread_layer> _layer;
 };
 
 /// "c-wordcount__word_count"

@@ -583,3 +583,66 @@ const char* tcp_ports::apply() const noexcept {
 }
 
 }  // namespace weft::sandbox
+
+namespace weft::sandbox {
+
+result<thread_layer> thread_layer::prepare(const spec& sp) {
+  int abi = landlock_abi();
+  if (abi == 0) return fail(errc::unavailable, "Failed to confine a thread: Landlock is not available in this kernel");
+  std::uint64_t handled = fs_rights_for(abi);
+  thread_layer t;
+  t._net = abi >= 4;
+  ruleset_attr attr{handled, t._net ? net_bind_tcp | net_connect_tcp : 0, 0};
+  long fd = ::syscall(SYS_landlock_create_ruleset, &attr, (t._net ? 2 : 1) * sizeof(std::uint64_t), 0);
+  if (fd < 0) return fail(errc::io, "Failed to create a Landlock ruleset for a thread: {}", std::strerror(errno));
+  t._fd = static_cast<int>(fd);
+  auto add_path = [&](const std::string& path, std::uint64_t rights, bool create) -> status {
+    if (create && ::access(path.c_str(), F_OK) != 0) {
+      std::error_code ec;
+      std::filesystem::create_directories(path, ec);
+      if (ec) return fail(errc::io, "Failed to create sandbox directory '{}': {}", path, ec.message());
+    }
+    fd_guard dir{::open(path.c_str(), O_PATH | O_CLOEXEC)};
+    if (dir.fd < 0) {
+      if (errno == ENOENT && !create) {
+        t._warnings.push_back(fmt::format("Failed to allow '{}' in the sandbox: it does not exist, ignoring.", path));
+        return {};
+      }
+      return fail(errc::io, "Failed to open sandbox path '{}': {}", path, std::strerror(errno));
+    }
+    struct stat st;
+    if (::fstat(dir.fd, &st) != 0) return fail(errc::io, "Failed to inspect sandbox path '{}': {}", path, std::strerror(errno));
+    if (!S_ISDIR(st.st_mode)) rights &= fs_file_rights;
+    landlock_path_beneath_attr rule{rights & handled, dir.fd};
+    if (::syscall(SYS_landlock_add_rule, t._fd, LANDLOCK_RULE_PATH_BENEATH, &rule, 0) != 0)
+      return fail(errc::io, "Failed to add Landlock rule for '{}': {}", path, std::strerror(errno));
+    return {};
+  };
+  for (auto& path : sp.read_write)
+    if (auto st = add_path(path, handled, /*create=*/true); !st) return st.take_error();
+  for (auto& path : sp.read_only)
+    if (auto st = add_path(path, fs_read_execute, /*create=*/false); !st) return st.take_error();
+  if (t._net)
+    for (auto port : sp.connect_ports) {
+      net_port_attr rule{net_connect_tcp, port};
+      if (::syscall(SYS_landlock_add_rule, t._fd, rule_net_port, &rule, 0) != 0)
+        return fail(errc::io, "Failed to allow TCP port {} in a Landlock ruleset: {}", port, std::strerror(errno));
+    }
+  return t;
+}
+
+thread_layer::~thread_layer() {
+  if (_fd >= 0) ::close(_fd);
+}
+
+const char* thread_layer::apply() const noexcept {
+  if (_fd < 0) {
+    errno = EBADF;
+    return "the thread's Landlock layer (not prepared)";
+  }
+  if (::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) return "prctl(PR_SET_NO_NEW_PRIVS)";
+  if (::syscall(SYS_landlock_restrict_self, _fd, 0) != 0) return "landlock_restrict_self (thread layer)";
+  return nullptr;
+}
+
+}  // namespace weft::sandbox

@@ -23,6 +23,8 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include <weft/sandbox/sandbox.hh>
+
 #include "proto/tool_v1.hh"
 #include "tests/integration/fake_peer.hh"
 #include "tests/integration/harness.hh"
@@ -398,10 +400,13 @@ TEST_CASE("http_fetch goes through the egress: only the manifest's hosts; refusa
     std::this_thread::sleep_for(50ms);
   REQUIRE_MESSAGE(fs::exists(sock), s->log());
 
-  // On the list: the answer reaches the plugin, and its result the caller.
+  // On the list: the answer reaches the plugin, and its result the caller — from a thread
+  // that keeps only the plugin's granted paths and its relay's port.
   auto ok = ran(*b, "fetcher__fetch", {{"url", fmt::format("http://127.0.0.1:{}/x", allowed.l.port)}});
   CHECK_MESSAGE(!ok.is_error, ok.content);
   CHECK(ok.content == "status 200, 26 bytes: hello from the listed host");
+  CHECK(s->log().find("plugin threads: 2 writable and 3 readable paths") != std::string::npos);  // data, the store; TLS
+  if (sandbox::landlock_abi() >= 4) CHECK(s->log().find("TCP to 1 relay port(s) only") != std::string::npos);
   CHECK(allowed.hits == 1);
 
   // Not on the list: another port of the same address, a name, a name that resolves to the

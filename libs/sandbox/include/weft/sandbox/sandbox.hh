@@ -156,6 +156,37 @@ class command_filter {
   std::vector<sock_filter> _filter;
 };
 
+/// One more Landlock layer for the calling thread (and what it starts later): the paths it
+/// may still use and, where the kernel has network rules (ABI ≥ 4), the TCP ports it may
+/// still connect to (none: no TCP connect or bind at all). What the plugin host puts on each
+/// thread that runs plugins, derived from the union of their manifests' permissions: a host
+/// escaped from the engine is still held to what the plugins were granted. Layers stack: a
+/// thread can only lose rights, never gain them back.
+class thread_layer {
+ public:
+  struct spec {
+    std::vector<std::string> read_write;  ///< created when missing
+    std::vector<std::string> read_only;   ///< skipped when missing (a warning)
+    std::vector<std::uint16_t> connect_ports;
+  };
+  /// errc::unavailable when the kernel has no Landlock at all.
+  static result<thread_layer> prepare(const spec& s);
+  thread_layer() = default;
+  thread_layer(thread_layer&& o) noexcept : _fd(o._fd), _net(o._net), _warnings(std::move(o._warnings)) { o._fd = -1; }
+  thread_layer& operator=(thread_layer&&) = delete;
+  thread_layer(const thread_layer&) = delete;
+  ~thread_layer();
+  /// On the calling thread: no_new_privs, then the layer. nullptr on success, else the step.
+  const char* apply() const noexcept;
+  bool confines_network() const { return _net; }  ///< ABI ≥ 4: the TCP rules are in it
+  const std::vector<std::string>& warnings() const { return _warnings; }
+
+ private:
+  int _fd = -1;
+  bool _net = false;
+  std::vector<std::string> _warnings;
+};
+
 /// Landlock's network rules (ABI 4 and later): TCP connect() only to the given ports (on
 /// any address: what a port reaches is the network namespace's business — inside a tool's
 /// own namespace only its relays listen) and no TCP bind(). What the shell tool puts on a
