@@ -211,6 +211,33 @@ void format_map(char (&out)[48], unsigned id) {
   std::memcpy(out, text.c_str(), std::min(text.size() + 1, sizeof out));
 }
 
+/// Adds a path-beneath rule for `path` to `ruleset`: created first when `create` (a
+/// read_write directory), skipped with a line in `warnings` when missing otherwise; a file
+/// gets only the rights a file can have.
+status add_path_rule(int ruleset, const std::string& path, std::uint64_t rights, std::uint64_t handled, bool create,
+                     std::vector<std::string>& warnings) {
+  if (create && ::access(path.c_str(), F_OK) != 0) {  // a file (e.g. /dev/null) is fine too
+    std::error_code ec;
+    std::filesystem::create_directories(path, ec);
+    if (ec) return fail(errc::io, "Failed to create sandbox directory '{}': {}", path, ec.message());
+  }
+  fd_guard dir{::open(path.c_str(), O_PATH | O_CLOEXEC)};
+  if (dir.fd < 0) {
+    if (errno == ENOENT && !create) {
+      warnings.push_back(fmt::format("Failed to allow '{}' in the sandbox: it does not exist, ignoring.", path));
+      return {};
+    }
+    return fail(errc::io, "Failed to open sandbox path '{}': {}", path, std::strerror(errno));
+  }
+  struct stat st;
+  if (::fstat(dir.fd, &st) != 0) return fail(errc::io, "Failed to inspect sandbox path '{}': {}", path, std::strerror(errno));
+  if (!S_ISDIR(st.st_mode)) rights &= fs_file_rights;
+  landlock_path_beneath_attr rule{rights & handled, dir.fd};
+  if (::syscall(SYS_landlock_add_rule, ruleset, LANDLOCK_RULE_PATH_BENEATH, &rule, 0) != 0)
+    return fail(errc::io, "Failed to add Landlock rule for '{}': {}", path, std::strerror(errno));
+  return {};
+}
+
 }  // namespace
 
 network_isolation probe_network_isolation() {
@@ -417,26 +444,7 @@ result<prepared> prepare(const sandbox::spec& spec) {
         p._deferred.push_back({path, rights});
         return {};
       }
-      if (create && ::access(path.c_str(), F_OK) != 0) {  // a file (e.g. /dev/null) is fine too
-        std::error_code ec;
-        std::filesystem::create_directories(path, ec);
-        if (ec) return fail(errc::io, "Failed to create sandbox directory '{}': {}", path, ec.message());
-      }
-      fd_guard dir{::open(path.c_str(), O_PATH | O_CLOEXEC)};
-      if (dir.fd < 0) {
-        if (errno == ENOENT && !create) {
-          p._report.warnings.push_back(fmt::format("Failed to allow '{}' in the sandbox: it does not exist, ignoring.", path));
-          return {};
-        }
-        return fail(errc::io, "Failed to open sandbox path '{}': {}", path, std::strerror(errno));
-      }
-      struct stat st;
-      if (::fstat(dir.fd, &st) != 0) return fail(errc::io, "Failed to inspect sandbox path '{}': {}", path, std::strerror(errno));
-      if (!S_ISDIR(st.st_mode)) rights &= fs_file_rights;
-      landlock_path_beneath_attr rule{rights & handled, dir.fd};
-      if (::syscall(SYS_landlock_add_rule, p._ruleset_fd, LANDLOCK_RULE_PATH_BENEATH, &rule, 0) != 0)
-        return fail(errc::io, "Failed to add Landlock rule for '{}': {}", path, std::strerror(errno));
-      return {};
+      return add_path_rule(p._ruleset_fd, path, rights, handled, create, p._report.warnings);
     };
     for (auto& path : spec.read_write)
       if (auto s = add_path(path, handled, /*create=*/true); !s) return s.take_error();
@@ -596,27 +604,8 @@ result<thread_layer> thread_layer::prepare(const spec& sp) {
   long fd = ::syscall(SYS_landlock_create_ruleset, &attr, (t._net ? 2 : 1) * sizeof(std::uint64_t), 0);
   if (fd < 0) return fail(errc::io, "Failed to create a Landlock ruleset for a thread: {}", std::strerror(errno));
   t._fd = static_cast<int>(fd);
-  auto add_path = [&](const std::string& path, std::uint64_t rights, bool create) -> status {
-    if (create && ::access(path.c_str(), F_OK) != 0) {
-      std::error_code ec;
-      std::filesystem::create_directories(path, ec);
-      if (ec) return fail(errc::io, "Failed to create sandbox directory '{}': {}", path, ec.message());
-    }
-    fd_guard dir{::open(path.c_str(), O_PATH | O_CLOEXEC)};
-    if (dir.fd < 0) {
-      if (errno == ENOENT && !create) {
-        t._warnings.push_back(fmt::format("Failed to allow '{}' in the sandbox: it does not exist, ignoring.", path));
-        return {};
-      }
-      return fail(errc::io, "Failed to open sandbox path '{}': {}", path, std::strerror(errno));
-    }
-    struct stat st;
-    if (::fstat(dir.fd, &st) != 0) return fail(errc::io, "Failed to inspect sandbox path '{}': {}", path, std::strerror(errno));
-    if (!S_ISDIR(st.st_mode)) rights &= fs_file_rights;
-    landlock_path_beneath_attr rule{rights & handled, dir.fd};
-    if (::syscall(SYS_landlock_add_rule, t._fd, LANDLOCK_RULE_PATH_BENEATH, &rule, 0) != 0)
-      return fail(errc::io, "Failed to add Landlock rule for '{}': {}", path, std::strerror(errno));
-    return {};
+  auto add_path = [&](const std::string& path, std::uint64_t rights, bool create) {
+    return add_path_rule(t._fd, path, rights, handled, create, t._warnings);
   };
   for (auto& path : sp.read_write)
     if (auto st = add_path(path, handled, /*create=*/true); !st) return st.take_error();

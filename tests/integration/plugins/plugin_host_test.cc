@@ -29,6 +29,7 @@
 #include "tests/integration/fake_peer.hh"
 #include "tests/integration/harness.hh"
 #include "tests/integration/turn_client.hh"
+#include "tests/http_target.hh"
 #include "tests/tcp_listener.hh"
 
 using namespace weft;
@@ -94,41 +95,6 @@ std::string error_of(const tool::result& r) {
 
 namespace {
 
-/// A loopback HTTP server on its own thread answering every request with `text`, counting
-/// the requests that reached it.
-struct http_target {
-  test::tcp_listener l{"127.0.0.1", /*nonblocking=*/true};
-  std::atomic<int> hits{0};
-  std::atomic<bool> stop{false};
-  std::thread th;
-  explicit http_target(std::string text) {
-    th = std::thread([this, text = std::move(text)] {
-      while (!stop) {
-        pollfd p{l.fd.get(), POLLIN, 0};
-        if (::poll(&p, 1, 50) != 1) continue;
-        unique_fd c(::accept4(l.fd.get(), nullptr, nullptr, SOCK_CLOEXEC));
-        if (!c) continue;
-        std::string got;
-        char buf[4096];
-        timeval tv{5, 0};
-        ::setsockopt(c.get(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-        while (got.find("\r\n\r\n") == std::string::npos) {
-          auto n = ::recv(c.get(), buf, sizeof buf, 0);
-          if (n <= 0) break;
-          got.append(buf, static_cast<std::size_t>(n));
-        }
-        ++hits;
-        auto answer = fmt::format("HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{}",
-                                  text.size(), text);
-        (void)::send(c.get(), answer.data(), answer.size(), MSG_NOSIGNAL);
-      }
-    });
-  }
-  ~http_target() {
-    stop = true;
-    th.join();
-  }
-};
 
 /// The witness chain's records as weftctl shows them (JSON lines), waiting up to 30 s for
 /// `until` to appear.
@@ -370,7 +336,7 @@ TEST_CASE("http_fetch goes through the egress: only the manifest's hosts; refusa
   REQUIRE(::mkdtemp(tmpl));
   fs::path ws = tmpl;
   std::string home = ws.string() + "-home";
-  http_target allowed("hello from the listed host"), other("you should not see this");
+  test::http_target allowed("hello from the listed host"), other("you should not see this");
   auto dir = plugins_of(ws, "a") / "fetcher";
   fs::create_directories(dir);
   fs::copy_file(fs::path(WEFT_TEST_HOSTILE_BUILD) / "fetcher.wasm", dir / "fetcher.wasm");

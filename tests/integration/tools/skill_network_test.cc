@@ -26,6 +26,7 @@
 
 #include "proto/tool_v1.hh"
 #include "tests/integration/harness.hh"
+#include "tests/http_target.hh"
 #include "tests/tcp_listener.hh"
 
 using namespace weft;
@@ -35,40 +36,6 @@ namespace fs = std::filesystem;
 using json = nlohmann::json;
 
 namespace {
-
-/// A loopback HTTP server answering every request with `text`, counting requests.
-struct http_target {
-  test::tcp_listener l{"127.0.0.1", /*nonblocking=*/true};
-  std::atomic<int> hits{0};
-  std::atomic<bool> stop{false};
-  std::thread th;
-  explicit http_target(std::string text) {
-    th = std::thread([this, text = std::move(text)] {
-      while (!stop) {
-        pollfd p{l.fd.get(), POLLIN, 0};
-        if (::poll(&p, 1, 50) != 1) continue;
-        unique_fd c(::accept4(l.fd.get(), nullptr, nullptr, SOCK_CLOEXEC));
-        if (!c) continue;
-        std::string got;
-        char buf[4096];
-        timeval tv{5, 0};
-        ::setsockopt(c.get(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-        while (got.find("\r\n\r\n") == std::string::npos) {
-          auto n = ::recv(c.get(), buf, sizeof buf, 0);
-          if (n <= 0) break;
-          got.append(buf, static_cast<std::size_t>(n));
-        }
-        ++hits;
-        auto answer = fmt::format("HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{}", text.size(), text);
-        (void)::send(c.get(), answer.data(), answer.size(), MSG_NOSIGNAL);
-      }
-    });
-  }
-  ~http_target() {
-    stop = true;
-    th.join();
-  }
-};
 
 ipc::call_options once() {
   ipc::call_options o;
@@ -109,7 +76,7 @@ TEST_CASE("a skill's network list: its commands reach only its hosts, through it
   REQUIRE(::mkdtemp(tmpl));
   fs::path ws = tmpl;
   fs::path home = ws.string() + "-home";
-  http_target listed("from the listed host"), unlisted("you should not see this");
+  test::http_target listed("from the listed host"), unlisted("you should not see this");
   skill_at(home / "skills", "fetcher", fmt::format("[\"127.0.0.1:{}\"]", listed.l.port));
   skill_at(ws / "skills", "mine", fmt::format("[\"127.0.0.1:{}\"]", listed.l.port));  // a workspace skill: dropped
   fs::copy_file(std::string(WEFT_SOURCE_ROOT) + "/tests/integration/tools/net_probe.py", ws / "net_probe.py");
