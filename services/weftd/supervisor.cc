@@ -156,6 +156,7 @@ sv::service_info supervisor::info(const child& c) const {
   i.last_exit = c.last_exit;
   i.status = c.status_line;
   i.error = c.error;
+  i.sandbox = c.sandbox;
   return i;
 }
 
@@ -235,6 +236,7 @@ void supervisor::start(child& c) {
   c.pid = sp->pid;
   c.ns = {};
   c.ns_unread = sp->ns_flags;
+  c.sandbox = std::move(sp->sandbox);
   c.notify_fd = std::move(sp->notify_fd);
   c.started_at = now();
   c.ready_since.reset();
@@ -583,10 +585,38 @@ sv::status_reply supervisor::snapshot() const {
   return r;
 }
 
+void supervisor::check_config(sv::status_reply& r) const {
+  r.config_checked = true;
+  // The file a reload would read (the built-in default's adoption of a new file included).
+  auto path = _config_path;
+  if (path.empty())
+    if (auto found = service::find_config(""); found && ::access(found->c_str(), R_OK) == 0) path = *found;
+  auto cfg = service::load_config_or_default(path);
+  if (!cfg) {
+    r.config_error = cfg.err().message;
+    return;
+  }
+  auto services = all_services(*cfg, _layout);
+  for (auto& i : r.services) {
+    if (i.name == "bus") continue;
+    auto* c = std::find_if(_children.begin(), _children.end(), [&](auto& x) { return x->spec.name == i.name; })->get();
+    if (c->remove_after_stop) continue;  // a reload already removed it: on its way out
+    auto it = std::find_if(services.begin(), services.end(), [&](auto& s) { return s.name == i.name; });
+    if (it == services.end()) i.config = "removed";
+    else if (!(*it == c->spec)) i.config = "changed";
+  }
+  for (auto& s : services)
+    if (!std::any_of(_children.begin(), _children.end(), [&](auto& x) { return x->spec.name == s.name; }))
+      r.config_added.push_back(s.name);
+}
+
 void supervisor::handle_control(const std::string& rid, const ipc::message& m) {
   auto& env = m.env;
   if (m.is(sv::status::type_name)) {
-    control_reply(rid, env, sv::status_reply::type_name, wire::encode(snapshot()));
+    auto req = m.as<sv::status>();
+    auto r = snapshot();
+    if (req && req->check_config) check_config(r);
+    control_reply(rid, env, sv::status_reply::type_name, wire::encode(r));
   } else if (m.is(sv::control::type_name)) {
     auto req = m.as<sv::control>();
     if (!req) return control_error(rid, env, sv::make(sv::error_code::bad_request, "{}", req.err().message));
