@@ -78,6 +78,9 @@ result<std::vector<std::string>> names_in(int dfd) {
     ::close(dup);
     return fail(errc::io, "{}", errno_text());
   }
+  // The duplicate shares the directory's read position with `dfd` and every other
+  // duplicate: an earlier listing left it at the end. From the start, every time.
+  ::rewinddir(d);
   std::vector<std::string> names;
   errno = 0;
   while (auto* e = ::readdir(d)) {
