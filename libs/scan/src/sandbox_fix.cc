@@ -147,9 +147,20 @@ sandbox_plan plan_sandbox_fixes(const std::string& config_path) {
     if (commented[i]) out += "# ";
     out += lines[i];
   }
-  // The file after must still load, and without these findings: else nothing is changed.
+  if (p.removals.empty()) {
+    p.new_config = text;
+    return p;
+  }
+  // The file after must still load, and without the findings of the tables commented out:
+  // else nothing is changed.
+  auto removed = [&](const finding& f) {
+    return std::any_of(p.removals.begin(), p.removals.end(), [&](auto& r) {
+      auto label = "[services." + r.service + "]";
+      return f.message.size() >= label.size() && f.message.compare(f.message.size() - label.size(), label.size(), label) == 0;
+    });
+  };
   for (auto& f : audit_config_text(out, p.config))
-    if (f.r->id == std::string_view("CFG-001") || f.r->id == std::string_view("CFG-015")) {
+    if (f.r->id == std::string_view("CFG-001") || (f.r->id == std::string_view("CFG-015") && removed(f))) {
       p.errors.push_back(fmt::format("Failed to comment out the [services.tool-*] tables of '{}': the result would still "
                                      "report {} ({}); edit it by hand",
                                      p.config, f.r->id, f.message));
