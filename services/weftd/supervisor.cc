@@ -64,6 +64,15 @@ std::string layout::exec(std::string_view program) const {
          std::string(program);
 }
 
+/// The bus's settings without where in the file they were written: a table that only moved
+/// (a provider added above the agents) is no reason to restart the bus; its denial messages
+/// may name the old position until it restarts.
+static service::bus_settings positionless(service::bus_settings b) {
+  for (auto& r : b.acl) r.where.clear();
+  for (auto& [name, p] : b.agent_tools) p.where.clear();
+  return b;
+}
+
 std::vector<service::service_spec> all_services(const service::config& cfg, const layout& l) {
   auto out = service::derived_services(cfg, [&](std::string_view p) { return l.exec(p); });
   for (auto s : cfg.services) {
@@ -476,13 +485,6 @@ status supervisor::reload(sv::reload_reply* out) {
     _config_path = path;
   }
   for (auto& w : cfg->warnings) _log.warning("{}", w);
-  // A table that only moved in the file (a provider added above the agents) is no reason to
-  // restart the bus; its denial messages may name the old position until it restarts.
-  auto positionless = [](service::bus_settings b) {
-    for (auto& r : b.acl) r.where.clear();
-    for (auto& [name, p] : b.agent_tools) p.where.clear();
-    return b;
-  };
   bool bus_changed = !(positionless(cfg->bus) == positionless(_cfg.bus));
   _cfg.supervisor = cfg->supervisor;
   _cfg.bus = cfg->bus;
@@ -598,7 +600,11 @@ void supervisor::check_config(sv::status_reply& r) const {
   }
   auto services = all_services(*cfg, _layout);
   for (auto& i : r.services) {
-    if (i.name == "bus") continue;
+    if (i.name == "bus") {
+      // The bus holds the ACL and each agent's tool policy: what it enforces.
+      if (!(positionless(cfg->bus) == positionless(_cfg.bus))) i.config = "changed";
+      continue;
+    }
     auto* c = std::find_if(_children.begin(), _children.end(), [&](auto& x) { return x->spec.name == i.name; })->get();
     if (c->remove_after_stop) continue;  // a reload already removed it: on its way out
     auto it = std::find_if(services.begin(), services.end(), [&](auto& s) { return s.name == i.name; });

@@ -146,6 +146,21 @@ TEST_CASE("security scan --runtime: a derived stack runs its tool process sandbo
   REQUIRE_MESSAGE(reloaded.exit_code == 0, reloaded.err);
   CHECK(!has(ids(runtime_scan(*s, 0)), "RT-004"));
 
+  // An agent's tool policy edited and not reloaded: the bus, which enforces it, is what a
+  // reload would restart.
+  {
+    auto text = slurp(s->config_path());
+    auto at = text.find("families = [\"fs\"]\n");
+    REQUIRE(at != std::string::npos);
+    text.insert(at, "deny = [\"write_file\"]\n");
+    std::ofstream(s->config_path(), std::ios::trunc | std::ios::binary) << text;
+  }
+  auto policy = runtime_scan(*s, 1, {"--severity", "medium"});
+  REQUIRE(has(ids(policy), "RT-004"));
+  CHECK_MESSAGE(policy["findings"][0]["message"].get<std::string>().find("bus changed") != std::string::npos, policy.dump());
+  reload_and_wait(*s, "bus");
+  CHECK(!has(ids(runtime_scan(*s, 0)), "RT-004"));
+
   // A config that no longer loads: RT-004 says a reload would fail.
   append(s->config_path(), "\n[agents.main]\nno_such_key = 1\n");
   auto broken = runtime_scan(*s, 0);
