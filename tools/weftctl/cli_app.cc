@@ -90,9 +90,11 @@ constexpr const char* security_description =
     "Scan skills and plugins for prompt injection, hidden text, fetch-and-run, credential theft,\n"
     "exfiltration, persistence and destructive commands; audit weft's configuration and the\n"
     "permissions of $WEFT_HOME (scan, explain). Files are read as data: nothing is run, fetched\n"
-    "or unpacked, and weft need not be running. Watch running agents (monitor, release): the\n"
-    "security monitor's counters and alerts, the agents the bus holds in quarantine, and lifting\n"
-    "a quarantine; these ask the running weft (the monitor runs when [security.monitor] enabled).";
+    "or unpacked, and weft need not be running; when it runs, scan also checks how weftd runs its\n"
+    "tool processes (sandboxes, changes not reloaded, quarantines). Watch running agents\n"
+    "(monitor, release): the security monitor's counters and alerts, the agents the bus holds in\n"
+    "quarantine, and lifting a quarantine; these ask the running weft (the monitor runs when\n"
+    "[security.monitor] enabled).";
 
 constexpr const char* skill_description =
     "Skills (SKILL.md folders) where agents find them: $WEFT_HOME/skills for every agent, or an\n"

@@ -210,9 +210,7 @@ int cmd_security_scan(const options& o, const security_args& a) {
       auto f = scan::audit_runtime(*v);
       rep.findings.insert(rep.findings.end(), f.begin(), f.end());
     } else if (a.runtime) {
-      rep.errors.push_back(fmt::format("Failed to ask weftd for the runtime checks: {} (is weft running? weftctl "
-                                       "status)",
-                                       v.err().message));
+      rep.errors.push_back(fmt::format("Failed to ask weftd for the runtime checks: {}", v.err().message));
     }
   }
   rep.fix_requested = a.fix;

@@ -236,3 +236,31 @@ TEST_CASE("security scan --runtime: a hand-declared tool process runs unsandboxe
   CHECK(!has(ids(now), "RT-001"));
   CHECK(!has(ids(now), "RT-004"));
 }
+
+TEST_CASE("security scan --runtime without weftd: an error, exit 1; a plain scan goes on without the runtime checks") {
+  test::temp_dir dir{"weft-security-runtime-none"};
+  auto weftctl = test::build_path("tools/weftctl/weftctl");
+  auto none = (dir.path / "run").string();
+  auto r = test::run({weftctl, "--runtime-dir", none, "--json", "security", "scan", "--runtime"});
+  CHECK(r.exit_code == 1);
+  auto doc = json::parse(r.out);
+  CHECK(doc["scanned"]["runtime"] == "");
+  REQUIRE(doc["errors"].size() == 1);
+  CHECK_MESSAGE(doc["errors"][0].get<std::string>().rfind("Failed to ask weftd for the runtime checks: ", 0) == 0, doc.dump());
+  auto text = test::run({weftctl, "--runtime-dir", none, "security", "scan", "--runtime"});
+  CHECK(text.exit_code == 1);
+  CHECK_MESSAGE(text.err.find("error: Failed to ask weftd for the runtime checks: ") != std::string::npos, text.err);
+  // A plain scan of an empty home and a clean config: no runtime finding, no error for it.
+  auto home = dir.path / "home";
+  fs::create_directories(home);
+  fs::permissions(home, fs::perms::owner_all, fs::perm_options::replace);
+  auto cfg = dir.path / "clawft.toml";
+  std::ofstream(cfg) << "[agents.main]\n";
+  fs::permissions(cfg, fs::perms::owner_read | fs::perms::owner_write, fs::perm_options::replace);
+  auto plain = test::run({weftctl, "--runtime-dir", none, "--json", "security", "scan", "--config-file", cfg.string(),
+                          "--home", home.string()});
+  INFO(plain.out, plain.err);
+  auto pdoc = json::parse(plain.out);
+  CHECK(pdoc["scanned"]["runtime"] == "");
+  CHECK(pdoc["errors"].empty());
+}
