@@ -675,7 +675,8 @@ class command_tree {
         {"security scan [PATH…] [--installed] [--config] [--runtime] [--severity LEVEL] [--fix [--yes]]", "",
          "Without PATH, --installed, --config or --runtime: all of the installed skills, the config,\n"
          "$WEFT_HOME and, when weftd runs, the runtime checks.\n"
-         "--installed: $WEFT_SKILLS_DIR, $WEFT_HOME/skills and each agent's <workspace>/skills.\n"
+         "--installed: $WEFT_SKILLS_DIR, $WEFT_HOME/skills, each agent's <workspace>/skills and the\n"
+         "installed plugins ($WEFT_HOME/plugins/<agent>/<name>).\n"
          "--config: the config file weftd would read (as config check finds it) and the permissions of\n"
          "$WEFT_HOME's keys, token stores, sessions, audit chain and skill folders.\n"
          "--runtime: asks the running weftd (an error when it does not answer): tool processes running\n"
@@ -703,7 +704,7 @@ class command_tree {
           if (_inv.security.yes && !_inv.security.fix) cli::usage("--yes goes with --fix");
         });
     scan->add_option("PATH", a.paths, "skill or plugin folders, or single files")->type_name("PATH");
-    scan->add_flag("--installed", a.installed, "the installed skills");
+    scan->add_flag("--installed", a.installed, "the installed skills and plugins");
     scan->add_flag("--config", a.config, "the configuration and $WEFT_HOME's permissions");
     scan->add_flag("--runtime", a.runtime, "what the running weftd reports: sandboxes, unreloaded changes, quarantines");
     scan->add_option("--severity", a.severity, "exit 1 at findings this bad or worse (default high)")

@@ -124,6 +124,30 @@ result<scan::runtime_view> ask_runtime(const options& o) {
   return v;
 }
 
+/// The installed plugin folders, <home>/plugins/<agent>/<name> with a plugin.toml, in name
+/// order; hidden names (a staged install, a removal under way) and symlinks are passed over,
+/// as weft-plugin-host passes them over.
+std::vector<std::string> installed_plugin_dirs(const std::string& home) {
+  auto sorted_dirs = [](const fs::path& dir) {
+    std::vector<fs::path> out;
+    std::error_code ec;
+    for (auto& e : fs::directory_iterator(dir, ec)) {
+      auto name = e.path().filename().string();
+      if (name.empty() || name[0] == '.' || e.is_symlink(ec) || !e.is_directory(ec)) continue;
+      out.push_back(e.path());
+    }
+    std::sort(out.begin(), out.end());
+    return out;
+  };
+  std::vector<std::string> out;
+  for (auto& agent : sorted_dirs(fs::path(home) / "plugins"))
+    for (auto& plugin : sorted_dirs(agent)) {
+      std::error_code ec;
+      if (fs::is_regular_file(fs::symlink_status(plugin / "plugin.toml", ec))) out.push_back(plugin.string());
+    }
+  return out;
+}
+
 /// The sandbox part of --fix: [services.tool-*] tables (CFG-015) commented out, so weftd
 /// derives and sandboxes those processes again; planned on every --fix, applied with --yes.
 void fix_sandbox(scan::report& rep, const std::string& config, bool yes, std::string& note) {
@@ -169,6 +193,8 @@ int cmd_security_scan(const options& o, const security_args& a) {
   if (a.installed || everything) {
     auto dirs = scan::installed_skill_dirs(home, config);
     paths.insert(paths.end(), dirs.begin(), dirs.end());
+    auto plugins = installed_plugin_dirs(home);
+    paths.insert(paths.end(), plugins.begin(), plugins.end());
   }
   if (!paths.empty()) {
     auto t = scan::scan_paths(paths);
@@ -178,7 +204,7 @@ int cmd_security_scan(const options& o, const security_args& a) {
     rep.findings = std::move(t.findings);
     rep.errors = std::move(t.errors);
     // A plugin folder: its manifest's descriptions and host functions besides its files.
-    for (auto& p : a.paths) {
+    for (auto& p : paths) {
       std::error_code ec;
       if (!fs::is_regular_file(fs::path(p) / "plugin.toml", ec)) continue;
       auto m = plugin::load_manifest(p);

@@ -434,6 +434,18 @@ TEST_CASE("weftctl plugin install: the scan refuses a plugin with findings; --fo
   auto text_show = s->weftctl({"audit", "show", "--dir", (home / "audit").string(), "--last", "0"});
   CHECK_MESSAGE(text_show.out.find("plugin/a/c-wordcount@0.1.0") != std::string::npos, text_show.out);
 
+  // Installed, it is among what --installed scans, under its installed path.
+  auto inst = s->weftctl({"--json", "security", "scan", "--installed", "--home", home.string()});
+  CHECK(inst.exit_code == 1);
+  auto idoc = json::parse(inst.out);
+  CHECK(std::find(idoc["scanned"]["paths"].begin(), idoc["scanned"]["paths"].end(), (plugins / "c-wordcount").string()) !=
+        idoc["scanned"]["paths"].end());
+  std::set<std::string> where;
+  for (auto& f : idoc["findings"]) where.insert(f["id"].get<std::string>() + " " + f["file"].get<std::string>());
+  CHECK(where.count("SKL-022 " + (plugins / "c-wordcount" / "README.md").string()));
+  CHECK(where.count("SKL-079 " + (plugins / "c-wordcount" / "plugin.toml").string()));
+  CHECK(where.count("SKL-001 " + (plugins / "c-wordcount" / "plugin.toml").string()));
+
   // A clean install is not recorded.
   REQUIRE(s->weftctl({"plugin", "install", WEFT_TEST_C_WORDCOUNT_DIR, "--agent", "a", "--replace"}).exit_code == 0);
   auto again = s->weftctl({"--json", "audit", "show", "--dir", (home / "audit").string(), "--last", "0"});
