@@ -125,6 +125,9 @@ memory_service::memory_service(service::runtime& rt, service::config cfg, std::s
   _rt.on<mem::skill_installed>([this](mem::skill_installed s, service::responder r) {
     handle_skill_installed(s, std::move(r));
   });
+  _rt.on<mem::plugin_installed>([this](mem::plugin_installed p, service::responder r) {
+    handle_plugin_installed(p, std::move(r));
+  });
   if (_witness) {
     for (auto topic : witness_log::topics()) {
       _rt.on_event(topic, [this](const ipc::message& m) { _witness->on_event(m); });
@@ -503,6 +506,28 @@ void memory_service::handle_skill_installed(const mem::skill_installed& s, servi
   }
   _log.info("Recorded the {}install of skill '{}' by '{}' (witness seq {})", s.forced ? "forced " : "", s.skill,
             r.from(), *seq);
+  r.reply(mem::recorded{*seq});
+}
+
+void memory_service::handle_plugin_installed(const mem::plugin_installed& p, service::responder r) {
+  if (!_witness)
+    return r.fail(mem::make(mem::error_code::storage, "the witness chain is not open (see memory's log); "
+                                                      "the install cannot be recorded"));
+  auto seq = _witness->record_plugin_installed(r.from(), p);
+  if (!seq) {
+    if (!mem::is(seq.err(), mem::error_code::denied)) {
+      _log.error("Failed to record the install of plugin '{}' for '{}': {}", p.plugin, r.from(), seq.err().message);
+      return r.fail(seq.err());
+    }
+    auto& req = r.request();
+    _log.warning("Denied {} from '{}': {}", req.type, req.from, seq.err().message);
+    auto subject = fmt::format("plugin/{}", p.plugin.substr(0, max_subject_bytes));
+    (void)_rt.bus().publish(proto::bus_v1::access_denied{req.from, subject, req.type, "plugin installs"});
+    witness(req.from, "access_denied", subject, seq.err().message);
+    return r.fail(seq.err());
+  }
+  _log.info("Recorded the {}install of plugin '{}' for agent '{}' by '{}' (witness seq {})", p.forced ? "forced " : "",
+            p.plugin, p.agent, r.from(), *seq);
   r.reply(mem::recorded{*seq});
 }
 

@@ -102,6 +102,7 @@ class memory_service {
   void handle_write_chunk(const proto::memory_v1::write_chunk& c, service::responder r);
   void handle_import_commit(const proto::memory_v1::import_commit& c, service::responder r);
   void handle_skill_installed(const proto::memory_v1::skill_installed& s, service::responder r);
+  void handle_plugin_installed(const proto::memory_v1::plugin_installed& p, service::responder r);
   void on_embedded(std::uint64_t job, result<ipc::message> answer);
   void on_query_embedded(std::uint64_t job, result<ipc::message> answer);
   void answer_search(search_job& j, std::optional<std::vector<float>> qv, std::string note);

@@ -343,6 +343,57 @@ TEST_CASE("witness: a skill install is recorded from ctl/* only, durable before 
         "SKL-022; reason: 'reviewed the installer'; OS user 'ann'");
 }
 
+TEST_CASE("witness: a plugin install is recorded from ctl/* only, durable before it is acknowledged") {
+  test::temp_dir home{"weft-memory-witness-plugin"};
+  mem::plugin_installed e;
+  e.plugin = "word-count";
+  e.agent = "main";
+  e.version = "1.2.0";
+  e.hash = "sha256:00ff";
+  e.target = "/srv/weft/plugins/main/word-count";
+  e.forced = true;
+  e.severity = "high";
+  e.findings = {"SKL-001", "SKL-080"};
+  e.reason = "the README quotes the attack";
+  e.os_user = "ann";
+  {
+    auto w = witness_log::open(home.path);
+    REQUIRE_MESSAGE(w, (w ? "" : w.err().message));
+    // The plugin host itself, an agent, weftd: none of them decides what is installed.
+    for (auto from : {"tool/plugins/main", "agent/main", "weftd", "ctl", "monitor"}) {
+      auto r = (*w)->record_plugin_installed(from, e);
+      INFO(from);
+      REQUIRE_FALSE(r);
+      CHECK(mem::is(r.err(), mem::error_code::denied));
+      CHECK(r.err().message.find("plugin installs") != std::string::npos);
+    }
+    auto no_agent = e;
+    no_agent.agent.clear();
+    auto bad = (*w)->record_plugin_installed("ctl/7", no_agent);
+    REQUIRE_FALSE(bad);
+    CHECK(mem::is(bad.err(), mem::error_code::bad_request));
+    auto big = e;
+    big.reason.assign(20000, 'x');
+    auto large = (*w)->record_plugin_installed("ctl/7", big);
+    REQUIRE_FALSE(large);
+    CHECK(mem::is(large.err(), mem::error_code::too_large));
+
+    auto seq = (*w)->record_plugin_installed("ctl/4242", e);
+    REQUIRE_MESSAGE(seq, (seq ? "" : seq.err().message));
+    CHECK_FALSE((*w)->dirty());
+  }
+  auto recs = witness::read_records(home.path / "audit");
+  REQUIRE_MESSAGE(recs, (recs ? "" : recs.err().message));
+  REQUIRE(recs->size() == 1);
+  auto& r = recs->front();
+  CHECK(r.actor == "ctl/4242");
+  CHECK(r.kind == "plugin_installed");
+  CHECK(r.subject == "plugin/main/word-count@1.2.0");
+  CHECK(r.detail ==
+        "forced install into '/srv/weft/plugins/main/word-count', sha256:00ff; findings at or above high: SKL-001, "
+        "SKL-080; reason: 'the README quotes the attack'; OS user 'ann'");
+}
+
 TEST_CASE("witness: the monitor's alerts from 'monitor' only, releases from the bus only") {
   test::temp_dir home{"weft-memory-witness-monitor"};
   namespace mon = proto::monitor_v1;

@@ -119,20 +119,28 @@ void witness_log::on_event(const ipc::message& m) {
   }
 }
 
-result<std::uint64_t> witness_log::record_skill_installed(std::string_view from,
-                                                         const proto::memory_v1::skill_installed& e) {
+namespace {
+
+/// What a skill and a plugin install record have in common.
+struct install_record {
+  std::string_view message, kind, subject, target, hash, severity, reason, os_user;
+  const std::vector<std::string>& findings;
+  bool forced, replaced;
+  std::size_t extra_bytes;  ///< the names and versions besides
+};
+
+result<std::uint64_t> record_install(witness_log::impl& p, std::string_view from, const install_record& e) {
   namespace mem = proto::memory_v1;
-  // weftctl is the one that installs skills; an agent or service naming itself installer
-  // would put words in the admin's mouth.
+  // weftctl is the one that installs skills and plugins; an agent or service naming itself
+  // installer would put words in the admin's mouth.
   if (from.substr(0, 4) != "ctl/")
-    return mem::make(mem::error_code::denied, "only weftctl (ctl/*) records skill installs, not '{}'", from);
-  if (e.skill.empty() || e.hash.empty() || e.target.empty())
-    return mem::make(mem::error_code::bad_request, "SkillInstalled needs skill, hash and target");
+    return mem::make(mem::error_code::denied, "only weftctl (ctl/*) records {} installs, not '{}'",
+                     e.kind == "skill_installed" ? "skill" : "plugin", from);
   // One record stays far below the chain's 64 KiB limit.
-  std::size_t bytes = e.skill.size() + e.hash.size() + e.target.size() + e.reason.size() + e.os_user.size();
+  std::size_t bytes = e.extra_bytes + e.hash.size() + e.target.size() + e.reason.size() + e.os_user.size();
   for (auto& f : e.findings) bytes += f.size() + 2;
   if (bytes > max_install_record_bytes)
-    return mem::make(mem::error_code::too_large, "SkillInstalled of {} bytes; at most {}", bytes, max_install_record_bytes);
+    return mem::make(mem::error_code::too_large, "{} of {} bytes; at most {}", e.message, bytes, max_install_record_bytes);
   auto detail = fmt::format("{} into '{}'{}, {}", e.forced ? "forced install" : "install", e.target,
                             e.replaced ? " (replacing the installed one)" : "", e.hash);
   if (!e.findings.empty())
@@ -140,14 +148,37 @@ result<std::uint64_t> witness_log::record_skill_installed(std::string_view from,
                           fmt::join(e.findings, ", "));
   if (!e.reason.empty()) detail += fmt::format("; reason: '{}'", e.reason);
   if (!e.os_user.empty()) detail += fmt::format("; OS user '{}'", e.os_user);
-  auto seq = _impl->w->append(witness::entry{utc_now(), std::string(from), "skill_installed",
-                                             fmt::format("skill/{}", e.skill), std::move(detail)});
+  auto seq = p.w->append(
+      witness::entry{utc_now(), std::string(from), std::string(e.kind), std::string(e.subject), std::move(detail)});
   if (!seq) return mem::make(mem::error_code::storage, "Failed to append to the witness chain: {}", seq.err().message);
-  _impl->dirty = true;
-  if (auto s = _impl->w->sync(); !s)
+  p.dirty = true;
+  if (auto s = p.w->sync(); !s)
     return mem::make(mem::error_code::storage, "Failed to sync the witness chain: {}", s.err().message);
-  _impl->dirty = false;
+  p.dirty = false;
   return *seq;
+}
+
+}  // namespace
+
+result<std::uint64_t> witness_log::record_skill_installed(std::string_view from,
+                                                         const proto::memory_v1::skill_installed& e) {
+  namespace mem = proto::memory_v1;
+  if (from.substr(0, 4) == "ctl/" && (e.skill.empty() || e.hash.empty() || e.target.empty()))
+    return mem::make(mem::error_code::bad_request, "SkillInstalled needs skill, hash and target");
+  auto subject = fmt::format("skill/{}", e.skill);
+  return record_install(*_impl, from, {"SkillInstalled", "skill_installed", subject, e.target, e.hash, e.severity, e.reason,
+                               e.os_user, e.findings, e.forced, e.replaced, e.skill.size()});
+}
+
+result<std::uint64_t> witness_log::record_plugin_installed(std::string_view from,
+                                                          const proto::memory_v1::plugin_installed& e) {
+  namespace mem = proto::memory_v1;
+  if (from.substr(0, 4) == "ctl/" && (e.plugin.empty() || e.agent.empty() || e.hash.empty() || e.target.empty()))
+    return mem::make(mem::error_code::bad_request, "PluginInstalled needs plugin, agent, hash and target");
+  // The subject names the agent too: the same plugin may be installed for several.
+  auto subject = fmt::format("plugin/{}/{}{}", e.agent, e.plugin, e.version.empty() ? "" : "@" + e.version);
+  return record_install(*_impl, from, {"PluginInstalled", "plugin_installed", subject, e.target, e.hash, e.severity, e.reason,
+                               e.os_user, e.findings, e.forced, e.replaced, subject.size()});
 }
 
 bool witness_log::dirty() const { return _impl->dirty; }

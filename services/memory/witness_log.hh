@@ -35,6 +35,8 @@ class witness_log {
   /// durable before returning its sequence number, so weftctl installs only what is on
   /// record. Only an admin tool (ctl/*) decides installs: any other `from` is Denied.
   result<std::uint64_t> record_skill_installed(std::string_view from, const proto::memory_v1::skill_installed& e);
+  /// The same for a WASM plugin (PluginInstalled): from ctl/* only, synced before it returns.
+  result<std::uint64_t> record_plugin_installed(std::string_view from, const proto::memory_v1::plugin_installed& e);
   /// True when records await sync().
   bool dirty() const;
   /// Makes what was appended durable (and signs a checkpoint when due).

@@ -183,7 +183,8 @@ result<spawned> spawn(const spawn_request& r) {
   ::close(sv[1]);
   ::close(cred[0]);
   ::fcntl(sv[0], F_SETFL, ::fcntl(sv[0], F_GETFL) | O_NONBLOCK);
-  return spawned{pid, unique_fd(sv[0]), ns_flags & (CLONE_NEWNET | CLONE_NEWPID)};
+  std::string summary = sb ? env["WEFT_SANDBOX"] : std::string();
+  return spawned{pid, unique_fd(sv[0]), ns_flags & (CLONE_NEWNET | CLONE_NEWPID), std::move(summary)};
 }
 
 }  // namespace weft::weftd

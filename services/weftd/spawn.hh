@@ -36,6 +36,9 @@ struct spawned {
   /// weftd's control socket refuses a peer in (peer_guard). Their ids are read later, from
   /// /proc/<pid>/ns, once the child has exec'd: reading them sooner waits for the exec.
   int ns_flags = 0;
+  /// What the sandbox applied, as its $WEFT_SANDBOX says it ("landlock=7 seccomp=1 …");
+  /// empty when it runs without one. Reported in the status (ServiceInfo.sandbox).
+  std::string sandbox;
 };
 
 inline constexpr int child_notify_fd = 3;

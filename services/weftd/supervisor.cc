@@ -64,6 +64,15 @@ std::string layout::exec(std::string_view program) const {
          std::string(program);
 }
 
+/// The bus's settings without where in the file they were written: a table that only moved
+/// (a provider added above the agents) is no reason to restart the bus; its denial messages
+/// may name the old position until it restarts.
+static service::bus_settings positionless(service::bus_settings b) {
+  for (auto& r : b.acl) r.where.clear();
+  for (auto& [name, p] : b.agent_tools) p.where.clear();
+  return b;
+}
+
 std::vector<service::service_spec> all_services(const service::config& cfg, const layout& l) {
   auto out = service::derived_services(cfg, [&](std::string_view p) { return l.exec(p); });
   for (auto s : cfg.services) {
@@ -156,6 +165,7 @@ sv::service_info supervisor::info(const child& c) const {
   i.last_exit = c.last_exit;
   i.status = c.status_line;
   i.error = c.error;
+  i.sandbox = c.sandbox;
   return i;
 }
 
@@ -235,6 +245,7 @@ void supervisor::start(child& c) {
   c.pid = sp->pid;
   c.ns = {};
   c.ns_unread = sp->ns_flags;
+  c.sandbox = std::move(sp->sandbox);
   c.notify_fd = std::move(sp->notify_fd);
   c.started_at = now();
   c.ready_since.reset();
@@ -474,13 +485,6 @@ status supervisor::reload(sv::reload_reply* out) {
     _config_path = path;
   }
   for (auto& w : cfg->warnings) _log.warning("{}", w);
-  // A table that only moved in the file (a provider added above the agents) is no reason to
-  // restart the bus; its denial messages may name the old position until it restarts.
-  auto positionless = [](service::bus_settings b) {
-    for (auto& r : b.acl) r.where.clear();
-    for (auto& [name, p] : b.agent_tools) p.where.clear();
-    return b;
-  };
   bool bus_changed = !(positionless(cfg->bus) == positionless(_cfg.bus));
   _cfg.supervisor = cfg->supervisor;
   _cfg.bus = cfg->bus;
@@ -583,10 +587,42 @@ sv::status_reply supervisor::snapshot() const {
   return r;
 }
 
+void supervisor::check_config(sv::status_reply& r) const {
+  r.config_checked = true;
+  // The file a reload would read (the built-in default's adoption of a new file included).
+  auto path = _config_path;
+  if (path.empty())
+    if (auto found = service::find_config(""); found && ::access(found->c_str(), R_OK) == 0) path = *found;
+  auto cfg = service::load_config_or_default(path);
+  if (!cfg) {
+    r.config_error = cfg.err().message;
+    return;
+  }
+  auto services = all_services(*cfg, _layout);
+  for (auto& i : r.services) {
+    if (i.name == "bus") {
+      // The bus holds the ACL and each agent's tool policy: what it enforces.
+      if (!(positionless(cfg->bus) == positionless(_cfg.bus))) i.config = "changed";
+      continue;
+    }
+    auto* c = std::find_if(_children.begin(), _children.end(), [&](auto& x) { return x->spec.name == i.name; })->get();
+    if (c->remove_after_stop) continue;  // a reload already removed it: on its way out
+    auto it = std::find_if(services.begin(), services.end(), [&](auto& s) { return s.name == i.name; });
+    if (it == services.end()) i.config = "removed";
+    else if (!(*it == c->spec)) i.config = "changed";
+  }
+  for (auto& s : services)
+    if (!std::any_of(_children.begin(), _children.end(), [&](auto& x) { return x->spec.name == s.name; }))
+      r.config_added.push_back(s.name);
+}
+
 void supervisor::handle_control(const std::string& rid, const ipc::message& m) {
   auto& env = m.env;
   if (m.is(sv::status::type_name)) {
-    control_reply(rid, env, sv::status_reply::type_name, wire::encode(snapshot()));
+    auto req = m.as<sv::status>();
+    auto r = snapshot();
+    if (req && req->check_config) check_config(r);
+    control_reply(rid, env, sv::status_reply::type_name, wire::encode(r));
   } else if (m.is(sv::control::type_name)) {
     auto req = m.as<sv::control>();
     if (!req) return control_error(rid, env, sv::make(sv::error_code::bad_request, "{}", req.err().message));

@@ -98,7 +98,9 @@ class supervisor {
     /// The namespaces its sandbox created it in (zero: none), kept after it exits so what it
     /// left behind stays refused until it runs again.
     namespace_ids ns;
-    int ns_unread = 0;  ///< namespaces it was created in whose ids are not read yet (read_namespaces)
+    int ns_unread = 0;
+    /// The sandbox summary of its last start (spawned::sandbox), kept while it is down.
+    std::string sandbox;  ///< namespaces it was created in whose ids are not read yet (read_namespaces)
     bool want_running = true;
     bool remove_after_stop = false;
     bool restart_after_stop = false;
@@ -141,6 +143,9 @@ class supervisor {
   void check_ready_all();
   sv::service_info info(const child& c) const;
   sv::status_reply snapshot() const;
+  /// Reads the config file as a reload would and marks in `r` what a reload would change
+  /// (Status with check_config: the runtime checks of `weftctl security scan`).
+  void check_config(sv::status_reply& r) const;
 
   // control socket
   status bind_control();

@@ -1,7 +1,7 @@
 // The hardening audit on crafted homes: each filesystem rule with a home that has the
 // problem and one that does not (named by id), --fix's plan applied and a second audit
-// clean, the configuration checks on a whole file with file:line, and --fix moving inline
-// secrets to weft.env.
+// clean, the configuration checks on a whole file with file:line, --fix moving inline
+// secrets to weft.env, and --fix commenting out [services.tool-*] tables (CFG-015).
 #include <doctest/doctest.h>
 
 #include <sys/stat.h>
@@ -10,9 +10,11 @@
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <algorithm>
 #include <map>
 
 #include <weft/scan/audit.hh>
+#include <weft/scan/sandbox_fix.hh>
 #include <weft/scan/secret_move.hh>
 #include <weft/service/config.hh>
 
@@ -231,4 +233,97 @@ TEST_CASE("--fix refuses a secret an env file cannot hold, and a same value is r
   REQUIRE(plan.moves.size() == 1);
   CHECK(plan.moves[0].reused);
   CHECK(plan.moves[0].var == "WEFT_SECRET_CHANNELS_WEB_AUTH_TOKEN");
+}
+
+namespace {
+
+std::string read_all(const fs::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  return std::string((std::istreambuf_iterator<char>(in)), {});
+}
+
+bool flags_15(const std::string& text) {
+  for (auto& f : audit_config_text(text, "clawft.toml"))
+    if (f.r->id == std::string_view("CFG-015")) return true;
+  return false;
+}
+
+}  // namespace
+
+TEST_CASE("--fix comments out [services.tool-*] tables: dry run, apply, every other byte kept, rescan clean") {
+  weft::test::temp_dir t{"scan-sandbox-fix"};
+  auto config = t.path / "clawft.toml";
+  // Two agents; tool-shell-main declared by hand with a sub-table and a comment after it,
+  // tool-plugins-b with a quoted header and CRLF-free trailing text; an ordinary service
+  // between them and at the end stays as it is.
+  const std::string head = "# weft\n[agents.main]\n[agents.main.tools]\nfamilies = [\"shell\"]\n\n"
+                           "[agents.b.tools]\nfamilies = [\"plugins\"]\n\n";
+  const std::string shell = "[services.tool-shell-main]\nexec = \"/usr/bin/weft-tool-shell\"\n"
+                            "[services.tool-shell-main.env]\nWEFT_AGENT = \"main\"\n";
+  const std::string between = "\n# notes: synced hourly\n[services.notes-sync]\nexec = \"/usr/local/bin/notes-sync\"\n\n";
+  const std::string plugins = "[ services.\"tool-plugins-b\" ]  # by hand\nexec = \"/usr/bin/weft-plugin-host\"\n";
+  const std::string tail = "\n[services.backup]\nexec = \"/usr/local/bin/backup\"";  // no newline at the end
+  const std::string text = head + shell + between + plugins + tail;
+  write(config, text, 0640);
+  REQUIRE(flags_15(text));
+
+  auto plan = plan_sandbox_fixes(config.string());
+  CHECK(plan.errors.empty());
+  REQUIRE(plan.removals.size() == 2);
+  CHECK(plan.removals[0].service == "tool-shell-main");
+  CHECK(plan.removals[0].first == 9);
+  CHECK(plan.removals[0].last == 12);
+  CHECK(plan.removals[0].diff.find("@@ -9,4 +9,5 @@\n-[services.tool-shell-main]\n") != std::string::npos);
+  CHECK(plan.removals[0].diff.find("+# [services.tool-shell-main.env]\n") != std::string::npos);
+  CHECK(plan.removals[1].service == "tool-plugins-b");
+  CHECK(read_all(config) == text);  // planned, not written
+
+  auto note = [](std::string_view svc) {
+    return "# weftctl security scan --fix (CFG-015): weftd derives " + std::string(svc) +
+           " and sandboxes it; this table ran it without its sandbox\n";
+  };
+  auto commented = [](const std::string& block) {
+    std::string out;
+    for (std::size_t p = 0; p < block.size();) {
+      auto e = block.find('\n', p);
+      out += "# " + block.substr(p, e - p + 1);
+      p = e + 1;
+    }
+    return out;
+  };
+  const std::string expected =
+      head + note("tool-shell-main") + commented(shell) + between + note("tool-plugins-b") + commented(plugins) + tail;
+  CHECK(plan.new_config == expected);
+  CHECK(apply(plan).empty());
+  CHECK(read_all(config) == expected);
+  struct stat st {};
+  REQUIRE(::stat(config.c_str(), &st) == 0);
+  CHECK((st.st_mode & 07777) == 0640);  // the mode kept
+  CHECK(!flags_15(read_all(config)));
+  // The file still loads, and the services it keeps are still there.
+  auto cfg = weft::service::load_config(config.string(), true);
+  REQUIRE_MESSAGE(cfg, (cfg ? "" : cfg.err().message));
+  CHECK(std::any_of(cfg->services.begin(), cfg->services.end(), [](auto& s) { return s.name == "notes-sync"; }));
+  CHECK(std::any_of(cfg->services.begin(), cfg->services.end(), [](auto& s) { return s.name == "backup"; }));
+  // A second plan has nothing to do.
+  auto again = plan_sandbox_fixes(config.string());
+  CHECK(again.removals.empty());
+  CHECK(again.errors.empty());
+}
+
+TEST_CASE("--fix leaves a tool service it cannot find as a table to the admin") {
+  weft::test::temp_dir t{"scan-sandbox-fix-inline"};
+  auto config = t.path / "clawft.toml";
+  // Written as a key of [services], not as its own table: said so, nothing changed.
+  const std::string text = "[agents.main.tools]\nfamilies = [\"fs\"]\n\n[services]\n"
+                           "tool-fs-main = { exec = \"/usr/bin/weft-tool-fs\" }\n";
+  write(config, text, 0600);
+  REQUIRE(flags_15(text));
+  auto plan = plan_sandbox_fixes(config.string());
+  CHECK(plan.removals.empty());
+  REQUIRE(plan.errors.size() == 1);
+  CHECK(plan.errors[0].find("Failed to comment out [services.tool-fs-main]") != std::string::npos);
+  CHECK(plan.errors[0].find("remove it by hand") != std::string::npos);
+  CHECK(apply(plan).empty());
+  CHECK(read_all(config) == text);
 }

@@ -90,9 +90,11 @@ constexpr const char* security_description =
     "Scan skills and plugins for prompt injection, hidden text, fetch-and-run, credential theft,\n"
     "exfiltration, persistence and destructive commands; audit weft's configuration and the\n"
     "permissions of $WEFT_HOME (scan, explain). Files are read as data: nothing is run, fetched\n"
-    "or unpacked, and weft need not be running. Watch running agents (monitor, release): the\n"
-    "security monitor's counters and alerts, the agents the bus holds in quarantine, and lifting\n"
-    "a quarantine; these ask the running weft (the monitor runs when [security.monitor] enabled).";
+    "or unpacked, and weft need not be running; when it runs, scan also checks how weftd runs its\n"
+    "tool processes (sandboxes, changes not reloaded, quarantines). Watch running agents\n"
+    "(monitor, release): the security monitor's counters and alerts, the agents the bus holds in\n"
+    "quarantine, and lifting a quarantine; these ask the running weft (the monitor runs when\n"
+    "[security.monitor] enabled).";
 
 constexpr const char* skill_description =
     "Skills (SKILL.md folders) where agents find them: $WEFT_HOME/skills for every agent, or an\n"
@@ -669,24 +671,32 @@ class command_tree {
                      security_description});
     auto& a = _inv.security;
     auto* scan = command(
-        g, "scan", "scan skill folders, installed skills, the config and $WEFT_HOME",
-        {"security scan [PATH…] [--installed] [--config] [--severity LEVEL] [--fix [--yes]]", "",
-         "Without PATH, --installed or --config: all of the installed skills, the config and $WEFT_HOME.\n"
-         "--installed: $WEFT_SKILLS_DIR, $WEFT_HOME/skills and each agent's <workspace>/skills.\n"
+        g, "scan", "scan skill folders, installed skills, the config, $WEFT_HOME and the running weft",
+        {"security scan [PATH…] [--installed] [--config] [--runtime] [--severity LEVEL] [--fix [--yes]]", "",
+         "Without PATH, --installed, --config or --runtime: all of the installed skills, the config,\n"
+         "$WEFT_HOME and, when weftd runs, the runtime checks.\n"
+         "--installed: $WEFT_SKILLS_DIR, $WEFT_HOME/skills, each agent's <workspace>/skills and the\n"
+         "installed plugins ($WEFT_HOME/plugins/<agent>/<name>).\n"
          "--config: the config file weftd would read (as config check finds it) and the permissions of\n"
          "$WEFT_HOME's keys, token stores, sessions, audit chain and skill folders.\n"
+         "--runtime: asks the running weftd (an error when it does not answer): tool processes running\n"
+         "without their sandbox (or without Landlock, seccomp or a network namespace of their own),\n"
+         "services that differ from the config file as it is now (not reloaded), agents in quarantine.\n"
          "\n"
          "Each finding: severity, check id, file:line and what was seen. Exit code 1 when a finding is at\n"
          "or above --severity (default high) or a file could not be read, else 0.\n"
          "\n"
          "--fix plans the safe fixes and prints them: permissions, and secrets written in the config\n"
          "(CFG-002, CFG-003) moved to ${WEFT_SECRET_<NAME>} in <config dir>/weft.env, shown as diffs with\n"
-         "the values masked; --fix --yes makes them and reports what is left. Other configuration\n"
-         "findings (policies, listeners) are not changed.\n"
+         "the values masked; and [services.tool-<family>-<agent>] tables that replace a sandboxed tool\n"
+         "process (CFG-015) commented out, so weftd derives and sandboxes it again (weftctl reload\n"
+         "after). --fix --yes makes them and reports what is left. Other configuration findings\n"
+         "(policies, listeners) are not changed.\n"
          "\n"
          "Examples:\n  weftctl security scan ~/Downloads/weather-skill\n"
          "  weftctl security scan --installed --severity medium\n"
          "  weftctl security scan --config --fix\n"
+         "  weftctl security scan --runtime\n"
          "  weftctl security scan --json ./skills > report.json\n\n" +
              std::string(security_notes)},
         [this] { return cmd_security_scan(_inv.globals, _inv.security); },
@@ -694,12 +704,13 @@ class command_tree {
           if (_inv.security.yes && !_inv.security.fix) cli::usage("--yes goes with --fix");
         });
     scan->add_option("PATH", a.paths, "skill or plugin folders, or single files")->type_name("PATH");
-    scan->add_flag("--installed", a.installed, "the installed skills");
+    scan->add_flag("--installed", a.installed, "the installed skills and plugins");
     scan->add_flag("--config", a.config, "the configuration and $WEFT_HOME's permissions");
+    scan->add_flag("--runtime", a.runtime, "what the running weftd reports: sandboxes, unreloaded changes, quarantines");
     scan->add_option("--severity", a.severity, "exit 1 at findings this bad or worse (default high)")
         ->type_name("LEVEL")
         ->check(cli::one_of({"info", "low", "medium", "high", "critical"}));
-    scan->add_flag("--fix", a.fix, "plan the safe fixes (permissions) and print them");
+    scan->add_flag("--fix", a.fix, "plan the safe fixes (permissions, inline secrets, [services.tool-*]) and print them");
     scan->add_flag("--yes", a.yes, "with --fix: make the changes");
     scan->add_option("--config-file", a.config_file, "the config to audit (default: the one weftd would read)")
         ->type_name("FILE")
@@ -854,7 +865,7 @@ class command_tree {
 
     auto* install = command(
         g, "install", "check a plugin folder as the host would and copy it into an agent's plugins",
-        {"plugin install SOURCE --agent ID [--replace]", "",
+        {"plugin install SOURCE --agent ID [--severity LEVEL] [--replace] [--force --reason TEXT]", "",
          "SOURCE is a plugin folder: plugin.toml beside its entry .wasm. Before anything is put in\n"
          "place it is checked as weft-plugin-host checks it: the manifest (errors at file:line:column),\n"
          "the module loaded and validated, its imports and exports against the ABI and the host\n"
@@ -867,18 +878,44 @@ class command_tree {
          "(a disabled one stays disabled). Prints the tools and the effective profile: host functions\n"
          "granted and refused, files, network, limits — what you grant by installing it.\n"
          "\n"
+         "The copy is also scanned as weftctl security scan scans a folder: its notes and manifest by\n"
+         "the skill checks (the descriptions read as the prose the model reads), and host functions it\n"
+         "asks for but never imports (SKL-079). Findings at or above --severity (default [security]\n"
+         "install_severity, else high) refuse the install: exit code 1, nothing copied. --force installs\n"
+         "it anyway and needs --reason; weftd must be running: the memory service records the forced\n"
+         "install in the witness chain first (PluginInstalled: the ctl address, the OS user, the plugin,\n"
+         "agent, version and content hash, the findings' ids, the reason). No record, no install.\n"
+         "\n"
          "Then tool-plugins-<agent> is restarted when weftd runs it. An agent whose families do not list\n"
          "\"plugins\" gets the plugin with a warning: it will not run it until they do.\n"
          "\n"
          "Examples:\n  weftctl plugin install ./build/examples/plugins/c-wordcount --agent main\n"
-         "  weftctl plugin install ~/src/my-plugin --agent main --replace\n\n" + notes},
-        [this] { return cmd_plugin_install(_inv.globals, _inv.plugin); });
+         "  weftctl plugin install ~/src/my-plugin --agent main --replace\n"
+         "  weftctl plugin install ./vendor-plugin --agent main --force --reason \"reviewed; ticket OPS-12\"\n\n" +
+             notes},
+        [this] { return cmd_plugin_install(_inv.globals, _inv.plugin); },
+        [this] {
+          auto& p = _inv.plugin;
+          if (p.force && p.reason.empty())
+            cli::usage("--force needs --reason TEXT: why it is installed despite its findings (the witness chain "
+                       "records it)");
+          if (!p.reason.empty() && !p.force) cli::usage("--reason goes with --force");
+        });
     install->add_option("SOURCE", a.path, "the plugin folder (plugin.toml and its entry .wasm)")
         ->required()
         ->type_name("SOURCE")
         ->check(cli::needs("a folder", not_empty));
     agent(install, "the agent to install it for")->required();
     install->add_flag("--replace", a.replace, "swap out an installed plugin of the same name");
+    install->add_option("--severity", a.severity, "refuse findings this bad or worse (default: the config's, else high)")
+        ->type_name("LEVEL")
+        ->check(cli::one_of({"info", "low", "medium", "high", "critical"}));
+    install->add_flag("--force", a.force, "install despite findings (needs --reason; recorded)");
+    install->add_option("--reason", a.reason, "why it is forced, for the witness chain")
+        ->type_name("TEXT")
+        ->check(cli::needs("1 to 1000 characters", [](const std::string& v) {
+          return !v.empty() && v.size() <= 1000 && v.find_first_not_of(" \t") != std::string::npos;
+        }));
 
     auto* remove = command(g, "remove", "delete an agent's plugin (its data is kept unless --purge)",
                            {"plugin remove NAME --agent ID [--purge]", "",

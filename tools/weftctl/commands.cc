@@ -38,7 +38,8 @@ json to_json(const sv::service_info& i) {
           {"state", std::string(sv::to_string(i.state))},
           {"pid", i.pid},             {"restarts", i.restarts},
           {"since", to_rfc3339(i.since)}, {"last_exit", i.last_exit},
-          {"status", i.status},       {"error", i.error}};
+          {"status", i.status},       {"error", i.error},
+          {"sandbox", i.sandbox}};
 }
 
 /// weftctl's own messages: what it connects to, shown with -v.
@@ -103,14 +104,19 @@ int cmd_status(const options& o) {
     return 0;
   }
   fmt::print("weftd: config {}, runtime {}, up {}\n\n", st->config, st->runtime_dir, ago(st->started));
-  fmt::print("{:<16} {:<16} {:<9} {:>7} {:>8} {:>8}  {}\n", "SERVICE", "ADDRESS", "STATE", "PID", "RESTARTS", "SINCE",
-             "LAST EXIT");
+  // How each process is confined: the sandbox's own summary, "-" for none (weftd sandboxes
+  // the per-agent tool processes; `weftctl security scan --runtime` judges it).
+  std::size_t sw = 7;
+  for (auto& s : st->services) sw = std::max(sw, s.sandbox.size());
+  fmt::print("{:<16} {:<16} {:<9} {:>7} {:>8} {:>8}  {:<{}}  {}\n", "SERVICE", "ADDRESS", "STATE", "PID", "RESTARTS",
+             "SINCE", "SANDBOX", sw, "LAST EXIT");
   for (auto& s : st->services) {
     // Why a service failed or restarts, where a person looks first.
     auto last = s.last_exit.empty() ? std::string("-") : s.last_exit;
     if (!s.error.empty() && s.state != sv::state::ready) last += ": " + s.error;
-    fmt::print("{:<16} {:<16} {:<9} {:>7} {:>8} {:>8}  {}\n", s.name, s.address.empty() ? "-" : s.address,
-               sv::to_string(s.state), s.pid ? std::to_string(s.pid) : "-", s.restarts, ago(s.since), last);
+    fmt::print("{:<16} {:<16} {:<9} {:>7} {:>8} {:>8}  {:<{}}  {}\n", s.name, s.address.empty() ? "-" : s.address,
+               sv::to_string(s.state), s.pid ? std::to_string(s.pid) : "-", s.restarts, ago(s.since),
+               s.sandbox.empty() ? "-" : s.sandbox, sw, last);
   }
   bool all_ok = std::all_of(st->services.begin(), st->services.end(), [](auto& s) {
     return s.state == sv::state::ready || s.state == sv::state::stopped;

@@ -124,6 +124,7 @@ struct security_args {
   std::vector<std::string> paths;  ///< scan: skill or plugin folders or files
   bool installed = false;          ///< scan: the installed skill folders
   bool config = false;             ///< scan: the configuration and $WEFT_HOME's permissions
+  bool runtime = false;            ///< scan: what the running weftd reports (scan/runtime.hh)
   std::string config_file;         ///< --config-file; "": the one weftd would read
   std::string home;                ///< --home; "": $WEFT_HOME (as weftd resolves it)
   std::string severity = "high";   ///< exit 1 at findings of this severity or worse
@@ -163,7 +164,9 @@ struct plugin_args {
   std::string agent;    ///< --agent: only this agent's plugins (install: the agent it is for)
   std::string path;     ///< install SOURCE, build DIR
   std::string out;      ///< build -o OUT.wasm; "": the manifest's entry in DIR
-  std::string reason;   ///< disable --reason
+  std::string reason;   ///< disable --reason; install --reason (with --force)
+  std::string severity; ///< install --severity; "": [security] install_severity
+  bool force = false;   ///< install despite findings at or above the severity (recorded)
   bool replace = false; ///< install --replace: swap out an installed plugin of the same name
   bool purge = false;   ///< remove --purge: also delete <workspace>/.plugin-data/<name>
 };

@@ -4,7 +4,9 @@
 // '.'), fsynced, then renamed into place — and the agent's plugin host restarted when weftd
 // runs it, since the host reads its plugins only at start. An install is judged on the
 // staged copy, with the checks the host runs (libs/plugin folder.hh), so a plugin the host
-// would refuse is refused here with the host's reason and never lands in the folder.
+// would refuse is refused here with the host's reason and never lands in the folder; then it
+// is scanned (libs/scan and plugin_scan.hh) and refused at the install severity unless
+// forced, a forced install recorded in the witness chain (Memory.v1 PluginInstalled) first.
 #include <dirent.h>
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -27,17 +29,22 @@
 #include <weft/plugin/folder.hh>
 #include <weft/plugin/manifest.hh>
 #include <weft/plugin/profile.hh>
+#include <weft/scan/report.hh>
 #include <weft/service/control_client.hh>
 #include <weft/service/paths.hh>
 
 #include "commands.hh"
 #include "plugin_admin.hh"
+#include "plugin_scan.hh"
+#include "proto/bus_v1.hh"
+#include "proto/memory_v1.hh"
 #include "skill_install.hh"
 
 namespace weft::ctl {
 
 namespace fs = std::filesystem;
 namespace sv = weft::proto::supervisor_v1;
+namespace mem = weft::proto::memory_v1;
 using json = nlohmann::json;
 
 namespace {
@@ -71,6 +78,9 @@ result<std::vector<std::string>> names_in(int dfd) {
     ::close(dup);
     return fail(errc::io, "{}", errno_text());
   }
+  // The duplicate shares the directory's read position with `dfd` and every other
+  // duplicate: an earlier listing left it at the end. From the start, every time.
+  ::rewinddir(d);
   std::vector<std::string> names;
   errno = 0;
   while (auto* e = ::readdir(d)) {
@@ -304,6 +314,84 @@ int cmd_plugin_install(const options& o, const plugin_args& a) {
   auto c = plugin::check_module(std::move(*copy), entry, policy);
   if (!c.ok()) return abandon(fmt::format("weft-plugin-host would refuse it: {}", c.error));
 
+  // The scan, as skill install's: the copy's files, its manifest's descriptions and host
+  // functions; findings at or above the install severity refuse it unless forced, and a
+  // forced install is on record in the witness chain before it is in place.
+  auto threshold_name = a.severity.empty() ? site->cfg.security.install_severity : a.severity;
+  auto threshold = scan::parse_severity(threshold_name);
+  if (!threshold) return abandon(fmt::format("'{}' is not a severity", threshold_name));
+  auto tr = scan::scan_paths({staged->path});
+  scan::report rep;
+  rep.paths = {a.path};
+  rep.files = tr.files;
+  rep.bytes = tr.bytes;
+  rep.findings = std::move(tr.findings);
+  rep.errors = std::move(tr.errors);
+  auto pf = plugin_findings(staged->path, *c.manifest, staged->path, rep.findings, rep.errors);
+  rep.findings.insert(rep.findings.end(), pf.begin(), pf.end());
+  rep.threshold = *threshold;
+  relocate(rep.findings, staged->path, a.path);
+  for (auto& e : rep.errors) e = relocated(e, staged->path, a.path);
+  rep.sort();
+  auto blocking = blocking_ids(rep);
+  auto hash = tree_hash(staged->path);
+  if (!hash) return abandon(hash.err().message);
+  if (!o.json) {
+    if (!rep.findings.empty()) fmt::print("{}", scan::to_text(rep));
+    for (auto& e : rep.errors) fmt::print(stderr, "error: {}\n", e);
+  }
+  auto refuse = [&](const std::string& why) {
+    if (o.json)
+      fmt::print("{}\n", json{{"plugin", name}, {"agent", a.agent}, {"source", a.path}, {"installed", false},
+                              {"severity", scan::to_string(*threshold)}, {"blocking", blocking}, {"forced", false},
+                              {"error", fmt::format("Failed to install plugin '{}': {}", name, why)},
+                              {"scan", json::parse(scan::to_json(rep))}}
+                             .dump(2, ' ', false, json::error_handler_t::replace));
+    return abandon(why);
+  };
+  if (!rep.errors.empty()) return refuse("the scan could not read every file (see above); nothing was installed");
+  if (!blocking.empty() && !a.force)
+    return refuse(fmt::format("the scan found {} at or above {} ({}); nothing was installed. Read them with weftctl "
+                              "security explain ID; to install it anyway: --force --reason TEXT (recorded in the "
+                              "witness chain)",
+                              blocking.size() == 1 ? "a finding" : "findings", scan::to_string(*threshold),
+                              fmt::join(blocking, ", ")));
+  std::optional<std::uint64_t> seq;
+  if (!blocking.empty()) {
+    if (!site->weftd)
+      return refuse("weftd is not running, and a forced install must be recorded in the witness chain, which the "
+                    "memory service keeps: start weft, then install again");
+    zmq::context_t ctx(1);
+    auto b = join_bus(ctx, o);
+    if (!b) return refuse(fmt::format("could not join the bus to record the forced install: {}", b.err().message));
+    mem::plugin_installed rec;
+    rec.plugin = name;
+    rec.agent = a.agent;
+    rec.version = c.manifest->version;
+    rec.hash = *hash;
+    rec.target = target;
+    rec.forced = true;
+    rec.severity = scan::to_string(*threshold);
+    rec.findings = blocking;
+    rec.reason = a.reason;
+    rec.os_user = os_user();
+    rec.replaced = present;
+    auto timeout = std::chrono::milliseconds(o.timeout_ms);
+    // One attempt only: a resent request would be recorded twice.
+    auto r = (*b)->call("memory", rec, ipc::call_options{.timeout = timeout, .attempt_timeout = timeout, .retry = false});
+    if (!r) {
+      if (proto::bus_v1::is(r.err(), proto::bus_v1::error_code::no_such_address))
+        return refuse("the memory service, which keeps the witness chain, is not running (it runs when the config "
+                      "has [agents] and [memory] enabled); the forced install cannot be recorded, so nothing was "
+                      "installed");
+      return refuse(fmt::format("the witness chain did not record the forced install ({}); nothing was installed",
+                                r.err().to_string()));
+    }
+    auto ok = r->as<mem::recorded>();
+    if (!ok) return refuse(fmt::format("memory's answer: {}; nothing was installed", ok.err().message));
+    seq = ok->seq;
+  }
+
   // A disabled plugin stays disabled when replaced: the admin enables it, not an upgrade.
   std::optional<plugin::disabled_note> kept_off;
   if (present)
@@ -312,9 +400,13 @@ int cmd_plugin_install(const options& o, const plugin_args& a) {
         return abandon(w.err().message);
   auto committed = commit_staged(*staged, a.replace);
   if (!committed) {
+    // A forced install on record that did not happen says so.
+    auto unrecorded = seq ? fmt::format(" (the witness chain holds the forced install as record {}, which did not happen)", *seq)
+                          : std::string();
     if (committed.err().code == errc::invalid_argument)
-      return abandon(fmt::format("agent '{}' already has it at '{}' (--replace swaps it for this one)", a.agent, target));
-    return abandon(committed.err().message);
+      return abandon(fmt::format("agent '{}' already has it at '{}' (--replace swaps it for this one){}", a.agent, target,
+                                 unrecorded));
+    return abandon(committed.err().message + unrecorded);
   }
 
   std::vector<std::string> tools;
@@ -325,7 +417,10 @@ int cmd_plugin_install(const options& o, const plugin_args& a) {
   json doc{{"plugin", name}, {"version", c.manifest->version}, {"agent", a.agent}, {"source", a.path},
            {"folder", target}, {"replaced", *committed}, {"files", staged->files}, {"tools", tools},
            {"granted", granted}, {"refused", refused}, {"explain", plugin::explain(*c.profile)},
-           {"disabled", kept_off.has_value()}, {"left_out", left_out}, {"warnings", c.manifest->warnings}};
+           {"disabled", kept_off.has_value()}, {"left_out", left_out}, {"warnings", c.manifest->warnings},
+           {"hash", *hash}, {"severity", scan::to_string(*threshold)}, {"blocking", blocking},
+           {"forced", seq.has_value()}, {"witness_seq", seq ? json(*seq) : json(nullptr)},
+           {"scan", json::parse(scan::to_json(rep))}};
   if (!o.json) {
     fmt::print("installed plugin '{}' {} for agent '{}' in {}{}\n", name, c.manifest->version, a.agent, target,
                *committed ? " (replacing the one there)" : "");
@@ -335,6 +430,9 @@ int cmd_plugin_install(const options& o, const plugin_args& a) {
       fmt::print("it stays disabled, as the one it replaced was ({}); weftctl plugin enable {} --agent {} runs it\n",
                  plugin::disabled_message(*kept_off), name, a.agent);
     for (auto& w : c.manifest->warnings) fmt::print(stderr, "{}\n", w);
+    if (seq)
+      fmt::print("Forced past {} ({} or worse); recorded in the witness chain as record {} (weftctl audit show).\n",
+                 fmt::join(blocking, ", "), scan::to_string(*threshold), *seq);
   }
   warn_unless_runs(*site, a.agent, doc);
   return finish(o, doc, restart_host(o, *site, a.agent));

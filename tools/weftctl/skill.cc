@@ -24,6 +24,7 @@
 #include "commands.hh"
 #include "proto/bus_v1.hh"
 #include "proto/memory_v1.hh"
+#include "plugin_scan.hh"
 #include "skill_install.hh"
 
 namespace weft::ctl {
@@ -76,28 +77,6 @@ result<std::string> skills_dir(const site& s, const std::string& agent) {
                 ids.empty() ? std::string("it has none") : fmt::format("agents: {}", fmt::join(ids, ", ")));
   }
   return workspace(s, agent) + "/skills";
-}
-
-/// The OS user, as far as this process can tell (the bus vouches only for ctl/<pid>).
-std::string os_user() {
-  auto uid = ::geteuid();
-  std::string name = std::to_string(uid);
-  if (auto* pw = ::getpwuid(uid)) name = pw->pw_name;
-  if (const char* sudo = std::getenv("SUDO_USER"); sudo && *sudo && uid == 0) name += fmt::format(" (sudo from {})", sudo);
-  return name;
-}
-
-/// Shows findings under the path the admin named instead of the staged copy's.
-void relocate(std::vector<scan::finding>& findings, const std::string& from, const std::string& to) {
-  for (auto& f : findings)
-    if (f.file.compare(0, from.size(), from) == 0) f.file = to + f.file.substr(from.size());
-}
-
-std::vector<std::string> blocking_ids(const scan::report& r) {
-  std::vector<std::string> ids;
-  for (auto& f : r.findings)
-    if (f.r->sev >= r.threshold && std::find(ids.begin(), ids.end(), f.r->id) == ids.end()) ids.emplace_back(f.r->id);
-  return ids;
 }
 
 /// A skill of the same name in another folder of `dir` (installed by hand under another

@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -140,6 +141,21 @@ folder_check check_module(struct manifest m, const std::string& entry_path, cons
     return out;
   }
   out.module = std::move(*mod);
+  return out;
+}
+
+result<std::vector<host_function>> imported_host_functions(const std::string& entry_path) {
+  auto bytes = read_file_bytes(entry_path, max_entry_bytes());
+  if (!bytes) return bytes.take_error();
+  auto engine = wasm::engine::create(wasm::engine_kind::interpreter);
+  auto mod = engine->load(std::span(reinterpret_cast<const std::uint8_t*>(bytes->data()), bytes->size()),
+                          {.name = entry_path});
+  if (!mod) return fail(errc::invalid_argument, "{}: {}", mod.err().code, mod.err().message);
+  std::vector<host_function> out;
+  for (auto& i : (*mod)->imports()) {
+    if (i.module != "weft" || i.kind != wasm::extern_kind::func) continue;
+    if (auto f = host_function_named(i.field); f && std::find(out.begin(), out.end(), *f) == out.end()) out.push_back(*f);
+  }
   return out;
 }
 

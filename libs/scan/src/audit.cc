@@ -19,6 +19,7 @@
 #include <toml++/toml.h>
 
 #include <weft/scan/audit.hh>
+#include <weft/scan/runtime.hh>
 #include <weft/service/config.hh>
 #include <weft/service/paths.hh>
 #include <weft/service/policy.hh>
@@ -290,9 +291,8 @@ class config_checks {
   }
 
   void services() {
-    static constexpr std::string_view per_agent[] = {"fs", "shell", "git", "cargo", "code", "delegate", "forge", "calendar", "email"};
     for (auto& s : _c.services)
-      for (auto f : per_agent)
+      for (auto& f : sandboxed_tool_families())
         for (auto& [id, a] : _c.agents)
           if (s.name == fmt::format("tool-{}-{}", f, id))
             add("CFG-015", line_of(s.where), fmt::format("[services.{}]", s.name));

@@ -47,7 +47,7 @@ std::string to_json(const report& r) {
                         {"severity", to_string(f.r->sev)}, {"file", f.file}, {"line", f.line}, {"message", f.message},
                         {"more", f.more}, {"remediation", f.r->remediation}});
   json doc = {{"version", 1},
-              {"scanned", {{"paths", r.paths}, {"config", r.config}, {"home", r.home}}},
+              {"scanned", {{"paths", r.paths}, {"config", r.config}, {"home", r.home}, {"runtime", r.runtime}}},
               {"files", r.files},
               {"bytes", r.bytes},
               {"threshold", to_string(r.threshold)},
@@ -81,6 +81,7 @@ std::string to_text(const report& r) {
   if (!r.paths.empty()) what.push_back(fmt::format("{} files ({} bytes)", r.files, r.bytes));
   if (!r.config.empty()) what.push_back("config " + r.config);
   if (!r.home.empty()) what.push_back("home " + r.home);
+  if (!r.runtime.empty()) what.push_back("weftd at " + r.runtime);
   std::string scanned;
   for (auto& w : what) scanned += (scanned.empty() ? "" : ", ") + w;
   out += fmt::format("{}: {} critical, {} high, {} medium, {} low, {} info — {} at or above {}\n",
@@ -98,12 +99,16 @@ std::string explain(const rule& r) {
 std::string rules_markdown() {
   std::string out;
   std::size_t total = 0;
-  for (auto fam : {family::skill, family::config, family::filesystem}) {
+  for (auto fam : {family::skill, family::config, family::filesystem, family::runtime}) {
     std::size_t n = std::count_if(rules().begin(), rules().end(), [fam](auto& r) { return r.fam == fam; });
     total += n;
     out += fmt::format("### {} ({} checks)\n\n| id | severity | category | finding | matches | remediation |\n"
                        "| --- | --- | --- | --- | --- | --- |\n",
-                       fam == family::skill ? "Skills and plugins" : fam == family::config ? "Configuration" : "Filesystem", n);
+                       fam == family::skill        ? "Skills and plugins"
+                       : fam == family::config     ? "Configuration"
+                       : fam == family::filesystem ? "Filesystem"
+                                                   : "Runtime (weftd running)",
+                       n);
     for (auto& r : rules())
       if (r.fam == fam)
         out += fmt::format("| {} | {} | {} | {} | {} | {} |\n", r.id, to_string(r.sev), r.category, md_cell(r.title),

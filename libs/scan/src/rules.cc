@@ -19,6 +19,7 @@ using enum scope;
 constexpr auto skill = family::skill;
 constexpr auto config = family::config;
 constexpr auto filesystem = family::filesystem;
+constexpr auto runtime = family::runtime;
 
 // Verbs that read a file's bytes (into a terminal, an archive, another host, a program).
 #define READ_VERBS                                                                                                  \
@@ -666,6 +667,16 @@ constexpr std::array table = std::to_array<rule>({
      .matches = "more entries than the file limit (default 20,000) or more bytes than the total limit (512 MiB)",
      .remediation = "A skill this large cannot be reviewed; split or trim it.",
      .kind = detector},
+    // ---------------------------------------------------------------- plugins
+    // (the detector is weftctl's, tools/weftctl/plugin_scan.cc: it loads the module with
+    // libs/wasm, which this library does without)
+    {.id = "SKL-079", .fam = skill, .category = "permissions", .sev = medium,
+     .title = "Plugin asks for host functions its module never imports",
+     .matches = "a plugin folder (plugin.toml) whose [permissions] host_functions lists functions its WASM entry does "
+                "not import from \"weft\": the manifest asks for more than the code needs",
+     .remediation = "Drop the unused names from host_functions; an admin reads the manifest to judge the plugin, and a "
+                    "later module could use what is asked for without the manifest changing.",
+     .kind = detector},
     // ---------------------------------------------------------------- configuration
     {.id = "CFG-001", .fam = config, .category = "config", .sev = high,
      .title = "Configuration does not load",
@@ -825,6 +836,42 @@ constexpr std::array table = std::to_array<rule>({
      .matches = "$WEFT_HOME/audit writable by group or others",
      .remediation = "chmod 700 the directory (--fix does it), then weftctl audit verify.",
      .kind = detector},
+    // ---------------------------------------------------------------- runtime (weftd running)
+    {.id = "RT-001", .fam = runtime, .category = "sandbox", .sev = critical,
+     .title = "Tool process runs without its sandbox",
+     .matches = "a running per-agent tool process (tool-<family>-<agent>: fs, shell, delegate, git, cargo, code, plugins) "
+                "that weftd started without a sandbox — usually a [services.tool-…] table of the config replacing the "
+                "derived service (CFG-015)",
+     .remediation = "Remove the [services.tool-…] table (weftctl security scan --config --fix does it), then weftctl reload: "
+                    "weftd derives the service again and sandboxes it.",
+     .kind = detector},
+    {.id = "RT-002", .fam = runtime, .category = "sandbox", .sev = high,
+     .title = "Tool process runs without Landlock or seccomp",
+     .matches = "a running per-agent tool process whose sandbox reports landlock=0 (the kernel has no Landlock: the "
+                "filesystem rules are not enforced) or seccomp=0",
+     .remediation = "Run weft on a kernel with Landlock (Linux 5.13 or later, lsm= including landlock) and seccomp; until "
+                    "then the tool processes reach every file weftd's user can.",
+     .kind = detector},
+    {.id = "RT-003", .fam = runtime, .category = "sandbox", .sev = high,
+     .title = "Tool process without a network namespace of its own",
+     .matches = "a running per-agent tool process whose sandbox reports no net=netns or net=userns (net=none: no "
+                "namespace could be made, so it shares the host's loopback: weft's web API, MCP server, webhooks)",
+     .remediation = "Let weftd create network namespaces: as root, or with unprivileged user namespaces enabled "
+                    "(sysctl kernel.unprivileged_userns_clone=1; under systemd no PrivateUsers=/RestrictNamespaces= "
+                    "that forbids them), then weftctl restart the service.",
+     .kind = detector},
+    {.id = "RT-004", .fam = runtime, .category = "config", .sev = medium,
+     .title = "Running services differ from the config file",
+     .matches = "the config file as it is now derives a service weftd does not run, no longer derives one it runs, derives "
+                "one differently (the file changed and was not reloaded), or no longer loads",
+     .remediation = "weftctl config check, then weftctl reload (weftd starts, stops and restarts what changed).",
+     .kind = detector},
+    {.id = "RT-005", .fam = runtime, .category = "monitor", .sev = medium,
+     .title = "Agent in quarantine",
+     .matches = "an agent the bus holds in quarantine (the monitor's rules, [security.monitor]): its requests are denied "
+                "and its tool processes stopped",
+     .remediation = "weftctl security monitor shows why; when it is understood, weftctl security release AGENT.",
+     .kind = detector},
 });
 
 bool iequal(std::string_view a, std::string_view b) {
@@ -857,6 +904,7 @@ std::string_view to_string(family f) {
     case family::skill: return "skill";
     case family::config: return "config";
     case family::filesystem: return "filesystem";
+    case family::runtime: return "runtime";
   }
   return "?";
 }

@@ -43,6 +43,12 @@ folder_check check_folder(const std::string& dir, const std::string& name, const
 /// For a module built elsewhere than its folder (weftctl plugin build -o).
 folder_check check_module(struct manifest m, const std::string& entry_path, const agent_policy& policy);
 
+/// The host functions the module at `entry_path` imports (from `weft`, by a name of the
+/// ABI's list), in the order of its import section, each once: what its code can call, to
+/// hold against what its manifest asks for (`weftctl security scan`'s SKL-079). An error
+/// when the module cannot be read or loaded.
+result<std::vector<host_function>> imported_host_functions(const std::string& entry_path);
+
 /// The admin's marker: a file of this name in a plugin's folder keeps the host from loading
 /// it (weftctl plugin disable; enable deletes it).
 inline constexpr std::string_view disabled_marker = "DISABLED";

@@ -27,6 +27,7 @@ struct report {
   std::vector<std::string> paths;  ///< skill paths scanned
   std::string config;              ///< the config audited ("" when not)
   std::string home;                ///< the $WEFT_HOME audited ("" when not)
+  std::string runtime;             ///< the running weftd checked: its runtime directory ("" when not)
   std::uint64_t files = 0, bytes = 0;
   severity threshold = severity::high;
   std::vector<finding> findings;   ///< sorted: severity (worst first), file, line, id

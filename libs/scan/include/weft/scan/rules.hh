@@ -18,9 +18,9 @@ enum class severity : std::uint8_t { info = 0, low = 1, medium = 2, high = 3, cr
 std::string_view to_string(severity s);
 std::optional<severity> parse_severity(std::string_view s);
 
-/// What a check looks at: a skill or plugin folder's files, weft's configuration, or the
-/// permissions of weft's state on disk.
-enum class family : std::uint8_t { skill = 0, config = 1, filesystem = 2 };
+/// What a check looks at: a skill or plugin folder's files, weft's configuration, the
+/// permissions of weft's state on disk, or what a running weftd reports (runtime.hh).
+enum class family : std::uint8_t { skill = 0, config = 1, filesystem = 2, runtime = 3 };
 
 std::string_view to_string(family f);
 
@@ -35,7 +35,7 @@ enum class match_kind : std::uint8_t { line = 0, block = 1, detector = 2 };
 enum class scope : std::uint8_t { any = 0, code = 1, prose = 2 };
 
 struct rule {
-  std::string_view id;        ///< stable: SKL-001, CFG-001, FS-001; never reused
+  std::string_view id;        ///< stable: SKL-001, CFG-001, FS-001, RT-001; never reused
   family fam;
   std::string_view category;  ///< prompt-injection, hidden-text, fetch-and-run, …
   severity sev;
