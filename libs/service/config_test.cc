@@ -2397,6 +2397,9 @@ TEST_CASE("[security.monitor]: defaults, every key, the monitor service derived 
   CHECK(d.security.monitor.exec_after_fetch_seconds == 600);
   CHECK(d.security.monitor.exec_after_fetch_calls == 20);
   CHECK(d.security.monitor.exec_after_fetch_action == monitor_action::alert);
+  CHECK(d.security.monitor.throttle_calls_per_minute == 10);
+  CHECK(d.security.monitor.throttle_seconds == 300);
+  CHECK(d.security.monitor.notify_channel.empty());
   CHECK(std::count(d.security.monitor.interpreters.begin(), d.security.monitor.interpreters.end(), "python") == 1);
   auto locate = [](std::string_view p) { return "/x/" + std::string(p); };
   auto has_monitor = [&](const config& c) {
@@ -2423,6 +2426,9 @@ exec_after_fetch_seconds = 60
 exec_after_fetch_calls = 0
 interpreters = ["sh", "python"]
 exec_after_fetch_action = "quarantine"
+throttle_calls_per_minute = 4
+throttle_seconds = 90
+notify = "telegram:-100123:x"
 )");
   auto& m = c.security.monitor;
   CHECK(m.enabled);
@@ -2441,6 +2447,10 @@ exec_after_fetch_action = "quarantine"
   CHECK(m.exec_after_fetch_calls == 0);
   CHECK(m.interpreters == std::vector<std::string>{"sh", "python"});
   CHECK(m.exec_after_fetch_action == monitor_action::quarantine);
+  CHECK(m.throttle_calls_per_minute == 4);
+  CHECK(m.throttle_seconds == 90);
+  CHECK(m.notify_channel == "telegram");
+  CHECK(m.notify_chat == "-100123:x");  // a chat id may hold ':' itself
   CHECK(m.where == "clawft.toml:7:1");
   CHECK(has_monitor(c));
   CHECK(c.warnings.empty());
@@ -2450,8 +2460,21 @@ TEST_CASE("[security.monitor] errors carry file:line:column") {
   CHECK(errors("[security.monitor]\nenabled = 1\n") ==
         "clawft.toml:2:11: error: [security.monitor] enabled must be true or false, not an integer");
   CHECK(errors("[security.monitor]\ntool_burst_action = \"kill\"\n") ==
-        "clawft.toml:2:21: error: [security.monitor] tool_burst_action must be one of 'alert', 'quarantine', not "
-        "'kill'");
+        "clawft.toml:2:21: error: [security.monitor] tool_burst_action must be one of 'alert', 'throttle', "
+        "'quarantine', not 'kill'");
+  CHECK(valid("[security.monitor]\ncost_action = \"throttle\"\n").security.monitor.cost_action ==
+        monitor_action::throttle);
+  CHECK(errors("[security.monitor]\nthrottle_calls_per_minute = 0\n").find("clawft.toml:2:29: error: "
+                                                                          "[security.monitor] throttle_calls_per_minute") == 0);
+  CHECK(errors("[security.monitor]\nnotify = \"telegram\"\n") ==
+        "clawft.toml:2:10: error: [security.monitor] notify 'telegram' must be '<channel>:<chat id>', e.g. "
+        "'telegram:12345'");
+  CHECK(errors("[security.monitor]\nnotify = \"Tele gram:1\"\n").find("clawft.toml:2:10: error: [security.monitor] "
+                                                                     "notify 'Tele gram:1' must start with a channel") == 0);
+  CHECK(errors("[security.monitor]\nnotify = \"web:\"\n").find("clawft.toml:2:10: error:") == 0);
+  CHECK(errors("[security.monitor]\nnotify = 5\n").find("clawft.toml:2:10: error: [security.monitor] notify") == 0);
+  CHECK(errors("[security.monitor]\nthrottle_seconds = 700000\n").find("clawft.toml:2:20: error: [security.monitor] "
+                                                                      "throttle_seconds") == 0);
   CHECK(errors("[security.monitor]\nsensitive_paths = [\"/ok\", \"keys\"]\n") ==
         "clawft.toml:2:27: error: [security.monitor] sensitive_paths entry 'keys' must be an absolute path or start "
         "with '$WEFT_HOME/'");
@@ -2477,8 +2500,8 @@ TEST_CASE("[security.monitor] errors carry file:line:column") {
                                                                               "[security.monitor] "
                                                                               "exec_after_fetch_seconds") == 0);
   CHECK(errors("[security.monitor]\nnew_host_action = \"block\"\n") ==
-        "clawft.toml:2:19: error: [security.monitor] new_host_action must be one of 'alert', 'quarantine', not "
-        "'block'");
+        "clawft.toml:2:19: error: [security.monitor] new_host_action must be one of 'alert', 'throttle', "
+        "'quarantine', not 'block'");
   CHECK(errors("[security.monitor]\nexec_after_fetch_calls = -1\n").find("clawft.toml:2:26: error:") == 0);
   CHECK(errors("[security]\nmonitor = 3\n") == "clawft.toml:2:11: error: [security.monitor] must be a table, not an "
                                                  "integer");

@@ -748,6 +748,9 @@ void agent::on_tool(turn& t, std::size_t i, result<ipc::message> r) {
     if (bus::is(*err, bus::error_code::denied)) {
       c.content = fmt::format("Permission denied: the tool '{}' may not be used by this agent ({}).", c.c.name,
                               err->message);
+    } else if (bus::is(*err, bus::error_code::throttled)) {
+      // The bus's message says until when, and how soon the next call passes.
+      c.content = fmt::format("The tool '{}' was not run: {}", c.c.name, err->message);
     } else if (bus::is(*err, bus::error_code::no_such_address)) {
       c.content = fmt::format("The tool '{}' is not available right now: its process '{}' is not running.", c.c.name,
                               c.process);

@@ -2,6 +2,14 @@
 
 #include <sodium.h>
 
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include <nlohmann/json.hpp>
+
 #include <weft/base/io.hh>
 #include <weft/ipc/builtin.hh>
 
@@ -9,6 +17,12 @@ namespace weft::bus {
 
 namespace {
 
+
+std::int64_t ms_of(utc_time t) {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();
+}
+
+bool agent_id_ok(const std::string& id) { return !id.empty() && id.find('/') == std::string::npos; }
 
 std::string random_instance() {
   unsigned char b[4];
@@ -132,6 +146,8 @@ void broker::handle_own(std::string_view rid, const proto::envelope& env, std::s
     handle_quarantine(rid, env, payload);
   } else if (env.type == proto::release::type_name) {
     handle_release(rid, env, payload);
+  } else if (env.type == proto::throttle::type_name) {
+    handle_throttle(rid, env, payload);
   } else if (env.type == proto::list_quarantined::type_name) {
     if (env.from != "monitor" && !ipc::is_admin(env.from))
       reply_error(rid, env, proto::make(proto::error_code::denied, "only monitor, weftd and ctl/* may list quarantined "
@@ -150,7 +166,86 @@ void broker::handle_own(std::string_view rid, const proto::envelope& env, std::s
 proto::quarantine_list broker::quarantine_list() const {
   proto::quarantine_list out;
   for (auto& [agent, q] : _quarantined) out.agents.push_back({agent, q.reason, q.by, q.since});
+  auto now = _clock();
+  for (auto& [agent, t] : _throttled)
+    if (now < t.until) out.throttled.push_back({agent, t.reason, t.by, t.since, t.until, t.window.rate()});
   return out;
+}
+
+status broker::open_state(std::string path) {
+  _state_path = std::move(path);
+  std::ifstream in(_state_path, std::ios::binary);
+  if (!in) {
+    if (errno == ENOENT) return {};
+    return fail(errc::io, "Failed to read the quarantine file '{}': {}", _state_path, std::strerror(errno));
+  }
+  std::stringstream text;
+  text << in.rdbuf();
+  auto bad = [&](std::string_view why) {
+    return fail(errc::malformed, "Failed to read the quarantine file '{}': {}; fix it, or remove it to lift every "
+                "quarantine and throttle it holds", _state_path, why);
+  };
+  auto j = nlohmann::json::parse(text.str(), nullptr, /*allow_exceptions=*/false);
+  if (!j.is_object() || !j.value("quarantined", nlohmann::json::array()).is_array() ||
+      !j.value("throttled", nlohmann::json::array()).is_array())
+    return bad("not a weft quarantine file (a JSON object with lists 'quarantined' and 'throttled')");
+  auto time_of = [](const nlohmann::json& e, const char* key) -> std::optional<utc_time> {
+    if (!e.contains(key) || !e[key].is_string()) return std::nullopt;
+    auto t = parse_rfc3339(e[key].get<std::string>());
+    return t ? std::optional(*t) : std::nullopt;
+  };
+  auto str = [](const nlohmann::json& e, const char* key) {
+    return e.contains(key) && e[key].is_string() ? e[key].get<std::string>() : std::string();
+  };
+  std::map<std::string, quarantine_entry> quarantined;
+  std::map<std::string, throttle_entry> throttled;
+  for (auto& e : j.value("quarantined", nlohmann::json::array())) {
+    auto since = e.is_object() ? time_of(e, "since") : std::nullopt;
+    if (!since || !agent_id_ok(str(e, "agent"))) return bad("a quarantined entry needs an agent id and a time 'since'");
+    quarantined[str(e, "agent")] = {str(e, "reason"), str(e, "by"), *since};
+  }
+  for (auto& e : j.value("throttled", nlohmann::json::array())) {
+    auto since = e.is_object() ? time_of(e, "since") : std::nullopt;
+    auto until = e.is_object() ? time_of(e, "until") : std::nullopt;
+    auto rate = e.is_object() && e.contains("calls_per_minute") && e["calls_per_minute"].is_number_unsigned()
+                    ? e["calls_per_minute"].get<std::uint64_t>() : 0;
+    if (!since || !until || !agent_id_ok(str(e, "agent")) || rate < 1 || rate > max_throttle_rate)
+      return bad(fmt::format("a throttled entry needs an agent id, times 'since' and 'until', and calls_per_minute "
+                             "of 1 to {}", max_throttle_rate));
+    throttled.insert_or_assign(str(e, "agent"), throttle_entry{str(e, "reason"), str(e, "by"), *since, *until,
+                                                               rate_window(static_cast<std::uint32_t>(rate))});
+  }
+  if (quarantined.size() > max_quarantined || throttled.size() > max_quarantined)
+    return bad(fmt::format("more than {} agents quarantined or throttled", max_quarantined));
+  _quarantined = std::move(quarantined);
+  _throttled = std::move(throttled);
+  for (auto& [agent, q] : _quarantined)
+    _log.warning("Agent '{}' stays quarantined (since {}, by '{}'): {}", agent, to_rfc3339(q.since), q.by, q.reason);
+  for (auto& [agent, t] : _throttled)
+    if (_clock() < t.until)
+      _log.warning("Agent '{}' stays throttled to {} tool calls a minute until {}: {}", agent, t.window.rate(),
+                   to_rfc3339(t.until), t.reason);
+  return {};
+}
+
+void broker::save_state() {
+  if (_state_path.empty()) return;
+  nlohmann::json q = nlohmann::json::array(), t = nlohmann::json::array();
+  for (auto& [agent, e] : _quarantined)
+    q.push_back({{"agent", agent}, {"reason", e.reason}, {"by", e.by}, {"since", to_rfc3339(e.since)}});
+  auto now = _clock();
+  for (auto& [agent, e] : _throttled)
+    if (now < e.until)
+      t.push_back({{"agent", agent}, {"reason", e.reason}, {"by", e.by}, {"since", to_rfc3339(e.since)},
+                   {"until", to_rfc3339(e.until)}, {"calls_per_minute", e.window.rate()}});
+  nlohmann::json j{{"quarantined", q}, {"throttled", t}};
+  std::error_code ec;
+  std::filesystem::create_directories(std::filesystem::path(_state_path).parent_path(), ec);
+  // Written through (fsync, rename, fsync of the directory): a quarantine the monitor was
+  // told is in force must not be lost to a crash right after.
+  if (auto s = write_file_atomic(_state_path, j.dump(2) + "\n", 0600); !s)
+    _log.error("Failed to keep the quarantines in '{}': {}; they hold until the bus restarts", _state_path,
+               s.err().message);
 }
 
 void broker::handle_quarantine(std::string_view rid, const proto::envelope& env, std::string_view payload) {
@@ -174,8 +269,9 @@ void broker::handle_quarantine(std::string_view rid, const proto::envelope& env,
                                         max_quarantined));
       return;
     }
-    _quarantined[q->agent] = {q->reason, env.from, utc_now()};
+    _quarantined[q->agent] = {q->reason, env.from, _clock()};
     _log.warning("Quarantined agent '{}' (asked by '{}'): {}", q->agent, env.from, q->reason);
+    save_state();
     event(proto::agent_quarantined{q->agent, q->reason, env.from});
   }
   reply(rid, env, proto::quarantine_list::type_name, wire::encode(quarantine_list()));
@@ -194,11 +290,87 @@ void broker::handle_release(std::string_view rid, const proto::envelope& env, st
                                       r ? "" : ": " + r.err().message));
     return;
   }
-  if (_quarantined.erase(r->agent)) {
-    _log.warning("Released agent '{}' from quarantine (asked by '{}')", r->agent, env.from);
+  bool quarantined = _quarantined.erase(r->agent) > 0;
+  bool throttled = _throttled.erase(r->agent) > 0;
+  if (quarantined || throttled) {
+    _log.warning("Released agent '{}' from {} (asked by '{}')", r->agent,
+                 quarantined && throttled ? "quarantine and throttle" : quarantined ? "quarantine" : "throttle",
+                 env.from);
+    save_state();
     event(proto::agent_released{r->agent, env.from});
   }
   reply(rid, env, proto::quarantine_list::type_name, wire::encode(quarantine_list()));
+}
+
+void broker::handle_throttle(std::string_view rid, const proto::envelope& env, std::string_view payload) {
+  // As Quarantine: only the monitor, on its own record.
+  if (env.from != "monitor") {
+    reply_error(rid, env, proto::make(proto::error_code::denied, "only the monitor may throttle an agent, not '{}'",
+                                      env.from));
+    event(proto::access_denied{env.from, "bus", env.type, "throttle: monitor only"});
+    return;
+  }
+  auto t = wire::decode<proto::throttle>(payload);
+  if (!t || !agent_id_ok(t->agent) || t->calls_per_minute < 1 || t->calls_per_minute > max_throttle_rate ||
+      t->seconds < 1 || t->seconds > max_throttle_seconds) {
+    reply_error(rid, env, proto::make(proto::error_code::bad_request,
+                                      "Throttle needs an agent id, calls_per_minute of 1 to {} and seconds of 1 to {}{}",
+                                      max_throttle_rate, max_throttle_seconds, t ? "" : ": " + t.err().message));
+    return;
+  }
+  auto now = _clock();
+  auto until = now + std::chrono::seconds(t->seconds);
+  auto it = _throttled.find(t->agent);
+  if (it == _throttled.end()) {
+    if (_throttled.size() >= max_quarantined) {
+      reply_error(rid, env, proto::make(proto::error_code::denied, "{} agents are throttled already (the limit)",
+                                        max_quarantined));
+      return;
+    }
+    _throttled.insert_or_assign(t->agent, throttle_entry{t->reason, env.from, now, until, rate_window(t->calls_per_minute)});
+  } else {
+    // Again while throttled (or after its end, not yet noticed): the new terms, from now; the
+    // calls it made within the last minute still count.
+    if (it->second.until <= now) it->second.since = now;
+    it->second.reason = t->reason;
+    it->second.by = env.from;
+    it->second.until = until;
+    it->second.window.set_rate(t->calls_per_minute);
+  }
+  _log.warning("Throttled agent '{}' to {} tool calls a minute until {} (asked by '{}'): {}", t->agent,
+               t->calls_per_minute, to_rfc3339(until), env.from, t->reason);
+  save_state();
+  reply(rid, env, proto::quarantine_list::type_name, wire::encode(quarantine_list()));
+}
+
+bool broker::refuse_throttled(std::string_view rid, const proto::envelope& env) {
+  // The agent's tool calls: requests from agent/<id>… to a tool address. Its turns, its LLM
+  // calls and its tools' own traffic pass; the throttle slows its actions, it does not cut it off.
+  if (env.kind != proto::kind::request || env.from.rfind("agent/", 0) != 0 || env.to.rfind("tool/", 0) != 0)
+    return false;
+  auto id = service::agent_of_address(env.from);
+  if (!id) return false;
+  auto it = _throttled.find(*id);
+  if (it == _throttled.end()) return false;
+  auto& t = it->second;
+  auto now = _clock();
+  if (now >= t.until) {
+    _log.warning("The throttle of agent '{}' ended at {}", *id, to_rfc3339(t.until));
+    _throttled.erase(it);
+    save_state();
+    return false;
+  }
+  if (t.window.admit(ms_of(now))) return false;
+  auto wait_s = (t.window.wait_ms(ms_of(now)) + 999) / 1000;
+  _log.info("Refused '{}' from '{}' to '{}': agent '{}' is throttled to {} tool calls a minute", env.type, env.from,
+            env.to, *id, t.window.rate());
+  reply_error(rid, env, proto::make(proto::error_code::throttled,
+                                    "agent '{}' is throttled by {} to {} tool calls a minute until {} ({}); this call "
+                                    "is over that rate (the next is let through in {} s); 'weftctl security release "
+                                    "{}' lifts it sooner",
+                                    *id, t.by, t.window.rate(), to_rfc3339(t.until), t.reason, wait_s, *id));
+  event(proto::access_denied{env.from, env.to, env.type, "throttle:" + *id});
+  return true;
 }
 
 const std::pair<const std::string, broker::quarantine_entry>* broker::quarantine_of(const proto::envelope& env) const {
@@ -292,6 +464,8 @@ void broker::on_message(std::string_view rid, std::string_view header, std::stri
       return;
     }
   }
+  // After the ACL: a call it refuses does not use up the agent's rate.
+  if (!_throttled.empty() && refuse_throttled(rid, env)) return;
   auto dest = _rid_of.find(env.to);
   if (dest == _rid_of.end()) {
     // <process>/<name>: a request to one of a process's tools goes to the process.

@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <map>
 #include <set>
 #include <string>
@@ -17,6 +18,7 @@
 #include <weft/service/config.hh>
 
 #include "acl.hh"
+#include "rate_window.hh"
 
 namespace weft::bus {
 
@@ -53,9 +55,33 @@ class broker {
     utc_time since;
   };
   const std::map<std::string, quarantine_entry>& quarantined() const { return _quarantined; }
-  /// At most this many agents quarantined at once; more: Denied (a runaway monitor must not
-  /// grow the bus without bound).
+  /// At most this many agents quarantined at once, and as many throttled; more: Denied (a
+  /// runaway monitor must not grow the bus without bound).
   static constexpr std::size_t max_quarantined = 4096;
+
+  /// The agents slowed down by Throttle (agent id → why, by whom, since and until when, the
+  /// tool calls it made within the rate).
+  struct throttle_entry {
+    std::string reason;
+    std::string by;
+    utc_time since;
+    utc_time until;
+    rate_window window;
+  };
+  const std::map<std::string, throttle_entry>& throttled() const { return _throttled; }
+  /// A throttle's rate is 1 to this many calls a minute (the window keeps one stamp per call)
+  /// and lasts 1 s to a week.
+  static constexpr std::uint32_t max_throttle_rate = 100000;
+  static constexpr std::uint32_t max_throttle_seconds = 7 * 86400;
+
+  /// Keeps the quarantines and throttles in `path` ($WEFT_HOME/bus/quarantine.json), so that a
+  /// restarted bus (killed, crashed, weftd restarted) still refuses what it refused: reads what
+  /// the file holds (no file: nothing) and writes it through again at every change. A file
+  /// that does not read is an error: starting without it would lift every quarantine.
+  status open_state(std::string path);
+
+  /// The clock throttles are timed by (tests set their own).
+  void set_clock(std::function<utc_time()> clock) { _clock = std::move(clock); }
 
   const std::string& instance() const { return _instance; }
   std::size_t peer_count() const { return _peers.size(); }
@@ -79,6 +105,13 @@ class broker {
   void trace(const proto::envelope& env, std::string_view header, std::string_view payload);
   void handle_quarantine(std::string_view rid, const proto::envelope& env, std::string_view payload);
   void handle_release(std::string_view rid, const proto::envelope& env, std::string_view payload);
+  void handle_throttle(std::string_view rid, const proto::envelope& env, std::string_view payload);
+  /// A request from a throttled agent to a tool over its rate: refused (true); ends a throttle
+  /// whose time is up.
+  bool refuse_throttled(std::string_view rid, const proto::envelope& env);
+  /// Writes the quarantines and throttles to the state file, if there is one; a failure is
+  /// logged (what is in force stays in force, until the bus restarts).
+  void save_state();
   proto::quarantine_list quarantine_list() const;
   /// The quarantined agent `env` comes from or goes to, or nullptr.
   const std::pair<const std::string, quarantine_entry>* quarantine_of(const proto::envelope& env) const;
@@ -93,6 +126,9 @@ class broker {
   std::unordered_map<std::string, std::string> _rid_of;       // address -> routing id
   std::multiset<std::string> _traced;                         // "trace:<addr>\n" prefixes
   std::map<std::string, quarantine_entry> _quarantined;       // by agent id
+  std::map<std::string, throttle_entry> _throttled;           // by agent id
+  std::string _state_path;                                    // empty: nothing survives a restart
+  std::function<utc_time()> _clock = utc_now;
   std::deque<std::string> _admin_order;                       // ctl/* peers, oldest first
   static constexpr std::size_t max_admin_peers = 256;
   std::uint64_t _forwarded = 0;

@@ -3,7 +3,12 @@
 
 #include "broker.hh"
 
+#include <fstream>
+
+#include <weft/base/io.hh>
 #include <weft/service/policy.hh>
+
+#include "tests/temp_dir.hh"
 
 using namespace weft;
 namespace bp = weft::proto::bus_v1;
@@ -418,4 +423,184 @@ TEST_CASE("quarantine: only the monitor quarantines, only ctl/* releases; calls 
   CHECK(bp::is(f.error_of(bus_call("rm", bp::quarantine::type_name, wire::encode(bp::quarantine{"", "x"}))),
                bp::error_code::bad_request));
   CHECK(bp::is(f.error_of(bus_call("rm", bp::quarantine::type_name, "\xc1")), bp::error_code::bad_request));
+}
+
+TEST_CASE("rate_window: at most the rate in any 60 s; refused calls do not count; a lower rate applies at once") {
+  bus::rate_window w(3);
+  CHECK(w.admit(1000));
+  CHECK(w.admit(1500));
+  CHECK(w.admit(2000));
+  CHECK(w.wait_ms(2000) == 59000);  // the first ages out at 61000
+  CHECK_FALSE(w.admit(2001));
+  CHECK_FALSE(w.admit(60999));  // 1000 is still within (60999 - 60000, 60999]
+  CHECK(w.wait_ms(60999) == 1);
+  CHECK(w.admit(61000));        // 1000 is out
+  CHECK_FALSE(w.admit(61001));  // 1500, 2000, 61000 are in
+  CHECK(w.admit(61500));
+  CHECK(w.admit(62000));
+  CHECK_FALSE(w.admit(62000));
+  // The refused calls between did not push the window: 61000, 61500, 62000 age out on time.
+  CHECK(w.admit(121000));
+  w.set_rate(1);
+  CHECK_FALSE(w.admit(121001));  // 61500, 62000, 121000 are within: over 1
+  CHECK(w.wait_ms(121001) == 61500 + 60000 - 121001);
+  CHECK_FALSE(w.admit(180999));  // 121000 is within
+  CHECK(w.admit(181000));        // it is out
+}
+
+namespace {
+
+/// A fixture whose broker keeps its state in `file` and runs on a clock the test moves.
+struct clocked : fixture {
+  utc_time now = utc_now();
+  clocked() {
+    b->set_clock([this] { return now; });
+  }
+  void peers() {
+    hello("rm", "monitor");
+    hello("ra", "agent/a");
+    hello("fa", "tool/fs/a");
+    hello("rb", "agent/b");
+    hello("fb", "tool/fs/b");
+    hello("rl", "llm");
+    hello("rc", "ctl/77");
+    t.out.clear();
+  }
+  sent bus_call(std::string_view rid, std::string_view type, const std::string& payload) {
+    send(rid, bp::kind::request, type, "bus", payload);
+    return t.take();
+  }
+  /// A's tool call: where it went (the tool process's rid), or the error it got.
+  sent tool_call(std::string_view rid = "ra", std::string_view to = "tool/fs/a/read_file") {
+    send(rid, bp::kind::request, "io.weft.Tool.v1.Call", to, "\x80");
+    return t.take();
+  }
+};
+
+}  // namespace
+
+TEST_CASE("throttle: only the monitor throttles; calls over the rate are Throttled, naming it; the end and release lift it") {
+  clocked f;
+  f.peers();
+  auto throttle = wire::encode(bp::throttle{"a", "tool_burst: 300 tool calls in the last minute", 2, 300});
+  for (auto rid : {"ra", "rc", "rl"}) {
+    f.t.published.clear();
+    CHECK(bp::is(f.error_of(f.bus_call(rid, bp::throttle::type_name, throttle)), bp::error_code::denied));
+    CHECK(f.t.published_type(bp::access_denied::type_name));
+  }
+  CHECK(f.b->throttled().empty());
+  for (auto bad : {bp::throttle{"a", "x", 0, 300}, bp::throttle{"a", "x", 2, 0}, bp::throttle{"", "x", 2, 300},
+                   bp::throttle{"a/b", "x", 2, 300}, bp::throttle{"a", "x", bus::broker::max_throttle_rate + 1, 300}})
+    CHECK(bp::is(f.error_of(f.bus_call("rm", bp::throttle::type_name, wire::encode(bad))), bp::error_code::bad_request));
+
+  auto r = wire::decode<bp::quarantine_list>(f.bus_call("rm", bp::throttle::type_name, throttle).payload);
+  REQUIRE(r);
+  CHECK(r->agents.empty());
+  REQUIRE(r->throttled.size() == 1);
+  CHECK(r->throttled[0].agent == "a");
+  CHECK(r->throttled[0].by == "monitor");
+  CHECK(r->throttled[0].calls_per_minute == 2);
+  CHECK(r->throttled[0].until == f.now + std::chrono::seconds(300));
+
+  // Two calls a minute pass; the third is Throttled, naming the throttle, its end and the release.
+  CHECK(f.tool_call().rid == "fa");
+  f.now += std::chrono::seconds(1);
+  CHECK(f.tool_call().rid == "fa");
+  f.t.published.clear();
+  auto e = f.error_of(f.tool_call());
+  CHECK(bp::is(e, bp::error_code::throttled));
+  CHECK(e.message.find("agent 'a' is throttled by monitor to 2 tool calls a minute until " +
+                       to_rfc3339(r->throttled[0].until) + " (tool_burst: 300") == 0);
+  CHECK(e.message.find("the next is let through in 59 s") != std::string::npos);
+  CHECK(e.message.find("'weftctl security release a'") != std::string::npos);
+  REQUIRE(f.t.published_type(bp::access_denied::type_name));
+  CHECK(wire::decode<bp::access_denied>(f.t.published.back().payload)->rule == "throttle:a");
+  // Not throttled: its turns and LLM calls, another agent's tool calls, replies to it.
+  f.send("ra", bp::kind::request, "io.weft.Llm.v1.Complete", "llm", "\x80");
+  CHECK(f.t.take().rid == "rl");
+  CHECK(f.tool_call("rb", "tool/fs/b/read_file").rid == "fb");
+  f.send("fa", bp::kind::reply, "io.weft.Tool.v1.Result", "agent/a", "\x80");
+  CHECK(f.t.take().rid == "ra");
+  // A minute after the first call, one more passes.
+  f.now += std::chrono::seconds(59);
+  CHECK(f.tool_call().rid == "fa");
+  CHECK(bp::is(f.error_of(f.tool_call()), bp::error_code::throttled));
+
+  // At its end it lifts by itself: every call passes.
+  f.now = r->throttled[0].until;
+  for (int i = 0; i < 5; ++i) CHECK(f.tool_call().rid == "fa");
+  CHECK(f.b->throttled().empty());
+
+  // Throttled again; Release (ctl/* only) lifts it, with AgentReleased.
+  f.bus_call("rm", bp::throttle::type_name, throttle);
+  CHECK(f.tool_call().rid == "fa");
+  CHECK(f.tool_call().rid == "fa");
+  CHECK(bp::is(f.error_of(f.tool_call()), bp::error_code::throttled));
+  auto release = wire::encode(bp::release{"a"});
+  CHECK(bp::is(f.error_of(f.bus_call("rm", bp::release::type_name, release)), bp::error_code::denied));
+  f.t.published.clear();
+  auto done = wire::decode<bp::quarantine_list>(f.bus_call("rc", bp::release::type_name, release).payload);
+  REQUIRE(done);
+  CHECK(done->throttled.empty());
+  CHECK(f.t.published_type(bp::agent_released::type_name));
+  CHECK(f.tool_call().rid == "fa");
+}
+
+TEST_CASE("quarantine file: a new broker on the same file refuses what the old one did; release empties it") {
+  test::temp_dir d{"weft-bus"};
+  auto file = (d.path / "bus" / "quarantine.json").string();
+  utc_time until;
+  {
+    clocked f;
+    REQUIRE(f.b->open_state(file));  // no file yet: nothing
+    f.peers();
+    f.bus_call("rm", bp::quarantine::type_name, wire::encode(bp::quarantine{"a", "sensitive_path: read_file k"}));
+    auto l = wire::decode<bp::quarantine_list>(
+        f.bus_call("rm", bp::throttle::type_name, wire::encode(bp::throttle{"b", "tool_burst: 99", 1, 300})).payload);
+    REQUIRE(l->throttled.size() == 1);
+    until = l->throttled[0].until;
+    CHECK(std::filesystem::exists(file));
+    CHECK((std::filesystem::status(file).permissions() & std::filesystem::perms::others_read) ==
+          std::filesystem::perms::none);
+  }
+  {
+    // The bus restarted (a broker with nothing in memory): the same refusals, by the file.
+    clocked f;
+    f.now = until - std::chrono::seconds(100);
+    REQUIRE(f.b->open_state(file));
+    f.peers();
+    REQUIRE(f.b->quarantined().size() == 1);
+    CHECK(f.b->quarantined().at("a").reason == "sensitive_path: read_file k");
+    CHECK(f.b->quarantined().at("a").by == "monitor");
+    auto e = f.error_of(f.tool_call());
+    CHECK(bp::is(e, bp::error_code::denied));
+    CHECK(e.message.find("agent 'a' is quarantined by monitor (sensitive_path: read_file k)") == 0);
+    CHECK(f.tool_call("rb", "tool/fs/b/read_file").rid == "fb");
+    auto t = f.error_of(f.tool_call("rb", "tool/fs/b/read_file"));
+    CHECK(bp::is(t, bp::error_code::throttled));
+    CHECK(t.message.find("until " + to_rfc3339(until)) != std::string::npos);
+    // Release lifts both, in the file too.
+    f.bus_call("rc", bp::release::type_name, wire::encode(bp::release{"a"}));
+    f.bus_call("rc", bp::release::type_name, wire::encode(bp::release{"b"}));
+  }
+  {
+    clocked f;
+    REQUIRE(f.b->open_state(file));
+    f.peers();
+    CHECK(f.b->quarantined().empty());
+    CHECK(f.b->throttled().empty());
+    CHECK(f.tool_call().rid == "fa");
+  }
+  // A file that does not read is an error naming it, not a bus that forgot its quarantines.
+  for (auto bad : {std::string("{not json"), std::string(R"({"quarantined": [{"agent": "", "since": "x"}]})"),
+                   std::string(R"({"quarantined": 3})"),
+                   std::string(R"({"throttled": [{"agent": "a", "since": "2026-01-01T00:00:00Z", "until": )"
+                               R"("2026-01-01T00:05:00Z", "calls_per_minute": 0}]})")}) {
+    REQUIRE(write_file_atomic(file, bad));
+    clocked f;
+    auto st = f.b->open_state(file);
+    REQUIRE_FALSE(st);
+    CHECK(st.err().message.find("Failed to read the quarantine file '" + file + "'") == 0);
+    CHECK(st.err().message.find("remove it to lift every quarantine") != std::string::npos);
+  }
 }

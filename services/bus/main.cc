@@ -10,8 +10,10 @@
 //   --runtime-dir DIR where the sockets live [see docs/architecture.md]
 //   --secret-fd N     read the per-boot secret (hex) from fd N [$WEFT_SECRET_FD]
 //   --help
-// Serves: io.weft.Bus.v1 (Hello, Ping, ListPeers). Sockets: ROUTER ipc://<dir>/bus,
-// XPUB ipc://<dir>/events.
+// Serves: io.weft.Bus.v1 (Hello, Ping, ListPeers; Quarantine and Throttle from the monitor,
+// Release from weftctl). Sockets: ROUTER ipc://<dir>/bus, XPUB ipc://<dir>/events.
+// State: $WEFT_HOME/bus/quarantine.json, the quarantined and throttled agents (kept across
+// restarts of the bus; removing it while the bus is stopped lifts them all).
 //
 // Example config:
 //   [bus]
@@ -49,6 +51,9 @@ ipc://<runtime dir>/events.
   --runtime-dir DIR  where the sockets live [[weft] runtime_dir, $WEFT_RUNTIME_DIR, ...]
   --secret-fd N      read the per-boot secret (hex) from fd N [$WEFT_SECRET_FD]
   --help, --version
+
+State: $WEFT_HOME/bus/quarantine.json holds the agents the monitor quarantined or throttled,
+so a restarted bus keeps refusing them; 'weftctl security release AGENT' lifts one.
 )";
 
 }  // namespace
@@ -95,6 +100,9 @@ int main(int argc, char** argv) {
     auto srv = bus::server::bind(ctx, **loop, cfg->bus, *key, service::bus_endpoint(runtime),
                                  service::events_endpoint(runtime));
     if (!srv) return m.fail(srv.err());
+    // Before the first message: a restarted bus refuses at once what the one before refused.
+    auto state_file = service::home_dir(cfg->home) + "/bus/quarantine.json";
+    if (auto st = (*srv)->core().open_state(state_file); !st) return m.fail(st.err());
     auto notify = service::notifier::from_env();
     for (int sig : {SIGTERM, SIGINT}) (void)(*loop)->on_signal(sig, [&](const signalfd_siginfo&) { (*loop)->quit(); });
     if (auto iv = notify.heartbeat_interval(); iv.count() > 0) (*loop)->every(iv, [&] { (void)notify.heartbeat(); });

@@ -8,10 +8,12 @@
 // $WEFT_HOME/oauth2, another agent's workspace or a configured path), new_host (a URL's host
 // the agent did not name in its first calls and known_hosts does not list), exec_after_fetch
 // (a shell command running an interpreter soon after a call that fetched a URL). Actions: alert
-// (Monitor.v1 Alert published — the witness chain records it — and a log line) or
+// (Monitor.v1 Alert published — the witness chain records it — a log line, and with notify a
+// Chat.v1 Deliver to the admin's chat), throttle (an alert, then Bus.v1 Throttle: the bus
+// refuses the agent's tool calls beyond throttle_calls_per_minute for throttle_seconds) or
 // quarantine (an alert, then Bus.v1 Quarantine: the bus refuses every call from and to the
 // agent's addresses; then weftd stops the agent's tool processes over its control socket).
-// `weftctl security release AGENT` lifts it. Serves Monitor.v1 GetState at bus address
+// `weftctl security release AGENT` lifts either; the bus keeps both across its restarts. Serves Monitor.v1 GetState at bus address
 // `monitor` to weftd and ctl/*.
 //
 // Options: --help, --version.
@@ -29,6 +31,10 @@
 //   new_host_action = "alert"
 //   exec_after_fetch_seconds = 600
 //   exec_after_fetch_action = "quarantine"
+//   tool_burst_action = "throttle"
+//   throttle_calls_per_minute = 10
+//   throttle_seconds = 300
+//   notify = "telegram:12345"
 #include <weft/service/main.hh>
 #include <weft/service/paths.hh>
 
@@ -41,10 +47,12 @@ namespace {
 constexpr std::string_view help = R"(usage: weft-monitor [--help] [--version]
 The security monitor of weft, started by weftd when [security.monitor] enabled = true: counts
 each agent's tool calls, bus denials and LLM cost in sliding windows, alerts on bursts and on
-tool calls naming sensitive paths, new hosts and interpreters run after a web fetch, and
-quarantines (the bus refuses the agent's calls, weftd stops its tool processes) where
-[security.monitor] says so. 'weftctl security monitor' shows its
-state; 'weftctl security release AGENT' lifts a quarantine. See docs/guides/security.md.
+tool calls naming sensitive paths, new hosts and interpreters run after a web fetch; throttles
+(the bus refuses the agent's tool calls beyond a rate for a while) and quarantines (the bus
+refuses the agent's calls, weftd stops its tool processes) where [security.monitor] says so;
+with notify = "<channel>:<chat id>" each action is also sent to that chat. 'weftctl security
+monitor' shows its state; 'weftctl security release AGENT' lifts a throttle or quarantine.
+See docs/guides/security.md.
 
 Options:
   --help      show this help

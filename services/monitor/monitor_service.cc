@@ -7,6 +7,7 @@
 #include <weft/service/paths.hh>
 
 #include "proto/bus_v1.hh"
+#include "proto/chat_v1.hh"
 #include "proto/llm_v1.hh"
 #include "proto/memory_v1.hh"
 #include "proto/supervisor_v1.hh"
@@ -17,6 +18,7 @@ namespace bus = proto::bus_v1;
 namespace mon = proto::monitor_v1;
 namespace mem = proto::memory_v1;
 namespace llm = proto::llm_v1;
+namespace chat = proto::chat_v1;
 namespace sv = proto::supervisor_v1;
 
 namespace {
@@ -28,7 +30,12 @@ std::map<std::string, std::string> workspaces(const service::config& c, const st
 }
 
 std::string_view action_name(service::monitor_action a) {
-  return a == service::monitor_action::quarantine ? "quarantine" : "alert";
+  switch (a) {
+    case service::monitor_action::quarantine: return "quarantine";
+    case service::monitor_action::throttle: return "throttle";
+    case service::monitor_action::alert: break;
+  }
+  return "alert";
 }
 
 }  // namespace
@@ -46,12 +53,13 @@ monitor_service::monitor_service(service::runtime& rt, service::config cfg, std:
       _log(log::get("monitor")) {
   auto& m = _cfg.security.monitor;
   _log.info("monitor: {} agents; tool calls > {}/min: {}; denials > {}/min: {}; cost > ${}/h: {}; sensitive paths: "
-            "{}; new hosts after {} calls ({} known): {}; interpreters within {} s and {} calls of a fetch: {}",
+            "{}; new hosts after {} calls ({} known): {}; interpreters within {} s and {} calls of a fetch: {}; "
+            "throttle: {} tool calls a minute for {} s",
             _cfg.agents.size(), m.tool_calls_per_minute, action_name(m.tool_burst_action), m.denials_per_minute,
             action_name(m.denial_burst_action), m.cost_per_hour_usd, action_name(m.cost_action),
             action_name(m.sensitive_path_action), m.new_host_after_calls, m.known_hosts.size(),
             action_name(m.new_host_action), m.exec_after_fetch_seconds, m.exec_after_fetch_calls,
-            action_name(m.exec_after_fetch_action));
+            action_name(m.exec_after_fetch_action), m.throttle_calls_per_minute, m.throttle_seconds);
   _rt.on<mon::get_state>([this](const mon::get_state& g, const ipc::message& req) -> result<mon::state> {
     if (!ipc::is_admin(req.env.from))
       return mon::make(mon::error_code::denied, "only weftd and ctl/* may read the monitor's state, not '{}'",
@@ -95,7 +103,9 @@ void monitor_service::on_event(const ipc::message& m) {
   } else if (m.is(bus::access_denied::type_name)) {
     if (m.env.from != "bus") return;
     auto e = m.as<bus::access_denied>();
-    if (!e || e->rule.rfind("quarantine", 0) == 0) return;  // the quarantine's own refusals
+    // The quarantine's and the throttle's own refusals: counting them would turn a throttle
+    // into a denial_burst.
+    if (!e || e->rule.rfind("quarantine", 0) == 0 || e->rule.rfind("throttle", 0) == 0) return;
     if (auto agent = service::agent_of_address(e->from))
       found = _rules.denied(now(), *agent, fmt::format("{} to '{}' by {}", e->type, e->to, e->rule));
   } else if (m.is(llm::spent::type_name)) {
@@ -108,7 +118,7 @@ void monitor_service::on_event(const ipc::message& m) {
     if (m.env.from != "bus") return;
     if (auto e = m.as<bus::agent_released>()) {
       _rules.set_quarantined(e->agent, false);
-      _log.warning("Agent '{}' released from quarantine by '{}'", e->agent, e->by);
+      _log.warning("Agent '{}' released from quarantine or throttle by '{}'", e->agent, e->by);
       publish(e->agent, "release", "release", fmt::format("released by {}", e->by));
     }
   }
@@ -132,8 +142,17 @@ void monitor_service::act(const finding& f) {
   auto action = action_name(f.action);
   _log.warning("Agent '{}': {} ({}): {}", f.agent, f.rule, action, f.detail);
   publish(f.agent, f.rule, std::string(action), f.detail);
-  if (f.action != service::monitor_action::quarantine) return;
+  notify(notice(f, _cfg.security.monitor));
   auto reason = fmt::format("{}: {}", f.rule, f.detail);
+  if (f.action == service::monitor_action::throttle) {
+    auto& m = _cfg.security.monitor;
+    _rt.call("bus", bus::throttle{f.agent, reason, m.throttle_calls_per_minute, m.throttle_seconds},
+             {.timeout = std::chrono::seconds(10)}, [this, agent = f.agent](result<ipc::message> r) {
+               if (!r) _log.error("Failed to throttle agent '{}' at the bus: {}", agent, r.err().message);
+             });
+    return;
+  }
+  if (f.action != service::monitor_action::quarantine) return;
   _rt.call("bus", bus::quarantine{f.agent, reason}, {.timeout = std::chrono::seconds(10)},
            [this, agent = f.agent](result<ipc::message> r) {
              if (!r) {
@@ -141,6 +160,21 @@ void monitor_service::act(const finding& f) {
                return;
              }
              stop_tools(agent);
+           });
+}
+
+void monitor_service::notify(std::string text) {
+  auto& m = _cfg.security.monitor;
+  if (m.notify_channel.empty()) return;
+  // The channel's own Deliver, as the router sends replies: the adapter splits, retries and
+  // keeps the id so a repeat is not sent twice. The id is unique per monitor run and alert.
+  auto id = fmt::format("monitor:{}:{}", to_rfc3339(_started_utc), ++_notices);
+  chat::message msg{id, m.notify_channel, m.notify_chat, "monitor", utc_now(), {}, std::nullopt, {}};
+  msg.parts.push_back({chat::part_kind::text, std::move(text), std::nullopt, std::nullopt, std::nullopt, std::nullopt});
+  auto to = "chan/" + m.notify_channel;
+  _rt.call(to, chat::deliver{id, std::move(msg), {}}, {.timeout = std::chrono::seconds(60)},
+           [this, to](result<ipc::message> r) {
+             if (!r) _log.error("Failed to send a security notice to '{}': {}", to, r.err().message);
            });
 }
 

@@ -1,8 +1,9 @@
 #pragma once
 /// weft-monitor's wire glue: subscribes to the bus's events, feeds them to monitor::rules,
 /// and carries out what the rules return — an Alert event and a log line (the witness chain
-/// records the Alert), and for a quarantine the bus's Quarantine and weftd stopping the
-/// agent's tool processes. Serves Monitor.v1 GetState to weftd and ctl/*.
+/// records the Alert), with [security.monitor] notify a message to the admin's chat, for a
+/// throttle the bus's Throttle, and for a quarantine the bus's Quarantine and weftd stopping
+/// the agent's tool processes. Serves Monitor.v1 GetState to weftd and ctl/*.
 
 #include <chrono>
 #include <deque>
@@ -12,6 +13,7 @@
 #include <vector>
 
 #include <weft/base/log.hh>
+#include <weft/base/time.hh>
 #include <weft/service/config.hh>
 #include <weft/service/runtime.hh>
 
@@ -39,6 +41,8 @@ class monitor_service {
   void act(const finding& f);
   void publish(std::string agent, std::string rule, std::string action, std::string detail);
   void stop_tools(const std::string& agent);
+  /// Sends `text` to [security.monitor] notify, if set.
+  void notify(std::string text);
   proto::monitor_v1::state state(std::uint32_t recent) const;
 
   service::runtime& _rt;
@@ -49,6 +53,8 @@ class monitor_service {
   std::uint64_t _events = 0;
   bool _said_over_limit = false;  // the agent limit was reached and logged
   std::chrono::steady_clock::time_point _start = std::chrono::steady_clock::now();
+  utc_time _started_utc = utc_now();
+  std::uint64_t _notices = 0;  // notices sent this run
   std::vector<std::jthread> _stoppers;  // weftd's Control stop can take seconds: off the loop
   log::logger& _log;
 };

@@ -18,6 +18,22 @@ std::string strip_slash(std::string p) {
 
 }  // namespace
 
+std::string notice(const finding& f, const service::monitor_settings& s) {
+  switch (f.action) {
+    case service::monitor_action::quarantine:
+      return fmt::format("weft security: agent '{}' quarantined by rule {}: {}; release with `weftctl security release "
+                         "{}`",
+                         f.agent, f.rule, f.detail, f.agent);
+    case service::monitor_action::throttle:
+      return fmt::format("weft security: agent '{}' throttled to {} tool calls a minute for {} s by rule {}: {}; "
+                         "release sooner with `weftctl security release {}`",
+                         f.agent, s.throttle_calls_per_minute, s.throttle_seconds, f.rule, f.detail, f.agent);
+    case service::monitor_action::alert: break;
+  }
+  return fmt::format("weft security: agent '{}' alert by rule {}: {}; see `weftctl security monitor`", f.agent, f.rule,
+                     f.detail);
+}
+
 bool under(const std::string& path, const std::string& prefix) {
   if (prefix.empty()) return false;
   if (prefix == "/") return !path.empty() && path.front() == '/';

@@ -109,6 +109,10 @@ class rules {
   bool _over_limit = false;
 };
 
+/// The short text an admin channel ([security.monitor] notify) gets for `f`: the agent, what
+/// was done, the rule and what it saw, and how to lift it.
+std::string notice(const finding& f, const service::monitor_settings& s);
+
 /// `path` is `prefix` or under it (component-wise: /h/keys2 is not under /h/keys).
 bool under(const std::string& path, const std::string& prefix);
 

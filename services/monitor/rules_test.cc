@@ -262,3 +262,36 @@ TEST_CASE("exec_after_fetch: an interpreter soon after a fetch alerts; ls, or lo
   for (int i = 1; i <= 50; ++i) CHECK(any.tool_called(i, "main", shell({"ls"})).empty());
   CHECK(any.tool_called(51, "main", shell({"sh"})).size() == 1);
 }
+
+TEST_CASE("throttle action: returned as configured; unlike a quarantine, the agent's other rules still fire") {
+  auto s = settings();
+  s.tool_burst_action = monitor_action::throttle;
+  auto r = make(s);
+  std::vector<finding> f;
+  for (int i = 0; i <= 10; ++i) f = r.tool_called(i * 100, "main", "tool/fs/main/list_dir", {});
+  REQUIRE(f.size() == 1);
+  CHECK(f[0].rule == "tool_burst");
+  CHECK(f[0].action == monitor_action::throttle);
+  CHECK_FALSE(r.quarantined("main"));
+  // Throttled, it is still watched: a read of the key store quarantines as configured.
+  auto k = r.tool_called(2000, "main", "tool/fs/main/read_file", {"/h/keys/witness.key"});
+  REQUIRE(k.size() == 1);
+  CHECK(k[0].rule == "sensitive_path");
+  CHECK(k[0].action == monitor_action::quarantine);
+  CHECK(r.quarantined("main"));
+}
+
+TEST_CASE("notice: the admin channel's text names the agent, the action, the rule, what it saw and the way out") {
+  auto s = settings();
+  s.throttle_calls_per_minute = 7;
+  s.throttle_seconds = 120;
+  CHECK(notice({"x", "sensitive_path", monitor_action::quarantine, "read_file named '/h/keys/k'"}, s) ==
+        "weft security: agent 'x' quarantined by rule sensitive_path: read_file named '/h/keys/k'; release with "
+        "`weftctl security release x`");
+  CHECK(notice({"x", "tool_burst", monitor_action::throttle, "30 tool calls"}, s) ==
+        "weft security: agent 'x' throttled to 7 tool calls a minute for 120 s by rule tool_burst: 30 tool calls; "
+        "release sooner with `weftctl security release x`");
+  CHECK(notice({"y", "new_host", monitor_action::alert, "web_fetch named host 'a.test'"}, s) ==
+        "weft security: agent 'y' alert by rule new_host: web_fetch named host 'a.test'; see `weftctl security "
+        "monitor`");
+}

@@ -93,8 +93,8 @@ constexpr const char* security_description =
     "or unpacked, and weft need not be running; when it runs, scan also checks how weftd runs its\n"
     "tool processes (sandboxes, changes not reloaded, quarantines). Watch running agents\n"
     "(monitor, release): the security monitor's counters and alerts, the agents the bus holds in\n"
-    "quarantine, and lifting a quarantine; these ask the running weft (the monitor runs when\n"
-    "[security.monitor] enabled).";
+    "quarantine or throttles, and lifting a quarantine or throttle; these ask the running weft\n"
+    "(the monitor runs when [security.monitor] enabled).";
 
 constexpr const char* skill_description =
     "Skills (SKILL.md folders) where agents find them: $WEFT_HOME/skills for every agent, or an\n"
@@ -733,21 +733,23 @@ class command_tree {
     ex->add_flag("--all", a.all, "every check");
     ex->add_flag("--markdown", a.markdown, "with --all: Markdown tables by family");
     auto* mon = command(
-        g, "monitor", "the security monitor: per-agent counters, quarantined agents, recent alerts",
+        g, "monitor", "the security monitor: per-agent counters, quarantined and throttled agents, recent alerts",
         {"security monitor [--recent N]", "",
-         "Asks the running weft: the bus for the agents it holds in quarantine, the monitor (weft-monitor,\n"
+         "Asks the running weft: the bus for the agents it holds in quarantine or throttles (their\n"
+         "rate and end), the monitor (weft-monitor,\n"
          "[security.monitor] enabled = true) for each agent's tool calls and denials in the last minute,\n"
          "its usual calls per minute, its LLM cost in the last hour, and the most recent alerts.\n"
-         "Exit code 1 when the monitor does not answer (the quarantines are still shown).\n"
+         "Exit code 1 when the monitor does not answer (the quarantines and throttles are still shown).\n"
          "\nExamples:\n  weftctl security monitor\n  weftctl security monitor --json --recent 100"},
         [this] { return cmd_security_monitor(_inv.globals, _inv.security); });
     mon->add_option("--recent", a.recent, "how many recent alerts (default 20, at most 100)")
         ->type_name("N")
         ->check(CLI::Range(0, 100));
     auto* rel = command(
-        g, "release", "lift an agent's quarantine and start its tool processes again",
+        g, "release", "lift an agent's quarantine or throttle and start its tool processes again",
         {"security release AGENT", "",
-         "The bus lets the agent's calls through again, and weftd starts the agent's tool processes the\n"
+         "The bus lets the agent's calls through again (a quarantine and a throttle both end, also in\n"
+         "$WEFT_HOME/bus/quarantine.json), and weftd starts the agent's tool processes the\n"
          "quarantine stopped. Only an admin tool may release (the bus decides on its authenticated\n"
          "address); the witness chain records who did. Find out why it was quarantined first:\n"
          "weftctl security monitor.\n"

@@ -1,6 +1,6 @@
 // weftctl security monitor|release: the security monitor's counters and recent alerts, the
-// agents the bus holds in quarantine, and lifting a quarantine (the bus lets the agent's
-// calls through again; weftd starts the tool processes the monitor stopped).
+// agents the bus holds in quarantine or throttles, and lifting a quarantine or throttle (the
+// bus lets the agent's calls through again; weftd starts the tool processes the monitor stopped).
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
@@ -47,6 +47,10 @@ int cmd_security_monitor(const options& o, const security_args& a) {
     json j{{"quarantined", json::array()}, {"monitor", nullptr}};
     for (auto& x : quarantined->agents)
       j["quarantined"].push_back({{"agent", x.agent}, {"reason", x.reason}, {"by", x.by}, {"since", to_rfc3339(x.since)}});
+    j["throttled"] = json::array();
+    for (auto& x : quarantined->throttled)
+      j["throttled"].push_back({{"agent", x.agent}, {"reason", x.reason}, {"by", x.by}, {"since", to_rfc3339(x.since)},
+                                {"until", to_rfc3339(x.until)}, {"calls_per_minute", x.calls_per_minute}});
     if (st) {
       json m{{"enabled", st->enabled}, {"events", st->events}, {"agents", json::array()}, {"alerts", json::array()}};
       for (auto& x : st->agents)
@@ -71,14 +75,23 @@ int cmd_security_monitor(const options& o, const security_args& a) {
     for (auto& x : quarantined->agents)
       fmt::print("{:<16} {:<10} {:<24}  {}\n", x.agent, x.by, to_rfc3339(x.since), x.reason);
   }
+  if (!quarantined->throttled.empty()) {
+    fmt::print("Throttled:\n{:<16} {:<10} {:>9} {:<24}  {}\n", "AGENT", "BY", "CALLS/MIN", "UNTIL", "REASON");
+    for (auto& x : quarantined->throttled)
+      fmt::print("{:<16} {:<10} {:>9} {:<24}  {}\n", x.agent, x.by, x.calls_per_minute, to_rfc3339(x.until), x.reason);
+  }
   if (!st) return failure(fmt::format("Failed to ask the monitor: {} (is [security.monitor] enabled?)", why));
   fmt::print("\nMonitor: {}, {} events\n", st->enabled ? "enabled" : "disabled", st->events);
   fmt::print("{:<16} {:>10} {:>10} {:>10} {:>10} {:>10}  {}\n", "AGENT", "CALLS/MIN", "USUAL/MIN", "DENIED/MIN",
              "COST/H", "CALLS", "STATE");
+  auto throttled = [&](const std::string& agent) {
+    return std::any_of(quarantined->throttled.begin(), quarantined->throttled.end(),
+                       [&](auto& t) { return t.agent == agent; });
+  };
   for (auto& x : st->agents)
     fmt::print("{:<16} {:>10} {:>10.1f} {:>10} {:>10.4f} {:>10}  {}\n", x.agent, x.tool_calls_minute,
                x.baseline_per_minute, x.denials_minute, x.cost_hour_usd, x.tool_calls,
-               x.quarantined ? "quarantined" : "ok");
+               x.quarantined ? "quarantined" : throttled(x.agent) ? "throttled" : "ok");
   fmt::print("\nRecent alerts:\n");
   if (st->alerts.empty()) fmt::print("  none\n");
   for (auto& x : st->alerts)

@@ -10,8 +10,8 @@ namespace weft::service::detail {
 
 namespace {
 
-constexpr std::array<std::pair<std::string_view, monitor_action>, 2> monitor_actions = {
-    {{"alert", monitor_action::alert}, {"quarantine", monitor_action::quarantine}}};
+constexpr std::array<std::pair<std::string_view, monitor_action>, 3> monitor_actions = {
+    {{"alert", monitor_action::alert}, {"throttle", monitor_action::throttle}, {"quarantine", monitor_action::quarantine}}};
 
 /// Per-minute thresholds: above this a person meant "off" (0) or made a typo.
 constexpr std::uint32_t max_per_minute = 1000000;
@@ -19,6 +19,10 @@ constexpr std::uint32_t max_per_minute = 1000000;
 constexpr std::size_t max_sensitive_paths = 256;
 constexpr std::size_t max_known_hosts = 1024;
 constexpr std::size_t max_interpreters = 256;
+/// The bus keeps one timestamp per call a throttled agent makes within its minute (its limit);
+/// a week: longer than that a person meant a quarantine.
+constexpr std::uint32_t max_throttle_calls_per_minute = 100000;
+constexpr std::uint32_t max_throttle_seconds = 7 * 86400;
 /// A day: a fetch longer ago than that is not what a run of an interpreter follows from.
 constexpr std::uint32_t max_exec_after_fetch_seconds = 86400;
 
@@ -66,7 +70,8 @@ void read_monitor(checker& ck, const toml::table& t, config& c) {
                 {"enabled", "tool_calls_per_minute", "tool_burst_action", "denials_per_minute", "denial_burst_action",
                  "cost_per_hour_usd", "cost_action", "sensitive_paths", "other_workspaces", "sensitive_path_action",
                  "known_hosts", "new_host_after_calls", "new_host_action", "exec_after_fetch_seconds",
-                 "exec_after_fetch_calls", "interpreters", "exec_after_fetch_action"});
+                 "exec_after_fetch_calls", "interpreters", "exec_after_fetch_action", "throttle_calls_per_minute",
+                 "throttle_seconds", "notify"});
   m.enabled = ck.read_bool(t, label, "enabled").value_or(m.enabled);
   m.tool_calls_per_minute =
       ck.read_uint<std::uint32_t>(t, label, "tool_calls_per_minute", 0, max_per_minute).value_or(m.tool_calls_per_minute);
@@ -79,6 +84,31 @@ void read_monitor(checker& ck, const toml::table& t, config& c) {
                             {"new_host_action", &m.new_host_action},
                             {"exec_after_fetch_action", &m.exec_after_fetch_action}})
     *field = ck.read_enum(t, label, key, monitor_actions).value_or(*field);
+  m.throttle_calls_per_minute =
+      ck.read_uint<std::uint32_t>(t, label, "throttle_calls_per_minute", 1, max_throttle_calls_per_minute)
+          .value_or(m.throttle_calls_per_minute);
+  m.throttle_seconds =
+      ck.read_uint<std::uint32_t>(t, label, "throttle_seconds", 1, max_throttle_seconds).value_or(m.throttle_seconds);
+  if (auto n = ck.read_string(t, label, "notify")) {
+    auto colon = n->find(':');
+    auto channel = std::string_view(*n).substr(0, colon);
+    auto chat = colon == std::string::npos ? std::string_view() : std::string_view(*n).substr(colon + 1);
+    std::string why;
+    if (colon == std::string::npos || channel.empty() || chat.empty())
+      why = "must be '<channel>:<chat id>', e.g. 'telegram:12345'";
+    else if (channel.size() > 32 || !std::all_of(channel.begin(), channel.end(), [](unsigned char ch) {
+               return std::islower(ch) || std::isdigit(ch) || ch == '-' || ch == '_';
+             }))
+      why = "must start with a channel name (lower-case letters, digits, '-', '_'; at most 32), e.g. 'telegram:12345'";
+    else if (chat.size() > 256 || std::any_of(chat.begin(), chat.end(), [](unsigned char ch) { return ch < ' ' || ch == 0x7f; }))
+      why = "must end with a chat id of at most 256 printable bytes";
+    if (!why.empty()) {
+      ck.error(t.get("notify")->source(), fmt::format("{} notify '{}' {}", label, clean(*n), why));
+    } else {
+      m.notify_channel = std::string(channel);
+      m.notify_chat = std::string(chat);
+    }
+  }
   m.other_workspaces = ck.read_bool(t, label, "other_workspaces").value_or(m.other_workspaces);
   m.new_host_after_calls =
       ck.read_uint<std::uint32_t>(t, label, "new_host_after_calls", 0, max_per_minute).value_or(m.new_host_after_calls);

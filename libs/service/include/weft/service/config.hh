@@ -287,7 +287,10 @@ struct memory_settings {
 };
 
 /// What the security monitor does when one of its rules fires.
-enum class monitor_action : std::uint8_t { alert = 1, quarantine = 2 };
+/// alert: said (log, event, witness); throttle: said, and the bus lets through at most
+/// throttle_calls_per_minute of the agent's tool calls for throttle_seconds; quarantine: said,
+/// and the bus refuses all of the agent's traffic until a person releases it.
+enum class monitor_action : std::uint8_t { alert = 1, quarantine = 2, throttle = 3 };
 
 /// [security.monitor]: the security monitor (services/monitor) — per-agent counters over
 /// the bus's events and what it does when a threshold is passed. A threshold of 0 turns its
@@ -320,6 +323,14 @@ struct monitor_settings {
                                            "ruby",   "node", "nodejs", "deno", "bun", "php",  "lua",    "pwsh",
                                            "powershell", "osascript", "eval", "source", "."};
   monitor_action exec_after_fetch_action = monitor_action::alert;
+  /// The "throttle" action: the agent's tool calls beyond this many in any 60 s are refused
+  /// (Bus.v1 Throttled) for throttle_seconds, or until `weftctl security release`.
+  std::uint32_t throttle_calls_per_minute = 10;
+  std::uint32_t throttle_seconds = 300;
+  /// notify = "<channel>:<chat id>" ("telegram:12345"): each alert, throttle and quarantine is
+  /// also sent there as a short text (Chat.v1 Deliver to chan/<channel>); empty: not sent.
+  std::string notify_channel;
+  std::string notify_chat;
   std::string where;                          ///< "clawft.toml:12:1" of [security.monitor]; empty: defaults
   bool operator==(const monitor_settings&) const = default;
 };
