@@ -18,6 +18,7 @@ acl::acl(std::vector<service::acl_rule> rules, service::acl_action default_polic
 namespace {
 
 constexpr std::string_view tool_call_type = "io.weft.Tool.v1.Call";
+constexpr std::string_view chat_deliver_type = "io.weft.Chat.v1.Deliver";
 
 std::vector<std::string_view> segments(std::string_view a) {
   std::vector<std::string_view> out;
@@ -65,6 +66,12 @@ std::optional<acl_decision> acl::check_tools(std::string_view from, std::string_
 }
 
 acl_decision acl::check(std::string_view from, std::string_view to, std::string_view type) const {
+  // Built in, whatever the rules say: a channel posts what it is handed as the bot, to any
+  // chat, so only the router (replies), the monitor (admin notices) and the admin's own
+  // ctl/* peers may hand it messages — not a tool process, an agent or anything else.
+  if (type == chat_deliver_type && to.substr(0, 5) == "chan/" && from != "router" && from != "monitor" &&
+      from.substr(0, 4) != "ctl/")
+    return {false, "built-in: only the router, the monitor and weftctl deliver to channels"};
   if (auto d = check_tools(from, to, type)) return *d;
   int allow_rule = -1;
   for (size_t i = 0; i < _rules.size(); ++i) {

@@ -183,6 +183,37 @@ TEST_CASE("the ACL denies with a typed error and an audit event; deny wins over 
   CHECK(bp::is(f.error_of(f.t.take()), bp::error_code::denied));
 }
 
+TEST_CASE("only the router, the monitor and ctl/* deliver to channels, whatever the rules allow") {
+  fixture f;
+  service::bus_settings s;
+  service::acl_rule allow_all;
+  allow_all.from = "*";
+  allow_all.to = "*";
+  allow_all.action = service::acl_action::allow;
+  s.acl = {allow_all};
+  f.reset(s);
+  f.hello("rc", "chan/telegram");
+  f.hello("rr", "router");
+  f.hello("rm", "monitor");
+  f.hello("rt", "tool/fs/a");
+  f.hello("ra", "agent/a");
+  f.hello("rk", "ctl/7");
+  f.t.out.clear();
+  for (auto from : {"rt", "ra"}) {
+    f.send(from, bp::kind::request, "io.weft.Chat.v1.Deliver", "chan/telegram", "\x80");
+    auto e = f.error_of(f.t.take());
+    CHECK(bp::is(e, bp::error_code::denied));
+    CHECK(e.message.find("only the router, the monitor and weftctl deliver to channels") != std::string::npos);
+  }
+  for (auto from : {"rr", "rm", "rk"}) {
+    f.send(from, bp::kind::request, "io.weft.Chat.v1.Deliver", "chan/telegram", "\x80");
+    CHECK(f.t.take().rid == "rc");
+  }
+  // Other messages to a channel are the rules' business.
+  f.send("rt", bp::kind::request, "io.weft.Chat.v1.Other", "chan/telegram", "\x80");
+  CHECK(f.t.take().rid == "rc");
+}
+
 TEST_CASE("agents' tool policies: allow/deny per tool, per-agent processes only for their owner") {
   fixture f;
   service::bus_settings s;
