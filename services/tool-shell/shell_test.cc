@@ -8,9 +8,11 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+#include <thread>
 #include <weft/base/children.hh>
 #include "tests/temp_dir.hh"
 
@@ -196,4 +198,52 @@ TEST_CASE("as its PID namespace's init, exec collects what the command left behi
     return;
   }
   CHECK(WEXITSTATUS(ws) == 0);
+}
+
+TEST_CASE("skill_lanes: which skill a command runs for, the skills read again when they change") {
+  weft::test::temp_dir t{"weft-skill-lanes"};
+  auto shared = t.path / "skills";
+  auto write_skill = [&](const std::string& name, const std::string& network) {
+    std::filesystem::create_directories(shared / name);
+    std::ofstream(shared / name / "SKILL.md", std::ios::trunc)
+        << "---\nname: " << name << "\ndescription: d\n" << network << "---\nbody\n";
+  };
+  write_skill("plain", "");
+  auto loop = std::move(*event_loop::create());
+  std::thread th([&] { loop->run(); });
+  auto egress = (t.path / "egress").string();
+  tools::skill_lanes lanes(*loop, egress, {{shared.string(), "shared"}}, log::get("test"));
+
+  auto none = lanes.lane_for("ls", std::nullopt);
+  REQUIRE(none);
+  CHECK(!*none);
+  CHECK(lanes.lane_for("true", std::string("plain")));  // known, no list: no lane
+  auto unknown = lanes.lane_for("true", std::string("weather"));
+  REQUIRE(!unknown);
+  CHECK(unknown.err().message.find("no skill 'weather' (the agent's skills: plain)") != std::string::npos);
+
+  // Installed afterwards: known at once.
+  write_skill("weather", "network: [api.weather.example]\n");
+  auto by_name = lanes.lane_for("true", std::string("weather"));
+  // Its list gets a lane where the kernel can enforce it; else the command is refused.
+  if (by_name) {
+    REQUIRE(*by_name);
+    CHECK((*by_name)->skill == "weather");
+    CHECK(std::find((*by_name)->env.begin(), (*by_name)->env.end(), "http_proxy=http://127.0.0.1:3140") != (*by_name)->env.end());
+  } else {
+    CHECK(by_name.err().message.find("cannot be enforced here") != std::string::npos);
+  }
+  // Named by its folder, and two skills with lists in one command.
+  auto by_folder = lanes.lane_for("python3 " + (shared / "weather" / "run.py").string(), std::nullopt);
+  CHECK(bool(by_folder) == bool(by_name));
+  // A list added to a skill in place (its SKILL.md rewritten): seen at the next call.
+  write_skill("plain", "network: [api.plain.example]\n");
+  auto two = lanes.lane_for("sh skills/plain/a.sh && sh skills/weather/b.sh", std::nullopt);
+  REQUIRE(!two);
+  CHECK(two.err().message.find("names the folders of skills") != std::string::npos);
+  // Removed: unknown again.
+  std::filesystem::remove_all(shared / "weather");
+  CHECK(!lanes.lane_for("true", std::string("weather")));
+  loop->post([&] { loop->quit(); });
+  th.join();
 }

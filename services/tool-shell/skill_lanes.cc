@@ -1,6 +1,10 @@
 #include "services/tool-shell/skill_lanes.hh"
 
+#include <sys/inotify.h>
+#include <unistd.h>
+
 #include <chrono>
+#include <filesystem>
 #include <future>
 
 #include <fmt/ranges.h>
@@ -10,9 +14,45 @@
 namespace weft::tools {
 
 skill_lanes::skill_lanes(event_loop& loop, std::string egress_dir, std::vector<skills::skill_dir> dirs, log::logger& log)
-    : _loop(loop), _egress_dir(std::move(egress_dir)), _dirs(std::move(dirs)), _log(log) {}
+    : _loop(loop), _egress_dir(std::move(egress_dir)), _dirs(std::move(dirs)), _log(log) {
+  _inotify = ::inotify_init1(IN_NONBLOCK | IN_CLOEXEC);  // without it, every call reads the skills
+}
 
-skill_lanes::~skill_lanes() = default;
+skill_lanes::~skill_lanes() {
+  if (_inotify >= 0) ::close(_inotify);
+}
+
+std::vector<skills::skill> skill_lanes::current() {
+  std::lock_guard lock(_skills_mu);
+  if (_inotify < 0) {
+    std::vector<std::string> warnings;
+    return skills::discover_skills(_dirs, warnings);
+  }
+  // Anything that happened under a watched folder since the last read: read again.
+  alignas(inotify_event) char buf[4096];
+  for (;;) {
+    auto n = ::read(_inotify, buf, sizeof buf);
+    if (n <= 0) break;
+    _fresh = false;
+  }
+  if (_fresh) return _skills;
+  // Watch the skills folders and each skill folder in them (a SKILL.md edited in place, a
+  // folder added or removed, one renamed over another), then read: an event from here on
+  // marks what is read as stale, so nothing is missed between the two.
+  constexpr std::uint32_t mask = IN_CREATE | IN_DELETE | IN_MODIFY | IN_MOVED_FROM | IN_MOVED_TO | IN_ATTRIB |
+                                 IN_CLOSE_WRITE | IN_DELETE_SELF | IN_MOVE_SELF;
+  for (auto& d : _dirs) {
+    if (d.path.empty()) continue;
+    ::inotify_add_watch(_inotify, d.path.c_str(), mask);
+    std::error_code ec;
+    for (auto& e : std::filesystem::directory_iterator(d.path, ec))
+      if (e.is_directory(ec)) ::inotify_add_watch(_inotify, e.path().c_str(), mask);
+  }
+  std::vector<std::string> warnings;
+  _skills = skills::discover_skills(_dirs, warnings);
+  _fresh = true;
+  return _skills;
+}
 
 namespace {
 
@@ -35,8 +75,7 @@ bool names_folder(std::string_view command, const skills::skill& s) {
 }  // namespace
 
 result<std::optional<skill_lane>> skill_lanes::lane_for(std::string_view command, const std::optional<std::string>& skill) {
-  std::vector<std::string> warnings;
-  auto all = skills::discover_skills(_dirs, warnings);
+  auto all = current();
   const skills::skill* chosen = nullptr;
   if (skill) {
     for (auto& s : all)
