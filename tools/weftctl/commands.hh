@@ -27,6 +27,12 @@ int failure(const std::string& msg);
 /// A bus connection as ctl/<pid>, with credentials weftd issues over the control socket.
 result<std::unique_ptr<ipc::bus_client>> join_bus(zmq::context_t& ctx, const options& o);
 
+/// Sends a forced install's record (Memory.v1 SkillInstalled, PluginInstalled: `type` and
+/// its encoded `payload`) to memory, once — a resent request would be recorded twice — and
+/// waits until the witness chain has it. Its sequence number, or a sentence saying why not,
+/// ending "nothing was installed" (the caller installs nothing then).
+result<std::uint64_t> record_forced_install(const options& o, std::string_view type, std::string payload);
+
 /// What weftd runs on, from its Status.
 struct weftd_view {
   std::string config;       ///< the config file; empty: its built-in default

@@ -361,9 +361,6 @@ int cmd_plugin_install(const options& o, const plugin_args& a) {
     if (!site->weftd)
       return refuse("weftd is not running, and a forced install must be recorded in the witness chain, which the "
                     "memory service keeps: start weft, then install again");
-    zmq::context_t ctx(1);
-    auto b = join_bus(ctx, o);
-    if (!b) return refuse(fmt::format("could not join the bus to record the forced install: {}", b.err().message));
     mem::plugin_installed rec;
     rec.plugin = name;
     rec.agent = a.agent;
@@ -376,20 +373,9 @@ int cmd_plugin_install(const options& o, const plugin_args& a) {
     rec.reason = a.reason;
     rec.os_user = os_user();
     rec.replaced = present;
-    auto timeout = std::chrono::milliseconds(o.timeout_ms);
-    // One attempt only: a resent request would be recorded twice.
-    auto r = (*b)->call("memory", rec, ipc::call_options{.timeout = timeout, .attempt_timeout = timeout, .retry = false});
-    if (!r) {
-      if (proto::bus_v1::is(r.err(), proto::bus_v1::error_code::no_such_address))
-        return refuse("the memory service, which keeps the witness chain, is not running (it runs when the config "
-                      "has [agents] and [memory] enabled); the forced install cannot be recorded, so nothing was "
-                      "installed");
-      return refuse(fmt::format("the witness chain did not record the forced install ({}); nothing was installed",
-                                r.err().to_string()));
-    }
-    auto ok = r->as<mem::recorded>();
-    if (!ok) return refuse(fmt::format("memory's answer: {}; nothing was installed", ok.err().message));
-    seq = ok->seq;
+    auto recorded = record_forced_install(o, mem::plugin_installed::type_name, wire::encode(rec));
+    if (!recorded) return refuse(recorded.err().message);
+    seq = *recorded;
   }
 
   // A disabled plugin stays disabled when replaced: the admin enables it, not an upgrade.

@@ -172,9 +172,6 @@ int cmd_skill_install(const options& o, const skill_args& a) {
     if (!s->weftd)
       return abandon("weftd is not running, and a forced install must be recorded in the witness chain, which the "
                      "memory service keeps: start weft, then install again");
-    zmq::context_t ctx(1);
-    auto b = join_bus(ctx, o);
-    if (!b) return abandon(fmt::format("could not join the bus to record the forced install: {}", b.err().message));
     mem::skill_installed rec;
     rec.skill = name;
     rec.hash = staged->hash;
@@ -185,20 +182,9 @@ int cmd_skill_install(const options& o, const skill_args& a) {
     rec.reason = a.reason;
     rec.os_user = os_user();
     rec.replaced = present;
-    auto timeout = std::chrono::milliseconds(o.timeout_ms);
-    // One attempt only: a resent request would be recorded twice.
-    auto r = (*b)->call("memory", rec, ipc::call_options{.timeout = timeout, .attempt_timeout = timeout, .retry = false});
-    if (!r) {
-      if (proto::bus_v1::is(r.err(), proto::bus_v1::error_code::no_such_address))
-        return abandon("the memory service, which keeps the witness chain, is not running (it runs when the config "
-                       "has [agents] and [memory] enabled); the forced install cannot be recorded, so nothing was "
-                       "installed");
-      return abandon(fmt::format("the witness chain did not record the forced install ({}); nothing was installed",
-                                 r.err().to_string()));
-    }
-    auto ok = r->as<mem::recorded>();
-    if (!ok) return abandon(fmt::format("memory's answer: {}; nothing was installed", ok.err().message));
-    seq = ok->seq;
+    auto recorded = record_forced_install(o, mem::skill_installed::type_name, wire::encode(rec));
+    if (!recorded) return abandon(recorded.err().message);
+    seq = *recorded;
     doc["forced"] = true;
     doc["witness_seq"] = *seq;
   }
@@ -301,6 +287,27 @@ int cmd_skill_remove(const options& o, const skill_args& a) {
   if (o.json) fmt::print("{}\n", json{{"skill", a.name}, {"removed", folder}}.dump(2));
   else fmt::print("Removed skill '{}' ({})\n", a.name, folder);
   return 0;
+}
+
+
+result<std::uint64_t> record_forced_install(const options& o, std::string_view type, std::string payload) {
+  zmq::context_t ctx(1);
+  auto b = join_bus(ctx, o);
+  if (!b) return fail(errc::unavailable, "could not join the bus to record the forced install: {}", b.err().message);
+  auto timeout = std::chrono::milliseconds(o.timeout_ms);
+  auto r = (*b)->call("memory", type, std::move(payload),
+                      ipc::call_options{.timeout = timeout, .attempt_timeout = timeout, .retry = false});
+  if (!r) {
+    if (proto::bus_v1::is(r.err(), proto::bus_v1::error_code::no_such_address))
+      return fail(errc::unavailable,
+                  "the memory service, which keeps the witness chain, is not running (it runs when the config has "
+                  "[agents] and [memory] enabled); the forced install cannot be recorded, so nothing was installed");
+    return fail(errc::unavailable, "the witness chain did not record the forced install ({}); nothing was installed",
+                r.err().to_string());
+  }
+  auto ok = r->as<mem::recorded>();
+  if (!ok) return fail(errc::unavailable, "memory's answer: {}; nothing was installed", ok.err().message);
+  return ok->seq;
 }
 
 }  // namespace weft::ctl
