@@ -57,7 +57,9 @@ Talk to a running weftd with weftctl (status, start, stop, restart, reload, …)
 )";
 
 /// Service executables live beside weftd in the build tree (services/<name>/<name>) and
-/// in libexec when installed.
+/// in libexec when installed: $WEFT_LIBEXEC_DIR when set, else <weftd's dir>/../libexec/weft
+/// when the bus is there (an install is relocatable: a `meson install --destdir` tree, a
+/// container's /usr, an unpacked .deb run in place), else the prefix it was built for.
 weftd::layout find_layout() {
   namespace fs = std::filesystem;
   std::error_code ec;
@@ -67,6 +69,10 @@ weftd::layout find_layout() {
     if (fs::exists(build_bus / "bus", ec)) return {build_bus.string(), true};
   }
   if (const char* d = std::getenv("WEFT_LIBEXEC_DIR"); d && *d) return {d};
+  if (!ec) {
+    auto beside = self.parent_path().parent_path() / "libexec" / "weft";
+    if (fs::exists(beside / "bus", ec)) return {beside.lexically_normal().string()};
+  }
   return {WEFT_LIBEXECDIR};
 }
 

@@ -101,7 +101,7 @@ run_result run(const std::vector<std::string>& argv, std::chrono::seconds timeou
   return r;
 }
 
-std::unique_ptr<stack> stack::start(const std::string& config, bool wait_ready) {
+std::unique_ptr<stack> stack::start(const std::string& config, bool wait_ready, const std::string& weftd_path) {
   // The developer's own desktop keyring is no place for test keys: weftd passes the session
   // bus to the OAuth2 broker, so a stack sees one only under tests/integration/oauth2/
   // keyring_session.sh (its private bus, with WEFT_TEST_KEYRING set).
@@ -122,7 +122,7 @@ std::unique_ptr<stack> stack::start(const std::string& config, bool wait_ready) 
   std::snprintf(sa.sun_path, sizeof sa.sun_path, "%s", s->_notify_path.c_str());
   REQUIRE(::bind(s->_notify_fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa) == 0);
 
-  auto weftd = build_path("services/weftd/weftd");
+  auto weftd = weftd_path.empty() ? build_path("services/weftd/weftd") : weftd_path;
   auto log_path = s->_dir + "/weftd.log";
   s->_pid = ::fork();
   REQUIRE(s->_pid >= 0);

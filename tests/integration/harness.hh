@@ -34,8 +34,9 @@ run_result run(const std::vector<std::string>& argv, std::chrono::seconds timeou
 
 class stack {
  public:
-  /// Writes `config` to <dir>/clawft.toml, starts weftd and waits for READY.
-  static std::unique_ptr<stack> start(const std::string& config, bool wait_ready = true);
+  /// Writes `config` to <dir>/clawft.toml, starts weftd and waits for READY. `weftd`: the
+  /// binary to run (an installed one); empty: the build tree's.
+  static std::unique_ptr<stack> start(const std::string& config, bool wait_ready = true, const std::string& weftd = {});
   ~stack();
 
   /// Waits for the next sd_notify datagram containing `what` (e.g. "READY=1").
