@@ -69,32 +69,6 @@ bool is_doc(const std::string& name) {
   return std::any_of(doc_prefixes.begin(), doc_prefixes.end(), [&](auto p) { return u.rfind(p, 0) == 0; });
 }
 
-/// The names in the directory `dfd`, without '.' and '..', in byte order.
-result<std::vector<std::string>> names_in(int dfd) {
-  int dup = ::fcntl(dfd, F_DUPFD_CLOEXEC, 0);
-  if (dup < 0) return fail(errc::io, "{}", errno_text());
-  DIR* d = ::fdopendir(dup);
-  if (!d) {
-    ::close(dup);
-    return fail(errc::io, "{}", errno_text());
-  }
-  // The duplicate shares the directory's read position with `dfd` and every other
-  // duplicate: an earlier listing left it at the end. From the start, every time.
-  ::rewinddir(d);
-  std::vector<std::string> names;
-  errno = 0;
-  while (auto* e = ::readdir(d)) {
-    std::string n = e->d_name;
-    if (n != "." && n != "..") names.push_back(std::move(n));
-    if (names.size() > 10000) break;  // a plugin folder is a handful of files
-  }
-  int err = errno;
-  ::closedir(d);
-  if (err) return fail(errc::io, "{}", std::strerror(err));
-  std::sort(names.begin(), names.end());
-  return names;
-}
-
 /// One file to copy: its path relative to the plugin folder.
 struct to_copy {
   std::string rel;
@@ -160,7 +134,7 @@ std::string link_refused(const std::string& source, const std::string& name) {
 /// The first symlink at the top of the folder `src`, refused before anything is read
 /// through one (plugin.toml included).
 status refuse_links(int src, const std::string& source) {
-  auto names = names_in(src);
+  auto names = names_in(src, 10000);
   if (!names) return fail(errc::io, "Failed to read the folder '{}': {}", source, names.err().message);
   for (auto& n : *names) {
     struct stat st {};
@@ -175,7 +149,7 @@ status refuse_links(int src, const std::string& source) {
 /// installed is what the admin sees in the folder.
 result<std::vector<to_copy>> files_of(int src, const std::string& source, const plugin::manifest& m,
                                       std::vector<std::string>& left_out) {
-  auto names = names_in(src);
+  auto names = names_in(src, 10000);
   if (!names) return fail(errc::io, "Failed to read the folder '{}': {}", source, names.err().message);
   std::vector<to_copy> out{{"plugin.toml", plugin::max_manifest_bytes}, {m.entry, plugin::max_entry_bytes()}};
   for (auto& n : *names) {
@@ -351,11 +325,7 @@ int cmd_plugin_install(const options& o, const plugin_args& a) {
   };
   if (!rep.errors.empty()) return refuse("the scan could not read every file (see above); nothing was installed");
   if (!blocking.empty() && !a.force)
-    return refuse(fmt::format("the scan found {} at or above {} ({}); nothing was installed. Read them with weftctl "
-                              "security explain ID; to install it anyway: --force --reason TEXT (recorded in the "
-                              "witness chain)",
-                              blocking.size() == 1 ? "a finding" : "findings", scan::to_string(*threshold),
-                              fmt::join(blocking, ", ")));
+    return refuse(blocking_refusal(blocking, *threshold));
   std::optional<std::uint64_t> seq;
   if (!blocking.empty()) {
     if (!site->weftd)

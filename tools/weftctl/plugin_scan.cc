@@ -75,4 +75,11 @@ std::vector<scan::finding> plugin_findings(const std::string& dir, const plugin:
   return out;
 }
 
+std::string blocking_refusal(const std::vector<std::string>& blocking, scan::severity threshold) {
+  return fmt::format("the scan found {} at or above {} ({}); nothing was installed. Read them with weftctl security "
+                     "explain ID; to install it anyway: --force --reason TEXT (recorded in the witness chain)",
+                     blocking.size() == 1 ? "a finding" : "findings", scan::to_string(threshold),
+                     fmt::join(blocking, ", "));
+}
+
 }  // namespace weft::ctl

@@ -28,5 +28,7 @@ std::string os_user();
 void relocate(std::vector<scan::finding>& findings, const std::string& from, const std::string& to);
 /// The ids of the findings at or above the report's threshold, each once, worst first.
 std::vector<std::string> blocking_ids(const scan::report& r);
+/// Why an install without --force stops at `blocking` findings (at or above `threshold`).
+std::string blocking_refusal(const std::vector<std::string>& blocking, scan::severity threshold);
 
 }  // namespace weft::ctl

@@ -24,6 +24,7 @@
 #include "commands.hh"
 #include "proto/bus_v1.hh"
 #include "proto/memory_v1.hh"
+#include "plugin_admin.hh"
 #include "plugin_scan.hh"
 #include "skill_install.hh"
 
@@ -37,28 +38,9 @@ namespace {
 
 /// Where skills go: the installation weftd runs (its config and home) or, when weftd is not
 /// running, the one weftctl finds as weftd would.
-struct site {
-  std::string config;  ///< "" for the built-in default
-  std::string home;
-  service::config cfg;
-  bool weftd = false;
-};
-
-result<site> find_site(const options& o) {
-  site s;
-  auto w = ask_weftd(o);
-  if (w) {
-    s.weftd = true;
-    s.config = w->config;
-  } else {
-    s.config = service::find_config("").value_or("");
-  }
-  auto cfg = service::load_config_or_default(s.config, /*lenient_env=*/true);
-  if (!cfg) return cfg.take_error();
-  s.cfg = std::move(*cfg);
-  s.home = w && !w->home.empty() ? w->home : service::home_dir(s.cfg.home);
-  return s;
-}
+/// Where skills are read from and installed into: the installation weftd runs, or would.
+using site = plugin_site;
+result<site> find_site(const options& o) { return find_plugin_site(o); }
 
 std::string workspace(const site& s, const std::string& id) {
   auto& a = s.cfg.agents.at(id);
@@ -161,11 +143,7 @@ int cmd_skill_install(const options& o, const skill_args& a) {
   if (escapes)
     return abandon("a symlink leads out of the skill folder (SKL-070); such a skill is never installed, --force or not");
   if (!blocking.empty() && !a.force)
-    return abandon(fmt::format("the scan found {} at or above {} ({}); nothing was installed. Read them with weftctl "
-                               "security explain ID; to install it anyway: --force --reason TEXT (recorded in the "
-                               "witness chain)",
-                               blocking.size() == 1 ? "a finding" : "findings", scan::to_string(*threshold),
-                               fmt::join(blocking, ", ")));
+    return abandon(blocking_refusal(blocking, *threshold));
   std::optional<std::uint64_t> seq;
   if (!blocking.empty()) {
     // Forced: on record first, then installed. No record, no install.

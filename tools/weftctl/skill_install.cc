@@ -26,6 +26,7 @@ namespace weft::ctl {
 
 namespace fs = std::filesystem;
 
+
 namespace {
 
 /// SKILL.md is read whole; libs/skills reads no more of it either.
@@ -34,7 +35,8 @@ constexpr std::size_t copy_chunk = 64 * 1024;
 
 std::string errno_text() { return std::strerror(errno); }
 
-/// The names in the directory `dfd`, in byte order, without '.' and '..'.
+}  // namespace
+
 result<std::vector<std::string>> names_in(int dfd, std::uint32_t max) {
   int dup = ::fcntl(dfd, F_DUPFD_CLOEXEC, 0);
   if (dup < 0) return fail(errc::io, "{}", errno_text());
@@ -57,6 +59,8 @@ result<std::vector<std::string>> names_in(int dfd, std::uint32_t max) {
   std::sort(names.begin(), names.end());
   return names;
 }
+
+namespace {
 
 /// Hashes a tree in the order and encoding tree_hash documents; `copy` (when set) receives
 /// every entry as it is read, so the bytes hashed are the bytes copied.

@@ -9,6 +9,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include <weft/base/result.hh>
 #include <weft/skills/skills.hh>
@@ -62,5 +63,10 @@ status remove_skill_folder(const std::string& folder);
 /// (paths relative to the folder). Links are hashed as links, never followed. Equal trees
 /// hash equal wherever they are.
 result<std::string> tree_hash(const std::string& dir);
+
+/// The names in the directory `dfd`, without '.' and '..', in byte order; at most `max` + 1
+/// (more means too many). Lists from the start whatever an earlier listing through another
+/// duplicate of `dfd` left (duplicates share the read position).
+result<std::vector<std::string>> names_in(int dfd, std::uint32_t max);
 
 }  // namespace weft::ctl
