@@ -2507,3 +2507,41 @@ TEST_CASE("[security.monitor] errors carry file:line:column") {
                                                  "integer");
   CHECK(errors("security = 3\n") == "clawft.toml:1:12: error: [security] must be a table, not an integer");
 }
+
+// Issue 23: the config the package installs as /etc/weft/clawft.toml is valid, warns of
+// nothing and runs exactly the services the built-in default runs (so installing it changes
+// nothing but where to edit), with and without provider keys.
+TEST_CASE("deploy/config/clawft.toml runs what the built-in default runs") {
+  no_provider_keys keys;
+  auto same = [] {
+    auto f = load_config(WEFT_SOURCE_ROOT "/deploy/config/clawft.toml");
+    REQUIRE_MESSAGE(f, (f ? "" : f.err().message));
+    CHECK(f->warnings.empty());
+    auto d = default_config();
+    auto locate = [](std::string_view program) { return std::string(program); };
+    auto a = derived_services(*f, locate), b = derived_services(d, locate);
+    REQUIRE(a.size() == b.size());
+    for (std::size_t i = 0; i < a.size(); ++i) {
+      CAPTURE(b[i].name);
+      CHECK(a[i].name == b[i].name);
+      CHECK(a[i].args == b[i].args);
+      CHECK(a[i].env == b[i].env);
+      CHECK(a[i].after == b[i].after);
+    }
+    auto unplaced = [](std::map<std::string, tool_policy> m) {
+      for (auto& [id, p] : m) p.where.clear();
+      return m;
+    };
+    CHECK(unplaced(f->bus.agent_tools) == unplaced(d.bus.agent_tools));
+    CHECK(f->routing.default_agent == d.routing.default_agent);
+    CHECK(keys_of_providers(*f) == keys_of_providers(d));
+    CHECK(f->llm.default_provider == d.llm.default_provider);
+  };
+  {
+    scoped_env no_claude("PATH", "/nonexistent");
+    same();
+  }
+  scoped_env anthropic("ANTHROPIC_API_KEY", "a");
+  scoped_env groq("GROQ_API_KEY", "g");
+  same();
+}

@@ -181,7 +181,7 @@ class command_tree {
   void globals() {
     auto& o = _inv.globals;
     _root.add_flag("--json", o.json, "machine-readable output");
-    _root.add_option("--runtime-dir", _inv.runtime_arg, "weftd's runtime directory (default as weftd)")
+    _root.add_option("--runtime-dir", _inv.runtime_arg, "weftd's runtime directory (default as weftd; else /run/weft, the unit's)")
         ->type_name("DIR")
         ->check(cli::needs("a directory", not_empty));
     _root.add_option("--timeout", o.timeout_ms, "how long to wait for answers (default 30000)")

@@ -5,7 +5,11 @@
 // (address ctl/<pid>). The command line is declared in cli_app.cc, the commands in the
 // other files of this folder. Logs: warnings and errors by default, -v debug, -q errors.
 // Exit codes: 0 ok, 1 failure (including an error answer), 2 usage or invalid config.
+#include <sys/stat.h>
+
+#include <cstdlib>
 #include <iostream>
+#include <string>
 #include <string_view>
 
 #include <weft/base/log.hh>
@@ -14,6 +18,13 @@
 #include "cli_app.hh"
 
 using namespace weft;
+
+namespace {
+bool is_socket(const std::string& path) {
+  struct stat st{};
+  return ::stat(path.c_str(), &st) == 0 && S_ISSOCK(st.st_mode);
+}
+}  // namespace
 
 int main(int argc, char** argv) {
   std::string_view self = argc > 0 ? argv[0] : "weftctl";
@@ -27,5 +38,12 @@ int main(int argc, char** argv) {
   if (inv.verbose) log::configure("debug");
   if (inv.quiet) log::configure("error");
   inv.globals.runtime_dir = service::runtime_dir(inv.runtime_arg);
+  // The system weftd (the unit: sockets in /run/weft, state in /var/lib/weft) when nothing
+  // names a directory and no weftd of this user's answers where the chain above looks.
+  if (inv.runtime_arg.empty() && !std::getenv("WEFT_RUNTIME_DIR") && !is_socket(inv.globals.runtime_dir + "/control") &&
+      is_socket(std::string(service::system_runtime_dir) + "/control")) {
+    inv.globals.runtime_dir = service::system_runtime_dir;
+    if (!std::getenv("WEFT_HOME")) ::setenv("WEFT_HOME", service::system_home_dir, 1);
+  }
   return inv.run();
 }

@@ -1,0 +1,77 @@
+"""Fresh Debian 12 root file systems for the deploy tests, made with mmdebstrap and cached.
+
+A root is made once per package list (the list's hash names the tarball under CACHE) and
+unpacked into a new folder for each test, so a test always starts from a clean system.
+"""
+import hashlib
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+
+
+def deps_of(deb):
+    """The first alternative of each Depends entry of a .deb, without versions."""
+    field = subprocess.run(["dpkg-deb", "-f", deb, "Depends"], check=True, capture_output=True,
+                           text=True).stdout
+    out = []
+    for entry in field.split(","):
+        first = entry.split("|")[0].strip()
+        if first:
+            out.append(first.split(" ")[0].split("(")[0])
+    return out
+
+
+def tarball(cache, packages, variant="minbase"):
+    """The cached root file system with `packages`, made by mmdebstrap when missing."""
+    packages = sorted(set(packages))
+    key = hashlib.sha256((variant + ":" + ",".join(packages)).encode()).hexdigest()[:16]
+    path = os.path.join(os.path.abspath(cache), f"bookworm-{variant}-{key}.tar")
+    if os.path.exists(path):
+        return path
+    if not shutil.which("mmdebstrap"):
+        sys.exit("Failed to make a Debian root file system: mmdebstrap is missing (tools/dev setup)")
+    os.makedirs(cache, exist_ok=True)
+    print(f"making a bookworm {variant} root with {len(packages)} packages into {path} (mmdebstrap)",
+          flush=True)
+    part = path + ".part"
+    r = subprocess.run(["mmdebstrap", "--quiet", "--format=tar", f"--variant={variant}", "--include=" + ",".join(packages),
+                        "bookworm", part], capture_output=True, text=True)
+    if r.returncode != 0:
+        sys.exit(f"Failed to make a Debian root file system with mmdebstrap: {r.stderr[-2000:]}")
+    os.replace(part, path)
+    return path
+
+
+def unpack(tar, prefix="weft-root-"):
+    root = tempfile.mkdtemp(prefix=prefix, dir=os.environ.get("TMPDIR", "/tmp"))
+    subprocess.run(["tar", "-C", root, "--numeric-owner", "-xpf", tar], check=True)
+    return root
+
+
+def snapshot(root, skip=("proc", "sys", "dev", "tmp", "run")):
+    """path -> (type, mode, uid, gid) of everything under root but the skipped top folders."""
+    seen = {}
+    for dirpath, dirnames, filenames in os.walk(root):
+        rel = os.path.relpath(dirpath, root)
+        if rel == ".":
+            dirnames[:] = [d for d in dirnames if d not in skip]
+        for name in dirnames + filenames:
+            p = os.path.join(dirpath, name)
+            st = os.lstat(p)
+            seen["/" + os.path.relpath(p, root)] = (st.st_mode, st.st_uid, st.st_gid)
+    return seen
+
+
+def chroot(root, *cmd, check=True, env=None, timeout=300):
+    full_env = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "LANG": "C.UTF-8", "DEBIAN_FRONTEND": "noninteractive"}
+    full_env.update(env or {})
+    r = subprocess.run(["chroot", root, *cmd], capture_output=True, text=True, env=full_env, timeout=timeout)
+    if check and r.returncode != 0:
+        raise AssertionError(f"{' '.join(cmd)} in the root failed ({r.returncode}):\n{r.stdout}\n{r.stderr}")
+    return r
+
+
+def remove(root):
+    subprocess.run(["rm", "-rf", "--one-file-system", root], check=False)
