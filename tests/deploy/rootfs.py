@@ -75,3 +75,43 @@ def chroot(root, *cmd, check=True, env=None, timeout=300):
 
 def remove(root):
     subprocess.run(["rm", "-rf", "--one-file-system", root], check=False)
+
+
+# A root entered by pivot_root in a mount namespace of its own, not by chroot: the kernel
+# refuses a user namespace to a chrooted process, and weftd's tool processes need one (their
+# sandbox). The root gets /proc, /dev and a fresh /run and /tmp, as a container runtime gives.
+_ENTER = r'''
+set -e
+root=$1; shift
+mount --make-rprivate /
+mount --bind "$root" "$root"
+mount -t proc proc "$root/proc"
+mount --rbind /dev "$root/dev"
+mount -t tmpfs -o mode=0755 tmpfs "$root/run"
+mount -t tmpfs -o mode=1777 tmpfs "$root/tmp"
+if [ -n "${WEFT_ROOT_SHARE:-}" ]; then mkdir -p "$root/share" && mount --bind "$WEFT_ROOT_SHARE" "$root/share"; fi
+cd "$root"
+mkdir -p .oldroot
+pivot_root . .oldroot
+umount -l /.oldroot
+rmdir /.oldroot 2>/dev/null || true
+cd /
+exec "$@"
+'''
+
+
+def enter_cmd(root, *cmd):
+    """argv running `cmd` inside `root` in new mount and PID namespaces (see _ENTER)."""
+    return ["unshare", "--mount", "--pid", "--fork", "--kill-child", "sh", "-c", _ENTER, "sh", root, *cmd]
+
+
+def enter(root, *cmd, check=True, env=None, timeout=300, share=None):
+    """Runs `cmd` in `root` (enter_cmd) and waits; `share` is bind-mounted at /share."""
+    full_env = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "LANG": "C.UTF-8", "DEBIAN_FRONTEND": "noninteractive"}
+    full_env.update(env or {})
+    if share:
+        full_env["WEFT_ROOT_SHARE"] = share
+    r = subprocess.run(enter_cmd(root, *cmd), capture_output=True, text=True, env=full_env, timeout=timeout)
+    if check and r.returncode != 0:
+        raise AssertionError(f"{' '.join(cmd)} in the root failed ({r.returncode}):\n{r.stdout}\n{r.stderr}")
+    return r
