@@ -1190,6 +1190,17 @@ TEST_CASE("[channels] errors") {
                                                                                       "[channels.web] needs a "
                                                                                       "non-empty auth_token",
                                                                                       0) == 0);
+  // A service re-reading the file lacks chan-web's variables: the token it substitutes as
+  // empty is no error there (weftd checked it; found running the container image, whose
+  // config listens on 0.0.0.0 with auth_token = "${WEFT_WEB_TOKEN}": the bus refused it).
+  {
+    scoped_env token("WEFT_TEST_WEB_TOKEN", std::nullopt);
+    const char* text = "[channels.web]\nlisten = \"0.0.0.0:8780\"\nauth_token = \"${WEFT_TEST_WEB_TOKEN}\"\n";
+    CHECK_FALSE(parse_config(text, "clawft.toml"));
+    auto lenient = parse_config(text, "clawft.toml", /*lenient_env=*/true);
+    REQUIRE(lenient);
+    CHECK(lenient->channels.web->auth_token.empty());
+  }
   CHECK(valid("[channels.web]\nlisten = \"localhost:0\"\n").channels.web->listen == "localhost:0");
   CHECK(valid("[channels.web]\nlisten = \"[::1]:1\"\n").channels.web->listen == "[::1]:1");
 }

@@ -104,6 +104,10 @@ class checker {
   checker(std::string_view source, env_mode mode) : _source(source), _lenient(mode == env_mode::lenient),
                                                     _literal(mode == env_mode::literal) {}
 
+  /// A service re-reading the file weftd already checked: variables of sections it does not
+  /// own are unset here and substitute as empty.
+  bool lenient() const { return _lenient; }
+
   /// Records the names of the environment variables substituted from now on into `to`, so
   /// a section's secrets can be handed to the service that owns it; nullptr: back into the
   /// list set by share_env (variables every service gets).
