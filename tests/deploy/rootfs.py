@@ -79,7 +79,8 @@ def remove(root):
 
 # A root entered by pivot_root in a mount namespace of its own, not by chroot: the kernel
 # refuses a user namespace to a chrooted process, and weftd's tool processes need one (their
-# sandbox). The root gets /proc, /dev and a fresh /run and /tmp, as a container runtime gives.
+# sandbox). The root gets /proc, /dev and a fresh /run and /tmp (mode 1777, as docker's --tmpfs), as a
+# container runtime gives.
 _ENTER = r'''
 set -e
 root=$1; shift
@@ -87,11 +88,13 @@ mount --make-rprivate /
 mount --bind "$root" "$root"
 mount -t proc proc "$root/proc"
 mount --rbind /dev "$root/dev"
-mount -t tmpfs -o mode=0755 tmpfs "$root/run"
+mount -t tmpfs -o mode=1777 tmpfs "$root/run"
 mount -t tmpfs -o mode=1777 tmpfs "$root/tmp"
 if [ -n "${WEFT_ROOT_SHARE:-}" ]; then mkdir -p "$root/share" && mount --bind "$WEFT_ROOT_SHARE" "$root/share"; fi
+if [ -n "${WEFT_ROOT_VOLUME:-}" ]; then mount --bind "${WEFT_ROOT_VOLUME%%:*}" "$root${WEFT_ROOT_VOLUME#*:}"; fi
+mkdir -p "$root/.oldroot"
+if [ "${WEFT_ROOT_READONLY:-0}" = 1 ]; then mount -o remount,bind,ro "$root"; fi
 cd "$root"
-mkdir -p .oldroot
 pivot_root . .oldroot
 umount -l /.oldroot
 rmdir /.oldroot 2>/dev/null || true
@@ -105,12 +108,24 @@ def enter_cmd(root, *cmd):
     return ["unshare", "--mount", "--pid", "--fork", "--kill-child", "sh", "-c", _ENTER, "sh", root, *cmd]
 
 
-def enter(root, *cmd, check=True, env=None, timeout=300, share=None):
-    """Runs `cmd` in `root` (enter_cmd) and waits; `share` is bind-mounted at /share."""
+def enter_env(env=None, share=None, volume=None, readonly=False):
+    """The environment for enter_cmd: `share` is bind-mounted at /share, `volume` is
+    (host dir, path in the root) bind-mounted there, `readonly` makes the root read-only
+    (as docker run --read-only: only /run, /tmp, /share and the volume are writable)."""
     full_env = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "LANG": "C.UTF-8", "DEBIAN_FRONTEND": "noninteractive"}
     full_env.update(env or {})
     if share:
         full_env["WEFT_ROOT_SHARE"] = share
+    if volume:
+        full_env["WEFT_ROOT_VOLUME"] = f"{volume[0]}:{volume[1]}"
+    if readonly:
+        full_env["WEFT_ROOT_READONLY"] = "1"
+    return full_env
+
+
+def enter(root, *cmd, check=True, env=None, timeout=300, share=None):
+    """Runs `cmd` in `root` (enter_cmd) and waits."""
+    full_env = enter_env(env, share)
     r = subprocess.run(enter_cmd(root, *cmd), capture_output=True, text=True, env=full_env, timeout=timeout)
     if check and r.returncode != 0:
         raise AssertionError(f"{' '.join(cmd)} in the root failed ({r.returncode}):\n{r.stdout}\n{r.stderr}")
