@@ -10,7 +10,13 @@ root file system runs, in the mount and PID namespaces this test makes in place 
           a turn from the fake LLM, and the HEALTHCHECK command exits 0 inside it;
   other — `weftd --version` and `weftctl --version` under qemu-user.
 
+Where podman is installed, each archive is also loaded with `podman load` and inspected,
+and run with `podman run` when the machine lets podman run containers (this one does not:
+no CAP_SYS_RESOURCE, docs/install.md); that is reported, not failed.
+
 usage: image_test.py SOURCE_ROOT IMAGE.tar [IMAGE.tar ...]
+       image_test.py SOURCE_ROOT --build BUILD_DIR   (makes the .deb and the amd64 image first,
+                                                      then also runs compose_test.py on it)
 """
 import json
 import os
@@ -30,6 +36,21 @@ import rootfs  # noqa: E402
 src = sys.argv[1]
 images = sys.argv[2:]
 failures = []
+made_here = None
+if images[:1] == ["--build"]:
+    made_here = tempfile.mkdtemp(prefix="weft-image-build-")
+    r = subprocess.run([os.path.join(src, "tools/pkg/mkdeb"), "--build", images[1], "--out", made_here],
+                       capture_output=True, text=True)
+    if r.returncode != 0:
+        sys.exit(f"Failed to make the .deb: {r.stderr}")
+    started = time.monotonic()
+    r = subprocess.run([os.path.join(src, "tools/pkg/mkimage"), "--deb", r.stdout.split()[-1], "--out", made_here],
+                       capture_output=True, text=True)
+    print(r.stderr.strip())
+    if r.returncode != 0:
+        sys.exit("Failed to build the image (above)")
+    print(f"image built in {time.monotonic() - started:.0f} s", flush=True)
+    images = [r.stdout.split()[-1]]
 
 
 def check(ok, what):
@@ -109,6 +130,32 @@ def check_metadata(path, m, cfg):
     tags = m.get("RepoTags") or []
     check(any(t.endswith("clawft/weft:" + version.replace("+", "-")) for t in tags), f"{name}: tagged clawft/weft:<version> ({tags})")
     return c, env
+
+
+def with_podman(path, cfg):
+    """podman load and inspect; podman run where the machine allows it."""
+    if not shutil.which("podman"):
+        print(f"podman is not installed: {os.path.basename(path)} not loaded by a container engine")
+        return
+    load = subprocess.run(["podman", "load", "-i", path], capture_output=True, text=True, timeout=300)
+    names = [l.split(": ", 1)[1].strip() for l in load.stdout.splitlines() if l.startswith("Loaded image")]
+    check(load.returncode == 0 and len(names) == 2 and names[1].endswith(":latest"),
+          f"podman load takes the archive: {names or load.stderr[-300:]}")
+    if load.returncode != 0:
+        return
+    try:
+        ins = subprocess.run(["podman", "image", "inspect", names[0]], capture_output=True, text=True)
+        i = json.loads(ins.stdout)[0] if ins.returncode == 0 else {}
+        check(i.get("Architecture") == cfg["architecture"] and i.get("Config", {}).get("User") == "weft",
+              f"podman reads architecture {i.get('Architecture')} and user {i.get('Config', {}).get('User')}")
+        run = subprocess.run(["podman", "run", "--rm", names[0], "weft", "--version"], capture_output=True, text=True,
+                             timeout=120)
+        if run.returncode == 0:
+            check("weft" in run.stdout, f"podman run {names[0]} weft --version: {run.stdout.strip()}")
+        else:
+            print(f"podman cannot run containers on this machine: {run.stderr.strip().splitlines()[-1:]}")
+    finally:
+        subprocess.run(["podman", "rmi", "-f", *names], capture_output=True)
 
 
 def run_gateway(root, c, env):
@@ -227,6 +274,7 @@ for path in images:
         root = os.path.join(into, "rootfs")
         unpack_layers(into, m["Layers"], root)
         arch = cfg.get("architecture")
+        with_podman(path, cfg)
         size = sum(os.path.getsize(os.path.join(into, l)) for l in m["Layers"])
         print(f"{os.path.basename(path)}: {size / 1048576:.1f} MiB of layers", flush=True)
         chk = rootfs.enter(root, *c["Entrypoint"], "check", check=False, env=env)
@@ -243,6 +291,11 @@ for path in images:
             check("aarch64" in f or "ARM aarch64" in f, f"weftd is an {arch} executable: {f.strip()}")
     finally:
         subprocess.run(["rm", "-rf", "--one-file-system", into])
+
+if made_here:
+    r = subprocess.run([sys.executable, os.path.join(src, "tests/deploy/compose_test.py"), src, *images])
+    check(r.returncode == 0, "compose_test.py against the image made here")
+    subprocess.run(["rm", "-rf", made_here])
 
 if failures:
     sys.exit(f"{len(failures)} check(s) failed")
