@@ -495,6 +495,14 @@ $(journalctl -u weftd.service -n 20 --no-pager 2>/dev/null)"
   done
 }
 
+# Looked at again: the package's postinst starts weftd where systemd runs (with the config
+# as it was before this run wrote it).
+weft_running=0
+if systemd_runs; then
+  systemctl --quiet is-active weftd.service 2>/dev/null && weft_running=1
+else
+  own_weftd_pid >/dev/null && weft_running=1
+fi
 if systemd_runs; then
   if [ $weft_running = 1 ] && [ $changed = 0 ]; then
     say "Nothing changed: weftd keeps running (systemd)"
