@@ -82,6 +82,217 @@ def read(path, default=""):
         return default
 
 
+def web_turn(port, token, session, text):
+    """Sends `text` to the web chat API and waits for the reply: (text, time it came) or ("", None)."""
+    try:
+        c = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        c.request("POST", "/api/messages", body=json.dumps({"session": session, "text": text}),
+                  headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"})
+        r = c.getresponse()
+        body = r.read().decode()
+        check(r.status == 202, f"POST /api/messages is accepted: {r.status} {body}")
+        c.close()
+        c = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+        c.request("GET", f"/api/stream?session={session}", headers={"Authorization": f"Bearer {token}"})
+        r = c.getresponse()
+        event = None
+        deadline = time.time() + 60
+        while time.time() < deadline:
+            raw = r.fp.readline()
+            if not raw:
+                break
+            ln = raw.decode().rstrip("\n")
+            if ln.startswith("event:"):
+                event = ln[6:].strip()
+            elif ln.startswith("data:") and event == "message":
+                c.close()
+                return json.loads(ln[5:]).get("text", ""), time.time()
+        c.close()
+    except (OSError, http.client.HTTPException, ValueError) as e:
+        check(False, f"the web chat API answers: {e}")
+    return "", None
+
+
+# systemd as PID 1 of the root, the way a container manager boots one: new mount and PID
+# namespaces, /proc/sys read-only (the host's kernel settings stay as they are), a /dev of
+# its own with only the harmless nodes (no getty reaches a host terminal), a cgroup of its
+# own, $container set. Skipped where the host gives no cgroup hierarchy to delegate.
+_BOOT = r"""
+set -e
+root=$1 cg=$2
+mount --make-rprivate /
+mount --bind "$root" "$root"
+mount -t proc proc "$root/proc"
+mount --bind "$root/proc/sys" "$root/proc/sys"
+mount -o remount,bind,ro "$root/proc/sys"
+mount -t sysfs -o ro sysfs "$root/sys"
+if [ "$(stat -fc %T /sys/fs/cgroup)" = cgroup2fs ]; then
+  mkdir -p "/sys/fs/cgroup/$cg"
+  echo $$ >"/sys/fs/cgroup/$cg/cgroup.procs"
+  mount --bind "/sys/fs/cgroup/$cg" "$root/sys/fs/cgroup"
+else
+  [ -d /sys/fs/cgroup/systemd ] || { echo "no cgroup hierarchy for systemd" >&2; exit 99; }
+  mount -t tmpfs -o mode=755 tmpfs "$root/sys/fs/cgroup"
+  for h in systemd unified; do
+    [ -d "/sys/fs/cgroup/$h" ] || continue
+    mkdir -p "/sys/fs/cgroup/$h/$cg" "$root/sys/fs/cgroup/$h"
+    echo $$ >"/sys/fs/cgroup/$h/$cg/cgroup.procs"
+    mount --bind "/sys/fs/cgroup/$h/$cg" "$root/sys/fs/cgroup/$h"
+  done
+  mount -o remount,bind,ro "$root/sys/fs/cgroup"
+fi
+mount -t tmpfs -o mode=755,nosuid tmpfs "$root/dev"
+for n in null zero full random urandom tty; do touch "$root/dev/$n"; mount --bind "/dev/$n" "$root/dev/$n"; done
+mkdir "$root/dev/pts" "$root/dev/shm"
+mount -t devpts -o newinstance,ptmxmode=0666,mode=620 devpts "$root/dev/pts" && ln -s pts/ptmx "$root/dev/ptmx" || true
+mount -t tmpfs -o mode=1777 tmpfs "$root/dev/shm"
+mount -t tmpfs -o mode=0755 tmpfs "$root/run"
+mount -t tmpfs -o mode=1777 tmpfs "$root/tmp"
+mkdir -p "$root/share" && mount --bind "$WEFT_ROOT_SHARE" "$root/share"
+cd "$root"
+mkdir -p .oldroot
+pivot_root . .oldroot
+umount -l /.oldroot
+rmdir /.oldroot 2>/dev/null || true
+cd /
+export container=weft-test
+exec /lib/systemd/systemd
+"""
+
+# Units of a booted image that would touch the host's terminals or kernel: masked.
+_MASK = ("getty.target", "getty@.service", "serial-getty@.service", "console-getty.service",
+         "systemd-sysctl.service", "systemd-modules-load.service", "systemd-binfmt.service",
+         "systemd-udevd.service", "systemd-firstboot.service", "sys-kernel-debug.mount",
+         "sys-kernel-tracing.mount", "sys-kernel-config.mount", "sys-fs-fuse-connections.mount")
+
+
+def cgroup_dirs(cg):
+    out = []
+    for base in ("/sys/fs/cgroup", "/sys/fs/cgroup/systemd", "/sys/fs/cgroup/unified"):
+        d = os.path.join(base, cg)
+        if os.path.isdir(d):
+            out.append(d)
+    return out
+
+
+def remove_cgroups(cg):
+    for d in cgroup_dirs(cg):
+        for dirpath, _, _ in sorted(os.walk(d), key=lambda w: -len(w[0])):
+            try:
+                os.rmdir(dirpath)
+            except OSError:
+                pass
+
+
+def systemd_scenario(tar, share, llm_port):
+    """The script where systemd is PID 1: enable --now, READY, a turn, a re-run, uninstall."""
+    root = rootfs.unpack(tar)
+    cg = f"weft-vps-test-{os.getpid()}"
+    boot = None
+    try:
+        for unit in _MASK:
+            p = os.path.join(root, "etc/systemd/system", unit)
+            if not os.path.lexists(p):
+                os.symlink("/dev/null", p)
+        env = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "LANG": "C.UTF-8", "WEFT_ROOT_SHARE": share}
+        boot = subprocess.Popen(["unshare", "--mount", "--pid", "--fork", "--kill-child", "sh", "-c", _BOOT, "sh",
+                                 root, cg], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        init = None
+        for _ in range(100):
+            kids = read(f"/proc/{boot.pid}/task/{boot.pid}/children").split()
+            if kids and read(f"/proc/{kids[0]}/comm").strip() == "systemd":
+                init = kids[0]
+                break
+            if boot.poll() is not None:
+                break
+            time.sleep(0.1)
+        if not init:
+            boot.kill()
+            err = boot.communicate()[1].strip()
+            print(f"skip: systemd as PID 1 (cannot boot systemd in a namespace here: {err[-300:] or 'no systemd process'})")
+            return
+
+        def inside(*cmd, timeout=180):
+            return subprocess.run(["nsenter", "-t", init, "-m", "-p", "--", "env", "-i",
+                                   "PATH=/usr/sbin:/usr/bin:/sbin:/bin", "LANG=C.UTF-8", *cmd],
+                                  capture_output=True, text=True, timeout=timeout)
+        state = ""
+        for _ in range(600):
+            state = inside("systemctl", "is-system-running").stdout.strip()
+            if state in ("running", "degraded"):
+                break
+            time.sleep(0.1)
+        if state not in ("running", "degraded"):
+            print(f"skip: systemd as PID 1 (it did not come up here: {state!r})")
+            return
+        print(f"systemd is PID 1 of a second fresh root ({state})", flush=True)
+        web_port, mcp_port = free_port(), free_port()
+        while mcp_port == web_port:
+            mcp_port = free_port()
+        args = ["bash", "/share/install.sh", "--deb", "/share/" + os.path.basename(deb), "--provider", "openai",
+                "--provider-url", f"http://127.0.0.1:{llm_port}/v1", "--api-key", "test-key",
+                "--port", str(web_port), "--mcp-port", str(mcp_port), "--timeout", "60"]
+        t0 = time.time()
+        r = inside(*args)
+        t1 = time.time()
+        out = r.stdout + r.stderr
+        check(r.returncode == 0, f"systemd: the install succeeds (exit {r.returncode}):\n{out[-3000:]}")
+        check("systemctl" in out and "no systemd as PID 1" not in out, "systemd: it starts weftd through systemctl")
+        for ln in out.splitlines():
+            if ln.startswith("==>"):
+                print("   " + ln)
+        show = inside("systemctl", "show", "-p", "ActiveState", "-p", "UnitFileState", "-p", "MainPID", "-p",
+                      "ExecMainStartTimestampMonotonic", "weftd.service").stdout
+        props = dict(ln.split("=", 1) for ln in show.splitlines() if "=" in ln)
+        check(props.get("ActiveState") == "active" and props.get("UnitFileState") == "enabled",
+              f"systemd: weftd.service is enabled and active: {props}")
+        user = inside("ps", "-o", "user=", "-p", props.get("MainPID", "0")).stdout.strip()
+        check(user == "weft", f"systemd: weftd runs as user weft ({user!r})")
+        unit = inside("systemctl", "cat", "weftd.service").stdout + inside(
+            "systemctl", "show", "-p", "Environment", "weftd.service").stdout
+        check("EnvironmentFile=-/etc/weft/weft.env" in unit and "test-key" not in unit,
+              "systemd: the unit reads /etc/weft/weft.env and holds no key itself")
+        url = next((w for ln in out.splitlines() for w in ln.split()
+                    if w.startswith(f"http://127.0.0.1:{web_port}/?token=")), "")
+        answer, t_answer = web_turn(web_port, url.partition("?token=")[2], "vps-systemd", "hello systemd")
+        check(answer == "You said: hello systemd", f"systemd: the fake LLM answers through the web chat: {answer!r}")
+
+        r2 = inside(*args)
+        show2 = inside("systemctl", "show", "-p", "ActiveState", "-p", "UnitFileState", "-p", "MainPID", "-p",
+                       "ExecMainStartTimestampMonotonic", "weftd.service").stdout
+        props2 = dict(ln.split("=", 1) for ln in show2.splitlines() if "=" in ln)
+        check(r2.returncode == 0 and "changed nothing" in r2.stdout and props2 == props,
+              f"systemd: a re-run changes nothing and does not restart weftd: {props2} {r2.stdout[-600:]}{r2.stderr}")
+
+        r3 = inside("bash", "/share/install.sh", "--uninstall")
+        check(r3.returncode == 0, f"systemd: --uninstall succeeds: {r3.stdout[-800:]}{r3.stderr}")
+        gone = inside("systemctl", "show", "-p", "LoadState", "weftd.service").stdout.strip()
+        procs = inside("sh", "-c", "for p in /proc/[0-9]*; do cat $p/comm; done 2>/dev/null | grep -c '^weft' || true")
+        check(gone == "LoadState=not-found" and procs.stdout.strip() == "0",
+              f"systemd: the unit is gone and no weft process runs ({gone}, {procs.stdout.strip()} processes)")
+        check(not os.path.lexists(os.path.join(root, "etc/systemd/system/multi-user.target.wants/weftd.service")),
+              "systemd: the unit is no longer enabled")
+        if t_answer and answer == "You said: hello systemd":
+            print(f"time from a clean root file system to READY with the VPS script, systemd as PID 1: {t1 - t0:.1f} s; "
+                  f"to the first answered web chat message: {t_answer - t0:.1f} s", flush=True)
+    finally:
+        if boot:
+            kids = read(f"/proc/{boot.pid}/task/{boot.pid}/children").split()
+            for k in kids:  # the namespace's init: SIGKILL from outside ends everything in it
+                try:
+                    os.kill(int(k), 9)
+                except OSError:
+                    pass
+            boot.kill()
+            boot.wait()
+        for _ in range(50):
+            remove_cgroups(cg)
+            if not cgroup_dirs(cg):
+                break
+            time.sleep(0.1)
+        rootfs.remove(root)
+
+
 out_dir = None
 deb = args.deb
 if not deb:
@@ -216,36 +427,8 @@ touch /share/phase5
             print("   " + ln)
 
     # A turn through the web chat API, answered by the fake LLM with the configured key.
-    answer, t_answer = "", None
-    session = "vps-test"
     text = "hello from the VPS test"
-    try:
-        c = http.client.HTTPConnection("127.0.0.1", web_port, timeout=30)
-        c.request("POST", "/api/messages", body=json.dumps({"session": session, "text": text}),
-                  headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"})
-        r = c.getresponse()
-        body = r.read().decode()
-        check(r.status == 202, f"POST /api/messages is accepted: {r.status} {body}")
-        c.close()
-        c = http.client.HTTPConnection("127.0.0.1", web_port, timeout=60)
-        c.request("GET", f"/api/stream?session={session}", headers={"Authorization": f"Bearer {token}"})
-        r = c.getresponse()
-        event = None
-        deadline = time.time() + 60
-        while time.time() < deadline:
-            raw = r.fp.readline()
-            if not raw:
-                break
-            ln = raw.decode().rstrip("\n")
-            if ln.startswith("event:"):
-                event = ln[6:].strip()
-            elif ln.startswith("data:") and event == "message":
-                answer = json.loads(ln[5:]).get("text", "")
-                t_answer = time.time()
-                break
-        c.close()
-    except (OSError, http.client.HTTPException, ValueError) as e:
-        check(False, f"the web chat API answers: {e}")
+    answer, t_answer = web_turn(web_port, token, "vps-test", text)
     check(answer == f"You said: {text}", f"the fake LLM answers through the web chat: {answer!r}")
 
     envf = os.path.join(root, "etc/weft/weft.env")
@@ -277,6 +460,8 @@ touch /share/phase5
     check(r.returncode == 0, f"weftctl config check passes on the written config {r.stdout}{r.stderr}")
 
     def fileinfo(p):
+        if not os.path.exists(p):
+            return None
         st = os.stat(p)
         with open(p, "rb") as f:
             return f.read(), st.st_mtime_ns, st.st_mode, st.st_uid
@@ -290,7 +475,8 @@ touch /share/phase5
     check(read(S("run2.rc")).strip() == "0", f"the second run succeeds:\n{out2[-2000:]}")
     check("changed nothing" in out2 and "Nothing changed" in out2 and "unchanged" in out2,
           f"it says nothing changed:\n{out2[-1500:]}")
-    check(all(fileinfo(p) == files1[p] for p in files1), "the config and the env file keep bytes, mtime, mode, owner")
+    check(all(files1[p] is not None and fileinfo(p) == files1[p] for p in files1),
+          "the config and the env file keep bytes, mtime, mode, owner")
     check(pid1 != "" and read(S("pid2")).strip() == pid1 and read(S("alive2")).strip() == "alive",
           f"weftd keeps running with the same pid {pid1}")
 
@@ -336,11 +522,13 @@ touch /share/phase5
     t0 = float(read(S("t1.start")))
     t1 = float(read(S("t1.end")))
     t2 = float(read(S("t2.end"))) - float(read(S("t2.start")))
-    if t_answer:
+    if t_answer and answer == f"You said: {text}":
         print(f"time from a clean root file system to READY with the VPS script: {t1 - t0:.1f} s "
               f"(apt-get install, config, weftd as user weft until 'weftctl status' is all ready); "
               f"to the first answered web chat message: {t_answer - t0:.1f} s; "
               f"re-run with nothing to change: {t2:.1f} s; unpacking the root: {t_unpack:.1f} s", flush=True)
+
+    systemd_scenario(tar, share, llm_port)
 finally:
     if holder:
         holder.close()
