@@ -393,6 +393,7 @@ cat /run/weftd.pid >/share/pid1 2>/dev/null
 touch /share/phase1; waitfor go2
 run 2 {line}
 cat /run/weftd.pid >/share/pid2 2>/dev/null
+run 6 {line} --telegram-token bad/token
 [ -d /proc/$(cat /share/pid1) ] && echo alive >/share/alive2
 touch /share/phase2; waitfor go3
 run 3 --uninstall
@@ -475,8 +476,12 @@ touch /share/phase5
     check(read(S("run2.rc")).strip() == "0", f"the second run succeeds:\n{out2[-2000:]}")
     check("changed nothing" in out2 and "Nothing changed" in out2 and "unchanged" in out2,
           f"it says nothing changed:\n{out2[-1500:]}")
+    out6 = read(S("run6.out"))
+    check(read(S("run6.rc")).strip() == "1" and "does not pass 'weftctl config check', the previous file is kept" in out6
+          and "[channels.telegram]" in out6,
+          f"a Telegram token weft refuses (bad/token) fails the config check, which it says: {out6[-700:]!r}")
     check(all(files1[p] is not None and fileinfo(p) == files1[p] for p in files1),
-          "the config and the env file keep bytes, mtime, mode, owner")
+          "the config and the env file keep bytes, mtime, mode, owner (after the same run and the refused one)")
     check(pid1 != "" and read(S("pid2")).strip() == pid1 and read(S("alive2")).strip() == "alive",
           f"weftd keeps running with the same pid {pid1}")
 
