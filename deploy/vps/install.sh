@@ -61,6 +61,8 @@ when its config or secrets changed. Exit codes: 0 done, 1 refused or failed, 2 u
 USAGE
 }
 
+# How to name this script to run it again ("bash install.sh" when it came through a pipe).
+case $0 in */install.sh|install.sh) self=$0 ;; *) self=install.sh ;; esac
 say() { printf '==> %s\n' "$*"; }
 note() { printf '    %s\n' "$*"; }
 die() { printf '%s: %s\n' "$prog" "$*" >&2; exit 1; }
@@ -210,7 +212,11 @@ env_of() {
   env_args=()
   [ -f "$1" ] || return 0
   while IFS= read -r line || [ -n "$line" ]; do
-    case $line in [A-Za-z_]*=*) env_args+=("$line") ;; esac
+    case $line in
+      [A-Za-z_]*=\"*\"|[A-Za-z_]*=\'*\') # quoted, as systemd allows: the quotes go
+        env_args+=("${line%%=*}=$(printf '%s' "${line#*=}" | sed 's/^.//; s/.$//')") ;;
+      [A-Za-z_]*=*) env_args+=("$line") ;;
+    esac
   done <"$1"
 }
 # Runs "$@" with the variables of the env file FILE (first argument) added.
@@ -581,5 +587,5 @@ Next steps:
   edit $conf, then: weftctl config check $conf && weftctl reload
   secrets: $envfile (NAME=value, mode 0600), named in the config as \${NAME}
   docs: /usr/share/doc/weft/ (install.md, config.md, channels.md)
-  remove: $0 --uninstall [--keep-data]
+  remove: $self --uninstall [--keep-data]
 NEXT
