@@ -17,8 +17,15 @@ weftd itself, as it does in a container).
   nowhere else under /etc or /usr/lib/systemd.
 - Run again with the same arguments it changes nothing: the config and the env file keep
   their bytes and mtimes, weftd its pid, and it says so.
+- A Telegram token weft refuses fails the script's config check, which says why; nothing
+  changes. Another --port rewrites the config only and restarts weftd once; the web chat
+  answers on the new port, nothing listens on the old one.
 - --uninstall stops weft and purges the package: compared with the root before the install,
   only what policy allows differs (the user weft, dpkg's and apt's records, logs).
+  Installed again, --uninstall --keep-data keeps /var/lib/weft.
+- The same once more with systemd booted as PID 1 of a second root (skipped where the host
+  has no cgroup to give it): enable --now, weftd as user weft, the unit holding no key, a
+  turn, a re-run that does not restart weftd, uninstall.
 - Printed: the time from the start of the script in a clean root to the first answered
   message (benchmark figure "clean root to READY with the VPS script").
 
@@ -395,7 +402,10 @@ run 2 {line}
 cat /run/weftd.pid >/share/pid2 2>/dev/null
 run 6 {line} --telegram-token bad/token
 [ -d /proc/$(cat /share/pid1) ] && echo alive >/share/alive2
-touch /share/phase2; waitfor go3
+touch /share/phase2; waitfor go7
+run 7 {line} --port $(cat /share/port7)
+cat /run/weftd.pid >/share/pid7 2>/dev/null
+touch /share/phase7; waitfor go3
 run 3 --uninstall
 weft_procs >/share/procs3
 touch /share/phase3; waitfor go4
@@ -484,6 +494,31 @@ touch /share/phase5
           "the config and the env file keep bytes, mtime, mode, owner (after the same run and the refused one)")
     check(pid1 != "" and read(S("pid2")).strip() == pid1 and read(S("alive2")).strip() == "alive",
           f"weftd keeps running with the same pid {pid1}")
+
+    # --- another port: only the config changes, weftd restarts once -------------------
+    port7 = free_port()
+    while port7 in (web_port, mcp_port):
+        port7 = free_port()
+    with open(S("port7"), "w") as f:
+        f.write(str(port7))
+    open(S("go7"), "w").close()
+    check(wait_file(S("phase7"), main, 180), "the run with another port ran")
+    out7 = read(S("run7.out"))
+    pid7 = read(S("pid7")).strip()
+    check(read(S("run7.rc")).strip() == "0" and "Restarting weftd" in out7 and "secrets: /etc/weft/weft.env unchanged" in out7
+          and "config: /etc/weft/clawft.toml written" in out7,
+          f"with another --port it rewrites the config only and restarts weftd:\n{out7[-1500:]}")
+    check(pid7 not in ("", pid1), f"weftd has a new pid ({pid1} -> {pid7})")
+    check(fileinfo(envf) == files1[envf] and f'listen = "127.0.0.1:{port7}"' in read(conf),
+          "the env file is untouched, the config has the new port")
+    answer7, _ = web_turn(port7, token, "vps-test-2", "and on the new port")
+    check(answer7 == "You said: and on the new port", f"the web chat answers on the new port: {answer7!r}")
+    try:
+        socket.create_connection(("127.0.0.1", web_port), timeout=2).close()
+        old_open = True
+    except OSError:
+        old_open = False
+    check(not old_open, f"nothing listens on the old port {web_port} any more")
 
     # --- uninstall --------------------------------------------------------------------
     open(S("go3"), "w").close()
