@@ -352,6 +352,8 @@ else
     # yet, as on a fresh image), the lists are updated once and it tries again.
     # shellcheck disable=SC2086
     if ! out=$(apt-get install -y --no-install-recommends $dpkg_opts "$deb" 2>&1); then
+      printf '%s\n' "$out" | grep -qE 'unmet dependencies|Unable to locate|no installation candidate|Depends:' ||
+        fail "install" "${deb##*/}" "apt-get: $(printf '%s' "$out" | grep -E '^E:' | tail -n 3)"
       note "apt-get could not resolve the dependencies: updating the package lists (apt-get update)"
       out=$(apt-get update -q 2>&1) || fail "update the package lists" "apt-get update" "$(printf '%s' "$out" | grep -E '^(E|W):' | tail -n 3)"
       # shellcheck disable=SC2086
@@ -478,23 +480,38 @@ changed=$((package_changed + env_changed + conf_changed))
 # --- start ------------------------------------------------------------------------------
 
 wait_ready() {  # $1: pid to watch (without systemd), or ""
-  local pid=$1 deadline=$((SECONDS + timeout)) out
+  local pid=$1 deadline=$((SECONDS + timeout)) out unit_state="" failed
   while :; do
     if out=$(weftctl_ --timeout 2000 status 2>&1); then return 0; fi
+    # A service weftd gave up on (its port taken, a crash loop) does not come back by waiting.
+    failed=$(printf '%s\n' "$out" | awk '$1 == "SERVICE" { t = 1; next } t && $3 == "failed" { printf "%s ", $1 }')
+    if [ -n "$failed" ]; then
+      fail "start" "weftd" "${failed% } failed; weftctl status says:
+$out
+$([ -n "$pid" ] && echo "the end of $logfile:" && tail -n 12 "$logfile" 2>/dev/null ||
+  { echo "journalctl -u weftd says:"; journalctl -u weftd.service -n 12 --no-pager 2>/dev/null; })"
+    fi
     if [ -n "$pid" ] && [ ! -d "/proc/$pid" ]; then
       fail "start" "weftd" "it exited; the end of $logfile:
 $(tail -n 20 "$logfile" 2>/dev/null)"
     fi
-    if [ -z "$pid" ] && ! systemctl --quiet is-active weftd.service; then
-      fail "start" "weftd.service" "it is $(systemctl is-active weftd.service 2>/dev/null || true); journalctl -u weftd says:
+    if [ -z "$pid" ]; then
+      unit_state=$(systemctl is-active weftd.service 2>/dev/null || true)
+    fi
+    if [ -z "$pid" ] && { [ "$unit_state" = failed ] || [ "$unit_state" = inactive ]; }; then
+      fail "start" "weftd.service" "it is $unit_state; journalctl -u weftd says:
 $(journalctl -u weftd.service -n 20 --no-pager 2>/dev/null)"
     fi
     if [ $SECONDS -ge $deadline ]; then
       if [ -n "$pid" ]; then
-        fail "start" "weftd" "not ready after ${timeout} s (weftctl status: $(printf '%s' "$out" | tail -n 3)); the end of $logfile:
+        fail "start" "weftd" "not ready after ${timeout} s; weftctl status says:
+$out
+the end of $logfile:
 $(tail -n 20 "$logfile" 2>/dev/null)"
       fi
-      fail "start" "weftd.service" "not ready after ${timeout} s (weftctl status: $(printf '%s' "$out" | tail -n 3)); journalctl -u weftd says:
+      fail "start" "weftd.service" "not ready after ${timeout} s; weftctl status says:
+$out
+journalctl -u weftd says:
 $(journalctl -u weftd.service -n 20 --no-pager 2>/dev/null)"
     fi
     sleep 0.5

@@ -89,6 +89,29 @@ def read(path, default=""):
         return default
 
 
+def hold_port_as(uid, port):
+    """A child process of user `uid` listening on 127.0.0.1:port; its pid."""
+    r, w = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        try:
+            os.setgroups([])
+            os.setgid(uid)
+            os.setuid(uid)
+            s = socket.socket()
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            s.bind(("127.0.0.1", port))
+            s.listen()
+            os.write(w, b"1")
+            time.sleep(600)
+        finally:
+            os._exit(0)
+    os.close(w)
+    os.read(r, 1)
+    os.close(r)
+    return pid
+
+
 def web_turn(port, token, session, text):
     """Sends `text` to the web chat API and waits for the reply: (text, time it came) or ("", None)."""
     try:
@@ -405,7 +428,9 @@ run 6 {line} --telegram-token bad/token
 touch /share/phase2; waitfor go7
 run 7 {line} --port $(cat /share/port7)
 cat /run/weftd.pid >/share/pid7 2>/dev/null
-touch /share/phase7; waitfor go3
+touch /share/phase7; waitfor go8
+run 8 {line} --port $(cat /share/port8) --timeout 5
+touch /share/phase8; waitfor go3
 run 3 --uninstall
 weft_procs >/share/procs3
 touch /share/phase3; waitfor go4
@@ -519,6 +544,29 @@ touch /share/phase5
     except OSError:
         old_open = False
     check(not old_open, f"nothing listens on the old port {web_port} any more")
+
+    # --- weft never ready: a bounded wait, and why ------------------------------------
+    # A port held by weft's own uid passes the script's check (a running weft holds its
+    # ports on a re-run) but chan-web cannot bind it: weftd never gets all services ready.
+    weft_uid = int(rootfs.chroot(root, "getent", "passwd", "weft", check=False).stdout.split(":")[2])
+    port8 = free_port()
+    while port8 in (web_port, mcp_port, port7):
+        port8 = free_port()
+    holder_pid = hold_port_as(weft_uid, port8)
+    try:
+        with open(S("port8"), "w") as f:
+            f.write(str(port8))
+        open(S("go8"), "w").close()
+        check(wait_file(S("phase8"), main, 120), "the run that cannot become ready ran")
+    finally:
+        os.kill(holder_pid, 9)
+        os.waitpid(holder_pid, 0)
+    out8 = read(S("run8.out"))
+    t8 = float(read(S("t8.end"), "0")) - float(read(S("t8.start"), "0"))
+    check(read(S("run8.rc")).strip() == "1" and "install.sh: Failed to start 'weftd': chan-web failed; weftctl status says:" in out8
+          and "address in use" in out8 and t8 < 5,
+          f"when a service fails it says so at once ({t8:.1f} s, --timeout 5), with weftctl status and the log's end:\n"
+          f"{out8[-1500:]}")
 
     # --- uninstall --------------------------------------------------------------------
     open(S("go3"), "w").close()
