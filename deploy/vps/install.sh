@@ -358,7 +358,8 @@ else
       out=$(apt-get update -q 2>&1) || fail "update the package lists" "apt-get update" "$(printf '%s' "$out" | grep -E '^(E|W):' | tail -n 3)"
       # shellcheck disable=SC2086
       out=$(apt-get install -y --no-install-recommends $dpkg_opts "$deb" 2>&1) ||
-        fail "install" "${deb##*/}" "apt-get: $(printf '%s' "$out" | grep -E '^E:' | tail -n 3)"
+        fail "install" "${deb##*/}" "apt-get: $(printf '%s' "$out" | grep -E '^E:|Depends:' | tail -n 6)
+(a package built on another release? build it on this one: --from-source DIR)"
     fi
   else
     out=$(dpkg --force-confdef --force-confold -i "$deb" 2>&1) ||
