@@ -306,6 +306,56 @@ check_port "web chat" "$port" ""
 check_port "MCP" "$mcp_port" "mcp-"
 note "$(. /etc/os-release && printf '%s' "${PRETTY_NAME:-$ID $VERSION_ID}"), $(uname -m), ports $port and $mcp_port free$([ $weft_running = 0 ] || echo ' (or weft'"'"'s own)')"
 
+# The provider and its key, before anything is installed (a missing key changes nothing).
+key_var="" key_needed=1
+case $provider in
+  '') key_needed=0 ;;
+  anthropic) key_var=ANTHROPIC_API_KEY ;;
+  openai) key_var=OPENAI_API_KEY ;;
+  openrouter) key_var=OPENROUTER_API_KEY ;;
+  gemini) key_var=GEMINI_API_KEY ;;
+  groq) key_var=GROQ_API_KEY ;;
+  deepseek) key_var=DEEPSEEK_API_KEY ;;
+  mistral) key_var=MISTRAL_API_KEY ;;
+  xai) key_var=XAI_API_KEY ;;
+  together) key_var=TOGETHER_API_KEY ;;
+  azure) key_var=AZURE_OPENAI_API_KEY
+         [ -n "$provider_url" ] || usage_error "--provider azure needs --provider-url https://<resource>.openai.azure.com/openai/deployments/<deployment>" ;;
+  ollama|vllm|llamacpp|lmstudio) key_needed=0 ;;
+  *) [ -n "$provider_url" ] || usage_error "--provider '$provider' is no built-in provider: give its --provider-url"
+     key_var=WEFT_$(printf '%s' "$provider" | tr 'a-z-' 'A-Z_')_API_KEY ;;
+esac
+if [ -n "$key_var" ]; then
+  if [ -n "$api_key_file" ]; then
+    [ -r "$api_key_file" ] || fail "read the API key from" "$api_key_file" "no such readable file"
+    api_key=$(head -n1 "$api_key_file" | tr -d '\r\n')
+  fi
+  [ -n "$api_key" ] || api_key=${WEFT_API_KEY:-}
+  [ -n "$api_key" ] || api_key=$(printenv "$key_var" || true)
+  [ -n "$api_key" ] || api_key=$(env_get "$key_var" "$envfile" || true)
+  if [ -z "$api_key" ] && [ -t 0 ] && [ "$key_needed" = 1 ]; then
+    printf '%s API key (%s; input hidden, empty: none): ' "$provider" "$key_var" >&2
+    stty -echo 2>/dev/null || true
+    IFS= read -r api_key || true
+    stty echo 2>/dev/null || true
+    printf '\n' >&2
+  fi
+  if [ -z "$api_key" ]; then
+    case $provider in
+      anthropic|openai|openrouter|gemini|groq|deepseek|mistral|xai|together|azure)
+        fail "configure the provider" "$provider" "no API key (give --api-key-file FILE, --api-key KEY or \$$key_var)" ;;
+      *) key_var="" ;;  # a custom server may need no key
+    esac
+  else
+    check_secret "the API key of $provider" "$api_key"
+  fi
+fi
+[ -n "$telegram_token" ] || telegram_token=${TELEGRAM_TOKEN:-}
+[ -z "$telegram_token" ] || check_secret "the Telegram token" "$telegram_token"
+if [ -z "$provider" ]; then
+  note "no --provider given: the config's providers stay as they are (without one weft starts, and the web chat says how to add one)"
+fi
+
 # The package: --deb, --from-source, one beside this script, or --deb-url.
 here=$(cd "$(dirname "$0")" 2>/dev/null && pwd || echo .)
 tmpdir=$(mktemp -d /tmp/weft-install.XXXXXX)
@@ -378,55 +428,6 @@ note "user weft (uid $uid), $state, $conf"
 # --- provider, secrets, config ---------------------------------------------------------
 
 say "Configuring weft"
-key_var="" key_needed=1
-case $provider in
-  '') key_needed=0 ;;
-  anthropic) key_var=ANTHROPIC_API_KEY ;;
-  openai) key_var=OPENAI_API_KEY ;;
-  openrouter) key_var=OPENROUTER_API_KEY ;;
-  gemini) key_var=GEMINI_API_KEY ;;
-  groq) key_var=GROQ_API_KEY ;;
-  deepseek) key_var=DEEPSEEK_API_KEY ;;
-  mistral) key_var=MISTRAL_API_KEY ;;
-  xai) key_var=XAI_API_KEY ;;
-  together) key_var=TOGETHER_API_KEY ;;
-  azure) key_var=AZURE_OPENAI_API_KEY
-         [ -n "$provider_url" ] || usage_error "--provider azure needs --provider-url https://<resource>.openai.azure.com/openai/deployments/<deployment>" ;;
-  ollama|vllm|llamacpp|lmstudio) key_needed=0 ;;
-  *) [ -n "$provider_url" ] || usage_error "--provider '$provider' is no built-in provider: give its --provider-url"
-     key_var=WEFT_$(printf '%s' "$provider" | tr 'a-z-' 'A-Z_')_API_KEY ;;
-esac
-if [ -n "$key_var" ]; then
-  if [ -n "$api_key_file" ]; then
-    [ -r "$api_key_file" ] || fail "read the API key from" "$api_key_file" "no such readable file"
-    api_key=$(head -n1 "$api_key_file" | tr -d '\r\n')
-  fi
-  [ -n "$api_key" ] || api_key=${WEFT_API_KEY:-}
-  [ -n "$api_key" ] || api_key=$(printenv "$key_var" || true)
-  [ -n "$api_key" ] || api_key=$(env_get "$key_var" "$envfile" || true)
-  if [ -z "$api_key" ] && [ -t 0 ] && [ "$key_needed" = 1 ]; then
-    printf '%s API key (%s; input hidden, empty: none): ' "$provider" "$key_var" >&2
-    stty -echo 2>/dev/null || true
-    IFS= read -r api_key || true
-    stty echo 2>/dev/null || true
-    printf '\n' >&2
-  fi
-  if [ -z "$api_key" ]; then
-    case $provider in
-      anthropic|openai|openrouter|gemini|groq|deepseek|mistral|xai|together|azure)
-        fail "configure the provider" "$provider" "no API key (give --api-key-file FILE, --api-key KEY or \$$key_var)" ;;
-      *) key_var="" ;;  # a custom server may need no key
-    esac
-  else
-    check_secret "the API key of $provider" "$api_key"
-  fi
-fi
-[ -n "$telegram_token" ] || telegram_token=${TELEGRAM_TOKEN:-}
-[ -z "$telegram_token" ] || check_secret "the Telegram token" "$telegram_token"
-if [ -z "$provider" ]; then
-  note "no --provider given: the config's providers stay as they are (without one weft starts, and the web chat says how to add one)"
-fi
-
 # Candidates of both files, compared with the installed ones byte for byte.
 new_env=$tmpdir/weft.env new_conf=$tmpdir/clawft.toml
 if [ -f "$envfile" ]; then cp "$envfile" "$new_env"; else : >"$new_env"; fi

@@ -8,8 +8,8 @@ weftd itself, as it does in a container).
 
 - The script refuses, with exit code 1, a clear message and nothing changed: as a user other
   than root, on Debian 11 and Ubuntu 20.04, when the web chat port is taken (found with ss)
-  or the MCP port is (found in /proc/net/tcp, ss hidden), when no package is given; a bad
-  option is exit code 2.
+  or the MCP port is (found in /proc/net/tcp, ss hidden), when no package is given, when a
+  provider has no key; a bad option is exit code 2; --help works without root.
 - It installs the real .deb with apt-get, configures the fake LLM (tests/fakes/fake_llm.py,
   which refuses any other key) as an OpenAI-compatible provider, starts weftd as user weft
   and waits for READY; a message through the web chat API, with the token of the printed
@@ -24,7 +24,7 @@ weftd itself, as it does in a container).
   only what policy allows differs (the user weft, dpkg's and apt's records, logs).
   Installed again, --uninstall --keep-data keeps /var/lib/weft.
 - The same once more with systemd booted as PID 1 of a second root (skipped where the host
-  has no cgroup to give it): enable --now, weftd as user weft, the unit holding no key, a
+  has no cgroup to give it), the key from --api-key-file: enable --now, weftd as user weft, the unit holding no key, a
   turn, a re-run that does not restart weftd, uninstall.
 - Printed: the time from the start of the script in a clean root to the first answered
   message (benchmark figure "clean root to READY with the VPS script").
@@ -256,11 +256,13 @@ def systemd_scenario(tar, share, llm_port):
             print(f"skip: systemd as PID 1 (it did not come up here: {state!r})")
             return
         print(f"systemd is PID 1 of a second fresh root ({state})", flush=True)
+        with open(os.path.join(share, "key"), "w") as f:  # the key from a file this time
+            f.write("test-key\n")
         web_port, mcp_port = free_port(), free_port()
         while mcp_port == web_port:
             mcp_port = free_port()
         args = ["bash", "/share/install.sh", "--deb", "/share/" + os.path.basename(deb), "--provider", "openai",
-                "--provider-url", f"http://127.0.0.1:{llm_port}/v1", "--api-key", "test-key",
+                "--provider-url", f"http://127.0.0.1:{llm_port}/v1", "--api-key-file", "/share/key",
                 "--port", str(web_port), "--mcp-port", str(mcp_port), "--timeout", "60"]
         t0 = time.time()
         r = inside(*args)
@@ -406,6 +408,12 @@ try:
     nodeb_line = " ".join(a for a in install_args[2:])
     refuses("without a package", f"bash /share/nodeb/install.sh {nodeb_line}", "none given and none to download")
     refuses("a bad option", "bash /share/install.sh --port eighty", "is not a port number", code=2)
+    refuses("a provider without a key (no terminal to ask on)",
+            f"bash /share/install.sh --deb {sdeb} --provider anthropic --port {web_port} --mcp-port {mcp_port} </dev/null",
+            "Failed to configure the provider 'anthropic': no API key")
+    h = run_in_root("setpriv --reuid nobody --regid nogroup --clear-groups bash /share/install.sh --help")
+    check(h.returncode == 0 and h.stdout.startswith("usage: install.sh") and "--uninstall" in h.stdout,
+          f"--help helps, also without root ({h.returncode})")
     after_refusals = rootfs.snapshot(root)
     check(after_refusals == before, "the refusals changed nothing in the root: "
           f"{sorted(set(after_refusals) ^ set(before))[:10]}")
