@@ -462,8 +462,10 @@ if [ $env_changed = 1 ]; then
   install -m 0600 -o root -g root "$new_env" "$envfile.new"
   mv "$envfile.new" "$envfile"
   note "secrets: $envfile written (mode 0600, root's): $(sed -n 's/=.*//p' "$envfile" | tr '\n' ' ')"
-else
+elif [ -f "$envfile" ]; then
   note "secrets: $envfile unchanged"
+else
+  note "secrets: none given, so no $envfile"
 fi
 if [ $conf_changed = 1 ]; then
   cp -p "$conf" "$conf.install-old"
