@@ -81,14 +81,7 @@ try:
     p = rootfs.chroot(root, "dpkg", "--purge", "weft", check=False)
     check(p.returncode == 0, f"dpkg --purge ({p.stderr[-800:]})")
     after = rootfs.snapshot(root)
-    # What policy lets stay: the user and group (Debian policy 9.2: never removed), dpkg's
-    # records and log, apt/debconf caches, the root's /tmp copy of the .deb.
-    allowed = ("/etc/passwd", "/etc/group", "/etc/shadow", "/etc/gshadow", "/etc/passwd-", "/etc/group-",
-               "/etc/shadow-", "/etc/gshadow-", "/var/lib/dpkg/", "/var/log/", "/var/cache/debconf/",
-               "/var/lib/systemd/deb-systemd-helper")
-    added = sorted(k for k in after if k not in before and not k.startswith(allowed))
-    gone = sorted(k for k in before if k not in after and not k.startswith(allowed))
-    changed = sorted(k for k in before if k in after and before[k] != after[k] and not k.startswith(allowed))
+    added, gone, changed = rootfs.changes(before, after)
     check(not added, f"purge leaves no new file: {added[:20]}")
     check(not gone, f"purge removes nothing that was there before: {gone[:20]}")
     check(not changed, f"purge leaves owners and modes as they were: {changed[:20]}")

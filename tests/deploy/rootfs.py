@@ -64,6 +64,23 @@ def snapshot(root, skip=("proc", "sys", "dev", "tmp", "run")):
     return seen
 
 
+# What a package's purge may leave in a root (Debian policy 9.2.2: a system user is never
+# removed, so /etc/passwd and friends keep it), besides dpkg's and apt's own records, logs
+# and the debconf cache.
+POLICY_KEEPS = ("/etc/passwd", "/etc/group", "/etc/shadow", "/etc/gshadow", "/etc/passwd-", "/etc/group-",
+                "/etc/shadow-", "/etc/gshadow-", "/var/lib/dpkg/", "/var/lib/apt/", "/var/cache/apt/", "/var/log/",
+                "/var/cache/debconf/", "/var/lib/systemd/deb-systemd-helper")
+
+
+def changes(before, after, allowed=POLICY_KEEPS):
+    """(added, removed, changed owner/mode) paths between two snapshots, outside `allowed`."""
+    keep = lambda k: not k.startswith(allowed)  # noqa: E731
+    added = sorted(k for k in after if k not in before and keep(k))
+    gone = sorted(k for k in before if k not in after and keep(k))
+    changed = sorted(k for k in before if k in after and before[k] != after[k] and keep(k))
+    return added, gone, changed
+
+
 def chroot(root, *cmd, check=True, env=None, timeout=300):
     full_env = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "LANG": "C.UTF-8", "DEBIAN_FRONTEND": "noninteractive"}
     full_env.update(env or {})

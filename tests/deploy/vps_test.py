@@ -587,14 +587,7 @@ touch /share/phase5
     check(q.returncode != 0 or "not-installed" in q.stdout, f"the package is purged: {q.stdout!r}")
     check("the system user and group 'weft'" in out3, "it says the user weft stays")
     after = rootfs.snapshot(root)
-    # What policy lets stay: the user and group (Debian policy 9.2: never removed), dpkg's and
-    # apt's records, logs, the debconf cache.
-    allowed = ("/etc/passwd", "/etc/group", "/etc/shadow", "/etc/gshadow", "/etc/passwd-", "/etc/group-",
-               "/etc/shadow-", "/etc/gshadow-", "/var/lib/dpkg/", "/var/lib/apt/", "/var/cache/apt/", "/var/log/",
-               "/var/cache/debconf/", "/var/lib/systemd/deb-systemd-helper")
-    added = sorted(k for k in after if k not in before and not k.startswith(allowed))
-    gone = sorted(k for k in before if k not in after and not k.startswith(allowed))
-    changed = sorted(k for k in before if k in after and before[k] != after[k] and not k.startswith(allowed))
+    added, gone, changed = rootfs.changes(before, after)
     check(not added, f"uninstall leaves no new file: {added[:20]}")
     check(not gone, f"uninstall removes nothing that was there before: {gone[:20]}")
     check(not changed, f"uninstall leaves owners and modes as they were: {changed[:20]}")
