@@ -101,15 +101,13 @@ const kernel_set sse2_set{"sse2", dot_sse2, dot_u8_sse2, hamming_scalar};
 const kernel_set avx2_set{"avx2", detail::dot_avx2, detail::dot_u8_avx2, detail::hamming_avx2};
 #endif
 
+#ifdef WEFT_VECINDEX_HAVE_AVX2  // x86_64 only (libs/vecindex/meson.build): unused elsewhere
 bool cpu_has_avx2() {
-#ifdef WEFT_VECINDEX_HAVE_AVX2
   __builtin_cpu_init();
   return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
          __builtin_cpu_supports("popcnt");
-#else
-  return false;
-#endif
 }
+#endif
 
 const kernel_set& choose() {
   std::string_view want;
