@@ -2024,6 +2024,96 @@ api = "https://gitlab.example/api/v4"
         "clawft.toml:4:7: error: [tools.forges.t] git must list http(s) URL prefixes (scheme, host, path; no user), not 'https://u@h/'");
 }
 
+TEST_CASE("[tools.web_search]: providers, defaults, the key for tool-web alone") {
+  no_provider_keys keys;
+  scoped_env key("WEFT_TEST_BRAVE_KEY", "brave-secret-31");
+  auto c = valid(R"([agents.a.tools]
+families = ["fs", "web"]
+[agents.b.tools]
+families = ["fs", "shell"]
+[tools.web_search]
+provider = "brave"
+api_key = "${WEFT_TEST_BRAVE_KEY}"
+max_results = 8
+)");
+  auto& w = c.tools.web_search;
+  CHECK(w.configured);
+  CHECK(w.provider == "brave");
+  CHECK(w.base_url == "https://api.search.brave.com");
+  CHECK(w.api_key == "brave-secret-31");
+  CHECK(w.max_results == 8);
+  CHECK(w.timeout_ms == 10000);
+  CHECK_FALSE(w.allow_private);
+  CHECK(c.secret_vars.at("tool-web") == std::vector<std::string>{"WEFT_TEST_BRAVE_KEY"});
+  auto d = derived_services(c, [](std::string_view p) { return std::string(p); });
+  auto web = std::find_if(d.begin(), d.end(), [](auto& s) { return s.name == "tool-web"; });
+  REQUIRE(web != d.end());
+  CHECK(web->env.at("WEFT_TEST_BRAVE_KEY") == "brave-secret-31");
+  // Not the agents, their other tools, llm, memory, router: only tool-web.
+  CHECK(d.size() > 5);
+  for (auto& s : d)
+    if (s.name != "tool-web") CHECK_MESSAGE(s.env.count("WEFT_TEST_BRAVE_KEY") == 0, s.name);
+  // A change of [tools.web_search] restarts tool-web on reload, and nothing else.
+  auto c2 = valid(R"([agents.a.tools]
+families = ["fs", "web"]
+[agents.b.tools]
+families = ["fs", "shell"]
+[tools.web_search]
+provider = "brave"
+api_key = "${WEFT_TEST_BRAVE_KEY}"
+max_results = 9
+)");
+  auto d2 = derived_services(c2, [](std::string_view p) { return std::string(p); });
+  REQUIRE(d2.size() == d.size());
+  for (std::size_t i = 0; i < d.size(); ++i)
+    CHECK_MESSAGE((d[i].reads == d2[i].reads) == (d[i].name != "tool-web"), d[i].name);
+
+  // SearXNG is the default provider; it needs its instance's URL, and no key.
+  auto x = valid("[tools.web_search]\nbase_url = \"http://127.0.0.1:8888/\"\nallow_private = true\ntimeout_ms = 3000\n");
+  CHECK(x.tools.web_search.provider == "searxng");
+  CHECK(x.tools.web_search.base_url == "http://127.0.0.1:8888");
+  CHECK(x.tools.web_search.allow_private);
+  CHECK(x.tools.web_search.timeout_ms == 3000);
+  CHECK(x.tools.web_search.max_results == 5);
+  auto j = valid("[tools.web_search]\nprovider = \"json\"\nbase_url = \"https://s.example/api?q={query}&n={count}\"\n"
+                 "results_path = \"/data/items\"\n");
+  CHECK(j.tools.web_search.results_path == "/data/items");
+  CHECK(j.tools.web_search.base_url == "https://s.example/api?q={query}&n={count}");
+  CHECK_FALSE(valid("[agents.a]\n").tools.web_search.configured);
+  // Only the services that own a section hear of its variables.
+  auto t = valid("[tools.web_search]\nprovider = \"tavily\"\napi_key = \"${WEFT_TEST_BRAVE_KEY}\"\n");
+  CHECK(t.tools.web_search.base_url == "https://api.tavily.com");
+  CHECK(t.secret_vars.count("tool-mcp") == 0);
+  CHECK(t.secret_vars.count("*") == 0);
+}
+
+TEST_CASE("[tools.web_search]: bad values are errors at file:line:column naming the key") {
+  CHECK(errors("[tools.web_search]\nprovider = \"bing\"\nbase_url = \"ftp://x\"\nmax_results = 50\ntimeout_ms = 5\n"
+               "results_path = \"/r\"\napi_keys = \"k\"\n") ==
+        "clawft.toml:2:12: error: [tools.web_search] provider must be one of 'searxng', 'brave', 'tavily', 'json', not 'bing'\n"
+        "clawft.toml:3:12: error: [tools.web_search] base_url must be an http(s) URL, not 'ftp://x'\n"
+        "clawft.toml:4:15: error: [tools.web_search] max_results must be between 1 and 20, not 50\n"
+        "clawft.toml:5:14: error: [tools.web_search] timeout_ms must be between 1000 and 120000, not 5\n"
+        "clawft.toml:6:16: error: [tools.web_search] results_path is for provider = \"json\"\n"
+        "clawft.toml:7:1: error: unknown key 'api_keys' in [tools.web_search]; expected one of: provider, base_url, "
+        "api_key, results_path, max_results, timeout_ms, allow_private; did you mean 'api_key'?");
+  CHECK(errors("[tools.web_search]\nprovider = \"brave\"\n") ==
+        "clawft.toml:1:1: error: [tools.web_search] (brave) needs api_key, e.g. \"${BRAVE_API_KEY}\"");
+  CHECK(errors("[tools.web_search]\n") ==
+        "clawft.toml:1:1: error: [tools.web_search] (searxng) needs base_url (your SearXNG instance, e.g. "
+        "'http://127.0.0.1:8888')");
+  CHECK(errors("[tools.web_search]\nprovider = \"json\"\nbase_url = \"https://s.example/api\"\nresults_path = \"items\"\n") ==
+        "clawft.toml:3:12: error: [tools.web_search] base_url of provider \"json\" must be a URL template with {query} "
+        "(e.g. 'https://search.example/api?q={query}&n={count}'), not 'https://s.example/api'\n"
+        "clawft.toml:4:16: error: [tools.web_search] results_path must be a JSON pointer such as '/results' or "
+        "'/data/items', not 'items'");
+  CHECK(errors("[tools.web_search]\nprovider = \"tavily\"\nbase_url = \"http://tavily.example\"\napi_key = \"k\"\n") ==
+        "clawft.toml:3:12: error: [tools.web_search] base_url must be https:// (http:// only to this machine: it "
+        "carries the api_key), not 'http://tavily.example'");
+  CHECK(errors("[tools.web_search]\nallow_private = \"yes\"\nbase_url = \"http://127.0.0.1:1\"\n") ==
+        "clawft.toml:2:17: error: [tools.web_search] allow_private must be true or false, not a string");
+}
+
 TEST_CASE("[tools.calendar]: accounts for listed agents, the password for tool-calendar alone") {
   no_provider_keys keys;
   scoped_env pw("WEFT_TEST_CAL_PW", "pw");

@@ -180,6 +180,7 @@ std::shared_ptr<const config> positionless(const config& c) {
   out->tools.email.where.clear();
   for (auto& [n, acc] : out->tools.email.accounts) acc.where.clear();
   for (auto& [n, f] : out->tools.forges) f.where.clear();
+  out->tools.web_search.where.clear();
   out->oauth2.where.clear();
   for (auto& [n, p] : out->oauth2.providers) p.where.clear();
   for (auto& r : out->bus.acl) r.where.clear();
@@ -226,6 +227,7 @@ std::map<std::string, std::tuple<std::string, std::string, double>> llm_view_of_
 ///   mcp                 [mcp]                                mcp
 ///   bus.limits          [bus] max_message_bytes              memory, agent-<id>, chan-telegram, mcp
 ///   supervisor.stop     [supervisor] stop_timeout_ms         agent-<id>
+///   tools.web_search    [tools.web_search]                   tool-web
 ///   delegation.turn     [delegation] routing_rules, timeout_ms  agent-<id>
 /// The tool processes read no config (their agent and workspace come in the environment),
 /// and tool-mcp re-reads [tools.mcp_servers] on SIGHUP.
@@ -274,6 +276,7 @@ bool same_part(const config& a, const config& b, std::string_view part) {
   if (part == "channels.web") return a.channels.web == b.channels.web;
   if (part == "mcp") return a.mcp == b.mcp;
   if (part == "tools.forges") return a.tools.forges == b.tools.forges;
+  if (part == "tools.web_search") return a.tools.web_search == b.tools.web_search;
   if (part == "tools.calendar") {
     auto x = a.tools.calendar, y = b.tools.calendar;
     x.where.clear(), y.where.clear();
@@ -437,7 +440,9 @@ std::vector<service_spec> derived_services(const config& c,
     }
     any_web = any_web || contains(a.tools.families, "web");
   }
-  if (any_web) add("tool-web", "weft-tool-web", "tool/web", {"bus"});
+  // The web tools: one shared process; with [tools.web_search], the only one given the
+  // search provider's key.
+  if (any_web) add("tool-web", "weft-tool-web", "tool/web", {"bus"}, {"paths", "tools.web_search"});
   // Pull requests on forges: one shared process, the only one given the forge tokens.
   bool any_forge = std::any_of(c.agents.begin(), c.agents.end(),
                                [](auto& a) { return contains(a.second.tools.families, "forge"); });

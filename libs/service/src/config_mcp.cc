@@ -276,10 +276,72 @@ void read_calendar(checker& ck, const toml::node& n, config& c) {
   ck.track_env(&c.secret_vars["tool-mcp"]);  // back to what read_tools tracks
 }
 
+/// [tools.web_search]: the search provider of tool-web, whose key reaches tool-web alone.
+void read_web_search(checker& ck, const toml::node& n, config& c) {
+  auto* t = n.as_table();
+  if (!t) {
+    ck.error(n.source(), fmt::format("[tools] web_search must be a table ([tools.web_search]), not {}", a_type(n)));
+    return;
+  }
+  const std::string label = "[tools.web_search]";
+  auto& w = c.tools.web_search;
+  w.configured = true;
+  w.where = ck.where(t->source());
+  ck.track_env(&c.secret_vars["tool-web"]);
+  ck.check_keys(*t, label, {"provider", "base_url", "api_key", "results_path", "max_results", "timeout_ms", "allow_private"});
+  constexpr std::array<std::pair<std::string_view, int>, 4> providers = {
+      std::pair{"searxng", 0}, std::pair{"brave", 1}, std::pair{"tavily", 2}, std::pair{"json", 3}};
+  if (auto p = ck.read_enum(*t, label, "provider", providers)) w.provider = std::string(providers[static_cast<std::size_t>(*p)].first);
+  if (auto k = ck.read_string(*t, label, "api_key")) w.api_key = *k;
+  bool keyed = w.provider == "brave" || w.provider == "tavily";
+  if (keyed && !t->contains("api_key"))
+    ck.error(t->source(), fmt::format("{} ({}) needs api_key, e.g. \"${{{}_API_KEY}}\"", label, w.provider,
+                                      w.provider == "brave" ? "BRAVE" : "TAVILY"));
+  if (auto u = ck.read_string(*t, label, "base_url")) {
+    auto* at = t->get("base_url");
+    if (!http_url(*u)) {
+      ck.error(at->source(), fmt::format("{} base_url must be an http(s) URL, not '{}'", label, clean(*u)));
+    } else if (t->contains("api_key") && !secure_url(*u)) {
+      ck.error(at->source(), fmt::format("{} base_url must be https:// (http:// only to this machine: it carries the "
+                                         "api_key), not '{}'", label, clean(*u)));
+    } else if (w.provider == "json" && u->find("{query}") == std::string::npos) {
+      ck.error(at->source(), fmt::format("{} base_url of provider \"json\" must be a URL template with {{query}} "
+                                         "(e.g. 'https://search.example/api?q={{query}}&n={{count}}'), not '{}'",
+                                         label, clean(*u)));
+    }
+    w.base_url = *u;
+    if (w.provider != "json")
+      while (!w.base_url.empty() && w.base_url.back() == '/') w.base_url.pop_back();
+  } else if (w.provider == "brave") {
+    w.base_url = "https://api.search.brave.com";
+  } else if (w.provider == "tavily") {
+    w.base_url = "https://api.tavily.com";
+  } else if (!t->contains("base_url")) {
+    ck.error(t->source(), fmt::format("{} ({}) needs base_url ({})", label, w.provider,
+                                      w.provider == "json" ? "a URL template with {query}"
+                                                           : "your SearXNG instance, e.g. 'http://127.0.0.1:8888'"));
+  }
+  if (auto r = ck.read_string(*t, label, "results_path")) {
+    if (w.provider != "json")
+      ck.error(t->get("results_path")->source(), fmt::format("{} results_path is for provider = \"json\"", label));
+    else if (!r->empty() && r->front() != '/')
+      ck.error(t->get("results_path")->source(),
+               fmt::format("{} results_path must be a JSON pointer such as '/results' or '/data/items', not '{}'",
+                           label, clean(*r)));
+    else
+      w.results_path = *r;
+  }
+  w.max_results = ck.read_uint(*t, label, "max_results", 1u, 20u).value_or(w.max_results);
+  w.timeout_ms = ck.read_uint(*t, label, "timeout_ms", std::uint32_t{1000}, std::uint32_t{120000}).value_or(w.timeout_ms);
+  w.allow_private = ck.read_bool(*t, label, "allow_private").value_or(false);
+  ck.track_env(&c.secret_vars["tool-mcp"]);  // back to what read_tools tracks
+}
+
 }  // namespace
 
 void read_tools(checker& ck, const toml::table& t, config& c) {
-  ck.check_keys(t, "[tools]", {"mcp_servers", "git", "cargo", "code", "calendar", "email", "forges"});
+  ck.check_keys(t, "[tools]", {"mcp_servers", "git", "cargo", "code", "calendar", "email", "forges", "web_search"});
+  if (auto* n = t.get("web_search")) read_web_search(ck, *n, c);
   if (auto* n = t.get("calendar")) read_calendar(ck, *n, c);
   if (auto* n = t.get("email")) read_email(ck, *n, c);
   if (auto* n = t.get("forges")) {

@@ -471,6 +471,23 @@ struct email_settings {
   bool operator==(const email_settings&) const = default;
 };
 
+/// [tools.web_search]: the web_search tool of tool-web (one shared process); without the
+/// table tool-web offers web_fetch alone.
+struct web_search_settings {
+  bool configured = false;           ///< the table is in the file
+  std::string provider = "searxng";  ///< searxng | brave | tavily | json
+  /// searxng: the instance's root (required); brave, tavily: the API's root (default the
+  /// public one); json: a URL template with {query} and optionally {count} (required).
+  std::string base_url;
+  std::string api_key;                    ///< usually "${VAR}": only tool-web gets the variable
+  std::string results_path = "/results";  ///< json: JSON pointer to the list of results
+  unsigned max_results = 5;               ///< results per call at most (1 … 20), and the default count
+  std::uint32_t timeout_ms = 10000;       ///< one provider request (1000 … 120000)
+  bool allow_private = false;             ///< the provider may be at a loopback or private address
+  std::string where;
+  bool operator==(const web_search_settings&) const = default;
+};
+
 struct tools_settings {
   std::map<std::string, mcp_server_entry> mcp_servers;  ///< by name
   git_settings git;
@@ -479,6 +496,7 @@ struct tools_settings {
   calendar_settings calendar;
   email_settings email;
   std::map<std::string, forge_settings> forges;  ///< by name
+  web_search_settings web_search;
   bool operator==(const tools_settings&) const = default;
 };
 
