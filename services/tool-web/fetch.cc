@@ -7,49 +7,11 @@
 #include <cstring>
 #include <memory>
 
-#include <weft/base/net_address.hh>
+#include "request.hh"
 
 namespace weft::tools {
 
 namespace {
-
-struct fetch_state {
-  const call_context* ctx;
-  const web_limits* lim;
-  std::size_t max_bytes;
-  std::string body;
-  bool truncated = false;
-  std::string blocked;  // "127.0.0.1 (loopback)" when a connection was refused
-};
-
-curl_socket_t open_socket(void* clientp, curlsocktype, curl_sockaddr* a) {
-  auto* st = static_cast<fetch_state*>(clientp);
-  if (!st->lim->allow_private) {
-    auto why = net::forbidden_reason(&a->addr);
-    if (!why.empty()) {
-      st->blocked = fmt::format("{} is {}", net::address_text(&a->addr), why);
-      return CURL_SOCKET_BAD;
-    }
-  }
-  return ::socket(a->family, a->socktype | SOCK_CLOEXEC, a->protocol);
-}
-
-std::size_t on_body(char* data, std::size_t size, std::size_t n, void* userp) {
-  auto* st = static_cast<fetch_state*>(userp);
-  std::size_t len = size * n;
-  std::size_t room = st->max_bytes - std::min(st->max_bytes, st->body.size());
-  if (len > room) {
-    st->body.append(data, room);
-    st->truncated = true;
-    return 0;  // stops the transfer (CURLE_WRITE_ERROR), which is then not an error
-  }
-  st->body.append(data, len);
-  return len;
-}
-
-int on_progress(void* clientp, curl_off_t, curl_off_t, curl_off_t, curl_off_t) {
-  return static_cast<fetch_state*>(clientp)->ctx->cancelled() ? 1 : 0;
-}
 
 bool is_text_type(std::string_view ct) {
   std::string t(ct.substr(0, ct.find(';')));
@@ -198,52 +160,30 @@ result<tool::result> web_fetch(const json& args, const call_context& ctx, const 
   else if (ctx.call.timeout_ms) timeout = std::chrono::milliseconds(ctx.call.timeout_ms);
   timeout = std::clamp(timeout, std::chrono::milliseconds(1), lim.max_timeout);
 
-  fetch_state st{&ctx, &lim, std::clamp<std::size_t>(max_bytes->value_or(lim.default_max_bytes), 1, lim.max_max_bytes)};
-  std::unique_ptr<CURL, decltype(&curl_easy_cleanup)> h(curl_easy_init(), curl_easy_cleanup);
-  if (!h) return tool::make(tool::error_code::failed, "Failed to fetch '{}': curl_easy_init failed", *url);
-  CURL* c = h.get();
-  char errbuf[CURL_ERROR_SIZE] = "";
-  curl_easy_setopt(c, CURLOPT_URL, url->c_str());
-  curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
-  curl_easy_setopt(c, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
-  curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 1L);
-  curl_easy_setopt(c, CURLOPT_MAXREDIRS, lim.max_redirects);
-  curl_easy_setopt(c, CURLOPT_PROXY, "");  // no proxy from the environment: we check the real target
-  curl_easy_setopt(c, CURLOPT_OPENSOCKETFUNCTION, open_socket);
-  curl_easy_setopt(c, CURLOPT_OPENSOCKETDATA, &st);
-  curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
-  curl_easy_setopt(c, CURLOPT_WRITEDATA, &st);
-  curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
-  curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, on_progress);
-  curl_easy_setopt(c, CURLOPT_XFERINFODATA, &st);
-  curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, static_cast<long>(timeout.count()));
-  curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, static_cast<long>(std::min<long>(timeout.count(), 10000)));
-  curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-  curl_easy_setopt(c, CURLOPT_ACCEPT_ENCODING, "");  // decoded bytes count against the cap
-  curl_easy_setopt(c, CURLOPT_USERAGENT, "weft-tool-web/0.1");
-  curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
-  CURLcode rc = curl_easy_perform(c);
-
-  if (!st.blocked.empty())
-    return tool::make(tool::error_code::denied,
-                      "Failed to fetch '{}': {}, which tools may not reach (set WEFT_WEB_ALLOW_PRIVATE=1 in "
-                      "tool-web's environment to allow it)",
-                      *url, st.blocked);
-  if (rc != CURLE_OK && !(rc == CURLE_WRITE_ERROR && st.truncated)) {
-    if (rc == CURLE_OPERATION_TIMEDOUT)
+  web_request req;
+  req.url = *url;
+  req.timeout = timeout;
+  req.max_bytes = std::clamp<std::size_t>(max_bytes->value_or(lim.default_max_bytes), 1, lim.max_max_bytes);
+  req.max_redirects = lim.max_redirects;
+  req.allow_private = lim.allow_private;
+  auto st = web_transfer(req, ctx);
+  switch (st.outcome) {
+    case web_outcome::answered:
+      break;
+    case web_outcome::blocked:
+      return tool::make(tool::error_code::denied,
+                        "Failed to fetch '{}': {}, which tools may not reach (set WEFT_WEB_ALLOW_PRIVATE=1 in "
+                        "tool-web's environment to allow it)",
+                        *url, st.reason);
+    case web_outcome::timed_out:
       return tool::result{fmt::format("Failed to fetch '{}': timed out after {} ms", *url, timeout.count()), true, false};
-    if (rc == CURLE_ABORTED_BY_CALLBACK)
+    case web_outcome::cancelled:
       return tool::result{fmt::format("Failed to fetch '{}': cancelled, tool-web is stopping", *url), true, false};
-    return tool::result{fmt::format("Failed to fetch '{}': {}", *url, *errbuf ? errbuf : curl_easy_strerror(rc)), true,
-                        false};
+    case web_outcome::failed:
+      return tool::result{fmt::format("Failed to fetch '{}': {}", *url, st.reason), true, false};
   }
-  long status = 0;
-  curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
-  char* ct = nullptr;
-  curl_easy_getinfo(c, CURLINFO_CONTENT_TYPE, &ct);
-  std::string content_type = ct ? ct : "";
-  char* eff = nullptr;
-  curl_easy_getinfo(c, CURLINFO_EFFECTIVE_URL, &eff);
+  long status = st.status;
+  const std::string& content_type = st.content_type;
 
   std::string text;
   if (!is_text_type(content_type) || st.body.find('\0') != std::string::npos)
@@ -259,9 +199,8 @@ result<tool::result> web_fetch(const json& args, const call_context& ctx, const 
     text.resize(n);
     cut = true;
   }
-  std::string out = fmt::format("Status: {}\nContent-Type: {}\nURL: {}\n\n{}", status, content_type,
-                                eff ? eff : url->c_str(), text);
-  if (st.truncated) out += fmt::format("\n[… body cut at {} bytes]", st.max_bytes);
+  std::string out = fmt::format("Status: {}\nContent-Type: {}\nURL: {}\n\n{}", status, content_type, st.url, text);
+  if (st.truncated) out += fmt::format("\n[… body cut at {} bytes]", req.max_bytes);
   if (cut) out += fmt::format("\n[… text cut at {} bytes]", lim.max_content);
   return tool::result{std::move(out), status >= 400, st.truncated || cut};
 }

@@ -8,7 +8,13 @@
 // WEFT_WEB_ALLOW_PRIVATE=1. Fetches run on 4 worker threads (64 more may wait), so the bus
 // loop keeps answering. See docs/tools.md.
 //
+// With [tools.web_search] in the config it also serves web_search{query, count?} at
+// tool/web/web_search: one request to the configured provider (SearXNG, Brave, Tavily or a
+// generic JSON endpoint), results as title, URL and snippet. weftd gives this process alone
+// the variable its api_key names.
+//
 // Environment:
+//   WEFT_CONFIG             the config file ([tools.web_search]; its api_key variable from weftd)
 //   WEFT_WEB_ALLOW_PRIVATE  "1": allow loopback and private targets (tests, home labs)
 //   WEFT_BUS, WEFT_ADDRESS, WEFT_TOKEN_FD, WEFT_NOTIFY_FD, WEFT_LOG   set by weftd
 //
@@ -16,14 +22,19 @@
 //   [services.tool-web]
 //   exec = "/usr/libexec/weft/weft-tool-web"
 //   address = "tool/web"
+//   [tools.web_search]
+//   provider = "brave"
+//   api_key = "${BRAVE_API_KEY}"
 #include <cstdlib>
 #include <cstring>
 
 #include <curl/curl.h>
 
+#include <weft/service/startup.hh>
 #include <weft/toolserver/tool_main.hh>
 
 #include "services/tool-web/fetch.hh"
+#include "services/tool-web/search.hh"
 
 using namespace weft;
 
@@ -39,8 +50,12 @@ Fetches web pages for agents, served on the weft bus (io.weft.Tool.v1):
   Loopback, private (RFC 1918), link-local, CGNAT, unique-local IPv6, 0.0.0.0/8 and
   multicast targets are refused at connect time (after DNS).
   At most 4 fetches run at once; 64 more may wait.
+  web_search{query, count?}   with [tools.web_search] in the config: one request to its
+    provider (searxng, brave, tavily or json); up to max_results results (default 5),
+    each a title, URL and snippet.
 
 Environment:
+  WEFT_CONFIG              the config file ([tools.web_search])
   WEFT_WEB_ALLOW_PRIVATE   "1": allow loopback and private targets
   WEFT_BUS, WEFT_ADDRESS, WEFT_TOKEN_FD, WEFT_NOTIFY_FD   set by weftd
   WEFT_LOG                 log levels, e.g. "debug"
@@ -60,7 +75,33 @@ int main(int argc, char** argv) {
       lim.allow_private = true;
       s.log.warning("WEFT_WEB_ALLOW_PRIVATE=1: loopback and private addresses may be fetched");
     }
-    return tools::web_tools(lim);
+    auto out = tools::web_tools(lim);
+    auto cfg = service::load_service_config();
+    if (!cfg) {
+      s.log.error("Failed to read [tools.web_search]: {}; web_search is not offered", cfg.err().message);
+      return out;
+    }
+    auto& w = cfg->tools.web_search;
+    if (!w.configured) return out;
+    tools::search_settings ss;
+    ss.provider = w.provider == "brave"    ? tools::search_provider::brave
+                  : w.provider == "tavily" ? tools::search_provider::tavily
+                  : w.provider == "json"   ? tools::search_provider::json
+                                           : tools::search_provider::searxng;
+    ss.base_url = w.base_url;
+    ss.api_key = w.api_key;
+    ss.results_path = w.results_path;
+    ss.max_results = w.max_results;
+    ss.timeout = std::chrono::milliseconds(w.timeout_ms);
+    ss.allow_private = w.allow_private;
+    if (ss.api_key.empty() && (ss.provider == tools::search_provider::brave || ss.provider == tools::search_provider::tavily))
+      s.log.warning("web_search: provider '{}' has no api_key here (is its variable set in weftd's environment?)",
+                    w.provider);
+    // Scheme and host only: a json template may carry a key in its query.
+    auto shown = w.base_url.substr(0, w.base_url.find_first_of("/?#", w.base_url.find("://") + 3));
+    s.log.info("web_search: {} at {}, at most {} results", w.provider, shown, w.max_results);
+    out.push_back(tools::web_search_tool(std::move(ss), lim));
+    return out;
   });
   curl_global_cleanup();
   return rc;
