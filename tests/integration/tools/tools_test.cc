@@ -2,7 +2,8 @@
 // weft-tool-web), called over the bus like an agent would: ListTools with real schemas;
 // each tool works; paths that escape the workspace are Denied; exec's time limit kills the
 // process group; output caps; a running command does not block the process's bus loop;
-// web_fetch against a local site works with WEFT_WEB_ALLOW_PRIVATE=1 and is Denied without.
+// web_fetch against a local site works with WEFT_WEB_ALLOW_PRIVATE=1 and is Denied without;
+// web_search against fake SearXNG and Brave APIs (tests/fakes/fake_search.py).
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <poll.h>
@@ -307,6 +308,173 @@ TEST_CASE("tools over the bus: fs, shell and web") {
     CHECK(denied(call(*b, "tool/web", "web_fetch", {{"url", "http://localhost:" + std::to_string(site.port()) + "/"}})));
     CHECK(denied(call(*b, "tool/webopen", "web_fetch", {{"url", "file:///etc/passwd"}})));
   }
+}
+
+namespace {
+
+/// web_search over the bus; the Result, or the error reply.
+result<tool::result> search(ipc::bus_client& b, const std::string& process, const json& args) {
+  return call(b, process, "web_search", args);
+}
+
+/// The API requests a fake_search.py received.
+json search_requests(test::fake_peer& f) { return json::parse(f.get("/_requests").body); }
+
+}  // namespace
+
+TEST_CASE("web_search against a fake Brave: results capped, provider errors typed, the key only in tool-web") {
+  const std::string key = "brave-key-5b1e9";
+  test::fake_peer brave("fake_search.py", {"--key", key});
+  weft::test::temp_dir d{"weft-search-it"};
+  auto ws = d.path.string() + "/ws";
+  fs::create_directories(ws);
+  // Agent a's tool processes as weftd derives them (tool-fs-a, tool-web); the provider on
+  // loopback is allowed by the config, as a self-hosted one would be.
+  auto config = tools_only({{"a", ws, "\"fs\", \"web\""}}) +
+                fmt::format("[tools.web_search]\nprovider = \"brave\"\nbase_url = \"{}\"\n"
+                            "api_key = \"${{WEFT_TEST_SEARCH_KEY}}\"\nmax_results = 4\ntimeout_ms = 1000\n"
+                            "allow_private = true\n",
+                            brave.url());
+  ::setenv("WEFT_TEST_SEARCH_KEY", key.c_str(), 1);
+  auto s = test::stack::start(config);
+  ::unsetenv("WEFT_TEST_SEARCH_KEY");
+  REQUIRE(s);
+  auto b = s->bus_client();
+
+  auto list = b->call("tool/web", tool::list_tools{}, once());
+  REQUIRE_MESSAGE(bool(list), (list ? "" : list.err().to_string()));
+  auto t = list->as<tool::tools>();
+  REQUIRE(t);
+  REQUIRE(t->tools.size() == 2);
+  CHECK(t->tools[1].name == "web_search");
+  CHECK(json::parse(t->tools[1].input_schema)["properties"]["count"]["maximum"] == 4);
+
+  // The fake has 30 results; max_results (4) caps them, and the request asked for 4.
+  auto r = search(*b, "tool/web", {{"query", "weft zeromq"}});
+  REQUIRE_MESSAGE(bool(r), (r ? "" : r.err().to_string()));
+  CHECK_FALSE(r->is_error);
+  CHECK(r->content.find("Results for 'weft zeromq' from brave:\n"
+                        "1. Result 1 about weft zeromq — https://example.org/1\n"
+                        "   Snippet 1: weft zeromq & more\n") == 0);
+  CHECK(r->content.find("4. Result 4 about weft zeromq — https://example.org/4\n") != std::string::npos);
+  CHECK(r->content.find("5. ") == std::string::npos);
+  auto structured = json::parse(r->structured);
+  CHECK(structured["results"].size() == 4);
+  CHECK(structured["results"][0]["url"] == "https://example.org/1");
+  auto q = search_requests(brave);
+  REQUIRE(q.size() == 1);
+  CHECK(q[0]["path"] == "/res/v1/web/search");
+  CHECK(q[0]["query"]["q"] == "weft zeromq");
+  CHECK(q[0]["query"]["count"] == "4");
+  CHECK(q[0]["headers"]["X-Subscription-Token"] == key);
+
+  r = search(*b, "tool/web", {{"query", "two"}, {"count", 2}});
+  REQUIRE(r);
+  CHECK(r->content.find("2. Result 2 about two") != std::string::npos);
+  CHECK(r->content.find("3. ") == std::string::npos);
+
+  // Bad input: BadArguments naming the field, and no request to the provider.
+  auto bad = search(*b, "tool/web", {{"query", "q"}, {"count", 5}});
+  REQUIRE_FALSE(bad);
+  CHECK(tool::is(bad.err(), tool::error_code::bad_arguments));
+  CHECK(bad.err().message == "argument 'count' must be 1 to 4, not 5");
+  bad = search(*b, "tool/web", {{"query", " "}});
+  REQUIRE_FALSE(bad);
+  CHECK(bad.err().message == "argument 'query' must not be empty");
+  bad = search(*b, "tool/web", {{"count", 1}});
+  REQUIRE_FALSE(bad);
+  CHECK(bad.err().message == "missing required argument 'query'");
+  CHECK(search_requests(brave).size() == 2);
+
+  // The provider's failures: typed errors saying what to check.
+  REQUIRE(brave.post("/_script", R"([{"status":429},{"malformed":true},{"status":503},{"status":401},{"delay_ms":3000}])").status == 200);
+  r = search(*b, "tool/web", {{"query", "q"}});
+  REQUIRE_FALSE(r);
+  CHECK(tool::is(r.err(), tool::error_code::failed));
+  CHECK(r.err().message == "Failed to search with 'brave': HTTP 429: the provider's rate limit was reached; try again "
+                           "later: 'Request rate limit exceeded for plan.'");
+  r = search(*b, "tool/web", {{"query", "q"}});
+  REQUIRE_FALSE(r);
+  CHECK(tool::is(r.err(), tool::error_code::failed));
+  CHECK(r.err().message == "Failed to search with 'brave': the answer is not JSON");
+  r = search(*b, "tool/web", {{"query", "q"}});
+  REQUIRE_FALSE(r);
+  CHECK(r.err().message.find("Failed to search with 'brave': HTTP 503: the provider failed") == 0);
+  r = search(*b, "tool/web", {{"query", "q"}});
+  REQUIRE_FALSE(r);
+  CHECK(tool::is(r.err(), tool::error_code::failed));
+  CHECK(r.err().message == "Failed to search with 'brave': HTTP 401 (check [tools.web_search] api_key): 'scripted'");
+  r = search(*b, "tool/web", {{"query", "q"}});
+  REQUIRE_FALSE(r);
+  CHECK(tool::is(r.err(), tool::error_code::timeout));
+  CHECK(r.err().message ==
+        "Failed to search with 'brave': no answer within 1000 ms (see [tools.web_search] timeout_ms)");
+
+  // The key: in weftd (it read it) and tool-web (given it) — not in the agent's tool-fs-a,
+  // the bus or anything else weft runs. (The fake has it on its command line.)
+  pid_t web = s->service_pid("tool-web");
+  CHECK(web > 0);
+  CHECK(s->service_pid("tool-fs-a") > 0);
+  int holders = 0;
+  for (auto& e : fs::directory_iterator("/proc")) {
+    auto name = e.path().filename().string();
+    if (name.find_first_not_of("0123456789") != std::string::npos) continue;
+    auto pid = std::stoi(name);
+    std::ifstream env(e.path() / "environ"), cmd(e.path() / "cmdline");
+    std::string text((std::istreambuf_iterator<char>(env)), {});
+    text += std::string((std::istreambuf_iterator<char>(cmd)), {});
+    if (text.find(key) == std::string::npos || pid == brave.pid()) continue;
+    ++holders;
+    CHECK_MESSAGE((pid == s->pid() || pid == web), "pid " << pid << " holds the search key");
+  }
+  CHECK(holders == 2);
+}
+
+TEST_CASE("web_search against a fake SearXNG: the default cap, no results, errors; loopback only when allowed") {
+  test::fake_peer searx("fake_search.py");
+  auto web = test::build_path("services/tool-web/weft-tool-web");
+  auto config = fmt::format(
+      "[tools.web_search]\nbase_url = \"{url}\"\n\n"
+      "[services.tool-web]\nexec = \"{web}\"\naddress = \"tool/web\"\nenv = {{ WEFT_WEB_ALLOW_PRIVATE = \"1\" }}\n\n"
+      "[services.tool-web-closed]\nexec = \"{web}\"\naddress = \"tool/webclosed\"\n",
+      fmt::arg("url", searx.url()), fmt::arg("web", web));
+  auto s = test::stack::start(config);
+  REQUIRE(s);
+  auto b = s->bus_client();
+
+  // 30 results from the fake; the default max_results (5) keeps five. HTML is reduced.
+  auto r = search(*b, "tool/web", {{"query", "weft & bus"}});
+  REQUIRE_MESSAGE(bool(r), (r ? "" : r.err().to_string()));
+  CHECK(r->content.find("Results for 'weft & bus' from searxng:\n1. Result 1 about weft & bus — https://example.org/1\n"
+                        "   Snippet 1: weft & bus & more\n") == 0);
+  CHECK(r->content.find("5. Result 5") != std::string::npos);
+  CHECK(r->content.find("6. ") == std::string::npos);
+  CHECK(json::parse(r->structured)["results"].size() == 5);
+  auto q = search_requests(searx);
+  REQUIRE(q.size() == 1);
+  CHECK(q[0]["path"] == "/search");
+  CHECK(q[0]["query"]["q"] == "weft & bus");
+  CHECK(q[0]["query"]["format"] == "json");
+
+  REQUIRE(searx.post("/_script", R"([{"results":0},{"status":500},{"malformed":true}])").status == 200);
+  r = search(*b, "tool/web", {{"query", "nothing"}});
+  REQUIRE(r);
+  CHECK_FALSE(r->is_error);
+  CHECK(r->content == "No results for 'nothing' from searxng.\n");
+  r = search(*b, "tool/web", {{"query", "q"}});
+  REQUIRE_FALSE(r);
+  CHECK(tool::is(r.err(), tool::error_code::failed));
+  CHECK(r.err().message == "Failed to search with 'searxng': HTTP 500: the provider failed; try again later: 'scripted 500'");
+  r = search(*b, "tool/web", {{"query", "q"}});
+  REQUIRE_FALSE(r);
+  CHECK(r.err().message == "Failed to search with 'searxng': the answer is not JSON");
+
+  // The same process without WEFT_WEB_ALLOW_PRIVATE (and no allow_private): Denied, nothing sent.
+  auto before = search_requests(searx).size();
+  r = search(*b, "tool/webclosed", {{"query", "q"}});
+  REQUIRE(denied(r));
+  CHECK(r.err().message.find("Failed to search with 'searxng': 127.0.0.1 is loopback") == 0);
+  CHECK(search_requests(searx).size() == before);
 }
 
 TEST_CASE("tools derived from [agents.a] run sandboxed: exec cannot read outside the workspace") {
