@@ -26,6 +26,7 @@
 #include "proto/tool_v1.hh"
 #include "tests/integration/fake_peer.hh"
 #include "tests/integration/harness.hh"
+#include "tests/integration/turn_client.hh"
 #include "tests/temp_dir.hh"
 
 using namespace weft;
@@ -428,6 +429,55 @@ TEST_CASE("web_search against a fake Brave: results capped, provider errors type
     CHECK_MESSAGE((pid == s->pid() || pid == web), "pid " << pid << " holds the search key");
   }
   CHECK(holders == 2);
+}
+
+TEST_CASE("web_search in an agent turn: the model gets the results; the key is in tool-web, not in the agent") {
+  const std::string key = "brave-key-agent-77c3";
+  test::fake_peer brave("fake_search.py", {"--key", key});
+  test::fake_peer llm("fake_llm.py");
+  auto config = fmt::format(
+      "[providers.fake]\nstyle = \"openai\"\nbase_url = \"{llm}/v1\"\nmodel = \"fake-model\"\n\n"
+      "[llm]\ndefault_provider = \"fake\"\nretries = 0\n\n[memory]\nenabled = false\n\n"
+      "[agents.main]\nmax_iterations = 4\ntool_timeout_ms = 20000\n[agents.main.tools]\nfamilies = [\"web\"]\n\n"
+      "[tools.web_search]\nprovider = \"brave\"\nbase_url = \"{brave}\"\napi_key = \"${{WEFT_TEST_SEARCH_KEY}}\"\n"
+      "max_results = 3\nallow_private = true\n",
+      fmt::arg("llm", llm.url()), fmt::arg("brave", brave.url()));
+  ::setenv("WEFT_TEST_SEARCH_KEY", key.c_str(), 1);
+  auto s = test::stack::start(config);
+  ::unsetenv("WEFT_TEST_SEARCH_KEY");
+  REQUIRE(s);
+  json steps = json::array({{{"tool_calls", json::array({{{"name", "web_search"}, {"arguments", {{"query", "zeromq"}}}}})}},
+                            {{"text", "Found it."}}});
+  REQUIRE(llm.post("/_script", steps.dump()).status == 200);
+  auto b = s->bus_client();
+  std::vector<std::string> deltas;
+  auto r = test::streamed_turn(*b, "main", test::web_turn("c1", "c1", "search for zeromq"), deltas);
+  CHECK(r.tool_calls == 1);
+  CHECK(r.reply.parts.at(0).text.value_or("") == "Found it.");
+  // What the model got back: the results, capped at 3, and not the key.
+  std::string to_model;
+  for (auto& q : json::parse(llm.get("/_requests").body)) to_model += q["body"].dump();
+  CHECK(to_model.find("Result 3 about zeromq") != std::string::npos);
+  CHECK(to_model.find("Result 4 about zeromq") == std::string::npos);
+  CHECK(to_model.find(key) == std::string::npos);
+  // The agent's own process has no trace of the key; only weftd and tool-web do.
+  pid_t agent = s->service_pid("agent-main"), web = s->service_pid("tool-web");
+  REQUIRE(agent > 0);
+  std::ifstream agent_env("/proc/" + std::to_string(agent) + "/environ");
+  std::string agent_text((std::istreambuf_iterator<char>(agent_env)), {});
+  CHECK(agent_text.find("WEFT_AGENT=main") != std::string::npos);  // read it, really
+  CHECK(agent_text.find(key) == std::string::npos);
+  CHECK(agent_text.find("WEFT_TEST_SEARCH_KEY") == std::string::npos);
+  for (auto& e : fs::directory_iterator("/proc")) {
+    auto name = e.path().filename().string();
+    if (name.find_first_not_of("0123456789") != std::string::npos) continue;
+    auto pid = std::stoi(name);
+    std::ifstream env(e.path() / "environ"), cmd(e.path() / "cmdline");
+    std::string text((std::istreambuf_iterator<char>(env)), {});
+    text += std::string((std::istreambuf_iterator<char>(cmd)), {});
+    if (text.find(key) != std::string::npos && pid != brave.pid())
+      CHECK_MESSAGE((pid == s->pid() || pid == web), "pid " << pid << " holds the search key");
+  }
 }
 
 TEST_CASE("web_search against a fake SearXNG: the default cap, no results, errors; loopback only when allowed") {
