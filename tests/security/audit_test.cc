@@ -221,6 +221,19 @@ TEST_CASE("--fix moves inline secrets to weft.env: dry run, apply, env file, loa
   CHECK(plan_secret_moves(p.string()).moves.empty());
 }
 
+TEST_CASE("a search provider's key written in [tools.web_search] is CFG-002") {
+  weft::test::temp_dir t("scan-web-search");
+  auto p = t.path / "clawft.toml";
+  write(p, "[tools.web_search]\nprovider = \"brave\"\napi_key = \"BSAabcdefghijklmnopqrstuvwxyz012\"\n", 0600);
+  auto a = audit_config_file(p.string());
+  CHECK(a.errors.empty());
+  std::map<std::string_view, std::uint32_t> line;
+  for (auto& f : a.findings) line[f.r->id] = f.line;
+  CHECK(line["CFG-002"] == 3);
+  write(p, "[tools.web_search]\nprovider = \"brave\"\napi_key = \"${BRAVE_API_KEY}\"\n", 0600);
+  CHECK_FALSE(has(audit_config_file(p.string()).findings, "CFG-002"));
+}
+
 TEST_CASE("--fix refuses a secret an env file cannot hold, and a same value is reused") {
   weft::test::temp_dir t("scan-secrets-2");
   auto p = t.path / "clawft.toml";

@@ -146,6 +146,7 @@ class config_checks {
     each({"tools", "forges"}, [&](const keys& p, const toml::table& t) { literal_key(&t, "token", p); });
     each({"tools", "calendar", "accounts"}, [&](const keys& p, const toml::table& t) { literal_key(&t, "password", p); });
     each({"tools", "email", "accounts"}, [&](const keys& p, const toml::table& t) { literal_key(&t, "password", p); });
+    literal_key(table_at({"tools", "web_search"}), "api_key", {"tools", "web_search"});
     each({"oauth2", "providers"}, [&](const keys& p, const toml::table& t) { literal_key(&t, "client_secret", p); });
     each({"tools", "mcp_servers"}, [&](const keys& p, const toml::table& t) {
       headers(t, p);

@@ -687,7 +687,7 @@ constexpr std::array table = std::to_array<rule>({
      .negative = "[agents.main]\n"},
     {.id = "CFG-002", .fam = config, .category = "secrets", .sev = high,
      .title = "Secret written inline instead of ${ENV}",
-     .matches = "api_key, token, auth_token, webhook_secret, client_secret, password of providers, channels, forges, calendar, email and oauth2 providers as literal text",
+     .matches = "api_key, token, auth_token, webhook_secret, client_secret, password of providers, channels, forges, calendar, email, web search and oauth2 providers as literal text",
      .remediation = "Write \"${VAR}\" and set VAR in weftd's environment (--fix moves it to <config dir>/weft.env, which systemd's EnvironmentFile= reads); revoke the exposed secret.",
      .kind = detector,
      .positive = "[providers.openai]\napi_key = \"sk-proj-abcdefghijklmnopqrstuvwx\"\n[agents.main]\n",
