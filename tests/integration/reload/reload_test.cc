@@ -144,6 +144,12 @@ TEST_CASE("each kind of config change restarts only the services that read it") 
     CHECK(names(j["restarted"]) == std::set<std::string>{"chan-telegram"});
     CHECK(new_pids(before, pids(*s)) == std::set<std::string>{"chan-telegram"});
   }
+  SUBCASE("[tools.web_search] added: only tool-web restarts") {
+    REQUIRE(before.count("tool-web"));
+    auto j = reload(*s, config(tg, "1:a", "[tools.web_search]\nbase_url = \"http://127.0.0.1:9\"\n"));
+    CHECK(names(j["restarted"]) == std::set<std::string>{"tool-web"});
+    CHECK(new_pids(before, pids(*s)) == std::set<std::string>{"tool-web"});
+  }
   SUBCASE("an MCP server added: tool-mcp is told (SIGHUP), keeps its pid and connects the server") {
     auto j = reload(*s, config(tg, "1:a", "[tools.mcp_servers.b]\ncommand = \"python3\"\nargs = [\"" + server_script +
                                               "\"]\n"));
