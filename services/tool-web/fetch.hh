@@ -12,6 +12,8 @@
 
 #include <weft/toolserver/tool.hh>
 
+#include "html_text.hh"
+
 namespace weft::tools {
 
 struct web_limits {
@@ -25,10 +27,6 @@ struct web_limits {
   long max_redirects = 5;
   bool allow_private = false;  ///< $WEFT_WEB_ALLOW_PRIVATE=1: loopback and private targets allowed
 };
-
-/// Crude HTML to text: drops script/style/comments, turns block tags into line breaks and
-/// other tags into spaces, decodes the common entities, collapses whitespace.
-std::string html_to_text(std::string_view html);
 
 /// web_fetch{url, max_bytes?, timeout_ms?}. Blocks the calling (worker) thread.
 result<tool::result> web_fetch(const json& args, const call_context& ctx, const web_limits& lim = {});

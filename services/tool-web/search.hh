@@ -15,13 +15,9 @@
 
 #include "fetch.hh"
 #include "request.hh"
+#include "search_results.hh"
 
 namespace weft::tools {
-
-enum class search_provider : std::uint8_t { searxng = 0, brave = 1, tavily = 2, json = 3 };
-
-/// The provider's name as the config spells it ("searxng", "brave", "tavily", "json").
-std::string_view provider_name(search_provider p);
 
 /// What tool-web's main reads from [tools.web_search].
 struct search_settings {
@@ -35,27 +31,6 @@ struct search_settings {
   std::chrono::milliseconds timeout{10000};
   bool allow_private = false;  ///< the provider may be at a loopback or private address
 };
-
-/// Caps of what one result may bring to the model.
-struct search_caps {
-  std::size_t title_bytes = 200;
-  std::size_t url_bytes = 1000;
-  std::size_t snippet_bytes = 400;
-  std::size_t total_bytes = 16 * 1024;  ///< the whole text; later results are dropped past it
-  std::size_t max_query_bytes = 400;    ///< Brave's own limit
-  std::size_t max_response_bytes = 4 * 1024 * 1024;
-};
-
-struct search_hit {
-  std::string title, url, snippet;
-};
-
-/// The results of a provider's 2xx body, at most `limit`, with only http(s) URLs kept and
-/// HTML in titles and snippets reduced to text, each field cut to its cap. An error
-/// (errc::malformed) saying what was wrong when the body is not the shape the
-/// provider sends. Never throws.
-result<std::vector<search_hit>> parse_results(search_provider p, std::string_view body, const std::string& results_path,
-                                              std::size_t limit, const search_caps& caps = {});
 
 /// The request for `query` and `count` results: URL, method, headers, body.
 web_request search_request(const search_settings& s, const std::string& query, unsigned count);
