@@ -31,7 +31,7 @@ FIGURES = [
     ("turn latency p50", "tools/bench/weft-bench-turns", ["latency"], r"p50 ([\d.]+) µs\s+p90", "µs", True),
     ("turn latency p99", "tools/bench/weft-bench-turns", ["latency"], r"p90 [\d.]+ µs\s+p99 ([\d.]+) µs", "µs", True),
     ("turns/s at concurrency 16", "tools/bench/weft-bench-turns", ["throughput"], r"([\d.]+) turns/s", "/s", False),
-    ("turns lost (replies missing)", "tools/bench/weft-bench-turns", ["throughput"], r"replies (\d+ of \d+)", "", True),
+    ("turns answered (replies received)", "tools/bench/weft-bench-turns", ["throughput"], r"replies (\d+ of \d+)", "", True),
     ("PSS of the default stack, idle", "tools/bench/weft-bench-turns", ["pss"], r"total ([\d.]+) MB", "MB", True),
     ("cold start of the default stack", "tools/bench/weft-bench-turns", ["coldstart"], r"median ([\d.]+) ms", "ms", True),
 ]
