@@ -2027,15 +2027,19 @@ api = "https://gitlab.example/api/v4"
 TEST_CASE("[tools.web_search]: providers, defaults, the key for tool-web alone") {
   no_provider_keys keys;
   scoped_env key("WEFT_TEST_BRAVE_KEY", "brave-secret-31");
-  auto c = valid(R"([agents.a.tools]
+  auto with_max = [](int max_results) {
+    return valid(fmt::format(R"([agents.a.tools]
 families = ["fs", "web"]
 [agents.b.tools]
 families = ["fs", "shell"]
 [tools.web_search]
 provider = "brave"
-api_key = "${WEFT_TEST_BRAVE_KEY}"
-max_results = 8
-)");
+api_key = "${{WEFT_TEST_BRAVE_KEY}}"
+max_results = {}
+)",
+                             max_results));
+  };
+  auto c = with_max(8);
   auto& w = c.tools.web_search;
   CHECK(w.configured);
   CHECK(w.provider == "brave");
@@ -2054,15 +2058,7 @@ max_results = 8
   for (auto& s : d)
     if (s.name != "tool-web") CHECK_MESSAGE(s.env.count("WEFT_TEST_BRAVE_KEY") == 0, s.name);
   // A change of [tools.web_search] restarts tool-web on reload, and nothing else.
-  auto c2 = valid(R"([agents.a.tools]
-families = ["fs", "web"]
-[agents.b.tools]
-families = ["fs", "shell"]
-[tools.web_search]
-provider = "brave"
-api_key = "${WEFT_TEST_BRAVE_KEY}"
-max_results = 9
-)");
+  auto c2 = with_max(9);
   auto d2 = derived_services(c2, [](std::string_view p) { return std::string(p); });
   REQUIRE(d2.size() == d.size());
   for (std::size_t i = 0; i < d.size(); ++i)

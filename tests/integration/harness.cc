@@ -253,4 +253,17 @@ bool stack::wait_state(service::control_client& c, const std::string& name, sv::
   return false;
 }
 
+std::vector<pid_t> processes_holding(const std::string& secret) {
+  std::vector<pid_t> out;
+  for (auto& e : std::filesystem::directory_iterator("/proc")) {
+    auto name = e.path().filename().string();
+    if (name.find_first_not_of("0123456789") != std::string::npos) continue;
+    std::ifstream env(e.path() / "environ"), cmd(e.path() / "cmdline");
+    std::string text((std::istreambuf_iterator<char>(env)), {});
+    text += std::string((std::istreambuf_iterator<char>(cmd)), {});
+    if (text.find(secret) != std::string::npos) out.push_back(std::stoi(name));
+  }
+  return out;
+}
+
 }  // namespace weft::test

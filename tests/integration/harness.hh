@@ -22,6 +22,10 @@ std::string echo_exe();
 /// The programs of `rels` (paths under the build root) that are not built, comma-separated.
 std::string missing_programs(std::initializer_list<const char*> rels);
 
+/// The processes whose environment or command line holds `secret` (read from /proc): how
+/// the tests show a key reached only the process meant to hold it.
+std::vector<pid_t> processes_holding(const std::string& secret);
+
 /// "[services.echo-N]" blocks for n echo services with addresses echo/1 … echo/n.
 std::string echo_services(int n, const std::string& extra = {});
 

@@ -417,14 +417,8 @@ TEST_CASE("web_search against a fake Brave: results capped, provider errors type
   CHECK(web > 0);
   CHECK(s->service_pid("tool-fs-a") > 0);
   int holders = 0;
-  for (auto& e : fs::directory_iterator("/proc")) {
-    auto name = e.path().filename().string();
-    if (name.find_first_not_of("0123456789") != std::string::npos) continue;
-    auto pid = std::stoi(name);
-    std::ifstream env(e.path() / "environ"), cmd(e.path() / "cmdline");
-    std::string text((std::istreambuf_iterator<char>(env)), {});
-    text += std::string((std::istreambuf_iterator<char>(cmd)), {});
-    if (text.find(key) == std::string::npos || pid == brave.pid()) continue;
+  for (pid_t pid : test::processes_holding(key)) {
+    if (pid == brave.pid()) continue;
     ++holders;
     CHECK_MESSAGE((pid == s->pid() || pid == web), "pid " << pid << " holds the search key");
   }
@@ -468,16 +462,8 @@ TEST_CASE("web_search in an agent turn: the model gets the results; the key is i
   CHECK(agent_text.find("WEFT_AGENT=main") != std::string::npos);  // read it, really
   CHECK(agent_text.find(key) == std::string::npos);
   CHECK(agent_text.find("WEFT_TEST_SEARCH_KEY") == std::string::npos);
-  for (auto& e : fs::directory_iterator("/proc")) {
-    auto name = e.path().filename().string();
-    if (name.find_first_not_of("0123456789") != std::string::npos) continue;
-    auto pid = std::stoi(name);
-    std::ifstream env(e.path() / "environ"), cmd(e.path() / "cmdline");
-    std::string text((std::istreambuf_iterator<char>(env)), {});
-    text += std::string((std::istreambuf_iterator<char>(cmd)), {});
-    if (text.find(key) != std::string::npos && pid != brave.pid())
-      CHECK_MESSAGE((pid == s->pid() || pid == web), "pid " << pid << " holds the search key");
-  }
+  for (pid_t pid : test::processes_holding(key))
+    if (pid != brave.pid()) CHECK_MESSAGE((pid == s->pid() || pid == web), "pid " << pid << " holds the search key");
 }
 
 TEST_CASE("web_search against a fake SearXNG: the default cap, no results, errors; loopback only when allowed") {
